@@ -1,0 +1,22 @@
+"""archspec: a declarative YAML architecture compiler for convolutional networks."""
+from __future__ import annotations
+
+from .errors import SpecErrors
+from .ir import Graph
+from .spec import Spec, load_spec
+
+__all__ = ["load", "analyze", "Graph", "Spec", "SpecErrors"]
+__version__ = "0.1.0"
+
+
+def load(path: str, sets: list[str] | None = None, **params) -> Spec:
+    """Load a spec file with its variants and block libraries.
+    `sets` are CLI-style "key=value" strings; keyword `params` override too."""
+    return load_spec(path, sets or [], params)
+
+
+def analyze(spec_or_path, **params) -> Graph:
+    """Expand, infer shapes and count: the graph IR of a spec (no torch involved)."""
+    from .expand import expand
+    spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, **params)
+    return expand(spec)

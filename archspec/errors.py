@@ -1,0 +1,113 @@
+"""Diagnostics: every error a user can cause, with its YAML location.
+
+An error carries file:line:col, the dotted node path, what is wrong with the
+actual values, the chain of block instantiations that led there, and a hint.
+Errors are collected (several per run), never raised as tracebacks at users.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in a spec file; line and col are 1-based."""
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One block instantiation on the way to a node."""
+    block: str
+    loc: Loc
+    path: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path or "<top>"
+        if self.index is not None:
+            where += f", index {self.index}"
+        return f"in block '{self.block}' instantiated at {self.loc} ({where})"
+
+
+@dataclass
+class Diagnostic:
+    loc: Loc | None
+    message: str
+    path: str = ""
+    hint: str | None = None
+    chain: tuple[Frame, ...] = ()
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        head = f"{self.loc}: " if self.loc else ""
+        path = f"{self.path}: " if self.path else ""
+        lines = [f"{head}{self.severity}: {path}{self.message}"]
+        lines += [f"  {frame}" for frame in reversed(self.chain)]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class SpecError(Exception):
+    """Raised by inner code for one problem; the caller adds where it happened."""
+
+    def __init__(self, message: str, hint: str | None = None, loc: Loc | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.loc = loc
+
+
+class SpecErrors(Exception):
+    """A failed run: all the diagnostics collected, errors first in file order."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(map(str, diagnostics)))
+
+
+@dataclass
+class Diagnostics:
+    """Collects errors and warnings; identical reports (same place, same text) are kept once."""
+    items: list[Diagnostic] = field(default_factory=list)
+    _seen: set = field(default_factory=set)
+
+    def add(self, diag: Diagnostic) -> None:
+        key = (diag.loc, diag.message, diag.severity)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(diag)
+
+    def error(self, loc, message, path="", hint=None, chain=()):
+        self.add(Diagnostic(loc, message, path, hint, tuple(chain)))
+
+    def warning(self, loc, message, path="", hint=None, chain=()):
+        self.add(Diagnostic(loc, message, path, hint, tuple(chain), "warning"))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise SpecErrors(self.errors + self.warnings)
+
+
+def did_you_mean(name: str, choices) -> str | None:
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def fmt_shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")" if shape is not None else "(?)"

@@ -1,0 +1,113 @@
+"""The graph IR: a flat DAG of op nodes with dotted names, plus the scopes
+(block instances, groups, sequences) those names nest in."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from .errors import Frame, Loc
+from .ops.base import Op, Tensor
+
+INPUT = "input"   # the graph input's node name, reserved
+
+
+@dataclass(eq=False)
+class Node:
+    name: str                      # dotted, e.g. layer1.0.conv1
+    op: Op
+    attrs: Any                     # the op's validated Attrs
+    inputs: list[str]              # producer node names (INPUT for the graph input)
+    in_shapes: list[tuple]
+    shape: tuple | None            # None where an error made it unknown
+    tensors: list[Tensor]
+    macs: int
+    loc: Loc
+    chain: tuple[Frame, ...] = ()
+    named: bool = True             # False for anonymous functional nodes (relu, add, ...)
+
+    @property
+    def params(self) -> int:
+        return sum(math.prod(t.shape) for t in self.tensors if not t.buffer)
+
+    @property
+    def buffers(self) -> int:
+        return sum(math.prod(t.shape) for t in self.tensors if t.buffer)
+
+    @property
+    def activations(self) -> int:
+        return math.prod(self.shape) if self.shape else 0
+
+    @property
+    def label(self) -> str:
+        return self.op.label(self.attrs)
+
+
+@dataclass(eq=False)
+class Scope:
+    """A named subtree: a block instance, a group of named nodes, or a numbered sequence."""
+    path: str
+    kind: str                      # "block" | "nodes" | "seq"
+    loc: Loc
+    block: str | None = None
+    args: dict = field(default_factory=dict)
+    output: str | None = None      # the node name its value comes from
+    repeat: int | None = None      # index within a repeat, if any
+
+
+@dataclass
+class Output:
+    name: str
+    node: str
+    train_only: bool = False
+    loss_weight: float | None = None
+
+
+@dataclass
+class Graph:
+    name: str
+    input_shape: tuple
+    nodes: dict[str, Node]
+    scopes: dict[str, Scope]
+    outputs: dict[str, Output]
+    meta: dict = field(default_factory=dict)     # title, paper, reference, file
+    warnings: list = field(default_factory=list)
+    _nx: nx.DiGraph | None = None
+
+    @property
+    def nx(self) -> nx.DiGraph:
+        """The dataflow as a networkx DiGraph (INPUT and every node; edges carry shapes)."""
+        if self._nx is None:
+            g = nx.DiGraph()
+            g.add_node(INPUT, shape=self.input_shape)
+            for n in self.nodes.values():
+                g.add_node(n.name, node=n)
+                for src, shp in zip(n.inputs, n.in_shapes):
+                    g.add_edge(src, n.name, shape=shp)
+            self._nx = g
+        return self._nx
+
+    def shape_of(self, ref: str) -> tuple | None:
+        return self.input_shape if ref == INPUT else self.nodes[ref].shape
+
+    @property
+    def params(self) -> int:
+        return sum(n.params for n in self.nodes.values())
+
+    @property
+    def buffers(self) -> int:
+        return sum(n.buffers for n in self.nodes.values())
+
+    @property
+    def macs(self) -> int:
+        return sum(n.macs for n in self.nodes.values())
+
+    @property
+    def activations(self) -> int:
+        return sum(n.activations for n in self.nodes.values())
+
+    def state_dict_shapes(self) -> dict[str, tuple]:
+        """Every parameter and buffer as it appears in the compiled module's state_dict."""
+        return {f"{n.name}.{t.key}": tuple(t.shape) for n in self.nodes.values() for t in n.tensors}

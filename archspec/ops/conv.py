@@ -1,0 +1,104 @@
+"""Convolution, including LeNet-5's partial connection table."""
+from __future__ import annotations
+
+from ..errors import SpecError, fmt_shape
+from .base import Attrs, NonNegPair, Op, Pair, Pos, Tensor, register, window_out
+
+
+def parse_table(text: str) -> list[str]:
+    """A connection grid: one row per input map, one column per output map, X = connected."""
+    rows = ["".join(r.split()) for r in text.strip().splitlines()]
+    for i, row in enumerate(rows):
+        bad = set(row) - set("Xx.")
+        if bad:
+            raise SpecError(f"connections row {i} has {''.join(sorted(bad))!r}; use X (connected) and . (not)")
+    return rows
+
+
+def table_fan_in(rows: list[str]) -> list[list[int]]:
+    """For each output map, the input maps it reads."""
+    return [[i for i, row in enumerate(rows) if row[j] in "Xx"] for j in range(len(rows[0]))]
+
+
+def table_classes(fan_in: list[list[int]]) -> list[tuple[int, list[int]]]:
+    """Output maps grouped by fan-in size, in order of first appearance: [(size, [maps])].
+    Each class compiles to one grouped convolution."""
+    classes: dict[int, list[int]] = {}
+    for j, ins in enumerate(fan_in):
+        classes.setdefault(len(ins), []).append(j)
+    return list(classes.items())
+
+
+@register
+class Conv(Op):
+    name = "conv"
+    ranks = (3,)
+    doc = "2-d convolution (nn.Conv2d); `connections` gives a partial input-output table (LeNet-5 C3)"
+
+    class Attrs(Attrs):
+        out: Pos
+        k: Pair
+        stride: Pair = (1, 1)
+        pad: NonNegPair = (0, 0)
+        dilation: Pair = (1, 1)
+        groups: Pos = 1
+        bias: bool = True
+        connections: str | None = None
+
+    def shape(self, a, xs):
+        c, h, w = xs[0]
+        if a.connections is not None:
+            self._check_table(a, c)
+        if c % a.groups:
+            raise SpecError(f"input channels {c} are not divisible by groups={a.groups}",
+                            hint=f"use a groups value that divides {c}")
+        if a.out % a.groups:
+            raise SpecError(f"out={a.out} is not divisible by groups={a.groups}")
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = a.k, a.stride, a.pad, a.dilation
+        eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        if eh > h + 2 * ph or ew > w + 2 * pw:
+            raise SpecError(f"kernel {eh}x{ew} is larger than the padded input {h + 2 * ph}x{w + 2 * pw} "
+                            f"(input {fmt_shape(xs[0])}, pad {ph},{pw})",
+                            hint="the feature map is already too small here: remove a downsampling step "
+                                 "or pad more")
+        return (a.out, window_out(h, kh, sh, ph, dh), window_out(w, kw, sw, pw, dw))
+
+    def _check_table(self, a, c):
+        rows = parse_table(a.connections)
+        if a.groups != 1:
+            raise SpecError("a conv with a connection table cannot also have groups")
+        if len(rows) != c or any(len(r) != a.out for r in rows):
+            widths = sorted({len(r) for r in rows})
+            raise SpecError(f"connection table is {len(rows)}x{'/'.join(map(str, widths))} "
+                            f"but the conv maps {c} input channels to {a.out}",
+                            hint=f"write {c} rows (input maps) of {a.out} columns (output maps)")
+        empty = [j for j, ins in enumerate(table_fan_in(rows)) if not ins]
+        if empty:
+            raise SpecError(f"output maps {empty} have no inputs in the connection table")
+
+    def tensors(self, a, xs, y):
+        kh, kw = a.k
+        if a.connections is not None:
+            out = []
+            for g, (size, maps) in enumerate(table_classes(table_fan_in(parse_table(a.connections)))):
+                out.append(Tensor(f"convs.{g}.weight", (len(maps), size, kh, kw)))
+                if a.bias:
+                    out.append(Tensor(f"convs.{g}.bias", (len(maps),)))
+            return out
+        w = [Tensor("weight", (a.out, xs[0][0] // a.groups, kh, kw))]
+        return w + [Tensor("bias", (a.out,))] if a.bias else w
+
+    def macs(self, a, xs, y):
+        kh, kw = a.k
+        if a.connections is not None:
+            fan_in = sum(len(ins) for ins in table_fan_in(parse_table(a.connections)))
+        else:
+            fan_in = a.out * xs[0][0] // a.groups
+        return fan_in * kh * kw * y[1] * y[2]
+
+    def label(self, a):
+        (kh, kw), (sh, sw) = a.k, a.stride
+        k = f"{kh}x{kw}" + (f"/{sh}" if sh == sw and sh > 1 else f"/{sh},{sw}" if sh != sw else "")
+        extra = f", g{a.groups}" if a.groups > 1 else ""
+        extra += ", table" if a.connections else ""
+        return f"conv {k}, {a.out}{extra}"

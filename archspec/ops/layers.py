@@ -1,0 +1,146 @@
+"""Pooling, normalisation and fully-connected layers."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..errors import SpecError, fmt_shape
+from .base import Attrs, NonNegPair, Op, Pair, Pos, Tensor, register, window_out
+
+
+class _Pool(Op):
+    ranks = (3,)
+
+    def shape(self, a, xs):
+        c, h, w = xs[0]
+        k, s, p = a.k, a.stride or a.k, a.pad
+        if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+            raise SpecError(f"pad {p[0]},{p[1]} is more than half the {k[0]}x{k[1]} window",
+                            hint="PyTorch allows pooling pad of at most k // 2")
+        if k[0] > h + 2 * p[0] or k[1] > w + 2 * p[1]:
+            raise SpecError(f"window {k[0]}x{k[1]} is larger than the padded input "
+                            f"{h + 2 * p[0]}x{w + 2 * p[1]} (input {fmt_shape(xs[0])})",
+                            hint="the feature map is already too small here")
+        return (c, window_out(h, k[0], s[0], p[0], 1, a.ceil_mode),
+                window_out(w, k[1], s[1], p[1], 1, a.ceil_mode))
+
+    def label(self, a):
+        k, s = a.k, a.stride or a.k
+        return f"{self.name} {k[0]}x{k[1]}/{s[0]}" + (" ceil" if a.ceil_mode else "")
+
+
+@register
+class MaxPool(_Pool):
+    name = "maxpool"
+    doc = "max pooling (nn.MaxPool2d); stride defaults to the window size"
+
+    class Attrs(Attrs):
+        k: Pair
+        stride: Pair | None = None
+        pad: NonNegPair = (0, 0)
+        ceil_mode: bool = False
+
+
+@register
+class AvgPool(_Pool):
+    name = "avgpool"
+    doc = "average pooling (nn.AvgPool2d); stride defaults to the window size"
+
+    class Attrs(Attrs):
+        k: Pair
+        stride: Pair | None = None
+        pad: NonNegPair = (0, 0)
+        ceil_mode: bool = False
+        count_include_pad: bool = True
+
+
+@register
+class AdaptiveAvgPool(Op):
+    name = "adaptive_avgpool"
+    ranks = (3,)
+    doc = "average pooling to a fixed output size (nn.AdaptiveAvgPool2d)"
+
+    class Attrs(Attrs):
+        size: Pair = (1, 1)
+
+    def shape(self, a, xs):
+        return (xs[0][0], *a.size)
+
+    def label(self, a):
+        return f"adaptive avgpool {a.size[0]}x{a.size[1]}"
+
+
+@register
+class GlobalAvgPool(AdaptiveAvgPool):
+    name = "global_avgpool"
+    doc = "average over all positions, keeping (C, 1, 1) (nn.AdaptiveAvgPool2d(1))"
+
+    class Attrs(Attrs):
+        pass
+
+    def shape(self, a, xs):
+        return (xs[0][0], 1, 1)
+
+    def label(self, a):
+        return "global avgpool"
+
+
+@register
+class LRN(Op):
+    name = "lrn"
+    ranks = (3,)
+    doc = ("local response normalisation in the AlexNet paper's form "
+           "b = a / (k + alpha * sum a^2)^beta over `size` neighbouring channels; "
+           "Caffe's and PyTorch's alpha equal this alpha * size")
+
+    class Attrs(Attrs):
+        size: Pos = 5
+        alpha: float = 1e-4
+        beta: float = 0.75
+        k: float = 2.0
+
+    def label(self, a):
+        return f"lrn {a.size}"
+
+
+@register
+class BatchNorm(Op):
+    name = "batchnorm"
+    doc = "batch normalisation over channels (nn.BatchNorm2d, or 1d on vectors)"
+
+    class Attrs(Attrs):
+        eps: float = Field(1e-5, gt=0)
+        momentum: float = 0.1
+        affine: bool = True
+
+    def tensors(self, a, xs, y):
+        c = (xs[0][0],)
+        affine = [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
+        return affine + [Tensor("running_mean", c, True), Tensor("running_var", c, True),
+                         Tensor("num_batches_tracked", (), True)]
+
+    def label(self, a):
+        return "batchnorm"
+
+
+@register
+class Linear(Op):
+    name = "linear"
+    ranks = (1,)
+    doc = "fully-connected layer (nn.Linear) on a flat vector"
+
+    class Attrs(Attrs):
+        out: Pos
+        bias: bool = True
+
+    def shape(self, a, xs):
+        return (a.out,)
+
+    def tensors(self, a, xs, y):
+        w = [Tensor("weight", (a.out, xs[0][0]))]
+        return w + [Tensor("bias", (a.out,))] if a.bias else w
+
+    def macs(self, a, xs, y):
+        return a.out * xs[0][0]
+
+    def label(self, a):
+        return f"linear {a.out}"

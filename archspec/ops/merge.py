@@ -1,0 +1,87 @@
+"""Ops that join or reshape tensors: concat, add, mul, zero-padded shortcut, flatten."""
+from __future__ import annotations
+
+import math
+
+from ..errors import SpecError, fmt_shape
+from .base import Attrs, Op, Pos, register
+
+
+def _shapes(xs) -> str:
+    return " and ".join(map(fmt_shape, xs))
+
+
+@register
+class Concat(Op):
+    name = "concat"
+    arity = None
+    doc = "concatenation along channels (torch.cat(dim=1))"
+
+    def shape(self, a, xs):
+        ranks = {len(x) for x in xs}
+        if len(ranks) > 1 or (xs[0][1:] and len({x[1:] for x in xs}) > 1):
+            raise SpecError(f"cannot concatenate {_shapes(xs)}: spatial sizes differ",
+                            hint="every branch must keep the same height and width "
+                                 "(check strides, padding and ceil_mode)")
+        return (sum(x[0] for x in xs), *xs[0][1:])
+
+
+@register
+class Add(Op):
+    name = "add"
+    arity = None
+    doc = "element-wise sum of same-shaped tensors (residual merge)"
+
+    def shape(self, a, xs):
+        if len({tuple(x) for x in xs}) > 1:
+            raise SpecError(f"cannot add {_shapes(xs)}",
+                            hint="the shortcut changes shape; add a projection (1x1 conv, stride 2) "
+                                 "when stride != 1 or the channels change, or a pad_channels shortcut")
+        return xs[0]
+
+
+@register
+class Mul(Op):
+    name = "mul"
+    arity = None
+    doc = "element-wise product with broadcasting, e.g. (C, H, W) x (C, 1, 1) for squeeze-and-excitation"
+
+    def shape(self, a, xs):
+        out = list(xs[0])
+        for x in xs[1:]:
+            if len(x) != len(out) or any(p != q and 1 not in (p, q) for p, q in zip(out, x)):
+                raise SpecError(f"cannot multiply {_shapes(xs)}",
+                                hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
+            out = [max(p, q) for p, q in zip(out, x)]
+        return tuple(out)
+
+
+@register
+class PadChannels(Op):
+    name = "pad_channels"
+    ranks = (3,)
+    doc = ("identity shortcut that subsamples by `stride` (x[:, :, ::s, ::s]) and zero-pads the channels "
+           "to `out` (ResNet option A, PyramidNet)")
+
+    class Attrs(Attrs):
+        out: Pos
+        stride: Pos = 1
+
+    def shape(self, a, xs):
+        c, h, w = xs[0]
+        if a.out < c:
+            raise SpecError(f"pad_channels to {a.out} cannot shrink {c} channels",
+                            hint="use a 1x1 conv projection to reduce channels")
+        return (a.out, math.ceil(h / a.stride), math.ceil(w / a.stride))
+
+    def label(self, a):
+        return f"pad channels {a.out}" + (f", /{a.stride}" if a.stride > 1 else "")
+
+
+@register
+class Flatten(Op):
+    name = "flatten"
+    doc = "(C, H, W) -> (C*H*W,) (torch.flatten(x, 1))"
+
+    def shape(self, a, xs):
+        return (math.prod(xs[0]),)

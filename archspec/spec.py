@@ -1,0 +1,275 @@
+"""Loading spec files: the document schema, `extends`, `use` (block libraries)
+and `--set` overrides. The result is a `Spec`: the merged raw tree (values
+still carrying their YAML locations) plus the block table and global params."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
+from .yamlpos import YDict, YList, load_file, loc_of
+
+# -- the document schema (structure only; nodes are read by expand.py) ---------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Reference(BaseModel):
+    """Published figures the tests check, with where they come from."""
+    model_config = ConfigDict(extra="allow", strict=True)
+    source: str
+    params: int | None = None
+    macs: int | None = None
+    buffers: int | None = None
+
+
+class OutputDef(_Strict):
+    node: str
+    train_only: bool = False
+    loss_weight: float | None = None
+
+
+class BlockDef(_Strict):
+    """A parameterised subgraph: named `nodes:` or a numbered `seq:` (nn.Sequential)."""
+    doc: str | None = None
+    params: Union[dict[str, Any], list[str]] = Field(default_factory=dict)
+    let: dict[str, Any] = Field(default_factory=dict)
+    when: Any = None           # the whole instance is dropped (passes its input) when false
+    nodes: list[Any] | None = None
+    seq: list[Any] | None = None
+    output: str | None = None
+
+
+class SpecDoc(_Strict):
+    archspec: Literal[1]
+    name: str | None = None
+    title: str | None = None
+    paper: str | None = None
+    doc: str | None = None
+    reference: Reference | None = None
+    extends: str | None = None
+    use: Union[str, list[str]] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    input: list[int] | None = None
+    nodes: list[Any] | None = None
+    outputs: dict[str, Union[str, OutputDef]] | None = None
+    blocks: dict[str, BlockDef] = Field(default_factory=dict)
+
+
+TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object}
+
+
+@dataclass
+class Block:
+    name: str
+    raw: YDict                 # the block's own mapping, locations kept
+    params: dict[str, Any]     # name -> default value, or a type name for required ones
+    loc: Loc
+
+
+@dataclass
+class Spec:
+    """A loaded, merged spec: ready for expansion."""
+    path: str
+    raw: YDict
+    doc: SpecDoc
+    blocks: dict[str, Block]
+    params: dict[str, Any]            # global params after extends, libraries and --set
+    param_locs: dict[str, Loc] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.doc.name or os.path.splitext(os.path.basename(self.path))[0]
+
+
+def _pydantic_errors(e: ValidationError, raw, diags: Diagnostics, what: str) -> None:
+    for err in e.errors():
+        node, loc, key = raw, getattr(raw, "loc", None), None
+        for part in err["loc"]:
+            if isinstance(node, (YDict, YList)) and (part in node if isinstance(node, YDict)
+                                                     else isinstance(part, int) and part < len(node)):
+                loc = node.at(part) if isinstance(node, YList) else (
+                    node.key_at(part) if err["type"] == "extra_forbidden" else node.at(part))
+                node = node[part]
+            key = part
+        diags.error(loc, _describe(err, key, what, list(SpecDoc.model_fields) if what == "spec" else None))
+
+
+def _describe(err: dict, key, what: str, choices) -> str:
+    t = err["type"]
+    if t == "extra_forbidden":
+        return f"unknown {what} key '{key}'" + (f"; {did_you_mean(key, choices)}" if choices and
+                                                  did_you_mean(key, choices) else "")
+    if t == "missing":
+        return f"missing required {what} key '{key}'"
+    if t == "literal_error" and key == "archspec":
+        return f"unsupported archspec version {err.get('input')!r}; this archspec reads version 1"
+    return f"{what} key '{key}': {err['msg'].lower()} (got {err.get('input')!r})"
+
+
+def _check_doc(raw, diags: Diagnostics, file: str) -> SpecDoc | None:
+    if not isinstance(raw, YDict):
+        diags.error(loc_of(raw, Loc(file, 1, 1)), "a spec file must be a mapping with 'archspec: 1' at the top")
+        return None
+    try:
+        return SpecDoc.model_validate(raw)
+    except ValidationError as e:
+        _pydantic_errors(e, raw, diags, "spec")
+        return None
+
+
+def _merge(base: YDict, child: YDict) -> YDict:
+    """A variant: the child's keys replace the base's, except params and blocks,
+    which merge name by name, and use, whose libraries add up."""
+    out = YDict(child.loc, base, base.locs, base.key_locs)
+    for k, v in child.items():
+        if k in ("params", "blocks") and isinstance(base.get(k), YDict) and isinstance(v, YDict):
+            merged = YDict(v.loc, base[k], base[k].locs, base[k].key_locs)
+            merged.update(v)
+            merged.locs.update(v.locs)
+            merged.key_locs.update(v.key_locs)
+            v = merged
+        elif k == "use":
+            a, b = _as_list(base, "use"), _as_list(child, "use")
+            v = YList(child.at("use"), [*a, *b], a.locs + b.locs)
+        out[k] = v
+        out.locs[k] = child.at(k)
+        out.key_locs[k] = child.key_at(k)
+    out.pop("extends", None)
+    return out
+
+
+class Loader:
+    def __init__(self, diags: Diagnostics):
+        self.diags = diags
+        self.cache: dict[str, Any] = {}
+
+    def read(self, path: str, shown: str, chain=()) -> YDict | None:
+        """One file with its `extends` resolved (relative to the file), libraries not yet."""
+        real = os.path.realpath(path)
+        if real in chain:
+            raise SpecError(f"'extends' cycle: {' -> '.join(os.path.basename(c) for c in chain + (real,))}")
+        raw = load_file(path, shown)
+        doc = _check_doc(raw, self.diags, shown)
+        if doc is None:
+            return None
+        if doc.extends:
+            base_path = os.path.join(os.path.dirname(path), doc.extends)
+            if not os.path.exists(base_path):
+                raise SpecError(f"'extends' file not found: {doc.extends}", loc=raw.at("extends"))
+            base = self.read(base_path, _shown(base_path), chain + (real,))
+            if base is None:
+                return None
+            raw = _merge(base, raw)
+        return raw
+
+    def libraries(self, raw: YDict, blocks: dict, params: dict, locs: dict, seen: set) -> None:
+        """Collect blocks and default params from `use`d libraries, depth first."""
+        uses = _as_list(raw, "use")
+        for i, rel in enumerate(uses):
+            loc = uses.at(i)   # a path is relative to the file that names it
+            owner_dir = os.path.dirname(loc.file)
+            path = os.path.join(owner_dir, rel)
+            if not os.path.exists(path):
+                self.diags.error(loc, f"block library not found: {rel}",
+                                 hint=f"paths are relative to the file that names them ({owner_dir or '.'})")
+                continue
+            real = os.path.realpath(path)
+            if real in seen:
+                continue
+            seen.add(real)
+            lib = self.read(path, _shown(path))
+            if lib is None:
+                continue
+            self.libraries(lib, blocks, params, locs, seen)
+            self.blocks(lib, blocks)
+            for k, v in (lib.get("params") or {}).items():
+                params[k], locs[k] = v, lib["params"].at(k)
+
+    def blocks(self, raw: YDict, table: dict) -> None:
+        from .ops import REGISTRY
+        for name, body in (raw.get("blocks") or {}).items():
+            if name in REGISTRY:
+                self.diags.error(raw["blocks"].key_at(name), f"block '{name}' has the name of an op",
+                                 hint="rename the block")
+                continue
+            params = body.get("params") or {}
+            if isinstance(params, list):   # positional list: every one required, any type
+                params = {p: "any" for p in params}
+            table[name] = Block(name, body, dict(params), raw["blocks"].at(name))
+
+
+def _shown(path: str) -> str:
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else path
+
+
+def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
+    """`--set key=value` pairs; values are YAML (`--set layers=[2,2,2,2]`)."""
+    out = []
+    for s in sets:
+        loc = Loc(f"--set {s}")
+        if "=" not in s:
+            raise SpecError("expected key=value", loc=loc, hint="e.g. --set num_classes=10")
+        key, text = s.split("=", 1)
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            raise SpecError(f"cannot parse value {text!r} as YAML", loc=loc) from None
+        out.append((key.strip(), value, loc))
+    return out
+
+
+def load_spec(path: str, sets: list[str] = (), params: dict | None = None) -> Spec:
+    """Load a spec file with its variants, libraries and overrides. Raises SpecErrors."""
+    diags = Diagnostics()
+    loader = Loader(diags)
+    try:
+        raw = loader.read(path, _shown(path))
+        if raw is None:
+            diags.raise_if_errors()
+        blocks: dict[str, Block] = {}
+        params: dict[str, Any] = {}
+        locs: dict[str, Loc] = {}
+        loader.libraries(raw, blocks, params, locs, {os.path.realpath(path)})
+        loader.blocks(raw, blocks)
+        own = raw.get("params") or YDict(raw.loc)
+        for k, v in own.items():
+            params[k], locs[k] = v, own.at(k)
+        overrides = parse_overrides(list(sets)) + [(k, v, Loc(f"{k}=")) for k, v in (params or {}).items()]
+        for key, value, loc in overrides:
+            if key == "input":
+                raw["input"] = value
+            elif key not in params:
+                diags.error(loc, f"unknown parameter '{key}'",
+                            hint=did_you_mean(key, list(params) + ["input"]) or
+                            f"this spec's parameters: {', '.join(sorted(params)) or 'none'}")
+            else:
+                params[key], locs[key] = value, loc
+        doc = SpecDoc.model_validate(raw) if not diags.errors else None
+    except SpecError as e:
+        diags.error(e.loc, e.message, hint=e.hint)
+        raise SpecErrors(diags.errors) from None
+    except ValidationError as e:
+        _pydantic_errors(e, raw, diags, "spec")
+    diags.raise_if_errors()
+    if doc.nodes is None or doc.input is None:
+        missing = "nodes" if doc.nodes is None else "input"
+        diags.error(raw.loc, f"'{path}' has no '{missing}': it is a block library, not a network",
+                    hint="a network spec needs 'input: [C, H, W]' and 'nodes:'")
+        diags.raise_if_errors()
+    return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs)
+
+
+def _as_list(raw: YDict, key: str) -> YList:
+    """A key that takes one value or a list, as a YList with each item's location."""
+    v = raw.get(key)
+    if isinstance(v, YList):
+        return v
+    return YList(raw.at(key), [v] if v else [], [raw.at(key)] if v else [])
