@@ -1,0 +1,83 @@
+"""The `archspec` command line. validate, summary, schema and diagram never import torch."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import SpecErrors
+
+
+def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    p.add_argument("spec", nargs="+" if many else None, help="spec YAML file")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter; the value is YAML (--set layers=[2,2,2,2]); repeatable")
+
+
+def _graph(path: str, sets: list[str]):
+    from . import analyze, load
+    return analyze(load(path, sets))
+
+
+def cmd_validate(args) -> int:
+    failed = 0
+    for path in args.spec:
+        try:
+            g = _graph(path, args.sets)
+        except SpecErrors as e:
+            print(e, file=sys.stderr)
+            failed += 1
+            continue
+        for w in g.warnings:
+            print(w, file=sys.stderr)
+        print(f"{path}: ok ({len(g.nodes)} nodes, {g.params:,} params, {g.macs:,} MACs)")
+    return 1 if failed else 0
+
+
+def cmd_summary(args) -> int:
+    from .report import format_summary
+    g = _graph(args.spec, args.sets)
+    fmt = "json" if args.json else args.format
+    print(format_summary(g, fmt, args.depth))
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from .schema import json_schema
+    print(json.dumps(json_schema(), indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archspec", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check specs: every shape, name and reference")
+    _spec_args(p, many=True)
+    p.set_defaults(run=cmd_validate)
+
+    p = sub.add_parser("summary", help="per-layer table of shapes, params and MACs")
+    _spec_args(p)
+    p.add_argument("--depth", type=int, default=None, help="collapse the hierarchy below this depth")
+    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
+    p.set_defaults(run=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecErrors as e:
+        print(e, file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

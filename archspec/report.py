@@ -1,0 +1,124 @@
+"""count: per-node figures rolled up by name prefix, and the summary formats
+(table, markdown, csv, json) that `archspec summary` prints."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from .errors import fmt_shape
+from .ir import Graph
+
+CONVENTION = ("MACs = multiply-accumulates of conv and linear layers "
+              "(= torch FlopCounterMode / 2 = torchvision's GFLOPS); FLOPs = 2 x MACs")
+
+
+@dataclass
+class Row:
+    name: str
+    op: str          # the op's label, or the block name (x count) for a collapsed scope
+    shape: tuple | None
+    params: int
+    buffers: int
+    macs: int
+    activations: int
+    depth: int
+
+
+def depth_of(name: str) -> int:
+    return name.count(".") + 1
+
+
+def rollup(graph: Graph) -> dict[str, list[int]]:
+    """params, buffers, MACs and activations summed under every dotted prefix."""
+    sums: dict[str, list[int]] = {}
+    for n in graph.nodes.values():
+        figures = (n.params, n.buffers, n.macs, n.activations)
+        parts = n.name.split(".")
+        for k in range(1, len(parts)):
+            acc = sums.setdefault(".".join(parts[:k]), [0, 0, 0, 0])
+            for j, f in enumerate(figures):
+                acc[j] += f
+    return sums
+
+
+def rows(graph: Graph, depth: int | None = None) -> list[Row]:
+    """One row per node, or per scope where the hierarchy is cut at `depth`."""
+    sums = rollup(graph) if depth else {}
+    out, seen = [], set()
+    for n in graph.nodes.values():
+        d = depth_of(n.name)
+        if depth and d > depth:
+            prefix = ".".join(n.name.split(".")[:depth])
+            if prefix in seen:
+                continue
+            seen.add(prefix)
+            scope = graph.scopes.get(prefix)
+            label = scope.block if scope and scope.block else scope.kind if scope else "group"
+            shape = graph.shape_of(scope.output) if scope and scope.output in graph.nodes else None
+            out.append(Row(prefix, label, shape, *sums[prefix], depth))
+        else:
+            out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, d))
+    return out
+
+
+def to_dict(graph: Graph) -> dict:
+    sums = rollup(graph)
+    return {
+        "name": graph.name,
+        "title": graph.meta.get("title"),
+        "input": list(graph.input_shape),
+        "outputs": {k: list(graph.shape_of(o.node)) for k, o in graph.outputs.items()},
+        "train_only_outputs": [k for k, o in graph.outputs.items() if o.train_only],
+        "params": graph.params,
+        "buffers": graph.buffers,
+        "macs": graph.macs,
+        "flops": 2 * graph.macs,
+        "activations": graph.activations,
+        "convention": CONVENTION,
+        "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape),
+                   "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
+        "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
+                   for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
+        "reference": graph.meta.get("reference"),
+    }
+
+
+def _num(v: int) -> str:
+    return f"{v:,}"
+
+
+def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(to_dict(graph), indent=1)
+    table = rows(graph, depth)
+    head = ["node", "op", "output", "params", "MACs"]
+    body = [[r.name, r.op, fmt_shape(r.shape), _num(r.params), _num(r.macs)] for r in table]
+    total = ["total", "", "", _num(graph.params), _num(graph.macs)]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["node", "op", "output", "params", "buffers", "macs"])
+        w.writerows([r.name, r.op, "x".join(map(str, r.shape or ())), r.params, r.buffers, r.macs] for r in table)
+        return buf.getvalue()
+    if fmt == "md":
+        lines = ["| " + " | ".join(head) + " |", "|---|---|---|--:|--:|"]
+        lines += ["| " + " | ".join(r) + " |" for r in body + [total]]
+        return "\n".join(lines + ["", _footer(graph)])
+    widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(5)]
+    line = lambda r: "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    rule = "-" * len(line(head))
+    title = f"{graph.name}" + (f": {graph.meta['title']}" if graph.meta.get("title") else "")
+    return "\n".join([title, f"input {fmt_shape(graph.input_shape)}", rule, line(head), rule,
+                      *map(line, body), rule, line(total), rule, _footer(graph)])
+
+
+def _footer(graph: Graph) -> str:
+    outs = ", ".join(f"{k} {fmt_shape(graph.shape_of(o.node))}" + (" (training only)" if o.train_only else "")
+                     for k, o in graph.outputs.items())
+    return (f"outputs: {outs}\n"
+            f"params: {_num(graph.params)} trainable, {_num(graph.buffers)} in buffers\n"
+            f"MACs: {_num(graph.macs)} ({graph.macs / 1e9:.3f} G); FLOPs = 2 x MACs = {2 * graph.macs / 1e9:.3f} G\n"
+            f"activations: {_num(graph.activations)} elements\n"
+            f"convention: {CONVENTION}")
