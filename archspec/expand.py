@@ -147,7 +147,7 @@ class Expander:
             return Decl(None, "ref", YDict(loc, {"ref": item}, {"ref": loc}), loc)
         if isinstance(item, YDict) and len(item) == 1:
             (key, value), = item.items()
-            if isinstance(key, str) and key not in RESERVED:
+            if isinstance(key, str) and key not in KINDS:
                 name, loc = key, item.key_at(key)
                 vloc = item.at(key)
                 if isinstance(value, str):
@@ -467,6 +467,14 @@ class Expander:
             target = Ctx(ctx.full(local), ctx.env, ctx.chain, seq=True, depth=ctx.depth + 1)
             self.scopes[target.prefix] = Scope(target.prefix, "seq", d.loc, repeat=ctx.index)
         x = ins[0]
+        if isinstance(body["node"], YList):     # a list body splices into a numbered sequence
+            if not target.seq or "name" in body or carry:
+                raise SpecError("a repeat with a list of nodes belongs in a seq (its items take the next "
+                                "indices) and takes no name: or carry:", loc=body.at("node"))
+            for i in range(count):
+                step = replace(target, env={**target.env, "i": i}, index=i)
+                x, _ = self.expand_list(body["node"], step, x, body.at("node"))
+            return x
         for i in range(count):
             step = replace(target, env={**target.env, "i": i}, index=i)
             item = self._decl(body["node"], body.at("node"))

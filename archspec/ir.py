@@ -108,6 +108,12 @@ class Graph:
     def activations(self) -> int:
         return sum(n.activations for n in self.nodes.values())
 
+    def inference_nodes(self) -> list[Node]:
+        """The nodes that the outputs used in eval mode depend on (training-only heads left out)."""
+        keep = {o.node for o in self.outputs.values() if not o.train_only}
+        keep |= {a for k in keep for a in nx.ancestors(self.nx, k)}
+        return [n for n in self.nodes.values() if n.name in keep]
+
     def state_dict_shapes(self) -> dict[str, tuple]:
         """Every parameter and buffer as it appears in the compiled module's state_dict."""
         return {f"{n.name}.{t.key}": tuple(t.shape) for n in self.nodes.values() for t in n.tensors}

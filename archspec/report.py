@@ -65,6 +65,7 @@ def rows(graph: Graph, depth: int | None = None) -> list[Row]:
 
 def to_dict(graph: Graph) -> dict:
     sums = rollup(graph)
+    inference = graph.inference_nodes()
     return {
         "name": graph.name,
         "title": graph.meta.get("title"),
@@ -76,6 +77,7 @@ def to_dict(graph: Graph) -> dict:
         "macs": graph.macs,
         "flops": 2 * graph.macs,
         "activations": graph.activations,
+        "inference": {"params": sum(n.params for n in inference), "macs": sum(n.macs for n in inference)},
         "convention": CONVENTION,
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
@@ -117,8 +119,13 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -
 def _footer(graph: Graph) -> str:
     outs = ", ".join(f"{k} {fmt_shape(graph.shape_of(o.node))}" + (" (training only)" if o.train_only else "")
                      for k, o in graph.outputs.items())
+    inference = ""
+    if any(o.train_only for o in graph.outputs.values()):
+        nodes = graph.inference_nodes()
+        inference = (f"in eval mode (training-only heads left out): {_num(sum(n.params for n in nodes))} params, "
+                     f"{_num(sum(n.macs for n in nodes))} MACs\n")
     return (f"outputs: {outs}\n"
             f"params: {_num(graph.params)} trainable, {_num(graph.buffers)} in buffers\n"
             f"MACs: {_num(graph.macs)} ({graph.macs / 1e9:.3f} G); FLOPs = 2 x MACs = {2 * graph.macs / 1e9:.3f} G\n"
-            f"activations: {_num(graph.activations)} elements\n"
+            f"activations: {_num(graph.activations)} elements\n{inference}"
             f"convention: {CONVENTION}")
