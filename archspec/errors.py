@@ -100,8 +100,13 @@ class Diagnostics:
         return [d for d in self.items if d.severity == "warning"]
 
     def raise_if_errors(self) -> None:
+        """Errors in file order; warnings are left out (they are often an error's echo)."""
         if self.errors:
-            raise SpecErrors(self.errors + self.warnings)
+            raise SpecErrors(sorted(self.errors, key=_position))
+
+
+def _position(d: Diagnostic):
+    return (d.loc.file, d.loc.line, d.loc.col) if d.loc else ("", 0, 0)
 
 
 def did_you_mean(name: str, choices) -> str | None:

@@ -294,9 +294,9 @@ class Expander:
                 env = env or self._env(ctx, ins)
                 v = self._value(v, env, d.body.at(key), f"attribute '{key}'")
             values[key] = v
-        attrs = self._attrs(op, values, d, ctx)
         local = self._local_name(d, ctx, opname)
         full = ctx.full(local)
+        attrs = self._attrs(op, values, d, ctx, full)
         xs = [self.shape_of(r) for r in ins]
         y, tensors, macs = None, [], 0
         if attrs is not None and all(x is not None for x in xs):
@@ -315,7 +315,7 @@ class Expander:
         self.nodes[full] = Node(full, op, attrs, list(ins), xs, y, tensors, macs, d.loc, ctx.chain, named)
         return full if y is not None else _Failed(full)
 
-    def _attrs(self, op, values: dict, d: Decl, ctx: Ctx):
+    def _attrs(self, op, values: dict, d: Decl, ctx: Ctx, path: str):
         try:
             key = (op.name, tuple((k, _freeze(v)) for k, v in values.items()))
             hash(key)
@@ -330,17 +330,17 @@ class Expander:
                 name = err["loc"][0] if err["loc"] else None
                 if err["type"] == "extra_forbidden":
                     fields = list(op.Attrs.model_fields)
-                    self.error(d.body.key_at(name), ctx, f"unknown attribute '{name}' for op {op.name}",
+                    self.error(d.body.key_at(name), ctx, f"unknown attribute '{name}' for op {op.name}", path,
                                hint=did_you_mean(name, fields) or
                                f"{op.name} takes: {', '.join(fields) or 'no attributes'}")
                 elif err["type"] == "missing":
-                    self.error(d.loc, ctx, f"op {op.name} needs attribute '{name}'",
+                    self.error(d.loc, ctx, f"op {op.name} needs attribute '{name}'", path,
                                hint=f"e.g. {{op: {op.name}, {name}: ...}}")
                 else:
                     got = err.get("input")
                     self.error(d.body.at(name), ctx,
                                f"attribute '{name}' of {op.name}: {err['msg'][0].lower()}{err['msg'][1:]} "
-                               f"(got {type(got).__name__} {got!r})")
+                               f"(got {type(got).__name__} {got!r})", path)
             attrs = None
         if key is not None:
             self._attr_cache[key] = attrs

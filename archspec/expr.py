@@ -109,7 +109,7 @@ def _eval(node, env):
             return {"True": True, "False": False, "None": None}[node.id]
         raise SpecError(f"undefined name '{node.id}' in expression",
                         hint=did_you_mean(node.id, list(env)) or
-                        f"names defined here: {', '.join(sorted(k for k in env)) or 'none'}")
+                        f"names defined here: {', '.join(sorted(k for k in env if k != 'inputs')) or 'none'}")
     if isinstance(node, ast.BinOp):
         sym, fn = _BINOPS.get(type(node.op), (None, None))
         if fn is None:

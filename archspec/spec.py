@@ -226,8 +226,9 @@ def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
     return out
 
 
-def load_spec(path: str, sets: list[str] = (), params: dict | None = None) -> Spec:
-    """Load a spec file with its variants, libraries and overrides. Raises SpecErrors."""
+def load_spec(path: str, sets: list[str] = (), values: dict | None = None) -> Spec:
+    """Load a spec file with its variants, libraries and overrides (`--set` strings, then
+    `values` by keyword). Raises SpecErrors."""
     diags = Diagnostics()
     loader = Loader(diags)
     try:
@@ -242,7 +243,7 @@ def load_spec(path: str, sets: list[str] = (), params: dict | None = None) -> Sp
         own = raw.get("params") or YDict(raw.loc)
         for k, v in own.items():
             params[k], locs[k] = v, own.at(k)
-        overrides = parse_overrides(list(sets)) + [(k, v, Loc(f"{k}=")) for k, v in (params or {}).items()]
+        overrides = parse_overrides(list(sets)) + [(k, v, Loc(f"{k}=")) for k, v in (values or {}).items()]
         for key, value, loc in overrides:
             if key == "input":
                 raw["input"] = value

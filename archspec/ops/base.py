@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from ..errors import SpecError, fmt_shape
 
@@ -46,8 +46,14 @@ def _pair(v):
 
 Pos = Annotated[int, Field(ge=1)]
 NonNeg = Annotated[int, Field(ge=0)]
-Pair = Annotated[tuple[Pos, Pos], BeforeValidator(_pair)]
-NonNegPair = Annotated[tuple[NonNeg, NonNeg], BeforeValidator(_pair)]
+def _pair_schema(minimum: int) -> WithJsonSchema:
+    one = {"type": "integer", "minimum": minimum}
+    return WithJsonSchema({"anyOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}],
+                           "description": "one value for both axes, or [height, width]"})
+
+
+Pair = Annotated[tuple[Pos, Pos], BeforeValidator(_pair), _pair_schema(1)]
+NonNegPair = Annotated[tuple[NonNeg, NonNeg], BeforeValidator(_pair), _pair_schema(0)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 
 

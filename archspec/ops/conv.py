@@ -55,9 +55,8 @@ class Conv(Op):
         if a.out % a.groups:
             raise SpecError(f"out={a.out} is not divisible by groups={a.groups}")
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = a.k, a.stride, a.pad, a.dilation
-        eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-        if eh > h + 2 * ph or ew > w + 2 * pw:
-            raise SpecError(f"kernel {eh}x{ew} is larger than the padded input {h + 2 * ph}x{w + 2 * pw} "
+        if kh > h + 2 * ph or kw > w + 2 * pw:    # (a dilated kernel that overflows: output size <= 0)
+            raise SpecError(f"kernel {kh}x{kw} is larger than the padded input {h + 2 * ph}x{w + 2 * pw} "
                             f"(input {fmt_shape(xs[0])}, pad {ph},{pw})",
                             hint="the feature map is already too small here: remove a downsampling step "
                                  "or pad more")

@@ -1,0 +1,25 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+ALL_SPECS = sorted(p for p in SPECS.glob("*.yaml"))
+
+
+@pytest.fixture
+def spec_file(tmp_path, monkeypatch):
+    """Write a spec text to a file in a temporary working directory; return its relative path."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(text: str, name: str = "net.yaml") -> str:
+        (tmp_path / name).write_text(text)
+        return name
+    return write
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

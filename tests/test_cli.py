@@ -1,0 +1,84 @@
+"""The torch-free commands, end to end."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from archspec.cli import main
+from conftest import ROOT, SPECS
+
+
+def test_validate_summary_schema_never_import_torch():
+    code = (
+        "import sys\n"
+        "from archspec.cli import main\n"
+        f"assert main(['validate', {str(SPECS / 'resnet50.yaml')!r}, {str(SPECS / 'googlenet.yaml')!r}]) == 0\n"
+        f"assert main(['summary', {str(SPECS / 'densenet121.yaml')!r}, '--depth', '2']) == 0\n"
+        f"assert main(['summary', {str(SPECS / 'lenet5.yaml')!r}, '--json']) == 0\n"
+        "assert main(['schema']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_summary_json(capsys):
+    assert main(["summary", str(SPECS / "resnet50.yaml"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["name"] == "resnet50" and d["input"] == [3, 224, 224]
+    assert d["outputs"] == {"output": [1000]}
+    assert (d["params"], d["macs"], d["flops"]) == (25557032, 4089184256, 2 * 4089184256)
+    assert d["buffers"] == 53120 + 53     # running mean/var of 53 BNs + their num_batches_tracked
+    conv1 = d["nodes"][[n["name"] for n in d["nodes"]].index("layer1.0.conv1")]
+    assert conv1 == {"name": "layer1.0.conv1", "op": "conv", "label": "conv 1x1, 64", "shape": [64, 56, 56],
+                     "params": 4096, "buffers": 0, "macs": 4096 * 56 * 56}
+    assert sum(n["params"] for n in d["nodes"]) == d["params"]
+    assert d["activations"] == sum(n["shape"][0] * (n["shape"][1] * n["shape"][2] if len(n["shape"]) == 3 else 1)
+                                   for n in d["nodes"])
+
+
+def test_summary_table_depth_and_set(capsys):
+    assert main(["summary", str(SPECS / "resnet18.yaml"), "--depth", "1", "--set", "num_classes=10"]) == 0
+    out = capsys.readouterr().out
+    rows = {l.split()[0]: l for l in out.splitlines() if l and l.split()[0].startswith(("layer", "fc"))}
+    assert set(rows) == {"layer1", "layer2", "layer3", "layer4", "fc"}
+    assert "stage" in rows["layer2"] and "(128, 28, 28)" in rows["layer2"]
+    assert "5,130" in rows["fc"]                      # 512 * 10 + 10
+    assert "FLOPs = 2 x MACs" in out
+
+
+def test_summary_formats(capsys):
+    for fmt, marker in [("md", "| node | op |"), ("csv", "node,op,output,params,buffers,macs")]:
+        assert main(["summary", str(SPECS / "lenet5.yaml"), "--format", fmt]) == 0
+        assert marker in capsys.readouterr().out
+
+
+def test_set_value_is_yaml(capsys):
+    assert main(["summary", str(SPECS / "resnet18.yaml"), "--json", "--set", "layers=[1, 1, 1, 1]"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert not any(n["name"].startswith("layer1.1.") for n in d["nodes"])
+
+
+def test_validate_many_files_exit_code(capsys, spec_file):
+    bad = spec_file("archspec: 1\ninput: [3, 8, 8]\nnodes: [{op: nope}]\n")
+    assert main(["validate", str(SPECS / "vgg16.yaml"), bad]) == 1
+    out = capsys.readouterr()
+    assert "vgg16.yaml: ok" in out.out and "unknown op 'nope'" in out.err
+
+
+def test_python_dash_m_and_console_script():
+    r = subprocess.run([sys.executable, "-m", "archspec", "validate", str(SPECS / "alexnet.yaml")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "60,965,224 params" in r.stdout
+
+
+def test_schema_accepts_every_spec_and_rejects_typos():
+    jsonschema = pytest.importorskip("jsonschema")
+    from archspec.schema import json_schema
+    from archspec.yamlpos import load_file
+    schema = json_schema()
+    for path in [*SPECS.glob("*.yaml"), *SPECS.glob("blocks/*.yaml")]:
+        jsonschema.validate(load_file(str(path)), schema)
+    bad = {"archspec": 1, "input": [3, 8, 8], "nodes": [{"op": "conv", "out": 4, "kernel": 3}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

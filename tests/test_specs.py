@@ -1,0 +1,79 @@
+"""The shipped specs against published figures: exact parameter counts, exact
+MACs and torchvision's exact state_dict keys and shapes (tests/reference/)."""
+import json
+from pathlib import Path
+
+import pytest
+
+import archspec
+from conftest import ALL_SPECS, SPECS
+
+REF = Path(__file__).parent / "reference"
+TORCHVISION = json.loads((REF / "torchvision.json").read_text())["models"]
+PAPERS = json.loads((REF / "papers.json").read_text())
+
+# specs that mirror a torchvision model: same structure, same state_dict
+MIRRORS = ["vgg16", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
+           "resnext50_32x4d", "wide_resnet50_2"]
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
+def test_every_spec_matches_its_own_reference(path):
+    g = archspec.analyze(str(path))
+    ref = g.meta["reference"]
+    assert ref and ref["source"], f"{path.name} states no reference figures"
+    if "params" in ref:
+        inference = sum(n.params for n in g.inference_nodes())
+        assert inference == ref["params"]
+    if "macs" in ref:
+        assert g.macs == ref["macs"]
+
+
+@pytest.mark.parametrize("name", MIRRORS)
+def test_torchvision_params_macs_and_state_dict(name):
+    g = archspec.analyze(str(SPECS / f"{name}.yaml"))
+    ref = TORCHVISION[f"torchvision.{name}"]
+    assert g.params == ref["params"]
+    assert g.macs == ref["macs"]
+    ours = [(k, list(s)) for k, s in g.state_dict_shapes().items()]
+    assert ours == list(ref["state_dict"].items())
+
+
+def test_lenet5_per_layer_params_and_c3_table():
+    g = archspec.analyze(str(SPECS / "lenet5.yaml"))
+    paper = PAPERS["lenet5"]
+    assert {n: g.nodes[n].params for n in paper["layers"]} == paper["layers"]
+    from archspec.ops.conv import parse_table, table_fan_in
+    fan_in = table_fan_in(parse_table(g.nodes["C3"].attrs.connections))
+    assert {str(j): sorted(ins) for j, ins in enumerate(fan_in)} == \
+        {j: sorted(ins) for j, ins in paper["c3_table"].items()}
+    assert g.nodes["output"].shape == (10,) and g.nodes["output"].params == 0
+    assert g.nodes["output"].buffers == 84 * 10      # the RBF's fixed weights
+
+
+def test_alexnet_grouped_params():
+    g = archspec.analyze(str(SPECS / "alexnet.yaml"))
+    assert g.params == PAPERS["alexnet"]["params"]
+    assert [g.nodes[f"conv{i}"].attrs.groups for i in range(1, 6)] == [1, 2, 1, 2, 2]
+    assert g.nodes["pool5"].shape == (256, 6, 6)
+
+
+def test_googlenet_table1():
+    g = archspec.analyze(str(SPECS / "googlenet.yaml"))
+    paper = PAPERS["googlenet"]
+    assert sum(n.params for n in g.inference_nodes()) == paper["params"]
+    for module, shape in paper["table1_out"].items():
+        assert g.shape_of(g.scopes[module].output) == tuple(shape)
+    assert {k for k, o in g.outputs.items() if o.train_only} == {"aux1", "aux2"}
+    assert g.outputs["aux1"].loss_weight == 0.3
+
+
+def test_resnet50_is_a_handful_of_lines():
+    lines = [l for l in (SPECS / "resnet50.yaml").read_text().splitlines()
+             if l.strip() and not l.strip().startswith("#")]
+    assert len(lines) <= 20      # 6 metadata lines + ~14 of network
+
+
+def test_variants_are_their_differences():
+    for name in ["resnet18", "resnet34", "resnext50_32x4d", "wide_resnet50_2", "resnet152"]:
+        assert len((SPECS / f"{name}.yaml").read_text().splitlines()) <= 8
