@@ -42,6 +42,32 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_diagram(args) -> int:
+    try:
+        from . import render
+    except ImportError as e:        # graphviz is the `diagram` extra, not a core dependency
+        if e.name != "graphviz":
+            raise
+        print("archspec diagram needs the graphviz package: pip install 'archspec[diagram]'", file=sys.stderr)
+        return 1
+    suffix = args.output.rpartition(".")[2].lower() if args.output and "." in args.output else None
+    fmt = args.format or (suffix if suffix in render.FORMATS else "svg")
+    g = _graph(args.spec, args.sets)
+    try:
+        path, view = render.render(g, args.output, fmt, args.depth, args.direction)
+    except render.DiagramError as e:
+        print(f"archspec diagram: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} ({render.describe(view)})")
+    return 0
+
+
+def _depth(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"depth must be 0 (every node) or a positive int, got {text!r}")
+    return int(text)
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -62,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("diagram", help="draw the architecture with Graphviz (svg, png, pdf or dot)")
+    _spec_args(p)
+    p.add_argument("-o", "--output", help="output file (default: <spec name>.<format> here)")
+    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"], default=None,
+                   help="default: from the -o suffix, else svg")
+    p.add_argument("--depth", type=_depth, default=None,
+                   help="collapse the hierarchy below this depth; 0 draws every node "
+                        "(default: the deepest that fits about 40 boxes)")
+    p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="top-to-bottom or left-to-right")
+    p.set_defaults(run=cmd_diagram)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
     p.set_defaults(run=cmd_schema)

@@ -33,7 +33,7 @@ INSTALL_HINT = "install Graphviz (apt-get install graphviz, brew install graphvi
 LEGEND = "__legend__"
 OUT_PREFIX = "__output__"
 
-# fill colour per op family; merges also get their own shape (see _merge_style)
+# fill colour per op family; merges also get their own shape (_MERGE)
 _FILL = {
     "conv": "#cfe2f3", "linear": "#d9d2e9", "rbf": "#d9d2e9",
     "maxpool": "#d9ead3", "avgpool": "#d9ead3", "adaptive_avgpool": "#d9ead3",
@@ -50,12 +50,16 @@ _BLOCK_FILL, _RUN_FILL = "#fce5cd", "#f6b26b"
 _MUTED = "#666666"
 
 
-class DotMissing(Exception):
+class DiagramError(Exception):
+    """Graphviz could not draw the diagram (said in one line, never a traceback)."""
+
+
+class DotMissing(DiagramError):
     """Graphviz's `dot` is not installed; the DOT source was written to `path` instead."""
 
-    def __init__(self, path: Path, fmt: str):
+    def __init__(self, path: Path, target: Path, fmt: str):
         super().__init__(f"Graphviz's `dot` was not found, so no {fmt} was drawn; wrote {path} instead: "
-                         f"{INSTALL_HINT}, then run `dot -T{fmt} -O {path}`")
+                         f"{INSTALL_HINT}, then run `dot -T{fmt} {path} -o {target}`")
         self.path = path
 
 
@@ -130,8 +134,8 @@ def _run_end(graph: Graph, boxes: list[Box], i: int, sigs: dict) -> tuple[int, l
     """The end index of the run of repeated identical sibling scopes starting at boxes[i].
     DenseNet's carried concats (concat(x, layer(x)) between the layers) belong to the run."""
     first = graph.scopes.get(boxes[i].id) if boxes[i].kind == "scope" else None
-    if first is None or first.repeat is None or not first.block:
-        return i + 1, [first]
+    if first is None or first.repeat is None:
+        return i + 1, []
     members, j, carried = [first], i + 1, _entry(graph, first.path)
     while j < len(boxes):
         b, last = boxes[j], members[-1]
@@ -139,7 +143,7 @@ def _run_end(graph: Graph, boxes: list[Box], i: int, sigs: dict) -> tuple[int, l
             carried, j = b.id, j + 1
             continue
         s = graph.scopes.get(b.id) if b.kind == "scope" else None
-        if not (s and s.block == first.block and s.repeat == last.repeat + 1
+        if not (s and (s.kind, s.block) == (first.kind, first.block) and s.repeat == last.repeat + 1
                 and _parent(s.path) == _parent(first.path) and sigs.get(s.path) == sigs.get(first.path)):
             break
         members.append(s)
@@ -157,7 +161,8 @@ def _entry(graph: Graph, path: str) -> str | None:
 
 def _is_carry(graph: Graph, box: Box, produced: str | None, carried: str | None) -> bool:
     node = graph.nodes.get(box.id) if box.kind == "node" else None
-    return bool(node and node.op.name == "concat" and sorted(node.inputs) == sorted([carried, produced]))
+    return bool(node and node.op.name == "concat" and len(node.inputs) == 2
+                and set(node.inputs) == {carried, produced})
 
 
 def _parent(path: str) -> str:
@@ -167,23 +172,27 @@ def _parent(path: str) -> str:
 def _run_box(boxes: list[Box], count: int) -> Box:
     first, scopes = boxes[0], [b for b in boxes if b.kind == "scope"]
     sums = [sum(getattr(b.row, f) for b in boxes) for f in ("params", "buffers", "macs", "activations")]
-    name = f"{first.id} – {scopes[-1].id}"
+    name = f"{short_name(first.id)} – {short_name(scopes[-1].id)}"   # the cluster header has the rest
     row = Row(name, f"{first.row.op} ×{count}", boxes[-1].row.shape, *sums, first.row.depth)
     return Box(first.id, row, "run", [m for b in boxes for m in b.members])
 
 
-def count_of(box: Box, graph: Graph) -> int:
-    """How many repeated scopes a run box stands for (1 for anything else)."""
-    return sum(1 for m in box.members if m in graph.scopes) if box.kind == "run" else 1
+def _deepest(graph: Graph) -> int:
+    return max((depth_of(n) for n in graph.nodes), default=1)
+
+
+def describe(v: View) -> str:
+    """One line about what a view shows, for the CLI."""
+    what = "every node" if not v.depth else f"depth {v.depth} of {_deepest(v.graph)}"
+    return f"{what}, {len(v.boxes)} boxes, {len(v.clusters)} clusters"
 
 
 def default_depth(graph: Graph) -> int:
     """The deepest cut whose diagram has at most BUDGET boxes (0 when every node fits)."""
-    deepest = max((depth_of(n) for n in graph.nodes), default=1)
     if len(graph.nodes) <= BUDGET:
         return 0
     best = 1
-    for d in range(2, deepest):
+    for d in range(2, _deepest(graph)):
         if len(view(graph, d).boxes) > BUDGET:
             break
         best = d
@@ -205,7 +214,9 @@ def train_only_nodes(graph: Graph) -> set[str]:
 # -- labels --------------------------------------------------------------------
 
 def si(v: int) -> str:
-    """A count in 3 significant digits: 25.6M, 4.09G."""
+    """A count for a box: exact below 100,000 (LeNet's 1,516 reads as in the paper), else 25.6M, 4.09G."""
+    if abs(v) < 100_000:
+        return f"{v:,}"
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(v) >= scale:
             return f"{v / scale:.3g}{unit}"
@@ -245,7 +256,8 @@ def node_label(node: Node) -> str:
 
 def _table_label(lines: list[str], grid: list[str]) -> str:
     """A partial connection table drawn as LeNet-5's Table I: rows = input maps, columns = output maps."""
-    head = '<TR><TD></TD>' + "".join(f'<TD><FONT POINT-SIZE="8">{j}</FONT></TD>' for j in range(len(grid[0]))) + "</TR>"
+    head = "<TR><TD></TD>" + "".join(f'<TD><FONT POINT-SIZE="8">{j}</FONT></TD>'
+                                     for j in range(len(grid[0]))) + "</TR>"
     body = "".join(
         f'<TR><TD><FONT POINT-SIZE="8">{i}</FONT></TD>'
         + "".join(f'<TD BGCOLOR="{"#3d85c6" if c in "Xx" else "white"}"><FONT POINT-SIZE="8" COLOR="white">'
@@ -253,49 +265,69 @@ def _table_label(lines: list[str], grid: list[str]) -> str:
         for i, row in enumerate(grid))
     grid_html = (f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="2">{head}{body}</TABLE>')
     cells = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines[:-1])
-    caption = _small(f"connections: rows = input maps 0-{len(grid) - 1}, columns = output maps 0-{len(grid[0]) - 1}")
+    caption = _small(f"connections: rows = input maps 0-{len(grid) - 1}, "
+                     f"columns = output maps 0-{len(grid[0]) - 1}")
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1">{cells}<TR><TD>{caption}</TD></TR>'
             f"<TR><TD>{grid_html}</TD></TR><TR><TD>{lines[-1]}</TD></TR></TABLE>>")
 
 
-def box_label(box: Box) -> str:
-    """A collapsed scope or run: its name, block (x count), output shape and rolled-up counts."""
+def box_label(box: Box, graph: Graph) -> str:
+    """A collapsed scope or run: its name, block (x count), arguments, output shape and rolled-up counts."""
     r = box.row
-    tail = " · ".join(filter(None, [fmt_shape(r.shape), _counts(r.params, r.macs)]))
-    return f"<<B>{escape(r.name)}</B><BR/>{escape(r.op)}<BR/>{_small(tail)}>"
+    name = r.name if box.kind == "run" else short_name(r.name)
+    distinct = {repr(graph.scopes[m].args) for m in box.members if m in graph.scopes}   # a run's may differ
+    lines = [f"<B>{escape(name)}</B>", escape(r.op),
+             _args(graph.scopes[box.id].args) if box.id in graph.scopes and len(distinct) == 1 else "",
+             _small(" · ".join(filter(None, [fmt_shape(r.shape), _counts(r.params, r.macs)])))]
+    return "<" + "<BR/>".join(filter(None, lines)) + ">"
+
+
+def _args(args: dict, width: int = 44) -> str:
+    """A block's arguments as written in the spec (GoogLeNet's read like its Table 1), wrapped."""
+    lines, line = [], ""
+    for k, v in args.items():
+        item = f"{k}={v}"
+        if line and len(line) + len(item) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += item + ", "
+    lines.append(line.rstrip(", "))
+    return _small("<BR/>".join(escape(x, quote=False) for x in lines)) if args else ""
 
 
 def cluster_label(path: str, graph: Graph, sums: dict) -> str:
     scope = graph.scopes.get(path)
     kind = scope.block if scope and scope.block else scope.kind if scope else "group"
     params, _, macs, _ = sums.get(path, (0, 0, 0, 0))
-    return (f"<<B>{escape(path)}</B> · {escape(kind)}<BR/>"
-            f"{_small(f'{si(params)} params · {si(macs)} MACs')}>")
+    return _left([f"<B>{escape(path)}</B> · {escape(kind)}", _args(scope.args, 80) if scope else "",
+                  _small(f"{si(params)} params · {si(macs)} MACs")])
+
+
+def _left(lines: list[str], **table) -> str:
+    """Left-aligned lines as an HTML-like label (a bare <BR/> label centres every line)."""
+    attrs = {"BORDER": "0", "CELLBORDER": "0", "CELLSPACING": "0", "CELLPADDING": "1", **table}
+    cells = "".join(f'<TR><TD ALIGN="LEFT">{line}</TD></TR>' for line in lines if line)
+    return "<<TABLE " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + f">{cells}</TABLE>>"
 
 
 def legend_label(v: View, shown: str) -> str:
     """Title, input and outputs, exact totals (the numbers `summary --json` gives) and the convention."""
     g = v.graph
-    title = g.meta.get("title") or g.name
-    outs = []
+    lines = [f'<FONT POINT-SIZE="14"><B>{escape(g.meta.get("title") or g.name)}</B></FONT>',
+             _small(escape(g.meta.get("paper") or "")), f"input {fmt_shape(g.input_shape)}"]
     for k, o in g.outputs.items():
-        note = f" (training only, loss weight {o.loss_weight:g})" if o.train_only and o.loss_weight else \
-            " (training only)" if o.train_only else ""
-        outs.append(f"{escape(k)} {fmt_shape(g.shape_of(o.node))}{note}")
-    lines = [f'<FONT POINT-SIZE="14"><B>{escape(title)}</B></FONT>',
-             _small(escape(g.meta.get("paper") or "")) if g.meta.get("paper") else "",
-             f"input {fmt_shape(g.input_shape)}; outputs: {', '.join(outs)}",
-             f"params {g.params:,} trainable (+ {g.buffers:,} in buffers)",
-             f"MACs {g.macs:,} ({g.macs / 1e9:.3f} G); FLOPs = 2 × MACs = {2 * g.macs:,}"]
+        note = " (training only" + (f", loss weight {o.loss_weight:g}" if o.loss_weight else "") + ")"
+        lines.append(f"output: {escape(k)} {fmt_shape(g.shape_of(o.node))}{note if o.train_only else ''}")
+    lines += [f"params {g.params:,} trainable" + (f" (+ {g.buffers:,} in buffers)" if g.buffers else ""),
+              f"MACs {g.macs:,} ({si(g.macs)}); FLOPs = 2 × MACs = {2 * g.macs:,}"]
     if any(o.train_only for o in g.outputs.values()):
         inf = g.inference_nodes()
         lines.append(f"eval mode (training-only heads left out): params {sum(n.params for n in inf):,}, "
                      f"MACs {sum(n.macs for n in inf):,}")
-    lines += [_small("<BR/>".join(escape(part, quote=False) for part in CONVENTION.split("; "))),
-              _small(f"{shown}; ellipse + = residual add, funnel = concat, ×N = N identical repeated "
-                     "blocks, dashed = training only")]
-    cells = "".join(f'<TR><TD ALIGN="LEFT">{line}</TD></TR>' for line in lines if line)
-    return f'<<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2">{cells}</TABLE>>'
+    lines += [_small(escape(part, quote=False)) for part in CONVENTION.split("; ")]
+    lines += [_small(shown), _small("ellipse + = residual add; funnel = concat; ×N = N identical repeated "
+                                    "blocks; dashed = training only; edges carry tensor shapes")]
+    return _left(lines, BORDER="1", COLOR="#999999", CELLPADDING="2")
 
 
 # -- the DOT graph -------------------------------------------------------------
@@ -304,8 +336,9 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB") -> tupl
     """The diagram as a graphviz.Digraph, and the view (boxes, owners) it was drawn from."""
     auto = depth is None
     v = view(graph, default_depth(graph) if auto else depth)
-    deepest = max((depth_of(n) for n in graph.nodes), default=1)
-    shown = "every node" if not v.depth else f"depth {v.depth} of {deepest}" + (" (automatic)" if auto else "")
+    shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {_deepest(graph)}"
+                                                     + (" (automatic)" if auto else "")
+                                                     + "; --depth 0 draws every node")
     dot = graphviz.Digraph(graph.name, graph_attr={
         "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
         "newrank": "true", "labeljust": "l"},
@@ -322,32 +355,35 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB") -> tupl
 
 
 def _add_boxes(dot: graphviz.Digraph, v: View, train: set[str]) -> None:
-    """Boxes nested in their clusters, innermost scopes inside their parents."""
+    """Boxes nested in their clusters, each cluster inside its parent, in the graph's order."""
     g, sums = v.graph, rollup(v.graph)
-    inside: dict[str, list] = {}            # cluster path ("" = top) -> boxes and sub-clusters
-    for path in v.clusters:
-        inside.setdefault(_parent(path), []).append(path)
+    inside: dict[str, list] = {}            # cluster path ("" = top) -> boxes and sub-clusters, in order
     for b in v.boxes:
+        parts = b.id.split(".")
+        for k in range(1, len(parts)):      # register each enclosing cluster at its first box
+            path = ".".join(parts[:k])
+            if path not in inside:
+                inside[path] = []
+                inside.setdefault(_parent(path), []).append(path)
         inside.setdefault(_parent(b.id), []).append(b)
-    dashed = {b.id for b in v.boxes if _nodes_of(v, b) <= train}
-    clusters_dashed = {p for p in v.clusters if all(
-        n in train for n in g.nodes if n.startswith(p + "."))}
+    live = {p for n, owner in v.owner.items() if n not in train for p in _prefixes(owner)}
 
     def emit(target, path: str) -> None:
         for item in inside.get(path, []):
             if isinstance(item, Box):
-                _add_box(target, item, g, item.id in dashed)
+                _add_box(target, item, g, item.id not in live)
                 continue
             with target.subgraph(name=f"cluster_{item}") as c:
-                style = "rounded,dashed" if item in clusters_dashed else "rounded"
-                c.attr(label=cluster_label(item, g, sums), style=style, color="#999999",
-                       fontname="Helvetica", fontsize="10")
+                c.attr(label=cluster_label(item, g, sums), style="rounded" + (",dashed" * (item not in live)),
+                       color="#999999", fontname="Helvetica", fontsize="10")
                 emit(c, item)
     emit(dot, "")
 
 
-def _nodes_of(v: View, box: Box) -> set[str]:
-    return {n for n, owner in v.owner.items() if owner == box.id}
+def _prefixes(name: str) -> list[str]:
+    """`name` and every dotted prefix of it: layer1.0 -> [layer1, layer1.0]."""
+    parts = name.split(".")
+    return [".".join(parts[:k]) for k in range(1, len(parts) + 1)]
 
 
 def _add_box(target, box: Box, g: Graph, dashed: bool) -> None:
@@ -361,8 +397,9 @@ def _add_box(target, box: Box, g: Graph, dashed: bool) -> None:
         else:
             attrs = {"fillcolor": _FILL.get(node.op.name, "white")}
     else:
-        label = box_label(box)
-        attrs = {"shape": "box3d", "style": "filled", "fillcolor": _RUN_FILL if box.kind == "run" else _BLOCK_FILL}
+        label = box_label(box, g)
+        attrs = {"shape": "box3d", "style": "filled", "margin": "0.15,0.1",     # room for the 3-d top
+                 "fillcolor": _RUN_FILL if box.kind == "run" else _BLOCK_FILL}
     if dashed:   # training-only: drawn dashed and muted
         attrs["style"] = attrs.get("style", "rounded,filled") + ",dashed"
         attrs["fontcolor"] = _MUTED
@@ -404,8 +441,11 @@ def _add_outputs(dot: graphviz.Digraph, v: View) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same directory, so readers never see half a diagram."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644   # not mkstemp's private 0600
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -422,14 +462,24 @@ def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     path = Path(path or f"{graph.name}.{fmt}")
     dot, v = build(graph, depth, direction)
-    if fmt == "dot":
-        write_atomic(path, dot.source.encode())
-        return path, v
     try:
-        data = dot.pipe(format=fmt)
+        if fmt == "dot":
+            write_atomic(path, dot.source.encode())
+        else:
+            write_atomic(path, _draw(dot, path, fmt))
+    except OSError as e:
+        raise DiagramError(f"cannot write {path}: {e.strerror}") from None
+    return path, v
+
+
+def _draw(dot: graphviz.Digraph, path: Path, fmt: str) -> bytes:
+    """The laid-out diagram from Graphviz's `dot`; without it, the .dot source beside `path`."""
+    try:
+        return dot.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         fallback = path.with_suffix(".dot")
         write_atomic(fallback, dot.source.encode())
-        raise DotMissing(fallback, fmt) from None
-    write_atomic(path, data)
-    return path, v
+        raise DotMissing(fallback, path, fmt) from None
+    except graphviz.CalledProcessError as e:
+        message = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise DiagramError(f"dot failed: {message[-1] if message else e}") from None
