@@ -325,8 +325,10 @@ def legend_label(v: View, shown: str) -> str:
         lines.append(f"eval mode (training-only heads left out): params {sum(n.params for n in inf):,}, "
                      f"MACs {sum(n.macs for n in inf):,}")
     lines += [_small(escape(part, quote=False)) for part in CONVENTION.split("; ")]
-    lines += [_small(shown), _small("ellipse + = residual add; funnel = concat; ×N = N identical repeated "
-                                    "blocks; dashed = training only; edges carry tensor shapes")]
+    lines += [_small(shown), _small("orange ellipse = residual add (dashed orange edge: the shortcut); "
+                                    "green funnel = concat; 3-d box = a collapsed block"),
+              _small("×N = N identical blocks of one repeat, counts summed; dashed = training only; "
+                     "edges carry tensor shapes")]
     return _left(lines, BORDER="1", COLOR="#999999", CELLPADDING="2")
 
 
