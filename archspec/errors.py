@@ -6,13 +6,12 @@ Errors are collected (several per run), never raised as tracebacks at users.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Loc:
-    """A position in a spec file; line and col are 1-based."""
+class Loc(NamedTuple):
+    """A position in a spec file; line and col are 1-based (a tuple: made once per YAML value)."""
     file: str
     line: int = 0
     col: int = 0
@@ -110,6 +109,7 @@ def _position(d: Diagnostic):
 
 
 def did_you_mean(name: str, choices) -> str | None:
+    import difflib      # only when there is a mistake to explain
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import networkx as nx
 from pydantic import ValidationError
 
 from .errors import Diagnostics, Frame, Loc, SpecError, did_you_mean
+from .gcpause import gc_paused
 from .expr import ShapeView, has_expr, resolve
 from .ir import INPUT, Graph, Node, Output, Scope
 from .ops import REGISTRY
@@ -54,6 +54,7 @@ class _Names:
     """The names used in one scope, and the next index of a numbered sequence."""
     taken: set = field(default_factory=set)
     counter: int = 0
+    suffix: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -232,6 +233,7 @@ class Expander:
         n = len(decls)
         if all(not isinstance(dep, int) or dep < k for k, ds in enumerate(deps) for dep in ds):
             return list(range(n))
+        import networkx as nx     # only here: most lists need no reordering
         g = nx.DiGraph()
         g.add_nodes_from(range(n))
         g.add_edges_from((dep, k) for k, ds in enumerate(deps) for dep in ds if isinstance(dep, int))
@@ -256,7 +258,9 @@ class Expander:
                     return ins[0]      # a dropped node stands for its input
             kind = d.kind
             if kind in ("ref", "op", "use"):
-                target = self._value(d.body[kind], self._env(ctx, ins), d.body.at(kind), kind)
+                target = d.body[kind]
+                if has_expr(target):
+                    target = self._value(target, self._env(ctx, ins), d.body.at(kind), kind)
                 return self._expand_named_thing(d, kind, target, ctx, ins)
             if kind == "repeat":
                 return self._expand_repeat(d, ctx, ins)
@@ -354,10 +358,12 @@ class Expander:
             local = str(names.counter)
             names.counter += 1
         else:
-            local, n = base, 0
+            n = names.suffix.get(base, 0)   # remembered per base: auto-naming stays linear
+            local = base if n == 0 else f"{base}_{n}"
             while local in names.taken:
                 n += 1
                 local = f"{base}_{n}"
+            names.suffix[base] = n + 1
         names.taken.add(local)
         return local
 
@@ -562,6 +568,7 @@ def _freeze(v):
     return tuple(_freeze(x) for x in v) if isinstance(v, list) else v
 
 
+@gc_paused
 def expand(spec: Spec) -> Graph:
     """Expand and infer a loaded spec; raises SpecErrors with every problem found."""
     diags = Diagnostics()

@@ -6,8 +6,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from .errors import Frame, Loc
 from .ops.base import Op, Tensor
 
@@ -74,12 +72,14 @@ class Graph:
     outputs: dict[str, Output]
     meta: dict = field(default_factory=dict)     # title, paper, reference, file
     warnings: list = field(default_factory=list)
-    _nx: nx.DiGraph | None = None
+    _nx: Any = None
 
     @property
-    def nx(self) -> nx.DiGraph:
-        """The dataflow as a networkx DiGraph (INPUT and every node; edges carry shapes)."""
+    def nx(self):
+        """The dataflow as a networkx DiGraph (INPUT and every node; edges carry shapes).
+        Imported on first use: validate and summary don't pay for networkx."""
         if self._nx is None:
+            import networkx as nx
             g = nx.DiGraph()
             g.add_node(INPUT, shape=self.input_shape)
             for n in self.nodes.values():
@@ -110,8 +110,12 @@ class Graph:
 
     def inference_nodes(self) -> list[Node]:
         """The nodes that the outputs used in eval mode depend on (training-only heads left out)."""
-        keep = {o.node for o in self.outputs.values() if not o.train_only}
-        keep |= {a for k in keep for a in nx.ancestors(self.nx, k)}
+        keep, todo = set(), [o.node for o in self.outputs.values() if not o.train_only]
+        while todo:
+            name = todo.pop()
+            if name not in keep and name in self.nodes:
+                keep.add(name)
+                todo.extend(self.nodes[name].inputs)
         return [n for n in self.nodes.values() if n.name in keep]
 
     def state_dict_shapes(self) -> dict[str, tuple]:

@@ -12,7 +12,25 @@ import yaml
 
 from .errors import Loc, SpecError
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR, _INT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int"
+
+
+class _Loader(_Base):
+    """The safe loader, with scalar tag resolution memoised: specs repeat the same
+    few words and numbers, and resolution is most of the cost of a large file."""
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._resolved) < 65536:
+                self._resolved[key] = tag
+        return tag
 
 
 class YDict(dict):
@@ -103,9 +121,12 @@ class _Converter:
 
     def convert(self, node):
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR:      # the common cases, without the constructor's bookkeeping
+                return node.value.translate(_RESTORE)
+            if node.tag == _INT and node.value.isdigit():
+                return int(node.value)
             try:
-                value = self.scalars.construct_object(node)
-                return value.translate(_RESTORE) if isinstance(value, str) else value
+                return self.scalars.construct_object(node)
             except yaml.constructor.ConstructorError as e:
                 raise SpecError(f"unsupported YAML value: {e.problem}", loc=self.loc(node)) from None
         if isinstance(node, yaml.SequenceNode):
