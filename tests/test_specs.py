@@ -9,12 +9,14 @@ import archspec
 from conftest import ALL_SPECS, SPECS
 
 REF = Path(__file__).parent / "reference"
-TORCHVISION = json.loads((REF / "torchvision.json").read_text())["models"]
+PEERS = json.loads((REF / "implementations.json").read_text())["models"]
 PAPERS = json.loads((REF / "papers.json").read_text())
 
-# specs that mirror a torchvision model: same structure, same state_dict
-MIRRORS = ["vgg16", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
-           "resnext50_32x4d", "wide_resnet50_2"]
+# specs that mirror a peer's model: same structure, same state_dict
+MIRRORS = {name: f"torchvision.{name}" for name in [
+    "vgg16", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
+    "resnext50_32x4d", "wide_resnet50_2"]}
+MIRRORS["seresnet50"] = "timm.seresnet50"
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
@@ -23,16 +25,17 @@ def test_every_spec_matches_its_own_reference(path):
     ref = g.meta["reference"]
     assert ref and ref["source"], f"{path.name} states no reference figures"
     if "params" in ref:
-        inference = sum(n.params for n in g.inference_nodes())
-        assert inference == ref["params"]
+        assert sum(n.params for n in g.inference_nodes()) == ref["params"]
     if "macs" in ref:
         assert g.macs == ref["macs"]
+    if "layers" in ref:
+        assert {name: g.nodes[name].params for name in ref["layers"]} == ref["layers"]
 
 
 @pytest.mark.parametrize("name", MIRRORS)
-def test_torchvision_params_macs_and_state_dict(name):
+def test_peer_params_macs_and_state_dict(name):
     g = archspec.analyze(str(SPECS / f"{name}.yaml"))
-    ref = TORCHVISION[f"torchvision.{name}"]
+    ref = PEERS[MIRRORS[name]]
     assert g.params == ref["params"]
     assert g.macs == ref["macs"]
     ours = [(k, list(s)) for k, s in g.state_dict_shapes().items()]
