@@ -30,6 +30,20 @@ def test_every_spec_matches_its_own_reference(path):
         assert g.macs == ref["macs"]
     if "layers" in ref:
         assert {name: g.nodes[name].params for name in ref["layers"]} == ref["layers"]
+    if "params_millions" in ref:     # a paper's rounded figure: equal at its precision
+        assert round(g.params / 1e6, _decimals(ref["params_millions"])) == ref["params_millions"]
+
+
+def _decimals(x: float) -> int:
+    return len(repr(x).split(".")[1]) if "." in repr(x) else 0
+
+
+@pytest.mark.parametrize("n,millions", [(3, 0.27), (5, 0.46), (7, 0.66), (9, 0.85), (18, 1.7), (200, 19.4)])
+def test_cifar_resnets_match_table6(n, millions):
+    # He et al. 2015, Table 6: ResNet-20, 32, 44, 56, 110 and 1202, option A shortcuts
+    g = archspec.analyze(str(SPECS / "resnet20_cifar.yaml"), n=n)
+    assert round(g.params / 1e6, _decimals(millions)) == millions
+    assert not any(node.op.name == "conv" and "downsample" in node.name for node in g.nodes.values())
 
 
 @pytest.mark.parametrize("name", MIRRORS)
