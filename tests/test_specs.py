@@ -46,10 +46,14 @@ def test_cifar_resnets_match_table6(n, millions):
     assert not any(node.op.name == "conv" and "downsample" in node.name for node in g.nodes.values())
 
 
-@pytest.mark.parametrize("name", MIRRORS)
+EXAMPLES = {"examples/seresnext50_32x4d": "timm.seresnext50_32x4d"}
+
+
+@pytest.mark.parametrize("name", [*MIRRORS, *EXAMPLES])
 def test_peer_params_macs_and_state_dict(name):
-    g = archspec.analyze(str(SPECS / f"{name}.yaml"))
-    ref = PEERS[MIRRORS[name]]
+    path = SPECS.parent / f"{name}.yaml" if "/" in name else SPECS / f"{name}.yaml"
+    g = archspec.analyze(str(path))
+    ref = PEERS[MIRRORS.get(name) or EXAMPLES[name]]
     assert g.params == ref["params"]
     assert g.macs == ref["macs"]
     ours = [(k, list(s)) for k, s in g.state_dict_shapes().items()]
