@@ -5,7 +5,7 @@ from .errors import SpecErrors
 from .ir import Graph
 from .spec import Spec, load_spec
 
-__all__ = ["load", "analyze", "Graph", "Spec", "SpecErrors"]
+__all__ = ["load", "analyze", "compile", "Graph", "Spec", "SpecErrors"]
 __version__ = "0.1.0"
 
 
@@ -20,3 +20,11 @@ def analyze(spec_or_path, **params) -> Graph:
     from .expand import expand
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, **params)
     return expand(spec)
+
+
+def compile(spec_or_path, device=None, dtype=None, **params):
+    """The spec as a torch.nn.Module (imports torch; see archspec.compiler.compile).
+    forward returns the output tensor, or a dict {name: tensor} for a spec with several
+    outputs (training-only ones in train() mode only)."""
+    from .compiler import compile as _compile
+    return _compile(spec_or_path, device=device, dtype=dtype, **params)

@@ -68,6 +68,35 @@ def _depth(text: str) -> int:
     return int(text)
 
 
+def cmd_build(args) -> int:
+    """Validate, summarise, write DIR/<name>.py atomically (nothing on error); --check and
+    --export build the module, and only they import torch."""
+    import os
+    from . import load
+    from .emit import emit_spec, module_filename, write_atomic
+    from .expand import expand
+    from .report import format_summary
+    spec = load(args.spec, args.sets)
+    g = expand(spec)
+    text = emit_spec(spec, g)
+    print(format_summary(g))
+    path = write_atomic(os.path.join(args.output, module_filename(g)), text)
+    print(f"wrote {path}")
+    if not (args.check or args.export):
+        return 0
+    from . import compiler
+    if args.check:
+        report = compiler.check(spec)
+        print(f"check:\n{report}")
+        if not report.ok:
+            return 1
+    for fmt in dict.fromkeys(args.export):
+        model = compiler.load_source(text, g.name).Model()
+        out = path[:-len(".py")] + compiler.EXPORTS[fmt]
+        print(f"wrote {out} ({compiler.export(model, g.input_shape, fmt, out)})")
+    return 0
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -99,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the deepest that fits about 40 boxes)")
     p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="top-to-bottom or left-to-right")
     p.set_defaults(run=cmd_diagram)
+
+    p = sub.add_parser("build", help="compile to a PyTorch module file (and TorchScript, ONNX, torch.export)")
+    _spec_args(p)
+    p.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder (default: build/)")
+    p.add_argument("--export", action="append", default=[], choices=["torchscript", "onnx", "exported-program"],
+                   help="also write this artefact beside the .py; repeatable")
+    p.add_argument("--check", action="store_true",
+                   help="build the module and compare params, MACs (FlopCounterMode) and every shape "
+                        "with the analytic figures")
+    p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
     p.set_defaults(run=cmd_schema)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
 from .yamlpos import YDict, YList, load_file, loc_of
@@ -46,6 +46,43 @@ class BlockDef(_Strict):
     output: str | None = None
 
 
+INIT_METHODS = ("default", "kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
+                "normal", "trunc_normal")
+
+
+class InitRule(_Strict):
+    """How the tensors of one op's modules start: a torch.nn.init method or a constant."""
+    weight: Union[float, str] = "default"
+    bias: Union[float, str] = "default"
+    mode: Literal["fan_in", "fan_out"] = "fan_in"          # kaiming_*
+    nonlinearity: Literal["relu", "leaky_relu", "tanh", "sigmoid", "linear"] = "leaky_relu"   # kaiming_*
+    a: float = 0.0                                          # kaiming_*: the negative slope
+    gain: float = 1.0                                       # xavier_*
+    mean: float = 0.0                                       # normal, trunc_normal (cut at +-2)
+    std: float = 1.0
+
+    @field_validator("weight", "bias")
+    @classmethod
+    def _method(cls, v, info):
+        allowed = INIT_METHODS if info.field_name == "weight" else ("default",)
+        if isinstance(v, str) and v not in allowed:
+            raise ValueError(f"unknown init {info.field_name} {v!r}; use a number or one of {', '.join(allowed)}")
+        return v
+
+
+class InitDef(BaseModel):
+    """`init:`, initialisation beyond PyTorch's defaults (archspec/emit.py writes it out):
+    op name -> InitRule, applied to every module of that op; `zero:` name patterns
+    (fnmatch, e.g. layer*.*.bn3) of nodes whose weight starts at zero."""
+    model_config = ConfigDict(extra="allow", strict=True)
+    __pydantic_extra__: dict[str, InitRule] = Field(init=False)
+    zero: list[str] = Field(default_factory=list)
+
+    @property
+    def rules(self) -> dict[str, InitRule]:
+        return dict(self.__pydantic_extra__ or {})
+
+
 class SpecDoc(_Strict):
     archspec: Literal[1]
     name: str | None = None
@@ -60,6 +97,7 @@ class SpecDoc(_Strict):
     nodes: list[Any] | None = None
     outputs: dict[str, Union[str, OutputDef]] | None = None
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    init: InitDef | None = None
 
 
 TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object}
@@ -149,6 +187,7 @@ class Loader:
     def __init__(self, diags: Diagnostics):
         self.diags = diags
         self.cache: dict[str, Any] = {}
+        self.init: tuple | None = None     # the last library's `init:` (value, loc, key loc)
 
     def read(self, path: str, shown: str, chain=()) -> YDict | None:
         """One file with its `extends` resolved (relative to the file), libraries not yet."""
@@ -191,6 +230,8 @@ class Loader:
             self.blocks(lib, blocks)
             for k, v in (lib.get("params") or {}).items():
                 params[k], locs[k] = v, lib["params"].at(k)
+            if "init" in lib:          # a family's initialisation; the network's own wins
+                self.init = (lib["init"], lib.at("init"), lib.key_at("init"))
 
     def blocks(self, raw: YDict, table: dict) -> None:
         from .ops import REGISTRY
@@ -203,6 +244,16 @@ class Loader:
             if isinstance(params, list):   # positional list: every one required, any type
                 params = {p: "any" for p in params}
             table[name] = Block(name, body, dict(params), raw["blocks"].at(name))
+
+
+def _check_init(raw: YDict, doc: SpecDoc, diags: Diagnostics) -> None:
+    """Every `init:` rule names an op with weights (one whose definition lists init_modules)."""
+    from .ops import REGISTRY
+    for op in (doc.init.rules if doc.init else {}):
+        if not getattr(REGISTRY.get(op), "init_modules", ()):
+            able = sorted(k for k, v in REGISTRY.items() if v.init_modules)
+            diags.error(raw["init"].key_at(op), f"init: '{op}' is not an op with weights",
+                        hint=did_you_mean(op, able) or f"init rules apply to: {', '.join(able)}")
 
 
 def _shown(path: str) -> str:
@@ -240,6 +291,8 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None) -> Sp
         locs: dict[str, Loc] = {}
         loader.libraries(raw, blocks, params, locs, {os.path.realpath(path)})
         loader.blocks(raw, blocks)
+        if loader.init and "init" not in raw:
+            raw["init"], raw.locs["init"], raw.key_locs["init"] = loader.init
         own = raw.get("params") or YDict(raw.loc)
         for k, v in own.items():
             params[k], locs[k] = v, own.at(k)
@@ -254,6 +307,8 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None) -> Sp
             else:
                 params[key], locs[key] = value, loc
         doc = SpecDoc.model_validate(raw) if not diags.errors else None
+        if doc is not None:
+            _check_init(raw, doc, diags)
     except SpecError as e:
         diags.error(e.loc, e.message, hint=e.hint)
         raise SpecErrors(diags.errors) from None

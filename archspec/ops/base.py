@@ -7,7 +7,9 @@ An op is a subclass of `Op` with
   from which parameter counts derive,
 - `macs(a, xs, y)`: multiply-accumulates (conv and linear only, by convention),
 - `label(a)`: a short text for diagrams and tables,
-- `emit(a, xs, y)`: its PyTorch form (see archspec/emit.py).
+- `module(a, xs, y)` / `call(a, args)`: its PyTorch form, as a module
+  constructor (`Call`, kept as data) and as a forward expression (text);
+  archspec/emit.py turns them into source. No torch is imported here.
 
 Shapes are tuples (C, H, W) or (C,), the batch dimension implicit.
 Register a user op with `@register` on such a class; nothing else changes.
@@ -57,6 +59,38 @@ NonNegPair = Annotated[tuple[NonNeg, NonNeg], BeforeValidator(_pair), _pair_sche
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+_NO_DEFAULT = object()
+
+
+class Call(NamedTuple):
+    """A PyTorch call as data, `fn(arg, ..., kw=value, ...)`. Numbers stay values, not text,
+    so that emit can give blocks that differ only in numbers one class with constructor args."""
+    fn: str                      # "nn.Conv2d", or a helper class defined in `defs`
+    args: tuple = ()             # ((name, value), ...): positional, named for the constructor args emit derives
+    kwargs: tuple = ()           # ((name, value, default), ...): written only where value != default
+    defs: tuple = ()             # source of the helper classes fn needs (emitted once, at the top of the file)
+
+    def source(self, *inputs: str) -> str:
+        """`fn(inputs..., args..., kwargs...)` with every value written by repr: a functional call."""
+        parts = [*inputs, *(repr(v) for _, v in self.args)]
+        parts += [f"{k}={v!r}" for k, v, d in self.kwargs if not is_default(v, d)]
+        return f"{self.fn}({', '.join(parts)})"
+
+
+def kw(name: str, value, default=_NO_DEFAULT) -> tuple:
+    """A keyword argument of a `Call`; left out of the source when it equals its default."""
+    return (name, value, default)
+
+
+def is_default(value, default) -> bool:
+    return default is not _NO_DEFAULT and type(value) is type(default) and value == default
+
+
+def square(p):
+    """A (h, w) pair as PyTorch users write it: one int when both are equal."""
+    return p[0] if isinstance(p, tuple) and len(p) == 2 and p[0] == p[1] else p
+
+
 class Op:
     name: ClassVar[str]
     Attrs: ClassVar[type[Attrs]] = Attrs
@@ -75,6 +109,23 @@ class Op:
 
     def label(self, a) -> str:
         return self.name
+
+    # -- PyTorch emission (archspec/emit.py) -----------------------------------
+
+    fresh: ClassVar[bool] = False          # the output is a new tensor its backward never reads, so the
+    #                                        next op may overwrite it in place (conv, batchnorm, add, ...)
+    inplace: ClassVar[bool] = False        # module()/call() accept inplace=True (relu, add)
+    init_modules: ClassVar[tuple[str, ...]] = ()   # module classes a spec's `init:` rule for this op sets
+
+    def module(self, a, xs: list[Shape], y: Shape, inplace: bool = False) -> Call | None:
+        """The module holding this node (its state_dict must be exactly `tensors()`), or None where
+        the op has no module form. Nodes with tensors, and named nodes, compile to this."""
+        return None
+
+    def call(self, a, args: list[str], inplace: bool = False) -> str | None:
+        """The forward expression over the input variables `args`, or None where the op runs only
+        as a module. Anonymous parameter-free nodes compile to this."""
+        return None
 
     # -- shared helpers -----------------------------------------------------
 

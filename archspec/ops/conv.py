@@ -2,7 +2,38 @@
 from __future__ import annotations
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, NonNegPair, Op, Pair, Pos, Tensor, register, window_out
+from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, register, square, window_out
+
+# The compiled form of a connection table; emitted into generated files, which import only torch.
+TABLE_CONV = '''
+class TableConv(nn.Module):
+    """A partially connected convolution (LeNet-5's C3). `classes` groups the output maps by
+    fan-in: one list per group of the input maps each output map reads. Each group is one
+    grouped conv (convs.g) over its maps' inputs gathered side by side; `order` lists the
+    output map each conv output channel is, in concatenation order."""
+
+    def __init__(self, classes, order, kernel_size, stride=1, padding=0, dilation=1, bias=True):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(len(maps) * len(maps[0]), len(maps), kernel_size, stride, padding, dilation,
+                      groups=len(maps), bias=bias)
+            for maps in classes)
+        gather = [i for maps in classes for ins in maps for i in ins]
+        inverse = sorted(range(len(order)), key=order.__getitem__)
+        self.register_buffer("gather", torch.tensor(gather), persistent=False)
+        self.register_buffer("inverse", torch.tensor(inverse), persistent=False)
+        self.reorder = inverse != list(range(len(order)))
+
+    def forward(self, x):
+        x = x.index_select(1, self.gather)
+        outs = []
+        start = 0
+        for conv in self.convs:
+            outs.append(conv(x[:, start:start + conv.in_channels]))
+            start += conv.in_channels
+        y = torch.cat(outs, 1)
+        return y.index_select(1, self.inverse) if self.reorder else y
+'''
 
 
 def parse_table(text: str) -> list[str]:
@@ -94,6 +125,23 @@ class Conv(Op):
         else:
             fan_in = a.out * xs[0][0] // a.groups
         return fan_in * kh * kw * y[1] * y[2]
+
+    fresh = True
+    init_modules = ("nn.Conv2d",)
+
+    def module(self, a, xs, y, inplace=False):
+        common = (kw("stride", square(a.stride), 1), kw("padding", square(a.pad), 0),
+                  kw("dilation", square(a.dilation), 1))
+        if a.connections is not None:
+            fan_in = table_fan_in(parse_table(a.connections))
+            classes = table_classes(fan_in)
+            groups = [[tuple(fan_in[j]) for j in maps] for _, maps in classes]
+            order = [j for _, maps in classes for j in maps]
+            return Call("TableConv", (("classes", groups), ("order", order), ("kernel_size", square(a.k))),
+                        (*common, kw("bias", a.bias, True)), (TABLE_CONV,))
+        return Call("nn.Conv2d", (("in_channels", xs[0][0]), ("out_channels", a.out),
+                                  ("kernel_size", square(a.k))),
+                    (*common, kw("groups", a.groups, 1), kw("bias", a.bias, True)))
 
     def label(self, a):
         (kh, kw), (sh, sw) = a.k, a.stride

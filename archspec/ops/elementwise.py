@@ -1,19 +1,45 @@
 """Shape-preserving ops: activations, dropout, identity."""
 from __future__ import annotations
 
-from .base import Attrs, Op, Prob, register
+from .base import Attrs, Call, Op, Prob, kw, register
+
+SCALED_TANH = '''
+class ScaledTanh(nn.Module):
+    """LeCun's squashing function f(a) = A tanh(S a)."""
+
+    def __init__(self, A=1.7159, S=2 / 3):
+        super().__init__()
+        self.A = A
+        self.S = S
+
+    def forward(self, x):
+        return self.A * torch.tanh(self.S * x)
+'''
 
 
 @register
 class ReLU(Op):
     name = "relu"
     doc = "max(x, 0)"
+    inplace = True
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.ReLU", (), (kw("inplace", inplace, False),))
+
+    def call(self, a, args, inplace=False):
+        return f"torch.relu{'_' if inplace else ''}({args[0]})"
 
 
 @register
 class Tanh(Op):
     name = "tanh"
     doc = "tanh(x)"
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Tanh")
+
+    def call(self, a, args, inplace=False):
+        return f"torch.tanh({args[0]})"
 
 
 @register
@@ -25,6 +51,12 @@ class ScaledTanh(Op):
         A: float = 1.7159
         S: float = 2 / 3
 
+    def module(self, a, xs, y, inplace=False):
+        return Call("ScaledTanh", (("A", a.A), ("S", a.S)), (), (SCALED_TANH,))
+
+    def call(self, a, args, inplace=False):
+        return f"{a.A!r} * torch.tanh({a.S!r} * {args[0]})"
+
     def label(self, a):
         return f"{a.A:g} tanh({a.S:.4g} a)"
 
@@ -34,11 +66,23 @@ class Sigmoid(Op):
     name = "sigmoid"
     doc = "1 / (1 + exp(-x))"
 
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Sigmoid")
+
+    def call(self, a, args, inplace=False):
+        return f"torch.sigmoid({args[0]})"
+
 
 @register
 class Softmax(Op):
     name = "softmax"
     doc = "softmax over channels (dim 1 with the batch)"
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Softmax", (("dim", 1),))
+
+    def call(self, a, args, inplace=False):
+        return f"torch.softmax({args[0]}, 1)"
 
 
 @register
@@ -49,6 +93,12 @@ class Dropout(Op):
     class Attrs(Attrs):
         p: Prob = 0.5
 
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Dropout", (("p", a.p),))
+
+    def call(self, a, args, inplace=False):
+        return f"F.dropout({args[0]}, {a.p!r}, self.training)"
+
     def label(self, a):
         return f"dropout {a.p:g}"
 
@@ -57,3 +107,9 @@ class Dropout(Op):
 class Identity(Op):
     name = "identity"
     doc = "passes its input through"
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Identity")
+
+    def call(self, a, args, inplace=False):
+        return args[0]

@@ -4,11 +4,25 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, NonNegPair, Op, Pair, Pos, Tensor, register, window_out
+from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, register, square, window_out
 
 
 class _Pool(Op):
     ranks = (3,)
+    fresh = True
+    torch_name: str            # MaxPool2d / AvgPool2d, and max_pool2d / avg_pool2d
+
+    def _args(self, a):
+        extra = (kw("count_include_pad", a.count_include_pad, True),) if hasattr(a, "count_include_pad") else ()
+        return (("kernel_size", square(a.k)),), (
+            kw("stride", square(a.stride) if a.stride else None, None), kw("padding", square(a.pad), 0),
+            kw("ceil_mode", a.ceil_mode, False), *extra)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call(f"nn.{self.torch_name[0]}", *self._args(a))
+
+    def call(self, a, args, inplace=False):
+        return Call(f"F.{self.torch_name[1]}", *self._args(a)).source(args[0])
 
     def shape(self, a, xs):
         c, h, w = xs[0]
@@ -32,6 +46,7 @@ class _Pool(Op):
 class MaxPool(_Pool):
     name = "maxpool"
     doc = "max pooling (nn.MaxPool2d); stride defaults to the window size"
+    torch_name = ("MaxPool2d", "max_pool2d")
 
     class Attrs(Attrs):
         k: Pair
@@ -44,6 +59,7 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     name = "avgpool"
     doc = "average pooling (nn.AvgPool2d); stride defaults to the window size"
+    torch_name = ("AvgPool2d", "avg_pool2d")
 
     class Attrs(Attrs):
         k: Pair
@@ -65,6 +81,15 @@ class AdaptiveAvgPool(Op):
     def shape(self, a, xs):
         return (xs[0][0], *a.size)
 
+    def _size(self, a):
+        return a.size
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.AdaptiveAvgPool2d", (("output_size", self._size(a)),))
+
+    def call(self, a, args, inplace=False):
+        return f"F.adaptive_avg_pool2d({args[0]}, {self._size(a)!r})"
+
     def label(self, a):
         return f"adaptive avgpool {a.size[0]}x{a.size[1]}"
 
@@ -79,6 +104,9 @@ class GlobalAvgPool(AdaptiveAvgPool):
 
     def shape(self, a, xs):
         return (xs[0][0], 1, 1)
+
+    def _size(self, a):
+        return (1, 1)       # torchvision's nn.AdaptiveAvgPool2d((1, 1))
 
     def label(self, a):
         return "global avgpool"
@@ -97,6 +125,16 @@ class LRN(Op):
         alpha: float = 1e-4
         beta: float = 0.75
         k: float = 2.0
+
+    def _args(self, a):
+        # PyTorch divides its alpha by size (b = a / (k + alpha/n * sum a^2)^beta): paper alpha * size
+        return (("size", a.size), ("alpha", a.alpha * a.size), ("beta", a.beta), ("k", a.k)), ()
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.LocalResponseNorm", *self._args(a))
+
+    def call(self, a, args, inplace=False):
+        return Call("F.local_response_norm", *self._args(a)).source(args[0])
 
     def label(self, a):
         return f"lrn {a.size}"
@@ -117,6 +155,13 @@ class BatchNorm(Op):
         affine = [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
         return affine + [Tensor("running_mean", c, True), Tensor("running_var", c, True),
                          Tensor("num_batches_tracked", (), True)]
+
+    fresh = True
+    init_modules = ("nn.BatchNorm1d", "nn.BatchNorm2d")
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.BatchNorm2d" if len(xs[0]) == 3 else "nn.BatchNorm1d", (("num_features", xs[0][0]),),
+                    (kw("eps", a.eps, 1e-5), kw("momentum", a.momentum, 0.1), kw("affine", a.affine, True)))
 
     def label(self, a):
         return "batchnorm"
@@ -141,6 +186,12 @@ class Linear(Op):
 
     def macs(self, a, xs, y):
         return a.out * xs[0][0]
+
+    fresh = True
+    init_modules = ("nn.Linear",)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Linear", (("in_features", xs[0][0]), ("out_features", a.out)), (kw("bias", a.bias, True),))
 
     def label(self, a):
         return f"linear {a.out}"

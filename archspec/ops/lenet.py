@@ -2,7 +2,44 @@
 from __future__ import annotations
 
 from ..errors import SpecError
-from .base import Attrs, Op, Pos, Tensor, register, window_out
+from .base import Attrs, Call, Op, Pos, Tensor, register, window_out
+
+SUBSAMPLE = '''
+class Subsample(nn.Module):
+    """LeNet-5's trainable subsampling: the sum of each k x k window times one coefficient
+    per map, plus one bias per map."""
+
+    def __init__(self, channels, k=2):
+        super().__init__()
+        self.k = k
+        self.weight = nn.Parameter(torch.empty(channels))
+        self.bias = nn.Parameter(torch.empty(channels))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        # LeCun et al. 1998, Appendix C: uniform in +-2.4 / fan-in, the fan-in being k * k
+        bound = 2.4 / (self.k * self.k)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        s = F.avg_pool2d(x, self.k) * (self.k * self.k)
+        return s * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+'''
+
+RBF_UNITS = '''
+class RBF(nn.Module):
+    """Euclidean radial basis units y_i = sum_j (x_j - w_ij)^2 with fixed weights (a buffer,
+    not trained). Written as a difference, not a matmul, so it counts no MACs."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        # the paper's weights are hand-drawn +-1 bitmaps of the characters; random +-1 stand in
+        self.register_buffer("weight", torch.randint(0, 2, (out_features, in_features)).float() * 2 - 1)
+
+    def forward(self, x):
+        return (x.unsqueeze(1) - self.weight).pow(2).sum(-1)
+'''
 
 
 @register
@@ -24,6 +61,11 @@ class Subsample(Op):
     def tensors(self, a, xs, y):
         return [Tensor("weight", (xs[0][0],)), Tensor("bias", (xs[0][0],))]
 
+    init_modules = ("Subsample",)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("Subsample", (("channels", xs[0][0]), ("k", a.k)), (), (SUBSAMPLE,))
+
     def label(self, a):
         return f"subsample {a.k}x{a.k}"
 
@@ -43,6 +85,9 @@ class RBF(Op):
 
     def tensors(self, a, xs, y):
         return [Tensor("weight", (a.out, xs[0][0]), buffer=True)]
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("RBF", (("in_features", xs[0][0]), ("out_features", a.out)), (), (RBF_UNITS,))
 
     def label(self, a):
         return f"rbf {a.out}"

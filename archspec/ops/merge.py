@@ -4,7 +4,21 @@ from __future__ import annotations
 import math
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Op, Pos, register
+from .base import Attrs, Call, Op, Pos, register
+
+PAD_CHANNELS = '''
+class PadChannels(nn.Module):
+    """Parameter-free shortcut (ResNet option A): x[:, :, ::stride, ::stride], zero-padded
+    from in_channels to out_channels."""
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.pad = out_channels - in_channels
+        self.stride = stride
+
+    def forward(self, x):
+        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.pad))
+'''
 
 
 def _shapes(xs) -> str:
@@ -25,6 +39,11 @@ class Concat(Op):
                                  "(check strides, padding and ceil_mode)")
         return (sum(x[0] for x in xs), *xs[0][1:])
 
+    fresh = True
+
+    def call(self, a, args, inplace=False):
+        return f"torch.cat([{', '.join(args)}], 1)"
+
 
 @register
 class Add(Op):
@@ -38,6 +57,14 @@ class Add(Op):
                             hint="the shortcut changes shape; add a projection (1x1 conv, stride 2) "
                                  "when stride != 1 or the channels change, or a pad_channels shortcut")
         return xs[0]
+
+    fresh = True
+    inplace = True
+
+    def call(self, a, args, inplace=False):
+        if inplace:      # out += identity, as torchvision writes it
+            return args[0] + "".join(f".add_({v})" for v in args[1:])
+        return " + ".join(args)
 
 
 @register
@@ -54,6 +81,11 @@ class Mul(Op):
                                 hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
             out = [max(p, q) for p, q in zip(out, x)]
         return tuple(out)
+
+    fresh = True
+
+    def call(self, a, args, inplace=False):
+        return " * ".join(args)
 
 
 @register
@@ -74,6 +106,11 @@ class PadChannels(Op):
                             hint="use a 1x1 conv projection to reduce channels")
         return (a.out, math.ceil(h / a.stride), math.ceil(w / a.stride))
 
+    def module(self, a, xs, y, inplace=False):
+        # a module even when anonymous: its constructor, not forward, holds the channel numbers
+        return Call("PadChannels", (("in_channels", xs[0][0]), ("out_channels", a.out), ("stride", a.stride)),
+                    (), (PAD_CHANNELS,))
+
     def label(self, a):
         return f"pad channels {a.out}" + (f", /{a.stride}" if a.stride > 1 else "")
 
@@ -85,3 +122,9 @@ class Flatten(Op):
 
     def shape(self, a, xs):
         return (math.prod(xs[0]),)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Flatten")
+
+    def call(self, a, args, inplace=False):
+        return f"torch.flatten({args[0]}, 1)"

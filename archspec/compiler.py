@@ -1,0 +1,219 @@
+"""compiler: a spec as a torch.nn.Module, through the source that emit writes.
+
+The only module of archspec that imports torch. `compile()` runs the very
+source `archspec build` writes, so the in-process model and the built file
+are the same code. (This module is not called `compile.py`: importing a
+submodule `archspec.compile` would replace the `archspec.compile` function on
+the package.)
+"""
+from __future__ import annotations
+
+import builtins
+import hashlib
+import linecache
+import math
+import os
+import re
+import sys
+import types
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .emit import emit_spec
+from .ir import Graph
+from .spec import Spec
+
+_LOADED: dict[str, types.ModuleType] = {}
+
+
+def _resolve(spec_or_path, params: dict) -> tuple[Spec | None, Graph]:
+    """A path, a loaded Spec or an expanded Graph; keyword params override a path's parameters."""
+    from . import analyze, load
+    if isinstance(spec_or_path, Graph):
+        if params:
+            raise TypeError("parameters apply to a spec path, not to an expanded Graph")
+        return None, spec_or_path
+    if isinstance(spec_or_path, Spec):
+        if params:
+            raise TypeError("parameters apply to a spec path; pass them to archspec.load()")
+        spec = spec_or_path
+    else:
+        spec = load(os.fspath(spec_or_path), **params)
+    return spec, analyze(spec)
+
+
+def source(spec_or_path, probe: bool = False, **params) -> str:
+    """The generated PyTorch source of a spec (what `archspec build` writes)."""
+    spec, graph = _resolve(spec_or_path, params)
+    return emit_spec(spec, graph, probe)
+
+
+def load_source(text: str, name: str = "model") -> types.ModuleType:
+    """Run generated source as a module, once per distinct text. The module is registered in
+    sys.modules and its text in linecache, so inspect, TorchScript and pickle find it."""
+    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+    if digest in _LOADED:
+        return _LOADED[digest]
+    modname = f"archspec_generated_{re.sub(r'[^A-Za-z0-9_]', '_', name)}_{digest}"
+    filename = f"<archspec-generated {modname}>"
+    mod = types.ModuleType(modname)
+    mod.__file__ = filename
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    sys.modules[modname] = mod
+    exec(builtins.compile(text, filename, "exec"), mod.__dict__)
+    _LOADED[digest] = mod
+    return mod
+
+
+def compile(spec_or_path, device=None, dtype=None, **params) -> nn.Module:
+    """Build the PyTorch module of a spec (a path, a Spec or a Graph).
+
+    forward(x) returns the output tensor; a spec with several outputs returns a dict
+    {name: tensor}, training-only outputs (GoogLeNet's aux heads) only in train() mode,
+    and in eval() mode a plain tensor where a single output is left. `device="meta"`
+    builds without allocating memory (fast; for shapes and counting); `dtype` converts
+    floating parameters and buffers after construction."""
+    spec, graph = _resolve(spec_or_path, params)
+    cls = load_source(emit_spec(spec, graph), graph.name).Model
+    if device is None:
+        model = cls()
+    else:
+        with torch.device(device):
+            model = cls()
+    return model.to(dtype=dtype) if dtype is not None else model
+
+
+# -- the build check --------------------------------------------------------------------
+
+@dataclass
+class Check:
+    """Measured against analytic figures (`archspec build --check`)."""
+    params: tuple[int, int]                 # (module, analytic)
+    buffers: tuple[int, int]
+    macs: tuple[int, int]                   # (FlopCounterMode / 2, analytic)
+    shapes_checked: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        lines = [f"params  {self.params[0]:>16,} module   {self.params[1]:>16,} analytic",
+                 f"buffers {self.buffers[0]:>16,} module   {self.buffers[1]:>16,} analytic",
+                 f"MACs    {self.macs[0]:>16,} measured {self.macs[1]:>16,} analytic "
+                 "(FlopCounterMode / 2)",
+                 f"shapes  {self.shapes_checked} nodes, real output shape == inferred"
+                 if self.ok else f"shapes  {self.shapes_checked} nodes checked"]
+        return "\n".join(lines + [f"MISMATCH: {p}" for p in self.problems])
+
+
+def check(spec_or_path, batch: int = 2, **params) -> Check:
+    """Build the module on the meta device (no memory, no compute) in training mode, so that
+    training-only heads run too, and compare it with the graph: state_dict keys and shapes,
+    parameter and buffer counts, FlopCounterMode MACs, and every node's output shape.
+    Functional nodes report their shapes through `_probe` (emit's probe mode), module nodes
+    through forward hooks."""
+    spec, graph = _resolve(spec_or_path, params)
+    mod = load_source(emit_spec(spec, graph, probe=True), graph.name + "_probe")
+    with torch.device("meta"):
+        model = mod.Model()
+    model.train()
+    seen = _record_shapes(model, mod, graph)
+    x = torch.empty(batch, *graph.input_shape, device="meta")
+    try:
+        with FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        mod._probe = None
+        for h in seen.pop("__hooks__"):
+            h.remove()
+    return _compare(model, graph, seen, counter.get_total_flops() // 2 // batch, batch)
+
+
+def _record_shapes(model: nn.Module, mod: types.ModuleType, graph: Graph) -> dict:
+    seen: dict = {}
+    path_of = {id(m): name for name, m in model.named_modules()}
+
+    def probe(owner, local, value):
+        prefix = path_of[id(owner)]
+        seen[f"{prefix}.{local}" if prefix else local] = tuple(value.shape)
+        return value
+    mod._probe = probe
+
+    def hook(name):
+        return lambda m, args, out: seen.__setitem__(name, tuple(out.shape))
+    seen["__hooks__"] = [m.register_forward_hook(hook(name)) for name, m in model.named_modules()
+                         if name in graph.nodes]
+    return seen
+
+
+def _compare(model: nn.Module, graph: Graph, seen: dict, macs: int, batch: int) -> Check:
+    problems = []
+    ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    want = list(graph.state_dict_shapes().items())
+    if ours != want:
+        diff = next((f"{a} != {b}" for a, b in zip(ours, want) if a != b), f"{len(ours)} vs {len(want)} entries")
+        problems.append(f"state_dict differs from the graph's: first difference {diff}")
+    n_params = sum(p.numel() for p in model.parameters())
+    n_buffers = sum(math.prod(s) for k, s in ours) - n_params
+    for what, got, exp in (("params", n_params, graph.params), ("buffers", n_buffers, graph.buffers),
+                           ("MACs", macs, graph.macs)):
+        if got != exp:
+            problems.append(f"{what}: {got:,} measured, {exp:,} analytic")
+    for n in graph.nodes.values():
+        got = seen.get(n.name)
+        if got != (batch, *n.shape):
+            problems.append(f"{n.name}: output shape {got[1:] if got else 'never seen'}, inferred {n.shape}")
+    return Check((n_params, graph.params), (n_buffers, graph.buffers), (macs, graph.macs),
+                 len(graph.nodes), problems)
+
+
+# -- exports -------------------------------------------------------------------------------
+
+EXPORTS = {"torchscript": ".torchscript.pt", "onnx": ".onnx", "exported-program": ".pt2"}
+
+
+def export(model: nn.Module, input_shape: tuple, fmt: str, path: str) -> str:
+    """Write `model` (put in eval mode) as a TorchScript, ONNX or torch.export artefact,
+    atomically; return how it was made."""
+    if fmt not in EXPORTS:
+        raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(EXPORTS)}")
+    model.eval()
+    x = torch.randn(1, *input_shape)
+    folder, base = os.path.split(path)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.tmp{EXPORTS[fmt]}")   # the suffix tells the format
+    how = fmt
+    try:
+        if fmt == "torchscript":
+            how = _torchscript(model, x, tmp)
+        elif fmt == "onnx":
+            torch.onnx.export(model, (x,), tmp, dynamo=True, external_data=False, verbose=False)
+        else:
+            torch.export.save(torch.export.export(model, (x,)), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return how
+
+
+def _torchscript(model: nn.Module, x: torch.Tensor, path: str) -> str:
+    """Scripted, except a model whose forward returns a dict in training and a tensor in eval
+    (training-only outputs): TorchScript needs one return type, so that one is traced in eval
+    mode. (torch 2.14 deprecates TorchScript; it still works, so its warnings are muted.)"""
+    how = "torchscript"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            artefact = torch.jit.script(model)
+        except Exception as e:      # noqa: BLE001 - any scripting failure falls back to tracing
+            artefact = torch.jit.trace(model, x)
+            why = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            how = f"torchscript, traced in eval mode (scripting failed: {why})"
+        torch.jit.save(artefact, path)
+    return how

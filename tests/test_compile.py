@@ -1,0 +1,307 @@
+"""The compiler (YAML -> PyTorch): every spec's module against its graph, each op's
+numerics against its formula, outputs, init, the build command, and the export paths."""
+import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import archspec
+from archspec.cli import main
+from archspec.compiler import check, export, load_source, source
+from conftest import ALL_SPECS, ROOT, SPECS
+
+TEST_SPECS = sorted((Path(__file__).parent / "specs").glob("*.yaml"))
+ALLOPS = str(Path(__file__).parent / "specs" / "allops.yaml")
+
+
+def _id(p):
+    return p.stem
+
+
+# -- every spec: the module is the graph ------------------------------------------------
+
+@pytest.mark.parametrize("path", ALL_SPECS + TEST_SPECS, ids=_id)
+def test_module_matches_graph(path):
+    """On the meta device: state_dict == Graph.state_dict_shapes() in order, params and buffers,
+    FlopCounterMode / 2 == analytic MACs, and every node's real output shape == inferred."""
+    report = check(str(path))
+    assert report.ok, str(report)
+    g = archspec.analyze(str(path))
+    assert report.params == (g.params, g.params) and report.macs == (g.macs, g.macs)
+    assert report.shapes_checked == len(g.nodes)
+
+
+def test_check_can_fail():
+    g = archspec.analyze(str(SPECS / "resnet18.yaml"))
+    g.nodes["layer2.0.conv1"].shape = (128, 27, 27)
+    g.nodes["fc"].macs += 1
+    problems = "\n".join(check(g).problems)
+    assert "layer2.0.conv1: output shape (128, 28, 28), inferred (128, 27, 27)" in problems
+    assert "MACs: 1,814,073,344 measured, 1,814,073,345 analytic" in problems
+
+
+def test_meta_build_is_fast_and_allocates_nothing():
+    archspec.compile(SPECS / "resnet152.yaml", device="meta")        # warm: imports, source cache
+    import time
+    t = time.perf_counter()
+    m = archspec.compile(SPECS / "resnet152.yaml", device="meta")
+    elapsed = time.perf_counter() - t
+    assert all(p.is_meta for p in m.parameters())
+    assert sum(p.numel() for p in m.parameters()) == 60192808
+    assert elapsed < 1.0        # typically ~0.1 s; loose so that a loaded CI machine passes
+
+
+# -- the generated source -------------------------------------------------------------------
+
+def test_source_is_deterministic_and_torch_free():
+    """Same spec -> byte-identical source, across processes with different hash seeds;
+    emitting imports no torch."""
+    code = ("import sys, archspec\n"
+            "from archspec.emit import emit_spec\n"
+            "for p in sys.argv[1:]:\n"
+            "    spec = archspec.load(p)\n"
+            "    sys.stdout.write(emit_spec(spec, archspec.analyze(spec)))\n"
+            "assert 'torch' not in sys.modules\n")
+    paths = [str(SPECS / "googlenet.yaml"), str(SPECS / "densenet121.yaml"), ALLOPS]
+    runs = [subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    assert runs[0] == runs[1]
+    assert runs[0] == "".join(source(p) for p in paths)
+
+
+def test_blocks_that_differ_in_numbers_share_a_class():
+    m = archspec.compile(SPECS / "resnet50.yaml", device="meta")
+    plain = {type(b) for layer in (m.layer1, m.layer2, m.layer3, m.layer4) for b in list(layer)[1:]}
+    first = {type(layer[0]) for layer in (m.layer1, m.layer2, m.layer3, m.layer4)}
+    assert len(plain) == 1 and len(first) == 1 and plain != first   # with and without projection
+    text = source(SPECS / "resnet50.yaml")
+    assert text.count("\nclass ") == 3
+    assert "layer1 = nn.Sequential(" in text and "downsample = nn.Sequential(" in text
+    d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
+    layers = {type(mod) for name, mod in d.named_modules() if name.rsplit(".", 1)[-1].startswith("denselayer")}
+    assert len(layers) == 1      # 58 dense layers, one class: only in_channels differ
+
+
+def test_forward_is_straight_line_code():
+    text = source(SPECS / "resnet18.yaml")
+    forward = text[text.index("class ResNet18"):]
+    forward = forward[forward.index("def forward"):forward.index("def init_weights")]
+    assert "for " not in forward and "self.layer1(x)" in forward
+    assert "torch.relu_(" in text and ".add_(" in text     # in place where nothing else reads the input
+
+
+# -- numerics of each op's PyTorch form ------------------------------------------------------
+
+def _one(spec_file, op: str, input_shape, named=True):
+    body = f"  - x: {op}\n" if named else f"  - {op}\n"
+    path = spec_file(f"archspec: 1\ninput: {list(input_shape)}\nnodes:\n{body}")
+    return archspec.compile(path).eval()
+
+
+def test_lrn_uses_the_papers_alpha(spec_file):
+    x = torch.randn(2, 7, 5, 5)
+    for named in (True, False):
+        m = _one(spec_file, "{op: lrn, size: 5, alpha: 0.001, beta: 0.75, k: 2}", x.shape[1:], named)
+        sq = F.pad(x.pow(2), (0, 0, 0, 0, 2, 2))
+        window = sum(sq[:, j:j + 7] for j in range(5))       # channels c-2 .. c+2
+        assert torch.allclose(m(x), x / (2 + 0.001 * window) ** 0.75, atol=1e-6)
+
+
+def test_scaled_tanh_subsample_rbf_pad_channels(spec_file):
+    x = torch.randn(3, 4, 6, 6)
+    for named in (True, False):
+        m = _one(spec_file, "scaled_tanh", x.shape[1:], named)
+        assert torch.allclose(m(x), 1.7159 * torch.tanh(2 * x / 3))
+    m = _one(spec_file, "subsample", x.shape[1:])
+    sums = x.unfold(2, 2, 2).unfold(3, 2, 2).sum((-1, -2))
+    assert torch.allclose(m(x), sums * m.x.weight.view(1, -1, 1, 1) + m.x.bias.view(1, -1, 1, 1), atol=1e-6)
+    v = torch.randn(3, 84)
+    m = _one(spec_file, "{op: rbf, out: 10}", (84,))
+    w = m.x.weight
+    assert set(w.unique().tolist()) <= {-1.0, 1.0} and not list(m.parameters())
+    assert torch.allclose(m(v), torch.stack([((v - w[i]) ** 2).sum(1) for i in range(10)], 1), atol=1e-4)
+    m = _one(spec_file, "{op: pad_channels, out: 7, stride: 2}", x.shape[1:])
+    y = m(x)
+    assert y.shape == (3, 7, 3, 3) and torch.equal(y[:, :4], x[:, :, ::2, ::2]) and not y[:, 4:].any()
+
+
+def test_connection_table_equals_a_masked_dense_conv():
+    """The compiled C3 (one grouped conv per fan-in class) against a dense conv whose missing
+    connections are zero, with the table read straight from the spec."""
+    from archspec.ops.conv import parse_table, table_fan_in
+    for path, node in ((SPECS / "lenet5.yaml", "C3"), (ALLOPS, "C3")):
+        g = archspec.analyze(str(path))
+        c3 = g.nodes[node]
+        fan_in = table_fan_in(parse_table(c3.attrs.connections))
+        m = archspec.compile(g).get_submodule(node)
+        cin, k = c3.in_shapes[0][0], c3.attrs.k[0]
+        dense = torch.zeros(c3.attrs.out, cin, k, k)
+        bias = torch.zeros(c3.attrs.out)
+        rows: dict[int, int] = {}       # conv -> rows used: maps of one fan-in, in order
+        for j, ins in enumerate(fan_in):
+            gi = next(i for i, c in enumerate(m.convs) if c.weight.shape[1] == len(ins))
+            r = rows[gi] = rows.get(gi, -1) + 1
+            dense[j, ins] = m.convs[gi].weight[r].detach()
+            bias[j] = m.convs[gi].bias[r].detach()
+        x = torch.randn(2, *c3.in_shapes[0])
+        want = F.conv2d(x, dense, bias, padding=c3.attrs.pad)
+        assert torch.allclose(m(x), want, atol=1e-5)
+        if path != ALLOPS:
+            assert sum(p.numel() for p in m.parameters()) == 1516      # the paper's C3
+
+
+# -- outputs ------------------------------------------------------------------------------------
+
+def test_outputs_dict_and_training_only(spec_file):
+    m = archspec.compile(ALLOPS)
+    x = torch.randn(4, *m.input_shape)
+    out = m.train()(x)
+    assert set(out) == {"logits", "probs", "aux"} and out["aux"].shape == (4, 5)
+    out = m.eval()(x)
+    assert set(out) == {"logits", "probs"}
+    assert torch.allclose(out["probs"], out["logits"].softmax(1))
+    path = spec_file("archspec: 1\ninput: [3, 8, 8]\nnodes:\n"
+                     "  - trunk: {op: conv, out: 4, k: 3}\n  - flatten\n  - fc: {op: linear, out: 2}\n"
+                     "  - aux: {in: trunk, op: global_avgpool}\n"
+                     "outputs: {logits: fc, aux: {node: aux, train_only: true}}\n")
+    m = archspec.compile(path)
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.is_tensor(m.eval()(x)) and m(x).shape == (2, 2)
+    assert set(m.train()(x)) == {"logits", "aux"}
+    assert "if self.training:" in source(path)
+
+
+# -- init ------------------------------------------------------------------------------------------
+
+def test_library_init_rules_match_torchvision():
+    """ResNet's family init (in specs/blocks/resnet.yaml): kaiming_normal fan_out relu, BN 1/0;
+    VGG's: conv bias 0, linear N(0, 0.01)."""
+    torch.manual_seed(0)
+    m = archspec.compile(SPECS / "resnet18.yaml")
+    w = m.layer3[0].conv2.weight
+    assert w.std().item() == pytest.approx(math.sqrt(2 / (256 * 9)), rel=0.05)
+    assert all((b.weight == 1).all() and (b.bias == 0).all() for b in m.modules() if isinstance(b, nn.BatchNorm2d))
+    plain = archspec.compile(SPECS / "googlenet.yaml")          # no init: PyTorch's kaiming_uniform(a=sqrt 5)
+    w = plain.inception4a.branch1.conv.weight
+    assert w.std().item() == pytest.approx(1 / math.sqrt(3 * 480), rel=0.05)
+    v = archspec.compile(SPECS / "vgg16.yaml")
+    assert not v.features[0].bias.any() and not v.classifier[0].bias.any()
+    assert v.classifier[0].weight.std().item() == pytest.approx(0.01, rel=0.02)
+
+
+def test_init_zero_patterns_and_overrides(spec_file):
+    lib = spec_file("archspec: 1\ninit: {conv: {weight: 0.5, bias: 1}}\n", "lib.yaml")
+    path = spec_file(f"archspec: 1\nuse: {lib}\ninput: [3, 8, 8]\n"
+                     "nodes:\n  - a: {op: conv, out: 4, k: 3}\n  - bn: batchnorm\n  - b: {op: conv, out: 4, k: 1}\n")
+    m = archspec.compile(path)
+    assert (m.a.weight == 0.5).all() and (m.b.bias == 1).all()           # the library's rules
+    own = spec_file(f"archspec: 1\nuse: {lib}\ninput: [3, 8, 8]\n"
+                    "init: {batchnorm: {weight: 2}, zero: ['b*']}\n"
+                    "nodes:\n  - a: {op: conv, out: 4, k: 3}\n  - bn: batchnorm\n  - b: {op: conv, out: 4, k: 1}\n",
+                    "own.yaml")
+    m = archspec.compile(own)
+    assert not (m.a.weight == 0.5).all()                                   # the network's own init wins
+    assert not m.bn.weight.any() and not m.b.weight.any()                 # zero: b* is bn and b
+    bad = spec_file("archspec: 1\ninput: [3, 8, 8]\ninit: {relu: {weight: 1}, zero: [nothing*]}\n"
+                    "nodes:\n  - a: {op: conv, out: 4, k: 3}\n", "bad.yaml")
+    with pytest.raises(archspec.SpecErrors, match=r"bad.yaml:3:\d+: error: init: 'relu' is not an op with weights"):
+        archspec.load(bad)
+    nothing = spec_file("archspec: 1\ninput: [3, 8, 8]\ninit: {zero: [nothing*]}\n"
+                        "nodes:\n  - a: {op: conv, out: 4, k: 3}\n", "nothing.yaml")
+    with pytest.raises(archspec.SpecErrors, match="zero pattern 'nothing\\*' matches no node"):
+        archspec.compile(nothing)
+
+
+# -- archspec build ---------------------------------------------------------------------------------
+
+def test_build_writes_a_torch_only_module(in_tmp, capsys):
+    assert main(["build", str(SPECS / "lenet5.yaml"), "-o", "out", "--check"]) == 0
+    text = capsys.readouterr().out
+    assert "wrote out/lenet5.py" in text and "MACs             325,680 measured" in text
+    assert sorted(os.listdir("out")) == ["lenet5.py"]            # no temporary files left
+    code = ("import sys, torch\nsys.path.insert(0, 'out')\nimport lenet5\n"
+            "m = lenet5.Model().eval()\nassert m(torch.randn(2, 1, 32, 32)).shape == (2, 10)\n"
+            "assert not [k for k in sys.modules if k.startswith('archspec')]\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=in_tmp)
+    assert (in_tmp / "out" / "lenet5.py").read_text() == source(SPECS / "lenet5.yaml")
+
+
+def test_build_invalid_spec_writes_nothing(spec_file, capsys):
+    bad = spec_file("archspec: 1\ninput: [3, 8, 8]\nnodes:\n  - a: {op: conv, out: 4, k: 30}\n")
+    assert main(["build", bad, "-o", "out"]) == 1
+    assert "net.yaml:4:" in capsys.readouterr().err
+    assert not os.path.exists("out")
+
+
+def test_build_export_exported_program(in_tmp, capsys):
+    assert main(["build", str(SPECS / "lenet5.yaml"), "-o", "out", "--export", "exported-program"]) == 0
+    ep = torch.export.load("out/lenet5.pt2")
+    m = load_source(source(SPECS / "lenet5.yaml")).Model().eval()
+    m.load_state_dict(ep.module().state_dict())
+    x = torch.randn(1, 1, 32, 32)
+    assert torch.allclose(ep.module()(x), m(x))
+
+
+# -- torch.compile, torch.export, TorchScript, ONNX ---------------------------------------------------
+
+def _small(name, size=64):
+    m = archspec.compile(SPECS / f"{name}.yaml").eval()
+    return m, torch.randn(2, 3, size, size)
+
+
+def test_torch_compile_fullgraph():
+    """dynamo captures the whole forward without a graph break (aot_eager: no C++ build in tests;
+    bench/forward.py --compile runs inductor)."""
+    for m, x in (_small("resnet18"), (archspec.compile(ALLOPS).eval(), torch.randn(2, 6, 16, 16))):
+        c = torch.compile(m, fullgraph=True, backend="aot_eager")
+        with torch.no_grad():
+            want, got = m(x), c(x)
+        for k in (want if isinstance(want, dict) else [None]):
+            a, b = (want[k], got[k]) if k else (want, got)
+            assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_torch_export_and_torchscript():
+    m, x = _small("resnet18")
+    with torch.no_grad():
+        want = m(x)
+    ep = torch.export.export(m, (x,))
+    assert torch.allclose(ep.module()(x), want, atol=1e-5)
+    for mod, inp in ((m, x), (archspec.compile(SPECS / "lenet5.yaml").eval(), torch.randn(2, 1, 32, 32))):
+        with warnings.catch_warnings():             # torch 2.14 deprecates TorchScript, still supported
+            warnings.simplefilter("ignore", FutureWarning)
+            scripted = torch.jit.script(mod)
+        assert torch.allclose(scripted(inp), mod(inp), atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_torchscript_export_traces_train_only_outputs(tmp_path):
+    """forward returns a dict in training and a tensor in eval: TorchScript needs one return
+    type, so export() traces such a model (in eval mode) instead of scripting it."""
+    path = tmp_path / "g.yaml"
+    path.write_text("archspec: 1\ninput: [3, 8, 8]\nnodes:\n  - trunk: {op: conv, out: 4, k: 3}\n"
+                    "  - flatten\n  - fc: {op: linear, out: 2}\n  - aux: {in: trunk, op: global_avgpool}\n"
+                    "outputs: {logits: fc, aux: {node: aux, train_only: true}}\n")
+    m = archspec.compile(path)
+    how = export(m, m.input_shape, "torchscript", str(tmp_path / "g.pt"))
+    assert how.startswith("torchscript, traced in eval mode (scripting failed")
+    loaded = torch.jit.load(str(tmp_path / "g.pt"))
+    x = torch.randn(1, 3, 8, 8)
+    assert torch.allclose(loaded(x), m.eval()(x))
+
+
+def test_onnx_export(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install onnx onnxscript)")
+    pytest.importorskip("onnxscript", reason="torch.onnx's exporter needs onnxscript")
+    m = archspec.compile(SPECS / "lenet5.yaml")
+    export(m, m.input_shape, "onnx", str(tmp_path / "lenet5.onnx"))
+    model = onnx.load(str(tmp_path / "lenet5.onnx"))
+    onnx.checker.check_model(model)
+    assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim] == [1, 10]
