@@ -432,8 +432,12 @@ class Expander:
 
     def _check_type(self, block, p: str, value, loc: Loc):
         decl = block.params[p]
-        tname = decl if isinstance(decl, str) and decl in TYPE_NAMES else \
-            None if has_expr(decl) else type(decl).__name__
+        if isinstance(decl, str) and decl in TYPE_NAMES:
+            tname = decl
+        elif has_expr(decl):
+            tname = "any"
+        else:   # typed by its default; an int default also takes [h, w] (kernels, strides, pads)
+            tname = "pair" if type(decl) is int else type(decl).__name__
         want = TYPE_NAMES.get(tname, object)
         ok = want is bool if isinstance(value, bool) else isinstance(value, want)
         if ok or want is object:

@@ -10,6 +10,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .gcpause import gc_paused
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
 from .yamlpos import YDict, YList, load_file, loc_of
 
@@ -17,12 +18,12 @@ from .yamlpos import YDict, YList, load_file, loc_of
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Reference(BaseModel):
     """Published figures the tests check, with where they come from."""
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
     source: str
     params: int | None = None
     macs: int | None = None
@@ -74,7 +75,7 @@ class InitDef(BaseModel):
     """`init:`, initialisation beyond PyTorch's defaults (archspec/emit.py writes it out):
     op name -> InitRule, applied to every module of that op; `zero:` name patterns
     (fnmatch, e.g. layer*.*.bn3) of nodes whose weight starts at zero."""
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
     __pydantic_extra__: dict[str, InitRule] = Field(init=False)
     zero: list[str] = Field(default_factory=list)
 
@@ -100,7 +101,8 @@ class SpecDoc(_Strict):
     init: InitDef | None = None
 
 
-TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object}
+TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object,
+              "pair": (int, list)}   # pair: one int or [h, w]
 
 
 @dataclass
@@ -277,6 +279,7 @@ def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
     return out
 
 
+@gc_paused
 def load_spec(path: str, sets: list[str] = (), values: dict | None = None) -> Spec:
     """Load a spec file with its variants, libraries and overrides (`--set` strings, then
     `values` by keyword). Raises SpecErrors."""

@@ -143,3 +143,15 @@ def test_names_must_be_identifiers(spec_file):
 ])
 def test_expressions(text, env, value):
     assert resolve(text, env) == value
+
+
+def test_factorised_kernels_through_block_params(spec_file):
+    # Inception v3's 1x7 / 7x1 convs: a param whose default is an int also takes [h, w]
+    g = graph(spec_file, "archspec: 1\ninput: [8, 17, 17]\nblocks:\n  cbr:\n"
+                         "    params: {out: int, k: 1, pad: 0}\n"
+                         "    nodes: [{op: conv, out: \"${out}\", k: \"${k}\", pad: \"${pad}\"}, batchnorm, relu]\n"
+                         "nodes:\n  - a: {use: cbr, out: 8, k: [1, 7], pad: [0, 3]}\n"
+                         "  - b: {use: cbr, out: 8, k: [7, 1], pad: [3, 0]}\n")
+    assert g.nodes["a.conv"].tensors[0].shape == (8, 8, 1, 7)
+    assert g.nodes["b.conv"].shape == (8, 17, 17)
+    assert g.macs == 2 * 8 * 8 * 7 * 17 * 17

@@ -33,7 +33,8 @@ class Tensor(NamedTuple):
 
 class Attrs(BaseModel):
     """Base of every op's attribute schema: unknown keys and loose types are errors."""
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: a validator is built on an op's first use, not at import for all of them
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 def _pair(v):
