@@ -48,7 +48,10 @@ class Diagnostic:
         head = f"{self.loc}: " if self.loc else ""
         path = f"{self.path}: " if self.path else ""
         lines = [f"{head}{self.severity}: {path}{self.message}"]
-        lines += [f"  {frame}" for frame in reversed(self.chain)]
+        frames = [f"  {frame}" for frame in reversed(self.chain)]
+        if len(frames) > 8:     # a runaway recursion: the innermost and outermost frames tell the story
+            frames[4:-2] = [f"  ... {len(frames) - 6} more instantiations"]
+        lines += frames
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)

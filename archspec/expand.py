@@ -34,6 +34,7 @@ _MODULE_ATTRS = {"forward", "training", "parameters", "buffers", "children", "mo
                  "train", "eval", "to", "cuda", "cpu", "apply", "zero_grad", "type", "half", "float",
                  "double", "named_modules", "register_buffer", "extra_repr"}
 MAX_DEPTH = 64
+MAX_NODES = 2_000_000      # a budget, so a typo like repeat: 1e9 fails fast instead of eating memory
 
 
 class _Failed(str):
@@ -316,6 +317,8 @@ class Expander:
                 self.error(e.loc or d.loc, ctx, e.message, path=full, hint=e.hint)
                 y = None
         named = d.name is not None or ctx.seq
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
         self.nodes[full] = Node(full, op, attrs, list(ins), xs, y, tensors, macs, d.loc, ctx.chain, named)
         return full if y is not None else _Failed(full)
 
@@ -460,6 +463,9 @@ class Expander:
         count = self._value(body["repeat"], self._env(ctx, ins), body.at("repeat"), "'repeat'")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise SpecError(f"repeat count must be a non-negative int, got {count!r}", loc=body.at("repeat"))
+        if len(self.nodes) + count > MAX_NODES:
+            raise SpecError(f"repeat {count:,} would exceed archspec's limit of {MAX_NODES:,} nodes",
+                            loc=body.at("repeat"))
         if "node" not in body:
             raise SpecError("repeat needs a 'node:' to repeat", loc=d.loc,
                             hint="e.g. {repeat: 3, node: {use: basic, planes: 64}}")

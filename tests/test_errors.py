@@ -173,3 +173,14 @@ def test_expression_cannot_run_code(capsys, spec_file):
     assert "only these functions may be called" in err
     name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - c: {op: conv, out: ${(1).__class__}, k: 1}\n")
     assert "no attribute '__class__'" in err
+
+
+def test_recursive_block_is_cut_short(capsys, spec_file):
+    name, err = errors_of(capsys, spec_file, HEAD + "blocks:\n  b:\n    nodes: [relu, {use: b}]\nnodes:\n  - x: b\n")
+    assert "blocks nested more than 64 deep (does 'b' use itself?)" in err
+    assert "more instantiations" in err and len(err.splitlines()) < 12
+
+
+def test_runaway_repeat_fails_fast(capsys, spec_file):
+    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - {repeat: 100000000000, node: relu}\n")
+    assert f"{name}:4:14: error: repeat 100,000,000,000 would exceed archspec's limit" in err
