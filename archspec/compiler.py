@@ -70,7 +70,8 @@ def load_source(text: str, name: str = "model") -> types.ModuleType:
 
 
 def compile(spec_or_path, device=None, dtype=None, **params) -> nn.Module:
-    """Build the PyTorch module of a spec (a path, a Spec or a Graph).
+    """Build the PyTorch module of a spec (a path, a Spec, or an expanded Graph, which carries
+    no `init:` rules and so gets PyTorch's default initialisation).
 
     forward(x) returns the output tensor; a spec with several outputs returns a dict
     {name: tensor}, training-only outputs (GoogLeNet's aux heads) only in train() mode,

@@ -49,6 +49,7 @@ class Item:
     outputs: list[str]                 # refs it produces for the rest of the graph
     node: Node | None = None
     unit: Unit | None = None
+    module: bool = True                # a submodule (else a functional call in forward)
 
     @property
     def named(self) -> bool:
@@ -64,6 +65,7 @@ class Unit:
     items: list[Item] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     exports: list[str] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)    # every node inside
     sequential: bool = False
     key: tuple = ()
     cls: Cls | None = None
@@ -181,10 +183,23 @@ class Emitter:
         """Every node placed in its scope, scopes nested by dotted path, in node order."""
         units: dict[str, Unit] = {"": Unit("", None)}
         for n in self.g.nodes.values():
-            path = _parent(n.name)
-            self._unit(path, units).items.append(Item(_local(n.name), list(n.inputs), [n.name], node=n))
+            item = Item(_local(n.name), list(n.inputs), [n.name], node=n, module=self._as_module(n))
+            self._unit(_parent(n.name), units).items.append(item)
         self._close(units[""])
         return units[""]
+
+    def _as_module(self, n: Node) -> bool:
+        """Nodes with tensors and named nodes are modules where the op has a module form;
+        anonymous parameter-free nodes are functional calls where it has a call form."""
+        module = n.op.module(n.attrs, n.in_shapes, n.shape)
+        call = n.op.call(n.attrs, ["x"] * len(n.inputs))
+        if module is None and (call is None or n.tensors):
+            raise SpecError(f"{n.name}: op '{n.op.name}' has no PyTorch " + ("module" if n.tensors else "form"),
+                            loc=n.loc, hint="its definition needs Op.module (a module holding its tensors)"
+                                            + ("" if n.tensors else " or Op.call (a functional call)"))
+        if module is not None and "." not in module.fn:
+            self.class_names.add(module.fn)         # a helper class (TableConv, ...): no block may take its name
+        return module is not None and (bool(n.tensors) or n.named or call is None)
 
     def _unit(self, path: str, units: dict) -> Unit:
         if path not in units:
@@ -199,6 +214,7 @@ class Emitter:
                 self._close(it.unit)
                 it.inputs, it.outputs = it.unit.inputs, it.unit.exports
         nodes = self._nodes(unit)
+        unit.names = {n.name for n in nodes}
         if unit.path == "":
             unit.inputs = [INPUT]
             unit.exports = list(dict.fromkeys(o.node for o in self.g.outputs.values()))
@@ -218,7 +234,7 @@ class Emitter:
         return out
 
     def _names_of(self, it: Item) -> set[str]:
-        return {it.node.name} if it.node else {n.name for n in self._nodes(it.unit)}
+        return {it.node.name} if it.node else it.unit.names
 
     def _is_sequential(self, unit: Unit) -> bool:
         """A chain of numbered modules, each read only by the next: torchvision's nn.Sequential."""
@@ -227,7 +243,7 @@ class Emitter:
             return False
         prev = unit.inputs
         for k, it in enumerate(items):
-            if it.inputs != prev or len(it.outputs) != 1 or not self._is_module(it):
+            if it.inputs != prev or len(it.outputs) != 1 or not it.module:
                 return False
             if k + 1 < len(items) and not self._only_read_by(it.outputs[0], items[k + 1]):
                 return False
@@ -236,16 +252,6 @@ class Emitter:
 
     def _only_read_by(self, ref: str, it: Item) -> bool:
         return ref not in self.output_refs and all(c in self._names_of(it) for c in self.consumers.get(ref, []))
-
-    def _is_module(self, it: Item) -> bool:
-        """Scopes, nodes with tensors and named nodes are modules, where the op has a module form;
-        anonymous parameter-free nodes are functional calls, where it has one."""
-        if it.unit is not None:
-            return True
-        n = it.node
-        if n.tensors or n.named:
-            return n.op.module(n.attrs, n.in_shapes, n.shape) is not None or bool(n.tensors)
-        return n.op.call(n.attrs, ["x"] * len(n.inputs)) is None
 
     def _inplace(self, n: Node) -> bool:
         """An op may overwrite its first input when that is a fresh tensor nothing else reads."""
@@ -256,15 +262,11 @@ class Emitter:
                 and n.inputs.count(src) == 1 and src not in self.output_refs)
 
     def _node_call(self, n: Node) -> Call:
-        call = n.op.module(n.attrs, n.in_shapes, n.shape, self._inplace(n))
-        if call is None:
-            raise SpecError(f"{n.name}: op '{n.op.name}' has no PyTorch form", loc=n.loc,
-                            hint="its definition needs Op.module (a module) or Op.call (a functional call)")
-        return call
+        return n.op.module(n.attrs, n.in_shapes, n.shape, self._inplace(n))
 
     def _ctor(self, it: Item) -> Call | None:
         """The constructor of a child, or None for a functional node."""
-        if not self._is_module(it):
+        if not it.module:
             return None
         u = it.unit
         if u is None:
@@ -277,7 +279,7 @@ class Emitter:
         return Call(u.cls.name, tuple(zip(u.cls.params, u.values)))
 
     def _ctor_key(self, it: Item):
-        if not self._is_module(it):
+        if not it.module:
             return None
         u = it.unit
         if u is None:
@@ -428,7 +430,7 @@ class Emitter:
         return name
 
     def _expr(self, it: Item, args: list[str]) -> str:
-        if self._is_module(it):
+        if it.module:
             return f"{_attr(it.local)}({', '.join(args)})"
         n = it.node
         expr = n.op.call(n.attrs, args, self._inplace(n))

@@ -157,6 +157,38 @@ def test_connection_table_equals_a_masked_dense_conv():
             assert sum(p.numel() for p in m.parameters()) == 1516      # the paper's C3
 
 
+def test_user_op_emission_and_an_op_without_one(spec_file):
+    """A registered user op compiles through its own module()/call(); one with neither is
+    a located error, not broken source."""
+    from archspec.ops import REGISTRY, Call, Op, register
+
+    @register
+    class Swish(Op):
+        name = "test_swish"
+
+        def module(self, a, xs, y, inplace=False):
+            return Call("nn.SiLU")
+
+        def call(self, a, args, inplace=False):
+            return f"F.silu({args[0]})"
+
+    @register
+    class Opaque(Op):
+        name = "test_opaque"
+    try:
+        path = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_swish\n  - s: test_swish\n")
+        text = source(path)
+        assert "F.silu(x)" in text and "self.s = nn.SiLU()" in text
+        x = torch.randn(2, 3)
+        assert torch.allclose(archspec.compile(path)(x), F.silu(F.silu(x)))
+        bad = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_opaque\n", "bad.yaml")
+        with pytest.raises(archspec.SpecErrors, match=r"bad.yaml:4:\d+: error: test_opaque: op 'test_opaque' "
+                                                      r"has no PyTorch form"):
+            source(bad)
+    finally:
+        del REGISTRY["test_swish"], REGISTRY["test_opaque"]
+
+
 # -- outputs ------------------------------------------------------------------------------------
 
 def test_outputs_dict_and_training_only(spec_file):
