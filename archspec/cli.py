@@ -3,15 +3,38 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from .errors import SpecErrors
+from .errors import Diagnostic, Loc, SpecErrors
 
 
 def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("spec", nargs="+" if many else None, help="spec YAML file")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter; the value is YAML (--set layers=[2,2,2,2]); repeatable")
+    p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE",
+                   help="import your own ops (classes decorated with archspec.ops.register); repeatable")
+
+
+def load_plugins(sources: list[str]) -> None:
+    """Import user op modules: a .py file by path, or an importable module name.
+    This runs the user's own code, by their explicit request on the command line;
+    a spec file can never cause it."""
+    import importlib
+    import importlib.util
+    for src in sources:
+        if src.endswith(".py"):
+            spec = importlib.util.spec_from_file_location(f"archspec_ops_{abs(hash(src))}", src)
+            if spec is None or not os.path.exists(src):
+                raise SpecErrors([Diagnostic(Loc(f"--ops {src}"), "no such file")])
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            try:
+                importlib.import_module(src)
+            except ImportError as e:
+                raise SpecErrors([Diagnostic(Loc(f"--ops {src}"), f"cannot import: {e}")]) from None
 
 
 def _graph(path: str, sets: list[str]):
@@ -147,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        load_plugins(getattr(args, "ops", []))
         return args.run(args)
     except SpecErrors as e:
         print(e, file=sys.stderr)

@@ -287,7 +287,8 @@ class Expander:
         choices = list(REGISTRY) if kind == "op" else list(self.spec.blocks) if kind == "use" \
             else [*REGISTRY, *self.spec.blocks]
         raise SpecError(f"unknown {what} '{target}'", loc=loc,
-                        hint=did_you_mean(target, choices) or f"known: {', '.join(sorted(choices))}")
+                        hint=did_you_mean(target, choices) or f"known: {', '.join(sorted(choices))}; "
+                        "your own ops load with --ops FILE.py")
 
     def _expand_op(self, d: Decl, opname: str, ctx: Ctx, ins: list[str]) -> str:
         op = REGISTRY[opname]
