@@ -164,17 +164,24 @@ def _check_doc(raw, diags: Diagnostics, file: str) -> SpecDoc | None:
         return None
 
 
+def _overlay(base, child):
+    """The child mapping's entries added to the base's, replacing them name by name."""
+    if not (isinstance(base, YDict) and isinstance(child, YDict)):
+        return child
+    out = YDict(child.loc, base, base.locs, base.key_locs)
+    out.update(child)
+    out.locs.update(child.locs)
+    out.key_locs.update(child.key_locs)
+    return out
+
+
 def _merge(base: YDict, child: YDict) -> YDict:
-    """A variant: the child's keys replace the base's, except params and blocks,
+    """A variant: the child's keys replace the base's, except params, blocks and init,
     which merge name by name, and use, whose libraries add up."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
     for k, v in child.items():
-        if k in ("params", "blocks") and isinstance(base.get(k), YDict) and isinstance(v, YDict):
-            merged = YDict(v.loc, base[k], base[k].locs, base[k].key_locs)
-            merged.update(v)
-            merged.locs.update(v.locs)
-            merged.key_locs.update(v.key_locs)
-            v = merged
+        if k in ("params", "blocks", "init"):
+            v = _overlay(base.get(k), v)
         elif k == "use":
             a, b = _as_list(base, "use"), _as_list(child, "use")
             v = YList(child.at("use"), [*a, *b], a.locs + b.locs)
@@ -232,7 +239,7 @@ class Loader:
             self.blocks(lib, blocks)
             for k, v in (lib.get("params") or {}).items():
                 params[k], locs[k] = v, lib["params"].at(k)
-            if "init" in lib:          # a family's initialisation; the network's own wins
+            if "init" in lib:          # a family's initialisation (the network's rules go over it)
                 self.init = (lib["init"], lib.at("init"), lib.key_at("init"))
 
     def blocks(self, raw: YDict, table: dict) -> None:
@@ -294,8 +301,11 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None) -> Sp
         locs: dict[str, Loc] = {}
         loader.libraries(raw, blocks, params, locs, {os.path.realpath(path)})
         loader.blocks(raw, blocks)
-        if loader.init and "init" not in raw:
-            raw["init"], raw.locs["init"], raw.key_locs["init"] = loader.init
+        if loader.init:         # the family's init, the network's own rules over it name by name
+            lib_init, loc, key_loc = loader.init
+            raw["init"] = _overlay(lib_init, raw["init"]) if "init" in raw else lib_init
+            if "init" not in raw.locs:
+                raw.locs["init"], raw.key_locs["init"] = loc, key_loc
         own = raw.get("params") or YDict(raw.loc)
         for k, v in own.items():
             params[k], locs[k] = v, own.at(k)

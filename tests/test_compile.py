@@ -228,6 +228,17 @@ def test_library_init_rules_match_torchvision():
     assert v.classifier[0].weight.std().item() == pytest.approx(0.01, rel=0.02)
 
 
+def test_zero_init_residual_is_a_variant_of_a_few_lines(spec_file):
+    """torchvision's zero_init_residual=True: the variant adds `zero:`, the family's rules stay."""
+    path = spec_file(f"archspec: 1\nextends: {SPECS / 'resnet50.yaml'}\ninit: {{zero: ['layer*.*.bn3']}}\n")
+    m = archspec.compile(path)
+    last = [b.bn3.weight for layer in (m.layer1, m.layer2, m.layer3, m.layer4) for b in layer]
+    assert len(last) == 16 and not any(w.any() for w in last)
+    assert (m.layer1[0].bn2.weight == 1).all()
+    w = m.layer1[0].conv2.weight
+    assert w.std().item() == pytest.approx(math.sqrt(2 / (64 * 9)), rel=0.05)     # kaiming fan_out stays
+
+
 def test_init_zero_patterns_and_overrides(spec_file):
     lib = spec_file("archspec: 1\ninit: {conv: {weight: 0.5, bias: 1}}\n", "lib.yaml")
     path = spec_file(f"archspec: 1\nuse: {lib}\ninput: [3, 8, 8]\n"
@@ -239,8 +250,9 @@ def test_init_zero_patterns_and_overrides(spec_file):
                     "nodes:\n  - a: {op: conv, out: 4, k: 3}\n  - bn: batchnorm\n  - b: {op: conv, out: 4, k: 1}\n",
                     "own.yaml")
     m = archspec.compile(own)
-    assert not (m.a.weight == 0.5).all()                                   # the network's own init wins
+    assert (m.a.weight == 0.5).all() and (m.a.bias == 1).all()          # the library's conv rule stays,
     assert not m.bn.weight.any() and not m.b.weight.any()                 # zero: b* is bn and b
+    assert (m.bn.bias == 0).all()                                          # batchnorm: the network's rule
     bad = spec_file("archspec: 1\ninput: [3, 8, 8]\ninit: {relu: {weight: 1}, zero: [nothing*]}\n"
                     "nodes:\n  - a: {op: conv, out: 4, k: 3}\n", "bad.yaml")
     with pytest.raises(archspec.SpecErrors, match=r"bad.yaml:3:\d+: error: init: 'relu' is not an op with weights"):
