@@ -29,10 +29,13 @@ KINDS = ("op", "use", "seq", "nodes", "repeat")
 CONTROL = {"in", "when"}
 REPEAT_KEYS = {"repeat", "node", "name", "carry"}
 RESERVED = set(KINDS) | CONTROL | REPEAT_KEYS | {"args", "output"}
-_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
+_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]*|[0-9]+)$")     # no leading _: nn.Module's private space
 _MODULE_ATTRS = {"forward", "training", "parameters", "buffers", "children", "modules", "state_dict",
                  "train", "eval", "to", "cuda", "cpu", "apply", "zero_grad", "type", "half", "float",
-                 "double", "named_modules", "register_buffer", "extra_repr"}
+                 "double", "bfloat16", "named_modules", "named_parameters", "named_buffers", "named_children",
+                 "register_buffer", "register_parameter", "register_module", "add_module", "get_submodule",
+                 "get_parameter", "get_buffer", "load_state_dict", "extra_repr", "requires_grad_", "share_memory",
+                 "init_weights", "input_shape", "output_names", "call_super_init", "dump_patches"}
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000      # a budget, so a typo like repeat: 1e9 fails fast instead of eating memory
 

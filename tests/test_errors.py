@@ -184,3 +184,15 @@ def test_recursive_block_is_cut_short(capsys, spec_file):
 def test_runaway_repeat_fails_fast(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - {repeat: 100000000000, node: relu}\n")
     assert f"{name}:4:14: error: repeat 100,000,000,000 would exceed archspec's limit" in err
+
+
+def test_private_and_module_names_are_refused(capsys, spec_file):
+    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - _modules: relu\n  - get_submodule: relu\n")
+    assert f"{name}:4:5: error: '_modules' cannot be a node name" in err
+    assert f"{name}:5:5: error: 'get_submodule' cannot be a node name" in err
+
+
+def test_non_finite_attribute(capsys, spec_file):
+    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - d: {op: dropout, p: .nan}\n  - s: {op: scaled_tanh, A: .inf}\n")
+    assert f"{name}:4:25: error: d: attribute 'p' of dropout" in err
+    assert f"{name}:5:29: error: s: attribute 'A' of scaled_tanh: input should be a finite number" in err

@@ -34,7 +34,7 @@ class Tensor(NamedTuple):
 class Attrs(BaseModel):
     """Base of every op's attribute schema: unknown keys and loose types are errors."""
     # defer_build: a validator is built on an op's first use, not at import for all of them
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True, allow_inf_nan=False)
 
 
 def _pair(v):
