@@ -1,6 +1,8 @@
 """Shape-preserving ops: activations, dropout, identity."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .base import Attrs, Call, Op, Prob, kw, register
 
 SCALED_TANH = '''
@@ -30,16 +32,22 @@ class ReLU(Op):
         return f"torch.relu{'_' if inplace else ''}({args[0]})"
 
 
-@register
-class Tanh(Op):
-    name = "tanh"
-    doc = "tanh(x)"
+class _Pointwise(Op):
+    """A parameter-free function of each element: `nn.<module>()` or `torch.<fn>(x)`."""
+    torch_name: ClassVar[tuple[str, str]]
 
     def module(self, a, xs, y, inplace=False):
-        return Call("nn.Tanh")
+        return Call(f"nn.{self.torch_name[0]}")
 
     def call(self, a, args, inplace=False):
-        return f"torch.tanh({args[0]})"
+        return f"torch.{self.torch_name[1]}({args[0]})"
+
+
+@register
+class Tanh(_Pointwise):
+    name = "tanh"
+    doc = "tanh(x)"
+    torch_name = ("Tanh", "tanh")
 
 
 @register
@@ -62,15 +70,10 @@ class ScaledTanh(Op):
 
 
 @register
-class Sigmoid(Op):
+class Sigmoid(_Pointwise):
     name = "sigmoid"
     doc = "1 / (1 + exp(-x))"
-
-    def module(self, a, xs, y, inplace=False):
-        return Call("nn.Sigmoid")
-
-    def call(self, a, args, inplace=False):
-        return f"torch.sigmoid({args[0]})"
+    torch_name = ("Sigmoid", "sigmoid")
 
 
 @register

@@ -61,11 +61,7 @@ class AvgPool(_Pool):
     doc = "average pooling (nn.AvgPool2d); stride defaults to the window size"
     torch_name = ("AvgPool2d", "avg_pool2d")
 
-    class Attrs(Attrs):
-        k: Pair
-        stride: Pair | None = None
-        pad: NonNegPair = (0, 0)
-        ceil_mode: bool = False
+    class Attrs(MaxPool.Attrs):
         count_include_pad: bool = True
 
 
