@@ -9,7 +9,9 @@ import archspec
 from conftest import SPECS
 
 MIRRORS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-           "wide_resnet50_2", "vgg16", "densenet121"]
+           "wide_resnet50_2", "vgg16", "densenet121", "inception_v3"]
+OPTIONS = {"inception_v3": {"aux_logits": False}}      # the spec leaves out the training-only head
+SIZES = {"resnet18": 224, "inception_v3": 96}          # others: 64, the same code paths, fast
 PRESENT = [m for m in MIRRORS if (SPECS / f"{m}.yaml").exists()]
 
 
@@ -17,7 +19,7 @@ def _pair(name, copy=False):
     """torchvision's model, freshly initialised, and ours holding its weights. Ours is built on
     the meta device and takes the tensors themselves (assign=True): no second initialisation."""
     torch.manual_seed(0)
-    ref = getattr(torchvision.models, name)()
+    ref = getattr(torchvision.models, name)(**OPTIONS.get(name, {}))
     ours = archspec.compile(SPECS / f"{name}.yaml", device="meta")
     state = {k: v.clone() for k, v in ref.state_dict().items()} if copy else ref.state_dict()
     ours.load_state_dict(state, strict=True, assign=True)
@@ -34,7 +36,7 @@ def _close(a, b, tol=1e-4):
 def test_eval_output_equals_torchvision(name):
     ref, ours = _pair(name)
     assert list(ours.state_dict()) == list(ref.state_dict())
-    size = 224 if name == "resnet18" else 64     # the same code paths; small keeps the suite fast
+    size = SIZES.get(name, 64)
     x = torch.randn(2, 3, size, size)
     with torch.inference_mode():
         assert _close(ref.eval()(x), ours.eval()(x))
