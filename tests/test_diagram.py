@@ -94,7 +94,8 @@ def merged_units(g, depth: int) -> tuple[set, set]:
         if prev and _contents(g, prev[0]) == _contents(g, u):
             continuing.add(u)
     in_runs = continuing | {p for p, t in scopes.items() for u in continuing
-                            if scopes[u].repeat == t.repeat + 1 and p.rpartition(".")[0] == u.rpartition(".")[0]
+                            if t.repeat is not None and scopes[u].repeat == t.repeat + 1
+                            and p.rpartition(".")[0] == u.rpartition(".")[0]
                             and (t.kind, t.block) == (scopes[u].kind, scopes[u].block)}
     outputs = {scopes[u].output for u in in_runs}
     carried = {u for u in units if u in g.nodes and g.nodes[u].op.name == "concat"
