@@ -90,7 +90,11 @@ class Expander:
     def run(self) -> Graph:
         spec, raw = self.spec, self.spec.raw
         for k, v in spec.params.items():
-            self.globals[k] = self._value(v, self.globals, spec.param_locs.get(k, raw.loc), f"param '{k}'")
+            try:
+                self.globals[k] = self._value(v, self.globals, spec.param_locs.get(k, raw.loc), f"param '{k}'")
+            except SpecError as e:
+                self.error(e.loc, None, e.message, hint=e.hint)
+        self.diags.raise_if_errors()      # every later expression may read the params
         self.input_shape = self._input_shape(raw)
         root = Ctx("", self.globals)
         last, aliases = self.expand_list(raw["nodes"], root, INPUT, raw.at("nodes"))

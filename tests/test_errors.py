@@ -196,3 +196,8 @@ def test_non_finite_attribute(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - d: {op: dropout, p: .nan}\n  - s: {op: scaled_tanh, A: .inf}\n")
     assert f"{name}:4:25: error: d: attribute 'p' of dropout" in err
     assert f"{name}:5:29: error: s: attribute 'A' of scaled_tanh: input should be a finite number" in err
+
+
+def test_bad_param_expression(capsys, spec_file):
+    name, err = errors_of(capsys, spec_file, HEAD + "params: {a: 2, b: \"${a / 0}\"}\nnodes: [relu]\n")
+    assert f"{name}:3:19: error: in param 'b': division by zero: 2 / 0" in err
