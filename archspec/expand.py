@@ -415,7 +415,7 @@ class Expander:
         frame = Frame(bname, d.loc, ctx.prefix, ctx.index)
         inner = Ctx(full, env, ctx.chain + (frame,), seq=kind == "seq", depth=ctx.depth + 1)
         out, _ = self.expand_list(block.raw[kind], inner, ins[0], block.raw.at(kind), block.raw.get("output"))
-        self.scopes[full] = Scope(full, "block", d.loc, bname, given, out, ctx.index)
+        self.scopes[full] = Scope(full, "block", d.loc, bname, {p: env[p] for p in block.params}, out, ctx.index)
         return out
 
     def _block_args(self, d: Decl, block, env: dict) -> dict:

@@ -50,7 +50,7 @@ class Scope:
     kind: str                      # "block" | "nodes" | "seq"
     loc: Loc
     block: str | None = None
-    args: dict = field(default_factory=dict)
+    args: dict = field(default_factory=dict)     # the block's parameters as bound (given or default)
     output: str | None = None      # the node name its value comes from
     repeat: int | None = None      # index within a repeat, if any
 
