@@ -16,3 +16,11 @@ def test_spec_table_matches_the_tool():
         assert g.input_shape == (int(c), int(h), int(w)), name
         assert sum(n.params for n in nodes) == int(params.replace(",", "")), name
         assert sum(n.macs for n in nodes) == int(macs.replace(",", "")), name
+
+
+def test_error_example_is_the_real_output(capsys, monkeypatch):
+    from archspec.cli import main
+    monkeypatch.chdir(ROOT)
+    assert main(["validate", "examples/broken.yaml"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert f"$ archspec validate examples/broken.yaml\n{err}\n```" in (ROOT / "README.md").read_text()
