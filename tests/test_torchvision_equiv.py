@@ -57,3 +57,23 @@ def test_training_step_equals_torchvision(name):
     theirs = ours.state_dict()
     for key, buf in ref.state_dict().items():          # running statistics updated alike
         assert _close(buf.float(), theirs[key].float()), key
+
+
+@pytest.mark.slow
+def test_googlenet_with_aux_heads_equals_torchvision():
+    """torchvision's GoogLeNet with its auxiliary classifiers: the same weights load, eval gives
+    the logits alone, train gives the logits and both aux outputs, equal to torchvision's."""
+    torch.manual_seed(0)
+    ref = torchvision.models.googlenet(aux_logits=True, init_weights=True)
+    ours = archspec.compile(SPECS / "googlenet_torchvision.yaml", device="meta")
+    ours.load_state_dict(ref.state_dict(), strict=True, assign=True)
+    x = torch.randn(2, 3, 96, 96)
+    with torch.inference_mode():
+        assert _close(ref.eval()(x), ours.eval()(x))
+    # training mode switches the heads on; the rest in eval so dropout and BN are deterministic
+    with torch.inference_mode():
+        ref.training = ours.training = True
+        theirs, mine = ref(x), ours(x)
+    assert set(mine) == {"logits", "aux1", "aux2"}
+    assert _close(theirs.logits, mine["logits"])
+    assert _close(theirs.aux_logits1, mine["aux1"]) and _close(theirs.aux_logits2, mine["aux2"])
