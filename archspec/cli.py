@@ -94,9 +94,9 @@ def _depth(text: str) -> int:
 def cmd_build(args) -> int:
     """Validate, summarise, write DIR/<name>.py atomically (nothing on error); --check and
     --export build the module, and only they import torch."""
-    import os
     from . import load
-    from .emit import emit_spec, module_filename, write_atomic
+    from .emit import emit_spec, module_filename
+    from .files import write_atomic
     from .expand import expand
     from .report import format_summary
     spec = load(args.spec, args.sets)
@@ -115,7 +115,7 @@ def cmd_build(args) -> int:
             return 1
     for fmt in dict.fromkeys(args.export):
         model = compiler.load_source(text, g.name).Model()
-        out = path[:-len(".py")] + compiler.EXPORTS[fmt]
+        out = str(path.with_suffix(compiler.EXPORTS[fmt]))
         print(f"wrote {out} ({compiler.export(model, g.input_shape, fmt, out)})")
     return 0
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import keyword
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -606,19 +604,3 @@ def module_filename(graph: Graph) -> str:
     """<name>.py, the spec name made an importable module name."""
     name = re.sub(r"\W", "_", graph.name)
     return ("_" + name if name[:1].isdigit() else name) + ".py"
-
-
-def write_atomic(path: str, text: str) -> str:
-    """Write a file whole or not at all: a temporary file beside it, then os.replace."""
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.remove(tmp)
-        raise
-    return path

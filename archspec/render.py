@@ -12,8 +12,6 @@ Neither this module nor the CLI path to it imports torch.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -22,6 +20,7 @@ import graphviz
 import networkx as nx
 
 from .errors import fmt_shape
+from .files import write_atomic
 from .ir import INPUT, Graph, Node
 from .ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
@@ -439,22 +438,6 @@ def _add_outputs(dot: graphviz.Digraph, v: View) -> None:
 
 
 # -- files ---------------------------------------------------------------------
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory, so readers never see half a diagram."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644   # not mkstemp's private 0600
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
 
 def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth: int | None = None,
            direction: str = "TB") -> tuple[Path, View]:

@@ -15,7 +15,7 @@ from torch import nn
 import archspec
 from archspec.cli import main
 from archspec.compiler import check, export, load_source, source
-from conftest import ALL_SPECS, ROOT, SPECS
+from conftest import ALL_SPECS, SPECS
 
 TEST_SPECS = sorted((Path(__file__).parent / "specs").glob("*.yaml"))
 ALLOPS = str(Path(__file__).parent / "specs" / "allops.yaml")

@@ -2,8 +2,6 @@
 path, the actual values and a hint; several at once; never a traceback."""
 import os
 
-import pytest
-
 from archspec.cli import main
 
 
