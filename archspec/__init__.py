@@ -9,10 +9,11 @@ __all__ = ["load", "analyze", "compile", "Graph", "Spec", "SpecErrors"]
 __version__ = "0.1.0"
 
 
-def load(path: str, sets: list[str] | None = None, **params) -> Spec:
+def load(path: str, sets: list[str] | None = None, library_ok: bool = False, **params) -> Spec:
     """Load a spec file with its variants and block libraries.
-    `sets` are CLI-style "key=value" strings; keyword `params` override too."""
-    return load_spec(path, sets or [], params)
+    `sets` are CLI-style "key=value" strings; keyword `params` override too.
+    A block library (no input, no nodes) loads only with `library_ok`."""
+    return load_spec(path, sets or [], params, library_ok)
 
 
 def analyze(spec_or_path, **params) -> Graph:

@@ -526,6 +526,43 @@ class Expander:
         carried = Decl(None, "op", YDict(d.loc, {"op": "concat"}), d.loc)
         return self._expand_op(carried, "concat", replace(ctx, seq=False), [a, b])
 
+    # -- static checks (block libraries) -----------------------------------------
+
+    def _check_list(self, items, ctx: Ctx, loc: Loc) -> None:
+        if not isinstance(items, YList) or not items:
+            self.error(loc, ctx, "expected a non-empty list of nodes")
+            return
+        decls = [self._decl_or_none(item, items.at(k), ctx) for k, item in enumerate(items)]
+        local = self._local_names(decls, ctx)
+        for k, d in enumerate(decls):
+            self._deps(k, d, local, ctx)
+            if d is not None:
+                self._check_decl(d, ctx)
+
+    def _check_decl(self, d: Decl, ctx: Ctx) -> None:
+        body, kind = d.body, d.kind
+        if kind in ("seq", "nodes"):
+            self._check_list(body[kind], replace(ctx, seq=kind == "seq", names=_Names()), body.at(kind))
+        elif kind == "repeat" and "node" in body:
+            node = body["node"]
+            if isinstance(node, YList):
+                self._check_list(node, replace(ctx, names=_Names()), body.at("node"))
+            else:
+                inner = self._decl_or_none(node, body.at("node"), ctx)
+                if inner is not None:
+                    self._check_decl(inner, ctx)
+        elif not has_expr(body[kind]):
+            target = body[kind]
+            if target in REGISTRY and kind != "use":
+                fields = REGISTRY[target].Attrs.model_fields
+                for key in body:
+                    if key not in fields and key not in CONTROL | {"op", "ref"}:
+                        self.error(body.key_at(key), ctx, f"unknown attribute '{key}' for op {target}",
+                                   hint=did_you_mean(key, fields) or f"{target} takes: {', '.join(fields)}")
+            elif target not in self.spec.blocks:
+                self.error(body.at(kind), ctx, f"unknown op or block '{target}'",
+                           hint=did_you_mean(target, [*REGISTRY, *self.spec.blocks]))
+
     # -- helpers -----------------------------------------------------------
 
     def shape_of(self, ref: str):
@@ -591,3 +628,15 @@ def expand(spec: Spec) -> Graph:
     """Expand and infer a loaded spec; raises SpecErrors with every problem found."""
     diags = Diagnostics()
     return Expander(spec, diags).run()
+
+
+@gc_paused
+def check_library(spec: Spec) -> None:
+    """What can be checked in a block library without instantiating it: node forms, names,
+    references, and that literal op and block names exist with known attribute keys.
+    Shapes are checked where a network uses the blocks. Raises SpecErrors."""
+    ex = Expander(spec, Diagnostics())
+    for block in spec.blocks.values():
+        kind = "seq" if "seq" in block.raw else "nodes"
+        ex._check_list(block.raw.get(kind), Ctx(block.name, {}, seq=kind == "seq"), block.loc)
+    ex.diags.raise_if_errors()

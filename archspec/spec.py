@@ -124,6 +124,10 @@ class Spec:
     param_locs: dict[str, Loc] = field(default_factory=dict)
 
     @property
+    def is_library(self) -> bool:
+        return self.doc.nodes is None
+
+    @property
     def name(self) -> str:
         return self.doc.name or os.path.splitext(os.path.basename(self.path))[0]
 
@@ -287,9 +291,10 @@ def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
 
 
 @gc_paused
-def load_spec(path: str, sets: list[str] = (), values: dict | None = None) -> Spec:
+def load_spec(path: str, sets: list[str] = (), values: dict | None = None, library_ok: bool = False) -> Spec:
     """Load a spec file with its variants, libraries and overrides (`--set` strings, then
-    `values` by keyword). Raises SpecErrors."""
+    `values` by keyword). A block library (no input, no nodes) is an error unless `library_ok`.
+    Raises SpecErrors."""
     diags = Diagnostics()
     loader = Loader(diags)
     try:
@@ -328,6 +333,8 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None) -> Sp
     except ValidationError as e:
         _pydantic_errors(e, raw, diags, "spec")
     diags.raise_if_errors()
+    if library_ok and doc.nodes is None and doc.input is None:
+        return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs)
     if doc.nodes is None or doc.input is None:
         missing = "nodes" if doc.nodes is None else "input"
         diags.error(raw.loc, f"'{path}' has no '{missing}': it is a block library, not a network",

@@ -82,3 +82,18 @@ def test_schema_accepts_every_spec_and_rejects_typos():
     bad = {"archspec": 1, "input": [3, 8, 8], "nodes": [{"op": "conv", "out": 4, "kernel": 3}]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_validate_checks_block_libraries(capsys, spec_file):
+    assert main(["validate", str(SPECS / "blocks" / "resnet.yaml"), str(SPECS / "blocks" / "densenet.yaml")]) == 0
+    assert "resnet.yaml: ok (block library: " in capsys.readouterr().out
+    lib = spec_file("archspec: 1\nblocks:\n  b:\n    nodes:\n      - a: {op: conv, out: 3, kernel: 3}\n"
+                    "      - a: relu\n      - {op: add, in: [a, zz]}\n      - {repeat: 2, node: {op: relx}}\n")
+    assert main(["validate", lib]) == 1
+    err = capsys.readouterr().err
+    assert f"{lib}:5:31: error: unknown attribute 'kernel' for op conv" in err
+    assert f"{lib}:6:9: error: b.a: duplicate name 'a'" in err
+    assert f"{lib}:7:27: error: b.?: undefined input 'zz'" in err
+    assert f"{lib}:8:32: error: unknown op or block 'relx'" in err and "did you mean 'relu'?" in err
+    assert main(["summary", lib]) == 1
+    assert "it is a block library, not a network" in capsys.readouterr().err
