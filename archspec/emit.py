@@ -33,7 +33,7 @@ from .ops.base import Call, is_default
 from .spec import InitDef, InitRule, Spec
 
 RESERVED = {"self", "torch", "nn", "F", "getattr", "_probe"}   # names the generated code itself uses
-ROOT_ATTRS = {"init_weights", "input_shape", "output_names"}    # the top class's own attributes
+ROOT_ATTRS = {"init_weights", "input_shape", "output_names", "loss_weights"}    # the top class's own attributes
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
 
 
@@ -477,8 +477,11 @@ class Emitter:
         unit = cls.units[0]
         lines = [f"class {cls.name}(nn.Module):", f'    """{self._doc(cls, root)}"""', ""]
         if root:
+            weights = {o.name: o.loss_weight for o in self.g.outputs.values() if o.loss_weight is not None}
             lines += [f"    input_shape = {tuple(self.g.input_shape)!r}",
-                      f"    output_names = {tuple(self.g.outputs)!r}", ""]
+                      f"    output_names = {tuple(self.g.outputs)!r}",
+                      *([f"    loss_weights = {weights!r}      # the spec's weights of the extra losses"]
+                        if weights else []), ""]
         lines += [f"    def __init__(self{''.join(f', {p}' for p in cls.params)}):", "        super().__init__()"]
         slots = iter(cls.slots)
         for it in unit.items:

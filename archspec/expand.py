@@ -35,7 +35,7 @@ _MODULE_ATTRS = {"forward", "training", "parameters", "buffers", "children", "mo
                  "double", "bfloat16", "named_modules", "named_parameters", "named_buffers", "named_children",
                  "register_buffer", "register_parameter", "register_module", "add_module", "get_submodule",
                  "get_parameter", "get_buffer", "load_state_dict", "extra_repr", "requires_grad_", "share_memory",
-                 "init_weights", "input_shape", "output_names", "call_super_init", "dump_patches"}
+                 "init_weights", "input_shape", "output_names", "loss_weights", "call_super_init", "dump_patches"}
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000      # a budget, so a typo like repeat: 1e9 fails fast instead of eating memory
 

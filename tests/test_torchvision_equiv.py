@@ -75,5 +75,6 @@ def test_googlenet_with_aux_heads_equals_torchvision():
         ref.training = ours.training = True
         theirs, mine = ref(x), ours(x)
     assert set(mine) == {"logits", "aux1", "aux2"}
+    assert ours.loss_weights == {"aux1": 0.3, "aux2": 0.3}
     assert _close(theirs.logits, mine["logits"])
     assert _close(theirs.aux_logits1, mine["aux1"]) and _close(theirs.aux_logits2, mine["aux2"])
