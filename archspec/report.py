@@ -127,5 +127,15 @@ def _footer(graph: Graph) -> str:
     return (f"outputs: {outs}\n"
             f"params: {_num(graph.params)} trainable, {_num(graph.buffers)} in buffers\n"
             f"MACs: {_num(graph.macs)} ({graph.macs / 1e9:.3f} G); FLOPs = 2 x MACs = {2 * graph.macs / 1e9:.3f} G\n"
-            f"activations: {_num(graph.activations)} elements\n{inference}"
+            f"activations: {_num(graph.activations)} elements\n{inference}{_reference(graph)}"
             f"convention: {CONVENTION}")
+
+
+def _reference(graph: Graph) -> str:
+    """The spec's published figures against its counts (eval mode, as figures are measured)."""
+    ref = graph.meta.get("reference") or {}
+    nodes = graph.inference_nodes()
+    ours = {"params": sum(n.params for n in nodes), "macs": sum(n.macs for n in nodes)}
+    checks = [f"{key} {_num(ref[key])} " + ("matches" if ref[key] == ours[key] else f"differs: {_num(ours[key])} here")
+              for key in ("params", "macs") if isinstance(ref.get(key), int)]
+    return f"reference ({ref['source']}): {'; '.join(checks)}\n" if checks else ""

@@ -21,13 +21,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
-class Reference(BaseModel):
-    """Published figures the tests check, with where they come from."""
-    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
+class Reference(_Strict):
+    """Published figures the tests check (eval mode), with where they come from."""
     source: str
     params: int | None = None
     macs: int | None = None
     buffers: int | None = None
+    params_millions: float | None = None      # a paper's rounded figure, equal at its precision
+    layers: dict[str, int] | None = None      # params of named nodes
 
 
 class OutputDef(_Strict):

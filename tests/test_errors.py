@@ -199,3 +199,10 @@ def test_non_finite_attribute(capsys, spec_file):
 def test_bad_param_expression(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "params: {a: 2, b: \"${a / 0}\"}\nnodes: [relu]\n")
     assert f"{name}:3:19: error: in param 'b': division by zero: 2 / 0" in err
+
+
+def test_reference_keys_are_checked(capsys, spec_file):
+    # a comma inside an unquoted flow value splits it into a second key: caught, not ignored
+    name, err = errors_of(capsys, spec_file, HEAD + "reference: {params: 3, source: torchvision, FlopCounterMode/2}\n"
+                          "nodes: [relu]\n")
+    assert f"{name}:3:45: error: unknown spec key 'FlopCounterMode/2'" in err
