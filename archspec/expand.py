@@ -225,6 +225,13 @@ class Expander:
         out = []
         for j, ref in enumerate(refs):
             loc = refs.at(j) if isinstance(refs, YList) else d.body.at("in")
+            if has_expr(ref):       # a choice of input, from the scope's params: ${'a' if c else 'b'}
+                try:
+                    ref = self._value(ref, ctx.env, loc, "'in'")
+                except SpecError as e:
+                    self.error(loc, ctx, e.message, path=ctx.full(d.name or "?"), hint=e.hint)
+                    out.append(_Failed("?"))
+                    continue
             if ref == INPUT:
                 out.append(None)
             elif isinstance(ref, str) and ref in local:

@@ -155,3 +155,11 @@ def test_factorised_kernels_through_block_params(spec_file):
     assert g.nodes["a.conv"].tensors[0].shape == (8, 8, 1, 7)
     assert g.nodes["b.conv"].shape == (8, 17, 17)
     assert g.macs == 2 * 8 * 8 * 7 * 17 * 17
+
+
+def test_in_may_choose_its_input_by_expression():
+    # WRN: the projection reads the pre-activated input; the identity shortcut the raw input
+    g = archspec.analyze(str(SPECS / "wrn28_10.yaml"))
+    assert g.nodes["block2.0.shortcut"].inputs == ["block2.0.relu1"]
+    assert g.nodes["block2.0.add"].inputs == ["block2.0.conv2", "block2.0.shortcut"]
+    assert g.nodes["block2.1.add"].inputs == ["block2.1.conv2", "block2.0.add"]

@@ -99,3 +99,11 @@ def test_resnet50_is_a_handful_of_lines():
 def test_variants_are_their_differences():
     for name in ["resnet18", "resnet34", "resnext50_32x4d", "wide_resnet50_2", "resnet152"]:
         assert len((SPECS / f"{name}.yaml").read_text().splitlines()) <= 8
+
+
+@pytest.mark.parametrize("depth,k,millions", [(28, 10, 36.5), (40, 4, 8.9), (16, 8, 11.0)])
+def test_wide_resnets_match_the_paper(depth, k, millions):
+    # Zagoruyko & Komodakis 2016: WRN-28-10 36.5M, WRN-40-4 8.9M, WRN-16-8 11.0M
+    g = archspec.analyze(str(SPECS / "wrn28_10.yaml"), depth=depth, k=k)
+    assert round(g.params / 1e6, 1) == millions
+    assert g.nodes["block3.0.conv1"].shape == (64 * k, 8, 8)
