@@ -16,7 +16,7 @@ PAPERS = json.loads((REF / "papers.json").read_text())
 MIRRORS = {name: f"torchvision.{name}" for name in [
     "vgg16", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
     "resnext50_32x4d", "wide_resnet50_2", "inception_v3"]}
-MIRRORS.update(seresnet50="timm.seresnet50", xception="timm.legacy_xception",
+MIRRORS.update(seresnet50="timm.seresnet50", xception="timm.legacy_xception", inception_v4="timm.inception_v4",
                googlenet_torchvision="torchvision.googlenet+aux")
 
 
