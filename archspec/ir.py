@@ -118,6 +118,11 @@ class Graph:
                 todo.extend(self.nodes[name].inputs)
         return [n for n in self.nodes.values() if n.name in keep]
 
+    def eval_counts(self) -> dict[str, int]:
+        """params and MACs in eval mode, training-only heads left out (how figures are published)."""
+        nodes = self.inference_nodes()
+        return {"params": sum(n.params for n in nodes), "macs": sum(n.macs for n in nodes)}
+
     def state_dict_shapes(self) -> dict[str, tuple]:
         """Every parameter and buffer as it appears in the compiled module's state_dict."""
         return {f"{n.name}.{t.key}": tuple(t.shape) for n in self.nodes.values() for t in n.tensors}

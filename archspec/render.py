@@ -320,9 +320,8 @@ def legend_label(v: View, shown: str) -> str:
     lines += [f"params {g.params:,} trainable" + (f" (+ {g.buffers:,} in buffers)" if g.buffers else ""),
               f"MACs {g.macs:,} ({si(g.macs)}); FLOPs = 2 × MACs = {2 * g.macs:,}"]
     if any(o.train_only for o in g.outputs.values()):
-        inf = g.inference_nodes()
-        lines.append(f"eval mode (training-only heads left out): params {sum(n.params for n in inf):,}, "
-                     f"MACs {sum(n.macs for n in inf):,}")
+        ev = g.eval_counts()
+        lines.append(f"eval mode (training-only heads left out): params {ev['params']:,}, MACs {ev['macs']:,}")
     lines += [_small(escape(part, quote=False)) for part in CONVENTION.split("; ")]
     lines += [_small(shown), _small("orange ellipse = residual add (dashed orange edge: the shortcut); "
                                     "green funnel = concat; 3-d box = a collapsed block"),

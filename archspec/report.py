@@ -65,7 +65,6 @@ def rows(graph: Graph, depth: int | None = None) -> list[Row]:
 
 def to_dict(graph: Graph) -> dict:
     sums = rollup(graph)
-    inference = graph.inference_nodes()
     return {
         "name": graph.name,
         "title": graph.meta.get("title"),
@@ -77,7 +76,7 @@ def to_dict(graph: Graph) -> dict:
         "macs": graph.macs,
         "flops": 2 * graph.macs,
         "activations": graph.activations,
-        "inference": {"params": sum(n.params for n in inference), "macs": sum(n.macs for n in inference)},
+        "inference": graph.eval_counts(),
         "convention": CONVENTION,
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
@@ -121,9 +120,9 @@ def _footer(graph: Graph) -> str:
                      for k, o in graph.outputs.items())
     inference = ""
     if any(o.train_only for o in graph.outputs.values()):
-        nodes = graph.inference_nodes()
-        inference = (f"in eval mode (training-only heads left out): {_num(sum(n.params for n in nodes))} params, "
-                     f"{_num(sum(n.macs for n in nodes))} MACs\n")
+        ev = graph.eval_counts()
+        inference = (f"in eval mode (training-only heads left out): {_num(ev['params'])} params, "
+                     f"{_num(ev['macs'])} MACs\n")
     return (f"outputs: {outs}\n"
             f"params: {_num(graph.params)} trainable, {_num(graph.buffers)} in buffers\n"
             f"MACs: {_num(graph.macs)} ({graph.macs / 1e9:.3f} G); FLOPs = 2 x MACs = {2 * graph.macs / 1e9:.3f} G\n"
@@ -134,8 +133,7 @@ def _footer(graph: Graph) -> str:
 def _reference(graph: Graph) -> str:
     """The spec's published figures against its counts (eval mode, as figures are measured)."""
     ref = graph.meta.get("reference") or {}
-    nodes = graph.inference_nodes()
-    ours = {"params": sum(n.params for n in nodes), "macs": sum(n.macs for n in nodes)}
+    ours = graph.eval_counts()
     checks = [f"{key} {_num(ref[key])} " + ("matches" if ref[key] == ours[key] else f"differs: {_num(ours[key])} here")
               for key in ("params", "macs") if isinstance(ref.get(key), int)]
     return f"reference ({ref['source']}): {'; '.join(checks)}\n" if checks else ""

@@ -200,7 +200,6 @@ def _merge(base: YDict, child: YDict) -> YDict:
 class Loader:
     def __init__(self, diags: Diagnostics):
         self.diags = diags
-        self.cache: dict[str, Any] = {}
         self.init: tuple | None = None     # the last library's `init:` (value, loc, key loc)
 
     def read(self, path: str, shown: str, chain=()) -> YDict | None:

@@ -16,7 +16,7 @@ Register a user op with `@register` on such a class; nothing else changes.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, NamedTuple
+from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
@@ -160,11 +160,6 @@ def get_op(name: str) -> Op | None:
     return REGISTRY.get(name)
 
 
-def spatial(y: Shape) -> int:
-    """H*W of a (C, H, W) shape, 1 for a vector."""
-    return y[1] * y[2] if len(y) == 3 else 1
-
-
 def window_out(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
     """PyTorch's output-size arithmetic for conv and pooling windows."""
     span = size + 2 * p - d * (k - 1) - 1
@@ -174,7 +169,3 @@ def window_out(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False
             out -= 1
         return out
     return span // s + 1
-
-
-def attr_schema(op: Op) -> dict[str, Any]:
-    return op.Attrs.model_json_schema()
