@@ -7,12 +7,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .gcpause import gc_paused
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
-from .yamlpos import YDict, YList, load_file, loc_of
+from .names import check_name, file_stem, shown
+from .yamlpos import YDict, YList, load_file, load_text, loc_of
 
 # -- the document schema (structure only; nodes are read by expand.py) ---------
 
@@ -112,6 +112,7 @@ class Block:
     raw: YDict                 # the block's own mapping, locations kept
     params: dict[str, Any]     # name -> default value, or a type name for required ones
     loc: Loc
+    key_loc: Loc               # where its name is written
 
 
 @dataclass
@@ -130,7 +131,7 @@ class Spec:
 
     @property
     def name(self) -> str:
-        return self.doc.name or os.path.splitext(os.path.basename(self.path))[0]
+        return self.doc.name or file_stem(os.path.splitext(os.path.basename(self.path))[0])
 
 
 def _pydantic_errors(e: ValidationError, raw, diags: Diagnostics, what: str) -> None:
@@ -213,8 +214,7 @@ class Loader:
             return None
         if doc.extends:
             base_path = os.path.join(os.path.dirname(path), doc.extends)
-            if not os.path.exists(base_path):
-                raise SpecError(f"'extends' file not found: {doc.extends}", loc=raw.at("extends"))
+            _check_linked(doc.extends, base_path, "extends", raw.at("extends"))
             base = self.read(base_path, _shown(base_path), chain + (real,))
             if base is None:
                 return None
@@ -227,10 +227,12 @@ class Loader:
         for i, rel in enumerate(uses):
             loc = uses.at(i)   # a path is relative to the file that names it
             owner_dir = os.path.dirname(loc.file)
-            path = os.path.join(owner_dir, rel)
-            if not os.path.exists(path):
-                self.diags.error(loc, f"block library not found: {rel}",
-                                 hint=f"paths are relative to the file that names them ({owner_dir or '.'})")
+            path = os.path.join(owner_dir, str(rel))
+            try:
+                _check_linked(rel, path, "use", loc)
+            except SpecError as e:
+                self.diags.error(loc, e.message, hint=e.hint or
+                                 f"paths are relative to the file that names them ({owner_dir or '.'})")
                 continue
             real = os.path.realpath(path)
             if real in seen:
@@ -256,7 +258,44 @@ class Loader:
             params = body.get("params") or {}
             if isinstance(params, list):   # positional list: every one required, any type
                 params = {p: "any" for p in params}
-            table[name] = Block(name, body, dict(params), raw["blocks"].at(name))
+            table[name] = Block(name, body, dict(params), raw["blocks"].at(name), raw["blocks"].key_at(name))
+
+
+def _check_linked(rel, path: str, key: str, loc: Loc) -> None:
+    """`extends:` and `use:` name YAML files that exist (read_text then insists on a regular file)."""
+    if not isinstance(rel, str) or not rel.endswith((".yaml", ".yml")):
+        raise SpecError(f"'{key}' names a .yaml file, got {shown(rel)}", loc=loc)
+    if not os.path.exists(path):
+        what = "'extends' file" if key == "extends" else "block library"
+        raise SpecError(f"{what} not found: {shown(rel)}", loc=loc)
+
+
+def _check_names(raw: YDict, blocks: dict[str, Block], params: dict, locs: dict, diags: Diagnostics) -> None:
+    """Every name a spec defines passes the one identifier validator (archspec/names.py)."""
+    def check(name, what: str, loc: Loc) -> None:
+        try:
+            check_name(name, what)
+        except SpecError as e:
+            diags.error(loc, e.message, hint=e.hint)
+    if raw.get("name") is not None:
+        check(raw["name"], "spec", raw.at("name"))
+    for k in params:
+        check(k, "parameter", locs.get(k, raw.loc))
+    for b in blocks.values():
+        check(b.name, "block", b.key_loc)
+        for part in ("params", "let"):
+            table = b.raw.get(part)
+            for k in table if isinstance(table, (dict, list)) else ():
+                check(k, "block parameter" if part == "params" else "let", _key_loc(table, k))
+    outputs = raw.get("outputs")
+    for k in outputs if isinstance(outputs, dict) else ():
+        check(k, "output", outputs.key_at(k))
+
+
+def _key_loc(table, key) -> Loc:
+    if isinstance(table, YDict):
+        return table.key_at(key)
+    return table.at(table.index(key)) if isinstance(table, YList) else Loc("?")
 
 
 def _check_init(raw: YDict, doc: SpecDoc, diags: Diagnostics) -> None:
@@ -282,10 +321,7 @@ def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
         if "=" not in s:
             raise SpecError("expected key=value", loc=loc, hint="e.g. --set num_classes=10")
         key, text = s.split("=", 1)
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            raise SpecError(f"cannot parse value {text!r} as YAML", loc=loc) from None
+        value = load_text(text, loc.file) if text.strip() else ""
         out.append((key.strip(), value, loc))
     return out
 
@@ -324,12 +360,15 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None, libra
                             f"this spec's parameters: {', '.join(sorted(params)) or 'none'}")
             else:
                 params[key], locs[key] = value, loc
+        _check_names(raw, blocks, params, locs, diags)
         doc = SpecDoc.model_validate(raw) if not diags.errors else None
         if doc is not None:
             _check_init(raw, doc, diags)
     except SpecError as e:
         diags.error(e.loc, e.message, hint=e.hint)
         raise SpecErrors(diags.errors) from None
+    except SpecErrors as e:
+        raise SpecErrors(diags.errors + e.diagnostics) from None
     except ValidationError as e:
         _pydantic_errors(e, raw, diags, "spec")
     diags.raise_if_errors()

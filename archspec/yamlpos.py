@@ -2,34 +2,39 @@
 
 Mappings become `YDict` and sequences `YList`; each remembers its own location
 and the location of each of its values, so any value can be blamed precisely.
-Only the safe schema is used (plain scalars, lists, mappings).
+Only plain scalars (text, numbers, booleans, null), lists and mappings are read;
+every other tag, non-finite numbers and oversized integers are located errors.
 """
 from __future__ import annotations
 
-import re
+import math
+import os
+import stat
 
 import yaml
 
-from .errors import Loc, SpecError
+from .errors import Diagnostic, Loc, SpecError, SpecErrors
+from .limits import MAX_EXPR_CHARS, MAX_FILE_BYTES, MAX_INT, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from .names import one_line
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR, _INT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int"
 
 
 class _Loader(_Base):
-    """The safe loader, with scalar tag resolution memoised: specs repeat the same
+    """The safe loader's parser, with scalar tag resolution memoised: specs repeat the same
     few words and numbers, and resolution is most of the cost of a large file."""
     _resolved: dict = {}
+    _resolver = yaml.resolver.Resolver()
 
-    def resolve(self, kind, value, implicit):
-        if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)
+    @classmethod
+    def resolve_scalar(cls, value: str, implicit) -> str:
         key = (value, implicit)
-        tag = self._resolved.get(key)
+        tag = cls._resolved.get(key)
         if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(self._resolved) < 65536:
-                self._resolved[key] = tag
+            tag = cls._resolver.resolve(yaml.ScalarNode, value, implicit)
+            if len(cls._resolved) < 65536 and len(value) < 64:
+                cls._resolved[key] = tag
         return tag
 
 
@@ -71,21 +76,44 @@ def loc_of(value, default: Loc) -> Loc:
 # where YAML would end a plain scalar at `{ } [ ] ,`. Before parsing, those
 # characters inside an expression are swapped one-for-one with private-use
 # characters (so every column stays true) and swapped back in the loaded strings.
-_EXPR = re.compile(r"\$\{[^{}\n]*(?:\{[^{}\n]*\}[^{}\n]*)*\}")
 _PLAIN, _SAFE = "{}[],#", "\ue000\ue001\ue002\ue003\ue004\ue005"
 _PROTECT, _RESTORE = str.maketrans(_PLAIN, _SAFE), str.maketrans(_SAFE, _PLAIN)
 
 
+def expr_end(text: str, start: int) -> int:
+    """The index just past the `}` closing the `${` at `start`, or -1: one line, at most one
+    level of inner braces, at most MAX_EXPR_CHARS long (a scan that stays linear)."""
+    depth = 0
+    for j in range(start + 2, min(len(text), start + 2 + MAX_EXPR_CHARS)):
+        c = text[j]
+        if c == "\n" or (c == "{" and depth == 1):
+            return -1
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            if depth == 0:
+                return j + 1
+            depth -= 1
+    return -1
+
+
 def _protect(text: str) -> str:
-    if "${" not in text:
-        return text
-    return _EXPR.sub(lambda m: m.group(0).translate(_PROTECT), text)
+    out, pos, i = [], 0, text.find("${")
+    while i != -1:
+        end = expr_end(text, i)
+        if end == -1:
+            i = text.find("${", i + 2)
+            continue
+        out += [text[pos:i], text[i:end].translate(_PROTECT)]
+        pos, i = end, text.find("${", end)
+    return "".join(out) + text[pos:] if out else text
 
 
 def load_text(text: str, filename: str):
     """Parse YAML text; a syntax error is reported at its own position."""
+    loader = _Loader(_protect(text))
     try:
-        root = yaml.compose(_protect(text), Loader=_Loader)
+        return _Builder(filename).build(loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(filename, mark.line + 1, mark.column + 1) if mark else Loc(filename)
@@ -93,56 +121,166 @@ def load_text(text: str, filename: str):
         raise SpecError(f"YAML syntax error: {what}", loc=loc,
                         hint="check indentation and that every '{', '[' and quote is closed") from None
     except yaml.YAMLError as e:
-        raise SpecError(f"YAML error: {e}", loc=Loc(filename)) from None
-    if root is None:
-        return None
-    return _Converter(filename).convert(root)
+        raise SpecError(f"YAML error: {one_line(e)}", loc=Loc(filename)) from None
+    finally:
+        loader.dispose()
 
 
-def load_file(path: str, shown: str | None = None):
-    shown = shown or path
+def read_text(path: str, shown: str, what: str = "spec file") -> str:
+    """A spec file's text: a regular file (never a device, pipe or folder) within the size limit."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise SpecError(f"{what} is not a regular file", loc=Loc(shown))
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        raise SpecError(f"cannot read spec file: {e.strerror}", loc=Loc(shown)) from None
+        raise SpecError(f"cannot read {what}: {e.strerror}", loc=Loc(shown)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(f"{what} is larger than archspec's limit of {MAX_FILE_BYTES // 2**20} MiB", loc=Loc(shown))
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise SpecError("spec file is not UTF-8 text", loc=Loc(shown)) from None
-    return load_text(text, shown)
+        raise SpecError(f"{what} is not UTF-8 text", loc=Loc(shown)) from None
 
 
-class _Converter:
+def load_file(path: str, shown: str | None = None, what: str = "spec file"):
+    shown = shown or path
+    return load_text(read_text(path, shown, what), shown)
+
+
+_SCALARS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null")}
+_COLLECTIONS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Builder:
+    """Spec values straight from the YAML event stream, with an explicit stack: nesting,
+    alias expansion and self-referencing aliases are checked as the events arrive, before
+    any of that work is done. An alias shares the anchored value (as PyYAML's does); its
+    expanded size counts against MAX_YAML_VALUES."""
+
     def __init__(self, filename: str):
         self.filename = filename
         self.scalars = yaml.constructor.SafeConstructor()
+        self.anchors: dict[str, tuple] = {}      # anchor -> (value, expanded size); None while open
+        self.total = 0
+        self.bad_values: list[Diagnostic] = []   # reported together, after the whole file is read
 
-    def loc(self, node) -> Loc:
-        return Loc(self.filename, node.start_mark.line + 1, node.start_mark.column + 1)
+    def loc(self, event) -> Loc:
+        return Loc(self.filename, event.start_mark.line + 1, event.start_mark.column + 1)
 
-    def convert(self, node):
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag == _STR:      # the common cases, without the constructor's bookkeeping
-                return node.value.translate(_RESTORE)
-            if node.tag == _INT and node.value.isdigit():
-                return int(node.value)
-            try:
-                return self.scalars.construct_object(node)
-            except yaml.constructor.ConstructorError as e:
-                raise SpecError(f"unsupported YAML value: {e.problem}", loc=self.loc(node)) from None
-        if isinstance(node, yaml.SequenceNode):
-            return YList(self.loc(node), [self.convert(n) for n in node.value],
-                         [self.loc(n) for n in node.value])
-        if isinstance(node, yaml.MappingNode):
-            out = YDict(self.loc(node))
-            for knode, vnode in node.value:
-                key = self.convert(knode)
-                if isinstance(key, (dict, list)):
-                    raise SpecError("a mapping key must be a plain scalar", loc=self.loc(knode))
-                if key in out:
-                    raise SpecError(f"duplicate key '{key}'", loc=self.loc(knode),
-                                    hint=f"'{key}' is already set at {out.key_at(key)}")
-                out[key] = self.convert(vnode)
-                out.locs[key] = self.loc(vnode)
-                out.key_locs[key] = self.loc(knode)
-            return out
-        raise SpecError("unsupported YAML node", loc=self.loc(node))
+    def build(self, loader):
+        stack: list[list] = []      # [container, anchor, size, pending key, key loc]
+        root, documents = None, 0
+        while loader.check_event():
+            ev = loader.get_event()
+            if isinstance(ev, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise SpecError("a spec file holds one YAML document", loc=self.loc(ev),
+                                    hint="remove the second '---'")
+                continue
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                self._count(1, ev)
+                if len(stack) >= MAX_YAML_DEPTH:
+                    raise SpecError(f"YAML nested more than {MAX_YAML_DEPTH} deep", loc=self.loc(ev))
+                self._collection_tag(ev)
+                box = YDict(self.loc(ev)) if isinstance(ev, yaml.MappingStartEvent) else YList(self.loc(ev))
+                if ev.anchor is not None:
+                    self.anchors[ev.anchor] = None
+                stack.append([box, ev.anchor, 1, _NO_KEY, None])
+                continue
+            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                box, anchor, size, _, _ = stack.pop()
+                if anchor is not None:
+                    self.anchors[anchor] = (box, size)
+                value, loc = box, box.loc
+            elif isinstance(ev, yaml.ScalarEvent):
+                self._count(1, ev)
+                value, size, loc = self._scalar(ev), 1, self.loc(ev)
+                if ev.anchor is not None:
+                    self.anchors[ev.anchor] = (value, 1)
+            elif isinstance(ev, yaml.AliasEvent):
+                if ev.anchor not in self.anchors:
+                    raise SpecError(f"undefined YAML alias '*{ev.anchor}'", loc=self.loc(ev))
+                if self.anchors[ev.anchor] is None:
+                    raise SpecError(f"YAML alias '*{ev.anchor}' refers to a value that contains it",
+                                    loc=self.loc(ev), hint="an alias may only repeat a finished value")
+                value, size = self.anchors[ev.anchor]
+                self._count(size, ev)
+                loc = self.loc(ev)
+            else:
+                continue
+            if not stack:
+                root = value
+                continue
+            self._add(stack[-1], value, size, loc)
+        if self.bad_values:
+            raise SpecErrors(self.bad_values)
+        return root
+
+    def _count(self, size: int, ev) -> None:
+        self.total += size
+        if self.total > MAX_YAML_VALUES:
+            raise SpecError(f"the YAML expands to more than {MAX_YAML_VALUES:,} values", loc=self.loc(ev),
+                            hint="aliases (*name) repeat their anchor's whole value; a spec needs few")
+
+    def _add(self, top: list, value, size: int, loc: Loc) -> None:
+        box = top[0]
+        top[2] += size
+        if isinstance(box, YList):
+            box.append(value)
+            box.locs.append(loc)
+        elif top[3] is _NO_KEY:
+            if isinstance(value, (dict, list)):
+                raise SpecError("a mapping key must be a plain scalar", loc=loc)
+            if value in box:
+                raise SpecError(f"duplicate key '{one_line(value, 60)}'", loc=loc,
+                                hint=f"it is already set at {box.key_at(value)}")
+            top[3], top[4] = value, loc
+        else:
+            key = top[3]
+            box[key] = value
+            box.locs[key], box.key_locs[key] = loc, top[4]
+            top[3] = _NO_KEY
+
+    def _collection_tag(self, ev) -> None:
+        if ev.tag not in (None, "!") and ev.tag not in _COLLECTIONS:
+            raise SpecError(f"unsupported YAML tag {one_line(ev.tag, 60)}", loc=self.loc(ev),
+                            hint="a spec holds plain lists, mappings, text, numbers and booleans")
+
+    def _scalar(self, ev):
+        tag = ev.tag
+        if tag in (None, "!"):
+            tag = _Loader.resolve_scalar(ev.value, ev.implicit)
+        text = ev.value.translate(_RESTORE)
+        if tag == _STR or (tag == _TIMESTAMP and ev.tag is None):     # a bare date stays text
+            return text
+        if tag not in _SCALARS:
+            raise SpecError(f"unsupported YAML tag {one_line(tag, 60)}", loc=self.loc(ev),
+                            hint="a spec holds plain lists, mappings, text, numbers and booleans")
+        if tag == _INT and len(text) > 40:
+            raise SpecError(f"integer too large: {text[:20]}... ({len(text)} characters)", loc=self.loc(ev))
+        node = yaml.ScalarNode(tag, text, ev.start_mark, ev.end_mark, ev.style)
+        try:
+            value = int(text) if tag == _INT and text.isdigit() else self.scalars.construct_object(node)
+        except Exception:   # noqa: BLE001 - PyYAML's constructors raise ValueError, KeyError, ...
+            kind = tag.rsplit(":", 1)[-1]
+            raise SpecError(f"invalid {kind} value {one_line(text, 40)!r}", loc=self.loc(ev)) from None
+        problem = number_problem(value)
+        if problem:
+            self.bad_values.append(Diagnostic(self.loc(ev), f"{one_line(text, 40)}: {problem}"))
+            return 0
+        return value
+
+
+def number_problem(value) -> str | None:
+    """Why a number cannot be in a spec (non-finite, or an integer past MAX_INT), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+        return f"integer too large (archspec's limit is 2**{MAX_INT.bit_length() - 1})"
+    return None
+
+
+_NO_KEY = object()

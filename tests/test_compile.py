@@ -352,18 +352,25 @@ def test_onnx_export(tmp_path):
 
 
 def test_spec_text_cannot_inject_code(spec_file):
-    """Titles, papers, names and block names are free text: in the generated file they stay
-    inside comments and docstrings (names that become code are validated identifiers)."""
+    """Titles and papers are free text: in the generated file they stay inside comments and
+    docstrings. Names become code, so a name that is not a plain identifier is refused."""
     import ast
     import json
     evil = '"""\nimport os\nos.system("echo pwned")\n"""\\'
     block = json.dumps('b"\n import os\\')          # JSON strings are YAML strings
-    path = spec_file(f"archspec: 1\nname: {json.dumps('n' + evil)}\ntitle: {json.dumps(evil)}\n"
-                     f"paper: {json.dumps(evil)}\ninput: [3, 4, 4]\n"
-                     f"blocks:\n  {block}: {{nodes: [{{c: {{op: conv, out: 2, k: 1}}}}]}}\n"
-                     f"nodes:\n  - a: {{use: {block}}}\n  - a2: {{use: {block}}}\n")
+
+    def spec(name, block):
+        return spec_file(f"archspec: 1\nname: {name}\ntitle: {json.dumps(evil)}\n"
+                         f"paper: {json.dumps(evil)}\ninput: [3, 4, 4]\n"
+                         f"blocks:\n  {block}: {{nodes: [{{c: {{op: conv, out: 2, k: 1}}}}]}}\n"
+                         f"nodes:\n  - a: {{use: {block}}}\n  - a2: {{use: {block}}}\n")
+    path = spec("n", "b")
     text = source(path)
     kinds = [type(s).__name__ for s in ast.parse(text).body]
     assert kinds == ["Import", "Import", "ImportFrom", "ClassDef", "ClassDef", "Assign"]
     assert "pwned" in text                  # still there, as harmless text
     assert archspec.compile(path)(torch.randn(1, 3, 4, 4)).shape == (1, 2, 4, 4)
+    with pytest.raises(archspec.SpecErrors, match="spec name .* is not allowed"):
+        source(spec(json.dumps("n" + evil), "b"))
+    with pytest.raises(archspec.SpecErrors, match="block name .* is not allowed"):
+        source(spec("n", block))

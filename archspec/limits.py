@@ -1,0 +1,20 @@
+"""Every limit on the work a spec can ask for, in one place (README: "Limits and safety").
+
+Each is checked before the work it bounds, so a hostile or mistaken spec fails
+fast with a located error instead of hanging or exhausting memory.
+"""
+from __future__ import annotations
+
+MAX_FILE_BYTES = 16 * 2**20       # one spec or block library file (a 400k-node spec is ~14 MiB)
+MAX_YAML_VALUES = 4_000_000       # values in one file after alias expansion (YAML "billion laughs")
+MAX_YAML_DEPTH = 100              # nesting of YAML lists and mappings
+MAX_INT = 2**63                   # magnitude of an integer in YAML or produced by an expression
+MAX_NAME = 64                     # characters of a node, block, parameter or output name
+MAX_NODES = 2_000_000             # op nodes in one graph
+MAX_INSTANCES = 4_000_000         # nodes, blocks, groups and repeat steps instantiated
+MAX_REPEAT = 100_000              # steps of one repeat
+MAX_SCOPE_DEPTH = 48              # blocks and groups nested in each other
+MAX_EXPR_CHARS = 1_000            # characters of one ${...}
+MAX_EXPR_NODES = 500              # syntax-tree nodes of one ${...}
+MAX_SIZE = 10_000                 # length of a string or list an expression produces
+MAX_ERRORS = 100                  # errors reported before archspec stops looking
