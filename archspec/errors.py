@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+MAX_ERRORS = 100          # errors reported before archspec stops looking (archspec/limits.py's list)
+MAX_MESSAGE = 500         # characters of one message: spec text is never echoed at length
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences) shown as spaces, lines kept."""
+    return "\n".join("".join(c if c.isprintable() or c == "\t" else " " for c in line)
+                     for line in str(text).split("\n"))
+
 
 class Loc(NamedTuple):
     """A position in a spec file; line and col are 1-based (a tuple: made once per YAML value)."""
@@ -54,7 +63,11 @@ class Diagnostic:
         lines += frames
         if self.hint:
             lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        return "\n".join(_cut(printable(line)) for line in lines)
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 4] + " ..."
 
 
 class SpecError(Exception):
@@ -65,6 +78,14 @@ class SpecError(Exception):
         self.message = message
         self.hint = hint
         self.loc = loc
+
+
+class LimitError(SpecError):
+    """A limit of archspec/limits.py was reached: the run stops at once (one error, not one per node)."""
+
+    def __init__(self, message: str, hint: str | None = None, loc: Loc | None = None, chain: tuple = ()):
+        super().__init__(message, hint, loc)
+        self.chain = chain
 
 
 class SpecErrors(Exception):
@@ -86,6 +107,9 @@ class Diagnostics:
         if key not in self._seen:
             self._seen.add(key)
             self.items.append(diag)
+            if diag.severity == "error" and len(self.errors) >= MAX_ERRORS:
+                stop = Diagnostic(None, f"stopped after {MAX_ERRORS} errors", severity="note")
+                raise SpecErrors(sorted(self.errors, key=_position) + [stop])
 
     def error(self, loc, message, path="", hint=None, chain=()):
         self.add(Diagnostic(loc, message, path, hint, tuple(chain)))
@@ -113,7 +137,13 @@ def _position(d: Diagnostic):
 
 def did_you_mean(name: str, choices) -> str | None:
     import difflib      # only when there is a mistake to explain
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    name = str(name)
+    if len(name) > 100:
+        return None
+    candidates = [str(c) for c in choices]
+    if len(candidates) > 1000:      # keep a hint cheap: only names of about the same length
+        candidates = [c for c in candidates if abs(len(c) - len(name)) <= 2][:1000]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
 

@@ -10,17 +10,17 @@ a failed node gets an unknown shape and is not blamed again downstream.
 """
 from __future__ import annotations
 
-import keyword
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import Diagnostics, Frame, Loc, SpecError, did_you_mean
+from .errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
 from .gcpause import gc_paused
 from .expr import ShapeView, has_expr, resolve
 from .ir import INPUT, Graph, Node, Output, Scope
+from .limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
+from .names import name_problem, shown
 from .ops import REGISTRY
 from .spec import TYPE_NAMES, Spec
 from .yamlpos import YDict, YList
@@ -28,18 +28,6 @@ from .yamlpos import YDict, YList
 KINDS = ("op", "use", "seq", "nodes", "repeat")
 CONTROL = {"in", "when"}
 REPEAT_KEYS = {"repeat", "node", "name", "carry"}
-RESERVED = set(KINDS) | CONTROL | REPEAT_KEYS | {"args", "output"}
-_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]*|[0-9]+)$")     # no leading _: nn.Module's private space
-_MODULE_ATTRS = {"forward", "training", "parameters", "buffers", "children", "modules", "state_dict",
-                 "train", "eval", "to", "cuda", "cpu", "apply", "zero_grad", "type", "half", "float",
-                 "double", "bfloat16", "named_modules", "named_parameters", "named_buffers", "named_children",
-                 "register_buffer", "register_parameter", "register_module", "add_module", "get_submodule",
-                 "get_parameter", "get_buffer", "load_state_dict", "extra_repr", "requires_grad_", "share_memory",
-                 "init_weights", "input_shape", "output_names", "loss_weights", "call_super_init", "dump_patches"}
-MAX_DEPTH = 64
-MAX_NODES = 2_000_000      # a budget, so a typo like repeat: 1e9 fails fast instead of eating memory
-
-
 class _Failed(str):
     """The ref of a node that could not be built: its shape is unknown."""
 
@@ -84,6 +72,7 @@ class Expander:
         self.globals: dict[str, Any] = {}
         self.input_shape: tuple = ()
         self._attr_cache: dict = {}
+        self.instances = 0           # every node, block, group and repeat step (MAX_INSTANCES)
 
     # -- entry -------------------------------------------------------------
 
@@ -97,7 +86,11 @@ class Expander:
         self.diags.raise_if_errors()      # every later expression may read the params
         self.input_shape = self._input_shape(raw)
         root = Ctx("", self.globals)
-        last, aliases = self.expand_list(raw["nodes"], root, INPUT, raw.at("nodes"))
+        try:
+            last, aliases = self.expand_list(raw["nodes"], root, INPUT, raw.at("nodes"))
+        except LimitError as e:
+            self.diags.error(e.loc, e.message, hint=e.hint, chain=e.chain)
+            self.diags.raise_if_errors()
         outputs = self._outputs(raw, last, aliases)
         self._warn_unused(outputs)
         self.diags.raise_if_errors()
@@ -204,13 +197,12 @@ class Expander:
     def _valid_name(self, name: str, loc: Loc, ctx: Ctx) -> bool:
         if name == INPUT:
             self.error(loc, ctx, "'input' is reserved for the incoming tensor", hint="rename the node")
-        elif not _NAME.match(name) or keyword.iskeyword(name) or name in _MODULE_ATTRS:
-            self.error(loc, ctx, f"'{name}' cannot be a node name",
-                       hint="names are Python identifiers or indices (they become module attributes), "
-                            "and not a keyword or an nn.Module method")
-        else:
-            return True
-        return False
+            return False
+        problem = name_problem(name, index_ok=True)
+        if problem:
+            self.error(loc, ctx, f"{shown(name)} cannot be a node name: {problem}",
+                       hint="names become module attributes and state_dict keys: conv1, layer2, fc")
+        return problem is None
 
     def _deps(self, k: int, d: Decl | None, local: dict, ctx: Ctx) -> list:
         """Each input of decl k: an index into the list, None for the scope input,
@@ -264,6 +256,10 @@ class Expander:
     # -- one node ----------------------------------------------------------
 
     def expand_decl(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
+        self.instances += 1
+        if self.instances > MAX_INSTANCES:
+            raise LimitError(f"the spec instantiates more than archspec's limit of {MAX_INSTANCES:,} nodes "
+                             "and blocks", loc=d.loc, hint="does a block use itself?", chain=ctx.chain)
         try:
             if "when" in d.body:
                 cond = self._value(d.body["when"], self._env(ctx, ins), d.body.at("when"), "'when'")
@@ -280,6 +276,8 @@ class Expander:
             if kind == "repeat":
                 return self._expand_repeat(d, ctx, ins)
             return self._expand_group(d, ctx, ins)
+        except LimitError:
+            raise
         except SpecError as e:
             self.error(e.loc or d.loc, ctx, e.message, hint=e.hint, path=ctx.full(d.name or ""))
             return _Failed("?")
@@ -333,7 +331,7 @@ class Expander:
                 y = None
         named = d.name is not None or ctx.seq
         if len(self.nodes) >= MAX_NODES:
-            raise SpecError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
+            raise LimitError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
         self.nodes[full] = Node(full, op, attrs, list(ins), xs, y, tensors, macs, d.loc, ctx.chain, named)
         return full if y is not None else _Failed(full)
 
@@ -391,8 +389,7 @@ class Expander:
         block = self.spec.blocks[bname]
         if len(ins) != 1:
             raise SpecError(f"block '{bname}' takes one input, got {len(ins)}", loc=d.loc)
-        if ctx.depth >= MAX_DEPTH:
-            raise SpecError(f"blocks nested more than {MAX_DEPTH} deep (does '{bname}' use itself?)", loc=d.loc)
+        _check_depth(ctx, d, f" (does '{bname}' use itself?)")
         call_env = self._env(ctx, ins)
         given = self._block_args(d, block, call_env)
         env = dict(self.globals)
@@ -466,6 +463,7 @@ class Expander:
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
         if len(ins) != 1:
             raise SpecError(f"a {d.kind} group takes one input, got {len(ins)}", loc=d.loc)
+        _check_depth(ctx, d)
         local = self._local_name(d, ctx, d.kind)
         full = ctx.full(local)
         inner = Ctx(full, ctx.env, ctx.chain, seq=d.kind == "seq", index=ctx.index, depth=ctx.depth + 1)
@@ -478,9 +476,11 @@ class Expander:
         count = self._value(body["repeat"], self._env(ctx, ins), body.at("repeat"), "'repeat'")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise SpecError(f"repeat count must be a non-negative int, got {count!r}", loc=body.at("repeat"))
-        if len(self.nodes) + count > MAX_NODES:
-            raise SpecError(f"repeat {count:,} would exceed archspec's limit of {MAX_NODES:,} nodes",
-                            loc=body.at("repeat"))
+        if count > MAX_REPEAT or len(self.nodes) + count > MAX_NODES:
+            raise LimitError(f"repeat {count:,} exceeds archspec's limit of {MAX_REPEAT:,} steps"
+                             if count > MAX_REPEAT else
+                             f"repeat {count:,} would exceed archspec's limit of {MAX_NODES:,} nodes",
+                             loc=body.at("repeat"))
         if "node" not in body:
             raise SpecError("repeat needs a 'node:' to repeat", loc=d.loc,
                             hint="e.g. {repeat: 3, node: {use: basic, planes: 64}}")
@@ -494,6 +494,7 @@ class Expander:
                             hint="carry: concat feeds each step the concatenation of all before it")
         target = ctx
         if d.name is not None:      # a named repeat is a numbered sequence of its own
+            _check_depth(ctx, d)
             local = self._local_name(d, ctx, "repeat")
             target = Ctx(ctx.full(local), ctx.env, ctx.chain, seq=True, depth=ctx.depth + 1)
             self.scopes[target.prefix] = Scope(target.prefix, "seq", d.loc, repeat=ctx.index)
@@ -558,6 +559,8 @@ class Expander:
                 inner = self._decl_or_none(node, body.at("node"), ctx)
                 if inner is not None:
                     self._check_decl(inner, ctx)
+        elif not isinstance(body[kind], str):
+            self.error(body.at(kind), ctx, f"{kind} must name an op or block, got {shown(body[kind])}")
         elif not has_expr(body[kind]):
             target = body[kind]
             if target in REGISTRY and kind != "use":
@@ -624,6 +627,12 @@ class Expander:
             if n.name not in used:
                 self.diags.warning(n.loc, "output is never used", path=n.name,
                                    hint="feed it to another node, list it in outputs:, or remove it")
+
+
+def _check_depth(ctx: Ctx, d: Decl, why: str = "") -> None:
+    if ctx.depth >= MAX_SCOPE_DEPTH:
+        raise LimitError(f"blocks and groups nested more than archspec's limit of {MAX_SCOPE_DEPTH} deep{why}",
+                         loc=d.loc, chain=ctx.chain)
 
 
 def _freeze(v):

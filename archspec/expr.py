@@ -15,9 +15,10 @@ import re
 from functools import lru_cache
 
 from .errors import SpecError, did_you_mean
+from .limits import MAX_EXPR_CHARS, MAX_EXPR_NODES, MAX_INT, MAX_SIZE
+from .names import shown
 
 _WHOLE = re.compile(r"^\s*\$\{(.*)\}\s*$", re.S)
-_PART = re.compile(r"\$\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
 
 
 class ShapeView:
@@ -45,6 +46,8 @@ class ShapeView:
 def _pow(a, b):
     if isinstance(b, (int, float)) and abs(b) > 64:
         raise SpecError(f"exponent {b} is too large")
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > 2 * MAX_INT.bit_length():
+        raise SpecError(f"{shown(a)} ** {b} is too large")
     return a ** b
 
 
@@ -52,9 +55,70 @@ def _div(a, b):
     return a / b
 
 
+def _mul(a, b):
+    """Numbers, or text and lists repeated: the result's size is checked before it is made."""
+    if isinstance(b, (str, list)):
+        a, b = b, a
+    if isinstance(a, (str, list)) and isinstance(b, int) and _size(a) * b > MAX_SIZE:
+        raise SpecError(f"repeating {type(a).__name__} of size {_size(a)} {b} times exceeds archspec's "
+                        f"limit of {MAX_SIZE:,} elements")
+    return operator.mul(a, b)
+
+
+def _mod(a, b):
+    if isinstance(a, str):
+        raise SpecError("'%' applies to numbers, not text", hint="build text with + or ${...} inside a string")
+    return operator.mod(a, b)
+
+
+def _range(*args):
+    r = range(*args)
+    if len(r) > MAX_SIZE:
+        raise SpecError(f"range of {len(r):,} numbers exceeds archspec's limit of {MAX_SIZE:,}")
+    return list(r)
+
+
+def _round(x, ndigits=None):
+    if ndigits is not None and (not isinstance(ndigits, int) or abs(ndigits) > 30):
+        raise SpecError(f"round(x, n) takes n between -30 and 30, got {shown(ndigits)}")
+    return round(x, ndigits)
+
+
+def _sum(values):
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) for v in values):
+        raise SpecError(f"sum(...) adds a list of numbers, got {shown(values)}")
+    return sum(values)
+
+
+def _size(v) -> int:
+    """Elements in a value, nested lists counted through (stops early past MAX_SIZE)."""
+    if isinstance(v, str):
+        return len(v)
+    if not isinstance(v, list):
+        return 1
+    total = 1
+    for x in v:
+        total += _size(x)
+        if total > MAX_SIZE:
+            break
+    return total
+
+
+def bounded(v):
+    """An expression's value within archspec's limits: finite, integers below MAX_INT, text and
+    lists at most MAX_SIZE elements."""
+    if isinstance(v, float) and not math.isfinite(v):
+        raise SpecError(f"the result {v} is not a finite number")
+    if isinstance(v, int) and abs(v) >= MAX_INT:
+        raise SpecError(f"the result {shown(v)} exceeds archspec's integer limit 2**{MAX_INT.bit_length() - 1}")
+    if isinstance(v, (str, list)) and _size(v) > MAX_SIZE:
+        raise SpecError(f"the result has more than archspec's limit of {MAX_SIZE:,} elements")
+    return v
+
+
 _BINOPS = {
-    ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
-    ast.Div: ("/", _div), ast.FloorDiv: ("//", operator.floordiv), ast.Mod: ("%", operator.mod),
+    ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", _mul),
+    ast.Div: ("/", _div), ast.FloorDiv: ("//", operator.floordiv), ast.Mod: ("%", _mod),
     ast.Pow: ("**", _pow),
 }
 _CMPOPS = {
@@ -64,9 +128,8 @@ _CMPOPS = {
 }
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 FUNCTIONS = {
-    "min": min, "max": max, "abs": abs, "len": len, "sum": sum, "int": int, "float": float,
-    "round": round, "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt,
-    "range": lambda *a: list(range(*a)),
+    "min": min, "max": max, "abs": abs, "len": len, "sum": _sum, "int": int, "float": float,
+    "round": _round, "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt, "range": _range,
 }
 
 
@@ -76,11 +139,19 @@ def _type(v) -> str:
 
 @lru_cache(maxsize=4096)
 def _parse(src: str) -> ast.AST:
+    if len(src) > MAX_EXPR_CHARS:
+        raise SpecError(f"expression of {len(src):,} characters exceeds archspec's limit of {MAX_EXPR_CHARS:,}")
     try:
-        return ast.parse(src.strip(), mode="eval").body
+        tree = ast.parse(src.strip(), mode="eval").body
     except SyntaxError as e:
-        raise SpecError(f"cannot parse expression '{src.strip()}': {e.msg}",
+        raise SpecError(f"cannot parse expression {shown(src.strip())}: {e.msg}",
                         hint="expressions use Python syntax: a * b, a // b, x if c else y, min(a, b)") from None
+    except (RecursionError, MemoryError):
+        raise SpecError(f"expression {shown(src.strip())} is nested too deeply") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_EXPR_NODES:
+        raise SpecError(f"expression {shown(src.strip())} has more than archspec's limit of "
+                        f"{MAX_EXPR_NODES} terms")
+    return tree
 
 
 def evaluate(src: str, env: dict):
@@ -91,15 +162,15 @@ def evaluate(src: str, env: dict):
         raise
     except ZeroDivisionError:
         raise SpecError(f"division by zero in '{src.strip()}'") from None
-    except (TypeError, ValueError, IndexError, KeyError, OverflowError) as e:
-        raise SpecError(f"cannot evaluate '{src.strip()}': {e}") from None
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError, RecursionError) as e:
+        raise SpecError(f"cannot evaluate {shown(src.strip())}: {shown(str(e), 120)[1:-1]}") from None
 
 
 def _eval(node, env):
     if isinstance(node, ast.Constant):
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-            return node.value
-        raise SpecError(f"unsupported literal {node.value!r}")
+            return bounded(node.value)
+        raise SpecError(f"unsupported literal {shown(node.value)}")
     if isinstance(node, ast.Name):
         if node.id in env:
             return env[node.id]
@@ -116,7 +187,7 @@ def _eval(node, env):
             raise SpecError(f"operator {type(node.op).__name__} is not allowed in expressions")
         a, b = _eval(node.left, env), _eval(node.right, env)
         try:
-            return fn(a, b)
+            return bounded(fn(a, b))
         except ZeroDivisionError:
             raise SpecError(f"division by zero: {a!r} {sym} {b!r}") from None
         except TypeError:
@@ -124,7 +195,7 @@ def _eval(node, env):
     if isinstance(node, ast.UnaryOp):
         v = _eval(node.operand, env)
         try:
-            return _UNARY[type(node.op)](v)
+            return bounded(_UNARY[type(node.op)](v))
         except TypeError:
             raise SpecError(f"bad operand {_type(v)} {v!r} for unary operator") from None
     if isinstance(node, ast.BoolOp):
@@ -176,12 +247,50 @@ def _eval(node, env):
             raise SpecError("only these functions may be called: " + ", ".join(sorted(FUNCTIONS)))
         args = [_eval(a, env) for a in node.args]
         try:
-            return FUNCTIONS[node.func.id](*args)
-        except (TypeError, ValueError) as e:
-            raise SpecError(f"{node.func.id}(...) failed: {e}") from None
+            return bounded(FUNCTIONS[node.func.id](*args))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise SpecError(f"{node.func.id}(...) failed: {shown(str(e), 120)[1:-1]}") from None
     raise SpecError(f"'{type(node).__name__}' is not allowed in expressions",
                     hint="expressions allow arithmetic, comparisons, and/or/not, x if c else y, indexing and "
                          + ", ".join(sorted(FUNCTIONS)))
+
+
+def expr_end(text: str, start: int) -> int:
+    """The index just past the `}` closing the `${` at `start`, or -1: one line, at most one
+    level of inner braces, at most MAX_EXPR_CHARS long (a scan that stays linear)."""
+    depth = 0
+    for j in range(start + 2, min(len(text), start + 2 + MAX_EXPR_CHARS)):
+        c = text[j]
+        if c == "\n" or (c == "{" and depth == 1):
+            return -1
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            if depth == 0:
+                return j + 1
+            depth -= 1
+    return -1
+
+
+def expr_spans(text: str):
+    """(start, end) of every `${...}` in a text, in order."""
+    i = text.find("${")
+    while i != -1:
+        end = expr_end(text, i)
+        if end == -1:
+            i = text.find("${", i + 2)
+            continue
+        yield i, end
+        i = text.find("${", end)
+
+
+def _substitute(text: str, env: dict) -> str:
+    """Text with each `${...}` replaced by its value."""
+    out, pos = [], 0
+    for start, end in expr_spans(text):
+        out += [text[pos:start], str(evaluate(text[start + 2:end - 1], env))]
+        pos = end
+    return "".join(out) + text[pos:]
 
 
 def has_expr(value) -> bool:
@@ -197,7 +306,7 @@ def resolve(value, env: dict):
         whole = _WHOLE.match(value)
         if whole and "${" not in whole.group(1):
             return evaluate(whole.group(1), env)
-        return _PART.sub(lambda m: str(evaluate(m.group(1), env)), value)
+        return bounded(_substitute(value, env))
     if isinstance(value, list):
         return [resolve(v, env) for v in value]
     return value

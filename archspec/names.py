@@ -13,7 +13,7 @@ import builtins
 import keyword
 import re
 
-from .errors import SpecError
+from .errors import SpecError, printable
 from .limits import MAX_NAME
 
 _IDENT = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME - 1}}}")
@@ -63,7 +63,7 @@ def check_name(name, what: str, index_ok: bool = False) -> None:
 
 def one_line(text, limit: int = 200) -> str:
     """Free text made printable, on one line, at most `limit` characters."""
-    s = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+    s = " ".join(printable(str(text)).split())
     return s if len(s) <= limit else s[:limit - 1] + "…"
 
 

@@ -14,7 +14,8 @@ import stat
 import yaml
 
 from .errors import Diagnostic, Loc, SpecError, SpecErrors
-from .limits import MAX_EXPR_CHARS, MAX_FILE_BYTES, MAX_INT, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from .expr import expr_spans
+from .limits import MAX_FILE_BYTES, MAX_INT, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from .names import one_line
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -80,32 +81,11 @@ _PLAIN, _SAFE = "{}[],#", "\ue000\ue001\ue002\ue003\ue004\ue005"
 _PROTECT, _RESTORE = str.maketrans(_PLAIN, _SAFE), str.maketrans(_SAFE, _PLAIN)
 
 
-def expr_end(text: str, start: int) -> int:
-    """The index just past the `}` closing the `${` at `start`, or -1: one line, at most one
-    level of inner braces, at most MAX_EXPR_CHARS long (a scan that stays linear)."""
-    depth = 0
-    for j in range(start + 2, min(len(text), start + 2 + MAX_EXPR_CHARS)):
-        c = text[j]
-        if c == "\n" or (c == "{" and depth == 1):
-            return -1
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            if depth == 0:
-                return j + 1
-            depth -= 1
-    return -1
-
-
 def _protect(text: str) -> str:
-    out, pos, i = [], 0, text.find("${")
-    while i != -1:
-        end = expr_end(text, i)
-        if end == -1:
-            i = text.find("${", i + 2)
-            continue
-        out += [text[pos:i], text[i:end].translate(_PROTECT)]
-        pos, i = end, text.find("${", end)
+    out, pos = [], 0
+    for start, end in expr_spans(text):
+        out += [text[pos:start], text[start:end].translate(_PROTECT)]
+        pos = end
     return "".join(out) + text[pos:] if out else text
 
 

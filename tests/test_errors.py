@@ -175,13 +175,13 @@ def test_expression_cannot_run_code(capsys, spec_file):
 
 def test_recursive_block_is_cut_short(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "blocks:\n  b:\n    nodes: [relu, {use: b}]\nnodes:\n  - x: b\n")
-    assert "blocks nested more than 64 deep (does 'b' use itself?)" in err
+    assert "blocks and groups nested more than archspec's limit of 48 deep (does 'b' use itself?)" in err
     assert "more instantiations" in err and len(err.splitlines()) < 12
 
 
 def test_runaway_repeat_fails_fast(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - {repeat: 100000000000, node: relu}\n")
-    assert f"{name}:4:14: error: repeat 100,000,000,000 would exceed archspec's limit" in err
+    assert f"{name}:4:14: error: repeat 100,000,000,000 exceeds archspec's limit of 100,000 steps" in err
 
 
 def test_private_and_module_names_are_refused(capsys, spec_file):
