@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 
-from .errors import Diagnostic, Loc, SpecErrors
+from .errors import Diagnostic, Loc, SpecErrors, printable
+from .names import one_line
 
 
 def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
@@ -20,21 +22,42 @@ def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
 def load_plugins(sources: list[str]) -> None:
     """Import user op modules: a .py file by path, or an importable module name.
     This runs the user's own code, by their explicit request on the command line;
-    a spec file can never cause it."""
+    a spec file can never cause it. Whatever that code raises is reported as the
+    project's error, with the file and line where it happened."""
+    for src in sources:
+        try:
+            _load_plugin(src)
+        except SpecErrors:
+            raise
+        except Exception as e:     # noqa: BLE001 - the user's code may raise anything
+            raise SpecErrors([Diagnostic(_plugin_loc(src, e), f"cannot load --ops {one_line(src, 80)}: "
+                                         f"{type(e).__name__}: {one_line(e, 200)}")]) from None
+
+
+def _load_plugin(src: str) -> None:
     import importlib
     import importlib.util
-    for src in sources:
-        if src.endswith(".py"):
-            spec = importlib.util.spec_from_file_location(f"archspec_ops_{abs(hash(src))}", src)
-            if spec is None or not os.path.exists(src):
-                raise SpecErrors([Diagnostic(Loc(f"--ops {src}"), "no such file")])
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            try:
-                importlib.import_module(src)
-            except ImportError as e:
-                raise SpecErrors([Diagnostic(Loc(f"--ops {src}"), f"cannot import: {e}")]) from None
+    if not src.endswith(".py"):
+        importlib.import_module(src)
+        return
+    if not os.path.isfile(src):
+        raise SpecErrors([Diagnostic(Loc(f"--ops {one_line(src, 80)}"), "no such file")])
+    spec = importlib.util.spec_from_file_location(f"archspec_ops_{abs(hash(src))}", src)
+    if spec is None or spec.loader is None:
+        raise SpecErrors([Diagnostic(Loc(f"--ops {one_line(src, 80)}"), "not a Python file")])
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def _plugin_loc(src: str, e: Exception) -> Loc:
+    """Where in the user's file the error is: a syntax error's own line, else the deepest frame there."""
+    if isinstance(e, SyntaxError) and e.lineno:
+        return Loc(one_line(e.filename or src, 120), e.lineno, e.offset or 0)
+    tb, line = e.__traceback__, 0
+    while tb is not None:
+        if os.path.basename(tb.tb_frame.f_code.co_filename) == os.path.basename(src):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return Loc(one_line(src, 120), line, 1 if line else 0)
 
 
 def _graph(path: str, sets: list[str]):
@@ -87,7 +110,7 @@ def cmd_diagram(args) -> int:
     try:
         path, view = render.render(g, args.output, fmt, args.depth, args.direction)
     except render.DiagramError as e:
-        print(f"archspec diagram: {e}", file=sys.stderr)
+        print(f"archspec diagram: error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {path} ({render.describe(view)})")
     return 0
@@ -144,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="per-layer table of shapes, params and MACs")
     _spec_args(p)
-    p.add_argument("--depth", type=int, default=None, help="collapse the hierarchy below this depth")
+    p.add_argument("--depth", type=_depth, default=None,
+                   help="collapse the hierarchy below this depth; 0 lists every node (the default)")
     p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(run=cmd_summary)
@@ -175,8 +199,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Printable(io.TextIOBase):
+    """A terminal stream that shows spec text's control characters (escape sequences) as spaces."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(out), _Printable(err)
     try:
         load_plugins(getattr(args, "ops", []))
         return args.run(args)
@@ -185,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except Exception as e:     # noqa: BLE001 - a bug in archspec: one line, not a traceback
+        if os.environ.get("ARCHSPEC_DEBUG"):
+            raise
+        print(f"archspec: internal error: {type(e).__name__}: {one_line(e)} (a bug: please report it with "
+              "the spec; ARCHSPEC_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 if __name__ == "__main__":

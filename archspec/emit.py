@@ -20,19 +20,16 @@ byte-identical source.
 from __future__ import annotations
 
 import fnmatch
-import keyword
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-import networkx as nx
 
 from . import __version__
 from .errors import Diagnostic, Loc, SpecError, SpecErrors
 from .ir import INPUT, Graph, Node, Scope
-from .ops.base import Call, is_default
+from .names import RESERVED, file_stem, name_problem, one_line
+from .ops.base import Call, is_default, literal
 from .spec import InitDef, InitRule, Spec
-
-RESERVED = {"self", "torch", "nn", "F", "getattr", "_probe"}   # names the generated code itself uses
 ROOT_ATTRS = {"init_weights", "input_shape", "output_names", "loss_weights"}    # the top class's own attributes
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
 
@@ -94,19 +91,19 @@ def _inside(ref: str, path: str) -> bool:
 
 def _attr(local: str) -> str:
     """How forward reaches a child: self.conv1, or getattr(self, "0") for a numbered one."""
-    return f"self.{local}" if local.isidentifier() else f"getattr(self, {local!r})"
+    return f"self.{local}" if local.isidentifier() else f"getattr(self, {literal(local)})"
 
 
 def _text(s) -> str:
-    """Free text from the spec (a title, a block name) made safe in a comment or docstring:
-    one line, printable, no quote or backslash that could end the string."""
-    s = "".join(c if c.isprintable() else " " for c in str(s))
-    return " ".join(s.split()).replace("\\", "/").replace('"', "'")
+    """The one way spec text enters generated source (comments and docstrings): one line,
+    printable, no quote or backslash that could end the string."""
+    return one_line(s, 300).replace("\\", "/").replace('"', "'")
 
 
 def _camel(name: str) -> str:
+    """A class name from a name or title: CamelCase words, never a keyword, builtin or reserved name."""
     out = "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)
-    return out if out[:1].isalpha() else "Block" + out
+    return out if out[:1].isalpha() and out not in RESERVED else "Block" + out
 
 
 # -- numbers as constructor arguments -------------------------------------------------
@@ -142,10 +139,10 @@ def _render(call: Call, slots, indent: str) -> str:
     def text(v):
         if _is_number(v):
             s = next(slots)
-            return (s, True) if s is not None else (repr(v), False)
+            return (s, True) if s is not None else (literal(v), False)
         if isinstance(v, Call):
             return _render(v, slots, indent + "    "), False
-        return repr(v), False
+        return literal(v), False
     parts = [text(v)[0] for _, v in call.args]
     for name, v, default in call.kwargs:
         t, param = text(v)
@@ -169,18 +166,10 @@ class Emitter:
             for r in dict.fromkeys(n.inputs):
                 self.consumers.setdefault(r, []).append(n.name)
         self.output_refs = {o.node for o in graph.outputs.values()}
-        self.train_only = self._train_only()
+        self.train_only = graph.train_only_nodes()
         self.classes: dict[tuple, Cls] = {}
-        self.class_names: set[str] = RESERVED | {"Model"}
+        self.class_names: set[str] = {"Model", "_probe"}
         self.defs: dict[str, None] = {}          # helper class sources, in first-use order
-
-    def _train_only(self) -> set[str]:
-        """The nodes that only training-only outputs need (GoogLeNet's auxiliary heads)."""
-        heads = [o.node for o in self.g.outputs.values() if o.train_only]
-        if not heads:
-            return set()
-        needed = {n.name for n in self.g.inference_nodes()}
-        return {a for h in heads for a in nx.ancestors(self.g.nx, h) | {h}} - needed
 
     # -- structure -------------------------------------------------------------------
 
@@ -196,8 +185,9 @@ class Emitter:
     def _as_module(self, n: Node) -> bool:
         """Nodes with tensors and named nodes are modules where the op has a module form;
         anonymous parameter-free nodes are functional calls where it has a call form."""
-        module = n.op.module(n.attrs, n.in_shapes, n.shape)
-        call = n.op.call(n.attrs, ["x"] * len(n.inputs))
+        with _located(n):
+            module = n.op.module(n.attrs, n.in_shapes, n.shape)
+            call = n.op.call(n.attrs, ["x"] * len(n.inputs))
         if module is None and (call is None or n.tensors):
             raise SpecError(f"{n.name}: op '{n.op.name}' has no PyTorch " + ("module" if n.tensors else "form"),
                             loc=n.loc, hint="its definition needs Op.module (a module holding its tensors)"
@@ -315,7 +305,7 @@ class Emitter:
         """The top class: the spec's title (ResNet-50 -> ResNet50), else its name."""
         words = re.split(r"[^A-Za-z0-9]+", (self.g.meta.get("title") or "").split("(")[0])
         name = "".join(w[:1].upper() + w[1:] for w in words if w)
-        return name if name[:1].isalpha() and len(name) <= 30 else _camel(self.g.name)
+        return name if name_problem(name) is None and len(name) <= 30 else _camel(self.g.name)
 
     def _parameterise(self, cls: Cls) -> None:
         """The constructor's parameters: the numbers that differ between the class's instances,
@@ -362,7 +352,7 @@ class Emitter:
                 candidates.append(side)
         fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
         for c in candidates + [fallback]:
-            if c.isidentifier() and not keyword.iskeyword(c) and c not in RESERVED | taken:
+            if name_problem(c) is None and c not in taken:
                 return c
         k = 2
         while f"{fallback}_{k}" in taken:
@@ -422,7 +412,7 @@ class Emitter:
         chained = exports == [ref] if nxt is None else len(nxt.inputs) == 1 and self._only_read_by(ref, nxt)
         reuse = reusable is not None and _GENERIC.match(reusable) and len(it.outputs) == 1
         plain = reuse and len(self.consumers.get(ref, [])) == 1 and ref not in exports
-        if it.named and not chained and not plain and len(it.outputs) == 1 and it.local not in RESERVED:
+        if it.named and not chained and not plain and len(it.outputs) == 1 and name_problem(it.local) is None:
             base = it.local
         elif reuse:
             return reusable
@@ -438,8 +428,9 @@ class Emitter:
         if it.module:
             return f"{_attr(it.local)}({', '.join(args)})"
         n = it.node
-        expr = n.op.call(n.attrs, args, self._inplace(n))
-        return f"_probe(self, {it.local!r}, {expr})" if self.probe else expr
+        with _located(it):
+            expr = n.op.call(n.attrs, args, self._inplace(n))
+        return f"_probe(self, {literal(it.local)}, {expr})" if self.probe else expr
 
     def _returns(self, unit: Unit, var: dict, in_train_block: bool) -> list[str]:
         if unit.path != "":
@@ -450,7 +441,7 @@ class Emitter:
         def value(os_):
             if len(os_) == 1:
                 return var[os_[0].node]
-            return "{" + ", ".join(f"{o.name!r}: {var[o.node]}" for o in os_) + "}"
+            return "{" + ", ".join(f"{literal(o.name)}: {var[o.node]}" for o in os_) + "}"
         if len(evals) == len(outs):
             return [f"return {value(outs)}"]
         head = [] if in_train_block else ["if self.training:"]
@@ -478,9 +469,10 @@ class Emitter:
         lines = [f"class {cls.name}(nn.Module):", f'    """{self._doc(cls, root)}"""', ""]
         if root:
             weights = {o.name: o.loss_weight for o in self.g.outputs.values() if o.loss_weight is not None}
-            lines += [f"    input_shape = {tuple(self.g.input_shape)!r}",
-                      f"    output_names = {tuple(self.g.outputs)!r}",
-                      *([f"    loss_weights = {weights!r}      # the spec's weights of the extra losses"]
+            lines += [f"    input_shape = {literal(tuple(self.g.input_shape))}",
+                      f"    output_names = {literal(tuple(self.g.outputs))}",
+                      *([f"    loss_weights = {{{', '.join(f'{literal(k)}: {literal(v)}' for k, v in weights.items())}}}"
+                         "      # the spec's weights of the extra losses"]
                         if weights else []), ""]
         lines += [f"    def __init__(self{''.join(f', {p}' for p in cls.params)}):", "        super().__init__()"]
         slots = iter(cls.slots)
@@ -488,9 +480,10 @@ class Emitter:
             self._check_attr(it, root)
             call = self._ctor(it)
             if call is not None:
-                text = _render(call, slots, "        ")
+                with _located(it):
+                    text = _render(call, slots, "        ")
                 lines.append(f"        self.{it.local} = {text}" if it.local.isidentifier()
-                             else f"        self.add_module({it.local!r}, {text})")
+                             else f"        self.add_module({literal(it.local)}, {text})")
         if root and self.init:
             lines.append("        self.init_weights()")
         lines += ["", f"    def forward(self, {', '.join(self._arg_names(unit))}):"]
@@ -503,9 +496,9 @@ class Emitter:
         if not root:
             units = cls.units
             scope = units[0].scope
-            what = f"Block '{_text(scope.block)}'" if scope and scope.block else "Group"
+            what = f"Block '{scope.block}'" if scope and scope.block else "Group"
             where = ", ".join(u.path for u in units[:4]) + (", ..." if len(units) > 4 else "")
-            return f"{what}: {where}" + (f" ({len(units)} instances)." if len(units) > 1 else ".")
+            return _text(f"{what}: {where}" + (f" ({len(units)} instances)." if len(units) > 1 else "."))
         g = self.g
         parts = [g.meta.get("title") or g.name] + ([g.meta["paper"]] if g.meta.get("paper") else [])
         outs = ", ".join(f"{o.name} (training only)" if o.train_only else o.name for o in g.outputs.values())
@@ -518,8 +511,7 @@ class Emitter:
 
     def _check_attr(self, it: Item, root: bool) -> None:
         if it.local.startswith("_") or (root and it.local in ROOT_ATTRS):
-            loc = it.node.loc if it.node else it.unit.scope.loc if it.unit.scope else None
-            raise SpecError(f"'{it.local}' cannot be a module attribute name", loc=loc,
+            raise SpecError(f"'{it.local}' cannot be a module attribute name", loc=_loc(it),
                             hint="rename the node: names starting with _ and "
                                  f"{', '.join(sorted(ROOT_ATTRS))} are the compiled module's own")
 
@@ -538,7 +530,7 @@ class Emitter:
             lines += [f"        if isinstance(m, {kind}):", *(f"            {b}" for b in body)]
         zero = self._zero_names()
         if zero:
-            lines += [f"    for name in {tuple(zero)!r}:",
+            lines += [f"    for name in {literal(tuple(zero))}:",
                       "        nn.init.zeros_(self.get_submodule(name).weight)"]
         return lines if len(lines) > 2 else lines + ["    pass"]
 
@@ -560,24 +552,41 @@ class Emitter:
         return list(names)
 
 
+def _loc(it: Item) -> Loc | None:
+    return it.node.loc if it.node else it.unit.scope.loc if it.unit.scope else None
+
+
+@contextmanager
+def _located(it: Item | Node):
+    """A SpecError from writing a node's or scope's source, placed at its YAML location."""
+    try:
+        yield
+    except SpecError as e:
+        if isinstance(it, Node):
+            path, loc = it.name, it.loc
+        else:
+            path, loc = (it.node.name if it.node else it.unit.path), _loc(it)
+        raise SpecError(f"{path}: {e.message}", e.hint, e.loc or loc) from None
+
+
 def _init_lines(rule: InitRule, weight: bool | None, bias: bool | None) -> list[str]:
     """The torch.nn.init calls of one rule on a module `m`; `weight`/`bias`: whether the modules
     have that tensor (None: some do, so test it)."""
     w = rule.weight
     if not isinstance(w, str):
-        call = f"nn.init.constant_(m.weight, {float(w)!r})"
+        call = f"nn.init.constant_(m.weight, {literal(float(w))})"
     elif w.startswith("kaiming"):
-        a = f"a={rule.a!r}, " if rule.a else ""
-        call = f"nn.init.{w}_(m.weight, {a}mode={rule.mode!r}, nonlinearity={rule.nonlinearity!r})"
+        a = f"a={literal(rule.a)}, " if rule.a else ""
+        call = f"nn.init.{w}_(m.weight, {a}mode={literal(rule.mode)}, nonlinearity={literal(rule.nonlinearity)})"
     elif w.startswith("xavier"):
-        call = f"nn.init.{w}_(m.weight, gain={rule.gain!r})"
+        call = f"nn.init.{w}_(m.weight, gain={literal(rule.gain)})"
     elif w in ("normal", "trunc_normal"):
-        call = f"nn.init.{w}_(m.weight, {rule.mean!r}, {rule.std!r})"
+        call = f"nn.init.{w}_(m.weight, {literal(rule.mean)}, {literal(rule.std)})"
     else:
         call = None
     calls = [(call, weight, "weight")]
     if not isinstance(rule.bias, str):
-        calls.append((f"nn.init.constant_(m.bias, {float(rule.bias)!r})", bias, "bias"))
+        calls.append((f"nn.init.constant_(m.bias, {literal(float(rule.bias))})", bias, "bias"))
     out = []
     for c, have, name in calls:
         if c and have is None:
@@ -605,5 +614,5 @@ def emit_spec(spec: Spec | None, graph: Graph, probe: bool = False) -> str:
 
 def module_filename(graph: Graph) -> str:
     """<name>.py, the spec name made an importable module name."""
-    name = re.sub(r"\W", "_", graph.name)
+    name = file_stem(graph.name)
     return ("_" + name if name[:1].isdigit() else name) + ".py"

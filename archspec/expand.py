@@ -58,6 +58,7 @@ class Ctx:
     index: int | None = None     # repeat index, for error frames
     depth: int = 0
     names: _Names = field(default_factory=_Names)
+    steps: int = 1               # product of the enclosing repeats' counts (checked against MAX_NODES)
 
     def full(self, local: str) -> str:
         return f"{self.prefix}.{local}" if self.prefix else local
@@ -257,7 +258,7 @@ class Expander:
 
     def expand_decl(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
         self.instances += 1
-        if self.instances > MAX_INSTANCES:
+        if self.instances > MAX_INSTANCES:      # blocks that fan out into themselves make no nodes
             raise LimitError(f"the spec instantiates more than archspec's limit of {MAX_INSTANCES:,} nodes "
                              "and blocks", loc=d.loc, hint="does a block use itself?", chain=ctx.chain)
         try:
@@ -417,7 +418,7 @@ class Expander:
         local = self._local_name(d, ctx, bname)
         full = ctx.full(local)
         frame = Frame(bname, d.loc, ctx.prefix, ctx.index)
-        inner = Ctx(full, env, ctx.chain + (frame,), seq=kind == "seq", depth=ctx.depth + 1)
+        inner = Ctx(full, env, ctx.chain + (frame,), seq=kind == "seq", depth=ctx.depth + 1, steps=ctx.steps)
         out, _ = self.expand_list(block.raw[kind], inner, ins[0], block.raw.at(kind), block.raw.get("output"))
         self.scopes[full] = Scope(full, "block", d.loc, bname, {p: env[p] for p in block.params}, out, ctx.index)
         return out
@@ -466,7 +467,8 @@ class Expander:
         _check_depth(ctx, d)
         local = self._local_name(d, ctx, d.kind)
         full = ctx.full(local)
-        inner = Ctx(full, ctx.env, ctx.chain, seq=d.kind == "seq", index=ctx.index, depth=ctx.depth + 1)
+        inner = Ctx(full, ctx.env, ctx.chain, seq=d.kind == "seq", index=ctx.index, depth=ctx.depth + 1,
+                    steps=ctx.steps)
         out, _ = self.expand_list(d.body[d.kind], inner, ins[0], d.body.at(d.kind))
         self.scopes[full] = Scope(full, d.kind, d.loc, output=out, repeat=ctx.index)
         return out
@@ -476,11 +478,13 @@ class Expander:
         count = self._value(body["repeat"], self._env(ctx, ins), body.at("repeat"), "'repeat'")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise SpecError(f"repeat count must be a non-negative int, got {count!r}", loc=body.at("repeat"))
-        if count > MAX_REPEAT or len(self.nodes) + count > MAX_NODES:
+        steps = ctx.steps * count        # nested repeats multiply: checked before any step is made
+        if count > MAX_REPEAT or len(self.nodes) + steps > MAX_NODES:
             raise LimitError(f"repeat {count:,} exceeds archspec's limit of {MAX_REPEAT:,} steps"
                              if count > MAX_REPEAT else
-                             f"repeat {count:,} would exceed archspec's limit of {MAX_NODES:,} nodes",
-                             loc=body.at("repeat"))
+                             f"repeat {count:,} would exceed archspec's limit of {MAX_NODES:,} nodes"
+                             + (f" ({steps:,} steps with the enclosing repeats)" if steps > count else ""),
+                             loc=body.at("repeat"), chain=ctx.chain)
         if "node" not in body:
             raise SpecError("repeat needs a 'node:' to repeat", loc=d.loc,
                             hint="e.g. {repeat: 3, node: {use: basic, planes: 64}}")
@@ -498,6 +502,7 @@ class Expander:
             local = self._local_name(d, ctx, "repeat")
             target = Ctx(ctx.full(local), ctx.env, ctx.chain, seq=True, depth=ctx.depth + 1)
             self.scopes[target.prefix] = Scope(target.prefix, "seq", d.loc, repeat=ctx.index)
+        target = replace(target, steps=steps)
         x = ins[0]
         if isinstance(body["node"], YList):     # a list body splices into a numbered sequence
             if not target.seq or "name" in body or carry:

@@ -118,6 +118,14 @@ class Graph:
                 todo.extend(self.nodes[name].inputs)
         return [n for n in self.nodes.values() if n.name in keep]
 
+    def train_only_nodes(self) -> set[str]:
+        """The nodes eval mode does not compute, where the spec has training-only outputs (GoogLeNet's
+        auxiliary heads): the compiled forward runs them under `if self.training:` and diagrams draw
+        them dashed. Without training-only outputs, every node runs in both modes."""
+        if not any(o.train_only for o in self.outputs.values()):
+            return set()
+        return set(self.nodes) - {n.name for n in self.inference_nodes()}
+
     def eval_counts(self) -> dict[str, int]:
         """params and MACs in eval mode, training-only heads left out (how figures are published)."""
         nodes = self.inference_nodes()

@@ -13,15 +13,15 @@ Neither this module nor the CLI path to it imports torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html import escape
+from html import escape as _escape
 from pathlib import Path
 
 import graphviz
-import networkx as nx
 
 from .errors import fmt_shape
-from .files import write_atomic
+from .files import cannot_write, write_atomic
 from .ir import INPUT, Graph, Node
+from .names import file_stem, one_line
 from .ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
 
@@ -198,19 +198,12 @@ def default_depth(graph: Graph) -> int:
     return best
 
 
-# -- training-only heads -----------------------------------------------------
-
-def train_only_nodes(graph: Graph) -> set[str]:
-    """Nodes that only training-only outputs (auxiliary heads) depend on."""
-    heads = [o.node for o in graph.outputs.values() if o.train_only]
-    if not heads:
-        return set()
-    kept = {n.name for n in graph.inference_nodes()}
-    used = set(heads) | {a for h in heads for a in nx.ancestors(graph.nx, h)}
-    return used - kept - {INPUT}
-
-
 # -- labels --------------------------------------------------------------------
+
+def escape(text, quote: bool = True) -> str:
+    """The one way text reaches a Graphviz HTML-like label: printable, one line, entities escaped."""
+    return _escape(one_line(text, 300), quote=quote)
+
 
 def si(v: int) -> str:
     """A count for a box: exact below 100,000 (LeNet's 1,516 reads as in the paper), else 25.6M, 4.09G."""
@@ -313,7 +306,8 @@ def legend_label(v: View, shown: str) -> str:
     """Title, input and outputs, exact totals (the numbers `summary --json` gives) and the convention."""
     g = v.graph
     lines = [f'<FONT POINT-SIZE="14"><B>{escape(g.meta.get("title") or g.name)}</B></FONT>',
-             _small(escape(g.meta.get("paper") or "")), f"input {fmt_shape(g.input_shape)}"]
+             *([_small(escape(g.meta["paper"]))] if g.meta.get("paper") else []),
+             f"input {fmt_shape(g.input_shape)}"]
     for k, o in g.outputs.items():
         note = " (training only" + (f", loss weight {o.loss_weight:g}" if o.loss_weight else "") + ")"
         lines.append(f"output: {escape(k)} {fmt_shape(g.shape_of(o.node))}{note if o.train_only else ''}")
@@ -348,7 +342,7 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB") -> tupl
     dot.node(LEGEND, legend_label(v, shown), shape="plaintext", style="")
     dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
              fillcolor="#444444", fontcolor="white")
-    _add_boxes(dot, v, train_only_nodes(graph))
+    _add_boxes(dot, v, graph.train_only_nodes())
     _add_edges(dot, v)
     _add_outputs(dot, v)
     return dot, v
@@ -444,7 +438,7 @@ def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth
     .dot source, when the Graphviz binary is not installed."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    path = Path(path or f"{graph.name}.{fmt}")
+    path = Path(path or f"{file_stem(graph.name)}.{fmt}")     # never a path from the spec's text
     dot, v = build(graph, depth, direction)
     try:
         if fmt == "dot":
@@ -452,7 +446,7 @@ def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth
         else:
             write_atomic(path, _draw(dot, path, fmt))
     except OSError as e:
-        raise DiagramError(f"cannot write {path}: {e.strerror}") from None
+        raise cannot_write(path, e) from None
     return path, v
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .errors import fmt_shape
 from .ir import Graph
+from .names import one_line
 
 CONVENTION = ("MACs = multiply-accumulates of conv and linear layers "
               "(= torch FlopCounterMode / 2 = torchvision's GFLOPS); FLOPs = 2 x MACs")
@@ -86,13 +87,18 @@ def to_dict(graph: Graph) -> dict:
     }
 
 
+def _cell(text: str) -> str:
+    """A CSV text cell that a spreadsheet never reads as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _num(v: int) -> str:
     return f"{v:,}"
 
 
 def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -> str:
     if fmt == "json":
-        return json.dumps(to_dict(graph), indent=1)
+        return json.dumps(to_dict(graph), indent=1, allow_nan=False)     # strict JSON: no NaN
     table = rows(graph, depth)
     head = ["node", "op", "output", "params", "MACs"]
     body = [[r.name, r.op, fmt_shape(r.shape), _num(r.params), _num(r.macs)] for r in table]
@@ -101,7 +107,8 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["node", "op", "output", "params", "buffers", "macs"])
-        w.writerows([r.name, r.op, "x".join(map(str, r.shape or ())), r.params, r.buffers, r.macs] for r in table)
+        w.writerows([_cell(r.name), _cell(r.op), "x".join(map(str, r.shape or ())), r.params, r.buffers, r.macs]
+                    for r in table)
         return buf.getvalue()
     if fmt == "md":
         lines = ["| " + " | ".join(head) + " |", "|---|---|---|--:|--:|"]
@@ -110,7 +117,7 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -
     widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(5)]
     line = lambda r: "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * len(line(head))
-    title = f"{graph.name}" + (f": {graph.meta['title']}" if graph.meta.get("title") else "")
+    title = f"{graph.name}" + (f": {one_line(graph.meta['title'])}" if graph.meta.get("title") else "")
     return "\n".join([title, f"input {fmt_shape(graph.input_shape)}", rule, line(head), rule,
                       *map(line, body), rule, line(total), rule, _footer(graph)])
 

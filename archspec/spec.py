@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .gcpause import gc_paused
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
-from .names import check_name, file_stem, shown
+from .names import check_name, file_stem, one_line, shown
 from .yamlpos import YDict, YList, load_file, load_text, loc_of
 
 # -- the document schema (structure only; nodes are read by expand.py) ---------
@@ -203,11 +203,13 @@ class Loader:
         self.diags = diags
         self.init: tuple | None = None     # the last library's `init:` (value, loc, key loc)
 
-    def read(self, path: str, shown: str, chain=()) -> YDict | None:
-        """One file with its `extends` resolved (relative to the file), libraries not yet."""
+    def read(self, path: str, shown: str, chain=(), loc: Loc | None = None) -> YDict | None:
+        """One file with its `extends` resolved (relative to the file), libraries not yet;
+        `loc`: where the file is named (for a cycle)."""
         real = os.path.realpath(path)
         if real in chain:
-            raise SpecError(f"'extends' cycle: {' -> '.join(os.path.basename(c) for c in chain + (real,))}")
+            raise SpecError(f"'extends' cycle: {' -> '.join(os.path.basename(c) for c in chain + (real,))}",
+                            loc=loc)
         raw = load_file(path, shown)
         doc = _check_doc(raw, self.diags, shown)
         if doc is None:
@@ -215,7 +217,7 @@ class Loader:
         if doc.extends:
             base_path = os.path.join(os.path.dirname(path), doc.extends)
             _check_linked(doc.extends, base_path, "extends", raw.at("extends"))
-            base = self.read(base_path, _shown(base_path), chain + (real,))
+            base = self.read(base_path, _shown(base_path), chain + (real,), raw.at("extends"))
             if base is None:
                 return None
             raw = _merge(base, raw)
@@ -317,7 +319,7 @@ def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
     """`--set key=value` pairs; values are YAML (`--set layers=[2,2,2,2]`)."""
     out = []
     for s in sets:
-        loc = Loc(f"--set {s}")
+        loc = Loc(f"--set {one_line(s, 60)}")
         if "=" not in s:
             raise SpecError("expected key=value", loc=loc, hint="e.g. --set num_classes=10")
         key, text = s.split("=", 1)

@@ -100,6 +100,10 @@ def load_text(text: str, filename: str):
         what = e.problem or e.context or "invalid YAML"
         raise SpecError(f"YAML syntax error: {what}", loc=loc,
                         hint="check indentation and that every '{', '[' and quote is closed") from None
+    except yaml.reader.ReaderError as e:     # a control character: located by its offset
+        pos = e.position
+        loc = Loc(filename, text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos))
+        raise SpecError(f"YAML error: character {e.character!r} is not allowed in YAML text", loc=loc) from None
     except yaml.YAMLError as e:
         raise SpecError(f"YAML error: {one_line(e)}", loc=Loc(filename)) from None
     finally:

@@ -16,6 +16,7 @@ Register a user op with `@register` on such a class; nothing else changes.
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -63,6 +64,20 @@ Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 _NO_DEFAULT = object()
 
 
+def literal(value) -> str:
+    """A value as generated source writes it: its repr, for the plain values a spec can make
+    (numbers, text, booleans, None and tuples or lists of them); a non-finite number, which
+    has no Python literal, is a SpecError (an attribute can overflow after scaling)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"the value {value} is not a finite number", hint="use smaller attribute values")
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            literal(v)
+    elif not (value is None or isinstance(value, (bool, int, float, str))):
+        raise TypeError(f"no literal for {type(value).__name__}")     # an op definition's mistake
+    return repr(value)
+
+
 class Call(NamedTuple):
     """A PyTorch call as data, `fn(arg, ..., kw=value, ...)`. Numbers stay values, not text,
     so that emit can give blocks that differ only in numbers one class with constructor args."""
@@ -72,9 +87,9 @@ class Call(NamedTuple):
     defs: tuple = ()             # source of the helper classes fn needs (emitted once, at the top of the file)
 
     def source(self, *inputs: str) -> str:
-        """`fn(inputs..., args..., kwargs...)` with every value written by repr: a functional call."""
-        parts = [*inputs, *(repr(v) for _, v in self.args)]
-        parts += [f"{k}={v!r}" for k, v, d in self.kwargs if not is_default(v, d)]
+        """`fn(inputs..., args..., kwargs...)` with every value written by `literal`: a functional call."""
+        parts = [*inputs, *(literal(v) for _, v in self.args)]
+        parts += [f"{k}={literal(v)}" for k, v, d in self.kwargs if not is_default(v, d)]
         return f"{self.fn}({', '.join(parts)})"
 
 

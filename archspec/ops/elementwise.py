@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Attrs, Call, Op, Prob, kw, register
+from .base import Attrs, Call, Op, Prob, kw, literal, register
 
 SCALED_TANH = '''
 class ScaledTanh(nn.Module):
@@ -63,7 +63,7 @@ class ScaledTanh(Op):
         return Call("ScaledTanh", (("A", a.A), ("S", a.S)), (), (SCALED_TANH,))
 
     def call(self, a, args, inplace=False):
-        return f"{a.A!r} * torch.tanh({a.S!r} * {args[0]})"
+        return f"{literal(a.A)} * torch.tanh({literal(a.S)} * {args[0]})"
 
     def label(self, a):
         return f"{a.A:g} tanh({a.S:.4g} a)"
@@ -100,7 +100,7 @@ class Dropout(Op):
         return Call("nn.Dropout", (("p", a.p),))
 
     def call(self, a, args, inplace=False):
-        return f"F.dropout({args[0]}, {a.p!r}, self.training)"
+        return f"F.dropout({args[0]}, {literal(a.p)}, self.training)"
 
     def label(self, a):
         return f"dropout {a.p:g}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, register, square, window_out
+from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, literal, register, square, window_out
 
 
 class _Pool(Op):
@@ -84,7 +84,7 @@ class AdaptiveAvgPool(Op):
         return Call("nn.AdaptiveAvgPool2d", (("output_size", self._size(a)),))
 
     def call(self, a, args, inplace=False):
-        return f"F.adaptive_avg_pool2d({args[0]}, {self._size(a)!r})"
+        return f"F.adaptive_avg_pool2d({args[0]}, {literal(self._size(a))})"
 
     def label(self, a):
         return f"adaptive avgpool {a.size[0]}x{a.size[1]}"
