@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-MAX_ERRORS = 100          # errors reported before archspec stops looking (archspec/limits.py's list)
-MAX_MESSAGE = 500         # characters of one message: spec text is never echoed at length
+from .limits import MAX_ERRORS, MAX_MESSAGE
 
 
 def printable(text: str) -> str:

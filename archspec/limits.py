@@ -3,10 +3,6 @@
 Each is checked before the work it bounds, so a hostile or mistaken spec fails
 fast with a located error instead of hanging or exhausting memory.
 """
-from __future__ import annotations
-
-from . import errors
-
 MAX_FILE_BYTES = 16 * 2**20       # one spec or block library file (a 400k-node spec is ~14 MiB)
 MAX_YAML_VALUES = 4_000_000       # values in one file after alias expansion (YAML "billion laughs")
 MAX_YAML_DEPTH = 100              # nesting of YAML lists and mappings
@@ -19,5 +15,5 @@ MAX_SCOPE_DEPTH = 48              # blocks and groups nested in each other
 MAX_EXPR_CHARS = 1_000            # characters of one ${...}
 MAX_EXPR_NODES = 500              # syntax-tree nodes of one ${...}
 MAX_SIZE = 10_000                 # length of a string or list an expression produces
-MAX_ERRORS = errors.MAX_ERRORS    # errors reported before archspec stops looking
-MAX_MESSAGE = errors.MAX_MESSAGE  # characters of one reported line
+MAX_ERRORS = 100                  # errors reported before archspec stops looking
+MAX_MESSAGE = 500                 # characters of one reported line: spec text is never echoed at length

@@ -24,3 +24,16 @@ def test_error_example_is_the_real_output(capsys, monkeypatch):
     assert main(["validate", "examples/broken.yaml"]) == 1
     err = capsys.readouterr().err.strip()
     assert f"$ archspec validate examples/broken.yaml\n{err}\n```" in (ROOT / "README.md").read_text()
+
+
+def test_limits_table_matches_limits_py():
+    """Every limit in archspec/limits.py is in the README's table, with its value."""
+    from archspec import limits
+    text = (ROOT / "README.md").read_text()
+    table = dict(re.findall(r"^\| `(MAX_\w+)` \| ([^|]+) \|", text, re.M))
+    values = {k: v for k, v in vars(limits).items() if k.startswith("MAX_")}
+    assert set(table) == set(values)
+    for name, value in values.items():
+        shown = ("16 MiB" if name == "MAX_FILE_BYTES" and value == 16 * 2**20 else
+                 f"2^{value.bit_length() - 1}" if name == "MAX_INT" else f"{value:,}")
+        assert table[name].strip() == shown, name
