@@ -10,6 +10,7 @@ a failed node gets an unknown shape and is not blamed again downstream.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,7 +20,7 @@ from .errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
 from .gcpause import gc_paused
 from .expr import ShapeView, has_expr, resolve
 from .ir import INPUT, Graph, Node, Output, Scope
-from .limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
+from .limits import MAX_ELEMENTS, MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from .names import name_problem, shown
 from .ops import REGISTRY
 from .spec import TYPE_NAMES, Spec
@@ -280,7 +281,7 @@ class Expander:
         except LimitError:
             raise
         except SpecError as e:
-            self.error(e.loc or d.loc, ctx, e.message, hint=e.hint, path=ctx.full(d.name or ""))
+            self.error(e.loc or d.loc, ctx, e.message, hint=e.hint, path=ctx.full(d.name) if d.name else ctx.prefix)
             return _Failed("?")
 
     def _expand_named_thing(self, d: Decl, kind: str, target, ctx: Ctx, ins: list[str]) -> str:
@@ -327,6 +328,7 @@ class Expander:
                                     f"{', '.join(map(str, xs))})",
                                     hint="the input is too small for this window and stride")
                 tensors, macs = op.tensors(attrs, xs, y), op.macs(attrs, xs, y)
+                _check_sizes(y, tensors)
             except SpecError as e:
                 self.error(e.loc or d.loc, ctx, e.message, path=full, hint=e.hint)
                 y = None
@@ -510,10 +512,14 @@ class Expander:
                                 "indices) and takes no name: or carry:", loc=body.at("node"))
             for i in range(count):
                 step = replace(target, env={**target.env, "i": i}, index=i)
+                before = len(self.nodes)
                 x, _ = self.expand_list(body["node"], step, x, body.at("node"))
+                if i == 0:
+                    self._check_projection(before, count, body, ctx)
             return x
         for i in range(count):
             step = replace(target, env={**target.env, "i": i}, index=i)
+            before = len(self.nodes)
             item = self._decl(body["node"], body.at("node"))
             if item.name is not None:
                 raise SpecError("the repeated node takes its name from the repeat's 'name:'",
@@ -531,9 +537,18 @@ class Expander:
                 item.name = name
             y = self.expand_decl(item, step, [x])
             x = self._concat(x, y, step, d) if carry == "concat" else y
+            if i == 0:
+                self._check_projection(before, count, body, ctx)
         if d.name is not None:
             self.scopes[target.prefix].output = x
         return x
+
+    def _check_projection(self, before: int, count: int, body: YDict, ctx: Ctx) -> None:
+        """After a repeat's first step: the nodes all its steps would make, before they are made."""
+        total = len(self.nodes) + (len(self.nodes) - before) * (count - 1)
+        if total > MAX_NODES:
+            raise LimitError(f"repeat {count:,} of {len(self.nodes) - before:,} nodes each would exceed "
+                             f"archspec's limit of {MAX_NODES:,} nodes", loc=body.at("repeat"), chain=ctx.chain)
 
     def _concat(self, a: str, b: str, ctx: Ctx, d: Decl) -> str:
         carried = Decl(None, "op", YDict(d.loc, {"op": "concat"}), d.loc)
@@ -632,6 +647,14 @@ class Expander:
             if n.name not in used:
                 self.diags.warning(n.loc, "output is never used", path=n.name,
                                    hint="feed it to another node, list it in outputs:, or remove it")
+
+
+def _check_sizes(y: tuple, tensors: list) -> None:
+    """An output or a tensor PyTorch could hold: at most MAX_ELEMENTS elements."""
+    for what, shape in [("output", y), *((f"tensor '{t.key}'", t.shape) for t in tensors)]:
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise SpecError(f"{what} of shape {tuple(shape)} has more than archspec's limit of "
+                            f"2^{MAX_ELEMENTS.bit_length() - 1} elements", hint="check the sizes and strides")
 
 
 def _check_depth(ctx: Ctx, d: Decl, why: str = "") -> None:

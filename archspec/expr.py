@@ -110,7 +110,8 @@ def bounded(v):
     if isinstance(v, float) and not math.isfinite(v):
         raise SpecError(f"the result {v} is not a finite number")
     if isinstance(v, int) and abs(v) >= MAX_INT:
-        raise SpecError(f"the result {shown(v)} exceeds archspec's integer limit 2**{MAX_INT.bit_length() - 1}")
+        raise SpecError(f"the result {shown(v)} is outside archspec's integer range, "
+                        f"-2**{MAX_INT.bit_length() - 1} < n < 2**{MAX_INT.bit_length() - 1}")
     if isinstance(v, (str, list)) and _size(v) > MAX_SIZE:
         raise SpecError(f"the result has more than archspec's limit of {MAX_SIZE:,} elements")
     return v

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .gcpause import gc_paused
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
 from .names import check_name, file_stem, one_line, shown
-from .yamlpos import YDict, YList, load_file, load_text, loc_of
+from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
 
 # -- the document schema (structure only; nodes are read by expand.py) ---------
 
@@ -61,7 +61,7 @@ class InitRule(_Strict):
     a: float = 0.0                                          # kaiming_*: the negative slope
     gain: float = 1.0                                       # xavier_*
     mean: float = 0.0                                       # normal, trunc_normal (cut at +-2)
-    std: float = 1.0
+    std: Annotated[float, Field(ge=0.0)] = 1.0
 
     @field_validator("weight", "bias")
     @classmethod
@@ -263,6 +263,15 @@ class Loader:
             table[name] = Block(name, body, dict(params), raw["blocks"].at(name), raw["blocks"].key_at(name))
 
 
+def _check_numbers(value, loc: Loc) -> None:
+    """A value given from Python (not read from YAML) meets the same rules: finite, bounded ints."""
+    for v in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(v, (list, tuple)):
+            _check_numbers(v, loc)
+        elif number_problem(v):
+            raise SpecError(f"{shown(v)}: {number_problem(v)}", loc=loc)
+
+
 def _check_linked(rel, path: str, key: str, loc: Loc) -> None:
     """`extends:` and `use:` name YAML files that exist (read_text then insists on a regular file)."""
     if not isinstance(rel, str) or not rel.endswith((".yaml", ".yml")):
@@ -354,6 +363,7 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None, libra
             params[k], locs[k] = v, own.at(k)
         overrides = parse_overrides(list(sets)) + [(k, v, Loc(f"{k}=")) for k, v in (values or {}).items()]
         for key, value, loc in overrides:
+            _check_numbers(value, loc)
             if key == "input":
                 raw["input"] = value
             elif key not in params:

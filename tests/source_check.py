@@ -1,0 +1,463 @@
+"""A whitelist of what archspec's emitter legitimately writes, as a test oracle.
+
+`check_generated_source(text)` raises AssertionError (with the offending line) when a
+generated module holds anything beyond the shapes archspec/emit.py produces:
+
+- module level: the header comments, `import torch`, `import torch.nn.functional as F`,
+  `from torch import nn`, classes deriving from `nn.Module`, and `Model = <a class>`;
+- helper classes (TableConv, Subsample, PadChannels, ...) are accepted only when they are,
+  AST for AST, one of the helper texts that registered ops carry (`Call.defs`: constants
+  of the op modules, never influenced by a spec);
+- block classes: a docstring, the root class's literal attributes (input_shape,
+  output_names, loss_weights), and the methods __init__, forward and init_weights, made
+  of assignments, calls, returns and the few `if`/`for` forms the emitter writes;
+- every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
+  class of the module; torch/nn/F attributes must be real, non-private, non-module
+  members (and not a short list of side-effecting ones such as torch.load);
+- no string constant but docstrings and plain (dotted) identifiers; no f-string, lambda,
+  comprehension, subscript, with/try/while/del/global/nonlocal/yield/await, no exec,
+  eval, open, compile, __import__, globals, locals; no attribute or name starting with _
+  (but `super().__init__`); no control character anywhere in the text.
+
+`probe=True` also admits the `_probe(self, 'name', value)` wrapper of emit's probe mode.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import pkgutil
+import re
+import sys
+
+IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import nn"]
+GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance"}
+ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
+METHODS = {"__init__", "forward", "init_weights"}
+PLAIN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")      # an identifier, a number, a dotted name
+DIGITS = re.compile(r"^[0-9]+$")
+BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+# members of torch that act outside the model (files, global state, compilation, imports)
+TORCH_DENY = {
+    "load", "save", "hub", "ops", "jit", "compile", "export", "onnx", "library", "classes",
+    "utils", "backends", "package", "multiprocessing", "distributed", "cuda", "mps", "xpu",
+    "manual_seed", "seed", "initial_seed", "set_rng_state", "get_rng_state", "from_file",
+    "use_deterministic_algorithms", "set_default_device", "set_default_dtype", "set_default_tensor_type",
+    "set_grad_enabled", "set_printoptions", "set_num_threads", "set_num_interop_threads",
+    "set_anomaly_enabled", "set_warn_always", "set_flush_denormal", "set_float32_matmul_precision",
+    "set_deterministic_debug_mode", "autograd", "fx", "overrides", "testing", "storage",
+}
+
+
+class _Reject(Exception):
+    def __init__(self, node, why):
+        super().__init__(why)
+        self.node, self.why = node, why
+
+
+def _fail(node, why):
+    raise _Reject(node, why)
+
+
+# -- helper classes -----------------------------------------------------------------------
+
+def _dump(node) -> str:
+    return ast.dump(node, annotate_fields=False, include_attributes=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _helper_dumps_static() -> dict:
+    """{class name: {AST dumps}} of the helper class texts in archspec.ops' modules."""
+    out: dict[str, set] = {}
+    try:
+        import archspec.ops as ops
+        mods = [ops] + [importlib.import_module(f"archspec.ops.{m.name}") for m in pkgutil.iter_modules(ops.__path__)]
+    except Exception:      # noqa: BLE001 - without the package, helpers go through the generic rules
+        return out
+    for mod in mods:
+        _collect(vars(mod), out)
+    return out
+
+
+def _collect(namespace: dict, out: dict) -> None:
+    for v in list(namespace.values()):
+        if isinstance(v, str) and "(nn.Module)" in v and "class " in v:
+            try:
+                tree = ast.parse(v)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.ClassDef):
+                    out.setdefault(node.name, set()).add(_dump(node))
+
+
+def _helper_dumps() -> dict:
+    """The static helpers, plus those of ops registered later (user ops, `--ops FILE.py`)."""
+    out = {k: set(v) for k, v in _helper_dumps_static().items()}
+    try:
+        from archspec.ops import REGISTRY
+    except Exception:      # noqa: BLE001
+        return out
+    for op in REGISTRY.values():
+        mod = sys.modules.get(type(op).__module__)
+        if mod is not None and not type(op).__module__.startswith("archspec."):
+            _collect(vars(mod), out)
+    return out
+
+
+# -- torch / nn / F attribute chains ------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _torch_attr_ok(root: str, chain: tuple) -> str | None:
+    """None if `root.chain...` is an allowed torch member, else why not."""
+    import types
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    if any(a.startswith("_") for a in chain):
+        return "private attribute"
+    if root == "torch":
+        if len(chain) != 1 or chain[0] in TORCH_DENY:
+            return f"torch.{'.'.join(chain)} is not a model operation"
+        v = getattr(torch, chain[0], None)
+        if v is None or isinstance(v, types.ModuleType) or chain[0].startswith("set_"):
+            return f"torch.{chain[0]} is not a torch function"
+        return None
+    if root == "F":
+        v = getattr(F, chain[0], None) if len(chain) == 1 else None
+        if v is None or not callable(v) or isinstance(v, type):
+            return f"F.{'.'.join(chain)} is not a torch.nn.functional function"
+        return None
+    # nn
+    if chain[0] == "init":
+        v = getattr(nn.init, chain[1], None) if len(chain) == 2 else None
+        if v is None or not isinstance(v, types.FunctionType):
+            return f"nn.{'.'.join(chain)} is not an nn.init function"
+        return None
+    v = getattr(nn, chain[0], None) if len(chain) == 1 else None
+    if not (isinstance(v, type) and (issubclass(v, nn.Module) or v is nn.Parameter)):
+        return f"nn.{'.'.join(chain)} is not an nn.Module class"
+    return None
+
+
+def _chain(node):
+    """(root Name, [attrs]) of a pure attribute chain, else (None, None)."""
+    attrs = []
+    while isinstance(node, ast.Attribute):
+        attrs.append(node.attr)
+        node = node.value
+    return (node.id, attrs[::-1]) if isinstance(node, ast.Name) else (None, None)
+
+
+# -- the checker ----------------------------------------------------------------------------
+
+class _Checker:
+    def __init__(self, classes: set[str], probe: bool):
+        self.classes = classes
+        self.probe = probe
+
+    # expressions
+    def expr(self, node, names: set[str]) -> None:
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, str):
+                if not PLAIN.match(v) or any(p.startswith("_") for p in v.split(".")):
+                    _fail(node, f"string constant {v!r} is not a plain identifier or dotted name")
+            elif not (v is None or isinstance(v, (bool, int, float))):
+                _fail(node, f"constant {v!r} of type {type(v).__name__}")
+            return
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                _fail(node, f"store to {node.id} outside an assignment")
+            if node.id not in names and node.id not in GLOBALS and node.id not in self.classes \
+                    and not (self.probe and node.id == "_probe"):
+                _fail(node, f"unknown name {node.id!r}")
+            return
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                _fail(node, f"attribute {node.attr!r}")
+            root, chain = _chain(node)
+            if root in ("torch", "nn", "F") and root not in names:
+                why = _torch_attr_ok(root, tuple(chain))
+                if why:
+                    _fail(node, why)
+                return
+            self.expr(node.value, names)
+            return
+        if isinstance(node, ast.Call):
+            self.call(node, names)
+            return
+        if isinstance(node, (ast.Tuple, ast.List)):
+            if not isinstance(node.ctx, ast.Load):
+                _fail(node, "store to a tuple or list outside an assignment")
+            for e in node.elts:
+                self.expr(e, names)
+            return
+        if isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values):
+                if k is None:
+                    _fail(node, "dict unpacking")
+                self.expr(k, names)
+                self.expr(v, names)
+            return
+        if isinstance(node, ast.BinOp):
+            if not isinstance(node.op, BINOPS):
+                _fail(node, f"operator {type(node.op).__name__}")
+            self.expr(node.left, names)
+            self.expr(node.right, names)
+            return
+        if isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)) or not isinstance(node.operand, ast.Constant):
+                _fail(node, "unary operator on a non-number")
+            self.expr(node.operand, names)
+            return
+        _fail(node, f"{type(node).__name__} expression")
+
+    def call(self, node: ast.Call, names: set[str]) -> None:
+        f = node.func
+        if isinstance(f, ast.Name) and f.id == "getattr":
+            if (len(node.args) != 2 or node.keywords or not isinstance(node.args[0], ast.Name)
+                    or node.args[0].id != "self" or not isinstance(node.args[1], ast.Constant)
+                    or not isinstance(node.args[1].value, str) or not DIGITS.match(node.args[1].value)):
+                _fail(node, "getattr other than getattr(self, '<index>')")
+            return
+        if isinstance(f, ast.Name) and f.id == "super":
+            _fail(node, "super() outside `super().__init__()`")
+        if isinstance(f, ast.Name) and f.id == "isinstance":
+            if len(node.args) != 2 or node.keywords or not isinstance(node.args[0], ast.Name):
+                _fail(node, "isinstance other than isinstance(m, <classes>)")
+        if isinstance(f, ast.Name) and f.id == "_probe":
+            if len(node.args) != 3 or node.keywords or not isinstance(node.args[0], ast.Name) \
+                    or node.args[0].id != "self":
+                _fail(node, "_probe other than _probe(self, 'name', value)")
+        if isinstance(f, ast.Attribute) and f.attr == "add_module":
+            if not (isinstance(f.value, ast.Name) and f.value.id == "self" and len(node.args) == 2
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                    and DIGITS.match(node.args[0].value)):
+                _fail(node, "add_module other than self.add_module('<index>', module)")
+        self.expr(f, names)
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                _fail(a, "*args in a call")
+            self.expr(a, names)
+        for k in node.keywords:
+            if k.arg is None or k.arg.startswith("_"):
+                _fail(k.value if k.arg is None else node, "**kwargs or a private keyword in a call")
+            self.expr(k.value, names)
+
+    # statements
+    def target(self, node, names: set[str], reserved: set[str]) -> None:
+        """A store: a local name, a tuple of them, or self.<attr>."""
+        if isinstance(node, ast.Name):
+            if node.id in reserved or node.id.startswith("_") or node.id in self.classes:
+                _fail(node, f"assignment to reserved name {node.id!r}")
+            names.add(node.id)
+        elif isinstance(node, ast.Tuple) and node.elts:
+            for e in node.elts:
+                if not isinstance(e, ast.Name):
+                    _fail(e, "assignment to a non-name in a tuple")
+                self.target(e, names, reserved)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            if node.attr.startswith("_"):
+                _fail(node, f"attribute {node.attr!r}")
+        else:
+            _fail(node, f"assignment to {type(node).__name__}")
+
+    def body(self, stmts: list, names: set[str], kind: str, depth: int = 0) -> None:
+        reserved = GLOBALS | {"self"}
+        for i, s in enumerate(stmts):
+            if isinstance(s, ast.Expr):
+                if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                    if i != 0 or depth != 0:
+                        _fail(s, "a string statement other than the docstring")
+                    continue
+                if not isinstance(s.value, ast.Call):
+                    _fail(s, "an expression statement other than a call")
+                if kind == "__init__" and i == 0 and self._is_super_init(s.value):
+                    continue
+                self.call(s.value, names)
+            elif isinstance(s, ast.Assign):
+                if len(s.targets) != 1:
+                    _fail(s, "chained assignment")
+                if kind == "init_weights":
+                    _fail(s, "assignment in init_weights")
+                self.expr(s.value, names)
+                if kind == "__init__" and not isinstance(s.targets[0], ast.Attribute):
+                    _fail(s, "__init__ assigns only self.<child>")
+                if kind == "forward" and isinstance(s.targets[0], ast.Attribute):
+                    _fail(s, "forward assigns to an attribute")
+                self.target(s.targets[0], names, reserved)
+            elif isinstance(s, ast.Return):
+                if kind != "forward" or s.value is None:
+                    _fail(s, f"return in {kind}")
+                self.expr(s.value, names)
+            elif isinstance(s, ast.If):
+                if s.orelse or depth > 1:
+                    _fail(s, "else branch or nested if")
+                self.test(s.test, names, kind)
+                self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For):
+                if kind != "init_weights" or depth != 0 or s.orelse:
+                    _fail(s, f"for loop in {kind}")
+                self.for_iter(s.iter, names)
+                if not isinstance(s.target, ast.Name) or s.target.id not in ("m", "name"):
+                    _fail(s, "for loop target other than m or name")
+                names.add(s.target.id)
+                self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.Pass):
+                if kind != "init_weights":
+                    _fail(s, "pass")
+            else:
+                _fail(s, f"{type(s).__name__} statement in {kind}")
+
+    @staticmethod
+    def _is_super_init(c: ast.Call) -> bool:
+        f = c.func
+        return (not c.args and not c.keywords and isinstance(f, ast.Attribute) and f.attr == "__init__"
+                and isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name)
+                and f.value.func.id == "super" and not f.value.args and not f.value.keywords)
+
+    def test(self, t, names: set[str], kind: str) -> None:
+        if kind == "forward":
+            if _dump(t) != _dump(ast.parse("self.training", mode="eval").body):
+                _fail(t, "an if other than `if self.training:`")
+            return
+        if kind != "init_weights":
+            _fail(t, f"if in {kind}")
+        if isinstance(t, ast.Call) and isinstance(t.func, ast.Name) and t.func.id == "isinstance":
+            self.call(t, names)
+            return
+        if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.IsNot)
+                and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value is None
+                and isinstance(t.left, ast.Attribute) and isinstance(t.left.value, ast.Name)
+                and t.left.value.id == "m" and t.left.attr in ("weight", "bias")):
+            return
+        _fail(t, "an if other than isinstance(m, ...) or m.weight/bias is not None")
+
+    def for_iter(self, it, names: set[str]) -> None:
+        if _dump(it) == _dump(ast.parse("self.modules()", mode="eval").body):
+            return
+        if isinstance(it, ast.Tuple) and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                                             for e in it.elts):
+            self.expr(it, names)
+            return
+        _fail(it, "a for loop over something other than self.modules() or a tuple of names")
+
+    def function(self, fn, root: bool) -> None:
+        if not isinstance(fn, ast.FunctionDef):
+            _fail(fn, f"{type(fn).__name__} in a class")
+        if fn.name not in METHODS or (fn.name == "init_weights" and not root):
+            _fail(fn, f"method {fn.name!r}")
+        if fn.decorator_list or fn.returns or fn.type_comment or getattr(fn, "type_params", None):
+            _fail(fn, "decorated or annotated method")
+        a = fn.args
+        if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults or a.kw_defaults
+                or not a.args or a.args[0].arg != "self"):
+            _fail(fn, "method arguments other than (self, name, ...)")
+        names = {"self"}
+        for arg in a.args[1:]:
+            if arg.annotation or arg.arg in GLOBALS or arg.arg.startswith("_") or arg.arg in self.classes:
+                _fail(arg, f"argument {arg.arg!r}")
+            names.add(arg.arg)
+        if fn.name == "init_weights" and len(a.args) != 1:
+            _fail(fn, "init_weights takes only self")
+        if fn.name == "__init__" and not (len(fn.body) >= 1 and isinstance(fn.body[0], ast.Expr)
+                                          and isinstance(fn.body[0].value, ast.Call)
+                                          and self._is_super_init(fn.body[0].value)):
+            _fail(fn, "__init__ must start with super().__init__()")
+        self.body(fn.body, names, fn.name)
+
+    def cls(self, c: ast.ClassDef, root: bool) -> None:
+        if c.decorator_list or c.keywords or getattr(c, "type_params", None) or len(c.bases) != 1 \
+                or _dump(c.bases[0]) != _dump(ast.parse("nn.Module", mode="eval").body):
+            _fail(c, f"class {c.name} must derive from nn.Module only")
+        seen = set()
+        for i, s in enumerate(c.body):
+            if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                if i != 0:
+                    _fail(s, "a string statement other than the docstring")
+                continue
+            if isinstance(s, ast.Assign):
+                t = s.targets[0]
+                if len(s.targets) != 1 or not isinstance(t, ast.Name) or t.id not in ROOT_ATTRS or not root:
+                    _fail(s, "a class attribute other than the root's input_shape/output_names/loss_weights")
+                try:
+                    v = ast.literal_eval(s.value)
+                except ValueError:
+                    _fail(s, f"{t.id} is not a literal")
+                self._attr_value(s, t.id, v)
+                key = t.id
+            else:
+                self.function(s, root)
+                key = s.name
+            if key in seen:
+                _fail(s, f"{key} defined twice")
+            seen.add(key)
+        if not {"__init__", "forward"} <= seen:
+            _fail(c, f"class {c.name} lacks __init__ or forward")
+
+    @staticmethod
+    def _attr_value(node, name: str, v) -> None:
+        def plain(s):
+            return isinstance(s, str) and PLAIN.match(s) and not s.startswith("_")
+        if name == "input_shape":
+            ok = isinstance(v, tuple) and all(type(d) is int and d > 0 for d in v)
+        elif name == "output_names":
+            ok = isinstance(v, tuple) and v and all(plain(s) for s in v)
+        else:
+            ok = isinstance(v, dict) and all(plain(k) and type(w) in (int, float) for k, w in v.items())
+        if not ok:
+            _fail(node, f"{name} = {v!r} is not what the emitter writes")
+
+
+def _module_classes(tree: ast.Module) -> tuple[list, str]:
+    body = tree.body
+    if len(body) < 5:
+        _fail(tree, "a module with fewer statements than imports, a class and `Model = ...`")
+    for s, want in zip(body[:3], IMPORTS):
+        if _dump(s) != _dump(ast.parse(want).body[0]):
+            _fail(s, f"expected `{want}`")
+    last = body[-1]
+    if not (isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name)
+            and last.targets[0].id == "Model" and isinstance(last.value, ast.Name)):
+        _fail(last, "the module must end with `Model = <class>`")
+    classes = body[3:-1]
+    for c in classes:
+        if not isinstance(c, ast.ClassDef):
+            _fail(c, f"module-level {type(c).__name__}")
+    return classes, last.value.id
+
+
+def check_generated_source(text: str, probe: bool = False) -> None:
+    """Raise AssertionError unless `text` is made only of what archspec's emitter writes."""
+    assert isinstance(text, str), f"generated source is {type(text).__name__}, not str"
+    for n, line in enumerate(text.split("\n"), 1):
+        bad = [c for c in line if not c.isprintable()]
+        if bad:
+            raise AssertionError(f"generated source line {n} has control characters {bad!r}: {line[:200]!r}")
+    lines = text.split("\n")
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as e:
+        raise AssertionError(f"generated source does not parse: {e}") from None
+    try:
+        classes, model = _module_classes(tree)
+        names = [c.name for c in classes]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            _fail(classes[0], f"classes defined twice: {sorted(dupes)}")
+        if model not in names:
+            _fail(tree.body[-1], f"Model = {model}, not a class of the module")
+        helpers = _helper_dumps()
+        checker = _Checker(set(names), probe)
+        for c in classes:
+            if c.name.startswith("_"):
+                _fail(c, f"class name {c.name!r}")
+            if c.name != model and _dump(c) in helpers.get(c.name, ()):
+                continue                    # an op's helper class, verbatim
+            checker.cls(c, c.name == model)
+    except _Reject as r:
+        ln = getattr(r.node, "lineno", None)
+        where = f"line {ln}: {lines[ln - 1].strip()[:200]!r}" if ln else "module"
+        raise AssertionError(f"generated source not in the emitter's whitelist: {r.why} ({where})") from None
