@@ -125,14 +125,11 @@ def _depth(text: str) -> int:
 def cmd_build(args) -> int:
     """Validate, summarise, write DIR/<name>.py atomically (nothing on error); --check and
     --export build the module, and only they import torch."""
-    from . import load
-    from .emit import emit_spec, module_filename
+    from .emit import emit, module_filename
     from .files import write_atomic
-    from .expand import expand
     from .report import format_summary
-    spec = load(args.spec, args.sets)
-    g = expand(spec)
-    text = emit_spec(spec, g)
+    g = _graph(args.spec, args.sets)      # expanded once: every step below takes this Graph
+    text = emit(g)
     print(format_summary(g))
     path = write_atomic(os.path.join(args.output, module_filename(g)), text)
     print(f"wrote {path}")
@@ -140,12 +137,13 @@ def cmd_build(args) -> int:
         return 0
     from . import compiler
     if args.check:
-        report = compiler.check(spec)
+        report = compiler.check(g)
         print(f"check:\n{report}")
         if not report.ok:
             return 1
+    model_class = compiler.load_source(text, g.name).Model if args.export else None
     for fmt in dict.fromkeys(args.export):
-        model = compiler.load_source(text, g.name).Model()
+        model = model_class()
         out = str(path.with_suffix(compiler.EXPORTS[fmt]))
         print(f"wrote {out} ({compiler.export(model, g.input_shape, fmt, out)})")
     return 0

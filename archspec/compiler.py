@@ -23,33 +23,31 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .emit import emit_spec
+from .emit import emit
 from .ir import Graph
 from .spec import Spec
 
 _LOADED: dict[str, types.ModuleType] = {}
 
 
-def _resolve(spec_or_path, params: dict) -> tuple[Spec | None, Graph]:
-    """A path, a loaded Spec or an expanded Graph; keyword params override a path's parameters."""
+def _resolve(spec_or_path, params: dict) -> Graph:
+    """The Graph of a path, a loaded Spec or an expanded Graph (the back ends' one input);
+    keyword params override a path's parameters."""
     from . import analyze, load
     if isinstance(spec_or_path, Graph):
         if params:
             raise TypeError("parameters apply to a spec path, not to an expanded Graph")
-        return None, spec_or_path
+        return spec_or_path
     if isinstance(spec_or_path, Spec):
         if params:
             raise TypeError("parameters apply to a spec path; pass them to archspec.load()")
-        spec = spec_or_path
-    else:
-        spec = load(os.fspath(spec_or_path), **params)
-    return spec, analyze(spec)
+        return analyze(spec_or_path)
+    return analyze(load(os.fspath(spec_or_path), **params))
 
 
 def source(spec_or_path, probe: bool = False, **params) -> str:
     """The generated PyTorch source of a spec (what `archspec build` writes)."""
-    spec, graph = _resolve(spec_or_path, params)
-    return emit_spec(spec, graph, probe)
+    return emit(_resolve(spec_or_path, params), probe)
 
 
 def load_source(text: str, name: str = "model") -> types.ModuleType:
@@ -70,16 +68,16 @@ def load_source(text: str, name: str = "model") -> types.ModuleType:
 
 
 def compile(spec_or_path, device=None, dtype=None, **params) -> nn.Module:
-    """Build the PyTorch module of a spec (a path, a Spec, or an expanded Graph, which carries
-    no `init:` rules and so gets PyTorch's default initialisation).
+    """Build the PyTorch module of a spec (a path, a Spec, or an expanded Graph: all three give
+    the same module, `init:` rules included).
 
     forward(x) returns the output tensor; a spec with several outputs returns a dict
     {name: tensor}, training-only outputs (GoogLeNet's aux heads) only in train() mode,
     and in eval() mode a plain tensor where a single output is left. `device="meta"`
     builds without allocating memory (fast; for shapes and counting); `dtype` converts
     floating parameters and buffers after construction."""
-    spec, graph = _resolve(spec_or_path, params)
-    cls = load_source(emit_spec(spec, graph), graph.name).Model
+    graph = _resolve(spec_or_path, params)
+    cls = load_source(emit(graph), graph.name).Model
     if device is None:
         model = cls()
     else:
@@ -119,8 +117,8 @@ def check(spec_or_path, batch: int = 2, **params) -> Check:
     parameter and buffer counts, FlopCounterMode MACs, and every node's output shape.
     Functional nodes report their shapes through `_probe` (emit's probe mode), module nodes
     through forward hooks."""
-    spec, graph = _resolve(spec_or_path, params)
-    mod = load_source(emit_spec(spec, graph, probe=True), graph.name + "_probe")
+    graph = _resolve(spec_or_path, params)
+    mod = load_source(emit(graph, probe=True), graph.name + "_probe")
     with torch.device("meta"):
         model = mod.Model()
     model.train()

@@ -29,7 +29,7 @@ from .errors import Diagnostic, Loc, SpecError, SpecErrors
 from .ir import INPUT, Graph, Node, Scope
 from .names import RESERVED, file_stem, name_problem, one_line
 from .ops.base import Call, is_default, literal
-from .spec import InitDef, InitRule, Spec
+from .spec import InitDef, InitRule
 ROOT_ATTRS = {"init_weights", "input_shape", "output_names", "loss_weights"}    # the top class's own attributes
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
 
@@ -156,10 +156,10 @@ def _render(call: Call, slots, indent: str) -> str:
 # -- the emitter -----------------------------------------------------------------------
 
 class Emitter:
-    def __init__(self, graph: Graph, init: InitDef | None = None, init_loc: Loc | None = None,
-                 probe: bool = False):
+    def __init__(self, graph: Graph, probe: bool = False):
         self.g = graph
-        self.init, self.init_loc = init, init_loc
+        self.init: InitDef | None = graph.init
+        self.init_loc = graph.init_loc
         self.probe = probe
         self.consumers: dict[str, list[str]] = {}
         for n in graph.nodes.values():
@@ -596,20 +596,14 @@ def _init_lines(rule: InitRule, weight: bool | None, bias: bool | None) -> list[
     return out
 
 
-def emit(graph: Graph, init: InitDef | None = None, init_loc: Loc | None = None, probe: bool = False) -> str:
-    """The PyTorch source of a graph: helper classes, block classes, the top class, and
-    `Model = <top class>`. With `probe`, every functional node's value passes through
-    `_probe(module, local_name, value)`, which the caller defines (compiler.check)."""
+def emit(graph: Graph, probe: bool = False) -> str:
+    """The PyTorch source of a graph: helper classes, block classes, the top class (with the
+    graph's `init:` rules), and `Model = <top class>`. With `probe`, every functional node's value
+    passes through `_probe(module, local_name, value)`, which the caller defines (compiler.check)."""
     try:
-        return Emitter(graph, init, init_loc, probe).source()
+        return Emitter(graph, probe).source()
     except SpecError as e:
         raise SpecErrors([Diagnostic(e.loc, e.message, hint=e.hint)]) from None
-
-
-def emit_spec(spec: Spec | None, graph: Graph, probe: bool = False) -> str:
-    """`emit` with the spec's `init:` rules (None: PyTorch's defaults)."""
-    init = spec.doc.init if spec is not None else None
-    return emit(graph, init, spec.raw.at("init") if init is not None else None, probe)
 
 
 def module_filename(graph: Graph) -> str:

@@ -98,7 +98,8 @@ class Expander:
         self.diags.raise_if_errors()
         meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
                 "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None}
-        graph = Graph(spec.name, self.input_shape, self.nodes, self.scopes, outputs, meta)
+        graph = Graph(spec.name, self.input_shape, self.nodes, self.scopes, outputs, meta,
+                      init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None)
         graph.warnings = self.diags.warnings
         return graph
 

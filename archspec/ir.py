@@ -71,6 +71,8 @@ class Graph:
     scopes: dict[str, Scope]
     outputs: dict[str, Output]
     meta: dict = field(default_factory=dict)     # title, paper, reference, file
+    init: Any = None               # the spec's `init:` rules (spec.InitDef), None: PyTorch's defaults
+    init_loc: Loc | None = None    # where they are written
     warnings: list = field(default_factory=list)
     _nx: Any = None
 

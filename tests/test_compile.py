@@ -64,10 +64,10 @@ def test_source_is_deterministic_and_torch_free():
     """Same spec -> byte-identical source, across processes with different hash seeds;
     emitting imports no torch."""
     code = ("import sys, archspec\n"
-            "from archspec.emit import emit_spec\n"
+            "from archspec.emit import emit\n"
             "for p in sys.argv[1:]:\n"
             "    spec = archspec.load(p)\n"
-            "    sys.stdout.write(emit_spec(spec, archspec.analyze(spec)))\n"
+            "    sys.stdout.write(emit(archspec.analyze(spec)))\n"
             "assert 'torch' not in sys.modules\n")
     paths = [str(SPECS / "googlenet.yaml"), str(SPECS / "densenet121.yaml"), ALLOPS]
     runs = [subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True, check=True,
@@ -374,3 +374,36 @@ def test_spec_text_cannot_inject_code(spec_file):
         source(spec(json.dumps("n" + evil), "b"))
     with pytest.raises(archspec.SpecErrors, match="block name .* is not allowed"):
         source(spec("n", block))
+
+
+def test_compile_of_graph_equals_compile_of_path():
+    """The Graph is the back ends' whole contract: it carries the `init:` rules, so compiling an
+    expanded Graph gives the module compiling the path gives, initialisation included."""
+    path = str(SPECS / "resnet18.yaml")
+    torch.manual_seed(0)
+    a = archspec.compile(path).state_dict()
+    torch.manual_seed(0)
+    model = archspec.compile(archspec.analyze(path))
+    b = model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert hasattr(model, "init_weights")          # the ResNet library's torchvision initialisation
+
+
+def test_build_check_expands_once(in_tmp, monkeypatch, capsys):
+    """`archspec build --check --export ...` expands the spec once and loads each source once."""
+    import archspec.compiler
+    import archspec.expand
+    from archspec.cli import main
+    calls = {"expand": 0, "load": 0}
+    expand, load_source = archspec.expand.expand, archspec.compiler.load_source
+
+    def counted(name, fn):
+        def wrapper(*a, **k):
+            calls[name] += 1
+            return fn(*a, **k)
+        return wrapper
+    monkeypatch.setattr(archspec.expand, "expand", counted("expand", expand))
+    monkeypatch.setattr(archspec.compiler, "load_source", counted("load", load_source))
+    assert main(["build", str(SPECS / "resnet18.yaml"), "-o", "out", "--check",
+                 "--export", "torchscript", "--export", "exported-program"]) == 0
+    assert calls == {"expand": 1, "load": 2}        # the probe source for --check, the module for the exports
