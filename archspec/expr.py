@@ -12,7 +12,9 @@ import ast
 import math
 import operator
 import re
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from .errors import SpecError, did_you_mean
 from .limits import MAX_EXPR_CHARS, MAX_EXPR_NODES, MAX_INT, MAX_SIZE
@@ -167,93 +169,120 @@ def evaluate(src: str, env: dict):
         raise SpecError(f"cannot evaluate {shown(src.strip())}: {shown(str(e), 120)[1:-1]}") from None
 
 
-def _eval(node, env):
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-            return bounded(node.value)
-        raise SpecError(f"unsupported literal {shown(node.value)}")
-    if isinstance(node, ast.Name):
-        if node.id in env:
-            return env[node.id]
-        if node.id in FUNCTIONS:
-            raise SpecError(f"'{node.id}' is a function; call it, e.g. {node.id}(...)")
-        if node.id in ("True", "False", "None"):
-            return {"True": True, "False": False, "None": None}[node.id]
-        raise SpecError(f"undefined name '{node.id}' in expression",
-                        hint=did_you_mean(node.id, list(env)) or
-                        f"names defined here: {', '.join(sorted(k for k in env if k != 'inputs')) or 'none'}")
-    if isinstance(node, ast.BinOp):
-        sym, fn = _BINOPS.get(type(node.op), (None, None))
-        if fn is None:
-            raise SpecError(f"operator {type(node.op).__name__} is not allowed in expressions")
-        a, b = _eval(node.left, env), _eval(node.right, env)
-        try:
-            return bounded(fn(a, b))
-        except ZeroDivisionError:
-            raise SpecError(f"division by zero: {a!r} {sym} {b!r}") from None
-        except TypeError:
-            raise SpecError(f"cannot apply '{sym}' to {_type(a)} {a!r} and {_type(b)} {b!r}") from None
-    if isinstance(node, ast.UnaryOp):
-        v = _eval(node.operand, env)
-        try:
-            return bounded(_UNARY[type(node.op)](v))
-        except TypeError:
-            raise SpecError(f"bad operand {_type(v)} {v!r} for unary operator") from None
-    if isinstance(node, ast.BoolOp):
-        if isinstance(node.op, ast.And):
-            v = True
-            for n in node.values:
-                v = _eval(n, env)
-                if not v:
-                    return v
+def _eval(node: ast.AST, env: dict) -> Any:
+    rule = _RULES.get(type(node))
+    if rule is None:
+        raise SpecError(f"'{type(node).__name__}' is not allowed in expressions",
+                        hint="expressions allow arithmetic, comparisons, and/or/not, x if c else y, indexing and "
+                             + ", ".join(sorted(FUNCTIONS)))
+    return rule(node, env)
+
+
+def _constant(node: ast.Constant, env: dict) -> Any:
+    if isinstance(node.value, (int, float, str, bool)) or node.value is None:
+        return bounded(node.value)
+    raise SpecError(f"unsupported literal {shown(node.value)}")
+
+
+def _name(node: ast.Name, env: dict) -> Any:
+    if node.id in env:
+        return env[node.id]
+    if node.id in FUNCTIONS:
+        raise SpecError(f"'{node.id}' is a function; call it, e.g. {node.id}(...)")
+    if node.id in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.id]
+    raise SpecError(f"undefined name '{node.id}' in expression",
+                    hint=did_you_mean(node.id, list(env)) or
+                    f"names defined here: {', '.join(sorted(k for k in env if k != 'inputs')) or 'none'}")
+
+
+def _binop(node: ast.BinOp, env: dict) -> Any:
+    sym, fn = _BINOPS.get(type(node.op), (None, None))
+    if fn is None:
+        raise SpecError(f"operator {type(node.op).__name__} is not allowed in expressions")
+    a, b = _eval(node.left, env), _eval(node.right, env)
+    try:
+        return bounded(fn(a, b))
+    except ZeroDivisionError:
+        raise SpecError(f"division by zero: {shown(a)} {sym} {shown(b)}") from None
+    except TypeError:
+        raise SpecError(f"cannot apply '{sym}' to {_type(a)} {shown(a)} and {_type(b)} {shown(b)}") from None
+
+
+def _unary(node: ast.UnaryOp, env: dict) -> Any:
+    v = _eval(node.operand, env)
+    try:
+        return bounded(_UNARY[type(node.op)](v))
+    except TypeError:
+        raise SpecError(f"bad operand {_type(v)} {shown(v)} for unary operator") from None
+
+
+def _boolop(node: ast.BoolOp, env: dict) -> Any:
+    """`and` / `or`, short-circuit: the value that decided, as in Python."""
+    stop_when = not isinstance(node.op, ast.And)      # and stops at a false value, or at a true one
+    v: Any = not stop_when
+    for n in node.values:
+        v = _eval(n, env)
+        if bool(v) == stop_when:
             return v
-        v = False
-        for n in node.values:
-            v = _eval(n, env)
-            if v:
-                return v
-        return v
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, env)
-        for op, comp in zip(node.ops, node.comparators):
-            right = _eval(comp, env)
-            try:
-                if not _CMPOPS[type(op)](left, right):
-                    return False
-            except TypeError:
-                raise SpecError(f"cannot compare {_type(left)} {left!r} with {_type(right)} {right!r}") from None
-            left = right
-        return True
-    if isinstance(node, ast.IfExp):
-        return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_eval(e, env) for e in node.elts]
-    if isinstance(node, ast.Subscript):
-        seq, idx = _eval(node.value, env), _eval(node.slice, env)
-        if not isinstance(seq, (list, str)):
-            raise SpecError(f"cannot index {_type(seq)} {seq!r}")
-        if not isinstance(idx, int) or isinstance(idx, bool):
-            raise SpecError(f"index must be an int, got {_type(idx)} {idx!r}")
-        if not -len(seq) <= idx < len(seq):
-            raise SpecError(f"index {idx} out of range for {seq!r} (length {len(seq)})")
-        return seq[idx]
-    if isinstance(node, ast.Attribute):
-        obj = _eval(node.value, env)
-        if isinstance(obj, ShapeView) and node.attr in ShapeView._FIELDS:
-            return obj.get(node.attr)
-        raise SpecError(f"no attribute '{node.attr}' on {obj!r}",
-                        hint="a tensor shape has .channels, .height, .width, .shape")
-    if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
-            raise SpecError("only these functions may be called: " + ", ".join(sorted(FUNCTIONS)))
-        args = [_eval(a, env) for a in node.args]
+    return v
+
+
+def _compare(node: ast.Compare, env: dict) -> bool:
+    left = _eval(node.left, env)
+    for op, comp in zip(node.ops, node.comparators):
+        right = _eval(comp, env)
         try:
-            return bounded(FUNCTIONS[node.func.id](*args))
-        except (TypeError, ValueError, OverflowError) as e:
-            raise SpecError(f"{node.func.id}(...) failed: {shown(str(e), 120)[1:-1]}") from None
-    raise SpecError(f"'{type(node).__name__}' is not allowed in expressions",
-                    hint="expressions allow arithmetic, comparisons, and/or/not, x if c else y, indexing and "
-                         + ", ".join(sorted(FUNCTIONS)))
+            if not _CMPOPS[type(op)](left, right):
+                return False
+        except TypeError:
+            raise SpecError(f"cannot compare {_type(left)} {shown(left)} with {_type(right)} {shown(right)}") from None
+        left = right
+    return True
+
+
+def _ifexp(node: ast.IfExp, env: dict) -> Any:
+    return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
+
+
+def _sequence(node: ast.List | ast.Tuple, env: dict) -> list:
+    return [_eval(e, env) for e in node.elts]
+
+
+def _subscript(node: ast.Subscript, env: dict) -> Any:
+    seq, idx = _eval(node.value, env), _eval(node.slice, env)
+    if not isinstance(seq, (list, str)):
+        raise SpecError(f"cannot index {_type(seq)} {shown(seq)}")
+    if not isinstance(idx, int) or isinstance(idx, bool):
+        raise SpecError(f"index must be an int, got {_type(idx)} {shown(idx)}")
+    if not -len(seq) <= idx < len(seq):
+        raise SpecError(f"index {idx} out of range for {shown(seq)} (length {len(seq)})")
+    return seq[idx]
+
+
+def _attribute(node: ast.Attribute, env: dict) -> Any:
+    obj = _eval(node.value, env)
+    if isinstance(obj, ShapeView) and node.attr in ShapeView._FIELDS:
+        return obj.get(node.attr)
+    raise SpecError(f"no attribute '{node.attr}' on {shown(obj)}",
+                    hint="a tensor shape has .channels, .height, .width, .shape")
+
+
+def _call(node: ast.Call, env: dict) -> Any:
+    if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+        raise SpecError("only these functions may be called: " + ", ".join(sorted(FUNCTIONS)))
+    args = [_eval(a, env) for a in node.args]
+    try:
+        return bounded(FUNCTIONS[node.func.id](*args))
+    except (TypeError, ValueError, OverflowError) as e:
+        raise SpecError(f"{node.func.id}(...) failed: {shown(str(e), 120)[1:-1]}") from None
+
+
+_RULES: dict[type, Callable[[Any, dict], Any]] = {
+    ast.Constant: _constant, ast.Name: _name, ast.BinOp: _binop, ast.UnaryOp: _unary, ast.BoolOp: _boolop,
+    ast.Compare: _compare, ast.IfExp: _ifexp, ast.List: _sequence, ast.Tuple: _sequence,
+    ast.Subscript: _subscript, ast.Attribute: _attribute, ast.Call: _call,
+}
 
 
 def expr_end(text: str, start: int) -> int:

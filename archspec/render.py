@@ -246,7 +246,7 @@ def node_label(node: Node) -> str:
     return "<" + "<BR/>".join(lines) + ">"
 
 
-def _table_label(lines: list[str], grid: list[str]) -> str:
+def _table_label(lines: list[str], grid: tuple[str, ...]) -> str:
     """A partial connection table drawn as LeNet-5's Table I: rows = input maps, columns = output maps."""
     head = "<TR><TD></TD>" + "".join(f'<TD><FONT POINT-SIZE="8">{j}</FONT></TD>'
                                      for j in range(len(grid[0]))) + "</TR>"

@@ -362,16 +362,7 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None, libra
         for k, v in own.items():
             params[k], locs[k] = v, own.at(k)
         overrides = parse_overrides(list(sets)) + [(k, v, Loc(f"{k}=")) for k, v in (values or {}).items()]
-        for key, value, loc in overrides:
-            _check_numbers(value, loc)
-            if key == "input":
-                raw["input"] = value
-            elif key not in params:
-                diags.error(loc, f"unknown parameter '{key}'",
-                            hint=did_you_mean(key, list(params) + ["input"]) or
-                            f"this spec's parameters: {', '.join(sorted(params)) or 'none'}")
-            else:
-                params[key], locs[key] = value, loc
+        _override(raw, params, locs, overrides, diags)
         _check_names(raw, blocks, params, locs, diags)
         doc = SpecDoc.model_validate(raw) if not diags.errors else None
         if doc is not None:
@@ -392,6 +383,20 @@ def load_spec(path: str, sets: list[str] = (), values: dict | None = None, libra
                     hint="a network spec needs 'input: [C, H, W]' and 'nodes:'")
         diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs)
+
+
+def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diagnostics) -> None:
+    """`--set` values and keyword params over the spec's: only parameters that exist, and `input`."""
+    for key, value, loc in overrides:
+        _check_numbers(value, loc)
+        if key == "input":
+            raw["input"] = value
+        elif key not in params:
+            diags.error(loc, f"unknown parameter {shown(key)}",
+                        hint=did_you_mean(key, list(params) + ["input"]) or
+                        f"this spec's parameters: {', '.join(sorted(params)) or 'none'}")
+        else:
+            params[key], locs[key] = value, loc
 
 
 def _as_list(raw: YDict, key: str) -> YList:

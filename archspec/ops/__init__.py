@@ -1,5 +1,5 @@
 """Every built-in op; importing this package fills the registry."""
 from . import conv, elementwise, layers, lenet, merge  # noqa: F401  (registration)
-from .base import REGISTRY, Attrs, Call, Op, Tensor, get_op, kw, register
+from .base import REGISTRY, Attrs, Call, Op, Tensor, kw, register
 
-__all__ = ["REGISTRY", "Attrs", "Call", "Op", "Tensor", "get_op", "kw", "register"]
+__all__ = ["REGISTRY", "Attrs", "Call", "Op", "Tensor", "kw", "register"]

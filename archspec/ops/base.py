@@ -171,10 +171,6 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
-def get_op(name: str) -> Op | None:
-    return REGISTRY.get(name)
-
-
 def window_out(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
     """PyTorch's output-size arithmetic for conv and pooling windows."""
     span = size + 2 * p - d * (k - 1) - 1

@@ -1,6 +1,8 @@
 """Convolution, including LeNet-5's partial connection table."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..errors import SpecError, fmt_shape
 from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, register, square, window_out
 
@@ -36,17 +38,19 @@ class TableConv(nn.Module):
 '''
 
 
-def parse_table(text: str) -> list[str]:
-    """A connection grid: one row per input map, one column per output map, X = connected."""
+@lru_cache(maxsize=64)
+def parse_table(text: str) -> tuple[str, ...]:
+    """A connection grid: one row per input map, one column per output map, X = connected.
+    Parsed once per distinct table (shape, tensors, MACs, the module and the diagram all read it)."""
     rows = ["".join(r.split()) for r in text.strip().splitlines()]
     for i, row in enumerate(rows):
         bad = set(row) - set("Xx.")
         if bad:
             raise SpecError(f"connections row {i} has {''.join(sorted(bad))!r}; use X (connected) and . (not)")
-    return rows
+    return tuple(rows)
 
 
-def table_fan_in(rows: list[str]) -> list[list[int]]:
+def table_fan_in(rows: tuple[str, ...]) -> list[list[int]]:
     """For each output map, the input maps it reads."""
     return [[i for i, row in enumerate(rows) if row[j] in "Xx"] for j in range(len(rows[0]))]
 
