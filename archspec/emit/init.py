@@ -1,0 +1,78 @@
+"""`init_weights`: the graph's `init:` rules (graph.init) as torch.nn.init calls on the top class."""
+from __future__ import annotations
+
+import fnmatch
+
+from ..errors import SpecError
+from ..ir import Graph
+from ..ops.base import REGISTRY, literal
+from ..spec import InitDef, InitRule
+
+
+def init_weights(graph: Graph) -> list[str]:
+    """The method's source, unindented; only for a graph with `init:` rules."""
+    init: InitDef = graph.init
+    lines = ["def init_weights(self):", '    """The spec\'s `init:` rules."""']
+    rules = [(REGISTRY[op].init_modules, _rule_lines(r, _has(graph, op, "weight"), _has(graph, op, "bias")))
+             for op, r in init.rules.items()]
+    rules = [(types, body) for types, body in rules if body]
+    if rules:
+        lines.append("    for m in self.modules():")
+    for types, body in rules:
+        kind = types[0] if len(types) == 1 else f"({', '.join(types)})"
+        lines += [f"        if isinstance(m, {kind}):", *(f"            {b}" for b in body)]
+    zero = _zero_names(graph, init)
+    if zero:
+        lines += [f"    for name in {literal(tuple(zero))}:",
+                  "        nn.init.zeros_(self.get_submodule(name).weight)"]
+    return lines if len(lines) > 2 else lines + ["    pass"]
+
+
+def _has(graph: Graph, op: str, tensor: str) -> bool | None:
+    """Whether the op's modules here have the tensor: True (all), False (none), None (some)."""
+    has = {any(t.key.rsplit(".", 1)[-1] == tensor for t in n.tensors)
+           for n in graph.nodes.values() if n.op.name == op}
+    return None if len(has) > 1 else has.pop() if has else False
+
+
+def _zero_names(graph: Graph, init: InitDef) -> list[str]:
+    """The nodes `zero:` names: their weight starts at 0."""
+    names: dict[str, None] = {}
+    for pat in init.zero:
+        hits = [n.name for n in graph.nodes.values() if fnmatch.fnmatchcase(n.name, pat)
+                and any(t.key == "weight" and not t.buffer for t in n.tensors)]
+        if not hits:
+            raise SpecError(f"init: zero pattern {pat!r} matches no node with a weight", loc=graph.init_loc,
+                            hint="patterns are fnmatch globs over node names, e.g. layer*.*.bn3")
+        names.update(dict.fromkeys(hits))
+    return list(names)
+
+
+def _weight_call(rule: InitRule) -> str | None:
+    """The torch.nn.init call on `m.weight`; None where the rule leaves the default."""
+    w = rule.weight
+    if not isinstance(w, str):
+        return f"nn.init.constant_(m.weight, {literal(float(w))})"
+    if w.startswith("kaiming"):
+        a = f"a={literal(rule.a)}, " if rule.a else ""
+        return f"nn.init.{w}_(m.weight, {a}mode={literal(rule.mode)}, nonlinearity={literal(rule.nonlinearity)})"
+    if w.startswith("xavier"):
+        return f"nn.init.{w}_(m.weight, gain={literal(rule.gain)})"
+    if w in ("normal", "trunc_normal"):
+        return f"nn.init.{w}_(m.weight, {literal(rule.mean)}, {literal(rule.std)})"
+    return None
+
+
+def _rule_lines(rule: InitRule, weight: bool | None, bias: bool | None) -> list[str]:
+    """The torch.nn.init calls of one rule on a module `m`; `weight`/`bias`: whether the modules
+    have that tensor (None: some do, so test it)."""
+    calls = [(_weight_call(rule), weight, "weight")]
+    if not isinstance(rule.bias, str):
+        calls.append((f"nn.init.constant_(m.bias, {literal(float(rule.bias))})", bias, "bias"))
+    out = []
+    for c, have, name in calls:
+        if c and have is None:
+            out += [f"if m.{name} is not None:", f"    {c}"]
+        elif c and have:
+            out.append(c)
+    return out
