@@ -1,10 +1,4 @@
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
-ALL_SPECS = sorted(p for p in SPECS.glob("*.yaml"))
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from archspec.cli import main
-from conftest import ROOT, SPECS
+from paths import ROOT, SPECS
 
 
 def test_validate_summary_schema_never_import_torch():
@@ -72,6 +72,7 @@ def test_python_dash_m_and_console_script():
     assert r.returncode == 0 and "60,965,224 params" in r.stdout
 
 
+@pytest.mark.slow
 def test_schema_accepts_every_spec_and_rejects_typos():
     jsonschema = pytest.importorskip("jsonschema")
     from archspec.schema import json_schema

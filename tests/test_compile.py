@@ -15,7 +15,7 @@ from torch import nn
 import archspec
 from archspec.cli import main
 from archspec.compiler import check, export, load_source, source
-from conftest import ALL_SPECS, SPECS
+from paths import ALL_SPECS, SPECS
 
 TEST_SPECS = sorted((Path(__file__).parent / "specs").glob("*.yaml"))
 ALLOPS = str(Path(__file__).parent / "specs" / "allops.yaml")
@@ -27,7 +27,12 @@ def _id(p):
 
 # -- every spec: the module is the graph ------------------------------------------------
 
-@pytest.mark.parametrize("path", ALL_SPECS + TEST_SPECS, ids=_id)
+# the small specs run in the fast lane (-m "not slow"); the rest take 0.3 - 1.5 s each
+QUICK = {"lenet5", "alexnet", "vgg16", "googlenet", "resnet18", "resnet20_cifar", "wrn28_10", "allops"}
+
+
+@pytest.mark.parametrize("path", [p if p.stem in QUICK else pytest.param(p, marks=pytest.mark.slow)
+                                  for p in ALL_SPECS + TEST_SPECS], ids=_id)
 def test_module_matches_graph(path):
     """On the meta device: state_dict == Graph.state_dict_shapes() in order, params and buffers,
     FlopCounterMode / 2 == analytic MACs, and every node's real output shape == inferred."""
@@ -47,15 +52,11 @@ def test_check_can_fail():
     assert "MACs: 1,814,073,344 measured, 1,814,073,345 analytic" in problems
 
 
-def test_meta_build_is_fast_and_allocates_nothing():
-    archspec.compile(SPECS / "resnet152.yaml", device="meta")        # warm: imports, source cache
-    import time
-    t = time.perf_counter()
+def test_meta_build_allocates_nothing():
+    """(Its speed is measured in bench/, not asserted here.)"""
     m = archspec.compile(SPECS / "resnet152.yaml", device="meta")
-    elapsed = time.perf_counter() - t
     assert all(p.is_meta for p in m.parameters())
     assert sum(p.numel() for p in m.parameters()) == 60192808
-    assert elapsed < 1.0        # typically ~0.1 s; loose so that a loaded CI machine passes
 
 
 # -- the generated source -------------------------------------------------------------------
@@ -212,6 +213,7 @@ def test_outputs_dict_and_training_only(spec_file):
 
 # -- init ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_library_init_rules_match_torchvision():
     """ResNet's family init (in specs/blocks/resnet.yaml): kaiming_normal fan_out relu, BN 1/0;
     VGG's: conv bias 0, linear N(0, 0.01)."""
@@ -265,6 +267,7 @@ def test_init_zero_patterns_and_overrides(spec_file):
 
 # -- archspec build ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_build_writes_a_torch_only_module(in_tmp, capsys):
     assert main(["build", str(SPECS / "lenet5.yaml"), "-o", "out", "--check"]) == 0
     text = capsys.readouterr().out
@@ -284,6 +287,7 @@ def test_build_invalid_spec_writes_nothing(spec_file, capsys):
     assert not os.path.exists("out")
 
 
+@pytest.mark.slow
 def test_build_export_exported_program(in_tmp, capsys):
     assert main(["build", str(SPECS / "lenet5.yaml"), "-o", "out", "--export", "exported-program"]) == 0
     ep = torch.export.load("out/lenet5.pt2")
@@ -300,6 +304,7 @@ def _small(name, size=64):
     return m, torch.randn(2, 3, size, size)
 
 
+@pytest.mark.slow
 def test_torch_compile_fullgraph():
     """dynamo captures the whole forward without a graph break (aot_eager: no C++ build in tests;
     bench/forward.py --compile runs inductor)."""
@@ -312,6 +317,7 @@ def test_torch_compile_fullgraph():
             assert torch.allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_torch_export_and_torchscript():
     m, x = _small("resnet18")
     with torch.no_grad():
@@ -341,6 +347,7 @@ def test_torchscript_export_traces_train_only_outputs(tmp_path):
     assert torch.allclose(loaded(x), m.eval()(x))
 
 
+@pytest.mark.slow
 def test_onnx_export(tmp_path):
     onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install onnx onnxscript)")
     pytest.importorskip("onnxscript", reason="torch.onnx's exporter needs onnxscript")
@@ -389,6 +396,7 @@ def test_compile_of_graph_equals_compile_of_path():
     assert hasattr(model, "init_weights")          # the ResNet library's torchvision initialisation
 
 
+@pytest.mark.slow
 def test_build_check_expands_once(in_tmp, monkeypatch, capsys):
     """`archspec build --check --export ...` expands the spec once and loads each source once."""
     import archspec.compiler

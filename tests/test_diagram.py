@@ -16,7 +16,7 @@ import archspec
 from archspec import render
 from archspec.cli import main
 from archspec.report import CONVENTION
-from conftest import ALL_SPECS, SPECS
+from paths import ALL_SPECS, SPECS
 
 SPECIALS = {"input", render.LEGEND}
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from archspec.cli import main
-from conftest import ROOT
+from paths import ROOT
 
 EX = ROOT / "examples"
 
@@ -17,6 +17,7 @@ def test_user_op_from_the_command_line(capsys):
     assert "5,514 params" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_user_op_compiles_and_checks(tmp_path):
     pytest.importorskip("torch")
     r = subprocess.run([sys.executable, "-m", "archspec", "build", str(EX / "swish_net.yaml"), "--ops",

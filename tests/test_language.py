@@ -4,7 +4,7 @@ import pytest
 import archspec
 from archspec.errors import SpecErrors
 from archspec.expr import ShapeView, resolve
-from conftest import SPECS
+from paths import SPECS
 
 HEAD = "archspec: 1\ninput: [3, 8, 8]\n"
 

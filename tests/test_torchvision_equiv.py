@@ -6,7 +6,7 @@ import torch
 import torchvision
 
 import archspec
-from conftest import SPECS
+from paths import SPECS
 
 MIRRORS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
            "wide_resnet50_2", "vgg16", "densenet121", "inception_v3"]
