@@ -141,11 +141,11 @@ def cmd_build(args) -> int:
         print(f"check:\n{report}")
         if not report.ok:
             return 1
-    model_class = compiler.load_source(text, g.name).Model if args.export else None
-    for fmt in dict.fromkeys(args.export):
-        model = model_class()
-        out = str(path.with_suffix(compiler.EXPORTS[fmt]))
-        print(f"wrote {out} ({compiler.export(model, g.input_shape, fmt, out)})")
+    if args.export:
+        model_class = compiler.load_source(text, g.name).Model
+        for fmt in dict.fromkeys(args.export):
+            out = str(path.with_suffix(compiler.EXPORTS[fmt]))
+            print(f"wrote {out} ({compiler.export(model_class(), g.input_shape, fmt, out)})")
     return 0
 
 

@@ -128,7 +128,7 @@ def check(spec_or_path, batch: int = 2, **params) -> Check:
         with FlopCounterMode(display=False) as counter:
             model(x)
     finally:
-        mod._probe = None
+        mod._probe = None     # type: ignore[attr-defined]  # the generated module's hook
         for h in seen.pop("__hooks__"):
             h.remove()
     return _compare(model, graph, seen, counter.get_total_flops() // 2 // batch, batch)
@@ -142,7 +142,7 @@ def _record_shapes(model: nn.Module, mod: types.ModuleType, graph: Graph) -> dic
         prefix = path_of[id(owner)]
         seen[f"{prefix}.{local}" if prefix else local] = tuple(value.shape)
         return value
-    mod._probe = probe
+    mod._probe = probe        # type: ignore[attr-defined]
 
     def hook(name):
         return lambda m, args, out: seen.__setitem__(name, tuple(out.shape))
@@ -166,7 +166,7 @@ def _compare(model: nn.Module, graph: Graph, seen: dict, macs: int, batch: int) 
             problems.append(f"{what}: {got:,} measured, {exp:,} analytic")
     for n in graph.nodes.values():
         got = seen.get(n.name)
-        if got != (batch, *n.shape):
+        if got != (batch, *(n.shape or ())):
             problems.append(f"{n.name}: output shape {got[1:] if got else 'never seen'}, inferred {n.shape}")
     return Check((n_params, graph.params), (n_buffers, graph.buffers), (macs, graph.macs),
                  len(graph.nodes), problems)

@@ -250,13 +250,14 @@ class Expander:
         if isinstance(body["node"], YList) and (not target.seq or "name" in body or "carry" in body):
             raise SpecError("a repeat with a list of nodes belongs in a seq (its items take the next "
                             "indices) and takes no name: or carry:", loc=body.at("node"))
-        x: str | None = ins[0]
+        x = ins[0]
         for i in range(count):
             step = replace(target, env={**target.env, "i": i}, index=i)
             before = len(self.nodes)
-            x = self._repeat_step(d, step, x, i)
-            if x is None:            # a step's name was refused (reported): the repeat failed
+            y = self._repeat_step(d, step, x, i)
+            if y is None:            # a step's name was refused (reported): the repeat failed
                 return Failed("?")
+            x = y
             if i == 0:
                 self._check_projection(before, count, body, ctx)
         if d.name is not None:
@@ -375,7 +376,7 @@ def block_env(block: Block, given: dict, globals_: dict, input_view: Any, loc: L
                             ", ".join(f"{k}: {v}" for k, v in block.params.items()))
         else:
             env[p] = value_of(decl, {**globals_, "input": input_view}, block.raw["params"].at(p), f"default of '{p}'")
-    let = block.raw.get("let") or {}
+    let = block.raw.get("let") or YDict(block.loc)
     for k, v in let.items():
         env[k] = value_of(v, {**env, "input": input_view}, let.at(k), f"let '{k}'")
     return env
@@ -389,7 +390,7 @@ def check_type(block: Block, p: str, value: Any, loc: Loc) -> Any:
         tname = "any"
     else:   # typed by its default; an int default also takes [h, w] (kernels, strides, pads)
         tname = "pair" if type(decl) is int else type(decl).__name__
-    want = TYPE_NAMES.get(tname, object)
+    want: Any = TYPE_NAMES.get(tname, object)
     ok = want is bool if isinstance(value, bool) else isinstance(value, want)
     if ok or want is object:
         return value
@@ -441,7 +442,7 @@ def outputs(raw: YDict, last: str, aliases: dict, nodes: dict[str, Node], diags:
     outs = {}
     for name, o in declared.items():
         spec = o if isinstance(o, dict) else {"node": o}
-        ref = spec.get("node")
+        ref = str(spec.get("node"))
         if ref in aliases or ref in nodes:
             outs[name] = Output(name, aliases.get(ref, ref), bool(spec.get("train_only", False)),
                                 spec.get("loss_weight"))

@@ -119,7 +119,7 @@ def bounded(v):
     return v
 
 
-_BINOPS = {
+_BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
     ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", _mul),
     ast.Div: ("/", _div), ast.FloorDiv: ("//", operator.floordiv), ast.Mod: ("%", _mod),
     ast.Pow: ("**", _pow),
@@ -129,8 +129,8 @@ _CMPOPS = {
     ast.Gt: operator.gt, ast.GtE: operator.ge,
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
-FUNCTIONS = {
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "len": len, "sum": _sum, "int": int, "float": float,
     "round": _round, "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt, "range": _range,
 }
@@ -197,9 +197,9 @@ def _name(node: ast.Name, env: dict) -> Any:
 
 
 def _binop(node: ast.BinOp, env: dict) -> Any:
-    sym, fn = _BINOPS.get(type(node.op), (None, None))
-    if fn is None:
+    if type(node.op) not in _BINOPS:
         raise SpecError(f"operator {type(node.op).__name__} is not allowed in expressions")
+    sym, fn = _BINOPS[type(node.op)]
     a, b = _eval(node.left, env), _eval(node.right, env)
     try:
         return bounded(fn(a, b))

@@ -80,7 +80,7 @@ def _report_attr(op: Op, err: Any, body: YDict, loc: Loc, report: Reporter) -> N
     if err["type"] == "extra_forbidden":
         fields = list(op.Attrs.model_fields)
         report(body.key_at(name), f"unknown attribute '{name}' for op {op.name}",
-               hint=did_you_mean(name, fields) or f"{op.name} takes: {', '.join(fields) or 'no attributes'}")
+               hint=did_you_mean(str(name), fields) or f"{op.name} takes: {', '.join(fields) or 'no attributes'}")
     elif err["type"] == "missing":
         report(loc, f"op {op.name} needs attribute '{name}'", hint=f"e.g. {{op: {op.name}, {name}: ...}}")
     else:

@@ -18,7 +18,7 @@ class Node:
     op: Op
     attrs: Any                     # the op's validated Attrs
     inputs: list[str]              # producer node names (INPUT for the graph input)
-    in_shapes: list[tuple]
+    in_shapes: list[tuple | None]   # None where an error made an input unknown
     shape: tuple | None            # None where an error made it unknown
     tensors: list[Tensor]
     macs: int
@@ -90,6 +90,11 @@ class Graph:
                     g.add_edge(src, n.name, shape=shp)
             self._nx = g
         return self._nx
+
+    def scope_label(self, path: str) -> str:
+        """What a collapsed scope is, for tables and diagrams: its block's name, else its kind."""
+        scope = self.scopes.get(path)
+        return (scope.block or scope.kind) if scope else "group"
 
     def shape_of(self, ref: str) -> tuple | None:
         return self.input_shape if ref == INPUT else self.nodes[ref].shape

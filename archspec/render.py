@@ -142,7 +142,7 @@ def _run_end(graph: Graph, boxes: list[Box], i: int, sigs: dict) -> tuple[int, l
             carried, j = b.id, j + 1
             continue
         s = graph.scopes.get(b.id) if b.kind == "scope" else None
-        if not (s and (s.kind, s.block) == (first.kind, first.block) and s.repeat == last.repeat + 1
+        if not (s and (s.kind, s.block) == (first.kind, first.block) and s.repeat == (last.repeat or 0) + 1
                 and _parent(s.path) == _parent(first.path) and sigs.get(s.path) == sigs.get(first.path)):
             break
         members.append(s)
@@ -170,9 +170,11 @@ def _parent(path: str) -> str:
 
 def _run_box(boxes: list[Box], count: int) -> Box:
     first, scopes = boxes[0], [b for b in boxes if b.kind == "scope"]
-    sums = [sum(getattr(b.row, f) for b in boxes) for f in ("params", "buffers", "macs", "activations")]
+    params, buffers, macs, activations = (sum(getattr(b.row, f) for b in boxes)
+                                          for f in ("params", "buffers", "macs", "activations"))
     name = f"{short_name(first.id)} – {short_name(scopes[-1].id)}"   # the cluster header has the rest
-    row = Row(name, f"{first.row.op} ×{count}", boxes[-1].row.shape, *sums, first.row.depth)
+    row = Row(name, f"{first.row.op} ×{count}", boxes[-1].row.shape, params, buffers, macs, activations,
+              first.row.depth)
     return Box(first.id, row, "run", [m for b in boxes for m in b.members])
 
 
@@ -289,7 +291,7 @@ def _args(args: dict, width: int = 44) -> str:
 
 def cluster_label(path: str, graph: Graph, sums: dict) -> str:
     scope = graph.scopes.get(path)
-    kind = scope.block if scope and scope.block else scope.kind if scope else "group"
+    kind = graph.scope_label(path)
     params, _, macs, _ = sums.get(path, (0, 0, 0, 0))
     return _left([f"<B>{escape(path)}</B> · {escape(kind)}", _args(scope.args, 80) if scope else "",
                   _small(f"{si(params)} params · {si(macs)} MACs")])
@@ -329,7 +331,7 @@ def legend_label(v: View, shown: str) -> str:
 def build(graph: Graph, depth: int | None = None, direction: str = "TB") -> tuple[graphviz.Digraph, View]:
     """The diagram as a graphviz.Digraph, and the view (boxes, owners) it was drawn from."""
     auto = depth is None
-    v = view(graph, default_depth(graph) if auto else depth)
+    v = view(graph, default_depth(graph) if depth is None else depth)
     shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {_deepest(graph)}"
                                                      + (" (automatic)" if auto else "")
                                                      + "; --depth 0 draws every node")

@@ -56,9 +56,9 @@ def rows(graph: Graph, depth: int | None = None) -> list[Row]:
                 continue
             seen.add(prefix)
             scope = graph.scopes.get(prefix)
-            label = scope.block if scope and scope.block else scope.kind if scope else "group"
             shape = graph.shape_of(scope.output) if scope and scope.output in graph.nodes else None
-            out.append(Row(prefix, label, shape, *sums[prefix], depth))
+            params, buffers, macs, activations = sums[prefix]
+            out.append(Row(prefix, graph.scope_label(prefix), shape, params, buffers, macs, activations, depth))
         else:
             out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, d))
     return out
@@ -70,7 +70,7 @@ def to_dict(graph: Graph) -> dict:
         "name": graph.name,
         "title": graph.meta.get("title"),
         "input": list(graph.input_shape),
-        "outputs": {k: list(graph.shape_of(o.node)) for k, o in graph.outputs.items()},
+        "outputs": {k: list(graph.shape_of(o.node) or ()) for k, o in graph.outputs.items()},
         "train_only_outputs": [k for k, o in graph.outputs.items() if o.train_only],
         "params": graph.params,
         "buffers": graph.buffers,
@@ -79,7 +79,7 @@ def to_dict(graph: Graph) -> dict:
         "activations": graph.activations,
         "inference": graph.eval_counts(),
         "convention": CONVENTION,
-        "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape),
+        "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
                    for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],

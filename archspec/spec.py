@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -134,20 +135,20 @@ class Spec:
         return self.doc.name or file_stem(os.path.splitext(os.path.basename(self.path))[0])
 
 
-def _pydantic_errors(e: ValidationError, raw, diags: Diagnostics, what: str) -> None:
+def _pydantic_errors(e: ValidationError, raw: Any, diags: Diagnostics, what: str) -> None:
     for err in e.errors():
         node, loc, key = raw, getattr(raw, "loc", None), None
         for part in err["loc"]:
-            if isinstance(node, (YDict, YList)) and (part in node if isinstance(node, YDict)
-                                                     else isinstance(part, int) and part < len(node)):
-                loc = node.at(part) if isinstance(node, YList) else (
-                    node.key_at(part) if err["type"] == "extra_forbidden" else node.at(part))
+            if isinstance(node, YList) and isinstance(part, int) and part < len(node):
+                loc, node = node.at(part), node[part]
+            elif isinstance(node, YDict) and part in node:
+                loc = node.key_at(part) if err["type"] == "extra_forbidden" else node.at(part)
                 node = node[part]
             key = part
         diags.error(loc, _describe(err, key, what, list(SpecDoc.model_fields) if what == "spec" else None))
 
 
-def _describe(err: dict, key, what: str, choices) -> str:
+def _describe(err: Any, key: Any, what: str, choices: list[str] | None) -> str:
     t = err["type"]
     if t == "extra_forbidden":
         return f"unknown {what} key '{key}'" + (f"; {did_you_mean(key, choices)}" if choices and
@@ -299,8 +300,9 @@ def _check_names(raw: YDict, blocks: dict[str, Block], params: dict, locs: dict,
             for k in table if isinstance(table, (dict, list)) else ():
                 check(k, "block parameter" if part == "params" else "let", _key_loc(table, k))
     outputs = raw.get("outputs")
-    for k in outputs if isinstance(outputs, dict) else ():
-        check(k, "output", outputs.key_at(k))
+    if isinstance(outputs, YDict):
+        for k in outputs:
+            check(k, "output", outputs.key_at(k))
 
 
 def _key_loc(table, key) -> Loc:
@@ -338,50 +340,56 @@ def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
 
 
 @gc_paused
-def load_spec(path: str, sets: list[str] = (), values: dict | None = None, library_ok: bool = False) -> Spec:
+def load_spec(path: str, sets: Sequence[str] = (), values: dict | None = None, library_ok: bool = False) -> Spec:
     """Load a spec file with its variants, libraries and overrides (`--set` strings, then
     `values` by keyword). A block library (no input, no nodes) is an error unless `library_ok`.
     Raises SpecErrors."""
     diags = Diagnostics()
-    loader = Loader(diags)
     try:
-        raw = loader.read(path, _shown(path))
-        if raw is None:
-            diags.raise_if_errors()
-        blocks: dict[str, Block] = {}
-        params: dict[str, Any] = {}
-        locs: dict[str, Loc] = {}
-        loader.libraries(raw, blocks, params, locs, {os.path.realpath(path)})
-        loader.blocks(raw, blocks)
-        if loader.init:         # the family's init, the network's own rules over it name by name
-            lib_init, loc, key_loc = loader.init
-            raw["init"] = _overlay(lib_init, raw["init"]) if "init" in raw else lib_init
-            if "init" not in raw.locs:
-                raw.locs["init"], raw.key_locs["init"] = loc, key_loc
-        own = raw.get("params") or YDict(raw.loc)
-        for k, v in own.items():
-            params[k], locs[k] = v, own.at(k)
-        overrides = parse_overrides(list(sets)) + [(k, v, Loc(f"{k}=")) for k, v in (values or {}).items()]
-        _override(raw, params, locs, overrides, diags)
-        _check_names(raw, blocks, params, locs, diags)
-        doc = SpecDoc.model_validate(raw) if not diags.errors else None
-        if doc is not None:
-            _check_init(raw, doc, diags)
+        spec = _load(path, list(sets), values or {}, diags)
     except SpecError as e:
         diags.error(e.loc, e.message, hint=e.hint)
         raise SpecErrors(diags.errors) from None
     except SpecErrors as e:
-        raise SpecErrors(diags.errors + e.diagnostics) from None
-    except ValidationError as e:
-        _pydantic_errors(e, raw, diags, "spec")
-    diags.raise_if_errors()
-    if library_ok and doc.nodes is None and doc.input is None:
-        return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs)
-    if doc.nodes is None or doc.input is None:
+        raise SpecErrors(diags.errors + [d for d in e.diagnostics if d not in diags.errors]) from None
+    doc = spec.doc
+    if (doc.nodes is None or doc.input is None) and not (library_ok and doc.nodes is None and doc.input is None):
         missing = "nodes" if doc.nodes is None else "input"
-        diags.error(raw.loc, f"'{path}' has no '{missing}': it is a block library, not a network",
+        diags.error(spec.raw.loc, f"'{path}' has no '{missing}': it is a block library, not a network",
                     hint="a network spec needs 'input: [C, H, W]' and 'nodes:'")
         diags.raise_if_errors()
+    return spec
+
+
+def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
+    loader = Loader(diags)
+    raw = loader.read(path, _shown(path))
+    if raw is None:
+        raise SpecErrors(diags.errors)
+    blocks: dict[str, Block] = {}
+    params: dict[str, Any] = {}
+    locs: dict[str, Loc] = {}
+    loader.libraries(raw, blocks, params, locs, {os.path.realpath(path)})
+    loader.blocks(raw, blocks)
+    if loader.init:         # the family's init, the network's own rules over it name by name
+        lib_init, loc, key_loc = loader.init
+        raw["init"] = _overlay(lib_init, raw["init"]) if "init" in raw else lib_init
+        if "init" not in raw.locs:
+            raw.locs["init"], raw.key_locs["init"] = loc, key_loc
+    own = raw.get("params") or YDict(raw.loc)
+    for k, v in own.items():
+        params[k], locs[k] = v, own.at(k)
+    overrides = parse_overrides(sets) + [(k, v, Loc(f"{k}=")) for k, v in values.items()]
+    _override(raw, params, locs, overrides, diags)
+    _check_names(raw, blocks, params, locs, diags)
+    diags.raise_if_errors()
+    try:
+        doc = SpecDoc.model_validate(raw)
+    except ValidationError as e:
+        _pydantic_errors(e, raw, diags, "spec")
+        raise SpecErrors(diags.errors) from None
+    _check_init(raw, doc, diags)
+    diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs)
 
 

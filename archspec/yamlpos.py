@@ -18,11 +18,11 @@ from .expr import expr_spans
 from .limits import MAX_FILE_BYTES, MAX_INT, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from .names import one_line
 
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR, _INT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int"
 
 
-class _Loader(_Base):
+class _Loader(_Base):      # the C parser where PyYAML has it
     """The safe loader's parser, with scalar tag resolution memoised: specs repeat the same
     few words and numbers, and resolution is most of the cost of a large file."""
     _resolved: dict = {}
@@ -146,7 +146,7 @@ class _Builder:
     def __init__(self, filename: str):
         self.filename = filename
         self.scalars = yaml.constructor.SafeConstructor()
-        self.anchors: dict[str, tuple] = {}      # anchor -> (value, expanded size); None while open
+        self.anchors: dict[str, tuple | None] = {}   # anchor -> (value, expanded size); None while open
         self.total = 0
         self.bad_values: list[Diagnostic] = []   # reported together, after the whole file is read
 
@@ -187,10 +187,11 @@ class _Builder:
             elif isinstance(ev, yaml.AliasEvent):
                 if ev.anchor not in self.anchors:
                     raise SpecError(f"undefined YAML alias '*{ev.anchor}'", loc=self.loc(ev))
-                if self.anchors[ev.anchor] is None:
+                anchored = self.anchors[ev.anchor]
+                if anchored is None:
                     raise SpecError(f"YAML alias '*{ev.anchor}' refers to a value that contains it",
                                     loc=self.loc(ev), hint="an alias may only repeat a finished value")
-                value, size = self.anchors[ev.anchor]
+                value, size = anchored
                 self._count(size, ev)
                 loc = self.loc(ev)
             else:

@@ -10,7 +10,7 @@ from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, literal, r
 class _Pool(Op):
     ranks = (3,)
     fresh = True
-    torch_name: str            # MaxPool2d / AvgPool2d, and max_pool2d / avg_pool2d
+    torch_name: tuple[str, str]    # MaxPool2d / AvgPool2d, and max_pool2d / avg_pool2d
 
     def _args(self, a):
         extra = (kw("count_include_pad", a.count_include_pad, True),) if hasattr(a, "count_include_pad") else ()
