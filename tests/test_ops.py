@@ -1,0 +1,169 @@
+"""Every op in the registry against PyTorch itself.
+
+For a few attribute / input-shape cases per op, a one-node spec is analysed (the op's
+`shape()`, `tensors()`, `macs()` and `label()`) and compiled (the op's PyTorch form, as the
+compiler builds it), and the compiled module is run on a real tensor: the inferred shape must
+be the real output's, the state_dict's keys and sizes the op's tensors, and
+`FlopCounterMode` / 2 its MACs. The functional form (`call()`, what anonymous nodes compile
+to) is evaluated with torch, nn and F in scope and must give the module's output.
+"""
+import types
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import archspec
+from archspec.ops import REGISTRY
+
+B = 2        # batch: FlopCounterMode counts the whole batch, the analysis one sample
+
+# (id, input shape, node `x` (YAML flow text), nodes before it, expected label or None)
+# `x` is the network's output; the nodes before it only feed merge ops and have no parameters or MACs.
+CASES = [
+    ("conv", [3, 10, 10], "{op: conv, out: 8, k: 3}", [], "conv 3x3, 8"),
+    ("conv-stride-pad", [3, 11, 11], "{op: conv, out: 5, k: 5, stride: 2, pad: 2}", [], "conv 5x5/2, 5"),
+    ("conv-pairs-groups-nobias", [4, 9, 11],
+     "{op: conv, out: 6, k: [3, 2], stride: [2, 1], pad: [1, 0], groups: 2, bias: false}", [],
+     "conv 3x2/2,1, 6, g2"),
+    ("conv-dilation", [2, 11, 11], "{op: conv, out: 4, k: 3, dilation: 2, pad: 2, stride: 2}", [],
+     "conv 3x3/2, 4"),
+    ("conv-dilation-pair", [3, 9, 10], "{op: conv, out: 3, k: 3, dilation: [1, 2], groups: 3}", [],
+     "conv 3x3, 3, g3"),
+    ("conv-depthwise", [4, 6, 6], "{op: conv, out: 8, k: 3, pad: 1, groups: 4}", [], "conv 3x3, 8, g4"),
+    ("conv-table", [3, 8, 8],        # fan-ins 2 3 1 2 3: three classes, interleaved
+     '{op: conv, out: 5, k: 3, pad: 1, connections: "X X . X X\\nX X X . X\\n. X . X X"}', [],
+     "conv 3x3, 5, table"),
+    ("conv-table-nobias-stride", [4, 9, 9],
+     '{op: conv, out: 3, k: [3, 1], stride: 2, bias: false, connections: "X . X\\n. X X\\nX X .\\n. . X"}', [],
+     "conv 3x1/2, 3, table"),
+    ("maxpool", [3, 8, 8], "{op: maxpool, k: 2}", [], "maxpool 2x2/2"),
+    ("maxpool-ceil", [2, 8, 8], "{op: maxpool, k: 3, stride: 2, ceil_mode: true}", [], "maxpool 3x3/2 ceil"),
+    ("maxpool-ceil-pad", [1, 5, 6], "{op: maxpool, k: 2, stride: 2, pad: 1, ceil_mode: true}", [], None),
+    ("maxpool-pairs", [2, 7, 8], "{op: maxpool, k: [3, 2], stride: [1, 2], pad: [1, 0]}", [], None),
+    ("avgpool", [3, 7, 7], "{op: avgpool, k: 2}", [], "avgpool 2x2/2"),
+    ("avgpool-ceil-pad", [2, 9, 10],
+     "{op: avgpool, k: 3, stride: 2, pad: 1, ceil_mode: true, count_include_pad: false}", [], None),
+    ("avgpool-ceil-edge", [1, 6, 6], "{op: avgpool, k: 3, stride: 2, pad: 1, ceil_mode: true}", [], None),
+    ("adaptive_avgpool", [3, 7, 8], "{op: adaptive_avgpool, size: [2, 3]}", [], "adaptive avgpool 2x3"),
+    ("adaptive_avgpool-default", [2, 5, 5], "adaptive_avgpool", [], "adaptive avgpool 1x1"),
+    ("global_avgpool", [5, 4, 3], "global_avgpool", [], "global avgpool"),
+    ("lrn", [7, 4, 4], "{op: lrn, size: 3}", [], "lrn 3"),
+    ("lrn-default", [6, 3, 3], "lrn", [], "lrn 5"),
+    ("batchnorm", [4, 5, 5], "batchnorm", [], "batchnorm"),
+    ("batchnorm-1d", [6], "{op: batchnorm, eps: 0.001, momentum: 0.2}", [], "batchnorm"),
+    ("batchnorm-no-affine", [3, 2, 2], "{op: batchnorm, affine: false}", [], "batchnorm"),
+    ("linear", [7], "{op: linear, out: 5}", [], "linear 5"),
+    ("linear-nobias", [12], "{op: linear, out: 3, bias: false}", [], "linear 3"),
+    ("flatten", [2, 3, 4], "flatten", [], "flatten"),
+    ("flatten-1d", [5], "flatten", [], "flatten"),
+    ("dropout", [3, 4, 4], "{op: dropout, p: 0.25}", [], "dropout 0.25"),
+    ("dropout-1d", [9], "dropout", [], "dropout 0.5"),
+    ("relu", [3, 4, 4], "relu", [], "relu"),
+    ("relu-1d", [5], "relu", [], "relu"),
+    ("tanh", [3, 4, 4], "tanh", [], "tanh"),
+    ("scaled_tanh", [3, 4, 4], "scaled_tanh", [], "1.7159 tanh(0.6667 a)"),
+    ("scaled_tanh-attrs", [6], "{op: scaled_tanh, A: 2, S: 0.5}", [], "2 tanh(0.5 a)"),
+    ("sigmoid", [4, 2, 3], "sigmoid", [], "sigmoid"),
+    ("softmax", [5], "softmax", [], "softmax"),
+    ("softmax-3d", [4, 2, 3], "softmax", [], "softmax"),
+    ("subsample", [3, 8, 8], "subsample", [], "subsample 2x2"),
+    ("subsample-k3", [2, 7, 8], "{op: subsample, k: 3}", [], "subsample 3x3"),
+    ("rbf", [6], "{op: rbf, out: 4}", [], "rbf 4"),
+    ("concat", [3, 4, 4], "{op: concat, in: [input, p]}", ["p: {op: pad_channels, out: 5}"], "concat"),
+    ("concat-3-1d", [4], "{op: concat, in: [input, input, input]}", [], "concat"),
+    ("add", [3, 4, 4], "{op: add, in: [input, input]}", [], "add"),
+    ("add-3-1d", [5], "{op: add, in: [input, input, input]}", [], "add"),
+    ("mul-broadcast", [3, 4, 5], "{op: mul, in: [input, g]}", ["g: global_avgpool"], "mul"),
+    ("mul-broadcast-first", [3, 4, 5], "{op: mul, in: [g, input]}", ["g: global_avgpool"], "mul"),
+    ("pad_channels", [4, 5, 5], "{op: pad_channels, out: 7, stride: 2}", [], "pad channels 7, /2"),
+    ("pad_channels-same", [4, 6, 6], "{op: pad_channels, out: 4}", [], "pad channels 4"),
+    ("identity", [3, 4, 4], "identity", [], "identity"),
+    ("identity-1d", [3], "identity", [], "identity"),
+]
+
+
+def test_every_builtin_op_has_cases():
+    builtin = {name for name, op in REGISTRY.items() if type(op).__module__.startswith("archspec.ops")}
+    covered = {case[0].split("-")[0] for case in CASES}
+    assert builtin <= covered, f"ops without cases: {sorted(builtin - covered)}"
+
+
+def _spec(tmp_path, case_id, shape, node, before):
+    lines = [f"  - {n}" for n in before] + [f"  - x: {node}"]
+    path = tmp_path / f"{case_id}.yaml"
+    path.write_text(f"archspec: 1\ninput: {shape}\nnodes:\n" + "\n".join(lines) + "\noutputs: {y: x}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("case_id,shape,node,before,label", CASES, ids=[c[0] for c in CASES])
+def test_op_against_pytorch(tmp_path, case_id, shape, node, before, label):
+    g = archspec.analyze(_spec(tmp_path, case_id, shape, node, before))
+    n = g.nodes["x"]
+    torch.manual_seed(0)
+    m = archspec.compile(g).eval()
+    x = torch.randn(B, *shape)
+    with torch.no_grad(), FlopCounterMode(display=False) as flops:
+        y = m(x)
+
+    assert tuple(y.shape) == (B, *n.shape), "inferred shape != PyTorch's output shape"
+    state = m.state_dict()
+    assert {k: tuple(v.shape) for k, v in state.items()} == {f"x.{t.key}": tuple(t.shape) for t in n.tensors}
+    params = sum(p.numel() for p in m.parameters())
+    assert (params, sum(v.numel() for v in state.values()) - params) == (n.params, n.buffers)
+    assert (n.params, n.buffers) == (g.params, g.buffers)       # the producers have none
+    assert flops.get_total_flops() == 2 * B * n.macs, "MACs != FlopCounterMode / 2"
+    if label is not None:
+        assert n.label == label
+
+    # the functional form (anonymous nodes), with the module's tensors where it has any
+    inputs = [x if i == "input" else _value(m, g, i, x) for i in n.inputs]
+    text = n.op.call(n.attrs, [f"a{j}" for j in range(len(inputs))])
+    if text is not None and not n.tensors:
+        scope = {"torch": torch, "nn": nn, "F": F, "self": types.SimpleNamespace(training=False),
+                 **{f"a{j}": v for j, v in enumerate(inputs)}}
+        with torch.no_grad():
+            assert torch.allclose(eval(text, scope), y, atol=1e-6), text     # noqa: S307 - op's own text
+
+
+def _value(m, g, name, x):
+    """A producer's output, from PyTorch directly (the cases use only these two)."""
+    n = g.nodes[name]
+    if n.op.name == "global_avgpool":
+        return x.mean((2, 3), keepdim=True)
+    if n.op.name == "pad_channels":
+        return F.pad(x[:, :, ::n.attrs.stride, ::n.attrs.stride], (0, 0, 0, 0, 0, n.attrs.out - x.shape[1]))
+    raise AssertionError(name)
+
+
+def test_merge_ops_compute_what_they_say(tmp_path):
+    """concat, add and mul against torch's own cat, sum and broadcasting product."""
+    x = torch.randn(B, 3, 4, 5)
+    gate = x.mean((2, 3), keepdim=True)
+    want = {"concat": torch.cat([x, F.pad(x, (0, 0, 0, 0, 0, 2))], 1), "mul-broadcast": x * gate,
+            "mul-broadcast-first": gate * x}
+    for case_id, shape, node, before, _ in CASES:
+        if case_id in want:
+            m = archspec.compile(_spec(tmp_path, case_id, shape, node, before)).eval()
+            assert torch.allclose(m(x), want[case_id])
+    for case_id, k, fn in (("add-3-1d", 5, lambda v: v + v + v), ("concat-3-1d", 4, lambda v: torch.cat([v] * 3, 1))):
+        spec = next(c for c in CASES if c[0] == case_id)
+        v = torch.randn(B, k)
+        assert torch.equal(archspec.compile(_spec(tmp_path, *spec[:4])).eval()(v), fn(v))
+
+
+def test_lenet_c3_counts_against_pytorch():
+    """LeNet-5's C3 from the paper's table: 1,516 params, and MACs = FlopCounterMode / 2."""
+    from paths import SPECS
+    g = archspec.analyze(str(SPECS / "lenet5.yaml"))
+    c3 = g.nodes["C3"]
+    m = archspec.compile(g).get_submodule("C3")
+    x = torch.randn(1, *c3.in_shapes[0])
+    with torch.no_grad(), FlopCounterMode(display=False) as flops:
+        y = m(x)
+    assert tuple(y.shape[1:]) == c3.shape == (16, 10, 10)
+    assert sum(p.numel() for p in m.parameters()) == c3.params == 1516
+    assert flops.get_total_flops() == 2 * c3.macs == 2 * 60 * 25 * 100     # 60 connections, 5x5, 10x10
+    assert c3.label == "conv 5x5, 16, table"
