@@ -17,7 +17,7 @@ from .scopes import Child, ScopeNode, ScopeTree, local
 class ClassPlan:
     """A generated class: the scopes it serves and the numbers its constructor takes."""
     name: str
-    scopes: list[ScopeNode]            # its instances, in graph order
+    instances: list[ScopeNode]         # the scopes it serves, in graph order
     forward: list[str]
     params: list[str] = field(default_factory=list)
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
@@ -141,7 +141,7 @@ class ClassPlanner:
                 name = f"{base}{k}"
             self.taken.add(name)
             plan = self.plans[key] = ClassPlan(name, [], forward)
-        plan.scopes.append(sn)
+        plan.instances.append(sn)
         self.plan_of[sn] = plan
 
     def _root_name(self) -> str:
@@ -157,7 +157,7 @@ class ClassPlanner:
         """The constructor's parameters: the numbers that differ between the class's instances,
         one parameter for positions that are always equal, named after a block parameter or
         the in/out channels where they match one."""
-        per_scope = [self._positions(sn) for sn in plan.scopes]
+        per_scope = [self._positions(sn) for sn in plan.instances]
         labels = [lab for lab, _ in per_scope[0]]
         columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
         names: dict[tuple, str] = {}
@@ -175,7 +175,7 @@ class ClassPlanner:
         for slot, col in zip(plan.slots, columns):
             if slot:
                 column_of.setdefault(slot, col)
-        for i, sn in enumerate(plan.scopes):
+        for i, sn in enumerate(plan.instances):
             self.args_of[sn] = [column_of[p][i] for p in plan.params]
 
     def _positions(self, sn: ScopeNode) -> list[tuple[str, Any]]:
@@ -198,13 +198,13 @@ class ClassPlanner:
         return f"{fallback}_{k}"
 
     def _param_candidates(self, plan: ClassPlan, col: tuple) -> list[str]:
-        scopes = [sn.scope for sn in plan.scopes]
+        scopes = [sn.scope for sn in plan.instances]
         out = []
         if all(s is not None for s in scopes):
             args = [s.args for s in scopes if s is not None]
             out += [a for a in args[0] if all(a in s for s in args) and tuple(s[a] for s in args) == col]
-        for side, refs in (("in_channels", [sn.inputs for sn in plan.scopes]),
-                           ("out_channels", [sn.exports for sn in plan.scopes])):
+        for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
+                           ("out_channels", [sn.exports for sn in plan.instances])):
             if all(len(r) == 1 for r in refs) and tuple(self._channels(r[0]) for r in refs) == col:
                 out.append(side)
         return out

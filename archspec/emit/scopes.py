@@ -70,9 +70,10 @@ def _inside(ref: str, path: str) -> bool:
     return ref != INPUT if path == "" else ref.startswith(path + ".")
 
 
-def _shape(n: Node) -> tuple:
-    """A node's shape: known in every graph emit is given (an expansion error stops before emit)."""
-    return cast(tuple, n.shape)
+def _module(n: Node, inplace: bool = False) -> Call | None:
+    """The op's module form of a node. Every shape is known in a graph emit is given (an
+    expansion error stops before emit), so the IR's `None` for an unknown shape cannot occur."""
+    return n.op.module(n.attrs, cast(list[tuple], n.in_shapes), cast(tuple, n.shape), inplace)
 
 
 @contextmanager
@@ -115,7 +116,7 @@ class ScopeTree:
         """Nodes with tensors and named nodes are modules where the op has a module form;
         anonymous parameter-free nodes are functional calls where it has a call form."""
         with located(n):
-            module = n.op.module(n.attrs, n.in_shapes, _shape(n))
+            module = _module(n)
             call = n.op.call(n.attrs, ["x"] * len(n.inputs))
         if module is None and (call is None or n.tensors):
             raise SpecError(f"{n.name}: op '{n.op.name}' has no PyTorch " + ("module" if n.tensors else "form"),
@@ -196,6 +197,6 @@ class ScopeTree:
 
     def node_call(self, n: Node) -> Call:
         """The constructor of a module node (only asked of nodes that are modules)."""
-        call = n.op.module(n.attrs, n.in_shapes, _shape(n), self.inplace(n))
+        call = _module(n, self.inplace(n))
         assert call is not None
         return call

@@ -49,7 +49,7 @@ class _ClassWriter:
         plan = self.plan
         lines = [f"class {plan.name}(nn.Module):", f'    """{self._doc()}"""', ""]
         lines += self._attributes() + self._init()
-        lines += ["", f"    def forward(self, {', '.join(arg_names(plan.scopes[0]))}):"]
+        lines += ["", f"    def forward(self, {', '.join(arg_names(plan.instances[0]))}):"]
         lines += [f"        {line}" for line in plan.forward]
         if self.init:
             lines += [""] + [f"    {line}" for line in init_weights(self.g)]
@@ -72,7 +72,7 @@ class _ClassWriter:
         """__init__: one submodule per module child, in spec order."""
         lines = [f"    def __init__(self{''.join(f', {p}' for p in self.plan.params)}):", "        super().__init__()"]
         slots = iter(self.plan.slots)
-        for c in self.plan.scopes[0].children:
+        for c in self.plan.instances[0].children:
             self._check_attr(c)
             call = self.planner.ctor(c)
             if call is not None:
@@ -92,11 +92,11 @@ class _ClassWriter:
 
     def _doc(self) -> str:
         if not self.root:
-            scopes = self.plan.scopes
-            scope = scopes[0].scope
+            instances = self.plan.instances
+            scope = instances[0].scope
             what = f"Block '{scope.block}'" if scope and scope.block else "Group"
-            where = ", ".join(sn.path for sn in scopes[:4]) + (", ..." if len(scopes) > 4 else "")
-            return _text(f"{what}: {where}" + (f" ({len(scopes)} instances)." if len(scopes) > 1 else "."))
+            where = ", ".join(sn.path for sn in instances[:4]) + (", ..." if len(instances) > 4 else "")
+            return _text(f"{what}: {where}" + (f" ({len(instances)} instances)." if len(instances) > 1 else "."))
         g = self.g
         parts = [g.meta.get("title") or g.name] + ([g.meta["paper"]] if g.meta.get("paper") else [])
         parts.append(f"Input (N, {', '.join(map(str, g.input_shape))}); forward returns {self._returns()}.")
