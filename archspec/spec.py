@@ -74,7 +74,7 @@ class InitRule(_Strict):
 
 
 class InitDef(BaseModel):
-    """`init:`, initialisation beyond PyTorch's defaults (archspec/emit.py writes it out):
+    """`init:`, initialisation beyond PyTorch's defaults (archspec/emit/init.py writes it out):
     op name -> InitRule, applied to every module of that op; `zero:` name patterns
     (fnmatch, e.g. layer*.*.bn3) of nodes whose weight starts at zero."""
     model_config = ConfigDict(extra="allow", strict=True, defer_build=True)

@@ -1,7 +1,7 @@
 """A whitelist of what archspec's emitter legitimately writes, as a test oracle.
 
 `check_generated_source(text)` raises AssertionError (with the offending line) when a
-generated module holds anything beyond the shapes archspec/emit.py produces:
+generated module holds anything beyond the shapes archspec/emit/ produces:
 
 - module level: the header comments, `import torch`, `import torch.nn.functional as F`,
   `from torch import nn`, classes deriving from `nn.Module`, and `Model = <a class>`;

@@ -9,7 +9,7 @@ An op is a subclass of `Op` with
 - `label(a)`: a short text for diagrams and tables,
 - `module(a, xs, y)` / `call(a, args)`: its PyTorch form, as a module
   constructor (`Call`, kept as data) and as a forward expression (text);
-  archspec/emit.py turns them into source. No torch is imported here.
+  archspec/emit/ turns them into source. No torch is imported here.
 
 Shapes are tuples (C, H, W) or (C,), the batch dimension implicit.
 Register a user op with `@register` on such a class; nothing else changes.
@@ -126,7 +126,7 @@ class Op:
     def label(self, a) -> str:
         return self.name
 
-    # -- PyTorch emission (archspec/emit.py) -----------------------------------
+    # -- PyTorch emission (archspec/emit/) -------------------------------------
 
     fresh: ClassVar[bool] = False          # the output is a new tensor its backward never reads, so the
     #                                        next op may overwrite it in place (conv, batchnorm, add, ...)
