@@ -135,7 +135,7 @@ def _position(d: Diagnostic):
 
 
 def did_you_mean(name: str, choices) -> str | None:
-    import difflib      # only when there is a mistake to explain
+    import difflib  # only when there is a mistake to explain
     name = str(name)
     if len(name) > 100:
         return None

@@ -21,8 +21,21 @@ from .limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from .names import shown
 from .ops import REGISTRY
 from .spec import TYPE_NAMES, Block, Spec
-from .syntax import (CONTROL, REPEAT_KEYS, Decl, Failed, LibraryCheck, ListScope, Reporter, check_node_name,
-                     dependencies, local_names, order, parse_decl, parse_list)
+from .syntax import (
+    CONTROL,
+    REPEAT_KEYS,
+    Decl,
+    Failed,
+    LibraryCheck,
+    ListScope,
+    Reporter,
+    check_node_name,
+    dependencies,
+    local_names,
+    order,
+    parse_decl,
+    parse_list,
+)
 from .yamlpos import YDict, YList
 
 

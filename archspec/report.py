@@ -115,7 +115,9 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -
         lines += ["| " + " | ".join(r) + " |" for r in body + [total]]
         return "\n".join(lines + ["", _footer(graph)])
     widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(5)]
-    line = lambda r: "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * len(line(head))
     title = f"{graph.name}" + (f": {one_line(graph.meta['title'])}" if graph.meta.get("title") else "")
     return "\n".join([title, f"input {fmt_shape(graph.input_shape)}", rule, line(head), rule,

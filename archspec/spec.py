@@ -4,14 +4,14 @@ still carrying their YAML locations) plus the block table and global params."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .gcpause import gc_paused
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
+from .gcpause import gc_paused
 from .names import check_name, file_stem, one_line, shown
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
 

@@ -177,7 +177,7 @@ def order(decls: list[Decl | None], deps: list[list[Dep]], scope: ListScope) -> 
     n = len(decls)
     if all(not isinstance(dep, int) or dep < k for k, ds in enumerate(deps) for dep in ds):
         return list(range(n))
-    import networkx as nx     # only here: most lists need no reordering
+    import networkx as nx  # only here: most lists need no reordering
     g = nx.DiGraph()
     g.add_nodes_from(range(n))
     g.add_edges_from((dep, k) for k, ds in enumerate(deps) for dep in ds if isinstance(dep, int))

@@ -66,7 +66,8 @@ def build_times(repeat: int = 3) -> list[tuple[str, float]]:
         return statistics.median(timed(lambda _: fn(), None) for _ in range(repeat))
     return [(f"{largest.stem}: archspec.compile (CPU, init)", median(lambda: archspec.compile(largest))),
             (f"{largest.stem}: torchvision constructor", median(ctor)),
-            (f"{largest.stem}: archspec.compile(device='meta')", median(lambda: archspec.compile(largest, device="meta")))]
+            (f"{largest.stem}: archspec.compile(device='meta')",
+             median(lambda: archspec.compile(largest, device="meta")))]
 
 
 def main() -> int:
