@@ -16,7 +16,7 @@ from .errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
 from .expr import ShapeView, has_expr, resolve
 from .gcpause import gc_paused
 from .infer import Inference
-from .ir import INPUT, Graph, Node, Output, Scope
+from .ir import INPUT, Graph, Node, Output, Scope, shape_of
 from .limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from .names import shown
 from .ops import REGISTRY
@@ -312,9 +312,7 @@ class Expander:
     # -- helpers -----------------------------------------------------------
 
     def shape_of(self, ref: str) -> tuple | None:
-        if isinstance(ref, Failed):
-            return None
-        return self.input_shape if ref == INPUT else self.nodes[ref].shape
+        return None if isinstance(ref, Failed) else shape_of(ref, self.input_shape, self.nodes)
 
     def env(self, ctx: Ctx, ins: list[str]) -> dict:
         """What expressions see at a node: the scope's names, `input` and `inputs`."""

@@ -12,6 +12,16 @@ from .ops.base import Op, Tensor
 INPUT = "input"   # the graph input's node name, reserved
 
 
+def parent(path: str) -> str:
+    """The scope a dotted name lives in: layer1.0.conv1 -> layer1.0 ("" at the top)."""
+    return path.rpartition(".")[0]
+
+
+def shape_of(ref: str, input_shape: tuple, nodes: dict[str, Node]) -> tuple | None:
+    """The shape a ref carries: the graph input's, or a node's output (None where unknown)."""
+    return input_shape if ref == INPUT else nodes[ref].shape
+
+
 @dataclass(eq=False)
 class Node:
     name: str                      # dotted, e.g. layer1.0.conv1
@@ -97,7 +107,7 @@ class Graph:
         return (scope.block or scope.kind) if scope else "group"
 
     def shape_of(self, ref: str) -> tuple | None:
-        return self.input_shape if ref == INPUT else self.nodes[ref].shape
+        return shape_of(ref, self.input_shape, self.nodes)
 
     @property
     def params(self) -> int:

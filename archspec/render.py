@@ -20,7 +20,7 @@ import graphviz
 
 from .errors import fmt_shape
 from .files import cannot_write, write_atomic
-from .ir import INPUT, Graph, Node
+from .ir import INPUT, Graph, Node, parent
 from .names import file_stem, one_line
 from .ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
@@ -143,7 +143,7 @@ def _run_end(graph: Graph, boxes: list[Box], i: int, sigs: dict) -> tuple[int, l
             continue
         s = graph.scopes.get(b.id) if b.kind == "scope" else None
         if not (s and (s.kind, s.block) == (first.kind, first.block) and s.repeat == (last.repeat or 0) + 1
-                and _parent(s.path) == _parent(first.path) and sigs.get(s.path) == sigs.get(first.path)):
+                and parent(s.path) == parent(first.path) and sigs.get(s.path) == sigs.get(first.path)):
             break
         members.append(s)
         j += 1
@@ -162,10 +162,6 @@ def _is_carry(graph: Graph, box: Box, produced: str | None, carried: str | None)
     node = graph.nodes.get(box.id) if box.kind == "node" else None
     return bool(node and node.op.name == "concat" and len(node.inputs) == 2
                 and set(node.inputs) == {carried, produced})
-
-
-def _parent(path: str) -> str:
-    return path.rpartition(".")[0]
 
 
 def _run_box(boxes: list[Box], count: int) -> Box:
@@ -360,8 +356,8 @@ def _add_boxes(dot: graphviz.Digraph, v: View, train: set[str]) -> None:
             path = ".".join(parts[:k])
             if path not in inside:
                 inside[path] = []
-                inside.setdefault(_parent(path), []).append(path)
-        inside.setdefault(_parent(b.id), []).append(b)
+                inside.setdefault(parent(path), []).append(path)
+        inside.setdefault(parent(b.id), []).append(b)
     live = {p for n, owner in v.owner.items() if n not in train for p in _prefixes(owner)}
 
     def emit(target, path: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from ..errors import Loc, SpecError
-from ..ir import INPUT, Graph, Node, Scope
+from ..ir import INPUT, Graph, Node, Scope, parent
 from ..ops.base import Call
 
 
@@ -56,10 +56,6 @@ class ScopeNode:
     exports: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)    # every node inside
     sequential: bool = False
-
-
-def parent(path: str) -> str:
-    return path.rsplit(".", 1)[0] if "." in path else ""
 
 
 def local(path: str) -> str:
