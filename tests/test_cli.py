@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from paths import ROOT, SPECS
 
 from archspec.cli import main
-from paths import ROOT, SPECS
 
 
 def test_validate_summary_schema_never_import_torch():
@@ -40,7 +40,7 @@ def test_summary_json(capsys):
 def test_summary_table_depth_and_set(capsys):
     assert main(["summary", str(SPECS / "resnet18.yaml"), "--depth", "1", "--set", "num_classes=10"]) == 0
     out = capsys.readouterr().out
-    rows = {l.split()[0]: l for l in out.splitlines() if l and l.split()[0].startswith(("layer", "fc"))}
+    rows = {ln.split()[0]: ln for ln in out.splitlines() if ln and ln.split()[0].startswith(("layer", "fc"))}
     assert set(rows) == {"layer1", "layer2", "layer3", "layer4", "fc"}
     assert "stage" in rows["layer2"] and "(128, 28, 28)" in rows["layer2"]
     assert "5,130" in rows["fc"]                      # 512 * 10 + 10

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from paths import ALL_SPECS, SPECS
 from torch import nn
 
 import archspec
 from archspec.cli import main
 from archspec.compiler import check, export, load_source, source
-from paths import ALL_SPECS, SPECS
 
 TEST_SPECS = sorted((Path(__file__).parent / "specs").glob("*.yaml"))
 ALLOPS = str(Path(__file__).parent / "specs" / "allops.yaml")

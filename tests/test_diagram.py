@@ -11,12 +11,12 @@ import sys
 from collections import Counter
 
 import pytest
+from paths import ALL_SPECS, SPECS
 
 import archspec
 from archspec import render
 from archspec.cli import main
 from archspec.report import CONVENTION
-from paths import ALL_SPECS, SPECS
 
 SPECIALS = {"input", render.LEGEND}
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -236,7 +236,9 @@ def test_legend_totals_equal_summary_json(name, graphs, capsys):
     assert main(["summary", str(SPECS / f"{name}.yaml"), "--json"]) == 0
     want = json.loads(capsys.readouterr().out)
     legend = dot_of(graphs(name), None).nodes[render.LEGEND]
-    num = lambda pattern: int(re.search(pattern, legend)[1].replace(",", ""))
+
+    def num(pattern):
+        return int(re.search(pattern, legend)[1].replace(",", ""))
     assert num(r"params ([\d,]+) trainable") == want["params"]
     assert num(r"MACs ([\d,]+) \(") == want["macs"]
     assert num(r"FLOPs = 2 × MACs = ([\d,]+)") == want["flops"]

@@ -128,12 +128,14 @@ def test_expression_division_by_zero(capsys, spec_file):
 
 
 def test_expression_wrong_type(capsys, spec_file):
-    name, err = errors_of(capsys, spec_file, HEAD + "params: {w: wide}\nnodes:\n  - c: {op: conv, out: ${w * 2.5}, k: 1}\n")
+    name, err = errors_of(capsys, spec_file,
+                          HEAD + "params: {w: wide}\nnodes:\n  - c: {op: conv, out: ${w * 2.5}, k: 1}\n")
     assert f"{name}:5:24: error: c: in attribute 'out': cannot apply '*' to str 'wide' and float 2.5" in err
 
 
 def test_bad_set_key(capsys, spec_file):
-    name, err = errors_of(capsys, spec_file, HEAD + "params: {width: 8}\nnodes:\n  - c: {op: conv, out: ${width}, k: 1}\n",
+    name, err = errors_of(capsys, spec_file,
+                          HEAD + "params: {width: 8}\nnodes:\n  - c: {op: conv, out: ${width}, k: 1}\n",
                           "--set", "widht=4")
     assert "--set widht=4: error: unknown parameter 'widht'" in err
     assert "did you mean 'width'?" in err
@@ -148,8 +150,8 @@ def test_connection_table_size(capsys, spec_file):
 def test_several_errors_at_once_in_file_order(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - a: {op: conv, out: 4, k: 1}\n"
                           "  - b: {op: relu, in: zz}\n  - c: {in: a, op: cnv}\n  - d: {in: a, op: linear, out: 3}\n")
-    lines = [l for l in err.splitlines() if ": error: " in l]
-    assert [l.split(": error: ")[0] for l in lines] == [f"{name}:5:23", f"{name}:6:20", f"{name}:7:5"]
+    lines = [ln for ln in err.splitlines() if ": error: " in ln]
+    assert [ln.split(": error: ")[0] for ln in lines] == [f"{name}:5:23", f"{name}:6:20", f"{name}:7:5"]
     assert "linear expects a 1-d input, got (4, 32, 32)" in lines[2]
     assert "add a flatten node before it" in err
 
@@ -167,7 +169,8 @@ def test_unknown_top_level_key(capsys, spec_file):
 
 
 def test_expression_cannot_run_code(capsys, spec_file):
-    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - c: {op: conv, out: ${__import__('os').getpid()}, k: 1}\n")
+    name, err = errors_of(capsys, spec_file,
+                          HEAD + "nodes:\n  - c: {op: conv, out: ${__import__('os').getpid()}, k: 1}\n")
     assert "only these functions may be called" in err
     name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - c: {op: conv, out: ${(1).__class__}, k: 1}\n")
     assert "no attribute '__class__'" in err
@@ -191,7 +194,8 @@ def test_private_and_module_names_are_refused(capsys, spec_file):
 
 
 def test_non_finite_attribute(capsys, spec_file):
-    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - d: {op: dropout, p: .nan}\n  - s: {op: scaled_tanh, A: .inf}\n")
+    name, err = errors_of(capsys, spec_file,
+                          HEAD + "nodes:\n  - d: {op: dropout, p: .nan}\n  - s: {op: scaled_tanh, A: .inf}\n")
     assert f"{name}:4:25: error: .nan: not a finite number" in err
     assert f"{name}:5:29: error: .inf: not a finite number" in err
 

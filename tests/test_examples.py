@@ -3,9 +3,9 @@ import subprocess
 import sys
 
 import pytest
+from paths import ROOT
 
 from archspec.cli import main
-from paths import ROOT
 
 EX = ROOT / "examples"
 

@@ -1,10 +1,10 @@
 """The spec language, feature by feature: each expands to the graph it should."""
 import pytest
+from paths import SPECS
 
 import archspec
 from archspec.errors import SpecErrors
 from archspec.expr import ShapeView, resolve
-from paths import SPECS
 
 HEAD = "archspec: 1\ninput: [3, 8, 8]\n"
 
@@ -109,7 +109,8 @@ def test_outputs_and_training_only_heads():
 
 
 def test_params_can_be_expressions(spec_file):
-    g = graph(spec_file, HEAD + "params: {k: 2, width: \"${16 * k}\"}\nnodes:\n  - c: {op: conv, out: ${width}, k: 1}\n")
+    g = graph(spec_file,
+              HEAD + "params: {k: 2, width: \"${16 * k}\"}\nnodes:\n  - c: {op: conv, out: ${width}, k: 1}\n")
     assert g.nodes["c"].shape == (32, 8, 8)
 
 

@@ -1,8 +1,9 @@
 """The README stays true: its spec table's figures are the tool's, every spec is listed."""
 import re
 
-import archspec
 from paths import ALL_SPECS, ROOT
+
+import archspec
 
 ROW = re.compile(r"^\| \[(\w+)\.yaml\]\(specs/\w+\.yaml\) \|[^|]*\| (\d+)x(\d+)x(\d+) \| ([\d,]+) \| ([\d,]+) \|", re.M)
 

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from paths import ALL_SPECS, SPECS
 
 import archspec
-from paths import ALL_SPECS, SPECS
 
 REF = Path(__file__).parent / "reference"
 PEERS = json.loads((REF / "implementations.json").read_text())["models"]
@@ -92,8 +92,8 @@ def test_googlenet_table1():
 
 
 def test_resnet50_is_a_handful_of_lines():
-    lines = [l for l in (SPECS / "resnet50.yaml").read_text().splitlines()
-             if l.strip() and not l.strip().startswith("#")]
+    lines = [ln for ln in (SPECS / "resnet50.yaml").read_text().splitlines()
+             if ln.strip() and not ln.strip().startswith("#")]
     assert len(lines) <= 20      # 6 metadata lines + ~14 of network
 
 

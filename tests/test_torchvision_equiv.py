@@ -4,9 +4,9 @@ gradients in training mode (which also proves the in-place ReLUs and adds safe f
 import pytest
 import torch
 import torchvision
+from paths import SPECS
 
 import archspec
-from paths import SPECS
 
 MIRRORS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
            "wide_resnet50_2", "vgg16", "densenet121", "inception_v3"]
