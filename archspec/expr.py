@@ -98,7 +98,7 @@ def _size(v) -> int:
         return len(v)
     if not isinstance(v, list):
         return 1
-    total = 1
+    total = 0
     for x in v:
         total += _size(x)
         if total > MAX_SIZE:
@@ -210,6 +210,8 @@ def _binop(node: ast.BinOp, env: dict) -> Any:
 
 
 def _unary(node: ast.UnaryOp, env: dict) -> Any:
+    if type(node.op) not in _UNARY:
+        raise SpecError(f"operator {type(node.op).__name__} is not allowed in expressions")
     v = _eval(node.operand, env)
     try:
         return bounded(_UNARY[type(node.op)](v))

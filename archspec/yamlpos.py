@@ -112,8 +112,8 @@ def load_text(text: str, filename: str):
 
 def read_text(path: str, shown: str, what: str = "spec file") -> str:
     """A spec file's text: a regular file (never a device, pipe or folder) within the size limit."""
-    try:
-        with open(path, "rb") as f:
+    try:      # opened without blocking (a FIFO with no writer), then refused unless a regular file
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 raise SpecError(f"{what} is not a regular file", loc=Loc(shown))
             data = f.read(MAX_FILE_BYTES + 1)

@@ -166,8 +166,6 @@ def test_disallowed_syntax(text, match):
     assert "Traceback" not in str(e)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: '~1' is refused as \"cannot evaluate '~1': <class 'ast.Invert'>\" "
-                                       "(a KeyError's text), not as an operator that is not allowed")
 def test_bitwise_not_is_refused_clearly():
     fails("~1", "not allowed")
 
@@ -265,8 +263,6 @@ def test_max_size():
     fails(f"[[0] * 100] * {n}", "exceeds archspec's limit")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a list of MAX_SIZE elements is refused (the container counts as "
-                                       "an element), and `[0] * n` is refused from n = MAX_SIZE / 2 ('list of size 2')")
 def test_max_size_is_the_length_of_a_list():
     n = limits.MAX_SIZE
     assert len(evaluate(f"range({n})", {})) == n            # README: elements of ... `range(n)`

@@ -353,9 +353,10 @@ def _listing(folder: str) -> set[str]:
 
 
 def _pipeline(path: str, library: bool, state: dict, deep: bool) -> None:
+    from torch import nn
+
     import archspec
     import archspec.compiler
-    from torch import nn
     state["stage"] = "load"
     spec = archspec.load(path, library_ok=library)
     if library:

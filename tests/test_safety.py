@@ -113,7 +113,7 @@ def no_stray_files(root: Path, allowed=()) -> None:
 
 
 def assert_safe_source(text: str) -> None:
-    from source_check import check_generated_source     # tests/source_check.py
+    from source_check import check_generated_source  # tests/source_check.py
     ast.parse(text)
     check_generated_source(text)
 
@@ -278,6 +278,7 @@ outputs:
     text = build_outcome(capsys, tmp_path, path)
     if text is not None:
         import torch
+
         from archspec import compiler
         model = compiler.load_source(text, "net").Model().train()
         assert set(model(torch.zeros(1, 3, 8, 8))) == {"main", name}
@@ -773,7 +774,7 @@ nodes:
                 continue                 # a number, negative or not
             except ValueError:
                 pass
-            assert not cell.lstrip("\t\r ")[:1] in ("=", "+", "-", "@"), f"formula-like cell {cell!r}"
+            assert cell.lstrip("\t\r ")[:1] not in ("=", "+", "-", "@"), f"formula-like cell {cell!r}"
 
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -38,8 +38,8 @@ class _Pool(Op):
                 window_out(w, k[1], s[1], p[1], 1, a.ceil_mode))
 
     def label(self, a):
-        k, s = a.k, a.stride or a.k
-        return f"{self.name} {k[0]}x{k[1]}/{s[0]}" + (" ceil" if a.ceil_mode else "")
+        k, (sh, sw) = a.k, a.stride or a.k
+        return f"{self.name} {k[0]}x{k[1]}/{sh if sh == sw else f'{sh},{sw}'}" + (" ceil" if a.ceil_mode else "")
 
 
 @register
