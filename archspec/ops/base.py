@@ -114,16 +114,16 @@ class Op:
     ranks: ClassVar[tuple[int, ...]] = (1, 3)   # input ranks accepted
     doc: ClassVar[str] = ""
 
-    def shape(self, a, xs: list[Shape]) -> Shape:
+    def shape(self, a: BaseModel, xs: list[Shape]) -> Shape:
         return xs[0]
 
-    def tensors(self, a, xs: list[Shape], y: Shape) -> list[Tensor]:
+    def tensors(self, a: BaseModel, xs: list[Shape], y: Shape) -> list[Tensor]:
         return []
 
-    def macs(self, a, xs: list[Shape], y: Shape) -> int:
+    def macs(self, a: BaseModel, xs: list[Shape], y: Shape) -> int:
         return 0
 
-    def label(self, a) -> str:
+    def label(self, a: BaseModel) -> str:
         return self.name
 
     # -- PyTorch emission (archspec/emit/) -------------------------------------
@@ -133,12 +133,12 @@ class Op:
     inplace: ClassVar[bool] = False        # module()/call() accept inplace=True (relu, add)
     init_modules: ClassVar[tuple[str, ...]] = ()   # module classes a spec's `init:` rule for this op sets
 
-    def module(self, a, xs: list[Shape], y: Shape, inplace: bool = False) -> Call | None:
+    def module(self, a: BaseModel, xs: list[Shape], y: Shape, inplace: bool = False) -> Call | None:
         """The module holding this node (its state_dict must be exactly `tensors()`), or None where
         the op has no module form. Nodes with tensors, and named nodes, compile to this."""
         return None
 
-    def call(self, a, args: list[str], inplace: bool = False) -> str | None:
+    def call(self, a: BaseModel, args: list[str], inplace: bool = False) -> str | None:
         """The forward expression over the input variables `args`, or None where the op runs only
         as a module. Anonymous parameter-free nodes compile to this."""
         return None
