@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import archspec
+from archspec.compiler import source
 from archspec.ops import REGISTRY
 
 B = 2        # batch: FlopCounterMode counts the whole batch, the analysis one sample
@@ -82,6 +83,25 @@ CASES = [
     ("pad_channels-same", [4, 6, 6], "{op: pad_channels, out: 4}", [], "pad channels 4"),
     ("identity", [3, 4, 4], "identity", [], "identity"),
     ("identity-1d", [3], "identity", [], "identity"),
+    ("relu6", [3, 4, 4], "relu6", [], "relu6"),
+    ("relu6-1d", [5], "relu6", [], "relu6"),
+    ("hardswish", [3, 4, 4], "hardswish", [], "hardswish"),
+    ("hardsigmoid", [6], "hardsigmoid", [], "hardsigmoid"),
+    ("silu", [3, 4, 4], "silu", [], "silu"),
+    ("gelu", [3, 4, 4], "gelu", [], "gelu"),
+    ("gelu-tanh", [5], "{op: gelu, approximate: tanh}", [], "gelu tanh"),
+    ("leaky_relu", [3, 4, 4], "leaky_relu", [], "leaky relu 0.01"),
+    ("leaky_relu-slope-1d", [5], "{op: leaky_relu, negative_slope: -0.2}", [], "leaky relu -0.2"),
+    ("scale", [3, 4, 4], "{op: scale, factor: 0.17}", [], "scale 0.17"),
+    ("scale-int-1d", [5], "{op: scale, factor: -2}", [], "scale -2"),
+    ("add-weights", [3, 4, 4], "{op: add, in: [input, r], weights: [1, 0.17]}", ["r: relu"], "add 1, 0.17"),
+    ("add-weights-3-1d", [5], "{op: add, in: [r, input, r], weights: [0.5, -1, 2]}", ["r: relu"], "add 0.5, -1, 2"),
+    ("layernorm", [4, 3, 5], "layernorm", [], "layernorm"),
+    ("layernorm-1d", [6], "{op: layernorm, eps: 0.001}", [], "layernorm"),
+    ("layernorm-no-affine", [4, 3, 3], "{op: layernorm, affine: false, eps: 1.0e-5}", [], "layernorm"),
+    ("layernorm-no-affine-1d", [7], "{op: layernorm, affine: false}", [], "layernorm"),
+    ("stochastic_depth", [3, 4, 4], "{op: stochastic_depth, p: 0.2}", [], "stochastic depth 0.2"),
+    ("stochastic_depth-batch-1d", [5], "{op: stochastic_depth, p: 0.5, mode: batch}", [], "stochastic depth 0.5 batch"),
 ]
 
 
@@ -135,6 +155,8 @@ def _value(m, g, name, x):
         return x.mean((2, 3), keepdim=True)
     if n.op.name == "pad_channels":
         return F.pad(x[:, :, ::n.attrs.stride, ::n.attrs.stride], (0, 0, 0, 0, 0, n.attrs.out - x.shape[1]))
+    if n.op.name == "relu":
+        return x.clamp(min=0)
     raise AssertionError(name)
 
 
@@ -154,6 +176,58 @@ def test_merge_ops_compute_what_they_say(tmp_path):
         assert torch.equal(archspec.compile(_spec(tmp_path, *spec[:4])).eval()(v), fn(v))
 
 
+def _layernorm(x, w, b, eps):
+    """Normalise over dim 1 (the channels or features), by hand."""
+    mean = x.mean(1, keepdim=True)
+    var = ((x - mean) ** 2).mean(1, keepdim=True)
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    return (x - mean) / torch.sqrt(var + eps) * w.view(shape) + b.view(shape)
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1 + torch.tanh((2 / torch.pi) ** 0.5 * (x + 0.044715 * x ** 3)))
+
+
+# case id -> the computation by hand: f(x, {"weight": ..., "bias": ...}) against torch's own arithmetic
+REFERENCE = {
+    "relu6": lambda x, m: x.clamp(0, 6),
+    "hardswish": lambda x, m: x * (x + 3).clamp(0, 6) / 6,
+    "hardsigmoid": lambda x, m: (x + 3).clamp(0, 6) / 6,
+    "silu": lambda x, m: x * torch.sigmoid(x),
+    "gelu": lambda x, m: 0.5 * x * (1 + torch.erf(x / 2 ** 0.5)),
+    "gelu-tanh": lambda x, m: _gelu_tanh(x),
+    "leaky_relu": lambda x, m: torch.where(x > 0, x, 0.01 * x),
+    "leaky_relu-slope-1d": lambda x, m: torch.where(x > 0, x, -0.2 * x),
+    "scale": lambda x, m: 0.17 * x,
+    "scale-int-1d": lambda x, m: -2 * x,
+    "add-weights": lambda x, m: x + 0.17 * x.clamp(min=0),
+    "add-weights-3-1d": lambda x, m: 2.5 * x.clamp(min=0) - x,
+    "layernorm": lambda x, m: _layernorm(x, m["weight"], m["bias"], 1e-6),
+    "layernorm-1d": lambda x, m: _layernorm(x, m["weight"], m["bias"], 1e-3),
+    "layernorm-no-affine": lambda x, m: _layernorm(x, torch.ones(4), torch.zeros(4), 1e-5),
+    "layernorm-no-affine-1d": lambda x, m: _layernorm(x, torch.ones(7), torch.zeros(7), 1e-6),
+    "stochastic_depth": lambda x, m: x,                 # eval mode
+    "stochastic_depth-batch-1d": lambda x, m: x,
+}
+
+
+@pytest.mark.parametrize("case_id", sorted(REFERENCE))
+def test_new_ops_compute_what_they_say(tmp_path, case_id):
+    """The module (named node) and the functional form (the anonymous node) against the
+    computation written out in torch arithmetic, with random weights where the op has any."""
+    _, shape, node, before, _ = next(c for c in CASES if c[0] == case_id)
+    x = torch.randn(B, *shape) * 4
+    anonymous = tmp_path / "anonymous.yaml"       # its last node is the output
+    anonymous.write_text(f"archspec: 1\ninput: {shape}\nnodes:\n" + "".join(f"  - {n}\n" for n in [*before, node]))
+    for path in (_spec(tmp_path, case_id, shape, node, before), str(anonymous)):
+        m = archspec.compile(path).eval()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(torch.randn_like(p))
+            params = {k.rsplit(".", 1)[-1]: v for k, v in m.named_parameters()}
+            assert torch.allclose(m(x), REFERENCE[case_id](x, params), atol=1e-5), path
+
+
 def test_lenet_c3_counts_against_pytorch():
     """LeNet-5's C3 from the paper's table: 1,516 params, and MACs = FlopCounterMode / 2."""
     from paths import SPECS
@@ -167,3 +241,48 @@ def test_lenet_c3_counts_against_pytorch():
     assert sum(p.numel() for p in m.parameters()) == c3.params == 1516
     assert flops.get_total_flops() == 2 * c3.macs == 2 * 60 * 25 * 100     # 60 connections, 5x5, 10x10
     assert c3.label == "conv 5x5, 16, table"
+
+
+@pytest.mark.parametrize("act,fn", [("relu6", F.relu6), ("hardswish", F.hardswish), ("hardsigmoid", F.hardsigmoid),
+                                    ("silu", F.silu), ("leaky_relu", F.leaky_relu),
+                                    ("{op: leaky_relu, negative_slope: -0.5}", lambda v: F.leaky_relu(v, -0.5))])
+def test_activations_in_place_after_a_fresh_tensor(tmp_path, act, fn):
+    """After a conv (a fresh tensor nothing else reads) an activation runs in place, as relu does,
+    anonymous (F.<fn>(x, inplace=True)) and named (nn.<Module>(inplace=True)); values and
+    gradients are the out-of-place ones. A negative leaky slope stays out of place (autograd
+    has no in-place backward for it)."""
+    path = tmp_path / "inplace.yaml"
+    path.write_text(f"archspec: 1\ninput: [3, 6, 6]\nnodes:\n  - c1: {{op: conv, out: 4, k: 3, pad: 1}}\n  - {act}\n"
+                    f"  - c2: {{op: conv, out: 4, k: 3, pad: 1}}\n  - a: {act}\n")
+    text = source(str(path))
+    negative = "-0.5" in act
+    assert (text.count("inplace=True") == 2) != negative, text
+    m = archspec.compile(str(path))
+    x = torch.randn(B, 3, 6, 6, requires_grad=True)
+    y = m(x)
+    y.square().sum().backward()
+    x2 = x.detach().clone().requires_grad_()
+    want = fn(m.c2(fn(m.c1(x2))))
+    want.square().sum().backward()
+    assert torch.allclose(y, want) and torch.allclose(x.grad, x2.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("p,mode", [(0.3, "row"), (0.5, "batch"), (1.0, "row"), (0.0, "batch")])
+def test_stochastic_depth_against_torchvision(tmp_path, p, mode):
+    """In training the same draws as torchvision.ops.stochastic_depth under the same seed; the
+    identity in eval mode."""
+    tv = pytest.importorskip("torchvision")
+    path = _spec(tmp_path, "sd", [3, 4, 4], f"{{op: stochastic_depth, p: {p}, mode: {mode}}}", [])
+    m = archspec.compile(path)
+    x = torch.randn(16, 3, 4, 4)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        got = m.train()(x)
+        torch.manual_seed(seed)
+        assert torch.equal(got, tv.ops.stochastic_depth(x, p, mode, training=True))
+    assert torch.equal(m.eval()(x), x)
+    if 0 < p < 1 and mode == "row":      # some samples dropped, the rest scaled
+        torch.manual_seed(0)
+        y = m.train()(x)
+        kept = [i for i in range(16) if y[i].abs().sum() > 0]
+        assert 0 < len(kept) < 16 and all(torch.allclose(y[i], x[i] / (1 - p)) for i in kept)

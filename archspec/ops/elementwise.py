@@ -1,7 +1,7 @@
-"""Shape-preserving ops: activations, dropout, identity."""
+"""Shape-preserving ops: activations, scaling, dropout, stochastic depth, identity."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from .base import Attrs, Call, Op, Prob, kw, literal, register
 
@@ -69,6 +69,105 @@ class ScaledTanh(Op):
         return f"{a.A:g} tanh({a.S:.4g} a)"
 
 
+class _Activation(Op):
+    """A parameter-free activation that torch runs in place on request: `nn.<module>(inplace=True)`
+    and `F.<fn>(x, inplace=True)`, as `relu` does."""
+    torch_name: ClassVar[tuple[str, str]]
+    inplace = True
+
+    def _kwargs(self, a, inplace: bool) -> tuple:
+        return (kw("inplace", inplace, False),)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call(f"nn.{self.torch_name[0]}", (), self._kwargs(a, inplace))
+
+    def call(self, a, args, inplace=False):
+        return Call(f"F.{self.torch_name[1]}", (), self._kwargs(a, inplace)).source(args[0])
+
+
+@register
+class ReLU6(_Activation):
+    name = "relu6"
+    doc = "min(max(x, 0), 6) (nn.ReLU6; MobileNet)"
+    torch_name = ("ReLU6", "relu6")
+
+
+@register
+class Hardswish(_Activation):
+    name = "hardswish"
+    doc = "x * relu6(x + 3) / 6 (nn.Hardswish; MobileNetV3)"
+    torch_name = ("Hardswish", "hardswish")
+
+
+@register
+class Hardsigmoid(_Activation):
+    name = "hardsigmoid"
+    doc = "relu6(x + 3) / 6 (nn.Hardsigmoid; MobileNetV3's squeeze-and-excitation gate)"
+    torch_name = ("Hardsigmoid", "hardsigmoid")
+
+
+@register
+class SiLU(_Activation):
+    name = "silu"
+    doc = "x * sigmoid(x), also called swish (nn.SiLU; EfficientNet)"
+    torch_name = ("SiLU", "silu")
+
+
+@register
+class LeakyReLU(_Activation):
+    name = "leaky_relu"
+    doc = "x where x > 0, else negative_slope * x (nn.LeakyReLU)"
+    torch_name = ("LeakyReLU", "leaky_relu")
+
+    class Attrs(Attrs):
+        negative_slope: float = 0.01
+
+    def _kwargs(self, a, inplace):
+        # autograd refuses the in-place form's backward for a negative slope
+        return (kw("negative_slope", a.negative_slope, 0.01), kw("inplace", inplace and a.negative_slope >= 0, False))
+
+    def label(self, a):
+        return f"leaky relu {a.negative_slope:g}"
+
+
+@register
+class GELU(Op):
+    name = "gelu"
+    doc = "x * Phi(x), exact (approximate: none) or by its tanh approximation (nn.GELU; ConvNeXt, ViT)"
+
+    class Attrs(Attrs):
+        approximate: Literal["none", "tanh"] = "none"
+
+    def _call(self, fn, a):
+        return Call(fn, (), (kw("approximate", a.approximate, "none"),))
+
+    def module(self, a, xs, y, inplace=False):
+        return self._call("nn.GELU", a)
+
+    def call(self, a, args, inplace=False):
+        return self._call("F.gelu", a).source(args[0])
+
+    def label(self, a):
+        return "gelu" + (" tanh" if a.approximate == "tanh" else "")
+
+
+@register
+class Scale(Op):
+    name = "scale"
+    doc = "multiplication by a constant `factor` (Inception-ResNet's residual scaling, 0.17 * branch)"
+    fresh = True
+
+    class Attrs(Attrs):
+        factor: float
+
+    # no module form: torch has no module for it, and like mul it is a plain expression in forward
+    def call(self, a, args, inplace=False):
+        return f"{args[0]} * {literal(a.factor)}"
+
+    def label(self, a):
+        return f"scale {a.factor:g}"
+
+
 @register
 class Sigmoid(_Pointwise):
     name = "sigmoid"
@@ -104,6 +203,50 @@ class Dropout(Op):
 
     def label(self, a):
         return f"dropout {a.p:g}"
+
+
+STOCHASTIC_DEPTH = '''
+class StochasticDepth(nn.Module):
+    """Drop path, as torchvision.ops.StochasticDepth: in training, each sample (mode "row") or
+    the whole batch (mode "batch") is zeroed with probability p and otherwise scaled by
+    1 / (1 - p); the identity in eval mode."""
+
+    def __init__(self, p, mode="row"):
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival_rate = 1.0 - self.p
+        if self.mode == "row":
+            size = [x.shape[0]] + [1] * (x.ndim - 1)
+        else:
+            size = [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return x * noise
+'''
+
+
+@register
+class StochasticDepth(Op):
+    name = "stochastic_depth"
+    doc = ("drop path in training: zero each sample (mode row) or the whole batch (mode batch) with "
+           "probability p, scale the rest by 1 / (1 - p) (torchvision.ops.StochasticDepth); identity in eval")
+
+    class Attrs(Attrs):
+        p: Prob
+        mode: Literal["row", "batch"] = "row"
+
+    # a module even when anonymous: torch has no functional form of it
+    def module(self, a, xs, y, inplace=False):
+        return Call("StochasticDepth", (("p", a.p),), (kw("mode", a.mode, "row"),), (STOCHASTIC_DEPTH,))
+
+    def label(self, a):
+        return f"stochastic depth {a.p:g}" + (" batch" if a.mode == "batch" else "")
 
 
 @register

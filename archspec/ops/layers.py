@@ -163,6 +163,59 @@ class BatchNorm(Op):
         return "batchnorm"
 
 
+LAYERNORM_2D = '''
+class LayerNorm2d(nn.Module):
+    """Layer normalisation of each position of a (C, H, W) map over its C channels, with a
+    weight and bias per channel (ConvNeXt's LayerNorm2d): F.layer_norm on the channels-last view."""
+
+    def __init__(self, num_channels, eps=1e-6, affine=True):
+        super().__init__()
+        self.num_channels = num_channels
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_channels)) if affine else None
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, (self.num_channels,), self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+
+@register
+class LayerNorm(Op):
+    name = "layernorm"
+    doc = ("layer normalisation over the features of a vector (nn.LayerNorm), or over the channels "
+           "at each position of a (C, H, W) map (ConvNeXt's LayerNorm2d)")
+
+    class Attrs(Attrs):
+        eps: float = Field(1e-6, gt=0)
+        affine: bool = True
+
+    def tensors(self, a, xs, y):
+        c = (xs[0][0],)
+        return [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
+
+    init_modules = ("nn.LayerNorm", "LayerNorm2d")
+
+    def module(self, a, xs, y, inplace=False):
+        c = xs[0][0]
+        if len(xs[0]) == 3:
+            return Call("LayerNorm2d", (("num_channels", c),), (kw("eps", a.eps, 1e-6), kw("affine", a.affine, True)),
+                        (LAYERNORM_2D,))
+        return Call("nn.LayerNorm", (("normalized_shape", c),),
+                    (kw("eps", a.eps, 1e-5), kw("elementwise_affine", a.affine, True)))
+
+    def call(self, a, args, inplace=False):
+        if a.affine:         # its weight and bias live in the module
+            return None
+        x = args[0]          # channels last and back: one text for (N, C) and (N, C, H, W)
+        return f"F.layer_norm({x}.movedim(1, -1), ({x}.size(1),), eps={literal(a.eps)}).movedim(-1, 1)"
+
+    def label(self, a):
+        return "layernorm"
+
+
 @register
 class Linear(Op):
     name = "linear"

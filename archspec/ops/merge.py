@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, Op, Pos, register
+from .base import Attrs, Call, Op, Pos, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -45,26 +48,46 @@ class Concat(Op):
         return f"torch.cat([{', '.join(args)}], 1)"
 
 
+def _tuple(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+Weights = Annotated[tuple[float, ...], BeforeValidator(_tuple), Field(min_length=2)]
+
+
 @register
 class Add(Op):
     name = "add"
     arity = None
-    doc = "element-wise sum of same-shaped tensors (residual merge)"
+    doc = ("element-wise sum of same-shaped tensors (residual merge); with `weights`, one coefficient per "
+           "input (Caffe's Eltwise coeff): weights: [1, 0.17] is x + 0.17 * branch")
+
+    class Attrs(Attrs):
+        weights: Weights | None = None
 
     def shape(self, a, xs):
         if len({tuple(x) for x in xs}) > 1:
             raise SpecError(f"cannot add {_shapes(xs)}",
                             hint="the shortcut changes shape; add a projection (1x1 conv, stride 2) "
                                  "when stride != 1 or the channels change, or a pad_channels shortcut")
+        if a.weights is not None and len(a.weights) != len(xs):
+            raise SpecError(f"add has {len(xs)} inputs but {len(a.weights)} weights",
+                            hint="give one weight per input, in the order of `in`")
         return xs[0]
 
     fresh = True
     inplace = True
 
     def call(self, a, args, inplace=False):
+        w = a.weights or (1.0,) * len(args)
         if inplace:      # out += identity, as torchvision writes it
-            return args[0] + "".join(f".add_({v})" for v in args[1:])
-        return " + ".join(args)
+            head = args[0] if w[0] == 1 else f"{args[0]}.mul_({literal(w[0])})"
+            return head + "".join(f".add_({v})" if c == 1 else f".add_({v}, alpha={literal(c)})"
+                                  for v, c in zip(args[1:], w[1:]))
+        return " + ".join(v if c == 1 else f"{literal(c)} * {v}" for v, c in zip(args, w))
+
+    def label(self, a):
+        return "add" if a.weights is None else "add " + ", ".join(f"{c:g}" for c in a.weights)
 
 
 @register
