@@ -14,7 +14,7 @@ import stat
 import yaml
 
 from .errors import Diagnostic, Loc, SpecError, SpecErrors
-from .expr import expr_spans
+from .expr import expr_end
 from .limits import MAX_FILE_BYTES, MAX_INT, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from .names import one_line
 
@@ -73,29 +73,130 @@ def loc_of(value, default: Loc) -> Loc:
     return getattr(value, "loc", default)
 
 
-# `${...}` must read naturally inside flow mappings ({out: ${planes * 4}, k: 3}),
-# where YAML would end a plain scalar at `{ } [ ] ,`. Before parsing, those
-# characters inside an expression are swapped one-for-one with private-use
-# characters (so every column stays true) and swapped back in the loaded strings.
-_PLAIN, _SAFE = "{}[],#", "\ue000\ue001\ue002\ue003\ue004\ue005"
-_PROTECT, _RESTORE = str.maketrans(_PLAIN, _SAFE), str.maketrans(_SAFE, _PLAIN)
+# `${...}` is plain YAML: inside a flow collection ({...} or [...]) YAML ends a plain
+# scalar at `{`, so there it must be quoted; on its own as a block value it may stay
+# unquoted unless it holds ` #` (a comment starts) or `: ` (a mapping starts). Each of
+# these is reported at the `${`, with the quoted form as the hint. The checks run only
+# when the text has `${` and YAML refused it (or kept a cut-off expression): the fast
+# path stays the C parser's.
+
+def _quoted(item: str) -> str:
+    """`item` as a YAML quoted scalar: double quotes unless it holds `"` or a backslash."""
+    if '"' not in item and "\\" not in item:
+        return f'"{item}"'
+    return "'" + item.replace("'", "''") + "'"
 
 
-def _protect(text: str) -> str:
-    out, pos = [], 0
-    for start, end in expr_spans(text):
-        out += [text[pos:start], text[start:end].translate(_PROTECT)]
-        pos = end
-    return "".join(out) + text[pos:] if out else text
+def _item_end(text: str, pos: int, flow: bool) -> int:
+    """Where the plain item whose expression ends at `pos` ends (its own later `${...}` included)."""
+    stops = ",]}\n" if flow else "\n"
+    n = len(text)
+    while pos < n:
+        if text.startswith("${", pos):
+            end = expr_end(text, pos)
+            if end != -1:
+                pos = end
+                continue
+        c = text[pos]
+        comment = c == "#" and text[pos - 1] in " \t"
+        if c in stops or comment or (c == ":" and text[pos + 1:pos + 2] in ("", " ", "\t", "\n")):
+            break
+        pos += 1
+    while pos > 0 and text[pos - 1] in " \t":
+        pos -= 1
+    return pos
+
+
+def _expr_error(text: str, filename: str, dollar: int, item_start: int, flow: bool) -> SpecError:
+    """The located error for the unquoted `${` at `dollar` in the item starting at `item_start`."""
+    end = expr_end(text, dollar)
+    item = text[item_start:_item_end(text, end if end != -1 else dollar + 2, flow)]
+    line_start = text.rfind("\n", 0, dollar) + 1
+    before = text[line_start:item_start].rstrip()
+    key = ""
+    if before.endswith(":"):       # the item is a mapping value: show its key too
+        key_start = max(before.rfind(c, 0, len(before) - 1) for c in "{[,") + 1
+        key = before[key_start:-1].strip()
+        while key.startswith(("- ", "-\t")):
+            key = key[2:].strip()
+        key = f"{key}: " if key else ""
+    loc = Loc(filename, text.count("\n", 0, dollar) + 1, dollar - line_start + 1)
+    if flow:
+        what = "an expression inside a YAML flow collection ({...} or [...]) must be quoted"
+    else:
+        what = "an expression holding ': ' or ' #' must be quoted (YAML reads a mapping or a comment there)"
+    return SpecError(what, loc=loc, hint=f"write {key}{_quoted(item)}")
+
+
+def _item_start(text: str, dollar: int, flow: bool) -> int:
+    """Where the plain item holding the `${` at `dollar` starts, read back along its line."""
+    line_start = text.rfind("\n", 0, dollar) + 1
+    head = text[line_start:dollar]
+    if flow:
+        cut = max(head.rfind("{"), head.rfind("["), head.rfind(","), head.rfind(": ") + 1, head.rfind(":\t") + 1)
+    else:
+        body = head.lstrip(" \t")
+        while body.startswith(("- ", "-\t")):
+            body = body[2:].lstrip(" \t")
+        cut = max(len(head) - len(body) - 1, head.rfind(": ") + 1, head.rfind(":\t") + 1)
+    start = line_start + cut + 1
+    while start < dollar and text[start] in " \t":
+        start += 1
+    return start
+
+
+_FLOW_START = (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_FLOW_END = (yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _unquoted_expr(text: str, filename: str, mark) -> SpecError | None:
+    """The error for an unquoted `${...}` that made YAML fail at `mark`, or None. Mostly the
+    parser stops at the `{` of `${` (in a block value `{` cannot start a token). Otherwise
+    the tokens up to the failing line (the culprit is never later) show which plain scalars
+    are in a flow collection; one there that ends in `$` before a `{` is the culprit."""
+    if text[mark.index - 1:mark.index + 1] == "${":     # the parser's error at `{` after a flow `...$`
+        return _expr_error(text, filename, mark.index - 1, _item_start(text, mark.index - 1, True), flow=True)
+    line_end = text.find("\n", mark.index)
+    scanner = _Base(text if line_end == -1 else text[:line_end + 1])
+    depth = 0
+    try:
+        while scanner.check_token():
+            token = scanner.get_token()
+            if isinstance(token, _FLOW_START):
+                depth += 1
+            elif isinstance(token, _FLOW_END):
+                depth -= 1
+            elif depth and isinstance(token, yaml.ScalarToken) and token.plain and token.value.endswith("$"):
+                end = token.end_mark.index
+                if text[end:end + 1] == "{":
+                    return _expr_error(text, filename, end - 1, token.start_mark.index, flow=True)
+    except yaml.YAMLError:       # the scanner's own error: inside an expression on its line?
+        pass
+    finally:
+        scanner.dispose()
+    line_start = text.rfind("\n", 0, mark.index) + 1
+    i = text.find("${", line_start, mark.index + 1)
+    while i != -1:
+        end = expr_end(text, i)
+        if end == -1:
+            break
+        if i < mark.index < end:
+            flow = depth > 0
+            return _expr_error(text, filename, i, _item_start(text, i, flow), flow)
+        i = text.find("${", end, mark.index + 1)
+    return None
 
 
 def load_text(text: str, filename: str):
     """Parse YAML text; a syntax error is reported at its own position."""
-    loader = _Loader(_protect(text))
+    loader = _Loader(text)
     try:
-        return _Builder(filename).build(loader)
+        return _Builder(filename, text).build(loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
+        unquoted = _unquoted_expr(text, filename, mark) if mark and "${" in text else None
+        if unquoted:
+            raise unquoted from None
         loc = Loc(filename, mark.line + 1, mark.column + 1) if mark else Loc(filename)
         what = e.problem or e.context or "invalid YAML"
         raise SpecError(f"YAML syntax error: {what}", loc=loc,
@@ -143,8 +244,9 @@ class _Builder:
     any of that work is done. An alias shares the anchored value (as PyYAML's does); its
     expanded size counts against MAX_YAML_VALUES."""
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, text: str = ""):
         self.filename = filename
+        self.text = text
         self.scalars = yaml.constructor.SafeConstructor()
         self.anchors: dict[str, tuple | None] = {}   # anchor -> (value, expanded size); None while open
         self.total = 0
@@ -234,11 +336,22 @@ class _Builder:
             raise SpecError(f"unsupported YAML tag {one_line(ev.tag, 60)}", loc=self.loc(ev),
                             hint="a spec holds plain lists, mappings, text, numbers and booleans")
 
+    def _cut_expr(self, ev) -> None:
+        """A plain scalar whose `${...}` YAML cut short at ' #' (a comment) or ': ' (a mapping)."""
+        i = ev.value.rfind("${")
+        if expr_end(ev.value, i) != -1 or ev.end_mark.line != ev.start_mark.line:
+            return
+        dollar = ev.start_mark.index + i
+        if self.text[dollar:dollar + 2] == "${" and expr_end(self.text, dollar) != -1:
+            raise _expr_error(self.text, self.filename, dollar, ev.start_mark.index, flow=False)
+
     def _scalar(self, ev):
         tag = ev.tag
         if tag in (None, "!"):
             tag = _Loader.resolve_scalar(ev.value, ev.implicit)
-        text = ev.value.translate(_RESTORE)
+        text = ev.value
+        if not ev.style and "${" in text:     # plain (the C parser says '', PyYAML's None)
+            self._cut_expr(ev)
         if tag == _STR or (tag == _TIMESTAMP and ev.tag is None):     # a bare date stays text
             return text
         if tag not in _SCALARS:

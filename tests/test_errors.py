@@ -117,25 +117,26 @@ def test_output_size_not_positive(capsys, spec_file):
 
 def test_expression_undefined_name(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "params: {width: 8}\nnodes:\n"
-                          "  - c: {op: conv, out: ${widht * 2}, k: 1}\n")
+                          "  - c: {op: conv, out: \"${widht * 2}\", k: 1}\n")
     assert f"{name}:5:24: error: c: in attribute 'out': undefined name 'widht' in expression" in err
     assert "did you mean 'width'?" in err
 
 
 def test_expression_division_by_zero(capsys, spec_file):
-    name, err = errors_of(capsys, spec_file, HEAD + "params: {d: 0}\nnodes:\n  - c: {op: conv, out: ${8 // d}, k: 1}\n")
+    name, err = errors_of(capsys, spec_file,
+                          HEAD + "params: {d: 0}\nnodes:\n  - c: {op: conv, out: \"${8 // d}\", k: 1}\n")
     assert f"{name}:5:24: error: c: in attribute 'out': division by zero: 8 // 0" in err
 
 
 def test_expression_wrong_type(capsys, spec_file):
     name, err = errors_of(capsys, spec_file,
-                          HEAD + "params: {w: wide}\nnodes:\n  - c: {op: conv, out: ${w * 2.5}, k: 1}\n")
+                          HEAD + "params: {w: wide}\nnodes:\n  - c: {op: conv, out: \"${w * 2.5}\", k: 1}\n")
     assert f"{name}:5:24: error: c: in attribute 'out': cannot apply '*' to str 'wide' and float 2.5" in err
 
 
 def test_bad_set_key(capsys, spec_file):
     name, err = errors_of(capsys, spec_file,
-                          HEAD + "params: {width: 8}\nnodes:\n  - c: {op: conv, out: ${width}, k: 1}\n",
+                          HEAD + "params: {width: 8}\nnodes:\n  - c: {op: conv, out: \"${width}\", k: 1}\n",
                           "--set", "widht=4")
     assert "--set widht=4: error: unknown parameter 'widht'" in err
     assert "did you mean 'width'?" in err
@@ -170,9 +171,9 @@ def test_unknown_top_level_key(capsys, spec_file):
 
 def test_expression_cannot_run_code(capsys, spec_file):
     name, err = errors_of(capsys, spec_file,
-                          HEAD + "nodes:\n  - c: {op: conv, out: ${__import__('os').getpid()}, k: 1}\n")
+                          HEAD + "nodes:\n  - c: {op: conv, out: \"${__import__('os').getpid()}\", k: 1}\n")
     assert "only these functions may be called" in err
-    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - c: {op: conv, out: ${(1).__class__}, k: 1}\n")
+    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - c: {op: conv, out: \"${(1).__class__}\", k: 1}\n")
     assert "no attribute '__class__'" in err
 
 

@@ -110,12 +110,12 @@ def test_outputs_and_training_only_heads():
 
 def test_params_can_be_expressions(spec_file):
     g = graph(spec_file,
-              HEAD + "params: {k: 2, width: \"${16 * k}\"}\nnodes:\n  - c: {op: conv, out: ${width}, k: 1}\n")
+              HEAD + "params: {k: 2, width: \"${16 * k}\"}\nnodes:\n  - c: {op: conv, out: \"${width}\", k: 1}\n")
     assert g.nodes["c"].shape == (32, 8, 8)
 
 
 def test_keyword_params_override(spec_file):
-    g = graph(spec_file, HEAD + "params: {w: 4}\nnodes:\n  - c: {op: conv, out: ${w}, k: 1}\n", w=7)
+    g = graph(spec_file, HEAD + "params: {w: 4}\nnodes:\n  - c: {op: conv, out: \"${w}\", k: 1}\n", w=7)
     assert g.nodes["c"].shape == (7, 8, 8)
 
 

