@@ -6,6 +6,7 @@ import io
 import json
 import os
 import sys
+from dataclasses import replace
 
 from .errors import Diagnostic, Loc, SpecErrors, printable
 from .names import one_line
@@ -15,6 +16,7 @@ def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("spec", nargs="+" if many else None, help="spec YAML file")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter; the value is YAML (--set layers=[2,2,2,2]); repeatable")
+    p.add_argument("--strict", action="store_true", help="treat warnings (e.g. an unused node) as errors")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE",
                    help="import your own ops (classes decorated with archspec.ops.register); repeatable")
 
@@ -60,9 +62,19 @@ def _plugin_loc(src: str, e: Exception) -> Loc:
     return Loc(one_line(src, 120), line, 1 if line else 0)
 
 
-def _graph(path: str, sets: list[str]):
+def _graph(path: str, sets: list[str], strict: bool = False):
+    """The spec's Graph; its warnings go to stderr (with --strict they are errors)."""
     from . import analyze, load
-    return analyze(load(path, sets))
+    return _warn(analyze(load(path, sets)), strict)
+
+
+def _warn(g, strict: bool):
+    if strict and g.warnings:
+        raise SpecErrors([replace(w, severity="error", hint=(w.hint or "") + " (an error with --strict)")
+                          for w in g.warnings])
+    for w in g.warnings:
+        print(w, file=sys.stderr)
+    return g
 
 
 def cmd_validate(args) -> int:
@@ -77,20 +89,31 @@ def cmd_validate(args) -> int:
                 print(f"{path}: ok (block library: {len(spec.blocks)} blocks; shapes are checked where "
                       "a network uses them)")
                 continue
-            g = analyze(spec)
+            g = _warn(analyze(spec), args.strict)
+            _check_reference(g)
         except SpecErrors as e:
             print(e, file=sys.stderr)
             failed += 1
             continue
-        for w in g.warnings:
-            print(w, file=sys.stderr)
         print(f"{path}: ok ({len(g.nodes)} nodes, {g.params:,} params, {g.macs:,} MACs)")
     return 1 if failed else 0
 
 
+def _check_reference(g) -> None:
+    """A spec's own `reference:` figures must hold (unless --set changed the network)."""
+    from .report import reference_applies, reference_checks
+    if not reference_applies(g):
+        return
+    wrong = [c for c in reference_checks(g) if not c.holds]
+    if wrong:
+        raise SpecErrors([Diagnostic(g.meta.get("reference_loc"), f"reference: {c}",
+                                     hint="correct the figure, or the network, so that they agree")
+                          for c in wrong])
+
+
 def cmd_summary(args) -> int:
     from .report import format_summary
-    g = _graph(args.spec, args.sets)
+    g = _graph(args.spec, args.sets, args.strict)
     fmt = "json" if args.json else args.format
     print(format_summary(g, fmt, args.depth))
     return 0
@@ -106,7 +129,7 @@ def cmd_diagram(args) -> int:
         return 1
     suffix = args.output.rpartition(".")[2].lower() if args.output and "." in args.output else None
     fmt = args.format or (suffix if suffix in render.FORMATS else "svg")
-    g = _graph(args.spec, args.sets)
+    g = _graph(args.spec, args.sets, args.strict)
     try:
         path, view = render.render(g, args.output, fmt, args.depth, args.direction)
     except render.DiagramError as e:
@@ -128,7 +151,7 @@ def cmd_build(args) -> int:
     from .emit import emit, module_filename
     from .files import write_atomic
     from .report import format_summary
-    g = _graph(args.spec, args.sets)      # expanded once: every step below takes this Graph
+    g = _graph(args.spec, args.sets, args.strict)      # expanded once: every step below takes this Graph
     text = emit(g)
     print(format_summary(g))
     path = write_atomic(os.path.join(args.output, module_filename(g)), text)

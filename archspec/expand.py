@@ -18,12 +18,11 @@ from .gcpause import gc_paused
 from .infer import Inference
 from .ir import INPUT, Graph, Node, Output, Scope, shape_of
 from .limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
-from .names import shown
+from .names import name_problem, shown
 from .ops import REGISTRY
-from .spec import TYPE_NAMES, Block, Spec
+from .spec import TYPE_NAMES, Block, Spec, check_unused, type_problem
 from .syntax import (
     CONTROL,
-    REPEAT_KEYS,
     Decl,
     Failed,
     LibraryCheck,
@@ -72,6 +71,7 @@ class Ctx:
     depth: int = 0
     names: _Names = field(default_factory=_Names)
     steps: int = 1               # product of the enclosing repeats' counts (checked against MAX_NODES)
+    scope_input: str = INPUT     # the ref `in: input` names here: expressions read it as block_input
 
     def full(self, local: str) -> str:
         return f"{self.prefix}.{local}" if self.prefix else local
@@ -109,17 +109,21 @@ class Expander:
         outs = outputs(raw, last, aliases, self.nodes, self.diags)
         warn_unused(self.nodes, outs, self.diags)
         self.diags.raise_if_errors()
+        check_unused(spec, self.diags)
+        self.diags.raise_if_errors()
         meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
-                "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None}
+                "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
+                "reference_loc": raw.at("reference"), "overridden": spec.overridden}
         return Graph(spec.name, self.input_shape, self.nodes, self.scopes, outs, meta,
                      init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
-                     warnings=self.diags.warnings)
+                     warnings=spec.warnings + self.diags.warnings)
 
     # -- lists -------------------------------------------------------------
 
     def expand_list(self, items: Any, ctx: Ctx, in_ref: str, loc: Loc,
                     output: str | None = None) -> tuple[str, dict[str, str]]:
         """Expand a list of nodes in one scope; return (output ref, local name -> ref)."""
+        ctx = replace(ctx, scope_input=in_ref)
         scope = ListScope(ctx.prefix, ctx.seq, self.reporter(ctx))
         if not isinstance(items, YList) or not items:
             scope.report(loc, "expected a non-empty list of nodes")
@@ -161,7 +165,10 @@ class Expander:
                 if not isinstance(cond, bool):
                     raise SpecError(f"'when' must be true or false, got {shown(cond)}", loc=d.body.at("when"))
                 if not cond:
-                    return ins[0]      # a dropped node stands for its input
+                    return stands_for(d, ins)
+            elif "else" in d.body:
+                raise SpecError("'else:' says what a node dropped by 'when:' stands for; this node has no "
+                                "'when:'", loc=d.body.key_at("else"))
             if d.kind in ("ref", "op", "use"):
                 target = d.body[d.kind]
                 if has_expr(target):
@@ -263,9 +270,10 @@ class Expander:
         if isinstance(body["node"], YList) and (not target.seq or "name" in body or "carry" in body):
             raise SpecError("a repeat with a list of nodes belongs in a seq (its items take the next "
                             "indices) and takes no name: or carry:", loc=body.at("node"))
+        index = repeat_index(body, target.env)
         x = ins[0]
         for i in range(count):
-            step = replace(target, env={**target.env, "i": i}, index=i)
+            step = replace(target, env={**target.env, index: i}, index=i)
             before = len(self.nodes)
             y = self._repeat_step(d, step, x, i)
             if y is None:            # a step's name was refused (reported): the repeat failed
@@ -315,9 +323,13 @@ class Expander:
         return None if isinstance(ref, Failed) else shape_of(ref, self.input_shape, self.nodes)
 
     def env(self, ctx: Ctx, ins: list[str]) -> dict:
-        """What expressions see at a node: the scope's names, `input` and `inputs`."""
+        """What expressions see at a node: the scope's names, `input` (the node's incoming tensor),
+        `inputs` (all of them) and `block_input` (the enclosing block's, which `in: input` names)."""
         shapes = [self.shape_of(r) for r in ins]
         env = dict(ctx.env)
+        scope_shape = self.shape_of(ctx.scope_input)
+        if scope_shape is not None:
+            env["block_input"] = ShapeView(scope_shape)
         if shapes and shapes[0] is not None:
             env["input"] = ShapeView(shapes[0])
         env["inputs"] = [ShapeView(s) for s in shapes if s is not None]
@@ -355,6 +367,8 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
     """The arguments an instance gives (positional `args:` and by name), each type-checked."""
     params, given = block.params, {}
     positional = d.body.get("args")
+    if has_expr(positional):        # a table row: args: ${rows[i]}
+        positional = value_of(positional, env, d.body.at("args"), "'args'")
     if positional is not None:
         if not isinstance(positional, list) or len(positional) > len(params):
             raise SpecError(f"block '{block.name}' takes {len(params)} positional args "
@@ -394,19 +408,10 @@ def block_env(block: Block, given: dict, globals_: dict, input_view: Any, loc: L
 
 
 def check_type(block: Block, p: str, value: Any, loc: Loc) -> Any:
-    decl = block.params[p]
-    if isinstance(decl, str) and decl in TYPE_NAMES:
-        tname = decl
-    elif has_expr(decl):
-        tname = "any"
-    else:   # typed by its default; an int default also takes [h, w] (kernels, strides, pads)
-        tname = "pair" if type(decl) is int else type(decl).__name__
-    want: Any = TYPE_NAMES.get(tname, object)
-    ok = want is bool if isinstance(value, bool) else isinstance(value, want)
-    if ok or want is object:
-        return value
-    raise SpecError(f"parameter '{p}' of block '{block.name}' expects {tname}, "
-                    f"got {type(value).__name__} {shown(value)}", loc=loc)
+    problem = type_problem(block.params[p], value)
+    if problem:
+        raise SpecError(f"parameter '{p}' of block '{block.name}' {problem}", loc=loc)
+    return value
 
 
 def repeat_count(body: YDict, env: dict, ctx: Ctx, nodes: int) -> int:
@@ -425,19 +430,47 @@ def repeat_count(body: YDict, env: dict, ctx: Ctx, nodes: int) -> int:
     return count
 
 
+def repeat_index(body: YDict, env: dict) -> str:
+    """The name of a repeat's step index (`index:`, default i); it may not hide a name in scope
+    (an enclosing repeat's index or a parameter), so an inner loop can always reach the outer one."""
+    index = body.get("index", "i")
+    problem = name_problem(index)
+    if problem:
+        raise SpecError(f"repeat index {shown(index)}: {problem}", loc=body.at("index"))
+    if index in env:
+        where = "an enclosing repeat's index or a parameter"
+        raise SpecError(f"this repeat's index '{index}' would hide '{index}', {where}",
+                        loc=body.at("index") if "index" in body else body.at("repeat"),
+                        hint="name this repeat's index, e.g. index: j, and read the outer one as i")
+    return index
+
+
 def check_repeat_form(d: Decl) -> None:
     body = d.body
     if "node" not in body:
         raise SpecError("repeat needs a 'node:' to repeat", loc=d.loc,
                         hint="e.g. {repeat: 3, node: {use: basic, planes: 64}}")
-    extra = sorted(set(body) - REPEAT_KEYS - CONTROL)
-    if extra:
-        raise SpecError(f"unknown repeat key {shown(extra[0])}", loc=body.key_at(extra[0]),
-                        hint="repeat takes: repeat, node, name, carry, in, when")
     carry = body.get("carry")
     if carry not in (None, "concat"):
         raise SpecError(f"unknown carry {shown(carry)}", loc=body.at("carry"),
                         hint="carry: concat feeds each step the concatenation of all before it")
+
+
+def stands_for(d: Decl, ins: list[str]) -> str:
+    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names.
+    A node of several inputs must say which (an optional concat member is not the whole module)."""
+    names = d.body.get("in")
+    names = names if isinstance(names, list) else [names]
+    if "else" in d.body:
+        choice = d.body["else"]
+        if choice in names and isinstance(choice, str):
+            return ins[names.index(choice)]
+        raise SpecError(f"else: {shown(choice)} is not one of this node's inputs",
+                        loc=d.body.at("else"), hint=f"its in: names are {', '.join(map(str, names))}")
+    if len(ins) > 1:
+        raise SpecError(f"a node of {len(ins)} inputs dropped by 'when:' must say which input stands for it",
+                        loc=d.body.at("when"), hint=f"add else: NAME, one of {', '.join(map(str, names))}")
+    return ins[0]
 
 
 def check_depth(ctx: Ctx, d: Decl, why: str = "") -> None:

@@ -20,7 +20,7 @@ _IDENT = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME - 1}}}")
 _INDEX = re.compile(r"[0-9]{1,9}")
 
 # names the generated module and its classes use themselves
-GENERATED = frozenset({"self", "torch", "nn", "F", "Model", "input", "inputs"})
+GENERATED = frozenset({"self", "torch", "nn", "F", "Model", "input", "inputs", "block_input"})
 # public attributes of torch.nn.Module (tests/test_safety.py checks this against torch itself),
 # and the ones the compiled top-level class adds
 MODULE_ATTRS = frozenset({

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import fmt_shape
 from .ir import Graph
@@ -83,8 +84,18 @@ def to_dict(graph: Graph) -> dict:
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
                    for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
-        "reference": graph.meta.get("reference"),
+        "reference": _reference_json(graph),
     }
+
+
+def _reference_json(graph: Graph) -> dict | None:
+    ref = graph.meta.get("reference")
+    if not ref:
+        return None
+    checks = [{"key": c.key, "stated": c.stated, "measured": c.measured, "holds": c.holds}
+              for c in reference_checks(graph)]
+    applies = reference_applies(graph)
+    return {**ref, "checked": applies, "checks": checks, "holds": all(c["holds"] for c in checks) if applies else None}
 
 
 def _cell(text: str) -> str:
@@ -139,10 +150,48 @@ def _footer(graph: Graph) -> str:
             f"convention: {CONVENTION}")
 
 
-def _reference(graph: Graph) -> str:
-    """The spec's published figures against its counts (eval mode, as figures are measured)."""
+@dataclass
+class RefCheck:
+    """One figure of a spec's `reference:` against archspec's count (eval mode, as published)."""
+    key: str
+    stated: Any
+    measured: Any
+    holds: bool
+
+    def __str__(self) -> str:
+        stated = f"{self.stated:,}" if isinstance(self.stated, int) else f"{self.stated}"
+        if self.key == "params_millions":      # a rounded figure, compared at its own precision
+            return f"params {stated}M " + ("matches" if self.holds else "differs") + f" ({self.measured})"
+        measured = f"{self.measured:,}" if isinstance(self.measured, int) else f"{self.measured}"
+        return f"{self.key} {stated} " + ("matches" if self.holds else f"differs: {measured} here")
+
+
+def reference_checks(graph: Graph) -> list[RefCheck]:
+    """Every figure the spec's own `reference:` states, checked (empty where it states none)."""
     ref = graph.meta.get("reference") or {}
-    ours = graph.eval_counts()
-    checks = [f"{key} {_num(ref[key])} " + ("matches" if ref[key] == ours[key] else f"differs: {_num(ours[key])} here")
-              for key in ("params", "macs") if isinstance(ref.get(key), int)]
-    return f"reference ({ref['source']}): {'; '.join(checks)}\n" if checks else ""
+    ours = {**graph.eval_counts(), "buffers": graph.buffers}
+    checks = [RefCheck(k, ref[k], ours[k], ref[k] == ours[k]) for k in ("params", "macs", "buffers") if k in ref]
+    if "params_millions" in ref:
+        stated = ref["params_millions"]
+        decimals = len(repr(float(stated)).split(".")[1].rstrip("0")) if "." in repr(float(stated)) else 0
+        rounded = round(ours["params"] / 1e6, decimals)
+        checks.append(RefCheck("params_millions", stated, f"{ours['params']:,} params = {rounded}M", rounded == stated))
+    for name, stated in (ref.get("layers") or {}).items():
+        measured = graph.nodes[name].params if name in graph.nodes else "no such node"
+        checks.append(RefCheck(f"{name} params", stated, measured, measured == stated))
+    return checks
+
+
+def reference_applies(graph: Graph) -> bool:
+    """A reference describes the file as written: with --set overrides it is not checked."""
+    return bool(graph.meta.get("reference")) and not graph.meta.get("overridden")
+
+
+def _reference(graph: Graph) -> str:
+    ref = graph.meta.get("reference") or {}
+    checks = reference_checks(graph)
+    if not checks:
+        return ""
+    if not reference_applies(graph):
+        return f"reference ({ref['source']}): not checked (parameters were overridden)\n"
+    return f"reference ({ref['source']}): {'; '.join(map(str, checks))}\n"

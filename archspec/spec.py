@@ -4,6 +4,7 @@ still carrying their YAML locations) plus the block table and global params."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
@@ -11,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
+from .expr import expr_spans
 from .gcpause import gc_paused
 from .names import check_name, file_stem, one_line, shown
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
@@ -101,10 +103,29 @@ class SpecDoc(_Strict):
     outputs: dict[str, Union[str, OutputDef]] | None = None
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     init: InitDef | None = None
+    change: dict[str, dict[str, Any]] = Field(default_factory=dict)   # top-level node name -> keys to set
+    requires_ops: dict[str, str] = Field(default_factory=dict)        # op name -> the --ops file that defines it
 
 
 TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object,
               "pair": (int, list)}   # pair: one int or [h, w]
+
+
+def type_problem(decl: Any, value: Any) -> str | None:
+    """Why `value` does not fit a parameter declared as `decl` (a type name, or a default that
+    types it: an int default also takes [h, w]; an expression default takes anything), or None."""
+    if isinstance(decl, str) and decl in TYPE_NAMES:
+        tname = decl
+    elif isinstance(decl, str) and "${" in decl:
+        tname = "any"
+    else:
+        tname = "pair" if type(decl) is int else type(decl).__name__
+    want: Any = TYPE_NAMES.get(tname, object)
+    ok = want is bool if isinstance(value, bool) else isinstance(value, want)
+    if ok or want is object:
+        return None
+    what = "int (or [h, w])" if tname == "pair" else tname
+    return f"expects {what}, got {type(value).__name__} {shown(value)}"
 
 
 @dataclass
@@ -125,6 +146,8 @@ class Spec:
     blocks: dict[str, Block]
     params: dict[str, Any]            # global params after extends, libraries and --set
     param_locs: dict[str, Loc] = field(default_factory=dict)
+    overridden: bool = False          # --set or keyword params changed it: its `reference:` is not checked
+    warnings: list = field(default_factory=list)   # found while loading (a replaced node list)
 
     @property
     def is_library(self) -> bool:
@@ -184,8 +207,10 @@ def _overlay(base, child):
 
 def _merge(base: YDict, child: YDict) -> YDict:
     """A variant: the child's keys replace the base's, except params, blocks and init,
-    which merge name by name, and use, whose libraries add up."""
+    which merge name by name, and use, whose libraries add up. A `reference:` belongs to
+    the file that states it: a variant does not inherit its base's figures."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
+    out.pop("reference", None)
     for k, v in child.items():
         if k in ("params", "blocks", "init"):
             v = _overlay(base.get(k), v)
@@ -221,7 +246,12 @@ class Loader:
             base = self.read(base_path, _shown(base_path), chain + (real,), raw.at("extends"))
             if base is None:
                 return None
+            if "nodes" in raw and "nodes" in base:
+                self.diags.warning(raw.key_at("nodes"), f"nodes: replaces all {len(base['nodes'])} nodes of "
+                                   f"{doc.extends}", hint="to change one node, write change: {NAME: {KEY: VALUE}}")
             raw = _merge(base, raw)
+        if doc.change:
+            _change_nodes(raw, raw["change"])
         return raw
 
     def libraries(self, raw: YDict, blocks: dict, params: dict, locs: dict, seen: set) -> None:
@@ -273,6 +303,33 @@ def _check_numbers(value, loc: Loc) -> None:
             raise SpecError(f"{shown(v)}: {number_problem(v)}", loc=loc)
 
 
+def _change_nodes(raw: YDict, change: YDict) -> None:
+    """`change:` sets keys of top-level nodes by name (a variant's one different node or stage)."""
+    nodes = raw.get("nodes")
+    if not isinstance(nodes, YList):
+        raise SpecError("change: needs the node list it changes (this spec, or the one it extends, has none)",
+                        loc=raw.key_at("change"))
+    named = {}
+    for k, item in enumerate(nodes):
+        if isinstance(item, YDict) and len(item) == 1 and isinstance(next(iter(item)), str):
+            named[next(iter(item))] = k
+    for name, keys in change.items():
+        if name not in named:
+            raise SpecError(f"change: no top-level node '{name}'", loc=change.key_at(name),
+                            hint=did_you_mean(name, named) or f"top-level nodes: {', '.join(list(named)[:20])}")
+        item = nodes[named[name]]
+        body = item[name]
+        if isinstance(body, str):           # `name: op-or-block` written short
+            from .ops import REGISTRY
+            kind = "op" if body in REGISTRY else "use"
+            body = YDict(item.at(name), {kind: body}, {kind: item.at(name)})
+        if not isinstance(body, YDict):
+            raise SpecError(f"change: node '{name}' is a group; change its blocks' parameters instead",
+                            loc=change.key_at(name))
+        body = _overlay(body, keys)
+        nodes[named[name]] = YDict(item.loc, {name: body}, {name: change.at(name)}, {name: item.key_at(name)})
+
+
 def _check_linked(rel, path: str, key: str, loc: Loc) -> None:
     """`extends:` and `use:` name YAML files that exist (read_text then insists on a regular file)."""
     if not isinstance(rel, str) or not rel.endswith((".yaml", ".yml")):
@@ -305,10 +362,66 @@ def _check_names(raw: YDict, blocks: dict[str, Block], params: dict, locs: dict,
             check(k, "output", outputs.key_at(k))
 
 
+def check_unused(spec: Spec, diags: Diagnostics) -> None:
+    """A parameter that this file or --set gives and that no expression reads is a mistake
+    (`group: 32` for `groups`): an error. (A base's or library's knob may go unread here.)
+    Checked once the spec expands without errors: a misspelt read is the root cause to report."""
+    raw, blocks, params, locs, top = spec.raw, spec.blocks, spec.params, spec.param_locs, _shown(spec.path)
+    read = expression_names([raw, *(b.raw for b in blocks.values()), *params.values()])
+    for name in params:
+        file = locs[name].file if name in locs else top
+        if name not in read and (file == top or not file.endswith((".yaml", ".yml"))):
+            diags.error(locs.get(name, raw.loc), f"parameter '{name}' is never used: no expression reads it",
+                        hint=did_you_mean(name, sorted(read & _knobs(params, blocks) - {name})) or
+                        "remove it, or read it in an expression: ${" + name + "}")
+
+
+def _knobs(params: dict, blocks: dict[str, Block]) -> set[str]:
+    """The names a misspelt parameter may have meant: parameters, block parameters, let names."""
+    names = set(params)
+    for b in blocks.values():
+        names |= set(b.params) | set(b.raw.get("let") or ())
+    return names
+
+
+def expression_names(values: list) -> set[str]:
+    """Every name that some `${...}` in these values (nested lists and mappings too) reads."""
+    import ast
+    names: set[str] = set()
+    todo = list(values)
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, str) and "${" in v:
+            for start, end in expr_spans(v):
+                try:
+                    tree = ast.parse(v[start + 2:end - 1].strip(), mode="eval")
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue        # reported where the expression is evaluated
+                names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    return names
+
+
 def _key_loc(table, key) -> Loc:
     if isinstance(table, YDict):
         return table.key_at(key)
     return table.at(table.index(key)) if isinstance(table, YList) else Loc("?")
+
+
+def _check_required_ops(raw: YDict, doc: SpecDoc, diags: Diagnostics) -> None:
+    """`requires_ops:` names the user ops a spec needs and the file of each. archspec never loads
+    code by itself: a missing one is an error that says which --ops to pass."""
+    from .ops import REGISTRY
+    table = raw.get("requires_ops")
+    for op, file in doc.requires_ops.items():
+        if op not in REGISTRY and isinstance(table, YDict):
+            where = table.at(op).file
+            path = _shown(os.path.join(os.path.dirname(where), file)) if where.endswith((".yaml", ".yml")) else file
+            diags.error(table.key_at(op), f"this spec needs op '{op}' from {file}: pass --ops {path}",
+                        hint="user ops are Python code; archspec runs it only when you pass --ops")
 
 
 def _check_init(raw: YDict, doc: SpecDoc, diags: Diagnostics) -> None:
@@ -389,22 +502,48 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
         _pydantic_errors(e, raw, diags, "spec")
         raise SpecErrors(diags.errors) from None
     _check_init(raw, doc, diags)
+    _check_required_ops(raw, doc, diags)
     diags.raise_if_errors()
-    return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs)
+    return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
+                overridden=bool(overrides), warnings=diags.warnings)
 
 
 def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diagnostics) -> None:
-    """`--set` values and keyword params over the spec's: only parameters that exist, and `input`."""
+    """`--set` values and keyword params over the spec's: only parameters that exist, and `input`,
+    each of its parameter's type (spec parameters are typed by their defaults, like block ones)."""
     for key, value, loc in overrides:
         _check_numbers(value, loc)
-        if key == "input":
-            raw["input"] = value
+        item = _ITEM.fullmatch(key)
+        if key in ("input", "name"):        # the input shape; a variant's own name (its outputs carry it)
+            raw[key], raw.locs[key] = value, loc
+        elif item and item[1] in params:
+            _override_item(params, locs, item[1], int(item[2]), value, loc, diags)
         elif key not in params:
             diags.error(loc, f"unknown parameter {shown(key)}",
                         hint=did_you_mean(key, list(params) + ["input"]) or
                         f"this spec's parameters: {', '.join(sorted(params)) or 'none'}")
+        elif type_problem(params[key], value):
+            diags.error(loc, f"parameter '{key}' {type_problem(params[key], value)}",
+                        hint=f"its default is {shown(params[key])} ({locs.get(key, '?')})")
         else:
             params[key], locs[key] = value, loc
+
+
+_ITEM = re.compile(r"(\w+)\[(\d+)\]")      # --set layers[2]=23
+
+
+def _override_item(params: dict, locs: dict, key: str, index: int, value: Any, loc: Loc,
+                   diags: Diagnostics) -> None:
+    """`--set name[k]=v`: one item of a list parameter, of the type of the item it replaces."""
+    old = params[key]
+    if not isinstance(old, list) or not 0 <= index < len(old):
+        diags.error(loc, f"parameter '{key}' has no item [{index}]",
+                    hint=f"it is {shown(old)}" + (f" ({len(old)} items, from 0)" if isinstance(old, list) else ""))
+    elif type_problem(old[index], value):
+        diags.error(loc, f"item [{index}] of parameter '{key}' {type_problem(old[index], value)}")
+    else:
+        params[key] = [*old[:index], value, *old[index + 1:]]
+        locs[key] = loc
 
 
 def _as_list(raw: YDict, key: str) -> YList:

@@ -18,8 +18,9 @@ from .ops import REGISTRY
 from .yamlpos import YDict, YList
 
 KINDS = ("op", "use", "seq", "nodes", "repeat")
-CONTROL = {"in", "when"}
-REPEAT_KEYS = {"repeat", "node", "name", "carry"}
+CONTROL = {"in", "when", "else"}          # on any node: its inputs, whether it exists, what stands for it
+REPEAT_KEYS = {"repeat", "node", "name", "carry", "index"}
+GROUP_KEYS = {"seq": {"seq"} | CONTROL, "nodes": {"nodes"} | CONTROL, "repeat": REPEAT_KEYS | CONTROL}
 
 
 class Failed(str):
@@ -34,6 +35,15 @@ class Decl:
     kind: str            # op | use | seq | nodes | repeat | ref (a bare op or block name)
     body: YDict
     loc: Loc
+
+
+def node_name(d: Decl) -> str:
+    """A node's name for messages: its own, or for an anonymous one the op or block it is
+    named after when expanded (relu, relu_1, ...)."""
+    if d.name:
+        return d.name
+    target = d.body.get(d.kind) if d.kind in ("op", "use", "ref") else d.kind
+    return target if isinstance(target, str) and "${" not in target else d.kind
 
 
 class Reporter(Protocol):
@@ -60,6 +70,9 @@ def parse_decl(item: Any, loc: Loc) -> Decl:
         return Decl(None, "ref", YDict(loc, {"ref": item}, {"ref": loc}), loc)
     if isinstance(item, YDict) and len(item) == 1:
         (key, value), = item.items()
+        if key in ("seq", "nodes", "repeat") and isinstance(value, str):
+            raise SpecError(f"'{key}' is a reserved word (a kind of node) and cannot name a node",
+                            loc=item.key_at(key), hint=f"name it otherwise, e.g. {key}1: {value}")
         if isinstance(key, str) and key not in KINDS:
             name, loc = key, item.key_at(key)
             vloc = item.at(key)
@@ -80,6 +93,12 @@ def parse_decl(item: Any, loc: Loc) -> Decl:
         raise SpecError(f"node {what}", loc=loc,
                         hint="give it exactly one of op: (an op), use: (a block), seq: or nodes: "
                              "(a group), repeat:")
+    allowed = GROUP_KEYS.get(kinds[0])
+    extra = sorted(str(k) for k in item if allowed is not None and k not in allowed)
+    if extra:
+        raise SpecError(f"unknown key {shown(extra[0])} on a {kinds[0]}: node", loc=item.key_at(extra[0]),
+                        hint=did_you_mean(extra[0], sorted(allowed or ())) or
+                        f"a {kinds[0]}: node takes: {', '.join(sorted(allowed or ()))}")
     return Decl(name, kinds[0], item, loc)
 
 
@@ -143,6 +162,14 @@ def dependencies(k: int, d: Decl | None, local: dict[str, int], scope: ListScope
         scope.report(d.body.at("in"), "children of a seq are chained and take no 'in'",
                      hint="use nodes: for a group with branches")
     refs = d.body["in"]
+    if has_expr(refs) and isinstance(refs, str):     # the whole list chosen by expression (optional members)
+        if choose is None:
+            return [Failed("?")]
+        try:
+            refs = choose(refs, d.body.at("in"))
+        except SpecError as e:
+            scope.report(d.body.at("in"), e.message, scope.full(node_name(d)), hint=e.hint)
+            return [Failed("?")]
     refs = refs if isinstance(refs, list) else [refs]
     out: list[Dep] = []
     for j, ref in enumerate(refs):
@@ -154,7 +181,7 @@ def dependencies(k: int, d: Decl | None, local: dict[str, int], scope: ListScope
                     continue
                 ref = choose(ref, loc)
             except SpecError as e:
-                scope.report(loc, e.message, scope.full(d.name or "?"), hint=e.hint)
+                scope.report(loc, e.message, scope.full(node_name(d)), hint=e.hint)
                 out.append(Failed("?"))
                 continue
         out.append(_dep(ref, loc, d, local, scope))
@@ -166,7 +193,7 @@ def _dep(ref: Any, loc: Loc, d: Decl, local: dict[str, int], scope: ListScope) -
         return None
     if isinstance(ref, str) and ref in local:
         return local[ref]
-    scope.report(loc, f"undefined input {shown(ref)}", scope.full(d.name or "?"),
+    scope.report(loc, f"undefined input {shown(ref)}", scope.full(node_name(d)),
                  hint=did_you_mean(ref, [*local, INPUT]) or
                  f"names defined in this scope: {', '.join(['input', *list(local)[:20]])}")
     return Failed("?")

@@ -286,3 +286,12 @@ def test_stochastic_depth_against_torchvision(tmp_path, p, mode):
         y = m.train()(x)
         kept = [i for i in range(16) if y[i].abs().sum() > 0]
         assert 0 < len(kept) < 16 and all(torch.allclose(y[i], x[i] / (1 - p)) for i in kept)
+
+
+def test_init_rule_names_only_the_classes_the_file_defines(spec_file):
+    """An init rule for an op with a helper class (LayerNorm2d) on a graph that only uses the
+    torch class (1-d layernorm) must not name the undefined helper."""
+    path = spec_file("archspec: 1\ninput: [6]\ninit: {layernorm: {weight: 1, bias: 0}}\nnodes:\n"
+                     "  - ln: {op: layernorm}\n")
+    model = archspec.compile(path)
+    assert float(model.ln.weight.sum()) == 6.0

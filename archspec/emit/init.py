@@ -13,9 +13,9 @@ def init_weights(graph: Graph) -> list[str]:
     """The method's source, unindented; only for a graph with `init:` rules."""
     init: InitDef = graph.init
     lines = ["def init_weights(self):", '    """The spec\'s `init:` rules."""']
-    rules = [(REGISTRY[op].init_modules, _rule_lines(r, _has(graph, op, "weight"), _has(graph, op, "bias")))
+    rules = [(_present(graph, op), _rule_lines(r, _has(graph, op, "weight"), _has(graph, op, "bias")))
              for op, r in init.rules.items()]
-    rules = [(types, body) for types, body in rules if body]
+    rules = [(types, body) for types, body in rules if body and types]
     if rules:
         lines.append("    for m in self.modules():")
     for types, body in rules:
@@ -26,6 +26,17 @@ def init_weights(graph: Graph) -> list[str]:
         lines += [f"    for name in {literal(tuple(zero))}:",
                   "        nn.init.zeros_(self.get_submodule(name).weight)"]
     return lines if len(lines) > 2 else lines + ["    pass"]
+
+
+def _present(graph: Graph, op: str) -> list[str]:
+    """The op's module classes an isinstance test may name: torch's, and the file's own helper
+    classes (LayerNorm2d, ...) only where some node here uses them (else they are not defined)."""
+    used = set()
+    for n in graph.nodes.values():
+        if n.op.name == op and n.shape is not None:
+            call = n.op.module(n.attrs, [s for s in n.in_shapes if s is not None], n.shape)
+            used.add(call.fn if call else None)
+    return [t for t in REGISTRY[op].init_modules if "." in t or t in used]
 
 
 def _has(graph: Graph, op: str, tensor: str) -> bool | None:
