@@ -70,6 +70,8 @@ def one_line(text, limit: int = 200) -> str:
 def shown(value, limit: int = 60) -> str:
     """A value as an error message quotes it: its repr, cut short (a file read by mistake is
     never echoed whole)."""
+    if value is None:
+        return "nothing (an empty value)"
     r = repr(value)
     return r if len(r) <= limit else r[:limit - 3] + "..."
 
