@@ -292,7 +292,7 @@ class Expander:
         item = parse_decl(body["node"], body.at("node"))
         if item.name is not None:
             raise SpecError("the repeated node takes its name from the repeat's 'name:'",
-                            loc=item.loc, hint="e.g. {repeat: 4, name: denselayer${i + 1}, node: {...}}")
+                            loc=item.loc, hint="e.g. {repeat: 4, name: \"denselayer${i + 1}\", node: {...}}")
         name = str(value_of(body["name"], step.env, body.at("name"), "'name'")) if "name" in body else \
             None if step.seq else str(i)
         if name is not None:

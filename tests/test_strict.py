@@ -204,3 +204,14 @@ nodes:
 """))
     assert g.nodes["x.c2"].shape[0] == 3 * 10 + 6 + 300
     assert g.nodes["x.c3"].inputs == ["input"]
+
+
+# -- error wording --------------------------------------------------------------------------------
+
+def test_messages_never_show_none_an_empty_path_or_a_question_mark(capsys, spec_file):
+    text = HEAD + "nodes:\n  - x:\n  - g: {nodes: [{op: add, in: [x, zz]}]}\n"
+    code, _, err = run(capsys, "validate", spec_file(text))
+    assert code == 1
+    assert "node 'x' needs an op, a block or a body, got nothing (an empty value)" in err
+    assert "error: g.add: undefined input 'zz'" in err
+    assert "None" not in err and "?" not in err.replace("did you mean", "") and "g.:" not in err
