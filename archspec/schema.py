@@ -11,8 +11,10 @@ from .spec import SpecDoc
 EXPR = {"type": "string", "pattern": r"\$\{.*\}", "description": "a ${...} expression"}
 REF = {"type": "string", "description": "a node name in this scope, or 'input'"}
 COMMON = {
-    "in": {"anyOf": [REF, {"type": "array", "items": REF}], "description": "input node(s); default: the previous node"},
+    "in": {"anyOf": [REF, {"type": "array", "items": REF}, EXPR],
+           "description": "input node(s); default: the previous node; an expression may choose the list"},
     "when": {"anyOf": [{"type": "boolean"}, EXPR], "description": "drop the node (it passes its input) when false"},
+    "else": {**REF, "description": "which input stands for a node of several inputs dropped by 'when'"},
 }
 
 
@@ -48,14 +50,16 @@ def json_schema() -> dict:
         {"type": "string", "description": "a block with default parameters"},
         *(_op_node(op) for _, op in sorted(REGISTRY.items())),
         {"type": "object", "description": "a block instance; other keys are the block's parameters",
-         "properties": {"use": {"type": "string"}, "args": {"type": "array"}, **COMMON}, "required": ["use"]},
+         "properties": {"use": {"type": "string"}, "args": _or_expr({"type": "array"}), **COMMON},
+         "required": ["use"]},
         {"type": "object", "description": "a numbered sequence (nn.Sequential)",
          "properties": {"seq": nodes, **COMMON}, "required": ["seq"], "additionalProperties": False},
         {"type": "object", "description": "a group of named nodes",
          "properties": {"nodes": nodes, **COMMON}, "required": ["nodes"], "additionalProperties": False},
-        {"type": "object", "description": "a node repeated; i is the index",
+        {"type": "object", "description": "a node repeated; i (or the name index: gives) is the index",
          "properties": {"repeat": _or_expr({"type": "integer", "minimum": 0}), "node": {"anyOf": [node, nodes]},
-                        "name": {"type": "string"}, "carry": {"enum": ["concat"]}, **COMMON},
+                        "name": {"type": "string"}, "carry": {"enum": ["concat"]}, "index": {"type": "string"},
+                        **COMMON},
          "required": ["repeat", "node"], "additionalProperties": False},
         {"type": "object", "description": "a named node: name -> op/block name, body, or list of named nodes",
          "minProperties": 1, "maxProperties": 1,

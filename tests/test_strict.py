@@ -215,3 +215,15 @@ def test_messages_never_show_none_an_empty_path_or_a_question_mark(capsys, spec_
     assert "node 'x' needs an op, a block or a body, got nothing (an empty value)" in err
     assert "error: g.add: undefined input 'zz'" in err
     assert "None" not in err and "?" not in err.replace("did you mean", "") and "g.:" not in err
+
+
+def test_the_new_keys_are_in_the_schema():
+    """`archspec schema` knows every construct of the language: editors do not flag them."""
+    import jsonschema
+    import yaml
+
+    from archspec.schema import json_schema
+    for text in (LISTS, CONCAT.replace("WHAT", ", else: a"),
+                 HEAD + "requires_ops: {swish: a.py}\nchange: {fc: {out: 3}}\nnodes:\n  - s:\n      seq:\n"
+                        "        - {repeat: 2, index: j, node: relu}\n"):
+        jsonschema.validate(yaml.safe_load(text), json_schema())
