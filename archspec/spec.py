@@ -27,6 +27,7 @@ class _Strict(BaseModel):
 class Reference(_Strict):
     """Published figures the tests check (eval mode), with where they come from."""
     source: str
+    peer: str | None = None                   # the implementation mirrored: its params, MACs, state_dict
     params: int | None = None
     macs: int | None = None
     buffers: int | None = None

@@ -12,12 +12,9 @@ REF = Path(__file__).parent / "reference"
 PEERS = json.loads((REF / "implementations.json").read_text())["models"]
 PAPERS = json.loads((REF / "papers.json").read_text())
 
-# specs that mirror a peer's model: same structure, same state_dict
-MIRRORS = {name: f"torchvision.{name}" for name in [
-    "vgg16", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
-    "resnext50_32x4d", "wide_resnet50_2", "inception_v3"]}
-MIRRORS.update(seresnet50="timm.seresnet50", xception="timm.legacy_xception", inception_v4="timm.inception_v4",
-               googlenet_torchvision="torchvision.googlenet+aux")
+# specs that mirror a peer's model (their reference names it, `peer:`): same structure, same state_dict
+MIRRORS = {p.stem: archspec.load(str(p)).doc.reference.peer for p in ALL_SPECS}
+MIRRORS = {name: peer for name, peer in MIRRORS.items() if peer}
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
@@ -49,6 +46,10 @@ def test_cifar_resnets_match_table6(n, millions):
 
 
 EXAMPLES = {"examples/seresnext50_32x4d": "timm.seresnext50_32x4d"}
+
+
+def test_the_mirrors_are_found():
+    assert len(MIRRORS) >= 14 and MIRRORS["googlenet_torchvision"] == "torchvision.googlenet+aux"
 
 
 @pytest.mark.parametrize("name", [*MIRRORS, *EXAMPLES])

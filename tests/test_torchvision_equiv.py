@@ -4,22 +4,23 @@ gradients in training mode (which also proves the in-place ReLUs and adds safe f
 import pytest
 import torch
 import torchvision
-from paths import SPECS
+from paths import ALL_SPECS, SPECS
 
 import archspec
 
-MIRRORS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-           "wide_resnet50_2", "vgg16", "densenet121", "inception_v3"]
+# every spec whose reference names a torchvision model as its peer (googlenet+aux: its own test below)
+PEERS = {p.stem: archspec.load(str(p)).doc.reference.peer or "" for p in ALL_SPECS}
+PRESENT = sorted(n for n, peer in PEERS.items() if peer.startswith("torchvision.") and "+" not in peer)
 OPTIONS = {"inception_v3": {"aux_logits": False}}      # the spec leaves out the training-only head
 SIZES = {"resnet18": 224, "inception_v3": 96}          # others: 64, the same code paths, fast
-PRESENT = [m for m in MIRRORS if (SPECS / f"{m}.yaml").exists()]
 
 
 def _pair(name, copy=False):
     """torchvision's model, freshly initialised, and ours holding its weights. Ours is built on
     the meta device and takes the tensors themselves (assign=True): no second initialisation."""
     torch.manual_seed(0)
-    ref = getattr(torchvision.models, name)(**OPTIONS.get(name, {}))
+    peer = PEERS[name].split(".", 1)[1]
+    ref = getattr(torchvision.models, peer)(**OPTIONS.get(peer, {}))
     ours = archspec.compile(SPECS / f"{name}.yaml", device="meta")
     state = {k: v.clone() for k, v in ref.state_dict().items()} if copy else ref.state_dict()
     ours.load_state_dict(state, strict=True, assign=True)
