@@ -172,6 +172,16 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_list(args) -> int:
+    """The spec library as a table; exit 1 when a spec fails or its reference does not hold."""
+    from .catalog import catalog, format_catalog
+    if not os.path.isdir(args.folder):
+        raise SpecErrors([Diagnostic(Loc(one_line(args.folder, 120)), "not a folder")])
+    entries = catalog(args.folder)
+    print(format_catalog(entries, args.format))
+    return 1 if any(e.error or e.holds is False for e in entries) else 0
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -214,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build the module and compare params, MACs (FlopCounterMode) and every shape "
                         "with the analytic figures")
     p.set_defaults(run=cmd_build)
+
+    p = sub.add_parser("list", help="the networks of a folder: counts and whether their references hold")
+    p.add_argument("folder", nargs="?", default="specs", help="default: specs")
+    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
+    p.set_defaults(run=cmd_list)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
     p.set_defaults(run=cmd_schema)

@@ -98,7 +98,7 @@ def _reference_json(graph: Graph) -> dict | None:
     return {**ref, "checked": applies, "checks": checks, "holds": all(c["holds"] for c in checks) if applies else None}
 
 
-def _cell(text: str) -> str:
+def csv_cell(text: str) -> str:
     """A CSV text cell that a spreadsheet never reads as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
@@ -118,7 +118,7 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["node", "op", "output", "params", "buffers", "macs"])
-        w.writerows([_cell(r.name), _cell(r.op), "x".join(map(str, r.shape or ())), r.params, r.buffers, r.macs]
+        w.writerows([csv_cell(r.name), csv_cell(r.op), "x".join(map(str, r.shape or ())), r.params, r.buffers, r.macs]
                     for r in table)
         return buf.getvalue()
     if fmt == "md":
