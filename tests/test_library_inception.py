@@ -1,0 +1,43 @@
+"""The Inception family: Inception-v3's auxiliary head against torchvision, BN-Inception's
+Fig. 5 table, Inception-ResNet-v2's scaled residuals."""
+import pytest
+import torch
+from paths import SPECS
+
+import archspec
+
+
+def _close(a, b, tol=1e-4):
+    """max |a - b| within tol of the output's scale."""
+    return (a - b).abs().max().item() <= tol * max(1.0, a.abs().max().item())
+
+
+@pytest.mark.slow
+def test_inception_v3_with_aux_head_equals_torchvision():
+    """torchvision's inception_v3(aux_logits=True): the same weights load strictly, eval gives the
+    logits alone, train gives the logits and the aux logits, equal to torchvision's."""
+    import torchvision
+    torch.manual_seed(0)
+    ref = torchvision.models.inception_v3(aux_logits=True, init_weights=True)
+    ours = archspec.compile(SPECS / "inception_v3.yaml", device="meta")
+    ours.load_state_dict(ref.state_dict(), strict=True, assign=True)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    x = torch.randn(1, 3, 96, 96)              # eval: the head does not run, a small input will do
+    with torch.inference_mode():
+        assert _close(ref.eval()(x), ours.eval()(x))
+    # training mode switches the head on (it needs the full 299 x 299: 17 x 17 at Mixed_6e);
+    # the rest stays in eval so dropout and BN are deterministic
+    x = torch.randn(1, 3, 299, 299)
+    with torch.inference_mode():
+        ref.training = ours.training = True
+        theirs, mine = ref(x), ours(x)
+    assert set(mine) == {"logits", "aux"}
+    assert ours.loss_weights == {"aux": 0.4}
+    assert _close(theirs.logits, mine["logits"]) and _close(theirs.aux_logits, mine["aux"])
+
+
+def test_inception_v3_aux_head_is_training_only():
+    g = archspec.analyze(str(SPECS / "inception_v3.yaml"))
+    assert {k for k, o in g.outputs.items() if o.train_only} == {"aux"}
+    assert g.params - g.eval_counts()["params"] == 27161264 - 23834568     # torchvision's AuxLogits
+    assert g.shape_of(g.scopes["AuxLogits"].output) == (1000,)
