@@ -41,3 +41,35 @@ def test_inception_v3_aux_head_is_training_only():
     assert {k for k, o in g.outputs.items() if o.train_only} == {"aux"}
     assert g.params - g.eval_counts()["params"] == 27161264 - 23834568     # torchvision's AuxLogits
     assert g.shape_of(g.scopes["AuxLogits"].output) == (1000,)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["inception_resnet_v2", "inception_v4"])
+def test_timm_inceptions_equal_timm(name):
+    """timm's weights (BN statistics randomised) load strictly and give the same eval output;
+    runs where timm is installed (it was equal to the last bit with timm 1.0.31)."""
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    ref = timm.create_model(name)
+    with torch.no_grad():
+        for m in ref.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    ours = archspec.compile(SPECS / f"{name}.yaml", device="meta")
+    ours.load_state_dict(ref.state_dict(), strict=True, assign=True)
+    x = torch.randn(2, 3, 128, 128)
+    with torch.inference_mode():
+        assert _close(ref.eval()(x), ours.eval()(x))
+
+
+def test_inception_resnet_v2_residual_scales():
+    g = archspec.analyze(str(SPECS / "inception_resnet_v2.yaml"))
+    scales = {}
+    for node in g.nodes.values():
+        if node.op.name == "add":
+            stage = node.name.split(".")[0]
+            scales.setdefault(stage, set()).add(tuple(node.attrs.weights))
+    assert scales == {"repeat": {(1, 0.17)}, "repeat_1": {(1, 0.10)}, "repeat_2": {(1, 0.20)}, "block8": {(1, 1.0)}}
+    assert [g.shape_of(g.scopes[s].output) for s in ("mixed_5b", "mixed_6a", "mixed_7a", "conv2d_7b")] == \
+        [(320, 35, 35), (1088, 17, 17), (2080, 8, 8), (1536, 8, 8)]
