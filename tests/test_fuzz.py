@@ -505,7 +505,7 @@ if pytest is not None:
     # each must end like any other mutant: a clean SpecErrors, or a model that builds.
     KNOWN = [
         ("specs/xception.yaml", 42, "256", "99999999999"),   # torch: "Storage size calculation overflowed"
-        ("specs/vgg16.yaml", 9, "0.01", "-1"),               # init std -1: torch "normal expects std >= 0.0"
+        ("specs/blocks/vgg.yaml", 10, "0.01", "-1"),         # init std -1: torch "normal expects std >= 0.0"
         ("specs/alexnet.yaml", 14, "pad: 2", "pad: 99999999999"),  # flatten: nn.Linear(640000000102400000004096, ...)
         ("specs/lenet5.yaml", 11, "conv", '"\\x1b[31m"'),     # the unknown op echoed raw (ANSI escape) in the error
         ("specs/pyramidnet110.yaml", 31, "unit", '"a\\rb"'),  # an unknown block name with a carriage return
