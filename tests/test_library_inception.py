@@ -73,3 +73,18 @@ def test_inception_resnet_v2_residual_scales():
     assert scales == {"repeat": {(1, 0.17)}, "repeat_1": {(1, 0.10)}, "repeat_2": {(1, 0.20)}, "block8": {(1, 1.0)}}
     assert [g.shape_of(g.scopes[s].output) for s in ("mixed_5b", "mixed_6a", "mixed_7a", "conv2d_7b")] == \
         [(320, 35, 35), (1088, 17, 17), (2080, 8, 8), (1536, 8, 8)]
+
+
+def test_bn_inception_fig5():
+    """Ioffe & Szegedy 2015, Fig. 5: each module's output is the sum of its columns. The table's
+    output-size column disagrees in four rows (3c and 4e print their input's grid; 4c, 4d and so
+    4e print 576 / 1024 where the columns give 608 / 1056, as Caffe's BN-Inception has it)."""
+    g = archspec.analyze(str(SPECS / "inception_v2.yaml"))
+    out = {"3a": (256, 28), "3b": (320, 28), "3c": (576, 14), "4a": (576, 14), "4b": (576, 14),
+           "4c": (608, 14), "4d": (608, 14), "4e": (1056, 7), "5a": (1024, 7), "5b": (1024, 7)}
+    for module, (c, hw) in out.items():
+        assert g.shape_of(g.scopes[f"inception{module}"].output) == (c, hw, hw), module
+    assert "inception3c.branch1x1" not in g.scopes and "inception4e.pool_proj" not in g.scopes
+    assert g.nodes["inception5b.maxpool"].shape == (1024, 7, 7)          # 5b: "max + 128"
+    assert not any(node.op.name == "dropout" for node in g.nodes.values())
+    assert g.nodes["conv1.depthwise"].attrs.groups == 3 and g.nodes["conv1.depthwise"].shape[0] == 24
