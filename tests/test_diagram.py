@@ -85,18 +85,17 @@ def merged_units(g, depth: int) -> tuple[set, set]:
     labels), and the carried concats (DenseNet) that join two members of a run or close it."""
     units = expected_units(g, depth)
     scopes = {u: g.scopes[u] for u in units if u in g.scopes}
-    continuing = set()
+    continuing, in_runs, order = set(), set(), list(scopes)
     for u, s in scopes.items():
         if s.repeat is None or s.repeat == 0:
             continue
-        prev = [p for p, t in scopes.items() if (t.kind, t.block) == (s.kind, s.block)
-                and t.repeat == s.repeat - 1 and p.rpartition(".")[0] == u.rpartition(".")[0]]
-        if prev and _contents(g, prev[0]) == _contents(g, u):
+        # the step before: the nearest earlier sibling of the same block and the previous index
+        # (nested repeats in one seq, MobileNetV2's rows, hold several steps of each index)
+        prev = [p for p in order[:order.index(u)] if (scopes[p].kind, scopes[p].block) == (s.kind, s.block)
+                and scopes[p].repeat == s.repeat - 1 and p.rpartition(".")[0] == u.rpartition(".")[0]]
+        if prev and _contents(g, prev[-1]) == _contents(g, u):
             continuing.add(u)
-    in_runs = continuing | {p for p, t in scopes.items() for u in continuing
-                            if t.repeat is not None and scopes[u].repeat == t.repeat + 1
-                            and p.rpartition(".")[0] == u.rpartition(".")[0]
-                            and (t.kind, t.block) == (scopes[u].kind, scopes[u].block)}
+            in_runs |= {u, prev[-1]}
     outputs = {scopes[u].output for u in in_runs}
     carried = {u for u in units if u in g.nodes and g.nodes[u].op.name == "concat"
                and len(g.nodes[u].inputs) == 2 and set(g.nodes[u].inputs) & outputs}
