@@ -326,6 +326,9 @@ def _substitute(text: str, env: dict) -> str:
 
 
 def has_expr(value) -> bool:
+    """A value holding `${...}`: a string, or a list with one among its items (`[1, "${scale}"]`)."""
+    if isinstance(value, list):
+        return any(has_expr(v) for v in value)
     return isinstance(value, str) and "${" in value
 
 

@@ -227,3 +227,13 @@ def test_the_new_keys_are_in_the_schema():
                  HEAD + "requires_ops: {swish: a.py}\nchange: {fc: {out: 3}}\nnodes:\n  - s:\n      seq:\n"
                         "        - {repeat: 2, index: j, node: relu}\n"):
         jsonschema.validate(yaml.safe_load(text), json_schema())
+
+
+def test_expressions_inside_list_items(spec_file):
+    g = archspec.analyze(spec_file(HEAD + """params: {s: 0.5, k: 3}
+nodes:
+  - a: {op: conv, out: 4, k: [1, "${k}"], pad: [0, 1]}
+  - b: {op: conv, out: 4, k: 1, in: input}
+  - c: {op: add, in: [a, b], weights: [1, "${s}"]}
+"""))
+    assert g.nodes["a"].attrs.k == (1, 3) and g.nodes["c"].attrs.weights == (1.0, 0.5)
