@@ -11,8 +11,8 @@ import archspec
 # every spec whose reference names a torchvision model as its peer (googlenet+aux: its own test below)
 PEERS = {p.stem: archspec.load(str(p)).doc.reference.peer or "" for p in ALL_SPECS}
 PRESENT = sorted(n for n, peer in PEERS.items() if peer.startswith("torchvision.") and "+" not in peer)
-OPTIONS = {"inception_v3": {"aux_logits": False}}      # the spec leaves out the training-only head
-SIZES = {"resnet18": 224, "inception_v3": 96}          # others: 64, the same code paths, fast
+OPTIONS: dict[str, dict] = {}                        # torchvision constructor options, per peer
+SIZES = {"resnet18": 224}                               # others: 64, the same code paths, fast
 
 
 def _pair(name, copy=False):
