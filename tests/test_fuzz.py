@@ -67,7 +67,7 @@ def closure(rel: str) -> tuple[str, ...]:
 
 SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.yaml"))
 LIBRARIES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs" / "blocks").glob("*.yaml"))
-EXTRA = [p for p in ("examples/seresnext50_32x4d.yaml", "tests/specs/allops.yaml") if (ROOT / p).is_file()]
+EXTRA = [p for p in ("tests/specs/allops.yaml",) if (ROOT / p).is_file()]
 TARGETS = SPECS + LIBRARIES + EXTRA
 
 
