@@ -38,3 +38,10 @@ def test_limits_table_matches_limits_py():
         shown = (f"{value // 2**20} MiB" if name == "MAX_FILE_BYTES" else
                  f"2^{value.bit_length() - 1}" if name in ("MAX_INT", "MAX_ELEMENTS") else f"{value:,}")
         assert table[name].strip() == shown, name
+
+
+def test_spec_table_is_archspec_list_output(capsys, monkeypatch):
+    from archspec.cli import main
+    monkeypatch.chdir(ROOT)
+    assert main(["list", "specs", "--format", "md"]) == 0
+    assert capsys.readouterr().out.strip() in (ROOT / "README.md").read_text()
