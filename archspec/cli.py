@@ -70,8 +70,8 @@ def _graph(path: str, sets: list[str], strict: bool = False):
 
 def _warn(g, strict: bool):
     if strict and g.warnings:
-        raise SpecErrors([replace(w, severity="error", hint=(w.hint or "") + " (an error with --strict)")
-                          for w in g.warnings])
+        raise SpecErrors([replace(w, severity="error", hint=f"{w.hint} (an error with --strict)" if w.hint
+                                  else "a warning, an error with --strict") for w in g.warnings])
     for w in g.warnings:
         print(w, file=sys.stderr)
     return g

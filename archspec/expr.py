@@ -325,6 +325,19 @@ def _substitute(text: str, env: dict) -> str:
     return "".join(out) + text[pos:]
 
 
+def names_read(text: str) -> set[str]:
+    """The names the `${...}` of a text read (an expression that does not parse reads none here:
+    it is reported where it is evaluated)."""
+    names: set[str] = set()
+    for start, end in expr_spans(text):
+        try:
+            tree = _parse(text[start + 2:end - 1])
+        except SpecError:
+            continue
+        names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    return names
+
+
 def has_expr(value) -> bool:
     """A value holding `${...}`: a string, or a list with one among its items (`[1, "${scale}"]`)."""
     if isinstance(value, list):

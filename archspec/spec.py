@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
-from .expr import expr_spans
+from .expr import names_read
 from .gcpause import gc_paused
 from .names import check_name, file_stem, one_line, shown
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
@@ -387,7 +387,6 @@ def _knobs(params: dict, blocks: dict[str, Block]) -> set[str]:
 
 def expression_names(values: list) -> set[str]:
     """Every name that some `${...}` in these values (nested lists and mappings too) reads."""
-    import ast
     names: set[str] = set()
     todo = list(values)
     while todo:
@@ -397,12 +396,7 @@ def expression_names(values: list) -> set[str]:
         elif isinstance(v, list):
             todo.extend(v)
         elif isinstance(v, str) and "${" in v:
-            for start, end in expr_spans(v):
-                try:
-                    tree = ast.parse(v[start + 2:end - 1].strip(), mode="eval")
-                except (SyntaxError, ValueError, RecursionError, MemoryError):
-                    continue        # reported where the expression is evaluated
-                names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+            names |= names_read(v)
     return names
 
 

@@ -260,42 +260,30 @@ class _Builder:
         root, documents = None, 0
         while loader.check_event():
             ev = loader.get_event()
-            if isinstance(ev, yaml.DocumentStartEvent):
+            kind = type(ev)             # by frequency: scalars, then collections (a large file is mostly scalars)
+            if kind is yaml.ScalarEvent:
+                self._count(1, ev)
+                value, size, loc = self._scalar(ev), 1, self.loc(ev)
+                if ev.anchor is not None:
+                    self.anchors[ev.anchor] = (value, 1)
+            elif kind in _ENDS:
+                box, anchor, size, _, _ = stack.pop()
+                if anchor is not None:
+                    self.anchors[anchor] = (box, size)
+                value, loc = box, box.loc
+            elif kind in _STARTS:
+                stack.append(self._start(ev, len(stack)))
+                continue
+            elif kind is yaml.AliasEvent:
+                value, size = self._alias(ev)
+                self._count(size, ev)
+                loc = self.loc(ev)
+            elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise SpecError("a spec file holds one YAML document", loc=self.loc(ev),
                                     hint="remove the second '---'")
                 continue
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                self._count(1, ev)
-                if len(stack) >= MAX_YAML_DEPTH:
-                    raise SpecError(f"YAML nested more than {MAX_YAML_DEPTH} deep", loc=self.loc(ev))
-                self._collection_tag(ev)
-                box = YDict(self.loc(ev)) if isinstance(ev, yaml.MappingStartEvent) else YList(self.loc(ev))
-                if ev.anchor is not None:
-                    self.anchors[ev.anchor] = None
-                stack.append([box, ev.anchor, 1, _NO_KEY, None])
-                continue
-            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                box, anchor, size, _, _ = stack.pop()
-                if anchor is not None:
-                    self.anchors[anchor] = (box, size)
-                value, loc = box, box.loc
-            elif isinstance(ev, yaml.ScalarEvent):
-                self._count(1, ev)
-                value, size, loc = self._scalar(ev), 1, self.loc(ev)
-                if ev.anchor is not None:
-                    self.anchors[ev.anchor] = (value, 1)
-            elif isinstance(ev, yaml.AliasEvent):
-                if ev.anchor not in self.anchors:
-                    raise SpecError(f"undefined YAML alias '*{ev.anchor}'", loc=self.loc(ev))
-                anchored = self.anchors[ev.anchor]
-                if anchored is None:
-                    raise SpecError(f"YAML alias '*{ev.anchor}' refers to a value that contains it",
-                                    loc=self.loc(ev), hint="an alias may only repeat a finished value")
-                value, size = anchored
-                self._count(size, ev)
-                loc = self.loc(ev)
             else:
                 continue
             if not stack:
@@ -305,6 +293,26 @@ class _Builder:
         if self.bad_values:
             raise SpecErrors(self.bad_values)
         return root
+
+    def _start(self, ev, depth: int) -> list:
+        """A mapping or sequence begins: its box on the stack, nesting and tag checked."""
+        self._count(1, ev)
+        if depth >= MAX_YAML_DEPTH:
+            raise SpecError(f"YAML nested more than {MAX_YAML_DEPTH} deep", loc=self.loc(ev))
+        self._collection_tag(ev)
+        box = YDict(self.loc(ev)) if type(ev) is yaml.MappingStartEvent else YList(self.loc(ev))
+        if ev.anchor is not None:
+            self.anchors[ev.anchor] = None
+        return [box, ev.anchor, 1, _NO_KEY, None]
+
+    def _alias(self, ev) -> tuple:
+        if ev.anchor not in self.anchors:
+            raise SpecError(f"undefined YAML alias '*{ev.anchor}'", loc=self.loc(ev))
+        anchored = self.anchors[ev.anchor]
+        if anchored is None:
+            raise SpecError(f"YAML alias '*{ev.anchor}' refers to a value that contains it",
+                            loc=self.loc(ev), hint="an alias may only repeat a finished value")
+        return anchored
 
     def _count(self, size: int, ev) -> None:
         self.total += size
@@ -382,3 +390,5 @@ def number_problem(value) -> str | None:
 
 
 _NO_KEY = object()
+_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
