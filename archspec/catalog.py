@@ -28,7 +28,7 @@ class Entry:
 def catalog(folder: str | Path) -> list[Entry]:
     """Every network spec in `folder` (block libraries are skipped), by file name."""
     from . import analyze, load
-    from .report import reference_checks
+    from .report import reference_summary
     entries = []
     for path in sorted(Path(folder).glob("*.yaml")):
         try:
@@ -39,12 +39,11 @@ def catalog(folder: str | Path) -> list[Entry]:
         except SpecErrors as e:
             entries.append(Entry(str(path), path.stem, "", [], 0, 0, "", None, str(e.diagnostics[0])))
             continue
-        ref = g.meta.get("reference") or {}
-        checks = reference_checks(g)
+        ref = reference_summary(g) or {}
         ev = g.eval_counts()
         entries.append(Entry(str(path), g.name, one_line(g.meta.get("title") or ""), list(g.input_shape),
                              ev["params"], ev["macs"], one_line(ref.get("source", "")),
-                             all(c.holds for c in checks) if checks else None))
+                             ref.get("holds") if ref.get("checks") else None))
     return entries
 
 

@@ -84,11 +84,12 @@ def to_dict(graph: Graph) -> dict:
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
                    for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
-        "reference": _reference_json(graph),
+        "reference": reference_summary(graph),
     }
 
 
-def _reference_json(graph: Graph) -> dict | None:
+def reference_summary(graph: Graph) -> dict | None:
+    """The stated figures, each checked, and whether all hold (None where not checked: --set)."""
     ref = graph.meta.get("reference")
     if not ref:
         return None
