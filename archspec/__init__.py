@@ -23,9 +23,10 @@ def analyze(spec_or_path, **params) -> Graph:
     return expand(spec)
 
 
-def compile(spec_or_path, device=None, dtype=None, **params):
+def compile(spec_or_path, device=None, dtype=None, fuse: bool = False, **params):
     """The spec as a torch.nn.Module (imports torch; see archspec.compiler.compile).
     forward returns the output tensor, or a dict {name: tensor} for a spec with several
-    outputs (training-only ones in train() mode only)."""
+    outputs (training-only ones in train() mode only). `fuse=True`: in eval mode, batch norms
+    folded into their convs, for inference."""
     from .compiler import compile as _compile
-    return _compile(spec_or_path, device=device, dtype=dtype, **params)
+    return _compile(spec_or_path, device=device, dtype=dtype, fuse=fuse, **params)

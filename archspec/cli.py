@@ -156,7 +156,7 @@ def cmd_build(args) -> int:
     print(format_summary(g))
     path = write_atomic(os.path.join(args.output, module_filename(g)), text)
     print(f"wrote {path}")
-    if not (args.check or args.export):
+    if not (args.check or args.export or args.fuse):
         return 0
     from . import compiler
     if args.check:
@@ -164,11 +164,16 @@ def cmd_build(args) -> int:
         print(f"check:\n{report}")
         if not report.ok:
             return 1
-    if args.export:
-        model_class = compiler.load_source(text, g.name).Model
-        for fmt in dict.fromkeys(args.export):
-            out = str(path.with_suffix(compiler.EXPORTS[fmt]))
-            print(f"wrote {out} ({compiler.export(model_class(), g.input_shape, fmt, out)})")
+    model_class = compiler.load_source(text, g.name).Model
+    if args.fuse:
+        fused = compiler.check_fused(model_class(), g.input_shape)
+        print(f"fuse: {fused}")
+        if not fused.ok:
+            return 1
+    for fmt in dict.fromkeys(args.export):
+        model = compiler.fuse_model(model_class()) if args.fuse else model_class()
+        out = str(path.with_suffix(compiler.EXPORTS[fmt]))
+        print(f"wrote {out} ({compiler.export(model, g.input_shape, fmt, out)})")
     return 0
 
 
@@ -220,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder (default: build/)")
     p.add_argument("--export", action="append", default=[], choices=["torchscript", "onnx", "exported-program"],
                    help="also write this artefact beside the .py; repeatable")
+    p.add_argument("--fuse", action="store_true",
+                   help="fold batch norms into their convs (Model.fuse(), eval mode): check the fused "
+                        "outputs against the unfused ones, and export the fused module")
     p.add_argument("--check", action="store_true",
                    help="build the module and compare params, MACs (FlopCounterMode) and every shape "
                         "with the analytic figures")

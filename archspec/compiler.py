@@ -67,7 +67,7 @@ def load_source(text: str, name: str = "model") -> types.ModuleType:
     return mod
 
 
-def compile(spec_or_path, device=None, dtype=None, **params) -> nn.Module:
+def compile(spec_or_path, device=None, dtype=None, fuse: bool = False, **params) -> nn.Module:
     """Build the PyTorch module of a spec (a path, a Spec, or an expanded Graph: all three give
     the same module, `init:` rules included).
 
@@ -75,7 +75,9 @@ def compile(spec_or_path, device=None, dtype=None, **params) -> nn.Module:
     {name: tensor}, training-only outputs (GoogLeNet's aux heads) only in train() mode,
     and in eval() mode a plain tensor where a single output is left. `device="meta"`
     builds without allocating memory (fast; for shapes and counting); `dtype` converts
-    floating parameters and buffers after construction."""
+    floating parameters and buffers after construction. `fuse=True` returns the module in
+    eval mode with every batch norm folded into the conv before it (`Model.fuse()`), for
+    inference; its outputs equal the unfused eval outputs to float rounding."""
     graph = _resolve(spec_or_path, params)
     cls = load_source(emit(graph), graph.name).Model
     if device is None:
@@ -83,7 +85,61 @@ def compile(spec_or_path, device=None, dtype=None, **params) -> nn.Module:
     else:
         with torch.device(device):
             model = cls()
+    if fuse:
+        model = fuse_model(model)
     return model.to(dtype=dtype) if dtype is not None else model
+
+
+def fuse_model(model: nn.Module) -> nn.Module:
+    """The model in eval mode, its batch norms folded where the graph has conv -> batch norm
+    (a spec without such pairs has no `fuse` method and is returned as it is)."""
+    model.eval()
+    return model.fuse() if hasattr(model, "fuse") else model
+
+
+@dataclass
+class FuseCheck:
+    """A fused module against the unfused one (`archspec build --fuse`)."""
+    pairs: int                      # conv -> batch norm pairs folded
+    difference: float               # max |fused - unfused| / max |unfused|, eval mode
+
+    TOLERANCE = 1e-4
+
+    @property
+    def ok(self) -> bool:
+        return self.difference <= self.TOLERANCE
+
+    def __str__(self) -> str:
+        verdict = "equal" if self.ok else "MISMATCH: not equal"
+        return (f"{self.pairs} conv + batch norm pairs folded; outputs {verdict} to the unfused module's "
+                f"within {self.TOLERANCE:g} (max difference {self.difference:.2e} of the largest output)")
+
+
+def check_fused(model: nn.Module, input_shape: tuple, batch: int = 1) -> FuseCheck:
+    """Fuse `model` (freshly initialised: its batch norms get random running statistics first,
+    so that the fold is tested on values that are not the identity) and compare its eval
+    outputs with the unfused module's on a random batch."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1, generator=gen)
+                m.running_var.uniform_(0.5, 2.0, generator=gen)
+                if m.affine:
+                    m.weight.uniform_(0.5, 1.5, generator=gen)
+                    m.bias.normal_(0, 0.1, generator=gen)
+    x = torch.randn(batch, *input_shape, generator=gen)
+    with torch.inference_mode():
+        want = _tensors(model.eval()(x))
+        pairs = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+        got = _tensors(fuse_model(model)(x))
+        pairs -= sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    scale = max(float(w.abs().max()) for w in want) or 1.0
+    return FuseCheck(pairs, max(float((g - w).abs().max()) for g, w in zip(got, want)) / scale)
+
+
+def _tensors(out) -> list[torch.Tensor]:
+    return list(out.values()) if isinstance(out, dict) else [out]
 
 
 # -- the build check --------------------------------------------------------------------

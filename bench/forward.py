@@ -1,13 +1,18 @@
 """Compiled specs against torchvision on CPU: forward time with the same weights, build time.
 
-    python bench/forward.py [--repeat 7] [--compile] [--models resnet50 densenet121 vgg16]
+    python bench/forward.py [--repeat 7] [--compile] [--models resnet50 densenet121 ...]
 
 For each model with a spec here and a torchvision constructor: torchvision's freshly
-initialised weights are loaded into the compiled spec (strict), outputs are checked equal,
-then both run in eval mode under inference_mode at batch 1 and 8, interleaved (ours,
-theirs, ours, ...) so that drift of the machine hits both alike. The median time of each
-and the ratio archspec / torchvision are printed as a markdown table. `--compile` adds
-torch.compile (inductor) rows. Then the build time of the largest ResNet spec:
+initialised weights (batch norm running statistics randomised, so that folding them is not
+a no-op) are loaded into the compiled spec (strict), outputs are checked equal, then three
+modules run in eval mode under inference_mode at batch 1 and 8, interleaved (torchvision,
+archspec, archspec fused, torchvision, ...) so that drift of the machine hits all alike:
+torchvision's model, archspec's module as built, and archspec's module with `fuse()` (batch
+norms folded into the convs) in channels_last memory format (input converted once, outside
+the timing, as a pipeline feeding channels_last images would). The median times and the
+ratios to torchvision are printed as a markdown table. `--compile` adds torch.compile
+(inductor) rows: archspec fused + channels_last compiled vs torchvision compiled. Then the
+build time of the largest ResNet spec:
 archspec.compile vs the torchvision constructor (both initialise weights), and
 archspec.compile(device="meta").
 A script, not a test: timings depend on the machine; nothing here asserts a speed.
@@ -28,12 +33,27 @@ import archspec
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 
-def pair(name: str):
+def models(name: str):
+    """torchvision's model, archspec's with its weights, and that one fused in channels_last."""
     torch.manual_seed(0)
     theirs = getattr(torchvision.models, name)().eval()
-    ours = archspec.compile(SPECS / f"{name}.yaml", device="meta")
-    ours.load_state_dict({k: v.clone() for k, v in theirs.state_dict().items()}, strict=True, assign=True)
-    return ours.eval(), theirs
+    for m in theirs.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.running_var, 0.5, 2.0)
+            torch.nn.init.normal_(m.running_mean, 0.0, 0.1)
+    spec = SPECS / f"{name}.yaml"
+    weights = theirs.state_dict()
+    built = []
+    for _ in range(2):
+        ours = archspec.compile(spec, device="meta")
+        ours.load_state_dict({k: v.clone() for k, v in weights.items()}, strict=True, assign=True)
+        built.append(ours.eval())
+    fused = archspec.compiler.fuse_model(built[1]).to(memory_format=torch.channels_last)
+    return theirs, built[0], fused
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def timed(fn, x) -> float:
@@ -42,18 +62,23 @@ def timed(fn, x) -> float:
     return time.perf_counter() - t
 
 
-def race(ours, theirs, x, repeat: int) -> tuple[float, float]:
-    """Median seconds per forward of each, interleaved, after two warm-up rounds."""
+def race(runs: list[tuple], repeat: int) -> list[float]:
+    """Median seconds per forward of each (module, input), interleaved, after two warm-up
+    rounds; the outputs are checked equal to the first's first."""
     with torch.inference_mode():
-        if not torch.allclose(ours(x), theirs(x), atol=1e-4, rtol=1e-4):
-            sys.exit("outputs differ: not benchmarking")
+        want = runs[0][0](runs[0][1])
+        for model, x in runs[1:]:
+            got = model(x)
+            if (got - want).abs().max() > 1e-4 * want.abs().max():
+                sys.exit("outputs differ: not benchmarking")
         for _ in range(2):
-            ours(x), theirs(x)
-        a, b = [], []
+            for model, x in runs:
+                model(x)
+        times: list[list[float]] = [[] for _ in runs]
         for _ in range(repeat):
-            a.append(timed(ours, x))
-            b.append(timed(theirs, x))
-    return statistics.median(a), statistics.median(b)
+            for t, (model, x) in zip(times, runs):
+                t.append(timed(model, x))
+    return [statistics.median(t) for t in times]
 
 
 def build_times(repeat: int = 3) -> list[tuple[str, float]]:
@@ -72,27 +97,30 @@ def build_times(repeat: int = 3) -> list[tuple[str, float]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="+", default=["resnet50", "densenet121", "vgg16"])
+    ap.add_argument("--models", nargs="+", default=["resnet50", "densenet121", "inception_v3", "vgg16"])
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (inductor) of both")
     args = ap.parse_args()
-    models = [m for m in args.models if (SPECS / f"{m}.yaml").exists() and hasattr(torchvision.models, m)]
+    names = [m for m in args.models if (SPECS / f"{m}.yaml").exists() and hasattr(torchvision.models, m)]
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {torch.get_num_threads()} threads, "
           f"CPU, float32, eval, inference_mode; median of {args.repeat}\n")
-    print("| model | mode | batch | archspec ms | torchvision ms | ratio |")
-    print("|---|---|--:|--:|--:|--:|")
-    for name in models:
-        ours, theirs = pair(name)
-        modes = [("eager", ours, theirs)]
+    print("| model | mode | batch | torchvision ms | archspec ms | ratio | fused + channels_last ms | ratio |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|")
+    for name in names:
+        theirs, ours, fused = models(name)
+        for batch in args.batches:
+            x = torch.randn(batch, *ours.input_shape)
+            t = race([(theirs, x), (ours, x), (fused, channels_last(x))], args.repeat)
+            print(f"| {name} | eager | {batch} | {t[0] * 1e3:.1f} | {t[1] * 1e3:.1f} | {t[1] / t[0]:.3f} | "
+                  f"{t[2] * 1e3:.1f} | {t[2] / t[0]:.3f} |", flush=True)
         if args.compile:
-            modes.append(("torch.compile", torch.compile(ours), torch.compile(theirs)))
-        for mode, a, b in modes:
+            theirs_c, fused_c = torch.compile(theirs), torch.compile(fused)
             for batch in args.batches:
                 x = torch.randn(batch, *ours.input_shape)
-                t_ours, t_theirs = race(a, b, x, args.repeat)
-                print(f"| {name} | {mode} | {batch} | {t_ours * 1e3:.1f} | {t_theirs * 1e3:.1f} | "
-                      f"{t_ours / t_theirs:.3f} |", flush=True)
+                t = race([(theirs_c, x), (fused_c, channels_last(x))], args.repeat)
+                print(f"| {name} | torch.compile | {batch} | {t[0] * 1e3:.1f} | | | {t[1] * 1e3:.1f} | "
+                      f"{t[1] / t[0]:.3f} |", flush=True)
     print("\n| build | seconds |\n|---|--:|")
     for what, seconds in build_times():
         print(f"| {what} | {seconds:.3f} |")

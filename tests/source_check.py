@@ -11,6 +11,8 @@ generated module holds anything beyond the shapes archspec/emit/ produces:
 - block classes: a docstring, the root class's literal attributes (input_shape,
   output_names, loss_weights), and the methods __init__, forward and init_weights, made
   of assignments, calls, returns and the few `if`/`for` forms the emitter writes;
+- the root's `fuse` method only as archspec/emit/fuse.py's fixed text, AST for AST, its
+  (conv, norm) pairs a tuple of pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
   class of the module; torch/nn/F attributes must be real, non-private, non-module
   members (and not a short list of side-effecting ones such as torch.load);
@@ -344,9 +346,30 @@ class _Checker:
             return
         _fail(it, "a for loop over something other than self.modules() or a tuple of names")
 
+    def fuse(self, fn) -> None:
+        """The fixed `fuse` method: only its tuple of (conv, norm) name pairs may vary."""
+        from archspec.emit.fuse import fuse_method
+        loop = fn.body[2] if len(fn.body) > 2 else None
+        if not isinstance(loop, ast.For) or not isinstance(loop.iter, ast.Tuple) or not loop.iter.elts:
+            _fail(fn, "fuse other than the emitter's")
+        for pair in loop.iter.elts:
+            if not (isinstance(pair, ast.Tuple) and len(pair.elts) == 2):
+                _fail(pair, "fuse pair other than (conv, norm)")
+            for e in pair.elts:
+                self.expr(e, set())
+                if not isinstance(e, ast.Constant) or not isinstance(e.value, str):
+                    _fail(e, "fuse pair of non-names")
+        template = ast.parse("\n".join(fuse_method([("a", "b")]))).body[0]
+        template.body[2].iter = loop.iter           # type: ignore[attr-defined]
+        if _dump(template) != _dump(fn):
+            _fail(fn, "fuse other than the emitter's")
+
     def function(self, fn, root: bool) -> None:
         if not isinstance(fn, ast.FunctionDef):
             _fail(fn, f"{type(fn).__name__} in a class")
+        if root and fn.name == "fuse":
+            self.fuse(fn)
+            return
         if fn.name not in METHODS or (fn.name == "init_weights" and not root):
             _fail(fn, f"method {fn.name!r}")
         if fn.decorator_list or fn.returns or fn.type_comment or getattr(fn, "type_params", None):

@@ -11,10 +11,11 @@ from ..names import one_line
 from ..ops.base import literal
 from .classes import ClassPlan, ClassPlanner, render_call
 from .forward import arg_names
+from .fuse import conv_bn_pairs, fuse_method
 from .init import init_weights
 from .scopes import Child, ScopeTree, located
 
-ROOT_ATTRS = {"init_weights", "input_shape", "output_names", "loss_weights"}    # the top class's own attributes
+ROOT_ATTRS = {"init_weights", "fuse", "input_shape", "output_names", "loss_weights"}    # the top class's own attributes
 
 
 def _text(s: object) -> str:
@@ -53,6 +54,9 @@ class _ClassWriter:
         lines += [f"        {line}" for line in plan.forward]
         if self.init:
             lines += [""] + [f"    {line}" for line in init_weights(self.g)]
+        if self.root:
+            fuse = fuse_method(conv_bn_pairs(self.planner.tree))
+            lines += [""] * bool(fuse) + [f"    {line}" for line in fuse]
         return "\n".join(lines)
 
     def _attributes(self) -> list[str]:

@@ -1,0 +1,107 @@
+"""`fuse()`: batch norms folded into the convs before them, for inference.
+
+Oracle: the unfused module in eval mode, with random (non-identity) running statistics; the
+fused outputs must equal its outputs within 1e-4 of the largest output. Counts of folded pairs
+are torchvision's own BatchNorm2d counts (resnet50: all 53 follow a conv; densenet121: 59 of
+its 121, the norm0 and every layer's norm2; the pre-activation norm1s and transitions'
+norms precede a ReLU and stay)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from paths import ALL_SPECS, SPECS
+from source_check import check_generated_source
+from torch import nn
+
+import archspec
+from archspec import compiler
+from archspec.cli import main
+
+BATCH_NORM_SPECS = [p for p in ALL_SPECS
+                    if any(n.op.name == "batchnorm" for n in archspec.analyze(str(p)).nodes.values())]
+FAST_MACS = 2_000_000_000        # below this, a spec runs in the fast lane
+
+
+def _lane(p):
+    slow = archspec.analyze(str(p)).macs >= FAST_MACS
+    return pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("path", [_lane(p) for p in BATCH_NORM_SPECS])
+def test_fused_equals_unfused(path):
+    g = archspec.analyze(str(path))
+    result = compiler.check_fused(archspec.compile(g), g.input_shape)
+    assert result.pairs > 0
+    assert result.ok, str(result)
+
+
+def _count_bn(model: nn.Module) -> int:
+    return sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+@pytest.mark.parametrize("name, folded", [("resnet50", 53), ("densenet121", 59)])
+def test_folded_pairs_are_torchvision_counts(name, folded):
+    model = archspec.compile(SPECS / f"{name}.yaml", device="meta")
+    before = _count_bn(model)
+    assert before == _count_bn(getattr(torchvision.models, name)())
+    fused = archspec.compile(SPECS / f"{name}.yaml", fuse=True)
+    assert not fused.training
+    assert before - _count_bn(fused) == folded
+
+
+def test_fuse_refuses_training_mode_and_is_idempotent():
+    model = archspec.compile(SPECS / "resnet20_cifar.yaml")
+    with pytest.raises(RuntimeError, match="call eval"):
+        model.fuse()
+    x = torch.randn(2, *model.input_shape)
+    model.eval()
+    with torch.inference_mode():
+        want = model(x)
+        model.fuse()
+        model.fuse()                   # a second call finds nothing left to fold
+        torch.testing.assert_close(model(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_torchvision_weights_fused_channels_last():
+    """Reference weights loaded strictly, then fused and run channels_last: torchvision's output."""
+    torch.manual_seed(0)
+    theirs = torchvision.models.resnet18().eval()
+    for m in theirs.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.running_var, 0.5, 2.0)
+            nn.init.normal_(m.running_mean, 0, 0.1)
+    ours = archspec.compile(SPECS / "resnet18.yaml", device="meta")
+    ours.load_state_dict(theirs.state_dict(), strict=True, assign=True)
+    ours = ours.eval().fuse().to(memory_format=torch.channels_last)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        want = theirs(x)
+        got = ours(x.contiguous(memory_format=torch.channels_last))
+    assert (got - want).abs().max() <= 1e-4 * want.abs().max()
+
+
+def test_spec_without_batch_norm_has_no_fuse_method():
+    assert "def fuse" not in archspec.compiler.source(SPECS / "vgg16.yaml")
+    model = archspec.compile(SPECS / "lenet5.yaml", fuse=True)
+    assert not model.training and not hasattr(model, "fuse")
+
+
+def test_whitelist_admits_only_the_emitted_fuse():
+    text = archspec.compiler.source(SPECS / "resnet18.yaml")
+    check_generated_source(text)
+    for bad in [text.replace("self.set_submodule(norm, nn.Identity())", "self.set_submodule(norm, torch.load(conv))"),
+                text.replace("('conv1', 'bn1'),", "('conv1', '__class__'),"),
+                text.replace("('conv1', 'bn1'),", "(conv1, 'bn1'),")]:
+        assert bad != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(bad)
+
+
+def test_cli_build_fuse_checks_and_exports(in_tmp, capsys):
+    assert main(["build", str(SPECS / "resnet20_cifar.yaml"), "--fuse", "-o", "out",
+                 "--export", "exported-program"]) == 0
+    out = capsys.readouterr().out
+    assert "fuse: 19 conv + batch norm pairs folded; outputs equal" in out
+    program = torch.export.load(str(in_tmp / "out" / "resnet20_cifar.pt2"))
+    assert not any("batch_norm" in str(n.target) for n in program.graph.nodes)
