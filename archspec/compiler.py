@@ -200,8 +200,10 @@ def _record_shapes(model: nn.Module, mod: types.ModuleType, graph: Graph) -> dic
         return value
     mod._probe = probe        # type: ignore[attr-defined]
 
-    def hook(name):
-        return lambda m, args, out: seen.__setitem__(name, tuple(out.shape))
+    def hook(name):      # the first call: a shared module's later calls are probed by their own names
+        def record(m, args, out) -> None:
+            seen.setdefault(name, tuple(out.shape))
+        return record
     seen["__hooks__"] = [m.register_forward_hook(hook(name)) for name, m in model.named_modules()
                          if name in graph.nodes]
     return seen

@@ -95,7 +95,7 @@ def test_forward_is_straight_line_code():
     forward = text[text.index("class ResNet18"):]
     forward = forward[forward.index("def forward"):forward.index("def init_weights")]
     assert "for " not in forward and "self.layer1(x)" in forward
-    assert "torch.relu_(" in text and ".add_(" in text     # in place where nothing else reads the input
+    assert "nn.ReLU(inplace=True)" in text and ".add_(" in text     # in place where nothing else reads the input
 
 
 # -- numerics of each op's PyTorch form ------------------------------------------------------
@@ -174,20 +174,27 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
             return f"F.silu({args[0]})"
 
     @register
+    class Negate(Op):
+        name = "test_negate"
+
+        def call(self, a, args, inplace=False):
+            return f"torch.neg({args[0]})"
+
+    @register
     class Opaque(Op):
         name = "test_opaque"
     try:
-        path = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_swish\n  - s: test_swish\n")
-        text = source(path)
-        assert "F.silu(x)" in text and "self.s = nn.SiLU()" in text
+        path = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_swish\n  - s: test_swish\n  - test_negate\n")
+        text = source(path)       # a module where the op has one (print(model) shows it), else the call
+        assert "self.test_swish = nn.SiLU()" in text and "self.s = nn.SiLU()" in text and "torch.neg(x)" in text
         x = torch.randn(2, 3)
-        assert torch.allclose(archspec.compile(path)(x), F.silu(F.silu(x)))
+        assert torch.allclose(archspec.compile(path)(x), -F.silu(F.silu(x)))
         bad = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_opaque\n", "bad.yaml")
         with pytest.raises(archspec.SpecErrors, match=r"bad.yaml:4:\d+: error: test_opaque: op 'test_opaque' "
                                                       r"has no PyTorch form"):
             source(bad)
     finally:
-        del REGISTRY["test_swish"], REGISTRY["test_opaque"]
+        del REGISTRY["test_swish"], REGISTRY["test_negate"], REGISTRY["test_opaque"]
 
 
 # -- outputs ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from ..names import RESERVED, name_problem
 from ..ops.base import Call, is_default, literal
 from .forward import forward_lines
-from .scopes import Child, ScopeNode, ScopeTree, local
+from .scopes import Child, ScopeNode, ScopeTree, local, own_children
 
 
 @dataclass(eq=False)
@@ -180,7 +180,7 @@ class ClassPlanner:
 
     def _positions(self, sn: ScopeNode) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
-        for c in sn.children:
+        for c in own_children(sn):
             call = self.ctor(c)
             if call is not None:
                 _numbers(call, c.local, out)

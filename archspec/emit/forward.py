@@ -102,7 +102,8 @@ class _Forward:
 
     def _expr(self, c: Child, args: list[str]) -> str:
         if c.module:
-            return f"{attr(c.local)}({', '.join(args)})"
+            call = f"{attr(self.sn.shared.get(c.local, c.local))}({', '.join(args)})"
+            return f"_probe(self, {literal(c.local)}, {call})" if self.probe and c.local in self.sn.shared else call
         n = c.node
         assert n is not None
         with located(c):

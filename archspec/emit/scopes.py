@@ -56,10 +56,16 @@ class ScopeNode:
     exports: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)    # every node inside
     sequential: bool = False
+    shared: dict[str, str] = field(default_factory=dict)   # child -> the earlier child whose module it reuses
 
 
 def local(path: str) -> str:
     return path.rsplit(".", 1)[-1]
+
+
+def own_children(sn: ScopeNode) -> list[Child]:
+    """The children that get an attribute of their own (not a shared module's second use)."""
+    return [c for c in sn.children if sn.shared.get(c.local, c.local) == c.local]
 
 
 def _inside(ref: str, path: str) -> bool:
@@ -109,8 +115,8 @@ class ScopeTree:
         return scopes[""]
 
     def _as_module(self, n: Node) -> bool:
-        """Nodes with tensors and named nodes are modules where the op has a module form;
-        anonymous parameter-free nodes are functional calls where it has a call form."""
+        """A node is a module where its op has a module form (so that print(model) shows the
+        network, as torchvision's nn.ReLU modules do), else a functional call (add, concat)."""
         with located(n):
             module = _module(n)
             call = n.op.call(n.attrs, ["x"] * len(n.inputs))
@@ -120,7 +126,7 @@ class ScopeTree:
                                             + ("" if n.tensors else " or Op.call (a functional call)"))
         if module is not None and "." not in module.fn:
             self.helper_classes.add(module.fn)      # no block class may take a helper's name
-        return module is not None and (bool(n.tensors) or n.named or call is None)
+        return module is not None
 
     def _scope_at(self, path: str, scopes: dict[str, ScopeNode]) -> ScopeNode:
         if path not in scopes:
@@ -134,6 +140,7 @@ class ScopeTree:
             if c.subscope is not None:
                 self._close(c.subscope)
                 c.inputs, c.outputs = c.subscope.inputs, c.subscope.exports
+        self._share(sn)
         nodes = self.nodes(sn)
         sn.names = {n.name for n in nodes}
         if sn.path == "":
@@ -145,6 +152,14 @@ class ScopeTree:
                       any(not _inside(c, sn.path) for c in self.consumers.get(n.name, []))]
         sn.exports = sn.exports or [nodes[-1].name]
         sn.sequential = self._is_sequential(sn)
+
+    def _share(self, sn: ScopeNode) -> None:
+        """Anonymous modules without tensors that are constructed alike share one attribute,
+        as torchvision's blocks call one `self.relu` several times."""
+        first: dict[Call, str] = {}
+        for c in sn.children:
+            if c.node is not None and c.module and not c.node.tensors and not c.named and not c.local.isdigit():
+                sn.shared[c.local] = first.setdefault(self.node_call(c.node), c.local)
 
     def _is_sequential(self, sn: ScopeNode) -> bool:
         """A chain of numbered modules, each read only by the next: torchvision's nn.Sequential."""

@@ -13,7 +13,7 @@ from .classes import ClassPlan, ClassPlanner, render_call
 from .forward import arg_names
 from .fuse import conv_bn_pairs, fuse_method
 from .init import init_weights
-from .scopes import Child, ScopeTree, located
+from .scopes import Child, ScopeTree, located, own_children
 
 ROOT_ATTRS = {"init_weights", "fuse", "input_shape", "output_names", "loss_weights"}    # the top class's own attributes
 
@@ -76,7 +76,7 @@ class _ClassWriter:
         """__init__: one submodule per module child, in spec order."""
         lines = [f"    def __init__(self{''.join(f', {p}' for p in self.plan.params)}):", "        super().__init__()"]
         slots = iter(self.plan.slots)
-        for c in self.plan.instances[0].children:
+        for c in own_children(self.plan.instances[0]):
             self._check_attr(c)
             call = self.planner.ctor(c)
             if call is not None:
