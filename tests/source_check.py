@@ -3,14 +3,15 @@
 `check_generated_source(text)` raises AssertionError (with the offending line) when a
 generated module holds anything beyond the shapes archspec/emit/ produces:
 
-- module level: the header comments, `import torch`, `import torch.nn.functional as F`,
-  `from torch import nn`, classes deriving from `nn.Module`, and `Model = <a class>`;
+- module level: the header comments, `import torch`, `import torch.nn.functional as F`
+  (where used), `from torch import nn`, classes deriving from `nn.Module`, and `Model = <a class>`;
 - helper classes (TableConv, Subsample, PadChannels, ...) are accepted only when they are,
   AST for AST, one of the helper texts that registered ops carry (`Call.defs`: constants
   of the op modules, never influenced by a spec);
 - block classes: a docstring, the root class's literal attributes (input_shape,
   output_names, loss_weights), and the methods __init__, forward and init_weights, made
-  of assignments, calls, returns and the few `if`/`for` forms the emitter writes;
+  of assignments, calls, returns, `out += identity` and the few `if`/`for` forms the
+  emitter writes; forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/emit/fuse.py's fixed text, AST for AST, its
   (conv, norm) pairs a tuple of pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
@@ -55,6 +56,18 @@ class _Reject(Exception):
     def __init__(self, node, why):
         super().__init__(why)
         self.node, self.why = node, why
+
+
+TENSOR = ast.parse("torch.Tensor", mode="eval").body
+
+
+@functools.lru_cache(maxsize=None)
+def _return_types() -> set[str]:
+    """forward's return annotations: a tensor, a tuple of 2 to 64 of them, a dict of them,
+    or (top class with training-only outputs) either."""
+    texts = ["torch.Tensor", "dict[str, torch.Tensor]", "torch.Tensor | dict[str, torch.Tensor]"]
+    texts += [f"tuple[{', '.join(['torch.Tensor'] * k)}]" for k in range(2, 65)]
+    return {_dump(ast.parse(t, mode="eval").body) for t in texts}
 
 
 def _fail(node, why):
@@ -294,8 +307,13 @@ class _Checker:
                 if kind != "forward" or s.value is None:
                     _fail(s, f"return in {kind}")
                 self.expr(s.value, names)
+            elif isinstance(s, ast.AugAssign):
+                if (kind != "forward" or not isinstance(s.op, ast.Add) or not isinstance(s.target, ast.Name)
+                        or s.target.id not in names or not isinstance(s.value, ast.Name)):
+                    _fail(s, "an augmented assignment other than `out += identity` in forward")
+                self.expr(s.value, names)
             elif isinstance(s, ast.If):
-                if s.orelse or depth > 1:
+                if s.orelse or depth > (2 if kind == "init_weights" else 1):
                     _fail(s, "else branch or nested if")
                 self.test(s.test, names, kind)
                 self.body(s.body, names, kind, depth + 1)
@@ -372,15 +390,18 @@ class _Checker:
             return
         if fn.name not in METHODS or (fn.name == "init_weights" and not root):
             _fail(fn, f"method {fn.name!r}")
-        if fn.decorator_list or fn.returns or fn.type_comment or getattr(fn, "type_params", None):
-            _fail(fn, "decorated or annotated method")
+        if fn.decorator_list or fn.type_comment or getattr(fn, "type_params", None):
+            _fail(fn, "decorated method")
+        if fn.returns and (fn.name != "forward" or _dump(fn.returns) not in _return_types()):
+            _fail(fn, "a return annotation other than forward's tensor types")
         a = fn.args
         if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults or a.kw_defaults
                 or not a.args or a.args[0].arg != "self"):
             _fail(fn, "method arguments other than (self, name, ...)")
         names = {"self"}
         for arg in a.args[1:]:
-            if arg.annotation or arg.arg in GLOBALS or arg.arg.startswith("_") or arg.arg in self.classes:
+            annotated = arg.annotation and not (fn.name == "forward" and _dump(arg.annotation) == _dump(TENSOR))
+            if annotated or arg.arg in GLOBALS or arg.arg.startswith("_") or arg.arg in self.classes:
                 _fail(arg, f"argument {arg.arg!r}")
             names.add(arg.arg)
         if fn.name == "init_weights" and len(a.args) != 1:
@@ -436,16 +457,18 @@ class _Checker:
 
 def _module_classes(tree: ast.Module) -> tuple[list, str]:
     body = tree.body
-    if len(body) < 5:
+    imports = IMPORTS if len(body) > 1 and _dump(body[1]) == _dump(ast.parse(IMPORTS[1]).body[0]) \
+        else [IMPORTS[0], IMPORTS[2]]           # torch.nn.functional only where the file uses it
+    if len(body) < len(imports) + 2:
         _fail(tree, "a module with fewer statements than imports, a class and `Model = ...`")
-    for s, want in zip(body[:3], IMPORTS):
+    for s, want in zip(body[:len(imports)], imports):
         if _dump(s) != _dump(ast.parse(want).body[0]):
             _fail(s, f"expected `{want}`")
     last = body[-1]
     if not (isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name)
             and last.targets[0].id == "Model" and isinstance(last.value, ast.Name)):
         _fail(last, "the module must end with `Model = <class>`")
-    classes = body[3:-1]
+    classes = body[len(imports):-1]
     for c in classes:
         if not isinstance(c, ast.ClassDef):
             _fail(c, f"module-level {type(c).__name__}")

@@ -95,7 +95,7 @@ def test_forward_is_straight_line_code():
     forward = text[text.index("class ResNet18"):]
     forward = forward[forward.index("def forward"):forward.index("def init_weights")]
     assert "for " not in forward and "self.layer1(x)" in forward
-    assert "nn.ReLU(inplace=True)" in text and ".add_(" in text     # in place where nothing else reads the input
+    assert "nn.ReLU(inplace=True)" in text and "out += x" in text     # in place where nothing else reads the input
 
 
 # -- numerics of each op's PyTorch form ------------------------------------------------------
@@ -339,16 +339,17 @@ def test_torch_export_and_torchscript():
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
-def test_torchscript_export_traces_train_only_outputs(tmp_path):
-    """forward returns a dict in training and a tensor in eval: TorchScript needs one return
-    type, so export() traces such a model (in eval mode) instead of scripting it."""
+def test_torchscript_export_scripts_train_only_outputs(tmp_path):
+    """forward returns a dict in training and a tensor in eval: its annotation
+    `torch.Tensor | dict[str, torch.Tensor]` gives TorchScript the one return type it needs,
+    so export() scripts such a model (tracing remains the fallback)."""
     path = tmp_path / "g.yaml"
     path.write_text("archspec: 1\ninput: [3, 8, 8]\nnodes:\n  - trunk: {op: conv, out: 4, k: 3}\n"
                     "  - flatten\n  - fc: {op: linear, out: 2}\n  - aux: {in: trunk, op: global_avgpool}\n"
                     "outputs: {logits: fc, aux: {node: aux, train_only: true}}\n")
     m = archspec.compile(path)
     how = export(m, m.input_shape, "torchscript", str(tmp_path / "g.pt"))
-    assert how.startswith("torchscript, traced in eval mode (scripting failed")
+    assert how == "torchscript"
     loaded = torch.jit.load(str(tmp_path / "g.pt"))
     x = torch.randn(1, 3, 8, 8)
     assert torch.allclose(loaded(x), m.eval()(x))
@@ -381,7 +382,7 @@ def test_spec_text_cannot_inject_code(spec_file):
     path = spec("n", "b")
     text = source(path)
     kinds = [type(s).__name__ for s in ast.parse(text).body]
-    assert kinds == ["Import", "Import", "ImportFrom", "ClassDef", "ClassDef", "Assign"]
+    assert kinds == ["Import", "ImportFrom", "ClassDef", "ClassDef", "Assign"]
     assert "pwned" in text                  # still there, as harmless text
     assert archspec.compile(path)(torch.randn(1, 3, 4, 4)).shape == (1, 2, 4, 4)
     with pytest.raises(archspec.SpecErrors, match="spec name .* is not allowed"):

@@ -91,8 +91,8 @@ def test_whitelist_admits_only_the_emitted_fuse():
     text = archspec.compiler.source(SPECS / "resnet18.yaml")
     check_generated_source(text)
     for bad in [text.replace("self.set_submodule(norm, nn.Identity())", "self.set_submodule(norm, torch.load(conv))"),
-                text.replace("('conv1', 'bn1'),", "('conv1', '__class__'),"),
-                text.replace("('conv1', 'bn1'),", "(conv1, 'bn1'),")]:
+                text.replace('("conv1", "bn1"),', '("conv1", "__class__"),'),
+                text.replace('("conv1", "bn1"),', '(conv1, "bn1"),')]:
         assert bad != text
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(bad)

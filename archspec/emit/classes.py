@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..names import RESERVED, name_problem
-from ..ops.base import Call, is_default, literal
+from ..ops.base import Call, is_default, kw, literal
 from .forward import forward_lines
+from .layout import bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
 
 
@@ -51,15 +52,16 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
     return out
 
 
-def render_call(call: Call, slots: Iterator[str | None], indent: str) -> str:
-    """Source of a constructor call; `slots` gives, per number in `_numbers` order, a
-    parameter name to write, or None to write the value."""
+def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int = 0, end: int = 0) -> str:
+    """Source of a constructor call laid out at `indent`, `start` columns into its line and
+    followed by `end` characters; `slots` gives, per number in `_numbers` order, a parameter
+    name to write, or None to write the value."""
     def text(v: Any) -> tuple[str, bool]:
         if _is_number(v):
             s = next(slots)
             return (s, True) if s is not None else (literal(v), False)
         if isinstance(v, Call):
-            return render_call(v, slots, indent + "    "), False
+            return render_call(v, slots, indent + "    ", 0, 1), False
         return literal(v), False
     parts = [text(v)[0] for _, v in call.args]
     for name, v, default in call.kwargs:
@@ -68,7 +70,7 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str) -> str:
             parts.append(f"{name}={t}")
     if any(isinstance(v, Call) for _, v in call.args):     # nn.Sequential: one child a line
         return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in parts) + f"{indent})"
-    return f"{call.fn}({', '.join(parts)})"
+    return bracketed(call.fn, parts, "", indent, start=start, end=end)
 
 
 def _camel(name: str) -> str:
@@ -113,7 +115,7 @@ class ClassPlanner:
         if c.sub.sequential:
             return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
         plan = self.plan_of[c.sub]
-        return Call(plan.name, tuple(zip(plan.params, self.args_of[c.sub])))
+        return Call(plan.name, (), tuple(kw(p, v) for p, v in zip(plan.params, self.args_of[c.sub])))
 
     def _ctor_key(self, c: Child) -> Any:
         """The constructor's structure, numbers aside."""

@@ -9,6 +9,7 @@ from ..ops.base import literal
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
+_IN_PLACE_ADD = re.compile(r"^(\w+)\.add_\((\w+)\)$")
 
 
 def arg_names(sn: ScopeNode) -> list[str]:
@@ -78,6 +79,9 @@ class _Forward:
             v = self._name(c, o, i, reusable)
             self.var[o], self.live[v] = v, o
             names.append(v)
+        added = _IN_PLACE_ADD.match(expr)
+        if added and added[1] == names[0] and len(names) == 1:
+            return f"{names[0]} += {added[2]}"           # out += identity, as torchvision writes it
         return f"{', '.join(names)} = {expr}"
 
     def _name(self, c: Child, ref: str, i: int, reusable: str | None) -> str:
@@ -87,7 +91,9 @@ class _Forward:
         chained = exports == [ref] if nxt is None else len(nxt.inputs) == 1 and self.tree.only_read_by(ref, nxt)
         reuse = reusable is not None and _GENERIC.match(reusable) and len(c.outputs) == 1
         plain = reuse and len(self.tree.consumers.get(ref, [])) == 1 and ref not in exports
-        if c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(c.local) is None:
+        if self._shortcut(ref):
+            base = "identity"
+        elif c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(c.local) is None:
             base = c.local
         elif reuse:
             assert reusable is not None
@@ -99,6 +105,14 @@ class _Forward:
             k += 1
             name = f"{base}_{k}"
         return name
+
+    def _shortcut(self, ref: str) -> bool:
+        """A value read only by an add, as a later term: a residual block's shortcut."""
+        readers = self.tree.consumers.get(ref, [])
+        if len(readers) != 1 or ref in self.sn.exports:
+            return False
+        add = self.tree.graph.nodes[readers[0]]
+        return add.op.name == "add" and ref in add.inputs[1:] and ref != add.inputs[0]
 
     def _expr(self, c: Child, args: list[str]) -> str:
         if c.module:

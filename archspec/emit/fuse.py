@@ -12,7 +12,7 @@ from ..ops.base import literal
 from .scopes import ScopeTree
 
 FUSE_DOC = "Fold each batch norm into the conv before it, for inference (eval mode only)."
-FUSE_ERROR = "fuse() folds batch norm running statistics into convs: call eval() first"
+FUSE_ERROR = "fuse() folds batch norms for inference: call eval() first"
 
 
 def conv_bn_pairs(tree: ScopeTree) -> list[tuple[str, str]]:

@@ -75,6 +75,19 @@ def literal(value) -> str:
             literal(v)
     elif not (value is None or isinstance(value, (bool, int, float, str))):
         raise TypeError(f"no literal for {type(value).__name__}")     # an op definition's mistake
+    return _repr(value)
+
+
+def _repr(value) -> str:
+    """repr, but text in double quotes where it holds none (as ruff format writes it; repr
+    chooses single quotes only for text without a single quote, so nothing needs escaping)."""
+    if isinstance(value, str):
+        text = repr(value)
+        return f'"{text[1:-1]}"' if text[0] == "'" and '"' not in value else text
+    if isinstance(value, tuple):
+        return f"({_repr(value[0])},)" if len(value) == 1 else f"({', '.join(map(_repr, value))})"
+    if isinstance(value, list):
+        return f"[{', '.join(map(_repr, value))}]"
     return repr(value)
 
 

@@ -17,9 +17,18 @@ class TableConv(nn.Module):
     def __init__(self, classes, order, kernel_size, stride=1, padding=0, dilation=1, bias=True):
         super().__init__()
         self.convs = nn.ModuleList(
-            nn.Conv2d(len(maps) * len(maps[0]), len(maps), kernel_size, stride, padding, dilation,
-                      groups=len(maps), bias=bias)
-            for maps in classes)
+            nn.Conv2d(
+                len(maps) * len(maps[0]),
+                len(maps),
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                groups=len(maps),
+                bias=bias,
+            )
+            for maps in classes
+        )
         gather = [i for maps in classes for ins in maps for i in ins]
         inverse = sorted(range(len(order)), key=order.__getitem__)
         self.register_buffer("gather", torch.tensor(gather), persistent=False)
@@ -31,7 +40,7 @@ class TableConv(nn.Module):
         outs = []
         start = 0
         for conv in self.convs:
-            outs.append(conv(x[:, start:start + conv.in_channels]))
+            outs.append(conv(x[:, start : start + conv.in_channels]))
             start += conv.in_channels
         y = torch.cat(outs, 1)
         return y.index_select(1, self.inverse) if self.reorder else y

@@ -35,7 +35,9 @@ class RBF(nn.Module):
     def __init__(self, in_features, out_features):
         super().__init__()
         # the paper's weights are hand-drawn +-1 bitmaps of the characters; random +-1 stand in
-        self.register_buffer("weight", torch.randint(0, 2, (out_features, in_features)).float() * 2 - 1)
+        self.register_buffer(
+            "weight", torch.randint(0, 2, (out_features, in_features)).float() * 2 - 1
+        )
 
     def forward(self, x):
         return (x.unsqueeze(1) - self.weight).pow(2).sum(-1)

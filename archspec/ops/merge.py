@@ -20,7 +20,7 @@ class PadChannels(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.pad))
+        return F.pad(x[:, :, :: self.stride, :: self.stride], (0, 0, 0, 0, 0, self.pad))
 '''
 
 
