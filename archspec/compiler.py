@@ -94,7 +94,8 @@ def fuse_model(model: nn.Module) -> nn.Module:
     """The model in eval mode, its batch norms folded where the graph has conv -> batch norm
     (a spec without such pairs has no `fuse` method and is returned as it is)."""
     model.eval()
-    return model.fuse() if hasattr(model, "fuse") else model
+    fuse = getattr(model, "fuse", None)        # the generated top class's method
+    return fuse() if callable(fuse) else model
 
 
 @dataclass
@@ -122,7 +123,7 @@ def check_fused(model: nn.Module, input_shape: tuple, batch: int = 1) -> FuseChe
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.BatchNorm2d) and m.running_mean is not None and m.running_var is not None:
                 m.running_mean.normal_(0, 0.1, generator=gen)
                 m.running_var.uniform_(0.5, 2.0, generator=gen)
                 if m.affine:
