@@ -238,21 +238,24 @@ EXPORTS = {"torchscript": ".torchscript.pt", "onnx": ".onnx", "exported-program"
 
 def export(model: nn.Module, input_shape: tuple, fmt: str, path: str) -> str:
     """Write `model` (put in eval mode) as a TorchScript, ONNX or torch.export artefact,
-    atomically; return how it was made."""
+    atomically; return how it was made. ONNX and torch.export artefacts have a dynamic batch
+    axis."""
     if fmt not in EXPORTS:
         raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(EXPORTS)}")
     model.eval()
     x = torch.randn(1, *input_shape)
+    batch = ({0: torch.export.Dim("batch")},)     # ONNX and torch.export take any batch size
     folder, base = os.path.split(path)
     tmp = os.path.join(folder, f".{base}.{os.getpid()}.tmp{EXPORTS[fmt]}")   # the suffix tells the format
     how = fmt
     try:
         if fmt == "torchscript":
             how = _torchscript(model, x, tmp)
-        elif fmt == "onnx":
-            torch.onnx.export(model, (x,), tmp, dynamo=True, external_data=False, verbose=False)
+        elif fmt == "onnx":        # an example batch of 2: torch.export specialises a size of 1
+            torch.onnx.export(model, (x.expand(2, *input_shape),), tmp, dynamo=True, external_data=False,
+                              verbose=False, dynamic_shapes=batch)
         else:
-            torch.export.save(torch.export.export(model, (x,)), tmp)
+            torch.export.save(torch.export.export(model, (x.expand(2, *input_shape),), dynamic_shapes=batch), tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

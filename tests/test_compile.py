@@ -363,7 +363,18 @@ def test_onnx_export(tmp_path):
     export(m, m.input_shape, "onnx", str(tmp_path / "lenet5.onnx"))
     model = onnx.load(str(tmp_path / "lenet5.onnx"))
     onnx.checker.check_model(model)
-    assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim] == [1, 10]
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims][1:] == [10] and dims[0].dim_param     # a dynamic batch axis
+
+
+def test_exported_program_takes_any_batch(tmp_path):
+    m = archspec.compile(SPECS / "resnet20_cifar.yaml").eval()
+    export(m, m.input_shape, "exported-program", str(tmp_path / "r.pt2"))
+    program = torch.export.load(str(tmp_path / "r.pt2")).module()
+    for batch in (1, 3):
+        x = torch.randn(batch, *m.input_shape)
+        with torch.no_grad():
+            torch.testing.assert_close(program(x), m(x), rtol=1e-4, atol=1e-5)
 
 
 def test_spec_text_cannot_inject_code(spec_file):
