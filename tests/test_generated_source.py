@@ -1,0 +1,75 @@
+"""Every shipped spec's generated file as `archspec build` writes it: `ruff check` (the
+default rules plus E501) and `ruff format --check` pass at line length 100; the file imports;
+and where the spec mirrors a peer implementation (`reference: {peer: ...}`), the peer's
+state_dict (keys and shapes measured from torchvision / timm themselves:
+tests/reference/implementations.json) loads into it strictly. Meta device: only keys and
+shapes matter here (test_torchvision_equiv compares outputs)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from paths import ALL_SPECS
+
+import archspec
+from archspec.compiler import load_source
+from archspec.emit import emit, module_filename
+
+PEERS = json.loads((Path(__file__).parent / "reference" / "implementations.json").read_text())["models"]
+RUFF = [sys.executable, "-m", "ruff"]
+SETTINGS = ["--isolated", "--line-length", "100"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, tuple[archspec.Graph, Path]]:
+    folder = tmp_path_factory.mktemp("built")
+    out = {}
+    for p in ALL_SPECS:
+        g = archspec.analyze(str(p))
+        path = folder / module_filename(g)
+        path.write_text(emit(g))
+        out[p.stem] = (g, path)
+    return out
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*RUFF, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_ruff_check_passes(built):
+    folder = next(iter(built.values()))[1].parent
+    result = _ruff("check", *SETTINGS, "--extend-select", "E501", "--output-format", "concise", str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_leaves_them_unchanged(built):
+    folder = next(iter(built.values()))[1].parent
+    result = _ruff("format", *SETTINGS, "--check", "--diff", str(folder))
+    assert result.returncode == 0, result.stdout[:4000] + result.stderr
+
+
+@pytest.mark.parametrize("name", [p.stem for p in ALL_SPECS])
+def test_imports_and_loads_the_reference_state_dict(built, name):
+    g, path = built[name]
+    model = load_source(path.read_text(), name).Model
+    with torch.device("meta"):
+        ours = model()
+    peer = _peer(name)
+    if peer is not None:
+        state = {k: torch.empty(shape, device="meta") for k, shape in PEERS[peer]["state_dict"].items()}
+        ours.load_state_dict(state, strict=True, assign=True)
+    assert [tuple(v.shape) for v in ours.state_dict().values()] == list(g.state_dict_shapes().values())
+
+
+def test_most_specs_have_a_peer():
+    assert sum(_peer(p.stem) is not None for p in ALL_SPECS) >= 33     # 33 of 46 when written
+
+
+def _peer(name: str) -> str | None:
+    spec = next(p for p in ALL_SPECS if p.stem == name)
+    peer = archspec.load(str(spec)).doc.reference.peer
+    return peer if peer in PEERS else None
