@@ -139,6 +139,18 @@ def cmd_diagram(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    """Two specs (or one at two settings) side by side; --set applies to both, --set-a/--set-b to one."""
+    from .diff import diff, format_diff
+    sides: list = []
+    for path, own in ((args.a, args.sets_a), (args.b, args.sets_b)):
+        g = _graph(path, args.sets + own, args.strict)
+        g.meta["sets"] = args.sets + own
+        sides.append(g)
+    print(format_diff(diff(sides[0], sides[1], args.depth, args.count_elementwise), args.format))
+    return 0
+
+
 def _depth(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"depth must be 0 (every node) or a positive int, got {text!r}")
@@ -203,6 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("diff", help="two architectures side by side: per-row shapes, params and MACs, deltas")
+    p.add_argument("a", metavar="A.yaml", help="the first spec (the baseline)")
+    p.add_argument("b", metavar="B.yaml", help="the second spec (may be the same file with other --set-b values)")
+    for flag, dest, which in (("--set", "sets", "both sides"), ("--set-a", "sets_a", "A only"),
+                              ("--set-b", "sets_b", "B only")):
+        p.add_argument(flag, dest=dest, action="append", default=[], metavar="KEY=VALUE",
+                       help=f"override a parameter of {which}; the value is YAML; repeatable")
+    p.add_argument("--strict", action="store_true", help="treat warnings (e.g. an unused node) as errors")
+    p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
+    p.add_argument("--depth", type=_depth, default=None,
+                   help="compare rows collapsed below this depth, as summary --depth; 0 every node (the default)")
+    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.add_argument("--count-elementwise", action="store_true",
+                   help="add columns and totals for pooling, add and mul element operations (outside MACs)")
+    p.set_defaults(run=cmd_diff)
 
     p = sub.add_parser("diagram", help="draw the architecture with Graphviz (svg, png, pdf or dot)")
     _spec_args(p)

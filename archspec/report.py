@@ -26,6 +26,7 @@ class Row:
     macs: int
     activations: int
     depth: int
+    elementwise: int = 0    # pooling and add/mul element operations (outside the MACs convention)
 
 
 def depth_of(name: str) -> int:
@@ -33,13 +34,13 @@ def depth_of(name: str) -> int:
 
 
 def rollup(graph: Graph) -> dict[str, list[int]]:
-    """params, buffers, MACs and activations summed under every dotted prefix."""
+    """params, buffers, MACs, activations and element operations summed under every dotted prefix."""
     sums: dict[str, list[int]] = {}
     for n in graph.nodes.values():
-        figures = (n.params, n.buffers, n.macs, n.activations)
+        figures = (n.params, n.buffers, n.macs, n.activations, n.elementwise)
         parts = n.name.split(".")
         for k in range(1, len(parts)):
-            acc = sums.setdefault(".".join(parts[:k]), [0, 0, 0, 0])
+            acc = sums.setdefault(".".join(parts[:k]), [0] * len(figures))
             for j, f in enumerate(figures):
                 acc[j] += f
     return sums
@@ -58,10 +59,11 @@ def rows(graph: Graph, depth: int | None = None) -> list[Row]:
             seen.add(prefix)
             scope = graph.scopes.get(prefix)
             shape = graph.shape_of(scope.output) if scope and scope.output in graph.nodes else None
-            params, buffers, macs, activations = sums[prefix]
-            out.append(Row(prefix, graph.scope_label(prefix), shape, params, buffers, macs, activations, depth))
+            params, buffers, macs, activations, elementwise = sums[prefix]
+            out.append(Row(prefix, graph.scope_label(prefix), shape, params, buffers, macs, activations, depth,
+                           elementwise))
         else:
-            out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, d))
+            out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, d, n.elementwise))
     return out
 
 
@@ -83,7 +85,7 @@ def to_dict(graph: Graph) -> dict:
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
-                   for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
+                   for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 5)]],
         "reference": reference_summary(graph),
     }
 

@@ -6,6 +6,8 @@ An op is a subclass of `Op` with
 - `tensors(a, xs, y)`: its parameters and buffers (state_dict suffix, shape),
   from which parameter counts derive,
 - `macs(a, xs, y)`: multiply-accumulates (conv and linear only, by convention),
+- `elementwise(a, xs, y)`: the element operations outside that convention which papers
+  sometimes count (a pooling window's reads, an add's or mul's element operations),
 - `label(a)`: a short text for diagrams and tables,
 - `module(a, xs, y)` / `call(a, args)`: its PyTorch form, as a module
   constructor (`Call`, kept as data) and as a forward expression (text);
@@ -121,6 +123,11 @@ class Op:
         return []
 
     def macs(self, a: BaseModel, xs: list[Shape], y: Shape) -> int:
+        return 0
+
+    def elementwise(self, a: BaseModel, xs: list[Shape], y: Shape) -> int:
+        """Element operations not in the MACs convention: pooling (one per element a window reads)
+        and add/mul merges (one per output element per extra operand); 0 for every other op."""
         return 0
 
     def label(self, a: BaseModel) -> str:

@@ -1,6 +1,8 @@
 """Pooling, normalisation and fully-connected layers."""
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from ..errors import SpecError, fmt_shape
@@ -36,6 +38,9 @@ class _Pool(Op):
                             hint="the feature map is already too small here")
         return (c, window_out(h, k[0], s[0], p[0], 1, a.ceil_mode),
                 window_out(w, k[1], s[1], p[1], 1, a.ceil_mode))
+
+    def elementwise(self, a, xs, y):
+        return a.k[0] * a.k[1] * math.prod(y)      # every window reads k x k elements
 
     def label(self, a):
         k, (sh, sw) = a.k, a.stride or a.k
@@ -76,6 +81,9 @@ class AdaptiveAvgPool(Op):
 
     def shape(self, a, xs):
         return (xs[0][0], *a.size)
+
+    def elementwise(self, a, xs, y):
+        return math.prod(xs[0])                    # each input element is summed once
 
     def _size(self, a):
         return a.size

@@ -86,6 +86,9 @@ class Add(Op):
                                   for v, c in zip(args[1:], w[1:]))
         return " + ".join(v if c == 1 else f"{literal(c)} * {v}" for v, c in zip(args, w))
 
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
+
     def label(self, a):
         return "add" if a.weights is None else "add " + ", ".join(f"{c:g}" for c in a.weights)
 
@@ -104,6 +107,9 @@ class Mul(Op):
                                 hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
             out = [max(p, q) for p, q in zip(out, x)]
         return tuple(out)
+
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
 
     fresh = True
 
