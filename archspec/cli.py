@@ -115,6 +115,10 @@ def cmd_summary(args) -> int:
     from .report import format_summary
     g = _graph(args.spec, args.sets, args.strict)
     fmt = "json" if args.json else args.format
+    if fmt == "paper":
+        from .table import format_paper
+        print(format_paper(g))
+        return 0
     print(format_summary(g, fmt, args.depth))
     return 0
 
@@ -212,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_args(p)
     p.add_argument("--depth", type=_depth, default=None,
                    help="collapse the hierarchy below this depth; 0 lists every node (the default)")
-    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "md", "csv", "json", "paper"], default="table",
+                   help="paper: the paper's table, as the spec's table: declares it")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(run=cmd_summary)
 

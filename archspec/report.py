@@ -33,11 +33,12 @@ def depth_of(name: str) -> int:
     return name.count(".") + 1
 
 
-def rollup(graph: Graph) -> dict[str, list[int]]:
-    """params, buffers, MACs, activations and element operations summed under every dotted prefix."""
+def rollup(graph: Graph, elementwise: bool = False) -> dict[str, list[int]]:
+    """params, buffers, MACs and activations (and with `elementwise`, the element operations outside
+    the MACs convention, fifth) summed under every dotted prefix."""
     sums: dict[str, list[int]] = {}
     for n in graph.nodes.values():
-        figures = (n.params, n.buffers, n.macs, n.activations, n.elementwise)
+        figures = (n.params, n.buffers, n.macs, n.activations) + ((n.elementwise,) if elementwise else ())
         parts = n.name.split(".")
         for k in range(1, len(parts)):
             acc = sums.setdefault(".".join(parts[:k]), [0] * len(figures))
@@ -48,7 +49,7 @@ def rollup(graph: Graph) -> dict[str, list[int]]:
 
 def rows(graph: Graph, depth: int | None = None) -> list[Row]:
     """One row per node, or per scope where the hierarchy is cut at `depth`."""
-    sums = rollup(graph) if depth else {}
+    sums = rollup(graph, elementwise=True) if depth else {}
     out, seen = [], set()
     for n in graph.nodes.values():
         d = depth_of(n.name)
@@ -85,7 +86,7 @@ def to_dict(graph: Graph) -> dict:
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
-                   for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 5)]],
+                   for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
         "reference": reference_summary(graph),
     }
 

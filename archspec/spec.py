@@ -35,6 +35,35 @@ class Reference(_Strict):
     layers: dict[str, int] | None = None      # params of named nodes
 
 
+TABLE_VALUES = ("type", "window", "output", "depth", "params", "macs")
+
+
+class TableColumn(_Strict):
+    """One column of a paper's table: a built-in value (TABLE_VALUES) or NODE.ATTR, the attribute
+    of a node under the row (`branch2.0.conv.out`); counts in `unit`s of `base` (K = 1024 in
+    GoogLeNet's params column)."""
+    title: str
+    value: str
+    unit: Literal["K", "M", "G"] | None = None
+    base: Literal[1000, 1024] = 1000
+
+
+class TableRow(_Strict):
+    """A row: the nodes it spans (default: the node or block named by the row), the paper's own
+    wording for some cells (`text:`), and values other than the column's (`values:`)."""
+    nodes: list[str] | None = None
+    text: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, str] = Field(default_factory=dict)
+
+
+class TableDef(_Strict):
+    """`table:`, the layout of the paper's table, which `summary --format paper` prints."""
+    title: str
+    source: str | None = None
+    columns: Annotated[list[TableColumn], Field(min_length=1)]
+    rows: Annotated[list[Union[str, dict[str, TableRow]]], Field(min_length=1)]
+
+
 class OutputDef(_Strict):
     node: str
     train_only: bool = False
@@ -106,6 +135,7 @@ class SpecDoc(_Strict):
     init: InitDef | None = None
     change: dict[str, dict[str, Any]] = Field(default_factory=dict)   # top-level node name -> keys to set
     requires_ops: dict[str, str] = Field(default_factory=dict)        # op name -> the --ops file that defines it
+    table: TableDef | None = None                                     # the paper's table (summary --format paper)
 
 
 TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object,

@@ -1,0 +1,202 @@
+"""A paper's table from the spec's `table:` declaration (`archspec summary --format paper`).
+
+Each row names a node or block (or spans several nodes with `nodes:`); each column is a
+built-in value computed over the row's nodes, or NODE.ATTR, an attribute of a node under
+the row. Counts come from the same Node figures as every other report."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Diagnostics, Loc, did_you_mean
+from .ir import Graph, Node
+from .names import one_line
+from .spec import TABLE_VALUES, TableColumn, TableDef, TableRow
+
+UNITS = {"K": 1, "M": 2, "G": 3}
+WEIGHTED = ("conv", "linear")         # the layers a paper's "depth" counts
+WINDOWED = ("conv", "maxpool", "avgpool")
+MERGES = ("concat", "add", "mul")
+WORDS = {"conv": "convolution", "maxpool": "max pool", "avgpool": "avg pool", "global_avgpool": "avg pool"}
+
+
+@dataclass
+class TableRowSpan:
+    name: str
+    row: TableRow
+    nodes: list[Node]
+    prefix: str          # where NODE.ATTR values are found: the row's block, or the top for a span
+    loc: Loc | None
+
+
+def _under(graph: Graph, name: str) -> list[Node]:
+    """A node, or every node of a block or group, by its dotted name."""
+    if name in graph.nodes:
+        return [graph.nodes[name]]
+    return [n for n in graph.nodes.values() if n.name.startswith(name + ".")]
+
+
+def _rows(graph: Graph, table: TableDef, raw, diags: Diagnostics) -> list[TableRowSpan]:
+    out = []
+    rows_raw = raw.get("rows") if raw is not None else None
+    for i, entry in enumerate(table.rows):
+        loc = rows_raw.at(i) if rows_raw is not None else None
+        if isinstance(entry, str):
+            name, row = entry, TableRow()
+        elif len(entry) != 1:
+            diags.error(loc, "a table row is a node name, or one mapping NAME: {nodes, text, values}")
+            continue
+        else:
+            (name, row), = entry.items()
+        names = row.nodes if row.nodes is not None else [name]
+        nodes: list[Node] = []
+        for part in names:
+            found = _under(graph, part)
+            if not found:
+                diags.error(loc, f"table row '{one_line(part, 80)}': no such node or block",
+                            hint=did_you_mean(part, [*graph.nodes, *graph.scopes]) or
+                            "a row names a node or a block instance, e.g. inception3a")
+            nodes += found
+        if nodes:
+            prefix = "" if row.nodes is not None else name
+            out.append(TableRowSpan(name, row, nodes, prefix, loc))
+    return out
+
+
+def check_table(graph: Graph) -> None:
+    """Every name a `table:` declares resolves: rows, spans, columns, NODE.ATTR values (each in
+    some row), and the column titles that rows' `text:` and `values:` give. Raises SpecErrors."""
+    paper_table(graph)
+
+
+def paper_table(graph: Graph) -> tuple[list[str], list[list[str]]]:
+    """(column titles, rows of cells) as the paper prints them."""
+    table: TableDef = graph.meta["table"]
+    raw = graph.meta.get("table_raw")
+    diags = Diagnostics()
+    cols_raw = raw.get("columns") if raw is not None else None
+    titles = [c.title for c in table.columns]
+    for j, c in enumerate(table.columns):
+        if titles.index(c.title) != j:
+            diags.error(cols_raw.at(j) if cols_raw is not None else None, f"table column '{c.title}' twice")
+    spans = _rows(graph, table, raw, diags)
+    for span in spans:
+        for key in (*span.row.text, *span.row.values):
+            if key not in titles:
+                diags.error(span.loc, f"table row '{span.name}': no column '{one_line(key, 80)}'",
+                            hint=did_you_mean(key, titles) or f"columns: {', '.join(titles)}")
+    body = [[_cell(graph, span, c) for c in table.columns] for span in spans]
+    for j, c in enumerate(table.columns):
+        loc = _at(cols_raw, j, "value")
+        _check_value(c.value, loc, diags, [row[j] for row in body], spans, c.title)
+    diags.raise_if_errors()
+    return titles, [[v or "" for v in row] for row in body]
+
+
+def _at(items, j: int, key: str) -> Loc | None:
+    """Where item j's `key` is written (the item's place where it is not a mapping)."""
+    if items is None:
+        return None
+    item = items[j]
+    return item.at(key) if isinstance(item, dict) and key in item and hasattr(item, "at") else items.at(j)
+
+
+def _check_value(value: str, loc, diags: Diagnostics, cells: list, spans: list[TableRowSpan], title: str) -> None:
+    if value in TABLE_VALUES:
+        return
+    if "." not in value:
+        diags.error(loc, f"table column '{title}': unknown value '{one_line(value, 80)}'",
+                    hint=did_you_mean(value, list(TABLE_VALUES)) or
+                    f"use one of {', '.join(TABLE_VALUES)}, or NODE.ATTR (an attribute of a node under the row)")
+    elif all(cell is None for cell, span in zip(cells, spans) if title not in span.row.values):
+        diags.error(loc, f"table column '{title}': '{one_line(value, 80)}' is no node attribute under any row",
+                    hint="NODE.ATTR names a node under the row's block and one of its op's attributes, "
+                         "e.g. branch2.0.conv.out")
+
+
+def _cell(graph: Graph, span: TableRowSpan, col: TableColumn) -> str | None:
+    """A cell's text; None where a NODE.ATTR value does not resolve under this row (printed blank)."""
+    if col.title in span.row.text:
+        return span.row.text[col.title]
+    value = span.row.values.get(col.title, col.value)
+    nodes = span.nodes
+    if value == "params":
+        return _count(sum(n.params for n in nodes), col)
+    if value == "macs":
+        return _count(sum(n.macs for n in nodes), col)
+    if value == "output":
+        return _size(nodes[-1].shape if span.prefix not in graph.scopes else
+                     graph.shape_of(graph.scopes[span.prefix].output or nodes[-1].name))
+    if value == "depth":
+        return str(_depth(nodes))
+    chain = not any(n.op.name in MERGES for n in nodes)
+    if value == "window":
+        windowed = [n for n in nodes if n.op.name in WINDOWED]
+        return _window(windowed[-1]) if chain and windowed else ""
+    if value == "type":
+        main = [n for n in nodes if n.op.name in (*WINDOWED, *WEIGHTED, "global_avgpool", "dropout")]
+        if chain and main:
+            return _word(main[0])
+        scope = graph.scopes.get(span.prefix)
+        return scope.block or scope.kind if scope else nodes[0].op.name
+    path, _, attr = value.rpartition(".")
+    node = graph.nodes.get(f"{span.prefix}.{path}" if span.prefix else path)
+    if node is None or attr not in type(node.attrs).model_fields:
+        return None
+    v = getattr(node.attrs, attr)
+    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def _word(n: Node) -> str:
+    if n.op.name == "dropout":
+        return f"dropout ({n.attrs.p * 100:g}%)"
+    return WORDS.get(n.op.name, n.op.name)
+
+
+def _window(n: Node) -> str:
+    k, s = n.attrs.k, n.attrs.stride or n.attrs.k
+    return f"{k[0]}x{k[1]}/{s[0] if s[0] == s[1] else f'{s[0]},{s[1]}'}"
+
+
+def _size(shape) -> str:
+    """(C, H, W) as papers write it, H x W x C; a vector is 1 x 1 x C."""
+    if not shape:
+        return ""
+    c, *hw = shape
+    return "x".join(map(str, [*(hw or [1, 1]), c]))
+
+
+def _depth(nodes: list[Node]) -> int:
+    """Conv and linear layers on the longest path through the row's nodes."""
+    inside = {n.name for n in nodes}
+    longest: dict[str, int] = {}
+    for n in nodes:              # graph order is a topological order
+        before = max((longest[i] for i in n.inputs if i in inside), default=0)
+        longest[n.name] = before + (n.op.name in WEIGHTED)
+    return max(longest.values(), default=0)
+
+
+def _count(v: int, col: TableColumn) -> str:
+    if col.unit is None:
+        return f"{v:,}"
+    if v == 0:
+        return ""
+    x = v / col.base ** UNITS[col.unit]
+    return (f"{x:.2g}" if x < 10 else f"{x:.0f}") + col.unit
+
+
+def format_paper(graph: Graph) -> str:
+    """The table as text, columns aligned, under its title and source."""
+    table: TableDef | None = graph.meta.get("table")
+    if table is None:
+        from .errors import Diagnostic, SpecErrors
+        raise SpecErrors([Diagnostic(Loc(graph.meta.get("file") or graph.name), "this spec declares no table:",
+                                     hint="summary --format paper prints the paper's table a spec declares; "
+                                          "see specs/googlenet.yaml")])
+    titles, body = paper_table(graph)
+    widths = [max(len(r[i]) for r in [titles, *body]) for i in range(len(titles))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+    rule = "-" * len(line(titles))
+    head = [one_line(table.title)] + ([f"source: {one_line(table.source)}"] if table.source else [])
+    return "\n".join([*head, rule, line(titles), rule, *map(line, body), rule])

@@ -1,0 +1,128 @@
+"""summary --format paper: GoogLeNet's Table 1 from specs/googlenet.yaml, row by row against the
+published table (tests/reference/googlenet_table1.json), and located errors for bad `table:` declarations."""
+import json
+
+import pytest
+from paths import ROOT, SPECS
+
+import archspec
+from archspec.cli import main
+from archspec.errors import SpecErrors
+from archspec.table import paper_table
+
+REF = json.loads((ROOT / "tests" / "reference" / "googlenet_table1.json").read_text())
+STRUCTURE = ["type", "patch size/stride", "output size", "depth", "#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce",
+             "#5x5", "pool proj"]
+# the published figures archspec's counts contradict, with archspec's (K = 1024 elements, M = 10^6 MACs)
+PARAMS_MISPRINTS = {"convolution": 9.25, "inception (4a)": 367.4, "inception (4b)": 438.6,
+                    "inception (4c)": 498.1, "inception (4d)": 591.2, "inception (4e)": 848.0,
+                    "inception (5a)": 1019.0, "inception (5b)": 1410.2}
+OPS_MISPRINTS = {"convolution": 118.0, "inception (5a)": 51.1}
+
+
+@pytest.fixture(scope="module")
+def table():
+    g = archspec.analyze(archspec.load(str(SPECS / "googlenet.yaml")))
+    titles, body = paper_table(g)
+    assert titles == REF["columns"]
+    published = [r for r in REF["rows"] if r[0] != "softmax"]     # no softmax node: the network returns logits
+    assert len(body) == len(published)
+    spans = g.meta["table"].rows
+    return g, list(zip(published, body, spans))
+
+
+def test_structure_columns_exactly(table):
+    _, rows = table
+    for published, ours, _ in rows:
+        for col in STRUCTURE:
+            j = REF["columns"].index(col)
+            assert ours[j] == str(published[j]), (published[0], col)
+
+
+def _figures(g, span) -> tuple[int, int]:
+    """params and MACs of a row's nodes, counted here from the graph (not from the table's text)."""
+    name, row = (span, None) if isinstance(span, str) else next(iter(span.items()))
+    names = row.nodes if row and row.nodes else [name]
+    nodes = [n for n in g.nodes.values() if any(n.name == x or n.name.startswith(x + ".") for x in names)]
+    return sum(n.params for n in nodes), sum(n.macs for n in nodes)
+
+
+def _unit(text: str) -> float:
+    return float(text[:-1])
+
+
+def test_ops_within_the_tables_rounding_misprints_named(table):
+    g, rows = table
+    wrong = {}
+    for published, _, span in rows:
+        printed = published[REF["columns"].index("ops")]
+        macs = _figures(g, span)[1] / 1e6
+        if printed and abs(macs - _unit(printed)) >= 1:     # the table rounds to whole M, either way
+            wrong[published[0]] = round(macs, 1)
+    assert wrong == OPS_MISPRINTS
+
+
+def test_params_within_the_tables_rounding_misprints_named(table):
+    g, rows = table
+    wrong = {}
+    for published, _, span in rows:
+        printed = published[REF["columns"].index("params")]
+        k = _figures(g, span)[0] / 1024
+        if printed and abs(k - _unit(printed)) >= 1:
+            wrong[published[0]] = round(k, 2 if k < 10 else 1)
+    assert wrong == PARAMS_MISPRINTS
+    assert _figures(g, "inception4c")[0] == 510_104          # the issue's "~509K": 509,440 weights + 664 biases
+
+
+def test_conv2_row_fixes_the_unit_of_params():
+    """The conv2 row (1x1 reduce + 3x3) holds 64*64 + 64*192*9 = 114,688 weights: 112K with K = 1024."""
+    g = archspec.analyze(archspec.load(str(SPECS / "googlenet.yaml")))
+    weights = sum(n.params - n.attrs.out for n in g.nodes.values() if n.name in ("conv2_reduce.conv", "conv2.conv"))
+    assert weights == 114_688 == 112 * 1024
+
+
+def test_cli_prints_the_table(capsys):
+    assert main(["summary", str(SPECS / "googlenet.yaml"), "--format", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Table 1: GoogLeNet incarnation of the Inception architecture\n")
+    assert "inception (3a)                     28x28x256    2      64    96           128   16" in out
+
+
+def test_a_spec_without_a_table(capsys):
+    assert main(["summary", str(SPECS / "resnet18.yaml"), "--format", "paper"]) == 1
+    assert "declares no table:" in capsys.readouterr().err
+
+
+BASE = """archspec: 1
+name: t
+input: [3, 8, 8]
+nodes:
+  - conv1: {op: conv, out: 4, k: 3}
+  - b: {nodes: [{c: {op: conv, out: 2, k: 1}}]}
+table:
+  title: T
+"""
+
+
+@pytest.mark.parametrize("table, where, message", [
+    ("  columns: [{title: x, value: parms}]\n  rows: [conv1]\n", "9:31", "unknown value 'parms'"),
+    ("  columns: [{title: x, value: params}]\n  rows: [conv9]\n", "10:10", "table row 'conv9': no such node"),
+    ("  columns: [{title: x, value: c.outt}]\n  rows: [b]\n", "9:31", "is no node attribute under any row"),
+    ("  columns: [{title: x, value: params}]\n  rows: [{conv1: {text: {y: z}}}]\n", "10:10", "no column 'y'"),
+    ("  columns: [{title: x, value: params}, {title: x, value: macs}]\n  rows: [conv1]\n", "9:40", "'x' twice"),
+    ("  columns: [{title: x, value: params, unit: k}]\n  rows: [conv1]\n", "9:45", "unit"),
+    ("  columns: [{value: params}]\n  rows: [conv1]\n", "9:13", "missing required spec key 'title'"),
+])
+def test_bad_table_declarations_are_located(spec_file, capsys, table, where, message):
+    path = spec_file(BASE + table)
+    with pytest.raises(SpecErrors) as e:
+        archspec.analyze(archspec.load(path))
+    text = str(e.value)
+    assert text.startswith(f"{path}:{where}: error:") and message in text, text
+    assert main(["validate", path]) == 1
+
+
+def test_node_attribute_columns_resolve_under_each_row(spec_file):
+    path = spec_file(BASE + "  columns: [{title: k, value: c.k}, {title: o, value: output}]\n  rows: [b, conv1]\n")
+    g = archspec.analyze(archspec.load(path))
+    assert paper_table(g) == (["k", "o"], [["1x1", "6x6x2"], ["", "6x6x4"]])
