@@ -119,7 +119,11 @@ def cmd_summary(args) -> int:
         from .table import format_paper
         print(format_paper(g))
         return 0
-    print(format_summary(g, fmt, args.depth))
+    memory = None
+    if args.batch or args.dtype or args.optimizer:
+        from .memory import training_memory
+        memory = training_memory(g, args.batch or 1, args.dtype or "float32", args.optimizer or "sgd")
+    print(format_summary(g, fmt, args.depth, memory))
     return 0
 
 
@@ -153,6 +157,12 @@ def cmd_diff(args) -> int:
         sides.append(g)
     print(format_diff(diff(sides[0], sides[1], args.depth, args.count_elementwise), args.format))
     return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return int(text)
 
 
 def _depth(text: str) -> int:
@@ -219,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "csv", "json", "paper"], default="table",
                    help="paper: the paper's table, as the spec's table: declares it")
     p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--batch", type=_positive, default=None, metavar="B",
+                   help="training memory at this batch size: parameters, gradients, optimizer state and the "
+                        "activations autograd keeps, per node and in total")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
+                   help="of parameters and activations for the training memory (default float32)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
+                   help="optimizer state: sgd with momentum keeps 1 value per parameter, adam 2 (default sgd)")
     p.set_defaults(run=cmd_summary)
 
     p = sub.add_parser("diff", help="two architectures side by side: per-row shapes, params and MACs, deltas")

@@ -6,7 +6,22 @@ import math
 from pydantic import Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, literal, register, square, window_out
+from .base import (
+    INPUT0,
+    Attrs,
+    Call,
+    NonNegPair,
+    Op,
+    Pair,
+    Pos,
+    Saved,
+    Tensor,
+    kw,
+    literal,
+    register,
+    square,
+    window_out,
+)
 
 
 class _Pool(Op):
@@ -53,6 +68,9 @@ class MaxPool(_Pool):
     doc = "max pooling (nn.MaxPool2d); stride defaults to the window size"
     torch_name = ("MaxPool2d", "max_pool2d")
 
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0 + (Saved("new", shape=y, dtype="int64"),)     # and where each maximum was
+
     class Attrs(Attrs):
         k: Pair
         stride: Pair | None = None
@@ -65,6 +83,9 @@ class AvgPool(_Pool):
     name = "avgpool"
     doc = "average pooling (nn.AvgPool2d); stride defaults to the window size"
     torch_name = ("AvgPool2d", "avg_pool2d")
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
 
     class Attrs(MaxPool.Attrs):
         count_include_pad: bool = True
@@ -81,6 +102,9 @@ class AdaptiveAvgPool(Op):
 
     def shape(self, a, xs):
         return (xs[0][0], *a.size)
+
+    def saved(self, a, xs, y, inplace=False):
+        return () if tuple(a.size) == (1, 1) else INPUT0      # to 1x1 torch takes a mean, which keeps nothing
 
     def elementwise(self, a, xs, y):
         return math.prod(xs[0])                    # each input element is summed once
@@ -112,6 +136,9 @@ class GlobalAvgPool(AdaptiveAvgPool):
     def _size(self, a):
         return (1, 1)       # torchvision's nn.AdaptiveAvgPool2d((1, 1))
 
+    def saved(self, a, xs, y, inplace=False):
+        return ()
+
     def label(self, a):
         return "global avgpool"
 
@@ -140,6 +167,11 @@ class LRN(Op):
     def call(self, a, args, inplace=False):
         return Call("F.local_response_norm", *self._args(a)).source(args[0])
 
+    def saved(self, a, xs, y, inplace=False):
+        # F.local_response_norm: x, x^2 zero-padded over channels, k + alpha * avg and its power
+        c, h, w = xs[0]
+        return INPUT0 + (Saved("new", shape=(c + a.size - 1, h, w)), Saved("new", shape=y), Saved("new", shape=y))
+
     def label(self, a):
         return f"lrn {a.size}"
 
@@ -159,6 +191,10 @@ class BatchNorm(Op):
         affine = [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
         return affine + [Tensor("running_mean", c, True), Tensor("running_var", c, True),
                          Tensor("num_batches_tracked", (), True)]
+
+    def saved(self, a, xs, y, inplace=False):
+        stats = Saved("new", shape=(xs[0][0],), dtype="float32", batched=False)    # the batch mean and 1/std
+        return INPUT0 + (stats, stats)
 
     fresh = True
     init_modules = ("nn.BatchNorm1d", "nn.BatchNorm2d")
@@ -206,6 +242,10 @@ class LayerNorm(Op):
 
     init_modules = ("nn.LayerNorm", "LayerNorm2d")
 
+    def saved(self, a, xs, y, inplace=False):
+        stats = Saved("new", shape=xs[0][1:] or (1,), dtype="float32")     # mean and 1/std per position
+        return INPUT0 + (stats, stats)
+
     def module(self, a, xs, y, inplace=False):
         c = xs[0][0]
         if len(xs[0]) == 3:
@@ -243,6 +283,9 @@ class Linear(Op):
 
     def macs(self, a, xs, y):
         return a.out * xs[0][0]
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
 
     fresh = True
     init_modules = ("nn.Linear",)

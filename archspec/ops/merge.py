@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, Op, Pos, literal, register
+from .base import Attrs, Call, Op, Pos, Saved, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -111,6 +111,9 @@ class Mul(Op):
     def elementwise(self, a, xs, y):
         return (len(xs) - 1) * math.prod(y)
 
+    def saved(self, a, xs, y, inplace=False):
+        return tuple(Saved("input", i) for i in range(len(xs)))     # each factor's gradient reads the others
+
     fresh = True
 
     def call(self, a, args, inplace=False):
@@ -148,6 +151,7 @@ class PadChannels(Op):
 class Flatten(Op):
     name = "flatten"
     doc = "(C, H, W) -> (C*H*W,) (torch.flatten(x, 1))"
+    view = True
 
     def shape(self, a, xs):
         return (math.prod(xs[0]),)
