@@ -155,7 +155,26 @@ def cmd_diff(args) -> int:
         g = _graph(path, args.sets + own, args.strict)
         g.meta["sets"] = args.sets + own
         sides.append(g)
-    print(format_diff(diff(sides[0], sides[1], args.depth, args.count_elementwise), args.format))
+    d = diff(sides[0], sides[1], args.depth, args.count_elementwise)
+    if args.format in ("dot", "svg", "png", "pdf"):
+        try:
+            from . import diffdraw, render
+        except ImportError as e:        # graphviz is the `diagram` extra
+            if e.name != "graphviz":
+                raise
+            print(f"archspec diff --format {args.format} needs the graphviz package: pip install 'archspec[diagram]'",
+                  file=sys.stderr)
+            return 1
+        try:
+            print(f"wrote {diffdraw.draw(d, args.output, args.format)}")
+        except render.DiagramError as e:
+            print(f"archspec diff: error: {e}", file=sys.stderr)
+            return 1
+        return 0
+    if args.output:
+        raise SpecErrors([Diagnostic(Loc("-o"), f"-o writes a diagram; --format {args.format} prints to the terminal",
+                                     hint="use --format svg (or dot, png, pdf) with -o, or redirect the output")])
+    print(format_diff(d, args.format))
     return 0
 
 
@@ -249,7 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
     p.add_argument("--depth", type=_depth, default=None,
                    help="compare rows collapsed below this depth, as summary --depth; 0 every node (the default)")
-    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "md", "csv", "json", "dot", "svg", "png", "pdf"], default="table",
+                   help="a table (table, md, csv, json) printed, or a two-column diagram (dot, svg, png, pdf) "
+                        "written to -o")
+    p.add_argument("-o", "--output", help="the diagram's file (default: diff_<A>_<B>.<format> here)")
     p.add_argument("--count-elementwise", action="store_true",
                    help="add columns and totals for pooling, add and mul element operations (outside MACs)")
     p.set_defaults(run=cmd_diff)

@@ -1,6 +1,7 @@
 """archspec diff: the papers' comparisons reproduced from the shipped specs and examples."""
 import json
 import math
+import shutil
 
 import pytest
 from paths import ROOT
@@ -141,3 +142,23 @@ def test_identical_specs_have_no_changes():
 def test_every_format_of_a_deep_diff(fmt):
     d = diff(graph(SPECS / "resnet18.yaml"), graph(SPECS / "resnet34.yaml"))
     assert format_diff(d, fmt)
+
+
+def test_diagram_dot_highlights_changes(in_tmp, capsys):
+    inception = str(EX / "inception3a.yaml")
+    assert main(["diff", inception, inception, "--set-b", "reductions=false", "--format", "dot", "-o", "d.dot"]) == 0
+    assert capsys.readouterr().out == "wrote d.dot\n"
+    source = (in_tmp / "d.dot").read_text()
+    assert source.count('fillcolor="#ea9999"') == 6          # the reductions and their ReLUs: only in A
+    assert source.count('fillcolor="#f6b26b"') == 6          # 3x3, 5x5 and concat changed, on both sides
+    assert "--set reductions=false" in source and "params +110,592, MACs +86,704,128" in source
+    assert source.count('style=dotted') == 8                 # pairs joined across the columns
+
+
+def test_diagram_file_and_errors(in_tmp, capsys):
+    a, b = str(SPECS / "resnet18.yaml"), str(SPECS / "resnet34.yaml")
+    if shutil.which("dot"):
+        assert main(["diff", a, b, "--depth", "1", "--format", "svg"]) == 0
+        assert (in_tmp / "diff_resnet18_resnet34.svg").read_text().lstrip().startswith("<?xml")
+    assert main(["diff", a, b, "-o", "x.txt"]) == 1
+    assert "-o writes a diagram" in capsys.readouterr().err and not (in_tmp / "x.txt").exists()
