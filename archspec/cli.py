@@ -91,6 +91,9 @@ def cmd_validate(args) -> int:
                 continue
             g = _warn(analyze(spec), args.strict)
             _check_reference(g)
+            if g.meta.get("table"):         # the paper table's configurations are networks too
+                from .table import paper_table
+                paper_table(g)
         except SpecErrors as e:
             print(e, file=sys.stderr)
             failed += 1

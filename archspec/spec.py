@@ -35,7 +35,7 @@ class Reference(_Strict):
     layers: dict[str, int] | None = None      # params of named nodes
 
 
-TABLE_VALUES = ("type", "window", "output", "depth", "params", "macs")
+TABLE_VALUES = ("type", "window", "output", "depth", "params", "macs", "name", "layers", "stack")
 
 
 class TableColumn(_Strict):
@@ -57,11 +57,16 @@ class TableRow(_Strict):
 
 
 class TableDef(_Strict):
-    """`table:`, the layout of the paper's table, which `summary --format paper` prints."""
+    """`table:`, the layout of the paper's table, which `summary --format paper` prints. With
+    `configurations:` (title -> parameter values), each one adds a column showing `cell` for the
+    network those values make (VGG's A-E, ResNet's depths side by side); `rows: segments` cuts
+    each network's layers into the paper's rows (a run of convolutions, each pooling, each linear)."""
     title: str
     source: str | None = None
-    columns: Annotated[list[TableColumn], Field(min_length=1)]
-    rows: Annotated[list[Union[str, dict[str, TableRow]]], Field(min_length=1)]
+    columns: list[TableColumn] = Field(default_factory=list)
+    configurations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    cell: str = "layers"
+    rows: Union[Literal["segments"], Annotated[list[Union[str, dict[str, TableRow]]], Field(min_length=1)]]
 
 
 class OutputDef(_Strict):
@@ -238,10 +243,11 @@ def _overlay(base, child):
 
 def _merge(base: YDict, child: YDict) -> YDict:
     """A variant: the child's keys replace the base's, except params, blocks and init,
-    which merge name by name, and use, whose libraries add up. A `reference:` belongs to
-    the file that states it: a variant does not inherit its base's figures."""
+    which merge name by name, and use, whose libraries add up. A `reference:` and a `table:`
+    belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
     out.pop("reference", None)
+    out.pop("table", None)
     for k, v in child.items():
         if k in ("params", "blocks", "init"):
             v = _overlay(base.get(k), v)

@@ -35,7 +35,24 @@ def _under(graph: Graph, name: str) -> list[Node]:
     return [n for n in graph.nodes.values() if n.name.startswith(name + ".")]
 
 
+POOLS = ("maxpool", "avgpool", "adaptive_avgpool", "global_avgpool", "subsample")
+
+
+def segments(graph: Graph) -> list[TableRowSpan]:
+    """The paper's rows of a plain chain (VGG's Table 1): a run of convolutions (with what lies
+    between them), each pooling layer, each linear layer; rows that show no layer left out."""
+    runs: list[list[Node]] = [[]]
+    for n in graph.inference_nodes():
+        alone = n.op.name in POOLS or n.op.name == "linear"
+        if alone or (runs[-1] and runs[-1][-1].op.name in POOLS + ("linear",)):
+            runs.append([])
+        runs[-1].append(n)
+    return [TableRowSpan(run[0].name, TableRow(), run, "", None) for run in runs if _layers(run)]
+
+
 def _rows(graph: Graph, table: TableDef, raw, diags: Diagnostics) -> list[TableRowSpan]:
+    if table.rows == "segments":
+        return segments(graph)
     out = []
     rows_raw = raw.get("rows") if raw is not None else None
     for i, entry in enumerate(table.rows):
@@ -64,32 +81,63 @@ def _rows(graph: Graph, table: TableDef, raw, diags: Diagnostics) -> list[TableR
 
 def check_table(graph: Graph) -> None:
     """Every name a `table:` declares resolves: rows, spans, columns, NODE.ATTR values (each in
-    some row), and the column titles that rows' `text:` and `values:` give. Raises SpecErrors."""
-    paper_table(graph)
+    some row), and the column titles that rows' `text:` and `values:` give. Raises SpecErrors.
+    (Configurations are other networks: `validate` and the paper format build them.)"""
+    paper_table(graph, configurations=False)
 
 
-def paper_table(graph: Graph) -> tuple[list[str], list[list[str]]]:
-    """(column titles, rows of cells) as the paper prints them."""
+def paper_table(graph: Graph, configurations: bool = True) -> tuple[list[str], list[list[str]]]:
+    """(column titles, rows of cells) as the paper prints them; a cell may hold several lines."""
     table: TableDef = graph.meta["table"]
     raw = graph.meta.get("table_raw")
     diags = Diagnostics()
     cols_raw = raw.get("columns") if raw is not None else None
-    titles = [c.title for c in table.columns]
-    for j, c in enumerate(table.columns):
-        if titles.index(c.title) != j:
-            diags.error(cols_raw.at(j) if cols_raw is not None else None, f"table column '{c.title}' twice")
+    titles = [c.title for c in table.columns] + list(table.configurations)
+    for j, title in enumerate(titles):
+        if titles.index(title) != j:
+            where = _at(cols_raw, j, "title") if j < len(table.columns) else _key(raw, "configurations", title)
+            diags.error(where, f"table column '{title}' twice")
     spans = _rows(graph, table, raw, diags)
     for span in spans:
         for key in (*span.row.text, *span.row.values):
             if key not in titles:
                 diags.error(span.loc, f"table row '{span.name}': no column '{one_line(key, 80)}'",
                             hint=did_you_mean(key, titles) or f"columns: {', '.join(titles)}")
-    body = [[_cell(graph, span, c) for c in table.columns] for span in spans]
+    columns = [[_cell(graph, span, c) for span in spans] for c in table.columns]
     for j, c in enumerate(table.columns):
-        loc = _at(cols_raw, j, "value")
-        _check_value(c.value, loc, diags, [row[j] for row in body], spans, c.title)
+        _check_value(c.value, _at(cols_raw, j, "value"), diags, columns[j], spans, c.title)
     diags.raise_if_errors()
-    return titles, [[v or "" for v in row] for row in body]
+    for title, values in table.configurations.items() if configurations else ():
+        columns.append(_configuration(graph, table, raw, title, values, len(spans)))
+    longest = max((len(col) for col in columns), default=0)   # segments: each configuration has its own count
+    return titles, [[(col[i] if i < len(col) else None) or "" for col in columns] for i in range(longest)]
+
+
+def _key(raw, section: str, key: str) -> Loc | None:
+    part = raw.get(section) if raw is not None else None
+    return part.key_at(key) if part is not None and hasattr(part, "key_at") else None
+
+
+def _configuration(graph: Graph, table: TableDef, raw, title: str, values: dict, rows: int) -> list[str | None]:
+    """One configuration's column: the spec with those parameter values, the table's cell per row."""
+    from . import analyze, load
+    from .errors import Diagnostic, SpecErrors
+    try:
+        spec = load(graph.meta["file"], [], **values)
+        spec.doc = spec.doc.model_copy(update={"table": None})     # the configuration, not its table again
+        other = analyze(spec)
+    except SpecErrors as e:
+        raise SpecErrors([Diagnostic(_key(raw, "configurations", title), f"table configuration '{title}': "
+                                     f"{e.diagnostics[0].message}", hint=e.diagnostics[0].hint)]) from None
+    diags = Diagnostics()
+    spans = _rows(other, table, raw, diags)
+    diags.raise_if_errors()
+    cell = TableColumn(title=title, value=table.cell)
+    cells = [_cell(other, span, cell) for span in spans]
+    _check_value(table.cell, raw.at("cell") if raw is not None and "cell" in raw else None, diags, cells,
+                 spans, title)
+    diags.raise_if_errors()
+    return cells
 
 
 def _at(items, j: int, key: str) -> Loc | None:
@@ -128,6 +176,12 @@ def _cell(graph: Graph, span: TableRowSpan, col: TableColumn) -> str | None:
                      graph.shape_of(graph.scopes[span.prefix].output or nodes[-1].name))
     if value == "depth":
         return str(_depth(nodes))
+    if value == "name":
+        return span.name
+    if value == "layers":
+        return _layers(nodes)
+    if value == "stack":
+        return _stack(graph, span)
     chain = not any(n.op.name in MERGES for n in nodes)
     if value == "window":
         windowed = [n for n in nodes if n.op.name in WINDOWED]
@@ -144,6 +198,46 @@ def _cell(graph: Graph, span: TableRowSpan, col: TableColumn) -> str | None:
         return None
     v = getattr(node.attrs, attr)
     return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def _layers(nodes: list[Node]) -> str:
+    """VGG's notation, one layer a line: conv3-64, LRN, maxpool, FC-4096."""
+    words = []
+    for n in nodes:
+        if n.op.name == "conv":
+            k = n.attrs.k
+            words.append(f"conv{k[0] if k[0] == k[1] else f'{k[0]}x{k[1]}'}-{n.attrs.out}")
+        elif n.op.name == "linear":
+            words.append(f"FC-{n.attrs.out}")
+        elif n.op.name in ("lrn", "maxpool", "avgpool", "global_avgpool"):
+            words.append({"lrn": "LRN", "global_avgpool": "avgpool"}.get(n.op.name, n.op.name))
+    return "\n".join(words)
+
+
+def _stack(graph: Graph, span: TableRowSpan) -> str:
+    """ResNet's notation: a stage as its first block's convolutions, [3x3, 64; 3x3, 64] x2; a
+    single layer as 7x7, 64, stride 2 or 3x3 max pool, stride 2."""
+    scope = graph.scopes.get(span.prefix)
+    blocks = [p for p in graph.scopes if graph.scopes[p].path.rpartition(".")[0] == span.prefix
+              and graph.scopes[p].kind == "block"] if scope else []
+    if blocks:
+        first = blocks[0]
+        convs = [n for n in graph.nodes.values() if n.op.name == "conv" and n.name.rpartition(".")[0] == first]
+        inner = "; ".join(f"{n.attrs.k[0]}x{n.attrs.k[1]}, {n.attrs.out}" for n in convs)
+        return f"[{inner}] x{len(blocks)}"
+    parts = []
+    for n in span.nodes:
+        stride = (n.attrs.stride or n.attrs.k)[0] if n.op.name in WINDOWED else 1
+        tail = f", stride {stride}" if stride > 1 else ""
+        if n.op.name == "conv":
+            parts.append(f"{n.attrs.k[0]}x{n.attrs.k[1]}, {n.attrs.out}{tail}")
+        elif n.op.name == "maxpool":
+            parts.append(f"{n.attrs.k[0]}x{n.attrs.k[1]} max pool{tail}")
+        elif n.op.name in ("global_avgpool", "avgpool"):
+            parts.append("average pool")
+        elif n.op.name == "linear":
+            parts.append(f"{n.attrs.out}-d fc")
+    return ", ".join(parts)
 
 
 def _word(n: Node) -> str:
@@ -193,10 +287,16 @@ def format_paper(graph: Graph) -> str:
                                      hint="summary --format paper prints the paper's table a spec declares; "
                                           "see specs/googlenet.yaml")])
     titles, body = paper_table(graph)
-    widths = [max(len(r[i]) for r in [titles, *body]) for i in range(len(titles))]
+    lines = []              # a cell of several lines (VGG's conv3-64, conv3-64) makes its row that tall
+    for i, row in enumerate(body):
+        if i and table.configurations:
+            lines.append([""] * len(row))
+        cells = [c.split("\n") for c in row]
+        lines += [[c[k] if k < len(c) else "" for c in cells] for k in range(max(map(len, cells), default=1))]
+    widths = [max(len(r[i]) for r in [titles, *lines]) for i in range(len(titles))]
 
     def line(r: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
     rule = "-" * len(line(titles))
     head = [one_line(table.title)] + ([f"source: {one_line(table.source)}"] if table.source else [])
-    return "\n".join([*head, rule, line(titles), rule, *map(line, body), rule])
+    return "\n".join([*head, rule, line(titles), rule, *map(line, lines), rule])

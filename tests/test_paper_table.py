@@ -109,7 +109,7 @@ table:
     ("  columns: [{title: x, value: params}]\n  rows: [conv9]\n", "10:10", "table row 'conv9': no such node"),
     ("  columns: [{title: x, value: c.outt}]\n  rows: [b]\n", "9:31", "is no node attribute under any row"),
     ("  columns: [{title: x, value: params}]\n  rows: [{conv1: {text: {y: z}}}]\n", "10:10", "no column 'y'"),
-    ("  columns: [{title: x, value: params}, {title: x, value: macs}]\n  rows: [conv1]\n", "9:40", "'x' twice"),
+    ("  columns: [{title: x, value: params}, {title: x, value: macs}]\n  rows: [conv1]\n", "9:48", "'x' twice"),
     ("  columns: [{title: x, value: params, unit: k}]\n  rows: [conv1]\n", "9:45", "unit"),
     ("  columns: [{value: params}]\n  rows: [conv1]\n", "9:13", "missing required spec key 'title'"),
 ])
@@ -126,3 +126,44 @@ def test_node_attribute_columns_resolve_under_each_row(spec_file):
     path = spec_file(BASE + "  columns: [{title: k, value: c.k}, {title: o, value: output}]\n  rows: [b, conv1]\n")
     g = archspec.analyze(archspec.load(path))
     assert paper_table(g) == (["k", "o"], [["1x1", "6x6x2"], ["", "6x6x4"]])
+
+
+def test_vgg_configurations_side_by_side():
+    """Simonyan & Zisserman 2014, Table 1: A and A-LRN have 11 weight layers, B 13, D 16, E 19 (the
+    rows are the paper's: each run of 3x3 convs, each max pool, each FC); their params (Table 2) 133M,
+    133M, 133M, 138M and 144M."""
+    g = archspec.analyze(archspec.load(str(SPECS / "vgg16.yaml")))
+    titles, body = paper_table(g)
+    assert titles == ["A", "A-LRN", "B", "D", "E"]
+    layers = {t: [x for row in body for x in row[j].split("\n") if x] for j, t in enumerate(titles)}
+    weighted = {t: sum(x.startswith(("conv", "FC")) for x in v) for t, v in layers.items()}
+    assert weighted == {"A": 11, "A-LRN": 11, "B": 13, "D": 16, "E": 19}
+    assert layers["A-LRN"][:2] == ["conv3-64", "LRN"] and layers["E"].count("conv3-512") == 8
+    assert [row[0] for row in body].count("maxpool") == 5 and body[-1] == ["FC-1000"] * 5
+    for title, values in g.meta["table"].configurations.items():
+        params = archspec.analyze(archspec.load(str(SPECS / "vgg16.yaml"), **values)).params
+        assert round(params / 1e6) == {"A": 133, "A-LRN": 133, "B": 133, "D": 138, "E": 144}[title]
+
+
+def test_resnet_stage_rows_for_five_depths():
+    """He et al. 2015, Table 1: the stacks add up to 18, 34, 50, 101 and 152 weighted layers."""
+    import re
+    g = archspec.analyze(archspec.load(str(ROOT / "examples" / "resnet_table1.yaml")))
+    titles, body = paper_table(g)
+    assert titles[2:] == ["18-layer", "34-layer", "50-layer", "101-layer", "152-layer"]
+    assert body[3][:3] == ["conv3_x", "28x28x512", "[3x3, 128; 3x3, 128] x2"]
+    assert body[4][6] == "[1x1, 256; 3x3, 256; 1x1, 1024] x36"
+    for j, title in enumerate(titles[2:], 2):
+        depth = 0
+        for row in body:
+            stack = re.fullmatch(r"\[(.*)\] x(\d+)", row[j])
+            depth += len(stack[1].split(";")) * int(stack[2]) if stack else row[j].count(", 64, stride") + \
+                row[j].count("fc")
+        assert depth == int(title.split("-")[0]), title
+
+
+def test_bad_configuration_is_located(spec_file):
+    path = spec_file(BASE + "  configurations: {X: {nope: 1}}\n  rows: segments\n")
+    with pytest.raises(SpecErrors) as e:
+        paper_table(archspec.analyze(archspec.load(path)))
+    assert str(e.value).startswith(f"{path}:9:20: error: table configuration 'X': unknown parameter 'nope'")
