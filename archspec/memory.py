@@ -105,5 +105,7 @@ def training_memory(graph: Graph, batch: int = 1, dtype: str = "float32", optimi
     for node, nbytes in kept.values():
         saved[node] = saved.get(node, 0) + nbytes
     params = graph.params * size
-    return Memory(batch, dtype, optimizer, params, graph.buffers * size, params,
+    buffers = sum(math.prod(t.shape) * OWN_DTYPES.get(t.dtype, size) for n in graph.nodes.values()
+                  for t in n.tensors if t.buffer)
+    return Memory(batch, dtype, optimizer, params, buffers, params,
                   OPTIMIZER_STATES[optimizer] * params, saved)

@@ -162,3 +162,11 @@ def test_diagram_file_and_errors(in_tmp, capsys):
         assert (in_tmp / "diff_resnet18_resnet34.svg").read_text().lstrip().startswith("<?xml")
     assert main(["diff", a, b, "-o", "x.txt"]) == 1
     assert "-o writes a diagram" in capsys.readouterr().err and not (in_tmp / "x.txt").exists()
+
+
+def test_readme_diff_is_the_real_output(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["diff", "specs/resnet50.yaml", "specs/seresnet50.yaml", "--depth", "1"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert f"$ archspec diff specs/resnet50.yaml specs/seresnet50.yaml --depth 1\n{out}\n```" in \
+        (ROOT / "README.md").read_text()

@@ -87,3 +87,9 @@ def test_cli(capsys):
     with pytest.raises(SystemExit) as e:
         main(["summary", str(SPECS / "lenet5.yaml"), "--batch", "0"])
     assert e.value.code == 2
+
+
+def test_buffers_bytes_are_the_modules():
+    g = archspec.analyze(str(SPECS / "resnet20_cifar.yaml"))
+    model = archspec.compile(g, device="meta")
+    assert training_memory(g).buffers == sum(b.numel() * b.element_size() for b in model.buffers()) == 5_656

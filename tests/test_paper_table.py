@@ -167,3 +167,10 @@ def test_bad_configuration_is_located(spec_file):
     with pytest.raises(SpecErrors) as e:
         paper_table(archspec.analyze(archspec.load(path)))
     assert str(e.value).startswith(f"{path}:9:20: error: table configuration 'X': unknown parameter 'nope'")
+
+
+def test_readme_table_is_the_real_output(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["summary", "specs/googlenet.yaml", "--format", "paper"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert f"$ archspec summary specs/googlenet.yaml --format paper\n{out}\n```" in (ROOT / "README.md").read_text()

@@ -35,6 +35,7 @@ class Tensor(NamedTuple):
     key: str          # state_dict suffix: "weight", "running_mean", ...
     shape: tuple
     buffer: bool = False
+    dtype: str = "act"     # "act": the model's dtype; or its own ("int64": batch norm's counter)
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ class BatchNorm(Op):
         c = (xs[0][0],)
         affine = [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
         return affine + [Tensor("running_mean", c, True), Tensor("running_var", c, True),
-                         Tensor("num_batches_tracked", (), True)]
+                         Tensor("num_batches_tracked", (), True, "int64")]
 
     def saved(self, a, xs, y, inplace=False):
         stats = Saved("new", shape=(xs[0][0],), dtype="float32", batched=False)    # the batch mean and 1/std

@@ -42,6 +42,10 @@ class RBF(nn.Module):
 '''
 
 
+def _keeps_input_and(shape: tuple) -> tuple[Saved, ...]:
+    return (Saved("input"), Saved("new", shape=shape))
+
+
 @register
 class Subsample(Op):
     name = "subsample"
@@ -62,7 +66,7 @@ class Subsample(Op):
         return [Tensor("weight", (xs[0][0],)), Tensor("bias", (xs[0][0],))]
 
     def saved(self, a, xs, y, inplace=False):
-        return (Saved("input"), Saved("new", shape=y))     # avg_pool2d's input; the window sums, times the weight
+        return _keeps_input_and(y)      # avg_pool2d's input; the window sums, times the weight
 
     init_modules = ("Subsample",)
 
