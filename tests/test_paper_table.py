@@ -47,30 +47,26 @@ def _figures(g, span) -> tuple[int, int]:
     return sum(n.params for n in nodes), sum(n.macs for n in nodes)
 
 
-def _unit(text: str) -> float:
-    return float(text[:-1])
+def _misprints(table, column: str, figure: int, unit: float) -> dict[str, float]:
+    """The rows whose printed figure is a whole unit or more from archspec's count (the table rounds
+    to whole units, up or down; one decimal below 10), with archspec's count in those units."""
+    g, rows = table
+    wrong = {}
+    for published, _, span in rows:
+        printed = published[REF["columns"].index(column)]
+        ours = _figures(g, span)[figure] / unit
+        if printed and abs(ours - float(printed[:-1])) >= 1:
+            wrong[published[0]] = round(ours, 2 if ours < 10 else 1)
+    return wrong
 
 
 def test_ops_within_the_tables_rounding_misprints_named(table):
-    g, rows = table
-    wrong = {}
-    for published, _, span in rows:
-        printed = published[REF["columns"].index("ops")]
-        macs = _figures(g, span)[1] / 1e6
-        if printed and abs(macs - _unit(printed)) >= 1:     # the table rounds to whole M, either way
-            wrong[published[0]] = round(macs, 1)
-    assert wrong == OPS_MISPRINTS
+    assert _misprints(table, "ops", 1, 1e6) == OPS_MISPRINTS          # M = 10^6 multiply-adds
 
 
 def test_params_within_the_tables_rounding_misprints_named(table):
-    g, rows = table
-    wrong = {}
-    for published, _, span in rows:
-        printed = published[REF["columns"].index("params")]
-        k = _figures(g, span)[0] / 1024
-        if printed and abs(k - _unit(printed)) >= 1:
-            wrong[published[0]] = round(k, 2 if k < 10 else 1)
-    assert wrong == PARAMS_MISPRINTS
+    assert _misprints(table, "params", 0, 1024) == PARAMS_MISPRINTS   # K = 1024 elements
+    g, _ = table
     assert _figures(g, "inception4c")[0] == 510_104          # the issue's "~509K": 509,440 weights + 664 biases
 
 
