@@ -170,3 +170,17 @@ def test_readme_diff_is_the_real_output(capsys, monkeypatch):
     out = capsys.readouterr().out.strip()
     assert f"$ archspec diff specs/resnet50.yaml specs/seresnet50.yaml --depth 1\n{out}\n```" in \
         (ROOT / "README.md").read_text()
+
+
+def test_diff_paper_tables_and_memory_never_import_torch():
+    import subprocess
+    import sys
+    code = (
+        "import sys\n"
+        "from archspec.cli import main\n"
+        f"assert main(['diff', {str(SPECS / 'resnet50.yaml')!r}, {str(SPECS / 'seresnet50.yaml')!r}]) == 0\n"
+        f"assert main(['summary', {str(SPECS / 'vgg16.yaml')!r}, '--format', 'paper']) == 0\n"
+        f"assert main(['summary', {str(SPECS / 'resnet50.yaml')!r}, '--batch', '8', '--json']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
