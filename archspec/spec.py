@@ -46,6 +46,7 @@ class TableColumn(_Strict):
     value: str
     unit: Literal["K", "M", "G"] | None = None
     base: Literal[1000, 1024] = 1000
+    decimals: Annotated[int, Field(ge=0, le=6)] | None = None    # default: 2 significant digits below 10
 
 
 class TableRow(_Strict):
@@ -66,6 +67,7 @@ class TableDef(_Strict):
     columns: list[TableColumn] = Field(default_factory=list)
     configurations: dict[str, dict[str, Any]] = Field(default_factory=dict)
     cell: str = "layers"
+    totals: list[TableColumn] = Field(default_factory=list)      # rows under the table: whole-network figures
     rows: Union[Literal["segments"], Annotated[list[Union[str, dict[str, TableRow]]], Field(min_length=1)]]
 
 

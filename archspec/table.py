@@ -107,10 +107,21 @@ def paper_table(graph: Graph, configurations: bool = True) -> tuple[list[str], l
     for j, c in enumerate(table.columns):
         _check_value(c.value, _at(cols_raw, j, "value"), diags, columns[j], spans, c.title)
     diags.raise_if_errors()
-    for title, values in table.configurations.items() if configurations else ():
-        columns.append(_configuration(graph, table, raw, title, values, len(spans)))
+    nets = {title: _network(graph, raw, title, values) for title, values in table.configurations.items()} \
+        if configurations else {}
+    columns += [_configuration(other, table, raw, title) for title, other in nets.items()]
     longest = max((len(col) for col in columns), default=0)   # segments: each configuration has its own count
-    return titles, [[(col[i] if i < len(col) else None) or "" for col in columns] for i in range(longest)]
+    body = [[(col[i] if i < len(col) else None) or "" for col in columns] for i in range(longest)]
+    return titles, body + [_total(graph, table, total, list(nets.values())) for total in table.totals]
+
+
+def _total(graph: Graph, table: TableDef, total: TableColumn, nets: list[Graph]) -> list[str]:
+    """A row of whole-network figures (ResNet's FLOPs): its title first, the figure under each column
+    of the same value and under each configuration."""
+    def whole(g: Graph, col: TableColumn) -> str:
+        return _cell(g, TableRowSpan(total.title, TableRow(), g.inference_nodes(), "", None), col) or ""
+    row = [total.title] + [whole(graph, c) if c.value == total.value else "" for c in table.columns[1:]]
+    return row[:len(table.columns)] + [whole(g, total) for g in nets]
 
 
 def _key(raw, section: str, key: str) -> Loc | None:
@@ -118,22 +129,25 @@ def _key(raw, section: str, key: str) -> Loc | None:
     return part.key_at(key) if part is not None and hasattr(part, "key_at") else None
 
 
-def _configuration(graph: Graph, table: TableDef, raw, title: str, values: dict, rows: int) -> list[str | None]:
-    """One configuration's column: the spec with those parameter values, the table's cell per row."""
+def _network(graph: Graph, raw, title: str, values: dict) -> Graph:
+    """A configuration: this spec with those parameter values (its own table left out)."""
     from . import analyze, load
     from .errors import Diagnostic, SpecErrors
     try:
         spec = load(graph.meta["file"], [], **values)
-        spec.doc = spec.doc.model_copy(update={"table": None})     # the configuration, not its table again
-        other = analyze(spec)
+        spec.doc = spec.doc.model_copy(update={"table": None})
+        return analyze(spec)
     except SpecErrors as e:
         raise SpecErrors([Diagnostic(_key(raw, "configurations", title), f"table configuration '{title}': "
                                      f"{e.diagnostics[0].message}", hint=e.diagnostics[0].hint)]) from None
+
+
+def _configuration(other: Graph, table: TableDef, raw, title: str) -> list[str | None]:
+    """One configuration's column: the table's cell for each of its rows."""
     diags = Diagnostics()
     spans = _rows(other, table, raw, diags)
     diags.raise_if_errors()
-    cell = TableColumn(title=title, value=table.cell)
-    cells = [_cell(other, span, cell) for span in spans]
+    cells = [_cell(other, span, TableColumn(title=title, value=table.cell)) for span in spans]
     _check_value(table.cell, raw.at("cell") if raw is not None and "cell" in raw else None, diags, cells,
                  spans, title)
     diags.raise_if_errors()
@@ -275,6 +289,8 @@ def _count(v: int, col: TableColumn) -> str:
     if v == 0:
         return ""
     x = v / col.base ** UNITS[col.unit]
+    if col.decimals is not None:
+        return f"{x:.{col.decimals}f}{col.unit}"
     return (f"{x:.2g}" if x < 10 else f"{x:.0f}") + col.unit
 
 

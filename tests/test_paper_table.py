@@ -158,6 +158,18 @@ def test_resnet_stage_rows_for_five_depths():
         assert depth == int(title.split("-")[0]), title
 
 
+def test_resnet_flops_row():
+    """Table 1's FLOPs row (multiply-adds, x 10^9) is within its one decimal of archspec's MACs with the
+    paper's stride placement: 1.81, 3.66, 3.86, 7.57, 11.28 (the paper neither rounds nor truncates
+    consistently: 3.66 is printed 3.6, 7.57 is 7.6)."""
+    published = json.loads((ROOT / "tests" / "reference" / "resnet_table1.json").read_text())["flops_1e9"]
+    titles, body = paper_table(archspec.analyze(archspec.load(str(ROOT / "examples" / "resnet_table1.yaml"))))
+    assert body[-1][0] == "FLOPs"
+    ours = {t: float(v[:-1]) for t, v in zip(titles[2:], body[-1][2:])}
+    assert ours == {"18-layer": 1.81, "34-layer": 3.66, "50-layer": 3.86, "101-layer": 7.57, "152-layer": 11.28}
+    assert all(abs(ours[t] - published[t]) < 0.1 for t in published)
+
+
 def test_bad_configuration_is_located(spec_file):
     path = spec_file(BASE + "  configurations: {X: {nope: 1}}\n  rows: segments\n")
     with pytest.raises(SpecErrors) as e:
