@@ -131,7 +131,7 @@ def cmd_diagram(args) -> int:
     fmt = args.format or (suffix if suffix in render.FORMATS else "svg")
     g = _graph(args.spec, args.sets, args.strict)
     try:
-        path, view = render.render(g, args.output, fmt, args.depth, args.direction)
+        path, view = render.render(g, args.output, fmt, args.depth, args.direction, tuple(args.expand))
     except render.DiagramError as e:
         print(f"archspec diagram: error: {e}", file=sys.stderr)
         return 1
@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collapse the hierarchy below this depth; 0 draws every node "
                         "(default: the deepest that fits about 40 boxes)")
     p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="top-to-bottom or left-to-right")
+    p.add_argument("--expand", action="append", default=[], metavar="PATH",
+                   help="open the blocks whose path matches this glob (layer3.1, 'Mixed_6*') one level more, "
+                        "while the rest stays collapsed; repeatable")
     p.set_defaults(run=cmd_diagram)
 
     p = sub.add_parser("build", help="compile to a PyTorch module file (and TorchScript, ONNX, torch.export)")
