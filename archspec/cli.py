@@ -136,11 +136,13 @@ def cmd_diagram(args) -> int:
         print(f"wrote {viewer.write(g, args.output, depth)} (interactive: every block opens and closes by click)")
         return 0
     try:
-        path, view = render.render(g, args.output, fmt, args.depth, args.direction, tuple(args.expand))
+        drawing = render.render(g, args.output, fmt, args.depth, args.direction, tuple(args.expand))
     except render.DiagramError as e:
         print(f"archspec diagram: error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {path} ({render.describe(view)})")
+    print(f"wrote {', '.join(map(str, drawing.paths))} ({render.describe(drawing.view)})")
+    if drawing.split:
+        print(drawing.split)
     return 0
 
 

@@ -12,6 +12,7 @@ Neither this module nor the CLI path to it imports torch.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from html import escape as _escape
@@ -28,6 +29,7 @@ from .ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
 
 FORMATS = ("svg", "png", "pdf", "dot")
+PAGED = ("png", "pdf")     # formats Graphviz would scale down when too large
 BUDGET = 40          # boxes the automatic depth aims for: about one screen of dot layout
 INSTALL_HINT = "install Graphviz (apt-get install graphviz, brew install graphviz or conda install graphviz)"
 
@@ -35,6 +37,8 @@ LEGEND = "__legend__"
 OUT_PREFIX = "__output__"
 HEAD_PREFIX = "__head__"      # a cluster's header, drawn as a node beside its first box
 GLOSSARY = "__glossary__"
+STUB = "__page__"     # where an edge crosses to another page of a split diagram
+MAX_PX = 16_000      # the longest side drawn as one bitmap (Graphviz scales down past 32,767 px); longer: pages
 CHAIN = 4            # ops a collapsed straight-line block may name in its box instead of a glossary entry
 
 # fill colour per op family; merges also get their own shape (_MERGE)
@@ -426,15 +430,29 @@ class Canvas:
     drawn: set[str] = field(default_factory=set)
 
 
-def build(graph: Graph, depth: int | None = None, direction: str = "TB",
-          expand: tuple[str, ...] = ()) -> tuple[graphviz.Digraph, View]:
-    """The diagram as a graphviz.Digraph, and the view (boxes, owners) it was drawn from."""
+@dataclass
+class Page:
+    """One piece of a diagram too large to draw whole: the boxes it holds, and its place."""
+    ids: set[str]
+    number: int              # 1-based
+    count: int
+    where: dict[str, int]    # every box -> its page
+
+
+def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand: tuple[str, ...] = (),
+          page: Page | None = None) -> tuple[graphviz.Digraph, View]:
+    """The diagram as a graphviz.Digraph, and the view (boxes, owners) it was drawn from; with `page`,
+    only that page's boxes, and a stub for each edge to or from another page."""
     check_expand(graph, expand)
     auto = depth is None
-    v = view(graph, default_depth(graph) if depth is None else depth, expand)
+    whole = view(graph, default_depth(graph) if depth is None else depth, expand)
+    v = whole if page is None else View(graph, whole.depth, [b for b in whole.boxes if b.id in page.ids],
+                                        whole.owner, expand)
     shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {_deepest(graph)}"
                                                      + (" (automatic)" if auto else "")
                                                      + "; --depth 0 draws every node, --expand PATH opens one")
+    if page:
+        shown += f"; page {page.number} of {page.count}"
     dot = graphviz.Digraph(graph.name, graph_attr={
         "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
         "newrank": "true", "labeljust": "l"},
@@ -442,16 +460,41 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB",
                    "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.04"},
         edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": _MUTED, "arrowsize": "0.6"})
     canvas = Canvas(dot)
-    dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
-             fillcolor="#444444", fontcolor="white")
+    first = page is None or page.number == 1
+    if first:
+        dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
+                 fillcolor="#444444", fontcolor="white")
     _add_boxes(canvas, v, graph.train_only_nodes())
-    _add_edges(canvas, graph, list(graph.nodes.values()), v.owner, {b.id for b in v.boxes if b.kind == "node"},
-               lambda src: src)
+    owner, nodes = v.owner, list(graph.nodes.values())
+    if page:
+        owner = {n: box if box in page.ids else STUB + box for n, box in v.owner.items()}
+        nodes = [n for n in nodes if owner[n.name] in page.ids
+                 or any(owner.get(x) in page.ids or (x == INPUT and first) for x in n.inputs)]
+        _add_stubs(dot, v, page, owner, nodes)
+    _add_edges(canvas, graph, nodes, owner, {b.id for b in v.boxes if b.kind == "node"},
+               lambda src: src if first else STUB + src,
+               keep=None if page is None else lambda a, b: a in page.ids or b in page.ids or a == INPUT)
     _add_outputs(canvas, v)
-    _add_glossary(canvas, v)
+    if first:
+        _add_glossary(canvas, v)
     dot.node(LEGEND, legend_label(v, shown, canvas.drawn), shape="plaintext", style="")
     dot.body.insert(0, dot.body.pop())      # first in the DOT: the legend sits top left
     return dot, v
+
+
+def _add_stubs(dot: graphviz.Digraph, v: View, page: Page, owner: dict[str, str], nodes: list[Node]) -> None:
+    """Where an edge leaves this page or arrives from another: a small note naming the box and its page."""
+    for n in nodes:
+        for x in n.inputs:
+            ends = (owner.get(x, INPUT), owner[n.name])
+            if not any(e in page.ids for e in ends):
+                continue
+            for stub in (e for e in ends if e.startswith(STUB)):
+                box = stub[len(STUB):]
+                other = page.where.get(box, 1)
+                arrow = "↑ from" if other < page.number else "↓ to"
+                dot.node(stub, f"<{arrow} page {other}: <B>{escape(box)}</B>>", shape="note", style="filled",
+                         fillcolor="#f3f3f3", fontsize="10")
 
 
 def _add_boxes(canvas: Canvas, v: View, train: set[str]) -> None:
@@ -563,7 +606,7 @@ def _add_box(canvas: Canvas, target, box: Box, g: Graph, dashed: bool, id: str |
 
 
 def _add_edges(canvas: Canvas, g: Graph, nodes: list[Node], owner: dict[str, str], alone: set[str],
-               outside: Callable[[str], str]) -> None:
+               outside: Callable[[str], str], keep: Callable[[str, str], bool] | None = None) -> None:
     """One edge per (producer box, consumer box, tensor shape); merges drawn as their own box (`alone`)
     colour the branches they join. `owner` maps a node to its drawn box; `outside` names the box of
     an input that is not drawn."""
@@ -573,7 +616,7 @@ def _add_edges(canvas: Canvas, g: Graph, nodes: list[Node], owner: dict[str, str
         merge = _MERGE.get(n.op.name) if n.name in alone else None
         for k, (src, shape) in enumerate(zip(n.inputs, n.in_shapes)):
             tail = owner.get(src) or outside(src)
-            if tail == dst or (tail, dst, shape) in seen:
+            if tail == dst or (tail, dst, shape) in seen or (keep and not keep(tail, dst)):
                 continue
             seen.add((tail, dst, shape))
             attrs = {}
@@ -590,6 +633,8 @@ def _add_outputs(canvas: Canvas, v: View) -> None:
     for name, o in v.graph.outputs.items():
         shape = v.graph.shape_of(o.node)
         src = v.owner[o.node]
+        if not any(b.id == src for b in v.boxes):       # on another page
+            continue
         if src == name == o.node:       # ringed by _add_box
             continue
         note = "<BR/>" + _small("training only" + (f", loss × {o.loss_weight:g}" if o.loss_weight else ""),
@@ -698,10 +743,18 @@ def _names(paths: list[str], limit: int = 4) -> str:
 
 # -- files ---------------------------------------------------------------------
 
+@dataclass
+class Drawing:
+    paths: list[Path]
+    view: View
+    split: str = ""          # where a large diagram was cut into pages ("" when drawn whole)
+
+
 def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth: int | None = None,
-           direction: str = "TB", expand: tuple[str, ...] = ()) -> tuple[Path, View]:
-    """Draw `graph` into `path` (default: <name>.<fmt> here). Raises DotMissing, having written the
-    .dot source, when the Graphviz binary is not installed."""
+           direction: str = "TB", expand: tuple[str, ...] = ()) -> Drawing:
+    """Draw `graph` into `path` (default: <name>.<fmt> here). A bitmap or PDF that would be longer than
+    MAX_PX is cut into pages at rank boundaries (<stem>-1.png, ...) rather than scaled down. Raises
+    DotMissing, having written the .dot source, when the Graphviz binary is not installed."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     path = Path(path or f"{file_stem(graph.name)}.{fmt}")     # never a path from the spec's text
@@ -709,11 +762,63 @@ def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth
     try:
         if fmt == "dot":
             write_atomic(path, dot.source.encode())
-        else:
+            return Drawing([path], v)
+        count = _pages_needed(dot, path, direction) if fmt in PAGED else 1
+        if count == 1:
             write_atomic(path, _draw(dot, path, fmt))
+            return Drawing([path], v)
+        return _render_pages(graph, v, path, fmt, depth, direction, expand, count)
     except OSError as e:
         raise cannot_write(path, e) from None
-    return path, v
+
+
+def _cuts(v: View, level: dict[str, int], n: int) -> list[int]:
+    """n - 1 levels to cut at: near equal shares, preferring a level where an outer block begins
+    (page 2 starts at layer3, not inside layer2.5)."""
+    starts: dict[str, int] = {}
+    for b in v.boxes:
+        for p in _prefixes(b.id):
+            starts.setdefault(p, level[b.id])
+    score: dict[int, int] = {}
+    for p, at in starts.items():
+        score[at] = min(score.get(at, 99), depth_of(p))
+    top = max(level.values()) + 1
+    slack = max(1, top // (4 * n))
+    cuts = []
+    for k in range(1, n):
+        ideal = k * top // n
+        cuts.append(min(range(max(1, ideal - slack), min(top, ideal + slack + 1)),
+                        key=lambda c: (score.get(c, 99), abs(c - ideal))))
+    return sorted(set(cuts))
+
+
+def _pages_needed(dot: graphviz.Digraph, path: Path, direction: str) -> int:
+    """How many pages keep the long side of the layout within MAX_PX at 96 dpi (1 when it fits)."""
+    width, height = map(float, _draw(dot, path, "plain").split(b"\n", 1)[0].split()[2:4])
+    long = (width if direction == "LR" else height) * 96
+    return max(1, math.ceil(long / MAX_PX))
+
+
+def _render_pages(graph: Graph, v: View, path: Path, fmt: str, depth: int | None, direction: str,
+                  expand: tuple[str, ...], count: int) -> Drawing:
+    """Cut at rank boundaries (equal shares of the longest path), so every edge runs forward to a later
+    page; more pages while any still would not fit. Pages are written only once all of them fit."""
+    level = levels([b.id for b in v.boxes], box_preds(graph, list(graph.nodes.values()), v.owner))
+    for n in range(count, count + 8):
+        cuts = _cuts(v, level, n)
+        where = {b: 1 + sum(level[b] >= c for c in cuts) for b in level}
+        pages = [build(graph, depth, direction, expand, Page({b for b, p in where.items() if p == k}, k, n, where))[0]
+                 for k in range(1, n + 1)]
+        if all(_pages_needed(d, path, direction) == 1 for d in pages):
+            break
+    paths = [path.with_name(f"{path.stem}-{k}{path.suffix}") for k in range(1, n + 1)]
+    drawn = [_draw(d, p, fmt) for d, p in zip(pages, paths)]
+    for p, data in zip(paths, drawn):
+        write_atomic(p, data)
+    starts = [next(b.id for b in v.boxes if where[b.id] == k) for k in range(2, n + 1)]
+    split = (f"split into {n} pages (one piece would be over {MAX_PX:,} px and scaled down): "
+             + "; ".join(f"page {k} starts at {s}" for k, s in enumerate(starts, 2)))
+    return Drawing(paths, v, split)
 
 
 def _draw(dot: graphviz.Digraph, path: Path, fmt: str) -> bytes:

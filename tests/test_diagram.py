@@ -421,3 +421,35 @@ def test_no_second_output_box_and_no_internal_words(graphs):
     r34 = dot_of(graphs("resnet34"), None)
     assert "MACs" not in r34.nodes[render.HEAD_PREFIX + "layer1"]
     assert "MACs" in r34.nodes[render.HEAD_PREFIX + "layer2"]
+
+
+@needs_dot
+def test_large_bitmap_is_split_into_pages_never_scaled(graphs, in_tmp, monkeypatch, capsys):
+    monkeypatch.setattr(render, "MAX_PX", 4000)
+    assert main(["diagram", str(SPECS / "resnet18.yaml"), "--depth", "0", "-o", "r18.png"]) == 0
+    out = capsys.readouterr().out
+    pages = sorted(in_tmp.glob("r18-*.png"))
+    assert len(pages) >= 2 and not (in_tmp / "r18.png").exists()
+    m = re.search(r"split into (\d+) pages .*: (page 2 starts at [\w.]+.*)", out)
+    assert m and int(m[1]) == len(pages)
+    for p in pages:      # the PNG header's height: within the limit, so Graphviz never scaled it down
+        data = p.read_bytes()
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert height <= 4000 * 1.02 and width < 4000
+    # every box on exactly one page; an edge to another page ends at a note naming the box and its page
+    g = graphs("resnet18")
+    v = render.view(g, 0)
+    level = render.levels([b.id for b in v.boxes], render.box_preds(g, list(g.nodes.values()), v.owner))
+    cuts = render._cuts(v, level, len(pages))
+    where = {b: 1 + sum(level[b] >= c for c in cuts) for b in level}
+    seen = []
+    for k in range(1, len(pages) + 1):
+        ids = {b for b, p in where.items() if p == k}
+        d = Dot(render.build(g, 0, page=render.Page(ids, k, len(pages), where))[0].source)
+        seen += list(d.boxes)
+        for a, b, _ in d.edges:
+            if a.startswith(render.STUB):
+                assert where[a[len(render.STUB):]] < k and "from page" in d.nodes[a]
+            if b.startswith(render.STUB):
+                assert where[b[len(render.STUB):]] > k and "to page" in d.nodes[b]
+    assert sorted(b for b in seen if not b.startswith(render.STUB)) == sorted(g.nodes)
