@@ -109,10 +109,11 @@ def test_resnet34_expand_hover_search_table(browser, tmp_path, capsys):
     tip = tooltip(page, "layer2.0.conv1")
     assert f"params\t{node['params']:,}" in tip and f"MACs\t{node['macs']:,}" in tip and "(128, 28, 28)" in tip
     assert "weight\t(128, 64, 3, 3)" in tip                            # weight shapes, as Netron shows them
+    shoot(page, "viewer_resnet34", tmp_path)
     block = next(b for b in summary["blocks"] if b["name"] == "layer3.1")
     tip = tooltip(page, "layer3.1")
     assert f"params\t{block['params']:,}" in tip and f"MACs\t{block['macs']:,}" in tip
-    shoot(page, "viewer_resnet34", tmp_path)
+    assert "\u2295 residual" in page.locator('#graph .unit[data-id="layer3.1"]').inner_html()   # the skip it hides
     page.locator('#graph .frame[data-id="layer2.0"] text.head').click()   # and close it again
     assert units(page) == before
     page.fill("#search", "layer4.1.conv2")                             # find a node inside a closed block

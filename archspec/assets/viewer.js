@@ -62,6 +62,18 @@
     return { list, edges };
   }
 
+  // a name inside its frame (whose header has the rest); an index keeps its parent: layer3.1
+  function shortName(u) {
+    const g = groupOf(u), rel = g ? u.slice(g.length + 1) : u;
+    return /^\d+$/.test(rel) ? u.split(".").slice(-2).join(".") : rel;
+  }
+  // what a closed block hides that defines the network: its residual add, its concatenation
+  function mergeTags(path) {
+    const ops = new Set(M.nodes.filter((n) => n.name.startsWith(path + ".")).map((n) => n.op));
+    return [["add", "\u2295 residual"], ["concat", "\u29fa concat"], ["mul", "\u2297 gate"]]
+      .filter(([op]) => ops.has(op)).map(([, tag]) => tag).join(" ");
+  }
+
   // -- text and sizes -------------------------------------------------------------
   const measure = document.createElement("canvas").getContext("2d");
   function textWidth(text, font) { measure.font = font; return measure.measureText(text).width; }
@@ -73,10 +85,10 @@
       return [[o.name, "name"], [shapeText(nodes.get(o.node).shape) + (o.train_only ? " training only" : ""), "small"]];
     }
     const counts = (p, m) => [p ? fmt(p) + " params" : "", m ? fmt(m) + " MACs" : ""].filter(Boolean).join(" · ");
-    const g = groupOf(u), name = g ? u.slice(g.length + 1) : u;     // the frame's header has the rest
+    const name = shortName(u);
     if (scopes.has(u)) {
-      const s = scopes.get(u);
-      return [["+ " + name, "name"], [s.block, ""], [(s.shape.length ? shapeText(s.shape) + " " : "") + counts(s.params, s.macs), "small"]];
+      const s = scopes.get(u), tags = mergeTags(u);
+      return [["+ " + name, "name"], [s.block + (tags ? "  " + tags : ""), ""], [(s.shape.length ? shapeText(s.shape) + " " : "") + counts(s.params, s.macs), "small"]];
     }
     const n = nodes.get(u);
     return [[name, "name"], [n.label, ""], [shapeText(n.shape) + " " + counts(n.params, n.macs), "small"]];
@@ -197,8 +209,7 @@
     const s = scopes.get(path);
     const g = el("g", { class: "frame", "data-id": path }, svg);
     el("rect", { x: a.x, y: a.y, width: a.w, height: a.h, rx: 6 }, g);
-    const up = groupOf(path), name = up ? path.slice(up.length + 1) : path;
-    const head = text(g, a.x + 8, a.y + 15, "− " + name + " · " + s.block, "head");
+    const head = text(g, a.x + 8, a.y + 15, "− " + shortName(path) + " · " + s.block, "head");
     head.addEventListener("click", () => { open.delete(path); draw(); });
     g.addEventListener("mousemove", (ev) => { if (ev.target === head) tip(ev, path); });
     g.addEventListener("mouseleave", hideTip);
