@@ -130,12 +130,14 @@ def cmd_diagram(args) -> int:
     suffix = args.output.rpartition(".")[2].lower() if args.output and "." in args.output else None
     fmt = args.format or (suffix if suffix in (*render.FORMATS, "html") else "svg")
     g = _graph(args.spec, args.sets, args.strict)
-    if fmt == "html":
-        from . import viewer
-        depth = render.default_depth(g) if args.depth is None else args.depth
-        print(f"wrote {viewer.write(g, args.output, depth)} (interactive: every block opens and closes by click)")
-        return 0
     try:
+        if fmt == "html":
+            from . import viewer
+            render.check_expand(g, tuple(args.expand))
+            depth = render.default_depth(g) if args.depth is None else args.depth
+            path = viewer.write(g, args.output, depth, tuple(args.expand))
+            print(f"wrote {path} (interactive: every block opens and closes by click)")
+            return 0
         drawing = render.render(g, args.output, fmt, args.depth, args.direction, tuple(args.expand))
     except render.DiagramError as e:
         print(f"archspec diagram: error: {e}", file=sys.stderr)

@@ -21,12 +21,14 @@ from pathlib import Path
 from .files import cannot_write, write_atomic
 from .ir import Graph
 from .names import file_stem, one_line
-from .report import CONVENTION, depth_of, rollup
+from .render import unit_at
+from .report import CONVENTION, rollup
 
 
-def model(graph: Graph, depth: int) -> dict:
-    """What the page shows: nodes in graph order, scopes with counts, and the scopes open at first
-    (those above the cut at `depth`, as the static diagram draws them; 0 opens every scope)."""
+def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
+    """What the page shows: nodes in graph order, scopes with counts, and the scopes open at first:
+    those the static diagram draws open (above the cut at `depth`, or opened by --expand globs)."""
+    unit = unit_at(depth, expand)
     sums, train = rollup(graph), graph.train_only_nodes()
     return {
         "name": graph.name, "title": graph.meta.get("title") or graph.name, "paper": graph.meta.get("paper"),
@@ -43,7 +45,7 @@ def model(graph: Graph, depth: int) -> dict:
                     "macs": sums.get(s.path, [0] * 4)[2],
                     "shape": list(graph.shape_of(s.output) or ()) if s.output in graph.nodes else []}
                    for s in graph.scopes.values()],
-        "open": [s for s in graph.scopes if not depth or depth_of(s) < depth],
+        "open": [s for s in graph.scopes if not depth or len(unit(s + ".x")) > len(s)],   # cut below s
     }
 
 
@@ -64,19 +66,19 @@ def _asset(name: str) -> str:
     return resources.files("archspec").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
-def page(graph: Graph, depth: int) -> str:
+def page(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> str:
     title = escape(one_line(graph.meta.get("title") or graph.name, 200))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title} · archspec</title>\n<style>\n{_asset('viewer.css')}</style></head>\n<body>\n"
             f"{_asset('viewer.html')}"
-            f'<script type="application/json" id="model">{script_json(model(graph, depth))}</script>\n'
+            f'<script type="application/json" id="model">{script_json(model(graph, depth, expand))}</script>\n'
             f"<script>\n{_asset('viewer.js')}</script>\n</body></html>\n")
 
 
-def write(graph: Graph, path: Path | str | None, depth: int) -> Path:
+def write(graph: Graph, path: Path | str | None, depth: int, expand: tuple[str, ...] = ()) -> Path:
     path = Path(path or f"{file_stem(graph.name)}.html")
     try:
-        return write_atomic(path, page(graph, depth))
+        return write_atomic(path, page(graph, depth, expand))
     except OSError as e:
         raise cannot_write(path, e) from None

@@ -52,6 +52,24 @@ def test_page_is_self_contained_and_counts_match_summary(tmp_path, capsys):
     assert model["open"] == []          # GoogLeNet's default depth is 1: every block starts closed
 
 
+def test_expand_and_depth_set_what_starts_open(tmp_path):
+    spec = str(SPECS / "resnet34.yaml")
+    assert main(["diagram", spec, "-o", str(tmp_path / "a.html"), "--expand", "layer3.1"]) == 0
+    assert embedded((tmp_path / "a.html").read_text())["open"] == ["layer1", "layer2", "layer3.1", "layer3", "layer4"]
+    assert main(["diagram", spec, "-o", str(tmp_path / "b.html"), "--depth", "1"]) == 0
+    assert embedded((tmp_path / "b.html").read_text())["open"] == []
+    assert main(["diagram", spec, "-o", str(tmp_path / "c.html"), "--expand", "nope"]) == 1
+    assert not (tmp_path / "c.html").exists()
+
+
+def test_assets_ship_as_package_data():
+    """pip install must install what each page inlines: pyproject's package-data covers every asset."""
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml")
+    patterns = tomllib.loads((SPECS.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assets = sorted((SPECS.parent / "archspec" / "assets").iterdir())
+    assert assets and all(any(a.match(p) for p in patterns["archspec"]) for a in assets)
+
+
 # -- in the browser ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
