@@ -241,12 +241,21 @@ def chain(nodes: list[Node]) -> bool:
 
 
 def structure(graph: Graph, path: str) -> tuple:
-    """A block's wiring and op kinds, channel widths left out: inception3a and 4e share one."""
+    """A block's wiring and op kinds, widths, kernels and strides left out: inception3a and 4e share
+    one, as do EfficientNet's 3x3 and 5x5 MBConv; a projection shortcut is another structure."""
     def rel(x: str) -> str:
         return x[len(path) + 1:] if x.startswith(path + ".") else "<in>"
     return (graph.scope_label(path),) + tuple(
-        (rel(n.name), n.op.name, getattr(n.attrs, "k", None), getattr(n.attrs, "stride", None),
-         tuple(map(rel, n.inputs))) for n in nodes_in(graph, path))
+        (rel(n.name), n.op.name, tuple(map(rel, n.inputs))) for n in nodes_in(graph, path))
+
+
+def opened(graph: Graph, path: str) -> int:
+    """The depth a glossary entry draws `path` at: one level open, more while that level is one box
+    (an MBConv that only wraps its `block` sequence opens into the sequence)."""
+    inside, depth = nodes_in(graph, path), depth_of(path) + 1
+    while len({unit_at(depth)(n.name) for n in inside}) == 1 and depth < _deepest(graph):
+        depth += 1
+    return depth
 
 
 def merge_tags(nodes: list[Node]) -> list[str]:
@@ -395,7 +404,7 @@ _SYMBOLS = {   # what the legend explains, only where the diagram draws it
     "block": "3-d box = a collapsed block (⊕ residual: it holds a skip; ⧺: a concat)",
     "run": "×N = N identical blocks of one repeat, counts summed",
     "train": "dashed = training only",
-    "glossary": "right: each block structure once, expanded (channel widths as in the first one named)",
+    "glossary": "right: each block structure once, expanded (widths and kernels as in the first one named)",
 }
 
 
@@ -672,7 +681,7 @@ def glossary(v: View) -> list[Entry]:
             continue
         carry = next((g.nodes[m] for m in members if m in g.nodes), None)
         entries[key] = Entry(path, [m for m in members if m in g.scopes and m != path], carry)
-        children = dict.fromkeys(".".join(n.name.split(".")[:depth_of(path) + 1]) for n in inside)
+        children = dict.fromkeys(unit_at(opened(g, path))(n.name) for n in inside)
         todo += [(c, [c]) for c in children if c in g.scopes]
     return list(entries.values())
 
@@ -701,7 +710,7 @@ def _add_glossary(canvas: Canvas, v: View) -> None:
 def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> tuple[str, str, int]:
     """One block's children as boxes, between its input and output; returns the input and output ids
     and its height in ranks."""
-    path, depth = entry.path, depth_of(entry.path) + 1
+    path, depth = entry.path, opened(g, entry.path)
     nodes = nodes_in(g, path) + ([entry.carry] if entry.carry else [])
     cut = unit_at(depth)
     owner = {n.name: prefix + (cut(n.name)[len(path) + 1:] if n is not entry.carry else "carry") for n in nodes}

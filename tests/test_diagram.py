@@ -347,6 +347,14 @@ def test_glossary_draws_each_block_structure_once(graphs):
     assert "⊕ residual" in d.boxes["layer1.0"] and "⊕ residual" in d.boxes["layer3.1"]
 
 
+@pytest.mark.parametrize("name,count", [("googlenet", 2), ("inception_v3", 6), ("efficientnet_b0", 5)])
+def test_glossary_entries_are_distinct_and_open(name, count, graphs):
+    """One entry per wiring (widths and kernels aside: 3x3 and 5x5 MBConv share one); an entry that
+    would be a single box opens further (an MBConv opens through its `block` wrapper)."""
+    entries = _glossary(dot_of(graphs(name), None))
+    assert len(entries) == count and all(len(boxes) > 1 for boxes in entries.values())
+
+
 def test_glossary_dense_layer_has_its_concat(graphs):
     d = dot_of(graphs("densenet121"), None)
     entries = _glossary(d)
