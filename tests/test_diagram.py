@@ -309,10 +309,12 @@ def test_diagram_never_imports_torch(tmp_path):
     code = ("import sys\n"
             "from archspec.cli import main\n"
             f"rc = main(['diagram', {str(SPECS / 'googlenet.yaml')!r}, '-o', {str(tmp_path / 'g.svg')!r}])\n"
+            f"rc += main(['diagram', {str(SPECS / 'googlenet.yaml')!r}, '-o', {str(tmp_path / 'g.html')!r}])\n"
             "assert rc == 0\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     assert (tmp_path / "g.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "g.html").read_text().startswith("<!DOCTYPE html>")
 
 
 # -- glossary, --expand, ranks, legend (issue 12) --------------------------------------
