@@ -1,6 +1,7 @@
-"""Every spec on the GPU: forward + backward in bfloat16 with channels_last.
+"""Every spec on the GPU: forward + backward in bfloat16 with channels_last, and the fused
+inference path.
 
-    python bench/gpu_check.py [--batch 8] [specs/*.yaml ...]
+    python bench/gpu_check.py [--batch 8] [--cpu] [specs/*.yaml ...]
 
 Each spec is compiled straight onto CUDA, converted to bfloat16 and channels_last, and run
 in training mode (training-only heads included) on a random batch; the loss is the sum of
@@ -23,28 +24,33 @@ from pathlib import Path
 import torch
 
 import archspec
-from archspec.compiler import saved_bytes
+from archspec.compiler import fuse_model, saved_bytes
 from archspec.memory import training_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def step(path: Path, batch: int) -> str:
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def step(path: Path, batch: int, device: str) -> str:
     g = archspec.analyze(str(path))
-    model = archspec.compile(path, device="cuda", dtype=torch.bfloat16).train()   # the spec's init too
-    x = torch.randn(batch, *g.input_shape, device="cuda", dtype=torch.bfloat16)
+    model = archspec.compile(path, device=device, dtype=torch.bfloat16).train()   # the spec's init too
+    x = torch.randn(batch, *g.input_shape, device=device, dtype=torch.bfloat16)
     if x.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     for _ in range(2):                  # the second step is the one timed (cuDNN picks algorithms first)
         model.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
+        sync(device)
         t = time.perf_counter()
         out = model(x)
         outs = out if isinstance(out, dict) else {"output": out}
         loss = sum(o.float().mean() for o in outs.values())
         loss.backward()
-        torch.cuda.synchronize()
+        sync(device)
         seconds = time.perf_counter() - t
     for name, o in outs.items():
         want = (batch, *g.shape_of(g.outputs[name].node))
@@ -53,7 +59,8 @@ def step(path: Path, batch: int) -> str:
     for name, p in model.named_parameters():
         assert p.grad is not None, f"{name} got no gradient"
         assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient"
-    return f"{seconds * 1e3:8.1f} ms  loss {loss.item():.4g}  {memory(model, x, g, batch)}"
+    cuda = memory(model, x, g, batch) if device == "cuda" else "(memory: CUDA only)"
+    return f"{seconds * 1e3:8.1f} ms  loss {loss.item():.4g}  {cuda}"
 
 
 def memory(model, x, g, batch: int) -> str:
@@ -73,25 +80,59 @@ def memory(model, x, g, batch: int) -> str:
             f"({predicted / hooked:.3f}); forward peak +{peak / mib:.1f} MiB ({predicted / peak:.3f})")
 
 
+def fused(path: Path, batch: int, device: str) -> str | None:
+    """The fused bfloat16 channels_last module against the float32 unfused one (None: no
+    batch norm to fold)."""
+    g = archspec.analyze(str(path))
+    model = archspec.compile(path, device=device).eval()
+    if not hasattr(model, "fuse"):
+        return None
+    with torch.no_grad():           # running statistics away from the identity, so the fold matters
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0.0, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(batch, *g.input_shape, device=device)
+    with torch.inference_mode():
+        want = model(x)
+        fast = fuse_model(model).to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+        xb = x.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+        for _ in range(2):          # the second forward is the one timed
+            sync(device)
+            t = time.perf_counter()
+            got = fast(xb)
+            sync(device)
+            seconds = time.perf_counter() - t
+    difference = float((got.float() - want).abs().max() / want.abs().max())
+    assert difference <= 0.05, f"fused bf16 output differs by {difference:.3g} of the largest output"
+    return f"{seconds * 1e3:8.1f} ms  fused bf16 channels_last, eval; difference {difference:.2e}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("specs", nargs="*", type=Path)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--cpu", action="store_true", help="run the checks on the CPU (to test this script)")
     args = ap.parse_args()
-    if not torch.cuda.is_available():
+    device = "cpu" if args.cpu else "cuda"
+    if device == "cuda" and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; nothing to check")
         return 0
     specs = args.specs or sorted((ROOT / "specs").glob("*.yaml"))
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, channels_last, "
-          f"batch {args.batch}, train mode forward + backward")
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    print(f"{name}, torch {torch.__version__}, bfloat16, channels_last, batch {args.batch}")
     failed = 0
-    for path in specs:
-        try:
-            print(f"{path.stem:24} ok {step(path, args.batch)}", flush=True)
-        except Exception as e:          # noqa: BLE001 - report every spec, then fail
-            failed += 1
-            print(f"{path.stem:24} FAILED {type(e).__name__}: {e}", flush=True)
-    print(f"{len(specs) - failed} passed, {failed} failed")
+    for what, check in (("train mode forward + backward", step), ("fused inference", fused)):
+        print(f"-- {what}")
+        for path in specs:
+            try:
+                result = check(path, args.batch, device)
+                if result is not None:
+                    print(f"{path.stem:24} ok {result}", flush=True)
+            except Exception as e:          # noqa: BLE001 - report every spec, then fail
+                failed += 1
+                print(f"{path.stem:24} FAILED {type(e).__name__}: {e}", flush=True)
+    print(f"{failed} failed")
     return 1 if failed else 0
 
 
