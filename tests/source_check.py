@@ -11,7 +11,8 @@ generated module holds anything beyond the shapes archspec/emit/ produces:
 - block classes: a docstring, the root class's literal attributes (input_shape,
   output_names, loss_weights), and the methods __init__, forward and init_weights, made
   of assignments, calls, returns, `out += identity` and the few `if`/`for` forms the
-  emitter writes; forward annotated with torch.Tensor types only;
+  emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
+  argument defaults to None); forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/emit/fuse.py's fixed text, AST for AST, its
   (conv, norm) pairs a tuple of pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
@@ -340,8 +341,12 @@ class _Checker:
 
     def test(self, t, names: set[str], kind: str) -> None:
         if kind == "forward":
-            if _dump(t) != _dump(ast.parse("self.training", mode="eval").body):
-                _fail(t, "an if other than `if self.training:`")
+            optional = (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.IsNot)
+                        and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value is None
+                        and isinstance(t.left, ast.Attribute) and isinstance(t.left.value, ast.Name)
+                        and t.left.value.id == "self" and not t.left.attr.startswith("_"))
+            if not optional and _dump(t) != _dump(ast.parse("self.training", mode="eval").body):
+                _fail(t, "an if other than `if self.training:` or `if self.<child> is not None:`")
             return
         if kind != "init_weights":
             _fail(t, f"if in {kind}")
@@ -395,9 +400,12 @@ class _Checker:
         if fn.returns and (fn.name != "forward" or _dump(fn.returns) not in _return_types()):
             _fail(fn, "a return annotation other than forward's tensor types")
         a = fn.args
-        if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults or a.kw_defaults
+        if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.kw_defaults
                 or not a.args or a.args[0].arg != "self"):
             _fail(fn, "method arguments other than (self, name, ...)")
+        if a.defaults and (fn.name != "__init__" or any(not (isinstance(d, ast.Constant) and d.value is None)
+                                                        for d in a.defaults)):
+            _fail(fn, "a default other than an optional child's None in __init__")
         names = {"self"}
         for arg in a.args[1:]:
             annotated = arg.annotation and not (fn.name == "forward" and _dump(arg.annotation) == _dump(TENSOR))

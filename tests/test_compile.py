@@ -77,14 +77,18 @@ def test_source_is_deterministic_and_torch_free():
     assert runs[0] == "".join(source(p) for p in paths)
 
 
-def test_blocks_that_differ_in_numbers_share_a_class():
+def test_one_class_per_block_definition():
+    """Instances that differ in numbers share a class; so do those where one lacks a child that
+    passes its input through when absent: torchvision's `downsample=None`."""
     m = archspec.compile(SPECS / "resnet50.yaml", device="meta")
-    plain = {type(b) for layer in (m.layer1, m.layer2, m.layer3, m.layer4) for b in list(layer)[1:]}
-    first = {type(layer[0]) for layer in (m.layer1, m.layer2, m.layer3, m.layer4)}
-    assert len(plain) == 1 and len(first) == 1 and plain != first   # with and without projection
+    blocks = [b for layer in (m.layer1, m.layer2, m.layer3, m.layer4) for b in layer]
+    assert len({type(b) for b in blocks}) == 1
+    assert [b.downsample is not None for b in blocks] == [k in (0, 3, 7, 13) for k in range(16)]
     text = source(SPECS / "resnet50.yaml")
-    assert text.count("\nclass ") == 3
-    assert "layer1 = nn.Sequential(" in text and "downsample = nn.Sequential(" in text
+    assert text.count("\nclass ") == 2
+    assert "def __init__(self, in_channels, planes, stride, out_channels, downsample=None):" in text
+    assert "        if self.downsample is not None:\n            identity = self.downsample(x)\n" in text
+    assert "layer1 = nn.Sequential(" in text and "downsample=nn.Sequential(" in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     layers = {type(mod) for name, mod in d.named_modules() if name.rsplit(".", 1)[-1].startswith("denselayer")}
     assert len(layers) == 1      # 58 dense layers, one class: only in_channels differ
@@ -95,7 +99,7 @@ def test_forward_is_straight_line_code():
     forward = text[text.index("class ResNet18"):]
     forward = forward[forward.index("def forward"):forward.index("def init_weights")]
     assert "for " not in forward and "self.layer1(x)" in forward
-    assert "nn.ReLU(inplace=True)" in text and "out += x" in text     # in place where nothing else reads the input
+    assert "nn.ReLU(inplace=True)" in text and "out += identity" in text     # in place where nothing else reads it
 
 
 # -- numerics of each op's PyTorch form ------------------------------------------------------

@@ -22,6 +22,12 @@ class ClassPlan:
     forward: list[str]
     params: list[str] = field(default_factory=list)
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
+    optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
+
+    @property
+    def rep(self) -> ScopeNode:
+        """The instance the class is written from: one with every optional child."""
+        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.optional))
 
 
 # -- numbers in constructor calls -----------------------------------------------------
@@ -96,8 +102,14 @@ class ClassPlanner:
         for sn in tree.post_order():
             if not sn.sequential:
                 self._classify(sn, forward_lines(tree, sn, probe))
-        for plan in self.plans.values():
+        for plan in self.unique_plans():
+            if plan.optional:
+                plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
             self._parameterise(plan)
+
+    def unique_plans(self) -> list[ClassPlan]:
+        """Every class once, in post-order (a merged class is filed under several structures)."""
+        return list({id(p): p for p in self.plans.values()}.values())
 
     @property
     def root(self) -> ClassPlan:
@@ -115,7 +127,10 @@ class ClassPlanner:
         if c.sub.sequential:
             return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
         plan = self.plan_of[c.sub]
-        return Call(plan.name, (), tuple(kw(p, v) for p, v in zip(plan.params, self.args_of[c.sub])))
+        present = {g.local: g for g in c.sub.children}
+        kwargs = [kw(p, v) for p, v in zip(plan.params, self.args_of[c.sub])]
+        kwargs += [kw(o, self.ctor(present[o])) for o in plan.optional if o in present]
+        return Call(plan.name, (), tuple(kwargs))
 
     def _ctor_key(self, c: Child) -> Any:
         """The constructor's structure, numbers aside."""
@@ -135,16 +150,69 @@ class ClassPlanner:
         base = (_camel(scope.block) if scope and scope.block else
                 _camel(local(sn.path)) if sn.path else self._root_name())
         key = self.key_of[sn] = (base, tuple((c.local, self._ctor_key(c)) for c in sn.children), tuple(forward))
-        plan = self.plans.get(key)
+        plan = self.plans.get(key) or self._merge(base, sn)
         if plan is None:
             name, k = base, 1
             while name in self.taken:
                 k += 1
                 name = f"{base}{k}"
             self.taken.add(name)
-            plan = self.plans[key] = ClassPlan(name, [], forward)
+            plan = ClassPlan(name, [], forward)
+        self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
+
+    # -- optional children: one class per block definition --------------------------------
+
+    def _merge(self, base: str, sn: ScopeNode) -> ClassPlan | None:
+        """A class of the same block that `sn` joins, where they differ only by children that
+        one of them lacks and that pass their input through when absent (torchvision's
+        `downsample=None`); the class gains those children as optional arguments."""
+        if sn.scope is None or not sn.scope.block:
+            return None
+        for plan in dict.fromkeys(p for p in self.plans.values() if self.key_of[p.instances[0]][0] == base):
+            fuller = max([*plan.instances, sn], key=lambda i: len(i.children))
+            optional = [c.local for c in fuller.children
+                        if any(c.local not in {g.local for g in i.children} for i in [*plan.instances, sn])]
+            if optional and all(self._bypasses(fuller, i, optional) for i in [*plan.instances, sn]):
+                plan.optional = optional
+                return plan
+        return None
+
+    def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> bool:
+        """`other` is `fuller` with some of the `optional` children left out, each of which has
+        one input and one output that nothing overwrites in place, and whose readers read its
+        input instead where it is absent."""
+        mine = {c.local: c for c in other.children}
+        kept = [c for c in fuller.children if c.local in mine]
+        if [c.local for c in kept] != [c.local for c in other.children] or len(fuller.inputs) != len(other.inputs):
+            return False
+        through: dict[str, str] = {}                  # an absent child's output -> its input
+        for c in fuller.children:
+            if c.local in optional:
+                if not self._optional_ok(fuller, c):
+                    return False
+                if c.local not in mine:
+                    through[c.outputs[0]] = c.inputs[0]
+
+        def rel(sn: ScopeNode, ref: str) -> str:
+            while ref in through and sn is fuller:
+                ref = through[ref]
+            return ref[len(sn.path) + 1:] if ref.startswith(sn.path + ".") else f"<in {sn.inputs.index(ref)}>"
+        for c in kept:
+            o = mine[c.local]
+            if (self._ctor_key(c) != self._ctor_key(o) or c.module != o.module
+                    or [rel(fuller, r) for r in c.inputs] != [rel(other, r) for r in o.inputs]):
+                return False
+        return [rel(fuller, r) for r in fuller.exports] == [rel(other, r) for r in other.exports]
+
+    def _optional_ok(self, sn: ScopeNode, c: Child) -> bool:
+        if not (c.module and len(c.inputs) == 1 and len(c.outputs) == 1 and c.local.isidentifier()
+                and name_problem(c.local) is None and c.outputs[0] not in sn.exports
+                and sn.shared.get(c.local, c.local) == c.local):
+            return False
+        readers = [self.tree.graph.nodes[r] for r in self.tree.consumers.get(c.outputs[0], [])]
+        return not any(self.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
 
     def _root_name(self) -> str:
         """The top class: the spec's title (ResNet-50 -> ResNet50), else its name."""
@@ -159,7 +227,7 @@ class ClassPlanner:
         """The constructor's parameters: the numbers that differ between the class's instances,
         one parameter for positions that are always equal, named after a block parameter or
         the in/out channels where they match one."""
-        per_scope = [self._positions(sn) for sn in plan.instances]
+        per_scope = [self._positions(sn, plan.optional) for sn in plan.instances]
         labels = [lab for lab, _ in per_scope[0]]
         columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
         names: dict[tuple, str] = {}
@@ -180,16 +248,18 @@ class ClassPlanner:
         for i, sn in enumerate(plan.instances):
             self.args_of[sn] = [column_of[p][i] for p in plan.params]
 
-    def _positions(self, sn: ScopeNode) -> list[tuple[str, Any]]:
+    def _positions(self, sn: ScopeNode, optional: list[str]) -> list[tuple[str, Any]]:
+        """The numbers of a scope's constructors (an optional child's are its caller's)."""
         out: list[tuple[str, Any]] = []
         for c in own_children(sn):
-            call = self.ctor(c)
+            call = None if c.local in optional else self.ctor(c)
             if call is not None:
                 _numbers(call, c.local, out)
         return out
 
     def _param_name(self, plan: ClassPlan, col: tuple, label: str, taken: set[str]) -> str:
         """A block parameter or in/out_channels whose values are the column, else the label."""
+        taken = taken | set(plan.optional)
         fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
         for c in self._param_candidates(plan, col) + [fallback]:
             if name_problem(c) is None and c not in taken:

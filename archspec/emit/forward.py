@@ -3,6 +3,7 @@ that is reused once the value it held is dead, as hand-written torchvision code 
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 
 from ..names import name_problem
 from ..ops.base import literal
@@ -22,18 +23,19 @@ def attr(name: str) -> str:
     return f"self.{name}" if name.isidentifier() else f"getattr(self, {literal(name)})"
 
 
-def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool) -> list[str]:
+def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str] = frozenset()) -> list[str]:
     """The body of a scope's forward. With `probe`, every functional value passes through
-    `_probe(self, local_name, value)`."""
-    return _Forward(tree, sn, probe).lines()
+    `_probe(self, local_name, value)`. An `optional` child may be None, its input passing
+    through (`if self.downsample is not None:`)."""
+    return _Forward(tree, sn, probe, optional).lines()
 
 
 class _Forward:
     """One forward being written: the variable namespace (which variable holds which value)
     and the children in the order they run."""
 
-    def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool) -> None:
-        self.tree, self.sn, self.probe = tree, sn, probe
+    def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str]) -> None:
+        self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
         self.main, self.train = self._schedule()
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
@@ -61,7 +63,7 @@ class _Forward:
                 out.append("if self.training:")
             line = self._step(i, c)
             if line is not None:
-                out.append(f"{'    ' if i >= len(self.main) else ''}{line}")
+                out += [f"{'    ' if i >= len(self.main) else ''}{part}" for part in line.split("\n")]
         return out + self._returns()
 
     def _step(self, i: int, c: Child) -> str | None:
@@ -79,6 +81,10 @@ class _Forward:
             v = self._name(c, o, i, reusable)
             self.var[o], self.live[v] = v, o
             names.append(v)
+        if c.local in self.optional:                  # identity = x; if self.downsample is not None: ...
+            arg = self.var[c.inputs[0]]
+            assign = f"{names[0]} = {arg}\n" if names[0] != arg else ""
+            return f"{assign}if self.{c.local} is not None:\n    {names[0]} = {expr}"
         added = _IN_PLACE_ADD.match(expr)
         if added and added[1] == names[0] and len(names) == 1:
             return f"{names[0]} += {added[2]}"           # out += identity, as torchvision writes it

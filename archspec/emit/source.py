@@ -30,7 +30,7 @@ def _text(s: object) -> str:
 def write_source(graph: Graph, probe: bool) -> str:
     planner = ClassPlanner(ScopeTree(graph), probe)
     root = planner.root
-    classes = [_ClassWriter(graph, planner, plan, plan is root).text() for plan in planner.plans.values()]
+    classes = [_ClassWriter(graph, planner, plan, plan is root).text() for plan in planner.unique_plans()]
     body = "\n\n\n".join([*planner.defs, *classes, f"Model = {root.name}"]) + "\n"
     return _header(graph, body) + "\n\n\n" + body
 
@@ -58,7 +58,7 @@ class _ClassWriter:
         plan = self.plan
         lines = [f"class {plan.name}(nn.Module):", *self._doc(), ""]
         lines += self._attributes() + self._init()
-        args = [f"{a}: torch.Tensor" for a in arg_names(plan.instances[0])]
+        args = [f"{a}: torch.Tensor" for a in arg_names(plan.rep)]
         lines += ["", "    " + bracketed("def forward", ["self", *args], f" -> {self._return_type()}:", "    ")]
         lines += [f"        {line}" for line in plan.forward]
         if self.init:
@@ -99,12 +99,16 @@ class _ClassWriter:
 
     def _init(self) -> list[str]:
         """__init__: one submodule per module child, in spec order."""
-        lines = ["    " + bracketed("def __init__", ["self", *self.plan.params], ":", "    "),
+        optional = [f"{o}=None" for o in self.plan.optional]
+        lines = ["    " + bracketed("def __init__", ["self", *self.plan.params, *optional], ":", "    "),
                  "        super().__init__()"]
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
-        for c in own_children(self.plan.instances[0]):
+        for c in own_children(self.plan.rep):
             self._check_attr(c)
+            if c.local in self.plan.optional:
+                lines.append(f"        self.{c.local} = {c.local}")
+                continue
             call = self.planner.ctor(c)
             if call is not None:
                 head = f"self.{c.local} = " if c.local.isidentifier() else f"self.add_module({literal(c.local)}, "
