@@ -3,6 +3,7 @@ a bracketed list of parts after a head, and wrapped prose for comments and docst
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 
 WIDTH = 100
 
@@ -54,13 +55,9 @@ def split_line(line: str) -> list[str]:
 
 def _bracket_pairs(line: str) -> dict[int, int]:
     """{closing index: opening index} of the brackets outside string literals."""
-    pairs, stack, quote = {}, [], ""
-    for i, ch in enumerate(line):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
+    pairs, stack = {}, []
+    for i, ch in _code(line):
+        if ch in "([{":
             stack.append(i)
         elif ch in ")]}" and stack:
             pairs[i] = stack.pop()
@@ -69,18 +66,24 @@ def _bracket_pairs(line: str) -> dict[int, int]:
 
 def _items(body: str) -> list[str]:
     """The comma-separated items at the top level of a bracket's contents."""
-    items, depth, quote, start = [], 0, "", 0
-    for i, ch in enumerate(body):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
+    items, depth, start = [], 0, 0
+    for i, ch in _code(body):
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == "," and depth == 0:
             items.append(body[start:i].strip())
             start = i + 1
     last = body[start:].strip()
     return items + ([last] if last else [])
+
+
+def _code(text: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of the characters outside string literals (the emitter's strings
+    hold no escaped quote)."""
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        else:
+            yield i, ch
