@@ -113,12 +113,14 @@ class _Forward:
         return name
 
     def _shortcut(self, ref: str) -> bool:
-        """A value read only by an add, as a later term: a residual block's shortcut."""
+        """A value read only by an add, as a later term, whose first term is not the block's
+        input (`x + self.conv(x)` has no shortcut value): a residual block's shortcut."""
         readers = self.tree.consumers.get(ref, [])
         if len(readers) != 1 or ref in self.sn.exports:
             return False
         add = self.tree.graph.nodes[readers[0]]
-        return add.op.name == "add" and ref in add.inputs[1:] and ref != add.inputs[0]
+        return (add.op.name == "add" and ref in add.inputs[1:] and ref != add.inputs[0]
+                and add.inputs[0] not in self.sn.inputs)
 
     def _expr(self, c: Child, args: list[str]) -> str:
         if c.module:
