@@ -18,19 +18,19 @@ import archspec
 from archspec import compiler
 from archspec.cli import main
 
-BATCH_NORM_SPECS = [p for p in ALL_SPECS
-                    if any(n.op.name == "batchnorm" for n in archspec.analyze(str(p)).nodes.values())]
+GRAPHS = {p: archspec.analyze(str(p)) for p in ALL_SPECS}
+BATCH_NORM_SPECS = [p for p, g in GRAPHS.items() if any(n.op.name == "batchnorm" for n in g.nodes.values())]
 FAST_MACS = 2_000_000_000        # below this, a spec runs in the fast lane
 
 
 def _lane(p):
-    slow = archspec.analyze(str(p)).macs >= FAST_MACS
+    slow = GRAPHS[p].macs >= FAST_MACS
     return pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if slow else [])
 
 
 @pytest.mark.parametrize("path", [_lane(p) for p in BATCH_NORM_SPECS])
 def test_fused_equals_unfused(path):
-    g = archspec.analyze(str(path))
+    g = GRAPHS[path]
     result = compiler.check_fused(archspec.compile(g), g.input_shape)
     assert result.pairs > 0
     assert result.ok, str(result)
