@@ -12,7 +12,9 @@ generated module holds anything beyond the shapes archspec/emit/ produces:
   output_names, loss_weights), and the methods __init__, forward and init_weights, made
   of assignments, calls, returns, `out += identity` and the few `if`/`for` forms the
   emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
-  argument defaults to None); forward annotated with torch.Tensor types only;
+  argument defaults to None; a repeat's `for i in range(n): self.add_module(f"name{i + 1}",
+  Block(...))` and `for layer in self.children():`); forward annotated with torch.Tensor
+  types only;
 - the root's `fuse` method only as archspec/emit/fuse.py's fixed text, AST for AST, its
   (conv, norm) pairs a tuple of pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
@@ -40,6 +42,7 @@ ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}
 PLAIN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")      # an identifier, a number, a dotted name
 DIGITS = re.compile(r"^[0-9]+$")
+LOOP_INDICES = ("i", "k", "index")
 BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 # members of torch that act outside the model (files, global state, compilation, imports)
 TORCH_DENY = {
@@ -249,9 +252,11 @@ class _Checker:
                 _fail(node, "_probe other than _probe(self, 'name', value)")
         if isinstance(f, ast.Attribute) and f.attr == "add_module":
             if not (isinstance(f.value, ast.Name) and f.value.id == "self" and len(node.args) == 2
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                    and DIGITS.match(node.args[0].value)):
-                _fail(node, "add_module other than self.add_module('<index>', module)")
+                    and (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                         and DIGITS.match(node.args[0].value) or self._loop_name(node.args[0], names))):
+                _fail(node, "add_module other than self.add_module('<index>', module) or a loop's")
+            self.expr(node.args[1], names)
+            return
         self.expr(f, names)
         for a in node.args:
             if isinstance(a, ast.Starred):
@@ -261,6 +266,34 @@ class _Checker:
             if k.arg is None or k.arg.startswith("_"):
                 _fail(k.value if k.arg is None else node, "**kwargs or a private keyword in a call")
             self.expr(k.value, names)
+
+    @staticmethod
+    def _loop_name(node, names: set[str]) -> bool:
+        """f"<plain name>{i}" or f"<plain name>{i + <int>}", i a loop variable."""
+        if not (isinstance(node, ast.JoinedStr) and len(node.values) == 2):
+            return False
+        text, value = node.values
+        if not (isinstance(text, ast.Constant) and isinstance(text.value, str) and PLAIN.match(text.value)
+                and not text.value.startswith("_") and isinstance(value, ast.FormattedValue)
+                and value.conversion == -1 and value.format_spec is None):
+            return False
+        v = value.value
+        if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) and isinstance(v.right, ast.Constant) \
+                and type(v.right.value) is int:
+            v = v.left
+        return isinstance(v, ast.Name) and v.id in names and v.id in LOOP_INDICES
+
+    def repeat(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`."""
+        it = s.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                and len(it.args) == 1 and not it.keywords and isinstance(s.target, ast.Name)
+                and s.target.id in LOOP_INDICES and len(s.body) == 1 and isinstance(s.body[0], ast.Expr)):
+            _fail(s, "a for loop in __init__ other than `for i in range(n): self.add_module(...)`")
+        self.expr(it.args[0], names)
+        call = s.body[0].value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "add_module"):
+            _fail(s, "a for loop in __init__ other than `for i in range(n): self.add_module(...)`")
 
     # statements
     def target(self, node, names: set[str], reserved: set[str]) -> None:
@@ -319,11 +352,20 @@ class _Checker:
                 self.test(s.test, names, kind)
                 self.body(s.body, names, kind, depth + 1)
             elif isinstance(s, ast.For):
-                if kind != "init_weights" or depth != 0 or s.orelse:
+                if depth != 0 or s.orelse or not isinstance(s.target, ast.Name):
                     _fail(s, f"for loop in {kind}")
-                self.for_iter(s.iter, names)
-                if not isinstance(s.target, ast.Name) or s.target.id not in ("m", "name"):
-                    _fail(s, "for loop target other than m or name")
+                if kind == "init_weights":
+                    self.for_iter(s.iter, names)
+                    if s.target.id not in ("m", "name"):
+                        _fail(s, "for loop target other than m or name")
+                elif kind == "__init__":
+                    self.repeat(s, names)
+                elif kind == "forward":
+                    if _dump(s.iter) != _dump(ast.parse("self.children()", mode="eval").body) \
+                            or s.target.id != "layer":
+                        _fail(s, "a for loop in forward other than `for layer in self.children():`")
+                else:
+                    _fail(s, f"for loop in {kind}")
                 names.add(s.target.id)
                 self.body(s.body, names, kind, depth + 1)
             elif isinstance(s, ast.Pass):

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from paths import ALL_SPECS, SPECS
+from source_check import check_generated_source
 from torch import nn
 
 import archspec
@@ -89,6 +90,25 @@ def test_one_class_per_block_definition():
     assert "def __init__(self, in_channels, planes, stride, out_channels, downsample=None):" in text
     assert "        if self.downsample is not None:\n            identity = self.downsample(x)\n" in text
     assert "layer1 = nn.Sequential(" in text and "downsample=nn.Sequential(" in text
+
+
+def test_repeats_are_loops_with_the_same_state_dict():
+    """DenseNet's dense blocks (6, 12, 24, 16 layers whose in_channels grow by 32): one class
+    that builds its layers in a loop and runs them in one, under torchvision's names."""
+    text = source(SPECS / "densenet121.yaml")
+    assert text.count("\nclass DenseBlock") == 1
+    assert ('        for i in range(layers):\n            self.add_module(f"denselayer{i + 1}", '
+            "DenseLayer(in_channels=in_channels + i * 32))\n") in text
+    assert "        for layer in self.children():\n            out = layer(x)\n" in text
+    assert "self.denseblock3 = DenseBlock(layers=24, in_channels=256)" in text
+    d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
+    check_generated_source(text)
+    for bad in ['self.add_module(f"denselayer{i + 1}"', "for layer in self.children():"]:
+        evil = text.replace(bad, bad.replace("i + 1", "i.__class__").replace("children", "modules"))
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(evil)
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     layers = {type(mod) for name, mod in d.named_modules() if name.rsplit(".", 1)[-1].startswith("denselayer")}
     assert len(layers) == 1      # 58 dense layers, one class: only in_channels differ

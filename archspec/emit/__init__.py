@@ -1,21 +1,25 @@
 """emit: the graph IR as readable PyTorch source (no torch imported here).
 
-The output reads like hand-written torchvision code:
-- one nn.Module class per distinct block structure; instances that differ only
-  in numbers (channels, strides, kernel sizes, ...) share the class, whose
-  constructor takes the numbers that differ;
-- submodules registered in spec order under the spec's names, so state_dict
-  keys are exactly `Graph.state_dict_shapes()`; a chain of numbered children
-  (a `seq`, a repeat's 0, 1, 2, ...) is an nn.Sequential, as in torchvision;
-- forward written out as straight-line code: modules for nodes with tensors
-  and for named nodes, functional calls (torch.relu, torch.cat, ...) for
-  anonymous parameter-free ones; ReLU and add work in place where nothing else
-  reads their input, as torchvision's do.
+The output reads like hand-written torchvision code, and passes `ruff check` and
+`ruff format --check` at line length 100:
+- one nn.Module class per block definition: instances that differ only in numbers share
+  the class, whose constructor takes the numbers that differ as named arguments; a child
+  that some instances lack and that passes its input through (a projection shortcut) is an
+  argument that may be None (`downsample=None`, `if self.downsample is not None:`);
+- submodules registered in spec order under the spec's names, so state_dict keys are
+  exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential;
+  a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
+  (DenseNet's dense layers) is built by a for loop and run by one;
+- activations and every op with a module form as modules (alike anonymous ones share one
+  attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
+  ReLU and add in place where nothing else reads their input (`out += identity`);
+- the top class's `fuse()` folds the graph's conv -> batch norm pairs for inference.
 
-The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and
-returns, which are nn.Sequential chains); `classes` gives every other scope a class,
-one per structure, with its `forward` body from `forward` and constructor parameters
-for the numbers that differ; `source` writes the file, with `init_weights` from `init`.
+The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and returns,
+which are nn.Sequential chains); `classes` gives every other scope a class, with its
+`forward` body from `forward` and constructor parameters for the numbers that differ;
+`source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
+laid out by `layout`.
 
 Each op describes its PyTorch form itself (`Op.module` as `Call` data, `Op.call`
 as text); this package only arranges them. Identifiers are the expander's

@@ -30,6 +30,16 @@ class ClassPlan:
         return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.optional))
 
 
+@dataclass(eq=False)
+class Loop:
+    """A scope whose modules are a run of one class named prefix1, prefix2, ... whose numbers
+    grow by a fixed step (DenseNet's dense block): built by a for loop, run by one."""
+    prefix: str
+    start: int                         # the first index in the names
+    children: list[Child]
+    forward: list[str]                 # the scope's forward with the run as a loop
+
+
 # -- numbers in constructor calls -----------------------------------------------------
 
 def _is_number(v: Any) -> bool:
@@ -97,11 +107,16 @@ class ClassPlanner:
         self.plan_of: dict[ScopeNode, ClassPlan] = {}
         self.key_of: dict[ScopeNode, tuple] = {}
         self.args_of: dict[ScopeNode, list[Any]] = {}    # a scope's constructor arguments
+        self.loop_of: dict[ScopeNode, Loop] = {}
         self.taken = {"Model", "_probe"} | tree.helper_classes
         self.defs: dict[str, None] = {}
         for sn in tree.post_order():
             if not sn.sequential:
-                self._classify(sn, forward_lines(tree, sn, probe))
+                forward = forward_lines(tree, sn, probe)
+                loop = self._loop(sn, forward)
+                if loop is not None:
+                    self.loop_of[sn] = loop
+                self._classify(sn, loop.forward if loop else forward)
         for plan in self.unique_plans():
             if plan.optional:
                 plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
@@ -149,7 +164,10 @@ class ClassPlanner:
         scope = sn.scope
         base = (_camel(scope.block) if scope and scope.block else
                 _camel(local(sn.path)) if sn.path else self._root_name())
-        key = self.key_of[sn] = (base, tuple((c.local, self._ctor_key(c)) for c in sn.children), tuple(forward))
+        loop = self.loop_of.get(sn)
+        children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
+                    tuple((c.local, self._ctor_key(c)) for c in sn.children))
+        key = self.key_of[sn] = (base, children, tuple(forward))
         plan = self.plans.get(key) or self._merge(base, sn)
         if plan is None:
             name, k = base, 1
@@ -168,7 +186,7 @@ class ClassPlanner:
         """A class of the same block that `sn` joins, where they differ only by children that
         one of them lacks and that pass their input through when absent (torchvision's
         `downsample=None`); the class gains those children as optional arguments."""
-        if sn.scope is None or not sn.scope.block:
+        if sn.scope is None or not sn.scope.block or sn in self.loop_of:
             return None
         for plan in dict.fromkeys(p for p in self.plans.values() if self.key_of[p.instances[0]][0] == base):
             fuller = max([*plan.instances, sn], key=lambda i: len(i.children))
@@ -214,6 +232,49 @@ class ClassPlanner:
         readers = [self.tree.graph.nodes[r] for r in self.tree.consumers.get(c.outputs[0], [])]
         return not any(self.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
 
+    # -- repeats as loops -------------------------------------------------------------------
+
+    def _loop(self, sn: ScopeNode, forward: list[str]) -> Loop | None:
+        """The scope as a loop, where its modules are prefix1, prefix2, ... of one class whose
+        constructor numbers grow by fixed steps, and its forward repeats one stretch per module."""
+        mods = [c for c in sn.children if c.module]
+        if sn.path == "" or len(mods) < 2 or any(c.subscope is None or c.sub.sequential for c in mods):
+            return None
+        names = [re.fullmatch(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]+)", c.local) for c in mods]
+        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1:
+            return None
+        prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
+        if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
+            return None
+        if any(g.subscope is not None for c in mods for g in c.sub.children) or not self._steps(mods):
+            return None
+        return self._loop_forward(sn, mods, forward, prefix, start)
+
+    def _steps(self, mods: list[Child]) -> bool:
+        """Every constructor number of the run's modules is the same throughout, or an int
+        growing by a fixed step."""
+        columns = list(zip(*[[v for _, v in self._positions(c.sub, [])] for c in mods]))
+        return all(len(set(map(repr, col))) == 1 or (all(type(v) is int for v in col) and
+                   all(b - a == col[1] - col[0] for a, b in zip(col, col[1:]))) for col in columns)
+
+    def _loop_forward(self, sn: ScopeNode, mods: list[Child], forward: list[str], prefix: str,
+                      start: int) -> Loop | None:
+        at = [next((i for i, line in enumerate(forward) if f"self.{c.local}(" in line), -1) for c in mods]
+        period = at[1] - at[0]
+        if period <= 0 or at != [at[0] + j * period for j in range(len(mods))]:
+            return None
+        stretches = [[re.sub(rf"\b{c.local}\b", "NAME", line) for line in forward[a:a + period]]
+                     for c, a in zip(mods, at)]
+        rest = forward[:at[0]] + forward[at[0] + len(mods) * period:]
+        words = set(re.findall(r"\w+", "\n".join(forward)))
+        if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
+                or any(re.search(rf"\b{c.local}\b", line) for line in rest for c in mods)):
+            return None
+        var = next(v for v in ("out", "new", "layer_out", "value") if v not in words)
+        body = [re.sub(r"\bNAME\b", var, line.replace("self.NAME(", "layer(")) for line in stretches[0]]
+        loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
+        return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
+
     def _root_name(self) -> str:
         """The top class: the spec's title (ResNet-50 -> ResNet50), else its name."""
         g = self.tree.graph
@@ -248,8 +309,19 @@ class ClassPlanner:
         for i, sn in enumerate(plan.instances):
             self.args_of[sn] = [column_of[p][i] for p in plan.params]
 
+    def positions(self, sn: ScopeNode) -> list[tuple[str, Any]]:
+        """The numbers a class's constructor may take, in slot order, for one instance."""
+        return self._positions(sn, self.plan_of[sn].optional)
+
     def _positions(self, sn: ScopeNode, optional: list[str]) -> list[tuple[str, Any]]:
-        """The numbers of a scope's constructors (an optional child's are its caller's)."""
+        """The numbers of a scope's constructors (an optional child's are its caller's); of a
+        loop, its length and each argument's first value and step."""
+        loop = self.loop_of.get(sn)
+        if loop is not None:
+            inner = self.plan_of[loop.children[0].sub]
+            columns = zip(inner.params, zip(*[self.args_of[c.sub] for c in loop.children]))
+            return [("num_layers", len(loop.children)),
+                    *(x for p, col in columns for x in ((p, col[0]), (f"{p}_step", col[1] - col[0])))]
         out: list[tuple[str, Any]] = []
         for c in own_children(sn):
             call = None if c.local in optional else self.ctor(c)

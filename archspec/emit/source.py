@@ -11,7 +11,7 @@ from ..errors import SpecError
 from ..ir import Graph
 from ..names import one_line
 from ..ops.base import literal
-from .classes import ClassPlan, ClassPlanner, render_call
+from .classes import ClassPlan, ClassPlanner, Loop, render_call
 from .forward import arg_names
 from .fuse import conv_bn_pairs, fuse_method
 from .init import init_weights
@@ -104,7 +104,8 @@ class _ClassWriter:
                  "        super().__init__()"]
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
-        for c in own_children(self.plan.rep):
+        loop = self.planner.loop_of.get(self.plan.rep)
+        for c in [] if loop else own_children(self.plan.rep):
             self._check_attr(c)
             if c.local in self.plan.optional:
                 lines.append(f"        self.{c.local} = {c.local}")
@@ -115,9 +116,26 @@ class _ClassWriter:
                 with located(c):
                     text = render_call(call, slots, "        ", len(head), 0 if c.local.isidentifier() else 1)
                 lines.append(f"        {head}{text}" + ("" if c.local.isidentifier() else ")"))
+        if loop is not None:
+            lines += self._loop(loop)
         if self.init:
             lines.append("        self.init_weights()")
         return lines
+
+    def _loop(self, loop: Loop) -> list[str]:
+        """`for i in range(num_layers): self.add_module(f"prefix{i + 1}", Block(... + i * step))`."""
+        inner = self.planner.plan_of[loop.children[0].sub]
+        values = [v for _, v in self.planner.positions(self.plan.rep)]
+        text = [slot or literal(v) for slot, v in zip(self.plan.slots, values)]
+        i = next(n for n in ("i", "k", "index") if n not in self.plan.params)
+        args = []
+        for j, p in enumerate(inner.params):
+            base, step = text[1 + 2 * j], text[2 + 2 * j]
+            grow = i if step == "1" else f"{i} * {step}"
+            args.append(f"{p}={base if step == '0' else grow if base == '0' else f'{base} + {grow}'}")
+        name = f"{{{i} + {loop.start}}}" if loop.start else f"{{{i}}}"
+        return [f"        for {i} in range({text[0]}):",
+                f'            self.add_module(f"{loop.prefix}{name}", {inner.name}({", ".join(args)}))']
 
     def _check_attr(self, c: Child) -> None:
         if c.local.startswith("_") or (self.root and c.local in ROOT_ATTRS):
