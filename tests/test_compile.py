@@ -338,8 +338,11 @@ def _small(name, size=64):
 @pytest.mark.slow
 def test_torch_compile_fullgraph():
     """dynamo captures the whole forward without a graph break (aot_eager: no C++ build in tests;
-    bench/forward.py --compile runs inductor)."""
-    for m, x in (_small("resnet18"), (archspec.compile(ALLOPS).eval(), torch.randn(2, 6, 16, 16))):
+    bench/forward.py --compile runs inductor): a plain, a fused, a looped (dense blocks) module."""
+    fused = archspec.compile(SPECS / "resnet18.yaml", fuse=True).to(memory_format=torch.channels_last)
+    for m, x in (_small("resnet18"), (archspec.compile(ALLOPS).eval(), torch.randn(2, 6, 16, 16)),
+                 (fused, torch.randn(2, 3, 64, 64).contiguous(memory_format=torch.channels_last)),
+                 _small("densenet_cifar", 32)):
         c = torch.compile(m, fullgraph=True, backend="aot_eager")
         with torch.no_grad():
             want, got = m(x), c(x)
