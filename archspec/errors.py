@@ -147,4 +147,7 @@ def did_you_mean(name: str, choices) -> str | None:
 
 
 def fmt_shape(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")" if shape is not None else "(?)"
+    """(C, H, W) as text; a channels-last shape (ops.base.ChannelsLast) says so: (H, W, C) HWC."""
+    if shape is None:
+        return "(?)"
+    return "(" + ", ".join(map(str, shape)) + ")" + getattr(shape, "layout", "")

@@ -44,7 +44,8 @@ class Inference:
         shapes: list[tuple] = [x for x in xs if x is not None]
         try:
             op.check_inputs(shapes)
-            y = tuple(op.shape(attrs, shapes))
+            y = op.shape(attrs, shapes)
+            y = y if isinstance(y, tuple) else tuple(y)      # a ChannelsLast stays one
             if any(s <= 0 for s in y):
                 raise SpecError(f"output size {y} is not positive (input {', '.join(map(str, shapes))})",
                                 hint="the input is too small for this window and stride")

@@ -1,10 +1,28 @@
 """Pooling, normalisation and fully-connected layers."""
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, literal, register, square, window_out
+from .base import (
+    Attrs,
+    Call,
+    ChannelsLast,
+    NonNegPair,
+    Op,
+    Pair,
+    Pos,
+    Tensor,
+    channels,
+    kw,
+    like,
+    literal,
+    register,
+    square,
+    window_out,
+)
 
 
 class _Pool(Op):
@@ -185,32 +203,28 @@ class LayerNorm2d(nn.Module):
 @register
 class LayerNorm(Op):
     name = "layernorm"
-    doc = ("layer normalisation over the features of a vector (nn.LayerNorm), or over the channels "
-           "at each position of a (C, H, W) map (ConvNeXt's LayerNorm2d)")
+    channels_last = True
+    doc = ("layer normalisation over the features of a vector or the last axis of a channels-last tensor "
+           "(nn.LayerNorm), or over the channels at each position of a (C, H, W) map (ConvNeXt's LayerNorm2d)")
 
     class Attrs(Attrs):
         eps: float = Field(1e-6, gt=0)
         affine: bool = True
 
     def tensors(self, a, xs, y):
-        c = (xs[0][0],)
+        c = (channels(xs[0]),)
         return [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
 
     init_modules = ("nn.LayerNorm", "LayerNorm2d")
 
+    # a module even when anonymous and without weights: the axis it normalises depends on the layout
     def module(self, a, xs, y, inplace=False):
-        c = xs[0][0]
-        if len(xs[0]) == 3:
+        c = channels(xs[0])
+        if len(xs[0]) == 3 and not isinstance(xs[0], ChannelsLast):
             return Call("LayerNorm2d", (("num_channels", c),), (kw("eps", a.eps, 1e-6), kw("affine", a.affine, True)),
                         (LAYERNORM_2D,))
         return Call("nn.LayerNorm", (("normalized_shape", c),),
                     (kw("eps", a.eps, 1e-5), kw("elementwise_affine", a.affine, True)))
-
-    def call(self, a, args, inplace=False):
-        if a.affine:         # its weight and bias live in the module
-            return None
-        x = args[0]          # channels last and back: one text for (N, C) and (N, C, H, W)
-        return f"F.layer_norm({x}.movedim(1, -1), ({x}.size(1),), eps={literal(a.eps)}).movedim(-1, 1)"
 
     def label(self, a):
         return "layernorm"
@@ -220,27 +234,29 @@ class LayerNorm(Op):
 class Linear(Op):
     name = "linear"
     ranks = (1,)
-    doc = "fully-connected layer (nn.Linear) on a flat vector"
+    channels_last = True
+    doc = ("fully-connected layer (nn.Linear) on a flat vector, or on the channels at each position "
+           "of a channels-last (H, W, C) tensor (ConvNeXt's pointwise layers)")
 
     class Attrs(Attrs):
         out: Pos
         bias: bool = True
 
     def shape(self, a, xs):
-        return (a.out,)
+        return like(xs[0], (*xs[0][:-1], a.out))
 
     def tensors(self, a, xs, y):
-        w = [Tensor("weight", (a.out, xs[0][0]))]
+        w = [Tensor("weight", (a.out, xs[0][-1]))]
         return w + [Tensor("bias", (a.out,))] if a.bias else w
 
     def macs(self, a, xs, y):
-        return a.out * xs[0][0]
+        return math.prod(xs[0]) * a.out         # in * out at each position
 
     fresh = True
     init_modules = ("nn.Linear",)
 
     def module(self, a, xs, y, inplace=False):
-        return Call("nn.Linear", (("in_features", xs[0][0]), ("out_features", a.out)), (kw("bias", a.bias, True),))
+        return Call("nn.Linear", (("in_features", xs[0][-1]), ("out_features", a.out)), (kw("bias", a.bias, True),))
 
     def label(self, a):
         return f"linear {a.out}"
