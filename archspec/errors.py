@@ -150,4 +150,5 @@ def fmt_shape(shape) -> str:
     """(C, H, W) as text; a channels-last shape (ops.base.ChannelsLast) says so: (H, W, C) HWC."""
     if shape is None:
         return "(?)"
-    return "(" + ", ".join(map(str, shape)) + ")" + getattr(shape, "layout", "")
+    layout = getattr(shape, "layout", None)      # errors.py cannot import ops.base, which imports it
+    return "(" + ", ".join(map(str, shape)) + ")" + (f" {layout}" if layout else "")

@@ -276,7 +276,7 @@ def _args(args: dict, width: int = 44) -> str:
     """A block's arguments as written in the spec (GoogLeNet's read like its Table 1), wrapped."""
     lines, line = [], ""
     for k, v in args.items():
-        item = f"{k}={v}"
+        item = f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"     # a computed rate: 0.005882
         if line and len(line) + len(item) > width:
             lines.append(line.rstrip())
             line = ""

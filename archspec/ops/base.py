@@ -209,7 +209,7 @@ class ChannelsLast(tuple):
     declared `channels_last` take one; a shape rule keeps the layout by returning its input's
     shape or `like(input, sizes)`."""
     __slots__ = ()
-    layout = " HWC"          # how fmt_shape marks it
+    layout = "HWC"           # how summaries and errors mark it: (56, 56, 96) HWC
 
 
 def channels(shape: tuple) -> int:
