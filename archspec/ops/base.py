@@ -178,6 +178,8 @@ class Op:
                 want = " or ".join(f"{r}-d" for r in self.ranks)
                 hint = "add a flatten node before it" if 1 in self.ranks else \
                     "it needs a (C, H, W) feature map"
+                if self.channels_last and len(x) == 3:
+                    hint += ", or {op: permute, dims: [0, 2, 3, 1]} to apply it at each position (channels last)"
                 raise SpecError(f"{self.name} expects a {want} input, got {fmt_shape(x)}", hint=hint)
 
 
