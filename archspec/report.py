@@ -91,7 +91,7 @@ def to_dict(graph: Graph) -> dict:
         "inference": graph.eval_counts(),
         "convention": CONVENTION,
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()),
-                   **({"layout": n.shape.layout} if isinstance(n.shape, ChannelsLast) else {}),
+                   **layout(n.shape),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
                    for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
@@ -113,6 +113,11 @@ def reference_summary(graph: Graph) -> dict | None:
 def csv_cell(text: str) -> str:
     """A CSV text cell that a spreadsheet never reads as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def layout(shape: tuple | None) -> dict:
+    """The JSON outputs' mark of a channels-last shape, {"layout": "HWC"}; {} for any other."""
+    return {"layout": shape.layout} if isinstance(shape, ChannelsLast) else {}
 
 
 def _csv_shape(shape: tuple | None) -> str:

@@ -90,3 +90,17 @@ def test_linear_on_a_channels_first_map_hints_the_permute(capsys, spec_file):
     err = capsys.readouterr().err
     assert f"{path}:4:5: error: l: linear expects a 1-d input, got (8, 6, 6)" in err
     assert "or {op: permute, dims: [0, 2, 3, 1]} to apply it at each position" in err
+
+
+def test_outputs_mark_channels_last_shapes():
+    from archspec import report, viewer
+    from archspec.render import compact_shape
+    g = archspec.analyze(str(SPECS / "convnext_tiny.yaml"))
+    nodes = {n["name"]: n for n in report.to_dict(g)["nodes"]}
+    assert nodes["features.1.0.block.1"]["layout"] == "HWC" and "layout" not in nodes["features.1.0.block.0"]
+    assert "features.1.0.block.2,layernorm,56x56x96 HWC,192," in report.format_summary(g, "csv", depth=0)
+    assert "(56, 56, 384) HWC" in report.format_summary(g, depth=0)
+    assert compact_shape(g.nodes["features.1.0.block.3"].shape) == "56×56×384 HWC"
+    page = {n["name"]: n for n in viewer.model(g, 0)["nodes"]}
+    assert page["features.1.0.layer_scale"]["weights"] == [{"key": "layer_scale", "shape": [96, 1, 1], "buffer": False}]
+    assert page["features.1.0.block.5"]["layout"] == "HWC"
