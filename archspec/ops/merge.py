@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, ChannelsLast, Op, Pos, like, literal, register
+from . import base
+from .base import Call, ChannelsLast, Op, Pos, Saved, like, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -63,7 +64,7 @@ class Add(Op):
     doc = ("element-wise sum of same-shaped tensors (residual merge); with `weights`, one coefficient per "
            "input (Caffe's Eltwise coeff): weights: [1, 0.17] is x + 0.17 * branch")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         weights: Weights | None = None
 
     def shape(self, a, xs):
@@ -87,6 +88,9 @@ class Add(Op):
                                   for v, c in zip(args[1:], w[1:]))
         return " + ".join(v if c == 1 else f"{literal(c)} * {v}" for v, c in zip(args, w))
 
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
+
     def label(self, a):
         return "add" if a.weights is None else "add " + ", ".join(f"{c:g}" for c in a.weights)
 
@@ -107,6 +111,12 @@ class Mul(Op):
             out = [max(p, q) for p, q in zip(out, x)]
         return like(xs[0], out)
 
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
+
+    def saved(self, a, xs, y, inplace=False):
+        return tuple(Saved("input", i) for i in range(len(xs)))     # each factor's gradient reads the others
+
     fresh = True
 
     def call(self, a, args, inplace=False):
@@ -120,7 +130,7 @@ class PadChannels(Op):
     doc = ("identity shortcut that subsamples by `stride` (x[:, :, ::s, ::s]) and zero-pads the channels "
            "to `out` (ResNet option A, PyramidNet)")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
         stride: Pos = 1
 
@@ -144,6 +154,7 @@ class PadChannels(Op):
 class Flatten(Op):
     name = "flatten"
     doc = "(C, H, W) -> (C*H*W,) (torch.flatten(x, 1))"
+    view = True
 
     def shape(self, a, xs):
         return (math.prod(xs[0]),)
@@ -176,11 +187,12 @@ def _dims(v):
 class Permute(Op):
     name = "permute"
     channels_last = True
+    view = True             # of its input, which it keeps nothing of for backward
     doc = ("reorders the axes, the batch axis 0 staying first (torch.permute): dims [0, 2, 3, 1] makes "
            "a (C, H, W) map the channels-last (H, W, C) tensor that layernorm and linear then act on per "
            "position, [0, 3, 1, 2] makes it channels first again (ConvNeXt's block)")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         dims: Annotated[tuple[int, ...], BeforeValidator(_dims), Field(min_length=2, max_length=4)]
 
     def shape(self, a, xs):
