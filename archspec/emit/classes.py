@@ -131,8 +131,8 @@ class ClassPlanner:
         return self.plan_of[self.tree.root]
 
     def ctor(self, c: Child) -> Call | None:
-        """The constructor of a child, or None for a functional node."""
-        if not c.module:
+        """The constructor of a child (a parameter's initial value), or None for a functional node."""
+        if not (c.module or c.param):
             return None
         if c.node is not None:
             call = self.tree.node_call(c.node)
@@ -149,7 +149,7 @@ class ClassPlanner:
 
     def _ctor_key(self, c: Child) -> Any:
         """The constructor's structure, numbers aside."""
-        if not c.module:
+        if not (c.module or c.param):
             return None
         if c.node is not None:
             return _shape_key(self.tree.node_call(c.node))
@@ -238,7 +238,8 @@ class ClassPlanner:
         """The scope as a loop, where its modules are prefix1, prefix2, ... of one class whose
         constructor numbers grow by fixed steps, and its forward repeats one stretch per module."""
         mods = [c for c in sn.children if c.module]
-        if sn.path == "" or len(mods) < 2 or any(c.subscope is None or c.sub.sequential for c in mods):
+        if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
+                or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
         names = [re.fullmatch(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]+)", c.local) for c in mods]
         if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1:

@@ -112,10 +112,13 @@ class _ClassWriter:
                 continue
             call = self.planner.ctor(c)
             if call is not None:
-                head = f"self.{c.local} = " if c.local.isidentifier() else f"self.add_module({literal(c.local)}, "
+                register = "register_parameter" if c.param else "add_module"
+                head = f"self.{c.local} = " if c.local.isidentifier() else f"self.{register}({literal(c.local)}, "
+                wrap = "nn.Parameter(" if c.param else ""
                 with located(c):
-                    text = render_call(call, slots, "        ", len(head), 0 if c.local.isidentifier() else 1)
-                lines.append(f"        {head}{text}" + ("" if c.local.isidentifier() else ")"))
+                    text = render_call(call, slots, "        ", len(head) + len(wrap),
+                                       bool(wrap) + (not c.local.isidentifier()))
+                lines.append(f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
         if loop is not None:
             lines += self._loop(loop)
         if self.init:
