@@ -92,6 +92,22 @@ def test_one_class_per_block_definition():
     assert "layer1 = nn.Sequential(" in text and "downsample=nn.Sequential(" in text
 
 
+def test_optional_child_and_loops_together(spec_file):
+    """A block with an optional projection shares one class; a run of it is left unrolled (a loop
+    would build it without its optional argument); the module still matches the graph."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {out: int, project: false}\n"
+        "    nodes:\n      - conv: {op: conv, out: '${out}', k: 3, pad: 1}\n"
+        "      - proj: {in: input, op: conv, out: '${out}', k: 1, when: '${project}'}\n"
+        "      - {op: add, in: [conv, proj]}\n"
+        "nodes:\n  - first: {use: unit, out: 6, project: true}\n  - group:\n      nodes:\n"
+        "        - unit1: {use: unit, out: 6}\n        - unit2: {use: unit, out: 6}\n")
+    text = source(path)
+    assert text.count("\nclass Unit") == 1 and "def __init__(self, in_channels, proj=None):" in text
+    assert "self.first = Unit(in_channels=4, proj=nn.Conv2d(4, 6, 1))" in text and "for " not in text
+    assert check(path).ok
+
+
 def test_repeats_are_loops_with_the_same_state_dict():
     """DenseNet's dense blocks (6, 12, 24, 16 layers whose in_channels grow by 32): one class
     that builds its layers in a loop and runs them in one, under torchvision's names."""

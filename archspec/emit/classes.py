@@ -188,7 +188,9 @@ class ClassPlanner:
         `downsample=None`); the class gains those children as optional arguments."""
         if sn.scope is None or not sn.scope.block or sn in self.loop_of:
             return None
-        for plan in dict.fromkeys(p for p in self.plans.values() if self.key_of[p.instances[0]][0] == base):
+        looped = {c.sub for loop in self.loop_of.values() for c in loop.children}
+        for plan in dict.fromkeys(p for p in self.plans.values() if self.key_of[p.instances[0]][0] == base
+                                  and not looped.intersection(p.instances)):     # a loop builds it as it is
             fuller = max([*plan.instances, sn], key=lambda i: len(i.children))
             optional = [c.local for c in fuller.children
                         if any(c.local not in {g.local for g in i.children} for i in [*plan.instances, sn])]
@@ -242,7 +244,7 @@ class ClassPlanner:
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
         names = [re.fullmatch(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]+)", c.local) for c in mods]
-        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1:
+        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].optional:
             return None
         prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
         if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
