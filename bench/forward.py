@@ -63,8 +63,8 @@ def timed(fn, x) -> float:
 
 
 def race(runs: list[tuple], repeat: int) -> list[float]:
-    """Median seconds per forward of each (module, input), interleaved, after two warm-up
-    rounds; the outputs are checked equal to the first's first."""
+    """Median seconds per forward of each (module, input), interleaved in a rotating order,
+    after two warm-up rounds; the outputs are checked equal to the first's first."""
     with torch.inference_mode():
         want = runs[0][0](runs[0][1])
         for model, x in runs[1:]:
@@ -75,9 +75,10 @@ def race(runs: list[tuple], repeat: int) -> list[float]:
             for model, x in runs:
                 model(x)
         times: list[list[float]] = [[] for _ in runs]
-        for _ in range(repeat):
-            for t, (model, x) in zip(times, runs):
-                t.append(timed(model, x))
+        for r in range(repeat):             # the order rotates: none always runs after another
+            for k in range(len(runs)):
+                model, x = runs[(r + k) % len(runs)]
+                times[(r + k) % len(runs)].append(timed(model, x))
     return [statistics.median(t) for t in times]
 
 
