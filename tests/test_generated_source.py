@@ -52,7 +52,13 @@ def test_ruff_format_leaves_them_unchanged(built):
     assert result.returncode == 0, result.stdout[:4000] + result.stderr
 
 
-@pytest.mark.parametrize("name", [p.stem for p in ALL_SPECS])
+def _lane(p: Path):
+    """Big specs (2 G MACs and more) in the slow lane: their modules take longest to build."""
+    slow = archspec.analyze(str(p)).macs >= 2_000_000_000
+    return pytest.param(p.stem, id=p.stem, marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("name", [_lane(p) for p in ALL_SPECS])
 def test_imports_and_loads_the_reference_state_dict(built, name):
     g, path = built[name]
     model = load_source(path.read_text(), name).Model
