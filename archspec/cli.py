@@ -22,32 +22,37 @@ def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def load_plugins(sources: list[str]) -> None:
-    """Import user op modules: a .py file by path, or an importable module name.
-    This runs the user's own code, by their explicit request on the command line;
-    a spec file can never cause it. Whatever that code raises is reported as the
-    project's error, with the file and line where it happened."""
+    """Import user op modules: a .py file by path, or an importable module name."""
     for src in sources:
-        try:
-            _load_plugin(src)
-        except SpecErrors:
-            raise
-        except Exception as e:     # noqa: BLE001 - the user's code may raise anything
-            raise SpecErrors([Diagnostic(_plugin_loc(src, e), f"cannot load --ops {one_line(src, 80)}: "
-                                         f"{type(e).__name__}: {one_line(e, 200)}")]) from None
+        run_user_code(src, "--ops", _load_plugin)
 
 
-def _load_plugin(src: str) -> None:
+def run_user_code(src: str, flag: str, action):
+    """`action(src)`, which runs the user's own code (an --ops file, an import's factory), by their
+    explicit request on the command line; a spec file can never cause it. Whatever that code
+    raises is reported as the project's error, with the file and line where it happened."""
+    try:
+        return action(src)
+    except SpecErrors:
+        raise
+    except Exception as e:     # noqa: BLE001 - the user's code may raise anything
+        raise SpecErrors([Diagnostic(_plugin_loc(src, e), f"cannot load {flag} {one_line(src, 80)}: "
+                                     f"{type(e).__name__}: {one_line(e, 200)}")]) from None
+
+
+def _load_plugin(src: str, flag: str = "--ops"):
     import importlib
     import importlib.util
     if not src.endswith(".py"):
-        importlib.import_module(src)
-        return
+        return importlib.import_module(src)
     if not os.path.isfile(src):
-        raise SpecErrors([Diagnostic(Loc(f"--ops {one_line(src, 80)}"), "no such file")])
+        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "no such file")])
     spec = importlib.util.spec_from_file_location(f"archspec_ops_{abs(hash(src))}", src)
     if spec is None or spec.loader is None:
-        raise SpecErrors([Diagnostic(Loc(f"--ops {one_line(src, 80)}"), "not a Python file")])
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "not a Python file")])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _plugin_loc(src: str, e: Exception) -> Loc:
@@ -182,6 +187,22 @@ def cmd_list(args) -> int:
     return 1 if any(e.error or e.holds is False for e in entries) else 0
 
 
+def cmd_import(args) -> int:
+    """A PyTorch model as a spec file (imports torch; FILE.py:FACTORY runs that file)."""
+    from .importing import import_source
+    path, g = import_source(args.source, args.output, args.input)
+    blocks = len({s.block for s in g.scopes.values() if s.kind == "block"})
+    print(f"wrote {path} ({len(g.nodes)} nodes, {blocks} blocks, {g.params:,} params, {g.macs:,} MACs)")
+    return 0
+
+
+def _input(text: str) -> tuple:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"--input is C,H,W (three positive ints), got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -230,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
     p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser("import", help="write a spec from a PyTorch model (torchvision:NAME, timm:NAME, "
+                                      "FILE.py:FACTORY)")
+    p.add_argument("source", metavar="SOURCE", help="torchvision:NAME, timm:NAME or FILE.py:FACTORY (runs that file)")
+    p.add_argument("-o", "--output", help="output spec file (default: <name>.yaml here)")
+    p.add_argument("--input", type=_input, default=None, metavar="C,H,W",
+                   help="input shape (default: the model's usual one, else 3,224,224)")
+    p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
     p.set_defaults(run=cmd_schema)

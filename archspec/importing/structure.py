@@ -1,0 +1,576 @@
+"""Structure recovery: a traced model's scope tree as spec nodes, blocks and repeats.
+
+- A module scope renders as a list of `Node`s: ops, its child modules, and `in:` references
+  by local name (`input` is the scope's incoming tensor).
+- Instances of one module class with one structure become one block: the numbers that
+  differ between instances are its typed parameters; a named child that only some instances
+  have (ResNet's `downsample`) is a `when:` node with a bool parameter. Plain containers
+  (nn.Sequential, nn.ModuleList, nn.ModuleDict) are groups, numbered (`seq`) where torch numbers them.
+- Runs of sibling instances of one block chained one after another become a `repeat` whose
+  arguments are expressions of the step index; runs where each step sees the concatenation
+  of all before it (DenseNet) become `repeat` with `carry: concat`.
+No torch here: it reads the tree that archspec/importing/trace.py made."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..names import name_problem
+from ..ops import REGISTRY
+from .trace import INPUT, ImportError_, Item, Scope, Traced
+
+
+@dataclass
+class Node:
+    """One spec node: `body` is {"op": ..., attrs}, {"use": block, args}, {"seq" | "nodes": [Node]}
+    or {"repeat": n, "node": {...}, ...}; `ins` are local refs; `ref` is how others name it."""
+    name: str | None
+    body: dict
+    ins: list[str]
+    ref: str
+    when: str | None = None
+
+
+@dataclass
+class Block:
+    name: str
+    kind: str                        # seq | nodes
+    params: dict[str, str]           # name -> type name
+    nodes: list[Node]
+    output: str | None = None
+
+
+@dataclass
+class Result:
+    kind: str
+    nodes: list[Node]
+    blocks: list[Block] = field(default_factory=list)
+
+
+def _is_leaf(v) -> bool:
+    return isinstance(v, (bool, int, float)) or (isinstance(v, tuple) and all(isinstance(x, int) for x in v))
+
+
+class Recover:
+    def __init__(self, traced: Traced):
+        self.traced = traced
+        self.alias: dict[int, int] = {}        # anonymous identities (cat of one tensor, contiguous): their input
+        self.home: dict[int, str] = {}         # item id -> the path of the scope it is in
+        self.scopes: dict[str, Scope] = {}
+        self.used_in: dict[int, list[str]] = {}
+        self._index(traced.root)
+        self.output = self._id(traced.output)
+        self.instances: dict[str, tuple[str, dict]] = {}     # scope path -> (block, args)
+        self.blocks: list[Block] = []
+
+    # -- the tree ------------------------------------------------------------------------
+
+    def _index(self, scope: Scope) -> None:
+        self.scopes[scope.path] = scope
+        for p in scope.parts:
+            if isinstance(p, Scope):
+                self._index(p)
+                continue
+            self.home[p.id] = scope.path
+            if p.op == "identity" and p.name is None:
+                self.alias[p.id] = p.ins[0]
+        for p in scope.parts:
+            if isinstance(p, Item) and p.id not in self.alias:
+                for i in p.ins:
+                    self.used_in.setdefault(self._id(i), []).append(scope.path)
+
+    def _id(self, i: int) -> int:
+        while i in self.alias:
+            i = self.alias[i]
+        return i
+
+    @staticmethod
+    def _within(path: str, scope: str) -> bool:
+        return scope == "" or path == scope or path.startswith(scope + ".")
+
+    def _externals(self, scope: Scope) -> list[int]:
+        """The values made outside `scope` that ops inside it read, in order of first use."""
+        out: list[int] = []
+        for item in self._items(scope):
+            for i in item.ins:
+                i = self._id(i)
+                if (i == INPUT or not self._within(self.home[i], scope.path)) and i not in out:
+                    out.append(i)
+        return out
+
+    def _items(self, scope: Scope):
+        for p in scope.parts:
+            if isinstance(p, Scope):
+                yield from self._items(p)
+            elif p.id not in self.alias:
+                yield p
+
+    def _output(self, scope: Scope) -> int:
+        outs = [i for i in (p.id for p in self._items(scope))
+                if i == self.output or any(not self._within(u, scope.path) for u in self.used_in.get(i, []))]
+        if len(outs) != 1:
+            raise ImportError_(f"{scope.path} ({_short(scope.cls)})", f"the module has {len(outs)} outputs",
+                               "archspec blocks have one output")
+        return outs[0]
+
+    # -- rendering one scope -------------------------------------------------------------
+
+    def render(self, scope: Scope) -> tuple[str, list[Node], list[int], str | None]:
+        """A scope as nodes: (seq | nodes, the nodes, the external values it reads, its output's
+        name where that is not its last node)."""
+        externals = self._externals(scope)
+        where = f"{scope.path or '<model>'} ({_short(scope.cls)})"
+        parts = list(scope.parts)
+        refs: dict[int, str] = {}
+        first = next((p for p in parts if not (isinstance(p, Item) and p.id in self.alias)), None)
+        if len(externals) > 1:        # a module that concatenates its inputs first (DenseNet's layers)
+            if not (isinstance(first, Item) and first.op == "concat" and
+                    [self._id(i) for i in first.ins] == externals):
+                raise ImportError_(where, f"the module reads {len(externals)} tensors from outside",
+                                   "archspec blocks take one input")
+            parts.remove(first)
+            refs[first.id] = "input"
+        elif not externals:
+            raise ImportError_(where, "the module reads no input", "archspec blocks take one input")
+        if len(externals) == 1:
+            refs[externals[0]] = "input"
+        nodes: list[Node] = []
+        anonymous = 0            # anonymous nodes' refs count only them: a dropped optional node shifts none
+        for p in parts:
+            if isinstance(p, Item):
+                if p.id in self.alias:
+                    continue
+                node = self._op_node(p, scope, anonymous)
+                anonymous += node.name is None
+            else:
+                node = self._child_node(p)
+                if node is None:
+                    continue
+            ins_ids = p.ins if isinstance(p, Item) else self._externals(p)
+            node.ins = [self._ref(i, scope, refs, where) for i in ins_ids]
+            refs[p.id if isinstance(p, Item) else self._output(p)] = node.ref
+            nodes.append(node)
+        nodes = self._runs(nodes)
+        nodes = self._join_inputs(nodes)
+        out = refs[self._output(scope)] if scope.path else refs[self.output]
+        self._name_referenced(nodes)
+        out_name = None
+        if nodes and out != nodes[-1].ref:
+            out_name = next(n.name for n in nodes if n.ref == out)
+        kind = "seq" if _numbered(nodes) else "nodes"
+        return kind, nodes, externals, out_name
+
+    def _ref(self, i: int, scope: Scope, refs: dict, where: str) -> str:
+        i = self._id(i)
+        if i in refs:
+            return refs[i]
+        raise ImportError_(where, "an op reads a tensor from inside another module that is not its output",
+                           "archspec reaches a block's nodes only through its output")
+
+    def _op_node(self, item: Item, scope: Scope, k: int) -> Node:
+        name = item.name
+        if item.path is not None and (self.traced.calls.get(item.path, 0) > 1 or
+                                      item.path.rpartition(".")[0] != scope.path):
+            if item.params:
+                raise ImportError_(item.where, "a module with parameters that runs more than once or "
+                                   "outside its parent's forward", "archspec nodes run once, in their own module")
+            name = None
+        if name is not None:
+            _check_name(name, item.where)
+        return Node(name, {"op": item.op, **item.attrs}, [], name if name is not None else f"~{k}")
+
+    def _child_node(self, scope: Scope) -> Node | None:
+        _check_name(scope.local, f"{scope.path} ({_short(scope.cls)})")
+        if scope.path in self.instances:
+            block, args = self.instances[scope.path]
+            return Node(scope.local, {"use": block, **args}, [], scope.local)
+        kind, nodes, _, out_name = self.render(scope)
+        if out_name is not None:
+            raise ImportError_(f"{scope.path} ({_short(scope.cls)})", "the group's output is not its last op",
+                               "archspec groups end in their output")
+        if kind == "seq" and len(nodes) == 1 and "repeat" in nodes[0].body:   # the whole group repeats
+            return Node(scope.local, nodes[0].body, [], scope.local)
+        return Node(scope.local, {kind: nodes}, [], scope.local)
+
+    # -- repeats -----------------------------------------------------------------------
+
+    def _runs(self, nodes: list[Node]) -> list[Node]:
+        out: list[Node] = []
+        k = 0
+        while k < len(nodes):
+            run = self._dense_run(nodes, k) or self._chain_run(nodes, k)
+            if run is None:
+                out.append(nodes[k])
+                k += 1
+                continue
+            node, used = run
+            out.append(node)
+            k += used
+        return out
+
+    def _same_block(self, nodes: list[Node], k: int) -> int:
+        """How many nodes from k on use the same block, with names that count up."""
+        if "use" not in nodes[k].body:
+            return 1
+        n = 1
+        while (k + n < len(nodes) and nodes[k + n].body.get("use") == nodes[k].body["use"]
+               and _name_step(nodes[k].name, nodes[k + n].name, n)):
+            n += 1
+        return n
+
+    def _chain_run(self, nodes: list[Node], k: int):
+        n = self._same_block(nodes, k)
+        while n > 1 and not all(nodes[k + j].ins == [nodes[k + j - 1].ref] for j in range(1, n)):
+            n -= 1
+        if n < 2 or len(nodes[k].ins) != 1:
+            return None
+        steps = nodes[k:k + n]
+        later = {r for m in nodes[k + n:] for r in m.ins}
+        if any(s.ref in later for s in steps[:-1]):
+            return None
+        return self._repeat(steps, nodes[k].ins, steps[-1].ref, None), n
+
+    def _dense_run(self, nodes: list[Node], k: int):
+        """Steps whose inputs are the run's input and every step before, closed by their concatenation."""
+        n = self._same_block(nodes, k)
+        x = nodes[k].ins
+        if n < 2 or len(x) != 1:
+            return None
+        refs = [s.ref for s in nodes[k:k + n]]
+        m = 1
+        while m < n and nodes[k + m].ins == x + refs[:m]:
+            m += 1
+        end = k + m
+        if m < 2 or end >= len(nodes) or nodes[end].body.get("op") != "concat" or nodes[end].ins != x + refs[:m]:
+            return None
+        later = {r for q in nodes[end + 1:] for r in q.ins}
+        if any(r in later for r in refs):
+            return None
+        return self._repeat(nodes[k:end], x, nodes[end].ref, "concat"), m + 1
+
+    def _repeat(self, steps: list[Node], ins: list[str], ref: str, carry: str | None) -> Node:
+        block = steps[0].body["use"]
+        args = {p: _index_expr([s.body[p] for s in steps]) for p in steps[0].body if p != "use"}
+        body: dict[str, Any] = {"repeat": len(steps)}
+        first = steps[0].name or ""
+        if not first.isdigit() or first != "0":
+            body["name"] = _name_pattern(first)
+        if carry:
+            body["carry"] = carry
+        body["node"] = {"use": block, **args}
+        return Node(None, body, ins, ref)
+
+    def _join_inputs(self, nodes: list[Node]) -> list[Node]:
+        """A child that reads several tensors reads their concatenation: a concat node before it."""
+        out: list[Node] = []
+        for node in nodes:
+            if len(node.ins) > 1 and "op" not in node.body:
+                cat = Node(None, {"op": "concat"}, node.ins, f"~cat{len(out)}")
+                out.append(cat)
+                node = replace(node, ins=[cat.ref])
+            out.append(node)
+        return out
+
+    def _name_referenced(self, nodes: list[Node]) -> None:
+        """An anonymous node read by another than the next one gets a name ({op}_{k})."""
+        taken = {n.name for n in nodes if n.name}
+        prev = "input"
+        rename: dict[str, str] = {}
+        for node in nodes:
+            for r in node.ins:
+                if r.startswith("~") and r != prev and r not in rename:
+                    rename[r] = ""
+            prev = node.ref
+        for node in nodes:
+            if node.ref in rename:
+                base = str(node.body.get("op", "out"))
+                k = 1
+                while f"{base}_{k}" in taken:
+                    k += 1
+                node.name = f"{base}_{k}"
+                taken.add(node.name)
+                rename[node.ref] = node.name
+        for node in nodes:
+            node.ins = [rename.get(r) or r for r in node.ins]
+            if node.ref in rename:
+                node.ref = rename[node.ref]
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    def recover(self) -> Result:
+        for cls in self._class_order():
+            self._make_blocks(cls)
+        kind, nodes, _, out_name = self.render(self.traced.root)
+        if out_name is not None:
+            raise ImportError_("<model>", "the model's output is not its last op", None)
+        return Result(kind, nodes, self.blocks)
+
+    def _class_order(self) -> list[str]:
+        """Module classes to make blocks of, each after the classes inside it; a class with one
+        instance stays a group."""
+        instances: dict[str, list[Scope]] = {}
+        for s in self.scopes.values():
+            if s.path and not s.container:
+                instances.setdefault(s.cls, []).append(s)
+        deps = {c: {d.cls for s in ss for d in self._inner(s)} - {c} for c, ss in instances.items()}
+        order: list[str] = []
+
+        def visit(c: str, seen: tuple) -> None:
+            if c in order or c in seen:
+                return
+            for d in sorted(deps[c]):
+                visit(d, seen + (c,))
+            order.append(c)
+        for c in instances:
+            visit(c, ())
+        self.by_class = instances
+        return [c for c in order if len(instances[c]) > 1]
+
+    def _inner(self, scope: Scope):
+        for p in scope.parts:
+            if isinstance(p, Scope):
+                if not p.container:
+                    yield p
+                yield from self._inner(p)
+
+    def _make_blocks(self, cls: str) -> None:
+        rendered = []
+        for s in self.by_class[cls]:
+            kind, nodes, _, out_name = self.render(s)
+            rendered.append((s, kind, nodes, out_name))
+        groups: list[list] = []          # [(base nodes, kind, out, [(scope, nodes, dropped names)])]
+        for s, kind, nodes, out_name in sorted(rendered, key=lambda r: -len(r[2])):
+            for g in groups:
+                dropped = _fits(g[0], nodes, kind == g[1] and out_name == g[2])
+                if dropped is not None:
+                    g[3].append((s, nodes, dropped))
+                    break
+            else:
+                groups.append([nodes, kind, out_name, [(s, nodes, set())]])
+        base_name = _block_name(cls, {b.name for b in self.blocks})
+        for k, (base, kind, out_name, members) in enumerate(groups):
+            name = base_name if k == 0 else _block_name(f"{base_name}_{k + 1}", {b.name for b in self.blocks})
+            self.blocks.append(self._block(name, kind, base, out_name, members))
+
+    def _block(self, name: str, kind: str, base: list[Node], out_name, members) -> Block:
+        optional = [n.name for n in base if n.name and any(n.name in d for _, _, d in members)]
+        leaves = [_leaves(nodes) for _, nodes, _ in members]
+        paths = list(_leaves(base))
+        varying = [p for p in paths if len({repr(lv.get(p)) for lv in leaves if p in lv}) > 1]
+        groups: list[list] = []          # leaf paths that always hold the same value: one parameter
+        for p in varying:
+            for g in groups:
+                if all(lv.get(p) is None or lv.get(g[0]) is None or lv[p] == lv[g[0]] for lv in leaves):
+                    g.append(p)
+                    break
+            else:
+                groups.append([p])
+        names = _param_names([g[0] for g in groups] + [(o,) for o in optional])
+        params: dict[str, str] = {}
+        subst: dict[tuple, str] = {}
+        for g, pname in zip(groups, names):
+            values = [lv.get(p) for lv in leaves for p in g if lv.get(p) is not None]
+            params[pname] = _type_name(values)
+            for p in g:
+                subst[p] = pname
+        opt_names = dict(zip(optional, names[len(groups):]))
+        for o in optional:
+            params[opt_names[o]] = "bool"
+        body = _substitute(base, subst)
+        for node in body:
+            if node.name in opt_names:
+                node.when = f"${{{opt_names[node.name]}}}"
+        for (s, _, dropped), lv in zip(members, leaves):
+            args = {subst[g[0]]: _first([lv.get(p) for p in g]) for g in groups}
+            args.update({opt_names[o]: o not in dropped for o in optional})
+            self.instances[s.path] = (name, {p: args[p] for p in params})
+        return Block(name, kind, params, body, out_name)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _short(cls: str) -> str:
+    return cls.rpartition(".")[2]
+
+
+def _check_name(name: str, where: str) -> None:
+    problem = name_problem(name, index_ok=True)
+    if problem:
+        raise ImportError_(where, f"its name {name!r} cannot be an archspec node name: {problem}",
+                           "archspec node names are state_dict keys that are Python identifiers or indices")
+
+
+def _numbered(nodes: list[Node]) -> bool:
+    """Whether the nodes are torch's numbered sequence: 0, 1, 2, ... each reading the one before."""
+    k = 0
+    prev = "input"
+    for n in nodes:
+        if n.ins != [prev]:
+            return False
+        if "repeat" in n.body:
+            if "name" in n.body or n.body.get("carry"):
+                return False
+            k += n.body["repeat"]
+        elif n.name != str(k):
+            return False
+        else:
+            k += 1
+        prev = n.ref
+    return bool(nodes)
+
+
+_NUMBER = re.compile(r"(.*?)(\d+)")
+
+
+def _name_step(first: str | None, name: str | None, n: int) -> bool:
+    a, b = _NUMBER.fullmatch(first or ""), _NUMBER.fullmatch(name or "")
+    return bool(a and b and a.group(1) == b.group(1) and int(b.group(2)) == int(a.group(2)) + n)
+
+
+def _name_pattern(first: str) -> str:
+    m = _NUMBER.fullmatch(first)
+    assert m is not None
+    start = int(m.group(2))
+    return f"{m.group(1)}${{i + {start}}}" if start else f"{m.group(1)}${{i}}"
+
+
+def _index_expr(values: list):
+    """Values over the steps of a repeat as one value or an expression of the index i."""
+    v0, rest = values[0], values[1:]
+    if all(v == v0 for v in rest):
+        return v0
+    if all(v == rest[0] for v in rest):
+        if isinstance(v0, bool) and v0 and not rest[0]:
+            return "${i == 0}"
+        return f"${{{_lit(v0)} if i == 0 else {_lit(rest[0])}}}"
+    if all(type(v) is int for v in values) and len(values) > 2:
+        d = values[1] - values[0]
+        if all(values[j] == values[0] + d * j for j in range(len(values))):
+            return f"${{{values[0]} + {d} * i}}" if values[0] else f"${{{d} * i}}"
+    return f"${{{_lit(list(values))}[i]}}"
+
+
+def _lit(v) -> str:
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_lit(x) for x in v) + "]"
+    return repr(v)
+
+
+def _skeleton(nodes: list[Node]):
+    return tuple((n.name, n.ref, tuple(n.ins), n.when, _skel(n.body)) for n in nodes)
+
+
+def _skel(v):
+    if isinstance(v, dict):
+        return tuple((k, _skel(x)) for k, x in v.items())
+    if isinstance(v, list):
+        return _skeleton(v) if v and isinstance(v[0], Node) else tuple(_skel(x) for x in v)
+    return "#" if _is_leaf(v) else v
+
+
+def _leaves(nodes: list[Node], path: tuple = ()) -> dict[tuple, Any]:
+    out: dict[tuple, Any] = {}
+    for k, n in enumerate(nodes):
+        _walk(n.body, path + (n.name if n.name is not None else k,), out)
+    return out
+
+
+def _walk(v, path: tuple, out: dict) -> None:
+    if isinstance(v, dict):
+        for k, x in v.items():
+            _walk(x, path + (k,), out)
+    elif isinstance(v, list) and v and isinstance(v[0], Node):
+        out.update(_leaves(v, path))
+    elif _is_leaf(v):
+        out[path] = v
+
+
+def _substitute(nodes: list[Node], subst: dict[tuple, str], path: tuple = ()) -> list[Node]:
+    out = []
+    for k, n in enumerate(nodes):
+        here = path + (n.name if n.name is not None else k,)
+        out.append(replace(n, body=_sub(n.body, here, subst)))
+    return out
+
+
+def _sub(v, path: tuple, subst: dict):
+    if isinstance(v, dict):
+        return {k: _sub(x, path + (k,), subst) for k, x in v.items()}
+    if isinstance(v, list) and v and isinstance(v[0], Node):
+        return _substitute(v, subst, path)
+    if path in subst:
+        return f"${{{subst[path]}}}"
+    return v
+
+
+def _drop(nodes: list[Node], names: set[str]) -> list[Node]:
+    """The nodes without the named ones; what read one reads its input instead."""
+    stands: dict[str, str] = {}
+    out = []
+    for n in nodes:
+        ins = [stands.get(r, r) for r in n.ins]
+        if n.name in names:
+            stands[n.ref] = ins[0] if len(ins) == 1 else "?"
+            continue
+        out.append(replace(n, ins=ins))
+    return out
+
+
+def _fits(base: list[Node], nodes: list[Node], same_form: bool) -> set[str] | None:
+    """The named nodes of `base` that `nodes` lacks, where dropping them from base gives nodes'
+    structure; None where it does not."""
+    if not same_form:
+        return None
+    names = {n.name for n in nodes if n.name}
+    missing = {n.name for n in base if n.name and n.name not in names}
+    if not missing.isdisjoint({n.name for n in base if not n.name}):
+        return None
+    return missing if _skeleton(_drop(base, missing)) == _skeleton(nodes) else None
+
+
+_SKIP = {"seq", "nodes", "node", "use", "op"}
+
+
+def _param_names(paths: list[tuple]) -> list[str]:
+    parts = [[str(c) for c in p if c not in _SKIP] for p in paths]
+    parts = [[("depth" if c == "repeat" else c) for c in p] for p in parts]
+    names = []
+    for k, p in enumerate(parts):
+        for n in range(1, len(p) + 1):
+            cand = "_".join(p[-n:])
+            if sum(1 for q in parts if "_".join(q[-n:]) == cand) == 1 or n == len(p):
+                break
+        names.append(_valid(cand, set(names)))
+    return names
+
+
+def _valid(name: str, taken: set[str]) -> str:
+    name = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not name[:1].isalpha():
+        name = "p" + name
+    while name_problem(name) or name in taken:
+        name += "_"
+    return name
+
+
+def _type_name(values: list) -> str:
+    if all(isinstance(v, bool) for v in values):
+        return "bool"
+    if all(type(v) is int for v in values):
+        return "int"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "float"
+    return "pair" if all(type(v) is int or isinstance(v, tuple) for v in values) else "any"
+
+
+def _first(values: list):
+    return next(v for v in values if v is not None)
+
+
+def _block_name(cls: str, taken: set[str]) -> str:
+    base = _short(cls)
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", base).lower().strip("_")
+    return _valid(snake + ("_block" if snake in REGISTRY else ""), taken)

@@ -1,0 +1,216 @@
+"""A PyTorch model as archspec ops: torch.fx traces it, keeping the modules that are archspec
+ops as leaves (archspec/importing/table.py); every other module is traced into and becomes a
+scope. The result is a tree of scopes (module instances, by their state_dict paths) whose
+leaves are ops with their inputs. Imports torch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx as fx
+from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+
+from . import table
+from .table import Unsupported
+
+INPUT = -1          # the id of the model's input
+
+
+class ImportError_(Exception):
+    """The model cannot be written as a spec: `where` is the module path and op, `hint` what to do."""
+
+    def __init__(self, where: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.where, self.message, self.hint = where, message, hint
+
+
+@dataclass
+class Item:
+    """One archspec op: `name` is the leaf module's attribute (None for a function call)."""
+    id: int
+    name: str | None
+    op: str
+    attrs: dict
+    ins: list[int]
+    where: str
+    path: str | None = None      # the leaf module's state_dict prefix
+    params: bool = False         # whether it holds parameters or buffers
+
+
+@dataclass
+class Scope:
+    """A traced module instance: `path` its state_dict prefix, `parts` its ops and child scopes in order."""
+    path: str
+    cls: str                 # the module's class, qualified
+    container: bool          # a plain nn.Sequential, nn.ModuleList or nn.ModuleDict (a group, never a block)
+    parts: list = field(default_factory=list)
+
+    @property
+    def local(self) -> str:
+        return self.path.rpartition(".")[2]
+
+
+@dataclass
+class Traced:
+    root: Scope
+    output: int
+    calls: dict[str, int]          # leaf module path -> how many times it runs
+
+
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return type(m) in table.MODULES
+
+
+def trace(model: nn.Module, input_shape: tuple) -> Traced:
+    """Trace `model` (in eval mode) on a (2, *input_shape) input; shapes come from fake tensors."""
+    model.eval()
+    try:
+        graph = _Tracer().trace(model)
+    except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
+        raise ImportError_(type(model).__name__, f"torch.fx cannot trace it: {type(e).__name__}: {e}",
+                           "archspec import needs a model torch.fx can trace (no control flow on tensor values)")
+    gm = fx.GraphModule(model, graph)
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    fake = None if device.type == "meta" else FakeTensorMode(allow_non_fake_inputs=True)   # no real compute
+    try:
+        ShapeProp(gm, fake_mode=fake).propagate(torch.zeros(2, *input_shape, device=device))
+    except Exception as e:     # noqa: BLE001 - the model's own forward may refuse the input
+        raise ImportError_(type(model).__name__, f"the model does not run on a {tuple(input_shape)} input: "
+                           f"{type(e).__name__}: {str(e)[:200]}", "give another --input C,H,W")
+    return _Builder(model).build(gm.graph)
+
+
+def _is_tensor(n) -> bool:
+    return isinstance(n, fx.Node) and isinstance(n.meta.get("tensor_meta"), TensorMetadata)
+
+
+def _shape(n: fx.Node) -> tuple:
+    return tuple(n.meta["tensor_meta"].shape)
+
+
+class _Builder:
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.root = _scope_of("", model)
+        self.scopes = {"": self.root}
+        self.ids: dict[fx.Node, int] = {}
+        self.calls: dict[str, int] = {}
+        self.count = 0
+
+    def build(self, graph: fx.Graph) -> Traced:
+        output = None
+        for n in graph.nodes:
+            if n.op == "placeholder":
+                if self.ids:
+                    raise ImportError_(n.name, "the model takes more than one input", "archspec models take one")
+                self.ids[n] = INPUT
+            elif n.op == "output":
+                output = n.args[0]
+            elif n.op == "get_attr":
+                raise ImportError_(self._where(n, n.target), "a parameter or buffer used directly in forward",
+                                   "register an op that holds it with --ops")
+            elif n.op == "call_module":
+                self._module(n)
+            else:
+                self._call(n)
+        if not _is_tensor(output):
+            raise ImportError_(type(self.model).__name__, "forward returns more than one tensor",
+                               "archspec import takes a model with one output")
+        return Traced(self.root, self.ids[output], self.calls)
+
+    def _scope(self, n: fx.Node, leaf: str | None = None) -> Scope:
+        """The innermost traced module of a node (a leaf module's own entry left out)."""
+        scope = self.root
+        for key, (path, _cls) in (n.meta.get("nn_module_stack") or {}).items():
+            if path == leaf or not path:
+                continue
+            if "@" in key:
+                raise ImportError_(path, "this module runs more than once in forward (shared weights)",
+                                   "archspec nodes run once; write the module twice")
+            if path not in self.scopes:
+                child = _scope_of(path, self.model.get_submodule(path))
+                self.scopes[path] = child
+                scope.parts.append(child)
+            scope = self.scopes[path]
+        return scope
+
+    def _where(self, n: fx.Node, what) -> str:
+        stack = n.meta.get("nn_module_stack") or {}
+        path = next(reversed(stack.values()))[0] if stack else "<model>"
+        return f"{path or '<model>'} ({what})"
+
+    def _add(self, n: fx.Node, scope: Scope, ops: list, name: str | None, ins: list[int], where: str,
+             path: str | None = None, params: bool = False) -> None:
+        for k, (op, attrs) in enumerate(ops):
+            item = Item(self.count, name if k == 0 else None, op, attrs, ins if k == 0 else [self.count - 1], where,
+                        path, params)
+            self.count += 1
+            scope.parts.append(item)
+        self.ids[n] = self.count - 1
+
+    def _module(self, n: fx.Node) -> None:
+        m = self.model.get_submodule(n.target)
+        where = f"{n.target} ({type(m).__name__})"
+        try:
+            op, attrs = table.module_op(m)  # type: ignore[misc]
+        except Unsupported as e:
+            raise ImportError_(where, f"{type(m).__name__} with {e} has no archspec op",
+                               "register an op for it with --ops") from None
+        ins = self._tensor_ins(n, where)
+        if len(ins) != 1 or len(n.args) != 1 or n.kwargs:
+            raise ImportError_(where, "a module called with several arguments", "archspec ops take one tensor")
+        self.calls[n.target] = self.calls.get(n.target, 0) + 1
+        held = any(True for _ in m.parameters()) or any(True for _ in m.buffers())
+        self._add(n, self._scope(n, n.target), [(op, attrs)], n.target.rpartition(".")[2], ins, where, n.target, held)
+
+    def _call(self, n: fx.Node) -> None:
+        name = table.call_name(n.op, n.target)
+        where = self._where(n, name)
+        if not _is_tensor(n):
+            if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
+                raise ImportError_(where, f"{name} returns several tensors and archspec has no such op",
+                                   "register an op for it with --ops")
+            return           # a size or flag: no op
+        tensors = [a for a in _flat(n.args) + _flat(list(n.kwargs.values())) if _is_tensor(a)]
+        rest = [a for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
+        kwargs = {k: v for k, v in n.kwargs.items() if not _holds_tensor(v)}
+        call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n))
+        try:
+            ops = table.call_ops(n.op, n.target, call)
+        except Unsupported as e:
+            raise ImportError_(where, f"{name} with {e} has no archspec op",
+                               "register an op for it with --ops") from None
+        if ops is None:
+            raise ImportError_(where, f"{name} has no archspec op", "register an op for it with --ops")
+        self._add(n, self._scope(n), ops, None, self._tensor_ins(n, where, tensors), where)
+
+    def _tensor_ins(self, n: fx.Node, where: str, tensors: list | None = None) -> list[int]:
+        tensors = tensors if tensors is not None else [a for a in _flat(n.args) if _is_tensor(a)]
+        missing = [t for t in tensors if t not in self.ids]
+        if missing:
+            raise ImportError_(where, f"an input of it ({missing[0].name}) is no archspec op's output",
+                               "register an op for what makes it with --ops")
+        return [self.ids[t] for t in tensors]
+
+
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _scope_of(path: str, m: nn.Module) -> Scope:
+    cls = type(m)
+    return Scope(path, f"{cls.__module__}.{cls.__qualname__}", cls in CONTAINERS)
+
+
+def _flat(v) -> list:
+    if isinstance(v, (list, tuple)):
+        return [x for item in v for x in _flat(item)]
+    if isinstance(v, dict):
+        return _flat(list(v.values()))
+    return [v]
+
+
+def _holds_tensor(v) -> bool:
+    return any(_is_tensor(x) for x in _flat(v))

@@ -1,0 +1,131 @@
+"""Recovered structure as spec text, in the library's idiom: one line per node where it fits
+(flow mappings, expressions quoted), attributes at their defaults left out, `in:` only where
+a node does not read the one before it."""
+from __future__ import annotations
+
+import json
+import re
+
+from ..ops import REGISTRY
+from .structure import Block, Node, Result
+
+WIDTH = 110
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def scalar(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        text = repr(v)
+        mantissa, e, exp = text.partition("e")
+        return f"{mantissa}.0e{exp}" if e and "." not in mantissa else text
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(scalar(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {scalar(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, Node):
+        return _flow_node(v, None)
+    s = str(v)
+    return s if _PLAIN.fullmatch(s) and s.lower() not in _YAML_WORDS else json.dumps(s)
+
+
+def _is_default(op: str, key: str, value) -> bool:
+    field = REGISTRY[op].Attrs.model_fields.get(key) if op in REGISTRY else None
+    if field is None or isinstance(value, str):
+        return False
+    default = field.default
+    if isinstance(default, tuple) and isinstance(value, int):
+        value = (value, value)
+    return type(value) is type(default) and value == default
+
+
+def _fields(node: Node, prev: str) -> dict:
+    """The node's mapping: its kind first, then in and when, then the attributes or arguments."""
+    body = dict(node.body)
+    head: dict = {}
+    for kind in ("op", "use", "repeat", "name", "carry"):
+        if kind in body:
+            head[kind] = body.pop(kind)
+    if "op" in head:
+        body = {k: v for k, v in body.items() if not _is_default(head["op"], k, v)}
+    if node.ins != [prev]:
+        head["in"] = node.ins[0] if len(node.ins) == 1 else node.ins
+    if node.when:
+        head["when"] = node.when
+    return {**head, **body}
+
+
+def _flow_node(node: Node, prev: str | None) -> str:
+    fields = _fields(node, prev if prev is not None else node.ins[0] if node.ins else "input")
+    if set(fields) <= {"op", "use"}:
+        return scalar(fields.get("op") or fields.get("use"))
+    parts = []
+    for k, v in fields.items():
+        if k in ("seq", "nodes"):
+            v = "[" + ", ".join(_flow_node(c, p) for c, p in _with_prev(v)) + "]"
+        elif k == "node":
+            v = "{" + ", ".join(f"{a}: {scalar(x)}" for a, x in v.items()) + "}"
+        else:
+            v = scalar(v)
+        parts.append(f"{k}: {v}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _with_prev(nodes: list[Node]):
+    prev = "input"
+    for n in nodes:
+        yield n, prev
+        prev = n.ref
+
+
+def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str]) -> None:
+    pad = " " * indent
+    for node, prev in _with_prev(nodes):
+        label = f"{node.name}: " if node.name is not None and not seq else ""
+        flow = _flow_node(node, prev)
+        kind = "seq" if "seq" in node.body else "nodes" if "nodes" in node.body else None
+        if kind is None or indent + 2 + len(label) + len(flow) <= WIDTH:
+            lines.append(f"{pad}- {label}{flow}")
+            continue
+        fields = _fields(node, prev)
+        if not label:                  # a numbered group in a numbered sequence
+            lines.append(f"{pad}- {kind}:")
+        elif set(fields) == {"nodes"}:
+            lines.append(f"{pad}- {node.name}:")
+        else:
+            lines.append(f"{pad}- {node.name}:")
+            for k, v in fields.items():
+                if k != kind:
+                    lines.append(f"{pad}    {k}: {scalar(v)}")
+            lines.append(f"{pad}    {kind}:")
+        write_nodes(node.body[kind], indent + (4 if set(fields) == {kind} else 6), kind == "seq", lines)
+
+
+def write_block(block: Block, lines: list[str]) -> None:
+    lines.append(f"  {block.name}:")
+    if block.params:
+        lines.append("    params: {" + ", ".join(f"{k}: {t}" for k, t in block.params.items()) + "}")
+    if block.output:
+        lines.append(f"    output: {block.output}")
+    lines.append(f"    {block.kind}:")
+    write_nodes(block.nodes, 6, block.kind == "seq", lines)
+
+
+def spec_text(result: Result, name: str, title: str, doc: str, input_shape: tuple) -> str:
+    lines = ["archspec: 1", f"name: {name}", f"title: {scalar(title)}", f"doc: {scalar(doc)}",
+             f"input: {scalar(list(input_shape))}"]
+    if result.blocks:
+        lines.append("")
+        lines.append("blocks:")
+        for k, b in enumerate(result.blocks):
+            if k:
+                lines.append("")
+            write_block(b, lines)
+    lines.append("")
+    lines.append("nodes:")
+    write_nodes(result.nodes, 2, False, lines)
+    return "\n".join(lines) + "\n"
