@@ -36,7 +36,10 @@ def _torchvision(source: str, name: str):
     if name not in names:
         raise _error(source, f"torchvision has no classification model {name!r}",
                      did_you_mean(name, names) or "see torchvision.models.list_models()")
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):
+            model = torchvision.models.get_model(name)
+    except (NotImplementedError, RuntimeError):      # a builder that computes with tensors (RegNet's widths)
         model = torchvision.models.get_model(name)
     size = 224
     try:

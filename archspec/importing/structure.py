@@ -12,6 +12,7 @@
 No torch here: it reads the tree that archspec/importing/trace.py made."""
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +31,7 @@ class Node:
     ins: list[str]
     ref: str
     when: str | None = None
+    other: str | None = None       # `else:`: the input that stands for it where `when` drops it
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Result:
     kind: str
     nodes: list[Node]
     blocks: list[Block] = field(default_factory=list)
+    outputs: list[tuple[str, str, bool]] = field(default_factory=list)   # (name, node, training only)
 
 
 def _is_leaf(v) -> bool:
@@ -60,7 +63,7 @@ class Recover:
         self.scopes: dict[str, Scope] = {}
         self.used_in: dict[int, list[str]] = {}
         self._index(traced.root)
-        self.output = self._id(traced.output)
+        self.outputs = {self._id(o.id) for o in traced.outputs}
         self.instances: dict[str, tuple[str, dict]] = {}     # scope path -> (block, args)
         self.blocks: list[Block] = []
 
@@ -108,7 +111,7 @@ class Recover:
 
     def _output(self, scope: Scope) -> int:
         outs = [i for i in (p.id for p in self._items(scope))
-                if i == self.output or any(not self._within(u, scope.path) for u in self.used_in.get(i, []))]
+                if i in self.outputs or any(not self._within(u, scope.path) for u in self.used_in.get(i, []))]
         if len(outs) != 1:
             raise ImportError_(f"{scope.path} ({_short(scope.cls)})", f"the module has {len(outs)} outputs",
                                "archspec blocks have one output")
@@ -153,12 +156,20 @@ class Recover:
             nodes.append(node)
         nodes = self._runs(nodes)
         nodes = self._join_inputs(nodes)
-        out = refs[self._output(scope)] if scope.path else refs[self.output]
-        self._name_referenced(nodes)
+        if scope.path:
+            out = refs[self._output(scope)]
+            self._name_referenced(nodes, set())
+        else:              # the model: its outputs are read by name
+            outs = [refs[self._id(o.id)] for o in self.traced.outputs]
+            out = outs[0]
+            rename = self._name_referenced(nodes, set(outs) if len(outs) > 1 else set())
+            self.root_outputs = [(o.name, rename.get(r, r), o.train_only) for o, r in zip(self.traced.outputs, outs)]
         out_name = None
         if nodes and out != nodes[-1].ref:
             out_name = next(n.name for n in nodes if n.ref == out)
         kind = "seq" if _numbered(nodes) else "nodes"
+        if kind == "seq":           # numbered: a repeat's steps take the next indices by themselves
+            nodes = [replace(n, body={k: v for k, v in n.body.items() if k != "name"}) for n in nodes]
         return kind, nodes, externals, out_name
 
     def _ref(self, i: int, scope: Scope, refs: dict, where: str) -> str:
@@ -226,9 +237,10 @@ class Recover:
         if n < 2 or len(nodes[k].ins) != 1:
             return None
         steps = nodes[k:k + n]
-        later = {r for m in nodes[k + n:] for r in m.ins}
-        if any(s.ref in later for s in steps[:-1]):
-            return None
+        later = nodes[k + n:]
+        if any(s.ref in m.ins for s in steps for m in later if not (m is later[0] and m.ins == [s.ref])) \
+                or not _reads_well(steps):
+            return None           # (a repeat's steps are no names to read from elsewhere)
         return self._repeat(steps, nodes[k].ins, steps[-1].ref, None), n
 
     def _dense_run(self, nodes: list[Node], k: int):
@@ -245,7 +257,7 @@ class Recover:
         if m < 2 or end >= len(nodes) or nodes[end].body.get("op") != "concat" or nodes[end].ins != x + refs[:m]:
             return None
         later = {r for q in nodes[end + 1:] for r in q.ins}
-        if any(r in later for r in refs):
+        if any(r in later for r in refs) or not _reads_well(nodes[k:end]):
             return None
         return self._repeat(nodes[k:end], x, nodes[end].ref, "concat"), m + 1
 
@@ -253,9 +265,8 @@ class Recover:
         block = steps[0].body["use"]
         args = {p: _index_expr([s.body[p] for s in steps]) for p in steps[0].body if p != "use"}
         body: dict[str, Any] = {"repeat": len(steps)}
-        first = steps[0].name or ""
-        if not first.isdigit() or first != "0":
-            body["name"] = _name_pattern(first)
+        if steps[0].name != "0":
+            body["name"] = _name_pattern(steps[0].name or "")
         if carry:
             body["carry"] = carry
         body["node"] = {"use": block, **args}
@@ -272,14 +283,14 @@ class Recover:
             out.append(node)
         return out
 
-    def _name_referenced(self, nodes: list[Node]) -> None:
-        """An anonymous node read by another than the next one gets a name ({op}_{k})."""
+    def _name_referenced(self, nodes: list[Node], pinned: set[str]) -> dict[str, str]:
+        """An anonymous node read by another than the next one (or `pinned`) gets a name ({op}_{k})."""
         taken = {n.name for n in nodes if n.name}
         prev = "input"
-        rename: dict[str, str] = {}
+        rename: dict[str, str] = {r: "" for r in pinned if r.startswith("~")}
         for node in nodes:
             for r in node.ins:
-                if r.startswith("~") and r != prev and r not in rename:
+                if r.startswith("~") and (r != prev or len(node.ins) > 1) and r not in rename:
                     rename[r] = ""
             prev = node.ref
         for node in nodes:
@@ -295,6 +306,7 @@ class Recover:
             node.ins = [rename.get(r) or r for r in node.ins]
             if node.ref in rename:
                 node.ref = rename[node.ref]
+        return rename
 
     # -- blocks ---------------------------------------------------------------------------
 
@@ -302,9 +314,10 @@ class Recover:
         for cls in self._class_order():
             self._make_blocks(cls)
         kind, nodes, _, out_name = self.render(self.traced.root)
-        if out_name is not None:
-            raise ImportError_("<model>", "the model's output is not its last op", None)
-        return Result(kind, nodes, self.blocks)
+        outputs = self.root_outputs
+        if len(outputs) == 1 and out_name is None:
+            outputs = []          # the default: the last node
+        return Result(kind, nodes, self.blocks, outputs)
 
     def _class_order(self) -> list[str]:
         """Module classes to make blocks of, each after the classes inside it; a class with one
@@ -335,29 +348,26 @@ class Recover:
                 yield from self._inner(p)
 
     def _make_blocks(self, cls: str) -> None:
-        rendered = []
-        for s in self.by_class[cls]:
-            kind, nodes, _, out_name = self.render(s)
-            rendered.append((s, kind, nodes, out_name))
-        groups: list[list] = []          # [(base nodes, kind, out, [(scope, nodes, dropped names)])]
-        for s, kind, nodes, out_name in sorted(rendered, key=lambda r: -len(r[2])):
+        groups: list[list] = []     # [base nodes, kind, output name, [Fit of each member]]
+        rendered = [(s, *self.render(s)) for s in self.by_class[cls]]
+        for s, kind, nodes, _, out_name in sorted(rendered, key=lambda r: -len(r[2])):
             for g in groups:
-                dropped = _fits(g[0], nodes, kind == g[1] and out_name == g[2])
-                if dropped is not None:
-                    g[3].append((s, nodes, dropped))
+                fit = _fit(g[0], g[2], nodes, out_name) if kind == g[1] else None
+                if fit is not None:
+                    g[3].append((s, fit))
                     break
             else:
-                groups.append([nodes, kind, out_name, [(s, nodes, set())]])
+                groups.append([nodes, kind, out_name, [(s, _fit(nodes, out_name, nodes, out_name))]])
         base_name = _block_name(cls, {b.name for b in self.blocks})
         for k, (base, kind, out_name, members) in enumerate(groups):
             name = base_name if k == 0 else _block_name(f"{base_name}_{k + 1}", {b.name for b in self.blocks})
             self.blocks.append(self._block(name, kind, base, out_name, members))
 
     def _block(self, name: str, kind: str, base: list[Node], out_name, members) -> Block:
-        optional = [n.name for n in base if n.name and any(n.name in d for _, _, d in members)]
-        leaves = [_leaves(nodes) for _, nodes, _ in members]
-        paths = list(_leaves(base))
-        varying = [p for p in paths if len({repr(lv.get(p)) for lv in leaves if p in lv}) > 1]
+        optional = sorted({k for _, fit in members for k in fit.dropped})
+        leaves = [fit.leaves for _, fit in members]
+        varying = [p for p in _leaves(base, list(range(len(base))), base)
+                   if len({repr(lv.get(p)) for lv in leaves if p in lv}) > 1]
         groups: list[list] = []          # leaf paths that always hold the same value: one parameter
         for p in varying:
             for g in groups:
@@ -366,24 +376,24 @@ class Recover:
                     break
             else:
                 groups.append([p])
-        names = _param_names([g[0] for g in groups] + [(o,) for o in optional])
+        names = _param_names([g[0] for g in groups] + [(base[k].name or base[k].body.get("op", "node"),)
+                                                        for k in optional])
         params: dict[str, str] = {}
         subst: dict[tuple, str] = {}
         for g, pname in zip(groups, names):
-            values = [lv.get(p) for lv in leaves for p in g if lv.get(p) is not None]
-            params[pname] = _type_name(values)
-            for p in g:
-                subst[p] = pname
+            params[pname] = _type_name([lv[p] for lv in leaves for p in g if lv.get(p) is not None])
+            subst.update((p, pname) for p in g)
         opt_names = dict(zip(optional, names[len(groups):]))
-        for o in optional:
-            params[opt_names[o]] = "bool"
+        params.update((opt_names[k], "bool") for k in optional)
         body = _substitute(base, subst)
-        for node in body:
-            if node.name in opt_names:
-                node.when = f"${{{opt_names[node.name]}}}"
-        for (s, _, dropped), lv in zip(members, leaves):
-            args = {subst[g[0]]: _first([lv.get(p) for p in g]) for g in groups}
-            args.update({opt_names[o]: o not in dropped for o in optional})
+        for k in optional:
+            body[k].when = f"${{{opt_names[k]}}}"
+            body[k].other = next(fit.other[k] for _, fit in members if k in fit.other) if len(base[k].ins) > 1 \
+                else None
+        for s, fit in members:
+            args = {subst[g[0]]: _first([fit.leaves.get(p) for p in g], [lv.get(p) for lv in leaves for p in g])
+                    for g in groups}
+            args.update((opt_names[k], k not in fit.dropped) for k in optional)
             self.instances[s.path] = (name, {p: args[p] for p in params})
         return Block(name, kind, params, body, out_name)
 
@@ -409,7 +419,7 @@ def _numbered(nodes: list[Node]) -> bool:
         if n.ins != [prev]:
             return False
         if "repeat" in n.body:
-            if "name" in n.body or n.body.get("carry"):
+            if n.body.get("name", _name_pattern(str(k))) != _name_pattern(str(k)) or n.body.get("carry"):
                 return False
             k += n.body["repeat"]
         elif n.name != str(k):
@@ -433,6 +443,15 @@ def _name_pattern(first: str) -> str:
     assert m is not None
     start = int(m.group(2))
     return f"{m.group(1)}${{i + {start}}}" if start else f"{m.group(1)}${{i}}"
+
+
+def _reads_well(steps: list[Node]) -> bool:
+    """A run is a repeat where that reads better than its lines: no argument needs a table of
+    values (an index into a list), and fewer arguments vary than the lines it saves."""
+    args = [p for p in steps[0].body if p != "use"]
+    exprs = [_index_expr([s.body[p] for s in steps]) for p in args]
+    varying = [e for e in exprs if isinstance(e, str) and e.startswith("${")]
+    return not any(e.endswith("[i]}") for e in varying) and len(varying) < len(steps)
 
 
 def _index_expr(values: list):
@@ -459,8 +478,12 @@ def _lit(v) -> str:
     return repr(v)
 
 
-def _skeleton(nodes: list[Node]):
-    return tuple((n.name, n.ref, tuple(n.ins), n.when, _skel(n.body)) for n in nodes)
+def _skeleton(nodes: list[Node], out: str | None = None):
+    """A node list's structure with its numbers left out; anonymous refs numbered in order."""
+    anon = {n.ref: f"~{j}" for j, n in enumerate(x for x in nodes if x.ref.startswith("~"))}
+    shown = [(n.name, anon.get(n.ref, n.ref), tuple(anon.get(r, r) for r in n.ins), n.when, n.other, _skel(n.body))
+             for n in nodes]
+    return tuple(shown) + ((anon.get(out, out),) if out is not None else ())
 
 
 def _skel(v):
@@ -471,10 +494,15 @@ def _skel(v):
     return "#" if _is_leaf(v) else v
 
 
-def _leaves(nodes: list[Node], path: tuple = ()) -> dict[tuple, Any]:
+def _key(node: Node, k: int) -> Any:
+    return node.name if node.name is not None else f"#{k}"
+
+
+def _leaves(nodes: list[Node], where: list[int], base: list[Node], path: tuple = ()) -> dict[tuple, Any]:
+    """Every number in the nodes by its path; node k is base node where[k] (its name, or its place)."""
     out: dict[tuple, Any] = {}
-    for k, n in enumerate(nodes):
-        _walk(n.body, path + (n.name if n.name is not None else k,), out)
+    for n, k in zip(nodes, where):
+        _walk(n.body, path + (_key(base[k], k),), out)
     return out
 
 
@@ -483,7 +511,7 @@ def _walk(v, path: tuple, out: dict) -> None:
         for k, x in v.items():
             _walk(x, path + (k,), out)
     elif isinstance(v, list) and v and isinstance(v[0], Node):
-        out.update(_leaves(v, path))
+        out.update(_leaves(v, list(range(len(v))), v, path))
     elif _is_leaf(v):
         out[path] = v
 
@@ -491,8 +519,7 @@ def _walk(v, path: tuple, out: dict) -> None:
 def _substitute(nodes: list[Node], subst: dict[tuple, str], path: tuple = ()) -> list[Node]:
     out = []
     for k, n in enumerate(nodes):
-        here = path + (n.name if n.name is not None else k,)
-        out.append(replace(n, body=_sub(n.body, here, subst)))
+        out.append(replace(n, body=_sub(n.body, path + (_key(n, k),), subst)))
     return out
 
 
@@ -506,29 +533,55 @@ def _sub(v, path: tuple, subst: dict):
     return v
 
 
-def _drop(nodes: list[Node], names: set[str]) -> list[Node]:
-    """The nodes without the named ones; what read one reads its input instead."""
+@dataclass
+class Fit:
+    """How an instance is its block's base: the base nodes it lacks (each dropped by `when:`,
+    with the input that stands for it), and its numbers by the base's paths."""
+    dropped: set[int]
+    other: dict[int, str]
+    leaves: dict[tuple, Any]
+
+
+def _fit(base: list[Node], base_out, nodes: list[Node], out) -> Fit | None:
+    """`nodes` as `base` with some of base's nodes dropped, or None where it is not."""
+    where, k = [], 0
+    for n in nodes:              # align in order: same name, or same op/block where anonymous
+        while k < len(base) and not _same_kind(base[k], n):
+            k += 1
+        if k == len(base):
+            return None
+        where.append(k)
+        k += 1
+    dropped = [k for k in range(len(base)) if k not in where]
+    choices = [base[k].ins if len(base[k].ins) > 1 else [None] for k in dropped]
+    want = _skeleton(nodes, out or nodes[-1].ref)
+    for pick in itertools.islice(itertools.product(*choices), 64):
+        other = {k: c for k, c in zip(dropped, pick) if c is not None}
+        kept, last = _drop(base, dropped, other, base_out or base[-1].ref)
+        if _skeleton(kept, last) == want:
+            return Fit(set(dropped), other, _leaves(nodes, where, base))
+    return None
+
+
+def _same_kind(a: Node, b: Node) -> bool:
+    if a.name is not None or b.name is not None:
+        return a.name == b.name
+    return next(iter(a.body)) == next(iter(b.body)) and \
+        a.body.get("op", a.body.get("use")) == b.body.get("op", b.body.get("use"))
+
+
+def _drop(nodes: list[Node], dropped: list[int], other: dict[int, str], out: str) -> tuple[list[Node], str]:
+    """The nodes without the dropped ones, what read one reading what stands for it; and the output."""
     stands: dict[str, str] = {}
-    out = []
-    for n in nodes:
+    kept = []
+    for k, n in enumerate(nodes):
         ins = [stands.get(r, r) for r in n.ins]
-        if n.name in names:
-            stands[n.ref] = ins[0] if len(ins) == 1 else "?"
+        if k in dropped:
+            stand = other.get(k, n.ins[0])
+            stands[n.ref] = stands.get(stand, stand)
             continue
-        out.append(replace(n, ins=ins))
-    return out
-
-
-def _fits(base: list[Node], nodes: list[Node], same_form: bool) -> set[str] | None:
-    """The named nodes of `base` that `nodes` lacks, where dropping them from base gives nodes'
-    structure; None where it does not."""
-    if not same_form:
-        return None
-    names = {n.name for n in nodes if n.name}
-    missing = {n.name for n in base if n.name and n.name not in names}
-    if not missing.isdisjoint({n.name for n in base if not n.name}):
-        return None
-    return missing if _skeleton(_drop(base, missing)) == _skeleton(nodes) else None
+        kept.append(replace(n, ins=ins))
+    return kept, stands.get(out, out)
 
 
 _SKIP = {"seq", "nodes", "node", "use", "op"}
@@ -566,8 +619,9 @@ def _type_name(values: list) -> str:
     return "pair" if all(type(v) is int or isinstance(v, tuple) for v in values) else "any"
 
 
-def _first(values: list):
-    return next(v for v in values if v is not None)
+def _first(values: list, fallback: list):
+    """A parameter's value: the instance's own, or (for a node it drops) any instance's."""
+    return next((v for v in values + fallback if v is not None))
 
 
 def _block_name(cls: str, taken: set[str]) -> str:

@@ -52,9 +52,17 @@ class Scope:
 
 
 @dataclass
+class Output:
+    name: str
+    id: int
+    key: str                       # the fx node's name: the same output in the eval and the training trace
+    train_only: bool = False
+
+
+@dataclass
 class Traced:
     root: Scope
-    output: int
+    outputs: list[Output]          # the first is the eval-mode output
     calls: dict[str, int]          # leaf module path -> how many times it runs
 
 
@@ -64,8 +72,26 @@ class _Tracer(fx.Tracer):
 
 
 def trace(model: nn.Module, input_shape: tuple) -> Traced:
-    """Trace `model` (in eval mode) on a (2, *input_shape) input; shapes come from fake tensors."""
-    model.eval()
+    """Trace `model` on a (2, *input_shape) input (shapes from fake tensors, never computed) in
+    eval mode; where modules with parameters do not run in eval mode (auxiliary heads), trace
+    training mode too, and their outputs are the training-only ones."""
+    traced = _trace(model, input_shape, train=False)
+    held = {name for name, m in model.named_modules()
+            if any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False))}
+    if held - set(traced.calls):
+        main = {o.key for o in traced.outputs}
+        training = _trace(model, input_shape, train=True)
+        if not held - set(training.calls) and main <= {o.key for o in training.outputs}:
+            for o in training.outputs:
+                o.train_only = o.key not in main
+            training.outputs.sort(key=lambda o: o.train_only)
+            traced = training
+        model.eval()
+    return traced
+
+
+def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
+    model.train(train)
     try:
         graph = _Tracer().trace(model)
     except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
@@ -116,10 +142,21 @@ class _Builder:
                 self._module(n)
             else:
                 self._call(n)
-        if not _is_tensor(output):
-            raise ImportError_(type(self.model).__name__, "forward returns more than one tensor",
-                               "archspec import takes a model with one output")
-        return Traced(self.root, self.ids[output], self.calls)
+        return Traced(self.root, self._outputs(output), self.calls)
+
+    def _outputs(self, value) -> list[Output]:
+        """The tensors forward returns, named: by their node (its main output, keyed for the eval/train
+        match), or by a named tuple's fields (GoogLeNetOutputs(logits, aux_logits2, aux_logits1))."""
+        if _is_tuple_type(value):
+            named = list(zip(value.target._fields, value.args))
+        elif isinstance(value, (tuple, list)):
+            named = [(f"out{k}", v) for k, v in enumerate(value)]
+        else:
+            named = [("output", value)]
+        if not all(_is_tensor(v) and v in self.ids for _, v in named):
+            raise ImportError_(type(self.model).__name__, "forward returns something else than tensors",
+                               "archspec import takes a model that returns tensors")
+        return [Output(k if len(named) > 1 else "output", self.ids[v], v.name) for k, v in named]
 
     def _scope(self, n: fx.Node, leaf: str | None = None) -> Scope:
         """The innermost traced module of a node (a leaf module's own entry left out)."""
@@ -169,6 +206,8 @@ class _Builder:
     def _call(self, n: fx.Node) -> None:
         name = table.call_name(n.op, n.target)
         where = self._where(n, name)
+        if _is_tuple_type(n):
+            return           # the named tuple of the outputs
         if not _is_tensor(n):
             if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
                 raise ImportError_(where, f"{name} returns several tensors and archspec has no such op",
@@ -202,6 +241,11 @@ CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 def _scope_of(path: str, m: nn.Module) -> Scope:
     cls = type(m)
     return Scope(path, f"{cls.__module__}.{cls.__qualname__}", cls in CONTAINERS)
+
+
+def _is_tuple_type(n) -> bool:
+    return isinstance(n, fx.Node) and n.op == "call_function" and isinstance(n.target, type) \
+        and issubclass(n.target, tuple)
 
 
 def _flat(v) -> list:

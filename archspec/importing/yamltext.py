@@ -56,6 +56,8 @@ def _fields(node: Node, prev: str) -> dict:
         head["in"] = node.ins[0] if len(node.ins) == 1 else node.ins
     if node.when:
         head["when"] = node.when
+    if node.other:
+        head["else"] = node.other
     return {**head, **body}
 
 
@@ -85,7 +87,7 @@ def _with_prev(nodes: list[Node]):
 def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str]) -> None:
     pad = " " * indent
     for node, prev in _with_prev(nodes):
-        label = f"{node.name}: " if node.name is not None and not seq else ""
+        label = f"{scalar(node.name)}: " if node.name is not None and not seq else ""
         flow = _flow_node(node, prev)
         kind = "seq" if "seq" in node.body else "nodes" if "nodes" in node.body else None
         if kind is None or indent + 2 + len(label) + len(flow) <= WIDTH:
@@ -128,4 +130,8 @@ def spec_text(result: Result, name: str, title: str, doc: str, input_shape: tupl
     lines.append("")
     lines.append("nodes:")
     write_nodes(result.nodes, 2, False, lines)
+    if result.outputs:
+        lines += ["", "outputs:"]
+        for name, node, train_only in result.outputs:
+            lines.append(f"  {name}: " + ("{node: %s, train_only: true}" % scalar(node) if train_only else scalar(node)))
     return "\n".join(lines) + "\n"
