@@ -231,17 +231,15 @@ class Recover:
         return n
 
     def _chain_run(self, nodes: list[Node], k: int):
-        n = self._same_block(nodes, k)
-        while n > 1 and not all(nodes[k + j].ins == [nodes[k + j - 1].ref] for j in range(1, n)):
-            n -= 1
-        if n < 2 or len(nodes[k].ins) != 1:
+        """The longest run from k on that reads well, each step reading the one before."""
+        if len(nodes[k].ins) != 1:
             return None
-        steps = nodes[k:k + n]
-        later = nodes[k + n:]
-        if any(s.ref in m.ins for s in steps for m in later if not (m is later[0] and m.ins == [s.ref])) \
-                or not _reads_well(steps):
-            return None           # (a repeat's steps are no names to read from elsewhere)
-        return self._repeat(steps, nodes[k].ins, steps[-1].ref, None), n
+        for n in range(self._same_block(nodes, k), 1, -1):
+            steps, later = nodes[k:k + n], nodes[k + n:]
+            if all(steps[j].ins == [steps[j - 1].ref] for j in range(1, n)) and _reads_well(steps) and \
+                    not any(s.ref in m.ins for s in steps for m in later if not (m is later[0] and m.ins == [s.ref])):
+                return self._repeat(steps, nodes[k].ins, steps[-1].ref, None), n   # (steps are read only in turn)
+        return None
 
     def _dense_run(self, nodes: list[Node], k: int):
         """Steps whose inputs are the run's input and every step before, closed by their concatenation."""
@@ -447,11 +445,11 @@ def _name_pattern(first: str) -> str:
 
 def _reads_well(steps: list[Node]) -> bool:
     """A run is a repeat where that reads better than its lines: no argument needs a table of
-    values (an index into a list), and fewer arguments vary than the lines it saves."""
+    values (an index into a list), and a run of two differs in one argument at most."""
     args = [p for p in steps[0].body if p != "use"]
     exprs = [_index_expr([s.body[p] for s in steps]) for p in args]
     varying = [e for e in exprs if isinstance(e, str) and e.startswith("${")]
-    return not any(e.endswith("[i]}") for e in varying) and len(varying) < len(steps)
+    return not any(e.endswith("[i]}") for e in varying) and (len(steps) > 2 or len(varying) <= 1)
 
 
 def _index_expr(values: list):
@@ -460,8 +458,8 @@ def _index_expr(values: list):
     if all(v == v0 for v in rest):
         return v0
     if all(v == rest[0] for v in rest):
-        if isinstance(v0, bool) and v0 and not rest[0]:
-            return "${i == 0}"
+        if isinstance(v0, bool):
+            return "${i == 0}" if v0 else "${i > 0}"
         return f"${{{_lit(v0)} if i == 0 else {_lit(rest[0])}}}"
     if all(type(v) is int for v in values) and len(values) > 2:
         d = values[1] - values[0]

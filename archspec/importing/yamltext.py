@@ -84,9 +84,27 @@ def _with_prev(nodes: list[Node]):
         prev = n.ref
 
 
-def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str]) -> None:
+POSITIONAL = 4      # a block of this many parameters or more takes them as a row: args: [...]
+
+
+def _as_row(node: Node) -> Node:
+    args = [k for k in node.body if k != "use"]
+    if "use" not in node.body or len(args) < POSITIONAL:
+        return node
+    return Node(node.name, {"use": node.body["use"], "args": [node.body[k] for k in args]}, node.ins, node.ref,
+                node.when, node.other)
+
+
+def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], shown: set | None = None) -> None:
     pad = " " * indent
+    shown = set() if shown is None else shown
     for node, prev in _with_prev(nodes):
+        row = _as_row(node)
+        if row is not node:            # a table's rows: its column names above the first one
+            if node.body["use"] not in shown:
+                lines.append(f"{pad}# {node.body['use']}: {', '.join(k for k in node.body if k != 'use')}")
+                shown.add(node.body["use"])
+            node = row
         label = f"{scalar(node.name)}: " if node.name is not None and not seq else ""
         flow = _flow_node(node, prev)
         kind = "seq" if "seq" in node.body else "nodes" if "nodes" in node.body else None
@@ -104,7 +122,7 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str]) -> 
                 if k != kind:
                     lines.append(f"{pad}    {k}: {scalar(v)}")
             lines.append(f"{pad}    {kind}:")
-        write_nodes(node.body[kind], indent + (4 if set(fields) == {kind} else 6), kind == "seq", lines)
+        write_nodes(node.body[kind], indent + (4 if set(fields) == {kind} else 6), kind == "seq", lines, shown)
 
 
 def write_block(block: Block, lines: list[str]) -> None:
