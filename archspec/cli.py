@@ -192,7 +192,8 @@ def cmd_import(args) -> int:
     from .importing import import_source
     path, g = import_source(args.source, args.output, args.input)
     blocks = len({s.block for s in g.scopes.values() if s.kind == "block"})
-    print(f"wrote {path} ({len(g.nodes)} nodes, {blocks} blocks, {g.params:,} params, {g.macs:,} MACs)")
+    print(f"wrote {path} ({len(g.nodes)} nodes, {blocks} block{'' if blocks == 1 else 's'}, {g.params:,} params, "
+          f"{g.macs:,} MACs)")
     return 0
 
 

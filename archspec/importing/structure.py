@@ -294,10 +294,13 @@ class Recover:
         for node in nodes:
             if node.ref in rename:
                 base = str(node.body.get("op", "out"))
+                clash = any(n.name is None and n.body.get("op") == base for n in nodes if n is not node)
                 k = 1
-                while f"{base}_{k}" in taken:
+                name = f"{base}_1" if clash or base in taken else base      # (anonymous ones are named base, base_1...)
+                while name in taken:
                     k += 1
-                node.name = f"{base}_{k}"
+                    name = f"{base}_{k}"
+                node.name = name
                 taken.add(node.name)
                 rename[node.ref] = node.name
         for node in nodes:
@@ -364,16 +367,21 @@ class Recover:
     def _block(self, name: str, kind: str, base: list[Node], out_name, members) -> Block:
         optional = sorted({k for _, fit in members for k in fit.dropped})
         leaves = [fit.leaves for _, fit in members]
-        varying = [p for p in _leaves(base, list(range(len(base))), base)
-                   if len({repr(lv.get(p)) for lv in leaves if p in lv}) > 1]
+        paths = list(_leaves(base, list(range(len(base))), base))
+        varying = [p for p in paths if len({repr(lv.get(p)) for lv in leaves if p in lv}) > 1]
         groups: list[list] = []          # leaf paths that always hold the same value: one parameter
         for p in varying:
             for g in groups:
-                if all(lv.get(p) is None or lv.get(g[0]) is None or lv[p] == lv[g[0]] for lv in leaves):
+                if _agree(leaves, p, g[0]):
                     g.append(p)
                     break
             else:
                 groups.append([p])
+        for p in paths:                  # a number only some instances have follows a parameter it agrees with
+            if p not in varying and any(p not in lv for lv in leaves):
+                g = next((g for g in groups if _agree(leaves, p, g[0])), None)
+                if g is not None:
+                    g.append(p)
         names = _param_names([g[0] for g in groups] + [(base[k].name or base[k].body.get("op", "node"),)
                                                         for k in optional])
         params: dict[str, str] = {}
@@ -441,6 +449,11 @@ def _name_pattern(first: str) -> str:
     assert m is not None
     start = int(m.group(2))
     return f"{m.group(1)}${{i + {start}}}" if start else f"{m.group(1)}${{i}}"
+
+
+def _agree(leaves: list[dict], p: tuple, q: tuple) -> bool:
+    """Whether two numbers are equal in every instance that has both."""
+    return all(lv.get(p) is None or lv.get(q) is None or lv[p] == lv[q] for lv in leaves)
 
 
 def _reads_well(steps: list[Node]) -> bool:

@@ -98,6 +98,7 @@ def _as_row(node: Node) -> Node:
 def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], shown: set | None = None) -> None:
     pad = " " * indent
     shown = set() if shown is None else shown
+    auto: set[str] = set()             # ops of the anonymous nodes so far: archspec names them after the op
     for node, prev in _with_prev(nodes):
         row = _as_row(node)
         if row is not node:            # a table's rows: its column names above the first one
@@ -106,6 +107,10 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
                 shown.add(node.body["use"])
             node = row
         label = f"{scalar(node.name)}: " if node.name is not None and not seq else ""
+        if label and node.name == node.body.get("op") and len(node.body) == 1 and node.ins == [prev] \
+                and node.name not in auto and not any(node.name in n.ins for n in nodes):
+            label = ""                 # its own name is the one archspec gives an anonymous node
+        auto.update(str(n.body["op"]) for n in [node] if n.name is None and "op" in n.body)
         flow = _flow_node(node, prev)
         kind = "seq" if "seq" in node.body else "nodes" if "nodes" in node.body else None
         if kind is None or indent + 2 + len(label) + len(flow) <= WIDTH:
