@@ -102,6 +102,10 @@ CASES = [
     ("layernorm-no-affine-1d", [7], "{op: layernorm, affine: false}", [], "layernorm"),
     ("stochastic_depth", [3, 4, 4], "{op: stochastic_depth, p: 0.2}", [], "stochastic depth 0.2"),
     ("stochastic_depth-batch-1d", [5], "{op: stochastic_depth, p: 0.5, mode: batch}", [], "stochastic depth 0.5 batch"),
+    ("chunk", [6, 3, 3], "{op: chunk, chunks: 2, index: 1}", [], "chunk 2/2"),
+    ("chunk-uneven-1d", [7], "{op: chunk, chunks: 3, index: 2}", [], "chunk 3/3"),
+    ("channel_shuffle", [6, 2, 3], "{op: channel_shuffle, groups: 2}", [], "channel shuffle 2"),
+    ("channel_shuffle-3", [6, 1, 1], "{op: channel_shuffle, groups: 3}", [], "channel shuffle 3"),
 ]
 
 
@@ -208,6 +212,10 @@ REFERENCE = {
     "layernorm-no-affine-1d": lambda x, m: _layernorm(x, torch.ones(7), torch.zeros(7), 1e-6),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,
+    "chunk": lambda x, m: x[:, 3:6],
+    "chunk-uneven-1d": lambda x, m: x[:, 6:7],          # pieces of 3, 3 and 1
+    "channel_shuffle": lambda x, m: x[:, [0, 3, 1, 4, 2, 5]],
+    "channel_shuffle-3": lambda x, m: x[:, [0, 2, 4, 1, 3, 5]],
 }
 
 

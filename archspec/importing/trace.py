@@ -125,6 +125,7 @@ class _Builder:
         self.ids: dict[fx.Node, int] = {}
         self.calls: dict[str, int] = {}
         self.count = 0
+        self.pending: dict[fx.Node, tuple] = {}       # steps of a chunk or a channel shuffle
 
     def build(self, graph: fx.Graph) -> Traced:
         output = None
@@ -208,6 +209,8 @@ class _Builder:
         where = self._where(n, name)
         if _is_tuple_type(n):
             return           # the named tuple of the outputs
+        if self._split_or_shuffle(n, where):
+            return
         if not _is_tensor(n):
             if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
                 raise ImportError_(where, f"{name} returns several tensors and archspec has no such op",
@@ -225,6 +228,41 @@ class _Builder:
         if ops is None:
             raise ImportError_(where, f"{name} has no archspec op", "register an op for it with --ops")
         self._add(n, self._scope(n), ops, None, self._tensor_ins(n, where, tensors), where)
+
+    def _split_or_shuffle(self, n: fx.Node, where: str) -> bool:
+        """Calls that are archspec ops only together: x.chunk(k, 1) and its items (chunk ops), and
+        view(n, g, c / g, h, w) -> transpose(1, 2) -> [contiguous] -> view(n, c, h, w) (a channel
+        shuffle). Their steps wait in `self.pending` until the last one makes the op."""
+        target = n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
+        x = n.args[0] if n.args else None
+        if target == "chunk" and x in self.ids:
+            chunks, dim = (list(n.args[1:]) + [n.kwargs.get("dim", 0)])[:2] if len(n.args) > 1 else (None, None)
+            if n.kwargs.get("chunks") is not None:
+                chunks = n.kwargs["chunks"]
+            if dim in (1, -3) and isinstance(chunks, int):
+                self.pending[n] = ("chunks", self.ids[x], chunks)
+                return True
+            return False
+        step = self.pending.get(x) if isinstance(x, fx.Node) else None
+        if target == "getitem" and step and step[0] == "chunks":
+            self._add(n, self._scope(n), [("chunk", {"chunks": step[2], "index": n.args[1]})], None, [step[1]], where)
+            return True
+        if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
+            (b, c, h, w), y = _shape(x), _shape(n)
+            if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w):
+                self.pending[n] = ("grid", self.ids[x], y[1])
+                return True
+        if step and step[0] in ("grid", "transposed"):
+            if target == "transpose" and step[0] == "grid" and sorted(n.args[1:3]) == [1, 2]:
+                self.pending[n] = ("transposed", step[1], step[2])
+                return True
+            if target == "contiguous":
+                self.pending[n] = step
+                return True
+            if target in ("view", "reshape", "flatten") and step[0] == "transposed" and len(_shape(n)) == 4:
+                self._add(n, self._scope(n), [("channel_shuffle", {"groups": step[2]})], None, [step[1]], where)
+                return True
+        return False
 
     def _tensor_ins(self, n: fx.Node, where: str, tensors: list | None = None) -> list[int]:
         tensors = tensors if tensors is not None else [a for a in _flat(n.args) if _is_tensor(a)]

@@ -1,4 +1,5 @@
-"""Ops that join or reshape tensors: concat, add, mul, zero-padded shortcut, flatten."""
+"""Ops that join, split or reshape tensors: concat, add, mul, zero-padded shortcut, flatten, chunk,
+channel shuffle."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, Op, Pos, literal, register
+from .base import Attrs, Call, NonNeg, Op, Pos, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -151,3 +152,55 @@ class Flatten(Op):
 
     def call(self, a, args, inplace=False):
         return f"torch.flatten({args[0]}, 1)"
+
+
+@register
+class Chunk(Op):
+    name = "chunk"
+    ranks = (1, 3)
+    doc = ("one piece of the channels cut into `chunks` pieces of ceil(C / chunks) (the last one may be "
+           "smaller): torch.chunk(x, chunks, 1)[index], ShuffleNetV2's channel split")
+
+    class Attrs(Attrs):
+        chunks: Pos
+        index: NonNeg = 0
+
+    def shape(self, a, xs):
+        c = xs[0][0]
+        size = -(-c // a.chunks)
+        start = a.index * size
+        if start >= c:
+            raise SpecError(f"chunk {a.index} of {a.chunks} is empty: {c} channels make "
+                            f"{-(-c // size)} pieces of {size}", hint=f"use an index below {-(-c // size)}")
+        return (min(c, start + size) - start, *xs[0][1:])
+
+    # no module form: a view of its input, as torch writes it
+    def call(self, a, args, inplace=False):
+        return f"{args[0]}.chunk({literal(a.chunks)}, 1)[{literal(a.index)}]"
+
+    def label(self, a):
+        return f"chunk {a.index + 1}/{a.chunks}"
+
+
+@register
+class ChannelShuffle(Op):
+    name = "channel_shuffle"
+    ranks = (3,)
+    doc = ("ShuffleNet's channel shuffle: the channels read as a groups x (C / groups) grid and transposed, "
+           "so that each group's channels spread over all groups")
+    fresh = True
+
+    class Attrs(Attrs):
+        groups: Pos
+
+    def shape(self, a, xs):
+        if xs[0][0] % a.groups:
+            raise SpecError(f"{xs[0][0]} channels do not split into {a.groups} groups",
+                            hint=f"use a groups value that divides {xs[0][0]}")
+        return xs[0]
+
+    def call(self, a, args, inplace=False):
+        return f"{args[0]}.unflatten(1, ({literal(a.groups)}, -1)).transpose(1, 2).flatten(1, 2)"
+
+    def label(self, a):
+        return f"channel shuffle {a.groups}"
