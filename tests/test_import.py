@@ -151,11 +151,11 @@ def test_every_table_module_maps_to_a_registered_op():
                 nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row")]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
-        op, attrs = table.module_op(m)
+        (op, attrs), = table.module_ops(m)
         REGISTRY[op].Attrs(**{k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()})
-    assert table.module_op(nn.AdaptiveAvgPool2d((1, 1)))[0] == "global_avgpool"
+    assert table.module_ops(nn.AdaptiveAvgPool2d((1, 1)))[0][0] == "global_avgpool"
     with pytest.raises(table.Unsupported, match="padding_mode='reflect'"):
-        table.module_op(nn.Conv2d(3, 4, 3, padding_mode="reflect"))
+        table.module_ops(nn.Conv2d(3, 4, 3, padding_mode="reflect"))
 
 
 # -- torchvision ------------------------------------------------------------------------------

@@ -124,9 +124,38 @@ except ImportError:       # pragma: no cover
     pass
 
 
-def module_op(m: nn.Module) -> tuple[str, dict] | None:
-    """(op, attrs) of a module archspec has as an op, None for a module to trace into."""
-    entry = MODULES.get(type(m))
+def _batchnorm_act(m) -> list:
+    """timm's BatchNormAct2d: batch norm, then its drop and activation modules (each an op, or none)."""
+    ops = [("batchnorm", _batchnorm(m))]
+    for part in (m.drop, m.act):
+        if type(part) is not nn.Identity:
+            ops += module_ops(part) or []
+            if type(part) not in MODULES:
+                raise Unsupported(f"a {type(part).__name__} inside it")
+    return ops
+
+
+# modules of libraries that are imported only where the model comes from them: (module, class) -> entry
+LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
+    ("timm.layers.norm_act", "BatchNormAct2d"): _batchnorm_act,
+}
+
+
+def _entry(cls: type) -> Callable[[Any], list] | None:
+    entry = MODULES.get(cls)
+    if entry is not None:
+        return lambda m: [entry(m)]
+    return LIBRARY_MODULES.get((cls.__module__, cls.__qualname__))
+
+
+def is_op_module(m: nn.Module) -> bool:
+    return _entry(type(m)) is not None
+
+
+def module_ops(m: nn.Module) -> list[tuple[str, dict]] | None:
+    """[(op, attrs)] of a module archspec has as ops (the first holds its tensors), None for a
+    module to trace into."""
+    entry = _entry(type(m))
     return entry(m) if entry else None
 
 

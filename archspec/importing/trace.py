@@ -68,7 +68,7 @@ class Traced:
 
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return type(m) in table.MODULES
+        return table.is_op_module(m)
 
 
 def trace(model: nn.Module, input_shape: tuple) -> Traced:
@@ -193,7 +193,7 @@ class _Builder:
         m = self.model.get_submodule(n.target)
         where = f"{n.target} ({type(m).__name__})"
         try:
-            op, attrs = table.module_op(m)  # type: ignore[misc]
+            ops = table.module_ops(m) or []
         except Unsupported as e:
             raise ImportError_(where, f"{type(m).__name__} with {e} has no archspec op",
                                "register an op for it with --ops") from None
@@ -202,7 +202,7 @@ class _Builder:
             raise ImportError_(where, "a module called with several arguments", "archspec ops take one tensor")
         self.calls[n.target] = self.calls.get(n.target, 0) + 1
         held = any(True for _ in m.parameters()) or any(True for _ in m.buffers())
-        self._add(n, self._scope(n, n.target), [(op, attrs)], n.target.rpartition(".")[2], ins, where, n.target, held)
+        self._add(n, self._scope(n, n.target), ops, n.target.rpartition(".")[2], ins, where, n.target, held)
 
     def _call(self, n: fx.Node) -> None:
         name = table.call_name(n.op, n.target)
