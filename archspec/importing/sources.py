@@ -58,7 +58,8 @@ def _timm(source: str, name: str):
         raise _error(source, f"timm has no model {name!r}", did_you_mean(name, timm.list_models()))
     with torch.device("meta"):
         model = timm.create_model(name, pretrained=False)
-    return model, name, tuple(model.pretrained_cfg.get("input_size", (3, 224, 224)))
+    cfg: dict = getattr(model, "pretrained_cfg", None) or {}
+    return model, name, tuple(cfg.get("input_size", (3, 224, 224)))
 
 
 def _user(source: str, path: str, factory: str):

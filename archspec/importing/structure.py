@@ -139,6 +139,7 @@ class Recover:
         if len(externals) == 1:
             refs[externals[0]] = "input"
         nodes: list[Node] = []
+        node: Node | None
         anonymous = 0            # anonymous nodes' refs count only them: a dropped optional node shifts none
         for p in parts:
             if isinstance(p, Item):
@@ -379,9 +380,9 @@ class Recover:
                 groups.append([p])
         for p in paths:                  # a number only some instances have follows a parameter it agrees with
             if p not in varying and any(p not in lv for lv in leaves):
-                g = next((g for g in groups if _agree(leaves, p, g[0])), None)
-                if g is not None:
-                    g.append(p)
+                hit = next((g for g in groups if _agree(leaves, p, g[0])), None)
+                if hit is not None:
+                    hit.append(p)
         names = _param_names([g[0] for g in groups] + [(base[k].name or base[k].body.get("op", "node"),)
                                                         for k in optional])
         params: dict[str, str] = {}
@@ -601,8 +602,8 @@ _SKIP = {"seq", "nodes", "node", "use", "op"}
 def _param_names(paths: list[tuple]) -> list[str]:
     parts = [[str(c) for c in p if c not in _SKIP] for p in paths]
     parts = [[("depth" if c == "repeat" else c) for c in p] for p in parts]
-    names = []
-    for k, p in enumerate(parts):
+    names: list[str] = []
+    for p in parts:
         for n in range(1, len(p) + 1):
             cand = "_".join(p[-n:])
             if sum(1 for q in parts if "_".join(q[-n:]) == cand) == 1 or n == len(p):

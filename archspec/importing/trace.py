@@ -5,6 +5,7 @@ leaves are ops with their inputs. Imports torch."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.fx as fx
@@ -96,7 +97,8 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
         graph = _Tracer().trace(model)
     except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
         raise ImportError_(type(model).__name__, f"torch.fx cannot trace it: {type(e).__name__}: {e}",
-                           "archspec import needs a model torch.fx can trace (no control flow on tensor values)")
+                           "archspec import needs a model torch.fx can trace (no control flow on tensor values)") \
+            from None
     gm = fx.GraphModule(model, graph)
     from torch._subclasses.fake_tensor import FakeTensorMode
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -105,7 +107,7 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
         ShapeProp(gm, fake_mode=fake).propagate(torch.zeros(2, *input_shape, device=device))
     except Exception as e:     # noqa: BLE001 - the model's own forward may refuse the input
         raise ImportError_(type(model).__name__, f"the model does not run on a {tuple(input_shape)} input: "
-                           f"{type(e).__name__}: {str(e)[:200]}", "give another --input C,H,W")
+                           f"{type(e).__name__}: {str(e)[:200]}", "give another --input C,H,W") from None
     return _Builder(model).build(gm.graph)
 
 
@@ -190,8 +192,9 @@ class _Builder:
         self.ids[n] = self.count - 1
 
     def _module(self, n: fx.Node) -> None:
-        m = self.model.get_submodule(n.target)
-        where = f"{n.target} ({type(m).__name__})"
+        path = str(n.target)
+        m = self.model.get_submodule(path)
+        where = f"{path} ({type(m).__name__})"
         try:
             ops = table.module_ops(m) or []
         except Unsupported as e:
@@ -200,9 +203,9 @@ class _Builder:
         ins = self._tensor_ins(n, where)
         if len(ins) != 1 or len(n.args) != 1 or n.kwargs:
             raise ImportError_(where, "a module called with several arguments", "archspec ops take one tensor")
-        self.calls[n.target] = self.calls.get(n.target, 0) + 1
+        self.calls[path] = self.calls.get(path, 0) + 1
         held = any(True for _ in m.parameters()) or any(True for _ in m.buffers())
-        self._add(n, self._scope(n, n.target), ops, n.target.rpartition(".")[2], ins, where, n.target, held)
+        self._add(n, self._scope(n, path), ops, path.rpartition(".")[2], ins, where, path, held)
 
     def _call(self, n: fx.Node) -> None:
         name = table.call_name(n.op, n.target)
@@ -234,13 +237,11 @@ class _Builder:
         view(n, g, c / g, h, w) -> transpose(1, 2) -> [contiguous] -> view(n, c, h, w) (a channel
         shuffle). Their steps wait in `self.pending` until the last one makes the op."""
         target = n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
-        x = n.args[0] if n.args else None
+        x: Any = n.args[0] if n.args else None
         if target == "chunk" and x in self.ids:
-            chunks, dim = (list(n.args[1:]) + [n.kwargs.get("dim", 0)])[:2] if len(n.args) > 1 else (None, None)
-            if n.kwargs.get("chunks") is not None:
-                chunks = n.kwargs["chunks"]
-            if dim in (1, -3) and isinstance(chunks, int):
-                self.pending[n] = ("chunks", self.ids[x], chunks)
+            given = {**dict(zip(("chunks", "dim"), n.args[1:])), **n.kwargs}
+            if given.get("dim", 0) in (1, -3) and isinstance(given.get("chunks"), int):
+                self.pending[n] = ("chunks", self.ids[x], given["chunks"])
                 return True
             return False
         step = self.pending.get(x) if isinstance(x, fx.Node) else None
@@ -253,7 +254,7 @@ class _Builder:
                 self.pending[n] = ("grid", self.ids[x], y[1])
                 return True
         if step and step[0] in ("grid", "transposed"):
-            if target == "transpose" and step[0] == "grid" and sorted(n.args[1:3]) == [1, 2]:
+            if target == "transpose" and step[0] == "grid" and list(n.args[1:3]) in ([1, 2], [2, 1]):
                 self.pending[n] = ("transposed", step[1], step[2])
                 return True
             if target == "contiguous":

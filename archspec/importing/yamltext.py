@@ -99,6 +99,7 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
     pad = " " * indent
     shown = set() if shown is None else shown
     auto: set[str] = set()             # ops of the anonymous nodes so far: archspec names them after the op
+    named = {r for n, p in _with_prev(nodes) if n.ins != [p] for r in n.ins}    # read by an in:
     for node, prev in _with_prev(nodes):
         row = _as_row(node)
         if row is not node:            # a table's rows: its column names above the first one
@@ -108,7 +109,7 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
             node = row
         label = f"{scalar(node.name)}: " if node.name is not None and not seq else ""
         if label and node.name == node.body.get("op") and len(node.body) == 1 and node.ins == [prev] \
-                and node.name not in auto and not any(node.name in n.ins for n in nodes):
+                and node.name not in auto and node.name not in named:
             label = ""                 # its own name is the one archspec gives an anonymous node
         auto.update(str(n.body["op"]) for n in [node] if n.name is None and "op" in n.body)
         flow = _flow_node(node, prev)
@@ -156,5 +157,6 @@ def spec_text(result: Result, name: str, title: str, doc: str, input_shape: tupl
     if result.outputs:
         lines += ["", "outputs:"]
         for name, node, train_only in result.outputs:
-            lines.append(f"  {name}: " + ("{node: %s, train_only: true}" % scalar(node) if train_only else scalar(node)))
+            target = f"{{node: {scalar(node)}, train_only: true}}" if train_only else scalar(node)
+            lines.append(f"  {name}: {target}")
     return "\n".join(lines) + "\n"
