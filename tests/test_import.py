@@ -220,3 +220,35 @@ def test_timm_round_trip(name, tmp_path):
     torch.manual_seed(0)
     model = timm.create_model(name, pretrained=False)
     _round_trip(out, model, torch.randn(1, 3, 96, 96))
+
+
+HOSTILE = '''
+import torch
+from torch import nn
+
+
+def evil_name():
+    m = nn.Sequential()
+    m.add_module("x\\nimport os", nn.Conv2d(3, 4, 1))
+    return m
+
+
+def evil_class():
+    cls = type("Evil\\n!!python/object:os.system", (nn.Module,), {
+        "__init__": lambda self: (nn.Module.__init__(self), setattr(self, "c", nn.Conv2d(3, 3, 1)))[0],
+        "forward": lambda self, x: self.c(x)})
+    return nn.Sequential(cls(), cls())
+'''
+
+
+def test_hostile_names_stay_data(in_tmp, capsys):
+    """Module names are checked by the one validator; class names become block names of word
+    characters; the file written is a spec that loads as plain data."""
+    (in_tmp / "evil.py").write_text(HOSTILE)
+    assert main(["import", "evil.py:evil_name", "-o", "a.yaml", "--input", "3,8,8"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be an archspec node name" in err and not (in_tmp / "a.yaml").exists()
+    assert main(["import", "evil.py:evil_class", "-o", "b.yaml", "--input", "3,8,8"]) == 0
+    text = (in_tmp / "b.yaml").read_text()
+    assert list(archspec.load("b.yaml").blocks) == ["system"] and "!!" not in text
+    assert main(["validate", "b.yaml"]) == 0

@@ -188,12 +188,9 @@ class Recover:
                 raise ImportError_(item.where, "a module with parameters that runs more than once or "
                                    "outside its parent's forward", "archspec nodes run once, in their own module")
             name = None
-        if name is not None:
-            _check_name(name, item.where)
         return Node(name, {"op": item.op, **item.attrs}, [], name if name is not None else f"~{k}")
 
     def _child_node(self, scope: Scope) -> Node | None:
-        _check_name(scope.local, f"{scope.path} ({_short(scope.cls)})")
         if scope.path in self.instances:
             block, args = self.instances[scope.path]
             return Node(scope.local, {"use": block, **args}, [], scope.local)
@@ -409,13 +406,6 @@ class Recover:
 
 def _short(cls: str) -> str:
     return cls.rpartition(".")[2]
-
-
-def _check_name(name: str, where: str) -> None:
-    problem = name_problem(name, index_ok=True)
-    if problem:
-        raise ImportError_(where, f"its name {name!r} cannot be an archspec node name: {problem}",
-                           "archspec node names are state_dict keys that are Python identifiers or indices")
 
 
 def _numbered(nodes: list[Node]) -> bool:

@@ -12,6 +12,7 @@ import torch.fx as fx
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
+from ..names import name_problem, shown
 from . import table
 from .table import Unsupported
 
@@ -91,15 +92,27 @@ def trace(model: nn.Module, input_shape: tuple) -> Traced:
     return traced
 
 
+def _check_names(model: nn.Module) -> None:
+    """Every module name is a node name (a state_dict key archspec can write), before fx writes code."""
+    for path, _ in model.named_modules():
+        local = path.rpartition(".")[2]
+        problem = path and name_problem(local, index_ok=True)
+        if problem:
+            raise ImportError_(path.encode("unicode_escape").decode(), f"its name {shown(local)} cannot be an archspec "
+                               f"node name: {problem}",
+                               "archspec node names are state_dict keys that are Python identifiers or indices")
+
+
 def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
+    _check_names(model)
     model.train(train)
     try:
         graph = _Tracer().trace(model)
+        gm = fx.GraphModule(model, graph)
     except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
         raise ImportError_(type(model).__name__, f"torch.fx cannot trace it: {type(e).__name__}: {e}",
                            "archspec import needs a model torch.fx can trace (no control flow on tensor values)") \
             from None
-    gm = fx.GraphModule(model, graph)
     from torch._subclasses.fake_tensor import FakeTensorMode
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     fake = None if device.type == "meta" else FakeTensorMode(allow_non_fake_inputs=True)   # no real compute
