@@ -380,8 +380,7 @@ class Recover:
                 hit = next((g for g in groups if _agree(leaves, p, g[0])), None)
                 if hit is not None:
                     hit.append(p)
-        names = _param_names([g[0] for g in groups] + [(base[k].name or base[k].body.get("op", "node"),)
-                                                        for k in optional])
+        names = _param_names([g[0] for g in groups] + [(_what(base[k]),) for k in optional])
         params: dict[str, str] = {}
         subst: dict[tuple, str] = {}
         for g, pname in zip(groups, names):
@@ -494,6 +493,13 @@ def _skel(v):
     if isinstance(v, list):
         return _skeleton(v) if v and isinstance(v[0], Node) else tuple(_skel(x) for x in v)
     return "#" if _is_leaf(v) else v
+
+
+def _what(node: Node) -> str:
+    """An optional node's parameter name: its own name, or (anonymous or numbered) its op or block."""
+    if node.name and not node.name.isdigit():
+        return node.name
+    return str(node.body.get("op") or node.body.get("use") or "node")
 
 
 def _key(node: Node, k: int) -> Any:
