@@ -66,6 +66,15 @@ def net():
     return Net()
 
 
+def plain():
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()]      # the same ops from 3 channels
+    for _ in range(2):
+        layers += [nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()]
+    layers += [nn.MaxPool2d(2)]
+    return nn.Sequential(nn.Sequential(*layers), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+
+
 def rolled():
     return Rolled()
 
@@ -111,6 +120,15 @@ def test_user_model_imports_as_a_block_and_a_repeat(user_file, capsys):
     with FlopCounterMode(display=False) as fc:
         model(torch.zeros(1, 3, 32, 32))
     assert g.macs == fc.get_total_flops() // 2
+
+
+def test_repeated_ops_in_a_sequential_are_one_repeat(user_file):
+    """VGG's idiom: the same ops again and again in an nn.Sequential are one repeat of their list."""
+    assert main(["import", f"{user_file}:plain", "-o", "plain.yaml", "--input", "3,8,8"]) == 0
+    text = open("plain.yaml").read()
+    assert '  - "0":\n      seq:\n        - {repeat: 3, node: [{op: conv, out: 8, k: 3, pad: 1}, batchnorm, relu]}' \
+        in text
+    _round_trip("plain.yaml", _load_plugin(user_file).plain(), torch.randn(1, 3, 8, 8))
 
 
 def test_unsupported_op_names_the_module_and_the_op(user_file, capsys):

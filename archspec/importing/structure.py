@@ -170,7 +170,7 @@ class Recover:
             out_name = next(n.name for n in nodes if n.ref == out)
         kind = "seq" if _numbered(nodes) else "nodes"
         if kind == "seq":           # numbered: a repeat's steps take the next indices by themselves
-            nodes = [replace(n, body={k: v for k, v in n.body.items() if k != "name"}) for n in nodes]
+            nodes = _op_runs([replace(n, body={k: v for k, v in n.body.items() if k != "name"}) for n in nodes])
         return kind, nodes, externals, out_name
 
     def _ref(self, i: int, scope: Scope, refs: dict, where: str) -> str:
@@ -198,7 +198,7 @@ class Recover:
         if out_name is not None:
             raise ImportError_(f"{scope.path} ({_short(scope.cls)})", "the group's output is not its last op",
                                "archspec groups end in their output")
-        if kind == "seq" and len(nodes) == 1 and "repeat" in nodes[0].body:   # the whole group repeats
+        if kind == "seq" and len(nodes) == 1 and isinstance(nodes[0].body.get("node"), dict):   # it all repeats
             return Node(scope.local, nodes[0].body, [], scope.local)
         return Node(scope.local, {kind: nodes}, [], scope.local)
 
@@ -439,6 +439,33 @@ def _name_pattern(first: str) -> str:
     assert m is not None
     start = int(m.group(2))
     return f"{m.group(1)}${{i + {start}}}" if start else f"{m.group(1)}${{i}}"
+
+
+def _op_runs(nodes: list[Node]) -> list[Node]:
+    """In a numbered sequence, a list of ops written again and again (VGG's conv, batchnorm, relu)
+    as one repeat of that list: the period and count that save the most lines."""
+    out: list[Node] = []
+    k = 0
+    while k < len(nodes):
+        best = (0, 1, 1)                 # (lines saved, period, count)
+        for p in range(1, 7):
+            unit = [n.body for n in nodes[k:k + p]]
+            if len(unit) < p or not all("op" in b for b in unit):
+                break
+            r = 1
+            while [n.body for n in nodes[k + r * p:k + (r + 1) * p]] == unit:
+                r += 1
+            best = max(best, (p * (r - 1), p, r))
+        saved, p, r = best
+        if saved == 0:
+            out.append(nodes[k])
+            k += 1
+            continue
+        steps = nodes[k:k + p]
+        unit_nodes = [replace(n, ins=[q.ref]) for n, q in zip(steps, [Node(None, {}, [], "input")] + steps)]
+        out.append(Node(None, {"repeat": r, "node": unit_nodes}, steps[0].ins, nodes[k + r * p - 1].ref))
+        k += r * p
+    return out
 
 
 def _agree(leaves: list[dict], p: tuple, q: tuple) -> bool:

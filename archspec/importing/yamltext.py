@@ -69,6 +69,8 @@ def _flow_node(node: Node, prev: str | None) -> str:
     for k, v in fields.items():
         if k in ("seq", "nodes"):
             v = "[" + ", ".join(_flow_node(c, p) for c, p in _with_prev(v)) + "]"
+        elif k == "node" and isinstance(v, list):       # a list of ops, repeated in a numbered sequence
+            v = "[" + ", ".join(_flow_node(c, p) for c, p in _with_prev(v)) + "]"
         elif k == "node":
             v = "{" + ", ".join(f"{a}: {scalar(x)}" for a, x in v.items()) + "}"
         else:
@@ -121,14 +123,15 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
         if not label:                  # a numbered group in a numbered sequence
             lines.append(f"{pad}- {kind}:")
         elif set(fields) == {"nodes"}:
-            lines.append(f"{pad}- {node.name}:")
+            lines.append(f"{pad}- {scalar(node.name)}:")
         else:
-            lines.append(f"{pad}- {node.name}:")
+            lines.append(f"{pad}- {scalar(node.name)}:")
             for k, v in fields.items():
                 if k != kind:
                     lines.append(f"{pad}    {k}: {scalar(v)}")
             lines.append(f"{pad}    {kind}:")
-        write_nodes(node.body[kind], indent + (4 if set(fields) == {kind} else 6), kind == "seq", lines, shown)
+        under_key = not label or set(fields) != {"nodes"}      # the children under a `seq:`/`nodes:` line
+        write_nodes(node.body[kind], indent + (6 if under_key and label else 4), kind == "seq", lines, shown)
 
 
 def write_block(block: Block, lines: list[str]) -> None:
