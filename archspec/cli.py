@@ -133,14 +133,23 @@ def cmd_diagram(args) -> int:
         print("archspec diagram needs the graphviz package: pip install 'archspec[diagram]'", file=sys.stderr)
         return 1
     suffix = args.output.rpartition(".")[2].lower() if args.output and "." in args.output else None
-    fmt = args.format or (suffix if suffix in render.FORMATS else "svg")
+    fmt = args.format or (suffix if suffix in (*render.FORMATS, "html") else "svg")
     g = _graph(args.spec, args.sets, args.strict)
     try:
-        path, view = render.render(g, args.output, fmt, args.depth, args.direction)
+        if fmt == "html":
+            from . import viewer
+            render.check_expand(g, tuple(args.expand))
+            depth = render.default_depth(g) if args.depth is None else args.depth
+            path = viewer.write(g, args.output, depth, tuple(args.expand))
+            print(f"wrote {path} (interactive: every block opens and closes by click)")
+            return 0
+        drawing = render.render(g, args.output, fmt, args.depth, args.direction, tuple(args.expand))
     except render.DiagramError as e:
         print(f"archspec diagram: error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {path} ({render.describe(view)})")
+    print(f"wrote {', '.join(map(str, drawing.paths))} ({render.describe(drawing.view)})")
+    if drawing.split:
+        print(drawing.split)
     return 0
 
 
@@ -226,15 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(run=cmd_summary)
 
-    p = sub.add_parser("diagram", help="draw the architecture with Graphviz (svg, png, pdf or dot)")
+    p = sub.add_parser("diagram", help="draw the architecture with Graphviz (svg, png, pdf or dot), "
+                                         "or as an interactive page (html)")
     _spec_args(p)
     p.add_argument("-o", "--output", help="output file (default: <spec name>.<format> here)")
-    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"], default=None,
-                   help="default: from the -o suffix, else svg")
+    p.add_argument("--format", choices=["svg", "png", "pdf", "dot", "html"], default=None,
+                   help="default: from the -o suffix, else svg; html: one self-contained interactive page")
     p.add_argument("--depth", type=_depth, default=None,
                    help="collapse the hierarchy below this depth; 0 draws every node "
                         "(default: the deepest that fits about 40 boxes)")
     p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="top-to-bottom or left-to-right")
+    p.add_argument("--expand", action="append", default=[], metavar="PATH",
+                   help="open the blocks whose path matches this glob (layer3.1, 'Mixed_6*') one level more, "
+                        "while the rest stays collapsed; repeatable")
     p.set_defaults(run=cmd_diagram)
 
     p = sub.add_parser("build", help="compile to a PyTorch module file (and TorchScript, ONNX, torch.export)")

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .errors import fmt_shape
 from .ir import Graph
@@ -45,23 +45,32 @@ def rollup(graph: Graph) -> dict[str, list[int]]:
     return sums
 
 
-def rows(graph: Graph, depth: int | None = None) -> list[Row]:
-    """One row per node, or per scope where the hierarchy is cut at `depth`."""
-    sums = rollup(graph) if depth else {}
+def cut_at(depth: int | None) -> Callable[[str], str]:
+    """The row a node is counted in at `depth`: itself, or its depth-component prefix."""
+    def cut(name: str) -> str:
+        return ".".join(name.split(".")[:depth]) if depth and depth_of(name) > depth else name
+    return cut
+
+
+def rows(graph: Graph, depth: int | None = None, unit: Callable[[str], str] | None = None) -> list[Row]:
+    """One row per node, or per scope where the hierarchy is cut: at `depth`, or where `unit`
+    (node name -> the name of its row) says."""
+    cut = unit or cut_at(depth)
+    sums = rollup(graph) if depth or unit else {}
     out, seen = [], set()
     for n in graph.nodes.values():
-        d = depth_of(n.name)
-        if depth and d > depth:
-            prefix = ".".join(n.name.split(".")[:depth])
+        prefix = cut(n.name)
+        if prefix != n.name:
             if prefix in seen:
                 continue
             seen.add(prefix)
             scope = graph.scopes.get(prefix)
             shape = graph.shape_of(scope.output) if scope and scope.output in graph.nodes else None
             params, buffers, macs, activations = sums[prefix]
-            out.append(Row(prefix, graph.scope_label(prefix), shape, params, buffers, macs, activations, depth))
+            out.append(Row(prefix, graph.scope_label(prefix), shape, params, buffers, macs, activations,
+                           depth_of(prefix)))
         else:
-            out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, d))
+            out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, depth_of(n.name)))
     return out
 
 
