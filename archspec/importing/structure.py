@@ -623,6 +623,8 @@ _SKIP = {"seq", "nodes", "node", "use", "op"}
 
 
 def _param_names(paths: list[tuple]) -> list[str]:
+    """Each number's parameter name: the shortest end of its path no other one shares (`stride`,
+    `conv1_out`), a numbered child's index after the attribute (`out0` for seq item 0's out)."""
     parts = [[str(c) for c in p if c not in _SKIP] for p in paths]
     parts = [[("depth" if c == "repeat" else c) for c in p] for p in parts]
     names: list[str] = []
@@ -631,6 +633,8 @@ def _param_names(paths: list[tuple]) -> list[str]:
             cand = "_".join(p[-n:])
             if sum(1 for q in parts if "_".join(q[-n:]) == cand) == 1 or n == len(p):
                 break
+        if cand[:1].isdigit() and n > 1:
+            cand = p[-1] + "_".join(p[-n:-1])
         names.append(_valid(cand, set(names)))
     return names
 
