@@ -49,6 +49,12 @@ class Node:
         return math.prod(self.shape) if self.shape else 0
 
     @property
+    def elementwise(self) -> int:
+        """Pooling and add/mul element operations, which the MACs convention leaves out."""
+        known = [x for x in self.in_shapes if x is not None]      # all of them, where the output is known
+        return self.op.elementwise(self.attrs, known, self.shape) if self.shape else 0
+
+    @property
     def label(self) -> str:
         return self.op.label(self.attrs)
 
@@ -124,6 +130,10 @@ class Graph:
     @property
     def activations(self) -> int:
         return sum(n.activations for n in self.nodes.values())
+
+    @property
+    def elementwise(self) -> int:
+        return sum(n.elementwise for n in self.nodes.values())
 
     def inference_nodes(self) -> list[Node]:
         """The nodes that the outputs used in eval mode depend on (training-only heads left out)."""

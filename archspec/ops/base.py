@@ -6,6 +6,10 @@ An op is a subclass of `Op` with
 - `tensors(a, xs, y)`: its parameters and buffers (state_dict suffix, shape),
   from which parameter counts derive,
 - `macs(a, xs, y)`: multiply-accumulates (conv and linear only, by convention),
+- `elementwise(a, xs, y)`: the element operations outside that convention which papers
+  sometimes count (a pooling window's reads, an add's or mul's element operations),
+- `saved(a, xs, y)`: what autograd keeps of it for backward in training (`Saved`), from which
+  training memory derives,
 - `label(a)`: a short text for diagrams and tables,
 - `module(a, xs, y)` / `call(a, args)`: its PyTorch form, as a module
   constructor (`Call`, kept as data) and as a forward expression (text);
@@ -17,6 +21,7 @@ Register a user op with `@register` on such a class; nothing else changes.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -30,6 +35,22 @@ class Tensor(NamedTuple):
     key: str          # state_dict suffix: "weight", "running_mean", ...
     shape: tuple
     buffer: bool = False
+    dtype: str = "act"     # "act": the model's dtype; or its own ("int64": batch norm's counter)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A tensor autograd keeps for an op's backward: its input `k`, its output, or a tensor
+    the op makes (`shape` per sample, of the activations' dtype or its own)."""
+    what: str                    # "input" (the k-th) | "output" | "new"
+    k: int = 0                   # which input
+    shape: tuple = ()            # "new": per sample (the batch dimension in front is implied)
+    dtype: str = "act"           # "act" (the activations' dtype), "int64", "bool", "float32"
+    batched: bool = True         # False: one tensor for the whole batch (batch norm's statistics)
+
+
+INPUT0: tuple[Saved, ...] = (Saved("input"),)       # the op keeps its (first) input
+OUTPUT: tuple[Saved, ...] = (Saved("output"),)      # the op keeps its result
 
 
 class Attrs(BaseModel):
@@ -123,6 +144,16 @@ class Op:
     def macs(self, a: BaseModel, xs: list[Shape], y: Shape) -> int:
         return 0
 
+    def saved(self, a: BaseModel, xs: list[Shape], y: Shape, inplace: bool = False) -> tuple[Saved, ...]:
+        """What autograd keeps for backward in training (parameters and buffers aside), run in place
+        or not: by default nothing (add, concat, flatten, scaling by a constant)."""
+        return ()
+
+    def elementwise(self, a: BaseModel, xs: list[Shape], y: Shape) -> int:
+        """Element operations not in the MACs convention: pooling (one per element a window reads)
+        and add/mul merges (one per output element per extra operand); 0 for every other op."""
+        return 0
+
     def label(self, a: BaseModel) -> str:
         return self.name
 
@@ -131,6 +162,7 @@ class Op:
     fresh: ClassVar[bool] = False          # the output is a new tensor its backward never reads, so the
     #                                        next op may overwrite it in place (conv, batchnorm, add, ...)
     inplace: ClassVar[bool] = False        # module()/call() accept inplace=True (relu, add)
+    view: ClassVar[bool] = False           # the output is a view of the first input (flatten, identity)
     init_modules: ClassVar[tuple[str, ...]] = ()   # module classes a spec's `init:` rule for this op sets
 
     def module(self, a: BaseModel, xs: list[Shape], y: Shape, inplace: bool = False) -> Call | None:

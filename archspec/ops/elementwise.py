@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from .base import Attrs, Call, Op, Prob, kw, literal, register
+from .base import INPUT0, OUTPUT, Attrs, Call, Op, Prob, Saved, kw, literal, register
 
 SCALED_TANH = '''
 class ScaledTanh(nn.Module):
@@ -25,6 +25,9 @@ class ReLU(Op):
     doc = "max(x, 0)"
     inplace = True
 
+    def saved(self, a, xs, y, inplace=False):
+        return OUTPUT
+
     def module(self, a, xs, y, inplace=False):
         return Call("nn.ReLU", (), (kw("inplace", inplace, False),))
 
@@ -35,6 +38,9 @@ class ReLU(Op):
 class _Pointwise(Op):
     """A parameter-free function of each element: `nn.<module>()` or `torch.<fn>(x)`."""
     torch_name: ClassVar[tuple[str, str]]
+
+    def saved(self, a, xs, y, inplace=False):
+        return OUTPUT          # tanh and sigmoid: their backward reads their result
 
     def module(self, a, xs, y, inplace=False):
         return Call(f"nn.{self.torch_name[0]}")
@@ -59,6 +65,9 @@ class ScaledTanh(Op):
         A: float = 1.7159
         S: float = 2 / 3
 
+    def saved(self, a, xs, y, inplace=False):
+        return (Saved("new", shape=y),)      # tanh's result, before the scaling by A
+
     def module(self, a, xs, y, inplace=False):
         return Call("ScaledTanh", (("A", a.A), ("S", a.S)), (), (SCALED_TANH,))
 
@@ -74,6 +83,10 @@ class _Activation(Op):
     and `F.<fn>(x, inplace=True)`, as `relu` does."""
     torch_name: ClassVar[tuple[str, str]]
     inplace = True
+
+    def saved(self, a, xs, y, inplace=False):
+        # in place, autograd keeps a copy of the input it overwrites (relu6, silu, hardswish, hardsigmoid)
+        return (Saved("new", shape=y),) if inplace else INPUT0
 
     def _kwargs(self, a, inplace: bool) -> tuple:
         return (kw("inplace", inplace, False),)
@@ -122,6 +135,9 @@ class LeakyReLU(_Activation):
     class Attrs(Attrs):
         negative_slope: float = 0.01
 
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0          # in place, its result, which is the same storage
+
     def _kwargs(self, a, inplace):
         # autograd refuses the in-place form's backward for a negative slope
         return (kw("negative_slope", a.negative_slope, 0.01), kw("inplace", inplace and a.negative_slope >= 0, False))
@@ -137,6 +153,9 @@ class GELU(Op):
 
     class Attrs(Attrs):
         approximate: Literal["none", "tanh"] = "none"
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
 
     def _call(self, fn, a):
         return Call(fn, (), (kw("approximate", a.approximate, "none"),))
@@ -180,6 +199,9 @@ class Softmax(Op):
     name = "softmax"
     doc = "softmax over channels (dim 1 with the batch)"
 
+    def saved(self, a, xs, y, inplace=False):
+        return OUTPUT
+
     def module(self, a, xs, y, inplace=False):
         return Call("nn.Softmax", (("dim", 1),))
 
@@ -194,6 +216,10 @@ class Dropout(Op):
 
     class Attrs(Attrs):
         p: Prob = 0.5
+
+    def saved(self, a, xs, y, inplace=False):
+        # the scaled keep-mask, in the activations' dtype (CPU; CUDA's fused kernel keeps 1 byte each)
+        return (Saved("new", shape=y),)
 
     def module(self, a, xs, y, inplace=False):
         return Call("nn.Dropout", (("p", a.p),))
@@ -241,6 +267,10 @@ class StochasticDepth(Op):
         p: Prob
         mode: Literal["row", "batch"] = "row"
 
+    def saved(self, a, xs, y, inplace=False):
+        # the noise x is multiplied by: one number per sample (row) or per batch
+        return (Saved("new", shape=(1,) * len(y), batched=a.mode == "row"),) if a.p > 0 else ()
+
     # a module even when anonymous: torch has no functional form of it
     def module(self, a, xs, y, inplace=False):
         return Call("StochasticDepth", (("p", a.p),), (kw("mode", a.mode, "row"),), (STOCHASTIC_DEPTH,))
@@ -253,6 +283,7 @@ class StochasticDepth(Op):
 class Identity(Op):
     name = "identity"
     doc = "passes its input through"
+    view = True
 
     def module(self, a, xs, y, inplace=False):
         return Call("nn.Identity")

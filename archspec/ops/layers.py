@@ -1,10 +1,27 @@
 """Pooling, normalisation and fully-connected layers."""
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, literal, register, square, window_out
+from .base import (
+    INPUT0,
+    Attrs,
+    Call,
+    NonNegPair,
+    Op,
+    Pair,
+    Pos,
+    Saved,
+    Tensor,
+    kw,
+    literal,
+    register,
+    square,
+    window_out,
+)
 
 
 class _Pool(Op):
@@ -37,6 +54,9 @@ class _Pool(Op):
         return (c, window_out(h, k[0], s[0], p[0], 1, a.ceil_mode),
                 window_out(w, k[1], s[1], p[1], 1, a.ceil_mode))
 
+    def elementwise(self, a, xs, y):
+        return a.k[0] * a.k[1] * math.prod(y)      # every window reads k x k elements
+
     def label(self, a):
         k, (sh, sw) = a.k, a.stride or a.k
         return f"{self.name} {k[0]}x{k[1]}/{sh if sh == sw else f'{sh},{sw}'}" + (" ceil" if a.ceil_mode else "")
@@ -47,6 +67,9 @@ class MaxPool(_Pool):
     name = "maxpool"
     doc = "max pooling (nn.MaxPool2d); stride defaults to the window size"
     torch_name = ("MaxPool2d", "max_pool2d")
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0 + (Saved("new", shape=y, dtype="int64"),)     # and where each maximum was
 
     class Attrs(Attrs):
         k: Pair
@@ -60,6 +83,9 @@ class AvgPool(_Pool):
     name = "avgpool"
     doc = "average pooling (nn.AvgPool2d); stride defaults to the window size"
     torch_name = ("AvgPool2d", "avg_pool2d")
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
 
     class Attrs(MaxPool.Attrs):
         count_include_pad: bool = True
@@ -76,6 +102,12 @@ class AdaptiveAvgPool(Op):
 
     def shape(self, a, xs):
         return (xs[0][0], *a.size)
+
+    def saved(self, a, xs, y, inplace=False):
+        return () if tuple(a.size) == (1, 1) else INPUT0      # to 1x1 torch takes a mean, which keeps nothing
+
+    def elementwise(self, a, xs, y):
+        return math.prod(xs[0])                    # each input element is summed once
 
     def _size(self, a):
         return a.size
@@ -103,6 +135,9 @@ class GlobalAvgPool(AdaptiveAvgPool):
 
     def _size(self, a):
         return (1, 1)       # torchvision's nn.AdaptiveAvgPool2d((1, 1))
+
+    def saved(self, a, xs, y, inplace=False):
+        return ()
 
     def label(self, a):
         return "global avgpool"
@@ -132,6 +167,11 @@ class LRN(Op):
     def call(self, a, args, inplace=False):
         return Call("F.local_response_norm", *self._args(a)).source(args[0])
 
+    def saved(self, a, xs, y, inplace=False):
+        # F.local_response_norm: x, x^2 zero-padded over channels, k + alpha * avg and its power
+        c, h, w = xs[0]
+        return INPUT0 + (Saved("new", shape=(c + a.size - 1, h, w)), Saved("new", shape=y), Saved("new", shape=y))
+
     def label(self, a):
         return f"lrn {a.size}"
 
@@ -150,7 +190,11 @@ class BatchNorm(Op):
         c = (xs[0][0],)
         affine = [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
         return affine + [Tensor("running_mean", c, True), Tensor("running_var", c, True),
-                         Tensor("num_batches_tracked", (), True)]
+                         Tensor("num_batches_tracked", (), True, "int64")]
+
+    def saved(self, a, xs, y, inplace=False):
+        stats = Saved("new", shape=(xs[0][0],), dtype="float32", batched=False)    # the batch mean and 1/std
+        return INPUT0 + (stats, stats)
 
     fresh = True
     init_modules = ("nn.BatchNorm1d", "nn.BatchNorm2d")
@@ -198,6 +242,10 @@ class LayerNorm(Op):
 
     init_modules = ("nn.LayerNorm", "LayerNorm2d")
 
+    def saved(self, a, xs, y, inplace=False):
+        stats = Saved("new", shape=xs[0][1:] or (1,), dtype="float32")     # mean and 1/std per position
+        return INPUT0 + (stats, stats)
+
     def module(self, a, xs, y, inplace=False):
         c = xs[0][0]
         if len(xs[0]) == 3:
@@ -235,6 +283,9 @@ class Linear(Op):
 
     def macs(self, a, xs, y):
         return a.out * xs[0][0]
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
 
     fresh = True
     init_modules = ("nn.Linear",)

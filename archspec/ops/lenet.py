@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import SpecError
-from .base import Attrs, Call, Op, Pos, Tensor, register, window_out
+from .base import Attrs, Call, Op, Pos, Saved, Tensor, register, window_out
 
 SUBSAMPLE = '''
 class Subsample(nn.Module):
@@ -42,6 +42,10 @@ class RBF(nn.Module):
 '''
 
 
+def _keeps_input_and(shape: tuple) -> tuple[Saved, ...]:
+    return (Saved("input"), Saved("new", shape=shape))
+
+
 @register
 class Subsample(Op):
     name = "subsample"
@@ -60,6 +64,9 @@ class Subsample(Op):
 
     def tensors(self, a, xs, y):
         return [Tensor("weight", (xs[0][0],)), Tensor("bias", (xs[0][0],))]
+
+    def saved(self, a, xs, y, inplace=False):
+        return _keeps_input_and(y)      # avg_pool2d's input; the window sums, times the weight
 
     init_modules = ("Subsample",)
 
@@ -85,6 +92,9 @@ class RBF(Op):
 
     def tensors(self, a, xs, y):
         return [Tensor("weight", (a.out, xs[0][0]), buffer=True)]
+
+    def saved(self, a, xs, y, inplace=False):
+        return (Saved("new", shape=(a.out, xs[0][0])),)     # x - w, which pow(2) keeps
 
     def module(self, a, xs, y, inplace=False):
         return Call("RBF", (("in_features", xs[0][0]), ("out_features", a.out)), (), (RBF_UNITS,))

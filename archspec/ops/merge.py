@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNeg, Op, Pos, literal, register
+from .base import Attrs, Call, NonNeg, Op, Pos, Saved, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -87,6 +87,9 @@ class Add(Op):
                                   for v, c in zip(args[1:], w[1:]))
         return " + ".join(v if c == 1 else f"{literal(c)} * {v}" for v, c in zip(args, w))
 
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
+
     def label(self, a):
         return "add" if a.weights is None else "add " + ", ".join(f"{c:g}" for c in a.weights)
 
@@ -105,6 +108,12 @@ class Mul(Op):
                                 hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
             out = [max(p, q) for p, q in zip(out, x)]
         return tuple(out)
+
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
+
+    def saved(self, a, xs, y, inplace=False):
+        return tuple(Saved("input", i) for i in range(len(xs)))     # each factor's gradient reads the others
 
     fresh = True
 
@@ -143,6 +152,7 @@ class PadChannels(Op):
 class Flatten(Op):
     name = "flatten"
     doc = "(C, H, W) -> (C*H*W,) (torch.flatten(x, 1))"
+    view = True
 
     def shape(self, a, xs):
         return (math.prod(xs[0]),)
@@ -174,7 +184,8 @@ class Chunk(Op):
                             f"{-(-c // size)} pieces of {size}", hint=f"use an index below {-(-c // size)}")
         return (min(c, start + size) - start, *xs[0][1:])
 
-    # no module form: a view of its input, as torch writes it
+    view = True          # no module form: a view of its input, as torch writes it
+
     def call(self, a, args, inplace=False):
         return f"{args[0]}.chunk({literal(a.chunks)}, 1)[{literal(a.index)}]"
 
