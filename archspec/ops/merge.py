@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNeg, Op, Pos, Saved, literal, register
+from .base import Attrs, Call, NonNeg, Op, Pos, Saved, kw, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -164,12 +164,27 @@ class Flatten(Op):
         return f"torch.flatten({args[0]}, 1)"
 
 
+CHUNK = '''
+class Chunk(nn.Module):
+    """One of `chunks` pieces of the channels (torch.chunk(x, chunks, 1)[index]): a view."""
+
+    def __init__(self, chunks, index=0):
+        super().__init__()
+        self.chunks = chunks
+        self.index = index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, 1)[self.index]
+'''
+
+
 @register
 class Chunk(Op):
     name = "chunk"
     ranks = (1, 3)
     doc = ("one piece of the channels cut into `chunks` pieces of ceil(C / chunks) (the last one may be "
            "smaller): torch.chunk(x, chunks, 1)[index], ShuffleNetV2's channel split")
+    view = True
 
     class Attrs(Attrs):
         chunks: Pos
@@ -184,10 +199,9 @@ class Chunk(Op):
                             f"{-(-c // size)} pieces of {size}", hint=f"use an index below {-(-c // size)}")
         return (min(c, start + size) - start, *xs[0][1:])
 
-    view = True          # no module form: a view of its input, as torch writes it
-
-    def call(self, a, args, inplace=False):
-        return f"{args[0]}.chunk({literal(a.chunks)}, 1)[{literal(a.index)}]"
+    def module(self, a, xs, y, inplace=False):
+        # a module even when anonymous: generated forward code indexes nothing
+        return Call("Chunk", (("chunks", a.chunks),), (kw("index", a.index, 0),), (CHUNK,))
 
     def label(self, a):
         return f"chunk {a.index + 1}/{a.chunks}"
