@@ -51,7 +51,12 @@ def _load_plugin(src: str, flag: str = "--ops"):
     if spec is None or spec.loader is None:
         raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "not a Python file")])
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[spec.name] = module      # as an import would: its classes know their file (inspect, import)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
     return module
 
 
@@ -347,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output spec file (default: <name>.yaml here)")
     p.add_argument("--input", type=_input, default=None, metavar="C,H,W",
                    help="input shape (default: the model's usual one, else 3,224,224)")
+    p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE",
+                   help="load your own ops; an op whose `imports` names a module class stands for it")
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")

@@ -79,6 +79,20 @@ def rolled():
     return Rolled()
 
 
+class Swish(nn.Module):
+    def __init__(self, beta):
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.beta * x)
+
+
+def swishy():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), Swish(1.5), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+
+
 def broken():
     raise ValueError("no weights here")
 '''
@@ -129,6 +143,21 @@ def test_repeated_ops_in_a_sequential_are_one_repeat(user_file):
     assert '  - "0":\n      seq:\n        - {repeat: 3, node: [{op: conv, out: 8, k: 3, pad: 1}, batchnorm, relu]}' \
         in text
     _round_trip("plain.yaml", _load_plugin(user_file).plain(), torch.randn(1, 3, 8, 8))
+
+
+def test_a_user_op_stands_for_its_module(user_file, capsys):
+    """--ops: an op whose `imports` names a module class is that module (examples/swish_op.py);
+    the spec says which file it needs. Without it, the module's forward is traced op by op."""
+    ops = str(SPECS.parent / "examples" / "swish_op.py")
+    assert main(["import", f"{user_file}:swishy", "-o", "s.yaml", "--input", "3,8,8", "--ops", ops]) == 0
+    text = open("s.yaml").read()
+    assert '- "1": {op: swish, beta: 1.5}' in text and 'requires_ops: {swish: "swish_op.py"}' in text
+    assert main(["validate", "s.yaml", "--ops", ops]) == 0
+    _round_trip("s.yaml", _load_plugin(user_file).swishy(), torch.randn(1, 3, 8, 8))
+    from archspec.ops import REGISTRY
+    del REGISTRY["swish"]               # the registry is the process's: leave it as the other tests expect
+    assert main(["import", f"{user_file}:swishy", "-o", "t.yaml", "--input", "3,8,8"]) == 0
+    assert "scale" in open("t.yaml").read()
 
 
 def test_unsupported_op_names_the_module_and_the_op(user_file, capsys):

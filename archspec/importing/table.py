@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ops import REGISTRY
+
 
 class Unsupported(Exception):
     """This module or call has no exact archspec op (the message says what differs)."""
@@ -145,7 +147,12 @@ def _entry(cls: type) -> Callable[[Any], list] | None:
     entry = MODULES.get(cls)
     if entry is not None:
         return lambda m: [entry(m)]
-    return LIBRARY_MODULES.get((cls.__module__, cls.__qualname__))
+    library = LIBRARY_MODULES.get((cls.__module__, cls.__qualname__))
+    if library is not None:
+        return library
+    names = {cls.__qualname__, f"{cls.__module__}.{cls.__qualname__}"}
+    op = next((op for op in REGISTRY.values() if names & set(op.imports)), None)   # a user's op (--ops)
+    return (lambda m: [(op.name, op.attrs_of(m))]) if op is not None else None
 
 
 def is_op_module(m: nn.Module) -> bool:

@@ -4,7 +4,9 @@ a node does not read the one before it."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 
 from ..ops import REGISTRY
 from .structure import Block, Node, Result
@@ -68,7 +70,7 @@ def _flow_node(node: Node, prev: str | None) -> str:
     parts = []
     for k, v in fields.items():
         if k in ("seq", "nodes"):
-            v = "[" + ", ".join(_flow_node(c, p) for c, p in _with_prev(v)) + "]"
+            v = "[" + ", ".join(_flow_named(c, p, k == "nodes") for c, p in _with_prev(v)) + "]"
         elif k == "node" and isinstance(v, list):       # a list of ops, repeated in a numbered sequence
             v = "[" + ", ".join(_flow_node(c, p) for c, p in _with_prev(v)) + "]"
         elif k == "node":
@@ -77,6 +79,12 @@ def _flow_node(node: Node, prev: str | None) -> str:
             v = scalar(v)
         parts.append(f"{k}: {v}")
     return "{" + ", ".join(parts) + "}"
+
+
+def _flow_named(node: Node, prev: str, named: bool) -> str:
+    """A group's child in flow style: `{name: ...}` in a nodes group, the node alone in a seq."""
+    flow = _flow_node(node, prev)
+    return f"{{{scalar(node.name)}: {flow}}}" if named and node.name is not None else flow
 
 
 def _with_prev(nodes: list[Node]):
@@ -144,9 +152,34 @@ def write_block(block: Block, lines: list[str]) -> None:
     write_nodes(block.nodes, 6, block.kind == "seq", lines)
 
 
+def _user_ops(result: Result) -> dict[str, str]:
+    """The ops of the spec that a user registered (--ops), each with the file that defines it."""
+    found: dict[str, str] = {}
+
+    def walk(v) -> None:
+        if isinstance(v, Node):
+            walk(v.body)
+        elif isinstance(v, dict):
+            op = v.get("op")
+            if isinstance(op, str) and op in REGISTRY and not type(REGISTRY[op]).__module__.startswith("archspec."):
+                module = sys.modules.get(type(REGISTRY[op]).__module__)
+                found[op] = os.path.basename(getattr(module, "__file__", None) or type(REGISTRY[op]).__module__)
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(result.nodes)
+    walk([b.nodes for b in result.blocks])
+    return found
+
+
 def spec_text(result: Result, name: str, title: str, doc: str, input_shape: tuple) -> str:
     lines = ["archspec: 1", f"name: {name}", f"title: {scalar(title)}", f"doc: {scalar(doc)}",
              f"input: {scalar(list(input_shape))}"]
+    user = _user_ops(result)
+    if user:              # archspec never loads code itself: the spec names the --ops file of each
+        lines.append("requires_ops: " + scalar(user))
     if result.blocks:
         lines.append("")
         lines.append("blocks:")
