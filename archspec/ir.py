@@ -159,5 +159,25 @@ class Graph:
         return {"params": sum(n.params for n in nodes), "macs": sum(n.macs for n in nodes)}
 
     def state_dict_shapes(self) -> dict[str, tuple]:
-        """Every parameter and buffer as it appears in the compiled module's state_dict."""
-        return {f"{n.name}.{t.key}": tuple(t.shape) for n in self.nodes.values() for t in n.tensors}
+        """Every parameter and buffer as it appears in the compiled module's state_dict, in its
+        order: a module's own tensors (a node that is a parameter of its scope, Op.parameter, as
+        torchvision's layer_scale), then its submodules', each in the order they were added."""
+        root: _Module = ({}, {})
+        for n in self.nodes.values():
+            for t in n.tensors:
+                *path, leaf = t.path(n.name).split(".")
+                module = root
+                for part in path:
+                    module = module[1].setdefault(part, ({}, {}))
+                module[0][leaf] = tuple(t.shape)
+        out: dict[str, tuple] = {}
+
+        def walk(module: _Module, prefix: str) -> None:
+            out.update({prefix + k: s for k, s in module[0].items()})
+            for name, child in module[1].items():
+                walk(child, f"{prefix}{name}.")
+        walk(root, "")
+        return out
+
+
+_Module = tuple[dict[str, tuple], dict[str, "_Module"]]     # (own tensors, submodules), for state_dict order

@@ -25,6 +25,7 @@ from .errors import did_you_mean, fmt_shape
 from .files import cannot_write, write_atomic
 from .ir import INPUT, Graph, Node, parent
 from .names import file_stem, one_line
+from .ops.base import ChannelsLast
 from .ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
 
@@ -282,7 +283,9 @@ def si(v: int) -> str:
 
 
 def compact_shape(shape) -> str:
-    return "×".join(map(str, shape)) if shape else "?"
+    if not shape:
+        return "?"
+    return "×".join(map(str, shape)) + (f" {shape.layout}" if isinstance(shape, ChannelsLast) else "")
 
 
 def _small(text: str, colour: str = _MUTED) -> str:
@@ -351,7 +354,7 @@ def _arg_items(args: dict) -> list[str]:
     def dims(v) -> str:
         if isinstance(v, (list, tuple)) and v and all(isinstance(x, int) for x in v):
             return "x".join(map(str, v))
-        return str(v)
+        return f"{v:.4g}" if isinstance(v, float) else str(v)      # a computed rate: 0.005882
     kernel = next((k for k in ("k", "kernel", "kernel_size") if k in args), None)
     items = []
     for k, v in args.items():

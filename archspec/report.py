@@ -11,6 +11,7 @@ from typing import Any, Callable
 from .errors import fmt_shape
 from .ir import Graph
 from .names import one_line
+from .ops.base import ChannelsLast
 
 CONVENTION = ("MACs = multiply-accumulates of conv and linear layers "
               "(= torch FlopCounterMode / 2 = torchvision's GFLOPS); FLOPs = 2 x MACs")
@@ -93,6 +94,7 @@ def to_dict(graph: Graph, memory=None) -> dict:
         "inference": graph.eval_counts(),
         "convention": CONVENTION,
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()),
+                   **layout(n.shape),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
                    for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
@@ -116,6 +118,16 @@ def csv_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def layout(shape: tuple | None) -> dict:
+    """The JSON outputs' mark of a channels-last shape, {"layout": "HWC"}; {} for any other."""
+    return {"layout": shape.layout} if isinstance(shape, ChannelsLast) else {}
+
+
+def _csv_shape(shape: tuple | None) -> str:
+    """96x56x56; a channels-last shape says so: 56x56x96 HWC."""
+    return "x".join(map(str, shape or ())) + (f" {shape.layout}" if isinstance(shape, ChannelsLast) else "")
+
+
 def _num(v: int) -> str:
     return f"{v:,}"
 
@@ -136,7 +148,7 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None, m
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["node", "op", "output", "params", "buffers", "macs"] + (["saved_bytes"] if memory else []))
-        w.writerows([csv_cell(r.name), csv_cell(r.op), "x".join(map(str, r.shape or ())), r.params, r.buffers, r.macs]
+        w.writerows([csv_cell(r.name), csv_cell(r.op), _csv_shape(r.shape), r.params, r.buffers, r.macs]
                     + ([memory.under(r.name)] if memory else []) for r in table)
         return buf.getvalue()
     if fmt == "md":

@@ -22,7 +22,7 @@ from .files import cannot_write, write_atomic
 from .ir import Graph
 from .names import file_stem, one_line
 from .render import unit_at
-from .report import CONVENTION, rollup
+from .report import CONVENTION, layout, rollup
 
 
 def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
@@ -35,15 +35,17 @@ def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
         "input": list(graph.input_shape), "convention": CONVENTION,
         "totals": {"params": graph.params, "buffers": graph.buffers, "macs": graph.macs},
         "outputs": [{"name": k, "node": o.node, "train_only": o.train_only} for k, o in graph.outputs.items()],
-        "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()),
+        "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()), **layout(n.shape),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs, "inputs": n.inputs,
                    "attrs": _attrs(n.attrs), "train_only": n.name in train,
-                   "weights": [{"key": t.key, "shape": list(t.shape), "buffer": t.buffer} for t in n.tensors]}
+                   "weights": [{"key": t.key or n.name.rsplit(".", 1)[-1], "shape": list(t.shape), "buffer": t.buffer}
+                               for t in n.tensors]}
                   for n in graph.nodes.values()],
         "scopes": [{"path": s.path, "block": graph.scope_label(s.path), "args": {k: str(v) for k, v in s.args.items()},
                     "params": sums.get(s.path, [0] * 4)[0], "buffers": sums.get(s.path, [0] * 4)[1],
                     "macs": sums.get(s.path, [0] * 4)[2],
-                    "shape": list(graph.shape_of(s.output) or ()) if s.output in graph.nodes else []}
+                    "shape": list(graph.shape_of(s.output) or ()) if s.output in graph.nodes else [],
+                    **layout(graph.shape_of(s.output) if s.output in graph.nodes else None)}
                    for s in graph.scopes.values()],
         "open": [s for s in graph.scopes if not depth or len(unit(s + ".x")) > len(s)],   # cut below s
     }

@@ -19,6 +19,7 @@
 
   const fmt = (v) => Number(v).toLocaleString("en-US");
   const shapeText = (s) => "(" + s.join(", ") + ")";
+  const shapeOf = (x) => shapeText(x.shape) + (x.layout ? " " + x.layout : "");   // channels last: (56, 56, 96) HWC
   const $ = (id) => document.getElementById(id);
 
   function prefixes(name) {
@@ -82,16 +83,16 @@
     if (u === INPUT) return [["input", "name"], [shapeText(M.input), "small"]];
     if (u.startsWith(OUT)) {
       const o = M.outputs.find((x) => OUT + x.name === u);
-      return [[o.name, "name"], [shapeText(nodes.get(o.node).shape) + (o.train_only ? " training only" : ""), "small"]];
+      return [[o.name, "name"], [shapeOf(nodes.get(o.node)) + (o.train_only ? " training only" : ""), "small"]];
     }
     const counts = (p, m) => [p ? fmt(p) + " params" : "", m ? fmt(m) + " MACs" : ""].filter(Boolean).join(" · ");
     const name = shortName(u);
     if (scopes.has(u)) {
       const s = scopes.get(u), tags = mergeTags(u);
-      return [["+ " + name, "name"], [s.block + (tags ? "  " + tags : ""), ""], [(s.shape.length ? shapeText(s.shape) + " " : "") + counts(s.params, s.macs), "small"]];
+      return [["+ " + name, "name"], [s.block + (tags ? "  " + tags : ""), ""], [(s.shape.length ? shapeOf(s) + " " : "") + counts(s.params, s.macs), "small"]];
     }
     const n = nodes.get(u);
-    return [[name, "name"], [n.label, ""], [shapeText(n.shape) + " " + counts(n.params, n.macs), "small"]];
+    return [[name, "name"], [n.label, ""], [shapeOf(n) + " " + counts(n.params, n.macs), "small"]];
   }
   function lineFont(cls) { return (cls === "name" ? "bold 12px " : cls === "small" ? "10px " : "12px ") + "sans-serif"; }
   function unitSize(u) {
@@ -242,12 +243,12 @@
     // [label, value] rows: exact counts, as `archspec summary --json` gives them
     if (scopes.has(id)) {
       const s = scopes.get(id);
-      return { title: id, sub: s.block, rows: [["output", s.shape.length ? shapeText(s.shape) : "?"], ["params", fmt(s.params)],
+      return { title: id, sub: s.block, rows: [["output", s.shape.length ? shapeOf(s) : "?"], ["params", fmt(s.params)],
         ["buffers", fmt(s.buffers)], ["MACs", fmt(s.macs)], ...Object.entries(s.args)], weights: [] };
     }
     const n = nodes.get(id);
     if (!n) return null;
-    return { title: id, sub: n.label, rows: [["op", n.op], ["output", shapeText(n.shape)], ["params", fmt(n.params)],
+    return { title: id, sub: n.label, rows: [["op", n.op], ["output", shapeOf(n)], ["params", fmt(n.params)],
       ["buffers", fmt(n.buffers)], ["MACs", fmt(n.macs)], ["inputs", n.inputs.join(", ")], ...Object.entries(n.attrs)],
       weights: n.weights };
   }
@@ -298,7 +299,7 @@
       const tr = body.insertRow();
       tr.setAttribute("data-id", u);
       if (scopes.has(u)) tr.className = "block";
-      [u, f.block || f.label, f.shape.length ? shapeText(f.shape) : "", fmt(f.params), fmt(f.macs)].forEach((v, i) => {
+      [u, f.block || f.label, f.shape.length ? shapeOf(f) : "", fmt(f.params), fmt(f.macs)].forEach((v, i) => {
         const td = tr.insertCell(); td.textContent = v; if (i >= 3) td.className = "num";
       });
       tr.addEventListener("click", () => select(u, true));

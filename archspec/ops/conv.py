@@ -4,7 +4,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..errors import SpecError, fmt_shape
-from .base import INPUT0, Attrs, Call, NonNegPair, Op, Pair, Pos, Saved, Tensor, kw, register, square, window_out
+from . import base
+from .base import INPUT0, Call, NonNegPair, Op, Pair, Pos, Saved, Tensor, kw, register, square, window_out
 
 # The compiled form of a connection table; emitted into generated files, which import only torch.
 TABLE_CONV = '''
@@ -70,7 +71,7 @@ class Conv(Op):
     ranks = (3,)
     doc = "2-d convolution (nn.Conv2d); `connections` gives a partial input-output table (LeNet-5 C3)"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
         k: Pair
         stride: Pair = (1, 1)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..errors import SpecError
-from .base import Attrs, Call, Op, Pos, Saved, Tensor, register, window_out
+from . import base
+from .base import Call, Op, Pos, Saved, Tensor, register, window_out
 
 SUBSAMPLE = '''
 class Subsample(nn.Module):
@@ -53,7 +54,7 @@ class Subsample(Op):
     doc = ("trainable subsampling (S2, S4): the sum of each k x k window times one trainable "
            "coefficient per map, plus one trainable bias per map")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         k: Pos = 2
 
     def shape(self, a, xs):
@@ -84,7 +85,7 @@ class RBF(Op):
     doc = ("Euclidean radial basis units y_i = sum_j (x_j - w_ij)^2 with fixed (non-trainable) "
            "weights, LeNet-5's output layer")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
 
     def shape(self, a, xs):

@@ -1,5 +1,5 @@
-"""Ops that join, split or reshape tensors: concat, add, mul, zero-padded shortcut, flatten, chunk,
-channel shuffle."""
+"""Ops that join, split or reshape tensors: concat, add, mul, zero-padded shortcut, flatten, permute,
+chunk, channel shuffle."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNeg, Op, Pos, Saved, kw, literal, register
+from . import base
+from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, kw, like, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -60,10 +61,11 @@ Weights = Annotated[tuple[float, ...], BeforeValidator(_tuple), Field(min_length
 class Add(Op):
     name = "add"
     arity = None
+    channels_last = True
     doc = ("element-wise sum of same-shaped tensors (residual merge); with `weights`, one coefficient per "
            "input (Caffe's Eltwise coeff): weights: [1, 0.17] is x + 0.17 * branch")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         weights: Weights | None = None
 
     def shape(self, a, xs):
@@ -98,6 +100,7 @@ class Add(Op):
 class Mul(Op):
     name = "mul"
     arity = None
+    channels_last = True
     doc = "element-wise product with broadcasting, e.g. (C, H, W) x (C, 1, 1) for squeeze-and-excitation"
 
     def shape(self, a, xs):
@@ -107,7 +110,7 @@ class Mul(Op):
                 raise SpecError(f"cannot multiply {_shapes(xs)}",
                                 hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
             out = [max(p, q) for p, q in zip(out, x)]
-        return tuple(out)
+        return like(xs[0], out)
 
     def elementwise(self, a, xs, y):
         return (len(xs) - 1) * math.prod(y)
@@ -128,7 +131,7 @@ class PadChannels(Op):
     doc = ("identity shortcut that subsamples by `stride` (x[:, :, ::s, ::s]) and zero-pads the channels "
            "to `out` (ResNet option A, PyramidNet)")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
         stride: Pos = 1
 
@@ -164,6 +167,58 @@ class Flatten(Op):
         return f"torch.flatten({args[0]}, 1)"
 
 
+PERMUTE = '''
+class Permute(nn.Module):
+    """torch.permute as a module (torchvision.ops.Permute): `dims` orders the axes, batch first."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+'''
+
+
+def _dims(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+@register
+class Permute(Op):
+    name = "permute"
+    channels_last = True
+    view = True             # of its input, which it keeps nothing of for backward
+    doc = ("reorders the axes, the batch axis 0 staying first (torch.permute): dims [0, 2, 3, 1] makes "
+           "a (C, H, W) map the channels-last (H, W, C) tensor that layernorm and linear then act on per "
+           "position, [0, 3, 1, 2] makes it channels first again (ConvNeXt's block)")
+
+    class Attrs(base.Attrs):
+        dims: Annotated[tuple[int, ...], BeforeValidator(_dims), Field(min_length=2, max_length=4)]
+
+    def shape(self, a, xs):
+        x, dims = xs[0], a.dims
+        if sorted(dims) != list(range(len(x) + 1)) or dims[0] != 0:
+            raise SpecError(f"dims {list(dims)} do not reorder the {len(x) + 1} axes of the (N, ...) input "
+                            f"{fmt_shape(x)} with the batch axis 0 first",
+                            hint="e.g. [0, 2, 3, 1] (to channels last) or [0, 3, 1, 2] (back to channels first)")
+        sizes = [x[d - 1] for d in dims[1:]]
+        channel = dims.index(len(x) if isinstance(x, ChannelsLast) else 1)     # where the channel axis goes
+        if len(x) == 3 and channel not in (1, 3):
+            raise SpecError(f"dims {list(dims)} put the channel axis of {fmt_shape(x)} between height and width",
+                            hint="the channel axis goes first (1) or last (3)")
+        return ChannelsLast(sizes) if len(x) == 3 and channel == 3 else tuple(sizes)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("Permute", (("dims", a.dims),), (), (PERMUTE,))
+
+    def call(self, a, args, inplace=False):
+        return f"{args[0]}.permute({', '.join(map(literal, a.dims))})"
+
+    def label(self, a):
+        return f"permute {', '.join(map(str, a.dims))}"
+
+
 CHUNK = '''
 class Chunk(nn.Module):
     """One of `chunks` pieces of the channels (torch.chunk(x, chunks, 1)[index]): a view."""
@@ -186,7 +241,7 @@ class Chunk(Op):
            "smaller): torch.chunk(x, chunks, 1)[index], ShuffleNetV2's channel split")
     view = True
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         chunks: Pos
         index: NonNeg = 0
 
@@ -215,7 +270,7 @@ class ChannelShuffle(Op):
            "so that each group's channels spread over all groups")
     fresh = True
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         groups: Pos
 
     def shape(self, a, xs):
