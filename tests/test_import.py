@@ -18,7 +18,7 @@ from archspec.ops import REGISTRY
 # torchvision's classification models the importer round-trips (see MISSING for the others)
 TORCHVISION = ["alexnet", "vgg16_bn", "googlenet", "inception_v3", "resnet50", "resnext50_32x4d",
                "wide_resnet50_2", "densenet121", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
-               "squeezenet1_0", "shufflenet_v2_x1_0"]
+               "squeezenet1_0", "shufflenet_v2_x1_0", "convnext_tiny"]
 SIZES = {"inception_v3": 96}          # outputs compared at 64x64 but where the model needs more
 
 USER_MODEL = '''

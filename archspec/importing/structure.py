@@ -475,11 +475,13 @@ def _agree(leaves: list[dict], p: tuple, q: tuple) -> bool:
 
 def _reads_well(steps: list[Node]) -> bool:
     """A run is a repeat where that reads better than its lines: no argument needs a table of
-    values (an index into a list), and a run of two differs in one argument at most."""
+    values (an index into a list) or varies in floats (drop-path rates, exact only as numbers),
+    and a run of two differs in one argument at most."""
     args = [p for p in steps[0].body if p != "use"]
     exprs = [_index_expr([s.body[p] for s in steps]) for p in args]
     varying = [e for e in exprs if isinstance(e, str) and e.startswith("${")]
-    return not any(e.endswith("[i]}") for e in varying) and (len(steps) > 2 or len(varying) <= 1)
+    floats = any(isinstance(s.body[p], float) for s in steps for p, e in zip(args, exprs) if e in varying)
+    return not floats and not any(e.endswith("[i]}") for e in varying) and (len(steps) > 2 or len(varying) <= 1)
 
 
 def _index_expr(values: list):

@@ -119,9 +119,10 @@ def _softmax(dim) -> tuple[str, dict]:
     return "softmax", {}
 
 
-try:      # torchvision's drop path, where torchvision is installed
-    from torchvision.ops import StochasticDepth
+try:      # torchvision's drop path and permute, where torchvision is installed
+    from torchvision.ops import Permute, StochasticDepth
     MODULES[StochasticDepth] = lambda m: ("stochastic_depth", {"p": float(m.p), "mode": m.mode})
+    MODULES[Permute] = lambda m: ("permute", {"dims": tuple(m.dims)})
 except ImportError:       # pragma: no cover
     pass
 
@@ -140,6 +141,7 @@ def _batchnorm_act(m) -> list:
 # modules of libraries that are imported only where the model comes from them: (module, class) -> entry
 LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
     ("timm.layers.norm_act", "BatchNormAct2d"): _batchnorm_act,
+    ("torchvision.models.convnext", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],   # over channels
 }
 
 

@@ -4,6 +4,7 @@ scope. The result is a tree of scopes (module instances, by their state_dict pat
 leaves are ops with their inputs. Imports torch."""
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from ..names import name_problem, shown
+from ..ops import REGISTRY
 from . import table
 from .table import Unsupported
 
@@ -80,10 +82,10 @@ def trace(model: nn.Module, input_shape: tuple) -> Traced:
     traced = _trace(model, input_shape, train=False)
     held = {name for name, m in model.named_modules()
             if any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False))}
-    if held - set(traced.calls):
+    if held - _covered(traced):
         main = {o.key for o in traced.outputs}
         training = _trace(model, input_shape, train=True)
-        if not held - set(training.calls) and main <= {o.key for o in training.outputs}:
+        if not held - _covered(training) and main <= {o.key for o in training.outputs}:
             for o in training.outputs:
                 o.train_only = o.key not in main
             training.outputs.sort(key=lambda o: o.train_only)
@@ -101,6 +103,12 @@ def _check_names(model: nn.Module) -> None:
             raise ImportError_(path.encode("unicode_escape").decode(), f"its name {shown(local)} cannot be an archspec "
                                f"node name: {problem}",
                                "archspec node names are state_dict keys that are Python identifiers or indices")
+
+
+def _covered(traced: Traced) -> set[str]:
+    """The modules whose own tensors the spec holds: those the ops run, and the owners of tensors
+    used directly (a layer scale)."""
+    return set(traced.calls) | {path.rpartition(".")[0] for path in traced.calls}
 
 
 def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
@@ -151,9 +159,8 @@ class _Builder:
                 self.ids[n] = INPUT
             elif n.op == "output":
                 output = n.args[0]
-            elif n.op == "get_attr":
-                raise ImportError_(self._where(n, n.target), "a parameter or buffer used directly in forward",
-                                   "register an op that holds it with --ops")
+            elif n.op == "get_attr":       # a module's own tensor: a layer scale where a product reads it
+                self.pending[n] = ("tensor", str(n.target))
             elif n.op == "call_module":
                 self._module(n)
             else:
@@ -225,7 +232,7 @@ class _Builder:
         where = self._where(n, name)
         if _is_tuple_type(n):
             return           # the named tuple of the outputs
-        if self._split_or_shuffle(n, where):
+        if self._split_or_shuffle(n, where) or self._layer_scale(n, where):
             return
         if not _is_tensor(n):
             if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
@@ -277,6 +284,29 @@ class _Builder:
                 self._add(n, self._scope(n), [("channel_shuffle", {"groups": step[2]})], None, [step[1]], where)
                 return True
         return False
+
+    def _layer_scale(self, n: fx.Node, where: str) -> bool:
+        """A product of a module's own (C, 1, 1) or (C,) parameter with a tensor: ConvNeXt's layer
+        scale, the parameter of the module that runs it, named as torch names it."""
+        tensors = [a for a in n.args if isinstance(a, fx.Node) and a in self.pending]
+        if not tensors:
+            return False
+        path = self.pending[tensors[0]][1]
+        owner, _, local = path.rpartition(".")
+        scope = self._scope(n)
+        p = dict(self.model.named_parameters()).get(path)
+        x = [a for a in n.args if a in self.ids]
+        if not (n.target in (operator.mul, torch.mul, "mul") and "layer_scale" in REGISTRY and p is not None
+                and len(x) == 1 and len(n.args) == 2 and scope.path == owner
+                and tuple(p.shape) in ((p.shape[0], 1, 1), (p.shape[0],))):
+            raise ImportError_(f"{path} ({type(self.model.get_submodule(owner)).__name__})",
+                               "a parameter or buffer used directly in forward",
+                               "register an op that holds it with --ops")
+        uniform = p.device.type != "meta" and bool((p == p.flatten()[0]).all())
+        attrs = {"init": float(p.flatten()[0])} if uniform else {}     # (initialisation is not imported)
+        self.calls[path] = 1
+        self._add(n, scope, [("layer_scale", attrs)], local, [self.ids[x[0]]], where, path, True)
+        return True
 
     def _tensor_ins(self, n: fx.Node, where: str, tensors: list | None = None) -> list[int]:
         tensors = tensors if tensors is not None else [a for a in _flat(n.args) if _is_tensor(a)]

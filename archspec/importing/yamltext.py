@@ -37,7 +37,7 @@ def scalar(v) -> str:
 
 def _is_default(op: str, key: str, value) -> bool:
     field = REGISTRY[op].Attrs.model_fields.get(key) if op in REGISTRY else None
-    if field is None or isinstance(value, str):
+    if field is None or (isinstance(value, str) and "${" in value):
         return False
     default = field.default
     if isinstance(default, tuple) and isinstance(value, int):
