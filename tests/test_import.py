@@ -93,6 +93,20 @@ def swishy():
     return nn.Sequential(nn.Conv2d(3, 4, 3), Swish(1.5), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
 
 
+class Biased(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.shift = nn.Parameter(torch.zeros(4, 1, 1))
+
+    def forward(self, x):
+        return self.conv(x) + self.shift
+
+
+def biased():
+    return nn.Sequential(Biased())
+
+
 def broken():
     raise ValueError("no weights here")
 '''
@@ -169,6 +183,14 @@ def test_unsupported_op_names_the_module_and_the_op(user_file, capsys):
     assert not os.path.exists("r.yaml")
 
 
+def test_a_parameter_used_directly_is_located(user_file, capsys):
+    """A module's own tensor is a layer scale only in a product; anything else is an error."""
+    assert main(["import", f"{user_file}:biased", "-o", "b.yaml", "--input", "3,8,8"]) == 1
+    err = capsys.readouterr().err
+    assert "error: 0.shift (Biased): a parameter or buffer used directly in forward" in err
+    assert "hint: register an op that holds it with --ops" in err
+
+
 def test_factory_errors_are_located_in_the_users_file(user_file, capsys):
     assert main(["import", f"{user_file}:broken"]) == 1
     err = capsys.readouterr().err
@@ -191,11 +213,12 @@ def test_bad_sources_are_one_error_each(in_tmp, capsys):
 
 def test_every_table_module_maps_to_a_registered_op():
     from torch import nn
-    from torchvision.ops import StochasticDepth
+    from torchvision.ops import Permute, StochasticDepth
     examples = [nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.BatchNorm1d(4), nn.Linear(3, 4), nn.MaxPool2d(2),
                 nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(7), nn.LocalResponseNorm(5), nn.LayerNorm(4), nn.Dropout(),
                 nn.Flatten(), nn.ReLU(), nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(),
-                nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row")]
+                nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row"),
+                Permute([0, 2, 3, 1])]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
         (op, attrs), = table.module_ops(m)

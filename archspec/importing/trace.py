@@ -288,20 +288,21 @@ class _Builder:
     def _layer_scale(self, n: fx.Node, where: str) -> bool:
         """A product of a module's own (C, 1, 1) or (C,) parameter with a tensor: ConvNeXt's layer
         scale, the parameter of the module that runs it, named as torch names it."""
-        tensors = [a for a in n.args if isinstance(a, fx.Node) and a in self.pending]
+        tensors = [a for a in n.args if isinstance(a, fx.Node) and self.pending.get(a, ("",))[0] == "tensor"]
         if not tensors:
             return False
         path = self.pending[tensors[0]][1]
         owner, _, local = path.rpartition(".")
         scope = self._scope(n)
         p = dict(self.model.named_parameters()).get(path)
-        x = [a for a in n.args if a in self.ids]
-        if not (n.target in (operator.mul, torch.mul, "mul") and "layer_scale" in REGISTRY and p is not None
-                and len(x) == 1 and len(n.args) == 2 and scope.path == owner
-                and tuple(p.shape) in ((p.shape[0], 1, 1), (p.shape[0],))):
+        x = [a for a in n.args if isinstance(a, fx.Node) and a in self.ids]
+        per_channel = p is not None and p.dim() in (1, 3) and tuple(p.shape[1:]) in ((), (1, 1))
+        if not (n.target in (operator.mul, torch.mul, "mul") and "layer_scale" in REGISTRY and per_channel
+                and len(x) == 1 and len(n.args) == 2 and scope.path == owner):
             raise ImportError_(f"{path} ({type(self.model.get_submodule(owner)).__name__})",
                                "a parameter or buffer used directly in forward",
                                "register an op that holds it with --ops")
+        assert p is not None
         uniform = p.device.type != "meta" and bool((p == p.flatten()[0]).all())
         attrs = {"init": float(p.flatten()[0])} if uniform else {}     # (initialisation is not imported)
         self.calls[path] = 1
