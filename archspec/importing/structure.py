@@ -157,13 +157,12 @@ class Recover:
             nodes.append(node)
         nodes = self._runs(nodes)
         nodes = self._join_inputs(nodes)
-        if scope.path:
-            out = refs[self._output(scope)]
-            self._name_referenced(nodes, set())
-        else:              # the model: its outputs are read by name
-            outs = [refs[self._id(o.id)] for o in self.traced.outputs]
-            out = outs[0]
-            rename = self._name_referenced(nodes, set(outs) if len(outs) > 1 else set())
+        # the outputs are read by name where they are not the last node (the model's several outputs always)
+        outs = [refs[self._output(scope)]] if scope.path else [refs[self._id(o.id)] for o in self.traced.outputs]
+        last = nodes[-1].ref if nodes else None
+        rename = self._name_referenced(nodes, {r for r in outs if len(outs) > 1 or r != last})
+        out = rename.get(outs[0], outs[0])
+        if not scope.path:
             self.root_outputs = [(o.name, rename.get(r, r), o.train_only) for o, r in zip(self.traced.outputs, outs)]
         out_name = None
         if nodes and out != nodes[-1].ref:
