@@ -356,6 +356,7 @@ class Recover:
                     break
             else:
                 groups.append([nodes, kind, out_name, [(s, _fit(nodes, out_name, nodes, out_name))]])
+        groups = [g for g in groups if len(g[3]) > 1 or g[2] is not None]   # one instance alone: a group
         base_name = _block_name(cls, {b.name for b in self.blocks})
         for k, (base, kind, out_name, members) in enumerate(groups):
             name = base_name if k == 0 else _block_name(f"{base_name}_{k + 1}", {b.name for b in self.blocks})
