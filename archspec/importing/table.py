@@ -210,7 +210,8 @@ def _flat(c: Call) -> list:
     """flatten(x, 1), view/reshape(n, -1): (C, H, W) -> (C*H*W,), judged by the shapes torch computed."""
     x, y = c.shapes[0], c.out
     if y is None or len(y) != 2 or y[0] != x[0] or y[1] != math.prod(x[1:]):
-        raise Unsupported(f"a reshape from {tuple(x)} to {y} (archspec's flatten keeps the batch, flattens the rest)")
+        raise Unsupported(f"a reshape from {tuple(x[1:])} to {tuple(y[1:]) if y else y} (archspec's reshape is "
+                          "flatten, to one axis)")
     return [("identity", {})] if len(x) == 2 else [("flatten", {})]
 
 

@@ -312,6 +312,9 @@ class _Builder:
     def _tensor_ins(self, n: fx.Node, where: str, tensors: list | None = None) -> list[int]:
         tensors = tensors if tensors is not None else [a for a in _flat(n.args) if _is_tensor(a)]
         missing = [t for t in tensors if t not in self.ids]
+        if missing and self.pending.get(missing[0], ("",))[0] == "tensor":
+            raise ImportError_(where, f"it reads {self.pending[missing[0]][1]}, a parameter or buffer used directly "
+                               "in forward", "register an op that holds it with --ops")
         if missing:
             raise ImportError_(where, f"an input of it ({missing[0].name}) is no archspec op's output",
                                "register an op for what makes it with --ops")
