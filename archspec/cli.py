@@ -182,6 +182,58 @@ def cmd_list(args) -> int:
     return 1 if any(e.error or e.holds is False for e in entries) else 0
 
 
+def cmd_train(args) -> int:
+    """Train a spec's network (archspec.train); under torchrun, one process of the job."""
+    from .train import Config, train
+    options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
+                                             "lr_gamma", "momentum", "weight_decay", "label_smoothing",
+                                             "augment", "amp", "checkpoint", "resume", "seed", "workers")}
+    train(Config(args.spec, args.sets, progress=not args.no_progress, **options))
+    return 0
+
+
+def cmd_visualize(args) -> int:
+    from .train.visualize import visualize
+    for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch):
+        print(f"wrote {path}")
+    return 0
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            raise argparse.ArgumentTypeError(f"a positive number, got {text!r}")
+        return value
+    return parse
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
+                   help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
+    p.add_argument("--epochs", type=_positive(int), default=10)
+    p.add_argument("--batch-size", type=_positive(int), default=32, help="the global batch (split over processes)")
+    p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
+    p.add_argument("--lr", type=_positive(float), default=None,
+                   help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
+    p.add_argument("--lr-step", type=int, default=0, metavar="N", help="multiply the lr by --lr-gamma every N epochs")
+    p.add_argument("--lr-gamma", type=_positive(float), default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
+    p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop"], default=None,
+                   help="AlexNet's random crops and mirror images (crop: no mirroring)")
+    p.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 autocast on CPU")
+    p.add_argument("--checkpoint", metavar="DIR", help="write DIR/last.pt after every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="data loading processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -230,6 +282,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
     p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser("train", help="train the network (digits or an ImageFolder); runs under torchrun too")
+    _spec_args(p)
+    _train_args(p)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("visualize", help="ZFNet-style pictures of a trained checkpoint (PNG)")
+    p.add_argument("checkpoint", help="a checkpoint file or folder (archspec train --checkpoint)")
+    p.add_argument("-o", "--output", default="visualize", metavar="DIR", help="output folder (default: visualize/)")
+    p.add_argument("--layer", help="the node whose feature maps to show (default: the first conv's)")
+    p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
+    p.add_argument("--patch", type=_positive(int), default=None, help="occluding patch size (default: input / 4)")
+    p.set_defaults(run=cmd_visualize)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
     p.set_defaults(run=cmd_schema)
