@@ -184,6 +184,8 @@ def cmd_list(args) -> int:
 
 def cmd_train(args) -> int:
     """Train a spec's network (archspec.train); under torchrun, one process of the job."""
+    if not _has_train_extra():
+        return 1
     from .train import Config, train
     options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
                                              "lr_gamma", "momentum", "weight_decay", "label_smoothing",
@@ -192,7 +194,17 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _has_train_extra() -> bool:
+    import importlib.util
+    missing = [m for m in ("torch", "torchvision", "sklearn", "tqdm", "matplotlib") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"archspec train and visualize need {', '.join(missing)}: pip install 'archspec[train]'", file=sys.stderr)
+    return not missing
+
+
 def cmd_visualize(args) -> int:
+    if not _has_train_extra():
+        return 1
     from .train.visualize import visualize
     for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch):
         print(f"wrote {path}")

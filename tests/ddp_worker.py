@@ -1,0 +1,12 @@
+"""Run under torchrun by tests/test_train.py: train, then save this process's weights as
+OUT/rank<R>.pt, so the test can compare the replicas with each other and with one process."""
+import os
+import sys
+
+import torch
+
+from archspec.train import Config, train
+
+spec, out, epochs, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+result = train(Config(spec, epochs=epochs, batch_size=batch, progress=False))
+torch.save(result.model.state_dict(), os.path.join(out, f"rank{os.environ.get('RANK', '0')}.pt"))
