@@ -196,7 +196,8 @@ def cmd_train(args) -> int:
 
 def _has_train_extra() -> bool:
     import importlib.util
-    missing = [m for m in ("torch", "torchvision", "sklearn", "tqdm", "matplotlib") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("torch", "torchvision", "sklearn", "tqdm", "matplotlib")
+               if importlib.util.find_spec(m) is None]
     if missing:
         print(f"archspec train and visualize need {', '.join(missing)}: pip install 'archspec[train]'", file=sys.stderr)
     return not missing

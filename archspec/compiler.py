@@ -1,7 +1,7 @@
 """compiler: a spec as a torch.nn.Module, through the source that emit writes.
 
-The only module of archspec that imports torch. `compile()` runs the very
-source `archspec build` writes, so the in-process model and the built file
+The module of archspec that imports torch (with archspec.train, which trains its modules).
+`compile()` runs the very source `archspec build` writes, so the in-process model and the built file
 are the same code. (This module is not called `compile.py`: importing a
 submodule `archspec.compile` would replace the `archspec.compile` function on
 the package.)
@@ -164,7 +164,7 @@ def activations(graph: Graph, state_dict: dict, x: torch.Tensor, names: list[str
     model = mod.Model()
     model.load_state_dict(state_dict)
     model.eval()
-    wanted, got = set(names), {}
+    wanted, got = set(names), dict[str, torch.Tensor]()
     hooks = _watch(model, mod, graph, lambda name, value: got.__setitem__(name, value) if name in wanted else None)
     try:
         got[""] = model(x)

@@ -9,12 +9,12 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from paths import ROOT
 
 from archspec import analyze, load
 from archspec.cli import main
 from archspec.train import Config, train
 from archspec.train.objective import RBF_RUBBISH, Objective
-from paths import ROOT
 
 LENET = str(ROOT / "specs" / "lenet5.yaml")
 QUIET = {"progress": False, "log": lambda _: None}
@@ -152,7 +152,8 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert err.startswith(f"--data folder:{tmp_path / 'empty'}: error: no images: ")
     assert "hint: an ImageFolder holds one subfolder per class" in err
     assert _error(capsys, "train", LENET, "--data", "mnist").startswith("--data mnist: error: unknown data source")
-    assert _error(capsys, "train", LENET, "--resume") == "--resume: error: needs --checkpoint DIR (where the checkpoint is)"
+    assert _error(capsys, "train", LENET, "--resume") == \
+        "--resume: error: needs --checkpoint DIR (where the checkpoint is)"
 
 
 def test_outputs_must_match_classes(tmp_path, capsys, monkeypatch):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset, Subset, TensorDataset
+from torch.utils.data import Subset, TensorDataset
 
 from ..errors import Diagnostic, Loc, SpecErrors
 from ..names import one_line
@@ -23,8 +24,8 @@ FOLDER_TEST_FRACTION = 0.2      # a folder without train/ and val/ holds out thi
 
 @dataclass
 class Data:
-    train: Dataset
-    test: Dataset
+    train: Any                   # a sized Dataset of (image, class index)
+    test: Any
     classes: list[str]
     source: str                  # what --data said
     ink: tuple[float, float]     # the normalised values of black and white: (background, full ink)

@@ -26,8 +26,8 @@ from .objective import Objective, correct_topk
 # over F6's 84 units, far larger than a softmax's (LeNet-5 diverges at 0.01 with SGD)
 DEFAULT_LR = {("sgd", False): 0.05, ("sgd", True): 0.001, ("rmsprop", False): 0.001, ("rmsprop", True): 0.0003}
 # options a resumed run must share with its checkpoint (--epochs may grow)
-SAME_ON_RESUME = ("data", "batch_size", "optimizer", "lr", "lr_step", "lr_gamma", "momentum", "weight_decay", "label_smoothing",
-                  "augment", "amp", "seed")
+SAME_ON_RESUME = ("data", "batch_size", "optimizer", "lr", "lr_step", "lr_gamma", "momentum", "weight_decay",
+                  "label_smoothing", "augment", "amp", "seed")
 
 
 @dataclass
@@ -153,7 +153,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
         history = [Epoch(**e) for e in resumed["history"]]
     net = nn.parallel.DistributedDataParallel(model) if procs.world > 1 else model
 
-    sampler = DistributedSampler(data.train, procs.world, procs.rank, shuffle=True, seed=cfg.seed)
+    sampler: DistributedSampler = DistributedSampler(data.train, procs.world, procs.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(data.train, local_batch, sampler=sampler, drop_last=True, num_workers=cfg.workers)
     if len(loader) == 0:
         raise SpecErrors([Diagnostic(Loc("--batch-size"), f"{cfg.batch_size} is more than the "
