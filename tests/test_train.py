@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from paths import ROOT
 
+import archspec
 from archspec import analyze, load
 from archspec.cli import main
 from archspec.train import Config, train
@@ -168,3 +169,40 @@ def test_outputs_must_match_classes(tmp_path, capsys, monkeypatch):
     err = _error(capsys, "train", "specs/lenet5.yaml", "--data", f"folder:{tmp_path / 'imgs'}")
     assert err.splitlines()[0] == ("specs/lenet5.yaml:34:5: error: output: output 'output' gives 10 values, "
                                    "but the data has 3 classes")
+
+
+@pytest.mark.slow
+def test_visualize_checkpoint(tmp_path, capsys):
+    """ZFNet's three pictures from a checkpoint; the occlusion map at one point is P(true class)
+    of the image occluded by hand."""
+    from archspec.train.data import load_data
+    from archspec.train.visualize import occlusion
+    train(Config(LENET, epochs=1, checkpoint=str(tmp_path / "ck"), **QUIET))
+    assert main(["visualize", str(tmp_path / "ck"), "-o", str(tmp_path / "vis"), "--layer", "S2"]) == 0
+    names = ["filters.png", "features_S2.png", "occlusion.png"]
+    assert capsys.readouterr().out.split() == [w for n in names for w in ("wrote", str(tmp_path / "vis" / n))]
+    assert all((tmp_path / "vis" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+
+    state = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
+    model = archspec.compile(LENET)
+    model.load_state_dict(state["model"])
+    model.eval()
+    data = load_data("digits", (1, 32, 32))
+    x, label = data.test[0]
+    objective = Objective(analyze(load(LENET)), 10)
+    heat = occlusion(model, objective, x, int(label), 8, data.gray())
+    assert heat.shape == (32, 32)
+    by_hand = x.clone()
+    by_hand[:, 10 - 4:10 + 4, 20 - 4:20 + 4] = data.gray()
+    with torch.no_grad():
+        p = objective.probabilities(model(by_hand.unsqueeze(0)))[0, int(label)]
+    assert float(heat[10, 20]) == pytest.approx(float(p), abs=1e-5)     # batched vs one image
+
+
+def test_visualize_errors(tmp_path, capsys):
+    assert _error(capsys, "visualize", str(tmp_path)) == \
+        (f"checkpoint {tmp_path}/last.pt: error: no checkpoint there\n"
+         "  hint: archspec train --checkpoint DIR writes DIR/last.pt")
+    (tmp_path / "last.pt").write_text("not a checkpoint")
+    assert _error(capsys, "visualize", str(tmp_path)).startswith(f"checkpoint {tmp_path}/last.pt: error: not an "
+                                                                 "archspec checkpoint (UnpicklingError")
