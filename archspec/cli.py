@@ -91,6 +91,9 @@ def cmd_validate(args) -> int:
                 continue
             g = _warn(analyze(spec), args.strict)
             _check_reference(g)
+            if g.meta.get("table"):         # the paper table's configurations are networks too
+                from .table import paper_table
+                paper_table(g)
         except SpecErrors as e:
             print(e, file=sys.stderr)
             failed += 1
@@ -115,7 +118,15 @@ def cmd_summary(args) -> int:
     from .report import format_summary
     g = _graph(args.spec, args.sets, args.strict)
     fmt = "json" if args.json else args.format
-    print(format_summary(g, fmt, args.depth))
+    if fmt == "paper":
+        from .table import format_paper
+        print(format_paper(g))
+        return 0
+    memory = None
+    if args.batch or args.dtype or args.optimizer:
+        from .memory import training_memory
+        memory = training_memory(g, args.batch or 1, args.dtype or "float32", args.optimizer or "sgd")
+    print(format_summary(g, fmt, args.depth, memory))
     return 0
 
 
@@ -128,15 +139,61 @@ def cmd_diagram(args) -> int:
         print("archspec diagram needs the graphviz package: pip install 'archspec[diagram]'", file=sys.stderr)
         return 1
     suffix = args.output.rpartition(".")[2].lower() if args.output and "." in args.output else None
-    fmt = args.format or (suffix if suffix in render.FORMATS else "svg")
+    fmt = args.format or (suffix if suffix in (*render.FORMATS, "html") else "svg")
     g = _graph(args.spec, args.sets, args.strict)
     try:
-        path, view = render.render(g, args.output, fmt, args.depth, args.direction)
+        if fmt == "html":
+            from . import viewer
+            render.check_expand(g, tuple(args.expand))
+            depth = render.default_depth(g) if args.depth is None else args.depth
+            path = viewer.write(g, args.output, depth, tuple(args.expand))
+            print(f"wrote {path} (interactive: every block opens and closes by click)")
+            return 0
+        drawing = render.render(g, args.output, fmt, args.depth, args.direction, tuple(args.expand))
     except render.DiagramError as e:
         print(f"archspec diagram: error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {path} ({render.describe(view)})")
+    print(f"wrote {', '.join(map(str, drawing.paths))} ({render.describe(drawing.view)})")
+    if drawing.split:
+        print(drawing.split)
     return 0
+
+
+def cmd_diff(args) -> int:
+    """Two specs (or one at two settings) side by side; --set applies to both, --set-a/--set-b to one."""
+    from .diff import diff, format_diff
+    sides: list = []
+    for path, own in ((args.a, args.sets_a), (args.b, args.sets_b)):
+        g = _graph(path, args.sets + own, args.strict)
+        g.meta["sets"] = args.sets + own
+        sides.append(g)
+    d = diff(sides[0], sides[1], args.depth, args.count_elementwise)
+    if args.format in ("dot", "svg", "png", "pdf"):
+        try:
+            from . import diffdraw, render
+        except ImportError as e:        # graphviz is the `diagram` extra
+            if e.name != "graphviz":
+                raise
+            print(f"archspec diff --format {args.format} needs the graphviz package: pip install 'archspec[diagram]'",
+                  file=sys.stderr)
+            return 1
+        try:
+            print(f"wrote {diffdraw.draw(d, args.output, args.format)}")
+        except render.DiagramError as e:
+            print(f"archspec diff: error: {e}", file=sys.stderr)
+            return 1
+        return 0
+    if args.output:
+        raise SpecErrors([Diagnostic(Loc("-o"), f"-o writes a diagram; --format {args.format} prints to the terminal",
+                                     hint="use --format svg (or dot, png, pdf) with -o, or redirect the output")])
+    print(format_diff(d, args.format))
+    return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return int(text)
 
 
 def _depth(text: str) -> int:
@@ -265,19 +322,50 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_args(p)
     p.add_argument("--depth", type=_depth, default=None,
                    help="collapse the hierarchy below this depth; 0 lists every node (the default)")
-    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "md", "csv", "json", "paper"], default="table",
+                   help="paper: the paper's table, as the spec's table: declares it")
     p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--batch", type=_positive, default=None, metavar="B",
+                   help="training memory at this batch size: parameters, gradients, optimizer state and the "
+                        "activations autograd keeps, per node and in total")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
+                   help="of parameters and activations for the training memory (default float32)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
+                   help="optimizer state: sgd with momentum keeps 1 value per parameter, adam 2 (default sgd)")
     p.set_defaults(run=cmd_summary)
 
-    p = sub.add_parser("diagram", help="draw the architecture with Graphviz (svg, png, pdf or dot)")
+    p = sub.add_parser("diff", help="two architectures side by side: per-row shapes, params and MACs, deltas")
+    p.add_argument("a", metavar="A.yaml", help="the first spec (the baseline)")
+    p.add_argument("b", metavar="B.yaml", help="the second spec (may be the same file with other --set-b values)")
+    for flag, dest, which in (("--set", "sets", "both sides"), ("--set-a", "sets_a", "A only"),
+                              ("--set-b", "sets_b", "B only")):
+        p.add_argument(flag, dest=dest, action="append", default=[], metavar="KEY=VALUE",
+                       help=f"override a parameter of {which}; the value is YAML; repeatable")
+    p.add_argument("--strict", action="store_true", help="treat warnings (e.g. an unused node) as errors")
+    p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
+    p.add_argument("--depth", type=_depth, default=None,
+                   help="compare rows collapsed below this depth, as summary --depth; 0 every node (the default)")
+    p.add_argument("--format", choices=["table", "md", "csv", "json", "dot", "svg", "png", "pdf"], default="table",
+                   help="a table (table, md, csv, json) printed, or a two-column diagram (dot, svg, png, pdf) "
+                        "written to -o")
+    p.add_argument("-o", "--output", help="the diagram's file (default: diff_<A>_<B>.<format> here)")
+    p.add_argument("--count-elementwise", action="store_true",
+                   help="add columns and totals for pooling, add and mul element operations (outside MACs)")
+    p.set_defaults(run=cmd_diff)
+
+    p = sub.add_parser("diagram", help="draw the architecture with Graphviz (svg, png, pdf or dot), "
+                                         "or as an interactive page (html)")
     _spec_args(p)
     p.add_argument("-o", "--output", help="output file (default: <spec name>.<format> here)")
-    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"], default=None,
-                   help="default: from the -o suffix, else svg")
+    p.add_argument("--format", choices=["svg", "png", "pdf", "dot", "html"], default=None,
+                   help="default: from the -o suffix, else svg; html: one self-contained interactive page")
     p.add_argument("--depth", type=_depth, default=None,
                    help="collapse the hierarchy below this depth; 0 draws every node "
                         "(default: the deepest that fits about 40 boxes)")
     p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="top-to-bottom or left-to-right")
+    p.add_argument("--expand", action="append", default=[], metavar="PATH",
+                   help="open the blocks whose path matches this glob (layer3.1, 'Mixed_6*') one level more, "
+                        "while the rest stays collapsed; repeatable")
     p.set_defaults(run=cmd_diagram)
 
     p = sub.add_parser("build", help="compile to a PyTorch module file (and TorchScript, ONNX, torch.export)")

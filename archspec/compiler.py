@@ -201,6 +201,24 @@ def _compare(model: nn.Module, graph: Graph, seen: dict, macs: int, batch: int) 
 EXPORTS = {"torchscript": ".torchscript.pt", "onnx": ".onnx", "exported-program": ".pt2"}
 
 
+def saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the tensors autograd keeps for backward in one training-mode forward of `model` on
+    `x`, parameters and buffers aside, each storage counted once (as PyTorch holds it): what
+    archspec.memory predicts. Works on the meta device (storages told apart by identity)."""
+    held = {t.untyped_storage()._cdata for t in [*model.parameters(), *model.buffers()]}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage._cdata not in held:
+            seen[storage._cdata] = storage.nbytes()
+        return t
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return sum(seen.values())
+
+
 def export(model: nn.Module, input_shape: tuple, fmt: str, path: str) -> str:
     """Write `model` (put in eval mode) as a TorchScript, ONNX or torch.export artefact,
     atomically; return how it was made."""

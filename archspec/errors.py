@@ -147,4 +147,8 @@ def did_you_mean(name: str, choices) -> str | None:
 
 
 def fmt_shape(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")" if shape is not None else "(?)"
+    """(C, H, W) as text; a channels-last shape (ops.base.ChannelsLast) says so: (H, W, C) HWC."""
+    if shape is None:
+        return "(?)"
+    layout = getattr(shape, "layout", None)      # errors.py cannot import ops.base, which imports it
+    return "(" + ", ".join(map(str, shape)) + ")" + (f" {layout}" if layout else "")

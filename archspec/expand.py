@@ -113,10 +113,15 @@ class Expander:
         self.diags.raise_if_errors()
         meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
                 "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
-                "reference_loc": raw.at("reference"), "overridden": spec.overridden}
-        return Graph(spec.name, self.input_shape, self.nodes, self.scopes, outs, meta,
-                     init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
-                     warnings=spec.warnings + self.diags.warnings)
+                "reference_loc": raw.at("reference"), "overridden": spec.overridden,
+                "table": spec.doc.table, "table_raw": raw.get("table")}
+        graph = Graph(spec.name, self.input_shape, self.nodes, self.scopes, outs, meta,
+                      init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
+                      warnings=spec.warnings + self.diags.warnings)
+        if spec.doc.table:
+            from .table import check_table
+            check_table(graph)
+        return graph
 
     # -- lists -------------------------------------------------------------
 

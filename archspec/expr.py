@@ -19,24 +19,30 @@ from typing import Any
 from .errors import SpecError, did_you_mean
 from .limits import MAX_EXPR_CHARS, MAX_EXPR_NODES, MAX_INT, MAX_SIZE
 from .names import shown
+from .ops.base import ChannelsLast
 
 _WHOLE = re.compile(r"^\s*\$\{(.*)\}\s*$", re.S)
 
 
+_FIRST = {"channels": 0, "height": 1, "width": 2}      # (C, H, W)
+_LAST = {"channels": 2, "height": 0, "width": 1}       # (H, W, C), after a permute
+
+
 class ShapeView:
     """What an expression sees of a tensor: `channels`, `height`, `width`, `shape`."""
-    __slots__ = ("shape",)
+    __slots__ = ("shape", "axes")
     _FIELDS = ("channels", "height", "width", "shape", "rank")
 
     def __init__(self, shape):
         self.shape = list(shape)
+        self.axes = _LAST if isinstance(shape, ChannelsLast) else _FIRST
 
     def get(self, field: str):
         if field == "shape":
             return list(self.shape)
         if field == "rank":
             return len(self.shape)
-        axis = {"channels": 0, "height": 1, "width": 2}[field]
+        axis = self.axes[field]
         if axis >= len(self.shape):
             raise SpecError(f"the incoming tensor {tuple(self.shape)} has no {field}")
         return self.shape[axis]

@@ -44,7 +44,8 @@ class Inference:
         shapes: list[tuple] = [x for x in xs if x is not None]
         try:
             op.check_inputs(shapes)
-            y = tuple(op.shape(attrs, shapes))
+            y = op.shape(attrs, shapes)
+            y = y if isinstance(y, tuple) else tuple(y)      # a ChannelsLast stays one
             if any(s <= 0 for s in y):
                 raise SpecError(f"output size {y} is not positive (input {', '.join(map(str, shapes))})",
                                 hint="the input is too small for this window and stride")
@@ -91,7 +92,7 @@ def _report_attr(op: Op, err: Any, body: YDict, loc: Loc, report: Reporter) -> N
 
 def check_sizes(y: tuple, tensors: list[Tensor]) -> None:
     """An output or a tensor PyTorch could hold: at most MAX_ELEMENTS elements."""
-    for what, shape in [("output", y), *((f"tensor '{t.key}'", t.shape) for t in tensors)]:
+    for what, shape in [("output", y), *((f"tensor '{t.key or 'parameter'}'", t.shape) for t in tensors)]:
         if math.prod(shape) > MAX_ELEMENTS:
             raise SpecError(f"{what} of shape {tuple(shape)} has more than archspec's limit of "
                             f"2^{MAX_ELEMENTS.bit_length() - 1} elements", hint="check the sizes and strides")

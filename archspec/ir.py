@@ -49,6 +49,12 @@ class Node:
         return math.prod(self.shape) if self.shape else 0
 
     @property
+    def elementwise(self) -> int:
+        """Pooling and add/mul element operations, which the MACs convention leaves out."""
+        known = [x for x in self.in_shapes if x is not None]      # all of them, where the output is known
+        return self.op.elementwise(self.attrs, known, self.shape) if self.shape else 0
+
+    @property
     def label(self) -> str:
         return self.op.label(self.attrs)
 
@@ -125,6 +131,10 @@ class Graph:
     def activations(self) -> int:
         return sum(n.activations for n in self.nodes.values())
 
+    @property
+    def elementwise(self) -> int:
+        return sum(n.elementwise for n in self.nodes.values())
+
     def inference_nodes(self) -> list[Node]:
         """The nodes that the outputs used in eval mode depend on (training-only heads left out)."""
         keep, todo = set(), [o.node for o in self.outputs.values() if not o.train_only]
@@ -149,5 +159,25 @@ class Graph:
         return {"params": sum(n.params for n in nodes), "macs": sum(n.macs for n in nodes)}
 
     def state_dict_shapes(self) -> dict[str, tuple]:
-        """Every parameter and buffer as it appears in the compiled module's state_dict."""
-        return {f"{n.name}.{t.key}": tuple(t.shape) for n in self.nodes.values() for t in n.tensors}
+        """Every parameter and buffer as it appears in the compiled module's state_dict, in its
+        order: a module's own tensors (a node that is a parameter of its scope, Op.parameter, as
+        torchvision's layer_scale), then its submodules', each in the order they were added."""
+        root: _Module = ({}, {})
+        for n in self.nodes.values():
+            for t in n.tensors:
+                *path, leaf = t.path(n.name).split(".")
+                module = root
+                for part in path:
+                    module = module[1].setdefault(part, ({}, {}))
+                module[0][leaf] = tuple(t.shape)
+        out: dict[str, tuple] = {}
+
+        def walk(module: _Module, prefix: str) -> None:
+            out.update({prefix + k: s for k, s in module[0].items()})
+            for name, child in module[1].items():
+                walk(child, f"{prefix}{name}.")
+        walk(root, "")
+        return out
+
+
+_Module = tuple[dict[str, tuple], dict[str, "_Module"]]     # (own tensors, submodules), for state_dict order

@@ -6,11 +6,12 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .errors import fmt_shape
 from .ir import Graph
 from .names import one_line
+from .ops.base import ChannelsLast
 
 CONVENTION = ("MACs = multiply-accumulates of conv and linear layers "
               "(= torch FlopCounterMode / 2 = torchvision's GFLOPS); FLOPs = 2 x MACs")
@@ -26,48 +27,60 @@ class Row:
     macs: int
     activations: int
     depth: int
+    elementwise: int = 0    # pooling and add/mul element operations (outside the MACs convention)
 
 
 def depth_of(name: str) -> int:
     return name.count(".") + 1
 
 
-def rollup(graph: Graph) -> dict[str, list[int]]:
-    """params, buffers, MACs and activations summed under every dotted prefix."""
+def rollup(graph: Graph, elementwise: bool = False) -> dict[str, list[int]]:
+    """params, buffers, MACs and activations (and with `elementwise`, the element operations outside
+    the MACs convention, fifth) summed under every dotted prefix."""
     sums: dict[str, list[int]] = {}
     for n in graph.nodes.values():
-        figures = (n.params, n.buffers, n.macs, n.activations)
+        figures = (n.params, n.buffers, n.macs, n.activations) + ((n.elementwise,) if elementwise else ())
         parts = n.name.split(".")
         for k in range(1, len(parts)):
-            acc = sums.setdefault(".".join(parts[:k]), [0, 0, 0, 0])
+            acc = sums.setdefault(".".join(parts[:k]), [0] * len(figures))
             for j, f in enumerate(figures):
                 acc[j] += f
     return sums
 
 
-def rows(graph: Graph, depth: int | None = None) -> list[Row]:
-    """One row per node, or per scope where the hierarchy is cut at `depth`."""
-    sums = rollup(graph) if depth else {}
+def cut_at(depth: int | None) -> Callable[[str], str]:
+    """The row a node is counted in at `depth`: itself, or its depth-component prefix."""
+    def cut(name: str) -> str:
+        return ".".join(name.split(".")[:depth]) if depth and depth_of(name) > depth else name
+    return cut
+
+
+def rows(graph: Graph, depth: int | None = None, unit: Callable[[str], str] | None = None) -> list[Row]:
+    """One row per node, or per scope where the hierarchy is cut: at `depth`, or where `unit`
+    (node name -> the name of its row) says."""
+    cut = unit or cut_at(depth)
+    sums = rollup(graph, elementwise=True) if depth or unit else {}
     out, seen = [], set()
     for n in graph.nodes.values():
-        d = depth_of(n.name)
-        if depth and d > depth:
-            prefix = ".".join(n.name.split(".")[:depth])
+        prefix = cut(n.name)
+        if prefix != n.name:
             if prefix in seen:
                 continue
             seen.add(prefix)
             scope = graph.scopes.get(prefix)
             shape = graph.shape_of(scope.output) if scope and scope.output in graph.nodes else None
-            params, buffers, macs, activations = sums[prefix]
-            out.append(Row(prefix, graph.scope_label(prefix), shape, params, buffers, macs, activations, depth))
+            params, buffers, macs, activations, elementwise = sums[prefix]
+            out.append(Row(prefix, graph.scope_label(prefix), shape, params, buffers, macs, activations,
+                           depth_of(prefix), elementwise))
         else:
-            out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, d))
+            out.append(Row(n.name, n.label, n.shape, n.params, n.buffers, n.macs, n.activations, depth_of(n.name),
+                           n.elementwise))
     return out
 
 
-def to_dict(graph: Graph) -> dict:
+def to_dict(graph: Graph, memory=None) -> dict:
     sums = rollup(graph)
-    return {
+    return ({"memory": memory.to_dict()} if memory else {}) | {
         "name": graph.name,
         "title": graph.meta.get("title"),
         "input": list(graph.input_shape),
@@ -81,6 +94,7 @@ def to_dict(graph: Graph) -> dict:
         "inference": graph.eval_counts(),
         "convention": CONVENTION,
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()),
+                   **layout(n.shape),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs} for n in graph.nodes.values()],
         "blocks": [{"name": s.path, "kind": s.kind, "block": s.block, "params": v[0], "macs": v[2]}
                    for s in graph.scopes.values() for v in [sums.get(s.path, [0] * 4)]],
@@ -104,39 +118,54 @@ def csv_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def layout(shape: tuple | None) -> dict:
+    """The JSON outputs' mark of a channels-last shape, {"layout": "HWC"}; {} for any other."""
+    return {"layout": shape.layout} if isinstance(shape, ChannelsLast) else {}
+
+
+def _csv_shape(shape: tuple | None) -> str:
+    """96x56x56; a channels-last shape says so: 56x56x96 HWC."""
+    return "x".join(map(str, shape or ())) + (f" {shape.layout}" if isinstance(shape, ChannelsLast) else "")
+
+
 def _num(v: int) -> str:
     return f"{v:,}"
 
 
-def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None) -> str:
+def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None, memory=None) -> str:
+    """The summary; with `memory` (archspec.memory.Memory), a column of the bytes each row keeps for
+    backward in training, and the training memory's totals."""
     if fmt == "json":
-        return json.dumps(to_dict(graph), indent=1, allow_nan=False)     # strict JSON: no NaN
+        return json.dumps(to_dict(graph, memory), indent=1, allow_nan=False)     # strict JSON: no NaN
     table = rows(graph, depth)
-    head = ["node", "op", "output", "params", "MACs"]
-    body = [[r.name, r.op, fmt_shape(r.shape), _num(r.params), _num(r.macs)] for r in table]
-    total = ["total", "", "", _num(graph.params), _num(graph.macs)]
+    head = ["node", "op", "output", "params", "MACs"] + (["saved bytes"] if memory else [])
+    body = [[r.name, r.op, fmt_shape(r.shape), _num(r.params), _num(r.macs)] +
+            ([_num(memory.under(r.name))] if memory else []) for r in table]
+    total = ["total", "", "", _num(graph.params), _num(graph.macs)] + ([_num(memory.activations)] if memory else [])
+    if memory and memory.saved.get("input"):
+        body.insert(0, ["input", "", fmt_shape(graph.input_shape), "", "", _num(memory.saved["input"])])
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["node", "op", "output", "params", "buffers", "macs"])
-        w.writerows([csv_cell(r.name), csv_cell(r.op), "x".join(map(str, r.shape or ())), r.params, r.buffers, r.macs]
-                    for r in table)
+        w.writerow(["node", "op", "output", "params", "buffers", "macs"] + (["saved_bytes"] if memory else []))
+        w.writerows([csv_cell(r.name), csv_cell(r.op), _csv_shape(r.shape), r.params, r.buffers, r.macs]
+                    + ([memory.under(r.name)] if memory else []) for r in table)
         return buf.getvalue()
     if fmt == "md":
-        lines = ["| " + " | ".join(head) + " |", "|---|---|---|--:|--:|"]
+        lines = ["| " + " | ".join(head) + " |", "|---|---|---|" + "--:|" * (len(head) - 3)]
         lines += ["| " + " | ".join(r) + " |" for r in body + [total]]
-        return "\n".join(lines + ["", _footer(graph)])
-    widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(5)]
+        return "\n".join(lines + ["", _footer(graph, memory)])
+    widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(len(head))]
 
     def line(r: list[str]) -> str:
         return "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * len(line(head))
     title = f"{graph.name}" + (f": {one_line(graph.meta['title'])}" if graph.meta.get("title") else "")
     return "\n".join([title, f"input {fmt_shape(graph.input_shape)}", rule, line(head), rule,
-                      *map(line, body), rule, line(total), rule, _footer(graph)])
+                      *map(line, body), rule, line(total), rule, _footer(graph, memory)])
 
 
-def _footer(graph: Graph) -> str:
+def _footer(graph: Graph, memory=None) -> str:
     outs = ", ".join(f"{k} {fmt_shape(graph.shape_of(o.node))}" + (" (training only)" if o.train_only else "")
                      for k, o in graph.outputs.items())
     inference = ""
@@ -148,6 +177,7 @@ def _footer(graph: Graph) -> str:
             f"params: {_num(graph.params)} trainable, {_num(graph.buffers)} in buffers\n"
             f"MACs: {_num(graph.macs)} ({graph.macs / 1e9:.3f} G); FLOPs = 2 x MACs = {2 * graph.macs / 1e9:.3f} G\n"
             f"activations: {_num(graph.activations)} elements\n{inference}{_reference(graph)}"
+            + "".join(f"{line}\n" for line in (memory.lines() if memory else [])) +
             f"convention: {CONVENTION}")
 
 

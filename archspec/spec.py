@@ -35,6 +35,42 @@ class Reference(_Strict):
     layers: dict[str, int] | None = None      # params of named nodes
 
 
+TABLE_VALUES = ("type", "window", "output", "depth", "params", "macs", "name", "layers", "stack")
+
+
+class TableColumn(_Strict):
+    """One column of a paper's table: a built-in value (TABLE_VALUES) or NODE.ATTR, the attribute
+    of a node under the row (`branch2.0.conv.out`); counts in `unit`s of `base` (K = 1024 in
+    GoogLeNet's params column)."""
+    title: str
+    value: str
+    unit: Literal["K", "M", "G"] | None = None
+    base: Literal[1000, 1024] = 1000
+    decimals: Annotated[int, Field(ge=0, le=6)] | None = None    # default: 2 significant digits below 10
+
+
+class TableRow(_Strict):
+    """A row: the nodes it spans (default: the node or block named by the row), the paper's own
+    wording for some cells (`text:`), and values other than the column's (`values:`)."""
+    nodes: list[str] | None = None
+    text: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, str] = Field(default_factory=dict)
+
+
+class TableDef(_Strict):
+    """`table:`, the layout of the paper's table, which `summary --format paper` prints. With
+    `configurations:` (title -> parameter values), each one adds a column showing `cell` for the
+    network those values make (VGG's A-E, ResNet's depths side by side); `rows: segments` cuts
+    each network's layers into the paper's rows (a run of convolutions, each pooling, each linear)."""
+    title: str
+    source: str | None = None
+    columns: list[TableColumn] = Field(default_factory=list)
+    configurations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    cell: str = "layers"
+    totals: list[TableColumn] = Field(default_factory=list)      # rows under the table: whole-network figures
+    rows: Union[Literal["segments"], Annotated[list[Union[str, dict[str, TableRow]]], Field(min_length=1)]]
+
+
 class OutputDef(_Strict):
     node: str
     train_only: bool = False
@@ -106,6 +142,7 @@ class SpecDoc(_Strict):
     init: InitDef | None = None
     change: dict[str, dict[str, Any]] = Field(default_factory=dict)   # top-level node name -> keys to set
     requires_ops: dict[str, str] = Field(default_factory=dict)        # op name -> the --ops file that defines it
+    table: TableDef | None = None                                     # the paper's table (summary --format paper)
 
 
 TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object,
@@ -209,10 +246,11 @@ def _overlay(base, child):
 
 def _merge(base: YDict, child: YDict) -> YDict:
     """A variant: the child's keys replace the base's, except params, blocks and init,
-    which merge name by name, and use, whose libraries add up. A `reference:` belongs to
-    the file that states it: a variant does not inherit its base's figures."""
+    which merge name by name, and use, whose libraries add up. A `reference:` and a `table:`
+    belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
     out.pop("reference", None)
+    out.pop("table", None)
     for k, v in child.items():
         if k in ("params", "blocks", "init"):
             v = _overlay(base.get(k), v)

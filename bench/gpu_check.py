@@ -6,7 +6,12 @@ Each spec is compiled straight onto CUDA, converted to bfloat16 and channels_las
 in training mode (training-only heads included) on a random batch; the loss is the sum of
 every output's mean. Checked: output shapes equal the inferred ones, the loss and every
 gradient are finite, every parameter got a gradient. Prints one line per spec with the
-step time. Without CUDA it says so and exits 0.
+step time and the training memory: archspec's prediction of the activations autograd keeps
+(archspec.memory, bfloat16), what saved_tensors_hooks see on CUDA, and the growth of
+torch.cuda.max_memory_allocated over one forward (those activations plus the forward's
+transient tensors: an upper bound, expected a little above the prediction; CUDA's fused dropout
+keeps a 1-byte mask where the prediction counts the CPU's bfloat16 one). Without CUDA it
+says so and exits 0.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from pathlib import Path
 import torch
 
 import archspec
+from archspec.compiler import saved_bytes
+from archspec.memory import training_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +53,24 @@ def step(path: Path, batch: int) -> str:
     for name, p in model.named_parameters():
         assert p.grad is not None, f"{name} got no gradient"
         assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient"
-    return f"{seconds * 1e3:8.1f} ms  loss {loss.item():.4g}"
+    return f"{seconds * 1e3:8.1f} ms  loss {loss.item():.4g}  {memory(model, x, g, batch)}"
+
+
+def memory(model, x, g, batch: int) -> str:
+    """Predicted activations kept for backward, what the hooks see, and the forward's peak growth (MiB)."""
+    model.zero_grad(set_to_none=True)
+    predicted = training_memory(g, batch, "bfloat16").activations
+    hooked = saved_bytes(model, x)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    out = model(x)
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - before
+    del out
+    mib = 2 ** 20
+    return (f"saved: archspec {predicted / mib:.1f} MiB, hooks {hooked / mib:.1f} MiB "
+            f"({predicted / hooked:.3f}); forward peak +{peak / mib:.1f} MiB ({predicted / peak:.3f})")
 
 
 def main() -> int:

@@ -1,8 +1,12 @@
 #!/bin/sh
-# Regenerate the README's diagrams with archspec's own CLI (needs Graphviz's `dot` on PATH).
+# Regenerate the README's diagrams with archspec's own CLI (needs Graphviz's `dot` on PATH), and the
+# viewer screenshots with the browser tests (need Debian's chromium and the playwright package).
 #   sh docs/render_diagrams.sh
 set -e
 cd "$(dirname "$0")/.."
-python -m archspec diagram specs/lenet5.yaml --depth 0 -o docs/img/lenet5.svg      # every node; C3 as Table I
-python -m archspec diagram specs/googlenet.yaml --depth 1 -o docs/img/googlenet.svg  # stem, 9 inceptions, aux heads
-python -m archspec diagram specs/resnet34.yaml --depth 1 -o docs/img/resnet34.svg    # stem, 4 stages, head
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+python -m archspec diagram specs/lenet5.yaml -o docs/img/lenet5.svg              # every node; C3 as Table I
+python -m archspec diagram specs/googlenet.yaml -o docs/img/googlenet.svg        # default: modules + glossary
+python -m archspec diagram specs/resnet34.yaml -o docs/img/resnet34.svg          # default: stages + glossary
+python -m archspec diagram specs/inception_v3.yaml -o docs/img/inception_v3.svg  # 1x7 / 7x1 in the glossary
+ARCHSPEC_SCREENSHOTS=docs/img python -m pytest -q -p no:cacheprovider tests/test_viewer.py -k "resnet34 or googlenet"

@@ -38,11 +38,13 @@ class Dot:
         self.nodes = {_unquote(m[1]): m[2] for m in _NODE.finditer(source)
                       if _unquote(m[1]) not in ("graph", "node", "edge")}
         self.edges = [(_unquote(m[1]), _unquote(m[2]), m[3] or "") for m in _EDGE.finditer(source)]
-        self.clusters = [m[1] for m in _CLUSTER.finditer(source)]
+        self.clusters = [m[1] for m in _CLUSTER.finditer(source) if not m[1].startswith(render.GLOSSARY)]
 
     @property
     def boxes(self) -> dict:
-        return {k: v for k, v in self.nodes.items() if k not in SPECIALS and not k.startswith(render.OUT_PREFIX)}
+        """The main graph's boxes: not the legend, input, outputs, cluster headers or glossary."""
+        return {k: v for k, v in self.nodes.items() if k not in SPECIALS
+                and not k.startswith((render.OUT_PREFIX, render.HEAD_PREFIX, render.GLOSSARY))}
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +121,10 @@ def test_structure_at_depths(path, graphs):
         assert len(d.boxes) == expected_boxes(g, depth), f"boxes at depth {depth}"
         assert Counter(d.clusters) == Counter(expected_clusters(g, depth)), f"clusters at depth {depth}"
         assert all(o in d.nodes for o in ("input", render.LEGEND))
-        assert {render.OUT_PREFIX + k for k in g.outputs} <= set(d.nodes)
+        assert {render.OUT_PREFIX + k for k in g.outputs if k != g.outputs[k].node} <= set(d.nodes)
         ends = {a for a, _, _ in d.edges} | {b for _, b, _ in d.edges}
         assert ends <= set(d.nodes), "an edge points at an undrawn node"
-        assert all(_shape_label(attrs) for _, _, attrs in d.edges), "an edge without a shape"
+        assert all(_shape_label(attrs) for _, _, attrs in d.edges if "invis" not in attrs), "an edge without a shape"
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
@@ -133,7 +135,7 @@ def test_full_depth_draws_every_node_and_edge(path, graphs):
     want = {(src, n.name, "×".join(map(str, shp)))
             for n in g.nodes.values() for src, shp in zip(n.inputs, n.in_shapes)}
     got = {(a, b, _shape_label(attrs)) for a, b, attrs in d.edges
-           if not b.startswith(render.OUT_PREFIX)}
+           if not b.startswith(render.OUT_PREFIX) and "invis" not in attrs}
     assert got == want
     for name, n in g.nodes.items():
         label = d.boxes[name]
@@ -274,8 +276,11 @@ def test_svg_structure(name, depth, graphs, in_tmp, capsys):
     svg = (in_tmp / f"{name}.svg").read_text()
     g = graphs(name)
     n_boxes = expected_boxes(g, int(depth))
-    assert svg.count('class="node"') == n_boxes + 2 + len(g.outputs)       # + input, legend
-    assert svg.count('class="cluster"') == len(expected_clusters(g, int(depth)))
+    d = Dot(render.build(g, int(depth))[0].source)
+    assert len(d.boxes) == n_boxes
+    assert svg.count('class="node"') == len(d.nodes)     # + input, legend, outputs, headers, glossary
+    assert svg.count('class="cluster"') == len(re.findall(r"subgraph \S*cluster_", d.source))
+    assert len(d.clusters) == len(expected_clusters(g, int(depth)))
     assert not list(in_tmp.glob(".*.tmp")), "the temporary file was left behind"
 
 
@@ -304,7 +309,157 @@ def test_diagram_never_imports_torch(tmp_path):
     code = ("import sys\n"
             "from archspec.cli import main\n"
             f"rc = main(['diagram', {str(SPECS / 'googlenet.yaml')!r}, '-o', {str(tmp_path / 'g.svg')!r}])\n"
+            f"rc += main(['diagram', {str(SPECS / 'googlenet.yaml')!r}, '-o', {str(tmp_path / 'g.html')!r}])\n"
             "assert rc == 0\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     assert (tmp_path / "g.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "g.html").read_text().startswith("<!DOCTYPE html>")
+
+
+# -- glossary, --expand, ranks, legend (issue 12) --------------------------------------
+
+def _glossary(d: Dot) -> dict[str, list[str]]:
+    """Glossary entry prefix -> the box ids drawn in it (without its in/out ends)."""
+    out: dict[str, list[str]] = {}
+    for k in d.nodes:
+        if k.startswith(render.GLOSSARY):
+            entry, _, name = k.partition("/")
+            if name not in ("in", "out"):
+                out.setdefault(entry, []).append(name)
+    return out
+
+
+def _rank_groups(d: Dot) -> list[list[str]]:
+    groups = re.findall(r"\{\n\t*rank=same\n((?:\t*.* -> .*\n)+)", d.source)
+    return [list(dict.fromkeys(_unquote(x) for pair in re.findall(rf"({_ID}) -> ({_ID})", g) for x in pair))
+            for g in groups]
+
+
+def test_glossary_draws_each_block_structure_once(graphs):
+    d = dot_of(graphs("resnet34"), None)
+    entries = _glossary(d)
+    # basic without and with the projection shortcut; each drawn with its add and its dashed skip
+    assert sorted(map(sorted, entries.values())) == [
+        ["add", "bn1", "bn2", "conv1", "conv2", "downsample", "relu", "relu_1"],
+        ["add", "bn1", "bn2", "conv1", "conv2", "relu", "relu_1"]]
+    skips = [attrs for a, b, attrs in d.edges if a.startswith(render.GLOSSARY) and b.endswith("/add")
+             and "dashed" in attrs]
+    assert len(skips) == 2
+    assert "⊕ residual" in d.boxes["layer1.0"] and "⊕ residual" in d.boxes["layer3.1"]
+
+
+@pytest.mark.parametrize("name,count", [("googlenet", 2), ("inception_v3", 6), ("efficientnet_b0", 5)])
+def test_glossary_entries_are_distinct_and_open(name, count, graphs):
+    """One entry per wiring (widths and kernels aside: 3x3 and 5x5 MBConv share one); an entry that
+    would be a single box opens further (an MBConv opens through its `block` wrapper)."""
+    entries = _glossary(dot_of(graphs(name), None))
+    assert len(entries) == count and all(len(boxes) > 1 for boxes in entries.values())
+
+
+def test_glossary_dense_layer_has_its_concat(graphs):
+    d = dot_of(graphs("densenet121"), None)
+    entries = _glossary(d)
+    assert list(entries.values()) == [["norm1", "relu1", "conv1", "norm2", "relu2", "conv2", "carry"]]
+    entry = next(iter(entries))
+    joined = {a for a, b, _ in d.edges if b == f"{entry}/carry"}
+    assert joined == {f"{entry}/in", f"{entry}/conv2"}       # concat(x, layer(x))
+
+
+def test_inception_branches_share_ranks(graphs):
+    d = dot_of(graphs("googlenet"), None)
+    entry = next(iter(_glossary(d)))
+    heads = [f"{entry}/branch{i}" for i in (1, 2, 3, 4)]
+    assert heads in _rank_groups(d)                           # side by side, in the spec's order
+    v3 = dot_of(graphs("inception_v3"), 2)
+    groups = _rank_groups(v3)
+    assert ["Mixed_6b.branch1x1", "Mixed_6b.branch7x7_1", "Mixed_6b.branch7x7dbl_1", "Mixed_6b.pool"] in groups
+    assert ["Mixed_6b.branch7x7_2", "Mixed_6b.branch7x7dbl_2", "Mixed_6b.branch_pool"] in groups
+    # a cluster's header sits on its first box's rank, left of it: the main edge does not cross it
+    assert [render.HEAD_PREFIX + "Mixed_6b", "Mixed_6b.branch1x1"] in groups
+
+
+def test_factorised_kernels_and_strides_read_as_in_the_paper(graphs):
+    d = dot_of(graphs("inception_v3"), 2)
+    assert "conv 1x7, 128 → batchnorm → relu" in d.boxes["Mixed_6b.branch7x7_2"]
+    assert "conv 7x1, 192 → batchnorm → relu" in d.boxes["Mixed_6b.branch7x7_3"]
+    assert "[1, 7]" not in d.source and "pad=" not in d.source
+    g = dot_of(graphs("googlenet"), 1)
+    assert "7x7/2" in g.boxes["conv1"]
+
+
+def test_expand_opens_chosen_blocks_only(graphs):
+    g = graphs("resnet34")
+    d = Dot(render.build(g, 2, expand=("layer3.1",))[0].source)
+    assert "layer3.1.conv1" in d.boxes and "layer3.1.add" in d.boxes
+    assert "layer3.2 – layer3.5" in d.boxes["layer3.2"]         # the run continues after the opened block
+    assert "layer3.0" in d.boxes and "layer2.1" in d.boxes       # the rest stays collapsed
+    assert "layer3.1" in d.clusters
+    deep = Dot(render.build(g, 1, expand=("layer2*",))[0].source)   # a glob opens every level below
+    assert "layer2.0.downsample.0" in deep.boxes and "layer3" in deep.boxes
+    with pytest.raises(render.DiagramError, match="--expand 'layer9' matches no block.*layer4"):
+        render.build(g, 2, expand=("layer9",))
+
+
+def test_expand_from_the_cli(graphs, in_tmp, capsys):
+    assert main(["diagram", str(SPECS / "resnet34.yaml"), "--format", "dot", "--expand", "layer4.0"]) == 0
+    assert "expanded layer4.0" in capsys.readouterr().out
+    d = Dot((in_tmp / "resnet34.dot").read_text())
+    assert "layer4.0" in d.clusters and "layer4.0.downsample" in d.boxes     # one level opened
+    assert main(["diagram", str(SPECS / "resnet34.yaml"), "--expand", "nope", "-o", "x.svg"]) == 1
+    assert "matches no block" in capsys.readouterr().err and not (in_tmp / "x.svg").exists()
+
+
+@pytest.mark.parametrize("name,present,absent", [
+    ("lenet5", [], ["residual add", "concat", "collapsed block", "training only", "×N", "each block"]),
+    ("resnet34", ["residual add", "collapsed block", "×N", "each block"], ["green funnel", "training only"]),
+    ("googlenet", ["green funnel", "collapsed block", "training only", "each block"], ["residual add", "×N"]),
+])
+def test_legend_lists_only_what_is_drawn(name, present, absent, graphs):
+    d = dot_of(graphs(name), None)
+    legend = d.nodes[render.LEGEND]
+    assert all(p in legend for p in present) and not any(a in legend for a in absent)
+
+
+def test_no_second_output_box_and_no_internal_words(graphs):
+    lenet = dot_of(graphs("lenet5"), 0)
+    assert render.OUT_PREFIX + "output" not in lenet.nodes and "peripheries=2" in lenet.boxes["output"]
+    dense = dot_of(graphs("densenet121"), None)
+    head = dense.nodes[render.HEAD_PREFIX + "features"]
+    assert "nodes" not in head and "seq" not in head
+    # a cluster holding one box does not repeat its counts in the header
+    r34 = dot_of(graphs("resnet34"), None)
+    assert "MACs" not in r34.nodes[render.HEAD_PREFIX + "layer1"]
+    assert "MACs" in r34.nodes[render.HEAD_PREFIX + "layer2"]
+
+
+@needs_dot
+def test_large_bitmap_is_split_into_pages_never_scaled(graphs, in_tmp, monkeypatch, capsys):
+    monkeypatch.setattr(render, "MAX_PX", 4000)
+    assert main(["diagram", str(SPECS / "resnet18.yaml"), "--depth", "0", "-o", "r18.png"]) == 0
+    out = capsys.readouterr().out
+    pages = sorted(in_tmp.glob("r18-*.png"))
+    assert len(pages) >= 2 and not (in_tmp / "r18.png").exists()
+    m = re.search(r"split into (\d+) pages .*: (page 2 starts at [\w.]+.*)", out)
+    assert m and int(m[1]) == len(pages)
+    for p in pages:      # the PNG header's height: within the limit, so Graphviz never scaled it down
+        data = p.read_bytes()
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert height <= 4000 * 1.02 and width < 4000
+    # every box on exactly one page; an edge to another page ends at a note naming the box and its page
+    g = graphs("resnet18")
+    v = render.view(g, 0)
+    level = render.levels([b.id for b in v.boxes], render.box_preds(g, list(g.nodes.values()), v.owner))
+    cuts = render._cuts(v, level, len(pages))
+    where = {b: 1 + sum(level[b] >= c for c in cuts) for b in level}
+    seen = []
+    for k in range(1, len(pages) + 1):
+        ids = {b for b, p in where.items() if p == k}
+        d = Dot(render.build(g, 0, page=render.Page(ids, k, len(pages), where))[0].source)
+        seen += list(d.boxes)
+        for a, b, _ in d.edges:
+            if a.startswith(render.STUB):
+                assert where[a[len(render.STUB):]] < k and "from page" in d.nodes[a]
+            if b.startswith(render.STUB):
+                assert where[b[len(render.STUB):]] > k and "to page" in d.nodes[b]
+    assert sorted(b for b in seen if not b.startswith(render.STUB)) == sorted(g.nodes)

@@ -21,6 +21,8 @@ from archspec.ops import REGISTRY
 
 B = 2        # batch: FlopCounterMode counts the whole batch, the analysis one sample
 
+LAST = "p: {op: permute, dims: [0, 2, 3, 1]}"       # (C, H, W) -> channels-last (H, W, C)
+
 # (id, input shape, node `x` (YAML flow text), nodes before it, expected label or None)
 # `x` is the network's output; the nodes before it only feed merge ops and have no parameters or MACs.
 CASES = [
@@ -102,6 +104,18 @@ CASES = [
     ("layernorm-no-affine-1d", [7], "{op: layernorm, affine: false}", [], "layernorm"),
     ("stochastic_depth", [3, 4, 4], "{op: stochastic_depth, p: 0.2}", [], "stochastic depth 0.2"),
     ("stochastic_depth-batch-1d", [5], "{op: stochastic_depth, p: 0.5, mode: batch}", [], "stochastic depth 0.5 batch"),
+    ("permute", [3, 4, 5], "{op: permute, dims: [0, 2, 3, 1]}", [], "permute 0, 2, 3, 1"),
+    ("permute-back", [3, 4, 5], "{op: permute, dims: [0, 3, 1, 2]}", [LAST], "permute 0, 3, 1, 2"),
+    ("permute-spatial", [3, 4, 5], "{op: permute, dims: [0, 1, 3, 2]}", [], None),
+    ("permute-1d", [6], "{op: permute, dims: [0, 1]}", [], "permute 0, 1"),
+    ("linear-channels-last", [3, 4, 5], "{op: linear, out: 6}", [LAST], "linear 6"),
+    ("layernorm-channels-last", [4, 3, 5], "layernorm", [LAST], "layernorm"),
+    ("layernorm-channels-last-no-affine", [4, 3, 5], "{op: layernorm, affine: false}", [LAST], "layernorm"),
+    ("gelu-channels-last", [4, 3, 5], "gelu", [LAST], "gelu"),
+    ("add-channels-last", [3, 4, 4], "{op: add, in: [p, p]}", [LAST], "add"),
+    ("layer_scale", [4, 3, 3], "{op: layer_scale, init: 0.5}", [], "layer scale 0.5"),
+    ("layer_scale-1d", [5], "layer_scale", [], "layer scale 1e-06"),
+    ("layer_scale-channels-last", [4, 3, 5], "layer_scale", [LAST], "layer scale 1e-06"),
 ]
 
 
@@ -130,7 +144,7 @@ def test_op_against_pytorch(tmp_path, case_id, shape, node, before, label):
 
     assert tuple(y.shape) == (B, *n.shape), "inferred shape != PyTorch's output shape"
     state = m.state_dict()
-    assert {k: tuple(v.shape) for k, v in state.items()} == {f"x.{t.key}": tuple(t.shape) for t in n.tensors}
+    assert {k: tuple(v.shape) for k, v in state.items()} == {t.path("x"): tuple(t.shape) for t in n.tensors}
     params = sum(p.numel() for p in m.parameters())
     assert (params, sum(v.numel() for v in state.values()) - params) == (n.params, n.buffers)
     assert (n.params, n.buffers) == (g.params, g.buffers)       # the producers have none
@@ -140,8 +154,8 @@ def test_op_against_pytorch(tmp_path, case_id, shape, node, before, label):
 
     # the functional form (anonymous nodes), with the module's tensors where it has any
     inputs = [x if i == "input" else _value(m, g, i, x) for i in n.inputs]
-    text = n.op.call(n.attrs, [f"a{j}" for j in range(len(inputs))])
-    if text is not None and not n.tensors:
+    text = None if n.tensors else n.op.call(n.attrs, [f"a{j}" for j in range(len(inputs))])
+    if text is not None:
         scope = {"torch": torch, "nn": nn, "F": F, "self": types.SimpleNamespace(training=False),
                  **{f"a{j}": v for j, v in enumerate(inputs)}}
         with torch.no_grad():
@@ -149,7 +163,7 @@ def test_op_against_pytorch(tmp_path, case_id, shape, node, before, label):
 
 
 def _value(m, g, name, x):
-    """A producer's output, from PyTorch directly (the cases use only these two)."""
+    """A producer's output, from PyTorch directly (the cases use only these)."""
     n = g.nodes[name]
     if n.op.name == "global_avgpool":
         return x.mean((2, 3), keepdim=True)
@@ -157,6 +171,8 @@ def _value(m, g, name, x):
         return F.pad(x[:, :, ::n.attrs.stride, ::n.attrs.stride], (0, 0, 0, 0, 0, n.attrs.out - x.shape[1]))
     if n.op.name == "relu":
         return x.clamp(min=0)
+    if n.op.name == "permute":
+        return x.permute(*n.attrs.dims)
     raise AssertionError(name)
 
 
@@ -184,6 +200,12 @@ def _layernorm(x, w, b, eps):
     return (x - mean) / torch.sqrt(var + eps) * w.view(shape) + b.view(shape)
 
 
+def _only(params):
+    """The one parameter (a layer scale's, named after its node)."""
+    (p,) = params.values()
+    return p
+
+
 def _gelu_tanh(x):
     return 0.5 * x * (1 + torch.tanh((2 / torch.pi) ** 0.5 * (x + 0.044715 * x ** 3)))
 
@@ -206,6 +228,13 @@ REFERENCE = {
     "layernorm-1d": lambda x, m: _layernorm(x, m["weight"], m["bias"], 1e-3),
     "layernorm-no-affine": lambda x, m: _layernorm(x, torch.ones(4), torch.zeros(4), 1e-5),
     "layernorm-no-affine-1d": lambda x, m: _layernorm(x, torch.ones(7), torch.zeros(7), 1e-6),
+    "layernorm-channels-last": lambda x, m: _layernorm(x, m["weight"], m["bias"], 1e-6).permute(0, 2, 3, 1),
+    "layernorm-channels-last-no-affine":
+        lambda x, m: _layernorm(x, torch.ones(4), torch.zeros(4), 1e-6).permute(0, 2, 3, 1),
+    "layer_scale": lambda x, m: x * _only(m),            # (C, 1, 1)
+    "layer_scale-1d": lambda x, m: x * _only(m),
+    "layer_scale-channels-last": lambda x, m: x.permute(0, 2, 3, 1) * _only(m),
+    "permute-spatial": lambda x, m: x.transpose(2, 3),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,
 }

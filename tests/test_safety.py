@@ -445,6 +445,24 @@ def test_diagram_labels(capsys, spec_file, tmp_path, case, depth):
     assert b"<a " not in svg.lower() and b"<a>" not in svg.lower()
 
 
+@pytest.mark.parametrize("case", list(DIAGRAM_CASES) + ["script-title"])
+def test_diagram_html_keeps_spec_text_in_json(capsys, spec_file, tmp_path, case):
+    """--format html: spec text sits only inside the JSON island, which nothing can close early."""
+    text = DIAGRAM_CASES.get(case) or DHEAD + f"title: {q('</script><script>alert(1)</script><!--')}\n" + NODES
+    path = spec_file(text)
+    code, out, err = cli(capsys, "diagram", path, "--format", "html", "-o", "d.html")
+    no_traceback(out, err)
+    if code != 0:
+        assert_fails(code, out, err, path)
+        return
+    page = (tmp_path / "d.html").read_text()
+    assert page.lower().count("</script") == 2 and page.lower().count("<script") == 2
+    assert "<!--" not in page and "<a " not in page.lower()      # the <title> holds escaped text
+    island = page.split('id="model">')[1].split("</script>")[0]
+    assert "<" not in island and ">" not in island and "&" not in island
+    json.loads(island)
+
+
 # == 4. hangs and memory ==================================================================
 
 def _laughs() -> str:

@@ -102,8 +102,8 @@ class ClassPlanner:
         return self.plan_of[self.tree.root]
 
     def ctor(self, c: Child) -> Call | None:
-        """The constructor of a child, or None for a functional node."""
-        if not c.module:
+        """The constructor of a child (a parameter's initial value), or None for a functional node."""
+        if not (c.module or c.param):
             return None
         if c.node is not None:
             call = self.tree.node_call(c.node)
@@ -117,7 +117,7 @@ class ClassPlanner:
 
     def _ctor_key(self, c: Child) -> Any:
         """The constructor's structure, numbers aside."""
-        if not c.module:
+        if not (c.module or c.param):
             return None
         if c.node is not None:
             return _shape_key(self.tree.node_call(c.node))

@@ -105,6 +105,8 @@ class _Forward:
             return f"{attr(c.local)}({', '.join(args)})"
         n = c.node
         assert n is not None
+        if c.param:              # the op's parameter, then its inputs
+            args = [attr(c.local), *args]
         with located(c):
             expr = n.op.call(n.attrs, args, self.tree.inplace(n))
         return f"_probe(self, {literal(c.local)}, {expr})" if self.probe else str(expr)

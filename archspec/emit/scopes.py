@@ -21,6 +21,7 @@ class Child:
     node: Node | None = None
     subscope: ScopeNode | None = None
     module: bool = True                # a submodule (else a functional call in forward)
+    param: bool = False                # a parameter of the scope's module itself (Op.parameter)
 
     @property
     def named(self) -> bool:
@@ -72,6 +73,11 @@ def _module(n: Node, inplace: bool = False) -> Call | None:
     return n.op.module(n.attrs, cast(list[tuple], n.in_shapes), cast(tuple, n.shape), inplace)
 
 
+def _parameter(n: Node) -> Call | None:
+    """The initial value of the parameter a node is on its scope's module (Op.parameter), or None."""
+    return n.op.parameter(n.attrs, cast(list[tuple], n.in_shapes), cast(tuple, n.shape))
+
+
 @contextmanager
 def located(target: Child | Node) -> Iterator[None]:
     """A SpecError from writing a node's or scope's source, placed at its YAML location."""
@@ -103,7 +109,9 @@ class ScopeTree:
         """Every node placed in its scope, scopes nested by dotted path, in node order."""
         scopes: dict[str, ScopeNode] = {"": ScopeNode("", None)}
         for n in self.graph.nodes.values():
-            child = Child(local(n.name), list(n.inputs), [n.name], node=n, module=self._as_module(n))
+            param = _parameter(n) is not None
+            child = Child(local(n.name), list(n.inputs), [n.name], node=n, param=param,
+                          module=not param and self._as_module(n))
             self._scope_at(parent(n.name), scopes).children.append(child)
         self._close(scopes[""])
         return scopes[""]
@@ -192,7 +200,8 @@ class ScopeTree:
                 and n.inputs.count(src) == 1 and src not in self.output_refs)
 
     def node_call(self, n: Node) -> Call:
-        """The constructor of a module node (only asked of nodes that are modules)."""
-        call = _module(n, self.inplace(n))
+        """The constructor of a module node, or the initial value of a parameter node (only asked
+        of those)."""
+        call = _parameter(n) or _module(n, self.inplace(n))
         assert call is not None
         return call

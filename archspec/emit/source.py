@@ -78,8 +78,11 @@ class _ClassWriter:
             if call is not None:
                 with located(c):
                     text = render_call(call, slots, "        ")
+                if c.param:
+                    text = f"nn.Parameter({text})"
+                register = "register_parameter" if c.param else "add_module"
                 lines.append(f"        self.{c.local} = {text}" if c.local.isidentifier()
-                             else f"        self.add_module({literal(c.local)}, {text})")
+                             else f"        self.{register}({literal(c.local)}, {text})")
         if self.init:
             lines.append("        self.init_weights()")
         return lines

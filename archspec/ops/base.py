@@ -4,19 +4,26 @@ An op is a subclass of `Op` with
 - `Attrs`: a pydantic model (names, types, defaults, bounds) of its attributes,
 - `shape(a, xs)`: input shapes -> output shape, raising `SpecError` precisely,
 - `tensors(a, xs, y)`: its parameters and buffers (state_dict suffix, shape),
-  from which parameter counts derive,
+  from which parameter counts derive; a tensor with the empty suffix is the node itself, a
+  parameter of the enclosing module (`parameter()`),
 - `macs(a, xs, y)`: multiply-accumulates (conv and linear only, by convention),
+- `elementwise(a, xs, y)`: the element operations outside that convention which papers
+  sometimes count (a pooling window's reads, an add's or mul's element operations),
+- `saved(a, xs, y)`: what autograd keeps of it for backward in training (`Saved`), from which
+  training memory derives,
 - `label(a)`: a short text for diagrams and tables,
 - `module(a, xs, y)` / `call(a, args)`: its PyTorch form, as a module
   constructor (`Call`, kept as data) and as a forward expression (text);
   archspec/emit/ turns them into source. No torch is imported here.
 
-Shapes are tuples (C, H, W) or (C,), the batch dimension implicit.
+Shapes are tuples (C, H, W) or (C,), the batch dimension implicit, or `ChannelsLast`
+(H, W, C) after a `permute`: only ops declared `channels_last` take those.
 Register a user op with `@register` on such a class; nothing else changes.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -27,9 +34,29 @@ Shape = tuple
 
 
 class Tensor(NamedTuple):
-    key: str          # state_dict suffix: "weight", "running_mean", ...
+    key: str          # state_dict suffix: "weight", "running_mean", ...; "": the node itself
     shape: tuple
     buffer: bool = False
+    dtype: str = "act"     # "act": the model's dtype; or its own ("int64": batch norm's counter)
+
+    def path(self, node: str) -> str:
+        """Its state_dict key in the node `node`."""
+        return f"{node}.{self.key}" if self.key else node
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A tensor autograd keeps for an op's backward: its input `k`, its output, or a tensor
+    the op makes (`shape` per sample, of the activations' dtype or its own)."""
+    what: str                    # "input" (the k-th) | "output" | "new"
+    k: int = 0                   # which input
+    shape: tuple = ()            # "new": per sample (the batch dimension in front is implied)
+    dtype: str = "act"           # "act" (the activations' dtype), "int64", "bool", "float32"
+    batched: bool = True         # False: one tensor for the whole batch (batch norm's statistics)
+
+
+INPUT0: tuple[Saved, ...] = (Saved("input"),)       # the op keeps its (first) input
+OUTPUT: tuple[Saved, ...] = (Saved("output"),)      # the op keeps its result
 
 
 class Attrs(BaseModel):
@@ -109,9 +136,11 @@ def square(p):
 
 class Op:
     name: ClassVar[str]
-    Attrs: ClassVar[type[Attrs]] = Attrs
+    Attrs: ClassVar[type[Attrs]] = Attrs   # an op's own: `class Attrs(base.Attrs)` (mypy, deferring a class
+    #                                       in archspec's import cycle, takes a nested Attrs(Attrs) for itself)
     arity: ClassVar[int | None] = 1      # None: two or more inputs
     ranks: ClassVar[tuple[int, ...]] = (1, 3)   # input ranks accepted
+    channels_last: ClassVar[bool] = False        # takes channels-last (H, W, C) tensors too
     doc: ClassVar[str] = ""
 
     def shape(self, a: BaseModel, xs: list[Shape]) -> Shape:
@@ -123,6 +152,16 @@ class Op:
     def macs(self, a: BaseModel, xs: list[Shape], y: Shape) -> int:
         return 0
 
+    def saved(self, a: BaseModel, xs: list[Shape], y: Shape, inplace: bool = False) -> tuple[Saved, ...]:
+        """What autograd keeps for backward in training (parameters and buffers aside), run in place
+        or not: by default nothing (add, concat, flatten, scaling by a constant)."""
+        return ()
+
+    def elementwise(self, a: BaseModel, xs: list[Shape], y: Shape) -> int:
+        """Element operations not in the MACs convention: pooling (one per element a window reads)
+        and add/mul merges (one per output element per extra operand); 0 for every other op."""
+        return 0
+
     def label(self, a: BaseModel) -> str:
         return self.name
 
@@ -131,6 +170,7 @@ class Op:
     fresh: ClassVar[bool] = False          # the output is a new tensor its backward never reads, so the
     #                                        next op may overwrite it in place (conv, batchnorm, add, ...)
     inplace: ClassVar[bool] = False        # module()/call() accept inplace=True (relu, add)
+    view: ClassVar[bool] = False           # the output is a view of the first input (flatten, identity)
     init_modules: ClassVar[tuple[str, ...]] = ()   # module classes a spec's `init:` rule for this op sets
 
     def module(self, a: BaseModel, xs: list[Shape], y: Shape, inplace: bool = False) -> Call | None:
@@ -143,6 +183,13 @@ class Op:
         as a module. Anonymous parameter-free nodes compile to this."""
         return None
 
+    def parameter(self, a: BaseModel, xs: list[Shape], y: Shape) -> Call | None:
+        """For an op whose one tensor (key "") is a parameter of the enclosing module itself, as
+        torchvision's `layer_scale` is of its block: the call making its initial value. The node
+        compiles to `self.<name> = nn.Parameter(<call>)`, and `call()` gets `self.<name>` as
+        its first argument, the inputs after it."""
+        return None
+
     # -- shared helpers -----------------------------------------------------
 
     def check_inputs(self, xs: list[Shape]) -> None:
@@ -152,11 +199,20 @@ class Op:
                             hint="list them by name: in: [a, b]")
         if self.arity is not None and n != self.arity:
             raise SpecError(f"{self.name} takes {self.arity} input(s), got {n}")
+        if len({isinstance(x, ChannelsLast) for x in xs}) > 1:
+            raise SpecError(f"{self.name} cannot mix channels-first and channels-last inputs "
+                            f"{', '.join(map(fmt_shape, xs))}", hint="permute them to one layout")
         for x in xs:
-            if len(x) not in self.ranks:
+            if isinstance(x, ChannelsLast):
+                if not self.channels_last:
+                    raise SpecError(f"{self.name} expects channels first, got the channels-last tensor "
+                                    f"{fmt_shape(x)}", hint="permute it back first: {op: permute, dims: [0, 3, 1, 2]}")
+            elif len(x) not in self.ranks:
                 want = " or ".join(f"{r}-d" for r in self.ranks)
                 hint = "add a flatten node before it" if 1 in self.ranks else \
                     "it needs a (C, H, W) feature map"
+                if self.channels_last and len(x) == 3:
+                    hint += ", or {op: permute, dims: [0, 2, 3, 1]} to apply it at each position (channels last)"
                 raise SpecError(f"{self.name} expects a {want} input, got {fmt_shape(x)}", hint=hint)
 
 
@@ -180,3 +236,22 @@ def window_out(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False
             out -= 1
         return out
     return span // s + 1
+
+
+class ChannelsLast(tuple):
+    """The shape of a channels-last tensor, (H, W, C): its sizes in axis order, the channel axis
+    last (a `permute` made it; ConvNeXt's block runs its layer norm and linear layers so). Only ops
+    declared `channels_last` take one; a shape rule keeps the layout by returning its input's
+    shape or `like(input, sizes)`."""
+    __slots__ = ()
+    layout = "HWC"           # how summaries and errors mark it: (56, 56, 96) HWC
+
+
+def channels(shape: tuple) -> int:
+    """The channel (feature) count of a shape in either layout."""
+    return shape[-1] if isinstance(shape, ChannelsLast) else shape[0]
+
+
+def like(x: tuple, sizes) -> tuple:
+    """`sizes` as a shape in the layout of `x`."""
+    return ChannelsLast(sizes) if isinstance(x, ChannelsLast) else tuple(sizes)

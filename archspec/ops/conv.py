@@ -4,7 +4,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, register, square, window_out
+from . import base
+from .base import INPUT0, Call, NonNegPair, Op, Pair, Pos, Saved, Tensor, kw, register, square, window_out
 
 # The compiled form of a connection table; emitted into generated files, which import only torch.
 TABLE_CONV = '''
@@ -70,7 +71,7 @@ class Conv(Op):
     ranks = (3,)
     doc = "2-d convolution (nn.Conv2d); `connections` gives a partial input-output table (LeNet-5 C3)"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
         k: Pair
         stride: Pair = (1, 1)
@@ -129,6 +130,12 @@ class Conv(Op):
         else:
             fan_in = a.out * xs[0][0] // a.groups
         return fan_in * kh * kw * y[1] * y[2]
+
+    def saved(self, a, xs, y, inplace=False):
+        if a.connections is not None:     # TableConv's convs read the input maps gathered side by side
+            fan_in = sum(len(ins) for ins in table_fan_in(parse_table(a.connections)))
+            return (Saved("new", shape=(fan_in, *xs[0][1:])),)
+        return INPUT0
 
     fresh = True
     init_modules = ("nn.Conv2d",)

@@ -1,9 +1,10 @@
-"""Shape-preserving ops: activations, scaling, dropout, stochastic depth, identity."""
+"""Shape-preserving ops: activations, scaling, layer scale, dropout, stochastic depth, identity."""
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from .base import Attrs, Call, Op, Prob, kw, literal, register
+from . import base
+from .base import INPUT0, OUTPUT, Call, ChannelsLast, Op, Prob, Saved, Tensor, channels, kw, literal, register
 
 SCALED_TANH = '''
 class ScaledTanh(nn.Module):
@@ -19,11 +20,19 @@ class ScaledTanh(nn.Module):
 '''
 
 
+class _Elementwise(Op):
+    """An op on each element alone: any shape, either layout."""
+    channels_last = True
+
+
 @register
-class ReLU(Op):
+class ReLU(_Elementwise):
     name = "relu"
     doc = "max(x, 0)"
     inplace = True
+
+    def saved(self, a, xs, y, inplace=False):
+        return OUTPUT
 
     def module(self, a, xs, y, inplace=False):
         return Call("nn.ReLU", (), (kw("inplace", inplace, False),))
@@ -32,9 +41,12 @@ class ReLU(Op):
         return f"torch.relu{'_' if inplace else ''}({args[0]})"
 
 
-class _Pointwise(Op):
+class _Pointwise(_Elementwise):
     """A parameter-free function of each element: `nn.<module>()` or `torch.<fn>(x)`."""
     torch_name: ClassVar[tuple[str, str]]
+
+    def saved(self, a, xs, y, inplace=False):
+        return OUTPUT          # tanh and sigmoid: their backward reads their result
 
     def module(self, a, xs, y, inplace=False):
         return Call(f"nn.{self.torch_name[0]}")
@@ -51,13 +63,16 @@ class Tanh(_Pointwise):
 
 
 @register
-class ScaledTanh(Op):
+class ScaledTanh(_Elementwise):
     name = "scaled_tanh"
     doc = "LeCun's squashing function f(a) = A tanh(S a), by default A = 1.7159, S = 2/3"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         A: float = 1.7159
         S: float = 2 / 3
+
+    def saved(self, a, xs, y, inplace=False):
+        return (Saved("new", shape=y),)      # tanh's result, before the scaling by A
 
     def module(self, a, xs, y, inplace=False):
         return Call("ScaledTanh", (("A", a.A), ("S", a.S)), (), (SCALED_TANH,))
@@ -69,11 +84,15 @@ class ScaledTanh(Op):
         return f"{a.A:g} tanh({a.S:.4g} a)"
 
 
-class _Activation(Op):
+class _Activation(_Elementwise):
     """A parameter-free activation that torch runs in place on request: `nn.<module>(inplace=True)`
     and `F.<fn>(x, inplace=True)`, as `relu` does."""
     torch_name: ClassVar[tuple[str, str]]
     inplace = True
+
+    def saved(self, a, xs, y, inplace=False):
+        # in place, autograd keeps a copy of the input it overwrites (relu6, silu, hardswish, hardsigmoid)
+        return (Saved("new", shape=y),) if inplace else INPUT0
 
     def _kwargs(self, a, inplace: bool) -> tuple:
         return (kw("inplace", inplace, False),)
@@ -119,8 +138,11 @@ class LeakyReLU(_Activation):
     doc = "x where x > 0, else negative_slope * x (nn.LeakyReLU)"
     torch_name = ("LeakyReLU", "leaky_relu")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         negative_slope: float = 0.01
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0          # in place, its result, which is the same storage
 
     def _kwargs(self, a, inplace):
         # autograd refuses the in-place form's backward for a negative slope
@@ -131,12 +153,15 @@ class LeakyReLU(_Activation):
 
 
 @register
-class GELU(Op):
+class GELU(_Elementwise):
     name = "gelu"
     doc = "x * Phi(x), exact (approximate: none) or by its tanh approximation (nn.GELU; ConvNeXt, ViT)"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         approximate: Literal["none", "tanh"] = "none"
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
 
     def _call(self, fn, a):
         return Call(fn, (), (kw("approximate", a.approximate, "none"),))
@@ -152,12 +177,12 @@ class GELU(Op):
 
 
 @register
-class Scale(Op):
+class Scale(_Elementwise):
     name = "scale"
     doc = "multiplication by a constant `factor` (Inception-ResNet's residual scaling, 0.17 * branch)"
     fresh = True
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         factor: float
 
     # no module form: torch has no module for it, and like mul it is a plain expression in forward
@@ -166,6 +191,35 @@ class Scale(Op):
 
     def label(self, a):
         return f"scale {a.factor:g}"
+
+
+@register
+class LayerScale(_Elementwise):
+    name = "layer_scale"
+    doc = ("a learnable factor per channel, initialised to `init` (ConvNeXt's and CaiT's layer scale); "
+           "a parameter of the enclosing block itself, named after the node (torchvision's "
+           "features.1.0.layer_scale), (C, 1, 1) on a (C, H, W) map and (C,) on a vector or a channels-last tensor")
+
+    class Attrs(base.Attrs):
+        init: float = 1e-6          # the ConvNeXt paper's and torchvision's
+
+    def _shape(self, x):
+        return (channels(x), 1, 1) if len(x) == 3 and not isinstance(x, ChannelsLast) else (channels(x),)
+
+    def tensors(self, a, xs, y):
+        return [Tensor("", self._shape(xs[0]))]
+
+    def parameter(self, a, xs, y):
+        return Call("torch.full", (("size", self._shape(xs[0])), ("fill_value", a.init)))
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0         # for the parameter's gradient (the parameter itself is not an activation)
+
+    def call(self, a, args, inplace=False):
+        return f"{args[0]} * {args[1]}"      # the parameter times the input, as torchvision writes it
+
+    def label(self, a):
+        return f"layer scale {a.init:g}"
 
 
 @register
@@ -180,6 +234,9 @@ class Softmax(Op):
     name = "softmax"
     doc = "softmax over channels (dim 1 with the batch)"
 
+    def saved(self, a, xs, y, inplace=False):
+        return OUTPUT
+
     def module(self, a, xs, y, inplace=False):
         return Call("nn.Softmax", (("dim", 1),))
 
@@ -188,12 +245,16 @@ class Softmax(Op):
 
 
 @register
-class Dropout(Op):
+class Dropout(_Elementwise):
     name = "dropout"
     doc = "dropout with probability p in training (nn.Dropout)"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         p: Prob = 0.5
+
+    def saved(self, a, xs, y, inplace=False):
+        # the scaled keep-mask, in the activations' dtype (CPU; CUDA's fused kernel keeps 1 byte each)
+        return (Saved("new", shape=y),)
 
     def module(self, a, xs, y, inplace=False):
         return Call("nn.Dropout", (("p", a.p),))
@@ -232,14 +293,18 @@ class StochasticDepth(nn.Module):
 
 
 @register
-class StochasticDepth(Op):
+class StochasticDepth(_Elementwise):
     name = "stochastic_depth"
     doc = ("drop path in training: zero each sample (mode row) or the whole batch (mode batch) with "
            "probability p, scale the rest by 1 / (1 - p) (torchvision.ops.StochasticDepth); identity in eval")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         p: Prob
         mode: Literal["row", "batch"] = "row"
+
+    def saved(self, a, xs, y, inplace=False):
+        # the noise x is multiplied by: one number per sample (row) or per batch
+        return (Saved("new", shape=(1,) * len(y), batched=a.mode == "row"),) if a.p > 0 else ()
 
     # a module even when anonymous: torch has no functional form of it
     def module(self, a, xs, y, inplace=False):
@@ -250,9 +315,10 @@ class StochasticDepth(Op):
 
 
 @register
-class Identity(Op):
+class Identity(_Elementwise):
     name = "identity"
     doc = "passes its input through"
+    view = True
 
     def module(self, a, xs, y, inplace=False):
         return Call("nn.Identity")

@@ -1,10 +1,30 @@
 """Pooling, normalisation and fully-connected layers."""
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, NonNegPair, Op, Pair, Pos, Tensor, kw, literal, register, square, window_out
+from . import base
+from .base import (
+    INPUT0,
+    Call,
+    ChannelsLast,
+    NonNegPair,
+    Op,
+    Pair,
+    Pos,
+    Saved,
+    Tensor,
+    channels,
+    kw,
+    like,
+    literal,
+    register,
+    square,
+    window_out,
+)
 
 
 class _Pool(Op):
@@ -37,6 +57,9 @@ class _Pool(Op):
         return (c, window_out(h, k[0], s[0], p[0], 1, a.ceil_mode),
                 window_out(w, k[1], s[1], p[1], 1, a.ceil_mode))
 
+    def elementwise(self, a, xs, y):
+        return a.k[0] * a.k[1] * math.prod(y)      # every window reads k x k elements
+
     def label(self, a):
         k, (sh, sw) = a.k, a.stride or a.k
         return f"{self.name} {k[0]}x{k[1]}/{sh if sh == sw else f'{sh},{sw}'}" + (" ceil" if a.ceil_mode else "")
@@ -48,7 +71,10 @@ class MaxPool(_Pool):
     doc = "max pooling (nn.MaxPool2d); stride defaults to the window size"
     torch_name = ("MaxPool2d", "max_pool2d")
 
-    class Attrs(Attrs):
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0 + (Saved("new", shape=y, dtype="int64"),)     # and where each maximum was
+
+    class Attrs(base.Attrs):
         k: Pair
         stride: Pair | None = None
         pad: NonNegPair = (0, 0)
@@ -61,6 +87,9 @@ class AvgPool(_Pool):
     doc = "average pooling (nn.AvgPool2d); stride defaults to the window size"
     torch_name = ("AvgPool2d", "avg_pool2d")
 
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
+
     class Attrs(MaxPool.Attrs):
         count_include_pad: bool = True
 
@@ -71,11 +100,17 @@ class AdaptiveAvgPool(Op):
     ranks = (3,)
     doc = "average pooling to a fixed output size (nn.AdaptiveAvgPool2d)"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         size: Pair = (1, 1)
 
     def shape(self, a, xs):
         return (xs[0][0], *a.size)
+
+    def saved(self, a, xs, y, inplace=False):
+        return () if tuple(a.size) == (1, 1) else INPUT0      # to 1x1 torch takes a mean, which keeps nothing
+
+    def elementwise(self, a, xs, y):
+        return math.prod(xs[0])                    # each input element is summed once
 
     def _size(self, a):
         return a.size
@@ -95,7 +130,7 @@ class GlobalAvgPool(AdaptiveAvgPool):
     name = "global_avgpool"
     doc = "average over all positions, keeping (C, 1, 1) (nn.AdaptiveAvgPool2d(1))"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         pass
 
     def shape(self, a, xs):
@@ -103,6 +138,9 @@ class GlobalAvgPool(AdaptiveAvgPool):
 
     def _size(self, a):
         return (1, 1)       # torchvision's nn.AdaptiveAvgPool2d((1, 1))
+
+    def saved(self, a, xs, y, inplace=False):
+        return ()
 
     def label(self, a):
         return "global avgpool"
@@ -116,7 +154,7 @@ class LRN(Op):
            "b = a / (k + alpha * sum a^2)^beta over `size` neighbouring channels; "
            "Caffe's and PyTorch's alpha equal this alpha * size")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         size: Pos = 5
         alpha: float = 1e-4
         beta: float = 0.75
@@ -132,6 +170,11 @@ class LRN(Op):
     def call(self, a, args, inplace=False):
         return Call("F.local_response_norm", *self._args(a)).source(args[0])
 
+    def saved(self, a, xs, y, inplace=False):
+        # F.local_response_norm: x, x^2 zero-padded over channels, k + alpha * avg and its power
+        c, h, w = xs[0]
+        return INPUT0 + (Saved("new", shape=(c + a.size - 1, h, w)), Saved("new", shape=y), Saved("new", shape=y))
+
     def label(self, a):
         return f"lrn {a.size}"
 
@@ -141,7 +184,7 @@ class BatchNorm(Op):
     name = "batchnorm"
     doc = "batch normalisation over channels (nn.BatchNorm2d, or 1d on vectors)"
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         eps: float = Field(1e-5, gt=0)
         momentum: float = 0.1
         affine: bool = True
@@ -150,7 +193,11 @@ class BatchNorm(Op):
         c = (xs[0][0],)
         affine = [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
         return affine + [Tensor("running_mean", c, True), Tensor("running_var", c, True),
-                         Tensor("num_batches_tracked", (), True)]
+                         Tensor("num_batches_tracked", (), True, "int64")]
+
+    def saved(self, a, xs, y, inplace=False):
+        stats = Saved("new", shape=(xs[0][0],), dtype="float32", batched=False)    # the batch mean and 1/std
+        return INPUT0 + (stats, stats)
 
     fresh = True
     init_modules = ("nn.BatchNorm1d", "nn.BatchNorm2d")
@@ -185,32 +232,34 @@ class LayerNorm2d(nn.Module):
 @register
 class LayerNorm(Op):
     name = "layernorm"
-    doc = ("layer normalisation over the features of a vector (nn.LayerNorm), or over the channels "
-           "at each position of a (C, H, W) map (ConvNeXt's LayerNorm2d)")
+    channels_last = True
+    doc = ("layer normalisation over the features of a vector or the last axis of a channels-last tensor "
+           "(nn.LayerNorm), or over the channels at each position of a (C, H, W) map (ConvNeXt's LayerNorm2d)")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         eps: float = Field(1e-6, gt=0)
         affine: bool = True
 
     def tensors(self, a, xs, y):
-        c = (xs[0][0],)
+        c = (channels(xs[0]),)
         return [Tensor("weight", c), Tensor("bias", c)] if a.affine else []
 
     init_modules = ("nn.LayerNorm", "LayerNorm2d")
 
+    def saved(self, a, xs, y, inplace=False):
+        x = xs[0]
+        positions = (x[:-1] if isinstance(x, ChannelsLast) else x[1:]) or (1,)
+        stats = Saved("new", shape=positions, dtype="float32")     # mean and 1/std per position
+        return INPUT0 + (stats, stats)
+
+    # a module even when anonymous and without weights: the axis it normalises depends on the layout
     def module(self, a, xs, y, inplace=False):
-        c = xs[0][0]
-        if len(xs[0]) == 3:
+        c = channels(xs[0])
+        if len(xs[0]) == 3 and not isinstance(xs[0], ChannelsLast):
             return Call("LayerNorm2d", (("num_channels", c),), (kw("eps", a.eps, 1e-6), kw("affine", a.affine, True)),
                         (LAYERNORM_2D,))
         return Call("nn.LayerNorm", (("normalized_shape", c),),
                     (kw("eps", a.eps, 1e-5), kw("elementwise_affine", a.affine, True)))
-
-    def call(self, a, args, inplace=False):
-        if a.affine:         # its weight and bias live in the module
-            return None
-        x = args[0]          # channels last and back: one text for (N, C) and (N, C, H, W)
-        return f"F.layer_norm({x}.movedim(1, -1), ({x}.size(1),), eps={literal(a.eps)}).movedim(-1, 1)"
 
     def label(self, a):
         return "layernorm"
@@ -220,27 +269,32 @@ class LayerNorm(Op):
 class Linear(Op):
     name = "linear"
     ranks = (1,)
-    doc = "fully-connected layer (nn.Linear) on a flat vector"
+    channels_last = True
+    doc = ("fully-connected layer (nn.Linear) on a flat vector, or on the channels at each position "
+           "of a channels-last (H, W, C) tensor (ConvNeXt's pointwise layers)")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
         bias: bool = True
 
     def shape(self, a, xs):
-        return (a.out,)
+        return like(xs[0], (*xs[0][:-1], a.out))
 
     def tensors(self, a, xs, y):
-        w = [Tensor("weight", (a.out, xs[0][0]))]
+        w = [Tensor("weight", (a.out, xs[0][-1]))]
         return w + [Tensor("bias", (a.out,))] if a.bias else w
 
     def macs(self, a, xs, y):
-        return a.out * xs[0][0]
+        return math.prod(xs[0]) * a.out         # in * out at each position
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
 
     fresh = True
     init_modules = ("nn.Linear",)
 
     def module(self, a, xs, y, inplace=False):
-        return Call("nn.Linear", (("in_features", xs[0][0]), ("out_features", a.out)), (kw("bias", a.bias, True),))
+        return Call("nn.Linear", (("in_features", xs[0][-1]), ("out_features", a.out)), (kw("bias", a.bias, True),))
 
     def label(self, a):
         return f"linear {a.out}"

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..errors import SpecError
-from .base import Attrs, Call, Op, Pos, Tensor, register, window_out
+from . import base
+from .base import Call, Op, Pos, Saved, Tensor, register, window_out
 
 SUBSAMPLE = '''
 class Subsample(nn.Module):
@@ -42,6 +43,10 @@ class RBF(nn.Module):
 '''
 
 
+def _keeps_input_and(shape: tuple) -> tuple[Saved, ...]:
+    return (Saved("input"), Saved("new", shape=shape))
+
+
 @register
 class Subsample(Op):
     name = "subsample"
@@ -49,7 +54,7 @@ class Subsample(Op):
     doc = ("trainable subsampling (S2, S4): the sum of each k x k window times one trainable "
            "coefficient per map, plus one trainable bias per map")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         k: Pos = 2
 
     def shape(self, a, xs):
@@ -60,6 +65,9 @@ class Subsample(Op):
 
     def tensors(self, a, xs, y):
         return [Tensor("weight", (xs[0][0],)), Tensor("bias", (xs[0][0],))]
+
+    def saved(self, a, xs, y, inplace=False):
+        return _keeps_input_and(y)      # avg_pool2d's input; the window sums, times the weight
 
     init_modules = ("Subsample",)
 
@@ -77,7 +85,7 @@ class RBF(Op):
     doc = ("Euclidean radial basis units y_i = sum_j (x_j - w_ij)^2 with fixed (non-trainable) "
            "weights, LeNet-5's output layer")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
 
     def shape(self, a, xs):
@@ -85,6 +93,9 @@ class RBF(Op):
 
     def tensors(self, a, xs, y):
         return [Tensor("weight", (a.out, xs[0][0]), buffer=True)]
+
+    def saved(self, a, xs, y, inplace=False):
+        return (Saved("new", shape=(a.out, xs[0][0])),)     # x - w, which pow(2) keeps
 
     def module(self, a, xs, y, inplace=False):
         return Call("RBF", (("in_features", xs[0][0]), ("out_features", a.out)), (), (RBF_UNITS,))

@@ -1,4 +1,4 @@
-"""Ops that join or reshape tensors: concat, add, mul, zero-padded shortcut, flatten."""
+"""Ops that join or reshape tensors: concat, add, mul, zero-padded shortcut, flatten, permute."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
-from .base import Attrs, Call, Op, Pos, literal, register
+from . import base
+from .base import Call, ChannelsLast, Op, Pos, Saved, like, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -59,10 +60,11 @@ Weights = Annotated[tuple[float, ...], BeforeValidator(_tuple), Field(min_length
 class Add(Op):
     name = "add"
     arity = None
+    channels_last = True
     doc = ("element-wise sum of same-shaped tensors (residual merge); with `weights`, one coefficient per "
            "input (Caffe's Eltwise coeff): weights: [1, 0.17] is x + 0.17 * branch")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         weights: Weights | None = None
 
     def shape(self, a, xs):
@@ -86,6 +88,9 @@ class Add(Op):
                                   for v, c in zip(args[1:], w[1:]))
         return " + ".join(v if c == 1 else f"{literal(c)} * {v}" for v, c in zip(args, w))
 
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
+
     def label(self, a):
         return "add" if a.weights is None else "add " + ", ".join(f"{c:g}" for c in a.weights)
 
@@ -94,6 +99,7 @@ class Add(Op):
 class Mul(Op):
     name = "mul"
     arity = None
+    channels_last = True
     doc = "element-wise product with broadcasting, e.g. (C, H, W) x (C, 1, 1) for squeeze-and-excitation"
 
     def shape(self, a, xs):
@@ -103,7 +109,13 @@ class Mul(Op):
                 raise SpecError(f"cannot multiply {_shapes(xs)}",
                                 hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
             out = [max(p, q) for p, q in zip(out, x)]
-        return tuple(out)
+        return like(xs[0], out)
+
+    def elementwise(self, a, xs, y):
+        return (len(xs) - 1) * math.prod(y)
+
+    def saved(self, a, xs, y, inplace=False):
+        return tuple(Saved("input", i) for i in range(len(xs)))     # each factor's gradient reads the others
 
     fresh = True
 
@@ -118,7 +130,7 @@ class PadChannels(Op):
     doc = ("identity shortcut that subsamples by `stride` (x[:, :, ::s, ::s]) and zero-pads the channels "
            "to `out` (ResNet option A, PyramidNet)")
 
-    class Attrs(Attrs):
+    class Attrs(base.Attrs):
         out: Pos
         stride: Pos = 1
 
@@ -142,6 +154,7 @@ class PadChannels(Op):
 class Flatten(Op):
     name = "flatten"
     doc = "(C, H, W) -> (C*H*W,) (torch.flatten(x, 1))"
+    view = True
 
     def shape(self, a, xs):
         return (math.prod(xs[0]),)
@@ -151,3 +164,55 @@ class Flatten(Op):
 
     def call(self, a, args, inplace=False):
         return f"torch.flatten({args[0]}, 1)"
+
+
+PERMUTE = '''
+class Permute(nn.Module):
+    """torch.permute as a module (torchvision.ops.Permute): `dims` orders the axes, batch first."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+'''
+
+
+def _dims(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+@register
+class Permute(Op):
+    name = "permute"
+    channels_last = True
+    view = True             # of its input, which it keeps nothing of for backward
+    doc = ("reorders the axes, the batch axis 0 staying first (torch.permute): dims [0, 2, 3, 1] makes "
+           "a (C, H, W) map the channels-last (H, W, C) tensor that layernorm and linear then act on per "
+           "position, [0, 3, 1, 2] makes it channels first again (ConvNeXt's block)")
+
+    class Attrs(base.Attrs):
+        dims: Annotated[tuple[int, ...], BeforeValidator(_dims), Field(min_length=2, max_length=4)]
+
+    def shape(self, a, xs):
+        x, dims = xs[0], a.dims
+        if sorted(dims) != list(range(len(x) + 1)) or dims[0] != 0:
+            raise SpecError(f"dims {list(dims)} do not reorder the {len(x) + 1} axes of the (N, ...) input "
+                            f"{fmt_shape(x)} with the batch axis 0 first",
+                            hint="e.g. [0, 2, 3, 1] (to channels last) or [0, 3, 1, 2] (back to channels first)")
+        sizes = [x[d - 1] for d in dims[1:]]
+        channel = dims.index(len(x) if isinstance(x, ChannelsLast) else 1)     # where the channel axis goes
+        if len(x) == 3 and channel not in (1, 3):
+            raise SpecError(f"dims {list(dims)} put the channel axis of {fmt_shape(x)} between height and width",
+                            hint="the channel axis goes first (1) or last (3)")
+        return ChannelsLast(sizes) if len(x) == 3 and channel == 3 else tuple(sizes)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("Permute", (("dims", a.dims),), (), (PERMUTE,))
+
+    def call(self, a, args, inplace=False):
+        return f"{args[0]}.permute({', '.join(map(literal, a.dims))})"
+
+    def label(self, a):
+        return f"permute {', '.join(map(str, a.dims))}"

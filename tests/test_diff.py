@@ -1,0 +1,186 @@
+"""archspec diff: the papers' comparisons reproduced from the shipped specs and examples."""
+import json
+import math
+import shutil
+
+import pytest
+from paths import ROOT
+
+import archspec
+from archspec.cli import main
+from archspec.diff import diff, format_diff
+
+EX, SPECS = ROOT / "examples", ROOT / "specs"
+
+
+def graph(path, *sets):
+    return archspec.analyze(archspec.load(str(path), list(sets)))
+
+
+def test_se_resnet50_vs_resnet50():
+    """Hu et al. 2018: SE adds about 2.5M params to ResNet-50 and costs 3.87 vs 3.86 GFLOPs. Under the
+    conv+linear MACs convention the cost is +0.06%; the paper's +0.26% (0.01 G in its rounding) also
+    counts the squeeze pooling and the gating multiply, which `--count-elementwise` adds."""
+    d = diff(graph(SPECS / "resnet50.yaml"), graph(SPECS / "seresnet50.yaml"), elementwise=True)
+    totals = d.totals()
+    (pa, pb), (ma, mb) = totals["params"], totals["MACs"]
+    assert pb - pa == 2_530_992 and round((pb - pa) / 1e6, 1) == 2.5
+    assert f"{(mb - ma) / ma * 100:.2f}" == "0.06"
+    added = [p.b for p in d.pairs if p.status == "+"]
+    assert added and all(".se." in r.name for r in added)
+    assert {p.status for p in d.pairs} == {"=", "+"}
+    # the elementwise delta is exactly each SE block's squeeze (C*H*W reads) and gate (C*H*W multiplies)
+    se_inputs = [n.in_shapes[0] for n in d.b.nodes.values() if n.name.endswith(".se.global_avgpool")]
+    ea, eb = totals["elementwise"]
+    assert eb - ea == 2 * sum(math.prod(s) for s in se_inputs) == 11_038_720
+
+
+def test_se_resnet50_gflops_as_the_paper_rounds():
+    """With the paper's stride placement ResNet-50 is 3.86 G MACs; SE-ResNet-50 is 3.87 G only when the
+    squeeze pooling and the gating multiply are counted too."""
+    a, b = graph(SPECS / "resnet50.yaml", "stride_in_1x1=true"), graph(SPECS / "seresnet50.yaml", "stride_in_1x1=true")
+    t = diff(a, b, elementwise=True).totals()
+    (ma, mb), (ea, eb) = t["MACs"], t["elementwise"]
+    assert (round(ma / 1e9, 2), round(mb / 1e9, 2)) == (3.86, 3.86)
+    assert round((mb + eb - ea) / 1e9, 2) == 3.87
+
+
+def test_three_3x3_vs_one_7x7():
+    """Simonyan & Zisserman 2014, Sec. 2.3: 27 C^2 vs 49 C^2 weights for the same receptive field."""
+    c = 64
+    t = diff(graph(EX / "conv7x7.yaml"), graph(EX / "conv3x3_stack.yaml")).totals()
+    assert t["params"] == (49 * c * c, 27 * c * c)
+    assert t["MACs"] == (49 * c * c * 56 * 56, 27 * c * c * 56 * 56)
+
+
+def test_inception3a_with_and_without_reductions():
+    """Szegedy et al. 2014, Fig. 2: the 1x1 reductions cut inception (3a) from 387K to 164K params and
+    from 303M to 128M MACs (Table 1's ops for 3a: 128M); the naive module's output is 416 channels wide."""
+    g = graph(EX / "inception3a.yaml")
+    d = diff(g, graph(EX / "inception3a.yaml", "reductions=false"))
+    t = d.totals()
+    weights = 192 * 64 + 192 * 96 + 96 * 128 * 9 + 192 * 16 + 16 * 32 * 25 + 192 * 32
+    biases = 64 + 96 + 128 + 16 + 32 + 32
+    naive = 192 * 64 + 192 * 128 * 9 + 192 * 32 * 25
+    assert t["params"] == (weights + biases, naive + 64 + 128 + 32)
+    assert t["MACs"] == (weights * 28 * 28, naive * 28 * 28) and round(t["MACs"][0] / 1e6) == 128
+    removed = {p.a.name for p in d.pairs if p.status == "-"}
+    dropped = ("branch2.reduce", "branch3.reduce", "branch4.proj")
+    assert removed == {f"{b}.{x}" for b in dropped for x in ("conv", "relu")}
+    assert d.pairs[-1].b.shape == (416, 28, 28)
+
+
+def test_cifar_resnet20_plain_vs_residual():
+    """He et al. 2015, Sec. 4.2: option A shortcuts add no parameters; plain and residual ResNet-20 have
+    the same params and MACs, and differ only by the adds and zero-padded shortcuts."""
+    d = diff(graph(SPECS / "resnet_cifar.yaml", "residual=false"), graph(SPECS / "resnet_cifar.yaml"))
+    t = d.totals()
+    assert t["params"] == (269_722, 269_722) and t["MACs"][0] == t["MACs"][1]
+    added = [p.b for p in d.pairs if p.status != "="]
+    assert {p.status for p in d.pairs} == {"=", "+"}
+    assert {r.name.split(".")[-1] for r in added} == {"add", "pad_channels"}
+    assert sum(r.name.endswith("add") for r in added) == 9 and all(r.params == 0 for r in added)
+
+
+def test_densenet121_vs_resnet50_params():
+    """Huang et al. 2017, Fig. 3: DenseNet-121 (8.0M) reaches ResNet-50's accuracy with under a third
+    of its parameters (25.6M)."""
+    t = diff(graph(SPECS / "resnet50.yaml"), graph(SPECS / "densenet121.yaml"), depth=1).totals()
+    assert t["params"] == (25_557_032, 7_978_856)
+    assert round(t["params"][1] / t["params"][0], 4) == 0.3122
+
+
+def test_rows_pair_by_structure_where_names_differ():
+    d = diff(graph(SPECS / "resnet50.yaml"), graph(SPECS / "densenet121.yaml"), depth=1)
+    fc = [p for p in d.pairs if p.a is not None and p.a.name == "fc"]
+    assert fc[0].b.name == "classifier" and fc[0].name == "fc -> classifier" and fc[0].status == "~"
+
+
+def test_cli_formats(capsys):
+    cifar = str(SPECS / "resnet_cifar.yaml")
+    args = ["diff", cifar, cifar, "--set-b", "n=5", "--depth", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "+  layer1.3" in out and "params: 269,722 -> 464,154, +194,432" in out
+    assert main(args + ["--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["b"]["sets"] == ["n=5"] and data["totals"]["params"]["delta"] == 194_432
+    assert sum(r["status"] == "added" for r in data["rows"]) == 6
+    assert main(args + ["--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("status,node,op A,op B") and any(r.startswith("added,layer1.3,,basic,") for r in lines)
+    assert main(args + ["--format", "md", "--count-elementwise"]) == 0
+    assert "| + | layer1.3 | basic |" in capsys.readouterr().out
+
+
+def test_set_applies_to_both_sides_and_set_a_to_one(capsys):
+    a = str(SPECS / "resnet_cifar.yaml")
+    assert main(["diff", a, a, "--set", "n=5", "--set-a", "residual=false", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["a"]["sets"] == ["n=5", "residual=false"] and data["b"]["sets"] == ["n=5"]
+    assert data["totals"]["params"]["a"] == data["totals"]["params"]["b"] == 464_154
+
+
+def test_bad_side_is_a_located_error(capsys, spec_file):
+    good = spec_file("archspec: 1\nname: a\ninput: [3, 8, 8]\nnodes:\n  - conv1: {op: conv, out: 4, k: 3}\n")
+    bad = spec_file("archspec: 1\nname: b\ninput: [3, 8, 8]\nnodes:\n  - conv1: {op: conv, out: 4, k: 30}\n", "b.yaml")
+    assert main(["diff", good, bad]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("b.yaml:5:") and "Traceback" not in err
+    assert main(["diff", good, good, "--set-b", "nope=1"]) == 1
+    assert "nope" in capsys.readouterr().err
+
+
+def test_identical_specs_have_no_changes():
+    g = graph(SPECS / "googlenet.yaml")
+    text = format_diff(diff(g, graph(SPECS / "googlenet.yaml"), depth=1))
+    assert "rows: 24 same, 0 changed, 0 added in B, 0 removed from A" in text and "B/A 1.0000 (+0.00%)" in text
+    assert "params in eval mode: 6,998,552 -> 6,998,552, 0" in text
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "csv", "json"])
+def test_every_format_of_a_deep_diff(fmt):
+    d = diff(graph(SPECS / "resnet18.yaml"), graph(SPECS / "resnet34.yaml"))
+    assert format_diff(d, fmt)
+
+
+def test_diagram_dot_highlights_changes(in_tmp, capsys):
+    inception = str(EX / "inception3a.yaml")
+    assert main(["diff", inception, inception, "--set-b", "reductions=false", "--format", "dot", "-o", "d.dot"]) == 0
+    assert capsys.readouterr().out == "wrote d.dot\n"
+    source = (in_tmp / "d.dot").read_text()
+    assert source.count('fillcolor="#ea9999"') == 6          # the reductions and their ReLUs: only in A
+    assert source.count('fillcolor="#f6b26b"') == 6          # 3x3, 5x5 and concat changed, on both sides
+    assert "--set reductions=false" in source and "params +110,592, MACs +86,704,128" in source
+    assert source.count('style=dotted') == 8                 # pairs joined across the columns
+
+
+def test_diagram_file_and_errors(in_tmp, capsys):
+    a, b = str(SPECS / "resnet18.yaml"), str(SPECS / "resnet34.yaml")
+    if shutil.which("dot"):
+        assert main(["diff", a, b, "--depth", "1", "--format", "svg"]) == 0
+        assert (in_tmp / "diff_resnet18_resnet34.svg").read_text().lstrip().startswith("<?xml")
+    assert main(["diff", a, b, "-o", "x.txt"]) == 1
+    assert "-o writes a diagram" in capsys.readouterr().err and not (in_tmp / "x.txt").exists()
+
+
+def test_readme_diff_is_the_real_output(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["diff", "specs/resnet50.yaml", "specs/seresnet50.yaml", "--depth", "1"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert f"$ archspec diff specs/resnet50.yaml specs/seresnet50.yaml --depth 1\n{out}\n```" in \
+        (ROOT / "README.md").read_text()
+
+
+def test_diff_paper_tables_and_memory_never_import_torch():
+    import subprocess
+    import sys
+    code = (
+        "import sys\n"
+        "from archspec.cli import main\n"
+        f"assert main(['diff', {str(SPECS / 'resnet50.yaml')!r}, {str(SPECS / 'seresnet50.yaml')!r}]) == 0\n"
+        f"assert main(['summary', {str(SPECS / 'vgg16.yaml')!r}, '--format', 'paper']) == 0\n"
+        f"assert main(['summary', {str(SPECS / 'resnet50.yaml')!r}, '--batch', '8', '--json']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
