@@ -269,28 +269,26 @@ def cmd_visualize(args) -> int:
     return 0
 
 
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or value <= 0:
-            raise argparse.ArgumentTypeError(f"a positive number, got {text!r}")
-        return value
-    return parse
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
                    help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
-    p.add_argument("--epochs", type=_positive(int), default=10)
-    p.add_argument("--batch-size", type=_positive(int), default=32, help="the global batch (split over processes)")
+    p.add_argument("--epochs", type=_positive, default=10)
+    p.add_argument("--batch-size", type=_positive, default=32, help="the global batch (split over processes)")
     p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
-    p.add_argument("--lr", type=_positive(float), default=None,
+    p.add_argument("--lr", type=_positive_float, default=None,
                    help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
     p.add_argument("--lr-step", type=int, default=0, metavar="N", help="multiply the lr by --lr-gamma every N epochs")
-    p.add_argument("--lr-gamma", type=_positive(float), default=0.1)
+    p.add_argument("--lr-gamma", type=_positive_float, default=0.1)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
@@ -394,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="visualize", metavar="DIR", help="output folder (default: visualize/)")
     p.add_argument("--layer", help="the node whose feature maps to show (default: the first conv's)")
     p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
-    p.add_argument("--patch", type=_positive(int), default=None, help="occluding patch size (default: input / 4)")
+    p.add_argument("--patch", type=_positive, default=None, help="occluding patch size (default: input / 4)")
     p.set_defaults(run=cmd_visualize)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
