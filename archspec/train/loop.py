@@ -129,7 +129,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
     log = cfg.log if procs.main else (lambda _: None)
     spec = load(cfg.spec, cfg.sets)
     graph = analyze(spec)
-    for w in graph.warnings:
+    for w in graph.warnings if procs.main else ():
         print(w, file=sys.stderr)
     data = load_data(cfg.data, graph.input_shape)
     objective = Objective(graph, len(data.classes), cfg.label_smoothing, spec.params)
@@ -144,13 +144,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
     optimizer = _optimizer(cfg, model, _base_lr(cfg, objective))
     amp = _amp(cfg, procs.device, log)
     scaler = torch.amp.GradScaler(procs.device.type, enabled=amp is not None and procs.device.type == "cuda")
-    history: list[Epoch] = []
-    if resumed:
-        model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        scaler.load_state_dict(resumed["scaler"])
-        checkpoint.set_rng_state(resumed["rng"][procs.rank % len(resumed["rng"])])
-        history = [Epoch(**e) for e in resumed["history"]]
+    history = _restore(resumed, model, optimizer, scaler, procs.rank) if resumed else []
     net = nn.parallel.DistributedDataParallel(model) if procs.world > 1 else model
 
     sampler: DistributedSampler = DistributedSampler(data.train, procs.world, procs.rank, shuffle=True, seed=cfg.seed)
@@ -172,7 +166,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
                              None if te[2] is None else 1 - te[2], time.perf_counter() - t0))
         log(_epoch_line(history[-1], cfg.epochs, len(data.classes)))
         if cfg.checkpoint:
-            rng = procs.gather(checkpoint.rng_state())
+            rng = procs.gather(checkpoint.rng_state())       # every process's: a collective call
             if procs.main:
                 checkpoint.save(cfg.checkpoint, {
                     "spec": record, "options": cfg.options(), "epoch": epoch + 1, "classes": data.classes,
@@ -184,6 +178,16 @@ def _train(cfg: Config, procs: Processes) -> Result:
             f"{seconds:.1f} s this run" + (f", checkpoint {os.path.join(cfg.checkpoint, checkpoint.LAST)}"
                                            if cfg.checkpoint else ""))
     return Result(model, history, objective, data, seconds)
+
+
+def _restore(state: dict, model: nn.Module, optimizer, scaler, rank: int) -> list[Epoch]:
+    """A checkpoint's state into this run; its epochs so far. Each process takes its own RNG
+    states (a job of another size: process r takes r modulo the saved ones)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
+    checkpoint.set_rng_state(state["rng"][rank % len(state["rng"])])
+    return [Epoch(**e) for e in state["history"]]
 
 
 def _local_batch(batch: int, world: int) -> int:
