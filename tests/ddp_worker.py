@@ -8,5 +8,5 @@ import torch
 from archspec.train import Config, train
 
 spec, out, epochs, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-result = train(Config(spec, epochs=epochs, batch_size=batch, progress=False))
+result = train(Config(spec, epochs=epochs, batch_size=batch, checkpoint=os.path.join(out, "ck"), progress=False))
 torch.save(result.model.state_dict(), os.path.join(out, f"rank{os.environ.get('RANK', '0')}.pt"))

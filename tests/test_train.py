@@ -109,6 +109,9 @@ def test_ddp_two_gloo_processes_match_one(tmp_path):
     assert "(2 processes x 32, gloo)" in run.stdout
     assert run.stdout.count("epoch 1/1:") == 1                      # rank 0 logs
     replicas = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    saved = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)        # rank 0 wrote it
+    assert len(saved["rng"]) == 2 and not torch.equal(saved["rng"][0]["torch"], saved["rng"][1]["torch"])
+    assert all(torch.equal(saved["model"][k], replicas[0][k]) for k in replicas[0])
     single = train(Config(LENET, epochs=1, batch_size=64, **QUIET)).model.state_dict()
     for k, v in single.items():
         assert torch.equal(replicas[0][k], replicas[1][k]), k
