@@ -61,6 +61,13 @@ def test_aux_heads_weighted_by_loss_weight(spec_file):
         float(F.cross_entropy(out["logits"], target, label_smoothing=0.1)), rel=1e-6)
 
 
+def test_library_aux_heads():
+    """GoogLeNet's two aux heads at 0.3 and Inception-v3's at 0.4, as their specs declare."""
+    heads = {name: Objective(analyze(load(str(ROOT / "specs" / f"{name}.yaml"))), 1000).describe()
+             for name in ("googlenet", "inception_v3")}
+    assert heads == {"googlenet": "logits + 0.3 aux1 + 0.3 aux2", "inception_v3": "logits + 0.4 aux"}
+
+
 @pytest.mark.slow
 def test_lenet5_learns_digits():
     """The paper's LeNet-5, RBF output and Eq. (9), on 1,347 digits: >= 95% of 450 held out."""
