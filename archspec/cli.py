@@ -6,9 +6,8 @@ import io
 import json
 import os
 import sys
-from dataclasses import replace
 
-from .errors import Diagnostic, Loc, SpecErrors, printable
+from .errors import Diagnostic, Loc, SpecErrors, printable, warn
 from .names import one_line
 
 
@@ -69,11 +68,7 @@ def _graph(path: str, sets: list[str], strict: bool = False):
 
 
 def _warn(g, strict: bool):
-    if strict and g.warnings:
-        raise SpecErrors([replace(w, severity="error", hint=f"{w.hint} (an error with --strict)" if w.hint
-                                  else "a warning, an error with --strict") for w in g.warnings])
-    for w in g.warnings:
-        print(w, file=sys.stderr)
+    warn(g.warnings, strict)
     return g
 
 
@@ -247,7 +242,7 @@ def cmd_train(args) -> int:
     options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
                                              "lr_gamma", "momentum", "weight_decay", "label_smoothing",
                                              "augment", "amp", "checkpoint", "resume", "seed", "workers")}
-    train(Config(args.spec, args.sets, progress=not args.no_progress, **options))
+    train(Config(args.spec, args.sets, strict=args.strict, progress=not args.no_progress, **options))
     return 0
 
 

@@ -216,3 +216,11 @@ def test_visualize_errors(tmp_path, capsys):
     (tmp_path / "last.pt").write_text("not a checkpoint")
     assert _error(capsys, "visualize", str(tmp_path)).startswith(f"checkpoint {tmp_path}/last.pt: error: not an "
                                                                  "archspec checkpoint (UnpicklingError")
+
+
+def test_strict_makes_warnings_errors(spec_file, capsys):
+    path = spec_file("archspec: 1\ninput: [1, 32, 32]\nnodes:\n  - flat: flatten\n"
+                     "  - unused: {op: linear, out: 5}\n  - fc: {op: linear, out: 10, in: flat}\n")
+    assert _error(capsys, "train", path, "--strict").splitlines() == [
+        "net.yaml:5:5: error: unused: output is never used",
+        "  hint: feed it to another node, list it in outputs:, or remove it (an error with --strict)"]

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from .. import analyze, load
 from ..compiler import compile as compile_graph
-from ..errors import Diagnostic, Loc, SpecErrors
+from ..errors import Diagnostic, Loc, SpecErrors, warn
 from . import checkpoint
 from .data import Data, augment, load_data
 from .objective import Objective, correct_topk
@@ -35,6 +35,7 @@ class Config:
     """`archspec train`'s options."""
     spec: str
     sets: list[str] = field(default_factory=list)
+    strict: bool = False              # warnings (an unused node) are errors
     data: str = "digits"
     epochs: int = 10
     batch_size: int = 32              # the global batch: split over the processes
@@ -129,8 +130,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
     log = cfg.log if procs.main else (lambda _: None)
     spec = load(cfg.spec, cfg.sets)
     graph = analyze(spec)
-    for w in graph.warnings if procs.main else ():
-        print(w, file=sys.stderr)
+    warn(graph.warnings if procs.main or cfg.strict else [], cfg.strict)
     data = load_data(cfg.data, graph.input_shape)
     objective = Objective(graph, len(data.classes), cfg.label_smoothing, spec.params)
     record = checkpoint.spec_record(spec, cfg.sets)
