@@ -224,3 +224,17 @@ def test_strict_makes_warnings_errors(spec_file, capsys):
     assert _error(capsys, "train", path, "--strict").splitlines() == [
         "net.yaml:5:5: error: unused: output is never used",
         "  hint: feed it to another node, list it in outputs:, or remove it (an error with --strict)"]
+
+
+def test_checkpoint_keeps_every_spec_file():
+    """A variant's record holds its base and libraries, and rebuilds the same network from them
+    alone; a record naming a file outside its folder is refused."""
+    from archspec.train import checkpoint
+    spec = load(str(ROOT / "examples" / "guide" / "resnext50_32x4d.yaml"), ["num_classes=10"])
+    record = checkpoint.spec_record(spec, ["num_classes=10"])
+    assert sorted(record["files"]) == ["examples/guide/resnext50_32x4d.yaml", "specs/blocks/resnet.yaml",
+                                       "specs/resnet50.yaml"]
+    _, graph = checkpoint.rebuild(record)
+    assert graph.params == analyze(spec).params
+    with pytest.raises(archspec.SpecErrors, match="outside its folder"):
+        checkpoint.rebuild({**record, "files": {"../evil.yaml": "archspec: 1"}})
