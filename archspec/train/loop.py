@@ -174,9 +174,9 @@ def _train(cfg: Config, procs: Processes) -> Result:
                     "scaler": scaler.state_dict(), "rng": rng, "history": [asdict(h) for h in history]})
     seconds = time.perf_counter() - start
     if history:
-        log(f"done: {len(history)} epochs, {_errors(history[-1], len(data.classes))}; "
-            f"{seconds:.1f} s this run" + (f", checkpoint {os.path.join(cfg.checkpoint, checkpoint.LAST)}"
-                                           if cfg.checkpoint else ""))
+        saved = f", checkpoint {os.path.join(cfg.checkpoint, checkpoint.LAST)}" if cfg.checkpoint else ""
+        log(f"done: {len(history)} epoch{'' if len(history) == 1 else 's'}, "
+            f"{_errors(history[-1], len(data.classes))}; {seconds:.1f} s this run{saved}")
     return Result(model, history, objective, data, seconds)
 
 
