@@ -101,28 +101,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_ddp_two_gloo_processes_match_one(tmp_path):
-    """torchrun, 2 CPU processes (gloo), global batch 64 = 2 x 32: the replicas end identical and
-    equal to one process with batch 64 (LeNet-5 has no dropout or batch norm, so the only
-    difference is the order of the gradient sums). DistributedSampler shards one seeded
-    permutation, so the two processes' batches together are the one process's batch."""
+def _torchrun(out, epochs: int, *resume: str):
+    out.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-                          str(ROOT / "tests" / "ddp_worker.py"), LENET, str(tmp_path), "1", "64"],
+                          str(ROOT / "tests" / "ddp_worker.py"), LENET, str(out), str(epochs), "64", *resume],
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "(2 processes x 32, gloo)" in run.stdout
-    assert run.stdout.count("epoch 1/1:") == 1                      # rank 0 logs
-    replicas = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    saved = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)        # rank 0 wrote it
-    assert len(saved["rng"]) == 2 and not torch.equal(saved["rng"][0]["torch"], saved["rng"][1]["torch"])
-    assert all(torch.equal(saved["model"][k], replicas[0][k]) for k in replicas[0])
-    single = train(Config(LENET, epochs=1, batch_size=64, **QUIET)).model.state_dict()
+    return run.stdout, [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes_match_one(tmp_path):
+    """torchrun, 2 CPU processes (gloo), global batch 64 = 2 x 32, 2 epochs: the replicas end
+    identical and equal to one process with batch 64 (LeNet-5 has no dropout or batch norm, so
+    the only difference is the order of the gradient sums; DistributedSampler shards one seeded
+    permutation, so the two processes' batches together are the one process's batch). A job
+    stopped after epoch 1 and resumed ends bit-identical to the straight one."""
+    stdout, replicas = _torchrun(tmp_path / "straight", 2)
+    assert "(2 processes x 32, gloo)" in stdout
+    assert stdout.count("epoch 2/2:") == 1                      # rank 0 logs
+    single = train(Config(LENET, epochs=2, batch_size=64, **QUIET)).model.state_dict()
     for k, v in single.items():
         assert torch.equal(replicas[0][k], replicas[1][k]), k
         torch.testing.assert_close(replicas[0][k], v, rtol=1e-4, atol=1e-5)
+    saved = torch.load(tmp_path / "straight" / "ck" / "last.pt", weights_only=True)     # rank 0 wrote it
+    assert len(saved["rng"]) == 2 and not torch.equal(saved["rng"][0]["torch"], saved["rng"][1]["torch"])
+    assert all(torch.equal(saved["model"][k], replicas[0][k]) for k in replicas[0])
+    _torchrun(tmp_path / "resumed", 1)
+    _, resumed = _torchrun(tmp_path / "resumed", 2, "resume")
+    assert all(torch.equal(resumed[r][k], replicas[r][k]) for r in (0, 1) for k in replicas[0])
 
 
 def _images(root, classes: int, per_class: int = 4):
