@@ -6,9 +6,8 @@ import io
 import json
 import os
 import sys
-from dataclasses import replace
 
-from .errors import Diagnostic, Loc, SpecErrors, printable
+from .errors import Diagnostic, Loc, SpecErrors, printable, warn
 from .names import one_line
 
 
@@ -79,11 +78,7 @@ def _graph(path: str, sets: list[str], strict: bool = False):
 
 
 def _warn(g, strict: bool):
-    if strict and g.warnings:
-        raise SpecErrors([replace(w, severity="error", hint=f"{w.hint} (an error with --strict)" if w.hint
-                                  else "a warning, an error with --strict") for w in g.warnings])
-    for w in g.warnings:
-        print(w, file=sys.stderr)
+    warn(g.warnings, strict)
     return g
 
 
@@ -265,6 +260,68 @@ def _input(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"--input is C,H,W (three positive ints), got {text!r}")
     return tuple(int(p) for p in parts)
 
+def cmd_train(args) -> int:
+    """Train a spec's network (archspec.train); under torchrun, one process of the job."""
+    if not _has_train_extra():
+        return 1
+    from .train import Config, train
+    options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
+                                             "lr_gamma", "momentum", "weight_decay", "label_smoothing",
+                                             "augment", "amp", "checkpoint", "resume", "seed", "workers")}
+    train(Config(args.spec, args.sets, strict=args.strict, progress=not args.no_progress, **options))
+    return 0
+
+
+def _has_train_extra() -> bool:
+    import importlib.util
+    missing = [m for m in ("torch", "torchvision", "sklearn", "tqdm", "matplotlib")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"archspec train and visualize need {', '.join(missing)}: pip install 'archspec[train]'", file=sys.stderr)
+    return not missing
+
+
+def cmd_visualize(args) -> int:
+    if not _has_train_extra():
+        return 1
+    from .train.visualize import visualize
+    for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch):
+        print(f"wrote {path}")
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
+                   help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
+    p.add_argument("--epochs", type=_positive, default=10)
+    p.add_argument("--batch-size", type=_positive, default=32, help="the global batch (split over processes)")
+    p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
+    p.add_argument("--lr-step", type=int, default=0, metavar="N", help="multiply the lr by --lr-gamma every N epochs")
+    p.add_argument("--lr-gamma", type=_positive_float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
+    p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop"], default=None,
+                   help="AlexNet's random crops and mirror images (crop: no mirroring)")
+    p.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 autocast on CPU")
+    p.add_argument("--checkpoint", metavar="DIR", help="write DIR/last.pt after every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="data loading processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
 
 def cmd_schema(args) -> int:
     from .schema import json_schema
@@ -355,6 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE",
                    help="load your own ops; an op whose `imports` names a module class stands for it")
     p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("train", help="train the network (digits or an ImageFolder); runs under torchrun too")
+    _spec_args(p)
+    _train_args(p)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("visualize", help="ZFNet-style pictures of a trained checkpoint (PNG)")
+    p.add_argument("checkpoint", help="a checkpoint file or folder (archspec train --checkpoint)")
+    p.add_argument("-o", "--output", default="visualize", metavar="DIR", help="output folder (default: visualize/)")
+    p.add_argument("--layer", help="the node whose feature maps to show (default: the first conv's)")
+    p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
+    p.add_argument("--patch", type=_positive, default=None, help="occluding patch size (default: input / 4)")
+    p.set_defaults(run=cmd_visualize)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
     p.set_defaults(run=cmd_schema)
