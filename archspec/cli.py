@@ -6,9 +6,8 @@ import io
 import json
 import os
 import sys
-from dataclasses import replace
 
-from .errors import Diagnostic, Loc, SpecErrors, printable
+from .errors import Diagnostic, Loc, SpecErrors, printable, warn
 from .names import one_line
 
 
@@ -22,32 +21,42 @@ def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def load_plugins(sources: list[str]) -> None:
-    """Import user op modules: a .py file by path, or an importable module name.
-    This runs the user's own code, by their explicit request on the command line;
-    a spec file can never cause it. Whatever that code raises is reported as the
-    project's error, with the file and line where it happened."""
+    """Import user op modules: a .py file by path, or an importable module name."""
     for src in sources:
-        try:
-            _load_plugin(src)
-        except SpecErrors:
-            raise
-        except Exception as e:     # noqa: BLE001 - the user's code may raise anything
-            raise SpecErrors([Diagnostic(_plugin_loc(src, e), f"cannot load --ops {one_line(src, 80)}: "
-                                         f"{type(e).__name__}: {one_line(e, 200)}")]) from None
+        run_user_code(src, "--ops", _load_plugin)
 
 
-def _load_plugin(src: str) -> None:
+def run_user_code(src: str, flag: str, action):
+    """`action(src)`, which runs the user's own code (an --ops file, an import's factory), by their
+    explicit request on the command line; a spec file can never cause it. Whatever that code
+    raises is reported as the project's error, with the file and line where it happened."""
+    try:
+        return action(src)
+    except SpecErrors:
+        raise
+    except Exception as e:     # noqa: BLE001 - the user's code may raise anything
+        raise SpecErrors([Diagnostic(_plugin_loc(src, e), f"cannot load {flag} {one_line(src, 80)}: "
+                                     f"{type(e).__name__}: {one_line(e, 200)}")]) from None
+
+
+def _load_plugin(src: str, flag: str = "--ops"):
     import importlib
     import importlib.util
     if not src.endswith(".py"):
-        importlib.import_module(src)
-        return
+        return importlib.import_module(src)
     if not os.path.isfile(src):
-        raise SpecErrors([Diagnostic(Loc(f"--ops {one_line(src, 80)}"), "no such file")])
+        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "no such file")])
     spec = importlib.util.spec_from_file_location(f"archspec_ops_{abs(hash(src))}", src)
     if spec is None or spec.loader is None:
-        raise SpecErrors([Diagnostic(Loc(f"--ops {one_line(src, 80)}"), "not a Python file")])
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "not a Python file")])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module      # as an import would: its classes know their file (inspect, import)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
+    return module
 
 
 def _plugin_loc(src: str, e: Exception) -> Loc:
@@ -69,11 +78,7 @@ def _graph(path: str, sets: list[str], strict: bool = False):
 
 
 def _warn(g, strict: bool):
-    if strict and g.warnings:
-        raise SpecErrors([replace(w, severity="error", hint=f"{w.hint} (an error with --strict)" if w.hint
-                                  else "a warning, an error with --strict") for w in g.warnings])
-    for w in g.warnings:
-        print(w, file=sys.stderr)
+    warn(g.warnings, strict)
     return g
 
 
@@ -244,6 +249,85 @@ def cmd_list(args) -> int:
     return 1 if any(e.error or e.holds is False for e in entries) else 0
 
 
+def cmd_import(args) -> int:
+    """A PyTorch model as a spec file (imports torch; FILE.py:FACTORY runs that file)."""
+    from .importing import import_source
+    path, g = import_source(args.source, args.output, args.input)
+    blocks = len({s.block for s in g.scopes.values() if s.kind == "block"})
+    print(f"wrote {path} ({len(g.nodes)} nodes, {blocks} block{'' if blocks == 1 else 's'}, {g.params:,} params, "
+          f"{g.macs:,} MACs)")
+    return 0
+
+
+def _input(text: str) -> tuple:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"--input is C,H,W (three positive ints), got {text!r}")
+    return tuple(int(p) for p in parts)
+
+def cmd_train(args) -> int:
+    """Train a spec's network (archspec.train); under torchrun, one process of the job."""
+    if not _has_train_extra():
+        return 1
+    from .train import Config, train
+    options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
+                                             "lr_gamma", "momentum", "weight_decay", "label_smoothing",
+                                             "augment", "amp", "checkpoint", "resume", "seed", "workers")}
+    train(Config(args.spec, args.sets, strict=args.strict, progress=not args.no_progress, **options))
+    return 0
+
+
+def _has_train_extra() -> bool:
+    import importlib.util
+    missing = [m for m in ("torch", "torchvision", "sklearn", "tqdm", "matplotlib")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"archspec train and visualize need {', '.join(missing)}: pip install 'archspec[train]'", file=sys.stderr)
+    return not missing
+
+
+def cmd_visualize(args) -> int:
+    if not _has_train_extra():
+        return 1
+    from .train.visualize import visualize
+    for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch):
+        print(f"wrote {path}")
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
+                   help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
+    p.add_argument("--epochs", type=_positive, default=10)
+    p.add_argument("--batch-size", type=_positive, default=32, help="the global batch (split over processes)")
+    p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
+    p.add_argument("--lr-step", type=int, default=0, metavar="N", help="multiply the lr by --lr-gamma every N epochs")
+    p.add_argument("--lr-gamma", type=_positive_float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
+    p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop"], default=None,
+                   help="AlexNet's random crops and mirror images (crop: no mirroring)")
+    p.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 autocast on CPU")
+    p.add_argument("--checkpoint", metavar="DIR", help="write DIR/last.pt after every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="data loading processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -326,6 +410,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
     p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser("import", help="write a spec from a PyTorch model (torchvision:NAME, timm:NAME, "
+                                      "FILE.py:FACTORY)")
+    p.add_argument("source", metavar="SOURCE", help="torchvision:NAME, timm:NAME or FILE.py:FACTORY (runs that file)")
+    p.add_argument("-o", "--output", help="output spec file (default: <name>.yaml here)")
+    p.add_argument("--input", type=_input, default=None, metavar="C,H,W",
+                   help="input shape (default: the model's usual one, else 3,224,224)")
+    p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE",
+                   help="load your own ops; an op whose `imports` names a module class stands for it")
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("train", help="train the network (digits or an ImageFolder); runs under torchrun too")
+    _spec_args(p)
+    _train_args(p)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("visualize", help="ZFNet-style pictures of a trained checkpoint (PNG)")
+    p.add_argument("checkpoint", help="a checkpoint file or folder (archspec train --checkpoint)")
+    p.add_argument("-o", "--output", default="visualize", metavar="DIR", help="output folder (default: visualize/)")
+    p.add_argument("--layer", help="the node whose feature maps to show (default: the first conv's)")
+    p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
+    p.add_argument("--patch", type=_positive, default=None, help="occluding patch size (default: input / 4)")
+    p.set_defaults(run=cmd_visualize)
 
     p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
     p.set_defaults(run=cmd_schema)

@@ -1,7 +1,7 @@
 """compiler: a spec as a torch.nn.Module, through the source that emit writes.
 
-The only module of archspec that imports torch. `compile()` runs the very
-source `archspec build` writes, so the in-process model and the built file
+The module of archspec that imports torch (with archspec.train, which trains its modules).
+`compile()` runs the very source `archspec build` writes, so the in-process model and the built file
 are the same code. (This module is not called `compile.py`: importing a
 submodule `archspec.compile` would replace the `archspec.compile` function on
 the package.)
@@ -193,21 +193,49 @@ def check(spec_or_path, batch: int = 2, **params) -> Check:
 
 def _record_shapes(model: nn.Module, mod: types.ModuleType, graph: Graph) -> dict:
     seen: dict = {}
+    seen["__hooks__"] = _watch(model, mod, graph, lambda name, value: seen.__setitem__(name, tuple(value.shape)))
+    return seen
+
+
+def _watch(model: nn.Module, mod: types.ModuleType, graph: Graph, record) -> list:
+    """Call record(node name, output) for every node a forward pass computes: functional nodes
+    through the probe module's `_probe`, module nodes through forward hooks (returned, to remove)."""
     path_of = {id(m): name for name, m in model.named_modules()}
 
     def probe(owner, local, value):
         prefix = path_of[id(owner)]
-        seen[f"{prefix}.{local}" if prefix else local] = tuple(value.shape)
+        record(f"{prefix}.{local}" if prefix else local, value)
         return value
     mod._probe = probe        # type: ignore[attr-defined]
 
-    def hook(name):      # the first call: a shared module's later calls are probed by their own names
-        def record(m, args, out) -> None:
-            seen.setdefault(name, tuple(out.shape))
-        return record
-    seen["__hooks__"] = [m.register_forward_hook(hook(name)) for name, m in model.named_modules()
-                         if name in graph.nodes]
-    return seen
+    fired: set[str] = set()
+
+    def hook(name):      # a module's first call: a shared one's later calls are probed by their own names
+        def first_call(m, args, out) -> None:
+            if name not in fired:
+                fired.add(name)
+                record(name, out)
+        return first_call
+    return [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if name in graph.nodes]
+
+
+@torch.no_grad()
+def activations(graph: Graph, state_dict: dict, x: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
+    """The outputs of the named nodes (any node: a module's or a functional one's) for input x,
+    with these weights, in eval mode; and the network's output under the key ''."""
+    mod = load_source(emit(graph, probe=True), graph.name + "_probe")
+    model = mod.Model()
+    model.load_state_dict(state_dict)
+    model.eval()
+    wanted, got = set(names), dict[str, torch.Tensor]()
+    hooks = _watch(model, mod, graph, lambda name, value: got.__setitem__(name, value) if name in wanted else None)
+    try:
+        got[""] = model(x)
+    finally:
+        mod._probe = None     # type: ignore[attr-defined]
+        for h in hooks:
+            h.remove()
+    return got
 
 
 def _compare(model: nn.Module, graph: Graph, seen: dict, macs: int, batch: int) -> Check:

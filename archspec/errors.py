@@ -6,7 +6,7 @@ Errors are collected (several per run), never raised as tracebacks at users.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from .limits import MAX_ERRORS, MAX_MESSAGE
@@ -152,3 +152,13 @@ def fmt_shape(shape) -> str:
         return "(?)"
     layout = getattr(shape, "layout", None)      # errors.py cannot import ops.base, which imports it
     return "(" + ", ".join(map(str, shape)) + ")" + (f" {layout}" if layout else "")
+
+
+def warn(warnings: list[Diagnostic], strict: bool = False) -> None:
+    """Print warnings to stderr; with --strict they are errors."""
+    import sys
+    if strict and warnings:
+        raise SpecErrors([replace(w, severity="error", hint=f"{w.hint} (an error with --strict)" if w.hint
+                                  else "a warning, an error with --strict") for w in warnings])
+    for w in warnings:
+        print(w, file=sys.stderr)

@@ -18,6 +18,8 @@ from .limits import MAX_NAME
 
 _IDENT = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME - 1}}}")
 _INDEX = re.compile(r"[0-9]{1,9}")
+# a numbered child as torchvision's RegNet names it in its state_dict (block1-0): a node name only
+_DASHED = re.compile(rf"(?=.{{1,{MAX_NAME}}}$)[A-Za-z][A-Za-z0-9_]*-[0-9]{{1,9}}")
 
 # names the generated module and its classes use themselves
 GENERATED = frozenset({"self", "torch", "nn", "F", "Model", "input", "inputs", "block_input"})
@@ -42,7 +44,7 @@ def name_problem(name, index_ok: bool = False) -> str | None:
     """Why `name` cannot be an identifier in a spec, or None if it can."""
     if not isinstance(name, str):
         return f"a name must be text, got {type(name).__name__}"
-    if index_ok and _INDEX.fullmatch(name):
+    if index_ok and (_INDEX.fullmatch(name) or _DASHED.fullmatch(name)):
         return None
     if not _IDENT.fullmatch(name):
         if len(name) > MAX_NAME:

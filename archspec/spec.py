@@ -186,6 +186,7 @@ class Spec:
     param_locs: dict[str, Loc] = field(default_factory=dict)
     overridden: bool = False          # --set or keyword params changed it: its `reference:` is not checked
     warnings: list = field(default_factory=list)   # found while loading (a replaced node list)
+    files: list[str] = field(default_factory=list)  # the spec file, its bases and libraries, as read
 
     @property
     def is_library(self) -> bool:
@@ -267,6 +268,7 @@ class Loader:
     def __init__(self, diags: Diagnostics):
         self.diags = diags
         self.init: tuple | None = None     # the last library's `init:` (value, loc, key loc)
+        self.files: list[str] = []         # every file read, in order (a checkpoint keeps their text)
 
     def read(self, path: str, shown: str, chain=(), loc: Loc | None = None) -> YDict | None:
         """One file with its `extends` resolved (relative to the file), libraries not yet;
@@ -276,6 +278,7 @@ class Loader:
             raise SpecError(f"'extends' cycle: {' -> '.join(os.path.basename(c) for c in chain + (real,))}",
                             loc=loc)
         raw = load_file(path, shown)
+        self.files.append(path)
         doc = _check_doc(raw, self.diags, shown)
         if doc is None:
             return None
@@ -538,7 +541,7 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     _check_required_ops(raw, doc, diags)
     diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
-                overridden=bool(overrides), warnings=diags.warnings)
+                overridden=bool(overrides), warnings=diags.warnings, files=loader.files)
 
 
 def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diagnostics) -> None:

@@ -4,6 +4,10 @@
 
     archspec summary examples/swish_net.yaml --ops examples/swish_op.py
     archspec build examples/swish_net.yaml --ops examples/swish_op.py --check
+
+`imports` tells `archspec import` which module class of a model the op stands for:
+
+    archspec import my_models.py:net --ops examples/swish_op.py
 """
 from archspec.ops import Attrs, Op, register
 from archspec.ops.base import Call
@@ -28,6 +32,11 @@ class SwishOp(Op):
 
     class Attrs(Attrs):
         beta: float = 1.0
+
+    imports = ("Swish",)                 # a model's Swish(beta) module is this op
+
+    def attrs_of(self, m):
+        return {"beta": float(m.beta)}
 
     def module(self, a, xs, y, inplace=False):
         return Call("Swish", (("beta", a.beta),), (), (SWISH,))

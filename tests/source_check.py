@@ -40,8 +40,9 @@ IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import
 GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance"}
 ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}
-PLAIN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")      # an identifier, a number, a dotted name
-DIGITS = re.compile(r"^[0-9]+$")
+PLAIN = re.compile(r"^[A-Za-z0-9_]+(-[0-9]+)?(\.[A-Za-z0-9_]+(-[0-9]+)?)*$")   # an identifier, a number, a dotted
+#                                                                   name (a part may end -N: RegNet's block1-0)
+INDEXED = re.compile(r"^(?:[0-9]+|[A-Za-z][A-Za-z0-9_]*-[0-9]+)$")    # features.0, RegNet's block1-0
 LOOP_INDICES = ("i", "k", "index")
 BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 # members of torch that act outside the model (files, global state, compilation, imports)
@@ -238,7 +239,7 @@ class _Checker:
         if isinstance(f, ast.Name) and f.id == "getattr":
             if (len(node.args) != 2 or node.keywords or not isinstance(node.args[0], ast.Name)
                     or node.args[0].id != "self" or not isinstance(node.args[1], ast.Constant)
-                    or not isinstance(node.args[1].value, str) or not DIGITS.match(node.args[1].value)):
+                    or not isinstance(node.args[1].value, str) or not INDEXED.match(node.args[1].value)):
                 _fail(node, "getattr other than getattr(self, '<index>')")
             return
         if isinstance(f, ast.Name) and f.id == "super":
@@ -253,7 +254,7 @@ class _Checker:
         if isinstance(f, ast.Attribute) and f.attr == "add_module":
             if not (isinstance(f.value, ast.Name) and f.value.id == "self" and len(node.args) == 2
                     and (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                         and DIGITS.match(node.args[0].value) or self._loop_name(node.args[0], names))):
+                         and INDEXED.match(node.args[0].value) or self._loop_name(node.args[0], names))):
                 _fail(node, "add_module other than self.add_module('<index>', module) or a loop's")
             self.expr(node.args[1], names)
             return

@@ -211,3 +211,11 @@ def test_reference_keys_are_checked(capsys, spec_file):
     name, err = errors_of(capsys, spec_file, HEAD + "reference: {params: 3, source: torchvision, FlopCounterMode/2}\n"
                           "nodes: [relu]\n")
     assert f"{name}:3:45: error: unknown spec key 'FlopCounterMode/2'" in err
+
+
+def test_chunk_and_shuffle_shapes(capsys, spec_file):
+    name, err = errors_of(capsys, spec_file, HEAD + "nodes:\n  - a: {op: chunk, chunks: 4, index: 3, in: input}\n"
+                          "  - b: {op: channel_shuffle, groups: 2, in: input}\n  - {op: concat, in: [a, b]}\n")
+    assert f"{name}:4:5: error: a: chunk 3 of 4 is empty: 3 channels make 3 pieces of 1" in err
+    assert "hint: use an index below 3" in err
+    assert f"{name}:5:5: error: b: 3 channels do not split into 2 groups" in err

@@ -116,6 +116,10 @@ CASES = [
     ("layer_scale", [4, 3, 3], "{op: layer_scale, init: 0.5}", [], "layer scale 0.5"),
     ("layer_scale-1d", [5], "layer_scale", [], "layer scale 1e-06"),
     ("layer_scale-channels-last", [4, 3, 5], "layer_scale", [LAST], "layer scale 1e-06"),
+    ("chunk", [6, 3, 3], "{op: chunk, chunks: 2, index: 1}", [], "chunk 2/2"),
+    ("chunk-uneven-1d", [7], "{op: chunk, chunks: 3, index: 2}", [], "chunk 3/3"),
+    ("channel_shuffle", [6, 2, 3], "{op: channel_shuffle, groups: 2}", [], "channel shuffle 2"),
+    ("channel_shuffle-3", [6, 1, 1], "{op: channel_shuffle, groups: 3}", [], "channel shuffle 3"),
 ]
 
 
@@ -237,6 +241,10 @@ REFERENCE = {
     "permute-spatial": lambda x, m: x.transpose(2, 3),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,
+    "chunk": lambda x, m: x[:, 3:6],
+    "chunk-uneven-1d": lambda x, m: x[:, 6:7],          # pieces of 3, 3 and 1
+    "channel_shuffle": lambda x, m: x[:, [0, 3, 1, 4, 2, 5]],
+    "channel_shuffle-3": lambda x, m: x[:, [0, 2, 4, 1, 3, 5]],
 }
 
 

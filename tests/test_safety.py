@@ -152,6 +152,7 @@ NODE_NAMES = [
     "__class__", "__init__", "_private", "x", "out", "input_shape", "loss_weights", "training",
     "Model", "c\u03bfnv", "\uff43\uff4f\uff4e\uff56", "\ufb01lter", "n" * 500,
     "x;open('pwned','w');x", INJECT, "a.b", "a b", "1x", "",
+    "block1-0", "a-1;x", "a-b", "-1", "a--1", "forward-1",
 ]
 
 
@@ -852,6 +853,17 @@ def test_reserved_names_cover_nn_module():
 def test_name_validator(name, ok):
     from archspec.names import name_problem
     assert (name_problem(name) is None) == ok, name_problem(name)
+
+
+@pytest.mark.parametrize("name, ok", [("0", True), ("17", True), ("block1-0", True), ("b_2-13", True),
+                                      ("a-b", False), ("a-1x", False), ("-1", False), ("a--1", False),
+                                      ("1-0", False), ("a-1\n", False), ("a" * 62 + "-1", True),
+                                      ("a" * 63 + "-1", False)])
+def test_node_names_may_be_torchs_indices(name, ok):
+    """Node names (only they) may also be indices (features.0) or RegNet's numbered children
+    (trunk_output.block1.block1-0): state_dict keys that the compiled module reaches by getattr."""
+    from archspec.names import name_problem
+    assert (name_problem(name, index_ok=True) is None) == ok, name_problem(name, index_ok=True)
 
 
 def test_a_bug_is_one_line_not_a_traceback(capsys, monkeypatch, spec_file):

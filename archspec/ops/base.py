@@ -186,6 +186,15 @@ class Op:
     view: ClassVar[bool] = False           # the output is a view of the first input (flatten, identity)
     init_modules: ClassVar[tuple[str, ...]] = ()   # module classes a spec's `init:` rule for this op sets
 
+    # -- archspec import ------------------------------------------------------
+
+    imports: ClassVar[tuple[str, ...]] = ()        # torch module classes this op stands for, by class name or
+    #                                                "module.Class" (a user op's: `archspec import ... --ops`)
+
+    def attrs_of(self, m) -> dict:
+        """The attributes of this op for a module of one of the `imports` classes."""
+        return {}
+
     def module(self, a: BaseModel, xs: list[Shape], y: Shape, inplace: bool = False) -> Call | None:
         """The module holding this node (its state_dict must be exactly `tensors()`), or None where
         the op has no module form. Nodes with tensors, and named nodes, compile to this."""

@@ -1,4 +1,5 @@
-"""Ops that join or reshape tensors: concat, add, mul, zero-padded shortcut, flatten, permute."""
+"""Ops that join, split or reshape tensors: concat, add, mul, zero-padded shortcut, flatten, permute,
+chunk, channel shuffle."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
 from . import base
-from .base import Call, ChannelsLast, Op, Pos, Saved, like, literal, register
+from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, kw, like, literal, register
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -216,3 +217,70 @@ class Permute(Op):
 
     def label(self, a):
         return f"permute {', '.join(map(str, a.dims))}"
+
+
+CHUNK = '''
+class Chunk(nn.Module):
+    """One of `chunks` pieces of the channels (torch.chunk(x, chunks, 1)[index]): a view."""
+
+    def __init__(self, chunks, index=0):
+        super().__init__()
+        self.chunks = chunks
+        self.index = index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, 1)[self.index]
+'''
+
+
+@register
+class Chunk(Op):
+    name = "chunk"
+    ranks = (1, 3)
+    doc = ("one piece of the channels cut into `chunks` pieces of ceil(C / chunks) (the last one may be "
+           "smaller): torch.chunk(x, chunks, 1)[index], ShuffleNetV2's channel split")
+    view = True
+
+    class Attrs(base.Attrs):
+        chunks: Pos
+        index: NonNeg = 0
+
+    def shape(self, a, xs):
+        c = xs[0][0]
+        size = -(-c // a.chunks)
+        start = a.index * size
+        if start >= c:
+            raise SpecError(f"chunk {a.index} of {a.chunks} is empty: {c} channels make "
+                            f"{-(-c // size)} pieces of {size}", hint=f"use an index below {-(-c // size)}")
+        return (min(c, start + size) - start, *xs[0][1:])
+
+    def module(self, a, xs, y, inplace=False):
+        # a module even when anonymous: generated forward code indexes nothing
+        return Call("Chunk", (("chunks", a.chunks),), (kw("index", a.index, 0),), (CHUNK,))
+
+    def label(self, a):
+        return f"chunk {a.index + 1}/{a.chunks}"
+
+
+@register
+class ChannelShuffle(Op):
+    name = "channel_shuffle"
+    ranks = (3,)
+    doc = ("ShuffleNet's channel shuffle: the channels read as a groups x (C / groups) grid and transposed, "
+           "so that each group's channels spread over all groups")
+    fresh = True
+
+    class Attrs(base.Attrs):
+        groups: Pos
+
+    def shape(self, a, xs):
+        if xs[0][0] % a.groups:
+            raise SpecError(f"{xs[0][0]} channels do not split into {a.groups} groups",
+                            hint=f"use a groups value that divides {xs[0][0]}")
+        return xs[0]
+
+    def call(self, a, args, inplace=False):
+        return f"{args[0]}.unflatten(1, ({literal(a.groups)}, -1)).transpose(1, 2).flatten(1, 2)"
+
+    def label(self, a):
+        return f"channel shuffle {a.groups}"

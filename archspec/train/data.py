@@ -1,0 +1,126 @@
+"""Training data: scikit-learn's handwritten digits, or an ImageFolder directory.
+
+Every image arrives at the spec's input size (C, H, W), normalised; augmentation
+(AlexNet's random crops and mirror images) is applied to whole batches on the
+training device (see `augment`), so the datasets themselves hold no randomness.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Subset, TensorDataset
+
+from ..errors import Diagnostic, Loc, SpecErrors
+from ..names import one_line
+
+DIGITS_TEST_FRACTION = 0.25     # 1,797 images: 1,347 to train, 450 held out
+SPLIT_SEED = 0                  # the held-out split never changes with --seed
+FOLDER_TEST_FRACTION = 0.2      # a folder without train/ and val/ holds out this share
+
+
+@dataclass
+class Data:
+    train: Any                   # a sized Dataset of (image, class index)
+    test: Any
+    classes: list[str]
+    source: str                  # what --data said
+    ink: tuple[float, float]     # the normalised values of black and white: (background, full ink)
+
+    def gray(self) -> float:
+        """A mid-gray pixel, normalised (ZFNet's occluding patch)."""
+        return sum(self.ink) / 2
+
+
+def data_error(source: str, message: str, hint: str | None = None) -> SpecErrors:
+    return SpecErrors([Diagnostic(Loc(f"--data {one_line(source, 120)}"), message, hint=hint)])
+
+
+def load_data(source: str, shape: tuple) -> Data:
+    """`digits` or `folder:PATH`, as tensors of the spec's input shape (C, H, W)."""
+    if source == "digits":
+        return digits(shape)
+    if source.startswith("folder:"):
+        return folder(source, source[len("folder:"):], shape)
+    raise data_error(source, "unknown data source", hint="--data digits or --data folder:PATH (an ImageFolder)")
+
+
+# LeCun et al. 1998, Sec. II-A: background -0.1, full ink 1.175, "so that the mean input is
+# roughly 0 and the variance roughly 1"
+LECUN_INK = (-0.1, 1.175)
+
+
+def digits(shape: tuple) -> Data:
+    """The 1,797 8x8 digits of scikit-learn (no download; intensities 0..16), resized to (H, W)
+    bilinearly, gray repeated over C channels, scaled as LeCun's inputs; a fixed stratified split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    bunch = load_digits()
+    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    x = F.interpolate(x, size=shape[1:], mode="bilinear", align_corners=False).clamp(0, 1)
+    x = (x * (LECUN_INK[1] - LECUN_INK[0]) + LECUN_INK[0]).expand(-1, shape[0], -1, -1).contiguous()
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    train, test = train_test_split(range(len(y)), test_size=DIGITS_TEST_FRACTION, random_state=SPLIT_SEED,
+                                   stratify=bunch.target)
+    return Data(TensorDataset(x[train], y[train]), TensorDataset(x[test], y[test]),
+                [str(c) for c in bunch.target_names], "digits", LECUN_INK)
+
+
+def folder(source: str, path: str, shape: tuple) -> Data:
+    """An ImageFolder (one subfolder per class). PATH/train and PATH/val are used when both
+    exist (ImageNet's layout); otherwise a fixed share of PATH is held out."""
+    from torchvision import datasets, transforms
+    if not os.path.isdir(path):
+        raise data_error(source, "no such folder" if not os.path.exists(path) else "not a folder")
+    c = shape[0]
+    if c not in (1, 3):
+        raise data_error(source, f"the spec's input has {c} channels; images give 1 (gray) or 3 (RGB)")
+    to_tensor = transforms.Compose([transforms.Grayscale() if c == 1 else transforms.Lambda(_rgb),
+                                    transforms.Resize(shape[1:]), transforms.ToTensor(),
+                                    transforms.Normalize([0.5] * c, [0.5] * c)])
+    split = [os.path.join(path, d) for d in ("train", "val")]
+    roots = split if all(os.path.isdir(d) for d in split) else [path]
+    try:
+        sets = [datasets.ImageFolder(r, transform=to_tensor) for r in roots]
+    except (FileNotFoundError, OSError) as e:
+        raise data_error(source, f"no images: {one_line(e, 200)}",
+                         hint="an ImageFolder holds one subfolder per class, with the images in them") from None
+    if len(sets) == 2:
+        if sets[0].classes != sets[1].classes:
+            raise data_error(source, "train/ and val/ have different class folders")
+        return Data(sets[0], sets[1], sets[0].classes, source, (-1.0, 1.0))
+    whole = sets[0]
+    if len(whole) < 2:
+        raise data_error(source, f"{len(whole)} image: too few to hold some out")
+    order = torch.randperm(len(whole), generator=torch.Generator().manual_seed(SPLIT_SEED)).tolist()
+    n_test = max(1, round(len(whole) * FOLDER_TEST_FRACTION))
+    return Data(Subset(whole, order[n_test:]), Subset(whole, order[:n_test]), whole.classes, source, (-1.0, 1.0))
+
+
+def _rgb(image):
+    return image.convert("RGB")
+
+
+AUGMENTATIONS = ("crop+flip", "crop")
+
+
+def augment(x: torch.Tensor, flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    """AlexNet's augmentation (Krizhevsky et al. 2012, Sec. 4.1) on a batch: each image a random
+    crop of the input size from the image zero-padded by 1/8 of its size on every side (AlexNet
+    cropped 224 from 256), and with `flip` mirrored left-right with probability 1/2 (for objects;
+    a mirrored digit is not the same digit)."""
+    n, _, h, w = x.shape
+    ph, pw = max(1, h // 8), max(1, w // 8)
+    padded = F.pad(x, (pw, pw, ph, ph))
+    dy = torch.randint(0, 2 * ph + 1, (n,), generator=generator, device=x.device)
+    dx = torch.randint(0, 2 * pw + 1, (n,), generator=generator, device=x.device)
+    mirror = (torch.rand(n, generator=generator, device=x.device) < 0.5) & flip
+    rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, w)
+    cols = torch.where(mirror.view(n, 1), w - 1 - cols, cols) + dx.view(n, 1)
+    idx_rows = rows.expand(n, x.shape[1], h, padded.shape[3])
+    picked = padded.gather(2, idx_rows)
+    return picked.gather(3, cols.view(n, 1, 1, w).expand(n, x.shape[1], h, w))
