@@ -318,8 +318,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
-    p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop"], default=None,
-                   help="AlexNet's random crops and mirror images (crop: no mirroring)")
+    p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop", "distort"], default=None,
+                   help="AlexNet's random crops and mirror images (crop: no mirroring); distort: LeCun's random "
+                   "affine distortions (translation, scaling, squeezing, shearing, rotation)")
     p.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 autocast on CPU")
     p.add_argument("--checkpoint", metavar="DIR", help="write DIR/last.pt after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")

@@ -15,6 +15,7 @@ import archspec
 from archspec import analyze, load
 from archspec.cli import main
 from archspec.train import Config, train
+from archspec.train.data import DISTORTIONS, Distortions, affine, distort
 from archspec.train.objective import RBF_RUBBISH, Objective
 
 LENET = str(ROOT / "specs" / "lenet5.yaml")
@@ -77,13 +78,39 @@ def test_lenet5_learns_digits():
     assert last.test_top5_error is not None and last.test_top5_error <= last.test_top1_error
 
 
+def test_distort_shapes_determinism_identity():
+    """A batch keeps its shape; the same seeded generator draws the same distortions, another
+    seed others; with every range 0 each image is itself."""
+    x = torch.randn(4, 3, 32, 32)
+    def run(seed, ranges=DISTORTIONS):
+        return distort(x, -0.1, ranges, generator=torch.Generator().manual_seed(seed))
+    assert run(0).shape == x.shape
+    assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
+    torch.testing.assert_close(run(0, Distortions(0, 0, 0, 0, 0)), x, rtol=0, atol=1e-6)
+
+
+def test_affine_known_maps():
+    """By hand: a shift of one pixel moves the content left and fills the background; a 90 degree
+    turn is torch.rot90; a shear of 0.5 on an 8x8 image samples row 0 at column j - 1.75
+    (u + 0.5 v with v = -7/8: 1.75 pixels), bilinearly between columns j - 2 and j - 1."""
+    x = torch.randn(1, 1, 8, 8)
+    def at(tx=0.0, ty=0.0, scale=0.0, squeeze=0.0, shear=0.0, angle=0.0):
+        return affine(x, torch.tensor([[tx, ty, scale, squeeze, shear, angle]]), -0.1)
+    shifted = at(tx=2 / 8)
+    torch.testing.assert_close(shifted[..., :7], x[..., 1:], rtol=0, atol=1e-6)
+    torch.testing.assert_close(shifted[..., 7], torch.full((1, 1, 8), -0.1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(at(angle=math.pi / 2), torch.rot90(x, 1, (2, 3)), rtol=0, atol=1e-5)
+    sheared = at(shear=0.5)
+    assert float(sheared[0, 0, 0, 5]) == pytest.approx(float(0.75 * x[0, 0, 0, 3] + 0.25 * x[0, 0, 0, 4]), abs=1e-5)
+
+
 @pytest.mark.slow
 def test_resume_is_bit_identical(tmp_path):
-    """2 epochs straight == 1 epoch, then --resume for the second: every weight and optimizer
-    buffer equal to the bit."""
-    straight = train(Config(LENET, epochs=2, checkpoint=str(tmp_path / "a"), **QUIET))
-    train(Config(LENET, epochs=1, checkpoint=str(tmp_path / "b"), **QUIET))
-    resumed = train(Config(LENET, epochs=2, checkpoint=str(tmp_path / "b"), resume=True, **QUIET))
+    """2 epochs straight == 1 epoch, then --resume for the second, with LeCun's distortions
+    drawing from the saved RNG: every weight and optimizer buffer equal to the bit."""
+    straight = train(Config(LENET, epochs=2, checkpoint=str(tmp_path / "a"), augment="distort", **QUIET))
+    train(Config(LENET, epochs=1, checkpoint=str(tmp_path / "b"), augment="distort", **QUIET))
+    resumed = train(Config(LENET, epochs=2, checkpoint=str(tmp_path / "b"), resume=True, augment="distort", **QUIET))
     assert [h.epoch for h in resumed.history] == [1, 2]
     ours, theirs = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
@@ -143,13 +170,13 @@ def _images(root, classes: int, per_class: int = 4):
 
 
 def test_folder_three_classes_top5_undefined(tmp_path, capsys):
-    """An ImageFolder of 3 classes trains end to end (--amp on CPU is bfloat16 autocast);
-    top-5 is reported as not defined."""
+    """An ImageFolder of 3 classes trains end to end (--amp on CPU is bfloat16 autocast; --augment
+    distort); top-5 is reported as not defined."""
     _images(tmp_path / "imgs", 3)
     (tmp_path / "net.yaml").write_text(
         "archspec: 1\ninput: [1, 8, 8]\nnodes:\n  - flatten\n  - fc: {op: linear, out: 3}\n")
     code = main(["train", str(tmp_path / "net.yaml"), "--data", f"folder:{tmp_path / 'imgs'}", "--epochs", "1",
-                 "--batch-size", "4", "--amp", "--no-progress"])
+                 "--batch-size", "4", "--amp", "--augment", "distort", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0
     assert "10 train / 2 test images, 3 classes" in out

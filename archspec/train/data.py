@@ -1,11 +1,13 @@
 """Training data: scikit-learn's handwritten digits, or an ImageFolder directory.
 
 Every image arrives at the spec's input size (C, H, W), normalised; augmentation
-(AlexNet's random crops and mirror images) is applied to whole batches on the
-training device (see `augment`), so the datasets themselves hold no randomness.
+(AlexNet's random crops and mirror images, LeCun's affine distortions) is applied to
+whole batches on the training device with the training RNG (see `augment`), so the
+datasets themselves hold no randomness and a resumed run draws what the straight one did.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -104,10 +106,18 @@ def _rgb(image):
     return image.convert("RGB")
 
 
-AUGMENTATIONS = ("crop+flip", "crop")
+AUGMENTATIONS = ("crop+flip", "crop", "distort")
 
 
-def augment(x: torch.Tensor, flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+def augment(x: torch.Tensor, kind: str, background: float, generator: torch.Generator | None = None
+            ) -> torch.Tensor:
+    """A training batch augmented as `--augment KIND` says (one of AUGMENTATIONS)."""
+    if kind == "distort":
+        return distort(x, background, generator=generator)
+    return crop(x, flip=kind == "crop+flip", generator=generator)
+
+
+def crop(x: torch.Tensor, flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
     """AlexNet's augmentation (Krizhevsky et al. 2012, Sec. 4.1) on a batch: each image a random
     crop of the input size from the image zero-padded by 1/8 of its size on every side (AlexNet
     cropped 224 from 256), and with `flip` mirrored left-right with probability 1/2 (for objects;
@@ -124,3 +134,47 @@ def augment(x: torch.Tensor, flip: bool = True, generator: torch.Generator | Non
     idx_rows = rows.expand(n, x.shape[1], h, padded.shape[3])
     picked = padded.gather(2, idx_rows)
     return picked.gather(3, cols.view(n, 1, 1, w).expand(n, x.shape[1], h, w))
+
+
+@dataclass(frozen=True)
+class Distortions:
+    """The ranges of `distort`'s random affine maps, each drawn uniformly in [-r, r] per image."""
+    translate: float = 0.05     # a fraction of the image's side, horizontally and vertically
+    scale: float = 0.1          # relative size
+    squeeze: float = 0.1        # width x (1 + q), height / (1 + q)
+    shear: float = 0.1          # horizontal: x + shear * y
+    rotate: float = 10.0        # degrees
+
+
+DISTORTIONS = Distortions()
+
+
+def distort(x: torch.Tensor, background: float, ranges: Distortions = DISTORTIONS,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """LeCun et al. 1998's training distortions (Sec. III-C: "random combinations of horizontal
+    and vertical translations, scaling, squeezing and horizontal shearing", which took LeNet-5
+    from 0.95% to 0.8% test error on MNIST) on a batch, plus a small rotation: one random affine
+    map per image, drawn as `ranges` says (the paper gives no ranges; these are tuned on digits)."""
+    n = x.shape[0]
+    r = ranges
+    bounds = torch.tensor([2 * r.translate, 2 * r.translate, r.scale, r.squeeze, r.shear, math.radians(r.rotate)],
+                          device=x.device)
+    draw = (torch.rand(n, 6, generator=generator, device=x.device) * 2 - 1) * bounds
+    return affine(x, draw, background)
+
+
+def affine(x: torch.Tensor, params: torch.Tensor, background: float) -> torch.Tensor:
+    """Each image n resampled bilinearly through the map of params[n] = (tx, ty, scale, squeeze,
+    shear, angle): output point p (coordinates -1..1 across the image, y down) shows the input at
+    R(angle) [[(1+scale)(1+squeeze), (1+scale) shear], [0, (1+scale) / (1+squeeze)]] p + (tx, ty),
+    so positive tx moves the content left and scale > 0 shrinks it; uncovered points take the
+    background value."""
+    tx, ty, scale, squeeze, shear, angle = params.unbind(1)
+    s, q = 1 + scale, 1 + squeeze
+    cos, sin = angle.cos(), angle.sin()
+    a, b, d = s * q, s * shear, s / q                       # the upper-triangular part, then R(angle)
+    theta = torch.stack([torch.stack([cos * a, cos * b - sin * d, tx], 1),
+                         torch.stack([sin * a, sin * b + cos * d, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x - background, grid, mode="bilinear", padding_mode="zeros",
+                         align_corners=False) + background

@@ -46,7 +46,7 @@ class Config:
     momentum: float = 0.9
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
-    augment: str | None = None        # "crop+flip" (AlexNet's) or "crop"
+    augment: str | None = None        # one of data.AUGMENTATIONS: "crop+flip", "crop" (AlexNet's), "distort"
     amp: bool = False
     checkpoint: str | None = None     # a folder: last.pt is written there after every epoch
     resume: bool = False
@@ -160,7 +160,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
         t0 = time.perf_counter()
         sampler.set_epoch(epoch)
         _set_lr(optimizer, cfg, objective, epoch)
-        tr = _train_epoch(net, loader, optimizer, scaler, objective, cfg, amp, procs, epoch)
+        tr = _train_epoch(net, loader, optimizer, scaler, objective, cfg, amp, procs, epoch, data.ink[0])
         te = evaluate(model, test, objective, amp, procs)
         history.append(Epoch(epoch + 1, tr[0], 1 - tr[1], te[0], 1 - te[1],
                              None if te[2] is None else 1 - te[2], time.perf_counter() - t0))
@@ -244,8 +244,9 @@ def _amp(cfg: Config, device: torch.device, log) -> torch.dtype | None:
 
 
 def _train_epoch(net, loader, optimizer, scaler, objective: Objective, cfg: Config, amp, procs: Processes,
-                 epoch: int) -> tuple[float, float]:
-    """One pass; returns (mean loss, top-1 accuracy) over every process's batches."""
+                 epoch: int, background: float) -> tuple[float, float]:
+    """One pass; returns (mean loss, top-1 accuracy) over every process's batches. `background`:
+    the normalised value of a blank pixel (what a distortion fills in)."""
     from tqdm import tqdm
     net.train()
     sums = [0.0, 0.0, 0.0, 0.0]        # loss x n, top-1, top-5, n
@@ -254,7 +255,7 @@ def _train_epoch(net, loader, optimizer, scaler, objective: Objective, cfg: Conf
     for x, y in bar:
         x, y = x.to(procs.device, non_blocking=True), y.to(procs.device, non_blocking=True)
         if cfg.augment:
-            x = augment(x, flip=cfg.augment == "crop+flip")
+            x = augment(x, cfg.augment, background)
         with torch.autocast(procs.device.type, amp or torch.float32, enabled=amp is not None):
             loss, scores = objective.loss(net(x), y)
         optimizer.zero_grad(set_to_none=True)
