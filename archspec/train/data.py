@@ -138,7 +138,8 @@ def crop(x: torch.Tensor, flip: bool = True, generator: torch.Generator | None =
 
 @dataclass(frozen=True)
 class Distortions:
-    """The ranges of `distort`'s random affine maps, each drawn uniformly in [-r, r] per image."""
+    """The ranges of `distort`'s random affine maps (as `affine` takes them: the map from output
+    to input points), each drawn uniformly in [-r, r] per image."""
     translate: float = 0.05     # a fraction of the image's side, horizontally and vertically
     scale: float = 0.1          # relative size
     squeeze: float = 0.1        # width x (1 + q), height / (1 + q)
@@ -151,12 +152,13 @@ DISTORTIONS = Distortions()
 
 def distort(x: torch.Tensor, background: float, ranges: Distortions = DISTORTIONS,
             generator: torch.Generator | None = None) -> torch.Tensor:
-    """LeCun et al. 1998's training distortions (Sec. III-C: "random combinations of horizontal
-    and vertical translations, scaling, squeezing and horizontal shearing", which took LeNet-5
-    from 0.95% to 0.8% test error on MNIST) on a batch, plus a small rotation: one random affine
-    map per image, drawn as `ranges` says (the paper gives no ranges; these are tuned on digits)."""
+    """LeCun et al. 1998's training distortions (Sec. III-B, Fig. 7: random combinations of
+    horizontal and vertical translation, scaling, squeezing and horizontal shearing, which took
+    LeNet-5 from 0.95% to 0.8% test error on MNIST) on a batch, plus a small rotation: one random
+    affine map per image, drawn as `ranges` says (the paper gives no ranges; these were chosen on
+    digits)."""
     n = x.shape[0]
-    r = ranges
+    r = ranges                # translate: a side is 2 units in affine's coordinates
     bounds = torch.tensor([2 * r.translate, 2 * r.translate, r.scale, r.squeeze, r.shear, math.radians(r.rotate)],
                           device=x.device)
     draw = (torch.rand(n, 6, generator=generator, device=x.device) * 2 - 1) * bounds
