@@ -7,7 +7,8 @@ folded into its N-component prefix; a run of identical sibling blocks from
 one repeat (layer3.1 ... layer3.5) becomes one "x5" box. Scopes above the cut
 are clusters headed by their name, block and rolled-up counts.
 
-Layout is left to Graphviz's `dot` binary through the `graphviz` package.
+Layout is left to Graphviz's `dot` binary through the `graphviz` package, imported only where a
+DOT graph is built: the views (boxes, runs, glossary) serve the html viewer without it.
 Neither this module nor the CLI path to it imports torch.
 """
 from __future__ import annotations
@@ -17,9 +18,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from html import escape as _escape
 from pathlib import Path
-from typing import Callable
-
-import graphviz
+from typing import TYPE_CHECKING, Callable
 
 from .errors import did_you_mean, fmt_shape
 from .files import cannot_write, write_atomic
@@ -28,6 +27,9 @@ from .names import file_stem, one_line
 from .ops.base import ChannelsLast
 from .ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
+
+if TYPE_CHECKING:
+    import graphviz
 
 FORMATS = ("svg", "png", "pdf", "dot")
 PAGED = ("png", "pdf")     # formats Graphviz would scale down when too large
@@ -465,6 +467,7 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
                                                      + "; --depth 0 draws every node, --expand PATH opens one")
     if page:
         shown += f"; page {page.number} of {page.count}"
+    import graphviz     # the `diagram` extra: only a DOT graph needs it
     dot = graphviz.Digraph(graph.name, graph_attr={
         "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
         "newrank": "true", "labeljust": "l"},
@@ -835,6 +838,7 @@ def _render_pages(graph: Graph, v: View, path: Path, fmt: str, depth: int | None
 
 def _draw(dot: graphviz.Digraph, path: Path, fmt: str) -> bytes:
     """The laid-out diagram from Graphviz's `dot`; without it, the .dot source beside `path`."""
+    import graphviz
     try:
         return dot.pipe(format=fmt)
     except graphviz.ExecutableNotFound:

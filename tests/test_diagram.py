@@ -317,6 +317,25 @@ def test_diagram_never_imports_torch(tmp_path):
     assert (tmp_path / "g.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_html_needs_no_graphviz_package(tmp_path):
+    """The viewer lays out in JavaScript: --format html works without the `diagram` extra, the
+    Graphviz formats say in one line what to install."""
+    spec = str(SPECS / "resnet18.yaml")
+    code = ("import sys\n"
+            "sys.modules['graphviz'] = None\n"           # as if not installed: importing it raises
+            "import importlib.util\n"
+            "importlib.util.find_spec = lambda name, *a, _f=importlib.util.find_spec: "
+            "None if name == 'graphviz' else _f(name, *a)\n"
+            "from archspec.cli import main\n"
+            f"assert main(['diagram', {spec!r}, '-o', {str(tmp_path / 'r.html')!r}]) == 0\n"
+            f"assert main(['diagram', {spec!r}, '-o', {str(tmp_path / 'r.svg')!r}]) == 1\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>") and not (tmp_path / "r.svg").exists()
+    assert run.stderr.strip().splitlines() == [
+        "archspec diagram needs the graphviz package: pip install 'archspec[diagram]' (--format html does not)"]
+
+
 # -- glossary, --expand, ranks, legend (issue 12) --------------------------------------
 
 def _glossary(d: Dot) -> dict[str, list[str]]:
