@@ -672,9 +672,11 @@ class Entry:
 
 def glossary(v: View) -> list[Entry]:
     """Each distinct structure among the view's collapsed blocks (and, inside those, their collapsed
-    sub-blocks), in order of first appearance; short chains are named in their box instead."""
+    sub-blocks), in order of first appearance; short chains are named in their box instead, and a
+    structure the main graph already draws open is left out."""
     g = v.graph
     entries: dict[tuple, Entry] = {}
+    shown = {structure(g, c) for c in v.clusters}     # already drawn open in the main graph (--expand)
     todo = [(b.id, b.members) for b in v.boxes if b.kind != "node"]    # a run's members: scopes and carries
     while todo:
         path, members = todo.pop(0)
@@ -682,6 +684,8 @@ def glossary(v: View) -> list[Entry]:
         if chain(inside):
             continue
         key = structure(g, path)
+        if key in shown:
+            continue
         if key in entries:
             entries[key].also += [m for m in members if m in g.scopes and m != entries[key].path]
             continue
@@ -721,20 +725,22 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
     cut = unit_at(depth)
     owner = {n.name: prefix + (cut(n.name)[len(path) + 1:] if n is not entry.carry else "carry") for n in nodes}
     source, sink = prefix + "in", prefix + "out"
-    scope = g.scopes[path]
+    scope, train = g.scopes[path], g.train_only_nodes()
     also = _names(entry.also)
     head = [f"<B>{escape(g.scope_label(path))}</B> · as {escape(path)}", format_args(scope.args, 48),
             _small(escape(f"same structure: {also}")) if also else ""]
-    with target.subgraph(name=f"cluster_{prefix}") as c:
-        c.attr(label=_left(head), style="rounded,filled", fillcolor="white", color="#999999")
+    dashed = {box for box in owner.values() if all(n.name in train for n in nodes if owner[n.name] == box)}
+    with target.subgraph(name=f"cluster_{prefix}") as c:     # training-only parts dashed, as in the main graph
+        c.attr(label=_left(head), style="rounded,filled" + (",dashed" * all(n.name in train for n in nodes)),
+               fillcolor="white", color="#999999")
         c.node(source, "in", shape="plaintext", style="", fontcolor=_MUTED)
         for row in rows(g, unit=cut):
             if row.name.startswith(path + "."):
-                kind = "node" if row.name in g.nodes else "scope"
-                _add_box(canvas, c, Box(row.name, row, kind, [row.name]), g, False, prefix + row.name[len(path) + 1:],
+                kind, id = "node" if row.name in g.nodes else "scope", prefix + row.name[len(path) + 1:]
+                _add_box(canvas, c, Box(row.name, row, kind, [row.name]), g, id in dashed, id,
                          row.name[len(path) + 1:])
         if entry.carry:
-            _add_box(canvas, c, _node_box(entry.carry), g, False,
+            _add_box(canvas, c, _node_box(entry.carry), g, owner[entry.carry.name] in dashed,
                      owner[entry.carry.name], "concat")
         level = levels(list(dict.fromkeys(owner.values())), box_preds(g, nodes, owner))
         for group in rank_groups(list(level), level):
