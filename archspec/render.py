@@ -206,13 +206,13 @@ def _run_box(boxes: list[Box], count: int) -> Box:
     return Box(first.id, row, "run", [m for b in boxes for m in b.members])
 
 
-def _deepest(graph: Graph) -> int:
+def deepest(graph: Graph) -> int:
     return max((depth_of(n) for n in graph.nodes), default=1)
 
 
 def describe(v: View) -> str:
     """One line about what a view shows, for the CLI."""
-    what = "every node" if not v.depth else f"depth {v.depth} of {_deepest(v.graph)}"
+    what = "every node" if not v.depth else f"depth {v.depth} of {deepest(v.graph)}"
     opened = f", expanded {', '.join(v.expand)}" if v.expand else ""
     return f"{what}{opened}, {len(v.boxes)} boxes, {len(v.clusters)} clusters"
 
@@ -222,7 +222,7 @@ def default_depth(graph: Graph) -> int:
     if len(graph.nodes) <= BUDGET:
         return 0
     best = 1
-    for d in range(2, _deepest(graph)):
+    for d in range(2, deepest(graph)):
         if len(view(graph, d).boxes) > BUDGET:
             break
         best = d
@@ -256,7 +256,7 @@ def opened(graph: Graph, path: str) -> int:
     """The depth a glossary entry draws `path` at: one level open, more while that level is one box
     (an MBConv that only wraps its `block` sequence opens into the sequence)."""
     inside, depth = nodes_in(graph, path), depth_of(path) + 1
-    while len({unit_at(depth)(n.name) for n in inside}) == 1 and depth < _deepest(graph):
+    while len({unit_at(depth)(n.name) for n in inside}) == 1 and depth < deepest(graph):
         depth += 1
     return depth
 
@@ -462,12 +462,13 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
     whole = view(graph, default_depth(graph) if depth is None else depth, expand)
     v = whole if page is None else View(graph, whole.depth, [b for b in whole.boxes if b.id in page.ids],
                                         whole.owner, expand)
-    shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {_deepest(graph)}"
+    shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {deepest(graph)}"
                                                      + (" (automatic)" if auto else "")
                                                      + "; --depth 0 draws every node, --expand PATH opens one")
     if page:
         shown += f"; page {page.number} of {page.count}"
-    import graphviz     # the `diagram` extra: only a DOT graph needs it
+    # the `diagram` extra: only a DOT graph needs it
+    import graphviz
     dot = graphviz.Digraph(graph.name, graph_attr={
         "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
         "newrank": "true", "labeljust": "l"},
