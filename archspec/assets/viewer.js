@@ -226,26 +226,36 @@
     const frames = [...current.abs].filter(([, a]) => a.frame).sort((p, q) => nesting(p[0]) - nesting(q[0]));
     for (const [path, a] of frames) drawFrame(svg, path, a);
     const taken = [...current.list.map((u) => current.abs.get(u)),        // what an edge label must not cover
-      ...frames.map(([path, a]) => ({ x: a.x, y: a.y, w: textWidth(headText(path), "bold 11px sans-serif") + 16, h: HEAD }))];
+      ...frames.flatMap(([path, a]) => [{ x: a.x, y: a.y - 2, w: textWidth(headText(path), "bold 11px sans-serif") + 16, h: HEAD + 2 },
+        { x: a.x, y: a.y - 2, w: a.w, h: 4 }, { x: a.x, y: a.y + a.h - 2, w: a.w, h: 4 }])];   // header, top and bottom lines
     for (const e of current.edges) {
       const s = current.abs.get(e.src), t = current.abs.get(e.dst);
       if (!s || !t) continue;
       const x1 = s.x + s.w / 2, y1 = s.y + s.h, x2 = t.x + t.w / 2, y2 = t.y, my = (y1 + y2) / 2;
       el("path", { class: "edge " + e.kind, d: `M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}`, "marker-end": "url(#arrow)" }, svg);
-      edgeLabel(svg, e, (x1 + x2) / 2 + 4, my, taken);
+      edgeLabel(svg, e, [x1, y1, x2, y2], taken);
     }
     for (const u of current.list) drawUnit(svg, u, current.abs.get(u));
     fillTable();
     if (selected) select(selected, false);
   }
 
-  // an edge's tensor shape beside the middle of the edge, where it covers no box, header or other label
-  function edgeLabel(svg, e, x, y, taken) {
+  // an edge's tensor shape beside the edge, nearest its middle where it covers no box, frame line,
+  // header or other label; none where there is no such place
+  function edgeLabel(svg, e, [x1, y1, x2, y2], taken) {
     if (!e.label) return;
-    const box = { x, y: y - 5, w: textWidth(e.label, LABEL_FONT), h: 10 };
-    const hits = (a) => box.x < a.x + a.w && a.x < box.x + box.w && box.y < a.y + a.h && a.y < box.y + box.h;
-    if (box.x + box.w > current.width || taken.some(hits)) return;
-    taken.push(box);
+    const w = textWidth(e.label, LABEL_FONT);
+    for (const t of [0.5, 0.35, 0.65, 0.2, 0.8]) {   // along the curve M x1,y1 C x1,my x2,my x2,y2
+      const s = 1 - t, x = x1 + (x2 - x1) * t * t * (3 - 2 * t) + 4;
+      const y = y1 * s * s * s + 3 * ((y1 + y2) / 2) * s * t + y2 * t * t * t;
+      const box = { x: x - 3, y: y - 5, w: w + 6, h: 10 };          // a little room either side
+      const hits = (a) => box.x < a.x + a.w && a.x < box.x + box.w && box.y < a.y + a.h && a.y < box.y + box.h;
+      if (box.x + box.w > current.width || taken.some(hits)) continue;
+      taken.push(box);
+      return shapeLabel(svg, e, x, y);
+    }
+  }
+  function shapeLabel(svg, e, x, y) {
     const t = text(svg, x, y + 3, e.label, "shape");
     t.setAttribute("data-src", e.src);
     t.setAttribute("data-dst", e.dst);
