@@ -185,7 +185,10 @@ def test_resnet34_run_opens_into_its_blocks_and_closes(browser, tmp_path, capsys
     assert {"layer1.1.conv1", "layer1.1.add", "layer1.0", "layer1.2"} <= units(page)
     page.locator(f'#graph .frame[data-id="{run}"] text.head').click()   # closing the run closes all of it
     assert units(page) == before
-    assert errors == []
+    assert main(["diagram", str(SPECS / "resnet34.yaml"), "-o", str(tmp_path / "x.html"), "--expand", "layer3.1"]) == 0
+    page, more = open_page(browser, tmp_path / "x.html")           # --expand inside a run starts it open
+    assert {"layer3.0", "layer3.1.conv1", "layer3.2", "layer3.5", "layer1.0 – layer1.2"} <= units(page)
+    assert errors + more == []
 
 
 @pytest.mark.slow
