@@ -130,6 +130,33 @@ def test_repeats_are_loops_with_the_same_state_dict():
     assert len(layers) == 1      # 58 dense layers, one class: only in_channels differ
 
 
+def test_equal_sequential_children_are_written_once():
+    """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
+    `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
+    text = source(SPECS / "resnet50.yaml")
+    run = "Bottleneck(in_channels=256, planes=64, stride=1, out_channels=256) for _ in range(2)"
+    assert f"            *[{run}],\n" in text
+    assert ("            *[\n                Bottleneck(in_channels=1024, planes=256, stride=1, out_channels=1024)\n"
+            "                for _ in range(5)\n            ],\n") in text
+    assert text.count("Bottleneck(") == 9          # the class, and two calls per stage
+    r = archspec.compile(SPECS / "resnet50.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in r.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "resnet50.yaml")).state_dict_shapes()
+    assert r.layer3[1] is not r.layer3[2]          # separate modules, separate weights
+    check_generated_source(text)
+    repeat = "for _ in range(5)"
+    for evil in [text.replace(repeat, "for _ in range(5) if _"), text.replace(repeat, "for x in range(5)"),
+                 text.replace(repeat, "for _ in range(5) for y in range(2)"),
+                 text.replace(repeat, "for _ in self.children()"), text.replace(repeat, "for _ in range(n)"),
+                 text.replace(f"*[{run}]", f"*({run})"),
+                 text.replace("planes=64, stride=1, out_channels=256) for",
+                                                           "planes=_, stride=1, out_channels=256) for"),
+                 text.replace("self.fc = nn.Linear(2048, 1000)", "self.fc = nn.Linear(*[2048, 1000])")]:
+        assert evil != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(evil)
+
+
 def test_forward_is_straight_line_code():
     text = source(SPECS / "resnet18.yaml")
     forward = text[text.index("class ResNet18"):]

@@ -2,6 +2,7 @@
 class, whose constructor takes the numbers that differ as parameters."""
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 from ..names import RESERVED, name_problem
 from ..ops.base import Call, is_default, kw, literal
 from .forward import forward_lines
-from .layout import bracketed
+from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
 
 
@@ -85,8 +86,24 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
         if param or not is_default(v, default):
             parts.append(f"{name}={t}")
     if any(isinstance(v, Call) for _, v in call.args):     # nn.Sequential: one child a line
-        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in parts) + f"{indent})"
+        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in _repeats(parts, indent + "    ")) + f"{indent})"
     return bracketed(call.fn, parts, "", indent, start=start, end=end)
+
+
+def _repeats(parts: list[str], indent: str) -> list[str]:
+    """nn.Sequential's children with each run of equal one-line constructors written once,
+    `*[Block(...) for _ in range(n)]` (the same modules, numbered alike), laid out as ruff does."""
+    out: list[str] = []
+    for part, run in itertools.groupby(parts):
+        n = len(list(run))
+        one = f"*[{part} for _ in range({n})]"
+        if n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH:
+            out += [part] * n
+        elif len(indent) + len(one) + 1 <= WIDTH:
+            out.append(one)
+        else:
+            out.append(f"*[\n{indent}    {part}\n{indent}    for _ in range({n})\n{indent}]")
+    return out
 
 
 def _camel(name: str) -> str:
