@@ -2,6 +2,7 @@
 numerics against its formula, outputs, init, the build command, and the export paths."""
 import math
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -17,6 +18,7 @@ from torch import nn
 import archspec
 from archspec.cli import main
 from archspec.compiler import check, export, load_source, source
+from archspec.names import name_problem
 
 TEST_SPECS = sorted((Path(__file__).parent / "specs").glob("*.yaml"))
 ALLOPS = str(Path(__file__).parent / "specs" / "allops.yaml")
@@ -155,6 +157,35 @@ def test_equal_sequential_children_are_written_once():
         assert evil != text
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(evil)
+
+
+@pytest.mark.parametrize("name, classes", [
+    # features.1 (t = 1: no 1x1 expansion), each row's first block (no shortcut), the rest
+    ("mobilenet_v2", ["InvertedResidualNoExpand", "InvertedResidual", "InvertedResidualSkip"]),
+    ("efficientnet_b0", ["MbconvNoExpand", "Mbconv", "MbconvResidual"]),
+    # BN-Inception: the stride-2 modules (3c, 4e), and 5b's max-pool branch where the rest average
+    ("inception_v2", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
+    ("inception_resnet_v2", ["Block8", "Block8NoRelu"]),            # timm's last Block8(no_relu=True)
+    ("xception", ["Module", "Module2", "ModuleResidual"]),          # entry blocks 1 and 2: no word tells them apart
+])
+def test_classes_of_one_block_are_named_by_what_differs(name, classes):
+    text = source(SPECS / f"{name}.yaml")
+    found = re.findall(r"^class (\w+)\(nn.Module\):", text, re.M)
+    assert [c for c in found if c.startswith(min(classes, key=len))] == classes
+    assert len(set(found)) == len(found) and all(name_problem(c) is None for c in found)
+    assert source(SPECS / f"{name}.yaml") == text          # deterministic
+
+
+def test_inverted_residual_classes_say_what_they_hold():
+    """The names are true: NoExpand lacks the 1x1 expansion conv, only Skip adds its input."""
+    m = archspec.compile(SPECS / "mobilenet_v2.yaml", device="meta")
+    kinds = {type(b).__name__: b for b in m.features if type(b).__name__.startswith("Inverted")}
+    convs = {k: [c for c in b.modules() if isinstance(c, nn.Conv2d)] for k, b in kinds.items()}
+    assert {k: len(c) for k, c in convs.items()} == \
+        {"InvertedResidualNoExpand": 2, "InvertedResidual": 3, "InvertedResidualSkip": 3}
+    assert convs["InvertedResidual"][0].kernel_size == (1, 1) and convs["InvertedResidual"][0].groups == 1
+    classes = source(SPECS / "mobilenet_v2.yaml").split("\nclass ")
+    assert [c.split("(")[0] for c in classes if " + " in c or " += " in c] == ["InvertedResidualSkip"]
 
 
 def test_forward_is_straight_line_code():
