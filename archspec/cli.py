@@ -136,15 +136,15 @@ def cmd_summary(args) -> int:
 
 
 def cmd_diagram(args) -> int:
-    try:
-        from . import render
-    except ImportError as e:        # graphviz is the `diagram` extra, not a core dependency
-        if e.name != "graphviz":
-            raise
-        print("archspec diagram needs the graphviz package: pip install 'archspec[diagram]'", file=sys.stderr)
-        return 1
+    import importlib.util
+
+    from . import render
     suffix = args.output.rpartition(".")[2].lower() if args.output and "." in args.output else None
     fmt = args.format or (suffix if suffix in (*render.FORMATS, "html") else "svg")
+    if fmt != "html" and importlib.util.find_spec("graphviz") is None:    # the `diagram` extra; html lays out in JS
+        print("archspec diagram needs the graphviz package: pip install 'archspec[diagram]' "
+              "(--format html does not)", file=sys.stderr)
+        return 1
     g = _graph(args.spec, args.sets, args.strict)
     try:
         if fmt == "html":

@@ -7,7 +7,8 @@ folded into its N-component prefix; a run of identical sibling blocks from
 one repeat (layer3.1 ... layer3.5) becomes one "x5" box. Scopes above the cut
 are clusters headed by their name, block and rolled-up counts.
 
-Layout is left to Graphviz's `dot` binary through the `graphviz` package.
+Layout is left to Graphviz's `dot` binary through the `graphviz` package, imported only where a
+DOT graph is built: the views (boxes, runs, glossary) serve the html viewer without it.
 Neither this module nor the CLI path to it imports torch.
 """
 from __future__ import annotations
@@ -17,9 +18,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from html import escape as _escape
 from pathlib import Path
-from typing import Callable
-
-import graphviz
+from typing import TYPE_CHECKING, Callable
 
 from .errors import did_you_mean, fmt_shape
 from .files import cannot_write, write_atomic
@@ -28,6 +27,9 @@ from .names import file_stem, one_line
 from .ops.base import ChannelsLast
 from .ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
+
+if TYPE_CHECKING:
+    import graphviz
 
 FORMATS = ("svg", "png", "pdf", "dot")
 PAGED = ("png", "pdf")     # formats Graphviz would scale down when too large
@@ -204,13 +206,13 @@ def _run_box(boxes: list[Box], count: int) -> Box:
     return Box(first.id, row, "run", [m for b in boxes for m in b.members])
 
 
-def _deepest(graph: Graph) -> int:
+def deepest(graph: Graph) -> int:
     return max((depth_of(n) for n in graph.nodes), default=1)
 
 
 def describe(v: View) -> str:
     """One line about what a view shows, for the CLI."""
-    what = "every node" if not v.depth else f"depth {v.depth} of {_deepest(v.graph)}"
+    what = "every node" if not v.depth else f"depth {v.depth} of {deepest(v.graph)}"
     opened = f", expanded {', '.join(v.expand)}" if v.expand else ""
     return f"{what}{opened}, {len(v.boxes)} boxes, {len(v.clusters)} clusters"
 
@@ -220,7 +222,7 @@ def default_depth(graph: Graph) -> int:
     if len(graph.nodes) <= BUDGET:
         return 0
     best = 1
-    for d in range(2, _deepest(graph)):
+    for d in range(2, deepest(graph)):
         if len(view(graph, d).boxes) > BUDGET:
             break
         best = d
@@ -254,7 +256,7 @@ def opened(graph: Graph, path: str) -> int:
     """The depth a glossary entry draws `path` at: one level open, more while that level is one box
     (an MBConv that only wraps its `block` sequence opens into the sequence)."""
     inside, depth = nodes_in(graph, path), depth_of(path) + 1
-    while len({unit_at(depth)(n.name) for n in inside}) == 1 and depth < _deepest(graph):
+    while len({unit_at(depth)(n.name) for n in inside}) == 1 and depth < deepest(graph):
         depth += 1
     return depth
 
@@ -460,11 +462,13 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
     whole = view(graph, default_depth(graph) if depth is None else depth, expand)
     v = whole if page is None else View(graph, whole.depth, [b for b in whole.boxes if b.id in page.ids],
                                         whole.owner, expand)
-    shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {_deepest(graph)}"
+    shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {deepest(graph)}"
                                                      + (" (automatic)" if auto else "")
                                                      + "; --depth 0 draws every node, --expand PATH opens one")
     if page:
         shown += f"; page {page.number} of {page.count}"
+    # the `diagram` extra: only a DOT graph needs it
+    import graphviz
     dot = graphviz.Digraph(graph.name, graph_attr={
         "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
         "newrank": "true", "labeljust": "l"},
@@ -669,9 +673,11 @@ class Entry:
 
 def glossary(v: View) -> list[Entry]:
     """Each distinct structure among the view's collapsed blocks (and, inside those, their collapsed
-    sub-blocks), in order of first appearance; short chains are named in their box instead."""
+    sub-blocks), in order of first appearance; short chains are named in their box instead, and a
+    structure the main graph already draws open is left out."""
     g = v.graph
     entries: dict[tuple, Entry] = {}
+    shown = {structure(g, c) for c in v.clusters}     # already drawn open in the main graph (--expand)
     todo = [(b.id, b.members) for b in v.boxes if b.kind != "node"]    # a run's members: scopes and carries
     while todo:
         path, members = todo.pop(0)
@@ -679,6 +685,8 @@ def glossary(v: View) -> list[Entry]:
         if chain(inside):
             continue
         key = structure(g, path)
+        if key in shown:
+            continue
         if key in entries:
             entries[key].also += [m for m in members if m in g.scopes and m != entries[key].path]
             continue
@@ -718,20 +726,22 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
     cut = unit_at(depth)
     owner = {n.name: prefix + (cut(n.name)[len(path) + 1:] if n is not entry.carry else "carry") for n in nodes}
     source, sink = prefix + "in", prefix + "out"
-    scope = g.scopes[path]
+    scope, train = g.scopes[path], g.train_only_nodes()
     also = _names(entry.also)
     head = [f"<B>{escape(g.scope_label(path))}</B> · as {escape(path)}", format_args(scope.args, 48),
             _small(escape(f"same structure: {also}")) if also else ""]
-    with target.subgraph(name=f"cluster_{prefix}") as c:
-        c.attr(label=_left(head), style="rounded,filled", fillcolor="white", color="#999999")
+    dashed = {box for box in owner.values() if all(n.name in train for n in nodes if owner[n.name] == box)}
+    with target.subgraph(name=f"cluster_{prefix}") as c:     # training-only parts dashed, as in the main graph
+        c.attr(label=_left(head), style="rounded,filled" + (",dashed" * all(n.name in train for n in nodes)),
+               fillcolor="white", color="#999999")
         c.node(source, "in", shape="plaintext", style="", fontcolor=_MUTED)
         for row in rows(g, unit=cut):
             if row.name.startswith(path + "."):
-                kind = "node" if row.name in g.nodes else "scope"
-                _add_box(canvas, c, Box(row.name, row, kind, [row.name]), g, False, prefix + row.name[len(path) + 1:],
+                kind, id = "node" if row.name in g.nodes else "scope", prefix + row.name[len(path) + 1:]
+                _add_box(canvas, c, Box(row.name, row, kind, [row.name]), g, id in dashed, id,
                          row.name[len(path) + 1:])
         if entry.carry:
-            _add_box(canvas, c, _node_box(entry.carry), g, False,
+            _add_box(canvas, c, _node_box(entry.carry), g, owner[entry.carry.name] in dashed,
                      owner[entry.carry.name], "concat")
         level = levels(list(dict.fromkeys(owner.values())), box_preds(g, nodes, owner))
         for group in rank_groups(list(level), level):
@@ -835,6 +845,7 @@ def _render_pages(graph: Graph, v: View, path: Path, fmt: str, depth: int | None
 
 def _draw(dot: graphviz.Digraph, path: Path, fmt: str) -> bytes:
     """The laid-out diagram from Graphviz's `dot`; without it, the .dot source beside `path`."""
+    import graphviz
     try:
         return dot.pipe(format=fmt)
     except graphviz.ExecutableNotFound:

@@ -21,7 +21,7 @@ from pathlib import Path
 from .files import cannot_write, write_atomic
 from .ir import Graph
 from .names import file_stem, one_line
-from .render import unit_at
+from .render import deepest, short_name, unit_at, view
 from .report import CONVENTION, layout, rollup
 
 
@@ -48,7 +48,22 @@ def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
                     **layout(graph.shape_of(s.output) if s.output in graph.nodes else None)}
                    for s in graph.scopes.values()],
         "open": [s for s in graph.scopes if not depth or len(unit(s + ".x")) > len(s)],   # cut below s
+        "runs": runs(graph),
     }
+
+
+def runs(graph: Graph) -> list[dict]:
+    """Every run of identical repeated sibling blocks, as the static diagram merges them into one "×N"
+    box (layer1.0 – layer1.2, basic ×3), at each depth: the viewer draws one box until it is opened."""
+    out = []
+    for depth in range(1, deepest(graph)):
+        for b in view(graph, depth).boxes:
+            if b.kind == "run":
+                scopes = [m for m in b.members if m in graph.scopes]
+                out.append({"id": f"{b.id} – {short_name(scopes[-1])}", "name": b.row.name, "members": b.members,
+                            "block": b.row.op, "shape": list(b.row.shape or ()), **layout(b.row.shape),
+                            "params": b.row.params, "buffers": b.row.buffers, "macs": b.row.macs})
+    return out
 
 
 def _attrs(attrs) -> dict[str, str]:

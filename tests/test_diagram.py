@@ -317,6 +317,25 @@ def test_diagram_never_imports_torch(tmp_path):
     assert (tmp_path / "g.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_html_needs_no_graphviz_package(tmp_path):
+    """The viewer lays out in JavaScript: --format html works without the `diagram` extra, the
+    Graphviz formats say in one line what to install."""
+    spec = str(SPECS / "resnet18.yaml")
+    code = ("import sys\n"
+            "sys.modules['graphviz'] = None\n"           # as if not installed: importing it raises
+            "import importlib.util\n"
+            "importlib.util.find_spec = lambda name, *a, _f=importlib.util.find_spec: "
+            "None if name == 'graphviz' else _f(name, *a)\n"
+            "from archspec.cli import main\n"
+            f"assert main(['diagram', {spec!r}, '-o', {str(tmp_path / 'r.html')!r}]) == 0\n"
+            f"assert main(['diagram', {spec!r}, '-o', {str(tmp_path / 'r.svg')!r}]) == 1\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>") and not (tmp_path / "r.svg").exists()
+    assert run.stderr.strip().splitlines() == [
+        "archspec diagram needs the graphviz package: pip install 'archspec[diagram]' (--format html does not)"]
+
+
 # -- glossary, --expand, ranks, legend (issue 12) --------------------------------------
 
 def _glossary(d: Dot) -> dict[str, list[str]]:
@@ -399,6 +418,35 @@ def test_expand_opens_chosen_blocks_only(graphs):
     assert "layer2.0.downsample.0" in deep.boxes and "layer3" in deep.boxes
     with pytest.raises(render.DiagramError, match="--expand 'layer9' matches no block.*layer4"):
         render.build(g, 2, expand=("layer9",))
+
+
+def test_glossary_leaves_out_what_expand_opened(graphs):
+    """A structure drawn open in the main graph is not drawn again in the glossary."""
+    g = graphs("resnet34")
+    both = _glossary(Dot(render.build(g, None)[0].source))
+    one = _glossary(Dot(render.build(g, None, expand=("layer3.1",))[0].source))    # basic, no projection
+    assert len(both) == 2 and list(one.values()) == [
+        ["conv1", "bn1", "relu", "conv2", "bn2", "downsample", "add", "relu_1"]]
+    none = Dot(render.build(g, None, expand=("layer3.1", "layer2.0"))[0].source)   # and with it
+    assert _glossary(none) == {} and "each block" not in none.nodes[render.LEGEND]
+
+
+def _entry_source(d: Dot, entry: str) -> str:
+    """The DOT text of one glossary entry's cluster."""
+    return re.search(rf'subgraph "cluster_{entry}/" {{\n(.*?)\n\t\t}}', d.source, re.S)[1]
+
+
+@pytest.mark.parametrize("name,head", [("googlenet", "aux1"), ("inception_v3", "AuxLogits")])
+def test_glossary_draws_training_only_heads_dashed(name, head, graphs):
+    d = dot_of(graphs(name), None)
+    entries = {e: _entry_source(d, e) for e in _glossary(d)}
+    aux = [e for e, text in entries.items() if f"as {head}" in text]
+    assert len(aux) == 1
+    for e, text in entries.items():
+        boxes = [attrs for k, attrs in d.nodes.items() if k.startswith(e + "/") and k[len(e) + 1:] not in ("in", "out")]
+        dashed = [("dashed" in attrs) for attrs in boxes]
+        assert dashed == [e in aux] * len(boxes)          # every box of the aux head, none of the others
+        assert ('style="rounded,filled,dashed"' in text.split("\n")[0]) == (e in aux)   # and its frame
 
 
 def test_expand_from_the_cli(graphs, in_tmp, capsys):

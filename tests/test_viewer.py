@@ -62,6 +62,28 @@ def test_expand_and_depth_set_what_starts_open(tmp_path):
     assert not (tmp_path / "c.html").exists()
 
 
+def test_runs_of_identical_blocks_are_one_box(tmp_path, capsys):
+    """As the static diagram draws them: ResNet-34's layer1.0 – layer1.2 is one "basic ×3" box whose
+    counts are its blocks' summed (summary --json's block rows); DenseNet's carry their concats."""
+    path, summary = html_of("resnet34", tmp_path, capsys)
+    runs = embedded(path.read_text())["runs"]
+    blocks = {b["name"]: b for b in summary["blocks"]}
+    assert [(r["id"], r["block"], r["members"]) for r in runs] == [
+        ("layer1.0 – layer1.2", "basic ×3", ["layer1.0", "layer1.1", "layer1.2"]),
+        ("layer2.1 – layer2.3", "basic ×3", ["layer2.1", "layer2.2", "layer2.3"]),
+        ("layer3.1 – layer3.5", "basic ×5", [f"layer3.{i}" for i in range(1, 6)]),
+        ("layer4.1 – layer4.2", "basic ×2", ["layer4.1", "layer4.2"])]
+    for r in runs:
+        assert (r["params"], r["macs"]) == tuple(sum(blocks[m][k] for m in r["members"]) for k in ("params", "macs"))
+        inside = [n for n in summary["nodes"] if n["name"].startswith(r["members"][-1] + ".")]
+        assert r["shape"] == inside[-1]["shape"]                 # what the last block outputs
+    dense, _ = html_of("densenet121", tmp_path, capsys)
+    first = embedded(dense.read_text())["runs"][0]
+    assert first["block"] == "dense_layer ×6" and len(first["members"]) == 12     # 6 layers, 6 carried concats
+    assert first["members"][:3] == ["features.denseblock1.denselayer1", "features.denseblock1.concat",
+                                    "features.denseblock1.denselayer2"]
+
+
 def test_assets_ship_as_package_data():
     """pip install must install what each page inlines: pyproject's package-data covers every asset."""
     tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml")
@@ -116,7 +138,8 @@ def test_resnet34_expand_hover_search_table(browser, tmp_path, capsys):
     path, summary = html_of("resnet34", tmp_path, capsys)
     page, errors = open_page(browser, path)
     before = units(page)
-    assert {"layer1.0", "layer2.0", "layer3.5", "conv1", "fc"} <= before and "layer2.0.conv1" not in before
+    assert {"layer1.0 – layer1.2", "layer2.0", "layer3.1 – layer3.5", "conv1", "fc"} <= before
+    assert not {"layer2.0.conv1", "layer1.0", "layer3.5"} & before                   # runs are one box each
     rows = page.eval_on_selector_all("#layers tbody tr", "els => els.map(e => e.dataset.id)")
     assert set(rows) == before - {"input", "\u21a6 output"}            # the side table lists what is drawn
     page.locator('#graph .unit[data-id="layer2.0"]').click()           # open a block
@@ -128,20 +151,65 @@ def test_resnet34_expand_hover_search_table(browser, tmp_path, capsys):
     assert f"params\t{node['params']:,}" in tip and f"MACs\t{node['macs']:,}" in tip and "(128, 28, 28)" in tip
     assert "weight\t(128, 64, 3, 3)" in tip                            # weight shapes, as Netron shows them
     shoot(page, "viewer_resnet34", tmp_path)
-    block = next(b for b in summary["blocks"] if b["name"] == "layer3.1")
-    tip = tooltip(page, "layer3.1")
+    block = next(b for b in summary["blocks"] if b["name"] == "layer3.0")
+    tip = tooltip(page, "layer3.0")
     assert f"params\t{block['params']:,}" in tip and f"MACs\t{block['macs']:,}" in tip
-    assert "\u2295 residual" in page.locator('#graph .unit[data-id="layer3.1"]').inner_html()   # the skip it hides
+    assert "\u2295 residual" in page.locator('#graph .unit[data-id="layer3.0"]').inner_html()   # the skip it hides
     page.locator('#graph .frame[data-id="layer2.0"] text.head').click()   # and close it again
     assert units(page) == before
-    page.fill("#search", "layer4.1.conv2")                             # find a node inside a closed block
+    page.fill("#search", "layer4.1.conv2")                             # find a node inside a closed run
     page.press("#search", "Enter")
-    assert "layer4.1.conv2" in units(page)
+    assert {"layer4.1.conv2", "layer4.2"} <= units(page) and "layer4.1 – layer4.2" not in units(page)
     assert page.locator('#graph .unit.selected').get_attribute("data-id") == "layer4.1.conv2"
     assert page.locator('#layers tr.sel').get_attribute("data-id") == "layer4.1.conv2"
     assert "(512, 512, 3, 3)" in page.locator("#details").inner_text()
     page.locator('#layers tr[data-id="fc"]').click()                   # the table selects in the graph
     assert page.locator('#graph .unit.selected').get_attribute("data-id") == "fc"
+    assert errors == []
+
+
+@pytest.mark.slow
+def test_resnet34_run_opens_into_its_blocks_and_closes(browser, tmp_path, capsys):
+    path, summary = html_of("resnet34", tmp_path, capsys)
+    page, errors = open_page(browser, path)
+    before, run = units(page), "layer1.0 – layer1.2"
+    box = page.locator(f'#graph .unit[data-id="{run}"]').inner_html()
+    assert "basic ×3" in box and "\u2295 residual" in box
+    blocks = [b for b in summary["blocks"] if b["name"] in ("layer1.0", "layer1.1", "layer1.2")]
+    tip = tooltip(page, run)
+    assert f"params\t{sum(b['params'] for b in blocks):,}" in tip and f"MACs\t{sum(b['macs'] for b in blocks):,}" in tip
+    page.locator(f'#graph .unit[data-id="{run}"]').click()              # open the run: its three blocks
+    assert units(page) == before - {run} | {"layer1.0", "layer1.1", "layer1.2"}
+    assert page.locator(f'#graph .frame[data-id="{run}"]').count() == 1
+    page.locator('#graph .unit[data-id="layer1.1"]').click()            # a block inside it opens in turn
+    assert {"layer1.1.conv1", "layer1.1.add", "layer1.0", "layer1.2"} <= units(page)
+    page.locator(f'#graph .frame[data-id="{run}"] text.head').click()   # closing the run closes all of it
+    assert units(page) == before
+    assert main(["diagram", str(SPECS / "resnet34.yaml"), "-o", str(tmp_path / "x.html"), "--expand", "layer3.1"]) == 0
+    page, more = open_page(browser, tmp_path / "x.html")           # --expand inside a run starts it open
+    assert {"layer3.0", "layer3.1.conv1", "layer3.2", "layer3.5", "layer1.0 – layer1.2"} <= units(page)
+    assert errors + more == []
+
+
+@pytest.mark.slow
+def test_edges_show_their_shapes_where_they_fit(browser, tmp_path, capsys):
+    """Each edge label is the shape of the tensor that flows (as summary gives it), and covers no box."""
+    path, summary = html_of("googlenet", tmp_path, capsys)
+    page, errors = open_page(browser, path)
+    page.locator('#graph .unit[data-id="inception4a"]').click()
+    shapes = {n["name"]: "×".join(map(str, n["shape"])) for n in summary["nodes"]}
+    shapes["input"] = "3×224×224"
+    labels = page.eval_on_selector_all("#graph text.shape", "els => els.map(e => [e.dataset.src, e.dataset.tensor, "
+                                       "e.textContent])")
+    assert len(labels) >= 20 and all(text == shapes[tensor] for _, tensor, text in labels)
+    by_src = {src: text for src, _, text in labels}
+    assert by_src["input"] == "3×224×224" and by_src["conv1"] == shapes["conv1.relu"]
+    assert by_src["inception4a.branch1"] == shapes["inception4a.branch1.relu"]
+    overlap = page.evaluate("""() => {
+        const boxes = [...document.querySelectorAll('#graph .unit rect.box')].map(r => r.getBBox());
+        return [...document.querySelectorAll('#graph text.shape')].map(t => t.getBBox()).filter(l => boxes.some(b =>
+            l.x < b.x + b.width && b.x < l.x + l.width && l.y < b.y + b.height && b.y < l.y + l.height)).length; }""")
+    assert overlap == 0
     assert errors == []
 
 

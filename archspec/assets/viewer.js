@@ -5,6 +5,10 @@
 // small layered one: longest-path layers, barycenter ordering within a layer, each layer centred.
 // CNN graphs are narrow DAGs, so this is enough, and it runs for any set of open blocks.
 //
+// A run of identical repeated blocks (layer1.0 – layer1.2) is one "×N" box, as in the static diagram,
+// until it is opened: then a frame holds its blocks, each closed. Edges carry their tensor's shape
+// where the label has room.
+//
 // Spec text reaches the page only through textContent and setAttribute, never innerHTML.
 "use strict";
 (function () {
@@ -12,14 +16,19 @@
   const SVG = "http://www.w3.org/2000/svg";
   const nodes = new Map(M.nodes.map((n, i) => [n.name, Object.assign(n, { index: i })]));
   const scopes = new Map(M.scopes.map((s) => [s.path, s]));
+  const runs = new Map(M.runs.map((r) => [r.id, r]));
+  const runOf = new Map();                         // a run's blocks (and DenseNet's carried concats) -> the run
+  for (const r of runs.values()) for (const m of r.members) runOf.set(m, r);
   const open = new Set(M.open);
+  for (const r of runs.values()) if (r.members.some((m) => open.has(m))) open.add(r.id);   // --expand inside one
   const INPUT = "input", OUT = "\u21a6 ";          // output units: OUT + output name
-  const GAP_X = 18, GAP_Y = 30, PAD = 10, HEAD = 20, LINE = 14;
+  const GAP_X = 18, GAP_Y = 30, PAD = 10, HEAD = 20, LINE = 14, LABEL_FONT = "9px sans-serif";
   let zoom = 1, selected = null, current = null;   // current: the last layout
 
   const fmt = (v) => Number(v).toLocaleString("en-US");
   const shapeText = (s) => "(" + s.join(", ") + ")";
   const shapeOf = (x) => shapeText(x.shape) + (x.layout ? " " + x.layout : "");   // channels last: (56, 56, 96) HWC
+  const compactShape = (x) => x.shape.join("\u00d7") + (x.layout ? " " + x.layout : "");   // an edge's: 64×56×56
   const $ = (id) => document.getElementById(id);
 
   function prefixes(name) {
@@ -27,28 +36,46 @@
     for (let k = 1; k < parts.length; k++) out.push(parts.slice(0, k).join("."));
     return out;
   }
-  // the box a node is drawn in: its outermost closed block, else the node itself
+  const closedRun = (m) => { const r = runOf.get(m); return r && !open.has(r.id) ? r : null; };
+  // the box a node is drawn in: its outermost closed block or run, else the node itself
   function unitOf(name) {
     if (!nodes.has(name)) return name;
-    for (const p of prefixes(name)) if (scopes.has(p) && !open.has(p)) return p;
-    return name;
+    for (const p of prefixes(name)) {
+      if (!scopes.has(p)) continue;
+      const r = closedRun(p);
+      if (r) return r.id;
+      if (!open.has(p)) return p;
+    }
+    const r = closedRun(name);                     // a carried concat between a run's blocks
+    return r ? r.id : name;
   }
-  // the open block a unit (or an open block) sits in; "" at the top
+  // the open block or run a unit (or an open block or run) sits in, nearest first; "" at the top
   function groupOf(path) {
     if (path === INPUT || path.startsWith(OUT)) return "";
-    const ps = prefixes(path);
-    for (let k = ps.length - 1; k >= 0; k--) if (scopes.has(ps[k]) && open.has(ps[k])) return ps[k];
+    const run = runs.get(path), self = run ? run.members[0] : path;
+    for (const c of [self, ...prefixes(self).reverse()]) {
+      if (c !== self && scopes.has(c) && open.has(c)) return c;
+      const r = runOf.get(c);
+      if (r && r !== run && open.has(r.id)) return r.id;
+    }
     return "";
   }
+  const nesting = (path) => { let k = 0; for (let g = groupOf(path); g !== ""; g = groupOf(g)) k++; return k; };
+  const blockOf = (id) => (scopes.get(id) || runs.get(id)).block;
+  // the nodes a unit stands for: a node itself, a block's, a run's blocks' and carried concats'
+  const within = (id) => {
+    const paths = runs.has(id) ? runs.get(id).members : [id];
+    return M.nodes.filter((n) => paths.some((p) => n.name === p || n.name.startsWith(p + ".")));
+  };
 
   // -- the graph of visible units ------------------------------------------------
   function units() {
     const list = [INPUT], seen = new Set(list), edges = [], keys = new Set();
-    const add = (src, dst, kind) => {
+    const add = (src, dst, kind, tensor) => {      // tensor: what flows, for the edge's label
       const key = src + "\u0000" + dst;
       if (src === dst || keys.has(key)) return;
       keys.add(key);
-      edges.push({ src, dst, kind });
+      edges.push({ src, dst, kind, tensor: tensor.name || INPUT, label: compactShape(tensor) });
     };
     for (const n of M.nodes) {
       const u = unitOf(n.name);
@@ -56,21 +83,24 @@
       n.inputs.forEach((src, k) => {
         const alone = u === n.name;
         const kind = alone && n.op === "add" && k > 0 ? "skip" : alone && n.op === "concat" ? "concat" : "";
-        add(src === INPUT ? INPUT : unitOf(src), u, kind);
+        add(src === INPUT ? INPUT : unitOf(src), u, kind, src === INPUT ? { shape: M.input } : nodes.get(src));
       });
     }
-    for (const o of M.outputs) { list.push(OUT + o.name); add(unitOf(o.node), OUT + o.name, ""); }
+    for (const o of M.outputs) { list.push(OUT + o.name); add(unitOf(o.node), OUT + o.name, "", nodes.get(o.node)); }
     return { list, edges };
   }
 
   // a name inside its frame (whose header has the rest); an index keeps its parent: layer3.1
   function shortName(u) {
-    const g = groupOf(u), rel = g ? u.slice(g.length + 1) : u;
+    if (runs.has(u)) return runs.get(u).name;      // the frame it sits in names the rest
+    let g = groupOf(u);
+    while (runs.has(g)) g = groupOf(g);
+    const rel = g ? u.slice(g.length + 1) : u;
     return /^\d+$/.test(rel) ? u.split(".").slice(-2).join(".") : rel;
   }
   // what a closed block hides that defines the network: its residual add, its concatenation
-  function mergeTags(path) {
-    const ops = new Set(M.nodes.filter((n) => n.name.startsWith(path + ".")).map((n) => n.op));
+  function mergeTags(id) {
+    const ops = new Set(within(id).map((n) => n.op));
     return [["add", "\u2295 residual"], ["concat", "\u29fa concat"], ["mul", "\u2297 gate"]]
       .filter(([op]) => ops.has(op)).map(([, tag]) => tag).join(" ");
   }
@@ -87,8 +117,8 @@
     }
     const counts = (p, m) => [p ? fmt(p) + " params" : "", m ? fmt(m) + " MACs" : ""].filter(Boolean).join(" · ");
     const name = shortName(u);
-    if (scopes.has(u)) {
-      const s = scopes.get(u), tags = mergeTags(u);
+    if (scopes.has(u) || runs.has(u)) {
+      const s = scopes.get(u) || runs.get(u), tags = mergeTags(u);
       return [["+ " + name, "name"], [s.block + (tags ? "  " + tags : ""), ""], [(s.shape.length ? shapeOf(s) + " " : "") + counts(s.params, s.macs), "small"]];
     }
     const n = nodes.get(u);
@@ -145,7 +175,7 @@
         y += h + GAP_Y;
         return r;
       });
-      const headW = g === "" ? 0 : textWidth("− " + g + " · " + scopes.get(g).block, "bold 11px sans-serif") + 2 * PAD;
+      const headW = g === "" ? 0 : textWidth(headText(g), "bold 11px sans-serif") + 2 * PAD;
       const groupW = Math.max(width + 2 * PAD, headW), offset = (groupW - width - 2 * PAD) / 2;
       const local = new Map();
       for (const r of rows) {
@@ -193,33 +223,65 @@
     const defs = el("defs", {}, svg);
     const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" }, defs);
     el("path", { d: "M0,0 L10,5 L0,10 z", fill: "#555" }, marker);
-    const frames = [...current.abs].filter(([, a]) => a.frame).sort((p, q) => p[0].split(".").length - q[0].split(".").length);
+    const frames = [...current.abs].filter(([, a]) => a.frame).sort((p, q) => nesting(p[0]) - nesting(q[0]));
     for (const [path, a] of frames) drawFrame(svg, path, a);
+    const taken = [...current.list.map((u) => current.abs.get(u)),        // what an edge label must not cover
+      ...frames.flatMap(([path, a]) => [{ x: a.x, y: a.y - 2, w: textWidth(headText(path), "bold 11px sans-serif") + 16, h: HEAD + 2 },
+        { x: a.x, y: a.y - 2, w: a.w, h: 4 }, { x: a.x, y: a.y + a.h - 2, w: a.w, h: 4 }])];   // header, top and bottom lines
     for (const e of current.edges) {
       const s = current.abs.get(e.src), t = current.abs.get(e.dst);
       if (!s || !t) continue;
       const x1 = s.x + s.w / 2, y1 = s.y + s.h, x2 = t.x + t.w / 2, y2 = t.y, my = (y1 + y2) / 2;
       el("path", { class: "edge " + e.kind, d: `M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}`, "marker-end": "url(#arrow)" }, svg);
+      edgeLabel(svg, e, [x1, y1, x2, y2], taken);
     }
     for (const u of current.list) drawUnit(svg, u, current.abs.get(u));
     fillTable();
     if (selected) select(selected, false);
   }
 
+  // an edge's tensor shape beside the edge, nearest its middle where it covers no box, frame line,
+  // header or other label; none where there is no such place
+  function edgeLabel(svg, e, [x1, y1, x2, y2], taken) {
+    if (!e.label) return;
+    const w = textWidth(e.label, LABEL_FONT);
+    for (const t of [0.5, 0.35, 0.65, 0.2, 0.8]) {   // along the curve M x1,y1 C x1,my x2,my x2,y2
+      const s = 1 - t, x = x1 + (x2 - x1) * t * t * (3 - 2 * t) + 4;
+      const y = y1 * s * s * s + 3 * ((y1 + y2) / 2) * s * t + y2 * t * t * t;
+      const box = { x: x - 3, y: y - 5, w: w + 6, h: 10 };          // a little room either side
+      const hits = (a) => box.x < a.x + a.w && a.x < box.x + box.w && box.y < a.y + a.h && a.y < box.y + box.h;
+      if (box.x + box.w > current.width || taken.some(hits)) continue;
+      taken.push(box);
+      return shapeLabel(svg, e, x, y);
+    }
+  }
+  function shapeLabel(svg, e, x, y) {
+    const t = text(svg, x, y + 3, e.label, "shape");
+    t.setAttribute("data-src", e.src);
+    t.setAttribute("data-dst", e.dst);
+    t.setAttribute("data-tensor", e.tensor);
+  }
+
+  const headText = (path) => "\u2212 " + shortName(path) + " \u00b7 " + blockOf(path);
   function drawFrame(svg, path, a) {
-    const s = scopes.get(path);
-    const g = el("g", { class: "frame", "data-id": path }, svg);
+    const g = el("g", { class: "frame" + (runs.has(path) ? " run" : ""), "data-id": path }, svg);
     el("rect", { x: a.x, y: a.y, width: a.w, height: a.h, rx: 6 }, g);
-    const head = text(g, a.x + 8, a.y + 15, "− " + shortName(path) + " · " + s.block, "head");
-    head.addEventListener("click", () => { open.delete(path); draw(); });
+    const head = text(g, a.x + 8, a.y + 15, headText(path), "head");
+    head.addEventListener("click", () => { close(path); draw(); });
     g.addEventListener("mousemove", (ev) => { if (ev.target === head) tip(ev, path); });
     g.addEventListener("mouseleave", hideTip);
   }
 
+  function close(path) {             // a run closes with every block in it
+    const paths = runs.has(path) ? runs.get(path).members : [];
+    for (const p of [...open]) if (p === path || paths.some((m) => p === m || p.startsWith(m + "."))) open.delete(p);
+  }
+
   function drawUnit(svg, u, a) {
-    const block = scopes.has(u), io = u === INPUT || u.startsWith(OUT);
-    const n = nodes.get(u), train = (n && n.train_only) || (block && M.nodes.some((x) => x.train_only && x.name.startsWith(u + ".")));
-    const g = el("g", { class: "unit" + (block ? " block" : "") + (io ? " io" : "") + (train ? " train" : ""), "data-id": u }, svg);
+    const block = scopes.has(u) || runs.has(u), io = u === INPUT || u.startsWith(OUT);
+    const n = nodes.get(u), inside = io ? [] : within(u), train = inside.length > 0 && inside.every((x) => x.train_only);
+    const g = el("g", { class: "unit" + (block ? " block" : "") + (runs.has(u) ? " run" : "") + (io ? " io" : "")
+      + (train ? " train" : ""), "data-id": u }, svg);
     if (block) el("rect", { class: "shadow", x: a.x + 4, y: a.y - 4, width: a.w, height: a.h, rx: 3 }, g);
     el("rect", { class: "box", x: a.x, y: a.y, width: a.w, height: a.h, rx: block ? 3 : 8, fill: n ? fill(n.op) : "#fff" }, g);
     unitLines(u).forEach(([str, cls], i) => {
@@ -241,10 +303,11 @@
   // -- details: tooltip and panel -----------------------------------------------------
   function facts(id) {
     // [label, value] rows: exact counts, as `archspec summary --json` gives them
-    if (scopes.has(id)) {
-      const s = scopes.get(id);
+    if (scopes.has(id) || runs.has(id)) {
+      const s = scopes.get(id) || runs.get(id);
+      const more = s.args ? Object.entries(s.args) : [["blocks", s.members.filter((m) => scopes.has(m)).join(", ")]];
       return { title: id, sub: s.block, rows: [["output", s.shape.length ? shapeOf(s) : "?"], ["params", fmt(s.params)],
-        ["buffers", fmt(s.buffers)], ["MACs", fmt(s.macs)], ...Object.entries(s.args)], weights: [] };
+        ["buffers", fmt(s.buffers)], ["MACs", fmt(s.macs)], ...more], weights: [] };
     }
     const n = nodes.get(id);
     if (!n) return null;
@@ -295,15 +358,15 @@
     body.replaceChildren();
     for (const u of current.list) {
       if (u === INPUT || u.startsWith(OUT)) continue;
-      const f = scopes.get(u) || nodes.get(u);
+      const f = scopes.get(u) || runs.get(u) || nodes.get(u), block = scopes.has(u) || runs.has(u);
       const tr = body.insertRow();
       tr.setAttribute("data-id", u);
-      if (scopes.has(u)) tr.className = "block";
+      if (block) tr.className = "block";
       [u, f.block || f.label, f.shape.length ? shapeOf(f) : "", fmt(f.params), fmt(f.macs)].forEach((v, i) => {
         const td = tr.insertCell(); td.textContent = v; if (i >= 3) td.className = "num";
       });
       tr.addEventListener("click", () => select(u, true));
-      tr.addEventListener("dblclick", () => { if (scopes.has(u)) { open.add(u); draw(); } });
+      tr.addEventListener("dblclick", () => { if (block) { open.add(u); draw(); } });
       tr.addEventListener("mouseenter", () => highlight(u, true));
       tr.addEventListener("mouseleave", () => highlight(u, false));
     }
@@ -314,9 +377,13 @@
   }
 
   // -- search -----------------------------------------------------------------------
-  function reveal(id) {           // open every block above `id`, draw, select it and scroll to it
+  function reveal(id) {           // open every block and run above `id`, draw, select it and scroll to it
     let changed = false;
-    for (const p of prefixes(id)) if (scopes.has(p) && !open.has(p)) { open.add(p); changed = true; }
+    const opens = (x) => { if (!open.has(x)) { open.add(x); changed = true; } };
+    for (const p of [...prefixes(id), id]) {
+      if (runOf.has(p)) opens(runOf.get(p).id);
+      if (p !== id && scopes.has(p)) opens(p);
+    }
     if (changed) draw();
     select(id, true);
   }
@@ -345,7 +412,7 @@
     if (ev.key === "Escape") $("matches").hidden = true;
   });
   $("search").addEventListener("blur", () => { $("matches").hidden = true; });
-  $("expand-all").addEventListener("click", () => { scopes.forEach((_, p) => open.add(p)); draw(); });
+  $("expand-all").addEventListener("click", () => { [...scopes.keys(), ...runs.keys()].forEach((p) => open.add(p)); draw(); });
   $("collapse-all").addEventListener("click", () => { open.clear(); draw(); });
   $("zoom-in").addEventListener("click", () => { zoom *= 1.25; draw(); });
   $("zoom-out").addEventListener("click", () => { zoom /= 1.25; draw(); });
