@@ -176,6 +176,21 @@ def test_classes_of_one_block_are_named_by_what_differs(name, classes):
     assert source(SPECS / f"{name}.yaml") == text          # deterministic
 
 
+def test_a_derived_name_never_takes_a_blocks_own(spec_file):
+    """`unit` with and without its shortcut would be Unit and UnitResidual, but a block is named
+    unit_residual: it keeps its name, and the derived one is numbered."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {skip: false}\n    nodes:\n"
+        "      - conv: {op: conv, out: 4, k: 3, pad: 1}\n"
+        "      - {op: add, in: [input, conv], when: '${skip}', else: conv}\n"
+        "  unit_residual:\n    nodes: [{op: conv, out: 4, k: 1}]\n"
+        "nodes:\n  - a: {use: unit}\n  - b: {use: unit, skip: true}\n  - c: {use: unit_residual}\n")
+    text = source(path)
+    assert re.findall(r"^class (\w+)\(", text, re.M) == ["Unit", "UnitResidual2", "UnitResidual", "Net"]
+    assert "self.b = UnitResidual2()" in text and "self.c = UnitResidual()" in text
+    assert check(path).ok
+
+
 def test_inverted_residual_classes_say_what_they_hold():
     """The names are true: NoExpand lacks the 1x1 expansion conv, only Skip adds its input."""
     m = archspec.compile(SPECS / "mobilenet_v2.yaml", device="meta")

@@ -203,7 +203,7 @@ class ClassPlanner:
         groups: dict[str, list[ClassPlan]] = {}
         for plan in self.unique_plans():
             groups.setdefault(plan.name, []).append(plan)
-        for base, plans in groups.items():
+        for base, plans in sorted(groups.items(), key=lambda g: len(g[1]) > 1):   # blocks' own names first
             found = [self._features(plan, base) for plan in plans]
             every = sorted(set().union(*(ops for _, ops in found)) - {"add"})   # an add: the Skip word
             rows = [(*words, *("" if op in ops else f"No{_camel(op)}" for op in every)) for words, ops in found]
