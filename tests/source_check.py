@@ -12,16 +12,16 @@ generated module holds anything beyond the shapes archspec/emit/ produces:
   output_names, loss_weights), and the methods __init__, forward and init_weights, made
   of assignments, calls, returns, `out += identity` and the few `if`/`for` forms the
   emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
-  argument defaults to None; a repeat's `for i in range(n): self.add_module(f"name{i + 1}",
-  Block(...))` and `for layer in self.children():`); forward annotated with torch.Tensor
-  types only;
-- the root's `fuse` method only as archspec/emit/fuse.py's fixed text, AST for AST, its
-  (conv, norm) pairs a tuple of pairs of plain dotted names;
+  argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
+  range(n)]`; a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
+  and `for layer in self.children():`); forward annotated with torch.Tensor types only;
+- the root's `fuse` method only as archspec/emit/fuse.py's fixed text, AST for AST; any class's
+  `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
   class of the module; torch/nn/F attributes must be real, non-private, non-module
   members (and not a short list of side-effecting ones such as torch.load);
 - no string constant but docstrings and plain (dotted) identifiers; no f-string, lambda,
-  comprehension, subscript, with/try/while/del/global/nonlocal/yield/await, no exec,
+  comprehension (but that run), subscript, with/try/while/del/global/nonlocal/yield/await, no exec,
   eval, open, compile, __import__, globals, locals; no attribute or name starting with _
   (but `super().__init__`); no control character anywhere in the text.
 
@@ -259,14 +259,31 @@ class _Checker:
             self.expr(node.args[1], names)
             return
         self.expr(f, names)
+        sequential = _dump(f) == _dump(ast.parse("nn.Sequential", mode="eval").body)
         for a in node.args:
             if isinstance(a, ast.Starred):
-                _fail(a, "*args in a call")
+                if not sequential:
+                    _fail(a, "*args in a call other than nn.Sequential's repeat")
+                self.repeat_children(a, names)
+                continue
             self.expr(a, names)
         for k in node.keywords:
             if k.arg is None or k.arg.startswith("_"):
                 _fail(k.value if k.arg is None else node, "**kwargs or a private keyword in a call")
             self.expr(k.value, names)
+
+    def repeat_children(self, a: ast.Starred, names: set[str]) -> None:
+        """nn.Sequential's `*[Block(...) for _ in range(<int>)]`: one constructor call, made n times."""
+        comp = a.value
+        gen = comp.generators[0] if isinstance(comp, ast.ListComp) and len(comp.generators) == 1 else None
+        it = gen.iter if gen is not None else None
+        if not (gen is not None and not gen.ifs and not gen.is_async and isinstance(gen.target, ast.Name)
+                and gen.target.id == "_" and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and it.func.id == "range" and len(it.args) == 1 and not it.keywords
+                and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int
+                and it.args[0].value >= 2 and isinstance(comp.elt, ast.Call)):
+            _fail(a, "a starred argument other than `*[Block(...) for _ in range(n)]`")
+        self.call(comp.elt, names)         # `_` stays unbound: the call cannot read it
 
     @staticmethod
     def _loop_name(node, names: set[str]) -> bool:
@@ -412,22 +429,11 @@ class _Checker:
             return
         _fail(it, "a for loop over something other than self.modules() or a tuple of names")
 
-    def fuse(self, fn) -> None:
-        """The fixed `fuse` method: only its tuple of (conv, norm) name pairs may vary."""
+    @staticmethod
+    def fuse(fn) -> None:
+        """The fixed `fuse` method, AST for AST."""
         from archspec.emit.fuse import fuse_method
-        loop = fn.body[2] if len(fn.body) > 2 else None
-        if not isinstance(loop, ast.For) or not isinstance(loop.iter, ast.Tuple) or not loop.iter.elts:
-            _fail(fn, "fuse other than the emitter's")
-        for pair in loop.iter.elts:
-            if not (isinstance(pair, ast.Tuple) and len(pair.elts) == 2):
-                _fail(pair, "fuse pair other than (conv, norm)")
-            for e in pair.elts:
-                self.expr(e, set())
-                if not isinstance(e, ast.Constant) or not isinstance(e.value, str):
-                    _fail(e, "fuse pair of non-names")
-        template = ast.parse("\n".join(fuse_method([("a", "b")]))).body[0]
-        template.body[2].iter = loop.iter           # type: ignore[attr-defined]
-        if _dump(template) != _dump(fn):
+        if _dump(ast.parse("\n".join(fuse_method())).body[0]) != _dump(fn):
             _fail(fn, "fuse other than the emitter's")
 
     def function(self, fn, root: bool) -> None:
@@ -475,8 +481,10 @@ class _Checker:
                 continue
             if isinstance(s, ast.Assign):
                 t = s.targets[0]
-                if len(s.targets) != 1 or not isinstance(t, ast.Name) or t.id not in ROOT_ATTRS or not root:
-                    _fail(s, "a class attribute other than the root's input_shape/output_names/loss_weights")
+                if len(s.targets) != 1 or not isinstance(t, ast.Name) or not (
+                        t.id in ROOT_ATTRS and root or t.id == "fuse_pairs"):
+                    _fail(s, "a class attribute other than fuse_pairs or the root's input_shape/output_names/"
+                             "loss_weights")
                 try:
                     v = ast.literal_eval(s.value)
                 except ValueError:
@@ -496,7 +504,10 @@ class _Checker:
     def _attr_value(node, name: str, v) -> None:
         def plain(s):
             return isinstance(s, str) and PLAIN.match(s) and not s.startswith("_")
-        if name == "input_shape":
+        if name == "fuse_pairs":
+            ok = isinstance(v, tuple) and v and all(isinstance(p, tuple) and len(p) == 2 and all(
+                plain(n) and not any(a.startswith("_") for a in n.split(".")) for n in p) for p in v)
+        elif name == "input_shape":
             ok = isinstance(v, tuple) and all(type(d) is int and d > 0 for d in v)
         elif name == "output_names":
             ok = isinstance(v, tuple) and v and all(plain(s) for s in v)

@@ -2,6 +2,7 @@
 numerics against its formula, outputs, init, the build command, and the export paths."""
 import math
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -17,6 +18,7 @@ from torch import nn
 import archspec
 from archspec.cli import main
 from archspec.compiler import check, export, load_source, source
+from archspec.names import name_problem
 
 TEST_SPECS = sorted((Path(__file__).parent / "specs").glob("*.yaml"))
 ALLOPS = str(Path(__file__).parent / "specs" / "allops.yaml")
@@ -128,6 +130,77 @@ def test_repeats_are_loops_with_the_same_state_dict():
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     layers = {type(mod) for name, mod in d.named_modules() if name.rsplit(".", 1)[-1].startswith("denselayer")}
     assert len(layers) == 1      # 58 dense layers, one class: only in_channels differ
+
+
+def test_equal_sequential_children_are_written_once():
+    """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
+    `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
+    text = source(SPECS / "resnet50.yaml")
+    run = "Bottleneck(in_channels=256, planes=64, stride=1, out_channels=256) for _ in range(2)"
+    assert f"            *[{run}],\n" in text
+    assert ("            *[\n                Bottleneck(in_channels=1024, planes=256, stride=1, out_channels=1024)\n"
+            "                for _ in range(5)\n            ],\n") in text
+    assert text.count("Bottleneck(") == 9          # the class, and two calls per stage
+    r = archspec.compile(SPECS / "resnet50.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in r.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "resnet50.yaml")).state_dict_shapes()
+    assert r.layer3[1] is not r.layer3[2]          # separate modules, separate weights
+    check_generated_source(text)
+    repeat = "for _ in range(5)"
+    for evil in [text.replace(repeat, "for _ in range(5) if _"), text.replace(repeat, "for x in range(5)"),
+                 text.replace(repeat, "for _ in range(5) for y in range(2)"),
+                 text.replace(repeat, "for _ in self.children()"), text.replace(repeat, "for _ in range(n)"),
+                 text.replace(f"*[{run}]", f"*({run})"),
+                 text.replace("planes=64, stride=1, out_channels=256) for",
+                                                           "planes=_, stride=1, out_channels=256) for"),
+                 text.replace("self.fc = nn.Linear(2048, 1000)", "self.fc = nn.Linear(*[2048, 1000])")]:
+        assert evil != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(evil)
+
+
+@pytest.mark.parametrize("name, classes", [
+    # features.1 (t = 1: no 1x1 expansion), each row's first block (no shortcut), the rest
+    ("mobilenet_v2", ["InvertedResidualNoExpand", "InvertedResidual", "InvertedResidualSkip"]),
+    ("efficientnet_b0", ["MbconvNoExpand", "Mbconv", "MbconvResidual"]),
+    # BN-Inception: the stride-2 modules (3c, 4e), and 5b's max-pool branch where the rest average
+    ("inception_v2", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
+    ("inception_resnet_v2", ["Block8", "Block8NoRelu"]),            # timm's last Block8(no_relu=True)
+    ("xception", ["Module", "Module2", "ModuleResidual"]),          # entry blocks 1 and 2: no word tells them apart
+])
+def test_classes_of_one_block_are_named_by_what_differs(name, classes):
+    text = source(SPECS / f"{name}.yaml")
+    found = re.findall(r"^class (\w+)\(nn.Module\):", text, re.M)
+    assert [c for c in found if c.startswith(min(classes, key=len))] == classes
+    assert len(set(found)) == len(found) and all(name_problem(c) is None for c in found)
+    assert source(SPECS / f"{name}.yaml") == text          # deterministic
+
+
+def test_a_derived_name_never_takes_a_blocks_own(spec_file):
+    """`unit` with and without its shortcut would be Unit and UnitResidual, but a block is named
+    unit_residual: it keeps its name, and the derived one is numbered."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {skip: false}\n    nodes:\n"
+        "      - conv: {op: conv, out: 4, k: 3, pad: 1}\n"
+        "      - {op: add, in: [input, conv], when: '${skip}', else: conv}\n"
+        "  unit_residual:\n    nodes: [{op: conv, out: 4, k: 1}]\n"
+        "nodes:\n  - a: {use: unit}\n  - b: {use: unit, skip: true}\n  - c: {use: unit_residual}\n")
+    text = source(path)
+    assert re.findall(r"^class (\w+)\(", text, re.M) == ["Unit", "UnitResidual2", "UnitResidual", "Net"]
+    assert "self.b = UnitResidual2()" in text and "self.c = UnitResidual()" in text
+    assert check(path).ok
+
+
+def test_inverted_residual_classes_say_what_they_hold():
+    """The names are true: NoExpand lacks the 1x1 expansion conv, only Skip adds its input."""
+    m = archspec.compile(SPECS / "mobilenet_v2.yaml", device="meta")
+    kinds = {type(b).__name__: b for b in m.features if type(b).__name__.startswith("Inverted")}
+    convs = {k: [c for c in b.modules() if isinstance(c, nn.Conv2d)] for k, b in kinds.items()}
+    assert {k: len(c) for k, c in convs.items()} == \
+        {"InvertedResidualNoExpand": 2, "InvertedResidual": 3, "InvertedResidualSkip": 3}
+    assert convs["InvertedResidual"][0].kernel_size == (1, 1) and convs["InvertedResidual"][0].groups == 1
+    classes = source(SPECS / "mobilenet_v2.yaml").split("\nclass ")
+    assert [c.split("(")[0] for c in classes if " + " in c or " += " in c] == ["InvertedResidualSkip"]
 
 
 def test_forward_is_straight_line_code():

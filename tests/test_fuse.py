@@ -90,12 +90,29 @@ def test_spec_without_batch_norm_has_no_fuse_method():
 def test_whitelist_admits_only_the_emitted_fuse():
     text = archspec.compiler.source(SPECS / "resnet18.yaml")
     check_generated_source(text)
-    for bad in [text.replace("self.set_submodule(norm, nn.Identity())", "self.set_submodule(norm, torch.load(conv))"),
+    pairs = '    fuse_pairs = (("conv1", "bn1"), ("conv2", "bn2"), ("downsample.0", "downsample.1"))'
+    assert pairs in text
+    for bad in [text.replace("block.set_submodule(norm, nn.Identity())", "block.set_submodule(norm, torch.load(conv))"),
                 text.replace('("conv1", "bn1"),', '("conv1", "__class__"),'),
-                text.replace('("conv1", "bn1"),', '(conv1, "bn1"),')]:
+                text.replace('("conv1", "bn1"),', '(conv1, "bn1"),'),
+                text.replace('("conv1", "bn1"),', '("conv1", "bn1", "relu"),'),
+                text.replace('("conv1", "bn1"),', '("conv1", "bn1 + 1"),'),
+                text.replace(pairs, pairs.replace("fuse_pairs", "fuse_pairz")),
+                text.replace(pairs, "    fuse_pairs = ()"),
+                text.replace("    def fuse(self):", "    def fuse(self, x=None):")]:
         assert bad != text
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(bad)
+
+
+def test_each_class_lists_its_own_pairs():
+    """ResNet-50's top class folds only its stem; each bottleneck its three convs and, where it
+    has one, its projection shortcut (16 + 4 + 1 = 53 pairs, as torchvision's batch norms)."""
+    text = archspec.compiler.source(SPECS / "resnet50.yaml")
+    assert text.count("fuse_pairs = ") == 2
+    assert '    fuse_pairs = (("conv1", "bn1"),)\n' in text
+    assert '        ("downsample.0", "downsample.1"),\n' in text
+    assert "layer1.0" not in text.split("def fuse")[1]
 
 
 def test_cli_build_fuse_checks_and_exports(in_tmp, capsys):

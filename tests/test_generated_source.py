@@ -79,3 +79,13 @@ def _peer(name: str) -> str | None:
     spec = next(p for p in ALL_SPECS if p.stem == name)
     peer = archspec.load(str(spec)).doc.reference.peer
     return peer if peer in PEERS else None
+
+
+def test_readme_excerpt_is_the_generated_resnet50(built):
+    """The README's generated-code excerpts are verbatim pieces of `archspec build specs/resnet50.yaml`."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    blocks = [b for b in readme.split("```python\n")[1:] if b.startswith(("class ", "        self."))]
+    assert len(blocks) == 2
+    text = built["resnet50"][1].read_text()
+    for b in blocks:
+        assert b.split("```")[0] in text

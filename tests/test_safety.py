@@ -149,7 +149,7 @@ def build_outcome(capsys, tmp: Path, path: str, must_succeed: bool = False) -> s
 INJECT = '"""\nimport os\nos.system("touch pwned")\n"""'
 NODE_NAMES = [
     "conv\n", "none", "None", "True", "forward", "super", "self", "torch", "nn", "F", "getattr",
-    "__class__", "__init__", "_private", "x", "out", "input_shape", "loss_weights", "training",
+    "__class__", "__init__", "_private", "x", "out", "input_shape", "loss_weights", "training", "fuse", "fuse_pairs",
     "Model", "c\u03bfnv", "\uff43\uff4f\uff4e\uff56", "\ufb01lter", "n" * 500,
     "x;open('pwned','w');x", INJECT, "a.b", "a b", "1x", "",
     "block1-0", "a-1;x", "a-b", "-1", "a--1", "forward-1",

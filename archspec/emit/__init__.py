@@ -5,15 +5,19 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
 - one nn.Module class per block definition: instances that differ only in numbers share
   the class, whose constructor takes the numbers that differ as named arguments; a child
   that some instances lack and that passes its input through (a projection shortcut) is an
-  argument that may be None (`downsample=None`, `if self.downsample is not None:`);
+  argument that may be None (`downsample=None`, `if self.downsample is not None:`); a block
+  that needs several classes names each by what sets it apart (`InvertedResidualNoExpand`,
+  `InvertedResidualSkip`), numbered only where nothing nameable does;
 - submodules registered in spec order under the spec's names, so state_dict keys are
-  exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential;
+  exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
+  (a run of equal ones written once, `*[Block(...) for _ in range(n)]`);
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one;
 - activations and every op with a module form as modules (alike anonymous ones share one
   attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
   ReLU and add in place where nothing else reads their input (`out += identity`);
-- the top class's `fuse()` folds the graph's conv -> batch norm pairs for inference.
+- each class lists its conv -> batch norm pairs in `fuse_pairs`; the top class's `fuse()`
+  folds them all for inference.
 
 The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and returns,
 which are nn.Sequential chains); `classes` gives every other scope a class, with its

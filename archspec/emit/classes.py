@@ -2,6 +2,7 @@
 class, whose constructor takes the numbers that differ as parameters."""
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 from ..names import RESERVED, name_problem
 from ..ops.base import Call, is_default, kw, literal
 from .forward import forward_lines
-from .layout import bracketed
+from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
 
 
@@ -85,8 +86,24 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
         if param or not is_default(v, default):
             parts.append(f"{name}={t}")
     if any(isinstance(v, Call) for _, v in call.args):     # nn.Sequential: one child a line
-        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in parts) + f"{indent})"
+        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in _repeats(parts, indent + "    ")) + f"{indent})"
     return bracketed(call.fn, parts, "", indent, start=start, end=end)
+
+
+def _repeats(parts: list[str], indent: str) -> list[str]:
+    """nn.Sequential's children with each run of equal one-line constructors written once,
+    `*[Block(...) for _ in range(n)]` (the same modules, numbered alike), laid out as ruff does."""
+    out: list[str] = []
+    for part, run in itertools.groupby(parts):
+        n = len(list(run))
+        one = f"*[{part} for _ in range({n})]"
+        if n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH:
+            out += [part] * n
+        elif len(indent) + len(one) + 1 <= WIDTH:
+            out.append(one)
+        else:
+            out.append(f"*[\n{indent}    {part}\n{indent}    for _ in range({n})\n{indent}]")
+    return out
 
 
 def _camel(name: str) -> str:
@@ -117,6 +134,7 @@ class ClassPlanner:
                 if loop is not None:
                     self.loop_of[sn] = loop
                 self._classify(sn, loop.forward if loop else forward)
+        self._name_classes()
         for plan in self.unique_plans():
             if plan.optional:
                 plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
@@ -170,15 +188,70 @@ class ClassPlanner:
         key = self.key_of[sn] = (base, children, tuple(forward))
         plan = self.plans.get(key) or self._merge(base, sn)
         if plan is None:
-            name, k = base, 1
-            while name in self.taken:
-                k += 1
-                name = f"{base}{k}"
-            self.taken.add(name)
-            plan = ClassPlan(name, [], forward)
+            plan = ClassPlan(base, [], forward)         # named by `_name_classes` once all are known
         self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
+
+    # -- names: the block's, and what differs where one block needs several classes ----------
+
+    def _name_classes(self) -> None:
+        """Each class is named after its block; where a block needs several classes, each
+        also says what sets it apart (`InvertedResidualNoExpand`, `InvertedResidualSkip`):
+        the fewest feature words, in a fixed order, that tell it from its siblings, numbered
+        (`Module2`) only where no feature does."""
+        groups: dict[str, list[ClassPlan]] = {}
+        for plan in self.unique_plans():
+            groups.setdefault(plan.name, []).append(plan)
+        for base, plans in sorted(groups.items(), key=lambda g: len(g[1]) > 1):   # blocks' own names first
+            found = [self._features(plan, base) for plan in plans]
+            every = sorted(set().union(*(ops for _, ops in found)) - {"add"})   # an add: the Skip word
+            rows = [(*words, *("" if op in ops else f"No{_camel(op)}" for op in every)) for words, ops in found]
+            for plan, row in zip(plans, rows):
+                name, peers = base, rows              # peers: the classes not told apart yet
+                for j, word in enumerate(row):
+                    if len({r[j] for r in peers}) > 1:
+                        name, peers = name + word, [r for r in peers if r[j] == word]
+                plan.name = self._free(name if name_problem(name) is None else base)
+
+    def _free(self, name: str) -> str:
+        """The name, numbered where a class or helper already has it."""
+        taken, k = name, 1
+        while taken in self.taken:
+            k += 1
+            taken = f"{name}{k}"
+        self.taken.add(taken)
+        return taken
+
+    def _features(self, plan: ClassPlan, base: str) -> tuple[tuple[str, ...], set[str]]:
+        """The words for what every instance of a class has or lacks (an identity shortcut, an
+        expansion: a first 1x1 conv that widens the channels, a spatial reduction; "" where
+        they differ or it has none), and the op kinds of its own nodes (not its child classes')."""
+        per_instance = [self._instance_features(sn, base) for sn in plan.instances]
+        words = tuple(w if all(f[j] == w for f in per_instance) else "" for j, w in enumerate(per_instance[0]))
+        g, sn = self.tree.graph, plan.rep
+        own = set(sn.names).difference(*(c.names for c in self._child_classes(sn)))
+        return words, {g.nodes[n].op.name for n in own}
+
+    def _instance_features(self, sn: ScopeNode, base: str) -> tuple[str, str, str]:
+        g = self.tree.graph
+        nodes = [g.nodes[n] for n in sorted(sn.names) if n in g.nodes]
+        skip = any(n.op.name == "add" and set(n.inputs) & set(sn.inputs) for n in nodes)
+        first = next((n for n in g.nodes.values() if n.name in sn.names and n.op.name == "conv"), None)
+        expands = (first is not None and getattr(first.attrs, "k", None) in (1, (1, 1)) and first.shape is not None
+                   and bool(first.in_shapes) and first.in_shapes[0] is not None
+                   and first.shape[0] > first.in_shapes[0][0])
+        shapes = [g.shape_of(r) for r in sn.inputs[:1] + sn.exports[:1]]
+        reduces = (len(shapes) == 2 and all(s is not None and len(s) == 3 for s in shapes)
+                   and shapes[1][1] < shapes[0][1])              # type: ignore[index]
+        return (("Skip" if "Residual" in base else "Residual") if skip else "",
+                "" if expands else "NoExpand", "Reduction" if reduces else "")
+
+    def _child_classes(self, sn: ScopeNode) -> Iterator[ScopeNode]:
+        """The scopes inside `sn` that have classes of their own (nn.Sequential ones do not)."""
+        for c in sn.children:
+            if c.subscope is not None:
+                yield from self._child_classes(c.sub) if c.sub.sequential else [c.sub]
 
     # -- optional children: one class per block definition --------------------------------
 

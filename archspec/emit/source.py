@@ -13,7 +13,7 @@ from ..names import one_line
 from ..ops.base import literal
 from .classes import ClassPlan, ClassPlanner, Loop, render_call
 from .forward import arg_names
-from .fuse import conv_bn_pairs, fuse_method
+from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
 from .layout import bracketed, prose, split_line
 from .scopes import Child, ScopeTree, located, own_children
@@ -30,7 +30,8 @@ def _text(s: object) -> str:
 def write_source(graph: Graph, probe: bool) -> str:
     planner = ClassPlanner(ScopeTree(graph), probe)
     root = planner.root
-    classes = [_ClassWriter(graph, planner, plan, plan is root).text() for plan in planner.unique_plans()]
+    pairs = class_pairs(planner)
+    classes = [_ClassWriter(graph, planner, plan, plan is root, pairs).text() for plan in planner.unique_plans()]
     body = "\n\n\n".join([*planner.defs, *classes, f"Model = {root.name}"]) + "\n"
     return _header(graph, body) + "\n\n\n" + body
 
@@ -50,9 +51,11 @@ def _header(g: Graph, body: str) -> str:
 class _ClassWriter:
     """The text of one class: docstring, the top class's attributes, __init__, forward, init_weights."""
 
-    def __init__(self, graph: Graph, planner: ClassPlanner, plan: ClassPlan, root: bool) -> None:
+    def __init__(self, graph: Graph, planner: ClassPlanner, plan: ClassPlan, root: bool,
+                 pairs: dict[ClassPlan, list[tuple[str, str]]]) -> None:
         self.g, self.planner, self.plan, self.root = graph, planner, plan, root
         self.init = root and bool(graph.init)
+        self.pairs, self.fuse = pairs.get(plan, []), root and bool(pairs)
 
     def text(self) -> str:
         plan = self.plan
@@ -63,18 +66,18 @@ class _ClassWriter:
         lines += [f"        {line}" for line in plan.forward]
         if self.init:
             lines += [""] + [f"    {line}" for line in init_weights(self.g)]
-        if self.root:
-            fuse = fuse_method(conv_bn_pairs(self.planner.tree))
-            lines += [""] * bool(fuse) + [f"    {line}" for line in fuse]
+        if self.fuse:
+            lines += [""] + [f"    {line}" for line in fuse_method()]
         return "\n".join(part for line in "\n".join(lines).split("\n") for part in split_line(line))
 
     def _attributes(self) -> list[str]:
-        """The top class's input_shape and output_names."""
-        if not self.root:
-            return []
-        g = self.g
-        return [f"    input_shape = {literal(tuple(g.input_shape))}",
-                f"    output_names = {literal(tuple(g.outputs))}", ""]
+        """The class's fuse_pairs; the top class's input_shape and output_names."""
+        lines = pairs_attribute(self.pairs)
+        if self.root:
+            g = self.g
+            lines += [f"    input_shape = {literal(tuple(g.input_shape))}",
+                      f"    output_names = {literal(tuple(g.outputs))}"]
+        return lines + [""] * bool(lines)
 
     def _loss_weights(self) -> list[str]:
         """The top module's loss_weights, set in __init__ (a class attribute would be a mutable
@@ -141,7 +144,7 @@ class _ClassWriter:
                 f'            self.add_module(f"{loop.prefix}{name}", {inner.name}({", ".join(args)}))']
 
     def _check_attr(self, c: Child) -> None:
-        if c.local.startswith("_") or (self.root and c.local in ROOT_ATTRS):
+        if c.local.startswith("_") or (self.root and c.local in ROOT_ATTRS) or c.local == "fuse_pairs":
             raise SpecError(f"'{c.local}' cannot be a module attribute name", loc=c.loc,
                             hint="rename the node: names starting with _ and "
                                  f"{', '.join(sorted(ROOT_ATTRS))} are the compiled module's own")
