@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from . import limits
 from .errors import Diagnostic, Loc, SpecErrors, printable, warn
 from .names import one_line
 
@@ -201,6 +202,13 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _batch(text: str) -> int:
+    value = _positive(text)
+    if value > limits.MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"a batch of at most {limits.MAX_BATCH:,}, got {value:,}")
+    return value
+
+
 def _depth(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"depth must be 0 (every node) or a positive int, got {text!r}")
@@ -309,7 +317,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
                    help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
     p.add_argument("--epochs", type=_positive, default=10)
-    p.add_argument("--batch-size", type=_positive, default=32, help="the global batch (split over processes)")
+    p.add_argument("--batch-size", type=_batch, default=32, help="the global batch (split over processes)")
     p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
     p.add_argument("--lr", type=_positive_float, default=None,
                    help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
@@ -350,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "csv", "json", "paper"], default="table",
                    help="paper: the paper's table, as the spec's table: declares it")
     p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument("--batch", type=_positive, default=None, metavar="B",
+    p.add_argument("--batch", type=_batch, default=None, metavar="B",
                    help="training memory at this batch size: parameters, gradients, optimizer state and the "
                         "activations autograd keeps, per node and in total")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,

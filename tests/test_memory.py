@@ -7,6 +7,7 @@ import pytest
 from paths import ALL_SPECS, ROOT, SPECS
 
 import archspec
+from archspec import limits
 from archspec.cli import main
 from archspec.memory import training_memory
 
@@ -87,6 +88,9 @@ def test_cli(capsys):
     with pytest.raises(SystemExit) as e:
         main(["summary", str(SPECS / "lenet5.yaml"), "--batch", "0"])
     assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:       # limits.MAX_BATCH: no 29-digit byte counts
+        main(["summary", str(SPECS / "lenet5.yaml"), "--batch", str(limits.MAX_BATCH + 1)])
+    assert e.value.code == 2 and "at most 1,048,576" in capsys.readouterr().err
 
 
 def test_buffers_bytes_are_the_modules():
