@@ -35,7 +35,7 @@ MODULE_ATTRS = frozenset({
     "register_load_state_dict_pre_hook", "register_module", "register_parameter",
     "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
     "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
-    "zero_grad", "init_weights", "fuse_pairs", "input_shape", "output_names", "loss_weights"})
+    "zero_grad", "init_weights", "fuse", "fuse_pairs", "input_shape", "output_names", "loss_weights"})
 RESERVED = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
             | GENERATED | MODULE_ATTRS)
 

@@ -193,6 +193,15 @@ nodes:
     build_outcome(capsys, tmp_path, path)
 
 
+@pytest.mark.parametrize("name", ["fuse", "fuse_pairs", "init_weights", "input_shape", "loss_weights"])
+def test_the_compiled_modules_own_names_fail_validate(capsys, spec_file, name):
+    """What the compiled class defines itself (fuse(), fuse_pairs, ...) is refused by validate,
+    not first by build: the one validator knows every name the module uses."""
+    path = spec_file(HEAD + f"nodes:\n  - {name}: {{op: conv, out: 4, k: 1}}\n")
+    code, out, err = cli(capsys, "validate", path)
+    assert code == 1 and f"'{name}' is reserved" in out + err
+
+
 def test_block_anonymous_plain_scalar(capsys, spec_file, tmp_path):
     path = spec_file(HEAD + """blocks:
   x;open('pwned','w');x:
