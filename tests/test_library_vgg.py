@@ -1,6 +1,7 @@
 """The VGG family (specs/blocks/vgg.yaml) against Simonyan & Zisserman 2014: Table 1's
-configurations (weight layers, conv widths, A-LRN's LRN) and Table 2's parameter counts.
-torchvision's exact figures and state_dicts are checked by test_specs.py (`peer:`)."""
+configurations (weight layers, conv widths and kernels, A-LRN's LRN) and Table 2's parameter
+counts. torchvision's exact figures and state_dicts are checked by test_specs.py (`peer:`);
+C, which torchvision lacks, against torchvision's D with its three 1x1 convs put in."""
 import pytest
 from paths import SPECS
 
@@ -8,9 +9,11 @@ import archspec
 from archspec.errors import SpecError, SpecErrors
 
 # Table 2, "Number of parameters (in millions)"; Table 1's weight layers
-TABLE2 = {"A": 133, "B": 133, "D": 138, "E": 144}
-DEPTH = {"A": 11, "B": 13, "D": 16, "E": 19}
-SPEC = {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}
+TABLE2 = {"A": 133, "B": 133, "C": 134, "D": 138, "E": 144}
+DEPTH = {"A": 11, "B": 13, "C": 16, "D": 16, "E": 19}
+SPEC = {"A": "vgg11", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19"}
+# Table 1's conv1-256 / conv1-512: C's 1x1 convs, the third conv of stages 3-5 (torchvision's numbering)
+ONE_BY_ONE = {"C": ["features.14", "features.21", "features.28"]}
 
 
 def _weights(g):
@@ -22,8 +25,9 @@ def test_configurations_match_tables_1_and_2(config):
     g = archspec.analyze(str(SPECS / f"{SPEC[config]}.yaml"))
     assert round(g.params / 1e6) == TABLE2[config]
     assert len(_weights(g)) == DEPTH[config]
-    convs = [g.nodes[n] for n in _weights(g) if n.startswith("features.")]
-    assert all(c.attrs.k in (3, [3, 3], (3, 3)) for c in convs)
+    kernels = {n: g.nodes[n].attrs.k for n in _weights(g) if n.startswith("features.")}
+    assert [n for n, k in kernels.items() if k == (1, 1)] == ONE_BY_ONE.get(config, [])
+    assert all(k == (3, 3) for n, k in kernels.items() if n not in ONE_BY_ONE.get(config, []))
     assert g.nodes["avgpool"].shape == (512, 7, 7)
 
 
@@ -42,5 +46,36 @@ def test_a_lrn_is_a_with_an_lrn_after_the_first_conv():
 
 
 def test_unknown_configuration_is_an_error():
-    with pytest.raises((SpecError, SpecErrors), match="config_must_be_A_B_D_or_E"):
-        archspec.analyze(str(SPECS / "vgg16.yaml"), config="C")
+    with pytest.raises((SpecError, SpecErrors), match="config_must_be_A_B_C_D_or_E"):
+        archspec.analyze(str(SPECS / "vgg16.yaml"), config="F")
+
+
+def test_configuration_c_is_torchvisions_d_with_three_1x1_convs():
+    """C = D with the last conv of stages 3-5 a 1x1 (Table 1). Built independently from
+    torchvision's vgg16 by swapping those three convs: the same state_dict keys and shapes, the
+    same params, 133,638,952 = D's 138,357,544 - 8 x (256^2 + 2 x 512^2) ("134" in Table 2), and
+    the same MACs by FlopCounterMode / 2, on the spec's compiled module and on torchvision's."""
+    import torch
+    import torchvision
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        tv = torchvision.models.vgg16()
+        for name in ONE_BY_ONE["C"]:
+            i = int(name.split(".")[1])
+            tv.features[i] = torch.nn.Conv2d(tv.features[i].in_channels, tv.features[i].out_channels, 1)
+    ours = archspec.compile(SPECS / "vgg16_c.yaml", device="meta")
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
+        [(k, v.shape) for k, v in tv.state_dict().items()]
+    params = [sum(p.numel() for p in m.parameters()) for m in (ours, tv)]
+    assert params == [133_638_952] * 2 == [138_357_544 - 8 * (256 ** 2 + 2 * 512 ** 2)] * 2
+    macs = []
+    for m in (ours.eval(), tv.eval()):
+        with FlopCounterMode(display=False) as fc:
+            m(torch.empty(1, 3, 224, 224, device="meta"))
+        macs.append(fc.get_total_flops() // 2)
+    # D's 15,470,264,320 less 8 MACs a weight at 56x56 (stage 3), 28x28 (4) and 14x14 (5)
+    d_less = 15_470_264_320 - 8 * (256 ** 2 * 56 ** 2 + 512 ** 2 * 28 ** 2 + 512 ** 2 * 14 ** 2)
+    assert macs == [11_770_888_192] * 2 == [d_less] * 2
+    g = archspec.analyze(str(SPECS / "vgg16_c.yaml"))
+    assert (g.params, g.macs) == (133_638_952, 11_770_888_192)

@@ -125,20 +125,26 @@ def test_node_attribute_columns_resolve_under_each_row(spec_file):
 
 
 def test_vgg_configurations_side_by_side():
-    """Simonyan & Zisserman 2014, Table 1: A and A-LRN have 11 weight layers, B 13, D 16, E 19 (the
-    rows are the paper's: each run of 3x3 convs, each max pool, each FC); their params (Table 2) 133M,
-    133M, 133M, 138M and 144M."""
+    """Simonyan & Zisserman 2014, Table 1: A and A-LRN have 11 weight layers, B 13, C and D 16, E 19
+    (the rows are the paper's: each run of convs, each max pool, each FC); C's column as printed;
+    their params (Table 2) 133M, 133M, 133M, 134M, 138M and 144M."""
     g = archspec.analyze(archspec.load(str(SPECS / "vgg16.yaml")))
     titles, body = paper_table(g)
-    assert titles == ["A", "A-LRN", "B", "D", "E"]
+    assert titles == ["A", "A-LRN", "B", "C", "D", "E"]
     layers = {t: [x for row in body for x in row[j].split("\n") if x] for j, t in enumerate(titles)}
     weighted = {t: sum(x.startswith(("conv", "FC")) for x in v) for t, v in layers.items()}
-    assert weighted == {"A": 11, "A-LRN": 11, "B": 13, "D": 16, "E": 19}
+    assert weighted == {"A": 11, "A-LRN": 11, "B": 13, "C": 16, "D": 16, "E": 19}
     assert layers["A-LRN"][:2] == ["conv3-64", "LRN"] and layers["E"].count("conv3-512") == 8
-    assert [row[0] for row in body].count("maxpool") == 5 and body[-1] == ["FC-1000"] * 5
+    assert layers["C"] == ["conv3-64", "conv3-64", "maxpool", "conv3-128", "conv3-128", "maxpool",
+                           "conv3-256", "conv3-256", "conv1-256", "maxpool",
+                           "conv3-512", "conv3-512", "conv1-512", "maxpool",
+                           "conv3-512", "conv3-512", "conv1-512", "maxpool",
+                           "FC-4096", "FC-4096", "FC-1000"]          # Table 1's C, less its input and soft-max
+    assert [row[0] for row in body].count("maxpool") == 5 and body[-1] == ["FC-1000"] * 6
+    table2 = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
     for title, values in g.meta["table"].configurations.items():
         params = archspec.analyze(archspec.load(str(SPECS / "vgg16.yaml"), **values)).params
-        assert round(params / 1e6) == {"A": 133, "A-LRN": 133, "B": 133, "D": 138, "E": 144}[title]
+        assert round(params / 1e6) == table2[title]
 
 
 def test_resnet_stage_rows_for_five_depths():
