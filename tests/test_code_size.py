@@ -2,7 +2,6 @@
 is over 50 lines, no class over 250. A line count is `end_lineno - lineno + 1` of the `def`/`class` statement:
 from its `def`/`class` line to its last line, docstring and comments inside included, decorators above it not."""
 import ast
-from pathlib import Path
 
 import pytest
 from paths import ROOT
