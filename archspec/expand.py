@@ -82,6 +82,8 @@ class Ctx:
 
 
 class Expander:
+    """A spec's nodes expanded into the graph's nodes and scopes, each inferred as it is made."""
+
     def __init__(self, spec: Spec, diags: Diagnostics):
         self.spec = spec
         self.diags = diags
@@ -94,11 +96,7 @@ class Expander:
 
     def run(self) -> Graph:
         spec, raw = self.spec, self.spec.raw
-        for k, v in spec.params.items():
-            try:
-                self.globals[k] = value_of(v, self.globals, spec.param_locs.get(k, raw.loc), f"param '{k}'")
-            except SpecError as e:
-                self.diags.error(e.loc, e.message, hint=e.hint)
+        self.globals = global_params(spec, self.diags)
         self.diags.raise_if_errors()      # every later expression may read the params
         self.input_shape = input_shape(raw, self.diags)
         try:
@@ -106,22 +104,7 @@ class Expander:
         except LimitError as e:
             self.diags.error(e.loc, e.message, hint=e.hint, chain=e.chain)
             self.diags.raise_if_errors()
-        outs = outputs(raw, last, aliases, self.nodes, self.diags)
-        warn_unused(self.nodes, outs, self.diags)
-        self.diags.raise_if_errors()
-        check_unused(spec, self.diags)
-        self.diags.raise_if_errors()
-        meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
-                "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
-                "reference_loc": raw.at("reference"), "overridden": spec.overridden,
-                "table": spec.doc.table, "table_raw": raw.get("table")}
-        graph = Graph(spec.name, self.input_shape, self.nodes, self.scopes, outs, meta,
-                      init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
-                      warnings=spec.warnings + self.diags.warnings)
-        if spec.doc.table:
-            from .table import check_table
-            check_table(graph)
-        return graph
+        return graph_of(spec, self.input_shape, self.nodes, self.scopes, last, aliases, self.diags)
 
     # -- lists -------------------------------------------------------------
 
@@ -189,24 +172,9 @@ class Expander:
             return Failed("?")
 
     def _expand_named(self, d: Decl, target: Any, ctx: Ctx, ins: list[str]) -> str:
-        kind, loc = d.kind, d.body.at(d.kind)
-        if not isinstance(target, str):
-            raise SpecError(f"{kind} must name an op or block, got {shown(target)}", loc=loc)
-        is_op, is_block = target in REGISTRY, target in self.spec.blocks
-        if kind == "op" and is_block:
-            raise SpecError(f"'{target}' is a block, not an op", loc=loc, hint=f"write use: {target}")
-        if kind == "use" and is_op:
-            raise SpecError(f"'{target}' is an op, not a block", loc=loc, hint=f"write op: {target}")
-        if is_op:
+        if target_kind(d.kind, target, self.spec.blocks, d.body.at(d.kind)) == "op":
             return self._expand_op(d, target, ctx, ins)
-        if is_block:
-            return self._expand_block(d, self.spec.blocks[target], ctx, ins)
-        what = {"op": "op", "use": "block"}.get(kind, "op or block")
-        choices = list(REGISTRY) if kind == "op" else list(self.spec.blocks) if kind == "use" \
-            else [*REGISTRY, *self.spec.blocks]
-        raise SpecError(f"unknown {what} {shown(target)}", loc=loc,
-                        hint=did_you_mean(target, choices) or f"known: {', '.join(sorted(choices))}; "
-                        "your own ops load with --ops FILE.py")
+        return self._expand_block(d, self.spec.blocks[target], ctx, ins)
 
     def _expand_op(self, d: Decl, opname: str, ctx: Ctx, ins: list[str]) -> str:
         op, values, env = REGISTRY[opname], {}, None
@@ -357,6 +325,59 @@ def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
         if "input" not in env and "'input'" in e.message:
             e.hint = "the incoming shape is unknown here (an earlier error)"
         raise SpecError(f"in {what}: {e.message}", hint=e.hint, loc=loc) from None
+
+
+def global_params(spec: Spec, diags: Diagnostics) -> dict[str, Any]:
+    """The spec's `params:`, each evaluated in order (a param may read the ones before it)."""
+    values: dict[str, Any] = {}
+    for k, v in spec.params.items():
+        try:
+            values[k] = value_of(v, values, spec.param_locs.get(k, spec.raw.loc), f"param '{k}'")
+        except SpecError as e:
+            diags.error(e.loc, e.message, hint=e.hint)
+    return values
+
+
+def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dict[str, Scope], last: str,
+             aliases: dict[str, str], diags: Diagnostics) -> Graph:
+    """The expanded nodes as the graph: its outputs resolved, unused nodes warned of, the spec's
+    reference and table in its meta (a table is checked against the graph)."""
+    raw = spec.raw
+    outs = outputs(raw, last, aliases, nodes, diags)
+    warn_unused(nodes, outs, diags)
+    diags.raise_if_errors()
+    check_unused(spec, diags)
+    diags.raise_if_errors()
+    meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
+            "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
+            "reference_loc": raw.at("reference"), "overridden": spec.overridden,
+            "table": spec.doc.table, "table_raw": raw.get("table")}
+    graph = Graph(spec.name, input_shape, nodes, scopes, outs, meta,
+                  init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
+                  warnings=spec.warnings + diags.warnings)
+    if spec.doc.table:
+        from .table import check_table
+        check_table(graph)
+    return graph
+
+
+def target_kind(kind: str, target: Any, blocks: dict[str, Block], loc: Loc) -> str:
+    """Whether a node's `op:`, `use:` or `ref:` names an op or a block ("op" or "block"); a
+    target of the wrong kind or neither is refused, with the closest names."""
+    if not isinstance(target, str):
+        raise SpecError(f"{kind} must name an op or block, got {shown(target)}", loc=loc)
+    is_op, is_block = target in REGISTRY, target in blocks
+    if kind == "op" and is_block:
+        raise SpecError(f"'{target}' is a block, not an op", loc=loc, hint=f"write use: {target}")
+    if kind == "use" and is_op:
+        raise SpecError(f"'{target}' is an op, not a block", loc=loc, hint=f"write op: {target}")
+    if is_op or is_block:
+        return "op" if is_op else "block"
+    what = {"op": "op", "use": "block"}.get(kind, "op or block")
+    choices = list(REGISTRY) if kind == "op" else list(blocks) if kind == "use" else [*REGISTRY, *blocks]
+    raise SpecError(f"unknown {what} {shown(target)}", loc=loc,
+                    hint=did_you_mean(target, choices) or f"known: {', '.join(sorted(choices))}; "
+                    "your own ops load with --ops FILE.py")
 
 
 def input_shape(raw: YDict, diags: Diagnostics) -> tuple:

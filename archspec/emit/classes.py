@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..names import RESERVED, name_problem
+from ..names import name_problem
 from ..ops.base import Call, is_default, kw, literal
+from .classnames import camel, name_classes, param_name, root_name
 from .forward import forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
@@ -106,12 +107,6 @@ def _repeats(parts: list[str], indent: str) -> list[str]:
     return out
 
 
-def _camel(name: str) -> str:
-    """A class name from a name or title: CamelCase words, never a keyword, builtin or reserved name."""
-    out = "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)
-    return out if out[:1].isalpha() and out not in RESERVED else "Block" + out
-
-
 # -- the plans -----------------------------------------------------------------------
 
 class ClassPlanner:
@@ -134,7 +129,7 @@ class ClassPlanner:
                 if loop is not None:
                     self.loop_of[sn] = loop
                 self._classify(sn, loop.forward if loop else forward)
-        self._name_classes()
+        name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             if plan.optional:
                 plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
@@ -180,78 +175,18 @@ class ClassPlanner:
     def _classify(self, sn: ScopeNode, forward: list[str]) -> None:
         """Give a scope its class: one per structure, numbers aside."""
         scope = sn.scope
-        base = (_camel(scope.block) if scope and scope.block else
-                _camel(local(sn.path)) if sn.path else self._root_name())
+        base = (camel(scope.block) if scope and scope.block else
+                camel(local(sn.path)) if sn.path else root_name(self.tree.graph))
         loop = self.loop_of.get(sn)
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self._ctor_key(c)) for c in sn.children))
         key = self.key_of[sn] = (base, children, tuple(forward))
         plan = self.plans.get(key) or self._merge(base, sn)
         if plan is None:
-            plan = ClassPlan(base, [], forward)         # named by `_name_classes` once all are known
+            plan = ClassPlan(base, [], forward)         # named by `name_classes` once all are known
         self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
-
-    # -- names: the block's, and what differs where one block needs several classes ----------
-
-    def _name_classes(self) -> None:
-        """Each class is named after its block; where a block needs several classes, each
-        also says what sets it apart (`InvertedResidualNoExpand`, `InvertedResidualSkip`):
-        the fewest feature words, in a fixed order, that tell it from its siblings, numbered
-        (`Module2`) only where no feature does."""
-        groups: dict[str, list[ClassPlan]] = {}
-        for plan in self.unique_plans():
-            groups.setdefault(plan.name, []).append(plan)
-        for base, plans in sorted(groups.items(), key=lambda g: len(g[1]) > 1):   # blocks' own names first
-            found = [self._features(plan, base) for plan in plans]
-            every = sorted(set().union(*(ops for _, ops in found)) - {"add"})   # an add: the Skip word
-            rows = [(*words, *("" if op in ops else f"No{_camel(op)}" for op in every)) for words, ops in found]
-            for plan, row in zip(plans, rows):
-                name, peers = base, rows              # peers: the classes not told apart yet
-                for j, word in enumerate(row):
-                    if len({r[j] for r in peers}) > 1:
-                        name, peers = name + word, [r for r in peers if r[j] == word]
-                plan.name = self._free(name if name_problem(name) is None else base)
-
-    def _free(self, name: str) -> str:
-        """The name, numbered where a class or helper already has it."""
-        taken, k = name, 1
-        while taken in self.taken:
-            k += 1
-            taken = f"{name}{k}"
-        self.taken.add(taken)
-        return taken
-
-    def _features(self, plan: ClassPlan, base: str) -> tuple[tuple[str, ...], set[str]]:
-        """The words for what every instance of a class has or lacks (an identity shortcut, an
-        expansion: a first 1x1 conv that widens the channels, a spatial reduction; "" where
-        they differ or it has none), and the op kinds of its own nodes (not its child classes')."""
-        per_instance = [self._instance_features(sn, base) for sn in plan.instances]
-        words = tuple(w if all(f[j] == w for f in per_instance) else "" for j, w in enumerate(per_instance[0]))
-        g, sn = self.tree.graph, plan.rep
-        own = set(sn.names).difference(*(c.names for c in self._child_classes(sn)))
-        return words, {g.nodes[n].op.name for n in own}
-
-    def _instance_features(self, sn: ScopeNode, base: str) -> tuple[str, str, str]:
-        g = self.tree.graph
-        nodes = [g.nodes[n] for n in sorted(sn.names) if n in g.nodes]
-        skip = any(n.op.name == "add" and set(n.inputs) & set(sn.inputs) for n in nodes)
-        first = next((n for n in g.nodes.values() if n.name in sn.names and n.op.name == "conv"), None)
-        expands = (first is not None and getattr(first.attrs, "k", None) in (1, (1, 1)) and first.shape is not None
-                   and bool(first.in_shapes) and first.in_shapes[0] is not None
-                   and first.shape[0] > first.in_shapes[0][0])
-        shapes = [g.shape_of(r) for r in sn.inputs[:1] + sn.exports[:1]]
-        reduces = (len(shapes) == 2 and all(s is not None and len(s) == 3 for s in shapes)
-                   and shapes[1][1] < shapes[0][1])              # type: ignore[index]
-        return (("Skip" if "Residual" in base else "Residual") if skip else "",
-                "" if expands else "NoExpand", "Reduction" if reduces else "")
-
-    def _child_classes(self, sn: ScopeNode) -> Iterator[ScopeNode]:
-        """The scopes inside `sn` that have classes of their own (nn.Sequential ones do not)."""
-        for c in sn.children:
-            if c.subscope is not None:
-                yield from self._child_classes(c.sub) if c.sub.sequential else [c.sub]
 
     # -- optional children: one class per block definition --------------------------------
 
@@ -351,13 +286,6 @@ class ClassPlanner:
         loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
         return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
-    def _root_name(self) -> str:
-        """The top class: the spec's title (ResNet-50 -> ResNet50), else its name."""
-        g = self.tree.graph
-        words = re.split(r"[^A-Za-z0-9]+", (g.meta.get("title") or "").split("(")[0])
-        name = "".join(w[:1].upper() + w[1:] for w in words if w)
-        return name if name_problem(name) is None and len(name) <= 30 else _camel(g.name)
-
     # -- constructor parameters ----------------------------------------------------------
 
     def _parameterise(self, plan: ClassPlan) -> None:
@@ -375,7 +303,7 @@ class ClassPlanner:
                 plan.slots.append(None)
                 continue
             if key not in names:
-                names[key] = self._param_name(plan, col, label, set(names.values()))
+                names[key] = param_name(self.tree.graph, plan, col, label, set(names.values()))
             plan.slots.append(names[key])
         plan.params = list(dict.fromkeys(s for s in plan.slots if s))
         column_of: dict[str, tuple] = {}
@@ -404,32 +332,3 @@ class ClassPlanner:
             if call is not None:
                 _numbers(call, c.local, out)
         return out
-
-    def _param_name(self, plan: ClassPlan, col: tuple, label: str, taken: set[str]) -> str:
-        """A block parameter or in/out_channels whose values are the column, else the label."""
-        taken = taken | set(plan.optional)
-        fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
-        for c in self._param_candidates(plan, col) + [fallback]:
-            if name_problem(c) is None and c not in taken:
-                return c
-        k = 2
-        while f"{fallback}_{k}" in taken:
-            k += 1
-        return f"{fallback}_{k}"
-
-    def _param_candidates(self, plan: ClassPlan, col: tuple) -> list[str]:
-        scopes = [sn.scope for sn in plan.instances]
-        out = []
-        if all(s is not None for s in scopes):
-            args = [s.args for s in scopes if s is not None]
-            out += [a for a in args[0] if all(a in s for s in args) and tuple(s[a] for s in args) == col]
-        for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
-                           ("out_channels", [sn.exports for sn in plan.instances])):
-            if all(len(r) == 1 for r in refs) and tuple(self._channels(r[0]) for r in refs) == col:
-                out.append(side)
-        return out
-
-    def _channels(self, ref: str) -> Any:
-        shape = self.tree.graph.shape_of(ref)
-        assert shape is not None
-        return shape[0]

@@ -8,47 +8,20 @@
   (nn.Sequential, nn.ModuleList, nn.ModuleDict) are groups, numbered (`seq`) where torch numbers them.
 - Runs of sibling instances of one block chained one after another become a `repeat` whose
   arguments are expressions of the step index; runs where each step sees the concatenation
-  of all before it (DenseNet) become `repeat` with `carry: concat`.
+  of all before it (DenseNet) become `repeat` with `carry: concat` (repeats.py).
 No torch here: it reads the tree that archspec/importing/trace.py made."""
 from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..names import name_problem
 from ..ops import REGISTRY
+from .nodes import Block, Node, Result
+from .repeats import name_pattern, op_runs, runs
 from .trace import INPUT, ImportError_, Item, Scope, Traced
-
-
-@dataclass
-class Node:
-    """One spec node: `body` is {"op": ..., attrs}, {"use": block, args}, {"seq" | "nodes": [Node]}
-    or {"repeat": n, "node": {...}, ...}; `ins` are local refs; `ref` is how others name it."""
-    name: str | None
-    body: dict
-    ins: list[str]
-    ref: str
-    when: str | None = None
-    other: str | None = None       # `else:`: the input that stands for it where `when` drops it
-
-
-@dataclass
-class Block:
-    name: str
-    kind: str                        # seq | nodes
-    params: dict[str, str]           # name -> type name
-    nodes: list[Node]
-    output: str | None = None
-
-
-@dataclass
-class Result:
-    kind: str
-    nodes: list[Node]
-    blocks: list[Block] = field(default_factory=list)
-    outputs: list[tuple[str, str, bool]] = field(default_factory=list)   # (name, node, training only)
 
 
 def _is_leaf(v) -> bool:
@@ -56,6 +29,9 @@ def _is_leaf(v) -> bool:
 
 
 class Recover:
+    """A traced model as spec nodes and blocks: `recover()` makes the blocks, each class's after
+    those of the classes inside it, then renders the model with them."""
+
     def __init__(self, traced: Traced):
         self.traced = traced
         self.alias: dict[int, int] = {}        # anonymous identities (cat of one tensor, contiguous): their input
@@ -125,6 +101,26 @@ class Recover:
         externals = self._externals(scope)
         where = f"{scope.path or '<model>'} ({_short(scope.cls)})"
         parts = list(scope.parts)
+        refs = self._input_refs(parts, externals, where)
+        nodes = _join_inputs(runs(self._nodes(scope, parts, refs, where)))
+        # the outputs are read by name where they are not the last node (the model's several outputs always)
+        outs = [refs[self._output(scope)]] if scope.path else [refs[self._id(o.id)] for o in self.traced.outputs]
+        last = nodes[-1].ref if nodes else None
+        rename = _name_referenced(nodes, {r for r in outs if len(outs) > 1 or r != last})
+        out = rename.get(outs[0], outs[0])
+        if not scope.path:
+            self.root_outputs = [(o.name, rename.get(r, r), o.train_only) for o, r in zip(self.traced.outputs, outs)]
+        out_name = None
+        if nodes and out != nodes[-1].ref:
+            out_name = next(n.name for n in nodes if n.ref == out)
+        kind = "seq" if _numbered(nodes) else "nodes"
+        if kind == "seq":           # numbered: a repeat's steps take the next indices by themselves
+            nodes = op_runs([replace(n, body={k: v for k, v in n.body.items() if k != "name"}) for n in nodes])
+        return kind, nodes, externals, out_name
+
+    def _input_refs(self, parts: list, externals: list[int], where: str) -> dict[int, str]:
+        """The scope's input as `input`: its one external value, or the concat of its several that
+        opens it (DenseNet's layers; taken out of `parts`)."""
         refs: dict[int, str] = {}
         first = next((p for p in parts if not (isinstance(p, Item) and p.id in self.alias)), None)
         if len(externals) > 1:        # a module that concatenates its inputs first (DenseNet's layers)
@@ -138,6 +134,10 @@ class Recover:
             raise ImportError_(where, "the module reads no input", "archspec blocks take one input")
         if len(externals) == 1:
             refs[externals[0]] = "input"
+        return refs
+
+    def _nodes(self, scope: Scope, parts: list, refs: dict[int, str], where: str) -> list[Node]:
+        """A node per op and child module, in order, reading by local refs; `refs` gains each one's."""
         nodes: list[Node] = []
         node: Node | None
         anonymous = 0            # anonymous nodes' refs count only them: a dropped optional node shifts none
@@ -155,22 +155,7 @@ class Recover:
             node.ins = [self._ref(i, scope, refs, where) for i in ins_ids]
             refs[p.id if isinstance(p, Item) else self._output(p)] = node.ref
             nodes.append(node)
-        nodes = self._runs(nodes)
-        nodes = self._join_inputs(nodes)
-        # the outputs are read by name where they are not the last node (the model's several outputs always)
-        outs = [refs[self._output(scope)]] if scope.path else [refs[self._id(o.id)] for o in self.traced.outputs]
-        last = nodes[-1].ref if nodes else None
-        rename = self._name_referenced(nodes, {r for r in outs if len(outs) > 1 or r != last})
-        out = rename.get(outs[0], outs[0])
-        if not scope.path:
-            self.root_outputs = [(o.name, rename.get(r, r), o.train_only) for o, r in zip(self.traced.outputs, outs)]
-        out_name = None
-        if nodes and out != nodes[-1].ref:
-            out_name = next(n.name for n in nodes if n.ref == out)
-        kind = "seq" if _numbered(nodes) else "nodes"
-        if kind == "seq":           # numbered: a repeat's steps take the next indices by themselves
-            nodes = _op_runs([replace(n, body={k: v for k, v in n.body.items() if k != "name"}) for n in nodes])
-        return kind, nodes, externals, out_name
+        return nodes
 
     def _ref(self, i: int, scope: Scope, refs: dict, where: str) -> str:
         i = self._id(i)
@@ -201,110 +186,6 @@ class Recover:
             return Node(scope.local, nodes[0].body, [], scope.local)
         return Node(scope.local, {kind: nodes}, [], scope.local)
 
-    # -- repeats -----------------------------------------------------------------------
-
-    def _runs(self, nodes: list[Node]) -> list[Node]:
-        out: list[Node] = []
-        k = 0
-        while k < len(nodes):
-            run = self._dense_run(nodes, k) or self._chain_run(nodes, k)
-            if run is None:
-                out.append(nodes[k])
-                k += 1
-                continue
-            node, used = run
-            out.append(node)
-            k += used
-        return out
-
-    def _same_block(self, nodes: list[Node], k: int) -> int:
-        """How many nodes from k on use the same block, with names that count up."""
-        if "use" not in nodes[k].body:
-            return 1
-        n = 1
-        while (k + n < len(nodes) and nodes[k + n].body.get("use") == nodes[k].body["use"]
-               and _name_step(nodes[k].name, nodes[k + n].name, n)):
-            n += 1
-        return n
-
-    def _chain_run(self, nodes: list[Node], k: int):
-        """The longest run from k on that reads well, each step reading the one before."""
-        if len(nodes[k].ins) != 1:
-            return None
-        for n in range(self._same_block(nodes, k), 1, -1):
-            steps, later = nodes[k:k + n], nodes[k + n:]
-            if all(steps[j].ins == [steps[j - 1].ref] for j in range(1, n)) and _reads_well(steps) and \
-                    not any(s.ref in m.ins for s in steps for m in later if not (m is later[0] and m.ins == [s.ref])):
-                return self._repeat(steps, nodes[k].ins, steps[-1].ref, None), n   # (steps are read only in turn)
-        return None
-
-    def _dense_run(self, nodes: list[Node], k: int):
-        """Steps whose inputs are the run's input and every step before, closed by their concatenation."""
-        n = self._same_block(nodes, k)
-        x = nodes[k].ins
-        if n < 2 or len(x) != 1:
-            return None
-        refs = [s.ref for s in nodes[k:k + n]]
-        m = 1
-        while m < n and nodes[k + m].ins == x + refs[:m]:
-            m += 1
-        end = k + m
-        if m < 2 or end >= len(nodes) or nodes[end].body.get("op") != "concat" or nodes[end].ins != x + refs[:m]:
-            return None
-        later = {r for q in nodes[end + 1:] for r in q.ins}
-        if any(r in later for r in refs) or not _reads_well(nodes[k:end]):
-            return None
-        return self._repeat(nodes[k:end], x, nodes[end].ref, "concat"), m + 1
-
-    def _repeat(self, steps: list[Node], ins: list[str], ref: str, carry: str | None) -> Node:
-        block = steps[0].body["use"]
-        args = {p: _index_expr([s.body[p] for s in steps]) for p in steps[0].body if p != "use"}
-        body: dict[str, Any] = {"repeat": len(steps)}
-        if steps[0].name != "0":
-            body["name"] = _name_pattern(steps[0].name or "")
-        if carry:
-            body["carry"] = carry
-        body["node"] = {"use": block, **args}
-        return Node(None, body, ins, ref)
-
-    def _join_inputs(self, nodes: list[Node]) -> list[Node]:
-        """A child that reads several tensors reads their concatenation: a concat node before it."""
-        out: list[Node] = []
-        for node in nodes:
-            if len(node.ins) > 1 and "op" not in node.body:
-                cat = Node(None, {"op": "concat"}, node.ins, f"~cat{len(out)}")
-                out.append(cat)
-                node = replace(node, ins=[cat.ref])
-            out.append(node)
-        return out
-
-    def _name_referenced(self, nodes: list[Node], pinned: set[str]) -> dict[str, str]:
-        """An anonymous node read by another than the next one (or `pinned`) gets a name ({op}_{k})."""
-        taken = {n.name for n in nodes if n.name}
-        prev = "input"
-        rename: dict[str, str] = {r: "" for r in pinned if r.startswith("~")}
-        for node in nodes:
-            for r in node.ins:
-                if r.startswith("~") and (r != prev or len(node.ins) > 1) and r not in rename:
-                    rename[r] = ""
-            prev = node.ref
-        for node in nodes:
-            if node.ref in rename:
-                base = str(node.body.get("op", "out"))
-                clash = any(n.name is None and n.body.get("op") == base for n in nodes if n is not node)
-                k = 1
-                name = f"{base}_1" if clash or base in taken else base      # (anonymous ones are named base, base_1...)
-                while name in taken:
-                    k += 1
-                    name = f"{base}_{k}"
-                node.name = name
-                taken.add(node.name)
-                rename[node.ref] = node.name
-        for node in nodes:
-            node.ins = [rename.get(r) or r for r in node.ins]
-            if node.ref in rename:
-                node.ref = rename[node.ref]
-        return rename
 
     # -- blocks ---------------------------------------------------------------------------
 
@@ -365,21 +246,7 @@ class Recover:
     def _block(self, name: str, kind: str, base: list[Node], out_name, members) -> Block:
         optional = sorted({k for _, fit in members for k in fit.dropped})
         leaves = [fit.leaves for _, fit in members]
-        paths = list(_leaves(base, list(range(len(base))), base))
-        varying = [p for p in paths if len({repr(lv.get(p)) for lv in leaves if p in lv}) > 1]
-        groups: list[list] = []          # leaf paths that always hold the same value: one parameter
-        for p in varying:
-            for g in groups:
-                if _agree(leaves, p, g[0]):
-                    g.append(p)
-                    break
-            else:
-                groups.append([p])
-        for p in paths:                  # a number only some instances have follows a parameter it agrees with
-            if p not in varying and any(p not in lv for lv in leaves):
-                hit = next((g for g in groups if _agree(leaves, p, g[0])), None)
-                if hit is not None:
-                    hit.append(p)
+        groups = _parameter_groups(list(_leaves(base, list(range(len(base))), base)), leaves)
         names = _param_names([g[0] for g in groups] + [(_what(base[k]),) for k in optional])
         params: dict[str, str] = {}
         subst: dict[tuple, str] = {}
@@ -415,7 +282,7 @@ def _numbered(nodes: list[Node]) -> bool:
         if n.ins != [prev]:
             return False
         if "repeat" in n.body:
-            if n.body.get("name", _name_pattern(str(k))) != _name_pattern(str(k)) or n.body.get("carry"):
+            if n.body.get("name", name_pattern(str(k))) != name_pattern(str(k)) or n.body.get("carry"):
                 return False
             k += n.body["repeat"]
         elif n.name != str(k):
@@ -426,86 +293,72 @@ def _numbered(nodes: list[Node]) -> bool:
     return bool(nodes)
 
 
-_NUMBER = re.compile(r"(.*?)(\d+)")
 
 
-def _name_step(first: str | None, name: str | None, n: int) -> bool:
-    a, b = _NUMBER.fullmatch(first or ""), _NUMBER.fullmatch(name or "")
-    return bool(a and b and a.group(1) == b.group(1) and int(b.group(2)) == int(a.group(2)) + n)
-
-
-def _name_pattern(first: str) -> str:
-    m = _NUMBER.fullmatch(first)
-    assert m is not None
-    start = int(m.group(2))
-    return f"{m.group(1)}${{i + {start}}}" if start else f"{m.group(1)}${{i}}"
-
-
-def _op_runs(nodes: list[Node]) -> list[Node]:
-    """In a numbered sequence, a list of ops written again and again (VGG's conv, batchnorm, relu)
-    as one repeat of that list: the period and count that save the most lines."""
+def _join_inputs(nodes: list[Node]) -> list[Node]:
+    """A child that reads several tensors reads their concatenation: a concat node before it."""
     out: list[Node] = []
-    k = 0
-    while k < len(nodes):
-        best = (0, 1, 1)                 # (lines saved, period, count)
-        for p in range(1, 7):
-            unit = [n.body for n in nodes[k:k + p]]
-            if len(unit) < p or not all("op" in b for b in unit):
-                break
-            r = 1
-            while [n.body for n in nodes[k + r * p:k + (r + 1) * p]] == unit:
-                r += 1
-            best = max(best, (p * (r - 1), p, r))
-        saved, p, r = best
-        if saved == 0:
-            out.append(nodes[k])
-            k += 1
-            continue
-        steps = nodes[k:k + p]
-        unit_nodes = [replace(n, ins=[q.ref]) for n, q in zip(steps, [Node(None, {}, [], "input")] + steps)]
-        out.append(Node(None, {"repeat": r, "node": unit_nodes}, steps[0].ins, nodes[k + r * p - 1].ref))
-        k += r * p
+    for node in nodes:
+        if len(node.ins) > 1 and "op" not in node.body:
+            cat = Node(None, {"op": "concat"}, node.ins, f"~cat{len(out)}")
+            out.append(cat)
+            node = replace(node, ins=[cat.ref])
+        out.append(node)
     return out
+
+
+def _name_referenced(nodes: list[Node], pinned: set[str]) -> dict[str, str]:
+    """An anonymous node read by another than the next one (or `pinned`) gets a name ({op}_{k})."""
+    taken = {n.name for n in nodes if n.name}
+    prev = "input"
+    rename: dict[str, str] = {r: "" for r in pinned if r.startswith("~")}
+    for node in nodes:
+        for r in node.ins:
+            if r.startswith("~") and (r != prev or len(node.ins) > 1) and r not in rename:
+                rename[r] = ""
+        prev = node.ref
+    for node in nodes:
+        if node.ref in rename:
+            base = str(node.body.get("op", "out"))
+            clash = any(n.name is None and n.body.get("op") == base for n in nodes if n is not node)
+            k = 1
+            name = f"{base}_1" if clash or base in taken else base      # (anonymous ones are named base, base_1...)
+            while name in taken:
+                k += 1
+                name = f"{base}_{k}"
+            node.name = name
+            taken.add(node.name)
+            rename[node.ref] = node.name
+    for node in nodes:
+        node.ins = [rename.get(r) or r for r in node.ins]
+        if node.ref in rename:
+            node.ref = rename[node.ref]
+    return rename
+
+
+def _parameter_groups(paths: list[tuple], leaves: list[dict]) -> list[list[tuple]]:
+    """The block's parameters as groups of number paths (in the base's nodes) that always hold the
+    same value: one group per set of numbers that differ between the instances, `leaves`."""
+    varying = [p for p in paths if len({repr(lv.get(p)) for lv in leaves if p in lv}) > 1]
+    groups: list[list[tuple]] = []
+    for p in varying:
+        for g in groups:
+            if _agree(leaves, p, g[0]):
+                g.append(p)
+                break
+        else:
+            groups.append([p])
+    for p in paths:                  # a number only some instances have follows a parameter it agrees with
+        if p not in varying and any(p not in lv for lv in leaves):
+            hit = next((g for g in groups if _agree(leaves, p, g[0])), None)
+            if hit is not None:
+                hit.append(p)
+    return groups
 
 
 def _agree(leaves: list[dict], p: tuple, q: tuple) -> bool:
     """Whether two numbers are equal in every instance that has both."""
     return all(lv.get(p) is None or lv.get(q) is None or lv[p] == lv[q] for lv in leaves)
-
-
-def _reads_well(steps: list[Node]) -> bool:
-    """A run is a repeat where that reads better than its lines: no argument needs a table of
-    values (an index into a list) or varies in floats (drop-path rates, exact only as numbers),
-    and a run of two differs in one argument at most."""
-    args = [p for p in steps[0].body if p != "use"]
-    exprs = [_index_expr([s.body[p] for s in steps]) for p in args]
-    varying = [e for e in exprs if isinstance(e, str) and e.startswith("${")]
-    floats = any(isinstance(s.body[p], float) for s in steps for p, e in zip(args, exprs) if e in varying)
-    return not floats and not any(e.endswith("[i]}") for e in varying) and (len(steps) > 2 or len(varying) <= 1)
-
-
-def _index_expr(values: list):
-    """Values over the steps of a repeat as one value or an expression of the index i."""
-    v0, rest = values[0], values[1:]
-    if all(v == v0 for v in rest):
-        return v0
-    if all(v == rest[0] for v in rest):
-        if isinstance(v0, bool):
-            return "${i == 0}" if v0 else "${i > 0}"
-        return f"${{{_lit(v0)} if i == 0 else {_lit(rest[0])}}}"
-    if all(type(v) is int for v in values) and len(values) > 2:
-        d = values[1] - values[0]
-        if all(values[j] == values[0] + d * j for j in range(len(values))):
-            return f"${{{values[0]} + {d} * i}}" if values[0] else f"${{{d} * i}}"
-    return f"${{{_lit(list(values))}[i]}}"
-
-
-def _lit(v) -> str:
-    if isinstance(v, bool):
-        return "True" if v else "False"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_lit(x) for x in v) + "]"
-    return repr(v)
 
 
 def _skeleton(nodes: list[Node], out: str | None = None):

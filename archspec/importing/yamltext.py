@@ -9,7 +9,7 @@ import re
 import sys
 
 from ..ops import REGISTRY
-from .structure import Block, Node, Result
+from .nodes import Block, Node, Result
 
 WIDTH = 110
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

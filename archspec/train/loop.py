@@ -147,13 +147,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
     history = _restore(resumed, model, optimizer, scaler, procs.rank) if resumed else []
     net = nn.parallel.DistributedDataParallel(model) if procs.world > 1 else model
 
-    sampler: DistributedSampler = DistributedSampler(data.train, procs.world, procs.rank, shuffle=True, seed=cfg.seed)
-    loader = DataLoader(data.train, local_batch, sampler=sampler, drop_last=True, num_workers=cfg.workers)
-    if len(loader) == 0:
-        raise SpecErrors([Diagnostic(Loc("--batch-size"), f"{cfg.batch_size} is more than the "
-                                     f"{len(data.train):,} training images")])
-    test = DataLoader(Subset(data.test, range(procs.rank, len(data.test), procs.world)), 256,
-                      num_workers=cfg.workers)
+    sampler, loader, test = _loaders(cfg, data, procs, local_batch)
     log(_header(cfg, graph, data, model, objective, procs, local_batch, len(history)))
     start = time.perf_counter()
     for epoch in range(len(history), cfg.epochs):
@@ -178,6 +172,20 @@ def _train(cfg: Config, procs: Processes) -> Result:
         log(f"done: {len(history)} epoch{'' if len(history) == 1 else 's'}, "
             f"{_errors(history[-1], len(data.classes))}; {seconds:.1f} s this run{saved}")
     return Result(model, history, objective, data, seconds)
+
+
+def _loaders(cfg: Config, data: Data, procs: Processes,
+             local_batch: int) -> tuple[DistributedSampler, DataLoader, DataLoader]:
+    """This process's share of the training images (its sampler reshuffles them each epoch) and
+    of the test images."""
+    sampler: DistributedSampler = DistributedSampler(data.train, procs.world, procs.rank, shuffle=True, seed=cfg.seed)
+    loader = DataLoader(data.train, local_batch, sampler=sampler, drop_last=True, num_workers=cfg.workers)
+    if len(loader) == 0:
+        raise SpecErrors([Diagnostic(Loc("--batch-size"), f"{cfg.batch_size} is more than the "
+                                     f"{len(data.train):,} training images")])
+    test = DataLoader(Subset(data.test, range(procs.rank, len(data.test), procs.world)), 256,
+                      num_workers=cfg.workers)
+    return sampler, loader, test
 
 
 def _restore(state: dict, model: nn.Module, optimizer, scaler, rank: int) -> list[Epoch]:
