@@ -3,7 +3,7 @@ default rules plus E501) and `ruff format --check` pass at line length 100; the 
 and where the spec mirrors a peer implementation (`reference: {peer: ...}`), the peer's
 state_dict (keys and shapes measured from torchvision / timm themselves:
 tests/reference/implementations.json) loads into it strictly. Meta device: only keys and
-shapes matter here (test_torchvision_equiv compares outputs)."""
+shapes matter here (test_peer_equiv compares outputs)."""
 from __future__ import annotations
 
 import json
