@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
 from .expr import ShapeView, has_expr, resolve
+from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
 from .ir import INPUT, Graph, Node, Output, Scope, shape_of
@@ -91,6 +92,7 @@ class Expander:
         self.input_shape: tuple = ()
         self.inference = Inference()
         self.instances = 0           # every node, block, group and repeat step (MAX_INSTANCES)
+        self.fewest = Fewest(spec.blocks)       # a list's nodes projected before they are made (MAX_NODES)
 
     def run(self) -> Graph:
         spec, raw = self.spec, self.spec.raw
@@ -129,6 +131,7 @@ class Expander:
                     output: str | None = None) -> tuple[str, dict[str, str]]:
         """Expand a list of nodes in one scope; return (output ref, local name -> ref)."""
         ctx = replace(ctx, scope_input=in_ref)
+        self.fewest.check(items, len(self.nodes), ctx.chain)
         scope = ListScope(ctx.prefix, ctx.seq, self.reporter(ctx))
         if not isinstance(items, YList) or not items:
             scope.report(loc, "expected a non-empty list of nodes")
