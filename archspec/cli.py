@@ -170,9 +170,7 @@ def cmd_diff(args) -> int:
     from .diff import diff, format_diff
     sides: list = []
     for path, own in ((args.a, args.sets_a), (args.b, args.sets_b)):
-        g = _graph(path, args.sets + own, args.strict)
-        g.meta["sets"] = args.sets + own
-        sides.append(g)
+        sides.append(_graph(path, args.sets + own, args.strict))
     d = diff(sides[0], sides[1], args.depth, args.count_elementwise)
     if args.format in ("dot", "svg", "png", "pdf"):
         try:

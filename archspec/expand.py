@@ -116,6 +116,7 @@ class Expander:
         meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
                 "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
                 "reference_loc": raw.at("reference"), "overridden": spec.overridden,
+                "sets": spec.sets, "values": spec.values,
                 "table": spec.doc.table, "table_raw": raw.get("table")}
         graph = Graph(spec.name, self.input_shape, self.nodes, self.scopes, outs, meta,
                       init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,

@@ -130,11 +130,12 @@ def _key(raw, section: str, key: str) -> Loc | None:
 
 
 def _network(graph: Graph, raw, title: str, values: dict) -> Graph:
-    """A configuration: this spec with those parameter values (its own table left out)."""
+    """A configuration: this spec with those parameter values over the ones it was loaded with
+    (--set num_classes=10 holds in every column; the configuration's own values win)."""
     from . import analyze, load
     from .errors import Diagnostic, SpecErrors
     try:
-        spec = load(graph.meta["file"], [], **values)
+        spec = load(graph.meta["file"], graph.meta.get("sets") or [], **{**graph.meta.get("values", {}), **values})
         spec.doc = spec.doc.model_copy(update={"table": None})
         return analyze(spec)
     except SpecErrors as e:

@@ -44,3 +44,23 @@ def test_a_lrn_is_a_with_an_lrn_after_the_first_conv():
 def test_unknown_configuration_is_an_error():
     with pytest.raises((SpecError, SpecErrors), match="config_must_be_A_B_D_or_E"):
         archspec.analyze(str(SPECS / "vgg16.yaml"), config="C")
+
+
+def test_the_paper_table_keeps_set_and_keyword_params(capsys):
+    """`summary --set num_classes=10 --format paper`: every configuration's column is this spec with
+    the overrides (they were rebuilt from the file alone: FC-1000 in each); a configuration's own
+    values win (--set config=A changes no column)."""
+    from archspec.cli import main
+    from archspec.table import format_paper
+    vgg16 = str(SPECS / "vgg16.yaml")
+    columns = len(archspec.load(vgg16).doc.table.configurations)
+    assert main(["summary", vgg16, "--set", "num_classes=10", "--format", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert "FC-1000" not in out
+    assert [line.split() for line in out.splitlines() if "FC-10" in line][-1] == ["FC-10"] * columns
+    assert format_paper(archspec.analyze(vgg16, num_classes=10)) == out.rstrip("\n")
+    assert main(["summary", vgg16, "--format", "paper"]) == 0
+    plain = capsys.readouterr().out
+    assert [line.split() for line in plain.splitlines() if "FC-1" in line][-1] == ["FC-1000"] * columns
+    assert main(["summary", vgg16, "--set", "config=A", "--format", "paper"]) == 0
+    assert capsys.readouterr().out == plain
