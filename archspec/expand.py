@@ -121,9 +121,6 @@ class Expander:
         graph = Graph(spec.name, self.input_shape, self.nodes, self.scopes, outs, meta,
                       init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
                       warnings=spec.warnings + self.diags.warnings)
-        if spec.doc.table:
-            from .table import check_table
-            check_table(graph)
         return graph
 
     # -- lists -------------------------------------------------------------
