@@ -10,6 +10,8 @@ import sys
 from . import limits
 from .errors import Diagnostic, Loc, SpecErrors, printable, warn
 from .names import one_line
+from .plugins import load_plugins
+from .version import __version__
 
 
 def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
@@ -19,57 +21,6 @@ def _spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. an unused node) as errors")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE",
                    help="import your own ops (classes decorated with archspec.ops.register); repeatable")
-
-
-def load_plugins(sources: list[str]) -> None:
-    """Import user op modules: a .py file by path, or an importable module name."""
-    for src in sources:
-        run_user_code(src, "--ops", _load_plugin)
-
-
-def run_user_code(src: str, flag: str, action):
-    """`action(src)`, which runs the user's own code (an --ops file, an import's factory), by their
-    explicit request on the command line; a spec file can never cause it. Whatever that code
-    raises is reported as the project's error, with the file and line where it happened."""
-    try:
-        return action(src)
-    except SpecErrors:
-        raise
-    except Exception as e:     # noqa: BLE001 - the user's code may raise anything
-        raise SpecErrors([Diagnostic(_plugin_loc(src, e), f"cannot load {flag} {one_line(src, 80)}: "
-                                     f"{type(e).__name__}: {one_line(e, 200)}")]) from None
-
-
-def _load_plugin(src: str, flag: str = "--ops"):
-    import importlib
-    import importlib.util
-    if not src.endswith(".py"):
-        return importlib.import_module(src)
-    if not os.path.isfile(src):
-        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "no such file")])
-    spec = importlib.util.spec_from_file_location(f"archspec_ops_{abs(hash(src))}", src)
-    if spec is None or spec.loader is None:
-        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "not a Python file")])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module      # as an import would: its classes know their file (inspect, import)
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    return module
-
-
-def _plugin_loc(src: str, e: Exception) -> Loc:
-    """Where in the user's file the error is: a syntax error's own line, else the deepest frame there."""
-    if isinstance(e, SyntaxError) and e.lineno:
-        return Loc(one_line(e.filename or src, 120), e.lineno, e.offset or 0)
-    tb, line = e.__traceback__, 0
-    while tb is not None:
-        if os.path.basename(tb.tb_frame.f_code.co_filename) == os.path.basename(src):
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return Loc(one_line(src, 120), line, 1 if line else 0)
 
 
 def _graph(path: str, sets: list[str], strict: bool = False):
@@ -170,9 +121,7 @@ def cmd_diff(args) -> int:
     from .diff import diff, format_diff
     sides: list = []
     for path, own in ((args.a, args.sets_a), (args.b, args.sets_b)):
-        g = _graph(path, args.sets + own, args.strict)
-        g.meta["sets"] = args.sets + own
-        sides.append(g)
+        sides.append(_graph(path, args.sets + own, args.strict))
     d = diff(sides[0], sides[1], args.depth, args.count_elementwise)
     if args.format in ("dot", "svg", "png", "pdf"):
         try:
@@ -280,7 +229,8 @@ def cmd_train(args) -> int:
     from .train import Config, train
     options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
                                              "lr_gamma", "momentum", "weight_decay", "label_smoothing",
-                                             "augment", "amp", "checkpoint", "resume", "seed", "workers")}
+                                             "augment", "amp", "checkpoint", "resume", "seed", "workers",
+                                             "threads")}
     train(Config(args.spec, args.sets, strict=args.strict, progress=not args.no_progress, **options))
     return 0
 
@@ -314,6 +264,7 @@ def _positive_float(text: str) -> float:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
+    _spec_args(p)
     p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
                    help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
     p.add_argument("--epochs", type=_positive, default=10)
@@ -334,6 +285,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="data loading processes")
+    p.add_argument("--threads", type=_positive, default=None, metavar="N",
+                   help="torch's CPU threads (default: OMP_NUM_THREADS where set, else half the CPUs this process "
+                        "may use, at least 1; fewer threads are much faster on a busy machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -343,15 +297,11 @@ def cmd_schema(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archspec", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("validate", help="check specs: every shape, name and reference")
+def _validate_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p, many=True)
-    p.set_defaults(run=cmd_validate)
 
-    p = sub.add_parser("summary", help="per-layer table of shapes, params and MACs")
+
+def _summary_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("--depth", type=_depth, default=None,
                    help="collapse the hierarchy below this depth; 0 lists every node (the default)")
@@ -365,9 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="of parameters and activations for the training memory (default float32)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                    help="optimizer state: sgd with momentum keeps 1 value per parameter, adam 2 (default sgd)")
-    p.set_defaults(run=cmd_summary)
 
-    p = sub.add_parser("diff", help="two architectures side by side: per-row shapes, params and MACs, deltas")
+
+def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A.yaml", help="the first spec (the baseline)")
     p.add_argument("b", metavar="B.yaml", help="the second spec (may be the same file with other --set-b values)")
     for flag, dest, which in (("--set", "sets", "both sides"), ("--set-a", "sets_a", "A only"),
@@ -384,10 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="the diagram's file (default: diff_<A>_<B>.<format> here)")
     p.add_argument("--count-elementwise", action="store_true",
                    help="add columns and totals for pooling, add and mul element operations (outside MACs)")
-    p.set_defaults(run=cmd_diff)
 
-    p = sub.add_parser("diagram", help="draw the architecture with Graphviz (svg, png, pdf or dot), "
-                                         "or as an interactive page (html)")
+
+def _diagram_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("-o", "--output", help="output file (default: <spec name>.<format> here)")
     p.add_argument("--format", choices=["svg", "png", "pdf", "dot", "html"], default=None,
@@ -399,9 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expand", action="append", default=[], metavar="PATH",
                    help="open the blocks whose path matches this glob (layer3.1, 'Mixed_6*') one level more, "
                         "while the rest stays collapsed; repeatable")
-    p.set_defaults(run=cmd_diagram)
 
-    p = sub.add_parser("build", help="compile to a PyTorch module file (and TorchScript, ONNX, torch.export)")
+
+def _build_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder (default: build/)")
     p.add_argument("--export", action="append", default=[], choices=["torchscript", "onnx", "exported-program"],
@@ -412,39 +361,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="build the module and compare params, MACs (FlopCounterMode) and every shape "
                         "with the analytic figures")
-    p.set_defaults(run=cmd_build)
 
-    p = sub.add_parser("list", help="the networks of a folder: counts and whether their references hold")
+
+def _list_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", nargs="?", default="specs", help="default: specs")
     p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
-    p.set_defaults(run=cmd_list)
 
-    p = sub.add_parser("import", help="write a spec from a PyTorch model (torchvision:NAME, timm:NAME, "
-                                      "FILE.py:FACTORY)")
+
+def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SOURCE", help="torchvision:NAME, timm:NAME or FILE.py:FACTORY (runs that file)")
     p.add_argument("-o", "--output", help="output spec file (default: <name>.yaml here)")
     p.add_argument("--input", type=_input, default=None, metavar="C,H,W",
                    help="input shape (default: the model's usual one, else 3,224,224)")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE",
                    help="load your own ops; an op whose `imports` names a module class stands for it")
-    p.set_defaults(run=cmd_import)
 
-    p = sub.add_parser("train", help="train the network (digits or an ImageFolder); runs under torchrun too")
-    _spec_args(p)
-    _train_args(p)
-    p.set_defaults(run=cmd_train)
 
-    p = sub.add_parser("visualize", help="ZFNet-style pictures of a trained checkpoint (PNG)")
+def _visualize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a checkpoint file or folder (archspec train --checkpoint)")
     p.add_argument("-o", "--output", default="visualize", metavar="DIR", help="output folder (default: visualize/)")
     p.add_argument("--layer", help="the node whose feature maps to show (default: the first conv's)")
     p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
     p.add_argument("--patch", type=_positive, default=None, help="occluding patch size (default: input / 4)")
-    p.set_defaults(run=cmd_visualize)
 
-    p = sub.add_parser("schema", help="print the spec files' JSON Schema (for editors)")
-    p.set_defaults(run=cmd_schema)
+
+def _no_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+# Each subcommand: its name, its line in `archspec --help`, its arguments, what runs it.
+COMMANDS = (
+    ("validate", "check specs: every shape, name and reference", _validate_args, cmd_validate),
+    ("summary", "per-layer table of shapes, params and MACs", _summary_args, cmd_summary),
+    ("diff", "two architectures side by side: per-row shapes, params and MACs, deltas", _diff_args, cmd_diff),
+    ("diagram", "draw the architecture with Graphviz (svg, png, pdf or dot), or as an interactive page (html)",
+     _diagram_args, cmd_diagram),
+    ("build", "compile to a PyTorch module file (and TorchScript, ONNX, torch.export)", _build_args, cmd_build),
+    ("list", "the networks of a folder: counts and whether their references hold", _list_args, cmd_list),
+    ("import", "write a spec from a PyTorch model (torchvision:NAME, timm:NAME, FILE.py:FACTORY)",
+     _import_args, cmd_import),
+    ("train", "train the network (digits or an ImageFolder); runs under torchrun too", _train_args, cmd_train),
+    ("visualize", "ZFNet-style pictures of a trained checkpoint (PNG)", _visualize_args, cmd_visualize),
+    ("schema", "print the spec files' JSON Schema (for editors)", _no_args, cmd_schema),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archspec", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"archspec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_, add_args, run in COMMANDS:
+        p = sub.add_parser(name, help=help_)
+        add_args(p)
+        p.set_defaults(run=run)
     return parser
 
 

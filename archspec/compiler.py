@@ -33,7 +33,7 @@ _LOADED: dict[str, types.ModuleType] = {}
 def _resolve(spec_or_path, params: dict) -> Graph:
     """The Graph of a path, a loaded Spec or an expanded Graph (the back ends' one input);
     keyword params override a path's parameters."""
-    from . import analyze, load
+    from .analysis import analyze, load
     if isinstance(spec_or_path, Graph):
         if params:
             raise TypeError("parameters apply to a spec path, not to an expanded Graph")

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
 from .expr import ShapeView, has_expr, resolve
+from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
 from .ir import INPUT, Graph, Node, Output, Scope, shape_of
@@ -93,6 +94,7 @@ class Expander:
         self.input_shape: tuple = ()
         self.inference = Inference()
         self.instances = 0           # every node, block, group and repeat step (MAX_INSTANCES)
+        self.fewest = Fewest(spec.blocks)       # a list's nodes projected before they are made (MAX_NODES)
 
     def run(self) -> Graph:
         spec, raw = self.spec, self.spec.raw
@@ -112,6 +114,7 @@ class Expander:
                     output: str | None = None) -> tuple[str, dict[str, str]]:
         """Expand a list of nodes in one scope; return (output ref, local name -> ref)."""
         ctx = replace(ctx, scope_input=in_ref)
+        self.fewest.check(items, len(self.nodes), ctx.chain)
         scope = ListScope(ctx.prefix, ctx.seq, self.reporter(ctx))
         if not isinstance(items, YList) or not items:
             scope.report(loc, "expected a non-empty list of nodes")
@@ -351,13 +354,11 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
             "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
             "reference_loc": raw.at("reference"), "overridden": spec.overridden,
+            "sets": spec.sets, "values": spec.values,
             "table": spec.doc.table, "table_raw": raw.get("table")}
     graph = Graph(spec.name, input_shape, nodes, scopes, outs, meta,
                   init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
                   warnings=spec.warnings + diags.warnings)
-    if spec.doc.table:
-        from .table import check_table
-        check_table(graph)
     return graph
 
 

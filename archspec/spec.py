@@ -187,6 +187,8 @@ class Spec:
     overridden: bool = False          # --set or keyword params changed it: its `reference:` is not checked
     warnings: list = field(default_factory=list)   # found while loading (a replaced node list)
     files: list[str] = field(default_factory=list)  # the spec file, its bases and libraries, as read
+    sets: list[str] = field(default_factory=list)   # the --set strings it was loaded with
+    values: dict[str, Any] = field(default_factory=dict)    # and the keyword params (load(path, **values))
 
     @property
     def is_library(self) -> bool:
@@ -541,7 +543,8 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     _check_required_ops(raw, doc, diags)
     diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
-                overridden=bool(overrides), warnings=diags.warnings, files=loader.files)
+                overridden=bool(overrides), warnings=diags.warnings, files=loader.files, sets=list(sets),
+                values=dict(values))
 
 
 def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diagnostics) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import Diagnostics, Loc, did_you_mean
+from .expand import expand
 from .ir import Graph, Node
 from .names import one_line
-from .spec import TABLE_VALUES, TableColumn, TableDef, TableRow
+from .spec import TABLE_VALUES, TableColumn, TableDef, TableRow, load_spec
 
 UNITS = {"K": 1, "M": 2, "G": 3}
 WEIGHTED = ("conv", "linear")         # the layers a paper's "depth" counts
@@ -130,13 +131,13 @@ def _key(raw, section: str, key: str) -> Loc | None:
 
 
 def _network(graph: Graph, raw, title: str, values: dict) -> Graph:
-    """A configuration: this spec with those parameter values (its own table left out)."""
-    from . import analyze, load
+    """A configuration: this spec with those parameter values over the ones it was loaded with
+    (--set num_classes=10 holds in every column; the configuration's own values win)."""
     from .errors import Diagnostic, SpecErrors
     try:
-        spec = load(graph.meta["file"], [], **values)
+        spec = load_spec(graph.meta["file"], graph.meta.get("sets") or [], {**graph.meta.get("values", {}), **values})
         spec.doc = spec.doc.model_copy(update={"table": None})
-        return analyze(spec)
+        return expand(spec)
     except SpecErrors as e:
         raise SpecErrors([Diagnostic(_key(raw, "configurations", title), f"table configuration '{title}': "
                                      f"{e.diagnostics[0].message}", hint=e.diagnostics[0].hint)]) from None

@@ -106,3 +106,16 @@ def test_summary_checks_the_specs_reference(capsys):
             "macs 4,089,184,256 matches") in capsys.readouterr().out
     assert main(["summary", str(SPECS / "resnet50.yaml"), "--set", "num_classes=10"]) == 0
     assert "not checked (parameters were overridden)" in capsys.readouterr().out
+
+
+def test_version_is_the_packages(capsys):
+    """`archspec --version`: the one __version__ (archspec/version.py), which pyproject.toml reads too."""
+    import archspec
+    from archspec.version import __version__
+    r = subprocess.run([sys.executable, "-m", "archspec", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout == f"archspec {__version__}\n" and r.stderr == ""
+    assert archspec.__version__ == __version__ and __version__.count(".") == 2
+    assert 'version = {attr = "archspec.version.__version__"}' in (ROOT / "pyproject.toml").read_text()
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"archspec {__version__}\n"

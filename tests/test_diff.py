@@ -184,3 +184,30 @@ def test_diff_paper_tables_and_memory_never_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+LAYOUT = """archspec: 1
+name: {name}
+input: [4, 4, 4]
+blocks:
+  t:
+    nodes:
+{body}nodes:
+  - x: t
+"""
+
+
+def test_a_layout_change_is_a_change(capsys, spec_file):
+    """Block t ends channels last in A and channels first in B, the same sizes and counts: the row
+    changed (a channels-last shape is not equal to the plain tuple of its sizes)."""
+    last = "      - {op: permute, dims: [0, 2, 3, 1]}\n"
+    a = spec_file(LAYOUT.format(name="a", body=last), "a.yaml")
+    b = spec_file(LAYOUT.format(name="b", body=last + "      - {op: permute, dims: [0, 3, 1, 2]}\n"), "b.yaml")
+    assert main(["diff", a, b, "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "~  x     t   (4, 4, 4) HWC -> (4, 4, 4)" in out
+    assert "rows: 0 same, 1 changed, 0 added in B, 0 removed from A" in out
+    assert main(["diff", a, b, "--depth", "1", "--format", "json"]) == 0
+    assert [r["status"] for r in json.loads(capsys.readouterr().out)["rows"]] == ["changed"]
+    assert main(["diff", a, a, "--depth", "1"]) == 0
+    assert "rows: 1 same, 0 changed" in capsys.readouterr().out

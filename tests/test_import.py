@@ -11,9 +11,10 @@ from paths import SPECS
 from torch.utils.flop_counter import FlopCounterMode
 
 import archspec
-from archspec.cli import _load_plugin, main
+from archspec.cli import main
 from archspec.importing import table
 from archspec.ops import REGISTRY
+from archspec.plugins import load_module
 
 # torchvision's classification models the importer round-trips (see MISSING for the others)
 TORCHVISION = ["alexnet", "vgg16_bn", "googlenet", "inception_v3", "resnet50", "resnext50_32x4d",
@@ -143,7 +144,7 @@ def test_user_model_imports_as_a_block_and_a_repeat(user_file, capsys):
     assert '- {op: add, in: [relu, proj]}' in text                            # the identity where not
     assert '- stage: {repeat: 4, node: {use: unit, stride: "${2 if i == 0 else 1}", proj: "${i == 0}"}}' in text
     assert main(["validate", "net.yaml"]) == 0
-    model = _load_plugin(user_file).net()
+    model = load_module(user_file).net()
     g = _round_trip("net.yaml", model, torch.randn(1, 3, 32, 32))
     with FlopCounterMode(display=False) as fc:
         model(torch.zeros(1, 3, 32, 32))
@@ -156,7 +157,7 @@ def test_repeated_ops_in_a_sequential_are_one_repeat(user_file):
     text = open("plain.yaml").read()
     assert '  - "0":\n      seq:\n        - {repeat: 3, node: [{op: conv, out: 8, k: 3, pad: 1}, batchnorm, relu]}' \
         in text
-    _round_trip("plain.yaml", _load_plugin(user_file).plain(), torch.randn(1, 3, 8, 8))
+    _round_trip("plain.yaml", load_module(user_file).plain(), torch.randn(1, 3, 8, 8))
 
 
 def test_a_user_op_stands_for_its_module(user_file, capsys):
@@ -167,7 +168,7 @@ def test_a_user_op_stands_for_its_module(user_file, capsys):
     text = open("s.yaml").read()
     assert '- "1": {op: swish, beta: 1.5}' in text and 'requires_ops: {swish: "swish_op.py"}' in text
     assert main(["validate", "s.yaml", "--ops", ops]) == 0
-    _round_trip("s.yaml", _load_plugin(user_file).swishy(), torch.randn(1, 3, 8, 8))
+    _round_trip("s.yaml", load_module(user_file).swishy(), torch.randn(1, 3, 8, 8))
     from archspec.ops import REGISTRY
     del REGISTRY["swish"]               # the registry is the process's: leave it as the other tests expect
     assert main(["import", f"{user_file}:swishy", "-o", "t.yaml", "--input", "3,8,8"]) == 0

@@ -8,6 +8,7 @@ from paths import SPECS
 
 import archspec
 from archspec.cli import main
+from archspec.ops.base import ChannelsLast
 
 
 @pytest.mark.slow
@@ -48,9 +49,11 @@ def test_drop_path_rates_are_torchvisions(name):
 def test_block_works_channels_last():
     g = archspec.analyze(str(SPECS / "convnext_tiny.yaml"))
     ops = [(g.nodes[f"features.1.0.block.{i}"].op.name, g.nodes[f"features.1.0.block.{i}"].shape) for i in range(7)]
-    assert ops == [("conv", (96, 56, 56)), ("permute", (56, 56, 96)), ("layernorm", (56, 56, 96)),
-                   ("linear", (56, 56, 384)), ("gelu", (56, 56, 384)), ("linear", (56, 56, 96)),
+    hwc = ChannelsLast          # unequal to a channels-first tuple of the same sizes
+    assert ops == [("conv", (96, 56, 56)), ("permute", hwc((56, 56, 96))), ("layernorm", hwc((56, 56, 96))),
+                   ("linear", hwc((56, 56, 384))), ("gelu", hwc((56, 56, 384))), ("linear", hwc((56, 56, 96))),
                    ("permute", (96, 56, 56))]
+    assert [type(s) for _, s in ops] == [tuple, *[ChannelsLast] * 5, tuple]
     # Linear on (H, W, C): H * W * in * out MACs, as FlopCounterMode counts them (test_ops.py)
     assert g.nodes["features.1.0.block.3"].macs == 56 * 56 * 96 * 384
     assert g.state_dict_shapes()["features.1.0.layer_scale"] == (96, 1, 1)
@@ -81,7 +84,7 @@ def test_channels_last_reaches_only_the_ops_that_take_it(capsys, spec_file, node
 
 def test_expressions_see_the_channels_of_a_channels_last_tensor(spec_file):
     path = spec_file(HEAD + '  - l: {op: linear, out: "${2 * input.channels + input.height}"}\n')
-    assert archspec.analyze(path).nodes["l"].shape == (6, 6, 2 * 8 + 6)
+    assert archspec.analyze(path).nodes["l"].shape == ChannelsLast((6, 6, 2 * 8 + 6))
 
 
 def test_linear_on_a_channels_first_map_hints_the_permute(capsys, spec_file):

@@ -79,3 +79,23 @@ def test_configuration_c_is_torchvisions_d_with_three_1x1_convs():
     assert macs == [11_770_888_192] * 2 == [d_less] * 2
     g = archspec.analyze(str(SPECS / "vgg16_c.yaml"))
     assert (g.params, g.macs) == (133_638_952, 11_770_888_192)
+
+
+def test_the_paper_table_keeps_set_and_keyword_params(capsys):
+    """`summary --set num_classes=10 --format paper`: every configuration's column is this spec with
+    the overrides (they were rebuilt from the file alone: FC-1000 in each); a configuration's own
+    values win (--set config=A changes no column)."""
+    from archspec.cli import main
+    from archspec.table import format_paper
+    vgg16 = str(SPECS / "vgg16.yaml")
+    columns = len(archspec.load(vgg16).doc.table.configurations)
+    assert main(["summary", vgg16, "--set", "num_classes=10", "--format", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert "FC-1000" not in out
+    assert [line.split() for line in out.splitlines() if "FC-10" in line][-1] == ["FC-10"] * columns
+    assert format_paper(archspec.analyze(vgg16, num_classes=10)) == out.rstrip("\n")
+    assert main(["summary", vgg16, "--format", "paper"]) == 0
+    plain = capsys.readouterr().out
+    assert [line.split() for line in plain.splitlines() if "FC-1" in line][-1] == ["FC-1000"] * columns
+    assert main(["summary", vgg16, "--set", "config=A", "--format", "paper"]) == 0
+    assert capsys.readouterr().out == plain

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 
-from .. import __version__
 from ..errors import SpecError
 from ..ir import Graph
 from ..names import one_line
 from ..ops.base import literal
+from ..version import __version__
 from .classes import ClassPlan, ClassPlanner, Loop, render_call
 from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute

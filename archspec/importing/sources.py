@@ -9,6 +9,7 @@ import torch
 
 from ..errors import Diagnostic, Loc, SpecErrors, did_you_mean
 from ..names import one_line
+from ..plugins import load_module, run_user_code
 
 
 def _error(source: str, message: str, hint: str | None = None) -> SpecErrors:
@@ -63,10 +64,9 @@ def _timm(source: str, name: str):
 
 
 def _user(source: str, path: str, factory: str):
-    from ..cli import _load_plugin, run_user_code
     if not os.path.isfile(path):
         raise _error(source, f"no such file {one_line(path, 80)}")
-    module = run_user_code(path, "import", lambda src: _load_plugin(src, "import"))
+    module = run_user_code(path, "import", lambda src: load_module(src, "import"))
     fn = getattr(module, factory, None)
     if not callable(fn):
         names = [n for n in vars(module) if callable(vars(module)[n]) and not n.startswith("_")]

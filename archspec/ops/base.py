@@ -268,6 +268,16 @@ class ChannelsLast(tuple):
     __slots__ = ()
     layout = "HWC"           # how summaries and errors mark it: (56, 56, 96) HWC
 
+    # Unequal to a channels-first shape of the same sizes: a layout change is a change (diff sees it).
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChannelsLast) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((self.layout, tuple(self)))
+
 
 def channels(shape: tuple) -> int:
     """The channel (feature) count of a shape in either layout."""

@@ -21,6 +21,7 @@ from ..errors import Diagnostic, Loc, SpecErrors, warn
 from . import checkpoint
 from .data import Data, augment, load_data
 from .objective import Objective, correct_topk
+from .threads import cpu_threads
 
 # by optimizer, for a softmax head and for an RBF head: Eq. (9)'s gradients are squared distances
 # over F6's 84 units, far larger than a softmax's (LeNet-5 diverges at 0.01 with SGD)
@@ -52,6 +53,7 @@ class Config:
     resume: bool = False
     seed: int = 0
     workers: int = 0
+    threads: int | None = None        # torch's CPU threads (None: threads.cpu_threads' default)
     progress: bool = True
     log: Callable[[str], None] = print
 
@@ -120,9 +122,12 @@ class Processes:
 def train(cfg: Config) -> Result:
     """Train a spec's network; raises SpecErrors for what the user can fix."""
     procs = Processes()
+    before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads(cfg.threads, before))
     try:
         return _train(cfg, procs)
     finally:
+        torch.set_num_threads(before)
         procs.close()
 
 
