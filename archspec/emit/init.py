@@ -56,7 +56,7 @@ def _zero_names(graph: Graph, init: InitDef) -> list[str]:
     weighted = [n.name for n in graph.nodes.values() if any(t.key == "weight" and not t.buffer for t in n.tensors)]
     order = {name: k for k, name in enumerate(weighted)}
     ranked = sorted(weighted)
-    plans = []
+    plans: list[tuple[str, str | None, int, int]] = []    # (pattern, literal prefix of a glob, its range)
     for pat in init.zero:
         literal = _literal_prefix(pat)
         if literal == pat:
@@ -64,14 +64,14 @@ def _zero_names(graph: Graph, init: InitDef) -> list[str]:
             continue
         lo = bisect.bisect_left(ranked, literal)
         plans.append((pat, literal, lo, bisect.bisect_left(ranked, literal + "\U0010ffff", lo)))
-    tests = sum(hi - lo for _, literal, lo, hi in plans if literal is not None)
+    tests = sum(hi - lo for _, prefix, lo, hi in plans if prefix is not None)
     if tests > MAX_INIT_TESTS:
         raise SpecError(f"init: zero patterns would test {tests:,} node names; at most {MAX_INIT_TESTS:,}",
                         loc=graph.init_loc, hint="limits.MAX_INIT_TESTS; name the nodes, or begin each glob "
                                                  "with more of the name (layer4.*.bn3, not *.bn3)")
     names: dict[str, None] = {}
-    for pat, literal, lo, hi in plans:
-        if literal is None:
+    for pat, prefix, lo, hi in plans:
+        if prefix is None:
             hits = [pat] if pat in order else []
         else:
             match = re.compile(fnmatch.translate(pat)).match
