@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import SpecErrors
 from .names import one_line
@@ -51,8 +53,10 @@ def format_catalog(entries: list[Entry], fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps([asdict(e) for e in entries], indent=1, allow_nan=False)
     head = ["spec", "network", "input", "params", "MACs", "reference"]
-    rows = [[e.file if fmt != "md" else f"[{Path(e.file).name}]({e.file})", e.title,
-             "x".join(map(str, e.input)), f"{e.params:,}", f"{e.macs:,}", _reference(e)] for e in entries]
+    rows = [[e.file, e.title, "x".join(map(str, e.input)), f"{e.params:,}", f"{e.macs:,}", _reference(e)]
+            for e in entries]
+    if fmt == "md":     # spec text becomes Markdown text, never markup; the one link is ours
+        rows = [[md_link(Path(r[0]).name, r[0]), *map(md_text, r[1:])] for r in rows]
     if fmt == "csv":
         from .report import csv_cell
         buf = io.StringIO()
@@ -72,3 +76,22 @@ def _reference(e: Entry) -> str:
     if e.holds is None:
         return "none stated"
     return f"{e.reference} ({'holds' if e.holds else 'DOES NOT HOLD'})"
+
+
+# Markdown's and HTML's active characters in text: a backslash, code, emphasis and strikethrough marks,
+# link brackets, tags, table cells' `|`, an `&` that would start an entity, and `_` where it can
+# start or end emphasis (not within a word: vgg16_bn stays as it is).
+_MD_ACTIVE = re.compile(r"[\\`*~\[\]|]|[<>]|&(?=#?\w+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_ENTITY = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def md_text(text: str) -> str:
+    """Text shown as itself in a Markdown table cell (one line; no markup, links or HTML)."""
+    return _MD_ACTIVE.sub(lambda m: _MD_ENTITY.get(m[0], "\\" + m[0]), one_line(text, 10_000))
+
+
+def md_link(text: str, path: str) -> str:
+    """A link to a spec file: the target percent-encoded, so no scheme (`javascript:`), `)` or
+    space survives, and never `//host` (a link to another site)."""
+    target = re.sub(r"^/+", "/", quote(path, safe="/"))
+    return f"[{md_text(text)}]({target})"

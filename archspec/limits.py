@@ -19,3 +19,13 @@ MAX_SIZE = 10_000                 # length of a string or list an expression pro
 MAX_BATCH = 2**20                 # a batch size on the command line (summary --batch, train --batch-size)
 MAX_ERRORS = 100                  # errors reported before archspec stops looking
 MAX_MESSAGE = 500                 # characters of one reported line: spec text is never echoed at length
+# A paper's `table:` (archspec/table.py). Each configuration is a whole network, built in turn;
+# rows may span whole blocks, so the cells' work is counted in node figures read, not rows.
+MAX_TABLE_ROWS = 1_000            # rows and totals a table lists (`rows: segments` makes one per layer run)
+MAX_TABLE_CONFIGURATIONS = 16     # networks side by side (VGG's A-E has 6)
+MAX_TABLE_NODES = 100_000         # nodes of all configurations' networks together, projected before the first
+MAX_TABLE_READS = 5_000_000       # node figures the cells read: each row's nodes x its columns
+# Files naming files (archspec/spec.py): each level is a stack frame; a real variant is 1-3 deep.
+MAX_FILE_CHAIN = 32               # files in one chain of `extends:`, or of libraries each `use:`-ing the next
+# `init: zero:` (archspec/emit/init.py): a plain name is a lookup; a glob tests the names sharing its literal prefix.
+MAX_INIT_TESTS = 2_000_000        # node names the zero: globs test together (`*.bn3` over 250k nodes: 250k)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
 from .expr import names_read
 from .gcpause import gc_paused
+from .limits import MAX_FILE_CHAIN
 from .names import check_name, file_stem, one_line, shown
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
 
@@ -271,14 +272,24 @@ class Loader:
         self.diags = diags
         self.init: tuple | None = None     # the last library's `init:` (value, loc, key loc)
         self.files: list[str] = []         # every file read, in order (a checkpoint keeps their text)
+        self.cache: dict[str, YDict | None] = {}    # real path -> the file as read, extends resolved
 
     def read(self, path: str, shown: str, chain=(), loc: Loc | None = None) -> YDict | None:
         """One file with its `extends` resolved (relative to the file), libraries not yet;
-        `loc`: where the file is named (for a cycle)."""
+        `loc`: where the file is named (for a cycle). Each real path is read once per load: 40
+        libraries extending one base parse it once (callers copy before they change a tree)."""
         real = os.path.realpath(path)
         if real in chain:
             raise SpecError(f"'extends' cycle: {' -> '.join(os.path.basename(c) for c in chain + (real,))}",
                             loc=loc)
+        if len(chain) >= MAX_FILE_CHAIN:
+            raise SpecError(f"'extends' chain of more than {MAX_FILE_CHAIN} files", loc=loc,
+                            hint="limits.MAX_FILE_CHAIN; a variant extends its base, rarely a chain of bases")
+        if real not in self.cache:
+            self.cache[real] = self._read(path, shown, chain + (real,))
+        return self.cache[real]
+
+    def _read(self, path: str, shown: str, chain: tuple) -> YDict | None:
         raw = load_file(path, shown)
         self.files.append(path)
         doc = _check_doc(raw, self.diags, shown)
@@ -287,7 +298,7 @@ class Loader:
         if doc.extends:
             base_path = os.path.join(os.path.dirname(path), doc.extends)
             _check_linked(doc.extends, base_path, "extends", raw.at("extends"))
-            base = self.read(base_path, _shown(base_path), chain + (real,), raw.at("extends"))
+            base = self.read(base_path, _shown(base_path), chain, raw.at("extends"))
             if base is None:
                 return None
             if "nodes" in raw and "nodes" in base:
@@ -298,11 +309,14 @@ class Loader:
             _change_nodes(raw, raw["change"])
         return raw
 
-    def libraries(self, raw: YDict, blocks: dict, params: dict, locs: dict, seen: set) -> None:
+    def libraries(self, raw: YDict, blocks: dict, params: dict, locs: dict, seen: set, depth: int = 0) -> None:
         """Collect blocks and default params from `use`d libraries, depth first."""
         uses = _as_list(raw, "use")
         for i, rel in enumerate(uses):
             loc = uses.at(i)   # a path is relative to the file that names it
+            if depth >= MAX_FILE_CHAIN:
+                raise SpecError(f"'use' chain of more than {MAX_FILE_CHAIN} libraries, each using the next",
+                                loc=loc, hint="limits.MAX_FILE_CHAIN")
             owner_dir = os.path.dirname(loc.file)
             path = os.path.join(owner_dir, str(rel))
             try:
@@ -318,7 +332,7 @@ class Loader:
             lib = self.read(path, _shown(path))
             if lib is None:
                 continue
-            self.libraries(lib, blocks, params, locs, seen)
+            self.libraries(lib, blocks, params, locs, seen, depth + 1)
             self.blocks(lib, blocks)
             for k, v in (lib.get("params") or {}).items():
                 params[k], locs[k] = v, lib["params"].at(k)
@@ -328,6 +342,9 @@ class Loader:
     def blocks(self, raw: YDict, table: dict) -> None:
         from .ops import REGISTRY
         for name, body in (raw.get("blocks") or {}).items():
+            old = table.get(name)
+            if old is not None and old.raw is body:     # the same block again, by a second library's base
+                continue
             if name in REGISTRY:
                 self.diags.error(raw["blocks"].key_at(name), f"block '{name}' has the name of an op",
                                  hint="rename the block")
@@ -353,6 +370,7 @@ def _change_nodes(raw: YDict, change: YDict) -> None:
     if not isinstance(nodes, YList):
         raise SpecError("change: needs the node list it changes (this spec, or the one it extends, has none)",
                         loc=raw.key_at("change"))
+    nodes = raw["nodes"] = YList(nodes.loc, nodes, nodes.locs)    # a copy: the base's list is shared
     named = {}
     for k, item in enumerate(nodes):
         if isinstance(item, YDict) and len(item) == 1 and isinstance(next(iter(item)), str):
@@ -556,7 +574,7 @@ def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diag
         if key in ("input", "name"):        # the input shape; a variant's own name (its outputs carry it)
             raw[key], raw.locs[key] = value, loc
         elif item and item[1] in params:
-            _override_item(params, locs, item[1], int(item[2]), value, loc, diags)
+            _override_item(params, locs, item[1], item[2], value, loc, diags)
         elif key not in params:
             diags.error(loc, f"unknown parameter {shown(key)}",
                         hint=did_you_mean(key, list(params) + ["input"]) or
@@ -571,12 +589,13 @@ def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diag
 _ITEM = re.compile(r"(\w+)\[(\d+)\]")      # --set layers[2]=23
 
 
-def _override_item(params: dict, locs: dict, key: str, index: int, value: Any, loc: Loc,
+def _override_item(params: dict, locs: dict, key: str, digits: str, value: Any, loc: Loc,
                    diags: Diagnostics) -> None:
     """`--set name[k]=v`: one item of a list parameter, of the type of the item it replaces."""
     old = params[key]
+    index = int(digits) if len(digits) <= 18 else -1    # a longer index is past any list (and int() refuses 4,300+)
     if not isinstance(old, list) or not 0 <= index < len(old):
-        diags.error(loc, f"parameter '{key}' has no item [{index}]",
+        diags.error(loc, f"parameter '{key}' has no item [{one_line(digits, 20)}]",
                     hint=f"it is {shown(old)}" + (f" ({len(old)} items, from 0)" if isinstance(old, list) else ""))
     elif type_problem(old[index], value):
         diags.error(loc, f"item [{index}] of parameter '{key}' {type_problem(old[index], value)}")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import Diagnostics, Loc, did_you_mean
+from .errors import Diagnostic, Diagnostics, Loc, SpecErrors, did_you_mean
 from .expand import expand
 from .ir import Graph, Node
+from .limits import MAX_TABLE_CONFIGURATIONS, MAX_TABLE_NODES, MAX_TABLE_READS, MAX_TABLE_ROWS
 from .names import one_line
 from .spec import TABLE_VALUES, TableColumn, TableDef, TableRow, load_spec
 
@@ -29,11 +30,21 @@ class TableRowSpan:
     loc: Loc | None
 
 
-def _under(graph: Graph, name: str) -> list[Node]:
-    """A node, or every node of a block or group, by its dotted name."""
-    if name in graph.nodes:
-        return [graph.nodes[name]]
-    return [n for n in graph.nodes.values() if n.name.startswith(name + ".")]
+def _under(graph: Graph, names: set[str]) -> dict[str, list[Node]]:
+    """Each name's node, or every node of its block or group, in graph order: one pass over the
+    nodes and their dotted prefixes (a row per block is linear, not rows x nodes)."""
+    found: dict[str, list[Node]] = {}
+    for n in graph.nodes.values():
+        name = n.name
+        if name in names:
+            found.setdefault(name, []).append(n)
+        dot = name.find(".")
+        while dot > 0:
+            prefix = name[:dot]
+            if prefix in names and prefix not in graph.nodes:
+                found.setdefault(prefix, []).append(n)
+            dot = name.find(".", dot + 1)
+    return found
 
 
 POOLS = ("maxpool", "avgpool", "adaptive_avgpool", "global_avgpool", "subsample")
@@ -56,22 +67,27 @@ def _rows(graph: Graph, table: TableDef, raw, diags: Diagnostics) -> list[TableR
         return segments(graph)
     out = []
     rows_raw = raw.get("rows") if raw is not None else None
+    entries = []
     for i, entry in enumerate(table.rows):
         loc = rows_raw.at(i) if rows_raw is not None else None
         if isinstance(entry, str):
-            name, row = entry, TableRow()
+            entries.append((entry, TableRow(), loc))
         elif len(entry) != 1:
             diags.error(loc, "a table row is a node name, or one mapping NAME: {nodes, text, values}")
-            continue
         else:
             (name, row), = entry.items()
+            entries.append((name, row, loc))
+    under = _under(graph, {part for name, row, _ in entries for part in (row.nodes or [name])})
+    known: list[str] = []       # the names a hint may offer, listed once for all misspelt rows
+    for name, row, loc in entries:
         names = row.nodes if row.nodes is not None else [name]
         nodes: list[Node] = []
         for part in names:
-            found = _under(graph, part)
+            found = under.get(part, [])
             if not found:
+                known = known or [*graph.nodes, *graph.scopes]
                 diags.error(loc, f"table row '{one_line(part, 80)}': no such node or block",
-                            hint=did_you_mean(part, [*graph.nodes, *graph.scopes]) or
+                            hint=did_you_mean(part, known) or
                             "a row names a node or a block instance, e.g. inception3a")
             nodes += found
         if nodes:
@@ -91,50 +107,101 @@ def paper_table(graph: Graph, configurations: bool = True) -> tuple[list[str], l
     """(column titles, rows of cells) as the paper prints them; a cell may hold several lines."""
     table: TableDef = graph.meta["table"]
     raw = graph.meta.get("table_raw")
+    _check_size(graph, table, raw, configurations)
     diags = Diagnostics()
     cols_raw = raw.get("columns") if raw is not None else None
     titles = [c.title for c in table.columns] + list(table.configurations)
+    first: dict[str, int] = {}
     for j, title in enumerate(titles):
-        if titles.index(title) != j:
+        if first.setdefault(title, j) != j:
             where = _at(cols_raw, j, "title") if j < len(table.columns) else _key(raw, "configurations", title)
             diags.error(where, f"table column '{title}' twice")
     spans = _rows(graph, table, raw, diags)
     for span in spans:
         for key in (*span.row.text, *span.row.values):
-            if key not in titles:
+            if key not in first:
                 diags.error(span.loc, f"table row '{span.name}': no column '{one_line(key, 80)}'",
                             hint=did_you_mean(key, titles) or f"columns: {', '.join(titles)}")
+    reads = _Reads(raw)
+    reads.add(sum(len(span.nodes) for span in spans) * len(table.columns) + len(graph.nodes) * len(table.totals))
     columns = [[_cell(graph, span, c) for span in spans] for c in table.columns]
     for j, c in enumerate(table.columns):
         _check_value(c.value, _at(cols_raw, j, "value"), diags, columns[j], spans, c.title)
     diags.raise_if_errors()
-    nets = {title: _network(graph, raw, title, values) for title, values in table.configurations.items()} \
-        if configurations else {}
-    columns += [_configuration(other, table, raw, title) for title, other in nets.items()]
+    totals: list[list[str]] = [[] for _ in table.totals]
+    built = 0
+    for title, values in table.configurations.items() if configurations else ():
+        other = _network(graph, raw, title, values)     # one at a time: a column and totals, then dropped
+        built += len(other.nodes)
+        if built > MAX_TABLE_NODES:
+            _refuse(_key(raw, "configurations", title), f"table configurations: their networks have more than "
+                    f"{MAX_TABLE_NODES:,} nodes together ({built:,} by '{one_line(title, 40)}')",
+                    "limits.MAX_TABLE_NODES; configurations are whole networks, each built in turn")
+        columns.append(_configuration(other, table, raw, title, reads))
+        for k, total in enumerate(table.totals):
+            totals[k].append(_whole(other, total))
     longest = max((len(col) for col in columns), default=0)   # segments: each configuration has its own count
     body = [[(col[i] if i < len(col) else None) or "" for col in columns] for i in range(longest)]
-    return titles, body + [_total(graph, table, total, list(nets.values())) for total in table.totals]
+    return titles, body + [_total(graph, table, total, totals[k]) for k, total in enumerate(table.totals)]
 
 
-def _total(graph: Graph, table: TableDef, total: TableColumn, nets: list[Graph]) -> list[str]:
+def _check_size(graph: Graph, table: TableDef, raw, configurations: bool) -> None:
+    """The table's rows and configurations within their limits; the configurations' networks, projected
+    at this network's size each, within MAX_TABLE_NODES: all before any is built."""
+    rows = 0 if table.rows == "segments" else len(table.rows)
+    if rows + len(table.totals) > MAX_TABLE_ROWS:
+        _refuse(_key(raw, "", "rows"), f"table: {rows + len(table.totals):,} rows and totals; at most "
+                f"{MAX_TABLE_ROWS:,}", "limits.MAX_TABLE_ROWS")
+    n = len(table.configurations)
+    if n > MAX_TABLE_CONFIGURATIONS:
+        _refuse(_key(raw, "", "configurations"), f"table: {n:,} configurations; at most {MAX_TABLE_CONFIGURATIONS}",
+                "limits.MAX_TABLE_CONFIGURATIONS")
+    if configurations and n * len(graph.nodes) > MAX_TABLE_NODES:
+        _refuse(_key(raw, "", "configurations"), f"table: {n} configurations of a {len(graph.nodes):,}-node "
+                f"network would build about {n * len(graph.nodes):,} nodes; at most {MAX_TABLE_NODES:,}",
+                "limits.MAX_TABLE_NODES; each configuration is a whole network, built in turn")
+
+
+class _Reads:
+    """Node figures read to fill a table's cells (each row's nodes x its columns), counted before the
+    cells of each part: rows that each span a whole network cannot multiply the work unseen."""
+    def __init__(self, raw):
+        self.n, self.raw = 0, raw
+
+    def add(self, n: int) -> None:
+        self.n += n
+        if self.n > MAX_TABLE_READS:
+            _refuse(_key(self.raw, "", "rows"), f"table: its cells would read {self.n:,} node figures (each "
+                    f"row's nodes times its columns); at most {MAX_TABLE_READS:,}",
+                    "limits.MAX_TABLE_READS; fewer rows spanning whole blocks, or fewer columns")
+
+
+def _refuse(loc: Loc | None, message: str, hint: str) -> None:
+    raise SpecErrors([Diagnostic(loc, message, hint=hint)])
+
+
+def _whole(g: Graph, col: TableColumn) -> str:
+    """A figure of the whole network (a totals row's cell)."""
+    return _cell(g, TableRowSpan(col.title, TableRow(), g.inference_nodes(), "", None), col) or ""
+
+
+def _total(graph: Graph, table: TableDef, total: TableColumn, configured: list[str]) -> list[str]:
     """A row of whole-network figures (ResNet's FLOPs): its title first, the figure under each column
-    of the same value and under each configuration."""
-    def whole(g: Graph, col: TableColumn) -> str:
-        return _cell(g, TableRowSpan(total.title, TableRow(), g.inference_nodes(), "", None), col) or ""
-    row = [total.title] + [whole(graph, c) if c.value == total.value else "" for c in table.columns[1:]]
-    return row[:len(table.columns)] + [whole(g, total) for g in nets]
+    of the same value, then `configured`, its figure for each configuration."""
+    row = [total.title] + [_whole(graph, c) if c.value == total.value else "" for c in table.columns[1:]]
+    return row[:len(table.columns)] + configured
 
 
 def _key(raw, section: str, key: str) -> Loc | None:
-    part = raw.get(section) if raw is not None else None
+    """Where `key` of `section` is written (`section` "": a key of the table itself)."""
+    part = (raw.get(section) if section else raw) if raw is not None else None
     return part.key_at(key) if part is not None and hasattr(part, "key_at") else None
 
 
 def _network(graph: Graph, raw, title: str, values: dict) -> Graph:
     """A configuration: this spec with those parameter values over the ones it was loaded with
     (--set num_classes=10 holds in every column; the configuration's own values win)."""
-    from .errors import Diagnostic, SpecErrors
-    try:
+    try:      # values by dict: a key may be `path` or `sets`
         spec = load_spec(graph.meta["file"], graph.meta.get("sets") or [], {**graph.meta.get("values", {}), **values})
         spec.doc = spec.doc.model_copy(update={"table": None})
         return expand(spec)
@@ -143,11 +210,12 @@ def _network(graph: Graph, raw, title: str, values: dict) -> Graph:
                                      f"{e.diagnostics[0].message}", hint=e.diagnostics[0].hint)]) from None
 
 
-def _configuration(other: Graph, table: TableDef, raw, title: str) -> list[str | None]:
+def _configuration(other: Graph, table: TableDef, raw, title: str, reads: _Reads) -> list[str | None]:
     """One configuration's column: the table's cell for each of its rows."""
     diags = Diagnostics()
     spans = _rows(other, table, raw, diags)
     diags.raise_if_errors()
+    reads.add(sum(len(span.nodes) for span in spans) + len(other.nodes) * len(table.totals))
     cells = [_cell(other, span, TableColumn(title=title, value=table.cell)) for span in spans]
     _check_value(table.cell, raw.at("cell") if raw is not None and "cell" in raw else None, diags, cells,
                  spans, title)
@@ -233,11 +301,10 @@ def _stack(graph: Graph, span: TableRowSpan) -> str:
     """ResNet's notation: a stage as its first block's convolutions, [3x3, 64; 3x3, 64] x2; a
     single layer as 7x7, 64, stride 2 or 3x3 max pool, stride 2."""
     scope = graph.scopes.get(span.prefix)
-    blocks = [p for p in graph.scopes if graph.scopes[p].path.rpartition(".")[0] == span.prefix
-              and graph.scopes[p].kind == "block"] if scope else []
+    blocks = _blocks_in(graph, span) if scope else []
     if blocks:
         first = blocks[0]
-        convs = [n for n in graph.nodes.values() if n.op.name == "conv" and n.name.rpartition(".")[0] == first]
+        convs = [n for n in span.nodes if n.op.name == "conv" and n.name.rpartition(".")[0] == first]
         inner = "; ".join(f"{n.attrs.k[0]}x{n.attrs.k[1]}, {n.attrs.out}" for n in convs)
         return f"[{inner}] x{len(blocks)}"
     parts = []
@@ -253,6 +320,15 @@ def _stack(graph: Graph, span: TableRowSpan) -> str:
         elif n.op.name == "linear":
             parts.append(f"{n.attrs.out}-d fc")
     return ", ".join(parts)
+
+
+def _blocks_in(graph: Graph, span: TableRowSpan) -> list[str]:
+    """The blocks directly in the row's scope, in order, found from the row's own nodes (a scan of
+    every scope per row would make a table of many rows quadratic)."""
+    cut = len(span.prefix) + 1
+    children = dict.fromkeys(span.prefix + "." + n.name[cut:].split(".", 1)[0] for n in span.nodes
+                             if "." in n.name[cut:])
+    return [p for p in children if p in graph.scopes and graph.scopes[p].kind == "block"]
 
 
 def _word(n: Node) -> str:
@@ -299,7 +375,6 @@ def format_paper(graph: Graph) -> str:
     """The table as text, columns aligned, under its title and source."""
     table: TableDef | None = graph.meta.get("table")
     if table is None:
-        from .errors import Diagnostic, SpecErrors
         raise SpecErrors([Diagnostic(Loc(graph.meta.get("file") or graph.name), "this spec declares no table:",
                                      hint="summary --format paper prints the paper's table a spec declares; "
                                           "see specs/googlenet.yaml")])

@@ -1,10 +1,13 @@
 """`init_weights`: the graph's `init:` rules (graph.init) as torch.nn.init calls on the top class."""
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import re
 
 from ..errors import SpecError
 from ..ir import Graph
+from ..limits import MAX_INIT_TESTS
 from ..ops.base import REGISTRY, literal
 from ..spec import InitDef, InitRule
 
@@ -47,16 +50,43 @@ def _has(graph: Graph, op: str, tensor: str) -> bool | None:
 
 
 def _zero_names(graph: Graph, init: InitDef) -> list[str]:
-    """The nodes `zero:` names: their weight starts at 0."""
-    names: dict[str, None] = {}
+    """The nodes `zero:` names: their weight starts at 0. Each pattern's matches, in graph order,
+    patterns in their order; a plain name is looked up, a glob tests only the names that share its
+    literal prefix (sorted, bisected), so many patterns over many nodes stay cheap."""
+    weighted = [n.name for n in graph.nodes.values() if any(t.key == "weight" and not t.buffer for t in n.tensors)]
+    order = {name: k for k, name in enumerate(weighted)}
+    ranked = sorted(weighted)
+    plans: list[tuple[str, str | None, int, int]] = []    # (pattern, literal prefix of a glob, its range)
     for pat in init.zero:
-        hits = [n.name for n in graph.nodes.values() if fnmatch.fnmatchcase(n.name, pat)
-                and any(t.key == "weight" and not t.buffer for t in n.tensors)]
+        literal = _literal_prefix(pat)
+        if literal == pat:
+            plans.append((pat, None, 0, 0))
+            continue
+        lo = bisect.bisect_left(ranked, literal)
+        plans.append((pat, literal, lo, bisect.bisect_left(ranked, literal + "\U0010ffff", lo)))
+    tests = sum(hi - lo for _, prefix, lo, hi in plans if prefix is not None)
+    if tests > MAX_INIT_TESTS:
+        raise SpecError(f"init: zero patterns would test {tests:,} node names; at most {MAX_INIT_TESTS:,}",
+                        loc=graph.init_loc, hint="limits.MAX_INIT_TESTS; name the nodes, or begin each glob "
+                                                 "with more of the name (layer4.*.bn3, not *.bn3)")
+    names: dict[str, None] = {}
+    for pat, prefix, lo, hi in plans:
+        if prefix is None:
+            hits = [pat] if pat in order else []
+        else:
+            match = re.compile(fnmatch.translate(pat)).match
+            hits = sorted((name for name in ranked[lo:hi] if match(name)), key=order.__getitem__)
         if not hits:
             raise SpecError(f"init: zero pattern {pat!r} matches no node with a weight", loc=graph.init_loc,
                             hint="patterns are fnmatch globs over node names, e.g. layer*.*.bn3")
         names.update(dict.fromkeys(hits))
     return list(names)
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The pattern up to its first glob character (all of it for a plain name)."""
+    cut = min((i for i in (pattern.find(c) for c in "*?[") if i >= 0), default=len(pattern))
+    return pattern[:cut]
 
 
 def _weight_call(rule: InitRule) -> str | None:

@@ -3,7 +3,6 @@
 a node does not read the one before it."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -28,11 +27,25 @@ def scalar(v) -> str:
     if isinstance(v, (tuple, list)):
         return "[" + ", ".join(scalar(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {scalar(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{scalar(k)}: {scalar(x)}" for k, x in v.items()) + "}"
     if isinstance(v, Node):
         return _flow_node(v, None)
     s = str(v)
-    return s if _PLAIN.fullmatch(s) and s.lower() not in _YAML_WORDS else json.dumps(s)
+    return s if _PLAIN.fullmatch(s) and s.lower() not in _YAML_WORDS else quoted(s)
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
+
+
+def quoted(s: str) -> str:
+    """Any text as a YAML double-quoted scalar, all ASCII: printable ASCII as it is, every other
+    character escaped (JSON's escapes, and \\U for characters past the BMP, which JSON would split
+    into surrogates). Nothing in it can end the scalar, start a key, a comment, an anchor or a tag."""
+    out = []
+    for c in s:
+        o = ord(c)
+        out.append(_ESCAPES.get(c) or (c if 0x20 <= o < 0x7F else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"))
+    return '"' + "".join(out) + '"'
 
 
 def _is_default(op: str, key: str, value) -> bool:
@@ -74,10 +87,10 @@ def _flow_node(node: Node, prev: str | None) -> str:
         elif k == "node" and isinstance(v, list):       # a list of ops, repeated in a numbered sequence
             v = "[" + ", ".join(_flow_node(c, p) for c, p in _with_prev(v)) + "]"
         elif k == "node":
-            v = "{" + ", ".join(f"{a}: {scalar(x)}" for a, x in v.items()) + "}"
+            v = "{" + ", ".join(f"{scalar(a)}: {scalar(x)}" for a, x in v.items()) + "}"
         else:
             v = scalar(v)
-        parts.append(f"{k}: {v}")
+        parts.append(f"{scalar(k)}: {v}")
     return "{" + ", ".join(parts) + "}"
 
 
@@ -114,7 +127,8 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
         row = _as_row(node)
         if row is not node:            # a table's rows: its column names above the first one
             if node.body["use"] not in shown:
-                lines.append(f"{pad}# {node.body['use']}: {', '.join(k for k in node.body if k != 'use')}")
+                columns = ", ".join(scalar(k) for k in node.body if k != "use")
+                lines.append(f"{pad}# {scalar(node.body['use'])}: {columns}")
                 shown.add(node.body["use"])
             node = row
         label = f"{scalar(node.name)}: " if node.name is not None and not seq else ""
@@ -136,19 +150,19 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
             lines.append(f"{pad}- {scalar(node.name)}:")
             for k, v in fields.items():
                 if k != kind:
-                    lines.append(f"{pad}    {k}: {scalar(v)}")
+                    lines.append(f"{pad}    {scalar(k)}: {scalar(v)}")
             lines.append(f"{pad}    {kind}:")
         under_key = not label or set(fields) != {"nodes"}      # the children under a `seq:`/`nodes:` line
         write_nodes(node.body[kind], indent + (6 if under_key and label else 4), kind == "seq", lines, shown)
 
 
 def write_block(block: Block, lines: list[str]) -> None:
-    lines.append(f"  {block.name}:")
+    lines.append(f"  {scalar(block.name)}:")
     if block.params:
-        lines.append("    params: {" + ", ".join(f"{k}: {t}" for k, t in block.params.items()) + "}")
+        lines.append("    params: " + scalar(block.params))
     if block.output:
-        lines.append(f"    output: {block.output}")
-    lines.append(f"    {block.kind}:")
+        lines.append(f"    output: {scalar(block.output)}")
+    lines.append(f"    {scalar(block.kind)}:")
     write_nodes(block.nodes, 6, block.kind == "seq", lines)
 
 
@@ -175,7 +189,7 @@ def _user_ops(result: Result) -> dict[str, str]:
 
 
 def spec_text(result: Result, name: str, title: str, doc: str, input_shape: tuple) -> str:
-    lines = ["archspec: 1", f"name: {name}", f"title: {scalar(title)}", f"doc: {scalar(doc)}",
+    lines = ["archspec: 1", f"name: {scalar(name)}", f"title: {scalar(title)}", f"doc: {scalar(doc)}",
              f"input: {scalar(list(input_shape))}"]
     user = _user_ops(result)
     if user:              # archspec never loads code itself: the spec names the --ops file of each
@@ -194,5 +208,5 @@ def spec_text(result: Result, name: str, title: str, doc: str, input_shape: tupl
         lines += ["", "outputs:"]
         for name, node, train_only in result.outputs:
             target = f"{{node: {scalar(node)}, train_only: true}}" if train_only else scalar(node)
-            lines.append(f"  {name}: {target}")
+            lines.append(f"  {scalar(name)}: {target}")
     return "\n".join(lines) + "\n"
