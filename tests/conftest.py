@@ -1,4 +1,10 @@
+import subprocess
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE = pytest.StashKey[set]()
 
 
 @pytest.fixture
@@ -16,3 +22,49 @@ def spec_file(tmp_path, monkeypatch):
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# -- tests write nothing into the checkout ---------------------------------------------------------
+# The controller (not an xdist worker) notes `git status --porcelain` when the session starts and fails
+# the session if it ends with entries that were not there: a file a test wrote into the checkout (or
+# a tracked file it changed). Skipped outside a git checkout of this repository.
+
+def _status() -> set[str] | None:
+    """The checkout's `git status --porcelain` lines, every untracked file listed; None if ROOT is not
+    the top of a git checkout (an unpacked sdist, no git)."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=120)
+    try:
+        top = git("rev-parse", "--show-toplevel")
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != ROOT:
+            return None
+        status = git("status", "--porcelain", "--untracked-files=all")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(status.stdout.splitlines()) if status.returncode == 0 else None
+
+
+def _controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _controller(session.config) and (before := _status()) is not None:
+        session.config.stash[BEFORE] = before
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(BEFORE, None)
+    after = _status() if before is not None else None
+    if before is None or after is None or not (new := sorted(after - before)):
+        return
+    lines = ["the tests wrote into the checkout, so the session fails (`git status --porcelain` entries "
+             "new since it began; write under tmp_path instead):", *(f"    {line}" for line in new)]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write("\n")           # after the progress dots
+        for line in lines:
+            reporter.write_line(line, red=True, bold=True)
+    else:
+        print("\n".join(lines))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

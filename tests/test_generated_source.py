@@ -21,7 +21,7 @@ from archspec.emit import emit, module_filename
 
 PEERS = json.loads((Path(__file__).parent / "reference" / "implementations.json").read_text())["models"]
 RUFF = [sys.executable, "-m", "ruff"]
-SETTINGS = ["--isolated", "--line-length", "100"]
+SETTINGS = ["--isolated", "--no-cache", "--line-length", "100"]     # --isolated alone still writes .ruff_cache
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ def browser():
 
 def open_page(browser, path: Path):
     page = browser.new_page(viewport={"width": 1500, "height": 950})
-    page.set_default_timeout(5000)
+    page.set_default_timeout(30_000)    # ms: turns a hang into a failure; never a speed check (loaded CI)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
