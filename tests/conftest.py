@@ -1,7 +1,21 @@
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+# Under pytest-xdist each worker is a process of its own: one torch thread each, or two workers with
+# two threads each oversubscribe a 2-core machine and the slow lane runs 10-20x slower (set before
+# any test module imports torch, which reads OMP_NUM_THREADS when it starts its thread pool).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+try:        # hypothesis keeps no example database in the checkout (.hypothesis/)
+    from hypothesis import settings
+    settings.register_profile("archspec", database=None)
+    settings.load_profile("archspec")
+except ImportError:
+    pass
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = pytest.StashKey[set]()
