@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import limits
+from . import argtypes, limits
 from .errors import Diagnostic, Loc, SpecErrors, printable, warn
 from .names import one_line
 
@@ -298,7 +298,7 @@ def cmd_visualize(args) -> int:
     if not _has_train_extra():
         return 1
     from .train.visualize import visualize
-    for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch):
+    for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch, args.data):
         print(f"wrote {path}")
     return 0
 
@@ -321,19 +321,20 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
     p.add_argument("--lr", type=_positive_float, default=None,
                    help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
-    p.add_argument("--lr-step", type=int, default=0, metavar="N", help="multiply the lr by --lr-gamma every N epochs")
+    p.add_argument("--lr-step", type=argtypes.non_negative, default=0, metavar="N",
+                   help="multiply the lr by --lr-gamma every N epochs")
     p.add_argument("--lr-gamma", type=_positive_float, default=0.1)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
+    p.add_argument("--momentum", type=argtypes.momentum, default=0.9)
+    p.add_argument("--weight-decay", type=argtypes.weight_decay, default=0.0)
+    p.add_argument("--label-smoothing", type=argtypes.fraction, default=0.0, metavar="E")
     p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop", "distort"], default=None,
                    help="AlexNet's random crops and mirror images (crop: no mirroring); distort: LeCun's random "
                    "affine distortions (translation, scaling, squeezing, shearing, rotation)")
     p.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 autocast on CPU")
     p.add_argument("--checkpoint", metavar="DIR", help="write DIR/last.pt after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0, help="data loading processes")
+    p.add_argument("--seed", type=argtypes.seed, default=0)
+    p.add_argument("--workers", type=argtypes.workers, default=0, help="data loading processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -438,8 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("visualize", help="ZFNet-style pictures of a trained checkpoint (PNG)")
     p.add_argument("checkpoint", help="a checkpoint file or folder (archspec train --checkpoint)")
     p.add_argument("-o", "--output", default="visualize", metavar="DIR", help="output folder (default: visualize/)")
+    p.add_argument("--data", required=True, metavar="digits|folder:PATH",
+                   help="the images to draw (as train takes them; never the data the checkpoint names)")
     p.add_argument("--layer", help="the node whose feature maps to show (default: the first conv's)")
-    p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
+    p.add_argument("--image", type=argtypes.non_negative, default=0, help="which held-out image of --data (default: 0)")
     p.add_argument("--patch", type=_positive, default=None, help="occluding patch size (default: input / 4)")
     p.set_defaults(run=cmd_visualize)
 

@@ -19,3 +19,16 @@ MAX_SIZE = 10_000                 # length of a string or list an expression pro
 MAX_BATCH = 2**20                 # a batch size on the command line (summary --batch, train --batch-size)
 MAX_ERRORS = 100                  # errors reported before archspec stops looking
 MAX_MESSAGE = 500                 # characters of one reported line: spec text is never echoed at length
+
+# Checkpoints and training data are untrusted input too (archspec/train/): a checkpoint is read by
+# archspec's own bounded reader (never torch.load, whose weights_only unpickler still lets an
+# 800-byte file allocate any amount: REDUCE of bytearray or a tensor class), every record stored
+# (never compressed) and every tensor the whole of its own storage.
+MAX_CHECKPOINT_BYTES = 2 * 2**30      # one checkpoint file (VGG-19 with SGD momentum is 1.15 GB)
+MAX_CHECKPOINT_RECORDS = 100_000      # entries of its zip: one per tensor (ResNet-152 with momentum: ~1,900)
+MAX_CHECKPOINT_PICKLE = 20 * 2**20    # its data.pkl (spec text, names, history), read by Python at ~0.4 us an opcode
+MAX_CHECKPOINT_FILES = 256            # spec files embedded in one (the spec, its bases and libraries)
+MAX_CHECKPOINT_TEXT = 16 * 2**20      # UTF-8 bytes of every embedded file and --set string, each entry counted
+MAX_DATA_ELEMENTS = 2**22             # values of one training image, C x H x W (3 x 1024 x 1024 is 3.1M)
+MAX_IMAGE_PIXELS = 2**26              # pixels of one image file in a data folder, checked before it is decoded
+MAX_VISUALIZE_ELEMENTS = 2**28        # activations of one forward pass in `visualize` (1 GiB of float32)

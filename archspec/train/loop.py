@@ -180,13 +180,9 @@ def _train(cfg: Config, procs: Processes) -> Result:
     return Result(model, history, objective, data, seconds)
 
 
-def _restore(state: dict, model: nn.Module, optimizer, scaler, rank: int) -> list[Epoch]:
-    """A checkpoint's state into this run; its epochs so far. Each process takes its own RNG
-    states (a job of another size: process r takes r modulo the saved ones)."""
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
-    checkpoint.set_rng_state(state["rng"][rank % len(state["rng"])])
+def _restore(state: checkpoint.State, model: nn.Module, optimizer, scaler, rank: int) -> list[Epoch]:
+    """A checkpoint's state into this run, each part checked first (checkpoint.restore); its epochs so far."""
+    checkpoint.restore(state, model, optimizer, scaler, rank)
     return [Epoch(**e) for e in state["history"]]
 
 
@@ -197,7 +193,7 @@ def _local_batch(batch: int, world: int) -> int:
     return batch // world
 
 
-def _resume_state(cfg: Config, record: dict) -> dict | None:
+def _resume_state(cfg: Config, record: dict) -> checkpoint.State | None:
     where = Loc("--resume")
     if not cfg.checkpoint:
         raise SpecErrors([Diagnostic(where, "needs --checkpoint DIR (where the checkpoint is)")])
