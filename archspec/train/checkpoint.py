@@ -62,14 +62,15 @@ def check_record(record, where: Loc) -> None:
         raise _bad(where, "spec", "not a spec record (main, files, sets)")
     files, sets = record["files"], record["sets"]
     if not isinstance(files, dict) or not 1 <= len(files) <= limits.MAX_CHECKPOINT_FILES:
-        raise _bad(where, "spec.files", f"{len(files) if isinstance(files, dict) else 'no'} files; a checkpoint "
-                   f"holds 1 to {limits.MAX_CHECKPOINT_FILES} (limits.MAX_CHECKPOINT_FILES)")
+        count = format(len(files), ",") if isinstance(files, dict) else "no"
+        raise _bad(where, "spec.files", f"{count} files; a checkpoint holds 1 to {limits.MAX_CHECKPOINT_FILES} "
+                   "(limits.MAX_CHECKPOINT_FILES)")
     if not isinstance(sets, list) or len(sets) > MAX_SETS or not all(type(s) is str for s in sets):
         raise _bad(where, "spec.sets", f"not a list of at most {MAX_SETS} --set strings")
     for rel, text in files.items():
         _relative(rel, where)
         if type(text) is not str:
-            raise _bad(where, f"spec.files[{one_line(repr(rel), 80)}]", f"a {type(text).__name__}, not text")
+            raise _bad(where, f"spec.files[{one_line(repr(rel), 80)}]", f"{_kind(text)}, not text")
     total = 0
     for text in [*files.values(), *sets]:     # characters (<= bytes) first: nothing is encoded past the limit
         if total + len(text) <= limits.MAX_CHECKPOINT_TEXT:
@@ -212,7 +213,9 @@ def _kind(value) -> str:
         return repr(value)
     if type(value) is str:
         return one_line(repr(value), 60)
-    return f"a {type(value).__name__}" + (f" of {len(value):,}" if isinstance(value, (list, dict, tuple)) else "")
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}" + (
+        f" of {len(value):,}" if isinstance(value, (list, dict, tuple)) else "")
 
 
 def _scalars(table, where: Loc, field: str) -> None:
@@ -310,6 +313,11 @@ def restore(state: State, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     set_rng_state(state["rng"][i], where, f"rng[{i}]")
 
 
+def _sort(value) -> str:
+    """The kind of a setting: an int and a float are both a number (weight_decay 0 or 0.0)."""
+    return "number" if type(value) in (int, float) else type(value).__name__
+
+
 def _check_optimizer(saved: dict, optimizer: torch.optim.Optimizer, where: Loc) -> None:
     ours = optimizer.state_dict()["param_groups"]
     if len(saved["param_groups"]) != len(ours):
@@ -320,7 +328,7 @@ def _check_optimizer(saved: dict, optimizer: torch.optim.Optimizer, where: Loc) 
         field = f"optimizer.param_groups[{i}]"
         if group["params"] != own["params"]:
             raise _bad(where, field, f"{len(group['params'])} parameters; this optimizer has {len(own['params'])}")
-        odd = next((k for k, v in group.items() if k not in own or type(v) is not type(own[k])), None)
+        odd = next((k for k, v in group.items() if k not in own or _sort(v) != _sort(own[k])), None)
         if odd is not None:
             raise _bad(where, f"{field}[{_kind(odd)}]", f"{_kind(group[odd])}, not this optimizer's setting")
         params.update(zip(own["params"], real["params"]))

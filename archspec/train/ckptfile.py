@@ -83,7 +83,7 @@ def load(path: str) -> Any:
             unpickler = _Unpickler(io.BytesIO(archive.read(pkl)), archive, records, prefix)
             try:
                 return unpickler.load()
-            except Unreadable:
+            except (Unreadable, MemoryError):      # MemoryError: a bound that failed, never "not a checkpoint"
                 raise
             except Exception as e:      # noqa: BLE001 - any malformed pickle is one error
                 raise Unreadable(f"data.pkl is not a checkpoint's ({type(e).__name__}: {str(e)[:160]})") from None
@@ -254,8 +254,9 @@ class _Unpickler(pickle._Unpickler):
         try:
             return super().load()
         except KeyError as e:      # an opcode outside _OPCODES (the dispatch table has no entry)
-            raise Unreadable(f"data.pkl uses pickle opcode {e.args[0] if e.args else '?'!r}, which a checkpoint "
-                             "never needs") from None
+            code = e.args[0] if e.args and type(e.args[0]) is int and 0 <= e.args[0] < 256 else -1
+            raise Unreadable(f"data.pkl uses pickle opcode {bytes([code]) if code >= 0 else '?'!r}, which a "
+                             "checkpoint never needs") from None
 
 
 _Unpickler.dispatch = {**{code: fn for code, fn in pickle._Unpickler.dispatch.items() if code in _OPCODES},
