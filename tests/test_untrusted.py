@@ -661,3 +661,19 @@ def test_generated_hostile_checkpoints(tmp_path, monkeypatch):
         assert time.perf_counter() - start < TIME
         assert accepted == good, (w, name, main_name)
     check()
+
+
+def test_check_model_refuses_views_from_any_source(tiny):
+    """check_model holds on its own (a state_dict from the Python API, not through the reader):
+    a zero-stride view and a slice of a larger storage are refused; the spec's own weights pass."""
+    from archspec.compiler import compile as compile_graph
+    from archspec.errors import Loc
+    graph = archspec.analyze(load(tiny))
+    expected = compile_graph(graph, device="meta").state_dict()
+    good = archspec.compile(graph).state_dict()
+    checkpoint.check_model(good, expected, Loc("x"))
+    for bad in (torch.zeros(1).expand(2, 1, 3, 3), torch.zeros(40)[2:20].view(2, 1, 3, 3)):
+        with pytest.raises(SpecErrors) as e:
+            checkpoint.check_model({**good, "c1.weight": bad}, expected, Loc("x"))
+        assert str(e.value) == ("x: error: model['c1.weight']: a tensor of shape [2, 1, 3, 3] that is not the whole "
+                                "of its own storage")
