@@ -560,8 +560,8 @@ def test_folder_non_image_and_outside_link_are_errors_with_the_path(tmp_path):
     (tmp_path / "imgs" / "b" / "x.png").write_text("not an image")
     err, _ = _walk(tmp_path)
     assert str(err).splitlines() == [
-        f"--data folder:{tmp_path / 'imgs'}: error: {tmp_path / 'imgs' / 'b' / 'x.png'} is not an image "
-        "(UnidentifiedImageError)", "  hint: an image folder holds images only: remove the file"]
+        f"--data folder:{tmp_path / 'imgs'}: error: {tmp_path / 'imgs' / 'b' / 'x.png'} is not an image (it does "
+        "not start as one)", "  hint: an image folder holds images only: remove the file"]
     (tmp_path / "imgs" / "b" / "x.png").unlink()
     _png(tmp_path / "private" / "secret.png")
     os.symlink(tmp_path / "private", tmp_path / "imgs" / "a" / "out")
