@@ -677,3 +677,26 @@ def test_check_model_refuses_views_from_any_source(tiny):
             checkpoint.check_model({**good, "c1.weight": bad}, expected, Loc("x"))
         assert str(e.value) == ("x: error: model['c1.weight']: a tensor of shape [2, 1, 3, 3] that is not the whole "
                                 "of its own storage")
+
+
+def test_image_over_the_pixel_limit_refused_before_decoding(tmp_path):
+    """A 57-byte PNG whose header claims 10000 x 9000 pixels (270 MB as RGB; under PIL's own
+    limit): an error naming it when it is loaded, before any pixel is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    _png(tmp_path / "imgs" / "a" / "0.png")
+    big = tmp_path / "imgs" / "b" / "big.png"
+    big.parent.mkdir()
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10000, 9000, 8, 2, 0, 0, 0))
+                    + chunk(b"IEND", b""))
+    data, _ = _walk(tmp_path)
+    whole = data.train.dataset
+    start = time.perf_counter()
+    with pytest.raises(SpecErrors) as e:
+        whole[[p for p, _ in whole.samples].index(str(big))]
+    assert str(e.value) == (f"--data folder:{tmp_path / 'imgs'}: error: {big} is 10,000 x 9,000 pixels, more than "
+                            "archspec's limit of 67,108,864 (limits.MAX_IMAGE_PIXELS)")
+    assert time.perf_counter() - start < TIME

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -246,7 +247,12 @@ def open_image(source: str, path: str):
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise data_error(source, f"{one_line(path, 160)} is not a regular file")
         try:
-            image = Image.open(f)
+            with warnings.catch_warnings():     # PIL warns of sizes past its own limit: ours is lower
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(f)
+        except Image.DecompressionBombError:
+            raise data_error(source, f"{one_line(path, 160)} is more pixels than archspec's limit of "
+                             f"{limits.MAX_IMAGE_PIXELS:,} (limits.MAX_IMAGE_PIXELS)") from None
         except Exception as e:      # noqa: BLE001 - PIL's errors for a file that is not an image vary
             raise data_error(source, f"{one_line(path, 160)} is not an image ({type(e).__name__})",
                              hint="an image folder holds images only: remove the file") from None
