@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import limits
+from . import argtypes
 from .errors import Diagnostic, Loc, SpecErrors, printable, warn
 from .names import one_line
 from .plugins import load_plugins
@@ -145,25 +145,6 @@ def cmd_diff(args) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
-    return int(text)
-
-
-def _batch(text: str) -> int:
-    value = _positive(text)
-    if value > limits.MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"a batch of at most {limits.MAX_BATCH:,}, got {value:,}")
-    return value
-
-
-def _depth(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"depth must be 0 (every node) or a positive int, got {text!r}")
-    return int(text)
-
-
 def cmd_build(args) -> int:
     """Validate, summarise, write DIR/<name>.py atomically (nothing on error); --check and
     --export build the module, and only they import torch."""
@@ -248,44 +229,34 @@ def cmd_visualize(args) -> int:
     if not _has_train_extra():
         return 1
     from .train.visualize import visualize
-    for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch):
+    for path in visualize(args.checkpoint, args.output, args.layer, args.image, args.patch, args.data):
         print(f"wrote {path}")
     return 0
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
                    help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
-    p.add_argument("--epochs", type=_positive, default=10)
-    p.add_argument("--batch-size", type=_batch, default=32, help="the global batch (split over processes)")
+    p.add_argument("--epochs", type=argtypes.positive, default=10)
+    p.add_argument("--batch-size", type=argtypes.batch, default=32, help="the global batch (split over processes)")
     p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
-    p.add_argument("--lr", type=_positive_float, default=None,
+    p.add_argument("--lr", type=argtypes.positive_float, default=None,
                    help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
-    p.add_argument("--lr-step", type=int, default=0, metavar="N", help="multiply the lr by --lr-gamma every N epochs")
-    p.add_argument("--lr-gamma", type=_positive_float, default=0.1)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
+    p.add_argument("--lr-step", type=argtypes.non_negative, default=0, metavar="N",
+                   help="multiply the lr by --lr-gamma every N epochs")
+    p.add_argument("--lr-gamma", type=argtypes.positive_float, default=0.1)
+    p.add_argument("--momentum", type=argtypes.momentum, default=0.9)
+    p.add_argument("--weight-decay", type=argtypes.weight_decay, default=0.0)
+    p.add_argument("--label-smoothing", type=argtypes.fraction, default=0.0, metavar="E")
     p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop", "distort"], default=None,
                    help="AlexNet's random crops and mirror images (crop: no mirroring); distort: LeCun's random "
                    "affine distortions (translation, scaling, squeezing, shearing, rotation)")
     p.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 autocast on CPU")
     p.add_argument("--checkpoint", metavar="DIR", help="write DIR/last.pt after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0, help="data loading processes")
-    p.add_argument("--threads", type=_positive, default=None, metavar="N",
+    p.add_argument("--seed", type=argtypes.seed, default=0)
+    p.add_argument("--workers", type=argtypes.workers, default=0, help="data loading processes")
+    p.add_argument("--threads", type=argtypes.positive, default=None, metavar="N",
                    help="torch's CPU threads (default: OMP_NUM_THREADS where set, else half the CPUs this process "
                         "may use, at least 1; fewer threads are much faster on a busy machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -303,12 +274,12 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
 
 def _summary_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
-    p.add_argument("--depth", type=_depth, default=None,
+    p.add_argument("--depth", type=argtypes.depth, default=None,
                    help="collapse the hierarchy below this depth; 0 lists every node (the default)")
     p.add_argument("--format", choices=["table", "md", "csv", "json", "paper"], default="table",
                    help="paper: the paper's table, as the spec's table: declares it")
     p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument("--batch", type=_batch, default=None, metavar="B",
+    p.add_argument("--batch", type=argtypes.batch, default=None, metavar="B",
                    help="training memory at this batch size: parameters, gradients, optimizer state and the "
                         "activations autograd keeps, per node and in total")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
@@ -326,7 +297,7 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
                        help=f"override a parameter of {which}; the value is YAML; repeatable")
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. an unused node) as errors")
     p.add_argument("--ops", action="append", default=[], metavar="FILE.py|MODULE", help="load your own ops")
-    p.add_argument("--depth", type=_depth, default=None,
+    p.add_argument("--depth", type=argtypes.depth, default=None,
                    help="compare rows collapsed below this depth, as summary --depth; 0 every node (the default)")
     p.add_argument("--format", choices=["table", "md", "csv", "json", "dot", "svg", "png", "pdf"], default="table",
                    help="a table (table, md, csv, json) printed, or a two-column diagram (dot, svg, png, pdf) "
@@ -341,7 +312,7 @@ def _diagram_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="output file (default: <spec name>.<format> here)")
     p.add_argument("--format", choices=["svg", "png", "pdf", "dot", "html"], default=None,
                    help="default: from the -o suffix, else svg; html: one self-contained interactive page")
-    p.add_argument("--depth", type=_depth, default=None,
+    p.add_argument("--depth", type=argtypes.depth, default=None,
                    help="collapse the hierarchy below this depth; 0 draws every node "
                         "(default: the deepest that fits about 40 boxes)")
     p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="top-to-bottom or left-to-right")
@@ -381,9 +352,11 @@ def _import_args(p: argparse.ArgumentParser) -> None:
 def _visualize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a checkpoint file or folder (archspec train --checkpoint)")
     p.add_argument("-o", "--output", default="visualize", metavar="DIR", help="output folder (default: visualize/)")
+    p.add_argument("--data", required=True, metavar="digits|folder:PATH",
+                   help="the images to draw (as train takes them; never the data the checkpoint names)")
     p.add_argument("--layer", help="the node whose feature maps to show (default: the first conv's)")
-    p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
-    p.add_argument("--patch", type=_positive, default=None, help="occluding patch size (default: input / 4)")
+    p.add_argument("--image", type=argtypes.non_negative, default=0, help="which held-out image of --data (default: 0)")
+    p.add_argument("--patch", type=argtypes.positive, default=None, help="occluding patch size (default: input / 4)")
 
 
 def _no_args(p: argparse.ArgumentParser) -> None:

@@ -29,3 +29,16 @@ MAX_TABLE_READS = 5_000_000       # node figures the cells read: each row's node
 MAX_FILE_CHAIN = 32               # files in one chain of `extends:`, or of libraries each `use:`-ing the next
 # `init: zero:` (archspec/emit/init.py): a plain name is a lookup; a glob tests the names sharing its literal prefix.
 MAX_INIT_TESTS = 2_000_000        # node names the zero: globs test together (`*.bn3` over 250k nodes: 250k)
+
+# Checkpoints and training data are untrusted input too (archspec/train/): a checkpoint is read by
+# archspec's own bounded reader (never torch.load, whose weights_only unpickler still lets an
+# 800-byte file allocate any amount: REDUCE of bytearray or a tensor class), every record stored
+# (never compressed) and every tensor the whole of its own storage.
+MAX_CHECKPOINT_BYTES = 2 * 2**30      # one checkpoint file (VGG-19 with SGD momentum is 1.15 GB)
+MAX_CHECKPOINT_RECORDS = 100_000      # entries of its zip: one per tensor (ResNet-152 with momentum: ~1,900)
+MAX_CHECKPOINT_PICKLE = 20 * 2**20    # its data.pkl (spec text, names, history), read by Python at ~0.4 us an opcode
+MAX_CHECKPOINT_FILES = 256            # spec files embedded in one (the spec, its bases and libraries)
+MAX_CHECKPOINT_TEXT = 16 * 2**20      # UTF-8 bytes of every embedded file and --set string, each entry counted
+MAX_DATA_ELEMENTS = 2**22             # values of one training image, C x H x W (3 x 1024 x 1024 is 3.1M)
+MAX_IMAGE_PIXELS = 2**26              # pixels of one image file in a data folder, checked before it is decoded
+MAX_VISUALIZE_ELEMENTS = 2**28        # activations of one forward pass in `visualize` (1 GiB of float32)

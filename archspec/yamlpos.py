@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+from contextvars import ContextVar
 
 import yaml
 
@@ -211,8 +212,17 @@ def load_text(text: str, filename: str):
         loader.dispose()
 
 
+# While set, the only files a spec may read (real paths): a checkpoint's own spec files, as
+# train/checkpoint.py rebuilds them; an `extends:` or `use:` of any other file is refused unread.
+CONFINED: ContextVar[frozenset[str] | None] = ContextVar("archspec_confined", default=None)
+
+
 def read_text(path: str, shown: str, what: str = "spec file") -> str:
     """A spec file's text: a regular file (never a device, pipe or folder) within the size limit."""
+    confined = CONFINED.get()
+    if confined is not None and os.path.realpath(path) not in confined:
+        raise SpecError(f"{what} is not one of the checkpoint's files: a checkpoint's spec reads only those",
+                        loc=Loc(shown))
     try:      # opened without blocking (a FIFO with no writer), then refused unless a regular file
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):

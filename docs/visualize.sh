@@ -8,4 +8,4 @@ ckpt=$(mktemp -d)
 trap 'rm -rf "$ckpt"' EXIT
 python -m archspec train specs/lenet5.yaml --data digits --epochs 15 --lr 0.002 --lr-step 4 --lr-gamma 0.5 \
     --checkpoint "$ckpt" --no-progress
-python -m archspec visualize "$ckpt" -o docs/img/visualize --image 0
+python -m archspec visualize "$ckpt" --data digits -o docs/img/visualize --image 0

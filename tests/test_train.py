@@ -224,7 +224,8 @@ def test_visualize_checkpoint(tmp_path, capsys):
     from archspec.train.data import load_data
     from archspec.train.visualize import occlusion
     train(Config(LENET, epochs=1, checkpoint=str(tmp_path / "ck"), **QUIET))
-    assert main(["visualize", str(tmp_path / "ck"), "-o", str(tmp_path / "vis"), "--layer", "S2"]) == 0
+    assert main(["visualize", str(tmp_path / "ck"), "--data", "digits", "-o", str(tmp_path / "vis"),
+                 "--layer", "S2"]) == 0
     names = ["filters.png", "features_S2.png", "occlusion.png"]
     assert capsys.readouterr().out.split() == [w for n in names for w in ("wrote", str(tmp_path / "vis" / n))]
     assert all((tmp_path / "vis" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
@@ -246,12 +247,12 @@ def test_visualize_checkpoint(tmp_path, capsys):
 
 
 def test_visualize_errors(tmp_path, capsys):
-    assert _error(capsys, "visualize", str(tmp_path)) == \
+    assert _error(capsys, "visualize", str(tmp_path), "--data", "digits") == \
         (f"checkpoint {tmp_path}/last.pt: error: no checkpoint there\n"
          "  hint: archspec train --checkpoint DIR writes DIR/last.pt")
     (tmp_path / "last.pt").write_text("not a checkpoint")
-    assert _error(capsys, "visualize", str(tmp_path)).startswith(f"checkpoint {tmp_path}/last.pt: error: not an "
-                                                                 "archspec checkpoint (UnpicklingError")
+    assert _error(capsys, "visualize", str(tmp_path), "--data", "digits").startswith(
+        f"checkpoint {tmp_path}/last.pt: error: not an archspec checkpoint: not a zip archive")
 
 
 def test_strict_makes_warnings_errors(spec_file, capsys):

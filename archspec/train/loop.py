@@ -19,6 +19,7 @@ from .. import analyze, load
 from ..compiler import compile as compile_graph
 from ..errors import Diagnostic, Loc, SpecErrors, warn
 from . import checkpoint
+from .checkpoint import Epoch
 from .data import Data, augment, load_data
 from .objective import Objective, correct_topk
 from .threads import cpu_threads
@@ -59,17 +60,6 @@ class Config:
 
     def options(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k in SAME_ON_RESUME}
-
-
-@dataclass
-class Epoch:
-    epoch: int
-    train_loss: float
-    train_top1_error: float
-    test_loss: float
-    test_top1_error: float
-    test_top5_error: float | None     # None: fewer than 5 classes
-    seconds: float
 
 
 @dataclass
@@ -193,13 +183,9 @@ def _loaders(cfg: Config, data: Data, procs: Processes,
     return sampler, loader, test
 
 
-def _restore(state: dict, model: nn.Module, optimizer, scaler, rank: int) -> list[Epoch]:
-    """A checkpoint's state into this run; its epochs so far. Each process takes its own RNG
-    states (a job of another size: process r takes r modulo the saved ones)."""
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
-    checkpoint.set_rng_state(state["rng"][rank % len(state["rng"])])
+def _restore(state: checkpoint.State, model: nn.Module, optimizer, scaler, rank: int) -> list[Epoch]:
+    """A checkpoint's state into this run, each part checked first (checkpoint.restore); its epochs so far."""
+    checkpoint.restore(state, model, optimizer, scaler, rank)
     return [Epoch(**e) for e in state["history"]]
 
 
@@ -210,7 +196,7 @@ def _local_batch(batch: int, world: int) -> int:
     return batch // world
 
 
-def _resume_state(cfg: Config, record: dict) -> dict | None:
+def _resume_state(cfg: Config, record: dict) -> checkpoint.State | None:
     where = Loc("--resume")
     if not cfg.checkpoint:
         raise SpecErrors([Diagnostic(where, "needs --checkpoint DIR (where the checkpoint is)")])

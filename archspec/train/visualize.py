@@ -12,23 +12,25 @@ from ..compiler import activations
 from ..compiler import compile as compile_graph
 from ..errors import Diagnostic, Loc, SpecErrors, did_you_mean
 from ..files import write_atomic
-from ..names import file_stem
+from ..ir import Graph
+from ..limits import MAX_VISUALIZE_ELEMENTS
+from ..names import file_stem, one_line
 from . import checkpoint
-from .data import load_data
+from .data import Data, load_data
 from .objective import Objective
 
 
 def visualize(path: str, out_dir: str, layer: str | None = None, image: int = 0,
-              patch: int | None = None) -> list[str]:
-    """Write filters.png, features_<layer>.png and occlusion.png into out_dir; return their paths."""
+              patch: int | None = None, data: str | None = None) -> list[str]:
+    """Write filters.png, features_<layer>.png and occlusion.png into out_dir; return their paths.
+    The images come from `data` (--data, as `train` takes it), never from the checkpoint: a
+    checkpoint names no file that is read."""
     import matplotlib
     matplotlib.use("Agg")
-    state = checkpoint.read(path, "checkpoint")
-    _, graph = checkpoint.rebuild(state["spec"])
-    data = load_data(state["options"]["data"], graph.input_shape)
-    if not 0 <= image < len(data.test):
-        raise SpecErrors([Diagnostic(Loc("--image"), f"{image} is not one of the {len(data.test)} held-out images")])
-    x, label = data.test[image]
+    state, graph, images = _inputs(path, data)
+    if not 0 <= image < len(images.test):
+        raise SpecErrors([Diagnostic(Loc("--image"), f"{image} is not one of the {len(images.test)} held-out images")])
+    x, label = images.test[image]
     first = next((n for n in graph.nodes.values() if n.op.name == "conv"), None)
     layer = layer or (first.name if first else None)
     if layer not in graph.nodes:
@@ -39,7 +41,7 @@ def visualize(path: str, out_dir: str, layer: str | None = None, image: int = 0,
         raise SpecErrors([Diagnostic(Loc("--layer"), f"{layer} gives {graph.nodes[layer].shape}, not feature maps "
                                      "(C, H, W)", hint="a conv, pooling or activation node")])
     title = f"{graph.name}, epoch {state['epoch']}"
-    label_name = data.classes[int(label)]
+    label_name = images.classes[int(label)]
     written = []
     if first is not None:
         written.append(_save(out_dir, "filters.png", _filters(state["model"][f"{first.name}.weight"],
@@ -49,31 +51,57 @@ def visualize(path: str, out_dir: str, layer: str | None = None, image: int = 0,
                          _features(x, maps, f"{title}: {layer} for held-out image {image} ({label_name!r})")))
     model = compile_graph(graph)
     model.load_state_dict(state["model"])
-    objective = Objective(graph, len(data.classes))
+    objective = Objective(graph, len(images.classes))
     size = patch or max(1, graph.input_shape[1] // 4)
-    heat = occlusion(model, objective, x, int(label), size, data.gray())
+    heat = occlusion(model, objective, x, int(label), size, images.gray(),
+                     batch=max(1, MAX_VISUALIZE_ELEMENTS // max(1, graph.activations)))
     written.append(_save(out_dir, "occlusion.png", _occlusion(
         x, heat, size, f"{title}: P({label_name!r}) with a {size}x{size} gray patch over each point")))
     return written
 
 
+def _inputs(path: str, data: str | None) -> tuple[checkpoint.State, Graph, Data]:
+    """The checkpoint, checked: its network rebuilt (within the activations visualize allows)
+    and its weights the network's; the user's data, with the classes it was trained on."""
+    if data is None:
+        raise SpecErrors([Diagnostic(Loc("--data"), "visualize needs the images to draw: --data digits or "
+                                     "--data folder:PATH (held-out image --image I)")])
+    state = checkpoint.read(path, "checkpoint")
+    _, graph = checkpoint.rebuild(state["spec"], state.where)
+    if graph.activations > MAX_VISUALIZE_ELEMENTS:
+        raise SpecErrors([Diagnostic(state.where, f"{graph.activations:,} activations for one image, more than "
+                                     f"archspec's limit of {MAX_VISUALIZE_ELEMENTS:,} for visualize "
+                                     "(limits.MAX_VISUALIZE_ELEMENTS)", path="spec")])
+    checkpoint.check_model(state["model"], compile_graph(graph, device="meta").state_dict(), state.where)
+    images = load_data(data, graph.input_shape)
+    if images.classes != state["classes"]:
+        trained = state["classes"]
+        shown = ", ".join(one_line(c, 40) for c in trained[:10]) + (", ..." if len(trained) > 10 else "")
+        raise SpecErrors([Diagnostic(Loc(f"--data {one_line(data, 120)}"), f"its {len(images.classes)} classes are "
+                                     f"not the {len(trained)} the checkpoint was trained on",
+                                     hint=f"the classes it was trained on: {shown}")])
+    return state, graph, images
+
+
 @torch.no_grad()
 def occlusion(model, objective: Objective, x: torch.Tensor, label: int, size: int, gray: float,
-              stride: int | None = None) -> torch.Tensor:
+              stride: int | None = None, batch: int = 64) -> torch.Tensor:
     """P(label) with a gray size x size patch centred on each position (stride: every
-    input/32 pixels), the image's edges padded so that every pixel gets a value."""
+    input/32 pixels), the image's edges padded so that every pixel gets a value; at most `batch`
+    occluded images at a time."""
     model.eval()
     _, h, w = x.shape
     stride = stride or max(1, h // 32)
-    ys, xs = range(0, h, stride), range(0, w, stride)
+    points = [(y0, x0) for y0 in range(0, h, stride) for x0 in range(0, w, stride)]
     probs = []
-    for y0 in ys:
-        batch = x.unsqueeze(0).repeat(len(xs), 1, 1, 1)
-        for i, x0 in enumerate(xs):
+    for start in range(0, len(points), batch):
+        chunk = points[start:start + batch]
+        images = x.unsqueeze(0).repeat(len(chunk), 1, 1, 1)
+        for i, (y0, x0) in enumerate(chunk):
             top, left = max(0, y0 - size // 2), max(0, x0 - size // 2)
-            batch[i, :, top:y0 - size // 2 + size, left:x0 - size // 2 + size] = gray
-        probs.append(objective.probabilities(model(batch))[:, label])
-    return torch.stack(probs)
+            images[i, :, top:y0 - size // 2 + size, left:x0 - size // 2 + size] = gray
+        probs.append(objective.probabilities(model(images))[:, label])
+    return torch.cat(probs).view(len(range(0, h, stride)), len(range(0, w, stride)))
 
 
 def _image(ax, x: torch.Tensor, **kw) -> None:
