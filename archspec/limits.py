@@ -19,3 +19,5 @@ MAX_SIZE = 10_000                 # length of a string or list an expression pro
 MAX_BATCH = 2**20                 # a batch size on the command line (summary --batch, train --batch-size)
 MAX_ERRORS = 100                  # errors reported before archspec stops looking
 MAX_MESSAGE = 500                 # characters of one reported line: spec text is never echoed at length
+MAX_GLOSSARY_BOXES = 400          # boxes a diagram's block glossary draws (the shipped specs' largest: 83);
+                                  # structures past it are counted in the legend, not drawn
