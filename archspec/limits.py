@@ -21,3 +21,5 @@ MAX_ERRORS = 100                  # errors reported before archspec stops lookin
 MAX_MESSAGE = 500                 # characters of one reported line: spec text is never echoed at length
 MAX_GLOSSARY_BOXES = 400          # boxes a diagram's block glossary draws (the shipped specs' largest: 83);
                                   # structures past it are counted in the legend, not drawn
+MAX_TABLE_CELLS = 4_096           # cells of one conv's `connections:` table (LeNet-5's C3: 96); each is drawn
+                                  # in the diagram and written into the built module
