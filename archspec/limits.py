@@ -23,3 +23,5 @@ MAX_GLOSSARY_BOXES = 400          # boxes a diagram's block glossary draws (the 
                                   # structures past it are counted in the legend, not drawn
 MAX_TABLE_CELLS = 4_096           # cells of one conv's `connections:` table (LeNet-5's C3: 96); each is drawn
                                   # in the diagram and written into the built module
+MAX_DIFF_PAIRS = 1_000_000        # rows A x rows B that `diff` aligns with difflib whole (quadratic); above it,
+                                  # anchored on rows unique to each side first, the gaps in bounded slices
