@@ -25,3 +25,5 @@ MAX_TABLE_CELLS = 4_096           # cells of one conv's `connections:` table (Le
                                   # in the diagram and written into the built module
 MAX_DIFF_PAIRS = 1_000_000        # rows A x rows B that `diff` aligns with difflib whole (quadratic); above it,
                                   # anchored on rows unique to each side first, the gaps in bounded slices
+MAX_PAGES = 16                    # pages of a PNG or PDF diagram cut at 16,000 px (render.MAX_PX); a longer one
+                                  # is refused (projected from its ranks before Graphviz runs): svg or --depth

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 from .errors import did_you_mean, fmt_shape
 from .files import cannot_write, write_atomic
 from .ir import INPUT, Graph, Node, parent
-from .limits import MAX_GLOSSARY_BOXES
+from .limits import MAX_GLOSSARY_BOXES, MAX_PAGES
 from .names import file_stem, one_line
 from .ops.base import ChannelsLast
 from .ops.conv import parse_table
@@ -43,6 +43,7 @@ OUT_PREFIX = "__output__"
 HEAD_PREFIX = "__head__"      # a cluster's header, drawn as a node beside its first box
 GLOSSARY = "__glossary__"
 STUB = "__page__"     # where an edge crosses to another page of a split diagram
+RANK_PX = 0.8 * 96   # the least one rank takes: a box's least height (0.5 in) and the rank gap (0.3 in), at 96 dpi
 MAX_PX = 16_000      # the longest side drawn as one bitmap (Graphviz scales down past 32,767 px); longer: pages
 CHAIN = 4            # ops a collapsed straight-line block may name in its box instead of a glossary entry
 
@@ -460,6 +461,8 @@ class Page:
     number: int              # 1-based
     count: int
     where: dict[str, int]    # every box -> its page
+    whole: View | None = None     # the view of the whole diagram, made once for every page
+    sums: dict | None = None      # report.rollup(graph, elementwise=True), summed once for every page
 
 
 def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand: tuple[str, ...] = (),
@@ -468,8 +471,9 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
     only that page's boxes, and a stub for each edge to or from another page."""
     check_expand(graph, expand)
     auto = depth is None
-    sums = rollup(graph, elementwise=True)
-    whole = view(graph, default_depth(graph, sums) if depth is None else depth, expand, sums)
+    sums = page.sums if page and page.sums else rollup(graph, elementwise=True)
+    whole = page.whole if page and page.whole else view(graph, default_depth(graph, sums) if depth is None else depth,
+                                                        expand, sums)
     v = whole if page is None else View(graph, whole.depth, [b for b in whole.boxes if b.id in page.ids],
                                         whole.owner, expand)
     shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {deepest(graph)}"
@@ -816,7 +820,10 @@ def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth
         if fmt == "dot":
             write_atomic(path, dot.source.encode())
             return Drawing([path], v)
+        if fmt in PAGED:
+            _check_pages(v, "at least ", math.ceil(_ranks(v) * RANK_PX / MAX_PX))    # before Graphviz lays it out
         count = _pages_needed(dot, path, direction) if fmt in PAGED else 1
+        _check_pages(v, "", count)
         if count == 1:
             write_atomic(path, _draw(dot, path, fmt))
             return Drawing([path], v)
@@ -845,6 +852,19 @@ def _cuts(v: View, level: dict[str, int], n: int) -> list[int]:
     return sorted(set(cuts))
 
 
+def _ranks(v: View) -> int:
+    """The longest path through the boxes: the ranks Graphviz must lay out one after another."""
+    return 1 + max(levels([b.id for b in v.boxes], box_preds(v.graph, list(v.graph.nodes.values()), v.owner))
+                   .values(), default=0)
+
+
+def _check_pages(v: View, bound: str, count: int) -> None:
+    if count > MAX_PAGES:
+        raise DiagramError(f"the diagram of {one_line(v.graph.name)} would need {bound}{count:,} pages of "
+                           f"{MAX_PX:,} px ({len(v.boxes):,} boxes), over the limit of {MAX_PAGES} (MAX_PAGES): "
+                           "draw it as svg, or collapse it with --depth")
+
+
 def _pages_needed(dot: graphviz.Digraph, path: Path, direction: str) -> int:
     """How many pages keep the long side of the layout within MAX_PX at 96 dpi (1 when it fits)."""
     width, height = map(float, _draw(dot, path, "plain").split(b"\n", 1)[0].split()[2:4])
@@ -857,10 +877,12 @@ def _render_pages(graph: Graph, v: View, path: Path, fmt: str, depth: int | None
     """Cut at rank boundaries (equal shares of the longest path), so every edge runs forward to a later
     page; more pages while any still would not fit. Pages are written only once all of them fit."""
     level = levels([b.id for b in v.boxes], box_preds(graph, list(graph.nodes.values()), v.owner))
-    for n in range(count, count + 8):
+    sums = rollup(graph, elementwise=True)
+    for n in range(count, min(count + 8, MAX_PAGES + 1)):
         cuts = _cuts(v, level, n)
         where = {b: 1 + sum(level[b] >= c for c in cuts) for b in level}
-        pages = [build(graph, depth, direction, expand, Page({b for b, p in where.items() if p == k}, k, n, where))[0]
+        pages = [build(graph, depth, direction, expand,
+                       Page({b for b, p in where.items() if p == k}, k, n, where, v, sums))[0]
                  for k in range(1, n + 1)]
         if all(_pages_needed(d, path, direction) == 1 for d in pages):
             break
