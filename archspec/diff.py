@@ -4,6 +4,7 @@ Rows come from report.rows (the same cut by --depth as `summary`), so every figu
 one definition. They are aligned by name first (difflib over the two name sequences);
 within a stretch whose names do not match, rows are paired by structure (the op or
 block kind, in order); what is left is added (only in B) or removed (only in A).
+Past MAX_DIFF_PAIRS, both steps align near-linearly (opcodes): difflib is quadratic.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def opcodes(a: list[str], b: list[str]) -> list[Opcode]:
     """difflib's opcodes where a x b is within MAX_DIFF_PAIRS (the exact same alignment as ever);
     above it, anchored first, so two 20,000-row networks align in n log n (_anchored)."""
     if len(a) * len(b) <= MAX_DIFF_PAIRS:
-        return SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        return [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]
     return _merged(_anchored(a, b))
 
 
