@@ -4,17 +4,22 @@ Rows come from report.rows (the same cut by --depth as `summary`), so every figu
 one definition. They are aligned by name first (difflib over the two name sequences);
 within a stretch whose names do not match, rows are paired by structure (the op or
 block kind, in order); what is left is added (only in B) or removed (only in A).
+Past MAX_DIFF_PAIRS, both steps align near-linearly (opcodes): difflib is quadratic.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from .errors import fmt_shape
 from .ir import Graph
+from .limits import MAX_DIFF_PAIRS
 from .names import one_line
 from .report import CONVENTION, Row, csv_cell, rows
 
@@ -51,10 +56,91 @@ def _kind(graph: Graph, row: Row) -> str:
     return node.op.name if node else graph.scope_label(row.name)
 
 
+Opcode = tuple[str, int, int, int, int]
+
+
+def opcodes(a: list[str], b: list[str]) -> list[Opcode]:
+    """difflib's opcodes where a x b is within MAX_DIFF_PAIRS (the exact same alignment as ever);
+    above it, anchored first, so two 20,000-row networks align in n log n (_anchored)."""
+    if len(a) * len(b) <= MAX_DIFF_PAIRS:
+        return [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]
+    return _merged(_anchored(a, b))
+
+
+def _anchored(a: list[str], b: list[str]) -> list[Opcode]:
+    """Common ends; then the longest in-order chain of items that occur once on each side (patience
+    diff's anchors, by a longest increasing subsequence); the gaps between anchors by _bounded."""
+    lo, hi = _ends(a, b)
+    ma, mb = a[lo:len(a) - hi], b[lo:len(b) - hi]
+    once = {x for x, k in Counter(ma).items() if k == 1} & {x for x, k in Counter(mb).items() if k == 1}
+    where = {x: j for j, x in enumerate(mb) if x in once}
+    chain = _increasing([(i, where[x]) for i, x in enumerate(ma) if x in once])
+    out: list[Opcode] = [("equal", 0, lo, 0, lo)]
+    i = j = 0
+    for ai, bj in chain + [(len(ma), len(mb))]:
+        out += [(t, lo + i1, lo + i2, lo + j1, lo + j2) for t, i1, i2, j1, j2 in _bounded(ma[i:ai], mb[j:bj], i, j)]
+        out.append(("equal", lo + ai, lo + ai + 1, lo + bj, lo + bj + 1))
+        i, j = ai + 1, bj + 1
+    out[-1] = ("equal", len(a) - hi, len(a), len(b) - hi, len(b))
+    return out
+
+
+def _ends(a: list[str], b: list[str]) -> tuple[int, int]:
+    """How many items a and b share at their start, and then at their end."""
+    lo = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    hi = next((k for k, (x, y) in enumerate(zip(reversed(a[lo:]), reversed(b[lo:]))) if x != y),
+              min(len(a), len(b)) - lo)
+    return lo, hi
+
+
+def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest chain of (i, j) pairs increasing in j (they come increasing in i): n log n."""
+    ends: list[int] = []           # ends[k]: the smallest j that ends a chain of k + 1 pairs
+    tails: list[int] = []          # ... and the index in pairs of that chain's last pair
+    back = [-1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        at = bisect_left(ends, j)
+        back[k] = tails[at - 1] if at else -1
+        ends[at:at + 1], tails[at:at + 1] = [j], [k]
+    chain, k = [], tails[-1] if tails else -1
+    while k >= 0:
+        chain.append(pairs[k])
+        k = back[k]
+    return chain[::-1]
+
+
+def _bounded(a: list[str], b: list[str], i0: int, j0: int) -> list[Opcode]:
+    """A gap between anchors: difflib whole where small, else in matching slices of at most
+    sqrt(MAX_DIFF_PAIRS) rows a side (linear; exact where the two sides differ little)."""
+    lo, hi = _ends(a, b)
+    out: list[Opcode] = [("equal", i0, i0 + lo, j0, j0 + lo)]
+    ma, mb = a[lo:len(a) - hi], b[lo:len(b) - hi]
+    pieces = max(1, -(-max(len(ma), len(mb)) // math.isqrt(MAX_DIFF_PAIRS)))
+    for k in range(pieces):
+        a1, a2 = len(ma) * k // pieces, len(ma) * (k + 1) // pieces
+        b1, b2 = len(mb) * k // pieces, len(mb) * (k + 1) // pieces
+        out += [(t, i0 + lo + a1 + i1, i0 + lo + a1 + i2, j0 + lo + b1 + j1, j0 + lo + b1 + j2) for t, i1, i2, j1, j2
+                in SequenceMatcher(None, ma[a1:a2], mb[b1:b2], autojunk=False).get_opcodes()]
+    return out + [("equal", i0 + len(a) - hi, i0 + len(a), j0 + len(b) - hi, j0 + len(b))]
+
+
+def _merged(ops: list[Opcode]) -> list[Opcode]:
+    """Empty opcodes dropped, neighbours of one kind joined (an unmatched stretch is one 'replace')."""
+    out: list[Opcode] = []
+    for op in ops:
+        if op[1] == op[2] and op[3] == op[4]:
+            continue
+        tag = "equal" if op[0] == "equal" else "replace"
+        if out and (out[-1][0] == "equal") == (tag == "equal"):
+            out[-1] = (tag, out[-1][1], op[2], out[-1][3], op[4])
+        else:
+            out.append((tag, *op[1:]))
+    return out
+
+
 def align(ga: Graph, ra: list[Row], gb: Graph, rb: list[Row]) -> list[Pair]:
     out: list[Pair] = []
-    names = SequenceMatcher(None, [r.name for r in ra], [r.name for r in rb], autojunk=False)
-    for tag, i1, i2, j1, j2 in names.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes([r.name for r in ra], [r.name for r in rb]):
         if tag == "equal":
             out += [Pair(a, b) for a, b in zip(ra[i1:i2], rb[j1:j2])]
         else:
@@ -63,9 +149,8 @@ def align(ga: Graph, ra: list[Row], gb: Graph, rb: list[Row]) -> list[Pair]:
 
 
 def _by_structure(ga: Graph, ra: list[Row], gb: Graph, rb: list[Row]) -> list[Pair]:
-    kinds = SequenceMatcher(None, [_kind(ga, r) for r in ra], [_kind(gb, r) for r in rb], autojunk=False)
     out: list[Pair] = []
-    for tag, i1, i2, j1, j2 in kinds.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes([_kind(ga, r) for r in ra], [_kind(gb, r) for r in rb]):
         if tag == "equal":
             out += [Pair(a, b) for a, b in zip(ra[i1:i2], rb[j1:j2])]
         else:

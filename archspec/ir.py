@@ -91,6 +91,7 @@ class Graph:
     init_loc: Loc | None = None    # where they are written
     warnings: list = field(default_factory=list)
     _nx: Any = None
+    _under: Any = field(default=None, repr=False, compare=False)   # scope path -> its nodes (under())
 
     @property
     def nx(self):
@@ -106,6 +107,18 @@ class Graph:
                     g.add_edge(src, n.name, shape=shp)
             self._nx = g
         return self._nx
+
+    def under(self, path: str) -> list[Node]:
+        """The nodes inside the scope `path` (named path.*), in graph order. Indexed once, so that
+        asking for every scope costs the sum of their sizes, not scopes x nodes."""
+        if self._under is None:
+            index: dict[str, list[Node]] = {}
+            for n in self.nodes.values():
+                parts = n.name.split(".")
+                for k in range(1, len(parts)):
+                    index.setdefault(".".join(parts[:k]), []).append(n)
+            self._under = index
+        return self._under.get(path, [])
 
     def scope_label(self, path: str) -> str:
         """What a collapsed scope is, for tables and diagrams: its block's name, else its kind."""

@@ -42,3 +42,13 @@ MAX_CHECKPOINT_TEXT = 16 * 2**20      # UTF-8 bytes of every embedded file and -
 MAX_DATA_ELEMENTS = 2**22             # values of one training image, C x H x W (3 x 1024 x 1024 is 3.1M)
 MAX_IMAGE_PIXELS = 2**26              # pixels of one image file in a data folder, checked before it is decoded
 MAX_VISUALIZE_ELEMENTS = 2**28        # activations of one forward pass in `visualize` (1 GiB of float32)
+
+# Drawing and comparing (archspec/render.py, diff.py): each cost linear in the graph, these bound the output.
+MAX_GLOSSARY_BOXES = 400          # boxes a diagram's block glossary draws (the shipped specs' largest: 83);
+                                  # structures past it are counted in the legend, not drawn
+MAX_TABLE_CELLS = 4_096           # cells of one conv's `connections:` table (LeNet-5's C3: 96); each is drawn
+                                  # in the diagram and written into the built module
+MAX_DIFF_PAIRS = 1_000_000        # rows A x rows B that `diff` aligns with difflib whole (quadratic); above it,
+                                  # anchored on rows unique to each side first, the gaps in bounded slices
+MAX_PAGES = 16                    # pages of a PNG or PDF diagram cut at 16,000 px (render.MAX_PX); a longer one
+                                  # is refused (projected from its ranks before Graphviz runs): svg or --depth

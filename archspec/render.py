@@ -14,7 +14,8 @@ Neither this module nor the CLI path to it imports torch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from html import escape as _escape
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Callable
 from .errors import did_you_mean, fmt_shape
 from .files import cannot_write, write_atomic
 from .ir import INPUT, Graph, Node, parent
+from .limits import MAX_GLOSSARY_BOXES, MAX_PAGES
 from .names import file_stem, one_line
 from .ops.base import ChannelsLast
 from .ops.conv import parse_table
@@ -41,6 +43,7 @@ OUT_PREFIX = "__output__"
 HEAD_PREFIX = "__head__"      # a cluster's header, drawn as a node beside its first box
 GLOSSARY = "__glossary__"
 STUB = "__page__"     # where an edge crosses to another page of a split diagram
+RANK_PX = 0.8 * 96   # the least one rank takes: a box's least height (0.5 in) and the rank gap (0.3 in), at 96 dpi
 MAX_PX = 16_000      # the longest side drawn as one bitmap (Graphviz scales down past 32,767 px); longer: pages
 CHAIN = 4            # ops a collapsed straight-line block may name in its box instead of a glossary entry
 
@@ -126,11 +129,12 @@ def check_expand(graph: Graph, expand: tuple[str, ...]) -> None:
                                + (f"; {hint}" if hint else ""))
 
 
-def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = ()) -> View:
-    """The boxes of the diagram at `depth` (0 = every node), from report.rows."""
+def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict | None = None) -> View:
+    """The boxes of the diagram at `depth` (0 = every node), from report.rows (`sums`: its rollup
+    with elementwise, where one graph is viewed at several depths)."""
     unit = unit_at(depth, expand)
     boxes = [Box(r.name, r, "node" if r.name in graph.nodes else "scope", [r.name])
-             for r in rows(graph, unit=unit if depth else None)]
+             for r in rows(graph, unit=unit if depth else None, sums=sums)]
     if depth:
         boxes = _merge_runs(graph, boxes, _signatures(graph, unit))
     alias = {m: b.id for b in boxes for m in b.members}
@@ -184,9 +188,8 @@ def _run_end(graph: Graph, boxes: list[Box], i: int, sigs: dict) -> tuple[int, l
 
 def _entry(graph: Graph, path: str) -> str | None:
     """The tensor a scope reads: the first input of its first node from outside it."""
-    for n in graph.nodes.values():
-        if n.name.startswith(path + "."):
-            return next((x for x in n.inputs if not x.startswith(path + ".")), None)
+    for n in graph.under(path)[:1]:
+        return next((x for x in n.inputs if not x.startswith(path + ".")), None)
     return None
 
 
@@ -217,13 +220,13 @@ def describe(v: View) -> str:
     return f"{what}{opened}, {len(v.boxes)} boxes, {len(v.clusters)} clusters"
 
 
-def default_depth(graph: Graph) -> int:
+def default_depth(graph: Graph, sums: dict | None = None) -> int:
     """The deepest cut whose diagram has at most BUDGET boxes (0 when every node fits)."""
     if len(graph.nodes) <= BUDGET:
         return 0
-    best = 1
+    best, sums = 1, sums or rollup(graph, elementwise=True)      # summed once, not once per depth tried
     for d in range(2, deepest(graph)):
-        if len(view(graph, d).boxes) > BUDGET:
+        if len(view(graph, d, sums=sums).boxes) > BUDGET:
             break
         best = d
     return best
@@ -232,7 +235,8 @@ def default_depth(graph: Graph) -> int:
 # -- what a collapsed block is ---------------------------------------------------
 
 def nodes_in(graph: Graph, path: str) -> list[Node]:
-    return [n for n in graph.nodes.values() if n.name.startswith(path + ".")]
+    """The nodes inside the scope `path` (indexed once per graph: never scopes x nodes). Read only."""
+    return graph.under(path)
 
 
 def chain(nodes: list[Node]) -> bool:
@@ -256,8 +260,12 @@ def opened(graph: Graph, path: str) -> int:
     """The depth a glossary entry draws `path` at: one level open, more while that level is one box
     (an MBConv that only wraps its `block` sequence opens into the sequence)."""
     inside, depth = nodes_in(graph, path), depth_of(path) + 1
-    while len({unit_at(depth)(n.name) for n in inside}) == 1 and depth < deepest(graph):
+    bottom = max((depth_of(n.name) for n in inside), default=depth)
+    while depth < bottom and len({unit_at(depth)(n.name) for n in inside}) == 1:
         depth += 1
+    # at `bottom` every node is its own box: one box only when the block is one node, which opens to the end
+    if len(inside) == 1 and depth >= bottom:
+        depth = max(depth, deepest(graph))
     return depth
 
 
@@ -389,7 +397,7 @@ def format_args(args: dict, width: int = 44) -> str:
 def cluster_label(path: str, graph: Graph, sums: dict, single: bool) -> str:
     """A cluster's header: name, block, arguments, and counts unless one box inside already shows them."""
     scope = graph.scopes.get(path)
-    params, _, macs, _ = sums.get(path, (0, 0, 0, 0))
+    params, _, macs = sums.get(path, (0, 0, 0))[:3]
     block = f" · {escape(scope.block)}" if scope and scope.block else ""
     return _left([f"<B>{escape(path)}</B>{block}", format_args(scope.args, 40) if scope else "",
                   "" if single else _small(_counts(params, macs))])
@@ -442,6 +450,8 @@ class Canvas:
     """A DOT graph being drawn, and which legend symbols it has used so far."""
     dot: graphviz.Digraph
     drawn: set[str] = field(default_factory=set)
+    train: set[str] = field(default_factory=set)     # the graph's training-only nodes (found once)
+    sums: dict = field(default_factory=dict)          # report.rollup(graph, elementwise=True), summed once
 
 
 @dataclass
@@ -451,6 +461,8 @@ class Page:
     number: int              # 1-based
     count: int
     where: dict[str, int]    # every box -> its page
+    whole: View | None = None     # the view of the whole diagram, made once for every page
+    sums: dict | None = None      # report.rollup(graph, elementwise=True), summed once for every page
 
 
 def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand: tuple[str, ...] = (),
@@ -459,7 +471,9 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
     only that page's boxes, and a stub for each edge to or from another page."""
     check_expand(graph, expand)
     auto = depth is None
-    whole = view(graph, default_depth(graph) if depth is None else depth, expand)
+    sums = page.sums if page and page.sums else rollup(graph, elementwise=True)
+    whole = page.whole if page and page.whole else view(graph, default_depth(graph, sums) if depth is None else depth,
+                                                        expand, sums)
     v = whole if page is None else View(graph, whole.depth, [b for b in whole.boxes if b.id in page.ids],
                                         whole.owner, expand)
     shown = "shown: every node" if not v.depth else (f"shown: depth {v.depth} of {deepest(graph)}"
@@ -475,12 +489,12 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
         node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "box",
                    "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.04"},
         edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": _MUTED, "arrowsize": "0.6"})
-    canvas = Canvas(dot)
+    canvas = Canvas(dot, train=graph.train_only_nodes(), sums=sums)
     first = page is None or page.number == 1
     if first:
         dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
                  fillcolor="#444444", fontcolor="white")
-    _add_boxes(canvas, v, graph.train_only_nodes())
+    _add_boxes(canvas, v, canvas.train)
     owner, nodes = v.owner, list(graph.nodes.values())
     if page:
         owner = {n: box if box in page.ids else STUB + box for n, box in v.owner.items()}
@@ -492,7 +506,7 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
                keep=None if page is None else lambda a, b: a in page.ids or b in page.ids or a == INPUT)
     _add_outputs(canvas, v)
     if first:
-        _add_glossary(canvas, v)
+        shown += _add_glossary(canvas, v)
     dot.node(LEGEND, legend_label(v, shown, canvas.drawn), shape="plaintext", style="")
     dot.body.insert(0, dot.body.pop())      # first in the DOT: the legend sits top left
     return dot, v
@@ -516,7 +530,7 @@ def _add_stubs(dot: graphviz.Digraph, v: View, page: Page, owner: dict[str, str]
 def _add_boxes(canvas: Canvas, v: View, train: set[str]) -> None:
     """Boxes nested in their clusters, each cluster inside its parent, in the graph's order. A cluster's
     header is a node on the rank of its first box, left of it, so the main edge never crosses it."""
-    g, sums = v.graph, rollup(v.graph)
+    g, sums = v.graph, canvas.sums
     inside: dict[str, list] = {}            # cluster path ("" = top) -> boxes and sub-clusters, in order
     for b in v.boxes:
         for path in _prefixes(b.id)[:-1]:   # register each enclosing cluster at its first box
@@ -646,10 +660,11 @@ def _add_edges(canvas: Canvas, g: Graph, nodes: list[Node], owner: dict[str, str
 def _add_outputs(canvas: Canvas, v: View) -> None:
     """An output box per output, except where the box that computes it already bears its name
     (LeNet's `output: rbf 10`): that box is ringed instead."""
+    ids = {b.id for b in v.boxes}
     for name, o in v.graph.outputs.items():
         shape = v.graph.shape_of(o.node)
         src = v.owner[o.node]
-        if not any(b.id == src for b in v.boxes):       # on another page
+        if src not in ids:       # on another page
             continue
         if src == name == o.node:       # ringed by _add_box
             continue
@@ -678,9 +693,9 @@ def glossary(v: View) -> list[Entry]:
     g = v.graph
     entries: dict[tuple, Entry] = {}
     shown = {structure(g, c) for c in v.clusters}     # already drawn open in the main graph (--expand)
-    todo = [(b.id, b.members) for b in v.boxes if b.kind != "node"]    # a run's members: scopes and carries
+    todo = deque((b.id, b.members) for b in v.boxes if b.kind != "node")   # a run's members: scopes, carries
     while todo:
-        path, members = todo.pop(0)
+        path, members = todo.popleft()
         inside = nodes_in(g, path)
         if chain(inside):
             continue
@@ -692,16 +707,33 @@ def glossary(v: View) -> list[Entry]:
             continue
         carry = next((g.nodes[m] for m in members if m in g.nodes), None)
         entries[key] = Entry(path, [m for m in members if m in g.scopes and m != path], carry)
-        children = dict.fromkeys(unit_at(opened(g, path))(n.name) for n in inside)
-        todo += [(c, [c]) for c in children if c in g.scopes]
+        cut = unit_at(opened(g, path))
+        todo += [(c, [c]) for c in dict.fromkeys(cut(n.name) for n in inside) if c in g.scopes]
     return list(entries.values())
 
 
-def _add_glossary(canvas: Canvas, v: View) -> None:
-    """The glossary beside the graph, one cluster per structure, in columns about as tall as the graph."""
-    entries = glossary(v)
+def within_budget(g: Graph, entries: list[Entry]) -> list[Entry]:
+    """The first entries whose boxes add up to at most MAX_GLOSSARY_BOXES: Graphviz lays out the
+    glossary with the graph, so a block that opens into thousands of boxes is named, not drawn."""
+    kept, total = [], 0
+    for e in entries:
+        cut = unit_at(opened(g, e.path))
+        total += len({cut(n.name) for n in nodes_in(g, e.path)}) + (e.carry is not None)
+        if total > MAX_GLOSSARY_BOXES:
+            break
+        kept.append(e)
+    return kept
+
+
+def _add_glossary(canvas: Canvas, v: View) -> str:
+    """The glossary beside the graph, one cluster per structure, in columns about as tall as the graph;
+    returns a note for the legend where structures were left out (MAX_GLOSSARY_BOXES)."""
+    found = glossary(v)
+    entries = within_budget(v.graph, found)
+    note = (f"; the glossary draws {len(entries)} of {len(found)} block structures (at most "
+            f"{MAX_GLOSSARY_BOXES:,} boxes)" if len(entries) < len(found) else "")
     if not entries:
-        return
+        return note
     canvas.drawn.add("glossary")
     tall = 1 + max(levels([b.id for b in v.boxes], box_preds(v.graph, list(v.graph.nodes.values()), v.owner))
                    .values(), default=0)
@@ -716,6 +748,7 @@ def _add_glossary(canvas: Canvas, v: View) -> None:
                 continue
             outer.edge(end, first, style="invis")
         _same_rank(outer, tops)
+    return note
 
 
 def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> tuple[str, str, int]:
@@ -726,16 +759,18 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
     cut = unit_at(depth)
     owner = {n.name: prefix + (cut(n.name)[len(path) + 1:] if n is not entry.carry else "carry") for n in nodes}
     source, sink = prefix + "in", prefix + "out"
-    scope, train = g.scopes[path], g.train_only_nodes()
+    scope, train = g.scopes[path], canvas.train
     also = _names(entry.also)
     head = [f"<B>{escape(g.scope_label(path))}</B> · as {escape(path)}", format_args(scope.args, 48),
             _small(escape(f"same structure: {also}")) if also else ""]
-    dashed = {box for box in owner.values() if all(n.name in train for n in nodes if owner[n.name] == box)}
+    live = {owner[n.name] for n in nodes if n.name not in train}
+    dashed = set(owner.values()) - live       # boxes all of whose nodes are training-only
     with target.subgraph(name=f"cluster_{prefix}") as c:     # training-only parts dashed, as in the main graph
         c.attr(label=_left(head), style="rounded,filled" + (",dashed" * all(n.name in train for n in nodes)),
                fillcolor="white", color="#999999")
         c.node(source, "in", shape="plaintext", style="", fontcolor=_MUTED)
-        for row in rows(g, unit=cut):
+        inner = replace(g, nodes={n.name: n for n in nodes_in(g, path)}, _nx=None, _under=None)
+        for row in rows(inner, unit=cut):      # the block's own rows: never a rollup of the whole graph
             if row.name.startswith(path + "."):
                 kind, id = "node" if row.name in g.nodes else "scope", prefix + row.name[len(path) + 1:]
                 _add_box(canvas, c, Box(row.name, row, kind, [row.name]), g, id in dashed, id,
@@ -785,7 +820,10 @@ def render(graph: Graph, path: Path | str | None = None, fmt: str = "svg", depth
         if fmt == "dot":
             write_atomic(path, dot.source.encode())
             return Drawing([path], v)
+        if fmt in PAGED:
+            _check_pages(v, "at least ", math.ceil(_ranks(v) * RANK_PX / MAX_PX))    # before Graphviz lays it out
         count = _pages_needed(dot, path, direction) if fmt in PAGED else 1
+        _check_pages(v, "", count)
         if count == 1:
             write_atomic(path, _draw(dot, path, fmt))
             return Drawing([path], v)
@@ -814,6 +852,19 @@ def _cuts(v: View, level: dict[str, int], n: int) -> list[int]:
     return sorted(set(cuts))
 
 
+def _ranks(v: View) -> int:
+    """The longest path through the boxes: the ranks Graphviz must lay out one after another."""
+    return 1 + max(levels([b.id for b in v.boxes], box_preds(v.graph, list(v.graph.nodes.values()), v.owner))
+                   .values(), default=0)
+
+
+def _check_pages(v: View, bound: str, count: int) -> None:
+    if count > MAX_PAGES:
+        raise DiagramError(f"the diagram of {one_line(v.graph.name)} would need {bound}{count:,} pages of "
+                           f"{MAX_PX:,} px ({len(v.boxes):,} boxes), over the limit of {MAX_PAGES} (MAX_PAGES): "
+                           "draw it as svg, or collapse it with --depth")
+
+
 def _pages_needed(dot: graphviz.Digraph, path: Path, direction: str) -> int:
     """How many pages keep the long side of the layout within MAX_PX at 96 dpi (1 when it fits)."""
     width, height = map(float, _draw(dot, path, "plain").split(b"\n", 1)[0].split()[2:4])
@@ -826,10 +877,12 @@ def _render_pages(graph: Graph, v: View, path: Path, fmt: str, depth: int | None
     """Cut at rank boundaries (equal shares of the longest path), so every edge runs forward to a later
     page; more pages while any still would not fit. Pages are written only once all of them fit."""
     level = levels([b.id for b in v.boxes], box_preds(graph, list(graph.nodes.values()), v.owner))
-    for n in range(count, count + 8):
+    sums = rollup(graph, elementwise=True)
+    for n in range(count, min(count + 8, MAX_PAGES + 1)):
         cuts = _cuts(v, level, n)
         where = {b: 1 + sum(level[b] >= c for c in cuts) for b in level}
-        pages = [build(graph, depth, direction, expand, Page({b for b, p in where.items() if p == k}, k, n, where))[0]
+        pages = [build(graph, depth, direction, expand,
+                       Page({b for b, p in where.items() if p == k}, k, n, where, v, sums))[0]
                  for k in range(1, n + 1)]
         if all(_pages_needed(d, path, direction) == 1 for d in pages):
             break

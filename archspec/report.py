@@ -55,11 +55,13 @@ def cut_at(depth: int | None) -> Callable[[str], str]:
     return cut
 
 
-def rows(graph: Graph, depth: int | None = None, unit: Callable[[str], str] | None = None) -> list[Row]:
+def rows(graph: Graph, depth: int | None = None, unit: Callable[[str], str] | None = None,
+         sums: dict[str, list[int]] | None = None) -> list[Row]:
     """One row per node, or per scope where the hierarchy is cut: at `depth`, or where `unit`
-    (node name -> the name of its row) says."""
+    (node name -> the name of its row) says. `sums`: rollup(graph, elementwise=True), where the
+    caller cuts one graph at several depths."""
     cut = unit or cut_at(depth)
-    sums = rollup(graph, elementwise=True) if depth or unit else {}
+    sums = (sums or rollup(graph, elementwise=True)) if depth or unit else {}
     out, seen = [], set()
     for n in graph.nodes.values():
         prefix = cut(n.name)

@@ -55,9 +55,9 @@ def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
 def runs(graph: Graph) -> list[dict]:
     """Every run of identical repeated sibling blocks, as the static diagram merges them into one "×N"
     box (layer1.0 – layer1.2, basic ×3), at each depth: the viewer draws one box until it is opened."""
-    out = []
+    out, sums = [], rollup(graph, elementwise=True)
     for depth in range(1, deepest(graph)):
-        for b in view(graph, depth).boxes:
+        for b in view(graph, depth, sums=sums).boxes:
             if b.kind == "run":
                 scopes = [m for m in b.members if m in graph.scopes]
                 out.append({"id": f"{b.id} – {short_name(scopes[-1])}", "name": b.row.name, "members": b.members,

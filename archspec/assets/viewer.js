@@ -25,7 +25,7 @@
   const GAP_X = 18, GAP_Y = 30, PAD = 10, HEAD = 20, LINE = 14, LABEL_FONT = "9px sans-serif";
   let zoom = 1, selected = null, current = null;   // current: the last layout
 
-  const fmt = (v) => Number(v).toLocaleString("en-US");
+  const fmt = ((f) => (v) => f.format(v))(new Intl.NumberFormat("en-US"));   // one formatter, not one per call
   const shapeText = (s) => "(" + s.join(", ") + ")";
   const shapeOf = (x) => shapeText(x.shape) + (x.layout ? " " + x.layout : "");   // channels last: (56, 56, 96) HWC
   const compactShape = (x) => x.shape.join("\u00d7") + (x.layout ? " " + x.layout : "");   // an edge's: 64×56×56
@@ -63,10 +63,13 @@
   const nesting = (path) => { let k = 0; for (let g = groupOf(path); g !== ""; g = groupOf(g)) k++; return k; };
   const blockOf = (id) => (scopes.get(id) || runs.get(id)).block;
   // the nodes a unit stands for: a node itself, a block's, a run's blocks' and carried concats'
-  const within = (id) => {
-    const paths = runs.has(id) ? runs.get(id).members : [id];
-    return M.nodes.filter((n) => paths.some((p) => n.name === p || n.name.startsWith(p + ".")));
-  };
+  // indexed once by every prefix, so that drawing costs what is drawn, not units x nodes
+  const under = new Map();
+  for (const n of M.nodes) for (const p of [...prefixes(n.name), n.name]) {
+    if (!under.has(p)) under.set(p, []);
+    under.get(p).push(n);
+  }
+  const within = (id) => (runs.has(id) ? runs.get(id).members : [id]).flatMap((p) => under.get(p) || []);
 
   // -- the graph of visible units ------------------------------------------------
   function units() {
@@ -144,27 +147,34 @@
     for (const u of list) place(u);
     const firstUnit = new Map();                   // an item's position in drawing order: its first unit's
     for (const u of list) for (let p = u; ; p = groupOf(p)) { if (!firstUnit.has(p)) firstUnit.set(p, order.get(u)); if (p === "") break; }
-    const rep = (u, g) => { let p = u; while (p !== "" && groupOf(p) !== g) p = groupOf(p); return p; };
+    const byGroup = new Map();                     // group -> [item, item] of each edge laid out in it
+    for (const e of edges) {                       // the nearest group holding both ends, and their items in it
+      const up = (u) => { const c = [u]; while (c[c.length - 1] !== "") c.push(groupOf(c[c.length - 1])); return c; };
+      const a = up(e.src), b = up(e.dst), at = new Map(a.map((x, i) => [x, i]));
+      const k = b.findIndex((x, i) => i > 0 && at.get(x) > 0);
+      if (k < 0) continue;
+      if (!byGroup.has(b[k])) byGroup.set(b[k], []);
+      byGroup.get(b[k]).push([a[at.get(b[k]) - 1], b[k - 1]]);
+    }
     const boxes = new Map();
     const lay = (g) => {
       const its = items.get(g).slice().sort((a, b) => firstUnit.get(a) - firstUnit.get(b));
       const size = new Map(its.map((it) => [it, items.has(it) && it !== "" ? lay(it) : unitSize(it)]));
       const inG = new Set(its), preds = new Map(its.map((i) => [i, new Set()])), succs = new Map(its.map((i) => [i, new Set()]));
-      for (const e of edges) {
-        const a = rep(e.src, g), b = rep(e.dst, g);
-        if (a !== b && inG.has(a) && inG.has(b) && groupOf(a) === g && groupOf(b) === g) { preds.get(b).add(a); succs.get(a).add(b); }
+      for (const [a, b] of byGroup.get(g) || []) {
+        if (a !== b && inG.has(a) && inG.has(b)) { preds.get(b).add(a); succs.get(a).add(b); }
       }
       const layer = new Map();
       for (const it of its) layer.set(it, Math.max(-1, ...[...preds.get(it)].map((p) => layer.has(p) ? layer.get(p) : -1)) + 1);
       const layers = [];
       for (const it of its) (layers[layer.get(it)] = layers[layer.get(it)] || []).push(it);
       const pos = new Map();
-      const index = () => layers.forEach((row) => row.forEach((it, i) => pos.set(it, (i + 0.5) / row.length)));
-      index();
+      const index = (row) => row.forEach((it, i) => pos.set(it, (i + 0.5) / row.length));
+      layers.forEach(index);
       const bary = (it, nb) => { const v = [...nb.get(it)].filter((x) => pos.has(x)).map((x) => pos.get(x)); return v.length ? v.reduce((s, x) => s + x, 0) / v.length : pos.get(it); };
       for (let sweep = 0; sweep < 3; sweep++) {
-        for (let l = 1; l < layers.length; l++) { layers[l].sort((a, b) => bary(a, preds) - bary(b, preds)); index(); }
-        for (let l = layers.length - 2; l >= 0; l--) { layers[l].sort((a, b) => bary(a, succs) - bary(b, succs)); index(); }
+        for (let l = 1; l < layers.length; l++) { layers[l].sort((a, b) => bary(a, preds) - bary(b, preds)); index(layers[l]); }
+        for (let l = layers.length - 2; l >= 0; l--) { layers[l].sort((a, b) => bary(a, succs) - bary(b, succs)); index(layers[l]); }
       }
       let y = g === "" ? PAD : PAD + HEAD, width = 0;
       const rows = layers.map((row) => {
@@ -225,9 +235,9 @@
     el("path", { d: "M0,0 L10,5 L0,10 z", fill: "#555" }, marker);
     const frames = [...current.abs].filter(([, a]) => a.frame).sort((p, q) => nesting(p[0]) - nesting(q[0]));
     for (const [path, a] of frames) drawFrame(svg, path, a);
-    const taken = [...current.list.map((u) => current.abs.get(u)),        // what an edge label must not cover
+    const taken = new Taken([...current.list.map((u) => current.abs.get(u)),   // what an edge label must not cover
       ...frames.flatMap(([path, a]) => [{ x: a.x, y: a.y - 2, w: textWidth(headText(path), "bold 11px sans-serif") + 16, h: HEAD + 2 },
-        { x: a.x, y: a.y - 2, w: a.w, h: 4 }, { x: a.x, y: a.y + a.h - 2, w: a.w, h: 4 }])];   // header, top and bottom lines
+        { x: a.x, y: a.y - 2, w: a.w, h: 4 }, { x: a.x, y: a.y + a.h - 2, w: a.w, h: 4 }])]);   // header, top and bottom lines
     for (const e of current.edges) {
       const s = current.abs.get(e.src), t = current.abs.get(e.dst);
       if (!s || !t) continue;
@@ -240,6 +250,22 @@
     if (selected) select(selected, false);
   }
 
+  // rectangles by the grid cells they touch: a label's test reads its neighbours only, not every box
+  class Taken {
+    constructor(rects) { this.cells = new Map(); rects.forEach((r) => this.push(r)); }
+    keys(r) {
+      const out = [], C = 128;
+      for (let i = Math.floor(r.x / C); i <= Math.floor((r.x + r.w) / C); i++)
+        for (let j = Math.floor(r.y / C); j <= Math.floor((r.y + r.h) / C); j++) out.push(i + "," + j);
+      return out;
+    }
+    push(r) { for (const k of this.keys(r)) { if (!this.cells.has(k)) this.cells.set(k, []); this.cells.get(k).push(r); } }
+    hits(box) {
+      const hit = (a) => box.x < a.x + a.w && a.x < box.x + box.w && box.y < a.y + a.h && a.y < box.y + box.h;
+      return this.keys(box).some((k) => (this.cells.get(k) || []).some(hit));
+    }
+  }
+
   // an edge's tensor shape beside the edge, nearest its middle where it covers no box, frame line,
   // header or other label; none where there is no such place
   function edgeLabel(svg, e, [x1, y1, x2, y2], taken) {
@@ -249,8 +275,7 @@
       const s = 1 - t, x = x1 + (x2 - x1) * t * t * (3 - 2 * t) + 4;
       const y = y1 * s * s * s + 3 * ((y1 + y2) / 2) * s * t + y2 * t * t * t;
       const box = { x: x - 3, y: y - 5, w: w + 6, h: 10 };          // a little room either side
-      const hits = (a) => box.x < a.x + a.w && a.x < box.x + box.w && box.y < a.y + a.h && a.y < box.y + box.h;
-      if (box.x + box.w > current.width || taken.some(hits)) continue;
+      if (box.x + box.w > current.width || taken.hits(box)) continue;
       taken.push(box);
       return shapeLabel(svg, e, x, y);
     }
@@ -353,23 +378,33 @@
     factTable(f, d);
   }
 
-  function fillTable() {
-    const body = document.querySelector("#layers tbody");
-    body.replaceChildren();
+  function fillTable() {            // rows built off the page, then put in at once; events delegated (below)
+    const rows = document.createDocumentFragment();
     for (const u of current.list) {
       if (u === INPUT || u.startsWith(OUT)) continue;
       const f = scopes.get(u) || runs.get(u) || nodes.get(u), block = scopes.has(u) || runs.has(u);
-      const tr = body.insertRow();
+      const tr = document.createElement("tr");
       tr.setAttribute("data-id", u);
       if (block) tr.className = "block";
       [u, f.block || f.label, f.shape.length ? shapeOf(f) : "", fmt(f.params), fmt(f.macs)].forEach((v, i) => {
-        const td = tr.insertCell(); td.textContent = v; if (i >= 3) td.className = "num";
+        const td = document.createElement("td"); td.textContent = v; if (i >= 3) td.className = "num";
+        tr.appendChild(td);
       });
-      tr.addEventListener("click", () => select(u, true));
-      tr.addEventListener("dblclick", () => { if (block) { open.add(u); draw(); } });
-      tr.addEventListener("mouseenter", () => highlight(u, true));
-      tr.addEventListener("mouseleave", () => highlight(u, false));
+      rows.appendChild(tr);
     }
+    document.querySelector("#layers tbody").replaceChildren(rows);
+  }
+  function tableEvents() {          // one listener per kind for all rows, not four per row per draw
+    const body = document.querySelector("#layers tbody"), row = (ev) => ev.target.closest("tr");
+    let hovered = null;
+    const hover = (u) => { if (hovered) highlight(hovered, false); hovered = u; if (u) highlight(u, true); };
+    body.addEventListener("click", (ev) => { const tr = row(ev); if (tr) select(tr.dataset.id, true); });
+    body.addEventListener("dblclick", (ev) => {
+      const u = row(ev) && row(ev).dataset.id;
+      if (u && (scopes.has(u) || runs.has(u))) { open.add(u); draw(); }
+    });
+    body.addEventListener("mouseover", (ev) => { const tr = row(ev); hover(tr ? tr.dataset.id : null); });
+    body.addEventListener("mouseleave", () => hover(null));
   }
   function highlight(id, on) {
     const shape = document.querySelector(`#graph [data-id="${CSS.escape(id)}"]`);
@@ -417,6 +452,7 @@
   $("zoom-in").addEventListener("click", () => { zoom *= 1.25; draw(); });
   $("zoom-out").addEventListener("click", () => { zoom /= 1.25; draw(); });
 
+  tableEvents();
   $("title").textContent = M.title;
   $("totals").textContent = `params ${fmt(M.totals.params)} · MACs ${fmt(M.totals.macs)} · input ${shapeText(M.input)}`;
   $("totals").title = M.convention;

@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..errors import SpecError, fmt_shape
+from ..limits import MAX_TABLE_CELLS
 from . import base
 from .base import INPUT0, Call, NonNegPair, Op, Pair, Pos, Saved, Tensor, kw, register, square, window_out
 
@@ -53,6 +54,11 @@ def parse_table(text: str) -> tuple[str, ...]:
     """A connection grid: one row per input map, one column per output map, X = connected.
     Parsed once per distinct table (shape, tensors, MACs, the module and the diagram all read it)."""
     rows = ["".join(r.split()) for r in text.strip().splitlines()]
+    cells = sum(map(len, rows))
+    if cells > MAX_TABLE_CELLS:      # before any work: a diagram draws each cell, build writes each
+        raise SpecError(f"connection table has {cells:,} cells, over the limit of {MAX_TABLE_CELLS:,} "
+                        f"(MAX_TABLE_CELLS)", hint="a partial connection table is for a few maps (LeNet-5's "
+                        "C3 is 6x16); use groups for wide layers")
     for i, row in enumerate(rows):
         bad = set(row) - set("Xx.")
         if bad:
