@@ -3,8 +3,8 @@
 package, whose compile() imports the back ends: no import goes round in a cycle."""
 from __future__ import annotations
 
+from .frontend.spec import Spec, load_spec
 from .ir import Graph
-from .spec import Spec, load_spec
 
 
 def load(path: str, sets: list[str] | None = None, library_ok: bool = False, **params) -> Spec:
@@ -17,8 +17,8 @@ def load(path: str, sets: list[str] | None = None, library_ok: bool = False, **p
 def analyze(spec_or_path, **params) -> Graph:
     """Expand, infer shapes and count: the graph IR of a spec (no torch involved); a paper table
     the spec declares is checked too (its rows and columns name what the graph has)."""
-    from .expand import expand  # looked up at each call (a test counts the expansions)
-    from .table import check_table
+    from .frontend.expand import expand  # looked up at each call (a test counts the expansions)
+    from .reports.table import check_table
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, **params)
     graph = expand(spec)
     if spec.doc.table:

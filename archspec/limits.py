@@ -19,18 +19,19 @@ MAX_SIZE = 10_000                 # length of a string or list an expression pro
 MAX_BATCH = 2**20                 # a batch size on the command line (summary --batch, train --batch-size)
 MAX_ERRORS = 100                  # errors reported before archspec stops looking
 MAX_MESSAGE = 500                 # characters of one reported line: spec text is never echoed at length
-# A paper's `table:` (archspec/table.py). Each configuration is a whole network, built in turn;
+# A paper's `table:` (archspec/reports/table.py). Each configuration is a whole network, built in turn;
 # rows may span whole blocks, so the cells' work is counted in node figures read, not rows.
 MAX_TABLE_ROWS = 1_000            # rows and totals a table lists (`rows: segments` makes one per layer run)
 MAX_TABLE_CONFIGURATIONS = 16     # networks side by side (VGG's A-E has 6)
 MAX_TABLE_NODES = 100_000         # nodes of all configurations' networks together, projected before the first
 MAX_TABLE_READS = 5_000_000       # node figures the cells read: each row's nodes x its columns
-# Files naming files (archspec/spec.py): each level is a stack frame; a real variant is 1-3 deep.
+# Files naming files (archspec/frontend/spec.py): each level is a stack frame; a real variant is 1-3 deep.
 MAX_FILE_CHAIN = 32               # files in one chain of `extends:`, or of libraries each `use:`-ing the next
-# `init: zero:` (archspec/emit/init.py): a plain name is a lookup; a glob tests the names sharing its literal prefix.
+# `init: zero:` (archspec/pytorch/emit/init.py): a plain name is a lookup; a glob tests the names sharing
+# its literal prefix.
 MAX_INIT_TESTS = 2_000_000        # node names the zero: globs test together (`*.bn3` over 250k nodes: 250k)
 
-# Checkpoints and training data are untrusted input too (archspec/train/): a checkpoint is read by
+# Checkpoints and training data are untrusted input too (archspec/pytorch/train/): a checkpoint is read by
 # archspec's own bounded reader (never torch.load, whose weights_only unpickler still lets an
 # 800-byte file allocate any amount: REDUCE of bytearray or a tensor class), every record stored
 # (never compressed) and every tensor the whole of its own storage.
@@ -43,7 +44,7 @@ MAX_DATA_ELEMENTS = 2**22             # values of one training image, C x H x W 
 MAX_IMAGE_PIXELS = 2**26              # pixels of one image file in a data folder, checked before it is decoded
 MAX_VISUALIZE_ELEMENTS = 2**28        # activations of one forward pass in `visualize` (1 GiB of float32)
 
-# Drawing and comparing (archspec/render.py, diff.py): each cost linear in the graph, these bound the output.
+# Drawing and comparing (archspec/reports/render.py, diff.py): each cost linear in the graph, these bound the output.
 MAX_GLOSSARY_BOXES = 400          # boxes a diagram's block glossary draws (the shipped specs' largest: 83);
                                   # structures past it are counted in the legend, not drawn
 MAX_TABLE_CELLS = 4_096           # cells of one conv's `connections:` table (LeNet-5's C3: 96); each is drawn

@@ -48,7 +48,7 @@ def models(name: str):
         ours = archspec.compile(spec, device="meta")
         ours.load_state_dict({k: v.clone() for k, v in weights.items()}, strict=True, assign=True)
         built.append(ours.eval())
-    fused = archspec.compiler.fuse_model(built[1]).to(memory_format=torch.channels_last)
+    fused = archspec.pytorch.compiler.fuse_model(built[1]).to(memory_format=torch.channels_last)
     return theirs, built[0], fused
 
 

@@ -64,11 +64,11 @@ def main(argv=None) -> int:
     ap.add_argument("--target", action="append", help="fuzz only these spec files (repeatable)")
     ap.add_argument("--memory-gib", type=float, default=8.0, help="extra heap a mutant may use (0: no cap)")
     ap.add_argument("--shallow", action="store_true",
-                    help="stop at the meta build: no forward, no archspec.compiler.check (faster)")
+                    help="stop at the meta build: no forward, no archspec.pytorch.compiler.check (faster)")
     ap.add_argument("--progress", type=int, default=500, help="print a line every N mutants (0: never)")
     args = ap.parse_args(argv)
 
-    import archspec.compiler  # noqa: F401 - import torch before the clock and the memory cap
+    import archspec.pytorch.compiler  # noqa: F401 - import torch before the clock and the memory cap
     _limit_memory(args.memory_gib)
     targets = args.target or engine.TARGETS
     texts = {t: (engine.ROOT / t).read_text() for t in targets}

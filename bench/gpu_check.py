@@ -8,7 +8,7 @@ in training mode (training-only heads included) on a random batch; the loss is t
 every output's mean. Checked: output shapes equal the inferred ones, the loss and every
 gradient are finite, every parameter got a gradient. Prints one line per spec with the
 step time and the training memory: archspec's prediction of the activations autograd keeps
-(archspec.memory, bfloat16), what saved_tensors_hooks see on CUDA, and the growth of
+(archspec.reports.memory, bfloat16), what saved_tensors_hooks see on CUDA, and the growth of
 torch.cuda.max_memory_allocated over one forward (those activations plus the forward's
 transient tensors: an upper bound, expected a little above the prediction; CUDA's fused dropout
 keeps a 1-byte mask where the prediction counts the CPU's bfloat16 one). Without CUDA it
@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 import archspec
-from archspec.compiler import fuse_model, saved_bytes
-from archspec.memory import training_memory
+from archspec.pytorch.compiler import fuse_model, saved_bytes
+from archspec.reports.memory import training_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import archspec  # noqa: E402  (after the path tweak, for running from a checkout)
-from archspec import render  # noqa: E402
+from archspec.reports import render  # noqa: E402
 
 
 def median_time(fn, runs: int) -> float:

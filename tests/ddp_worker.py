@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from archspec.train import Config, train
+from archspec.pytorch.train import Config, train
 
 spec, out, epochs, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 result = train(Config(spec, epochs=epochs, batch_size=batch, checkpoint=os.path.join(out, "ck"),

@@ -1,7 +1,7 @@
 """A whitelist of what archspec's emitter legitimately writes, as a test oracle.
 
 `check_generated_source(text)` raises AssertionError (with the offending line) when a
-generated module holds anything beyond the shapes archspec/emit/ produces:
+generated module holds anything beyond the shapes archspec/pytorch/emit/ produces:
 
 - module level: the header comments, `import torch`, `import torch.nn.functional as F`
   (where used), `from torch import nn`, classes deriving from `nn.Module`, and `Model = <a class>`;
@@ -15,7 +15,7 @@ generated module holds anything beyond the shapes archspec/emit/ produces:
   argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
   range(n)]`; a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
   and `for layer in self.children():`); forward annotated with torch.Tensor types only;
-- the root's `fuse` method only as archspec/emit/fuse.py's fixed text, AST for AST; any class's
+- the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
   class of the module; torch/nn/F attributes must be real, non-private, non-module
@@ -432,7 +432,7 @@ class _Checker:
     @staticmethod
     def fuse(fn) -> None:
         """The fixed `fuse` method, AST for AST."""
-        from archspec.emit.fuse import fuse_method
+        from archspec.pytorch.emit.fuse import fuse_method
         if _dump(ast.parse("\n".join(fuse_method())).body[0]) != _dump(fn):
             _fail(fn, "fuse other than the emitter's")
 

@@ -20,7 +20,7 @@ import archspec
 from archspec import limits
 from archspec.cli import main
 from archspec.errors import Diagnostics
-from archspec.spec import Loader
+from archspec.frontend.spec import Loader
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +103,7 @@ def test_table_rows_are_found_in_one_pass(spec_file):
     rows = "".join(f"    - body.{k * 20}\n" for k in range(1000))
     cols = "[{title: layer, value: name}, {title: out, value: output}, {title: depth, value: depth}]"
     g = archspec.analyze(spec_file(_net(20_000, f"table:\n  title: t\n  columns: {cols}\n  rows:\n" + rows)))
-    from archspec.table import paper_table
+    from archspec.reports.table import paper_table
     (titles, body), seconds = _timed(lambda: paper_table(g))
     assert titles == ["layer", "out", "depth"]
     assert body[:2] == [["body.0", "8x8x4", "0"], ["body.20", "8x8x4", "0"]] and len(body) == 1000
@@ -144,7 +144,7 @@ def test_table_configurations_stay_within_memory(tmp_path):
 def test_libraries_parse_a_shared_base_once(spec_file, monkeypatch):
     """40 libraries extending one base: the base is read and parsed once per load (the unprotected
     loader parsed it 40 times: 72.6 s for a 2 MB base), and the blocks are the same."""
-    from archspec import spec as spec_module
+    from archspec.frontend import spec as spec_module
     base = "archspec: 1\nblocks:\n" + "".join(f"  blk{k}: {{params: {{w: 8}}, nodes: [relu]}}\n" for k in range(3000))
     spec_file(base, "base.yaml")
     for k in range(40):
@@ -227,7 +227,7 @@ def _zero_spec(patterns: list[str], n: int, flat: bool = False) -> str:
 def test_zero_patterns_match_as_fnmatch_in_the_same_order(spec_file):
     """The prefix-bisected matching gives exactly fnmatch's matches, in the same order: each pattern's
     nodes in graph order, first mention wins."""
-    from archspec.emit.init import _zero_names
+    from archspec.pytorch.emit.init import _zero_names
     patterns = ["body.7.c", "body.1*.b", "*.c", "body.?.b", "body.[23]*.c", "body.[!0-8].b", "body.3.b", "[", "body*"]
     g = archspec.analyze(spec_file(_zero_spec(patterns, 40)))
     weighted = [n.name for n in g.nodes.values() if any(t.key == "weight" for t in n.tensors)]
@@ -306,7 +306,7 @@ def test_list_md_is_text_not_markup(in_tmp, capsys):
 
 
 def test_md_link_never_leaves_for_another_host():
-    from archspec.catalog import md_link
+    from archspec.reports.catalog import md_link
     assert md_link("a.yaml", "//evil.example/a.yaml") == "[a.yaml](/evil.example/a.yaml)"
     assert md_link("vgg16_bn.yaml", "specs/vgg16_bn.yaml") == "[vgg16_bn.yaml](specs/vgg16_bn.yaml)"
 
@@ -321,9 +321,9 @@ HOSTILE_NAMES = ["a\nmalicious: 1", "x: y", "#c", "*anchor", "&a", "!!python/obj
 def test_import_text_quotes_every_name(hostile):
     """spec_text with hostile output, spec, block and parameter names: the YAML loads back (with PyYAML
     and with archspec's own reader) with exactly the intended keys and values."""
-    from archspec.importing.structure import Block, Node, Result
-    from archspec.importing.yamltext import spec_text
-    from archspec.yamlpos import load_text
+    from archspec.frontend.yamlpos import load_text
+    from archspec.pytorch.importing.structure import Block, Node, Result
+    from archspec.pytorch.importing.yamltext import spec_text
     fc = Node("fc", {"op": "linear", "out": 4}, ["input"], "fc")
     block = Block(hostile, "nodes", {hostile: "int"}, [Node(hostile, {"op": "relu"}, ["input"], hostile)], hostile)
     unit = Node("u", {"use": hostile, hostile: 1, "b": 2, "c": 3, "d": 4}, ["fc"], "u")
@@ -359,8 +359,8 @@ def test_import_of_a_model_with_hostile_output_names_adds_no_keys(in_tmp, capsys
         "        return Out(self.d(y), y)\n"
         "def net():\n"
         "    return Net()\n")
-    from archspec.importing import import_model
-    from archspec.importing.sources import load_model
+    from archspec.pytorch.importing import import_model
+    from archspec.pytorch.importing.sources import load_model
     model, name, _ = load_model("evil.py:net")
     doc = yaml.safe_load(import_model(model, (3, 8, 8), name, "evil.py:net"))
     assert "requires_ops" not in doc and list(doc["outputs"]) == ["logits", "aux\nrequires_ops: {x: evil.py}"]

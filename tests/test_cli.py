@@ -75,8 +75,8 @@ def test_python_dash_m_and_console_script():
 @pytest.mark.slow
 def test_schema_accepts_every_spec_and_rejects_typos():
     jsonschema = pytest.importorskip("jsonschema")
-    from archspec.schema import json_schema
-    from archspec.yamlpos import load_file
+    from archspec.frontend.schema import json_schema
+    from archspec.frontend.yamlpos import load_file
     schema = json_schema()
     for path in [*SPECS.glob("*.yaml"), *SPECS.glob("blocks/*.yaml")]:
         jsonschema.validate(load_file(str(path)), schema)

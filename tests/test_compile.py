@@ -17,8 +17,8 @@ from torch import nn
 
 import archspec
 from archspec.cli import main
-from archspec.compiler import check, export, load_source, source
 from archspec.names import name_problem
+from archspec.pytorch.compiler import check, export, load_source, source
 
 TEST_SPECS = sorted((Path(__file__).parent / "specs").glob("*.yaml"))
 ALLOPS = str(Path(__file__).parent / "specs" / "allops.yaml")
@@ -68,7 +68,7 @@ def test_source_is_deterministic_and_torch_free():
     """Same spec -> byte-identical source, across processes with different hash seeds;
     emitting imports no torch."""
     code = ("import sys, archspec\n"
-            "from archspec.emit import emit\n"
+            "from archspec.pytorch.emit import emit\n"
             "for p in sys.argv[1:]:\n"
             "    spec = archspec.load(p)\n"
             "    sys.stdout.write(emit(archspec.analyze(spec)))\n"
@@ -534,19 +534,19 @@ def test_compile_of_graph_equals_compile_of_path():
 @pytest.mark.slow
 def test_build_check_expands_once(in_tmp, monkeypatch, capsys):
     """`archspec build --check --export ...` expands the spec once and loads each source once."""
-    import archspec.compiler
-    import archspec.expand
+    import archspec.frontend.expand
+    import archspec.pytorch.compiler
     from archspec.cli import main
     calls = {"expand": 0, "load": 0}
-    expand, load_source = archspec.expand.expand, archspec.compiler.load_source
+    expand, load_source = archspec.frontend.expand.expand, archspec.pytorch.compiler.load_source
 
     def counted(name, fn):
         def wrapper(*a, **k):
             calls[name] += 1
             return fn(*a, **k)
         return wrapper
-    monkeypatch.setattr(archspec.expand, "expand", counted("expand", expand))
-    monkeypatch.setattr(archspec.compiler, "load_source", counted("load", load_source))
+    monkeypatch.setattr(archspec.frontend.expand, "expand", counted("expand", expand))
+    monkeypatch.setattr(archspec.pytorch.compiler, "load_source", counted("load", load_source))
     assert main(["build", str(SPECS / "resnet18.yaml"), "-o", "out", "--check",
                  "--export", "torchscript", "--export", "exported-program"]) == 0
     assert calls == {"expand": 1, "load": 2}        # the probe source for --check, the module for the exports

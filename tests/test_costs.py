@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import archspec
-from archspec import diff, render
 from archspec.cli import main
 from archspec.limits import MAX_DIFF_PAIRS, MAX_GLOSSARY_BOXES, MAX_PAGES, MAX_TABLE_CELLS
+from archspec.reports import diff, render
 
 BUDGET = 10.0     # seconds for each command's own work
 

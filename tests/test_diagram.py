@@ -1,7 +1,7 @@
 """`archspec diagram`: the drawn structure against the IR, read back from the DOT and SVG text.
 
 Expected box and cluster counts are computed here from the graph IR alone (node
-names, scopes and repeat indices), not through archspec.render's own helpers.
+names, scopes and repeat indices), not through archspec.reports.render's own helpers.
 """
 import json
 import re
@@ -14,9 +14,9 @@ import pytest
 from paths import ALL_SPECS, SPECS
 
 import archspec
-from archspec import render
 from archspec.cli import main
-from archspec.report import CONVENTION
+from archspec.reports import render
+from archspec.reports.report import CONVENTION
 
 SPECIALS = {"input", render.LEGEND}
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

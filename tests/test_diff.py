@@ -8,7 +8,7 @@ from paths import ROOT
 
 import archspec
 from archspec.cli import main
-from archspec.diff import diff, format_diff
+from archspec.reports.diff import diff, format_diff
 
 EX, SPECS = ROOT / "examples", ROOT / "specs"
 

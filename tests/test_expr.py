@@ -1,4 +1,4 @@
-"""The `${...}` interpreter (archspec.expr): what it computes, checked against Python's own
+"""The `${...}` interpreter (archspec.frontend.expr): what it computes, checked against Python's own
 evaluation of the same text, and every refusal as a SpecError with a clear message."""
 import math
 
@@ -6,7 +6,7 @@ import pytest
 
 from archspec import limits
 from archspec.errors import SpecError
-from archspec.expr import FUNCTIONS, ShapeView, evaluate, resolve
+from archspec.frontend.expr import FUNCTIONS, ShapeView, evaluate, resolve
 
 ENV = {"planes": 64, "layers": [3, 4, 6, 3], "name": "conv", "ratio": 0.25, "flag": True, "i": 2}
 

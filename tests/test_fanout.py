@@ -1,11 +1,11 @@
-"""A block tree that fans out is refused before it is built (archspec/fanout.py): the fewest nodes
+"""A block tree that fans out is refused before it is built (archspec/frontend/fanout.py): the fewest nodes
 a list makes are counted from the spec's text, as a repeat's steps are counted before they run."""
 import time
 
 import pytest
 
 from archspec import SpecErrors, analyze, load
-from archspec.fanout import Fewest
+from archspec.frontend.fanout import Fewest
 from archspec.limits import MAX_NODES
 
 

@@ -15,8 +15,8 @@ from source_check import check_generated_source
 from torch import nn
 
 import archspec
-from archspec import compiler
 from archspec.cli import main
+from archspec.pytorch import compiler
 
 GRAPHS = {p: archspec.analyze(str(p)) for p in ALL_SPECS}
 BATCH_NORM_SPECS = [p for p, g in GRAPHS.items() if any(n.op.name == "batchnorm" for n in g.nodes.values())]
@@ -82,13 +82,13 @@ def test_torchvision_weights_fused_channels_last():
 
 
 def test_spec_without_batch_norm_has_no_fuse_method():
-    assert "def fuse" not in archspec.compiler.source(SPECS / "vgg16.yaml")
+    assert "def fuse" not in archspec.pytorch.compiler.source(SPECS / "vgg16.yaml")
     model = archspec.compile(SPECS / "lenet5.yaml", fuse=True)
     assert not model.training and not hasattr(model, "fuse")
 
 
 def test_whitelist_admits_only_the_emitted_fuse():
-    text = archspec.compiler.source(SPECS / "resnet18.yaml")
+    text = archspec.pytorch.compiler.source(SPECS / "resnet18.yaml")
     check_generated_source(text)
     pairs = '    fuse_pairs = (("conv1", "bn1"), ("conv2", "bn2"), ("downsample.0", "downsample.1"))'
     assert pairs in text
@@ -108,7 +108,7 @@ def test_whitelist_admits_only_the_emitted_fuse():
 def test_each_class_lists_its_own_pairs():
     """ResNet-50's top class folds only its stem; each bottleneck its three convs and, where it
     has one, its projection shortcut (16 + 4 + 1 = 53 pairs, as torchvision's batch norms)."""
-    text = archspec.compiler.source(SPECS / "resnet50.yaml")
+    text = archspec.pytorch.compiler.source(SPECS / "resnet50.yaml")
     assert text.count("fuse_pairs = ") == 2
     assert '    fuse_pairs = (("conv1", "bn1"),)\n' in text
     assert '        ("downsample.0", "downsample.1"),\n' in text

@@ -7,7 +7,7 @@ The mutation engine lives here and is shared with the long campaign, bench/fuzz.
 chooser, so one engine serves both. A mutant is the text of one spec file (or block
 library) after 1-3 mutations; it is written with the files it `use`s / `extends` into a
 fresh folder and run through load -> analyze -> source -> ast.parse -> whitelist check ->
-import -> build on the meta device -> eval-mode forward on meta -> archspec.compiler.check
+import -> build on the meta device -> eval-mode forward on meta -> archspec.pytorch.compiler.check
 (real shapes, params and MACs == the analysis), under an alarm (a hang is a failure, shown
 with the mutant), with the folder's listing compared before and after (archspec writes
 nothing). A block library is loaded alone (library_ok) and through its smallest users.
@@ -356,7 +356,7 @@ def _pipeline(path: str, library: bool, state: dict, deep: bool) -> None:
     from torch import nn
 
     import archspec
-    import archspec.compiler
+    import archspec.pytorch.compiler
     state["stage"] = "load"
     spec = archspec.load(path, library_ok=library)
     if library:
@@ -364,14 +364,14 @@ def _pipeline(path: str, library: bool, state: dict, deep: bool) -> None:
     state["stage"] = "analyze"
     graph = archspec.analyze(spec)
     state["stage"] = "source"
-    src = archspec.compiler.source(spec)
+    src = archspec.pytorch.compiler.source(spec)
     state["source"] = src
     state["stage"] = "parse"
     ast.parse(src)
     state["stage"] = "check"
     check_generated_source(src)
     state["stage"] = "import"
-    mod = archspec.compiler.load_source(src, graph.name)
+    mod = archspec.pytorch.compiler.load_source(src, graph.name)
     assert isinstance(mod.Model, type) and issubclass(mod.Model, nn.Module), "Model is not an nn.Module class"
     state["stage"] = "build"
     model = archspec.compile(spec, device="meta")
@@ -385,15 +385,15 @@ def _pipeline(path: str, library: bool, state: dict, deep: bool) -> None:
         y = model(torch.empty(1, *graph.input_shape, device="meta"))
     assert isinstance(y, (torch.Tensor, dict)), f"forward returned {type(y).__name__}"
     state["stage"] = "shapes"           # train mode: every node's real shape, params, MACs == analysis
-    check = archspec.compiler.check(spec)
-    assert check.ok, "archspec.compiler.check disagrees with the analysis: " + "; ".join(check.problems[:3])
+    check = archspec.pytorch.compiler.check(spec)
+    assert check.ok, "archspec.pytorch.compiler.check disagrees with the analysis: " + "; ".join(check.problems[:3])
 
 
 def run_mutant(target: str, text: str, timeout: float = 10.0, hard_exit_after: float | None = None,
                deep: bool = True) -> Outcome:
     """Write the mutant (and the files it needs) to a fresh folder and run it through archspec;
     `deep` also runs the built model forward on the meta device (eval mode) and
-    archspec.compiler.check (train mode: real shapes, params and MACs against the analysis).
+    archspec.pytorch.compiler.check (train mode: real shapes, params and MACs against the analysis).
     The alarm turns a hang into an Outcome('hang'); a hang the alarm cannot interrupt (inside C
     code) is ended by a watchdog after `hard_exit_after` seconds: it prints the mutant and exits."""
     state: dict = {"stage": "write"}

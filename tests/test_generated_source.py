@@ -16,8 +16,8 @@ import torch
 from paths import ALL_SPECS
 
 import archspec
-from archspec.compiler import load_source
-from archspec.emit import emit, module_filename
+from archspec.pytorch.compiler import load_source
+from archspec.pytorch.emit import emit, module_filename
 
 PEERS = json.loads((Path(__file__).parent / "reference" / "implementations.json").read_text())["models"]
 RUFF = [sys.executable, "-m", "ruff"]

@@ -12,9 +12,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import archspec
 from archspec.cli import main
-from archspec.importing import table
 from archspec.ops import REGISTRY
 from archspec.plugins import load_module
+from archspec.pytorch.importing import table
 
 # torchvision's classification models the importer round-trips (see MISSING for the others)
 TORCHVISION = ["alexnet", "vgg16_bn", "googlenet", "inception_v3", "resnet50", "resnext50_32x4d",

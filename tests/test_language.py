@@ -4,7 +4,7 @@ from paths import SPECS
 
 import archspec
 from archspec.errors import SpecErrors
-from archspec.expr import ShapeView, resolve
+from archspec.frontend.expr import ShapeView, resolve
 
 HEAD = "archspec: 1\ninput: [3, 8, 8]\n"
 

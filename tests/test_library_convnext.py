@@ -96,8 +96,8 @@ def test_linear_on_a_channels_first_map_hints_the_permute(capsys, spec_file):
 
 
 def test_outputs_mark_channels_last_shapes():
-    from archspec import report, viewer
-    from archspec.render import compact_shape
+    from archspec.reports import report, viewer
+    from archspec.reports.render import compact_shape
     g = archspec.analyze(str(SPECS / "convnext_tiny.yaml"))
     nodes = {n["name"]: n for n in report.to_dict(g)["nodes"]}
     assert nodes["features.1.0.block.1"]["layout"] == "HWC" and "layout" not in nodes["features.1.0.block.0"]

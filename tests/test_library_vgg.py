@@ -86,7 +86,7 @@ def test_the_paper_table_keeps_set_and_keyword_params(capsys):
     the overrides (they were rebuilt from the file alone: FC-1000 in each); a configuration's own
     values win (--set config=A changes no column)."""
     from archspec.cli import main
-    from archspec.table import format_paper
+    from archspec.reports.table import format_paper
     vgg16 = str(SPECS / "vgg16.yaml")
     columns = len(archspec.load(vgg16).doc.table.configurations)
     assert main(["summary", vgg16, "--set", "num_classes=10", "--format", "paper"]) == 0

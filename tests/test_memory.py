@@ -1,6 +1,6 @@
 """Training memory (summary --batch): the activations archspec predicts autograd keeps, against
 the bytes torch.autograd.graph.saved_tensors_hooks sees in one training forward of the compiled
-module (archspec.compiler.saved_bytes), for every shipped spec at batch 2: equal to the byte."""
+module (archspec.pytorch.compiler.saved_bytes), for every shipped spec at batch 2: equal to the byte."""
 import json
 
 import pytest
@@ -9,10 +9,10 @@ from paths import ALL_SPECS, ROOT, SPECS
 import archspec
 from archspec import limits
 from archspec.cli import main
-from archspec.memory import training_memory
+from archspec.reports.memory import training_memory
 
 torch = pytest.importorskip("torch")
-from archspec.compiler import saved_bytes  # noqa: E402  (needs torch)
+from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 FAST = ["lenet5", "alexnet_torchvision", "resnet20_cifar", "mobilenet_v2", "googlenet", "vgg11"]
 EXTRA = [ROOT / "tests" / "specs" / "allops.yaml", ROOT / "examples" / "inception3a.yaml"]

@@ -16,8 +16,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import archspec
-from archspec.compiler import source
 from archspec.ops import REGISTRY
+from archspec.pytorch.compiler import source
 
 B = 2        # batch: FlopCounterMode counts the whole batch, the analysis one sample
 

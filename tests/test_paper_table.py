@@ -13,7 +13,7 @@ from paths import ROOT, SPECS
 import archspec
 from archspec.cli import main
 from archspec.errors import SpecErrors
-from archspec.table import paper_table
+from archspec.reports.table import paper_table
 
 REF = json.loads((ROOT / "tests" / "reference" / "googlenet_table1.json").read_text())
 COLUMN = {title: j for j, title in enumerate(REF["columns"])}

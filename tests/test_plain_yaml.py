@@ -11,10 +11,11 @@ from paths import ROOT
 from ruamel.yaml import YAML
 
 import archspec.ops
-from archspec.cli import load_plugins, main
+from archspec.cli import main
 from archspec.errors import Loc, SpecError
-from archspec.schema import json_schema
-from archspec.yamlpos import load_text
+from archspec.frontend.schema import json_schema
+from archspec.frontend.yamlpos import load_text
+from archspec.plugins import load_plugins
 
 SHIPPED = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("specs/blocks/*.yaml"), *ROOT.glob("examples/*.yaml"),
                   *ROOT.glob("tests/specs/*.yaml")])

@@ -289,7 +289,7 @@ outputs:
     if text is not None:
         import torch
 
-        from archspec import compiler
+        from archspec.pytorch import compiler
         model = compiler.load_source(text, "net").Model().train()
         assert set(model(torch.zeros(1, 3, 8, 8))) == {"main", name}
         assert model.loss_weights == {name: 0.3}
@@ -877,8 +877,8 @@ def test_node_names_may_be_torchs_indices(name, ok):
 
 def test_a_bug_is_one_line_not_a_traceback(capsys, monkeypatch, spec_file):
     """main's last resort: an exception that is archspec's own bug ends as one line, exit 1."""
-    import archspec.report
-    monkeypatch.setattr(archspec.report, "format_summary", lambda *a, **k: 1 / 0)
+    import archspec.reports.report
+    monkeypatch.setattr(archspec.reports.report, "format_summary", lambda *a, **k: 1 / 0)
     code, out, err = cli(capsys, "summary", spec_file(HEAD + NODES))
     assert code == 1 and "Traceback" not in err
     assert "internal error: ZeroDivisionError" in err and len(err.strip().splitlines()) == 1

@@ -222,7 +222,7 @@ def test_the_new_keys_are_in_the_schema():
     import jsonschema
     import yaml
 
-    from archspec.schema import json_schema
+    from archspec.frontend.schema import json_schema
     for text in (LISTS, CONCAT.replace("WHAT", ", else: a"),
                  HEAD + "requires_ops: {swish: a.py}\nchange: {fc: {out: 3}}\nnodes:\n  - s:\n      seq:\n"
                         "        - {repeat: 2, index: j, node: relu}\n"):

@@ -1,11 +1,11 @@
-"""`archspec train`'s CPU threads (archspec/train/threads.py): half the CPUs by default, OMP_NUM_THREADS
+"""`archspec train`'s CPU threads (archspec/pytorch/train/threads.py): half the CPUs by default, OMP_NUM_THREADS
 or --threads where given, set for the run and restored after it."""
 import pytest
 import torch
 
 from archspec.cli import main
-from archspec.train import loop
-from archspec.train.threads import cpu_threads
+from archspec.pytorch.train import loop
+from archspec.pytorch.train.threads import cpu_threads
 
 
 @pytest.mark.parametrize("cpus, local_world, expected", [(2, None, 1), (1, None, 1), (16, None, 8), (16, "2", 4),
@@ -38,9 +38,9 @@ def test_train_computes_with_them_and_restores_torchs(monkeypatch):
 
 def test_the_cli_passes_threads_and_refuses_zero(monkeypatch, capsys):
     pytest.importorskip("sklearn")
-    import archspec.train
+    import archspec.pytorch.train
     configs = []
-    monkeypatch.setattr(archspec.train, "train", configs.append)
+    monkeypatch.setattr(archspec.pytorch.train, "train", configs.append)
     assert main(["train", "net.yaml", "--threads", "3"]) == 0
     assert main(["train", "net.yaml"]) == 0
     assert [c.threads for c in configs] == [3, None]

@@ -14,9 +14,9 @@ from paths import ROOT
 import archspec
 from archspec import analyze, load
 from archspec.cli import main
-from archspec.train import Config, train
-from archspec.train.data import DISTORTIONS, Distortions, affine, distort
-from archspec.train.objective import RBF_RUBBISH, Objective
+from archspec.pytorch.train import Config, train
+from archspec.pytorch.train.data import DISTORTIONS, Distortions, affine, distort
+from archspec.pytorch.train.objective import RBF_RUBBISH, Objective
 
 LENET = str(ROOT / "specs" / "lenet5.yaml")
 QUIET = {"progress": False, "log": lambda _: None}
@@ -221,8 +221,8 @@ def test_outputs_must_match_classes(tmp_path, capsys, monkeypatch):
 def test_visualize_checkpoint(tmp_path, capsys):
     """ZFNet's three pictures from a checkpoint; the occlusion map at one point is P(true class)
     of the image occluded by hand."""
-    from archspec.train.data import load_data
-    from archspec.train.visualize import occlusion
+    from archspec.pytorch.train.data import load_data
+    from archspec.pytorch.train.visualize import occlusion
     train(Config(LENET, epochs=1, checkpoint=str(tmp_path / "ck"), **QUIET))
     assert main(["visualize", str(tmp_path / "ck"), "--data", "digits", "-o", str(tmp_path / "vis"),
                  "--layer", "S2"]) == 0
@@ -266,7 +266,7 @@ def test_strict_makes_warnings_errors(spec_file, capsys):
 def test_checkpoint_keeps_every_spec_file():
     """A variant's record holds its base and libraries, and rebuilds the same network from them
     alone; a record naming a file outside its folder is refused."""
-    from archspec.train import checkpoint
+    from archspec.pytorch.train import checkpoint
     spec = load(str(ROOT / "examples" / "guide" / "resnext50_32x4d.yaml"), ["num_classes=10"])
     record = checkpoint.spec_record(spec, ["num_classes=10"])
     assert sorted(record["files"]) == ["examples/guide/resnext50_32x4d.yaml", "specs/blocks/resnet.yaml",

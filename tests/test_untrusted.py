@@ -30,8 +30,8 @@ from archspec import load
 from archspec.cli import main
 from archspec.errors import SpecErrors
 from archspec.limits import MAX_CHECKPOINT_TEXT, MAX_DATA_ELEMENTS
-from archspec.train import checkpoint, loop
-from archspec.train.loop import Config, Epoch
+from archspec.pytorch.train import checkpoint, loop
+from archspec.pytorch.train.loop import Config, Epoch
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 1 << 30            # bytes a hostile case may add to the subprocess once torch is imported
@@ -167,7 +167,7 @@ def error(capsys, *argv) -> str:
 CHILD = """\
 import resource, sys
 import torch, torchvision, sklearn, matplotlib, PIL.Image      # the baseline: archspec train's imports
-import archspec.cli, archspec.train.visualize
+import archspec.cli, archspec.pytorch.train.visualize
 vm = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (vm + {budget}, vm + {budget}))
 {body}
@@ -417,7 +417,7 @@ def test_visualize_needs_data_and_reads_only_it(tiny, tmp_path, capsys, monkeypa
         main(["visualize", str(path)])
     assert e.value.code == 2
     assert "the following arguments are required: --data" in capsys.readouterr().err
-    from archspec.train import visualize
+    from archspec.pytorch.train import visualize
     sources = []
     real = visualize.load_data
     monkeypatch.setattr(visualize, "load_data", lambda source, shape: sources.append(source) or real(source, shape))
@@ -461,7 +461,7 @@ def test_resume_checks_state_against_the_run(field, value, expected, tiny, tmp_p
 def test_digits_drawn_per_batch_and_input_limit():
     """digits at [1, 1024, 1024] makes no image until asked (1,797 of them would be 7.5 GB);
     an input over MAX_DATA_ELEMENTS is refused with the limit; a non-image input too."""
-    from archspec.train.data import load_data
+    from archspec.pytorch.train.data import load_data
     start = time.perf_counter()
     data = load_data("digits", (1, 1024, 1024))
     x, y = data.train[0]
@@ -481,7 +481,7 @@ def test_digits_batches_equal_one_resize_of_all():
     """Per batch or all at once, the same pixels (a resumed run draws what a straight one did)."""
     import torch.nn.functional as F
 
-    from archspec.train.data import LECUN_INK, load_data
+    from archspec.pytorch.train.data import LECUN_INK, load_data
     data = load_data("digits", (3, 32, 32))
     whole = F.interpolate(data.test.images, size=(32, 32), mode="bilinear", align_corners=False).clamp(0, 1)
     whole = (whole * (LECUN_INK[1] - LECUN_INK[0]) + LECUN_INK[0]).expand(-1, 3, -1, -1)
@@ -495,7 +495,7 @@ def test_digits_large_input_memory_bounded():
     within torch's baseline + 1 GiB (all 1,797 images up front: 7.5 GB)."""
     p = bounded(textwrap.dedent("""\
         from torch.utils.data import DataLoader
-        from archspec.train.data import load_data
+        from archspec.pytorch.train.data import load_data
         data = load_data("digits", (1, 1024, 1024))
         x, y = next(iter(DataLoader(data.train, 32)))
         print(tuple(x.shape), tuple(y.shape))
@@ -512,7 +512,7 @@ def _png(path: Path, value: int = 40) -> None:
 
 def _walk(tmp_path: Path, seconds: float = TIME):
     """load_data on tmp_path/imgs in a thread: (Data or the SpecErrors, seconds); a hang fails."""
-    from archspec.train.data import load_data
+    from archspec.pytorch.train.data import load_data
     out: list = []
 
     def run():
@@ -608,7 +608,7 @@ def test_generated_hostile_checkpoints(tmp_path, monkeypatch):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from archspec.compiler import compile as compile_graph
+    from archspec.pytorch.compiler import compile as compile_graph
 
     folder = tmp_path
     monkeypatch.chdir(folder)
@@ -664,8 +664,8 @@ def test_generated_hostile_checkpoints(tmp_path, monkeypatch):
 def test_check_model_refuses_views_from_any_source(tiny):
     """check_model holds on its own (a state_dict from the Python API, not through the reader):
     a zero-stride view and a slice of a larger storage are refused; the spec's own weights pass."""
-    from archspec.compiler import compile as compile_graph
     from archspec.errors import Loc
+    from archspec.pytorch.compiler import compile as compile_graph
     graph = archspec.analyze(load(tiny))
     expected = compile_graph(graph, device="meta").state_dict()
     good = archspec.compile(graph).state_dict()

@@ -88,8 +88,8 @@ def test_assets_ship_as_package_data():
     """pip install must install what each page inlines: pyproject's package-data covers every asset."""
     tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml")
     patterns = tomllib.loads((SPECS.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assets = sorted((SPECS.parent / "archspec" / "assets").iterdir())
-    assert assets and all(any(a.match(p) for p in patterns["archspec"]) for a in assets)
+    assets = sorted((SPECS.parent / "archspec" / "reports" / "assets").iterdir())
+    assert assets and all(any(a.match(p) for p in patterns["archspec.reports"]) for a in assets)
 
 
 # -- in the browser ------------------------------------------------------------------------

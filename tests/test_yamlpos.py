@@ -1,4 +1,4 @@
-"""YAML loading with positions (archspec.yamlpos): every value's line:col, and every refusal
+"""YAML loading with positions (archspec.frontend.yamlpos): every value's line:col, and every refusal
 (tags, non-finite numbers, huge integers, aliases, nesting, files that are not files)
 as a located error."""
 import os
@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-import archspec.yamlpos
+import archspec.frontend.yamlpos
 from archspec.errors import Loc, SpecError, SpecErrors
-from archspec.yamlpos import YDict, YList, load_text, read_text
+from archspec.frontend.yamlpos import YDict, YList, load_text, read_text
 
 F = "f.yaml"
 
@@ -118,7 +118,7 @@ def test_alias_errors():
 
 
 def test_aliases_count_toward_the_expansion_limit(monkeypatch):
-    monkeypatch.setattr(archspec.yamlpos, "MAX_YAML_VALUES", 100)
+    monkeypatch.setattr(archspec.frontend.yamlpos, "MAX_YAML_VALUES", 100)
     ten = "[" + ", ".join(["1"] * 9) + "]"                    # 10 values
     ok = f"a: &a {ten}\nb: [*a, *a, *a, *a, *a, *a, *a]\n"     # keys count too: 1 + 10 + 1 + 1 + 7 * 10 = 83
     assert len(load(ok)["b"]) == 7
@@ -138,7 +138,7 @@ def test_laughs_at_the_real_limit_fail_fast():
 # -- nesting ------------------------------------------------------------------------------------------
 
 def test_nesting_limit():
-    n = archspec.yamlpos.MAX_YAML_DEPTH
+    n = archspec.frontend.yamlpos.MAX_YAML_DEPTH
     assert load("[" * n + "]" * n) is not None
     assert refused("[" * (n + 1) + "]" * (n + 1), f"YAML nested more than {n} deep") == at(1, n + 1)
     deep = "".join("  " * i + f"k{i}:\n" for i in range(n)) + "  " * n + "k: 1\n"
@@ -267,7 +267,7 @@ def test_read_text_refuses_a_fifo_without_waiting(tmp_path):
 
 
 def test_read_text_refuses_an_oversized_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(archspec.yamlpos, "MAX_FILE_BYTES", 2**20)
+    monkeypatch.setattr(archspec.frontend.yamlpos, "MAX_FILE_BYTES", 2**20)
     p = tmp_path / "big.yaml"
     p.write_text("#" * 2**20)
     assert len(read_text(str(p), "big.yaml")) == 2**20           # exactly the limit: read

@@ -1,4 +1,8 @@
-"""Every built-in op; importing this package fills the registry."""
+"""The op registry: every built-in op; importing this package fills the registry, and
+`archspec.ops.register` adds your own (README, "Your own ops").
+
+May import: the shared modules (errors, limits) only; the front end, the IR and every back end
+build on it (tests/test_layout.py)."""
 from . import conv, elementwise, layers, lenet, merge  # noqa: F401  (registration)
 from .base import REGISTRY, Attrs, Call, Op, Tensor, kw, register
 

@@ -14,7 +14,7 @@ An op is a subclass of `Op` with
 - `label(a)`: a short text for diagrams and tables,
 - `module(a, xs, y)` / `call(a, args)`: its PyTorch form, as a module
   constructor (`Call`, kept as data) and as a forward expression (text);
-  archspec/emit/ turns them into source. No torch is imported here.
+  archspec/pytorch/emit/ turns them into source. No torch is imported here.
 
 Shapes are tuples (C, H, W) or (C,), the batch dimension implicit, or `ChannelsLast`
 (H, W, C) after a `permute`: only ops declared `channels_last` take those.
@@ -178,7 +178,7 @@ class Op:
     def label(self, a: BaseModel) -> str:
         return self.name
 
-    # -- PyTorch emission (archspec/emit/) -------------------------------------
+    # -- PyTorch emission (archspec/pytorch/emit/) -----------------------------
 
     fresh: ClassVar[bool] = False          # the output is a new tensor its backward never reads, so the
     #                                        next op may overwrite it in place (conv, batchnorm, add, ...)

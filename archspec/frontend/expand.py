@@ -1,0 +1,549 @@
+"""expand: blocks instantiated, repeats unrolled, scopes named; the spec becomes the graph IR.
+
+`${...}` is evaluated and `when: false` nodes are dropped (their name then
+stands for their input). Expressions may read the incoming tensor
+(`input.channels`), so each op node is inferred (archspec/frontend/infer.py) as soon
+as its inputs are known: a list is read by archspec/frontend/syntax.py and visited in
+dependency order (list order unless `in:` names a later node). Errors are
+collected; a failed node gets an unknown shape and is not blamed again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
+from ..ir import INPUT, Graph, Node, Output, Scope, shape_of
+from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
+from ..names import name_problem, shown
+from ..ops import REGISTRY
+from .expr import ShapeView, has_expr, resolve
+from .fanout import Fewest
+from .gcpause import gc_paused
+from .infer import Inference
+from .spec import TYPE_NAMES, Block, Spec, check_unused, type_problem
+from .syntax import (
+    CONTROL,
+    Decl,
+    Failed,
+    LibraryCheck,
+    ListScope,
+    Reporter,
+    check_node_name,
+    dependencies,
+    local_names,
+    order,
+    parse_decl,
+    parse_list,
+)
+from .yamlpos import YDict, YList
+
+
+@dataclass
+class _Names:
+    """The names used in one scope, and the next index of a numbered sequence."""
+    taken: set = field(default_factory=set)
+    counter: int = 0
+    suffix: dict = field(default_factory=dict)
+
+    def next(self, base: str, seq: bool) -> str:
+        """The name of an anonymous node: the next index in a seq, else base, base_1, ..."""
+        if seq:
+            local = str(self.counter)
+            self.counter += 1
+        else:
+            n = self.suffix.get(base, 0)   # remembered per base: auto-naming stays linear
+            local = base if n == 0 else f"{base}_{n}"
+            while local in self.taken:
+                n += 1
+                local = f"{base}_{n}"
+            self.suffix[base] = n + 1
+        self.taken.add(local)
+        return local
+
+
+@dataclass
+class Ctx:
+    prefix: str                  # dotted path of the scope ("" at the top)
+    env: dict                    # names visible to expressions
+    chain: tuple = ()            # block instantiation frames, outermost first
+    seq: bool = False            # children numbered 0, 1, ... (nn.Sequential)
+    index: int | None = None     # repeat index, for error frames
+    depth: int = 0
+    names: _Names = field(default_factory=_Names)
+    steps: int = 1               # product of the enclosing repeats' counts (checked against MAX_NODES)
+    scope_input: str = INPUT     # the ref `in: input` names here: expressions read it as block_input
+
+    def full(self, local: str) -> str:
+        return f"{self.prefix}.{local}" if self.prefix else local
+
+    def inner(self, prefix: str, **changes: Any) -> Ctx:
+        """A nested scope: its own names, one level deeper."""
+        return replace(self, prefix=prefix, names=_Names(), depth=self.depth + 1, **changes)
+
+
+class Expander:
+    """A spec's nodes expanded into the graph's nodes and scopes, each inferred as it is made."""
+
+    def __init__(self, spec: Spec, diags: Diagnostics):
+        self.spec = spec
+        self.diags = diags
+        self.nodes: dict[str, Node] = {}
+        self.scopes: dict[str, Scope] = {}
+        self.globals: dict[str, Any] = {}
+        self.input_shape: tuple = ()
+        self.inference = Inference()
+        self.instances = 0           # every node, block, group and repeat step (MAX_INSTANCES)
+        self.fewest = Fewest(spec.blocks)       # a list's nodes projected before they are made (MAX_NODES)
+
+    def run(self) -> Graph:
+        spec, raw = self.spec, self.spec.raw
+        self.globals = global_params(spec, self.diags)
+        self.diags.raise_if_errors()      # every later expression may read the params
+        self.input_shape = input_shape(raw, self.diags)
+        try:
+            last, aliases = self.expand_list(raw["nodes"], Ctx("", self.globals), INPUT, raw.at("nodes"))
+        except LimitError as e:
+            self.diags.error(e.loc, e.message, hint=e.hint, chain=e.chain)
+            self.diags.raise_if_errors()
+        return graph_of(spec, self.input_shape, self.nodes, self.scopes, last, aliases, self.diags)
+
+    # -- lists -------------------------------------------------------------
+
+    def expand_list(self, items: Any, ctx: Ctx, in_ref: str, loc: Loc,
+                    output: str | None = None) -> tuple[str, dict[str, str]]:
+        """Expand a list of nodes in one scope; return (output ref, local name -> ref)."""
+        ctx = replace(ctx, scope_input=in_ref)
+        self.fewest.check(items, len(self.nodes), ctx.chain)
+        scope = ListScope(ctx.prefix, ctx.seq, self.reporter(ctx))
+        if not isinstance(items, YList) or not items:
+            scope.report(loc, "expected a non-empty list of nodes")
+            return Failed("?"), {}
+        decls = parse_list(items, scope)
+        local = local_names(decls, scope)
+        ctx.names.taken.update(local)
+
+        def choose(ref: Any, loc: Loc) -> Any:
+            return value_of(ref, ctx.env, loc, "'in'")
+        deps = [dependencies(k, d, local, scope, choose) for k, d in enumerate(decls)]
+        aliases: dict[str, str] = {"input": in_ref}
+        results: list[str] = [Failed("?")] * len(decls)
+        for k in order(decls, deps, scope):
+            d = decls[k]
+            if d is not None:
+                ins = [in_ref if dep is None else results[dep] if isinstance(dep, int) else dep for dep in deps[k]]
+                results[k] = self.expand_decl(d, ctx, ins)
+                if d.name:
+                    aliases[d.name] = results[k]
+        if output is None:
+            return results[-1], aliases
+        if output not in aliases:
+            scope.report(loc, f"block output '{output}' is not a node of the block",
+                         hint=did_you_mean(output, aliases))
+            return Failed("?"), aliases
+        return aliases[output], aliases
+
+    # -- one node ----------------------------------------------------------
+
+    def expand_decl(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
+        self.instances += 1
+        if self.instances > MAX_INSTANCES:      # blocks that fan out into themselves make no nodes
+            raise LimitError(f"the spec instantiates more than archspec's limit of {MAX_INSTANCES:,} nodes "
+                             "and blocks", loc=d.loc, hint="does a block use itself?", chain=ctx.chain)
+        try:
+            if "when" in d.body:
+                cond = value_of(d.body["when"], self.env(ctx, ins), d.body.at("when"), "'when'")
+                if not isinstance(cond, bool):
+                    raise SpecError(f"'when' must be true or false, got {shown(cond)}", loc=d.body.at("when"))
+                if not cond:
+                    return stands_for(d, ins)
+            elif "else" in d.body:
+                raise SpecError("'else:' says what a node dropped by 'when:' stands for; this node has no "
+                                "'when:'", loc=d.body.key_at("else"))
+            if d.kind in ("ref", "op", "use"):
+                target = d.body[d.kind]
+                if has_expr(target):
+                    target = value_of(target, self.env(ctx, ins), d.body.at(d.kind), d.kind)
+                return self._expand_named(d, target, ctx, ins)
+            if d.kind == "repeat":
+                return self._expand_repeat(d, ctx, ins)
+            return self._expand_group(d, ctx, ins)
+        except LimitError:
+            raise
+        except SpecError as e:
+            self.reporter(ctx)(e.loc or d.loc, e.message, ctx.full(d.name) if d.name else ctx.prefix, e.hint)
+            return Failed("?")
+
+    def _expand_named(self, d: Decl, target: Any, ctx: Ctx, ins: list[str]) -> str:
+        if target_kind(d.kind, target, self.spec.blocks, d.body.at(d.kind)) == "op":
+            return self._expand_op(d, target, ctx, ins)
+        return self._expand_block(d, self.spec.blocks[target], ctx, ins)
+
+    def _expand_op(self, d: Decl, opname: str, ctx: Ctx, ins: list[str]) -> str:
+        op, values, env = REGISTRY[opname], {}, None
+        for key, v in d.body.items():
+            if key in CONTROL or key in ("op", "ref"):
+                continue
+            if has_expr(v):
+                env = env or self.env(ctx, ins)
+                v = value_of(v, env, d.body.at(key), f"attribute '{key}'")
+            values[key] = v
+        full = ctx.full(self._local_name(d, ctx, opname))
+        xs = [self.shape_of(r) for r in ins]
+        found = self.inference.node(op, values, xs, d.body, d.loc, self.reporter(ctx, full))
+        if len(self.nodes) >= MAX_NODES:
+            raise LimitError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
+        self.nodes[full] = Node(full, op, found.attrs, list(ins), xs, found.shape, found.tensors, found.macs,
+                                d.loc, ctx.chain, d.name is not None or ctx.seq)
+        return full if found.shape is not None else Failed(full)
+
+    def _local_name(self, d: Decl, ctx: Ctx, base: str) -> str:
+        return d.name if d.name is not None else ctx.names.next(base, ctx.seq)
+
+    # -- blocks, groups, repeats -----------------------------------------------
+
+    def _expand_block(self, d: Decl, block: Block, ctx: Ctx, ins: list[str]) -> str:
+        if len(ins) != 1:
+            raise SpecError(f"block '{block.name}' takes one input, got {len(ins)}", loc=d.loc)
+        check_depth(ctx, d, f" (does '{block.name}' use itself?)")
+        call_env = self.env(ctx, ins)
+        env = block_env(block, bind_args(d, block, call_env), self.globals, call_env.get("input"), d.loc)
+        if "when" in block.raw:
+            cond = value_of(block.raw["when"], {**env, "input": call_env.get("input")},
+                            block.raw.at("when"), f"'when' of block '{block.name}'")
+            if not cond:
+                return ins[0]
+        if ("seq" in block.raw) == ("nodes" in block.raw):
+            raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
+        kind = "seq" if "seq" in block.raw else "nodes"
+        full = ctx.full(self._local_name(d, ctx, block.name))
+        frame = Frame(block.name, d.loc, ctx.prefix, ctx.index)
+        inner = ctx.inner(full, env=env, chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
+        out, _ = self.expand_list(block.raw[kind], inner, ins[0], block.raw.at(kind), block.raw.get("output"))
+        args = {p: env[p] for p in block.params}
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, out, ctx.index)
+        return out
+
+    def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
+        if len(ins) != 1:
+            raise SpecError(f"a {d.kind} group takes one input, got {len(ins)}", loc=d.loc)
+        check_depth(ctx, d)
+        full = ctx.full(self._local_name(d, ctx, d.kind))
+        out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
+        self.scopes[full] = Scope(full, d.kind, d.loc, output=out, repeat=ctx.index)
+        return out
+
+    def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
+        body = d.body
+        count = repeat_count(body, self.env(ctx, ins), ctx, len(self.nodes))
+        check_repeat_form(d)
+        target = replace(ctx, steps=ctx.steps * count)
+        if d.name is not None:      # a named repeat is a numbered sequence of its own
+            check_depth(ctx, d)
+            target = ctx.inner(ctx.full(self._local_name(d, ctx, "repeat")), seq=True, index=None,
+                               steps=ctx.steps * count)
+            self.scopes[target.prefix] = Scope(target.prefix, "seq", d.loc, repeat=ctx.index)
+        if isinstance(body["node"], YList) and (not target.seq or "name" in body or "carry" in body):
+            raise SpecError("a repeat with a list of nodes belongs in a seq (its items take the next "
+                            "indices) and takes no name: or carry:", loc=body.at("node"))
+        index = repeat_index(body, target.env)
+        x = ins[0]
+        for i in range(count):
+            step = replace(target, env={**target.env, index: i}, index=i)
+            before = len(self.nodes)
+            y = self._repeat_step(d, step, x, i)
+            if y is None:            # a step's name was refused (reported): the repeat failed
+                return Failed("?")
+            x = y
+            if i == 0:
+                self._check_projection(before, count, body, ctx)
+        if d.name is not None:
+            self.scopes[target.prefix].output = x
+        return x
+
+    def _repeat_step(self, d: Decl, step: Ctx, x: str, i: int) -> str | None:
+        body = d.body
+        if isinstance(body["node"], YList):     # a list body splices into the numbered sequence
+            return self.expand_list(body["node"], step, x, body.at("node"))[0]
+        item = parse_decl(body["node"], body.at("node"))
+        if item.name is not None:
+            raise SpecError("the repeated node takes its name from the repeat's 'name:'",
+                            loc=item.loc, hint="e.g. {repeat: 4, name: \"denselayer${i + 1}\", node: {...}}")
+        name = str(value_of(body["name"], step.env, body.at("name"), "'name'")) if "name" in body else \
+            None if step.seq else str(i)
+        if name is not None:
+            scope = ListScope(step.prefix, False, self.reporter(step))
+            if not check_node_name(name, body.at("name"), scope):
+                return None
+            if name in step.names.taken:
+                raise SpecError(f"duplicate name '{name}' from repeat", loc=d.loc)
+            step.names.taken.add(name)
+            item.name = name
+        y = self.expand_decl(item, step, [x])
+        return self._concat(x, y, step, d) if body.get("carry") == "concat" else y
+
+    def _check_projection(self, before: int, count: int, body: YDict, ctx: Ctx) -> None:
+        """After a repeat's first step: the nodes all its steps would make, before they are made."""
+        total = len(self.nodes) + (len(self.nodes) - before) * (count - 1)
+        if total > MAX_NODES:
+            raise LimitError(f"repeat {count:,} of {len(self.nodes) - before:,} nodes each would exceed "
+                             f"archspec's limit of {MAX_NODES:,} nodes", loc=body.at("repeat"), chain=ctx.chain)
+
+    def _concat(self, a: str, b: str, ctx: Ctx, d: Decl) -> str:
+        carried = Decl(None, "op", YDict(d.loc, {"op": "concat"}), d.loc)
+        return self._expand_op(carried, "concat", replace(ctx, seq=False), [a, b])
+
+    # -- helpers -----------------------------------------------------------
+
+    def shape_of(self, ref: str) -> tuple | None:
+        return None if isinstance(ref, Failed) else shape_of(ref, self.input_shape, self.nodes)
+
+    def env(self, ctx: Ctx, ins: list[str]) -> dict:
+        """What expressions see at a node: the scope's names, `input` (the node's incoming tensor),
+        `inputs` (all of them) and `block_input` (the enclosing block's, which `in: input` names)."""
+        shapes = [self.shape_of(r) for r in ins]
+        env = dict(ctx.env)
+        scope_shape = self.shape_of(ctx.scope_input)
+        if scope_shape is not None:
+            env["block_input"] = ShapeView(scope_shape)
+        if shapes and shapes[0] is not None:
+            env["input"] = ShapeView(shapes[0])
+        env["inputs"] = [ShapeView(s) for s in shapes if s is not None]
+        return env
+
+    def reporter(self, ctx: Ctx, node_path: str = "") -> Reporter:
+        """Reports in a scope (with its instantiation chain), at a node's path where given."""
+        def report(loc: Loc | None, message: str, path: str = "", hint: str | None = None) -> None:
+            self.diags.error(loc, message, path=path or node_path, hint=hint, chain=ctx.chain)
+        return report
+
+
+# -- the steps, as functions ------------------------------------------------------------------
+
+def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
+    """`value` with its `${...}` evaluated; an error names what was being evaluated, at `loc`."""
+    try:
+        return resolve(value, env)
+    except SpecError as e:
+        if "input" not in env and "'input'" in e.message:
+            e.hint = "the incoming shape is unknown here (an earlier error)"
+        raise SpecError(f"in {what}: {e.message}", hint=e.hint, loc=loc) from None
+
+
+def global_params(spec: Spec, diags: Diagnostics) -> dict[str, Any]:
+    """The spec's `params:`, each evaluated in order (a param may read the ones before it)."""
+    values: dict[str, Any] = {}
+    for k, v in spec.params.items():
+        try:
+            values[k] = value_of(v, values, spec.param_locs.get(k, spec.raw.loc), f"param '{k}'")
+        except SpecError as e:
+            diags.error(e.loc, e.message, hint=e.hint)
+    return values
+
+
+def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dict[str, Scope], last: str,
+             aliases: dict[str, str], diags: Diagnostics) -> Graph:
+    """The expanded nodes as the graph: its outputs resolved, unused nodes warned of, the spec's
+    reference and table in its meta (a table is checked against the graph)."""
+    raw = spec.raw
+    outs = outputs(raw, last, aliases, nodes, diags)
+    warn_unused(nodes, outs, diags)
+    diags.raise_if_errors()
+    check_unused(spec, diags)
+    diags.raise_if_errors()
+    meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
+            "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
+            "reference_loc": raw.at("reference"), "overridden": spec.overridden,
+            "sets": spec.sets, "values": spec.values,
+            "table": spec.doc.table, "table_raw": raw.get("table")}
+    graph = Graph(spec.name, input_shape, nodes, scopes, outs, meta,
+                  init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
+                  warnings=spec.warnings + diags.warnings)
+    return graph
+
+
+def target_kind(kind: str, target: Any, blocks: dict[str, Block], loc: Loc) -> str:
+    """Whether a node's `op:`, `use:` or `ref:` names an op or a block ("op" or "block"); a
+    target of the wrong kind or neither is refused, with the closest names."""
+    if not isinstance(target, str):
+        raise SpecError(f"{kind} must name an op or block, got {shown(target)}", loc=loc)
+    is_op, is_block = target in REGISTRY, target in blocks
+    if kind == "op" and is_block:
+        raise SpecError(f"'{target}' is a block, not an op", loc=loc, hint=f"write use: {target}")
+    if kind == "use" and is_op:
+        raise SpecError(f"'{target}' is an op, not a block", loc=loc, hint=f"write op: {target}")
+    if is_op or is_block:
+        return "op" if is_op else "block"
+    what = {"op": "op", "use": "block"}.get(kind, "op or block")
+    choices = list(REGISTRY) if kind == "op" else list(blocks) if kind == "use" else [*REGISTRY, *blocks]
+    raise SpecError(f"unknown {what} {shown(target)}", loc=loc,
+                    hint=did_you_mean(target, choices) or f"known: {', '.join(sorted(choices))}; "
+                    "your own ops load with --ops FILE.py")
+
+
+def input_shape(raw: YDict, diags: Diagnostics) -> tuple:
+    shape = raw.get("input")
+    if not (isinstance(shape, list) and len(shape) in (1, 3)
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
+        diags.error(raw.at("input"), f"input must be [C, H, W] or [N] of positive ints, got {shown(shape)}")
+        return (1, 1, 1)
+    return tuple(shape)
+
+
+def bind_args(d: Decl, block: Block, env: dict) -> dict:
+    """The arguments an instance gives (positional `args:` and by name), each type-checked."""
+    params, given = block.params, {}
+    positional = d.body.get("args")
+    if has_expr(positional):        # a table row: args: ${rows[i]}
+        positional = value_of(positional, env, d.body.at("args"), "'args'")
+    if positional is not None:
+        if not isinstance(positional, list) or len(positional) > len(params):
+            raise SpecError(f"block '{block.name}' takes {len(params)} positional args "
+                            f"({', '.join(params)}), got {shown(positional)}", loc=d.body.at("args"))
+        for j, (p, v) in enumerate(zip(params, positional)):
+            loc = positional.at(j) if isinstance(positional, YList) else d.body.at("args")
+            given[p] = check_type(block, p, value_of(v, env, loc, f"arg '{p}'"), loc)
+    for key, v in d.body.items():
+        if key in CONTROL or key in ("use", "ref", "args"):
+            continue
+        if key not in params:
+            raise SpecError(f"block '{block.name}' has no parameter {shown(key)}", loc=d.body.key_at(key),
+                            hint=did_you_mean(key, params) or f"its parameters: {', '.join(params) or 'none'}")
+        if key in given:
+            raise SpecError(f"parameter '{key}' given twice (in args and by name)", loc=d.body.key_at(key))
+        loc = d.body.at(key)
+        given[key] = check_type(block, key, value_of(v, env, loc, f"parameter '{key}'"), loc)
+    return given
+
+
+def block_env(block: Block, given: dict, globals_: dict, input_view: Any, loc: Loc) -> dict:
+    """The names a block instance's body sees: globals, every parameter (given or default), `let:`."""
+    env = dict(globals_)
+    for p, decl in block.params.items():
+        if p in given:
+            env[p] = given[p]
+        elif isinstance(decl, str) and decl in TYPE_NAMES:
+            raise SpecError(f"missing parameter '{p}' of block '{block.name}'", loc=loc,
+                            hint=f"block '{block.name}' ({block.loc}) takes: " +
+                            ", ".join(f"{k}: {v}" for k, v in block.params.items()))
+        else:
+            env[p] = value_of(decl, {**globals_, "input": input_view}, block.raw["params"].at(p), f"default of '{p}'")
+    let = block.raw.get("let") or YDict(block.loc)
+    for k, v in let.items():
+        env[k] = value_of(v, {**env, "input": input_view}, let.at(k), f"let '{k}'")
+    return env
+
+
+def check_type(block: Block, p: str, value: Any, loc: Loc) -> Any:
+    problem = type_problem(block.params[p], value)
+    if problem:
+        raise SpecError(f"parameter '{p}' of block '{block.name}' {problem}", loc=loc)
+    return value
+
+
+def repeat_count(body: YDict, env: dict, ctx: Ctx, nodes: int) -> int:
+    """A repeat's count, bounded before any step is made (nested repeats multiply)."""
+    count = value_of(body["repeat"], env, body.at("repeat"), "'repeat'")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise SpecError(f"repeat count must be a non-negative int, got {shown(count)}", loc=body.at("repeat"))
+    steps = ctx.steps * count
+    if count > MAX_REPEAT:
+        raise LimitError(f"repeat {count:,} exceeds archspec's limit of {MAX_REPEAT:,} steps",
+                         loc=body.at("repeat"), chain=ctx.chain)
+    if nodes + steps > MAX_NODES:
+        raise LimitError(f"repeat {count:,} would exceed archspec's limit of {MAX_NODES:,} nodes"
+                         + (f" ({steps:,} steps with the enclosing repeats)" if steps > count else ""),
+                         loc=body.at("repeat"), chain=ctx.chain)
+    return count
+
+
+def repeat_index(body: YDict, env: dict) -> str:
+    """The name of a repeat's step index (`index:`, default i); it may not hide a name in scope
+    (an enclosing repeat's index or a parameter), so an inner loop can always reach the outer one."""
+    index = body.get("index", "i")
+    problem = name_problem(index)
+    if problem:
+        raise SpecError(f"repeat index {shown(index)}: {problem}", loc=body.at("index"))
+    if index in env:
+        where = "an enclosing repeat's index or a parameter"
+        raise SpecError(f"this repeat's index '{index}' would hide '{index}', {where}",
+                        loc=body.at("index") if "index" in body else body.at("repeat"),
+                        hint="name this repeat's index, e.g. index: j, and read the outer one as i")
+    return index
+
+
+def check_repeat_form(d: Decl) -> None:
+    body = d.body
+    if "node" not in body:
+        raise SpecError("repeat needs a 'node:' to repeat", loc=d.loc,
+                        hint="e.g. {repeat: 3, node: {use: basic, planes: 64}}")
+    carry = body.get("carry")
+    if carry not in (None, "concat"):
+        raise SpecError(f"unknown carry {shown(carry)}", loc=body.at("carry"),
+                        hint="carry: concat feeds each step the concatenation of all before it")
+
+
+def stands_for(d: Decl, ins: list[str]) -> str:
+    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names.
+    A node of several inputs must say which (an optional concat member is not the whole module)."""
+    names = d.body.get("in")
+    names = names if isinstance(names, list) else [names]
+    if "else" in d.body:
+        choice = d.body["else"]
+        if choice in names and isinstance(choice, str):
+            return ins[names.index(choice)]
+        raise SpecError(f"else: {shown(choice)} is not one of this node's inputs",
+                        loc=d.body.at("else"), hint=f"its in: names are {', '.join(map(str, names))}")
+    if len(ins) > 1:
+        raise SpecError(f"a node of {len(ins)} inputs dropped by 'when:' must say which input stands for it",
+                        loc=d.body.at("when"), hint=f"add else: NAME, one of {', '.join(map(str, names))}")
+    return ins[0]
+
+
+def check_depth(ctx: Ctx, d: Decl, why: str = "") -> None:
+    if ctx.depth >= MAX_SCOPE_DEPTH:
+        raise LimitError(f"blocks and groups nested more than archspec's limit of {MAX_SCOPE_DEPTH} deep{why}",
+                         loc=d.loc, chain=ctx.chain)
+
+
+def outputs(raw: YDict, last: str, aliases: dict, nodes: dict[str, Node], diags: Diagnostics) -> dict[str, Output]:
+    declared = raw.get("outputs")
+    if not declared:
+        return {"output": Output("output", last)}
+    outs = {}
+    for name, o in declared.items():
+        spec = o if isinstance(o, dict) else {"node": o}
+        ref = str(spec.get("node"))
+        if ref in aliases or ref in nodes:
+            outs[name] = Output(name, aliases.get(ref, ref), bool(spec.get("train_only", False)),
+                                spec.get("loss_weight"))
+        else:
+            diags.error(declared.at(name), f"output '{name}' refers to undefined node {shown(ref)}",
+                        hint=did_you_mean(ref, [*aliases, *nodes]))
+    return outs
+
+
+def warn_unused(nodes: dict[str, Node], outs: dict[str, Output], diags: Diagnostics) -> None:
+    used = {o.node for o in outs.values()}
+    for n in nodes.values():
+        used.update(n.inputs)
+    for n in nodes.values():
+        if n.name not in used:
+            diags.warning(n.loc, "output is never used", path=n.name,
+                          hint="feed it to another node, list it in outputs:, or remove it")
+
+
+@gc_paused
+def expand(spec: Spec) -> Graph:
+    """Expand and infer a loaded spec; raises SpecErrors with every problem found."""
+    return Expander(spec, Diagnostics()).run()
+
+
+@gc_paused
+def check_library(spec: Spec) -> None:
+    """What can be checked in a block library without instantiating it (archspec/frontend/syntax.py's
+    LibraryCheck); shapes are checked where a network uses the blocks. Raises SpecErrors."""
+    check = LibraryCheck(spec.blocks, Diagnostics())
+    for block in spec.blocks.values():
+        check.block(block.name, block.raw, block.loc)
+    check.diags.raise_if_errors()

@@ -1,0 +1,59 @@
+"""emit: the graph IR as readable PyTorch source (no torch imported here).
+
+The output reads like hand-written torchvision code, and passes `ruff check` and
+`ruff format --check` at line length 100:
+- one nn.Module class per block definition: instances that differ only in numbers share
+  the class, whose constructor takes the numbers that differ as named arguments; a child
+  that some instances lack and that passes its input through (a projection shortcut) is an
+  argument that may be None (`downsample=None`, `if self.downsample is not None:`); a block
+  that needs several classes names each by what sets it apart (`InvertedResidualNoExpand`,
+  `InvertedResidualSkip`), numbered only where nothing nameable does;
+- submodules registered in spec order under the spec's names, so state_dict keys are
+  exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
+  (a run of equal ones written once, `*[Block(...) for _ in range(n)]`);
+  a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
+  (DenseNet's dense layers) is built by a for loop and run by one;
+- activations and every op with a module form as modules (alike anonymous ones share one
+  attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
+  ReLU and add in place where nothing else reads their input (`out += identity`);
+- each class lists its conv -> batch norm pairs in `fuse_pairs`; the top class's `fuse()`
+  folds them all for inference.
+
+The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and returns,
+which are nn.Sequential chains); `classes` gives every other scope a class, with its
+`forward` body from `forward` and constructor parameters for the numbers that differ;
+`source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
+laid out by `layout`.
+
+Each op describes its PyTorch form itself (`Op.module` as `Call` data, `Op.call`
+as text); this package only arranges them. Identifiers are the expander's
+validated names; numbers are written with repr (`literal`); spec text only
+through `source._text`. The same spec gives byte-identical source.
+
+May import: the shared modules, ir, ops and the front end (the spec's `init:` rules); never torch,
+nor the rest of pytorch/: reports/memory.py reads the scope tree (tests/test_layout.py).
+"""
+from __future__ import annotations
+
+from ...errors import Diagnostic, SpecError, SpecErrors
+from ...ir import Graph
+from ...names import file_stem
+from .source import write_source
+
+__all__ = ["emit", "module_filename"]
+
+
+def emit(graph: Graph, probe: bool = False) -> str:
+    """The PyTorch source of a graph: helper classes, block classes, the top class (with the
+    graph's `init:` rules), and `Model = <top class>`. With `probe`, every functional node's value
+    passes through `_probe(module, local_name, value)`, which the caller defines (compiler.check)."""
+    try:
+        return write_source(graph, probe)
+    except SpecError as e:
+        raise SpecErrors([Diagnostic(e.loc, e.message, hint=e.hint)]) from None
+
+
+def module_filename(graph: Graph) -> str:
+    """<name>.py, the spec name made an importable module name."""
+    name = file_stem(graph.name)
+    return ("_" + name if name[:1].isdigit() else name) + ".py"

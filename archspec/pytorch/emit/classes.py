@@ -1,0 +1,334 @@
+"""Classes: one per distinct scope structure. Instances that differ only in numbers share a
+class, whose constructor takes the numbers that differ as parameters."""
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...names import name_problem
+from ...ops.base import Call, is_default, kw, literal
+from .classnames import camel, name_classes, param_name, root_name
+from .forward import forward_lines
+from .layout import WIDTH, bracketed
+from .scopes import Child, ScopeNode, ScopeTree, local, own_children
+
+
+@dataclass(eq=False)
+class ClassPlan:
+    """A generated class: the scopes it serves and the numbers its constructor takes."""
+    name: str
+    instances: list[ScopeNode]         # the scopes it serves, in graph order
+    forward: list[str]
+    params: list[str] = field(default_factory=list)
+    slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
+    optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
+
+    @property
+    def rep(self) -> ScopeNode:
+        """The instance the class is written from: one with every optional child."""
+        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.optional))
+
+
+@dataclass(eq=False)
+class Loop:
+    """A scope whose modules are a run of one class named prefix1, prefix2, ... whose numbers
+    grow by a fixed step (DenseNet's dense block): built by a for loop, run by one."""
+    prefix: str
+    start: int                         # the first index in the names
+    children: list[Child]
+    forward: list[str]                 # the scope's forward with the run as a loop
+
+
+# -- numbers in constructor calls -----------------------------------------------------
+
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return True
+    return isinstance(v, tuple) and bool(v) and all(_is_number(x) for x in v)
+
+
+def _shape_key(call: Call) -> tuple:
+    """A call with its numbers blanked out: calls with equal keys differ only in numbers."""
+    def k(v: Any) -> Any:
+        return "#" if _is_number(v) else _shape_key(v) if isinstance(v, Call) else repr(v)
+    return (call.fn, tuple((n, k(v)) for n, v in call.args), tuple((n, k(v)) for n, v, _ in call.kwargs))
+
+
+def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """(label, value) of every number in a call, depth first: what a class may parameterise.
+    `render_call` consumes its slots in this order."""
+    for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
+        if _is_number(v):
+            out.append((f"{label}_{name}", v))
+        elif isinstance(v, Call):
+            _numbers(v, f"{label}_{name}", out)
+    return out
+
+
+def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int = 0, end: int = 0) -> str:
+    """Source of a constructor call laid out at `indent`, `start` columns into its line and
+    followed by `end` characters; `slots` gives, per number in `_numbers` order, a parameter
+    name to write, or None to write the value."""
+    def text(v: Any) -> tuple[str, bool]:
+        if _is_number(v):
+            s = next(slots)
+            return (s, True) if s is not None else (literal(v), False)
+        if isinstance(v, Call):
+            return render_call(v, slots, indent + "    ", 0, 1), False
+        return literal(v), False
+    parts = [text(v)[0] for _, v in call.args]
+    for name, v, default in call.kwargs:
+        t, param = text(v)
+        if param or not is_default(v, default):
+            parts.append(f"{name}={t}")
+    if any(isinstance(v, Call) for _, v in call.args):     # nn.Sequential: one child a line
+        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in _repeats(parts, indent + "    ")) + f"{indent})"
+    return bracketed(call.fn, parts, "", indent, start=start, end=end)
+
+
+def _repeats(parts: list[str], indent: str) -> list[str]:
+    """nn.Sequential's children with each run of equal one-line constructors written once,
+    `*[Block(...) for _ in range(n)]` (the same modules, numbered alike), laid out as ruff does."""
+    out: list[str] = []
+    for part, run in itertools.groupby(parts):
+        n = len(list(run))
+        one = f"*[{part} for _ in range({n})]"
+        if n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH:
+            out += [part] * n
+        elif len(indent) + len(one) + 1 <= WIDTH:
+            out.append(one)
+        else:
+            out.append(f"*[\n{indent}    {part}\n{indent}    for _ in range({n})\n{indent}]")
+    return out
+
+
+# -- the plans -----------------------------------------------------------------------
+
+class ClassPlanner:
+    """Plans every class of a scope tree: `plans` in post-order (a class's children come first),
+    `defs` the helper class sources its constructors need, in first-use order."""
+
+    def __init__(self, tree: ScopeTree, probe: bool) -> None:
+        self.tree = tree
+        self.plans: dict[tuple, ClassPlan] = {}          # by structure
+        self.plan_of: dict[ScopeNode, ClassPlan] = {}
+        self.key_of: dict[ScopeNode, tuple] = {}
+        self.args_of: dict[ScopeNode, list[Any]] = {}    # a scope's constructor arguments
+        self.loop_of: dict[ScopeNode, Loop] = {}
+        self.taken = {"Model", "_probe"} | tree.helper_classes
+        self.defs: dict[str, None] = {}
+        for sn in tree.post_order():
+            if not sn.sequential:
+                forward = forward_lines(tree, sn, probe)
+                loop = self._loop(sn, forward)
+                if loop is not None:
+                    self.loop_of[sn] = loop
+                self._classify(sn, loop.forward if loop else forward)
+        name_classes(tree, self.unique_plans(), self.taken)
+        for plan in self.unique_plans():
+            if plan.optional:
+                plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
+            self._parameterise(plan)
+
+    def unique_plans(self) -> list[ClassPlan]:
+        """Every class once, in post-order (a merged class is filed under several structures)."""
+        return list({id(p): p for p in self.plans.values()}.values())
+
+    @property
+    def root(self) -> ClassPlan:
+        return self.plan_of[self.tree.root]
+
+    def ctor(self, c: Child) -> Call | None:
+        """The constructor of a child (a parameter's initial value), or None for a functional node."""
+        if not (c.module or c.param):
+            return None
+        if c.node is not None:
+            call = self.tree.node_call(c.node)
+            for d in call.defs:
+                self.defs.setdefault(d.strip("\n"))
+            return call
+        if c.sub.sequential:
+            return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
+        plan = self.plan_of[c.sub]
+        present = {g.local: g for g in c.sub.children}
+        kwargs = [kw(p, v) for p, v in zip(plan.params, self.args_of[c.sub])]
+        kwargs += [kw(o, self.ctor(present[o])) for o in plan.optional if o in present]
+        return Call(plan.name, (), tuple(kwargs))
+
+    def _ctor_key(self, c: Child) -> Any:
+        """The constructor's structure, numbers aside."""
+        if not (c.module or c.param):
+            return None
+        if c.node is not None:
+            return _shape_key(self.tree.node_call(c.node))
+        if c.sub.sequential:
+            return ("seq", tuple(self._ctor_key(g) for g in c.sub.children))
+        return ("cls", self.key_of[c.sub])
+
+    # -- one class per structure ---------------------------------------------------------
+
+    def _classify(self, sn: ScopeNode, forward: list[str]) -> None:
+        """Give a scope its class: one per structure, numbers aside."""
+        scope = sn.scope
+        base = (camel(scope.block) if scope and scope.block else
+                camel(local(sn.path)) if sn.path else root_name(self.tree.graph))
+        loop = self.loop_of.get(sn)
+        children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
+                    tuple((c.local, self._ctor_key(c)) for c in sn.children))
+        key = self.key_of[sn] = (base, children, tuple(forward))
+        plan = self.plans.get(key) or self._merge(base, sn)
+        if plan is None:
+            plan = ClassPlan(base, [], forward)         # named by `name_classes` once all are known
+        self.plans[key] = plan
+        plan.instances.append(sn)
+        self.plan_of[sn] = plan
+
+    # -- optional children: one class per block definition --------------------------------
+
+    def _merge(self, base: str, sn: ScopeNode) -> ClassPlan | None:
+        """A class of the same block that `sn` joins, where they differ only by children that
+        one of them lacks and that pass their input through when absent (torchvision's
+        `downsample=None`); the class gains those children as optional arguments."""
+        if sn.scope is None or not sn.scope.block or sn in self.loop_of:
+            return None
+        looped = {c.sub for loop in self.loop_of.values() for c in loop.children}
+        for plan in dict.fromkeys(p for p in self.plans.values() if self.key_of[p.instances[0]][0] == base
+                                  and not looped.intersection(p.instances)):     # a loop builds it as it is
+            fuller = max([*plan.instances, sn], key=lambda i: len(i.children))
+            optional = [c.local for c in fuller.children
+                        if any(c.local not in {g.local for g in i.children} for i in [*plan.instances, sn])]
+            if optional and all(self._bypasses(fuller, i, optional) for i in [*plan.instances, sn]):
+                plan.optional = optional
+                return plan
+        return None
+
+    def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> bool:
+        """`other` is `fuller` with some of the `optional` children left out, each of which has
+        one input and one output that nothing overwrites in place, and whose readers read its
+        input instead where it is absent."""
+        mine = {c.local: c for c in other.children}
+        kept = [c for c in fuller.children if c.local in mine]
+        if [c.local for c in kept] != [c.local for c in other.children] or len(fuller.inputs) != len(other.inputs):
+            return False
+        through: dict[str, str] = {}                  # an absent child's output -> its input
+        for c in fuller.children:
+            if c.local in optional:
+                if not self._optional_ok(fuller, c):
+                    return False
+                if c.local not in mine:
+                    through[c.outputs[0]] = c.inputs[0]
+
+        def rel(sn: ScopeNode, ref: str) -> str:
+            while ref in through and sn is fuller:
+                ref = through[ref]
+            return ref[len(sn.path) + 1:] if ref.startswith(sn.path + ".") else f"<in {sn.inputs.index(ref)}>"
+        for c in kept:
+            o = mine[c.local]
+            if (self._ctor_key(c) != self._ctor_key(o) or c.module != o.module
+                    or [rel(fuller, r) for r in c.inputs] != [rel(other, r) for r in o.inputs]):
+                return False
+        return [rel(fuller, r) for r in fuller.exports] == [rel(other, r) for r in other.exports]
+
+    def _optional_ok(self, sn: ScopeNode, c: Child) -> bool:
+        if not (c.module and len(c.inputs) == 1 and len(c.outputs) == 1 and c.local.isidentifier()
+                and name_problem(c.local) is None and c.outputs[0] not in sn.exports
+                and sn.shared.get(c.local, c.local) == c.local):
+            return False
+        readers = [self.tree.graph.nodes[r] for r in self.tree.consumers.get(c.outputs[0], [])]
+        return not any(self.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
+
+    # -- repeats as loops -------------------------------------------------------------------
+
+    def _loop(self, sn: ScopeNode, forward: list[str]) -> Loop | None:
+        """The scope as a loop, where its modules are prefix1, prefix2, ... of one class whose
+        constructor numbers grow by fixed steps, and its forward repeats one stretch per module."""
+        mods = [c for c in sn.children if c.module]
+        if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
+                or any(c.subscope is None or c.sub.sequential for c in mods)):
+            return None
+        names = [re.fullmatch(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]+)", c.local) for c in mods]
+        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].optional:
+            return None
+        prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
+        if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
+            return None
+        if any(g.subscope is not None for c in mods for g in c.sub.children) or not self._steps(mods):
+            return None
+        return self._loop_forward(sn, mods, forward, prefix, start)
+
+    def _steps(self, mods: list[Child]) -> bool:
+        """Every constructor number of the run's modules is the same throughout, or an int
+        growing by a fixed step."""
+        columns = list(zip(*[[v for _, v in self._positions(c.sub, [])] for c in mods]))
+        return all(len(set(map(repr, col))) == 1 or (all(type(v) is int for v in col) and
+                   all(b - a == col[1] - col[0] for a, b in zip(col, col[1:]))) for col in columns)
+
+    def _loop_forward(self, sn: ScopeNode, mods: list[Child], forward: list[str], prefix: str,
+                      start: int) -> Loop | None:
+        at = [next((i for i, line in enumerate(forward) if f"self.{c.local}(" in line), -1) for c in mods]
+        period = at[1] - at[0]
+        if period <= 0 or at != [at[0] + j * period for j in range(len(mods))]:
+            return None
+        stretches = [[re.sub(rf"\b{c.local}\b", "NAME", line) for line in forward[a:a + period]]
+                     for c, a in zip(mods, at)]
+        rest = forward[:at[0]] + forward[at[0] + len(mods) * period:]
+        words = set(re.findall(r"\w+", "\n".join(forward)))
+        if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
+                or any(re.search(rf"\b{c.local}\b", line) for line in rest for c in mods)):
+            return None
+        var = next(v for v in ("out", "new", "layer_out", "value") if v not in words)
+        body = [re.sub(r"\bNAME\b", var, line.replace("self.NAME(", "layer(")) for line in stretches[0]]
+        loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
+        return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
+
+    # -- constructor parameters ----------------------------------------------------------
+
+    def _parameterise(self, plan: ClassPlan) -> None:
+        """The constructor's parameters: the numbers that differ between the class's instances,
+        one parameter for positions that are always equal, named after a block parameter or
+        the in/out channels where they match one."""
+        per_scope = [self._positions(sn, plan.optional) for sn in plan.instances]
+        labels = [lab for lab, _ in per_scope[0]]
+        columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
+        names: dict[tuple, str] = {}
+        plan.slots = []
+        for label, col in zip(labels, columns):
+            key = tuple(map(repr, col))        # by repr: 1 and 1.0 are different arguments
+            if len(set(key)) == 1:
+                plan.slots.append(None)
+                continue
+            if key not in names:
+                names[key] = param_name(self.tree.graph, plan, col, label, set(names.values()))
+            plan.slots.append(names[key])
+        plan.params = list(dict.fromkeys(s for s in plan.slots if s))
+        column_of: dict[str, tuple] = {}
+        for slot, col in zip(plan.slots, columns):
+            if slot:
+                column_of.setdefault(slot, col)
+        for i, sn in enumerate(plan.instances):
+            self.args_of[sn] = [column_of[p][i] for p in plan.params]
+
+    def positions(self, sn: ScopeNode) -> list[tuple[str, Any]]:
+        """The numbers a class's constructor may take, in slot order, for one instance."""
+        return self._positions(sn, self.plan_of[sn].optional)
+
+    def _positions(self, sn: ScopeNode, optional: list[str]) -> list[tuple[str, Any]]:
+        """The numbers of a scope's constructors (an optional child's are its caller's); of a
+        loop, its length and each argument's first value and step."""
+        loop = self.loop_of.get(sn)
+        if loop is not None:
+            inner = self.plan_of[loop.children[0].sub]
+            columns = zip(inner.params, zip(*[self.args_of[c.sub] for c in loop.children]))
+            return [("num_layers", len(loop.children)),
+                    *(x for p, col in columns for x in ((p, col[0]), (f"{p}_step", col[1] - col[0])))]
+        out: list[tuple[str, Any]] = []
+        for c in own_children(sn):
+            call = None if c.local in optional else self.ctor(c)
+            if call is not None:
+                _numbers(call, c.local, out)
+        return out

@@ -1,0 +1,126 @@
+"""Names in the generated classes: each class after its block (and what sets it apart where a
+block needs several), the top class after the spec's title, constructor parameters after the
+block parameters or channels whose values they take."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ...ir import Graph
+from ...names import RESERVED, name_problem
+from .scopes import ScopeNode, ScopeTree
+
+if TYPE_CHECKING:
+    from .classes import ClassPlan
+
+
+def camel(name: str) -> str:
+    """A class name from a name or title: CamelCase words, never a keyword, builtin or reserved name."""
+    out = "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+    return out if out[:1].isalpha() and out not in RESERVED else "Block" + out
+
+
+def root_name(g: Graph) -> str:
+    """The top class: the spec's title (ResNet-50 -> ResNet50), else its name."""
+    words = re.split(r"[^A-Za-z0-9]+", (g.meta.get("title") or "").split("(")[0])
+    name = "".join(w[:1].upper() + w[1:] for w in words if w)
+    return name if name_problem(name) is None and len(name) <= 30 else camel(g.name)
+
+
+# -- class names: the block's, and what differs where one block needs several classes ----------
+
+def name_classes(tree: ScopeTree, plans: list[ClassPlan], taken: set[str]) -> None:
+    """Each class is named after its block; where a block needs several classes, each
+    also says what sets it apart (`InvertedResidualNoExpand`, `InvertedResidualSkip`):
+    the fewest feature words, in a fixed order, that tell it from its siblings, numbered
+    (`Module2`) only where no feature does. `taken` gains every name given."""
+    groups: dict[str, list[ClassPlan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.name, []).append(plan)
+    for base, group in sorted(groups.items(), key=lambda g: len(g[1]) > 1):   # blocks' own names first
+        found = [_features(tree, plan, base) for plan in group]
+        every = sorted(set().union(*(ops for _, ops in found)) - {"add"})   # an add: the Skip word
+        rows = [(*words, *("" if op in ops else f"No{camel(op)}" for op in every)) for words, ops in found]
+        for plan, row in zip(group, rows):
+            name, peers = base, rows              # peers: the classes not told apart yet
+            for j, word in enumerate(row):
+                if len({r[j] for r in peers}) > 1:
+                    name, peers = name + word, [r for r in peers if r[j] == word]
+            plan.name = _free(name if name_problem(name) is None else base, taken)
+
+
+def _free(name: str, taken: set[str]) -> str:
+    """The name, numbered where a class or helper already has it."""
+    given, k = name, 1
+    while given in taken:
+        k += 1
+        given = f"{name}{k}"
+    taken.add(given)
+    return given
+
+
+def _features(tree: ScopeTree, plan: ClassPlan, base: str) -> tuple[tuple[str, ...], set[str]]:
+    """The words for what every instance of a class has or lacks (an identity shortcut, an
+    expansion: a first 1x1 conv that widens the channels, a spatial reduction; "" where
+    they differ or it has none), and the op kinds of its own nodes (not its child classes')."""
+    per_instance = [_instance_features(tree.graph, sn, base) for sn in plan.instances]
+    words = tuple(w if all(f[j] == w for f in per_instance) else "" for j, w in enumerate(per_instance[0]))
+    g, sn = tree.graph, plan.rep
+    own = set(sn.names).difference(*(c.names for c in _child_classes(sn)))
+    return words, {g.nodes[n].op.name for n in own}
+
+
+def _instance_features(g: Graph, sn: ScopeNode, base: str) -> tuple[str, str, str]:
+    nodes = [g.nodes[n] for n in sorted(sn.names) if n in g.nodes]
+    skip = any(n.op.name == "add" and set(n.inputs) & set(sn.inputs) for n in nodes)
+    first = next((n for n in g.nodes.values() if n.name in sn.names and n.op.name == "conv"), None)
+    expands = (first is not None and getattr(first.attrs, "k", None) in (1, (1, 1)) and first.shape is not None
+               and bool(first.in_shapes) and first.in_shapes[0] is not None
+               and first.shape[0] > first.in_shapes[0][0])
+    shapes = [g.shape_of(r) for r in sn.inputs[:1] + sn.exports[:1]]
+    reduces = (len(shapes) == 2 and all(s is not None and len(s) == 3 for s in shapes)
+               and shapes[1][1] < shapes[0][1])              # type: ignore[index]
+    return (("Skip" if "Residual" in base else "Residual") if skip else "",
+            "" if expands else "NoExpand", "Reduction" if reduces else "")
+
+
+def _child_classes(sn: ScopeNode) -> Iterator[ScopeNode]:
+    """The scopes inside `sn` that have classes of their own (nn.Sequential ones do not)."""
+    for c in sn.children:
+        if c.subscope is not None:
+            yield from _child_classes(c.sub) if c.sub.sequential else [c.sub]
+
+
+# -- constructor parameters -------------------------------------------------------------------
+
+def param_name(g: Graph, plan: ClassPlan, col: tuple, label: str, taken: set[str]) -> str:
+    """A block parameter or in/out_channels whose values are the column, else the label."""
+    taken = taken | set(plan.optional)
+    fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
+    for c in _param_candidates(g, plan, col) + [fallback]:
+        if name_problem(c) is None and c not in taken:
+            return c
+    k = 2
+    while f"{fallback}_{k}" in taken:
+        k += 1
+    return f"{fallback}_{k}"
+
+
+def _param_candidates(g: Graph, plan: ClassPlan, col: tuple) -> list[str]:
+    scopes = [sn.scope for sn in plan.instances]
+    out = []
+    if all(s is not None for s in scopes):
+        args = [s.args for s in scopes if s is not None]
+        out += [a for a in args[0] if all(a in s for s in args) and tuple(s[a] for s in args) == col]
+    for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
+                       ("out_channels", [sn.exports for sn in plan.instances])):
+        if all(len(r) == 1 for r in refs) and tuple(_channels(g, r[0]) for r in refs) == col:
+            out.append(side)
+    return out
+
+
+def _channels(g: Graph, ref: str) -> Any:
+    shape = g.shape_of(ref)
+    assert shape is not None
+    return shape[0]

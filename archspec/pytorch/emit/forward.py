@@ -1,0 +1,151 @@
+"""forward as straight-line code: one line per child, in spec order, each value in a variable
+that is reused once the value it held is dead, as hand-written torchvision code does."""
+from __future__ import annotations
+
+import re
+from collections.abc import Set
+
+from ...names import name_problem
+from ...ops.base import literal
+from .scopes import Child, ScopeNode, ScopeTree, located
+
+_GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
+_IN_PLACE_ADD = re.compile(r"^(\w+)\.add_\((\w+)\)$")
+
+
+def arg_names(sn: ScopeNode) -> list[str]:
+    """forward's parameters: x, or x_0, x_1, ... for a scope with several inputs."""
+    return ["x"] if len(sn.inputs) == 1 else [f"x_{k}" for k in range(len(sn.inputs))]
+
+
+def attr(name: str) -> str:
+    """How forward reaches a child: self.conv1, or getattr(self, "0") for a numbered one."""
+    return f"self.{name}" if name.isidentifier() else f"getattr(self, {literal(name)})"
+
+
+def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str] = frozenset()) -> list[str]:
+    """The body of a scope's forward. With `probe`, every functional value passes through
+    `_probe(self, local_name, value)`. An `optional` child may be None, its input passing
+    through (`if self.downsample is not None:`)."""
+    return _Forward(tree, sn, probe, optional).lines()
+
+
+class _Forward:
+    """One forward being written: the variable namespace (which variable holds which value)
+    and the children in the order they run."""
+
+    def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str]) -> None:
+        self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
+        self.main, self.train = self._schedule()
+        self.order = self.main + self.train
+        self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
+        self.last.update({r: len(self.order) for r in sn.exports})
+        self.var: dict[str, str] = {}            # ref -> the variable holding it
+        self.live: dict[str, str] = {}           # variable -> the ref it holds now
+        for r, v in zip(sn.inputs, arg_names(sn)):
+            self.var[r], self.live[v] = v, r
+
+    def _schedule(self) -> tuple[list[Child], list[Child]]:
+        """Children in order; at the top, those that only training-only outputs need go last,
+        under `if self.training:`, so that eval mode does not compute them."""
+        if self.sn.path != "" or not self.tree.train_only:
+            return self.sn.children, []
+        main: list[Child] = []
+        train: list[Child] = []
+        for c in self.sn.children:
+            (train if self.tree.names_of(c) <= self.tree.train_only else main).append(c)
+        return main, train
+
+    def lines(self) -> list[str]:
+        out = []
+        for i, c in enumerate(self.order):
+            if self.train and i == len(self.main):
+                out.append("if self.training:")
+            line = self._step(i, c)
+            if line is not None:
+                out += [f"{'    ' if i >= len(self.main) else ''}{part}" for part in line.split("\n")]
+        return out + self._returns()
+
+    def _step(self, i: int, c: Child) -> str | None:
+        """The line computing one child; None where it only renames a value (an identity)."""
+        expr = self._expr(c, [self.var[r] for r in c.inputs])
+        dying = [r for r in dict.fromkeys(c.inputs) if self.last[r] == i]
+        for r in dying:
+            self.live.pop(self.var[r], None)
+        reusable = self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] else None
+        if expr == reusable and len(c.outputs) == 1:
+            self.var[c.outputs[0]], self.live[reusable] = reusable, c.outputs[0]
+            return None
+        names = []
+        for o in c.outputs:
+            v = self._name(c, o, i, reusable)
+            self.var[o], self.live[v] = v, o
+            names.append(v)
+        if c.local in self.optional:                  # identity = x; if self.downsample is not None: ...
+            arg = self.var[c.inputs[0]]
+            assign = f"{names[0]} = {arg}\n" if names[0] != arg else ""
+            return f"{assign}if self.{c.local} is not None:\n    {names[0]} = {expr}"
+        added = _IN_PLACE_ADD.match(expr)
+        if added and added[1] == names[0] and len(names) == 1:
+            return f"{names[0]} += {added[2]}"           # out += identity, as torchvision writes it
+        return f"{', '.join(names)} = {expr}"
+
+    def _name(self, c: Child, ref: str, i: int, reusable: str | None) -> str:
+        """A branch keeps its spec name; a chain reuses its input's variable, else it is `out`."""
+        exports = self.sn.exports
+        nxt = self.order[i + 1] if i + 1 < len(self.order) else None
+        chained = exports == [ref] if nxt is None else len(nxt.inputs) == 1 and self.tree.only_read_by(ref, nxt)
+        reuse = reusable is not None and _GENERIC.match(reusable) and len(c.outputs) == 1
+        plain = reuse and len(self.tree.consumers.get(ref, [])) == 1 and ref not in exports
+        if self._shortcut(ref):
+            base = "identity"
+        elif c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(c.local) is None:
+            base = c.local
+        elif reuse:
+            assert reusable is not None
+            return reusable
+        else:
+            base = "out"
+        name, k = base, 0
+        while name in self.live:
+            k += 1
+            name = f"{base}_{k}"
+        return name
+
+    def _shortcut(self, ref: str) -> bool:
+        """A value read only by an add, as a later term, whose first term is not the block's
+        input (`x + self.conv(x)` has no shortcut value): a residual block's shortcut."""
+        readers = self.tree.consumers.get(ref, [])
+        if len(readers) != 1 or ref in self.sn.exports:
+            return False
+        add = self.tree.graph.nodes[readers[0]]
+        return (add.op.name == "add" and ref in add.inputs[1:] and ref != add.inputs[0]
+                and add.inputs[0] not in self.sn.inputs)
+
+    def _expr(self, c: Child, args: list[str]) -> str:
+        if c.module:
+            call = f"{attr(self.sn.shared.get(c.local, c.local))}({', '.join(args)})"
+            return f"_probe(self, {literal(c.local)}, {call})" if self.probe and c.local in self.sn.shared else call
+        n = c.node
+        assert n is not None
+        if c.param:              # the op's parameter, then its inputs
+            args = [attr(c.local), *args]
+        with located(c):
+            expr = n.op.call(n.attrs, args, self.tree.inplace(n))
+        return f"_probe(self, {literal(c.local)}, {expr})" if self.probe else str(expr)
+
+    def _returns(self) -> list[str]:
+        if self.sn.path != "":
+            return [f"return {', '.join(self.var[r] for r in self.sn.exports)}"]
+        outs = list(self.tree.graph.outputs.values())
+        evals = [o for o in outs if not o.train_only] or outs
+        if len(evals) == len(outs):
+            return [f"return {self._value(outs)}"]
+        head = [] if self.train else ["if self.training:"]
+        return head + [f"    return {self._value(outs)}", f"return {self._value(evals)}"]
+
+    def _value(self, outputs: list) -> str:
+        """The returned value: a tensor, or a dict of the named outputs."""
+        if len(outputs) == 1:
+            return self.var[outputs[0].node]
+        return "{" + ", ".join(f"{literal(o.name)}: {self.var[o.node]}" for o in outputs) + "}"

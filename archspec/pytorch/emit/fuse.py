@@ -1,0 +1,78 @@
+"""`fuse()`: the graph's conv -> batch norm pairs, folded for inference.
+
+The graph knows every batch norm whose only input is a convolution that nothing else reads:
+in eval mode such a batch norm is an affine map per channel, which folds into the conv's
+weight and bias. Each class lists the pairs among its own modules in a class attribute
+`fuse_pairs` (names relative to it, `downsample.0` inside an optional child); the top class's
+`fuse()` walks the modules and folds each one's pairs with torch's `fuse_conv_bn_eval`,
+leaving nn.Identity where the batch norm was. No tracing: the pairs are facts of the spec,
+written once here.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...ops.base import literal
+from .layout import WIDTH
+from .scopes import ScopeTree
+
+if TYPE_CHECKING:
+    from .classes import ClassPlan, ClassPlanner
+
+FUSE_DOC = "Fold each class's `fuse_pairs`, batch norms into the convs before them (eval mode)."
+FUSE_ERROR = "fuse() folds batch norms for inference: call eval() first"
+
+
+def conv_bn_pairs(tree: ScopeTree) -> list[tuple[str, str]]:
+    """(conv, batch norm) names of the foldable pairs, in graph order."""
+    out = []
+    for n in tree.graph.nodes.values():
+        if n.op.name != "batchnorm" or len(n.inputs) != 1 or n.inputs[0] not in tree.graph.nodes:
+            continue
+        conv = tree.graph.nodes[n.inputs[0]]
+        if (conv.op.name == "conv" and tree.consumers.get(conv.name) == [n.name]
+                and conv.name not in tree.output_refs
+                and tree.node_call(conv).fn == "nn.Conv2d" and tree.node_call(n).fn == "nn.BatchNorm2d"):
+            out.append((conv.name, n.name))
+    return out
+
+
+def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, list[tuple[str, str]]]:
+    """Each class's pairs, named relative to it: a pair belongs to the innermost class scope
+    that holds both its nodes (the optional children's pairs included, from the instances
+    that have them)."""
+    tree = planner.tree
+    scopes = [sn for sn in tree.post_order() if not sn.sequential]
+    out: dict[ClassPlan, dict[tuple[str, str], None]] = {}
+    for conv, norm in conv_bn_pairs(tree):
+        owner = max((sn for sn in scopes if sn.path == "" or {conv, norm} <= sn.names), key=lambda sn: len(sn.path))
+        cut = len(owner.path) + 1 if owner.path else 0
+        out.setdefault(planner.plan_of[owner], {})[(conv[cut:], norm[cut:])] = None
+    return {plan: list(pairs) for plan, pairs in out.items()}
+
+
+def pairs_attribute(pairs: list[tuple[str, str]]) -> list[str]:
+    """`fuse_pairs = (("conv1", "bn1"), ...)` at class level (a class without pairs gets none)."""
+    if not pairs:
+        return []
+    items = [f"({literal(c)}, {literal(b)})" for c, b in pairs]
+    one = f"    fuse_pairs = ({', '.join(items)}{',' * (len(items) == 1)})"
+    if len(one) <= WIDTH:
+        return [one]
+    return ["    fuse_pairs = (", *(f"        {item}," for item in items), "    )"]   # ruff's split of a tuple
+
+
+def fuse_method() -> list[str]:
+    """The top class's method, unindented: the same text for every graph with pairs."""
+    return ["def fuse(self):",
+            f'    """{FUSE_DOC}"""',
+            "    if self.training:",
+            f"        raise RuntimeError({literal(FUSE_ERROR)})",
+            "    for block in list(self.modules()):",
+            "        modules = dict(block.named_modules(remove_duplicate=False))",
+            "        for conv, norm in getattr(block, \"fuse_pairs\", ()):",
+            "            if isinstance(modules.get(norm), nn.BatchNorm2d):  # not absent, not folded yet",
+            "                fused = nn.utils.fusion.fuse_conv_bn_eval(modules[conv], modules[norm])",
+            "                block.set_submodule(conv, fused)",
+            "                block.set_submodule(norm, nn.Identity())",
+            "    return self"]

@@ -1,0 +1,298 @@
+"""The one table from PyTorch to archspec ops: which module, function or method is which op,
+and its attributes read from the module or the call. Imports torch.
+
+A module entry maps an instance to (op, attrs); a call entry maps an fx call (its tensor
+inputs, the other arguments and the shapes torch computed) to a list of (op, attrs): one call
+may be several ops (x.mean((2, 3)) is global_avgpool then flatten). Whatever an entry cannot
+express exactly raises `Unsupported`, with what differs."""
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...ops import REGISTRY
+
+
+class Unsupported(Exception):
+    """This module or call has no exact archspec op (the message says what differs)."""
+
+
+def pair(v) -> Any:
+    """A kernel, stride or padding as a spec writes it: one int when square, else (h, w)."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise Unsupported(f"a {len(v)}-d window {tuple(v)} (archspec's are 2-d)")
+        return int(v[0]) if v[0] == v[1] else (int(v[0]), int(v[1]))
+    return int(v)
+
+
+def _conv(m: nn.Conv2d) -> dict:
+    if m.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode={m.padding_mode!r} (archspec's conv pads with zeros)")
+    if isinstance(m.padding, str):
+        raise Unsupported(f"padding={m.padding!r}; give the padding as numbers")
+    return {"out": m.out_channels, "k": pair(m.kernel_size), "stride": pair(m.stride), "pad": pair(m.padding),
+            "dilation": pair(m.dilation), "groups": m.groups, "bias": m.bias is not None}
+
+
+def _batchnorm(m: nn.modules.batchnorm._BatchNorm) -> dict:
+    if not m.track_running_stats:
+        raise Unsupported("track_running_stats=False (archspec's batchnorm keeps running statistics)")
+    return {"eps": m.eps, "momentum": m.momentum, "affine": m.affine}
+
+
+def _pool(m) -> dict:
+    if getattr(m, "dilation", 1) not in (1, (1, 1)):
+        raise Unsupported(f"dilation={m.dilation}")
+    if getattr(m, "return_indices", False) or getattr(m, "divisor_override", None):
+        raise Unsupported("return_indices or divisor_override")
+    attrs = {"k": pair(m.kernel_size), "stride": pair(m.stride if m.stride is not None else m.kernel_size),
+             "pad": pair(m.padding), "ceil_mode": m.ceil_mode}
+    if isinstance(m, nn.AvgPool2d):
+        attrs["count_include_pad"] = m.count_include_pad
+    return attrs
+
+
+def _adaptive(size) -> tuple[str, dict]:
+    size = pair(size)
+    if size == 1:
+        return "global_avgpool", {}
+    if isinstance(size, int) or None not in size:
+        return "adaptive_avgpool", {"size": size}
+    raise Unsupported(f"output size {size} with None")
+
+
+def _layernorm(m: nn.LayerNorm) -> dict:
+    if len(m.normalized_shape) != 1:
+        raise Unsupported(f"normalized_shape={tuple(m.normalized_shape)} (archspec normalises one axis)")
+    if m.elementwise_affine and m.bias is None:
+        raise Unsupported("a LayerNorm without bias")
+    return {"eps": m.eps, "affine": m.elementwise_affine}
+
+
+def _flatten(m: nn.Flatten) -> dict:
+    if m.start_dim != 1 or m.end_dim != -1:
+        raise Unsupported(f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim}) (archspec flattens from dim 1)")
+    return {}
+
+
+def _plain(op: str) -> Callable[[nn.Module], tuple[str, dict]]:
+    return lambda m: (op, {})
+
+
+MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
+    nn.Conv2d: lambda m: ("conv", _conv(m)),
+    nn.BatchNorm2d: lambda m: ("batchnorm", _batchnorm(m)),
+    nn.BatchNorm1d: lambda m: ("batchnorm", _batchnorm(m)),
+    nn.Linear: lambda m: ("linear", {"out": m.out_features, "bias": m.bias is not None}),
+    nn.MaxPool2d: lambda m: ("maxpool", _pool(m)),
+    nn.AvgPool2d: lambda m: ("avgpool", _pool(m)),
+    nn.AdaptiveAvgPool2d: lambda m: _adaptive(m.output_size),
+    nn.LocalResponseNorm: lambda m: ("lrn", {"size": m.size, "alpha": m.alpha / m.size, "beta": m.beta,
+                                             "k": float(m.k)}),
+    nn.LayerNorm: lambda m: ("layernorm", _layernorm(m)),
+    nn.Dropout: lambda m: ("dropout", {"p": float(m.p)}),
+    nn.Flatten: lambda m: ("flatten", _flatten(m)),
+    nn.ReLU: _plain("relu"),
+    nn.ReLU6: _plain("relu6"),
+    nn.SiLU: _plain("silu"),
+    nn.Hardswish: _plain("hardswish"),
+    nn.Hardsigmoid: _plain("hardsigmoid"),
+    nn.Sigmoid: _plain("sigmoid"),
+    nn.Tanh: _plain("tanh"),
+    nn.Identity: _plain("identity"),
+    nn.LeakyReLU: lambda m: ("leaky_relu", {"negative_slope": float(m.negative_slope)}),
+    nn.GELU: lambda m: ("gelu", {"approximate": m.approximate}),
+    nn.Softmax: lambda m: _softmax(m.dim),
+}
+
+
+def _softmax(dim) -> tuple[str, dict]:
+    if dim not in (1, -1):
+        raise Unsupported(f"softmax over dim {dim} (archspec's is over channels)")
+    return "softmax", {}
+
+
+try:      # torchvision's drop path and permute, where torchvision is installed
+    from torchvision.ops import Permute, StochasticDepth
+    MODULES[StochasticDepth] = lambda m: ("stochastic_depth", {"p": float(m.p), "mode": m.mode})
+    MODULES[Permute] = lambda m: ("permute", {"dims": tuple(m.dims)})
+except ImportError:       # pragma: no cover
+    pass
+
+
+def _batchnorm_act(m) -> list:
+    """timm's BatchNormAct2d: batch norm, then its drop and activation modules (each an op, or none)."""
+    ops = [("batchnorm", _batchnorm(m))]
+    for part in (m.drop, m.act):
+        if type(part) is not nn.Identity:
+            ops += module_ops(part) or []
+            if type(part) not in MODULES:
+                raise Unsupported(f"a {type(part).__name__} inside it")
+    return ops
+
+
+# modules of libraries that are imported only where the model comes from them: (module, class) -> entry
+LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
+    ("timm.layers.norm_act", "BatchNormAct2d"): _batchnorm_act,
+    ("torchvision.models.convnext", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],   # over channels
+}
+
+
+def _entry(cls: type) -> Callable[[Any], list] | None:
+    entry = MODULES.get(cls)
+    if entry is not None:
+        return lambda m: [entry(m)]
+    library = LIBRARY_MODULES.get((cls.__module__, cls.__qualname__))
+    if library is not None:
+        return library
+    names = {cls.__qualname__, f"{cls.__module__}.{cls.__qualname__}"}
+    op = next((op for op in REGISTRY.values() if names & set(op.imports)), None)   # a user's op (--ops)
+    return (lambda m: [(op.name, op.attrs_of(m))]) if op is not None else None
+
+
+def is_op_module(m: nn.Module) -> bool:
+    return _entry(type(m)) is not None
+
+
+def module_ops(m: nn.Module) -> list[tuple[str, dict]] | None:
+    """[(op, attrs)] of a module archspec has as ops (the first holds its tensors), None for a
+    module to trace into."""
+    entry = _entry(type(m))
+    return entry(m) if entry else None
+
+
+# -- calls: (tensor inputs' shapes, other args, kwargs, output shape) -> [(op, attrs)] -------------
+
+class Call:
+    """One fx call: its tensor inputs' shapes, its remaining arguments and its output shape."""
+
+    def __init__(self, shapes: list[tuple], args: list, kwargs: dict, out: tuple | None):
+        self.shapes, self.args, self.kwargs, self.out = shapes, args, kwargs, out
+
+    def arg(self, index: int, name: str, default=None):
+        """A non-tensor argument by position (among the non-tensor ones) or keyword."""
+        if name in self.kwargs:
+            return self.kwargs[name]
+        return self.args[index] if index < len(self.args) else default
+
+
+def _dim(c: Call, index: int = 0, name: str = "dim", default=None):
+    d = c.arg(index, name, default)
+    rank = len(c.shapes[0]) if c.shapes else 4
+    return d + rank if isinstance(d, int) and d < 0 else d
+
+
+def _merge(op: str) -> Callable[[Call], list]:
+    def rule(c: Call) -> list:
+        if len(c.shapes) < 2:
+            consts = [a for a in c.args if isinstance(a, (int, float))]
+            if op == "mul" and len(consts) == 1 and len(c.shapes) == 1:
+                return [("scale", {"factor": float(consts[0])})]
+            raise Unsupported(f"{op} with a constant {c.args} (archspec's {op} joins tensors)")
+        return [(op, {})]
+    return rule
+
+
+def _cat(c: Call) -> list:
+    if _dim(c, 0, "dim", 0) != 1:
+        raise Unsupported(f"concatenation along dim {c.arg(0, 'dim', 0)} (archspec's concat joins channels, dim 1)")
+    return [("concat", {})] if len(c.shapes) > 1 else [("identity", {})]
+
+
+def _flat(c: Call) -> list:
+    """flatten(x, 1), view/reshape(n, -1): (C, H, W) -> (C*H*W,), judged by the shapes torch computed."""
+    x, y = c.shapes[0], c.out
+    if y is None or len(y) != 2 or y[0] != x[0] or y[1] != math.prod(x[1:]):
+        raise Unsupported(f"a reshape from {tuple(x[1:])} to {tuple(y[1:]) if y else y} (archspec's reshape is "
+                          "flatten, to one axis)")
+    return [("identity", {})] if len(x) == 2 else [("flatten", {})]
+
+
+def _mean(c: Call) -> list:
+    dims = c.arg(0, "dim")
+    dims = tuple(sorted(d % len(c.shapes[0]) for d in (dims if isinstance(dims, (tuple, list)) else [dims])))
+    if len(c.shapes[0]) != 4 or dims != (2, 3):
+        raise Unsupported(f"mean over dims {dims} (archspec has the spatial mean, global_avgpool)")
+    keep = c.arg(1, "keepdim", False)
+    return [("global_avgpool", {})] if keep else [("global_avgpool", {}), ("flatten", {})]
+
+
+def _adaptive_call(c: Call) -> list:
+    return [_adaptive(c.arg(0, "output_size"))]
+
+
+def _pool_call(op: str) -> Callable[[Call], list]:
+    def rule(c: Call) -> list:
+        k = c.arg(0, "kernel_size")
+        stride = c.arg(1, "stride") or k
+        attrs = {"k": pair(k), "stride": pair(stride), "pad": pair(c.arg(2, "padding", 0))}
+        if op == "maxpool":
+            if pair(c.arg(3, "dilation", 1)) != 1 or c.arg(5, "return_indices", False):
+                raise Unsupported("max pooling with dilation or return_indices")
+            attrs["ceil_mode"] = bool(c.arg(4, "ceil_mode", False))
+        else:
+            if c.arg(5, "divisor_override") is not None:
+                raise Unsupported("divisor_override")
+            attrs["ceil_mode"] = bool(c.arg(3, "ceil_mode", False))
+            attrs["count_include_pad"] = bool(c.arg(4, "count_include_pad", True))
+        return [(op, attrs)]
+    return rule
+
+
+def _dropout(c: Call) -> list:
+    return [("dropout", {"p": float(c.arg(0, "p", 0.5))})]
+
+
+def _unary(op: str) -> Callable[[Call], list]:
+    return lambda c: [(op, {})]
+
+
+def _gelu(c: Call) -> list:
+    return [("gelu", {"approximate": c.arg(0, "approximate", "none")})]
+
+
+FUNCTIONS: dict[Any, Callable[[Call], list]] = {
+    operator.add: _merge("add"), operator.iadd: _merge("add"), torch.add: _merge("add"),
+    operator.mul: _merge("mul"), operator.imul: _merge("mul"), torch.mul: _merge("mul"),
+    torch.cat: _cat, torch.concat: _cat,
+    torch.flatten: _flat, torch.mean: _mean,
+    F.adaptive_avg_pool2d: _adaptive_call, F.max_pool2d: _pool_call("maxpool"), F.avg_pool2d: _pool_call("avgpool"),
+    F.dropout: _dropout,
+    F.relu: _unary("relu"), torch.relu: _unary("relu"), torch.relu_: _unary("relu"), F.relu6: _unary("relu6"),
+    torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"), F.silu: _unary("silu"),
+    F.hardswish: _unary("hardswish"), F.hardsigmoid: _unary("hardsigmoid"), torch.tanh: _unary("tanh"),
+    F.gelu: _gelu,
+}
+
+METHODS: dict[str, Callable[[Call], list]] = {
+    "add": _merge("add"), "add_": _merge("add"), "mul": _merge("mul"), "mul_": _merge("mul"),
+    "flatten": _flat, "view": _flat, "reshape": _flat, "mean": _mean,
+    "relu": _unary("relu"), "relu_": _unary("relu"), "sigmoid": _unary("sigmoid"),
+    "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
+}
+
+# calls that only read sizes (x.size(0) for a view): they make no tensor and no op
+SHAPE_CALLS = {"size", "dim"}
+
+
+def call_ops(kind: str, target, call: Call) -> list | None:
+    """[(op, attrs)] of an fx call_function / call_method, or None where the table has no entry."""
+    rule = FUNCTIONS.get(target) if kind == "call_function" else METHODS.get(target)
+    return rule(call) if rule else None
+
+
+def call_name(kind: str, target) -> str:
+    """How a message names a call: torch.cat, operator.add, Tensor.view."""
+    if kind == "call_method":
+        return f"Tensor.{target}"
+    module = getattr(target, "__module__", None) or ""
+    module = {"_operator": "operator", "torch._C._nn": "F", "torch.nn.functional": "F",
+              "torch._C._VariableFunctions": "torch"}.get(module, module)
+    return f"{module}.{getattr(target, '__name__', target)}" if module else str(getattr(target, "__name__", target))

@@ -1,0 +1,346 @@
+"""A PyTorch model as archspec ops: torch.fx traces it, keeping the modules that are archspec
+ops as leaves (archspec/pytorch/importing/table.py); every other module is traced into and becomes a
+scope. The result is a tree of scopes (module instances, by their state_dict paths) whose
+leaves are ops with their inputs. Imports torch."""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+
+from ...names import name_problem, shown
+from ...ops import REGISTRY
+from . import table
+from .table import Unsupported
+
+INPUT = -1          # the id of the model's input
+
+
+class ImportError_(Exception):
+    """The model cannot be written as a spec: `where` is the module path and op, `hint` what to do."""
+
+    def __init__(self, where: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.where, self.message, self.hint = where, message, hint
+
+
+@dataclass
+class Item:
+    """One archspec op: `name` is the leaf module's attribute (None for a function call)."""
+    id: int
+    name: str | None
+    op: str
+    attrs: dict
+    ins: list[int]
+    where: str
+    path: str | None = None      # the leaf module's state_dict prefix
+    params: bool = False         # whether it holds parameters or buffers
+
+
+@dataclass
+class Scope:
+    """A traced module instance: `path` its state_dict prefix, `parts` its ops and child scopes in order."""
+    path: str
+    cls: str                 # the module's class, qualified
+    container: bool          # a plain nn.Sequential, nn.ModuleList or nn.ModuleDict (a group, never a block)
+    parts: list = field(default_factory=list)
+
+    @property
+    def local(self) -> str:
+        return self.path.rpartition(".")[2]
+
+
+@dataclass
+class Output:
+    name: str
+    id: int
+    key: str                       # the fx node's name: the same output in the eval and the training trace
+    train_only: bool = False
+
+
+@dataclass
+class Traced:
+    root: Scope
+    outputs: list[Output]          # the first is the eval-mode output
+    calls: dict[str, int]          # leaf module path -> how many times it runs
+
+
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return table.is_op_module(m)
+
+
+def trace(model: nn.Module, input_shape: tuple) -> Traced:
+    """Trace `model` on a (2, *input_shape) input (shapes from fake tensors, never computed) in
+    eval mode; where modules with parameters do not run in eval mode (auxiliary heads), trace
+    training mode too, and their outputs are the training-only ones."""
+    traced = _trace(model, input_shape, train=False)
+    held = {name for name, m in model.named_modules()
+            if any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False))}
+    if held - _covered(traced):
+        main = {o.key for o in traced.outputs}
+        training = _trace(model, input_shape, train=True)
+        if not held - _covered(training) and main <= {o.key for o in training.outputs}:
+            for o in training.outputs:
+                o.train_only = o.key not in main
+            training.outputs.sort(key=lambda o: o.train_only)
+            traced = training
+        model.eval()
+    return traced
+
+
+def _check_names(model: nn.Module) -> None:
+    """Every module name is a node name (a state_dict key archspec can write), before fx writes code."""
+    for path, _ in model.named_modules():
+        local = path.rpartition(".")[2]
+        problem = path and name_problem(local, index_ok=True)
+        if problem:
+            raise ImportError_(path.encode("unicode_escape").decode(), f"its name {shown(local)} cannot be an archspec "
+                               f"node name: {problem}",
+                               "archspec node names are state_dict keys that are Python identifiers or indices")
+
+
+def _covered(traced: Traced) -> set[str]:
+    """The modules whose own tensors the spec holds: those the ops run, and the owners of tensors
+    used directly (a layer scale)."""
+    return set(traced.calls) | {path.rpartition(".")[0] for path in traced.calls}
+
+
+def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
+    _check_names(model)
+    model.train(train)
+    try:
+        graph = _Tracer().trace(model)
+        gm = fx.GraphModule(model, graph)
+    except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
+        raise ImportError_(type(model).__name__, f"torch.fx cannot trace it: {type(e).__name__}: {e}",
+                           "archspec import needs a model torch.fx can trace (no control flow on tensor values)") \
+            from None
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    fake = None if device.type == "meta" else FakeTensorMode(allow_non_fake_inputs=True)   # no real compute
+    try:
+        ShapeProp(gm, fake_mode=fake).propagate(torch.zeros(2, *input_shape, device=device))
+    except Exception as e:     # noqa: BLE001 - the model's own forward may refuse the input
+        raise ImportError_(type(model).__name__, f"the model does not run on a {tuple(input_shape)} input: "
+                           f"{type(e).__name__}: {str(e)[:200]}", "give another --input C,H,W") from None
+    return _Builder(model).build(gm.graph)
+
+
+def _is_tensor(n) -> bool:
+    return isinstance(n, fx.Node) and isinstance(n.meta.get("tensor_meta"), TensorMetadata)
+
+
+def _shape(n: fx.Node) -> tuple:
+    return tuple(n.meta["tensor_meta"].shape)
+
+
+class _Builder:
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.root = _scope_of("", model)
+        self.scopes = {"": self.root}
+        self.ids: dict[fx.Node, int] = {}
+        self.calls: dict[str, int] = {}
+        self.count = 0
+        self.pending: dict[fx.Node, tuple] = {}       # steps of a chunk or a channel shuffle
+
+    def build(self, graph: fx.Graph) -> Traced:
+        output = None
+        for n in graph.nodes:
+            if n.op == "placeholder":
+                if self.ids:
+                    raise ImportError_(n.name, "the model takes more than one input", "archspec models take one")
+                self.ids[n] = INPUT
+            elif n.op == "output":
+                output = n.args[0]
+            elif n.op == "get_attr":       # a module's own tensor: a layer scale where a product reads it
+                self.pending[n] = ("tensor", str(n.target))
+            elif n.op == "call_module":
+                self._module(n)
+            else:
+                self._call(n)
+        return Traced(self.root, self._outputs(output), self.calls)
+
+    def _outputs(self, value) -> list[Output]:
+        """The tensors forward returns, named: by their node (its main output, keyed for the eval/train
+        match), or by a named tuple's fields (GoogLeNetOutputs(logits, aux_logits2, aux_logits1))."""
+        if _is_tuple_type(value):
+            named = list(zip(value.target._fields, value.args))
+        elif isinstance(value, (tuple, list)):
+            named = [(f"out{k}", v) for k, v in enumerate(value)]
+        else:
+            named = [("output", value)]
+        if not all(_is_tensor(v) and v in self.ids for _, v in named):
+            raise ImportError_(type(self.model).__name__, "forward returns something else than tensors",
+                               "archspec import takes a model that returns tensors")
+        return [Output(k if len(named) > 1 else "output", self.ids[v], v.name) for k, v in named]
+
+    def _scope(self, n: fx.Node, leaf: str | None = None) -> Scope:
+        """The innermost traced module of a node (a leaf module's own entry left out)."""
+        scope = self.root
+        for key, (path, _cls) in (n.meta.get("nn_module_stack") or {}).items():
+            if path == leaf or not path:
+                continue
+            if "@" in key:
+                raise ImportError_(path, "this module runs more than once in forward (shared weights)",
+                                   "archspec nodes run once; write the module twice")
+            if path not in self.scopes:
+                child = _scope_of(path, self.model.get_submodule(path))
+                self.scopes[path] = child
+                scope.parts.append(child)
+            scope = self.scopes[path]
+        return scope
+
+    def _where(self, n: fx.Node, what) -> str:
+        stack = n.meta.get("nn_module_stack") or {}
+        path = next(reversed(stack.values()))[0] if stack else "<model>"
+        return f"{path or '<model>'} ({what})"
+
+    def _add(self, n: fx.Node, scope: Scope, ops: list, name: str | None, ins: list[int], where: str,
+             path: str | None = None, params: bool = False) -> None:
+        for k, (op, attrs) in enumerate(ops):
+            item = Item(self.count, name if k == 0 else None, op, attrs, ins if k == 0 else [self.count - 1], where,
+                        path, params)
+            self.count += 1
+            scope.parts.append(item)
+        self.ids[n] = self.count - 1
+
+    def _module(self, n: fx.Node) -> None:
+        path = str(n.target)
+        m = self.model.get_submodule(path)
+        where = f"{path} ({type(m).__name__})"
+        try:
+            ops = table.module_ops(m) or []
+        except Unsupported as e:
+            raise ImportError_(where, f"{type(m).__name__} with {e} has no archspec op",
+                               "register an op for it with --ops") from None
+        ins = self._tensor_ins(n, where)
+        if len(ins) != 1 or len(n.args) != 1 or n.kwargs:
+            raise ImportError_(where, "a module called with several arguments", "archspec ops take one tensor")
+        self.calls[path] = self.calls.get(path, 0) + 1
+        held = any(True for _ in m.parameters()) or any(True for _ in m.buffers())
+        self._add(n, self._scope(n, path), ops, path.rpartition(".")[2], ins, where, path, held)
+
+    def _call(self, n: fx.Node) -> None:
+        name = table.call_name(n.op, n.target)
+        where = self._where(n, name)
+        if _is_tuple_type(n):
+            return           # the named tuple of the outputs
+        if self._split_or_shuffle(n, where) or self._layer_scale(n, where):
+            return
+        if not _is_tensor(n):
+            if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
+                raise ImportError_(where, f"{name} returns several tensors and archspec has no such op",
+                                   "register an op for it with --ops")
+            return           # a size or flag: no op
+        tensors = [a for a in _flat(n.args) + _flat(list(n.kwargs.values())) if _is_tensor(a)]
+        rest = [a for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
+        kwargs = {k: v for k, v in n.kwargs.items() if not _holds_tensor(v)}
+        call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n))
+        try:
+            ops = table.call_ops(n.op, n.target, call)
+        except Unsupported as e:
+            raise ImportError_(where, f"{name} with {e} has no archspec op",
+                               "register an op for it with --ops") from None
+        if ops is None:
+            raise ImportError_(where, f"{name} has no archspec op", "register an op for it with --ops")
+        self._add(n, self._scope(n), ops, None, self._tensor_ins(n, where, tensors), where)
+
+    def _split_or_shuffle(self, n: fx.Node, where: str) -> bool:
+        """Calls that are archspec ops only together: x.chunk(k, 1) and its items (chunk ops), and
+        view(n, g, c / g, h, w) -> transpose(1, 2) -> [contiguous] -> view(n, c, h, w) (a channel
+        shuffle). Their steps wait in `self.pending` until the last one makes the op."""
+        target = n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
+        x: Any = n.args[0] if n.args else None
+        if target == "chunk" and x in self.ids:
+            given = {**dict(zip(("chunks", "dim"), n.args[1:])), **n.kwargs}
+            if given.get("dim", 0) in (1, -3) and isinstance(given.get("chunks"), int):
+                self.pending[n] = ("chunks", self.ids[x], given["chunks"])
+                return True
+            return False
+        step = self.pending.get(x) if isinstance(x, fx.Node) else None
+        if target == "getitem" and step and step[0] == "chunks":
+            self._add(n, self._scope(n), [("chunk", {"chunks": step[2], "index": n.args[1]})], None, [step[1]], where)
+            return True
+        if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
+            (b, c, h, w), y = _shape(x), _shape(n)
+            if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w):
+                self.pending[n] = ("grid", self.ids[x], y[1])
+                return True
+        if step and step[0] in ("grid", "transposed"):
+            if target == "transpose" and step[0] == "grid" and list(n.args[1:3]) in ([1, 2], [2, 1]):
+                self.pending[n] = ("transposed", step[1], step[2])
+                return True
+            if target == "contiguous":
+                self.pending[n] = step
+                return True
+            if target in ("view", "reshape", "flatten") and step[0] == "transposed" and len(_shape(n)) == 4:
+                self._add(n, self._scope(n), [("channel_shuffle", {"groups": step[2]})], None, [step[1]], where)
+                return True
+        return False
+
+    def _layer_scale(self, n: fx.Node, where: str) -> bool:
+        """A product of a module's own (C, 1, 1) or (C,) parameter with a tensor: ConvNeXt's layer
+        scale, the parameter of the module that runs it, named as torch names it."""
+        tensors = [a for a in n.args if isinstance(a, fx.Node) and self.pending.get(a, ("",))[0] == "tensor"]
+        if not tensors:
+            return False
+        path = self.pending[tensors[0]][1]
+        owner, _, local = path.rpartition(".")
+        scope = self._scope(n)
+        p = dict(self.model.named_parameters()).get(path)
+        x = [a for a in n.args if isinstance(a, fx.Node) and a in self.ids]
+        per_channel = p is not None and p.dim() in (1, 3) and tuple(p.shape[1:]) in ((), (1, 1))
+        if not (n.target in (operator.mul, torch.mul, "mul") and "layer_scale" in REGISTRY and per_channel
+                and len(x) == 1 and len(n.args) == 2 and scope.path == owner):
+            raise ImportError_(f"{path} ({type(self.model.get_submodule(owner)).__name__})",
+                               "a parameter or buffer used directly in forward",
+                               "register an op that holds it with --ops")
+        assert p is not None
+        uniform = p.device.type != "meta" and bool((p == p.flatten()[0]).all())
+        attrs = {"init": float(p.flatten()[0])} if uniform else {}     # (initialisation is not imported)
+        self.calls[path] = 1
+        self._add(n, scope, [("layer_scale", attrs)], local, [self.ids[x[0]]], where, path, True)
+        return True
+
+    def _tensor_ins(self, n: fx.Node, where: str, tensors: list | None = None) -> list[int]:
+        tensors = tensors if tensors is not None else [a for a in _flat(n.args) if _is_tensor(a)]
+        missing = [t for t in tensors if t not in self.ids]
+        if missing and self.pending.get(missing[0], ("",))[0] == "tensor":
+            raise ImportError_(where, f"it reads {self.pending[missing[0]][1]}, a parameter or buffer used directly "
+                               "in forward", "register an op that holds it with --ops")
+        if missing:
+            raise ImportError_(where, f"an input of it ({missing[0].name}) is no archspec op's output",
+                               "register an op for what makes it with --ops")
+        return [self.ids[t] for t in tensors]
+
+
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _scope_of(path: str, m: nn.Module) -> Scope:
+    cls = type(m)
+    return Scope(path, f"{cls.__module__}.{cls.__qualname__}", cls in CONTAINERS)
+
+
+def _is_tuple_type(n) -> bool:
+    return isinstance(n, fx.Node) and n.op == "call_function" and isinstance(n.target, type) \
+        and issubclass(n.target, tuple)
+
+
+def _flat(v) -> list:
+    if isinstance(v, (list, tuple)):
+        return [x for item in v for x in _flat(item)]
+    if isinstance(v, dict):
+        return _flat(list(v.values()))
+    return [v]
+
+
+def _holds_tensor(v) -> bool:
+    return any(_is_tensor(x) for x in _flat(v))

@@ -1,0 +1,101 @@
+"""viewer: `archspec diagram --format html`, one self-contained interactive page.
+
+The page holds the model as JSON (every node with its shape, counts, attributes
+and weight shapes; every scope with its rolled-up counts) and the viewer's own
+JavaScript and CSS from archspec/reports/assets, inline: it opens from disk with no
+network access. Layout happens in the browser (assets/viewer.js: a layered
+layout per open block, nested), so any combination of open and closed blocks
+can be drawn without precomputing one Graphviz layout per expansion state.
+
+Spec text reaches the page only as JSON inside <script type="application/json">
+with `<`, `>` and `&` escaped (so `</script>` cannot end it), and the script
+puts it on screen only through textContent and setAttribute, never innerHTML.
+"""
+from __future__ import annotations
+
+import json
+from html import escape
+from importlib import resources
+from pathlib import Path
+
+from ..files import cannot_write, write_atomic
+from ..ir import Graph
+from ..names import file_stem, one_line
+from .render import deepest, short_name, unit_at, view
+from .report import CONVENTION, layout, rollup
+
+
+def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
+    """What the page shows: nodes in graph order, scopes with counts, and the scopes open at first:
+    those the static diagram draws open (above the cut at `depth`, or opened by --expand globs)."""
+    unit = unit_at(depth, expand)
+    sums, train = rollup(graph), graph.train_only_nodes()
+    return {
+        "name": graph.name, "title": graph.meta.get("title") or graph.name, "paper": graph.meta.get("paper"),
+        "input": list(graph.input_shape), "convention": CONVENTION,
+        "totals": {"params": graph.params, "buffers": graph.buffers, "macs": graph.macs},
+        "outputs": [{"name": k, "node": o.node, "train_only": o.train_only} for k, o in graph.outputs.items()],
+        "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()), **layout(n.shape),
+                   "params": n.params, "buffers": n.buffers, "macs": n.macs, "inputs": n.inputs,
+                   "attrs": _attrs(n.attrs), "train_only": n.name in train,
+                   "weights": [{"key": t.key or n.name.rsplit(".", 1)[-1], "shape": list(t.shape), "buffer": t.buffer}
+                               for t in n.tensors]}
+                  for n in graph.nodes.values()],
+        "scopes": [{"path": s.path, "block": graph.scope_label(s.path), "args": {k: str(v) for k, v in s.args.items()},
+                    "params": sums.get(s.path, [0] * 4)[0], "buffers": sums.get(s.path, [0] * 4)[1],
+                    "macs": sums.get(s.path, [0] * 4)[2],
+                    "shape": list(graph.shape_of(s.output) or ()) if s.output in graph.nodes else [],
+                    **layout(graph.shape_of(s.output) if s.output in graph.nodes else None)}
+                   for s in graph.scopes.values()],
+        "open": [s for s in graph.scopes if not depth or len(unit(s + ".x")) > len(s)],   # cut below s
+        "runs": runs(graph),
+    }
+
+
+def runs(graph: Graph) -> list[dict]:
+    """Every run of identical repeated sibling blocks, as the static diagram merges them into one "×N"
+    box (layer1.0 – layer1.2, basic ×3), at each depth: the viewer draws one box until it is opened."""
+    out, sums = [], rollup(graph, elementwise=True)
+    for depth in range(1, deepest(graph)):
+        for b in view(graph, depth, sums=sums).boxes:
+            if b.kind == "run":
+                scopes = [m for m in b.members if m in graph.scopes]
+                out.append({"id": f"{b.id} – {short_name(scopes[-1])}", "name": b.row.name, "members": b.members,
+                            "block": b.row.op, "shape": list(b.row.shape or ()), **layout(b.row.shape),
+                            "params": b.row.params, "buffers": b.row.buffers, "macs": b.row.macs})
+    return out
+
+
+def _attrs(attrs) -> dict[str, str]:
+    """An op's attributes as text (tuples read 7x7 would hide which is which: kept as written)."""
+    fields = getattr(attrs, "model_dump", None)
+    items = fields().items() if fields else vars(attrs).items() if hasattr(attrs, "__dict__") else ()
+    return {k: str(v) for k, v in items if v is not None}
+
+
+def script_json(data: dict) -> str:
+    """JSON that can sit inside a <script> element: no `</script>`, `<!--` or `&` can appear raw."""
+    text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _asset(name: str) -> str:
+    return resources.files("archspec.reports").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
+
+
+def page(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> str:
+    title = escape(one_line(graph.meta.get("title") or graph.name, 200))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{title} · archspec</title>\n<style>\n{_asset('viewer.css')}</style></head>\n<body>\n"
+            f"{_asset('viewer.html')}"
+            f'<script type="application/json" id="model">{script_json(model(graph, depth, expand))}</script>\n'
+            f"<script>\n{_asset('viewer.js')}</script>\n</body></html>\n")
+
+
+def write(graph: Graph, path: Path | str | None, depth: int, expand: tuple[str, ...] = ()) -> Path:
+    path = Path(path or f"{file_stem(graph.name)}.html")
+    try:
+        return write_atomic(path, page(graph, depth, expand))
+    except OSError as e:
+        raise cannot_write(path, e) from None
