@@ -1161,6 +1161,31 @@ def test_reserved_names_cover_nn_module():
     assert public <= MODULE_ATTRS, sorted(public - MODULE_ATTRS)
 
 
+def test_reserved_names_cover_the_compiled_module(capsys, spec_file, tmp_path):
+    """names.py is the one list of reserved names: every attribute the compiled top class
+    defines itself (init_weights, fuse, fuse_pairs, input_shape, output_names, loss_weights, ...),
+    with init, a fusable conv + batch norm and a weighted training-only head, is in it."""
+    from torch import nn
+
+    from archspec.names import RESERVED
+    path = spec_file(HEAD + """init:
+  conv: {weight: kaiming_normal}
+nodes:
+  - c: {op: conv, out: 4, k: 1, bias: false}
+  - bn: {op: batchnorm}
+  - head: {op: conv, out: 2, k: 1, in: bn}
+  - main: {op: relu, in: bn}
+outputs:
+  main: main
+  aux: {node: head, train_only: true, loss_weight: 0.3}
+""")
+    model = _model(build_outcome(capsys, tmp_path, path))
+    own = {a for a in {*vars(type(model)), *vars(model)} - set(dir(nn.Module)) - set(model._modules)
+           if not a.startswith("_")}      # _private names: the validator refuses every one
+    assert {"init_weights", "fuse", "fuse_pairs", "input_shape", "output_names", "loss_weights"} <= own
+    assert own <= RESERVED, sorted(own - RESERVED)
+
+
 @pytest.mark.parametrize("name, ok", [("conv1", True), ("layer2_0", True), ("0", False), ("none", True),
                                       ("None", False), ("forward", False), ("super", False), ("x" * 64, True),
                                       ("x" * 65, False), ("conv1\n", False), ("cοnv", False), ("_x", False),
