@@ -431,6 +431,23 @@ def test_file_stem(name, stem):
     assert file_stem(name) == stem
 
 
+def test_write_is_whole_or_not_at_all(tmp_path):
+    """files.write_atomic: a write that fails half-way leaves the old file as it was and no
+    temporary; a new file is 0644, a rewritten one keeps its mode."""
+    from archspec.files import write_atomic
+    target = tmp_path / "net.py"
+    target.write_text("keep me")
+    target.chmod(0o600)
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, "half\ud800")           # fails while writing: no encoding for a lone surrogate
+    assert target.read_text() == "keep me" and [p.name for p in tmp_path.iterdir()] == ["net.py"]
+    assert write_atomic(target, "new") == target and target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o600
+    fresh = write_atomic(tmp_path / "sub" / "fresh.py", b"x")
+    assert fresh.read_bytes() == b"x" and fresh.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["fresh.py", "net.py", "sub"]
+
+
 def _existing_file(tmp: Path) -> str:
     (tmp / "taken").write_text("keep me")
     return "taken"
@@ -680,20 +697,79 @@ EXPRESSIONS = [
 ]
 
 
+# case -> where it is refused and why: each is refused by the limit or check meant for it
+HANG_EXPECTED = {
+
+    'alias-bomb': ('net.yaml:5:286', 'the YAML expands to more than 4,000,000 values'),
+    'alias-bomb-title': ('net.yaml:4:288', 'the YAML expands to more than 4,000,000 values'),
+    'alias-self': ('net.yaml:5:10', "YAML alias '*a' refers to a value that contains it"),
+    'alias-self-map': ('net.yaml:4:16', "YAML alias '*m' refers to a value that contains it"),
+    'block-uses-itself-twice': ('net.yaml:5:15',
+                                "blocks and groups nested more than archspec's limit of 48 deep (does 'b' "),
+    'blocks-mutual': ('net.yaml:6:15', "blocks and groups nested more than archspec's limit of 48 deep (does 'a' "),
+    'repeat-1e9': ('net.yaml:5:14', "repeat 1,000,000,000 exceeds archspec's limit of 100,000 steps"),
+    'repeat-nested': ('net.yaml:5:35', "repeat 1,000 would exceed archspec's limit of 250,000 nodes (1,000,000"),
+    'quadratic-did-you-mean': ('net.yaml:2005:27', "m0000: undefined input 'n0000x'"),
+    'extends-dev-zero': ('net.yaml:4:10', "'extends' names a .yaml file, got '/dev/zero'"),
+    'extends-dev-urandom': ('net.yaml:4:10', "'extends' names a .yaml file, got '/dev/urandom'"),
+    'use-dev-zero': ('net.yaml:4:6', "'use' names a .yaml file, got '/dev/zero'"),
+    'node-use-dev-zero': ('net.yaml:5:14', "b: unknown block '/dev/zero'"),
+    'extends-self': ('net.yaml:4:10', "'extends' cycle: net.yaml -> net.yaml"),
+    'deep-list-10000': ('net.yaml:4:107', 'YAML nested more than 100 deep'),
+    'deep-map-10000': ('net.yaml:4:404', 'YAML nested more than 100 deep'),
+    'deep-groups-2000': ('net.yaml:4:437', 'YAML nested more than 100 deep'),
+}
+
+
 @pytest.mark.parametrize("case", list(HANG_SPECS))
 def test_no_hang_spec(in_tmp, case):
     (in_tmp / "net.yaml").write_text(HANG_SPECS[case])
     code, out, err = cli_proc("validate", "net.yaml")
-    assert_fails(code, out, err, "net.yaml")
+    assert_refused(code, out, err, *HANG_EXPECTED[case])
     assert len(err) < 100_000, f"{len(err)} characters of errors"
+
+
+# expression -> why it is refused (at the attribute, net.yaml:5:24)
+EXPRESSION_EXPECTED = dict(zip(EXPRESSIONS, [
+
+    '10 ** 64 is too large',
+    'exponent 10000000000 is too large',
+    'exponent 387420489 is too large',
+    "repeating str of size 1 10000000000 times exceeds archspec's limit of ",
+    "repeating list of size 1 1000000000 times exceeds archspec's limit of ",
+    "range of 10,000,000,000 numbers exceeds archspec's limit of 10,000",
+    "range of 1,000,000,000,000,000,000 numbers exceeds archspec's limit of",
+    "range of 10,000,000,000 numbers exceeds archspec's limit of 10,000",
+    "'%' applies to numbers, not text",
+    'round(x, n) takes n between -30 and 30, got -1000000000',
+    'round(x, n) takes n between -30 and 30, got 1000000000',
+    'the result inf is not a finite number',
+    'the result inf is not a finite number',
+    'the result nan is not a finite number',
+    'exponent 70000 is too large',
+    "expression of 99,999 characters exceeds archspec's limit of 1,000",
+    "expression of 40,001 characters exceeds archspec's limit of 1,000",
+    "expression of 10,001 characters exceeds archspec's limit of 1,000",
+    "expression of 10,000 characters exceeds archspec's limit of 1,000",
+]))
 
 
 @pytest.mark.parametrize("expr", EXPRESSIONS, ids=lambda s: ascii(s)[:24])
 def test_no_hang_expression(in_tmp, expr):
     (in_tmp / "net.yaml").write_text(HEAD + f"nodes:\n  - c: {{op: conv, out: {q('${' + expr + '}')}, k: 1}}\n")
     code, out, err = cli_proc("validate", "net.yaml")
-    assert_fails(code, out, err, "net.yaml")
+    assert_refused(code, out, err, "net.yaml:5:24", "c: in attribute 'out': " + EXPRESSION_EXPECTED[expr])
     assert len(err) < 20_000, f"{len(err)} characters of errors"
+
+
+# a --set value (its first 12 characters) -> the value's line:col and why it is refused
+SET_EXPECTED = {
+    (_laughs())[:12]: ('1:281', 'the YAML expands to more than 4,000,000 values'),
+    ("&a [*a]")[:12]: ('1:5', "YAML alias '*a' refers to a value that contains it"),
+    ("!!python/object/apply:os.system ['touch pwned']")[:12]: ('1:1', 'unsupported YAML tag tag:yaml.org,2002:python/'),
+    ("[" * 10000 + "]" * 10000)[:12]: ('1:101', 'YAML nested more than 100 deep'),
+    ("9" * 5000)[:12]: ('1:1', 'integer too large: 99999999999999999999... (5000 ch'),
+}
 
 
 @pytest.mark.parametrize("value", [_laughs(), "&a [*a]", "!!python/object/apply:os.system ['touch pwned']",
@@ -703,6 +779,9 @@ def test_no_hang_set(in_tmp, value):
     (in_tmp / "net.yaml").write_text(HEAD + "params: {v: 1}\n" + NODES)
     code, out, err = cli_proc("validate", "net.yaml", "--set", f"v={value}")
     assert_fails(code, out, err, set_loc=True)
+    where, words = SET_EXPECTED[value[:12]]
+    first = err.split("\n", 1)[0]
+    assert first.startswith("--set v=") and f":{where}: error: {words}" in first, first
     no_stray_files(in_tmp)
 
 
@@ -715,7 +794,7 @@ def test_extends_dev_stdin_does_not_wait(in_tmp):
     finally:
         os.close(r)
         os.close(w)
-    assert_fails(code, out, err, "net.yaml")
+    assert_refused(code, out, err, "net.yaml:4:10", "'extends' names a .yaml file, got '/dev/stdin'")
 
 
 # == 5. tracebacks ========================================================================
@@ -771,11 +850,52 @@ def _tagged_spec(case: str) -> str:
     return HEAD + body + ("" if "nodes:" in body else NODES)
 
 
+TAGGED_EXPECTED = {
+
+    'int-abc': ('net.yaml:4:8', "invalid int value 'abc'"),
+    'bool-maybe': ('net.yaml:4:8', "invalid bool value 'maybe'"),
+    'timestamp': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:timestamp'),
+    'float-x': ('net.yaml:4:8', "invalid float value 'x'"),
+    'binary-bad': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:binary'),
+    'binary-as-out': ('net.yaml:5:24', 'unsupported YAML tag tag:yaml.org,2002:binary'),
+    'set': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:set'),
+    'omap': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:omap'),
+    'python-object': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:python/object:os.system'),
+    'python-apply': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system'),
+    'python-name': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:python/name:os.system'),
+    'local-tag': ('net.yaml:4:8', 'unsupported YAML tag !pwn'),
+    'complex-key': ('net.yaml:4:3', 'a mapping key must be a plain scalar'),
+    'complex-node-key': ('net.yaml:5:7', 'a mapping key must be a plain scalar'),
+    'merge-key-bad': ('net.yaml:4:10', 'unsupported YAML tag tag:yaml.org,2002:merge'),
+    '5000-digit-out': ('net.yaml:5:24', 'integer too large: 99999999999999999999... (5000 characters)'),
+    '5000-digit-input': ('net.yaml:3:12', 'integer too large: 99999999999999999999... (5000 characters)'),
+    'huge-param': ('net.yaml:4:13', 'integer too large: 10000000000000000000... (401 characters)'),
+    'nan-out': ('net.yaml:5:24', '.nan: not a finite number'),
+    'inf-k': ('net.yaml:5:30', '.inf: not a finite number'),
+    '1e999-k': ('net.yaml:5:30', '1.0e+999: not a finite number'),
+    'nan-param': ('net.yaml:4:13', '.nan: not a finite number'),
+    'inf-param-expr': ('net.yaml:4:13', '.inf: not a finite number'),
+    'nan-dropout': ('net.yaml:5:25', '.nan: not a finite number'),
+    'nan-eps': ('net.yaml:6:29', '.nan: not a finite number'),
+    'inf-repeat': ('net.yaml:5:14', '.inf: not a finite number'),
+    'nan-input': ('net.yaml:3:12', '.nan: not a finite number'),
+    'null-node': ('net.yaml:5:5', "a node is an op name, a mapping or 'name: ...', got nothing (an empty "),
+    'int-node': ('net.yaml:5:5', "a node is an op name, a mapping or 'name: ...', got 5"),
+    'list-node': ('net.yaml:5:5', "a node is an op name, a mapping or 'name: ...', got [['relu']]"),
+    'op-mapping': ('net.yaml:5:13', "c: op must name an op or block, got {'x': 1}"),
+    'op-list': ('net.yaml:5:13', "c: op must name an op or block, got ['conv']"),
+    'use-mapping': ('net.yaml:5:14', "c: use must name an op or block, got {'x': 1}"),
+    'in-mapping': ('net.yaml:5:23', "c: undefined input {'x': 1}"),
+    'nul-in-name': ('net.yaml:5:5', "'a\\x00b' cannot be a node name: a name starts with an ASCII letter and"),
+    'surrogate': ('net.yaml:5:9', 'YAML syntax error: found invalid Unicode character escape code'),
+}
+
+
 @pytest.mark.parametrize("case", list(TAGGED))
 def test_bad_yaml_values(capsys, spec_file, tmp_path, case):
     path = spec_file(_tagged_spec(case))
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err, path)
+    assert_refused(code, out, err, *TAGGED_EXPECTED[case])
     no_stray_files(tmp_path)
 
 
@@ -790,6 +910,18 @@ LIB_CASES = {
 }
 
 
+LIB_EXPECTED = {
+
+    'op-mapping': ('lib.yaml:5:17', "op must name an op or block, got {'x': 1}"),
+    'op-list': ('lib.yaml:5:17', "op must name an op or block, got ['conv']"),
+    'use-mapping': ('lib.yaml:5:18', "use must name an op or block, got {'x': 1}"),
+    'use-list': ('lib.yaml:5:18', "use must name an op or block, got ['b']"),
+    'bare-mapping-op': ('lib.yaml:5:14', "op must name an op or block, got {'x': 1}"),
+    'name-mapping': ('lib.yaml:5:11', 'a mapping key must be a plain scalar'),
+    'params-not-names': ('lib.yaml:4:13', "spec key 'dict[str,any]': input should be a valid dictionary (got [['a"),
+}
+
+
 @pytest.mark.parametrize("case", list(LIB_CASES))
 def test_block_library(capsys, spec_file, tmp_path, case):
     """A block library (no nodes, no input) with malformed node forms."""
@@ -799,7 +931,7 @@ def test_block_library(capsys, spec_file, tmp_path, case):
         text = "archspec: 1\nblocks:\n  b:\n    nodes:\n" + LIB_CASES[case]
     path = spec_file(text, "lib.yaml")
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err, path)
+    assert_refused(code, out, err, *LIB_EXPECTED[case])
 
 
 def test_summary_negative_depth(capsys, spec_file):
@@ -1137,16 +1269,17 @@ def test_no_terminal_escapes(capsys, spec_file, case, command):
 
 @pytest.mark.parametrize("key", ["extends", "use"])
 def test_foreign_file_is_not_echoed(capsys, spec_file, tmp_path, key):
+    where = "net.yaml:4:10" if key == "extends" else "net.yaml:4:6"
     path = spec_file(HEAD + f"{key}: /etc/passwd\n" + NODES)
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err)
+    assert_refused(code, out, err, where, f"'{key}' names a .yaml file, got '/etc/passwd'")
     assert "root:x:0:0" not in out + err
 
     lines = "".join(f"SECRET-LINE-{i:04d} token {i * 7919}\n" for i in range(500))
     (tmp_path / "notes.txt").write_text(lines)
     path = spec_file(HEAD + f"{key}: notes.txt\n" + NODES)
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err)
+    assert_refused(code, out, err, where, f"'{key}' names a .yaml file, got 'notes.txt'")
     assert (out + err).count("SECRET-LINE-") <= 2 and len(out + err) < 4000, (out + err)[:2000]
 
 
