@@ -650,6 +650,35 @@ def yaml_text(spec: str, key: str):
 
 
 
+def test_script_json_exactly():
+    """viewer.script_json: compact JSON whose <, > and & are JSON escapes (so no `</script>` or
+    `<!--` can appear raw), and never a bare NaN (JSON.parse would refuse the page's model)."""
+    from archspec.viewer import script_json
+    assert script_json({"t": "</script><!--&x", "n": [1, 2.5]}) == \
+        '{"t":"\\u003c/script\\u003e\\u003c!--\\u0026x","n":[1,2.5]}'
+    assert json.loads(script_json({"t": "</script>"})) == {"t": "</script>"}
+    with pytest.raises(ValueError, match="JSON compliant"):
+        script_json({"x": float("nan")})
+
+
+def test_html_default_file_and_unwritable(capsys, spec_file, tmp_path):
+    """--format html without -o writes <spec name>.html here; a target it cannot write is
+    refused at that path, as every output is (files.write_atomic)."""
+    path = spec_file(HEAD + NODES)
+    code, out, err = cli(capsys, "diagram", path, "--format", "html")
+    assert code == 0 and (tmp_path / "net.html").read_text().startswith("<!DOCTYPE html>"), err
+    (tmp_path / "adir.html").mkdir()
+    code, out, err = cli(capsys, "diagram", path, "--format", "html", "-o", "adir.html")
+    assert_refused(code, out, err, "adir.html", "cannot write adir.html: Is a directory")
+
+
+def test_cannot_write_names_an_error_without_text():
+    from archspec.files import cannot_write
+    assert str(cannot_write(Path("x/y.py"), OSError())) == "x/y.py: error: cannot write x/y.py: OSError"
+    assert str(cannot_write(Path("a\nb"), OSError(13, "Permission denied"))) == \
+        "a b: error: cannot write a b: Permission denied"
+
+
 # == 4. hangs and memory ==================================================================
 
 def _laughs() -> str:
