@@ -46,6 +46,12 @@ def q(s: str) -> str:
     return json.dumps(s)
 
 
+def case_id(text: str) -> str:
+    """A test id from hostile text: word characters only, so that the id given back to pytest on
+    a command line (as mutmut does) names the test again."""
+    return re.sub(r"[^A-Za-z0-9_=+@.-]+", "_", ascii(text)[1:-1])[:24] or "empty"
+
+
 # -- running the command line ------------------------------------------------------------
 
 def cli(capsys, *argv):
@@ -192,7 +198,7 @@ def _model(text: str):
     return compiler.load_source(text, "net").Model()
 
 
-@pytest.mark.parametrize("name", NODE_NAMES, ids=lambda s: ascii(s)[:24])
+@pytest.mark.parametrize("name", NODE_NAMES, ids=case_id)
 def test_node_name(capsys, spec_file, tmp_path, name):
     """A node name is an attribute, a local variable in forward and a state_dict key: one that
     cannot be all three safely is refused where it is first written (the block's node, line 7);
@@ -222,7 +228,7 @@ BLOCK_NAMES = [INJECT, "x;open('pwned','w');x", "None", "Model", "nn", "F", "tor
                "Conv2d", "\uff23\uff42\uff52"]
 
 
-@pytest.mark.parametrize("name", BLOCK_NAMES, ids=lambda s: ascii(s)[:24])
+@pytest.mark.parametrize("name", BLOCK_NAMES, ids=case_id)
 def test_block_name(capsys, spec_file, tmp_path, name):
     """Block names become class names; used named and anonymously (`- name` as a list item).
     All but Conv2d are refused at the block's key; Conv2d is a class of its own (nn.Conv2d is
@@ -302,7 +308,7 @@ TITLES = {
 }
 
 
-@pytest.mark.parametrize("title", list(TITLES), ids=lambda s: ascii(s)[:24])
+@pytest.mark.parametrize("title", list(TITLES), ids=case_id)
 def test_title(capsys, spec_file, tmp_path, title):
     """The title is metadata: it reaches the header comment, the docstring and the class name
     (each through its one gate), never code. Every title builds."""
@@ -330,7 +336,7 @@ nodes:
 SPEC_NAMES = ["None", INJECT, "x\\", "torch", "123", "n" * 300]
 
 
-@pytest.mark.parametrize("name", SPEC_NAMES, ids=lambda s: ascii(s)[:24])
+@pytest.mark.parametrize("name", SPEC_NAMES, ids=case_id)
 def test_spec_name(capsys, spec_file, tmp_path, name):
     """The spec name reaches file names, class names and diagram ids: the validator refuses each."""
     path = spec_file(f"archspec: 1\nname: {q(name)}\ninput: [3, 8, 8]\n" + NODES)
@@ -375,7 +381,7 @@ outputs:
 
 
 @pytest.mark.parametrize("name", ["a'b", 'a"b', "a\\", "a\nb", '"""', "x'}; import os; {'"],
-                         ids=lambda s: ascii(s)[:24])
+                         ids=case_id)
 def test_output_name(capsys, spec_file, tmp_path, name):
     """Output names are dict keys in forward's result and in loss_weights: the validator refuses
     any that is not a plain name, at the name."""
@@ -488,7 +494,7 @@ DIAGRAM_TARGETS = {
 }
 
 
-@pytest.mark.parametrize("target", list(DIAGRAM_TARGETS), ids=lambda s: s[:24])
+@pytest.mark.parametrize("target", list(DIAGRAM_TARGETS), ids=case_id)
 def test_diagram_unwritable_output(capsys, spec_file, tmp_path, target):
     path = spec_file(HEAD + NODES)
     (tmp_path / "adir.dot").mkdir()
@@ -783,7 +789,7 @@ EXPRESSION_EXPECTED = dict(zip(EXPRESSIONS, [
 ]))
 
 
-@pytest.mark.parametrize("expr", EXPRESSIONS, ids=lambda s: ascii(s)[:24])
+@pytest.mark.parametrize("expr", EXPRESSIONS, ids=case_id)
 def test_no_hang_expression(in_tmp, expr):
     (in_tmp / "net.yaml").write_text(HEAD + f"nodes:\n  - c: {{op: conv, out: {q('${' + expr + '}')}, k: 1}}\n")
     code, out, err = cli_proc("validate", "net.yaml")
@@ -1168,7 +1174,7 @@ def test_summary_json_refuses_non_finite(capsys, spec_file, case):
 HOSTILE = [INJECT, "</script><!--", "=HYPERLINK(\"http://x\",\"y\")", "a\\", "\x1b[31m\u2028x", "'); import os; ('"]
 
 
-@pytest.mark.parametrize("text", HOSTILE, ids=lambda s: ascii(s)[:16])
+@pytest.mark.parametrize("text", HOSTILE, ids=case_id)
 def test_summary_json_is_strict(capsys, spec_file, tmp_path, text):
     """Spec text in the JSON is a JSON string that reads back as written; a spec whose constants
     overflow to inf where build computes them (lrn's alpha / size) still prints strict JSON."""
@@ -1197,7 +1203,7 @@ FORMULAS = ["=1+1", "@SUM(A1)", "+cmd", "-cmd", "=HYPERLINK(\"http://x\",\"y\")"
 
 
 @pytest.mark.parametrize("depth", [None, "1"])
-@pytest.mark.parametrize("text", FORMULAS, ids=lambda s: ascii(s)[:16])
+@pytest.mark.parametrize("text", FORMULAS, ids=case_id)
 def test_summary_csv_has_no_formulas(capsys, spec_file, tmp_path, text, depth):
     """A cell that a spreadsheet would read as a formula (=, +, -, @, tab, CR first) starts with
     an apostrophe; every other cell is as written. The op column holds spec text (a string
@@ -1228,7 +1234,7 @@ def test_summary_csv_keeps_plain_text(capsys, spec_file, tmp_path, text):
     assert list(csv.reader(io.StringIO(out)))[2][:2] == ["t", text]
 
 
-@pytest.mark.parametrize("text", FORMULAS, ids=lambda s: ascii(s)[:16])
+@pytest.mark.parametrize("text", FORMULAS, ids=case_id)
 def test_formula_names_are_refused(capsys, spec_file, text):
     """The same text as a block or node name never reaches a cell: the validator refuses it."""
     path = spec_file(HEAD + f"""blocks:
@@ -1242,7 +1248,7 @@ nodes:
     assert_refused(code, out, err, "net.yaml:5:3", f"block name {text!r} is not allowed: {PATTERN}")
 
 
-@pytest.mark.parametrize("text", HOSTILE, ids=lambda s: ascii(s)[:16])
+@pytest.mark.parametrize("text", HOSTILE, ids=case_id)
 def test_string_argument_in_generated_source(capsys, spec_file, tmp_path, text):
     """A string argument enters the generated module only as a value written by literal(): the
     module parses, has the text as one string constant, and builds and checks."""
