@@ -305,6 +305,7 @@ TITLES = {
     "x\rimport os; os.system('touch pwned')\r#": ("x import os; os.system('touch pwned') #", "XImportOsOsSystem"),
     "nul \x00 byte": ("nul byte", "NulByte"), "x\x0cimport os": ("x import os", "XImportOs"),
     "line\u2028sep": ("line sep", "LineSep"),
+    "word " * 80: (" ".join(["word"] * 60) + "…", "Net"),     # cut at 300 characters; too long for a class name
 }
 
 
@@ -426,7 +427,8 @@ def test_build_name_is_not_a_path(capsys, spec_file, tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["net.yaml"]
 
 
-@pytest.mark.parametrize("name, stem", [("resnet50", "resnet50"), ("../escape/x", "escape_x"), ("/tmp/x", "tmp_x"),
+@pytest.mark.parametrize("name, stem", [("resnet50", "resnet50"), ("ResNet_50", "ResNet_50"), ("Xnet_", "Xnet"),
+                                        ("../escape/x", "escape_x"), ("/tmp/x", "tmp_x"),
                                         ("..", "model"), ("", "model"), ("a/../../b", "a_______b"),
                                         ("_x_", "x"), ("n" * 80, "n" * 64), ("c\u03bfnv.py", "c_nv_py"),
                                         ("a\x00b", "a_b")])
@@ -452,6 +454,31 @@ def test_write_is_whole_or_not_at_all(tmp_path):
     fresh = write_atomic(tmp_path / "sub" / "fresh.py", b"x")
     assert fresh.read_bytes() == b"x" and fresh.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["fresh.py", "net.py", "sub"]
+
+
+def test_temporary_file_is_hidden_beside_the_target(tmp_path, monkeypatch):
+    """The temporary a write goes through is `.<name>.<random>.tmp` in the target's folder (so a
+    reader never mistakes it for output, and no_stray_files can find one left behind)."""
+    import archspec.files
+    seen = []
+    real = os.replace
+    monkeypatch.setattr(archspec.files.os, "replace", lambda src, dst: (seen.append(src), real(src, dst)))
+    long = "n" * 150 + ".py"
+    archspec.files.write_atomic(tmp_path / "net.py", "x")
+    archspec.files.write_atomic(tmp_path / long, "x")
+    names = [Path(src).name for src in seen]
+    assert [Path(src).parent for src in seen] == [tmp_path, tmp_path]
+    assert re.fullmatch(r"\.net\.py\.[^.]+\.tmp", names[0]) and re.fullmatch(r"\.n{100}\.[^.]+\.tmp", names[1]), names
+
+
+@pytest.mark.parametrize("value, text", [(None, "nothing (an empty value)"), ("a" * 58, repr("a" * 58)),
+                                         ("a" * 59, "'" + "a" * 56 + "..."), ("ab", "'ab'"),
+                                         (list(range(30)), repr(list(range(30)))[:57] + "...")])
+def test_shown_quotes_at_most_60_characters(value, text):
+    """names.shown: an error quotes a value by its repr, at most 60 characters (a file read by
+    mistake is never echoed whole)."""
+    from archspec.names import shown
+    assert shown(value) == text and len(shown(value)) <= 60
 
 
 def _existing_file(tmp: Path) -> str:
