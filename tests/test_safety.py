@@ -1393,6 +1393,28 @@ def test_name_validator(name, ok):
     assert (name_problem(name) is None) == ok, name_problem(name)
 
 
+def test_name_problem_words():
+    """The validator's reasons, word for word (names.name_problem and check_name)."""
+    from archspec.errors import SpecError
+    from archspec.names import check_name, name_problem
+    assert name_problem(5) == "a name must be text, got int"
+    assert name_problem("_" + "x" * 63) == PATTERN and name_problem("x" * 65) == TOO_LONG
+    assert name_problem("x" * 64) is None and name_problem("None") == reserved("None")
+    with pytest.raises(SpecError) as e:
+        check_name("None", "spec")
+    assert e.value.message == f"spec name 'None' is not allowed: {reserved('None')}"
+    assert e.value.hint == "rename it, e.g. conv1, layer2, aux_head"
+    check_name("conv1", "node")      # allowed: no error
+
+
+@pytest.mark.parametrize("text, line", [("a" * 200, "a" * 200), ("a" * 201, "a" * 199 + "…"),
+                                        (" a\n\tb\x1b[2J\r\n", "a b [2J"), (12, "12")])
+def test_one_line(text, line):
+    """names.one_line: free text printable, on one line, at most 200 characters."""
+    from archspec.names import one_line
+    assert one_line(text) == line
+
+
 @pytest.mark.parametrize("name, ok", [("0", True), ("17", True), ("block1-0", True), ("b_2-13", True),
                                       ("a-b", False), ("a-1x", False), ("-1", False), ("a--1", False),
                                       ("1-0", False), ("a-1\n", False), ("a" * 62 + "-1", True),
