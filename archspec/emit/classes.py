@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import LimitError
+from ..limits import MAX_CLASS_TESTS
 from ..names import name_problem
 from ..ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, param_name, root_name
@@ -40,6 +42,15 @@ class Loop:
     start: int                         # the first index in the names
     children: list[Child]
     forward: list[str]                 # the scope's forward with the run as a loop
+
+
+_CALL = re.compile(r"self\.(\w+)\(")          # a child's call in forward: its name
+_WORD = re.compile(r"\w+")                      # \bname\b matches exactly the words equal to name
+
+
+def _renamed(line: str, old: str, new: str) -> str:
+    """The line with every word `old` made `new` (re.sub(rf"\b{old}\b", ...) without a pattern per name)."""
+    return _WORD.sub(lambda m: new if m[0] == old else m[0], line)
 
 
 # -- numbers in constructor calls -----------------------------------------------------
@@ -120,6 +131,10 @@ class ClassPlanner:
         self.key_of: dict[ScopeNode, tuple] = {}
         self.args_of: dict[ScopeNode, list[Any]] = {}    # a scope's constructor arguments
         self.loop_of: dict[ScopeNode, Loop] = {}
+        self.of_block: dict[str, list[ClassPlan]] = {}  # by base name, in creation order: what `_merge` tests
+        self.structures: dict[ClassPlan, list[ScopeNode]] = {}   # one instance per structure a class serves
+        self.looped: set[ClassPlan] = set()              # classes that some loop builds as they are
+        self.tests = 0                                   # structures `_merge` has compared (MAX_CLASS_TESTS)
         self.taken = {"Model", "_probe"} | tree.helper_classes
         self.defs: dict[str, None] = {}
         for sn in tree.post_order():
@@ -128,6 +143,7 @@ class ClassPlanner:
                 loop = self._loop(sn, forward)
                 if loop is not None:
                     self.loop_of[sn] = loop
+                    self.looped.update(self.plan_of[c.sub] for c in loop.children)
                 self._classify(sn, loop.forward if loop else forward)
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
@@ -181,9 +197,13 @@ class ClassPlanner:
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self._ctor_key(c)) for c in sn.children))
         key = self.key_of[sn] = (base, children, tuple(forward))
-        plan = self.plans.get(key) or self._merge(base, sn)
-        if plan is None:
-            plan = ClassPlan(base, [], forward)         # named by `name_classes` once all are known
+        plan = self.plans.get(key)
+        if plan is None:                                # a structure not seen before
+            plan = self._merge(base, sn)
+            if plan is None:
+                plan = ClassPlan(base, [], forward)     # named by `name_classes` once all are known
+                self.of_block.setdefault(base, []).append(plan)
+            self.structures.setdefault(plan, []).append(sn)
         self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
@@ -196,16 +216,29 @@ class ClassPlanner:
         `downsample=None`); the class gains those children as optional arguments."""
         if sn.scope is None or not sn.scope.block or sn in self.loop_of:
             return None
-        looped = {c.sub for loop in self.loop_of.values() for c in loop.children}
-        for plan in dict.fromkeys(p for p in self.plans.values() if self.key_of[p.instances[0]][0] == base
-                                  and not looped.intersection(p.instances)):     # a loop builds it as it is
-            fuller = max([*plan.instances, sn], key=lambda i: len(i.children))
-            optional = [c.local for c in fuller.children
-                        if any(c.local not in {g.local for g in i.children} for i in [*plan.instances, sn])]
-            if optional and all(self._bypasses(fuller, i, optional) for i in [*plan.instances, sn]):
+        plans = [p for p in self.of_block.get(base, []) if p not in self.looped]    # a loop builds it as it is
+        self._count_tests(sn, sum(len(self.structures[p]) for p in plans))
+        for plan in plans:
+            # instances of one structure (key) are alike in all `_bypasses` reads: one of each stands for all
+            members = [*self.structures[plan], sn]
+            fuller = max(members, key=lambda i: len(i.children))
+            has = [{g.local for g in i.children} for i in members]
+            optional = [c.local for c in fuller.children if any(c.local not in h for h in has)]
+            if optional and all(self._bypasses(fuller, i, optional) for i in members):
                 plan.optional = optional
                 return plan
         return None
+
+    def _count_tests(self, sn: ScopeNode, more: int) -> None:
+        """Each new structure of a block is compared with every earlier one: refused by the count
+        before the comparisons, where so many structures would make it quadratic."""
+        self.tests += more
+        if self.tests > MAX_CLASS_TESTS:
+            assert sn.scope is not None
+            raise LimitError(f"{sn.path}: block '{sn.scope.block}' has so many distinct structures that naming "
+                             f"their classes would compare {self.tests:,} pairs; at most {MAX_CLASS_TESTS:,}",
+                             loc=sn.scope.loc, hint="limits.MAX_CLASS_TESTS; each distinct structure (which "
+                             "`when:` nodes it has, its non-number arguments) is a class of its own")
 
     def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> bool:
         """`other` is `fuller` with some of the `optional` children left out, each of which has
@@ -270,19 +303,22 @@ class ClassPlanner:
 
     def _loop_forward(self, sn: ScopeNode, mods: list[Child], forward: list[str], prefix: str,
                       start: int) -> Loop | None:
-        at = [next((i for i, line in enumerate(forward) if f"self.{c.local}(" in line), -1) for c in mods]
+        first: dict[str, int] = {}               # each child's first line: one pass, not one per child
+        for i, line in enumerate(forward):
+            for m in _CALL.finditer(line):
+                first.setdefault(m[1], i)
+        at = [first.get(c.local, -1) for c in mods]
         period = at[1] - at[0]
         if period <= 0 or at != [at[0] + j * period for j in range(len(mods))]:
             return None
-        stretches = [[re.sub(rf"\b{c.local}\b", "NAME", line) for line in forward[a:a + period]]
-                     for c, a in zip(mods, at)]
+        stretches = [[_renamed(line, c.local, "NAME") for line in forward[a:a + period]] for c, a in zip(mods, at)]
         rest = forward[:at[0]] + forward[at[0] + len(mods) * period:]
-        words = set(re.findall(r"\w+", "\n".join(forward)))
+        words = set(_WORD.findall("\n".join(forward)))
         if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
-                or any(re.search(rf"\b{c.local}\b", line) for line in rest for c in mods)):
+                or not {c.local for c in mods}.isdisjoint(_WORD.findall("\n".join(rest)))):
             return None
         var = next(v for v in ("out", "new", "layer_out", "value") if v not in words)
-        body = [re.sub(r"\bNAME\b", var, line.replace("self.NAME(", "layer(")) for line in stretches[0]]
+        body = [_renamed(line.replace("self.NAME(", "layer("), "NAME", var) for line in stretches[0]]
         loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
         return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
