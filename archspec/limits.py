@@ -29,7 +29,7 @@ MAX_TABLE_READS = 5_000_000       # node figures the cells read: each row's node
 MAX_FILE_CHAIN = 32               # files in one chain of `extends:`, or of libraries each `use:`-ing the next
 # `init: zero:` (archspec/emit/init.py): a plain name is a lookup; a glob tests the names sharing its literal prefix.
 MAX_INIT_TESTS = 2_000_000        # node names the zero: globs test together (`*.bn3` over 250k nodes: 250k)
-# Classes of generated source (archspec/emit/classes.py): a block's instances that differ in structure
-# get classes of their own, and each new structure is compared with every earlier one of its block
-# (it may join one as an optional child, torchvision's `downsample=None`): K structures, K^2/2 tests.
-MAX_CLASS_TESTS = 2_000_000       # those comparisons in one graph (1,000 structures of one block: 500k)
+# Classes of generated source (archspec/emit/classes.py): instances of a block that differ in structure
+# get classes of their own, and each new structure is compared, child by child, with every earlier one of
+# its block (it may join one as an optional child, torchvision's `downsample=None`): K structures, K^2/2.
+MAX_CLASS_TESTS = 20_000_000      # children those comparisons read (1,000 structures of a 13-node block: 13M)
