@@ -12,7 +12,7 @@ from ..errors import LimitError
 from ..limits import MAX_CLASS_TESTS
 from ..names import name_problem
 from ..ops.base import Call, is_default, kw, literal
-from .classnames import camel, name_classes, param_name, root_name
+from .classnames import ParamNamer, camel, name_classes, root_name
 from .forward import forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
@@ -357,6 +357,8 @@ class ClassPlanner:
         labels = [lab for lab, _ in per_scope[0]]
         columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
         names: dict[tuple, str] = {}
+        given: set[str] = set()
+        namer = ParamNamer(self.tree.graph, plan)
         plan.slots = []
         for label, col in zip(labels, columns):
             key = tuple(map(repr, col))        # by repr: 1 and 1.0 are different arguments
@@ -364,7 +366,8 @@ class ClassPlanner:
                 plan.slots.append(None)
                 continue
             if key not in names:
-                names[key] = param_name(self.tree.graph, plan, col, label, set(names.values()))
+                names[key] = namer(col, label, given)
+                given.add(names[key])
             plan.slots.append(names[key])
         plan.params = list(dict.fromkeys(s for s in plan.slots if s))
         column_of: dict[str, tuple] = {}

@@ -119,30 +119,51 @@ def _child_classes(sn: ScopeNode) -> Iterator[ScopeNode]:
 
 # -- constructor parameters -------------------------------------------------------------------
 
-def param_name(g: Graph, plan: ClassPlan, col: tuple, label: str, taken: set[str]) -> str:
-    """A block parameter or in/out_channels whose values are the column, else the label."""
-    taken = taken | set(plan.optional)
-    fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
-    for c in _param_candidates(g, plan, col) + [fallback]:
-        if name_problem(c) is None and c not in taken:
-            return c
-    k = 2
-    while f"{fallback}_{k}" in taken:
-        k += 1
-    return f"{fallback}_{k}"
+class ParamNamer:
+    """Names a class's constructor parameters: a block parameter or in/out_channels whose values
+    are the column, else the label. The candidates are indexed by their columns once per class,
+    so each parameter is a lookup, not a pass over every block parameter and instance."""
 
+    def __init__(self, g: Graph, plan: ClassPlan) -> None:
+        self.g, self.plan = g, plan
+        self.index: dict[tuple, list[str]] | None = None     # column -> candidates, made when first asked
 
-def _param_candidates(g: Graph, plan: ClassPlan, col: tuple) -> list[str]:
-    scopes = [sn.scope for sn in plan.instances]
-    out = []
-    if all(s is not None for s in scopes):
-        args = [s.args for s in scopes if s is not None]
-        out += [a for a in args[0] if all(a in s for s in args) and tuple(s[a] for s in args) == col]
-    for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
-                       ("out_channels", [sn.exports for sn in plan.instances])):
-        if all(len(r) == 1 for r in refs) and tuple(_channels(g, r[0]) for r in refs) == col:
-            out.append(side)
-    return out
+    def __call__(self, col: tuple, label: str, taken: set[str]) -> str:
+        fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
+        for c in self._candidates(col) + [fallback]:
+            if name_problem(c) is None and c not in taken and c not in self.plan.optional:
+                return c
+        k = 2
+        while f"{fallback}_{k}" in taken or f"{fallback}_{k}" in self.plan.optional:
+            k += 1
+        return f"{fallback}_{k}"
+
+    def _candidates(self, col: tuple) -> list[str]:
+        if self.index is None:
+            self.index = {}
+            for name, column in self._columns():
+                try:
+                    self.index.setdefault(column, []).append(name)
+                except TypeError:        # a list argument: never equal to a column of numbers
+                    pass
+        try:
+            return self.index.get(col, [])
+        except TypeError:
+            return []
+
+    def _columns(self) -> Iterator[tuple[str, tuple]]:
+        """(candidate, its values over the instances), in the order they are preferred."""
+        plan = self.plan
+        scopes = [sn.scope for sn in plan.instances]
+        if all(s is not None for s in scopes):
+            args = [s.args for s in scopes if s is not None]
+            for a in args[0]:
+                if all(a in s for s in args):
+                    yield a, tuple(s[a] for s in args)
+        for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
+                           ("out_channels", [sn.exports for sn in plan.instances])):
+            if all(len(r) == 1 for r in refs):
+                yield side, tuple(_channels(self.g, r[0]) for r in refs)
 
 
 def _channels(g: Graph, ref: str) -> Any:
