@@ -141,6 +141,18 @@ def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
 
+def _check_tests(tests: int, sn: ScopeNode) -> None:
+    """Each new structure of a block is compared with every earlier one, child by child: the count
+    is made before the comparisons, and refused where so many structures of one block would make
+    it quadratic."""
+    if tests > MAX_CLASS_TESTS:
+        assert sn.scope is not None
+        raise LimitError(f"{sn.path}: block '{sn.scope.block}' has so many distinct structures that telling "
+                         f"their classes apart would compare {tests:,} children; at most {MAX_CLASS_TESTS:,}",
+                         loc=sn.scope.loc, hint="limits.MAX_CLASS_TESTS; each distinct structure of a block "
+                         "(which `when:` nodes it has, its arguments other than numbers) is a class of its own")
+
+
 # -- the plans -----------------------------------------------------------------------
 
 class ClassPlanner:
@@ -244,7 +256,8 @@ class ClassPlanner:
         if sn.scope is None or not sn.scope.block or sn in self.loop_of:
             return None
         plans = [p for p in self.of_block.get(base, []) if p not in self.looped]    # a loop builds it as it is
-        self._count_tests(sn, sum(self.children_of[p] + len(sn.children) for p in plans))
+        self.tests += sum(self.children_of[p] + len(sn.children) for p in plans)
+        _check_tests(self.tests, sn)
         for plan in plans:
             optional = self._joins(plan, sn)
             if optional:
@@ -270,19 +283,6 @@ class ClassPlanner:
         if sn not in self.locals_of:
             self.locals_of[sn] = frozenset(c.local for c in sn.children)
         return self.locals_of[sn]
-
-    def _count_tests(self, sn: ScopeNode, more: int) -> None:
-        """Each new structure of a block is compared with every earlier one, child by child: the
-        count is made before the comparisons, and refused where so many structures of one block
-        would make it quadratic."""
-        self.tests += more
-        if self.tests > MAX_CLASS_TESTS:
-            assert sn.scope is not None
-            raise LimitError(f"{sn.path}: block '{sn.scope.block}' has so many distinct structures that telling "
-                             f"their classes apart would compare {self.tests:,} children; at most "
-                             f"{MAX_CLASS_TESTS:,}", loc=sn.scope.loc,
-                             hint="limits.MAX_CLASS_TESTS; each distinct structure of a block (which `when:` "
-                                  "nodes it has, its arguments other than numbers) is a class of its own")
 
     def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> bool:
         """`other` is `fuller` with some of the `optional` children left out (each with one input

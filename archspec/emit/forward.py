@@ -108,7 +108,12 @@ class _Forward:
             return reusable
         else:
             base = "out"
-        k = self.taken_below.get(base, 0)         # the first free one, without testing every live one again
+        return self._numbered(base)
+
+    def _numbered(self, base: str) -> str:
+        """base, else base_1, base_2, ...: the first that holds nothing live, looked for from where
+        the last search for it stopped (lowered as names are freed), not by testing every live one again."""
+        k = self.taken_below.get(base, 0)
         name = f"{base}_{k}" if k else base
         while name in self.live:
             k += 1
