@@ -23,7 +23,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
     except BaseException as e:
         os.unlink(tmp)

@@ -53,3 +53,8 @@ MAX_DIFF_PAIRS = 1_000_000        # rows A x rows B that `diff` aligns with diff
                                   # anchored on rows unique to each side first, the gaps in bounded slices
 MAX_PAGES = 16                    # pages of a PNG or PDF diagram cut at 16,000 px (render.MAX_PX); a longer one
                                   # is refused (projected from its ranks before Graphviz runs): svg or --depth
+
+# Classes of generated source (archspec/pytorch/emit/classes.py): instances of a block that differ in structure
+# get classes of their own, and each new structure is compared, child by child, with every earlier one of
+# its block (it may join one as an optional child, torchvision's `downsample=None`): K structures, K^2/2.
+MAX_CLASS_TESTS = 20_000_000      # children those comparisons read (1,000 structures of a 13-node block: 13M)

@@ -55,9 +55,9 @@ def name_problem(name, index_ok: bool = False) -> str | None:
     return None
 
 
-def check_name(name, what: str, index_ok: bool = False) -> None:
+def check_name(name, what: str) -> None:
     """Raise a SpecError (to be located by the caller) if `name` cannot be a `what` name."""
-    problem = name_problem(name, index_ok)
+    problem = name_problem(name)
     if problem:
         raise SpecError(f"{what} name {shown(name)} is not allowed: {problem}",
                         hint="rename it, e.g. conv1, layer2, aux_head")

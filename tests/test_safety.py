@@ -46,6 +46,12 @@ def q(s: str) -> str:
     return json.dumps(s)
 
 
+def case_id(text: str) -> str:
+    """A test id from hostile text: word characters only, so that the id given back to pytest on
+    a command line (as mutmut does) names the test again."""
+    return re.sub(r"[^A-Za-z0-9_=+@.-]+", "_", ascii(text)[1:-1])[:24] or "empty"
+
+
 # -- running the command line ------------------------------------------------------------
 
 def cli(capsys, *argv):
@@ -118,17 +124,47 @@ def assert_safe_source(text: str) -> None:
     check_generated_source(text)
 
 
-def build_outcome(capsys, tmp: Path, path: str, must_succeed: bool = False) -> str | None:
-    """Build `path` into out/: either a clean located failure that wrote nothing, or a module that
-    is plain generated source and passes --check. Returns the source (None on failure)."""
+def assert_refused(code, out, err, where: str, *words: str) -> None:
+    """The expected refusal: exit 1, no traceback, and stderr's first line is `<where>: error: ...`
+    holding each of `words` (where = `net.yaml:<line>:<col>`, or the path a write failed on)."""
+    no_traceback(out, err)
+    first = err.lstrip().split("\n", 1)[0]
+    assert code == 1, f"exit {code}, expected a refusal at {where}\nstdout: {out[-1500:]}\nstderr: {err[-1500:]}"
+    assert first.startswith(f"{where}: error: ") and all(w in first for w in words), \
+        f"expected `{where}: error: ...{' ... '.join(words)}...`, got:\n{err[-1500:]}"
+
+
+# why the one name validator (archspec/names.py) refuses a name, word for word
+PATTERN = "a name starts with an ASCII letter and has only letters, digits and _"
+TOO_LONG = "a name has at most 64 characters"
+
+
+def reserved(name: str) -> str:
+    return f"'{name}' is reserved (a Python keyword or builtin, or a name the compiled module uses)"
+
+
+def why_refused(name: str) -> str:
+    """The validator's reason, decided here from the rule itself (not by calling names.py)."""
+    if len(name) > 64:
+        return TOO_LONG
+    return PATTERN if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) else reserved(name)
+
+
+def build_refused(capsys, tmp: Path, path: str, where: str, *words: str) -> None:
+    """`build` refuses at `where` with `words`, writing nothing."""
+    code, out, err = cli(capsys, "build", path, "-o", "out")
+    assert_refused(code, out, err, where, *words)
+    no_stray_files(tmp)
+    assert not (tmp / "out").exists() or not any((tmp / "out").iterdir()), "a failed build wrote files"
+
+
+def build_outcome(capsys, tmp: Path, path: str) -> str:
+    """Build `path` into out/: a module that is plain generated source and passes --check.
+    Returns the source."""
     out_dir = tmp / "out"
     code, out, err = cli(capsys, "build", path, "-o", "out")
     no_traceback(out, err)
     no_stray_files(tmp)
-    if code != 0 and not must_succeed:
-        assert_fails(code, out, err, path)
-        assert not out_dir.exists() or not any(out_dir.iterdir()), "a failed build wrote files"
-        return None
     assert code == 0, f"a valid spec failed to build:\n{err[-2000:]}"
     files = list(out_dir.glob("*.py"))
     assert len(files) == 1 and files[0].parent == out_dir, files
@@ -154,12 +190,19 @@ NODE_NAMES = [
     "x;open('pwned','w');x", INJECT, "a.b", "a b", "1x", "",
     "block1-0", "a-1;x", "a-b", "-1", "a--1", "forward-1",
 ]
+NODE_NAMES_BUILT = {"none", "x", "out", "block1-0", "forward-1"}    # every other one is refused
 
 
-@pytest.mark.parametrize("name", NODE_NAMES, ids=lambda s: ascii(s)[:24])
+def _model(text: str):
+    from archspec.pytorch import compiler
+    return compiler.load_source(text, "net").Model()
+
+
+@pytest.mark.parametrize("name", NODE_NAMES, ids=case_id)
 def test_node_name(capsys, spec_file, tmp_path, name):
-    """A node name is an attribute, a local variable in forward and a state_dict key; one that
-    cannot be all three safely is an error, anything else must build and check."""
+    """A node name is an attribute, a local variable in forward and a state_dict key: one that
+    cannot be all three safely is refused where it is first written (the block's node, line 7);
+    the others build, and the name is the module's attribute and state_dict key as written."""
     path = spec_file(HEAD + f"""blocks:
   blk:
     nodes:
@@ -172,14 +215,24 @@ nodes:
   - {{op: add, in: [r, {q(name)}]}}
   - b: {{use: blk}}
 """)
-    build_outcome(capsys, tmp_path, path)
+    if name not in NODE_NAMES_BUILT:
+        rule = "a name starts with an ASCII letter" if re.fullmatch(r"[a-z]+-[0-9]+", name) else why_refused(name)
+        build_refused(capsys, tmp_path, path, "net.yaml:7:9", repr(name)[:50], f"cannot be a node name: {rule}")
+        return
+    model = _model(build_outcome(capsys, tmp_path, path))
+    assert {f"{name}.weight", f"b.{name}.weight"} <= set(model.state_dict())
+    assert type(getattr(model, name)).__name__ == "Conv2d"
 
 
-@pytest.mark.parametrize("name", [INJECT, "x;open('pwned','w');x", "None", "Model", "nn", "F",
-                                  "torch", "getattr", "super", "Conv2d", "\uff23\uff42\uff52"],
-                         ids=lambda s: ascii(s)[:24])
+BLOCK_NAMES = [INJECT, "x;open('pwned','w');x", "None", "Model", "nn", "F", "torch", "getattr", "super",
+               "Conv2d", "\uff23\uff42\uff52"]
+
+
+@pytest.mark.parametrize("name", BLOCK_NAMES, ids=case_id)
 def test_block_name(capsys, spec_file, tmp_path, name):
-    """Block names become class names; used named and anonymously (`- name` as a list item)."""
+    """Block names become class names; used named and anonymously (`- name` as a list item).
+    All but Conv2d are refused at the block's key; Conv2d is a class of its own (nn.Conv2d is
+    only ever reached as an attribute of nn)."""
     path = spec_file(HEAD + f"""blocks:
   {q(name)}:
     nodes: [{{op: conv, out: 4, k: 1}}, relu]
@@ -190,7 +243,15 @@ nodes:
   - {q(name)}
   - cbr
 """)
-    build_outcome(capsys, tmp_path, path)
+    if name != "Conv2d":
+        build_refused(capsys, tmp_path, path, "net.yaml:5:3", f"block name {repr(name)[:50]}"[:50],
+                      f"is not allowed: {why_refused(name)}")
+        return
+    text = build_outcome(capsys, tmp_path, path)
+    assert "class Conv2d(nn.Module):" in text and "self.conv = nn.Conv2d(in_channels, 4, 1)" in text
+    model = _model(text)
+    assert type(model.b).__name__ == type(model.Conv2d).__name__ == "Conv2d"
+    assert type(model.b.conv).__module__ == "torch.nn.modules.conv"
 
 
 @pytest.mark.parametrize("name", ["fuse", "fuse_pairs", "init_weights", "input_shape", "loss_weights"])
@@ -210,11 +271,12 @@ nodes:
   - x;open('pwned','w');x
   - x;open('pwned','w');x
 """)
-    build_outcome(capsys, tmp_path, path)
+    build_refused(capsys, tmp_path, path, "net.yaml:5:3", "block name \"x;open('pwned','w');x\" is not allowed",
+                  PATTERN)
 
 
 def test_block_class_names_collide(capsys, spec_file, tmp_path):
-    """Two blocks whose names make the same class name, with different structures."""
+    """Two blocks whose names make the same class name, with different structures: two classes."""
     path = spec_file(HEAD + """blocks:
   res_block: {nodes: [{op: conv, out: 4, k: 1}]}
   resBlock: {nodes: [{op: conv, out: 4, k: 3, pad: 1}, {op: conv, out: 4, k: 1}]}
@@ -224,21 +286,33 @@ nodes:
   - b: resBlock
   - c: ResBlock
 """)
-    build_outcome(capsys, tmp_path, path)
+    model = _model(build_outcome(capsys, tmp_path, path))
+    assert type(model.a) is type(model.c) and type(model.a) is not type(model.b)      # a and c: one structure
+    assert (model.a.conv.kernel_size, model.c.conv.kernel_size, len(list(model.b.children()))) == ((1, 1), (5, 5), 2)
 
 
-TITLES = {     # title -> a valid title that must build (else: a located error is acceptable too)
-    "None": True, "True": True, "F": True, "nn": True, "torch": True, "Model": True, "Cbr": True,
-    '"""': True, 'x """\nimport os\nos.system("touch pwned")\n"""': True, "'''": True,
-    "ends with a backslash \\": True, "": True, "123": True,
-    "x\rimport os; os.system('touch pwned')\r#": False, "nul \x00 byte": False,
-    "x\x0cimport os": False, "line\u2028sep": False,
+# title -> (how it reads in the header comment and the class docstring, the top class's name):
+# one line, printable, no double quote or backslash (emit/source.py's _text), and a class name
+# only where the one name validator accepts one made from it
+TITLES = {
+    "None": ("None", "Net"), "True": ("True", "Net"), "F": ("F", "Net"), "nn": ("nn", "Nn"),
+    "torch": ("torch", "Torch"), "Model": ("Model", "Net"), "Cbr": ("Cbr", "Cbr"),    # block cbr: CbrNoExpand
+    '"""': ("'''", "Net"),
+    'x """\nimport os\nos.system("touch pwned")\n"""': ("x ''' import os os.system('touch pwned') '''",
+                                                         "XImportOsOsSystem"),
+    "'''": ("'''", "Net"), "ends with a backslash \\": ("ends with a backslash /", "EndsWithABackslash"),
+    "": (None, "Net"), "123": ("123", "Net"),
+    "x\rimport os; os.system('touch pwned')\r#": ("x import os; os.system('touch pwned') #", "XImportOsOsSystem"),
+    "nul \x00 byte": ("nul byte", "NulByte"), "x\x0cimport os": ("x import os", "XImportOs"),
+    "line\u2028sep": ("line sep", "LineSep"),
+    "word " * 80: (" ".join(["word"] * 60) + "…", "Net"),     # cut at 300 characters; too long for a class name
 }
 
 
-@pytest.mark.parametrize("title", list(TITLES), ids=lambda s: ascii(s)[:24])
+@pytest.mark.parametrize("title", list(TITLES), ids=case_id)
 def test_title(capsys, spec_file, tmp_path, title):
-    """The title is metadata: it may reach comments, docstrings and class names, never code."""
+    """The title is metadata: it reaches the header comment, the docstring and the class name
+    (each through its one gate), never code. Every title builds."""
     path = spec_file(HEAD + f"title: {q(title)}\n" + """blocks:
   cbr: {nodes: [{op: conv, out: 4, k: 1}, relu]}
 nodes:
@@ -246,21 +320,37 @@ nodes:
   - b: cbr
   - {op: relu, in: b}
 """)
-    build_outcome(capsys, tmp_path, path, must_succeed=TITLES[title])
+    shown, cls = TITLES[title]
+    text = build_outcome(capsys, tmp_path, path)
+    tree = ast.parse(text)
+    top = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
+    header = " ".join(line[2:] for line in text.split("\n\n\n")[0].splitlines() if line.startswith("# "))
+    doc = " ".join((ast.get_docstring(top) or "").split())
+    if shown is None:
+        assert "from spec 'net': edit" in header and doc.startswith("net Input (N, 3, 8, 8)"), (header, doc)
+    else:
+        assert f"from spec 'net' ({shown}): edit" in header and doc.startswith(f"{shown} Input (N, 3, 8, 8)"), \
+            (header, doc)
+    assert text.rstrip().endswith(f"Model = {cls}")
 
 
-@pytest.mark.parametrize("name", ["None", INJECT, "x\\", "torch", "123", "n" * 300],
-                         ids=lambda s: ascii(s)[:24])
+SPEC_NAMES = ["None", INJECT, "x\\", "torch", "123", "n" * 300]
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES, ids=case_id)
 def test_spec_name(capsys, spec_file, tmp_path, name):
+    """The spec name reaches file names, class names and diagram ids: the validator refuses each."""
     path = spec_file(f"archspec: 1\nname: {q(name)}\ninput: [3, 8, 8]\n" + NODES)
-    build_outcome(capsys, tmp_path, path)
+    build_refused(capsys, tmp_path, path, "net.yaml:2:7", f"spec name {repr(name)[:50]}"[:50],
+                  f"is not allowed: {why_refused(name)}")
 
 
 @pytest.mark.parametrize("param", ["super", "class", "self", "torch", "nn", "F", "None", "lambda",
                                    "__class__", "x"])
 def test_param_name(capsys, spec_file, tmp_path, param):
-    """Spec and block params named like Python keywords or the generated code's own names;
-    two instances with different values make the block class take the value as an argument."""
+    """Spec and block params named like Python keywords or the generated code's own names are
+    refused (located at the spec param's value); `x` builds: two instances with different
+    values make the block class take the value as an argument named x."""
     path = spec_file(HEAD + f"""params: {{{param}: 4}}
 blocks:
   blk:
@@ -271,52 +361,61 @@ nodes:
   - b1: {{use: blk, {param}: 4}}
   - b2: {{use: blk, {param}: 8}}
 """)
-    build_outcome(capsys, tmp_path, path)
+    if param != "x":
+        build_refused(capsys, tmp_path, path, f"net.yaml:4:{12 + len(param)}",
+                      f"parameter name '{param}' is not allowed: {why_refused(param)}")
+        return
+    text = build_outcome(capsys, tmp_path, path)
+    assert "def __init__(self, x):" in text and "self.b1 = Blk(x=4)" in text and "self.b2 = Blk(x=8)" in text
+    model = _model(text)
+    assert (model.b1.conv.out_channels, model.b2.conv.out_channels) == (4, 8)
 
 
-@pytest.mark.parametrize("name", ["a'b", 'a"b', "a\\", "a\nb", '"""', "x'}; import os; {'"],
-                         ids=lambda s: ascii(s)[:24])
-def test_output_name(capsys, spec_file, tmp_path, name):
-    path = spec_file(HEAD + f"""nodes:
+OUTPUTS = """nodes:
   - c: {{op: conv, out: 4, k: 1}}
   - head: {{op: conv, out: 2, k: 1, in: c}}
   - main: {{op: relu, in: c}}
 outputs:
   main: main
-  {q(name)}: {{node: head, train_only: true, loss_weight: 0.3}}
-""")
-    text = build_outcome(capsys, tmp_path, path)
-    if text is not None:
-        import torch
+  {name}: {{node: head, train_only: true, loss_weight: 0.3}}
+"""
 
-        from archspec.pytorch import compiler
-        model = compiler.load_source(text, "net").Model().train()
-        assert set(model(torch.zeros(1, 3, 8, 8))) == {"main", name}
-        assert model.loss_weights == {name: 0.3}
+
+@pytest.mark.parametrize("name", ["a'b", 'a"b', "a\\", "a\nb", '"""', "x'}; import os; {'"],
+                         ids=case_id)
+def test_output_name(capsys, spec_file, tmp_path, name):
+    """Output names are dict keys in forward's result and in loss_weights: the validator refuses
+    any that is not a plain name, at the name."""
+    path = spec_file(HEAD + OUTPUTS.format(name=q(name)))
+    build_refused(capsys, tmp_path, path, "net.yaml:10:3", f"output name {name!r} is not allowed: {PATTERN}")
+
+
+def test_output_name_that_builds(capsys, spec_file, tmp_path):
+    """A plain output name reaches the source only through literal(): a dict key, as written."""
+    import torch
+    text = build_outcome(capsys, tmp_path, spec_file(HEAD + OUTPUTS.format(name="aux_head")))
+    assert 'self.loss_weights = {"aux_head": 0.3}' in text and 'output_names = ("main", "aux_head")' in text
+    model = _model(text).train()
+    assert set(model(torch.zeros(1, 3, 8, 8))) == {"main", "aux_head"}
+    assert model.loss_weights == {"aux_head": 0.3} and model.output_names == ("main", "aux_head")
 
 
 # == 2. output paths ======================================================================
 
 @pytest.mark.parametrize("name", ["../escape/x", "/tmp/archspec_abs_test/x", "..", "a/../../b"])
 def test_diagram_name_is_not_a_path(capsys, tmp_path, monkeypatch, name):
-    """The default diagram file is named after the spec: the name must not steer it elsewhere."""
+    """The default diagram file is named after the spec: a name that is a path is refused at the
+    name, and nothing is written anywhere (names.file_stem, behind it, is test_file_stem's)."""
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     shutil.rmtree("/tmp/archspec_abs_test", ignore_errors=True)
     (cwd / "net.yaml").write_text(f"archspec: 1\nname: {q(name)}\ninput: [3, 8, 8]\n" + NODES)
     code, out, err = cli(capsys, "diagram", "net.yaml", "--format", "dot")
-    no_traceback(out, err)
     try:
+        assert_refused(code, out, err, "net.yaml:2:7", f"spec name {name!r} is not allowed: {PATTERN}")
         assert not os.path.exists("/tmp/archspec_abs_test"), "diagram wrote to an absolute path"
-        outside = [p for p in tmp_path.rglob("*") if cwd not in p.parents and p != cwd]
-        assert not outside, f"diagram wrote outside the working folder: {outside}"
-        if code == 0:
-            made = [p for p in cwd.iterdir() if p.name != "net.yaml"]
-            assert len(made) == 1 and made[0].is_file() and made[0].suffix == ".dot", made
-        else:
-            assert_fails(code, out, err, "net.yaml")
-        no_stray_files(tmp_path)
+        assert sorted(p.name for p in tmp_path.rglob("*")) == ["cwd", "net.yaml"]
     finally:
         shutil.rmtree("/tmp/archspec_abs_test", ignore_errors=True)
 
@@ -324,12 +423,62 @@ def test_diagram_name_is_not_a_path(capsys, tmp_path, monkeypatch, name):
 def test_build_name_is_not_a_path(capsys, spec_file, tmp_path):
     path = spec_file("archspec: 1\nname: ../../escape/x\ninput: [3, 8, 8]\n" + NODES)
     code, out, err = cli(capsys, "build", path, "-o", "sub/out")
-    no_traceback(out, err)
-    outside = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "net.yaml"
-               and (tmp_path / "sub" / "out") not in p.parents]
-    assert not outside, outside
-    if code != 0:
-        assert_fails(code, out, err, path)
+    assert_refused(code, out, err, "net.yaml:2:7", f"spec name '../../escape/x' is not allowed: {PATTERN}")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["net.yaml"]
+
+
+@pytest.mark.parametrize("name, stem", [("resnet50", "resnet50"), ("ResNet_50", "ResNet_50"), ("Xnet_", "Xnet"),
+                                        ("../escape/x", "escape_x"), ("/tmp/x", "tmp_x"),
+                                        ("..", "model"), ("", "model"), ("a/../../b", "a_______b"),
+                                        ("_x_", "x"), ("n" * 80, "n" * 64), ("c\u03bfnv.py", "c_nv_py"),
+                                        ("a\x00b", "a_b")])
+def test_file_stem(name, stem):
+    """Behind the validator: whatever a graph's name is, the default output file is a plain
+    word-character file name in the current folder, never a path or a hidden file."""
+    from archspec.names import file_stem
+    assert file_stem(name) == stem
+
+
+def test_write_is_whole_or_not_at_all(tmp_path):
+    """files.write_atomic: a write that fails half-way leaves the old file as it was and no
+    temporary; a new file is 0644, a rewritten one keeps its mode."""
+    from archspec.files import write_atomic
+    target = tmp_path / "net.py"
+    target.write_text("keep me")
+    target.chmod(0o600)
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, "half\ud800")           # fails while writing: no encoding for a lone surrogate
+    assert target.read_text() == "keep me" and [p.name for p in tmp_path.iterdir()] == ["net.py"]
+    assert write_atomic(target, "new") == target and target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o600
+    fresh = write_atomic(tmp_path / "sub" / "fresh.py", b"x")
+    assert fresh.read_bytes() == b"x" and fresh.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["fresh.py", "net.py", "sub"]
+
+
+def test_temporary_file_is_hidden_beside_the_target(tmp_path, monkeypatch):
+    """The temporary a write goes through is `.<name>.<random>.tmp` in the target's folder (so a
+    reader never mistakes it for output, and no_stray_files can find one left behind)."""
+    import archspec.files
+    seen = []
+    real = os.replace
+    monkeypatch.setattr(archspec.files.os, "replace", lambda src, dst: (seen.append(src), real(src, dst)))
+    long = "n" * 150 + ".py"
+    archspec.files.write_atomic(tmp_path / "net.py", "x")
+    archspec.files.write_atomic(tmp_path / long, "x")
+    names = [Path(src).name for src in seen]
+    assert [Path(src).parent for src in seen] == [tmp_path, tmp_path]
+    assert re.fullmatch(r"\.net\.py\.[^.]+\.tmp", names[0]) and re.fullmatch(r"\.n{100}\.[^.]+\.tmp", names[1]), names
+
+
+@pytest.mark.parametrize("value, text", [(None, "nothing (an empty value)"), ("a" * 58, repr("a" * 58)),
+                                         ("a" * 59, "'" + "a" * 56 + "..."), ("ab", "'ab'"),
+                                         (list(range(30)), repr(list(range(30)))[:57] + "...")])
+def test_shown_quotes_at_most_60_characters(value, text):
+    """names.shown: an error quotes a value by its repr, at most 60 characters (a file read by
+    mistake is never echoed whole)."""
+    from archspec.names import shown
+    assert shown(value) == text and len(shown(value)) <= 60
 
 
 def _existing_file(tmp: Path) -> str:
@@ -342,72 +491,100 @@ def _dir_named_like_module(tmp: Path) -> str:
     return "out"
 
 
-@pytest.mark.parametrize("target", [_existing_file, lambda t: "/proc/x", lambda t: "d" * 300,
-                                    lambda t: "/proc/x/y", _dir_named_like_module],
-                         ids=["existing-file", "proc", "300-chars", "proc-deep", "dir-named-net.py"])
-def test_build_unwritable_output(capsys, spec_file, tmp_path, target):
+# -o target -> the path the error names and the system's reason
+UNWRITABLE = {
+    "existing-file": (_existing_file, "taken/net.py", "cannot write taken/net.py: File exists"),
+    "proc": (lambda t: "/proc/x", "/proc/x/net.py", "cannot write /proc/x/net.py: No such file or directory"),
+    "300-chars": (lambda t: "d" * 300, "d" * 119 + "…", "cannot write " + "d" * 119 + "…: File name too long"),
+    "proc-deep": (lambda t: "/proc/x/y", "/proc/x/y/net.py",
+                  "cannot write /proc/x/y/net.py: No such file or directory"),
+    "dir-named-net.py": (_dir_named_like_module, "out/net.py", "cannot write out/net.py: Is a directory"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNWRITABLE))
+def test_build_unwritable_output(capsys, spec_file, tmp_path, case):
+    target, where, words = UNWRITABLE[case]
     path = spec_file(HEAD + NODES)
-    before = (tmp_path / "taken").read_text() if (tmp_path / "taken").exists() else None
-    out_arg = target(tmp_path)
-    code, out, err = cli(capsys, "build", path, "-o", out_arg)
-    assert_fails(code, out, err, codes=(1, 2))
+    code, out, err = cli(capsys, "build", path, "-o", target(tmp_path))
+    assert_refused(code, out, err, where, words)
     no_stray_files(tmp_path)
-    if out_arg == "taken":
+    if case == "existing-file":
         assert (tmp_path / "taken").read_text() == "keep me"
-    assert before is None or before == "keep me"
 
 
-@pytest.mark.parametrize("target", ["/proc/x.svg", "d" * 300 + ".dot", "adir.dot", "missing/dir/x.dot"])
+DIAGRAM_TARGETS = {
+    "/proc/x.svg": ("/proc/x.svg", "cannot write /proc/x.svg: No such file or directory"),
+    "d" * 300 + ".dot": ("d" * 119 + "…", "cannot write " + "d" * 119 + "…: File name too long"),
+    "adir.dot": ("adir.dot", "cannot write adir.dot: Is a directory"),
+    "missing/dir/x.dot": None,      # built: the missing folders are made
+}
+
+
+@pytest.mark.parametrize("target", list(DIAGRAM_TARGETS), ids=case_id)
 def test_diagram_unwritable_output(capsys, spec_file, tmp_path, target):
     path = spec_file(HEAD + NODES)
     (tmp_path / "adir.dot").mkdir()
     code, out, err = cli(capsys, "diagram", path, "-o", target, "--format", "dot")
-    no_traceback(out, err)
     no_stray_files(tmp_path)
-    if code != 0:
-        assert_fails(code, out, err)
-    else:       # creating the missing folders is acceptable
-        assert target == "missing/dir/x.dot" and (tmp_path / target).is_file()
+    if DIAGRAM_TARGETS[target] is not None:
+        assert_refused(code, out, err, *DIAGRAM_TARGETS[target])
+        return
+    assert code == 0 and (tmp_path / target).read_text().startswith("digraph"), err
 
 
 # == 3. diagram label injection ===========================================================
 
 HTML = '<A HREF="javascript:alert(1)">x</A> & y'
 DHEAD = HEAD + "paper: p\n"       # (a spec without `paper:` is test_diagram_minimal_spec's case)
-BLOCK_HTML = q('x"><A HREF="javascript:alert(1)">')
-NODE_HTML = q('n"><A HREF="javascript:alert(1)">')
-BS1, BS2 = q("x \\"), q("x \\\\")       # ends with one / two backslashes
-NAME_BS, NODE_BS, ARG_BS = q("net\\"), q("n\\"), q("x\\")
-DIAGRAM_CASES = {
-    "block-name": DHEAD + f"""blocks:
-  {BLOCK_HTML}: {{nodes: [{{op: conv, out: 4, k: 1}}, relu]}}
-nodes:
-  - b: {{use: {BLOCK_HTML}}}
-  - c: {{op: conv, out: 4, k: 1}}
-""",
-    "node-name": DHEAD + f"nodes:\n  - {NODE_HTML}: {{op: conv, out: 4, k: 1}}\n",
-    "title": DHEAD + f"title: {q(HTML)}\n" + NODES,
-    "title-backslash": DHEAD + f"title: {BS2}\n" + NODES,
-    "title-one-backslash": DHEAD + f"title: {BS1}\n" + NODES,
-    "name-backslash": f"archspec: 1\nname: {NAME_BS}\npaper: p\ninput: [3, 8, 8]\n" + NODES,
-    "name-html": f"archspec: 1\nname: {q(HTML)}\npaper: p\ninput: [3, 8, 8]\n" + NODES,
-    "node-backslash": DHEAD + f"nodes:\n  - {NODE_BS}: {{op: conv, out: 4, k: 1}}\n",
-    "block-string-arg": DHEAD + f"""blocks:
+BLOCK_HTML = 'x"><A HREF="javascript:alert(1)">'
+NODE_HTML = 'n"><A HREF="javascript:alert(1)">'
+BS1, BS2 = "x \\", "x \\\\"        # end with one / two backslashes
+BLOCK_ARGS = DHEAD + f"""blocks:
   blk:
     params: {{tag: str}}
     nodes: [{{op: conv, out: 4, k: 1}}, relu]
 nodes:
   - b1: {{use: blk, tag: {q(HTML)}}}
-  - b2: {{use: blk, tag: {ARG_BS}}}
-""",
-    "output-name": DHEAD + f"""nodes:
+  - b2: {{use: blk, tag: {q(BS1[2:] + "N")}}}
+"""
+LINES = "a\n<B>b</B>\rc \\G"      # \G: Graphviz's escape for the graph's name
+# spec text that validation lets through, and where it must show, as text, in the drawing:
+# case -> (spec, {depth: texts that are whole <text> elements of the SVG})
+DIAGRAM_BUILT = {
+    "title": (DHEAD + f"title: {q(HTML)}\n" + NODES, {"0": [HTML], "1": [HTML]}),
+    "title-backslash": (DHEAD + f"title: {q(BS2)}\n" + NODES, {"0": [BS2], "1": [BS2]}),
+    "title-one-backslash": (DHEAD + f"title: {q(BS1)}\n" + NODES, {"0": [BS1], "1": [BS1]}),
+    "title-lines": (DHEAD + f"title: {q(LINES)}\n" + NODES,
+                    {"0": ["a <B>b</B> c \\G"], "1": ["a <B>b</B> c \\G"]}),
+    "paper": (HEAD + f"paper: {q(HTML)}\n" + NODES, {"0": [HTML], "1": [HTML]}),
+    # a block's string arguments are drawn with its cluster (every node); collapsed, its box shows the ops
+    "block-string-arg": (BLOCK_ARGS, {"0": [f"tag={HTML}", "tag=\\N"], "1": []}),
+}
+# spec text that validation refuses: case -> (spec, location, words)
+DIAGRAM_REFUSED = {
+    "block-name": (DHEAD + f"""blocks:
+  {q(BLOCK_HTML)}: {{nodes: [{{op: conv, out: 4, k: 1}}, relu]}}
+nodes:
+  - b: {{use: {q(BLOCK_HTML)}}}
+  - c: {{op: conv, out: 4, k: 1}}
+""", "net.yaml:6:3", f"block name {BLOCK_HTML!r} is not allowed: {PATTERN}"),
+    "node-name": (DHEAD + f"nodes:\n  - {q(NODE_HTML)}: {{op: conv, out: 4, k: 1}}\n",
+                  "net.yaml:6:5", f"{NODE_HTML!r} cannot be a node name: {PATTERN}"),
+    "name-backslash": (f"archspec: 1\nname: {q('net' + chr(92))}\npaper: p\ninput: [3, 8, 8]\n" + NODES,
+                       "net.yaml:2:7", f"spec name {'net' + chr(92)!r} is not allowed: {PATTERN}"),
+    "name-html": (f"archspec: 1\nname: {q(HTML)}\npaper: p\ninput: [3, 8, 8]\n" + NODES,
+                  "net.yaml:2:7", f"spec name {HTML!r} is not allowed: {PATTERN}"),
+    "node-backslash": (DHEAD + f"nodes:\n  - {q('n' + chr(92))}: {{op: conv, out: 4, k: 1}}\n",
+                       "net.yaml:6:5", f"{'n' + chr(92)!r} cannot be a node name: {PATTERN}"),
+    "output-name": (DHEAD + f"""nodes:
   - c: {{op: conv, out: 4, k: 1}}
   - h: {{op: conv, out: 2, k: 1, in: c}}
   - m: {{op: relu, in: c}}
 outputs:
   m: m
   {q(HTML)}: {{node: h, train_only: true}}
-""",
+""", "net.yaml:11:3", f"output name {HTML!r} is not allowed: {PATTERN}"),
 }
 
 
@@ -429,48 +606,110 @@ def test_diagram_minimal_spec(capsys, spec_file, head):
     _svg_is_inert(_render_svg("d.dot"))
 
 
-def _svg_is_inert(svg: bytes) -> None:
-    root = ET.fromstring(svg)       # well-formed XML: labels were escaped, not spliced in
+def _svg_is_inert(svg: bytes) -> list[str]:
+    """The SVG's text elements; it must be well-formed XML (labels were escaped, not spliced in)
+    with no link element or attribute."""
+    root = ET.fromstring(svg)
     for el in root.iter():
         tag = el.tag.rpartition("}")[2].lower()
         assert tag != "a", f"a link element in the SVG: {ET.tostring(el)[:200]!r}"
         for k, v in el.attrib.items():
             assert "javascript:" not in v.lower(), f"attribute {k}={v!r}"
             assert "href" not in k.lower(), f"link attribute {k}={v!r}"
+    return [el.text or "" for el in root.iter() if el.tag.rpartition("}")[2] == "text"]
 
 
 @pytest.mark.parametrize("depth", ["0", "1"])
-@pytest.mark.parametrize("case", list(DIAGRAM_CASES))
+@pytest.mark.parametrize("case", list(DIAGRAM_BUILT))
 def test_diagram_labels(capsys, spec_file, tmp_path, case, depth):
-    path = spec_file(DIAGRAM_CASES[case])
+    """Spec text in a label is text: Graphviz draws it character for character, and the SVG
+    holds it as escaped text with no element or link made from it."""
+    spec, texts = DIAGRAM_BUILT[case]
+    path = spec_file(spec)
     code, out, err = cli(capsys, "diagram", path, "--format", "dot", "-o", "d.dot", "--depth", depth)
     no_traceback(out, err)
     no_stray_files(tmp_path)
-    if code != 0:
-        assert_fails(code, out, err, path)
-        assert not (tmp_path / "d.dot").exists()
-        return
-    svg = _render_svg("d.dot")
-    _svg_is_inert(svg)
-    assert b"<a " not in svg.lower() and b"<a>" not in svg.lower()
+    assert code == 0, err
+    drawn = _svg_is_inert(_render_svg("d.dot"))
+    for text in texts[depth]:
+        assert text in drawn, f"{text!r} is not one text element of the SVG: {drawn}"
+    if not texts[depth]:
+        assert not any("tag=" in t for t in drawn), drawn
 
 
-@pytest.mark.parametrize("case", list(DIAGRAM_CASES) + ["script-title"])
+@pytest.mark.parametrize("command", ["dot", "html"])
+@pytest.mark.parametrize("case", list(DIAGRAM_REFUSED))
+def test_diagram_refuses_names(capsys, spec_file, tmp_path, case, command):
+    """Names become DOT ids, JSON keys and file names: the validator refuses these at the name,
+    and nothing is written."""
+    spec, where, words = DIAGRAM_REFUSED[case]
+    path = spec_file(spec)
+    code, out, err = cli(capsys, "diagram", path, "--format", command, "-o", f"d.{command}")
+    assert_refused(code, out, err, where, words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.yaml"]
+
+
+SCRIPT = "</script><script>alert(1)</script><!--"
+HTML_CASES = {case: spec for case, (spec, _) in DIAGRAM_BUILT.items()} | {
+    "script-title": DHEAD + f"title: {q(SCRIPT)}\n" + NODES}
+
+
+@pytest.mark.parametrize("case", list(HTML_CASES))
 def test_diagram_html_keeps_spec_text_in_json(capsys, spec_file, tmp_path, case):
-    """--format html: spec text sits only inside the JSON island, which nothing can close early."""
-    text = DIAGRAM_CASES.get(case) or DHEAD + f"title: {q('</script><script>alert(1)</script><!--')}\n" + NODES
-    path = spec_file(text)
+    """--format html: spec text sits only inside the JSON island, which nothing can close early,
+    and comes back out of it as written; the <title> holds it escaped."""
+    import html
+    path = spec_file(HTML_CASES[case])
     code, out, err = cli(capsys, "diagram", path, "--format", "html", "-o", "d.html")
     no_traceback(out, err)
-    if code != 0:
-        assert_fails(code, out, err, path)
-        return
+    assert code == 0, err
     page = (tmp_path / "d.html").read_text()
     assert page.lower().count("</script") == 2 and page.lower().count("<script") == 2
-    assert "<!--" not in page and "<a " not in page.lower()      # the <title> holds escaped text
+    assert "<!--" not in page and "<a " not in page.lower()
     island = page.split('id="model">')[1].split("</script>")[0]
     assert "<" not in island and ">" not in island and "&" not in island
-    json.loads(island)
+    model = json.loads(island)
+    raw = yaml_text(HTML_CASES[case], "title") or "net"
+    assert model["title"] == raw and model["paper"] == yaml_text(HTML_CASES[case], "paper")
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert "<" not in title and html.unescape(title) == " ".join(raw.split()) + " · archspec", title
+    if case == "block-string-arg":
+        assert [s["args"] for s in model["scopes"]] == [{"tag": HTML}, {"tag": "\\N"}]
+
+
+def yaml_text(spec: str, key: str):
+    import yaml
+    return yaml.safe_load(spec).get(key)
+
+
+
+def test_script_json_exactly():
+    """viewer.script_json: compact JSON whose <, > and & are JSON escapes (so no `</script>` or
+    `<!--` can appear raw), and never a bare NaN (JSON.parse would refuse the page's model)."""
+    from archspec.reports.viewer import script_json
+    assert script_json({"t": "</script><!--&x", "n": [1, 2.5]}) == \
+        '{"t":"\\u003c/script\\u003e\\u003c!--\\u0026x","n":[1,2.5]}'
+    assert json.loads(script_json({"t": "</script>"})) == {"t": "</script>"}
+    with pytest.raises(ValueError, match="JSON compliant"):
+        script_json({"x": float("nan")})
+
+
+def test_html_default_file_and_unwritable(capsys, spec_file, tmp_path):
+    """--format html without -o writes <spec name>.html here; a target it cannot write is
+    refused at that path, as every output is (files.write_atomic)."""
+    path = spec_file(HEAD + NODES)
+    code, out, err = cli(capsys, "diagram", path, "--format", "html")
+    assert code == 0 and (tmp_path / "net.html").read_text().startswith("<!DOCTYPE html>"), err
+    (tmp_path / "adir.html").mkdir()
+    code, out, err = cli(capsys, "diagram", path, "--format", "html", "-o", "adir.html")
+    assert_refused(code, out, err, "adir.html", "cannot write adir.html: Is a directory")
+
+
+def test_cannot_write_names_an_error_without_text():
+    from archspec.files import cannot_write
+    assert str(cannot_write(Path("x/y.py"), OSError())) == "x/y.py: error: cannot write x/y.py: OSError"
+    assert str(cannot_write(Path("a\nb"), OSError(13, "Permission denied"))) == \
+        "a b: error: cannot write a b: Permission denied"
 
 
 # == 4. hangs and memory ==================================================================
@@ -520,20 +759,79 @@ EXPRESSIONS = [
 ]
 
 
+# case -> where it is refused and why: each is refused by the limit or check meant for it
+HANG_EXPECTED = {
+
+    'alias-bomb': ('net.yaml:5:286', 'the YAML expands to more than 4,000,000 values'),
+    'alias-bomb-title': ('net.yaml:4:288', 'the YAML expands to more than 4,000,000 values'),
+    'alias-self': ('net.yaml:5:10', "YAML alias '*a' refers to a value that contains it"),
+    'alias-self-map': ('net.yaml:4:16', "YAML alias '*m' refers to a value that contains it"),
+    'block-uses-itself-twice': ('net.yaml:5:15',
+                                "blocks and groups nested more than archspec's limit of 48 deep (does 'b' "),
+    'blocks-mutual': ('net.yaml:6:15', "blocks and groups nested more than archspec's limit of 48 deep (does 'a' "),
+    'repeat-1e9': ('net.yaml:5:14', "repeat 1,000,000,000 exceeds archspec's limit of 100,000 steps"),
+    'repeat-nested': ('net.yaml:5:35', "repeat 1,000 would exceed archspec's limit of 250,000 nodes (1,000,000"),
+    'quadratic-did-you-mean': ('net.yaml:2005:27', "m0000: undefined input 'n0000x'"),
+    'extends-dev-zero': ('net.yaml:4:10', "'extends' names a .yaml file, got '/dev/zero'"),
+    'extends-dev-urandom': ('net.yaml:4:10', "'extends' names a .yaml file, got '/dev/urandom'"),
+    'use-dev-zero': ('net.yaml:4:6', "'use' names a .yaml file, got '/dev/zero'"),
+    'node-use-dev-zero': ('net.yaml:5:14', "b: unknown block '/dev/zero'"),
+    'extends-self': ('net.yaml:4:10', "'extends' cycle: net.yaml -> net.yaml"),
+    'deep-list-10000': ('net.yaml:4:107', 'YAML nested more than 100 deep'),
+    'deep-map-10000': ('net.yaml:4:404', 'YAML nested more than 100 deep'),
+    'deep-groups-2000': ('net.yaml:4:437', 'YAML nested more than 100 deep'),
+}
+
+
 @pytest.mark.parametrize("case", list(HANG_SPECS))
 def test_no_hang_spec(in_tmp, case):
     (in_tmp / "net.yaml").write_text(HANG_SPECS[case])
     code, out, err = cli_proc("validate", "net.yaml")
-    assert_fails(code, out, err, "net.yaml")
+    assert_refused(code, out, err, *HANG_EXPECTED[case])
     assert len(err) < 100_000, f"{len(err)} characters of errors"
 
 
-@pytest.mark.parametrize("expr", EXPRESSIONS, ids=lambda s: ascii(s)[:24])
+# expression -> why it is refused (at the attribute, net.yaml:5:24)
+EXPRESSION_EXPECTED = dict(zip(EXPRESSIONS, [
+
+    '10 ** 64 is too large',
+    'exponent 10000000000 is too large',
+    'exponent 387420489 is too large',
+    "repeating str of size 1 10000000000 times exceeds archspec's limit of ",
+    "repeating list of size 1 1000000000 times exceeds archspec's limit of ",
+    "range of 10,000,000,000 numbers exceeds archspec's limit of 10,000",
+    "range of 1,000,000,000,000,000,000 numbers exceeds archspec's limit of",
+    "range of 10,000,000,000 numbers exceeds archspec's limit of 10,000",
+    "'%' applies to numbers, not text",
+    'round(x, n) takes n between -30 and 30, got -1000000000',
+    'round(x, n) takes n between -30 and 30, got 1000000000',
+    'the result inf is not a finite number',
+    'the result inf is not a finite number',
+    'the result nan is not a finite number',
+    'exponent 70000 is too large',
+    "expression of 99,999 characters exceeds archspec's limit of 1,000",
+    "expression of 40,001 characters exceeds archspec's limit of 1,000",
+    "expression of 10,001 characters exceeds archspec's limit of 1,000",
+    "expression of 10,000 characters exceeds archspec's limit of 1,000",
+]))
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS, ids=case_id)
 def test_no_hang_expression(in_tmp, expr):
     (in_tmp / "net.yaml").write_text(HEAD + f"nodes:\n  - c: {{op: conv, out: {q('${' + expr + '}')}, k: 1}}\n")
     code, out, err = cli_proc("validate", "net.yaml")
-    assert_fails(code, out, err, "net.yaml")
+    assert_refused(code, out, err, "net.yaml:5:24", "c: in attribute 'out': " + EXPRESSION_EXPECTED[expr])
     assert len(err) < 20_000, f"{len(err)} characters of errors"
+
+
+# a --set value (its first 12 characters) -> the value's line:col and why it is refused
+SET_EXPECTED = {
+    (_laughs())[:12]: ('1:281', 'the YAML expands to more than 4,000,000 values'),
+    ("&a [*a]")[:12]: ('1:5', "YAML alias '*a' refers to a value that contains it"),
+    ("!!python/object/apply:os.system ['touch pwned']")[:12]: ('1:1', 'unsupported YAML tag tag:yaml.org,2002:python/'),
+    ("[" * 10000 + "]" * 10000)[:12]: ('1:101', 'YAML nested more than 100 deep'),
+    ("9" * 5000)[:12]: ('1:1', 'integer too large: 99999999999999999999... (5000 ch'),
+}
 
 
 @pytest.mark.parametrize("value", [_laughs(), "&a [*a]", "!!python/object/apply:os.system ['touch pwned']",
@@ -543,6 +841,9 @@ def test_no_hang_set(in_tmp, value):
     (in_tmp / "net.yaml").write_text(HEAD + "params: {v: 1}\n" + NODES)
     code, out, err = cli_proc("validate", "net.yaml", "--set", f"v={value}")
     assert_fails(code, out, err, set_loc=True)
+    where, words = SET_EXPECTED[value[:12]]
+    first = err.split("\n", 1)[0]
+    assert first.startswith("--set v=") and f":{where}: error: {words}" in first, first
     no_stray_files(in_tmp)
 
 
@@ -555,7 +856,7 @@ def test_extends_dev_stdin_does_not_wait(in_tmp):
     finally:
         os.close(r)
         os.close(w)
-    assert_fails(code, out, err, "net.yaml")
+    assert_refused(code, out, err, "net.yaml:4:10", "'extends' names a .yaml file, got '/dev/stdin'")
 
 
 # == 5. tracebacks ========================================================================
@@ -611,11 +912,52 @@ def _tagged_spec(case: str) -> str:
     return HEAD + body + ("" if "nodes:" in body else NODES)
 
 
+TAGGED_EXPECTED = {
+
+    'int-abc': ('net.yaml:4:8', "invalid int value 'abc'"),
+    'bool-maybe': ('net.yaml:4:8', "invalid bool value 'maybe'"),
+    'timestamp': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:timestamp'),
+    'float-x': ('net.yaml:4:8', "invalid float value 'x'"),
+    'binary-bad': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:binary'),
+    'binary-as-out': ('net.yaml:5:24', 'unsupported YAML tag tag:yaml.org,2002:binary'),
+    'set': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:set'),
+    'omap': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:omap'),
+    'python-object': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:python/object:os.system'),
+    'python-apply': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system'),
+    'python-name': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:python/name:os.system'),
+    'local-tag': ('net.yaml:4:8', 'unsupported YAML tag !pwn'),
+    'complex-key': ('net.yaml:4:3', 'a mapping key must be a plain scalar'),
+    'complex-node-key': ('net.yaml:5:7', 'a mapping key must be a plain scalar'),
+    'merge-key-bad': ('net.yaml:4:10', 'unsupported YAML tag tag:yaml.org,2002:merge'),
+    '5000-digit-out': ('net.yaml:5:24', 'integer too large: 99999999999999999999... (5000 characters)'),
+    '5000-digit-input': ('net.yaml:3:12', 'integer too large: 99999999999999999999... (5000 characters)'),
+    'huge-param': ('net.yaml:4:13', 'integer too large: 10000000000000000000... (401 characters)'),
+    'nan-out': ('net.yaml:5:24', '.nan: not a finite number'),
+    'inf-k': ('net.yaml:5:30', '.inf: not a finite number'),
+    '1e999-k': ('net.yaml:5:30', '1.0e+999: not a finite number'),
+    'nan-param': ('net.yaml:4:13', '.nan: not a finite number'),
+    'inf-param-expr': ('net.yaml:4:13', '.inf: not a finite number'),
+    'nan-dropout': ('net.yaml:5:25', '.nan: not a finite number'),
+    'nan-eps': ('net.yaml:6:29', '.nan: not a finite number'),
+    'inf-repeat': ('net.yaml:5:14', '.inf: not a finite number'),
+    'nan-input': ('net.yaml:3:12', '.nan: not a finite number'),
+    'null-node': ('net.yaml:5:5', "a node is an op name, a mapping or 'name: ...', got nothing (an empty "),
+    'int-node': ('net.yaml:5:5', "a node is an op name, a mapping or 'name: ...', got 5"),
+    'list-node': ('net.yaml:5:5', "a node is an op name, a mapping or 'name: ...', got [['relu']]"),
+    'op-mapping': ('net.yaml:5:13', "c: op must name an op or block, got {'x': 1}"),
+    'op-list': ('net.yaml:5:13', "c: op must name an op or block, got ['conv']"),
+    'use-mapping': ('net.yaml:5:14', "c: use must name an op or block, got {'x': 1}"),
+    'in-mapping': ('net.yaml:5:23', "c: undefined input {'x': 1}"),
+    'nul-in-name': ('net.yaml:5:5', "'a\\x00b' cannot be a node name: a name starts with an ASCII letter and"),
+    'surrogate': ('net.yaml:5:9', 'YAML syntax error: found invalid Unicode character escape code'),
+}
+
+
 @pytest.mark.parametrize("case", list(TAGGED))
 def test_bad_yaml_values(capsys, spec_file, tmp_path, case):
     path = spec_file(_tagged_spec(case))
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err, path)
+    assert_refused(code, out, err, *TAGGED_EXPECTED[case])
     no_stray_files(tmp_path)
 
 
@@ -630,6 +972,18 @@ LIB_CASES = {
 }
 
 
+LIB_EXPECTED = {
+
+    'op-mapping': ('lib.yaml:5:17', "op must name an op or block, got {'x': 1}"),
+    'op-list': ('lib.yaml:5:17', "op must name an op or block, got ['conv']"),
+    'use-mapping': ('lib.yaml:5:18', "use must name an op or block, got {'x': 1}"),
+    'use-list': ('lib.yaml:5:18', "use must name an op or block, got ['b']"),
+    'bare-mapping-op': ('lib.yaml:5:14', "op must name an op or block, got {'x': 1}"),
+    'name-mapping': ('lib.yaml:5:11', 'a mapping key must be a plain scalar'),
+    'params-not-names': ('lib.yaml:4:13', "spec key 'dict[str,any]': input should be a valid dictionary (got [['a"),
+}
+
+
 @pytest.mark.parametrize("case", list(LIB_CASES))
 def test_block_library(capsys, spec_file, tmp_path, case):
     """A block library (no nodes, no input) with malformed node forms."""
@@ -639,7 +993,7 @@ def test_block_library(capsys, spec_file, tmp_path, case):
         text = "archspec: 1\nblocks:\n  b:\n    nodes:\n" + LIB_CASES[case]
     path = spec_file(text, "lib.yaml")
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err, path)
+    assert_refused(code, out, err, *LIB_EXPECTED[case])
 
 
 def test_summary_negative_depth(capsys, spec_file):
@@ -683,7 +1037,10 @@ def test_ops_bad_source(capsys, spec_file, tmp_path, kind):
     path = spec_file(HEAD + NODES)
     src = _ops(tmp_path, kind)
     code, out, err = cli(capsys, "validate", path, "--ops", src)
-    assert_fails(code, out, err, codes=(1, 2))
+    assert_fails(code, out, err)
+    words = {"dir-named-py": "--ops ops.py: error: no such file", "syntax-error": "bad_ops.py:1:5: error: cannot load",
+             "raises": "boom_ops.py:1:1: error: cannot load --ops boom_ops.py: RuntimeError: boom at import"}
+    assert words.get(kind, f"{src}: error: cannot load --ops {src}: ") in err.split("\n", 1)[0], err
 
 
 # == 6. valid-looking specs that make broken Python =======================================
@@ -751,51 +1108,142 @@ outputs:
 }
 
 
+# case -> where build refuses it and why; None: it builds (and its model runs, below)
+BROKEN_EXPECTED = {
+    "loss-weight-nan": ("net.yaml:10:47", ".nan: not a finite number"),
+    "loss-weight-inf": ("net.yaml:9:29", ".inf: not a finite number"),
+    "init-std-inf": ("net.yaml:5:31", ".inf: not a finite number"),
+    "init-weight-nan": ("net.yaml:5:18", ".nan: not a finite number"),
+    "init-mean-1e999": ("net.yaml:5:32", "1.0e+999: not a finite number"),
+    "lrn-alpha-overflows": ("net.yaml:6:5", "n: the value inf is not a finite number"),
+    "lrn-k-inf": ("net.yaml:6:30", ".inf: not a finite number"),
+    "scaled-tanh-nan": ("net.yaml:6:29", ".nan: not a finite number"),
+    "bn-momentum-nan": ("net.yaml:6:34", ".nan: not a finite number"),
+    "nested-groups-200": ("net.yaml:4:437", "YAML nested more than 100 deep"),
+    "nested-seq-250": ("net.yaml:4:371", "YAML nested more than 100 deep"),
+    "nested-blocks-120": ("net.yaml:52:17", "blocks and groups nested more than archspec's limit of 48 deep"),
+    "dead-node-reads-train-only": None,
+    "dead-node-reads-train-only-block": None,
+    "train-only-output-is-main-input": None,
+    "only-train-only-outputs": None,
+}
+
+
 @pytest.mark.parametrize("case", list(BROKEN_PY))
 def test_valid_looking_spec(capsys, spec_file, tmp_path, case):
+    """Values that would make broken Python are refused where they are written; the train-only
+    shapes build, and the model runs in both modes with the outputs the spec names."""
     path = spec_file(HEAD + BROKEN_PY[case])
-    build_outcome(capsys, tmp_path, path)
+    if BROKEN_EXPECTED[case] is not None:
+        build_refused(capsys, tmp_path, path, *BROKEN_EXPECTED[case])
+        return
+    import torch
+    model = _model(build_outcome(capsys, tmp_path, path))
+    x = torch.zeros(1, 3, 8, 8)
+    train, evaluated = model.train()(x), model.eval()(x)
+    if case == "only-train-only-outputs":      # one output: a tensor (what eval returns is not checked here)
+        assert train.shape == (1, 4, 8, 8) and torch.is_tensor(evaluated)
+        return
+    assert list(train) == ["out", "aux"] and evaluated.shape == train["out"].shape
 
 
 # == 7. other outputs =====================================================================
+
+# a user's op (--ops) whose label is its string argument: spec text that validation lets through
+# reaches the summary's cells, the JSON, the diagram and, as a value, the generated source
+TAG_OP = '''from archspec.ops import Attrs, Op, register
+from archspec.ops.base import Call
+
+
+@register
+class TagOp(Op):
+    name = "tag"
+    doc = "the identity, labelled with the spec's text"
+
+    class Attrs(Attrs):
+        note: str
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Identity", (("note", a.note),))
+
+    def call(self, a, args, inplace=False):
+        return args[0]
+
+    def label(self, a):
+        return a.note
+'''
+
+
+def tagged(spec_file, tmp_path, note: str, title: str = "t") -> str:
+    (tmp_path / "tag_op.py").write_text(TAG_OP)
+    return spec_file(HEAD + f"title: {q(title)}\nnodes:\n  - c: {{op: conv, out: 4, k: 1}}\n"
+                     f"  - t: {{op: tag, note: {q(note)}}}\n  - s: {{op: scaled_tanh, A: -1.7159, S: 0.6667}}\n")
+
 
 def _no_constants(name):
     raise ValueError(f"bare {name} in JSON")
 
 
-@pytest.mark.parametrize("case", ["loss-weight-nan", "loss-weight-inf", "reference", "lrn-alpha-overflows"])
-def test_summary_json_is_strict(capsys, spec_file, case):
+JSON_REFUSED = {"loss-weight-nan": ("net.yaml:10:47", ".nan: not a finite number"),
+                "loss-weight-inf": ("net.yaml:9:29", ".inf: not a finite number"),
+                "reference": ("net.yaml:4:21", ".nan: not a finite number")}
+
+
+@pytest.mark.parametrize("case", list(JSON_REFUSED))
+def test_summary_json_refuses_non_finite(capsys, spec_file, case):
+    """JSON has no NaN or Infinity: non-finite numbers are refused where they are written."""
     body = BROKEN_PY.get(case) or ("reference: {params: .nan, macs: .inf, params_millions: .nan, "
                                    "source: x}\n" + NODES)
-    path = spec_file(HEAD + body)
-    code, out, err = cli(capsys, "summary", path, "--json")
-    no_traceback(out, err)
-    if code != 0:
-        assert_fails(code, out, err, path)
-        return
-    json.loads(out, parse_constant=_no_constants)
+    code, out, err = cli(capsys, "summary", spec_file(HEAD + body), "--json")
+    assert_refused(code, out, err, *JSON_REFUSED[case])
 
 
-FORMULAS = ["=1+1", "@SUM(A1)", "+cmd", "-cmd", "=HYPERLINK(\"http://x\",\"y\")", "\t=1+1"]
+HOSTILE = [INJECT, "</script><!--", "=HYPERLINK(\"http://x\",\"y\")", "a\\", "\x1b[31m\u2028x", "'); import os; ('"]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=case_id)
+def test_summary_json_is_strict(capsys, spec_file, tmp_path, text):
+    """Spec text in the JSON is a JSON string that reads back as written; a spec whose constants
+    overflow to inf where build computes them (lrn's alpha / size) still prints strict JSON."""
+    code, out, err = cli(capsys, "summary", tagged(spec_file, tmp_path, text, title=text), "--ops", "tag_op.py",
+                         "--json")
+    assert code == 0, err
+    data = json.loads(out, parse_constant=_no_constants)
+    assert data["title"] == text and [n["label"] for n in data["nodes"]][1] == text
+    code, out, err = cli(capsys, "summary", spec_file(HEAD + BROKEN_PY["lrn-alpha-overflows"]), "--json")
+    assert code == 0, err
+    assert [n["label"] for n in json.loads(out, parse_constant=_no_constants)["nodes"]] == ["conv 1x1, 8", "lrn 5"]
+
+
+def test_summary_json_never_writes_nan(spec_file):
+    """Behind validation: a non-finite number that reached the summary is an error, never a bare
+    NaN in the JSON (main turns it into one line: test_a_bug_is_one_line_not_a_traceback)."""
+    import archspec
+    from archspec.reports.report import format_summary
+    g = archspec.analyze(spec_file(HEAD + NODES))
+    g.meta["reference"] = {"params": float("nan"), "source": "x"}
+    with pytest.raises(ValueError, match="JSON compliant"):
+        format_summary(g, "json")
+
+
+FORMULAS = ["=1+1", "@SUM(A1)", "+cmd", "-cmd", "=HYPERLINK(\"http://x\",\"y\")", "\t=1+1", "\r=1+1"]
 
 
 @pytest.mark.parametrize("depth", [None, "1"])
-@pytest.mark.parametrize("text", FORMULAS, ids=lambda s: ascii(s)[:16])
-def test_summary_csv_has_no_formulas(capsys, spec_file, text, depth):
-    path = spec_file(HEAD + f"title: {q(text)}\n" + f"""blocks:
-  {q(text)}:
-    params: {{tag: str}}
-    nodes: [{{op: conv, out: 4, k: 1}}, relu]
-nodes:
-  - b: {{use: {q(text)}, tag: {q(text)}}}
-  - {q(text)}: {{op: conv, out: 4, k: 1}}
-""")
-    code, out, err = cli(capsys, "summary", path, "--format", "csv", *(["--depth", depth] if depth else []))
-    no_traceback(out, err)
-    if code != 0:
-        assert_fails(code, out, err, path)
-        return
-    for row in csv.reader(io.StringIO(out)):
+@pytest.mark.parametrize("text", FORMULAS, ids=case_id)
+def test_summary_csv_has_no_formulas(capsys, spec_file, tmp_path, text, depth):
+    """A cell that a spreadsheet would read as a formula (=, +, -, @, tab, CR first) starts with
+    an apostrophe; every other cell is as written. The op column holds spec text (a string
+    argument shown as the op's label) and a negative number first (scaled tanh's -1.7159).
+    (A CR reaches the terminal as a space: test_no_terminal_escapes.)"""
+    path = tagged(spec_file, tmp_path, text)
+    code, out, err = cli(capsys, "summary", path, "--ops", "tag_op.py", "--format", "csv",
+                         *(["--depth", depth] if depth else []))
+    assert code == 0, err
+    rows = [r for r in csv.reader(io.StringIO(out)) if r]
+    assert [r[:2] for r in rows] == [["node", "op"], ["c", "conv 1x1, 4"], ["t", "'" + text.replace("\r", " ")],
+                                     ["s", "'-1.7159 tanh(0.6667 a)"]]
+    for row in rows:
         for cell in row:
             try:
                 float(cell.replace(",", ""))
@@ -803,6 +1251,43 @@ nodes:
             except ValueError:
                 pass
             assert cell.lstrip("\t\r ")[:1] not in ("=", "+", "-", "@"), f"formula-like cell {cell!r}"
+
+
+@pytest.mark.parametrize("text", ["a=1", "x-1", "conv", "", "'=1"])
+def test_summary_csv_keeps_plain_text(capsys, spec_file, tmp_path, text):
+    """Text that starts with anything else is left as written."""
+    code, out, err = cli(capsys, "summary", tagged(spec_file, tmp_path, text), "--ops", "tag_op.py", "--format", "csv")
+    assert code == 0, err
+    assert list(csv.reader(io.StringIO(out)))[2][:2] == ["t", text]
+
+
+@pytest.mark.parametrize("text", FORMULAS, ids=case_id)
+def test_formula_names_are_refused(capsys, spec_file, text):
+    """The same text as a block or node name never reaches a cell: the validator refuses it."""
+    path = spec_file(HEAD + f"""blocks:
+  {q(text)}:
+    nodes: [{{op: conv, out: 4, k: 1}}, relu]
+nodes:
+  - b: {{use: {q(text)}}}
+  - {q(text)}: {{op: conv, out: 4, k: 1}}
+""")
+    code, out, err = cli(capsys, "summary", path, "--format", "csv")
+    assert_refused(code, out, err, "net.yaml:5:3", f"block name {text!r} is not allowed: {PATTERN}")
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=case_id)
+def test_string_argument_in_generated_source(capsys, spec_file, tmp_path, text):
+    """A string argument enters the generated module only as a value written by literal(): the
+    module parses, has the text as one string constant, and builds and checks."""
+    path = tagged(spec_file, tmp_path, text)
+    code, out, err = cli(capsys, "build", path, "--ops", "tag_op.py", "-o", "out")
+    assert code == 0, err
+    source = (tmp_path / "out" / "net.py").read_text()
+    calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and ast.unparse(n.func) == "nn.Identity"]
+    assert [[a.value for a in c.args] for c in calls] == [[text]], source
+    no_stray_files(tmp_path)
+    code, out, err = cli(capsys, "build", path, "--ops", "tag_op.py", "-o", "out", "--check")
+    assert code == 0, out + err
 
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -817,30 +1302,49 @@ ESCAPES = {
 }
 
 
+# case -> where it is refused and why (the escape shown as repr shows it); None: it is valid
+ESCAPES_EXPECTED = {
+    "title": None,
+    "unknown-op": ("net.yaml:5:13", "c: unknown op '\\x1b[31mcnv'"),
+    "node-name": ("net.yaml:5:5", f"'\\x1b[2J' cannot be a node name: {PATTERN}"),
+    "c1-csi": ("net.yaml:5:13", "c: unknown op '\\x9b31mcnv'"),
+    "block-name": ("net.yaml:5:3", f"block name '\\x1b[31mb' is not allowed: {PATTERN}"),
+    "raw-escape-in-file": ("net.yaml:4:8", "YAML error: character 27 is not allowed in YAML text"),
+    "unknown-key": ("net.yaml:4:1", "unknown spec key ' [31mkey'"),
+}
+
+
 @pytest.mark.parametrize("command", ["validate", "summary", "build"])
 @pytest.mark.parametrize("case", list(ESCAPES))
 def test_no_terminal_escapes(capsys, spec_file, case, command):
+    """Control characters from a spec reach the terminal as spaces (a title, which is valid) or
+    as repr escapes (in the error that refuses a name or an op)."""
     path = spec_file(ESCAPES[case])
     code, out, err = cli(capsys, command, path, *(["-o", "out"] if command == "build" else []))
     no_traceback(out, err)
     bad = CONTROL.search(out + err)
     assert bad is None, f"raw control character {bad.group()!r} reached the terminal:\n{(out + err)[-1500:]!r}"
-    if code != 0:
-        assert_fails(code, out, err, path)
+    if ESCAPES_EXPECTED[case] is not None:
+        assert_refused(code, out, err, *ESCAPES_EXPECTED[case])
+        return
+    assert code == 0, err
+    if command == "summary":
+        assert out.split("\n", 1)[0] == "net: [31mred [0m ]0;pwn"
 
 
 @pytest.mark.parametrize("key", ["extends", "use"])
 def test_foreign_file_is_not_echoed(capsys, spec_file, tmp_path, key):
+    where = "net.yaml:4:10" if key == "extends" else "net.yaml:4:6"
     path = spec_file(HEAD + f"{key}: /etc/passwd\n" + NODES)
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err)
+    assert_refused(code, out, err, where, f"'{key}' names a .yaml file, got '/etc/passwd'")
     assert "root:x:0:0" not in out + err
 
     lines = "".join(f"SECRET-LINE-{i:04d} token {i * 7919}\n" for i in range(500))
     (tmp_path / "notes.txt").write_text(lines)
     path = spec_file(HEAD + f"{key}: notes.txt\n" + NODES)
     code, out, err = cli(capsys, "validate", path)
-    assert_fails(code, out, err)
+    assert_refused(code, out, err, where, f"'{key}' names a .yaml file, got 'notes.txt'")
     assert (out + err).count("SECRET-LINE-") <= 2 and len(out + err) < 4000, (out + err)[:2000]
 
 
@@ -855,6 +1359,31 @@ def test_reserved_names_cover_nn_module():
     assert public <= MODULE_ATTRS, sorted(public - MODULE_ATTRS)
 
 
+def test_reserved_names_cover_the_compiled_module(capsys, spec_file, tmp_path):
+    """names.py is the one list of reserved names: every attribute the compiled top class
+    defines itself (init_weights, fuse, fuse_pairs, input_shape, output_names, loss_weights, ...),
+    with init, a fusable conv + batch norm and a weighted training-only head, is in it."""
+    from torch import nn
+
+    from archspec.names import RESERVED
+    path = spec_file(HEAD + """init:
+  conv: {weight: kaiming_normal}
+nodes:
+  - c: {op: conv, out: 4, k: 1, bias: false}
+  - bn: {op: batchnorm}
+  - head: {op: conv, out: 2, k: 1, in: bn}
+  - main: {op: relu, in: bn}
+outputs:
+  main: main
+  aux: {node: head, train_only: true, loss_weight: 0.3}
+""")
+    model = _model(build_outcome(capsys, tmp_path, path))
+    own = {a for a in {*vars(type(model)), *vars(model)} - set(dir(nn.Module)) - set(model._modules)
+           if not a.startswith("_")}      # _private names: the validator refuses every one
+    assert {"init_weights", "fuse", "fuse_pairs", "input_shape", "output_names", "loss_weights"} <= own
+    assert own <= RESERVED, sorted(own - RESERVED)
+
+
 @pytest.mark.parametrize("name, ok", [("conv1", True), ("layer2_0", True), ("0", False), ("none", True),
                                       ("None", False), ("forward", False), ("super", False), ("x" * 64, True),
                                       ("x" * 65, False), ("conv1\n", False), ("cοnv", False), ("_x", False),
@@ -862,6 +1391,28 @@ def test_reserved_names_cover_nn_module():
 def test_name_validator(name, ok):
     from archspec.names import name_problem
     assert (name_problem(name) is None) == ok, name_problem(name)
+
+
+def test_name_problem_words():
+    """The validator's reasons, word for word (names.name_problem and check_name)."""
+    from archspec.errors import SpecError
+    from archspec.names import check_name, name_problem
+    assert name_problem(5) == "a name must be text, got int"
+    assert name_problem("_" + "x" * 63) == PATTERN and name_problem("x" * 65) == TOO_LONG
+    assert name_problem("x" * 64) is None and name_problem("None") == reserved("None")
+    with pytest.raises(SpecError) as e:
+        check_name("None", "spec")
+    assert e.value.message == f"spec name 'None' is not allowed: {reserved('None')}"
+    assert e.value.hint == "rename it, e.g. conv1, layer2, aux_head"
+    check_name("conv1", "node")      # allowed: no error
+
+
+@pytest.mark.parametrize("text, line", [("a" * 200, "a" * 200), ("a" * 201, "a" * 199 + "…"),
+                                        (" a\n\tb\x1b[2J\r\n", "a b [2J"), (12, "12")])
+def test_one_line(text, line):
+    """names.one_line: free text printable, on one line, at most 200 characters."""
+    from archspec.names import one_line
+    assert one_line(text) == line
 
 
 @pytest.mark.parametrize("name, ok", [("0", True), ("17", True), ("block1-0", True), ("b_2-13", True),

@@ -278,8 +278,9 @@ def merge_tags(nodes: list[Node]) -> list[str]:
 # -- labels --------------------------------------------------------------------
 
 def escape(text, quote: bool = True) -> str:
-    """The one way text reaches a Graphviz HTML-like label: printable, one line, entities escaped."""
-    return _escape(one_line(text, 300), quote=quote)
+    """The one way text reaches a Graphviz HTML-like label: printable, one line, entities escaped,
+    backslashes doubled (Graphviz reads \\N, \\G and \\\\ in a label as escapes, even in HTML ones)."""
+    return _escape(one_line(text, 300), quote=quote).replace("\\", "\\\\")
 
 
 def si(v: int) -> str:

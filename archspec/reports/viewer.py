@@ -18,7 +18,7 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 
-from ..files import cannot_write, write_atomic
+from ..files import write_atomic
 from ..ir import Graph
 from ..names import file_stem, one_line
 from .render import deepest, short_name, unit_at, view
@@ -75,7 +75,7 @@ def _attrs(attrs) -> dict[str, str]:
 
 def script_json(data: dict) -> str:
     """JSON that can sit inside a <script> element: no `</script>`, `<!--` or `&` can appear raw."""
-    text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(data, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -84,7 +84,7 @@ def _asset(name: str) -> str:
 
 
 def page(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> str:
-    title = escape(one_line(graph.meta.get("title") or graph.name, 200))
+    title = escape(one_line(graph.meta.get("title") or graph.name))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title} · archspec</title>\n<style>\n{_asset('viewer.css')}</style></head>\n<body>\n"
@@ -94,8 +94,4 @@ def page(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> str:
 
 
 def write(graph: Graph, path: Path | str | None, depth: int, expand: tuple[str, ...] = ()) -> Path:
-    path = Path(path or f"{file_stem(graph.name)}.html")
-    try:
-        return write_atomic(path, page(graph, depth, expand))
-    except OSError as e:
-        raise cannot_write(path, e) from None
+    return write_atomic(Path(path or f"{file_stem(graph.name)}.html"), page(graph, depth, expand))

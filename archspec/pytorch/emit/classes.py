@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...errors import LimitError
+from ...limits import MAX_CLASS_TESTS
 from ...names import name_problem
 from ...ops.base import Call, is_default, kw, literal
-from .classnames import camel, name_classes, param_name, root_name
+from .classnames import ParamNamer, camel, name_classes, root_name
 from .forward import forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
@@ -40,6 +42,15 @@ class Loop:
     start: int                         # the first index in the names
     children: list[Child]
     forward: list[str]                 # the scope's forward with the run as a loop
+
+
+_CALL = re.compile(r"self\.(\w+)\(")          # a child's call in forward: its name
+_WORD = re.compile(r"\w+")                      # \bname\b matches exactly the words equal to name
+
+
+def _renamed(line: str, old: str, new: str) -> str:
+    """The line with every word `old` made `new` (re.sub(rf"\b{old}\b", ...) without a pattern per name)."""
+    return _WORD.sub(lambda m: new if m[0] == old else m[0], line)
 
 
 # -- numbers in constructor calls -----------------------------------------------------
@@ -107,6 +118,41 @@ def _repeats(parts: list[str], indent: str) -> list[str]:
     return out
 
 
+def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int) -> Loop | None:
+    """The forward with the run of `mods` as one loop, where it repeats one stretch of lines per
+    module (the module's name aside) and the name is nowhere else."""
+    first: dict[str, int] = {}               # each child's first line: one pass, not one per child
+    for i, line in enumerate(forward):
+        for m in _CALL.finditer(line):
+            first.setdefault(m[1], i)
+    at = [first.get(c.local, -1) for c in mods]
+    period = at[1] - at[0]
+    if period <= 0 or at != [at[0] + j * period for j in range(len(mods))]:
+        return None
+    stretches = [[_renamed(line, c.local, "NAME") for line in forward[a:a + period]] for c, a in zip(mods, at)]
+    rest = forward[:at[0]] + forward[at[0] + len(mods) * period:]
+    words = set(_WORD.findall("\n".join(forward)))
+    if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
+            or not {c.local for c in mods}.isdisjoint(_WORD.findall("\n".join(rest)))):
+        return None
+    var = next(v for v in ("out", "new", "layer_out", "value") if v not in words)
+    body = [_renamed(line.replace("self.NAME(", "layer("), "NAME", var) for line in stretches[0]]
+    loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
+    return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
+
+
+def _check_tests(tests: int, sn: ScopeNode) -> None:
+    """Each new structure of a block is compared with every earlier one, child by child: the count
+    is made before the comparisons, and refused where so many structures of one block would make
+    it quadratic."""
+    if tests > MAX_CLASS_TESTS:
+        assert sn.scope is not None
+        raise LimitError(f"{sn.path}: block '{sn.scope.block}' has so many distinct structures that telling "
+                         f"their classes apart would compare {tests:,} children; at most {MAX_CLASS_TESTS:,}",
+                         loc=sn.scope.loc, hint="limits.MAX_CLASS_TESTS; each distinct structure of a block "
+                         "(which `when:` nodes it has, its arguments other than numbers) is a class of its own")
+
+
 # -- the plans -----------------------------------------------------------------------
 
 class ClassPlanner:
@@ -120,6 +166,14 @@ class ClassPlanner:
         self.key_of: dict[ScopeNode, tuple] = {}
         self.args_of: dict[ScopeNode, list[Any]] = {}    # a scope's constructor arguments
         self.loop_of: dict[ScopeNode, Loop] = {}
+        self.of_block: dict[str, list[ClassPlan]] = {}  # by base name, in creation order: what `_merge` tests
+        self.structures: dict[ClassPlan, list[ScopeNode]] = {}   # one instance per structure a class serves
+        self.children_of: dict[ClassPlan, int] = {}      # the children of those structures, together
+        self.looped: set[ClassPlan] = set()              # classes that some loop builds as they are
+        self.tests = 0                                   # children `_merge` has compared (MAX_CLASS_TESTS)
+        self.ctor_keys: dict[Child, Any] = {}
+        self.locals_of: dict[ScopeNode, frozenset[str]] = {}    # its children's names
+        self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`_merge` asks again)
         self.taken = {"Model", "_probe"} | tree.helper_classes
         self.defs: dict[str, None] = {}
         for sn in tree.post_order():
@@ -128,6 +182,7 @@ class ClassPlanner:
                 loop = self._loop(sn, forward)
                 if loop is not None:
                     self.loop_of[sn] = loop
+                    self.looped.update(self.plan_of[c.sub] for c in loop.children)
                 self._classify(sn, loop.forward if loop else forward)
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
@@ -161,14 +216,13 @@ class ClassPlanner:
         return Call(plan.name, (), tuple(kwargs))
 
     def _ctor_key(self, c: Child) -> Any:
-        """The constructor's structure, numbers aside."""
-        if not (c.module or c.param):
-            return None
-        if c.node is not None:
-            return _shape_key(self.tree.node_call(c.node))
-        if c.sub.sequential:
-            return ("seq", tuple(self._ctor_key(g) for g in c.sub.children))
-        return ("cls", self.key_of[c.sub])
+        """The constructor's structure, numbers aside (made once per child: `_merge` asks again)."""
+        if c not in self.ctor_keys:
+            self.ctor_keys[c] = (None if not (c.module or c.param) else
+                                 _shape_key(self.tree.node_call(c.node)) if c.node is not None else
+                                 ("seq", tuple(self._ctor_key(g) for g in c.sub.children)) if c.sub.sequential
+                                 else ("cls", self.key_of[c.sub]))
+        return self.ctor_keys[c]
 
     # -- one class per structure ---------------------------------------------------------
 
@@ -181,9 +235,14 @@ class ClassPlanner:
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self._ctor_key(c)) for c in sn.children))
         key = self.key_of[sn] = (base, children, tuple(forward))
-        plan = self.plans.get(key) or self._merge(base, sn)
-        if plan is None:
-            plan = ClassPlan(base, [], forward)         # named by `name_classes` once all are known
+        plan = self.plans.get(key)
+        if plan is None:                                # a structure not seen before
+            plan = self._merge(base, sn)
+            if plan is None:
+                plan = ClassPlan(base, [], forward)     # named by `name_classes` once all are known
+                self.of_block.setdefault(base, []).append(plan)
+            self.structures.setdefault(plan, []).append(sn)
+            self.children_of[plan] = self.children_of.get(plan, 0) + len(sn.children)
         self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
@@ -196,20 +255,38 @@ class ClassPlanner:
         `downsample=None`); the class gains those children as optional arguments."""
         if sn.scope is None or not sn.scope.block or sn in self.loop_of:
             return None
-        looped = {c.sub for loop in self.loop_of.values() for c in loop.children}
-        for plan in dict.fromkeys(p for p in self.plans.values() if self.key_of[p.instances[0]][0] == base
-                                  and not looped.intersection(p.instances)):     # a loop builds it as it is
-            fuller = max([*plan.instances, sn], key=lambda i: len(i.children))
-            optional = [c.local for c in fuller.children
-                        if any(c.local not in {g.local for g in i.children} for i in [*plan.instances, sn])]
-            if optional and all(self._bypasses(fuller, i, optional) for i in [*plan.instances, sn]):
+        plans = [p for p in self.of_block.get(base, []) if p not in self.looped]    # a loop builds it as it is
+        self.tests += sum(self.children_of[p] + len(sn.children) for p in plans)
+        _check_tests(self.tests, sn)
+        for plan in plans:
+            optional = self._joins(plan, sn)
+            if optional:
                 plan.optional = optional
                 return plan
         return None
 
+    def _joins(self, plan: ClassPlan, sn: ScopeNode) -> list[str] | None:
+        """The optional children of `plan` with `sn` joined, where it can join. Instances of one
+        structure (key) are alike in all that `_bypasses` reads: one of each stands for all."""
+        members = [*self.structures[plan], sn]
+        fuller = max(members, key=lambda i: len(i.children))
+        has = [self._locals(i) for i in members]
+        every = has[members.index(fuller)]
+        if not all(h <= every for h in has) or all(len(h) == len(every) for h in has):
+            return None             # one has a child the fuller one lacks, or none lacks one: nothing optional
+        optional = [c.local for c in fuller.children if any(c.local not in h for h in has)]
+        if not all(self._optional_ok(fuller, c) for c in fuller.children if c.local in optional):
+            return None
+        return optional if all(self._bypasses(fuller, i, optional) for i in members) else None
+
+    def _locals(self, sn: ScopeNode) -> frozenset[str]:
+        if sn not in self.locals_of:
+            self.locals_of[sn] = frozenset(c.local for c in sn.children)
+        return self.locals_of[sn]
+
     def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> bool:
-        """`other` is `fuller` with some of the `optional` children left out, each of which has
-        one input and one output that nothing overwrites in place, and whose readers read its
+        """`other` is `fuller` with some of the `optional` children left out (each with one input
+        and one output that nothing overwrites in place: `_optional_ok`), whose readers read its
         input instead where it is absent."""
         mine = {c.local: c for c in other.children}
         kept = [c for c in fuller.children if c.local in mine]
@@ -217,11 +294,8 @@ class ClassPlanner:
             return False
         through: dict[str, str] = {}                  # an absent child's output -> its input
         for c in fuller.children:
-            if c.local in optional:
-                if not self._optional_ok(fuller, c):
-                    return False
-                if c.local not in mine:
-                    through[c.outputs[0]] = c.inputs[0]
+            if c.local in optional and c.local not in mine:    # each passes its input through (`_joins`)
+                through[c.outputs[0]] = c.inputs[0]
 
         def rel(sn: ScopeNode, ref: str) -> str:
             while ref in through and sn is fuller:
@@ -235,6 +309,11 @@ class ClassPlanner:
         return [rel(fuller, r) for r in fuller.exports] == [rel(other, r) for r in other.exports]
 
     def _optional_ok(self, sn: ScopeNode, c: Child) -> bool:
+        if c not in self.optional_ok:
+            self.optional_ok[c] = self._may_be_absent(sn, c)
+        return self.optional_ok[c]
+
+    def _may_be_absent(self, sn: ScopeNode, c: Child) -> bool:
         if not (c.module and len(c.inputs) == 1 and len(c.outputs) == 1 and c.local.isidentifier()
                 and name_problem(c.local) is None and c.outputs[0] not in sn.exports
                 and sn.shared.get(c.local, c.local) == c.local):
@@ -259,7 +338,7 @@ class ClassPlanner:
             return None
         if any(g.subscope is not None for c in mods for g in c.sub.children) or not self._steps(mods):
             return None
-        return self._loop_forward(sn, mods, forward, prefix, start)
+        return _loop_forward(mods, forward, prefix, start)
 
     def _steps(self, mods: list[Child]) -> bool:
         """Every constructor number of the run's modules is the same throughout, or an int
@@ -267,24 +346,6 @@ class ClassPlanner:
         columns = list(zip(*[[v for _, v in self._positions(c.sub, [])] for c in mods]))
         return all(len(set(map(repr, col))) == 1 or (all(type(v) is int for v in col) and
                    all(b - a == col[1] - col[0] for a, b in zip(col, col[1:]))) for col in columns)
-
-    def _loop_forward(self, sn: ScopeNode, mods: list[Child], forward: list[str], prefix: str,
-                      start: int) -> Loop | None:
-        at = [next((i for i, line in enumerate(forward) if f"self.{c.local}(" in line), -1) for c in mods]
-        period = at[1] - at[0]
-        if period <= 0 or at != [at[0] + j * period for j in range(len(mods))]:
-            return None
-        stretches = [[re.sub(rf"\b{c.local}\b", "NAME", line) for line in forward[a:a + period]]
-                     for c, a in zip(mods, at)]
-        rest = forward[:at[0]] + forward[at[0] + len(mods) * period:]
-        words = set(re.findall(r"\w+", "\n".join(forward)))
-        if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
-                or any(re.search(rf"\b{c.local}\b", line) for line in rest for c in mods)):
-            return None
-        var = next(v for v in ("out", "new", "layer_out", "value") if v not in words)
-        body = [re.sub(r"\bNAME\b", var, line.replace("self.NAME(", "layer(")) for line in stretches[0]]
-        loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
-        return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
     # -- constructor parameters ----------------------------------------------------------
 
@@ -296,6 +357,8 @@ class ClassPlanner:
         labels = [lab for lab, _ in per_scope[0]]
         columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
         names: dict[tuple, str] = {}
+        given: set[str] = set()
+        namer = ParamNamer(self.tree.graph, plan)
         plan.slots = []
         for label, col in zip(labels, columns):
             key = tuple(map(repr, col))        # by repr: 1 and 1.0 are different arguments
@@ -303,7 +366,8 @@ class ClassPlanner:
                 plan.slots.append(None)
                 continue
             if key not in names:
-                names[key] = param_name(self.tree.graph, plan, col, label, set(names.values()))
+                names[key] = namer(col, label, given)
+                given.add(names[key])
             plan.slots.append(names[key])
         plan.params = list(dict.fromkeys(s for s in plan.slots if s))
         column_of: dict[str, tuple] = {}

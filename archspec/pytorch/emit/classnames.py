@@ -38,43 +38,68 @@ def name_classes(tree: ScopeTree, plans: list[ClassPlan], taken: set[str]) -> No
     groups: dict[str, list[ClassPlan]] = {}
     for plan in plans:
         groups.setdefault(plan.name, []).append(plan)
+    order = {name: k for k, name in enumerate(tree.graph.nodes)}     # graph order, for each class's first conv
+    numbered: dict[str, int] = {}
     for base, group in sorted(groups.items(), key=lambda g: len(g[1]) > 1):   # blocks' own names first
-        found = [_features(tree, plan, base) for plan in group]
+        found = [_features(tree, plan, base, order) for plan in group]
         every = sorted(set().union(*(ops for _, ops in found)) - {"add"})   # an add: the Skip word
         rows = [(*words, *("" if op in ops else f"No{camel(op)}" for op in every)) for words, ops in found]
-        for plan, row in zip(group, rows):
-            name, peers = base, rows              # peers: the classes not told apart yet
-            for j, word in enumerate(row):
-                if len({r[j] for r in peers}) > 1:
-                    name, peers = name + word, [r for r in peers if r[j] == word]
-            plan.name = _free(name if name_problem(name) is None else base, taken)
+        for plan, name in zip(group, _told_apart(base, rows)):
+            plan.name = _free(name if name_problem(name) is None else base, taken, numbered)
 
 
-def _free(name: str, taken: set[str]) -> str:
-    """The name, numbered where a class or helper already has it."""
-    given, k = name, 1
+def _told_apart(base: str, rows: list[tuple[str, ...]]) -> list[str]:
+    """Each row's name: the base and, column by column, the row's word wherever the rows that
+    agree with it on every earlier column (its peers, not told apart yet) differ there.
+    All rows at once, by splitting the peer groups column by column: linear in the rows."""
+    names = [base] * len(rows)
+    peers = [list(range(len(rows)))]
+    for j in range(len(rows[0]) if rows else 0):
+        split: list[list[int]] = []
+        for group in peers:
+            by_word: dict[str, list[int]] = {}
+            for r in group:
+                by_word.setdefault(rows[r][j], []).append(r)
+            if len(by_word) > 1:
+                for word, members in by_word.items():
+                    for r in members:
+                        names[r] += word
+            split += by_word.values()
+        peers = split
+    return names
+
+
+def _free(name: str, taken: set[str], numbered: dict[str, int]) -> str:
+    """The name, numbered where a class or helper already has it. `numbered` remembers the
+    last number tried per name (names are only ever added to `taken`), so many classes of one
+    name cost one test each, not one per class before them."""
+    given, k = name, numbered.get(name, 1)
+    if k > 1:
+        given = f"{name}{k}"
     while given in taken:
         k += 1
         given = f"{name}{k}"
+    numbered[name] = k
     taken.add(given)
     return given
 
 
-def _features(tree: ScopeTree, plan: ClassPlan, base: str) -> tuple[tuple[str, ...], set[str]]:
+def _features(tree: ScopeTree, plan: ClassPlan, base: str,
+              order: dict[str, int]) -> tuple[tuple[str, ...], set[str]]:
     """The words for what every instance of a class has or lacks (an identity shortcut, an
     expansion: a first 1x1 conv that widens the channels, a spatial reduction; "" where
     they differ or it has none), and the op kinds of its own nodes (not its child classes')."""
-    per_instance = [_instance_features(tree.graph, sn, base) for sn in plan.instances]
+    per_instance = [_instance_features(tree.graph, sn, base, order) for sn in plan.instances]
     words = tuple(w if all(f[j] == w for f in per_instance) else "" for j, w in enumerate(per_instance[0]))
     g, sn = tree.graph, plan.rep
     own = set(sn.names).difference(*(c.names for c in _child_classes(sn)))
     return words, {g.nodes[n].op.name for n in own}
 
 
-def _instance_features(g: Graph, sn: ScopeNode, base: str) -> tuple[str, str, str]:
+def _instance_features(g: Graph, sn: ScopeNode, base: str, order: dict[str, int]) -> tuple[str, str, str]:
     nodes = [g.nodes[n] for n in sorted(sn.names) if n in g.nodes]
     skip = any(n.op.name == "add" and set(n.inputs) & set(sn.inputs) for n in nodes)
-    first = next((n for n in g.nodes.values() if n.name in sn.names and n.op.name == "conv"), None)
+    first = min((n for n in nodes if n.op.name == "conv"), key=lambda n: order[n.name], default=None)
     expands = (first is not None and getattr(first.attrs, "k", None) in (1, (1, 1)) and first.shape is not None
                and bool(first.in_shapes) and first.in_shapes[0] is not None
                and first.shape[0] > first.in_shapes[0][0])
@@ -94,30 +119,51 @@ def _child_classes(sn: ScopeNode) -> Iterator[ScopeNode]:
 
 # -- constructor parameters -------------------------------------------------------------------
 
-def param_name(g: Graph, plan: ClassPlan, col: tuple, label: str, taken: set[str]) -> str:
-    """A block parameter or in/out_channels whose values are the column, else the label."""
-    taken = taken | set(plan.optional)
-    fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
-    for c in _param_candidates(g, plan, col) + [fallback]:
-        if name_problem(c) is None and c not in taken:
-            return c
-    k = 2
-    while f"{fallback}_{k}" in taken:
-        k += 1
-    return f"{fallback}_{k}"
+class ParamNamer:
+    """Names a class's constructor parameters: a block parameter or in/out_channels whose values
+    are the column, else the label. The candidates are indexed by their columns once per class,
+    so each parameter is a lookup, not a pass over every block parameter and instance."""
 
+    def __init__(self, g: Graph, plan: ClassPlan) -> None:
+        self.g, self.plan = g, plan
+        self.index: dict[tuple, list[str]] | None = None     # column -> candidates, made when first asked
 
-def _param_candidates(g: Graph, plan: ClassPlan, col: tuple) -> list[str]:
-    scopes = [sn.scope for sn in plan.instances]
-    out = []
-    if all(s is not None for s in scopes):
-        args = [s.args for s in scopes if s is not None]
-        out += [a for a in args[0] if all(a in s for s in args) and tuple(s[a] for s in args) == col]
-    for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
-                       ("out_channels", [sn.exports for sn in plan.instances])):
-        if all(len(r) == 1 for r in refs) and tuple(_channels(g, r[0]) for r in refs) == col:
-            out.append(side)
-    return out
+    def __call__(self, col: tuple, label: str, taken: set[str]) -> str:
+        fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
+        for c in self._candidates(col) + [fallback]:
+            if name_problem(c) is None and c not in taken and c not in self.plan.optional:
+                return c
+        k = 2
+        while f"{fallback}_{k}" in taken or f"{fallback}_{k}" in self.plan.optional:
+            k += 1
+        return f"{fallback}_{k}"
+
+    def _candidates(self, col: tuple) -> list[str]:
+        if self.index is None:
+            self.index = {}
+            for name, column in self._columns():
+                try:
+                    self.index.setdefault(column, []).append(name)
+                except TypeError:        # a list argument: never equal to a column of numbers
+                    pass
+        try:
+            return self.index.get(col, [])
+        except TypeError:
+            return []
+
+    def _columns(self) -> Iterator[tuple[str, tuple]]:
+        """(candidate, its values over the instances), in the order they are preferred."""
+        plan = self.plan
+        scopes = [sn.scope for sn in plan.instances]
+        if all(s is not None for s in scopes):
+            args = [s.args for s in scopes if s is not None]
+            for a in args[0]:
+                if all(a in s for s in args):
+                    yield a, tuple(s[a] for s in args)
+        for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
+                           ("out_channels", [sn.exports for sn in plan.instances])):
+            if all(len(r) == 1 for r in refs):
+                yield side, tuple(_channels(self.g, r[0]) for r in refs)
 
 
 def _channels(g: Graph, ref: str) -> Any:

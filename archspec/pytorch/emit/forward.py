@@ -11,6 +11,7 @@ from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
 _IN_PLACE_ADD = re.compile(r"^(\w+)\.add_\((\w+)\)$")
+_NUMBERED = re.compile(r"(.+)_([1-9][0-9]*)")                 # a variable `_name` numbered: base_k
 
 
 def arg_names(sn: ScopeNode) -> list[str]:
@@ -42,6 +43,7 @@ class _Forward:
         self.last.update({r: len(self.order) for r in sn.exports})
         self.var: dict[str, str] = {}            # ref -> the variable holding it
         self.live: dict[str, str] = {}           # variable -> the ref it holds now
+        self.taken_below: dict[str, int] = {}    # base -> k where base, base_1 .. base_{k-1} are all live
         for r, v in zip(sn.inputs, arg_names(sn)):
             self.var[r], self.live[v] = v, r
 
@@ -71,7 +73,7 @@ class _Forward:
         expr = self._expr(c, [self.var[r] for r in c.inputs])
         dying = [r for r in dict.fromkeys(c.inputs) if self.last[r] == i]
         for r in dying:
-            self.live.pop(self.var[r], None)
+            self._release(self.var[r])
         reusable = self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] else None
         if expr == reusable and len(c.outputs) == 1:
             self.var[c.outputs[0]], self.live[reusable] = reusable, c.outputs[0]
@@ -106,11 +108,27 @@ class _Forward:
             return reusable
         else:
             base = "out"
-        name, k = base, 0
+        return self._numbered(base)
+
+    def _numbered(self, base: str) -> str:
+        """base, else base_1, base_2, ...: the first that holds nothing live, looked for from where
+        the last search for it stopped (lowered as names are freed), not by testing every live one again."""
+        k = self.taken_below.get(base, 0)
+        name = f"{base}_{k}" if k else base
         while name in self.live:
             k += 1
             name = f"{base}_{k}"
+        self.taken_below[base] = k
         return name
+
+    def _release(self, var: str) -> None:
+        """The variable holds nothing live now: the names it could be numbered as (base, or base_k
+        of a shorter base) may be free below where `_name` would start looking."""
+        self.live.pop(var, None)
+        numbered = _NUMBERED.fullmatch(var)
+        for base, k in [(var, 0), *([(numbered[1], int(numbered[2]))] if numbered else [])]:
+            if k < self.taken_below.get(base, 0):
+                self.taken_below[base] = k
 
     def _shortcut(self, ref: str) -> bool:
         """A value read only by an add, as a later term, whose first term is not the block's

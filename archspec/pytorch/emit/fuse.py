@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...ir import parent
 from ...ops.base import literal
 from .layout import WIDTH
 from .scopes import ScopeTree
@@ -40,15 +41,30 @@ def conv_bn_pairs(tree: ScopeTree) -> list[tuple[str, str]]:
 def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, list[tuple[str, str]]]:
     """Each class's pairs, named relative to it: a pair belongs to the innermost class scope
     that holds both its nodes (the optional children's pairs included, from the instances
-    that have them)."""
+    that have them). That scope is found from the names, not by testing every scope: a node
+    lies in each scope its dotted name begins with, so the pair's innermost common scope is
+    the names' longest common dotted prefix, and its owner the nearest class scope at or above."""
     tree = planner.tree
-    scopes = [sn for sn in tree.post_order() if not sn.sequential]
+    classed = {sn.path: sn for sn in tree.post_order() if not sn.sequential}    # the root is never sequential
     out: dict[ClassPlan, dict[tuple[str, str], None]] = {}
     for conv, norm in conv_bn_pairs(tree):
-        owner = max((sn for sn in scopes if sn.path == "" or {conv, norm} <= sn.names), key=lambda sn: len(sn.path))
-        cut = len(owner.path) + 1 if owner.path else 0
-        out.setdefault(planner.plan_of[owner], {})[(conv[cut:], norm[cut:])] = None
+        path = _common_scope(conv, norm)
+        while path not in classed:
+            path = parent(path)
+        cut = len(path) + 1 if path else 0
+        out.setdefault(planner.plan_of[classed[path]], {})[(conv[cut:], norm[cut:])] = None
     return {plan: list(pairs) for plan, pairs in out.items()}
+
+
+def _common_scope(a: str, b: str) -> str:
+    """The innermost scope holding both nodes: their names' longest common dotted prefix
+    (each name's last part is the node itself, not a scope)."""
+    common = []
+    for x, y in zip(a.split(".")[:-1], b.split(".")[:-1]):
+        if x != y:
+            break
+        common.append(x)
+    return ".".join(common)
 
 
 def pairs_attribute(pairs: list[tuple[str, str]]) -> list[str]:

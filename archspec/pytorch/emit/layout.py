@@ -40,7 +40,10 @@ def split_line(line: str) -> list[str]:
     if len(line) <= WIDTH:
         return [line]
     pairs = _bracket_pairs(line)
-    close = max((c for c in pairs if line[c + 1:].strip() in ("", ":", ",", ")")), default=None)
+    # the last bracket closed before nothing but one of ":", ",", ")": at most two places to look
+    stripped = line.rstrip()
+    ends = [len(stripped) - 1] + ([len(stripped[:-1].rstrip()) - 1] if stripped[-1:] in (":", ",", ")") else [])
+    close = max((c for c in ends if c in pairs), default=None)
     if close is None:
         return [line]
     open_ = pairs[close]

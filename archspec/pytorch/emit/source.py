@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-from ...errors import SpecError
 from ...ir import Graph
 from ...names import one_line
 from ...ops.base import literal
@@ -16,9 +15,7 @@ from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
 from .layout import bracketed, prose, split_line
-from .scopes import Child, ScopeTree, located, own_children
-
-ROOT_ATTRS = {"init_weights", "fuse", "input_shape", "output_names", "loss_weights"}    # the top class's own attributes
+from .scopes import ScopeTree, located, own_children
 
 
 def _text(s: object) -> str:
@@ -108,8 +105,7 @@ class _ClassWriter:
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
         loop = self.planner.loop_of.get(self.plan.rep)
-        for c in [] if loop else own_children(self.plan.rep):
-            self._check_attr(c)
+        for c in [] if loop else own_children(self.plan.rep):     # names: checked by names.check_name
             if c.local in self.plan.optional:
                 lines.append(f"        self.{c.local} = {c.local}")
                 continue
@@ -142,12 +138,6 @@ class _ClassWriter:
         name = f"{{{i} + {loop.start}}}" if loop.start else f"{{{i}}}"
         return [f"        for {i} in range({text[0]}):",
                 f'            self.add_module(f"{loop.prefix}{name}", {inner.name}({", ".join(args)}))']
-
-    def _check_attr(self, c: Child) -> None:
-        if c.local.startswith("_") or (self.root and c.local in ROOT_ATTRS) or c.local == "fuse_pairs":
-            raise SpecError(f"'{c.local}' cannot be a module attribute name", loc=c.loc,
-                            hint="rename the node: names starting with _ and "
-                                 f"{', '.join(sorted(ROOT_ATTRS))} are the compiled module's own")
 
     def _doc(self) -> list[str]:
         """The docstring's lines: what a block class serves, or the network and its paper."""
