@@ -145,6 +145,23 @@ def test_nesting_limit():
     assert refused(deep, f"nested more than {n} deep") == at(n + 1, 2 * n + 1)
 
 
+@pytest.mark.parametrize("libyaml", [False, True])
+def test_nesting_past_libyamls_own_limit_is_archspecs_error(monkeypatch, libyaml):
+    """libyaml of PyYAML 6.0.4 refuses nesting past 1,000 while scanning ahead, before the builder
+    meets archspec's limit of 100; the text is parsed again by the Python parser so the error is
+    archspec's, where the 101st level opens. `libyaml`: a C parser that refuses as 6.0.4's does,
+    so the retry is tested whichever PyYAML this machine has."""
+    import yaml
+    if libyaml:
+        class Refusing(archspec.frontend.yamlpos._Loader):
+            def check_event(self, *choices):
+                raise yaml.MarkedYAMLError(problem="exceeded maximum nesting depth")
+        monkeypatch.setattr(archspec.frontend.yamlpos, "_Loader", Refusing)
+        monkeypatch.setattr(archspec.frontend.yamlpos, "_Base", object)       # as if C were there
+    n = archspec.frontend.yamlpos.MAX_YAML_DEPTH
+    assert refused("[" * 10_000 + "]" * 10_000, f"YAML nested more than {n} deep") == at(1, n + 1)
+
+
 # -- tags ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,tag", [

@@ -23,9 +23,9 @@ _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR, _INT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int"
 
 
-class _Loader(_Base):      # the C parser where PyYAML has it
-    """The safe loader's parser, with scalar tag resolution memoised: specs repeat the same
-    few words and numbers, and resolution is most of the cost of a large file."""
+class _Resolving:
+    """Scalar tag resolution memoised: specs repeat the same few words and numbers, and
+    resolution is most of the cost of a large file."""
     _resolved: dict = {}
     _resolver = yaml.resolver.Resolver()
 
@@ -38,6 +38,14 @@ class _Loader(_Base):      # the C parser where PyYAML has it
             if len(cls._resolved) < 65536 and len(value) < 64:
                 cls._resolved[key] = tag
         return tag
+
+
+class _Loader(_Resolving, _Base):      # the C parser where PyYAML has it
+    """The safe loader's parser."""
+
+
+class _PyLoader(_Resolving, yaml.SafeLoader):
+    """The pure-Python parser: it reads no further ahead than each event needs."""
 
 
 class YDict(dict):
@@ -189,8 +197,23 @@ def _unquoted_expr(text: str, filename: str, mark) -> SpecError | None:
 
 
 def load_text(text: str, filename: str):
-    """Parse YAML text; a syntax error is reported at its own position."""
-    loader = _Loader(text)
+    """Parse YAML text; a syntax error is reported at its own position. The libyaml of newer
+    PyYAML (6.0.4) refuses nesting past 1,000 while it scans ahead, before the builder has met
+    archspec's own limit event by event: such a text is parsed again by the Python parser, which
+    reaches the limit first and so reports it where it is (MAX_YAML_DEPTH)."""
+    try:
+        return _load_text(text, filename, _Loader)
+    except SpecError as e:
+        if _Base is yaml.SafeLoader or not e.message.endswith(LIBYAML_DEPTH):
+            raise
+        return _load_text(text, filename, _PyLoader)
+
+
+LIBYAML_DEPTH = "exceeded maximum nesting depth"     # libyaml's own message
+
+
+def _load_text(text: str, filename: str, parser: type):
+    loader = parser(text)
     try:
         return _Builder(filename, text).build(loader)
     except yaml.MarkedYAMLError as e:
