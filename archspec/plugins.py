@@ -4,6 +4,7 @@ as the project's located error."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from .errors import Diagnostic, Loc, SpecErrors
@@ -29,17 +30,28 @@ def run_user_code(src: str, flag: str, action):
                                      f"{type(e).__name__}: {one_line(e, 200)}")]) from None
 
 
+MODULE_NAME = re.compile(r"(?!\d)\w+(\.(?!\d)\w+)*")     # what `import NAME` takes: dotted words
+
+
 def load_module(src: str, flag: str = "--ops"):
     """A .py file's module (by path, registered in sys.modules), or an importable module by name."""
     import importlib
     import importlib.util
-    if not src.endswith(".py"):
+
+    def refuse(problem: str):
+        return SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80) or repr(src)}"), problem,
+                                      hint="name a .py file, or a module as `import` takes it (my_ops, pkg.ops)")])
+    if not src.endswith(".py") and MODULE_NAME.fullmatch(src):
         return importlib.import_module(src)
+    if os.path.isdir(src):
+        raise refuse("is a folder, not a Python file")
+    if not src.endswith(".py"):
+        raise refuse("is neither a .py file nor a module name")
     if not os.path.isfile(src):
-        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "no such file")])
+        raise refuse("no such file")
     spec = importlib.util.spec_from_file_location(f"archspec_ops_{abs(hash(src))}", src)
     if spec is None or spec.loader is None:
-        raise SpecErrors([Diagnostic(Loc(f"{flag} {one_line(src, 80)}"), "not a Python file")])
+        raise refuse("not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module      # as an import would: its classes know their file (inspect, import)
     try:

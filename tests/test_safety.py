@@ -1038,7 +1038,11 @@ def test_ops_bad_source(capsys, spec_file, tmp_path, kind):
     src = _ops(tmp_path, kind)
     code, out, err = cli(capsys, "validate", path, "--ops", src)
     assert_fails(code, out, err)
-    words = {"dir-named-py": "--ops ops.py: error: no such file", "syntax-error": "bad_ops.py:1:5: error: cannot load",
+    words = {"empty": "--ops '': error: is neither a .py file nor a module name",
+             "dir-slash": "--ops ./opsdir/: error: is a folder, not a Python file",
+             "dir-named-py": "--ops ops.py: error: is a folder, not a Python file",
+             "relative-module": "--ops .x: error: is neither a .py file nor a module name",
+             "syntax-error": "bad_ops.py:1:5: error: cannot load",
              "raises": "boom_ops.py:1:1: error: cannot load --ops boom_ops.py: RuntimeError: boom at import"}
     assert words.get(kind, f"{src}: error: cannot load --ops {src}: ") in err.split("\n", 1)[0], err
 
