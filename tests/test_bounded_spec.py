@@ -97,6 +97,7 @@ def test_table_rows_limit(capsys, spec_file):
     assert "net.yaml:12:3: error: table: 1,001 rows and totals; at most 1,000" in _errors(capsys)
 
 
+@pytest.mark.slow      # a time budget (15 ms here; the per-row scan took about 5 s)
 def test_table_rows_are_found_in_one_pass(spec_file):
     """1,000 rows, each a block of a 20,000-node network: each row's nodes, in one pass over the
     nodes (the unprotected lookup scanned every node per row: 20M name tests, about 5 s)."""
@@ -367,3 +368,21 @@ def test_import_of_a_model_with_hostile_output_names_adds_no_keys(in_tmp, capsys
     assert main(["import", "evil.py:net", "-o", "a.yaml", "--input", "3,8,8"]) == 1
     assert not (in_tmp / "a.yaml").exists() and "internal error" not in capsys.readouterr().err
 
+
+
+def test_a_row_naming_a_block_many_times_is_counted_before_it_is_listed(capsys, spec_file):
+    """One row naming the whole 10,000-node network 600 times: 6,000,000 nodes it would list,
+    refused before the list is made (it was built first: 8,000 x 100k nodes ran out of memory)."""
+    row = "    - all: {nodes: [" + ", ".join(["body"] * 600) + "]}\n"
+    path = spec_file(_net(10_000, "table:\n  title: t\n  columns: [{title: p, value: params}]\n  rows:\n" + row))
+    assert main(["validate", path]) == 1
+    assert "net.yaml:12:3: error: table: its cells would read 6,000,000 node figures" in _errors(capsys)
+
+
+def test_a_row_spanning_no_nodes_is_an_error(capsys, spec_file):
+    """`nodes: []` would make a row with nothing in it, dropped without a word: refused at the list."""
+    path = spec_file(_net(4, "table:\n  title: t\n  columns: [{title: p, value: params}]\n  rows:\n"
+                             "    - none: {nodes: []}\n"))
+    assert main(["validate", path]) == 1
+    err = _errors(capsys)
+    assert "net.yaml:13:21: error:" in err and "at least 1 item" in err, err

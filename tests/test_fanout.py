@@ -18,6 +18,7 @@ def tree(levels: int, fan: str = "[{use: b%d}, {use: b%d}]") -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow      # a time budget: in the slow lane (issue 25), with room for a loaded machine
 def test_a_tree_of_2_to_the_40_is_refused_at_once_where_it_is_used(spec_file):
     path = spec_file(tree(40))
     start = time.perf_counter()
@@ -28,7 +29,8 @@ def test_a_tree_of_2_to_the_40_is_refused_at_once_where_it_is_used(spec_file):
     assert str(e.value).splitlines()[0] == (f"{path}:{line}:5: error: 'top' would make at least "
                                             f"{2**40:,} nodes, over archspec's limit of {MAX_NODES:,}")
     assert "uses another several times" in str(e.value)
-    assert took < 1.0, f"refused after {took:.2f} s: the tree was built before it was counted"   # ms here
+    # ms here; 14.6 s when the tree was built before it was counted
+    assert took < 5.0, f"refused after {took:.2f} s: the tree was built before it was counted"
 
 
 def test_the_count_is_exact_for_a_tree_of_literal_uses_repeats_and_groups(spec_file):
@@ -50,6 +52,7 @@ def test_conditional_nodes_count_nothing(spec_file):
     assert len(analyze(spec).nodes) == 5**3
 
 
+@pytest.mark.slow
 def test_many_moderate_blocks_are_refused_as_a_list(spec_file):
     """Each item fits, together they do not: the list is named."""
     body = "".join("  - {use: b0}\n" for _ in range(300))
@@ -58,7 +61,7 @@ def test_many_moderate_blocks_are_refused_as_a_list(spec_file):
     start = time.perf_counter()
     with pytest.raises(SpecErrors) as e:
         analyze(load(path))
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0       # ms here; building the nodes first took ~10 s
     line = text.splitlines().index("nodes:") + 2
     assert str(e.value).splitlines()[0] == (f"{path}:{line}:3: error: this list of nodes would make at least "
                                             f"{300 * 2**10:,} nodes, over archspec's limit of {MAX_NODES:,}")

@@ -761,7 +761,6 @@ EXPRESSIONS = [
 
 # case -> where it is refused and why: each is refused by the limit or check meant for it
 HANG_EXPECTED = {
-
     'alias-bomb': ('net.yaml:5:286', 'the YAML expands to more than 4,000,000 values'),
     'alias-bomb-title': ('net.yaml:4:288', 'the YAML expands to more than 4,000,000 values'),
     'alias-self': ('net.yaml:5:10', "YAML alias '*a' refers to a value that contains it"),
@@ -793,7 +792,6 @@ def test_no_hang_spec(in_tmp, case):
 
 # expression -> why it is refused (at the attribute, net.yaml:5:24)
 EXPRESSION_EXPECTED = dict(zip(EXPRESSIONS, [
-
     '10 ** 64 is too large',
     'exponent 10000000000 is too large',
     'exponent 387420489 is too large',
@@ -823,6 +821,15 @@ def test_no_hang_expression(in_tmp, expr):
     assert_refused(code, out, err, "net.yaml:5:24", "c: in attribute 'out': " + EXPRESSION_EXPECTED[expr])
     assert len(err) < 20_000, f"{len(err)} characters of errors"
 
+
+
+def test_every_case_has_its_expected_outcome():
+    """Each table of hostile cases and its table of outcomes name the same cases (a case without
+    an outcome fails loudly; this catches an outcome whose case was dropped, or a zip cut short)."""
+    assert list(EXPRESSION_EXPECTED) == EXPRESSIONS
+    for cases, expected in [(HANG_SPECS, HANG_EXPECTED), (TAGGED, TAGGED_EXPECTED), (LIB_CASES, LIB_EXPECTED),
+                            (BROKEN_PY, BROKEN_EXPECTED), (ESCAPES, ESCAPES_EXPECTED)]:
+        assert cases.keys() == expected.keys()
 
 # a --set value (its first 12 characters) -> the value's line:col and why it is refused
 SET_EXPECTED = {
@@ -913,7 +920,6 @@ def _tagged_spec(case: str) -> str:
 
 
 TAGGED_EXPECTED = {
-
     'int-abc': ('net.yaml:4:8', "invalid int value 'abc'"),
     'bool-maybe': ('net.yaml:4:8', "invalid bool value 'maybe'"),
     'timestamp': ('net.yaml:4:8', 'unsupported YAML tag tag:yaml.org,2002:timestamp'),
@@ -973,7 +979,6 @@ LIB_CASES = {
 
 
 LIB_EXPECTED = {
-
     'op-mapping': ('lib.yaml:5:17', "op must name an op or block, got {'x': 1}"),
     'op-list': ('lib.yaml:5:17', "op must name an op or block, got ['conv']"),
     'use-mapping': ('lib.yaml:5:18', "use must name an op or block, got {'x': 1}"),
@@ -1386,6 +1391,17 @@ outputs:
            if not a.startswith("_")}      # _private names: the validator refuses every one
     assert {"init_weights", "fuse", "fuse_pairs", "input_shape", "output_names", "loss_weights"} <= own
     assert own <= RESERVED, sorted(own - RESERVED)
+
+
+def test_an_op_named_like_the_modules_own_attribute_is_refused(capsys, spec_file, tmp_path):
+    """An unnamed node takes its op's name, so an --ops op named `fuse` would have overridden the
+    compiled module's fuse(): the op's name meets the one validator when it is registered."""
+    (tmp_path / "fuse_ops.py").write_text(
+        "from archspec.ops.base import register\nfrom archspec.ops.elementwise import ReLU\n\n\n"
+        "@register\nclass Fuse(ReLU):\n    name = 'fuse'\n")
+    code, out, err = cli(capsys, "validate", spec_file(HEAD + NODES), "--ops", str(tmp_path / "fuse_ops.py"))
+    assert code == 1 and "Traceback" not in err
+    assert "fuse_ops.py:5:1: error: cannot load --ops" in err and "op name 'fuse' is not allowed" in err, err
 
 
 @pytest.mark.parametrize("name, ok", [("conv1", True), ("layer2_0", True), ("0", False), ("none", True),

@@ -46,4 +46,8 @@ def test_the_cli_passes_threads_and_refuses_zero(monkeypatch, capsys):
     assert [c.threads for c in configs] == [3, None]
     with pytest.raises(SystemExit) as e:
         main(["train", "net.yaml", "--threads", "0"])
-    assert e.value.code == 2 and "--threads: expected a positive int, got '0'" in capsys.readouterr().err
+    assert e.value.code == 2 and "--threads: expected a number of threads from 1 to 1,024, got '0'" \
+        in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:      # torch fails far past the cores there are: capped
+        main(["train", "net.yaml", "--threads", "99999"])
+    assert e.value.code == 2 and "from 1 to 1,024, got '99999'" in capsys.readouterr().err

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 from .. import limits
 
 MAX_SEED = 2**32 - 1         # a seed for torch, Python and the data sampler alike (each adds to it)
 MAX_WORKERS = 256            # data loading processes
+MAX_THREADS = 1024           # torch's CPU threads (torch itself fails far past the cores there are)
 
 
 def integer(low: int, high: int | None = None, what: str = "an integer"):
     """An int in [low, high] (high None: no upper bound), written in decimal digits."""
     def parse(text: str) -> int:
         digits = text.strip()
-        value = int(digits) if len(digits) <= 30 and digits.lstrip("-").isdigit() else None
+        value = int(digits) if re.fullmatch(r"-?[0-9]{1,30}", digits) else None
         if value is None or value < low or (high is not None and value > high):
             span = f"from {low:,} to {high:,}" if high is not None else f"of {low:,} or more"
             raise argparse.ArgumentTypeError(f"expected {what} {span}, got {text[:40]!r}")
@@ -48,32 +50,8 @@ momentum = number(0.0, 1.0, what="a momentum")
 weight_decay = number(0.0, what="a weight decay")
 fraction = number(0.0, 1.0, what="a fraction")  # --label-smoothing
 
-
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
-    return int(text)
-
-
-def batch(text: str) -> int:
-    value = positive(text)
-    if value > limits.MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"a batch of at most {limits.MAX_BATCH:,}, got {value:,}")
-    return value
-
-
-def depth(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"depth must be 0 (every node) or a positive int, got {text!r}")
-    return int(text)
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
+positive = integer(1)                          # --epochs, --patch
+threads = integer(1, MAX_THREADS, "a number of threads")
+batch = integer(1, limits.MAX_BATCH, "a batch")
+depth = integer(0, what="a depth (0: every node)")
+positive_float = number(0.0, low_open=True)    # --lr, --lr-gamma

@@ -256,7 +256,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
     p.add_argument("--seed", type=argtypes.seed, default=0)
     p.add_argument("--workers", type=argtypes.workers, default=0, help="data loading processes")
-    p.add_argument("--threads", type=argtypes.positive, default=None, metavar="N",
+    p.add_argument("--threads", type=argtypes.threads, default=None, metavar="N",
                    help="torch's CPU threads (default: OMP_NUM_THREADS where set, else half the CPUs this process "
                         "may use, at least 1; fewer threads are much faster on a busy machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -53,7 +53,7 @@ class TableColumn(_Strict):
 class TableRow(_Strict):
     """A row: the nodes it spans (default: the node or block named by the row), the paper's own
     wording for some cells (`text:`), and values other than the column's (`values:`)."""
-    nodes: list[str] | None = None
+    nodes: list[str] | None = Field(default=None, min_length=1)     # an empty span would vanish unseen
     text: dict[str, str] = Field(default_factory=dict)
     values: dict[str, str] = Field(default_factory=dict)
 

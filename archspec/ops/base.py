@@ -29,6 +29,7 @@ from typing import Annotated, ClassVar, NamedTuple
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from ..errors import SpecError, fmt_shape
+from ..names import check_name
 
 Shape = tuple
 
@@ -245,6 +246,7 @@ def register(cls: type[Op]) -> type[Op]:
     """Add an op to the registry (the class decorator users apply to their own ops)."""
     if not getattr(cls, "name", None):
         raise ValueError(f"{cls.__name__} needs a `name`")
+    check_name(cls.name, "op")      # an unnamed node is named after its op: the same rule as any name
     REGISTRY[cls.name] = cls()
     return cls
 

@@ -79,6 +79,8 @@ def _rows(graph: Graph, table: TableDef, raw, diags: Diagnostics) -> list[TableR
             entries.append((name, row, loc))
     under = _under(graph, {part for name, row, _ in entries for part in (row.nodes or [name])})
     known: list[str] = []       # the names a hint may offer, listed once for all misspelt rows
+    # counted before any is listed: a row may name a big block many times over
+    _Reads(raw).add(sum(len(under.get(part, ())) for name, row, _ in entries for part in (row.nodes or [name])))
     for name, row, loc in entries:
         names = row.nodes if row.nodes is not None else [name]
         nodes: list[Node] = []

@@ -45,6 +45,7 @@ LAST = "last.pt"
 FIELDS = ("spec", "options", "epoch", "classes", "model", "optimizer", "scaler", "rng", "history")
 MAX_TEXT = 4096          # characters of one option value or class name
 MAX_SETS = 1000          # --set strings kept in one
+MAX_GROUPS = 64          # optimizer parameter groups (archspec's optimizers make one or two)
 CHECKPOINT = Loc("checkpoint")
 
 
@@ -147,7 +148,7 @@ def set_rng_state(state: dict, where: Loc = CHECKPOINT, field: str = "rng") -> N
         if cuda and (len(cuda) != torch.cuda.device_count() or any(
                 s.shape != g.shape for s, g in zip(cuda, torch.cuda.get_rng_state_all()))):
             raise ValueError(f"{len(cuda)} CUDA generator states, not this machine's")
-    except (RuntimeError, ValueError, TypeError, OverflowError) as e:
+    except (RuntimeError, ValueError, TypeError, OverflowError, KeyError, IndexError) as e:
         raise _bad(where, field, f"not a generator state ({type(e).__name__}: {one_line(e, 120)})") from None
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
@@ -273,7 +274,13 @@ def _optimizer_kinds(saved, where: Loc) -> None:
     if not (isinstance(saved, dict) and saved.keys() == {"state", "param_groups"}
             and isinstance(saved["state"], dict) and isinstance(saved["param_groups"], list)):
         raise _bad(where, "optimizer", f"{_kind(saved)}, not an optimizer's state (state, param_groups)")
-    for i, group in enumerate(saved["param_groups"]):
+    groups = saved["param_groups"]      # pickle's memo lets one stored group stand for any number of them
+    listed = sum(len(g["params"]) if isinstance(g, dict) and isinstance(g.get("params"), list) else 0
+                 for g in groups[:MAX_GROUPS + 1])
+    if len(groups) > MAX_GROUPS or listed > limits.MAX_CHECKPOINT_RECORDS:
+        raise _bad(where, "optimizer.param_groups", f"{len(groups):,} groups listing {listed:,} parameters; at "
+                   f"most {MAX_GROUPS} groups and {limits.MAX_CHECKPOINT_RECORDS:,} parameters")
+    for i, group in enumerate(groups):
         params = group.get("params") if isinstance(group, dict) else None
         if not (isinstance(params, list) and all(type(p) is int for p in params)):
             raise _bad(where, f"optimizer.param_groups[{i}]", "not a parameter group (params: a list of indices)")

@@ -35,7 +35,6 @@ DTYPES = {"FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfSt
           "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
           "BoolStorage": torch.bool}
 MAX_DIMS = 8                     # dimensions of one stored tensor
-MAX_KEY_INT = 2**63              # magnitude of an integer dict key (optimizer state is keyed by index)
 
 
 class Unreadable(Exception):
@@ -78,15 +77,24 @@ def load(path: str) -> Any:
                 raise Unreadable(f"data.pkl is {pkl.file_size:,} bytes, more than archspec's limit of "
                                  f"{limits.MAX_CHECKPOINT_PICKLE:,} (limits.MAX_CHECKPOINT_PICKLE)")
             order = records.get(f"{prefix}/byteorder")
-            if order is not None and archive.read(order).decode("ascii", "replace") != sys.byteorder:
+            if order is not None and (order.file_size > 16 or
+                                      _read(archive, order).decode("ascii", "replace") != sys.byteorder):
                 raise Unreadable(f"saved with another byte order than this machine's ({sys.byteorder})")
-            unpickler = _Unpickler(io.BytesIO(archive.read(pkl)), archive, records, prefix)
+            unpickler = _Unpickler(io.BytesIO(_read(archive, pkl)), archive, records, prefix)
             try:
                 return unpickler.load()
             except (Unreadable, MemoryError):      # MemoryError: a bound that failed, never "not a checkpoint"
                 raise
             except Exception as e:      # noqa: BLE001 - any malformed pickle is one error
                 raise Unreadable(f"data.pkl is not a checkpoint's ({type(e).__name__}: {str(e)[:160]})") from None
+
+
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One record's bytes; a bad CRC, an encrypted or otherwise unreadable record is Unreadable."""
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, RuntimeError, OSError, ValueError, NotImplementedError) as e:
+        raise Unreadable(f"record '{info.filename[:80]}' cannot be read ({str(e)[:120]})") from None
 
 
 def _check_directory(f) -> None:
@@ -178,7 +186,7 @@ _OPCODES = {op.code.encode("latin-1")[0] for op in __import__("pickletools").opc
 
 
 def _key(key):
-    if type(key) is str or (type(key) is int and -MAX_KEY_INT <= key <= MAX_KEY_INT):
+    if type(key) is str or (type(key) is int and -limits.MAX_INT <= key <= limits.MAX_INT):
         return key
     raise Unreadable(f"a dict key of type {type(key).__name__} (only text and integers)")
 

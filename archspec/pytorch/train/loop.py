@@ -205,7 +205,7 @@ def _resume_state(cfg: Config, record: dict) -> checkpoint.State | None:
         raise SpecErrors([Diagnostic(where, f"the checkpoint was made by another spec or --set "
                                      f"({state['spec']['main']} {' '.join(state['spec']['sets'])})".rstrip())])
     ours = cfg.options()
-    changed = [f"--{k.replace('_', '-')} {state['options'][k]} (now {ours[k]})"
+    changed = [f"--{k.replace('_', '-')} {state['options'].get(k)} (now {ours[k]})"
                for k in SAME_ON_RESUME if state["options"].get(k) != ours[k]]
     if changed:
         raise SpecErrors([Diagnostic(where, "the checkpoint was trained with " + ", ".join(changed),
