@@ -353,6 +353,10 @@ FIELD_ERRORS = [       # (field, value, the error after "checkpoint PATH: error:
      "spec.files: 'tiny.yaml' is both a file and a folder"),
     ("spec.files", {"tiny.yaml": 5}, "spec.files['tiny.yaml']: 5, not text"),
     ("spec.sets", "n=1", "spec.sets: not a list of at most 1000 --set strings"),
+    # one stored group stands for all 100 through pickle's memo (3M of them once meant hours of checks)
+    ("optimizer.param_groups", [{"params": [0]}] * 100, "optimizer.param_groups: 100 groups; at most 64"),
+    ("optimizer.param_groups", [{"params": [0] * 100_001}],
+     "optimizer.param_groups: its groups list 100,001 parameters; at most 100,000"),
 ]
 
 
@@ -449,6 +453,8 @@ RESUME_ERRORS = [      # (field, value, the error after "--checkpoint PATH: erro
      "rng[0]: not a generator state (RuntimeError"),
     ("rng", [{"torch": torch.get_rng_state(), "python": (3, (1,), None), "cuda": []}],
      "rng[0]: not a generator state (ValueError"),
+    ("rng", [{"torch": torch.get_rng_state(), "python": {}, "cuda": []}],
+     "rng[0]: not a generator state (KeyError"),
 ]
 
 
@@ -461,6 +467,29 @@ def test_resume_checks_state_against_the_run(field, value, expected, tiny, tmp_p
     path = forged(tmp_path, _set(legit_state(tiny), field, value), "ck/last.pt")
     err = error(capsys, "train", tiny, "--checkpoint", tmp_path / "ck", "--resume", "--epochs", "1", "--no-progress")
     assert err.startswith(f"--checkpoint {path}: error: {expected}"), err
+
+
+def test_resume_with_options_missing_names_them(tiny, tmp_path, capsys):
+    """A checkpoint whose options lack one the run must share: named as missing, not a KeyError."""
+    (tmp_path / "ck").mkdir()
+    forged(tmp_path, _set(legit_state(tiny), "options", {}), "ck/last.pt")
+    err = error(capsys, "train", tiny, "--checkpoint", tmp_path / "ck", "--resume", "--epochs", "1", "--no-progress")
+    assert err.startswith("--resume: error: the checkpoint was trained with --data None (now digits)"), err
+
+
+def test_a_record_that_fails_its_crc_is_unreadable(tiny, tmp_path, capsys):
+    """A flipped byte in data.pkl: zipfile's bad CRC is the checkpoint's error, not a traceback."""
+    import zipfile
+    path = forged(tmp_path, legit_state(tiny))
+    with zipfile.ZipFile(path) as z:
+        info = next(i for i in z.infolist() if i.filename.endswith("data.pkl"))
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    err = error(capsys, "visualize", path, "--data", "digits", "-o", tmp_path / "vis")
+    assert err.startswith(f"checkpoint {path}: error: not an archspec checkpoint: record '") and \
+        "data.pkl' cannot be read (Bad CRC-32" in err, err
 
 
 # -- data ---------------------------------------------------------------------------------

@@ -275,11 +275,12 @@ def _optimizer_kinds(saved, where: Loc) -> None:
             and isinstance(saved["state"], dict) and isinstance(saved["param_groups"], list)):
         raise _bad(where, "optimizer", f"{_kind(saved)}, not an optimizer's state (state, param_groups)")
     groups = saved["param_groups"]      # pickle's memo lets one stored group stand for any number of them
-    listed = sum(len(g["params"]) if isinstance(g, dict) and isinstance(g.get("params"), list) else 0
-                 for g in groups[:MAX_GROUPS + 1])
-    if len(groups) > MAX_GROUPS or listed > limits.MAX_CHECKPOINT_RECORDS:
-        raise _bad(where, "optimizer.param_groups", f"{len(groups):,} groups listing {listed:,} parameters; at "
-                   f"most {MAX_GROUPS} groups and {limits.MAX_CHECKPOINT_RECORDS:,} parameters")
+    if len(groups) > MAX_GROUPS:
+        raise _bad(where, "optimizer.param_groups", f"{len(groups):,} groups; at most {MAX_GROUPS}")
+    listed = sum(len(g["params"]) for g in groups if isinstance(g, dict) and isinstance(g.get("params"), list))
+    if listed > limits.MAX_CHECKPOINT_RECORDS:
+        raise _bad(where, "optimizer.param_groups", f"its groups list {listed:,} parameters; at most "
+                   f"{limits.MAX_CHECKPOINT_RECORDS:,} (limits.MAX_CHECKPOINT_RECORDS)")
     for i, group in enumerate(groups):
         params = group.get("params") if isinstance(group, dict) else None
         if not (isinstance(params, list) and all(type(p) is int for p in params)):
