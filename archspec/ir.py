@@ -90,8 +90,9 @@ class Graph:
     init: Any = None               # the spec's `init:` rules (spec.InitDef), None: PyTorch's defaults
     init_loc: Loc | None = None    # where they are written
     warnings: list = field(default_factory=list)
-    _nx: Any = None
-    _under: Any = field(default=None, repr=False, compare=False)   # scope path -> its nodes (under())
+    # caches made on first use; not copied by dataclasses.replace, so a changed copy makes its own
+    _nx: Any = field(default=None, init=False, repr=False, compare=False)
+    _under: Any = field(default=None, init=False, repr=False, compare=False)   # scope path -> its nodes
 
     @property
     def nx(self):

@@ -63,7 +63,7 @@ def opcodes(a: list[str], b: list[str]) -> list[Opcode]:
     """difflib's opcodes where a x b is within MAX_DIFF_PAIRS (the exact same alignment as ever);
     above it, anchored first, so two 20,000-row networks align in n log n (_anchored)."""
     if len(a) * len(b) <= MAX_DIFF_PAIRS:
-        return [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]
+        return [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]   # as list[Opcode]
     return _merged(_anchored(a, b))
 
 

@@ -495,7 +495,7 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
     if first:
         dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
                  fillcolor="#444444", fontcolor="white")
-    _add_boxes(canvas, v, canvas.train)
+    _add_boxes(canvas, v)
     owner, nodes = v.owner, list(graph.nodes.values())
     if page:
         owner = {n: box if box in page.ids else STUB + box for n, box in v.owner.items()}
@@ -528,7 +528,7 @@ def _add_stubs(dot: graphviz.Digraph, v: View, page: Page, owner: dict[str, str]
                          fillcolor="#f3f3f3", fontsize="10")
 
 
-def _add_boxes(canvas: Canvas, v: View, train: set[str]) -> None:
+def _add_boxes(canvas: Canvas, v: View) -> None:
     """Boxes nested in their clusters, each cluster inside its parent, in the graph's order. A cluster's
     header is a node on the rank of its first box, left of it, so the main edge never crosses it."""
     g, sums = v.graph, canvas.sums
@@ -539,7 +539,7 @@ def _add_boxes(canvas: Canvas, v: View, train: set[str]) -> None:
                 inside[path] = []
                 inside.setdefault(parent(path), []).append(path)
         inside.setdefault(parent(b.id), []).append(b)
-    live = {p for n, owner in v.owner.items() if n not in train for p in _prefixes(owner)}
+    live = {p for n, owner in v.owner.items() if n not in canvas.train for p in _prefixes(owner)}
     level = levels([b.id for b in v.boxes], box_preds(g, list(g.nodes.values()), v.owner))
 
     def first_box(path: str) -> str:
@@ -736,8 +736,7 @@ def _add_glossary(canvas: Canvas, v: View) -> str:
     if not entries:
         return note
     canvas.drawn.add("glossary")
-    tall = 1 + max(levels([b.id for b in v.boxes], box_preds(v.graph, list(v.graph.nodes.values()), v.owner))
-                   .values(), default=0)
+    tall = _ranks(v)
     with canvas.dot.subgraph(name=f"cluster_{GLOSSARY}") as outer:
         outer.attr(label="<<B>Blocks, expanded</B>>", style="rounded,filled", fillcolor="#fafafa", color="#cccccc")
         drawn = [_draw_entry(canvas, outer, v.graph, entry, f"{GLOSSARY}{i}/") for i, entry in enumerate(entries)]
@@ -770,7 +769,7 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
         c.attr(label=_left(head), style="rounded,filled" + (",dashed" * all(n.name in train for n in nodes)),
                fillcolor="white", color="#999999")
         c.node(source, "in", shape="plaintext", style="", fontcolor=_MUTED)
-        inner = replace(g, nodes={n.name: n for n in nodes_in(g, path)}, _nx=None, _under=None)
+        inner = replace(g, nodes={n.name: n for n in nodes_in(g, path)})
         for row in rows(inner, unit=cut):      # the block's own rows: never a rollup of the whole graph
             if row.name.startswith(path + "."):
                 kind, id = "node" if row.name in g.nodes else "scope", prefix + row.name[len(path) + 1:]

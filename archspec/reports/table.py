@@ -31,20 +31,9 @@ class TableRowSpan:
 
 
 def _under(graph: Graph, names: set[str]) -> dict[str, list[Node]]:
-    """Each name's node, or every node of its block or group, in graph order: one pass over the
-    nodes and their dotted prefixes (a row per block is linear, not rows x nodes)."""
-    found: dict[str, list[Node]] = {}
-    for n in graph.nodes.values():
-        name = n.name
-        if name in names:
-            found.setdefault(name, []).append(n)
-        dot = name.find(".")
-        while dot > 0:
-            prefix = name[:dot]
-            if prefix in names and prefix not in graph.nodes:
-                found.setdefault(prefix, []).append(n)
-            dot = name.find(".", dot + 1)
-    return found
+    """Each name's node, or every node of its block or group, in graph order (Graph.under: a row
+    per block is linear, not rows x nodes)."""
+    return {n: [graph.nodes[n]] if n in graph.nodes else graph.under(n) for n in names}
 
 
 POOLS = ("maxpool", "avgpool", "adaptive_avgpool", "global_avgpool", "subsample")
