@@ -82,3 +82,15 @@ def file_stem(name: str) -> str:
     """A spec name as a file name in the current folder: word characters only, never a path."""
     stem = re.sub(r"[^A-Za-z0-9_]", "_", name)[:MAX_NAME].strip("_")
     return stem or "model"
+
+
+# Markdown's and HTML's active characters in text: a backslash, code, emphasis and strikethrough marks,
+# link brackets, tags, table cells' `|`, an `&` that would start an entity, and `_` where it can
+# start or end emphasis (not within a word: vgg16_bn stays as it is).
+_MD_ACTIVE = re.compile(r"[\\`*~\[\]|]|[<>]|&(?=#?\w+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_ENTITY = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def md_text(text: str) -> str:
+    """Text shown as itself in a Markdown table cell (one line; no markup, links or HTML)."""
+    return _MD_ACTIVE.sub(lambda m: _MD_ENTITY.get(m[0], "\\" + m[0]), one_line(text, 10_000))

@@ -306,6 +306,25 @@ def test_list_md_is_text_not_markup(in_tmp, capsys):
     assert "javascript:alert(1)|x.yaml" in texts
 
 
+@pytest.mark.parametrize("command", ["summary", "diff"])
+def test_summary_and_diff_md_are_text_not_markup(command, in_tmp, capsys):
+    """`summary --format md` and `diff --format md` write a spec's title and reference source (and
+    diff its --set strings) as text: no tag, link or emphasis, each text rendered as itself."""
+    markdown_it = pytest.importorskip("markdown_it")
+    text = " ".join(HOSTILE_TEXT)
+    (in_tmp / "s.yaml").write_text(f"archspec: 1\ntitle: {json.dumps(text)}\ninput: [3, 8, 8]\nparams: {{w: 4}}\n"
+                                   f"reference: {{source: {json.dumps(text)}, params: 0}}\n"
+                                   "nodes: [{c: {op: conv, out: '${w}', k: 1}}]\n")
+    argv = ["s.yaml"] if command == "summary" else ["s.yaml", "s.yaml", "--set", "w=8"]
+    assert main([command, *argv, "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    inline = [t for t in markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(out)
+              if t.type == "inline"]
+    assert {c.type for t in inline for c in t.children} <= {"text", "softbreak", "hardbreak"}, out
+    texts = " ".join(c.content for t in inline for c in t.children if c.type == "text")
+    assert text in texts, out
+
+
 def test_md_link_never_leaves_for_another_host():
     from archspec.reports.catalog import md_link
     assert md_link("a.yaml", "//evil.example/a.yaml") == "[a.yaml](/evil.example/a.yaml)"

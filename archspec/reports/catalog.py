@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import SpecErrors
-from ..names import one_line
+from ..names import md_text, one_line
 
 
 @dataclass
@@ -76,18 +76,6 @@ def _reference(e: Entry) -> str:
     if e.holds is None:
         return "none stated"
     return f"{e.reference} ({'holds' if e.holds else 'DOES NOT HOLD'})"
-
-
-# Markdown's and HTML's active characters in text: a backslash, code, emphasis and strikethrough marks,
-# link brackets, tags, table cells' `|`, an `&` that would start an entity, and `_` where it can
-# start or end emphasis (not within a word: vgg16_bn stays as it is).
-_MD_ACTIVE = re.compile(r"[\\`*~\[\]|]|[<>]|&(?=#?\w+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
-_MD_ENTITY = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
-
-
-def md_text(text: str) -> str:
-    """Text shown as itself in a Markdown table cell (one line; no markup, links or HTML)."""
-    return _MD_ACTIVE.sub(lambda m: _MD_ENTITY.get(m[0], "\\" + m[0]), one_line(text, 10_000))
 
 
 def md_link(text: str, path: str) -> str:

@@ -20,7 +20,7 @@ from difflib import SequenceMatcher
 from ..errors import fmt_shape
 from ..ir import Graph
 from ..limits import MAX_DIFF_PAIRS
-from ..names import one_line
+from ..names import md_text, one_line
 from .report import CONVENTION, Row, csv_cell, rows
 
 STATUS = {"=": "same", "~": "changed", "+": "added", "-": "removed"}
@@ -260,9 +260,9 @@ def format_diff(d: Diff, fmt: str = "table") -> str:
         return buf.getvalue()
     head, body = _columns(d, True), [_cells(d, p, True) for p in d.pairs]
     if fmt == "md":
-        lines = [f"A: {_title(d.a)}  ", f"B: {_title(d.b)}", "",
+        lines = [f"A: {md_text(_title(d.a))}  ", f"B: {md_text(_title(d.b))}", "",
                  "| " + " | ".join(head) + " |", "|" + "---|" * 4 + "--:|" * (len(head) - 4)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+        lines += ["| " + " | ".join(map(md_text, r)) + " |" for r in body]
         return "\n".join(lines + [""] + [f"{line}  " for line in _total_lines(d)])
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
 

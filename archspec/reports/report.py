@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ..errors import fmt_shape
 from ..ir import Graph
-from ..names import one_line
+from ..names import md_text, one_line
 from ..ops.base import ChannelsLast
 
 CONVENTION = ("MACs = multiply-accumulates of conv and linear layers "
@@ -155,8 +155,8 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None, m
         return buf.getvalue()
     if fmt == "md":
         lines = ["| " + " | ".join(head) + " |", "|---|---|---|" + "--:|" * (len(head) - 3)]
-        lines += ["| " + " | ".join(r) + " |" for r in body + [total]]
-        return "\n".join(lines + ["", _footer(graph, memory)])
+        lines += ["| " + " | ".join(map(md_text, r)) + " |" for r in body + [total]]
+        return "\n".join(lines + ["", *map(md_text, _footer(graph, memory).splitlines())])
     widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(len(head))]
 
     def line(r: list[str]) -> str:
