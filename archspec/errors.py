@@ -90,9 +90,22 @@ class LimitError(SpecError):
 class SpecErrors(Exception):
     """A failed run: all the diagnostics collected, errors first in file order."""
 
-    def __init__(self, diagnostics: list[Diagnostic]):
+    def __init__(self, diagnostics: list[Diagnostic] | str):
+        if isinstance(diagnostics, str):      # torch's DataLoader re-raised a worker's: type(its text)
+            diagnostics = [_reraised(diagnostics)]
         self.diagnostics = diagnostics
         super().__init__("\n".join(map(str, diagnostics)))
+
+
+def _reraised(text: str) -> Diagnostic:
+    """The diagnostic in a DataLoader worker's re-raised text ("Caught SpecErrors in DataLoader worker
+    ... Original Traceback ... SpecErrors: LOC: error: MESSAGE\n  hint: HINT"), its traceback left out."""
+    lines = text.rsplit("SpecErrors: ", 1)[-1].strip().splitlines() or [""]
+    where, _, message = lines[0].partition(": error: ")
+    hints = [line.strip()[len("hint: "):] for line in lines[1:] if line.strip().startswith("hint: ")]
+    if not message:
+        return Diagnostic(None, printable(lines[0]))
+    return Diagnostic(Loc(where), message, hint=hints[0] if hints else None)
 
 
 @dataclass

@@ -734,3 +734,16 @@ def test_image_over_the_pixel_limit_refused_before_decoding(tmp_path):
     assert str(e.value) == (f"--data folder:{tmp_path / 'imgs'}: error: {big} is 10,000 x 9,000 pixels, more than "
                             "archspec's limit of 67,108,864 (limits.MAX_IMAGE_PIXELS)")
     assert time.perf_counter() - start < TIME
+
+
+def test_a_data_error_raised_in_a_loader_worker_is_the_same_error():
+    """torch's DataLoader re-raises a worker's exception as type(text), the worker's traceback in the
+    text: SpecErrors made so is the worker's one located diagnostic (it printed a character a line)."""
+    from archspec.errors import Diagnostic, Loc, SpecErrors
+    original = SpecErrors([Diagnostic(Loc("--data folder:imgs"), "imgs/b/x.png cannot be decoded",
+                                      hint="an image folder holds images only")])
+    text = ("Caught SpecErrors in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
+            '  File "data.py", line 9, in __getitem__\n    raise data_error(path)\n'
+            f"archspec.errors.SpecErrors: {original}\n")
+    assert str(SpecErrors(text)) == str(original)
+    assert str(SpecErrors("Caught SpecErrors ... something else")) == "error: Caught SpecErrors ... something else"
