@@ -449,6 +449,10 @@ RESUME_ERRORS = [      # (field, value, the error after "--checkpoint PATH: erro
     ("optimizer.state", {0: {"momentum_buffer": torch.zeros(7)}},
      "optimizer.state[0]['momentum_buffer']: torch.float32 [7], but the parameter is torch.float32 [2, 1, 3, 3]"),
     ("optimizer.state", {99: {}}, "optimizer.state[99]: state for a parameter the optimizer does not have"),
+    ("optimizer.state", {0: {"momentum_buffer": 0.5}},          # passed, and failed at the first step
+     "optimizer.state[0]['momentum_buffer']: 0.5, not a tensor of the parameter's shape"),
+    ("optimizer.state", {0: {"momentum_buffer": torch.zeros(())}},
+     "optimizer.state[0]['momentum_buffer']: torch.float32 [], but the parameter is torch.float32 [2, 1, 3, 3]"),
     ("rng", [{"torch": torch.zeros(3, dtype=torch.uint8), "python": (3, (1,), None), "cuda": []}],
      "rng[0]: not a generator state (RuntimeError"),
     ("rng", [{"torch": torch.get_rng_state(), "python": (3, (1,), None), "cuda": []}],

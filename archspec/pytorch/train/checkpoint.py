@@ -321,8 +321,9 @@ def restore(state: State, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     _check_optimizer(state["optimizer"], optimizer, where)
     ours = scaler.state_dict()
     saved = state["scaler"]
-    if ours and (saved.keys() != ours.keys() or not all(type(v) in (int, float) and math.isfinite(v) and v > 0
-                                                         for k, v in saved.items() if k != "_growth_tracker")):
+    figures = {k: v for k, v in saved.items() if k != "_growth_tracker"}
+    if ours and (saved.keys() != ours.keys() or type(saved["_growth_tracker"]) is not int or not all(
+            type(v) in (int, float) and math.isfinite(v) and v > 0 for v in figures.values())):
         raise _bad(where, "scaler", f"{_kind(saved)}, not a loss scaler's state ({', '.join(ours)})",
                    hint="a checkpoint made with --amp on a GPU")
     model.load_state_dict(state["model"])
@@ -355,7 +356,13 @@ def _check_optimizer(saved: dict, optimizer: torch.optim.Optimizer, where: Loc) 
         param = params.get(index)
         if param is None:
             raise _bad(where, f"optimizer.state[{_kind(index)}]", "state for a parameter the optimizer does not have")
-        for name, t in entry.items():
-            if isinstance(t, torch.Tensor) and (t.dtype != param.dtype or (t.shape != param.shape and t.dim() != 0)):
-                raise _bad(where, f"optimizer.state[{index}][{_kind(name)}]", f"{t.dtype} {list(t.shape)}, but "
-                           f"the parameter is {param.dtype} {list(param.shape)}")
+        for name, t in entry.items():      # a buffer per parameter, each its parameter's shape; a step count
+            field = f"optimizer.state[{index}][{_kind(name)}]"
+            if name == "step":
+                if not (type(t) in (int, float) or (isinstance(t, torch.Tensor) and t.dim() == 0)):
+                    raise _bad(where, field, f"{_kind(t)}, not a step count")
+            elif not isinstance(t, torch.Tensor):
+                raise _bad(where, field, f"{_kind(t)}, not a tensor of the parameter's shape")
+            elif t.dtype != param.dtype or t.shape != param.shape:
+                raise _bad(where, field, f"{t.dtype} {list(t.shape)}, but the parameter is {param.dtype} "
+                           f"{list(param.shape)}")
