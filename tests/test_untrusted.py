@@ -751,3 +751,12 @@ def test_a_data_error_raised_in_a_loader_worker_is_the_same_error():
             f"archspec.errors.SpecErrors: {original}\n")
     assert str(SpecErrors(text)) == str(original)
     assert str(SpecErrors("Caught SpecErrors ... something else")) == "error: Caught SpecErrors ... something else"
+
+
+def test_the_spec_record_is_made_only_for_a_checkpoint(tiny, tmp_path, capsys, monkeypatch):
+    """A spec's files are recorded (and held to the checkpoint's limits) only where a checkpoint
+    keeps them: past MAX_CHECKPOINT_TEXT it trains without --checkpoint, and is refused with it."""
+    monkeypatch.setattr(checkpoint.limits, "MAX_CHECKPOINT_TEXT", 10)
+    assert main(["train", tiny, "--epochs", "1", "--no-progress"]) == 0
+    err = error(capsys, "train", tiny, "--epochs", "1", "--no-progress", "--checkpoint", tmp_path / "ck")
+    assert err.startswith("--checkpoint: error: spec.files: ") and "limits.MAX_CHECKPOINT_TEXT" in err, err

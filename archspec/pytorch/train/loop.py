@@ -128,7 +128,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
     warn(graph.warnings if procs.main or cfg.strict else [], cfg.strict)
     data = load_data(cfg.data, graph.input_shape)
     objective = Objective(graph, len(data.classes), cfg.label_smoothing, spec.params)
-    record = checkpoint.spec_record(spec, cfg.sets)
+    record = checkpoint.spec_record(spec, cfg.sets) if cfg.checkpoint else {}    # kept only in a checkpoint
     resumed = _resume_state(cfg, record) if cfg.resume else None
     local_batch = _local_batch(cfg.batch_size, procs.world)
 
