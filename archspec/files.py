@@ -3,6 +3,7 @@ half a diagram, and a failed run leaves what was there before."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -36,3 +37,14 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 def cannot_write(path: Path, e: OSError) -> SpecErrors:
     return SpecErrors([Diagnostic(Loc(one_line(path, 120)), f"cannot write {one_line(path, 120)}: "
                                   f"{e.strerror or type(e).__name__}")])
+
+
+def open_regular(path: str):
+    """`path` opened for reading if it is a regular file, else None (closed again). Opened without
+    blocking, so a FIFO with no writer cannot hang the open, and refused before a byte of a device
+    or pipe is read. OSError as open() raises it."""
+    f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        return f
+    f.close()
+    return None

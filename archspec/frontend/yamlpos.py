@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 from contextvars import ContextVar
 
 import yaml
 
 from ..errors import Diagnostic, Loc, SpecError, SpecErrors
+from ..files import open_regular
 from ..limits import MAX_FILE_BYTES, MAX_INT, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from ..names import one_line
 from .expr import expr_end
@@ -246,10 +246,11 @@ def read_text(path: str, shown: str, what: str = "spec file") -> str:
     if confined is not None and os.path.realpath(path) not in confined:
         raise SpecError(f"{what} is not one of the checkpoint's files: a checkpoint's spec reads only those",
                         loc=Loc(shown))
-    try:      # opened without blocking (a FIFO with no writer), then refused unless a regular file
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise SpecError(f"{what} is not a regular file", loc=Loc(shown))
+    try:      # never a device, pipe or folder (a FIFO with no writer would block)
+        f = open_regular(path)
+        if f is None:
+            raise SpecError(f"{what} is not a regular file", loc=Loc(shown))
+        with f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise SpecError(f"cannot read {what}: {e.strerror}", loc=Loc(shown)) from None

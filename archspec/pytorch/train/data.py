@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from torch.utils.data import Dataset, Subset
 
 from ... import limits
 from ...errors import Diagnostic, Loc, SpecErrors
+from ...files import open_regular
 from ...names import one_line
 
 DIGITS_TEST_FRACTION = 0.25     # 1,797 images: 1,347 to train, 450 held out
@@ -225,8 +225,10 @@ def _check_signature(source: str, path: str) -> None:
     """The file starts as an image does (16 bytes read: a walk of a million images stays quick;
     the header is read, and the size checked, when the image is loaded)."""
     try:
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            head = f.read(16) if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else b""
+        f, head = open_regular(path), b""      # not a regular file: no bytes, so not an image
+        if f is not None:
+            with f:
+                head = f.read(16)
     except OSError as e:
         raise data_error(source, f"cannot read {one_line(path, 160)}: {e.strerror}") from None
     if not (head.startswith(SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
@@ -240,12 +242,12 @@ def open_image(source: str, path: str):
     within MAX_IMAGE_PIXELS; its header is read here, its pixels when it is converted."""
     from PIL import Image
     try:
-        f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+        f = open_regular(path)
     except OSError as e:
         raise data_error(source, f"cannot read {one_line(path, 160)}: {e.strerror}") from None
+    if f is None:
+        raise data_error(source, f"{one_line(path, 160)} is not a regular file")
     with f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise data_error(source, f"{one_line(path, 160)} is not a regular file")
         try:
             with warnings.catch_warnings():     # PIL warns of sizes past its own limit: ours is lower
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
