@@ -188,7 +188,7 @@ class Expander:
                 env = env or self.env(ctx, ins)
                 v = value_of(v, env, d.body.at(key), f"attribute '{key}'")
             values[key] = v
-        full = ctx.full(self._local_name(d, ctx, opname))
+        full = ctx.full(self._local_name(d, ctx, op.node_name))
         xs = [self.shape_of(r) for r in ins]
         found = self.inference.node(op, values, xs, d.body, d.loc, self.reporter(ctx, full))
         if len(self.nodes) >= MAX_NODES:
