@@ -331,11 +331,14 @@ def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
 
 
 def global_params(spec: Spec, diags: Diagnostics) -> dict[str, Any]:
-    """The spec's `params:`, each evaluated in order (a param may read the ones before it)."""
+    """The spec's `params:`, each evaluated in order (a param may read the ones before it), then
+    its `let:`, computed from them in order as well."""
     values: dict[str, Any] = {}
-    for k, v in spec.params.items():
+    let = spec.raw.get("let") or YDict(spec.raw.loc)
+    for k, v, loc, what in [*((k, v, spec.param_locs.get(k, spec.raw.loc), "param") for k, v in spec.params.items()),
+                            *((k, v, let.at(k), "let") for k, v in let.items())]:
         try:
-            values[k] = value_of(v, values, spec.param_locs.get(k, spec.raw.loc), f"param '{k}'")
+            values[k] = value_of(v, values, loc, f"{what} '{k}'")
         except SpecError as e:
             diags.error(e.loc, e.message, hint=e.hint)
     return values

@@ -136,6 +136,7 @@ class SpecDoc(_Strict):
     extends: str | None = None
     use: Union[str, list[str]] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    let: dict[str, Any] = Field(default_factory=dict)     # names computed from params, in order (not --set)
     input: list[int] | None = None
     nodes: list[Any] | None = None
     outputs: dict[str, Union[str, OutputDef]] | None = None
@@ -248,14 +249,14 @@ def _overlay(base, child):
 
 
 def _merge(base: YDict, child: YDict) -> YDict:
-    """A variant: the child's keys replace the base's, except params, blocks and init,
+    """A variant: the child's keys replace the base's, except params, let, blocks and init,
     which merge name by name, and use, whose libraries add up. A `reference:` and a `table:`
     belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
     out.pop("reference", None)
     out.pop("table", None)
     for k, v in child.items():
-        if k in ("params", "blocks", "init"):
+        if k in ("params", "let", "blocks", "init"):
             v = _overlay(base.get(k), v)
         elif k == "use":
             a, b = _as_list(base, "use"), _as_list(child, "use")
@@ -412,6 +413,12 @@ def _check_names(raw: YDict, blocks: dict[str, Block], params: dict, locs: dict,
         check(raw["name"], "spec", raw.at("name"))
     for k in params:
         check(k, "parameter", locs.get(k, raw.loc))
+    let = raw.get("let")
+    for k in let if isinstance(let, YDict) else ():
+        check(k, "let", let.key_at(k))
+        if k in params:
+            diags.error(let.key_at(k), f"let '{k}' has the name of a parameter",
+                        hint="a let is computed from the parameters: give it a name of its own")
     for b in blocks.values():
         check(b.name, "block", b.key_loc)
         for part in ("params", "let"):

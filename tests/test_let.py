@@ -1,0 +1,76 @@
+"""A spec's top-level `let:` (issue 20): names computed from the params and the lets before them,
+usable wherever params are; recomputed from --set values; merged name by name into variants;
+its names checked as every name is."""
+import pytest
+
+import archspec
+from archspec.errors import SpecErrors
+from archspec.frontend.schema import json_schema
+
+# MobileNetV3's widths as torchvision computes them: _make_divisible(c * width_mult, 8)
+NET = """archspec: 1
+input: [3, 16, 16]
+params:
+  width_mult: 1.0
+  base: 16
+let:
+  stem: ${make_divisible(base * width_mult, 8)}
+  wide: ${make_divisible(stem * 4.5, 8)}
+  depth: ${int(log2(wide // 8)) + 1}
+nodes:
+  - stem: {op: conv, out: "${stem}", k: 3, pad: 1}
+  - wide: {op: conv, out: "${wide}", k: 1}
+  - repeat: ${depth}
+    node: {op: conv, out: "${wide}", k: 3, pad: 1, groups: "${wide}"}
+"""
+
+
+def _widths(g):
+    return [n.shape[0] for n in g.nodes.values() if n.op.name == "conv"]
+
+
+def test_lets_compute_from_params_and_earlier_lets(spec_file):
+    path = spec_file(NET)
+    g = archspec.analyze(path)
+    # stem 16, wide make_divisible(72, 8) = 72, depth int(log2(9)) + 1 = 4
+    assert _widths(g) == [16, 72, 72, 72, 72, 72]
+    g = archspec.analyze(archspec.load(path, ["width_mult=0.35"]))
+    # stem make_divisible(5.6, 8) = 8; wide make_divisible(36, 8) = 40; depth int(log2(5)) + 1 = 3
+    assert _widths(g) == [8, 40, 40, 40, 40]
+
+
+def test_a_variant_inherits_lets_and_overrides_one_by_name(spec_file):
+    spec_file(NET, "base.yaml")
+    path = spec_file("archspec: 1\nextends: base.yaml\nparams: {width_mult: 0.5}\n"
+                     "let:\n  wide: ${stem * 3}\n", "variant.yaml")
+    g = archspec.analyze(path)
+    # stem make_divisible(8, 8) = 8 (the base's let, the variant's param); wide 24 (the variant's
+    # let); depth reads the variant's wide: int(log2(3)) + 1 = 2
+    assert _widths(g) == [8, 24, 24, 24]
+
+
+@pytest.mark.parametrize("let,message", [
+    ("  a: ${b + 1}\n  b: 2\n", "net.yaml:5:6: error: in let 'a': undefined name 'b'"),
+    ("  base: 3\n", "net.yaml:5:3: error: let 'base' has the name of a parameter"),
+    ("  sum: 3\n", "net.yaml:5:3: error: let name 'sum' is not allowed"),
+    ("  a: ${sqrt(base - 20)}\n", "net.yaml:5:6: error: in let 'a': sqrt of the negative number -4"),
+])
+def test_let_errors_are_located(spec_file, let, message):
+    """A let reads only params and the lets before it; its name is a name like any other."""
+    path = spec_file(f"archspec: 1\ninput: [3, 8, 8]\nparams: {{base: 16}}\nlet:\n{let}"
+                     "nodes:\n  - {op: conv, out: '${base}', k: 1}\n")
+    with pytest.raises(SpecErrors) as e:
+        archspec.analyze(path)
+    assert message in str(e.value)
+
+
+def test_a_let_is_not_a_parameter_to_set(spec_file):
+    """--set gives params; a let follows from them."""
+    path = spec_file(NET)
+    with pytest.raises(SpecErrors, match="'stem'"):
+        archspec.load(path, ["stem=24"])
+
+
+def test_the_schema_takes_let():
+    props = json_schema()["properties"]
+    assert props["let"]["type"] == "object"
