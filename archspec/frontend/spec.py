@@ -414,10 +414,11 @@ def _check_names(raw: YDict, blocks: dict[str, Block], params: dict, locs: dict,
     for k in params:
         check(k, "parameter", locs.get(k, raw.loc))
     let = raw.get("let")
-    for k in let if isinstance(let, YDict) else ():
-        check(k, "let", let.key_at(k))
+    lets: YDict = let if isinstance(let, YDict) else YDict(raw.loc)
+    for k in lets:
+        check(k, "let", lets.key_at(k))
         if k in params:
-            diags.error(let.key_at(k), f"let '{k}' has the name of a parameter",
+            diags.error(lets.key_at(k), f"let '{k}' has the name of a parameter",
                         hint="a let is computed from the parameters: give it a name of its own")
     for b in blocks.values():
         check(b.name, "block", b.key_loc)

@@ -1,8 +1,8 @@
 """Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, and the sum
 and mean over axes. They take and make shapes of any rank (a stack of (C, 1, 1) maps is
 (R, C, 1, 1)); every `axis` counts per sample, 0 the channels, a negative one from the end
-(base.axis_of); their PyTorch form is the expression a PyTorch author writes (x[:, 16:],
-torch.stack([a, b], 1), x.sum(1)), each checked against torch in tests/test_ops.py."""
+(base.axis_of); their PyTorch form is the expression a PyTorch author writes (torch.stack([a, b], 1),
+x.sum(1)), or for slice and split a small module, each checked against torch in tests/test_ops.py."""
 from __future__ import annotations
 
 import math
@@ -13,9 +13,37 @@ from pydantic import BeforeValidator, Field
 from ..errors import SpecError, fmt_shape
 from ..limits import MAX_SIZE
 from . import base
-from .base import Op, Pos, axis_of, literal, register, torch_dim
+from .base import Call, Op, Pos, axis_of, kw, literal, register, torch_dim
 
 MAX_RANK = 8        # per-sample axes a shape may have (torch allows 64; no CNN needs more than a few)
+
+# Where a tensor is cut is a constructor argument of a module, not text in forward: blocks that
+# differ only in it (DPN's, Res2Net's) share one class, as with chunk.
+SLICE = '''
+class Slice(nn.Module):
+    """x[start:stop:step] along dim (a view)."""
+
+    def __init__(self, dim, start=0, stop=None, step=1):
+        super().__init__()
+        self.index = (slice(None),) * dim + (slice(start, stop, step),)
+
+    def forward(self, x):
+        return x[self.index]
+'''
+
+SPLIT = '''
+class Split(nn.Module):
+    """One piece of x cut into pieces of `sizes` along dim: torch.split(x, sizes, dim)[index] (a view)."""
+
+    def __init__(self, sizes, index, dim=1):
+        super().__init__()
+        self.sizes = list(sizes)
+        self.index = index
+        self.dim = dim
+
+    def forward(self, x):
+        return torch.split(x, self.sizes, self.dim)[self.index]
+'''
 
 
 def _tuple(v):
@@ -52,11 +80,6 @@ def _check_rank(shape: tuple, what: str) -> tuple:
     return shape
 
 
-def _index(dim: int, key: str) -> str:
-    """The subscript for `key` on torch dim `dim`: [:, key] or, counted from the end, [..., key, :]."""
-    return ":, " * dim + key if dim >= 0 else "..., " + key + ", :" * (-dim - 1)
-
-
 @register
 class Slice(Op):
     name = "slice"
@@ -86,8 +109,9 @@ class Slice(Op):
         key = f"{a.start or ''}:{'' if a.stop is None else a.stop}"
         return key + (f":{a.step}" if a.step != 1 else "")
 
-    def call(self, a, args, inplace=False):
-        return f"{args[0]}[{_index(torch_dim(a.axis), self._key(a))}]"
+    def module(self, a, xs, y, inplace=False):
+        return Call("Slice", (("dim", axis_of(a.axis, xs[0]) + 1),),
+                    (kw("start", a.start, 0), kw("stop", a.stop, None), kw("step", a.step, 1)), (SLICE,))
 
     def label(self, a):
         return f"slice {self._key(a)}" + (f" axis {a.axis}" if a.axis else "")
@@ -115,17 +139,10 @@ class Split(Op):
                             hint=f"0 to {len(sizes) - 1}, or -1 to -{len(sizes)} from the end")
         return (*x[:k], sizes[a.index], *x[k + 1:])
 
-    def call(self, a, args, inplace=False):
-        # as a slice, whose bounds the sizes give without the input's shape: the sizes before the
-        # piece from the start, or where a -1 comes before it, the sizes after it from the end
-        k = a.index % len(a.sizes)
-        before, after = a.sizes[:k], a.sizes[k + 1:]
-        if -1 in before:
-            start, stop = -sum(a.sizes[k:]), -sum(after) or None
-        else:
-            start, stop = sum(before), (sum(before) + a.sizes[k] if a.sizes[k] != -1 else -sum(after) or None)
-        key = f"{start or ''}:{'' if stop is None else stop}"
-        return f"{args[0]}[{_index(torch_dim(a.axis), key)}]"
+    def module(self, a, xs, y, inplace=False):
+        k = axis_of(a.axis, xs[0])
+        sizes = _filled(a.sizes, xs[0][k], "split sizes", product=False)
+        return Call("Split", (("sizes", sizes), ("index", a.index % len(sizes))), (kw("dim", k + 1, 1),), (SPLIT,))
 
     def label(self, a):
         return f"split {a.index % len(a.sizes) + 1}/{len(a.sizes)}" + (f" axis {a.axis}" if a.axis else "")
