@@ -127,3 +127,20 @@ def test_four_axis_shapes_in_tables_and_diagrams(tmp_path, capsys):
     capsys.readouterr()
     assert main(["summary", spec, "--format", "csv"]) in (0, None)
     assert "3x96x16x16" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("node,ok", [
+    ({"op": "reshape", "shape": [3, "${out}", 1, 1]}, True),      # an expression as a list item, as the loader takes it
+    ({"op": "transpose", "axes": ["${a}", 1]}, True),
+    ({"op": "mean", "axis": [1, 2], "keepdim": True}, True),
+    ({"op": "sum", "axis": 0}, True),
+    ({"op": "reshape", "shape": [3, "four"]}, False),             # text that is no expression
+    ({"op": "slice", "start": 1, "end": 2}, False),               # stop, not end
+    ({"op": "softmax", "axis": 1.5}, False),
+])
+def test_the_schema_takes_the_new_forms(node, ok):
+    jsonschema = pytest.importorskip("jsonschema")
+    from archspec.frontend.schema import json_schema
+    doc = {"archspec": 1, "input": [3, 8, 8], "params": {"out": 4, "a": 0}, "nodes": [node]}
+    errors = list(jsonschema.Draft202012Validator(json_schema()).iter_errors(doc))
+    assert (not errors) == ok, errors[:1]
