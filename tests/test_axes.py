@@ -86,7 +86,7 @@ def test_anonymous_slice_and_sum_are_not_named_after_builtins(spec_file):
 
 
 def test_three_path_sk_unit_is_timms_selective_kernel():
-    """examples/sk_unit.yaml (split, stack, sum, mean, reshape, softmax over the branch axis, mul of
+    """examples/guide/sk_unit.yaml (split, stack, sum, mean, reshape, softmax over the branch axis, mul of
     (3, C, H, W) by (3, C, 1, 1), a let with make_divisible) against timm's SelectiveKernel with
     three kernels: equal params and FlopCounterMode MACs, and, its tensors copied in state_dict
     order (the names differ: timm's paths.0.conv, attn.fc_reduce), equal outputs in eval and
@@ -94,7 +94,7 @@ def test_three_path_sk_unit_is_timms_selective_kernel():
     timm_sk = pytest.importorskip("timm.layers.selective_kernel")
     from paths import ROOT
     from torch.utils.flop_counter import FlopCounterMode
-    g = archspec.analyze(str(ROOT / "examples" / "sk_unit.yaml"))
+    g = archspec.analyze(str(ROOT / "examples" / "guide" / "sk_unit.yaml"))
     ours = archspec.compile(g)
     theirs = timm_sk.SelectiveKernel(96, 96, kernel_size=[3, 5, 7])
     a, b = ours.state_dict(), theirs.state_dict()
@@ -120,7 +120,7 @@ def test_four_axis_shapes_in_tables_and_diagrams(tmp_path, capsys):
     from paths import ROOT
 
     from archspec.cli import main
-    spec = str(ROOT / "examples" / "sk_unit.yaml")
+    spec = str(ROOT / "examples" / "guide" / "sk_unit.yaml")
     out = tmp_path / "sk.svg"
     assert main(["diagram", spec, "-o", str(out)]) == 0
     assert "3×96×16×16" in out.read_text()

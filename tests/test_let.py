@@ -74,3 +74,22 @@ def test_a_let_is_not_a_parameter_to_set(spec_file):
 def test_the_schema_takes_let():
     props = json_schema()["properties"]
     assert props["let"]["type"] == "object"
+
+
+@pytest.mark.parametrize("width", [0.75, 0.35, 0.5, 1.4])
+def test_mobilenet_v2_widths_are_torchvisions(width):
+    """examples/guide/mobilenet_v2_075.yaml: the widths by `let:` and make_divisible; at each width
+    multiplier (--set), torchvision's mobilenet_v2(width_mult=...) to the parameter, its weights
+    loading strictly, with equal outputs."""
+    torch = pytest.importorskip("torch")
+    tv = pytest.importorskip("torchvision")
+    from paths import ROOT
+    spec = archspec.load(str(ROOT / "examples" / "guide" / "mobilenet_v2_075.yaml"), [f"width_mult={width}"])
+    g = archspec.analyze(spec)
+    ours = archspec.compile(g).eval()
+    theirs = tv.models.mobilenet_v2(width_mult=width).eval()
+    assert g.params == sum(p.numel() for p in theirs.parameters())
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), theirs(x), atol=1e-5)
