@@ -64,6 +64,13 @@ def test_let_errors_are_located(spec_file, let, message):
     assert message in str(e.value)
 
 
+def test_a_library_let_is_an_error_not_dropped(spec_file):
+    spec_file("archspec: 1\nparams: {w: 8}\nlet:\n  w2: ${w * 2}\nblocks:\n  b:\n    nodes: [relu]\n", "lib.yaml")
+    path = spec_file("archspec: 1\nuse: lib.yaml\ninput: [3, 8, 8]\nnodes:\n  - {op: conv, out: '${w}', k: 1}\n")
+    with pytest.raises(SpecErrors, match="lib.yaml:3:1: error: a library's top-level let: reaches no spec"):
+        archspec.load(path)
+
+
 def test_a_let_is_not_a_parameter_to_set(spec_file):
     """--set gives params; a let follows from them."""
     path = spec_file(NET)

@@ -337,6 +337,9 @@ class Loader:
             self.blocks(lib, blocks)
             for k, v in (lib.get("params") or {}).items():
                 params[k], locs[k] = v, lib["params"].at(k)
+            if "let" in lib:           # never dropped silently: its blocks hold a family's derived values
+                self.diags.error(lib.key_at("let"), "a library's top-level let: reaches no spec that uses it",
+                                 hint="derive values in its blocks' let:, or in the spec's own let:")
             if "init" in lib:          # a family's initialisation (the network's rules go over it)
                 self.init = (lib["init"], lib.at("init"), lib.key_at("init"))
 
