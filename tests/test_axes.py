@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
-       "sum", "mean", "mul-branches", "relu-4d")
+       "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample")
 
 
 def _front(shape) -> str:
@@ -66,6 +66,8 @@ def _error(spec_file, shape, nodes) -> str:
     ([6, 2, 2], ["{op: transpose, axes: [0]}"], "axes"),
     ([6, 2, 2], ["{op: sum, axis: [1, -2]}"], "sum over the axes [1, 1] of (6, 2, 2): name each axis once"),
     ([6], ["{op: mean, axis: 0}"], "mean over axes [0] makes the per-sample shape (): it needs 1 to 8 axes"),
+    ([6, 2, 2], ["{op: upsample, align_corners: true}"], "align_corners applies to bilinear upsampling, not nearest"),
+    ([6], ["upsample"], "upsample expects a 3-d input, got (6)"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],
      "conv expects a 3-d input, got (2, 6, 2, 2)"),
 ])

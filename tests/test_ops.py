@@ -158,6 +158,13 @@ CASES = [
     ("mul-branches", [3, 4, 4], "{op: mul, in: [s, g]}", [*STACK2, "g: {op: mean, axis: [2, 3], keepdim: true}"],
      "mul"),
     ("relu-4d", [3, 2, 2], "relu", STACK2, "relu"),
+    ("amax", [3, 4, 5], "{op: amax, axis: [1, 2], keepdim: true}", [], "amax axes 1, 2"),
+    ("amax-channels", [3, 4, 5], "{op: amax, axis: 0}", [], "amax axis 0"),
+    ("upsample", [3, 4, 5], "upsample", [], "upsample x2"),
+    ("upsample-pair-bilinear", [2, 3, 4], "{op: upsample, scale: [2, 3], mode: bilinear}", [],
+     "upsample x2,3 bilinear"),
+    ("upsample-bilinear-corners", [2, 3, 3], "{op: upsample, scale: 4, mode: bilinear, align_corners: true}", [],
+     "upsample x4 bilinear"),
 ]
 
 
@@ -323,6 +330,9 @@ REFERENCE = {
     "mean-last": lambda x, m: x.sum(3) / 5,
     "mul-branches": lambda x, m: _stack2(x) * _stack2(x).mean((3, 4), keepdim=True),
     "relu-4d": lambda x, m: _stack2(x).clamp(min=0),
+    "amax": lambda x, m: x.flatten(2).max(2).values[:, :, None, None],
+    "amax-channels": lambda x, m: x.max(1).values,
+    "upsample": lambda x, m: x.repeat_interleave(2, 2).repeat_interleave(2, 3),
 }
 
 

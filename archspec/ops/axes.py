@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field
 from ..errors import SpecError, fmt_shape
 from ..limits import MAX_SIZE
 from . import base
-from .base import Call, Op, Pos, axis_of, kw, literal, register, torch_dim
+from .base import INPUT0, OUTPUT, Call, Op, Pos, axis_of, kw, literal, register, torch_dim
 
 MAX_RANK = 8        # per-sample axes a shape may have (torch allows 64; no CNN needs more than a few)
 
@@ -293,3 +293,13 @@ class Mean(_Reduce):
     name = "mean"
     doc = ("the mean over per-sample `axis` (one, or a list), `keepdim` keeping them as size 1: "
            "x.mean((2, 3), keepdim=True) is axis: [1, 2], keepdim: true (squeeze-and-excitation's pooling)")
+
+
+@register
+class Amax(_Reduce):
+    name = "amax"
+    doc = ("the maximum over per-sample `axis` (one, or a list), `keepdim` keeping them as size 1: "
+           "x.amax(axis + 1); CBAM's max-pooled channel and spatial descriptors")
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0 + OUTPUT         # its backward finds where the maxima were: input == result
