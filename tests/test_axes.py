@@ -146,3 +146,14 @@ def test_the_schema_takes_the_new_forms(node, ok):
     doc = {"archspec": 1, "input": [3, 8, 8], "params": {"out": 4, "a": 0}, "nodes": [node]}
     errors = list(jsonschema.Draft202012Validator(json_schema()).iter_errors(doc))
     assert (not errors) == ok, errors[:1]
+
+
+def test_every_node_of_the_sk_unit_has_its_inferred_shape():
+    """The compiler's own check on the meta device: each node's real output shape (four-axis ones
+    among them) is the inferred one, the state_dict the graph's, MACs FlopCounterMode's."""
+    from paths import ROOT
+
+    from archspec.pytorch.compiler import check
+    report = check(str(ROOT / "examples" / "guide" / "sk_unit.yaml"))
+    assert report.ok, str(report)
+    assert report.shapes_checked == 23
