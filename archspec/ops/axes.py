@@ -33,7 +33,7 @@ class Slice(nn.Module):
 
 SPLIT = '''
 class Split(nn.Module):
-    """One piece of x cut into pieces of `sizes` along dim: torch.split(x, sizes, dim)[index] (a view)."""
+    """torch.split(x, sizes, dim)[index]: one piece, of unequal sizes (a view)."""
 
     def __init__(self, sizes, index, dim=1):
         super().__init__()
