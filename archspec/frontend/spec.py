@@ -586,6 +586,9 @@ def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diag
             raw[key], raw.locs[key] = value, loc
         elif item and item[1] in params:
             _override_item(params, locs, item[1], item[2], value, loc, diags)
+        elif key in (raw.get("let") or {}):
+            diags.error(loc, f"'{key}' is a let, computed from the parameters: --set gives parameters",
+                        hint=f"set the parameters it reads ({raw['let'].at(key)})")
         elif key not in params:
             diags.error(loc, f"unknown parameter {shown(key)}",
                         hint=did_you_mean(key, list(params) + ["input"]) or
