@@ -54,6 +54,7 @@ def test_a_variant_inherits_lets_and_overrides_one_by_name(spec_file):
     ("  base: 3\n", "net.yaml:5:3: error: let 'base' has the name of a parameter"),
     ("  sum: 3\n", "net.yaml:5:3: error: let name 'sum' is not allowed"),
     ("  a: ${sqrt(base - 20)}\n", "net.yaml:5:6: error: in let 'a': sqrt of the negative number -4"),
+    ("  a: ${base * 2}\n  b: ${a}\n", "net.yaml:6:3: error: let 'b' is never used: no expression reads it"),
 ])
 def test_let_errors_are_located(spec_file, let, message):
     """A let reads only params and the lets before it; its name is a name like any other."""

@@ -447,6 +447,11 @@ def check_unused(spec: Spec, diags: Diagnostics) -> None:
             diags.error(locs.get(name, raw.loc), f"parameter '{name}' is never used: no expression reads it",
                         hint=did_you_mean(name, sorted(read & _knobs(params, blocks) - {name})) or
                         "remove it, or read it in an expression: ${" + name + "}")
+    let = raw.get("let") or YDict(raw.loc)
+    for name in let:
+        if name not in read and let.at(name).file == top:     # this file's own let (a base's may go unread)
+            diags.error(let.key_at(name), f"let '{name}' is never used: no expression reads it",
+                        hint="remove it, or read it in an expression: ${" + name + "}")
 
 
 def _knobs(params: dict, blocks: dict[str, Block]) -> set[str]:
