@@ -1,5 +1,5 @@
-"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, and the sum
-and mean over axes. They take and make shapes of any rank (a stack of (C, 1, 1) maps is
+"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, and the sum,
+mean and maximum over axes. They take and make shapes of any rank (a stack of (C, 1, 1) maps is
 (R, C, 1, 1)); every `axis` counts per sample, 0 the channels, a negative one from the end
 (base.axis_of); their PyTorch form is the expression a PyTorch author writes (torch.stack([a, b], 1),
 x.sum(1)), or for slice and split a small module, each checked against torch in tests/test_ops.py."""
@@ -51,7 +51,7 @@ def _tuple(v):
 
 
 # sizes on an axis: positive, one of them may be -1 (the rest of the axis)
-Size = Annotated[int, Field(ge=-1, le=MAX_SIZE)]
+Size = Annotated[int, Field(ge=-1)]
 Sizes = Annotated[tuple[Size, ...], BeforeValidator(_tuple), Field(min_length=1, max_length=MAX_RANK)]
 Axes = Annotated[Union[int, tuple[int, ...]], BeforeValidator(_tuple)]
 
