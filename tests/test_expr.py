@@ -11,12 +11,18 @@ from archspec.frontend.expr import FUNCTIONS, ShapeView, evaluate, resolve
 ENV = {"planes": 64, "layers": [3, 4, 6, 3], "name": "conv", "ratio": 0.25, "flag": True, "i": 2}
 
 
+def _torchvision_make_divisible():
+    from torchvision.models._utils import _make_divisible
+    return _make_divisible
+
+
 def py(text, env=ENV):
     """Python's own value of the text (the oracle), tuples shown as the interpreter's lists."""
     v = eval(text, {"__builtins__": {}}, {**env, "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt,
                                             "min": min, "max": max, "abs": abs, "len": len, "sum": sum,
                                             "int": int, "float": float, "round": round,
-                                            "range": lambda *a: list(range(*a))})
+                                            "range": lambda *a: list(range(*a)), "log2": math.log2,
+                                            "make_divisible": _torchvision_make_divisible()})
     return list(v) if isinstance(v, tuple) else v
 
 
@@ -52,7 +58,8 @@ def test_values_equal_pythons(text):
     "float('1.5')", "round(2.5)", "round(3.5)", "round(2.675, 2)", "round(1234, -2)", "round(1.5, 30)",
     "floor(2.5)", "floor(-2.5)", "ceil(2.1)", "ceil(-2.1)", "sqrt(16)", "sqrt(2)", "range(4)",
     "range(2, 10, 3)", "range(5, 0, -2)", "sum(range(5))", "len(range(3, 9))", "max(range(7))",
-    "ceil(planes / 3)", "int(planes * ratio)",
+    "ceil(planes / 3)", "int(planes * ratio)", "log2(8)", "log2(10)", "log2(0.5)", "int(log2(planes))",
+    "make_divisible(37.5, 8)", "make_divisible(16 * 0.25, 8)", "make_divisible(3, 8, 1)", "sqrt(0)",
 ])
 def test_functions_equal_pythons(text):
     got = evaluate(text, ENV)
@@ -149,7 +156,7 @@ def test_undefined_names_suggest():
     ("__import__('os')", "only these functions may be called: abs, ceil, float"),
     ("print(1)", "only these functions may be called"),
     ("open('x')", "only these functions may be called"),
-    ("max(layers, key=abs)", "only these functions may be called"),
+    ("max(layers, key=abs)", r"max\(...\) takes no keyword 'key'"),
     ("(lambda: 1)()", "only these functions may be called"),
     ("1 @ 2", "operator MatMult is not allowed"),
     ("1 << 2", "operator LShift is not allowed"),
@@ -196,7 +203,7 @@ def test_division_by_zero(text, match):
     ("'%d' % 3", "'%' applies to numbers, not text"),
     ("sum(1)", r"sum\(...\) adds a list of numbers, got 1"),
     ("sum(['a'])", r"sum\(...\) adds a list of numbers"),
-    ("sqrt(-1)", r"sqrt\(...\) failed: math domain error"),
+    ("sqrt(-1)", r"sqrt of the negative number -1"),
     ("int('x')", r"int\(...\) failed: invalid literal"),
     ("min()", r"min\(...\) failed"),
     ("float('nan')", "the result nan is not a finite number"),
@@ -283,3 +290,86 @@ def test_errors_are_short_for_long_values():
     assert len(str(e)) < 500
     e = fails("big[6000]", "out of range", env=env)
     assert len(str(e)) < 500
+
+
+# -- make_divisible, log2, sqrt (issue 20): against torchvision and timm, and their bounds ------------
+
+def _widths():
+    """Widths as MobileNet/EfficientNet make them: base channels times width multipliers."""
+    for c in (1, 3, 8, 16, 24, 32, 40, 48, 64, 72, 80, 96, 112, 120, 160, 184, 200, 240, 320, 480, 672, 960, 1280):
+        for m in (0.1, 0.25, 0.35, 0.5, 0.75, 1.0, 1.1, 1.2, 1.25, 1.4, 1.6, 1.8, 2.0, 2.2, 3.1):
+            yield c * m
+    yield from range(0, 300, 3)
+
+
+def test_make_divisible_is_torchvisions_and_timms():
+    """For hundreds of widths, divisors 1-8, 16, 32, and every min_value form: torchvision's
+    _make_divisible; timm's make_divisible (round_limit 0.9 and others) wherever min_value is not
+    0, which timm alone reads as `divisor` (`min_value or divisor`)."""
+    pytest.importorskip("timm")
+    from timm.layers import make_divisible as timm_md
+    tv_md = _torchvision_make_divisible()
+    checked = 0
+    for v in _widths():
+        for d in (1, 2, 3, 4, 5, 7, 8, 16, 32):
+            for mv in (None, 1, d, 2 * d, 100):
+                env = {"v": v, "d": d, "mv": mv}
+                want = tv_md(v, d, mv)
+                assert evaluate("make_divisible(v, d, mv)", env) == want == timm_md(v, d, mv)
+                checked += 1
+            for limit in (0.0, 0.5, 1.0):
+                got = evaluate("make_divisible(v, d, round_limit=r)", {"v": v, "d": d, "r": limit})
+                assert got == timm_md(v, d, None, limit)
+    assert checked > 10_000         # widths x divisors x min_values
+    # the one difference, kept as torchvision has it: an explicit min_value of 0
+    assert evaluate("make_divisible(0, 8, 0)", {}) == tv_md(0, 8, 0) == 0 != timm_md(0, 8, 0)
+    assert evaluate("make_divisible(32)", {}) == 32          # timm's default divisor, 8
+
+
+@pytest.mark.parametrize("text,match", [
+    ("sqrt(-1)", "sqrt of the negative number -1"),
+    ("sqrt(-0.5)", "sqrt of the negative number -0.5"),
+    ("log2(0)", "log2 of 0, which is not positive"),
+    ("log2(-8)", "log2 of -8, which is not positive"),
+    ("log2('a')", "log2\\(x\\) takes a number, got str 'a'"),
+    ("sqrt(True)", "sqrt\\(x\\) takes a number, got bool"),
+    ("floor(1e300)", "outside archspec's integer range"),
+    ("ceil(-1e300)", "outside archspec's integer range"),
+    ("sqrt(2 ** 62) ** 2 ** 6", "2147483648.0 \\*\\* 64 is too large"),
+    ("float('inf')", "the result inf is not a finite number"),
+    ("float('nan')", "the result nan is not a finite number"),
+    ("1e999", "the result inf is not a finite number"),
+    ("2.0 ** 1024", "exponent 1024 is too large"),
+    ("make_divisible(1e300, 8)", "outside archspec's integer range"),
+    ("make_divisible(10, 0)", "divisor must be a positive int, got 0"),
+    ("make_divisible(10, 2.5)", "divisor must be a positive int, got 2.5"),
+    ("make_divisible(10, True)", "divisor must be a positive int, got True"),
+    ("make_divisible('a', 8)", "takes a number, got str 'a'"),
+    ("make_divisible(10, 8, 'x')", "min_value takes a number"),
+    ("make_divisible(10, 8, scale=2)", "make_divisible\\(...\\) takes no keyword 'scale'"),
+    ("min(3, 1, key=2)", "min\\(...\\) takes no keyword 'key'"),
+    ("make_divisible(10, 8, 1, 0.9, 5)", "make_divisible\\(...\\) failed"),
+])
+def test_arithmetic_of_widths_stays_within_bounds(text, match):
+    """Every refusal a SpecError (never a Python error, never inf or nan in a value)."""
+    fails(text, match, {})
+
+
+def test_bound_errors_are_located_in_the_spec(spec_file):
+    """An out-of-domain function in a spec is the project's located error, at the value."""
+    import archspec
+    from archspec.errors import SpecErrors
+    path = spec_file("archspec: 1\ninput: [3, 8, 8]\nparams:\n  c: 16\n  w: ${log2(c - 16)}\n"
+                     "nodes:\n  - {op: conv, out: '${int(w)}', k: 1}\n")
+    with pytest.raises(SpecErrors) as e:
+        archspec.analyze(path)
+    assert "net.yaml:5:6: error: in param 'w': log2 of 0, which is not positive" in str(e.value)
+
+
+def test_shape_view_of_other_ranks():
+    """A stack's (R, C, H, W) has channels (its first axis) but no height or width to name: .shape."""
+    four = {"input": ShapeView((2, 16, 8, 8))}
+    assert evaluate("input.channels", four) == 2 and evaluate("input.shape[2]", four) == 8
+    with pytest.raises(SpecError, match=r"the incoming tensor \(2, 16, 8, 8\) has no height"):
+        evaluate("input.height", four)
+    assert evaluate("input.rank", four) == 4

@@ -23,6 +23,8 @@ B = 2        # batch: FlopCounterMode counts the whole batch, the analysis one s
 
 LAST = "p: {op: permute, dims: [0, 2, 3, 1]}"       # (C, H, W) -> channels-last (H, W, C)
 
+STACK2 = ["r: relu", "s: {op: stack, in: [input, r]}"]     # (2, C, H, W): the input and its relu
+
 # (id, input shape, node `x` (YAML flow text), nodes before it, expected label or None)
 # `x` is the network's output; the nodes before it only feed merge ops and have no parameters or MACs.
 CASES = [
@@ -120,6 +122,50 @@ CASES = [
     ("chunk-uneven-1d", [7], "{op: chunk, chunks: 3, index: 2}", [], "chunk 3/3"),
     ("channel_shuffle", [6, 2, 3], "{op: channel_shuffle, groups: 2}", [], "channel shuffle 2"),
     ("channel_shuffle-3", [6, 1, 1], "{op: channel_shuffle, groups: 3}", [], "channel shuffle 3"),
+    # the axis ops (issue 20): every axis per sample, 0 the channels; shapes of any rank
+    ("slice", [6, 4, 4], "{op: slice, start: 2, stop: 5}", [], "slice 2:5"),
+    ("slice-axis-step-negative", [3, 8, 5], "{op: slice, axis: -2, start: -7, step: 3}", [], "slice -7::3 axis -2"),
+    ("slice-1d", [9], "{op: slice, stop: -2}", [], "slice :-2"),
+    ("slice-4d", [3, 4, 4], "{op: slice, axis: 1, start: 1}", STACK2, "slice 1: axis 1"),
+    ("split", [10, 3, 3], "{op: split, sizes: [3, 7], index: 1}", [], "split 2/2"),
+    ("split-rest-before", [10, 3, 3], "{op: split, sizes: [-1, 2, 3], index: 1}", [], "split 2/3"),
+    ("split-rest-itself", [10, 3, 3], "{op: split, sizes: [2, -1, 3], index: 1}", [], "split 2/3"),
+    ("split-axis-negative-index", [2, 3, 9], "{op: split, sizes: [2, -1, 3], index: -1, axis: 2}", [],
+     "split 3/3 axis 2"),
+    ("split-1d", [7], "{op: split, sizes: [4, 3]}", [], "split 1/2"),
+    ("softmax-axis", [4, 2, 3], "{op: softmax, axis: 1}", [], "softmax axis 1"),
+    ("softmax-branches", [4, 2, 2], "{op: softmax, axis: 0}", STACK2, "softmax"),
+    ("softmax-last-1d", [5], "{op: softmax, axis: -1}", [], "softmax axis -1"),
+    ("stack", [3, 4, 4], "{op: stack, in: [input, r, input]}", ["r: relu"], "stack"),
+    ("stack-axis-end", [3, 4, 4], "{op: stack, in: [input, r], axis: -1}", ["r: relu"], "stack axis -1"),
+    ("stack-1d", [5], "{op: stack, in: [input, r], axis: 1}", ["r: relu"], "stack axis 1"),
+    ("reshape", [12, 1, 1], "{op: reshape, shape: [3, -1, 1, 1]}", [], "reshape 3, -1, 1, 1"),
+    ("reshape-to-1d", [3, 2, 4], "{op: reshape, shape: [24]}", [], "reshape 24"),
+    ("reshape-large", [512, 7, 7], "{op: reshape, shape: [25088]}", [], "reshape 25088"),
+    ("reshape-4d-to-2d", [3, 2, 2], "{op: reshape, shape: [2, 12]}", STACK2, "reshape 2, 12"),
+    ("flatten-start-end", [2, 3, 4], "{op: flatten, start: 1, end: 2}", [], "flatten 1..2"),
+    ("flatten-4d-negative", [3, 2, 5], "{op: flatten, start: 0, end: -2}", STACK2, "flatten 0..-2"),
+    ("unflatten", [6, 2, 3], "{op: unflatten, sizes: [2, -1]}", [], "unflatten 2, -1"),
+    ("unflatten-axis", [2, 3, 8], "{op: unflatten, axis: -1, sizes: [2, 2, 2]}", [], "unflatten 2, 2, 2 axis -1"),
+    ("transpose", [2, 3, 4], "{op: transpose, axes: [0, 2]}", [], "transpose 0, 2"),
+    ("transpose-4d", [3, 2, 2], "{op: transpose, axes: [0, 1]}", STACK2, "transpose 0, 1"),
+    ("elu", [3, 4, 4], "elu", [], "elu"),
+    ("elu-alpha-1d", [5], "{op: elu, alpha: 0.5}", [], "elu 0.5"),
+    ("mish", [3, 4, 4], "mish", [], "mish"),
+    ("sum", [3, 4, 4], "{op: sum, axis: 0}", STACK2, "sum axis 0"),
+    ("sum-keepdim", [3, 4, 5], "{op: sum, axis: [1, 2], keepdim: true}", [], "sum axes 1, 2"),
+    ("mean", [3, 4, 5], "{op: mean, axis: [1, 2], keepdim: true}", [], "mean axes 1, 2"),
+    ("mean-last", [3, 4, 5], "{op: mean, axis: -1}", [], "mean axis -1"),
+    ("mul-branches", [3, 4, 4], "{op: mul, in: [s, g]}", [*STACK2, "g: {op: mean, axis: [2, 3], keepdim: true}"],
+     "mul"),
+    ("relu-4d", [3, 2, 2], "relu", STACK2, "relu"),
+    ("amax", [3, 4, 5], "{op: amax, axis: [1, 2], keepdim: true}", [], "amax axes 1, 2"),
+    ("amax-channels", [3, 4, 5], "{op: amax, axis: 0}", [], "amax axis 0"),
+    ("upsample", [3, 4, 5], "upsample", [], "upsample x2"),
+    ("upsample-pair-bilinear", [2, 3, 4], "{op: upsample, scale: [2, 3], mode: bilinear}", [],
+     "upsample x2,3 bilinear"),
+    ("upsample-bilinear-corners", [2, 3, 3], "{op: upsample, scale: 4, mode: bilinear, align_corners: true}", [],
+     "upsample x4 bilinear"),
 ]
 
 
@@ -168,15 +214,22 @@ def test_op_against_pytorch(tmp_path, case_id, shape, node, before, label):
 
 def _value(m, g, name, x):
     """A producer's output, from PyTorch directly (the cases use only these)."""
+    if name == "input":
+        return x
     n = g.nodes[name]
+    a, ins = n.attrs, [_value(m, g, i, x) for i in n.inputs]
     if n.op.name == "global_avgpool":
         return x.mean((2, 3), keepdim=True)
     if n.op.name == "pad_channels":
-        return F.pad(x[:, :, ::n.attrs.stride, ::n.attrs.stride], (0, 0, 0, 0, 0, n.attrs.out - x.shape[1]))
+        return F.pad(x[:, :, ::a.stride, ::a.stride], (0, 0, 0, 0, 0, a.out - x.shape[1]))
     if n.op.name == "relu":
-        return x.clamp(min=0)
+        return ins[0].clamp(min=0)
     if n.op.name == "permute":
-        return x.permute(*n.attrs.dims)
+        return x.permute(*a.dims)
+    if n.op.name == "stack":
+        return torch.stack(ins, 1)
+    if n.op.name == "mean":
+        return ins[0].mean([d + 1 for d in a.axis], keepdim=a.keepdim)
     raise AssertionError(name)
 
 
@@ -245,7 +298,49 @@ REFERENCE = {
     "chunk-uneven-1d": lambda x, m: x[:, 6:7],          # pieces of 3, 3 and 1
     "channel_shuffle": lambda x, m: x[:, [0, 3, 1, 4, 2, 5]],
     "channel_shuffle-3": lambda x, m: x[:, [0, 2, 4, 1, 3, 5]],
+    "slice": lambda x, m: x[:, 2:5],
+    "slice-axis-step-negative": lambda x, m: x[:, :, 1::3],       # -7 of 8 is 1
+    "slice-1d": lambda x, m: x[:, :7],
+    "slice-4d": lambda x, m: _stack2(x)[:, :, 1:],
+    "split": lambda x, m: torch.split(x, [3, 7], 1)[1],
+    "split-rest-before": lambda x, m: torch.split(x, [5, 2, 3], 1)[1],
+    "split-rest-itself": lambda x, m: torch.split(x, [2, 5, 3], 1)[1],
+    "split-axis-negative-index": lambda x, m: torch.split(x, [2, 4, 3], 3)[-1],
+    "split-1d": lambda x, m: torch.split(x, [4, 3], 1)[0],
+    "softmax-axis": lambda x, m: x.exp() / x.exp().sum(2, keepdim=True),
+    "softmax-branches": lambda x, m: _stack2(x).exp() / _stack2(x).exp().sum(1, keepdim=True),
+    "softmax-last-1d": lambda x, m: x.exp() / x.exp().sum(1, keepdim=True),
+    "stack": lambda x, m: torch.stack([x, x.clamp(min=0), x], 1),
+    "stack-axis-end": lambda x, m: torch.stack([x, x.clamp(min=0)], 4),
+    "stack-1d": lambda x, m: torch.stack([x, x.clamp(min=0)], 2),
+    "reshape": lambda x, m: x.view(-1, 3, 4, 1, 1),
+    "reshape-to-1d": lambda x, m: x.view(-1, 24),
+    "reshape-large": lambda x, m: x.flatten(1),
+    "reshape-4d-to-2d": lambda x, m: _stack2(x).view(-1, 2, 12),
+    "flatten-start-end": lambda x, m: x.view(-1, 2, 12),
+    "flatten-4d-negative": lambda x, m: _stack2(x).view(-1, 12, 5),
+    "unflatten": lambda x, m: x.view(-1, 2, 3, 2, 3),
+    "unflatten-axis": lambda x, m: x.view(-1, 2, 3, 2, 2, 2),
+    "transpose": lambda x, m: x.permute(0, 3, 2, 1),
+    "transpose-4d": lambda x, m: _stack2(x).permute(0, 2, 1, 3, 4),
+    "elu": lambda x, m: torch.where(x > 0, x, x.exp() - 1),
+    "elu-alpha-1d": lambda x, m: torch.where(x > 0, x, 0.5 * (x.exp() - 1)),
+    "mish": lambda x, m: x * torch.tanh(torch.log1p(x.exp())),
+    "sum": lambda x, m: x + x.clamp(min=0),
+    "sum-keepdim": lambda x, m: x.sum((2, 3), keepdim=True),
+    "mean": lambda x, m: x.sum((2, 3), keepdim=True) / 20,
+    "mean-last": lambda x, m: x.sum(3) / 5,
+    "mul-branches": lambda x, m: _stack2(x) * _stack2(x).mean((3, 4), keepdim=True),
+    "relu-4d": lambda x, m: _stack2(x).clamp(min=0),
+    "amax": lambda x, m: x.flatten(2).max(2).values[:, :, None, None],
+    "amax-channels": lambda x, m: x.max(1).values,
+    "upsample": lambda x, m: x.repeat_interleave(2, 2).repeat_interleave(2, 3),
 }
+
+
+def _stack2(x):
+    """STACK2's result: the input and its relu on a new axis after the batch."""
+    return torch.stack([x, x.clamp(min=0)], 1)
 
 
 @pytest.mark.parametrize("case_id", sorted(REFERENCE))

@@ -188,7 +188,7 @@ class Expander:
                 env = env or self.env(ctx, ins)
                 v = value_of(v, env, d.body.at(key), f"attribute '{key}'")
             values[key] = v
-        full = ctx.full(self._local_name(d, ctx, opname))
+        full = ctx.full(self._local_name(d, ctx, op.node_name))
         xs = [self.shape_of(r) for r in ins]
         found = self.inference.node(op, values, xs, d.body, d.loc, self.reporter(ctx, full))
         if len(self.nodes) >= MAX_NODES:
@@ -331,11 +331,14 @@ def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
 
 
 def global_params(spec: Spec, diags: Diagnostics) -> dict[str, Any]:
-    """The spec's `params:`, each evaluated in order (a param may read the ones before it)."""
+    """The spec's `params:`, each evaluated in order (a param may read the ones before it), then
+    its `let:`, computed from them in order as well."""
     values: dict[str, Any] = {}
-    for k, v in spec.params.items():
+    let = spec.raw.get("let") or YDict(spec.raw.loc)
+    for k, v, loc, what in [*((k, v, spec.param_locs.get(k, spec.raw.loc), "param") for k, v in spec.params.items()),
+                            *((k, v, let.at(k), "let") for k, v in let.items())]:
         try:
-            values[k] = value_of(v, values, spec.param_locs.get(k, spec.raw.loc), f"param '{k}'")
+            values[k] = value_of(v, values, loc, f"{what} '{k}'")
         except SpecError as e:
             diags.error(e.loc, e.message, hint=e.hint)
     return values

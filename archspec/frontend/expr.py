@@ -43,7 +43,7 @@ class ShapeView:
         if field == "rank":
             return len(self.shape)
         axis = self.axes[field]
-        if axis >= len(self.shape):
+        if axis >= len(self.shape) or (field != "channels" and len(self.shape) != 3):   # (R, C, H, W): .shape
             raise SpecError(f"the incoming tensor {tuple(self.shape)} has no {field}")
         return self.shape[axis]
 
@@ -56,7 +56,14 @@ def _pow(a, b):
         raise SpecError(f"exponent {b} is too large")
     if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > 2 * MAX_INT.bit_length():
         raise SpecError(f"{shown(a)} ** {b} is too large")
-    return a ** b
+    try:
+        return a ** b
+    except OverflowError:        # a float past the largest double
+        raise SpecError(f"{shown(a)} ** {shown(b)} is too large") from None
+
+
+def _type(v) -> str:
+    return type(v).__name__
 
 
 def _div(a, b):
@@ -96,6 +103,43 @@ def _sum(values):
     if not isinstance(values, list) or not all(isinstance(v, (int, float)) for v in values):
         raise SpecError(f"sum(...) adds a list of numbers, got {shown(values)}")
     return sum(values)
+
+
+def _number(v, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SpecError(f"{what} takes a number, got {_type(v)} {shown(v)}")
+    return v
+
+
+def _sqrt(x):
+    if _number(x, "sqrt(x)") < 0:
+        raise SpecError(f"sqrt of the negative number {shown(x)}", hint="sqrt(x) needs x >= 0")
+    return math.sqrt(x)
+
+
+def _log2(x):
+    if _number(x, "log2(x)") <= 0:
+        raise SpecError(f"log2 of {shown(x)}, which is not positive", hint="log2(x) needs x > 0")
+    return math.log2(x)
+
+
+def _make_divisible(v, divisor=8, min_value=None, round_limit=0.9):
+    """v rounded to the nearest multiple of `divisor`, at least `min_value` (None: divisor), and
+    raised by one divisor where rounding lost more than 1 - round_limit of v: torchvision's
+    `_make_divisible` (torchvision/models/_utils.py, from TF slim's MobileNet) line for line, and
+    timm's `make_divisible` (timm/layers/helpers.py) with its `round_limit`, except that timm
+    reads a min_value of 0 as None (`min_value or divisor`); here 0 is 0, as in torchvision."""
+    _number(v, "make_divisible(v, ...)")
+    _number(round_limit, "make_divisible's round_limit")
+    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 1:
+        raise SpecError(f"make_divisible's divisor must be a positive int, got {shown(divisor)}")
+    if min_value is None:
+        min_value = divisor
+    _number(min_value, "make_divisible's min_value")
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < round_limit * v:      # make sure that rounding down does not lose more than 10%
+        new_v += divisor
+    return new_v
 
 
 def _size(v) -> int:
@@ -138,12 +182,10 @@ _CMPOPS = {
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "len": len, "sum": _sum, "int": int, "float": float,
-    "round": _round, "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt, "range": _range,
+    "round": _round, "floor": math.floor, "ceil": math.ceil, "sqrt": _sqrt, "log2": _log2, "range": _range,
+    "make_divisible": _make_divisible,
 }
-
-
-def _type(v) -> str:
-    return type(v).__name__
+KEYWORDS = {"make_divisible": ("divisor", "min_value", "round_limit")}   # the functions that take keywords
 
 
 @lru_cache(maxsize=4096)
@@ -277,13 +319,19 @@ def _attribute(node: ast.Attribute, env: dict) -> Any:
 
 
 def _call(node: ast.Call, env: dict) -> Any:
-    if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+    if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         raise SpecError("only these functions may be called: " + ", ".join(sorted(FUNCTIONS)))
+    name, allowed = node.func.id, KEYWORDS.get(node.func.id, ())
+    for k in node.keywords:
+        if k.arg not in allowed:
+            raise SpecError(f"{name}(...) takes no keyword {shown(k.arg)}",
+                            hint=f"its keywords: {', '.join(allowed)}" if allowed else "pass its arguments by position")
     args = [_eval(a, env) for a in node.args]
+    kwargs = {str(k.arg): _eval(k.value, env) for k in node.keywords}
     try:
-        return bounded(FUNCTIONS[node.func.id](*args))
+        return bounded(FUNCTIONS[name](*args, **kwargs))
     except (TypeError, ValueError, OverflowError) as e:
-        raise SpecError(f"{node.func.id}(...) failed: {shown(str(e), 120)[1:-1]}") from None
+        raise SpecError(f"{name}(...) failed: {shown(str(e), 120)[1:-1]}") from None
 
 
 _RULES: dict[type, Callable[[Any, dict], Any]] = {

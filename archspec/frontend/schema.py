@@ -22,10 +22,22 @@ def _or_expr(schema: dict) -> dict:
     return {"anyOf": [schema, EXPR]}
 
 
+def _items_or_expr(schema: dict) -> dict:
+    """The schema with each list item an expression too, as the loader takes `[3, "${out}", 1, 1]`."""
+    out = dict(schema)
+    if isinstance(out.get("items"), dict):
+        out["items"] = _or_expr(_items_or_expr(out["items"]))
+    if isinstance(out.get("prefixItems"), list):
+        out["prefixItems"] = [_or_expr(_items_or_expr(v)) for v in out["prefixItems"]]
+    if isinstance(out.get("anyOf"), list):
+        out["anyOf"] = [_items_or_expr(v) for v in out["anyOf"]]
+    return out
+
+
 def _op_node(op) -> dict:
     attrs = op.Attrs.model_json_schema()
     defs = attrs.get("$defs", {})
-    props = {k: _or_expr(_inline(v, defs)) for k, v in attrs.get("properties", {}).items()}
+    props = {k: _or_expr(_items_or_expr(_inline(v, defs))) for k, v in attrs.get("properties", {}).items()}
     return {
         "type": "object",
         "description": op.doc,

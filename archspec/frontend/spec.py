@@ -136,6 +136,7 @@ class SpecDoc(_Strict):
     extends: str | None = None
     use: Union[str, list[str]] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    let: dict[str, Any] = Field(default_factory=dict)     # names computed from params, in order (not --set)
     input: list[int] | None = None
     nodes: list[Any] | None = None
     outputs: dict[str, Union[str, OutputDef]] | None = None
@@ -248,14 +249,14 @@ def _overlay(base, child):
 
 
 def _merge(base: YDict, child: YDict) -> YDict:
-    """A variant: the child's keys replace the base's, except params, blocks and init,
+    """A variant: the child's keys replace the base's, except params, let, blocks and init,
     which merge name by name, and use, whose libraries add up. A `reference:` and a `table:`
     belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
     out.pop("reference", None)
     out.pop("table", None)
     for k, v in child.items():
-        if k in ("params", "blocks", "init"):
+        if k in ("params", "let", "blocks", "init"):
             v = _overlay(base.get(k), v)
         elif k == "use":
             a, b = _as_list(base, "use"), _as_list(child, "use")
@@ -336,6 +337,9 @@ class Loader:
             self.blocks(lib, blocks)
             for k, v in (lib.get("params") or {}).items():
                 params[k], locs[k] = v, lib["params"].at(k)
+            if "let" in lib:           # never dropped silently: its blocks hold a family's derived values
+                self.diags.error(lib.key_at("let"), "a library's top-level let: reaches no spec that uses it",
+                                 hint="derive values in its blocks' let:, or in the spec's own let:")
             if "init" in lib:          # a family's initialisation (the network's rules go over it)
                 self.init = (lib["init"], lib.at("init"), lib.key_at("init"))
 
@@ -412,6 +416,13 @@ def _check_names(raw: YDict, blocks: dict[str, Block], params: dict, locs: dict,
         check(raw["name"], "spec", raw.at("name"))
     for k in params:
         check(k, "parameter", locs.get(k, raw.loc))
+    let = raw.get("let")
+    lets: YDict = let if isinstance(let, YDict) else YDict(raw.loc)
+    for k in lets:
+        check(k, "let", lets.key_at(k))
+        if k in params:
+            diags.error(lets.key_at(k), f"let '{k}' has the name of a parameter",
+                        hint="a let is computed from the parameters: give it a name of its own")
     for b in blocks.values():
         check(b.name, "block", b.key_loc)
         for part in ("params", "let"):
@@ -436,6 +447,11 @@ def check_unused(spec: Spec, diags: Diagnostics) -> None:
             diags.error(locs.get(name, raw.loc), f"parameter '{name}' is never used: no expression reads it",
                         hint=did_you_mean(name, sorted(read & _knobs(params, blocks) - {name})) or
                         "remove it, or read it in an expression: ${" + name + "}")
+    let = raw.get("let") or YDict(raw.loc)
+    for name in let:
+        if name not in read and let.at(name).file == top:     # this file's own let (a base's may go unread)
+            diags.error(let.key_at(name), f"let '{name}' is never used: no expression reads it",
+                        hint="remove it, or read it in an expression: ${" + name + "}")
 
 
 def _knobs(params: dict, blocks: dict[str, Block]) -> set[str]:
@@ -575,6 +591,9 @@ def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diag
             raw[key], raw.locs[key] = value, loc
         elif item and item[1] in params:
             _override_item(params, locs, item[1], item[2], value, loc, diags)
+        elif key in (raw.get("let") or {}):
+            diags.error(loc, f"'{key}' is a let, computed from the parameters: --set gives parameters",
+                        hint=f"set the parameters it reads ({raw['let'].at(key)})")
         elif key not in params:
             diags.error(loc, f"unknown parameter {shown(key)}",
                         hint=did_you_mean(key, list(params) + ["input"]) or

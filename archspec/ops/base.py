@@ -17,7 +17,10 @@ An op is a subclass of `Op` with
   archspec/pytorch/emit/ turns them into source. No torch is imported here.
 
 Shapes are tuples (C, H, W) or (C,), the batch dimension implicit, or `ChannelsLast`
-(H, W, C) after a `permute`: only ops declared `channels_last` take those.
+(H, W, C) after a `permute`: only ops declared `channels_last` take those. The axis ops
+(ops/axes.py: stack, reshape, sum, ...) make shapes of any other rank, (R, C, 1, 1) or (R, C);
+ops declared `ranks = None` take those too. An `axis` attribute counts per sample, as shapes
+do: 0 is the channels (torch's dim 1), a negative one from the end.
 Register a user op with `@register` on such a class; nothing else changes.
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Annotated, ClassVar, NamedTuple
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from ..errors import SpecError, fmt_shape
-from ..names import check_name
+from ..names import RESERVED, check_name
 
 Shape = tuple
 
@@ -153,9 +156,11 @@ class Op:
     Attrs: ClassVar[type[Attrs]] = Attrs   # an op's own: `class Attrs(base.Attrs)` (mypy, deferring a class
     #                                       in archspec's import cycle, takes a nested Attrs(Attrs) for itself)
     arity: ClassVar[int | None] = 1      # None: two or more inputs
-    ranks: ClassVar[tuple[int, ...]] = (1, 3)   # input ranks accepted
+    ranks: ClassVar[tuple[int, ...] | None] = (1, 3)   # input ranks accepted; None: any (a stack's (R, C, H, W))
     channels_last: ClassVar[bool] = False        # takes channels-last (H, W, C) tensors too
     doc: ClassVar[str] = ""
+    node_name: ClassVar[str] = ""                # what an anonymous node of it is called (default: `name`;
+    #                                              slice and sum are Python builtins, which no name may be)
 
     def shape(self, a: BaseModel, xs: list[Shape]) -> Shape:
         return xs[0]
@@ -230,7 +235,7 @@ class Op:
                 if not self.channels_last:
                     raise SpecError(f"{self.name} expects channels first, got the channels-last tensor "
                                     f"{fmt_shape(x)}", hint="permute it back first: {op: permute, dims: [0, 3, 1, 2]}")
-            elif len(x) not in self.ranks:
+            elif self.ranks is not None and len(x) not in self.ranks:
                 want = " or ".join(f"{r}-d" for r in self.ranks)
                 hint = "add a flatten node before it" if 1 in self.ranks else \
                     "it needs a (C, H, W) feature map"
@@ -246,7 +251,11 @@ def register(cls: type[Op]) -> type[Op]:
     """Add an op to the registry (the class decorator users apply to their own ops)."""
     if not getattr(cls, "name", None):
         raise ValueError(f"{cls.__name__} needs a `name`")
-    check_name(cls.name, "op")      # an unnamed node is named after its op: the same rule as any name
+    if "node_name" not in vars(cls):           # its own, not a registered base class's
+        cls.node_name = cls.name
+    check_name(cls.node_name, "op")     # an unnamed node is named after its op: the same rule as any name
+    if cls.name not in RESERVED or cls.node_name == cls.name:    # a builtin's name, its nodes named otherwise
+        check_name(cls.name, "op")
     REGISTRY[cls.name] = cls()
     return cls
 
@@ -289,3 +298,19 @@ def channels(shape: tuple) -> int:
 def like(x: tuple, sizes) -> tuple:
     """`sizes` as a shape in the layout of `x`."""
     return ChannelsLast(sizes) if isinstance(x, ChannelsLast) else tuple(sizes)
+
+
+def axis_of(axis: int, x: tuple, what: str = "axis", extra: int = 0) -> int:
+    """A per-sample axis of the shape `x` (0: the channels; negative: from the end, as Python
+    indexes) as 0 .. rank - 1 (+ `extra`: a stack's new axis may follow the last)."""
+    rank = len(x) + extra
+    if not -rank <= axis < rank:
+        raise SpecError(f"{what} {axis} is out of range for the per-sample shape {fmt_shape(x)}",
+                        hint=f"axes count per sample, the batch left out: 0 (channels) to {rank - 1}, "
+                             f"or -1 to -{rank} from the end")
+    return axis % rank
+
+
+def torch_dim(axis: int) -> int:
+    """The torch dim of a per-sample axis: the batch comes first; a negative axis counts from the end alike."""
+    return axis + 1 if axis >= 0 else axis

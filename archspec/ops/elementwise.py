@@ -4,7 +4,22 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from . import base
-from .base import INPUT0, OUTPUT, Call, ChannelsLast, Op, Prob, Saved, Tensor, channels, kw, literal, register
+from .base import (
+    INPUT0,
+    OUTPUT,
+    Call,
+    ChannelsLast,
+    Op,
+    Prob,
+    Saved,
+    Tensor,
+    axis_of,
+    channels,
+    kw,
+    literal,
+    register,
+    torch_dim,
+)
 
 SCALED_TANH = '''
 class ScaledTanh(nn.Module):
@@ -23,6 +38,7 @@ class ScaledTanh(nn.Module):
 class _Elementwise(Op):
     """An op on each element alone: any shape, either layout."""
     channels_last = True
+    ranks: ClassVar[tuple[int, ...] | None] = None
 
 
 @register
@@ -153,6 +169,33 @@ class LeakyReLU(_Activation):
 
 
 @register
+class ELU(_Activation):
+    name = "elu"
+    doc = "x where x > 0, else alpha * (exp(x) - 1) (nn.ELU)"
+    torch_name = ("ELU", "elu")
+
+    class Attrs(base.Attrs):
+        alpha: float = 1.0
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0          # in place, its result, which is the same storage (as leaky_relu)
+
+    def _kwargs(self, a, inplace):
+        # as leaky_relu's: autograd refuses the in-place form's backward for a negative alpha
+        return (kw("alpha", a.alpha, 1.0), kw("inplace", inplace and a.alpha >= 0, False))
+
+    def label(self, a):
+        return "elu" if a.alpha == 1 else f"elu {a.alpha:g}"
+
+
+@register
+class Mish(_Activation):
+    name = "mish"
+    doc = "x * tanh(softplus(x)) (nn.Mish; CSPNet, timm's ResNets)"
+    torch_name = ("Mish", "mish")
+
+
+@register
 class GELU(_Elementwise):
     name = "gelu"
     doc = "x * Phi(x), exact (approximate: none) or by its tanh approximation (nn.GELU; ConvNeXt, ViT)"
@@ -196,6 +239,7 @@ class Scale(_Elementwise):
 @register
 class LayerScale(_Elementwise):
     name = "layer_scale"
+    ranks = (1, 3)          # its parameter's shape follows a vector's or a map's channels
     doc = ("a learnable factor per channel, initialised to `init` (ConvNeXt's and CaiT's layer scale); "
            "a parameter of the enclosing block itself, named after the node (torchvision's "
            "features.1.0.layer_scale), (C, 1, 1) on a (C, H, W) map and (C,) on a vector or a channels-last tensor")
@@ -232,16 +276,28 @@ class Sigmoid(_Pointwise):
 @register
 class Softmax(Op):
     name = "softmax"
-    doc = "softmax over channels (dim 1 with the batch)"
+    ranks = None
+    doc = ("softmax over one per-sample `axis`, by default 0, the channels (torch dim 1); over a stack's "
+           "branch axis, SKNet's and ResNeSt's split attention (torch.softmax(x, axis + 1))")
+
+    class Attrs(base.Attrs):
+        axis: int = 0
+
+    def shape(self, a, xs):
+        axis_of(a.axis, xs[0])
+        return xs[0]
 
     def saved(self, a, xs, y, inplace=False):
         return OUTPUT
 
     def module(self, a, xs, y, inplace=False):
-        return Call("nn.Softmax", (("dim", 1),))
+        return Call("nn.Softmax", (("dim", axis_of(a.axis, xs[0]) + 1),))
 
     def call(self, a, args, inplace=False):
-        return f"torch.softmax({args[0]}, 1)"
+        return f"torch.softmax({args[0]}, {torch_dim(a.axis)})"
+
+    def label(self, a):
+        return "softmax" if a.axis == 0 else f"softmax axis {a.axis}"
 
 
 @register

@@ -1,7 +1,8 @@
-"""Pooling, normalisation and fully-connected layers."""
+"""Pooling, upsampling, normalisation and fully-connected layers."""
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import Field
 
@@ -144,6 +145,41 @@ class GlobalAvgPool(AdaptiveAvgPool):
 
     def label(self, a):
         return "global avgpool"
+
+
+@register
+class Upsample(Op):
+    name = "upsample"
+    ranks = (3,)
+    fresh = True
+    doc = ("enlarges a map by `scale` (one factor, or [h, w]) by repeating each value (mode nearest) or "
+           "interpolating (bilinear, align_corners): nn.Upsample; HRNet's fusion of a lower resolution")
+
+    class Attrs(base.Attrs):
+        scale: Pair = (2, 2)
+        mode: Literal["nearest", "bilinear"] = "nearest"
+        align_corners: bool = False
+
+    def shape(self, a, xs):
+        c, h, w = xs[0]
+        if a.align_corners and a.mode == "nearest":
+            raise SpecError("align_corners applies to bilinear upsampling, not nearest",
+                            hint="drop align_corners, or mode: bilinear")
+        return (c, h * a.scale[0], w * a.scale[1])
+
+    def _kwargs(self, a):
+        return (kw("scale_factor", square(a.scale)), kw("mode", a.mode, "nearest"),
+                kw("align_corners", a.align_corners if a.mode == "bilinear" else None, None))
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Upsample", (), self._kwargs(a))
+
+    def call(self, a, args, inplace=False):
+        return Call("F.interpolate", (), self._kwargs(a)).source(args[0])
+
+    def label(self, a):
+        s = a.scale
+        return f"upsample x{s[0] if s[0] == s[1] else f'{s[0]},{s[1]}'}" + ("" if a.mode == "nearest" else f" {a.mode}")
 
 
 @register

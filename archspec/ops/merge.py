@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
 from . import base
-from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, kw, like, literal, register
+from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, axis_of, kw, like, literal, register, torch_dim
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -61,6 +61,7 @@ Weights = Annotated[tuple[float, ...], BeforeValidator(_tuple), Field(min_length
 class Add(Op):
     name = "add"
     arity = None
+    ranks = None
     channels_last = True
     doc = ("element-wise sum of same-shaped tensors (residual merge); with `weights`, one coefficient per "
            "input (Caffe's Eltwise coeff): weights: [1, 0.17] is x + 0.17 * branch")
@@ -100,6 +101,7 @@ class Add(Op):
 class Mul(Op):
     name = "mul"
     arity = None
+    ranks = None
     channels_last = True
     doc = "element-wise product with broadcasting, e.g. (C, H, W) x (C, 1, 1) for squeeze-and-excitation"
 
@@ -154,17 +156,38 @@ class PadChannels(Op):
 @register
 class Flatten(Op):
     name = "flatten"
-    doc = "(C, H, W) -> (C*H*W,) (torch.flatten(x, 1))"
+    ranks = None
+    doc = ("joins the per-sample axes `start` to `end` (both included; by default all: (C, H, W) -> "
+           "(C*H*W,)) into one: torch.flatten(x, start + 1, end + 1), the batch axis left alone")
     view = True
 
+    class Attrs(base.Attrs):
+        start: int = 0
+        end: int = -1
+
+    def _axes(self, a, x) -> tuple[int, int]:
+        s, e = axis_of(a.start, x, "start"), axis_of(a.end, x, "end")
+        if s > e:
+            raise SpecError(f"flatten start {a.start} comes after end {a.end} in {fmt_shape(x)}",
+                            hint="start names the first axis to join, end the last")
+        return s, e
+
     def shape(self, a, xs):
-        return (math.prod(xs[0]),)
+        x = xs[0]
+        s, e = self._axes(a, x)
+        return (*x[:s], math.prod(x[s:e + 1]), *x[e + 1:])
 
     def module(self, a, xs, y, inplace=False):
-        return Call("nn.Flatten")
+        s, e = self._axes(a, xs[0])
+        end = -1 if e == len(xs[0]) - 1 else e + 1
+        return Call("nn.Flatten", (), (kw("start_dim", s + 1, 1), kw("end_dim", end, -1)))
 
     def call(self, a, args, inplace=False):
-        return f"torch.flatten({args[0]}, 1)"
+        end = "" if a.end == -1 else f", {torch_dim(a.end)}"
+        return f"torch.flatten({args[0]}, {torch_dim(a.start)}{end})"
+
+    def label(self, a):
+        return "flatten" if (a.start, a.end) == (0, -1) else f"flatten {a.start}..{a.end}"
 
 
 PERMUTE = '''
