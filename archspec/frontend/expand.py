@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
+from ..errors import Diagnostics, FollowsError, Frame, LimitError, Loc, SpecError, did_you_mean
 from ..ir import INPUT, Graph, Node, Output, Scope, shape_of
 from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from ..names import name_problem, shown
@@ -171,7 +171,8 @@ class Expander:
         except LimitError:
             raise
         except SpecError as e:
-            self.reporter(ctx)(e.loc or d.loc, e.message, ctx.full(d.name) if d.name else ctx.prefix, e.hint)
+            self.diags.error(e.loc or d.loc, e.message, ctx.full(d.name) if d.name else ctx.prefix, e.hint,
+                             ctx.chain, follows=isinstance(e, FollowsError))
             return Failed("?")
 
     def _expand_named(self, d: Decl, target: Any, ctx: Ctx, ins: list[str]) -> str:
@@ -304,10 +305,9 @@ class Expander:
         shapes = [self.shape_of(r) for r in ins]
         env = dict(ctx.env)
         scope_shape = self.shape_of(ctx.scope_input)
-        if scope_shape is not None:
-            env["block_input"] = ShapeView(scope_shape)
-        if shapes and shapes[0] is not None:
-            env["input"] = ShapeView(shapes[0])
+        env["block_input"] = UNKNOWN if scope_shape is None else ShapeView(scope_shape)
+        if shapes:
+            env["input"] = UNKNOWN if shapes[0] is None else ShapeView(shapes[0])
         env["inputs"] = [ShapeView(s) for s in shapes if s is not None]
         return env
 
@@ -320,6 +320,21 @@ class Expander:
 
 # -- the steps, as functions ------------------------------------------------------------------
 
+class UnknownShape(ShapeView):
+    """A tensor whose shape an earlier error left unknown: an expression that reads it fails as
+    that error's echo (FollowsError), reported after it and marked so."""
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    def get(self, field: str):
+        raise FollowsError(f"the incoming tensor's {field} is unknown after an earlier error")
+
+
+UNKNOWN = UnknownShape()
+
+
 def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
     """`value` with its `${...}` evaluated; an error names what was being evaluated, at `loc`."""
     try:
@@ -327,7 +342,8 @@ def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
     except SpecError as e:
         if "input" not in env and "'input'" in e.message:
             e.hint = "the incoming shape is unknown here (an earlier error)"
-        raise SpecError(f"in {what}: {e.message}", hint=e.hint, loc=loc) from None
+        kind = FollowsError if isinstance(e, FollowsError) else SpecError
+        raise kind(f"in {what}: {e.message}", hint=e.hint, loc=loc) from None
 
 
 def global_params(spec: Spec, diags: Diagnostics) -> dict[str, Any]:
