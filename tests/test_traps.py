@@ -5,7 +5,7 @@ names as written, the schema taking every form the loader takes, and a variant t
 import shutil
 
 import pytest
-from paths import ROOT, SPECS
+from paths import SPECS
 
 import archspec
 from archspec.cli import main
@@ -45,3 +45,93 @@ def test_a_typo_in_a_variants_change_is_the_first_error_and_its_echoes_are_marke
     assert err.splitlines()[1] == "  hint: did you mean 'stride'?"
     assert len(lines) >= 2 and all(line.endswith(FOLLOWS) for line in lines[1:])
     assert all("specs/blocks/resnet.yaml" in line for line in lines[1:])
+
+
+# -- constraints ---------------------------------------------------------------------------
+
+def test_a_set_that_breaks_a_constraint_is_an_error_at_the_set(capsys):
+    code, _, err = run(capsys, "validate", SPECS / "wrn_cifar.yaml", "--set", "depth=41")
+    assert code == 1
+    assert error_lines(err) == ["--set depth=41: error: WRN depth = 6n + 4, n >= 1 blocks per group "
+                                "(Zagoruyko & Komodakis 2016, Table 1), got depth = 41"]
+    assert "hint: the constraint (depth - 4) % 6 == 0 and depth >= 10 (specs/wrn_cifar.yaml:" in err
+    code, out, _ = run(capsys, "validate", SPECS / "wrn_cifar.yaml", "--set", "depth=40", "--set", "k=4")
+    assert code == 0 and "8,949,210 params" in out
+
+
+def test_a_variant_inherits_its_bases_constraints_and_the_error_is_at_its_line(capsys, specs_copy):
+    (specs_copy / "wrn41.yaml").write_text("archspec: 1\nextends: wrn_cifar.yaml\nname: wrn41\n"
+                                           "params: {depth: 41, k: 2}\n")
+    code, _, err = run(capsys, "validate", "specs/wrn41.yaml")
+    assert code == 1
+    assert error_lines(err)[0].startswith("specs/wrn41.yaml:4:17: error: WRN depth = 6n + 4")
+    assert "got depth = 41" in err
+    code, _, err = run(capsys, "validate", "specs/wrn28_10.yaml", "--set", "depth=23")
+    assert code == 1 and error_lines(err)[0].startswith("--set depth=23: error: WRN depth = 6n + 4")
+
+
+@pytest.mark.parametrize("spec, good, bad, message", [
+    ("resnet_cifar.yaml", "n=5", "n=0", "CIFAR ResNet: 6n + 2 layers, n >= 1 blocks per stage"),
+    ("resnet20_cifar.yaml", "n=9", "n=0", "CIFAR ResNet: 6n + 2 layers, n >= 1 blocks per stage"),
+    ("pyramidnet110.yaml", "n=1", "n=0", "PyramidNet: n >= 1 units per stage"),
+    ("pyramidnet272.yaml", "n=1", "n=0", "PyramidNet: n >= 1 units per stage"),
+    ("densenet_cifar.yaml", "depth=40", "depth=41", "DenseNet-BC: depth L = 6n + 4"),
+    ("densenet_cifar.yaml", "compression=1.0", "compression=1.5", "DenseNet-BC: compression factor 0 < theta <= 1"),
+    ("resnet18.yaml", "groups=1", "groups=32", "the basic block has no groups or width per group"),
+    ("resnet34.yaml", "base_width=64", "base_width=128", "the basic block has no groups or width per group"),
+    ("resnet50.yaml", "groups=32", "se_reduction=-1", "SE reduction ratio r: 0 (no SE) or more"),
+])
+def test_the_family_specs_state_their_papers_constraints(capsys, spec, good, bad, message):
+    code, _, err = run(capsys, "validate", SPECS / spec, "--set", good)
+    assert code == 0, err
+    code, _, err = run(capsys, "validate", SPECS / spec, "--set", bad)
+    assert code == 1
+    first = error_lines(err)[0]
+    assert first.startswith(f"--set {bad}: error: {message}") and f"got {bad.replace('=', ' = ')}" in first
+
+
+def test_a_densenet_without_bottleneck_takes_3n_plus_4(capsys):
+    code, _, _ = run(capsys, "validate", SPECS / "densenet_cifar.yaml", "--set", "bottleneck=0",
+                     "--set", "compression=1.0", "--set", "depth=40")
+    assert code == 0
+    code, _, err = run(capsys, "validate", SPECS / "densenet_cifar.yaml", "--set", "bottleneck=0",
+                       "--set", "depth=42")
+    assert code == 1 and "got depth = 42, bottleneck = 0" in err
+
+
+CONSTRAINED = HEAD + """params: {width: 6, parts: 3}
+constraints:
+  - {check: "width % parts == 0", message: "the width splits into equal parts"}
+  - check: ${width >= 2}
+    message: at least two channels
+nodes:
+  - c: {op: conv, out: "${width}", k: 1, groups: 1}
+  - {op: conv, out: "${width // parts}", k: 1}
+"""
+
+
+def test_constraints_are_written_bare_or_as_expressions(capsys, spec_file):
+    path = spec_file(CONSTRAINED)
+    assert run(capsys, "validate", path)[0] == 0
+    code, _, err = run(capsys, "validate", path, "--set", "width=7")
+    assert code == 1
+    assert error_lines(err) == ["--set width=7: error: the width splits into equal parts, got width = 7, parts = 3"]
+    code, _, err = run(capsys, "validate", spec_file(CONSTRAINED.replace("width: 6", "width: 0")))
+    assert code == 1
+    assert error_lines(err) == ["net.yaml:3:17: error: at least two channels, got width = 0"]
+    g = archspec.analyze(archspec.load(path, width=9))
+    assert g.nodes["c"].shape == (9, 8, 8)
+    with pytest.raises(archspec.SpecErrors, match="width=: error: the width splits into equal parts"):
+        archspec.analyze(archspec.load(path, width=8))
+
+
+@pytest.mark.parametrize("check, message", [
+    ("widht % 2 == 0", "net.yaml:5:13: error: constraint: undefined name 'widht' in expression"),
+    ("width + 1", "net.yaml:5:13: error: constraint: must be true or false, got 7"),
+    ("", "net.yaml:5:13: error: constraint: an empty check"),
+])
+def test_a_bad_constraint_is_an_error_at_its_check(capsys, spec_file, check, message):
+    text = HEAD + f'params: {{width: 6}}\nconstraints:\n  - {{check: "{check}", message: m}}\n' \
+        'nodes:\n  - c: {op: conv, out: "${width}", k: 1}\n'
+    code, _, err = run(capsys, "validate", spec_file(text))
+    assert code == 1 and error_lines(err)[0] == message, err

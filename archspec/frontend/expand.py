@@ -21,7 +21,7 @@ from .expr import ShapeView, has_expr, resolve
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
-from .spec import TYPE_NAMES, Block, Spec, check_unused, type_problem
+from .spec import TYPE_NAMES, Block, Spec, check_constraints, check_unused, type_problem
 from .syntax import (
     CONTROL,
     Decl,
@@ -100,6 +100,8 @@ class Expander:
         spec, raw = self.spec, self.spec.raw
         self.globals = global_params(spec, self.diags)
         self.diags.raise_if_errors()      # every later expression may read the params
+        check_constraints(spec, self.globals, self.diags)
+        self.diags.raise_if_errors()      # a network its paper rules out is not built
         self.input_shape = input_shape(raw, self.diags)
         try:
             last, aliases = self.expand_list(raw["nodes"], Ctx("", self.globals), INPUT, raw.at("nodes"))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
 from ..limits import MAX_FILE_CHAIN
 from ..names import check_name, file_stem, one_line, shown
-from .expr import names_read
+from .expr import names_read, resolve
 from .gcpause import gc_paused
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
 
@@ -70,6 +70,13 @@ class TableDef(_Strict):
     cell: str = "layers"
     totals: list[TableColumn] = Field(default_factory=list)      # rows under the table: whole-network figures
     rows: Union[Literal["segments"], Annotated[list[Union[str, dict[str, TableRow]]], Field(min_length=1)]]
+
+
+class Constraint(_Strict):
+    """What a spec's parameters must satisfy, as its paper states it: `check` is an expression
+    over the params (bare, or as ${...}), `message` what the user is told when it is false."""
+    check: str
+    message: str
 
 
 class OutputDef(_Strict):
@@ -142,6 +149,7 @@ class SpecDoc(_Strict):
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     init: InitDef | None = None
     change: dict[str, dict[str, Any]] = Field(default_factory=dict)   # top-level node name -> keys to set
+    constraints: list[Constraint] = Field(default_factory=list)       # a variant adds to its base's
     requires_ops: dict[str, str] = Field(default_factory=dict)        # op name -> the --ops file that defines it
     table: TableDef | None = None                                     # the paper's table (summary --format paper)
 
@@ -190,6 +198,7 @@ class Spec:
     files: list[str] = field(default_factory=list)  # the spec file, its bases and libraries, as read
     sets: list[str] = field(default_factory=list)   # the --set strings it was loaded with
     values: dict[str, Any] = field(default_factory=dict)    # and the keyword params (load(path, **values))
+    constraints: list[YDict] = field(default_factory=list)  # its libraries', its bases' and its own
 
     @property
     def is_library(self) -> bool:
@@ -249,7 +258,7 @@ def _overlay(base, child):
 
 def _merge(base: YDict, child: YDict) -> YDict:
     """A variant: the child's keys replace the base's, except params, blocks and init,
-    which merge name by name, and use, whose libraries add up. A `reference:` and a `table:`
+    which merge name by name, and use and constraints, which add up. A `reference:` and a `table:`
     belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
     out.pop("reference", None)
@@ -257,9 +266,9 @@ def _merge(base: YDict, child: YDict) -> YDict:
     for k, v in child.items():
         if k in ("params", "blocks", "init"):
             v = _overlay(base.get(k), v)
-        elif k == "use":
-            a, b = _as_list(base, "use"), _as_list(child, "use")
-            v = YList(child.at("use"), [*a, *b], a.locs + b.locs)
+        elif k in ("use", "constraints"):
+            a, b = _as_list(base, k), _as_list(child, k)
+            v = YList(child.at(k), [*a, *b], a.locs + b.locs)
         out[k] = v
         out.locs[k] = child.at(k)
         out.key_locs[k] = child.key_at(k)
@@ -272,6 +281,7 @@ class Loader:
         self.diags = diags
         self.init: tuple | None = None     # the last library's `init:` (value, loc, key loc)
         self.files: list[str] = []         # every file read, in order (a checkpoint keeps their text)
+        self.constraints: list = []        # the libraries' constraints on their params, in the order read
         self.cache: dict[str, YDict | None] = {}    # real path -> the file as read, extends resolved
 
     def read(self, path: str, shown: str, chain=(), loc: Loc | None = None) -> YDict | None:
@@ -336,6 +346,7 @@ class Loader:
             self.blocks(lib, blocks)
             for k, v in (lib.get("params") or {}).items():
                 params[k], locs[k] = v, lib["params"].at(k)
+            self.constraints += [c for c in _as_list(lib, "constraints") if c not in self.constraints]
             if "init" in lib:          # a family's initialisation (the network's rules go over it)
                 self.init = (lib["init"], lib.at("init"), lib.key_at("init"))
 
@@ -429,7 +440,8 @@ def check_unused(spec: Spec, diags: Diagnostics) -> None:
     (`group: 32` for `groups`): an error. (A base's or library's knob may go unread here.)
     Checked once the spec expands without errors: a misspelt read is the root cause to report."""
     raw, blocks, params, locs, top = spec.raw, spec.blocks, spec.params, spec.param_locs, _shown(spec.path)
-    read = expression_names([raw, *(b.raw for b in blocks.values()), *params.values()])
+    read = expression_names([raw, *(b.raw for b in blocks.values()), *params.values(),
+                             *(constraint_expr(c) for c in spec.constraints)])
     for name in params:
         file = locs[name].file if name in locs else top
         if name not in read and (file == top or not file.endswith((".yaml", ".yml"))):
@@ -459,6 +471,49 @@ def expression_names(values: list) -> set[str]:
         elif isinstance(v, str) and "${" in v:
             names |= names_read(v)
     return names
+
+
+def constraint_expr(c: YDict) -> str:
+    """A constraint's check as an expression: written bare or as ${...}."""
+    check = str(c.get("check", ""))
+    return check if "${" in check else "${" + check + "}"
+
+
+def check_constraints(spec: Spec, values: dict, diags: Diagnostics) -> None:
+    """Each constraint holds for the params' values (`values`: the params evaluated); a false one
+    is an error where a value it reads is given: a --set, else the most derived file that sets one."""
+    for c in spec.constraints:
+        loc = c.at("check")
+        if not str(c.get("check", "")).strip():
+            diags.error(loc, "constraint: an empty check", hint="e.g. check: (depth - 4) % 6 == 0")
+            continue
+        try:
+            holds = resolve(constraint_expr(c), values)
+        except SpecError as e:
+            diags.error(loc, f"constraint: {e.message}", hint=e.hint)
+            continue
+        if not isinstance(holds, bool):
+            diags.error(loc, f"constraint: must be true or false, got {shown(holds)}")
+        elif not holds:
+            read = _by_where_given(spec, [n for n in spec.params if n in names_read(constraint_expr(c))])
+            got = ", ".join(f"{n} = {_plain(values.get(n))}" for n in read)
+            diags.error(spec.param_locs.get(read[0], loc) if read else loc, f"{c.get('message')}, got {got}",
+                        hint=f"the constraint {one_line(str(c['check']), 120)} ({loc}) is false")
+
+
+def _plain(value: Any) -> str:
+    return one_line(value, 60) if isinstance(value, str) else shown(value)
+
+
+def _by_where_given(spec: Spec, names: list[str]) -> list[str]:
+    """`names` in the order a user looks for them: set by --set or keyword first, then by the file
+    nearest the spec's own (the spec, its bases, then its libraries, in the order read)."""
+    order = [_shown(f) for f in spec.files]
+
+    def rank(name: str) -> int:
+        file = spec.param_locs[name].file if name in spec.param_locs else ""
+        return order.index(file) if file in order else -1 if not file.endswith((".yaml", ".yml")) else len(order)
+    return sorted(names, key=rank)
 
 
 def _key_loc(table, key) -> Loc:
@@ -562,7 +617,7 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
                 overridden=bool(overrides), warnings=diags.warnings, files=loader.files, sets=list(sets),
-                values=dict(values))
+                values=dict(values), constraints=[*loader.constraints, *_as_list(raw, "constraints")])
 
 
 def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diagnostics) -> None:
