@@ -5,7 +5,7 @@ names as written, the schema taking every form the loader takes, and a variant t
 import shutil
 
 import pytest
-from paths import SPECS
+from paths import ROOT, SPECS
 
 import archspec
 from archspec.cli import main
@@ -135,3 +135,55 @@ def test_a_bad_constraint_is_an_error_at_its_check(capsys, spec_file, check, mes
         'nodes:\n  - c: {op: conv, out: "${width}", k: 1}\n'
     code, _, err = run(capsys, "validate", spec_file(text))
     assert code == 1 and error_lines(err)[0] == message, err
+
+
+# -- a variant says it is one ----------------------------------------------------------------
+
+RESNEXT_CIFAR = ("archspec: 1\nextends: resnet_cifar.yaml\nname: resnext_cifar\n"
+                 "params: {block: bottleneck, groups: 8, base_width: 64}\n")
+
+
+def test_a_shipped_variant_without_a_title_says_what_it_is(capsys):
+    code, out, _ = run(capsys, "summary", ROOT / "examples/guide/resnext50_32x4d.yaml", "--depth", "1")
+    assert code == 0
+    assert out.splitlines()[0] == "my_resnext50_32x4d: variant of ResNet-50: groups=32, base_width=4"
+    g = archspec.analyze(str(ROOT / "examples/guide/resnext50_32x4d.yaml"))
+    assert g.meta["paper"].startswith("base ResNet-50: He et al. 2015")
+    assert archspec.analyze(str(SPECS / "resnext50_32x4d.yaml")).meta["title"] == "ResNeXt-50 (32x4d)"
+
+
+def test_a_variant_is_named_in_summary_list_and_diagram(capsys, specs_copy):
+    (specs_copy / "resnext_cifar.yaml").write_text(RESNEXT_CIFAR)
+    title = "variant of CIFAR ResNet: block=bottleneck, groups=8, base_width=64"
+    code, out, _ = run(capsys, "summary", "specs/resnext_cifar.yaml", "--depth", "1")
+    assert code == 0 and out.splitlines()[0] == f"resnext_cifar: {title}"
+    code, out, _ = run(capsys, "list", "specs")
+    row = next(line for line in out.splitlines() if "resnext_cifar.yaml" in line)
+    assert title in row and "ResNet-20" not in row
+    code, _, _ = run(capsys, "diagram", "specs/resnext_cifar.yaml", "-o", "resnext.dot")
+    out = (specs_copy.parent / "resnext.dot").read_text()
+    assert code == 0 and f"<B>{title}</B>" in out and "default n = 3" not in out
+    assert "base CIFAR ResNet: He et al. 2015" in out
+
+
+def test_a_chain_of_untitled_variants_adds_up_and_a_same_network_keeps_the_title(specs_copy):
+    (specs_copy / "resnext_cifar.yaml").write_text(RESNEXT_CIFAR)
+    (specs_copy / "deeper.yaml").write_text("archspec: 1\nextends: resnext_cifar.yaml\nparams: {n: 5}\n"
+                                            "change:\n  fc: {out: 100}\n")
+    g = archspec.analyze("specs/deeper.yaml")
+    assert g.meta["title"] == ("variant of CIFAR ResNet: block=bottleneck, groups=8, base_width=64, n=5, "
+                               "fc (out=100)")
+    (specs_copy / "same.yaml").write_text("archspec: 1\nextends: resnet_cifar.yaml\nname: same\n")
+    assert archspec.analyze("specs/same.yaml").meta["title"].startswith("CIFAR ResNet, 6n + 2 layers")
+    (specs_copy / "own.yaml").write_text("archspec: 1\nextends: resnext_cifar.yaml\ntitle: ResNeXt-20 8x64d\n"
+                                         "paper: mine\n")
+    g = archspec.analyze("specs/own.yaml")
+    assert (g.meta["title"], g.meta["paper"]) == ("ResNeXt-20 8x64d", "mine")
+
+
+def test_a_variants_generated_class_is_named_after_the_variant(specs_copy):
+    from archspec.pytorch.emit.classnames import root_name
+    (specs_copy / "resnext_cifar.yaml").write_text(RESNEXT_CIFAR)
+    assert root_name(archspec.analyze("specs/resnext_cifar.yaml")) == "ResnextCifar"
+    assert root_name(archspec.analyze("specs/resnet20_cifar.yaml")) == "ResNet20"
+    assert root_name(archspec.analyze(str(ROOT / "examples/guide/se_resnet18.yaml"))) == "SeResnet18"

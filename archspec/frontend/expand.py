@@ -369,7 +369,7 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     diags.raise_if_errors()
     check_unused(spec, diags)
     diags.raise_if_errors()
-    meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
+    meta = {"title": spec.doc.title, "paper": spec.doc.paper, "variant_of": spec.variant_of, "file": spec.path,
             "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
             "reference_loc": raw.at("reference"), "overridden": spec.overridden,
             "sets": spec.sets, "values": spec.values,

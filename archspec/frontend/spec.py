@@ -199,6 +199,7 @@ class Spec:
     sets: list[str] = field(default_factory=list)   # the --set strings it was loaded with
     values: dict[str, Any] = field(default_factory=dict)    # and the keyword params (load(path, **values))
     constraints: list[YDict] = field(default_factory=list)  # its libraries', its bases' and its own
+    variant_of: str | None = None     # an untitled variant: its titled base's title (the title says so)
 
     @property
     def is_library(self) -> bool:
@@ -276,6 +277,50 @@ def _merge(base: YDict, child: YDict) -> YDict:
     return out
 
 
+@dataclass
+class Variant:
+    """A variant without its own title: the titled base it comes from and what it changes
+    (key -> how it reads in the title: `groups=8`, `conv1 (k=3, stride=1)`)."""
+    title: Any
+    paper: Any
+    changes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        """The base's title without its details (the default configuration it names)."""
+        return re.split(r" \(|, ", one_line(self.title, 80))[0]
+
+    def describe(self) -> str:
+        return one_line(f"variant of {self.base}: {', '.join(self.changes.values())}", 160)
+
+
+def _changes(own: YDict) -> dict[str, str]:
+    """What a variant file changes, as its title reads it."""
+    out = {f"param {k}": f"{k}={_written(v)}" for k, v in (own.get("params") or {}).items()}
+    for name, keys in (own.get("change") or {}).items():
+        items = keys.items() if isinstance(keys, dict) else ()
+        out[f"node {name}"] = f"{name} ({', '.join(f'{k}={_written(v)}' for k, v in items)})"
+    for key, what in (("nodes", "its own nodes"), ("input", f"input {_written(own.get('input'))}")):
+        if key in own:
+            out[key] = what
+    out.update({f"block {b}": f"its own {b}" for b in (own.get("blocks") or {})})
+    return out
+
+
+def _variant_of(variant: Variant | None, raw: YDict) -> str | None:
+    """The base a spec is called a variant of, when its title is the one made for it."""
+    return variant.base if variant and raw.get("title") == variant.describe() else None
+
+
+def _written(value: Any) -> str:
+    """A value as YAML writes it (true, [2, 2]), one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_written, value)) + "]"
+    return one_line(value, 40)
+
+
 class Loader:
     def __init__(self, diags: Diagnostics):
         self.diags = diags
@@ -283,6 +328,7 @@ class Loader:
         self.files: list[str] = []         # every file read, in order (a checkpoint keeps their text)
         self.constraints: list = []        # the libraries' constraints on their params, in the order read
         self.cache: dict[str, YDict | None] = {}    # real path -> the file as read, extends resolved
+        self.variants: dict[str, Variant] = {}      # real path -> what an untitled variant changes
 
     def read(self, path: str, shown: str, chain=(), loc: Loc | None = None) -> YDict | None:
         """One file with its `extends` resolved (relative to the file), libraries not yet;
@@ -314,10 +360,29 @@ class Loader:
             if "nodes" in raw and "nodes" in base:
                 self.diags.warning(raw.key_at("nodes"), f"nodes: replaces all {len(base['nodes'])} nodes of "
                                    f"{doc.extends}", hint="to change one node, write change: {NAME: {KEY: VALUE}}")
-            raw = _merge(base, raw)
+            own, raw = raw, _merge(base, raw)
+            self._name_variant(raw, own, base, self.variants.get(os.path.realpath(base_path)), chain[-1])
         if doc.change:
             _change_nodes(raw, raw["change"])
         return raw
+
+    def _name_variant(self, out: YDict, own: YDict, base: YDict, inherited: Variant | None, real: str) -> None:
+        """A variant without its own `title:` is called a variant of its base, by what it changes
+        (an untitled base's changes first), and its base's `paper:` is shown as the base's: a
+        ResNeXt made from the CIFAR ResNet is not "CIFAR ResNet ... ResNet-20". A file that
+        changes nothing of the network (a paper table of the base) keeps the base's title."""
+        origin = inherited or Variant(base.get("title"), base.get("paper"))
+        variant = Variant(origin.title, origin.paper, {**origin.changes, **_changes(own)})
+        if not (variant.changes and isinstance(origin.title, str)):
+            return
+        if "paper" not in own and isinstance(origin.paper, str):
+            out["paper"] = f"base {variant.base}: {origin.paper}"
+        if "title" in own:          # titled: its own variants name it (and its base's paper, if it has none)
+            if "paper" not in own:
+                self.variants[real] = Variant(own["title"], origin.paper)
+            return
+        self.variants[real] = variant
+        out["title"] = variant.describe()
 
     def libraries(self, raw: YDict, blocks: dict, params: dict, locs: dict, seen: set, depth: int = 0) -> None:
         """Collect blocks and default params from `use`d libraries, depth first."""
@@ -617,7 +682,8 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
                 overridden=bool(overrides), warnings=diags.warnings, files=loader.files, sets=list(sets),
-                values=dict(values), constraints=[*loader.constraints, *_as_list(raw, "constraints")])
+                values=dict(values), constraints=[*loader.constraints, *_as_list(raw, "constraints")],
+                variant_of=_variant_of(loader.variants.get(os.path.realpath(path)), raw))
 
 
 def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diagnostics) -> None:
