@@ -187,3 +187,29 @@ def test_a_variants_generated_class_is_named_after_the_variant(specs_copy):
     assert root_name(archspec.analyze("specs/resnext_cifar.yaml")) == "ResnextCifar"
     assert root_name(archspec.analyze("specs/resnet20_cifar.yaml")) == "ResNet20"
     assert root_name(archspec.analyze(str(ROOT / "examples/guide/se_resnet18.yaml"))) == "SeResnet18"
+
+
+# -- did-you-mean on every node form -------------------------------------------------------
+
+BLOCK = "blocks:\n  b:\n    params: {out: 4}\n    nodes:\n      - {op: conv, out: \"${out}\", k: 1}\n"
+
+
+@pytest.mark.parametrize("node", [
+    "- c: {op: conv, out: 4, k: 1, wehn: false}",
+    "- {op: conv, out: 4, k: 1, wehn: false}",
+    "- c: {use: b, wehn: false}",
+    "- {use: b, out: 8, wehn: false}",
+    "- {repeat: 2, node: relu, wehn: false}",
+    "- s: {seq: [relu], wehn: false}",
+    "- g: {nodes: [relu], wehn: false}",
+])
+def test_a_misspelt_when_is_caught_on_every_node_form(capsys, spec_file, node):
+    code, _, err = run(capsys, "validate", spec_file(HEAD + BLOCK + "nodes:\n  " + node + "\n"))
+    assert code == 1 and "'wehn'" in err and "hint: did you mean 'when'?" in err, err
+
+
+@pytest.mark.parametrize("node", ["- c: {op: conv, out: 4, k: 1, wehn: false}", "- c: {use: b, wehn: false}"])
+def test_a_misspelt_when_is_caught_in_a_library(capsys, spec_file, node):
+    lib = "archspec: 1\n" + BLOCK + "  n:\n    nodes:\n      " + node + "\n"
+    code, _, err = run(capsys, "validate", spec_file(lib, "lib.yaml"))
+    assert code == 1 and "hint: did you mean 'when'?" in err, err

@@ -31,6 +31,7 @@ from .syntax import (
     Reporter,
     check_node_name,
     dependencies,
+    key_hint,
     local_names,
     order,
     parse_decl,
@@ -426,7 +427,7 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
             continue
         if key not in params:
             raise SpecError(f"block '{block.name}' has no parameter {shown(key)}", loc=d.body.key_at(key),
-                            hint=did_you_mean(key, params) or f"its parameters: {', '.join(params) or 'none'}")
+                            hint=key_hint(key, [*params, "args"], f"its parameters: {', '.join(params) or 'none'}"))
         if key in given:
             raise SpecError(f"parameter '{key}' given twice (in args and by name)", loc=d.body.key_at(key))
         loc = d.body.at(key)
