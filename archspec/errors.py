@@ -125,9 +125,13 @@ class Diagnostics:
     """Collects errors and warnings; identical reports (same place, same text) are kept once."""
     items: list[Diagnostic] = field(default_factory=list)
     _seen: set = field(default_factory=set)
+    context: str | None = None      # "with --set k=0": said under each report not located at a --set
+    given: frozenset = frozenset()  # the --set (and keyword) locations' names, which say it themselves
 
     def add(self, diag: Diagnostic) -> None:
         key = (diag.loc, diag.message, diag.severity)
+        if self.context and diag.context is None and not (diag.loc and diag.loc.file in self.given):
+            diag = replace(diag, context=self.context)
         if key not in self._seen:
             self._seen.add(key)
             self.items.append(diag)

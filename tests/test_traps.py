@@ -213,3 +213,23 @@ def test_a_misspelt_when_is_caught_in_a_library(capsys, spec_file, node):
     lib = "archspec: 1\n" + BLOCK + "  n:\n    nodes:\n      " + node + "\n"
     code, _, err = run(capsys, "validate", spec_file(lib, "lib.yaml"))
     assert code == 1 and "hint: did you mean 'when'?" in err, err
+
+
+# -- an error a --set causes names the --set ---------------------------------------------------
+
+def test_an_error_in_the_base_file_names_the_set_that_caused_it(capsys):
+    code, _, err = run(capsys, "validate", SPECS / "wrn_cifar.yaml", "--set", "k=0", "--set", "dropout=0.1")
+    lines = err.splitlines()
+    assert code == 1
+    assert lines[0].startswith("specs/wrn_cifar.yaml:") and "attribute 'out' of conv" in lines[0]
+    assert "  with --set k=0 --set dropout=0.1" in lines
+    code, _, err = run(capsys, "validate", SPECS / "resnet50.yaml", "--set", "layers=[3, 4, 6]")
+    assert code == 1 and "index 3 out of range" in err and err.splitlines()[1] == "  with --set layers=[3, 4, 6]"
+    with pytest.raises(archspec.SpecErrors) as e:
+        archspec.analyze(archspec.load(str(SPECS / "wrn_cifar.yaml"), k=0))
+    assert str(e.value).splitlines()[3] == "  with k=0"
+
+
+def test_an_error_at_the_set_itself_does_not_repeat_it(capsys):
+    code, _, err = run(capsys, "validate", SPECS / "wrn_cifar.yaml", "--set", "k=abc")
+    assert code == 1 and err.startswith("--set k=abc: error:") and "with --set" not in err

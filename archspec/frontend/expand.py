@@ -555,7 +555,7 @@ def warn_unused(nodes: dict[str, Node], outs: dict[str, Output], diags: Diagnost
 @gc_paused
 def expand(spec: Spec) -> Graph:
     """Expand and infer a loaded spec; raises SpecErrors with every problem found."""
-    return Expander(spec, Diagnostics()).run()
+    return Expander(spec, spec.diagnostics()).run()
 
 
 @gc_paused

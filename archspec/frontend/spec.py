@@ -201,6 +201,14 @@ class Spec:
     constraints: list[YDict] = field(default_factory=list)  # its libraries', its bases' and its own
     variant_of: str | None = None     # an untitled variant: its titled base's title (the title says so)
 
+    def diagnostics(self) -> Diagnostics:
+        """Diagnostics for this network: a report its --set (or keyword) values may have caused
+        says which they were (the base file's line it points at is not where they are given)."""
+        values = [f"--set {one_line(s, 60)}" for s in self.sets]
+        values += [f"{k}={one_line(_written(v), 60)}" for k, v in self.values.items()]
+        given = {set_loc(s).file for s in self.sets} | {keyword_loc(k).file for k in self.values}
+        return Diagnostics(context="with " + " ".join(values) if values else None, given=frozenset(given))
+
     @property
     def is_library(self) -> bool:
         return self.doc.nodes is None
@@ -615,11 +623,21 @@ def _shown(path: str) -> str:
     return rel if not rel.startswith("..") else path
 
 
+def set_loc(s: str) -> Loc:
+    """Where a `--set key=value` is given: errors at it name it."""
+    return Loc(f"--set {one_line(s, 60)}")
+
+
+def keyword_loc(key: str) -> Loc:
+    """Where a keyword param (`load(path, depth=40)`) is given."""
+    return Loc(f"{key}=")
+
+
 def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
     """`--set key=value` pairs; values are YAML (`--set layers=[2,2,2,2]`)."""
     out = []
     for s in sets:
-        loc = Loc(f"--set {one_line(s, 60)}")
+        loc = set_loc(s)
         if "=" not in s:
             raise SpecError("expected key=value", loc=loc, hint="e.g. --set num_classes=10")
         key, text = s.split("=", 1)
@@ -668,7 +686,7 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     own = raw.get("params") or YDict(raw.loc)
     for k, v in own.items():
         params[k], locs[k] = v, own.at(k)
-    overrides = parse_overrides(sets) + [(k, v, Loc(f"{k}=")) for k, v in values.items()]
+    overrides = parse_overrides(sets) + [(k, v, keyword_loc(k)) for k, v in values.items()]
     _override(raw, params, locs, overrides, diags)
     _check_names(raw, blocks, params, locs, diags)
     diags.raise_if_errors()
