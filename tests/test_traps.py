@@ -233,3 +233,33 @@ def test_an_error_in_the_base_file_names_the_set_that_caused_it(capsys):
 def test_an_error_at_the_set_itself_does_not_repeat_it(capsys):
     code, _, err = run(capsys, "validate", SPECS / "wrn_cifar.yaml", "--set", "k=abc")
     assert code == 1 and err.startswith("--set k=abc: error:") and "with --set" not in err
+
+
+# -- a repeat in a repeat names its steps as written ---------------------------------------------
+
+NESTED = HEAD + """nodes:
+  - features:
+      - repeat: 2
+        node:
+          repeat: 2
+          index: j
+          name: "NAME"
+          node: {op: conv, out: 8, k: 3, pad: 1}
+  - flatten
+"""
+
+
+def test_a_named_inner_repeat_in_a_group_builds_the_names_as_written(spec_file):
+    g = archspec.analyze(spec_file(NESTED.replace("NAME", "conv${i + 1}_${j + 1}")))
+    assert [n for n in g.nodes if n != "flatten"] == [
+        "features.conv1_1", "features.conv1_2", "features.conv2_1", "features.conv2_2"]
+
+
+def test_an_inner_template_that_repeats_a_name_is_a_located_error(capsys, spec_file):
+    code, _, err = run(capsys, "validate", spec_file(NESTED.replace("NAME", "conv${j + 1}")))
+    assert code == 1 and "net.yaml:9:17: error: features: duplicate name 'conv1' from repeat" in err
+
+
+def test_an_unnamed_inner_repeat_still_numbers_its_steps(spec_file):
+    g = archspec.analyze(spec_file(HEAD + "nodes:\n  - {repeat: 2, node: {repeat: 2, index: j, node: relu}}\n"))
+    assert list(g.nodes) == ["0.0", "0.1", "1.0", "1.1"]

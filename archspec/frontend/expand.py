@@ -274,13 +274,14 @@ class Expander:
             raise SpecError("the repeated node takes its name from the repeat's 'name:'",
                             loc=item.loc, hint="e.g. {repeat: 4, name: \"denselayer${i + 1}\", node: {...}}")
         name = str(value_of(body["name"], step.env, body.at("name"), "'name'")) if "name" in body else \
-            None if step.seq else str(i)
+            None if step.seq or names_steps(body["node"]) else str(i)
         if name is not None:
             scope = ListScope(step.prefix, False, self.reporter(step))
             if not check_node_name(name, body.at("name"), scope):
                 return None
             if name in step.names.taken:
-                raise SpecError(f"duplicate name '{name}' from repeat", loc=d.loc)
+                raise SpecError(f"duplicate name '{name}' from repeat", loc=body.at("name") if "name" in body
+                                else d.loc, hint="a name template reads every enclosing index: conv${i + 1}_${j + 1}")
             step.names.taken.add(name)
             item.name = name
         y = self.expand_decl(item, step, [x])
@@ -489,6 +490,12 @@ def repeat_index(body: YDict, env: dict) -> str:
                         loc=body.at("index") if "index" in body else body.at("repeat"),
                         hint="name this repeat's index, e.g. index: j, and read the outer one as i")
     return index
+
+
+def names_steps(node: Any) -> bool:
+    """A repeated repeat that names its own steps (`name: conv${i + 1}_${j + 1}`): they join the
+    enclosing scope as written, not a numbered scope per outer step (`features.0.conv1_1`)."""
+    return isinstance(node, YDict) and "repeat" in node and "name" in node
 
 
 def check_repeat_form(d: Decl) -> None:
