@@ -263,3 +263,41 @@ def test_an_inner_template_that_repeats_a_name_is_a_located_error(capsys, spec_f
 def test_an_unnamed_inner_repeat_still_numbers_its_steps(spec_file):
     g = archspec.analyze(spec_file(HEAD + "nodes:\n  - {repeat: 2, node: {repeat: 2, index: j, node: relu}}\n"))
     assert list(g.nodes) == ["0.0", "0.1", "1.0", "1.1"]
+
+
+# -- `input` in a node's when: is that node's input ------------------------------------------
+
+TRAP = HEAD + """blocks:
+  res:
+    params: {out: int}
+    nodes:
+      - conv1: {op: conv, out: "${out}", k: 3, pad: 1}
+      - proj: {op: conv, out: "${out}", k: 1, when: "${WHEN.channels != out}"}
+      - {op: add, in: [conv1, proj]}
+nodes:
+  - block: {use: res, out: 16}
+"""
+
+
+def test_input_in_a_nodes_when_that_differs_from_block_input_is_a_warning(capsys, spec_file):
+    path = spec_file(TRAP.replace("WHEN", "input"))
+    code, _, err = run(capsys, "validate", path)
+    assert code == 0
+    assert ("net.yaml:8:53: warning: block.proj: when: ${input.channels != out} is false for proj's own "
+            "input (16, 8, 8); for the block's incoming tensor, block_input (3, 8, 8), it is true") in err
+    assert "hint: in a node's when:, input is the node's own input; write block_input for the block's" in err
+    code, _, err = run(capsys, "validate", path, "--strict")
+    assert code == 1
+    fixed = spec_file(TRAP.replace("WHEN", "block_input").replace("k: 1, when", "k: 1, in: input, when"))
+    code, _, err = run(capsys, "validate", fixed)
+    assert code == 0 and "warning" not in err
+    assert archspec.analyze(fixed).nodes["block.proj"].shape == (16, 8, 8)
+
+
+def test_the_shape_error_a_when_input_trap_causes_names_block_input(capsys, spec_file):
+    text = TRAP.replace("WHEN", "input").replace("in: [conv1, proj]", "in: [proj, input]")
+    code, _, err = run(capsys, "validate", spec_file(text))
+    assert code == 1 and "block.add: cannot add (16, 8, 8) and (3, 8, 8)" in err
+    hint = next(line for line in err.splitlines() if line.startswith("  hint:"))
+    assert hint.startswith("  hint: 'proj' was dropped: when: ${input.channels != out} is false for proj's own")
+    assert "block_input" in hint

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import Diagnostics, FollowsError, Frame, LimitError, Loc, SpecError, did_you_mean
+from ..errors import Diagnostics, FollowsError, Frame, LimitError, Loc, SpecError, did_you_mean, fmt_shape
 from ..ir import INPUT, Graph, Node, Output, Scope, shape_of
 from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from ..names import name_problem, shown
 from ..ops import REGISTRY
-from .expr import ShapeView, has_expr, resolve
+from .expr import ShapeView, has_expr, names_read, resolve
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
@@ -96,6 +96,7 @@ class Expander:
         self.inference = Inference()
         self.instances = 0           # every node, block, group and repeat step (MAX_INSTANCES)
         self.fewest = Fewest(spec.blocks)       # a list's nodes projected before they are made (MAX_NODES)
+        self.traps: dict[tuple, str] = {}       # (scope, node) -> how its when: read the wrong input
 
     def run(self) -> Graph:
         spec, raw = self.spec, self.spec.raw
@@ -155,10 +156,7 @@ class Expander:
                              "and blocks", loc=d.loc, hint="does a block use itself?", chain=ctx.chain)
         try:
             if "when" in d.body:
-                cond = value_of(d.body["when"], self.env(ctx, ins), d.body.at("when"), "'when'")
-                if not isinstance(cond, bool):
-                    raise SpecError(f"'when' must be true or false, got {shown(cond)}", loc=d.body.at("when"))
-                if not cond:
+                if not when_of(d, ctx, self.env(ctx, ins), ins, self.diags, self.traps):
                     return stands_for(d, ins)
             elif "else" in d.body:
                 raise SpecError("'else:' says what a node dropped by 'when:' stands for; this node has no "
@@ -194,7 +192,8 @@ class Expander:
             values[key] = v
         full = ctx.full(self._local_name(d, ctx, opname))
         xs = [self.shape_of(r) for r in ins]
-        found = self.inference.node(op, values, xs, d.body, d.loc, self.reporter(ctx, full))
+        report = with_trap_hint(self.reporter(ctx, full), d, ctx.prefix, self.traps)
+        found = self.inference.node(op, values, xs, d.body, d.loc, report)
         if len(self.nodes) >= MAX_NODES:
             raise LimitError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
         self.nodes[full] = Node(full, op, found.attrs, list(ins), xs, found.shape, found.tensors, found.macs,
@@ -490,6 +489,49 @@ def repeat_index(body: YDict, env: dict) -> str:
                         loc=body.at("index") if "index" in body else body.at("repeat"),
                         hint="name this repeat's index, e.g. index: j, and read the outer one as i")
     return index
+
+
+def when_of(d: Decl, ctx: Ctx, env: dict, ins: list[str], diags: Diagnostics, traps: dict) -> bool:
+    """A node's `when:`. Where it reads `input` (the node's own input) and would be the other way
+    for the block's incoming tensor (block_input), a warning says so (users read `input` as the
+    block's); the errors of the nodes that read this one repeat it in their hint (with_trap_hint)."""
+    loc = d.body.at("when")
+    cond = value_of(d.body["when"], env, loc, "'when'")
+    if not isinstance(cond, bool):
+        raise SpecError(f"'when' must be true or false, got {shown(cond)}", loc=loc)
+    text, block = d.body["when"], env.get("block_input")
+    if not (isinstance(text, str) and "input" in names_read(text) and ins[0] != ctx.scope_input
+            and "input" in env and block is not None and not isinstance(env["input"], UnknownShape)
+            and not isinstance(block, UnknownShape)):
+        return cond
+    try:
+        other = resolve(text, {**env, "input": block})
+    except SpecError:
+        return cond
+    if other != cond:
+        who = d.name or "this node"
+        trap = (f"when: {text} is {str(cond).lower()} for {who}'s own input {fmt_shape(env['input'].shape)}; "
+                f"for the block's incoming tensor, block_input {fmt_shape(block.shape)}, it is {str(other).lower()}")
+        diags.warning(loc, trap, ctx.full(d.name) if d.name else ctx.prefix, chain=ctx.chain,
+                      hint="in a node's when:, input is the node's own input; write block_input for the block's")
+        if not cond:
+            traps[(ctx.prefix, d.name)] = trap
+    return cond
+
+
+def with_trap_hint(report: Reporter, d: Decl, prefix: str, traps: dict) -> Reporter:
+    """The reporter of a node that reads a node dropped by the when:/input trap: its errors'
+    hint is the trap (the shape error it causes would otherwise point at a missing projection)."""
+    names = d.body.get("in")
+    found = [(n, traps[(prefix, n)]) for n in (names if isinstance(names, list) else [names])
+             if isinstance(n, str) and (prefix, n) in traps]
+    if not found:
+        return report
+    name, trap = found[0]
+
+    def report_trap(loc: Loc | None, message: str, path: str = "", hint: str | None = None) -> None:
+        report(loc, message, path, f"'{name}' was dropped: {trap}: write block_input in its when:")
+    return report_trap
 
 
 def names_steps(node: Any) -> bool:
