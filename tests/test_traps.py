@@ -301,3 +301,50 @@ def test_the_shape_error_a_when_input_trap_causes_names_block_input(capsys, spec
     hint = next(line for line in err.splitlines() if line.startswith("  hint:"))
     assert hint.startswith("  hint: 'proj' was dropped: when: ${input.channels != out} is false for proj's own")
     assert "block_input" in hint
+
+
+# -- the schema takes every form the loader takes ---------------------------------------------
+
+def _spec_files() -> list:
+    """Every spec file shipped or used by the tests: specs/, examples/ and tests/ fixtures."""
+    found = [*SPECS.rglob("*.yaml"), *(ROOT / "examples").rglob("*.yaml"), *(ROOT / "tests").rglob("*.yaml")]
+    return sorted(found)
+
+
+FORMS = [
+    '{op: "${act}"}', '{op: "${act}", in: input}', 'a: {op: "${act}", when: "${n > 1}"}',
+    'a: {op: "${act}", negative_slope: 0.1}', 'a: {op: conv, out: "${n}", k: [1, "${n}"]}',
+    'a: {op: add, in: [input, input], weights: [1, "${n / 10}"]}', 'a: {use: "${blk}", planes: 4}',
+    'a: "${act}"', '"${act}"', 's: {seq: [{repeat: "${n}", node: [relu, {op: dropout, p: 0.1}], when: true}]}',
+    '{repeat: "${n}", name: "r${i}", node: {op: conv, out: 4, k: [1, 1]}, when: "${n > 0}"}',
+    'a: {op: concat, in: [input, input], when: false, else: input}', 'a: {op: add, in: "${[\'input\', \'input\']}"}',
+]
+
+
+def test_the_schema_takes_every_spec_form_the_loader_takes(tmp_path):
+    """Every spec file in the repository that loads fits the schema, and so does each node form,
+    in a spec that loads."""
+    import jsonschema
+    import yaml
+
+    from archspec.frontend.schema import json_schema
+    validator = jsonschema.Draft202012Validator(json_schema())
+    files = _spec_files()
+    assert len(files) > 60
+    for path in files:
+        try:
+            spec = archspec.load(str(path), library_ok=True)
+            if spec.doc.nodes is not None:
+                archspec.analyze(spec)
+        except archspec.SpecErrors:
+            continue            # a spec with a mistake on purpose (examples/broken.yaml, a user op)
+        problems = [e.message[:200] for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert not problems, (str(path), problems)
+    for form in FORMS:
+        text = (HEAD + "params: {act: leaky_relu, n: 2, blk: b}\nblocks:\n  b:\n    params: {planes: 4}\n"
+                "    nodes: [{op: conv, out: \"${planes}\", k: 1}]\nnodes:\n  - " + form +
+                "\n  - {op: scale, factor: \"${n + len(act + blk)}\"}\n")
+        (tmp_path / "form.yaml").write_text(text)
+        archspec.analyze(str(tmp_path / "form.yaml"))
+        problems = [e.message[:200] for e in validator.iter_errors(yaml.safe_load(text))]
+        assert not problems, (form, problems)
