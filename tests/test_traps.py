@@ -348,3 +348,10 @@ def test_the_schema_takes_every_spec_form_the_loader_takes(tmp_path):
         archspec.analyze(str(tmp_path / "form.yaml"))
         problems = [e.message[:200] for e in validator.iter_errors(yaml.safe_load(text))]
         assert not problems, (form, problems)
+
+
+def test_the_readmes_root_cause_example_is_the_real_output(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code, _, err = run(capsys, "validate", "examples/variant_typo.yaml")
+    assert code == 1 and err.startswith("examples/variant_typo.yaml:7:12: error: layer1: block 'stage' has no")
+    assert f"$ archspec validate examples/variant_typo.yaml\n{err.strip()}\n```" in (ROOT / "README.md").read_text()
