@@ -355,3 +355,32 @@ def test_the_readmes_root_cause_example_is_the_real_output(capsys, monkeypatch):
     code, _, err = run(capsys, "validate", "examples/variant_typo.yaml")
     assert code == 1 and err.startswith("examples/variant_typo.yaml:7:12: error: layer1: block 'stage' has no")
     assert f"$ archspec validate examples/variant_typo.yaml\n{err.strip()}\n```" in (ROOT / "README.md").read_text()
+
+
+BLOCK_RULE = HEAD + """params: {width: 8}
+blocks:
+  grouped:
+    params: {out: int, groups: 1}
+    constraints:
+      - {check: "out % groups == 0", message: "the width splits into equal groups"}
+      - {check: "${input.height >= groups}", message: "no more groups than rows"}
+    nodes:
+      - {op: conv, out: "${out}", k: 1, groups: "${groups}"}
+nodes:
+  - a: {use: grouped, out: "${width}", groups: 1}
+  - b: {use: grouped, out: "${width}", groups: GROUPS}
+"""
+
+
+def test_a_blocks_constraint_is_checked_at_each_instance(capsys, spec_file):
+    assert archspec.analyze(spec_file(BLOCK_RULE.replace("GROUPS", "4"))).nodes["b.conv"].shape == (8, 8, 8)
+    code, _, err = run(capsys, "validate", spec_file(BLOCK_RULE.replace("GROUPS", "3")))
+    assert code == 1
+    assert error_lines(err) == ["net.yaml:14:48: error: b: the width splits into equal groups, got groups = 3, out = 8"]
+    code, _, err = run(capsys, "validate", spec_file(BLOCK_RULE.replace("GROUPS", "4")), "--set", "width=6")
+    assert code == 1 and "net.yaml:14:48: error: b: the width splits into equal groups, got groups = 4, out = 6" in err
+    assert "  with --set width=6" in err
+    code, _, err = run(capsys, "validate", spec_file(BLOCK_RULE.replace("GROUPS", "16").replace("h: 8}", "h: 16}")))
+    assert code == 1
+    assert error_lines(err) == ["net.yaml:14:48: error: b: no more groups than rows, got groups = 16"]
+    assert "hint: block 'grouped' requires ${input.height >= groups} (net.yaml:9:17)" in err

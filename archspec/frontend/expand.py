@@ -21,7 +21,7 @@ from .expr import ShapeView, has_expr, names_read, resolve
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
-from .spec import TYPE_NAMES, Block, Spec, check_constraints, check_unused, type_problem
+from .spec import TYPE_NAMES, Block, Spec, check_block_constraints, check_constraints, check_unused, type_problem
 from .syntax import (
     CONTROL,
     Decl,
@@ -216,6 +216,7 @@ class Expander:
                             block.raw.at("when"), f"'when' of block '{block.name}'")
             if not cond:
                 return ins[0]
+        check_block_constraints(block, {**env, "input": call_env.get("input")}, d.body)
         if ("seq" in block.raw) == ("nodes" in block.raw):
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
         kind = "seq" if "seq" in block.raw else "nodes"

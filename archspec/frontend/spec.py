@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
+from ..errors import Diagnostics, FollowsError, Loc, SpecError, SpecErrors, did_you_mean
 from ..limits import MAX_FILE_CHAIN
 from ..names import check_name, file_stem, one_line, shown
 from .expr import names_read, resolve
@@ -94,6 +94,7 @@ class BlockDef(_Strict):
     nodes: list[Any] | None = None
     seq: list[Any] | None = None
     output: str | None = None
+    constraints: list[Constraint] = Field(default_factory=list)     # checked at each instance
 
 
 INIT_METHODS = ("default", "kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
@@ -513,8 +514,9 @@ def check_unused(spec: Spec, diags: Diagnostics) -> None:
     (`group: 32` for `groups`): an error. (A base's or library's knob may go unread here.)
     Checked once the spec expands without errors: a misspelt read is the root cause to report."""
     raw, blocks, params, locs, top = spec.raw, spec.blocks, spec.params, spec.param_locs, _shown(spec.path)
+    rules = [*spec.constraints, *(c for b in blocks.values() for c in _as_list(b.raw, "constraints"))]
     read = expression_names([raw, *(b.raw for b in blocks.values()), *params.values(),
-                             *(constraint_expr(c) for c in spec.constraints)])
+                             *(constraint_expr(c) for c in rules if isinstance(c, YDict))])
     for name in params:
         file = locs[name].file if name in locs else top
         if name not in read and (file == top or not file.endswith((".yaml", ".yml"))):
@@ -572,6 +574,28 @@ def check_constraints(spec: Spec, values: dict, diags: Diagnostics) -> None:
             got = ", ".join(f"{n} = {_plain(values.get(n))}" for n in read)
             diags.error(spec.param_locs.get(read[0], loc) if read else loc, f"{c.get('message')}, got {got}",
                         hint=f"the constraint {one_line(str(c['check']), 120)} ({loc}) is false")
+
+
+def check_block_constraints(block: Block, env: dict, instance: YDict) -> None:
+    """A block's constraints on its parameters' values (`env`), at one instance; a false one is
+    a SpecError at the instance's argument it reads (the last written), else at the check."""
+    for c in _as_list(block.raw, "constraints"):
+        loc = c.at("check")
+        try:
+            holds = resolve(constraint_expr(c), env)
+        except SpecError as e:      # an unknown input shape (an earlier error) stays that error's echo
+            kind = FollowsError if isinstance(e, FollowsError) else SpecError
+            raise kind(f"constraint of block '{block.name}': {e.message}", hint=e.hint, loc=loc) from None
+        if not isinstance(holds, bool):
+            raise SpecError(f"constraint of block '{block.name}': must be true or false, got {shown(holds)}",
+                            loc=loc)
+        if not holds:
+            names = names_read(constraint_expr(c))
+            given = [k for k in reversed(instance) if k in names and k in block.params]
+            read = given + [p for p in block.params if p in names and p not in given]
+            got = ", ".join(f"{n} = {_plain(env.get(n))}" for n in read)
+            raise SpecError(f"{c.get('message')}, got {got}", loc=instance.at(given[0]) if given else loc,
+                            hint=f"block '{block.name}' requires {one_line(str(c.get('check')), 120)} ({loc})")
 
 
 def _plain(value: Any) -> str:
