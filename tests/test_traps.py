@@ -80,6 +80,7 @@ def test_a_variant_inherits_its_bases_constraints_and_the_error_is_at_its_line(c
     ("resnet18.yaml", "groups=1", "groups=32", "the basic block has no groups or width per group"),
     ("resnet34.yaml", "base_width=64", "base_width=128", "the basic block has no groups or width per group"),
     ("resnet50.yaml", "groups=32", "se_reduction=-1", "SE reduction ratio r: 0 (no SE) or more"),
+    ("vgg16.yaml", "config=E", "config=F", "VGG: config is a column of Table 1"),
 ])
 def test_the_family_specs_state_their_papers_constraints(capsys, spec, good, bad, message):
     code, _, err = run(capsys, "validate", SPECS / spec, "--set", good)
@@ -88,6 +89,14 @@ def test_the_family_specs_state_their_papers_constraints(capsys, spec, good, bad
     assert code == 1
     first = error_lines(err)[0]
     assert first.startswith(f"--set {bad}: error: {message}") and f"got {bad.replace('=', ' = ')}" in first
+
+
+def test_vggs_lrn_network_is_configuration_a(capsys):
+    assert run(capsys, "validate", SPECS / "vgg11.yaml", "--set", "lrn=true")[0] == 0
+    code, _, err = run(capsys, "validate", SPECS / "vgg11.yaml", "--set", "lrn=true", "--set", "config=B")
+    assert code == 1 and error_lines(err) == [
+        "--set config=B: error: VGG: the LRN network is A-LRN, configuration A (Simonyan & Zisserman 2015, "
+        "Table 1), got config = B, lrn = true"]
 
 
 def test_a_densenet_without_bottleneck_takes_3n_plus_4(capsys):

@@ -571,7 +571,7 @@ def check_constraints(spec: Spec, values: dict, diags: Diagnostics) -> None:
             diags.error(loc, f"constraint: must be true or false, got {shown(holds)}")
         elif not holds:
             read = _by_where_given(spec, [n for n in spec.params if n in names_read(constraint_expr(c))])
-            got = ", ".join(f"{n} = {_plain(values.get(n))}" for n in read)
+            got = ", ".join(f"{n} = {_written(values.get(n))}" for n in read)
             diags.error(spec.param_locs.get(read[0], loc) if read else loc, f"{c.get('message')}, got {got}",
                         hint=f"the constraint {one_line(str(c['check']), 120)} ({loc}) is false")
 
@@ -593,13 +593,9 @@ def check_block_constraints(block: Block, env: dict, instance: YDict) -> None:
             names = names_read(constraint_expr(c))
             given = [k for k in reversed(instance) if k in names and k in block.params]
             read = given + [p for p in block.params if p in names and p not in given]
-            got = ", ".join(f"{n} = {_plain(env.get(n))}" for n in read)
+            got = ", ".join(f"{n} = {_written(env.get(n))}" for n in read)
             raise SpecError(f"{c.get('message')}, got {got}", loc=instance.at(given[0]) if given else loc,
                             hint=f"block '{block.name}' requires {one_line(str(c.get('check')), 120)} ({loc})")
-
-
-def _plain(value: Any) -> str:
-    return one_line(value, 60) if isinstance(value, str) else shown(value)
 
 
 def _by_where_given(spec: Spec, names: list[str]) -> list[str]:
