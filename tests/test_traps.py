@@ -2,6 +2,7 @@
 spec states on its parameters, the root cause of several errors printed first, `--set` named
 in the errors it causes, did-you-mean on every node form, `input` in a `when:`, nested repeats'
 names as written, the schema taking every form the loader takes, and a variant that says so."""
+import json
 import shutil
 
 import pytest
@@ -159,6 +160,10 @@ def test_a_shipped_variant_without_a_title_says_what_it_is(capsys):
     g = archspec.analyze(str(ROOT / "examples/guide/resnext50_32x4d.yaml"))
     assert g.meta["paper"].startswith("base ResNet-50: He et al. 2015")
     assert archspec.analyze(str(SPECS / "resnext50_32x4d.yaml")).meta["title"] == "ResNeXt-50 (32x4d)"
+    code, out, _ = run(capsys, "summary", ROOT / "examples/guide/resnext50_32x4d.yaml", "--json")
+    assert json.loads(out)["variant_of"] == "ResNet-50"
+    code, out, _ = run(capsys, "summary", SPECS / "resnext50_32x4d.yaml", "--json")
+    assert json.loads(out)["variant_of"] is None
 
 
 def test_a_variant_is_named_in_summary_list_and_diagram(capsys, specs_copy):
