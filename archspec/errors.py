@@ -43,6 +43,9 @@ class Frame:
         return f"in block '{self.block}' instantiated at {self.loc} ({where})"
 
 
+FOLLOWS = "(follows from the error above)"
+
+
 @dataclass
 class Diagnostic:
     loc: Loc | None
@@ -51,15 +54,19 @@ class Diagnostic:
     hint: str | None = None
     chain: tuple[Frame, ...] = ()
     severity: str = "error"
+    follows: bool = False           # an echo of an earlier error (it read a shape that error left unknown)
+    context: str | None = None      # the --set values the network was built with, where not at a --set
 
     def __str__(self) -> str:
         head = f"{self.loc}: " if self.loc else ""
         path = f"{self.path}: " if self.path else ""
-        lines = [f"{head}{self.severity}: {path}{self.message}"]
+        lines = [f"{head}{self.severity}: {path}{self.message}" + (f" {FOLLOWS}" if self.follows else "")]
         frames = [f"  {frame}" for frame in reversed(self.chain)]
         if len(frames) > 8:     # a runaway recursion: the innermost and outermost frames tell the story
             frames[4:-2] = [f"  ... {len(frames) - 6} more instantiations"]
         lines += frames
+        if self.context:
+            lines.append(f"  {self.context}")
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(_cut(printable(line)) for line in lines)
@@ -77,6 +84,11 @@ class SpecError(Exception):
         self.message = message
         self.hint = hint
         self.loc = loc
+
+
+class FollowsError(SpecError):
+    """An error caused by an earlier one: an expression read a shape that the earlier error left
+    unknown. Reported after every root cause, marked as following from it."""
 
 
 class LimitError(SpecError):
@@ -113,9 +125,13 @@ class Diagnostics:
     """Collects errors and warnings; identical reports (same place, same text) are kept once."""
     items: list[Diagnostic] = field(default_factory=list)
     _seen: set = field(default_factory=set)
+    context: str | None = None      # "with --set k=0": said under each report not located at a --set
+    given: frozenset = frozenset()  # the --set (and keyword) locations' names, which say it themselves
 
     def add(self, diag: Diagnostic) -> None:
         key = (diag.loc, diag.message, diag.severity)
+        if self.context and diag.context is None and not (diag.loc and diag.loc.file in self.given):
+            diag = replace(diag, context=self.context)
         if key not in self._seen:
             self._seen.add(key)
             self.items.append(diag)
@@ -123,8 +139,8 @@ class Diagnostics:
                 stop = Diagnostic(None, f"stopped after {MAX_ERRORS} errors", severity="note")
                 raise SpecErrors(sorted(self.errors, key=_position) + [stop])
 
-    def error(self, loc, message, path="", hint=None, chain=()):
-        self.add(Diagnostic(loc, message, path, hint, tuple(chain)))
+    def error(self, loc, message, path="", hint=None, chain=(), follows=False):
+        self.add(Diagnostic(loc, message, path, hint, tuple(chain), follows=follows))
 
     def warning(self, loc, message, path="", hint=None, chain=()):
         self.add(Diagnostic(loc, message, path, hint, tuple(chain), "warning"))
@@ -144,7 +160,8 @@ class Diagnostics:
 
 
 def _position(d: Diagnostic):
-    return (d.loc.file, d.loc.line, d.loc.col) if d.loc else ("", 0, 0)
+    """Root causes first, in file order, then the errors that follow from them."""
+    return (d.follows, *((d.loc.file, d.loc.line, d.loc.col) if d.loc else ("", 0, 0)))
 
 
 def did_you_mean(name: str, choices) -> str | None:

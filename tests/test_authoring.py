@@ -75,7 +75,7 @@ def test_training_figures_have_a_tolerance_and_the_rest_none():
 @pytest.mark.slow
 def test_every_command_prints_what_the_guide_shows(tmp_path):
     results = run_guide(tmp_path)
-    assert sum(len(runs) for _, runs in results) == 14
+    assert sum(len(runs) for _, runs in results) == 15
     for _, runs in results:
         for command, shown, got in runs:
             assert_prints_the_same(command, shown, got)

@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import Diagnostics, Frame, LimitError, Loc, SpecError, did_you_mean
+from ..errors import Diagnostics, FollowsError, Frame, LimitError, Loc, SpecError, did_you_mean, fmt_shape
 from ..ir import INPUT, Graph, Node, Output, Scope, shape_of
 from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from ..names import name_problem, shown
 from ..ops import REGISTRY
-from .expr import ShapeView, has_expr, resolve
+from .expr import ShapeView, has_expr, names_read, resolve
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
-from .spec import TYPE_NAMES, Block, Spec, check_unused, type_problem
+from .spec import TYPE_NAMES, Block, Spec, check_block_constraints, check_constraints, check_unused, type_problem
 from .syntax import (
     CONTROL,
     Decl,
@@ -31,6 +31,7 @@ from .syntax import (
     Reporter,
     check_node_name,
     dependencies,
+    key_hint,
     local_names,
     order,
     parse_decl,
@@ -95,11 +96,14 @@ class Expander:
         self.inference = Inference()
         self.instances = 0           # every node, block, group and repeat step (MAX_INSTANCES)
         self.fewest = Fewest(spec.blocks)       # a list's nodes projected before they are made (MAX_NODES)
+        self.traps: dict[tuple, str] = {}       # (scope, node) -> how its when: read the wrong input
 
     def run(self) -> Graph:
         spec, raw = self.spec, self.spec.raw
         self.globals = global_params(spec, self.diags)
         self.diags.raise_if_errors()      # every later expression may read the params
+        check_constraints(spec, self.globals, self.diags)
+        self.diags.raise_if_errors()      # a network its paper rules out is not built
         self.input_shape = input_shape(raw, self.diags)
         try:
             last, aliases = self.expand_list(raw["nodes"], Ctx("", self.globals), INPUT, raw.at("nodes"))
@@ -152,10 +156,7 @@ class Expander:
                              "and blocks", loc=d.loc, hint="does a block use itself?", chain=ctx.chain)
         try:
             if "when" in d.body:
-                cond = value_of(d.body["when"], self.env(ctx, ins), d.body.at("when"), "'when'")
-                if not isinstance(cond, bool):
-                    raise SpecError(f"'when' must be true or false, got {shown(cond)}", loc=d.body.at("when"))
-                if not cond:
+                if not when_of(d, ctx, self.env(ctx, ins), ins, self.diags, self.traps):
                     return stands_for(d, ins)
             elif "else" in d.body:
                 raise SpecError("'else:' says what a node dropped by 'when:' stands for; this node has no "
@@ -171,7 +172,8 @@ class Expander:
         except LimitError:
             raise
         except SpecError as e:
-            self.reporter(ctx)(e.loc or d.loc, e.message, ctx.full(d.name) if d.name else ctx.prefix, e.hint)
+            self.diags.error(e.loc or d.loc, e.message, ctx.full(d.name) if d.name else ctx.prefix, e.hint,
+                             ctx.chain, follows=isinstance(e, FollowsError))
             return Failed("?")
 
     def _expand_named(self, d: Decl, target: Any, ctx: Ctx, ins: list[str]) -> str:
@@ -190,7 +192,8 @@ class Expander:
             values[key] = v
         full = ctx.full(self._local_name(d, ctx, op.node_name))
         xs = [self.shape_of(r) for r in ins]
-        found = self.inference.node(op, values, xs, d.body, d.loc, self.reporter(ctx, full))
+        report = with_trap_hint(self.reporter(ctx, full), d, ctx.prefix, self.traps)
+        found = self.inference.node(op, values, xs, d.body, d.loc, report)
         if len(self.nodes) >= MAX_NODES:
             raise LimitError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
         self.nodes[full] = Node(full, op, found.attrs, list(ins), xs, found.shape, found.tensors, found.macs,
@@ -213,6 +216,7 @@ class Expander:
                             block.raw.at("when"), f"'when' of block '{block.name}'")
             if not cond:
                 return ins[0]
+        check_block_constraints(block, {**env, "input": call_env.get("input")}, d.body)
         if ("seq" in block.raw) == ("nodes" in block.raw):
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
         kind = "seq" if "seq" in block.raw else "nodes"
@@ -270,13 +274,14 @@ class Expander:
             raise SpecError("the repeated node takes its name from the repeat's 'name:'",
                             loc=item.loc, hint="e.g. {repeat: 4, name: \"denselayer${i + 1}\", node: {...}}")
         name = str(value_of(body["name"], step.env, body.at("name"), "'name'")) if "name" in body else \
-            None if step.seq else str(i)
+            None if step.seq or names_steps(body["node"]) else str(i)
         if name is not None:
             scope = ListScope(step.prefix, False, self.reporter(step))
             if not check_node_name(name, body.at("name"), scope):
                 return None
             if name in step.names.taken:
-                raise SpecError(f"duplicate name '{name}' from repeat", loc=d.loc)
+                raise SpecError(f"duplicate name '{name}' from repeat", loc=body.at("name") if "name" in body
+                                else d.loc, hint="a name template reads every enclosing index: conv${i + 1}_${j + 1}")
             step.names.taken.add(name)
             item.name = name
         y = self.expand_decl(item, step, [x])
@@ -304,10 +309,9 @@ class Expander:
         shapes = [self.shape_of(r) for r in ins]
         env = dict(ctx.env)
         scope_shape = self.shape_of(ctx.scope_input)
-        if scope_shape is not None:
-            env["block_input"] = ShapeView(scope_shape)
-        if shapes and shapes[0] is not None:
-            env["input"] = ShapeView(shapes[0])
+        env["block_input"] = UNKNOWN if scope_shape is None else ShapeView(scope_shape)
+        if shapes:
+            env["input"] = UNKNOWN if shapes[0] is None else ShapeView(shapes[0])
         env["inputs"] = [ShapeView(s) for s in shapes if s is not None]
         return env
 
@@ -320,6 +324,21 @@ class Expander:
 
 # -- the steps, as functions ------------------------------------------------------------------
 
+class UnknownShape(ShapeView):
+    """A tensor whose shape an earlier error left unknown: an expression that reads it fails as
+    that error's echo (FollowsError), reported after it and marked so."""
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    def get(self, field: str):
+        raise FollowsError(f"the incoming tensor's {field} is unknown after an earlier error")
+
+
+UNKNOWN = UnknownShape()
+
+
 def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
     """`value` with its `${...}` evaluated; an error names what was being evaluated, at `loc`."""
     try:
@@ -327,7 +346,8 @@ def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
     except SpecError as e:
         if "input" not in env and "'input'" in e.message:
             e.hint = "the incoming shape is unknown here (an earlier error)"
-        raise SpecError(f"in {what}: {e.message}", hint=e.hint, loc=loc) from None
+        kind = FollowsError if isinstance(e, FollowsError) else SpecError
+        raise kind(f"in {what}: {e.message}", hint=e.hint, loc=loc) from None
 
 
 def global_params(spec: Spec, diags: Diagnostics) -> dict[str, Any]:
@@ -354,7 +374,7 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     diags.raise_if_errors()
     check_unused(spec, diags)
     diags.raise_if_errors()
-    meta = {"title": spec.doc.title, "paper": spec.doc.paper, "file": spec.path,
+    meta = {"title": spec.doc.title, "paper": spec.doc.paper, "variant_of": spec.variant_of, "file": spec.path,
             "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
             "reference_loc": raw.at("reference"), "overridden": spec.overridden,
             "sets": spec.sets, "values": spec.values,
@@ -411,7 +431,7 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
             continue
         if key not in params:
             raise SpecError(f"block '{block.name}' has no parameter {shown(key)}", loc=d.body.key_at(key),
-                            hint=did_you_mean(key, params) or f"its parameters: {', '.join(params) or 'none'}")
+                            hint=key_hint(key, [*params, "args"], f"its parameters: {', '.join(params) or 'none'}"))
         if key in given:
             raise SpecError(f"parameter '{key}' given twice (in args and by name)", loc=d.body.key_at(key))
         loc = d.body.at(key)
@@ -473,6 +493,55 @@ def repeat_index(body: YDict, env: dict) -> str:
                         loc=body.at("index") if "index" in body else body.at("repeat"),
                         hint="name this repeat's index, e.g. index: j, and read the outer one as i")
     return index
+
+
+def when_of(d: Decl, ctx: Ctx, env: dict, ins: list[str], diags: Diagnostics, traps: dict) -> bool:
+    """A node's `when:`. Where it reads `input` (the node's own input) and would be the other way
+    for the block's incoming tensor (block_input), a warning says so (users read `input` as the
+    block's); the errors of the nodes that read this one repeat it in their hint (with_trap_hint)."""
+    loc = d.body.at("when")
+    cond = value_of(d.body["when"], env, loc, "'when'")
+    if not isinstance(cond, bool):
+        raise SpecError(f"'when' must be true or false, got {shown(cond)}", loc=loc)
+    text, block = d.body["when"], env.get("block_input")
+    if not (isinstance(text, str) and "input" in names_read(text) and ins[0] != ctx.scope_input
+            and "input" in env and block is not None and not isinstance(env["input"], UnknownShape)
+            and not isinstance(block, UnknownShape)):
+        return cond
+    try:
+        other = resolve(text, {**env, "input": block})
+    except SpecError:
+        return cond
+    if other != cond:
+        who = d.name or "this node"
+        trap = (f"when: {text} is {str(cond).lower()} for {who}'s own input {fmt_shape(env['input'].shape)}; "
+                f"for the block's incoming tensor, block_input {fmt_shape(block.shape)}, it is {str(other).lower()}")
+        diags.warning(loc, trap, ctx.full(d.name) if d.name else ctx.prefix, chain=ctx.chain,
+                      hint="in a node's when:, input is the node's own input; write block_input for the block's")
+        if not cond:
+            traps[(ctx.prefix, d.name)] = trap
+    return cond
+
+
+def with_trap_hint(report: Reporter, d: Decl, prefix: str, traps: dict) -> Reporter:
+    """The reporter of a node that reads a node dropped by the when:/input trap: its errors'
+    hint is the trap (the shape error it causes would otherwise point at a missing projection)."""
+    names = d.body.get("in")
+    found = [(n, traps[(prefix, n)]) for n in (names if isinstance(names, list) else [names])
+             if isinstance(n, str) and (prefix, n) in traps]
+    if not found:
+        return report
+    name, trap = found[0]
+
+    def report_trap(loc: Loc | None, message: str, path: str = "", hint: str | None = None) -> None:
+        report(loc, message, path, f"'{name}' was dropped: {trap}: write block_input in its when:")
+    return report_trap
+
+
+def names_steps(node: Any) -> bool:
+    """A repeated repeat that names its own steps (`name: conv${i + 1}_${j + 1}`): they join the
+    enclosing scope as written, not a numbered scope per outer step (`features.0.conv1_1`)."""
+    return isinstance(node, YDict) and "repeat" in node and "name" in node
 
 
 def check_repeat_form(d: Decl) -> None:
@@ -539,7 +608,7 @@ def warn_unused(nodes: dict[str, Node], outs: dict[str, Output], diags: Diagnost
 @gc_paused
 def expand(spec: Spec) -> Graph:
     """Expand and infer a loaded spec; raises SpecErrors with every problem found."""
-    return Expander(spec, Diagnostics()).run()
+    return Expander(spec, spec.diagnostics()).run()
 
 
 @gc_paused

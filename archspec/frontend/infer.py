@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Loc, SpecError, did_you_mean
+from ..errors import Loc, SpecError
 from ..limits import MAX_ELEMENTS
 from ..names import shown
 from ..ops.base import Op, Tensor
-from .syntax import Reporter
+from .syntax import Reporter, key_hint
 from .yamlpos import YDict
 
 
@@ -81,7 +81,7 @@ def _report_attr(op: Op, err: Any, body: YDict, loc: Loc, report: Reporter) -> N
     if err["type"] == "extra_forbidden":
         fields = list(op.Attrs.model_fields)
         report(body.key_at(name), f"unknown attribute '{name}' for op {op.name}",
-               hint=did_you_mean(str(name), fields) or f"{op.name} takes: {', '.join(fields) or 'no attributes'}")
+               hint=key_hint(name, fields, f"{op.name} takes: {', '.join(fields) or 'no attributes'}"))
     elif err["type"] == "missing":
         report(loc, f"op {op.name} needs attribute '{name}'", hint=f"e.g. {{op: {op.name}, {name}: ...}}")
     else:

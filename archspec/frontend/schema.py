@@ -19,6 +19,12 @@ COMMON = {
 
 
 def _or_expr(schema: dict) -> dict:
+    """A value, or an expression in its place: the whole value or any item of a list
+    (`k: [1, "${k}"]`, `weights: [1, "${s}"]`), as the loader resolves them."""
+    if isinstance(schema.get("items"), dict):
+        schema = {**schema, "items": _or_expr(schema["items"])}
+    if "anyOf" in schema:
+        schema = {**schema, "anyOf": [_or_expr(s)["anyOf"][0] for s in schema["anyOf"]]}
     return {"anyOf": [schema, EXPR]}
 
 
@@ -61,6 +67,8 @@ def json_schema() -> dict:
         {"type": "string", "enum": sorted(REGISTRY), "description": "an op with default attributes"},
         {"type": "string", "description": "a block with default parameters"},
         *(_op_node(op) for _, op in sorted(REGISTRY.items())),
+        {"type": "object", "description": "an op chosen by expression (op: \"${act}\"); its attributes",
+         "properties": {"op": EXPR, **COMMON}, "required": ["op"]},
         {"type": "object", "description": "a block instance; other keys are the block's parameters",
          "properties": {"use": {"type": "string"}, "args": _or_expr({"type": "array"}), **COMMON},
          "required": ["use"]},

@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import Diagnostics, Loc, SpecError, SpecErrors, did_you_mean
+from ..errors import Diagnostics, FollowsError, Loc, SpecError, SpecErrors, did_you_mean
 from ..limits import MAX_FILE_CHAIN
 from ..names import check_name, file_stem, one_line, shown
-from .expr import names_read
+from .expr import names_read, resolve
 from .gcpause import gc_paused
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
 
@@ -72,6 +72,13 @@ class TableDef(_Strict):
     rows: Union[Literal["segments"], Annotated[list[Union[str, dict[str, TableRow]]], Field(min_length=1)]]
 
 
+class Constraint(_Strict):
+    """What a spec's parameters must satisfy, as its paper states it: `check` is an expression
+    over the params (bare, or as ${...}), `message` what the user is told when it is false."""
+    check: str
+    message: str
+
+
 class OutputDef(_Strict):
     node: str
     train_only: bool = False
@@ -87,6 +94,7 @@ class BlockDef(_Strict):
     nodes: list[Any] | None = None
     seq: list[Any] | None = None
     output: str | None = None
+    constraints: list[Constraint] = Field(default_factory=list)     # checked at each instance
 
 
 INIT_METHODS = ("default", "kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
@@ -143,6 +151,7 @@ class SpecDoc(_Strict):
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     init: InitDef | None = None
     change: dict[str, dict[str, Any]] = Field(default_factory=dict)   # top-level node name -> keys to set
+    constraints: list[Constraint] = Field(default_factory=list)       # a variant adds to its base's
     requires_ops: dict[str, str] = Field(default_factory=dict)        # op name -> the --ops file that defines it
     table: TableDef | None = None                                     # the paper's table (summary --format paper)
 
@@ -191,6 +200,16 @@ class Spec:
     files: list[str] = field(default_factory=list)  # the spec file, its bases and libraries, as read
     sets: list[str] = field(default_factory=list)   # the --set strings it was loaded with
     values: dict[str, Any] = field(default_factory=dict)    # and the keyword params (load(path, **values))
+    constraints: list[YDict] = field(default_factory=list)  # its libraries', its bases' and its own
+    variant_of: str | None = None     # an untitled variant: its titled base's title (the title says so)
+
+    def diagnostics(self) -> Diagnostics:
+        """Diagnostics for this network: a report its --set (or keyword) values may have caused
+        says which they were (the base file's line it points at is not where they are given)."""
+        values = [f"--set {one_line(s, 60)}" for s in self.sets]
+        values += [f"{k}={one_line(_written(v), 60)}" for k, v in self.values.items()]
+        given = {set_loc(s).file for s in self.sets} | {keyword_loc(k).file for k in self.values}
+        return Diagnostics(context="with " + " ".join(values) if values else None, given=frozenset(given))
 
     @property
     def is_library(self) -> bool:
@@ -250,7 +269,7 @@ def _overlay(base, child):
 
 def _merge(base: YDict, child: YDict) -> YDict:
     """A variant: the child's keys replace the base's, except params, let, blocks and init,
-    which merge name by name, and use, whose libraries add up. A `reference:` and a `table:`
+    which merge name by name, and use and constraints, which add up. A `reference:` and a `table:`
     belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
     out.pop("reference", None)
@@ -258,9 +277,9 @@ def _merge(base: YDict, child: YDict) -> YDict:
     for k, v in child.items():
         if k in ("params", "let", "blocks", "init"):
             v = _overlay(base.get(k), v)
-        elif k == "use":
-            a, b = _as_list(base, "use"), _as_list(child, "use")
-            v = YList(child.at("use"), [*a, *b], a.locs + b.locs)
+        elif k in ("use", "constraints"):
+            a, b = _as_list(base, k), _as_list(child, k)
+            v = YList(child.at(k), [*a, *b], a.locs + b.locs)
         out[k] = v
         out.locs[k] = child.at(k)
         out.key_locs[k] = child.key_at(k)
@@ -268,12 +287,58 @@ def _merge(base: YDict, child: YDict) -> YDict:
     return out
 
 
+@dataclass
+class Variant:
+    """A variant without its own title: the titled base it comes from and what it changes
+    (key -> how it reads in the title: `groups=8`, `conv1 (k=3, stride=1)`)."""
+    title: Any
+    paper: Any
+    changes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        """The base's title without its details (the default configuration it names)."""
+        return re.split(r" \(|, ", one_line(self.title, 80))[0]
+
+    def describe(self) -> str:
+        return one_line(f"variant of {self.base}: {', '.join(self.changes.values())}", 160)
+
+
+def _changes(own: YDict) -> dict[str, str]:
+    """What a variant file changes, as its title reads it."""
+    out = {f"param {k}": f"{k}={_written(v)}" for k, v in (own.get("params") or {}).items()}
+    for name, keys in (own.get("change") or {}).items():
+        items = keys.items() if isinstance(keys, dict) else ()
+        out[f"node {name}"] = f"{name} ({', '.join(f'{k}={_written(v)}' for k, v in items)})"
+    for key, what in (("nodes", "its own nodes"), ("input", f"input {_written(own.get('input'))}")):
+        if key in own:
+            out[key] = what
+    out.update({f"block {b}": f"its own {b}" for b in (own.get("blocks") or {})})
+    return out
+
+
+def _variant_of(variant: Variant | None, raw: YDict) -> str | None:
+    """The base a spec is called a variant of, when its title is the one made for it."""
+    return variant.base if variant and raw.get("title") == variant.describe() else None
+
+
+def _written(value: Any) -> str:
+    """A value as YAML writes it (true, [2, 2]), one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_written, value)) + "]"
+    return one_line(value, 40)
+
+
 class Loader:
     def __init__(self, diags: Diagnostics):
         self.diags = diags
         self.init: tuple | None = None     # the last library's `init:` (value, loc, key loc)
         self.files: list[str] = []         # every file read, in order (a checkpoint keeps their text)
+        self.constraints: list = []        # the libraries' constraints on their params, in the order read
         self.cache: dict[str, YDict | None] = {}    # real path -> the file as read, extends resolved
+        self.variants: dict[str, Variant] = {}      # real path -> what an untitled variant changes
 
     def read(self, path: str, shown: str, chain=(), loc: Loc | None = None) -> YDict | None:
         """One file with its `extends` resolved (relative to the file), libraries not yet;
@@ -305,10 +370,29 @@ class Loader:
             if "nodes" in raw and "nodes" in base:
                 self.diags.warning(raw.key_at("nodes"), f"nodes: replaces all {len(base['nodes'])} nodes of "
                                    f"{doc.extends}", hint="to change one node, write change: {NAME: {KEY: VALUE}}")
-            raw = _merge(base, raw)
+            own, raw = raw, _merge(base, raw)
+            self._name_variant(raw, own, base, self.variants.get(os.path.realpath(base_path)), chain[-1])
         if doc.change:
             _change_nodes(raw, raw["change"])
         return raw
+
+    def _name_variant(self, out: YDict, own: YDict, base: YDict, inherited: Variant | None, real: str) -> None:
+        """A variant without its own `title:` is called a variant of its base, by what it changes
+        (an untitled base's changes first), and its base's `paper:` is shown as the base's: a
+        ResNeXt made from the CIFAR ResNet is not "CIFAR ResNet ... ResNet-20". A file that
+        changes nothing of the network (a paper table of the base) keeps the base's title."""
+        origin = inherited or Variant(base.get("title"), base.get("paper"))
+        variant = Variant(origin.title, origin.paper, {**origin.changes, **_changes(own)})
+        if not (variant.changes and isinstance(origin.title, str)):
+            return
+        if "paper" not in own and isinstance(origin.paper, str):
+            out["paper"] = f"base {variant.base}: {origin.paper}"
+        if "title" in own:          # titled: its own variants name it (and its base's paper, if it has none)
+            if "paper" not in own:
+                self.variants[real] = Variant(own["title"], origin.paper)
+            return
+        self.variants[real] = variant
+        out["title"] = variant.describe()
 
     def libraries(self, raw: YDict, blocks: dict, params: dict, locs: dict, seen: set, depth: int = 0) -> None:
         """Collect blocks and default params from `use`d libraries, depth first."""
@@ -340,6 +424,7 @@ class Loader:
             if "let" in lib:           # never dropped silently: its blocks hold a family's derived values
                 self.diags.error(lib.key_at("let"), "a library's top-level let: reaches no spec that uses it",
                                  hint="derive values in its blocks' let:, or in the spec's own let:")
+            self.constraints += [c for c in _as_list(lib, "constraints") if c not in self.constraints]
             if "init" in lib:          # a family's initialisation (the network's rules go over it)
                 self.init = (lib["init"], lib.at("init"), lib.key_at("init"))
 
@@ -440,7 +525,9 @@ def check_unused(spec: Spec, diags: Diagnostics) -> None:
     (`group: 32` for `groups`): an error. (A base's or library's knob may go unread here.)
     Checked once the spec expands without errors: a misspelt read is the root cause to report."""
     raw, blocks, params, locs, top = spec.raw, spec.blocks, spec.params, spec.param_locs, _shown(spec.path)
-    read = expression_names([raw, *(b.raw for b in blocks.values()), *params.values()])
+    rules = [*spec.constraints, *(c for b in blocks.values() for c in _as_list(b.raw, "constraints"))]
+    read = expression_names([raw, *(b.raw for b in blocks.values()), *params.values(),
+                             *(constraint_expr(c) for c in rules if isinstance(c, YDict))])
     for name in params:
         file = locs[name].file if name in locs else top
         if name not in read and (file == top or not file.endswith((".yaml", ".yml"))):
@@ -477,6 +564,67 @@ def expression_names(values: list) -> set[str]:
     return names
 
 
+def constraint_expr(c: YDict) -> str:
+    """A constraint's check as an expression: written bare or as ${...}."""
+    check = str(c.get("check", ""))
+    return check if "${" in check else "${" + check + "}"
+
+
+def check_constraints(spec: Spec, values: dict, diags: Diagnostics) -> None:
+    """Each constraint holds for the params' values (`values`: the params evaluated); a false one
+    is an error where a value it reads is given: a --set, else the most derived file that sets one."""
+    for c in spec.constraints:
+        loc = c.at("check")
+        if not str(c.get("check", "")).strip():
+            diags.error(loc, "constraint: an empty check", hint="e.g. check: (depth - 4) % 6 == 0")
+            continue
+        try:
+            holds = resolve(constraint_expr(c), values)
+        except SpecError as e:
+            diags.error(loc, f"constraint: {e.message}", hint=e.hint)
+            continue
+        if not isinstance(holds, bool):
+            diags.error(loc, f"constraint: must be true or false, got {shown(holds)}")
+        elif not holds:
+            read = _by_where_given(spec, [n for n in spec.params if n in names_read(constraint_expr(c))])
+            got = ", ".join(f"{n} = {_written(values.get(n))}" for n in read)
+            diags.error(spec.param_locs.get(read[0], loc) if read else loc, f"{c.get('message')}, got {got}",
+                        hint=f"the constraint {one_line(str(c['check']), 120)} ({loc}) is false")
+
+
+def check_block_constraints(block: Block, env: dict, instance: YDict) -> None:
+    """A block's constraints on its parameters' values (`env`), at one instance; a false one is
+    a SpecError at the instance's argument it reads (the last written), else at the check."""
+    for c in _as_list(block.raw, "constraints"):
+        loc = c.at("check")
+        try:
+            holds = resolve(constraint_expr(c), env)
+        except SpecError as e:      # an unknown input shape (an earlier error) stays that error's echo
+            kind = FollowsError if isinstance(e, FollowsError) else SpecError
+            raise kind(f"constraint of block '{block.name}': {e.message}", hint=e.hint, loc=loc) from None
+        if not isinstance(holds, bool):
+            raise SpecError(f"constraint of block '{block.name}': must be true or false, got {shown(holds)}",
+                            loc=loc)
+        if not holds:
+            names = names_read(constraint_expr(c))
+            given = [k for k in reversed(instance) if k in names and k in block.params]
+            read = given + [p for p in block.params if p in names and p not in given]
+            got = ", ".join(f"{n} = {_written(env.get(n))}" for n in read)
+            raise SpecError(f"{c.get('message')}, got {got}", loc=instance.at(given[0]) if given else loc,
+                            hint=f"block '{block.name}' requires {one_line(str(c.get('check')), 120)} ({loc})")
+
+
+def _by_where_given(spec: Spec, names: list[str]) -> list[str]:
+    """`names` in the order a user looks for them: set by --set or keyword first, then by the file
+    nearest the spec's own (the spec, its bases, then its libraries, in the order read)."""
+    order = [_shown(f) for f in spec.files]
+
+    def rank(name: str) -> int:
+        file = spec.param_locs[name].file if name in spec.param_locs else ""
+        return order.index(file) if file in order else -1 if not file.endswith((".yaml", ".yml")) else len(order)
+    return sorted(names, key=rank)
+
+
 def _key_loc(table, key) -> Loc:
     if isinstance(table, YDict):
         return table.key_at(key)
@@ -511,11 +659,21 @@ def _shown(path: str) -> str:
     return rel if not rel.startswith("..") else path
 
 
+def set_loc(s: str) -> Loc:
+    """Where a `--set key=value` is given: errors at it name it."""
+    return Loc(f"--set {one_line(s, 60)}")
+
+
+def keyword_loc(key: str) -> Loc:
+    """Where a keyword param (`load(path, depth=40)`) is given."""
+    return Loc(f"{key}=")
+
+
 def parse_overrides(sets: list[str]) -> list[tuple[str, Any, Loc]]:
     """`--set key=value` pairs; values are YAML (`--set layers=[2,2,2,2]`)."""
     out = []
     for s in sets:
-        loc = Loc(f"--set {one_line(s, 60)}")
+        loc = set_loc(s)
         if "=" not in s:
             raise SpecError("expected key=value", loc=loc, hint="e.g. --set num_classes=10")
         key, text = s.split("=", 1)
@@ -564,7 +722,7 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     own = raw.get("params") or YDict(raw.loc)
     for k, v in own.items():
         params[k], locs[k] = v, own.at(k)
-    overrides = parse_overrides(sets) + [(k, v, Loc(f"{k}=")) for k, v in values.items()]
+    overrides = parse_overrides(sets) + [(k, v, keyword_loc(k)) for k, v in values.items()]
     _override(raw, params, locs, overrides, diags)
     _check_names(raw, blocks, params, locs, diags)
     diags.raise_if_errors()
@@ -578,7 +736,8 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
                 overridden=bool(overrides), warnings=diags.warnings, files=loader.files, sets=list(sets),
-                values=dict(values))
+                values=dict(values), constraints=[*loader.constraints, *_as_list(raw, "constraints")],
+                variant_of=_variant_of(loader.variants.get(os.path.realpath(path)), raw))
 
 
 def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diagnostics) -> None:

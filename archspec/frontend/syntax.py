@@ -23,6 +23,12 @@ REPEAT_KEYS = {"repeat", "node", "name", "carry", "index"}
 GROUP_KEYS = {"seq": {"seq"} | CONTROL, "nodes": {"nodes"} | CONTROL, "repeat": REPEAT_KEYS | CONTROL}
 
 
+def key_hint(key: Any, keys, otherwise: str) -> str:
+    """The hint for an unknown key of a node: the closest of its own keys (an op's attributes, a
+    block's parameters) and the keys every node takes (`wehn:` -> when), else `otherwise`."""
+    return did_you_mean(str(key), [*keys, *sorted(CONTROL)]) or otherwise
+
+
 class Failed(str):
     """The ref of a node that could not be built (or an input that could not be read): its
     shape is unknown, and nothing downstream is blamed for it again."""
@@ -272,7 +278,14 @@ class LibraryCheck:
             for key in body:
                 if key not in fields and key not in CONTROL | {"op", "ref"}:
                     scope.report(body.key_at(key), f"unknown attribute '{key}' for op {target}",
-                                 hint=did_you_mean(key, fields) or f"{target} takes: {', '.join(fields)}")
-        elif target not in self.blocks:
+                                 hint=key_hint(key, fields, f"{target} takes: {', '.join(fields)}"))
+        elif target in self.blocks:
+            params = self.blocks[target].params
+            for key in body:
+                if key not in params and key not in CONTROL | {"use", "ref", "args"}:
+                    scope.report(body.key_at(key), f"block '{target}' has no parameter {shown(key)}",
+                                 hint=key_hint(key, [*params, "args"],
+                                               f"its parameters: {', '.join(params) or 'none'}"))
+        else:
             scope.report(body.at(kind), f"unknown op or block '{target}'",
                          hint=did_you_mean(target, [*REGISTRY, *self.blocks]))

@@ -85,6 +85,7 @@ def to_dict(graph: Graph, memory=None) -> dict:
     return ({"memory": memory.to_dict()} if memory else {}) | {
         "name": graph.name,
         "title": graph.meta.get("title"),
+        "variant_of": graph.meta.get("variant_of"),     # an untitled variant: its base (the title says so)
         "input": list(graph.input_shape),
         "outputs": {k: list(graph.shape_of(o.node) or ()) for k, o in graph.outputs.items()},
         "train_only_outputs": [k for k, o in graph.outputs.items() if o.train_only],

@@ -22,7 +22,10 @@ def camel(name: str) -> str:
 
 
 def root_name(g: Graph) -> str:
-    """The top class: the spec's title (ResNet-50 -> ResNet50), else its name."""
+    """The top class: the spec's title (ResNet-50 -> ResNet50), else (and for a variant whose
+    title only says it is one) its name."""
+    if g.meta.get("variant_of"):
+        return camel(g.name)
     words = re.split(r"[^A-Za-z0-9]+", (g.meta.get("title") or "").split("(")[0])
     name = "".join(w[:1].upper() + w[1:] for w in words if w)
     return name if name_problem(name) is None and len(name) <= 30 else camel(g.name)
