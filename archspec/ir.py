@@ -63,12 +63,13 @@ class Node:
 class Scope:
     """A named subtree: a block instance, a group of named nodes, or a numbered sequence."""
     path: str
-    kind: str                      # "block" | "nodes" | "seq"
+    kind: str                      # "block" | "nodes" | "seq" | "list" (members convs.0, ...: nn.ModuleList)
     loc: Loc
     block: str | None = None
     args: dict = field(default_factory=dict)     # the block's parameters as bound (given or default)
     output: str | None = None      # the node name its value comes from
     repeat: int | None = None      # index within a repeat, if any
+    inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
 
 
 @dataclass
