@@ -205,7 +205,7 @@ class Expander:
         return d.name if d.name is not None else ctx.names.next(base, ctx.seq)
 
     def _place(self, d: Decl, ctx: Ctx, base: str) -> str:
-        return place(self._local_name(d, ctx, base), ctx, d.loc, self.scopes)
+        return place(self._local_name(d, ctx, base), ctx, d.loc, self.scopes, self.nodes)
 
     # -- blocks, groups, repeats -----------------------------------------------
 
@@ -293,6 +293,9 @@ class Expander:
                 raise SpecError(f"duplicate name '{name}' from repeat", loc=d.loc)
             step.names.taken.add(name)
             item.name = name
+        if extra and "in" not in item.body:      # the step's inputs are the repeat's: errors point there
+            item.body = YDict(item.body.loc, {**item.body, "in": body["in"]}, {**item.body.locs, "in": body.at("in")},
+                              {**item.body.key_locs, "in": body.key_at("in")})
         y = self.expand_decl(item, step, [x, *extra])
         return self._concat(x, y, step, d) if body.get("carry") == "concat" else y
 
@@ -334,7 +337,7 @@ class Expander:
 
 # -- the steps, as functions ------------------------------------------------------------------
 
-def place(name: str, ctx: Ctx, loc: Loc, scopes: dict[str, Scope]) -> str:
+def place(name: str, ctx: Ctx, loc: Loc, scopes: dict[str, Scope], nodes: dict[str, Node]) -> str:
     """A node's or scope's dotted name; a list member's (`convs[0]`: `convs.0`) also makes its
     lists scopes of their own, of kind "list" (nn.ModuleList)."""
     path = member_path(name)
@@ -350,7 +353,7 @@ def place(name: str, ctx: Ctx, loc: Loc, scopes: dict[str, Scope]) -> str:
     ctx.names.lists.add(parts[0])
     for k in range(1, len(parts)):
         lst = ctx.full(".".join(parts[:k]))
-        if lst in scopes and scopes[lst].kind != "list" or ctx.full(path) in scopes:
+        if lst in nodes or lst in scopes and scopes[lst].kind != "list" or ctx.full(path) in scopes:
             raise SpecError(f"'{name}': '{'.'.join(parts[:k])}' is both a member and a list", loc=loc)
         scopes.setdefault(lst, Scope(lst, "list", loc, repeat=ctx.index))
     return ctx.full(path)
@@ -526,8 +529,10 @@ def bind_inputs(d: Decl, block: Block, declared: dict[str, Any], ins: list[str])
 def check_input_shapes(d: Decl, block: Block, declared: dict[str, Any], views: dict, env: dict) -> None:
     """Each input's shape against what the block declares, named in the error at the use."""
     given = d.body.get("in")
+    if len(views) < len(declared):         # an unknown shape: an earlier error said why
+        return
     for k, (name, want) in enumerate(declared.items()):
-        if not want or name not in views:        # an unknown shape: an earlier error said why
+        if not want:
             continue
         loc = (given.at(name) if isinstance(given, YDict) and name in given else
                given.at(k) if isinstance(given, YList) and k < len(given) else d.loc)

@@ -1,0 +1,251 @@
+"""Blocks with several named inputs (DLA's tree root, HRNet's exchange between resolutions) and
+list-laid members (Res2Net's convs.0 / bns.0): each against a hand-written or timm module with the
+same weights, and each mistake a located error."""
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import archspec
+from archspec.errors import SpecErrors
+from archspec.pytorch.compiler import check, compile, source
+
+FUSION = """archspec: 1
+name: fusion_net
+input: [3, 16, 16]
+blocks:
+  root:                        # DLA's Root: the children concatenated, a 1x1 conv, BN, the first child added, ReLU
+    params: {out: int}
+    inputs:
+      x: {channels: "${out}"}
+      skip: {height: "${x.height}", width: "${x.width}"}
+    nodes:
+      - cat: {op: concat, in: [x, skip]}
+      - conv: {op: conv, out: "${out}", k: 1, bias: false}
+      - bn: batchnorm
+      - {op: add, in: [bn, x]}
+      - relu
+  exchange:                    # HRNet: the high-resolution branch strided down and added to the low one
+    inputs: {high: {}, low: {height: "${high.height // 2}"}}
+    nodes:
+      - down:
+          in: high
+          seq:
+            - {op: conv, out: "${low.channels}", k: 3, stride: 2, pad: 1, bias: false}
+            - batchnorm
+      - {op: add, in: [low, down]}
+      - relu
+nodes:
+  - stem: {op: conv, out: 16, k: 3, pad: 1}
+  - a: {op: conv, out: 16, k: 3, pad: 1}
+  - low: {op: conv, out: 32, k: 3, stride: 2, pad: 1, in: stem}
+  - tree:                      # two roots: each takes the one before (carried) and the stem (fixed)
+      repeat: 2
+      in: [a, stem]
+      node: {use: root, out: 16}
+  - merge: {use: exchange, in: {low: low}}     # by name: the first input, high, is the previous node
+  - global_avgpool
+  - flatten
+  - fc: {op: linear, out: 10}
+"""
+
+
+class Exchange(nn.Module):
+    def __init__(self, high: int, low: int):
+        super().__init__()
+        self.down = nn.Sequential(nn.Conv2d(high, low, 3, 2, 1, bias=False), nn.BatchNorm2d(low))
+        self.relu = nn.ReLU()
+
+    def forward(self, high, low):
+        return self.relu(low + self.down(high))
+
+
+class FusionNet(nn.Module):
+    """The spec above written by hand, with timm's own DLA root."""
+
+    def __init__(self):
+        super().__init__()
+        from timm.models.dla import DlaRoot
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.a = nn.Conv2d(16, 16, 3, padding=1)
+        self.low = nn.Conv2d(16, 32, 3, 2, 1)
+        self.tree = nn.ModuleList([DlaRoot(32, 16, 1, shortcut=True) for _ in range(2)])
+        self.merge = Exchange(16, 32)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        stem = self.stem(x)
+        y = self.a(stem)
+        low = self.low(stem)
+        for root in self.tree:
+            y = root([y, stem])
+        y = self.merge(y, low)
+        return self.fc(y.mean((2, 3)))
+
+
+def macs(model: nn.Module, shape: tuple) -> int:
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *shape))
+    return counter.get_total_flops() // 2
+
+
+def test_multi_input_blocks_equal_a_hand_written_module_with_the_same_weights(spec_file):
+    path = spec_file(FUSION)
+    g = archspec.analyze(path)
+    assert g.nodes["tree.1.cat"].inputs == ["tree.0.relu", "stem"]      # carried, then the fixed input
+    assert g.nodes["merge.add"].inputs == ["low", "merge.down.1"]
+    ours, theirs = compile(path), FusionNet()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    # convs 448 + 2,320 + 4,640, two roots of 544, the exchange 4,672, fc 330
+    assert sum(p.numel() for p in theirs.parameters()) == g.params == 13_498
+    assert macs(theirs.eval(), (3, 16, 16)) == g.macs == 1_552_704
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 16, 16)
+    for mode in (False, True):
+        ours.train(mode)
+        theirs.train(mode)
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    assert check(path).ok
+
+
+def test_a_block_forward_takes_its_inputs_by_their_names(spec_file):
+    text = source(spec_file(FUSION))
+    assert "def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:" in text
+    assert "def forward(self, high: torch.Tensor, low: torch.Tensor) -> torch.Tensor:" in text
+    assert "self.merge(" in text and "self.tree[" not in text
+
+
+def errors(spec_file, text: str) -> list[str]:
+    with pytest.raises(SpecErrors) as e:
+        archspec.analyze(spec_file(text))
+    return [f"{d.loc.line}:{d.loc.col}: {d.message}" for d in e.value.diagnostics]
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("in: [a, stem]", "in: [low, stem]", "32:12: block 'root' input 'x': expected 16 channels, got 32"),
+    ("in: {low: low}", "in: {low: a}", "34:38: block 'exchange' input 'low': expected height 8, got 16"),
+    ("in: {low: low}", "in: {lo: low}", "34:33: block 'exchange' has no input 'lo'"),
+    ("in: {low: low}", "in: [tree]", "34:32: block 'exchange' takes 2 inputs (high, low), got 1"),
+    ("skip: {height", "stem: {height", "11:35: undefined input 'skip'"),
+    ("      - relu\n  exchange:", "      - skip: relu\n  exchange:", "15:9: 'skip' is an input of the block"),
+    ("{op: linear, out: 10}", "{op: linear, out: 10, in: {x: flatten}}",
+     "37:35: in: by name binds a block's inputs; op linear takes a list of inputs"),
+    ("x: {channels", "self: {channels", "8:7: block input name 'self' is not allowed"),
+])
+def test_input_mistakes_are_located_errors(spec_file, old, new, expected):
+    text = FUSION.replace(old, new, 1)
+    assert text != FUSION
+    found = errors(spec_file, text)
+    assert any(e.startswith(expected) for e in found), found
+
+
+def test_an_input_shape_is_checked_where_the_block_is_used(spec_file):
+    # the carried input comes out 8x8, the fixed one 16x16: the declared height names the fixed one
+    text = FUSION.replace("  - a: {op: conv, out: 16, k: 3, pad: 1}",
+                          "  - a: {op: conv, out: 16, k: 3, pad: 1, stride: 2}")
+    assert errors(spec_file, text)[0] == "32:15: block 'root' input 'skip': expected height 8, got 16"
+
+
+# -- list-laid members: Res2Net -------------------------------------------------------------
+
+RES2 = """archspec: 1
+name: res2_unit
+input: [64, 16, 16]
+params: {planes: 16, width: 6}        # timm's Bottle2neck(64, 16), base width 26: 16 * 26 / 64 -> 6
+nodes:                                # scale 4: the 1x1's output cut in 4, three 3x3s in a ladder
+  - conv1: {op: conv, out: "${width * 4}", k: 1, bias: false}
+  - bn1: batchnorm
+  - stem: relu
+  - spx0: {op: chunk, chunks: 4, index: 0}
+  - convs[0]: {op: conv, out: "${width}", k: 3, pad: 1, bias: false}
+  - bns[0]: batchnorm
+  - sp0: relu
+  - spx1: {op: chunk, chunks: 4, index: 1, in: stem}
+  - {op: add, in: [sp0, spx1]}
+  - convs[1]: {op: conv, out: "${width}", k: 3, pad: 1, bias: false}
+  - bns[1]: batchnorm
+  - sp1: relu
+  - spx2: {op: chunk, chunks: 4, index: 2, in: stem}
+  - {op: add, in: [sp1, spx2]}
+  - convs[2]: {op: conv, out: "${width}", k: 3, pad: 1, bias: false}
+  - bns[2]: batchnorm
+  - sp2: relu
+  - spx3: {op: chunk, chunks: 4, index: 3, in: stem}
+  - {op: concat, in: [sp0, sp1, sp2, spx3]}
+  - conv3: {op: conv, out: "${planes * 4}", k: 1, bias: false}
+  - bn3: batchnorm
+  - {op: add, in: [bn3, input]}
+  - relu
+"""
+
+
+def test_list_members_load_timms_res2net_bottleneck_strictly(spec_file):
+    from timm.models.res2net import Bottle2neck
+    path = spec_file(RES2)
+    torch.manual_seed(0)
+    theirs = Bottle2neck(64, 16, base_width=26, scale=4, norm_layer=nn.BatchNorm2d)
+    ours = compile(path)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(archspec.analyze(path).state_dict_shapes()) == list(theirs.state_dict())
+    for m in theirs.modules():          # batch norms that are not the identity
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.5, 0.5)
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 64, 16, 16)
+    for mode in (False, True):
+        ours.train(mode)
+        theirs.train(mode)
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+
+
+def test_list_members_are_an_nn_module_list_used_by_index(spec_file):
+    text = source(spec_file(RES2))
+    assert "self.convs = nn.ModuleList([nn.Conv2d(6, 6, 3, padding=1, bias=False) for _ in range(3)])" in text
+    assert "self.bns = nn.ModuleList([nn.BatchNorm2d(6) for _ in range(3)])" in text
+    assert "out = self.convs[1](out)" in text
+    assert '("convs.0", "bns.0")' in text                 # fuse() folds them where they are
+
+
+def test_members_from_a_repeat_nested_lists_and_gaps(spec_file):
+    path = spec_file("""archspec: 1
+input: [8, 8, 8]
+nodes:
+  - stem: {op: conv, out: 8, k: 1}
+  - repeat: 3
+    name: "convs[${i}]"
+    node: {op: conv, out: 8, k: 3, pad: 1}
+  - heads[1][0]: {op: conv, out: 4, k: 1}
+  - heads[0][1]: {seq: [{op: conv, out: 4, k: 1}, batchnorm], in: stem}
+  - {op: add, in: ["heads[0][1]", "heads[1][0]"]}
+""")
+    g = archspec.analyze(path)
+    assert g.scopes["convs"].kind == "list" and g.scopes["heads.0"].kind == "list"
+    assert g.nodes["heads.1.0"].inputs == ["convs.2"]
+    model = compile(path)
+    assert model.heads[0][0] is None and isinstance(model.heads[0][1], nn.Sequential)
+    assert list(model.state_dict()) == list(g.state_dict_shapes())          # by index, not by first use
+    assert list(model.state_dict())[-2:] == ["heads.1.0.weight", "heads.1.0.bias"]
+    assert check(path).ok
+
+
+@pytest.mark.parametrize("nodes, expected", [
+    ("  - convs: {op: conv, out: 8, k: 1}\n  - convs[0]: {op: conv, out: 8, k: 1}\n",
+     "5:5: 'convs[0]' is a member of list 'convs', but 'convs' names a node of this scope"),
+    ("  - convs[0]: {op: conv, out: 8, k: 1}\n  - convs: {op: conv, out: 8, k: 1}\n",
+     "4:5: 'convs[0]' is a member of list 'convs', but 'convs' names a node of this scope"),
+    ("  - relu[0]: {op: conv, out: 8, k: 1}\n  - relu\n",
+     "5:5: 'relu' names a list of members (relu[0], ...) in this scope"),
+    ("  - convs[0]: {op: conv, out: 8, k: 1}\n  - convs[0][1]: {op: conv, out: 8, k: 1}\n",
+     "5:5: 'convs[0][1]': 'convs.0' is both a member and a list"),
+    ("  - convs[x]: {op: conv, out: 8, k: 1}\n",
+     "4:5: 'convs[x]' cannot be a node name"),
+    ("  - def[0]: {op: conv, out: 8, k: 1}\n",
+     "4:5: 'def[0]' cannot be a node name: 'def' is reserved"),
+])
+def test_list_member_mistakes_are_located_errors(spec_file, nodes, expected):
+    found = errors(spec_file, "archspec: 1\ninput: [8, 8, 8]\nnodes:\n" + nodes)
+    assert any(e.startswith(expected) for e in found), found
