@@ -1,6 +1,8 @@
 """Blocks with several named inputs (DLA's tree root, HRNet's exchange between resolutions) and
 list-laid members (Res2Net's convs.0 / bns.0): each against a hand-written or timm module with the
 same weights, and each mistake a located error."""
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -10,44 +12,9 @@ import archspec
 from archspec.errors import SpecErrors
 from archspec.pytorch.compiler import check, compile, source
 
-FUSION = """archspec: 1
-name: fusion_net
-input: [3, 16, 16]
-blocks:
-  root:                        # DLA's Root: the children concatenated, a 1x1 conv, BN, the first child added, ReLU
-    params: {out: int}
-    inputs:
-      x: {channels: "${out}"}
-      skip: {height: "${x.height}", width: "${x.width}"}
-    nodes:
-      - cat: {op: concat, in: [x, skip]}
-      - conv: {op: conv, out: "${out}", k: 1, bias: false}
-      - bn: batchnorm
-      - {op: add, in: [bn, x]}
-      - relu
-  exchange:                    # HRNet: the high-resolution branch strided down and added to the low one
-    inputs: {high: {}, low: {height: "${high.height // 2}"}}
-    nodes:
-      - down:
-          in: high
-          seq:
-            - {op: conv, out: "${low.channels}", k: 3, stride: 2, pad: 1, bias: false}
-            - batchnorm
-      - {op: add, in: [low, down]}
-      - relu
-nodes:
-  - stem: {op: conv, out: 16, k: 3, pad: 1}
-  - a: {op: conv, out: 16, k: 3, pad: 1}
-  - low: {op: conv, out: 32, k: 3, stride: 2, pad: 1, in: stem}
-  - tree:                      # two roots: each takes the one before (carried) and the stem (fixed)
-      repeat: 2
-      in: [a, stem]
-      node: {use: root, out: 16}
-  - merge: {use: exchange, in: {low: low}}     # by name: the first input, high, is the previous node
-  - global_avgpool
-  - flatten
-  - fc: {op: linear, out: 10}
-"""
+SPECS = Path(__file__).parent / "specs"     # these tests' own specs (also compiled and schema-checked elsewhere)
+
+FUSION = (SPECS / "fusion_net.yaml").read_text()
 
 
 class Exchange(nn.Module):
@@ -149,35 +116,7 @@ def test_an_input_shape_is_checked_where_the_block_is_used(spec_file):
 
 # -- list-laid members: Res2Net -------------------------------------------------------------
 
-RES2 = """archspec: 1
-name: res2_unit
-input: [64, 16, 16]
-params: {planes: 16, width: 6}        # timm's Bottle2neck(64, 16), base width 26: 16 * 26 / 64 -> 6
-nodes:                                # scale 4: the 1x1's output cut in 4, three 3x3s in a ladder
-  - conv1: {op: conv, out: "${width * 4}", k: 1, bias: false}
-  - bn1: batchnorm
-  - stem: relu
-  - spx0: {op: chunk, chunks: 4, index: 0}
-  - convs[0]: {op: conv, out: "${width}", k: 3, pad: 1, bias: false}
-  - bns[0]: batchnorm
-  - sp0: relu
-  - spx1: {op: chunk, chunks: 4, index: 1, in: stem}
-  - {op: add, in: [sp0, spx1]}
-  - convs[1]: {op: conv, out: "${width}", k: 3, pad: 1, bias: false}
-  - bns[1]: batchnorm
-  - sp1: relu
-  - spx2: {op: chunk, chunks: 4, index: 2, in: stem}
-  - {op: add, in: [sp1, spx2]}
-  - convs[2]: {op: conv, out: "${width}", k: 3, pad: 1, bias: false}
-  - bns[2]: batchnorm
-  - sp2: relu
-  - spx3: {op: chunk, chunks: 4, index: 3, in: stem}
-  - {op: concat, in: [sp0, sp1, sp2, spx3]}
-  - conv3: {op: conv, out: "${planes * 4}", k: 1, bias: false}
-  - bn3: batchnorm
-  - {op: add, in: [bn3, input]}
-  - relu
-"""
+RES2 = (SPECS / "res2_unit.yaml").read_text()
 
 
 def test_list_members_load_timms_res2net_bottleneck_strictly(spec_file):
