@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_plain_yaml import assert_valid, yaml12
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -12,9 +13,9 @@ import archspec
 from archspec.errors import SpecErrors
 from archspec.pytorch.compiler import check, compile, source
 
-SPECS = Path(__file__).parent / "specs"     # these tests' own specs (also compiled and schema-checked elsewhere)
+GUIDE = Path(__file__).resolve().parent.parent / "examples" / "guide"     # the specs docs/authoring.md shows
 
-FUSION = (SPECS / "fusion_net.yaml").read_text()
+FUSION = (GUIDE / "fusion_net.yaml").read_text()
 
 
 class Exchange(nn.Module):
@@ -116,7 +117,7 @@ def test_an_input_shape_is_checked_where_the_block_is_used(spec_file):
 
 # -- list-laid members: Res2Net -------------------------------------------------------------
 
-RES2 = (SPECS / "res2_unit.yaml").read_text()
+RES2 = (GUIDE / "res2net_unit.yaml").read_text()
 
 
 def test_list_members_load_timms_res2net_bottleneck_strictly(spec_file):
@@ -139,6 +140,12 @@ def test_list_members_load_timms_res2net_bottleneck_strictly(spec_file):
         ours.train(mode)
         theirs.train(mode)
         torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("text", [FUSION, RES2], ids=["fusion_net", "res2net_unit"])
+def test_the_specs_fit_the_schema_and_check(spec_file, text):
+    assert_valid(yaml12(text), "guide")
+    assert check(spec_file(text)).ok
 
 
 def test_list_members_are_an_nn_module_list_used_by_index(spec_file):
