@@ -91,15 +91,15 @@ def errors(spec_file, text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("old, new, expected", [
-    ("in: [a, stem]", "in: [low, stem]", "32:12: block 'root' input 'x': expected 16 channels, got 32"),
-    ("in: {low: low}", "in: {low: a}", "34:38: block 'exchange' input 'low': expected height 8, got 16"),
-    ("in: {low: low}", "in: {lo: low}", "34:33: block 'exchange' has no input 'lo'"),
-    ("in: {low: low}", "in: [tree]", "34:32: block 'exchange' takes 2 inputs (high, low), got 1"),
-    ("skip: {height", "stem: {height", "11:35: undefined input 'skip'"),
-    ("      - relu\n  exchange:", "      - skip: relu\n  exchange:", "15:9: 'skip' is an input of the block"),
+    ("in: [a, stem]", "in: [low, stem]", "33:12: block 'root' input 'x': expected 16 channels, got 32"),
+    ("in: {low: low}", "in: {low: a}", "35:38: block 'exchange' input 'low': expected height 8, got 16"),
+    ("in: {low: low}", "in: {lo: low}", "35:33: block 'exchange' has no input 'lo'"),
+    ("in: {low: low}", "in: [tree]", "35:32: block 'exchange' takes 2 inputs (high, low), got 1"),
+    ("skip: {height", "stem: {height", "12:35: undefined input 'skip'"),
+    ("      - relu\n  exchange:", "      - skip: relu\n  exchange:", "16:9: 'skip' is an input of the block"),
     ("{op: linear, out: 10}", "{op: linear, out: 10, in: {x: flatten}}",
-     "37:35: in: by name binds a block's inputs; op linear takes a list of inputs"),
-    ("x: {channels", "self: {channels", "8:7: block input name 'self' is not allowed"),
+     "38:35: in: by name binds a block's inputs; op linear takes a list of inputs"),
+    ("x: {channels", "self: {channels", "9:7: block input name 'self' is not allowed"),
 ])
 def test_input_mistakes_are_located_errors(spec_file, old, new, expected):
     text = FUSION.replace(old, new, 1)
@@ -112,7 +112,7 @@ def test_an_input_shape_is_checked_where_the_block_is_used(spec_file):
     # the carried input comes out 8x8, the fixed one 16x16: the declared height names the fixed one
     text = FUSION.replace("  - a: {op: conv, out: 16, k: 3, pad: 1}",
                           "  - a: {op: conv, out: 16, k: 3, pad: 1, stride: 2}")
-    assert errors(spec_file, text)[0] == "32:15: block 'root' input 'skip': expected height 8, got 16"
+    assert errors(spec_file, text)[0] == "33:15: block 'root' input 'skip': expected height 8, got 16"
 
 
 # -- list-laid members: Res2Net -------------------------------------------------------------
