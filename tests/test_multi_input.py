@@ -82,6 +82,15 @@ def test_a_block_forward_takes_its_inputs_by_their_names(spec_file):
     assert "def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:" in text
     assert "def forward(self, high: torch.Tensor, low: torch.Tensor) -> torch.Tensor:" in text
     assert "self.merge(" in text and "self.tree[" not in text
+    # the repeat's steps, in a class of its own, take the same names
+    assert 'x = getattr(self, "0")(x, skip)' in text
+
+
+def test_a_summary_shows_list_members_each_on_its_own_row(spec_file):
+    from archspec.reports.report import rows
+    g = archspec.analyze(spec_file(RES2))
+    names = [r.name for r in rows(g, depth=1)]
+    assert names[4:7] == ["convs.0", "bns.0", "sp0"] and "convs" not in names
 
 
 def errors(spec_file, text: str) -> list[str]:

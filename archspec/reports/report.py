@@ -65,6 +65,8 @@ def rows(graph: Graph, depth: int | None = None, unit: Callable[[str], str] | No
     out, seen = [], set()
     for n in graph.nodes.values():
         prefix = cut(n.name)
+        while prefix != n.name and getattr(graph.scopes.get(prefix), "kind", None) == "list":
+            prefix = ".".join(n.name.split(".")[:depth_of(prefix) + 1])   # a list's members, each its own row
         if prefix != n.name:
             if prefix in seen:
                 continue

@@ -191,6 +191,8 @@ class ScopeTree:
         named = sn.scope.inputs if sn.scope else {}
         if named and len(set(named.values())) == len(named) and set(named.values()) == set(sn.inputs):
             sn.inputs, sn.args = list(named.values()), list(named)     # forward(self, x, skip)
+        elif len(sn.inputs) > 1 and sn.children[0].subscope is not None and sn.children[0].sub.inputs == sn.inputs:
+            sn.args = sn.children[0].sub.args       # a repeat of such a block: its first step's names
         sn.exports = [n.name for n in nodes if n.name in self.output_refs or
                       any(not _inside(c, sn.path) for c in self.consumers.get(n.name, []))]
         sn.exports = sn.exports or [nodes[-1].name]
