@@ -204,3 +204,22 @@ nodes:
 def test_list_member_mistakes_are_located_errors(spec_file, nodes, expected):
     found = errors(spec_file, "archspec: 1\ninput: [8, 8, 8]\nnodes:\n" + nodes)
     assert any(e.startswith(expected) for e in found), found
+
+
+def test_a_carried_concat_grows_the_first_input_and_keeps_the_others(spec_file):
+    g = archspec.analyze(spec_file("""archspec: 1
+input: [3, 8, 8]
+blocks:
+  mix:                         # a dense layer that also reads a fixed side input
+    inputs: [x, side]
+    nodes:
+      - conv: {op: conv, out: "${side.channels}", k: 1}
+      - {op: add, in: [conv, side]}
+nodes:
+  - a: {op: conv, out: 4, k: 1}
+  - side: {op: conv, out: 4, k: 1, in: input}
+  - dense: {repeat: 2, carry: concat, in: [a, side], node: {use: mix}}
+"""))
+    assert g.nodes["dense.1.conv"].in_shapes == [(8, 8, 8)]            # a and step 0, concatenated
+    assert g.nodes["dense.1.add"].inputs == ["dense.1.conv", "side"]
+    assert g.shape_of(g.outputs["output"].node) == (12, 8, 8)
