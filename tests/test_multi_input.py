@@ -86,11 +86,13 @@ def test_a_block_forward_takes_its_inputs_by_their_names(spec_file):
     assert 'x = getattr(self, "0")(x, skip)' in text
 
 
-def test_a_summary_shows_list_members_each_on_its_own_row(spec_file):
+def test_a_summary_and_a_diagram_show_list_members_each_on_its_own_row(spec_file):
     from archspec.reports.report import rows
     g = archspec.analyze(spec_file(RES2))
     names = [r.name for r in rows(g, depth=1)]
     assert names[4:7] == ["convs.0", "bns.0", "sp0"] and "convs" not in names
+    from archspec.reports.render import view          # a diagram's boxes alike
+    assert [b.id for b in view(g, 1).boxes] == names
 
 
 def errors(spec_file, text: str) -> list[str]:
