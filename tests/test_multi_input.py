@@ -12,6 +12,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import archspec
 from archspec.errors import SpecErrors
 from archspec.pytorch.compiler import check, compile, source
+from archspec.reports.render import view
+from archspec.reports.report import rows
 
 GUIDE = Path(__file__).resolve().parent.parent / "examples" / "guide"     # the specs docs/authoring.md shows
 
@@ -87,12 +89,10 @@ def test_a_block_forward_takes_its_inputs_by_their_names(spec_file):
 
 
 def test_a_summary_and_a_diagram_show_list_members_each_on_its_own_row(spec_file):
-    from archspec.reports.report import rows
     g = archspec.analyze(spec_file(RES2))
     names = [r.name for r in rows(g, depth=1)]
     assert names[4:7] == ["convs.0", "bns.0", "sp0"] and "convs" not in names
-    from archspec.reports.render import view          # a diagram's boxes alike
-    assert [b.id for b in view(g, 1).boxes] == names
+    assert [b.id for b in view(g, 1).boxes] == names        # a diagram's boxes alike
 
 
 def errors(spec_file, text: str) -> list[str]:
@@ -225,3 +225,30 @@ nodes:
     assert g.nodes["dense.1.conv"].in_shapes == [(8, 8, 8)]            # a and step 0, concatenated
     assert g.nodes["dense.1.add"].inputs == ["dense.1.conv", "side"]
     assert g.shape_of(g.outputs["output"].node) == (12, 8, 8)
+
+
+def test_list_members_fold_with_fuse(spec_file):
+    path = spec_file(RES2)
+    model = compile(path).eval()
+    torch.manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    x = torch.randn(1, 64, 16, 16)
+    with torch.no_grad():
+        before = model(x)
+        model.fuse()
+        assert isinstance(model.bns[2], nn.Identity) and model.convs[2].bias is not None
+        torch.testing.assert_close(model(x), before, rtol=1e-4, atol=1e-5)
+
+
+def test_a_dropped_use_of_several_inputs_stands_for_the_one_else_names(spec_file):
+    text = FUSION.replace("  - merge: {use: exchange, in: {low: low}}",
+                          "  - merge: {use: exchange, in: {low: low}, when: false, else: low}")
+    g = archspec.analyze(spec_file(text))
+    assert "merge.add" not in g.nodes and g.nodes["global_avgpool"].inputs == ["low"]
+    text = FUSION.replace("  - merge: {use: exchange, in: {low: low}}",
+                          "  - merge: {use: exchange, in: [tree, low], when: false}")
+    assert errors(spec_file, text) == ["35:51: a node of 2 inputs dropped by 'when:' must say which input stands "
+                                       "for it"]
