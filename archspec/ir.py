@@ -63,12 +63,13 @@ class Node:
 class Scope:
     """A named subtree: a block instance, a group of named nodes, or a numbered sequence."""
     path: str
-    kind: str                      # "block" | "nodes" | "seq"
+    kind: str                      # "block" | "nodes" | "seq" | "list" (members convs.0, ...: nn.ModuleList)
     loc: Loc
     block: str | None = None
     args: dict = field(default_factory=dict)     # the block's parameters as bound (given or default)
     output: str | None = None      # the node name its value comes from
     repeat: int | None = None      # index within a repeat, if any
+    inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
 
 
 @dataclass
@@ -175,7 +176,8 @@ class Graph:
     def state_dict_shapes(self) -> dict[str, tuple]:
         """Every parameter and buffer as it appears in the compiled module's state_dict, in its
         order: a module's own tensors (a node that is a parameter of its scope, Op.parameter, as
-        torchvision's layer_scale), then its submodules', each in the order they were added."""
+        torchvision's layer_scale), then its submodules', each in the order they were added (an
+        nn.ModuleList's, added at its first member, by index)."""
         root: _Module = ({}, {})
         for n in self.nodes.values():
             for t in n.tensors:
@@ -188,7 +190,11 @@ class Graph:
 
         def walk(module: _Module, prefix: str) -> None:
             out.update({prefix + k: s for k, s in module[0].items()})
-            for name, child in module[1].items():
+            children = list(module[1].items())
+            scope = self.scopes.get(prefix[:-1])
+            if scope is not None and scope.kind == "list":      # an nn.ModuleList holds its members by index
+                children.sort(key=lambda item: int(item[0]))
+            for name, child in children:
                 walk(child, f"{prefix}{name}.")
         walk(root, "")
         return out

@@ -953,7 +953,7 @@ TAGGED_EXPECTED = {
     'op-mapping': ('net.yaml:5:13', "c: op must name an op or block, got {'x': 1}"),
     'op-list': ('net.yaml:5:13', "c: op must name an op or block, got ['conv']"),
     'use-mapping': ('net.yaml:5:14', "c: use must name an op or block, got {'x': 1}"),
-    'in-mapping': ('net.yaml:5:23', "c: undefined input {'x': 1}"),
+    'in-mapping': ('net.yaml:5:23', "c: in: by name binds a block's inputs; op relu takes a list of inputs"),
     'nul-in-name': ('net.yaml:5:5', "'a\\x00b' cannot be a node name: a name starts with an ASCII letter and"),
     'surrogate': ('net.yaml:5:9', 'YAML syntax error: found invalid Unicode character escape code'),
 }

@@ -33,6 +33,7 @@ from .syntax import (
     dependencies,
     key_hint,
     local_names,
+    member_path,
     order,
     parse_decl,
     parse_list,
@@ -44,6 +45,7 @@ from .yamlpos import YDict, YList
 class _Names:
     """The names used in one scope, and the next index of a numbered sequence."""
     taken: set = field(default_factory=set)
+    lists: set = field(default_factory=set)      # the lists of members (`convs` of convs[0])
     counter: int = 0
     suffix: dict = field(default_factory=dict)
 
@@ -114,12 +116,13 @@ class Expander:
 
     # -- lists -------------------------------------------------------------
 
-    def expand_list(self, items: Any, ctx: Ctx, in_ref: str, loc: Loc,
-                    output: str | None = None) -> tuple[str, dict[str, str]]:
-        """Expand a list of nodes in one scope; return (output ref, local name -> ref)."""
+    def expand_list(self, items: Any, ctx: Ctx, in_ref: str, loc: Loc, output: str | None = None,
+                    outer: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+        """Expand a list of nodes in one scope; return (output ref, local name -> ref). `outer`:
+        the names bound outside it (a block's named inputs)."""
         ctx = replace(ctx, scope_input=in_ref)
         self.fewest.check(items, len(self.nodes), ctx.chain)
-        scope = ListScope(ctx.prefix, ctx.seq, self.reporter(ctx))
+        scope = ListScope(ctx.prefix, ctx.seq, self.reporter(ctx), dict(outer or {}))
         if not isinstance(items, YList) or not items:
             scope.report(loc, "expected a non-empty list of nodes")
             return Failed("?"), {}
@@ -130,7 +133,7 @@ class Expander:
         def choose(ref: Any, loc: Loc) -> Any:
             return value_of(ref, ctx.env, loc, "'in'")
         deps = [dependencies(k, d, local, scope, choose) for k, d in enumerate(decls)]
-        aliases: dict[str, str] = {"input": in_ref}
+        aliases: dict[str, str] = {"input": in_ref, **scope.outer}
         results: list[str] = [Failed("?")] * len(decls)
         for k in order(decls, deps, scope):
             d = decls[k]
@@ -178,6 +181,7 @@ class Expander:
 
     def _expand_named(self, d: Decl, target: Any, ctx: Ctx, ins: list[str]) -> str:
         if target_kind(d.kind, target, self.spec.blocks, d.body.at(d.kind)) == "op":
+            positional(d, f"op {target}")
             return self._expand_op(d, target, ctx, ins)
         return self._expand_block(d, self.spec.blocks[target], ctx, ins)
 
@@ -190,7 +194,7 @@ class Expander:
                 env = env or self.env(ctx, ins)
                 v = value_of(v, env, d.body.at(key), f"attribute '{key}'")
             values[key] = v
-        full = ctx.full(self._local_name(d, ctx, op.node_name))
+        full = self._place(d, ctx, op.node_name)
         xs = [self.shape_of(r) for r in ins]
         report = with_trap_hint(self.reporter(ctx, full), d, ctx.prefix, self.traps)
         found = self.inference.node(op, values, xs, d.body, d.loc, report)
@@ -203,36 +207,47 @@ class Expander:
     def _local_name(self, d: Decl, ctx: Ctx, base: str) -> str:
         return d.name if d.name is not None else ctx.names.next(base, ctx.seq)
 
+    def _place(self, d: Decl, ctx: Ctx, base: str) -> str:
+        return place(self._local_name(d, ctx, base), ctx, d.loc, self.scopes, self.nodes)
+
     # -- blocks, groups, repeats -----------------------------------------------
 
     def _expand_block(self, d: Decl, block: Block, ctx: Ctx, ins: list[str]) -> str:
-        if len(ins) != 1:
-            raise SpecError(f"block '{block.name}' takes one input, got {len(ins)}", loc=d.loc)
+        declared = block_inputs(block)
+        bound = bind_inputs(d, block, declared, ins)
+        first = next(iter(bound.values()))
         check_depth(ctx, d, f" (does '{block.name}' use itself?)")
-        call_env = self.env(ctx, ins)
-        env = block_env(block, bind_args(d, block, call_env), self.globals, call_env.get("input"), d.loc)
+        call_env = self.env(ctx, [first])
+        views = {name: ShapeView(s) for name, ref in bound.items() if (s := self.shape_of(ref)) is not None}
+        tensors = {"input": call_env.get("input"), **{k: v for k, v in views.items() if k != INPUT}}
+        env = block_env(block, bind_args(d, block, call_env), self.globals, tensors, d.loc)
+        check_input_shapes(d, block, declared, views, env)
         if "when" in block.raw:
-            cond = value_of(block.raw["when"], {**env, "input": call_env.get("input")},
-                            block.raw.at("when"), f"'when' of block '{block.name}'")
+            cond = value_of(block.raw["when"], {**env, **tensors}, block.raw.at("when"),
+                            f"'when' of block '{block.name}'")
             if not cond:
-                return ins[0]
-        check_block_constraints(block, {**env, "input": call_env.get("input")}, d.body)
+                return first
+        check_block_constraints(block, {**env, **tensors}, d.body)
         if ("seq" in block.raw) == ("nodes" in block.raw):
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
         kind = "seq" if "seq" in block.raw else "nodes"
-        full = ctx.full(self._local_name(d, ctx, block.name))
+        full = self._place(d, ctx, block.name)
         frame = Frame(block.name, d.loc, ctx.prefix, ctx.index)
-        inner = ctx.inner(full, env=env, chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
-        out, _ = self.expand_list(block.raw[kind], inner, ins[0], block.raw.at(kind), block.raw.get("output"))
+        outer = {k: v for k, v in bound.items() if k != INPUT}
+        inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}},
+                          chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
+        out, _ = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind), block.raw.get("output"), outer)
         args = {p: env[p] for p in block.params}
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, out, ctx.index)
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, out, ctx.index, inputs=outer and bound)
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
+        positional(d, f"a {d.kind} group")
         if len(ins) != 1:
-            raise SpecError(f"a {d.kind} group takes one input, got {len(ins)}", loc=d.loc)
+            raise SpecError(f"a {d.kind} group takes one input, got {len(ins)}", loc=d.loc,
+                            hint="a block takes several: declare them with inputs: [x, skip]")
         check_depth(ctx, d)
-        full = ctx.full(self._local_name(d, ctx, d.kind))
+        full = self._place(d, ctx, d.kind)
         out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
         self.scopes[full] = Scope(full, d.kind, d.loc, output=out, repeat=ctx.index)
         return out
@@ -240,22 +255,21 @@ class Expander:
     def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
         body = d.body
         count = repeat_count(body, self.env(ctx, ins), ctx, len(self.nodes))
-        check_repeat_form(d)
+        check_repeat_form(d, ins)
         target = replace(ctx, steps=ctx.steps * count)
         if d.name is not None:      # a named repeat is a numbered sequence of its own
             check_depth(ctx, d)
-            target = ctx.inner(ctx.full(self._local_name(d, ctx, "repeat")), seq=True, index=None,
-                               steps=ctx.steps * count)
+            target = ctx.inner(self._place(d, ctx, "repeat"), seq=True, index=None, steps=ctx.steps * count)
             self.scopes[target.prefix] = Scope(target.prefix, "seq", d.loc, repeat=ctx.index)
         if isinstance(body["node"], YList) and (not target.seq or "name" in body or "carry" in body):
             raise SpecError("a repeat with a list of nodes belongs in a seq (its items take the next "
                             "indices) and takes no name: or carry:", loc=body.at("node"))
         index = repeat_index(body, target.env)
-        x = ins[0]
+        x, extra = ins[0], ins[1:]          # the first input is carried from step to step, the rest fixed
         for i in range(count):
             step = replace(target, env={**target.env, index: i}, index=i)
             before = len(self.nodes)
-            y = self._repeat_step(d, step, x, i)
+            y = self._repeat_step(d, step, x, i, extra)
             if y is None:            # a step's name was refused (reported): the repeat failed
                 return Failed("?")
             x = y
@@ -265,7 +279,7 @@ class Expander:
             self.scopes[target.prefix].output = x
         return x
 
-    def _repeat_step(self, d: Decl, step: Ctx, x: str, i: int) -> str | None:
+    def _repeat_step(self, d: Decl, step: Ctx, x: str, i: int, extra: list[str]) -> str | None:
         body = d.body
         if isinstance(body["node"], YList):     # a list body splices into the numbered sequence
             return self.expand_list(body["node"], step, x, body.at("node"))[0]
@@ -284,7 +298,10 @@ class Expander:
                                 else d.loc, hint="a name template reads every enclosing index: conv${i + 1}_${j + 1}")
             step.names.taken.add(name)
             item.name = name
-        y = self.expand_decl(item, step, [x])
+        if extra and "in" not in item.body:      # the step's inputs are the repeat's: errors point there
+            item.body = YDict(item.body.loc, {**item.body, "in": body["in"]}, {**item.body.locs, "in": body.at("in")},
+                              {**item.body.key_locs, "in": body.key_at("in")})
+        y = self.expand_decl(item, step, [x, *extra])
         return self._concat(x, y, step, d) if body.get("carry") == "concat" else y
 
     def _check_projection(self, before: int, count: int, body: YDict, ctx: Ctx) -> None:
@@ -337,6 +354,28 @@ class UnknownShape(ShapeView):
 
 
 UNKNOWN = UnknownShape()
+
+
+def place(name: str, ctx: Ctx, loc: Loc, scopes: dict[str, Scope], nodes: dict[str, Node]) -> str:
+    """A node's or scope's dotted name; a list member's (`convs[0]`: `convs.0`) also makes its
+    lists scopes of their own, of kind "list" (nn.ModuleList)."""
+    path = member_path(name)
+    if path is None:
+        if name in ctx.names.lists:
+            raise SpecError(f"'{name}' names a list of members ({name}[0], ...) in this scope", loc=loc,
+                            hint="rename the node or the list")
+        return ctx.full(name)
+    parts = path.split(".")
+    if parts[0] in ctx.names.taken:
+        raise SpecError(f"'{name}' is a member of list '{parts[0]}', but '{parts[0]}' names a node of this scope",
+                        loc=loc, hint="rename the node or the list")
+    ctx.names.lists.add(parts[0])
+    for k in range(1, len(parts)):
+        lst = ctx.full(".".join(parts[:k]))
+        if lst in nodes or lst in scopes and scopes[lst].kind != "list" or ctx.full(path) in scopes:
+            raise SpecError(f"'{name}': '{'.'.join(parts[:k])}' is both a member and a list", loc=loc)
+        scopes.setdefault(lst, Scope(lst, "list", loc, repeat=ctx.index))
+    return ctx.full(path)
 
 
 def value_of(value: Any, env: dict, loc: Loc, what: str) -> Any:
@@ -439,8 +478,9 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
     return given
 
 
-def block_env(block: Block, given: dict, globals_: dict, input_view: Any, loc: Loc) -> dict:
-    """The names a block instance's body sees: globals, every parameter (given or default), `let:`."""
+def block_env(block: Block, given: dict, globals_: dict, tensors: dict, loc: Loc) -> dict:
+    """The names a block instance's body sees: globals, every parameter (given or default), `let:`.
+    Defaults and `let:` also read `tensors`: `input` and the block's named inputs."""
     env = dict(globals_)
     for p, decl in block.params.items():
         if p in given:
@@ -450,11 +490,90 @@ def block_env(block: Block, given: dict, globals_: dict, input_view: Any, loc: L
                             hint=f"block '{block.name}' ({block.loc}) takes: " +
                             ", ".join(f"{k}: {v}" for k, v in block.params.items()))
         else:
-            env[p] = value_of(decl, {**globals_, "input": input_view}, block.raw["params"].at(p), f"default of '{p}'")
+            env[p] = value_of(decl, {**globals_, **tensors}, block.raw["params"].at(p), f"default of '{p}'")
     let = block.raw.get("let") or YDict(block.loc)
     for k, v in let.items():
-        env[k] = value_of(v, {**env, "input": input_view}, let.at(k), f"let '{k}'")
+        env[k] = value_of(v, {**env, **tensors}, let.at(k), f"let '{k}'")
     return env
+
+
+_EXPECT = ("channels", "height", "width", "shape")
+
+
+def block_inputs(block: Block) -> dict[str, Any]:
+    """A block's inputs in order, name -> what its shape must be (a mapping of `_EXPECT` keys, or
+    None: any). Without `inputs:` a block takes one, `input`."""
+    raw = block.raw.get("inputs")
+    if raw is None:
+        return {INPUT: None}
+    loc = block.raw.at("inputs")
+    names = dict.fromkeys(raw) if isinstance(raw, list) else dict(raw)
+    if not names or len(names) != len(raw):
+        raise SpecError(f"block '{block.name}': inputs: names its inputs once each, got {shown(raw)}", loc=loc)
+    taken = set(block.params) | set(block.raw.get("let") or ())
+    for name, want in names.items():
+        at = raw.at(name) if isinstance(raw, YDict) else loc
+        if name in taken:
+            raise SpecError(f"block '{block.name}' input '{name}' has the name of its parameter or let value",
+                            loc=at, hint="rename the input")
+        if want is not None and not (isinstance(want, dict) and set(want) <= set(_EXPECT)):
+            raise SpecError(f"block '{block.name}' input '{name}': expected a mapping of "
+                            f"{', '.join(_EXPECT)}, got {shown(want)}", loc=at,
+                            hint=f"e.g. {name}: {{channels: \"${{planes}}\"}}")
+    return names
+
+
+def bind_inputs(d: Decl, block: Block, declared: dict[str, Any], ins: list[str]) -> dict[str, str]:
+    """The refs an instance binds to the block's inputs: `in: [a, b]` in declaration order, or
+    `in: {skip: b}` by name (the first input, unnamed, is the previous node: the last of `ins`)."""
+    given = d.body.get("in")
+    names = list(declared)
+    if isinstance(given, YDict):
+        for key in given:
+            if key not in declared:
+                raise SpecError(f"block '{block.name}' has no input {shown(key)}", loc=given.key_at(key),
+                                hint=did_you_mean(str(key), names) or f"its inputs: {', '.join(names)}")
+        bound = dict(zip(given, ins))
+        bound.setdefault(names[0], ins[-1])
+        missing = [n for n in names if n not in bound]
+        if missing:
+            raise SpecError(f"block '{block.name}' input '{missing[0]}' is not bound", loc=d.body.at("in"),
+                            hint=f"its inputs: {', '.join(names)}; only the first may be left to the previous node")
+        return {n: bound[n] for n in names}
+    if len(ins) != len(names):
+        what = f"{len(names)} inputs ({', '.join(names)})" if len(names) > 1 else "one input"
+        raise SpecError(f"block '{block.name}' takes {what}, got {len(ins)}",
+                        loc=d.body.at("in") if "in" in d.body else d.loc,
+                        hint=f"e.g. in: [{', '.join(f'a{k}' for k in range(len(names)))}]" if len(names) > 1 else
+                        "declare its inputs: inputs: [x, skip]")
+    return dict(zip(names, ins))
+
+
+def check_input_shapes(d: Decl, block: Block, declared: dict[str, Any], views: dict, env: dict) -> None:
+    """Each input's shape against what the block declares, named in the error at the use."""
+    given = d.body.get("in")
+    if len(views) < len(declared):         # an unknown shape: an earlier error said why
+        return
+    for k, (name, want) in enumerate(declared.items()):
+        if not want:
+            continue
+        loc = (given.at(name) if isinstance(given, YDict) and name in given else
+               given.at(k) if isinstance(given, YList) and k < len(given) else d.loc)
+        for key, v in want.items():
+            expected = value_of(v, {**env, **views}, want.at(key) if isinstance(want, YDict) else loc,
+                                f"input '{name}' {key}")
+            got = views[name].get(key)
+            if expected != got:
+                what = f"{expected} channels, got {got}" if key == "channels" else f"{key} {expected}, got {got}"
+                raise SpecError(f"block '{block.name}' input '{name}': expected {what}", loc=loc,
+                                hint=f"the block's inputs are declared at {block.raw.at('inputs')}")
+
+
+def positional(d: Decl, what: str) -> None:
+    """`in:` by name binds a block's inputs; anything else takes a list."""
+    if isinstance(d.body.get("in"), YDict):
+        raise SpecError(f"in: by name binds a block's inputs; {what} takes a list of inputs", loc=d.body.at("in"),
+                        hint="in: [a, b]")
 
 
 def check_type(block: Block, p: str, value: Any, loc: Loc) -> Any:
@@ -544,11 +663,14 @@ def names_steps(node: Any) -> bool:
     return isinstance(node, YDict) and "repeat" in node and "name" in node
 
 
-def check_repeat_form(d: Decl) -> None:
+def check_repeat_form(d: Decl, ins: list[str]) -> None:
     body = d.body
     if "node" not in body:
         raise SpecError("repeat needs a 'node:' to repeat", loc=d.loc,
                         hint="e.g. {repeat: 3, node: {use: basic, planes: 64}}")
+    positional(d, "a repeat (its first input is carried from step to step, the others fixed)")
+    if len(ins) > 1 and isinstance(body["node"], YList):
+        raise SpecError("a repeat of a list of nodes takes one input", loc=body.at("in"))
     carry = body.get("carry")
     if carry not in (None, "concat"):
         raise SpecError(f"unknown carry {shown(carry)}", loc=body.at("carry"),
@@ -558,8 +680,11 @@ def check_repeat_form(d: Decl) -> None:
 def stands_for(d: Decl, ins: list[str]) -> str:
     """What a node dropped by `when:` stands for: its one input, or the input its `else:` names.
     A node of several inputs must say which (an optional concat member is not the whole module)."""
-    names = d.body.get("in")
-    names = names if isinstance(names, list) else [names]
+    given = d.body.get("in")
+    named = isinstance(given, dict)             # by name: the values, then the previous node (ins[-1])
+    names = list(given.values()) if isinstance(given, dict) else given if isinstance(given, list) else [given]
+    if named and "else" not in d.body:
+        ins = ins[:-1]
     if "else" in d.body:
         choice = d.body["else"]
         if choice in names and isinstance(choice, str):

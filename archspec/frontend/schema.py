@@ -11,7 +11,9 @@ from .spec import SpecDoc
 EXPR = {"type": "string", "pattern": r"\$\{.*\}", "description": "a ${...} expression"}
 REF = {"type": "string", "description": "a node name in this scope, or 'input'"}
 COMMON = {
-    "in": {"anyOf": [REF, {"type": "array", "items": REF}, EXPR],
+    "in": {"anyOf": [REF, {"type": "array", "items": REF}, EXPR,
+                     {"type": "object", "additionalProperties": REF,
+                      "description": "a block's inputs by name (the first, unnamed, is the previous node)"}],
            "description": "input node(s); default: the previous node; an expression may choose the list"},
     "when": {"anyOf": [{"type": "boolean"}, EXPR], "description": "drop the node (it passes its input) when false"},
     "else": {**REF, "description": "which input stands for a node of several inputs dropped by 'when'"},
@@ -87,6 +89,13 @@ def json_schema() -> dict:
     ]}
     doc["properties"]["nodes"] = {"anyOf": [nodes, {"type": "null"}]}
     block = defs.get("BlockDef", {}).get("properties", {})
+    want = {"type": "object", "additionalProperties": False, "properties": {
+        **{k: _or_expr({"type": "integer"}) for k in ("channels", "height", "width")},
+        "shape": _or_expr({"type": "array", "items": _or_expr({"type": "integer"})})}}
+    block["inputs"] = {"anyOf": [{"type": "array", "items": {"type": "string"}},
+                                 {"type": "object", "additionalProperties": {"anyOf": [want, {"type": "null"}]}},
+                                 {"type": "null"}],
+                       "description": "named tensor inputs, each with what its shape must be"}
     for key in ("nodes", "seq"):
         if key in block:
             block[key] = {"anyOf": [nodes, {"type": "null"}]}

@@ -90,6 +90,7 @@ class BlockDef(_Strict):
     doc: str | None = None
     params: Union[dict[str, Any], list[str]] = Field(default_factory=dict)
     let: dict[str, Any] = Field(default_factory=dict)
+    inputs: Union[list[str], dict[str, Any], None] = None     # named tensor inputs (default: one, `input`)
     when: Any = None           # the whole instance is dropped (passes its input) when false
     nodes: list[Any] | None = None
     seq: list[Any] | None = None
@@ -510,10 +511,11 @@ def _check_names(raw: YDict, blocks: dict[str, Block], params: dict, locs: dict,
                         hint="a let is computed from the parameters: give it a name of its own")
     for b in blocks.values():
         check(b.name, "block", b.key_loc)
-        for part in ("params", "let"):
+        for part in ("params", "let", "inputs"):
             table = b.raw.get(part)
             for k in table if isinstance(table, (dict, list)) else ():
-                check(k, "block parameter" if part == "params" else "let", _key_loc(table, k))
+                check(k, {"params": "block parameter", "let": "let", "inputs": "block input"}[part],
+                      _key_loc(table, k))
     outputs = raw.get("outputs")
     if isinstance(outputs, YDict):
         for k in outputs:

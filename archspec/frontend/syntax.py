@@ -6,8 +6,9 @@ the same thing about the same mistake. Nothing here evaluates a shape.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import Diagnostics, Loc, SpecError, did_you_mean
@@ -27,6 +28,17 @@ def key_hint(key: Any, keys, otherwise: str) -> str:
     """The hint for an unknown key of a node: the closest of its own keys (an op's attributes, a
     block's parameters) and the keys every node takes (`wehn:` -> when), else `otherwise`."""
     return did_you_mean(str(key), [*keys, *sorted(CONTROL)]) or otherwise
+
+
+# a list member's name, `convs[0]` (or `fuse_layers[1][0]`, a list in a list): item 0 of the
+# scope's nn.ModuleList `convs`, state_dict key `convs.0.weight`
+_MEMBER = re.compile(r"([A-Za-z][A-Za-z0-9_]*)((?:\[[0-9]{1,9}\])+)")
+
+
+def member_path(name: str) -> str | None:
+    """`convs[0]` as its module path `convs.0` (`a[1][2]`: `a.1.2`); None for a plain name."""
+    m = _MEMBER.fullmatch(name)
+    return None if m is None else m[1] + "".join(f".{k}" for k in re.findall(r"[0-9]+", m[2]))
 
 
 class Failed(str):
@@ -62,6 +74,7 @@ class ListScope:
     prefix: str              # dotted path of the scope, for error paths
     seq: bool                # children numbered 0, 1, ... (no names, no `in:`)
     report: Reporter
+    outer: dict[str, str] = field(default_factory=dict)    # names bound outside the list: a block's inputs
 
     def full(self, local: str | None) -> str:
         if not local:
@@ -125,7 +138,11 @@ def check_node_name(name: str, loc: Loc, scope: ListScope) -> bool:
     if name == INPUT:
         scope.report(loc, "'input' is reserved for the incoming tensor", hint="rename the node")
         return False
-    problem = name_problem(name, index_ok=True)
+    if name in scope.outer:
+        scope.report(loc, f"'{name}' is an input of the block", hint="rename the node")
+        return False
+    member = isinstance(name, str) and _MEMBER.fullmatch(name)
+    problem = name_problem(member[1] if member else name, index_ok=not member)
     if problem:
         scope.report(loc, f"{shown(name)} cannot be a node name: {problem}",
                      hint="names become module attributes and state_dict keys: conv1, layer2, fc")
@@ -154,7 +171,8 @@ def local_names(decls: list[Decl | None], scope: ListScope) -> dict[str, int]:
     return local
 
 
-Dep = int | None | Failed          # an index into the list, None for the scope's input, or a failed ref
+Dep = int | None | str             # an index into the list, None for the scope's input, or a ref: a failed
+                                   # one (Failed) or one bound outside the list (a block's named input)
 Choose = Callable[[Any, Loc], Any]  # evaluates an `in:` expression (raises SpecError)
 
 
@@ -176,10 +194,12 @@ def dependencies(k: int, d: Decl | None, local: dict[str, int], scope: ListScope
         except SpecError as e:
             scope.report(d.body.at("in"), e.message, scope.full(node_name(d)), hint=e.hint)
             return [Failed("?")]
-    refs = refs if isinstance(refs, list) else [refs]
+    named = isinstance(refs, YDict)       # a block's inputs bound by name: then the previous node
+    locs = [refs.at(key) for key in refs] if named else None
+    refs = refs if isinstance(refs, list) else list(refs.values()) if named else [refs]
     out: list[Dep] = []
     for j, ref in enumerate(refs):
-        loc = refs.at(j) if isinstance(refs, YList) else d.body.at("in")
+        loc = locs[j] if locs else refs.at(j) if isinstance(refs, YList) else d.body.at("in")
         if has_expr(ref):       # a choice of input, from the scope's params: ${'a' if c else 'b'}
             try:
                 if choose is None:
@@ -191,7 +211,7 @@ def dependencies(k: int, d: Decl | None, local: dict[str, int], scope: ListScope
                 out.append(Failed("?"))
                 continue
         out.append(_dep(ref, loc, d, local, scope))
-    return out
+    return out + ([k - 1 if k > 0 else None] if named else [])     # last: the default of the first input
 
 
 def _dep(ref: Any, loc: Loc, d: Decl, local: dict[str, int], scope: ListScope) -> Dep:
@@ -199,9 +219,11 @@ def _dep(ref: Any, loc: Loc, d: Decl, local: dict[str, int], scope: ListScope) -
         return None
     if isinstance(ref, str) and ref in local:
         return local[ref]
+    if isinstance(ref, str) and ref in scope.outer:
+        return scope.outer[ref]
     scope.report(loc, f"undefined input {shown(ref)}", scope.full(node_name(d)),
-                 hint=did_you_mean(ref, [*local, INPUT]) or
-                 f"names defined in this scope: {', '.join(['input', *list(local)[:20]])}")
+                 hint=did_you_mean(ref, [*local, *scope.outer, INPUT]) or
+                 f"names defined in this scope: {', '.join(['input', *scope.outer, *list(local)[:20]])}")
     return Failed("?")
 
 
@@ -237,7 +259,9 @@ class LibraryCheck:
 
     def block(self, name: str, raw: YDict, loc: Loc) -> None:
         kind = "seq" if "seq" in raw else "nodes"
-        self.list(raw.get(kind), ListScope(name, kind == "seq", self._report), loc)
+        inputs = raw.get("inputs")
+        outer = {n: n for n in inputs if isinstance(n, str)} if isinstance(inputs, (list, dict)) else {}
+        self.list(raw.get(kind), ListScope(name, kind == "seq", self._report, outer), loc)
 
     def _report(self, loc: Loc | None, message: str, path: str = "", hint: str | None = None) -> None:
         self.diags.error(loc, message, path=path, hint=hint)

@@ -28,7 +28,7 @@ from ..limits import MAX_GLOSSARY_BOXES, MAX_PAGES
 from ..names import file_stem, one_line
 from ..ops.base import ChannelsLast
 from ..ops.conv import parse_table
-from .report import CONVENTION, Row, depth_of, rollup, rows
+from .report import CONVENTION, Row, depth_of, past_lists, rollup, rows
 
 if TYPE_CHECKING:
     import graphviz
@@ -132,7 +132,7 @@ def check_expand(graph: Graph, expand: tuple[str, ...]) -> None:
 def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict | None = None) -> View:
     """The boxes of the diagram at `depth` (0 = every node), from report.rows (`sums`: its rollup
     with elementwise, where one graph is viewed at several depths)."""
-    unit = unit_at(depth, expand)
+    unit = past_lists(graph, unit_at(depth, expand))
     boxes = [Box(r.name, r, "node" if r.name in graph.nodes else "scope", [r.name])
              for r in rows(graph, unit=unit if depth else None, sums=sums)]
     if depth:

@@ -55,12 +55,23 @@ def cut_at(depth: int | None) -> Callable[[str], str]:
     return cut
 
 
+def past_lists(graph: Graph, cut: Callable[[str], str]) -> Callable[[str], str]:
+    """`cut`, never at a list of members (`convs` of convs.0, an nn.ModuleList): a list is no unit
+    of its own (its members interleave with the other nodes), so each member is one."""
+    def unit(name: str) -> str:
+        prefix = cut(name)
+        while prefix != name and getattr(graph.scopes.get(prefix), "kind", None) == "list":
+            prefix = ".".join(name.split(".")[:depth_of(prefix) + 1])
+        return prefix
+    return unit
+
+
 def rows(graph: Graph, depth: int | None = None, unit: Callable[[str], str] | None = None,
          sums: dict[str, list[int]] | None = None) -> list[Row]:
     """One row per node, or per scope where the hierarchy is cut: at `depth`, or where `unit`
     (node name -> the name of its row) says. `sums`: rollup(graph, elementwise=True), where the
     caller cuts one graph at several depths."""
-    cut = unit or cut_at(depth)
+    cut = past_lists(graph, unit or cut_at(depth))
     sums = (sums or rollup(graph, elementwise=True)) if depth or unit else {}
     out, seen = [], set()
     for n in graph.nodes.values():

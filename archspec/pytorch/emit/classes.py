@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,8 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
         if isinstance(v, Call):
             return render_call(v, slots, indent + "    ", 0, 1), False
         return literal(v), False
+    if call.fn == "nn.ModuleList":
+        return _module_list(call, slots, indent, start, end)
     parts = [text(v)[0] for _, v in call.args]
     for name, v, default in call.kwargs:
         t, param = text(v)
@@ -100,6 +102,39 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
     if any(isinstance(v, Call) for _, v in call.args):     # nn.Sequential: one child a line
         return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in _repeats(parts, indent + "    ")) + f"{indent})"
     return bracketed(call.fn, parts, "", indent, start=start, end=end)
+
+
+def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: int, end: int) -> str:
+    """nn.ModuleList([...]) laid out as ruff does: members that are one equal one-line constructor
+    written once, `nn.ModuleList([nn.Conv2d(...) for _ in range(3)])`; an absent member is None."""
+    inner = indent + "    "
+    parts = [render_call(v, slots, inner + "    ", 0, 1) if isinstance(v, Call) else literal(v) for _, v in call.args]
+    if len(parts) > 1 and len(set(parts)) == 1 and "\n" not in parts[0]:
+        body = f"[{parts[0]} for _ in range({len(parts)})]"
+        if len(inner) + len(body) > WIDTH:
+            body = f"[\n{inner}    {parts[0]}\n{inner}    for _ in range({len(parts)})\n{inner}]"
+    else:
+        body = f"[{', '.join(parts)}]"
+        if "\n" in body or len(inner) + len(body) > WIDTH:
+            body = "[\n" + "".join(f"{inner}    {p},\n" for p in parts) + f"{inner}]"
+    one = f"nn.ModuleList({body})"
+    if "\n" not in one and len(indent) + start + len(one) + end <= WIDTH:
+        return one
+    return f"nn.ModuleList(\n{inner}{body}\n{indent})"
+
+
+def module_list(members: list[tuple[tuple[int, ...], Child]], ctor: Callable[[Child], Call | None]) -> Call:
+    """nn.ModuleList([...]) of a list's members by index (a list in a list for `a.1.0`); an index
+    no member has (dropped by `when:`) holds None."""
+    by_index: dict[int, list[tuple[tuple[int, ...], Child]]] = {}
+    for indices, c in members:
+        by_index.setdefault(indices[0], []).append((indices[1:], c))
+    items = []
+    for k in range(max(by_index) + 1):
+        group = by_index.get(k)
+        items.append((str(k), None if group is None else ctor(group[0][1]) if group[0][0] == ()
+                      else module_list(group, ctor)))
+    return Call("nn.ModuleList", tuple(items))
 
 
 def _repeats(parts: list[str], indent: str) -> list[str]:
@@ -200,6 +235,8 @@ class ClassPlanner:
 
     def ctor(self, c: Child) -> Call | None:
         """The constructor of a child (a parameter's initial value), or None for a functional node."""
+        if c.members:
+            return module_list(c.members, self.ctor)
         if not (c.module or c.param):
             return None
         if c.node is not None:
@@ -218,7 +255,8 @@ class ClassPlanner:
     def _ctor_key(self, c: Child) -> Any:
         """The constructor's structure, numbers aside (made once per child: `_merge` asks again)."""
         if c not in self.ctor_keys:
-            self.ctor_keys[c] = (None if not (c.module or c.param) else
+            self.ctor_keys[c] = (None if not (c.module or c.param or c.members) else
+                                 _shape_key(module_list(c.members, self.ctor)) if c.members else
                                  _shape_key(self.tree.node_call(c.node)) if c.node is not None else
                                  ("seq", tuple(self._ctor_key(g) for g in c.sub.children)) if c.sub.sequential
                                  else ("cls", self.key_of[c.sub]))

@@ -15,13 +15,19 @@ _NUMBERED = re.compile(r"(.+)_([1-9][0-9]*)")                 # a variable `_nam
 
 
 def arg_names(sn: ScopeNode) -> list[str]:
-    """forward's parameters: x, or x_0, x_1, ... for a scope with several inputs."""
+    """forward's parameters: x, or a block's own input names, or x_0, x_1, ... for another scope
+    with several inputs."""
+    if sn.args:
+        return sn.args
     return ["x"] if len(sn.inputs) == 1 else [f"x_{k}" for k in range(len(sn.inputs))]
 
 
 def attr(name: str) -> str:
-    """How forward reaches a child: self.conv1, or getattr(self, "0") for a numbered one."""
-    return f"self.{name}" if name.isidentifier() else f"getattr(self, {literal(name)})"
+    """How forward reaches a child: self.conv1, getattr(self, "0") for a numbered one, or
+    self.convs[0] for a list member (`convs.0`)."""
+    root, *indices = name.split(".")
+    head = f"self.{root}" if root.isidentifier() else f"getattr(self, {literal(root)})"
+    return head + "".join(f"[{k}]" for k in indices)
 
 
 def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str] = frozenset()) -> list[str]:

@@ -22,6 +22,7 @@ class Child:
     subscope: ScopeNode | None = None
     module: bool = True                # a submodule (else a functional call in forward)
     param: bool = False                # a parameter of the scope's module itself (Op.parameter)
+    members: list[tuple[tuple[int, ...], Child]] = field(default_factory=list)   # of a list: (indices, member)
 
     @property
     def named(self) -> bool:
@@ -57,7 +58,9 @@ class ScopeNode:
     exports: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)    # every node inside
     sequential: bool = False
+    args: list[str] = field(default_factory=list)   # forward's parameters where a block names its inputs
     shared: dict[str, str] = field(default_factory=dict)   # child -> the earlier child whose module it reuses
+    registered: list[Child] | None = None     # own_children, made once
 
 
 def local(path: str) -> str:
@@ -65,8 +68,27 @@ def local(path: str) -> str:
 
 
 def own_children(sn: ScopeNode) -> list[Child]:
-    """The children that get an attribute of their own (not a shared module's second use)."""
-    return [c for c in sn.children if sn.shared.get(c.local, c.local) == c.local]
+    """The children that get an attribute of their own (not a shared module's second use), in the
+    order __init__ registers them: list members (`convs.0`, `convs.1`) as one child, their
+    nn.ModuleList `convs`, where its first member is."""
+    if sn.registered is None:
+        sn.registered = []
+        lists: dict[str, Child] = {}
+        for c in sn.children:
+            if "." not in c.local:
+                if sn.shared.get(c.local, c.local) == c.local:
+                    sn.registered.append(c)
+                continue
+            if c.param:
+                raise SpecError(f"{c.path}: a parameter of its block cannot be a list member", loc=c.loc,
+                                hint="name it without an index")
+            root, *indices = c.local.split(".")
+            if root not in lists:
+                lists[root] = Child(root, [], [])
+                sn.registered.append(lists[root])
+            if c.module or c.subscope is not None:
+                lists[root].members.append((tuple(map(int, indices)), c))
+    return sn.registered
 
 
 def _inside(ref: str, path: str) -> bool:
@@ -116,9 +138,10 @@ class ScopeTree:
         scopes: dict[str, ScopeNode] = {"": ScopeNode("", None)}
         for n in self.graph.nodes.values():
             param = _parameter(n) is not None
-            child = Child(local(n.name), list(n.inputs), [n.name], node=n, param=param,
+            owner, name = self._home(n.name)
+            child = Child(name, list(n.inputs), [n.name], node=n, param=param,
                           module=not param and self._as_module(n))
-            self._scope_at(parent(n.name), scopes).children.append(child)
+            self._scope_at(owner, scopes).children.append(child)
         self._close(scopes[""])
         return scopes[""]
 
@@ -139,8 +162,17 @@ class ScopeTree:
     def _scope_at(self, path: str, scopes: dict[str, ScopeNode]) -> ScopeNode:
         if path not in scopes:
             sub = scopes[path] = ScopeNode(path, self.graph.scopes.get(path))
-            self._scope_at(parent(path), scopes).children.append(Child(local(path), [], [], subscope=sub))
+            owner, name = self._home(path)
+            self._scope_at(owner, scopes).children.append(Child(name, [], [], subscope=sub))
         return scopes[path]
+
+    def _home(self, path: str) -> tuple[str, str]:
+        """The scope a node or scope is a child of, and its name there: a list member's is its path
+        below the nearest scope that is not a list (`convs.0`, reached as self.convs[0])."""
+        owner = parent(path)
+        while owner and getattr(self.graph.scopes.get(owner), "kind", None) == "list":
+            owner = parent(owner)
+        return owner, path[len(owner) + 1:] if owner else path
 
     def _close(self, sn: ScopeNode) -> None:
         """Post-order: the sub-scopes' inputs and exports, then this scope's."""
@@ -156,6 +188,11 @@ class ScopeTree:
             sn.exports = list(dict.fromkeys(o.node for o in self.graph.outputs.values()))
             return
         sn.inputs = list(dict.fromkeys(r for n in nodes for r in n.inputs if not _inside(r, sn.path)))
+        named = sn.scope.inputs if sn.scope else {}
+        if named and len(set(named.values())) == len(named) and set(named.values()) == set(sn.inputs):
+            sn.inputs, sn.args = list(named.values()), list(named)     # forward(self, x, skip)
+        elif len(sn.inputs) > 1 and sn.children[0].subscope is not None and sn.children[0].sub.inputs == sn.inputs:
+            sn.args = sn.children[0].sub.args       # a repeat of such a block: its first step's names
         sn.exports = [n.name for n in nodes if n.name in self.output_refs or
                       any(not _inside(c, sn.path) for c in self.consumers.get(n.name, []))]
         sn.exports = sn.exports or [nodes[-1].name]
