@@ -102,10 +102,7 @@ class Expander:
 
     def run(self) -> Graph:
         spec, raw = self.spec, self.spec.raw
-        self.globals = global_params(spec, self.diags)
-        self.diags.raise_if_errors()      # every later expression may read the params
-        check_constraints(spec, self.globals, self.diags)
-        self.diags.raise_if_errors()      # a network its paper rules out is not built
+        self.globals = checked_params(spec, self.diags)
         self.input_shape = input_shape(raw, self.diags)
         try:
             last, aliases = self.expand_list(raw["nodes"], Ctx("", self.globals), INPUT, raw.at("nodes"))
@@ -340,6 +337,15 @@ class Expander:
 
 
 # -- the steps, as functions ------------------------------------------------------------------
+
+def checked_params(spec: Spec, diags: Diagnostics) -> dict[str, Any]:
+    """The spec's params and lets, once they evaluate and meet the spec's constraints."""
+    found = global_params(spec, diags)
+    diags.raise_if_errors()      # every later expression may read the params
+    check_constraints(spec, found, diags)
+    diags.raise_if_errors()      # a network its paper rules out is not built
+    return found
+
 
 class UnknownShape(ShapeView):
     """A tensor whose shape an earlier error left unknown: an expression that reads it fails as
