@@ -1,0 +1,148 @@
+"""The training sweep: each valid point, once per seed, trained by `archspec.pytorch.train` as a
+Ray task, on a local Ray instance (the machine's cores, or --cpus) or a cluster (--address).
+A trial that fails is a row with its error, and the others go on; every finished trial is written
+at once, and a re-run reads finished trials back (by their key) instead of training them again.
+A trial's folder keeps its checkpoint: a trial interrupted mid-way resumes from its last epoch.
+Ray and torch are imported inside the functions (Ray's in the driver, torch's in the workers)."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import time
+from typing import Any
+
+from ..errors import Diagnostic, Loc, SpecErrors
+from ..names import one_line
+from . import results
+from .count import Row, error_text
+from .results import TRAINED, record
+
+NEEDS = ("ray", "torch", "torchvision", "sklearn", "tqdm")
+
+
+def _check_extras() -> None:
+    missing = [m for m in NEEDS if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SpecErrors([Diagnostic(Loc("--train"), f"a training sweep needs {', '.join(missing)}",
+                                     hint="pip install 'archspec[sweep,train]'")])
+
+
+def _data(data: str) -> str:
+    """--data with its folder absolute: a Ray worker's working folder is not ours."""
+    return "folder:" + os.path.abspath(data[len("folder:"):]) if data.startswith("folder:") else data
+
+
+def trial_key(spec: str, sets: list[str], data: str, train: dict) -> str:
+    """Everything that decides a trial's result, as one canonical text."""
+    return json.dumps({"spec": os.path.realpath(spec), "sets": sets, "data": data, "train": train}, sort_keys=True)
+
+
+def _trials(opts, spec_sets: list[str], shared: dict, kept: list[Row], done: dict) -> tuple[list[dict], list]:
+    """Each trial's record (a finished one's figures read back) and those left to train."""
+    records, pending = [], []
+    for row in kept:
+        if row.counts is None:
+            records.append(record(row))           # an invalid point: listed, never trained
+            continue
+        for seed in range(opts.seeds):
+            rec = record(row, seed)
+            train = {**shared, **row.point.train(), "seed": seed}
+            sets = spec_sets + row.point.spec_sets()
+            rec["key"] = trial_key(opts.spec, sets, _data(opts.data), train)
+            if rec["key"] in done:
+                rec.update({k: done[rec["key"]].get(k) for k in TRAINED})
+            else:
+                name = f"p{row.index}-s{seed}-{hashlib.sha1(rec['key'].encode()).hexdigest()[:10]}"
+                pending.append((rec, sets, train, os.path.join(os.path.abspath(opts.output), "trials", name)))
+            records.append(rec)
+    return records, pending
+
+
+def train_sweep(opts, spec_sets: list[str], shared: dict, kept: list[Row], header: dict) -> list[dict]:
+    """Every trial's record, in point and seed order; results are written as each trial ends."""
+    _check_extras()
+    records, pending = _trials(opts, spec_sets, shared, kept, results.finished(opts.output))
+    trials = sum(1 for r in records if "key" in r)
+    print(f"training {len(pending)} of {trials} trial{'s' if trials != 1 else ''} on Ray"
+          + (f" ({trials - len(pending)} finished earlier: read back from {results.JSON})"
+             if trials > len(pending) else ""))
+    keys = header["keys"]
+    if pending:
+        _run(opts, pending, lambda: results.write(opts.output, header, keys, records, True))
+    return records
+
+
+def _init(opts) -> bool:
+    """Start Ray (or join --address); False where this process already had it running."""
+    import ray
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")    # Ray asks the network for nothing
+    if opts.address:
+        ray.init(address=opts.address, log_to_driver=False)
+        return True
+    # local workers import this very archspec (a checkout on PYTHONPATH, or the installed one)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(num_cpus=opts.cpus, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path}})
+    return True
+
+
+def _run(opts, pending: list, save) -> None:
+    """The pending trials as Ray tasks; each result into its record, saved as it comes."""
+    import ray
+    started = _init(opts)
+    try:
+        gpus = opts.gpus_per_trial
+        if gpus is None:        # a GPU each where the cluster has GPUs
+            gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        task = ray.remote(num_cpus=opts.cpus_per_trial, num_gpus=gpus, max_retries=0)(run_trial)
+        refs = {task.remote(os.path.abspath(opts.spec), sets, _data(opts.data), train, folder,
+                            opts.cpus_per_trial): rec for rec, sets, train, folder in pending}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            rec = refs.pop(ready[0])
+            try:
+                rec.update(ray.get(ready[0]))
+            except ray.exceptions.RayError as e:      # the worker died (memory, a signal)
+                rec["error"] = f"the trial's Ray task failed: {type(e).__name__}: {one_line(e, 300)}"
+            save()
+            print(_line(rec), flush=True)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _line(rec: dict) -> str:
+    what = f"point {rec['point']} seed {rec['seed']}"
+    if rec.get("error"):
+        return f"{what}: failed: {rec['error']}"
+    top5 = "" if rec.get("top5_error") is None else f", top-5 error {rec['top5_error']:.2%}"
+    return f"{what}: top-1 error {rec['top1_error']:.2%}{top5} ({rec['train_time_s']:.1f} s)"
+
+
+def run_trial(spec: str, sets: list[str], data: str, train: dict[str, Any], folder: str, threads: int) -> dict:
+    """One trial, in a Ray worker: its figures, or its error (never raised: the sweep goes on).
+    The log goes to FOLDER/train.log, the checkpoint to FOLDER/last.pt (resumed where it is)."""
+    from ..pytorch.train import Config
+    from ..pytorch.train import train as train_network
+    from ..pytorch.train.checkpoint import LAST
+    os.makedirs(folder, exist_ok=True)
+    start = time.perf_counter()
+    with open(os.path.join(folder, "train.log"), "a") as log:
+        try:
+            cfg = Config(spec, sets, data=data, progress=False, log=lambda s: print(s, file=log, flush=True),
+                         checkpoint=folder, resume=os.path.exists(os.path.join(folder, LAST)), threads=threads,
+                         **train)
+            result = train_network(cfg)
+        except SpecErrors as e:
+            return {"error": error_text(e)}
+        except Exception as e:      # noqa: BLE001 - a trial's failure is its row, the sweep goes on
+            print(f"{type(e).__name__}: {e}", file=log)
+            return {"error": f"{type(e).__name__}: {one_line(e, 300)}"}
+    last = result.history[-1]
+    return {"top1_error": last.test_top1_error, "top5_error": last.test_top5_error,
+            "train_time_s": round(time.perf_counter() - start, 3), "checkpoint": os.path.join(folder, LAST)}
