@@ -219,3 +219,18 @@ def test_a_training_sweep_on_ray_and_its_resume(tmp_path, capsys):
     again = time.perf_counter() - t0
     assert rc == 0 and "training 0 of 4 trials on Ray (4 finished earlier" in out, out + err
     assert rows(tmp_path) == got and again < first / 2, (again, first)
+
+
+@pytest.mark.slow
+def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path):
+    """A trial's folder keeps last.pt after every epoch: run again there (a sweep stopped mid-way), it
+    continues from it, not from scratch, and reports the same figures for the epochs done."""
+    pytest.importorskip("torch")
+    from archspec.sweep.trials import run_trial
+    args = (str(ROOT / "specs" / "lenet5.yaml"), [], "digits", {"epochs": 1, "lr": 0.002}, str(tmp_path), 1)
+    first = run_trial(*args)
+    assert "error" not in first and first["top1_error"] < 0.9
+    again = run_trial(*args)
+    log = (tmp_path / "train.log").read_text()
+    assert "resumed after epoch 1" in log and log.count("epoch 1/1:") == 1
+    assert (again["top1_error"], again["top5_error"]) == (first["top1_error"], first["top5_error"])

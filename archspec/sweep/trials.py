@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -111,6 +112,10 @@ def _run(opts, pending: list, save) -> None:
                 rec["error"] = f"the trial's Ray task failed: {type(e).__name__}: {one_line(e, 300)}"
             save()
             print(_line(rec), flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished trials are in {results.JSON}; the same command goes on from them",
+              file=sys.stderr)
+        raise SystemExit(130) from None
     finally:
         if started:
             ray.shutdown()
