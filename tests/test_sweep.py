@@ -169,6 +169,15 @@ def test_bad_input_is_a_located_error(tmp_path, capsys, args, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_training_sweep_without_ray_says_what_to_install(tmp_path, capsys, monkeypatch):
+    from archspec.sweep import trials
+    monkeypatch.setattr(trials, "NEEDS", ("ray", "no_such_module_for_archspec"))
+    rc, out, err = sweep(capsys, WRN, "--grid", "k=1", "--train", "-o", str(tmp_path / "out"))
+    assert rc == 1 and out == "" and not (tmp_path / "out").exists()
+    assert err == ("--train: error: a training sweep needs no_such_module_for_archspec\n"
+                   "  hint: pip install 'archspec[sweep,train]'\n")
+
+
 def test_helpers():
     assert split_values("[1,1],[2,2], 3") == ["[1,1]", "[2,2]", " 3"]
     points = [{"params": 1, "error": 0.5}, {"params": 2, "error": 0.6}, {"params": 3, "error": 0.2},

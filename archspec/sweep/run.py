@@ -69,6 +69,9 @@ def _axes(opts: Options) -> list[Axis]:
 def sweep(opts: Options) -> int:
     """Run a sweep; exit status 0 (invalid points and failed trials are rows, not failures)."""
     axes = _axes(opts)
+    if opts.train:
+        from .trials import check_extras
+        check_extras()
     spec_sets, train = split_sets(opts.sets)
     check_keys(axes, load(opts.spec, spec_sets).params)     # the shared --set values hold for every point
     points = sample(axes, opts.sample, opts.seed) if opts.sample else grid(axes)

@@ -23,7 +23,8 @@ from .results import TRAINED, record
 NEEDS = ("ray", "torch", "torchvision", "sklearn", "tqdm")
 
 
-def _check_extras() -> None:
+def check_extras() -> None:
+    """Ray and the `train` extra are there (before anything is counted)."""
     missing = [m for m in NEEDS if importlib.util.find_spec(m) is None]
     if missing:
         raise SpecErrors([Diagnostic(Loc("--train"), f"a training sweep needs {', '.join(missing)}",
@@ -63,7 +64,6 @@ def _trials(opts, spec_sets: list[str], shared: dict, kept: list[Row], done: dic
 
 def train_sweep(opts, spec_sets: list[str], shared: dict, kept: list[Row], header: dict) -> list[dict]:
     """Every trial's record, in point and seed order; results are written as each trial ends."""
-    _check_extras()
     records, pending = _trials(opts, spec_sets, shared, kept, results.finished(opts.output))
     trials = sum(1 for r in records if "key" in r)
     print(f"training {len(pending)} of {trials} trial{'s' if trials != 1 else ''} on Ray"
