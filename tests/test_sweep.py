@@ -15,6 +15,7 @@ from paths import ROOT
 
 from archspec import analyze, load
 from archspec.cli import main
+from archspec.sweep.asha import Asha, ladder
 from archspec.sweep.plots import pareto
 from archspec.sweep.space import split_values
 
@@ -185,6 +186,26 @@ def test_helpers():
     assert [(p["params"], p["error"]) for p in pareto(points, "params")] == [(1, 0.5), (3, 0.2)]
 
 
+def test_asha_promotes_the_best_of_each_rung_as_results_come():
+    """Li et al. 2020, Algorithm 2: a free worker takes a promotion (the highest rung first: the best
+    1/eta of a rung's results so far, not yet promoted), else a new trial; a failed trial never goes on."""
+    assert ladder(1, 10, 3) == [1, 3, 9, 10] and ladder(1, 9, 3) == [1, 3, 9] and ladder(4, 2, 3) == [2]
+    s = Asha(5, [1, 2, 4], 2)
+    assert [s.job() for _ in range(6)] == [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), None]
+    s.report(0, 0, 0.5)
+    assert s.job() is None                      # one result: the best half of it is nobody
+    s.report(1, 0, 0.3)
+    assert s.job() == (1, 1) and s.job() is None
+    s.report(2, 0, 0.1)
+    s.report(4, 0, None)                        # failed
+    assert s.job() == (2, 1) and s.job() is None
+    s.report(3, 0, 0.9)                         # 4 results: the best 2 are 2 and 1, both promoted
+    assert s.job() is None
+    s.report(1, 1, 0.2)
+    s.report(2, 1, 0.05)
+    assert s.job() == (2, 2) and s.job() is None
+
+
 def test_a_counting_sweep_imports_neither_torch_nor_ray(tmp_path):
     code = ("import sys; from archspec.cli import main; "
             f"rc = main(['sweep', {WRN!r}, '--grid', 'depth=10,16', '-o', {str(tmp_path)!r}]); "
@@ -243,3 +264,21 @@ def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path):
     log = (tmp_path / "train.log").read_text()
     assert "resumed after epoch 1" in log and log.count("epoch 1/1:") == 1
     assert (again["top1_error"], again["top5_error"]) == (first["top1_error"], first["top5_error"])
+
+
+@pytest.mark.slow
+def test_asha_stops_the_poor_trials_early(tmp_path, capsys):
+    """4 learning rates, 3 epochs, eta 2 on local Ray: rungs of 1, 2 and 3 epochs; some trial trains
+    all 3, some stop after 1, fewer epochs in all than 4 x 3; a promoted trial goes on from its
+    checkpoint (its log says it resumed); the pictures plot the full trials only."""
+    pytest.importorskip("ray")
+    pytest.importorskip("torch")
+    rc, out, err = sweep(capsys, str(ROOT / "specs" / "lenet5.yaml"), "--train", "--grid",
+                         "train.lr=0.0003,0.001,0.002,0.004", "--set", "train.epochs=3", "--asha", "--asha-eta", "2",
+                         "--cpus", "2", "-o", str(tmp_path))
+    assert rc == 0 and "[rung 3/3: 3 epochs]" in out, out + err
+    got = rows(tmp_path)
+    epochs = sorted(r["epochs"] for r in got)
+    assert all(r["error"] is None for r in got) and epochs[0] == 1 and epochs[-1] == 3 and sum(epochs) < 12
+    full = [r for r in got if r["epochs"] == 3]
+    assert "resumed after epoch 2" in (tmp_path / full[0]["checkpoint"]).with_name("train.log").read_text()

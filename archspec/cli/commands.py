@@ -298,6 +298,11 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                    help="CPUs (and torch threads) of one trial (default 1)")
     p.add_argument("--gpus-per-trial", type=argtypes.number(0.0, 64.0, high_open=False), default=None,
                    metavar="G", help="GPUs of one trial (default: 1 where the cluster has GPUs, else 0)")
+    p.add_argument("--asha", action="store_true", help="stop poor trials early: asynchronous successive halving")
+    p.add_argument("--asha-eta", type=argtypes.integer(2, 100, "a reduction factor"), default=3, metavar="ETA",
+                   help="ASHA promotes the best 1/ETA of a rung to the next, ETA times as many epochs (default 3)")
+    p.add_argument("--asha-min-epochs", type=argtypes.positive, default=1, metavar="R",
+                   help="the epochs of ASHA's first rung (default 1)")
     p.add_argument("--no-pictures", dest="pictures", action="store_false", help="no PNGs")
 
 

@@ -11,12 +11,14 @@ from collections import defaultdict
 MAX_LABELS = 30          # points named beside their dot (more would cover the picture)
 
 
-def by_point(records: list[dict], keys: list[str]) -> list[dict]:
-    """One entry per trained point: its label, counts and mean top-1 error over its seeds."""
+def by_point(records: list[dict], keys: list[str], full_only: bool = False) -> list[dict]:
+    """One entry per trained point: its label, counts and mean top-1 error over its seeds (with
+    `full_only`, over the trials that trained every epoch: ASHA stopped the others early)."""
     errors: dict[int, list[float]] = defaultdict(list)
     first: dict[int, dict] = {}
+    full = max((r.get("epochs") or 0 for r in records), default=0)
     for r in records:
-        if r.get("error") is None and r.get("top1_error") is not None:
+        if r.get("error") is None and r.get("top1_error") is not None and (not full_only or r.get("epochs") == full):
             errors[r["point"]].append(r["top1_error"])
             first.setdefault(r["point"], r)
     return [{"label": ", ".join(f"{k}={first[p][k]}" for k in keys), "params": first[p]["params"],
@@ -32,7 +34,8 @@ def pareto(points: list[dict], cost: str) -> list[dict]:
     return front
 
 
-def draw(folder: str, records: list[dict], keys: list[str], training: bool, sampled: bool) -> list[str]:
+def draw(folder: str, records: list[dict], keys: list[str], training: bool, sampled: bool,
+         stopped_early: bool = False) -> list[str]:
     """The pictures' paths (none where matplotlib is missing: it says so)."""
     try:
         import matplotlib
@@ -45,7 +48,7 @@ def draw(folder: str, records: list[dict], keys: list[str], training: bool, samp
         return [_scatter(folder, "params_vs_macs.png", [{"label": _label(r, keys), "params": r["params"],
                                                          "error": r["macs"]} for r in valid],
                          "params", "MACs", None)] if valid else []
-    points = by_point(records, keys)
+    points = by_point(records, keys, stopped_early)
     if not points:
         return []
     paths = [_scatter(folder, f"{cost}_vs_error.png", points, cost, "top-1 error (mean over seeds)",

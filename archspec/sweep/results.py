@@ -15,7 +15,7 @@ from ..files import open_regular, write_atomic
 from ..reports.report import csv_cell
 from .count import COUNTS, Row
 
-TRAINED = ("top1_error", "top5_error", "train_time_s", "checkpoint")
+TRAINED = ("epochs", "top1_error", "top5_error", "train_time_s", "checkpoint")
 CSV, JSON = "results.csv", "results.json"
 MAX_RESULTS_BYTES = 256 * 2**20      # a results.json read back (100,000 rows are ~30 MiB)
 

@@ -38,6 +38,9 @@ class Options:
     cpus: int | None = None
     cpus_per_trial: int = 1
     gpus_per_trial: float | None = None
+    asha: bool = False
+    asha_eta: int = 3
+    asha_min_epochs: int = 1
     pictures: bool = True
 
 
@@ -92,7 +95,7 @@ def sweep(opts: Options) -> int:
     print("wrote " + ", ".join(paths))
     if opts.pictures:
         from .plots import draw
-        for path in draw(opts.output, records, keys, opts.train, bool(opts.sample)):
+        for path in draw(opts.output, records, keys, opts.train, bool(opts.sample), opts.asha):
             print(f"wrote {path}")
     return 0
 
@@ -124,7 +127,7 @@ def _fmt(column: str, v) -> str:
 
 def _table(keys: list[str], records: list[dict], training: bool) -> str:
     """The rows as a plain table (the first MAX_PRINTED; the files hold every row)."""
-    cols = ["point", *keys, *(["seed"] if training else []), "params", "macs", "memory_bytes",
+    cols = ["point", *keys, *(["seed", "epochs"] if training else []), "params", "macs", "memory_bytes",
             *(["top1_error", "top5_error", "train_time_s"] if training else [])]
     if any(r.get("error") for r in records):
         cols.append("error")

@@ -70,6 +70,8 @@ def train_sweep(opts, spec_sets: list[str], shared: dict, kept: list[Row], heade
           + (f" ({trials - len(pending)} finished earlier: read back from {results.JSON})"
              if trials > len(pending) else ""))
     keys = header["keys"]
+    if pending and opts.asha:
+        _epochs(pending)        # one count, checked before Ray starts
     if pending:
         _run(opts, pending, lambda: results.write(opts.output, header, keys, records, True))
     return records
@@ -93,7 +95,8 @@ def _init(opts) -> bool:
 
 
 def _run(opts, pending: list, save) -> None:
-    """The pending trials as Ray tasks; each result into its record, saved as it comes."""
+    """The pending trials as Ray tasks (all at once, or rung by rung with --asha); each result
+    into its record, saved as it comes."""
     import ray
     started = _init(opts)
     try:
@@ -101,17 +104,12 @@ def _run(opts, pending: list, save) -> None:
         if gpus is None:        # a GPU each where the cluster has GPUs
             gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         task = ray.remote(num_cpus=opts.cpus_per_trial, num_gpus=gpus, max_retries=0)(run_trial)
-        refs = {task.remote(os.path.abspath(opts.spec), sets, _data(opts.data), train, folder,
-                            opts.cpus_per_trial): rec for rec, sets, train, folder in pending}
-        while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
-            rec = refs.pop(ready[0])
-            try:
-                rec.update(ray.get(ready[0]))
-            except ray.exceptions.RayError as e:      # the worker died (memory, a signal)
-                rec["error"] = f"the trial's Ray task failed: {type(e).__name__}: {one_line(e, 300)}"
-            save()
-            print(_line(rec), flush=True)
+
+        def submit(item, epochs: int | None = None):
+            rec, sets, train, folder = item
+            return task.remote(os.path.abspath(opts.spec), sets, _data(opts.data),
+                               train if epochs is None else {**train, "epochs": epochs}, folder, opts.cpus_per_trial)
+        (_asha if opts.asha else _all)(opts, pending, save, submit, gpus)
     except KeyboardInterrupt:
         print(f"interrupted: the finished trials are in {results.JSON}; the same command goes on from them",
               file=sys.stderr)
@@ -119,6 +117,65 @@ def _run(opts, pending: list, save) -> None:
     finally:
         if started:
             ray.shutdown()
+
+
+def _outcome(ref) -> dict:
+    """A finished task's figures, or its error: a worker that died (memory, a signal) too."""
+    import ray
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as e:
+        return {"error": f"the trial's Ray task failed: {type(e).__name__}: {one_line(e, 300)}"}
+
+
+def _all(opts, pending: list, save, submit, gpus: float) -> None:
+    import ray
+    refs = {submit(item): item[0] for item in pending}
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1)
+        rec = refs.pop(ready[0])
+        rec.update(_outcome(ready[0]))
+        save()
+        print(_line(rec), flush=True)
+
+
+def _asha(opts, pending: list, save, submit, gpus: float) -> None:
+    """ASHA (asha.py): as many trials in flight as the cluster runs at once, promotions first."""
+    import ray
+
+    from .asha import Asha, ladder
+    resources = ray.cluster_resources()
+    slots = max(1, int(resources.get("CPU", 1) // opts.cpus_per_trial))
+    if gpus:
+        slots = max(1, min(slots, int(resources.get("GPU", 0) // gpus)))
+    rungs = ladder(opts.asha_min_epochs, _epochs(pending), opts.asha_eta)
+    state = Asha(len(pending), rungs, opts.asha_eta)
+    refs: dict = {}
+    while True:
+        while len(refs) < slots and (job := state.job()) is not None:
+            refs[submit(pending[job[0]], rungs[job[1]])] = job
+        if not refs:
+            return
+        ready, _ = ray.wait(list(refs), num_returns=1)
+        trial, rung = refs.pop(ready[0])
+        rec = pending[trial][0]
+        spent = rec.get("train_time_s") or 0.0
+        rec.update(_outcome(ready[0]))
+        if rec.get("train_time_s") is not None:
+            rec["train_time_s"] = round(spent + rec["train_time_s"], 3)
+        state.report(trial, rung, None if rec.get("error") else rec["top1_error"])
+        save()
+        print(_line(rec) + f" [rung {rung + 1}/{len(rungs)}: {rungs[rung]} epochs]", flush=True)
+
+
+def _epochs(pending: list) -> int:
+    """The full epochs of every trial (one count: ASHA compares trials rung by rung)."""
+    from ..pytorch.train import Config
+    counts = {item[2].get("epochs", Config.epochs) for item in pending}
+    if len(counts) > 1:
+        raise SpecErrors([Diagnostic(Loc("--asha"), f"the trials train {sorted(counts)} epochs: ASHA compares "
+                                     "them rung by rung, at one count", hint="sweep train.epochs without --asha")])
+    return counts.pop()
 
 
 def _line(rec: dict) -> str:
@@ -149,5 +206,5 @@ def run_trial(spec: str, sets: list[str], data: str, train: dict[str, Any], fold
             print(f"{type(e).__name__}: {e}", file=log)
             return {"error": f"{type(e).__name__}: {one_line(e, 300)}"}
     last = result.history[-1]
-    return {"top1_error": last.test_top1_error, "top5_error": last.test_top5_error,
+    return {"epochs": len(result.history), "top1_error": last.test_top1_error, "top5_error": last.test_top5_error,
             "train_time_s": round(time.perf_counter() - start, 3), "checkpoint": os.path.join(folder, LAST)}
