@@ -22,7 +22,7 @@ def by_point(records: list[dict], keys: list[str], full_only: bool = False) -> l
             errors[r["point"]].append(r["top1_error"])
             first.setdefault(r["point"], r)
     return [{"label": ", ".join(f"{k}={first[p][k]}" for k in keys), "params": first[p]["params"],
-             "macs": first[p]["macs"], "error": sum(e) / len(e)} for p, e in sorted(errors.items())]
+             "macs": first[p]["macs"], "error": sum(e) / len(e), "seeds": e} for p, e in sorted(errors.items())]
 
 
 def pareto(points: list[dict], cost: str) -> list[dict]:
@@ -65,8 +65,12 @@ def _label(r: dict, keys: list[str]) -> str:
 def _scatter(folder: str, name: str, points: list[dict], x: str, ylabel: str, front: list[dict] | None) -> str:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    seeds = [(p[x], e) for p in points if len(p.get("seeds", ())) > 1 for e in p["seeds"]]
+    if seeds:
+        ax.scatter([c for c, _ in seeds], [e for _, e in seeds], s=9, color="tab:gray", alpha=0.6, zorder=1,
+                   label="each seed")
     ax.scatter([p[x] for p in points], [p["error"] for p in points], s=22, color="tab:blue", zorder=2,
-               label="points")
+               label="points" if front is None or not seeds else "mean over seeds")
     if front:
         ax.plot([p[x] for p in front], [p["error"] for p in front], "-o", color="tab:red", ms=7, mfc="none",
                 zorder=3, label="Pareto front")
@@ -78,7 +82,7 @@ def _scatter(folder: str, name: str, points: list[dict], x: str, ylabel: str, fr
     if front is None:
         ax.set_yscale("log")
     else:
-        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.2%}")
     ax.set_xlabel("MACs" if x == "macs" else "params")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
