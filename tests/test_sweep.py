@@ -214,6 +214,21 @@ def test_a_counting_sweep_imports_neither_torch_nor_ray(tmp_path):
     assert r.stdout.strip().endswith("0 []"), r.stdout + r.stderr
 
 
+def test_a_trials_key_holds_the_text_of_the_spec_and_its_base(tmp_path):
+    """A finished trial is read back by its key: editing the spec, or a file it extends, is a new key."""
+    from archspec.sweep.trials import spec_digest, trial_key
+    for name in ("wrn_cifar.yaml", "wrn28_10.yaml"):
+        (tmp_path / name).write_text((ROOT / "specs" / name).read_text())
+    spec = str(tmp_path / "wrn28_10.yaml")
+    before = spec_digest(spec, [])
+    key = trial_key(spec, before, ["k=2"], "digits", {"lr": 0.1, "seed": 0}, None)
+    assert key == trial_key(spec, spec_digest(spec, []), ["k=2"], "digits", {"seed": 0, "lr": 0.1}, None)
+    assert key != trial_key(spec, before, ["k=2"], "digits", {"lr": 0.1, "seed": 0}, [3, 1])   # --asha may stop it
+    base = tmp_path / "wrn_cifar.yaml"
+    base.write_text(base.read_text().replace("dropout: 0.0", "dropout: 0.3"))
+    assert spec_digest(spec, []) != before
+
+
 def test_a_failed_trial_is_its_error_not_the_sweeps(tmp_path):
     """A trial that cannot train returns its located error (the sweep writes it in the row)."""
     pytest.importorskip("torch")

@@ -36,14 +36,28 @@ def _data(data: str) -> str:
     return "folder:" + os.path.abspath(data[len("folder:"):]) if data.startswith("folder:") else data
 
 
-def trial_key(spec: str, sets: list[str], data: str, train: dict) -> str:
-    """Everything that decides a trial's result, as one canonical text."""
-    return json.dumps({"spec": os.path.realpath(spec), "sets": sets, "data": data, "train": train}, sort_keys=True)
+def spec_digest(spec: str, sets: list[str]) -> str:
+    """SHA-256 of the text of the spec and every file it extends or uses: an edited spec is a new
+    network, its trials trained again."""
+    from .. import load
+    from ..frontend.yamlpos import read_text
+    digest = hashlib.sha256()
+    for path in dict.fromkeys(load(spec, sets).files):
+        digest.update(read_text(path, path).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def trial_key(spec: str, digest: str, sets: list[str], data: str, train: dict, asha: list | None) -> str:
+    """Everything that decides a trial's result (ASHA's rungs too: it may stop a trial), as one text."""
+    return json.dumps({"spec": os.path.realpath(spec), "text": digest, "sets": sets, "data": data, "train": train,
+                       **({"asha": asha} if asha else {})}, sort_keys=True)
 
 
 def _trials(opts, spec_sets: list[str], shared: dict, kept: list[Row], done: dict) -> tuple[list[dict], list]:
     """Each trial's record (a finished one's figures read back) and those left to train."""
     records, pending = [], []
+    digest = spec_digest(opts.spec, spec_sets)
+    asha = [opts.asha_eta, opts.asha_min_epochs] if opts.asha else None
     for row in kept:
         if row.counts is None:
             records.append(record(row))           # an invalid point: listed, never trained
@@ -52,7 +66,7 @@ def _trials(opts, spec_sets: list[str], shared: dict, kept: list[Row], done: dic
             rec = record(row, seed)
             train = {**shared, **row.point.train(), "seed": seed}
             sets = spec_sets + row.point.spec_sets()
-            rec["key"] = trial_key(opts.spec, sets, _data(opts.data), train)
+            rec["key"] = trial_key(opts.spec, digest, sets, _data(opts.data), train, asha)
             if rec["key"] in done:
                 rec.update({k: done[rec["key"]].get(k) for k in TRAINED})
             else:
