@@ -1,4 +1,5 @@
 #!/bin/sh
+# Run from the repository root (sh examples/sweeps/resnext_table3.sh); extra options pass through ("$@").
 # ResNeXt: cardinality C vs bottleneck width d at preserved complexity (Xie et al. 2017, Aggregated
 # Residual Transformations for Deep Neural Networks). Table 2 lists the settings, C = 1, 2, 4, 8, 32
 # with d = 64, 40, 24, 14, 4 (the grouped conv 64, 80, 96, 112, 128 wide); Table 3 trains them at
