@@ -206,6 +206,23 @@ def test_asha_promotes_the_best_of_each_rung_as_results_come():
     assert s.job() == (2, 2) and s.job() is None
 
 
+def test_a_sampled_training_sweeps_pictures(tmp_path):
+    """Mean errors per point over its seeds (failed trials left out; with ASHA, the trials stopped
+    early too), and the three pictures of a sampled space, the error EDF among them."""
+    pytest.importorskip("matplotlib")
+    from archspec.sweep.plots import by_point, draw
+    records = [{"point": p, "k": p + 1, "seed": s, "params": 10 ** (p + 3), "macs": 10 ** (p + 5),
+                "epochs": 3 if p else 1, "top1_error": 0.1 * (p + 1) + 0.01 * s, "error": None}
+               for p in range(3) for s in range(2)] + [{"point": 3, "k": 4, "seed": 0, "params": 5, "macs": 5,
+                                                          "epochs": 3, "top1_error": None, "error": "diverged"}]
+    means = [(p["label"], round(p["error"], 3)) for p in by_point(records, ["k"])]
+    assert means == [("k=1", 0.105), ("k=2", 0.205), ("k=3", 0.305)]
+    assert [p["label"] for p in by_point(records, ["k"], full_only=True)] == ["k=2", "k=3"]
+    paths = draw(str(tmp_path), records, ["k"], True, True)
+    assert [p.rpartition("/")[2] for p in paths] == ["params_vs_error.png", "macs_vs_error.png", "error_edf.png"]
+    assert all((tmp_path / name).read_bytes()[:4] == b"\x89PNG" for name in ("error_edf.png", "macs_vs_error.png"))
+
+
 def test_a_counting_sweep_imports_neither_torch_nor_ray(tmp_path):
     code = ("import sys; from archspec.cli import main; "
             f"rc = main(['sweep', {WRN!r}, '--grid', 'depth=10,16', '-o', {str(tmp_path)!r}]); "
