@@ -262,6 +262,50 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def cmd_sweep(args) -> int:
+    """A design space: every point counted (torch-free), and with --train trained on Ray."""
+    from ..sweep.run import Options, sweep
+    return sweep(Options(**{k: v for k, v in vars(args).items() if k in Options.__dataclass_fields__}))
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    _spec_args(p)
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="sweep a spec parameter (or train.KEY, an option of archspec train) over these values "
+                        "(YAML each); repeatable: the grid of every combination")
+    p.add_argument("--sample", type=argtypes.positive, default=None, metavar="N",
+                   help="N random points instead of the grid: --grid axes drawn among their values, --range axes "
+                        "from their range")
+    p.add_argument("--range", action="append", default=[], metavar="KEY=LO:HI[:log][:int]",
+                   help="a sampled axis: uniform, log-uniform (:log) or whole numbers (:int); repeatable")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="of --sample's draws")
+    p.add_argument("--seeds", type=argtypes.positive, default=1, metavar="N", help="train each point N times "
+                   "(seeds 0 to N-1)")
+    p.add_argument("--where", metavar="EXPR", help="keep the points where EXPR holds, over the swept keys and "
+                   "params, macs, flops, activations, memory_bytes: 'abs(params - 25e6) < 1e6'")
+    p.add_argument("-o", "--output", default="sweep", metavar="DIR",
+                   help="results.csv, results.json, pictures and trials/ (default: sweep/)")
+    p.add_argument("--batch-size", type=argtypes.batch, default=32, metavar="B",
+                   help="training memory's batch, and training's (train.batch_size wins; default 32)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                   help="training memory's dtype")
+    p.add_argument("--train", action="store_true", help="train every kept point on Ray (archspec train's loop)")
+    p.add_argument("--data", default="digits", metavar="digits|folder:PATH", help="what --train trains on")
+    p.add_argument("--address", help="an existing Ray cluster (default: a local Ray instance)")
+    p.add_argument("--cpus", type=argtypes.threads, default=None, metavar="N",
+                   help="the local Ray instance's CPUs (default: the machine's)")
+    p.add_argument("--cpus-per-trial", type=argtypes.threads, default=1, metavar="N",
+                   help="CPUs (and torch threads) of one trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=argtypes.number(0.0, 64.0, high_open=False), default=None,
+                   metavar="G", help="GPUs of one trial (default: 1 where the cluster has GPUs, else 0)")
+    p.add_argument("--asha", action="store_true", help="stop poor trials early: asynchronous successive halving")
+    p.add_argument("--asha-eta", type=argtypes.integer(2, 100, "a reduction factor"), default=3, metavar="ETA",
+                   help="ASHA promotes the best 1/ETA of a rung to the next, ETA times as many epochs (default 3)")
+    p.add_argument("--asha-min-epochs", type=argtypes.positive, default=1, metavar="R",
+                   help="the epochs of ASHA's first rung (default 1)")
+    p.add_argument("--no-pictures", dest="pictures", action="store_false", help="no PNGs")
+
+
 def cmd_schema(args) -> int:
     from ..frontend.schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -376,6 +420,8 @@ COMMANDS = (
      _import_args, cmd_import),
     ("train", "train the network (digits or an ImageFolder); runs under torchrun too", _train_args, cmd_train),
     ("visualize", "ZFNet-style pictures of a trained checkpoint (PNG)", _visualize_args, cmd_visualize),
+    ("sweep", "a design space: every point counted (results.csv, pictures), and trained on Ray with --train",
+     _sweep_args, cmd_sweep),
     ("schema", "print the spec files' JSON Schema (for editors)", _no_args, cmd_schema),
 )
 
