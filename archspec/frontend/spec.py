@@ -16,6 +16,7 @@ from ..limits import MAX_FILE_CHAIN
 from ..names import check_name, file_stem, one_line, shown
 from .expr import names_read
 from .gcpause import gc_paused
+from .recipe import check_train, merge_train, set_train
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
 
 # -- the document schema (structure only; nodes are read by expand.py) ---------
@@ -144,6 +145,7 @@ class SpecDoc(_Strict):
     change: dict[str, dict[str, Any]] = Field(default_factory=dict)   # top-level node name -> keys to set
     requires_ops: dict[str, str] = Field(default_factory=dict)        # op name -> the --ops file that defines it
     table: TableDef | None = None                                     # the paper's table (summary --format paper)
+    train: Any = None                       # the paper's training recipe, checked by recipe.check_train
 
 
 TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object,
@@ -248,7 +250,7 @@ def _overlay(base, child):
 
 
 def _merge(base: YDict, child: YDict) -> YDict:
-    """A variant: the child's keys replace the base's, except params, blocks and init,
+    """A variant: the child's keys replace the base's, except params, blocks, init and train,
     which merge name by name, and use, whose libraries add up. A `reference:` and a `table:`
     belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
@@ -257,6 +259,8 @@ def _merge(base: YDict, child: YDict) -> YDict:
     for k, v in child.items():
         if k in ("params", "blocks", "init"):
             v = _overlay(base.get(k), v)
+        elif k == "train":
+            v = merge_train(base.get(k), v)
         elif k == "use":
             a, b = _as_list(base, "use"), _as_list(child, "use")
             v = YList(child.at("use"), [*a, *b], a.locs + b.locs)
@@ -558,10 +562,12 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
         _pydantic_errors(e, raw, diags, "spec")
         raise SpecErrors(diags.errors) from None
     _check_init(raw, doc, diags)
+    check_train(raw, diags)
     _check_required_ops(raw, doc, diags)
     diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
-                overridden=bool(overrides), warnings=diags.warnings, files=loader.files, sets=list(sets),
+                overridden=any(not k.startswith("train.") for k, _, _ in overrides),    # a recipe keeps figures
+                warnings=diags.warnings, files=loader.files, sets=list(sets),
                 values=dict(values))
 
 
@@ -573,6 +579,8 @@ def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diag
         item = _ITEM.fullmatch(key)
         if key in ("input", "name"):        # the input shape; a variant's own name (its outputs carry it)
             raw[key], raw.locs[key] = value, loc
+        elif key.startswith("train."):      # the recipe: checked with the section (recipe.check_train)
+            set_train(raw, key[len("train."):], value, loc, diags)
         elif item and item[1] in params:
             _override_item(params, locs, item[1], item[2], value, loc, diags)
         elif key not in params:
