@@ -42,7 +42,7 @@ class TrainDef(BaseModel):
     epochs: Annotated[int, Field(ge=1)] | None = None
     schedule: Literal["constant", "step", "exponential", "plateau", "cosine", "poly"] | None = None
     milestones: list[Annotated[int, Field(ge=1)]] | None = None    # step: the epochs where lr x gamma
-    every: Annotated[int, Field(ge=1)] | None = None               # step/exponential: every N epochs
+    every: Pos | None = None                                       # step/exponential: every N epochs
     gamma: Pos | None = None
     patience: Annotated[int, Field(ge=0)] | None = None            # plateau: epochs without improvement
     power: Pos | None = None                                       # poly
