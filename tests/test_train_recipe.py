@@ -266,3 +266,49 @@ def test_eval_command_on_a_checkpoint(spec_file, capsys):
     line = capsys.readouterr().out
     assert line.startswith("net epoch 1 on digits (450 held-out images, center): loss ")
     assert "top-1 error" in line and "top-5 error" in line
+
+
+SEED_SPECS = ("lenet5", "alexnet", "zfnet", "vgg16", "vgg19", "googlenet", "inception_v3", "resnet50", "resnet18",
+              "resnet_cifar", "resnet20_cifar", "densenet121", "densenet_cifar", "wrn_cifar", "wrn28_10",
+              "pyramidnet110", "resnext50_32x4d", "resnext101_32x8d", "xception", "seresnet50", "senet154",
+              "mobilenet_v2", "efficientnet_b0", "convnext_tiny", "convnext_base")
+
+
+@pytest.mark.parametrize("name", SEED_SPECS)
+def test_seed_specs_carry_a_sourced_recipe(name):
+    """Each seed network's spec (or its base) has a train: section, and every value it gives names
+    where it comes from (a paper's section, or what stands in for it)."""
+    spec = load(str(ROOT / "specs" / f"{name}.yaml"))
+    assert isinstance(spec.raw.get("train"), dict), name
+    r = resolved_recipe(Config(str(ROOT / "specs" / f"{name}.yaml")))
+    given = set(spec.raw["train"]) - {"source", "sources", "note"}
+    assert given and all(r.sources[k] not in ("archspec default", "the spec (no source given)") for k in given)
+    assert all(len(r.sources[k]) > 10 for k in given)
+
+
+def test_lenet5_bare_recipe_is_the_readme_one():
+    """`archspec train specs/lenet5.yaml` with no flag trains as the README's 98.7% run did."""
+    r = resolved_recipe(Config(str(ROOT / "specs" / "lenet5.yaml")))
+    assert (r.optimizer, r.lr, r.momentum, r.schedule, r.every, r.gamma, r.epochs, r.batch_size, r.augment,
+            r.eval) == ("sgd", 0.002, 0.9, "step", 7, 0.5, 30, 32, ["distort"], "full")
+    assert "SDLM" in r.note
+
+
+def test_accumulation_chosen_from_the_memory_estimate():
+    """The fewest forwards a step whose batch's estimate fits: 64 images needing 10 units each in a
+    budget of 200 take 4 forwards of 16 (160); a budget under one image takes one image a forward."""
+    from archspec.pytorch.train.scale import choose
+    assert choose(64, lambda b: 10 * b, 200) == 4
+    assert choose(64, lambda b: 10 * b, 640) == 1
+    assert choose(6, lambda b: 10 * b, 5) == 6
+
+
+@pytest.mark.slow
+def test_accumulated_step_equals_the_whole_batch(spec_file):
+    """Two batches of 32, each loss halved, sum to the gradient of one batch of 64: the same weights
+    after an epoch up to float rounding (a network without batch norm, no augmentation)."""
+    path = spec_file(TINY.replace("  - bn: batchnorm\n", "").replace("  - drop: {op: dropout, p: 0.1}\n", ""))
+    whole = train(Config(path, epochs=1, batch_size=64, **QUIET))
+    halves = train(Config(path, epochs=1, batch_size=64, accumulate=2, **QUIET))
+    for k, v in whole.model.state_dict().items():
+        torch.testing.assert_close(halves.model.state_dict()[k], v, rtol=1e-4, atol=1e-5)
