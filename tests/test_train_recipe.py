@@ -312,3 +312,52 @@ def test_accumulated_step_equals_the_whole_batch(spec_file):
     halves = train(Config(path, epochs=1, batch_size=64, accumulate=2, **QUIET))
     for k, v in whole.model.state_dict().items():
         torch.testing.assert_close(halves.model.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+
+
+def recipe_table() -> str:
+    """README's table of the seed specs' recipes (resolved with no flag)."""
+    rows = ["| spec | optimizer | learning rate and schedule | epochs | batch | augmentation | test |",
+            "|---|---|---|--:|--:|---|---|"]
+    for name in SEED_SPECS:
+        r = resolved_recipe(Config(str(ROOT / "specs" / f"{name}.yaml")))
+        optimizer = {"sgd": "SGD" + (" Nesterov" if r.nesterov else "") + f" {r.momentum:g}",
+                     "rmsprop": f"RMSProp {r.rmsprop_decay:g}" + (f", momentum {r.momentum:g}" if r.momentum else ""),
+                     "adam": "Adam", "adamw": "AdamW"}[r.optimizer]
+        optimizer += f", wd {r.weight_decay:g}" if r.weight_decay else ""
+        schedule = recipes.schedule_text(r)
+        test = r.eval + (f" of {r.resize}" if r.resize else "")
+        rows.append(f"| [{name}](specs/{name}.yaml) | {optimizer} | {schedule} | {r.epochs} | {r.batch_size} | "
+                    f"{', '.join(r.augment) or '-'} | {test} |")
+    return "\n".join(rows)
+
+
+def test_readme_recipes_table():
+    """README's recipes table is what the specs say."""
+    assert recipe_table() in (ROOT / "README.md").read_text()
+
+
+LADDER = ("inception_v2", "inception_v2_rmsprop", "inception_v2_smoothing", "inception_v2_factorized",
+          "inception_v2_bn_aux")
+
+
+def test_inception_ladder_counts_and_last_rung_is_v3():
+    """Table 3 of the Rethinking paper as variants: each rung validates with its stated count holding,
+    compiles, and changes one thing; the last rung is inception_v3.yaml, network (every tensor's name
+    and shape, training-only head included) and recipe alike."""
+    from archspec import analyze
+    from archspec.pytorch.compiler import compile as compile_graph
+    graphs = {n: analyze(load(str(ROOT / "specs" / f"{n}.yaml"))) for n in (*LADDER, "inception_v3")}
+    assert main(["validate", *(str(ROOT / "specs" / f"{n}.yaml") for n in LADDER)]) == 0    # references hold
+    params = [graphs[n].params for n in LADDER]          # training params: the aux head included
+    assert params[0] == params[1] == params[2] and params[4] == graphs["inception_v3"].params
+    stem = (3 * 3 * 3 * 32 + 3 * 3 * 32 * 32 + 3 * 3 * 32 * 64 + 2 * (32 + 32 + 64)) - (7 * 7 * 3 * 64 + 2 * 64)
+    aux_bn = 2 * (128 + 768) - (128 + 768)               # batch norms in, conv biases out
+    assert (params[3] - params[2], params[4] - params[3]) == (stem, aux_bn) == (19232, 896)
+    shapes = {n: {k: tuple(v.shape) for k, v in compile_graph(graphs[n], device="meta").state_dict().items()}
+              for n in ("inception_v2_factorized", "inception_v2_bn_aux", "inception_v3")}
+    assert shapes["inception_v2_bn_aux"] == shapes["inception_v3"] != shapes["inception_v2_factorized"]
+    recipes_of = {n: resolved_recipe(Config(str(ROOT / "specs" / f"{n}.yaml"))).values
+                  for n in (*LADDER, "inception_v3")}
+    assert recipes_of["inception_v2_bn_aux"] == recipes_of["inception_v3"]
+    steps = [{k for k in recipes_of[a] if recipes_of[a][k] != recipes_of[b][k]} for a, b in zip(LADDER, LADDER[1:])]
+    assert steps == [{"optimizer", "momentum"}, {"label_smoothing"}, set(), set()]

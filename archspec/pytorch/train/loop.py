@@ -166,7 +166,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
     history = _restore(resumed, model, optimizer, scaler, average, procs.rank) if resumed else []
     net = nn.parallel.DistributedDataParallel(model) if procs.world > 1 else model
     run = Run(cfg, recipe, procs, model, net, optimizer, scaler, objective, amp, average,
-              tuple(graph.input_shape[1:]), data.ink, accumulate)    
+              tuple(graph.input_shape[1:]), data.ink, accumulate)
     sampler, loader, test = _loaders(cfg, data, procs, local_batch)
     log(_header(run, graph, data, local_batch, len(history)))
     start = time.perf_counter()

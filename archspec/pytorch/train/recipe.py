@@ -210,19 +210,22 @@ def changed(saved: str | None, recipe: Recipe) -> list[str]:
             if k != "epochs" and old.get(k) != v]
 
 
-def describe(r: Recipe) -> str:
-    """The optimizer and schedule in a few words, for the run's first line."""
+def schedule_text(r: Recipe) -> str:
+    """The base rate and its schedule in words: `0.1 x 0.1 at epochs 30, 60`."""
     lr = f"{base_lr(r):g}"
     if r.schedule == "step":
         lr += (f" x {r.gamma:g} at epochs {', '.join(map(str, r.milestones))}" if r.milestones
-               else f" x {r.gamma:g} every {r.every} epochs")
+               else f" x {r.gamma:g} every {r.every:g} epochs")
     elif r.schedule == "exponential":
-        lr += f" x {r.gamma:g} every {r.every} epoch{'s' if r.every > 1 else ''}"
+        lr += f" x {r.gamma:g} every {r.every:g} epoch{'s' if r.every != 1 else ''}"
     elif r.schedule == "plateau":
         lr += f" x {r.gamma:g} when the error stalls {r.patience + 1} epochs"
     elif r.schedule != "constant":
-        lr += f", {r.schedule} to {r.min_lr if r.schedule == 'cosine' else 0:g}"
-    if r.warmup_epochs:
-        lr += f" after {r.warmup_epochs:g} warmup epochs"
+        lr += f" {r.schedule} to {r.min_lr if r.schedule == 'cosine' else 0:g}"
+    return lr + (f" after {r.warmup_epochs:g} warmup epochs" if r.warmup_epochs else "")
+
+
+def describe(r: Recipe) -> str:
+    """The optimizer and schedule in a few words, for the run's first line."""
     augment = f", augment {'+'.join(r.augment)}" if r.augment else ""
-    return f"{r.optimizer} lr {lr}, {r.epochs} epochs{augment}, test {r.eval}"
+    return f"{r.optimizer} lr {schedule_text(r)}, {r.epochs} epochs{augment}, test {r.eval}"
