@@ -152,7 +152,7 @@ def test_ddp_two_gloo_processes_match_one(tmp_path):
     stdout, replicas = _torchrun(tmp_path / "straight", 2)
     assert "(2 processes x 32, gloo)" in stdout
     assert stdout.count("epoch 2/2:") == 1                      # rank 0 logs
-    single = train(Config(LENET, epochs=2, batch_size=64, augment="none", **QUIET)).model.state_dict()
+    single = train(Config(LENET, epochs=2, batch_size=64, augment="none", lr=0.001, **QUIET)).model.state_dict()
     for k, v in single.items():
         assert torch.equal(replicas[0][k], replicas[1][k]), k
         torch.testing.assert_close(replicas[0][k], v, rtol=1e-4, atol=1e-5)
