@@ -361,3 +361,20 @@ def test_inception_ladder_counts_and_last_rung_is_v3():
     assert recipes_of["inception_v2_bn_aux"] == recipes_of["inception_v3"]
     steps = [{k for k in recipes_of[a] if recipes_of[a][k] != recipes_of[b][k]} for a, b in zip(LADDER, LADDER[1:])]
     assert steps == [{"optimizer", "momentum"}, {"label_smoothing"}, set(), set()]
+
+
+def test_gpu_accumulation_says_what_it_chose(monkeypatch):
+    """On a GPU (its free memory faked here) the step's batch is split until summary --batch's
+    estimate fits 80% of it, and the run says so; with room, one forward a step."""
+    from archspec import analyze
+    from archspec.pytorch.train import scale
+    from archspec.reports.memory import training_memory
+    graph = analyze(load(str(ROOT / "specs" / "resnet20_cifar.yaml")))
+    need = training_memory(graph, 32, "float32", "sgd").total
+    said = []
+    cfg = SimpleNamespace(accumulate=None, amp=False)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (int(need / 0.8) + 1, 0))
+    assert scale.batches(cfg, recipe(batch_size=128), graph, 2, torch.device("cuda"), said.append) == (32, 2)
+    assert said and said[0].startswith("batch 128: 64 images a process do not fit") and "2 batches of 32" in said[0]
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * need, 0))
+    assert scale.batches(cfg, recipe(batch_size=128), graph, 2, torch.device("cuda"), said.append) == (64, 1)
