@@ -378,3 +378,36 @@ def test_gpu_accumulation_says_what_it_chose(monkeypatch):
     assert said and said[0].startswith("batch 128: 64 images a process do not fit") and "2 batches of 32" in said[0]
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * need, 0))
     assert scale.batches(cfg, recipe(batch_size=128), graph, 2, torch.device("cuda"), said.append) == (64, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SEED_SPECS)
+def test_every_recipe_takes_a_step(name):
+    """Each seed recipe runs as the loop runs it, on two random images of its data size: its
+    augmentations give the input's size, its optimizer, clipping, averaging and filter norms step,
+    its test protocol evaluates (a training epoch of 224-pixel networks on digits is minutes of CPU)."""
+    from archspec import analyze
+    from archspec.pytorch.compiler import compile as compile_graph
+    from archspec.pytorch.train.loop import _data_shape, _rbf
+    spec = load(str(ROOT / "specs" / f"{name}.yaml"))
+    graph = analyze(spec)
+    r = recipes.resolve(spec, {}, _rbf(graph))
+    torch.manual_seed(0)
+    model = compile_graph(graph)
+    classes = graph.nodes[next(iter(graph.outputs.values())).node].shape[0]
+    objective = Objective(graph, classes, r.label_smoothing, spec.params, r.aux_weights)
+    size = tuple(graph.input_shape[1:])
+    x, y = torch.randn(2, *_data_shape(graph.input_shape, r)), torch.tensor([0, 1])
+    views = aug.train_views(x, r, size, (-1.0, 1.0))
+    assert tuple(views.shape[1:]) == tuple(graph.input_shape)
+    run = SimpleNamespace(recipe=r, model=model, optimizer=recipes.optimizer(r, model),
+                          scaler=torch.amp.GradScaler("cpu", enabled=False),
+                          average=recipes.Average(model, r.ema) if r.ema else None)
+    for group in run.optimizer.param_groups:          # the first step's rate, as the loop sets it
+        group["lr"] = recipes.lr_at(r, 0.0, [])
+    model.train()
+    loss, _ = objective.loss(model(views), y)
+    loss.backward()
+    _step(run)
+    result = evaluate(model, [(x, y)], objective, None, Processes(), r.eval, size)
+    assert math.isfinite(result[0])
