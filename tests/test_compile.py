@@ -164,7 +164,7 @@ def test_equal_sequential_children_are_written_once():
     ("mobilenet_v2", ["InvertedResidualNoExpand", "InvertedResidual", "InvertedResidualSkip"]),
     ("efficientnet_b0", ["MbconvNoExpand", "Mbconv", "MbconvResidual"]),
     # BN-Inception: the stride-2 modules (3c, 4e), and 5b's max-pool branch where the rest average
-    ("inception_v2", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
+    ("bn_inception", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
     ("inception_resnet_v2", ["Block8", "Block8NoRelu"]),            # timm's last Block8(no_relu=True)
     ("xception", ["Module", "Module2", "ModuleResidual"]),          # entry blocks 1 and 2: no word tells them apart
 ])

@@ -60,7 +60,7 @@ def test_bn_inception_fig5():
     """Ioffe & Szegedy 2015, Fig. 5: each module's output is the sum of its columns. The table's
     output-size column disagrees in four rows (3c and 4e print their input's grid; 4c, 4d and so
     4e print 576 / 1024 where the columns give 608 / 1056, as Caffe's BN-Inception has it)."""
-    g = archspec.analyze(str(SPECS / "inception_v2.yaml"))
+    g = archspec.analyze(str(SPECS / "bn_inception.yaml"))
     out = {"3a": (256, 28), "3b": (320, 28), "3c": (576, 14), "4a": (576, 14), "4b": (576, 14),
            "4c": (608, 14), "4d": (608, 14), "4e": (1056, 7), "5a": (1024, 7), "5b": (1024, 7)}
     for module, (c, hw) in out.items():

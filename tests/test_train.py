@@ -72,7 +72,7 @@ def test_library_aux_heads():
 @pytest.mark.slow
 def test_lenet5_learns_digits():
     """The paper's LeNet-5, RBF output and Eq. (9), on 1,347 digits: >= 95% of 450 held out."""
-    result = train(Config(LENET, epochs=6, lr_step=4, lr_gamma=0.5, **QUIET))
+    result = train(Config(LENET, epochs=6, lr=0.001, lr_step=4, lr_gamma=0.5, augment="none", **QUIET))
     last = result.history[-1]
     assert last.test_top1_error <= 0.05
     assert last.test_top5_error is not None and last.test_top5_error <= last.test_top1_error
@@ -152,7 +152,7 @@ def test_ddp_two_gloo_processes_match_one(tmp_path):
     stdout, replicas = _torchrun(tmp_path / "straight", 2)
     assert "(2 processes x 32, gloo)" in stdout
     assert stdout.count("epoch 2/2:") == 1                      # rank 0 logs
-    single = train(Config(LENET, epochs=2, batch_size=64, **QUIET)).model.state_dict()
+    single = train(Config(LENET, epochs=2, batch_size=64, augment="none", lr=0.001, **QUIET)).model.state_dict()
     for k, v in single.items():
         assert torch.equal(replicas[0][k], replicas[1][k]), k
         torch.testing.assert_close(replicas[0][k], v, rtol=1e-4, atol=1e-5)

@@ -210,9 +210,23 @@ def cmd_train(args) -> int:
     from ..pytorch.train import Config, train
     options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
                                              "lr_gamma", "momentum", "weight_decay", "label_smoothing",
-                                             "augment", "amp", "checkpoint", "resume", "seed", "workers",
-                                             "threads")}
-    train(Config(args.spec, args.sets, strict=args.strict, progress=not args.no_progress, **options))
+                                             "augment", "protocol", "accumulate", "amp", "checkpoint", "resume",
+                                             "seed", "workers", "threads")}
+    cfg = Config(args.spec, args.sets, strict=args.strict, progress=not args.no_progress, **options)
+    if args.print_recipe:
+        from ..pytorch.train.loop import resolved_recipe
+        print("\n".join(resolved_recipe(cfg).lines()))
+        return 0
+    train(cfg)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    """Evaluate a checkpoint alone on --data under a test protocol (the recipe's by default)."""
+    if not _has_train_extra():
+        return 1
+    from ..pytorch.train.evalcmd import evaluate_checkpoint
+    print(evaluate_checkpoint(args.checkpoint, args.data, args.protocol, args.threads))
     return 0
 
 
@@ -237,20 +251,29 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
                    help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
-    p.add_argument("--epochs", type=argtypes.positive, default=10)
-    p.add_argument("--batch-size", type=argtypes.batch, default=32, help="the global batch (split over processes)")
-    p.add_argument("--optimizer", choices=["sgd", "rmsprop"], default="sgd")
+    # each of these overrides the spec's train: section (whose values override archspec's defaults)
+    p.add_argument("--epochs", type=argtypes.positive, default=None, help="default: the recipe's, else 10")
+    p.add_argument("--batch-size", type=argtypes.batch, default=None,
+                   help="the global batch (split over processes); default: the recipe's, else 32")
+    p.add_argument("--optimizer", choices=["sgd", "rmsprop", "adam", "adamw"], default=None)
     p.add_argument("--lr", type=argtypes.positive_float, default=None,
-                   help="default: SGD 0.05, RMSProp 0.001; an RBF output (LeNet-5) 0.001 and 0.0003")
+                   help="default: the recipe's, else SGD 0.05, RMSProp and Adam 0.001; an RBF output (LeNet-5) "
+                   "0.001 and 0.0003")
     p.add_argument("--lr-step", type=argtypes.non_negative, default=0, metavar="N",
                    help="multiply the lr by --lr-gamma every N epochs")
-    p.add_argument("--lr-gamma", type=argtypes.positive_float, default=0.1)
-    p.add_argument("--momentum", type=argtypes.momentum, default=0.9)
-    p.add_argument("--weight-decay", type=argtypes.weight_decay, default=0.0)
-    p.add_argument("--label-smoothing", type=argtypes.fraction, default=0.0, metavar="E")
-    p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop", "distort"], default=None,
-                   help="AlexNet's random crops and mirror images (crop: no mirroring); distort: LeCun's random "
-                   "affine distortions (translation, scaling, squeezing, shearing, rotation)")
+    p.add_argument("--lr-gamma", type=argtypes.positive_float, default=None)
+    p.add_argument("--momentum", type=argtypes.momentum, default=None)
+    p.add_argument("--weight-decay", type=argtypes.weight_decay, default=None)
+    p.add_argument("--label-smoothing", type=argtypes.fraction, default=None, metavar="E")
+    p.add_argument("--augment", nargs="?", const="crop+flip", choices=["crop+flip", "crop", "distort", "none"],
+                   default=None, help="AlexNet's random crops and mirror images (crop: no mirroring); distort: "
+                   "LeCun's random affine distortions; none: no augmentation (default: the recipe's)")
+    p.add_argument("--protocol", choices=["full", "center", "ten_crop"], default=None,
+                   help="test views: the image, its center crop, or ten crops averaged (default: the recipe's)")
+    p.add_argument("--accumulate", type=argtypes.positive, default=None, metavar="N",
+                   help="sum N batches' gradients a step (default: 1, or on a GPU what its memory needs)")
+    p.add_argument("--print-recipe", action="store_true",
+                   help="print the resolved training recipe, each value with its source, and stop")
     p.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 autocast on CPU")
     p.add_argument("--checkpoint", metavar="DIR", help="write DIR/last.pt after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint DIR")
@@ -403,6 +426,14 @@ def _visualize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patch", type=argtypes.positive, default=None, help="occluding patch size (default: input / 4)")
 
 
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="a checkpoint file or folder (archspec train --checkpoint)")
+    p.add_argument("--data", required=True, metavar="digits|folder:PATH", help="the images to test on")
+    p.add_argument("--protocol", choices=["full", "center", "ten_crop"], default=None,
+                   help="test views (default: the checkpoint's recipe's)")
+    p.add_argument("--threads", type=argtypes.threads, default=None, metavar="N", help="torch's CPU threads")
+
+
 def _no_args(p: argparse.ArgumentParser) -> None:
     pass
 
@@ -419,6 +450,7 @@ COMMANDS = (
     ("import", "write a spec from a PyTorch model (torchvision:NAME, timm:NAME, FILE.py:FACTORY)",
      _import_args, cmd_import),
     ("train", "train the network (digits or an ImageFolder); runs under torchrun too", _train_args, cmd_train),
+    ("eval", "top-1/top-5 of a trained checkpoint on --data, under a test protocol", _eval_args, cmd_eval),
     ("visualize", "ZFNet-style pictures of a trained checkpoint (PNG)", _visualize_args, cmd_visualize),
     ("sweep", "a design space: every point counted (results.csv, pictures), and trained on Ray with --train",
      _sweep_args, cmd_sweep),

@@ -16,6 +16,7 @@ from ..limits import MAX_FILE_CHAIN
 from ..names import check_name, file_stem, one_line, shown
 from .expr import names_read, resolve
 from .gcpause import gc_paused
+from .recipe import check_train, merge_train, set_train
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
 
 # -- the document schema (structure only; nodes are read by expand.py) ---------
@@ -155,6 +156,7 @@ class SpecDoc(_Strict):
     constraints: list[Constraint] = Field(default_factory=list)       # a variant adds to its base's
     requires_ops: dict[str, str] = Field(default_factory=dict)        # op name -> the --ops file that defines it
     table: TableDef | None = None                                     # the paper's table (summary --format paper)
+    train: Any = None                       # the paper's training recipe, checked by recipe.check_train
 
 
 TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "any": object,
@@ -269,7 +271,7 @@ def _overlay(base, child):
 
 
 def _merge(base: YDict, child: YDict) -> YDict:
-    """A variant: the child's keys replace the base's, except params, let, blocks and init,
+    """A variant: the child's keys replace the base's, except params, let, blocks, init and train,
     which merge name by name, and use and constraints, which add up. A `reference:` and a `table:`
     belong to the file that states them: a variant does not inherit its base's figures or layout."""
     out = YDict(child.loc, base, base.locs, base.key_locs)
@@ -278,6 +280,8 @@ def _merge(base: YDict, child: YDict) -> YDict:
     for k, v in child.items():
         if k in ("params", "let", "blocks", "init"):
             v = _overlay(base.get(k), v)
+        elif k == "train":
+            v = merge_train(base.get(k), v)
         elif k in ("use", "constraints"):
             a, b = _as_list(base, k), _as_list(child, k)
             v = YList(child.at(k), [*a, *b], a.locs + b.locs)
@@ -734,10 +738,12 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
         _pydantic_errors(e, raw, diags, "spec")
         raise SpecErrors(diags.errors) from None
     _check_init(raw, doc, diags)
+    check_train(raw, diags)
     _check_required_ops(raw, doc, diags)
     diags.raise_if_errors()
     return Spec(path=path, raw=raw, doc=doc, blocks=blocks, params=params, param_locs=locs,
-                overridden=bool(overrides), warnings=diags.warnings, files=loader.files, sets=list(sets),
+                overridden=any(not k.startswith("train.") for k, _, _ in overrides),    # a recipe keeps figures
+                warnings=diags.warnings, files=loader.files, sets=list(sets),
                 values=dict(values), constraints=[*loader.constraints, *_as_list(raw, "constraints")],
                 variant_of=_variant_of(loader.variants.get(os.path.realpath(path)), raw))
 
@@ -750,6 +756,8 @@ def _override(raw: YDict, params: dict, locs: dict, overrides: list, diags: Diag
         item = _ITEM.fullmatch(key)
         if key in ("input", "name"):        # the input shape; a variant's own name (its outputs carry it)
             raw[key], raw.locs[key] = value, loc
+        elif key.startswith("train."):      # the recipe: checked with the section (recipe.check_train)
+            set_train(raw, key[len("train."):], value, loc, diags)
         elif item and item[1] in params:
             _override_item(params, locs, item[1], item[2], value, loc, diags)
         elif key in (raw.get("let") or {}):

@@ -207,6 +207,8 @@ def check_fields(state: dict, where: Loc) -> None:
     if not isinstance(classes, list) or not classes or not all(type(c) is str and len(c) <= MAX_TEXT for c in classes):
         raise _bad(where, "classes", f"{_kind(classes)}, not a list of class names")
     _tensors(state["model"], where, "model")
+    if state.get("ema") is not None:       # the averaged weights (a recipe's ema)
+        _tensors(state["ema"], where, "ema")
     _optimizer_kinds(state["optimizer"], where)
     _scalars(state["scaler"], where, "scaler")
     rng = state["rng"]

@@ -18,18 +18,17 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from ... import analyze, load
 from ...errors import Diagnostic, Loc, SpecErrors, warn
 from ..compiler import compile as compile_graph
-from . import checkpoint
+from . import checkpoint, scale
+from . import recipe as recipes
+from .augment import eval_views, train_views
 from .checkpoint import Epoch
-from .data import Data, augment, load_data
+from .data import Data, load_data
 from .objective import Objective, correct_topk
+from .recipe import Recipe
 from .threads import cpu_threads
 
-# by optimizer, for a softmax head and for an RBF head: Eq. (9)'s gradients are squared distances
-# over F6's 84 units, far larger than a softmax's (LeNet-5 diverges at 0.01 with SGD)
-DEFAULT_LR = {("sgd", False): 0.05, ("sgd", True): 0.001, ("rmsprop", False): 0.001, ("rmsprop", True): 0.0003}
-# options a resumed run must share with its checkpoint (--epochs may grow)
-SAME_ON_RESUME = ("data", "batch_size", "optimizer", "lr", "lr_step", "lr_gamma", "momentum", "weight_decay",
-                  "label_smoothing", "augment", "amp", "seed")
+# options a resumed run must share with its checkpoint, besides the recipe (whose epochs may grow)
+SAME_ON_RESUME = ("data", "amp", "seed")
 
 
 @dataclass
@@ -39,16 +38,19 @@ class Config:
     sets: list[str] = field(default_factory=list)
     strict: bool = False              # warnings (an unused node) are errors
     data: str = "digits"
-    epochs: int = 10
-    batch_size: int = 32              # the global batch: split over the processes
-    optimizer: str = "sgd"            # sgd (with momentum) | rmsprop
-    lr: float | None = None           # default: DEFAULT_LR[optimizer, RBF head]
-    lr_step: int = 0                  # multiply the lr by lr_gamma every lr_step epochs (0: constant)
-    lr_gamma: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    augment: str | None = None        # one of data.AUGMENTATIONS: "crop+flip", "crop" (AlexNet's), "distort"
+    # None: the spec's train: section's value, else archspec's (frontend.recipe.DEFAULTS)
+    epochs: int | None = None
+    batch_size: int | None = None     # the global batch: split over the processes
+    optimizer: str | None = None      # sgd | rmsprop | adam | adamw
+    lr: float | None = None           # default: recipe.DEFAULT_LR[optimizer][RBF head]
+    lr_step: int = 0                  # multiply the lr by lr_gamma every lr_step epochs (0: the recipe's)
+    lr_gamma: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    label_smoothing: float | None = None
+    augment: str | None = None        # a key of recipe.FLAG_AUGMENT: "crop+flip", "crop", "distort", "none"
+    protocol: str | None = None       # test views: full | center | ten_crop
+    accumulate: int | None = None     # batches summed per step (None: 1, or what the GPU's memory needs)
     amp: bool = False
     checkpoint: str | None = None     # a folder: last.pt is written there after every epoch
     resume: bool = False
@@ -58,8 +60,8 @@ class Config:
     progress: bool = True
     log: Callable[[str], None] = print
 
-    def options(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k in SAME_ON_RESUME}
+    def options(self, recipe: Recipe) -> dict:
+        return {**{k: v for k, v in asdict(self).items() if k in SAME_ON_RESUME}, "recipe": recipe.text()}
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Result:
     objective: Objective
     data: Data
     seconds: float                    # training and evaluation, this run
+    recipe: Recipe
 
 
 class Processes:
@@ -121,52 +124,102 @@ def train(cfg: Config) -> Result:
         procs.close()
 
 
+@dataclass
+class Run:
+    """What one run trains with."""
+    cfg: Config
+    recipe: Recipe
+    procs: Processes
+    model: nn.Module
+    net: nn.Module                    # the model, or its DDP wrapper
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    objective: Objective
+    amp: torch.dtype | None
+    average: recipes.Average | None
+    size: tuple[int, int]             # the input's (H, W)
+    ink: tuple[float, float]
+    accumulate: int
+
+
 def _train(cfg: Config, procs: Processes) -> Result:
     log = cfg.log if procs.main else (lambda _: None)
     spec = load(cfg.spec, cfg.sets)
     graph = analyze(spec)
     warn(graph.warnings if procs.main or cfg.strict else [], cfg.strict)
-    data = load_data(cfg.data, graph.input_shape)
-    objective = Objective(graph, len(data.classes), cfg.label_smoothing, spec.params)
+    recipe = recipes.resolve(spec, recipes.flag_values(cfg), _rbf(graph))
+    data = load_data(cfg.data, _data_shape(graph.input_shape, recipe))
+    objective = Objective(graph, len(data.classes), recipe.label_smoothing, spec.params, recipe.aux_weights)
     record = checkpoint.spec_record(spec, cfg.sets) if cfg.checkpoint else {}    # kept only in a checkpoint
-    resumed = _resume_state(cfg, record) if cfg.resume else None
-    local_batch = _local_batch(cfg.batch_size, procs.world)
+    resumed = _resume_state(cfg, record, recipe) if cfg.resume else None
+    local_batch, accumulate = scale.batches(cfg, recipe, graph, procs.world, procs.device, log)
 
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)       # the same initial weights in every process
     model = compile_graph(graph).to(procs.device)
+    recipes.set_dropout(model, recipe.dropout)
     torch.manual_seed(cfg.seed + procs.rank)     # each process its own crops, flips and dropout
-    optimizer = _optimizer(cfg, model, _base_lr(cfg, objective))
+    optimizer = recipes.optimizer(recipe, model)
     amp = _amp(cfg, procs.device, log)
     scaler = torch.amp.GradScaler(procs.device.type, enabled=amp is not None and procs.device.type == "cuda")
-    history = _restore(resumed, model, optimizer, scaler, procs.rank) if resumed else []
+    average = recipes.Average(model, recipe.ema) if recipe.ema else None
+    history = _restore(resumed, model, optimizer, scaler, average, procs.rank) if resumed else []
     net = nn.parallel.DistributedDataParallel(model) if procs.world > 1 else model
-
+    run = Run(cfg, recipe, procs, model, net, optimizer, scaler, objective, amp, average,
+              tuple(graph.input_shape[1:]), data.ink, accumulate)
     sampler, loader, test = _loaders(cfg, data, procs, local_batch)
-    log(_header(cfg, graph, data, model, objective, procs, local_batch, len(history)))
+    log(_header(run, graph, data, local_batch, len(history)))
     start = time.perf_counter()
-    for epoch in range(len(history), cfg.epochs):
+    for epoch in range(len(history), recipe.epochs):
         t0 = time.perf_counter()
         sampler.set_epoch(epoch)
-        _set_lr(optimizer, cfg, objective, epoch)
-        tr = _train_epoch(net, loader, optimizer, scaler, objective, cfg, amp, procs, epoch, data.ink[0])
-        te = evaluate(model, test, objective, amp, procs)
+        tr = _train_epoch(run, loader, epoch, [h.test_top1_error for h in history])
+        te = evaluate(average.module(model) if average else model, test, objective, amp, procs,
+                      recipe.eval, run.size)
         history.append(Epoch(epoch + 1, tr[0], 1 - tr[1], te[0], 1 - te[1],
                              None if te[2] is None else 1 - te[2], time.perf_counter() - t0))
-        log(_epoch_line(history[-1], cfg.epochs, len(data.classes)))
+        log(_epoch_line(history[-1], recipe.epochs, len(data.classes)))
         if cfg.checkpoint:
-            rng = procs.gather(checkpoint.rng_state())       # every process's: a collective call
-            if procs.main:
-                checkpoint.save(cfg.checkpoint, {
-                    "spec": record, "options": cfg.options(), "epoch": epoch + 1, "classes": data.classes,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(), "rng": rng, "history": [asdict(h) for h in history]})
+            _save(run, record, data, history)
     seconds = time.perf_counter() - start
     if history:
         saved = f", checkpoint {os.path.join(cfg.checkpoint, checkpoint.LAST)}" if cfg.checkpoint else ""
         log(f"done: {len(history)} epoch{'' if len(history) == 1 else 's'}, "
             f"{_errors(history[-1], len(data.classes))}; {seconds:.1f} s this run{saved}")
-    return Result(model, history, objective, data, seconds)
+    return Result(model, history, objective, data, seconds, recipe)
+
+
+def resolved_recipe(cfg: Config) -> Recipe:
+    """The recipe a run of cfg would train with (`archspec train --print-recipe`)."""
+    spec = load(cfg.spec, cfg.sets)
+    return recipes.resolve(spec, recipes.flag_values(cfg), _rbf(analyze(spec)))
+
+
+def _rbf(graph) -> bool:
+    """Whether the main head is an RBF output (its default learning rates are smaller)."""
+    outputs = list(graph.outputs.values())
+    main = next((o for o in outputs if not o.train_only), outputs[0])
+    return graph.nodes[main.node].op.name == "rbf"
+
+
+def _data_shape(shape: tuple, recipe: Recipe) -> tuple:
+    """The images' size before the crops: resize x resize where the recipe says, else the input's."""
+    if recipe.resize is None or len(shape) != 3:
+        return tuple(shape)
+    if recipe.resize < max(shape[1:]):
+        raise SpecErrors([Diagnostic(Loc("train.resize"), f"{recipe.resize} is smaller than the input "
+                                     f"{shape[1]}x{shape[2]}", hint="the crops are taken from the resized image")])
+    return (shape[0], recipe.resize, recipe.resize)
+
+
+def _save(run: Run, record: dict, data: Data, history: list[Epoch]) -> None:
+    rng = run.procs.gather(checkpoint.rng_state())       # every process's: a collective call
+    if run.procs.main:
+        checkpoint.save(run.cfg.checkpoint, {        # type: ignore[arg-type]
+            "spec": record, "options": run.cfg.options(run.recipe), "epoch": len(history),
+            "classes": data.classes, "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "scaler": run.scaler.state_dict(), "rng": rng, "history": [asdict(h) for h in history],
+            "ema": run.average.state if run.average else None})
 
 
 def _loaders(cfg: Config, data: Data, procs: Processes,
@@ -176,27 +229,26 @@ def _loaders(cfg: Config, data: Data, procs: Processes,
     sampler: DistributedSampler = DistributedSampler(data.train, procs.world, procs.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(data.train, local_batch, sampler=sampler, drop_last=True, num_workers=cfg.workers)
     if len(loader) == 0:
-        raise SpecErrors([Diagnostic(Loc("--batch-size"), f"{cfg.batch_size} is more than the "
+        raise SpecErrors([Diagnostic(Loc("--batch-size"), f"{local_batch * procs.world} is more than the "
                                      f"{len(data.train):,} training images")])
     test = DataLoader(Subset(data.test, range(procs.rank, len(data.test), procs.world)), 256,
                       num_workers=cfg.workers)
     return sampler, loader, test
 
 
-def _restore(state: checkpoint.State, model: nn.Module, optimizer, scaler, rank: int) -> list[Epoch]:
+def _restore(state: checkpoint.State, model: nn.Module, optimizer, scaler, average, rank: int) -> list[Epoch]:
     """A checkpoint's state into this run, each part checked first (checkpoint.restore); its epochs so far."""
     checkpoint.restore(state, model, optimizer, scaler, rank)
+    if average is not None:
+        if state.get("ema") is None:
+            raise SpecErrors([Diagnostic(state.where, "no averaged weights, but the recipe averages (ema)",
+                                         path="ema")])
+        checkpoint.check_model(state["ema"], average.state, state.where)
+        average.state = {k: v.to(average.state[k].device) for k, v in state["ema"].items()}
     return [Epoch(**e) for e in state["history"]]
 
 
-def _local_batch(batch: int, world: int) -> int:
-    if batch < 1 or batch % world:
-        raise SpecErrors([Diagnostic(Loc("--batch-size"), f"{batch} does not split over {world} processes",
-                                     hint=f"a multiple of {world}: the global batch is split evenly")])
-    return batch // world
-
-
-def _resume_state(cfg: Config, record: dict) -> checkpoint.State | None:
+def _resume_state(cfg: Config, record: dict, recipe: Recipe) -> checkpoint.State | None:
     where = Loc("--resume")
     if not cfg.checkpoint:
         raise SpecErrors([Diagnostic(where, "needs --checkpoint DIR (where the checkpoint is)")])
@@ -204,32 +256,14 @@ def _resume_state(cfg: Config, record: dict) -> checkpoint.State | None:
     if state["spec"]["files"] != record["files"] or state["spec"]["sets"] != record["sets"]:
         raise SpecErrors([Diagnostic(where, f"the checkpoint was made by another spec or --set "
                                      f"({state['spec']['main']} {' '.join(state['spec']['sets'])})".rstrip())])
-    ours = cfg.options()
-    changed = [f"--{k.replace('_', '-')} {state['options'].get(k)} (now {ours[k]})"
-               for k in SAME_ON_RESUME if state["options"].get(k) != ours[k]]
+    ours, saved = cfg.options(recipe), state["options"]
+    changed = [f"--{k.replace('_', '-')} {saved.get(k)} (now {ours[k]})"
+               for k in SAME_ON_RESUME if saved.get(k) != ours[k]]
+    changed += recipes.changed(saved.get("recipe"), recipe)
     if changed:
         raise SpecErrors([Diagnostic(where, "the checkpoint was trained with " + ", ".join(changed),
                                      hint="resume with the same options (--epochs may grow)")])
     return state
-
-
-def _base_lr(cfg: Config, objective: Objective) -> float:
-    return cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.optimizer, objective.main.rbf]
-
-
-def _set_lr(optimizer: torch.optim.Optimizer, cfg: Config, objective: Objective, epoch: int) -> None:
-    """Step decay by the epoch's index alone (as AlexNet's and ResNet's divisions by 10), so a
-    resumed run or a longer --epochs follows the same schedule."""
-    for group in optimizer.param_groups:
-        group["lr"] = _base_lr(cfg, objective) * (cfg.lr_gamma ** (epoch // cfg.lr_step) if cfg.lr_step else 1)
-
-
-def _optimizer(cfg: Config, model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    # Inception-v3 (Szegedy et al. 2016, Sec. 8): RMSProp with decay 0.9
-    return torch.optim.RMSprop(params, lr, alpha=0.9, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
 def _amp(cfg: Config, device: torch.device, log) -> torch.dtype | None:
@@ -242,48 +276,71 @@ def _amp(cfg: Config, device: torch.device, log) -> torch.dtype | None:
     return torch.bfloat16
 
 
-def _train_epoch(net, loader, optimizer, scaler, objective: Objective, cfg: Config, amp, procs: Processes,
-                 epoch: int, background: float) -> tuple[float, float]:
-    """One pass; returns (mean loss, top-1 accuracy) over every process's batches. `background`:
-    the normalised value of a blank pixel (what a distortion fills in)."""
+def _train_epoch(run: Run, loader, epoch: int, errors: list[float]) -> tuple[float, float]:
+    """One pass; returns (mean loss, top-1 accuracy) over every process's batches. Each optimizer
+    step sums the gradients of `accumulate` batches (each loss divided by it)."""
     from tqdm import tqdm
-    net.train()
+    run.net.train()
     sums = [0.0, 0.0, 0.0, 0.0]        # loss x n, top-1, top-5, n
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, file=sys.stderr,
-               disable=None if cfg.progress and procs.main else True)
-    for x, y in bar:
-        x, y = x.to(procs.device, non_blocking=True), y.to(procs.device, non_blocking=True)
-        if cfg.augment:
-            x = augment(x, cfg.augment, background)
-        with torch.autocast(procs.device.type, amp or torch.float32, enabled=amp is not None):
-            loss, scores = objective.loss(net(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{run.recipe.epochs}", leave=False, file=sys.stderr,
+               disable=None if run.cfg.progress and run.procs.main else True)
+    steps = len(loader)
+    for i, (x, y) in enumerate(bar):
+        x, y = x.to(run.procs.device, non_blocking=True), y.to(run.procs.device, non_blocking=True)
+        x = train_views(x, run.recipe, run.size, run.ink)
+        with torch.autocast(run.procs.device.type, run.amp or torch.float32, enabled=run.amp is not None):
+            loss, scores = run.objective.loss(run.net(x), y)
+        if i % run.accumulate == 0:
+            for group in run.optimizer.param_groups:
+                group["lr"] = recipes.lr_at(run.recipe, epoch + i / steps, errors)
+            run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss / run.accumulate).backward()
+        if (i + 1) % run.accumulate == 0 or i + 1 == steps:
+            _step(run)
         n = len(y)
-        for i, v in enumerate((float(loss.detach()) * n, correct_topk(scores, y, 1), correct_topk(scores, y, 5), n)):
-            sums[i] += v
+        for k, v in enumerate((float(loss.detach()) * n, correct_topk(scores, y, 1), correct_topk(scores, y, 5), n)):
+            sums[k] += v
         bar.set_postfix(loss=f"{sums[0] / sums[3]:.3f}", top1=f"{sums[1] / sums[3]:.1%}",
                         top5=f"{sums[2] / sums[3]:.1%}", refresh=False)
-    total = procs.sum(sums)
+    total = run.procs.sum(sums)
     if not math.isfinite(total[0]):
         raise SpecErrors([Diagnostic(Loc("--lr"), "the loss diverged (not a finite number)",
                                      hint="a smaller --lr")])
     return total[0] / total[3], total[1] / total[3]
 
 
+def _step(run: Run) -> None:
+    """One optimizer step: gradients clipped to the recipe's global norm, the step, ZFNet's filter
+    renormalisation, the weights' average."""
+    if run.recipe.grad_clip:
+        run.scaler.unscale_(run.optimizer)
+        nn.utils.clip_grad_norm_(run.model.parameters(), run.recipe.grad_clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if run.recipe.max_filter_rms:
+        recipes.renormalise_filters(run.model, run.recipe.max_filter_rms)
+    if run.average:
+        run.average.update(run.model)
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, objective: Objective, amp, procs: Processes
-             ) -> tuple[float, float, float | None]:
-    """(mean loss, top-1, top-5 accuracy) of the main head on held-out data, in eval mode
-    (each process a share, summed); top-5 is None for fewer than 5 classes."""
+def evaluate(model: nn.Module, loader, objective: Objective, amp, procs: Processes, protocol: str = "full",
+             size: tuple | None = None) -> tuple[float, float, float | None]:
+    """(mean loss, top-1, top-5 accuracy) of the main head on held-out data, in eval mode (each
+    process a share, summed), under the test protocol: one view (the image, or its center), or
+    ten whose softmax outputs are averaged (the loss then that average's negative log); top-5 is
+    None for fewer than 5 classes."""
     model.eval()
     sums = [0.0, 0.0, 0.0, 0.0]
     for x, y in loader:
         x, y = x.to(procs.device), y.to(procs.device)
+        views = eval_views(x, protocol, size or tuple(x.shape[-2:]))
         with torch.autocast(procs.device.type, amp or torch.float32, enabled=amp is not None):
-            loss, scores = objective.loss(model(x), y)
+            if len(views) == 1:
+                loss, scores = objective.loss(model(views[0]), y)
+            else:
+                scores = torch.stack([objective.probabilities(model(v)) for v in views]).mean(0)
+                loss = -scores.gather(1, y.unsqueeze(1)).clamp_min(1e-30).log().mean()
         for i, v in enumerate((float(loss) * len(y), correct_topk(scores, y, 1), correct_topk(scores, y, 5),
                                len(y))):
             sums[i] += v
@@ -292,14 +349,14 @@ def evaluate(model: nn.Module, loader, objective: Objective, amp, procs: Process
     return total[0] / n, total[1] / n, total[2] / n if objective.num_classes >= 5 else None
 
 
-def _header(cfg: Config, graph, data: Data, model: nn.Module, objective: Objective, procs: Processes,
-            local_batch: int, done: int) -> str:
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    lr = f"{_base_lr(cfg, objective):g}" + (f" x {cfg.lr_gamma:g} every {cfg.lr_step} epochs" if cfg.lr_step else "")
+def _header(run: Run, graph, data: Data, local_batch: int, done: int) -> str:
+    params = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
+    procs, r = run.procs, run.recipe
     split = f" ({procs.world} processes x {local_batch}, {procs.backend})" if procs.world > 1 else ""
+    accumulate = f", {run.accumulate} batches a step" if run.accumulate > 1 else ""
     return (f"train {graph.name} ({params:,} params) on {data.source}: {len(data.train):,} train / "
-            f"{len(data.test):,} test images, {len(data.classes)} classes; {cfg.optimizer} lr {lr}, "
-            f"batch {cfg.batch_size}{split}, {procs.device}; loss {objective.describe()}"
+            f"{len(data.test):,} test images, {len(data.classes)} classes; {recipes.describe(r)}, "
+            f"batch {r.batch_size}{split}{accumulate}, {procs.device}; loss {run.objective.describe()}"
             + (f"; resumed after epoch {done}" if done else ""))
 
 

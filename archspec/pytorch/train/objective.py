@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ...errors import Diagnostic, SpecErrors
+from ...errors import Diagnostic, Loc, SpecErrors
 from ...ir import Graph
 
 # LeCun et al. 1998, Sec. II-C, Eq. (9): E = y_D + log(exp(-j) + sum_i exp(-y_i)), which is the
@@ -32,13 +32,21 @@ class Head:
 
 
 class Objective:
-    def __init__(self, graph: Graph, num_classes: int, label_smoothing: float = 0.0, knobs=()):
-        """`knobs`: the spec's params (a hint names num_classes when it is one)."""
+    def __init__(self, graph: Graph, num_classes: int, label_smoothing: float = 0.0, knobs=(),
+                 weights: dict[str, float] | None = None):
+        """`knobs`: the spec's params (a hint names num_classes when it is one); `weights`: the
+        recipe's loss weights of training-only outputs, over the spec's loss_weight."""
         outputs = list(graph.outputs.values())
         main = next((o for o in outputs if not o.train_only), outputs[0])
-        self.heads = [Head(o.name, o.node, 1.0 if o is main else float(o.loss_weight or 0.0),
+        weights = dict(weights or {})
+        odd = next((k for k in weights if k not in graph.outputs or not graph.outputs[k].train_only), None)
+        if odd is not None:
+            aux = [o.name for o in outputs if o.train_only]
+            raise SpecErrors([Diagnostic(Loc("train.aux_weights"), f"'{odd}' is not a training-only output",
+                                         hint=f"this network's: {', '.join(aux) or 'none'}")])
+        self.heads = [Head(o.name, o.node, 1.0 if o is main else float(weights.get(o.name, o.loss_weight or 0.0)),
                            graph.nodes[o.node].op.name == "rbf")
-                      for o in outputs if o is main or (o.train_only and o.loss_weight)]
+                      for o in outputs if o is main or (o.train_only and weights.get(o.name, o.loss_weight))]
         self.main = self.heads[0]
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing

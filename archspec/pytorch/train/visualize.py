@@ -74,13 +74,17 @@ def _inputs(path: str, data: str | None) -> tuple[checkpoint.State, Graph, Data]
                                      "(limits.MAX_VISUALIZE_ELEMENTS)", path="spec")])
     checkpoint.check_model(state["model"], compile_graph(graph, device="meta").state_dict(), state.where)
     images = load_data(data, graph.input_shape)
-    if images.classes != state["classes"]:
-        trained = state["classes"]
+    check_classes(images, state["classes"], data)
+    return state, graph, images
+
+
+def check_classes(images: Data, trained: list[str], data: str) -> None:
+    """The user's data has the classes the checkpoint was trained on."""
+    if images.classes != trained:
         shown = ", ".join(one_line(c, 40) for c in trained[:10]) + (", ..." if len(trained) > 10 else "")
         raise SpecErrors([Diagnostic(Loc(f"--data {one_line(data, 120)}"), f"its {len(images.classes)} classes are "
                                      f"not the {len(trained)} the checkpoint was trained on",
                                      hint=f"the classes it was trained on: {shown}")])
-    return state, graph, images
 
 
 @torch.no_grad()
