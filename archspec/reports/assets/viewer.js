@@ -44,7 +44,7 @@
   }
   let pageElk = null;
   const inPage = { layout: (graph) => (pageElk = pageElk || new ELK()).layout(graph) };
-  let fore = inPage, back = null;                  // set below, once the page is read
+  let fore = inPage, back = null, warming = null;  // set below, once the page is read
 
   const fmt = ((f) => (v) => f.format(v))(new Intl.NumberFormat("en-US"));   // one formatter, not one per call
   const shapeText = (s) => "(" + s.join(", ") + ")";
@@ -301,7 +301,8 @@
     const job = prepare();
     open.clear();
     was.forEach((p) => open.add(p));
-    back.layout(job.graph).then((out) => { absorb(job, out); document.body.dataset.warm = "1"; }, (e) => console.error("warm", e));
+    warming = back.layout(job.graph).then((out) => { absorb(job, out); document.body.dataset.warm = "1"; }, () => null)
+      .then(() => { warming = null; });          // a failure here costs only the head start
   }
 
   // -- drawing --------------------------------------------------------------------
@@ -319,11 +320,11 @@
   }
 
   // every redraw runs after the one before it; body[data-busy] is "0" when the page is drawn and idle
-  function draw(anchor) {
+  function draw(anchor, all) {     // all: every block opens, whose layout the background may be computing
     busy++;
     document.body.dataset.busy = "1";
     hideTip();
-    queue = queue.then(() => render(anchor)).catch((err) => console.error(err)).finally(() => {
+    queue = queue.then(() => (all && warming) || null).then(() => render(anchor)).catch((err) => console.error(err)).finally(() => {
       if (--busy === 0) document.body.dataset.busy = "0";
     });
     return queue;
@@ -660,7 +661,10 @@
       tr.setAttribute("data-id", u);
       if (block) tr.className = "block";
       [u, f.block || f.label, f.shape.length ? shapeOf(f) : "", fmt(f.params), fmt(f.macs)].forEach((v, i) => {
-        const td = document.createElement("td"); td.textContent = v; if (i >= 3) td.className = "num";
+        const td = document.createElement("td");
+        if (i === 0) v.split(/(?<=\.)/).forEach((part, k) => { if (k) td.appendChild(document.createElement("wbr")); td.append(part); });
+        else td.textContent = v;                   // a path may wrap after its dots, never inside a name
+        if (i >= 3) td.className = "num";
         tr.appendChild(td);
       });
       rows.appendChild(tr);
@@ -745,7 +749,7 @@
     if (ev.key === "Escape") $("matches").hidden = true;
   });
   $("search").addEventListener("blur", () => { $("matches").hidden = true; });
-  $("expand-all").addEventListener("click", () => { [...scopes.keys(), ...runs.keys()].forEach((p) => open.add(p)); draw(); });
+  $("expand-all").addEventListener("click", () => { [...scopes.keys(), ...runs.keys()].forEach((p) => open.add(p)); draw(null, true); });
   $("collapse-all").addEventListener("click", () => { open.clear(); draw(); });
   $("zoom-in").addEventListener("click", () => zoomAt(1.25, canvasBox().width / 2, canvasBox().height / 2));
   $("zoom-out").addEventListener("click", () => zoomAt(0.8, canvasBox().width / 2, canvasBox().height / 2));
