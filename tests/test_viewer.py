@@ -43,7 +43,7 @@ def test_page_is_self_contained_and_counts_match_summary(tmp_path, capsys):
     # the model, elkjs and the viewer inline; nothing the browser would fetch (the browser tests also
     # refuse and count every request that is not the file itself)
     assert page.count("<script") == 3 and "<link" not in page and " src=" not in page and "@import" not in page
-    assert re.search(r"<!-- elkjs \d+\.\d+\.\d+ \(Eclipse Layout Kernel\), EPL-2.0", page)
+    assert re.search(r'<script id="elk">\n// elkjs \d+\.\d+\.\d+ \(Eclipse Layout Kernel\), EPL-2.0', page)
     model = embedded(page)
     assert model["totals"] == {k: summary[k] for k in ("params", "buffers", "macs")}
     nodes = {n["name"]: n for n in model["nodes"]}

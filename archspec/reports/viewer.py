@@ -93,8 +93,8 @@ def page(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> str:
             f"<title>{title} · archspec</title>\n<style>\n{_asset('viewer.css')}</style></head>\n<body>\n"
             f"{_asset('viewer.html')}"
             f'<script type="application/json" id="model">{script_json(model(graph, depth, expand))}</script>\n'
-            f"<!-- elkjs {ELK_VERSION} (Eclipse Layout Kernel), EPL-2.0: https://www.eclipse.org/legal/epl-2.0/ -->\n"
-            f'<script id="elk">\n{_asset("elk.bundled.js")}</script>\n'
+            f'<script id="elk">\n// elkjs {ELK_VERSION} (Eclipse Layout Kernel), EPL-2.0: its licence ships as '
+            f'archspec/reports/assets/elk.LICENSE.md\n{_asset("elk.bundled.js")}</script>\n'
             f"<script>\n{_asset('viewer.js')}</script>\n</body></html>\n")
 
 
