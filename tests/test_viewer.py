@@ -521,3 +521,20 @@ def test_notebook_shows_the_viewer_inline(browser, tmp_path):
     frame = page.frame_locator("iframe.archspec-viewer")
     frame.locator('#graph .unit[data-id="layer2.0.conv1"]').wait_for(state="attached")   # expand reached the page
     assert frame.locator("#graph .unit").count() > 10
+
+
+def test_show_and_repr_html_outside_a_notebook():
+    """Without IPython running, archspec.show returns the viewer (its `_repr_html_` is the page in an
+    iframe); a Graph and a Spec give the same page; a depth given is kept, none is diagram's default."""
+    import html
+
+    import archspec
+    path = str(SPECS / "resnet34.yaml")
+    view = archspec.show(path, depth=1)
+    assert view is not None and view.depth == 1 and archspec.show(path).depth == 2
+    page = view._repr_html_()
+    assert page.startswith('<iframe class="archspec-viewer"') and "<script" not in page   # all of it escaped
+    inner = html.unescape(page.split('srcdoc="', 1)[1].rsplit('"', 1)[0])
+    assert embedded(inner)["open"] == [] and embedded(inner)["name"] == "resnet34"
+    graph, spec = archspec.analyze(path), archspec.load(path)
+    assert graph._repr_html_() == spec._repr_html_() == archspec.show(path)._repr_html_()
