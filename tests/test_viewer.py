@@ -538,3 +538,22 @@ def test_show_and_repr_html_outside_a_notebook():
     assert embedded(inner)["open"] == [] and embedded(inner)["name"] == "resnet34"
     graph, spec = archspec.analyze(path), archspec.load(path)
     assert graph._repr_html_() == spec._repr_html_() == archspec.show(path)._repr_html_()
+
+
+@pytest.mark.slow
+def test_without_workers_elk_runs_in_the_page(browser, tmp_path, capsys):
+    """Where a page may not start workers (a notebook frontend's policy), ELK runs in the page itself:
+    the same drawing, every edge routed, no error."""
+    path, _ = html_of("googlenet", tmp_path, capsys)
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    context.add_init_script("window.Worker = undefined;")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    settle(page)
+    assert page.evaluate("window.archspecViewer.inWorker") is False
+    g = open_all(page)
+    assert all(g["routed"]) and crossings(g["boxes"], g["edges"]) == [] and len(g["boxes"]) > 100
+    context.close()
+    assert errors == []
