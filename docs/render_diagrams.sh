@@ -13,4 +13,4 @@ tmp=$(mktemp -d)                                                                
 python -m archspec import torchvision:resnet50 -o "$tmp/resnet50.yaml"
 python -m archspec diagram "$tmp/resnet50.yaml" -o docs/img/resnet50_imported.svg
 rm -r "$tmp"
-ARCHSPEC_SCREENSHOTS=docs/img python -m pytest -q -p no:cacheprovider tests/test_viewer.py -k "resnet34 or googlenet"
+ARCHSPEC_SCREENSHOTS=docs/img python -m pytest -q -p no:cacheprovider tests/test_viewer.py -k "resnet34_expand or googlenet_inception"

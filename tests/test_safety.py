@@ -664,7 +664,7 @@ def test_diagram_html_keeps_spec_text_in_json(capsys, spec_file, tmp_path, case)
     no_traceback(out, err)
     assert code == 0, err
     page = (tmp_path / "d.html").read_text()
-    assert page.lower().count("</script") == 2 and page.lower().count("<script") == 2
+    assert page.lower().count("</script") == 3 and page.lower().count("<script") == 3   # model, elkjs, viewer
     assert "<!--" not in page and "<a " not in page.lower()
     island = page.split('id="model">')[1].split("</script>")[0]
     assert "<" not in island and ">" not in island and "&" not in island

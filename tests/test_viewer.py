@@ -3,11 +3,14 @@ the page itself driven in Debian's headless Chromium (through Playwright for Pyt
 
 The browser tests need /usr/bin/chromium (`.ci/run` installs it with apt) and the `playwright` package
 (the test extra); they never download a browser. Set ARCHSPEC_SCREENSHOTS=DIR to keep the screenshots
-(docs/render_diagrams.sh does, for the README).
+(docs/render_diagrams.sh does, for the README). One browser serves the whole module.
 """
 import json
 import os
 import re
+import struct
+import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -37,9 +40,10 @@ def embedded(page: str) -> dict:
 def test_page_is_self_contained_and_counts_match_summary(tmp_path, capsys):
     path, summary = html_of("googlenet", tmp_path, capsys)
     page = path.read_text()
-    assert page.count("<script") == 2 and "<link" not in page and " src=" not in page and "@import" not in page
-    assert "https://" not in page
-    assert set(re.findall(r"http://[^\s\"')]+", page)) == {"http://www.w3.org/2000/svg"}   # a namespace, not a fetch
+    # the model, elkjs and the viewer inline; nothing the browser would fetch (the browser tests also
+    # refuse and count every request that is not the file itself)
+    assert page.count("<script") == 3 and "<link" not in page and " src=" not in page and "@import" not in page
+    assert re.search(r'<script id="elk">\n// elkjs \d+\.\d+\.\d+ \(Eclipse Layout Kernel\), EPL-2.0', page)
     model = embedded(page)
     assert model["totals"] == {k: summary[k] for k in ("params", "buffers", "macs")}
     nodes = {n["name"]: n for n in model["nodes"]}
@@ -85,11 +89,26 @@ def test_runs_of_identical_blocks_are_one_box(tmp_path, capsys):
 
 
 def test_assets_ship_as_package_data():
-    """pip install must install what each page inlines: pyproject's package-data covers every asset."""
+    """pip install must install what each page inlines (and elkjs's licence): pyproject's package-data
+    covers every asset; the vendored elkjs is the version the page and the README name."""
     tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml")
     patterns = tomllib.loads((SPECS.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assets = sorted((SPECS.parent / "archspec" / "reports" / "assets").iterdir())
-    assert assets and all(any(a.match(p) for p in patterns["archspec.reports"]) for a in assets)
+    folder = SPECS.parent / "archspec" / "reports" / "assets"
+    assets = sorted(folder.iterdir())
+    assert {"elk.bundled.js", "elk.LICENSE.md", "viewer.js"} <= {a.name for a in assets}
+    assert all(any(a.match(p) for p in patterns["archspec.reports"]) for a in assets)
+    assert (folder / "elk.LICENSE.md").read_text().startswith("# Eclipse Public License - v 2.0")
+    from archspec.reports.viewer import ELK_VERSION
+    assert f"elkjs {ELK_VERSION}" in (SPECS.parent / "README.md").read_text()
+
+
+def test_a_segment_through_a_box_is_a_crossing():
+    """The geometry the browser tests count with: a line through a box crosses it, one that ends
+    at its border or passes beside it does not."""
+    box = {"id": "b", "x": 10, "y": 10, "w": 20, "h": 10}
+    assert crossings([box], [("a", "c", [(20, 0), (20, 40)])]) == [("a", "c", "b")]
+    assert crossings([box], [("a", "b", [(20, 0), (20, 40)])]) == []          # it connects b
+    assert crossings([box], [("a", "c", [(20, 0), (20, 10)]), ("a", "c", [(31, 0), (31, 40)])]) == []
 
 
 # -- in the browser ------------------------------------------------------------------------
@@ -106,15 +125,36 @@ def browser():
         b.close()
 
 
-def open_page(browser, path: Path):
-    page = browser.new_page(viewport={"width": 1500, "height": 950})
-    page.set_default_timeout(30_000)    # ms: turns a hang into a failure; never a speed check (loaded CI)
+def open_page(browser, path: Path, **options):
+    page = browser.new_page(viewport={"width": 1500, "height": 950}, **options)
+    page.set_default_timeout(60_000)    # ms: turns a hang into a failure; never a speed check (loaded CI)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_())
+
+    def only_the_file(route):           # a request anywhere else is refused and reported
+        if route.request.url.startswith(("file:", "blob:", "data:")):
+            return route.continue_()
+        errors.append("request " + route.request.url)
+        return route.abort()
+    page.route("**/*", only_the_file)
     page.goto(path.as_uri())
+    settle(page)
     return page, errors
+
+
+def settle(page) -> None:
+    """Wait until the page has drawn what the last action asked (layout runs in a worker)."""
+    page.wait_for_function("document.body.dataset.busy === '0'")
+
+
+def click(page, selector: str) -> None:
+    """Bring a box or frame on screen, click it, and wait for the redraw."""
+    unit = re.search(r'data-id="([^"]+)"', selector)
+    if unit:
+        page.evaluate("id => window.archspecViewer.centre(id)", unit[1])
+    page.locator(selector).click()
+    settle(page)
 
 
 def units(page) -> set[str]:
@@ -122,10 +162,38 @@ def units(page) -> set[str]:
 
 
 def tooltip(page, unit: str) -> str:
+    page.evaluate("id => window.archspecViewer.centre(id)", unit)
     page.locator(f'#graph .unit[data-id="{unit}"]').hover()
     tip = page.locator("#tip")
     assert tip.is_visible()
     return tip.inner_text()
+
+
+def crossings(boxes: list[dict], edges: list[tuple]) -> list[tuple]:
+    """(source, target, box) for every box that a segment of an edge passes through (more than 0.5 px
+    inside it) and that the edge does not connect."""
+    out = []
+    for src, dst, points in edges:
+        for (x1, y1), (x2, y2) in zip(points, points[1:]):
+            for b in boxes:
+                if b["id"] in (src, dst):
+                    continue
+                if (max(x1, x2) > b["x"] + 0.5 and min(x1, x2) < b["x"] + b["w"] - 0.5
+                        and max(y1, y2) > b["y"] + 0.5 and min(y1, y2) < b["y"] + b["h"] - 0.5):
+                    out.append((src, dst, b["id"]))
+    return out
+
+
+GEOMETRY = """() => ({
+    boxes: [...document.querySelectorAll('#graph .unit')].map(g => { const r = g.querySelector('rect.box');
+        return {id: g.dataset.id, x: +r.getAttribute('x'), y: +r.getAttribute('y'), w: +r.getAttribute('width'),
+                h: +r.getAttribute('height')}; }),
+    edges: [...document.querySelectorAll('#graph path.edge')].map(p => [p.dataset.src, p.dataset.dst,
+        p.getAttribute('d').slice(1).split(' L').map(s => s.split(',').map(Number))]),
+    kinds: [...document.querySelectorAll('#graph path.edge')].map(p => p.getAttribute('class')),
+    routed: window.archspecViewer.layout.edges.map(e => !!e.points),
+    above: [...document.querySelectorAll('#viewport > *')].map(e => e.getAttribute('class')),
+})"""
 
 
 def shoot(page, name: str, tmp: Path) -> None:
@@ -142,7 +210,7 @@ def test_resnet34_expand_hover_search_table(browser, tmp_path, capsys):
     assert not {"layer2.0.conv1", "layer1.0", "layer3.5"} & before                   # runs are one box each
     rows = page.eval_on_selector_all("#layers tbody tr", "els => els.map(e => e.dataset.id)")
     assert set(rows) == before - {"input", "\u21a6 output"}            # the side table lists what is drawn
-    page.locator('#graph .unit[data-id="layer2.0"]').click()           # open a block
+    click(page, '#graph .unit[data-id="layer2.0"]')           # open a block
     after = units(page)
     assert {"layer2.0.conv1", "layer2.0.add", "layer2.0.downsample"} <= after and "layer2.0" not in after
     assert page.locator('#graph .frame[data-id="layer2.0"]').count() == 1
@@ -155,10 +223,11 @@ def test_resnet34_expand_hover_search_table(browser, tmp_path, capsys):
     tip = tooltip(page, "layer3.0")
     assert f"params\t{block['params']:,}" in tip and f"MACs\t{block['macs']:,}" in tip
     assert "\u2295 residual" in page.locator('#graph .unit[data-id="layer3.0"]').inner_html()   # the skip it hides
-    page.locator('#graph .frame[data-id="layer2.0"] text.head').click()   # and close it again
+    click(page, '#graph .frame[data-id="layer2.0"] text.head')   # and close it again
     assert units(page) == before
     page.fill("#search", "layer4.1.conv2")                             # find a node inside a closed run
     page.press("#search", "Enter")
+    settle(page)
     assert {"layer4.1.conv2", "layer4.2"} <= units(page) and "layer4.1 – layer4.2" not in units(page)
     assert page.locator('#graph .unit.selected').get_attribute("data-id") == "layer4.1.conv2"
     assert page.locator('#layers tr.sel').get_attribute("data-id") == "layer4.1.conv2"
@@ -178,12 +247,12 @@ def test_resnet34_run_opens_into_its_blocks_and_closes(browser, tmp_path, capsys
     blocks = [b for b in summary["blocks"] if b["name"] in ("layer1.0", "layer1.1", "layer1.2")]
     tip = tooltip(page, run)
     assert f"params\t{sum(b['params'] for b in blocks):,}" in tip and f"MACs\t{sum(b['macs'] for b in blocks):,}" in tip
-    page.locator(f'#graph .unit[data-id="{run}"]').click()              # open the run: its three blocks
+    click(page, f'#graph .unit[data-id="{run}"]')              # open the run: its three blocks
     assert units(page) == before - {run} | {"layer1.0", "layer1.1", "layer1.2"}
     assert page.locator(f'#graph .frame[data-id="{run}"]').count() == 1
-    page.locator('#graph .unit[data-id="layer1.1"]').click()            # a block inside it opens in turn
+    click(page, '#graph .unit[data-id="layer1.1"]')            # a block inside it opens in turn
     assert {"layer1.1.conv1", "layer1.1.add", "layer1.0", "layer1.2"} <= units(page)
-    page.locator(f'#graph .frame[data-id="{run}"] text.head').click()   # closing the run closes all of it
+    click(page, f'#graph .frame[data-id="{run}"] text.head')   # closing the run closes all of it
     assert units(page) == before
     assert main(["diagram", str(SPECS / "resnet34.yaml"), "-o", str(tmp_path / "x.html"), "--expand", "layer3.1"]) == 0
     page, more = open_page(browser, tmp_path / "x.html")           # --expand inside a run starts it open
@@ -196,7 +265,7 @@ def test_edges_show_their_shapes_where_they_fit(browser, tmp_path, capsys):
     """Each edge label is the shape of the tensor that flows (as summary gives it), and covers no box."""
     path, summary = html_of("googlenet", tmp_path, capsys)
     page, errors = open_page(browser, path)
-    page.locator('#graph .unit[data-id="inception4a"]').click()
+    click(page, '#graph .unit[data-id="inception4a"]')
     shapes = {n["name"]: "×".join(map(str, n["shape"])) for n in summary["nodes"]}
     shapes["input"] = "3×224×224"
     labels = page.eval_on_selector_all("#graph text.shape", "els => els.map(e => [e.dataset.src, e.dataset.tensor, "
@@ -218,7 +287,7 @@ def test_googlenet_inception_opens_into_its_branches(browser, tmp_path, capsys):
     path, summary = html_of("googlenet", tmp_path, capsys)
     page, errors = open_page(browser, path)
     assert "inception4a" in units(page)
-    page.locator('#graph .unit[data-id="inception4a"]').click()
+    click(page, '#graph .unit[data-id="inception4a"]')
     branches = {f"inception4a.branch{i}" for i in (1, 2, 3, 4)}
     assert branches | {"inception4a.concat"} <= units(page)
     ys = {page.locator(f'#graph .unit[data-id="{b}"] rect.box').get_attribute("y") for b in branches}
@@ -227,6 +296,7 @@ def test_googlenet_inception_opens_into_its_branches(browser, tmp_path, capsys):
     tip = tooltip(page, "inception4a.branch2")
     assert f"params\t{block['params']:,}" in tip and f"MACs\t{block['macs']:,}" in tip
     page.mouse.move(0, 0)
+    page.keyboard.press("f")                       # all of it, fitted to the window
     shoot(page, "viewer_googlenet", tmp_path)
     assert errors == []
 
@@ -246,6 +316,244 @@ def test_hostile_text_stays_text(browser, tmp_path, monkeypatch):
     assert page.evaluate("window.pwned") is None and page.locator("img").count() == 0
     assert page.locator("#title").inner_text() == evil
     page.click("#collapse-all")
+    settle(page)
     assert evil in tooltip(page, "b")
     assert errors == []
 
+
+
+# -- every block open: routing, and the view's controls ---------------------------------------
+
+def open_all(page) -> dict:
+    page.click("#expand-all")
+    settle(page)
+    return page.evaluate(GEOMETRY)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet34", "densenet121", "mobilenet_v2", "inception_v3", "googlenet"])
+def test_every_block_open_no_edge_crosses_a_box(browser, tmp_path, capsys, name):
+    """With every block open, each edge is routed (ELK), drawn above every frame, and passes through
+    no box it does not connect; each residual add has its shortcut drawn as one (dashed, orange)."""
+    path, summary = html_of(name, tmp_path, capsys)
+    page, errors = open_page(browser, path)
+    g = open_all(page)
+    nodes = summary["nodes"]
+    assert {b["id"] for b in g["boxes"]} == {n["name"] for n in nodes} | {"input"} | {
+        "\u21a6 " + o for o in embedded(path.read_text())["outputs"] and
+        [o["name"] for o in embedded(path.read_text())["outputs"]]}
+    assert all(g["routed"]) and len(g["edges"]) == len(g["routed"]) >= len(nodes)
+    assert crossings(g["boxes"], g["edges"]) == []
+    frames = [i for i, c in enumerate(g["above"]) if c.startswith("frame")]
+    assert frames and max(frames) < g["above"].index("edges")              # edges over the frames
+    adds = [n for n in nodes if n["op"] == "add"]
+    assert sum("skip" in k for k in g["kinds"]) == len(adds)               # one shortcut per residual add
+    assert errors == []
+
+
+@pytest.mark.slow
+def test_fit_zoom_pan_minimap_keyboard(browser, tmp_path, capsys):
+    path, _ = html_of("resnet34", tmp_path, capsys)
+    page, errors = open_page(browser, path)
+    canvas = page.locator("#canvas").bounding_box()
+
+    def inside(box, outer, slack=1):
+        return (box["x"] >= outer["x"] - slack and box["y"] >= outer["y"] - slack
+                and box["x"] + box["width"] <= outer["x"] + outer["width"] + slack
+                and box["y"] + box["height"] <= outer["y"] + outer["height"] + slack)
+    assert inside(page.locator("#viewport").bounding_box(), canvas)        # fit on load: all of it on screen
+    view = lambda: page.evaluate("({...window.archspecViewer.view})")     # noqa: E731
+    world = lambda v, x, y: ((x - canvas["x"] - v["x"]) / v["k"], (y - canvas["y"] - v["y"]) / v["k"])  # noqa: E731
+    px, py = canvas["x"] + 300, canvas["y"] + 200
+    for ctrl in (False, True):                     # wheel and ctrl+wheel zoom about the pointer
+        before = view()
+        page.mouse.move(px, py)
+        if ctrl:
+            page.keyboard.down("Control")
+        page.mouse.wheel(0, -240)
+        if ctrl:
+            page.keyboard.up("Control")
+        page.wait_for_function(f"window.archspecViewer.view.k > {before['k']}")
+        after = view()
+        assert world(after, px, py) == pytest.approx(world(before, px, py), abs=0.5)   # that point stays put
+    before, drawn = view(), units(page)            # drag pans, and is no click
+    page.mouse.move(px, py)
+    page.mouse.down()
+    page.mouse.move(px + 120, py + 80, steps=4)
+    page.mouse.up()
+    after = view()
+    assert (after["x"] - before["x"], after["y"] - before["y"]) == pytest.approx((120, 80), abs=1)
+    settle(page)
+    assert after["k"] == before["k"] and units(page) == drawn
+    page.keyboard.press("f")                       # f fits again
+    assert inside(page.locator("#viewport").bounding_box(), canvas)
+    mini = page.locator("#minimap").bounding_box()   # the minimap moves the view where it is pressed
+    page.mouse.click(mini["x"] + 5, mini["y"] + mini["height"] - 3)
+    assert view()["y"] < after["y"]
+    page.keyboard.press("f")
+    click(page, '#graph .unit[data-id="conv1"]')  # arrows walk the boxes
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("window.archspecViewer.selected") == "bn1"
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("window.archspecViewer.selected") == "conv1"
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate("window.archspecViewer.selected") == "layer1.0 – layer1.2"
+    page.keyboard.press("Enter")                   # Enter opens the selected block, Escape closes it
+    settle(page)
+    assert {"layer1.0", "layer1.1", "layer1.2"} <= units(page)
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("window.archspecViewer.selected") == "layer1.0"
+    page.keyboard.press("Escape")
+    settle(page)
+    assert "layer1.0 – layer1.2" in units(page) and "layer1.0" not in units(page)
+    assert errors == []
+
+
+@pytest.mark.slow
+def test_search_by_name_op_and_attributes(browser, tmp_path, capsys):
+    """A query matches names, ops, labels and "key value" attributes ("3x3", "conv", "stride 2");
+    every drawn box holding a match is marked, Enter opens the first."""
+    path, summary = html_of("resnet34", tmp_path, capsys)
+    page, errors = open_page(browser, path)
+    model = {n["name"]: n for n in embedded(path.read_text())["nodes"]}
+
+    def search(q: str) -> list[str]:
+        page.fill("#search", q)
+        return page.eval_on_selector_all("#matches li", "els => els.map(e => e.dataset.id)")
+    strided = [n for n, v in model.items() if v["attrs"].get("stride") in ("2", "(2, 2)")]   # written (2, 2)
+    found = search("stride 2")
+    assert {"layer2.0.conv1", "layer2.0.downsample.0", "maxpool"} <= set(found) and set(found) <= set(strided)
+    assert page.locator("#found").inner_text() == f"{len(strided)} matches"
+    convs = [n for n, v in model.items() if v["op"] == "conv"]
+    assert set(search("conv")) <= set(convs) and page.locator("#found").inner_text() == f"{len(convs)} matches"
+    assert set(search("conv, stride 2")) == set(convs) & set(strided)        # both phrases (fewer than 30 listed)
+    found = search("3x3")
+    assert {"maxpool", "layer1.0.conv1"} <= set(found) and "layer2.0.downsample.0" not in found   # 1x1, pad 0
+    assert page.locator("#graph .unit.match").count() >= 4                 # the boxes that hold a match
+    page.press("#search", "Enter")
+    settle(page)
+    assert page.evaluate("window.archspecViewer.selected") == found[0] and found[0] in units(page)
+    assert errors == []
+
+
+@pytest.mark.slow
+def test_export_svg_and_png_of_the_view(browser, tmp_path, capsys):
+    path, _ = html_of("googlenet", tmp_path, capsys)
+    page, errors = open_page(browser, path, accept_downloads=True)
+    with page.expect_download() as d:
+        page.click("#export-svg")
+    svg = ET.parse(d.value.path()).getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and d.value.suggested_filename == "googlenet.svg"
+    v = page.evaluate("({...window.archspecViewer.view})")
+    canvas = page.locator("#canvas").bounding_box()
+    x, y, w, h = map(float, svg.get("viewBox").split())
+    assert (x, y, w, h) == pytest.approx((-v["x"] / v["k"], -v["y"] / v["k"], canvas["width"] / v["k"],
+                                          canvas["height"] / v["k"]), abs=1)      # what is on screen
+    ns = "{http://www.w3.org/2000/svg}"
+    assert svg.find(f"{ns}style") is not None and len(svg.findall(f".//{ns}g[@class='unit']")) >= 10
+    with page.expect_download() as d:
+        page.click("#export-png")
+    png = Path(d.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and d.value.suggested_filename == "googlenet.png"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == pytest.approx((2 * canvas["width"], 2 * canvas["height"]), abs=2)
+    assert errors == []
+
+
+@pytest.mark.slow
+def test_tooltip_leaves_with_a_redraw_and_table_is_not_clipped(browser, tmp_path, capsys):
+    path, _ = html_of("resnet34", tmp_path, capsys)
+    page, errors = open_page(browser, path)
+    assert "conv 7x7/2, 64" in tooltip(page, "conv1")
+    page.keyboard.press("+")                       # the view changes under the pointer: no stale tooltip
+    assert page.locator("#tip").is_hidden()
+    tooltip(page, "conv1")
+    page.evaluate("document.querySelector('#expand-all').click()")   # a redraw, the pointer not moved
+    settle(page)
+    assert page.locator("#tip").is_hidden()
+    clipped = page.eval_on_selector_all("#layers td",
+                                        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).length")
+    assert clipped == 0                            # no cell cut off, and the table fits its panel
+    assert page.evaluate("(w => w.scrollWidth <= w.clientWidth)(document.querySelector('#table-wrap'))")
+    assert errors == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["densenet264", "pyramidnet272"])
+def test_the_largest_networks_open_all(browser, tmp_path, capsys, name):
+    """Every block of the largest specs opens and is drawn (the time is printed, not checked: the
+    machine may be loaded; README gives the figures)."""
+    path, summary = html_of(name, tmp_path, capsys)
+    page, errors = open_page(browser, path)
+    page.wait_for_function("document.body.dataset.warm === '1'")   # the background layout of all open
+    start = page.evaluate("performance.now()")
+    page.click("#expand-all")
+    settle(page)
+    took = page.evaluate("performance.now()") - start
+    g = page.evaluate(GEOMETRY)
+    assert len(g["boxes"]) == len(summary["nodes"]) + 2 and all(g["routed"])
+    print(f"{name}: open all {took:.0f} ms, {len(g['boxes'])} boxes", file=sys.stderr)
+    assert errors == []
+
+
+# -- in a notebook ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_notebook_shows_the_viewer_inline(browser, tmp_path):
+    """A notebook run headless (nbclient, the ipykernel of this Python): an analysed graph, a loaded
+    spec and archspec.show each give the viewer as HTML output, and that HTML draws in Chromium."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    spec = str(SPECS / "resnet34.yaml")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (
+        f"import archspec\ngraph = archspec.analyze({spec!r})\ngraph",
+        f"archspec.load({spec!r})",
+        f"archspec.show({spec!r}, expand=['layer2.0'])")])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    html = [o["data"]["text/html"] for c in nb.cells for o in c["outputs"] if "text/html" in o.get("data", {})]
+    assert len(html) == 3 and all(h.startswith('<iframe class="archspec-viewer"') for h in html)
+    assert all("id=&quot;model&quot;" in h and "ResNet-34" in h for h in html)
+    (tmp_path / "out.html").write_text("<!DOCTYPE html><html><body>" + html[2] + "</body></html>")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto((tmp_path / "out.html").as_uri())
+    frame = page.frame_locator("iframe.archspec-viewer")
+    frame.locator('#graph .unit[data-id="layer2.0.conv1"]').wait_for(state="attached")   # expand reached the page
+    assert frame.locator("#graph .unit").count() > 10
+
+
+def test_show_and_repr_html_outside_a_notebook():
+    """Without IPython running, archspec.show returns the viewer (its `_repr_html_` is the page in an
+    iframe); a Graph and a Spec give the same page; a depth given is kept, none is diagram's default."""
+    import html
+
+    import archspec
+    path = str(SPECS / "resnet34.yaml")
+    view = archspec.show(path, depth=1)
+    assert view is not None and view.depth == 1 and archspec.show(path).depth == 2
+    page = view._repr_html_()
+    assert page.startswith('<iframe class="archspec-viewer"') and "<script" not in page   # all of it escaped
+    inner = html.unescape(page.split('srcdoc="', 1)[1].rsplit('"', 1)[0])
+    assert embedded(inner)["open"] == [] and embedded(inner)["name"] == "resnet34"
+    graph, spec = archspec.analyze(path), archspec.load(path)
+    assert graph._repr_html_() == spec._repr_html_() == archspec.show(path)._repr_html_()
+
+
+@pytest.mark.slow
+def test_without_workers_elk_runs_in_the_page(browser, tmp_path, capsys):
+    """Where a page may not start workers (a notebook frontend's policy), ELK runs in the page itself:
+    the same drawing, every edge routed, no error."""
+    path, _ = html_of("googlenet", tmp_path, capsys)
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    context.add_init_script("window.Worker = undefined;")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    settle(page)
+    assert page.evaluate("window.archspecViewer.inWorker") is False
+    g = open_all(page)
+    assert all(g["routed"]) and crossings(g["boxes"], g["edges"]) == [] and len(g["boxes"]) > 100
+    context.close()
+    assert errors == []

@@ -3,9 +3,10 @@
 The page holds the model as JSON (every node with its shape, counts, attributes
 and weight shapes; every scope with its rolled-up counts) and the viewer's own
 JavaScript and CSS from archspec/reports/assets, inline: it opens from disk with no
-network access. Layout happens in the browser (assets/viewer.js: a layered
-layout per open block, nested), so any combination of open and closed blocks
-can be drawn without precomputing one Graphviz layout per expansion state.
+network access. Layout happens in the browser, by elkjs (ELK's layered algorithm over the open
+blocks nested as compound nodes, edges routed around the boxes; assets/elk.bundled.js, version
+ELK_VERSION, EPL-2.0, its licence in assets/elk.LICENSE.md), so any combination of open and closed
+blocks is drawn without precomputing one Graphviz layout per expansion state.
 
 Spec text reaches the page only as JSON inside <script type="application/json">
 with `<`, `>` and `&` escaped (so `</script>` cannot end it), and the script
@@ -23,6 +24,8 @@ from ..ir import Graph
 from ..names import file_stem, one_line
 from .render import deepest, short_name, unit_at, view
 from .report import CONVENTION, layout, rollup
+
+ELK_VERSION = "0.12.1"      # assets/elk.bundled.js: `npm pack elkjs@0.12.1`, lib/elk.bundled.js as published
 
 
 def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
@@ -90,7 +93,25 @@ def page(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> str:
             f"<title>{title} · archspec</title>\n<style>\n{_asset('viewer.css')}</style></head>\n<body>\n"
             f"{_asset('viewer.html')}"
             f'<script type="application/json" id="model">{script_json(model(graph, depth, expand))}</script>\n'
+            f'<script id="elk">\n// elkjs {ELK_VERSION} (Eclipse Layout Kernel), EPL-2.0: its licence ships as '
+            f'archspec/reports/assets/elk.LICENSE.md\n{_asset("elk.bundled.js")}</script>\n'
             f"<script>\n{_asset('viewer.js')}</script>\n</body></html>\n")
+
+
+class Inline:
+    """The viewer of one graph inside a notebook: Jupyter shows `_repr_html_`, the page in an
+    <iframe srcdoc> (its ids, styles and script stay apart from the notebook's; a saved notebook
+    keeps it working offline). Depth as `archspec diagram` picks it unless given."""
+
+    def __init__(self, graph: Graph, depth: int | None = None, expand: tuple[str, ...] = (), height: int = 640):
+        from .render import default_depth
+        self.graph, self.expand, self.height = graph, tuple(expand), int(height)
+        self.depth = default_depth(graph) if depth is None else depth
+
+    def _repr_html_(self) -> str:
+        doc = escape(page(self.graph, self.depth, self.expand), quote=True)
+        return (f'<iframe class="archspec-viewer" title="{escape(one_line(self.graph.name))} · archspec viewer" '
+                f'style="width: 100%; height: {self.height}px; border: 1px solid #ddd" srcdoc="{doc}"></iframe>')
 
 
 def write(graph: Graph, path: Path | str | None, depth: int, expand: tuple[str, ...] = ()) -> Path:
