@@ -511,3 +511,77 @@ def test_large_bitmap_is_split_into_pages_never_scaled(graphs, in_tmp, monkeypat
             if b.startswith(render.STUB):
                 assert where[b[len(render.STUB):]] > k and "to page" in d.nodes[b]
     assert sorted(b for b in seen if not b.startswith(render.STUB)) == sorted(g.nodes)
+
+
+# -- the shortcut, found by structure (issue 21) ------------------------------------
+
+def _exclusive(g, x, y) -> int:
+    """The nodes on x's side only: ancestors of x (and x) that are not ancestors of y (nor y)."""
+    import networkx as nx
+    mine, theirs = nx.ancestors(g.nx, x) | {x}, nx.ancestors(g.nx, y) | {y}
+    return len(mine - theirs)
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
+def test_every_shortcut_bypasses_the_other_branch(path, graphs):
+    """Every add of a shipped spec is a residual: exactly one input is its shortcut, the one with strictly
+    fewer nodes of its own than the other operand (0 for an identity); a concat's carried input has none."""
+    from archspec.reports.skips import shortcuts
+    g = graphs(path.stem)
+    found = shortcuts(g)
+    for n in g.nodes.values():
+        if n.op.name not in ("add", "concat") or len(n.inputs) < 2:
+            assert n.name not in found
+            continue
+        if n.op.name == "add":
+            assert n.name in found, n.name
+        if n.name not in found:
+            continue
+        s = n.inputs[found[n.name]]
+        others = [x for x in n.inputs if x != s]
+        assert all(_exclusive(g, s, o) < _exclusive(g, o, s) for o in others), (n.name, s)
+        if n.op.name == "concat":
+            assert all(_exclusive(g, s, o) == 0 for o in others), (n.name, s)
+
+
+@pytest.mark.parametrize("name,index,carried", [
+    ("mobilenet_v2", 0, False),      # add [input, conv]: the shortcut is listed first
+    ("resnet34", 1, False),          # add [bn2, downsample] / [bn2, input]: listed second
+    ("convnext_tiny", 1, False),     # add [stochastic_depth, input]
+    ("densenet121", 0, True),        # concat(x, layer(x)): x carried
+])
+def test_shortcut_whatever_the_input_order(name, index, carried, graphs):
+    from archspec.reports.skips import shortcuts
+    g = graphs(name)
+    merges = [n for n in g.nodes.values() if n.op.name == ("concat" if carried else "add") and len(n.inputs) == 2]
+    assert merges and {shortcuts(g)[n.name] for n in merges} == {index}
+
+
+def test_inception_concats_carry_nothing(graphs):
+    from archspec.reports.skips import shortcuts
+    for name in ("googlenet", "inception_v3"):
+        g = graphs(name)
+        assert not any(g.nodes[m].op.name == "concat" for m in shortcuts(g))
+
+
+def test_mobilenet_v2_shortcut_drawn_on_the_identity_path(graphs):
+    """Issue 21: the dashed edge of each of MobileNetV2's 10 residual adds comes from the block's input
+    (the previous block's output), never from the block's own last conv."""
+    g = graphs("mobilenet_v2")
+    d = dot_of(g, 0)
+    adds = [n for n in g.nodes.values() if n.op.name == "add"]
+    dashed = {b: a for a, b, attrs in d.edges if b.endswith(".add") and "dashed" in attrs}
+    assert len(adds) == 10 and set(dashed) == {n.name for n in adds}
+    for n in adds:
+        scope = n.name.rsplit(".", 1)[0]
+        assert dashed[n.name] == n.inputs[0] and not dashed[n.name].startswith(scope + ".")
+        solid = [a for a, b, attrs in d.edges if b == n.name and "dashed" not in attrs]
+        assert solid == [n.inputs[1]] and solid[0].startswith(scope + ".")
+
+
+def test_viewer_data_marks_the_shortcut(graphs):
+    from archspec.reports.viewer import model
+    m = model(graphs("mobilenet_v2"), 0)
+    adds = [n for n in m["nodes"] if n["op"] == "add"]
+    assert len(adds) == 10 and all(n["skip"] == [True, False] for n in adds)
+    assert all(n["skip"] == [False] * len(n["inputs"]) for n in m["nodes"] if n["op"] != "add")

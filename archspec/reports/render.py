@@ -29,6 +29,7 @@ from ..names import file_stem, one_line
 from ..ops.base import ChannelsLast
 from ..ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, rollup, rows
+from .skips import shortcuts
 
 if TYPE_CHECKING:
     import graphviz
@@ -412,7 +413,8 @@ def _left(lines: list[str], **table) -> str:
 
 
 _SYMBOLS = {   # what the legend explains, only where the diagram draws it
-    "add": "orange ellipse = residual add (dashed orange edge: the shortcut)",
+    "add": "orange ellipse = residual add",
+    "skip": "dashed edge = the shortcut: the input that bypasses the other branch (a concat's: carried)",
     "concat": "green funnel = concat",
     "mul": "pink ellipse = elementwise product (a gate)",
     "block": "3-d box = a collapsed block (⊕ residual: it holds a skip; ⧺: a concat)",
@@ -453,6 +455,7 @@ class Canvas:
     drawn: set[str] = field(default_factory=set)
     train: set[str] = field(default_factory=set)     # the graph's training-only nodes (found once)
     sums: dict = field(default_factory=dict)          # report.rollup(graph, elementwise=True), summed once
+    skips: dict = field(default_factory=dict)         # skips.shortcuts(graph): merge -> its shortcut input, found once
 
 
 @dataclass
@@ -490,7 +493,7 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
         node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "box",
                    "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.04"},
         edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": _MUTED, "arrowsize": "0.6"})
-    canvas = Canvas(dot, train=graph.train_only_nodes(), sums=sums)
+    canvas = Canvas(dot, train=graph.train_only_nodes(), sums=sums, skips=shortcuts(graph))
     first = page is None or page.number == 1
     if first:
         dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
@@ -651,10 +654,12 @@ def _add_edges(canvas: Canvas, g: Graph, nodes: list[Node], owner: dict[str, str
                 continue
             seen.add((tail, dst, shape))
             attrs = {}
-            if merge and (n.op.name != "add" or k > 0):   # an add's first input is the main path
+            skip = canvas.skips.get(n.name) == k           # found by structure (skips.py), not input order
+            if merge and (n.op.name != "add" or skip):     # an add's other inputs are the main path
                 attrs = {"color": merge[3], "penwidth": "1.4"}
-                if n.op.name == "add":
-                    attrs["style"] = "dashed"              # the shortcut
+            if merge and skip:
+                attrs["style"] = "dashed"                  # the shortcut, or a concat's carried input
+                canvas.drawn.add("skip")
             canvas.dot.edge(tail, dst, label=compact_shape(shape), **attrs)
 
 

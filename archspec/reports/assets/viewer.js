@@ -85,7 +85,7 @@
       if (!seen.has(u)) { seen.add(u); list.push(u); }
       n.inputs.forEach((src, k) => {
         const alone = u === n.name;
-        const kind = alone && n.op === "add" && k > 0 ? "skip" : alone && n.op === "concat" ? "concat" : "";
+        const kind = alone && n.op === "add" && n.skip[k] ? "skip" : alone && n.op === "concat" ? "concat" : "";
         add(src === INPUT ? INPUT : unitOf(src), u, kind, src === INPUT ? { shape: M.input } : nodes.get(src));
       });
     }
