@@ -24,6 +24,7 @@ _ID = r'(?:"(?:[^"\\]|\\.)*"|[\w.]+)'
 _NODE = re.compile(rf"^\t+({_ID}) \[(.*)\]$", re.M)
 _EDGE = re.compile(rf"^\t+({_ID}) -> ({_ID})(?: \[(.*)\])?$", re.M)
 _CLUSTER = re.compile(r'^\t*subgraph "?cluster_([^" ]+)"? \{', re.M)
+_HEADER = re.compile(r'^\t*subgraph "?cluster_([^" ]+)"? \{\n\t*(.*label=<.*)$', re.M)
 
 
 def _unquote(s: str) -> str:
@@ -39,12 +40,13 @@ class Dot:
                       if _unquote(m[1]) not in ("graph", "node", "edge")}
         self.edges = [(_unquote(m[1]), _unquote(m[2]), m[3] or "") for m in _EDGE.finditer(source)]
         self.clusters = [m[1] for m in _CLUSTER.finditer(source) if not m[1].startswith(render.GLOSSARY)]
+        self.headers = {m[1]: m[2] for m in _HEADER.finditer(source)}     # a cluster's header: its own label
 
     @property
     def boxes(self) -> dict:
         """The main graph's boxes: not the legend, input, outputs, cluster headers or glossary."""
         return {k: v for k, v in self.nodes.items() if k not in SPECIALS
-                and not k.startswith((render.OUT_PREFIX, render.HEAD_PREFIX, render.GLOSSARY))}
+                and not k.startswith((render.OUT_PREFIX, render.GLOSSARY))}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +141,8 @@ def test_full_depth_draws_every_node_and_edge(path, graphs):
     assert got == want
     for name, n in g.nodes.items():
         label = d.boxes[name]
-        assert _html(n.label) in label and "(" + ", ".join(map(str, n.shape)) + ")" in label
+        # the shape is on the node's edges only (one place, one format: 96×55×55), never in its box
+        assert _html(n.label) in label and "(" + ", ".join(map(str, n.shape)) + ")" not in label
 
 
 def _shape_label(attrs: str) -> str | None:
@@ -159,7 +162,7 @@ def _html(text: str) -> str:
 def test_known_node_labels(name, graphs):
     d = dot_of(graphs(name), 0)
     conv = d.boxes["layer2.0.conv1"]
-    assert "conv 3x3/2, 128" in conv and "(128, 28, 28)" in conv
+    assert "conv 3x3/2, 128" in conv and "(128, 28, 28)" not in conv and "128×28×28" not in conv   # on its edges
     assert "conv 1x1/2, 128" in d.boxes["layer2.0.downsample.0"]
     assert ("layer2.0.conv1", "layer2.0.bn1") in {(a, b) for a, b, _ in d.edges}
     edge = next(attrs for a, b, attrs in d.edges if (a, b) == ("layer2.0.conv1", "layer2.0.bn1"))
@@ -211,14 +214,15 @@ def test_merges_are_distinct(graphs):
 def test_input_outputs_and_training_only_heads(graphs):
     g = graphs("googlenet")
     d = dot_of(g, 1)
-    assert "(3, 224, 224)" in d.nodes["input"]
+    assert [attrs for a, b, attrs in d.edges if a == "input"] == ['label="3×224×224"']
     aux1 = d.nodes[render.OUT_PREFIX + "aux1"]
-    assert "dashed" in aux1 and "training only" in aux1
-    assert "dashed" not in d.nodes[render.OUT_PREFIX + "logits"]
-    assert "dashed" in d.boxes["aux1"] and "dashed" in d.boxes["aux2"]
-    assert "dashed" not in d.boxes["inception4a"]
+    assert "dotted" in aux1 and "training only" in aux1       # dotted: training only; dashed: a shortcut
+    assert "dotted" not in d.nodes[render.OUT_PREFIX + "logits"]
+    assert "dotted" in d.boxes["aux1"] and "dotted" in d.boxes["aux2"]
+    assert "dotted" not in d.boxes["inception4a"]
+    assert not any("dashed" in attrs for attrs in d.nodes.values())
     full = dot_of(g, 0)
-    assert "aux1" in full.clusters and "dashed" in full.boxes["aux1.fc2"]
+    assert "aux1" in full.clusters and "dotted" in full.boxes["aux1.fc2"]
 
 
 def test_lenet_connection_table_is_drawn_as_table_one(graphs):
@@ -300,7 +304,10 @@ def test_dot_missing_writes_the_dot_file_and_one_line(in_tmp, monkeypatch, capsy
     assert main(["diagram", str(SPECS / "resnet18.yaml"), "-o", "r18.svg"]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "apt-get install graphviz" in err and "Traceback" not in err
-    assert (in_tmp / "r18.dot").read_text().startswith("digraph resnet18 {")
+    text = (in_tmp / "r18.dot").read_text()        # the legend, the graph and the glossary, each laid out alone
+    assert [line for line in text.splitlines() if line.startswith("digraph")] == [
+        f"digraph {render.LEGEND} {{", "digraph resnet18 {", f"digraph {render.GLOSSARY} {{"]
+    assert "gvpack" in err
     assert not (in_tmp / "r18.svg").exists()
 
 
@@ -394,8 +401,7 @@ def test_inception_branches_share_ranks(graphs):
     groups = _rank_groups(v3)
     assert ["Mixed_6b.branch1x1", "Mixed_6b.branch7x7_1", "Mixed_6b.branch7x7dbl_1", "Mixed_6b.pool"] in groups
     assert ["Mixed_6b.branch7x7_2", "Mixed_6b.branch7x7dbl_2", "Mixed_6b.branch_pool"] in groups
-    # a cluster's header sits on its first box's rank, left of it: the main edge does not cross it
-    assert [render.HEAD_PREFIX + "Mixed_6b", "Mixed_6b.branch1x1"] in groups
+    assert "<B>Mixed_6b</B>" in v3.headers["Mixed_6b"]       # the header is the frame's label: no box of its own
 
 
 def test_factorised_kernels_and_strides_read_as_in_the_paper(graphs):
@@ -437,16 +443,16 @@ def _entry_source(d: Dot, entry: str) -> str:
 
 
 @pytest.mark.parametrize("name,head", [("googlenet", "aux1"), ("inception_v3", "AuxLogits")])
-def test_glossary_draws_training_only_heads_dashed(name, head, graphs):
+def test_glossary_draws_training_only_heads_dotted(name, head, graphs):
     d = dot_of(graphs(name), None)
     entries = {e: _entry_source(d, e) for e in _glossary(d)}
     aux = [e for e, text in entries.items() if f"as {head}" in text]
     assert len(aux) == 1
     for e, text in entries.items():
         boxes = [attrs for k, attrs in d.nodes.items() if k.startswith(e + "/") and k[len(e) + 1:] not in ("in", "out")]
-        dashed = [("dashed" in attrs) for attrs in boxes]
-        assert dashed == [e in aux] * len(boxes)          # every box of the aux head, none of the others
-        assert ('style="rounded,filled,dashed"' in text.split("\n")[0]) == (e in aux)   # and its frame
+        dotted = [("dotted" in attrs) for attrs in boxes]
+        assert dotted == [e in aux] * len(boxes)          # every box of the aux head, none of the others
+        assert ('style="rounded,filled,dotted"' in text.split("\n")[0]) == (e in aux)   # and its frame
 
 
 def test_expand_from_the_cli(graphs, in_tmp, capsys):
@@ -473,12 +479,12 @@ def test_no_second_output_box_and_no_internal_words(graphs):
     lenet = dot_of(graphs("lenet5"), 0)
     assert render.OUT_PREFIX + "output" not in lenet.nodes and "peripheries=2" in lenet.boxes["output"]
     dense = dot_of(graphs("densenet121"), None)
-    head = dense.nodes[render.HEAD_PREFIX + "features"]
+    head = dense.headers["features"]
     assert "nodes" not in head and "seq" not in head
     # a cluster holding one box does not repeat its counts in the header
     r34 = dot_of(graphs("resnet34"), None)
-    assert "MACs" not in r34.nodes[render.HEAD_PREFIX + "layer1"]
-    assert "MACs" in r34.nodes[render.HEAD_PREFIX + "layer2"]
+    assert "MACs" not in r34.headers["layer1"]
+    assert "MACs" in r34.headers["layer2"]
 
 
 @needs_dot
@@ -585,3 +591,40 @@ def test_viewer_data_marks_the_shortcut(graphs):
     adds = [n for n in m["nodes"] if n["op"] == "add"]
     assert len(adds) == 10 and all(n["skip"] == [True, False] for n in adds)
     assert all(n["skip"] == [False] * len(n["inputs"]) for n in m["nodes"] if n["op"] != "add")
+
+
+# -- static layout (issue 21) ------------------------------------------------------
+
+def _main_layout(g, depth=None, expand=()) -> dict[str, tuple[float, float]]:
+    """Box id -> centre (x, y) in points, from Graphviz's own layout of the main graph (dot -Tjson)."""
+    diagram, _ = render.build(g, depth, expand=expand)
+    main = next(p for p in diagram.parts if p.name == g.name)
+    laid = json.loads(main.pipe(format="json"))
+    return {o["name"]: tuple(map(float, o["pos"].split(","))) for o in laid["objects"] if "pos" in o}
+
+
+@needs_dot
+@pytest.mark.parametrize("name,expand,aside", [
+    ("googlenet", (), ("aux1", "aux2")),                       # the aux heads branch off; the line runs on
+    ("resnet34", ("layer1*",), ()),                            # three open basic blocks and their skips
+    ("mobilenet_v2", (), ()),
+    ("inception_v3", (), ("AuxLogits",)),
+])
+def test_the_main_line_is_straight(name, expand, aside, graphs):
+    """Issue 21: the glossary is laid out apart and the main line is one column: every box from the
+    input to the main output (side branches and shortcuts aside) has the same x, to 1 pt."""
+    g = graphs(name)
+    at = _main_layout(g, None, expand)
+    line = [k for k in Dot(render.build(g, None, expand=expand)[0].source).boxes
+            if k in at and not k.startswith(aside) and "downsample" not in k]
+    xs = sorted(at[k][0] for k in line)
+    assert len(line) > 15 and xs[-1] - xs[0] <= 1.0, [(k, at[k][0]) for k in line]
+
+
+@needs_dot
+def test_glossary_is_a_graph_of_its_own(graphs):
+    """The glossary's clusters and headers no longer share the main graph's ranks: it is another graph,
+    packed beside the main one, and the legend a third."""
+    diagram, _ = render.build(graphs("googlenet"), None)
+    assert [p.name for p in diagram.parts] == [render.LEGEND, "googlenet", render.GLOSSARY]
+    assert render.GLOSSARY not in diagram.parts[1].source and render.LEGEND not in diagram.parts[1].source

@@ -79,7 +79,7 @@ def draw(d: Diff, path: Path | str | None, fmt: str) -> Path:
     path = Path(path or f"diff_{file_stem(d.a.name)}_{file_stem(d.b.name)}.{fmt}")
     dot = build(d)
     try:
-        write_atomic(path, dot.source.encode() if fmt == "dot" else render._draw(dot, path, fmt))
+        write_atomic(path, dot.source.encode() if fmt == "dot" else render._draw(render.Diagram([dot]), path, fmt))
     except OSError as e:
         raise cannot_write(path, e) from None
     return path

@@ -21,7 +21,7 @@ from html import escape as _escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..errors import did_you_mean, fmt_shape
+from ..errors import did_you_mean
 from ..files import cannot_write, write_atomic
 from ..ir import INPUT, Graph, Node, parent
 from ..limits import MAX_GLOSSARY_BOXES, MAX_PAGES
@@ -41,7 +41,6 @@ INSTALL_HINT = "install Graphviz (apt-get install graphviz, brew install graphvi
 
 LEGEND = "__legend__"
 OUT_PREFIX = "__output__"
-HEAD_PREFIX = "__head__"      # a cluster's header, drawn as a node beside its first box
 GLOSSARY = "__glossary__"
 STUB = "__page__"     # where an edge crosses to another page of a split diagram
 RANK_PX = 0.8 * 96   # the least one rank takes: a box's least height (0.5 in) and the rank gap (0.3 in), at 96 dpi
@@ -72,9 +71,11 @@ class DiagramError(Exception):
 class DotMissing(DiagramError):
     """Graphviz's `dot` is not installed; the DOT source was written to `path` instead."""
 
-    def __init__(self, path: Path, target: Path, fmt: str):
+    def __init__(self, path: Path, target: Path, fmt: str, packed: bool = False):
+        finish = (f"`dot -Tdot {path} | gvpack -array_ut3 | neato -n2 -T{fmt} -o {target}`" if packed
+                  else f"`dot -T{fmt} {path} -o {target}`")
         super().__init__(f"Graphviz's `dot` was not found, so no {fmt} was drawn; wrote {path} instead: "
-                         f"{INSTALL_HINT}, then run `dot -T{fmt} {path} -o {target}`")
+                         f"{INSTALL_HINT}, then run {finish}")
         self.path = path
 
 
@@ -285,12 +286,13 @@ def escape(text, quote: bool = True) -> str:
 
 
 def si(v: int) -> str:
-    """A count for a box: exact below 100,000 (LeNet's 1,516 reads as in the paper), else 25.6M, 4.09G."""
+    """A count for a box: exact below 100,000 (LeNet's 1,516 reads as in the paper), else three
+    significant digits, zeros kept: 25.6M, 11.0M, 4.09G, 128M (never 11M beside 10.8M)."""
     if abs(v) < 100_000:
         return f"{v:,}"
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(v) >= scale:
-            return f"{v / scale:.3g}{unit}"
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(v) >= scale * 0.9995 or unit == "K":
+            return f"{v / scale:#.3g}".rstrip(".") + unit
     return str(v)
 
 
@@ -298,6 +300,13 @@ def compact_shape(shape) -> str:
     if not shape:
         return "?"
     return "×".join(map(str, shape)) + (f" {shape.layout}" if isinstance(shape, ChannelsLast) else "")
+
+
+def lines_label(lines: list[str]) -> str:
+    """Centred lines as an HTML-like label, one table row each: Graphviz sizes a row by its own
+    font, where <BR/> lines of two sizes overlap (the `_` of conv_relu struck the line below)."""
+    cells = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines if line)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 
 def _small(text: str, colour: str = _MUTED) -> str:
@@ -316,15 +325,15 @@ def short_name(name: str) -> str:
 
 
 def node_label(node: Node, name: str | None = None) -> str:
-    """Name (when the node has one), op label, output shape, params and MACs."""
+    """Name (when the node has one), op label, params and MACs (the shape is on its edges)."""
     lines = [f"<B>{escape(name or short_name(node.name))}</B>"] if node.named else []
     lines.append(escape(node.label))
-    tail = " · ".join(filter(None, [fmt_shape(node.shape), _counts(node.params, node.macs)]))
-    lines.append(_small(tail))
+    counts = _counts(node.params, node.macs)
+    lines.append(_small(counts) if counts else "")
     table = getattr(node.attrs, "connections", None)
     if table:
         return _table_label(lines, parse_table(table))
-    return "<" + "<BR/>".join(lines) + ">"
+    return lines_label(lines)
 
 
 def _table_label(lines: list[str], grid: tuple[str, ...]) -> str:
@@ -337,7 +346,7 @@ def _table_label(lines: list[str], grid: tuple[str, ...]) -> str:
                   f'{"X" if c in "Xx" else " "}</FONT></TD>' for c in row) + "</TR>"
         for i, row in enumerate(grid))
     grid_html = (f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="2">{head}{body}</TABLE>')
-    cells = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines[:-1])
+    cells = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines[:-1] if line)
     caption = _small(f"connections: rows = input maps 0-{len(grid) - 1}, "
                      f"columns = output maps 0-{len(grid[0]) - 1}")
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1">{cells}<TR><TD>{caption}</TD></TR>'
@@ -357,8 +366,8 @@ def box_label(box: Box, graph: Graph, name: str | None = None) -> str:
              _small(escape(what), "#000000") if what else "",
              format_args(graph.scopes[box.id].args) if box.id in graph.scopes and len(distinct) == 1 and not ops
              else "",
-             _small(" · ".join(filter(None, [fmt_shape(r.shape), _counts(r.params, r.macs)])))]
-    return "<" + "<BR/>".join(filter(None, lines)) + ">"
+             _small(_counts(r.params, r.macs)) if r.params or r.macs else ""]
+    return lines_label(lines)
 
 
 def _arg_items(args: dict) -> list[str]:
@@ -412,16 +421,17 @@ def _left(lines: list[str], **table) -> str:
     return "<<TABLE " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + f">{cells}</TABLE>>"
 
 
-_SYMBOLS = {   # what the legend explains, only where the diagram draws it
-    "add": "orange ellipse = residual add",
-    "skip": "dashed edge = the shortcut: the input that bypasses the other branch (a concat's: carried)",
-    "concat": "green funnel = concat",
-    "mul": "pink ellipse = elementwise product (a gate)",
-    "block": "3-d box = a collapsed block (⊕ residual: it holds a skip; ⧺: a concat)",
-    "run": "×N = N identical blocks of one repeat, counts summed",
-    "train": "dashed = training only",
-    "glossary": "right: each block structure once, expanded (widths and kernels as in the first one named)",
+_SYMBOLS = {   # what the legend explains, only where the diagram draws it; one meaning per line style
+    "add": "orange ellipse: residual add",
+    "skip": "dashed edge: the shortcut (bypasses the other branch; into a concat: the carried input)",
+    "concat": "green funnel: concat",
+    "mul": "pink ellipse: product (a gate)",
+    "block": "3-d box: a collapsed block (⊕ holds a skip, ⧺ a concat)",
+    "run": "×N: N identical repeats, counts summed",
+    "train": "dotted: training only",
+    "glossary": "right: each block structure once, opened (sizes of the first one named)",
 }
+_SHAPES = "edges: tensor shapes (C×H×W)"
 
 
 def legend_label(v: View, shown: str, drawn: set[str]) -> str:
@@ -430,10 +440,10 @@ def legend_label(v: View, shown: str, drawn: set[str]) -> str:
     g = v.graph
     lines = [f'<FONT POINT-SIZE="14"><B>{escape(g.meta.get("title") or g.name)}</B></FONT>',
              *([_small(escape(g.meta["paper"]))] if g.meta.get("paper") else []),
-             f"input {fmt_shape(g.input_shape)}"]
+             f"input {compact_shape(g.input_shape)}"]
     for k, o in g.outputs.items():
         note = " (training only" + (f", loss weight {o.loss_weight:g}" if o.loss_weight else "") + ")"
-        lines.append(f"output: {escape(k)} {fmt_shape(g.shape_of(o.node))}{note if o.train_only else ''}")
+        lines.append(f"output: {escape(k)} {compact_shape(g.shape_of(o.node))}{note if o.train_only else ''}")
     lines += [f"params {g.params:,} trainable" + (f" (+ {g.buffers:,} in buffers)" if g.buffers else ""),
               f"MACs {g.macs:,} ({si(g.macs)}); FLOPs = 2 × MACs = {2 * g.macs:,}"]
     if any(o.train_only for o in g.outputs.values()):
@@ -441,9 +451,20 @@ def legend_label(v: View, shown: str, drawn: set[str]) -> str:
         lines.append(f"eval mode (training-only heads left out): params {ev['params']:,}, MACs {ev['macs']:,}")
     lines += [_small(escape(part, quote=False)) for part in CONVENTION.split("; ")]
     lines += [_small(escape(shown, quote=False))]
-    lines += [_small(escape(text, quote=False)) for key, text in _SYMBOLS.items() if key in drawn]
-    lines += [_small("edges carry tensor shapes")]
+    lines += [_small(escape(line, quote=False))
+              for line in _wrap([text for key, text in _SYMBOLS.items() if key in drawn] + [_SHAPES], 84)]
     return _left(lines, BORDER="1", COLOR="#999999", CELLPADDING="2")
+
+
+def _wrap(items: list[str], width: int) -> list[str]:
+    """Short items joined with " · ", a new line before one would pass `width` characters."""
+    out: list[str] = []
+    for item in items:
+        if out and len(out[-1]) + 3 + len(item) <= width:
+            out[-1] += " · " + item
+        else:
+            out.append(item)
+    return out
 
 
 # -- the DOT graph -------------------------------------------------------------
@@ -456,6 +477,8 @@ class Canvas:
     train: set[str] = field(default_factory=set)     # the graph's training-only nodes (found once)
     sums: dict = field(default_factory=dict)          # report.rollup(graph, elementwise=True), summed once
     skips: dict = field(default_factory=dict)         # skips.shortcuts(graph): merge -> its shortcut input, found once
+    tint: dict = field(default_factory=dict)          # box id -> (fill, border), over the op colours (diff)
+    spine: set = field(default_factory=set)           # the main line's boxes (one `group`: drawn straight)
 
 
 @dataclass
@@ -469,10 +492,36 @@ class Page:
     sums: dict | None = None      # report.rollup(graph, elementwise=True), summed once for every page
 
 
+@dataclass
+class Diagram:
+    """Graphs laid out one by one, then packed side by side (gvpack): the main graph first, the
+    glossary beside it, so the glossary's clusters and headers never stretch the main graph's ranks."""
+    parts: list[graphviz.Digraph]
+    direction: str = "TB"
+
+    @property
+    def source(self) -> str:
+        """Every part's DOT, one graph after another (what `--format dot` writes)."""
+        return "".join(p.source for p in self.parts)
+
+
+def digraph(name: str, direction: str = "TB", order: int = 0) -> graphviz.Digraph:
+    """An empty DOT graph with the diagrams' fonts and spacing; `order`: its place when packed."""
+    # the `diagram` extra: only a DOT graph needs it
+    import graphviz
+    return graphviz.Digraph(name, graph_attr={
+        "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
+        "newrank": "true", "labeljust": "l", "sortv": str(order)},
+        node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "box",
+                   "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.04"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": _MUTED, "arrowsize": "0.6"})
+
+
 def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand: tuple[str, ...] = (),
-          page: Page | None = None) -> tuple[graphviz.Digraph, View]:
-    """The diagram as a graphviz.Digraph, and the view (boxes, owners) it was drawn from; with `page`,
-    only that page's boxes, and a stub for each edge to or from another page."""
+          page: Page | None = None, tint: dict[str, tuple[str, str]] | None = None) -> tuple[Diagram, View]:
+    """The diagram (the main graph, and the glossary as a graph of its own), and the view (boxes,
+    owners) it was drawn from; with `page`, only that page's boxes, and a stub for each edge to or
+    from another page; with `tint` (box id -> fill, border: the diff's colours), no glossary."""
     check_expand(graph, expand)
     auto = depth is None
     sums = page.sums if page and page.sums else rollup(graph, elementwise=True)
@@ -485,19 +534,13 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
                                                      + "; --depth 0 draws every node, --expand PATH opens one")
     if page:
         shown += f"; page {page.number} of {page.count}"
-    # the `diagram` extra: only a DOT graph needs it
-    import graphviz
-    dot = graphviz.Digraph(graph.name, graph_attr={
-        "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
-        "newrank": "true", "labeljust": "l"},
-        node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "box",
-                   "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.04"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": _MUTED, "arrowsize": "0.6"})
-    canvas = Canvas(dot, train=graph.train_only_nodes(), sums=sums, skips=shortcuts(graph))
+    dot = digraph(graph.name, direction)
+    canvas = Canvas(dot, train=graph.train_only_nodes(), sums=sums, skips=shortcuts(graph), tint=tint or {},
+                    spine=spine(v))
     first = page is None or page.number == 1
     if first:
-        dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
-                 fillcolor="#444444", fontcolor="white")
+        dot.node(INPUT, "<<B>input</B>>", shape="invhouse",
+                 fillcolor="#444444", fontcolor="white", group="spine")
     _add_boxes(canvas, v)
     owner, nodes = v.owner, list(graph.nodes.values())
     if page:
@@ -509,11 +552,30 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
                lambda src: src if first else STUB + src,
                keep=None if page is None else lambda a, b: a in page.ids or b in page.ids or a == INPUT)
     _add_outputs(canvas, v)
-    if first:
-        shown += _add_glossary(canvas, v)
-    dot.node(LEGEND, legend_label(v, shown, canvas.drawn), shape="plaintext", style="")
-    dot.body.insert(0, dot.body.pop())      # first in the DOT: the legend sits top left
-    return dot, v
+    parts = [dot]
+    if first and tint is None:
+        note, side = _add_glossary(replace(canvas, dot=digraph(GLOSSARY, direction, 1)), v)
+        shown += note
+        parts += [side] if side else []
+    legend = digraph(LEGEND, direction, -1)       # a part of its own: its height stretches no rank
+    legend.node(LEGEND, legend_label(v, shown, canvas.drawn), shape="plaintext", style="")
+    return Diagram([legend] + parts, direction), v
+
+
+def spine(v: View) -> set[str]:
+    """The boxes of the longest path to the main output: drawn in one Graphviz `group`, so the
+    main line runs straight and side branches (aux heads, shortcuts) go around it."""
+    g = v.graph
+    main = next((o.node for o in g.outputs.values() if not o.train_only), None)
+    if main is None or main not in v.owner:
+        return set()
+    preds = box_preds(g, list(g.nodes.values()), v.owner)
+    level = levels([b.id for b in v.boxes], preds)
+    out, at = set(), v.owner[main]
+    while at in level:
+        out.add(at)
+        at = max((p for p in preds.get(at, ()) if p in level), key=lambda p: level[p], default="")
+    return out
 
 
 def _add_stubs(dot: graphviz.Digraph, v: View, page: Page, owner: dict[str, str], nodes: list[Node]) -> None:
@@ -533,7 +595,7 @@ def _add_stubs(dot: graphviz.Digraph, v: View, page: Page, owner: dict[str, str]
 
 def _add_boxes(canvas: Canvas, v: View) -> None:
     """Boxes nested in their clusters, each cluster inside its parent, in the graph's order. A cluster's
-    header is a node on the rank of its first box, left of it, so the main edge never crosses it."""
+    header is its own label, above its first box: a header node beside the box bent the main line."""
     g, sums = v.graph, canvas.sums
     inside: dict[str, list] = {}            # cluster path ("" = top) -> boxes and sub-clusters, in order
     for b in v.boxes:
@@ -545,24 +607,18 @@ def _add_boxes(canvas: Canvas, v: View) -> None:
     live = {p for n, owner in v.owner.items() if n not in canvas.train for p in _prefixes(owner)}
     level = levels([b.id for b in v.boxes], box_preds(g, list(g.nodes.values()), v.owner))
 
-    def first_box(path: str) -> str:
-        item = inside[path][0]
-        return item.id if isinstance(item, Box) else first_box(item)
-
     def emit(target, path: str) -> None:
         items = inside.get(path, [])
         for item in items:
             if isinstance(item, Box):
                 _add_box(canvas, target, item, g, item.id not in live)
                 continue
-            with target.subgraph(name=f"cluster_{item}") as c:
-                c.attr(label="", style="rounded" + (",dashed" * (item not in live)), color="#999999")
+            with target.subgraph(name=f"cluster_{item}") as c:      # its header: the frame's own label
                 single = len(inside[item]) == 1 and isinstance(inside[item][0], Box)
-                head = HEAD_PREFIX + item
-                c.node(head, cluster_label(item, g, sums, single), shape="plaintext", style="",
-                       fontsize="10", fontcolor=_MUTED if item not in live else "black")
+                c.attr(label=cluster_label(item, g, sums, single), fontsize="10", labelloc="t",
+                       fontcolor=_MUTED if item not in live else "black",
+                       style="rounded" + (",dotted" * (item not in live)), color="#999999")
                 emit(c, item)
-                _same_rank(c, [head, first_box(item)])
         if path:
             for group in rank_groups([b.id for b in items if isinstance(b, Box)], level):
                 _same_rank(target, group)
@@ -632,10 +688,15 @@ def _add_box(canvas: Canvas, target, box: Box, g: Graph, dashed: bool, id: str |
         if "⊕" in label:
             attrs["color"] = _MERGE["add"][2]
         canvas.drawn.update({"block"} | ({"run"} if box.kind == "run" else set()))
-    if dashed:   # training-only: drawn dashed and muted
-        attrs["style"] = attrs.get("style", "rounded,filled") + ",dashed"
+    if dashed:   # training-only: drawn dotted and muted (dashed is the shortcut's)
+        attrs["style"] = attrs.get("style", "rounded,filled") + ",dotted"
         attrs["fontcolor"] = _MUTED
         canvas.drawn.add("train")
+    if id is None and box.id in canvas.tint:
+        attrs["fillcolor"], attrs["color"] = canvas.tint[box.id]
+        attrs["penwidth"] = "2"
+    if id is None and box.id in canvas.spine:
+        attrs["group"] = "spine"
     target.node(id or box.id, label, **attrs)
 
 
@@ -658,7 +719,7 @@ def _add_edges(canvas: Canvas, g: Graph, nodes: list[Node], owner: dict[str, str
             if merge and (n.op.name != "add" or skip):     # an add's other inputs are the main path
                 attrs = {"color": merge[3], "penwidth": "1.4"}
             if merge and skip:
-                attrs["style"] = "dashed"                  # the shortcut, or a concat's carried input
+                attrs.update(style="dashed", weight="0")   # the shortcut (or carried input) bends, not the spine
                 canvas.drawn.add("skip")
             canvas.dot.edge(tail, dst, label=compact_shape(shape), **attrs)
 
@@ -676,8 +737,8 @@ def _add_outputs(canvas: Canvas, v: View) -> None:
             continue
         note = "<BR/>" + _small("training only" + (f", loss × {o.loss_weight:g}" if o.loss_weight else ""),
                                 "white") if o.train_only else ""
-        style = "rounded,filled,dashed" if o.train_only else "rounded,filled"
-        canvas.dot.node(OUT_PREFIX + name, f"<<B>{escape(name)}</B> {fmt_shape(shape)}{note}>", shape="house",
+        style = "rounded,filled,dotted" if o.train_only else "rounded,filled"
+        canvas.dot.node(OUT_PREFIX + name, f"<<B>{escape(name)}</B>{note}>", shape="house",
                         style=style, fillcolor="#999999" if o.train_only else "#444444", fontcolor="white")
         canvas.dot.edge(src, OUT_PREFIX + name, label=compact_shape(shape))
 
@@ -731,15 +792,16 @@ def within_budget(g: Graph, entries: list[Entry]) -> list[Entry]:
     return kept
 
 
-def _add_glossary(canvas: Canvas, v: View) -> str:
-    """The glossary beside the graph, one cluster per structure, in columns about as tall as the graph;
-    returns a note for the legend where structures were left out (MAX_GLOSSARY_BOXES)."""
+def _add_glossary(canvas: Canvas, v: View) -> tuple[str, graphviz.Digraph | None]:
+    """The glossary, drawn into canvas.dot (a graph of its own, packed beside the main one), one
+    cluster per structure in the order the network runs them, in columns about as tall as the main
+    graph; returns a note for the legend where structures were left out (MAX_GLOSSARY_BOXES)."""
     found = glossary(v)
     entries = within_budget(v.graph, found)
     note = (f"; the glossary draws {len(entries)} of {len(found)} block structures (at most "
             f"{MAX_GLOSSARY_BOXES:,} boxes)" if len(entries) < len(found) else "")
     if not entries:
-        return note
+        return note, None
     canvas.drawn.add("glossary")
     tall = _ranks(v)
     with canvas.dot.subgraph(name=f"cluster_{GLOSSARY}") as outer:
@@ -753,7 +815,7 @@ def _add_glossary(canvas: Canvas, v: View) -> str:
                 continue
             outer.edge(end, first, style="invis")
         _same_rank(outer, tops)
-    return note
+    return note, canvas.dot
 
 
 def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> tuple[str, str, int]:
@@ -770,8 +832,8 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
             _small(escape(f"same structure: {also}")) if also else ""]
     live = {owner[n.name] for n in nodes if n.name not in train}
     dashed = set(owner.values()) - live       # boxes all of whose nodes are training-only
-    with target.subgraph(name=f"cluster_{prefix}") as c:     # training-only parts dashed, as in the main graph
-        c.attr(label=_left(head), style="rounded,filled" + (",dashed" * all(n.name in train for n in nodes)),
+    with target.subgraph(name=f"cluster_{prefix}") as c:     # training-only parts dotted, as in the main graph
+        c.attr(label=_left(head), style="rounded,filled" + (",dotted" * all(n.name in train for n in nodes)),
                fillcolor="white", color="#999999")
         c.node(source, "in", shape="plaintext", style="", fontcolor=_MUTED)
         inner = replace(g, nodes={n.name: n for n in nodes_in(g, path)})
@@ -870,7 +932,7 @@ def _check_pages(v: View, bound: str, count: int) -> None:
                            "draw it as svg, or collapse it with --depth")
 
 
-def _pages_needed(dot: graphviz.Digraph, path: Path, direction: str) -> int:
+def _pages_needed(dot: Diagram, path: Path, direction: str) -> int:
     """How many pages keep the long side of the layout within MAX_PX at 96 dpi (1 when it fits)."""
     width, height = map(float, _draw(dot, path, "plain").split(b"\n", 1)[0].split()[2:4])
     long = (width if direction == "LR" else height) * 96
@@ -901,15 +963,32 @@ def _render_pages(graph: Graph, v: View, path: Path, fmt: str, depth: int | None
     return Drawing(paths, v, split)
 
 
-def _draw(dot: graphviz.Digraph, path: Path, fmt: str) -> bytes:
-    """The laid-out diagram from Graphviz's `dot`; without it, the .dot source beside `path`."""
+def _draw(diagram: Diagram, path: Path, fmt: str) -> bytes:
+    """The laid-out diagram from Graphviz: each part by `dot`, packed side by side by `gvpack` (left to
+    right; one under another where the graph runs LR), drawn by `neato -n2` at those positions.
+    Without Graphviz, the .dot source beside `path`."""
     import graphviz
     try:
-        return dot.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
+        if len(diagram.parts) == 1:
+            return diagram.parts[0].pipe(format=fmt)
+        laid = b"".join(p.pipe(format="dot") for p in diagram.parts)
+        count = len(diagram.parts)
+        packed = _gvpack(laid, f"-array_ucl{count}" if diagram.direction == "LR" else f"-array_ut{count}")
+        return graphviz.pipe("neato", fmt, packed, neato_no_op=2, quiet=True)
+    except (graphviz.ExecutableNotFound, FileNotFoundError):
         fallback = path.with_suffix(".dot")
-        write_atomic(fallback, dot.source.encode())
-        raise DotMissing(fallback, path, fmt) from None
+        write_atomic(fallback, diagram.source.encode())
+        raise DotMissing(fallback, path, fmt, len(diagram.parts) > 1) from None
     except graphviz.CalledProcessError as e:
         message = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         raise DiagramError(f"dot failed: {message[-1] if message else e}") from None
+
+
+def _gvpack(laid: bytes, array: str) -> bytes:
+    """Graphviz's gvpack over graphs already laid out: kept as laid, placed in an array by `sortv`."""
+    import subprocess
+    run = subprocess.run(["gvpack", array, "-m", "24"], input=laid, capture_output=True, check=False)
+    if run.returncode:
+        message = run.stderr.decode(errors="replace").strip().splitlines()
+        raise DiagramError(f"gvpack failed: {message[-1] if message else run.returncode}")
+    return run.stdout
