@@ -81,12 +81,15 @@ def expected_clusters(g, depth: int) -> set[str]:
 
 
 def _contents(g, path: str) -> list:
-    return [(n.name[len(path):], n.label) for n in g.nodes.values() if n.name.startswith(path + ".")]
+    """What makes two blocks identical: their nodes' op labels, where a drop rate (stochastic depth,
+    dropout) may differ: ConvNeXt's schedule."""
+    return [(n.name[len(path):], n.op.name if n.op.name in ("stochastic_depth", "dropout") else n.label)
+            for n in g.nodes.values() if n.name.startswith(path + ".")]
 
 
 def merged_units(g, depth: int) -> tuple[set, set]:
     """Units that continue a repeat run (same parent and block, previous repeat index, same nodes and
-    labels), and the carried concats (DenseNet) that join two members of a run or close it."""
+    labels but for a drop rate), and the carried concats (DenseNet) that join two members of a run or close it."""
     units = expected_units(g, depth)
     scopes = {u: g.scopes[u] for u in units if u in g.scopes}
     continuing, in_runs, order = set(), set(), list(scopes)
@@ -142,7 +145,15 @@ def test_full_depth_draws_every_node_and_edge(path, graphs):
     for name, n in g.nodes.items():
         label = d.boxes[name]
         # the shape is on the node's edges only (one place, one format: 96×55×55), never in its box
-        assert _html(n.label) in label and "(" + ", ".join(map(str, n.shape)) + ")" not in label
+        assert _html(_shown(n)) in label and "(" + ", ".join(map(str, n.shape)) + ")" not in label
+
+
+def _shown(n) -> str:
+    """A node's op as drawn: a conv with a group per input channel (and as many out) is `depthwise`."""
+    groups = getattr(n.attrs, "groups", 1)
+    if n.op.name == "conv" and groups > 1 and groups == n.in_shapes[0][0]:
+        return "depthwise " + n.label.replace(f", g{groups}", "")
+    return n.label
 
 
 def _shape_label(attrs: str) -> str | None:
@@ -628,3 +639,43 @@ def test_glossary_is_a_graph_of_its_own(graphs):
     diagram, _ = render.build(graphs("googlenet"), None)
     assert [p.name for p in diagram.parts] == [render.LEGEND, "googlenet", render.GLOSSARY]
     assert render.GLOSSARY not in diagram.parts[1].source and render.LEGEND not in diagram.parts[1].source
+
+
+def test_convnext_stages_fold_with_the_drop_path_as_a_range(graphs):
+    """Issue 21: ConvNeXt's blocks differ only by their drop-path rate (0.1 * b / 17): each stage is one
+    "×N" box (3, 3, 9, 3 blocks), the rate shown as the range its blocks span."""
+    g = graphs("convnext_tiny")
+    d = dot_of(g, None)
+    runs = [int(m) for v in d.boxes.values() for m in re.findall(r"cnblock ×(\d+)", v)]
+    assert runs == [3, 3, 9, 3]
+    rates = [float(n.attrs.p) for n in g.nodes.values() if n.op.name == "stochastic_depth"]
+    first = d.boxes["features.1.0"]
+    assert f"p={min(rates[:3]):.3g}–{max(rates[:3]):.3g}" in first        # p=0–0.0118
+
+
+def test_resnet_v15_panel_is_a_strided_block(graphs):
+    """ResNet-50 (v1.5) strides in the 3x3 of a block's first conv pair; layer1.0 has the same wiring
+    but stride 1, so the panel is drawn from layer2.0, where the stride shows (conv 3x3/2)."""
+    d = dot_of(graphs("resnet50"), None)
+    entries = _glossary(d)
+    projection = next(e for e, boxes in entries.items() if "downsample" in boxes)
+    text = _entry_source(d, projection)
+    assert "as layer2.0" in text and "same structure: layer1.0, layer3.0, layer4.0" in text
+    assert "conv 3x3/2, 128" in d.nodes[f"{projection}/conv2"] and "conv 1x1/2" in d.nodes[f"{projection}/downsample"]
+
+
+def test_xception_says_depthwise(graphs):
+    d = dot_of(graphs("xception"), None)
+    assert "depthwise conv 3x3, 728 → conv 1x1, 728" in d.source
+    assert not re.search(r"g728\b", d.source)
+
+
+def test_densenet_panel_shows_the_dense_connection(graphs):
+    """The dense layer's panel: its input is concatenated with its output (the carried input dashed, as
+    a shortcut), so every later layer sees all the earlier ones."""
+    d = dot_of(graphs("densenet121"), None)
+    entry = next(iter(_glossary(d)))
+    into = {a: attrs for a, b, attrs in d.edges if b == f"{entry}/carry"}
+    assert set(into) == {f"{entry}/in", f"{entry}/conv2"}
+    assert "dashed" in into[f"{entry}/in"] and "dashed" not in into[f"{entry}/conv2"]
+    assert "shape=invtrapezium" in d.nodes[f"{entry}/carry"]

@@ -145,12 +145,15 @@ def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict 
 
 
 def _signatures(graph: Graph, unit: Callable[[str], str]) -> dict[str, tuple]:
-    """What a collapsed scope contains, as (relative name, op label) pairs: equal means identical blocks."""
+    """What a collapsed scope contains, as (relative name, op label) pairs: equal means identical
+    blocks, but for a rate `p` (a schedule value: ConvNeXt's drop-path rate rises block by block;
+    its stages still fold, the rate shown as a range)."""
     sigs: dict[str, list] = {}
     for n in graph.nodes.values():
         u = unit(n.name)
         if u != n.name:
-            sigs.setdefault(u, []).append((n.name[len(u) + 1:], n.label))
+            what = n.op.name if getattr(n.attrs, "p", None) is not None else n.label
+            sigs.setdefault(u, []).append((n.name[len(u) + 1:], what))
     return {k: tuple(v) for k, v in sigs.items()}
 
 
@@ -324,10 +327,21 @@ def short_name(name: str) -> str:
     return ".".join(parts[-2:]) if parts[-1].isdigit() else parts[-1]
 
 
+def op_label(node: Node) -> str:
+    """The op as the diagram names it: a conv with one group per input channel is `depthwise`
+    (Xception's and MobileNet's 3x3: `depthwise conv 3x3, 728`, not `g728`)."""
+    groups = getattr(node.attrs, "groups", 1)
+    shape = node.in_shapes[0] if node.in_shapes else None
+    channels = (shape[-1] if isinstance(shape, ChannelsLast) else shape[0]) if shape else None
+    if node.op.name == "conv" and groups > 1 and groups == channels:
+        return "depthwise " + node.label.replace(f", g{groups}", "")
+    return node.label
+
+
 def node_label(node: Node, name: str | None = None) -> str:
     """Name (when the node has one), op label, params and MACs (the shape is on its edges)."""
     lines = [f"<B>{escape(name or short_name(node.name))}</B>"] if node.named else []
-    lines.append(escape(node.label))
+    lines.append(escape(op_label(node)))
     counts = _counts(node.params, node.macs)
     lines.append(_small(counts) if counts else "")
     table = getattr(node.attrs, "connections", None)
@@ -358,16 +372,28 @@ def box_label(box: Box, graph: Graph, name: str | None = None) -> str:
     its residual add / concat), arguments, output shape and rolled-up counts."""
     r = box.row
     name = name or (r.name if box.kind == "run" else short_name(r.name))
-    distinct = {repr(graph.scopes[m].args) for m in box.members if m in graph.scopes}   # a run's may differ
     inside = nodes_in(graph, box.id)
-    ops = " → ".join(n.label for n in inside) if chain(inside) else ""      # the ops say what the args do
+    ops = " → ".join(map(op_label, inside)) if chain(inside) else ""      # the ops say what the args do
     what = ops or " · ".join(merge_tags([n for m in box.members for n in nodes_in(graph, m) or [graph.nodes[m]]]))
+    args = run_args([graph.scopes[m].args for m in box.members if m in graph.scopes])
     lines = [f"<B>{escape(name)}</B>", escape(r.op),
              _small(escape(what), "#000000") if what else "",
-             format_args(graph.scopes[box.id].args) if box.id in graph.scopes and len(distinct) == 1 and not ops
-             else "",
+             format_args(args) if box.id in graph.scopes and not ops else "",
              _small(_counts(r.params, r.macs)) if r.params or r.macs else ""]
     return lines_label(lines)
+
+
+def run_args(each: list[dict]) -> dict:
+    """The arguments of a run's blocks: one value where they agree, a range where a number differs
+    (ConvNeXt's drop-path `p=0.0118–0.0353`), left out where anything else does."""
+    out: dict = {}
+    for key in each[0] if each else ():
+        values = [args.get(key) for args in each]
+        if all(v == values[0] for v in values):
+            out[key] = values[0]
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = f"{min(values):.3g}–{max(values):.3g}"
+    return out
 
 
 def _arg_items(args: dict) -> list[str]:
@@ -770,13 +796,24 @@ def glossary(v: View) -> list[Entry]:
         if key in shown:
             continue
         if key in entries:
-            entries[key].also += [m for m in members if m in g.scopes and m != entries[key].path]
+            entry = entries[key]
+            entry.also += [m for m in members if m in g.scopes and m != entry.path]
+            if entry.carry is None and strided(g, path) and not strided(g, entry.path):
+                # drawn from a block that strides: where ResNet v1.5 puts the stride (the 3x3) shows
+                entry.also = [entry.path] + [m for m in entry.also if m != path]
+                entry.path = path
             continue
         carry = next((g.nodes[m] for m in members if m in g.nodes), None)
         entries[key] = Entry(path, [m for m in members if m in g.scopes and m != path], carry)
         cut = unit_at(opened(g, path))
         todo += [(c, [c]) for c in dict.fromkeys(cut(n.name) for n in inside) if c in g.scopes]
     return list(entries.values())
+
+
+def strided(g: Graph, path: str) -> bool:
+    """Some node of the block has a stride over 1."""
+    return any(any(x > 1 for x in (s if isinstance(s, (list, tuple)) else [s]))
+               for s in (getattr(n.attrs, "stride", 1) for n in nodes_in(g, path)) if s is not None)
 
 
 def within_budget(g: Graph, entries: list[Entry]) -> list[Entry]:
