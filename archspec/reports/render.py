@@ -391,8 +391,10 @@ def run_args(each: list[dict]) -> dict:
         values = [args.get(key) for args in each]
         if all(v == values[0] for v in values):
             out[key] = values[0]
-        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            out[key] = f"{min(values):.3g}–{max(values):.3g}"
+        else:
+            numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if len(numbers) == len(values):
+                out[key] = f"{min(numbers):.3g}–{max(numbers):.3g}"
     return out
 
 
