@@ -317,7 +317,8 @@ def test_dot_missing_writes_the_dot_file_and_one_line(in_tmp, monkeypatch, capsy
     assert len(err.strip().splitlines()) == 1 and "apt-get install graphviz" in err and "Traceback" not in err
     text = (in_tmp / "r18.dot").read_text()        # the legend, the graph and the glossary, each laid out alone
     assert [line for line in text.splitlines() if line.startswith("digraph")] == [
-        f"digraph {render.LEGEND} {{", "digraph resnet18 {", f"digraph {render.GLOSSARY} {{"]
+        f"digraph {render.LEGEND} {{", "digraph resnet18 {",
+        f"digraph {render.GLOSSARY}0 {{", f"digraph {render.GLOSSARY}1 {{"]
     assert "gvpack" in err
     assert not (in_tmp / "r18.svg").exists()
 
@@ -450,7 +451,7 @@ def test_glossary_leaves_out_what_expand_opened(graphs):
 
 def _entry_source(d: Dot, entry: str) -> str:
     """The DOT text of one glossary entry's cluster."""
-    return re.search(rf'subgraph "cluster_{entry}/" {{\n(.*?)\n\t\t}}', d.source, re.S)[1]
+    return re.search(rf'subgraph "cluster_{entry}/" {{\n(.*?)\n\t}}', d.source, re.S)[1]
 
 
 @pytest.mark.parametrize("name,head", [("googlenet", "aux1"), ("inception_v3", "AuxLogits")])
@@ -637,8 +638,26 @@ def test_glossary_is_a_graph_of_its_own(graphs):
     """The glossary's clusters and headers no longer share the main graph's ranks: it is another graph,
     packed beside the main one, and the legend a third."""
     diagram, _ = render.build(graphs("googlenet"), None)
-    assert [p.name for p in diagram.parts] == [render.LEGEND, "googlenet", render.GLOSSARY]
+    assert [p.name for p in diagram.parts] == [render.LEGEND, "googlenet"]
+    assert [p.name for p in diagram.panels] == [f"{render.GLOSSARY}0", f"{render.GLOSSARY}1"]
     assert render.GLOSSARY not in diagram.parts[1].source and render.LEGEND not in diagram.parts[1].source
+
+
+@needs_dot
+def test_panels_are_in_the_order_the_network_runs(graphs, in_tmp):
+    """Inception-v3's panels read A (Mixed_5b), B (6a), C (6b), the aux head, D (7a), E (7b): left to
+    right, then top to bottom, in the SVG Graphviz draws."""
+    render.render(graphs("inception_v3"), "v3.svg")
+    svg = (in_tmp / "v3.svg").read_text()
+    heads = {}
+    for m in re.finditer(r'<g id="clust\d+" class="cluster">\n<title>cluster_(__glossary__\d+)/</title>\n'
+                         r'<path [^>]*/>\n<text [^>]*x="([\d.-]+)" y="([\d.-]+)"', svg):     # its header: top left
+        heads[m[1]] = (float(m[2]), float(m[3]))
+    names = {e: re.search(r"as ([\w.]+)", _entry_source(Dot(render.build(graphs("inception_v3"))[0].source), e))[1]
+             for e in heads}
+    rows = sorted({round(y) for _, y in heads.values()})
+    order = sorted(heads, key=lambda e: (rows.index(round(heads[e][1])), heads[e][0]))
+    assert [names[e] for e in order] == ["Mixed_5b", "Mixed_6a", "Mixed_6b", "AuxLogits", "Mixed_7a", "Mixed_7b"]
 
 
 def test_convnext_stages_fold_with_the_drop_path_as_a_range(graphs):

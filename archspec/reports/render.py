@@ -526,11 +526,13 @@ class Diagram:
     glossary beside it, so the glossary's clusters and headers never stretch the main graph's ranks."""
     parts: list[graphviz.Digraph]
     direction: str = "TB"
+    panels: list[graphviz.Digraph] = field(default_factory=list)     # the glossary, packed first
+    columns: int = 1                                                  # ... into this many columns
 
     @property
     def source(self) -> str:
         """Every part's DOT, one graph after another (what `--format dot` writes)."""
-        return "".join(p.source for p in self.parts)
+        return "".join(p.source for p in self.parts + self.panels)
 
 
 def digraph(name: str, direction: str = "TB", order: int = 0) -> graphviz.Digraph:
@@ -580,14 +582,14 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
                lambda src: src if first else STUB + src,
                keep=None if page is None else lambda a, b: a in page.ids or b in page.ids or a == INPUT)
     _add_outputs(canvas, v)
-    parts = [dot]
+    panels: list[graphviz.Digraph] = []
+    columns = 1
     if first and tint is None:
-        note, side = _add_glossary(replace(canvas, dot=digraph(GLOSSARY, direction, 1)), v)
+        note, panels, columns = _add_glossary(canvas, v, direction)
         shown += note
-        parts += [side] if side else []
     legend = digraph(LEGEND, direction, -1)       # a part of its own: its height stretches no rank
     legend.node(LEGEND, legend_label(v, shown, canvas.drawn), shape="plaintext", style="")
-    return Diagram([legend] + parts, direction), v
+    return Diagram([legend, dot], direction, panels, columns), v
 
 
 def spine(v: View) -> set[str]:
@@ -831,30 +833,25 @@ def within_budget(g: Graph, entries: list[Entry]) -> list[Entry]:
     return kept
 
 
-def _add_glossary(canvas: Canvas, v: View) -> tuple[str, graphviz.Digraph | None]:
-    """The glossary, drawn into canvas.dot (a graph of its own, packed beside the main one), one
-    cluster per structure in the order the network runs them, in columns about as tall as the main
-    graph; returns a note for the legend where structures were left out (MAX_GLOSSARY_BOXES)."""
+def _add_glossary(canvas: Canvas, v: View, direction: str) -> tuple[str, list[graphviz.Digraph], int]:
+    """The glossary: one graph per block structure, in the order the network runs them, to be packed
+    in reading order into as many columns as keep it about as tall as the main graph (each laid out
+    alone: one panel's height stretches no other's ranks). Returns a note for the legend where
+    structures were left out (MAX_GLOSSARY_BOXES), the panels, and the columns."""
     found = glossary(v)
     entries = within_budget(v.graph, found)
     note = (f"; the glossary draws {len(entries)} of {len(found)} block structures (at most "
             f"{MAX_GLOSSARY_BOXES:,} boxes)" if len(entries) < len(found) else "")
     if not entries:
-        return note, None
+        return note, [], 1
     canvas.drawn.add("glossary")
-    tall = _ranks(v)
-    with canvas.dot.subgraph(name=f"cluster_{GLOSSARY}") as outer:
-        outer.attr(label="<<B>Blocks, expanded</B>>", style="rounded,filled", fillcolor="#fafafa", color="#cccccc")
-        drawn = [_draw_entry(canvas, outer, v.graph, entry, f"{GLOSSARY}{i}/") for i, entry in enumerate(entries)]
-        column, tops = drawn[0][2], [drawn[0][0]]
-        for (_, end, _), (first, _, height) in zip(drawn, drawn[1:]):
-            column += height
-            if column > tall:       # start a new column, right of this one
-                column, tops = height, tops + [first]
-                continue
-            outer.edge(end, first, style="invis")
-        _same_rank(outer, tops)
-    return note, canvas.dot
+    panels, heights = [], []
+    for i, entry in enumerate(entries):
+        panel = digraph(f"{GLOSSARY}{i}", direction, i)
+        heights.append(_draw_entry(replace(canvas, dot=panel), panel, v.graph, entry, f"{GLOSSARY}{i}/")[2])
+        panels.append(panel)
+    columns = max(1, min(len(panels), math.ceil(sum(heights) / max(_ranks(v), 1))))
+    return note, panels, columns
 
 
 def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> tuple[str, str, int]:
@@ -1008,25 +1005,32 @@ def _draw(diagram: Diagram, path: Path, fmt: str) -> bytes:
     Without Graphviz, the .dot source beside `path`."""
     import graphviz
     try:
-        if len(diagram.parts) == 1:
+        if len(diagram.parts) == 1 and not diagram.panels:
             return diagram.parts[0].pipe(format=fmt)
-        laid = b"".join(p.pipe(format="dot") for p in diagram.parts)
-        count = len(diagram.parts)
-        packed = _gvpack(laid, f"-array_ucl{count}" if diagram.direction == "LR" else f"-array_ut{count}")
-        return graphviz.pipe("neato", fmt, packed, neato_no_op=2, quiet=True)
+        laid = [p.pipe(format="dot") for p in diagram.parts]
+        if diagram.panels:      # the glossary in reading order, then as one part after the others
+            panels = b"".join(p.pipe(format="dot") for p in diagram.panels)
+            laid.append(_gvpack(panels, _array(diagram.direction, diagram.columns), f"-Gsortv={len(laid)}"))
+        return graphviz.pipe("neato", fmt, _gvpack(b"".join(laid), _array(diagram.direction, len(laid))),
+                             neato_no_op=2, quiet=True)
     except (graphviz.ExecutableNotFound, FileNotFoundError):
         fallback = path.with_suffix(".dot")
         write_atomic(fallback, diagram.source.encode())
-        raise DotMissing(fallback, path, fmt, len(diagram.parts) > 1) from None
+        raise DotMissing(fallback, path, fmt, len(diagram.parts) > 1 or bool(diagram.panels)) from None
     except graphviz.CalledProcessError as e:
         message = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         raise DiagramError(f"dot failed: {message[-1] if message else e}") from None
 
 
-def _gvpack(laid: bytes, array: str) -> bytes:
+def _array(direction: str, count: int) -> str:
+    """gvpack's array: `count` columns in `sortv` order, tops aligned (LR: `count` rows, left aligned)."""
+    return f"-array_ucl{count}" if direction == "LR" else f"-array_ut{count}"
+
+
+def _gvpack(laid: bytes, array: str, *more: str) -> bytes:
     """Graphviz's gvpack over graphs already laid out: kept as laid, placed in an array by `sortv`."""
     import subprocess
-    run = subprocess.run(["gvpack", array, "-m", "24"], input=laid, capture_output=True, check=False)
+    run = subprocess.run(["gvpack", array, "-m", "24", *more], input=laid, capture_output=True, check=False)
     if run.returncode:
         message = run.stderr.decode(errors="replace").strip().splitlines()
         raise DiagramError(f"gvpack failed: {message[-1] if message else run.returncode}")

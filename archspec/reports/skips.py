@@ -64,12 +64,13 @@ def _span(graph: Graph, start: str, fork: str) -> int:
 def shortcuts(graph: Graph, idom: dict[str, str] | None = None) -> dict[str, int]:
     """Merge node -> the index of its input that is the shortcut (an add) or the carried input
     (a concat); merges without one (an Inception concat, an add of equal branches) are left out."""
+    merges = [n for n in graph.nodes.values() if n.op.name in MERGES and len(n.inputs) > 1]
+    if not merges:
+        return {}           # a plain chain: no dominators to find
     idom = idom if idom is not None else dominators(graph)
     out = {}
-    for name, n in graph.nodes.items():
-        if n.op.name not in MERGES or len(n.inputs) < 2:
-            continue
-        fork = idom[name]
+    for n in merges:
+        name, fork = n.name, idom[n.name]
         spans = [_span(graph, x, fork) for x in n.inputs]
         least = min(spans)
         if spans.count(least) == 1 and (n.op.name == "add" or least == 0):
