@@ -14,10 +14,12 @@ Neither this module nor the CLI path to it imports torch.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from html import escape as _escape
+from html import unescape
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -438,8 +440,14 @@ def cluster_label(path: str, graph: Graph, sums: dict, single: bool) -> str:
     scope = graph.scopes.get(path)
     params, _, macs = sums.get(path, (0, 0, 0))[:3]
     block = f" · {escape(scope.block)}" if scope and scope.block else ""
-    return _left([f"<B>{escape(path)}</B>{block}", format_args(scope.args, 40) if scope else "",
-                  "" if single else _small(_counts(params, macs))])
+    lines = [f"<B>{escape(path)}</B>{block}", format_args(scope.args, 40) if scope else "",
+             "" if single else _small(_counts(params, macs))]
+    # an empty cell as wide as the text, right of it: the frame is at least twice the text's width and
+    # its boxes sit in the middle, so the main edge into the frame passes right of the header
+    text = max((len(unescape(re.sub(r"<[^>]+>", "", part))) for line in lines
+                for part in line.split("<BR/>")), default=0)
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD WIDTH="{6 * text + 12}"></TD>'
+            f'<TD>{_left(lines)[1:-1]}</TD></TR></TABLE>>')
 
 
 def _left(lines: list[str], **table) -> str:
@@ -645,7 +653,7 @@ def _add_boxes(canvas: Canvas, v: View) -> None:
                 continue
             with target.subgraph(name=f"cluster_{item}") as c:      # its header: the frame's own label
                 single = len(inside[item]) == 1 and isinstance(inside[item][0], Box)
-                c.attr(label=cluster_label(item, g, sums, single), fontsize="10", labelloc="t",
+                c.attr(label=cluster_label(item, g, sums, single), fontsize="10", labelloc="t", labeljust="r",
                        fontcolor=_MUTED if item not in live else "black",
                        style="rounded" + (",dotted" * (item not in live)), color="#999999")
                 emit(c, item)
