@@ -71,9 +71,24 @@ def _cut(name: str, depth: int) -> str:
     return ".".join(parts[:depth]) if depth and len(parts) > depth else name
 
 
+def _short_chain(g, path: str, depth: int) -> bool:
+    """A block the cut would draw op by op whose ops are a straight line of at most 4, none a merge:
+    drawn as one box (DenseNet's transition, a conv_bn branch)."""
+    inside = [n for n in g.nodes.values() if n.name.startswith(path + ".")]
+    return (0 < len(inside) <= 4 and all(n.name.rpartition(".")[0] == path and _cut(n.name, depth) == n.name
+                                         and n.op.name not in ("add", "concat", "mul") for n in inside)
+            and not any(x.startswith(path + ".") for x in inside[0].inputs)
+            and all(n.inputs == [p.name] for p, n in zip(inside, inside[1:])))
+
+
 def expected_units(g, depth: int) -> list[str]:
-    """Boxes before repeat runs merge: every node, or its depth-component prefix."""
-    return list(dict.fromkeys(_cut(n, depth) for n in g.nodes))
+    """Boxes before repeat runs merge: every node, or its depth-component prefix, or the block of a
+    short chain the cut would draw op by op."""
+    units = [_cut(n, depth) for n in g.nodes]
+    if depth:
+        chains = {p for p in {u.rpartition(".")[0] for u in units} if p in g.scopes and _short_chain(g, p, depth)}
+        units = [u.rpartition(".")[0] if u.rpartition(".")[0] in chains else u for u in units]
+    return list(dict.fromkeys(units))
 
 
 def expected_clusters(g, depth: int) -> set[str]:
@@ -698,3 +713,42 @@ def test_densenet_panel_shows_the_dense_connection(graphs):
     assert set(into) == {f"{entry}/in", f"{entry}/conv2"}
     assert "dashed" in into[f"{entry}/in"] and "dashed" not in into[f"{entry}/conv2"]
     assert "shape=invtrapezium" in d.nodes[f"{entry}/carry"]
+
+
+def test_densenet_transitions_are_one_box_each(graphs):
+    """Issue 21: a dense block is one box, and so is each transition (norm → relu → conv → pool), its ops
+    named in it; the stem's ops, children of `features` beside the dense blocks, stay four boxes."""
+    d = dot_of(graphs("densenet121"), None)
+    transitions = [k for k in d.boxes if ".transition" in k]
+    assert transitions == ["features.transition1", "features.transition2", "features.transition3"]
+    assert "batchnorm → relu → conv 1x1, 128 → avgpool 2x2/2" in d.boxes["features.transition1"]
+    assert {"features.conv0", "features.norm0", "features.relu0", "features.pool0"} <= set(d.boxes)
+
+
+@pytest.mark.parametrize("count,text", [(1_516, "1,516"), (99_999, "99,999"), (100_000, "100K"),
+                                        (11_000_000, "11.0M"), (10_800_000, "10.8M"), (128_000_000, "128M"),
+                                        (999_960_000, "1.00G"), (4_089_184_256, "4.09G")])
+def test_one_rounding_rule(count, text):
+    """Exact below 100,000; else three significant digits, trailing zeros kept (never 11M beside 10.8M)."""
+    assert render.si(count) == text
+
+
+@pytest.mark.parametrize("name", ["resnet34", "googlenet", "xception"])
+def test_box_lines_are_table_rows(name, graphs):
+    """Lines of two font sizes are table rows, each sized by its font: a <BR/> between a 11 pt line and a
+    9 pt one let an underscore strike the line below (conv_relu through "64")."""
+    d = dot_of(graphs(name), None)
+    for k, attrs in d.nodes.items():
+        if k.startswith(render.GLOSSARY) and k.endswith(("/in", "/out")):
+            continue
+        assert "</FONT><BR/>" not in attrs and "<BR/><FONT" not in attrs, k
+        assert not re.search(r"</B><BR/>|<BR/><B>", attrs), k
+
+
+def test_legend_is_compact(graphs):
+    """The symbols share lines (at most 84 characters each): the legend is no longer than its facts."""
+    legend = dot_of(graphs("googlenet"), None).nodes[render.LEGEND]
+    rows = re.findall(r"<TR>", legend)
+    assert len(rows) <= 18 and "orange ellipse: residual add" not in legend      # no add in GoogLeNet
+    symbols = re.findall(r'COLOR="#666666">([^<]*)</FONT></TD></TR>', legend)[-3:]
+    assert all(len(line) <= 84 * 2 for line in symbols)

@@ -133,10 +133,11 @@ def check_expand(graph: Graph, expand: tuple[str, ...]) -> None:
                                + (f"; {hint}" if hint else ""))
 
 
-def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict | None = None) -> View:
+def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict | None = None,
+         fold: bool = True) -> View:
     """The boxes of the diagram at `depth` (0 = every node), from report.rows (`sums`: its rollup
-    with elementwise, where one graph is viewed at several depths)."""
-    unit = unit_at(depth, expand)
+    with elementwise, where one graph is viewed at several depths); `fold`: short chains as one box."""
+    unit = folded(graph, unit_at(depth, expand), expand) if depth and fold else unit_at(depth, expand)
     boxes = [Box(r.name, r, "node" if r.name in graph.nodes else "scope", [r.name])
              for r in rows(graph, unit=unit if depth else None, sums=sums)]
     if depth:
@@ -144,6 +145,21 @@ def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict 
     alias = {m: b.id for b in boxes for m in b.members}
     owner = {n: alias[unit(n)] for n in graph.nodes}
     return View(graph, depth, boxes, owner, expand)
+
+
+def folded(graph: Graph, unit: Callable[[str], str], expand: tuple[str, ...]) -> Callable[[str], str]:
+    """`unit`, but a short chain of ops the cut would draw op by op inside its block (DenseNet's
+    transition: norm, relu, conv, pool) is one box naming them, as a collapsed dense block is one
+    box; a block an --expand glob opens stays open."""
+    inside: dict[str, bool] = {}      # scope -> every node of it drawn as itself, directly inside it
+    for n in graph.nodes.values():
+        p = parent(n.name)
+        if p in graph.scopes:
+            inside[p] = inside.get(p, True) and unit(n.name) == n.name
+    fold = {p for p, alone in inside.items() if alone and chain(nodes_in(graph, p))
+            and all(parent(n.name) == p for n in nodes_in(graph, p))
+            and not any(fnmatchcase(p, pattern) for pattern in expand)}
+    return lambda name: parent(name) if parent(name) in fold else unit(name)
 
 
 def _signatures(graph: Graph, unit: Callable[[str], str]) -> dict[str, tuple]:
@@ -233,7 +249,7 @@ def default_depth(graph: Graph, sums: dict | None = None) -> int:
         return 0
     best, sums = 1, sums or rollup(graph, elementwise=True)      # summed once, not once per depth tried
     for d in range(2, deepest(graph)):
-        if len(view(graph, d, sums=sums).boxes) > BUDGET:
+        if len(view(graph, d, sums=sums, fold=False).boxes) > BUDGET:      # the depth the cut itself fits
             break
         best = d
     return best
@@ -773,10 +789,10 @@ def _add_outputs(canvas: Canvas, v: View) -> None:
             continue
         if src == name == o.node:       # ringed by _add_box
             continue
-        note = "<BR/>" + _small("training only" + (f", loss × {o.loss_weight:g}" if o.loss_weight else ""),
-                                "white") if o.train_only else ""
+        note = _small("training only" + (f", loss × {o.loss_weight:g}" if o.loss_weight else ""),
+                      "white") if o.train_only else ""
         style = "rounded,filled,dotted" if o.train_only else "rounded,filled"
-        canvas.dot.node(OUT_PREFIX + name, f"<<B>{escape(name)}</B>{note}>", shape="house",
+        canvas.dot.node(OUT_PREFIX + name, lines_label([f"<B>{escape(name)}</B>", note]), shape="house",
                         style=style, fillcolor="#999999" if o.train_only else "#444444", fontcolor="white")
         canvas.dot.edge(src, OUT_PREFIX + name, label=compact_shape(shape))
 
