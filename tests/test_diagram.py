@@ -752,3 +752,52 @@ def test_legend_is_compact(graphs):
     assert len(rows) <= 18 and "orange ellipse: residual add" not in legend      # no add in GoogLeNet
     symbols = re.findall(r'COLOR="#666666">([^<]*)</FONT></TD></TR>', legend)[-3:]
     assert all(len(line) <= 84 * 2 for line in symbols)
+
+
+def _texts(obj) -> list[tuple[float, float, float, float]]:
+    """The boxes of the text Graphviz draws for a label (its _ldraw_ ops), as (x0, y0, x1, y1) in points."""
+    out, size = [], 14.0
+    for op in obj.get("_ldraw_", []):
+        if op["op"] == "F":
+            size = float(op["size"])
+        if op["op"] == "T":
+            (x, y), w = op["pt"], float(op["width"])
+            x0 = {"l": x, "c": x - w / 2, "r": x - w}[op["align"]]
+            out.append((x0, y - 0.25 * size, x0 + w, y + 0.75 * size))
+    return out
+
+
+def _curve(points: list, steps: int = 20) -> list[tuple[float, float]]:
+    """Points along a Graphviz spline (cubic Bézier segments sharing their ends)."""
+    out = []
+    for k in range(0, len(points) - 3, 3):
+        p0, p1, p2, p3 = points[k:k + 4]
+        for i in range(steps + 1):
+            t = i / steps
+            a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3
+            out.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
+    return out
+
+
+@needs_dot
+@pytest.mark.parametrize("name,expand", [("resnet34", ()), ("resnet34", ("layer1*",)), ("mobilenet_v2", ()),
+                                         ("densenet121", ()), ("inception_v3", ("Mixed_6*",))])
+def test_the_main_line_crosses_no_frame_header(name, expand, graphs):
+    """A frame's header (name, block, arguments, counts) sits top right, beside the main line: no edge
+    between two boxes of the main line passes through its text (geometry from dot -Tjson). Side
+    edges (a shortcut lane, an Inception fan-out) may still pass one."""
+    g = graphs(name)
+    diagram, v = render.build(g, None, expand=expand)
+    laid = json.loads(next(p for p in diagram.parts if p.name == g.name).pipe(format="json"))
+    headers = [t for o in laid["objects"] if o.get("name", "").startswith("cluster_") for t in _texts(o)]
+    line = render.spine(v) | {"input"}
+    assert headers
+    for e in laid["edges"]:
+        if not {laid["objects"][e["tail"]]["name"], laid["objects"][e["head"]]["name"]} <= line \
+                or e.get("style") == "dashed":       # a shortcut from the line back into it runs beside it
+            continue
+        for op in e.get("_draw_", []):
+            if op["op"] in ("b", "B"):
+                hits = [(x, y) for x, y in _curve(op["points"]) for x0, y0, x1, y1 in headers
+                        if x0 < x < x1 and y0 < y < y1]
+                assert not hits, (laid["objects"][e["tail"]]["name"], laid["objects"][e["head"]]["name"], hits[:1])
