@@ -174,7 +174,7 @@ class _Side:
 
 
 def _sides(source: str) -> tuple[_Side, _Side]:
-    parts = re.split(r"^digraph ", source, flags=re.M)
+    parts = re.split(r"^\tsubgraph ", source, flags=re.M)        # the diagram's parts, one subgraph each
     a, b = (_Side(next(p for p in parts if p.startswith(f"side{k} "))) for k in (1, 2))
     return a, b
 

@@ -73,11 +73,9 @@ class DiagramError(Exception):
 class DotMissing(DiagramError):
     """Graphviz's `dot` is not installed; the DOT source was written to `path` instead."""
 
-    def __init__(self, path: Path, target: Path, fmt: str, packed: bool = False):
-        finish = (f"`dot -Tdot {path} | gvpack -array_ut3 | neato -n2 -T{fmt} -o {target}`" if packed
-                  else f"`dot -T{fmt} {path} -o {target}`")
+    def __init__(self, path: Path, target: Path, fmt: str):
         super().__init__(f"Graphviz's `dot` was not found, so no {fmt} was drawn; wrote {path} instead: "
-                         f"{INSTALL_HINT}, then run {finish}")
+                         f"{INSTALL_HINT}, then run archspec again (or `dot -T{fmt} {path} -o {target}`)")
         self.path = path
 
 
@@ -555,8 +553,12 @@ class Diagram:
 
     @property
     def source(self) -> str:
-        """Every part's DOT, one graph after another (what `--format dot` writes)."""
-        return "".join(p.source for p in self.parts + self.panels)
+        """One DOT graph holding every part as a subgraph (what `--format dot` writes): `dot` alone
+        lays it out as one graph, the parts sharing ranks; archspec lays the parts out apart."""
+        whole = digraph(self.parts[-1].name, self.direction)
+        for part in self.parts + self.panels:
+            whole.subgraph(part)
+        return whole.source
 
 
 def digraph(name: str, direction: str = "TB", order: int = 0) -> graphviz.Digraph:
@@ -1040,7 +1042,7 @@ def _draw(diagram: Diagram, path: Path, fmt: str) -> bytes:
     except (graphviz.ExecutableNotFound, FileNotFoundError):
         fallback = path.with_suffix(".dot")
         write_atomic(fallback, diagram.source.encode())
-        raise DotMissing(fallback, path, fmt, len(diagram.parts) > 1 or bool(diagram.panels)) from None
+        raise DotMissing(fallback, path, fmt) from None
     except graphviz.CalledProcessError as e:
         message = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         raise DiagramError(f"dot failed: {message[-1] if message else e}") from None
