@@ -293,3 +293,16 @@ def test_a_layout_change_is_a_change(capsys, spec_file):
     assert [r["status"] for r in json.loads(capsys.readouterr().out)["rows"]] == ["changed"]
     assert main(["diff", a, a, "--depth", "1"]) == 0
     assert "rows: 1 same, 0 changed" in capsys.readouterr().out
+
+
+def test_diff_diagram_draws_the_shortcut_on_the_identity_path():
+    """The diff diagram draws each side as `archspec diagram` does, so MobileNetV2's shortcut (listed
+    first: add [input, conv]) is the dashed edge, from the block's input, not from its own conv."""
+    from archspec.reports import diffdraw
+    d = diff(graph(SPECS / "mobilenet_v2.yaml"), graph(SPECS / "efficientnet_b0.yaml"))
+    a, _ = _sides(diffdraw.build(d).source)
+    into = [(x, y, attrs) for x, y, attrs in a.edges if y.endswith(".add")]
+    dashed = [(x, y) for x, y, attrs in into if "dashed" in attrs]
+    assert len(dashed) == 10 and len(into) == 20
+    assert all(not x.startswith(y.rpartition(".")[0] + ".") for x, y in dashed)          # from outside the block
+    assert all(x.startswith(y.rpartition(".")[0] + ".") for x, y, attrs in into if "dashed" not in attrs)
