@@ -24,6 +24,7 @@ _ID = r'(?:"(?:[^"\\]|\\.)*"|[\w.]+)'
 _NODE = re.compile(rf"^\t+({_ID}) \[(.*)\]$", re.M)
 _EDGE = re.compile(rf"^\t+({_ID}) -> ({_ID})(?: \[(.*)\])?$", re.M)
 _CLUSTER = re.compile(r'^\t*subgraph "?cluster_([^" ]+)"? \{', re.M)
+_HEADER = re.compile(r'^\t*subgraph "?cluster_([^" ]+)"? \{\n\t*(.*label=<.*)$', re.M)
 
 
 def _unquote(s: str) -> str:
@@ -39,12 +40,13 @@ class Dot:
                       if _unquote(m[1]) not in ("graph", "node", "edge")}
         self.edges = [(_unquote(m[1]), _unquote(m[2]), m[3] or "") for m in _EDGE.finditer(source)]
         self.clusters = [m[1] for m in _CLUSTER.finditer(source) if not m[1].startswith(render.GLOSSARY)]
+        self.headers = {m[1]: m[2] for m in _HEADER.finditer(source)}     # a cluster's header: its own label
 
     @property
     def boxes(self) -> dict:
         """The main graph's boxes: not the legend, input, outputs, cluster headers or glossary."""
         return {k: v for k, v in self.nodes.items() if k not in SPECIALS
-                and not k.startswith((render.OUT_PREFIX, render.HEAD_PREFIX, render.GLOSSARY))}
+                and not k.startswith((render.OUT_PREFIX, render.GLOSSARY))}
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +71,24 @@ def _cut(name: str, depth: int) -> str:
     return ".".join(parts[:depth]) if depth and len(parts) > depth else name
 
 
+def _short_chain(g, path: str, depth: int) -> bool:
+    """A block the cut would draw op by op whose ops are a straight line of at most 4, none a merge:
+    drawn as one box (DenseNet's transition, a conv_bn branch)."""
+    inside = [n for n in g.nodes.values() if n.name.startswith(path + ".")]
+    return (0 < len(inside) <= 4 and all(n.name.rpartition(".")[0] == path and _cut(n.name, depth) == n.name
+                                         and n.op.name not in ("add", "concat", "mul") for n in inside)
+            and not any(x.startswith(path + ".") for x in inside[0].inputs)
+            and all(n.inputs == [p.name] for p, n in zip(inside, inside[1:])))
+
+
 def expected_units(g, depth: int) -> list[str]:
-    """Boxes before repeat runs merge: every node, or its depth-component prefix."""
-    return list(dict.fromkeys(_cut(n, depth) for n in g.nodes))
+    """Boxes before repeat runs merge: every node, or its depth-component prefix, or the block of a
+    short chain the cut would draw op by op."""
+    units = [_cut(n, depth) for n in g.nodes]
+    if depth:
+        chains = {p for p in {u.rpartition(".")[0] for u in units} if p in g.scopes and _short_chain(g, p, depth)}
+        units = [u.rpartition(".")[0] if u.rpartition(".")[0] in chains else u for u in units]
+    return list(dict.fromkeys(units))
 
 
 def expected_clusters(g, depth: int) -> set[str]:
@@ -79,12 +96,15 @@ def expected_clusters(g, depth: int) -> set[str]:
 
 
 def _contents(g, path: str) -> list:
-    return [(n.name[len(path):], n.label) for n in g.nodes.values() if n.name.startswith(path + ".")]
+    """What makes two blocks identical: their nodes' op labels, where a drop rate (stochastic depth,
+    dropout) may differ: ConvNeXt's schedule."""
+    return [(n.name[len(path):], n.op.name if n.op.name in ("stochastic_depth", "dropout") else n.label)
+            for n in g.nodes.values() if n.name.startswith(path + ".")]
 
 
 def merged_units(g, depth: int) -> tuple[set, set]:
     """Units that continue a repeat run (same parent and block, previous repeat index, same nodes and
-    labels), and the carried concats (DenseNet) that join two members of a run or close it."""
+    labels but for a drop rate), and the carried concats (DenseNet) that join two members of a run or close it."""
     units = expected_units(g, depth)
     scopes = {u: g.scopes[u] for u in units if u in g.scopes}
     continuing, in_runs, order = set(), set(), list(scopes)
@@ -139,7 +159,16 @@ def test_full_depth_draws_every_node_and_edge(path, graphs):
     assert got == want
     for name, n in g.nodes.items():
         label = d.boxes[name]
-        assert _html(n.label) in label and "(" + ", ".join(map(str, n.shape)) + ")" in label
+        # the shape is on the node's edges only (one place, one format: 96×55×55), never in its box
+        assert _html(_shown(n)) in label and "(" + ", ".join(map(str, n.shape)) + ")" not in label
+
+
+def _shown(n) -> str:
+    """A node's op as drawn: a conv with a group per input channel (and as many out) is `depthwise`."""
+    groups = getattr(n.attrs, "groups", 1)
+    if n.op.name == "conv" and groups > 1 and groups == n.in_shapes[0][0]:
+        return "depthwise " + n.label.replace(f", g{groups}", "")
+    return n.label
 
 
 def _shape_label(attrs: str) -> str | None:
@@ -159,7 +188,7 @@ def _html(text: str) -> str:
 def test_known_node_labels(name, graphs):
     d = dot_of(graphs(name), 0)
     conv = d.boxes["layer2.0.conv1"]
-    assert "conv 3x3/2, 128" in conv and "(128, 28, 28)" in conv
+    assert "conv 3x3/2, 128" in conv and "(128, 28, 28)" not in conv and "128×28×28" not in conv   # on its edges
     assert "conv 1x1/2, 128" in d.boxes["layer2.0.downsample.0"]
     assert ("layer2.0.conv1", "layer2.0.bn1") in {(a, b) for a, b, _ in d.edges}
     edge = next(attrs for a, b, attrs in d.edges if (a, b) == ("layer2.0.conv1", "layer2.0.bn1"))
@@ -211,14 +240,15 @@ def test_merges_are_distinct(graphs):
 def test_input_outputs_and_training_only_heads(graphs):
     g = graphs("googlenet")
     d = dot_of(g, 1)
-    assert "(3, 224, 224)" in d.nodes["input"]
+    assert [attrs for a, b, attrs in d.edges if a == "input"] == ['label="3×224×224"']
     aux1 = d.nodes[render.OUT_PREFIX + "aux1"]
-    assert "dashed" in aux1 and "training only" in aux1
-    assert "dashed" not in d.nodes[render.OUT_PREFIX + "logits"]
-    assert "dashed" in d.boxes["aux1"] and "dashed" in d.boxes["aux2"]
-    assert "dashed" not in d.boxes["inception4a"]
+    assert "dotted" in aux1 and "training only" in aux1       # dotted: training only; dashed: a shortcut
+    assert "dotted" not in d.nodes[render.OUT_PREFIX + "logits"]
+    assert "dotted" in d.boxes["aux1"] and "dotted" in d.boxes["aux2"]
+    assert "dotted" not in d.boxes["inception4a"]
+    assert not any("dashed" in attrs for attrs in d.nodes.values())
     full = dot_of(g, 0)
-    assert "aux1" in full.clusters and "dashed" in full.boxes["aux1.fc2"]
+    assert "aux1" in full.clusters and "dotted" in full.boxes["aux1.fc2"]
 
 
 def test_lenet_connection_table_is_drawn_as_table_one(graphs):
@@ -300,7 +330,12 @@ def test_dot_missing_writes_the_dot_file_and_one_line(in_tmp, monkeypatch, capsy
     assert main(["diagram", str(SPECS / "resnet18.yaml"), "-o", "r18.svg"]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "apt-get install graphviz" in err and "Traceback" not in err
-    assert (in_tmp / "r18.dot").read_text().startswith("digraph resnet18 {")
+    text = (in_tmp / "r18.dot").read_text()        # one graph: the legend, the graph and each panel in it
+    assert text.startswith("digraph resnet18 {") and text.count("digraph") == 1
+    assert [line.strip() for line in text.splitlines() if line.startswith("\tsubgraph")] == [
+        f"subgraph {render.LEGEND} {{", "subgraph resnet18 {",
+        f"subgraph {render.GLOSSARY}0 {{", f"subgraph {render.GLOSSARY}1 {{"]
+    assert "dot -Tsvg r18.dot -o r18.svg" in err
     assert not (in_tmp / "r18.svg").exists()
 
 
@@ -394,8 +429,7 @@ def test_inception_branches_share_ranks(graphs):
     groups = _rank_groups(v3)
     assert ["Mixed_6b.branch1x1", "Mixed_6b.branch7x7_1", "Mixed_6b.branch7x7dbl_1", "Mixed_6b.pool"] in groups
     assert ["Mixed_6b.branch7x7_2", "Mixed_6b.branch7x7dbl_2", "Mixed_6b.branch_pool"] in groups
-    # a cluster's header sits on its first box's rank, left of it: the main edge does not cross it
-    assert [render.HEAD_PREFIX + "Mixed_6b", "Mixed_6b.branch1x1"] in groups
+    assert "<B>Mixed_6b</B>" in v3.headers["Mixed_6b"]       # the header is the frame's label: no box of its own
 
 
 def test_factorised_kernels_and_strides_read_as_in_the_paper(graphs):
@@ -437,16 +471,16 @@ def _entry_source(d: Dot, entry: str) -> str:
 
 
 @pytest.mark.parametrize("name,head", [("googlenet", "aux1"), ("inception_v3", "AuxLogits")])
-def test_glossary_draws_training_only_heads_dashed(name, head, graphs):
+def test_glossary_draws_training_only_heads_dotted(name, head, graphs):
     d = dot_of(graphs(name), None)
     entries = {e: _entry_source(d, e) for e in _glossary(d)}
     aux = [e for e, text in entries.items() if f"as {head}" in text]
     assert len(aux) == 1
     for e, text in entries.items():
         boxes = [attrs for k, attrs in d.nodes.items() if k.startswith(e + "/") and k[len(e) + 1:] not in ("in", "out")]
-        dashed = [("dashed" in attrs) for attrs in boxes]
-        assert dashed == [e in aux] * len(boxes)          # every box of the aux head, none of the others
-        assert ('style="rounded,filled,dashed"' in text.split("\n")[0]) == (e in aux)   # and its frame
+        dotted = [("dotted" in attrs) for attrs in boxes]
+        assert dotted == [e in aux] * len(boxes)          # every box of the aux head, none of the others
+        assert ('style="rounded,filled,dotted"' in text.split("\n")[0]) == (e in aux)   # and its frame
 
 
 def test_expand_from_the_cli(graphs, in_tmp, capsys):
@@ -473,12 +507,12 @@ def test_no_second_output_box_and_no_internal_words(graphs):
     lenet = dot_of(graphs("lenet5"), 0)
     assert render.OUT_PREFIX + "output" not in lenet.nodes and "peripheries=2" in lenet.boxes["output"]
     dense = dot_of(graphs("densenet121"), None)
-    head = dense.nodes[render.HEAD_PREFIX + "features"]
+    head = dense.headers["features"]
     assert "nodes" not in head and "seq" not in head
     # a cluster holding one box does not repeat its counts in the header
     r34 = dot_of(graphs("resnet34"), None)
-    assert "MACs" not in r34.nodes[render.HEAD_PREFIX + "layer1"]
-    assert "MACs" in r34.nodes[render.HEAD_PREFIX + "layer2"]
+    assert "MACs" not in r34.headers["layer1"]
+    assert "MACs" in r34.headers["layer2"]
 
 
 @needs_dot
@@ -511,3 +545,260 @@ def test_large_bitmap_is_split_into_pages_never_scaled(graphs, in_tmp, monkeypat
             if b.startswith(render.STUB):
                 assert where[b[len(render.STUB):]] > k and "to page" in d.nodes[b]
     assert sorted(b for b in seen if not b.startswith(render.STUB)) == sorted(g.nodes)
+
+
+# -- the shortcut, found by structure (issue 21) ------------------------------------
+
+def _exclusive(g, x, y) -> int:
+    """The nodes on x's side only: ancestors of x (and x) that are not ancestors of y (nor y)."""
+    import networkx as nx
+    mine, theirs = nx.ancestors(g.nx, x) | {x}, nx.ancestors(g.nx, y) | {y}
+    return len(mine - theirs)
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
+def test_every_shortcut_bypasses_the_other_branch(path, graphs):
+    """Every add of a shipped spec is a residual: exactly one input is its shortcut, the one with strictly
+    fewer nodes of its own than the other operand (0 for an identity); a concat's carried input has none."""
+    from archspec.reports.skips import shortcuts
+    g = graphs(path.stem)
+    found = shortcuts(g)
+    for n in g.nodes.values():
+        if n.op.name not in ("add", "concat") or len(n.inputs) < 2:
+            assert n.name not in found
+            continue
+        if n.op.name == "add":
+            assert n.name in found, n.name
+        if n.name not in found:
+            continue
+        s = n.inputs[found[n.name]]
+        others = [x for x in n.inputs if x != s]
+        assert all(_exclusive(g, s, o) < _exclusive(g, o, s) for o in others), (n.name, s)
+        if n.op.name == "concat":
+            assert all(_exclusive(g, s, o) == 0 for o in others), (n.name, s)
+
+
+@pytest.mark.parametrize("name,index,carried", [
+    ("mobilenet_v2", 0, False),      # add [input, conv]: the shortcut is listed first
+    ("resnet34", 1, False),          # add [bn2, downsample] / [bn2, input]: listed second
+    ("convnext_tiny", 1, False),     # add [stochastic_depth, input]
+    ("densenet121", 0, True),        # concat(x, layer(x)): x carried
+])
+def test_shortcut_whatever_the_input_order(name, index, carried, graphs):
+    from archspec.reports.skips import shortcuts
+    g = graphs(name)
+    merges = [n for n in g.nodes.values() if n.op.name == ("concat" if carried else "add") and len(n.inputs) == 2]
+    assert merges and {shortcuts(g)[n.name] for n in merges} == {index}
+
+
+def test_inception_concats_carry_nothing(graphs):
+    from archspec.reports.skips import shortcuts
+    for name in ("googlenet", "inception_v3"):
+        g = graphs(name)
+        assert not any(g.nodes[m].op.name == "concat" for m in shortcuts(g))
+
+
+def test_mobilenet_v2_shortcut_drawn_on_the_identity_path(graphs):
+    """Issue 21: the dashed edge of each of MobileNetV2's 10 residual adds comes from the block's input
+    (the previous block's output), never from the block's own last conv."""
+    g = graphs("mobilenet_v2")
+    d = dot_of(g, 0)
+    adds = [n for n in g.nodes.values() if n.op.name == "add"]
+    dashed = {b: a for a, b, attrs in d.edges if b.endswith(".add") and "dashed" in attrs}
+    assert len(adds) == 10 and set(dashed) == {n.name for n in adds}
+    for n in adds:
+        scope = n.name.rsplit(".", 1)[0]
+        assert dashed[n.name] == n.inputs[0] and not dashed[n.name].startswith(scope + ".")
+        solid = [a for a, b, attrs in d.edges if b == n.name and "dashed" not in attrs]
+        assert solid == [n.inputs[1]] and solid[0].startswith(scope + ".")
+
+
+def test_viewer_data_marks_the_shortcut(graphs):
+    from archspec.reports.viewer import model
+    m = model(graphs("mobilenet_v2"), 0)
+    adds = [n for n in m["nodes"] if n["op"] == "add"]
+    assert len(adds) == 10 and all(n["skip"] == [True, False] for n in adds)
+    assert all(n["skip"] == [False] * len(n["inputs"]) for n in m["nodes"] if n["op"] != "add")
+
+
+# -- static layout (issue 21) ------------------------------------------------------
+
+def _main_layout(g, depth=None, expand=()) -> dict[str, tuple[float, float]]:
+    """Box id -> centre (x, y) in points, from Graphviz's own layout of the main graph (dot -Tjson)."""
+    diagram, _ = render.build(g, depth, expand=expand)
+    main = next(p for p in diagram.parts if p.name == g.name)
+    laid = json.loads(main.pipe(format="json"))
+    return {o["name"]: tuple(map(float, o["pos"].split(","))) for o in laid["objects"] if "pos" in o}
+
+
+@needs_dot
+@pytest.mark.parametrize("name,expand,aside", [
+    ("googlenet", (), ("aux1", "aux2")),                       # the aux heads branch off; the line runs on
+    ("resnet34", ("layer1*",), ()),                            # three open basic blocks and their skips
+    ("mobilenet_v2", (), ()),
+    ("inception_v3", (), ("AuxLogits",)),
+])
+def test_the_main_line_is_straight(name, expand, aside, graphs):
+    """Issue 21: the glossary is laid out apart and the main line is one column: every box from the
+    input to the main output (side branches and shortcuts aside) has the same x, to 1 pt."""
+    g = graphs(name)
+    at = _main_layout(g, None, expand)
+    line = [k for k in Dot(render.build(g, None, expand=expand)[0].source).boxes
+            if k in at and not k.startswith(aside) and "downsample" not in k]
+    xs = sorted(at[k][0] for k in line)
+    assert len(line) > 15 and xs[-1] - xs[0] <= 1.0, [(k, at[k][0]) for k in line]
+
+
+@needs_dot
+def test_glossary_is_a_graph_of_its_own(graphs):
+    """The glossary's clusters and headers no longer share the main graph's ranks: it is another graph,
+    packed beside the main one, and the legend a third."""
+    diagram, _ = render.build(graphs("googlenet"), None)
+    assert [p.name for p in diagram.parts] == [render.LEGEND, "googlenet"]
+    assert [p.name for p in diagram.panels] == [f"{render.GLOSSARY}0", f"{render.GLOSSARY}1"]
+    assert render.GLOSSARY not in diagram.parts[1].source and render.LEGEND not in diagram.parts[1].source
+
+
+@needs_dot
+def test_panels_are_in_the_order_the_network_runs(graphs, in_tmp):
+    """Inception-v3's panels read A (Mixed_5b), B (6a), C (6b), the aux head, D (7a), E (7b): left to
+    right, then top to bottom, in the SVG Graphviz draws."""
+    render.render(graphs("inception_v3"), "v3.svg")
+    svg = (in_tmp / "v3.svg").read_text()
+    heads = {}
+    for m in re.finditer(r'<g id="clust\d+" class="cluster">\n<title>cluster_(__glossary__\d+)/</title>\n'
+                         r'<path [^>]*/>\n<text [^>]*x="([\d.-]+)" y="([\d.-]+)"', svg):     # its header: top left
+        heads[m[1]] = (float(m[2]), float(m[3]))
+    names = {e: re.search(r"as ([\w.]+)", _entry_source(Dot(render.build(graphs("inception_v3"))[0].source), e))[1]
+             for e in heads}
+    rows = sorted({round(y) for _, y in heads.values()})
+    order = sorted(heads, key=lambda e: (rows.index(round(heads[e][1])), heads[e][0]))
+    assert [names[e] for e in order] == ["Mixed_5b", "Mixed_6a", "Mixed_6b", "AuxLogits", "Mixed_7a", "Mixed_7b"]
+
+
+def test_convnext_stages_fold_with_the_drop_path_as_a_range(graphs):
+    """Issue 21: ConvNeXt's blocks differ only by their drop-path rate (0.1 * b / 17): each stage is one
+    "×N" box (3, 3, 9, 3 blocks), the rate shown as the range its blocks span."""
+    g = graphs("convnext_tiny")
+    d = dot_of(g, None)
+    runs = [int(m) for v in d.boxes.values() for m in re.findall(r"cnblock ×(\d+)", v)]
+    assert runs == [3, 3, 9, 3]
+    rates = [float(n.attrs.p) for n in g.nodes.values() if n.op.name == "stochastic_depth"]
+    first = d.boxes["features.1.0"]
+    assert f"p={min(rates[:3]):.3g}–{max(rates[:3]):.3g}" in first        # p=0–0.0118
+
+
+def test_resnet_v15_panel_is_a_strided_block(graphs):
+    """ResNet-50 (v1.5) strides in the 3x3 of a block's first conv pair; layer1.0 has the same wiring
+    but stride 1, so the panel is drawn from layer2.0, where the stride shows (conv 3x3/2)."""
+    d = dot_of(graphs("resnet50"), None)
+    entries = _glossary(d)
+    projection = next(e for e, boxes in entries.items() if "downsample" in boxes)
+    text = _entry_source(d, projection)
+    assert "as layer2.0" in text and "same structure: layer1.0, layer3.0, layer4.0" in text
+    assert "conv 3x3/2, 128" in d.nodes[f"{projection}/conv2"] and "conv 1x1/2" in d.nodes[f"{projection}/downsample"]
+
+
+def test_xception_says_depthwise(graphs):
+    d = dot_of(graphs("xception"), None)
+    assert "depthwise conv 3x3, 728 → conv 1x1, 728" in d.source
+    assert not re.search(r"g728\b", d.source)
+
+
+def test_densenet_panel_shows_the_dense_connection(graphs):
+    """The dense layer's panel: its input is concatenated with its output (the carried input dashed, as
+    a shortcut), so every later layer sees all the earlier ones."""
+    d = dot_of(graphs("densenet121"), None)
+    entry = next(iter(_glossary(d)))
+    into = {a: attrs for a, b, attrs in d.edges if b == f"{entry}/carry"}
+    assert set(into) == {f"{entry}/in", f"{entry}/conv2"}
+    assert "dashed" in into[f"{entry}/in"] and "dashed" not in into[f"{entry}/conv2"]
+    assert "shape=invtrapezium" in d.nodes[f"{entry}/carry"]
+
+
+def test_densenet_transitions_are_one_box_each(graphs):
+    """Issue 21: a dense block is one box, and so is each transition (norm → relu → conv → pool), its ops
+    named in it; the stem's ops, children of `features` beside the dense blocks, stay four boxes."""
+    d = dot_of(graphs("densenet121"), None)
+    transitions = [k for k in d.boxes if ".transition" in k]
+    assert transitions == ["features.transition1", "features.transition2", "features.transition3"]
+    assert "batchnorm → relu → conv 1x1, 128 → avgpool 2x2/2" in d.boxes["features.transition1"]
+    assert {"features.conv0", "features.norm0", "features.relu0", "features.pool0"} <= set(d.boxes)
+
+
+@pytest.mark.parametrize("count,text", [(1_516, "1,516"), (99_999, "99,999"), (100_000, "100K"),
+                                        (11_000_000, "11.0M"), (10_800_000, "10.8M"), (128_000_000, "128M"),
+                                        (999_960_000, "1.00G"), (4_089_184_256, "4.09G")])
+def test_one_rounding_rule(count, text):
+    """Exact below 100,000; else three significant digits, trailing zeros kept (never 11M beside 10.8M)."""
+    assert render.si(count) == text
+
+
+@pytest.mark.parametrize("name", ["resnet34", "googlenet", "xception"])
+def test_box_lines_are_table_rows(name, graphs):
+    """Lines of two font sizes are table rows, each sized by its font: a <BR/> between a 11 pt line and a
+    9 pt one let an underscore strike the line below (conv_relu through "64")."""
+    d = dot_of(graphs(name), None)
+    for k, attrs in d.nodes.items():
+        if k.startswith(render.GLOSSARY) and k.endswith(("/in", "/out")):
+            continue
+        assert "</FONT><BR/>" not in attrs and "<BR/><FONT" not in attrs, k
+        assert not re.search(r"</B><BR/>|<BR/><B>", attrs), k
+
+
+def test_legend_is_compact(graphs):
+    """The symbols share lines (at most 84 characters each): the legend is no longer than its facts."""
+    legend = dot_of(graphs("googlenet"), None).nodes[render.LEGEND]
+    rows = re.findall(r"<TR>", legend)
+    assert len(rows) <= 18 and "orange ellipse: residual add" not in legend      # no add in GoogLeNet
+    symbols = re.findall(r'COLOR="#666666">([^<]*)</FONT></TD></TR>', legend)[-3:]
+    assert all(len(line) <= 84 * 2 for line in symbols)
+
+
+def _texts(obj) -> list[tuple[float, float, float, float]]:
+    """The boxes of the text Graphviz draws for a label (its _ldraw_ ops), as (x0, y0, x1, y1) in points."""
+    out, size = [], 14.0
+    for op in obj.get("_ldraw_", []):
+        if op["op"] == "F":
+            size = float(op["size"])
+        if op["op"] == "T":
+            (x, y), w = op["pt"], float(op["width"])
+            x0 = {"l": x, "c": x - w / 2, "r": x - w}[op["align"]]
+            out.append((x0, y - 0.25 * size, x0 + w, y + 0.75 * size))
+    return out
+
+
+def _curve(points: list, steps: int = 20) -> list[tuple[float, float]]:
+    """Points along a Graphviz spline (cubic Bézier segments sharing their ends)."""
+    out = []
+    for k in range(0, len(points) - 3, 3):
+        p0, p1, p2, p3 = points[k:k + 4]
+        for i in range(steps + 1):
+            t = i / steps
+            a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3
+            out.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
+    return out
+
+
+@needs_dot
+@pytest.mark.parametrize("name,expand", [("resnet34", ()), ("resnet34", ("layer1*",)), ("mobilenet_v2", ()),
+                                         ("densenet121", ()), ("inception_v3", ("Mixed_6*",))])
+def test_the_main_line_crosses_no_frame_header(name, expand, graphs):
+    """A frame's header (name, block, arguments, counts) sits top right, beside the main line: no edge
+    between two boxes of the main line passes through its text (geometry from dot -Tjson). Side
+    edges (a shortcut lane, an Inception fan-out) may still pass one."""
+    g = graphs(name)
+    diagram, v = render.build(g, None, expand=expand)
+    laid = json.loads(next(p for p in diagram.parts if p.name == g.name).pipe(format="json"))
+    headers = [t for o in laid["objects"] if o.get("name", "").startswith("cluster_") for t in _texts(o)]
+    line = render.spine(v) | {"input"}
+    assert headers
+    for e in laid["edges"]:
+        if not {laid["objects"][e["tail"]]["name"], laid["objects"][e["head"]]["name"]} <= line \
+                or e.get("style") == "dashed":       # a shortcut from the line back into it runs beside it
+            continue
+        for op in e.get("_draw_", []):
+            if op["op"] in ("b", "B"):
+                hits = [(x, y) for x, y in _curve(op["points"]) for x0, y0, x1, y1 in headers
+                        if x0 < x < x1 and y0 < y < y1]
+                assert not hits, (laid["objects"][e["tail"]]["name"], laid["objects"][e["head"]]["name"], hits[:1])

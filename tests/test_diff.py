@@ -1,6 +1,7 @@
 """archspec diff: the papers' comparisons reproduced from the shipped specs and examples."""
 import json
 import math
+import re
 import shutil
 
 import pytest
@@ -9,6 +10,7 @@ from paths import ROOT
 import archspec
 from archspec.cli import main
 from archspec.reports.diff import diff, format_diff
+from archspec.reports.render import BUDGET
 
 EX, SPECS = ROOT / "examples", ROOT / "specs"
 
@@ -149,10 +151,90 @@ def test_diagram_dot_highlights_changes(in_tmp, capsys):
     assert main(["diff", inception, inception, "--set-b", "reductions=false", "--format", "dot", "-o", "d.dot"]) == 0
     assert capsys.readouterr().out == "wrote d.dot\n"
     source = (in_tmp / "d.dot").read_text()
-    assert source.count('fillcolor="#ea9999"') == 6          # the reductions and their ReLUs: only in A
-    assert source.count('fillcolor="#f6b26b"') == 6          # 3x3, 5x5 and concat changed, on both sides
-    assert "--set reductions=false" in source and "params +110,592, MACs +86,704,128" in source
-    assert source.count('style=dotted') == 8                 # pairs joined across the columns
+    a, b = _sides(source)
+    assert sorted(k for k, v in a.nodes.items() if 'fillcolor="#ea9999"' in v) == sorted(   # only in A
+        f"{br}.{x}" for br in ("branch2.reduce", "branch3.reduce", "branch4.proj") for x in ("conv", "relu"))
+    changed = {"branch2.conv.conv", "branch3.conv.conv", "concat"}        # 3x3, 5x5 and the concat: wider
+    assert {k for k, v in a.nodes.items() if 'fillcolor="#f6b26b"' in v} == changed
+    assert {k for k, v in b.nodes.items() if 'fillcolor="#f6b26b"' in v} == changed
+    assert not any('fillcolor="#ea9999"' in v or 'fillcolor="#b6d7a8"' in v for v in b.nodes.values())
+    assert "--set reductions=false" in source and "params: 163,696 -&gt; 387,296 (+223,600)" in source
+
+
+class _Side:
+    """One side of a diff diagram's DOT: its nodes (id -> attributes) and edges (tail, head, attributes)."""
+
+    def __init__(self, text: str):
+        ident = r'(?:"(?:[^"\\]|\\.)*"|[\w.]+)'
+        unquote = lambda s: s[1:-1].replace('\\"', '"') if s.startswith('"') else s      # noqa: E731
+        self.nodes = {unquote(m[1]): m[2] for m in re.finditer(rf"^\t+({ident}) \[(.*)\]$", text, re.M)
+                      if unquote(m[1]) not in ("graph", "node", "edge")}
+        self.edges = [(unquote(m[1]), unquote(m[2]), m[3] or "")
+                      for m in re.finditer(rf"^\t+({ident}) -> ({ident})(?: \[(.*)\])?$", text, re.M)]
+
+
+def _sides(source: str) -> tuple[_Side, _Side]:
+    parts = re.split(r"^\tsubgraph ", source, flags=re.M)        # the diagram's parts, one subgraph each
+    a, b = (_Side(next(p for p in parts if p.startswith(f"side{k} "))) for k in (1, 2))
+    return a, b
+
+
+def _owner(g, drawn: dict[str, str]) -> dict[str, str]:
+    """Each node of g -> the drawn box holding it: itself, its nearest drawn enclosing block, or the run
+    (label "×N") that starts at an earlier sibling index."""
+    runs = {}
+    for box, attrs in drawn.items():
+        m = re.search(r"×(\d+)<", attrs)
+        if m and box.rsplit(".", 1)[-1].isdigit():
+            stem, first = box.rsplit(".", 1)
+            runs.update({f"{stem}.{int(first) + k}": box for k in range(int(m[1]))})
+    out = {}
+    for name in g.nodes:
+        parts = name.split(".")
+        prefixes = [".".join(parts[:k]) for k in range(len(parts), 0, -1)]
+        out[name] = next((p for p in prefixes if p in drawn), None) or next(runs[p] for p in prefixes if p in runs)
+    return out
+
+
+PAIRS = [("resnet50.yaml", (), "seresnet50.yaml", ()), ("resnet18.yaml", (), "resnet34.yaml", ()),
+         ("resnet_cifar.yaml", ("residual=false",), "resnet_cifar.yaml", ()),
+         ("mobilenet_v2.yaml", (), "efficientnet_b0.yaml", ()), ("vgg16.yaml", (), "vgg16_bn.yaml", ()),
+         ("googlenet.yaml", (), "inception_v3.yaml", ())]
+
+
+@pytest.mark.parametrize("a,sa,b,sb", PAIRS, ids=lambda x: x if isinstance(x, str) else "-".join(x))
+def test_diff_diagram_draws_only_real_edges(a, sa, b, sb):
+    """Issue 21: every edge of each side's diagram is an edge of that side's graph (between the boxes
+    holding its two ends), and every edge of the graph between two drawn boxes is drawn."""
+    from archspec.reports import diffdraw
+    d = diff(graph(SPECS / a, *sa), graph(SPECS / b, *sb))
+    for g, side in zip((d.a, d.b), _sides(diffdraw.build(d).source)):
+        boxes = {k: v for k, v in side.nodes.items() if k != "input" and not k.startswith("__")}
+        owner = _owner(g, boxes)
+        real = {(owner.get(x, x), owner[n.name]) for n in g.nodes.values() for x in n.inputs} | \
+            {(owner[o.node], f"__output__{k}") for k, o in g.outputs.items()}
+        real = {(x, y) for x, y in real if x != y}
+        drawn = {(x, y) for x, y, attrs in side.edges if "invis" not in attrs}
+        assert drawn == real
+
+
+def test_se_branch_stands_out_in_the_diff_diagram():
+    """SE-ResNet-50 vs ResNet-50 at the default depth: B's first changed bottleneck is drawn open and its
+    SE block is green (only in B), between bn3 and the add; the blocks that gained one are orange on
+    both sides; nothing is red. The whole fits about one screen of boxes per side."""
+    from archspec.reports import diffdraw
+    d = diff(graph(SPECS / "resnet50.yaml"), graph(SPECS / "seresnet50.yaml"))
+    a, b = _sides(diffdraw.build(d).source)
+    green = [k for k, v in b.nodes.items() if 'fillcolor="#b6d7a8"' in v]
+    assert green == ["layer1.0.se"]
+    assert ("layer1.0.bn3", "layer1.0.se") in {(x, y) for x, y, _ in b.edges}
+    assert ("layer1.0.se", "layer1.0.add") in {(x, y) for x, y, _ in b.edges}
+    assert "layer1.0.se" not in a.nodes
+    orange = {k for k, v in a.nodes.items() if 'fillcolor="#f6b26b"' in v}
+    assert {"layer2.0", "layer3.0", "layer4.0"} <= orange and orange == \
+        {k for k, v in b.nodes.items() if 'fillcolor="#f6b26b"' in v}
+    assert not any("#ea9999" in v for v in a.nodes.values())
+    assert len(a.nodes) < 2 * BUDGET and len(b.nodes) < 2 * BUDGET
 
 
 def test_diagram_file_and_errors(in_tmp, capsys):
@@ -211,3 +293,16 @@ def test_a_layout_change_is_a_change(capsys, spec_file):
     assert [r["status"] for r in json.loads(capsys.readouterr().out)["rows"]] == ["changed"]
     assert main(["diff", a, a, "--depth", "1"]) == 0
     assert "rows: 1 same, 0 changed" in capsys.readouterr().out
+
+
+def test_diff_diagram_draws_the_shortcut_on_the_identity_path():
+    """The diff diagram draws each side as `archspec diagram` does, so MobileNetV2's shortcut (listed
+    first: add [input, conv]) is the dashed edge, from the block's input, not from its own conv."""
+    from archspec.reports import diffdraw
+    d = diff(graph(SPECS / "mobilenet_v2.yaml"), graph(SPECS / "efficientnet_b0.yaml"))
+    a, _ = _sides(diffdraw.build(d).source)
+    into = [(x, y, attrs) for x, y, attrs in a.edges if y.endswith(".add")]
+    dashed = [(x, y) for x, y, attrs in into if "dashed" in attrs]
+    assert len(dashed) == 10 and len(into) == 20
+    assert all(not x.startswith(y.rpartition(".")[0] + ".") for x, y in dashed)          # from outside the block
+    assert all(x.startswith(y.rpartition(".")[0] + ".") for x, y, attrs in into if "dashed" not in attrs)

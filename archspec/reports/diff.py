@@ -164,6 +164,7 @@ class Diff:
     b: Graph
     pairs: list[Pair]
     elementwise: bool = False
+    depth: int | None = None      # the rows' cut (--depth); None: every node, and the diagram picks its own
 
     def totals(self) -> dict[str, tuple[int, int]]:
         figures = {"params": (self.a.params, self.b.params), "MACs": (self.a.macs, self.b.macs)}
@@ -178,7 +179,7 @@ class Diff:
 
 
 def diff(a: Graph, b: Graph, depth: int | None = None, elementwise: bool = False) -> Diff:
-    return Diff(a, b, align(a, rows(a, depth), b, rows(b, depth)), elementwise)
+    return Diff(a, b, align(a, rows(a, depth), b, rows(b, depth)), elementwise, depth)
 
 
 def delta(x: int, y: int) -> str:

@@ -1,85 +1,123 @@
-"""The diff as a two-column Graphviz diagram (`archspec diff A B --format dot|svg`).
+"""The diff as a diagram (`archspec diff A B --format dot|svg|png|pdf`): each side's real graph.
 
-A's rows on the left, B's on the right, in row order; paired rows side by side on one rank
-and joined by a dotted line. Changed rows are highlighted (orange), rows only in B green,
-rows only in A red, the same rows white. Labels go through render.escape, counts through
-render.si, as in `archspec diagram`."""
+Each side is drawn as `archspec diagram` draws it (render.build: the same boxes, runs, clusters,
+edges and shortcuts, so every edge drawn is an edge of that graph), at one block-level depth that
+fits a page, side by side. A box is coloured by what the diff says of the nodes it holds: white
+all the same, orange changed, green only in B, red only in A. The first block of each structure
+that changed inside (SE-ResNet-50's bottlenecks gain an SE branch) is drawn open, so what was
+added stands out as green boxes on their own edges.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import graphviz
 
-from ..errors import fmt_shape
 from ..files import cannot_write, write_atomic
+from ..ir import Graph
 from ..names import file_stem
 from . import render
-from .diff import STATUS, Diff, Pair, delta
-from .report import Row
+from .diff import Diff, align, delta
+from .report import rows
 
 FILL = {"=": "#ffffff", "~": "#f6b26b", "+": "#b6d7a8", "-": "#ea9999"}
 BORDER = {"=": "#999999", "~": "#b45f06", "+": "#38761d", "-": "#990000"}
+OPEN = 1        # changed blocks drawn open at most: each adds a block's boxes to the page
 
 
-def _label(r: Row, p: Pair, other: Row | None) -> str:
-    """Name, op, shape and counts; where the row changed, the counts' delta from the other side."""
-    lines = [f"<B>{render.escape(r.name)}</B>", render.escape(r.op)]
-    counts = " · ".join(filter(None, [fmt_shape(r.shape), f"{render.si(r.params)} params" if r.params else "",
-                                      f"{render.si(r.macs)} MACs" if r.macs else ""]))
-    lines.append(f'<FONT POINT-SIZE="9">{render.escape(counts)}</FONT>')
-    if p.status == "~" and other is not None and r is p.b and (r.params, r.macs) != (other.params, other.macs):
-        change = f"params {delta(other.params, r.params)}, MACs {delta(other.macs, r.macs)}"
-        lines.append(f'<FONT POINT-SIZE="9" COLOR="#b45f06">{render.escape(change)}</FONT>')
-    return "<" + "<BR/>".join(lines) + ">"
+def node_status(d: Diff) -> tuple[dict[str, str], dict[str, str]]:
+    """Each node of A and of B -> '=' same, '~' changed, '-' only in A, '+' only in B (the diff's
+    own alignment, node by node, whatever depth its table was cut at)."""
+    pairs = d.pairs if not d.depth else align(d.a, rows(d.a), d.b, rows(d.b))
+    a = {p.a.name: p.status for p in pairs if p.a is not None}
+    b = {p.b.name: p.status for p in pairs if p.b is not None}
+    return a, b
 
 
-def _title(side: str, d: Diff) -> str:
-    g = d.a if side == "a" else d.b
+def box_status(v: render.View, status: dict[str, str]) -> dict[str, str]:
+    """A drawn box's status: its nodes' one status where they share it, else changed."""
+    inside: dict[str, set[str]] = {}
+    for name, box in v.owner.items():
+        inside.setdefault(box, set()).add(status.get(name, "="))
+    return {box: next(iter(s)) if len(s) == 1 else "~" for box, s in inside.items()}
+
+
+def depth_of_diff(d: Diff) -> int:
+    """--depth where given; else the deepest cut at which both sides fit render.BUDGET boxes (a small
+    network, whose every node fits, does not force the other to its every node)."""
+    if d.depth is not None:
+        return d.depth
+    depths = [render.default_depth(g) for g in (d.a, d.b)]
+    return min((x for x in depths if x), default=0)
+
+
+def opened(d: Diff, depth: int) -> tuple[str, ...]:
+    """The first changed block of each pair of differing structures (in B's order), at most OPEN."""
+    if not depth:
+        return ()
+    out: dict[tuple, str] = {}
+    for box in render.view(d.b, depth).boxes:
+        path = box.id
+        if box.kind == "node" or path not in d.a.scopes:
+            continue
+        key = (render.structure(d.a, path), render.structure(d.b, path))
+        if key[0] != key[1] and key not in out and len(out) < OPEN:
+            out[key] = path
+    return tuple(out.values())
+
+
+def statuses(d: Diff, depth: int, expand: tuple[str, ...]) -> tuple[render.View, dict, render.View, dict]:
+    """Both sides' views and box statuses; a block the same on one side but changed on the other
+    (A's bottleneck, whose B twin gained an SE branch) is changed on both."""
+    sa, sb = node_status(d)
+    va, vb = (render.view(g, depth, tuple(p for p in expand if p in g.scopes)) for g in (d.a, d.b))
+    ba, bb = box_status(va, sa), box_status(vb, sb)
+    for box in ba.keys() & bb.keys():
+        if "~" in (ba[box], bb[box]) and box in d.a.scopes and box in d.b.scopes:
+            ba[box] = bb[box] = "~"
+    return va, ba, vb, bb
+
+
+def _side(v: render.View, status: dict[str, str], order: int, title: str) -> graphviz.Digraph:
+    """One side's main graph, every box coloured by its status, framed under its title."""
+    g = v.graph
+    tint = {box: (FILL[s], BORDER[s]) for box, s in status.items()}
+    diagram, _ = render.build(g, v.depth, "TB", v.expand, tint=tint)
+    main = next(p for p in diagram.parts if p.name == g.name)
+    main.name = f"cluster_{order}"
+    main.attr(label=title, labelloc="t", fontsize="14", style="rounded", color="#cccccc")
+    side = render.digraph(f"side{order}", "TB", order)
+    side.subgraph(main)
+    return side
+
+
+def _title(side: str, g: Graph) -> str:
     sets = g.meta.get("sets") or []
-    return f"<<B>{side.upper()}: {render.escape(g.name)}</B>" + \
+    return f"<<B>{side}: {render.escape(g.name)}</B>" + \
         (f"<BR/>{render.escape('--set ' + ', '.join(sets))}" if sets else "") + ">"
 
 
-def build(d: Diff) -> graphviz.Digraph:
-    dot = graphviz.Digraph("diff", graph_attr={"rankdir": "TB", "newrank": "true", "nodesep": "0.6",
-                                               "fontname": "Helvetica"},
-                           node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
-                                      "fontsize": "11"})
-    last: dict[str, str] = {}
-    for side in ("a", "b"):
-        with dot.subgraph(name=f"cluster_{side}") as c:
-            c.attr(label=_title(side, d), style="rounded", color="#cccccc")
-            for i, p in enumerate(d.pairs):
-                r, other = (p.a, p.b) if side == "a" else (p.b, p.a)
-                if r is None:
-                    continue
-                nid = f"{side}{i}"
-                c.node(nid, _label(r, p, other), fillcolor=FILL[p.status], color=BORDER[p.status],
-                       tooltip=STATUS[p.status])
-                if side in last:
-                    c.edge(last[side], nid)
-                last[side] = nid
-    for i, p in enumerate(d.pairs):
-        if p.a is not None and p.b is not None:
-            with dot.subgraph() as s:
-                s.attr(rank="same")
-                s.node(f"a{i}")
-                s.node(f"b{i}")
-            dot.edge(f"a{i}", f"b{i}", style="dotted", arrowhead="none", color="#bbbbbb", constraint="false")
-    legend = ("<<B>diff</B><BR/>white: same · orange: changed · green: only in B · red: only in A<BR/>" +
-              "<BR/>".join(render.escape(f"{k}: {x:,} -> {y:,} ({delta(x, y)})") for k, (x, y) in d.totals().items())
-              + ">")
-    dot.node("__legend__", legend, shape="note", style="filled", fillcolor="#f3f3f3")
-    return dot
+def build(d: Diff) -> render.Diagram:
+    """The legend, then A's graph and B's, each laid out alone and packed side by side."""
+    depth = depth_of_diff(d)
+    expand = opened(d, depth)
+    va, ba, vb, bb = statuses(d, depth, expand)
+    legend = render.digraph("diff_legend", "TB", 0)
+    lines = ["<B>diff</B>", "white: same · orange: changed · green: only in B · red: only in A",
+             *(render.escape(f"{k}: {x:,} -> {y:,} ({delta(x, y)})") for k, (x, y) in d.totals().items()),
+             render.escape(("every node" if not depth else f"depth {depth}")
+                           + (f"; opened: {', '.join(expand)}" if expand else ""))]
+    legend.node("__legend__", "<" + "<BR/>".join(lines) + ">", shape="note", style="filled", fillcolor="#f3f3f3")
+    return render.Diagram([legend, _side(va, ba, 1, _title("A", d.a)), _side(vb, bb, 2, _title("B", d.b))])
 
 
 def draw(d: Diff, path: Path | str | None, fmt: str) -> Path:
     """Write the diagram (svg, png, pdf, or the dot source) to `path`, default diff_<A>_<B>.<fmt>
     here (names reduced to letters, digits and _: never a path from a spec)."""
     path = Path(path or f"diff_{file_stem(d.a.name)}_{file_stem(d.b.name)}.{fmt}")
-    dot = build(d)
+    diagram = build(d)
     try:
-        write_atomic(path, dot.source.encode() if fmt == "dot" else render._draw(dot, path, fmt))
+        write_atomic(path, diagram.source.encode() if fmt == "dot" else render._draw(diagram, path, fmt))
     except OSError as e:
         raise cannot_write(path, e) from None
     return path

@@ -14,14 +14,16 @@ Neither this module nor the CLI path to it imports torch.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from html import escape as _escape
+from html import unescape
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..errors import did_you_mean, fmt_shape
+from ..errors import did_you_mean
 from ..files import cannot_write, write_atomic
 from ..ir import INPUT, Graph, Node, parent
 from ..limits import MAX_GLOSSARY_BOXES, MAX_PAGES
@@ -29,6 +31,7 @@ from ..names import file_stem, one_line
 from ..ops.base import ChannelsLast
 from ..ops.conv import parse_table
 from .report import CONVENTION, Row, depth_of, past_lists, rollup, rows
+from .skips import shortcuts
 
 if TYPE_CHECKING:
     import graphviz
@@ -40,7 +43,6 @@ INSTALL_HINT = "install Graphviz (apt-get install graphviz, brew install graphvi
 
 LEGEND = "__legend__"
 OUT_PREFIX = "__output__"
-HEAD_PREFIX = "__head__"      # a cluster's header, drawn as a node beside its first box
 GLOSSARY = "__glossary__"
 STUB = "__page__"     # where an edge crosses to another page of a split diagram
 RANK_PX = 0.8 * 96   # the least one rank takes: a box's least height (0.5 in) and the rank gap (0.3 in), at 96 dpi
@@ -73,7 +75,7 @@ class DotMissing(DiagramError):
 
     def __init__(self, path: Path, target: Path, fmt: str):
         super().__init__(f"Graphviz's `dot` was not found, so no {fmt} was drawn; wrote {path} instead: "
-                         f"{INSTALL_HINT}, then run `dot -T{fmt} {path} -o {target}`")
+                         f"{INSTALL_HINT}, then run archspec again (or `dot -T{fmt} {path} -o {target}`)")
         self.path = path
 
 
@@ -129,10 +131,12 @@ def check_expand(graph: Graph, expand: tuple[str, ...]) -> None:
                                + (f"; {hint}" if hint else ""))
 
 
-def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict | None = None) -> View:
+def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict | None = None,
+         fold: bool = True) -> View:
     """The boxes of the diagram at `depth` (0 = every node), from report.rows (`sums`: its rollup
-    with elementwise, where one graph is viewed at several depths)."""
+    with elementwise, where one graph is viewed at several depths); `fold`: short chains as one box."""
     unit = past_lists(graph, unit_at(depth, expand))
+    unit = folded(graph, unit, expand) if depth and fold else unit
     boxes = [Box(r.name, r, "node" if r.name in graph.nodes else "scope", [r.name])
              for r in rows(graph, unit=unit if depth else None, sums=sums)]
     if depth:
@@ -142,13 +146,31 @@ def view(graph: Graph, depth: int = 0, expand: tuple[str, ...] = (), sums: dict 
     return View(graph, depth, boxes, owner, expand)
 
 
+def folded(graph: Graph, unit: Callable[[str], str], expand: tuple[str, ...]) -> Callable[[str], str]:
+    """`unit`, but a short chain of ops the cut would draw op by op inside its block (DenseNet's
+    transition: norm, relu, conv, pool) is one box naming them, as a collapsed dense block is one
+    box; a block an --expand glob opens stays open."""
+    inside: dict[str, bool] = {}      # scope -> every node of it drawn as itself, directly inside it
+    for n in graph.nodes.values():
+        p = parent(n.name)
+        if p in graph.scopes:
+            inside[p] = inside.get(p, True) and unit(n.name) == n.name
+    fold = {p for p, alone in inside.items() if alone and chain(nodes_in(graph, p))
+            and all(parent(n.name) == p for n in nodes_in(graph, p))
+            and not any(fnmatchcase(p, pattern) for pattern in expand)}
+    return lambda name: parent(name) if parent(name) in fold else unit(name)
+
+
 def _signatures(graph: Graph, unit: Callable[[str], str]) -> dict[str, tuple]:
-    """What a collapsed scope contains, as (relative name, op label) pairs: equal means identical blocks."""
+    """What a collapsed scope contains, as (relative name, op label) pairs: equal means identical
+    blocks, but for a rate `p` (a schedule value: ConvNeXt's drop-path rate rises block by block;
+    its stages still fold, the rate shown as a range)."""
     sigs: dict[str, list] = {}
     for n in graph.nodes.values():
         u = unit(n.name)
         if u != n.name:
-            sigs.setdefault(u, []).append((n.name[len(u) + 1:], n.label))
+            what = n.op.name if getattr(n.attrs, "p", None) is not None else n.label
+            sigs.setdefault(u, []).append((n.name[len(u) + 1:], what))
     return {k: tuple(v) for k, v in sigs.items()}
 
 
@@ -226,7 +248,7 @@ def default_depth(graph: Graph, sums: dict | None = None) -> int:
         return 0
     best, sums = 1, sums or rollup(graph, elementwise=True)      # summed once, not once per depth tried
     for d in range(2, deepest(graph)):
-        if len(view(graph, d, sums=sums).boxes) > BUDGET:
+        if len(view(graph, d, sums=sums, fold=False).boxes) > BUDGET:      # the depth the cut itself fits
             break
         best = d
     return best
@@ -284,12 +306,13 @@ def escape(text, quote: bool = True) -> str:
 
 
 def si(v: int) -> str:
-    """A count for a box: exact below 100,000 (LeNet's 1,516 reads as in the paper), else 25.6M, 4.09G."""
+    """A count for a box: exact below 100,000 (LeNet's 1,516 reads as in the paper), else three
+    significant digits, zeros kept: 25.6M, 11.0M, 4.09G, 128M (never 11M beside 10.8M)."""
     if abs(v) < 100_000:
         return f"{v:,}"
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(v) >= scale:
-            return f"{v / scale:.3g}{unit}"
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(v) >= scale * 0.9995 or unit == "K":
+            return f"{v / scale:#.3g}".rstrip(".") + unit
     return str(v)
 
 
@@ -297,6 +320,13 @@ def compact_shape(shape) -> str:
     if not shape:
         return "?"
     return "×".join(map(str, shape)) + (f" {shape.layout}" if isinstance(shape, ChannelsLast) else "")
+
+
+def lines_label(lines: list[str]) -> str:
+    """Centred lines as an HTML-like label, one table row each: Graphviz sizes a row by its own
+    font, where <BR/> lines of two sizes overlap (the `_` of conv_relu struck the line below)."""
+    cells = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines if line)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 
 def _small(text: str, colour: str = _MUTED) -> str:
@@ -314,16 +344,27 @@ def short_name(name: str) -> str:
     return ".".join(parts[-2:]) if parts[-1].isdigit() else parts[-1]
 
 
+def op_label(node: Node) -> str:
+    """The op as the diagram names it: a conv with one group per input channel is `depthwise`
+    (Xception's and MobileNet's 3x3: `depthwise conv 3x3, 728`, not `g728`)."""
+    groups = getattr(node.attrs, "groups", 1)
+    shape = node.in_shapes[0] if node.in_shapes else None
+    channels = (shape[-1] if isinstance(shape, ChannelsLast) else shape[0]) if shape else None
+    if node.op.name == "conv" and groups > 1 and groups == channels:
+        return "depthwise " + node.label.replace(f", g{groups}", "")
+    return node.label
+
+
 def node_label(node: Node, name: str | None = None) -> str:
-    """Name (when the node has one), op label, output shape, params and MACs."""
+    """Name (when the node has one), op label, params and MACs (the shape is on its edges)."""
     lines = [f"<B>{escape(name or short_name(node.name))}</B>"] if node.named else []
-    lines.append(escape(node.label))
-    tail = " · ".join(filter(None, [fmt_shape(node.shape), _counts(node.params, node.macs)]))
-    lines.append(_small(tail))
+    lines.append(escape(op_label(node)))
+    counts = _counts(node.params, node.macs)
+    lines.append(_small(counts) if counts else "")
     table = getattr(node.attrs, "connections", None)
     if table:
         return _table_label(lines, parse_table(table))
-    return "<" + "<BR/>".join(lines) + ">"
+    return lines_label(lines)
 
 
 def _table_label(lines: list[str], grid: tuple[str, ...]) -> str:
@@ -336,7 +377,7 @@ def _table_label(lines: list[str], grid: tuple[str, ...]) -> str:
                   f'{"X" if c in "Xx" else " "}</FONT></TD>' for c in row) + "</TR>"
         for i, row in enumerate(grid))
     grid_html = (f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="2">{head}{body}</TABLE>')
-    cells = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines[:-1])
+    cells = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines[:-1] if line)
     caption = _small(f"connections: rows = input maps 0-{len(grid) - 1}, "
                      f"columns = output maps 0-{len(grid[0]) - 1}")
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1">{cells}<TR><TD>{caption}</TD></TR>'
@@ -348,16 +389,30 @@ def box_label(box: Box, graph: Graph, name: str | None = None) -> str:
     its residual add / concat), arguments, output shape and rolled-up counts."""
     r = box.row
     name = name or (r.name if box.kind == "run" else short_name(r.name))
-    distinct = {repr(graph.scopes[m].args) for m in box.members if m in graph.scopes}   # a run's may differ
     inside = nodes_in(graph, box.id)
-    ops = " → ".join(n.label for n in inside) if chain(inside) else ""      # the ops say what the args do
+    ops = " → ".join(map(op_label, inside)) if chain(inside) else ""      # the ops say what the args do
     what = ops or " · ".join(merge_tags([n for m in box.members for n in nodes_in(graph, m) or [graph.nodes[m]]]))
+    args = run_args([graph.scopes[m].args for m in box.members if m in graph.scopes])
     lines = [f"<B>{escape(name)}</B>", escape(r.op),
              _small(escape(what), "#000000") if what else "",
-             format_args(graph.scopes[box.id].args) if box.id in graph.scopes and len(distinct) == 1 and not ops
-             else "",
-             _small(" · ".join(filter(None, [fmt_shape(r.shape), _counts(r.params, r.macs)])))]
-    return "<" + "<BR/>".join(filter(None, lines)) + ">"
+             format_args(args) if box.id in graph.scopes and not ops else "",
+             _small(_counts(r.params, r.macs)) if r.params or r.macs else ""]
+    return lines_label(lines)
+
+
+def run_args(each: list[dict]) -> dict:
+    """The arguments of a run's blocks: one value where they agree, a range where a number differs
+    (ConvNeXt's drop-path `p=0.0118–0.0353`), left out where anything else does."""
+    out: dict = {}
+    for key in each[0] if each else ():
+        values = [args.get(key) for args in each]
+        if all(v == values[0] for v in values):
+            out[key] = values[0]
+        else:
+            numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if len(numbers) == len(values):
+                out[key] = f"{min(numbers):.3g}–{max(numbers):.3g}"
+    return out
 
 
 def _arg_items(args: dict) -> list[str]:
@@ -400,8 +455,14 @@ def cluster_label(path: str, graph: Graph, sums: dict, single: bool) -> str:
     scope = graph.scopes.get(path)
     params, _, macs = sums.get(path, (0, 0, 0))[:3]
     block = f" · {escape(scope.block)}" if scope and scope.block else ""
-    return _left([f"<B>{escape(path)}</B>{block}", format_args(scope.args, 40) if scope else "",
-                  "" if single else _small(_counts(params, macs))])
+    lines = [f"<B>{escape(path)}</B>{block}", format_args(scope.args, 40) if scope else "",
+             "" if single else _small(_counts(params, macs))]
+    # an empty cell as wide as the text, right of it: the frame is at least twice the text's width and
+    # its boxes sit in the middle, so the main edge into the frame passes right of the header
+    text = max((len(unescape(re.sub(r"<[^>]+>", "", part))) for line in lines
+                for part in line.split("<BR/>")), default=0)
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD WIDTH="{6 * text + 12}"></TD>'
+            f'<TD>{_left(lines)[1:-1]}</TD></TR></TABLE>>')
 
 
 def _left(lines: list[str], **table) -> str:
@@ -411,15 +472,17 @@ def _left(lines: list[str], **table) -> str:
     return "<<TABLE " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + f">{cells}</TABLE>>"
 
 
-_SYMBOLS = {   # what the legend explains, only where the diagram draws it
-    "add": "orange ellipse = residual add (dashed orange edge: the shortcut)",
-    "concat": "green funnel = concat",
-    "mul": "pink ellipse = elementwise product (a gate)",
-    "block": "3-d box = a collapsed block (⊕ residual: it holds a skip; ⧺: a concat)",
-    "run": "×N = N identical blocks of one repeat, counts summed",
-    "train": "dashed = training only",
-    "glossary": "right: each block structure once, expanded (widths and kernels as in the first one named)",
+_SYMBOLS = {   # what the legend explains, only where the diagram draws it; one meaning per line style
+    "add": "orange ellipse: residual add",
+    "skip": "dashed edge: the shortcut (bypasses the other branch; into a concat: the carried input)",
+    "concat": "green funnel: concat",
+    "mul": "pink ellipse: product (a gate)",
+    "block": "3-d box: a collapsed block (⊕ holds a skip, ⧺ a concat)",
+    "run": "×N: N identical repeats, counts summed",
+    "train": "dotted: training only",
+    "glossary": "right: each block structure once, opened (sizes of the first one named)",
 }
+_SHAPES = "edges: tensor shapes (C×H×W)"
 
 
 def legend_label(v: View, shown: str, drawn: set[str]) -> str:
@@ -428,10 +491,10 @@ def legend_label(v: View, shown: str, drawn: set[str]) -> str:
     g = v.graph
     lines = [f'<FONT POINT-SIZE="14"><B>{escape(g.meta.get("title") or g.name)}</B></FONT>',
              *([_small(escape(g.meta["paper"]))] if g.meta.get("paper") else []),
-             f"input {fmt_shape(g.input_shape)}"]
+             f"input {compact_shape(g.input_shape)}"]
     for k, o in g.outputs.items():
         note = " (training only" + (f", loss weight {o.loss_weight:g}" if o.loss_weight else "") + ")"
-        lines.append(f"output: {escape(k)} {fmt_shape(g.shape_of(o.node))}{note if o.train_only else ''}")
+        lines.append(f"output: {escape(k)} {compact_shape(g.shape_of(o.node))}{note if o.train_only else ''}")
     lines += [f"params {g.params:,} trainable" + (f" (+ {g.buffers:,} in buffers)" if g.buffers else ""),
               f"MACs {g.macs:,} ({si(g.macs)}); FLOPs = 2 × MACs = {2 * g.macs:,}"]
     if any(o.train_only for o in g.outputs.values()):
@@ -439,9 +502,20 @@ def legend_label(v: View, shown: str, drawn: set[str]) -> str:
         lines.append(f"eval mode (training-only heads left out): params {ev['params']:,}, MACs {ev['macs']:,}")
     lines += [_small(escape(part, quote=False)) for part in CONVENTION.split("; ")]
     lines += [_small(escape(shown, quote=False))]
-    lines += [_small(escape(text, quote=False)) for key, text in _SYMBOLS.items() if key in drawn]
-    lines += [_small("edges carry tensor shapes")]
+    lines += [_small(escape(line, quote=False))
+              for line in _wrap([text for key, text in _SYMBOLS.items() if key in drawn] + [_SHAPES], 84)]
     return _left(lines, BORDER="1", COLOR="#999999", CELLPADDING="2")
+
+
+def _wrap(items: list[str], width: int) -> list[str]:
+    """Short items joined with " · ", a new line before one would pass `width` characters."""
+    out: list[str] = []
+    for item in items:
+        if out and len(out[-1]) + 3 + len(item) <= width:
+            out[-1] += " · " + item
+        else:
+            out.append(item)
+    return out
 
 
 # -- the DOT graph -------------------------------------------------------------
@@ -453,6 +527,9 @@ class Canvas:
     drawn: set[str] = field(default_factory=set)
     train: set[str] = field(default_factory=set)     # the graph's training-only nodes (found once)
     sums: dict = field(default_factory=dict)          # report.rollup(graph, elementwise=True), summed once
+    skips: dict = field(default_factory=dict)         # skips.shortcuts(graph): merge -> its shortcut input, found once
+    tint: dict = field(default_factory=dict)          # box id -> (fill, border), over the op colours (diff)
+    spine: set = field(default_factory=set)           # the main line's boxes (one `group`: drawn straight)
 
 
 @dataclass
@@ -466,10 +543,42 @@ class Page:
     sums: dict | None = None      # report.rollup(graph, elementwise=True), summed once for every page
 
 
+@dataclass
+class Diagram:
+    """Graphs laid out one by one, then packed side by side (gvpack): the main graph first, the
+    glossary beside it, so the glossary's clusters and headers never stretch the main graph's ranks."""
+    parts: list[graphviz.Digraph]
+    direction: str = "TB"
+    panels: list[graphviz.Digraph] = field(default_factory=list)     # the glossary, packed first
+    columns: int = 1                                                  # ... into this many columns
+
+    @property
+    def source(self) -> str:
+        """One DOT graph holding every part as a subgraph (what `--format dot` writes): `dot` alone
+        lays it out as one graph, the parts sharing ranks; archspec lays the parts out apart."""
+        whole = digraph(self.parts[-1].name, self.direction)
+        for part in self.parts + self.panels:
+            whole.subgraph(part)
+        return whole.source
+
+
+def digraph(name: str, direction: str = "TB", order: int = 0) -> graphviz.Digraph:
+    """An empty DOT graph with the diagrams' fonts and spacing; `order`: its place when packed."""
+    # the `diagram` extra: only a DOT graph needs it
+    import graphviz
+    return graphviz.Digraph(name, graph_attr={
+        "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
+        "newrank": "true", "labeljust": "l", "sortv": str(order)},
+        node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "box",
+                   "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.04"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": _MUTED, "arrowsize": "0.6"})
+
+
 def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand: tuple[str, ...] = (),
-          page: Page | None = None) -> tuple[graphviz.Digraph, View]:
-    """The diagram as a graphviz.Digraph, and the view (boxes, owners) it was drawn from; with `page`,
-    only that page's boxes, and a stub for each edge to or from another page."""
+          page: Page | None = None, tint: dict[str, tuple[str, str]] | None = None) -> tuple[Diagram, View]:
+    """The diagram (the main graph, and the glossary as a graph of its own), and the view (boxes,
+    owners) it was drawn from; with `page`, only that page's boxes, and a stub for each edge to or
+    from another page; with `tint` (box id -> fill, border: the diff's colours), no glossary."""
     check_expand(graph, expand)
     auto = depth is None
     sums = page.sums if page and page.sums else rollup(graph, elementwise=True)
@@ -482,19 +591,13 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
                                                      + "; --depth 0 draws every node, --expand PATH opens one")
     if page:
         shown += f"; page {page.number} of {page.count}"
-    # the `diagram` extra: only a DOT graph needs it
-    import graphviz
-    dot = graphviz.Digraph(graph.name, graph_attr={
-        "rankdir": direction, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3",
-        "newrank": "true", "labeljust": "l"},
-        node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "box",
-                   "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.04"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": _MUTED, "arrowsize": "0.6"})
-    canvas = Canvas(dot, train=graph.train_only_nodes(), sums=sums)
+    dot = digraph(graph.name, direction)
+    canvas = Canvas(dot, train=graph.train_only_nodes(), sums=sums, skips=shortcuts(graph), tint=tint or {},
+                    spine=spine(v))
     first = page is None or page.number == 1
     if first:
-        dot.node(INPUT, f"<<B>input</B><BR/>{fmt_shape(graph.input_shape)}>", shape="invhouse",
-                 fillcolor="#444444", fontcolor="white")
+        dot.node(INPUT, "<<B>input</B>>", shape="invhouse",
+                 fillcolor="#444444", fontcolor="white", group="spine")
     _add_boxes(canvas, v)
     owner, nodes = v.owner, list(graph.nodes.values())
     if page:
@@ -506,11 +609,30 @@ def build(graph: Graph, depth: int | None = None, direction: str = "TB", expand:
                lambda src: src if first else STUB + src,
                keep=None if page is None else lambda a, b: a in page.ids or b in page.ids or a == INPUT)
     _add_outputs(canvas, v)
-    if first:
-        shown += _add_glossary(canvas, v)
-    dot.node(LEGEND, legend_label(v, shown, canvas.drawn), shape="plaintext", style="")
-    dot.body.insert(0, dot.body.pop())      # first in the DOT: the legend sits top left
-    return dot, v
+    panels: list[graphviz.Digraph] = []
+    columns = 1
+    if first and tint is None:
+        note, panels, columns = _add_glossary(canvas, v, direction)
+        shown += note
+    legend = digraph(LEGEND, direction, -1)       # a part of its own: its height stretches no rank
+    legend.node(LEGEND, legend_label(v, shown, canvas.drawn), shape="plaintext", style="")
+    return Diagram([legend, dot], direction, panels, columns), v
+
+
+def spine(v: View) -> set[str]:
+    """The boxes of the longest path to the main output: drawn in one Graphviz `group`, so the
+    main line runs straight and side branches (aux heads, shortcuts) go around it."""
+    g = v.graph
+    main = next((o.node for o in g.outputs.values() if not o.train_only), None)
+    if main is None or main not in v.owner:
+        return set()
+    preds = box_preds(g, list(g.nodes.values()), v.owner)
+    level = levels([b.id for b in v.boxes], preds)
+    out, at = set(), v.owner[main]
+    while at in level:
+        out.add(at)
+        at = max((p for p in preds.get(at, ()) if p in level), key=lambda p: level[p], default="")
+    return out
 
 
 def _add_stubs(dot: graphviz.Digraph, v: View, page: Page, owner: dict[str, str], nodes: list[Node]) -> None:
@@ -530,7 +652,7 @@ def _add_stubs(dot: graphviz.Digraph, v: View, page: Page, owner: dict[str, str]
 
 def _add_boxes(canvas: Canvas, v: View) -> None:
     """Boxes nested in their clusters, each cluster inside its parent, in the graph's order. A cluster's
-    header is a node on the rank of its first box, left of it, so the main edge never crosses it."""
+    header is its own label, above its first box: a header node beside the box bent the main line."""
     g, sums = v.graph, canvas.sums
     inside: dict[str, list] = {}            # cluster path ("" = top) -> boxes and sub-clusters, in order
     for b in v.boxes:
@@ -542,24 +664,18 @@ def _add_boxes(canvas: Canvas, v: View) -> None:
     live = {p for n, owner in v.owner.items() if n not in canvas.train for p in _prefixes(owner)}
     level = levels([b.id for b in v.boxes], box_preds(g, list(g.nodes.values()), v.owner))
 
-    def first_box(path: str) -> str:
-        item = inside[path][0]
-        return item.id if isinstance(item, Box) else first_box(item)
-
     def emit(target, path: str) -> None:
         items = inside.get(path, [])
         for item in items:
             if isinstance(item, Box):
                 _add_box(canvas, target, item, g, item.id not in live)
                 continue
-            with target.subgraph(name=f"cluster_{item}") as c:
-                c.attr(label="", style="rounded" + (",dashed" * (item not in live)), color="#999999")
+            with target.subgraph(name=f"cluster_{item}") as c:      # its header: the frame's own label
                 single = len(inside[item]) == 1 and isinstance(inside[item][0], Box)
-                head = HEAD_PREFIX + item
-                c.node(head, cluster_label(item, g, sums, single), shape="plaintext", style="",
-                       fontsize="10", fontcolor=_MUTED if item not in live else "black")
+                c.attr(label=cluster_label(item, g, sums, single), fontsize="10", labelloc="t", labeljust="r",
+                       fontcolor=_MUTED if item not in live else "black",
+                       style="rounded" + (",dotted" * (item not in live)), color="#999999")
                 emit(c, item)
-                _same_rank(c, [head, first_box(item)])
         if path:
             for group in rank_groups([b.id for b in items if isinstance(b, Box)], level):
                 _same_rank(target, group)
@@ -629,10 +745,15 @@ def _add_box(canvas: Canvas, target, box: Box, g: Graph, dashed: bool, id: str |
         if "⊕" in label:
             attrs["color"] = _MERGE["add"][2]
         canvas.drawn.update({"block"} | ({"run"} if box.kind == "run" else set()))
-    if dashed:   # training-only: drawn dashed and muted
-        attrs["style"] = attrs.get("style", "rounded,filled") + ",dashed"
+    if dashed:   # training-only: drawn dotted and muted (dashed is the shortcut's)
+        attrs["style"] = attrs.get("style", "rounded,filled") + ",dotted"
         attrs["fontcolor"] = _MUTED
         canvas.drawn.add("train")
+    if id is None and box.id in canvas.tint:
+        attrs["fillcolor"], attrs["color"] = canvas.tint[box.id]
+        attrs["penwidth"] = "2"
+    if id is None and box.id in canvas.spine:
+        attrs["group"] = "spine"
     target.node(id or box.id, label, **attrs)
 
 
@@ -651,10 +772,12 @@ def _add_edges(canvas: Canvas, g: Graph, nodes: list[Node], owner: dict[str, str
                 continue
             seen.add((tail, dst, shape))
             attrs = {}
-            if merge and (n.op.name != "add" or k > 0):   # an add's first input is the main path
+            skip = canvas.skips.get(n.name) == k           # found by structure (skips.py), not input order
+            if merge and (n.op.name != "add" or skip):     # an add's other inputs are the main path
                 attrs = {"color": merge[3], "penwidth": "1.4"}
-                if n.op.name == "add":
-                    attrs["style"] = "dashed"              # the shortcut
+            if merge and skip:
+                attrs.update(style="dashed", weight="0")   # the shortcut (or carried input) bends, not the spine
+                canvas.drawn.add("skip")
             canvas.dot.edge(tail, dst, label=compact_shape(shape), **attrs)
 
 
@@ -669,10 +792,10 @@ def _add_outputs(canvas: Canvas, v: View) -> None:
             continue
         if src == name == o.node:       # ringed by _add_box
             continue
-        note = "<BR/>" + _small("training only" + (f", loss × {o.loss_weight:g}" if o.loss_weight else ""),
-                                "white") if o.train_only else ""
-        style = "rounded,filled,dashed" if o.train_only else "rounded,filled"
-        canvas.dot.node(OUT_PREFIX + name, f"<<B>{escape(name)}</B> {fmt_shape(shape)}{note}>", shape="house",
+        note = _small("training only" + (f", loss × {o.loss_weight:g}" if o.loss_weight else ""),
+                      "white") if o.train_only else ""
+        style = "rounded,filled,dotted" if o.train_only else "rounded,filled"
+        canvas.dot.node(OUT_PREFIX + name, lines_label([f"<B>{escape(name)}</B>", note]), shape="house",
                         style=style, fillcolor="#999999" if o.train_only else "#444444", fontcolor="white")
         canvas.dot.edge(src, OUT_PREFIX + name, label=compact_shape(shape))
 
@@ -704,13 +827,24 @@ def glossary(v: View) -> list[Entry]:
         if key in shown:
             continue
         if key in entries:
-            entries[key].also += [m for m in members if m in g.scopes and m != entries[key].path]
+            entry = entries[key]
+            entry.also += [m for m in members if m in g.scopes and m != entry.path]
+            if entry.carry is None and strided(g, path) and not strided(g, entry.path):
+                # drawn from a block that strides: where ResNet v1.5 puts the stride (the 3x3) shows
+                entry.also = [entry.path] + [m for m in entry.also if m != path]
+                entry.path = path
             continue
         carry = next((g.nodes[m] for m in members if m in g.nodes), None)
         entries[key] = Entry(path, [m for m in members if m in g.scopes and m != path], carry)
         cut = unit_at(opened(g, path))
         todo += [(c, [c]) for c in dict.fromkeys(cut(n.name) for n in inside) if c in g.scopes]
     return list(entries.values())
+
+
+def strided(g: Graph, path: str) -> bool:
+    """Some node of the block has a stride over 1."""
+    return any(any(x > 1 for x in (s if isinstance(s, (list, tuple)) else [s]))
+               for s in (getattr(n.attrs, "stride", 1) for n in nodes_in(g, path)) if s is not None)
 
 
 def within_budget(g: Graph, entries: list[Entry]) -> list[Entry]:
@@ -726,29 +860,25 @@ def within_budget(g: Graph, entries: list[Entry]) -> list[Entry]:
     return kept
 
 
-def _add_glossary(canvas: Canvas, v: View) -> str:
-    """The glossary beside the graph, one cluster per structure, in columns about as tall as the graph;
-    returns a note for the legend where structures were left out (MAX_GLOSSARY_BOXES)."""
+def _add_glossary(canvas: Canvas, v: View, direction: str) -> tuple[str, list[graphviz.Digraph], int]:
+    """The glossary: one graph per block structure, in the order the network runs them, to be packed
+    in reading order into as many columns as keep it about as tall as the main graph (each laid out
+    alone: one panel's height stretches no other's ranks). Returns a note for the legend where
+    structures were left out (MAX_GLOSSARY_BOXES), the panels, and the columns."""
     found = glossary(v)
     entries = within_budget(v.graph, found)
     note = (f"; the glossary draws {len(entries)} of {len(found)} block structures (at most "
             f"{MAX_GLOSSARY_BOXES:,} boxes)" if len(entries) < len(found) else "")
     if not entries:
-        return note
+        return note, [], 1
     canvas.drawn.add("glossary")
-    tall = _ranks(v)
-    with canvas.dot.subgraph(name=f"cluster_{GLOSSARY}") as outer:
-        outer.attr(label="<<B>Blocks, expanded</B>>", style="rounded,filled", fillcolor="#fafafa", color="#cccccc")
-        drawn = [_draw_entry(canvas, outer, v.graph, entry, f"{GLOSSARY}{i}/") for i, entry in enumerate(entries)]
-        column, tops = drawn[0][2], [drawn[0][0]]
-        for (_, end, _), (first, _, height) in zip(drawn, drawn[1:]):
-            column += height
-            if column > tall:       # start a new column, right of this one
-                column, tops = height, tops + [first]
-                continue
-            outer.edge(end, first, style="invis")
-        _same_rank(outer, tops)
-    return note
+    panels, heights = [], []
+    for i, entry in enumerate(entries):
+        panel = digraph(f"{GLOSSARY}{i}", direction, i)
+        heights.append(_draw_entry(replace(canvas, dot=panel), panel, v.graph, entry, f"{GLOSSARY}{i}/")[2])
+        panels.append(panel)
+    columns = max(1, min(len(panels), math.ceil(sum(heights) / max(_ranks(v), 1))))
+    return note, panels, columns
 
 
 def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> tuple[str, str, int]:
@@ -765,8 +895,8 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
             _small(escape(f"same structure: {also}")) if also else ""]
     live = {owner[n.name] for n in nodes if n.name not in train}
     dashed = set(owner.values()) - live       # boxes all of whose nodes are training-only
-    with target.subgraph(name=f"cluster_{prefix}") as c:     # training-only parts dashed, as in the main graph
-        c.attr(label=_left(head), style="rounded,filled" + (",dashed" * all(n.name in train for n in nodes)),
+    with target.subgraph(name=f"cluster_{prefix}") as c:     # training-only parts dotted, as in the main graph
+        c.attr(label=_left(head), style="rounded,filled" + (",dotted" * all(n.name in train for n in nodes)),
                fillcolor="white", color="#999999")
         c.node(source, "in", shape="plaintext", style="", fontcolor=_MUTED)
         inner = replace(g, nodes={n.name: n for n in nodes_in(g, path)})
@@ -865,7 +995,7 @@ def _check_pages(v: View, bound: str, count: int) -> None:
                            "draw it as svg, or collapse it with --depth")
 
 
-def _pages_needed(dot: graphviz.Digraph, path: Path, direction: str) -> int:
+def _pages_needed(dot: Diagram, path: Path, direction: str) -> int:
     """How many pages keep the long side of the layout within MAX_PX at 96 dpi (1 when it fits)."""
     width, height = map(float, _draw(dot, path, "plain").split(b"\n", 1)[0].split()[2:4])
     long = (width if direction == "LR" else height) * 96
@@ -896,15 +1026,39 @@ def _render_pages(graph: Graph, v: View, path: Path, fmt: str, depth: int | None
     return Drawing(paths, v, split)
 
 
-def _draw(dot: graphviz.Digraph, path: Path, fmt: str) -> bytes:
-    """The laid-out diagram from Graphviz's `dot`; without it, the .dot source beside `path`."""
+def _draw(diagram: Diagram, path: Path, fmt: str) -> bytes:
+    """The laid-out diagram from Graphviz: each part by `dot`, packed side by side by `gvpack` (left to
+    right; one under another where the graph runs LR), drawn by `neato -n2` at those positions.
+    Without Graphviz, the .dot source beside `path`."""
     import graphviz
     try:
-        return dot.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
+        if len(diagram.parts) == 1 and not diagram.panels:
+            return diagram.parts[0].pipe(format=fmt)
+        laid = [p.pipe(format="dot") for p in diagram.parts]
+        if diagram.panels:      # the glossary in reading order, then as one part after the others
+            panels = b"".join(p.pipe(format="dot") for p in diagram.panels)
+            laid.append(_gvpack(panels, _array(diagram.direction, diagram.columns), f"-Gsortv={len(laid)}"))
+        return graphviz.pipe("neato", fmt, _gvpack(b"".join(laid), _array(diagram.direction, len(laid))),
+                             neato_no_op=2, quiet=True)
+    except (graphviz.ExecutableNotFound, FileNotFoundError):
         fallback = path.with_suffix(".dot")
-        write_atomic(fallback, dot.source.encode())
+        write_atomic(fallback, diagram.source.encode())
         raise DotMissing(fallback, path, fmt) from None
     except graphviz.CalledProcessError as e:
         message = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         raise DiagramError(f"dot failed: {message[-1] if message else e}") from None
+
+
+def _array(direction: str, count: int) -> str:
+    """gvpack's array: `count` columns in `sortv` order, tops aligned (LR: `count` rows, left aligned)."""
+    return f"-array_ucl{count}" if direction == "LR" else f"-array_ut{count}"
+
+
+def _gvpack(laid: bytes, array: str, *more: str) -> bytes:
+    """Graphviz's gvpack over graphs already laid out: kept as laid, placed in an array by `sortv`."""
+    import subprocess
+    run = subprocess.run(["gvpack", array, "-m", "24", *more], input=laid, capture_output=True, check=False)
+    if run.returncode:
+        message = run.stderr.decode(errors="replace").strip().splitlines()
+        raise DiagramError(f"gvpack failed: {message[-1] if message else run.returncode}")
+    return run.stdout

@@ -24,6 +24,7 @@ from ..ir import Graph
 from ..names import file_stem, one_line
 from .render import deepest, short_name, unit_at, view
 from .report import CONVENTION, layout, rollup
+from .skips import flags
 
 ELK_VERSION = "0.12.1"      # assets/elk.bundled.js: `npm pack elkjs@0.12.1`, lib/elk.bundled.js as published
 
@@ -32,7 +33,7 @@ def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
     """What the page shows: nodes in graph order, scopes with counts, and the scopes open at first:
     those the static diagram draws open (above the cut at `depth`, or opened by --expand globs)."""
     unit = unit_at(depth, expand)
-    sums, train = rollup(graph), graph.train_only_nodes()
+    sums, train, skip = rollup(graph), graph.train_only_nodes(), flags(graph)
     return {
         "name": graph.name, "title": graph.meta.get("title") or graph.name, "paper": graph.meta.get("paper"),
         "input": list(graph.input_shape), "convention": CONVENTION,
@@ -40,6 +41,7 @@ def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
         "outputs": [{"name": k, "node": o.node, "train_only": o.train_only} for k, o in graph.outputs.items()],
         "nodes": [{"name": n.name, "op": n.op.name, "label": n.label, "shape": list(n.shape or ()), **layout(n.shape),
                    "params": n.params, "buffers": n.buffers, "macs": n.macs, "inputs": n.inputs,
+                   "skip": skip[n.name],     # per input: the shortcut or carried input (skips.py)
                    "attrs": _attrs(n.attrs), "train_only": n.name in train,
                    "weights": [{"key": t.key or n.name.rsplit(".", 1)[-1], "shape": list(t.shape), "buffer": t.buffer}
                                for t in n.tensors]}
