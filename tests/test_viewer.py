@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from paths import SPECS
+from paths import ROOT, SPECS
 
 from archspec.cli import main
 
@@ -500,9 +500,11 @@ def test_the_largest_networks_open_all(browser, tmp_path, capsys, name):
 # -- in a notebook ---------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_notebook_shows_the_viewer_inline(browser, tmp_path):
+def test_notebook_shows_the_viewer_inline(browser, tmp_path, monkeypatch):
     """A notebook run headless (nbclient, the ipykernel of this Python): an analysed graph, a loaded
     spec and archspec.show each give the viewer as HTML output, and that HTML draws in Chromium."""
+    # the kernel imports this checkout's archspec, however (or whether) it is installed
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     spec = str(SPECS / "resnet34.yaml")
