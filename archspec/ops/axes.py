@@ -181,7 +181,7 @@ class Reshape(Op):
     ranks = None
     view = True
     doc = ("the per-sample shape made `shape` (one entry may be -1, the rest), the element count kept: "
-           "x.reshape(x.shape[0], *shape); ResNeSt's (R*C, 1, 1) -> (R, C, 1, 1)")
+           "x.flatten(1).unflatten(1, shape); ResNeSt's (R*C, 1, 1) -> (R, C, 1, 1)")
 
     class Attrs(base.Attrs):
         shape: Sizes
@@ -192,7 +192,8 @@ class Reshape(Op):
                        product=True)
 
     def call(self, a, args, inplace=False):
-        return f"{args[0]}.reshape({args[0]}.shape[0], {', '.join(map(literal, a.shape))})"
+        # per sample, without reading the batch size (`x.shape[0]`: the generated code has no subscripts)
+        return f"{args[0]}.flatten(1).unflatten(1, {literal(tuple(a.shape))})"
 
     def label(self, a):
         return f"reshape {', '.join(map(str, a.shape))}"
