@@ -101,10 +101,16 @@ def test_sknet_selects_with_a_softmax_across_the_paths():
     assert softmax.shape == (2, 256, 1, 1) and softmax.attrs.axis == 0
 
 
-@pytest.mark.parametrize("values,where", [({"groups": 0}, "cardinality"), ({"base_width": 0}, "width")])
-def test_res2net_knobs_are_checked(values, where):
+@pytest.mark.parametrize("spec,values,where", [
+    (RES2NET, {"groups": 0}, "cardinality"), (RES2NET, {"base_width": 0}, "width"),
+    (RES2NET, {"se_reduction": 16}, "Res2Net bottleneck has no SE"),     # a ResNet knob it does not read
+    (SKNET, {"stride_in_1x1": True}, "SK bottleneck has no SE"), (SKNET, {"sk_ratio": 0}, "r > 0"),
+    (DPN, {"groups": 0}, "cardinality G")],
+    ids=["res2net-groups", "res2net-width", "res2net-se", "sknet-stride_in_1x1", "sknet-ratio", "dpn-groups"])
+def test_family_knobs_are_checked(spec, values, where):
+    """A value the family cannot take is an error, never a network silently without it."""
     with pytest.raises(SpecErrors, match=where):
-        archspec.analyze(RES2NET, **values)
+        archspec.analyze(spec, **values)
 
 
 def _built(tmp_path, spec: str, values: dict) -> torch.nn.Module:
