@@ -836,7 +836,7 @@ def glossary(v: View) -> list[Entry]:
             continue
         carry = next((g.nodes[m] for m in members if m in g.nodes), None)
         entries[key] = Entry(path, [m for m in members if m in g.scopes and m != path], carry)
-        cut = unit_at(opened(g, path))
+        cut = past_lists(g, unit_at(opened(g, path)))     # a list of members is no box
         todo += [(c, [c]) for c in dict.fromkeys(cut(n.name) for n in inside) if c in g.scopes]
     return list(entries.values())
 
@@ -852,7 +852,7 @@ def within_budget(g: Graph, entries: list[Entry]) -> list[Entry]:
     glossary with the graph, so a block that opens into thousands of boxes is named, not drawn."""
     kept, total = [], 0
     for e in entries:
-        cut = unit_at(opened(g, e.path))
+        cut = past_lists(g, unit_at(opened(g, e.path)))
         total += len({cut(n.name) for n in nodes_in(g, e.path)}) + (e.carry is not None)
         if total > MAX_GLOSSARY_BOXES:
             break
@@ -886,7 +886,7 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
     and its height in ranks."""
     path, depth = entry.path, opened(g, entry.path)
     nodes = nodes_in(g, path) + ([entry.carry] if entry.carry else [])
-    cut = unit_at(depth)
+    cut = past_lists(g, unit_at(depth))
     owner = {n.name: prefix + (cut(n.name)[len(path) + 1:] if n is not entry.carry else "carry") for n in nodes}
     source, sink = prefix + "in", prefix + "out"
     scope, train = g.scopes[path], canvas.train
