@@ -12,7 +12,7 @@ from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
 from ...names import name_problem
 from ...ops.base import Call, is_default, kw, literal
-from .classnames import ParamNamer, camel, name_classes, root_name
+from .classnames import ParamNamer, as_tuple, camel, classifiers, name_classes, root_name
 from .forward import forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
@@ -27,6 +27,7 @@ class ClassPlan:
     params: list[str] = field(default_factory=list)
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
     optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
+    defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
 
     @property
     def rep(self) -> ScopeNode:
@@ -176,6 +177,18 @@ def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
 
+def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
+    """The block's default of each parameter named after one of its parameters, where an
+    instance that left it at its default shows it: calls then pass only what differs."""
+    out = {}
+    for p, col in column_of.items():
+        for sn, v in zip(plan.instances, col):
+            if sn.scope is not None and p in sn.scope.defaults and as_tuple(sn.scope.defaults[p]) == v:
+                out[p] = v
+                break
+    return out
+
+
 def _check_tests(tests: int, sn: ScopeNode) -> None:
     """Each new structure of a block is compared with every earlier one, child by child: the count
     is made before the comparisons, and refused where so many structures of one block would make
@@ -224,6 +237,7 @@ class ClassPlanner:
             if plan.optional:
                 plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
             self._parameterise(plan)
+        take_num_classes(self, self.root)
 
     def unique_plans(self) -> list[ClassPlan]:
         """Every class once, in post-order (a merged class is filed under several structures)."""
@@ -248,7 +262,8 @@ class ClassPlanner:
             return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
         plan = self.plan_of[c.sub]
         present = {g.local: g for g in c.sub.children}
-        kwargs = [kw(p, v) for p, v in zip(plan.params, self.args_of[c.sub])]
+        kwargs = [kw(p, v, plan.defaults[p]) if p in plan.defaults else kw(p, v)
+                  for p, v in zip(plan.params, self.args_of[c.sub])]
         kwargs += [kw(o, self.ctor(present[o])) for o in plan.optional if o in present]
         return Call(plan.name, (), tuple(kwargs))
 
@@ -407,11 +422,12 @@ class ClassPlanner:
                 names[key] = namer(col, label, given)
                 given.add(names[key])
             plan.slots.append(names[key])
-        plan.params = list(dict.fromkeys(s for s in plan.slots if s))
         column_of: dict[str, tuple] = {}
         for slot, col in zip(plan.slots, columns):
             if slot:
                 column_of.setdefault(slot, col)
+        plan.defaults = _defaults(plan, column_of)
+        plan.params = sorted(dict.fromkeys(s for s in plan.slots if s), key=lambda p: p in plan.defaults)
         for i, sn in enumerate(plan.instances):
             self.args_of[sn] = [column_of[p][i] for p in plan.params]
 
@@ -434,3 +450,20 @@ class ClassPlanner:
             if call is not None:
                 _numbers(call, c.local, out)
         return out
+
+
+def take_num_classes(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """The top class takes the spec's `num_classes` (its default the spec's) and gives it to
+    the classifiers it builds itself, as torchvision's `nn.Linear(2048, num_classes)`."""
+    g = planner.tree.graph
+    n = (g.meta.get("params") or {}).get("num_classes")
+    if type(n) is not int or "num_classes" in plan.params:
+        return
+    labels = {c.replace(".", "_") + side for c in classifiers(g, n) for side in ("_out_features", "_out_channels")}
+    positions = planner.positions(plan.rep)
+    if not any(lab in labels for lab, _ in positions):
+        return
+    plan.slots = ["num_classes" if lab in labels else s for (lab, _), s in zip(positions, plan.slots)]
+    plan.params.append("num_classes")
+    plan.defaults["num_classes"] = n
+    planner.args_of[plan.rep] = [*planner.args_of[plan.rep], n]

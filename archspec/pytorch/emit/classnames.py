@@ -162,11 +162,30 @@ class ParamNamer:
             args = [s.args for s in scopes if s is not None]
             for a in args[0]:
                 if all(a in s for s in args):
-                    yield a, tuple(s[a] for s in args)
+                    yield a, tuple(as_tuple(s[a]) for s in args)
         for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
                            ("out_channels", [sn.exports for sn in plan.instances])):
             if all(len(r) == 1 for r in refs):
                 yield side, tuple(_channels(self.g, r[0]) for r in refs)
+
+
+def classifiers(g: Graph, num_classes: int) -> list[str]:
+    """The nodes that make each output's `num_classes` channels from other widths (a network's
+    fc), found by walking back from the output through nodes that keep that width."""
+    found = []
+    for o in g.outputs.values():
+        n = g.nodes[o.node]
+        while n.shape and n.shape[0] == num_classes and n.in_shapes and n.in_shapes[0] \
+                and n.in_shapes[0][0] == num_classes and n.inputs[0] in g.nodes:
+            n = g.nodes[n.inputs[0]]
+        if n.shape and n.shape[0] == num_classes:
+            found.append(n.name)
+    return found
+
+
+def as_tuple(v: Any) -> Any:
+    """A block argument as the ops' calls hold it: a list (`k: [1, 7]`) is a tuple."""
+    return tuple(as_tuple(x) for x in v) if isinstance(v, list) else v
 
 
 def _channels(g: Graph, ref: str) -> Any:
