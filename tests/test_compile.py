@@ -117,7 +117,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
     assert text.count("\nclass DenseBlock") == 1
     assert ('        for i in range(layers):\n            self.add_module(f"denselayer{i + 1}", '
             "DenseLayer(in_channels=in_channels + i * 32))\n") in text
-    assert "        for layer in self.children():\n            out = layer(x)\n" in text
+    assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
     assert "self.denseblock3 = DenseBlock(layers=24, in_channels=256)" in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \

@@ -171,7 +171,7 @@ def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int
     if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
             or not {c.local for c in mods}.isdisjoint(_WORD.findall("\n".join(rest)))):
         return None
-    var = next(v for v in ("out", "new", "layer_out", "value") if v not in words)
+    var = next(v for v in ("new_features", "out", "layer_out", "value") if v not in words)   # torchvision's
     body = [_renamed(line.replace("self.NAME(", "layer("), "NAME", var) for line in stretches[0]]
     loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
