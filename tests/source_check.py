@@ -44,7 +44,7 @@ PLAIN = re.compile(r"^[A-Za-z0-9_]+(-[0-9]+)?(\.[A-Za-z0-9_]+(-[0-9]+)?)*$")   #
 #                                                                   name (a part may end -N: RegNet's block1-0)
 INDEXED = re.compile(r"^(?:[0-9]+|[A-Za-z][A-Za-z0-9_]*-[0-9]+)$")    # features.0, RegNet's block1-0
 LOOP_INDICES = ("i", "k", "index")
-BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)
 # members of torch that act outside the model (files, global state, compilation, imports)
 TORCH_DENY = {
     "load", "save", "hub", "ops", "jit", "compile", "export", "onnx", "library", "classes",

@@ -189,6 +189,37 @@ def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
     return out
 
 
+def derive_all(column_of: dict[str, tuple], namer: ParamNamer) -> dict[str, str]:
+    """Parameters that no block parameter names (a node's width, `conv1_out_channels`) but that
+    are the same multiple or fraction of one that does, or the product of two, at every
+    instance: each is that expression instead (`2 * planes`, `in_channels // 16`)."""
+    named = {p: col for p, col in sorted(column_of.items(), key=lambda pc: pc[0] in ("in_channels", "out_channels"))
+             if namer.is_named(col) and _ints(col)}          # the block's own parameters first
+    out = {}
+    for p, col in column_of.items():
+        if p not in named and _ints(col):
+            expr = _derive(col, named)
+            if expr is not None:
+                out[p] = expr
+    return out
+
+
+def _ints(col: tuple) -> bool:
+    return all(type(v) is int and v > 0 for v in col)
+
+
+def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
+    for p, pc in named.items():
+        if all(v % b == 0 for v, b in zip(col, pc)) and len({v // b for v, b in zip(col, pc)}) == 1:
+            return f"{col[0] // pc[0]} * {p}"
+        if all(b % v == 0 for v, b in zip(col, pc)) and len({b // v for v, b in zip(col, pc)}) == 1:
+            return f"{p} // {pc[0] // col[0]}"
+    for (p, pc), (q, qc) in itertools.combinations(named.items(), 2):
+        if all(v == a * b for v, a, b in zip(col, pc, qc)):
+            return f"{p} * {q}"
+    return None
+
+
 def _check_tests(tests: int, sn: ScopeNode) -> None:
     """Each new structure of a block is compared with every earlier one, child by child: the count
     is made before the comparisons, and refused where so many structures of one block would make
@@ -422,12 +453,13 @@ class ClassPlanner:
                 names[key] = namer(col, label, given)
                 given.add(names[key])
             plan.slots.append(names[key])
-        column_of: dict[str, tuple] = {}
-        for slot, col in zip(plan.slots, columns):
-            if slot:
-                column_of.setdefault(slot, col)
+        column_of = {slot: col for slot, col in zip(plan.slots, columns) if slot}    # equal columns per slot
+        if plan.instances[0] not in self.loop_of:      # a loop's numbers grow: no expressions there
+            derived = derive_all(column_of, namer)
+            plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
+            column_of = {p: col for p, col in column_of.items() if p not in derived}
         plan.defaults = _defaults(plan, column_of)
-        plan.params = sorted(dict.fromkeys(s for s in plan.slots if s), key=lambda p: p in plan.defaults)
+        plan.params = sorted(column_of, key=lambda p: p in plan.defaults)
         for i, sn in enumerate(plan.instances):
             self.args_of[sn] = [column_of[p][i] for p in plan.params]
 

@@ -164,6 +164,10 @@ class ParamNamer:
             k += 1
         return f"{fallback}_{k}"
 
+    def is_named(self, col: tuple) -> bool:
+        """A block parameter or in/out_channels has these values (its name is no node's)."""
+        return bool(self._candidates(col))
+
     def _candidates(self, col: tuple) -> list[str]:
         if self.index is None:
             self.index = {}
