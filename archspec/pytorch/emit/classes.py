@@ -197,10 +197,14 @@ def derive_all(column_of: dict[str, tuple], namer: ParamNamer) -> dict[str, str]
              if namer.is_named(col) and _ints(col)}          # the block's own parameters first
     out = {}
     for p, col in column_of.items():
+        expr = None
         if p not in named and _ints(col):
             expr = _derive(col, named)
-            if expr is not None:
-                out[p] = expr
+        elif p not in named and all(isinstance(v, tuple) and v[1:] == col[0][1:] for v in col) and _ints(col[0]):
+            head = _derive(tuple(v[0] for v in col), named)     # a shape (dim, 1, 1): its first entry
+            expr = head and f"({head}, {', '.join(map(str, col[0][1:]))})"
+        if expr:
+            out[p] = expr
     return out
 
 
@@ -211,9 +215,12 @@ def _ints(col: tuple) -> bool:
 def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
     for p, pc in named.items():
         if all(v % b == 0 for v, b in zip(col, pc)) and len({v // b for v, b in zip(col, pc)}) == 1:
-            return f"{col[0] // pc[0]} * {p}"
+            return p if col == pc else f"{col[0] // pc[0]} * {p}"
         if all(b % v == 0 for v, b in zip(col, pc)) and len({b // v for v, b in zip(col, pc)}) == 1:
             return f"{p} // {pc[0] // col[0]}"
+        for c in range(2, 9):          # `pad: ${k // 2}`
+            if all(v == b // c for v, b in zip(col, pc)):
+                return f"{p} // {c}"
     for (p, pc), (q, qc) in itertools.combinations(named.items(), 2):
         if all(v == a * b for v, a, b in zip(col, pc, qc)):
             return f"{p} * {q}"
