@@ -44,7 +44,7 @@ PLAIN = re.compile(r"^[A-Za-z0-9_]+(-[0-9]+)?(\.[A-Za-z0-9_]+(-[0-9]+)?)*$")   #
 #                                                                   name (a part may end -N: RegNet's block1-0)
 INDEXED = re.compile(r"^(?:[0-9]+|[A-Za-z][A-Za-z0-9_]*-[0-9]+)$")    # features.0, RegNet's block1-0
 LOOP_INDICES = ("i", "k", "index")
-BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)
 # members of torch that act outside the model (files, global state, compilation, imports)
 TORCH_DENY = {
     "load", "save", "hub", "ops", "jit", "compile", "export", "onnx", "library", "classes",
@@ -452,9 +452,9 @@ class _Checker:
         if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.kw_defaults
                 or not a.args or a.args[0].arg != "self"):
             _fail(fn, "method arguments other than (self, name, ...)")
-        if a.defaults and (fn.name != "__init__" or any(not (isinstance(d, ast.Constant) and d.value is None)
-                                                        for d in a.defaults)):
-            _fail(fn, "a default other than an optional child's None in __init__")
+        if a.defaults and (fn.name != "__init__" or not all(map(_plain_default, a.defaults))):
+            _fail(fn, "a default other than a plain value (a block parameter's, an optional child's None) "
+                      "in __init__")
         names = {"self"}
         for arg in a.args[1:]:
             annotated = arg.annotation and not (fn.name == "forward" and _dump(arg.annotation) == _dump(TENSOR))
@@ -535,6 +535,16 @@ def _module_classes(tree: ast.Module) -> tuple[list, str]:
         if not isinstance(c, ast.ClassDef):
             _fail(c, f"module-level {type(c).__name__}")
     return classes, last.value.id
+
+
+def _plain_default(d: ast.expr) -> bool:
+    """A constructor default: None, a bool or number (negative too), or a tuple of them."""
+    if isinstance(d, ast.Tuple):
+        return all(map(_plain_default, d.elts))
+    if isinstance(d, ast.UnaryOp) and isinstance(d.op, ast.USub):
+        d = d.operand
+        return isinstance(d, ast.Constant) and type(d.value) in (int, float)
+    return isinstance(d, ast.Constant) and type(d.value) in (int, float, bool, type(None))
 
 
 def check_generated_source(text: str, probe: bool = False) -> None:

@@ -295,24 +295,25 @@ nodes:
 # one line, printable, no double quote or backslash (emit/source.py's _text), and a class name
 # only where the one name validator accepts one made from it
 TITLES = {
-    "None": ("None", "Net"), "True": ("True", "Net"), "F": ("F", "Net"), "nn": ("nn", "Nn"),
-    "torch": ("torch", "Torch"), "Model": ("Model", "Net"), "Cbr": ("Cbr", "Cbr"),    # block cbr: CbrNoExpand
+    "None": ("None", "Net"), "True": ("True", "Net"), "F": ("F", "Net"), "nn": ("nn", "Net"),
+    "torch": ("torch", "Net"), "Model": ("Model", "Net"), "Cbr": ("Cbr", "Net"),
     '"""': ("'''", "Net"),
     'x """\nimport os\nos.system("touch pwned")\n"""': ("x ''' import os os.system('touch pwned') '''",
-                                                         "XImportOsOsSystem"),
-    "'''": ("'''", "Net"), "ends with a backslash \\": ("ends with a backslash /", "EndsWithABackslash"),
+                                                         "Net"),
+    "'''": ("'''", "Net"), "ends with a backslash \\": ("ends with a backslash /", "Net"),
     "": (None, "Net"), "123": ("123", "Net"),
-    "x\rimport os; os.system('touch pwned')\r#": ("x import os; os.system('touch pwned') #", "XImportOsOsSystem"),
-    "nul \x00 byte": ("nul byte", "NulByte"), "x\x0cimport os": ("x import os", "XImportOs"),
-    "line\u2028sep": ("line sep", "LineSep"),
-    "word " * 80: (" ".join(["word"] * 60) + "…", "Net"),     # cut at 300 characters; too long for a class name
+    "x\rimport os; os.system('touch pwned')\r#": ("x import os; os.system('touch pwned') #", "Net"),
+    "nul \x00 byte": ("nul byte", "Net"), "x\x0cimport os": ("x import os", "Net"),
+    "line\u2028sep": ("line sep", "Net"),
+    "the NeT, i.e. x\nimport os": ("the NeT, i.e. x import os", "NeT"),    # the name 'net' as the title cases it
+    "word " * 80: (" ".join(["word"] * 60) + "…", "Net"),     # cut at 300 characters
 }
 
 
 @pytest.mark.parametrize("title", list(TITLES), ids=case_id)
 def test_title(capsys, spec_file, tmp_path, title):
-    """The title is metadata: it reaches the header comment, the docstring and the class name
-    (each through its one gate), never code. Every title builds."""
+    """The title is metadata: it reaches the header comment and the docstring (each through its
+    one gate) and the class name only as the casing of the spec's name, never code. Every title builds."""
     path = spec_file(HEAD + f"title: {q(title)}\n" + """blocks:
   cbr: {nodes: [{op: conv, out: 4, k: 1}, relu]}
 nodes:

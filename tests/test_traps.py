@@ -198,9 +198,10 @@ def test_a_chain_of_untitled_variants_adds_up_and_a_same_network_keeps_the_title
 def test_a_variants_generated_class_is_named_after_the_variant(specs_copy):
     from archspec.pytorch.emit.classnames import root_name
     (specs_copy / "resnext_cifar.yaml").write_text(RESNEXT_CIFAR)
-    assert root_name(archspec.analyze("specs/resnext_cifar.yaml")) == "ResnextCifar"
-    assert root_name(archspec.analyze("specs/resnet20_cifar.yaml")) == "ResNet20"
-    assert root_name(archspec.analyze(str(ROOT / "examples/guide/se_resnet18.yaml"))) == "SeResnet18"
+    # the spec's name, each word cased as the title (the base's, for a variant) writes it
+    assert root_name(archspec.analyze("specs/resnext_cifar.yaml")) == "ResnextCIFAR"
+    assert root_name(archspec.analyze("specs/resnet20_cifar.yaml")) == "ResNet20CIFAR"
+    assert root_name(archspec.analyze(str(ROOT / "examples/guide/se_resnet18.yaml"))) == "SeResNet18"
 
 
 # -- did-you-mean on every node form -------------------------------------------------------

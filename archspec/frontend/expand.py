@@ -217,7 +217,7 @@ class Expander:
         call_env = self.env(ctx, [first])
         views = {name: ShapeView(s) for name, ref in bound.items() if (s := self.shape_of(ref)) is not None}
         tensors = {"input": call_env.get("input"), **{k: v for k, v in views.items() if k != INPUT}}
-        env = block_env(block, bind_args(d, block, call_env), self.globals, tensors, d.loc)
+        env = block_env(block, given := bind_args(d, block, call_env), self.globals, tensors, d.loc)
         check_input_shapes(d, block, declared, views, env)
         if "when" in block.raw:
             cond = value_of(block.raw["when"], {**env, **tensors}, block.raw.at("when"),
@@ -235,7 +235,8 @@ class Expander:
                           chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
         out, _ = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind), block.raw.get("output"), outer)
         args = {p: env[p] for p in block.params}
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, out, ctx.index, inputs=outer and bound)
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, out, ctx.index, inputs=outer and bound,
+                                  defaults={p: args[p] for p in args if p not in given})
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -422,7 +423,7 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     meta = {"title": spec.doc.title, "paper": spec.doc.paper, "variant_of": spec.variant_of, "file": spec.path,
             "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
             "reference_loc": raw.at("reference"), "overridden": spec.overridden,
-            "sets": spec.sets, "values": spec.values,
+            "sets": spec.sets, "values": spec.values, "params": dict(spec.params),
             "table": spec.doc.table, "table_raw": raw.get("table")}
     graph = Graph(spec.name, input_shape, nodes, scopes, outs, meta,
                   init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,

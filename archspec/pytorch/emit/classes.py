@@ -12,7 +12,7 @@ from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
 from ...names import name_problem
 from ...ops.base import Call, is_default, kw, literal
-from .classnames import ParamNamer, camel, name_classes, root_name
+from .classnames import ParamNamer, as_tuple, camel, classifiers, name_classes, root_name
 from .forward import forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
@@ -27,6 +27,7 @@ class ClassPlan:
     params: list[str] = field(default_factory=list)
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
     optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
+    defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
 
     @property
     def rep(self) -> ScopeNode:
@@ -170,10 +171,60 @@ def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int
     if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
             or not {c.local for c in mods}.isdisjoint(_WORD.findall("\n".join(rest)))):
         return None
-    var = next(v for v in ("out", "new", "layer_out", "value") if v not in words)
+    var = next(v for v in ("new_features", "out", "layer_out", "value") if v not in words)   # torchvision's
     body = [_renamed(line.replace("self.NAME(", "layer("), "NAME", var) for line in stretches[0]]
     loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
+
+
+def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
+    """The block's default of each parameter named after one of its parameters, where an
+    instance that left it at its default shows it: calls then pass only what differs."""
+    out = {}
+    for p, col in column_of.items():
+        for sn, v in zip(plan.instances, col):
+            if sn.scope is not None and p in sn.scope.defaults and as_tuple(sn.scope.defaults[p]) == v:
+                out[p] = v
+                break
+    return out
+
+
+def derive_all(column_of: dict[str, tuple], namer: ParamNamer) -> dict[str, str]:
+    """Parameters that no block parameter names (a node's width, `conv1_out_channels`) but that
+    are the same multiple or fraction of one that does, or the product of two, at every
+    instance: each is that expression instead (`2 * planes`, `in_channels // 16`)."""
+    named = {p: col for p, col in sorted(column_of.items(), key=lambda pc: pc[0] in ("in_channels", "out_channels"))
+             if namer.is_named(col) and _ints(col)}          # the block's own parameters first
+    out = {}
+    for p, col in column_of.items():
+        expr = None
+        if p not in named and _ints(col):
+            expr = _derive(col, named)
+        elif p not in named and all(isinstance(v, tuple) and v[1:] == col[0][1:] for v in col) and _ints(col[0]):
+            head = _derive(tuple(v[0] for v in col), named)     # a shape (dim, 1, 1): its first entry
+            expr = head and f"({head}, {', '.join(map(str, col[0][1:]))})"
+        if expr:
+            out[p] = expr
+    return out
+
+
+def _ints(col: tuple) -> bool:
+    return all(type(v) is int and v > 0 for v in col)
+
+
+def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
+    for p, pc in named.items():
+        if all(v % b == 0 for v, b in zip(col, pc)) and len({v // b for v, b in zip(col, pc)}) == 1:
+            return p if col == pc else f"{col[0] // pc[0]} * {p}"
+        if all(b % v == 0 for v, b in zip(col, pc)) and len({b // v for v, b in zip(col, pc)}) == 1:
+            return f"{p} // {pc[0] // col[0]}"
+        for c in range(2, 9):          # `pad: ${k // 2}`
+            if all(v == b // c for v, b in zip(col, pc)):
+                return f"{p} // {c}"
+    for (p, pc), (q, qc) in itertools.combinations(named.items(), 2):
+        if all(v == a * b for v, a, b in zip(col, pc, qc)):
+            return f"{p} * {q}"
+    return None
 
 
 def _check_tests(tests: int, sn: ScopeNode) -> None:
@@ -224,6 +275,7 @@ class ClassPlanner:
             if plan.optional:
                 plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
             self._parameterise(plan)
+        take_num_classes(self, self.root)
 
     def unique_plans(self) -> list[ClassPlan]:
         """Every class once, in post-order (a merged class is filed under several structures)."""
@@ -248,7 +300,8 @@ class ClassPlanner:
             return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
         plan = self.plan_of[c.sub]
         present = {g.local: g for g in c.sub.children}
-        kwargs = [kw(p, v) for p, v in zip(plan.params, self.args_of[c.sub])]
+        kwargs = [kw(p, v, plan.defaults[p]) if p in plan.defaults else kw(p, v)
+                  for p, v in zip(plan.params, self.args_of[c.sub])]
         kwargs += [kw(o, self.ctor(present[o])) for o in plan.optional if o in present]
         return Call(plan.name, (), tuple(kwargs))
 
@@ -407,11 +460,13 @@ class ClassPlanner:
                 names[key] = namer(col, label, given)
                 given.add(names[key])
             plan.slots.append(names[key])
-        plan.params = list(dict.fromkeys(s for s in plan.slots if s))
-        column_of: dict[str, tuple] = {}
-        for slot, col in zip(plan.slots, columns):
-            if slot:
-                column_of.setdefault(slot, col)
+        column_of = {slot: col for slot, col in zip(plan.slots, columns) if slot}    # equal columns per slot
+        if plan.instances[0] not in self.loop_of:      # a loop's numbers grow: no expressions there
+            derived = derive_all(column_of, namer)
+            plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
+            column_of = {p: col for p, col in column_of.items() if p not in derived}
+        plan.defaults = _defaults(plan, column_of)
+        plan.params = sorted(column_of, key=lambda p: p in plan.defaults)
         for i, sn in enumerate(plan.instances):
             self.args_of[sn] = [column_of[p][i] for p in plan.params]
 
@@ -434,3 +489,20 @@ class ClassPlanner:
             if call is not None:
                 _numbers(call, c.local, out)
         return out
+
+
+def take_num_classes(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """The top class takes the spec's `num_classes` (its default the spec's) and gives it to
+    the classifiers it builds itself, as torchvision's `nn.Linear(2048, num_classes)`."""
+    g = planner.tree.graph
+    n = (g.meta.get("params") or {}).get("num_classes")
+    if type(n) is not int or "num_classes" in plan.params:
+        return
+    labels = {c.replace(".", "_") + side for c in classifiers(g, n) for side in ("_out_features", "_out_channels")}
+    positions = planner.positions(plan.rep)
+    if not any(lab in labels for lab, _ in positions):
+        return
+    plan.slots = ["num_classes" if lab in labels else s for (lab, _), s in zip(positions, plan.slots)]
+    plan.params.append("num_classes")
+    plan.defaults["num_classes"] = n
+    planner.args_of[plan.rep] = [*planner.args_of[plan.rep], n]

@@ -1,5 +1,5 @@
 """Names in the generated classes: each class after its block (and what sets it apart where a
-block needs several), the top class after the spec's title, constructor parameters after the
+block needs several), the top class after the spec's name, constructor parameters after the
 block parameters or channels whose values they take."""
 from __future__ import annotations
 
@@ -22,13 +22,17 @@ def camel(name: str) -> str:
 
 
 def root_name(g: Graph) -> str:
-    """The top class: the spec's title (ResNet-50 -> ResNet50), else (and for a variant whose
-    title only says it is one) its name."""
-    if g.meta.get("variant_of"):
-        return camel(g.name)
-    words = re.split(r"[^A-Za-z0-9]+", (g.meta.get("title") or "").split("(")[0])
-    name = "".join(w[:1].upper() + w[1:] for w in words if w)
-    return name if name_problem(name) is None and len(name) <= 30 else camel(g.name)
+    """The top class: the spec's `name:` (a title says more than a class name should), each
+    word cased as the title writes it (resnet50, "ResNet-50" -> ResNet50; convnext_tiny,
+    "ConvNeXt-T" -> ConvNeXtTiny), else capitalised."""
+    title = re.sub(r"[^A-Za-z0-9]", "", g.meta.get("title") or "")
+    out = ""
+    for word in (w for w in re.split(r"[^A-Za-z0-9]+", g.name) if w):
+        at = title.lower().find(word.lower())
+        cased = title[at:at + len(word)] if at >= 0 else word
+        cased = cased[:1].upper() + cased[1:]
+        out += ("_" if out[-1:].isdigit() and cased[:1].isdigit() else "") + cased
+    return out if name_problem(out) is None and out[:1].isalpha() and out not in RESERVED else camel(g.name)
 
 
 # -- class names: the block's, and what differs where one block needs several classes ----------
@@ -46,9 +50,28 @@ def name_classes(tree: ScopeTree, plans: list[ClassPlan], taken: set[str]) -> No
     for base, group in sorted(groups.items(), key=lambda g: len(g[1]) > 1):   # blocks' own names first
         found = [_features(tree, plan, base, order) for plan in group]
         every = sorted(set().union(*(ops for _, ops in found)) - {"add"})   # an add: the Skip word
-        rows = [(*words, *("" if op in ops else f"No{camel(op)}" for op in every)) for words, ops in found]
+        rows = [(*words, *("" if op in ops else f"No{camel(op)}" for op in every), *_switches(plan))
+                for (words, ops), plan in zip(found, group)]
+        rows = [row + ("",) * (max(map(len, rows)) - len(row)) for row in rows]    # two blocks, one base name
         for plan, name in zip(group, _told_apart(base, rows)):
             plan.name = _free(name if name_problem(name) is None else base, taken, numbered)
+
+
+def _switches(plan: ClassPlan) -> tuple[str, ...]:
+    """A word per boolean block parameter that every instance sets away from its default
+    (Xception's `start_with_relu: false`: ModuleNoStartWithRelu), else "": the last resort
+    before a number."""
+    scopes = [sn.scope for sn in plan.instances]
+    if any(s is None or not s.block for s in scopes):
+        return ()
+    args = sorted(k for k, v in scopes[0].args.items() if isinstance(v, bool))   # type: ignore[union-attr]
+    words = []
+    for a in args:
+        values = {(s.args.get(a), a in s.defaults) for s in scopes}     # type: ignore[union-attr]
+        v, default = next(iter(values))
+        words.append("" if len(values) > 1 or default or not isinstance(v, bool) else
+                     camel(a) if v else f"No{camel(a)}")
+    return tuple(words)
 
 
 def _told_apart(base: str, rows: list[tuple[str, ...]]) -> list[str]:
@@ -141,6 +164,10 @@ class ParamNamer:
             k += 1
         return f"{fallback}_{k}"
 
+    def is_named(self, col: tuple) -> bool:
+        """A block parameter or in/out_channels has these values (its name is no node's)."""
+        return bool(self._candidates(col))
+
     def _candidates(self, col: tuple) -> list[str]:
         if self.index is None:
             self.index = {}
@@ -162,11 +189,30 @@ class ParamNamer:
             args = [s.args for s in scopes if s is not None]
             for a in args[0]:
                 if all(a in s for s in args):
-                    yield a, tuple(s[a] for s in args)
+                    yield a, tuple(as_tuple(s[a]) for s in args)
         for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
                            ("out_channels", [sn.exports for sn in plan.instances])):
             if all(len(r) == 1 for r in refs):
                 yield side, tuple(_channels(self.g, r[0]) for r in refs)
+
+
+def classifiers(g: Graph, num_classes: int) -> list[str]:
+    """The nodes that make each output's `num_classes` channels from other widths (a network's
+    fc), found by walking back from the output through nodes that keep that width."""
+    found = []
+    for o in g.outputs.values():
+        n = g.nodes[o.node]
+        while n.shape and n.shape[0] == num_classes and n.in_shapes and n.in_shapes[0] \
+                and n.in_shapes[0][0] == num_classes and n.inputs[0] in g.nodes:
+            n = g.nodes[n.inputs[0]]
+        if n.shape and n.shape[0] == num_classes:
+            found.append(n.name)
+    return found
+
+
+def as_tuple(v: Any) -> Any:
+    """A block argument as the ops' calls hold it: a list (`k: [1, 7]`) is a tuple."""
+    return tuple(as_tuple(x) for x in v) if isinstance(v, list) else v
 
 
 def _channels(g: Graph, ref: str) -> Any:

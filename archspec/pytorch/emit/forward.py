@@ -37,6 +37,24 @@ def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str
     return _Forward(tree, sn, probe, optional).lines()
 
 
+def snake(name: str) -> str:
+    """A local variable's name: snake_case (Mixed_6e -> mixed_6e, AuxLogits -> aux_logits)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _branches(sn: ScopeNode) -> dict[str, str]:
+    """Children that are steps of one named branch (torchvision's branch7x7_1, branch7x7_2, ...):
+    each step's local -> the branch's variable, where two or more steps share it."""
+    stems: dict[str, list[str]] = {}
+    for c in sn.children:
+        m = _NUMBERED.fullmatch(c.local)
+        if m and c.named and c.local.isidentifier():
+            stems.setdefault(snake(m[1]), []).append(c.local)
+    taken = {snake(c.local) for c in sn.children} | set(arg_names(sn))
+    return {local: stem for stem, steps in stems.items() if len(steps) > 1 and stem not in taken
+            and name_problem(stem) is None for local in steps}
+
+
 class _Forward:
     """One forward being written: the variable namespace (which variable holds which value)
     and the children in the order they run."""
@@ -50,6 +68,7 @@ class _Forward:
         self.var: dict[str, str] = {}            # ref -> the variable holding it
         self.live: dict[str, str] = {}           # variable -> the ref it holds now
         self.taken_below: dict[str, int] = {}    # base -> k where base, base_1 .. base_{k-1} are all live
+        self.branches = _branches(sn)
         for r, v in zip(sn.inputs, arg_names(sn)):
             self.var[r], self.live[v] = v, r
 
@@ -103,12 +122,17 @@ class _Forward:
         exports = self.sn.exports
         nxt = self.order[i + 1] if i + 1 < len(self.order) else None
         chained = exports == [ref] if nxt is None else len(nxt.inputs) == 1 and self.tree.only_read_by(ref, nxt)
+        branch = self.branches.get(c.local)
+        if branch is not None and reusable == branch and len(c.outputs) == 1:
+            return branch                 # branch3x3dbl = self.branch3x3dbl_2(branch3x3dbl)
         reuse = reusable is not None and _GENERIC.match(reusable) and len(c.outputs) == 1
         plain = reuse and len(self.tree.consumers.get(ref, [])) == 1 and ref not in exports
         if self._shortcut(ref):
             base = "identity"
-        elif c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(c.local) is None:
-            base = c.local
+        elif branch is not None and len(c.outputs) == 1:
+            base = branch
+        elif c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(snake(c.local)) is None:
+            base = snake(c.local)         # AuxLogits -> aux_logits
         elif reuse:
             assert reusable is not None
             return reusable

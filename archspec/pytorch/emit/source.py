@@ -99,8 +99,10 @@ class _ClassWriter:
 
     def _init(self) -> list[str]:
         """__init__: one submodule per module child, in spec order."""
+        defaults = self.plan.defaults
+        params = [f"{p}={literal(defaults[p])}" if p in defaults else p for p in self.plan.params]
         optional = [f"{o}=None" for o in self.plan.optional]
-        lines = ["    " + bracketed("def __init__", ["self", *self.plan.params, *optional], ":", "    "),
+        lines = ["    " + bracketed("def __init__", ["self", *params, *optional], ":", "    "),
                  "        super().__init__()"]
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
