@@ -142,6 +142,9 @@ def _batchnorm_act(m) -> list:
 LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
     ("timm.layers.norm_act", "BatchNormAct2d"): _batchnorm_act,
     ("torchvision.models.convnext", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],   # over channels
+    ("timm.layers.norm", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],
+    ("timm.layers.norm", "LayerNorm"): lambda m: [("layernorm", _layernorm(m))],
+    ("timm.layers.linear", "Linear"): lambda m: [("linear", {"out": m.out_features, "bias": m.bias is not None})],
 }
 
 
@@ -258,6 +261,40 @@ def _gelu(c: Call) -> list:
     return [("gelu", {"approximate": c.arg(0, "approximate", "none")})]
 
 
+def _permute(c: Call) -> list:
+    dims = c.arg(0, "dims")
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else tuple(c.args)
+    return [("permute", {"dims": tuple(d % len(c.shapes[0]) for d in dims)})]
+
+
+def _same(c: Call) -> list:
+    """x.float(), x.to(x.dtype) ...: no op where torch gave back the same shape (dtypes are the spec's)."""
+    if c.out != c.shapes[0]:
+        raise Unsupported(f"a change of shape from {c.shapes[0]} to {c.out}")
+    return [("identity", {})]
+
+
+def slice_ops(shape: tuple, axis: int, start: int, stop: int, step: int, pieces: list) -> list:
+    """x[..., start:stop:step, ...] on one axis of `shape` (torch's, the batch axis 0); `pieces` the
+    sizes of the split it is a piece of. Equal pieces of the channels are `chunk`s; any other cut the
+    `slice` op, where one is registered."""
+    size = shape[axis]
+    if (start, stop, step) == (0, size, 1):
+        return [("identity", {})]
+    if axis == 1 and step == 1:
+        for p in sorted({stop - start, *pieces}, reverse=True):
+            k = -(-size // p) if p > 0 else 0
+            if k and start % p == 0 and stop == min(size, start + p) and -(-size // k) == p:
+                return [("chunk", {"chunks": k, "index": start // p})]
+    if axis == 0:
+        raise Unsupported("a slice of the batch")
+    if "slice" in REGISTRY:
+        return [("slice", {"axis": axis, "start": start, "stop": stop, "step": step})]
+    cut = f"{start}:{stop}" + (f":{step}" if step != 1 else "")
+    raise Unsupported(f"a slice [{cut}] of axis {axis} of {tuple(shape)} (chunk cuts equal pieces of the channels; "
+                      "any other cut needs the slice op)")
+
+
 FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     operator.add: _merge("add"), operator.iadd: _merge("add"), torch.add: _merge("add"),
     operator.mul: _merge("mul"), operator.imul: _merge("mul"), torch.mul: _merge("mul"),
@@ -268,7 +305,7 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     F.relu: _unary("relu"), torch.relu: _unary("relu"), torch.relu_: _unary("relu"), F.relu6: _unary("relu6"),
     torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"), F.silu: _unary("silu"),
     F.hardswish: _unary("hardswish"), F.hardsigmoid: _unary("hardsigmoid"), torch.tanh: _unary("tanh"),
-    F.gelu: _gelu,
+    F.gelu: _gelu, torch.permute: _permute,
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
@@ -276,6 +313,7 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "flatten": _flat, "view": _flat, "reshape": _flat, "mean": _mean,
     "relu": _unary("relu"), "relu_": _unary("relu"), "sigmoid": _unary("sigmoid"),
     "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
+    "permute": _permute, "float": _same, "type_as": _same, "to": _same, "clone": _same,
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op
