@@ -198,6 +198,8 @@ def _merge(op: str) -> Callable[[Call], list]:
             consts = [a for a in c.args if isinstance(a, (int, float))]
             if op == "mul" and len(consts) == 1 and len(c.shapes) == 1:
                 return [("scale", {"factor": float(consts[0])})]
+            if op == "add" and consts == [0] and len(c.shapes) == 1:       # a sum that starts at 0 (MobileOne)
+                return [("identity", {})]
             raise Unsupported(f"{op} with a constant {c.args} (archspec's {op} joins tensors)")
         return [(op, {})]
     return rule
@@ -295,6 +297,14 @@ def slice_ops(shape: tuple, axis: int, start: int, stop: int, step: int, pieces:
                       "any other cut needs the slice op)")
 
 
+def _divide(c: Call) -> list:
+    """x / c: a scale by 1 / c (RepViT's mean of two heads)."""
+    consts = [a for a in c.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    if len(c.shapes) != 1 or len(consts) != 1 or c.args[-1] is not consts[0] or not consts[0]:
+        raise Unsupported(f"a division by {c.args} (archspec divides by a constant only)")
+    return [("scale", {"factor": 1.0 / consts[0]})]
+
+
 FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     operator.add: _merge("add"), operator.iadd: _merge("add"), torch.add: _merge("add"),
     operator.mul: _merge("mul"), operator.imul: _merge("mul"), torch.mul: _merge("mul"),
@@ -305,7 +315,7 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     F.relu: _unary("relu"), torch.relu: _unary("relu"), torch.relu_: _unary("relu"), F.relu6: _unary("relu6"),
     torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"), F.silu: _unary("silu"),
     F.hardswish: _unary("hardswish"), F.hardsigmoid: _unary("hardsigmoid"), torch.tanh: _unary("tanh"),
-    F.gelu: _gelu, torch.permute: _permute,
+    F.gelu: _gelu, torch.permute: _permute, operator.truediv: _divide,
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
@@ -313,7 +323,7 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "flatten": _flat, "view": _flat, "reshape": _flat, "mean": _mean,
     "relu": _unary("relu"), "relu_": _unary("relu"), "sigmoid": _unary("sigmoid"),
     "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
-    "permute": _permute, "float": _same, "type_as": _same, "to": _same, "clone": _same,
+    "permute": _permute, "div": _divide, "float": _same, "type_as": _same, "to": _same, "clone": _same,
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op

@@ -250,20 +250,36 @@ class _Builder:
         return [Output(k if len(named) > 1 else "output", self.ids[v], v.name) for k, v in named]
 
     def _scope(self, n: fx.Node, leaf: str | None = None) -> Scope:
-        """The innermost traced module of a node (a leaf module's own entry left out)."""
+        """The innermost traced module of a node (a leaf module's own entry left out). A container
+        fx never enters (an nn.ModuleList indexed in forward: `convs.0`) is a scope of its own too,
+        between its owner and its members, so their names are the state_dict's."""
         scope = self.root
+        paths = []
         for key, (path, _cls) in (n.meta.get("nn_module_stack") or {}).items():
             if path == leaf or not path:
                 continue
             if "@" in key:
                 raise ImportError_(path, "this module runs more than once in forward (shared weights)",
                                    "archspec nodes run once; write the module twice")
-            if path not in self.scopes:
-                child = _scope_of(path, self.model.get_submodule(path))
-                self.scopes[path] = child
-                scope.parts.append(child)
-            scope = self.scopes[path]
+            paths.append(path)
+        if leaf and "." in leaf:
+            paths.append(leaf.rpartition(".")[0])
+        for path in paths:
+            parts = path.split(".")
+            for k in range(len(parts)):
+                inner = ".".join(parts[:k + 1])
+                if not self._within(inner, scope.path) or inner == scope.path:
+                    continue
+                if inner not in self.scopes:
+                    child = _scope_of(inner, self.model.get_submodule(inner))
+                    self.scopes[inner] = child
+                    scope.parts.append(child)
+                scope = self.scopes[inner]
         return scope
+
+    @staticmethod
+    def _within(path: str, scope: str) -> bool:
+        return scope == "" or path.startswith(scope + ".")
 
     def _where(self, n: fx.Node, what) -> str:
         stack = n.meta.get("nn_module_stack") or {}
