@@ -16,7 +16,7 @@ Per model, in order, the first step that fails is recorded:
   eval     equal outputs in eval mode on a small input
   train    equal outputs in training mode under one seed (dropout and drop-path draw alike)
 
-    PYTHONPATH=. python bench/timm_survey.py [--modules resnet,dla] [--models a,b] [--limit N] [--jobs N]
+    PYTHONPATH=. python bench/timm_survey.py [--modules resnet,dla] [--models a,b] [--limit N] [--jobs N] [--static]
         [--out bench/timm_survey.csv]
 
 writes the CSV (name, module, result, step, why, seconds) and a markdown summary next to it
@@ -53,8 +53,12 @@ class Failed(Exception):
 
 
 def models(modules: list[str]) -> list[tuple[str, str]]:
+    """The models of the modules, taken in turn from each (a run stopped early is a sample of all)."""
+    import itertools
+
     import timm
-    return [(name, m) for m in modules for name in sorted(timm.list_models(module=m))]
+    lists = [[(name, m) for name in sorted(timm.list_models(module=m))] for m in modules]
+    return [x for row in itertools.zip_longest(*lists) for x in row if x is not None]
 
 
 def _one_line(text: str, n: int = 240) -> str:
@@ -65,8 +69,9 @@ def _close(a, b) -> bool:
     return bool((a - b).abs().max().item() <= TOL * max(1.0, a.abs().max().item()))
 
 
-def round_trip(name: str) -> None:
-    """Raises Failed(step, why) at the first step that does not hold."""
+def round_trip(name: str, static: bool = False) -> None:
+    """Raises Failed(step, why) at the first step that does not hold; `static`: the steps up to
+    macs only (no weights, no outputs: everything on the meta device)."""
     import timm
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -96,6 +101,8 @@ def round_trip(name: str) -> None:
         macs = g.eval_counts()["macs"]
         if macs != fc.get_total_flops() // 2:
             raise Failed("macs", f"{macs} != {fc.get_total_flops() // 2}")
+        if static:
+            return
         torch.manual_seed(0)
         model = timm.create_model(name, pretrained=False)
         ours = archspec.compile(path, device="meta")
@@ -139,11 +146,11 @@ def _outputs(model, ours, torch) -> None:
         raise Failed("train", f"buffers differ after the training step at {moved[0]}")
 
 
-def _child(name: str, queue) -> None:
+def _child(name: str, static: bool, queue) -> None:
     import torch
     torch.set_num_threads(1)
     try:
-        round_trip(name)
+        round_trip(name, static)
         queue.put(("ok", "", ""))
     except Failed as e:
         queue.put(("fail", e.step, _one_line(e.why, 400)))
@@ -152,11 +159,11 @@ def _child(name: str, queue) -> None:
         queue.put(("fail", "error", _one_line(f"{type(e).__name__}: {e} at {tb.filename}:{tb.lineno}", 400)))
 
 
-def run_one(name: str, limit: float) -> tuple[str, str, str, float]:
+def run_one(name: str, limit: float, static: bool = False) -> tuple[str, str, str, float]:
     start = time.time()
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(name, queue))
+    proc = ctx.Process(target=_child, args=(name, static, queue))
     proc.start()
     proc.join(limit)
     if proc.is_alive():
@@ -204,8 +211,14 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="at most this many models per module")
     ap.add_argument("--time", type=float, default=300.0, help="seconds per model")
     ap.add_argument("--out", default="bench/timm_survey.csv")
+    ap.add_argument("--static", action="store_true", help="the steps up to macs only, on the meta device")
     ap.add_argument("--jobs", type=int, default=1, help="models at once")
+    ap.add_argument("--summarize", default="", help="only write the markdown summary of this CSV")
     a = ap.parse_args(argv)
+    if a.summarize:          # (of a run stopped early: its rows so far)
+        with open(a.summarize, newline="") as f, open(os.path.splitext(a.summarize)[0] + ".md", "w") as out:
+            out.write(summary(list(csv.DictReader(f))))
+        return 0
     import torch  # noqa: F401 - imported once here: each model's process forks from this one
 
     import archspec.pytorch.compiler  # noqa: F401
@@ -222,7 +235,7 @@ def main(argv=None) -> int:
     with open(a.out, "w", newline="") as f, ThreadPoolExecutor(a.jobs) as pool:
         w = csv.DictWriter(f, ["name", "module", "result", "step", "why", "seconds"])
         w.writeheader()
-        results = pool.map(lambda nm: run_one(nm[0], a.time), chosen)
+        results = pool.map(lambda nm: run_one(nm[0], a.time, a.static), chosen)
         for (name, module), (result, step, why, secs) in zip(chosen, results):
             row = {"name": name, "module": module, "result": result, "step": step, "why": why,
                    "seconds": f"{secs:.1f}"}

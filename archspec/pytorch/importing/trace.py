@@ -78,7 +78,7 @@ class _Proxy(fx.Proxy):
         return len(self.tracer.concrete(self))         # type: ignore[attr-defined]
 
     def __iter__(self):
-        return iter([self[k] for k in range(len(self))])
+        return iter([operator.getitem(self, k) for k in range(len(self))])
 
 
 class _Tracer(fx.Tracer):
@@ -356,7 +356,7 @@ class _Builder:
                         [b - a for a, b in zip(bounds, bounds[1:])])
             return True
         if target == "getitem" and x in self.ids and _is_tensor(n):
-            self._slice(n, where, x, self._index(n, where), [])
+            self._slice(n, where, x, self._index(x, n.args[1], where), [])
             return True
         if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
             (b, c, h, w), y = _shape(x), _shape(n)
@@ -380,17 +380,19 @@ class _Builder:
         metas = [m for m in _flat(n.meta.get("tensor_meta")) if isinstance(m, TensorMetadata)]
         shape = _shape(x)
         given = {**dict(zip(("chunks" if target == "chunk" else "size", "dim"), n.args[1:])), **n.kwargs}
-        axis = given.get("dim", 0) % len(shape)
+        dim: Any = given.get("dim", 0)
+        axis: int = dim % len(shape)
         if target == "unbind" or not metas:
             return False
         sizes = [int(m.shape[axis]) for m in metas]
         self.pending[n] = ("pieces", x, axis, [sum(sizes[:k]) for k in range(len(sizes) + 1)])
         return True
 
-    def _index(self, n: fx.Node, where: str) -> tuple[int, int, int, int]:
+    @staticmethod
+    def _index(x: fx.Node, ix: Any, where: str) -> tuple[int, int, int, int]:
         """x[..., a:b:s, ...] as (axis, start, stop, step) on the one axis it cuts."""
-        shape = _shape(n.args[0])
-        index = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
+        shape = _shape(x)
+        index = ix if isinstance(ix, tuple) else (ix,)
         if Ellipsis in index:
             k = index.index(Ellipsis)
             index = index[:k] + (slice(None),) * (len(shape) - len(index) + 1) + index[k + 1:]
@@ -407,9 +409,10 @@ class _Builder:
             raise ImportError_(where, f"a slice on {len(cuts)} axes at once", "archspec slices one axis at a time")
         return cuts[0] if cuts else (1, 0, shape[1], 1)
 
-    def _slice(self, n: fx.Node, where: str, x: fx.Node, cut: tuple, pieces: list) -> None:
+    def _slice(self, n: fx.Node, where: str, x: fx.Node, cut: tuple[int, int, int, int], pieces: list) -> None:
+        axis, start, stop, by = cut
         try:
-            ops = table.slice_ops(_shape(x), *cut, pieces)
+            ops = table.slice_ops(_shape(x), axis, start, stop, by, pieces)
         except Unsupported as e:
             raise ImportError_(where, f"operator.getitem with {e} has no archspec op",
                                "register an op for it with --ops") from None
