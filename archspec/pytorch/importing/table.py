@@ -35,9 +35,16 @@ def pair(v) -> Any:
 def _conv(m: nn.Conv2d) -> dict:
     if m.padding_mode != "zeros":
         raise Unsupported(f"padding_mode={m.padding_mode!r} (archspec's conv pads with zeros)")
-    if isinstance(m.padding, str):
-        raise Unsupported(f"padding={m.padding!r}; give the padding as numbers")
-    return {"out": m.out_channels, "k": pair(m.kernel_size), "stride": pair(m.stride), "pad": pair(m.padding),
+    padding = m.padding
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":        # torch pads (k - 1) * d in all, the odd one after: numbers where it splits evenly
+        total = [d * (k - 1) for k, d in zip(m.kernel_size, m.dilation)]
+        if any(t % 2 for t in total):
+            raise Unsupported(f"padding='same' with an even window {tuple(m.kernel_size)} (one more after than "
+                              "before; archspec's conv pads evenly)")
+        padding = tuple(t // 2 for t in total)
+    return {"out": m.out_channels, "k": pair(m.kernel_size), "stride": pair(m.stride), "pad": pair(padding),
             "dilation": pair(m.dilation), "groups": m.groups, "bias": m.bias is not None}
 
 
