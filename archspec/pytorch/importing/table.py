@@ -35,7 +35,7 @@ def pair(v) -> Any:
 def _conv(m: nn.Conv2d) -> dict:
     if m.padding_mode != "zeros":
         raise Unsupported(f"padding_mode={m.padding_mode!r} (archspec's conv pads with zeros)")
-    padding = m.padding
+    padding: Any = m.padding
     if padding == "valid":
         padding = 0
     elif padding == "same":        # torch pads (k - 1) * d in all, the odd one after: numbers where it splits evenly
@@ -120,10 +120,28 @@ MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
 }
 
 
+def _has(op: str, attr: str) -> bool:
+    """Whether op `op` takes attribute `attr` (the ops that the import maps to where they exist)."""
+    return op in REGISTRY and attr in REGISTRY[op].Attrs.model_fields
+
+
 def _softmax(dim) -> tuple[str, dict]:
+    if _has("softmax", "axis") and dim not in (1, -1, None):      # over any axis (SKNet's, ResNeSt's radix)
+        return "softmax", {"axis": dim}
     if dim not in (1, -1):
         raise Unsupported(f"softmax over dim {dim} (archspec's is over channels)")
     return "softmax", {}
+
+
+def _softmax_call(c: Call) -> list:
+    return [_softmax(_dim(c, 0, "dim"))]
+
+
+def _stack(c: Call) -> list:
+    """torch.stack(xs, dim): a new axis (SKNet's and ResNeSt's branches), with the stack op where it exists."""
+    if not _has("stack", "axis"):
+        raise Unsupported("a new axis (needs the stack op)")
+    return [("stack", {"axis": _dim(c, 0, "dim", 0)})]
 
 
 try:      # torchvision's drop path and permute, where torchvision is installed
@@ -323,6 +341,7 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"), F.silu: _unary("silu"),
     F.hardswish: _unary("hardswish"), F.hardsigmoid: _unary("hardsigmoid"), torch.tanh: _unary("tanh"),
     F.gelu: _gelu, torch.permute: _permute, operator.truediv: _divide,
+    F.softmax: _softmax_call, torch.softmax: _softmax_call, torch.stack: _stack,
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
@@ -330,7 +349,8 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "flatten": _flat, "view": _flat, "reshape": _flat, "mean": _mean,
     "relu": _unary("relu"), "relu_": _unary("relu"), "sigmoid": _unary("sigmoid"),
     "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
-    "permute": _permute, "div": _divide, "float": _same, "type_as": _same, "to": _same, "clone": _same,
+    "permute": _permute, "div": _divide, "softmax": _softmax_call,
+    "float": _same, "type_as": _same, "to": _same, "clone": _same,
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op
