@@ -161,8 +161,8 @@ def padded():
 def stages():
     """Stages of units in a Sequential of Sequentials: the units' keys keep both indices."""
     torch.manual_seed(0)
-    unit = lambda c: nn.Sequential(nn.Conv2d(c, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())  # noqa: E731
-    return nn.Sequential(nn.Sequential(unit(3), unit(8)), nn.Sequential(unit(8), unit(8), unit(8)))
+    return nn.Sequential(nn.Sequential(nn.Sequential(Unit(3, 8, 1), Unit(8, 8, 1)),
+                                       nn.Sequential(Unit(8, 16, 2), Unit(16, 16, 1), Unit(16, 16, 1))))
 '''
 
 
@@ -316,10 +316,10 @@ def test_control_flow_on_a_shape_takes_this_inputs_branch(user_file):
 
 
 def test_nested_numbered_groups_keep_their_indices(user_file):
-    """A repeat inside a numbered stage inside a numbered Sequential: keys 0.1.conv, never 1.conv."""
+    """A repeat inside a numbered stage inside a numbered Sequential: keys 0.1.2.conv, never 0.4.conv."""
     assert main(["import", f"{user_file}:stages", "-o", "st.yaml", "--input", "3,8,8"]) == 0
     g = _round_trip("st.yaml", load_module(user_file).stages(), torch.randn(1, 3, 8, 8))
-    assert "1.2.0.weight" in g.state_dict_shapes()
+    assert "0.1.2.conv.weight" in g.state_dict_shapes()
 
 
 # -- torchvision ------------------------------------------------------------------------------
