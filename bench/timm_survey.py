@@ -189,11 +189,39 @@ def summary(rows: list[dict]) -> str:
         rs = [r for r in rows if r["module"] == m]
         t = [r for r in rs if r["step"] not in ("create", "trace")]
         lines.append(f"| {m} | {len(rs)} | {len(t)} | {sum(r['result'] == 'ok' for r in t)} |")
-    lines += ["", "| step | why (first 90 characters) | models |", "|---|---|--:|"]
-    whys = Counter((r["step"], _reason(r["why"])) for r in rows if r["result"] != "ok")
-    for (step, why), n in whys.most_common():
-        lines.append(f"| {step} | {why.replace('|', '/')} | {n} |")
+    lines += ["", "| step | why | models | e.g. |", "|---|---|--:|---|"]
+    whys: dict[tuple, list] = {}
+    for r in rows:
+        if r["result"] != "ok":
+            whys.setdefault((r["step"], group(r["why"])), []).append(r["name"])
+    for (step, why), names in sorted(whys.items(), key=lambda kv: -len(kv[1])):
+        lines.append(f"| {step} | {why.replace('|', '/')} | {len(names)} | {', '.join(names[:3])} |")
     return "\n".join(lines) + "\n"
+
+
+GROUPS = [          # (pattern in the failure, why that group fails): the first that matches
+    (r"slice \[", "a channel slice at an offset or of unequal pieces (needs the slice op)"),
+    (r"reads \d+ tensors from outside|has \d+ outputs", "a module with several inputs or outputs: DLA/VoVNet/HRNet/"
+     "SelecSLS aggregation, Res2Net's and HGNet's list-laid branches (needs multi-input blocks, list-laid members)"),
+    (r"torch\.stack|Tensor\.sum|softmax", "split attention over branches: stack, sum, softmax over the radix axis "
+     "(needs stack, sum, softmax(axis))"),
+    (r"Conv2dSame|F\.pad|padding='same' with an even", "TensorFlow 'same' padding, asymmetric (needs a pad op)"),
+    (r"StdConv2d|Tensor\.pow|group_norm|EvoNorm|Tensor\.float", "weight standardisation, group, RMS or Evo norms "
+     "(needs those ops)"),
+    (r"gamma|layer_scale|ConvNeXtBlock|MetaNeXtBlock|DenseBlock", "a layer scale (C,) on a channels-first map "
+     "(archspec's layer_scale holds (C, 1, 1) there)"),
+    (r"to \(1, \d+\)|reshape from|Tensor\.view", "a reshape: ECA's Conv1d over channels, global context, "
+     "space-to-depth (needs reshape/unflatten, and a conv1d for ECA)"),
+    (r"interpolate", "upsampling (needs an interpolate op)"),
+    (r"adaptive_max_pool2d", "adaptive max pooling (needs an op)"),
+    (r"CondConv2d", "CondConv's mixture of experts weights (needs an op)"),
+    (r"repeat count must be", "a module named `repeat`, a reserved key (an importer bug)"),
+]
+
+
+def group(why: str) -> str:
+    import re
+    return next((label for pattern, label in GROUPS if re.search(pattern, why)), _reason(why))
 
 
 def _reason(why: str) -> str:
