@@ -163,6 +163,22 @@ def stages():
     torch.manual_seed(0)
     return nn.Sequential(nn.Sequential(nn.Sequential(Unit(3, 8, 1), Unit(8, 8, 1)),
                                        nn.Sequential(Unit(8, 16, 2), Unit(16, 16, 1), Unit(16, 16, 1))))
+
+
+class Reserved(nn.Module):
+    """timm's Inception-ResNet-v2 names a stage `repeat`, a reserved word of the spec language."""
+
+    def __init__(self):
+        super().__init__()
+        self.repeat = nn.Sequential(Unit(3, 8, 1), Unit(8, 8, 1), Unit(8, 8, 1))
+
+    def forward(self, x):
+        return self.repeat(x)
+
+
+def reserved():
+    torch.manual_seed(0)
+    return Reserved()
 '''
 
 
@@ -315,6 +331,13 @@ def test_control_flow_on_a_shape_takes_this_inputs_branch(user_file):
     _round_trip("big.yaml", load_module(user_file).padded(), torch.randn(1, 3, 8, 8))
 
 
+def test_a_module_named_by_a_reserved_word_keeps_its_name(user_file):
+    """`repeat` cannot be a node's key: a one-step repeat gives the group its name."""
+    assert main(["import", f"{user_file}:reserved", "-o", "rs.yaml", "--input", "3,8,8"]) == 0
+    assert "- {repeat: 1, name: repeat, index: k, node: {seq: [{repeat: 3, node: {use: unit" in open("rs.yaml").read()
+    _round_trip("rs.yaml", load_module(user_file).reserved(), torch.randn(1, 3, 8, 8))
+
+
 def test_nested_numbered_groups_keep_their_indices(user_file):
     """A repeat inside a numbered stage inside a numbered Sequential: keys 0.1.2.conv, never 0.4.conv."""
     assert main(["import", f"{user_file}:stages", "-o", "st.yaml", "--input", "3,8,8"]) == 0
@@ -381,7 +404,8 @@ def test_imported_specs_read_like_the_libraries(name, tmp_path):
 # one timm model per CNN family the importer round-trips (bench/timm_survey.py surveys them all)
 TIMM = ["inception_v4", "legacy_senet154", "resnet26d", "resnet10t", "regnetx_002", "repvgg_a0", "efficientnet_b0",
         "efficientnetv2_rw_t", "mobilenetv3_small_050", "ghostnet_050", "densenet121", "inception_v3", "xception41",
-        "cs3darknet_focus_s", "selecsls42b", "mixnet_s", "repghostnet_050", "repvit_m1", "hardcorenas_a", "vgg11"]
+        "cs3darknet_focus_s", "selecsls42b", "mixnet_s", "repghostnet_050", "repvit_m1", "hardcorenas_a", "vgg11",
+        "inception_resnet_v2", "convmixer_768_32"]
 
 
 @pytest.mark.slow
@@ -400,7 +424,8 @@ def test_timm_round_trip(name, tmp_path):
     assert g.eval_counts()["macs"] == fc.get_total_flops() // 2
     torch.manual_seed(0)
     model = timm.create_model(name, pretrained=False)
-    side = {"vgg11": 224, "inception_v3": 96, "inception_v4": 96}.get(name, 64)   # (VGG's head pools below 7x7)
+    # VGG's head pools maps below 7x7 (a branch on the shape, traced at 224); Inception's stems need 96
+    side = {"vgg11": 224, "inception_v3": 96, "inception_v4": 96, "inception_resnet_v2": 96}.get(name, 64)
     x = torch.randn(2, 3, side, side)
     ours = _round_trip(out, model, x, compiled=True)
     torch.manual_seed(1)
