@@ -63,7 +63,7 @@ def _fields(node: Node, prev: str) -> dict:
     body = dict(node.body)
     head: dict = {}
     for kind in ("op", "use", "repeat", "name", "index", "carry"):
-        if kind in body:
+        if kind in body and (kind != "index" or "repeat" in body):       # (chunk's index is an attribute)
             head[kind] = body.pop(kind)
     if "op" in head:
         body = {k: v for k, v in body.items() if not _is_default(head["op"], k, v)}
