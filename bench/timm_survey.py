@@ -215,6 +215,8 @@ GROUPS = [          # (pattern in the failure, why that group fails): the first 
     (r"interpolate", "upsampling (needs an interpolate op)"),
     (r"adaptive_max_pool2d", "adaptive max pooling (needs an op)"),
     (r"CondConv2d", "CondConv's mixture of experts weights (needs an op)"),
+    (r"LearnableAffineBlock", "HGNetV2's learnable affine: a scale and a bias used directly (needs an op)"),
+    (r"BlurPool|used directly", "another module's tensor used directly in forward (blur pool's filter, ...)"),
     (r"repeat count must be", "a module named `repeat`, a reserved key (an importer bug)"),
 ]
 
