@@ -110,6 +110,75 @@ def biased():
 
 def broken():
     raise ValueError("no weights here")
+
+
+class Halves(nn.Module):
+    """Res2Net's and GhostNet's idiom: pieces of a split and slices of the channels."""
+
+    def __init__(self, cut):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+        self.convs = nn.ModuleList([nn.Conv2d(4, 4, 3, padding=1) for _ in range(2)])
+        self.cut = cut
+
+    def forward(self, x):
+        x = self.conv(x)
+        a, b = torch.split(x, 4, 1)
+        for conv in self.convs:                  # a ModuleList run as a chain
+            a = conv(a)
+        return torch.cat([a, b[:, :2], x[:, self.cut:]], 1)
+
+
+def halves():
+    torch.manual_seed(0)
+    return nn.Sequential(Halves(6), nn.ReLU())
+
+
+def uneven():
+    return nn.Sequential(Halves(5))
+
+
+class Padded(nn.Module):
+    """timm's idiom: Python control flow on a shape (here: pool only maps larger than 4x4)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if x.shape[-1] > 4:
+            x = self.pool(x)
+        return x.float()
+
+
+def padded():
+    torch.manual_seed(0)
+    return Padded()
+
+
+def stages():
+    """Stages of units in a Sequential of Sequentials: the units' keys keep both indices."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Sequential(nn.Sequential(Unit(3, 8, 1), Unit(8, 8, 1)),
+                                       nn.Sequential(Unit(8, 16, 2), Unit(16, 16, 1), Unit(16, 16, 1))))
+
+
+class Reserved(nn.Module):
+    """timm's Inception-ResNet-v2 names a stage `repeat`, a reserved word of the spec language."""
+
+    def __init__(self):
+        super().__init__()
+        self.repeat = nn.Sequential(Unit(3, 8, 1), Unit(8, 8, 1), Unit(8, 8, 1))
+
+    def forward(self, x):
+        return self.repeat(x)
+
+
+def reserved():
+    torch.manual_seed(0)
+    return Reserved()
 '''
 
 
@@ -123,15 +192,16 @@ def _close(a, b, tol=1e-4):
     return (a - b).abs().max().item() <= tol * max(1.0, a.abs().max().item())
 
 
-def _round_trip(path, source_model, x):
-    """The spec at `path` against the model it was imported from: counts, weights, outputs."""
+def _round_trip(path, source_model, x, compiled=False):
+    """The spec at `path` against the model it was imported from: counts, weights, outputs; the
+    graph (or the compiled module)."""
     g = archspec.analyze(str(path))
     assert g.params == sum(p.numel() for p in source_model.parameters())
     ours = archspec.compile(str(path), device="meta")
-    ours.load_state_dict(source_model.state_dict(), strict=True, assign=True)
+    ours.load_state_dict({k: v.clone() for k, v in source_model.state_dict().items()}, strict=True, assign=True)
     with torch.inference_mode():
         assert _close(source_model.eval()(x), ours.eval()(x))
-    return g
+    return ours if compiled else g
 
 
 def test_user_model_imports_as_a_block_and_a_repeat(user_file, capsys):
@@ -225,8 +295,54 @@ def test_every_table_module_maps_to_a_registered_op():
         (op, attrs), = table.module_ops(m)
         REGISTRY[op].Attrs(**{k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()})
     assert table.module_ops(nn.AdaptiveAvgPool2d((1, 1)))[0][0] == "global_avgpool"
+    assert table.module_ops(nn.Conv2d(3, 4, (3, 5), padding="same", dilation=2))[0][1]["pad"] == (2, 4)
+    with pytest.raises(table.Unsupported, match="padding='same' with an even window"):
+        table.module_ops(nn.Conv2d(3, 4, 2, padding="same"))
     with pytest.raises(table.Unsupported, match="padding_mode='reflect'"):
         table.module_ops(nn.Conv2d(3, 4, 3, padding_mode="reflect"))
+
+
+def test_splits_and_slices_are_chunks(user_file):
+    """torch.split and x[:, a:b] are the pieces they cut: `chunk` where the piece is one of equal
+    pieces of the channels; a ModuleList run as a chain keeps its members' keys (convs.0)."""
+    assert main(["import", f"{user_file}:halves", "-o", "h.yaml", "--input", "3,8,8"]) == 0
+    text = open("h.yaml").read()
+    assert "{op: chunk, chunks: 2}" in text and "{op: chunk, in: conv, chunks: 2, index: 1}" in text
+    assert "{op: chunk, in: conv, chunks: 4, index: 3}" in text           # x[:, 6:] of 8 channels
+    assert "convs: {in: chunk_1, seq: [{repeat: 2, node: [{op: conv, out: 4, k: 3, pad: 1}]}]}" in text
+    _round_trip("h.yaml", load_module(user_file).halves(), torch.randn(1, 3, 8, 8))
+
+
+def test_an_uneven_slice_needs_the_slice_op(user_file, capsys):
+    """x[:, 5:] of 8 channels is no equal piece: an error naming the cut, until a slice op exists."""
+    if "slice" in REGISTRY:
+        pytest.skip("the slice op is registered")
+    assert main(["import", f"{user_file}:uneven", "-o", "u.yaml", "--input", "3,8,8"]) == 1
+    err = capsys.readouterr().err
+    assert "0 (operator.getitem): operator.getitem with a slice [5:8] of axis 1 of (2, 8, 8, 8)" in err
+    assert "needs the slice op" in err
+
+
+def test_control_flow_on_a_shape_takes_this_inputs_branch(user_file):
+    """The trace computes shapes as it goes: `if x.shape[-1] > 4` is decided on the import's input."""
+    assert main(["import", f"{user_file}:padded", "-o", "big.yaml", "--input", "3,8,8"]) == 0
+    assert main(["import", f"{user_file}:padded", "-o", "small.yaml", "--input", "3,4,4"]) == 0
+    assert "maxpool" in open("big.yaml").read() and "maxpool" not in open("small.yaml").read()
+    _round_trip("big.yaml", load_module(user_file).padded(), torch.randn(1, 3, 8, 8))
+
+
+def test_a_module_named_by_a_reserved_word_keeps_its_name(user_file):
+    """`repeat` cannot be a node's key: a one-step repeat gives the group its name."""
+    assert main(["import", f"{user_file}:reserved", "-o", "rs.yaml", "--input", "3,8,8"]) == 0
+    assert "- {repeat: 1, name: repeat, index: k, node: {seq: [{repeat: 3, node: {use: unit" in open("rs.yaml").read()
+    _round_trip("rs.yaml", load_module(user_file).reserved(), torch.randn(1, 3, 8, 8))
+
+
+def test_nested_numbered_groups_keep_their_indices(user_file):
+    """A repeat inside a numbered stage inside a numbered Sequential: keys 0.1.2.conv, never 0.4.conv."""
+    assert main(["import", f"{user_file}:stages", "-o", "st.yaml", "--input", "3,8,8"]) == 0
+    g = _round_trip("st.yaml", load_module(user_file).stages(), torch.randn(1, 3, 8, 8))
+    assert "0.1.2.conv.weight" in g.state_dict_shapes()
 
 
 # -- torchvision ------------------------------------------------------------------------------
@@ -285,15 +401,39 @@ def test_imported_specs_read_like_the_libraries(name, tmp_path):
         assert text.split("\nblocks:\n")[1] in readme
 
 
+# one timm model per CNN family the importer round-trips (bench/timm_survey.py surveys them all)
+TIMM = ["inception_v4", "legacy_senet154", "resnet26d", "resnet10t", "regnetx_002", "repvgg_a0", "efficientnet_b0",
+        "efficientnetv2_rw_t", "mobilenetv3_small_050", "ghostnet_050", "densenet121", "inception_v3", "xception41",
+        "cs3darknet_focus_s", "selecsls42b", "mixnet_s", "repghostnet_050", "repvit_m1", "hardcorenas_a", "vgg11",
+        "inception_resnet_v2", "convmixer_768_32"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["inception_v4", "legacy_senet154"])
+@pytest.mark.parametrize("name", TIMM)
 def test_timm_round_trip(name, tmp_path):
+    """As torchvision's, and in training mode too: under one seed the outputs agree (dropout and
+    batch statistics alike) and so do the running statistics after the step."""
     timm = pytest.importorskip("timm")
     out = tmp_path / f"{name}.yaml"
     assert main(["import", f"timm:{name}", "-o", str(out)]) == 0
+    g = archspec.analyze(str(out))
+    with torch.device("meta"):
+        meta = timm.create_model(name, pretrained=False).eval()
+    with FlopCounterMode(display=False) as fc:
+        meta(torch.zeros(1, *g.input_shape, device="meta"))
+    assert g.eval_counts()["macs"] == fc.get_total_flops() // 2
     torch.manual_seed(0)
     model = timm.create_model(name, pretrained=False)
-    _round_trip(out, model, torch.randn(1, 3, 96, 96))
+    # VGG's head pools maps below 7x7 (a branch on the shape, traced at 224); Inception's stems need 96
+    side = {"vgg11": 224, "inception_v3": 96, "inception_v4": 96, "inception_resnet_v2": 96}.get(name, 64)
+    x = torch.randn(2, 3, side, side)
+    ours = _round_trip(out, model, x, compiled=True)
+    torch.manual_seed(1)
+    want = model.train()(x)
+    torch.manual_seed(1)
+    assert _close(want.detach(), ours.train()(x).detach())
+    theirs = model.state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in ours.state_dict().items())
 
 
 HOSTILE = '''

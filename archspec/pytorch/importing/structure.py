@@ -114,6 +114,8 @@ class Recover:
         if nodes and out != nodes[-1].ref:
             out_name = next(n.name for n in nodes if n.ref == out)
         kind = "seq" if _numbered(nodes) else "nodes"
+        if kind == "nodes":        # a named group that all repeats is that repeat (in a seq it keeps its index)
+            nodes = [replace(n, body=n.body["seq"][0].body) if _all_repeats(n) else n for n in nodes]
         if kind == "seq":           # numbered: a repeat's steps take the next indices by themselves
             nodes = op_runs([replace(n, body={k: v for k, v in n.body.items() if k != "name"}) for n in nodes])
         return kind, nodes, externals, out_name
@@ -182,8 +184,6 @@ class Recover:
         if out_name is not None:
             raise ImportError_(f"{scope.path} ({_short(scope.cls)})", "the group's output is not its last op",
                                "archspec groups end in their output")
-        if kind == "seq" and len(nodes) == 1 and isinstance(nodes[0].body.get("node"), dict):   # it all repeats
-            return Node(scope.local, nodes[0].body, [], scope.local)
         return Node(scope.local, {kind: nodes}, [], scope.local)
 
 
@@ -295,6 +295,11 @@ def _numbered(nodes: list[Node]) -> bool:
 
 
 
+def _all_repeats(node: Node) -> bool:
+    inner = node.body.get("seq")
+    return isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0].body.get("node"), dict)
+
+
 def _join_inputs(nodes: list[Node]) -> list[Node]:
     """A child that reads several tensors reads their concatenation: a concat node before it."""
     out: list[Node] = []
@@ -358,7 +363,8 @@ def _parameter_groups(paths: list[tuple], leaves: list[dict]) -> list[list[tuple
 
 def _agree(leaves: list[dict], p: tuple, q: tuple) -> bool:
     """Whether two numbers are equal in every instance that has both."""
-    return all(lv.get(p) is None or lv.get(q) is None or lv[p] == lv[q] for lv in leaves)
+    return all(lv.get(p) is None or lv.get(q) is None or (type(lv[p]) is type(lv[q]) and lv[p] == lv[q])
+               for lv in leaves)     # (True == 1, yet a flag is no count)
 
 
 def _skeleton(nodes: list[Node], out: str | None = None):

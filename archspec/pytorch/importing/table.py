@@ -35,9 +35,16 @@ def pair(v) -> Any:
 def _conv(m: nn.Conv2d) -> dict:
     if m.padding_mode != "zeros":
         raise Unsupported(f"padding_mode={m.padding_mode!r} (archspec's conv pads with zeros)")
-    if isinstance(m.padding, str):
-        raise Unsupported(f"padding={m.padding!r}; give the padding as numbers")
-    return {"out": m.out_channels, "k": pair(m.kernel_size), "stride": pair(m.stride), "pad": pair(m.padding),
+    padding: Any = m.padding
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":        # torch pads (k - 1) * d in all, the odd one after: numbers where it splits evenly
+        total = [d * (k - 1) for k, d in zip(m.kernel_size, m.dilation)]
+        if any(t % 2 for t in total):
+            raise Unsupported(f"padding='same' with an even window {tuple(m.kernel_size)} (one more after than "
+                              "before; archspec's conv pads evenly)")
+        padding = tuple(t // 2 for t in total)
+    return {"out": m.out_channels, "k": pair(m.kernel_size), "stride": pair(m.stride), "pad": pair(padding),
             "dilation": pair(m.dilation), "groups": m.groups, "bias": m.bias is not None}
 
 
@@ -113,10 +120,28 @@ MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
 }
 
 
+def _has(op: str, attr: str) -> bool:
+    """Whether op `op` takes attribute `attr` (the ops that the import maps to where they exist)."""
+    return op in REGISTRY and attr in REGISTRY[op].Attrs.model_fields
+
+
 def _softmax(dim) -> tuple[str, dict]:
+    if _has("softmax", "axis") and dim not in (1, -1, None):      # over any axis (SKNet's, ResNeSt's radix)
+        return "softmax", {"axis": dim}
     if dim not in (1, -1):
         raise Unsupported(f"softmax over dim {dim} (archspec's is over channels)")
     return "softmax", {}
+
+
+def _softmax_call(c: Call) -> list:
+    return [_softmax(_dim(c, 0, "dim"))]
+
+
+def _stack(c: Call) -> list:
+    """torch.stack(xs, dim): a new axis (SKNet's and ResNeSt's branches), with the stack op where it exists."""
+    if not _has("stack", "axis"):
+        raise Unsupported("a new axis (needs the stack op)")
+    return [("stack", {"axis": _dim(c, 0, "dim", 0)})]
 
 
 try:      # torchvision's drop path and permute, where torchvision is installed
@@ -142,6 +167,9 @@ def _batchnorm_act(m) -> list:
 LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
     ("timm.layers.norm_act", "BatchNormAct2d"): _batchnorm_act,
     ("torchvision.models.convnext", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],   # over channels
+    ("timm.layers.norm", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],
+    ("timm.layers.norm", "LayerNorm"): lambda m: [("layernorm", _layernorm(m))],
+    ("timm.layers.linear", "Linear"): lambda m: [("linear", {"out": m.out_features, "bias": m.bias is not None})],
 }
 
 
@@ -195,6 +223,8 @@ def _merge(op: str) -> Callable[[Call], list]:
             consts = [a for a in c.args if isinstance(a, (int, float))]
             if op == "mul" and len(consts) == 1 and len(c.shapes) == 1:
                 return [("scale", {"factor": float(consts[0])})]
+            if op == "add" and consts == [0] and len(c.shapes) == 1:       # a sum that starts at 0 (MobileOne)
+                return [("identity", {})]
             raise Unsupported(f"{op} with a constant {c.args} (archspec's {op} joins tensors)")
         return [(op, {})]
     return rule
@@ -258,6 +288,48 @@ def _gelu(c: Call) -> list:
     return [("gelu", {"approximate": c.arg(0, "approximate", "none")})]
 
 
+def _permute(c: Call) -> list:
+    dims = c.arg(0, "dims")
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else tuple(c.args)
+    return [("permute", {"dims": tuple(d % len(c.shapes[0]) for d in dims)})]
+
+
+def _same(c: Call) -> list:
+    """x.float(), x.to(x.dtype) ...: no op where torch gave back the same shape (dtypes are the spec's)."""
+    if c.out != c.shapes[0]:
+        raise Unsupported(f"a change of shape from {c.shapes[0]} to {c.out}")
+    return [("identity", {})]
+
+
+def slice_ops(shape: tuple, axis: int, start: int, stop: int, step: int, pieces: list) -> list:
+    """x[..., start:stop:step, ...] on one axis of `shape` (torch's, the batch axis 0); `pieces` the
+    sizes of the split it is a piece of. Equal pieces of the channels are `chunk`s; any other cut the
+    `slice` op, where one is registered."""
+    size = shape[axis]
+    if (start, stop, step) == (0, size, 1):
+        return [("identity", {})]
+    if axis == 1 and step == 1:
+        for p in sorted({stop - start, *pieces}, reverse=True):
+            k = -(-size // p) if p > 0 else 0
+            if k and start % p == 0 and stop == min(size, start + p) and -(-size // k) == p:
+                return [("chunk", {"chunks": k, "index": start // p})]
+    if axis == 0:
+        raise Unsupported("a slice of the batch")
+    if "slice" in REGISTRY:
+        return [("slice", {"axis": axis, "start": start, "stop": stop, "step": step})]
+    cut = f"{start}:{stop}" + (f":{step}" if step != 1 else "")
+    raise Unsupported(f"a slice [{cut}] of axis {axis} of {tuple(shape)} (chunk cuts equal pieces of the channels; "
+                      "any other cut needs the slice op)")
+
+
+def _divide(c: Call) -> list:
+    """x / c: a scale by 1 / c (RepViT's mean of two heads)."""
+    consts = [a for a in c.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    if len(c.shapes) != 1 or len(consts) != 1 or c.args[-1] is not consts[0] or not consts[0]:
+        raise Unsupported(f"a division by {c.args} (archspec divides by a constant only)")
+    return [("scale", {"factor": 1.0 / consts[0]})]
+
+
 FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     operator.add: _merge("add"), operator.iadd: _merge("add"), torch.add: _merge("add"),
     operator.mul: _merge("mul"), operator.imul: _merge("mul"), torch.mul: _merge("mul"),
@@ -268,7 +340,8 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     F.relu: _unary("relu"), torch.relu: _unary("relu"), torch.relu_: _unary("relu"), F.relu6: _unary("relu6"),
     torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"), F.silu: _unary("silu"),
     F.hardswish: _unary("hardswish"), F.hardsigmoid: _unary("hardsigmoid"), torch.tanh: _unary("tanh"),
-    F.gelu: _gelu,
+    F.gelu: _gelu, torch.permute: _permute, operator.truediv: _divide,
+    F.softmax: _softmax_call, torch.softmax: _softmax_call, torch.stack: _stack,
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
@@ -276,6 +349,8 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "flatten": _flat, "view": _flat, "reshape": _flat, "mean": _mean,
     "relu": _unary("relu"), "relu_": _unary("relu"), "sigmoid": _unary("sigmoid"),
     "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
+    "permute": _permute, "div": _divide, "softmax": _softmax_call,
+    "float": _same, "type_as": _same, "to": _same, "clone": _same,
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op

@@ -4,6 +4,7 @@ scope. The result is a tree of scopes (module instances, by their state_dict pat
 leaves are ops with their inputs. Imports torch."""
 from __future__ import annotations
 
+import contextlib
 import operator
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,9 +71,74 @@ class Traced:
     calls: dict[str, int]          # leaf module path -> how many times it runs
 
 
+class _Proxy(fx.Proxy):
+    """A proxy whose length and items are those of its concrete value (a shape's), as Python sees them."""
+
+    def __len__(self) -> int:
+        return len(self.tracer.concrete(self))         # type: ignore[attr-defined]
+
+    def __iter__(self):
+        return iter([operator.getitem(self, k) for k in range(len(self))])
+
+
 class _Tracer(fx.Tracer):
+    """fx's tracer, keeping archspec's ops as leaves, that computes each node's value on the example
+    input's shapes (meta or fake tensors) alongside: Python control flow on a shape (`if x.shape[-1] <
+    7`, timm's padding helpers) takes the branch this input takes, so the graph is the model's on
+    this input, as the spec is."""
+
+    def __init__(self, example, mode):
+        super().__init__()
+        self.example, self.mode = example, mode
+        self.values: dict[fx.Node, Any] = {}
+        self.computing = False          # while a value is computed, modules and attributes are plain
+
+    def call_module(self, m, forward, args, kwargs):
+        return forward(*args, **kwargs) if self.computing else super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        return attr_val if self.computing else super().getattr(attr, attr_val, parameter_proxy_cache)
+
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         return table.is_op_module(m)
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _Proxy(node, self)
+
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> fx.Node:
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        self.computing = True
+        try:
+            with self.mode or contextlib.nullcontext():
+                self.values[node] = self._value(kind, target, args, kwargs)
+        except Exception:      # noqa: BLE001 - no value: only control flow on it fails (to_bool)
+            pass
+        finally:
+            self.computing = False
+        return node
+
+    def _value(self, kind, target, args, kwargs):
+        a, kw = fx.node.map_arg((args, kwargs), lambda n: self.values[n])
+        if kind == "placeholder":
+            return self.example
+        if kind == "get_attr":
+            return operator.attrgetter(str(target))(self.root)
+        if kind == "call_module":
+            return self.root.get_submodule(str(target))(*a, **kw)
+        if kind == "call_method":
+            return getattr(a[0], str(target))(*a[1:], **kw)
+        return target(*a, **kw)
+
+    def concrete(self, p: fx.Proxy):
+        if p.node not in self.values:
+            raise fx.proxy.TraceError("symbolically traced variables cannot be used as inputs to control flow")
+        return self.values[p.node]
+
+    def to_bool(self, obj: fx.Proxy) -> bool:
+        value = self.concrete(obj)
+        if isinstance(value, torch.Tensor):
+            raise fx.proxy.TraceError("control flow on a tensor's values (not its shape)")
+        return bool(value)
 
 
 def trace(model: nn.Module, input_shape: tuple) -> Traced:
@@ -114,16 +180,18 @@ def _covered(traced: Traced) -> set[str]:
 def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
     _check_names(model)
     model.train(train)
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    fake = None if device.type == "meta" else FakeTensorMode(allow_non_fake_inputs=True)   # no real compute
     try:
-        graph = _Tracer().trace(model)
+        with fake or contextlib.nullcontext():
+            example = torch.zeros(2, *input_shape, device=device)
+        graph = _Tracer(example, fake).trace(model)
         gm = fx.GraphModule(model, graph)
     except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
         raise ImportError_(type(model).__name__, f"torch.fx cannot trace it: {type(e).__name__}: {e}",
                            "archspec import needs a model torch.fx can trace (no control flow on tensor values)") \
             from None
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    fake = None if device.type == "meta" else FakeTensorMode(allow_non_fake_inputs=True)   # no real compute
     try:
         ShapeProp(gm, fake_mode=fake).propagate(torch.zeros(2, *input_shape, device=device))
     except Exception as e:     # noqa: BLE001 - the model's own forward may refuse the input
@@ -182,20 +250,36 @@ class _Builder:
         return [Output(k if len(named) > 1 else "output", self.ids[v], v.name) for k, v in named]
 
     def _scope(self, n: fx.Node, leaf: str | None = None) -> Scope:
-        """The innermost traced module of a node (a leaf module's own entry left out)."""
+        """The innermost traced module of a node (a leaf module's own entry left out). A container
+        fx never enters (an nn.ModuleList indexed in forward: `convs.0`) is a scope of its own too,
+        between its owner and its members, so their names are the state_dict's."""
         scope = self.root
+        paths = []
         for key, (path, _cls) in (n.meta.get("nn_module_stack") or {}).items():
             if path == leaf or not path:
                 continue
             if "@" in key:
                 raise ImportError_(path, "this module runs more than once in forward (shared weights)",
                                    "archspec nodes run once; write the module twice")
-            if path not in self.scopes:
-                child = _scope_of(path, self.model.get_submodule(path))
-                self.scopes[path] = child
-                scope.parts.append(child)
-            scope = self.scopes[path]
+            paths.append(path)
+        if leaf and "." in leaf:
+            paths.append(leaf.rpartition(".")[0])
+        for path in paths:
+            parts = path.split(".")
+            for k in range(len(parts)):
+                inner = ".".join(parts[:k + 1])
+                if not self._within(inner, scope.path) or inner == scope.path:
+                    continue
+                if inner not in self.scopes:
+                    child = _scope_of(inner, self.model.get_submodule(inner))
+                    self.scopes[inner] = child
+                    scope.parts.append(child)
+                scope = self.scopes[inner]
         return scope
+
+    @staticmethod
+    def _within(path: str, scope: str) -> bool:
+        return scope == "" or path.startswith(scope + ".")
 
     def _where(self, n: fx.Node, what) -> str:
         stack = n.meta.get("nn_module_stack") or {}
@@ -253,20 +337,26 @@ class _Builder:
         self._add(n, self._scope(n), ops, None, self._tensor_ins(n, where, tensors), where)
 
     def _split_or_shuffle(self, n: fx.Node, where: str) -> bool:
-        """Calls that are archspec ops only together: x.chunk(k, 1) and its items (chunk ops), and
-        view(n, g, c / g, h, w) -> transpose(1, 2) -> [contiguous] -> view(n, c, h, w) (a channel
-        shuffle). Their steps wait in `self.pending` until the last one makes the op."""
+        """Calls that are archspec ops only together: a split into pieces (x.chunk(k, 1), torch.split)
+        and its items, each a slice (table.slice_ops); and view(n, g, c / g, h, w) -> transpose(1, 2) ->
+        [contiguous] -> view(n, c, h, w) (a channel shuffle). Their steps wait in `self.pending` until
+        the last one makes the op."""
         target = n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
         x: Any = n.args[0] if n.args else None
-        if target == "chunk" and x in self.ids:
-            given = {**dict(zip(("chunks", "dim"), n.args[1:])), **n.kwargs}
-            if given.get("dim", 0) in (1, -3) and isinstance(given.get("chunks"), int):
-                self.pending[n] = ("chunks", self.ids[x], given["chunks"])
-                return True
-            return False
+        if target in ("chunk", "split", "tensor_split", "unbind") and x in self.ids:
+            return self._pieces(n, x, target)
         step = self.pending.get(x) if isinstance(x, fx.Node) else None
-        if target == "getitem" and step and step[0] == "chunks":
-            self._add(n, self._scope(n), [("chunk", {"chunks": step[2], "index": n.args[1]})], None, [step[1]], where)
+        if target == "getitem" and step and step[0] == "pieces":
+            k = n.args[1]
+            if not isinstance(k, int):
+                raise ImportError_(where, f"pieces taken by {k!r}", "archspec takes the pieces of a split one by one")
+            bounds = step[3]
+            k %= len(bounds) - 1
+            self._slice(n, where, step[1], (step[2], bounds[k], bounds[k + 1], 1),
+                        [b - a for a, b in zip(bounds, bounds[1:])])
+            return True
+        if target == "getitem" and x in self.ids and _is_tensor(n):
+            self._slice(n, where, x, self._index(x, n.args[1], where), [])
             return True
         if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
             (b, c, h, w), y = _shape(x), _shape(n)
@@ -284,6 +374,49 @@ class _Builder:
                 self._add(n, self._scope(n), [("channel_shuffle", {"groups": step[2]})], None, [step[1]], where)
                 return True
         return False
+
+    def _pieces(self, n: fx.Node, x: fx.Node, target: str) -> bool:
+        """A split into pieces along one axis: their bounds, from the shapes torch gave them."""
+        metas = [m for m in _flat(n.meta.get("tensor_meta")) if isinstance(m, TensorMetadata)]
+        shape = _shape(x)
+        given = {**dict(zip(("chunks" if target == "chunk" else "size", "dim"), n.args[1:])), **n.kwargs}
+        dim: Any = given.get("dim", 0)
+        axis: int = dim % len(shape)
+        if target == "unbind" or not metas:
+            return False
+        sizes = [int(m.shape[axis]) for m in metas]
+        self.pending[n] = ("pieces", x, axis, [sum(sizes[:k]) for k in range(len(sizes) + 1)])
+        return True
+
+    @staticmethod
+    def _index(x: fx.Node, ix: Any, where: str) -> tuple[int, int, int, int]:
+        """x[..., a:b:s, ...] as (axis, start, stop, step) on the one axis it cuts."""
+        shape = _shape(x)
+        index = ix if isinstance(ix, tuple) else (ix,)
+        if Ellipsis in index:
+            k = index.index(Ellipsis)
+            index = index[:k] + (slice(None),) * (len(shape) - len(index) + 1) + index[k + 1:]
+        cuts = []
+        for axis, ix in enumerate(index):
+            if not isinstance(ix, slice) or not all(isinstance(v, (int, type(None))) for v in
+                                                     (ix.start, ix.stop, ix.step)):
+                raise ImportError_(where, f"an index {ix!r} (archspec cuts tensors by slices of constant bounds)",
+                                   "register an op for it with --ops")
+            start, stop, by = ix.indices(shape[axis])
+            if (start, stop, by) != (0, shape[axis], 1):
+                cuts.append((axis, start, stop, by))
+        if len(cuts) > 1:
+            raise ImportError_(where, f"a slice on {len(cuts)} axes at once", "archspec slices one axis at a time")
+        return cuts[0] if cuts else (1, 0, shape[1], 1)
+
+    def _slice(self, n: fx.Node, where: str, x: fx.Node, cut: tuple[int, int, int, int], pieces: list) -> None:
+        axis, start, stop, by = cut
+        try:
+            ops = table.slice_ops(_shape(x), axis, start, stop, by, pieces)
+        except Unsupported as e:
+            raise ImportError_(where, f"operator.getitem with {e} has no archspec op",
+                               "register an op for it with --ops") from None
+        self._add(n, self._scope(n), ops, None, [self.ids[x]], where)
 
     def _layer_scale(self, n: fx.Node, where: str) -> bool:
         """A product of a module's own (C, 1, 1) or (C,) parameter with a tensor: ConvNeXt's layer
@@ -335,7 +468,7 @@ def _is_tuple_type(n) -> bool:
 
 
 def _flat(v) -> list:
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, (list, tuple)) and not isinstance(v, TensorMetadata):
         return [x for item in v for x in _flat(item)]
     if isinstance(v, dict):
         return _flat(list(v.values()))

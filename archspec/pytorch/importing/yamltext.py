@@ -62,8 +62,8 @@ def _fields(node: Node, prev: str) -> dict:
     """The node's mapping: its kind first, then in and when, then the attributes or arguments."""
     body = dict(node.body)
     head: dict = {}
-    for kind in ("op", "use", "repeat", "name", "carry"):
-        if kind in body:
+    for kind in ("op", "use", "repeat", "name", "index", "carry"):
+        if kind in body and (kind != "index" or "repeat" in body):       # (chunk's index is an attribute)
             head[kind] = body.pop(kind)
     if "op" in head:
         body = {k: v for k, v in body.items() if not _is_default(head["op"], k, v)}
@@ -131,6 +131,8 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
                 lines.append(f"{pad}# {scalar(node.body['use'])}: {columns}")
                 shown.add(node.body["use"])
             node = row
+        if node.name in RESERVED and not seq:
+            node = _reserved(node)
         label = f"{scalar(node.name)}: " if node.name is not None and not seq else ""
         if label and node.name == node.body.get("op") and len(node.body) == 1 and node.ins == [prev] \
                 and node.name not in auto and node.name not in named:
@@ -154,6 +156,17 @@ def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], sho
             lines.append(f"{pad}    {kind}:")
         under_key = not label or set(fields) != {"nodes"}      # the children under a `seq:`/`nodes:` line
         write_nodes(node.body[kind], indent + (6 if under_key and label else 4), kind == "seq", lines, shown)
+
+
+RESERVED = ("op", "use", "seq", "nodes", "repeat")      # node kinds: no node's key (timm's `repeat` stage)
+
+
+def _reserved(node: Node) -> Node:
+    """A group named by a reserved word as a one-step repeat that gives it the name (its own index k,
+    so that a repeat inside keeps i)."""
+    body = node.body if ("seq" in node.body or "nodes" in node.body) else \
+        {"seq": [Node(None, node.body, ["input"], "~0")]}
+    return Node(None, {"repeat": 1, "name": node.name, "index": "k", "node": body}, node.ins, node.ref)
 
 
 def write_block(block: Block, lines: list[str]) -> None:
