@@ -135,7 +135,25 @@ def halves():
 
 
 def uneven():
+    torch.manual_seed(0)
     return nn.Sequential(Halves(5))
+
+
+class Attend(nn.Module):
+    """SKNet's idiom: branches stacked on a new axis, a softmax across them (torch's dim 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 1)
+        self.b = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return torch.softmax(torch.stack([self.a(x), self.b(x)], dim=1), dim=1)
+
+
+def attend():
+    torch.manual_seed(0)
+    return Attend()
 
 
 class Padded(nn.Module):
@@ -313,14 +331,21 @@ def test_splits_and_slices_are_chunks(user_file):
     _round_trip("h.yaml", load_module(user_file).halves(), torch.randn(1, 3, 8, 8))
 
 
-def test_an_uneven_slice_needs_the_slice_op(user_file, capsys):
-    """x[:, 5:] of 8 channels is no equal piece: an error naming the cut, until a slice op exists."""
-    if "slice" in REGISTRY:
-        pytest.skip("the slice op is registered")
-    assert main(["import", f"{user_file}:uneven", "-o", "u.yaml", "--input", "3,8,8"]) == 1
-    err = capsys.readouterr().err
-    assert "0 (operator.getitem): operator.getitem with a slice [5:8] of axis 1 of (2, 8, 8, 8)" in err
-    assert "needs the slice op" in err
+def test_an_uneven_slice_is_the_slice_op(user_file):
+    """x[:, 5:] of 8 channels is no equal piece: the slice op, its axis counted per sample (torch's
+    dim 1 is archspec's axis 0), and the spec computes what the model does."""
+    assert main(["import", f"{user_file}:uneven", "-o", "u.yaml", "--input", "3,8,8"]) == 0
+    assert "{op: slice, in: conv, start: 5, stop: 8}" in open("u.yaml").read()
+    _round_trip("u.yaml", load_module(user_file).uneven(), torch.randn(1, 3, 8, 8))
+
+
+def test_stack_and_softmax_across_branches_count_axes_per_sample(user_file):
+    """torch.stack(..., dim=1) and softmax(dim=1) over the branches: archspec's axis 0 (torch's dim 1
+    less the batch), equal outputs."""
+    assert main(["import", f"{user_file}:attend", "-o", "a.yaml", "--input", "3,8,8"]) == 0
+    text = open("a.yaml").read()
+    assert "{op: stack, in: [a, b]}\n  - softmax\n" in text and "axis" not in text     # both at axis 0
+    _round_trip("a.yaml", load_module(user_file).attend(), torch.randn(1, 3, 8, 8))
 
 
 def test_control_flow_on_a_shape_takes_this_inputs_branch(user_file):

@@ -31,6 +31,7 @@ from archspec.cli import main
 from archspec.errors import SpecErrors
 from archspec.limits import MAX_CHECKPOINT_TEXT, MAX_DATA_ELEMENTS
 from archspec.pytorch.train import checkpoint, loop
+from archspec.pytorch.train import recipe as recipes
 from archspec.pytorch.train.loop import Config, Epoch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,12 +127,14 @@ def legit_state(spec_path: str) -> dict:
     """What `archspec train --checkpoint` writes after one epoch (momentum buffers included)."""
     spec = load(spec_path)
     model = archspec.compile(spec)
-    optimizer = loop._optimizer(Config(spec_path), model, 0.05)      # as train makes it
+    cfg = Config(spec_path, lr=0.05)
+    recipe = recipes.resolve(spec, recipes.flag_values(cfg), loop._rbf(archspec.analyze(spec)))
+    optimizer = recipes.optimizer(recipe, model)      # as train makes it
     for p in model.parameters():
         p.grad = torch.ones_like(p)
     optimizer.step()
     return {"format": checkpoint.FORMAT, "spec": checkpoint.spec_record(spec, []),
-            "options": Config(spec_path).options(), "epoch": 1, "classes": [str(i) for i in range(10)],
+            "options": cfg.options(recipe), "epoch": 1, "classes": [str(i) for i in range(10)],
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scaler": torch.amp.GradScaler("cpu", enabled=False).state_dict(), "rng": [checkpoint.rng_state()],
             "history": [asdict(Epoch(1, 1.0, 0.5, 1.0, 0.5, 0.1, 1.0))]}

@@ -324,8 +324,9 @@ def _name_referenced(nodes: list[Node], pinned: set[str]) -> dict[str, str]:
         prev = node.ref
     for node in nodes:
         if node.ref in rename:
-            base = str(node.body.get("op", "out"))
-            clash = any(n.name is None and n.body.get("op") == base for n in nodes if n is not node)
+            op = str(node.body.get("op", "out"))
+            base = REGISTRY[op].node_name if op in REGISTRY else op      # as archspec names one (slice: sliced)
+            clash = any(n.name is None and n.body.get("op") == op for n in nodes if n is not node)
             k = 1
             name = f"{base}_1" if clash or base in taken else base      # (anonymous ones are named base, base_1...)
             while name in taken:

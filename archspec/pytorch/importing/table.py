@@ -120,17 +120,17 @@ MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
 }
 
 
-def _has(op: str, attr: str) -> bool:
-    """Whether op `op` takes attribute `attr` (the ops that the import maps to where they exist)."""
-    return op in REGISTRY and attr in REGISTRY[op].Attrs.model_fields
+def axis_of(dim) -> int:
+    """torch's dimension (the batch 0) as an archspec axis, which counts per sample (the channels 0);
+    a negative one counts from the end in both."""
+    if not isinstance(dim, int) or dim == 0:
+        raise Unsupported(f"an op over dim {dim} (archspec's ops work per sample, never across the batch)")
+    return dim - 1 if dim > 0 else dim
 
 
 def _softmax(dim) -> tuple[str, dict]:
-    if _has("softmax", "axis") and dim not in (1, -1, None):      # over any axis (SKNet's, ResNeSt's radix)
-        return "softmax", {"axis": dim}
-    if dim not in (1, -1):
-        raise Unsupported(f"softmax over dim {dim} (archspec's is over channels)")
-    return "softmax", {}
+    axis = axis_of(dim)          # over any axis: SKNet's and ResNeSt's across the branches too
+    return "softmax", {} if axis == 0 else {"axis": axis}
 
 
 def _softmax_call(c: Call) -> list:
@@ -138,10 +138,8 @@ def _softmax_call(c: Call) -> list:
 
 
 def _stack(c: Call) -> list:
-    """torch.stack(xs, dim): a new axis (SKNet's and ResNeSt's branches), with the stack op where it exists."""
-    if not _has("stack", "axis"):
-        raise Unsupported("a new axis (needs the stack op)")
-    return [("stack", {"axis": _dim(c, 0, "dim", 0)})]
+    """torch.stack(xs, dim): a new axis (SKNet's and ResNeSt's branches)."""
+    return [("stack", {"axis": axis_of(c.arg(0, "dim", 0))})]
 
 
 try:      # torchvision's drop path and permute, where torchvision is installed
@@ -304,7 +302,7 @@ def _same(c: Call) -> list:
 def slice_ops(shape: tuple, axis: int, start: int, stop: int, step: int, pieces: list) -> list:
     """x[..., start:stop:step, ...] on one axis of `shape` (torch's, the batch axis 0); `pieces` the
     sizes of the split it is a piece of. Equal pieces of the channels are `chunk`s; any other cut the
-    `slice` op, where one is registered."""
+    `slice` op."""
     size = shape[axis]
     if (start, stop, step) == (0, size, 1):
         return [("identity", {})]
@@ -313,13 +311,7 @@ def slice_ops(shape: tuple, axis: int, start: int, stop: int, step: int, pieces:
             k = -(-size // p) if p > 0 else 0
             if k and start % p == 0 and stop == min(size, start + p) and -(-size // k) == p:
                 return [("chunk", {"chunks": k, "index": start // p})]
-    if axis == 0:
-        raise Unsupported("a slice of the batch")
-    if "slice" in REGISTRY:
-        return [("slice", {"axis": axis, "start": start, "stop": stop, "step": step})]
-    cut = f"{start}:{stop}" + (f":{step}" if step != 1 else "")
-    raise Unsupported(f"a slice [{cut}] of axis {axis} of {tuple(shape)} (chunk cuts equal pieces of the channels; "
-                      "any other cut needs the slice op)")
+    return [("slice", {"axis": axis_of(axis), "start": start, "stop": stop, "step": step})]
 
 
 def _divide(c: Call) -> list:
