@@ -70,6 +70,7 @@ class Scope:
     output: str | None = None      # the node name its value comes from
     repeat: int | None = None      # index within a repeat, if any
     inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
+    outputs: dict = field(default_factory=dict)  # a block's named outputs, name -> ref, in order (several only)
 
 
 @dataclass

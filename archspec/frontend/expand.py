@@ -28,7 +28,9 @@ from .syntax import (
     Failed,
     LibraryCheck,
     ListScope,
+    Pick,
     Reporter,
+    Several,
     check_node_name,
     dependencies,
     key_hint,
@@ -135,10 +137,14 @@ class Expander:
         for k in order(decls, deps, scope):
             d = decls[k]
             if d is not None:
-                ins = [in_ref if dep is None else results[dep] if isinstance(dep, int) else dep for dep in deps[k]]
+                ins = [in_ref if dep is None else results[dep] if isinstance(dep, int) else
+                       picked(dep, results, decls, scope) if isinstance(dep, Pick) else dep for dep in deps[k]]
                 results[k] = self.expand_decl(d, ctx, ins)
+                got = results[k]
                 if d.name:
-                    aliases[d.name] = results[k]
+                    aliases[d.name] = got
+                    if isinstance(got, Several):      # stage2.y1 names one of its outputs
+                        aliases.update({f"{d.name}.{o}": r for o, r in got.refs.items()})
         if output is None:
             return results[-1], aliases
         if output not in aliases:
@@ -183,6 +189,9 @@ class Expander:
         return self._expand_block(d, self.spec.blocks[target], ctx, ins)
 
     def _expand_op(self, d: Decl, opname: str, ctx: Ctx, ins: list[str]) -> str:
+        for r in ins:
+            if isinstance(r, Several):
+                raise_several(d, r, f"op {opname}")
         op, values, env = REGISTRY[opname], {}, None
         for key, v in d.body.items():
             if key in CONTROL or key in ("op", "ref"):
@@ -211,6 +220,7 @@ class Expander:
 
     def _expand_block(self, d: Decl, block: Block, ctx: Ctx, ins: list[str]) -> str:
         declared = block_inputs(block)
+        ins = spread(d, block, declared, ins)
         bound = bind_inputs(d, block, declared, ins)
         first = next(iter(bound.values()))
         check_depth(ctx, d, f" (does '{block.name}' use itself?)")
@@ -233,9 +243,15 @@ class Expander:
         outer = {k: v for k, v in bound.items() if k != INPUT}
         inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}},
                           chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
-        out, _ = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind), block.raw.get("output"), outer)
+        several = block_outputs(block)
+        out, aliases = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind),
+                                        None if several else block.raw.get("output"), outer)
+        refs = several and outputs_of(block, several, aliases, full)
         args = {p: env[p] for p in block.params}
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, out, ctx.index, inputs=outer and bound)
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, next(iter(refs.values())) if refs else out,
+                                  ctx.index, inputs=outer and bound, outputs=refs or {})
+        if several:
+            return Several(refs, full) if refs else Failed("?")
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -246,7 +262,7 @@ class Expander:
         check_depth(ctx, d)
         full = self._place(d, ctx, d.kind)
         out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
-        self.scopes[full] = Scope(full, d.kind, d.loc, output=out, repeat=ctx.index)
+        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index)
         return out
 
     def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -270,10 +286,12 @@ class Expander:
             if y is None:            # a step's name was refused (reported): the repeat failed
                 return Failed("?")
             x = y
+            if isinstance(y, Several) and len(y.refs) == 1 + len(extra):
+                extra = []          # a step with as many outputs as inputs: the next takes them all
             if i == 0:
                 self._check_projection(before, count, body, ctx)
         if d.name is not None:
-            self.scopes[target.prefix].output = x
+            self.scopes[target.prefix].output = str(x)
         return x
 
     def _repeat_step(self, d: Decl, step: Ctx, x: str, i: int, extra: list[str]) -> str | None:
@@ -555,6 +573,89 @@ def bind_inputs(d: Decl, block: Block, declared: dict[str, Any], ins: list[str])
     return dict(zip(names, ins))
 
 
+def picked(dep: Pick, results: list[str], decls: list, scope: ListScope) -> str:
+    """The ref `in: stage2.y1` names: output y1 (or the output at index 1: `stage2.1`) of the item
+    stage2, a block with several outputs."""
+    got, name = results[dep.k], decls[dep.k].name
+    if isinstance(got, Failed):
+        return got
+    if not isinstance(got, Several):
+        scope.report(dep.loc, f"'{name}' has one output: '{name}.{dep.name}' names none",
+                     scope.prefix, hint=f"write in: {name}; a block declares several with outputs: [y0, y1]")
+        return Failed("?")
+    names = list(got.refs)
+    if dep.name.isdigit() and int(dep.name) < len(names):
+        return got.refs[names[int(dep.name)]]
+    if dep.name not in got.refs:
+        scope.report(dep.loc, f"'{name}' has no output {shown(dep.name)}", scope.prefix,
+                     hint=did_you_mean(dep.name, names) or f"its outputs: {', '.join(names)} "
+                     f"(or by index, {name}.0 .. {name}.{len(names) - 1})")
+        return Failed("?")
+    return got.refs[dep.name]
+
+
+def spread(d: Decl, block: Block, declared: dict[str, Any], ins: list[str]) -> list[str]:
+    """A block with several inputs fed one block with as many outputs takes them all, in order
+    (HRNet's stages, one tensor per resolution); a block with one input is fed one of them by name."""
+    if len(ins) == 1 and isinstance(ins[0], Several) and len(declared) == len(ins[0].refs):
+        return list(ins[0].refs.values())
+    for r in ins:
+        if isinstance(r, Several):
+            raise_several(d, r, f"block '{block.name}' ({len(declared)} input{'s' if len(declared) > 1 else ''})")
+    return ins
+
+
+def raise_several(d: Decl, r: Several, what: str) -> None:
+    names = list(r.refs)
+    raise SpecError(f"{what} is given all {len(names)} outputs of '{r.path}' ({', '.join(names)})",
+                    loc=d.body.at("in") if "in" in d.body else d.loc,
+                    hint=f"name one: in: {local_of(r.path)}.{names[0]}")
+
+
+def local_of(path: str) -> str:
+    """How a list names the item at `path`: its last part, or a numbered step's repeat."""
+    parts = path.split(".")
+    while len(parts) > 1 and parts[-1].isdigit():
+        parts.pop()
+    return parts[-1]
+
+
+def block_outputs(block: Block) -> list[str]:
+    """The names in a block's `outputs: [y0, y1]` (empty: it has one output, its last node or `output:`)."""
+    raw = block.raw.get("outputs")
+    if raw is None:
+        return []
+    loc = block.raw.at("outputs")
+    if "output" in block.raw:
+        raise SpecError(f"block '{block.name}' has both output: and outputs:", loc=block.raw.key_at("output"),
+                        hint="outputs: [y0, y1] lists several; output: names one")
+    if not isinstance(raw, list) or len(raw) < 2 or len(set(map(str, raw))) != len(raw) \
+            or not all(isinstance(n, str) for n in raw):
+        raise SpecError(f"block '{block.name}': outputs: lists two or more distinct node names, got {shown(raw)}",
+                        loc=loc, hint="a block with one output names it with output:")
+    return list(raw)
+
+
+def outputs_of(block: Block, names: list[str], aliases: dict[str, str], full: str) -> dict[str, str]:
+    """Each declared output's ref: a node of the block, each a different one ({} where one failed)."""
+    raw = block.raw["outputs"]
+    refs: dict[str, str] = {}
+    for j, name in enumerate(names):
+        loc = raw.at(j) if isinstance(raw, YList) else block.raw.at("outputs")
+        if name not in aliases or name == INPUT:
+            raise SpecError(f"block '{block.name}' output {shown(name)} is not a node of the block", loc=loc,
+                            hint=did_you_mean(name, [a for a in aliases if a != INPUT]))
+        ref = aliases[name]
+        if isinstance(ref, Failed):
+            return {}
+        if not ref.startswith(full + ".") or ref in refs.values():
+            raise SpecError(f"block '{block.name}' output {shown(name)} is "
+                            f"{'another output' if ref in refs.values() else 'not made in the block'}", loc=loc,
+                            hint="each output is a different node of the block")
+        refs[name] = ref
+    return refs
+
+
 def check_input_shapes(d: Decl, block: Block, declared: dict[str, Any], views: dict, env: dict) -> None:
     """Each input's shape against what the block declares, named in the error at the use."""
     given = d.body.get("in")
@@ -711,6 +812,8 @@ def check_depth(ctx: Ctx, d: Decl, why: str = "") -> None:
 
 def outputs(raw: YDict, last: str, aliases: dict, nodes: dict[str, Node], diags: Diagnostics) -> dict[str, Output]:
     declared = raw.get("outputs")
+    if not declared and isinstance(last, Several):      # a network ending in a block with several
+        return {name: Output(name, ref) for name, ref in last.refs.items()}
     if not declared:
         return {"output": Output("output", last)}
     outs = {}
@@ -718,7 +821,7 @@ def outputs(raw: YDict, last: str, aliases: dict, nodes: dict[str, Node], diags:
         spec = o if isinstance(o, dict) else {"node": o}
         ref = str(spec.get("node"))
         if ref in aliases or ref in nodes:
-            outs[name] = Output(name, aliases.get(ref, ref), bool(spec.get("train_only", False)),
+            outs[name] = Output(name, str(aliases.get(ref, ref)), bool(spec.get("train_only", False)),
                                 spec.get("loss_weight"))
         else:
             diags.error(declared.at(name), f"output '{name}' refers to undefined node {shown(ref)}",

@@ -913,9 +913,10 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
             _same_rank(c, group)
         c.node(sink, "out", shape="plaintext", style="", fontcolor=_MUTED)
     _add_edges(canvas, g, nodes, owner, {n.name for n in nodes if cut(n.name) == n.name}, lambda src: source)
-    exit_node = entry.carry.name if entry.carry else scope.output
-    canvas.dot.edge(owner[exit_node] if exit_node in owner else source, sink,
-                    label=compact_shape(g.shape_of(exit_node) if exit_node else None))
+    exits = [entry.carry.name] if entry.carry else list(scope.outputs.values()) or [scope.output]
+    for exit_node in exits:         # a block with several outputs: an edge from each
+        canvas.dot.edge(owner[exit_node] if exit_node in owner else source, sink,
+                        label=compact_shape(g.shape_of(exit_node) if exit_node else None))
     return source, sink, 4 + max(level.values(), default=0)
 
 
