@@ -137,14 +137,9 @@ class Expander:
         for k in order(decls, deps, scope):
             d = decls[k]
             if d is not None:
-                ins = [in_ref if dep is None else results[dep] if isinstance(dep, int) else
-                       picked(dep, results, decls, scope) if isinstance(dep, Pick) else dep for dep in deps[k]]
-                results[k] = self.expand_decl(d, ctx, ins)
-                got = results[k]
+                results[k] = self.expand_decl(d, ctx, [resolved(dep, in_ref, results, decls, scope) for dep in deps[k]])
                 if d.name:
-                    aliases[d.name] = got
-                    if isinstance(got, Several):      # stage2.y1 names one of its outputs
-                        aliases.update({f"{d.name}.{o}": r for o, r in got.refs.items()})
+                    aliases.update(named(d.name, results[k]))
         if output is None:
             return results[-1], aliases
         if output not in aliases:
@@ -189,9 +184,7 @@ class Expander:
         return self._expand_block(d, self.spec.blocks[target], ctx, ins)
 
     def _expand_op(self, d: Decl, opname: str, ctx: Ctx, ins: list[str]) -> str:
-        for r in ins:
-            if isinstance(r, Several):
-                raise_several(d, r, f"op {opname}")
+        no_several(d, ins, f"op {opname}")
         op, values, env = REGISTRY[opname], {}, None
         for key, v in d.body.items():
             if key in CONTROL or key in ("op", "ref"):
@@ -247,11 +240,9 @@ class Expander:
         out, aliases = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind),
                                         None if several else block.raw.get("output"), outer)
         refs = several and outputs_of(block, several, aliases, full)
-        args = {p: env[p] for p in block.params}
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, next(iter(refs.values())) if refs else out,
+        out = (Several(refs, full) if refs else Failed("?")) if several else out
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, {p: env[p] for p in block.params}, str(out),
                                   ctx.index, inputs=outer and bound, outputs=refs or {})
-        if several:
-            return Several(refs, full) if refs else Failed("?")
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -289,7 +280,7 @@ class Expander:
             if isinstance(y, Several) and len(y.refs) == 1 + len(extra):
                 extra = []          # a step with as many outputs as inputs: the next takes them all
             if i == 0:
-                self._check_projection(before, count, body, ctx)
+                check_projection(len(self.nodes), before, count, body, ctx)
         if d.name is not None:
             self.scopes[target.prefix].output = str(x)
         return x
@@ -318,13 +309,6 @@ class Expander:
                               {**item.body.key_locs, "in": body.key_at("in")})
         y = self.expand_decl(item, step, [x, *extra])
         return self._concat(x, y, step, d) if body.get("carry") == "concat" else y
-
-    def _check_projection(self, before: int, count: int, body: YDict, ctx: Ctx) -> None:
-        """After a repeat's first step: the nodes all its steps would make, before they are made."""
-        total = len(self.nodes) + (len(self.nodes) - before) * (count - 1)
-        if total > MAX_NODES:
-            raise LimitError(f"repeat {count:,} of {len(self.nodes) - before:,} nodes each would exceed "
-                             f"archspec's limit of {MAX_NODES:,} nodes", loc=body.at("repeat"), chain=ctx.chain)
 
     def _concat(self, a: str, b: str, ctx: Ctx, d: Decl) -> str:
         carried = Decl(None, "op", YDict(d.loc, {"op": "concat"}), d.loc)
@@ -573,6 +557,34 @@ def bind_inputs(d: Decl, block: Block, declared: dict[str, Any], ins: list[str])
     return dict(zip(names, ins))
 
 
+def check_projection(made: int, before: int, count: int, body: YDict, ctx: Ctx) -> None:
+    """After a repeat's first step: the nodes all its steps would make, before they are made."""
+    total = made + (made - before) * (count - 1)
+    if total > MAX_NODES:
+        raise LimitError(f"repeat {count:,} of {made - before:,} nodes each would exceed "
+                         f"archspec's limit of {MAX_NODES:,} nodes", loc=body.at("repeat"), chain=ctx.chain)
+
+
+def resolved(dep: Any, in_ref: str, results: list[str], decls: list, scope: ListScope) -> str:
+    """The ref a dependency stands for: the scope's input, an item's result, one of its outputs."""
+    if dep is None:
+        return in_ref
+    if isinstance(dep, int):
+        return results[dep]
+    return picked(dep, results, decls, scope) if isinstance(dep, Pick) else dep
+
+
+def named(name: str, got: str) -> dict[str, str]:
+    """The names an item's result takes in its list: its own, and stage2.y1 for each of several outputs."""
+    return {name: got, **({f"{name}.{o}": r for o, r in got.refs.items()} if isinstance(got, Several) else {})}
+
+
+def no_several(d: Decl, ins: list[str], what: str) -> None:
+    for r in ins:
+        if isinstance(r, Several):
+            raise_several(d, r, what)
+
+
 def picked(dep: Pick, results: list[str], decls: list, scope: ListScope) -> str:
     """The ref `in: stage2.y1` names: output y1 (or the output at index 1: `stage2.1`) of the item
     stage2, a block with several outputs."""
@@ -599,9 +611,7 @@ def spread(d: Decl, block: Block, declared: dict[str, Any], ins: list[str]) -> l
     (HRNet's stages, one tensor per resolution); a block with one input is fed one of them by name."""
     if len(ins) == 1 and isinstance(ins[0], Several) and len(declared) == len(ins[0].refs):
         return list(ins[0].refs.values())
-    for r in ins:
-        if isinstance(r, Several):
-            raise_several(d, r, f"block '{block.name}' ({len(declared)} input{'s' if len(declared) > 1 else ''})")
+    no_several(d, ins, f"block '{block.name}' ({len(declared)} input{'s' if len(declared) > 1 else ''})")
     return ins
 
 
