@@ -146,3 +146,14 @@ def test_a_network_ending_in_several_outputs_returns_each_by_name(spec_file):
     assert {k: o.node for k, o in g.outputs.items()} == {"a": "p.a", "b": "p.b"}
     out = compile(path)(torch.zeros(1, 8, 8, 8))
     assert {k: tuple(v.shape) for k, v in out.items()} == {"a": (1, 8, 8, 8), "b": (1, 4, 8, 8)}
+
+
+def test_a_dropped_block_of_several_outputs_passes_each_input_on_as_the_output_of_its_rank(spec_file):
+    text = HR.replace("  hr_module:    ", "  hr_module:\n    when: \"${c0 > 8}\"\n   ", 1)
+    assert text != HR
+    g = archspec.analyze(spec_file(text))
+    assert not any(n.startswith("stages") for n in g.nodes)
+    assert g.nodes["pool0"].inputs == ["stem"] and g.nodes["pool1"].inputs == ["down"]
+    one = TWO_OUT.replace("    outputs: [a, b]\n", "    outputs: [a, b]\n    when: false\n")
+    assert errors(spec_file, one)[0].startswith("11:5: block 'pair' dropped by its when: has 1 input to pass on "
+                                                "as its 2 outputs")

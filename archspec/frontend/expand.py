@@ -226,7 +226,7 @@ class Expander:
             cond = value_of(block.raw["when"], {**env, **tensors}, block.raw.at("when"),
                             f"'when' of block '{block.name}'")
             if not cond:
-                return first
+                return passed_on(block, bound, first, d)
         check_block_constraints(block, {**env, **tensors}, d.body)
         if ("seq" in block.raw) == ("nodes" in block.raw):
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
@@ -583,6 +583,19 @@ def no_several(d: Decl, ins: list[str], what: str) -> None:
     for r in ins:
         if isinstance(r, Several):
             raise_several(d, r, what)
+
+
+def passed_on(block: Block, bound: dict[str, str], first: str, d: Decl) -> str:
+    """What a dropped instance stands for: its first input, or, for a block with as many outputs
+    as inputs, each input as the output of its rank (an HRNet stage left out passes every resolution)."""
+    several = block_outputs(block)
+    if not several:
+        return first
+    if len(several) != len(bound):
+        raise SpecError(f"block '{block.name}' dropped by its when: has {len(bound)} "
+                        f"input{'s' * (len(bound) > 1)} to pass on as its {len(several)} outputs", loc=d.loc,
+                        hint="a block of several outputs that when: can drop takes as many inputs")
+    return Several(dict(zip(several, bound.values())), d.name or block.name)
 
 
 def picked(dep: Pick, results: list[str], decls: list, scope: ListScope) -> str:
