@@ -836,7 +836,7 @@ def glossary(v: View) -> list[Entry]:
             continue
         carry = next((g.nodes[m] for m in members if m in g.nodes), None)
         entries[key] = Entry(path, [m for m in members if m in g.scopes and m != path], carry)
-        cut = unit_at(opened(g, path))
+        cut = past_lists(g, unit_at(opened(g, path)))     # the boxes _draw_entry draws: never a list
         todo += [(c, [c]) for c in dict.fromkeys(cut(n.name) for n in inside) if c in g.scopes]
     return list(entries.values())
 
@@ -886,7 +886,7 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
     and its height in ranks."""
     path, depth = entry.path, opened(g, entry.path)
     nodes = nodes_in(g, path) + ([entry.carry] if entry.carry else [])
-    cut = unit_at(depth)
+    cut = past_lists(g, unit_at(depth))     # a list of members is no box: each member is one, as in rows()
     owner = {n.name: prefix + (cut(n.name)[len(path) + 1:] if n is not entry.carry else "carry") for n in nodes}
     source, sink = prefix + "in", prefix + "out"
     scope, train = g.scopes[path], canvas.train
