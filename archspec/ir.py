@@ -71,6 +71,7 @@ class Scope:
     repeat: int | None = None      # index within a repeat, if any
     inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
     defaults: dict = field(default_factory=dict)  # the parameters this instance left at the block's default
+    outputs: dict = field(default_factory=dict)  # a block's named outputs, name -> ref, in order (several only)
 
 
 @dataclass

@@ -208,6 +208,17 @@ class _Checker:
         if isinstance(node, ast.Call):
             self.call(node, names)
             return
+        if isinstance(node, ast.Subscript):      # a list member, by index: self.convs[0], self.heads[1][0]
+            if not (isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant)
+                    and type(node.slice.value) is int and node.slice.value >= 0):
+                _fail(node, "a subscript other than a list member's non-negative index")
+            base = node.value
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            if not (isinstance(base, ast.Attribute) and _chain(base)[0] == "self"):
+                _fail(node, "a subscript of something other than a module list, self.NAME[k]")
+            self.expr(node.value, names)
+            return
         if isinstance(node, (ast.Tuple, ast.List)):
             if not isinstance(node.ctx, ast.Load):
                 _fail(node, "store to a tuple or list outside an assignment")

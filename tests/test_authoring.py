@@ -28,7 +28,7 @@ TIMES = [(re.compile(r"\(\d+\.\d s\)"), "(... s)"), (re.compile(r"\d+\.\d s this
 
 def test_yaml_blocks_are_the_files():
     found = blocks("yaml")
-    assert len(found) == 10
+    assert len(found) == 11
     for m in found:
         text = m.group(2)
         path = text.splitlines()[0].removeprefix("# ")
@@ -75,7 +75,7 @@ def test_training_figures_have_a_tolerance_and_the_rest_none():
 @pytest.mark.slow
 def test_every_command_prints_what_the_guide_shows(tmp_path):
     results = run_guide(tmp_path)
-    assert sum(len(runs) for _, runs in results) == 17
+    assert sum(len(runs) for _, runs in results) == 18
     for _, runs in results:
         for command, shown, got in runs:
             assert_prints_the_same(command, shown, got)

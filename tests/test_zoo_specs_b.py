@@ -3,9 +3,7 @@ by timm itself here (not from tests/reference/): parameter count, MACs (FlopCoun
 mode, at the spec's input) and the state_dict's keys and shapes on the meta device; then, in the
 slow lane, the file `archspec build` writes loads timm's weights with strict=True and gives
 timm's outputs in eval mode, within 1e-4 of the output's scale (today to the last bit).
-
-HRNet-W18-small is not among them: its HighResolutionModule returns one tensor per resolution,
-and an archspec block or group has one output (see the report of issue 20, item 9)."""
+HRNet-W18-small, whose blocks have several outputs, has its own: tests/test_zoo_specs_hrnet.py."""
 import subprocess
 import sys
 

@@ -28,7 +28,9 @@ from .syntax import (
     Failed,
     LibraryCheck,
     ListScope,
+    Pick,
     Reporter,
+    Several,
     check_node_name,
     dependencies,
     key_hint,
@@ -135,10 +137,9 @@ class Expander:
         for k in order(decls, deps, scope):
             d = decls[k]
             if d is not None:
-                ins = [in_ref if dep is None else results[dep] if isinstance(dep, int) else dep for dep in deps[k]]
-                results[k] = self.expand_decl(d, ctx, ins)
+                results[k] = self.expand_decl(d, ctx, [resolved(dep, in_ref, results, decls, scope) for dep in deps[k]])
                 if d.name:
-                    aliases[d.name] = results[k]
+                    aliases.update(named(d.name, results[k]))
         if output is None:
             return results[-1], aliases
         if output not in aliases:
@@ -183,6 +184,7 @@ class Expander:
         return self._expand_block(d, self.spec.blocks[target], ctx, ins)
 
     def _expand_op(self, d: Decl, opname: str, ctx: Ctx, ins: list[str]) -> str:
+        no_several(d, ins, f"op {opname}")
         op, values, env = REGISTRY[opname], {}, None
         for key, v in d.body.items():
             if key in CONTROL or key in ("op", "ref"):
@@ -211,6 +213,7 @@ class Expander:
 
     def _expand_block(self, d: Decl, block: Block, ctx: Ctx, ins: list[str]) -> str:
         declared = block_inputs(block)
+        ins = spread(d, block, declared, ins)
         bound = bind_inputs(d, block, declared, ins)
         first = next(iter(bound.values()))
         check_depth(ctx, d, f" (does '{block.name}' use itself?)")
@@ -223,7 +226,7 @@ class Expander:
             cond = value_of(block.raw["when"], {**env, **tensors}, block.raw.at("when"),
                             f"'when' of block '{block.name}'")
             if not cond:
-                return first
+                return passed_on(block, bound, first, d)
         check_block_constraints(block, {**env, **tensors}, d.body)
         if ("seq" in block.raw) == ("nodes" in block.raw):
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
@@ -233,10 +236,14 @@ class Expander:
         outer = {k: v for k, v in bound.items() if k != INPUT}
         inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}},
                           chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
-        out, _ = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind), block.raw.get("output"), outer)
+        several = block_outputs(block)
+        out, aliases = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind),
+                                        None if several else block.raw.get("output"), outer)
+        refs = several and outputs_of(block, several, aliases, full)
+        out = (Several(refs, full) if refs else Failed("?")) if several else out
         args = {p: env[p] for p in block.params}
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, out, ctx.index, inputs=outer and bound,
-                                  defaults={p: args[p] for p in args if p not in given})
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, str(out), ctx.index, inputs=outer and bound,
+                                  outputs=refs or {}, defaults={p: args[p] for p in args if p not in given})
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -247,7 +254,7 @@ class Expander:
         check_depth(ctx, d)
         full = self._place(d, ctx, d.kind)
         out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
-        self.scopes[full] = Scope(full, d.kind, d.loc, output=out, repeat=ctx.index)
+        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index)
         return out
 
     def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -271,10 +278,12 @@ class Expander:
             if y is None:            # a step's name was refused (reported): the repeat failed
                 return Failed("?")
             x = y
+            if isinstance(y, Several) and len(y.refs) == 1 + len(extra):
+                extra = []          # a step with as many outputs as inputs: the next takes them all
             if i == 0:
-                self._check_projection(before, count, body, ctx)
+                check_projection(len(self.nodes), before, count, body, ctx)
         if d.name is not None:
-            self.scopes[target.prefix].output = x
+            self.scopes[target.prefix].output = str(x)
         return x
 
     def _repeat_step(self, d: Decl, step: Ctx, x: str, i: int, extra: list[str]) -> str | None:
@@ -301,13 +310,6 @@ class Expander:
                               {**item.body.key_locs, "in": body.key_at("in")})
         y = self.expand_decl(item, step, [x, *extra])
         return self._concat(x, y, step, d) if body.get("carry") == "concat" else y
-
-    def _check_projection(self, before: int, count: int, body: YDict, ctx: Ctx) -> None:
-        """After a repeat's first step: the nodes all its steps would make, before they are made."""
-        total = len(self.nodes) + (len(self.nodes) - before) * (count - 1)
-        if total > MAX_NODES:
-            raise LimitError(f"repeat {count:,} of {len(self.nodes) - before:,} nodes each would exceed "
-                             f"archspec's limit of {MAX_NODES:,} nodes", loc=body.at("repeat"), chain=ctx.chain)
 
     def _concat(self, a: str, b: str, ctx: Ctx, d: Decl) -> str:
         carried = Decl(None, "op", YDict(d.loc, {"op": "concat"}), d.loc)
@@ -556,6 +558,128 @@ def bind_inputs(d: Decl, block: Block, declared: dict[str, Any], ins: list[str])
     return dict(zip(names, ins))
 
 
+def check_projection(made: int, before: int, count: int, body: YDict, ctx: Ctx) -> None:
+    """After a repeat's first step: the nodes all its steps would make, before they are made."""
+    total = made + (made - before) * (count - 1)
+    if total > MAX_NODES:
+        raise LimitError(f"repeat {count:,} of {made - before:,} nodes each would exceed "
+                         f"archspec's limit of {MAX_NODES:,} nodes", loc=body.at("repeat"), chain=ctx.chain)
+
+
+def resolved(dep: Any, in_ref: str, results: list[str], decls: list, scope: ListScope) -> str:
+    """The ref a dependency stands for: the scope's input, an item's result, one of its outputs."""
+    if dep is None:
+        return in_ref
+    if isinstance(dep, int):
+        return results[dep]
+    return picked(dep, results, decls, scope) if isinstance(dep, Pick) else dep
+
+
+def named(name: str, got: str) -> dict[str, str]:
+    """The names an item's result takes in its list: its own, and stage2.y1 for each of several outputs."""
+    return {name: got, **({f"{name}.{o}": r for o, r in got.refs.items()} if isinstance(got, Several) else {})}
+
+
+def no_several(d: Decl, ins: list[str], what: str) -> None:
+    for r in ins:
+        if isinstance(r, Several):
+            raise_several(d, r, what)
+
+
+def passed_on(block: Block, bound: dict[str, str], first: str, d: Decl) -> str:
+    """What a dropped instance stands for: its first input, or, for a block with as many outputs
+    as inputs, each input as the output of its rank (an HRNet stage left out passes every resolution)."""
+    several = block_outputs(block)
+    if not several:
+        return first
+    if len(several) != len(bound):
+        raise SpecError(f"block '{block.name}' dropped by its when: has {len(bound)} "
+                        f"input{'s' * (len(bound) > 1)} to pass on as its {len(several)} outputs", loc=d.loc,
+                        hint="a block of several outputs that when: can drop takes as many inputs")
+    return Several(dict(zip(several, bound.values())), d.name or block.name)
+
+
+def picked(dep: Pick, results: list[str], decls: list, scope: ListScope) -> str:
+    """The ref `in: stage2.y1` names: output y1 (or the output at index 1: `stage2.1`) of the item
+    stage2, a block with several outputs."""
+    got, name = results[dep.k], decls[dep.k].name
+    if isinstance(got, Failed):
+        return got
+    if not isinstance(got, Several):
+        scope.report(dep.loc, f"'{name}' has one output: '{name}.{dep.name}' names none",
+                     scope.prefix, hint=f"write in: {name}; a block declares several with outputs: [y0, y1]")
+        return Failed("?")
+    names = list(got.refs)
+    if dep.name.isdigit() and int(dep.name) < len(names):
+        return got.refs[names[int(dep.name)]]
+    if dep.name not in got.refs:
+        scope.report(dep.loc, f"'{name}' has no output {shown(dep.name)}", scope.prefix,
+                     hint=did_you_mean(dep.name, names) or f"its outputs: {', '.join(names)} "
+                     f"(or by index, {name}.0 .. {name}.{len(names) - 1})")
+        return Failed("?")
+    return got.refs[dep.name]
+
+
+def spread(d: Decl, block: Block, declared: dict[str, Any], ins: list[str]) -> list[str]:
+    """A block with several inputs fed one block with as many outputs takes them all, in order
+    (HRNet's stages, one tensor per resolution); a block with one input is fed one of them by name."""
+    if len(ins) == 1 and isinstance(ins[0], Several) and len(declared) == len(ins[0].refs):
+        return list(ins[0].refs.values())
+    no_several(d, ins, f"block '{block.name}' ({len(declared)} input{'s' if len(declared) > 1 else ''})")
+    return ins
+
+
+def raise_several(d: Decl, r: Several, what: str) -> None:
+    names = list(r.refs)
+    raise SpecError(f"{what} is given all {len(names)} outputs of '{r.path}' ({', '.join(names)})",
+                    loc=d.body.at("in") if "in" in d.body else d.loc,
+                    hint=f"name one: in: {local_of(r.path)}.{names[0]}")
+
+
+def local_of(path: str) -> str:
+    """How a list names the item at `path`: its last part, or a numbered step's repeat."""
+    parts = path.split(".")
+    while len(parts) > 1 and parts[-1].isdigit():
+        parts.pop()
+    return parts[-1]
+
+
+def block_outputs(block: Block) -> list[str]:
+    """The names in a block's `outputs: [y0, y1]` (empty: it has one output, its last node or `output:`)."""
+    raw = block.raw.get("outputs")
+    if raw is None:
+        return []
+    loc = block.raw.at("outputs")
+    if "output" in block.raw:
+        raise SpecError(f"block '{block.name}' has both output: and outputs:", loc=block.raw.key_at("output"),
+                        hint="outputs: [y0, y1] lists several; output: names one")
+    if not isinstance(raw, list) or len(raw) < 2 or len(set(map(str, raw))) != len(raw) \
+            or not all(isinstance(n, str) for n in raw):
+        raise SpecError(f"block '{block.name}': outputs: lists two or more distinct node names, got {shown(raw)}",
+                        loc=loc, hint="a block with one output names it with output:")
+    return list(raw)
+
+
+def outputs_of(block: Block, names: list[str], aliases: dict[str, str], full: str) -> dict[str, str]:
+    """Each declared output's ref: a node of the block, each a different one ({} where one failed)."""
+    raw = block.raw["outputs"]
+    refs: dict[str, str] = {}
+    for j, name in enumerate(names):
+        loc = raw.at(j) if isinstance(raw, YList) else block.raw.at("outputs")
+        if name not in aliases or name == INPUT:
+            raise SpecError(f"block '{block.name}' output {shown(name)} is not a node of the block", loc=loc,
+                            hint=did_you_mean(name, [a for a in aliases if a != INPUT]))
+        ref = aliases[name]
+        if isinstance(ref, Failed):
+            return {}
+        if not ref.startswith(full + ".") or ref in refs.values():
+            raise SpecError(f"block '{block.name}' output {shown(name)} is "
+                            f"{'another output' if ref in refs.values() else 'not made in the block'}", loc=loc,
+                            hint="each output is a different node of the block")
+        refs[name] = ref
+    return refs
+
+
 def check_input_shapes(d: Decl, block: Block, declared: dict[str, Any], views: dict, env: dict) -> None:
     """Each input's shape against what the block declares, named in the error at the use."""
     given = d.body.get("in")
@@ -712,6 +836,8 @@ def check_depth(ctx: Ctx, d: Decl, why: str = "") -> None:
 
 def outputs(raw: YDict, last: str, aliases: dict, nodes: dict[str, Node], diags: Diagnostics) -> dict[str, Output]:
     declared = raw.get("outputs")
+    if not declared and isinstance(last, Several):      # a network ending in a block with several
+        return {name: Output(name, ref) for name, ref in last.refs.items()}
     if not declared:
         return {"output": Output("output", last)}
     outs = {}
@@ -719,7 +845,7 @@ def outputs(raw: YDict, last: str, aliases: dict, nodes: dict[str, Node], diags:
         spec = o if isinstance(o, dict) else {"node": o}
         ref = str(spec.get("node"))
         if ref in aliases or ref in nodes:
-            outs[name] = Output(name, aliases.get(ref, ref), bool(spec.get("train_only", False)),
+            outs[name] = Output(name, str(aliases.get(ref, ref)), bool(spec.get("train_only", False)),
                                 spec.get("loss_weight"))
         else:
             diags.error(declared.at(name), f"output '{name}' refers to undefined node {shown(ref)}",

@@ -96,6 +96,7 @@ class BlockDef(_Strict):
     nodes: list[Any] | None = None
     seq: list[Any] | None = None
     output: str | None = None
+    outputs: list[str] | None = None       # several outputs, in order (the module returns a tuple)
     constraints: list[Constraint] = Field(default_factory=list)     # checked at each instance
 
 

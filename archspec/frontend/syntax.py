@@ -46,6 +46,26 @@ class Failed(str):
     shape is unknown, and nothing downstream is blamed for it again."""
 
 
+class Several(str):
+    """What a block with several outputs gives: the ref of its first output, with every
+    output's ref by name (`refs`). A block taking as many inputs receives them all."""
+    refs: dict[str, str]
+    path: str                # the block instance's, for errors
+
+    def __new__(cls, refs: dict[str, str], path: str) -> Several:
+        self = super().__new__(cls, next(iter(refs.values())))
+        self.refs, self.path = refs, path
+        return self
+
+
+@dataclass(frozen=True)
+class Pick:
+    """An `in:` that names one output of a block with several: `stage2.y1`."""
+    k: int                   # the block's index in the list
+    name: str                # the output's name
+    loc: Loc
+
+
 @dataclass
 class Decl:
     """One list item, normalised: `conv1: {op: conv, ...}`, `- relu`, `- {use: block, ...}`."""
@@ -171,8 +191,9 @@ def local_names(decls: list[Decl | None], scope: ListScope) -> dict[str, int]:
     return local
 
 
-Dep = int | None | str             # an index into the list, None for the scope's input, or a ref: a failed
-                                   # one (Failed) or one bound outside the list (a block's named input)
+Dep = int | None | str | Pick      # an index into the list, None for the scope's input, or a ref: a failed
+                                   # one (Failed) or one bound outside the list (a block's named input),
+                                   # or one output of an item with several
 Choose = Callable[[Any, Loc], Any]  # evaluates an `in:` expression (raises SpecError)
 
 
@@ -221,6 +242,9 @@ def _dep(ref: Any, loc: Loc, d: Decl, local: dict[str, int], scope: ListScope) -
         return local[ref]
     if isinstance(ref, str) and ref in scope.outer:
         return scope.outer[ref]
+    head, dot, tail = ref.partition(".") if isinstance(ref, str) else ("", "", "")
+    if dot and head in local and tail:
+        return Pick(local[head], tail, loc)
     scope.report(loc, f"undefined input {shown(ref)}", scope.full(node_name(d)),
                  hint=did_you_mean(ref, [*local, *scope.outer, INPUT]) or
                  f"names defined in this scope: {', '.join(['input', *scope.outer, *list(local)[:20]])}")
@@ -230,12 +254,14 @@ def _dep(ref: Any, loc: Loc, d: Decl, local: dict[str, int], scope: ListScope) -
 def order(decls: list[Decl | None], deps: list[list[Dep]], scope: ListScope) -> list[int]:
     """List order, unless `in:` points forward: then dependency order, list order among equals."""
     n = len(decls)
-    if all(not isinstance(dep, int) or dep < k for k, ds in enumerate(deps) for dep in ds):
+    if all((dep.k if isinstance(dep, Pick) else dep) < k for k, ds in enumerate(deps) for dep in ds
+           if isinstance(dep, (int, Pick))):
         return list(range(n))
     import networkx as nx  # only here: most lists need no reordering
     g = nx.DiGraph()
     g.add_nodes_from(range(n))
-    g.add_edges_from((dep, k) for k, ds in enumerate(deps) for dep in ds if isinstance(dep, int))
+    g.add_edges_from((dep.k if isinstance(dep, Pick) else dep, k) for k, ds in enumerate(deps)
+                     for dep in ds if isinstance(dep, (int, Pick)))
     try:
         return list(nx.lexicographical_topological_sort(g))
     except nx.NetworkXUnfeasible:

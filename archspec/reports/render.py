@@ -836,7 +836,7 @@ def glossary(v: View) -> list[Entry]:
             continue
         carry = next((g.nodes[m] for m in members if m in g.nodes), None)
         entries[key] = Entry(path, [m for m in members if m in g.scopes and m != path], carry)
-        cut = past_lists(g, unit_at(opened(g, path)))     # a list of members is no box
+        cut = past_lists(g, unit_at(opened(g, path)))     # the boxes _draw_entry draws: never a list
         todo += [(c, [c]) for c in dict.fromkeys(cut(n.name) for n in inside) if c in g.scopes]
     return list(entries.values())
 
@@ -886,7 +886,7 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
     and its height in ranks."""
     path, depth = entry.path, opened(g, entry.path)
     nodes = nodes_in(g, path) + ([entry.carry] if entry.carry else [])
-    cut = past_lists(g, unit_at(depth))
+    cut = past_lists(g, unit_at(depth))     # a list of members is no box: each member is one, as in rows()
     owner = {n.name: prefix + (cut(n.name)[len(path) + 1:] if n is not entry.carry else "carry") for n in nodes}
     source, sink = prefix + "in", prefix + "out"
     scope, train = g.scopes[path], canvas.train
@@ -913,9 +913,10 @@ def _draw_entry(canvas: Canvas, target, g: Graph, entry: Entry, prefix: str) -> 
             _same_rank(c, group)
         c.node(sink, "out", shape="plaintext", style="", fontcolor=_MUTED)
     _add_edges(canvas, g, nodes, owner, {n.name for n in nodes if cut(n.name) == n.name}, lambda src: source)
-    exit_node = entry.carry.name if entry.carry else scope.output
-    canvas.dot.edge(owner[exit_node] if exit_node in owner else source, sink,
-                    label=compact_shape(g.shape_of(exit_node) if exit_node else None))
+    exits = [entry.carry.name] if entry.carry else list(scope.outputs.values()) or [scope.output]
+    for exit_node in exits:         # a block with several outputs: an edge from each
+        canvas.dot.edge(owner[exit_node] if exit_node in owner else source, sink,
+                        label=compact_shape(g.shape_of(exit_node) if exit_node else None))
     return source, sink, 4 + max(level.values(), default=0)
 
 

@@ -24,9 +24,9 @@ SOURCE = ("Measured from the peers themselves by tests/reference/make_implementa
 AUX_NOTE = "aux_logits=True; aux heads run in training mode only, so eval-mode macs equal the plain model's"
 # "peer.name" or "peer.name+aux" (torchvision's auxiliary classifiers on; off in the plain entry).
 MODELS = (
-    [f"timm.{n}" for n in ("dla34", "inception_resnet_v2", "inception_v4", "legacy_senet154", "legacy_seresnet50",
-                           "legacy_seresnext50_32x4d", "legacy_xception", "resnest14d", "resnet50d", "seresnet50",
-                           "seresnext50_32x4d", "xception41")]
+    [f"timm.{n}" for n in ("dla34", "hrnet_w18_small", "inception_resnet_v2", "inception_v4", "legacy_senet154",
+                           "legacy_seresnet50", "legacy_seresnext50_32x4d", "legacy_xception", "resnest14d",
+                           "resnet50d", "seresnet50", "seresnext50_32x4d", "xception41")]
     + [f"timm.{n}" for n in ("res2net50_26w_4s", "dpn68", "skresnet50")]     # issue 20's hand-written zoo specs
     + [f"torchvision.{n}" for n in (
         "alexnet", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "densenet121",

@@ -129,6 +129,8 @@ class _Forward:
         plain = reuse and len(self.tree.consumers.get(ref, [])) == 1 and ref not in exports
         if self._shortcut(ref):
             base = "identity"
+        elif len(c.outputs) > 1 and name_problem(ref.rpartition(".")[2]) is None:
+            base = ref.rpartition(".")[2]        # y0, y1 = self.stage(x0, x1): the block's output names
         elif branch is not None and len(c.outputs) == 1:
             base = branch
         elif c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(snake(c.local)) is None:

@@ -195,6 +195,8 @@ class ScopeTree:
             sn.args = sn.children[0].sub.args       # a repeat of such a block: its first step's names
         sn.exports = [n.name for n in nodes if n.name in self.output_refs or
                       any(not _inside(c, sn.path) for c in self.consumers.get(n.name, []))]
+        if sn.scope is not None and sn.scope.outputs:     # a block's declared outputs, in their order
+            sn.exports = list(sn.scope.outputs.values())
         sn.exports = sn.exports or [nodes[-1].name]
         sn.sequential = self._is_sequential(sn)
 

@@ -1,0 +1,58 @@
+"""The hand-written HRNet-W18-small (issue 20, item 9) against timm 1.0.31's `hrnet_w18_small`, built
+by timm itself here: parameter count, MACs (FlopCounterMode / 2, eval mode, at the spec's input) and
+the state_dict's keys and shapes on the meta device; then, in the slow lane, the file `archspec
+build` writes loads timm's weights with strict=True and gives timm's outputs in eval mode, within
+1e-4 of the output's scale (today to the last bit). Its exchange modules are blocks with several
+outputs (tests/test_multi_output.py): one per stage, 2, 3 and 4 resolutions."""
+import pytest
+import torch
+from paths import SPECS
+from source_check import check_generated_source
+from test_zoo_specs_b import _built, _close, _macs, _randomised, _timm_meta
+
+import archspec
+from archspec.pytorch.emit import emit
+
+timm = pytest.importorskip("timm", reason="the peer is timm's model: pip install -e '.[test]'")
+
+SPEC = str(SPECS / "hrnet_w18_small.yaml")
+
+
+def test_params_macs_and_state_dict_equal_timm():
+    g = archspec.analyze(SPEC)
+    ref = _timm_meta("hrnet_w18_small")
+    assert g.params == sum(p.numel() for p in ref.parameters()) == 13_187_464
+    assert g.eval_counts()["macs"] == _macs(ref, g.input_shape) == 1_601_508_352
+    ours = archspec.compile(SPEC, device="meta")
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
+        [(k, v.shape) for k, v in ref.state_dict().items()]
+
+
+def test_every_output_of_an_exchange_reads_every_branch():
+    """Stage 4's output at 1/8 of the highest resolution sums branch 0 brought down twice,
+    branch 1 once, branch 2 as it is and branch 3 brought up; each stage gives one per resolution."""
+    g = archspec.analyze(SPEC)
+    assert g.nodes["stage4.0.sum2"].inputs == ["stage4.0.fuse_layers.2.0.1.1", "stage4.0.fuse_layers.2.1.0.1",
+                                               "stage4.0.branches.2.1.relu_1", "stage4.0.fuse_layers.2.3.2"]
+    assert [list(g.scopes[f"stage{k}.0"].outputs) for k in (2, 3, 4)] == \
+        [["y0", "y1"], ["y0", "y1", "y2"], ["y0", "y1", "y2", "y3"]]
+    assert [g.shape_of(r) for r in g.scopes["stage4.0"].outputs.values()] == \
+        [(16, 56, 56), (32, 28, 28), (64, 14, 14), (128, 7, 7)]
+
+
+def test_generated_source_returns_and_unpacks_each_resolution():
+    text = emit(archspec.analyze(SPEC))
+    check_generated_source(text)
+    assert "        return y0, y1, y2, y3\n" in text
+    assert "y0, y1, y2, y3 = self.stage4[0](y0, y1, y2, out)" in text
+
+
+@pytest.mark.slow
+def test_built_file_loads_timm_weights_strictly_with_equal_outputs(tmp_path):
+    torch.manual_seed(0)
+    ref = _randomised(timm.create_model("hrnet_w18_small"))
+    ours = _built("hrnet_w18_small", tmp_path)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert _close(ref(x), ours.eval()(x))
