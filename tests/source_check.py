@@ -271,10 +271,14 @@ class _Checker:
             return
         self.expr(f, names)
         sequential = _dump(f) == _dump(ast.parse("nn.Sequential", mode="eval").body)
+        module_list = _dump(f) == _dump(ast.parse("nn.ModuleList", mode="eval").body)
         for a in node.args:
             if isinstance(a, ast.Starred):
                 if not sequential:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
+                self.repeat_children(a.value, names)
+                continue
+            if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
                 self.repeat_children(a, names)
                 continue
             self.expr(a, names)
@@ -283,9 +287,10 @@ class _Checker:
                 _fail(k.value if k.arg is None else node, "**kwargs or a private keyword in a call")
             self.expr(k.value, names)
 
-    def repeat_children(self, a: ast.Starred, names: set[str]) -> None:
-        """nn.Sequential's `*[Block(...) for _ in range(<int>)]`: one constructor call, made n times."""
-        comp = a.value
+    def repeat_children(self, comp: ast.expr, names: set[str]) -> None:
+        """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
+        one constructor call, made n times."""
+        a = comp
         gen = comp.generators[0] if isinstance(comp, ast.ListComp) and len(comp.generators) == 1 else None
         it = gen.iter if gen is not None else None
         if not (gen is not None and not gen.ifs and not gen.is_async and isinstance(gen.target, ast.Name)
@@ -293,7 +298,7 @@ class _Checker:
                 and it.func.id == "range" and len(it.args) == 1 and not it.keywords
                 and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int
                 and it.args[0].value >= 2 and isinstance(comp.elt, ast.Call)):
-            _fail(a, "a starred argument other than `*[Block(...) for _ in range(n)]`")
+            _fail(a, "a repeated member other than `[Block(...) for _ in range(n)]`")
         self.call(comp.elt, names)         # `_` stays unbound: the call cannot read it
 
     @staticmethod

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from source_check import check_generated_source
 from test_plain_yaml import assert_valid, yaml12
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -165,6 +166,14 @@ def test_list_members_are_an_nn_module_list_used_by_index(spec_file):
     assert "self.bns = nn.ModuleList([nn.BatchNorm2d(6) for _ in range(3)])" in text
     assert "out = self.convs[1](out)" in text
     assert '("convs.0", "bns.0")' in text                 # fuse() folds them where they are
+    check_generated_source(text)                          # the list of equal members is in the whitelist
+    members = "for _ in range(3)])"
+    for evil in [text.replace(members, "for _ in range(3) if _])"), text.replace(members, "for x in range(3)])"),
+                 text.replace(members, "for _ in self.children()])"),
+                 text.replace("nn.ModuleList([nn.BatchNorm2d(6)", "list([nn.BatchNorm2d(6)")]:
+        assert evil != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(evil)
 
 
 def test_members_from_a_repeat_nested_lists_and_gaps(spec_file):
