@@ -157,7 +157,7 @@ def test_an_invalid_point_is_a_row_with_its_located_error(tmp_path, capsys):
     (["--sample", "3", "--range", "depth=1:x"], "error: expected KEY=LO:HI, then :log and/or :int"),
     (["--grid", "train.lr=0.1,-1"], "--grid train.lr=0.1,-1: error: train.lr must be positive, got -1"),
     (["--grid", "train.optimiser=sgd"], "error: unknown training option 'train.optimiser'\n  hint: did you mean"),
-    (["--grid", "train.optimizer=adam"], "error: train.optimizer takes sgd or rmsprop, got 'adam'"),
+    (["--grid", "train.optimizer=lbfgs"], "error: train.optimizer takes sgd or rmsprop or adam or adamw, got 'lbfgs'"),
     (["--grid", "k=1,2", "--where", "parms < 1e6"], "--where parms < 1e6: error: undefined name 'parms'"),
     (["--grid", "k=1,2", "--where", "params + 1"], "--where params + 1: error: gives "),
     (["--grid", "k=1,2", "--where", "__import__('os')"], "--where __import__('os'): error: only these functions"),

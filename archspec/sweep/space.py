@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Diagnostic, Loc, SpecErrors, did_you_mean
+from ..frontend.recipe import OPTIMIZERS
 from ..frontend.yamlpos import load_text
 from ..names import one_line, shown
 
@@ -25,7 +26,7 @@ TRAIN_KEYS: dict[str, type] = {
     "lr": float, "epochs": int, "batch_size": int, "optimizer": str, "lr_step": int, "lr_gamma": float,
     "momentum": float, "weight_decay": float, "label_smoothing": float, "augment": str, "amp": bool,
 }
-TRAIN_CHOICES = {"optimizer": ("sgd", "rmsprop"), "augment": ("crop+flip", "crop", "distort")}
+TRAIN_CHOICES = {"optimizer": OPTIMIZERS, "augment": ("crop+flip", "crop", "distort")}
 TRAIN_POSITIVE = ("lr", "epochs", "batch_size", "lr_gamma")     # > 0; the other numbers >= 0
 TRAIN = "train."
 
