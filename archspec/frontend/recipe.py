@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import Diagnostics, Loc, did_you_mean
 from ..names import shown
-from .yamlpos import YDict
+from .yamlpos import YDict, overlay
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "exponential", "plateau", "cosine", "poly")
@@ -123,13 +123,8 @@ def _message(err, key) -> str:
 
 def merge_train(base, child):
     """A variant's section over its base's, key by key (and `sources:` source by source)."""
-    if not (isinstance(base, YDict) and isinstance(child, YDict)):
-        return child
-    out = YDict(child.loc, base, base.locs, base.key_locs)
-    out.update(child)
-    out.locs.update(child.locs)
-    out.key_locs.update(child.key_locs)
-    if isinstance(base.get("sources"), dict) and isinstance(child.get("sources"), dict):
+    out = overlay(base, child)
+    if out is not child and isinstance(base.get("sources"), dict) and isinstance(child.get("sources"), dict):
         out["sources"] = {**base["sources"], **child["sources"]}
     return out
 

@@ -17,7 +17,7 @@ from ..names import check_name, file_stem, one_line, shown
 from .expr import names_read, resolve
 from .gcpause import gc_paused
 from .recipe import check_train, merge_train, set_train
-from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem
+from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem, overlay
 
 # -- the document schema (structure only; nodes are read by expand.py) ---------
 
@@ -260,17 +260,6 @@ def _check_doc(raw, diags: Diagnostics, file: str) -> SpecDoc | None:
         return None
 
 
-def _overlay(base, child):
-    """The child mapping's entries added to the base's, replacing them name by name."""
-    if not (isinstance(base, YDict) and isinstance(child, YDict)):
-        return child
-    out = YDict(child.loc, base, base.locs, base.key_locs)
-    out.update(child)
-    out.locs.update(child.locs)
-    out.key_locs.update(child.key_locs)
-    return out
-
-
 def _merge(base: YDict, child: YDict) -> YDict:
     """A variant: the child's keys replace the base's, except params, let, blocks, init and train,
     which merge name by name, and use and constraints, which add up. A `reference:` and a `table:`
@@ -280,7 +269,7 @@ def _merge(base: YDict, child: YDict) -> YDict:
     out.pop("table", None)
     for k, v in child.items():
         if k in ("params", "let", "blocks", "init"):
-            v = _overlay(base.get(k), v)
+            v = overlay(base.get(k), v)
         elif k == "train":
             v = merge_train(base.get(k), v)
         elif k in ("use", "constraints"):
@@ -483,7 +472,7 @@ def _change_nodes(raw: YDict, change: YDict) -> None:
         if not isinstance(body, YDict):
             raise SpecError(f"change: node '{name}' is a group; change its blocks' parameters instead",
                             loc=change.key_at(name))
-        body = _overlay(body, keys)
+        body = overlay(body, keys)
         nodes[named[name]] = YDict(item.loc, {name: body}, {name: change.at(name)}, {name: item.key_at(name)})
 
 
@@ -723,7 +712,7 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     loader.blocks(raw, blocks)
     if loader.init:         # the family's init, the network's own rules over it name by name
         lib_init, loc, key_loc = loader.init
-        raw["init"] = _overlay(lib_init, raw["init"]) if "init" in raw else lib_init
+        raw["init"] = overlay(lib_init, raw["init"]) if "init" in raw else lib_init
         if "init" not in raw.locs:
             raw.locs["init"], raw.key_locs["init"] = loc, key_loc
     own = raw.get("params") or YDict(raw.loc)

@@ -65,6 +65,18 @@ class YDict(dict):
         return self.key_locs.get(key, self.loc)
 
 
+def overlay(base, child):
+    """The child mapping's entries added to the base's, replacing them name by name (a variant's
+    params, blocks and init over its base's)."""
+    if not (isinstance(base, YDict) and isinstance(child, YDict)):
+        return child
+    out = YDict(child.loc, base, base.locs, base.key_locs)
+    out.update(child)
+    out.locs.update(child.locs)
+    out.key_locs.update(child.key_locs)
+    return out
+
+
 class YList(list):
     """A sequence with `loc` and `locs[i]` for each item."""
     __slots__ = ("loc", "locs")
