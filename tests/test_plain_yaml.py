@@ -2,6 +2,7 @@
 parser (ruamel.yaml, not archspec's PyYAML) to the same values archspec reads, and validates
 against `archspec schema` with a standard JSON Schema validator. An unquoted `${...}` where
 YAML cannot read it is a located error whose hint is the quoted form."""
+import functools
 import re
 import time
 
@@ -29,6 +30,7 @@ def yaml12(text: str):
     return YAML(typ="safe", pure=True).load(text)        # YAML 1.2, its own parser
 
 
+@functools.cache       # the schema is the same for every spec: built once per op file, not per test
 def validator(ops_file=None):
     """A Draft 2020-12 validator for `archspec schema` (with a user op file's ops, then forgotten)."""
     saved = dict(archspec.ops.REGISTRY)
