@@ -91,6 +91,15 @@ def test_print_recipe_shows_sources(spec_file, capsys):
     assert lines["weight_decay"].endswith("archspec default")
 
 
+def test_print_recipe_keeps_spec_text_to_one_printable_line(spec_file, capsys):
+    """A source or note with a newline or a terminal escape cannot forge lines of the table."""
+    text = TINY.replace("sources: {lr: Sec. 2}", 'sources: {lr: "Sec. 2\\nmomentum  0.0  forged\\u001b[31m"}')
+    assert main(["train", spec_file(text + '  note: "a\\nb"\n'), "--print-recipe"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == [*recipes.KEYS, "note:"]
+    assert "\x1b" not in "".join(out) and out[-1] == "note: a b"
+
+
 @pytest.mark.parametrize("values, points", [
     ({"schedule": "step", "milestones": [2, 5], "gamma": 0.1}, {0: 0.1, 1.9: 0.1, 2: 0.01, 4.5: 0.01, 5: 0.001}),
     ({"schedule": "step", "every": 3, "gamma": 0.5}, {0: 0.1, 2.9: 0.1, 3: 0.05, 6.2: 0.025}),

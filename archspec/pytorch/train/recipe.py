@@ -17,6 +17,7 @@ from torch import nn
 from ...errors import Diagnostic, Loc, SpecErrors
 from ...frontend.recipe import DEFAULTS, KEYS, TrainDef
 from ...frontend.spec import Spec
+from ...names import one_line
 
 # by optimizer, for a softmax head and for an RBF head: Eq. (9)'s gradients are squared distances
 # over F6's 84 units, far larger than a softmax's (LeNet-5 diverges at 0.01 with SGD)
@@ -44,8 +45,9 @@ class Recipe:
     def lines(self) -> list[str]:
         """`archspec train --print-recipe`: each value and its source."""
         width = max(len(k) for k in KEYS)
-        out = [f"{k:<{width}}  {_shown(self.values[k]):<24}  {self.sources[k]}" for k in KEYS]
-        return out + ([f"note: {self.note}"] if self.note else [])
+        # spec text on one printable line each: a source cannot forge lines of this table
+        out = [f"{k:<{width}}  {_shown(self.values[k]):<24}  {one_line(self.sources[k], 300)}" for k in KEYS]
+        return out + ([f"note: {one_line(self.note, 1000)}"] if self.note else [])
 
 
 def _shown(v: Any) -> str:
