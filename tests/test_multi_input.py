@@ -60,6 +60,14 @@ def macs(model: nn.Module, shape: tuple) -> int:
     return counter.get_total_flops() // 2
 
 
+def assert_same_outputs(ours: nn.Module, theirs: nn.Module, x: torch.Tensor) -> None:
+    """Equal outputs in eval and in training mode (batch statistics), to float tolerance."""
+    for mode in (False, True):
+        ours.train(mode)
+        theirs.train(mode)
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+
+
 def test_multi_input_blocks_equal_a_hand_written_module_with_the_same_weights(spec_file):
     path = spec_file(FUSION)
     g = archspec.analyze(path)
@@ -73,10 +81,7 @@ def test_multi_input_blocks_equal_a_hand_written_module_with_the_same_weights(sp
     assert macs(theirs.eval(), (3, 16, 16)) == g.macs == 1_552_704
     torch.manual_seed(0)
     x = torch.randn(2, 3, 16, 16)
-    for mode in (False, True):
-        ours.train(mode)
-        theirs.train(mode)
-        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    assert_same_outputs(ours, theirs, x)
     assert check(path).ok
 
 
@@ -148,10 +153,7 @@ def test_list_members_load_timms_res2net_bottleneck_strictly(spec_file):
             m.running_var.uniform_(0.5, 1.5)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     x = torch.randn(2, 64, 16, 16)
-    for mode in (False, True):
-        ours.train(mode)
-        theirs.train(mode)
-        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    assert_same_outputs(ours, theirs, x)
 
 
 @pytest.mark.parametrize("text", [FUSION, RES2], ids=["fusion_net", "res2net_unit"])
