@@ -399,3 +399,15 @@ def test_a_blocks_constraint_is_checked_at_each_instance(capsys, spec_file):
     assert code == 1
     assert error_lines(err) == ["net.yaml:14:48: error: b: no more groups than rows, got groups = 16"]
     assert "hint: block 'grouped' requires ${input.height >= groups} (net.yaml:9:17)" in err
+
+
+def test_a_set_that_changes_the_network_names_it_a_variant(capsys):
+    """`--set k=4` on WRN-28-10 builds WRN-28-4: its title must not say WRN-28-10. A --set that
+    leaves every value as it is keeps the title; the file's paper is shown as the base's."""
+    code, out, _ = run(capsys, "summary", SPECS / "wrn28_10.yaml", "--set", "k=4", "--depth", "1")
+    assert code == 0 and out.splitlines()[0] == "wrn28_10: variant of Wide ResNet-28-10: k=4"
+    code, out, _ = run(capsys, "summary", SPECS / "wrn28_10.yaml", "--set", "k=10", "--depth", "1")
+    assert out.splitlines()[0] == "wrn28_10: Wide ResNet-28-10 (CIFAR)"
+    g = archspec.analyze(str(ROOT / "examples/guide/resnext50_32x4d.yaml"), groups=16)
+    assert g.meta["title"] == "variant of ResNet-50: groups=16, base_width=4"
+    assert g.meta["variant_of"] == "ResNet-50" and g.meta["paper"].startswith("base ResNet-50: He et al.")

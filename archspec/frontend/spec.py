@@ -389,6 +389,20 @@ class Loader:
         self.variants[real] = variant
         out["title"] = variant.describe()
 
+    def name_set_variant(self, raw: YDict, path: str, changed: dict) -> None:
+        """`--set` (or keyword) values that change the network make it a variant as a file would:
+        `wrn28_10.yaml --set k=4` is not "Wide ResNet-28-10"."""
+        real = os.path.realpath(path)
+        origin = self.variants.get(real) or Variant(raw.get("title"), raw.get("paper"))
+        if not (changed and isinstance(origin.title, str)):
+            return
+        variant = Variant(origin.title, origin.paper,
+                          {**origin.changes, **{f"param {k}": f"{k}={_written(v)}" for k, v in changed.items()}})
+        if isinstance(origin.paper, str) and real not in self.variants:
+            raw["paper"] = f"base {variant.base}: {origin.paper}"
+        self.variants[real] = variant
+        raw["title"] = variant.describe()
+
     def libraries(self, raw: YDict, blocks: dict, params: dict, locs: dict, seen: set, depth: int = 0) -> None:
         """Collect blocks and default params from `use`d libraries, depth first."""
         uses = _as_list(raw, "use")
@@ -719,7 +733,9 @@ def _load(path: str, sets: list[str], values: dict, diags: Diagnostics) -> Spec:
     for k, v in own.items():
         params[k], locs[k] = v, own.at(k)
     overrides = parse_overrides(sets) + [(k, v, keyword_loc(k)) for k, v in values.items()]
+    before = {**params, "input": raw.get("input")}
     _override(raw, params, locs, overrides, diags)
+    loader.name_set_variant(raw, path, {k: v for k, v, _ in overrides if k in before and before[k] != v})
     _check_names(raw, blocks, params, locs, diags)
     diags.raise_if_errors()
     try:
