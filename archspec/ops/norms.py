@@ -71,10 +71,11 @@ class StdConv(Conv):
         return super().tensors(a, xs, y) + gain
 
     def saved(self, a, xs, y, inplace=False):
-        # its input, and the standardised weight with batch norm's statistics of it (one of each per sample-free run)
+        # its input, and (once per batch) the standardised weight, batch norm's mean and 1/std of the weight,
+        # and, scaled, the gain * scale that batch norm multiplies by
         w = (a.out, xs[0][0] // a.groups, *a.k)
-        stats = Saved("new", shape=(a.out,), dtype="float32", batched=False)
-        return INPUT0 + (Saved("new", shape=w, batched=False), stats, stats)
+        stats = (Saved("new", shape=(a.out,), dtype="float32", batched=False),) * (3 if a.scaled else 2)
+        return INPUT0 + (Saved("new", shape=w, batched=False), *stats)
 
     init_modules = ("StdConv2d", "ScaledStdConv2d")
 
@@ -186,9 +187,10 @@ class EvoNorm(Op):
     def saved(self, a, xs, y, inplace=False):
         if not a.act and a.variant == "S0":
             return INPUT0                                   # x * weight + bias
-        stats = (Saved("new", shape=(a.groups, 1, 1, 1)),) * 2     # the variance's and the deviation's
-        gate = (Saved("new", shape=xs[0]),) * 3 if a.act else ()   # x * v, its sigmoid, x times it
-        return INPUT0 + stats + gate + (Saved("new", shape=xs[0]),)  # the normalised x
+        # x, the deviation per group and its copy expanded to x's shape, the quotient (for the weight);
+        # with act also sigmoid(v x) and x times it
+        maps = (Saved("new", shape=xs[0]),) * (4 if a.act else 2)
+        return INPUT0 + (Saved("new", shape=(a.groups, 1, 1, 1)),) + maps
 
     def module(self, a, xs, y, inplace=False):
         return Call("EvoNorm2dS0", (("num_features", xs[0][0]), ("groups", a.groups)),
@@ -238,9 +240,9 @@ class FilterResponseNorm(Op):
         return [Tensor("weight", c), Tensor("bias", c)] + ([Tensor("tau", c)] if a.tlu else [])
 
     def saved(self, a, xs, y, inplace=False):
-        per_channel = Saved("new", shape=(xs[0][0], 1, 1))
-        maps = (Saved("new", shape=xs[0]),) * (3 if a.tlu else 2)     # x * rms, the affine's result (, max)
-        return INPUT0 + (per_channel, per_channel) + maps
+        # x, 1/rms per channel, x / rms (for the weight), and with tlu the affine's result (for the maximum)
+        maps = (Saved("new", shape=xs[0]),) * (2 if a.tlu else 1)
+        return INPUT0 + (Saved("new", shape=(xs[0][0], 1, 1)),) + maps
 
     def module(self, a, xs, y, inplace=False):
         return Call("FilterResponseNorm2d", (("num_features", xs[0][0]),),
@@ -291,11 +293,9 @@ class RmsNorm(Op):
         return [Tensor("weight", (xs[0][0],))] if a.affine else []
 
     def saved(self, a, xs, y, inplace=False):
-        c, h, w = xs[0]
-        per_position = Saved("new", shape=(1, h, w))
-        if a.stat == "rms":      # x (for pow and the product), the mean square + eps, its rsqrt (, x * rsqrt)
-            return INPUT0 + (per_position, per_position) + ((Saved("new", shape=xs[0]),) if a.affine else ())
-        return INPUT0 + (per_position,) * 3 + ((Saved("new", shape=xs[0]),) if a.affine else ())
+        # x, 1/rms (or 1/std) per position, and with a weight the normalised x (for its gradient)
+        _, h, w = xs[0]
+        return INPUT0 + (Saved("new", shape=(1, h, w)),) + ((Saved("new", shape=xs[0]),) if a.affine else ())
 
     def module(self, a, xs, y, inplace=False):
         return Call("RmsNorm2d", (("num_channels", xs[0][0]),),
@@ -344,10 +344,9 @@ class GlobalResponseNorm(Op):
         return [Tensor("weight", c), Tensor("bias", c)]
 
     def saved(self, a, xs, y, inplace=False):
-        c = channels(xs[0])
-        per_channel = Saved("new", shape=(c,))
-        # x, the norms and their quotient per channel, x * x_n
-        return INPUT0 + (per_channel, per_channel, per_channel, per_channel, Saved("new", shape=xs[0]))
+        # x, each channel's norm and its quotient by their mean, the mean (+ eps), and x times the quotient
+        per_channel = Saved("new", shape=(channels(xs[0]),))
+        return INPUT0 + (per_channel, per_channel, Saved("new", shape=(1,)), Saved("new", shape=xs[0]))
 
     def module(self, a, xs, y, inplace=False):
         last = isinstance(xs[0], ChannelsLast)
