@@ -77,7 +77,7 @@ class StdConv(Conv):
         stats = (Saved("new", shape=(a.out,), dtype="float32", batched=False),) * (3 if a.scaled else 2)
         return INPUT0 + (Saved("new", shape=w, batched=False), *stats)
 
-    init_modules = ("StdConv2d", "ScaledStdConv2d")
+    init_modules = ("StdConv2d", "ScaledStdConv2d")     # and a `conv` rule: they are nn.Conv2d, as timm's are
 
     def module(self, a, xs, y, inplace=False):
         conv = super().module(a, xs, y)
@@ -150,7 +150,8 @@ class EvoNorm2dS0(nn.Module):
     def group_std(self, x):
         b, c, h, w = x.shape
         g = x.reshape(b, self.groups, c // self.groups, h, w)
-        std = g.float().var(dim=(2, 3, 4), unbiased=False, keepdim=True).add(self.eps).sqrt().to(x.dtype)
+        var = g.float().var(dim=(2, 3, 4), unbiased=False, keepdim=True)
+        std = var.add(self.eps).sqrt().to(x.dtype)
         return std.expand(g.shape).reshape(b, c, h, w)
 
     def forward(self, x):
@@ -323,7 +324,8 @@ class GlobalResponseNorm(nn.Module):
     def forward(self, x):
         x_g = x.norm(p=2, dim=self.spatial_dim, keepdim=True)
         x_n = x_g / (x_g.mean(dim=self.channel_dim, keepdim=True) + self.eps)
-        return x + torch.addcmul(self.bias.view(self.wb_shape), self.weight.view(self.wb_shape), x * x_n)
+        weight, bias = self.weight.view(self.wb_shape), self.bias.view(self.wb_shape)
+        return x + torch.addcmul(bias, weight, x * x_n)
 '''
 
 

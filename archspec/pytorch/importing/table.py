@@ -169,7 +169,7 @@ LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
 # ConvNeXt-V2's GRN, HGNetV2's learnable affine; and the norm-act modules, a norm then its activation ------
 
 # timm's activation modules that a norm-act module holds (elsewhere the import traces into them: F.gelu)
-TIMM_ACTS = {("timm.layers.activations", "GELU"): [("gelu", {})],
+TIMM_ACTS: dict[tuple[str, str], list] = {("timm.layers.activations", "GELU"): [("gelu", {})],
              ("timm.layers.activations", "GELUTanh"): [("gelu", {"approximate": "tanh"})]}
 
 
