@@ -111,6 +111,10 @@ def test_norm_act_modules_are_the_norm_then_the_activation():
     assert table.module_ops(L.FilterResponseNormAct2d(4))[1:] == [("relu", {})]
     assert table.module_ops(L.LayerNormAct2d(4, act_layer=torch.nn.GELU)) == [
         ("layernorm", {"eps": 1e-5, "affine": True}), ("gelu", {"approximate": "none"})]
+    assert table.module_ops(L.GroupNorm1(4)) == [("group_norm", {"groups": 1, "eps": 1e-5, "affine": True})]
+    assert table.module_ops(L.GroupNorm1Act(4, apply_act=False)) == table.module_ops(L.GroupNorm1(4))
+    assert table.module_ops(L.LayerNormAct(4, act_layer=torch.nn.SiLU)) == [
+        ("layernorm", {"eps": 1e-5, "affine": True}), ("silu", {})]
     # timm's own GELU module, which elsewhere the import traces into (F.gelu)
     assert table.module_ops(L.BatchNormAct2d(4, act_layer=L.activations.GELU))[1:] == [("gelu", {})]
     with pytest.raises(table.Unsupported, match="a Softplus inside it"):
