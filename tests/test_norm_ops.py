@@ -122,8 +122,9 @@ def test_norm_act_modules_are_the_norm_then_the_activation():
 
 
 def test_scaled_std_conv_reads_gamma_as_written():
-    """ScaledStdConv2d keeps gamma / sqrt(fan-in) only: the import gives gamma back exactly."""
-    for gamma in (1.7139588594436646, 1.0, 1.7015043497085571, 0.5):
+    """ScaledStdConv2d keeps gamma / sqrt(fan-in) only: the import gives gamma back exactly (1.9 * 54 ** -0.5
+    divided by 54 ** -0.5 is 1.8999999999999997)."""
+    for gamma in (1.7139588594436646, 1.0, 1.7015043497085571, 0.5, 1.9):
         (_, attrs), = table.module_ops(L.ScaledStdConv2d(6, 8, 3, gamma=gamma))
         assert attrs["gamma"] == gamma and attrs["scaled"]
 
