@@ -139,3 +139,42 @@ def test_bad_attributes_are_located_errors(tmp_path, node, message):
     with pytest.raises(SpecErrors, match=message) as e:
         archspec.analyze(_spec(tmp_path, "bad", [6, 5, 5], node, []))
     assert "bad.yaml:" in str(e.value)
+
+
+ALL_NORMS = """archspec: 1
+input: [8, 16, 16]
+nodes:
+  - a: {op: std_conv, out: 8, k: 3, pad: 1}
+  - b: {op: std_conv, out: 8, k: 3, pad: 1, scaled: true, gamma: 1.7139588594436646}
+  - c: {op: group_norm, groups: 4}
+  - d: {op: evo_norm, groups: 4, variant: S0a, eps: 0.001}
+  - e: frn
+  - f: {op: rms_norm, stat: std}
+  - g: grn
+  - h: learnable_affine
+  - p: {op: permute, dims: [0, 2, 3, 1]}
+  - i: grn
+outputs: {y: i}
+"""
+
+
+def test_generated_file_is_the_emitters_and_formatted(tmp_path):
+    """The helper classes pass the emitter's whitelist (tests/source_check.py), ruff check (E501 at 100) and
+    ruff format, as every shipped spec's generated file does (tests/test_generated_source.py)."""
+    import subprocess
+    import sys
+
+    from source_check import check_generated_source
+
+    from archspec.pytorch.emit import emit
+    spec = tmp_path / "norms.yaml"
+    spec.write_text(ALL_NORMS)
+    text = emit(archspec.analyze(str(spec)))
+    check_generated_source(text)
+    out = tmp_path / "norms.py"
+    out.write_text(text)
+    settings = ["--isolated", "--no-cache", "--line-length", "100"]
+    for args in (["check", "--extend-select", "E501"], ["format", "--check"]):
+        result = subprocess.run([sys.executable, "-m", "ruff", *args, *settings, str(out)], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -15,36 +15,44 @@ from .base import INPUT0, Call, ChannelsLast, Op, Pos, Saved, Tensor, channels, 
 from .conv import Conv
 
 STD_CONV = '''
-class StdConv2d(nn.Conv2d):
-    """A convolution whose weight is standardised per output channel before use (Qiao et al.,
-    Weight Standardization; BiT's ResNet-V2): timm's StdConv2d."""
+class StdConv2d(nn.Module):
+    """A convolution whose weight is standardised per output channel before use (Weight
+    Standardization; BiT's StdConv2d); with `gamma`, the standardised weight is also multiplied
+    by a learnt gain per output channel and gamma / sqrt(fan-in) (NFNets' ScaledStdConv2d)."""
 
-    def __init__(self, *args, eps=1e-6, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        gamma=None,
+        eps=1e-6,
+    ):
+        super().__init__()
+        conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
+        )
+        self.weight = conv.weight  # initialised as nn.Conv2d's are
+        self.bias = conv.bias
+        self.gain = nn.Parameter(torch.ones(out_channels, 1, 1, 1)) if gamma is not None else None
+        self.scale = gamma * self.weight[0].numel() ** -0.5 if gamma is not None else None
+        self.stride = conv.stride
+        self.padding = conv.padding
+        self.dilation = conv.dilation
+        self.groups = groups
         self.eps = eps
 
     def forward(self, x):
-        w = self.weight.reshape(1, self.out_channels, -1)
-        w = F.batch_norm(w, None, None, training=True, momentum=0.0, eps=self.eps)
-        return self._conv_forward(x, w.reshape_as(self.weight), self.bias)
-'''
-
-SCALED_STD_CONV = '''
-class ScaledStdConv2d(nn.Conv2d):
-    """A convolution whose standardised weight is scaled by a learnt gain per output channel
-    and gamma / sqrt(fan-in) (Brock et al., NFNets): timm's ScaledStdConv2d."""
-
-    def __init__(self, *args, gamma=1.0, eps=1e-6, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.scale = gamma * self.weight[0].numel() ** -0.5
-        self.eps = eps
-        self.gain = nn.Parameter(torch.ones(self.out_channels, 1, 1, 1))
-
-    def forward(self, x):
-        w = self.weight.reshape(1, self.out_channels, -1)
-        gain = (self.gain * self.scale).view(-1)
+        w = self.weight.reshape(1, self.weight.shape[0], -1)
+        gain = (self.gain * self.scale).view(-1) if self.gain is not None else None
         w = F.batch_norm(w, None, None, weight=gain, training=True, momentum=0.0, eps=self.eps)
-        return self._conv_forward(x, w.reshape_as(self.weight), self.bias)
+        w = w.reshape_as(self.weight)
+        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
 '''
 
 
@@ -77,14 +85,13 @@ class StdConv(Conv):
         stats = (Saved("new", shape=(a.out,), dtype="float32", batched=False),) * (3 if a.scaled else 2)
         return INPUT0 + (Saved("new", shape=w, batched=False), *stats)
 
-    init_modules = ("StdConv2d", "ScaledStdConv2d")     # and a `conv` rule: they are nn.Conv2d, as timm's are
+    init_modules = ("StdConv2d",)
 
     def module(self, a, xs, y, inplace=False):
         conv = super().module(a, xs, y)
         assert conv is not None
-        extra = (kw("gamma", a.gamma, 1.0),) if a.scaled else ()
-        return Call("ScaledStdConv2d" if a.scaled else "StdConv2d", conv.args,
-                    (*conv.kwargs, *extra, kw("eps", a.eps, 1e-6)), (SCALED_STD_CONV if a.scaled else STD_CONV,))
+        return Call("StdConv2d", conv.args, (*conv.kwargs, kw("gamma", a.gamma if a.scaled else None, None),
+                                             kw("eps", a.eps, 1e-6)), (STD_CONV,))
 
     def label(self, a):
         return ("scaled " if a.scaled else "") + "std " + super().label(a)
