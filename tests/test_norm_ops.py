@@ -178,3 +178,40 @@ def test_generated_file_is_the_emitters_and_formatted(tmp_path):
         result = subprocess.run([sys.executable, "-m", "ruff", *args, *settings, str(out)], capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _nfnet_like():
+    from timm.models.nfnet import GammaAct
+    gelu, relu = 1.7015043497085571, 1.7139588594436646          # NFNet's constants for its activations
+    return torch.nn.Sequential(L.ScaledStdConv2d(3, 8, 3, gamma=gelu), GammaAct("gelu", gelu),
+                               L.ScaledStdConv2d(8, 8, 3), GammaAct("relu", relu, inplace=True))
+
+
+def _hgnet_like():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), _hgnet_affine(), torch.nn.ReLU(),
+                               L.BatchNormAct2d(8, act_layer=L.activations.GELU))
+
+
+@pytest.mark.parametrize("factory,ops", [
+    (_nfnet_like, ["std_conv", "gelu", "scale", "std_conv", "relu", "scale"]),      # NFNet's gamma-scaled activations
+    (_hgnet_like, ["conv", "batchnorm", "learnable_affine", "relu", "batchnorm", "gelu"]),
+], ids=["nfnet-gamma-act", "hgnet-affine-bn-gelu"])
+def test_timm_layers_import_and_round_trip(tmp_path, factory, ops):
+    """Imported, the spec holds these ops in order, loads the model's weights strictly and gives its outputs
+    exactly (to 1e-6) in eval and in training mode."""
+    from archspec.pytorch.importing import import_model
+    torch.manual_seed(0)
+    model = factory()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p))
+    spec = tmp_path / "imported.yaml"
+    spec.write_text(import_model(model, (3, 16, 16), "imported", "a test"))
+    g = archspec.analyze(str(spec))
+    assert [n.op.name for n in g.nodes.values() if n.op is not None] == ops
+    ours = archspec.compile(g)
+    ours.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 3, 16, 16)
+    for mode in (False, True):
+        with torch.no_grad():
+            assert torch.allclose(ours.train(mode)(x), model.train(mode)(x), atol=1e-6)
