@@ -307,7 +307,7 @@ def test_every_table_module_maps_to_a_registered_op():
                 nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(7), nn.LocalResponseNorm(5), nn.LayerNorm(4), nn.Dropout(),
                 nn.Flatten(), nn.ReLU(), nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(),
                 nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row"),
-                Permute([0, 2, 3, 1])]
+                Permute([0, 2, 3, 1]), nn.GroupNorm(2, 4)]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
         (op, attrs), = table.module_ops(m)
@@ -431,6 +431,10 @@ TIMM = ["inception_v4", "legacy_senet154", "resnet26d", "resnet10t", "regnetx_00
         "efficientnetv2_rw_t", "mobilenetv3_small_050", "ghostnet_050", "densenet121", "inception_v3", "xception41",
         "cs3darknet_focus_s", "selecsls42b", "mixnet_s", "repghostnet_050", "repvit_m1", "hardcorenas_a", "vgg11",
         "inception_resnet_v2", "convmixer_768_32"]
+# the norms (ops/norms.py): NFNet's scaled std conv, group norm (-act), EvoNorm S0 and S0a, FRN, ConvNeXt-V2's GRN,
+# layer norm-act
+TIMM += ["test_nfnet", "test_efficientnet_gn", "resnet50_gn", "test_efficientnet_evos", "regnetz_b16_evos",
+         "resnetv2_50d_frn", "convnextv2_atto", "test_efficientnet_ln"]
 
 
 @pytest.mark.slow

@@ -166,6 +166,23 @@ CASES = [
      "upsample x2,3 bilinear"),
     ("upsample-bilinear-corners", [2, 3, 3], "{op: upsample, scale: 4, mode: bilinear, align_corners: true}", [],
      "upsample x4 bilinear"),
+    # the norms of timm's CNNs (ops/norms.py; tests/test_norm_ops.py checks each against timm's layer)
+    ("group_norm", [6, 4, 4], "{op: group_norm, groups: 3}", [], "group norm 3"),
+    ("group_norm-no-affine", [4, 3, 3], "{op: group_norm, groups: 2, affine: false, eps: 0.001}", [], "group norm 2"),
+    ("std_conv", [3, 8, 8], "{op: std_conv, out: 4, k: 3, pad: 1, bias: false}", [], "std conv 3x3, 4"),
+    ("std_conv-scaled", [4, 9, 9], "{op: std_conv, out: 6, k: 3, stride: 2, groups: 2, scaled: true, gamma: 1.7}", [],
+     "scaled std conv 3x3/2, 6, g2"),
+    ("evo_norm", [8, 4, 4], "{op: evo_norm, groups: 4}", [], "evonorm S0 4"),
+    ("evo_norm-s0a-no-act", [6, 3, 3], "{op: evo_norm, groups: 2, act: false, variant: S0a}", [],
+     "evonorm S0a 2, no act"),
+    ("frn", [5, 4, 4], "frn", [], "frn tlu"),
+    ("frn-no-tlu", [5, 3, 3], "{op: frn, tlu: false}", [], "frn"),
+    ("rms_norm", [6, 3, 4], "rms_norm", [], "rms norm"),
+    ("rms_norm-std-no-affine", [6, 3, 4], "{op: rms_norm, stat: std, affine: false}", [], "std norm"),
+    ("grn", [6, 3, 4], "grn", [], "grn"),
+    ("grn-channels-last", [6, 3, 4], "grn", [LAST], "grn"),
+    ("learnable_affine", [3, 4, 4], "learnable_affine", [], "learnable affine"),
+    ("learnable_affine-1d", [5], "{op: learnable_affine, scale: 2.0, bias: 0.5}", [], "learnable affine"),
 ]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 from ..errors import SpecError, fmt_shape
 from ..limits import MAX_TABLE_CELLS
@@ -153,7 +154,7 @@ class Conv(Op):
         return INPUT0
 
     fresh = True
-    init_modules = ("nn.Conv2d",)
+    init_modules: ClassVar[tuple[str, ...]] = ("nn.Conv2d",)
 
     def module(self, a, xs, y, inplace=False):
         common = (kw("stride", square(a.stride), 1), kw("padding", square(a.pad), 0),

@@ -152,13 +152,7 @@ except ImportError:       # pragma: no cover
 
 def _batchnorm_act(m) -> list:
     """timm's BatchNormAct2d: batch norm, then its drop and activation modules (each an op, or none)."""
-    ops = [("batchnorm", _batchnorm(m))]
-    for part in (m.drop, m.act):
-        if type(part) is not nn.Identity:
-            ops += module_ops(part) or []
-            if type(part) not in MODULES:
-                raise Unsupported(f"a {type(part).__name__} inside it")
-    return ops
+    return [("batchnorm", _batchnorm(m))] + _act_tail(m)
 
 
 # modules of libraries that are imported only where the model comes from them: (module, class) -> entry
@@ -170,6 +164,81 @@ LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
     ("timm.layers.linear", "Linear"): lambda m: [("linear", {"out": m.out_features, "bias": m.bias is not None})],
 }
 
+
+# -- the norms of timm's CNNs (ops/norms.py): group norm, weight-standardised convs, EvoNorm, FRN, RMS norm,
+# ConvNeXt-V2's GRN, HGNetV2's learnable affine; and the norm-act modules, a norm then its activation ------
+
+# timm's activation modules that a norm-act module holds (elsewhere the import traces into them: F.gelu)
+TIMM_ACTS: dict[tuple[str, str], list] = {("timm.layers.activations", "GELU"): [("gelu", {})],
+             ("timm.layers.activations", "GELUTanh"): [("gelu", {"approximate": "tanh"})]}
+
+
+def _act_tail(m) -> list:
+    """A timm norm-act module's drop and activation modules, after its norm: each an op, or none."""
+    ops: list = []
+    for part in (getattr(m, "drop", None), getattr(m, "act", None)):
+        if part is not None and type(part) is not nn.Identity:
+            part_ops = module_ops(part) or TIMM_ACTS.get((type(part).__module__, type(part).__qualname__))
+            if part_ops is None:
+                raise Unsupported(f"a {type(part).__name__} inside it")
+            ops += part_ops
+    return ops
+
+
+def _gamma(m) -> float:
+    """ScaledStdConv2d's gamma, from the scale gamma / sqrt(fan-in) it keeps: the shortest decimal that gives
+    that scale back (as timm computes it), so the spec reads 1.7139588594436646, not a product's rounding."""
+    root = m.weight[0].numel() ** -0.5
+    gamma = m.scale / root
+    return next((g for g in (round(gamma, n) for n in range(4, 18)) if g * root == m.scale), gamma)
+
+
+def _std_conv(m) -> list:
+    attrs = {**_conv(m), "eps": float(m.eps)}
+    if isinstance(getattr(m, "gain", None), nn.Parameter):
+        attrs |= {"scaled": True, "gamma": _gamma(m)}
+    return [("std_conv", attrs)]
+
+
+def _group_norm(m: nn.GroupNorm) -> list:
+    return [("group_norm", {"groups": m.num_groups, "eps": float(m.eps), "affine": m.affine})]
+
+
+def _evo_norm(variant: str) -> Callable[[Any], list]:
+    return lambda m: [("evo_norm", {"groups": m.groups, "eps": float(m.eps), "act": m.v is not None,
+                                    "variant": variant})]
+
+
+def _rms_norm(stat: str) -> Callable[[Any], list]:
+    def entry(m) -> list:
+        if len(m.normalized_shape) != 1:
+            raise Unsupported(f"normalized_shape={tuple(m.normalized_shape)} (archspec normalises the channels)")
+        return [("rms_norm", {"eps": float(m.eps), "affine": m.weight is not None, "stat": stat})]
+    return entry
+
+
+MODULES[nn.GroupNorm] = lambda m: _group_norm(m)[0]
+LIBRARY_MODULES.update({
+    ("timm.layers.std_conv", "StdConv2d"): _std_conv,
+    ("timm.layers.std_conv", "ScaledStdConv2d"): _std_conv,
+    ("timm.layers.norm", "GroupNorm"): _group_norm,
+    ("timm.layers.norm", "GroupNorm1"): _group_norm,
+    ("timm.layers.norm_act", "GroupNormAct"): lambda m: _group_norm(m) + _act_tail(m),
+    ("timm.layers.norm_act", "GroupNorm1Act"): lambda m: _group_norm(m) + _act_tail(m),
+    ("timm.layers.norm_act", "LayerNormAct2d"): lambda m: [("layernorm", _layernorm(m))] + _act_tail(m),
+    ("timm.layers.norm_act", "LayerNormAct"): lambda m: [("layernorm", _layernorm(m))] + _act_tail(m),
+    ("timm.layers.evo_norm", "EvoNorm2dS0"): _evo_norm("S0"),
+    ("timm.layers.evo_norm", "EvoNorm2dS0a"): _evo_norm("S0a"),
+    ("timm.layers.filter_response_norm", "FilterResponseNormTlu2d"):
+        lambda m: [("frn", {"eps": float(m.eps), "tlu": m.tau is not None})],
+    ("timm.layers.filter_response_norm", "FilterResponseNormAct2d"):
+        lambda m: [("frn", {"eps": float(m.eps), "tlu": False})] + _act_tail(m),
+    ("timm.layers.norm", "RmsNorm2d"): _rms_norm("rms"),
+    ("timm.layers.norm", "SimpleNorm2d"): _rms_norm("std"),
+    ("timm.layers.grn", "GlobalResponseNorm"): lambda m: [("grn", {"eps": float(m.eps)})],
+    ("timm.models.hgnet", "LearnableAffineBlock"): lambda m: [("learnable_affine", {})],
+})
+# -- end of the norms ------------------------------------------------------------------------------------
 
 def _entry(cls: type) -> Callable[[Any], list] | None:
     entry = MODULES.get(cls)
