@@ -100,6 +100,19 @@ def test_print_recipe_keeps_spec_text_to_one_printable_line(spec_file, capsys):
     assert "\x1b" not in "".join(out) and out[-1] == "note: a b"
 
 
+def test_reported_figures_are_the_networks_own(spec_file, capsys):
+    """`reported:` (the paper's errors) is checked, printed, and not inherited: a variant is another
+    network, so it shows only the figures it states."""
+    base = spec_file(TINY + '  reported: {top1: 22.85, top5: 6.71, source: "Table 3, 10-crop"}\n')
+    assert main(["train", base, "--print-recipe"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "paper's error: top-1 22.85%, top-5 6.71% (Table 3, 10-crop)"
+    assert resolved_recipe(Config(spec_file("archspec: 1\nextends: net.yaml\n", "v.yaml"))).reported is None
+    own = spec_file('archspec: 1\nextends: net.yaml\ntrain:\n  reported: {top1: 27.9, source: "Table 2"}\n', "w.yaml")
+    assert resolved_recipe(Config(own)).reported == {"top1": 27.9, "top5": None, "source": "Table 2"}
+    assert "train key 'reported'" in _error(capsys, "validate", spec_file(
+        TINY + '  reported: {top1: 120, source: "x"}\n', "bad.yaml"))
+
+
 @pytest.mark.parametrize("values, points", [
     ({"schedule": "step", "milestones": [2, 5], "gamma": 0.1}, {0: 0.1, 1.9: 0.1, 2: 0.01, 4.5: 0.01, 5: 0.001}),
     ({"schedule": "step", "every": 3, "gamma": 0.5}, {0: 0.1, 2.9: 0.1, 3: 0.05, 6.2: 0.025}),
@@ -290,9 +303,10 @@ def test_seed_specs_carry_a_sourced_recipe(name):
     spec = load(str(ROOT / "specs" / f"{name}.yaml"))
     assert isinstance(spec.raw.get("train"), dict), name
     r = resolved_recipe(Config(str(ROOT / "specs" / f"{name}.yaml")))
-    given = set(spec.raw["train"]) - {"source", "sources", "note"}
+    given = set(spec.raw["train"]) - {"source", "sources", "note", "reported"}
     assert given and all(r.sources[k] not in ("archspec default", "the spec (no source given)") for k in given)
     assert all(len(r.sources[k]) > 10 for k in given)
+    assert r.reported and len(r.reported["source"]) > 10     # what the paper reports, or why nothing
 
 
 def test_lenet5_bare_recipe_is_the_readme_one():
@@ -325,8 +339,9 @@ def test_accumulated_step_equals_the_whole_batch(spec_file):
 
 def recipe_table() -> str:
     """README's table of the seed specs' recipes (resolved with no flag)."""
-    rows = ["| spec | optimizer | learning rate and schedule | epochs | batch | augmentation | test |",
-            "|---|---|---|--:|--:|---|---|"]
+    rows = ["| spec | optimizer | learning rate and schedule | epochs | batch | augmentation | test "
+            "| paper's top-1 / top-5 error |",
+            "|---|---|---|--:|--:|---|---|---|"]
     for name in SEED_SPECS:
         r = resolved_recipe(Config(str(ROOT / "specs" / f"{name}.yaml")))
         optimizer = {"sgd": "SGD" + (" Nesterov" if r.nesterov else "") + f" {r.momentum:g}",
@@ -336,8 +351,16 @@ def recipe_table() -> str:
         schedule = recipes.schedule_text(r)
         test = r.eval + (f" of {r.resize}" if r.resize else "")
         rows.append(f"| [{name}](specs/{name}.yaml) | {optimizer} | {schedule} | {r.epochs} | {r.batch_size} | "
-                    f"{', '.join(r.augment) or '-'} | {test} |")
+                    f"{', '.join(r.augment) or '-'} | {test} | {reported(r.reported)} |")
     return "\n".join(rows)
+
+
+def reported(figures: dict) -> str:
+    """`22.85% / 6.71%` (one decimal at least: 4.0%), a dash where the paper gives none; `not
+    reported` where it gives neither."""
+    shown = ["-" if v is None else f"{v:.1f}%" if v == round(v, 1) else f"{v:g}%"
+             for v in (figures["top1"], figures["top5"])]
+    return "not reported" if shown == ["-", "-"] else " / ".join(shown)
 
 
 def test_readme_recipes_table():
