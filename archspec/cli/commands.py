@@ -208,7 +208,7 @@ def cmd_train(args) -> int:
     if not _has_train_extra():
         return 1
     from ..pytorch.train import Config, train
-    options = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "optimizer", "lr", "lr_step",
+    options = {k: getattr(args, k) for k in ("data", "limit", "epochs", "batch_size", "optimizer", "lr", "lr_step",
                                              "lr_gamma", "momentum", "weight_decay", "label_smoothing",
                                              "augment", "protocol", "accumulate", "amp", "checkpoint", "resume",
                                              "seed", "workers", "threads")}
@@ -252,6 +252,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="digits", metavar="digits|folder:PATH",
                    help="scikit-learn's 8x8 digits resized to the spec's input (default), or an ImageFolder")
     # each of these overrides the spec's train: section (whose values override archspec's defaults)
+    p.add_argument("--limit", type=argtypes.positive, default=None, metavar="N",
+                   help="at most N images of each split, evenly spaced through it (a smoke run)")
     p.add_argument("--epochs", type=argtypes.positive, default=None, help="default: the recipe's, else 10")
     p.add_argument("--batch-size", type=argtypes.batch, default=None,
                    help="the global batch (split over processes); default: the recipe's, else 32")

@@ -20,6 +20,15 @@ PROTOCOLS = ("full", "center", "ten_crop")
 Pos = Annotated[float, Field(gt=0)]
 NonNeg = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class Reported(BaseModel):
+    """What the paper reports for this network (errors in %, None where it gives none), and where."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+    top1: Percent | None = None
+    top5: Percent | None = None
+    source: str                                  # table, protocol and data set, or why none is given
 
 
 class TrainDef(BaseModel):
@@ -28,6 +37,7 @@ class TrainDef(BaseModel):
     source: str | None = None                    # the paper's section for every value not in sources
     sources: dict[str, str] = Field(default_factory=dict)   # key -> where its value comes from
     note: str | None = None                      # what the paper did that archspec cannot, and the stand-in
+    reported: Reported | None = None             # the paper's top-1/top-5 error for this network
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] | None = None
     lr: Pos | None = None
     lr_batch: Annotated[int, Field(ge=1)] | None = None     # linear scaling: lr x batch_size / lr_batch
@@ -77,7 +87,7 @@ class TrainDef(BaseModel):
         return self
 
 
-KEYS = tuple(k for k in TrainDef.model_fields if k not in ("source", "sources", "note"))
+KEYS = tuple(k for k in TrainDef.model_fields if k not in ("source", "sources", "note", "reported"))
 
 # archspec's own values for what neither the spec nor a flag gives (`lr` by optimizer and head: the loop's)
 DEFAULTS: dict[str, Any] = {
@@ -122,10 +132,18 @@ def _message(err, key) -> str:
 
 
 def merge_train(base, child):
-    """A variant's section over its base's, key by key (and `sources:` source by source)."""
+    """A variant's section over its base's, key by key (and `sources:` source by source); the base's
+    `reported:` figures are its own network's, so a variant has only those it states (child None:
+    a variant without a section of its own)."""
+    if child is None:
+        if not isinstance(base, YDict):
+            return base                              # not a mapping: check_train says so
+        child = YDict(base.loc)
     out = overlay(base, child)
     if out is not child and isinstance(base.get("sources"), dict) and isinstance(child.get("sources"), dict):
         out["sources"] = {**base["sources"], **child["sources"]}
+    if out is not child and isinstance(child, dict) and "reported" not in child:
+        out.pop("reported", None)
     return out
 
 

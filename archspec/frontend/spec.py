@@ -267,6 +267,8 @@ def _merge(base: YDict, child: YDict) -> YDict:
     out = YDict(child.loc, base, base.locs, base.key_locs)
     out.pop("reference", None)
     out.pop("table", None)
+    if "train" in base and "train" not in child:      # a base's reported figures are its own
+        out["train"] = merge_train(base["train"], None)
     for k, v in child.items():
         if k in ("params", "let", "blocks", "init"):
             v = overlay(base.get(k), v)

@@ -28,7 +28,7 @@ from .recipe import Recipe
 from .threads import cpu_threads
 
 # options a resumed run must share with its checkpoint, besides the recipe (whose epochs may grow)
-SAME_ON_RESUME = ("data", "amp", "seed")
+SAME_ON_RESUME = ("data", "limit", "amp", "seed")
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Config:
     sets: list[str] = field(default_factory=list)
     strict: bool = False              # warnings (an unused node) are errors
     data: str = "digits"
+    limit: int | None = None          # at most this many images of each split (a smoke run)
     # None: the spec's train: section's value, else archspec's (frontend.recipe.DEFAULTS)
     epochs: int | None = None
     batch_size: int | None = None     # the global batch: split over the processes
@@ -149,6 +150,7 @@ def _train(cfg: Config, procs: Processes) -> Result:
     warn(graph.warnings if procs.main or cfg.strict else [], cfg.strict)
     recipe = recipes.resolve(spec, recipes.flag_values(cfg), _rbf(graph))
     data = load_data(cfg.data, _data_shape(graph.input_shape, recipe))
+    data = data.limited(cfg.limit) if cfg.limit else data
     objective = Objective(graph, len(data.classes), recipe.label_smoothing, spec.params, recipe.aux_weights)
     record = checkpoint.spec_record(spec, cfg.sets) if cfg.checkpoint else {}    # kept only in a checkpoint
     resumed = _resume_state(cfg, record, recipe) if cfg.resume else None

@@ -31,6 +31,7 @@ class Recipe:
     values: dict[str, Any]            # every key of frontend.recipe.KEYS
     sources: dict[str, str]           # key -> where the value comes from
     note: str | None = None
+    reported: dict | None = None      # the paper's top-1/top-5 error for the spec's network, and where
 
     def __getattr__(self, key: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -47,7 +48,17 @@ class Recipe:
         width = max(len(k) for k in KEYS)
         # spec text on one printable line each: a source cannot forge lines of this table
         out = [f"{k:<{width}}  {_shown(self.values[k]):<24}  {one_line(self.sources[k], 300)}" for k in KEYS]
-        return out + ([f"note: {one_line(self.note, 1000)}"] if self.note else [])
+        out += [f"note: {one_line(self.note, 1000)}"] if self.note else []
+        return out + ([f"paper's error: {reported_text(self.reported)} ({one_line(self.reported['source'], 300)})"]
+                      if self.reported else [])
+
+
+def reported_text(reported: dict | None) -> str:
+    """The paper's top-1 and top-5 errors as `top-1 22.85%, top-5 6.71%` (a dash where it gives none)."""
+    if not reported:
+        return "-"
+    return ", ".join(f"top-{k} " + ("-" if reported.get(f"top{k}") is None else f"{reported[f'top{k}']:g}%")
+                     for k in (1, 5))
 
 
 def _shown(v: Any) -> str:
@@ -75,7 +86,8 @@ def resolve(spec: Spec, flags: dict[str, Any], rbf: bool) -> Recipe:
         sources["lr"] = f"archspec default for {values['optimizer']}" + (" and an RBF output" if rbf else "")
     if values["eps"] is None:
         values["eps"] = DEFAULT_EPS[values["optimizer"]]
-    return Recipe(values, sources, section.note)
+    return Recipe(values, sources, section.note,
+                  section.reported.model_dump() if section.reported else None)
 
 
 def flag_values(cfg) -> dict[str, Any]:
