@@ -173,8 +173,12 @@ def write_block(block: Block, lines: list[str]) -> None:
     lines.append(f"  {scalar(block.name)}:")
     if block.params:
         lines.append("    params: " + scalar(block.params))
+    if block.inputs:
+        lines.append("    inputs: " + scalar(block.inputs))
     if block.output:
         lines.append(f"    output: {scalar(block.output)}")
+    if block.outputs:
+        lines.append("    outputs: " + scalar(block.outputs))
     lines.append(f"    {scalar(block.kind)}:")
     write_nodes(block.nodes, 6, block.kind == "seq", lines)
 
