@@ -166,6 +166,7 @@ CASES = [
      "upsample x2,3 bilinear"),
     ("upsample-bilinear-corners", [2, 3, 3], "{op: upsample, scale: 4, mode: bilinear, align_corners: true}", [],
      "upsample x4 bilinear"),
+    ("upsample-size", [2, 3, 3], "{op: upsample, size: [7, 7]}", [], "upsample to 7x7"),     # GhostNetV2's 3 to 7
 ]
 
 
@@ -335,6 +336,8 @@ REFERENCE = {
     "amax": lambda x, m: x.flatten(2).max(2).values[:, :, None, None],
     "amax-channels": lambda x, m: x.max(1).values,
     "upsample": lambda x, m: x.repeat_interleave(2, 2).repeat_interleave(2, 3),
+    # nearest from 3 to 7: output k reads input floor(k * 3 / 7)
+    "upsample-size": lambda x, m: x[:, :, [0, 0, 0, 1, 1, 2, 2]][:, :, :, [0, 0, 0, 1, 1, 2, 2]],
 }
 
 

@@ -126,8 +126,8 @@ class _Tree:
             self.root_outputs = [(o.name, r, o.train_only) for o, r in zip(self.traced.outputs, outs)]
         out: str | list[str] | None = None
         if len(outs) > 1 and scope.path:
-            if not set(outs) <= {n.name for n in nodes}:
-                raise ImportError_(where, "an output of the module is its input or another module's output",
+            if set(outs) & {"input", *(inputs or [])}:     # (a node's name, or one of a node's several: `0.y1`)
+                raise ImportError_(where, "an output of the module is one of its inputs",
                                    "archspec blocks list their own nodes as outputs")
             out = outs
         elif nodes and outs[0] != nodes[-1].ref:

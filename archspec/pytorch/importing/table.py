@@ -95,12 +95,14 @@ def _plain(op: str) -> Callable[[nn.Module], tuple[str, dict]]:
 
 # -- upsampling: nn.Upsample and F.interpolate as the `upsample` op (an integer factor per axis) --------
 
-def _upsample_attrs(scale: tuple, mode, align_corners) -> dict:
+def _upsample_attrs(scale: tuple, mode, align_corners, size: tuple | None = None) -> dict:
+    """By whole factors a `scale`; by others (a call's `size`: 3x3 to 7x7) the `size`."""
     if mode not in ("nearest", "bilinear"):
         raise Unsupported(f"mode {mode!r} (archspec's upsample is nearest or bilinear)")
-    if any(s < 1 or s != int(s) for s in scale):
-        raise Unsupported(f"a factor {scale} (archspec's upsample enlarges by whole factors)")
-    attrs: dict = {"scale": pair(tuple(int(s) for s in scale))}
+    whole = all(s >= 1 and s == int(s) for s in scale)
+    if not whole and size is None:
+        raise Unsupported(f"a factor {scale} (archspec's upsample enlarges by whole factors or to a size)")
+    attrs: dict = {"scale": pair(tuple(int(s) for s in scale))} if whole else {"size": tuple(size or ())}
     if mode == "bilinear":
         attrs.update(mode="bilinear", align_corners=bool(align_corners))
     return attrs
@@ -120,7 +122,8 @@ def _interpolate(c: Call) -> list:
     if len(c.shapes[0]) != 4 or c.out is None or c.arg(5, "antialias"):
         raise Unsupported(f"a {len(c.shapes[0]) - 2}-d or antialiased interpolation")
     (h, w), (oh, ow) = c.shapes[0][2:], c.out[2:]
-    return [("upsample", _upsample_attrs((oh / h, ow / w), c.arg(2, "mode", "nearest"), c.arg(3, "align_corners")))]
+    return [("upsample", _upsample_attrs((oh / h, ow / w), c.arg(2, "mode", "nearest"), c.arg(3, "align_corners"),
+                                         (oh, ow) if c.arg(0, "size") is not None else None))]
 
 
 MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
