@@ -307,7 +307,7 @@ def test_every_table_module_maps_to_a_registered_op():
                 nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(7), nn.LocalResponseNorm(5), nn.LayerNorm(4), nn.Dropout(),
                 nn.Flatten(), nn.ReLU(), nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(),
                 nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row"),
-                Permute([0, 2, 3, 1]), nn.GroupNorm(2, 4)]
+                Permute([0, 2, 3, 1]), nn.GroupNorm(2, 4), nn.Upsample(scale_factor=2)]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
         (op, attrs), = table.module_ops(m)
@@ -430,7 +430,10 @@ def test_imported_specs_read_like_the_libraries(name, tmp_path):
 TIMM = ["inception_v4", "legacy_senet154", "resnet26d", "resnet10t", "regnetx_002", "repvgg_a0", "efficientnet_b0",
         "efficientnetv2_rw_t", "mobilenetv3_small_050", "ghostnet_050", "densenet121", "inception_v3", "xception41",
         "cs3darknet_focus_s", "selecsls42b", "mixnet_s", "repghostnet_050", "repvit_m1", "hardcorenas_a", "vgg11",
-        "inception_resnet_v2", "convmixer_768_32"]
+        "inception_resnet_v2", "convmixer_768_32",
+        # modules of several inputs or outputs (blocks with inputs:/outputs:), list-laid members, upsampling
+        "dla34", "res2net50_26w_4s", "ese_vovnet19b_dw", "hrnet_w18_small", "selecsls60", "hgnet_tiny",
+        "ghostnetv2_100", "mobileone_s0"]
 # the norms (ops/norms.py): NFNet's scaled std conv, group norm (-act), EvoNorm S0 and S0a, FRN, ConvNeXt-V2's GRN,
 # layer norm-act
 TIMM += ["test_nfnet", "test_efficientnet_gn", "resnet50_gn", "test_efficientnet_evos", "regnetz_b16_evos",
@@ -454,7 +457,9 @@ def test_timm_round_trip(name, tmp_path):
     torch.manual_seed(0)
     model = timm.create_model(name, pretrained=False)
     # VGG's head pools maps below 7x7 (a branch on the shape, traced at 224); Inception's stems need 96
-    side = {"vgg11": 224, "inception_v3": 96, "inception_v4": 96, "inception_resnet_v2": 96}.get(name, 64)
+    # GhostNetV2's attention upsamples to the size of the import's maps (3x3 to 7x7 at 224)
+    side = {"vgg11": 224, "inception_v3": 96, "inception_v4": 96, "inception_resnet_v2": 96,
+            "ghostnetv2_100": 224}.get(name, 64)
     x = torch.randn(2, 3, side, side)
     ours = _round_trip(out, model, x, compiled=True)
     torch.manual_seed(1)

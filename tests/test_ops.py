@@ -183,6 +183,7 @@ CASES = [
     ("grn-channels-last", [6, 3, 4], "grn", [LAST], "grn"),
     ("learnable_affine", [3, 4, 4], "learnable_affine", [], "learnable affine"),
     ("learnable_affine-1d", [5], "{op: learnable_affine, scale: 2.0, bias: 0.5}", [], "learnable affine"),
+    ("upsample-size", [2, 3, 3], "{op: upsample, size: [7, 7]}", [], "upsample to 7x7"),     # GhostNetV2's 3 to 7
 ]
 
 
@@ -352,6 +353,8 @@ REFERENCE = {
     "amax": lambda x, m: x.flatten(2).max(2).values[:, :, None, None],
     "amax-channels": lambda x, m: x.max(1).values,
     "upsample": lambda x, m: x.repeat_interleave(2, 2).repeat_interleave(2, 3),
+    # nearest from 3 to 7: output k reads input floor(k * 3 / 7)
+    "upsample-size": lambda x, m: x[:, :, [0, 0, 0, 1, 1, 2, 2]][:, :, :, [0, 0, 0, 1, 1, 2, 2]],
 }
 
 

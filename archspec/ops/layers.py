@@ -152,11 +152,13 @@ class Upsample(Op):
     name = "upsample"
     ranks = (3,)
     fresh = True
-    doc = ("enlarges a map by `scale` (one factor, or [h, w]) by repeating each value (mode nearest) or "
-           "interpolating (bilinear, align_corners): nn.Upsample; HRNet's fusion of a lower resolution")
+    doc = ("enlarges a map by `scale` (one factor, or [h, w]), or to `size` [h, w] (GhostNetV2's 3x3 back "
+           "to 7x7), by repeating each value (mode nearest) or interpolating (bilinear, align_corners): "
+           "nn.Upsample; HRNet's fusion of a lower resolution")
 
     class Attrs(base.Attrs):
         scale: Pair = (2, 2)
+        size: Pair | None = None
         mode: Literal["nearest", "bilinear"] = "nearest"
         align_corners: bool = False
 
@@ -165,10 +167,15 @@ class Upsample(Op):
         if a.align_corners and a.mode == "nearest":
             raise SpecError("align_corners applies to bilinear upsampling, not nearest",
                             hint="drop align_corners, or mode: bilinear")
+        if a.size is not None:
+            if a.scale != (2, 2):
+                raise SpecError("upsample takes a scale or a size, not both", hint="drop one of them")
+            return (c, *a.size)
         return (c, h * a.scale[0], w * a.scale[1])
 
     def _kwargs(self, a):
-        return (kw("scale_factor", square(a.scale)), kw("mode", a.mode, "nearest"),
+        by = kw("size", square(a.size)) if a.size is not None else kw("scale_factor", square(a.scale))
+        return (by, kw("mode", a.mode, "nearest"),
                 kw("align_corners", a.align_corners if a.mode == "bilinear" else None, None))
 
     def module(self, a, xs, y, inplace=False):
@@ -179,7 +186,8 @@ class Upsample(Op):
 
     def label(self, a):
         s = a.scale
-        return f"upsample x{s[0] if s[0] == s[1] else f'{s[0]},{s[1]}'}" + ("" if a.mode == "nearest" else f" {a.mode}")
+        by = f"to {a.size[0]}x{a.size[1]}" if a.size is not None else f"x{s[0] if s[0] == s[1] else f'{s[0]},{s[1]}'}"
+        return f"upsample {by}" + ("" if a.mode == "nearest" else f" {a.mode}")
 
 
 @register

@@ -24,6 +24,8 @@ class Block:
     params: dict[str, str]           # name -> type name
     nodes: list[Node]
     output: str | None = None
+    inputs: list[str] | None = None          # several inputs, read apart (None: one, `input`)
+    outputs: list[str] | None = None         # several outputs, by name
 
 
 @dataclass

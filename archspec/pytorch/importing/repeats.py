@@ -12,12 +12,13 @@ from typing import Any
 from .nodes import Node
 
 
-def runs(nodes: list[Node]) -> list[Node]:
-    """The nodes with each dense run and chain run of one block's instances as one `repeat` node."""
+def runs(nodes: list[Node], several_in: set[str] | frozenset = frozenset()) -> list[Node]:
+    """The nodes with each dense run and chain run of one block's instances as one `repeat` node
+    (a block of `several_in`, declaring several inputs, reads them apart: never a dense run)."""
     out: list[Node] = []
     k = 0
     while k < len(nodes):
-        run = _dense_run(nodes, k) or _chain_run(nodes, k)
+        run = (None if nodes[k].body.get("use") in several_in else _dense_run(nodes, k)) or _chain_run(nodes, k)
         if run is None:
             out.append(nodes[k])
             k += 1

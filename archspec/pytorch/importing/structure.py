@@ -28,9 +28,20 @@ def _is_leaf(v) -> bool:
     return isinstance(v, (bool, int, float)) or (isinstance(v, tuple) and all(isinstance(x, int) for x in v))
 
 
-class Recover:
-    """A traced model as spec nodes and blocks: `recover()` makes the blocks, each class's after
-    those of the classes inside it, then renders the model with them."""
+@dataclass
+class Rendered:
+    """A scope as nodes: seq | nodes, the nodes, the external values it reads, its output's name
+    where that is not its last node (several: all their names), and its inputs' names where it
+    reads several apart (None: one, `input`)."""
+    kind: str
+    nodes: list[Node]
+    externals: list[int]
+    out: str | list[str] | None
+    inputs: list[str] | None
+
+
+class _Tree:
+    """A traced model's scopes rendered as nodes, blocks used where `instances` names them."""
 
     def __init__(self, traced: Traced):
         self.traced = traced
@@ -41,6 +52,8 @@ class Recover:
         self._index(traced.root)
         self.outputs = {self._id(o.id) for o in traced.outputs}
         self.instances: dict[str, tuple[str, dict]] = {}     # scope path -> (block, args)
+        self.out_names: dict[str, list[str]] = {}            # scope path -> its block's several outputs
+        self.several_in: set[str] = set()                    # blocks that declare several inputs
         self.blocks: list[Block] = []
 
     # -- the tree ------------------------------------------------------------------------
@@ -85,79 +98,114 @@ class Recover:
             elif p.id not in self.alias:
                 yield p
 
-    def _output(self, scope: Scope) -> int:
+    def _outputs(self, scope: Scope) -> list[int]:
+        """The values made inside `scope` that are read outside it or are the model's, in order."""
         outs = [i for i in (p.id for p in self._items(scope))
                 if i in self.outputs or any(not self._within(u, scope.path) for u in self.used_in.get(i, []))]
-        if len(outs) != 1:
-            raise ImportError_(f"{scope.path} ({_short(scope.cls)})", f"the module has {len(outs)} outputs",
-                               "archspec blocks have one output")
-        return outs[0]
+        if not outs:
+            raise ImportError_(f"{scope.path} ({_short(scope.cls)})", "the module has no output",
+                               "archspec blocks give at least one")
+        return outs
 
     # -- rendering one scope -------------------------------------------------------------
 
-    def render(self, scope: Scope) -> tuple[str, list[Node], list[int], str | None]:
-        """A scope as nodes: (seq | nodes, the nodes, the external values it reads, its output's
-        name where that is not its last node)."""
+    def render(self, scope: Scope) -> Rendered:
+        """A scope as nodes (see Rendered)."""
         externals = self._externals(scope)
         where = f"{scope.path or '<model>'} ({_short(scope.cls)})"
         parts = list(scope.parts)
-        refs = self._input_refs(parts, externals, where)
-        nodes = _join_inputs(runs(self._nodes(scope, parts, refs, where)))
+        refs, inputs = self._input_refs(scope, parts, externals, where)
+        nodes = _join_inputs(runs(self._nodes(scope, parts, refs, where), self.several_in), self.several_in)
         # the outputs are read by name where they are not the last node (the model's several outputs always)
-        outs = [refs[self._output(scope)]] if scope.path else [refs[self._id(o.id)] for o in self.traced.outputs]
+        outs = [refs[i] for i in self._outputs(scope)] if scope.path else \
+            [refs[self._id(o.id)] for o in self.traced.outputs]
         last = nodes[-1].ref if nodes else None
         rename = _name_referenced(nodes, {r for r in outs if len(outs) > 1 or r != last})
-        out = rename.get(outs[0], outs[0])
+        outs = [rename.get(r, r) for r in outs]
         if not scope.path:
-            self.root_outputs = [(o.name, rename.get(r, r), o.train_only) for o, r in zip(self.traced.outputs, outs)]
-        out_name = None
-        if nodes and out != nodes[-1].ref:
-            out_name = next(n.name for n in nodes if n.ref == out)
+            self.root_outputs = [(o.name, r, o.train_only) for o, r in zip(self.traced.outputs, outs)]
+        out: str | list[str] | None = None
+        if len(outs) > 1 and scope.path:
+            if set(outs) & {"input", *(inputs or [])}:     # (a node's name, or one of a node's several: `0.y1`)
+                raise ImportError_(where, "an output of the module is one of its inputs",
+                                   "archspec blocks list their own nodes as outputs")
+            out = outs
+        elif nodes and outs[0] != nodes[-1].ref:
+            out = next(n.name for n in nodes if n.ref == outs[0])
         kind = "seq" if _numbered(nodes) else "nodes"
         if kind == "nodes":        # a named group that all repeats is that repeat (in a seq it keeps its index)
             nodes = [replace(n, body=n.body["seq"][0].body) if _all_repeats(n) else n for n in nodes]
         if kind == "seq":           # numbered: a repeat's steps take the next indices by themselves
             nodes = op_runs([replace(n, body={k: v for k, v in n.body.items() if k != "name"}) for n in nodes])
-        return kind, nodes, externals, out_name
+        return Rendered(kind, nodes, externals, out, inputs)
 
-    def _input_refs(self, parts: list, externals: list[int], where: str) -> dict[int, str]:
+    def _input_refs(self, scope: Scope, parts: list, externals: list[int],
+                    where: str) -> tuple[dict[int, str], list[str] | None]:
         """The scope's input as `input`: its one external value, or the concat of its several that
-        opens it (DenseNet's layers; taken out of `parts`)."""
-        refs: dict[int, str] = {}
-        first = next((p for p in parts if not (isinstance(p, Item) and p.id in self.alias)), None)
-        if len(externals) > 1:        # a module that concatenates its inputs first (DenseNet's layers)
-            if not (isinstance(first, Item) and first.op == "concat" and
-                    [self._id(i) for i in first.ins] == externals):
-                raise ImportError_(where, f"the module reads {len(externals)} tensors from outside",
-                                   "archspec blocks take one input")
-            parts.remove(first)
-            refs[first.id] = "input"
-        elif not externals:
-            raise ImportError_(where, "the module reads no input", "archspec blocks take one input")
+        opens it and alone reads them (DenseNet's layers; taken out of `parts`); several read apart
+        are the inputs x0, x1, ... (DLA's, HRNet's, VoVNet's aggregations)."""
+        if not externals:
+            raise ImportError_(where, "the module reads no input", "archspec blocks take at least one input")
         if len(externals) == 1:
-            refs[externals[0]] = "input"
-        return refs
+            return {externals[0]: "input"}, None
+        first = next((p for p in parts if not (isinstance(p, Item) and p.id in self.alias)), None)
+        if isinstance(first, Item) and first.op == "concat" and [self._id(i) for i in first.ins] == externals \
+                and not any(self._id(i) in externals for it in self._items(scope) if it is not first for i in it.ins):
+            parts.remove(first)
+            return {first.id: "input"}, None
+        names = [f"x{k}" for k in range(len(externals))]
+        return dict(zip(externals, names)), names
 
     def _nodes(self, scope: Scope, parts: list, refs: dict[int, str], where: str) -> list[Node]:
         """A node per op and child module, in order, reading by local refs; `refs` gains each one's."""
         nodes: list[Node] = []
         node: Node | None
         anonymous = 0            # anonymous nodes' refs count only them: a dropped optional node shifts none
-        for p in parts:
+        for p, owner, prefix in self._laid(scope, parts, None):
             if isinstance(p, Item):
                 if p.id in self.alias:
                     continue
-                node = self._op_node(p, scope, anonymous)
+                node = self._op_node(p, owner, anonymous)
                 anonymous += node.name is None
             else:
                 node = self._child_node(p)
                 if node is None:
                     continue
+            if prefix is not None and node.name is not None:
+                node.name = node.ref = _member(prefix, node.name, getattr(p, "path", where))
             ins_ids = p.ins if isinstance(p, Item) else self._externals(p)
             node.ins = [self._ref(i, scope, refs, where) for i in ins_ids]
-            refs[p.id if isinstance(p, Item) else self._output(p)] = node.ref
+            if isinstance(p, Item):
+                refs[p.id] = node.ref
+            else:
+                outs = self._outputs(p)
+                names = self.out_names.get(p.path, [node.ref])
+                refs.update((i, node.ref if len(outs) == 1 else
+                             f"{node.ref}.{o if o.isidentifier() else k}") for k, (i, o) in enumerate(zip(outs, names)))
             nodes.append(node)
         return nodes
+
+    def _laid(self, scope: Scope, parts: list, prefix: str | None) -> list[tuple]:
+        """(part, its scope, list prefix) of each part, a container inlined (`_inlined`) giving its
+        members under its name (`convs[0]`), interleaved with the rest in the order they run."""
+        out: list[tuple] = []
+        for p in parts:
+            if isinstance(p, Scope) and self._inlined(p):
+                out += self._laid(p, p.parts, _member(prefix, p.local, p.path))
+            else:
+                out.append((p, scope, prefix))
+        if prefix is None and any(q is not scope for _, q, _ in out):
+            out.sort(key=lambda t: t[0].id if isinstance(t[0], Item) else next((i.id for i in self._items(t[0])), -1))
+        return out
+
+    def _inlined(self, scope: Scope) -> bool:
+        """A container (nn.ModuleList, indexed in forward) that no group can be, as it reads several
+        tensors or gives several or its output is not its last: its members are the parent's, list-laid."""
+        if not scope.container or scope.path in self.instances:
+            return False
+        items = list(self._items(scope))
+        outs = self._outputs(scope)
+        return len(self._externals(scope)) > 1 or outs != [items[-1].id]
 
     def _ref(self, i: int, scope: Scope, refs: dict, where: str) -> str:
         i = self._id(i)
@@ -180,27 +228,30 @@ class Recover:
         if scope.path in self.instances:
             block, args = self.instances[scope.path]
             return Node(scope.local, {"use": block, **args}, [], scope.local)
-        kind, nodes, _, out_name = self.render(scope)
-        if out_name is not None:
-            raise ImportError_(f"{scope.path} ({_short(scope.cls)})", "the group's output is not its last op",
-                               "archspec groups end in their output")
-        return Node(scope.local, {kind: nodes}, [], scope.local)
+        r = self.render(scope)
+        if r.out is not None or r.inputs:
+            raise ImportError_(f"{scope.path} ({_short(scope.cls)})", "the group's output is not its last op"
+                               if isinstance(r.out, str) else "a group of several inputs or outputs",
+                               "archspec groups end in their output; blocks take several")
+        return Node(scope.local, {r.kind: r.nodes}, [], scope.local)
 
 
-    # -- blocks ---------------------------------------------------------------------------
+class Recover(_Tree):
+    """A traced model as spec nodes and blocks: `recover()` makes the blocks, each class's after
+    those of the classes inside it, then renders the model with them."""
 
     def recover(self) -> Result:
         for cls in self._class_order():
             self._make_blocks(cls)
-        kind, nodes, _, out_name = self.render(self.traced.root)
+        r = self.render(self.traced.root)
         outputs = self.root_outputs
-        if len(outputs) == 1 and out_name is None:
+        if len(outputs) == 1 and r.out is None:
             outputs = []          # the default: the last node
-        return Result(kind, nodes, self.blocks, outputs)
+        return Result(r.kind, r.nodes, self.blocks, outputs)
 
     def _class_order(self) -> list[str]:
-        """Module classes to make blocks of, each after the classes inside it; a class with one
-        instance stays a group."""
+        """Module classes to make blocks of, each after the classes inside it (a class with one
+        instance stays a group where a group can be it)."""
         instances: dict[str, list[Scope]] = {}
         for s in self.scopes.values():
             if s.path and not s.container:
@@ -217,7 +268,7 @@ class Recover:
         for c in instances:
             visit(c, ())
         self.by_class = instances
-        return [c for c in order if len(instances[c]) > 1]
+        return order
 
     def _inner(self, scope: Scope):
         for p in scope.parts:
@@ -227,23 +278,33 @@ class Recover:
                 yield from self._inner(p)
 
     def _make_blocks(self, cls: str) -> None:
-        groups: list[list] = []     # [base nodes, kind, output name, [Fit of each member]]
-        rendered = [(s, *self.render(s)) for s in self.by_class[cls]]
-        for s, kind, nodes, _, out_name in sorted(rendered, key=lambda r: -len(r[2])):
-            for g in groups:
-                fit = _fit(g[0], g[2], nodes, out_name) if kind == g[1] else None
-                if fit is not None:
-                    g[3].append((s, fit))
-                    break
-            else:
-                groups.append([nodes, kind, out_name, [(s, _fit(nodes, out_name, nodes, out_name))]])
-        groups = [g for g in groups if len(g[3]) > 1 or g[2] is not None]   # one instance alone: a group
-        base_name = _block_name(cls, {b.name for b in self.blocks})
-        for k, (base, kind, out_name, members) in enumerate(groups):
-            name = base_name if k == 0 else _block_name(f"{base_name}_{k + 1}", {b.name for b in self.blocks})
-            self.blocks.append(self._block(name, kind, base, out_name, members))
+        """The blocks of a class: instances that fit one structure share one. A class inside itself
+        (DLA's trees) is made from the innermost instances out, each rendered with those inside it."""
+        scopes = self.by_class[cls]
+        height: dict[str, int] = {}
+        for s in sorted(scopes, key=lambda s: -s.path.count(".")):
+            inner = [height[d.path] for d in self._inner(s) if d.cls == cls]
+            height[s.path] = 1 + max(inner, default=-1)
+        made = 0
+        for h in sorted(set(height.values())):
+            groups: list[list] = []     # [base Rendered, [(scope, Fit) of each member]]
+            rendered = [(s, self.render(s)) for s in scopes if height[s.path] == h]
+            for s, r in sorted(rendered, key=lambda sr: -len(sr[1].nodes)):
+                g = next((g for g in groups if (r.kind, r.inputs) == (g[0].kind, g[0].inputs)
+                          and _fit(g[0].nodes, g[0].out, r.nodes, r.out) is not None), None)
+                if g is not None:
+                    g[1].append((s, _fit(g[0].nodes, g[0].out, r.nodes, r.out)))
+                else:
+                    groups.append([r, [(s, _fit(r.nodes, r.out, r.nodes, r.out))]])
+            for base, members in groups:
+                if len(members) > 1 or base.out is not None or base.inputs:      # one alone: a group
+                    made += 1
+                    name = _block_name(cls if made == 1 else f"{_block_name(cls, set())}_{made}",
+                                       {b.name for b in self.blocks})
+                    self.blocks.append(self._block(name, base, members))
 
-    def _block(self, name: str, kind: str, base: list[Node], out_name, members) -> Block:
+    def _block(self, name: str, r: Rendered, members) -> Block:
+        base = r.nodes
         optional = sorted({k for _, fit in members for k in fit.dropped})
         leaves = [fit.leaves for _, fit in members]
         groups = _parameter_groups(list(_leaves(base, list(range(len(base))), base)), leaves)
@@ -265,7 +326,12 @@ class Recover:
                     for g in groups}
             args.update((opt_names[k], k not in fit.dropped) for k in optional)
             self.instances[s.path] = (name, {p: args[p] for p in params})
-        return Block(name, kind, params, body, out_name)
+            if isinstance(r.out, list):
+                self.out_names[s.path] = r.out
+        if r.inputs:
+            self.several_in.add(name)
+        return Block(name, r.kind, params, body, r.out if isinstance(r.out, str) else None,
+                     r.inputs, r.out if isinstance(r.out, list) else None)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -300,11 +366,22 @@ def _all_repeats(node: Node) -> bool:
     return isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0].body.get("node"), dict)
 
 
-def _join_inputs(nodes: list[Node]) -> list[Node]:
-    """A child that reads several tensors reads their concatenation: a concat node before it."""
+def _member(prefix: str | None, local: str, where: str) -> str:
+    """A list-laid member's name: item `local` of the list `prefix` (`convs[0]`, `fuse_layers[0][1]`)."""
+    if prefix is None:
+        return local
+    if not local.isdigit():
+        raise ImportError_(where, f"a member {local!r} of a container that its parent indexes in forward",
+                           "archspec lays out lists by index (nn.ModuleList), not by key")
+    return f"{prefix}[{local}]"
+
+
+def _join_inputs(nodes: list[Node], several_in: set[str]) -> list[Node]:
+    """A child that reads several tensors reads their concatenation: a concat node before it
+    (unless it is a block that declares several inputs)."""
     out: list[Node] = []
     for node in nodes:
-        if len(node.ins) > 1 and "op" not in node.body:
+        if len(node.ins) > 1 and "op" not in node.body and node.body.get("use") not in several_in:
             cat = Node(None, {"op": "concat"}, node.ins, f"~cat{len(out)}")
             out.append(cat)
             node = replace(node, ins=[cat.ref])
@@ -368,12 +445,13 @@ def _agree(leaves: list[dict], p: tuple, q: tuple) -> bool:
                for lv in leaves)     # (True == 1, yet a flag is no count)
 
 
-def _skeleton(nodes: list[Node], out: str | None = None):
+def _skeleton(nodes: list[Node], out: str | list[str] | None = None):
     """A node list's structure with its numbers left out; anonymous refs numbered in order."""
     anon = {n.ref: f"~{j}" for j, n in enumerate(x for x in nodes if x.ref.startswith("~"))}
     shown = [(n.name, anon.get(n.ref, n.ref), tuple(anon.get(r, r) for r in n.ins), n.when, n.other, _skel(n.body))
              for n in nodes]
-    return tuple(shown) + ((anon.get(out, out),) if out is not None else ())
+    outs = [out] if isinstance(out, str) else out or []
+    return tuple(shown) + tuple(anon.get(o, o) for o in outs)
 
 
 def _skel(v):
@@ -454,7 +532,7 @@ def _fit(base: list[Node], base_out, nodes: list[Node], out) -> Fit | None:
     want = _skeleton(nodes, out or nodes[-1].ref)
     for pick in itertools.islice(itertools.product(*choices), 64):
         other = {k: c for k, c in zip(dropped, pick) if c is not None}
-        kept, last = _drop(base, dropped, other, base_out or base[-1].ref)
+        kept, last = _drop(base, dropped, other, base_out or [base[-1].ref])
         if _skeleton(kept, last) == want:
             return Fit(set(dropped), other, _leaves(nodes, where, base))
     return None
@@ -467,7 +545,8 @@ def _same_kind(a: Node, b: Node) -> bool:
         a.body.get("op", a.body.get("use")) == b.body.get("op", b.body.get("use"))
 
 
-def _drop(nodes: list[Node], dropped: list[int], other: dict[int, str], out: str) -> tuple[list[Node], str]:
+def _drop(nodes: list[Node], dropped: list[int], other: dict[int, str],
+          out: str | list[str]) -> tuple[list[Node], list[str]]:
     """The nodes without the dropped ones, what read one reading what stands for it; and the output."""
     stands: dict[str, str] = {}
     kept = []
@@ -478,7 +557,7 @@ def _drop(nodes: list[Node], dropped: list[int], other: dict[int, str], out: str
             stands[n.ref] = stands.get(stand, stand)
             continue
         kept.append(replace(n, ins=ins))
-    return kept, stands.get(out, out)
+    return kept, [stands.get(o, o) for o in ([out] if isinstance(out, str) else out)]
 
 
 _SKIP = {"seq", "nodes", "node", "use", "op"}
@@ -487,7 +566,7 @@ _SKIP = {"seq", "nodes", "node", "use", "op"}
 def _param_names(paths: list[tuple]) -> list[str]:
     """Each number's parameter name: the shortest end of its path no other one shares (`stride`,
     `conv1_out`), a numbered child's index after the attribute (`out0` for seq item 0's out)."""
-    parts = [[str(c) for c in p if c not in _SKIP] for p in paths]
+    parts = [[re.sub(r"\[(\d+)\]", r"\1", str(c)) for c in p if c not in _SKIP] for p in paths]
     parts = [[("depth" if c == "repeat" else c) for c in p] for p in parts]
     names: list[str] = []
     for p in parts:

@@ -93,6 +93,39 @@ def _plain(op: str) -> Callable[[nn.Module], tuple[str, dict]]:
     return lambda m: (op, {})
 
 
+# -- upsampling: nn.Upsample and F.interpolate as the `upsample` op (an integer factor per axis) --------
+
+def _upsample_attrs(scale: tuple, mode, align_corners, size: tuple | None = None) -> dict:
+    """By whole factors a `scale`; by others (a call's `size`: 3x3 to 7x7) the `size`."""
+    if mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"mode {mode!r} (archspec's upsample is nearest or bilinear)")
+    whole = all(s >= 1 and s == int(s) for s in scale)
+    if not whole and size is None:
+        raise Unsupported(f"a factor {scale} (archspec's upsample enlarges by whole factors or to a size)")
+    attrs: dict = {"scale": pair(tuple(int(s) for s in scale))} if whole else {"size": tuple(size or ())}
+    if mode == "bilinear":
+        attrs.update(mode="bilinear", align_corners=bool(align_corners))
+    return attrs
+
+
+def _upsample(m: nn.Upsample) -> tuple[str, dict]:
+    """nn.Upsample by a scale_factor (by a size: the factor is the shapes', known in a call only)."""
+    s = m.scale_factor
+    if s is None:
+        raise Unsupported("a size instead of a scale_factor")
+    scale = tuple(s) if isinstance(s, (tuple, list)) else (s, s)
+    return "upsample", _upsample_attrs(scale, m.mode, m.align_corners)
+
+
+def _interpolate(c: Call) -> list:
+    """F.interpolate(x, size | scale_factor, mode, align_corners): the factor the shapes show."""
+    if len(c.shapes[0]) != 4 or c.out is None or c.arg(5, "antialias"):
+        raise Unsupported(f"a {len(c.shapes[0]) - 2}-d or antialiased interpolation")
+    (h, w), (oh, ow) = c.shapes[0][2:], c.out[2:]
+    return [("upsample", _upsample_attrs((oh / h, ow / w), c.arg(2, "mode", "nearest"), c.arg(3, "align_corners"),
+                                         (oh, ow) if c.arg(0, "size") is not None else None))]
+
+
 MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
     nn.Conv2d: lambda m: ("conv", _conv(m)),
     nn.BatchNorm2d: lambda m: ("batchnorm", _batchnorm(m)),
@@ -117,6 +150,7 @@ MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
     nn.LeakyReLU: lambda m: ("leaky_relu", {"negative_slope": float(m.negative_slope)}),
     nn.GELU: lambda m: ("gelu", {"approximate": m.approximate}),
     nn.Softmax: lambda m: _softmax(m.dim),
+    nn.Upsample: _upsample,
 }
 
 
@@ -403,6 +437,7 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     F.hardswish: _unary("hardswish"), F.hardsigmoid: _unary("hardsigmoid"), torch.tanh: _unary("tanh"),
     F.gelu: _gelu, torch.permute: _permute, operator.truediv: _divide,
     F.softmax: _softmax_call, torch.softmax: _softmax_call, torch.stack: _stack,
+    F.interpolate: _interpolate,
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {

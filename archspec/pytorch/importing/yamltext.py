@@ -118,11 +118,12 @@ def _as_row(node: Node) -> Node:
                 node.when, node.other)
 
 
-def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], shown: set | None = None) -> None:
+def write_nodes(nodes: list[Node], indent: int, seq: bool, lines: list[str], shown: set | None = None,
+                outputs: frozenset | set = frozenset()) -> None:
     pad = " " * indent
     shown = set() if shown is None else shown
     auto: set[str] = set()             # ops of the anonymous nodes so far: archspec names them after the op
-    named = {r for n, p in _with_prev(nodes) if n.ins != [p] for r in n.ins}    # read by an in:
+    named = {r for n, p in _with_prev(nodes) if n.ins != [p] for r in n.ins} | outputs    # read by name
     for node, prev in _with_prev(nodes):
         row = _as_row(node)
         if row is not node:            # a table's rows: its column names above the first one
@@ -173,10 +174,14 @@ def write_block(block: Block, lines: list[str]) -> None:
     lines.append(f"  {scalar(block.name)}:")
     if block.params:
         lines.append("    params: " + scalar(block.params))
+    if block.inputs:
+        lines.append("    inputs: " + scalar(block.inputs))
     if block.output:
         lines.append(f"    output: {scalar(block.output)}")
+    if block.outputs:
+        lines.append("    outputs: " + scalar(block.outputs))
     lines.append(f"    {scalar(block.kind)}:")
-    write_nodes(block.nodes, 6, block.kind == "seq", lines)
+    write_nodes(block.nodes, 6, block.kind == "seq", lines, outputs={block.output, *(block.outputs or [])})
 
 
 def _user_ops(result: Result) -> dict[str, str]:
@@ -216,7 +221,7 @@ def spec_text(result: Result, name: str, title: str, doc: str, input_shape: tupl
             write_block(b, lines)
     lines.append("")
     lines.append("nodes:")
-    write_nodes(result.nodes, 2, False, lines)
+    write_nodes(result.nodes, 2, False, lines, outputs={node for _, node, _ in result.outputs})
     if result.outputs:
         lines += ["", "outputs:"]
         for name, node, train_only in result.outputs:
