@@ -276,8 +276,8 @@ def test_connection_table_equals_a_masked_dense_conv():
 
 
 def test_user_op_emission_and_an_op_without_one(spec_file):
-    """A registered user op compiles through its own module()/call(); one with neither is
-    a located error, not broken source."""
+    """A registered user op compiles through its own module()/call() (a Call, data); one with
+    neither, or whose call() returns text, is a located error, not broken source."""
     from archspec.ops import REGISTRY, Call, Op, register
 
     @register
@@ -288,18 +288,25 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
             return Call("nn.SiLU")
 
         def call(self, a, args, inplace=False):
-            return f"F.silu({args[0]})"
+            return Call("F.silu")          # placing no input: applied to them all, F.silu(x)
 
     @register
     class Negate(Op):
         name = "test_negate"
 
         def call(self, a, args, inplace=False):
-            return f"torch.neg({args[0]})"
+            return Call("torch.neg").on(args[0])
 
     @register
     class Opaque(Op):
         name = "test_opaque"
+
+    @register
+    class Text(Op):
+        name = "test_text"
+
+        def call(self, a, args, inplace=False):
+            return f"torch.neg({args[0]})"      # text, as call() returned before: refused, located
     try:
         path = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_swish\n  - s: test_swish\n  - test_negate\n")
         text = source(path)       # a module where the op has one (print(model) shows it), else the call
@@ -310,8 +317,12 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
         with pytest.raises(archspec.SpecErrors, match=r"bad.yaml:4:\d+: error: test_opaque: op 'test_opaque' "
                                                       r"has no PyTorch form"):
             source(bad)
+        text_op = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_text\n", "text.yaml")
+        with pytest.raises(archspec.SpecErrors, match=r"text.yaml:4:\d+: error: test_text: op 'test_text': call\(\) "
+                                                      r"returned str, not a Call"):
+            source(text_op)
     finally:
-        del REGISTRY["test_swish"], REGISTRY["test_negate"], REGISTRY["test_opaque"]
+        del REGISTRY["test_swish"], REGISTRY["test_negate"], REGISTRY["test_opaque"], REGISTRY["test_text"]
 
 
 # -- outputs ------------------------------------------------------------------------------------

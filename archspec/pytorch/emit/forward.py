@@ -7,10 +7,10 @@ from collections.abc import Set
 
 from ...names import name_problem
 from ...ops.base import literal
+from .expr import expression, in_place_add, node_expr
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
-_IN_PLACE_ADD = re.compile(r"^(\w+)\.add_\((\w+)\)$")
 _NUMBERED = re.compile(r"(.+)_([1-9][0-9]*)")                 # a variable `_name` numbered: base_k
 
 
@@ -95,7 +95,7 @@ class _Forward:
 
     def _step(self, i: int, c: Child) -> str | None:
         """The line computing one child; None where it only renames a value (an identity)."""
-        expr = self._expr(c, [self.var[r] for r in c.inputs])
+        expr, added = self._expr(c, [self.var[r] for r in c.inputs])
         dying = [r for r in dict.fromkeys(c.inputs) if self.last[r] == i]
         for r in dying:
             self._release(self.var[r])
@@ -112,9 +112,8 @@ class _Forward:
             arg = self.var[c.inputs[0]]
             assign = f"{names[0]} = {arg}\n" if names[0] != arg else ""
             return f"{assign}if self.{c.local} is not None:\n    {names[0]} = {expr}"
-        added = _IN_PLACE_ADD.match(expr)
-        if added and added[1] == names[0] and len(names) == 1:
-            return f"{names[0]} += {added[2]}"           # out += identity, as torchvision writes it
+        if added and added[0] == names[0] and len(names) == 1:
+            return f"{names[0]} += {added[1]}"           # out += identity, as torchvision writes it
         return f"{', '.join(names)} = {expr}"
 
     def _name(self, c: Child, ref: str, i: int, reusable: str | None) -> str:
@@ -172,17 +171,24 @@ class _Forward:
         return (add.op.name == "add" and ref in add.inputs[1:] and ref != add.inputs[0]
                 and add.inputs[0] not in self.sn.inputs)
 
-    def _expr(self, c: Child, args: list[str]) -> str:
+    def _expr(self, c: Child, args: list[str]) -> tuple[str, tuple[str, str] | None]:
+        """The child's value as source, and (target, term) where it is an in-place add of two
+        variables (`out += identity`)."""
         if c.module:
             call = f"{attr(self.sn.shared.get(c.local, c.local))}({', '.join(args)})"
-            return f"_probe(self, {literal(c.local)}, {call})" if self.probe and c.local in self.sn.shared else call
+            probed = self.probe and c.local in self.sn.shared
+            return (f"_probe(self, {literal(c.local)}, {call})" if probed else call), None
         n = c.node
         assert n is not None
         if c.param:              # the op's parameter, then its inputs
             args = [attr(c.local), *args]
         with located(c):
-            expr = n.op.call(n.attrs, args, self.tree.inplace(n))
-        return f"_probe(self, {literal(c.local)}, {expr})" if self.probe else str(expr)
+            e = node_expr(n, self.tree.inplace(n), int(c.param))
+            assert e is not None       # a node without a call is a module (ScopeTree._as_module)
+            text = expression(e, args)
+        if self.probe:
+            return f"_probe(self, {literal(c.local)}, {text})", None
+        return text, in_place_add(e, args)
 
     def _returns(self) -> list[str]:
         if self.sn.path != "":

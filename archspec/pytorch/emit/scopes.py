@@ -10,6 +10,7 @@ from typing import cast
 from ...errors import Loc, SpecError
 from ...ir import INPUT, Graph, Node, Scope, parent
 from ...ops.base import Call
+from .expr import node_expr
 
 
 @dataclass(eq=False)
@@ -150,7 +151,7 @@ class ScopeTree:
         network, as torchvision's nn.ReLU modules do), else a functional call (add, concat)."""
         with located(n):
             module = _module(n)
-            call = n.op.call(n.attrs, ["x"] * len(n.inputs))
+            call = node_expr(n)
         if module is None and (call is None or n.tensors):
             raise SpecError(f"{n.name}: op '{n.op.name}' has no PyTorch " + ("module" if n.tensors else "form"),
                             loc=n.loc, hint="its definition needs Op.module (a module holding its tensors)"
