@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Set
 
-from ...names import name_problem
+from ...names import Namespace, name_problem
 from ...ops.base import literal
 from .expr import expression, in_place_add, node_expr
 from .scopes import Child, ScopeNode, ScopeTree, located
@@ -50,9 +50,8 @@ def _branches(sn: ScopeNode) -> dict[str, str]:
         m = _NUMBERED.fullmatch(c.local)
         if m and c.named and c.local.isidentifier():
             stems.setdefault(snake(m[1]), []).append(c.local)
-    taken = {snake(c.local) for c in sn.children} | set(arg_names(sn))
-    return {local: stem for stem, steps in stems.items() if len(steps) > 1 and stem not in taken
-            and name_problem(stem) is None for local in steps}
+    taken = Namespace({snake(c.local) for c in sn.children} | set(arg_names(sn)))
+    return {local: stem for stem, steps in stems.items() if len(steps) > 1 and taken.usable(stem) for local in steps}
 
 
 class _Forward:
@@ -66,11 +65,10 @@ class _Forward:
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
         self.last.update({r: len(self.order) for r in sn.exports})
         self.var: dict[str, str] = {}            # ref -> the variable holding it
-        self.live: dict[str, str] = {}           # variable -> the ref it holds now
-        self.taken_below: dict[str, int] = {}    # base -> k where base, base_1 .. base_{k-1} are all live
+        self.live = Namespace()                  # the variables holding a value still to be read
         self.branches = _branches(sn)
         for r, v in zip(sn.inputs, arg_names(sn)):
-            self.var[r], self.live[v] = v, r
+            self.var[r] = self.live.take(v)
 
     def _schedule(self) -> tuple[list[Child], list[Child]]:
         """Children in order; at the top, those that only training-only outputs need go last,
@@ -98,15 +96,15 @@ class _Forward:
         expr, added = self._expr(c, [self.var[r] for r in c.inputs])
         dying = [r for r in dict.fromkeys(c.inputs) if self.last[r] == i]
         for r in dying:
-            self._release(self.var[r])
+            self.live.release(self.var[r])
         reusable = self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] else None
         if expr == reusable and len(c.outputs) == 1:
-            self.var[c.outputs[0]], self.live[reusable] = reusable, c.outputs[0]
+            self.var[c.outputs[0]] = self.live.take(reusable)
             return None
         names = []
         for o in c.outputs:
             v = self._name(c, o, i, reusable)
-            self.var[o], self.live[v] = v, o
+            self.var[o] = self.live.take(v)
             names.append(v)
         if c.local in self.optional:                  # identity = x; if self.downsample is not None: ...
             arg = self.var[c.inputs[0]]
@@ -139,27 +137,7 @@ class _Forward:
             return reusable
         else:
             base = "out"
-        return self._numbered(base)
-
-    def _numbered(self, base: str) -> str:
-        """base, else base_1, base_2, ...: the first that holds nothing live, looked for from where
-        the last search for it stopped (lowered as names are freed), not by testing every live one again."""
-        k = self.taken_below.get(base, 0)
-        name = f"{base}_{k}" if k else base
-        while name in self.live:
-            k += 1
-            name = f"{base}_{k}"
-        self.taken_below[base] = k
-        return name
-
-    def _release(self, var: str) -> None:
-        """The variable holds nothing live now: the names it could be numbered as (base, or base_k
-        of a shorter base) may be free below where `_name` would start looking."""
-        self.live.pop(var, None)
-        numbered = _NUMBERED.fullmatch(var)
-        for base, k in [(var, 0), *([(numbered[1], int(numbered[2]))] if numbered else [])]:
-            if k < self.taken_below.get(base, 0):
-                self.taken_below[base] = k
+        return self.live.fresh(base)
 
     def _shortcut(self, ref: str) -> bool:
         """A value read only by an add, as a later term, whose first term is not the block's

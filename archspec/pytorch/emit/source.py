@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from ...ir import Graph
-from ...names import one_line
+from ...names import Namespace, one_line
 from ...ops.base import literal
 from ...version import __version__
 from .classes import ClassPlan, ClassPlanner, Loop, render_call
@@ -131,7 +131,8 @@ class _ClassWriter:
         inner = self.planner.plan_of[loop.children[0].sub]
         values = [v for _, v in self.planner.positions(self.plan.rep)]
         text = [slot or literal(v) for slot, v in zip(self.plan.slots, values)]
-        i = next(n for n in ("i", "k", "index") if n not in self.plan.params)
+        taken = Namespace(self.plan.params)
+        i = taken.first("i", "k") or taken.fresh("index")
         args = []
         for j, p in enumerate(inner.params):
             base, step = text[1 + 2 * j], text[2 + 2 * j]
