@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Frame, Loc
+from .names import name_problem
 from .ops.base import Op, Tensor
 
 INPUT = "input"   # the graph input's node name, reserved
@@ -96,6 +97,45 @@ class Graph:
     # caches made on first use; not copied by dataclasses.replace, so a changed copy makes its own
     _nx: Any = field(default=None, init=False, repr=False, compare=False)
     _under: Any = field(default=None, init=False, repr=False, compare=False)   # scope path -> its nodes
+    _readers: Any = field(default=None, init=False, repr=False, compare=False)
+    _in_place: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def readers(self) -> dict[str, list[str]]:
+        """Who reads each tensor: a ref (INPUT or a node) -> the nodes reading it, once each, in
+        graph order; a ref nothing reads has no entry."""
+        if self._readers is None:
+            self._readers = _readers(self.nodes)
+        return self._readers
+
+    @property
+    def output_refs(self) -> set[str]:
+        """The nodes whose values the graph returns."""
+        return {o.node for o in self.outputs.values()}
+
+    def in_place(self, n: Node) -> bool:
+        """Whether the node runs in place, overwriting its first input (the compiled module writes
+        `nn.ReLU(inplace=True)`, `out += identity`; training memory counts one storage): its op can
+        (`Op.inplace`), and that input is a fresh tensor (`Op.fresh`: new, and its backward never
+        reads it) that nothing else reads and the graph does not return."""
+        if self._in_place is None:
+            outs, readers = self.output_refs, self.readers
+            self._in_place = {m.name for m in self.nodes.values() if m.op.inplace and m.inputs
+                              and m.inputs[0] != INPUT and self.nodes[m.inputs[0]].op.fresh
+                              and readers.get(m.inputs[0]) == [m.name] and m.inputs.count(m.inputs[0]) == 1
+                              and m.inputs[0] not in outs}
+        return n.name in self._in_place
+
+    def shares_storage(self, n: Node) -> bool:
+        """Whether the node's output is its first input's storage: a view (`Op.view`) or in place."""
+        return bool(n.inputs) and (n.op.view or self.in_place(n))
+
+    def lint(self) -> None:
+        """Check the IR's invariants, raising IRError naming the first broken one: names valid
+        and unique (a node is a leaf: no node or scope lies inside it), every input defined
+        before use (so no cycle), shapes present and each input's the producer's, the readers
+        those the inputs make, outputs and scope refs defined. A broken one is archspec's bug."""
+        lint_graph(self)
 
     @property
     def nx(self):
@@ -203,3 +243,61 @@ class Graph:
 
 
 _Module = tuple[dict[str, tuple], dict[str, "_Module"]]     # (own tensors, submodules), for state_dict order
+
+
+class IRError(AssertionError):
+    """A broken invariant of the IR (Graph.lint): archspec's own mistake, never the spec's."""
+
+
+def _readers(nodes: dict[str, Node]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for n in nodes.values():
+        for r in dict.fromkeys(n.inputs):
+            out.setdefault(r, []).append(n.name)
+    return out
+
+
+def lint_graph(g: Graph) -> None:
+    """Graph.lint."""
+    def broken(invariant: str, detail: str) -> IRError:
+        return IRError(f"IR invariant '{invariant}' broken in {g.name}: {detail}")
+    _lint_names(g, broken)
+    seen = {INPUT}
+    for n in g.nodes.values():
+        for r in n.inputs:
+            if r not in seen:
+                why = "a cycle or a later node" if r in g.nodes else "no such node"
+                raise broken("inputs defined before use", f"{n.name} reads {r} ({why})")
+        seen.add(n.name)
+        if n.shape is None or len(n.in_shapes) != len(n.inputs):
+            raise broken("shapes present", f"{n.name}: shape {n.shape}, {len(n.in_shapes)} input shapes "
+                                            f"for {len(n.inputs)} inputs")
+        for r, shape in zip(n.inputs, n.in_shapes):
+            if shape is None or shape != g.shape_of(r):
+                raise broken("shapes present", f"{n.name}: input {r} has shape {shape}, its producer {g.shape_of(r)}")
+    if g.readers != _readers(g.nodes):
+        raise broken("readers consistent", "Graph.readers is not what the nodes' inputs make (changed after use?)")
+    for where, refs in [("outputs", [o.node for o in g.outputs.values()]),
+                        *((f"scope {s.path}", [*s.inputs.values(), *s.outputs.values(), *filter(None, [s.output])])
+                          for s in g.scopes.values())]:
+        for r in refs:
+            if r != INPUT and r not in g.nodes:
+                raise broken("refs defined", f"{where} names {r}, no node")
+
+
+def _lint_names(g: Graph, broken) -> None:
+    """Every node's name its key, each dotted part a valid name (or an index), INPUT no node's,
+    and no node with a node or scope inside it."""
+    for key, n in g.nodes.items():
+        problem = next(filter(None, (name_problem(p, index_ok=True) for p in n.name.split("."))), None)
+        if key != n.name or problem or n.name == INPUT:
+            raise broken("names valid and unique", f"node {key!r} (named {n.name!r}): {problem or 'key or name'}")
+    for path in [*g.nodes, *g.scopes]:
+        owner = parent(path)
+        while owner:
+            if owner in g.nodes:
+                raise broken("names valid and unique", f"{path} lies inside the node {owner}")
+            owner = parent(owner)
+    clash = set(g.nodes) & set(g.scopes)
+    if clash:
+        raise broken("names valid and unique", f"{sorted(clash)[0]} is both a node and a scope")

@@ -33,7 +33,8 @@ validated names; numbers are written with repr (`literal`); spec text only
 through `source._text`. The same spec gives byte-identical source.
 
 May import: the shared modules, ir, ops and the front end (the spec's `init:` rules); never torch,
-nor the rest of pytorch/: reports/memory.py reads the scope tree (tests/test_layout.py).
+nor the rest of pytorch/ (tests/test_layout.py). Who reads each tensor and which ops run in place
+are the IR's (`Graph.readers`, `Graph.in_place`), shared with reports/memory.py.
 """
 from __future__ import annotations
 
