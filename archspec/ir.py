@@ -84,16 +84,58 @@ class Output:
 
 
 @dataclass
+class Meta:
+    """What the spec says about its network beyond the network itself: its text, where it comes
+    from, how it was configured, the figures published for it. Plain values only."""
+    title: str | None = None
+    paper: str | None = None
+    variant_of: str | None = None         # an untitled variant: its titled base's title
+    file: str | None = None               # the spec file (a paper table's configurations reload it)
+    reference: dict[str, Any] | None = None     # the published figures (`reference:`): source, params, ...
+    reference_loc: Loc | None = None
+    overridden: bool = False              # --set or keyword params changed it: its reference is not checked
+    sets: list[str] = field(default_factory=list)           # the --set strings it was loaded with
+    values: dict[str, Any] = field(default_factory=dict)    # and the keyword params
+    params: dict[str, Any] = field(default_factory=dict)    # the spec's global params, as set
+
+
+@dataclass(frozen=True)
+class InitRule:
+    """How the tensors of one op's modules start (the spec's `init:` rule for the op): a
+    torch.nn.init method or a constant, and that method's arguments."""
+    weight: float | str = "default"
+    bias: float | str = "default"
+    mode: str = "fan_in"                  # kaiming_*
+    nonlinearity: str = "leaky_relu"      # kaiming_*
+    a: float = 0.0                        # kaiming_*: the negative slope
+    gain: float = 1.0                     # xavier_*
+    mean: float = 0.0                     # normal, trunc_normal
+    std: float = 1.0
+
+
+@dataclass(frozen=True)
+class Init:
+    """The spec's `init:`: op name -> its rule, and the name patterns of the nodes whose weight
+    starts at zero (fnmatch globs)."""
+    rules: dict[str, InitRule] = field(default_factory=dict)
+    zero: tuple[str, ...] = ()
+
+
+@dataclass
 class Graph:
     name: str
     input_shape: tuple
     nodes: dict[str, Node]
     scopes: dict[str, Scope]
     outputs: dict[str, Output]
-    meta: dict = field(default_factory=dict)     # title, paper, reference, file
-    init: Any = None               # the spec's `init:` rules (spec.InitDef), None: PyTorch's defaults
+    meta: Meta = field(default_factory=Meta)
+    init: Init | None = None       # the spec's `init:` rules; None: PyTorch's defaults
     init_loc: Loc | None = None    # where they are written
     warnings: list = field(default_factory=list)
+    # the spec's paper table (`table:`, the front end's TableDef) and its YAML, where its errors point:
+    # reports/table.py's alone (summary --format paper), kept apart from the plain meta
+    table: Any = None
+    table_raw: Any = None
     # caches made on first use; not copied by dataclasses.replace, so a changed copy makes its own
     _nx: Any = field(default=None, init=False, repr=False, compare=False)
     _under: Any = field(default=None, init=False, repr=False, compare=False)   # scope path -> its nodes

@@ -7,8 +7,9 @@ import pytest
 from paths import ROOT
 
 import archspec
+from archspec.errors import Loc
 from archspec.frontend import expand as expand_module
-from archspec.ir import INPUT, IRError
+from archspec.ir import INPUT, Init, InitRule, IRError, Meta
 
 SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests" / "specs").glob("*.yaml"))
 
@@ -29,6 +30,26 @@ def test_every_graph_the_front_end_makes_passes_lint(path: Path, monkeypatch):
     g = archspec.analyze(str(path))
     g.lint()
     assert made and g.readers and g.nodes            # the stage ran through the wrapper
+    assert _foreign(g.meta) == [] and _foreign(g.init) == []
+
+
+PLAIN = (str, int, float, bool, type(None), Loc, Meta, Init, InitRule)
+
+
+def _foreign(value, where: str = "") -> list[str]:
+    """Where a value holds anything but plain Python, a location and the IR's own records (no spec
+    model, no positioned YAML: dict and list subclasses are foreign too)."""
+    if type(value) in (dict, list, tuple):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return [f for k, v in items for f in _foreign(v, f"{where}[{k!r}]")]
+    if dataclasses.is_dataclass(value) and type(value) in PLAIN:
+        return [f for fd in dataclasses.fields(value) for f in _foreign(getattr(value, fd.name), f"{where}.{fd.name}")]
+    return [] if type(value) in PLAIN else [f"{where}: {type(value).__name__}"]
+
+
+def test_foreign_values_are_found():
+    from archspec.frontend.yamlpos import YList
+    assert _foreign(Meta(params={"w": YList([1])})) == [".params['w']: YList"]
 
 
 NET = "archspec: 1\ninput: [3, 8, 8]\nnodes:\n  - c: {op: conv, out: 4, k: 3, pad: 1}\n  - r: relu\n" \

@@ -494,7 +494,7 @@ def take_num_classes(planner: ClassPlanner, plan: ClassPlan) -> None:
     """The top class takes the spec's `num_classes` (its default the spec's) and gives it to
     the classifiers it builds itself, as torchvision's `nn.Linear(2048, num_classes)`."""
     g = planner.tree.graph
-    n = (g.meta.get("params") or {}).get("num_classes")
+    n = (g.meta.params or {}).get("num_classes")
     if type(n) is not int or "num_classes" in plan.params:
         return
     labels = {c.replace(".", "_") + side for c in classifiers(g, n) for side in ("_out_features", "_out_channels")}

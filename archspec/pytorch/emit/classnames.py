@@ -25,7 +25,7 @@ def root_name(g: Graph) -> str:
     """The top class: the spec's `name:` (a title says more than a class name should), each
     word cased as the title writes it (resnet50, "ResNet-50" -> ResNet50; convnext_tiny,
     "ConvNeXt-T" -> ConvNeXtTiny), else capitalised."""
-    title = re.sub(r"[^A-Za-z0-9]", "", g.meta.get("title") or "")
+    title = re.sub(r"[^A-Za-z0-9]", "", g.meta.title or "")
     out = ""
     for word in (w for w in re.split(r"[^A-Za-z0-9]+", g.name) if w):
         at = title.lower().find(word.lower())
