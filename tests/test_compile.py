@@ -295,7 +295,7 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
         name = "test_negate"
 
         def call(self, a, args, inplace=False):
-            return Call("torch.neg").on(args[0])
+            return Call("torch.neg").source(args[0])     # `on` by its older name: still a Call
 
     @register
     class Opaque(Op):
@@ -306,7 +306,14 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
         name = "test_text"
 
         def call(self, a, args, inplace=False):
-            return f"torch.neg({args[0]})"      # text, as call() returned before: refused, located
+            return "torch.neg(x)"      # text, as call() returned before: refused, located
+
+    @register
+    class Formats(Op):
+        name = "test_formats"
+
+        def call(self, a, args, inplace=False):
+            return f"torch.neg({args[0]})"      # an input written into text: refused, located
     try:
         path = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_swish\n  - s: test_swish\n  - test_negate\n")
         text = source(path)       # a module where the op has one (print(model) shows it), else the call
@@ -321,8 +328,13 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
         with pytest.raises(archspec.SpecErrors, match=r"text.yaml:4:\d+: error: test_text: op 'test_text': call\(\) "
                                                       r"returned str, not a Call"):
             source(text_op)
+        formats = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_formats\n", "formats.yaml")
+        with pytest.raises(archspec.SpecErrors, match=r"formats.yaml:4:\d+: error: test_formats: op 'test_formats': "
+                                                      r"call\(\) wrote an input into text"):
+            source(formats)
     finally:
-        del REGISTRY["test_swish"], REGISTRY["test_negate"], REGISTRY["test_opaque"], REGISTRY["test_text"]
+        for name in ("test_swish", "test_negate", "test_opaque", "test_text", "test_formats"):
+            del REGISTRY[name]
 
 
 # -- outputs ------------------------------------------------------------------------------------

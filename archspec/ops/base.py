@@ -122,10 +122,20 @@ def _repr(value) -> str:
     return repr(value)
 
 
+class ArgAsText(TypeError):
+    """An `Arg` written into text (`f"{args[0]}"`): `Op.call` returns data, never text."""
+
+
 class Arg(NamedTuple):
     """The k-th value a forward call reads (what `Op.call` gets in `args`): emit writes the
     variable holding it. For an op with a parameter (`Op.parameter`), Arg(0) is that parameter."""
     k: int
+
+    def __str__(self) -> str:        # f"{args[0]}": text made of a placeholder, an op definition's mistake
+        raise ArgAsText("its args are placeholders, not text")
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
 
 
 class Self(NamedTuple):

@@ -7,8 +7,10 @@ from typing import Any
 
 from ...errors import SpecError
 from ...ir import Node
-from ...ops.base import Arg, Call, Self, is_default, literal
+from ...ops.base import Arg, ArgAsText, Call, Self, is_default, literal
 
+_HINT = ("return archspec.ops.Call(fn, args, kwargs) over the inputs, e.g. Call('F.silu').on(args[0]), "
+         "or Call('torch.cat', (('tensors', args), ('dim', 1)))")
 OPERATORS = {"+": 1, "*": 2}      # binding strength: a weaker operand is bracketed
 
 Expr = Call | Arg
@@ -18,13 +20,14 @@ def node_expr(n: Node, inplace: bool = False, params: int = 0) -> Expr | None:
     """The node's forward expression over `Arg(0)` .. (its parameter first where `params`), or
     None where its op has none. A Call that places none of its inputs is applied to them all."""
     args = [Arg(k) for k in range(params + len(n.inputs))]
-    out = n.op.call(n.attrs, args, inplace)
+    try:
+        out = n.op.call(n.attrs, args, inplace)
+    except ArgAsText as e:                 # an op written against the old, text-returning call()
+        raise SpecError(f"op '{n.op.name}': call() wrote an input into text: {e}", hint=_HINT) from None
     if out is None or isinstance(out, Arg):
         return out
     if not isinstance(out, Call):
-        raise SpecError(f"op '{n.op.name}': call() returned {type(out).__name__}, not a Call",
-                        hint="return archspec.ops.Call(fn, args, kwargs), e.g. Call('F.silu'), "
-                             "or Call('torch.cat', (('tensors', args), ('dim', 1)))")
+        raise SpecError(f"op '{n.op.name}': call() returned {type(out).__name__}, not a Call", hint=_HINT)
     return out if _reads(out) else out.on(*args)
 
 
