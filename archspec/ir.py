@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Frame, Loc
+from .names import name_problem
 from .ops.base import Op, Tensor
 
 INPUT = "input"   # the graph input's node name, reserved
@@ -83,19 +84,100 @@ class Output:
 
 
 @dataclass
+class Meta:
+    """What the spec says about its network beyond the network itself: its text, where it comes
+    from, how it was configured, the figures published for it. Plain values only."""
+    title: str | None = None
+    paper: str | None = None
+    variant_of: str | None = None         # an untitled variant: its titled base's title
+    file: str | None = None               # the spec file (a paper table's configurations reload it)
+    reference: dict[str, Any] | None = None     # the published figures (`reference:`): source, params, ...
+    reference_loc: Loc | None = None
+    overridden: bool = False              # --set or keyword params changed it: its reference is not checked
+    sets: list[str] = field(default_factory=list)           # the --set strings it was loaded with
+    values: dict[str, Any] = field(default_factory=dict)    # and the keyword params
+    params: dict[str, Any] = field(default_factory=dict)    # the spec's global params, as set
+
+
+@dataclass(frozen=True)
+class InitRule:
+    """How the tensors of one op's modules start (the spec's `init:` rule for the op): a
+    torch.nn.init method or a constant, and that method's arguments."""
+    weight: float | str = "default"
+    bias: float | str = "default"
+    mode: str = "fan_in"                  # kaiming_*
+    nonlinearity: str = "leaky_relu"      # kaiming_*
+    a: float = 0.0                        # kaiming_*: the negative slope
+    gain: float = 1.0                     # xavier_*
+    mean: float = 0.0                     # normal, trunc_normal
+    std: float = 1.0
+
+
+@dataclass(frozen=True)
+class Init:
+    """The spec's `init:`: op name -> its rule, and the name patterns of the nodes whose weight
+    starts at zero (fnmatch globs)."""
+    rules: dict[str, InitRule] = field(default_factory=dict)
+    zero: tuple[str, ...] = ()
+
+
+@dataclass
 class Graph:
     name: str
     input_shape: tuple
     nodes: dict[str, Node]
     scopes: dict[str, Scope]
     outputs: dict[str, Output]
-    meta: dict = field(default_factory=dict)     # title, paper, reference, file
-    init: Any = None               # the spec's `init:` rules (spec.InitDef), None: PyTorch's defaults
+    meta: Meta = field(default_factory=Meta)
+    init: Init | None = None       # the spec's `init:` rules; None: PyTorch's defaults
     init_loc: Loc | None = None    # where they are written
     warnings: list = field(default_factory=list)
+    # the spec's paper table (`table:`, the front end's TableDef) and its YAML, where its errors point:
+    # reports/table.py's alone (summary --format paper), kept apart from the plain meta
+    table: Any = None
+    table_raw: Any = None
     # caches made on first use; not copied by dataclasses.replace, so a changed copy makes its own
     _nx: Any = field(default=None, init=False, repr=False, compare=False)
     _under: Any = field(default=None, init=False, repr=False, compare=False)   # scope path -> its nodes
+    _readers: Any = field(default=None, init=False, repr=False, compare=False)
+    _in_place: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def readers(self) -> dict[str, list[str]]:
+        """Who reads each tensor: a ref (INPUT or a node) -> the nodes reading it, once each, in
+        graph order; a ref nothing reads has no entry."""
+        if self._readers is None:
+            self._readers = _readers(self.nodes)
+        return self._readers
+
+    @property
+    def output_refs(self) -> set[str]:
+        """The nodes whose values the graph returns."""
+        return {o.node for o in self.outputs.values()}
+
+    def in_place(self, n: Node) -> bool:
+        """Whether the node runs in place, overwriting its first input (the compiled module writes
+        `nn.ReLU(inplace=True)`, `out += identity`; training memory counts one storage): its op can
+        (`Op.inplace`), and that input is a fresh tensor (`Op.fresh`: new, and its backward never
+        reads it) that nothing else reads and the graph does not return."""
+        if self._in_place is None:
+            outs, readers = self.output_refs, self.readers
+            self._in_place = {m.name for m in self.nodes.values() if m.op.inplace and m.inputs
+                              and m.inputs[0] != INPUT and self.nodes[m.inputs[0]].op.fresh
+                              and readers.get(m.inputs[0]) == [m.name] and m.inputs.count(m.inputs[0]) == 1
+                              and m.inputs[0] not in outs}
+        return n.name in self._in_place
+
+    def shares_storage(self, n: Node) -> bool:
+        """Whether the node's output is its first input's storage: a view (`Op.view`) or in place."""
+        return bool(n.inputs) and (n.op.view or self.in_place(n))
+
+    def lint(self) -> None:
+        """Check the IR's invariants, raising IRError naming the first broken one: names valid
+        and unique (a node is a leaf: no node or scope lies inside it), every input defined
+        before use (so no cycle), shapes present and each input's the producer's, the readers
+        those the inputs make, outputs and scope refs defined. A broken one is archspec's bug."""
+        lint_graph(self)
 
     @property
     def nx(self):
@@ -203,3 +285,61 @@ class Graph:
 
 
 _Module = tuple[dict[str, tuple], dict[str, "_Module"]]     # (own tensors, submodules), for state_dict order
+
+
+class IRError(AssertionError):
+    """A broken invariant of the IR (Graph.lint): archspec's own mistake, never the spec's."""
+
+
+def _readers(nodes: dict[str, Node]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for n in nodes.values():
+        for r in dict.fromkeys(n.inputs):
+            out.setdefault(r, []).append(n.name)
+    return out
+
+
+def lint_graph(g: Graph) -> None:
+    """Graph.lint."""
+    def broken(invariant: str, detail: str) -> IRError:
+        return IRError(f"IR invariant '{invariant}' broken in {g.name}: {detail}")
+    _lint_names(g, broken)
+    seen = {INPUT}
+    for n in g.nodes.values():
+        for r in n.inputs:
+            if r not in seen:
+                why = "a cycle or a later node" if r in g.nodes else "no such node"
+                raise broken("inputs defined before use", f"{n.name} reads {r} ({why})")
+        seen.add(n.name)
+        if n.shape is None or len(n.in_shapes) != len(n.inputs):
+            raise broken("shapes present", f"{n.name}: shape {n.shape}, {len(n.in_shapes)} input shapes "
+                                            f"for {len(n.inputs)} inputs")
+        for r, shape in zip(n.inputs, n.in_shapes):
+            if shape is None or shape != g.shape_of(r):
+                raise broken("shapes present", f"{n.name}: input {r} has shape {shape}, its producer {g.shape_of(r)}")
+    if g.readers != _readers(g.nodes):
+        raise broken("readers consistent", "Graph.readers is not what the nodes' inputs make (changed after use?)")
+    for where, refs in [("outputs", [o.node for o in g.outputs.values()]),
+                        *((f"scope {s.path}", [*s.inputs.values(), *s.outputs.values(), *filter(None, [s.output])])
+                          for s in g.scopes.values())]:
+        for r in refs:
+            if r != INPUT and r not in g.nodes:
+                raise broken("refs defined", f"{where} names {r}, no node")
+
+
+def _lint_names(g: Graph, broken) -> None:
+    """Every node's name its key, each dotted part a valid name (or an index), INPUT no node's,
+    and no node with a node or scope inside it."""
+    for key, n in g.nodes.items():
+        problem = next(filter(None, (name_problem(p, index_ok=True) for p in n.name.split("."))), None)
+        if key != n.name or problem or n.name == INPUT:
+            raise broken("names valid and unique", f"node {key!r} (named {n.name!r}): {problem or 'key or name'}")
+    for path in [*g.nodes, *g.scopes]:
+        owner = parent(path)
+        while owner:
+            if owner in g.nodes:
+                raise broken("names valid and unique", f"{path} lies inside the node {owner}")
+            owner = parent(owner)
+    clash = set(g.nodes) & set(g.scopes)
+    if clash:
+        raise broken("names valid and unique", f"{sorted(clash)[0]} is both a node and a scope")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from collections.abc import Iterable
 
 from .errors import SpecError, printable
 from .limits import MAX_NAME
@@ -40,12 +41,15 @@ RESERVED = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozense
             | GENERATED | MODULE_ATTRS)
 
 
-def name_problem(name, index_ok: bool = False) -> str | None:
-    """Why `name` cannot be an identifier in a spec, or None if it can."""
+def name_problem(name, index_ok: bool = False, generated: bool = False) -> str | None:
+    """Why `name` cannot be an identifier in a spec, or None if it can. A `generated` one (made
+    from spec names by joining or numbering them: `conv1_out_channels`, `Block2`) may be longer."""
     if not isinstance(name, str):
         return f"a name must be text, got {type(name).__name__}"
     if index_ok and (_INDEX.fullmatch(name) or _DASHED.fullmatch(name)):
         return None
+    if generated and len(name) > MAX_NAME and _IDENT.fullmatch(name[:MAX_NAME]) and name.isidentifier():
+        return None if name not in RESERVED else f"'{name}' is reserved"
     if not _IDENT.fullmatch(name):
         if len(name) > MAX_NAME:
             return f"a name has at most {MAX_NAME} characters"
@@ -61,6 +65,65 @@ def check_name(name, what: str) -> None:
     if problem:
         raise SpecError(f"{what} name {shown(name)} is not allowed: {problem}",
                         hint="rename it, e.g. conv1, layer2, aux_head")
+
+
+class Namespace:
+    """The identifiers of one scope of a generated file (the classes of the file, a constructor's
+    parameters, a forward's locals), as torch.fx's _Namespace: every name it gives passes
+    `name_problem` and is given once; a taken one is numbered, base_1, base_2 (or Base2, Base3).
+    Names it did not choose (the spec's, the file's own: `Model`, `_probe`) are `reserved`.
+    A local whose value died is `release`d and may be given again."""
+
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        self._used: set[str] = set(reserved)
+        self._next: dict[tuple[str, str], int] = {}   # (base, sep) -> the first number that may be free
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._used
+
+    def usable(self, name: str) -> bool:
+        """Free here, and an identifier the validator allows."""
+        return name not in self._used and name_problem(name, generated=True) is None
+
+    def take(self, name: str) -> str:
+        """`name` given (again): a valid identifier, or one reserved before."""
+        if name not in self._used:
+            problem = name_problem(name, generated=True)
+            if problem:
+                raise ValueError(f"generated name {name!r}: {problem}")     # the emitter's mistake
+            self._used.add(name)
+        return name
+
+    def first(self, *candidates: str) -> str | None:
+        """The first usable candidate, given; None where none is."""
+        name = next((c for c in candidates if self.usable(c)), None)
+        return None if name is None else self.take(name)
+
+    def fresh(self, base: str, sep: str = "_", start: int = 1) -> str:
+        """base, else base{sep}{start}, base{sep}{start + 1}, ...: the first not given, looked for
+        from where the last search for it stopped (lowered as names are released), so many names
+        of one base cost one test each, not one per name before them."""
+        k = self._next.get((base, sep), 0)
+        name = base if k == 0 else f"{base}{sep}{start + k - 1}"
+        while not self.usable(name):
+            if name not in self._used:      # unusable, not taken: the base itself is no identifier
+                self.take(name)
+            k += 1
+            name = f"{base}{sep}{start + k - 1}"
+        self._next[(base, sep)] = k
+        return self.take(name)
+
+    def release(self, name: str) -> None:
+        """The name holds nothing now: it, and the numbered names of a shorter base it may be
+        (base_k), may be given again."""
+        self._used.discard(name)
+        numbered = _NUMBERED.fullmatch(name)
+        for base, k in [(name, 0), *([(numbered[1], int(numbered[2]))] if numbered else [])]:
+            if k < self._next.get((base, "_"), 0):
+                self._next[(base, "_")] = k
+
+
+_NUMBERED = re.compile(r"(.+)_([1-9][0-9]*)")         # a name numbered by `fresh`: base_k
 
 
 def one_line(text, limit: int = 200) -> str:

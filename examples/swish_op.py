@@ -42,7 +42,9 @@ class SwishOp(Op):
         return Call("Swish", (("beta", a.beta),), (), (SWISH,))
 
     def call(self, a, args, inplace=False):
-        return f"{args[0]} * torch.sigmoid({a.beta!r} * {args[0]})"
+        # x * torch.sigmoid(beta * x), as data over the input placeholder args[0] (emit writes it)
+        scaled = Call("*", (("beta", a.beta), ("x", args[0])))
+        return Call("*").on(args[0], Call("torch.sigmoid").on(scaled))
 
     def label(self, a):
         return f"swish {a.beta:g}"

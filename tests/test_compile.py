@@ -276,8 +276,8 @@ def test_connection_table_equals_a_masked_dense_conv():
 
 
 def test_user_op_emission_and_an_op_without_one(spec_file):
-    """A registered user op compiles through its own module()/call(); one with neither is
-    a located error, not broken source."""
+    """A registered user op compiles through its own module()/call() (a Call, data); one with
+    neither, or whose call() returns text, is a located error, not broken source."""
     from archspec.ops import REGISTRY, Call, Op, register
 
     @register
@@ -288,18 +288,32 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
             return Call("nn.SiLU")
 
         def call(self, a, args, inplace=False):
-            return f"F.silu({args[0]})"
+            return Call("F.silu")          # placing no input: applied to them all, F.silu(x)
 
     @register
     class Negate(Op):
         name = "test_negate"
 
         def call(self, a, args, inplace=False):
-            return f"torch.neg({args[0]})"
+            return Call("torch.neg").source(args[0])     # `on` by its older name: still a Call
 
     @register
     class Opaque(Op):
         name = "test_opaque"
+
+    @register
+    class Text(Op):
+        name = "test_text"
+
+        def call(self, a, args, inplace=False):
+            return "torch.neg(x)"      # text, as call() returned before: refused, located
+
+    @register
+    class Formats(Op):
+        name = "test_formats"
+
+        def call(self, a, args, inplace=False):
+            return f"torch.neg({args[0]})"      # an input written into text: refused, located
     try:
         path = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_swish\n  - s: test_swish\n  - test_negate\n")
         text = source(path)       # a module where the op has one (print(model) shows it), else the call
@@ -310,8 +324,17 @@ def test_user_op_emission_and_an_op_without_one(spec_file):
         with pytest.raises(archspec.SpecErrors, match=r"bad.yaml:4:\d+: error: test_opaque: op 'test_opaque' "
                                                       r"has no PyTorch form"):
             source(bad)
+        text_op = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_text\n", "text.yaml")
+        with pytest.raises(archspec.SpecErrors, match=r"text.yaml:4:\d+: error: test_text: op 'test_text': call\(\) "
+                                                      r"returned str, not a Call"):
+            source(text_op)
+        formats = spec_file("archspec: 1\ninput: [3]\nnodes:\n  - test_formats\n", "formats.yaml")
+        with pytest.raises(archspec.SpecErrors, match=r"formats.yaml:4:\d+: error: test_formats: op 'test_formats': "
+                                                      r"call\(\) wrote an input into text"):
+            source(formats)
     finally:
-        del REGISTRY["test_swish"], REGISTRY["test_negate"], REGISTRY["test_opaque"]
+        for name in ("test_swish", "test_negate", "test_opaque", "test_text", "test_formats"):
+            del REGISTRY[name]
 
 
 # -- outputs ------------------------------------------------------------------------------------

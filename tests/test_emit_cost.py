@@ -128,26 +128,26 @@ def test_fan_out_of_20000_values_names_each_once(capsys, spec_file):
 
 
 def test_numbered_names_are_the_first_free_one():
-    """`_numbered` resumes where its last search stopped and `_release` lowers that point: on random
-    runs of names given, freed and taken by spec names (`out_3`, `out_3_1`), each name is still the
-    first of base, base_1, ... that holds nothing live, as testing every one from the start finds."""
-    from archspec.pytorch.emit.forward import _Forward
+    """`Namespace.fresh` resumes where its last search stopped and `release` lowers that point: on
+    random runs of names given, freed and taken by spec names (`out_3`, `out_3_1`), each name is
+    still the first of base, base_1, ... not given, as testing every one from the start finds."""
+    from archspec.names import Namespace
     rng = random.Random(25)
     for _ in range(100):
-        f = _Forward.__new__(_Forward)           # only the namespace: live variables and the hints
-        f.live, f.taken_below = {}, {}
+        ns, given = Namespace(), set()           # a forward's locals, and the same kept by hand
         for _ in range(200):
             act = rng.random()
             if act < 0.5:
                 base = rng.choice(["out", "out", "identity", "out_3"])
-                name = f._numbered(base)
-                first = next(n for n in [base] + [f"{base}_{k}" for k in range(1, 500)] if n not in f.live)
-                assert name == first
-                f.live[name] = "ref"
+                first = next(n for n in [base] + [f"{base}_{k}" for k in range(1, 500)] if n not in given)
+                assert ns.fresh(base) == first
+                given.add(first)
             elif act < 0.6:                      # a spec name, kept as it is
-                f.live[rng.choice(["out_3", "out_3_1", "out_12", "identity_2", "x"])] = "ref"
-            elif f.live:
-                f._release(rng.choice(sorted(f.live)))
+                given.add(ns.take(rng.choice(["out_3", "out_3_1", "out_12", "identity_2", "x"])))
+            elif given:
+                name = rng.choice(sorted(given))
+                ns.release(name)
+                given.discard(name)
 
 
 def _split_reference(line: str) -> list[str]:

@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import archspec
 from archspec.ops import REGISTRY
 from archspec.pytorch.compiler import source
+from archspec.pytorch.emit.expr import expression, node_expr
 
 B = 2        # batch: FlopCounterMode counts the whole batch, the analysis one sample
 
@@ -222,7 +223,8 @@ def test_op_against_pytorch(tmp_path, case_id, shape, node, before, label):
 
     # the functional form (anonymous nodes), with the module's tensors where it has any
     inputs = [x if i == "input" else _value(m, g, i, x) for i in n.inputs]
-    text = None if n.tensors else n.op.call(n.attrs, [f"a{j}" for j in range(len(inputs))])
+    call = None if n.tensors else node_expr(n)
+    text = None if call is None else expression(call, [f"a{j}" for j in range(len(inputs))])
     if text is not None:
         scope = {"torch": torch, "nn": nn, "F": F, "self": types.SimpleNamespace(training=False),
                  **{f"a{j}": v for j, v in enumerate(inputs)}}

@@ -97,7 +97,7 @@ def table():
     assert len(REF["rows"]) * len(REF["columns"]) == 228
     published = [r for r in REF["rows"] if r[0] != "softmax"]     # no softmax node: the network returns logits
     assert len(body) == len(published) == len(REF["rows"]) - 1
-    spans = g.meta["table"].rows
+    spans = g.table.rows
     return g, list(zip(published, body, spans))
 
 
@@ -253,7 +253,7 @@ def test_vgg_configurations_side_by_side():
                            "FC-4096", "FC-4096", "FC-1000"]          # Table 1's C, less its input and soft-max
     assert [row[0] for row in body].count("maxpool") == 5 and body[-1] == ["FC-1000"] * 6
     table2 = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
-    for title, values in g.meta["table"].configurations.items():
+    for title, values in g.table.configurations.items():
         params = archspec.analyze(archspec.load(str(SPECS / "vgg16.yaml"), **values)).params
         assert round(params / 1e6) == table2[title]
 

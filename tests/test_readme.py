@@ -45,3 +45,18 @@ def test_spec_table_is_archspec_list_output(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert main(["list", "specs", "--format", "md"]) == 0
     assert capsys.readouterr().out.strip() in (ROOT / "README.md").read_text()
+
+
+def test_user_op_example_is_the_example_file():
+    """The README's `module()`/`call()` of a user op (section "Your own ops") are the code of
+    examples/swish_op.py, comments aside, so the form it shows is the one that runs."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Your own ops"):text.index("## Limits and safety")]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet, "no python example in 'Your own ops'"
+
+    def code(lines: str) -> list[str]:
+        return [c for c in (line.split("#")[0].strip() for line in lines.splitlines()) if c]
+    shown = code(snippet[1])
+    assert any(line.startswith("def call(") for line in shown) and any(".on(" in line for line in shown)
+    assert set(shown) <= set(code((ROOT / "examples" / "swish_op.py").read_text()))

@@ -1231,7 +1231,7 @@ def test_summary_json_never_writes_nan(spec_file):
     import archspec
     from archspec.reports.report import format_summary
     g = archspec.analyze(spec_file(HEAD + NODES))
-    g.meta["reference"] = {"params": float("nan"), "source": "x"}
+    g.meta.reference = {"params": float("nan"), "source": "x"}
     with pytest.raises(ValueError, match="JSON compliant"):
         format_summary(g, "json")
 

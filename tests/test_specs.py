@@ -20,7 +20,7 @@ MIRRORS = {name: peer for name, peer in MIRRORS.items() if peer}
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
 def test_every_spec_matches_its_own_reference(path):
     g = archspec.analyze(str(path))
-    ref = g.meta["reference"]
+    ref = g.meta.reference
     assert ref and ref["source"], f"{path.name} states no reference figures"
     counts = g.eval_counts()
     if "params" in ref:

@@ -105,7 +105,7 @@ def test_a_false_reference_fails_validate(capsys, spec_file):
 def test_a_variant_does_not_inherit_its_base_reference(capsys, spec_file):
     spec_file(f"archspec: 1\nextends: {SPECS / 'resnet50.yaml'}\nparams: {{num_classes: 10}}\n", "v.yaml")
     g = archspec.analyze("v.yaml")
-    assert g.meta["reference"] is None
+    assert g.meta.reference is None
     code, out, _ = run(capsys, "summary", "v.yaml")
     assert code == 0 and "differs" not in out and "reference" not in out
 

@@ -158,8 +158,8 @@ def test_a_shipped_variant_without_a_title_says_what_it_is(capsys):
     assert code == 0
     assert out.splitlines()[0] == "my_resnext50_32x4d: variant of ResNet-50: groups=32, base_width=4"
     g = archspec.analyze(str(ROOT / "examples/guide/resnext50_32x4d.yaml"))
-    assert g.meta["paper"].startswith("base ResNet-50: He et al. 2015")
-    assert archspec.analyze(str(SPECS / "resnext50_32x4d.yaml")).meta["title"] == "ResNeXt-50 (32x4d)"
+    assert g.meta.paper.startswith("base ResNet-50: He et al. 2015")
+    assert archspec.analyze(str(SPECS / "resnext50_32x4d.yaml")).meta.title == "ResNeXt-50 (32x4d)"
     code, out, _ = run(capsys, "summary", ROOT / "examples/guide/resnext50_32x4d.yaml", "--json")
     assert json.loads(out)["variant_of"] == "ResNet-50"
     code, out, _ = run(capsys, "summary", SPECS / "resnext50_32x4d.yaml", "--json")
@@ -185,14 +185,14 @@ def test_a_chain_of_untitled_variants_adds_up_and_a_same_network_keeps_the_title
     (specs_copy / "deeper.yaml").write_text("archspec: 1\nextends: resnext_cifar.yaml\nparams: {n: 5}\n"
                                             "change:\n  fc: {out: 100}\n")
     g = archspec.analyze("specs/deeper.yaml")
-    assert g.meta["title"] == ("variant of CIFAR ResNet: block=bottleneck, groups=8, base_width=64, n=5, "
+    assert g.meta.title == ("variant of CIFAR ResNet: block=bottleneck, groups=8, base_width=64, n=5, "
                                "fc (out=100)")
     (specs_copy / "same.yaml").write_text("archspec: 1\nextends: resnet_cifar.yaml\nname: same\n")
-    assert archspec.analyze("specs/same.yaml").meta["title"].startswith("CIFAR ResNet, 6n + 2 layers")
+    assert archspec.analyze("specs/same.yaml").meta.title.startswith("CIFAR ResNet, 6n + 2 layers")
     (specs_copy / "own.yaml").write_text("archspec: 1\nextends: resnext_cifar.yaml\ntitle: ResNeXt-20 8x64d\n"
                                          "paper: mine\n")
     g = archspec.analyze("specs/own.yaml")
-    assert (g.meta["title"], g.meta["paper"]) == ("ResNeXt-20 8x64d", "mine")
+    assert (g.meta.title, g.meta.paper) == ("ResNeXt-20 8x64d", "mine")
 
 
 def test_a_variants_generated_class_is_named_after_the_variant(specs_copy):
@@ -409,5 +409,5 @@ def test_a_set_that_changes_the_network_names_it_a_variant(capsys):
     code, out, _ = run(capsys, "summary", SPECS / "wrn28_10.yaml", "--set", "k=10", "--depth", "1")
     assert out.splitlines()[0] == "wrn28_10: Wide ResNet-28-10 (CIFAR)"
     g = archspec.analyze(str(ROOT / "examples/guide/resnext50_32x4d.yaml"), groups=16)
-    assert g.meta["title"] == "variant of ResNet-50: groups=16, base_width=4"
-    assert g.meta["variant_of"] == "ResNet-50" and g.meta["paper"].startswith("base ResNet-50: He et al.")
+    assert g.meta.title == "variant of ResNet-50: groups=16, base_width=4"
+    assert g.meta.variant_of == "ResNet-50" and g.meta.paper.startswith("base ResNet-50: He et al.")

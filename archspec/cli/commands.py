@@ -48,7 +48,7 @@ def cmd_validate(args) -> int:
                 continue
             g = _warn(analyze(spec), args.strict)
             _check_reference(g)
-            if g.meta.get("table"):         # the paper table's configurations are networks too
+            if g.table:         # the paper table's configurations are networks too
                 from ..reports.table import paper_table
                 paper_table(g)
         except SpecErrors as e:
@@ -66,7 +66,7 @@ def _check_reference(g) -> None:
         return
     wrong = [c for c in reference_checks(g) if not c.holds]
     if wrong:
-        raise SpecErrors([Diagnostic(g.meta.get("reference_loc"), f"reference: {c}",
+        raise SpecErrors([Diagnostic(g.meta.reference_loc, f"reference: {c}",
                                      hint="correct the figure, or the network, so that they agree")
                           for c in wrong])
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Diagnostics, FollowsError, Frame, LimitError, Loc, SpecError, did_you_mean, fmt_shape
-from ..ir import INPUT, Graph, Node, Output, Scope, shape_of
+from ..ir import INPUT, Graph, Init, InitRule, Meta, Node, Output, Scope, shape_of
 from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from ..names import name_problem, shown
 from ..ops import REGISTRY
@@ -422,15 +422,24 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     diags.raise_if_errors()
     check_unused(spec, diags)
     diags.raise_if_errors()
-    meta = {"title": spec.doc.title, "paper": spec.doc.paper, "variant_of": spec.variant_of, "file": spec.path,
-            "reference": spec.doc.reference.model_dump(exclude_none=True) if spec.doc.reference else None,
-            "reference_loc": raw.at("reference"), "overridden": spec.overridden,
-            "sets": spec.sets, "values": spec.values, "params": dict(spec.params),
-            "table": spec.doc.table, "table_raw": raw.get("table")}
-    graph = Graph(spec.name, input_shape, nodes, scopes, outs, meta,
-                  init=spec.doc.init, init_loc=raw.at("init") if spec.doc.init else None,
-                  warnings=spec.warnings + diags.warnings)
-    return graph
+    doc = spec.doc
+    meta = Meta(doc.title, doc.paper, spec.variant_of, spec.path,
+                plain(doc.reference.model_dump(exclude_none=True)) if doc.reference else None,
+                raw.at("reference"), spec.overridden, list(spec.sets), plain(spec.values), plain(spec.params))
+    init = None if doc.init is None else Init({op: InitRule(**r.model_dump()) for op, r in doc.init.rules.items()},
+                                              tuple(doc.init.zero))
+    return Graph(spec.name, input_shape, nodes, scopes, outs, meta, init=init,
+                 init_loc=raw.at("init") if doc.init else None, warnings=spec.warnings + diags.warnings,
+                 table=doc.table, table_raw=raw.get("table"))
+
+
+def plain(value: Any) -> Any:
+    """A value read from YAML as plain Python: dicts and lists, not the positioned YDict and YList."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 def target_kind(kind: str, target: Any, blocks: dict[str, Block], loc: Loc) -> str:

@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field
 from ..errors import SpecError, fmt_shape
 from ..limits import MAX_SIZE
 from . import base
-from .base import INPUT0, OUTPUT, Call, Op, Pos, axis_of, kw, literal, register, torch_dim
+from .base import INPUT0, OUTPUT, Call, Op, Pos, axis_of, kw, register, torch_dim
 
 MAX_RANK = 8        # per-sample axes a shape may have (torch allows 64; no CNN needs more than a few)
 
@@ -169,7 +169,7 @@ class Stack(Op):
         return _check_rank((*x[:k], len(xs), *x[k:]), "stack")
 
     def call(self, a, args, inplace=False):
-        return f"torch.stack([{', '.join(args)}], {torch_dim(a.axis)})"
+        return Call("torch.stack", (("tensors", list(args)), ("dim", torch_dim(a.axis))))
 
     def label(self, a):
         return "stack" + (f" axis {a.axis}" if a.axis else "")
@@ -193,7 +193,8 @@ class Reshape(Op):
 
     def call(self, a, args, inplace=False):
         # per sample, without reading the batch size (`x.shape[0]`: the generated code has no subscripts)
-        return f"{args[0]}.flatten(1).unflatten(1, {literal(tuple(a.shape))})"
+        flat = Call(".flatten", (("start_dim", 1),)).on(args[0])
+        return Call(".unflatten", (("dim", 1), ("sizes", tuple(a.shape)))).on(flat)
 
     def label(self, a):
         return f"reshape {', '.join(map(str, a.shape))}"
@@ -218,7 +219,7 @@ class Unflatten(Op):
         return _check_rank((*x[:k], *sizes, *x[k + 1:]), "unflatten")
 
     def call(self, a, args, inplace=False):
-        return f"{args[0]}.unflatten({torch_dim(a.axis)}, {literal(a.sizes)})"
+        return Call(".unflatten", (("dim", torch_dim(a.axis)), ("sizes", a.sizes))).on(args[0])
 
     def label(self, a):
         return f"unflatten {', '.join(map(str, a.sizes))}" + (f" axis {a.axis}" if a.axis else "")
@@ -241,7 +242,7 @@ class Transpose(Op):
         return tuple(x)
 
     def call(self, a, args, inplace=False):
-        return f"{args[0]}.transpose({torch_dim(a.axes[0])}, {torch_dim(a.axes[1])})"
+        return Call(".transpose", (("dim0", torch_dim(a.axes[0])), ("dim1", torch_dim(a.axes[1])))).on(args[0])
 
     def label(self, a):
         return f"transpose {a.axes[0]}, {a.axes[1]}"
@@ -273,8 +274,7 @@ class _Reduce(Op):
 
     def call(self, a, args, inplace=False):
         dims = torch_dim(a.axis) if isinstance(a.axis, int) else tuple(map(torch_dim, a.axis))
-        keep = ", keepdim=True" if a.keepdim else ""
-        return f"{args[0]}.{self.name}({literal(dims)}{keep})"
+        return Call(f".{self.name}", (("dim", dims),), (kw("keepdim", a.keepdim, False),)).on(args[0])
 
     def label(self, a):
         axes = [a.axis] if isinstance(a.axis, int) else list(a.axis)

@@ -13,8 +13,8 @@ An op is a subclass of `Op` with
   training memory derives,
 - `label(a)`: a short text for diagrams and tables,
 - `module(a, xs, y)` / `call(a, args)`: its PyTorch form, as a module
-  constructor (`Call`, kept as data) and as a forward expression (text);
-  archspec/pytorch/emit/ turns them into source. No torch is imported here.
+  constructor and as a forward expression, both `Call` data (values kept as values, the
+  inputs as `Arg` placeholders); archspec/pytorch/emit/ turns them into source. No torch is imported here.
 
 Shapes are tuples (C, H, W) or (C,), the batch dimension implicit, or `ChannelsLast`
 (H, W, C) after a `permute`: only ops declared `channels_last` take those. The axis ops
@@ -122,19 +122,47 @@ def _repr(value) -> str:
     return repr(value)
 
 
+class ArgAsText(TypeError):
+    """An `Arg` written into text (`f"{args[0]}"`): `Op.call` returns data, never text."""
+
+
+class Arg(NamedTuple):
+    """The k-th value a forward call reads (what `Op.call` gets in `args`): emit writes the
+    variable holding it. For an op with a parameter (`Op.parameter`), Arg(0) is that parameter."""
+    k: int
+
+    def __str__(self) -> str:        # f"{args[0]}": text made of a placeholder, an op definition's mistake
+        raise ArgAsText("its args are placeholders, not text")
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+
+class Self(NamedTuple):
+    """An attribute of the module running forward, `self.training`."""
+    name: str
+
+
 class Call(NamedTuple):
     """A PyTorch call as data, `fn(arg, ..., kw=value, ...)`. Numbers stay values, not text,
-    so that emit can give blocks that differ only in numbers one class with constructor args."""
+    so that emit can give blocks that differ only in numbers one class with constructor args.
+    As a forward expression (`Op.call`), `fn` is a function (`torch.cat`, `F.relu`), a method of
+    its first input (`.flatten`: `x.flatten(1)`) or an operator over its operands ("+", "*":
+    inputs then args), and a value may be an `Arg`, a `Self` or a nested `Call`;
+    archspec/pytorch/emit/expr.py writes it."""
     fn: str                      # "nn.Conv2d", or a helper class defined in `defs`
     args: tuple = ()             # ((name, value), ...): positional, named for the constructor args emit derives
     kwargs: tuple = ()           # ((name, value, default), ...): written only where value != default
     defs: tuple = ()             # source of the helper classes fn needs (emitted once, at the top of the file)
+    inputs: tuple = ()           # forward values it is applied to, written first (`on`)
 
-    def source(self, *inputs: str) -> str:
-        """`fn(inputs..., args..., kwargs...)` with every value written by `literal`: a functional call."""
-        parts = [*inputs, *(literal(v) for _, v in self.args)]
-        parts += [f"{k}={literal(v)}" for k, v, d in self.kwargs if not is_default(v, d)]
-        return f"{self.fn}({', '.join(parts)})"
+    def on(self, *inputs) -> Call:
+        """The call applied to forward values (`Arg`s, or `Call`s of them): `fn(inputs..., args...)`."""
+        return self._replace(inputs=inputs)
+
+    def source(self, *inputs) -> Call:
+        """`on`, by the name ops used while `call()` returned text (the result is a Call now)."""
+        return self.on(*inputs)
 
 
 def kw(name: str, value, default=_NO_DEFAULT) -> tuple:
@@ -206,9 +234,12 @@ class Op:
         the op has no module form. Nodes with tensors, and named nodes, compile to this."""
         return None
 
-    def call(self, a: BaseModel, args: list[str], inplace: bool = False) -> str | None:
-        """The forward expression over the input variables `args`, or None where the op runs only
-        as a module. Anonymous parameter-free nodes compile to this."""
+    def call(self, a: BaseModel, args: list[Arg], inplace: bool = False) -> Call | Arg | None:
+        """The forward expression over the node's inputs `args` (placeholders `Arg(0)`, ...), as a
+        `Call` (`Call("torch.cat", (("tensors", args), ("dim", 1)))`; one that places none of them
+        is applied to them all, first: `Call("F.silu")` is `F.silu(x)`), or an input itself (an
+        identity), or None where the op runs only as a module. Anonymous parameter-free nodes
+        compile to this. Never text: emit writes it."""
         return None
 
     def parameter(self, a: BaseModel, xs: list[Shape], y: Shape) -> Call | None:

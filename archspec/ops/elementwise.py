@@ -12,11 +12,11 @@ from .base import (
     Op,
     Prob,
     Saved,
+    Self,
     Tensor,
     axis_of,
     channels,
     kw,
-    literal,
     register,
     torch_dim,
 )
@@ -54,7 +54,7 @@ class ReLU(_Elementwise):
         return Call("nn.ReLU", (), (kw("inplace", inplace, False),))
 
     def call(self, a, args, inplace=False):
-        return f"torch.relu{'_' if inplace else ''}({args[0]})"
+        return Call("torch.relu_" if inplace else "torch.relu").on(args[0])
 
 
 class _Pointwise(_Elementwise):
@@ -68,7 +68,7 @@ class _Pointwise(_Elementwise):
         return Call(f"nn.{self.torch_name[0]}")
 
     def call(self, a, args, inplace=False):
-        return f"torch.{self.torch_name[1]}({args[0]})"
+        return Call(f"torch.{self.torch_name[1]}").on(args[0])
 
 
 @register
@@ -94,7 +94,8 @@ class ScaledTanh(_Elementwise):
         return Call("ScaledTanh", (("A", a.A), ("S", a.S)), (), (SCALED_TANH,))
 
     def call(self, a, args, inplace=False):
-        return f"{literal(a.A)} * torch.tanh({literal(a.S)} * {args[0]})"
+        inner = Call("*", (("S", a.S), ("x", args[0])))
+        return Call("*", (("A", a.A), ("tanh", Call("torch.tanh").on(inner))))
 
     def label(self, a):
         return f"{a.A:g} tanh({a.S:.4g} a)"
@@ -117,7 +118,7 @@ class _Activation(_Elementwise):
         return Call(f"nn.{self.torch_name[0]}", (), self._kwargs(a, inplace))
 
     def call(self, a, args, inplace=False):
-        return Call(f"F.{self.torch_name[1]}", (), self._kwargs(a, inplace)).source(args[0])
+        return Call(f"F.{self.torch_name[1]}", (), self._kwargs(a, inplace)).on(args[0])
 
 
 @register
@@ -213,7 +214,7 @@ class GELU(_Elementwise):
         return self._call("nn.GELU", a)
 
     def call(self, a, args, inplace=False):
-        return self._call("F.gelu", a).source(args[0])
+        return self._call("F.gelu", a).on(args[0])
 
     def label(self, a):
         return "gelu" + (" tanh" if a.approximate == "tanh" else "")
@@ -230,7 +231,7 @@ class Scale(_Elementwise):
 
     # no module form: torch has no module for it, and like mul it is a plain expression in forward
     def call(self, a, args, inplace=False):
-        return f"{args[0]} * {literal(a.factor)}"
+        return Call("*", (("factor", a.factor),)).on(args[0])
 
     def label(self, a):
         return f"scale {a.factor:g}"
@@ -260,7 +261,7 @@ class LayerScale(_Elementwise):
         return INPUT0         # for the parameter's gradient (the parameter itself is not an activation)
 
     def call(self, a, args, inplace=False):
-        return f"{args[0]} * {args[1]}"      # the parameter times the input, as torchvision writes it
+        return Call("*").on(args[0], args[1])      # the parameter times the input, as torchvision writes it
 
     def label(self, a):
         return f"layer scale {a.init:g}"
@@ -294,7 +295,7 @@ class Softmax(Op):
         return Call("nn.Softmax", (("dim", axis_of(a.axis, xs[0]) + 1),))
 
     def call(self, a, args, inplace=False):
-        return f"torch.softmax({args[0]}, {torch_dim(a.axis)})"
+        return Call("torch.softmax", (("dim", torch_dim(a.axis)),)).on(args[0])
 
     def label(self, a):
         return "softmax" if a.axis == 0 else f"softmax axis {a.axis}"
@@ -316,7 +317,7 @@ class Dropout(_Elementwise):
         return Call("nn.Dropout", (("p", a.p),))
 
     def call(self, a, args, inplace=False):
-        return f"F.dropout({args[0]}, {literal(a.p)}, self.training)"
+        return Call("F.dropout", (("p", a.p), ("training", Self("training")))).on(args[0])
 
     def label(self, a):
         return f"dropout {a.p:g}"

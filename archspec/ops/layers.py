@@ -21,7 +21,6 @@ from .base import (
     channels,
     kw,
     like,
-    literal,
     register,
     square,
     window_out,
@@ -43,7 +42,7 @@ class _Pool(Op):
         return Call(f"nn.{self.torch_name[0]}", *self._args(a))
 
     def call(self, a, args, inplace=False):
-        return Call(f"F.{self.torch_name[1]}", *self._args(a)).source(args[0])
+        return Call(f"F.{self.torch_name[1]}", *self._args(a)).on(args[0])
 
     def shape(self, a, xs):
         c, h, w = xs[0]
@@ -120,7 +119,7 @@ class AdaptiveAvgPool(Op):
         return Call("nn.AdaptiveAvgPool2d", (("output_size", self._size(a)),))
 
     def call(self, a, args, inplace=False):
-        return f"F.adaptive_avg_pool2d({args[0]}, {literal(self._size(a))})"
+        return Call("F.adaptive_avg_pool2d", (("output_size", self._size(a)),)).on(args[0])
 
     def label(self, a):
         return f"adaptive avgpool {a.size[0]}x{a.size[1]}"
@@ -182,7 +181,7 @@ class Upsample(Op):
         return Call("nn.Upsample", (), self._kwargs(a))
 
     def call(self, a, args, inplace=False):
-        return Call("F.interpolate", (), self._kwargs(a)).source(args[0])
+        return Call("F.interpolate", (), self._kwargs(a)).on(args[0])
 
     def label(self, a):
         s = a.scale
@@ -212,7 +211,7 @@ class LRN(Op):
         return Call("nn.LocalResponseNorm", *self._args(a))
 
     def call(self, a, args, inplace=False):
-        return Call("F.local_response_norm", *self._args(a)).source(args[0])
+        return Call("F.local_response_norm", *self._args(a)).on(args[0])
 
     def saved(self, a, xs, y, inplace=False):
         # F.local_response_norm: x, x^2 zero-padded over channels, k + alpha * avg and its power

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
 from . import base
-from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, axis_of, kw, like, literal, register, torch_dim
+from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, axis_of, kw, like, register, torch_dim
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -47,7 +47,7 @@ class Concat(Op):
     fresh = True
 
     def call(self, a, args, inplace=False):
-        return f"torch.cat([{', '.join(args)}], 1)"
+        return Call("torch.cat", (("tensors", list(args)), ("dim", 1)))
 
 
 def _tuple(v):
@@ -85,10 +85,11 @@ class Add(Op):
     def call(self, a, args, inplace=False):
         w = a.weights or (1.0,) * len(args)
         if inplace:      # out += identity, as torchvision writes it
-            head = args[0] if w[0] == 1 else f"{args[0]}.mul_({literal(w[0])})"
-            return head + "".join(f".add_({v})" if c == 1 else f".add_({v}, alpha={literal(c)})"
-                                  for v, c in zip(args[1:], w[1:]))
-        return " + ".join(v if c == 1 else f"{literal(c)} * {v}" for v, c in zip(args, w))
+            head = args[0] if w[0] == 1 else Call(".mul_", (("other", w[0]),)).on(args[0])
+            for v, c in zip(args[1:], w[1:]):
+                head = Call(".add_", (), () if c == 1 else (kw("alpha", c),)).on(head, v)
+            return head
+        return Call("+").on(*(v if c == 1 else Call("*", (("weight", c), ("x", v))) for v, c in zip(args, w)))
 
     def elementwise(self, a, xs, y):
         return (len(xs) - 1) * math.prod(y)
@@ -123,7 +124,7 @@ class Mul(Op):
     fresh = True
 
     def call(self, a, args, inplace=False):
-        return " * ".join(args)
+        return Call("*").on(*args)
 
 
 @register
@@ -183,8 +184,8 @@ class Flatten(Op):
         return Call("nn.Flatten", (), (kw("start_dim", s + 1, 1), kw("end_dim", end, -1)))
 
     def call(self, a, args, inplace=False):
-        end = "" if a.end == -1 else f", {torch_dim(a.end)}"
-        return f"torch.flatten({args[0]}, {torch_dim(a.start)}{end})"
+        end = () if a.end == -1 else (("end_dim", torch_dim(a.end)),)
+        return Call("torch.flatten", (("start_dim", torch_dim(a.start)), *end)).on(args[0])
 
     def label(self, a):
         return "flatten" if (a.start, a.end) == (0, -1) else f"flatten {a.start}..{a.end}"
@@ -236,7 +237,7 @@ class Permute(Op):
         return Call("Permute", (("dims", a.dims),), (), (PERMUTE,))
 
     def call(self, a, args, inplace=False):
-        return f"{args[0]}.permute({', '.join(map(literal, a.dims))})"
+        return Call(".permute", tuple((f"dim{k}", d) for k, d in enumerate(a.dims))).on(args[0])
 
     def label(self, a):
         return f"permute {', '.join(map(str, a.dims))}"
@@ -303,7 +304,9 @@ class ChannelShuffle(Op):
         return xs[0]
 
     def call(self, a, args, inplace=False):
-        return f"{args[0]}.unflatten(1, ({literal(a.groups)}, -1)).transpose(1, 2).flatten(1, 2)"
+        split = Call(".unflatten", (("dim", 1), ("sizes", (a.groups, -1)))).on(args[0])
+        swapped = Call(".transpose", (("dim0", 1), ("dim1", 2))).on(split)
+        return Call(".flatten", (("start_dim", 1), ("end_dim", 2))).on(swapped)
 
     def label(self, a):
         return f"channel shuffle {a.groups}"

@@ -6,6 +6,5 @@ and CSS in assets/, package data), diff and diffdraw (`archspec diff` and its di
 (training memory), catalog (`archspec list`).
 
 May import: the shared modules, ir, ops, the front end (table expands a spec's other
-configurations), analysis and the package's `load`/`analyze`. Never torch, the cli or pytorch/,
-save one exception: memory reads emit's scope tree (torch-free) to learn which ops run in place
-(tests/test_layout.py names it)."""
+configurations), analysis and the package's `load`/`analyze`. Never torch, the cli or pytorch/
+(memory reads which ops run in place from the IR, `Graph.in_place`; tests/test_layout.py)."""

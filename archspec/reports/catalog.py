@@ -43,7 +43,7 @@ def catalog(folder: str | Path) -> list[Entry]:
             continue
         ref = reference_summary(g) or {}
         ev = g.eval_counts()
-        entries.append(Entry(str(path), g.name, one_line(g.meta.get("title") or ""), list(g.input_shape),
+        entries.append(Entry(str(path), g.name, one_line(g.meta.title or ""), list(g.input_shape),
                              ev["params"], ev["macs"], one_line(ref.get("source", "")),
                              ref.get("holds") if ref.get("checks") else None))
     return entries

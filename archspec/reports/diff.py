@@ -221,8 +221,8 @@ def _cells(d: Diff, p: Pair, merged: bool) -> list[str]:
 
 
 def _title(g: Graph) -> str:
-    return g.name + (f": {one_line(g.meta['title'])}" if g.meta.get("title") else "") + \
-        (" (--set " + ", ".join(g.meta.get("sets") or []) + ")" if g.meta.get("sets") else "")
+    return g.name + (f": {one_line(g.meta.title)}" if g.meta.title else "") + \
+        (" (--set " + ", ".join(g.meta.sets or []) + ")" if g.meta.sets else "")
 
 
 def _total_lines(d: Diff) -> list[str]:
@@ -239,8 +239,8 @@ def to_dict(d: Diff) -> dict:
         return None if r is None else {"name": r.name, "op": r.op, "shape": list(r.shape or ()), "params": r.params,
                                        "macs": r.macs, **({"elementwise": r.elementwise} if d.elementwise else {})}
     return {
-        "a": {"name": d.a.name, "title": d.a.meta.get("title"), "sets": d.a.meta.get("sets") or []},
-        "b": {"name": d.b.name, "title": d.b.meta.get("title"), "sets": d.b.meta.get("sets") or []},
+        "a": {"name": d.a.name, "title": d.a.meta.title, "sets": d.a.meta.sets or []},
+        "b": {"name": d.b.name, "title": d.b.meta.title, "sets": d.b.meta.sets or []},
         "rows": [{"status": STATUS[p.status], "a": side(p.a), "b": side(p.b)} for p in d.pairs],
         "totals": {k: {"a": x, "b": y, "delta": y - x, "ratio": y / x if x else None}
                    for k, (x, y) in d.totals().items()},

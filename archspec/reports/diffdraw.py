@@ -92,7 +92,7 @@ def _side(v: render.View, status: dict[str, str], order: int, title: str) -> gra
 
 
 def _title(side: str, g: Graph) -> str:
-    sets = g.meta.get("sets") or []
+    sets = g.meta.sets or []
     return f"<<B>{side}: {render.escape(g.name)}</B>" + \
         (f"<BR/>{render.escape('--set ' + ', '.join(sets))}" if sets else "") + ">"
 

@@ -4,7 +4,7 @@ keeps for backward, per node and in total (`archspec summary --batch B`).
 What each op keeps is its op's `saved()` rule (archspec/ops/). A tensor kept by two ops
 (a conv's input that a ReLU also keeps as its output) is one storage and counts once, as
 PyTorch holds it: in-place ops and views (flatten, identity) share their input's storage,
-with the compiled module's own in-place decisions (emit/scopes.py). Ops before the first
+as the IR says (`Graph.in_place`, the rule the compiled module follows too). Ops before the first
 parameter keep nothing (the input needs no gradient). Each storage counts for the node that
 made it; the graph input counts as `input`."""
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 
 from ..ir import INPUT, Graph
-from ..pytorch.emit.scopes import ScopeTree
 
 DTYPES = {"float32": 4, "bfloat16": 2, "float16": 2}
 OWN_DTYPES = {"int64": 8, "bool": 1, "float32": 4}
@@ -70,20 +69,18 @@ def mib(nbytes: int) -> str:
     return f"{nbytes:,} bytes ({nbytes / 2**20:,.1f} MiB)"
 
 
-def storage_owners(graph: Graph, tree: ScopeTree) -> dict[str, str]:
+def storage_owners(graph: Graph) -> dict[str, str]:
     """For each node (and INPUT), the node whose output storage it shares: itself, or for an
     in-place op or a view, its first input's owner."""
     owner = {INPUT: INPUT}
     for n in graph.nodes.values():
-        shares = n.inputs and (n.op.view or tree.inplace(n))
-        owner[n.name] = owner[n.inputs[0]] if shares else n.name
+        owner[n.name] = owner[n.inputs[0]] if graph.shares_storage(n) else n.name
     return owner
 
 
 def training_memory(graph: Graph, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd") -> Memory:
     size = DTYPES[dtype]
-    tree = ScopeTree(graph)
-    owner = storage_owners(graph, tree)
+    owner = storage_owners(graph)
     kept: dict[tuple, tuple[str, int]] = {}       # storage -> (the node that made it, bytes)
 
     def elements(ref: str) -> int:
@@ -94,7 +91,7 @@ def training_memory(graph: Graph, batch: int = 1, dtype: str = "float32", optimi
         if n.shape is None or not grad[n.name]:
             continue
         xs = [x for x in n.in_shapes if x is not None]
-        for k, s in enumerate(n.op.saved(n.attrs, xs, n.shape, tree.inplace(n))):
+        for k, s in enumerate(n.op.saved(n.attrs, xs, n.shape, graph.in_place(n))):
             if s.what == "new":
                 count = (batch if s.batched else 1) * math.prod(s.shape)
                 kept[(n.name, k)] = (n.name, count * OWN_DTYPES.get(s.dtype, size))

@@ -489,8 +489,8 @@ def legend_label(v: View, shown: str, drawn: set[str]) -> str:
     """Title, input and outputs, exact totals (the numbers `summary --json` gives), the convention,
     and the symbols the diagram uses."""
     g = v.graph
-    lines = [f'<FONT POINT-SIZE="14"><B>{escape(g.meta.get("title") or g.name)}</B></FONT>',
-             *([_small(escape(g.meta["paper"]))] if g.meta.get("paper") else []),
+    lines = [f'<FONT POINT-SIZE="14"><B>{escape(g.meta.title or g.name)}</B></FONT>',
+             *([_small(escape(g.meta.paper))] if g.meta.paper else []),
              f"input {compact_shape(g.input_shape)}"]
     for k, o in g.outputs.items():
         note = " (training only" + (f", loss weight {o.loss_weight:g}" if o.loss_weight else "") + ")"

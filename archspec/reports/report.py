@@ -95,8 +95,8 @@ def to_dict(graph: Graph, memory=None) -> dict:
     sums = rollup(graph)
     return ({"memory": memory.to_dict()} if memory else {}) | {
         "name": graph.name,
-        "title": graph.meta.get("title"),
-        "variant_of": graph.meta.get("variant_of"),     # an untitled variant: its base (the title says so)
+        "title": graph.meta.title,
+        "variant_of": graph.meta.variant_of,     # an untitled variant: its base (the title says so)
         "input": list(graph.input_shape),
         "outputs": {k: list(graph.shape_of(o.node) or ()) for k, o in graph.outputs.items()},
         "train_only_outputs": [k for k, o in graph.outputs.items() if o.train_only],
@@ -118,7 +118,7 @@ def to_dict(graph: Graph, memory=None) -> dict:
 
 def reference_summary(graph: Graph) -> dict | None:
     """The stated figures, each checked, and whether all hold (None where not checked: --set)."""
-    ref = graph.meta.get("reference")
+    ref = graph.meta.reference
     if not ref:
         return None
     checks = [{"key": c.key, "stated": c.stated, "measured": c.measured, "holds": c.holds}
@@ -174,7 +174,7 @@ def format_summary(graph: Graph, fmt: str = "table", depth: int | None = None, m
     def line(r: list[str]) -> str:
         return "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * len(line(head))
-    title = f"{graph.name}" + (f": {one_line(graph.meta['title'])}" if graph.meta.get("title") else "")
+    title = f"{graph.name}" + (f": {one_line(graph.meta.title)}" if graph.meta.title else "")
     return "\n".join([title, f"input {fmt_shape(graph.input_shape)}", rule, line(head), rule,
                       *map(line, body), rule, line(total), rule, _footer(graph, memory)])
 
@@ -213,7 +213,7 @@ class RefCheck:
 
 def reference_checks(graph: Graph) -> list[RefCheck]:
     """Every figure the spec's own `reference:` states, checked (empty where it states none)."""
-    ref = graph.meta.get("reference") or {}
+    ref = graph.meta.reference or {}
     ours = {**graph.eval_counts(), "buffers": graph.buffers}
     checks = [RefCheck(k, ref[k], ours[k], ref[k] == ours[k]) for k in ("params", "macs", "buffers") if k in ref]
     if "params_millions" in ref:
@@ -229,11 +229,11 @@ def reference_checks(graph: Graph) -> list[RefCheck]:
 
 def reference_applies(graph: Graph) -> bool:
     """A reference describes the file as written: with --set overrides it is not checked."""
-    return bool(graph.meta.get("reference")) and not graph.meta.get("overridden")
+    return bool(graph.meta.reference) and not graph.meta.overridden
 
 
 def _reference(graph: Graph) -> str:
-    ref = graph.meta.get("reference") or {}
+    ref = graph.meta.reference or {}
     checks = reference_checks(graph)
     if not checks:
         return ""

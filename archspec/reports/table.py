@@ -96,8 +96,8 @@ def check_table(graph: Graph) -> None:
 
 def paper_table(graph: Graph, configurations: bool = True) -> tuple[list[str], list[list[str]]]:
     """(column titles, rows of cells) as the paper prints them; a cell may hold several lines."""
-    table: TableDef = graph.meta["table"]
-    raw = graph.meta.get("table_raw")
+    table: TableDef = graph.table
+    raw = graph.table_raw
     _check_size(graph, table, raw, configurations)
     diags = Diagnostics()
     cols_raw = raw.get("columns") if raw is not None else None
@@ -193,7 +193,7 @@ def _network(graph: Graph, raw, title: str, values: dict) -> Graph:
     """A configuration: this spec with those parameter values over the ones it was loaded with
     (--set num_classes=10 holds in every column; the configuration's own values win)."""
     try:      # values by dict: a key may be `path` or `sets`
-        spec = load_spec(graph.meta["file"], graph.meta.get("sets") or [], {**graph.meta.get("values", {}), **values})
+        spec = load_spec(graph.meta.file, graph.meta.sets or [], {**graph.meta.values, **values})
         spec.doc = spec.doc.model_copy(update={"table": None})
         return expand(spec)
     except SpecErrors as e:
@@ -364,9 +364,9 @@ def _count(v: int, col: TableColumn) -> str:
 
 def format_paper(graph: Graph) -> str:
     """The table as text, columns aligned, under its title and source."""
-    table: TableDef | None = graph.meta.get("table")
+    table: TableDef | None = graph.table
     if table is None:
-        raise SpecErrors([Diagnostic(Loc(graph.meta.get("file") or graph.name), "this spec declares no table:",
+        raise SpecErrors([Diagnostic(Loc(graph.meta.file or graph.name), "this spec declares no table:",
                                      hint="summary --format paper prints the paper's table a spec declares; "
                                           "see specs/googlenet.yaml")])
     titles, body = paper_table(graph)

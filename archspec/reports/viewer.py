@@ -35,7 +35,7 @@ def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
     unit = unit_at(depth, expand)
     sums, train, skip = rollup(graph), graph.train_only_nodes(), flags(graph)
     return {
-        "name": graph.name, "title": graph.meta.get("title") or graph.name, "paper": graph.meta.get("paper"),
+        "name": graph.name, "title": graph.meta.title or graph.name, "paper": graph.meta.paper,
         "input": list(graph.input_shape), "convention": CONVENTION,
         "totals": {"params": graph.params, "buffers": graph.buffers, "macs": graph.macs},
         "outputs": [{"name": k, "node": o.node, "train_only": o.train_only} for k, o in graph.outputs.items()],
@@ -89,7 +89,7 @@ def _asset(name: str) -> str:
 
 
 def page(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> str:
-    title = escape(one_line(graph.meta.get("title") or graph.name))
+    title = escape(one_line(graph.meta.title or graph.name))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title} · archspec</title>\n<style>\n{_asset('viewer.css')}</style></head>\n<body>\n"

@@ -21,17 +21,20 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
 
 The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and returns,
 which are nn.Sequential chains); `classes` gives every other scope a class, with its
-`forward` body from `forward` and constructor parameters for the numbers that differ;
+`forward` body from `forward` (each functional node's expression from `expr`) and constructor
+parameters for the numbers that differ;
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 
-Each op describes its PyTorch form itself (`Op.module` as `Call` data, `Op.call`
-as text); this package only arranges them. Identifiers are the expander's
+Each op describes its PyTorch form itself, as data: `Op.module` a constructor `Call`, `Op.call`
+a forward `Call` over `Arg` placeholders of its inputs; this package only arranges them, and
+`expr` alone writes a forward expression. Identifiers are the expander's
 validated names; numbers are written with repr (`literal`); spec text only
 through `source._text`. The same spec gives byte-identical source.
 
 May import: the shared modules, ir, ops and the front end (the spec's `init:` rules); never torch,
-nor the rest of pytorch/: reports/memory.py reads the scope tree (tests/test_layout.py).
+nor the rest of pytorch/ (tests/test_layout.py). Who reads each tensor and which ops run in place
+are the IR's (`Graph.readers`, `Graph.in_place`), shared with reports/memory.py.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
-from ...names import name_problem
+from ...names import Namespace, name_problem
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import ParamNamer, as_tuple, camel, classifiers, name_classes, root_name
 from .forward import forward_lines
@@ -171,7 +171,8 @@ def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int
     if (any(s != stretches[0] for s in stretches) or "layer" in words or "NAME" in words
             or not {c.local for c in mods}.isdisjoint(_WORD.findall("\n".join(rest)))):
         return None
-    var = next(v for v in ("new_features", "out", "layer_out", "value") if v not in words)   # torchvision's
+    names = Namespace(words)
+    var = names.first("new_features", "out", "layer_out") or names.fresh("value")    # torchvision's
     body = [_renamed(line.replace("self.NAME(", "layer("), "NAME", var) for line in stretches[0]]
     loop = ["for layer in self.children():", *(f"    {line}" for line in body)]
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
@@ -260,7 +261,7 @@ class ClassPlanner:
         self.ctor_keys: dict[Child, Any] = {}
         self.locals_of: dict[ScopeNode, frozenset[str]] = {}    # its children's names
         self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`_merge` asks again)
-        self.taken = {"Model", "_probe"} | tree.helper_classes
+        self.taken = Namespace({"Model", "_probe"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         for sn in tree.post_order():
             if not sn.sequential:
@@ -448,7 +449,6 @@ class ClassPlanner:
         labels = [lab for lab, _ in per_scope[0]]
         columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
         names: dict[tuple, str] = {}
-        given: set[str] = set()
         namer = ParamNamer(self.tree.graph, plan)
         plan.slots = []
         for label, col in zip(labels, columns):
@@ -457,8 +457,7 @@ class ClassPlanner:
                 plan.slots.append(None)
                 continue
             if key not in names:
-                names[key] = namer(col, label, given)
-                given.add(names[key])
+                names[key] = namer(col, label)
             plan.slots.append(names[key])
         column_of = {slot: col for slot, col in zip(plan.slots, columns) if slot}    # equal columns per slot
         if plan.instances[0] not in self.loop_of:      # a loop's numbers grow: no expressions there
@@ -495,7 +494,7 @@ def take_num_classes(planner: ClassPlanner, plan: ClassPlan) -> None:
     """The top class takes the spec's `num_classes` (its default the spec's) and gives it to
     the classifiers it builds itself, as torchvision's `nn.Linear(2048, num_classes)`."""
     g = planner.tree.graph
-    n = (g.meta.get("params") or {}).get("num_classes")
+    n = (g.meta.params or {}).get("num_classes")
     if type(n) is not int or "num_classes" in plan.params:
         return
     labels = {c.replace(".", "_") + side for c in classifiers(g, n) for side in ("_out_features", "_out_channels")}

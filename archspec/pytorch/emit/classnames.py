@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...ir import Graph
-from ...names import RESERVED, name_problem
+from ...names import RESERVED, Namespace, name_problem
 from .scopes import ScopeNode, ScopeTree
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def root_name(g: Graph) -> str:
     """The top class: the spec's `name:` (a title says more than a class name should), each
     word cased as the title writes it (resnet50, "ResNet-50" -> ResNet50; convnext_tiny,
     "ConvNeXt-T" -> ConvNeXtTiny), else capitalised."""
-    title = re.sub(r"[^A-Za-z0-9]", "", g.meta.get("title") or "")
+    title = re.sub(r"[^A-Za-z0-9]", "", g.meta.title or "")
     out = ""
     for word in (w for w in re.split(r"[^A-Za-z0-9]+", g.name) if w):
         at = title.lower().find(word.lower())
@@ -37,16 +37,15 @@ def root_name(g: Graph) -> str:
 
 # -- class names: the block's, and what differs where one block needs several classes ----------
 
-def name_classes(tree: ScopeTree, plans: list[ClassPlan], taken: set[str]) -> None:
+def name_classes(tree: ScopeTree, plans: list[ClassPlan], taken: Namespace) -> None:
     """Each class is named after its block; where a block needs several classes, each
     also says what sets it apart (`InvertedResidualNoExpand`, `InvertedResidualSkip`):
     the fewest feature words, in a fixed order, that tell it from its siblings, numbered
-    (`Module2`) only where no feature does. `taken` gains every name given."""
+    (`Module2`) only where no feature does. `taken`, the file's class names, gives each."""
     groups: dict[str, list[ClassPlan]] = {}
     for plan in plans:
         groups.setdefault(plan.name, []).append(plan)
     order = {name: k for k, name in enumerate(tree.graph.nodes)}     # graph order, for each class's first conv
-    numbered: dict[str, int] = {}
     for base, group in sorted(groups.items(), key=lambda g: len(g[1]) > 1):   # blocks' own names first
         found = [_features(tree, plan, base, order) for plan in group]
         every = sorted(set().union(*(ops for _, ops in found)) - {"add"})   # an add: the Skip word
@@ -54,7 +53,7 @@ def name_classes(tree: ScopeTree, plans: list[ClassPlan], taken: set[str]) -> No
                 for (words, ops), plan in zip(found, group)]
         rows = [row + ("",) * (max(map(len, rows)) - len(row)) for row in rows]    # two blocks, one base name
         for plan, name in zip(group, _told_apart(base, rows)):
-            plan.name = _free(name if name_problem(name) is None else base, taken, numbered)
+            plan.name = taken.fresh(name if name_problem(name) is None else base, "", 2)   # Module2
 
 
 def _switches(plan: ClassPlan) -> tuple[str, ...]:
@@ -93,21 +92,6 @@ def _told_apart(base: str, rows: list[tuple[str, ...]]) -> list[str]:
             split += by_word.values()
         peers = split
     return names
-
-
-def _free(name: str, taken: set[str], numbered: dict[str, int]) -> str:
-    """The name, numbered where a class or helper already has it. `numbered` remembers the
-    last number tried per name (names are only ever added to `taken`), so many classes of one
-    name cost one test each, not one per class before them."""
-    given, k = name, numbered.get(name, 1)
-    if k > 1:
-        given = f"{name}{k}"
-    while given in taken:
-        k += 1
-        given = f"{name}{k}"
-    numbered[name] = k
-    taken.add(given)
-    return given
 
 
 def _features(tree: ScopeTree, plan: ClassPlan, base: str,
@@ -153,16 +137,11 @@ class ParamNamer:
     def __init__(self, g: Graph, plan: ClassPlan) -> None:
         self.g, self.plan = g, plan
         self.index: dict[tuple, list[str]] | None = None     # column -> candidates, made when first asked
+        self.params = Namespace(plan.optional)          # the constructor's parameters, the optional children's
 
-    def __call__(self, col: tuple, label: str, taken: set[str]) -> str:
+    def __call__(self, col: tuple, label: str) -> str:
         fallback = re.sub(r"\W", "_", label if label[0].isalpha() else "m" + label)
-        for c in self._candidates(col) + [fallback]:
-            if name_problem(c) is None and c not in taken and c not in self.plan.optional:
-                return c
-        k = 2
-        while f"{fallback}_{k}" in taken or f"{fallback}_{k}" in self.plan.optional:
-            k += 1
-        return f"{fallback}_{k}"
+        return self.params.first(*self._candidates(col)) or self.params.fresh(fallback, "_", 2)
 
     def is_named(self, col: tuple) -> bool:
         """A block parameter or in/out_channels has these values (its name is no node's)."""

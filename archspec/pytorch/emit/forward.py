@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Set
 
-from ...names import name_problem
+from ...names import Namespace, name_problem
 from ...ops.base import literal
+from .expr import expression, in_place_add, node_expr
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
-_IN_PLACE_ADD = re.compile(r"^(\w+)\.add_\((\w+)\)$")
 _NUMBERED = re.compile(r"(.+)_([1-9][0-9]*)")                 # a variable `_name` numbered: base_k
 
 
@@ -50,9 +50,8 @@ def _branches(sn: ScopeNode) -> dict[str, str]:
         m = _NUMBERED.fullmatch(c.local)
         if m and c.named and c.local.isidentifier():
             stems.setdefault(snake(m[1]), []).append(c.local)
-    taken = {snake(c.local) for c in sn.children} | set(arg_names(sn))
-    return {local: stem for stem, steps in stems.items() if len(steps) > 1 and stem not in taken
-            and name_problem(stem) is None for local in steps}
+    taken = Namespace({snake(c.local) for c in sn.children} | set(arg_names(sn)))
+    return {local: stem for stem, steps in stems.items() if len(steps) > 1 and taken.usable(stem) for local in steps}
 
 
 class _Forward:
@@ -66,11 +65,10 @@ class _Forward:
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
         self.last.update({r: len(self.order) for r in sn.exports})
         self.var: dict[str, str] = {}            # ref -> the variable holding it
-        self.live: dict[str, str] = {}           # variable -> the ref it holds now
-        self.taken_below: dict[str, int] = {}    # base -> k where base, base_1 .. base_{k-1} are all live
+        self.live = Namespace()                  # the variables holding a value still to be read
         self.branches = _branches(sn)
         for r, v in zip(sn.inputs, arg_names(sn)):
-            self.var[r], self.live[v] = v, r
+            self.var[r] = self.live.take(v)
 
     def _schedule(self) -> tuple[list[Child], list[Child]]:
         """Children in order; at the top, those that only training-only outputs need go last,
@@ -95,26 +93,25 @@ class _Forward:
 
     def _step(self, i: int, c: Child) -> str | None:
         """The line computing one child; None where it only renames a value (an identity)."""
-        expr = self._expr(c, [self.var[r] for r in c.inputs])
+        expr, added = self._expr(c, [self.var[r] for r in c.inputs])
         dying = [r for r in dict.fromkeys(c.inputs) if self.last[r] == i]
         for r in dying:
-            self._release(self.var[r])
+            self.live.release(self.var[r])
         reusable = self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] else None
         if expr == reusable and len(c.outputs) == 1:
-            self.var[c.outputs[0]], self.live[reusable] = reusable, c.outputs[0]
+            self.var[c.outputs[0]] = self.live.take(reusable)
             return None
         names = []
         for o in c.outputs:
             v = self._name(c, o, i, reusable)
-            self.var[o], self.live[v] = v, o
+            self.var[o] = self.live.take(v)
             names.append(v)
         if c.local in self.optional:                  # identity = x; if self.downsample is not None: ...
             arg = self.var[c.inputs[0]]
             assign = f"{names[0]} = {arg}\n" if names[0] != arg else ""
             return f"{assign}if self.{c.local} is not None:\n    {names[0]} = {expr}"
-        added = _IN_PLACE_ADD.match(expr)
-        if added and added[1] == names[0] and len(names) == 1:
-            return f"{names[0]} += {added[2]}"           # out += identity, as torchvision writes it
+        if added and added[0] == names[0] and len(names) == 1:
+            return f"{names[0]} += {added[1]}"           # out += identity, as torchvision writes it
         return f"{', '.join(names)} = {expr}"
 
     def _name(self, c: Child, ref: str, i: int, reusable: str | None) -> str:
@@ -140,27 +137,7 @@ class _Forward:
             return reusable
         else:
             base = "out"
-        return self._numbered(base)
-
-    def _numbered(self, base: str) -> str:
-        """base, else base_1, base_2, ...: the first that holds nothing live, looked for from where
-        the last search for it stopped (lowered as names are freed), not by testing every live one again."""
-        k = self.taken_below.get(base, 0)
-        name = f"{base}_{k}" if k else base
-        while name in self.live:
-            k += 1
-            name = f"{base}_{k}"
-        self.taken_below[base] = k
-        return name
-
-    def _release(self, var: str) -> None:
-        """The variable holds nothing live now: the names it could be numbered as (base, or base_k
-        of a shorter base) may be free below where `_name` would start looking."""
-        self.live.pop(var, None)
-        numbered = _NUMBERED.fullmatch(var)
-        for base, k in [(var, 0), *([(numbered[1], int(numbered[2]))] if numbered else [])]:
-            if k < self.taken_below.get(base, 0):
-                self.taken_below[base] = k
+        return self.live.fresh(base)
 
     def _shortcut(self, ref: str) -> bool:
         """A value read only by an add, as a later term, whose first term is not the block's
@@ -172,17 +149,24 @@ class _Forward:
         return (add.op.name == "add" and ref in add.inputs[1:] and ref != add.inputs[0]
                 and add.inputs[0] not in self.sn.inputs)
 
-    def _expr(self, c: Child, args: list[str]) -> str:
+    def _expr(self, c: Child, args: list[str]) -> tuple[str, tuple[str, str] | None]:
+        """The child's value as source, and (target, term) where it is an in-place add of two
+        variables (`out += identity`)."""
         if c.module:
             call = f"{attr(self.sn.shared.get(c.local, c.local))}({', '.join(args)})"
-            return f"_probe(self, {literal(c.local)}, {call})" if self.probe and c.local in self.sn.shared else call
+            probed = self.probe and c.local in self.sn.shared
+            return (f"_probe(self, {literal(c.local)}, {call})" if probed else call), None
         n = c.node
         assert n is not None
         if c.param:              # the op's parameter, then its inputs
             args = [attr(c.local), *args]
         with located(c):
-            expr = n.op.call(n.attrs, args, self.tree.inplace(n))
-        return f"_probe(self, {literal(c.local)}, {expr})" if self.probe else str(expr)
+            e = node_expr(n, self.tree.inplace(n), int(c.param))
+            assert e is not None       # a node without a call is a module (ScopeTree._as_module)
+            text = expression(e, args)
+        if self.probe:
+            return f"_probe(self, {literal(c.local)}, {text})", None
+        return text, in_place_add(e, args)
 
     def _returns(self) -> list[str]:
         if self.sn.path != "":

@@ -6,15 +6,15 @@ import fnmatch
 import re
 
 from ...errors import SpecError
-from ...frontend.spec import InitDef, InitRule
-from ...ir import Graph
+from ...ir import Graph, Init, InitRule
 from ...limits import MAX_INIT_TESTS
 from ...ops.base import REGISTRY, literal
 
 
 def init_weights(graph: Graph) -> list[str]:
     """The method's source, unindented; only for a graph with `init:` rules."""
-    init: InitDef = graph.init
+    init = graph.init
+    assert init is not None
     lines = ["def init_weights(self):", '    """The spec\'s `init:` rules."""']
     rules = [(_present(graph, op), _rule_lines(r, _has(graph, op, "weight"), _has(graph, op, "bias")))
              for op, r in init.rules.items()]
@@ -49,7 +49,7 @@ def _has(graph: Graph, op: str, tensor: str) -> bool | None:
     return None if len(has) > 1 else has.pop() if has else False
 
 
-def _zero_names(graph: Graph, init: InitDef) -> list[str]:
+def _zero_names(graph: Graph, init: Init) -> list[str]:
     """The nodes `zero:` names: their weight starts at 0. Each pattern's matches, in graph order,
     patterns in their order; a plain name is looked up, a glob tests only the names that share its
     literal prefix (sorted, bisected), so many patterns over many nodes stay cheap."""

@@ -10,6 +10,7 @@ from typing import cast
 from ...errors import Loc, SpecError
 from ...ir import INPUT, Graph, Node, Scope, parent
 from ...ops.base import Call
+from .expr import node_expr
 
 
 @dataclass(eq=False)
@@ -122,11 +123,8 @@ class ScopeTree:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.consumers: dict[str, list[str]] = {}       # ref -> the nodes reading it, once each
-        for n in graph.nodes.values():
-            for r in dict.fromkeys(n.inputs):
-                self.consumers.setdefault(r, []).append(n.name)
-        self.output_refs = {o.node for o in graph.outputs.values()}
+        self.consumers = graph.readers                  # ref -> the nodes reading it, once each (the IR's)
+        self.output_refs = graph.output_refs
         self.train_only = graph.train_only_nodes()
         self.helper_classes: set[str] = set()          # classes the ops define (TableConv, ...)
         self.root = self._build()
@@ -150,7 +148,7 @@ class ScopeTree:
         network, as torchvision's nn.ReLU modules do), else a functional call (add, concat)."""
         with located(n):
             module = _module(n)
-            call = n.op.call(n.attrs, ["x"] * len(n.inputs))
+            call = node_expr(n)
         if module is None and (call is None or n.tensors):
             raise SpecError(f"{n.name}: op '{n.op.name}' has no PyTorch " + ("module" if n.tensors else "form"),
                             loc=n.loc, hint="its definition needs Op.module (a module holding its tensors)"
@@ -246,12 +244,8 @@ class ScopeTree:
         return ref not in self.output_refs and all(r in self.names_of(c) for r in self.consumers.get(ref, []))
 
     def inplace(self, n: Node) -> bool:
-        """An op may overwrite its first input when that is a fresh tensor nothing else reads."""
-        if not n.op.inplace or not n.inputs or n.inputs[0] == INPUT:
-            return False
-        src = n.inputs[0]
-        return (self.graph.nodes[src].op.fresh and self.consumers.get(src) == [n.name]
-                and n.inputs.count(src) == 1 and src not in self.output_refs)
+        """An op may overwrite its first input when that is a fresh tensor nothing else reads (the IR's rule)."""
+        return self.graph.in_place(n)
 
     def node_call(self, n: Node) -> Call:
         """The constructor of a module node, or the initial value of a parameter node (only asked
