@@ -78,15 +78,16 @@ def _fixed(candidates: dict[str, tuple], block: bool) -> dict[str, int]:
 
 def _fixed_expr(label: str, v: Any, fixed: dict[str, int]) -> str | None:
     """A number every instance has, as the block parameter(s) that give it: one the position is
-    named after (`bn_size=bn_size`), else a channel-sized one (before the in/out channels the
-    position is named after: MobileNet's `c`, not `out_channels` beside it) or the product of two."""
+    named after (`bn_size=bn_size`), else, channel-sized, one that has it (before the in/out
+    channels the position is named after: MobileNet's `c`, not `out_channels` beside it) or the
+    product of two."""
     if type(v) is not int:
         return None
     named = [p for p, pv in fixed.items() if pv == v and (label == p or label.endswith("_" + p))]
     factors = {p: pv for p, pv in fixed.items() if p not in SIDES}    # channels: only where named so
     own = [p for p in named if p not in SIDES]
-    if own or v < FIXED_MIN:
-        return next(iter(own or named), None)
+    if own or v < FIXED_MIN:                 # a toy's 4 channels stay literal (tests/test_safety.py)
+        return next(iter(own), None)
     return next((p for p, pv in factors.items() if pv == v), None) or next(iter(named), None) or next(
         (f"{p} * {q}" for (p, a), (q, b) in itertools.combinations(factors.items(), 2) if a * b == v), None)
 
