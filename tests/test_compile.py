@@ -111,20 +111,23 @@ def test_optional_child_and_loops_together(spec_file):
 
 
 def test_repeats_are_loops_with_the_same_state_dict():
-    """DenseNet's dense blocks (6, 12, 24, 16 layers whose in_channels grow by 32): one class
-    that builds its layers in a loop and runs them in one, under torchvision's names."""
+    """DenseNet's dense blocks (6, 12, 24, 16 layers whose in_channels grow by the growth rate
+    32): one class that builds its layers in a loop and runs them in one, under torchvision's
+    names, the step written as the block's parameter."""
     text = source(SPECS / "densenet121.yaml")
     assert text.count("\nclass DenseBlock") == 1
-    assert ('        for i in range(layers):\n            self.add_module(f"denselayer{i + 1}", '
-            "DenseLayer(in_channels=in_channels + i * 32))\n") in text
+    assert ('        for i in range(layers):\n            self.add_module(\n                f"denselayer{i + 1}",\n'
+            "                DenseLayer(in_channels=in_channels + i * growth, growth=growth, bn_size=bn_size),\n"
+            "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "self.denseblock3 = DenseBlock(layers=24, in_channels=256)" in text
+    assert "self.denseblock3 = DenseBlock(in_channels=256, layers=24, growth=32, bn_size=4)" in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
     check_generated_source(text)
-    for bad in ['self.add_module(f"denselayer{i + 1}"', "for layer in self.children():"]:
+    for bad in ['f"denselayer{i + 1}"', "for layer in self.children():"]:
         evil = text.replace(bad, bad.replace("i + 1", "i.__class__").replace("children", "modules"))
+        assert evil != text
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(evil)
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")

@@ -10,13 +10,20 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
 - ctor-param: a constructor parameter of a block's class that is none of the block's own
   parameters, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
 - top-params: the top class does not take `num_classes` where the spec has it;
-- literal: the top class writes the number of classes as a literal (`nn.Linear(2048, 1000)`);
+- literal: a class writes the number of classes as a literal (`nn.Linear(2048, 1000)`, in the
+  top class or a side head such as InceptionAux);
+- derived-literal: a block's class writes a number that its block's parameters give, the same at
+  every instance (DenseNet's `in_channels + i * 32` where the block has growth 32, `128` for
+  bn_size 4 x growth 32), not the expression;
+- class-per-stage: two classes of one block whose sources differ only in numbers (SplitAttention2
+  for each stage), where one class with arguments would do;
 - camel-local: a local variable in forward that is not snake_case (`Mixed_6e = ...`);
 - cat-generic: a concatenation of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`).
 """
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 
 import pytest
@@ -44,20 +51,58 @@ def review(spec: str) -> list[str]:
     g = archspec.analyze(spec)
     params = archspec.load(spec).params
     block_params: dict[str, set[str]] = {}
+    values: dict[str, dict[str, set]] = {}          # block -> parameter -> its values over the instances
     for s in g.scopes.values():
         if s.block:
             block_params.setdefault(s.block, set()).update(s.args)
+            for k, v in s.args.items():
+                values.setdefault(s.block, {}).setdefault(k, set()).add(repr(v))
+    fixed = {b: {k: int(next(iter(vs))) for k, vs in ps.items() if len(vs) == 1 and next(iter(vs)).isdigit()}
+             for b, ps in values.items()}           # int parameters equal at every instance
     tree = ast.parse(emit(g))
     top = next(n.value.id for n in tree.body if isinstance(n, ast.Assign)
                and isinstance(n.value, ast.Name) and n.targets[0].id == "Model")   # type: ignore[attr-defined]
     out: list[str] = []
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-        out += [f"{g.name}: {f}" for f in _review_class(cls, cls.name == top, g.name, params, block_params)]
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    for cls in classes:
+        out += [f"{g.name}: {f}" for f in _review_class(cls, cls.name == top, g.name, params, block_params, fixed)]
+    return out + [f"{g.name}: {f}" for f in _per_stage(classes)]
+
+
+def _blanked(cls: ast.ClassDef) -> str:
+    """A class's source with its name, docstring and every number blanked out."""
+    body = [n for n in cls.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    text = ast.dump(ast.Module(body=body, type_ignores=[]))
+    return re.sub(r"Constant\(value=-?[0-9.e+-]+\)", "Constant(#)", text)
+
+
+def _per_stage(classes: list[ast.ClassDef]) -> list[str]:
+    """class-per-stage: classes of one block that are the same but for their numbers."""
+    seen: dict[tuple[str, str], str] = {}
+    out = []
+    for cls in classes:
+        doc = _DOC.match(ast.get_docstring(cls) or "")
+        if doc and doc[1] == "Block":
+            key = (doc[2], _blanked(cls))
+            if key in seen:
+                out.append(f"class-per-stage: {cls.name}: {seen[key]} but for its numbers")
+            seen.setdefault(key, cls.name)
     return out
 
 
+def _derived_literals(init: ast.FunctionDef, cls: str, fixed: dict[str, int]) -> list[str]:
+    """derived-literal: channel-sized numbers (8 and up: a 2 or 3 may as well be a kernel or a
+    stride the block fixes) in __init__ that a block parameter equal at every instance gives,
+    or the product of two such."""
+    given = {v: p for p, v in fixed.items()}
+    given.update({a * b: f"{p} * {q}" for (p, a), (q, b) in itertools.combinations(fixed.items(), 2)
+                  if a * b not in given})
+    return [f"derived-literal: {cls}: line {c.lineno}: {c.value} is {given[c.value]}" for c in ast.walk(init)
+            if isinstance(c, ast.Constant) and type(c.value) is int and c.value >= 8 and c.value in given]
+
+
 def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
-                  block_params: dict[str, set[str]]) -> list[str]:
+                  block_params: dict[str, set[str]], fixed: dict[str, dict[str, int]]) -> list[str]:
     doc = _DOC.match(ast.get_docstring(cls) or "")
     if not (doc or is_top):
         return []                            # a helper class (Permute, StochasticDepth): hand-written
@@ -74,12 +119,15 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         base = doc[2] if doc[1] == "Block" else doc[2].split(".")[-1]
         allowed = block_params.get(doc[2], set()) if doc[1] == "Block" else set(params)
         allowed |= {"in_channels", "out_channels"} | optional | {f"{p}_step" for p in allowed}
+        allowed |= {"num_classes"} & set(params)      # a side head's classifier (torchvision's InceptionAux)
     if not (_key(cls.name) == _key(base) if is_top else _named_after(cls.name, base)):
         out.append(f"class-name: {cls.name}: not named after {base!r}")
     out += [f"ctor-param: {cls.name}({n}): not a parameter of {base!r}" for n in names if n not in allowed]
-    if is_top and "num_classes" in params:
-        if "num_classes" not in names:
-            out.append(f"top-params: {cls.name}: takes no num_classes")
+    if doc and doc[1] == "Block" and init is not None:
+        out += _derived_literals(init, cls.name, fixed.get(doc[2], {}))
+    if is_top and "num_classes" in params and "num_classes" not in names:
+        out.append(f"top-params: {cls.name}: takes no num_classes")
+    if "num_classes" in params:
         out += [f"literal: {cls.name}: line {c.lineno}: {ast.unparse(c)}" for c in ast.walk(init or cls)
                 if isinstance(c, ast.Call) and any(isinstance(a, ast.Constant) and a.value == params["num_classes"]
                                                    and type(a.value) is int for a in c.args)]
@@ -95,33 +143,21 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
     return out
 
 
-# kinds the emitter does not yet avoid everywhere (issue 22): reported by the xfail test below
-OPEN = {"ctor-param"}
-
-
-def _kind(finding: str) -> str:
-    return finding.split(": ")[1]
-
-
-# specs whose blocks the emitter cannot yet write as one class (issue 22): list-valued attributes
-# (unflatten sizes, slice bounds) are written as literals, so each stage gets its own numbered class,
-# and a concat of a ladder's steps reads generic names. Strict: each flips to a failure once fixed.
+# specs whose blocks the emitter cannot yet write as one class (issue 22): numbers in forward's
+# functional calls (unflatten sizes) are written as literals, so each stage gets its own numbered
+# class; Res2Net's subset width is a `let:` of its block (`planes * base_width // 64 * groups`), which
+# the IR does not keep, so its slices' bounds stay node-named parameters, and a concat of the ladder's
+# steps reads generic names. Strict: each flips to a failure once fixed.
 NOT_YET = {"resnest14d": "SplitAttention2, BottleneckReduction2...: one class per stage",
            "skresnet50": "SelectiveKernel2, SkBottleneck2...: one class per stage",
-           "res2net50_26w_4s": "torch.cat([out, out_1, out_2, out_3], 1): the ladder's steps unnamed"}
+           "res2net50_26w_4s": "x1_stop, conv1_out_channels; torch.cat([out, out_1, out_2, out_3], 1)"}
 
 
 @pytest.mark.parametrize("spec", [
     pytest.param(str(p), id=p.stem, marks=[pytest.mark.xfail(reason=NOT_YET[p.stem], strict=True)]
                  if p.stem in NOT_YET else []) for p in ALL_SPECS])
 def test_generated_file_reads_like_torchvision(spec):
-    findings = [f for f in review(spec) if _kind(f) not in OPEN]
-    assert findings == [], "\n".join(findings)
-
-
-@pytest.mark.xfail(reason="issue 22: the kinds in OPEN still have findings", strict=True)
-def test_no_open_findings():
-    findings = [f for p in ALL_SPECS for f in review(str(p)) if _kind(f) in OPEN]
+    findings = review(spec)
     assert findings == [], "\n".join(findings)
 
 
@@ -132,6 +168,8 @@ class Module2(nn.Module):
     """Block 'module': a, b."""
     def __init__(self, in_channels, rep_1_out, skip=None):
         super().__init__()
+        self.conv = nn.Conv2d(in_channels, 128, 3)
+        self.fc = nn.Linear(768, 1000)
     def forward(self, x):
         Mixed_6e = x
         out = x
@@ -143,8 +181,31 @@ Model = GoogLeNetAsTorchvisionBuildsIt
 '''
     tree = ast.parse(src)
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    found = (_review_class(classes[0], False, "googlenet", {"num_classes": 1000}, {"module": {"out"}})
-             + _review_class(classes[1], True, "googlenet", {"num_classes": 1000}, {}))
+    fixed = {"module": {"growth": 32, "bn_size": 4, "stride": 2}}
+    found = (_review_class(classes[0], False, "googlenet", {"num_classes": 1000}, {"module": {"out"}}, fixed)
+             + _review_class(classes[1], True, "googlenet", {"num_classes": 1000}, {}, fixed))
     kinds = [f.split(":")[0] for f in found]
-    assert kinds == ["class-name", "ctor-param", "camel-local", "cat-generic", "class-name", "top-params",
-                     "literal"]
+    assert kinds == ["class-name", "ctor-param", "derived-literal", "literal", "camel-local", "cat-generic",
+                     "class-name", "top-params", "literal"]
+    assert "128 is growth * bn_size" in found[2]
+
+
+def test_the_review_finds_a_class_per_stage():
+    """Two classes of one block alike but for their numbers are found; a structural difference
+    (another child) is not."""
+    src = '''
+class SplitAttention(nn.Module):
+    """Block 'split_attention': layer1.0.conv2."""
+    def forward(self, x):
+        return x.unflatten(1, (2, 64))
+class SplitAttention2(nn.Module):
+    """Block 'split_attention': layer2.0.conv2."""
+    def forward(self, x):
+        return x.unflatten(1, (2, 128))
+class SplitAttentionSkip(nn.Module):
+    """Block 'split_attention': layer3.0.conv2."""
+    def forward(self, x):
+        return x.unflatten(1, (2, 128)) + x
+'''
+    classes = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
+    assert _per_stage(classes) == ["class-per-stage: SplitAttention2: SplitAttention but for its numbers"]

@@ -33,16 +33,19 @@ class Slice(nn.Module):
 
 SPLIT = '''
 class Split(nn.Module):
-    """torch.split(x, sizes, dim)[index]: one piece, of unequal sizes (a view)."""
+    """torch.split(x, sizes, dim)[index]: one piece, of unequal sizes (a view); a size -1 is
+    the rest of the axis."""
 
     def __init__(self, sizes, index, dim=1):
         super().__init__()
         self.sizes = list(sizes)
+        self.known = sum(s for s in sizes if s != -1)
         self.index = index
         self.dim = dim
 
     def forward(self, x):
-        return torch.split(x, self.sizes, self.dim)[self.index]
+        sizes = [x.size(self.dim) - self.known if s == -1 else s for s in self.sizes]
+        return torch.split(x, sizes, self.dim)[self.index]
 '''
 
 
@@ -141,8 +144,9 @@ class Split(Op):
 
     def module(self, a, xs, y, inplace=False):
         k = axis_of(a.axis, xs[0])
-        sizes = _filled(a.sizes, xs[0][k], "split sizes", product=False)
-        return Call("Split", (("sizes", sizes), ("index", a.index % len(sizes))), (kw("dim", k + 1, 1),), (SPLIT,))
+        sizes = _filled(a.sizes, xs[0][k], "split sizes", product=False)     # checked; -1 stays the rest
+        return Call("Split", (("sizes", a.sizes), ("index", a.index % len(sizes))), (kw("dim", k + 1, 1),),
+                    (SPLIT,))
 
     def label(self, a):
         return f"split {a.index % len(a.sizes) + 1}/{len(a.sizes)}" + (f" axis {a.axis}" if a.axis else "")

@@ -22,7 +22,7 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
 The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and returns,
 which are nn.Sequential chains); `classes` gives every other scope a class, with its
 `forward` body from `forward` (each functional node's expression from `expr`) and constructor
-parameters for the numbers that differ;
+parameters (`ctorparams`) for the numbers that differ;
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 

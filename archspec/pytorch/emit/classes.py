@@ -12,7 +12,8 @@ from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
 from ...names import Namespace, name_problem
 from ...ops.base import Call, is_default, kw, literal
-from .classnames import ParamNamer, as_tuple, camel, classifiers, name_classes, root_name
+from .classnames import camel, name_classes, root_name
+from .ctorparams import parameterise
 from .forward import forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
@@ -178,56 +179,6 @@ def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
 
-def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
-    """The block's default of each parameter named after one of its parameters, where an
-    instance that left it at its default shows it: calls then pass only what differs."""
-    out = {}
-    for p, col in column_of.items():
-        for sn, v in zip(plan.instances, col):
-            if sn.scope is not None and p in sn.scope.defaults and as_tuple(sn.scope.defaults[p]) == v:
-                out[p] = v
-                break
-    return out
-
-
-def derive_all(column_of: dict[str, tuple], namer: ParamNamer) -> dict[str, str]:
-    """Parameters that no block parameter names (a node's width, `conv1_out_channels`) but that
-    are the same multiple or fraction of one that does, or the product of two, at every
-    instance: each is that expression instead (`2 * planes`, `in_channels // 16`)."""
-    named = {p: col for p, col in sorted(column_of.items(), key=lambda pc: pc[0] in ("in_channels", "out_channels"))
-             if namer.is_named(col) and _ints(col)}          # the block's own parameters first
-    out = {}
-    for p, col in column_of.items():
-        expr = None
-        if p not in named and _ints(col):
-            expr = _derive(col, named)
-        elif p not in named and all(isinstance(v, tuple) and v[1:] == col[0][1:] for v in col) and _ints(col[0]):
-            head = _derive(tuple(v[0] for v in col), named)     # a shape (dim, 1, 1): its first entry
-            expr = head and f"({head}, {', '.join(map(str, col[0][1:]))})"
-        if expr:
-            out[p] = expr
-    return out
-
-
-def _ints(col: tuple) -> bool:
-    return all(type(v) is int and v > 0 for v in col)
-
-
-def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
-    for p, pc in named.items():
-        if all(v % b == 0 for v, b in zip(col, pc)) and len({v // b for v, b in zip(col, pc)}) == 1:
-            return p if col == pc else f"{col[0] // pc[0]} * {p}"
-        if all(b % v == 0 for v, b in zip(col, pc)) and len({b // v for v, b in zip(col, pc)}) == 1:
-            return f"{p} // {pc[0] // col[0]}"
-        for c in range(2, 9):          # `pad: ${k // 2}`
-            if all(v == b // c for v, b in zip(col, pc)):
-                return f"{p} // {c}"
-    for (p, pc), (q, qc) in itertools.combinations(named.items(), 2):
-        if all(v == a * b for v, a, b in zip(col, pc, qc)):
-            return f"{p} * {q}"
-    return None
-
-
 def _check_tests(tests: int, sn: ScopeNode) -> None:
     """Each new structure of a block is compared with every earlier one, child by child: the count
     is made before the comparisons, and refused where so many structures of one block would make
@@ -275,8 +226,7 @@ class ClassPlanner:
         for plan in self.unique_plans():
             if plan.optional:
                 plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
-            self._parameterise(plan)
-        take_num_classes(self, self.root)
+            parameterise(self, plan)
 
     def unique_plans(self) -> list[ClassPlan]:
         """Every class once, in post-order (a merged class is filed under several structures)."""
@@ -435,45 +385,17 @@ class ClassPlanner:
     def _steps(self, mods: list[Child]) -> bool:
         """Every constructor number of the run's modules is the same throughout, or an int
         growing by a fixed step."""
-        columns = list(zip(*[[v for _, v in self._positions(c.sub, [])] for c in mods]))
+        columns = list(zip(*[[v for _, v in self.positions_of(c.sub, [])] for c in mods]))
         return all(len(set(map(repr, col))) == 1 or (all(type(v) is int for v in col) and
                    all(b - a == col[1] - col[0] for a, b in zip(col, col[1:]))) for col in columns)
 
     # -- constructor parameters ----------------------------------------------------------
 
-    def _parameterise(self, plan: ClassPlan) -> None:
-        """The constructor's parameters: the numbers that differ between the class's instances,
-        one parameter for positions that are always equal, named after a block parameter or
-        the in/out channels where they match one."""
-        per_scope = [self._positions(sn, plan.optional) for sn in plan.instances]
-        labels = [lab for lab, _ in per_scope[0]]
-        columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
-        names: dict[tuple, str] = {}
-        namer = ParamNamer(self.tree.graph, plan)
-        plan.slots = []
-        for label, col in zip(labels, columns):
-            key = tuple(map(repr, col))        # by repr: 1 and 1.0 are different arguments
-            if len(set(key)) == 1:
-                plan.slots.append(None)
-                continue
-            if key not in names:
-                names[key] = namer(col, label)
-            plan.slots.append(names[key])
-        column_of = {slot: col for slot, col in zip(plan.slots, columns) if slot}    # equal columns per slot
-        if plan.instances[0] not in self.loop_of:      # a loop's numbers grow: no expressions there
-            derived = derive_all(column_of, namer)
-            plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
-            column_of = {p: col for p, col in column_of.items() if p not in derived}
-        plan.defaults = _defaults(plan, column_of)
-        plan.params = sorted(column_of, key=lambda p: p in plan.defaults)
-        for i, sn in enumerate(plan.instances):
-            self.args_of[sn] = [column_of[p][i] for p in plan.params]
-
     def positions(self, sn: ScopeNode) -> list[tuple[str, Any]]:
         """The numbers a class's constructor may take, in slot order, for one instance."""
-        return self._positions(sn, self.plan_of[sn].optional)
+        return self.positions_of(sn, self.plan_of[sn].optional)
 
-    def _positions(self, sn: ScopeNode, optional: list[str]) -> list[tuple[str, Any]]:
+    def positions_of(self, sn: ScopeNode, optional: list[str]) -> list[tuple[str, Any]]:
         """The numbers of a scope's constructors (an optional child's are its caller's); of a
         loop, its length and each argument's first value and step."""
         loop = self.loop_of.get(sn)
@@ -488,20 +410,3 @@ class ClassPlanner:
             if call is not None:
                 _numbers(call, c.local, out)
         return out
-
-
-def take_num_classes(planner: ClassPlanner, plan: ClassPlan) -> None:
-    """The top class takes the spec's `num_classes` (its default the spec's) and gives it to
-    the classifiers it builds itself, as torchvision's `nn.Linear(2048, num_classes)`."""
-    g = planner.tree.graph
-    n = (g.meta.params or {}).get("num_classes")
-    if type(n) is not int or "num_classes" in plan.params:
-        return
-    labels = {c.replace(".", "_") + side for c in classifiers(g, n) for side in ("_out_features", "_out_channels")}
-    positions = planner.positions(plan.rep)
-    if not any(lab in labels for lab, _ in positions):
-        return
-    plan.slots = ["num_classes" if lab in labels else s for (lab, _), s in zip(positions, plan.slots)]
-    plan.params.append("num_classes")
-    plan.defaults["num_classes"] = n
-    planner.args_of[plan.rep] = [*planner.args_of[plan.rep], n]

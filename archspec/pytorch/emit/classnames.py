@@ -147,6 +147,10 @@ class ParamNamer:
         """A block parameter or in/out_channels has these values (its name is no node's)."""
         return bool(self._candidates(col))
 
+    def columns(self) -> list[tuple[str, tuple]]:
+        """Every candidate and its values over the instances, in the order they are preferred."""
+        return list(self._columns())
+
     def _candidates(self, col: tuple) -> list[str]:
         if self.index is None:
             self.index = {}

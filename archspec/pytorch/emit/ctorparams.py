@@ -1,0 +1,206 @@
+"""Constructor parameters of a generated class: the numbers that differ between its instances,
+named after the block's parameters (or in/out channels), or computed from them where they are
+a multiple, fraction, sum or choice of them; numbers that the block's parameters give at every
+instance written as those parameters (DenseNet's `growth`); the spec's `num_classes` taken by
+every class that builds a classifier, as torchvision's InceptionAux does."""
+from __future__ import annotations
+
+import itertools
+import re
+from typing import TYPE_CHECKING, Any
+
+from .classnames import ParamNamer, as_tuple, classifiers
+
+if TYPE_CHECKING:
+    from .classes import ClassPlan, ClassPlanner
+
+FIXED_MIN = 8          # a number written as a block parameter without a name to go by: a channel count, not
+#                        a kernel or stride, which a 2 or 3 that the block fixes could as well be
+SIDES = ("in_channels", "out_channels")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
+
+
+def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """The constructor's parameters: the numbers that differ between the class's instances,
+    one parameter for positions that are always equal, named after a block parameter or
+    the in/out channels where they match one, or an expression of those."""
+    per_scope = [planner.positions_of(sn, plan.optional) for sn in plan.instances]
+    labels = [lab for lab, _ in per_scope[0]]
+    columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
+    namer = ParamNamer(planner.tree.graph, plan)
+    plan.slots = _varying(labels, columns, namer)
+    column_of = {slot: col for slot, col in zip(plan.slots, columns) if slot}    # equal columns per slot
+    candidates = dict(namer.columns())
+    fixed = _fixed(candidates, all(sn.scope is not None and sn.scope.block for sn in plan.instances))
+    if plan.instances[0] not in planner.loop_of:      # a loop's numbers grow: no expressions there
+        derived = derive_all(column_of, namer, fixed)
+        plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
+        column_of = {p: col for p, col in column_of.items() if p not in derived}
+        column_of.update(_used(derived.values(), candidates, column_of))
+    n = _num_classes(planner, plan)
+    for k, (label, col) in enumerate(zip(labels, columns)):
+        if plan.slots[k] is None and n is not None and col[0] == n[0] and label in n[1]:
+            plan.slots[k] = "num_classes"
+            column_of["num_classes"] = col
+        elif plan.slots[k] is None:
+            plan.slots[k] = _fixed_expr(label, col[0], fixed)
+            column_of.update(_used([plan.slots[k] or ""], candidates, column_of))
+    plan.defaults = _defaults(plan, column_of)
+    if "num_classes" in column_of:
+        plan.defaults["num_classes"] = column_of["num_classes"][0]
+    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels"))
+    for i, sn in enumerate(plan.instances):
+        planner.args_of[sn] = [column_of[p][i] for p in plan.params]
+
+
+def _varying(labels: list[str], columns: list[tuple], namer: ParamNamer) -> list[str | None]:
+    """Per position, the parameter it takes (one per distinct column), or None where every
+    instance has the same number."""
+    names: dict[tuple, str] = {}
+    slots: list[str | None] = []
+    for label, col in zip(labels, columns):
+        key = tuple(map(repr, col))        # by repr: 1 and 1.0 are different arguments
+        if len(set(key)) == 1:
+            slots.append(None)
+            continue
+        if key not in names:
+            names[key] = namer(col, label)
+        slots.append(names[key])
+    return slots
+
+
+def _fixed(candidates: dict[str, tuple], block: bool) -> dict[str, int]:
+    """The block's int parameters, then (a block's class: not the top's or a group's) its in/out
+    channels, that every instance gives the same value (2 and up)."""
+    return {p: col[0] for p, col in sorted(candidates.items(), key=lambda pc: pc[0] in SIDES)
+            if type(col[0]) is int and col[0] >= 2 and len(set(col)) == 1 and (block or p not in SIDES)}
+
+
+def _fixed_expr(label: str, v: Any, fixed: dict[str, int]) -> str | None:
+    """A number every instance has, as the block parameter(s) that give it: one the position is
+    named after (`bn_size=bn_size`), else, channel-sized, one that has it (before the in/out
+    channels the position is named after: MobileNet's `c`, not `out_channels` beside it) or the
+    product of two."""
+    if type(v) is not int:
+        return None
+    named = [p for p, pv in fixed.items() if pv == v and (label == p or label.endswith("_" + p))]
+    factors = {p: pv for p, pv in fixed.items() if p not in SIDES}    # channels: only where named so
+    own = [p for p in named if p not in SIDES]
+    if own or v < FIXED_MIN:                 # a toy's 4 channels stay literal (tests/test_safety.py)
+        return next(iter(own), None)
+    return next((p for p, pv in factors.items() if pv == v), None) or next(iter(named), None) or next(
+        (f"{p} * {q}" for (p, a), (q, b) in itertools.combinations(factors.items(), 2) if a * b == v), None)
+
+
+def _used(exprs: Any, candidates: dict[str, tuple], column_of: dict[str, tuple]) -> dict[str, tuple]:
+    """The block parameters that expressions name and that are not parameters yet: each joins."""
+    words = {w for e in exprs for w in re.findall(r"[A-Za-z_]\w*", e)}
+    return {p: candidates[p] for p in candidates if p in words and p not in column_of}
+
+
+def _num_classes(planner: ClassPlanner, plan: ClassPlan) -> tuple[int, set[str]] | None:
+    """The spec's number of classes and the positions of this class that write it: its own
+    classifiers' widths, and the `num_classes` of children that take it."""
+    g = planner.tree.graph
+    n = (g.meta.params or {}).get("num_classes")
+    if type(n) is not int:
+        return None
+    here = plan.rep.path
+    own = [c[len(here) + 1:] if here else c for c in classifiers(g, n) if not here or c.startswith(here + ".")]
+    labels = {c.replace(".", "_") + side for c in own for side in ("_out_features", "_out_channels")}
+    labels |= {lab for lab, _ in planner.positions_of(plan.rep, plan.optional) if lab.endswith("_num_classes")}
+    return n, labels
+
+
+def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
+    """The block's default of each parameter named after one of its parameters, where an
+    instance that left it at its default shows it: calls then pass only what differs."""
+    out = {}
+    for p, col in column_of.items():
+        for sn, v in zip(plan.instances, col):
+            if sn.scope is not None and p in sn.scope.defaults and as_tuple(sn.scope.defaults[p]) == v:
+                out[p] = v
+                break
+    return out
+
+
+def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int]) -> dict[str, str]:
+    """Parameters that no block parameter names (a node's width, `conv1_out_channels`) but that
+    are, at every instance, the same multiple or fraction of one that does, the product or a
+    sum of two, or one or the other as a boolean block parameter says: each is that expression
+    instead (`2 * planes`, `in_channels // 16`, `bw + inc`, `out if grow_first else in_channels`),
+    with a factor that a block parameter gives at every instance written as it (`// reduction`)."""
+    given = {p: c for p, c in sorted(column_of.items(), key=lambda pc: pc[0] in SIDES) if namer.is_named(c)}
+    more = {p: c for p, c in namer.columns() if p not in given and p not in SIDES}   # parameters to add, last
+    named = {p: c for p, c in {**given, **more}.items() if _ints(c, 0)}
+    flags = {p: c for p, c in more.items() if all(type(v) is bool for v in c) and len(set(c)) > 1}
+    out = {}
+    for p, col in column_of.items():
+        expr = None
+        if p in given:
+            continue
+        if _ints(col, 0):
+            expr = _derive(col, named) or _choice(col, named, flags)
+        elif all(isinstance(v, tuple) and len(v) == len(col[0]) for v in col):
+            expr = _entries(col, named)
+        if expr:
+            out[p] = _NUMBER.sub(lambda m: next((q for q, v in fixed.items() if v == int(m[0]) >= FIXED_MIN
+                                                 and q not in SIDES), m[0]), expr)
+    return out
+
+
+def _entries(col: tuple, named: dict[str, tuple]) -> str | None:
+    """A tuple (a shape (dim, 1, 1), split sizes (bw, inc)) entry by entry: each the same at every
+    instance or derived."""
+    parts: list[str] = []
+    for entry in zip(*col):
+        part = str(entry[0]) if len(set(entry)) == 1 else _derive(entry, named) if _ints(entry, 1) else None
+        if part is None:
+            return None
+        parts.append(part)
+    return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"     # some entry differs: the column does
+
+
+def _ints(col: tuple, least: int) -> bool:
+    return all(type(v) is int and v >= least for v in col)
+
+
+def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
+    """`col` as one named column scaled (`2 * p`, `p // 4`, `7 * p // 2`), or two combined."""
+    same = next((p for p, pc in named.items() if col == pc), None)
+    if same:
+        return same
+    scales = {p: pc for p, pc in named.items() if 0 not in pc}
+    for p, pc in scales.items():
+        if all(v % b == 0 for v, b in zip(col, pc)) and len({v // b for v, b in zip(col, pc)}) == 1 and col[0]:
+            return f"{col[0] // pc[0]} * {p}"
+        if all(v and b % v == 0 for v, b in zip(col, pc)) and len({b // v for v, b in zip(col, pc)}) == 1:
+            return f"{p} // {pc[0] // col[0]}"
+        for c in range(2, 9):          # `pad: ${k // 2}`, `${7 * out // 2}`
+            for a in range(1, 9):
+                if all(v * c == a * b for v, b in zip(col, pc)) or a == 1 and all(v == b // c for v, b in zip(col, pc)):
+                    return f"{p} // {c}" if a == 1 else f"{a} * {p} // {c}"
+    for (p, pc), (q, qc) in itertools.combinations(named.items(), 2):
+        if all(v == a * b for v, a, b in zip(col, pc, qc)):
+            return f"{p} * {q}"
+        for a, b in itertools.product(range(1, 5), repeat=2):   # DPN's `bw + 2 * inc`
+            if all(v == a * x + b * y for v, x, y in zip(col, pc, qc)):
+                return f"{_times(a, p)} + {_times(b, q)}"
+    for p, pc in named.items():        # SKNet's `dilation: ${n + 1}`
+        if len({v - b for v, b in zip(col, pc)}) == 1 and 1 <= col[0] - pc[0] <= 8:
+            return f"{p} + {col[0] - pc[0]}"
+    return None
+
+
+def _times(a: int, p: str) -> str:
+    return p if a == 1 else f"{a} * {p}"
+
+
+def _choice(col: tuple, named: dict[str, tuple], flags: dict[str, tuple]) -> str | None:
+    """`col` as one named column where a boolean block parameter is true and another where it
+    is false (Xception's `out if grow_first else in_channels`)."""
+    for f, fc in flags.items():
+        for (p, pc), (q, qc) in itertools.permutations(named.items(), 2):
+            if all(v == (x if t else y) for v, x, y, t in zip(col, pc, qc, fc)):
+                return f"{p} if {f} else {q}"
+    return None
