@@ -20,7 +20,7 @@
   for (const r of runs.values()) for (const m of r.members) runOf.set(m, r);
   const open = new Set(M.open);
   for (const r of runs.values()) if (r.members.some((m) => open.has(m))) open.add(r.id);   // --expand inside one
-  const INPUT = "input", OUT = "\u21a6 ", ROOT = "\u0000root";   // output units: OUT + output name
+  const INPUT = "input", OUT = "\u21a6 ", ROOT = "\u0000root", HEADER = "\u0000head ";   // output units: OUT + output name
   const PAD = 10, HEAD = 20, LINE = 14, LABEL_FONT = "9px sans-serif", HEAD_FONT = "bold 11px sans-serif";
   const view = { k: 1, x: 0, y: 0 };               // screen = world * k + (x, y)
   let selected = null, current = null, busy = 0, queue = Promise.resolve();
@@ -172,6 +172,8 @@
   // box of fixed size and ports (`done`), so opening or closing one block lays out only the blocks
   // around it. An edge that leaves or enters a block passes through a port on its frame: it is cut
   // into one segment per frame it crosses, each routed inside its frame around the boxes there.
+  // A frame's header is a box too, in the row of the frame's entry ports (layer FIRST_SEPARATE): ELK
+  // routes every edge around it, so none crosses a title (in the padding above, entering edges did).
   const LAYOUT = {
     "elk.algorithm": "layered", "elk.direction": "DOWN", "elk.hierarchyHandling": "SEPARATE_CHILDREN",
     "elk.edgeRouting": "ORTHOGONAL", "elk.json.shapeCoords": "PARENT", "elk.json.edgeCoords": "CONTAINER",
@@ -211,12 +213,12 @@
   }
   function elkGraph(list, edges) {
     const root = { id: ROOT, layoutOptions: LAYOUT, children: [], edges: [] }, made = new Map([["", root]]);
-    const group = (g) => {                         // a frame: room for its header, at least its header wide
+    const group = (g) => {                         // a frame, its header a box ELK places (so routes avoid it)
       if (made.has(g)) return made.get(g);
-      const w = Math.ceil(textWidth(headText(g), HEAD_FONT)) + 2 * PAD;
-      const n = { id: g, children: [], edges: [], ports: [], layoutOptions: Object.assign({}, LAYOUT, {
-        "elk.padding": `[top=${HEAD + PAD + 4},left=${PAD},bottom=${PAD},right=${PAD}]`, "elk.portConstraints": "FIXED_SIDE",
-        "elk.nodeSize.constraints": "[MINIMUM_SIZE]", "elk.nodeSize.minimum": `(${w}, 40)` }) };
+      const head = { id: HEADER + g, width: Math.ceil(textWidth(headText(g), HEAD_FONT)) + 12, height: HEAD - 2,
+        layoutOptions: { "elk.layered.layering.layerConstraint": "FIRST_SEPARATE" } };
+      const n = { id: g, children: [head], edges: [], ports: [], layoutOptions: Object.assign({}, LAYOUT, {
+        "elk.padding": `[top=${PAD},left=${PAD},bottom=${PAD},right=${PAD}]`, "elk.portConstraints": "FIXED_SIDE" }) };
       made.set(g, n);
       group(groupOf(g)).children.push(n);
       return n;
@@ -366,7 +368,7 @@
     const edgeLayer = el("g", { class: "edges" }, g);            // above the frames, under the boxes
     const unitLayer = el("g", { class: "units" }, g);
     const taken = new Taken([...current.list.map((u) => current.abs.get(u)),   // what an edge label must not cover
-      ...frames.flatMap((path) => { const a = current.abs.get(path); return [{ x: a.x, y: a.y - 2, w: textWidth(headText(path), HEAD_FONT) + 16, h: HEAD + 4 },
+      ...frames.flatMap((path) => { const a = current.abs.get(path); return [current.abs.get(HEADER + path),
         { x: a.x, y: a.y - 2, w: a.w, h: 4 }, { x: a.x, y: a.y + a.h - 2, w: a.w, h: 4 }]; })]);   // header, top and bottom lines
     for (const e of current.edges) {
       if (!e.points) continue;
@@ -429,7 +431,8 @@
   function drawFrame(parent, path, a) {
     const g = el("g", { class: "frame" + (runs.has(path) ? " run" : ""), "data-id": path }, parent);
     el("rect", { x: a.x, y: a.y, width: a.w, height: a.h, rx: 6 }, g);
-    const head = text(g, a.x + 8, a.y + 15, headText(path), "head");
+    const h = current.abs.get(HEADER + path);
+    const head = text(g, h.x + 6, h.y + h.h - 5, headText(path), "head");
     head.addEventListener("click", (ev) => { if (!dragged(ev)) { close(path); draw(path); } });
     g.addEventListener("mousemove", (ev) => { if (ev.target === head) tip(ev, path); });
     g.addEventListener("mouseleave", hideTip);
@@ -792,6 +795,7 @@
   // for scripts and tests: the view, the last layout, and bringing a box on screen
   window.archspecViewer = { fit, zoomAt, exportSVG, exportPNG, view, get layout() { return current; },
     get selected() { return selected; }, get inWorker() { return fore !== inPage; },
+    setOpen: (paths) => { open.clear(); paths.forEach((p) => open.add(p)); return draw(); },   // these blocks and runs open
     centre: (id) => { const a = current && current.abs.get(id); if (a) centerOn(Object.assign({}, a, { h: Math.min(a.h, 60) })); return !!a; } };   // a frame: its header
   fore = worker() || inPage;
   back = fore === inPage ? null : worker();
