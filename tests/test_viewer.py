@@ -64,6 +64,14 @@ def test_expand_and_depth_set_what_starts_open(tmp_path):
     assert embedded((tmp_path / "b.html").read_text())["open"] == []
     assert main(["diagram", spec, "-o", str(tmp_path / "c.html"), "--expand", "nope"]) == 1
     assert not (tmp_path / "c.html").exists()
+    # one initial depth: DenseNet's transitions (plain ops) start closed like each dense block's layers,
+    # the dense blocks and `features` (which hold blocks) open; a glob opens a transition all the same
+    spec = str(SPECS / "densenet121.yaml")
+    assert main(["diagram", spec, "-o", str(tmp_path / "d.html")]) == 0
+    assert sorted(embedded((tmp_path / "d.html").read_text())["open"]) == \
+        ["features"] + [f"features.denseblock{i}" for i in (1, 2, 3, 4)]
+    assert main(["diagram", spec, "-o", str(tmp_path / "e.html"), "--expand", "features.transition1"]) == 0
+    assert "features.transition1" in embedded((tmp_path / "e.html").read_text())["open"]
 
 
 def test_runs_of_identical_blocks_are_one_box(tmp_path, capsys):
