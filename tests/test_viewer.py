@@ -252,7 +252,8 @@ GEOMETRY = """() => {
     return {
     boxes: all('#graph .unit').map(g => Object.assign({id: g.dataset.id}, rect(g.querySelector('rect.box')))),
     frames: all('#graph .frame').map(g => Object.assign({id: g.dataset.id}, rect(g.querySelector(':scope > rect')))),
-    heads: all('#graph .frame').map(g => Object.assign({id: g.dataset.id}, bbox(g.querySelector('text.head')))),
+    heads: all('#graph .frame').flatMap(g => [rect(g.querySelector('rect.head')), bbox(g.querySelector('text.head'))]
+        .map(r => Object.assign({id: g.dataset.id}, r))),
     paths: all('#graph path.edge').map(p => [p.dataset.src, p.dataset.dst, p.getAttribute('d')]),
     kinds: all('#graph path.edge').map(p => p.getAttribute('class')),
     routed: window.archspecViewer.layout.edges.map(e => !!e.points),
@@ -261,6 +262,10 @@ GEOMETRY = """() => {
 
 
 def geometry(page) -> dict:
+    """Boxes, frames, headers (the title's box and, near the view, its text) and edges as drawn, at
+    100% zoom."""
+    page.evaluate("() => { const v = window.archspecViewer; v.zoomAt(1 / v.view.k, 0, 0); "
+                  "if (v.layout.frames.length) v.centre(v.layout.frames[0]); }")
     g = page.evaluate(GEOMETRY)
     g["edges"] = [(s, d, path_points(p)) for s, d, p in g["paths"]]
     return g
@@ -348,6 +353,7 @@ def test_edges_show_their_shapes_where_they_fit(browser, tmp_path, capsys):
     by_src = {src: text for src, _, text in labels}
     assert by_src["input"] == "3×224×224" and by_src["conv1"] == shapes["conv1.relu"]
     assert by_src["inception4a.branch1"] == shapes["inception4a.branch1.relu"]
+    page.evaluate("() => { const v = window.archspecViewer; v.zoomAt(1 / v.view.k, 0, 0); }")   # text laid out
     overlap = page.evaluate("""() => {
         const boxes = [...document.querySelectorAll('#graph .unit rect.box')].map(r => r.getBBox());
         return [...document.querySelectorAll('#graph text.shape')].map(t => t.getBBox()).filter(l => boxes.some(b =>
@@ -419,7 +425,9 @@ def test_every_block_open_no_edge_crosses_a_box(browser, tmp_path, capsys, name)
     assert {b["id"] for b in g["boxes"]} == {n["name"] for n in nodes} | {"input"} | {
         "\u21a6 " + o["name"] for o in model["outputs"]}
     assert all(g["routed"]) and len(g["edges"]) == len(g["routed"]) >= len(nodes)
-    assert len(g["heads"]) == len(g["frames"]) >= len(model["scopes"])
+    assert len(g["heads"]) == 2 * len(g["frames"]) >= 2 * len(model["scopes"])
+    titles = [(r, t) for r, t in zip(g["heads"][::2], g["heads"][1::2]) if t["w"]]   # laid out: near the view
+    assert titles and all(r["x"] <= t["x"] and t["x"] + t["w"] <= r["x"] + r["w"] + 1 for r, t in titles)
     assert all_crossings(g) == []
     frames = [i for i, c in enumerate(g["above"]) if c.startswith("frame")]
     assert frames and max(frames) < g["above"].index("edges")              # edges over the frames
@@ -537,7 +545,8 @@ def test_export_svg_and_png_of_the_view(browser, tmp_path, capsys):
     assert (x, y, w, h) == pytest.approx((-v["x"] / v["k"], -v["y"] / v["k"], canvas["width"] / v["k"],
                                           canvas["height"] / v["k"]), abs=1)      # what is on screen
     ns = "{http://www.w3.org/2000/svg}"
-    assert svg.find(f"{ns}style") is not None and len(svg.findall(f".//{ns}g[@class='unit']")) >= 10
+    units = sum("unit" in (g.get("class") or "").split() for g in svg.iter(f"{ns}g"))
+    assert svg.find(f"{ns}style") is not None and units >= 10
     with page.expect_download() as d:
         page.click("#export-png")
     png = Path(d.value.path()).read_bytes()
