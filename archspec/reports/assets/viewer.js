@@ -195,7 +195,7 @@
       if (!c.children) return c;
       const sig = reuse(c, sigs);
       sigs.set(c.id, sig);
-      const d = done.get(sig) || chain(c);
+      const d = done.get(sig) || chain(c) || stack(c, sigs);
       if (d && !done.has(sig)) done.set(sig, d);
       return d ? { id: c.id, width: d.width, height: d.height, layoutOptions: { "elk.portConstraints": "FIXED_POS" },
         ports: d.ports.map((q) => ({ id: q.id, x: q.x, y: q.y, width: 0, height: 0 })) } : c;
@@ -270,6 +270,61 @@
     }
     boxes.forEach(([, r]) => { r.frame = false; });
     return { width: W, height: H, ports: [{ id: l.inP.id, x: cx, y: 0 }, { id: l.outP.id, x: cx, y: H }], boxes, routes };
+  }
+  // A frame whose boxes each take an input from the box above (in graph order) is a column too, its
+  // other edges (DenseNet's carried inputs, a skip from the entry) each in a lane on the right: the
+  // runs of DenseNet's dense layers, ResNet's stages. A box that is a frame hangs from its entry port.
+  function stack(f, sigs) {
+    const side = (q) => (q.layoutOptions || {})["elk.port.side"], kids = f.children.slice(1), head = f.children[0];
+    const inP = f.ports.find((q) => side(q) === "NORTH"), outP = f.ports.find((q) => side(q) === "SOUTH");
+    if (f.ports.length !== 2 || !inP || !outP || !kids.length || kids.some((c) => c.children)) return null;
+    const own = new Map([[inP.id, { i: -1 }], [outP.id, { i: kids.length }]]);
+    kids.forEach((c, i) => { own.set(c.id, { i, c }); for (const q of c.ports || []) own.set(q.id, { i, c, q }); });
+    const fed = new Set(), ins = new Map();
+    for (const e of f.edges) {
+      const a = own.get(e.sources[0]), b = own.get(e.targets[0]);
+      if (!a || !b || a.i >= b.i || (b.i === kids.length && a.i !== kids.length - 1)) return null;
+      if (b.i === a.i + 1) { fed.add(b.i); if (!ins.has(b.i)) ins.set(b.i, b.q ? b.q.x : b.c ? b.c.width / 2 : 0); }
+    }
+    for (let i = 0; i <= kids.length; i++) if (!fed.has(i)) return null;
+    const top = PAD + head.height + 16, fork = top - 8, at = new Map();
+    let y = top;
+    kids.forEach((c, i) => { at.set(c.id, { x: -ins.get(i), y, w: c.width, h: c.height }); y += c.height + GAP; });
+    const H = y - GAP + PAD + 8, point = (id, end) => {      // where an edge leaves or enters, cx = 0
+      const o = own.get(id);
+      if (o.i < 0) return { x: 0, y: 0 };
+      if (o.i === kids.length) return null;                 // the exit: below the last box's exit
+      const r = at.get(o.c.id);
+      return o.q ? { x: r.x + o.q.x, y: r.y + o.q.y } : { x: r.x + r.w / 2, y: end ? r.y : r.y + r.h };
+    };
+    const right = Math.max(...[...at.values()].map((r) => r.x + r.w)), left = Math.min(0, ...[...at.values()].map((r) => r.x));
+    const lanes = [], routes = [];
+    for (const e of f.edges) {
+      const a = own.get(e.sources[0]), b = own.get(e.targets[0]), p = point(e.sources[0], false);
+      let q = point(e.targets[0], true) || { x: p.x, y: H };
+      if (b.i === a.i + 1) {
+        routes.push([e.id, f.id, p.x === q.x ? [p, q] : [p, { x: p.x, y: q.y - 10 }, { x: q.x, y: q.y - 10 }, q]]);
+        continue;
+      }
+      let k = lanes.findIndex((used) => used.every(([s, t]) => t < a.i || s > b.i));
+      if (k < 0) { k = lanes.length; lanes.push([]); }
+      lanes[k].push([a.i, b.i]);
+      if (!b.q) { const r = at.get(b.c.id); q = { x: r.x + r.w - 8, y: r.y }; }   // beside the entry from above
+      const x = right + 12 + 10 * k, y0 = a.i < 0 ? fork : p.y + 8;
+      routes.push([e.id, f.id, [p, { x: p.x, y: y0 }, { x, y: y0 }, { x, y: q.y - 10 }, { x: q.x, y: q.y - 10 }, q]]);
+    }
+    const hx = 8, W = Math.max(right + 12 + 10 * lanes.length, hx + head.width) - left, dx = PAD - left;
+    const boxes = [[head.id, { x: hx + dx, y: PAD, w: head.width, h: head.height, frame: false }, f.id]];
+    for (const c of kids) {                        // a frame brings what is inside it, moved with it
+      const r = at.get(c.id), x = r.x + dx, inner = sigs.has(c.id) && done.get(sigs.get(c.id));
+      boxes.push([c.id, { x, y: r.y, w: r.w, h: r.h, frame: !!inner }, f.id]);
+      if (!inner) continue;
+      for (const [id, a, in_] of inner.boxes) boxes.push([id, { x: a.x + x, y: a.y + r.y, w: a.w, h: a.h, frame: a.frame }, in_]);
+      for (const [id, in_, pts] of inner.routes) routes.push([id, in_, pts.map((p) => ({ x: p.x + x, y: p.y + r.y }))]);
+    }
+    const last = point(f.edges.find((e) => e.targets[0] === outP.id).sources[0], false);   // the exit below it
+    routes.forEach((r) => { if (r[1] === f.id) r[2] = r[2].map((p) => ({ x: p.x + dx, y: p.y })); });
+    return { width: W + 2 * PAD, height: H, ports: [{ id: inP.id, x: dx, y: 0 }, { id: outP.id, x: last.x + dx, y: H }], boxes, routes };
   }
   // a frame's layout relative to its corner: its size, ports, and the boxes and routes inside it
   function relative(id, ports, abs, routes, parent) {
