@@ -6,7 +6,8 @@ JavaScript and CSS from archspec/reports/assets, inline: it opens from disk with
 network access. Layout happens in the browser, by elkjs (ELK's layered algorithm over the open
 blocks nested as compound nodes, edges routed around the boxes; assets/elk.bundled.js, version
 ELK_VERSION, EPL-2.0, its licence in assets/elk.LICENSE.md), so any combination of open and closed
-blocks is drawn without precomputing one Graphviz layout per expansion state.
+blocks is drawn without precomputing one Graphviz layout per expansion state (a block that is one
+column of boxes, most of DenseNet's and ResNet's, the page lays out itself: ELK's cost per graph).
 
 Spec text reaches the page only as JSON inside <script type="application/json">
 with `<`, `>` and `&` escaped (so `</script>` cannot end it), and the script

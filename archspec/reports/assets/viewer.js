@@ -4,6 +4,7 @@
 // Layout: ELK's layered algorithm, each open block laid out by itself and nested in its parent as one
 // box (see "layout" below); edges routed orthogonally around the boxes and through ports on the
 // frames' borders, so an edge never passes through a box it does not connect, whatever is open.
+// A frame that is one column (each box fed by the one above) is laid out here instead ("stack").
 // A run of identical repeated blocks (layer1.0 – layer1.2) is one "×N" box, as in the static diagram,
 // until it is opened: then a frame holds its blocks, each closed.
 //
