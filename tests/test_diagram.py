@@ -715,6 +715,20 @@ def test_xception_says_depthwise(graphs):
     assert not re.search(r"g728\b", d.source)
 
 
+def test_xception_shows_its_three_flows(graphs):
+    """The rows of its paper table (Fig. 5: entry, middle and exit flow, each spanning several nodes) are
+    the diagram's sections, in order, each around its own boxes (the middle flow: one box of 8 modules);
+    a table of single layers (GoogLeNet's Table 1) cuts the diagram into nothing."""
+    source = dot_of(graphs("xception"), None).source
+    parts = re.split(r'subgraph "cluster_section ([^"]+)" \{', source)
+    assert parts[1::2] == ["entry flow", "middle flow", "exit flow"]
+    boxes = [re.findall(r"^\t+(\w+) \[label=", part.split("\n\t\t}", 1)[0], re.M) for part in parts[2::2]]
+    assert boxes == [["conv1", "bn1", "act1", "conv2", "bn2", "act2", "block1", "block2", "block3"], ["block4"],
+                     ["block12", "conv3", "bn3", "act3", "conv4", "bn4", "act4", "global_pool", "flatten", "fc"]]
+    assert "block4 – block11" in parts[4] and "module ×8" in parts[4]
+    assert "cluster_section" not in dot_of(graphs("googlenet"), None).source
+
+
 def test_densenet_panel_shows_the_dense_connection(graphs):
     """The dense layer's panel: its input is concatenated with its output (the carried input dashed, as
     a shortcut), so every later layer sees all the earlier ones."""

@@ -663,12 +663,19 @@ def _add_boxes(canvas: Canvas, v: View) -> None:
         inside.setdefault(parent(b.id), []).append(b)
     live = {p for n, owner in v.owner.items() if n not in canvas.train for p in _prefixes(owner)}
     level = levels([b.id for b in v.boxes], box_preds(g, list(g.nodes.values()), v.owner))
+    inside[""] = _in_sections(inside.get("", []), sections(g))
 
-    def emit(target, path: str) -> None:
-        items = inside.get(path, [])
+    def emit(target, path: str, items: list | None = None) -> None:
+        items = inside.get(path, []) if items is None else items
         for item in items:
             if isinstance(item, Box):
                 _add_box(canvas, target, item, g, item.id not in live)
+                continue
+            if isinstance(item, tuple):             # a section of the paper's figure: its title, its parts
+                with target.subgraph(name=f"cluster_section {item[0]}") as c:
+                    c.attr(label=f"<<B>{escape(item[0])}</B>>", fontsize="12", labelloc="t", labeljust="l",
+                           style="rounded", color="#4a6f96", penwidth="1.5")
+                    emit(c, "", item[1])
                 continue
             with target.subgraph(name=f"cluster_{item}") as c:      # its header: the frame's own label
                 single = len(inside[item]) == 1 and isinstance(inside[item][0], Box)
@@ -680,6 +687,30 @@ def _add_boxes(canvas: Canvas, v: View) -> None:
             for group in rank_groups([b.id for b in items if isinstance(b, Box)], level):
                 _same_rank(target, group)
     emit(canvas.dot, "")
+
+
+def sections(g: Graph) -> dict[str, str]:
+    """Top-level node or block -> the section of the paper's figure it lies in. A paper table (`table:`)
+    whose every row spans several nodes cuts the network into parts, each row one (Xception's entry,
+    middle and exit flows); a table of single layers (GoogLeNet's Table 1) cuts nothing."""
+    table = g.meta.get("table")
+    rows = [] if table is None or table.rows == "segments" else table.rows
+    spans = [(title, row.nodes) for entry in rows if isinstance(entry, dict) for title, row in entry.items()]
+    if not spans or len(spans) != len(rows) or any(not names or len(names) < 2 for _, names in spans):
+        return {}
+    return {name: title for title, names in spans for name in names}
+
+
+def _in_sections(items: list, where: dict[str, str]) -> list:
+    """The top level's boxes and clusters, each run of those in one section gathered as (title, items)."""
+    out: list = []
+    for item in items:
+        title = where.get((item.id if isinstance(item, Box) else item).split(".")[0])
+        if title and out and isinstance(out[-1], tuple) and out[-1][0] == title:
+            out[-1][1].append(item)
+        else:
+            out.append((title, [item]) if title else item)
+    return out
 
 
 def _same_rank(target, ids: list[str]) -> None:

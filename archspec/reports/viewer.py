@@ -6,7 +6,8 @@ JavaScript and CSS from archspec/reports/assets, inline: it opens from disk with
 network access. Layout happens in the browser, by elkjs (ELK's layered algorithm over the open
 blocks nested as compound nodes, edges routed around the boxes; assets/elk.bundled.js, version
 ELK_VERSION, EPL-2.0, its licence in assets/elk.LICENSE.md), so any combination of open and closed
-blocks is drawn without precomputing one Graphviz layout per expansion state.
+blocks is drawn without precomputing one Graphviz layout per expansion state (a block that is one
+column of boxes, most of DenseNet's and ResNet's, the page lays out itself: ELK's cost per graph).
 
 Spec text reaches the page only as JSON inside <script type="application/json">
 with `<`, `>` and `&` escaped (so `</script>` cannot end it), and the script
@@ -15,6 +16,7 @@ puts it on screen only through textContent and setAttribute, never innerHTML.
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -31,8 +33,8 @@ ELK_VERSION = "0.12.1"      # assets/elk.bundled.js: `npm pack elkjs@0.12.1`, li
 
 def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
     """What the page shows: nodes in graph order, scopes with counts, and the scopes open at first:
-    those the static diagram draws open (above the cut at `depth`, or opened by --expand globs)."""
-    unit = unit_at(depth, expand)
+    those the static diagram draws open (above the cut at `depth`, or opened by --expand globs) that
+    hold blocks (`opened`)."""
     sums, train, skip = rollup(graph), graph.train_only_nodes(), flags(graph)
     return {
         "name": graph.name, "title": graph.meta.title or graph.name, "paper": graph.meta.paper,
@@ -52,9 +54,18 @@ def model(graph: Graph, depth: int, expand: tuple[str, ...] = ()) -> dict:
                     "shape": list(graph.shape_of(s.output) or ()) if s.output in graph.nodes else [],
                     **layout(graph.shape_of(s.output) if s.output in graph.nodes else None)}
                    for s in graph.scopes.values()],
-        "open": [s for s in graph.scopes if not depth or len(unit(s + ".x")) > len(s)],   # cut below s
+        "open": opened(graph, depth, expand),
         "runs": runs(graph),
     }
+
+
+def opened(graph: Graph, depth: int, expand: tuple[str, ...]) -> list[str]:
+    """The blocks open at first: those the cut at `depth` (or an --expand glob) passes below, except a
+    block of plain ops that no glob names: it starts closed, as its sibling blocks' own blocks do
+    (DenseNet's transitions beside its dense blocks, each dense layer closed in its run)."""
+    unit, holders = unit_at(depth, expand), {s.rsplit(".", 1)[0] for s in graph.scopes if "." in s}
+    named = lambda s: any(fnmatchcase(s, p) for p in expand)      # noqa: E731
+    return [s for s in graph.scopes if not depth or (len(unit(s + ".x")) > len(s) and (s in holders or named(s)))]
 
 
 def runs(graph: Graph) -> list[dict]:

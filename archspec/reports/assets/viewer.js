@@ -4,6 +4,7 @@
 // Layout: ELK's layered algorithm, each open block laid out by itself and nested in its parent as one
 // box (see "layout" below); edges routed orthogonally around the boxes and through ports on the
 // frames' borders, so an edge never passes through a box it does not connect, whatever is open.
+// A frame that is one column (each box fed by the one above) is laid out here instead ("stack").
 // A run of identical repeated blocks (layer1.0 – layer1.2) is one "×N" box, as in the static diagram,
 // until it is opened: then a frame holds its blocks, each closed.
 //
@@ -20,9 +21,12 @@
   for (const r of runs.values()) for (const m of r.members) runOf.set(m, r);
   const open = new Set(M.open);
   for (const r of runs.values()) if (r.members.some((m) => open.has(m))) open.add(r.id);   // --expand inside one
-  const INPUT = "input", OUT = "\u21a6 ", ROOT = "\u0000root";   // output units: OUT + output name
+  const INPUT = "input", OUT = "\u21a6 ", ROOT = "\u0000root", HEADER = "\u0000head ";   // output units: OUT + output name
   const PAD = 10, HEAD = 20, LINE = 14, LABEL_FONT = "9px sans-serif", HEAD_FONT = "bold 11px sans-serif";
   const view = { k: 1, x: 0, y: 0 };               // screen = world * k + (x, y)
+  // below this zoom text is under 2.5 px: not drawn (CSS `.far`), which halves the browser's work on
+  // a thousand open boxes (DenseNet-264) and keeps panning them smooth; boxes and edges stay
+  const FAR = 0.2;
   let selected = null, current = null, busy = 0, queue = Promise.resolve();
   // ELK runs in workers made from the page's own copy of elkjs (a blob: URL; nothing is fetched), so
   // the page stays responsive while it lays out; where a page may not start workers, in the page
@@ -172,6 +176,8 @@
   // box of fixed size and ports (`done`), so opening or closing one block lays out only the blocks
   // around it. An edge that leaves or enters a block passes through a port on its frame: it is cut
   // into one segment per frame it crosses, each routed inside its frame around the boxes there.
+  // A frame's header is a box too, in the row of the frame's entry ports (layer FIRST_SEPARATE): ELK
+  // routes every edge around it, so none crosses a title (in the padding above, entering edges did).
   const LAYOUT = {
     "elk.algorithm": "layered", "elk.direction": "DOWN", "elk.hierarchyHandling": "SEPARATE_CHILDREN",
     "elk.edgeRouting": "ORTHOGONAL", "elk.json.shapeCoords": "PARENT", "elk.json.edgeCoords": "CONTAINER",
@@ -190,7 +196,8 @@
       if (!c.children) return c;
       const sig = reuse(c, sigs);
       sigs.set(c.id, sig);
-      const d = done.get(sig);
+      const d = done.get(sig) || chain(c) || stack(c, sigs);
+      if (d && !done.has(sig)) done.set(sig, d);
       return d ? { id: c.id, width: d.width, height: d.height, layoutOptions: { "elk.portConstraints": "FIXED_POS" },
         ports: d.ports.map((q) => ({ id: q.id, x: q.x, y: q.y, width: 0, height: 0 })) } : c;
     });
@@ -198,6 +205,127 @@
       n.children.map((c) => (sigs.has(c.id) ? token.get(sigs.get(c.id)) : c))]);
     if (!token.has(text)) token.set(text, "#" + token.size);
     return text;
+  }
+  // A frame of plain ops in one line (DenseNet's dense layers and transitions, a branch of Inception)
+  // or one line and a shortcut beside it into one merge (a residual block whose shortcut is the input or
+  // one line of ops) is laid out here, as ELK would draw it: a column, the shortcut in a lane on the
+  // right, the header right of the entry. ELK's fixed cost per graph (its JIT-compiled phases) made
+  // these frames most of the time of a network opened whole (DenseNet-264: 133 of 142 frames).
+  const GAP = 26;
+  function lines(f) {              // the frame's nodes as main line, side line, merge and tail; or null
+    const nodes = f.children.slice(1), side = (q) => (q.layoutOptions || {})["elk.port.side"];
+    const inP = f.ports.find((q) => side(q) === "NORTH"), outP = f.ports.find((q) => side(q) === "SOUTH");
+    if (f.ports.length !== 2 || !inP || !outP || nodes.some((c) => c.children || c.ports)) return null;
+    const from = new Map();
+    for (const e of f.edges) {
+      const t = e.targets[0];
+      if (!from.has(t)) from.set(t, []);
+      from.get(t).push(e.sources[0]);
+    }
+    const main = [], aside = [], tail = [];
+    let merge = null;
+    const end = (l) => (l.length ? l[l.length - 1].id : inP.id);
+    for (const c of nodes) {
+      const src = from.get(c.id) || [];
+      if (merge) { if (src.length === 1 && src[0] === end(tail.length ? tail : [merge])) tail.push(c); else return null; }
+      else if (src.length === 1 && (main.length ? src[0] === end(main) : src[0] === inP.id)) main.push(c);
+      else if (src.length === 1 && main.length && src[0] === end(aside)) aside.push(c);
+      else if (src.length === 2 && main.length && src.includes(end(main)) && src.includes(end(aside))
+               && end(main) !== end(aside)) merge = c;
+      else return null;
+    }
+    const last = end(tail.length ? tail : merge ? [merge] : main);
+    const edges = f.edges.length === nodes.length + 1 + (merge ? 1 : 0);   // each counted above, and the exit
+    if (!main.length || (aside.length && !merge) || !edges || (from.get(outP.id) || []).join() !== last) return null;
+    return { inP, outP, main, aside, merge, tail };
+  }
+  function chain(f) {              // laid out as `relative` gives a frame; null where `lines` is
+    const l = lines(f);
+    if (!l) return null;
+    const head = f.children[0], stem = [...l.main, ...(l.merge ? [l.merge] : []), ...l.tail];
+    const wm = Math.max(...stem.map((c) => c.width)), ws = Math.max(0, ...l.aside.map((c) => c.width));
+    const cx = PAD + wm / 2, lane = PAD + wm + (ws ? 18 + ws / 2 : 12), top = PAD + head.height + 16, fork = top - 8;
+    const at = new Map(), boxes = [], routes = [];
+    const put = (c, x, y) => { at.set(c.id, { x, y, w: c.width, h: c.height }); boxes.push([c.id, at.get(c.id), f.id]); };
+    let y = top;
+    for (const c of l.main) { put(c, cx - c.width / 2, y); y += c.height + GAP; }
+    let ys = top;                                  // the side line ends just above the merge
+    for (const c of l.aside) ys += c.height + GAP;
+    y = Math.max(y, ys);
+    let ya = y - (ys - top);
+    for (const c of l.aside) { put(c, lane - c.width / 2, ya); ya += c.height + GAP; }
+    for (const c of [...(l.merge ? [l.merge] : []), ...l.tail]) { put(c, cx - c.width / 2, y); y += c.height + GAP; }
+    const H = y - GAP + PAD + 8, W = Math.max(lane + (ws ? ws / 2 : 4) + PAD, cx + 8 + head.width + PAD);
+    boxes.unshift([head.id, { x: cx + 8, y: PAD, w: head.width, h: head.height }, f.id]);
+    const ends = (id) => at.get(id) || (id === l.inP.id ? { x: cx, y: 0, w: 0, h: 0 } : { x: cx, y: H, w: 0, h: 0 });
+    for (const e of f.edges) {
+      const a = ends(e.sources[0]), b = ends(e.targets[0]), ax = a.x + a.w / 2, bx = b.x + b.w / 2;
+      const m = l.merge && e.targets[0] === l.merge.id ? at.get(l.merge.id) : null, into = m && m.x + m.w - 8;
+      let pts;
+      if (m && ax !== cx && ax <= into) pts = [{ x: ax, y: a.y + a.h }, { x: ax, y: m.y }];
+      else if (m && ax !== cx) pts = [{ x: ax, y: a.y + a.h }, { x: ax, y: m.y - 10 }, { x: into, y: m.y - 10 }, { x: into, y: m.y }];
+      else if (m && e.sources[0] === l.inP.id) pts = [{ x: cx, y: 0 }, { x: cx, y: fork }, { x: lane, y: fork }, { x: lane, y: m.y - 10 }, { x: into, y: m.y - 10 }, { x: into, y: m.y }];
+      else if (e.sources[0] === l.inP.id && bx !== cx) pts = [{ x: cx, y: 0 }, { x: cx, y: fork }, { x: bx, y: fork }, { x: bx, y: b.y }];
+      else pts = [{ x: ax, y: a.y + a.h }, { x: bx, y: b.y }];
+      routes.push([e.id, f.id, pts]);
+    }
+    boxes.forEach(([, r]) => { r.frame = false; });
+    return { width: W, height: H, ports: [{ id: l.inP.id, x: cx, y: 0 }, { id: l.outP.id, x: cx, y: H }], boxes, routes };
+  }
+  // A frame whose boxes each take an input from the box above (in graph order) is a column too, its
+  // other edges (DenseNet's carried inputs, a skip from the entry) each in a lane on the right: the
+  // runs of DenseNet's dense layers, ResNet's stages. A box that is a frame hangs from its entry port.
+  function stack(f, sigs) {
+    const side = (q) => (q.layoutOptions || {})["elk.port.side"], kids = f.children.slice(1), head = f.children[0];
+    const inP = f.ports.find((q) => side(q) === "NORTH"), outP = f.ports.find((q) => side(q) === "SOUTH");
+    if (f.ports.length !== 2 || !inP || !outP || !kids.length || kids.some((c) => c.children)) return null;
+    const own = new Map([[inP.id, { i: -1 }], [outP.id, { i: kids.length }]]);
+    kids.forEach((c, i) => { own.set(c.id, { i, c }); for (const q of c.ports || []) own.set(q.id, { i, c, q }); });
+    const fed = new Set(), ins = new Map();
+    for (const e of f.edges) {
+      const a = own.get(e.sources[0]), b = own.get(e.targets[0]);
+      if (!a || !b || a.i >= b.i || (b.i === kids.length && a.i !== kids.length - 1)) return null;
+      if (b.i === a.i + 1) { fed.add(b.i); if (!ins.has(b.i)) ins.set(b.i, b.q ? b.q.x : b.c ? b.c.width / 2 : 0); }
+    }
+    for (let i = 0; i <= kids.length; i++) if (!fed.has(i)) return null;
+    const top = PAD + head.height + 16, fork = top - 8, at = new Map();
+    let y = top;
+    kids.forEach((c, i) => { at.set(c.id, { x: -ins.get(i), y, w: c.width, h: c.height }); y += c.height + GAP; });
+    const H = y - GAP + PAD + 8, point = (id, end) => {      // where an edge leaves or enters, cx = 0
+      const o = own.get(id);
+      if (o.i < 0) return { x: 0, y: 0 };
+      if (o.i === kids.length) return null;                 // the exit: below the last box's exit
+      const r = at.get(o.c.id);
+      return o.q ? { x: r.x + o.q.x, y: r.y + o.q.y } : { x: r.x + r.w / 2, y: end ? r.y : r.y + r.h };
+    };
+    const right = Math.max(...[...at.values()].map((r) => r.x + r.w)), left = Math.min(0, ...[...at.values()].map((r) => r.x));
+    const lanes = [], routes = [];
+    for (const e of f.edges) {
+      const a = own.get(e.sources[0]), b = own.get(e.targets[0]), p = point(e.sources[0], false);
+      let q = point(e.targets[0], true) || { x: p.x, y: H };
+      if (b.i === a.i + 1) {
+        routes.push([e.id, f.id, p.x === q.x ? [p, q] : [p, { x: p.x, y: q.y - 10 }, { x: q.x, y: q.y - 10 }, q]]);
+        continue;
+      }
+      let k = lanes.findIndex((used) => used.every(([s, t]) => t < a.i || s > b.i));
+      if (k < 0) { k = lanes.length; lanes.push([]); }
+      lanes[k].push([a.i, b.i]);
+      if (!b.q) { const r = at.get(b.c.id); q = { x: r.x + r.w - 8, y: r.y }; }   // beside the entry from above
+      const x = right + 12 + 10 * k, y0 = a.i < 0 ? fork : p.y + 8;
+      routes.push([e.id, f.id, [p, { x: p.x, y: y0 }, { x, y: y0 }, { x, y: q.y - 10 }, { x: q.x, y: q.y - 10 }, q]]);
+    }
+    const hx = 8, W = Math.max(right + 12 + 10 * lanes.length, hx + head.width) - left, dx = PAD - left;
+    const boxes = [[head.id, { x: hx + dx, y: PAD, w: head.width, h: head.height, frame: false }, f.id]];
+    for (const c of kids) {                        // a frame brings what is inside it, moved with it
+      const r = at.get(c.id), x = r.x + dx, inner = sigs.has(c.id) && done.get(sigs.get(c.id));
+      boxes.push([c.id, { x, y: r.y, w: r.w, h: r.h, frame: !!inner }, f.id]);
+      if (!inner) continue;
+      for (const [id, a, in_] of inner.boxes) boxes.push([id, { x: a.x + x, y: a.y + r.y, w: a.w, h: a.h, frame: a.frame }, in_]);
+      for (const [id, in_, pts] of inner.routes) routes.push([id, in_, pts.map((p) => ({ x: p.x + x, y: p.y + r.y }))]);
+    }
+    const last = point(f.edges.find((e) => e.targets[0] === outP.id).sources[0], false);   // the exit below it
+    routes.forEach((r) => { if (r[1] === f.id) r[2] = r[2].map((p) => ({ x: p.x + dx, y: p.y })); });
+    return { width: W + 2 * PAD, height: H, ports: [{ id: inP.id, x: dx, y: 0 }, { id: outP.id, x: last.x + dx, y: H }], boxes, routes };
   }
   // a frame's layout relative to its corner: its size, ports, and the boxes and routes inside it
   function relative(id, ports, abs, routes, parent) {
@@ -211,12 +339,12 @@
   }
   function elkGraph(list, edges) {
     const root = { id: ROOT, layoutOptions: LAYOUT, children: [], edges: [] }, made = new Map([["", root]]);
-    const group = (g) => {                         // a frame: room for its header, at least its header wide
+    const group = (g) => {                         // a frame, its header a box ELK places (so routes avoid it)
       if (made.has(g)) return made.get(g);
-      const w = Math.ceil(textWidth(headText(g), HEAD_FONT)) + 2 * PAD;
-      const n = { id: g, children: [], edges: [], ports: [], layoutOptions: Object.assign({}, LAYOUT, {
-        "elk.padding": `[top=${HEAD + PAD + 4},left=${PAD},bottom=${PAD},right=${PAD}]`, "elk.portConstraints": "FIXED_SIDE",
-        "elk.nodeSize.constraints": "[MINIMUM_SIZE]", "elk.nodeSize.minimum": `(${w}, 40)` }) };
+      const head = { id: HEADER + g, width: Math.ceil(textWidth(headText(g), HEAD_FONT)) + 12, height: HEAD - 2,
+        layoutOptions: { "elk.layered.layering.layerConstraint": "FIRST_SEPARATE" } };
+      const n = { id: g, children: [head], edges: [], ports: [], layoutOptions: Object.assign({}, LAYOUT, {
+        "elk.padding": `[top=${PAD},left=${PAD},bottom=${PAD},right=${PAD}]`, "elk.portConstraints": "FIXED_SIDE" }) };
       made.set(g, n);
       group(groupOf(g)).children.push(n);
       return n;
@@ -361,12 +489,13 @@
     current = next;
     const g = $("viewport");
     g.replaceChildren();
+    texts = []; near = [];
     const frames = current.frames.slice().sort((p, q) => nesting(p) - nesting(q));
     for (const path of frames) drawFrame(g, path, current.abs.get(path));
     const edgeLayer = el("g", { class: "edges" }, g);            // above the frames, under the boxes
     const unitLayer = el("g", { class: "units" }, g);
     const taken = new Taken([...current.list.map((u) => current.abs.get(u)),   // what an edge label must not cover
-      ...frames.flatMap((path) => { const a = current.abs.get(path); return [{ x: a.x, y: a.y - 2, w: textWidth(headText(path), HEAD_FONT) + 16, h: HEAD + 4 },
+      ...frames.flatMap((path) => { const a = current.abs.get(path); return [current.abs.get(HEADER + path),
         { x: a.x, y: a.y - 2, w: a.w, h: 4 }, { x: a.x, y: a.y + a.h - 2, w: a.w, h: 4 }]; })]);   // header, top and bottom lines
     for (const e of current.edges) {
       if (!e.points) continue;
@@ -419,6 +548,7 @@
       if (box.x + box.w > current.width || taken.hits(box)) continue;
       taken.push(box);
       const t = text(parent, x, y + 3, e.label, "shape");
+      texts.push([t, box]);
       t.setAttribute("data-src", e.src);
       t.setAttribute("data-dst", e.dst);
       t.setAttribute("data-tensor", e.tensor);
@@ -429,7 +559,10 @@
   function drawFrame(parent, path, a) {
     const g = el("g", { class: "frame" + (runs.has(path) ? " run" : ""), "data-id": path }, parent);
     el("rect", { x: a.x, y: a.y, width: a.w, height: a.h, rx: 6 }, g);
-    const head = text(g, a.x + 8, a.y + 15, headText(path), "head");
+    const h = current.abs.get(HEADER + path);      // the title's box, laid out by ELK: no edge crosses it
+    el("rect", { class: "head", x: h.x, y: h.y, width: h.w, height: h.h, rx: 3 }, g);
+    texts.push([g, h]);
+    const head = text(g, h.x + 6, h.y + h.h - 5, headText(path), "head");
     head.addEventListener("click", (ev) => { if (!dragged(ev)) { close(path); draw(path); } });
     g.addEventListener("mousemove", (ev) => { if (ev.target === head) tip(ev, path); });
     g.addEventListener("mouseleave", hideTip);
@@ -452,6 +585,7 @@
       const t = text(g, a.x + a.w / 2, a.y + 5 + LINE * (i + 1) - 3, str, cls);
       t.setAttribute("text-anchor", "middle");
     });
+    texts.push([g, a]);
     g.addEventListener("mousemove", (ev) => tip(ev, u));
     g.addEventListener("mouseleave", hideTip);
     g.addEventListener("click", (ev) => {
@@ -466,13 +600,29 @@
   const fill = (op) => FILL[op] || "#ffffff";
 
   // -- the view: fit, zoom about a point, pan, minimap ---------------------------------
-  const canvasBox = () => $("canvas").getBoundingClientRect();
+  // the canvas's place, read once per resize (reading it after a redraw would lay the page out then)
+  let canvasAt = null;
+  new ResizeObserver(() => { canvasAt = null; }).observe($("canvas"));
+  const canvasBox = () => canvasAt || (canvasAt = $("canvas").getBoundingClientRect());
   function setView(k, x, y) {
     Object.assign(view, { k: Math.min(8, Math.max(0.02, k)), x, y });
     $("viewport").setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
+    $("graph").classList.toggle("far", view.k < FAR);
     $("zoom-level").textContent = Math.round(view.k * 100) + "%";
     hideTip();
     drawMinimapView();
+    nearText();
+  }
+  // Text is laid out only near the screen (the view and half a screen around it): the browser's work
+  // per drawing or pan grows with what is seen, not with every box of a network opened whole.
+  let texts = [], near = [];                       // [element, its box] of each unit, frame title and label
+  function nearText() {
+    if (!current || view.k < FAR) return;
+    const v = visible(), x = v.x - v.w / 2, y = v.y - v.h / 2, w = 2 * v.w, h = 2 * v.h;
+    texts.forEach(([e, r], i) => {
+      const on = r.x < x + w && x < r.x + r.w && r.y < y + h && y < r.y + r.h;
+      if (on !== near[i]) { near[i] = on; e.classList.toggle("near", on); }
+    });
   }
   function fit() {                   // the whole drawing on screen, centred, never above 100%
     const c = canvasBox(), m = 16;
@@ -518,7 +668,7 @@
     });
     $("minimap").addEventListener("pointerdown", (ev) => { ev.stopPropagation(); miniMove(ev); });
     $("minimap").addEventListener("pointermove", (ev) => { if (ev.buttons & 1) miniMove(ev); });
-    window.addEventListener("resize", () => { if (current) setView(view.k, view.x, view.y); });
+    window.addEventListener("resize", () => { canvasAt = null; if (current) setView(view.k, view.x, view.y); });
   }
   function miniScale() {
     const mm = $("minimap"), r = mm.getBoundingClientRect();
@@ -667,7 +817,7 @@
     document.querySelectorAll("#layers tr.sel").forEach((e) => e.classList.remove("sel"));
     const shape = document.querySelector(`#graph [data-id="${CSS.escape(id)}"]`);
     if (shape) shape.classList.add("selected");
-    const row = document.querySelector(`#layers tr[data-id="${CSS.escape(id)}"]`);
+    const row = rowOf(id);
     if (row) { row.classList.add("sel"); if (reveal) row.scrollIntoView({ block: "nearest" }); }
     const a = current && current.abs.get(id), v = current && visible();
     if (a && reveal && (a.x < v.x || a.y < v.y || a.x + a.w > v.x + v.w || a.y + a.h > v.y + v.h)) centerOn(a);
@@ -678,11 +828,21 @@
     factTable(f, d);
   }
 
-  function fillTable() {            // rows built off the page, then put in at once; events delegated (below)
-    const rows = document.createDocumentFragment();
-    for (const u of current.list) {
-      if (u === INPUT || u.startsWith(OUT)) continue;
-      const f = scopes.get(u) || runs.get(u) || nodes.get(u), block = isBlock(u);
+  // The table lists what is drawn, ROWS rows at a time: the next ROWS when its end scrolls into view
+  // (or a row further down is selected). A thousand rows laid out at once cost the browser more than
+  // the drawing itself (DenseNet-264 open: about 0.5 s of its layout).
+  const ROWS = 120;
+  let listed = [], shown = 0;
+  function fillTable() {
+    listed = current.list.filter((u) => u !== INPUT && !u.startsWith(OUT));
+    shown = 0;
+    document.querySelector("#layers tbody").replaceChildren();
+    moreRows(ROWS);
+  }
+  function moreRows(upTo) {         // rows built off the page, then put in at once; events delegated (below)
+    const rows = document.createDocumentFragment(), end = Math.min(listed.length, Math.max(upTo, shown + 1));
+    for (; shown < end; shown++) {
+      const u = listed[shown], f = scopes.get(u) || runs.get(u) || nodes.get(u), block = isBlock(u);
       const tr = document.createElement("tr");
       tr.setAttribute("data-id", u);
       if (block) tr.className = "block";
@@ -695,7 +855,14 @@
       });
       rows.appendChild(tr);
     }
-    document.querySelector("#layers tbody").replaceChildren(rows);
+    document.querySelector("#layers tbody").appendChild(rows);
+    $("table-more").hidden = shown >= listed.length;
+    $("table-more").textContent = `${listed.length - shown} more rows: scroll on`;
+  }
+  function rowOf(id) {              // the row of a drawn box, listed first if it is further down
+    const k = listed.indexOf(id);
+    if (k >= shown) moreRows(k + ROWS);
+    return document.querySelector(`#layers tr[data-id="${CSS.escape(id)}"]`);
   }
   function tableEvents() {          // one listener per kind for all rows, not four per row per draw
     const body = document.querySelector("#layers tbody"), row = (ev) => ev.target.closest("tr");
@@ -708,6 +875,8 @@
     });
     body.addEventListener("mouseover", (ev) => { const tr = row(ev); hover(tr ? tr.dataset.id : null); });
     body.addEventListener("mouseleave", () => hover(null));
+    new IntersectionObserver((seen) => { if (seen.some((x) => x.isIntersecting)) moreRows(shown + ROWS); },
+      { root: $("table-wrap"), rootMargin: "400px" }).observe($("table-more"));
   }
   function highlight(id, on) {
     const shape = document.querySelector(`#graph [data-id="${CSS.escape(id)}"]`);
@@ -792,6 +961,7 @@
   // for scripts and tests: the view, the last layout, and bringing a box on screen
   window.archspecViewer = { fit, zoomAt, exportSVG, exportPNG, view, get layout() { return current; },
     get selected() { return selected; }, get inWorker() { return fore !== inPage; },
+    setOpen: (paths) => { open.clear(); paths.forEach((p) => open.add(p)); return draw(); },   // these blocks and runs open
     centre: (id) => { const a = current && current.abs.get(id); if (a) centerOn(Object.assign({}, a, { h: Math.min(a.h, 60) })); return !!a; } };   // a frame: its header
   fore = worker() || inPage;
   back = fore === inPage ? null : worker();
