@@ -693,7 +693,7 @@ def sections(g: Graph) -> dict[str, str]:
     """Top-level node or block -> the section of the paper's figure it lies in. A paper table (`table:`)
     whose every row spans several nodes cuts the network into parts, each row one (Xception's entry,
     middle and exit flows); a table of single layers (GoogLeNet's Table 1) cuts nothing."""
-    table = g.meta.get("table")
+    table = g.table
     rows = [] if table is None or table.rows == "segments" else table.rows
     spans = [(title, row.nodes) for entry in rows if isinstance(entry, dict) for title, row in entry.items()]
     if not spans or len(spans) != len(rows) or any(not names or len(names) < 2 for _, names in spans):
