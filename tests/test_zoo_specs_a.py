@@ -28,6 +28,9 @@ DPN92 = {"small": False, "stem": 64, "k_r": 96, "depths": [3, 4, 20, 3], "incs":
 FAMILY = {
     "res2net101_26w_4s": (RES2NET, {"layers": [3, 4, 23, 3]}, "res2net101_26w_4s"),
     "res2next50": (RES2NET, {"groups": 8, "base_width": 4}, "res2next50"),
+    "res2net50_26w_8s": (RES2NET, {"scale": 8}, "res2net50_26w_8s"),        # the ladder a repeat of s - 1 steps
+    "res2net50_14w_8s": (RES2NET, {"scale": 8, "base_width": 14}, "res2net50_14w_8s"),
+    "res2net50_26w_6s": (RES2NET, {"scale": 6}, "res2net50_26w_6s"),
     "dpn92": (DPN, DPN92, "dpn92"),
     "dpn98": (DPN, {**DPN92, "stem": 96, "k_r": 160, "groups": 40, "depths": [3, 6, 20, 3],
                     "incs": [16, 32, 32, 128]}, "dpn98"),
@@ -86,7 +89,8 @@ def test_res2net_subsets_and_module_lists():
     assert g.scopes["layer1.0.convs"].kind == "list"
     assert "layer2.0.pool" in g.nodes and "layer2.1.pool" not in g.nodes      # the first block only,
     assert g.nodes["layer1.0.pool"].attrs.stride == (1, 1)      # unstrided in layer1, as timm's is_first (a projection)
-    assert "layer2.0.x2_in" not in g.nodes and "layer2.1.x2_in" in g.nodes    # its ladder has no adds
+    assert "layer2.0.sum2" not in g.nodes and "layer2.1.sum2" in g.nodes      # its ladder has no adds
+    assert "layer2.1.sum1" not in g.nodes       # nor has any block's first step (no y0: dropped as unrolled)
     text = source(RES2NET)
     assert "self.convs = nn.ModuleList(" in text and "self.bns = nn.ModuleList(" in text
 
@@ -127,7 +131,8 @@ def _close(a, b, tol=1e-4):
 
 
 @pytest.mark.slow      # 2-6 s each on 2 loaded cores
-@pytest.mark.parametrize("name", ["res2net50_26w_4s", "dpn68", "skresnet50", "res2next50", "dpn92"])
+@pytest.mark.parametrize("name", ["res2net50_26w_4s", "dpn68", "skresnet50", "res2next50", "dpn92",
+                                  "res2net50_26w_8s"])
 def test_built_file_loads_timms_weights_with_equal_outputs(tmp_path, name):
     """timm's fresh weights, batch norms drawn at random (fresh ones are near identities), load
     strictly in timm's key order; eval outputs at 64x64 equal within 1e-4 of their scale."""
