@@ -16,6 +16,7 @@ MAX_SCOPE_DEPTH = 48              # blocks and groups nested in each other
 MAX_EXPR_CHARS = 1_000            # characters of one ${...}
 MAX_EXPR_NODES = 500              # syntax-tree nodes of one ${...}
 MAX_SIZE = 10_000                 # length of a string or list an expression produces
+MAX_COMPREHENSION = 1_000         # items one list comprehension visits (each evaluates its <= 500 terms)
 MAX_BATCH = 2**20                 # a batch size on the command line (summary --batch, train --batch-size)
 MAX_ERRORS = 100                  # errors reported before archspec stops looking
 MAX_MESSAGE = 500                 # characters of one reported line: spec text is never echoed at length

@@ -22,7 +22,7 @@ def py(text, env=ENV):
                                             "min": min, "max": max, "abs": abs, "len": len, "sum": sum,
                                             "int": int, "float": float, "round": round,
                                             "range": lambda *a: list(range(*a)), "log2": math.log2,
-                                            "make_divisible": _torchvision_make_divisible()})
+                                            "make_divisible": _torchvision_make_divisible(), "str": str})
     return list(v) if isinstance(v, tuple) else v
 
 
@@ -60,10 +60,23 @@ def test_values_equal_pythons(text):
     "range(2, 10, 3)", "range(5, 0, -2)", "sum(range(5))", "len(range(3, 9))", "max(range(7))",
     "ceil(planes / 3)", "int(planes * ratio)", "log2(8)", "log2(10)", "log2(0.5)", "int(log2(planes))",
     "make_divisible(37.5, 8)", "make_divisible(16 * 0.25, 8)", "make_divisible(3, 8, 1)", "sqrt(0)",
+    "str(planes)", "str(ratio)", "'y' + str(i + 1)",
 ])
 def test_functions_equal_pythons(text):
     got = evaluate(text, ENV)
     want = py(text)
+    assert got == want and type(got) is type(want), text
+
+
+@pytest.mark.parametrize("text", [
+    "[k * 2 for k in range(4)]", "[k for k in layers if k > 3]", "[k for k in layers if k > 3 if k < 6]",
+    "[f'y{k + 1}' for k in range(3)] + ['pool']", "f'conv{i}_{planes}'", "f'{ratio}{flag}'", "f'plain'",
+    "[c for c in name]", "[k + planes for k in []]", "len([k for k in range(1000)])",
+])
+def test_comprehensions_and_fstrings_equal_pythons(text):
+    """A computed list of names (Res2Net's ladder: y1 .. y(s-1), pool), as Python builds it."""
+    want = eval(text, {"__builtins__": {}, "range": lambda *a: list(range(*a)), "len": len, **ENV})
+    got = evaluate(text, ENV)
     assert got == want and type(got) is type(want), text
 
 
@@ -143,12 +156,20 @@ def test_undefined_names_suggest():
 
 @pytest.mark.parametrize("text,match", [
     ("lambda: 1", "'Lambda' is not allowed in expressions"),
-    ("[i for i in range(3)]", "'ListComp' is not allowed"),
+    ("[k for j in range(3) for k in range(j)]", "a list comprehension takes one 'for'"),
+    ("[[j for j in range(k)] for k in range(3)]", "no comprehension inside it"),
+    ("[k for k in range(3) if [j for j in range(k)]]", "no comprehension inside it"),
+    ("[i for i in range(3)]", "the comprehension's variable 'i' would hide 'i'"),
+    ("[a for a, b in [[1, 2]]]", "names one variable"),
+    ("[k for k in planes]", "a comprehension loops over a list, got int 64"),
+    ("[k for k in range(1001)]", "a comprehension over 1,001 items exceeds archspec's limit of 1,000"),
+    ("[layers * 2000 for k in range(2)]", "more than archspec's limit of 10,000 elements"),
+    ("f'{planes!r}'", "plain {value} fields"),
+    ("f'{ratio:.2f}'", "plain {value} fields"),
     ("sum(i for i in layers)", "'GeneratorExp' is not allowed"),
     ("{i: 1 for i in layers}", "'DictComp' is not allowed"),
     ("{1: 2}", "'Dict' is not allowed"),
     ("{1, 2}", "'Set' is not allowed"),
-    ("f'{planes}'", "'JoinedStr' is not allowed"),
     ("[*layers]", "'Starred' is not allowed"),
     ("layers[1:]", "'Slice' is not allowed"),
     ("planes.real", "no attribute 'real' on 64"),

@@ -28,12 +28,19 @@ DPN92 = {"small": False, "stem": 64, "k_r": 96, "depths": [3, 4, 20, 3], "incs":
 FAMILY = {
     "res2net101_26w_4s": (RES2NET, {"layers": [3, 4, 23, 3]}, "res2net101_26w_4s"),
     "res2next50": (RES2NET, {"groups": 8, "base_width": 4}, "res2next50"),
+    "res2net50_26w_8s": (RES2NET, {"scale": 8}, "res2net50_26w_8s"),        # the ladder a repeat of s - 1 steps
+    "res2net50_14w_8s": (RES2NET, {"scale": 8, "base_width": 14}, "res2net50_14w_8s"),
+    "res2net50_26w_6s": (RES2NET, {"scale": 6}, "res2net50_26w_6s"),
     "dpn92": (DPN, DPN92, "dpn92"),
     "dpn98": (DPN, {**DPN92, "stem": 96, "k_r": 160, "groups": 40, "depths": [3, 6, 20, 3],
                     "incs": [16, 32, 32, 128]}, "dpn98"),
     "dpn131": (DPN, {**DPN92, "stem": 128, "k_r": 160, "groups": 40, "depths": [4, 8, 28, 3],
                      "incs": [16, 32, 32, 128]}, "dpn131"),
     "skresnet101": (SKNET, {"layers": [3, 4, 23, 3]}, {"layers": [3, 4, 23, 3]}),
+    # M = 3 paths (3x3, 3x3 dilated 2 and 3: kernels 3, 5, 7), widths divisible by M for the split input
+    "skresnet50_3paths": (SKNET, {"sk_paths": 3, "base_width": 48},
+                          {"layers": [3, 4, 6, 3], "base_width": 48,
+                           "block_args": {"sk_kwargs": {"split_input": True, "kernel_size": [3, 5, 7]}}}),
 }
 
 
@@ -45,8 +52,8 @@ def _timm(model, device="meta"):
             return timm.create_model(model).eval()
         from timm.models.resnet import ResNet
         from timm.models.sknet import SelectiveKernelBottleneck
-        return ResNet(block=SelectiveKernelBottleneck, block_args={"sk_kwargs": {"split_input": True}},
-                      zero_init_last=False, **model).eval()
+        return ResNet(block=SelectiveKernelBottleneck, zero_init_last=False,
+                      **{"block_args": {"sk_kwargs": {"split_input": True}}, **model}).eval()
 
 
 def _macs(model, side=224) -> int:
@@ -86,7 +93,8 @@ def test_res2net_subsets_and_module_lists():
     assert g.scopes["layer1.0.convs"].kind == "list"
     assert "layer2.0.pool" in g.nodes and "layer2.1.pool" not in g.nodes      # the first block only,
     assert g.nodes["layer1.0.pool"].attrs.stride == (1, 1)      # unstrided in layer1, as timm's is_first (a projection)
-    assert "layer2.0.x2_in" not in g.nodes and "layer2.1.x2_in" in g.nodes    # its ladder has no adds
+    assert "layer2.0.sum2" not in g.nodes and "layer2.1.sum2" in g.nodes      # its ladder has no adds
+    assert "layer2.1.sum1" not in g.nodes       # nor has any block's first step (no y0: dropped as unrolled)
     text = source(RES2NET)
     assert "self.convs = nn.ModuleList(" in text and "self.bns = nn.ModuleList(" in text
 
@@ -105,8 +113,9 @@ def test_sknet_selects_with_a_softmax_across_the_paths():
     (RES2NET, {"groups": 0}, "cardinality"), (RES2NET, {"base_width": 0}, "width"),
     (RES2NET, {"se_reduction": 16}, "Res2Net bottleneck has no SE"),     # a ResNet knob it does not read
     (SKNET, {"stride_in_1x1": True}, "SK bottleneck has no SE"), (SKNET, {"sk_ratio": 0}, "r > 0"),
-    (DPN, {"groups": 0}, "cardinality G")],
-    ids=["res2net-groups", "res2net-width", "res2net-se", "sknet-stride_in_1x1", "sknet-ratio", "dpn-groups"])
+    (DPN, {"groups": 0}, "cardinality G"), (RES2NET, {"scale": 1}, "scale s >= 2"), (SKNET, {"sk_paths": 1}, "M >= 2")],
+    ids=["res2net-groups", "res2net-width", "res2net-se", "sknet-stride_in_1x1", "sknet-ratio", "dpn-groups",
+         "res2net-scale", "sknet-paths"])
 def test_family_knobs_are_checked(spec, values, where):
     """A value the family cannot take is an error, never a network silently without it."""
     with pytest.raises(SpecErrors, match=where):
@@ -127,7 +136,8 @@ def _close(a, b, tol=1e-4):
 
 
 @pytest.mark.slow      # 2-6 s each on 2 loaded cores
-@pytest.mark.parametrize("name", ["res2net50_26w_4s", "dpn68", "skresnet50", "res2next50", "dpn92"])
+@pytest.mark.parametrize("name", ["res2net50_26w_4s", "dpn68", "skresnet50", "res2next50", "dpn92",
+                                  "res2net50_26w_8s", "skresnet50_3paths"])
 def test_built_file_loads_timms_weights_with_equal_outputs(tmp_path, name):
     """timm's fresh weights, batch norms drawn at random (fresh ones are near identities), load
     strictly in timm's key order; eval outputs at 64x64 equal within 1e-4 of their scale."""

@@ -34,6 +34,7 @@ from .syntax import (
     check_node_name,
     dependencies,
     key_hint,
+    lays_nodes,
     local_names,
     member_path,
     order,
@@ -126,18 +127,18 @@ class Expander:
             scope.report(loc, "expected a non-empty list of nodes")
             return Failed("?"), {}
         decls = parse_list(items, scope)
+        if any(lays_nodes(d, ctx.seq) for d in decls):
+            decls = laid(decls, ctx, scope, self.env(ctx, []), len(self.nodes))
         local = local_names(decls, scope)
         ctx.names.taken.update(local)
-
-        def choose(ref: Any, loc: Loc) -> Any:
-            return value_of(ref, ctx.env, loc, "'in'")
-        deps = [dependencies(k, d, local, scope, choose) for k, d in enumerate(decls)]
+        deps = [dependencies(k, d, local, scope, chooser(ctx.env, d)) for k, d in enumerate(decls)]
         aliases: dict[str, str] = {"input": in_ref, **scope.outer}
         results: list[str] = [Failed("?")] * len(decls)
         for k in order(decls, deps, scope):
             d = decls[k]
             if d is not None:
-                results[k] = self.expand_decl(d, ctx, [resolved(dep, in_ref, results, decls, scope) for dep in deps[k]])
+                at = replace(ctx, env={**ctx.env, **d.env}, index=d.step) if d.env else ctx
+                results[k] = self.expand_decl(d, at, [resolved(dep, in_ref, results, decls, scope) for dep in deps[k]])
                 if d.name:
                     aliases.update(named(d.name, results[k]))
         if output is None:
@@ -795,6 +796,89 @@ def with_trap_hint(report: Reporter, d: Decl, prefix: str, traps: dict) -> Repor
     def report_trap(loc: Loc | None, message: str, path: str = "", hint: str | None = None) -> None:
         report(loc, message, path, f"'{name}' was dropped: {trap}: write block_input in its when:")
     return report_trap
+
+
+def laid(decls: list[Decl | None], ctx: Ctx, scope: ListScope, view: dict, nodes: int,
+         env: dict | None = None, made: list[int] | None = None) -> list[Decl | None]:
+    """The list with each repeat that lays named nodes (lays_nodes) unrolled in place: step i's
+    items under their templated names, each reading i. A bad template is reported and dropped.
+    `view`: what the scope's expressions see (its input's shape); `nodes`: the nodes made so far."""
+    out: list[Decl | None] = []
+    made = made if made is not None else [0]
+    for d in decls:
+        if not lays_nodes(d, ctx.seq):
+            out.append(d)
+            continue
+        assert d is not None
+        try:
+            outer = {**ctx.env, **(env or {})}
+            steps = laid_steps(d, ctx, outer, scope, view, nodes, made)
+        except LimitError:
+            raise
+        except SpecError as e:
+            scope.report(e.loc or d.loc, e.message, hint=e.hint)
+            continue
+        for step_env, items in steps:
+            out.extend(laid(items, ctx, scope, view, nodes, step_env, made))
+    return out
+
+def laid_steps(d: Decl, ctx: Ctx, outer: dict, scope: ListScope, view: dict, nodes: int, made: list[int]) -> list:
+    """Each step of a laying repeat: (the names it binds, its items with their names made)."""
+    body = d.body
+    extra = sorted(str(k) for k in body if k not in ("repeat", "node", "index"))
+    if extra:
+        raise SpecError(f"a repeat that lays named nodes in this scope takes no '{extra[0]}:'",
+                        loc=body.key_at(extra[0]), hint="its nodes take in: and when: of their own; "
+                        "a repeat with name: or carry: repeats one node")
+    count = repeat_count(body, {**view, **outer}, ctx, nodes)
+    index = repeat_index(body, outer)
+    raw = body["node"]
+    made[0] += count * len(raw)
+    if made[0] > MAX_NODES:
+        raise LimitError(f"repeat {count:,} of {len(raw):,} nodes would exceed archspec's limit of "
+                         f"{MAX_NODES:,} nodes", loc=body.at("repeat"), chain=ctx.chain)
+    parsed = [item for item in parse_list(raw, scope) if item is not None]    # a bad one: reported once
+    steps = []
+    for i in range(count):
+        step_env = {**outer, index: i}
+        own = {k: v for k, v in step_env.items() if k not in ctx.env}
+        items: list[Decl | None] = []
+        for item in parsed:
+            name = item.name
+            if name is not None and has_expr(name):
+                name = str(value_of(name, {**view, **step_env}, item.loc, "the node's name"))
+            items.append(decided(replace(item, name=name, env=own, step=i), {**view, **step_env}))
+        steps.append((step_env, items))
+    return steps
+
+
+
+def chooser(env: dict, d: Decl | None) -> Any:
+    """How item d's `in:` is evaluated: in its scope, and a laid node also with its step's index."""
+    at = {**env, **d.env} if d is not None and d.env else env
+    return lambda ref, loc: value_of(ref, at, loc, "'in'")
+
+
+def decided(d: Decl, env: dict) -> Decl:
+    """A laid node whose `when:` reads only parameters and indices, decided as its repeat unrolls:
+    dropped, it stands for its `else:` (or its one input) alone, so its other inputs need not exist
+    (the ladder's first step adds no `y0`). A `when:` that reads the node's input is decided later."""
+    if "when" not in d.body or names_read(str(d.body["when"])) & {"input", "inputs"}:
+        return d
+    try:
+        keep = value_of(d.body["when"], env, d.body.at("when"), "'when'")
+    except SpecError:
+        return d                # reported where the node is expanded, with its input known
+    if keep:
+        return d
+    given = d.body.get("in")
+    ref = d.body["else"] if "else" in d.body else given[0] if isinstance(given, list) and len(given) == 1 else given
+    if ref is None or isinstance(ref, (list, dict)):
+        return d                # no single input to stand for it: expansion says so
+    b = d.body
+    body = YDict(b.loc, {**{k: v for k, v in b.items() if k != "else"}, "in": ref, "when": False},
+                 {**b.locs, "in": b.at("else") if "else" in b else b.at("in")}, b.key_locs)
+    return replace(d, body=body)
 
 
 def names_steps(node: Any) -> bool:

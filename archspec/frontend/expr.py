@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import SpecError, did_you_mean
-from ..limits import MAX_EXPR_CHARS, MAX_EXPR_NODES, MAX_INT, MAX_SIZE
+from ..limits import MAX_COMPREHENSION, MAX_EXPR_CHARS, MAX_EXPR_NODES, MAX_INT, MAX_SIZE
 from ..names import shown
 from ..ops.base import ChannelsLast
 
@@ -183,7 +183,7 @@ _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: op
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "len": len, "sum": _sum, "int": int, "float": float,
     "round": _round, "floor": math.floor, "ceil": math.ceil, "sqrt": _sqrt, "log2": _log2, "range": _range,
-    "make_divisible": _make_divisible,
+    "make_divisible": _make_divisible, "str": str,
 }
 KEYWORDS = {"make_divisible": ("divisor", "min_value", "round_limit")}   # the functions that take keywords
 
@@ -299,6 +299,45 @@ def _sequence(node: ast.List | ast.Tuple, env: dict) -> list:
     return [_eval(e, env) for e in node.elts]
 
 
+def _listcomp(node: ast.ListComp, env: dict) -> list:
+    """`[f'y{k + 1}' for k in range(n) if c]`: one loop over at most MAX_COMPREHENSION items, with no
+    comprehension inside it and its name hiding none in scope: its work is bounded by the terms'."""
+    walked = [n for part in (node.elt, *node.generators[0].ifs) for n in ast.walk(part)]
+    if len(node.generators) != 1 or any(isinstance(n, ast.ListComp) for n in walked) or node.generators[0].is_async:
+        raise SpecError("a list comprehension takes one 'for' and no comprehension inside it")
+    gen = node.generators[0]
+    if not isinstance(gen.target, ast.Name):
+        raise SpecError("a list comprehension's 'for' names one variable: [x * 2 for k in range(n)]")
+    name = gen.target.id
+    if name in env or name in FUNCTIONS:
+        raise SpecError(f"the comprehension's variable '{name}' would hide '{name}'", hint="name it otherwise, e.g. k")
+    values = _eval(gen.iter, env)
+    if not isinstance(values, (list, str)):
+        raise SpecError(f"a comprehension loops over a list, got {_type(values)} {shown(values)}")
+    if len(values) > MAX_COMPREHENSION:
+        raise SpecError(f"a comprehension over {len(values):,} items exceeds archspec's limit of "
+                        f"{MAX_COMPREHENSION:,}")
+    out = []
+    for v in values:
+        inner = {**env, name: v}
+        if all(_eval(c, inner) for c in gen.ifs):
+            out.append(_eval(node.elt, inner))
+    return bounded(out)
+
+
+def _fstring(node: ast.JoinedStr, env: dict) -> str:
+    """f'y{k + 1}': text with values in it (a format spec or conversion is not allowed)."""
+    parts = []
+    for v in node.values:
+        if isinstance(v, ast.Constant):
+            parts.append(str(v.value))
+        elif isinstance(v, ast.FormattedValue) and v.conversion == -1 and v.format_spec is None:
+            parts.append(str(_eval(v.value, env)))
+        else:
+            raise SpecError("an f-string here takes plain {value} fields (no !r or :format)")
+    return bounded("".join(parts))
+
+
 def _subscript(node: ast.Subscript, env: dict) -> Any:
     seq, idx = _eval(node.value, env), _eval(node.slice, env)
     if not isinstance(seq, (list, str)):
@@ -338,6 +377,7 @@ _RULES: dict[type, Callable[[Any, dict], Any]] = {
     ast.Constant: _constant, ast.Name: _name, ast.BinOp: _binop, ast.UnaryOp: _unary, ast.BoolOp: _boolop,
     ast.Compare: _compare, ast.IfExp: _ifexp, ast.List: _sequence, ast.Tuple: _sequence,
     ast.Subscript: _subscript, ast.Attribute: _attribute, ast.Call: _call,
+    ast.ListComp: _listcomp, ast.JoinedStr: _fstring,
 }
 
 

@@ -73,6 +73,14 @@ class Decl:
     kind: str            # op | use | seq | nodes | repeat | ref (a bare op or block name)
     body: YDict
     loc: Loc
+    env: dict | None = None      # a laid repeat step's index (lays_nodes): what its expressions also read
+    step: int | None = None      # that step, for error frames
+
+
+def lays_nodes(d: Decl | None, seq: bool) -> bool:
+    """A repeat whose `node:` is a list, in a scope of named nodes: each step lays its nodes into
+    the enclosing scope under their templated names (`x${i + 1}`, `convs[${i}]`)."""
+    return d is not None and d.kind == "repeat" and not seq and isinstance(d.body.get("node"), YList)
 
 
 def node_name(d: Decl) -> str:
@@ -182,8 +190,10 @@ def local_names(decls: list[Decl | None], scope: ListScope) -> dict[str, int]:
             pass
         elif d.name in local:
             first = decls[local[d.name]]
+            again = first is not None and first.loc == d.loc      # a laid repeat's template, step after step
             scope.report(d.loc, f"duplicate name '{d.name}'", scope.full(d.name),
-                         hint=f"'{d.name}' is first defined at {first.loc if first else '?'}")
+                         hint="the template gives every step this name: make it read the index, e.g. y${i + 1}"
+                         if again else f"'{d.name}' is first defined at {first.loc if first else '?'}")
         else:
             local[d.name] = k
             continue
@@ -292,25 +302,30 @@ class LibraryCheck:
     def _report(self, loc: Loc | None, message: str, path: str = "", hint: str | None = None) -> None:
         self.diags.error(loc, message, path=path, hint=hint)
 
-    def list(self, items: Any, scope: ListScope, loc: Loc) -> None:
+    def list(self, items: Any, scope: ListScope, loc: Loc, laid: bool = False) -> None:
+        """`laid`: the nodes of a repeat that lays them in its scope (their names are templates)."""
         if not isinstance(items, YList) or not items:
             scope.report(loc, "expected a non-empty list of nodes")
             return
         decls = parse_list(items, scope)
-        local = local_names(decls, scope)
+        # names a repeat lays, and the scope's names its nodes read, are known once expanded: checked there
+        laid = laid or any(lays_nodes(d, scope.seq) for d in decls)
+        local = {} if laid else local_names(decls, scope)
         for k, d in enumerate(decls):
-            dependencies(k, d, local, scope, None)
+            if not laid:
+                dependencies(k, d, local, scope, None)
             if d is not None:
-                self.decl(d, scope)
+                self.decl(d, scope, laid)
 
-    def decl(self, d: Decl, scope: ListScope) -> None:
+    def decl(self, d: Decl, scope: ListScope, laid: bool = False) -> None:
         body, kind = d.body, d.kind
         if kind in ("seq", "nodes"):
             self.list(body[kind], ListScope(scope.full(d.name), kind == "seq", scope.report), body.at(kind))
         elif kind == "repeat" and "node" in body:
             node = body["node"]
             if isinstance(node, YList):
-                self.list(node, ListScope(scope.full(d.name), scope.seq, scope.report), body.at("node"))
+                self.list(node, ListScope(scope.full(d.name), scope.seq, scope.report), body.at("node"),
+                          laid or lays_nodes(d, scope.seq))
             else:
                 try:
                     self.decl(parse_decl(node, body.at("node")), scope)
