@@ -68,6 +68,7 @@ def _error(spec_file, shape, nodes) -> str:
     ([6], ["{op: mean, axis: 0}"], "mean over axes [0] makes the per-sample shape (): it needs 1 to 8 axes"),
     ([6, 2, 2], ["{op: upsample, align_corners: true}"], "align_corners applies to bilinear upsampling, not nearest"),
     ([6], ["upsample"], "upsample expects a 3-d input, got (6)"),
+    ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],
      "conv expects a 3-d input, got (2, 6, 2, 2)"),
 ])

@@ -307,7 +307,7 @@ def test_every_table_module_maps_to_a_registered_op():
                 nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(7), nn.LocalResponseNorm(5), nn.LayerNorm(4), nn.Dropout(),
                 nn.Flatten(), nn.ReLU(), nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(),
                 nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row"),
-                Permute([0, 2, 3, 1])]
+                Permute([0, 2, 3, 1]), nn.ELU(0.5), nn.Mish()]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
         (op, attrs), = table.module_ops(m)

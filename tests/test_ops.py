@@ -118,6 +118,7 @@ CASES = [
     ("layer_scale", [4, 3, 3], "{op: layer_scale, init: 0.5}", [], "layer scale 0.5"),
     ("layer_scale-1d", [5], "layer_scale", [], "layer scale 1e-06"),
     ("layer_scale-channels-last", [4, 3, 5], "layer_scale", [LAST], "layer scale 1e-06"),
+    ("layer_scale-flat", [4, 3, 5], "{op: layer_scale, flat: true}", [], "layer scale 1e-06"),
     ("chunk", [6, 3, 3], "{op: chunk, chunks: 2, index: 1}", [], "chunk 2/2"),
     ("chunk-uneven-1d", [7], "{op: chunk, chunks: 3, index: 2}", [], "chunk 3/3"),
     ("channel_shuffle", [6, 2, 3], "{op: channel_shuffle, groups: 2}", [], "channel shuffle 2"),
@@ -291,6 +292,7 @@ REFERENCE = {
     "layer_scale": lambda x, m: x * _only(m),            # (C, 1, 1)
     "layer_scale-1d": lambda x, m: x * _only(m),
     "layer_scale-channels-last": lambda x, m: x.permute(0, 2, 3, 1) * _only(m),
+    "layer_scale-flat": lambda x, m: x * _only(m).reshape(1, -1, 1, 1),     # (C,), timm's gamma
     "permute-spatial": lambda x, m: x.transpose(2, 3),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,

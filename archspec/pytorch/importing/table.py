@@ -117,6 +117,8 @@ MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
     nn.LeakyReLU: lambda m: ("leaky_relu", {"negative_slope": float(m.negative_slope)}),
     nn.GELU: lambda m: ("gelu", {"approximate": m.approximate}),
     nn.Softmax: lambda m: _softmax(m.dim),
+    nn.ELU: lambda m: ("elu", {"alpha": float(m.alpha)}),
+    nn.Mish: _plain("mish"),
 }
 
 
@@ -235,21 +237,59 @@ def _cat(c: Call) -> list:
 
 
 def _flat(c: Call) -> list:
-    """flatten(x, 1), view/reshape(n, -1): (C, H, W) -> (C*H*W,), judged by the shapes torch computed."""
+    """view, reshape, flatten, unflatten, squeeze, unsqueeze: judged by the shapes torch computed
+    (the batch axis kept)."""
     x, y = c.shapes[0], c.out
-    if y is None or len(y) != 2 or y[0] != x[0] or y[1] != math.prod(x[1:]):
-        raise Unsupported(f"a reshape from {tuple(x[1:])} to {tuple(y[1:]) if y else y} (archspec's reshape is "
-                          "flatten, to one axis)")
-    return [("identity", {})] if len(x) == 2 else [("flatten", {})]
+    if y is None or len(y) < 2 or y[0] != x[0]:
+        raise Unsupported(f"a reshape from {tuple(x)} to {tuple(y) if y else y} (archspec's reshapes work per "
+                          "sample: they keep the batch axis and at least one more)")
+    return reshape_ops(tuple(x[1:]), tuple(y[1:]))
+
+
+def reshape_ops(x: tuple, y: tuple) -> list:
+    """The per-sample shape `x` made `y`, the elements in order: no op where equal, a flatten of
+    neighbouring axes, an unflatten of one axis, else the reshape op."""
+    if x == y:
+        return [("identity", {})]
+    for s in range(len(x)):
+        for e in range(s + 1, len(x)):
+            if y == (*x[:s], math.prod(x[s:e + 1]), *x[e + 1:]):
+                return [("flatten", {**({"start": s} if s else {}), **({"end": e} if e < len(x) - 1 else {})})]
+    n = len(y) - len(x) + 1              # the axes one axis becomes
+    for k in range(len(x) if n >= 2 else 0):
+        if y[:k] == x[:k] and y[k + n:] == x[k + 1:]:
+            return [("unflatten", {**({"axis": k} if k else {}), "sizes": y[k:k + n]})]
+    return [("reshape", {"shape": y})]
+
+
+def _axes(c: Call) -> tuple[int, ...]:
+    """The dims a reduction names (an int or a list), as archspec's per-sample axes, in order."""
+    dims = c.arg(0, "dim")
+    if dims is None:
+        raise Unsupported("a reduction over every dim (archspec's reduce per sample)")
+    rank = len(c.shapes[0])
+    return tuple(sorted(axis_of(d % rank) for d in (dims if isinstance(dims, (tuple, list)) else [dims])))
+
+
+def _reduce(op: str) -> Callable[[Call], list]:
+    """x.sum(dim), x.mean(dim, keepdim), x.amax(dim): the op over those per-sample axes."""
+    def rule(c: Call) -> list:
+        axes, keep = _axes(c), bool(c.arg(1, "keepdim", False))
+        return [(op, {"axis": axes[0] if len(axes) == 1 else axes, **({"keepdim": True} if keep else {})})]
+    return rule
 
 
 def _mean(c: Call) -> list:
-    dims = c.arg(0, "dim")
-    dims = tuple(sorted(d % len(c.shapes[0]) for d in (dims if isinstance(dims, (tuple, list)) else [dims])))
-    if len(c.shapes[0]) != 4 or dims != (2, 3):
-        raise Unsupported(f"mean over dims {dims} (archspec has the spatial mean, global_avgpool)")
+    """A map's spatial mean is global_avgpool (then flatten, without keepdim); any other the mean op."""
+    if len(c.shapes[0]) != 4 or _axes(c) != (1, 2):
+        return _reduce("mean")(c)
     keep = c.arg(1, "keepdim", False)
     return [("global_avgpool", {})] if keep else [("global_avgpool", {}), ("flatten", {})]
+
+
+def _transpose(c: Call) -> list:
+    a, b = (axis_of(d % len(c.shapes[0])) for d in (c.arg(0, "dim0"), c.arg(1, "dim1")))
+    return [("identity", {})] if a == b else [("transpose", {"axes": (min(a, b), max(a, b))})]
 
 
 def _adaptive_call(c: Call) -> list:
@@ -284,6 +324,10 @@ def _unary(op: str) -> Callable[[Call], list]:
 
 def _gelu(c: Call) -> list:
     return [("gelu", {"approximate": c.arg(0, "approximate", "none")})]
+
+
+def _elu(c: Call) -> list:
+    return [("elu", {"alpha": float(c.arg(0, "alpha", 1.0))})]
 
 
 def _permute(c: Call) -> list:
@@ -334,6 +378,9 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     F.hardswish: _unary("hardswish"), F.hardsigmoid: _unary("hardsigmoid"), torch.tanh: _unary("tanh"),
     F.gelu: _gelu, torch.permute: _permute, operator.truediv: _divide,
     F.softmax: _softmax_call, torch.softmax: _softmax_call, torch.stack: _stack,
+    torch.reshape: _flat, torch.unflatten: _flat, torch.squeeze: _flat, torch.unsqueeze: _flat,
+    torch.transpose: _transpose, torch.sum: _reduce("sum"), torch.amax: _reduce("amax"),
+    F.elu: _elu, F.mish: _unary("mish"),
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
@@ -343,6 +390,8 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
     "permute": _permute, "div": _divide, "softmax": _softmax_call,
     "float": _same, "type_as": _same, "to": _same, "clone": _same,
+    "unflatten": _flat, "squeeze": _flat, "unsqueeze": _flat, "transpose": _transpose,
+    "sum": _reduce("sum"), "amax": _reduce("amax"),
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op

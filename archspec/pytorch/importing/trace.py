@@ -360,7 +360,9 @@ class _Builder:
             return True
         if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
             (b, c, h, w), y = _shape(x), _shape(n)
-            if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w):
+            shuffle = all(u.op == "call_method" and u.target == "transpose" and list(u.args[1:3]) in ([1, 2], [2, 1])
+                          for u in n.users)        # else a plain reshape (SKNet's, ResNeSt's branches)
+            if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w) and shuffle:
                 self.pending[n] = ("grid", self.ids[x], y[1])
                 return True
         if step and step[0] in ("grid", "transposed"):
@@ -424,7 +426,12 @@ class _Builder:
         tensors = [a for a in n.args if isinstance(a, fx.Node) and self.pending.get(a, ("",))[0] == "tensor"]
         if not tensors:
             return False
-        path = self.pending[tensors[0]][1]
+        step = self.pending[tensors[0]]
+        path = step[1]
+        if n.target in ("reshape", "view") and n.args[0] is tensors[0] and _is_tensor(n) \
+                and len(_shape(n)) == 4 and _shape(n)[0] == _shape(n)[2] == _shape(n)[3] == 1:
+            self.pending[n] = ("tensor", path, "flat")      # timm's gamma.reshape(1, -1, 1, 1): (C,) on a map
+            return True
         owner, _, local = path.rpartition(".")
         scope = self._scope(n)
         p = dict(self.model.named_parameters()).get(path)
@@ -438,6 +445,8 @@ class _Builder:
         assert p is not None
         uniform = p.device.type != "meta" and bool((p == p.flatten()[0]).all())
         attrs = {"init": float(p.flatten()[0])} if uniform else {}     # (initialisation is not imported)
+        if len(step) > 2:
+            attrs["flat"] = True
         self.calls[path] = 1
         self._add(n, scope, [("layer_scale", attrs)], local, [self.ids[x[0]]], where, path, True)
         return True
