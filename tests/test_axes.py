@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
-       "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample")
+       "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat")
 
 
 def _front(shape) -> str:
@@ -68,6 +68,11 @@ def _error(spec_file, shape, nodes) -> str:
     ([6], ["{op: mean, axis: 0}"], "mean over axes [0] makes the per-sample shape (): it needs 1 to 8 axes"),
     ([6, 2, 2], ["{op: upsample, align_corners: true}"], "align_corners applies to bilinear upsampling, not nearest"),
     ([6], ["upsample"], "upsample expects a 3-d input, got (6)"),
+    ([20], ["{op: unflatten, sizes: [4, 5]}", "{op: conv1d, out: 2, k: 7}"],
+     "kernel 7 (dilation 1) is longer than the padded input 5"),
+    ([20], ["{op: unflatten, sizes: [4, 5]}", "{op: conv1d, out: 3, k: 1, groups: 2}"],
+     "conv1d of 4 channels to out=3: both must be divisible"),
+    ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
     ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],
      "conv expects a 3-d input, got (2, 6, 2, 2)"),

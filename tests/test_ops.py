@@ -119,6 +119,11 @@ CASES = [
     ("layer_scale-1d", [5], "layer_scale", [], "layer scale 1e-06"),
     ("layer_scale-channels-last", [4, 3, 5], "layer_scale", [LAST], "layer scale 1e-06"),
     ("layer_scale-flat", [4, 3, 5], "{op: layer_scale, flat: true}", [], "layer scale 1e-06"),
+    # ECA's: a vector viewed as (1, C) (a spec's input is (C, H, W) or (N,): an unflatten before)
+    ("conv1d", [12], "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}", ["{op: unflatten, sizes: [1, -1]}"],
+     "conv1d 3, 1"),
+    ("conv1d-groups-stride", [36], "{op: conv1d, out: 6, k: 3, stride: 2, dilation: 2, groups: 2}",
+     ["{op: unflatten, sizes: [4, 9]}"], "conv1d 3/2, 6, g2"),
     ("chunk", [6, 3, 3], "{op: chunk, chunks: 2, index: 1}", [], "chunk 2/2"),
     ("chunk-uneven-1d", [7], "{op: chunk, chunks: 3, index: 2}", [], "chunk 3/3"),
     ("channel_shuffle", [6, 2, 3], "{op: channel_shuffle, groups: 2}", [], "channel shuffle 2"),
@@ -229,6 +234,8 @@ def _value(m, g, name, x):
         return x.permute(*a.dims)
     if n.op.name == "stack":
         return torch.stack(ins, 1)
+    if n.op.name == "unflatten":
+        return ins[0].unflatten(a.axis + 1, a.sizes)
     if n.op.name == "mean":
         return ins[0].mean([d + 1 for d in a.axis], keepdim=a.keepdim)
     raise AssertionError(name)
@@ -293,6 +300,7 @@ REFERENCE = {
     "layer_scale-1d": lambda x, m: x * _only(m),
     "layer_scale-channels-last": lambda x, m: x.permute(0, 2, 3, 1) * _only(m),
     "layer_scale-flat": lambda x, m: x * _only(m).reshape(1, -1, 1, 1),     # (C,), timm's gamma
+    "conv1d": lambda x, m: torch.einsum("bclk,ock->bol", F.pad(x[:, None], (1, 1)).unfold(2, 3, 1), m["weight"]),
     "permute-spatial": lambda x, m: x.transpose(2, 3),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,

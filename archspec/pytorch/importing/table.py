@@ -48,6 +48,15 @@ def _conv(m: nn.Conv2d) -> dict:
             "dilation": pair(m.dilation), "groups": m.groups, "bias": m.bias is not None}
 
 
+def _conv1d(m: nn.Conv1d) -> dict:
+    padding: Any = (0,) if m.padding == "valid" else m.padding
+    if m.padding_mode != "zeros" or isinstance(padding, str):
+        raise Unsupported(f"padding={padding!r}, padding_mode={m.padding_mode!r} (archspec's conv1d pads by a number, "
+                          "with zeros)")
+    return {"out": m.out_channels, "k": m.kernel_size[0], "stride": m.stride[0], "pad": padding[0],
+            "dilation": m.dilation[0], "groups": m.groups, "bias": m.bias is not None}
+
+
 def _batchnorm(m: nn.modules.batchnorm._BatchNorm) -> dict:
     if not m.track_running_stats:
         raise Unsupported("track_running_stats=False (archspec's batchnorm keeps running statistics)")
@@ -95,6 +104,7 @@ def _plain(op: str) -> Callable[[nn.Module], tuple[str, dict]]:
 
 MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
     nn.Conv2d: lambda m: ("conv", _conv(m)),
+    nn.Conv1d: lambda m: ("conv1d", _conv1d(m)),
     nn.BatchNorm2d: lambda m: ("batchnorm", _batchnorm(m)),
     nn.BatchNorm1d: lambda m: ("batchnorm", _batchnorm(m)),
     nn.Linear: lambda m: ("linear", {"out": m.out_features, "bias": m.bias is not None}),

@@ -316,7 +316,7 @@ class _Builder:
         where = self._where(n, name)
         if _is_tuple_type(n):
             return           # the named tuple of the outputs
-        if self._split_or_shuffle(n, where) or self._layer_scale(n, where):
+        if self._split_or_shuffle(n, where) or self._layer_scale(n, where) or self._broadcast(n):
             return
         if not _is_tensor(n):
             if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
@@ -335,6 +335,14 @@ class _Builder:
         if ops is None:
             raise ImportError_(where, f"{name} has no archspec op", "register an op for it with --ops")
         self._add(n, self._scope(n), ops, None, self._tensor_ins(n, where, tensors), where)
+
+    def _broadcast(self, n: fx.Node) -> bool:
+        """y.expand_as(x) read by products only: no op, as archspec's mul broadcasts alike (ECA's gate)."""
+        if n.op == "call_method" and n.target in ("expand_as", "expand") and n.args[0] in self.ids and n.users \
+                and all(u.target in (operator.mul, torch.mul, "mul") for u in n.users):
+            self.ids[n] = self.ids[n.args[0]]
+            return True
+        return False
 
     def _split_or_shuffle(self, n: fx.Node, where: str) -> bool:
         """Calls that are archspec ops only together: a split into pieces (x.chunk(k, 1), torch.split)
