@@ -338,9 +338,10 @@ class _Builder:
 
     def _broadcast(self, n: fx.Node) -> bool:
         """y.expand_as(x) read by products only: no op, as archspec's mul broadcasts alike (ECA's gate)."""
-        if n.op == "call_method" and n.target in ("expand_as", "expand") and n.args[0] in self.ids and n.users \
-                and all(u.target in (operator.mul, torch.mul, "mul") for u in n.users):
-            self.ids[n] = self.ids[n.args[0]]
+        x = n.args[0] if n.args else None
+        if n.op == "call_method" and n.target in ("expand_as", "expand") and isinstance(x, fx.Node) \
+                and x in self.ids and n.users and all(u.target in (operator.mul, torch.mul, "mul") for u in n.users):
+            self.ids[n] = self.ids[x]
             return True
         return False
 
