@@ -307,7 +307,7 @@ def test_every_table_module_maps_to_a_registered_op():
                 nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(7), nn.LocalResponseNorm(5), nn.LayerNorm(4), nn.Dropout(),
                 nn.Flatten(), nn.ReLU(), nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(),
                 nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row"),
-                Permute([0, 2, 3, 1]), nn.ELU(0.5), nn.Mish()]
+                Permute([0, 2, 3, 1]), nn.ELU(0.5), nn.Mish(), nn.Conv1d(1, 1, 3, padding=1, bias=False)]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
         (op, attrs), = table.module_ops(m)
@@ -318,6 +318,8 @@ def test_every_table_module_maps_to_a_registered_op():
         table.module_ops(nn.Conv2d(3, 4, 2, padding="same"))
     with pytest.raises(table.Unsupported, match="padding_mode='reflect'"):
         table.module_ops(nn.Conv2d(3, 4, 3, padding_mode="reflect"))
+    with pytest.raises(table.Unsupported, match="padding_mode='circular'"):
+        table.module_ops(nn.Conv1d(3, 4, 3, padding_mode="circular"))
 
 
 def test_splits_and_slices_are_chunks(user_file):

@@ -119,6 +119,10 @@ CASES = [
     ("layer_scale-1d", [5], "layer_scale", [], "layer scale 1e-06"),
     ("layer_scale-channels-last", [4, 3, 5], "layer_scale", [LAST], "layer scale 1e-06"),
     ("layer_scale-flat", [4, 3, 5], "{op: layer_scale, flat: true}", [], "layer scale 1e-06"),
+    ("matmul", [4, 3, 5], "{op: matmul, in: [input, t]}", ["t: {op: transpose, axes: [1, 2]}"], "matmul"),
+    ("matmul-vector", [2, 3, 4], "{op: matmul, in: [input, s]}",
+     ["t: {op: transpose, axes: [1, 2]}", "s: {op: mean, in: t, axis: [2], keepdim: true}"], "matmul"),
+    ("add-broadcast", [3, 4, 5], "{op: add, in: [input, g]}", ["g: global_avgpool"], "add"),     # global context
     # ECA's: a vector viewed as (1, C) (a spec's input is (C, H, W) or (N,): an unflatten before)
     ("conv1d", [12], "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}", ["{op: unflatten, sizes: [1, -1]}"],
      "conv1d 3, 1"),
@@ -234,6 +238,8 @@ def _value(m, g, name, x):
         return x.permute(*a.dims)
     if n.op.name == "stack":
         return torch.stack(ins, 1)
+    if n.op.name == "transpose":
+        return ins[0].transpose(a.axes[0] + 1, a.axes[1] + 1)
     if n.op.name == "unflatten":
         return ins[0].unflatten(a.axis + 1, a.sizes)
     if n.op.name == "mean":
@@ -300,6 +306,9 @@ REFERENCE = {
     "layer_scale-1d": lambda x, m: x * _only(m),
     "layer_scale-channels-last": lambda x, m: x.permute(0, 2, 3, 1) * _only(m),
     "layer_scale-flat": lambda x, m: x * _only(m).reshape(1, -1, 1, 1),     # (C,), timm's gamma
+    "matmul": lambda x, m: torch.einsum("bcik,bcjk->bcij", x, x),
+    "matmul-vector": lambda x, m: x @ x.mean(2, keepdim=True).transpose(2, 3),      # (3, 4) @ (4, 1)
+    "add-broadcast": lambda x, m: x + x.sum((2, 3), keepdim=True) / 20,
     "conv1d": lambda x, m: torch.einsum("bclk,ock->bol", F.pad(x[:, None], (1, 1)).unfold(2, 3, 1), m["weight"]),
     "permute-spatial": lambda x, m: x.transpose(2, 3),
     "stochastic_depth": lambda x, m: x,                 # eval mode

@@ -268,8 +268,15 @@ def reshape_ops(x: tuple, y: tuple) -> list:
     n = len(y) - len(x) + 1              # the axes one axis becomes
     for k in range(len(x) if n >= 2 else 0):
         if y[:k] == x[:k] and y[k + n:] == x[k + 1:]:
-            return [("unflatten", {**({"axis": k} if k else {}), "sizes": y[k:k + n]})]
-    return [("reshape", {"shape": y})]
+            return [("unflatten", {**({"axis": k} if k else {}), "sizes": _rest(y[k:k + n])})]
+    return [("reshape", {"shape": _rest(y)})]
+
+
+def _rest(sizes: tuple) -> tuple:
+    """Sizes with the one that is not 1 written -1 (the rest): an unsqueeze or a squeeze holds for
+    any input size (global context's (H*W, 1)), not only the traced one."""
+    big = [k for k, v in enumerate(sizes) if v != 1]
+    return tuple(-1 if [k] == big else v for k, v in enumerate(sizes))
 
 
 def _axes(c: Call) -> tuple[int, ...]:
@@ -390,7 +397,7 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     F.softmax: _softmax_call, torch.softmax: _softmax_call, torch.stack: _stack,
     torch.reshape: _flat, torch.unflatten: _flat, torch.squeeze: _flat, torch.unsqueeze: _flat,
     torch.transpose: _transpose, torch.sum: _reduce("sum"), torch.amax: _reduce("amax"),
-    F.elu: _elu, F.mish: _unary("mish"),
+    F.elu: _elu, F.mish: _unary("mish"), operator.matmul: _unary("matmul"), torch.matmul: _unary("matmul"),
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
@@ -401,7 +408,7 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "permute": _permute, "div": _divide, "softmax": _softmax_call,
     "float": _same, "type_as": _same, "to": _same, "clone": _same,
     "unflatten": _flat, "squeeze": _flat, "unsqueeze": _flat, "transpose": _transpose,
-    "sum": _reduce("sum"), "amax": _reduce("amax"),
+    "sum": _reduce("sum"), "amax": _reduce("amax"), "matmul": _unary("matmul"),
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op
