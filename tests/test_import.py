@@ -156,6 +156,30 @@ def attend():
     return Attend()
 
 
+class Reshaped(nn.Module):
+    """timm's idioms on axes: ECA's conv1d across the channels (a view, then expand_as), ResNeSt's
+    radix view and sum, a mean over one axis, a transpose, and ConvNeXt's (C,) gamma on a map."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.eca = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+        self.gamma = nn.Parameter(torch.randn(4))
+
+    def forward(self, x):
+        x = self.conv(x)
+        y = self.eca(x.mean((2, 3)).view(x.shape[0], 1, -1)).view(x.shape[0], -1, 1, 1).sigmoid()
+        x = x * y.expand_as(x)
+        x = x.reshape(x.shape[0], 2, 4, x.shape[2], x.shape[3]).sum(1)       # (4, H, W)
+        x = x + x.amax(3, keepdim=True).transpose(2, 3).mean(3, keepdim=True)
+        return x.mul(self.gamma.reshape(1, -1, 1, 1))
+
+
+def reshaped():
+    torch.manual_seed(0)
+    return Reshaped()
+
+
 class Padded(nn.Module):
     """timm's idiom: Python control flow on a shape (here: pool only maps larger than 4x4)."""
 
@@ -348,6 +372,20 @@ def test_stack_and_softmax_across_branches_count_axes_per_sample(user_file):
     text = open("a.yaml").read()
     assert "{op: stack, in: [a, b]}\n  - softmax\n" in text and "axis" not in text     # both at axis 0
     _round_trip("a.yaml", load_module(user_file).attend(), torch.randn(1, 3, 8, 8))
+
+
+def test_reshapes_and_reductions_are_the_axis_ops(user_file):
+    """Each view is the op its shapes make (unflatten, reshape, flatten), the reductions count axes
+    per sample, an expand_as read by a product is no op, a (C,) gamma on a map is layer_scale flat."""
+    assert main(["import", f"{user_file}:reshaped", "-o", "r.yaml", "--input", "3,6,6"]) == 0
+    text = open("r.yaml").read()
+    for node in ("{op: unflatten, sizes: [1, -1]}", "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}",
+                 "{op: reshape, shape: [-1, 1, 1]}", "{op: mul, in: [conv, sigmoid]}",
+                 "{op: unflatten, sizes: [2, 4]}", "{op: sum, axis: 0}", "{op: amax, axis: 2, keepdim: true}",
+                 "{op: transpose, axes: [1, 2]}", "{op: mean, axis: 2, keepdim: true}",
+                 "gamma: {op: layer_scale, flat: true}"):
+        assert node in text, node
+    _round_trip("r.yaml", load_module(user_file).reshaped(), torch.randn(2, 3, 6, 6))
 
 
 def test_control_flow_on_a_shape_takes_this_inputs_branch(user_file):
