@@ -15,7 +15,7 @@ from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
        "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat", "matmul",
-       "add-broadcast")
+       "adaptive_maxpool", "add-broadcast")
 
 
 def _front(shape) -> str:

@@ -331,7 +331,8 @@ def test_every_table_module_maps_to_a_registered_op():
                 nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(7), nn.LocalResponseNorm(5), nn.LayerNorm(4), nn.Dropout(),
                 nn.Flatten(), nn.ReLU(), nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(),
                 nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row"),
-                Permute([0, 2, 3, 1]), nn.ELU(0.5), nn.Mish(), nn.Conv1d(1, 1, 3, padding=1, bias=False)]
+                Permute([0, 2, 3, 1]), nn.ELU(0.5), nn.Mish(), nn.Conv1d(1, 1, 3, padding=1, bias=False),
+                nn.AdaptiveMaxPool2d((7, 1))]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
         (op, attrs), = table.module_ops(m)

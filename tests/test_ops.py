@@ -123,6 +123,8 @@ CASES = [
     ("matmul-vector", [2, 3, 4], "{op: matmul, in: [input, s]}",
      ["t: {op: transpose, axes: [1, 2]}", "s: {op: mean, in: t, axis: [2], keepdim: true}"], "matmul"),
     ("add-broadcast", [3, 4, 5], "{op: add, in: [input, g]}", ["g: global_avgpool"], "add"),     # global context
+    ("adaptive_maxpool", [3, 7, 6], "{op: adaptive_maxpool, size: [7, 1]}", [], "adaptive maxpool 7x1"),   # BAT's
+    ("adaptive_maxpool-square", [2, 6, 6], "{op: adaptive_maxpool, size: 2}", [], "adaptive maxpool 2x2"),
     # ECA's: a vector viewed as (1, C) (a spec's input is (C, H, W) or (N,): an unflatten before)
     ("conv1d", [12], "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}", ["{op: unflatten, sizes: [1, -1]}"],
      "conv1d 3, 1"),
@@ -309,6 +311,8 @@ REFERENCE = {
     "matmul": lambda x, m: torch.einsum("bcik,bcjk->bcij", x, x),
     "matmul-vector": lambda x, m: x @ x.mean(2, keepdim=True).transpose(2, 3),      # (3, 4) @ (4, 1)
     "add-broadcast": lambda x, m: x + x.sum((2, 3), keepdim=True) / 20,
+    "adaptive_maxpool": lambda x, m: x.amax(3, keepdim=True),
+    "adaptive_maxpool-square": lambda x, m: x.unflatten(3, (2, 3)).unflatten(2, (2, 3)).amax((3, 5)),
     "conv1d": lambda x, m: torch.einsum("bclk,ock->bol", F.pad(x[:, None], (1, 1)).unfold(2, 3, 1), m["weight"]),
     "permute-spatial": lambda x, m: x.transpose(2, 3),
     "stochastic_depth": lambda x, m: x,                 # eval mode

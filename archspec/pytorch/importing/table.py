@@ -75,13 +75,19 @@ def _pool(m) -> dict:
     return attrs
 
 
-def _adaptive(size) -> tuple[str, dict]:
+def _adaptive(size, op: str = "avg") -> tuple[str, dict]:
     size = pair(size)
-    if size == 1:
+    if size == 1 and op == "avg":
         return "global_avgpool", {}
     if isinstance(size, int) or None not in size:
-        return "adaptive_avgpool", {"size": size}
+        return f"adaptive_{op}pool", {"size": size}
     raise Unsupported(f"output size {size} with None")
+
+
+def _adaptive_max(m: nn.AdaptiveMaxPool2d) -> tuple[str, dict]:
+    if m.return_indices:
+        raise Unsupported("return_indices")
+    return _adaptive(m.output_size, "max")
 
 
 def _layernorm(m: nn.LayerNorm) -> dict:
@@ -111,6 +117,7 @@ MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
     nn.MaxPool2d: lambda m: ("maxpool", _pool(m)),
     nn.AvgPool2d: lambda m: ("avgpool", _pool(m)),
     nn.AdaptiveAvgPool2d: lambda m: _adaptive(m.output_size),
+    nn.AdaptiveMaxPool2d: lambda m: _adaptive_max(m),
     nn.LocalResponseNorm: lambda m: ("lrn", {"size": m.size, "alpha": m.alpha / m.size, "beta": m.beta,
                                              "k": float(m.k)}),
     nn.LayerNorm: lambda m: ("layernorm", _layernorm(m)),
@@ -313,6 +320,12 @@ def _adaptive_call(c: Call) -> list:
     return [_adaptive(c.arg(0, "output_size"))]
 
 
+def _adaptive_max_call(c: Call) -> list:
+    if c.arg(1, "return_indices", False):
+        raise Unsupported("return_indices")
+    return [_adaptive(c.arg(0, "output_size"), "max")]
+
+
 def _pool_call(op: str) -> Callable[[Call], list]:
     def rule(c: Call) -> list:
         k = c.arg(0, "kernel_size")
@@ -388,7 +401,8 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     operator.mul: _merge("mul"), operator.imul: _merge("mul"), torch.mul: _merge("mul"),
     torch.cat: _cat, torch.concat: _cat,
     torch.flatten: _flat, torch.mean: _mean,
-    F.adaptive_avg_pool2d: _adaptive_call, F.max_pool2d: _pool_call("maxpool"), F.avg_pool2d: _pool_call("avgpool"),
+    F.adaptive_avg_pool2d: _adaptive_call, F.adaptive_max_pool2d: _adaptive_max_call,
+    F.max_pool2d: _pool_call("maxpool"), F.avg_pool2d: _pool_call("avgpool"),
     F.dropout: _dropout,
     F.relu: _unary("relu"), torch.relu: _unary("relu"), torch.relu_: _unary("relu"), F.relu6: _unary("relu6"),
     torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"), F.silu: _unary("silu"),
