@@ -158,15 +158,18 @@ def attend():
 
 class Reshaped(nn.Module):
     """timm's idioms on axes: ECA's conv1d across the channels (a view, then expand_as), ResNeSt's
-    radix view and sum, a mean over one axis, a transpose, and ConvNeXt's (C,) gamma on a map."""
+    radix view and sum, a mean over one axis, a transpose, and ConvNeXt's (C,) gamma on a map; first
+    TResNet's space-to-depth (a view, a permute of six axes, a view)."""
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv = nn.Conv2d(12, 8, 3, padding=1)
         self.eca = nn.Conv1d(1, 1, 3, padding=1, bias=False)
         self.gamma = nn.Parameter(torch.randn(4))
 
     def forward(self, x):
+        n, c, h, w = x.shape
+        x = x.view(n, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 1, 2, 4).contiguous().view(n, c * 4, h // 2, w // 2)
         x = self.conv(x)
         y = self.eca(x.mean((2, 3)).view(x.shape[0], 1, -1)).view(x.shape[0], -1, 1, 1).sigmoid()
         x = x * y.expand_as(x)
@@ -380,7 +383,9 @@ def test_reshapes_and_reductions_are_the_axis_ops(user_file):
     per sample, an expand_as read by a product is no op, a (C,) gamma on a map is layer_scale flat."""
     assert main(["import", f"{user_file}:reshaped", "-o", "r.yaml", "--input", "3,6,6"]) == 0
     text = open("r.yaml").read()
-    for node in ("{op: unflatten, sizes: [1, -1]}", "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}",
+    for node in ("{op: reshape, shape: [3, 3, 2, 3, 2]}", "{op: permute, dims: [0, 3, 5, 1, 2, 4]}",
+                 "{op: flatten, end: 2}", "{op: unflatten, sizes: [1, -1]}",
+                 "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}",
                  "{op: reshape, shape: [-1, 1, 1]}", "{op: mul, in: [conv, sigmoid]}",
                  "{op: unflatten, sizes: [2, 4]}", "{op: sum, axis: 0}", "{op: amax, axis: 2, keepdim: true}",
                  "{op: transpose, axes: [1, 2]}", "{op: mean, axis: 2, keepdim: true}",
@@ -471,7 +476,8 @@ def test_imported_specs_read_like_the_libraries(name, tmp_path):
 TIMM = ["inception_v4", "legacy_senet154", "resnet26d", "resnet10t", "regnetx_002", "repvgg_a0", "efficientnet_b0",
         "efficientnetv2_rw_t", "mobilenetv3_small_050", "ghostnet_050", "densenet121", "inception_v3", "xception41",
         "cs3darknet_focus_s", "selecsls42b", "mixnet_s", "repghostnet_050", "repvit_m1", "hardcorenas_a", "vgg11",
-        "inception_resnet_v2", "convmixer_768_32"]
+        "inception_resnet_v2", "convmixer_768_32", "ecaresnet26t", "gcresnet33ts", "convnext_atto",
+        "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b", "fasternet_t0", "rexnet_100"]
 
 
 @pytest.mark.slow

@@ -110,6 +110,8 @@ CASES = [
     ("permute-back", [3, 4, 5], "{op: permute, dims: [0, 3, 1, 2]}", [LAST], "permute 0, 3, 1, 2"),
     ("permute-spatial", [3, 4, 5], "{op: permute, dims: [0, 1, 3, 2]}", [], None),
     ("permute-1d", [6], "{op: permute, dims: [0, 1]}", [], "permute 0, 1"),
+    ("permute-5d", [3, 8, 8], "{op: permute, dims: [0, 3, 5, 1, 2, 4]}", ["{op: reshape, shape: [3, 4, 2, 4, 2]}"],
+     "permute 0, 3, 5, 1, 2, 4"),        # TResNet's space-to-depth
     ("linear-channels-last", [3, 4, 5], "{op: linear, out: 6}", [LAST], "linear 6"),
     ("layernorm-channels-last", [4, 3, 5], "layernorm", [LAST], "layernorm"),
     ("layernorm-channels-last-no-affine", [4, 3, 5], "{op: layernorm, affine: false}", [LAST], "layernorm"),
@@ -242,6 +244,8 @@ def _value(m, g, name, x):
         return torch.stack(ins, 1)
     if n.op.name == "transpose":
         return ins[0].transpose(a.axes[0] + 1, a.axes[1] + 1)
+    if n.op.name == "reshape":
+        return ins[0].reshape(B, *a.shape)
     if n.op.name == "unflatten":
         return ins[0].unflatten(a.axis + 1, a.sizes)
     if n.op.name == "mean":
@@ -315,6 +319,7 @@ REFERENCE = {
     "adaptive_maxpool-square": lambda x, m: x.unflatten(3, (2, 3)).unflatten(2, (2, 3)).amax((3, 5)),
     "conv1d": lambda x, m: torch.einsum("bclk,ock->bol", F.pad(x[:, None], (1, 1)).unfold(2, 3, 1), m["weight"]),
     "permute-spatial": lambda x, m: x.transpose(2, 3),
+    "permute-5d": lambda x, m: x.view(B, 3, 4, 2, 4, 2).permute(0, 3, 5, 1, 2, 4),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,
     "chunk": lambda x, m: x[:, 3:6],

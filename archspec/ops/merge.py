@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
 from . import base
+from .axes import MAX_RANK
 from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, axis_of, kw, like, literal, register, torch_dim
 
 PAD_CHANNELS = '''
@@ -213,13 +214,15 @@ def _dims(v):
 class Permute(Op):
     name = "permute"
     channels_last = True
+    ranks = None
     view = True             # of its input, which it keeps nothing of for backward
     doc = ("reorders the axes, the batch axis 0 staying first (torch.permute): dims [0, 2, 3, 1] makes "
            "a (C, H, W) map the channels-last (H, W, C) tensor that layernorm and linear then act on per "
            "position, [0, 3, 1, 2] makes it channels first again (ConvNeXt's block)")
 
     class Attrs(base.Attrs):
-        dims: Annotated[tuple[int, ...], BeforeValidator(_dims), Field(min_length=2, max_length=4)]
+        # up to MAX_RANK per-sample axes and the batch's: TResNet's space-to-depth permutes (4, 4, C, H, W)
+        dims: Annotated[tuple[int, ...], BeforeValidator(_dims), Field(min_length=2, max_length=MAX_RANK + 1)]
 
     def shape(self, a, xs):
         x, dims = xs[0], a.dims
