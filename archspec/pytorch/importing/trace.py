@@ -350,7 +350,7 @@ class _Builder:
         and its items, each a slice (table.slice_ops); and view(n, g, c / g, h, w) -> transpose(1, 2) ->
         [contiguous] -> view(n, c, h, w) (a channel shuffle). Their steps wait in `self.pending` until
         the last one makes the op."""
-        target = n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
+        target = _name(n)
         x: Any = n.args[0] if n.args else None
         if target in ("chunk", "split", "tensor_split", "unbind") and x in self.ids:
             return self._pieces(n, x, target)
@@ -369,7 +369,7 @@ class _Builder:
             return True
         if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
             (b, c, h, w), y = _shape(x), _shape(n)
-            shuffle = all(u.op == "call_method" and u.target == "transpose" and list(u.args[1:3]) in ([1, 2], [2, 1])
+            shuffle = all(_name(u) == "transpose" and list(u.args[1:3]) in ([1, 2], [2, 1])
                           for u in n.users)        # else a plain reshape (SKNet's, ResNeSt's branches)
             if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w) and shuffle:
                 self.pending[n] = ("grid", self.ids[x], y[1])
@@ -478,6 +478,11 @@ CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 def _scope_of(path: str, m: nn.Module) -> Scope:
     cls = type(m)
     return Scope(path, f"{cls.__module__}.{cls.__qualname__}", cls in CONTAINERS)
+
+
+def _name(n: fx.Node):
+    """A call's name alike for x.transpose(1, 2) and torch.transpose(x, 1, 2)."""
+    return n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
 
 
 def _is_tuple_type(n) -> bool:
