@@ -350,6 +350,15 @@ def test_every_table_module_maps_to_a_registered_op():
         table.module_ops(nn.Conv1d(3, 4, 3, padding_mode="circular"))
 
 
+def test_timms_drop_path_is_stochastic_depth():
+    """timm's DropPath draws as torchvision's StochasticDepth (a row's Bernoulli, scaled by 1 / keep):
+    without an entry eval mode's trace drops it, and training-mode outputs differ (FasterNet-S)."""
+    drop = pytest.importorskip("timm.layers.drop")
+    assert table.module_ops(drop.DropPath(0.1)) == [("stochastic_depth", {"p": 0.1, "mode": "row"})]
+    with pytest.raises(table.Unsupported, match="scale_by_keep=False"):
+        table.module_ops(drop.DropPath(0.1, scale_by_keep=False))
+
+
 def test_splits_and_slices_are_chunks(user_file):
     """torch.split and x[:, a:b] are the pieces they cut: `chunk` where the piece is one of equal
     pieces of the channels; a ModuleList run as a chain keeps its members' keys (convs.0)."""
@@ -477,7 +486,7 @@ TIMM = ["inception_v4", "legacy_senet154", "resnet26d", "resnet10t", "regnetx_00
         "efficientnetv2_rw_t", "mobilenetv3_small_050", "ghostnet_050", "densenet121", "inception_v3", "xception41",
         "cs3darknet_focus_s", "selecsls42b", "mixnet_s", "repghostnet_050", "repvit_m1", "hardcorenas_a", "vgg11",
         "inception_resnet_v2", "convmixer_768_32", "ecaresnet26t", "gcresnet33ts", "convnext_atto",
-        "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b", "fasternet_t0", "rexnet_100"]
+        "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b", "fasternet_t1", "rexnet_100"]
 
 
 @pytest.mark.slow

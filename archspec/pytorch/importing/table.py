@@ -180,8 +180,16 @@ def _batchnorm_act(m) -> list:
     return ops
 
 
+def _drop_path(m) -> list:
+    """timm's DropPath: torchvision's StochasticDepth in row mode, the same Bernoulli draw, scaled by 1 / keep."""
+    if not m.scale_by_keep:
+        raise Unsupported("scale_by_keep=False (archspec's stochastic_depth scales the kept rows by 1 / (1 - p))")
+    return [("stochastic_depth", {"p": float(m.drop_prob), "mode": "row"})]
+
+
 # modules of libraries that are imported only where the model comes from them: (module, class) -> entry
 LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
+    ("timm.layers.drop", "DropPath"): _drop_path,
     ("timm.layers.norm_act", "BatchNormAct2d"): _batchnorm_act,
     ("torchvision.models.convnext", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],   # over channels
     ("timm.layers.norm", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],
