@@ -14,7 +14,8 @@ torch = pytest.importorskip("torch")
 from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
-       "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample")
+       "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat", "matmul",
+       "adaptive_maxpool", "add-broadcast")
 
 
 def _front(shape) -> str:
@@ -69,6 +70,16 @@ def _error(spec_file, shape, nodes) -> str:
     ([6, 2, 2], ["{op: upsample, align_corners: true}"], "align_corners applies to bilinear upsampling, not nearest"),
     ([6], ["upsample"], "upsample expects a 3-d input, got (6)"),
     ([6, 2, 2], ["{op: upsample, scale: 3, size: [7, 7]}"], "upsample takes a scale or a size, not both"),
+    ([20], ["{op: unflatten, sizes: [4, 5]}", "{op: conv1d, out: 2, k: 7}"],
+     "kernel 7 (dilation 1) is longer than the padded input 5"),
+    ([20], ["{op: unflatten, sizes: [4, 5]}", "{op: conv1d, out: 3, k: 1, groups: 2}"],
+     "conv1d of 4 channels to out=3: both must be divisible"),
+    ([3, 4, 5], ["{op: matmul, in: [input, input]}"], "cannot multiply the matrices (3, 4, 5) and (3, 4, 5)"),
+    ([3, 4, 5], ["t: {op: transpose, axes: [1, 2]}", "s: {op: mean, in: t, axis: 0, keepdim: true}",
+                 "{op: matmul, in: [input, s]}"], "cannot multiply the matrices (3, 4, 5) and (1, 5, 4)"),
+    ([3, 4, 4], ["g: global_avgpool", "{op: add, in: [g, input]}"], "cannot add (3, 1, 1) and (3, 4, 4)"),
+    ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
+    ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],
      "conv expects a 3-d input, got (2, 6, 2, 2)"),
 ])

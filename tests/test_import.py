@@ -156,6 +156,33 @@ def attend():
     return Attend()
 
 
+class Reshaped(nn.Module):
+    """timm's idioms on axes: ECA's conv1d across the channels (a view, then expand_as), ResNeSt's
+    radix view and sum, a mean over one axis, a transpose, and ConvNeXt's (C,) gamma on a map; first
+    TResNet's space-to-depth (a view, a permute of six axes, a view)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(12, 8, 3, padding=1)
+        self.eca = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+        self.gamma = nn.Parameter(torch.randn(4))
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        x = x.view(n, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 1, 2, 4).contiguous().view(n, c * 4, h // 2, w // 2)
+        x = self.conv(x)
+        y = self.eca(x.mean((2, 3)).view(x.shape[0], 1, -1)).view(x.shape[0], -1, 1, 1).sigmoid()
+        x = x * y.expand_as(x)
+        x = x.reshape(x.shape[0], 2, 4, x.shape[2], x.shape[3]).sum(1)       # (4, H, W)
+        x = x + x.amax(3, keepdim=True).transpose(2, 3).mean(3, keepdim=True)
+        return x.mul(self.gamma.reshape(1, -1, 1, 1))
+
+
+def reshaped():
+    torch.manual_seed(0)
+    return Reshaped()
+
+
 class Padded(nn.Module):
     """timm's idiom: Python control flow on a shape (here: pool only maps larger than 4x4)."""
 
@@ -307,7 +334,8 @@ def test_every_table_module_maps_to_a_registered_op():
                 nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(7), nn.LocalResponseNorm(5), nn.LayerNorm(4), nn.Dropout(),
                 nn.Flatten(), nn.ReLU(), nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(),
                 nn.Tanh(), nn.Identity(), nn.LeakyReLU(), nn.GELU(), nn.Softmax(1), StochasticDepth(0.1, "row"),
-                Permute([0, 2, 3, 1]), nn.GroupNorm(2, 4), nn.Upsample(scale_factor=2)]
+                Permute([0, 2, 3, 1]), nn.GroupNorm(2, 4), nn.Upsample(scale_factor=2), nn.ELU(0.5), nn.Mish(),
+                nn.Conv1d(1, 1, 3, padding=1, bias=False), nn.AdaptiveMaxPool2d((7, 1))]
     assert {type(m) for m in examples} == set(table.MODULES)        # an entry without an example fails
     for m in examples:
         (op, attrs), = table.module_ops(m)
@@ -318,6 +346,17 @@ def test_every_table_module_maps_to_a_registered_op():
         table.module_ops(nn.Conv2d(3, 4, 2, padding="same"))
     with pytest.raises(table.Unsupported, match="padding_mode='reflect'"):
         table.module_ops(nn.Conv2d(3, 4, 3, padding_mode="reflect"))
+    with pytest.raises(table.Unsupported, match="padding_mode='circular'"):
+        table.module_ops(nn.Conv1d(3, 4, 3, padding_mode="circular"))
+
+
+def test_timms_drop_path_is_stochastic_depth():
+    """timm's DropPath draws as torchvision's StochasticDepth (a row's Bernoulli, scaled by 1 / keep):
+    without an entry eval mode's trace drops it, and training-mode outputs differ (FasterNet-S)."""
+    drop = pytest.importorskip("timm.layers.drop")
+    assert table.module_ops(drop.DropPath(0.1)) == [("stochastic_depth", {"p": 0.1, "mode": "row"})]
+    with pytest.raises(table.Unsupported, match="scale_by_keep=False"):
+        table.module_ops(drop.DropPath(0.1, scale_by_keep=False))
 
 
 def test_splits_and_slices_are_chunks(user_file):
@@ -346,6 +385,22 @@ def test_stack_and_softmax_across_branches_count_axes_per_sample(user_file):
     text = open("a.yaml").read()
     assert "{op: stack, in: [a, b]}\n  - softmax\n" in text and "axis" not in text     # both at axis 0
     _round_trip("a.yaml", load_module(user_file).attend(), torch.randn(1, 3, 8, 8))
+
+
+def test_reshapes_and_reductions_are_the_axis_ops(user_file):
+    """Each view is the op its shapes make (unflatten, reshape, flatten), the reductions count axes
+    per sample, an expand_as read by a product is no op, a (C,) gamma on a map is layer_scale flat."""
+    assert main(["import", f"{user_file}:reshaped", "-o", "r.yaml", "--input", "3,6,6"]) == 0
+    text = open("r.yaml").read()
+    for node in ("{op: reshape, shape: [3, 3, 2, 3, 2]}", "{op: permute, dims: [0, 3, 5, 1, 2, 4]}",
+                 "{op: flatten, end: 2}", "{op: unflatten, sizes: [1, -1]}",
+                 "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}",
+                 "{op: reshape, shape: [-1, 1, 1]}", "{op: mul, in: [conv, sigmoid]}",
+                 "{op: unflatten, sizes: [2, 4]}", "{op: sum, axis: 0}", "{op: amax, axis: 2, keepdim: true}",
+                 "{op: transpose, axes: [1, 2]}", "{op: mean, axis: 2, keepdim: true}",
+                 "gamma: {op: layer_scale, flat: true}"):
+        assert node in text, node
+    _round_trip("r.yaml", load_module(user_file).reshaped(), torch.randn(2, 3, 6, 6))
 
 
 def test_control_flow_on_a_shape_takes_this_inputs_branch(user_file):
@@ -438,6 +493,9 @@ TIMM = ["inception_v4", "legacy_senet154", "resnet26d", "resnet10t", "regnetx_00
 # layer norm-act
 TIMM += ["test_nfnet", "test_efficientnet_gn", "resnet50_gn", "test_efficientnet_evos", "regnetz_b16_evos",
          "resnetv2_50d_frn", "convnextv2_atto", "test_efficientnet_ln"]
+# the import table's reshapes, reductions, slices, (C,) layer scale, split attention (table.py)
+TIMM += ["ecaresnet26t", "gcresnet33ts", "convnext_atto", "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b",
+         "fasternet_t1", "rexnet_100"]
 
 
 @pytest.mark.slow

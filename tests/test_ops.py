@@ -111,6 +111,8 @@ CASES = [
     ("permute-back", [3, 4, 5], "{op: permute, dims: [0, 3, 1, 2]}", [LAST], "permute 0, 3, 1, 2"),
     ("permute-spatial", [3, 4, 5], "{op: permute, dims: [0, 1, 3, 2]}", [], None),
     ("permute-1d", [6], "{op: permute, dims: [0, 1]}", [], "permute 0, 1"),
+    ("permute-5d", [3, 8, 8], "{op: permute, dims: [0, 3, 5, 1, 2, 4]}", ["{op: reshape, shape: [3, 4, 2, 4, 2]}"],
+     "permute 0, 3, 5, 1, 2, 4"),        # TResNet's space-to-depth
     ("linear-channels-last", [3, 4, 5], "{op: linear, out: 6}", [LAST], "linear 6"),
     ("layernorm-channels-last", [4, 3, 5], "layernorm", [LAST], "layernorm"),
     ("layernorm-channels-last-no-affine", [4, 3, 5], "{op: layernorm, affine: false}", [LAST], "layernorm"),
@@ -119,6 +121,18 @@ CASES = [
     ("layer_scale", [4, 3, 3], "{op: layer_scale, init: 0.5}", [], "layer scale 0.5"),
     ("layer_scale-1d", [5], "layer_scale", [], "layer scale 1e-06"),
     ("layer_scale-channels-last", [4, 3, 5], "layer_scale", [LAST], "layer scale 1e-06"),
+    ("layer_scale-flat", [4, 3, 5], "{op: layer_scale, flat: true}", [], "layer scale 1e-06"),
+    ("matmul", [4, 3, 5], "{op: matmul, in: [input, t]}", ["t: {op: transpose, axes: [1, 2]}"], "matmul"),
+    ("matmul-vector", [2, 3, 4], "{op: matmul, in: [input, s]}",
+     ["t: {op: transpose, axes: [1, 2]}", "s: {op: mean, in: t, axis: [2], keepdim: true}"], "matmul"),
+    ("add-broadcast", [3, 4, 5], "{op: add, in: [input, g]}", ["g: global_avgpool"], "add"),     # global context
+    ("adaptive_maxpool", [3, 7, 6], "{op: adaptive_maxpool, size: [7, 1]}", [], "adaptive maxpool 7x1"),   # BAT's
+    ("adaptive_maxpool-square", [2, 6, 6], "{op: adaptive_maxpool, size: 2}", [], "adaptive maxpool 2x2"),
+    # ECA's: a vector viewed as (1, C) (a spec's input is (C, H, W) or (N,): an unflatten before)
+    ("conv1d", [12], "{op: conv1d, out: 1, k: 3, pad: 1, bias: false}", ["{op: unflatten, sizes: [1, -1]}"],
+     "conv1d 3, 1"),
+    ("conv1d-groups-stride", [36], "{op: conv1d, out: 6, k: 3, stride: 2, dilation: 2, groups: 2}",
+     ["{op: unflatten, sizes: [4, 9]}"], "conv1d 3/2, 6, g2"),
     ("chunk", [6, 3, 3], "{op: chunk, chunks: 2, index: 1}", [], "chunk 2/2"),
     ("chunk-uneven-1d", [7], "{op: chunk, chunks: 3, index: 2}", [], "chunk 3/3"),
     ("channel_shuffle", [6, 2, 3], "{op: channel_shuffle, groups: 2}", [], "channel shuffle 2"),
@@ -248,6 +262,12 @@ def _value(m, g, name, x):
         return x.permute(*a.dims)
     if n.op.name == "stack":
         return torch.stack(ins, 1)
+    if n.op.name == "transpose":
+        return ins[0].transpose(a.axes[0] + 1, a.axes[1] + 1)
+    if n.op.name == "reshape":
+        return ins[0].reshape(B, *a.shape)
+    if n.op.name == "unflatten":
+        return ins[0].unflatten(a.axis + 1, a.sizes)
     if n.op.name == "mean":
         return ins[0].mean([d + 1 for d in a.axis], keepdim=a.keepdim)
     raise AssertionError(name)
@@ -311,7 +331,15 @@ REFERENCE = {
     "layer_scale": lambda x, m: x * _only(m),            # (C, 1, 1)
     "layer_scale-1d": lambda x, m: x * _only(m),
     "layer_scale-channels-last": lambda x, m: x.permute(0, 2, 3, 1) * _only(m),
+    "layer_scale-flat": lambda x, m: x * _only(m).reshape(1, -1, 1, 1),     # (C,), timm's gamma
+    "matmul": lambda x, m: torch.einsum("bcik,bcjk->bcij", x, x),
+    "matmul-vector": lambda x, m: x @ x.mean(2, keepdim=True).transpose(2, 3),      # (3, 4) @ (4, 1)
+    "add-broadcast": lambda x, m: x + x.sum((2, 3), keepdim=True) / 20,
+    "adaptive_maxpool": lambda x, m: x.amax(3, keepdim=True),
+    "adaptive_maxpool-square": lambda x, m: x.unflatten(3, (2, 3)).unflatten(2, (2, 3)).amax((3, 5)),
+    "conv1d": lambda x, m: torch.einsum("bclk,ock->bol", F.pad(x[:, None], (1, 1)).unfold(2, 3, 1), m["weight"]),
     "permute-spatial": lambda x, m: x.transpose(2, 3),
+    "permute-5d": lambda x, m: x.view(B, 3, 4, 2, 4, 2).permute(0, 3, 5, 1, 2, 4),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,
     "chunk": lambda x, m: x[:, 3:6],

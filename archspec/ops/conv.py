@@ -1,4 +1,4 @@
-"""Convolution, including LeNet-5's partial connection table."""
+"""Convolution, including LeNet-5's partial connection table, and the 1-d convolution."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,7 +7,7 @@ from typing import ClassVar
 from ..errors import SpecError, fmt_shape
 from ..limits import MAX_TABLE_CELLS
 from . import base
-from .base import INPUT0, Call, NonNegPair, Op, Pair, Pos, Saved, Tensor, kw, register, square, window_out
+from .base import INPUT0, Call, NonNeg, NonNegPair, Op, Pair, Pos, Saved, Tensor, kw, register, square, window_out
 
 # The compiled form of a connection table; emitted into generated files, which import only torch.
 TABLE_CONV = '''
@@ -176,3 +176,53 @@ class Conv(Op):
         extra = f", g{a.groups}" if a.groups > 1 else ""
         extra += ", table" if a.connections else ""
         return f"conv {k}, {a.out}{extra}"
+
+
+@register
+class Conv1d(Op):
+    name = "conv1d"
+    ranks = (2,)
+    doc = ("1-d convolution (nn.Conv1d) along the last axis of a (C, L) input: ECA's conv across a "
+           "squeezed map's channels, viewed as (1, C)")
+
+    class Attrs(base.Attrs):
+        out: Pos
+        k: Pos
+        stride: Pos = 1
+        pad: NonNeg = 0
+        dilation: Pos = 1
+        groups: Pos = 1
+        bias: bool = True
+
+    def shape(self, a, xs):
+        c, n = xs[0]
+        if c % a.groups or a.out % a.groups:
+            raise SpecError(f"conv1d of {c} channels to out={a.out}: both must be divisible by groups={a.groups}",
+                            hint="use a groups value that divides both")
+        span = a.dilation * (a.k - 1) + 1
+        if span > n + 2 * a.pad:
+            raise SpecError(f"kernel {a.k} (dilation {a.dilation}) is longer than the padded input {n + 2 * a.pad} "
+                            f"(input {fmt_shape(xs[0])}, pad {a.pad})", hint="pad more, or a smaller kernel")
+        return (a.out, window_out(n, a.k, a.stride, a.pad, a.dilation))
+
+    def tensors(self, a, xs, y):
+        w = [Tensor("weight", (a.out, xs[0][0] // a.groups, a.k))]
+        return w + [Tensor("bias", (a.out,))] if a.bias else w
+
+    def macs(self, a, xs, y):
+        return a.out * xs[0][0] // a.groups * a.k * y[1]
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0
+
+    fresh = True
+    init_modules = ("nn.Conv1d",)
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.Conv1d", (("in_channels", xs[0][0]), ("out_channels", a.out), ("kernel_size", a.k)),
+                    (kw("stride", a.stride, 1), kw("padding", a.pad, 0), kw("dilation", a.dilation, 1),
+                     kw("groups", a.groups, 1), kw("bias", a.bias, True)))
+
+    def label(self, a):
+        stride = f"/{a.stride}" if a.stride > 1 else ""
+        return f"conv1d {a.k}{stride}, {a.out}" + (f", g{a.groups}" if a.groups > 1 else "")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from ..errors import SpecError, fmt_shape
 from . import base
 from .base import (
     INPUT0,
@@ -243,25 +244,38 @@ class LayerScale(_Elementwise):
     ranks = (1, 3)          # its parameter's shape follows a vector's or a map's channels
     doc = ("a learnable factor per channel, initialised to `init` (ConvNeXt's and CaiT's layer scale); "
            "a parameter of the enclosing block itself, named after the node (torchvision's "
-           "features.1.0.layer_scale), (C, 1, 1) on a (C, H, W) map and (C,) on a vector or a channels-last tensor")
+           "features.1.0.layer_scale), (C, 1, 1) on a (C, H, W) map and (C,) on a vector or a channels-last tensor; "
+           "`flat`: (C,) on a map too, multiplied as gamma.reshape(1, -1, 1, 1) (timm's ConvNeXt gamma)")
 
     class Attrs(base.Attrs):
         init: float = 1e-6          # the ConvNeXt paper's and torchvision's
+        flat: bool = False
 
-    def _shape(self, x):
-        return (channels(x), 1, 1) if len(x) == 3 and not isinstance(x, ChannelsLast) else (channels(x),)
+    def _map(self, x) -> bool:
+        return len(x) == 3 and not isinstance(x, ChannelsLast)
+
+    def _shape(self, a, x):
+        return (channels(x), 1, 1) if self._map(x) and not a.flat else (channels(x),)
+
+    def shape(self, a, xs):
+        if a.flat and not self._map(xs[0]):
+            raise SpecError(f"layer_scale flat: true on {fmt_shape(xs[0])}: flat holds (C,) for a (C, H, W) map",
+                            hint="leave flat out: a vector's or a channels-last tensor's scale is (C,) already")
+        return super().shape(a, xs)
 
     def tensors(self, a, xs, y):
-        return [Tensor("", self._shape(xs[0]))]
+        return [Tensor("", self._shape(a, xs[0]))]
 
     def parameter(self, a, xs, y):
-        return Call("torch.full", (("size", self._shape(xs[0])), ("fill_value", a.init)))
+        return Call("torch.full", (("size", self._shape(a, xs[0])), ("fill_value", a.init)))
 
     def saved(self, a, xs, y, inplace=False):
         return INPUT0         # for the parameter's gradient (the parameter itself is not an activation)
 
     def call(self, a, args, inplace=False):
-        return Call("*").on(args[0], args[1])      # the parameter times the input, as torchvision writes it
+        # the parameter times the input, as torchvision writes it (timm's gamma on a map: reshaped to it)
+        scale = Call(".reshape", (("", 1), ("", -1), ("", 1), ("", 1))).on(args[0]) if a.flat else args[0]
+        return Call("*").on(scale, args[1])
 
     def label(self, a):
         return f"layer scale {a.init:g}"

@@ -126,6 +126,24 @@ class AdaptiveAvgPool(Op):
 
 
 @register
+class AdaptiveMaxPool(AdaptiveAvgPool):
+    name = "adaptive_maxpool"
+    doc = "max pooling to a fixed output size (nn.AdaptiveMaxPool2d): BAT's (7, 1) and (1, 7) row and column maxima"
+
+    def saved(self, a, xs, y, inplace=False):
+        return INPUT0 + (Saved("new", shape=y, dtype="int64"),)     # and where each maximum was
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("nn.AdaptiveMaxPool2d", (("output_size", a.size),))
+
+    def call(self, a, args, inplace=False):
+        return Call("F.adaptive_max_pool2d", (("output_size", a.size),)).on(args[0])
+
+    def label(self, a):
+        return f"adaptive maxpool {a.size[0]}x{a.size[1]}"
+
+
+@register
 class GlobalAvgPool(AdaptiveAvgPool):
     name = "global_avgpool"
     doc = "average over all positions, keeping (C, 1, 1) (nn.AdaptiveAvgPool2d(1))"

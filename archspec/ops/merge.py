@@ -1,4 +1,4 @@
-"""Ops that join, split or reshape tensors: concat, add, mul, zero-padded shortcut, flatten, permute,
+"""Ops that join, split or reshape tensors: concat, add, mul, matmul, zero-padded shortcut, flatten, permute,
 chunk, channel shuffle."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from ..errors import SpecError, fmt_shape
 from . import base
+from .axes import MAX_RANK
 from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, axis_of, kw, like, register, torch_dim
 
 PAD_CHANNELS = '''
@@ -63,14 +64,16 @@ class Add(Op):
     arity = None
     ranks = None
     channels_last = True
-    doc = ("element-wise sum of same-shaped tensors (residual merge); with `weights`, one coefficient per "
-           "input (Caffe's Eltwise coeff): weights: [1, 0.17] is x + 0.17 * branch")
+    doc = ("element-wise sum of same-shaped tensors (residual merge), the later ones may broadcast into "
+           "the first's shape ((C, 1, 1) onto (C, H, W): global context's fusion by addition); with `weights`, "
+           "one coefficient per input (Caffe's Eltwise coeff): weights: [1, 0.17] is x + 0.17 * branch")
 
     class Attrs(base.Attrs):
         weights: Weights | None = None
 
     def shape(self, a, xs):
-        if len({tuple(x) for x in xs}) > 1:
+        # the first input's shape is the result's: x.add_(y) in place stays valid
+        if any(len(x) != len(xs[0]) or any(q not in (p, 1) for p, q in zip(xs[0], x)) for x in xs[1:]):
             raise SpecError(f"cannot add {_shapes(xs)}",
                             hint="the shortcut changes shape; add a projection (1x1 conv, stride 2) "
                                  "when stride != 1 or the channels change, or a pad_channels shortcut")
@@ -212,13 +215,15 @@ def _dims(v):
 class Permute(Op):
     name = "permute"
     channels_last = True
+    ranks = None
     view = True             # of its input, which it keeps nothing of for backward
     doc = ("reorders the axes, the batch axis 0 staying first (torch.permute): dims [0, 2, 3, 1] makes "
            "a (C, H, W) map the channels-last (H, W, C) tensor that layernorm and linear then act on per "
            "position, [0, 3, 1, 2] makes it channels first again (ConvNeXt's block)")
 
     class Attrs(base.Attrs):
-        dims: Annotated[tuple[int, ...], BeforeValidator(_dims), Field(min_length=2, max_length=4)]
+        # up to MAX_RANK per-sample axes and the batch's: TResNet's space-to-depth permutes (4, 4, C, H, W)
+        dims: Annotated[tuple[int, ...], BeforeValidator(_dims), Field(min_length=2, max_length=MAX_RANK + 1)]
 
     def shape(self, a, xs):
         x, dims = xs[0], a.dims
@@ -310,3 +315,34 @@ class ChannelShuffle(Op):
 
     def label(self, a):
         return f"channel shuffle {a.groups}"
+
+
+@register
+class Matmul(Op):
+    name = "matmul"
+    arity = 2
+    ranks = None
+    fresh = True
+    doc = ("the matrix product over the last two per-sample axes, the axes before them alike: a @ b, "
+           "(..., n, k) @ (..., k, m) -> (..., n, m); global context's attention-weighted sum of positions")
+
+    def shape(self, a, xs):
+        # no broadcasting: torch would copy the expanded input for the backward (memory the report omits)
+        x, w = xs
+        if len(x) < 2 or len(w) != len(x) or x[-1] != w[-2] or x[:-2] != w[:-2]:
+            raise SpecError(f"cannot multiply the matrices {_shapes(xs)}",
+                            hint="(..., n, k) @ (..., k, m): the same rank, at least 2, the first's last axis "
+                                 "the second's next to last, the axes before them equal")
+        return (*x[:-2], x[-2], w[-1])
+
+    def macs(self, a, xs, y):
+        return math.prod(y) * xs[0][-1]
+
+    def saved(self, a, xs, y, inplace=False):
+        return (Saved("input", 0), Saved("input", 1))      # each factor's gradient reads the other
+
+    def call(self, a, args, inplace=False):
+        return Call("@").on(args[0], args[1])
+
+    def label(self, a):
+        return "matmul"

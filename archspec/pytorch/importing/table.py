@@ -48,6 +48,15 @@ def _conv(m: nn.Conv2d) -> dict:
             "dilation": pair(m.dilation), "groups": m.groups, "bias": m.bias is not None}
 
 
+def _conv1d(m: nn.Conv1d) -> dict:
+    padding: Any = (0,) if m.padding == "valid" else m.padding
+    if m.padding_mode != "zeros" or isinstance(padding, str):
+        raise Unsupported(f"padding={padding!r}, padding_mode={m.padding_mode!r} (archspec's conv1d pads by a number, "
+                          "with zeros)")
+    return {"out": m.out_channels, "k": m.kernel_size[0], "stride": m.stride[0], "pad": padding[0],
+            "dilation": m.dilation[0], "groups": m.groups, "bias": m.bias is not None}
+
+
 def _batchnorm(m: nn.modules.batchnorm._BatchNorm) -> dict:
     if not m.track_running_stats:
         raise Unsupported("track_running_stats=False (archspec's batchnorm keeps running statistics)")
@@ -66,13 +75,19 @@ def _pool(m) -> dict:
     return attrs
 
 
-def _adaptive(size) -> tuple[str, dict]:
+def _adaptive(size, op: str = "avg") -> tuple[str, dict]:
     size = pair(size)
-    if size == 1:
+    if size == 1 and op == "avg":
         return "global_avgpool", {}
     if isinstance(size, int) or None not in size:
-        return "adaptive_avgpool", {"size": size}
+        return f"adaptive_{op}pool", {"size": size}
     raise Unsupported(f"output size {size} with None")
+
+
+def _adaptive_max(m: nn.AdaptiveMaxPool2d) -> tuple[str, dict]:
+    if m.return_indices:
+        raise Unsupported("return_indices")
+    return _adaptive(m.output_size, "max")
 
 
 def _layernorm(m: nn.LayerNorm) -> dict:
@@ -128,12 +143,14 @@ def _interpolate(c: Call) -> list:
 
 MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
     nn.Conv2d: lambda m: ("conv", _conv(m)),
+    nn.Conv1d: lambda m: ("conv1d", _conv1d(m)),
     nn.BatchNorm2d: lambda m: ("batchnorm", _batchnorm(m)),
     nn.BatchNorm1d: lambda m: ("batchnorm", _batchnorm(m)),
     nn.Linear: lambda m: ("linear", {"out": m.out_features, "bias": m.bias is not None}),
     nn.MaxPool2d: lambda m: ("maxpool", _pool(m)),
     nn.AvgPool2d: lambda m: ("avgpool", _pool(m)),
     nn.AdaptiveAvgPool2d: lambda m: _adaptive(m.output_size),
+    nn.AdaptiveMaxPool2d: lambda m: _adaptive_max(m),
     nn.LocalResponseNorm: lambda m: ("lrn", {"size": m.size, "alpha": m.alpha / m.size, "beta": m.beta,
                                              "k": float(m.k)}),
     nn.LayerNorm: lambda m: ("layernorm", _layernorm(m)),
@@ -151,6 +168,8 @@ MODULES: dict[type, Callable[[Any], tuple[str, dict]]] = {
     nn.GELU: lambda m: ("gelu", {"approximate": m.approximate}),
     nn.Softmax: lambda m: _softmax(m.dim),
     nn.Upsample: _upsample,
+    nn.ELU: lambda m: ("elu", {"alpha": float(m.alpha)}),
+    nn.Mish: _plain("mish"),
 }
 
 
@@ -189,8 +208,16 @@ def _batchnorm_act(m) -> list:
     return [("batchnorm", _batchnorm(m))] + _act_tail(m)
 
 
+def _drop_path(m) -> list:
+    """timm's DropPath: torchvision's StochasticDepth in row mode, the same Bernoulli draw, scaled by 1 / keep."""
+    if not m.scale_by_keep:
+        raise Unsupported("scale_by_keep=False (archspec's stochastic_depth scales the kept rows by 1 / (1 - p))")
+    return [("stochastic_depth", {"p": float(m.drop_prob), "mode": "row"})]
+
+
 # modules of libraries that are imported only where the model comes from them: (module, class) -> entry
 LIBRARY_MODULES: dict[tuple[str, str], Callable[[Any], list]] = {
+    ("timm.layers.drop", "DropPath"): _drop_path,
     ("timm.layers.norm_act", "BatchNormAct2d"): _batchnorm_act,
     ("torchvision.models.convnext", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],   # over channels
     ("timm.layers.norm", "LayerNorm2d"): lambda m: [("layernorm", _layernorm(m))],
@@ -338,25 +365,76 @@ def _cat(c: Call) -> list:
 
 
 def _flat(c: Call) -> list:
-    """flatten(x, 1), view/reshape(n, -1): (C, H, W) -> (C*H*W,), judged by the shapes torch computed."""
+    """view, reshape, flatten, unflatten, squeeze, unsqueeze: judged by the shapes torch computed
+    (the batch axis kept)."""
     x, y = c.shapes[0], c.out
-    if y is None or len(y) != 2 or y[0] != x[0] or y[1] != math.prod(x[1:]):
-        raise Unsupported(f"a reshape from {tuple(x[1:])} to {tuple(y[1:]) if y else y} (archspec's reshape is "
-                          "flatten, to one axis)")
-    return [("identity", {})] if len(x) == 2 else [("flatten", {})]
+    if y is None or len(y) < 2 or y[0] != x[0]:
+        raise Unsupported(f"a reshape from {tuple(x)} to {tuple(y) if y else y} (archspec's reshapes work per "
+                          "sample: they keep the batch axis and at least one more)")
+    return reshape_ops(tuple(x[1:]), tuple(y[1:]))
+
+
+def reshape_ops(x: tuple, y: tuple) -> list:
+    """The per-sample shape `x` made `y`, the elements in order: no op where equal, a flatten of
+    neighbouring axes, an unflatten of one axis, else the reshape op."""
+    if x == y:
+        return [("identity", {})]
+    for s in range(len(x)):
+        for e in range(s + 1, len(x)):
+            if y == (*x[:s], math.prod(x[s:e + 1]), *x[e + 1:]):
+                return [("flatten", {**({"start": s} if s else {}), **({"end": e} if e < len(x) - 1 else {})})]
+    n = len(y) - len(x) + 1              # the axes one axis becomes
+    for k in range(len(x) if n >= 2 else 0):
+        if y[:k] == x[:k] and y[k + n:] == x[k + 1:]:
+            return [("unflatten", {**({"axis": k} if k else {}), "sizes": _rest(y[k:k + n])})]
+    return [("reshape", {"shape": _rest(y)})]
+
+
+def _rest(sizes: tuple) -> tuple:
+    """Sizes with the one that is not 1 written -1 (the rest): an unsqueeze or a squeeze holds for
+    any input size (global context's (H*W, 1)), not only the traced one."""
+    big = [k for k, v in enumerate(sizes) if v != 1]
+    return tuple(-1 if [k] == big else v for k, v in enumerate(sizes))
+
+
+def _axes(c: Call) -> tuple[int, ...]:
+    """The dims a reduction names (an int or a list), as archspec's per-sample axes, in order."""
+    dims = c.arg(0, "dim")
+    if dims is None:
+        raise Unsupported("a reduction over every dim (archspec's reduce per sample)")
+    rank = len(c.shapes[0])
+    return tuple(sorted(axis_of(d % rank) for d in (dims if isinstance(dims, (tuple, list)) else [dims])))
+
+
+def _reduce(op: str) -> Callable[[Call], list]:
+    """x.sum(dim), x.mean(dim, keepdim), x.amax(dim): the op over those per-sample axes."""
+    def rule(c: Call) -> list:
+        axes, keep = _axes(c), bool(c.arg(1, "keepdim", False))
+        return [(op, {"axis": axes[0] if len(axes) == 1 else axes, **({"keepdim": True} if keep else {})})]
+    return rule
 
 
 def _mean(c: Call) -> list:
-    dims = c.arg(0, "dim")
-    dims = tuple(sorted(d % len(c.shapes[0]) for d in (dims if isinstance(dims, (tuple, list)) else [dims])))
-    if len(c.shapes[0]) != 4 or dims != (2, 3):
-        raise Unsupported(f"mean over dims {dims} (archspec has the spatial mean, global_avgpool)")
+    """A map's spatial mean is global_avgpool (then flatten, without keepdim); any other the mean op."""
+    if len(c.shapes[0]) != 4 or _axes(c) != (1, 2):
+        return _reduce("mean")(c)
     keep = c.arg(1, "keepdim", False)
     return [("global_avgpool", {})] if keep else [("global_avgpool", {}), ("flatten", {})]
 
 
+def _transpose(c: Call) -> list:
+    a, b = (axis_of(d % len(c.shapes[0])) for d in (c.arg(0, "dim0"), c.arg(1, "dim1")))
+    return [("identity", {})] if a == b else [("transpose", {"axes": (min(a, b), max(a, b))})]
+
+
 def _adaptive_call(c: Call) -> list:
     return [_adaptive(c.arg(0, "output_size"))]
+
+
+def _adaptive_max_call(c: Call) -> list:
+    if c.arg(1, "return_indices", False):
+        raise Unsupported("return_indices")
+    return [_adaptive(c.arg(0, "output_size"), "max")]
 
 
 def _pool_call(op: str) -> Callable[[Call], list]:
@@ -387,6 +465,10 @@ def _unary(op: str) -> Callable[[Call], list]:
 
 def _gelu(c: Call) -> list:
     return [("gelu", {"approximate": c.arg(0, "approximate", "none")})]
+
+
+def _elu(c: Call) -> list:
+    return [("elu", {"alpha": float(c.arg(0, "alpha", 1.0))})]
 
 
 def _permute(c: Call) -> list:
@@ -430,7 +512,8 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     operator.mul: _merge("mul"), operator.imul: _merge("mul"), torch.mul: _merge("mul"),
     torch.cat: _cat, torch.concat: _cat,
     torch.flatten: _flat, torch.mean: _mean,
-    F.adaptive_avg_pool2d: _adaptive_call, F.max_pool2d: _pool_call("maxpool"), F.avg_pool2d: _pool_call("avgpool"),
+    F.adaptive_avg_pool2d: _adaptive_call, F.adaptive_max_pool2d: _adaptive_max_call,
+    F.max_pool2d: _pool_call("maxpool"), F.avg_pool2d: _pool_call("avgpool"),
     F.dropout: _dropout,
     F.relu: _unary("relu"), torch.relu: _unary("relu"), torch.relu_: _unary("relu"), F.relu6: _unary("relu6"),
     torch.sigmoid: _unary("sigmoid"), F.sigmoid: _unary("sigmoid"), F.silu: _unary("silu"),
@@ -438,6 +521,9 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     F.gelu: _gelu, torch.permute: _permute, operator.truediv: _divide,
     F.softmax: _softmax_call, torch.softmax: _softmax_call, torch.stack: _stack,
     F.interpolate: _interpolate,
+    torch.reshape: _flat, torch.unflatten: _flat, torch.squeeze: _flat, torch.unsqueeze: _flat,
+    torch.transpose: _transpose, torch.sum: _reduce("sum"), torch.amax: _reduce("amax"),
+    F.elu: _elu, F.mish: _unary("mish"), operator.matmul: _unary("matmul"), torch.matmul: _unary("matmul"),
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
@@ -447,6 +533,8 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
     "permute": _permute, "div": _divide, "softmax": _softmax_call,
     "float": _same, "type_as": _same, "to": _same, "clone": _same,
+    "unflatten": _flat, "squeeze": _flat, "unsqueeze": _flat, "transpose": _transpose,
+    "sum": _reduce("sum"), "amax": _reduce("amax"), "matmul": _unary("matmul"),
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op

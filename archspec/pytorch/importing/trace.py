@@ -316,7 +316,7 @@ class _Builder:
         where = self._where(n, name)
         if _is_tuple_type(n):
             return           # the named tuple of the outputs
-        if self._split_or_shuffle(n, where) or self._layer_scale(n, where):
+        if self._split_or_shuffle(n, where) or self._layer_scale(n, where) or _broadcast(n, self.ids):
             return
         if not _is_tensor(n):
             if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
@@ -341,7 +341,7 @@ class _Builder:
         and its items, each a slice (table.slice_ops); and view(n, g, c / g, h, w) -> transpose(1, 2) ->
         [contiguous] -> view(n, c, h, w) (a channel shuffle). Their steps wait in `self.pending` until
         the last one makes the op."""
-        target = n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
+        target = _name(n)
         x: Any = n.args[0] if n.args else None
         if target in ("chunk", "split", "tensor_split", "unbind") and x in self.ids:
             return self._pieces(n, x, target)
@@ -360,7 +360,7 @@ class _Builder:
             return True
         if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
             (b, c, h, w), y = _shape(x), _shape(n)
-            if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w):
+            if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w) and _transposed(n):
                 self.pending[n] = ("grid", self.ids[x], y[1])
                 return True
         if step and step[0] in ("grid", "transposed"):
@@ -424,7 +424,11 @@ class _Builder:
         tensors = [a for a in n.args if isinstance(a, fx.Node) and self.pending.get(a, ("",))[0] == "tensor"]
         if not tensors:
             return False
-        path = self.pending[tensors[0]][1]
+        step = self.pending[tensors[0]]
+        path = step[1]
+        if n.target in ("reshape", "view") and n.args[0] is tensors[0] and _onto_map(n):
+            self.pending[n] = ("tensor", path, "flat")      # timm's gamma.reshape(1, -1, 1, 1): (C,) on a map
+            return True
         owner, _, local = path.rpartition(".")
         scope = self._scope(n)
         p = dict(self.model.named_parameters()).get(path)
@@ -438,6 +442,7 @@ class _Builder:
         assert p is not None
         uniform = p.device.type != "meta" and bool((p == p.flatten()[0]).all())
         attrs = {"init": float(p.flatten()[0])} if uniform else {}     # (initialisation is not imported)
+        attrs.update({"flat": True} if len(step) > 2 else {})
         self.calls[path] = 1
         self._add(n, scope, [("layer_scale", attrs)], local, [self.ids[x[0]]], where, path, True)
         return True
@@ -460,6 +465,32 @@ CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 def _scope_of(path: str, m: nn.Module) -> Scope:
     cls = type(m)
     return Scope(path, f"{cls.__module__}.{cls.__qualname__}", cls in CONTAINERS)
+
+
+def _broadcast(n: fx.Node, ids: dict) -> bool:
+    """y.expand_as(x) read by products only: no op, as archspec's mul broadcasts alike (ECA's gate)."""
+    x = n.args[0] if n.args else None
+    if n.op == "call_method" and n.target in ("expand_as", "expand") and isinstance(x, fx.Node) \
+            and x in ids and n.users and all(u.target in (operator.mul, torch.mul, "mul") for u in n.users):
+        ids[n] = ids[x]
+        return True
+    return False
+
+
+def _transposed(n: fx.Node) -> bool:
+    """Whether only transpose(1, 2) reads a 5-d view: a channel shuffle, else a plain reshape (SKNet's,
+    ResNeSt's branches)."""
+    return all(_name(u) == "transpose" and list(u.args[1:3]) in ([1, 2], [2, 1]) for u in n.users)
+
+
+def _onto_map(n: fx.Node) -> bool:
+    """A (1, C, 1, 1) view of a parameter (timm's gamma.reshape(1, -1, 1, 1))."""
+    return _is_tensor(n) and len(_shape(n)) == 4 and _shape(n)[0] == _shape(n)[2] == _shape(n)[3] == 1
+
+
+def _name(n: fx.Node):
+    """A call's name alike for x.transpose(1, 2) and torch.transpose(x, 1, 2)."""
+    return n.target if n.op == "call_method" else getattr(n.target, "__name__", None)
 
 
 def _is_tuple_type(n) -> bool:
