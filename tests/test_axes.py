@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
-       "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample")
+       "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "pad", "blurpool", "condconv")
 
 
 def _front(shape) -> str:
@@ -68,6 +68,17 @@ def _error(spec_file, shape, nodes) -> str:
     ([6], ["{op: mean, axis: 0}"], "mean over axes [0] makes the per-sample shape (): it needs 1 to 8 axes"),
     ([6, 2, 2], ["{op: upsample, align_corners: true}"], "align_corners applies to bilinear upsampling, not nearest"),
     ([6], ["upsample"], "upsample expects a 3-d input, got (6)"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 1, -3, -2]}"],
+     "net.yaml:4:5: error: x: pad -3, -2 of axis 1 (size 4) of (3, 4, 4) leaves size -1"),
+    ([3, 4, 4], ["{op: pad, amounts: [0, 1, 0]}"], "pad amounts [0, 1, 0] (3) do not fit the per-sample shape"),
+    ([6], ["{op: pad, amounts: [0, 1, 0, 1]}"], "pad amounts [0, 1, 0, 1] (4) do not fit the per-sample shape (6)"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 1], mode: reflect}"], "do not fit the per-sample shape (3, 4, 4) in mode "
+     "reflect"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 4, 0, 0], mode: reflect}"],
+     "pad 1, 4 of axis 2 (size 4) of (3, 4, 4): reflect pads less than the axis holds"),
+    ([3, 4, 4], ["{op: pad, amounts: [-1, 0, 0, 0], mode: replicate}"], "mode replicate takes no negative amount"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 0, 0, 0], mode: reflect, value: 1}"], "a pad value 1.0 in mode reflect"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 0, 0, 0, 0, 0, 0, 0]}"], "amounts"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],
      "conv expects a 3-d input, got (2, 6, 2, 2)"),
 ])

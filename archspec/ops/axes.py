@@ -1,4 +1,4 @@
-"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, and the sum,
+"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, pad, and the sum,
 mean and maximum over axes. They take and make shapes of any rank (a stack of (C, 1, 1) maps is
 (R, C, 1, 1)); every `axis` counts per sample, 0 the channels, a negative one from the end
 (base.axis_of); their PyTorch form is the expression a PyTorch author writes (torch.stack([a, b], 1),
@@ -6,7 +6,7 @@ x.sum(1)), or for slice and split a small module, each checked against torch in 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import BeforeValidator, Field
 
@@ -304,3 +304,70 @@ class Amax(_Reduce):
 
     def saved(self, a, xs, y, inplace=False):
         return INPUT0 + OUTPUT         # its backward finds where the maxima were: input == result
+
+
+PAD_MODULES = {"constant": "ConstantPad", "reflect": "ReflectionPad", "replicate": "ReplicationPad"}
+
+
+@register
+class Pad(Op):
+    name = "pad"
+    ranks = None
+    fresh = True
+    doc = ("F.pad: `amounts` per side of the last axes, the last axis first as torch orders them ([left, right] "
+           "of the width, then [top, bottom] of the height, then the channels' two ends); `mode` constant (with "
+           "`value`; a negative amount crops), reflect or replicate. TensorFlow's asymmetric 'same' padding "
+           "(timm's Conv2dSame: [0, 1, 0, 1] before a stride-2 conv), blur pooling's reflect padding")
+
+    class Attrs(base.Attrs):
+        amounts: Annotated[tuple[int, ...], BeforeValidator(_tuple), Field(min_length=2, max_length=6)]
+        mode: Literal["constant", "reflect", "replicate"] = "constant"
+        value: float = 0.0
+
+    def shape(self, a, xs):
+        x, n = xs[0], len(a.amounts)
+        if n % 2 or n // 2 > len(x) or (a.mode != "constant" and len(x) not in (n // 2, n // 2 + 1)):
+            raise SpecError(f"pad amounts {list(a.amounts)} ({n}) do not fit the per-sample shape {fmt_shape(x)}"
+                            f"{'' if a.mode == 'constant' else f' in mode {a.mode}'}",
+                            hint="two amounts (before, after) per padded axis, the last axis first"
+                                 + ("" if a.mode == "constant" else f"; {a.mode} pads the last {len(x) - 1} or "
+                                    f"{len(x)} axes ({2 * len(x) - 2} or {2 * len(x)} amounts)"))
+        if a.value and a.mode != "constant":
+            raise SpecError(f"a pad value {a.value} in mode {a.mode}", hint="value applies to mode constant")
+        out = list(x)
+        for k in range(n // 2):
+            axis, (before, after) = len(x) - 1 - k, a.amounts[2 * k:2 * k + 2]
+            self._check_side(a, x, axis, before, after)
+            out[axis] = x[axis] + before + after
+        return tuple(out)
+
+    @staticmethod
+    def _check_side(a, x, axis: int, before: int, after: int) -> None:
+        where = f"pad {before}, {after} of axis {axis} (size {x[axis]}) of {fmt_shape(x)}"
+        if x[axis] + before + after <= 0:
+            raise SpecError(f"{where} leaves size {x[axis] + before + after}",
+                            hint="a negative amount crops: crop less than the axis holds")
+        if a.mode != "constant" and min(before, after) < 0:
+            raise SpecError(f"{where}: mode {a.mode} takes no negative amount", hint="crop with mode constant")
+        if a.mode == "reflect" and max(before, after) >= x[axis]:
+            raise SpecError(f"{where}: reflect pads less than the axis holds", hint=f"at most {x[axis] - 1}")
+
+    def saved(self, a, xs, y, inplace=False):
+        # constant padding's backward only crops; reflect's and replicate's keep their input (measured by the hooks)
+        return () if a.mode == "constant" else INPUT0
+
+    def _module_name(self, a) -> str:
+        zero = a.mode == "constant" and a.value == 0
+        return f"nn.{'ZeroPad' if zero else PAD_MODULES[a.mode]}{len(a.amounts) // 2}d"
+
+    def module(self, a, xs, y, inplace=False):
+        value = (("value", a.value),) if a.mode == "constant" and a.value != 0 else ()
+        return Call(self._module_name(a), (("padding", tuple(a.amounts)), *value))
+
+    def call(self, a, args, inplace=False):
+        return Call("F.pad", (("pad", tuple(a.amounts)),),
+                    (kw("mode", a.mode, "constant"), kw("value", a.value, 0.0))).source(args[0])
+
+    def label(self, a):
+        value = f" {a.value:g}" if a.value else ""
+        return f"pad {', '.join(map(str, a.amounts))}" + ("" if a.mode == "constant" else f" {a.mode}") + value

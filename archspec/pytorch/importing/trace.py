@@ -288,9 +288,10 @@ class _Builder:
 
     def _add(self, n: fx.Node, scope: Scope, ops: list, name: str | None, ins: list[int], where: str,
              path: str | None = None, params: bool = False) -> None:
+        named = next((k for k, (op, _) in enumerate(ops[:-1]) if op != "pad"), len(ops) - 1)   # after a 'same' pad
         for k, (op, attrs) in enumerate(ops):
-            item = Item(self.count, name if k == 0 else None, op, attrs, ins if k == 0 else [self.count - 1], where,
-                        path, params)
+            item = Item(self.count, name if k == named else None, op, attrs, ins if k == 0 else [self.count - 1],
+                        where, path, params)
             self.count += 1
             scope.parts.append(item)
         self.ids[n] = self.count - 1
@@ -299,8 +300,9 @@ class _Builder:
         path = str(n.target)
         m = self.model.get_submodule(path)
         where = f"{path} ({type(m).__name__})"
+        x = n.args[0] if n.args else None
         try:
-            ops = table.module_ops(m) or []
+            ops = table.module_ops(m, _shape(x) if isinstance(x, fx.Node) and _is_tensor(x) else ()) or []
         except Unsupported as e:
             raise ImportError_(where, f"{type(m).__name__} with {e} has no archspec op",
                                "register an op for it with --ops") from None
