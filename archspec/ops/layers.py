@@ -345,19 +345,24 @@ class BlurPool2d(nn.Module):
     def __init__(self, channels, filt_size=3, stride=2, pad_mode="reflect"):
         super().__init__()
         self.channels = channels
+        self.filt_size = filt_size
         self.stride = stride
         self.pad_mode = pad_mode
         self.padding = [(stride - 1 + filt_size - 1) // 2] * 4
+        self.register_buffer("filt", self.binomial(), persistent=False)
+
+    def binomial(self):
         coeffs = [1.0]
-        for _ in range(filt_size - 1):           # a row of Pascal's triangle
+        for _ in range(self.filt_size - 1):           # a row of Pascal's triangle
             coeffs = [a + b for a, b in zip([0.0, *coeffs], [*coeffs, 0.0])]
-        row = torch.tensor(coeffs) / 2 ** (filt_size - 1)
-        filt = (row[:, None] * row[None, :]).expand(channels, 1, filt_size, filt_size)
-        self.register_buffer("filt", filt.clone(), persistent=False)
+        row = torch.tensor(coeffs) / 2 ** (self.filt_size - 1)
+        return (row[:, None] * row[None, :]).expand(self.channels, 1, self.filt_size, self.filt_size).clone()
 
     def forward(self, x):
+        # a module built on the meta device keeps a meta filter when its weights are assigned: made anew
+        filt = self.filt if self.filt.device == x.device else self.binomial().to(x)
         x = F.pad(x, self.padding, mode=self.pad_mode)
-        return F.conv2d(x, self.filt, stride=self.stride, groups=self.channels)
+        return F.conv2d(x, filt, stride=self.stride, groups=self.channels)
 '''
 
 

@@ -412,7 +412,7 @@ def _same_ops(m, shape: tuple, base: str) -> list:
     if entry is None:
         raise Unsupported(f"no op for its base {name}")
     ops = entry(m)
-    if not getattr(m, "same_pad", True):       # StdConv2dSame with a static padding: the base class's
+    if not getattr(m, "same_pad", getattr(m, "dynamic_padding", True)):    # a static padding: the base class's
         return ops
     pair2 = [tuple(v) if isinstance(v, (tuple, list)) else (v, v) for v in
              (m.kernel_size, m.stride or m.kernel_size, getattr(m, "dilation", 1))]
@@ -437,11 +437,21 @@ SAME = {
     ("timm.layers.pool2d_same", "AvgPool2dSame"): "torch.nn.AvgPool2d",
     ("timm.layers.std_conv", "StdConv2dSame"): "timm.layers.std_conv.StdConv2d",
     ("timm.layers.std_conv", "ScaledStdConv2dSame"): "timm.layers.std_conv.ScaledStdConv2d",
+    ("timm.layers.cond_conv2d", "CondConv2d"): "timm.layers.cond_conv2d.CondConv2d",   # its padding may be 'same'
 }
+
+
+def _condconv(m) -> list:
+    """timm's CondConv2d(x, routing_weights): the condconv op (its 'same' padding, if any, before it)."""
+    padding = (0, 0) if m.dynamic_padding else m.padding
+    return [("condconv", {"out": m.out_channels, "k": pair(m.kernel_size), "stride": pair(m.stride),
+                          "pad": pair(padding), "dilation": pair(m.dilation), "groups": m.groups,
+                          "bias": m.bias is not None, "experts": m.num_experts})]
 
 FUNCTIONS[F.pad] = _pad_call
 for _kind in ("ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad"):
     for _n in (1, 2, 3):
         LIBRARY_MODULES[("torch.nn.modules.padding", f"{_kind}{_n}d")] = _pad_module
+LIBRARY_MODULES[("timm.layers.cond_conv2d", "CondConv2d")] = _condconv
 LIBRARY_MODULES[("timm.layers.blur_pool", "BlurPool2d")] = lambda m: [
     ("blurpool", {"filt_size": m.filt_size, "stride": m.stride, "pad_mode": m.pad_mode})]

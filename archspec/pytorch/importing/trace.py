@@ -290,8 +290,10 @@ class _Builder:
              path: str | None = None, params: bool = False) -> None:
         named = next((k for k, (op, _) in enumerate(ops[:-1]) if op != "pad"), len(ops) - 1)   # after a 'same' pad
         for k, (op, attrs) in enumerate(ops):
-            item = Item(self.count, name if k == named else None, op, attrs, ins if k == 0 else [self.count - 1],
-                        where, path, params)
+            # a pad before the named op pads its first input; the named op reads the others as given (condconv)
+            read = (ins[:1] if named else ins) if k == 0 else [self.count - 1, *ins[1:]] if k == named else \
+                [self.count - 1]
+            item = Item(self.count, name if k == named else None, op, attrs, read, where, path, params)
             self.count += 1
             scope.parts.append(item)
         self.ids[n] = self.count - 1
@@ -307,8 +309,10 @@ class _Builder:
             raise ImportError_(where, f"{type(m).__name__} with {e} has no archspec op",
                                "register an op for it with --ops") from None
         ins = self._tensor_ins(n, where)
-        if len(ins) != 1 or len(n.args) != 1 or n.kwargs:
-            raise ImportError_(where, "a module called with several arguments", "archspec ops take one tensor")
+        arity = max((REGISTRY[op].arity or 2 for op, _ in ops if op in REGISTRY), default=1)   # condconv: 2
+        if len(ins) != arity or len(n.args) != arity or n.kwargs:
+            raise ImportError_(where, f"a module called with {len(n.args) + len(n.kwargs)} arguments",
+                               f"its op takes {arity} tensor{'s' if arity > 1 else ''}")
         self.calls[path] = self.calls.get(path, 0) + 1
         held = any(True for _ in m.parameters()) or any(True for _ in m.buffers())
         self._add(n, self._scope(n, path), ops, path.rpartition(".")[2], ins, where, path, held)
