@@ -491,3 +491,68 @@ def test_hostile_names_stay_data(in_tmp, capsys):
     text = (in_tmp / "b.yaml").read_text()
     assert list(archspec.load("b.yaml").blocks) == ["system"] and "!!" not in text
     assert main(["validate", "b.yaml"]) == 0
+
+
+SAME_MODEL = '''
+import torch
+import torch.nn.functional as F
+from timm.layers import BlurPool2d, CondConv2d, Conv2dSame
+from timm.layers.pool2d_same import AvgPool2dSame, MaxPool2dSame
+from torch import nn
+
+
+class Net(nn.Module):
+    """TensorFlow's 'same' padding (timm's ...Same modules), explicit pads and crops, blur pooling and a
+    CondConv with its routing."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = Conv2dSame(3, 8, 3, stride=2)
+        self.pool = MaxPool2dSame(3, stride=2)
+        self.avg = AvgPool2dSame(2, stride=2)
+        self.crop = nn.ZeroPad2d((-1, 1, -1, 1))
+        self.blur = BlurPool2d(8, stride=2)
+        self.route = nn.Linear(8, 4)
+        self.cc = CondConv2d(8, 6, 3, stride=2, padding="same", num_experts=4, bias=True)
+
+    def forward(self, x):
+        x = F.pad(self.conv(x), (1, 0, 2, 1), mode="reflect")
+        x = self.blur(self.crop(self.avg(self.pool(x))))
+        return self.cc(x, torch.sigmoid(self.route(x.mean((2, 3)))))
+
+
+def net():
+    return Net()
+'''
+
+
+def test_same_padding_blur_pool_and_condconv_import_exactly(in_tmp):
+    """timm's Conv2dSame pads (0, 1, 0, 1) before its stride-2 conv on a 32x32 input (the amounts its
+    forward computes from the size, known at import), then the conv holds `conv.weight`; MaxPool2dSame's
+    -inf padding is the same maxima as replicate padding; F.pad, a crop by negative amounts, BlurPool2d
+    and CondConv2d (two inputs, its 'same' pad before it) are ops; strict load, equal outputs."""
+    pytest.importorskip("timm")
+    (in_tmp / "same.py").write_text(SAME_MODEL)
+    assert main(["import", "same.py:net", "-o", "s.yaml", "--input", "3,32,32"]) == 0
+    text = open("s.yaml").read()
+    for node in ("- {op: pad, amounts: [0, 1, 0, 1]}\n  - conv: {op: conv, out: 8, k: 3, stride: 2}\n",
+                 "{op: pad, amounts: [1, 0, 2, 1], mode: reflect}", "{op: pad, amounts: [1, 1, 1, 1], mode: replicate}",
+                 "{op: pad, amounts: [0, 1, 0, 0]}\n  - avg: {op: avgpool, k: 2, stride: 2}\n",
+                 "crop: {op: pad, amounts: [-1, 1, -1, 1]}", "blur: blurpool",
+                 "pad_1: {op: pad, in: blur, amounts: [1, 1, 1, 1]}\n  - cc: {op: condconv, in: [pad_1, sigmoid], "
+                 "out: 6, k: 3, stride: 2, bias: true, experts: 4}"):
+        assert node in text, node
+    model = load_module("same.py").net()
+    g = _round_trip("s.yaml", model, torch.randn(2, 3, 32, 32))
+    assert g.nodes["blur"].shape == (8, 3, 3) and g.nodes["cc"].shape == (6, 2, 2)
+
+
+# the families TensorFlow's 'same' padding, blur pooling and CondConv opened (one small model each)
+TIMM_PADDED = ["tf_efficientnet_lite0", "tf_mixnet_s", "tf_mobilenetv3_small_minimal_100", "resnetblur18",
+               "efficientnet_cc_b0_4e"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TIMM_PADDED)
+def test_timm_round_trip_padded(name, tmp_path):
+    test_timm_round_trip(name, tmp_path)
