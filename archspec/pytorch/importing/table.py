@@ -414,6 +414,8 @@ def _same_ops(m, shape: tuple, base: str) -> list:
     ops = entry(m)
     if not getattr(m, "same_pad", getattr(m, "dynamic_padding", True)):    # a static padding: the base class's
         return ops
+    if len(shape) != 4:
+        raise Unsupported(f"'same' padding of a {len(shape)}-d input (archspec pads (C, H, W) maps)")
     pair2 = [tuple(v) if isinstance(v, (tuple, list)) else (v, v) for v in
              (m.kernel_size, m.stride or m.kernel_size, getattr(m, "dilation", 1))]
     amounts = same_amounts(tuple(shape[-2:]), *pair2)
