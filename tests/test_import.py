@@ -511,13 +511,14 @@ class Net(nn.Module):
         self.pool = MaxPool2dSame(3, stride=2)
         self.avg = AvgPool2dSame(2, stride=2)
         self.crop = nn.ZeroPad2d((-1, 1, -1, 1))
+        self.mirror = nn.ReflectionPad2d((1, 0, 0, 1))
         self.blur = BlurPool2d(8, stride=2)
         self.route = nn.Linear(8, 4)
         self.cc = CondConv2d(8, 6, 3, stride=2, padding="same", num_experts=4, bias=True)
 
     def forward(self, x):
         x = F.pad(self.conv(x), (1, 0, 2, 1), mode="reflect")
-        x = self.blur(self.crop(self.avg(self.pool(x))))
+        x = self.blur(self.mirror(self.crop(self.avg(self.pool(x)))))
         return self.cc(x, torch.sigmoid(self.route(x.mean((2, 3)))))
 
 
@@ -529,7 +530,7 @@ def net():
 def test_same_padding_blur_pool_and_condconv_import_exactly(in_tmp):
     """timm's Conv2dSame pads (0, 1, 0, 1) before its stride-2 conv on a 32x32 input (the amounts its
     forward computes from the size, known at import), then the conv holds `conv.weight`; MaxPool2dSame's
-    -inf padding is the same maxima as replicate padding; F.pad, a crop by negative amounts, BlurPool2d
+    -inf padding is the same maxima as replicate padding; F.pad, a crop by negative amounts, ReflectionPad2d, BlurPool2d
     and CondConv2d (two inputs, its 'same' pad before it) are ops; strict load, equal outputs."""
     pytest.importorskip("timm")
     (in_tmp / "same.py").write_text(SAME_MODEL)
@@ -538,7 +539,8 @@ def test_same_padding_blur_pool_and_condconv_import_exactly(in_tmp):
     for node in ("- {op: pad, amounts: [0, 1, 0, 1]}\n  - conv: {op: conv, out: 8, k: 3, stride: 2}\n",
                  "{op: pad, amounts: [1, 0, 2, 1], mode: reflect}", "{op: pad, amounts: [1, 1, 1, 1], mode: replicate}",
                  "{op: pad, amounts: [0, 1, 0, 0]}\n  - avg: {op: avgpool, k: 2, stride: 2}\n",
-                 "crop: {op: pad, amounts: [-1, 1, -1, 1]}", "blur: blurpool",
+                 "crop: {op: pad, amounts: [-1, 1, -1, 1]}", "mirror: {op: pad, amounts: [1, 0, 0, 1], mode: reflect}",
+                 "blur: blurpool",
                  "pad_1: {op: pad, in: blur, amounts: [1, 1, 1, 1]}\n  - cc: {op: condconv, in: [pad_1, sigmoid], "
                  "out: 6, k: 3, stride: 2, bias: true, experts: 4}"):
         assert node in text, node
