@@ -497,6 +497,7 @@ SAME_MODEL = '''
 import torch
 import torch.nn.functional as F
 from timm.layers import BlurPool2d, CondConv2d, Conv2dSame
+from timm.layers.padding import pad_same
 from timm.layers.pool2d_same import AvgPool2dSame, MaxPool2dSame
 from torch import nn
 
@@ -524,6 +525,19 @@ class Net(nn.Module):
 
 def net():
     return Net()
+
+
+class Traced(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+
+    def forward(self, x):
+        return self.conv(pad_same(x, (3, 3), (2, 2)))      # traced into: F.pad of amounts computed from sizes
+
+
+def traced():
+    return Traced()
 '''
 
 
@@ -547,6 +561,10 @@ def test_same_padding_blur_pool_and_condconv_import_exactly(in_tmp):
     model = load_module("same.py").net()
     g = _round_trip("s.yaml", model, torch.randn(2, 3, 32, 32))
     assert g.nodes["blur"].shape == (8, 3, 3) and g.nodes["cc"].shape == (6, 2, 2)
+    assert main(["import", "same.py:traced", "-o", "t.yaml", "--input", "3,31,32"]) == 0
+    text = open("t.yaml").read()
+    assert "  - {op: pad, amounts: [0, 1, 1, 1]}\n  - conv: {op: conv, out: 4, k: 3, stride: 2}\n" in text
+    _round_trip("t.yaml", load_module("same.py").traced(), torch.randn(2, 3, 31, 32))
 
 
 # the families TensorFlow's 'same' padding, blur pooling and CondConv opened (one small model each)

@@ -378,6 +378,8 @@ def _pad_ops(amounts, mode: str = "constant", value=None) -> list:
     value = 0.0 if value is None else float(value)
     if not math.isfinite(value):
         raise Unsupported(f"the pad value {value} (archspec's values are finite)")
+    if not isinstance(amounts, (tuple, list)) or not all(isinstance(v, int) for v in amounts):
+        raise Unsupported(f"pad amounts {amounts} that are not numbers on this input")
     amounts = tuple(int(v) for v in amounts)
     if not any(amounts):
         return []
@@ -451,6 +453,7 @@ def _condconv(m) -> list:
                           "bias": m.bias is not None, "experts": m.num_experts})]
 
 FUNCTIONS[F.pad] = _pad_call
+SIZED_ARGS = {F.pad}        # calls whose numbers forward may compute from the input's sizes (never its batch)
 for _kind in ("ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad"):
     for _n in (1, 2, 3):
         LIBRARY_MODULES[("torch.nn.modules.padding", f"{_kind}{_n}d")] = _pad_module

@@ -186,7 +186,8 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
     try:
         with fake or contextlib.nullcontext():
             example = torch.zeros(2, *input_shape, device=device)
-        graph = _Tracer(example, fake).trace(model)
+        tracer = _Tracer(example, fake)
+        graph = tracer.trace(model)
         gm = fx.GraphModule(model, graph)
     except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
         raise ImportError_(type(model).__name__, f"torch.fx cannot trace it: {type(e).__name__}: {e}",
@@ -197,7 +198,8 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
     except Exception as e:     # noqa: BLE001 - the model's own forward may refuse the input
         raise ImportError_(type(model).__name__, f"the model does not run on a {tuple(input_shape)} input: "
                            f"{type(e).__name__}: {str(e)[:200]}", "give another --input C,H,W") from None
-    return _Builder(model).build(gm.graph)
+    values = {node.name: v for node, v in tracer.values.items() if isinstance(v, (int, float, bool))}
+    return _Builder(model, values).build(gm.graph)
 
 
 def _is_tensor(n) -> bool:
@@ -209,7 +211,7 @@ def _shape(n: fx.Node) -> tuple:
 
 
 class _Builder:
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, values: dict[str, Any] | None = None):
         self.model = model
         self.root = _scope_of("", model)
         self.scopes = {"": self.root}
@@ -217,6 +219,7 @@ class _Builder:
         self.calls: dict[str, int] = {}
         self.count = 0
         self.pending: dict[fx.Node, tuple] = {}       # steps of a chunk or a channel shuffle
+        self.values = values or {}      # the numbers forward computed from sizes (timm's pad_same), by node
 
     def build(self, graph: fx.Graph) -> Traced:
         output = None
@@ -330,8 +333,9 @@ class _Builder:
                                    "register an op for it with --ops")
             return           # a size or flag: no op
         tensors = [a for a in _flat(n.args) + _flat(list(n.kwargs.values())) if _is_tensor(a)]
-        rest = [a for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
-        kwargs = {k: v for k, v in n.kwargs.items() if not _holds_tensor(v)}
+        number = self._number if n.target in table.SIZED_ARGS else (lambda a: a)
+        rest = [number(a) for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
+        kwargs = {k: number(v) for k, v in n.kwargs.items() if not _holds_tensor(v)}
         call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n))
         try:
             ops = table.call_ops(n.op, n.target, call)
@@ -341,6 +345,16 @@ class _Builder:
         if ops is None:
             raise ImportError_(where, f"{name} has no archspec op", "register an op for it with --ops")
         self._add(n, self._scope(n), ops, None, self._tensor_ins(n, where, tensors), where)
+
+    def _number(self, a: Any) -> Any:
+        """An argument with the numbers forward computed from the input's sizes (known on this input) in
+        place of their nodes: F.pad(x, [pad_w // 2, ...]) in timm's pad_same. Only for the calls in
+        table.SIZED_ARGS: elsewhere such a number may be the batch size, which a spec never holds."""
+        if isinstance(a, fx.Node):
+            return self.values.get(a.name, a)
+        if isinstance(a, (list, tuple)) and not isinstance(a, TensorMetadata):
+            return type(a)(self._number(v) for v in a) if type(a) in (list, tuple) else a
+        return a
 
     def _split_or_shuffle(self, n: fx.Node, where: str) -> bool:
         """Calls that are archspec ops only together: a split into pieces (x.chunk(k, 1), torch.split)
