@@ -213,7 +213,8 @@ class CondConv(Op):
     name = "condconv"
     arity = 2
     ranks = (1, 3)
-    init_modules = ("CondConv2d",)
+    # no `init:` rules: its (experts, kernel) weight would give nn.init a fan of a whole kernel; each
+    # expert's kernel is initialised as timm's are (kaiming_uniform_ per expert, in CondConv2d)
     doc = ("a conditionally parameterised convolution (CondConv; timm's CondConv2d): inputs [x, routing], the "
            "routing a vector of `experts` weights per sample; the sample's kernel (and bias) is the routing's "
            "mixture of the experts' (weight: experts x (out * in / groups * k * k)); conv's other attributes")
