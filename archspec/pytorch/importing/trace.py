@@ -291,11 +291,9 @@ class _Builder:
 
     def _add(self, n: fx.Node, scope: Scope, ops: list, name: str | None, ins: list[int], where: str,
              path: str | None = None, params: bool = False) -> None:
-        named = next((k for k, (op, _) in enumerate(ops[:-1]) if op != "pad"), len(ops) - 1)   # after a 'same' pad
+        named = _named(ops)
         for k, (op, attrs) in enumerate(ops):
-            # a pad before the named op pads its first input; the named op reads the others as given (condconv)
-            read = (ins[:1] if named else ins) if k == 0 else [self.count - 1, *ins[1:]] if k == named else \
-                [self.count - 1]
+            read = (ins[:1] if named else ins) if k == 0 else [self.count - 1, *ins[1:]][:len(ins) if k == named else 1]
             item = Item(self.count, name if k == named else None, op, attrs, read, where, path, params)
             self.count += 1
             scope.parts.append(item)
@@ -315,7 +313,7 @@ class _Builder:
         arity = max((REGISTRY[op].arity or 2 for op, _ in ops if op in REGISTRY), default=1)   # condconv: 2
         if len(ins) != arity or len(n.args) != arity or n.kwargs:
             raise ImportError_(where, f"a module called with {len(n.args) + len(n.kwargs)} arguments",
-                               f"its op takes {arity} tensor{'s' if arity > 1 else ''}")
+                               f"its op takes {arity}")
         self.calls[path] = self.calls.get(path, 0) + 1
         held = any(True for _ in m.parameters()) or any(True for _ in m.buffers())
         self._add(n, self._scope(n, path), ops, path.rpartition(".")[2], ins, where, path, held)
@@ -333,9 +331,9 @@ class _Builder:
                                    "register an op for it with --ops")
             return           # a size or flag: no op
         tensors = [a for a in _flat(n.args) + _flat(list(n.kwargs.values())) if _is_tensor(a)]
-        number = self._number if n.target in table.SIZED_ARGS else (lambda a: a)
-        rest = [number(a) for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
-        kwargs = {k: number(v) for k, v in n.kwargs.items() if not _holds_tensor(v)}
+        values = self.values if n.target in table.SIZED_ARGS else {}
+        rest = [_numbers(a, values) for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
+        kwargs = {k: _numbers(v, values) for k, v in n.kwargs.items() if not _holds_tensor(v)}
         call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n))
         try:
             ops = table.call_ops(n.op, n.target, call)
@@ -345,16 +343,6 @@ class _Builder:
         if ops is None:
             raise ImportError_(where, f"{name} has no archspec op", "register an op for it with --ops")
         self._add(n, self._scope(n), ops, None, self._tensor_ins(n, where, tensors), where)
-
-    def _number(self, a: Any) -> Any:
-        """An argument with the numbers forward computed from the input's sizes (known on this input) in
-        place of their nodes: F.pad(x, [pad_w // 2, ...]) in timm's pad_same. Only for the calls in
-        table.SIZED_ARGS: elsewhere such a number may be the batch size, which a spec never holds."""
-        if isinstance(a, fx.Node):
-            return self.values.get(a.name, a)
-        if isinstance(a, (list, tuple)) and not isinstance(a, TensorMetadata):
-            return type(a)(self._number(v) for v in a) if type(a) in (list, tuple) else a
-        return a
 
     def _split_or_shuffle(self, n: fx.Node, where: str) -> bool:
         """Calls that are archspec ops only together: a split into pieces (x.chunk(k, 1), torch.split)
@@ -493,6 +481,23 @@ def _flat(v) -> list:
     if isinstance(v, dict):
         return _flat(list(v.values()))
     return [v]
+
+
+def _named(ops: list) -> int:
+    """Which of a module's ops takes its name: the first, or the one after a 'same' pad (which reads
+    the padded input and any other inputs, as condconv its routing)."""
+    return next((k for k, (op, _) in enumerate(ops[:-1]) if op != "pad"), len(ops) - 1)
+
+
+def _numbers(a: Any, values: dict[str, Any]) -> Any:
+    """An argument with the numbers forward computed from the input's sizes (known on this input) in
+    place of their nodes: F.pad(x, [pad_w // 2, ...]) in timm's pad_same. Only for the calls in
+    table.SIZED_ARGS: elsewhere such a number may be the batch size, which a spec never holds."""
+    if isinstance(a, fx.Node):
+        return values.get(a.name, a)
+    if type(a) in (list, tuple):
+        return type(a)(_numbers(v, values) for v in a)
+    return a
 
 
 def _holds_tensor(v) -> bool:
