@@ -542,25 +542,30 @@ def traced():
 
 
 def test_same_padding_blur_pool_and_condconv_import_exactly(in_tmp):
-    """timm's Conv2dSame pads (0, 1, 0, 1) before its stride-2 conv on a 32x32 input (the amounts its
-    forward computes from the size, known at import), then the conv holds `conv.weight`; MaxPool2dSame's
+    """timm's Conv2dSame is TensorFlow's 'same' padding (pad_same: computed from the size, as its forward
+    does, so the spec is the model's at any input size) before a conv holding `conv.weight`; MaxPool2dSame's
     -inf padding is the same maxima as replicate padding; F.pad, a crop by negative amounts, ReflectionPad2d, BlurPool2d
     and CondConv2d (two inputs, its 'same' pad before it) are ops; strict load, equal outputs."""
     pytest.importorskip("timm")
     (in_tmp / "same.py").write_text(SAME_MODEL)
     assert main(["import", "same.py:net", "-o", "s.yaml", "--input", "3,32,32"]) == 0
     text = open("s.yaml").read()
-    for node in ("- {op: pad, amounts: [0, 1, 0, 1]}\n  - conv: {op: conv, out: 8, k: 3, stride: 2}\n",
-                 "{op: pad, amounts: [1, 0, 2, 1], mode: reflect}", "{op: pad, amounts: [1, 1, 1, 1], mode: replicate}",
-                 "{op: pad, amounts: [0, 1, 0, 0]}\n  - avg: {op: avgpool, k: 2, stride: 2}\n",
+    for node in ("- {op: pad_same, k: 3, stride: 2}\n  - conv: {op: conv, out: 8, k: 3, stride: 2}\n",
+                 "{op: pad, amounts: [1, 0, 2, 1], mode: reflect}",
+                 "{op: pad_same, k: 3, stride: 2, mode: replicate}\n  - pool: {op: maxpool, k: 3, stride: 2}\n",
+                 "{op: pad_same, k: 2, stride: 2}\n  - avg: {op: avgpool, k: 2, stride: 2}\n",
                  "crop: {op: pad, amounts: [-1, 1, -1, 1]}", "mirror: {op: pad, amounts: [1, 0, 0, 1], mode: reflect}",
-                 "blur: blurpool",
-                 "pad_1: {op: pad, in: blur, amounts: [1, 1, 1, 1]}\n  - cc: {op: condconv, in: [pad_1, sigmoid], "
-                 "out: 6, k: 3, stride: 2, bias: true, experts: 4}"):
+                 "blur: blurpool", "pad_same_1: {op: pad_same, in: blur, k: 3, stride: 2}\n  - cc: {op: condconv, "
+                 "in: [pad_same_1, sigmoid], out: 6, k: 3, stride: 2, bias: true, experts: 4}"):
         assert node in text, node
     model = load_module("same.py").net()
     g = _round_trip("s.yaml", model, torch.randn(2, 3, 32, 32))
     assert g.nodes["blur"].shape == (8, 3, 3) and g.nodes["cc"].shape == (6, 2, 2)
+    ours = archspec.compile("s.yaml", device="meta")      # 'same' padding is the model's at any size
+    ours.load_state_dict(model.state_dict(), strict=True, assign=True)
+    x = torch.randn(2, 3, 45, 38)
+    with torch.inference_mode():
+        assert _close(model.eval()(x), ours.eval()(x))
     assert main(["import", "same.py:traced", "-o", "t.yaml", "--input", "3,31,32"]) == 0
     text = open("t.yaml").read()
     assert "  - {op: pad, amounts: [0, 1, 1, 1]}\n  - conv: {op: conv, out: 4, k: 3, stride: 2}\n" in text

@@ -184,6 +184,10 @@ CASES = [
     ("condconv-stride-groups-bias", [4, 7, 7],
      "{op: condconv, in: [input, r], out: 2, k: [3, 1], stride: 2, groups: 2, bias: true, experts: 4}", ROUTE,
      "condconv 3x1/2, 2, g2, 4 experts"),
+    ("pad_same", [3, 8, 8], "{op: pad_same, k: 3, stride: 2}", [], "pad same 3x3/2"),
+    ("pad_same-odd-replicate", [2, 7, 8], "{op: pad_same, k: [3, 2], stride: 2, mode: replicate}", [],
+     "pad same 3x2/2 replicate"),
+    ("pad_same-dilation", [2, 5, 6], "{op: pad_same, k: 3, stride: [1, 2], dilation: 2}", [], "pad same 3x3/1,2"),
     ("pad-6", [2, 3, 3], "{op: pad, amounts: [1, 0, 0, 1, 2, 0]}", [], "pad 1, 0, 0, 1, 2, 0"),
 ]
 
@@ -366,6 +370,10 @@ REFERENCE = {
     "blurpool": lambda x, m: _blur(F.pad(x, (1, 1, 1, 1), mode="reflect"), [1, 2, 1], 2),
     "blurpool-5-constant": lambda x, m: _blur(F.pad(x, (2, 2, 2, 2)), [1, 4, 6, 4, 1], 1),
     "blurpool-4-replicate": lambda x, m: _blur(F.pad(x, (2, 2, 2, 2), mode="replicate"), [1, 3, 3, 1], 3),
+    # TensorFlow's 'same': 8 at stride 2 pads 1 (0 before); 7 pads 2 (1, 1); k 2 on 8 pads 0; dilation 2 pads 4
+    "pad_same": lambda x, m: F.pad(x, (0, 1, 0, 1)),
+    "pad_same-odd-replicate": lambda x, m: F.pad(x, (0, 0, 1, 1), mode="replicate"),
+    "pad_same-dilation": lambda x, m: F.pad(x, (1, 2, 2, 2)),
     "pad-6": lambda x, m: _placed(x, torch.zeros(B, 4, 4, 4), (2, 0, 1)),
 }
 

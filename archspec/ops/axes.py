@@ -371,3 +371,66 @@ class Pad(Op):
     def label(self, a):
         value = f" {a.value:g}" if a.value else ""
         return f"pad {', '.join(map(str, a.amounts))}" + ("" if a.mode == "constant" else f" {a.mode}") + value
+
+
+PAD_SAME = '''
+class PadSame(nn.Module):
+    """TensorFlow's 'SAME' padding for a kernel_size window at stride (timm's pad_same): the padding,
+    computed from the input's size, that gives ceil(size / stride) windows, the odd one after."""
+
+    def __init__(self, kernel_size, stride, dilation=1, mode="constant"):
+        super().__init__()
+        pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self.mode = mode
+
+    def forward(self, x):
+        pads = []
+        for size, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation):
+            total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads = [total // 2, total - total // 2, *pads]
+        return F.pad(x, pads, mode=self.mode)
+'''
+
+
+def same_amounts(size: tuple, k: tuple, stride: tuple, dilation: tuple) -> tuple[int, int, int, int]:
+    """TensorFlow's 'SAME' padding (timm's pad_same) of an (H, W) input for a k window at `stride`: the
+    (left, right, top, bottom) amounts that make ceil(size / stride) windows, the odd one after."""
+    total = [max((-(-n // s) - 1) * s + (kk - 1) * d + 1 - n, 0) for n, kk, s, d in zip(size, k, stride, dilation)]
+    h, w = total
+    return (w // 2, w - w // 2, h // 2, h - h // 2)
+
+
+@register
+class PadSame(Op):
+    name = "pad_same"
+    ranks = (3,)
+    fresh = True
+    doc = ("TensorFlow's 'same' padding for a `k` window at `stride` (and `dilation`): the padding that gives "
+           "ceil(size / stride) windows, one more after than before where it is odd, computed from the map's size "
+           "as timm's Conv2dSame and MaxPool2dSame do in forward; mode constant (zeros) or replicate")
+
+    class Attrs(base.Attrs):
+        k: base.Pair
+        stride: base.Pair = (1, 1)
+        dilation: base.Pair = (1, 1)
+        mode: Literal["constant", "replicate"] = "constant"
+
+    def amounts(self, a, x) -> tuple[int, int, int, int]:
+        return same_amounts(tuple(x[1:]), a.k, a.stride, a.dilation)
+
+    def shape(self, a, xs):
+        (c, h, w), (left, right, top, bottom) = xs[0], self.amounts(a, xs[0])
+        return (c, h + top + bottom, w + left + right)
+
+    def saved(self, a, xs, y, inplace=False):
+        return () if a.mode == "constant" else INPUT0
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("PadSame", (("kernel_size", base.square(a.k)), ("stride", base.square(a.stride))),
+                    (kw("dilation", base.square(a.dilation), 1), kw("mode", a.mode, "constant")), (PAD_SAME,))
+
+    def label(self, a):
+        (kh, kw_), (sh, sw) = a.k, a.stride
+        mode = "" if a.mode == "constant" else f" {a.mode}"
+        return f"pad same {kh}x{kw_}/{sh if sh == sw else f'{sh},{sw}'}{mode}"

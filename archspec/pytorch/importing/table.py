@@ -188,12 +188,12 @@ def is_op_module(m: nn.Module) -> bool:
     return _entry(type(m)) is not None or _same_base(type(m)) is not None
 
 
-def module_ops(m: nn.Module, shape: tuple = ()) -> list[tuple[str, dict]] | None:
-    """[(op, attrs)] of a module archspec has as ops (the first holds its tensors, or is a pad before
-    the one that does), None for a module to trace into; `shape` its input's, torch's (with the batch)."""
+def module_ops(m: nn.Module) -> list[tuple[str, dict]] | None:
+    """[(op, attrs)] of a module archspec has as ops (the first holds its tensors, or is a 'same' pad
+    before the one that does), None for a module to trace into."""
     base = _same_base(type(m))
     if base is not None:
-        return _same_ops(m, shape, base)
+        return _same_ops(m, base)
     entry = _entry(type(m))
     return entry(m) if entry else None
 
@@ -397,37 +397,26 @@ def _pad_module(m) -> list:
     return _pad_ops(m.padding, mode, getattr(m, "value", None)) or [("identity", {})]
 
 
-def same_amounts(size: tuple, k: tuple, stride: tuple, dilation: tuple) -> tuple:
-    """timm's pad_same (TensorFlow's 'SAME'): the (left, right, top, bottom) padding of an (H, W) input
-    that makes ceil(size / stride) windows, the odd one after."""
-    total = [max((-(-n // s) - 1) * s + (kk - 1) * d + 1 - n, 0) for n, kk, s, d in zip(size, k, stride, dilation)]
-    (h, w) = total
-    return (w // 2, w - w // 2, h // 2, h - h // 2)
-
-
-def _same_ops(m, shape: tuple, base: str) -> list:
-    """A ...Same module: the pad its forward computes from the input's size, then the op of its base class
-    (the module read as that class: a Conv2dSame is an nn.Conv2d with padding 0)."""
+def _same_ops(m, base: str) -> list:
+    """A ...Same module: TensorFlow's 'same' padding, which its forward computes from the input's size
+    (the pad_same op, exact at any size), then the op of its base class (the module read as that
+    class: a Conv2dSame is an nn.Conv2d with padding 0)."""
     module, _, name = base.rpartition(".")
-    cls = getattr(importlib.import_module(module), name)
-    entry = _entry(cls)
+    entry = _entry(getattr(importlib.import_module(module), name))
     if entry is None:
         raise Unsupported(f"no op for its base {name}")
     ops = entry(m)
     if not getattr(m, "same_pad", getattr(m, "dynamic_padding", True)):    # a static padding: the base class's
         return ops
-    if len(shape) != 4:
-        raise Unsupported(f"'same' padding of a {len(shape)}-d input (archspec pads (C, H, W) maps)")
-    pair2 = [tuple(v) if isinstance(v, (tuple, list)) else (v, v) for v in
-             (m.kernel_size, m.stride or m.kernel_size, getattr(m, "dilation", 1))]
-    amounts = same_amounts(tuple(shape[-2:]), *pair2)
+    same = {"k": pair(m.kernel_size), "stride": pair(m.stride or m.kernel_size),
+            "dilation": pair(getattr(m, "dilation", 1))}
     if "MaxPool" in base:
         # -inf padding never wins a max, and every window holding padding holds the edge value it
         # replicates (the padding is under the window's size): replicate padding gives the same maxima.
-        if pair2[2] != (1, 1):
+        if same["dilation"] != 1:
             raise Unsupported(f"dilation={m.dilation} with 'same' padding")
-        return _pad_ops(amounts, "replicate") + ops
-    return _pad_ops(amounts) + ops
+        same["mode"] = "replicate"
+    return [("pad_same", same), *ops]
 
 
 def _same_base(cls: type) -> str | None:

@@ -303,9 +303,8 @@ class _Builder:
         path = str(n.target)
         m = self.model.get_submodule(path)
         where = f"{path} ({type(m).__name__})"
-        x = n.args[0] if n.args else None
         try:
-            ops = table.module_ops(m, _shape(x) if isinstance(x, fx.Node) and _is_tensor(x) else ()) or []
+            ops = table.module_ops(m) or []
         except Unsupported as e:
             raise ImportError_(where, f"{type(m).__name__} with {e} has no archspec op",
                                "register an op for it with --ops") from None
@@ -486,7 +485,7 @@ def _flat(v) -> list:
 def _named(ops: list) -> int:
     """Which of a module's ops takes its name: the first, or the one after a 'same' pad (which reads
     the padded input and any other inputs, as condconv its routing)."""
-    return next((k for k, (op, _) in enumerate(ops[:-1]) if op != "pad"), len(ops) - 1)
+    return next((k for k, (op, _) in enumerate(ops[:-1]) if op != "pad_same"), len(ops) - 1)
 
 
 def _numbers(a: Any, values: dict[str, Any]) -> Any:
