@@ -15,7 +15,7 @@ from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
        "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat", "matmul",
-       "adaptive_maxpool", "add-broadcast")
+       "adaptive_maxpool", "add-broadcast", "pad", "blurpool", "condconv")
 
 
 def _front(shape) -> str:
@@ -80,6 +80,17 @@ def _error(spec_file, shape, nodes) -> str:
     ([3, 4, 4], ["g: global_avgpool", "{op: add, in: [g, input]}"], "cannot add (3, 1, 1) and (3, 4, 4)"),
     ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
     ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 1, -3, -2]}"],
+     "net.yaml:4:5: error: x: pad -3, -2 of axis 1 (size 4) of (3, 4, 4) leaves size -1"),
+    ([3, 4, 4], ["{op: pad, amounts: [0, 1, 0]}"], "pad amounts [0, 1, 0] (3) do not fit the per-sample shape"),
+    ([6], ["{op: pad, amounts: [0, 1, 0, 1]}"], "pad amounts [0, 1, 0, 1] (4) do not fit the per-sample shape (6)"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 1], mode: reflect}"], "do not fit the per-sample shape (3, 4, 4) in mode "
+     "reflect"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 4, 0, 0], mode: reflect}"],
+     "pad 1, 4 of axis 2 (size 4) of (3, 4, 4): reflect pads less than the axis holds"),
+    ([3, 4, 4], ["{op: pad, amounts: [-1, 0, 0, 0], mode: replicate}"], "mode replicate takes no negative amount"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 0, 0, 0], mode: reflect, value: 1}"], "a pad value 1.0 in mode reflect"),
+    ([3, 4, 4], ["{op: pad, amounts: [1, 0, 0, 0, 0, 0, 0, 0]}"], "amounts"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],
      "conv expects a 3-d input, got (2, 6, 2, 2)"),
 ])

@@ -558,3 +558,93 @@ def test_hostile_names_stay_data(in_tmp, capsys):
     text = (in_tmp / "b.yaml").read_text()
     assert list(archspec.load("b.yaml").blocks) == ["system"] and "!!" not in text
     assert main(["validate", "b.yaml"]) == 0
+
+
+SAME_MODEL = '''
+import torch
+import torch.nn.functional as F
+from timm.layers import BlurPool2d, CondConv2d, Conv2dSame
+from timm.layers.padding import pad_same
+from timm.layers.pool2d_same import AvgPool2dSame, MaxPool2dSame
+from torch import nn
+
+
+class Net(nn.Module):
+    """TensorFlow's 'same' padding (timm's ...Same modules), explicit pads and crops, blur pooling and a
+    CondConv with its routing."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = Conv2dSame(3, 8, 3, stride=2)
+        self.pool = MaxPool2dSame(3, stride=2)
+        self.avg = AvgPool2dSame(2, stride=2)
+        self.crop = nn.ZeroPad2d((-1, 1, -1, 1))
+        self.mirror = nn.ReflectionPad2d((1, 0, 0, 1))
+        self.blur = BlurPool2d(8, stride=2)
+        self.route = nn.Linear(8, 4)
+        self.cc = CondConv2d(8, 6, 3, stride=2, padding="same", num_experts=4, bias=True)
+
+    def forward(self, x):
+        x = F.pad(self.conv(x), (1, 0, 2, 1), mode="reflect")
+        x = self.blur(self.mirror(self.crop(self.avg(self.pool(x)))))
+        return self.cc(x, torch.sigmoid(self.route(x.mean((2, 3)))))
+
+
+def net():
+    return Net()
+
+
+class Traced(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+
+    def forward(self, x):
+        return self.conv(pad_same(x, (3, 3), (2, 2)))      # traced into: F.pad of amounts computed from sizes
+
+
+def traced():
+    return Traced()
+'''
+
+
+def test_same_padding_blur_pool_and_condconv_import_exactly(in_tmp):
+    """timm's Conv2dSame is TensorFlow's 'same' padding (pad_same: computed from the size, as its forward
+    does, so the spec is the model's at any input size) before a conv holding `conv.weight`; MaxPool2dSame's
+    -inf padding is the same maxima as replicate padding; F.pad, a crop by negative amounts, ReflectionPad2d, BlurPool2d
+    and CondConv2d (two inputs, its 'same' pad before it) are ops; strict load, equal outputs."""
+    pytest.importorskip("timm")
+    (in_tmp / "same.py").write_text(SAME_MODEL)
+    assert main(["import", "same.py:net", "-o", "s.yaml", "--input", "3,32,32"]) == 0
+    text = open("s.yaml").read()
+    for node in ("- {op: pad_same, k: 3, stride: 2}\n  - conv: {op: conv, out: 8, k: 3, stride: 2}\n",
+                 "{op: pad, amounts: [1, 0, 2, 1], mode: reflect}",
+                 "{op: pad_same, k: 3, stride: 2, mode: replicate}\n  - pool: {op: maxpool, k: 3, stride: 2}\n",
+                 "{op: pad_same, k: 2, stride: 2}\n  - avg: {op: avgpool, k: 2, stride: 2}\n",
+                 "crop: {op: pad, amounts: [-1, 1, -1, 1]}", "mirror: {op: pad, amounts: [1, 0, 0, 1], mode: reflect}",
+                 "blur: blurpool", "pad_same_1: {op: pad_same, in: blur, k: 3, stride: 2}\n  - cc: {op: condconv, "
+                 "in: [pad_same_1, sigmoid], out: 6, k: 3, stride: 2, bias: true, experts: 4}"):
+        assert node in text, node
+    model = load_module("same.py").net()
+    g = _round_trip("s.yaml", model, torch.randn(2, 3, 32, 32))
+    assert g.nodes["blur"].shape == (8, 3, 3) and g.nodes["cc"].shape == (6, 2, 2)
+    ours = archspec.compile("s.yaml", device="meta")      # 'same' padding is the model's at any size
+    ours.load_state_dict(model.state_dict(), strict=True, assign=True)
+    x = torch.randn(2, 3, 45, 38)
+    with torch.inference_mode():
+        assert _close(model.eval()(x), ours.eval()(x))
+    assert main(["import", "same.py:traced", "-o", "t.yaml", "--input", "3,31,32"]) == 0
+    text = open("t.yaml").read()
+    assert "  - {op: pad, amounts: [0, 1, 1, 1]}\n  - conv: {op: conv, out: 4, k: 3, stride: 2}\n" in text
+    _round_trip("t.yaml", load_module("same.py").traced(), torch.randn(2, 3, 31, 32))
+
+
+# the families TensorFlow's 'same' padding, blur pooling and CondConv opened (one small model each)
+TIMM_PADDED = ["tf_efficientnet_lite0", "tf_mixnet_s", "tf_mobilenetv3_small_minimal_100", "resnetblur18",
+               "efficientnet_cc_b0_4e"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TIMM_PADDED)
+def test_timm_round_trip_padded(name, tmp_path):
+    test_timm_round_trip(name, tmp_path)

@@ -26,6 +26,8 @@ LAST = "p: {op: permute, dims: [0, 2, 3, 1]}"       # (C, H, W) -> channels-last
 
 STACK2 = ["r: relu", "s: {op: stack, in: [input, r]}"]     # (2, C, H, W): the input and its relu
 
+ROUTE = ["g: global_avgpool", "r: {op: flatten, in: g}"]     # (C,): routing weights without parameters
+
 # (id, input shape, node `x` (YAML flow text), nodes before it, expected label or None)
 # `x` is the network's output; the nodes before it only feed merge ops and have no parameters or MACs.
 CASES = [
@@ -199,6 +201,27 @@ CASES = [
     ("learnable_affine", [3, 4, 4], "learnable_affine", [], "learnable affine"),
     ("learnable_affine-1d", [5], "{op: learnable_affine, scale: 2.0, bias: 0.5}", [], "learnable affine"),
     ("upsample-size", [2, 3, 3], "{op: upsample, size: [7, 7]}", [], "upsample to 7x7"),     # GhostNetV2's 3 to 7
+    ("pad", [3, 5, 6], "{op: pad, amounts: [0, 1, 0, 1]}", [], "pad 0, 1, 0, 1"),
+    ("pad-value-crop", [3, 5, 6], "{op: pad, amounts: [2, -1, 1, 0], value: -1.5}", [], "pad 2, -1, 1, 0 -1.5"),
+    ("pad-channels-1d", [4], "{op: pad, amounts: [1, 3], value: 2}", [], "pad 1, 3 2"),
+    ("pad-reflect", [2, 4, 5], "{op: pad, amounts: [1, 1, 2, 3], mode: reflect}", [], "pad 1, 1, 2, 3 reflect"),
+    ("pad-replicate-width", [2, 4, 5], "{op: pad, amounts: [3, 0, 0, 0], mode: replicate}", [],
+     "pad 3, 0, 0, 0 replicate"),
+    ("blurpool", [3, 8, 9], "blurpool", [], "blurpool 3x3/2"),
+    ("blurpool-5-constant", [2, 7, 7], "{op: blurpool, filt_size: 5, stride: 1, pad_mode: constant}", [],
+     "blurpool 5x5/1 constant"),
+    ("blurpool-4-replicate", [2, 6, 5], "{op: blurpool, filt_size: 4, stride: 3, pad_mode: replicate}", [],
+     "blurpool 4x4/3 replicate"),
+    ("condconv", [4, 6, 6], "{op: condconv, in: [input, r], out: 6, k: 3, pad: 1, experts: 4}", ROUTE,
+     "condconv 3x3, 6, 4 experts"),
+    ("condconv-stride-groups-bias", [4, 7, 7],
+     "{op: condconv, in: [input, r], out: 2, k: [3, 1], stride: 2, groups: 2, bias: true, experts: 4}", ROUTE,
+     "condconv 3x1/2, 2, g2, 4 experts"),
+    ("pad_same", [3, 8, 8], "{op: pad_same, k: 3, stride: 2}", [], "pad same 3x3/2"),
+    ("pad_same-odd-replicate", [2, 7, 8], "{op: pad_same, k: [3, 2], stride: 2, mode: replicate}", [],
+     "pad same 3x2/2 replicate"),
+    ("pad_same-dilation", [2, 5, 6], "{op: pad_same, k: 3, stride: [1, 2], dilation: 2}", [], "pad same 3x3/1,2"),
+    ("pad-6", [2, 3, 3], "{op: pad, amounts: [1, 0, 0, 1, 2, 0]}", [], "pad 1, 0, 0, 1, 2, 0"),
 ]
 
 
@@ -258,6 +281,8 @@ def _value(m, g, name, x):
         return F.pad(x[:, :, ::a.stride, ::a.stride], (0, 0, 0, 0, 0, a.out - x.shape[1]))
     if n.op.name == "relu":
         return ins[0].clamp(min=0)
+    if n.op.name == "flatten":
+        return ins[0].flatten(1)
     if n.op.name == "permute":
         return x.permute(*a.dims)
     if n.op.name == "stack":
@@ -385,7 +410,35 @@ REFERENCE = {
     "upsample": lambda x, m: x.repeat_interleave(2, 2).repeat_interleave(2, 3),
     # nearest from 3 to 7: output k reads input floor(k * 3 / 7)
     "upsample-size": lambda x, m: x[:, :, [0, 0, 0, 1, 1, 2, 2]][:, :, :, [0, 0, 0, 1, 1, 2, 2]],
+    # pad, written out: a bigger tensor of the fill value with the input placed in it (cropped where negative)
+    "pad": lambda x, m: _placed(x, torch.zeros(B, 3, 6, 7), (0, 0, 0, 0)),
+    "pad-value-crop": lambda x, m: _placed(x[..., :-1], torch.full((B, 3, 6, 7), -1.5), (0, 0, 1, 2)),
+    "pad-channels-1d": lambda x, m: _placed(x, torch.full((B, 8), 2.0), (1,)),
+    "pad-reflect": lambda x, m: x[:, :, [2, 1, 0, 1, 2, 3, 2, 1, 0]][..., [1, 0, 1, 2, 3, 4, 3]],
+    "pad-replicate-width": lambda x, m: x[..., [0, 0, 0, 0, 1, 2, 3, 4]],
+    # blurpool: the binomial filter written out, as a depthwise conv after the padding
+    "blurpool": lambda x, m: _blur(F.pad(x, (1, 1, 1, 1), mode="reflect"), [1, 2, 1], 2),
+    "blurpool-5-constant": lambda x, m: _blur(F.pad(x, (2, 2, 2, 2)), [1, 4, 6, 4, 1], 1),
+    "blurpool-4-replicate": lambda x, m: _blur(F.pad(x, (2, 2, 2, 2), mode="replicate"), [1, 3, 3, 1], 3),
+    # TensorFlow's 'same': 8 at stride 2 pads 1 (0 before); 7 pads 2 (1, 1); k 2 on 8 pads 0; dilation 2 pads 4
+    "pad_same": lambda x, m: F.pad(x, (0, 1, 0, 1)),
+    "pad_same-odd-replicate": lambda x, m: F.pad(x, (0, 0, 1, 1), mode="replicate"),
+    "pad_same-dilation": lambda x, m: F.pad(x, (1, 2, 2, 2)),
+    "pad-6": lambda x, m: _placed(x, torch.zeros(B, 4, 4, 4), (2, 0, 1)),
 }
+
+
+def _blur(x, row, stride):
+    row = torch.tensor(row, dtype=torch.float32) / sum(row)
+    k = (row[:, None] * row[None, :]).expand(x.shape[1], 1, len(row), len(row))
+    return F.conv2d(x, k, stride=stride, groups=x.shape[1])
+
+
+def _placed(x, out, at):
+    """`out` with `x` written into it at the offsets `at` of its last axes."""
+    index = (slice(None),) * (out.dim() - len(at)) + tuple(slice(o, o + n) for o, n in zip(at, x.shape[-len(at):]))
+    out[index] = x
+    return out
 
 
 def _stack2(x):

@@ -1,4 +1,4 @@
-"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, and the sum,
+"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, pad, and the sum,
 mean and maximum over axes. They take and make shapes of any rank (a stack of (C, 1, 1) maps is
 (R, C, 1, 1)); every `axis` counts per sample, 0 the channels, a negative one from the end
 (base.axis_of); their PyTorch form is the expression a PyTorch author writes (torch.stack([a, b], 1),
@@ -6,7 +6,7 @@ x.sum(1)), or for slice and split a small module, each checked against torch in 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import BeforeValidator, Field
 
@@ -308,3 +308,133 @@ class Amax(_Reduce):
 
     def saved(self, a, xs, y, inplace=False):
         return INPUT0 + OUTPUT         # its backward finds where the maxima were: input == result
+
+
+PAD_MODULES = {"constant": "ConstantPad", "reflect": "ReflectionPad", "replicate": "ReplicationPad"}
+
+
+@register
+class Pad(Op):
+    name = "pad"
+    ranks = None
+    fresh = True
+    doc = ("F.pad: `amounts` per side of the last axes, the last axis first as torch orders them ([left, right] "
+           "of the width, then [top, bottom] of the height, then the channels' two ends); `mode` constant (with "
+           "`value`; a negative amount crops), reflect or replicate. TensorFlow's asymmetric 'same' padding "
+           "(timm's Conv2dSame: [0, 1, 0, 1] before a stride-2 conv), blur pooling's reflect padding")
+
+    class Attrs(base.Attrs):
+        amounts: Annotated[tuple[int, ...], BeforeValidator(_tuple), Field(min_length=2, max_length=6)]
+        mode: Literal["constant", "reflect", "replicate"] = "constant"
+        value: float = 0.0
+
+    def shape(self, a, xs):
+        x, n = xs[0], len(a.amounts)
+        if n % 2 or n // 2 > len(x) or (a.mode != "constant" and len(x) not in (n // 2, n // 2 + 1)):
+            raise SpecError(f"pad amounts {list(a.amounts)} ({n}) do not fit the per-sample shape {fmt_shape(x)}"
+                            f"{'' if a.mode == 'constant' else f' in mode {a.mode}'}",
+                            hint="two amounts (before, after) per padded axis, the last axis first"
+                                 + ("" if a.mode == "constant" else f"; {a.mode} pads the last {len(x) - 1} or "
+                                    f"{len(x)} axes ({2 * len(x) - 2} or {2 * len(x)} amounts)"))
+        if a.value and a.mode != "constant":
+            raise SpecError(f"a pad value {a.value} in mode {a.mode}", hint="value applies to mode constant")
+        out = list(x)
+        for k in range(n // 2):
+            axis, (before, after) = len(x) - 1 - k, a.amounts[2 * k:2 * k + 2]
+            self._check_side(a, x, axis, before, after)
+            out[axis] = x[axis] + before + after
+        return tuple(out)
+
+    @staticmethod
+    def _check_side(a, x, axis: int, before: int, after: int) -> None:
+        where = f"pad {before}, {after} of axis {axis} (size {x[axis]}) of {fmt_shape(x)}"
+        if x[axis] + before + after <= 0:
+            raise SpecError(f"{where} leaves size {x[axis] + before + after}",
+                            hint="a negative amount crops: crop less than the axis holds")
+        if a.mode != "constant" and min(before, after) < 0:
+            raise SpecError(f"{where}: mode {a.mode} takes no negative amount", hint="crop with mode constant")
+        if a.mode == "reflect" and max(before, after) >= x[axis]:
+            raise SpecError(f"{where}: reflect pads less than the axis holds", hint=f"at most {x[axis] - 1}")
+
+    def saved(self, a, xs, y, inplace=False):
+        # constant padding's backward only crops; reflect's and replicate's keep their input (measured by the hooks)
+        return () if a.mode == "constant" else INPUT0
+
+    def _module_name(self, a) -> str:
+        zero = a.mode == "constant" and a.value == 0
+        return f"nn.{'ZeroPad' if zero else PAD_MODULES[a.mode]}{len(a.amounts) // 2}d"
+
+    def module(self, a, xs, y, inplace=False):
+        value = (("value", a.value),) if a.mode == "constant" and a.value != 0 else ()
+        return Call(self._module_name(a), (("padding", tuple(a.amounts)), *value))
+
+    def call(self, a, args, inplace=False):
+        return Call("F.pad", (("pad", tuple(a.amounts)),),
+                    (kw("mode", a.mode, "constant"), kw("value", a.value, 0.0))).on(args[0])
+
+    def label(self, a):
+        value = f" {a.value:g}" if a.value else ""
+        return f"pad {', '.join(map(str, a.amounts))}" + ("" if a.mode == "constant" else f" {a.mode}") + value
+
+
+PAD_SAME = '''
+class PadSame(nn.Module):
+    """TensorFlow's 'SAME' padding for a kernel_size window at stride (timm's pad_same): the padding,
+    computed from the input's size, that gives ceil(size / stride) windows, the odd one after."""
+
+    def __init__(self, kernel_size, stride, dilation=1, mode="constant"):
+        super().__init__()
+        pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self.mode = mode
+
+    def forward(self, x):
+        pads = []
+        for size, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation):
+            total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads = [total // 2, total - total // 2, *pads]
+        return F.pad(x, pads, mode=self.mode)
+'''
+
+
+def same_amounts(size: tuple, k: tuple, stride: tuple, dilation: tuple) -> tuple[int, int, int, int]:
+    """TensorFlow's 'SAME' padding (timm's pad_same) of an (H, W) input for a k window at `stride`: the
+    (left, right, top, bottom) amounts that make ceil(size / stride) windows, the odd one after."""
+    total = [max((-(-n // s) - 1) * s + (kk - 1) * d + 1 - n, 0) for n, kk, s, d in zip(size, k, stride, dilation)]
+    h, w = total
+    return (w // 2, w - w // 2, h // 2, h - h // 2)
+
+
+@register
+class PadSame(Op):
+    name = "pad_same"
+    ranks = (3,)
+    fresh = True
+    doc = ("TensorFlow's 'same' padding for a `k` window at `stride` (and `dilation`): the padding that gives "
+           "ceil(size / stride) windows, one more after than before where it is odd, computed from the map's size "
+           "as timm's Conv2dSame and MaxPool2dSame do in forward; mode constant (zeros) or replicate")
+
+    class Attrs(base.Attrs):
+        k: base.Pair
+        stride: base.Pair = (1, 1)
+        dilation: base.Pair = (1, 1)
+        mode: Literal["constant", "replicate"] = "constant"
+
+    def amounts(self, a, x) -> tuple[int, int, int, int]:
+        return same_amounts(tuple(x[1:]), a.k, a.stride, a.dilation)
+
+    def shape(self, a, xs):
+        (c, h, w), (left, right, top, bottom) = xs[0], self.amounts(a, xs[0])
+        return (c, h + top + bottom, w + left + right)
+
+    def saved(self, a, xs, y, inplace=False):
+        return () if a.mode == "constant" else INPUT0
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("PadSame", (("kernel_size", base.square(a.k)), ("stride", base.square(a.stride))),
+                    (kw("dilation", base.square(a.dilation), 1), kw("mode", a.mode, "constant")), (PAD_SAME,))
+
+    def label(self, a):
+        (kh, kw_), (sh, sw) = a.k, a.stride
+        mode = "" if a.mode == "constant" else f" {a.mode}"
+        return f"pad same {kh}x{kw_}/{sh if sh == sw else f'{sh},{sw}'}{mode}"

@@ -226,3 +226,84 @@ class Conv1d(Op):
     def label(self, a):
         stride = f"/{a.stride}" if a.stride > 1 else ""
         return f"conv1d {a.k}{stride}, {a.out}" + (f", g{a.groups}" if a.groups > 1 else "")
+
+
+COND_CONV = '''
+class CondConv2d(nn.Module):
+    """A conditionally parameterised convolution (CondConv, Yang et al. 2019; timm's CondConv2d): each
+    sample's kernel is its routing weights' mixture of `num_experts` kernels, run as one grouped conv
+    over the batch laid along the channels."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, num_experts, stride=1, padding=0, dilation=1,
+                 groups=1, bias=False):
+        super().__init__()
+        self.out_channels = out_channels
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        ks = kernel_size if isinstance(kernel_size, tuple) else (kernel_size, kernel_size)
+        self.weight_shape = (out_channels, in_channels // groups, *ks)
+        self.weight = nn.Parameter(torch.empty(num_experts, out_channels * (in_channels // groups) * ks[0] * ks[1]))
+        self.bias = nn.Parameter(torch.zeros(num_experts, out_channels)) if bias else None
+        for i in range(num_experts):
+            nn.init.kaiming_uniform_(self.weight[i].view(self.weight_shape), a=5**0.5)
+
+    def forward(self, x, routing_weights):
+        b, c, h, w = x.shape
+        weight = torch.matmul(routing_weights, self.weight).view(b * self.out_channels, *self.weight_shape[1:])
+        bias = None if self.bias is None else torch.matmul(routing_weights, self.bias).view(b * self.out_channels)
+        out = F.conv2d(x.reshape(1, b * c, h, w), weight, bias, self.stride, self.padding, self.dilation,
+                       self.groups * b)
+        return out.permute([1, 0, 2, 3]).view(b, self.out_channels, out.shape[-2], out.shape[-1])
+'''
+
+
+_CONV = Conv()      # condconv's window arithmetic is conv's
+
+
+@register
+class CondConv(Op):
+    name = "condconv"
+    arity = 2
+    ranks = (1, 3)
+    # no `init:` rules: its (experts, kernel) weight would give nn.init a fan of a whole kernel; each
+    # expert's kernel is initialised as timm's are (kaiming_uniform_ per expert, in CondConv2d)
+    doc = ("a conditionally parameterised convolution (CondConv; timm's CondConv2d): inputs [x, routing], the "
+           "routing a vector of `experts` weights per sample; the sample's kernel (and bias) is the routing's "
+           "mixture of the experts' (weight: experts x (out * in / groups * k * k)); conv's other attributes")
+
+    class Attrs(Conv.Attrs):
+        experts: Pos
+        bias: bool = False
+
+    def shape(self, a, xs):
+        x, r = xs
+        if len(x) != 3 or r != (a.experts,):
+            raise SpecError(f"condconv takes a (C, H, W) map and ({a.experts},) routing weights, got "
+                            f"{fmt_shape(x)} and {fmt_shape(r)}", hint="in: [map, routing]")
+        if a.connections is not None:
+            raise SpecError("condconv takes no connection table")
+        return _CONV.shape(a, [x])
+
+    def _size(self, a, xs) -> int:
+        return a.out * xs[0][0] // a.groups * a.k[0] * a.k[1]       # one expert's kernel
+
+    def tensors(self, a, xs, y):
+        w = [Tensor("weight", (a.experts, self._size(a, xs)))]
+        return w + [Tensor("bias", (a.experts, a.out))] if a.bias else w
+
+    def macs(self, a, xs, y):
+        mix = a.experts * (self._size(a, xs) + (a.out if a.bias else 0))      # the routing's mixtures
+        return mix + _CONV.macs(a, xs[:1], y)
+
+    def saved(self, a, xs, y, inplace=False):
+        # the map and the mixed kernel for the conv, the routing for the mixtures
+        return INPUT0 + (Saved("input", 1), Saved("new", shape=(self._size(a, xs),)))
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("CondConv2d", (("in_channels", xs[0][0]), ("out_channels", a.out),
+                                   ("kernel_size", square(a.k)), ("num_experts", a.experts)),
+                    (kw("stride", square(a.stride), 1), kw("padding", square(a.pad), 0),
+                     kw("dilation", square(a.dilation), 1), kw("groups", a.groups, 1), kw("bias", a.bias, False)),
+                    (COND_CONV,))
+
+    def label(self, a):
+        return _CONV.label(a).replace("conv", "condconv", 1) + f", {a.experts} experts"

@@ -359,3 +359,79 @@ class Linear(Op):
 
     def label(self, a):
         return f"linear {a.out}"
+
+
+BLURPOOL = '''
+class BlurPool2d(nn.Module):
+    """Blur, then subsample (Zhang 2019, timm's BlurPool2d): each channel padded by `pad_mode` and
+    convolved with a fixed binomial filt_size x filt_size filter at `stride`. The filter is a
+    non-persistent buffer, made here: it is not in the state_dict."""
+
+    def __init__(self, channels, filt_size=3, stride=2, pad_mode="reflect"):
+        super().__init__()
+        self.channels = channels
+        self.filt_size = filt_size
+        self.stride = stride
+        self.pad_mode = pad_mode
+        self.padding = [(stride - 1 + filt_size - 1) // 2] * 4
+        self.register_buffer("filt", self.binomial(), persistent=False)
+
+    def binomial(self):
+        coeffs = [1.0]
+        for _ in range(self.filt_size - 1):           # a row of Pascal's triangle
+            coeffs = [a + b for a, b in zip([0.0, *coeffs], [*coeffs, 0.0])]
+        row = torch.tensor(coeffs) / 2 ** (self.filt_size - 1)
+        return (row[:, None] * row[None, :]).expand(self.channels, 1, self.filt_size, self.filt_size).clone()
+
+    def forward(self, x):
+        # a module built on the meta device keeps a meta filter when its weights are assigned: made anew
+        filt = self.filt if self.filt.device == x.device else self.binomial().to(x)
+        x = F.pad(x, self.padding, mode=self.pad_mode)
+        return F.conv2d(x, filt, stride=self.stride, groups=self.channels)
+'''
+
+
+@register
+class BlurPool(Op):
+    name = "blurpool"
+    ranks = (3,)
+    fresh = True
+    doc = ("anti-aliased subsampling (Zhang 2019, timm's BlurPool2d): each channel padded by "
+           "((stride - 1) + (filt_size - 1)) // 2 on every side (`pad_mode`) and convolved with a fixed binomial "
+           "filt_size x filt_size filter at `stride`; no parameters (the filter is a non-persistent buffer)")
+
+    class Attrs(base.Attrs):
+        filt_size: int = Field(3, ge=2, le=32)
+        stride: Pos = 2
+        pad_mode: Literal["reflect", "constant", "replicate"] = "reflect"
+
+    def _pad(self, a) -> int:
+        return (a.stride - 1 + a.filt_size - 1) // 2
+
+    def shape(self, a, xs):
+        c, h, w = xs[0]
+        p, k = self._pad(a), a.filt_size
+        if a.pad_mode == "reflect" and p >= min(h, w):
+            raise SpecError(f"blurpool's reflect padding {p} needs a map larger than {fmt_shape(xs[0])}",
+                            hint="the feature map is already too small here; pad_mode: constant")
+        if k > min(h, w) + 2 * p:
+            raise SpecError(f"blurpool's {k}x{k} filter is larger than the padded input {h + 2 * p}x{w + 2 * p}",
+                            hint="the feature map is already too small here")
+        return (c, window_out(h, k, a.stride, p), window_out(w, k, a.stride, p))
+
+    def macs(self, a, xs, y):
+        return a.filt_size ** 2 * math.prod(y)        # a depthwise conv: k x k per output element
+
+    def saved(self, a, xs, y, inplace=False):
+        c, h, w = xs[0]
+        p = self._pad(a)
+        padded = (Saved("new", shape=(c, h + 2 * p, w + 2 * p)),)      # the conv's input
+        return padded if a.pad_mode == "constant" else INPUT0 + padded
+
+    def module(self, a, xs, y, inplace=False):
+        return Call("BlurPool2d", (("channels", xs[0][0]),), (kw("filt_size", a.filt_size, 3),
+                    kw("stride", a.stride, 2), kw("pad_mode", a.pad_mode, "reflect")), (BLURPOOL,))
+
+    def label(self, a):
+        mode = "" if a.pad_mode == "reflect" else f" {a.pad_mode}"
+        return f"blurpool {a.filt_size}x{a.filt_size}/{a.stride}{mode}"

@@ -21,7 +21,7 @@ from ...names import name_problem
 from ...ops import REGISTRY
 from .nodes import Block, Node, Result
 from .repeats import name_pattern, op_runs, runs
-from .trace import INPUT, ImportError_, Item, Scope, Traced
+from .trace import INPUT, ImportError_, Item, Scope, Traced, within
 
 
 def _is_leaf(v) -> bool:
@@ -77,17 +77,13 @@ class _Tree:
             i = self.alias[i]
         return i
 
-    @staticmethod
-    def _within(path: str, scope: str) -> bool:
-        return scope == "" or path == scope or path.startswith(scope + ".")
-
     def _externals(self, scope: Scope) -> list[int]:
         """The values made outside `scope` that ops inside it read, in order of first use."""
         out: list[int] = []
         for item in self._items(scope):
             for i in item.ins:
                 i = self._id(i)
-                if (i == INPUT or not self._within(self.home[i], scope.path)) and i not in out:
+                if (i == INPUT or not within(self.home[i], scope.path)) and i not in out:
                     out.append(i)
         return out
 
@@ -101,7 +97,7 @@ class _Tree:
     def _outputs(self, scope: Scope) -> list[int]:
         """The values made inside `scope` that are read outside it or are the model's, in order."""
         outs = [i for i in (p.id for p in self._items(scope))
-                if i in self.outputs or any(not self._within(u, scope.path) for u in self.used_in.get(i, []))]
+                if i in self.outputs or any(not within(u, scope.path) for u in self.used_in.get(i, []))]
         if not outs:
             raise ImportError_(f"{scope.path} ({_short(scope.cls)})", "the module has no output",
                                "archspec blocks give at least one")

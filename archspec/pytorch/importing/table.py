@@ -7,6 +7,7 @@ may be several ops (x.mean((2, 3)) is global_avgpool then flatten). Whatever an 
 express exactly raises `Unsupported`, with what differs."""
 from __future__ import annotations
 
+import importlib
 import math
 import operator
 from collections.abc import Callable
@@ -314,12 +315,15 @@ def _entry(cls: type) -> Callable[[Any], list] | None:
 
 
 def is_op_module(m: nn.Module) -> bool:
-    return _entry(type(m)) is not None
+    return _entry(type(m)) is not None or _same_base(type(m)) is not None
 
 
 def module_ops(m: nn.Module) -> list[tuple[str, dict]] | None:
-    """[(op, attrs)] of a module archspec has as ops (the first holds its tensors), None for a
-    module to trace into."""
+    """[(op, attrs)] of a module archspec has as ops (the first holds its tensors, or is a 'same' pad
+    before the one that does), None for a module to trace into."""
+    base = _same_base(type(m))
+    if base is not None:
+        return _same_ops(m, base)
     entry = _entry(type(m))
     return entry(m) if entry else None
 
@@ -555,3 +559,85 @@ def call_name(kind: str, target) -> str:
     module = {"_operator": "operator", "torch._C._nn": "F", "torch.nn.functional": "F",
               "torch._C._VariableFunctions": "torch"}.get(module, module)
     return f"{module}.{getattr(target, '__name__', target)}" if module else str(getattr(target, "__name__", target))
+
+
+# -- padding: F.pad, the padding modules, and TensorFlow's 'same' padding (timm's ...Same modules) -------------
+
+def _pad_ops(amounts, mode: str = "constant", value=None) -> list:
+    """F.pad's arguments as the pad op (none where it pads nothing)."""
+    if mode not in ("constant", "reflect", "replicate"):
+        raise Unsupported(f"mode={mode!r} (archspec pads constant, reflect or replicate)")
+    value = 0.0 if value is None else float(value)
+    if not math.isfinite(value):
+        raise Unsupported(f"the pad value {value} (archspec's values are finite)")
+    if not isinstance(amounts, (tuple, list)) or not all(isinstance(v, int) for v in amounts):
+        raise Unsupported(f"pad amounts {amounts} that are not numbers on this input")
+    amounts = tuple(int(v) for v in amounts)
+    if not any(amounts):
+        return []
+    return [("pad", {"amounts": amounts, **({"mode": mode} if mode != "constant" else {}),
+                     **({"value": value} if value else {})})]
+
+
+def _pad_call(c: Call) -> list:
+    return _pad_ops(c.arg(0, "pad"), c.arg(1, "mode", "constant"), c.arg(2, "value")) or [("identity", {})]
+
+
+def _pad_module(m) -> list:
+    kind = type(m).__name__[:-2].removesuffix("Pad")      # ReflectionPad2d -> Reflection
+    mode = {"Reflection": "reflect", "Replication": "replicate"}.get(kind, "constant")
+    return _pad_ops(m.padding, mode, getattr(m, "value", None)) or [("identity", {})]
+
+
+def _same_ops(m, base: str) -> list:
+    """A ...Same module: TensorFlow's 'same' padding, which its forward computes from the input's size
+    (the pad_same op, exact at any size), then the op of its base class (the module read as that
+    class: a Conv2dSame is an nn.Conv2d with padding 0)."""
+    module, _, name = base.rpartition(".")
+    entry = _entry(getattr(importlib.import_module(module), name))
+    if entry is None:
+        raise Unsupported(f"no op for its base {name}")
+    ops = entry(m)
+    if not getattr(m, "same_pad", getattr(m, "dynamic_padding", True)):    # a static padding: the base class's
+        return ops
+    same = {"k": pair(m.kernel_size), "stride": pair(m.stride or m.kernel_size),
+            "dilation": pair(getattr(m, "dilation", 1))}
+    if "MaxPool" in base:
+        # -inf padding never wins a max, and every window holding padding holds the edge value it
+        # replicates (the padding is under the window's size): replicate padding gives the same maxima.
+        if same["dilation"] != 1:
+            raise Unsupported(f"dilation={m.dilation} with 'same' padding")
+        same["mode"] = "replicate"
+    return [("pad_same", same), *ops]
+
+
+def _same_base(cls: type) -> str | None:
+    return SAME.get((cls.__module__, cls.__qualname__))
+
+
+# class (module, qualified name) -> its base class, whose op runs after the padding
+SAME = {
+    ("timm.layers.conv2d_same", "Conv2dSame"): "torch.nn.Conv2d",
+    ("timm.layers.pool2d_same", "MaxPool2dSame"): "torch.nn.MaxPool2d",
+    ("timm.layers.pool2d_same", "AvgPool2dSame"): "torch.nn.AvgPool2d",
+    ("timm.layers.std_conv", "StdConv2dSame"): "timm.layers.std_conv.StdConv2d",
+    ("timm.layers.std_conv", "ScaledStdConv2dSame"): "timm.layers.std_conv.ScaledStdConv2d",
+    ("timm.layers.cond_conv2d", "CondConv2d"): "timm.layers.cond_conv2d.CondConv2d",   # its padding may be 'same'
+}
+
+
+def _condconv(m) -> list:
+    """timm's CondConv2d(x, routing_weights): the condconv op (its 'same' padding, if any, before it)."""
+    padding = (0, 0) if m.dynamic_padding else m.padding
+    return [("condconv", {"out": m.out_channels, "k": pair(m.kernel_size), "stride": pair(m.stride),
+                          "pad": pair(padding), "dilation": pair(m.dilation), "groups": m.groups,
+                          "bias": m.bias is not None, "experts": m.num_experts})]
+
+FUNCTIONS[F.pad] = _pad_call
+SIZED_ARGS = {F.pad}        # calls whose numbers forward may compute from the input's sizes (never its batch)
+for _kind in ("ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad"):
+    for _n in (1, 2, 3):
+        LIBRARY_MODULES[("torch.nn.modules.padding", f"{_kind}{_n}d")] = _pad_module
+LIBRARY_MODULES[("timm.layers.cond_conv2d", "CondConv2d")] = _condconv
+LIBRARY_MODULES[("timm.layers.blur_pool", "BlurPool2d")] = lambda m: [
+    ("blurpool", {"filt_size": m.filt_size, "stride": m.stride, "pad_mode": m.pad_mode})]

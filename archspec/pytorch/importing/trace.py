@@ -186,7 +186,8 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
     try:
         with fake or contextlib.nullcontext():
             example = torch.zeros(2, *input_shape, device=device)
-        graph = _Tracer(example, fake).trace(model)
+        tracer = _Tracer(example, fake)
+        graph = tracer.trace(model)
         gm = fx.GraphModule(model, graph)
     except Exception as e:     # noqa: BLE001 - fx refuses data-dependent control flow, and user code may raise
         raise ImportError_(type(model).__name__, f"torch.fx cannot trace it: {type(e).__name__}: {e}",
@@ -197,7 +198,8 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
     except Exception as e:     # noqa: BLE001 - the model's own forward may refuse the input
         raise ImportError_(type(model).__name__, f"the model does not run on a {tuple(input_shape)} input: "
                            f"{type(e).__name__}: {str(e)[:200]}", "give another --input C,H,W") from None
-    return _Builder(model).build(gm.graph)
+    values = {node.name: v for node, v in tracer.values.items() if isinstance(v, (int, float, bool))}
+    return _Builder(model, values).build(gm.graph)
 
 
 def _is_tensor(n) -> bool:
@@ -208,8 +210,34 @@ def _shape(n: fx.Node) -> tuple:
     return tuple(n.meta["tensor_meta"].shape)
 
 
+def within(path: str, scope: str) -> bool:
+    """Whether the module path lies in (or is) the scope's."""
+    return scope == "" or path == scope or path.startswith(scope + ".")
+
+
+def _cut(x: fx.Node, ix: Any, where: str) -> tuple[int, int, int, int]:
+    """x[..., a:b:s, ...] as (axis, start, stop, step) on the one axis it cuts."""
+    shape = _shape(x)
+    index = ix if isinstance(ix, tuple) else (ix,)
+    if Ellipsis in index:
+        k = index.index(Ellipsis)
+        index = index[:k] + (slice(None),) * (len(shape) - len(index) + 1) + index[k + 1:]
+    cuts = []
+    for axis, ix in enumerate(index):
+        if not isinstance(ix, slice) or not all(isinstance(v, (int, type(None))) for v in
+                                                 (ix.start, ix.stop, ix.step)):
+            raise ImportError_(where, f"an index {ix!r} (archspec cuts tensors by slices of constant bounds)",
+                               "register an op for it with --ops")
+        start, stop, by = ix.indices(shape[axis])
+        if (start, stop, by) != (0, shape[axis], 1):
+            cuts.append((axis, start, stop, by))
+    if len(cuts) > 1:
+        raise ImportError_(where, f"a slice on {len(cuts)} axes at once", "archspec slices one axis at a time")
+    return cuts[0] if cuts else (1, 0, shape[1], 1)
+
+
 class _Builder:
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, values: dict[str, Any] | None = None):
         self.model = model
         self.root = _scope_of("", model)
         self.scopes = {"": self.root}
@@ -217,6 +245,7 @@ class _Builder:
         self.calls: dict[str, int] = {}
         self.count = 0
         self.pending: dict[fx.Node, tuple] = {}       # steps of a chunk or a channel shuffle
+        self.values = values or {}      # the numbers forward computed from sizes (timm's pad_same), by node
 
     def build(self, graph: fx.Graph) -> Traced:
         output = None
@@ -268,7 +297,7 @@ class _Builder:
             parts = path.split(".")
             for k in range(len(parts)):
                 inner = ".".join(parts[:k + 1])
-                if not self._within(inner, scope.path) or inner == scope.path:
+                if not within(inner, scope.path) or inner == scope.path:
                     continue
                 if inner not in self.scopes:
                     child = _scope_of(inner, self.model.get_submodule(inner))
@@ -277,10 +306,6 @@ class _Builder:
                 scope = self.scopes[inner]
         return scope
 
-    @staticmethod
-    def _within(path: str, scope: str) -> bool:
-        return scope == "" or path.startswith(scope + ".")
-
     def _where(self, n: fx.Node, what) -> str:
         stack = n.meta.get("nn_module_stack") or {}
         path = next(reversed(stack.values()))[0] if stack else "<model>"
@@ -288,9 +313,10 @@ class _Builder:
 
     def _add(self, n: fx.Node, scope: Scope, ops: list, name: str | None, ins: list[int], where: str,
              path: str | None = None, params: bool = False) -> None:
+        named = _named(ops)
         for k, (op, attrs) in enumerate(ops):
-            item = Item(self.count, name if k == 0 else None, op, attrs, ins if k == 0 else [self.count - 1], where,
-                        path, params)
+            read = (ins[:1] if named else ins) if k == 0 else [self.count - 1, *ins[1:]][:len(ins) if k == named else 1]
+            item = Item(self.count, name if k == named else None, op, attrs, read, where, path, params)
             self.count += 1
             scope.parts.append(item)
         self.ids[n] = self.count - 1
@@ -305,8 +331,10 @@ class _Builder:
             raise ImportError_(where, f"{type(m).__name__} with {e} has no archspec op",
                                "register an op for it with --ops") from None
         ins = self._tensor_ins(n, where)
-        if len(ins) != 1 or len(n.args) != 1 or n.kwargs:
-            raise ImportError_(where, "a module called with several arguments", "archspec ops take one tensor")
+        arity = max((REGISTRY[op].arity or 2 for op, _ in ops if op in REGISTRY), default=1)   # condconv: 2
+        if len(ins) != arity or len(n.args) != arity or n.kwargs:
+            raise ImportError_(where, f"a module called with {len(n.args) + len(n.kwargs)} arguments",
+                               f"its op takes {arity}")
         self.calls[path] = self.calls.get(path, 0) + 1
         held = any(True for _ in m.parameters()) or any(True for _ in m.buffers())
         self._add(n, self._scope(n, path), ops, path.rpartition(".")[2], ins, where, path, held)
@@ -324,8 +352,9 @@ class _Builder:
                                    "register an op for it with --ops")
             return           # a size or flag: no op
         tensors = [a for a in _flat(n.args) + _flat(list(n.kwargs.values())) if _is_tensor(a)]
-        rest = [a for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
-        kwargs = {k: v for k, v in n.kwargs.items() if not _holds_tensor(v)}
+        values = self.values if n.target in table.SIZED_ARGS else {}
+        rest = [_numbers(a, values) for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
+        kwargs = {k: _numbers(v, values) for k, v in n.kwargs.items() if not _holds_tensor(v)}
         call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n))
         try:
             ops = table.call_ops(n.op, n.target, call)
@@ -356,7 +385,7 @@ class _Builder:
                         [b - a for a, b in zip(bounds, bounds[1:])])
             return True
         if target == "getitem" and x in self.ids and _is_tensor(n):
-            self._slice(n, where, x, self._index(x, n.args[1], where), [])
+            self._slice(n, where, x, _cut(x, n.args[1], where), [])
             return True
         if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
             (b, c, h, w), y = _shape(x), _shape(n)
@@ -387,27 +416,6 @@ class _Builder:
         sizes = [int(m.shape[axis]) for m in metas]
         self.pending[n] = ("pieces", x, axis, [sum(sizes[:k]) for k in range(len(sizes) + 1)])
         return True
-
-    @staticmethod
-    def _index(x: fx.Node, ix: Any, where: str) -> tuple[int, int, int, int]:
-        """x[..., a:b:s, ...] as (axis, start, stop, step) on the one axis it cuts."""
-        shape = _shape(x)
-        index = ix if isinstance(ix, tuple) else (ix,)
-        if Ellipsis in index:
-            k = index.index(Ellipsis)
-            index = index[:k] + (slice(None),) * (len(shape) - len(index) + 1) + index[k + 1:]
-        cuts = []
-        for axis, ix in enumerate(index):
-            if not isinstance(ix, slice) or not all(isinstance(v, (int, type(None))) for v in
-                                                     (ix.start, ix.stop, ix.step)):
-                raise ImportError_(where, f"an index {ix!r} (archspec cuts tensors by slices of constant bounds)",
-                                   "register an op for it with --ops")
-            start, stop, by = ix.indices(shape[axis])
-            if (start, stop, by) != (0, shape[axis], 1):
-                cuts.append((axis, start, stop, by))
-        if len(cuts) > 1:
-            raise ImportError_(where, f"a slice on {len(cuts)} axes at once", "archspec slices one axis at a time")
-        return cuts[0] if cuts else (1, 0, shape[1], 1)
 
     def _slice(self, n: fx.Node, where: str, x: fx.Node, cut: tuple[int, int, int, int], pieces: list) -> None:
         axis, start, stop, by = cut
@@ -504,6 +512,23 @@ def _flat(v) -> list:
     if isinstance(v, dict):
         return _flat(list(v.values()))
     return [v]
+
+
+def _named(ops: list) -> int:
+    """Which of a module's ops takes its name: the first, or the one after a 'same' pad (which reads
+    the padded input and any other inputs, as condconv its routing)."""
+    return next((k for k, (op, _) in enumerate(ops[:-1]) if op != "pad_same"), len(ops) - 1)
+
+
+def _numbers(a: Any, values: dict[str, Any]) -> Any:
+    """An argument with the numbers forward computed from the input's sizes (known on this input) in
+    place of their nodes: F.pad(x, [pad_w // 2, ...]) in timm's pad_same. Only for the calls in
+    table.SIZED_ARGS: elsewhere such a number may be the batch size, which a spec never holds."""
+    if isinstance(a, fx.Node):
+        return values.get(a.name, a)
+    if type(a) in (list, tuple):
+        return type(a)(_numbers(v, values) for v in a)
+    return a
 
 
 def _holds_tensor(v) -> bool:
