@@ -80,6 +80,7 @@ def _error(spec_file, shape, nodes) -> str:
     ([3, 4, 4], ["g: global_avgpool", "{op: add, in: [g, input]}"], "cannot add (3, 1, 1) and (3, 4, 4)"),
     ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
     ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
+    ([6, 2, 2], ["{op: layer_scale, flat: true, scalar: true}"], "layer_scale: flat and scalar both"),
     ([3, 4, 4], ["{op: pad, amounts: [1, 1, -3, -2]}"],
      "net.yaml:4:5: error: x: pad -3, -2 of axis 1 (size 4) of (3, 4, 4) leaves size -1"),
     ([3, 4, 4], ["{op: pad, amounts: [0, 1, 0]}"], "pad amounts [0, 1, 0] (3) do not fit the per-sample shape"),

@@ -158,7 +158,8 @@ def attend():
 
 class Reshaped(nn.Module):
     """timm's idioms on axes: ECA's conv1d across the channels (a view, then expand_as), ResNeSt's
-    radix view and sum, a mean over one axis, a transpose, and ConvNeXt's (C,) gamma on a map; first
+    radix view and sum, a mean over one axis, a transpose, ConvNeXt's (C,) gamma on a map and NFNet's
+    scalar gain multiplied in place; first
     TResNet's space-to-depth (a view, a permute of six axes, a view)."""
 
     def __init__(self):
@@ -166,6 +167,7 @@ class Reshaped(nn.Module):
         self.conv = nn.Conv2d(12, 8, 3, padding=1)
         self.eca = nn.Conv1d(1, 1, 3, padding=1, bias=False)
         self.gamma = nn.Parameter(torch.randn(4))
+        self.gain = nn.Parameter(torch.tensor(0.5))         # NFNet's skipinit_gain: one factor
 
     def forward(self, x):
         n, c, h, w = x.shape
@@ -175,7 +177,9 @@ class Reshaped(nn.Module):
         x = x * y.expand_as(x)
         x = x.reshape(x.shape[0], 2, 4, x.shape[2], x.shape[3]).sum(1)       # (4, H, W)
         x = x + x.amax(3, keepdim=True).transpose(2, 3).mean(3, keepdim=True)
-        return x.mul(self.gamma.reshape(1, -1, 1, 1))
+        x = x.mul(self.gamma.reshape(1, -1, 1, 1))
+        x.mul_(self.gain)           # in place, as NFNet's skipinit: the return reads the product
+        return x
 
 
 def reshaped():
@@ -398,7 +402,7 @@ def test_reshapes_and_reductions_are_the_axis_ops(user_file):
                  "{op: reshape, shape: [-1, 1, 1]}", "{op: mul, in: [conv, sigmoid]}",
                  "{op: unflatten, sizes: [2, 4]}", "{op: sum, axis: 0}", "{op: amax, axis: 2, keepdim: true}",
                  "{op: transpose, axes: [1, 2]}", "{op: mean, axis: 2, keepdim: true}",
-                 "gamma: {op: layer_scale, flat: true}"):
+                 "gamma: {op: layer_scale, flat: true}", "gain: {op: layer_scale, init: 0.5, scalar: true}"):
         assert node in text, node
     _round_trip("r.yaml", load_module(user_file).reshaped(), torch.randn(2, 3, 6, 6))
 

@@ -124,6 +124,7 @@ CASES = [
     ("layer_scale-1d", [5], "layer_scale", [], "layer scale 1e-06"),
     ("layer_scale-channels-last", [4, 3, 5], "layer_scale", [LAST], "layer scale 1e-06"),
     ("layer_scale-flat", [4, 3, 5], "{op: layer_scale, flat: true}", [], "layer scale 1e-06"),
+    ("layer_scale-scalar", [4, 3, 5], "{op: layer_scale, scalar: true, init: 0.0}", [], "layer scale 0 scalar"),
     ("matmul", [4, 3, 5], "{op: matmul, in: [input, t]}", ["t: {op: transpose, axes: [1, 2]}"], "matmul"),
     ("matmul-vector", [2, 3, 4], "{op: matmul, in: [input, s]}",
      ["t: {op: transpose, axes: [1, 2]}", "s: {op: mean, in: t, axis: [2], keepdim: true}"], "matmul"),
@@ -357,6 +358,7 @@ REFERENCE = {
     "layer_scale-1d": lambda x, m: x * _only(m),
     "layer_scale-channels-last": lambda x, m: x.permute(0, 2, 3, 1) * _only(m),
     "layer_scale-flat": lambda x, m: x * _only(m).reshape(1, -1, 1, 1),     # (C,), timm's gamma
+    "layer_scale-scalar": lambda x, m: x * _only(m),             # (), NFNet's skipinit_gain
     "matmul": lambda x, m: torch.einsum("bcik,bcjk->bcij", x, x),
     "matmul-vector": lambda x, m: x @ x.mean(2, keepdim=True).transpose(2, 3),      # (3, 4) @ (4, 1)
     "add-broadcast": lambda x, m: x + x.sum((2, 3), keepdim=True) / 20,

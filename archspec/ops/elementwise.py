@@ -245,19 +245,25 @@ class LayerScale(_Elementwise):
     doc = ("a learnable factor per channel, initialised to `init` (ConvNeXt's and CaiT's layer scale); "
            "a parameter of the enclosing block itself, named after the node (torchvision's "
            "features.1.0.layer_scale), (C, 1, 1) on a (C, H, W) map and (C,) on a vector or a channels-last tensor; "
-           "`flat`: (C,) on a map too, multiplied as gamma.reshape(1, -1, 1, 1) (timm's ConvNeXt gamma)")
+           "`flat`: (C,) on a map too, multiplied as gamma.reshape(1, -1, 1, 1) (timm's ConvNeXt gamma); "
+           "`scalar`: one factor for the whole tensor, shape () (NFNet's skipinit_gain)")
 
     class Attrs(base.Attrs):
         init: float = 1e-6          # the ConvNeXt paper's and torchvision's
         flat: bool = False
+        scalar: bool = False
 
     def _map(self, x) -> bool:
         return len(x) == 3 and not isinstance(x, ChannelsLast)
 
     def _shape(self, a, x):
+        if a.scalar:
+            return ()
         return (channels(x), 1, 1) if self._map(x) and not a.flat else (channels(x),)
 
     def shape(self, a, xs):
+        if a.flat and a.scalar:
+            raise SpecError("layer_scale: flat and scalar both", hint="a scalar has no channels to lay flat")
         if a.flat and not self._map(xs[0]):
             raise SpecError(f"layer_scale flat: true on {fmt_shape(xs[0])}: flat holds (C,) for a (C, H, W) map",
                             hint="leave flat out: a vector's or a channels-last tensor's scale is (C,) already")
@@ -278,7 +284,7 @@ class LayerScale(_Elementwise):
         return Call("*").on(scale, args[1])
 
     def label(self, a):
-        return f"layer scale {a.init:g}"
+        return f"layer scale {a.init:g}" + (" scalar" if a.scalar else "")
 
 
 @register

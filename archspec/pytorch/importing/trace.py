@@ -199,7 +199,21 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
         raise ImportError_(type(model).__name__, f"the model does not run on a {tuple(input_shape)} input: "
                            f"{type(e).__name__}: {str(e)[:200]}", "give another --input C,H,W") from None
     values = {node.name: v for node, v in tracer.values.items() if isinstance(v, (int, float, bool))}
+    _out_of_place(gm.graph)
     return _Builder(model, values).build(gm.graph)
+
+
+_IN_PLACE = {"mul_": "mul", "add_": "add", "sub_": "sub", "div_": "div"}
+
+
+def _out_of_place(graph: fx.Graph) -> None:
+    """`out.mul_(g)` (NFNet's skipinit gain) changes `out` for every later reader, which fx still
+    points at `out`: each later reader reads the product instead, and the call becomes `mul`."""
+    order = {n: k for k, n in enumerate(graph.nodes)}
+    for n in list(graph.nodes):
+        if n.op == "call_method" and n.target in _IN_PLACE and isinstance(n.args[0], fx.Node):
+            n.args[0].replace_all_uses_with(n, delete_user_cb=lambda user, at=order[n]: order[user] > at)
+            n.target = _IN_PLACE[n.target]
 
 
 def _is_tensor(n) -> bool:
@@ -441,7 +455,7 @@ class _Builder:
         scope = self._scope(n)
         p = dict(self.model.named_parameters()).get(path)
         x = [a for a in n.args if isinstance(a, fx.Node) and a in self.ids]
-        per_channel = p is not None and p.dim() in (1, 3) and tuple(p.shape[1:]) in ((), (1, 1))
+        per_channel = p is not None and (p.dim() == 0 or p.dim() in (1, 3) and tuple(p.shape[1:]) in ((), (1, 1)))
         if not (n.target in (operator.mul, torch.mul, "mul") and "layer_scale" in REGISTRY and per_channel
                 and len(x) == 1 and len(n.args) == 2 and scope.path == owner):
             raise ImportError_(f"{path} ({type(self.model.get_submodule(owner)).__name__})",
@@ -450,7 +464,7 @@ class _Builder:
         assert p is not None
         uniform = p.device.type != "meta" and bool((p == p.flatten()[0]).all())
         attrs = {"init": float(p.flatten()[0])} if uniform else {}     # (initialisation is not imported)
-        attrs.update({"flat": True} if len(step) > 2 else {})
+        attrs.update({"flat": True} if len(step) > 2 else {"scalar": True} if p.dim() == 0 else {})
         self.calls[path] = 1
         self._add(n, scope, [("layer_scale", attrs)], local, [self.ids[x[0]]], where, path, True)
         return True
