@@ -496,6 +496,8 @@ TIMM += ["test_nfnet", "test_efficientnet_gn", "resnet50_gn", "test_efficientnet
 # the import table's reshapes, reductions, slices, (C,) layer scale, split attention (table.py)
 TIMM += ["ecaresnet26t", "gcresnet33ts", "convnext_atto", "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b",
          "fasternet_t1", "rexnet_100"]
+# SKNet's selective kernel (a ModuleList of paths over one input, softmax across them), ConvNeXt's RMS norm
+TIMM += ["skresnet18", "skresnext50_32x4d", "convnext_zepto_rms", "convnext_zepto_rms_ols"]
 
 
 @pytest.mark.slow
