@@ -156,6 +156,23 @@ def attend():
     return Attend()
 
 
+class Normed(nn.Module):
+    """BAT's bilinear attention normalises its maps by their row sums: a tensor over a tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        p = self.conv(x).sigmoid()
+        return p / p.sum(dim=3, keepdim=True) / 2
+
+
+def normed():
+    torch.manual_seed(0)
+    return Normed()
+
+
 class Reshaped(nn.Module):
     """timm's idioms on axes: ECA's conv1d across the channels (a view, then expand_as), ResNeSt's
     radix view and sum, a mean over one axis, a transpose, and ConvNeXt's (C,) gamma on a map; first
@@ -385,6 +402,15 @@ def test_stack_and_softmax_across_branches_count_axes_per_sample(user_file):
     text = open("a.yaml").read()
     assert "{op: stack, in: [a, b]}\n  - softmax\n" in text and "axis" not in text     # both at axis 0
     _round_trip("a.yaml", load_module(user_file).attend(), torch.randn(1, 3, 8, 8))
+
+
+def test_a_tensor_divided_by_a_tensor_is_div(user_file):
+    """p / p.sum(3, keepdim=True) is div of the two (broadcasting), a division by a constant a scale."""
+    assert main(["import", f"{user_file}:normed", "-o", "n.yaml", "--input", "3,5,6"]) == 0
+    text = open("n.yaml").read()
+    assert "summed: {op: sum, axis: 2, keepdim: true}\n  - {op: div, in: [sigmoid, summed]}\n" \
+        "  - {op: scale, factor: 0.5}\n" in text, text
+    _round_trip("n.yaml", load_module(user_file).normed(), torch.randn(2, 3, 5, 6))
 
 
 def test_reshapes_and_reductions_are_the_axis_ops(user_file):

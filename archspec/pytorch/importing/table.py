@@ -500,7 +500,9 @@ def slice_ops(shape: tuple, axis: int, start: int, stop: int, step: int, pieces:
 
 
 def _divide(c: Call) -> list:
-    """x / c: a scale by 1 / c (RepViT's mean of two heads)."""
+    """x / c: a scale by 1 / c (RepViT's mean of two heads); x / y: div (BAT's p / p.sum(3, keepdim=True))."""
+    if len(c.shapes) == 2 and not c.args:
+        return [("div", {})]
     consts = [a for a in c.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
     if len(c.shapes) != 1 or len(consts) != 1 or c.args[-1] is not consts[0] or not consts[0]:
         raise Unsupported(f"a division by {c.args} (archspec divides by a constant only)")
