@@ -157,15 +157,18 @@ def attend():
 
 
 class Normed(nn.Module):
-    """BAT's bilinear attention normalises its maps by their row sums: a tensor over a tensor."""
+    """BAT's bilinear attention normalises its maps by their row sums (a tensor over a tensor), then
+    repeats each group's map for the channels of its group (view, expand, contiguous, view)."""
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv = nn.Conv2d(3, 2, 3, padding=1)
 
     def forward(self, x):
+        n, _, h, w = x.shape
         p = self.conv(x).sigmoid()
-        return p / p.sum(dim=3, keepdim=True) / 2
+        p = p / p.sum(dim=3, keepdim=True) / 2
+        return p.view(n, 2, 1, h, w).expand(n, 2, 3, h, w).contiguous().view(n, 6, h, w)
 
 
 def normed():
@@ -404,12 +407,14 @@ def test_stack_and_softmax_across_branches_count_axes_per_sample(user_file):
     _round_trip("a.yaml", load_module(user_file).attend(), torch.randn(1, 3, 8, 8))
 
 
-def test_a_tensor_divided_by_a_tensor_is_div(user_file):
-    """p / p.sum(3, keepdim=True) is div of the two (broadcasting), a division by a constant a scale."""
+def test_a_tensor_divided_by_a_tensor_is_div_and_expand_repeats(user_file):
+    """p / p.sum(3, keepdim=True) is div of the two (broadcasting), a division by a constant a scale;
+    an expand of an axis of size 1 is expand (the other axes -1)."""
     assert main(["import", f"{user_file}:normed", "-o", "n.yaml", "--input", "3,5,6"]) == 0
     text = open("n.yaml").read()
     assert "summed: {op: sum, axis: 2, keepdim: true}\n  - {op: div, in: [sigmoid, summed]}\n" \
         "  - {op: scale, factor: 0.5}\n" in text, text
+    assert "{op: expand, sizes: [-1, 3, -1, -1]}" in text, text
     _round_trip("n.yaml", load_module(user_file).normed(), torch.randn(2, 3, 5, 6))
 
 

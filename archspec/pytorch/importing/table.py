@@ -509,6 +509,17 @@ def _divide(c: Call) -> list:
     return [("scale", {"factor": 1.0 / consts[0]})]
 
 
+def _expand(c: Call) -> list:
+    """x.expand(...): the axes of size 1 repeated to the shape torch computed (BAT's per-group maps made
+    one per channel); an expand_as or expand read by a product alone is no op (trace.py)."""
+    x, y = c.shapes[0], c.out
+    if y is None or len(y) != len(x) or y[0] != x[0]:
+        raise Unsupported(f"an expand from {tuple(x)} to {tuple(y) if y else y} (archspec's expand keeps the batch "
+                          "axis and the rank)")
+    sizes = [-1 if p == q else q for p, q in zip(x[1:], y[1:])]
+    return [("expand", {"sizes": sizes})] if any(q != -1 for q in sizes) else [("identity", {})]
+
+
 FUNCTIONS: dict[Any, Callable[[Call], list]] = {
     operator.add: _merge("add"), operator.iadd: _merge("add"), torch.add: _merge("add"),
     operator.mul: _merge("mul"), operator.imul: _merge("mul"), torch.mul: _merge("mul"),
@@ -537,6 +548,7 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "float": _same, "type_as": _same, "to": _same, "clone": _same,
     "unflatten": _flat, "squeeze": _flat, "unsqueeze": _flat, "transpose": _transpose,
     "sum": _reduce("sum"), "amax": _reduce("amax"), "matmul": _unary("matmul"),
+    "expand": _expand, "expand_as": _expand,
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op
