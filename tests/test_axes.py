@@ -15,7 +15,7 @@ from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
        "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat", "matmul",
-       "adaptive_maxpool", "add-broadcast", "pad", "blurpool", "condconv")
+       "adaptive_maxpool", "add-broadcast", "pad", "blurpool", "condconv", "div", "expand")
 
 
 def _front(shape) -> str:
@@ -78,6 +78,10 @@ def _error(spec_file, shape, nodes) -> str:
     ([3, 4, 5], ["t: {op: transpose, axes: [1, 2]}", "s: {op: mean, in: t, axis: 0, keepdim: true}",
                  "{op: matmul, in: [input, s]}"], "cannot multiply the matrices (3, 4, 5) and (1, 5, 4)"),
     ([3, 4, 4], ["g: global_avgpool", "{op: add, in: [g, input]}"], "cannot add (3, 1, 1) and (3, 4, 4)"),
+    ([3, 4, 4], ["g: {op: adaptive_avgpool, size: 2}", "{op: div, in: [input, g]}"],
+     "cannot divide (3, 4, 4) and (3, 2, 2)"),
+    ([2, 1, 3], ["{op: expand, sizes: [2, 4, 5]}"], "cannot expand (2, 1, 3) to [2, 4, 5]"),
+    ([2, 1, 3], ["{op: expand, sizes: [2, 4]}"], "give one size per axis"),
     ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
     ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
     ([6, 2, 2], ["{op: layer_scale, flat: true, scalar: true}"], "layer_scale: flat and scalar both"),

@@ -156,6 +156,26 @@ def attend():
     return Attend()
 
 
+class Normed(nn.Module):
+    """BAT's bilinear attention normalises its maps by their row sums (a tensor over a tensor), then
+    repeats each group's map for the channels of its group (view, expand, contiguous, view)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3, padding=1)
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        p = self.conv(x).sigmoid()
+        p = p / p.sum(dim=3, keepdim=True) / 2
+        return p.view(n, 2, 1, h, w).expand(n, 2, 3, h, w).contiguous().view(n, 6, h, w)
+
+
+def normed():
+    torch.manual_seed(0)
+    return Normed()
+
+
 class Reshaped(nn.Module):
     """timm's idioms on axes: ECA's conv1d across the channels (a view, then expand_as), ResNeSt's
     radix view and sum, a mean over one axis, a transpose, ConvNeXt's (C,) gamma on a map and NFNet's
@@ -391,6 +411,17 @@ def test_stack_and_softmax_across_branches_count_axes_per_sample(user_file):
     _round_trip("a.yaml", load_module(user_file).attend(), torch.randn(1, 3, 8, 8))
 
 
+def test_a_tensor_divided_by_a_tensor_is_div_and_expand_repeats(user_file):
+    """p / p.sum(3, keepdim=True) is div of the two (broadcasting), a division by a constant a scale;
+    an expand of an axis of size 1 is expand (the other axes -1)."""
+    assert main(["import", f"{user_file}:normed", "-o", "n.yaml", "--input", "3,5,6"]) == 0
+    text = open("n.yaml").read()
+    assert "summed: {op: sum, axis: 2, keepdim: true}\n  - {op: div, in: [sigmoid, summed]}\n" \
+        "  - {op: scale, factor: 0.5}\n" in text, text
+    assert "{op: expand, sizes: [-1, 3, -1, -1]}" in text, text
+    _round_trip("n.yaml", load_module(user_file).normed(), torch.randn(2, 3, 5, 6))
+
+
 def test_reshapes_and_reductions_are_the_axis_ops(user_file):
     """Each view is the op its shapes make (unflatten, reshape, flatten), the reductions count axes
     per sample, an expand_as read by a product is no op, a (C,) gamma on a map is layer_scale flat."""
@@ -500,6 +531,8 @@ TIMM += ["test_nfnet", "test_efficientnet_gn", "resnet50_gn", "test_efficientnet
 # the import table's reshapes, reductions, slices, (C,) layer scale, split attention (table.py)
 TIMM += ["ecaresnet26t", "gcresnet33ts", "convnext_atto", "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b",
          "fasternet_t1", "rexnet_100"]
+# SKNet's selective kernel (a ModuleList of paths over one input, softmax across them), ConvNeXt's RMS norm
+TIMM += ["skresnet18", "skresnext50_32x4d", "convnext_zepto_rms", "convnext_zepto_rms_ols", "hgnetv2_b0", "dm_nfnet_f0"]
 
 
 @pytest.mark.slow

@@ -86,6 +86,12 @@ CASES = [
     ("add-3-1d", [5], "{op: add, in: [input, input, input]}", [], "add"),
     ("mul-broadcast", [3, 4, 5], "{op: mul, in: [input, g]}", ["g: global_avgpool"], "mul"),
     ("mul-broadcast-first", [3, 4, 5], "{op: mul, in: [g, input]}", ["g: global_avgpool"], "mul"),
+    ("div-rows", [3, 4, 5], "{op: div, in: [p, s]}", ["p: sigmoid", "s: {op: sum, in: p, axis: 2, keepdim: true}"],
+     "div"),
+    ("div-broadcast-first", [3, 4, 5], "{op: div, in: [g, input]}", ["g: global_avgpool"], "div"),
+    ("expand", [2, 1, 3], "{op: expand, sizes: [-1, 4, 3]}", [], "expand -1, 4, 3"),
+    ("expand-groups", [4, 3, 3], "{op: expand, sizes: [2, 3, -1, 3, 3]}", ["{op: unflatten, sizes: [2, 1, 2]}"],
+     "expand 2, 3, -1, 3, 3"),
     ("pad_channels", [4, 5, 5], "{op: pad_channels, out: 7, stride: 2}", [], "pad channels 7, /2"),
     ("pad_channels-same", [4, 6, 6], "{op: pad_channels, out: 4}", [], "pad channels 4"),
     ("identity", [3, 4, 4], "identity", [], "identity"),
@@ -296,15 +302,20 @@ def _value(m, g, name, x):
         return ins[0].unflatten(a.axis + 1, a.sizes)
     if n.op.name == "mean":
         return ins[0].mean([d + 1 for d in a.axis], keepdim=a.keepdim)
+    if n.op.name == "sigmoid":
+        return 1 / (1 + torch.exp(-ins[0]))
+    if n.op.name == "sum":
+        return ins[0].sum([d + 1 for d in (a.axis if isinstance(a.axis, list) else [a.axis])], keepdim=a.keepdim)
     raise AssertionError(name)
 
 
 def test_merge_ops_compute_what_they_say(tmp_path):
-    """concat, add and mul against torch's own cat, sum and broadcasting product."""
+    """concat, add, mul and div against torch's own cat, sum, broadcasting product and quotient."""
     x = torch.randn(B, 3, 4, 5)
     gate = x.mean((2, 3), keepdim=True)
+    p = torch.sigmoid(x)
     want = {"concat": torch.cat([x, F.pad(x, (0, 0, 0, 0, 0, 2))], 1), "mul-broadcast": x * gate,
-            "mul-broadcast-first": gate * x}
+            "mul-broadcast-first": gate * x, "div-rows": p / p.sum(3, keepdim=True), "div-broadcast-first": gate / x}
     for case_id, shape, node, before, _ in CASES:
         if case_id in want:
             m = archspec.compile(_spec(tmp_path, case_id, shape, node, before)).eval()

@@ -1,4 +1,4 @@
-"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, pad, and the sum,
+"""Ops on the axes of a tensor: slice, split, stack, reshape, unflatten, transpose, pad, expand, and the sum,
 mean and maximum over axes. They take and make shapes of any rank (a stack of (C, 1, 1) maps is
 (R, C, 1, 1)); every `axis` counts per sample, 0 the channels, a negative one from the end
 (base.axis_of); their PyTorch form is the expression a PyTorch author writes (torch.stack([a, b], 1),
@@ -438,3 +438,28 @@ class PadSame(Op):
         (kh, kw_), (sh, sw) = a.k, a.stride
         mode = "" if a.mode == "constant" else f" {a.mode}"
         return f"pad same {kh}x{kw_}/{sh if sh == sw else f'{sh},{sw}'}{mode}"
+
+
+@register
+class Expand(Op):
+    name = "expand"
+    ranks = None
+    view = True             # of its input: the repeated entries share its memory
+    doc = ("the axes of size 1 repeated to `sizes` (per sample, -1 keeping an axis): x.expand(-1, *sizes); "
+           "BAT's (G, 1, b, b) maps made (G, C / G, b, b), one per channel of their group")
+
+    class Attrs(base.Attrs):
+        sizes: Sizes
+
+    def shape(self, a, xs):
+        x = xs[0]
+        if len(a.sizes) != len(x) or any(s != -1 and n not in (1, s) for n, s in zip(x, a.sizes)):
+            raise SpecError(f"cannot expand {fmt_shape(x)} to {list(a.sizes)}",
+                            hint="give one size per axis: -1 or the axis's own size keeps it, one of size 1 may grow")
+        return tuple(n if s == -1 else s for n, s in zip(x, a.sizes))
+
+    def call(self, a, args, inplace=False):
+        return Call(".expand", tuple((f"size{k}", s) for k, s in enumerate((-1, *a.sizes)))).on(args[0])
+
+    def label(self, a):
+        return f"expand {', '.join(map(str, a.sizes))}"

@@ -1,4 +1,4 @@
-"""Ops that join, split or reshape tensors: concat, add, mul, matmul, zero-padded shortcut, flatten, permute,
+"""Ops that join, split or reshape tensors: concat, add, mul, div, matmul, zero-padded shortcut, flatten, permute,
 chunk, channel shuffle."""
 from __future__ import annotations
 
@@ -101,6 +101,17 @@ class Add(Op):
         return "add" if a.weights is None else "add " + ", ".join(f"{c:g}" for c in a.weights)
 
 
+def _broadcast(xs, verb: str):
+    """The shape of an element-wise product or quotient: equal axes, or 1 on either side."""
+    out = list(xs[0])
+    for x in xs[1:]:
+        if len(x) != len(out) or any(p != q and 1 not in (p, q) for p, q in zip(out, x)):
+            raise SpecError(f"cannot {verb} {_shapes(xs)}",
+                            hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
+        out = [max(p, q) for p, q in zip(out, x)]
+    return like(xs[0], out)
+
+
 @register
 class Mul(Op):
     name = "mul"
@@ -110,13 +121,7 @@ class Mul(Op):
     doc = "element-wise product with broadcasting, e.g. (C, H, W) x (C, 1, 1) for squeeze-and-excitation"
 
     def shape(self, a, xs):
-        out = list(xs[0])
-        for x in xs[1:]:
-            if len(x) != len(out) or any(p != q and 1 not in (p, q) for p, q in zip(out, x)):
-                raise SpecError(f"cannot multiply {_shapes(xs)}",
-                                hint="shapes must match or be 1 on the axes that differ, e.g. (C, 1, 1)")
-            out = [max(p, q) for p, q in zip(out, x)]
-        return like(xs[0], out)
+        return _broadcast(xs, "multiply")
 
     def elementwise(self, a, xs, y):
         return (len(xs) - 1) * math.prod(y)
@@ -128,6 +133,29 @@ class Mul(Op):
 
     def call(self, a, args, inplace=False):
         return Call("*").on(*args)
+
+
+@register
+class Div(Op):
+    name = "div"
+    arity = 2
+    ranks = None
+    channels_last = True
+    fresh = True
+    doc = ("element-wise quotient with broadcasting as mul's: a / b, e.g. (C, H, W) / (C, H, 1) normalises each "
+           "row by its sum (BAT's bilinear attention)")
+
+    def shape(self, a, xs):
+        return _broadcast(xs, "divide")
+
+    def elementwise(self, a, xs, y):
+        return math.prod(y)
+
+    def saved(self, a, xs, y, inplace=False):
+        return (Saved("input", 0), Saved("input", 1))      # the divisor's gradient reads both
+
+    def call(self, a, args, inplace=False):
+        return Call("/").on(*args)
 
 
 @register

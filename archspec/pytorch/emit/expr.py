@@ -11,7 +11,7 @@ from ...ops.base import Arg, ArgAsText, Call, Self, is_default, literal
 
 _HINT = ("return archspec.ops.Call(fn, args, kwargs) over the inputs, e.g. Call('F.silu').on(args[0]), "
          "or Call('torch.cat', (('tensors', args), ('dim', 1)))")
-OPERATORS = {"+": 1, "*": 2, "@": 2}      # binding strength: a weaker operand is bracketed
+OPERATORS = {"+": 1, "*": 2, "/": 2, "@": 2}      # binding strength: a weaker operand is bracketed
 
 Expr = Call | Arg
 

@@ -504,11 +504,24 @@ def slice_ops(shape: tuple, axis: int, start: int, stop: int, step: int, pieces:
 
 
 def _divide(c: Call) -> list:
-    """x / c: a scale by 1 / c (RepViT's mean of two heads)."""
+    """x / c: a scale by 1 / c (RepViT's mean of two heads); x / y: div (BAT's p / p.sum(3, keepdim=True))."""
+    if len(c.shapes) == 2 and not c.args:
+        return [("div", {})]
     consts = [a for a in c.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
     if len(c.shapes) != 1 or len(consts) != 1 or c.args[-1] is not consts[0] or not consts[0]:
         raise Unsupported(f"a division by {c.args} (archspec divides by a constant only)")
     return [("scale", {"factor": 1.0 / consts[0]})]
+
+
+def _expand(c: Call) -> list:
+    """x.expand(...): the axes of size 1 repeated to the shape torch computed (BAT's per-group maps made
+    one per channel); an expand_as or expand read by a product alone is no op (trace.py)."""
+    x, y = c.shapes[0], c.out
+    if y is None or len(y) != len(x) or y[0] != x[0]:
+        raise Unsupported(f"an expand from {tuple(x)} to {tuple(y) if y else y} (archspec's expand keeps the batch "
+                          "axis and the rank)")
+    sizes = [-1 if p == q else q for p, q in zip(x[1:], y[1:])]
+    return [("expand", {"sizes": sizes})] if any(q != -1 for q in sizes) else [("identity", {})]
 
 
 FUNCTIONS: dict[Any, Callable[[Call], list]] = {
@@ -539,6 +552,7 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "float": _same, "type_as": _same, "to": _same, "clone": _same,
     "unflatten": _flat, "squeeze": _flat, "unsqueeze": _flat, "transpose": _transpose,
     "sum": _reduce("sum"), "amax": _reduce("amax"), "matmul": _unary("matmul"),
+    "expand": _expand, "expand_as": _expand,
 }
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op

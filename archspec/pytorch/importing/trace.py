@@ -212,7 +212,8 @@ def _out_of_place(graph: fx.Graph) -> None:
     order = {n: k for k, n in enumerate(graph.nodes)}
     for n in list(graph.nodes):
         if n.op == "call_method" and n.target in _IN_PLACE and isinstance(n.args[0], fx.Node):
-            n.args[0].replace_all_uses_with(n, delete_user_cb=lambda user, at=order[n]: order[user] > at)
+            later = {user for user in n.args[0].users if order[user] > order[n]}
+            n.args[0].replace_all_uses_with(n, delete_user_cb=later.__contains__)
             n.target = _IN_PLACE[n.target]
 
 
