@@ -532,7 +532,7 @@ TIMM += ["test_nfnet", "test_efficientnet_gn", "resnet50_gn", "test_efficientnet
 TIMM += ["ecaresnet26t", "gcresnet33ts", "convnext_atto", "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b",
          "fasternet_t1", "rexnet_100"]
 # SKNet's selective kernel (a ModuleList of paths over one input, softmax across them), ConvNeXt's RMS norm
-TIMM += ["skresnet18", "skresnext50_32x4d", "convnext_zepto_rms", "convnext_zepto_rms_ols", "hgnetv2_b0", "dm_nfnet_f0"]
+TIMM += ["skresnet18", "skresnext50_32x4d", "convnext_zepto_rms", "convnext_zepto_rms_ols", "hgnetv2_b0"]
 
 
 @pytest.mark.slow
