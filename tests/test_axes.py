@@ -15,7 +15,7 @@ from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
        "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat", "matmul",
-       "adaptive_maxpool", "add-broadcast")
+       "adaptive_maxpool", "add-broadcast", "attention", "contiguous")
 
 
 def _front(shape) -> str:
@@ -78,6 +78,12 @@ def _error(spec_file, shape, nodes) -> str:
     ([3, 4, 5], ["t: {op: transpose, axes: [1, 2]}", "s: {op: mean, in: t, axis: 0, keepdim: true}",
                  "{op: matmul, in: [input, s]}"], "cannot multiply the matrices (3, 4, 5) and (1, 5, 4)"),
     ([3, 4, 4], ["g: global_avgpool", "{op: add, in: [g, input]}"], "cannot add (3, 1, 1) and (3, 4, 4)"),
+    ([8, 4, 5], ["q: {op: unflatten, sizes: [2, 4]}", "t: {op: transpose, in: q, axes: [2, 3]}",
+                 "{op: attention, in: [q, t, q]}"], "no attention of the queries, keys and values (2, 4, 4, 5), "
+                                                     "(2, 4, 5, 4) and (2, 4, 4, 5)"),
+    ([8, 4, 5], ["q: {op: unflatten, sizes: [2, 4]}", "{op: attention, in: [q, input, q]}"],
+     "no attention of the queries, keys and values (2, 4, 4, 5), (8, 4, 5) and (2, 4, 4, 5)"),
+    ([8, 4, 5], ["{op: attention, in: [input, input, input], dropout: 1.5}"], "dropout"),
     ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
     ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],
@@ -86,6 +92,16 @@ def _error(spec_file, shape, nodes) -> str:
 def test_static_checks_are_located(spec_file, shape, nodes, message):
     nodes = [*nodes[:-1], f"x: {nodes[-1]}"]
     assert message in _error(spec_file, shape, nodes)
+
+
+def test_contiguous_lays_a_strided_tensor_out_anew(spec_file):
+    """After a transpose the tensor is strided; contiguous copies it row-major, the values kept."""
+    g = archspec.analyze(spec_file("archspec: 1\ninput: [3, 4, 5]\nnodes:\n  - {op: transpose, axes: [0, 2]}\n"
+                                   "  - contiguous\n"))
+    x = torch.randn(2, 3, 4, 5)
+    y = archspec.compile(g)(x)
+    assert y.is_contiguous() and not x.transpose(1, 3).is_contiguous()
+    assert torch.equal(y, x.transpose(1, 3))
 
 
 def test_anonymous_slice_and_sum_are_not_named_after_builtins(spec_file):

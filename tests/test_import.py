@@ -496,6 +496,8 @@ TIMM += ["test_nfnet", "test_efficientnet_gn", "resnet50_gn", "test_efficientnet
 # the import table's reshapes, reductions, slices, (C,) layer scale, split attention (table.py)
 TIMM += ["ecaresnet26t", "gcresnet33ts", "convnext_atto", "inception_next_atto", "rdnet_tiny", "resnest14d", "dpn48b",
          "fasternet_t1", "rexnet_100"]
+# attention (ops/merge.py): MobileNetV4's multi-query attention (F.scaled_dot_product_attention) and LayerScale2d
+TIMM += ["mobilenetv4_hybrid_medium"]
 
 
 @pytest.mark.slow
@@ -517,7 +519,9 @@ def test_timm_round_trip(name, tmp_path):
     # VGG's head pools maps below 7x7 (a branch on the shape, traced at 224); Inception's stems need 96
     # GhostNetV2's attention upsamples to the size of the import's maps (3x3 to 7x7 at 224)
     side = {"vgg11": 224, "inception_v3": 96, "inception_v4": 96, "inception_resnet_v2": 96,
-            "ghostnetv2_100": 224}.get(name, 64)
+            "ghostnetv2_100": 224,
+            "mobilenetv4_hybrid_medium": 256,     # its attention reshapes to the traced positions (16x16 at 256)
+            }.get(name, 64)
     x = torch.randn(2, 3, side, side)
     ours = _round_trip(out, model, x, compiled=True)
     torch.manual_seed(1)

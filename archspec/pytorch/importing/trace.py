@@ -326,7 +326,8 @@ class _Builder:
         tensors = [a for a in _flat(n.args) + _flat(list(n.kwargs.values())) if _is_tensor(a)]
         rest = [a for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
         kwargs = {k: v for k, v in n.kwargs.items() if not _holds_tensor(v)}
-        call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n))
+        dense = not tensors or tensors[0].meta["tensor_meta"].memory_format == torch.contiguous_format
+        call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n), dense)
         try:
             ops = table.call_ops(n.op, n.target, call)
         except Unsupported as e:
