@@ -15,7 +15,8 @@ from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
        "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat", "matmul",
-       "adaptive_maxpool", "add-broadcast", "attention", "contiguous")
+       "adaptive_maxpool", "add-broadcast", "attention", "contiguous",
+       "pos_embed", "concat-tokens", "linear-tokens")
 
 
 def _front(shape) -> str:
@@ -84,6 +85,11 @@ def _error(spec_file, shape, nodes) -> str:
     ([8, 4, 5], ["q: {op: unflatten, sizes: [2, 4]}", "{op: attention, in: [q, input, q]}"],
      "no attention of the queries, keys and values (2, 4, 4, 5), (8, 4, 5) and (2, 4, 4, 5)"),
     ([8, 4, 5], ["{op: attention, in: [input, input, input], dropout: 1.5}"], "dropout"),
+    ([12], ["t: {op: unflatten, sizes: [4, 3]}", "u: {op: unflatten, in: input, sizes: [3, 4]}",
+            "{op: concat, in: [t, u]}"], "cannot concatenate (4, 3) and (3, 4)"),
+    ([12], ["{op: unflatten, sizes: [2, 2, 3]}", "{op: linear, out: 4}"],
+     "linear expects a 1-d or 2-d input, got (2, 2, 3)"),
+    ([12], ["pos_embed", "{op: pos_embed, foo: 1}"], "foo"),
     ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
     ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
     ([6, 2, 2], ["r: relu", "s: {op: stack, in: [input, r]}", "{op: conv, out: 4, k: 1}"],

@@ -206,6 +206,12 @@ CASES = [
      ["q: {op: unflatten, sizes: [2, 4]}", "m: {op: mean, in: q, axis: [0], keepdim: true}"], "attention"),
     ("attention-dropout", [8, 4, 5], "{op: attention, in: [q, m, m], dropout: 0.25}",
      ["q: {op: unflatten, sizes: [2, 4]}", "m: {op: mean, in: q, axis: [0], keepdim: true}"], "attention"),
+    # CLIP's attention pool: (H*W, C) tokens, the mean token before them, a position embedding, linear per token
+    ("pos_embed", [6, 3, 4], "pos_embed", [], "pos embed"),
+    ("pos_embed-tokens", [12], "{op: pos_embed, in: t}", ["t: {op: unflatten, sizes: [4, 3]}"], "pos embed"),
+    ("concat-tokens", [12], "{op: concat, in: [m, t]}",
+     ["t: {op: unflatten, sizes: [4, 3]}", "m: {op: mean, in: t, axis: [0], keepdim: true}"], "concat"),
+    ("linear-tokens", [12], "{op: linear, in: t, out: 5}", ["t: {op: unflatten, sizes: [4, 3]}"], "linear 5"),
     ("upsample-size", [2, 3, 3], "{op: upsample, size: [7, 7]}", [], "upsample to 7x7"),     # GhostNetV2's 3 to 7
 ]
 
@@ -393,6 +399,10 @@ REFERENCE = {
     "amax": lambda x, m: x.flatten(2).max(2).values[:, :, None, None],
     "amax-channels": lambda x, m: x.max(1).values,
     "upsample": lambda x, m: x.repeat_interleave(2, 2).repeat_interleave(2, 3),
+    "pos_embed": lambda x, m: x + _only(m),
+    "pos_embed-tokens": lambda x, m: x.view(B, 4, 3) + _only(m),
+    "concat-tokens": lambda x, m: torch.cat([x.view(B, 4, 3).mean(1, keepdim=True), x.view(B, 4, 3)], 1),
+    "linear-tokens": lambda x, m: x.view(B, 4, 3) @ m["weight"].T + m["bias"],
     "attention": lambda x, m: _attention(x.unflatten(1, (2, 4)), None, 5 ** -0.5),
     "attention-dropout": lambda x, m: _attention(x.unflatten(1, (2, 4)), x.unflatten(1, (2, 4)).mean(1, True),
                                                  5 ** -0.5),      # eval: no dropout

@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field
 from ..errors import SpecError, fmt_shape
 from . import base
 from .axes import MAX_RANK
-from .base import Call, ChannelsLast, NonNeg, Op, Pos, Prob, Saved, Self, axis_of, kw, like, register, torch_dim
+from .base import Call, ChannelsLast, NonNeg, Op, Pos, Prob, Saved, Self, Tensor, axis_of, kw, like, register, torch_dim
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -35,7 +35,9 @@ def _shapes(xs) -> str:
 class Concat(Op):
     name = "concat"
     arity = None
-    doc = "concatenation along channels (torch.cat(dim=1))"
+    ranks = None
+    doc = ("concatenation along channels (torch.cat(dim=1)), or along the first per-sample axis of any rank "
+           "(CLIP's mean token before the (H*W, C) tokens)")
 
     def shape(self, a, xs):
         ranks = {len(x) for x in xs}
@@ -409,3 +411,28 @@ def _broadcast(leads: list[tuple]) -> tuple | None:
             return None
         out.append(big.pop() if big else 1)
     return tuple(out)
+
+
+@register
+class PosEmbed(Op):
+    name = "pos_embed"
+    ranks = None
+    fresh = True
+    doc = ("a learnable tensor of the input's own shape added to it: an absolute position embedding (CLIP's "
+           "attention pool, (H*W + 1, C) tokens); a parameter of the enclosing block itself, named after the "
+           "node (timm's head.pos_embed), initialised to zeros")
+
+    def tensors(self, a, xs, y):
+        return [Tensor("", tuple(xs[0]))]
+
+    def parameter(self, a, xs, y):
+        return Call("torch.zeros", (("size", tuple(xs[0])),))
+
+    def elementwise(self, a, xs, y):
+        return math.prod(y)            # one addition per element, as add's
+
+    def call(self, a, args, inplace=False):
+        return Call("+").on(args[1], args[0])        # x + pos_embed, as timm writes it
+
+    def label(self, a):
+        return "pos embed"
