@@ -600,3 +600,18 @@ def test_attention_pool_round_trips(tmp_path, separate):
     with FlopCounterMode(display=False) as fc:
         meta(torch.zeros(1, 3, 8, 8, device="meta"))
     assert g.eval_counts()["macs"] == fc.get_total_flops() // 2
+
+
+class _Causal(torch.nn.Module):
+    def forward(self, x):
+        q = x.flatten(2).transpose(1, 2).unsqueeze(1)         # (N, 1, H*W, C)
+        return torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+
+
+def test_causal_attention_is_named_not_imported():
+    """archspec's attention has no mask: a causal one is an error naming the call and what differs."""
+    from archspec.pytorch.importing import import_model
+    from archspec.pytorch.importing.trace import ImportError_
+    with pytest.raises(ImportError_) as e:
+        import_model(_Causal(), (4, 2, 2), "causal", "test")
+    assert "F.scaled_dot_product_attention with a mask, is_causal or enable_gqa" in str(e.value)
