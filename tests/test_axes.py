@@ -15,7 +15,8 @@ from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
 
 NEW = ("slice", "split", "softmax", "stack", "reshape", "flatten", "unflatten", "transpose", "elu", "mish",
        "sum", "mean", "mul-branches", "relu-4d", "amax", "upsample", "conv1d", "layer_scale-flat", "matmul",
-       "adaptive_maxpool", "add-broadcast", "pad", "blurpool", "condconv", "div", "expand")
+       "adaptive_maxpool", "add-broadcast", "pad", "blurpool", "condconv", "div", "expand", "attention", "contiguous",
+       "pos_embed", "concat-tokens", "linear-tokens")
 
 
 def _front(shape) -> str:
@@ -82,6 +83,17 @@ def _error(spec_file, shape, nodes) -> str:
      "cannot divide (3, 4, 4) and (3, 2, 2)"),
     ([2, 1, 3], ["{op: expand, sizes: [2, 4, 5]}"], "cannot expand (2, 1, 3) to [2, 4, 5]"),
     ([2, 1, 3], ["{op: expand, sizes: [2, 4]}"], "give one size per axis"),
+    ([8, 4, 5], ["q: {op: unflatten, sizes: [2, 4]}", "t: {op: transpose, in: q, axes: [2, 3]}",
+                 "{op: attention, in: [q, t, q]}"], "no attention of the queries, keys and values (2, 4, 4, 5), "
+                                                     "(2, 4, 5, 4) and (2, 4, 4, 5)"),
+    ([8, 4, 5], ["q: {op: unflatten, sizes: [2, 4]}", "{op: attention, in: [q, input, q]}"],
+     "no attention of the queries, keys and values (2, 4, 4, 5), (8, 4, 5) and (2, 4, 4, 5)"),
+    ([8, 4, 5], ["{op: attention, in: [input, input, input], dropout: 1.5}"], "dropout"),
+    ([12], ["t: {op: unflatten, sizes: [4, 3]}", "u: {op: unflatten, in: input, sizes: [3, 4]}",
+            "{op: concat, in: [t, u]}"], "cannot concatenate (4, 3) and (3, 4)"),
+    ([12], ["{op: unflatten, sizes: [2, 2, 3]}", "{op: linear, out: 4}"],
+     "linear expects a 1-d or 2-d input, got (2, 2, 3)"),
+    ([12], ["pos_embed", "{op: pos_embed, foo: 1}"], "foo"),
     ([4, 5, 5], ["{op: conv1d, out: 3, k: 1}"], "conv1d expects a 2-d input, got (4, 5, 5)"),
     ([6], ["{op: layer_scale, flat: true}"], "layer_scale flat: true on (6): flat holds (C,) for a (C, H, W) map"),
     ([6, 2, 2], ["{op: layer_scale, flat: true, scalar: true}"], "layer_scale: flat and scalar both"),
@@ -102,6 +114,16 @@ def _error(spec_file, shape, nodes) -> str:
 def test_static_checks_are_located(spec_file, shape, nodes, message):
     nodes = [*nodes[:-1], f"x: {nodes[-1]}"]
     assert message in _error(spec_file, shape, nodes)
+
+
+def test_contiguous_lays_a_strided_tensor_out_anew(spec_file):
+    """After a transpose the tensor is strided; contiguous copies it row-major, the values kept."""
+    g = archspec.analyze(spec_file("archspec: 1\ninput: [3, 4, 5]\nnodes:\n  - {op: transpose, axes: [0, 2]}\n"
+                                   "  - contiguous\n"))
+    x = torch.randn(2, 3, 4, 5)
+    y = archspec.compile(g)(x)
+    assert y.is_contiguous() and not x.transpose(1, 3).is_contiguous()
+    assert torch.equal(y, x.transpose(1, 3))
 
 
 def test_anonymous_slice_and_sum_are_not_named_after_builtins(spec_file):

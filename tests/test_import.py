@@ -533,6 +533,8 @@ TIMM += ["ecaresnet26t", "gcresnet33ts", "convnext_atto", "inception_next_atto",
          "fasternet_t1", "rexnet_100"]
 # SKNet's selective kernel (a ModuleList of paths over one input, softmax across them), ConvNeXt's RMS norm
 TIMM += ["skresnet18", "skresnext50_32x4d", "convnext_zepto_rms", "convnext_zepto_rms_ols", "hgnetv2_b0"]
+# attention (ops/merge.py): MobileNetV4's multi-query attention (F.scaled_dot_product_attention) and LayerScale2d
+TIMM += ["mobilenetv4_hybrid_medium"]
 
 
 @pytest.mark.slow
@@ -554,7 +556,10 @@ def test_timm_round_trip(name, tmp_path):
     # VGG's head pools maps below 7x7 (a branch on the shape, traced at 224); Inception's stems need 96
     # GhostNetV2's attention upsamples to the size of the import's maps (3x3 to 7x7 at 224)
     side = {"vgg11": 224, "inception_v3": 96, "inception_v4": 96, "inception_resnet_v2": 96,
-            "ghostnetv2_100": 224}.get(name, 64)
+            "ghostnetv2_100": 224,
+            "mobilenetv4_hybrid_medium": 256,     # its attention reshapes to the traced positions (16x16 at 256)
+            "resnet50_clip": 224,                 # its position embedding holds 7x7 + 1 tokens
+            }.get(name, 64)
     x = torch.randn(2, 3, side, side)
     ours = _round_trip(out, model, x, compiled=True)
     torch.manual_seed(1)
@@ -685,3 +690,53 @@ TIMM_PADDED = ["tf_efficientnet_lite0", "tf_mixnet_s", "tf_mobilenetv3_small_min
 @pytest.mark.parametrize("name", TIMM_PADDED)
 def test_timm_round_trip_padded(name, tmp_path):
     test_timm_round_trip(name, tmp_path)
+
+
+# -- attention (ops/merge.py): timm's attention pool, with one qkv linear (its q, k and v taken out of a
+# permute that moves the batch axis, then unbind) and with three; its first token an index x[:, 0] --------
+
+class _Pooled(torch.nn.Module):
+    def __init__(self, separate: bool):
+        super().__init__()
+        from timm.layers import AttentionPool2d
+        self.stem = torch.nn.Conv2d(3, 16, 3, stride=2, padding=1)
+        self.head = AttentionPool2d(16, feat_size=4, out_features=10, num_heads=2, qkv_separate=separate)
+
+    def forward(self, x):
+        return self.head(self.stem(x))
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["qkv", "q-k-v"])
+def test_attention_pool_round_trips(tmp_path, separate):
+    """CLIP's attention pool: the mean token concatenated, the position embedding added (a parameter of
+    the head, as timm names it), the heads' attention, the first token: equal outputs and counts."""
+    pytest.importorskip("timm")
+    from archspec.pytorch.importing import import_model
+    torch.manual_seed(0)
+    model = _Pooled(separate).eval()
+    path = tmp_path / "pooled.yaml"
+    path.write_text(import_model(model, (3, 8, 8), "pooled", "test"))
+    text = path.read_text()
+    assert "      - pos_embed" in text and "op: attention" in text       # the node named as the parameter
+    assert ("permute" in text) != separate            # the joint qkv's pieces: slice, squeeze, permute
+    g = _round_trip(path, model, torch.randn(2, 3, 8, 8))
+    with torch.device("meta"):      # (on a CPU FlopCounterMode leaves torch's fused attention kernel out)
+        meta = _Pooled(separate).eval()
+    with FlopCounterMode(display=False) as fc:
+        meta(torch.zeros(1, 3, 8, 8, device="meta"))
+    assert g.eval_counts()["macs"] == fc.get_total_flops() // 2
+
+
+class _Causal(torch.nn.Module):
+    def forward(self, x):
+        q = x.flatten(2).transpose(1, 2).unsqueeze(1)         # (N, 1, H*W, C)
+        return torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+
+
+def test_causal_attention_is_named_not_imported():
+    """archspec's attention has no mask: a causal one is an error naming the call and what differs."""
+    from archspec.pytorch.importing import import_model
+    from archspec.pytorch.importing.trace import ImportError_
+    with pytest.raises(ImportError_) as e:
+        import_model(_Causal(), (4, 2, 2), "causal", "test")
+    assert "F.scaled_dot_product_attention with a mask, is_causal or enable_gqa" in str(e.value)

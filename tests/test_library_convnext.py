@@ -91,7 +91,7 @@ def test_linear_on_a_channels_first_map_hints_the_permute(capsys, spec_file):
     path = spec_file("archspec: 1\ninput: [8, 6, 6]\nnodes:\n  - l: {op: linear, out: 4}\n")
     assert main(["validate", path]) == 1
     err = capsys.readouterr().err
-    assert f"{path}:4:5: error: l: linear expects a 1-d input, got (8, 6, 6)" in err
+    assert f"{path}:4:5: error: l: linear expects a 1-d or 2-d input, got (8, 6, 6)" in err
     assert "or {op: permute, dims: [0, 2, 3, 1]} to apply it at each position" in err
 
 

@@ -118,6 +118,8 @@ CASES = [
     ("permute", [3, 4, 5], "{op: permute, dims: [0, 2, 3, 1]}", [], "permute 0, 2, 3, 1"),
     ("permute-back", [3, 4, 5], "{op: permute, dims: [0, 3, 1, 2]}", [LAST], "permute 0, 3, 1, 2"),
     ("permute-spatial", [3, 4, 5], "{op: permute, dims: [0, 1, 3, 2]}", [], None),
+    ("permute-last-first", [3, 4, 5], "{op: permute, dims: [0, 3, 1, 2]}", [], None),     # (H, W, C) to (C, H, W)
+    ("contiguous", [3, 4, 5], "{op: contiguous, in: t}", ["t: {op: transpose, axes: [1, 2]}"], "contiguous"),
     ("permute-1d", [6], "{op: permute, dims: [0, 1]}", [], "permute 0, 1"),
     ("permute-5d", [3, 8, 8], "{op: permute, dims: [0, 3, 5, 1, 2, 4]}", ["{op: reshape, shape: [3, 4, 2, 4, 2]}"],
      "permute 0, 3, 5, 1, 2, 4"),        # TResNet's space-to-depth
@@ -207,6 +209,18 @@ CASES = [
     ("grn-channels-last", [6, 3, 4], "grn", [LAST], "grn"),
     ("learnable_affine", [3, 4, 4], "learnable_affine", [], "learnable affine"),
     ("learnable_affine-1d", [5], "{op: learnable_affine, scale: 2.0, bias: 0.5}", [], "learnable affine"),
+    # q k^T v over (heads, L, E): the same tensor thrice; one key/value head for two query heads (MobileNetV4's)
+    ("attention", [8, 4, 5], "{op: attention, in: [q, q, q]}", ["q: {op: unflatten, sizes: [2, 4]}"], "attention"),
+    ("attention-mqa-scale", [8, 4, 5], "{op: attention, in: [q, m, m], scale: 0.5}",
+     ["q: {op: unflatten, sizes: [2, 4]}", "m: {op: mean, in: q, axis: [0], keepdim: true}"], "attention"),
+    ("attention-dropout", [8, 4, 5], "{op: attention, in: [q, m, m], dropout: 0.25}",
+     ["q: {op: unflatten, sizes: [2, 4]}", "m: {op: mean, in: q, axis: [0], keepdim: true}"], "attention"),
+    # CLIP's attention pool: (H*W, C) tokens, the mean token before them, a position embedding, linear per token
+    ("pos_embed", [6, 3, 4], "pos_embed", [], "pos embed"),
+    ("pos_embed-tokens", [12], "{op: pos_embed, in: t}", ["t: {op: unflatten, sizes: [4, 3]}"], "pos embed"),
+    ("concat-tokens", [12], "{op: concat, in: [m, t]}",
+     ["t: {op: unflatten, sizes: [4, 3]}", "m: {op: mean, in: t, axis: [0], keepdim: true}"], "concat"),
+    ("linear-tokens", [12], "{op: linear, in: t, out: 5}", ["t: {op: unflatten, sizes: [4, 3]}"], "linear 5"),
     ("upsample-size", [2, 3, 3], "{op: upsample, size: [7, 7]}", [], "upsample to 7x7"),     # GhostNetV2's 3 to 7
     ("pad", [3, 5, 6], "{op: pad, amounts: [0, 1, 0, 1]}", [], "pad 0, 1, 0, 1"),
     ("pad-value-crop", [3, 5, 6], "{op: pad, amounts: [2, -1, 1, 0], value: -1.5}", [], "pad 2, -1, 1, 0 -1.5"),
@@ -377,6 +391,8 @@ REFERENCE = {
     "adaptive_maxpool-square": lambda x, m: x.unflatten(3, (2, 3)).unflatten(2, (2, 3)).amax((3, 5)),
     "conv1d": lambda x, m: torch.einsum("bclk,ock->bol", F.pad(x[:, None], (1, 1)).unfold(2, 3, 1), m["weight"]),
     "permute-spatial": lambda x, m: x.transpose(2, 3),
+    "permute-last-first": lambda x, m: x.transpose(1, 3).transpose(2, 3),
+    "contiguous": lambda x, m: x.transpose(2, 3),
     "permute-5d": lambda x, m: x.view(B, 3, 4, 2, 4, 2).permute(0, 3, 5, 1, 2, 4),
     "stochastic_depth": lambda x, m: x,                 # eval mode
     "stochastic_depth-batch-1d": lambda x, m: x,
@@ -421,6 +437,14 @@ REFERENCE = {
     "amax": lambda x, m: x.flatten(2).max(2).values[:, :, None, None],
     "amax-channels": lambda x, m: x.max(1).values,
     "upsample": lambda x, m: x.repeat_interleave(2, 2).repeat_interleave(2, 3),
+    "pos_embed": lambda x, m: x + _only(m),
+    "pos_embed-tokens": lambda x, m: x.view(B, 4, 3) + _only(m),
+    "concat-tokens": lambda x, m: torch.cat([x.view(B, 4, 3).mean(1, keepdim=True), x.view(B, 4, 3)], 1),
+    "linear-tokens": lambda x, m: x.view(B, 4, 3) @ m["weight"].T + m["bias"],
+    "attention": lambda x, m: _attention(x.unflatten(1, (2, 4)), None, 5 ** -0.5),
+    "attention-dropout": lambda x, m: _attention(x.unflatten(1, (2, 4)), x.unflatten(1, (2, 4)).mean(1, True),
+                                                 5 ** -0.5),      # eval: no dropout
+    "attention-mqa-scale": lambda x, m: _attention(x.unflatten(1, (2, 4)), x.unflatten(1, (2, 4)).mean(1, True), 0.5),
     # nearest from 3 to 7: output k reads input floor(k * 3 / 7)
     "upsample-size": lambda x, m: x[:, :, [0, 0, 0, 1, 1, 2, 2]][:, :, :, [0, 0, 0, 1, 1, 2, 2]],
     # pad, written out: a bigger tensor of the fill value with the input placed in it (cropped where negative)
@@ -452,6 +476,10 @@ def _placed(x, out, at):
     index = (slice(None),) * (out.dim() - len(at)) + tuple(slice(o, o + n) for o, n in zip(at, x.shape[-len(at):]))
     out[index] = x
     return out
+def _attention(q, kv, scale):
+    """softmax(q k^T * scale) v by hand, k = v = `kv` (or q) broadcast over the heads."""
+    kv = q if kv is None else kv
+    return torch.softmax(q @ kv.transpose(-1, -2) * scale, -1) @ kv
 
 
 def _stack2(x):

@@ -463,3 +463,16 @@ class Expand(Op):
 
     def label(self, a):
         return f"expand {', '.join(map(str, a.sizes))}"
+
+
+@register
+class Contiguous(Op):
+    name = "contiguous"
+    ranks = None
+    channels_last = True
+    doc = ("the same values laid out anew in row-major order: x.contiguous(), a copy where a permute or "
+           "transpose left the input strided (the import keeps it there: a conv after it computes as torch's "
+           "source does, to the bit)")
+
+    def call(self, a, args, inplace=False):
+        return Call(".contiguous").on(args[0])

@@ -329,10 +329,11 @@ class LayerNorm(Op):
 @register
 class Linear(Op):
     name = "linear"
-    ranks = (1,)
+    ranks = (1, 2)
     channels_last = True
-    doc = ("fully-connected layer (nn.Linear) on a flat vector, or on the channels at each position "
-           "of a channels-last (H, W, C) tensor (ConvNeXt's pointwise layers)")
+    doc = ("fully-connected layer (nn.Linear) on a flat vector, on the features of each token of a (tokens, C) "
+           "tensor (CLIP's attention pool), or on the channels at each position of a channels-last (H, W, C) "
+           "tensor (ConvNeXt's pointwise layers)")
 
     class Attrs(base.Attrs):
         out: Pos

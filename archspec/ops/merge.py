@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field
 from ..errors import SpecError, fmt_shape
 from . import base
 from .axes import MAX_RANK
-from .base import Call, ChannelsLast, NonNeg, Op, Pos, Saved, axis_of, kw, like, register, torch_dim
+from .base import Call, ChannelsLast, NonNeg, Op, Pos, Prob, Saved, Self, Tensor, axis_of, kw, like, register, torch_dim
 
 PAD_CHANNELS = '''
 class PadChannels(nn.Module):
@@ -35,7 +35,9 @@ def _shapes(xs) -> str:
 class Concat(Op):
     name = "concat"
     arity = None
-    doc = "concatenation along channels (torch.cat(dim=1))"
+    ranks = None
+    doc = ("concatenation along channels (torch.cat(dim=1)), or along the first per-sample axis of any rank "
+           "(CLIP's mean token before the (H*W, C) tokens)")
 
     def shape(self, a, xs):
         ranks = {len(x) for x in xs}
@@ -247,7 +249,8 @@ class Permute(Op):
     view = True             # of its input, which it keeps nothing of for backward
     doc = ("reorders the axes, the batch axis 0 staying first (torch.permute): dims [0, 2, 3, 1] makes "
            "a (C, H, W) map the channels-last (H, W, C) tensor that layernorm and linear then act on per "
-           "position, [0, 3, 1, 2] makes it channels first again (ConvNeXt's block)")
+           "position, [0, 3, 1, 2] makes it channels first again (ConvNeXt's block); any other order keeps a tensor "
+           "channels first, its new first axis the channels")
 
     class Attrs(base.Attrs):
         # up to MAX_RANK per-sample axes and the batch's: TResNet's space-to-depth permutes (4, 4, C, H, W)
@@ -261,7 +264,9 @@ class Permute(Op):
                             hint="e.g. [0, 2, 3, 1] (to channels last) or [0, 3, 1, 2] (back to channels first)")
         sizes = [x[d - 1] for d in dims[1:]]
         channel = dims.index(len(x) if isinstance(x, ChannelsLast) else 1)     # where the channel axis goes
-        if len(x) == 3 and channel not in (1, 3):
+        # a channels-first tensor's axes reorder freely (its new first is its channels: MobileNetV4's attention
+        # output reshaped to (H, W, C), then permuted to (C, H, W)); a channels-last one's channels go first or last
+        if len(x) == 3 and channel not in (1, 3) and isinstance(x, ChannelsLast):
             raise SpecError(f"dims {list(dims)} put the channel axis of {fmt_shape(x)} between height and width",
                             hint="the channel axis goes first (1) or last (3)")
         return ChannelsLast(sizes) if len(x) == 3 and channel == 3 else tuple(sizes)
@@ -374,3 +379,88 @@ class Matmul(Op):
 
     def label(self, a):
         return "matmul"
+
+
+@register
+class Attention(Op):
+    name = "attention"
+    arity = 3
+    ranks = None
+    fresh = True
+    doc = ("scaled dot-product attention of queries (..., L, E) over keys (..., S, E) and values (..., S, Ev), "
+           "the axes before the last two (heads) broadcast (one key/value head for many query heads: "
+           "MobileNetV4's multi-query attention): F.scaled_dot_product_attention(q, k, v), softmax(q k^T * "
+           "`scale`) v, `scale` null for 1 / sqrt(E), `dropout` on the weights in training; (..., L, Ev)")
+
+    class Attrs(base.Attrs):
+        scale: float | None = None
+        dropout: Prob = 0.0
+
+    def shape(self, a, xs):
+        q, k, v = xs
+        lead = _leading([q[:-2], k[:-2], v[:-2]]) if len(q) == len(k) == len(v) >= 2 else None
+        if lead is None or q[-1] != k[-1] or k[-2] != v[-2]:
+            raise SpecError(f"no attention of the queries, keys and values {', '.join(map(fmt_shape, xs[:2]))} "
+                            f"and {fmt_shape(v)}",
+                            hint="(..., L, E), (..., S, E), (..., S, Ev): the same rank, at least 2, the keys' "
+                                 "E the queries', as many values as keys, the axes before them equal or 1")
+        return (*lead, q[-2], v[-1])
+
+    def macs(self, a, xs, y):
+        q, k, v = xs                 # q k^T, then the weights times v (FlopCounterMode's count / 2)
+        return math.prod(y[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
+
+    def saved(self, a, xs, y, inplace=False):
+        # torch's math kernel (the one training runs on a CPU): the queries and keys scaled anew, the weights
+        # (with dropout also its mask and the dropped weights), the values (a copy where broadcast)
+        q, k, v = xs
+        lead = y[:-2]
+        weights = Saved("new", shape=(*lead, q[-2], k[-2]))
+        values = Saved("input", 2) if v[:-2] == lead else Saved("new", shape=(*lead, *v[-2:]))
+        return (Saved("new", shape=(*lead, *q[-2:])), Saved("new", shape=(*lead, *k[-2:])),
+                *(weights,) * (3 if a.dropout else 1), values)
+
+    def call(self, a, args, inplace=False):
+        # dropout in training only: p * self.training (0.0 in eval)
+        p = Call("*", (("p", a.dropout),)).on(Self("training")) if a.dropout else 0.0
+        return Call("F.scaled_dot_product_attention", (),
+                    (kw("dropout_p", p, 0.0), kw("scale", a.scale, None))).on(*args)
+
+    def label(self, a):
+        return "attention"
+
+
+def _leading(leads: list[tuple]) -> tuple | None:
+    """The leading axes of the queries, keys and values broadcast together, or None where they cannot."""
+    out = []
+    for sizes in zip(*leads):
+        big = {s for s in sizes if s != 1}
+        if len(big) > 1:
+            return None
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+@register
+class PosEmbed(Op):
+    name = "pos_embed"
+    ranks = None
+    fresh = True
+    doc = ("a learnable tensor of the input's own shape added to it: an absolute position embedding (CLIP's "
+           "attention pool, (H*W + 1, C) tokens); a parameter of the enclosing block itself, named after the "
+           "node (timm's head.pos_embed), initialised to zeros")
+
+    def tensors(self, a, xs, y):
+        return [Tensor("", tuple(xs[0]))]
+
+    def parameter(self, a, xs, y):
+        return Call("torch.zeros", (("size", tuple(xs[0])),))
+
+    def elementwise(self, a, xs, y):
+        return math.prod(y)            # one addition per element, as add's
+
+    def call(self, a, args, inplace=False):
+        return Call("+").on(args[1], args[0])        # x + pos_embed, as timm writes it
+
+    def label(self, a):
+        return "pos embed"

@@ -333,8 +333,9 @@ def module_ops(m: nn.Module) -> list[tuple[str, dict]] | None:
 class Call:
     """One fx call: its tensor inputs' shapes, its remaining arguments and its output shape."""
 
-    def __init__(self, shapes: list[tuple], args: list, kwargs: dict, out: tuple | None):
+    def __init__(self, shapes: list[tuple], args: list, kwargs: dict, out: tuple | None, dense: bool = True):
         self.shapes, self.args, self.kwargs, self.out = shapes, args, kwargs, out
+        self.dense = dense           # whether the first tensor input is laid out row-major (contiguous)
 
     def arg(self, index: int, name: str, default=None):
         """A non-tensor argument by position (among the non-tensor ones) or keyword."""
@@ -554,6 +555,26 @@ METHODS: dict[str, Callable[[Call], list]] = {
     "sum": _reduce("sum"), "amax": _reduce("amax"), "matmul": _unary("matmul"),
     "expand": _expand, "expand_as": _expand,
 }
+
+# -- attention (ops/merge.py): F.scaled_dot_product_attention as the `attention` op ----------------------
+
+def _attention(c: Call) -> list:
+    """F.scaled_dot_product_attention(q, k, v, ...): without a mask, causality or grouped heads (a
+    dropout_p the trace shows: timm passes attn_drop.p in training, 0 in eval)."""
+    if len(c.shapes) != 3 or c.arg(1, "is_causal", False) or c.arg(4, "enable_gqa", False):
+        raise Unsupported("a mask, is_causal or enable_gqa (archspec's attention takes queries, keys and values)")
+    if c.args and c.args[0] is None:         # attn_mask=None given by position
+        c = Call(c.shapes, c.args[1:], c.kwargs, c.out)
+    scale, p = c.arg(3, "scale"), float(c.arg(0, "dropout_p", 0.0))
+    return [("attention", {**({"scale": float(scale)} if scale is not None else {}),
+                           **({"dropout": p} if p else {})})]
+
+
+FUNCTIONS[F.scaled_dot_product_attention] = _attention
+# x.contiguous() copies a strided tensor (MobileNetV4's attention output, permuted to (C, H, W)): kept, as a
+# conv computes on it otherwise than on the strided one; on a row-major tensor it is no op
+METHODS["contiguous"] = lambda c: [("identity" if c.dense else "contiguous", {})]
+# -- end of attention ------------------------------------------------------------------------------------
 
 # calls that only read sizes (x.size(0) for a view): they make no tensor and no op
 SHAPE_CALLS = {"size", "dim"}

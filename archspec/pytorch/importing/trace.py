@@ -359,7 +359,8 @@ class _Builder:
         where = self._where(n, name)
         if _is_tuple_type(n):
             return           # the named tuple of the outputs
-        if self._split_or_shuffle(n, where) or self._layer_scale(n, where) or _broadcast(n, self.ids):
+        if _attention_steps(self, n, where) or self._split_or_shuffle(n, where) or self._layer_scale(n, where) \
+                or _broadcast(n, self.ids):
             return
         if not _is_tensor(n):
             if any(isinstance(v, TensorMetadata) for v in _flat(n.meta.get("tensor_meta"))):
@@ -370,7 +371,7 @@ class _Builder:
         values = self.values if n.target in table.SIZED_ARGS else {}
         rest = [_numbers(a, values) for a in (n.args[1:] if n.op == "call_method" else n.args) if not _holds_tensor(a)]
         kwargs = {k: _numbers(v, values) for k, v in n.kwargs.items() if not _holds_tensor(v)}
-        call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n))
+        call = table.Call([_shape(t) for t in tensors], rest, kwargs, _shape(n), _dense(tensors))
         try:
             ops = table.call_ops(n.op, n.target, call)
         except Unsupported as e:
@@ -402,7 +403,7 @@ class _Builder:
         if target == "getitem" and x in self.ids and _is_tensor(n):
             self._slice(n, where, x, _cut(x, n.args[1], where), [])
             return True
-        if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and len(_shape(n)) == 5:
+        if target in ("view", "reshape") and x in self.ids and _is_tensor(n) and _ranks(x, n) == (4, 5):
             (b, c, h, w), y = _shape(x), _shape(n)
             if y[0] == b and y[1] * y[2] == c and y[3:] == (h, w) and _transposed(n):
                 self.pending[n] = ("grid", self.ids[x], y[1])
@@ -482,6 +483,73 @@ class _Builder:
         return [self.ids[t] for t in tensors]
 
 
+# -- attention (CLIP's attention pool): steps outside _Builder, which holds the rest --------------------
+
+def _attention_steps(b: _Builder, n: fx.Node, where: str) -> bool:
+    """The steps of CLIP's attention pool that are no plain call: its position embedding, its heads, its
+    first token (as _Builder._split_or_shuffle)."""
+    tensor = next((a for a in n.args if isinstance(a, fx.Node) and b.pending.get(a, ("",))[0] == "tensor"), None)
+    if tensor is not None and _name(n) == "unsqueeze" and n.args[0] is tensor and tuple(n.args[1:]) == (0,):
+        b.pending[n] = ("tensor", b.pending[tensor][1], "batch")        # pos_embed.unsqueeze(0), added next
+        return True
+    if tensor is not None and b.pending[tensor][2:] == ("batch",):
+        return not _is_tensor(n) or _pos_embed(b, n, where, b.pending[tensor][1])     # (its .shape read: no op)
+    return _heads_or_select(b, n, where, _name(n), n.args[0] if n.args else None)
+
+
+def _heads_or_select(b: _Builder, n: fx.Node, where: str, target, x: Any) -> bool:
+    """x.permute(2, 0, 3, 1, 4).unbind(0) (CLIP's q, k, v out of one qkv: the batch axis moved, then
+    the pieces taken), each piece a slice of that axis, squeezed, the rest permuted; and x[:, 0] (an
+    index, not a slice: CLIP's first token), a slice then squeezed."""
+    step = b.pending.get(x) if isinstance(x, fx.Node) else None
+    if target == "permute" and x in b.ids and _is_tensor(n):
+        dims = tuple(n.args[1] if isinstance(n.args[1], (tuple, list)) else n.args[1:])
+        if dims[0] != 0 and n.users and all(_name(u) == "unbind" and tuple(u.args[1:]) in ((), (0,))
+                                             and not u.kwargs for u in n.users):
+            b.pending[n] = ("heads", x, dims)
+            return True
+    if target == "unbind" and step and step[0] == "heads":
+        b.pending[n] = step
+        return True
+    if target == "getitem" and step and step[0] == "heads" and isinstance(n.args[1], int):
+        x, dims = step[1], step[2]
+        k, shape, rest = n.args[1] % _shape(x)[dims[0]], _shape(x), [d - (d > dims[0]) for d in dims[1:]]
+        cut = (dims[0], k, k + 1, 1)
+    elif target == "getitem" and x in b.ids and _is_tensor(n) and any(
+            type(i) is int for i in (n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],))):
+        index = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
+        shape, rest = _shape(x), []
+        cut = _cut(x, tuple(slice(i, i + 1 or None) if type(i) is int else i for i in index), where)
+    else:
+        return False
+    kept = tuple(v for d, v in enumerate(shape) if d != cut[0])
+    sliced = (*shape[1:cut[0]], 1, *shape[cut[0] + 1:])          # per sample, the cut axis of size 1
+    ops = [("slice", {"axis": table.axis_of(cut[0]), "start": cut[1], "stop": cut[2]})]
+    ops += table.reshape_ops(sliced, kept[1:])
+    if rest and rest != sorted(rest):
+        ops.append(("permute", {"dims": tuple(rest)}))
+    b._add(n, b._scope(n), [op for op in ops if op[0] != "identity"] or [("identity", {})], None,
+              [b.ids[x]], where)
+    return True
+
+
+def _pos_embed(b: _Builder, n: fx.Node, where: str, path: str) -> bool:
+    """x + pos_embed.unsqueeze(0): a module's own parameter of the tokens' shape added to them
+    (CLIP's attention pool), the `pos_embed` op named as torch names the parameter."""
+    owner, _, local = path.rpartition(".")
+    p = dict(b.model.named_parameters()).get(path)
+    x = [a for a in n.args if isinstance(a, fx.Node) and a in b.ids]
+    scope = b._scope(n)
+    if not (n.target in (operator.add, torch.add, "add") and len(x) == 1 and len(n.args) == 2 and p is not None
+            and tuple(p.shape) == _shape(x[0])[1:] and scope.path == owner):
+        raise ImportError_(f"{path} ({type(b.model.get_submodule(owner)).__name__})",
+                           "a parameter or buffer used directly in forward",
+                           "register an op that holds it with --ops")
+    b.calls[path] = 1
+    b._add(n, scope, [("pos_embed", {})], local, [b.ids[x[0]]], where, path, True)
+    return True
+
+
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
@@ -498,6 +566,16 @@ def _broadcast(n: fx.Node, ids: dict) -> bool:
         ids[n] = ids[x]
         return True
     return False
+
+
+def _ranks(x: fx.Node, n: fx.Node) -> tuple[int, int]:
+    """A reshape's ranks in and out: (4, 5) may be a channel shuffle's view, (3, 5) is CLIP's (B, L, 3, h, d)."""
+    return len(_shape(x)), len(_shape(n))
+
+
+def _dense(tensors: list) -> bool:
+    """Whether a call's first tensor input is laid out row-major (contiguous)."""
+    return not tensors or tensors[0].meta["tensor_meta"].memory_format == torch.contiguous_format
 
 
 def _transposed(n: fx.Node) -> bool:
