@@ -143,13 +143,12 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
     return out
 
 
-# specs whose blocks the emitter cannot yet write as one class (issue 22): numbers in forward's
-# functional calls (unflatten sizes) are written as literals, so each stage gets its own numbered
-# class; Res2Net's subset width is a `let:` of its block (`planes * base_width // 64 * groups`), which
-# the IR does not keep, so its slices' bounds stay node-named parameters, and a concat of the ladder's
+# specs whose blocks the emitter cannot yet write as torchvision would (issue 22): SKNet's attention
+# width is a `let:` of its block (`make_divisible(out * sk_ratio, sk_divisor)`, no multiple of a
+# parameter), and Res2Net's subset width is one too (`planes * base_width // 64 * groups`); the IR
+# does not keep lets, so those widths stay node-named parameters, and a concat of Res2Net's ladder
 # steps reads generic names. Strict: each flips to a failure once fixed.
-NOT_YET = {"resnest14d": "SplitAttention2, BottleneckReduction2...: one class per stage",
-           "skresnet50": "SelectiveKernel2, SkBottleneck2...: one class per stage",
+NOT_YET = {"skresnet50": "SelectiveKernel(attn_fc_reduce_out_channels): the let `d`",
            "res2net50_26w_4s": "x1_stop, conv1_out_channels; torch.cat([out, out_1, out_2, out_3], 1)"}
 
 

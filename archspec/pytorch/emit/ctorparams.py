@@ -9,6 +9,7 @@ import itertools
 import re
 from typing import TYPE_CHECKING, Any
 
+from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 FIXED_MIN = 8          # a number written as a block parameter without a name to go by: a channel count, not
 #                        a kernel or stride, which a 2 or 3 that the block fixes could as well be
 SIDES = ("in_channels", "out_channels")
+_WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*")     # a name in an expression of parameters
 _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 
 
@@ -24,7 +26,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     """The constructor's parameters: the numbers that differ between the class's instances,
     one parameter for positions that are always equal, named after a block parameter or
     the in/out channels where they match one, or an expression of those."""
-    per_scope = [planner.positions_of(sn, plan.optional) for sn in plan.instances]
+    per_scope = [planner.positions_of(sn, plan.optional) + planner.numbers_of.get(sn, []) for sn in plan.instances]
+    n_ctor = len(per_scope[0]) - len(planner.numbers_of.get(plan.instances[0], []))
     labels = [lab for lab, _ in per_scope[0]]
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
@@ -38,7 +41,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
         column_of = {p: col for p, col in column_of.items() if p not in derived}
         column_of.update(_used(derived.values(), candidates, column_of))
     n = _num_classes(planner, plan)
-    for k, (label, col) in enumerate(zip(labels, columns)):
+    for k, (label, col) in enumerate(zip(labels[:n_ctor], columns)):     # forward's numbers: as they are
         if plan.slots[k] is None and n is not None and col[0] == n[0] and label in n[1]:
             plan.slots[k] = "num_classes"
             column_of["num_classes"] = col
@@ -51,6 +54,24 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels"))
     for i, sn in enumerate(plan.instances):
         planner.args_of[sn] = [column_of[p][i] for p in plan.params]
+    _forward_slots(plan, plan.slots[n_ctor:])
+
+
+# attributes every nn.Module has, which a kept parameter must not overwrite
+_MODULE_ATTRS = frozenset({"training", "forward", "children", "modules", "parameters", "buffers", "apply",
+                           "to", "eval", "train", "state_dict", "extra_repr", "type", "half", "float", "double"})
+
+
+def _forward_slots(plan: ClassPlan, slots: list[str | None]) -> None:
+    """The numbers of forward's calls that the constructor takes, as forward reads them: each
+    parameter they name kept on self (`self.radix`), as timm's SplitAttn keeps its radix, under
+    another name where a child or nn.Module has that one."""
+    words = {w for s in slots if s for w in _WORD.findall(s)} & set(plan.params)
+    taken = Namespace(_MODULE_ATTRS | {c.local.split(".")[0] for c in plan.rep.children} | set(plan.optional))
+    attrs = {p: taken.first(p) or taken.fresh(p) for p in plan.params if p in words}
+    plan.stored = [(a, p) for p, a in attrs.items()]
+    plan.forward_slots = [_WORD.sub(lambda m: f"self.{attrs[m[0]]}" if m[0] in attrs else m[0], s) if s else None
+                          for s in slots]
 
 
 def _varying(labels: list[str], columns: list[tuple], namer: ParamNamer) -> list[str | None]:

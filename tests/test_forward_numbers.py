@@ -1,0 +1,29 @@
+"""Numbers in forward's calls that differ between the instances of one block (a reshape's sizes)
+are constructor parameters kept on self, so the instances share one class (timm's SplitAttn
+keeps its radix so), under another attribute name where a child has the parameter's name."""
+from __future__ import annotations
+
+import re
+
+import torch
+
+from archspec.pytorch.compiler import check, load_source, source
+
+SPEC = ("archspec: 1\ninput: [4, 1, 1]\nblocks:\n  halves:\n    params: {out: int}\n    nodes:\n"
+        "      - out: {op: conv, out: '${2 * out}', k: 1}\n"
+        "      - {op: reshape, shape: [2, '${out}', 1, 1]}\n"
+        "      - {op: reshape, shape: ['${2 * out}', 1, 1]}\n"
+        "nodes:\n  - a: {use: halves, out: 4}\n  - b: {use: halves, out: 8}\n")
+
+
+def test_stages_differing_in_forward_numbers_share_a_class(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(SPEC)
+    text = source(path)
+    assert re.findall(r"^class (\w+)\(", text, re.M) == ["Halves", "G"]
+    assert "self.out_1 = out" in text                # the child `out` keeps its name
+    assert "unflatten(1, (2, self.out_1, 1, 1))" in text
+    assert "self.a = Halves(out=4, out_channels=8)" in text and "self.b = Halves(out=8, out_channels=16)" in text
+    assert check(path).ok
+    m = load_source(text).Model()
+    assert m(torch.randn(2, 4, 1, 1)).shape == (2, 16, 1, 1)
