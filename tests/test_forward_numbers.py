@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import torch
+from paths import SPECS
 
 from archspec.pytorch.compiler import check, load_source, source
 
@@ -27,3 +28,29 @@ def test_stages_differing_in_forward_numbers_share_a_class(tmp_path):
     assert check(path).ok
     m = load_source(text).Model()
     assert m(torch.randn(2, 4, 1, 1)).shape == (2, 16, 1, 1)
+
+
+F_IMPORT = "import torch.nn.functional as F"
+
+
+def test_f_is_imported_where_a_forward_call_or_a_helper_class_uses_it(tmp_path, monkeypatch):
+    """The import follows what the file calls (the forward Calls' functions, the op helpers'
+    syntax trees), not a search of the file's text."""
+    from archspec.ops import REGISTRY, Call, Op, register
+
+    class Softsign(Op):
+        name = "test_softsign_f"
+
+        def call(self, a, args, inplace=False):
+            return Call("F.softsign")
+    monkeypatch.setitem(REGISTRY, Softsign.name, None)      # undone after the test: the op is its alone
+    register(Softsign)
+    path = tmp_path / "g.yaml"
+    path.write_text("archspec: 1\ninput: [4, 8, 8]\nnodes:\n  - {op: conv, out: 4, k: 1}\n  - {op: test_softsign_f}\n")
+    text = source(path)
+    assert F_IMPORT in text and "x = F.softsign(x)" in text
+    path.write_text("archspec: 1\ninput: [4, 8, 8]\nnodes:\n  - {op: conv, out: 4, k: 1}\n  - {op: relu}\n")
+    assert F_IMPORT not in source(path)
+    assert F_IMPORT in source(SPECS / "lenet5.yaml")            # F.avg_pool2d in its helper class only
+    text = source(SPECS / "convnext_tiny.yaml")
+    assert F_IMPORT in text and "F.layer_norm" in text

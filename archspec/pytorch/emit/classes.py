@@ -206,9 +206,11 @@ class ClassPlanner:
         self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`_merge` asks again)
         self.taken = Namespace({"Model", "_probe"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
+        self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
         for sn in tree.post_order():
             if not sn.sequential:
                 forward = forward_lines(tree, sn, probe)      # its numbers blank: the class's key
+                self.callees |= forward.callees
                 loop = self._loop(sn, forward, probe)
                 if loop is not None:
                     self.loop_of[sn] = loop

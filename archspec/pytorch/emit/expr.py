@@ -32,6 +32,15 @@ def is_number(v: Any) -> bool:
     return isinstance(v, tuple) and not isinstance(v, Verbatim) and bool(v) and all(is_number(x) for x in v)
 
 
+def callees(v: Any) -> set[str]:
+    """The functions and methods a forward value calls (`F.relu`, `torch.cat`, `.flatten`, `+`)."""
+    if isinstance(v, Call):
+        return {v.fn}.union(*map(callees, (*v.inputs, *(x for _, x in v.args), *(x for _, x, _ in v.kwargs))))
+    if isinstance(v, (list, tuple)) and not isinstance(v, (Self, Verbatim, Arg)):
+        return set().union(*map(callees, v))
+    return set()
+
+
 def with_numbers(v: Any, label: str, slots: Iterator[str | None], out: list[tuple[str, Any]]) -> Any:
     """The expression with each number of its calls' arguments (depth first: inputs, then args,
     then kwargs) recorded in `out` as (label, value) and replaced by `Verbatim(slot)` where its

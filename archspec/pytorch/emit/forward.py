@@ -10,7 +10,7 @@ from typing import Any
 
 from ...names import Namespace, name_problem
 from ...ops.base import literal
-from .expr import expression, in_place_add, node_expr, with_numbers
+from .expr import callees, expression, in_place_add, node_expr, with_numbers
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
@@ -40,6 +40,7 @@ class Forward:
     lines: list[str]
     numbers: list[tuple[str, Any]] = field(default_factory=list)     # (label, value), in slot order
     calls: dict[str, int] = field(default_factory=dict)              # a module's attribute -> its line
+    callees: set[str] = field(default_factory=set)                   # what its expressions call (`F.relu`)
 
 
 BLANK = "#"          # every number of forward's calls written so: forwards alike but for them compare equal
@@ -82,6 +83,7 @@ class _Forward:
         self.slots = slots
         self.numbers: list[tuple[str, Any]] = []
         self.calls: dict[str, int] = {}
+        self.callees: set[str] = set()
         self.main, self.train = self._schedule()
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
@@ -104,7 +106,7 @@ class _Forward:
         return main, train
 
     def result(self) -> Forward:
-        return Forward(self.lines(), self.numbers, self.calls)
+        return Forward(self.lines(), self.numbers, self.calls, self.callees)
 
     def lines(self) -> list[str]:
         out: list[str] = []
@@ -192,6 +194,7 @@ class _Forward:
             e = node_expr(n, self.tree.inplace(n), int(c.param))
             assert e is not None       # a node without a call is a module (ScopeTree._as_module)
             e = with_numbers(e, c.local, self.slots, self.numbers)
+            self.callees |= callees(e)
             text = expression(e, args)
         if self.probe:
             return f"_probe(self, {literal(c.local)}, {text})", None
