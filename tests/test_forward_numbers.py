@@ -54,3 +54,22 @@ def test_f_is_imported_where_a_forward_call_or_a_helper_class_uses_it(tmp_path, 
     assert F_IMPORT in source(SPECS / "lenet5.yaml")            # F.avg_pool2d in its helper class only
     text = source(SPECS / "convnext_tiny.yaml")
     assert F_IMPORT in text and "F.layer_norm" in text
+
+
+def test_a_let_value_names_a_parameter_nothing_else_names(tmp_path):
+    """A block's `let:` values are kept in the IR (plain values only) and name a constructor
+    parameter that no block parameter names and none derives (Res2Net's `width`), where a node's
+    name (`conv_out_channels`) would stand otherwise; numbers derived from it follow (`2 * w`)."""
+    import archspec
+
+    path = tmp_path / "g.yaml"
+    path.write_text("archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {out: int}\n"
+                    "    let: {w: '${out * out + 1}'}\n    nodes:\n"
+                    "      - conv: {op: conv, out: '${w}', k: 1}\n      - wide: {op: conv, out: '${2 * w}', k: 1}\n"
+                    "      - last: {op: conv, out: '${out}', k: 1}\n"
+                    "nodes:\n  - a: {use: unit, out: 4}\n  - b: {use: unit, out: 8}\n")
+    assert archspec.analyze(str(path)).scopes["b"].lets == {"w": 65}
+    text = source(path)
+    assert "def __init__(self, w, out):" in text and "self.wide = nn.Conv2d(w, 2 * w, 1)" in text
+    assert "self.b = Unit(w=65, out=8)" in text and "conv_out_channels" not in text
+    assert check(path).ok

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
@@ -36,10 +37,10 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     candidates = dict(namer.columns())
     fixed = _fixed(candidates, all(sn.scope is not None and sn.scope.block for sn in plan.instances))
     if plan.instances[0] not in planner.loop_of:      # a loop's numbers grow: no expressions there
-        derived = derive_all(column_of, namer, fixed)
-        plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
-        column_of = {p: col for p, col in column_of.items() if p not in derived}
-        column_of.update(_used(derived.values(), candidates, column_of))
+        _derive_into(plan, column_of, namer, fixed, candidates, set())
+        lets = _name_lets(plan, column_of, namer)
+        if lets:                 # the rest again, from them too (Res2Net's `4 * width`)
+            _derive_into(plan, column_of, namer, fixed, candidates, lets)
     n = _num_classes(planner, plan)
     for k, (label, col) in enumerate(zip(labels[:n_ctor], columns)):     # forward's numbers: as they are
         if plan.slots[k] is None and n is not None and col[0] == n[0] and label in n[1]:
@@ -72,6 +73,35 @@ def _forward_slots(plan: ClassPlan, slots: list[str | None]) -> None:
     plan.stored = [(a, p) for p, a in attrs.items()]
     plan.forward_slots = [_WORD.sub(lambda m: f"self.{attrs[m[0]]}" if m[0] in attrs else m[0], s) if s else None
                           for s in slots]
+
+
+def _derive_into(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],
+                 candidates: dict[str, tuple], lets: set[str]) -> None:
+    """Parameters that `derive_all` writes as expressions leave `column_of` (in place); the
+    parameters those name join it."""
+    derived = derive_all(column_of, namer, fixed, lets)
+    plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
+    kept = [(p, col) for p, col in column_of.items() if p not in derived]
+    column_of.clear()
+    column_of.update(kept)
+    column_of.update(_used(derived.values(), candidates, column_of))
+
+
+def _name_lets(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> set[str]:
+    """A parameter named after a node (`conv1_out_channels`) whose values a `let:` of the block
+    has at every instance is named after it (`width`), in place: the lets so named."""
+    lets = namer.lets()
+    renamed: dict[str, str] = {}
+    for p, col in column_of.items():
+        let = lets.get(col)
+        if let and not namer.is_named(col) and let not in column_of and namer.params.usable(let):
+            renamed[p] = namer.params.take(let)
+    if renamed:
+        items = [(renamed.get(p, p), col) for p, col in column_of.items()]
+        column_of.clear()
+        column_of.update(items)
+        plan.slots = [renamed.get(s, s) if s else s for s in plan.slots]
+    return set(renamed.values())
 
 
 def _varying(labels: list[str], columns: list[tuple], namer: ParamNamer) -> list[str | None]:
@@ -145,13 +175,15 @@ def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
     return out
 
 
-def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int]) -> dict[str, str]:
+def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],
+               lets: AbstractSet[str] = frozenset()) -> dict[str, str]:
     """Parameters that no block parameter names (a node's width, `conv1_out_channels`) but that
     are, at every instance, the same multiple or fraction of one that does, the product or a
     sum of two, or one or the other as a boolean block parameter says: each is that expression
     instead (`2 * planes`, `in_channels // 16`, `bw + inc`, `out if grow_first else in_channels`),
     with a factor that a block parameter gives at every instance written as it (`// reduction`)."""
-    given = {p: c for p, c in sorted(column_of.items(), key=lambda pc: pc[0] in SIDES) if namer.is_named(c)}
+    given = {p: c for p, c in sorted(column_of.items(), key=lambda pc: pc[0] in SIDES)
+             if namer.is_named(c) or p in lets}
     more = {p: c for p, c in namer.columns() if p not in given and p not in SIDES}   # parameters to add, last
     named = {p: c for p, c in {**given, **more}.items() if _ints(c, 0)}
     flags = {p: c for p, c in more.items() if all(type(v) is bool for v in c) and len(set(c)) > 1}
