@@ -146,10 +146,8 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
 # specs whose blocks the emitter cannot yet write as torchvision would (issue 22): SKNet's attention
 # width is a `let:` of its selective-kernel block (`make_divisible(out * sk_ratio, sk_divisor)`), which
 # the bottleneck around it can neither name nor derive from its own parameters, so it passes a
-# node-named `conv2_d`; Res2Net's concat of its ladder's steps reads generic names. Strict: each
-# flips to a failure once fixed.
-NOT_YET = {"skresnet50": "SkBottleneck(conv2_d): the selective kernel's let `d`",
-           "res2net50_26w_4s": "torch.cat([out, out_1, out_2, out_3], 1)"}
+# node-named `conv2_d`. Strict: it flips to a failure once fixed.
+NOT_YET = {"skresnet50": "SkBottleneck(conv2_d): the selective kernel's let `d`"}
 
 
 @pytest.mark.parametrize("spec", [

@@ -160,14 +160,22 @@ class _Forward:
             base = ref.rpartition(".")[2]        # y0, y1 = self.stage(x0, x1): the block's output names
         elif branch is not None and len(c.outputs) == 1:
             base = branch
-        elif c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(snake(c.local)) is None:
-            base = snake(c.local)         # AuxLogits -> aux_logits
+        elif (c.named and (not (chained or plain) or self._concatenated(ref)) and len(c.outputs) == 1
+              and name_problem(snake(c.local)) is None):
+            base = snake(c.local)         # AuxLogits -> aux_logits; a concat's operands: Res2Net's y1, y2, ...
         elif reuse:
             assert reusable is not None
             return reusable
         else:
             base = "out"
         return self.live.fresh(base)
+
+    def _concatenated(self, ref: str) -> bool:
+        """A value read only by a concatenation: it is named after its node, as torchvision names
+        the branches it concatenates."""
+        readers = self.tree.consumers.get(ref, [])
+        return (len(readers) == 1 and ref not in self.sn.exports
+                and self.tree.graph.nodes[readers[0]].op.name == "concat")
 
     def _shortcut(self, ref: str) -> bool:
         """A value read only by an add, as a later term, whose first term is not the block's
