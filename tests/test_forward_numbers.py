@@ -73,3 +73,13 @@ def test_a_let_value_names_a_parameter_nothing_else_names(tmp_path):
     assert "def __init__(self, w, out):" in text and "self.wide = nn.Conv2d(w, 2 * w, 1)" in text
     assert "self.b = Unit(w=65, out=8)" in text and "conv_out_channels" not in text
     assert check(path).ok
+
+
+def test_a_fraction_with_a_floor_is_derived():
+    """SKNet's attention width, make_divisible(planes / 16, 8) over its stages, is written
+    `max(8, planes // 16)`; not where an instance at the floor would fall below or above it."""
+    from archspec.pytorch.emit.ctorparams import _floored
+
+    assert _floored((8, 8, 16, 32), {"planes": (64, 128, 256, 512)}) == "max(8, planes // 16)"
+    assert _floored((8, 8, 16, 32), {"planes": (64, 256, 256, 512)}) is None      # 256 // 16 is not 8
+    assert _floored((8, 16, 48), {"planes": (64, 256, 512)}) is None               # no one fraction above it

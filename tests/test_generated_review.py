@@ -143,11 +143,9 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
     return out
 
 
-# specs whose blocks the emitter cannot yet write as torchvision would (issue 22): SKNet's attention
-# width is a `let:` of its selective-kernel block (`make_divisible(out * sk_ratio, sk_divisor)`), which
-# the bottleneck around it can neither name nor derive from its own parameters, so it passes a
-# node-named `conv2_d`. Strict: it flips to a failure once fixed.
-NOT_YET = {"skresnet50": "SkBottleneck(conv2_d): the selective kernel's let `d`"}
+# specs whose blocks the emitter cannot yet write as torchvision would (issue 22), each a strict
+# xfail with the reason, which flips to a failure once fixed: none now.
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("spec", [

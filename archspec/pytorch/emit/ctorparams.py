@@ -193,7 +193,7 @@ def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, 
         if p in given:
             continue
         if _ints(col, 0):
-            expr = _derive(col, named) or _choice(col, named, flags)
+            expr = _derive(col, named) or _choice(col, named, flags) or _floored(col, named)
         elif all(isinstance(v, tuple) and len(v) == len(col[0]) for v in col):
             expr = _entries(col, named)
         if expr:
@@ -242,6 +242,23 @@ def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
     for p, pc in named.items():        # SKNet's `dilation: ${n + 1}`
         if len({v - b for v, b in zip(col, pc)}) == 1 and 1 <= col[0] - pc[0] <= 8:
             return f"{p} + {col[0] - pc[0]}"
+    return None
+
+
+def _floored(col: tuple, named: dict[str, tuple]) -> str | None:
+    """`col` as a fraction of one named column with a floor, `max(8, planes // 16)`: what a
+    `make_divisible(planes / 16, 8)` gives where the fraction is a multiple of the floor (SKNet's
+    attention width). The floor is the column's least value, which two or more instances exceed."""
+    least = min(col)
+    above = [i for i, v in enumerate(col) if v > least]
+    if least < 1 or len(above) < 2 or len(above) == len(col):
+        return None
+    for p, pc in named.items():
+        if any(pc[i] % col[i] for i in above):
+            continue
+        ratios = {pc[i] // col[i] for i in above}
+        if len(ratios) == 1 and (c := ratios.pop()) > 1 and all(b // c <= least for v, b in zip(col, pc) if v == least):
+            return f"max({least}, {p} // {c})"
     return None
 
 
