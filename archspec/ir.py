@@ -73,6 +73,7 @@ class Scope:
     inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
     defaults: dict = field(default_factory=dict)  # the parameters this instance left at the block's default
     outputs: dict = field(default_factory=dict)  # a block's named outputs, name -> ref, in order (several only)
+    lets: dict = field(default_factory=dict)     # a block's `let:` values, name -> number (Res2Net's width)
 
 
 @dataclass

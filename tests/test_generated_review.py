@@ -8,7 +8,7 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   not after the group, the top class not after the spec's `name:` (a title such as
   `GoogLeNetAsTorchvisionBuildsIt`);
 - ctor-param: a constructor parameter of a block's class that is none of the block's own
-  parameters, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
+  parameters or `let:` values, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
 - top-params: the top class does not take `num_classes` where the spec has it;
 - literal: a class writes the number of classes as a literal (`nn.Linear(2048, 1000)`, in the
   top class or a side head such as InceptionAux);
@@ -54,7 +54,7 @@ def review(spec: str) -> list[str]:
     values: dict[str, dict[str, set]] = {}          # block -> parameter -> its values over the instances
     for s in g.scopes.values():
         if s.block:
-            block_params.setdefault(s.block, set()).update(s.args)
+            block_params.setdefault(s.block, set()).update(s.args, s.lets)     # its `let:` names its values too
             for k, v in s.args.items():
                 values.setdefault(s.block, {}).setdefault(k, set()).add(repr(v))
     fixed = {b: {k: int(next(iter(vs))) for k, vs in ps.items() if len(vs) == 1 and next(iter(vs)).isdigit()}
@@ -143,14 +143,9 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
     return out
 
 
-# specs whose blocks the emitter cannot yet write as one class (issue 22): numbers in forward's
-# functional calls (unflatten sizes) are written as literals, so each stage gets its own numbered
-# class; Res2Net's subset width is a `let:` of its block (`planes * base_width // 64 * groups`), which
-# the IR does not keep, so its slices' bounds stay node-named parameters, and a concat of the ladder's
-# steps reads generic names. Strict: each flips to a failure once fixed.
-NOT_YET = {"resnest14d": "SplitAttention2, BottleneckReduction2...: one class per stage",
-           "skresnet50": "SelectiveKernel2, SkBottleneck2...: one class per stage",
-           "res2net50_26w_4s": "x1_stop, conv1_out_channels; torch.cat([out, out_1, out_2, out_3], 1)"}
+# specs whose blocks the emitter cannot yet write as torchvision would (issue 22), each a strict
+# xfail with the reason, which flips to a failure once fixed: none now.
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("spec", [

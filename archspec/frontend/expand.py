@@ -242,9 +242,9 @@ class Expander:
                                         None if several else block.raw.get("output"), outer)
         refs = several and outputs_of(block, several, aliases, full)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
-        args = {p: env[p] for p in block.params}
+        args, lets = {p: env[p] for p in block.params}, _lets(block, env)
         self.scopes[full] = Scope(full, "block", d.loc, block.name, args, str(out), ctx.index, inputs=outer and bound,
-                                  outputs=refs or {}, defaults={p: args[p] for p in args if p not in given})
+                                  outputs=refs or {}, defaults={p: args[p] for p in args if p not in given}, lets=lets)
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -495,6 +495,18 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
         loc = d.body.at(key)
         given[key] = check_type(block, key, value_of(v, env, loc, f"parameter '{key}'"), loc)
     return given
+
+
+def _lets(block: Block, env: dict) -> dict:
+    """A block instance's `let:` values that the IR keeps: plain ones (not a tensor's view)."""
+    return {k: env[k] for k in block.raw.get("let") or () if _plain(env[k])}
+
+
+def _plain(v: Any) -> bool:
+    """A number, flag or text, or a list or tuple of them: a value the IR keeps (not a tensor's view)."""
+    if isinstance(v, (list, tuple)):
+        return all(map(_plain, v))
+    return isinstance(v, (bool, int, float, str))
 
 
 def block_env(block: Block, given: dict, globals_: dict, tensors: dict, loc: Loc) -> dict:

@@ -14,7 +14,8 @@ from ...names import Namespace, name_problem
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
 from .ctorparams import parameterise
-from .forward import forward_lines
+from .expr import is_number
+from .forward import Forward, forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, own_children
 
@@ -29,6 +30,8 @@ class ClassPlan:
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
     optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
+    stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
+    forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source
 
     @property
     def rep(self) -> ScopeNode:
@@ -46,7 +49,6 @@ class Loop:
     forward: list[str]                 # the scope's forward with the run as a loop
 
 
-_CALL = re.compile(r"self\.(\w+)\(")          # a child's call in forward: its name
 _WORD = re.compile(r"\w+")                      # \bname\b matches exactly the words equal to name
 
 
@@ -57,18 +59,10 @@ def _renamed(line: str, old: str, new: str) -> str:
 
 # -- numbers in constructor calls -----------------------------------------------------
 
-def _is_number(v: Any) -> bool:
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, (int, float)):
-        return True
-    return isinstance(v, tuple) and bool(v) and all(_is_number(x) for x in v)
-
-
 def _shape_key(call: Call) -> tuple:
     """A call with its numbers blanked out: calls with equal keys differ only in numbers."""
     def k(v: Any) -> Any:
-        return "#" if _is_number(v) else _shape_key(v) if isinstance(v, Call) else repr(v)
+        return "#" if is_number(v) else _shape_key(v) if isinstance(v, Call) else repr(v)
     return (call.fn, tuple((n, k(v)) for n, v in call.args), tuple((n, k(v)) for n, v, _ in call.kwargs))
 
 
@@ -76,7 +70,7 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
     """(label, value) of every number in a call, depth first: what a class may parameterise.
     `render_call` consumes its slots in this order."""
     for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
-        if _is_number(v):
+        if is_number(v):
             out.append((f"{label}_{name}", v))
         elif isinstance(v, Call):
             _numbers(v, f"{label}_{name}", out)
@@ -88,7 +82,7 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
     followed by `end` characters; `slots` gives, per number in `_numbers` order, a parameter
     name to write, or None to write the value."""
     def text(v: Any) -> tuple[str, bool]:
-        if _is_number(v):
+        if is_number(v):
             s = next(slots)
             return (s, True) if s is not None else (literal(v), False)
         if isinstance(v, Call):
@@ -155,14 +149,11 @@ def _repeats(parts: list[str], indent: str) -> list[str]:
     return out
 
 
-def _loop_forward(mods: list[Child], forward: list[str], prefix: str, start: int) -> Loop | None:
+def _loop_forward(mods: list[Child], fw: Forward, prefix: str, start: int) -> Loop | None:
     """The forward with the run of `mods` as one loop, where it repeats one stretch of lines per
     module (the module's name aside) and the name is nowhere else."""
-    first: dict[str, int] = {}               # each child's first line: one pass, not one per child
-    for i, line in enumerate(forward):
-        for m in _CALL.finditer(line):
-            first.setdefault(m[1], i)
-    at = [first.get(c.local, -1) for c in mods]
+    forward = fw.lines
+    at = [fw.calls.get(c.local, -1) for c in mods]
     period = at[1] - at[0]
     if period <= 0 or at != [at[0] + j * period for j in range(len(mods))]:
         return None
@@ -204,6 +195,7 @@ class ClassPlanner:
         self.key_of: dict[ScopeNode, tuple] = {}
         self.args_of: dict[ScopeNode, list[Any]] = {}    # a scope's constructor arguments
         self.loop_of: dict[ScopeNode, Loop] = {}
+        self.numbers_of: dict[ScopeNode, list[tuple[str, Any]]] = {}    # the numbers of its forward's calls
         self.of_block: dict[str, list[ClassPlan]] = {}  # by base name, in creation order: what `_merge` tests
         self.structures: dict[ClassPlan, list[ScopeNode]] = {}   # one instance per structure a class serves
         self.children_of: dict[ClassPlan, int] = {}      # the children of those structures, together
@@ -214,19 +206,23 @@ class ClassPlanner:
         self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`_merge` asks again)
         self.taken = Namespace({"Model", "_probe"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
+        self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
         for sn in tree.post_order():
             if not sn.sequential:
-                forward = forward_lines(tree, sn, probe)
-                loop = self._loop(sn, forward)
+                forward = forward_lines(tree, sn, probe)      # its numbers blank: the class's key
+                self.callees |= forward.callees
+                loop = self._loop(sn, forward, probe)
                 if loop is not None:
                     self.loop_of[sn] = loop
                     self.looped.update(self.plan_of[c.sub] for c in loop.children)
-                self._classify(sn, loop.forward if loop else forward)
+                else:
+                    self.numbers_of[sn] = forward.numbers
+                self._classify(sn, loop.forward if loop else forward.lines)
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
-            if plan.optional:
-                plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional))
             parameterise(self, plan)
+            if plan.rep not in self.loop_of and (plan.optional or self.numbers_of.get(plan.rep)):
+                plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional), plan.forward_slots).lines
 
     def unique_plans(self) -> list[ClassPlan]:
         """Every class once, in post-order (a merged class is filed under several structures)."""
@@ -365,7 +361,7 @@ class ClassPlanner:
 
     # -- repeats as loops -------------------------------------------------------------------
 
-    def _loop(self, sn: ScopeNode, forward: list[str]) -> Loop | None:
+    def _loop(self, sn: ScopeNode, forward: Forward, probe: bool) -> Loop | None:
         """The scope as a loop, where its modules are prefix1, prefix2, ... of one class whose
         constructor numbers grow by fixed steps, and its forward repeats one stretch per module."""
         mods = [c for c in sn.children if c.module]
@@ -380,6 +376,8 @@ class ClassPlanner:
             return None
         if any(g.subscope is not None for c in mods for g in c.sub.children) or not self._steps(mods):
             return None
+        if forward.numbers:           # a loop's numbers are written as they are
+            forward = forward_lines(self.tree, sn, probe, slots=[None] * len(forward.numbers))
         return _loop_forward(mods, forward, prefix, start)
 
     def _steps(self, mods: list[Child]) -> bool:

@@ -147,6 +147,19 @@ class ParamNamer:
         """A block parameter or in/out_channels has these values (its name is no node's)."""
         return bool(self._candidates(col))
 
+    def lets(self) -> dict[tuple, str]:
+        """The block's `let:` values (Res2Net's width) by their values over the instances: names for
+        a column no parameter names and none derives, in place of a node's (`conv1_out_channels`)."""
+        scopes = [sn.scope for sn in self.plan.instances]
+        blocks = [s for s in scopes if s is not None] if all(s is not None for s in scopes) else []
+        out: dict[tuple, str] = {}
+        for name, col in _common([s.lets for s in blocks]):
+            try:
+                out.setdefault(col, name)
+            except TypeError:        # a list value: never equal to a column of numbers
+                pass
+        return out
+
     def columns(self) -> list[tuple[str, tuple]]:
         """Every candidate and its values over the instances, in the order they are preferred."""
         return list(self._columns())
@@ -168,15 +181,19 @@ class ParamNamer:
         """(candidate, its values over the instances), in the order they are preferred."""
         plan = self.plan
         scopes = [sn.scope for sn in plan.instances]
-        if all(s is not None for s in scopes):
-            args = [s.args for s in scopes if s is not None]
-            for a in args[0]:
-                if all(a in s for s in args):
-                    yield a, tuple(as_tuple(s[a]) for s in args)
+        blocks = [s for s in scopes if s is not None] if all(s is not None for s in scopes) else []
+        yield from _common([s.args for s in blocks])
         for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
                            ("out_channels", [sn.exports for sn in plan.instances])):
             if all(len(r) == 1 for r in refs):
                 yield side, tuple(_channels(self.g, r[0]) for r in refs)
+
+
+def _common(named: list[dict]) -> Iterator[tuple[str, tuple]]:
+    """(name, its values) of the names every instance binds."""
+    for a in named[0] if named else ():
+        if all(a in s for s in named):
+            yield a, tuple(as_tuple(s[a]) for s in named)
 
 
 def classifiers(g: Graph, num_classes: int) -> list[str]:

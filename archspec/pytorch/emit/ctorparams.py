@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
+from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 FIXED_MIN = 8          # a number written as a block parameter without a name to go by: a channel count, not
 #                        a kernel or stride, which a 2 or 3 that the block fixes could as well be
 SIDES = ("in_channels", "out_channels")
+_WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*")     # a name in an expression of parameters
 _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 
 
@@ -24,7 +27,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     """The constructor's parameters: the numbers that differ between the class's instances,
     one parameter for positions that are always equal, named after a block parameter or
     the in/out channels where they match one, or an expression of those."""
-    per_scope = [planner.positions_of(sn, plan.optional) for sn in plan.instances]
+    per_scope = [planner.positions_of(sn, plan.optional) + planner.numbers_of.get(sn, []) for sn in plan.instances]
+    n_ctor = len(per_scope[0]) - len(planner.numbers_of.get(plan.instances[0], []))
     labels = [lab for lab, _ in per_scope[0]]
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
@@ -33,12 +37,12 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     candidates = dict(namer.columns())
     fixed = _fixed(candidates, all(sn.scope is not None and sn.scope.block for sn in plan.instances))
     if plan.instances[0] not in planner.loop_of:      # a loop's numbers grow: no expressions there
-        derived = derive_all(column_of, namer, fixed)
-        plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
-        column_of = {p: col for p, col in column_of.items() if p not in derived}
-        column_of.update(_used(derived.values(), candidates, column_of))
+        _derive_into(plan, column_of, namer, fixed, candidates, set())
+        lets = _name_lets(plan, column_of, namer)
+        if lets:                 # the rest again, from them too (Res2Net's `4 * width`)
+            _derive_into(plan, column_of, namer, fixed, candidates, lets)
     n = _num_classes(planner, plan)
-    for k, (label, col) in enumerate(zip(labels, columns)):
+    for k, (label, col) in enumerate(zip(labels[:n_ctor], columns)):     # forward's numbers: as they are
         if plan.slots[k] is None and n is not None and col[0] == n[0] and label in n[1]:
             plan.slots[k] = "num_classes"
             column_of["num_classes"] = col
@@ -51,6 +55,53 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels"))
     for i, sn in enumerate(plan.instances):
         planner.args_of[sn] = [column_of[p][i] for p in plan.params]
+    _forward_slots(plan, plan.slots[n_ctor:])
+
+
+# attributes every nn.Module has, which a kept parameter must not overwrite
+_MODULE_ATTRS = frozenset({"training", "forward", "children", "modules", "parameters", "buffers", "apply",
+                           "to", "eval", "train", "state_dict", "extra_repr", "type", "half", "float", "double"})
+
+
+def _forward_slots(plan: ClassPlan, slots: list[str | None]) -> None:
+    """The numbers of forward's calls that the constructor takes, as forward reads them: each
+    parameter they name kept on self (`self.radix`), as timm's SplitAttn keeps its radix, under
+    another name where a child or nn.Module has that one."""
+    words = {w for s in slots if s for w in _WORD.findall(s)} & set(plan.params)
+    taken = Namespace(_MODULE_ATTRS | {c.local.split(".")[0] for c in plan.rep.children} | set(plan.optional))
+    attrs = {p: taken.first(p) or taken.fresh(p) for p in plan.params if p in words}
+    plan.stored = [(a, p) for p, a in attrs.items()]
+    plan.forward_slots = [_WORD.sub(lambda m: f"self.{attrs[m[0]]}" if m[0] in attrs else m[0], s) if s else None
+                          for s in slots]
+
+
+def _derive_into(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],
+                 candidates: dict[str, tuple], lets: set[str]) -> None:
+    """Parameters that `derive_all` writes as expressions leave `column_of` (in place); the
+    parameters those name join it."""
+    derived = derive_all(column_of, namer, fixed, lets)
+    plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
+    kept = [(p, col) for p, col in column_of.items() if p not in derived]
+    column_of.clear()
+    column_of.update(kept)
+    column_of.update(_used(derived.values(), candidates, column_of))
+
+
+def _name_lets(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> set[str]:
+    """A parameter named after a node (`conv1_out_channels`) whose values a `let:` of the block
+    has at every instance is named after it (`width`), in place: the lets so named."""
+    lets = namer.lets()
+    renamed: dict[str, str] = {}
+    for p, col in column_of.items():
+        let = lets.get(col)
+        if let and not namer.is_named(col) and let not in column_of and namer.params.usable(let):
+            renamed[p] = namer.params.take(let)
+    if renamed:
+        items = [(renamed.get(p, p), col) for p, col in column_of.items()]
+        column_of.clear()
+        column_of.update(items)
+        plan.slots = [renamed.get(s, s) if s else s for s in plan.slots]
+    return set(renamed.values())
 
 
 def _varying(labels: list[str], columns: list[tuple], namer: ParamNamer) -> list[str | None]:
@@ -124,13 +175,15 @@ def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
     return out
 
 
-def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int]) -> dict[str, str]:
+def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],
+               lets: AbstractSet[str] = frozenset()) -> dict[str, str]:
     """Parameters that no block parameter names (a node's width, `conv1_out_channels`) but that
     are, at every instance, the same multiple or fraction of one that does, the product or a
     sum of two, or one or the other as a boolean block parameter says: each is that expression
     instead (`2 * planes`, `in_channels // 16`, `bw + inc`, `out if grow_first else in_channels`),
     with a factor that a block parameter gives at every instance written as it (`// reduction`)."""
-    given = {p: c for p, c in sorted(column_of.items(), key=lambda pc: pc[0] in SIDES) if namer.is_named(c)}
+    given = {p: c for p, c in sorted(column_of.items(), key=lambda pc: pc[0] in SIDES)
+             if namer.is_named(c) or p in lets}
     more = {p: c for p, c in namer.columns() if p not in given and p not in SIDES}   # parameters to add, last
     named = {p: c for p, c in {**given, **more}.items() if _ints(c, 0)}
     flags = {p: c for p, c in more.items() if all(type(v) is bool for v in c) and len(set(c)) > 1}
@@ -140,7 +193,7 @@ def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, 
         if p in given:
             continue
         if _ints(col, 0):
-            expr = _derive(col, named) or _choice(col, named, flags)
+            expr = _derive(col, named) or _choice(col, named, flags) or _floored(col, named)
         elif all(isinstance(v, tuple) and len(v) == len(col[0]) for v in col):
             expr = _entries(col, named)
         if expr:
@@ -189,6 +242,23 @@ def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
     for p, pc in named.items():        # SKNet's `dilation: ${n + 1}`
         if len({v - b for v, b in zip(col, pc)}) == 1 and 1 <= col[0] - pc[0] <= 8:
             return f"{p} + {col[0] - pc[0]}"
+    return None
+
+
+def _floored(col: tuple, named: dict[str, tuple]) -> str | None:
+    """`col` as a fraction of one named column with a floor, `max(8, planes // 16)`: what a
+    `make_divisible(planes / 16, 8)` gives where the fraction is a multiple of the floor (SKNet's
+    attention width). The floor is the column's least value, which two or more instances exceed."""
+    least = min(col)
+    above = [i for i, v in enumerate(col) if v > least]
+    if least < 1 or len(above) < 2 or len(above) == len(col):
+        return None
+    for p, pc in named.items():
+        if any(pc[i] % col[i] for i in above):
+            continue
+        ratios = {pc[i] // col[i] for i in above}
+        if len(ratios) == 1 and (c := ratios.pop()) > 1 and all(b // c <= least for v, b in zip(col, pc) if v == least):
+            return f"max({least}, {p} // {c})"
     return None
 
 

@@ -3,7 +3,8 @@ and written as source in this one place. Values are written by `literal`, variab
 names the forward writer gives."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from ...errors import SpecError
 from ...ir import Node
@@ -14,6 +15,48 @@ _HINT = ("return archspec.ops.Call(fn, args, kwargs) over the inputs, e.g. Call(
 OPERATORS = {"+": 1, "*": 2, "/": 2, "@": 2}      # binding strength: a weaker operand is bracketed
 
 Expr = Call | Arg
+
+
+class Verbatim(NamedTuple):
+    """A number of a forward call that the class's constructor takes: the expression of its
+    parameters as forward reads them (`self.radix`), written as it is."""
+    text: str
+
+
+def is_number(v: Any) -> bool:
+    """A number, or a tuple of numbers (a shape): one constructor argument where it differs."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return True
+    return isinstance(v, tuple) and not isinstance(v, Verbatim) and bool(v) and all(is_number(x) for x in v)
+
+
+def callees(v: Any) -> set[str]:
+    """The functions and methods a forward value calls (`F.relu`, `torch.cat`, `.flatten`, `+`)."""
+    if isinstance(v, Call):
+        return {v.fn}.union(*map(callees, (*v.inputs, *(x for _, x in v.args), *(x for _, x, _ in v.kwargs))))
+    if isinstance(v, (list, tuple)) and not isinstance(v, (Self, Verbatim, Arg)):
+        return set().union(*map(callees, v))
+    return set()
+
+
+def with_numbers(v: Any, label: str, slots: Iterator[str | None], out: list[tuple[str, Any]]) -> Any:
+    """The expression with each number of its calls' arguments (depth first: inputs, then args,
+    then kwargs) recorded in `out` as (label, value) and replaced by `Verbatim(slot)` where its
+    slot in `slots` is not None."""
+    if not isinstance(v, Call):
+        return v
+    def one(name: str, x: Any) -> Any:
+        if is_number(x):
+            out.append((f"{label}_{name}", x))
+            slot = next(slots)
+            return x if slot is None else Verbatim(slot)
+        return with_numbers(x, f"{label}_{name}", slots, out)
+    inputs = tuple(with_numbers(x, label, slots, out) for x in v.inputs)
+    args = tuple((n, one(n, x)) for n, x in v.args)
+    kwargs = tuple((n, one(n, x), d) for n, x, d in v.kwargs)
+    return v._replace(inputs=inputs, args=args, kwargs=kwargs)
 
 
 def node_expr(n: Node, inplace: bool = False, params: int = 0) -> Expr | None:
@@ -37,13 +80,15 @@ def _reads(v: Any) -> bool:
         return True
     if isinstance(v, Call):
         return any(map(_reads, (*v.inputs, *(x for _, x in v.args), *(x for _, x, _ in v.kwargs))))
-    return isinstance(v, (list, tuple)) and not isinstance(v, Self) and any(map(_reads, v))
+    return isinstance(v, (list, tuple)) and not isinstance(v, (Self, Verbatim)) and any(map(_reads, v))
 
 
 def expression(v: Any, names: list[str]) -> str:
     """The source of a forward value; `names[k]` is the variable holding `Arg(k)`."""
     if isinstance(v, Arg):
         return names[v.k]
+    if isinstance(v, Verbatim):
+        return v.text
     if isinstance(v, Self):
         if not v.name.isidentifier():
             raise TypeError(f"Self({v.name!r}) is no attribute name")      # an op definition's mistake

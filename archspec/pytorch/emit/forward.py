@@ -2,12 +2,15 @@
 that is reused once the value it held is dead, as hand-written torchvision code does."""
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Set
+from collections.abc import Iterator, Set
+from dataclasses import dataclass, field
+from typing import Any
 
 from ...names import Namespace, name_problem
 from ...ops.base import literal
-from .expr import expression, in_place_add, node_expr
+from .expr import callees, expression, in_place_add, node_expr, with_numbers
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
@@ -30,11 +33,27 @@ def attr(name: str) -> str:
     return head + "".join(f"[{k}]" for k in indices)
 
 
-def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str] = frozenset()) -> list[str]:
+@dataclass
+class Forward:
+    """A forward's body, and what it is made of: the numbers of its calls' arguments (which a
+    class's constructor may take), and the line where each child module is called."""
+    lines: list[str]
+    numbers: list[tuple[str, Any]] = field(default_factory=list)     # (label, value), in slot order
+    calls: dict[str, int] = field(default_factory=dict)              # a module's attribute -> its line
+    callees: set[str] = field(default_factory=set)                   # what its expressions call (`F.relu`)
+
+
+BLANK = "#"          # every number of forward's calls written so: forwards alike but for them compare equal
+
+
+def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str] = frozenset(),
+                  slots: list[str | None] | None = None) -> Forward:
     """The body of a scope's forward. With `probe`, every functional value passes through
     `_probe(self, local_name, value)`. An `optional` child may be None, its input passing
-    through (`if self.downsample is not None:`)."""
-    return _Forward(tree, sn, probe, optional).lines()
+    through (`if self.downsample is not None:`). `slots` gives, per number of forward's calls,
+    the expression written for it or None (the number); without slots every number is `BLANK`."""
+    it = iter(slots) if slots is not None else itertools.repeat(BLANK)
+    return _Forward(tree, sn, probe, optional, it).result()
 
 
 def snake(name: str) -> str:
@@ -58,8 +77,13 @@ class _Forward:
     """One forward being written: the variable namespace (which variable holds which value)
     and the children in the order they run."""
 
-    def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str]) -> None:
+    def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str],
+                 slots: Iterator[str | None]) -> None:
         self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
+        self.slots = slots
+        self.numbers: list[tuple[str, Any]] = []
+        self.calls: dict[str, int] = {}
+        self.callees: set[str] = set()
         self.main, self.train = self._schedule()
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
@@ -81,12 +105,18 @@ class _Forward:
             (train if self.tree.names_of(c) <= self.tree.train_only else main).append(c)
         return main, train
 
+    def result(self) -> Forward:
+        return Forward(self.lines(), self.numbers, self.calls, self.callees)
+
     def lines(self) -> list[str]:
-        out = []
+        out: list[str] = []
         for i, c in enumerate(self.order):
             if self.train and i == len(self.main):
                 out.append("if self.training:")
             line = self._step(i, c)
+            called = self.sn.shared.get(c.local, c.local)
+            if c.module and called.isidentifier():
+                self.calls.setdefault(called, len(out))      # the first line of its step
             if line is not None:
                 out += [f"{'    ' if i >= len(self.main) else ''}{part}" for part in line.split("\n")]
         return out + self._returns()
@@ -130,14 +160,22 @@ class _Forward:
             base = ref.rpartition(".")[2]        # y0, y1 = self.stage(x0, x1): the block's output names
         elif branch is not None and len(c.outputs) == 1:
             base = branch
-        elif c.named and not chained and not plain and len(c.outputs) == 1 and name_problem(snake(c.local)) is None:
-            base = snake(c.local)         # AuxLogits -> aux_logits
+        elif (c.named and (not (chained or plain) or self._concatenated(ref)) and len(c.outputs) == 1
+              and name_problem(snake(c.local)) is None):
+            base = snake(c.local)         # AuxLogits -> aux_logits; a concat's operands: Res2Net's y1, y2, ...
         elif reuse:
             assert reusable is not None
             return reusable
         else:
             base = "out"
         return self.live.fresh(base)
+
+    def _concatenated(self, ref: str) -> bool:
+        """A value read only by a concatenation: it is named after its node, as torchvision names
+        the branches it concatenates."""
+        readers = self.tree.consumers.get(ref, [])
+        return (len(readers) == 1 and ref not in self.sn.exports
+                and self.tree.graph.nodes[readers[0]].op.name == "concat")
 
     def _shortcut(self, ref: str) -> bool:
         """A value read only by an add, as a later term, whose first term is not the block's
@@ -163,6 +201,8 @@ class _Forward:
         with located(c):
             e = node_expr(n, self.tree.inplace(n), int(c.param))
             assert e is not None       # a node without a call is a module (ScopeTree._as_module)
+            e = with_numbers(e, c.local, self.slots, self.numbers)
+            self.callees |= callees(e)
             text = expression(e, args)
         if self.probe:
             return f"_probe(self, {literal(c.local)}, {text})", None
