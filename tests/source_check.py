@@ -37,7 +37,7 @@ import re
 import sys
 
 IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import nn"]
-GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance"}
+GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min"}   # max/min: a floored width
 ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}
 PLAIN = re.compile(r"^[A-Za-z0-9_]+(-[0-9]+)?(\.[A-Za-z0-9_]+(-[0-9]+)?)*$")   # an identifier, a number, a dotted
@@ -237,6 +237,10 @@ class _Checker:
                 _fail(node, f"operator {type(node.op).__name__}")
             self.expr(node.left, names)
             self.expr(node.right, names)
+            return
+        if isinstance(node, ast.IfExp):         # a constructor argument chosen by a block flag (Xception's grow_first)
+            for part in (node.test, node.body, node.orelse):
+                self.expr(part, names)
             return
         if isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)) or not isinstance(node.operand, ast.Constant):
