@@ -12,6 +12,7 @@ from archspec.reports.memory import training_memory
 
 torch = pytest.importorskip("torch")
 timm_layers = pytest.importorskip("timm.layers")
+from test_ops import _spec  # noqa: E402  (one spec of one op node, as the op tests write it)
 from timm.layers.grn import GlobalResponseNorm  # noqa: E402
 
 from archspec.pytorch.compiler import saved_bytes  # noqa: E402  (needs torch)
@@ -54,13 +55,6 @@ def _hgnet_affine():
 
 
 CASES.append(("learnable_affine", [3, 4, 4], "learnable_affine", [], _hgnet_affine))
-
-
-def _spec(tmp_path, case_id, shape, node, before):
-    lines = [f"  - {n}" for n in before] + [f"  - x: {node}"]
-    path = tmp_path / f"{case_id}.yaml"
-    path.write_text(f"archspec: 1\ninput: {shape}\nnodes:\n" + "\n".join(lines) + "\noutputs: {y: x}\n")
-    return str(path)
 
 
 @pytest.mark.parametrize("case_id,shape,node,before,layer", CASES, ids=[c[0] for c in CASES])
