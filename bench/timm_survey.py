@@ -33,6 +33,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from queue import Empty
 
 CNN_MODULES = [
     "byobnet", "convmixer", "convnext", "cspnet", "densenet", "dla", "dpn", "efficientnet", "fasternet",
@@ -168,16 +169,23 @@ def run_one(name: str, limit: float, static: bool = False) -> tuple[str, str, st
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(name, static, queue))
     proc.start()
-    proc.join(limit)
+    got = _result(proc, queue, start + limit)       # read before joining: a child exits once its result is sent
+    proc.join(5)
     if proc.is_alive():
         proc.kill()
         proc.join()
-        return "fail", "timeout", f"over {limit:.0f} s", time.time() - start
-    try:
-        result, step, why = queue.get(timeout=5)
-    except Exception:      # noqa: BLE001 - the child died (memory, a signal)
-        result, step, why = "fail", "crash", f"exit code {proc.exitcode}"
-    return result, step, why, time.time() - start
+    return (*(got or ("fail", "timeout", f"over {limit:.0f} s")), time.time() - start)
+
+
+def _result(proc, queue, deadline: float) -> tuple[str, str, str] | None:
+    """The child's (result, step, why), a crash where it died without one, None past the deadline."""
+    while time.time() < deadline:
+        try:
+            return queue.get(timeout=1)
+        except Empty:
+            if not proc.is_alive() and queue.empty():
+                return "fail", "crash", f"exit code {proc.exitcode}"
+    return None
 
 
 def summary(rows: list[dict]) -> str:
