@@ -211,6 +211,8 @@ def summary(rows: list[dict]) -> str:
 
 
 GROUPS = [          # (pattern in the failure, why that group fails): the first that matches
+    (r"reshape from \(2, \d+, \d+, \d+\) to \(\d+, \d+, 1, 1\)", "BAT's resize_mat: a view folding the batch into "
+     "the first axis (B * C, ...), then a product with torch.eye (a Kronecker product: needs an op)"),
     (r"slice \[", "a channel slice at an offset or of unequal pieces (needs the slice op)"),
     (r"reads \d+ tensors from outside|has \d+ outputs", "a module with several inputs or outputs: DLA/VoVNet/HRNet/"
      "SelecSLS aggregation, Res2Net's and HGNet's list-laid branches (needs multi-input blocks, list-laid members)"),
