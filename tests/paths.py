@@ -1,6 +1,32 @@
 """Paths shared by the test modules (a plain module: conftest.py holds only fixtures)."""
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 ALL_SPECS = sorted(p for p in SPECS.glob("*.yaml"))
+
+
+def one_per_family(paths, also=("inception_v3", "resnet34", "resnet50")):
+    """A per-spec sweep's parameters: the first spec of each family (its name's leading letters:
+    resnet18..152 are one) and those the README shows run in the fast lane; the others are marked
+    slow, so the fast lane stays under a minute and CI still runs every spec."""
+    import re
+
+    import pytest
+    seen: set[str] = set()
+    out = []
+    for p in paths:
+        family = re.match(r"[a-z]*", p.stem).group(0)
+        fast = family not in seen or p.stem in also
+        seen.add(family)
+        out.append(p if fast else pytest.param(p, marks=pytest.mark.slow, id=p.stem))
+    return out
+
+
+@functools.cache
+def shipped_graph(path: Path):
+    """A shipped spec's analysis, made once per test process: several modules choose their lanes
+    by it at collection (read only), and each xdist worker collects every module."""
+    import archspec
+    return archspec.analyze(str(path))

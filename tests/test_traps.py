@@ -2,6 +2,7 @@
 spec states on its parameters, the root cause of several errors printed first, `--set` named
 in the errors it causes, did-you-mean on every node form, `input` in a `when:`, nested repeats'
 names as written, the schema taking every form the loader takes, and a variant that says so."""
+import functools
 import json
 import shutil
 
@@ -336,14 +337,22 @@ FORMS = [
 ]
 
 
-def test_the_schema_takes_every_spec_form_the_loader_takes(tmp_path):
-    """Every spec file in the repository that loads fits the schema, and so does each node form,
-    in a spec that loads."""
+@functools.cache
+def _validator():
     import jsonschema
-    import yaml
 
     from archspec.frontend.schema import json_schema
-    validator = jsonschema.Draft202012Validator(json_schema())
+    return jsonschema.Draft202012Validator(json_schema())
+
+
+def _schema_problems(text: str) -> list[str]:
+    import yaml
+    return [e.message[:200] for e in _validator().iter_errors(yaml.safe_load(text))]
+
+
+@pytest.mark.slow          # every file analysed (tests/test_plain_yaml.py checks the shipped specs fast)
+def test_every_spec_file_that_loads_fits_the_schema():
+    """Every spec file in the repository that loads fits the schema."""
     files = _spec_files()
     assert len(files) > 60
     for path in files:
@@ -353,16 +362,18 @@ def test_the_schema_takes_every_spec_form_the_loader_takes(tmp_path):
                 archspec.analyze(spec)
         except archspec.SpecErrors:
             continue            # a spec with a mistake on purpose (examples/broken.yaml, a user op)
-        problems = [e.message[:200] for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
-        assert not problems, (str(path), problems)
+        assert not _schema_problems(path.read_text()), str(path)
+
+
+def test_the_schema_takes_every_node_form_the_loader_takes(tmp_path):
+    """Each node form, in a spec that loads, fits the schema."""
     for form in FORMS:
         text = (HEAD + "params: {act: leaky_relu, n: 2, blk: b}\nblocks:\n  b:\n    params: {planes: 4}\n"
                 "    nodes: [{op: conv, out: \"${planes}\", k: 1}]\nnodes:\n  - " + form +
                 "\n  - {op: scale, factor: \"${n + len(act + blk)}\"}\n")
         (tmp_path / "form.yaml").write_text(text)
         archspec.analyze(str(tmp_path / "form.yaml"))
-        problems = [e.message[:200] for e in validator.iter_errors(yaml.safe_load(text))]
-        assert not problems, (form, problems)
+        assert not _schema_problems(text), form
 
 
 def test_the_readmes_root_cause_example_is_the_real_output(capsys, monkeypatch):

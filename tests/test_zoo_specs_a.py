@@ -63,7 +63,10 @@ def _macs(model, side=224) -> int:
     return counter.get_total_flops() // 2
 
 
-@pytest.mark.parametrize("name", list(FAMILY))
+DEEP = {"res2net101_26w_4s", "skresnet101", "dpn131"}     # the deepest members: the slow lane's (1 s each)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in DEEP else n for n in FAMILY])
 def test_a_family_member_is_timms(name):
     """params, FlopCounterMode MACs, state_dict keys and shapes in order: equal."""
     spec, values, model = FAMILY[name]
