@@ -199,6 +199,7 @@ class Reshaped(nn.Module):
         x = x + x.amax(3, keepdim=True).transpose(2, 3).mean(3, keepdim=True)
         x = x.mul(self.gamma.reshape(1, -1, 1, 1))
         x.mul_(self.gain)           # in place, as NFNet's skipinit: the return reads the product
+        x.relu_()                   # and any in-place method alike (was dropped: fx returns x before it)
         return x
 
 
@@ -433,7 +434,8 @@ def test_reshapes_and_reductions_are_the_axis_ops(user_file):
                  "{op: reshape, shape: [-1, 1, 1]}", "{op: mul, in: [conv, sigmoid]}",
                  "{op: unflatten, sizes: [2, 4]}", "{op: sum, axis: 0}", "{op: amax, axis: 2, keepdim: true}",
                  "{op: transpose, axes: [1, 2]}", "{op: mean, axis: 2, keepdim: true}",
-                 "gamma: {op: layer_scale, flat: true}", "gain: {op: layer_scale, init: 0.5, scalar: true}"):
+                 "gamma: {op: layer_scale, flat: true}", "gain: {op: layer_scale, init: 0.5, scalar: true}",
+                 "  - relu\n"):
         assert node in text, node
     _round_trip("r.yaml", load_module(user_file).reshaped(), torch.randn(2, 3, 6, 6))
 

@@ -545,10 +545,9 @@ FUNCTIONS: dict[Any, Callable[[Call], list]] = {
 }
 
 METHODS: dict[str, Callable[[Call], list]] = {
-    "add": _merge("add"), "add_": _merge("add"), "mul": _merge("mul"), "mul_": _merge("mul"),
+    "add": _merge("add"), "mul": _merge("mul"),     # and add_, mul_, relu_, ...: trace._out_of_place
     "flatten": _flat, "view": _flat, "reshape": _flat, "mean": _mean,
-    "relu": _unary("relu"), "relu_": _unary("relu"), "sigmoid": _unary("sigmoid"),
-    "sigmoid_": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
+    "relu": _unary("relu"), "sigmoid": _unary("sigmoid"), "tanh": _unary("tanh"), "contiguous": _unary("identity"),
     "permute": _permute, "div": _divide, "softmax": _softmax_call,
     "float": _same, "type_as": _same, "to": _same, "clone": _same,
     "unflatten": _flat, "squeeze": _flat, "unsqueeze": _flat, "transpose": _transpose,

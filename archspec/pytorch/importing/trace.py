@@ -203,18 +203,18 @@ def _trace(model: nn.Module, input_shape: tuple, train: bool) -> Traced:
     return _Builder(model, values).build(gm.graph)
 
 
-_IN_PLACE = {"mul_": "mul", "add_": "add", "sub_": "sub", "div_": "div"}
-
-
 def _out_of_place(graph: fx.Graph) -> None:
-    """`out.mul_(g)` (NFNet's skipinit gain) changes `out` for every later reader, which fx still
-    points at `out`: each later reader reads the product instead, and the call becomes `mul`."""
+    """An in-place method, `out.mul_(g)` (NFNet's skipinit gain) or `x.relu_()`, changes its tensor
+    for every later reader, which fx still points at the tensor before it: each later reader reads
+    the call instead, and the call is the method's out-of-place twin (`mul`, `relu`), which the
+    import table maps (a method it does not map stays an error naming it)."""
     order = {n: k for k, n in enumerate(graph.nodes)}
     for n in list(graph.nodes):
-        if n.op == "call_method" and n.target in _IN_PLACE and isinstance(n.args[0], fx.Node):
+        method = n.target if n.op == "call_method" and isinstance(n.target, str) else ""
+        if method.endswith("_") and not method.startswith("_") and isinstance(n.args[0], fx.Node):
             later = {user for user in n.args[0].users if order[user] > order[n]}
             n.args[0].replace_all_uses_with(n, delete_user_cb=later.__contains__)
-            n.target = _IN_PLACE[n.target]
+            n.target = method[:-1]
 
 
 def _is_tensor(n) -> bool:
