@@ -18,7 +18,12 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
 - class-per-stage: two classes of one block whose sources differ only in numbers (SplitAttention2
   for each stage), where one class with arguments would do;
 - camel-local: a local variable in forward that is not snake_case (`Mixed_6e = ...`);
-- cat-generic: a concatenation of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`).
+- local-name: a local in forward not named after what it holds: numbered (`out_1`, `identity_3`:
+  one value told from another by a number; a forward's own parameters x_0, x_1 aside), or
+  `identity` for what is not a residual block's shortcut (the shortcut is added when the main
+  path is done, and forward then only carries the sum to its return; HRNet's fused resolutions,
+  Res2Net's `y1 + x2` and DPN's split were called identity);
+- cat-generic: a concatenation or stack of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`).
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from archspec.pytorch.emit import emit
 
 _DOC = re.compile(r"(Block|Group) '([^']+)'")
 _GENERIC = re.compile(r"(out|x)(_\d+)?")
+_NUMBERED = re.compile(r"(out|x|identity)_\d+")
 
 
 def _key(name: str) -> str:
@@ -132,15 +138,50 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
                 if isinstance(c, ast.Call) and any(isinstance(a, ast.Constant) and a.value == params["num_classes"]
                                                    and type(a.value) is int for a in c.args)]
     for f in (f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "forward"):
-        for node in ast.walk(f):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id != node.id.lower():
-                out.append(f"camel-local: {cls.name}.forward: {node.id}")
-            if (isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.cat" and node.args
-                    and isinstance(node.args[0], ast.List)
-                    and any(isinstance(e, ast.Name) and e.id.startswith("out") and _GENERIC.fullmatch(e.id)
-                            for e in node.args[0].elts)):
-                out.append(f"cat-generic: {cls.name}.forward: {ast.unparse(node)}")
+        out += _review_forward(f, cls.name)
     return out
+
+
+def _review_forward(f: ast.FunctionDef, cls: str) -> list[str]:
+    """camel-local, local-name and cat-generic in one forward."""
+    params = {a.arg for a in f.args.args}
+    stored = dict.fromkeys(n.id for n in ast.walk(f) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    out = [f"camel-local: {cls}.forward: {v}" for v in stored if v != v.lower()]
+    out += [f"local-name: {cls}.forward: {v} is numbered" for v in stored
+            if _NUMBERED.fullmatch(v) and v not in params]
+    for node in ast.walk(f):
+        if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("torch.cat", "torch.stack") and node.args
+                and isinstance(node.args[0], ast.List)
+                and any(isinstance(e, ast.Name) and e.id.startswith("out") and _GENERIC.fullmatch(e.id)
+                        for e in node.args[0].elts)):
+            out.append(f"cat-generic: {cls}.forward: {ast.unparse(node)}")
+    return out + _identity_not_shortcut(f, cls)
+
+
+def _identity_not_shortcut(f: ast.FunctionDef, cls: str) -> list[str]:
+    """local-name: `identity` read by a statement other than an add after which forward only
+    carries the sum to its return (`out += identity; out = self.relu(out); return out`)."""
+    reads = [i for i, st in enumerate(f.body) if any(isinstance(n, ast.Name) and n.id == "identity"
+                                                     and isinstance(n.ctx, ast.Load) for n in ast.walk(st))]
+    if not reads:
+        return []
+    add = f.body[reads[-1]]
+    total = add.target if isinstance(add, ast.AugAssign) and isinstance(add.op, ast.Add) else (
+        add.targets[0] if isinstance(add, ast.Assign) and isinstance(add.value, ast.BinOp)
+        and isinstance(add.value.op, ast.Add) and len(add.targets) == 1 else None)
+    if isinstance(total, ast.Name) and all(_carries(st, total.id) for st in f.body[reads[-1] + 1:]):
+        return []
+    return [f"local-name: {cls}.forward: identity is read by {ast.unparse(add).splitlines()[0]}, not a "
+            "residual add that ends forward"]
+
+
+def _carries(st: ast.stmt, v: str) -> bool:
+    """The statement only takes `v` on (`v = self.relu(v)`, `return v`)."""
+    if isinstance(st, ast.Return):
+        return isinstance(st.value, ast.Name) and st.value.id == v
+    read = {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return (isinstance(st, ast.Assign) and [ast.unparse(t) for t in st.targets] == [v]
+            and read <= {v, "self", "torch", "F"})
 
 
 # specs whose blocks the emitter cannot yet write as torchvision would (issue 22), each a strict
@@ -167,8 +208,11 @@ class Module2(nn.Module):
         self.fc = nn.Linear(768, 1000)
     def forward(self, x):
         Mixed_6e = x
-        out = x
-        return torch.cat([Mixed_6e, out], 1)
+        out_1 = x
+        identity = self.fc(x)
+        out = out_1 + identity
+        out = torch.cat([Mixed_6e, out], 1)
+        return torch.stack([out, x], 1)
 class GoogLeNetAsTorchvisionBuildsIt(nn.Module):
     def __init__(self):
         self.fc = nn.Linear(2048, 1000)
@@ -180,9 +224,40 @@ Model = GoogLeNetAsTorchvisionBuildsIt
     found = (_review_class(classes[0], False, "googlenet", {"num_classes": 1000}, {"module": {"out"}}, fixed)
              + _review_class(classes[1], True, "googlenet", {"num_classes": 1000}, {}, fixed))
     kinds = [f.split(":")[0] for f in found]
-    assert kinds == ["class-name", "ctor-param", "derived-literal", "literal", "camel-local", "cat-generic",
-                     "class-name", "top-params", "literal"]
+    assert kinds == ["class-name", "ctor-param", "derived-literal", "literal", "camel-local", "local-name",
+                     "cat-generic", "cat-generic", "local-name", "class-name", "top-params", "literal"]
     assert "128 is growth * bn_size" in found[2]
+    assert "out_1 is numbered" in found[5] and "torch.stack" in found[7]
+    assert "identity is read by out = out_1 + identity" in found[8]
+
+
+def test_identity_is_the_shortcut_of_a_residual_add():
+    """torchvision's Bottleneck, its shortcut optional, passes the local-name review; the
+    same shortcut added before more work on the sum does not."""
+    src = '''
+class Bottleneck(nn.Module):
+    """Block 'bottleneck': layer1.0."""
+    def forward(self, x):
+        out = self.conv1(x)
+        identity = x
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        out = self.relu(out)
+        return out
+class Ladder(nn.Module):
+    """Block 'ladder': layer1.0."""
+    def forward(self, x):
+        out = self.conv1(x)
+        identity = self.x2(x)
+        out = out + identity
+        y2 = self.relu(out)
+        return torch.cat([out, y2], 1)
+'''
+    found = [f for cls in ast.parse(src).body if isinstance(cls, ast.ClassDef)
+             for f in _review_class(cls, False, "resnet", {}, {}, {}) if f.startswith("local-name")]
+    assert found == ["local-name: Ladder.forward: identity is read by out = out + identity, not a residual add "
+                     "that ends forward"]
 
 
 def test_the_review_finds_a_class_per_stage():

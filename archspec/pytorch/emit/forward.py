@@ -61,6 +61,13 @@ def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+def member_local(local: str) -> str:
+    """A list member's local: its attribute path with `_` for the dots, as torch.fx names it
+    (paths.0 -> paths_0, fuse_layers.0.1 -> fuse_layers_0_1): it says which member it holds,
+    and, unlike a singular (`conv1` for convs.1), cannot be read as another child's name."""
+    return local.replace(".", "_")
+
+
 def _branches(sn: ScopeNode) -> dict[str, str]:
     """Children that are steps of one named branch (torchvision's branch7x7_1, branch7x7_2, ...):
     each step's local -> the branch's variable, where two or more steps share it."""
@@ -91,6 +98,7 @@ class _Forward:
         self.var: dict[str, str] = {}            # ref -> the variable holding it
         self.live = Namespace()                  # the variables holding a value still to be read
         self.branches = _branches(sn)
+        self.owner = {n: c for c in sn.children for n in tree.names_of(c)}      # a node -> the child it is in
         for r, v in zip(sn.inputs, arg_names(sn)):
             self.var[r] = self.live.take(v)
 
@@ -161,8 +169,8 @@ class _Forward:
         elif branch is not None and len(c.outputs) == 1:
             base = branch
         elif (c.named and (not (chained or plain) or self._concatenated(ref)) and len(c.outputs) == 1
-              and name_problem(snake(c.local)) is None):
-            base = snake(c.local)         # AuxLogits -> aux_logits; a concat's operands: Res2Net's y1, y2, ...
+              and name_problem(self._own(c)) is None):
+            base = self._own(c)           # AuxLogits -> aux_logits; a concat's operands: Res2Net's y1, y2, ...
         elif reuse:
             assert reusable is not None
             return reusable
@@ -170,22 +178,61 @@ class _Forward:
             base = "out"
         return self.live.fresh(base)
 
+    def _own(self, c: Child) -> str:
+        """The local named after a child: its spec name in snake_case, a list member's after its list."""
+        return member_local(c.local) if "." in c.local else snake(c.local)
+
     def _concatenated(self, ref: str) -> bool:
-        """A value read only by a concatenation: it is named after its node, as torchvision names
-        the branches it concatenates."""
+        """A value read only by a concatenation or a stack: it is named after its node, as
+        torchvision names the branches it concatenates."""
         readers = self.tree.consumers.get(ref, [])
         return (len(readers) == 1 and ref not in self.sn.exports
-                and self.tree.graph.nodes[readers[0]].op.name == "concat")
+                and self.tree.graph.nodes[readers[0]].op.name in ("concat", "stack"))
 
     def _shortcut(self, ref: str) -> bool:
-        """A value read only by an add, as a later term, whose first term is not the block's
-        input (`x + self.conv(x)` has no shortcut value): a residual block's shortcut."""
+        """A residual block's shortcut, torchvision's `identity`: a value read only by an add of
+        this scope, as a later term, where the add's first term is not the block's input (`x +
+        self.conv(x)` has no shortcut value) but is computed from where the shortcut starts (a
+        path around it, not another branch: HRNet's fused resolutions), and the sum is what the
+        scope returns, maybe through single steps (`out = self.relu(out)`), not a value in its
+        middle (Res2Net's `y1 + x2`, DPN's `x_res + f_res`)."""
         readers = self.tree.consumers.get(ref, [])
-        if len(readers) != 1 or ref in self.sn.exports:
+        if len(readers) != 1 or ref in self.sn.exports or readers[0] not in self.sn.names \
+                or self.owner[readers[0]].node is None:
             return False
         add = self.tree.graph.nodes[readers[0]]
-        return (add.op.name == "add" and ref in add.inputs[1:] and ref != add.inputs[0]
-                and add.inputs[0] not in self.sn.inputs)
+        main = add.inputs[0]
+        return (add.op.name == "add" and ref in add.inputs[1:] and ref != main and main not in self.sn.inputs
+                and self._returned(add.name) and self._start(ref) in self._upstream(main))
+
+    def _returned(self, ref: str) -> bool:
+        """The value reaches the scope's return through steps that each read only it."""
+        while ref not in self.sn.exports:
+            readers = self.tree.consumers.get(ref, [])
+            step = self.owner.get(readers[0]) if len(readers) == 1 else None
+            if step is None or step.inputs != [ref] or len(step.outputs) != 1:
+                return False
+            ref = step.outputs[0]
+        return True
+
+    def _start(self, ref: str) -> str | None:
+        """Where the chain computing a value starts: the first value it reads that something
+        else reads too, or the scope's input (`self.skipbn(self.skip(x))` starts at x)."""
+        c = self.owner[ref]
+        while len(c.inputs) == 1 and c.inputs[0] in self.owner and len(self.tree.consumers[c.inputs[0]]) == 1:
+            c = self.owner[c.inputs[0]]
+        return c.inputs[0] if len(c.inputs) == 1 else None
+
+    def _upstream(self, ref: str) -> set[str]:
+        """Every value of the scope (and its inputs) that a value is computed from, itself included."""
+        seen: set[str] = set()
+        todo = [ref]
+        while todo:
+            r = todo.pop()
+            if r not in seen:
+                seen.add(r)
+                todo += self.owner[r].inputs if r in self.owner else []
+        return seen
 
     def _expr(self, c: Child, args: list[str]) -> tuple[str, tuple[str, str] | None]:
         """The child's value as source, and (target, term) where it is an in-place add of two
