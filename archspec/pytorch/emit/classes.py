@@ -79,16 +79,17 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
     return out
 
 
-def _origins(call: Call, child: str, count: int) -> list[tuple[str, str] | None]:
-    """Per number of `_numbers(call)`: (child, argument) for the call's own arguments, None for
-    the numbers of calls inside it."""
-    out: list[tuple[str, str] | None] = []
+def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
+    """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
+    and, in an nn.Sequential, of its members' calls; None for the other numbers inside."""
+    members = iter(child.sub.children if child.subscope is not None and child.sub.sequential else [])
+    out: list[tuple[Child, str] | None] = []
     for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
         if is_number(v):
             out.append((child, name))
         elif isinstance(v, Call):
-            out += [None] * len(_numbers(v, "", []))
-    assert len(out) == count
+            member = next(members, None) if call.fn == "nn.Sequential" else None
+            out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out
 
 
@@ -409,7 +410,7 @@ class ClassPlanner:
         return self.positions_of(sn, self.plan_of[sn].optional)
 
     def positions_of(self, sn: ScopeNode, optional: list[str],
-                     origins: list[tuple[str, str] | None] | None = None) -> list[tuple[str, Any]]:
+                     origins: list[tuple[Child, str] | None] | None = None) -> list[tuple[str, Any]]:
         """The numbers of a scope's constructors (an optional child's are its caller's); of a
         loop, its length and each argument's first value and step. `origins` gets, per number,
         (child, argument) where it is an argument of a child's own constructor call."""
@@ -426,8 +427,7 @@ class ClassPlanner:
         for c in own_children(sn):
             call = None if c.local in optional else self.ctor(c)
             if call is not None:
-                before = len(out)
                 _numbers(call, c.local, out)
                 if origins is not None:
-                    origins += _origins(call, c.local, len(out) - before)
+                    origins += _origins(call, c)
         return out

@@ -16,6 +16,7 @@ from .specexpr import Reads, SpecExprs, spec_exprs
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
+    from .scopes import Child
 
 FIXED_MIN = 8          # a number written as a block parameter without a name to go by: a channel count, not
 #                        a kernel or stride, which a 2 or 3 that the block fixes could as well be
@@ -29,7 +30,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     parameters, written so; of the others, those that differ between the class's instances,
     one parameter for positions that are always equal, named after a block parameter or
     the in/out channels where they match one, or an expression of those."""
-    origins: list[tuple[str, str] | None] = []
+    origins: list[tuple[Child, str] | None] = []
     per_scope = [planner.positions_of(sn, plan.optional, None if k else origins) + planner.numbers_of.get(sn, [])
                  for k, sn in enumerate(plan.instances)]
     n_ctor = len(origins)

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
 from ...frontend.expr import ShapeView, evaluate
-from ...ir import Graph, Node, parent
+from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
 from .classnames import ParamNamer, as_tuple
-from .scopes import ScopeNode, own_children
+from .scopes import Child, ScopeNode
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -77,22 +77,21 @@ class SpecExprs:
                  spec: set[str], has_in: bool, spec_of: Callable[[ScopeNode], set[str]]) -> None:
         self.g, self.instances, self.spec_of = g, instances, spec_of
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
-        children = own_children(instances[0].sn)       # the class is written from its first instance
-        self.nodes = {c.local: c.node for c in children if c.node is not None}
-        self.subs = {c.local: c.sub for c in children if c.subscope is not None and not c.sub.sequential}
         self.reads = Reads()
 
-    def written(self, child: str, arg: str, column: tuple) -> str | None:
-        """The expression of the number `arg` of child `child`'s constructor, whose values over
-        the instances are `column`; None where no expression of the spec gives them."""
+    def written(self, child: Child, arg: str, column: tuple) -> str | None:
+        """The expression of the number `arg` of the constructor of `child` (of the class's first
+        instance), whose values over the instances are `column`; None where no expression of the
+        spec gives them."""
         if not all(type(v) is int for v in column):
             return None
-        rep, sub = self.nodes.get(child), self.subs.get(child)
-        if rep is not None:
-            texts = self._candidates(rep, arg)
-        elif sub is not None:       # a block's argument as the spec gives it, or a spec parameter passed on
+        if child.node is not None:
+            texts = self._candidates(child.node, arg)
+        elif child.subscope is not None and not child.sub.sequential:
+            sub = child.sub         # a block's argument as the spec gives it, or a spec parameter passed on
             given = sub.scope.arg_exprs if sub.scope is not None else {}
-            texts = iter([*([given[arg]] if arg in given else []), *([arg] if arg in self.spec_of(sub) else [])])
+            texts = iter([*([given[arg]] if arg in given else []), *([arg] if arg in self.spec_of(sub) else []),
+                          *(self._width_of(sub.inputs[0]) if arg == "in_channels" and len(sub.inputs) == 1 else [])])
         else:
             return None
         for text in dict.fromkeys(texts):
@@ -111,19 +110,37 @@ class SpecExprs:
         if own in n.exprs:
             yield n.exprs[own]
         if arg in _IN_WIDTH:
-            yield from self._width_of(n)
+            yield from self._width_of(n.inputs[0] if n.inputs else None)
 
-    def _width_of(self, n: Node) -> Iterator[str]:
-        here = parent(n.name)
+    def _width_of(self, ref: str | None) -> Iterator[str]:
+        """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
+        `out` argument of the block it ends, through producers that keep the width (bn, relu)."""
+        inside = self.instances[0].sn.path
         for _ in range(_WALK):
-            p = self.g.nodes.get(n.inputs[0]) if n.inputs else None
-            if p is None or parent(p.name) != here:
+            n = self.g.nodes.get(ref) if ref and ref.startswith(inside + "." if inside else "") else None
+            if n is None:
                 return
-            if "out" in p.exprs:
-                yield p.exprs["out"]
-            if not (p.shape and p.in_shapes and p.in_shapes[0] and p.shape[0] == p.in_shapes[0][0]):
+            block = self._block_ending(n.name, inside)
+            if block is not None:
+                yield from (block.arg_exprs[a] for a in ("out", "out_channels") if a in block.arg_exprs)
                 return
-            n = p
+            if "out" in n.exprs:
+                yield n.exprs["out"]
+            if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
+                return
+            ref = n.inputs[0] if n.inputs else None
+
+    def _block_ending(self, name: str, inside: str) -> Scope | None:
+        """The innermost block instance inside the class whose output the node is."""
+        path = parent(name)
+        while path and path != inside:
+            s = self.g.scopes.get(path)
+            if s is None or s.output != name:
+                return None
+            if s.kind == "block":
+                return s
+            path = parent(path)
+        return None
 
     def _gives(self, text: str, column: tuple) -> bool:
         """The spec's interpreter gives the column's number at every instance."""
