@@ -506,7 +506,7 @@ def _exprs(body: YDict) -> dict[str, str]:
     return {k: t for k, v in body.items() if k not in CONTROL and (t := whole_expr(v)) is not None}
 
 
-def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict) -> dict[str, dict]:
+def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict) -> dict[str, Any]:
     """What the IR keeps of a block instance's names: its parameters (and those left at their
     defaults), its plain `let:` values, and, so that code can be written from the spec's
     expressions, the `let:` values and arguments given as one whole `${...}` and the spec's parameters."""
@@ -514,7 +514,7 @@ def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict) -> dic
     return {"args": args, "defaults": {p: args[p] for p in args if p not in given}, "lets": lets,
             "let_exprs": {k: t for k in lets if (t := whole_expr(raw[k])) is not None},
             "arg_exprs": {k: t for k in given if (t := whole_expr(d.body.get(k))) is not None},
-            "spec_params": globals_}
+            "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads}
 
 
 def _plain(v: Any) -> bool:

@@ -38,8 +38,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
     spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub].spec_reads)
-    written = [spec.written(*o, col) if o else None for o, col in zip(origins, columns)]
-    written += [None] * (len(columns) - n_ctor)
+    written = spec.write_all(origins, columns, plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
         written, reads = [None] * len(columns), Reads()

@@ -12,6 +12,7 @@ names it. Every name passes the one validator (`names.name_problem`); numbers ar
 from __future__ import annotations
 
 import ast
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,14 @@ from ...frontend.expr import ShapeView, evaluate
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
 from .classnames import ParamNamer, as_tuple
-from .scopes import Child, ScopeNode
+from .scopes import Child, ScopeNode, own_children
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
 
-_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+_DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
+         ast.Mod: operator.mod}
+_OPERATORS = tuple(_DONE)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad"}  # torch's: the spec's
 _IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # a module's input width
 # The spec's parameters a top or group class may take. Any other (DenseNet's growth) sets widths
@@ -77,7 +80,21 @@ class SpecExprs:
                  spec: set[str], has_in: bool, spec_of: Callable[[ScopeNode], set[str]]) -> None:
         self.g, self.instances, self.spec_of = g, instances, spec_of
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
-        self.reads = Reads()
+        self.constants: dict[str, Any] = {}        # spec parameters written as their values
+        self.reads, self.done = Reads(), set[tuple[str, str]]()
+
+    def write_all(self, origins: list[tuple[Child, str] | None], columns: list[tuple],
+                  optional: list[str]) -> list[str | None]:
+        """Per number, its expression, or None. A spec parameter that the structure or a number
+        not so written also reads is written as its value: the class takes as keyword parameters
+        only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
+        written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+        loose = self._loose(optional)
+        if loose:
+            self.constants = {p: self.reads.spec[p] for p in loose}
+            self.reads, self.done = Reads(), set()
+            written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+        return written + [None] * (len(columns) - len(origins))
 
     def written(self, child: Child, arg: str, column: tuple) -> str | None:
         """The expression of the number `arg` of the constructor of `child` (of the class's first
@@ -90,27 +107,47 @@ class SpecExprs:
         elif child.subscope is not None and not child.sub.sequential:
             sub = child.sub         # a block's argument as the spec gives it, or a spec parameter passed on
             given = sub.scope.arg_exprs if sub.scope is not None else {}
-            texts = iter([*([given[arg]] if arg in given else []), *([arg] if arg in self.spec_of(sub) else []),
-                          *(self._width_of(sub.inputs[0]) if arg == "in_channels" and len(sub.inputs) == 1 else [])])
+            texts = iter([*([((sub.path, arg), given[arg])] if arg in given else []),
+                          *([(None, arg)] if arg in self.spec_of(sub) else []),
+                          *((None, t) for t in (self._width_of(sub.inputs[0]) if arg == "in_channels"
+                                                and len(sub.inputs) == 1 else []))])
         else:
             return None
-        for text in dict.fromkeys(texts):
+        for key, text in texts:
             if self._gives(text, column):
                 try:
-                    return self._write(text)
+                    out = self._write(text)
                 except Unwritable:
                     continue
+                self.done.update([key] if key else [])
+                return out
         return None
 
-    def _candidates(self, n: Node, arg: str) -> Iterator[str]:
+    def _candidates(self, n: Node, arg: str) -> Iterator[tuple[tuple[str, str] | None, str]]:
         """The expression of the attribute the argument is named after (never another one that
         happens to have its value: a `padding` is no `groups`), or, for an input width, the
         output width of the producers that keep it."""
         own = ATTR_OF.get(arg, arg)
         if own in n.exprs:
-            yield n.exprs[own]
+            yield (n.name, own), n.exprs[own]
         if arg in _IN_WIDTH:
-            yield from self._width_of(n.inputs[0] if n.inputs else None)
+            yield from ((None, t) for t in self._width_of(n.inputs[0] if n.inputs else None))
+
+    def _loose(self, optional: list[str]) -> set[str]:
+        """The spec parameters read so far that the block's structure reads, or an expression of
+        the class that is not written."""
+        rep = self.instances[0].sn
+        taken = set(self.reads.spec)
+        loose = taken & (rep.scope.structure_reads if rep.scope else frozenset())
+        for key, text in _expressions(rep, optional):
+            if key not in self.done:
+                loose |= taken & self._names(text, rep.scope.let_reads if rep.scope else {})
+        return loose
+
+    @staticmethod
+    def _names(text: str, let_reads: dict) -> set[str]:
+        names = {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+        return names.union(*(let_reads[n] for n in names if n in let_reads))
 
     def _width_of(self, ref: str | None) -> Iterator[str]:
         """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
@@ -162,13 +199,16 @@ class SpecExprs:
         if isinstance(node, ast.Constant) and type(node.value) is int:
             return ast.Constant(node.value)
         if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
-            return ast.BinOp(self._rewrite(node.left, reads, within), node.op, self._rewrite(node.right, reads, within))
+            return _folded(ast.BinOp(self._rewrite(node.left, reads, within), node.op,
+                                     self._rewrite(node.right, reads, within)))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within))
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = self._column("in_channels")
             return ast.Name("in_channels")
+        if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
+            return ast.Constant(self.constants[node.id])
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
@@ -182,7 +222,7 @@ class SpecExprs:
                 tree = ast.parse(self.let_exprs[name], mode="eval").body
                 text = ast.unparse(self._rewrite(tree, reads, (*within, name)))   # its own reads first
                 reads.lets[name] = text
-        elif name in self.spec and len({repr(i.env[name]) for i in self.instances}) == 1:
+        elif name in self.spec and name not in self.constants and len({repr(i.env[name]) for i in self.instances}) == 1:
             reads.spec[name] = self.instances[0].env[name]
         else:
             raise Unwritable
@@ -211,3 +251,41 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, spec_of: Callable[[
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
     return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
                      set(first.spec_params) - set(first.args) - set(first.lets), has_in, spec_of)
+
+
+def _folded(e: ast.BinOp) -> ast.expr:
+    """`e` with a constant operation done (`(4 - 1) * width`: `3 * width`) and an identity dropped
+    (`x * 1`, `x // 1`, `x + 0`), as a constant spec parameter leaves them. Python's own operators
+    on ints are the spec interpreter's."""
+    left, right = e.left, e.right
+    if isinstance(left, ast.Constant) and isinstance(right, ast.Constant):
+        a, b = left.value, right.value
+        if type(a) is int and type(b) is int and not (b == 0 and isinstance(e.op, (ast.FloorDiv, ast.Mod))):
+            return ast.Constant(_DONE[type(e.op)](a, b))
+        return e
+    unit = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1, ast.FloorDiv: 1}.get(type(e.op))
+    if isinstance(right, ast.Constant) and right.value == unit:
+        return left
+    if isinstance(left, ast.Constant) and left.value == unit and isinstance(e.op, (ast.Add, ast.Mult)):
+        return right
+    return e
+
+
+def _expressions(sn: ScopeNode, optional: list[str]) -> Iterator[tuple[tuple[str, str], str]]:
+    """((node or block instance, attribute or argument), expression) of every number the spec
+    gives in a class's own constructor calls: its nodes', its nn.Sequential and list members',
+    and the arguments of the blocks it builds (not an optional child's: its caller builds it)."""
+    for c in own_children(sn):
+        if c.local not in optional:
+            yield from _child_expressions(c)
+
+
+def _child_expressions(c: Child) -> Iterator[tuple[tuple[str, str], str]]:
+    if c.node is not None:
+        yield from (((c.node.name, a), t) for a, t in c.node.exprs.items())
+    for _, m in c.members:
+        yield from _child_expressions(m)
+    if c.subscope is not None and c.sub.sequential:
+        yield from _expressions(c.sub, [])
+    elif c.subscope is not None and c.sub.scope is not None:
+        yield from (((c.sub.path, a), t) for a, t in c.sub.scope.arg_exprs.items())
