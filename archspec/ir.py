@@ -36,6 +36,7 @@ class Node:
     loc: Loc
     chain: tuple[Frame, ...] = ()
     named: bool = True             # False for anonymous functional nodes (relu, add, ...)
+    exprs: dict = field(default_factory=dict)    # attribute -> the spec's `${...}` it was written as (`width * scale`)
 
     @property
     def params(self) -> int:
@@ -74,6 +75,11 @@ class Scope:
     defaults: dict = field(default_factory=dict)  # the parameters this instance left at the block's default
     outputs: dict = field(default_factory=dict)  # a block's named outputs, name -> ref, in order (several only)
     lets: dict = field(default_factory=dict)     # a block's `let:` values, name -> number (Res2Net's width)
+    let_exprs: dict = field(default_factory=dict)   # the `let:` written as one `${...}`: name -> its expression
+    spec_params: dict = field(default_factory=dict)  # the spec's parameters its expressions may read (base_width)
+    arg_exprs: dict = field(default_factory=dict)   # the parameters given as one `${...}`: name -> its expression
+    structure_reads: frozenset = frozenset()        # the names its block's structure reads (repeat counts, when:)
+    let_reads: dict = field(default_factory=dict)   # per `let:`, the names it reads (through other lets)
 
 
 @dataclass

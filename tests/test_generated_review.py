@@ -60,7 +60,7 @@ def review(spec: str) -> list[str]:
     values: dict[str, dict[str, set]] = {}          # block -> parameter -> its values over the instances
     for s in g.scopes.values():
         if s.block:
-            block_params.setdefault(s.block, set()).update(s.args, s.lets)     # its `let:` names its values too
+            block_params.setdefault(s.block, set()).update(s.args)
             for k, v in s.args.items():
                 values.setdefault(s.block, {}).setdefault(k, set()).add(repr(v))
     fixed = {b: {k: int(next(iter(vs))) for k, vs in ps.items() if len(vs) == 1 and next(iter(vs)).isdigit()}
@@ -117,6 +117,8 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
     optional = {a.arg for a, d in zip(args[len(args) - len(init.args.defaults):], init.args.defaults)
                 if isinstance(d, ast.Constant) and d.value is None} if init else set()
     names = [a.arg for a in args]
+    defaults = {a.arg: d.value for a, d in zip(args[len(args) - len(init.args.defaults):], init.args.defaults)
+                if isinstance(d, ast.Constant)} if init else {}
     out = []
     if is_top:
         base, allowed = spec_name, set(params)
@@ -128,7 +130,9 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         allowed |= {"num_classes"} & set(params)      # a side head's classifier (torchvision's InceptionAux)
     if not (_key(cls.name) == _key(base) if is_top else _named_after(cls.name, base)):
         out.append(f"class-name: {cls.name}: not named after {base!r}")
-    out += [f"ctor-param: {cls.name}({n}): not a parameter of {base!r}" for n in names if n not in allowed]
+    spec_knobs = {n for n in names if n in params and n in defaults and defaults[n] == params[n]}   # base_width=26
+    out += [f"ctor-param: {cls.name}({n}): not a parameter of {base!r}" for n in names
+            if n not in allowed and n not in spec_knobs]
     if doc and doc[1] == "Block" and init is not None:
         out += _derived_literals(init, cls.name, fixed.get(doc[2], {}))
     if is_top and "num_classes" in params and "num_classes" not in names:

@@ -17,7 +17,7 @@ from ..ir import INPUT, Graph, Init, InitRule, Meta, Node, Output, Scope, shape_
 from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from ..names import name_problem, shown
 from ..ops import REGISTRY
-from .expr import ShapeView, has_expr, names_read, resolve
+from .expr import ShapeView, has_expr, names_read, resolve, whole_expr
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
@@ -201,7 +201,7 @@ class Expander:
         if len(self.nodes) >= MAX_NODES:
             raise LimitError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
         self.nodes[full] = Node(full, op, found.attrs, list(ins), xs, found.shape, found.tensors, found.macs,
-                                d.loc, ctx.chain, d.name is not None or ctx.seq)
+                                d.loc, ctx.chain, d.name is not None or ctx.seq, _exprs(d.body))
         return full if found.shape is not None else Failed(full)
 
     def _local_name(self, d: Decl, ctx: Ctx, base: str) -> str:
@@ -242,9 +242,8 @@ class Expander:
                                         None if several else block.raw.get("output"), outer)
         refs = several and outputs_of(block, several, aliases, full)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
-        args, lets = {p: env[p] for p in block.params}, _lets(block, env)
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, str(out), ctx.index, inputs=outer and bound,
-                                  outputs=refs or {}, defaults={p: args[p] for p in args if p not in given}, lets=lets)
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index, inputs=outer
+                                  and bound, outputs=refs or {}, **_bound(block, env, d, given, self.globals))
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -500,6 +499,22 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
 def _lets(block: Block, env: dict) -> dict:
     """A block instance's `let:` values that the IR keeps: plain ones (not a tensor's view)."""
     return {k: env[k] for k in block.raw.get("let") or () if _plain(env[k])}
+
+
+def _exprs(body: YDict) -> dict[str, str]:
+    """The attributes of a node written as one whole `${...}`: name -> its expression."""
+    return {k: t for k, v in body.items() if k not in CONTROL and (t := whole_expr(v)) is not None}
+
+
+def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict) -> dict[str, Any]:
+    """What the IR keeps of a block instance's names: its parameters (and those left at their
+    defaults), its plain `let:` values, and, so that code can be written from the spec's
+    expressions, the `let:` values and arguments given as one whole `${...}` and the spec's parameters."""
+    args, lets, raw = {p: env[p] for p in block.params}, _lets(block, env), block.raw.get("let") or {}
+    return {"args": args, "defaults": {p: args[p] for p in args if p not in given}, "lets": lets,
+            "let_exprs": {k: t for k in lets if (t := whole_expr(raw[k])) is not None},
+            "arg_exprs": {k: t for k in given if (t := whole_expr(d.body.get(k))) is not None},
+            "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads}
 
 
 def _plain(v: Any) -> bool:

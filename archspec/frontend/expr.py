@@ -432,6 +432,12 @@ def names_read(text: str) -> set[str]:
     return names
 
 
+def whole_expr(value) -> str | None:
+    """The expression of a value written as one whole `${...}` (`"${planes * 4}"`: `planes * 4`), else None."""
+    whole = _WHOLE.match(value) if isinstance(value, str) else None
+    return whole.group(1).strip() if whole and "${" not in whole.group(1) else None
+
+
 def has_expr(value) -> bool:
     """A value holding `${...}`: a string, or a list with one among its items (`[1, "${scale}"]`)."""
     if isinstance(value, list):

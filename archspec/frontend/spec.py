@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -181,6 +182,11 @@ def type_problem(decl: Any, value: Any) -> str | None:
     return f"expects {what}, got {type(value).__name__} {shown(value)}"
 
 
+# the keys whose `${...}` set a block's structure, not a number of a node: which nodes it has and
+# how often, what they read, what they are called, and its parameters' defaults
+_STRUCTURE = frozenset({"in", "when", "else", "repeat", "carry", "index", "name", "args", "output", "params"})
+
+
 @dataclass
 class Block:
     name: str
@@ -188,6 +194,37 @@ class Block:
     params: dict[str, Any]     # name -> default value, or a type name for required ones
     loc: Loc
     key_loc: Loc               # where its name is written
+
+    @cached_property
+    def let_reads(self) -> dict[str, frozenset[str]]:
+        """Per `let:` value, the names it reads, through the other `let:` values it reads."""
+        lets = self.raw.get("let") or {}
+        return {k: frozenset(_through(_reads_under(v, True), lets)) for k, v in lets.items()}
+
+    @cached_property
+    def structure_reads(self) -> frozenset[str]:
+        """The names its structure reads (Res2Net's `repeat: ${scale - 1}`), through its `let:`
+        values: a class written from the block cannot take them as numbers it may vary."""
+        return frozenset(_through(_reads_under(self.raw, False), self.raw.get("let") or {}))
+
+
+def _through(names: set[str], lets: dict) -> set[str]:
+    """`names` and what the `let:` values among them read, and so on."""
+    todo = [n for n in names if n in lets]
+    while todo:
+        more = _reads_under(lets[todo.pop()], True) - names
+        names |= more
+        todo += [n for n in more if n in lets]
+    return names
+
+
+def _reads_under(raw: Any, under: bool) -> set[str]:
+    """The names the `${...}` under a structure key of `raw` read (all of them where `under`)."""
+    if isinstance(raw, dict):
+        return set().union(*(_reads_under(v, under or k in _STRUCTURE) for k, v in raw.items()))
+    if isinstance(raw, list):
+        return set().union(*(_reads_under(v, under) for v in raw))
+    return names_read(raw) if under and isinstance(raw, str) else set()
 
 
 @dataclass

@@ -30,6 +30,8 @@ class ClassPlan:
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
     optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
+    lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
+    spec_reads: set[str] = field(default_factory=set)   # the spec's parameters it takes (keyword, the spec's value)
     stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
     forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source
 
@@ -74,6 +76,20 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
             out.append((f"{label}_{name}", v))
         elif isinstance(v, Call):
             _numbers(v, f"{label}_{name}", out)
+    return out
+
+
+def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
+    """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
+    and, in an nn.Sequential, of its members' calls; None for the other numbers inside."""
+    members = iter(child.sub.children if child.subscope is not None and child.sub.sequential else [])
+    out: list[tuple[Child, str] | None] = []
+    for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
+        if is_number(v):
+            out.append((child, name))
+        elif isinstance(v, Call):
+            member = next(members, None) if call.fn == "nn.Sequential" else None
+            out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out
 
 
@@ -393,18 +409,25 @@ class ClassPlanner:
         """The numbers a class's constructor may take, in slot order, for one instance."""
         return self.positions_of(sn, self.plan_of[sn].optional)
 
-    def positions_of(self, sn: ScopeNode, optional: list[str]) -> list[tuple[str, Any]]:
+    def positions_of(self, sn: ScopeNode, optional: list[str],
+                     origins: list[tuple[Child, str] | None] | None = None) -> list[tuple[str, Any]]:
         """The numbers of a scope's constructors (an optional child's are its caller's); of a
-        loop, its length and each argument's first value and step."""
+        loop, its length and each argument's first value and step. `origins` gets, per number,
+        (child, argument) where it is an argument of a child's own constructor call."""
         loop = self.loop_of.get(sn)
         if loop is not None:
             inner = self.plan_of[loop.children[0].sub]
             columns = zip(inner.params, zip(*[self.args_of[c.sub] for c in loop.children]))
-            return [("num_layers", len(loop.children)),
-                    *(x for p, col in columns for x in ((p, col[0]), (f"{p}_step", col[1] - col[0])))]
-        out: list[tuple[str, Any]] = []
+            out = [("num_layers", len(loop.children)),
+                   *(x for p, col in columns for x in ((p, col[0]), (f"{p}_step", col[1] - col[0])))]
+            if origins is not None:
+                origins += [None] * len(out)
+            return out
+        out = []
         for c in own_children(sn):
             call = None if c.local in optional else self.ctor(c)
             if call is not None:
                 _numbers(call, c.local, out)
+                if origins is not None:
+                    origins += _origins(call, c)
         return out

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
+from .specexpr import Reads, SpecExprs, spec_exprs
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
+    from .scopes import Child
 
 FIXED_MIN = 8          # a number written as a block parameter without a name to go by: a channel count, not
 #                        a kernel or stride, which a 2 or 3 that the block fixes could as well be
@@ -24,38 +26,62 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 
 
 def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
-    """The constructor's parameters: the numbers that differ between the class's instances,
+    """The constructor's parameters: the numbers the spec wrote as expressions of the block's
+    parameters, written so; of the others, those that differ between the class's instances,
     one parameter for positions that are always equal, named after a block parameter or
     the in/out channels where they match one, or an expression of those."""
-    per_scope = [planner.positions_of(sn, plan.optional) + planner.numbers_of.get(sn, []) for sn in plan.instances]
-    n_ctor = len(per_scope[0]) - len(planner.numbers_of.get(plan.instances[0], []))
+    origins: list[tuple[Child, str] | None] = []
+    per_scope = [planner.positions_of(sn, plan.optional, None if k else origins) + planner.numbers_of.get(sn, [])
+                 for k, sn in enumerate(plan.instances)]
+    n_ctor = len(origins)
     labels = [lab for lab, _ in per_scope[0]]
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
-    plan.slots = _varying(labels, columns, namer)
-    column_of = {slot: col for slot, col in zip(plan.slots, columns) if slot}    # equal columns per slot
+    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub].spec_reads)
+    written = spec.write_all(origins, columns, plan.optional)
+    reads = spec.reads
+    if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
+        written, reads = [None] * len(columns), Reads()
+    for p in [*reads.params, *reads.spec, *reads.lets]:
+        namer.params.take(p)
+    plan.slots = _varying(labels, columns, namer, reads.params, written)
+    column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
+    plan.slots = [w or s for w, s in zip(written, plan.slots)]
+    plan.lets = list(reads.lets.items())
+    plan.spec_reads = set(reads.spec)
+    _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
+    column_of.update(reads.params)          # the expressions' names, as they are
+    column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
+    plan.defaults = {**_defaults(plan, column_of), **reads.spec}
+    if "num_classes" in column_of:
+        plan.defaults["num_classes"] = column_of["num_classes"][0]
+    order = {p: k for k, p in enumerate(plan.rep.scope.args if plan.rep.scope else ())}    # the block's own order
+    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels", order.get(p, len(order))))
+    for i, sn in enumerate(plan.instances):
+        planner.args_of[sn] = [column_of[p][i] for p in plan.params]
+    _forward_slots(plan, plan.slots[n_ctor:])
+
+
+def _numbers_as_params(planner: ClassPlanner, plan: ClassPlan, labels: list[str], columns: list[tuple],
+                       column_of: dict[str, tuple], namer: ParamNamer, spec: SpecExprs) -> None:
+    """The numbers no expression of the spec wrote: derived from the parameters (and `let:`
+    locals) where they are a multiple, sum or choice of them, else parameters or literals."""
     candidates = dict(namer.columns())
     fixed = _fixed(candidates, all(sn.scope is not None and sn.scope.block for sn in plan.instances))
     if plan.instances[0] not in planner.loop_of:      # a loop's numbers grow: no expressions there
-        _derive_into(plan, column_of, namer, fixed, candidates, set())
+        local = {name: spec.column_of_let(name) for name, _ in plan.lets}
+        _derive_into(plan, column_of, namer, fixed, candidates, set(), local)
         lets = _name_lets(plan, column_of, namer)
         if lets:                 # the rest again, from them too (Res2Net's `4 * width`)
-            _derive_into(plan, column_of, namer, fixed, candidates, lets)
+            _derive_into(plan, column_of, namer, fixed, candidates, lets, local)
     n = _num_classes(planner, plan)
-    for k, (label, col) in enumerate(zip(labels[:n_ctor], columns)):     # forward's numbers: as they are
+    for k, (label, col) in enumerate(zip(labels, columns)):     # forward's numbers: as they are
         if plan.slots[k] is None and n is not None and col[0] == n[0] and label in n[1]:
             plan.slots[k] = "num_classes"
             column_of["num_classes"] = col
         elif plan.slots[k] is None:
             plan.slots[k] = _fixed_expr(label, col[0], fixed)
             column_of.update(_used([plan.slots[k] or ""], candidates, column_of))
-    plan.defaults = _defaults(plan, column_of)
-    if "num_classes" in column_of:
-        plan.defaults["num_classes"] = column_of["num_classes"][0]
-    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels"))
-    for i, sn in enumerate(plan.instances):
-        planner.args_of[sn] = [column_of[p][i] for p in plan.params]
-    _forward_slots(plan, plan.slots[n_ctor:])
 
 
 # attributes every nn.Module has, which a kept parameter must not overwrite
@@ -67,19 +93,20 @@ def _forward_slots(plan: ClassPlan, slots: list[str | None]) -> None:
     """The numbers of forward's calls that the constructor takes, as forward reads them: each
     parameter they name kept on self (`self.radix`), as timm's SplitAttn keeps its radix, under
     another name where a child or nn.Module has that one."""
-    words = {w for s in slots if s for w in _WORD.findall(s)} & set(plan.params)
+    names = [*plan.params, *(name for name, _ in plan.lets)]      # a `let:` local too (Res2Net's width)
+    words = {w for s in slots if s for w in _WORD.findall(s)} & set(names)
     taken = Namespace(_MODULE_ATTRS | {c.local.split(".")[0] for c in plan.rep.children} | set(plan.optional))
-    attrs = {p: taken.first(p) or taken.fresh(p) for p in plan.params if p in words}
+    attrs = {p: taken.first(p) or taken.fresh(p) for p in names if p in words}
     plan.stored = [(a, p) for p, a in attrs.items()]
     plan.forward_slots = [_WORD.sub(lambda m: f"self.{attrs[m[0]]}" if m[0] in attrs else m[0], s) if s else None
                           for s in slots]
 
 
 def _derive_into(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],
-                 candidates: dict[str, tuple], lets: set[str]) -> None:
-    """Parameters that `derive_all` writes as expressions leave `column_of` (in place); the
-    parameters those name join it."""
-    derived = derive_all(column_of, namer, fixed, lets)
+                 candidates: dict[str, tuple], lets: set[str], local: dict[str, tuple]) -> None:
+    """Parameters that `derive_all` writes as expressions (of parameters and `local`s) leave
+    `column_of` (in place); the parameters those name join it."""
+    derived = derive_all(column_of, namer, fixed, lets, local)
     plan.slots = [derived.get(s, s) if s else s for s in plan.slots]
     kept = [(p, col) for p, col in column_of.items() if p not in derived]
     column_of.clear()
@@ -104,14 +131,15 @@ def _name_lets(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) 
     return set(renamed.values())
 
 
-def _varying(labels: list[str], columns: list[tuple], namer: ParamNamer) -> list[str | None]:
-    """Per position, the parameter it takes (one per distinct column), or None where every
-    instance has the same number."""
-    names: dict[tuple, str] = {}
+def _varying(labels: list[str], columns: list[tuple], namer: ParamNamer, known: dict[str, tuple],
+             written: list[str | None]) -> list[str | None]:
+    """Per position, the parameter it takes (one per distinct column: a `known` one where it has
+    the column), or None where every instance has the same number or an expression is written."""
+    names: dict[tuple, str] = {tuple(map(repr, col)): p for p, col in known.items()}
     slots: list[str | None] = []
-    for label, col in zip(labels, columns):
+    for label, col, w in zip(labels, columns, written):
         key = tuple(map(repr, col))        # by repr: 1 and 1.0 are different arguments
-        if len(set(key)) == 1:
+        if len(set(key)) == 1 or w:
             slots.append(None)
             continue
         if key not in names:
@@ -176,7 +204,7 @@ def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
 
 
 def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],
-               lets: AbstractSet[str] = frozenset()) -> dict[str, str]:
+               lets: AbstractSet[str] = frozenset(), local: dict[str, tuple] | None = None) -> dict[str, str]:
     """Parameters that no block parameter names (a node's width, `conv1_out_channels`) but that
     are, at every instance, the same multiple or fraction of one that does, the product or a
     sum of two, or one or the other as a boolean block parameter says: each is that expression
@@ -185,7 +213,7 @@ def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, 
     given = {p: c for p, c in sorted(column_of.items(), key=lambda pc: pc[0] in SIDES)
              if namer.is_named(c) or p in lets}
     more = {p: c for p, c in namer.columns() if p not in given and p not in SIDES}   # parameters to add, last
-    named = {p: c for p, c in {**given, **more}.items() if _ints(c, 0)}
+    named = {p: c for p, c in {**given, **(local or {}), **more}.items() if _ints(c, 0)}
     flags = {p: c for p, c in more.items() if all(type(v) is bool for v in c) and len(set(c)) > 1}
     out = {}
     for p, col in column_of.items():

@@ -110,6 +110,7 @@ class _ClassWriter:
         optional = [f"{o}=None" for o in self.plan.optional]
         lines = ["    " + bracketed("def __init__", ["self", *params, *optional], ":", "    "),
                  "        super().__init__()"]
+        lines += [f"        {name} = {expr}" for name, expr in self.plan.lets]
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)

@@ -1,0 +1,291 @@
+"""The spec's own expressions in a generated class: a constructor number that the spec wrote as
+`${...}` of the block's parameters (`out: ${width * scale}`) is written as that expression
+(`width * scale`), not as a number or one guessed from numbers. Its `let:` values become locals
+of __init__ (`width = planes * base_width // 64 * groups`), and the spec's parameters it reads
+keyword parameters with the spec's values as defaults, as timm's `base_width=26`.
+
+An expression is written only where it is plain integer arithmetic (+ - * // %, unary -) of
+names the class has, and where the spec's own interpreter gives, at every instance of the
+class, the very number the constructor call holds: the number decides, the expression only
+names it. Every name passes the one validator (`names.name_problem`); numbers are written by
+`ast.unparse` of int constants, which is their repr."""
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ...errors import SpecError
+from ...frontend.expr import ShapeView, evaluate
+from ...ir import Graph, Node, Scope, parent
+from ...names import name_problem
+from .classnames import ParamNamer, as_tuple
+from .scopes import Child, ScopeNode, own_children
+
+if TYPE_CHECKING:
+    from .classes import ClassPlan
+
+_DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
+         ast.Mod: operator.mod}
+_OPERATORS = tuple(_DONE)
+ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad"}  # torch's: the spec's
+_IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # a module's input width
+# The spec's parameters a top or group class may take. Any other (DenseNet's growth) sets widths
+# that the class writes as numbers, from the shapes (`Transition(256, 128)`): a user's other value
+# would build a network whose widths do not fit, so the top class takes the value its spec gives.
+SAFE_ON_TOP = frozenset({"num_classes"})
+_WALK = 16               # producers walked back for an input width (bn after relu after conv)
+
+
+class Unwritable(Exception):
+    """An expression that is not plain arithmetic of names the class has."""
+
+
+class Instance:
+    """One instance of a class as its expressions see it: the names the spec's interpreter reads
+    (parameters, `let:` values, `input`), made when first asked (most classes ask none)."""
+
+    def __init__(self, g: Graph, sn: ScopeNode, top: dict[str, Any] | None) -> None:
+        self.g, self.sn, self.top = g, sn, top
+        self._env: dict[str, Any] | None = None
+
+    @property
+    def env(self) -> dict[str, Any]:
+        if self._env is None:
+            s = self.sn.scope
+            if self.top is not None or s is None:
+                self._env = self.top or {}
+            else:
+                shape = self.g.shape_of(self.sn.inputs[0]) if self.sn.inputs else None
+                view = {"input": ShapeView(shape)} if shape is not None else {}
+                self._env = {**s.spec_params, **s.args, **s.lets, **view}
+        return self._env
+
+
+@dataclass
+class Reads:
+    """What the written expressions read: the class's parameters (column over the instances),
+    the spec's parameters (one value), `let:` locals in the order __init__ computes them."""
+    params: dict[str, tuple] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+    lets: dict[str, str] = field(default_factory=dict)
+
+
+class SpecExprs:
+    """Writes a class's constructor numbers as the spec's expressions where it can."""
+
+    def __init__(self, g: Graph, instances: list[Instance], params: set[str], lets: dict[str, str],
+                 spec: set[str], has_in: bool, spec_of: Callable[[ScopeNode], set[str]]) -> None:
+        self.g, self.instances, self.spec_of = g, instances, spec_of
+        self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
+        self.constants: dict[str, Any] = {}        # spec parameters written as their values
+        self.reads, self.done = Reads(), set[tuple[str, str]]()
+
+    def write_all(self, origins: list[tuple[Child, str] | None], columns: list[tuple],
+                  optional: list[str]) -> list[str | None]:
+        """Per number, its expression, or None. A spec parameter that the structure or a number
+        not so written also reads is written as its value: the class takes as keyword parameters
+        only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
+        written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+        loose = self._loose(optional)
+        if loose:
+            self.constants = {p: self.reads.spec[p] for p in loose}
+            self.reads, self.done = Reads(), set()
+            written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+        return written + [None] * (len(columns) - len(origins))
+
+    def written(self, child: Child, arg: str, column: tuple) -> str | None:
+        """The expression of the number `arg` of the constructor of `child` (of the class's first
+        instance), whose values over the instances are `column`; None where no expression of the
+        spec gives them."""
+        if not all(type(v) is int for v in column):
+            return None
+        if child.node is not None:
+            texts = self._candidates(child.node, arg)
+        elif child.subscope is not None and not child.sub.sequential:
+            sub = child.sub         # a block's argument as the spec gives it, or a spec parameter passed on
+            given = sub.scope.arg_exprs if sub.scope is not None else {}
+            texts = iter([*([((sub.path, arg), given[arg])] if arg in given else []),
+                          *([(None, arg)] if arg in self.spec_of(sub) else []),
+                          *((None, t) for t in (self._width_of(sub.inputs[0]) if arg == "in_channels"
+                                                and len(sub.inputs) == 1 else []))])
+        else:
+            return None
+        for key, text in texts:
+            if self._gives(text, column):
+                try:
+                    out = self._write(text)
+                except Unwritable:
+                    continue
+                self.done.update([key] if key else [])
+                return out
+        return None
+
+    def _candidates(self, n: Node, arg: str) -> Iterator[tuple[tuple[str, str] | None, str]]:
+        """The expression of the attribute the argument is named after (never another one that
+        happens to have its value: a `padding` is no `groups`), or, for an input width, the
+        output width of the producers that keep it."""
+        own = ATTR_OF.get(arg, arg)
+        if own in n.exprs:
+            yield (n.name, own), n.exprs[own]
+        if arg in _IN_WIDTH:
+            yield from ((None, t) for t in self._width_of(n.inputs[0] if n.inputs else None))
+
+    def _loose(self, optional: list[str]) -> set[str]:
+        """The spec parameters read so far that the block's structure reads, or an expression of
+        the class that is not written."""
+        rep = self.instances[0].sn
+        taken = set(self.reads.spec)
+        loose = taken & (rep.scope.structure_reads if rep.scope else frozenset())
+        for key, text in _expressions(rep, optional):
+            if key not in self.done:
+                loose |= taken & self._names(text, rep.scope.let_reads if rep.scope else {})
+        return loose
+
+    @staticmethod
+    def _names(text: str, let_reads: dict) -> set[str]:
+        names = {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+        return names.union(*(let_reads[n] for n in names if n in let_reads))
+
+    def _width_of(self, ref: str | None) -> Iterator[str]:
+        """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
+        `out` argument of the block it ends, through producers that keep the width (bn, relu)."""
+        inside = self.instances[0].sn.path
+        for _ in range(_WALK):
+            n = self.g.nodes.get(ref) if ref and ref.startswith(inside + "." if inside else "") else None
+            if n is None:
+                return
+            block = self._block_ending(n.name, inside)
+            if block is not None:
+                yield from (block.arg_exprs[a] for a in ("out", "out_channels") if a in block.arg_exprs)
+                return
+            if "out" in n.exprs:
+                yield n.exprs["out"]
+            if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
+                return
+            ref = n.inputs[0] if n.inputs else None
+
+    def _block_ending(self, name: str, inside: str) -> Scope | None:
+        """The innermost block instance inside the class whose output the node is."""
+        path = parent(name)
+        while path and path != inside:
+            s = self.g.scopes.get(path)
+            if s is None or s.output != name:
+                return None
+            if s.kind == "block":
+                return s
+            path = parent(path)
+        return None
+
+    def _gives(self, text: str, column: tuple) -> bool:
+        """The spec's interpreter gives the column's number at every instance."""
+        try:
+            return all(type(v := evaluate(text, inst.env)) is int and v == c for inst, c in zip(self.instances, column))
+        except SpecError:
+            return False
+
+    def _write(self, text: str) -> str:
+        """The expression with each name the class's own: checked, its reads recorded."""
+        tree = ast.parse(text, mode="eval").body
+        reads = Reads(dict(self.reads.params), dict(self.reads.spec), dict(self.reads.lets))
+        out = ast.unparse(self._rewrite(tree, reads, ()))
+        self.reads = reads                       # recorded once the whole expression is writable
+        return out
+
+    def _rewrite(self, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr:
+        """The expression with each name checked and read (a `let:` from the lets it reads)."""
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return ast.Constant(node.value)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
+            return _folded(ast.BinOp(self._rewrite(node.left, reads, within), node.op,
+                                     self._rewrite(node.right, reads, within)))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within))
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
+                and node.attr == "channels" and self.has_in):
+            reads.params["in_channels"] = self._column("in_channels")
+            return ast.Name("in_channels")
+        if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
+            return ast.Constant(self.constants[node.id])
+        if isinstance(node, ast.Name) and name_problem(node.id) is None:
+            self._read(node.id, reads, within)
+            return ast.Name(node.id)
+        raise Unwritable
+
+    def _read(self, name: str, reads: Reads, within: tuple[str, ...]) -> None:
+        if name in self.params:
+            reads.params[name] = self._column(name)
+        elif name in self.let_exprs and name not in within:
+            if name not in reads.lets:
+                tree = ast.parse(self.let_exprs[name], mode="eval").body
+                text = ast.unparse(self._rewrite(tree, reads, (*within, name)))   # its own reads first
+                reads.lets[name] = text
+        elif name in self.spec and name not in self.constants and len({repr(i.env[name]) for i in self.instances}) == 1:
+            reads.spec[name] = self.instances[0].env[name]
+        else:
+            raise Unwritable
+
+    def column_of_let(self, name: str) -> tuple:
+        """A `let:` local's values over the instances."""
+        return tuple(i.env[name] for i in self.instances)
+
+    def _column(self, name: str) -> tuple:
+        if name == "in_channels":
+            return tuple(i.env["input"].get("channels") for i in self.instances)
+        return tuple(as_tuple(i.env[name]) for i in self.instances)
+
+
+def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, spec_of: Callable[[ScopeNode], set[str]]) -> SpecExprs:
+    """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
+    parameters) or of the top class (the spec's parameters); None for a group's class."""
+    scopes = [sn.scope for sn in plan.instances]
+    if not all(s is not None and s.block for s in scopes):      # the top's, a group's: num_classes alone
+        env = dict(g.meta.params or {})
+        return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), {}, set(env) & SAFE_ON_TOP,
+                         False, spec_of)
+    first = scopes[0]
+    assert first is not None
+    has_in = all(len(sn.inputs) == 1 for sn in plan.instances) and "in_channels" in dict(namer.columns())
+    lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
+    return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
+                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, spec_of)
+
+
+def _folded(e: ast.BinOp) -> ast.expr:
+    """`e` with a constant operation done (`(4 - 1) * width`: `3 * width`) and an identity dropped
+    (`x * 1`, `x // 1`, `x + 0`), as a constant spec parameter leaves them. Python's own operators
+    on ints are the spec interpreter's."""
+    left, right = e.left, e.right
+    if isinstance(left, ast.Constant) and isinstance(right, ast.Constant):
+        a, b = left.value, right.value
+        if type(a) is int and type(b) is int and not (b == 0 and isinstance(e.op, (ast.FloorDiv, ast.Mod))):
+            return ast.Constant(_DONE[type(e.op)](a, b))
+        return e
+    unit = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1, ast.FloorDiv: 1}.get(type(e.op))
+    if isinstance(right, ast.Constant) and right.value == unit:
+        return left
+    if isinstance(left, ast.Constant) and left.value == unit and isinstance(e.op, (ast.Add, ast.Mult)):
+        return right
+    return e
+
+
+def _expressions(sn: ScopeNode, optional: list[str]) -> Iterator[tuple[tuple[str, str], str]]:
+    """((node or block instance, attribute or argument), expression) of every number the spec
+    gives in a class's own constructor calls: its nodes', its nn.Sequential and list members',
+    and the arguments of the blocks it builds (not an optional child's: its caller builds it)."""
+    for c in own_children(sn):
+        if c.local not in optional:
+            yield from _child_expressions(c)
+
+
+def _child_expressions(c: Child) -> Iterator[tuple[tuple[str, str], str]]:
+    if c.node is not None:
+        yield from (((c.node.name, a), t) for a, t in c.node.exprs.items())
+    for _, m in c.members:
+        yield from _child_expressions(m)
+    if c.subscope is not None and c.sub.sequential:
+        yield from _expressions(c.sub, [])
+    elif c.subscope is not None and c.sub.scope is not None:
+        yield from (((c.sub.path, a), t) for a, t in c.sub.scope.arg_exprs.items())
