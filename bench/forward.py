@@ -12,8 +12,8 @@ norms folded into the convs) in channels_last memory format (input converted onc
 the timing, as a pipeline feeding channels_last images would). The median times and the
 ratios to torchvision are printed as a markdown table. `--compile` adds torch.compile
 (inductor) rows: archspec fused + channels_last compiled vs torchvision compiled. Then the
-build time of the largest ResNet spec:
-archspec.compile vs the torchvision constructor (both initialise weights), and
+build time of the largest ResNet spec: archspec.compile vs the torchvision constructor (both
+initialise weights), archspec's parts (front end, emitter, the generated constructor), and
 archspec.compile(device="meta").
 A script, not a test: timings depend on the machine; nothing here asserts a speed.
 """
@@ -82,18 +82,27 @@ def race(runs: list[tuple], repeat: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
-def build_times(repeat: int = 3) -> list[tuple[str, float]]:
+def build_times(repeat: int = 5) -> list[tuple[str, float]]:
+    """Median seconds of building the largest ResNet spec and its parts, interleaved: archspec's
+    front end (load + analyze), the emitter, the generated constructor, all of archspec.compile,
+    and torchvision's constructor (both initialise weights); archspec.compile(device="meta")."""
+    from archspec.pytorch.compiler import load_source
+    from archspec.pytorch.emit import emit
     resnets = [p for p in SPECS.glob("resnet*.yaml") if hasattr(torchvision.models, p.stem)]
     largest = max(resnets, key=lambda p: archspec.analyze(str(p)).params)
-    ctor = getattr(torchvision.models, largest.stem)
-    archspec.compile(largest, device="meta")            # imports and the source cache, as in any session
-
-    def median(fn):
-        return statistics.median(timed(lambda _: fn(), None) for _ in range(repeat))
-    return [(f"{largest.stem}: archspec.compile (CPU, init)", median(lambda: archspec.compile(largest))),
-            (f"{largest.stem}: torchvision constructor", median(ctor)),
-            (f"{largest.stem}: archspec.compile(device='meta')",
-             median(lambda: archspec.compile(largest, device="meta")))]
+    graph = archspec.analyze(str(largest))
+    generated = load_source(emit(graph), graph.name).Model     # imports and the source cache, as in any session
+    steps = [(f"{largest.stem}: archspec.compile (CPU, init)", lambda: archspec.compile(largest)),
+             (f"{largest.stem}: torchvision constructor", getattr(torchvision.models, largest.stem)),
+             ("  of which the front end (load + analyze)", lambda: archspec.analyze(str(largest))),
+             ("  of which the emitter (source text)", lambda: emit(graph)),
+             ("  of which the generated constructor", generated),
+             (f"{largest.stem}: archspec.compile(device='meta')", lambda: archspec.compile(largest, device="meta"))]
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeat):
+        for k, (_, fn) in enumerate(steps):
+            times[k].append(timed(lambda _, f=fn: f(), None))
+    return [(what, statistics.median(t)) for (what, _), t in zip(steps, times)]
 
 
 def main() -> int:
@@ -102,12 +111,15 @@ def main() -> int:
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (inductor) of both")
+    ap.add_argument("--build-only", action="store_true", help="only the build times")
     args = ap.parse_args()
     names = [m for m in args.models if (SPECS / f"{m}.yaml").exists() and hasattr(torchvision.models, m)]
+    names = [] if args.build_only else names
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {torch.get_num_threads()} threads, "
           f"CPU, float32, eval, inference_mode; median of {args.repeat}\n")
-    print("| model | mode | batch | torchvision ms | archspec ms | ratio | fused + channels_last ms | ratio |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|")
+    if names:
+        print("| model | mode | batch | torchvision ms | archspec ms | ratio | fused + channels_last ms | ratio |")
+        print("|---|---|--:|--:|--:|--:|--:|--:|")
     for name in names:
         theirs, ours, fused = models(name)
         for batch in args.batches:
