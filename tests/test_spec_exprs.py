@@ -101,13 +101,66 @@ nodes:
 
 
 def test_what_is_not_plain_arithmetic_of_the_class_s_names_stays_a_number(spec_file):
-    """`max()` and a repeat's `i` are not written; plain arithmetic of parameters, lets and
-    the spec's parameters is. Either way the module is the graph's."""
+    """`max()` and a repeat's `i` are not written; plain arithmetic of parameters and lets is.
+    The spec's `mult` is written as its value: the repeat's first conv takes its input width as a
+    number (`b`'s output, not written), which a class taking `mult` could not vary with it. Either
+    way the module is the graph's."""
     g = archspec.analyze(spec_file(NET))
     source = emit(g)
     init = ast.unparse(_init(source, "Unit"))
-    assert "wide = c * mult" in init and "self.a = nn.Conv2d(in_channels, wide, 1)" in init
+    assert "wide = c * 2" in init and "self.a = nn.Conv2d(in_channels, wide, 1)" in init
     assert "self.d = nn.Conv2d(c + 1, c, 1)" in init
     assert "max(" not in init and "+ i" not in init
     model = load_source(source, "net").Model()
     assert _shapes(model) == {k: tuple(v) for k, v in g.state_dict_shapes().items()}
+
+
+def _knobs(source: str, spec_params: dict) -> dict[str, list[str]]:
+    """The spec parameters (num_classes aside) that generated classes take as keyword
+    parameters with the spec's value: parameter -> the classes."""
+    out: dict[str, list[str]] = {}
+    for c in (n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)):
+        init = next((f for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        args = init.args.args[len(init.args.args) - len(init.args.defaults):] if init else []
+        for a, d in zip(args, init.args.defaults if init else []):
+            if (a.arg in spec_params and a.arg != "num_classes" and isinstance(d, ast.Constant)
+                    and d.value == spec_params[a.arg]):
+                out.setdefault(a.arg, []).append(c.name)
+    return out
+
+
+def _with_default(cls, name: str, value) -> tuple:
+    """Set one keyword default of a class's __init__; the old defaults, to restore."""
+    f = cls.__init__
+    names = f.__code__.co_varnames[1:f.__code__.co_argcount]
+    old = f.__defaults__
+    defaults = list(old)
+    defaults[names[len(names) - len(defaults):].index(name)] = value
+    f.__defaults__ = tuple(defaults)
+    return old
+
+
+@pytest.mark.parametrize("spec", [
+    "resnext50_32x4d",
+    pytest.param("skresnet50", marks=pytest.mark.slow), pytest.param("seresnext50_32x4d", marks=pytest.mark.slow),
+    pytest.param("dpn68", marks=pytest.mark.slow), pytest.param("wide_resnet50_2", marks=pytest.mark.slow),
+    pytest.param("senet154", marks=pytest.mark.slow)])
+def test_every_spec_parameter_a_class_takes_is_used_wherever_the_spec_uses_it(spec):
+    """Each spec parameter a class takes, doubled in every class that takes it, builds the network
+    the spec builds with it doubled. SKNet's block took its paths (`sk_paths`) but divided its
+    conv's input by the number 2, and split by sk_paths: a third path built another network."""
+    path = str(SPECS / f"{spec}.yaml")
+    source, params = _source(spec), archspec.load(path).params
+    knobs = _knobs(source, params)
+    assert knobs or spec == "skresnet50"
+    for knob, classes in knobs.items():
+        module = load_source(source, spec)
+        saved = {c: _with_default(getattr(module, c), knob, 2 * params[knob]) for c in classes}
+        try:
+            with torch.device("meta"):
+                ours = module.Model()
+        finally:
+            for c, old in saved.items():
+                getattr(module, c).__init__.__defaults__ = old
+        theirs = archspec.compile(archspec.load(path, **{knob: 2 * params[knob]}), device="meta")
+        assert _shapes(ours) == _shapes(theirs), (knob, classes)

@@ -90,6 +90,8 @@ class SpecExprs:
         only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         loose = self._loose(optional)
+        if not self._widths_follow(origins, written):      # SKNet's `out // 2`: a chunk's width, by number
+            loose = set(self.reads.spec)
         if loose:
             self.constants = {p: self.reads.spec[p] for p in loose}
             self.reads, self.done = Reads(), set()
@@ -143,6 +145,37 @@ class SpecExprs:
             if key not in self.done:
                 loose |= taken & self._names(text, rep.scope.let_reads if rep.scope else {})
         return loose
+
+    def _widths_follow(self, origins: list[tuple[Child, str] | None], written: list[str | None]) -> bool:
+        """Every input width of the class's constructors is written from the spec's expressions
+        or is the class's input width: none is a number that a spec parameter may have set."""
+        for o, w in zip(origins, written):
+            if o is None or w is not None:
+                continue
+            child, arg = o
+            if child.node is not None and arg in _IN_WIDTH:
+                ref = child.node.inputs[0] if child.node.inputs else None
+            elif child.subscope is not None and arg == "in_channels" and len(child.sub.inputs) == 1:
+                ref = child.sub.inputs[0]
+            else:
+                continue
+            if not self._from_input(ref):
+                return False
+        return True
+
+    def _from_input(self, ref: str | None) -> bool:
+        """The tensor has the class's input width: it is the input, or made from it by nodes that
+        keep the width."""
+        inputs = self.instances[0].sn.inputs
+        for _ in range(_WALK):
+            if ref in inputs:
+                return True
+            n = self.g.nodes.get(ref) if ref else None
+            if n is None or not n.inputs or not (n.shape and n.in_shapes and n.in_shapes[0]
+                                                 and n.shape[0] == n.in_shapes[0][0]):
+                return False
+            ref = n.inputs[0]
+        return False
 
     @staticmethod
     def _names(text: str, let_reads: dict) -> set[str]:
