@@ -91,7 +91,7 @@ class SpecExprs:
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         loose = self._loose(optional)
         if not self._widths_follow(origins, written):      # SKNet's `out // 2`: a chunk's width, by number
-            loose = set(self.reads.spec)
+            loose = set(self.reads.spec) - SAFE_ON_TOP         # (the classes' number sets no width)
         if loose:
             self.constants = {p: self.reads.spec[p] for p in loose}
             self.reads, self.done = Reads(), set()
