@@ -244,7 +244,8 @@ class Expander:
         out = (Several(refs, full) if refs else Failed("?")) if several else out
         args, lets = {p: env[p] for p in block.params}, _lets(block, env)
         self.scopes[full] = Scope(full, "block", d.loc, block.name, args, str(out), ctx.index, inputs=outer and bound,
-                                  outputs=refs or {}, defaults={p: args[p] for p in args if p not in given}, lets=lets)
+                                  outputs=refs or {}, defaults={p: args[p] for p in args if p not in given}, lets=lets,
+                                  declared=declared_defaults(block))
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -495,6 +496,14 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
         loc = d.body.at(key)
         given[key] = check_type(block, key, value_of(v, env, loc, f"parameter '{key}'"), loc)
     return given
+
+
+def declared_defaults(block: Block) -> dict:
+    """The block's parameters whose default its `params:` writes as a plain value (`stride: 1`),
+    not a type name (`planes: int`: required) nor an expression (`block: ${block}`): the defaults
+    a generated class's signature takes, whether or not an instance leaves them unset."""
+    return {p: plain(d) for p, d in block.params.items()
+            if not (isinstance(d, str) and d in TYPE_NAMES) and not has_expr(d)}
 
 
 def _lets(block: Block, env: dict) -> dict:
