@@ -106,7 +106,7 @@ def test_optional_child_and_loops_together(spec_file):
         "        - unit1: {use: unit, out: 6}\n        - unit2: {use: unit, out: 6}\n")
     text = source(path)
     assert text.count("\nclass Unit") == 1 and "def __init__(self, in_channels, proj=None):" in text
-    assert "self.first = Unit(in_channels=4, proj=nn.Conv2d(4, 6, 1))" in text and "for " not in text
+    assert "self.first = Unit(4, proj=nn.Conv2d(4, 6, 1))" in text and "for " not in text
     assert check(path).ok
 
 
@@ -116,11 +116,11 @@ def test_repeats_are_loops_with_the_same_state_dict():
     names, the step written as the block's parameter."""
     text = source(SPECS / "densenet121.yaml")
     assert text.count("\nclass DenseBlock") == 1
-    assert ('        for i in range(layers):\n            self.add_module(\n                f"denselayer{i + 1}",\n'
-            "                DenseLayer(in_channels=in_channels + i * growth, growth=growth, bn_size=bn_size),\n"
+    assert ('        for i in range(layers):\n            self.add_module(\n'
+            '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "self.denseblock3 = DenseBlock(in_channels=256, layers=24, growth=32, bn_size=4)" in text
+    assert "self.denseblock3 = DenseBlock(256, 24, 32)" in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
@@ -139,10 +139,9 @@ def test_equal_sequential_children_are_written_once():
     """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
     `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
     text = source(SPECS / "resnet50.yaml")
-    run = "Bottleneck(in_channels=256, planes=64, stride=1, out_channels=256) for _ in range(2)"
+    run = "Bottleneck(256, 64, 256) for _ in range(2)"
     assert f"            *[{run}],\n" in text
-    assert ("            *[\n                Bottleneck(in_channels=1024, planes=256, stride=1, out_channels=1024)\n"
-            "                for _ in range(5)\n            ],\n") in text
+    assert "            *[Bottleneck(1024, 256, 1024) for _ in range(5)],\n" in text
     assert text.count("Bottleneck(") == 9          # the class, and two calls per stage
     r = archspec.compile(SPECS / "resnet50.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in r.state_dict().items()} == \
@@ -154,8 +153,7 @@ def test_equal_sequential_children_are_written_once():
                  text.replace(repeat, "for _ in range(5) for y in range(2)"),
                  text.replace(repeat, "for _ in self.children()"), text.replace(repeat, "for _ in range(n)"),
                  text.replace(f"*[{run}]", f"*({run})"),
-                 text.replace("planes=64, stride=1, out_channels=256) for",
-                                                           "planes=_, stride=1, out_channels=256) for"),
+                 text.replace("Bottleneck(256, 64, 256) for", "Bottleneck(256, _, 256) for"),
                  text.replace("self.fc = nn.Linear(2048, num_classes)", "self.fc = nn.Linear(*[2048, num_classes])"),
                  text.replace("num_classes=1000):", "num_classes=print):"),
                  text.replace("num_classes=1000):", "num_classes=(1, [2])):"),
