@@ -89,9 +89,24 @@ def test_one_class_per_block_definition():
     assert [b.downsample is not None for b in blocks] == [k in (0, 3, 7, 13) for k in range(16)]
     text = source(SPECS / "resnet50.yaml")
     assert text.count("\nclass ") == 2
-    assert "def __init__(self, in_channels, planes, stride, out_channels, downsample=None):" in text
+    assert "def __init__(self, in_channels, planes, out_channels, stride=1, downsample=None):" in text
     assert "        if self.downsample is not None:\n            identity = self.downsample(x)\n" in text
     assert "layer1 = nn.Sequential(" in text and "downsample=nn.Sequential(" in text
+
+
+def test_a_blocks_plain_default_is_the_signatures(spec_file):
+    """A block parameter whose `params:` writes a default (`stride: 1`) defaults to it in the class
+    even where every instance gives it (a stage passing `stride: 1` on): calls leave it out
+    where it is the default and pass the required ones positionally (torchvision's
+    `BasicBlock(64, 64)`, `BasicBlock(64, 128, stride=2)`)."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {out: int, stride: 1}\n"
+        "    nodes:\n      - conv: {op: conv, out: '${out}', k: 3, stride: '${stride}', pad: 1}\n"
+        "nodes:\n  - a: {use: unit, out: 6, stride: 1}\n  - b: {use: unit, out: 8, stride: 2}\n")
+    text = source(path)
+    assert "def __init__(self, in_channels, out, stride=1):" in text
+    assert "self.a = Unit(4, 6)\n" in text and "self.b = Unit(6, 8, stride=2)\n" in text
+    assert check(path).ok
 
 
 def test_optional_child_and_loops_together(spec_file):
