@@ -242,10 +242,8 @@ class Expander:
                                         None if several else block.raw.get("output"), outer)
         refs = several and outputs_of(block, several, aliases, full)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
-        args, lets = {p: env[p] for p in block.params}, _lets(block, env)
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, args, str(out), ctx.index, inputs=outer and bound,
-                                  outputs=refs or {}, defaults={p: args[p] for p in args if p not in given}, lets=lets,
-                                  declared=declared_defaults(block))
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index,
+                                  inputs=outer and bound, outputs=refs or {}, **_bound(block, env, given))
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -498,12 +496,16 @@ def bind_args(d: Decl, block: Block, env: dict) -> dict:
     return given
 
 
-def declared_defaults(block: Block) -> dict:
-    """The block's parameters whose default its `params:` writes as a plain value (`stride: 1`),
-    not a type name (`planes: int`: required) nor an expression (`block: ${block}`): the defaults
-    a generated class's signature takes, whether or not an instance leaves them unset."""
-    return {p: plain(d) for p, d in block.params.items()
-            if not (isinstance(d, str) and d in TYPE_NAMES) and not has_expr(d)}
+def _bound(block: Block, env: dict, given: dict) -> dict[str, dict]:
+    """A block instance's parameters as its Scope keeps them: as bound (`args`), those it left at
+    their defaults, its `let:` values, and the defaults the block's `params:` writes as plain
+    values (`stride: 1`; not a type name, `planes: int`, nor an expression, `block: ${block}`):
+    a generated class's signature takes these whether or not an instance leaves them unset."""
+    args = {p: env[p] for p in block.params}
+    declared = {p: plain(d) for p, d in block.params.items()
+                if not (isinstance(d, str) and d in TYPE_NAMES) and not has_expr(d)}
+    return {"args": args, "defaults": {p: args[p] for p in args if p not in given}, "lets": _lets(block, env),
+            "declared": declared}
 
 
 def _lets(block: Block, env: dict) -> dict:
