@@ -73,6 +73,7 @@ class Scope:
     repeat: int | None = None      # index within a repeat, if any
     inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
     defaults: dict = field(default_factory=dict)  # the parameters this instance left at the block's default
+    declared: dict = field(default_factory=dict)  # the block's plain defaults (`stride: 1`), not types or ${}
     outputs: dict = field(default_factory=dict)  # a block's named outputs, name -> ref, in order (several only)
     lets: dict = field(default_factory=dict)     # a block's `let:` values, name -> number (Res2Net's width)
     let_exprs: dict = field(default_factory=dict)   # the `let:` written as one `${...}`: name -> its expression

@@ -89,9 +89,24 @@ def test_one_class_per_block_definition():
     assert [b.downsample is not None for b in blocks] == [k in (0, 3, 7, 13) for k in range(16)]
     text = source(SPECS / "resnet50.yaml")
     assert text.count("\nclass ") == 2
-    assert "def __init__(self, in_channels, planes, stride, out_channels, downsample=None):" in text
+    assert "def __init__(self, in_channels, planes, out_channels, stride=1, downsample=None):" in text
     assert "        if self.downsample is not None:\n            identity = self.downsample(x)\n" in text
     assert "layer1 = nn.Sequential(" in text and "downsample=nn.Sequential(" in text
+
+
+def test_a_blocks_plain_default_is_the_signatures(spec_file):
+    """A block parameter whose `params:` writes a default (`stride: 1`) defaults to it in the class
+    even where every instance gives it (a stage passing `stride: 1` on): calls leave it out
+    where it is the default and pass the required ones positionally (torchvision's
+    `BasicBlock(64, 64)`, `BasicBlock(64, 128, stride=2)`)."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {out: int, stride: 1}\n"
+        "    nodes:\n      - conv: {op: conv, out: '${out}', k: 3, stride: '${stride}', pad: 1}\n"
+        "nodes:\n  - a: {use: unit, out: 6, stride: 1}\n  - b: {use: unit, out: 8, stride: 2}\n")
+    text = source(path)
+    assert "def __init__(self, in_channels, out, stride=1):" in text
+    assert "self.a = Unit(4, 6)\n" in text and "self.b = Unit(6, 8, stride=2)\n" in text
+    assert check(path).ok
 
 
 def test_optional_child_and_loops_together(spec_file):
@@ -106,7 +121,7 @@ def test_optional_child_and_loops_together(spec_file):
         "        - unit1: {use: unit, out: 6}\n        - unit2: {use: unit, out: 6}\n")
     text = source(path)
     assert text.count("\nclass Unit") == 1 and "def __init__(self, in_channels, proj=None):" in text
-    assert "self.first = Unit(in_channels=4, proj=nn.Conv2d(4, 6, 1))" in text and "for " not in text
+    assert "self.first = Unit(4, proj=nn.Conv2d(4, 6, 1))" in text and "for " not in text
     assert check(path).ok
 
 
@@ -116,11 +131,11 @@ def test_repeats_are_loops_with_the_same_state_dict():
     names, the step written as the block's parameter."""
     text = source(SPECS / "densenet121.yaml")
     assert text.count("\nclass DenseBlock") == 1
-    assert ('        for i in range(layers):\n            self.add_module(\n                f"denselayer{i + 1}",\n'
-            "                DenseLayer(in_channels=in_channels + i * growth, growth=growth, bn_size=bn_size),\n"
+    assert ('        for i in range(layers):\n            self.add_module(\n'
+            '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "self.denseblock3 = DenseBlock(in_channels=256, layers=24, growth=32, bn_size=4)" in text
+    assert "self.denseblock3 = DenseBlock(256, 24, 32)" in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
@@ -139,10 +154,9 @@ def test_equal_sequential_children_are_written_once():
     """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
     `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
     text = source(SPECS / "resnet50.yaml")
-    run = "Bottleneck(in_channels=256, planes=64, stride=1, out_channels=256) for _ in range(2)"
+    run = "Bottleneck(256, 64, 256) for _ in range(2)"
     assert f"            *[{run}],\n" in text
-    assert ("            *[\n                Bottleneck(in_channels=1024, planes=256, stride=1, out_channels=1024)\n"
-            "                for _ in range(5)\n            ],\n") in text
+    assert "            *[Bottleneck(1024, 256, 1024) for _ in range(5)],\n" in text
     assert text.count("Bottleneck(") == 9          # the class, and two calls per stage
     r = archspec.compile(SPECS / "resnet50.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in r.state_dict().items()} == \
@@ -154,8 +168,7 @@ def test_equal_sequential_children_are_written_once():
                  text.replace(repeat, "for _ in range(5) for y in range(2)"),
                  text.replace(repeat, "for _ in self.children()"), text.replace(repeat, "for _ in range(n)"),
                  text.replace(f"*[{run}]", f"*({run})"),
-                 text.replace("planes=64, stride=1, out_channels=256) for",
-                                                           "planes=_, stride=1, out_channels=256) for"),
+                 text.replace("Bottleneck(256, 64, 256) for", "Bottleneck(256, _, 256) for"),
                  text.replace("self.fc = nn.Linear(2048, num_classes)", "self.fc = nn.Linear(*[2048, num_classes])"),
                  text.replace("num_classes=1000):", "num_classes=print):"),
                  text.replace("num_classes=1000):", "num_classes=(1, [2])):"),

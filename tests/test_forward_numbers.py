@@ -24,7 +24,7 @@ def test_stages_differing_in_forward_numbers_share_a_class(tmp_path):
     assert re.findall(r"^class (\w+)\(", text, re.M) == ["Halves", "G"]
     assert "self.out_1 = out" in text                # the child `out` keeps its name
     assert "unflatten(1, (2, self.out_1, 1, 1))" in text
-    assert "self.a = Halves(out=4, out_channels=8)" in text and "self.b = Halves(out=8, out_channels=16)" in text
+    assert "self.a = Halves(4, 8)" in text and "self.b = Halves(8, 16)" in text
     assert check(path).ok
     m = load_source(text).Model()
     assert m(torch.randn(2, 4, 1, 1)).shape == (2, 16, 1, 1)
@@ -71,7 +71,7 @@ def test_a_let_value_names_a_parameter_nothing_else_names(tmp_path):
     assert archspec.analyze(str(path)).scopes["b"].lets == {"w": 65}
     text = source(path)
     assert "def __init__(self, w, out):" in text and "self.wide = nn.Conv2d(w, 2 * w, 1)" in text
-    assert "self.b = Unit(w=65, out=8)" in text and "conv_out_channels" not in text
+    assert "self.b = Unit(65, 8)" in text and "conv_out_channels" not in text
     assert check(path).ok
 
 

@@ -23,7 +23,12 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   `identity` for what is not a residual block's shortcut (the shortcut is added when the main
   path is done, and forward then only carries the sum to its return; HRNet's fused resolutions,
   Res2Net's `y1 + x2` and DPN's split were called identity);
-- cat-generic: a concatenation or stack of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`).
+- cat-generic: a concatenation or stack of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`);
+- call-keywords: a call of a generated class that passes a required parameter by keyword
+  (`ConvBn(in_channels=192, out=64)`), one with a default positionally, or a literal equal to its
+  default (`stride=1`): torchvision writes `BasicConv2d(192, 64, kernel_size=1)`;
+- default-missing: a block's class whose parameter lacks the default the block's `params:`
+  writes as a plain value (`stride: 1`, DenseNet's `bn_size: 4`), or has another.
 """
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ import pytest
 from paths import ALL_SPECS
 
 import archspec
+from archspec.frontend.expr import has_expr
+from archspec.frontend.spec import TYPE_NAMES
 from archspec.pytorch.emit import emit
 
 _DOC = re.compile(r"(Block|Group) '([^']+)'")
@@ -72,7 +79,69 @@ def review(spec: str) -> list[str]:
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     for cls in classes:
         out += [f"{g.name}: {f}" for f in _review_class(cls, cls.name == top, g.name, params, block_params, fixed)]
+    declared = {b.name: {p: d for p, d in b.params.items() if not (isinstance(d, str) and d in TYPE_NAMES)
+                         and not has_expr(d)} for b in archspec.load(spec).blocks.values()}
+    out += _calls(classes) + _spec_defaults(classes, declared)
     return out + [f"{g.name}: {f}" for f in _per_stage(classes)]
+
+
+def _signatures(classes: list[ast.ClassDef]) -> dict[str, tuple[list[str], dict[str, ast.expr]]]:
+    """Each block's or group's class's __init__ parameters, in order, and their defaults (not a
+    helper's: an op's class, whose calls the op writes)."""
+    out = {}
+    for cls in (c for c in classes if _DOC.match(ast.get_docstring(c) or "")):
+        for f in cls.body:
+            if isinstance(f, ast.FunctionDef) and f.name == "__init__":
+                args = f.args.args[1:]
+                defaults = zip(args[len(args) - len(f.args.defaults):], f.args.defaults)
+                out[cls.name] = ([a.arg for a in args], {a.arg: d for a, d in defaults})
+    return out
+
+
+def _calls(classes: list[ast.ClassDef]) -> list[str]:
+    """call-keywords: a call of one of the file's classes that names a required parameter, passes
+    one with a default positionally, or passes a literal equal to its default."""
+    signatures, out = _signatures(classes), []
+    for call in (c for cls in classes for c in ast.walk(cls) if isinstance(c, ast.Call)):
+        if not (isinstance(call.func, ast.Name) and call.func.id in signatures):
+            continue
+        names, defaults = signatures[call.func.id]
+        where = f"call-keywords: line {call.lineno}: {ast.unparse(call)[:80]}"
+        out += [f"{where}: {p} passed positionally, a parameter with a default" for p in names[:len(call.args)]
+                if p in defaults]
+        for k in call.keywords:
+            if k.arg is not None and k.arg not in defaults:
+                out.append(f"{where}: required {k.arg} passed by keyword")
+            elif k.arg is not None and _literal(k.value) is not None and _literal(k.value) == _literal(defaults[k.arg]):
+                out.append(f"{where}: {k.arg} passes its default")
+    return out
+
+
+def _literal(node: ast.expr) -> tuple | None:
+    """(a literal's value, its type), or None where the expression is no literal."""
+    try:
+        v = ast.literal_eval(node)
+    except (ValueError, TypeError):
+        return None
+    return (v, type(v))
+
+
+def _spec_defaults(classes: list[ast.ClassDef], declared: dict[str, dict]) -> list[str]:
+    """default-missing: a block's class parameter without the plain default its block writes."""
+    signatures, out = _signatures(classes), []
+    for cls in classes:
+        doc = _DOC.match(ast.get_docstring(cls) or "")
+        if not (doc and doc[1] == "Block" and cls.name in signatures):
+            continue
+        names, defaults = signatures[cls.name]
+        for p in (p for p in names if p in declared.get(doc[2], {})):
+            want = declared[doc[2]][p]
+            want = tuple(want) if isinstance(want, list) else want
+            have = _literal(defaults[p]) if p in defaults else None
+            if have is None or have[0] != want:
+                shown = "none" if p not in defaults else ast.unparse(defaults[p])
+                out.append(f"default-missing: {cls.name}({p}): default {shown}, the block's {want!r}")
+    return out
 
 
 def _blanked(cls: ast.ClassDef) -> str:
@@ -103,7 +172,8 @@ def _derived_literals(init: ast.FunctionDef, cls: str, fixed: dict[str, int]) ->
     given = {v: p for p, v in fixed.items()}
     given.update({a * b: f"{p} * {q}" for (p, a), (q, b) in itertools.combinations(fixed.items(), 2)
                   if a * b not in given})
-    return [f"derived-literal: {cls}: line {c.lineno}: {c.value} is {given[c.value]}" for c in ast.walk(init)
+    return [f"derived-literal: {cls}: line {c.lineno}: {c.value} is {given[c.value]}"     # the body: a default is
+            for st in init.body for c in ast.walk(st)                                      # where it belongs
             if isinstance(c, ast.Constant) and type(c.value) is int and c.value >= 8 and c.value in given]
 
 
@@ -206,7 +276,7 @@ def test_the_review_finds_each_kind():
     src = '''
 class Module2(nn.Module):
     """Block 'module': a, b."""
-    def __init__(self, in_channels, rep_1_out, skip=None):
+    def __init__(self, in_channels, rep_1_out, stride, skip=None):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, 128, 3)
         self.fc = nn.Linear(768, 1000)
@@ -220,19 +290,26 @@ class Module2(nn.Module):
 class GoogLeNetAsTorchvisionBuildsIt(nn.Module):
     def __init__(self):
         self.fc = nn.Linear(2048, 1000)
+        self.a = Module2(3, rep_1_out=4, stride=2, skip=None)
+        self.b = Module2(3, 4, 2, None)
 Model = GoogLeNetAsTorchvisionBuildsIt
 '''
     tree = ast.parse(src)
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     fixed = {"module": {"growth": 32, "bn_size": 4, "stride": 2}}
-    found = (_review_class(classes[0], False, "googlenet", {"num_classes": 1000}, {"module": {"out"}}, fixed)
-             + _review_class(classes[1], True, "googlenet", {"num_classes": 1000}, {}, fixed))
+    found = (_review_class(classes[0], False, "googlenet", {"num_classes": 1000}, {"module": {"out", "stride"}}, fixed)
+             + _review_class(classes[1], True, "googlenet", {"num_classes": 1000}, {}, fixed)
+             + _calls(classes) + _spec_defaults(classes, {"module": {"stride": 1}}))
     kinds = [f.split(":")[0] for f in found]
     assert kinds == ["class-name", "ctor-param", "derived-literal", "literal", "camel-local", "local-name",
-                     "cat-generic", "cat-generic", "local-name", "class-name", "top-params", "literal"]
+                     "cat-generic", "cat-generic", "local-name", "class-name", "top-params", "literal",
+                     *["call-keywords"] * 4, "default-missing"]
     assert "128 is growth * bn_size" in found[2]
     assert "out_1 is numbered" in found[5] and "torch.stack" in found[7]
     assert "identity is read by out = out_1 + identity" in found[8]
+    assert [f.split(": ")[-1] for f in found[-5:]] == [
+        "required rep_1_out passed by keyword", "required stride passed by keyword", "skip passes its default",
+        "skip passed positionally, a parameter with a default", "default none, the block's 1"]
 
 
 def test_identity_is_the_shortcut_of_a_residual_add():

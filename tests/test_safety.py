@@ -367,7 +367,7 @@ nodes:
                       f"parameter name '{param}' is not allowed: {why_refused(param)}")
         return
     text = build_outcome(capsys, tmp_path, path)
-    assert "def __init__(self, x):" in text and "self.b1 = Blk(x=4)" in text and "self.b2 = Blk(x=8)" in text
+    assert "def __init__(self, x):" in text and "self.b1 = Blk(4)" in text and "self.b2 = Blk(8)" in text
     model = _model(text)
     assert (model.b1.conv.out_channels, model.b2.conv.out_channels) == (4, 8)
 

@@ -508,10 +508,16 @@ def _exprs(body: YDict) -> dict[str, str]:
 
 def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict) -> dict[str, Any]:
     """What the IR keeps of a block instance's names: its parameters (and those left at their
-    defaults), its plain `let:` values, and, so that code can be written from the spec's
-    expressions, the `let:` values and arguments given as one whole `${...}` and the spec's parameters."""
+    defaults), its plain `let:` values, the defaults the block's `params:` writes as plain values
+    (`stride: 1`; not a type name, `planes: int`, nor an expression, `block: ${block}`), which a
+    generated class's signature takes whether or not an instance leaves them unset, and, so that
+    code can be written from the spec's expressions, the `let:` values and arguments given as one
+    whole `${...}` and the spec's parameters."""
     args, lets, raw = {p: env[p] for p in block.params}, _lets(block, env), block.raw.get("let") or {}
+    declared = {p: plain(v) for p, v in block.params.items()
+                if not (isinstance(v, str) and v in TYPE_NAMES) and not has_expr(v)}
     return {"args": args, "defaults": {p: args[p] for p in args if p not in given}, "lets": lets,
+            "declared": declared,
             "let_exprs": {k: t for k in lets if (t := whole_expr(raw[k])) is not None},
             "arg_exprs": {k: t for k in given if (t := whole_expr(d.body.get(k))) is not None},
             "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads}

@@ -263,10 +263,11 @@ class ClassPlanner:
             return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
         plan = self.plan_of[c.sub]
         present = {g.local: g for g in c.sub.children}
-        kwargs = [kw(p, v, plan.defaults[p]) if p in plan.defaults else kw(p, v)
-                  for p, v in zip(plan.params, self.args_of[c.sub])]
+        given = list(zip(plan.params, self.args_of[c.sub]))      # the required ones first (`parameterise`)
+        args = tuple((p, v) for p, v in given if p not in plan.defaults)    # positional, as torchvision's
+        kwargs = [kw(p, v, plan.defaults[p]) for p, v in given if p in plan.defaults]    # where they differ
         kwargs += [kw(o, self.ctor(present[o])) for o in plan.optional if o in present]
-        return Call(plan.name, (), tuple(kwargs))
+        return Call(plan.name, args, tuple(kwargs))
 
     def _ctor_key(self, c: Child) -> Any:
         """The constructor's structure, numbers aside (made once per child: `_merge` asks again)."""

@@ -192,15 +192,31 @@ def _num_classes(planner: ClassPlanner, plan: ClassPlan) -> tuple[int, set[str]]
 
 
 def _defaults(plan: ClassPlan, column_of: dict[str, tuple]) -> dict[str, Any]:
-    """The block's default of each parameter named after one of its parameters, where an
-    instance that left it at its default shows it: calls then pass only what differs."""
+    """The block's default of each parameter named after one of its parameters: the one its
+    `params:` writes (`stride: 1`), else one that an instance left unset shows; calls then pass
+    only what differs."""
     out = {}
     for p, col in column_of.items():
+        declared = _declared(plan, p, col)
+        if declared:
+            out[p] = declared[0]
+            continue
         for sn, v in zip(plan.instances, col):
             if sn.scope is not None and p in sn.scope.defaults and as_tuple(sn.scope.defaults[p]) == v:
                 out[p] = v
                 break
     return out
+
+
+def _declared(plan: ClassPlan, p: str, col: tuple) -> tuple[Any, ...]:
+    """(the default the block's `params:` writes for `p`,) where the class's instances are of
+    one block that writes one and the column is that parameter's value at each, else ()."""
+    scopes = [sn.scope for sn in plan.instances if sn.scope is not None and p in sn.scope.declared]
+    if len(scopes) < len(col) or len({s.block for s in scopes}) != 1:
+        return ()
+    if any(as_tuple(s.args.get(p)) != v for s, v in zip(scopes, col)):
+        return ()
+    return (as_tuple(scopes[0].declared[p]),)
 
 
 def derive_all(column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],

@@ -142,10 +142,14 @@ class _ClassWriter:
         taken = Namespace(self.plan.params)
         i = taken.first("i", "k") or taken.fresh("index")
         args = []
-        for j, p in enumerate(inner.params):
+        for j, p in enumerate(inner.params):       # the required ones positionally, the rest where they differ
             base, step = text[1 + 2 * j], text[2 + 2 * j]
             grow = i if step == "1" else f"{i} * {step}"
-            args.append(f"{p}={base if step == '0' else grow if base == '0' else f'{base} + {grow}'}")
+            arg = base if step == "0" else grow if base == "0" else f"{base} + {grow}"
+            if p not in inner.defaults:
+                args.append(arg)
+            elif arg != literal(inner.defaults[p]):
+                args.append(f"{p}={arg}")
         name = f"{{{i} + {loop.start}}}" if loop.start else f"{{{i}}}"
         return [f"        for {i} in range({text[0]}):",
                 f'            self.add_module(f"{loop.prefix}{name}", {inner.name}({", ".join(args)}))']
