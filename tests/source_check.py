@@ -10,7 +10,8 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   of the op modules, never influenced by a spec);
 - block classes: a docstring, the root class's literal attributes (input_shape,
   output_names, loss_weights), and the methods __init__, forward and init_weights, made
-  of assignments, calls, returns, `out += identity` and the few `if`/`for` forms the
+  of assignments (in __init__ to self.<child>, or to a local of integer arithmetic of names
+  and ints: a block's `let:`), calls, returns, `out += identity` and the few `if`/`for` forms the
   emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
   argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
   range(n)]`; a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
@@ -73,6 +74,17 @@ def _return_types() -> set[str]:
     texts = ["torch.Tensor", "dict[str, torch.Tensor]", "torch.Tensor | dict[str, torch.Tensor]"]
     texts += [f"tuple[{', '.join(['torch.Tensor'] * k)}]" for k in range(2, 65)]
     return {_dump(ast.parse(t, mode="eval").body) for t in texts}
+
+
+def _arithmetic(e: ast.AST) -> bool:
+    """Integer arithmetic of names and int constants (`planes * base_width // 64 * groups`): the
+    only value a local of __init__ may hold (a block's `let:`, emit/specexpr.py)."""
+    if isinstance(e, ast.BinOp):
+        return isinstance(e.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)) \
+            and _arithmetic(e.left) and _arithmetic(e.right)
+    if isinstance(e, ast.UnaryOp):
+        return isinstance(e.op, ast.USub) and _arithmetic(e.operand)
+    return isinstance(e, ast.Name) or isinstance(e, ast.Constant) and type(e.value) is int
 
 
 def _fail(node, why):
@@ -370,8 +382,9 @@ class _Checker:
                 if kind == "init_weights":
                     _fail(s, "assignment in init_weights")
                 self.expr(s.value, names)
-                if kind == "__init__" and not isinstance(s.targets[0], ast.Attribute):
-                    _fail(s, "__init__ assigns only self.<child>")
+                if kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
+                        isinstance(s.targets[0], ast.Name) and _arithmetic(s.value)):
+                    _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`)")
                 if kind == "forward" and isinstance(s.targets[0], ast.Attribute):
                     _fail(s, "forward assigns to an attribute")
                 self.target(s.targets[0], names, reserved)

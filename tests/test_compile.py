@@ -89,7 +89,7 @@ def test_one_class_per_block_definition():
     assert [b.downsample is not None for b in blocks] == [k in (0, 3, 7, 13) for k in range(16)]
     text = source(SPECS / "resnet50.yaml")
     assert text.count("\nclass ") == 2
-    assert "def __init__(self, in_channels, planes, out_channels, stride=1, downsample=None):" in text
+    assert "def __init__(self, in_channels, planes, stride=1, base_width=64, groups=1, downsample=None):" in text
     assert "        if self.downsample is not None:\n            identity = self.downsample(x)\n" in text
     assert "layer1 = nn.Sequential(" in text and "downsample=nn.Sequential(" in text
 
@@ -120,8 +120,8 @@ def test_optional_child_and_loops_together(spec_file):
         "nodes:\n  - first: {use: unit, out: 6, project: true}\n  - group:\n      nodes:\n"
         "        - unit1: {use: unit, out: 6}\n        - unit2: {use: unit, out: 6}\n")
     text = source(path)
-    assert text.count("\nclass Unit") == 1 and "def __init__(self, in_channels, proj=None):" in text
-    assert "self.first = Unit(4, proj=nn.Conv2d(4, 6, 1))" in text and "for " not in text
+    assert text.count("\nclass Unit") == 1 and "def __init__(self, in_channels, out, proj=None):" in text
+    assert "self.first = Unit(4, 6, proj=nn.Conv2d(4, 6, 1))" in text and "for " not in text
     assert check(path).ok
 
 
@@ -154,9 +154,9 @@ def test_equal_sequential_children_are_written_once():
     """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
     `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
     text = source(SPECS / "resnet50.yaml")
-    run = "Bottleneck(256, 64, 256) for _ in range(2)"
+    run = "Bottleneck(256, 64) for _ in range(2)"
     assert f"            *[{run}],\n" in text
-    assert "            *[Bottleneck(1024, 256, 1024) for _ in range(5)],\n" in text
+    assert "            *[Bottleneck(1024, 256) for _ in range(5)],\n" in text
     assert text.count("Bottleneck(") == 9          # the class, and two calls per stage
     r = archspec.compile(SPECS / "resnet50.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in r.state_dict().items()} == \
@@ -168,7 +168,11 @@ def test_equal_sequential_children_are_written_once():
                  text.replace(repeat, "for _ in range(5) for y in range(2)"),
                  text.replace(repeat, "for _ in self.children()"), text.replace(repeat, "for _ in range(n)"),
                  text.replace(f"*[{run}]", f"*({run})"),
-                 text.replace("Bottleneck(256, 64, 256) for", "Bottleneck(256, _, 256) for"),
+                 text.replace("Bottleneck(256, 64) for", "Bottleneck(256, _) for"),
+                 text.replace("width = planes * base_width", "width = print(planes) * base_width"),
+                 text.replace("width = planes * base_width", "width = planes.real * base_width"),
+                 text.replace("width = planes * base_width // 64", "width = planes * base_width // '64'"),
+                 text.replace("width = planes * base_width // 64 * groups", "width = planes ** base_width"),
                  text.replace("self.fc = nn.Linear(2048, num_classes)", "self.fc = nn.Linear(*[2048, num_classes])"),
                  text.replace("num_classes=1000):", "num_classes=print):"),
                  text.replace("num_classes=1000):", "num_classes=(1, [2])):"),

@@ -24,7 +24,7 @@ def test_stages_differing_in_forward_numbers_share_a_class(tmp_path):
     assert re.findall(r"^class (\w+)\(", text, re.M) == ["Halves", "G"]
     assert "self.out_1 = out" in text                # the child `out` keeps its name
     assert "unflatten(1, (2, self.out_1, 1, 1))" in text
-    assert "self.a = Halves(4, 8)" in text and "self.b = Halves(8, 16)" in text
+    assert "self.a = Halves(4)" in text and "self.b = Halves(8)" in text
     assert check(path).ok
     m = load_source(text).Model()
     assert m(torch.randn(2, 4, 1, 1)).shape == (2, 16, 1, 1)
@@ -56,10 +56,11 @@ def test_f_is_imported_where_a_forward_call_or_a_helper_class_uses_it(tmp_path, 
     assert F_IMPORT in text and "F.layer_norm" in text
 
 
-def test_a_let_value_names_a_parameter_nothing_else_names(tmp_path):
-    """A block's `let:` values are kept in the IR (plain values only) and name a constructor
-    parameter that no block parameter names and none derives (Res2Net's `width`), where a node's
-    name (`conv_out_channels`) would stand otherwise; numbers derived from it follow (`2 * w`)."""
+def test_a_let_value_is_computed_from_the_block_s_parameters(tmp_path):
+    """A block's `let:` values are kept in the IR (plain values only, and their expressions): the
+    class computes one (`w = out * out + 1`) where the spec's numbers read it, instead of taking
+    it as a parameter (Res2Net's `width`) or a node's name (`conv_out_channels`); numbers
+    derived from it follow (`2 * w`)."""
     import archspec
 
     path = tmp_path / "g.yaml"
@@ -70,8 +71,9 @@ def test_a_let_value_names_a_parameter_nothing_else_names(tmp_path):
                     "nodes:\n  - a: {use: unit, out: 4}\n  - b: {use: unit, out: 8}\n")
     assert archspec.analyze(str(path)).scopes["b"].lets == {"w": 65}
     text = source(path)
-    assert "def __init__(self, w, out):" in text and "self.wide = nn.Conv2d(w, 2 * w, 1)" in text
-    assert "self.b = Unit(65, 8)" in text and "conv_out_channels" not in text
+    assert "def __init__(self, out):\n        super().__init__()\n        w = out * out + 1\n" in text
+    assert "self.wide = nn.Conv2d(w, 2 * w, 1)" in text
+    assert "self.b = Unit(8)" in text and "conv_out_channels" not in text
     assert check(path).ok
 
 
