@@ -120,7 +120,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             "                DenseLayer(in_channels=in_channels + i * growth, growth=growth, bn_size=bn_size),\n"
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "self.denseblock3 = DenseBlock(in_channels=256, layers=24, growth=32, bn_size=4)" in text
+    assert '("denseblock3", DenseBlock(in_channels=256, layers=24, growth=32, bn_size=4)),' in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
