@@ -3,8 +3,9 @@
 `check_generated_source(text)` raises AssertionError (with the offending line) when a
 generated module holds anything beyond the shapes archspec/pytorch/emit/ produces:
 
-- module level: the header comments, `import torch`, `import torch.nn.functional as F`
-  (where used), `from torch import nn`, classes deriving from `nn.Module`, and `Model = <a class>`;
+- module level: the header comments, `from collections import OrderedDict` (where used),
+  `import torch`, `import torch.nn.functional as F` (where used), `from torch import nn`,
+  classes deriving from `nn.Module`, and `Model = <a class>`;
 - helper classes (TableConv, Subsample, PadChannels, ...) are accepted only when they are,
   AST for AST, one of the helper texts that registered ops carry (`Call.defs`: constants
   of the op modules, never influenced by a spec);
@@ -14,7 +15,8 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   and ints: a block's `let:`), calls, returns, `out += identity` and the few `if`/`for` forms the
   emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
   argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
-  range(n)]`; a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
+  range(n)]` and its named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
+  a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
   and `for layer in self.children():`); forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
@@ -38,6 +40,7 @@ import re
 import sys
 
 IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import nn"]
+ORDERED = "from collections import OrderedDict"      # first, where an nn.Sequential names its children
 GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min"}   # max/min: a floored width
 ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}
@@ -65,6 +68,7 @@ class _Reject(Exception):
 
 
 TENSOR = ast.parse("torch.Tensor", mode="eval").body
+ORDERED_DICT = ast.parse("OrderedDict", mode="eval").body
 
 
 @functools.lru_cache(maxsize=None)
@@ -185,9 +189,10 @@ def _chain(node):
 # -- the checker ----------------------------------------------------------------------------
 
 class _Checker:
-    def __init__(self, classes: set[str], probe: bool):
+    def __init__(self, classes: set[str], probe: bool, ordered: bool = False):
         self.classes = classes
         self.probe = probe
+        self.ordered = ordered          # the file imports OrderedDict
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -288,6 +293,10 @@ class _Checker:
         self.expr(f, names)
         sequential = _dump(f) == _dump(ast.parse("nn.Sequential", mode="eval").body)
         module_list = _dump(f) == _dump(ast.parse("nn.ModuleList", mode="eval").body)
+        if sequential and self.ordered and len(node.args) == 1 and not node.keywords \
+                and isinstance(node.args[0], ast.Call) and _dump(node.args[0].func) == _dump(ORDERED_DICT):
+            self.named_children(node.args[0], names)
+            return
         for a in node.args:
             if isinstance(a, ast.Starred):
                 if not sequential:
@@ -302,6 +311,17 @@ class _Checker:
             if k.arg is None or k.arg.startswith("_"):
                 _fail(k.value if k.arg is None else node, "**kwargs or a private keyword in a call")
             self.expr(k.value, names)
+
+    def named_children(self, od: ast.Call, names: set[str]) -> None:
+        """nn.Sequential's `OrderedDict([("name", Module(...)), ...])`: plain names, constructor calls."""
+        items = od.args[0] if len(od.args) == 1 and not od.keywords else None
+        if not (isinstance(items, ast.List) and items.elts and all(
+                isinstance(e, ast.Tuple) and len(e.elts) == 2 and isinstance(e.elts[0], ast.Constant)
+                and isinstance(e.elts[0].value, str) and isinstance(e.elts[1], ast.Call) for e in items.elts)):
+            _fail(od, "an OrderedDict other than nn.Sequential's `OrderedDict([(\"name\", Module(...)), ...])`")
+        for e in items.elts:
+            self.expr(e.elts[0], names)
+            self.call(e.elts[1], names)
 
     def repeat_children(self, comp: ast.expr, names: set[str]) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
@@ -551,7 +571,7 @@ class _Checker:
 
 
 def _module_classes(tree: ast.Module) -> tuple[list, str]:
-    body = tree.body
+    body = tree.body[_ordered(tree):]
     imports = IMPORTS if len(body) > 1 and _dump(body[1]) == _dump(ast.parse(IMPORTS[1]).body[0]) \
         else [IMPORTS[0], IMPORTS[2]]           # torch.nn.functional only where the file uses it
     if len(body) < len(imports) + 2:
@@ -568,6 +588,11 @@ def _module_classes(tree: ast.Module) -> tuple[list, str]:
         if not isinstance(c, ast.ClassDef):
             _fail(c, f"module-level {type(c).__name__}")
     return classes, last.value.id
+
+
+def _ordered(tree: ast.Module) -> bool:
+    """Whether the file starts `from collections import OrderedDict`."""
+    return bool(tree.body) and _dump(tree.body[0]) == _dump(ast.parse(ORDERED).body[0])
 
 
 def _plain_default(d: ast.expr) -> bool:
@@ -601,7 +626,7 @@ def check_generated_source(text: str, probe: bool = False) -> None:
         if model not in names:
             _fail(tree.body[-1], f"Model = {model}, not a class of the module")
         helpers = _helper_dumps()
-        checker = _Checker(set(names), probe)
+        checker = _Checker(set(names), probe, _ordered(tree))
         for c in classes:
             if c.name.startswith("_"):
                 _fail(c, f"class name {c.name!r}")

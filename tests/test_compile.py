@@ -135,7 +135,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "self.denseblock3 = DenseBlock(256, 24, 32)" in text
+    assert '("denseblock3", DenseBlock(256, 24, 32)),' in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
@@ -148,6 +148,50 @@ def test_repeats_are_loops_with_the_same_state_dict():
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     layers = {type(mod) for name, mod in d.named_modules() if name.rsplit(".", 1)[-1].startswith("denselayer")}
     assert len(layers) == 1      # 58 dense layers, one class: only in_channels differ
+
+
+def test_a_group_that_only_chains_is_an_ordered_sequential():
+    """DenseNet's `features` as torchvision writes it, nn.Sequential(OrderedDict([...])) of its named
+    modules, no class of its own: the same state_dict, and fuse() still folds conv0 + norm0."""
+    text = source(SPECS / "densenet121.yaml")
+    assert "class Features" not in text and text.startswith("# ") and "\nfrom collections import OrderedDict\n" in text
+    assert ('        self.features = nn.Sequential(\n            OrderedDict(\n                [\n'
+            '                    ("conv0", nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)),\n'
+            '                    ("norm0", nn.BatchNorm2d(64)),\n') in text
+    assert '    fuse_pairs = (("features.conv0", "features.norm0"),)\n' in text
+    d = archspec.compile(SPECS / "densenet121.yaml")
+    assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
+    assert type(d.features) is nn.Sequential and isinstance(d.features.denseblock1, nn.Module)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        before = d.eval()(x)
+        assert isinstance(d.fuse().features.norm0, nn.Identity)
+        torch.testing.assert_close(d(x), before, rtol=1e-4, atol=1e-4)
+    check_generated_source(text)
+    for evil in [text.replace('("conv0", nn.Conv2d', '("conv0 x", nn.Conv2d'),
+                 text.replace('("norm0", nn.BatchNorm2d(64))', '("norm0", nn.BatchNorm2d(64), 1)'),
+                 text.replace("OrderedDict(\n                [", "OrderedDict(\n                globals() or ["),
+                 text.replace("nn.Sequential(\n            OrderedDict(", "nn.ModuleList(\n            OrderedDict("),
+                 text.replace("from collections import OrderedDict\n", "")]:
+        assert evil != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(evil)
+
+
+def test_a_group_read_inside_keeps_its_class(spec_file):
+    """A group an output reads inside, or that runs one module twice, is no chain: a class of its
+    own, as before."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nnodes:\n  - stem:\n      nodes:\n"
+        "        - conv: {op: conv, out: 4, k: 3, pad: 1}\n        - relu\n"
+        "  - head:\n      nodes:\n        - conv2: {op: conv, out: 4, k: 1}\n        - relu\n"
+        "        - conv3: {op: conv, out: 4, k: 1}\n        - relu\n"
+        "outputs:\n  out: head\n  mid: stem.conv\n")
+    text = source(path)
+    assert "class Stem(nn.Module):" in text and "class Head(nn.Module):" in text and "OrderedDict" not in text
+    assert "        x = self.relu(x)\n        x = self.conv3(x)\n        x = self.relu(x)\n" in text
+    assert check(path).ok
 
 
 def test_equal_sequential_children_are_written_once():

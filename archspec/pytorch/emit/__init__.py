@@ -10,7 +10,8 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   `InvertedResidualSkip`), numbered only where nothing nameable does;
 - submodules registered in spec order under the spec's names, so state_dict keys are
   exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
-  (a run of equal ones written once, `*[Block(...) for _ in range(n)]`);
+  (a run of equal ones written once, `*[Block(...) for _ in range(n)]`), and so is a group
+  that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one;
 - activations and every op with a module form as modules (alike anonymous ones share one

@@ -17,7 +17,7 @@ from .ctorparams import parameterise
 from .expr import is_number
 from .forward import Forward, forward_lines
 from .layout import WIDTH, bracketed
-from .scopes import Child, ScopeNode, ScopeTree, local, own_children
+from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
 
 
 @dataclass(eq=False)
@@ -106,6 +106,8 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
         return literal(v), False
     if call.fn == "nn.ModuleList":
         return _module_list(call, slots, indent, start, end)
+    if call.fn == "nn.Sequential" and not numbered([name for name, _ in call.args]):
+        return _ordered_sequential(call, slots, indent)
     parts = [text(v)[0] for _, v in call.args]
     for name, v, default in call.kwargs:
         t, param = text(v)
@@ -135,6 +137,26 @@ def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: in
     return f"nn.ModuleList(\n{inner}{body}\n{indent})"
 
 
+def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) -> str:
+    """nn.Sequential(OrderedDict([("conv0", ...), ...])) of named children, laid out as ruff
+    does (torchvision's DenseNet `features`): a child too long for `("name", ...),` on one line
+    has its pair split, one item a line."""
+    inner = indent + "            "
+    items = []
+    for name, v in call.args:
+        mine = list(itertools.islice(slots, len(_numbers(v, "", []))))     # what rendering it takes
+        head = f"({literal(name)}, "
+        one = render_call(v, iter(mine), inner, len(head), 2)
+        if "\n" in one or len(inner) + len(head) + len(one) + 2 > WIDTH:
+            items.append(f"(\n{inner}    {literal(name)},\n{inner}    "
+                         f"{render_call(v, iter(mine), inner + '    ', 0, 1)},\n{inner})")
+        else:
+            items.append(f"{head}{one})")
+    body = "".join(f"{inner}{item},\n" for item in items)
+    return (f"nn.Sequential(\n{indent}    OrderedDict(\n{indent}        [\n{body}"
+            f"{indent}        ]\n{indent}    )\n{indent})")
+
+
 def module_list(members: list[tuple[tuple[int, ...], Child]], ctor: Callable[[Child], Call | None]) -> Call:
     """nn.ModuleList([...]) of a list's members by index (a list in a list for `a.1.0`); an index
     no member has (dropped by `when:`) holds None."""
@@ -156,7 +178,10 @@ def _repeats(parts: list[str], indent: str) -> list[str]:
     for part, run in itertools.groupby(parts):
         n = len(list(run))
         one = f"*[{part} for _ in range({n})]"
-        if n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH:
+        deeper = part.replace("\n", "\n    ")          # a multi-line constructor one level in
+        if n > 1 and "\n" in part and all(len(line) <= WIDTH for line in deeper.split("\n")):
+            out.append(f"*[\n{indent}    {deeper}\n{indent}    for _ in range({n})\n{indent}]")
+        elif n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH:
             out += [part] * n
         elif len(indent) + len(one) + 1 <= WIDTH:
             out.append(one)
@@ -220,7 +245,7 @@ class ClassPlanner:
         self.ctor_keys: dict[Child, Any] = {}
         self.locals_of: dict[ScopeNode, frozenset[str]] = {}    # its children's names
         self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`_merge` asks again)
-        self.taken = Namespace({"Model", "_probe"} | tree.helper_classes)     # the file's class names
+        self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
         for sn in tree.post_order():

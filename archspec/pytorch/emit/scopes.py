@@ -64,6 +64,11 @@ class ScopeNode:
     registered: list[Child] | None = None     # own_children, made once
 
 
+def numbered(names: list[str]) -> bool:
+    """Children named 0, 1, ...: an nn.Sequential of them needs no names (else an OrderedDict)."""
+    return names == [str(k) for k in range(len(names))]
+
+
 def local(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
@@ -207,9 +212,14 @@ class ScopeTree:
                 sn.shared[c.local] = first.setdefault(self.node_call(c.node), c.local)
 
     def _is_sequential(self, sn: ScopeNode) -> bool:
-        """A chain of numbered modules, each read only by the next: torchvision's nn.Sequential."""
+        """A chain of modules, each read only by the next, numbered 0, 1, ... or of a group (a
+        scope that is no block's: DenseNet's `features`, named children, as torchvision's
+        `nn.Sequential(OrderedDict(...))`): torchvision's nn.Sequential. A block keeps its class,
+        named after the block; a shared module (run twice) or a list member keeps its scope's."""
         children = sn.children
-        if [c.local for c in children] != [str(k) for k in range(len(children))] or len(sn.inputs) != 1:
+        group = sn.scope is not None and not sn.scope.block and all(
+            "." not in c.local and sn.shared.get(c.local, c.local) == c.local for c in children)
+        if not (numbered([c.local for c in children]) or group) or len(sn.inputs) != 1:
             return False
         prev = sn.inputs
         for k, c in enumerate(children):
