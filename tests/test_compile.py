@@ -198,9 +198,9 @@ def test_equal_sequential_children_are_written_once():
     """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
     `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
     text = source(SPECS / "resnet50.yaml")
-    run = "Bottleneck(256, 64) for _ in range(2)"
+    run = "Bottleneck(256, 64, base_width=base_width, groups=groups) for _ in range(2)"
     assert f"            *[{run}],\n" in text
-    assert "            *[Bottleneck(1024, 256) for _ in range(5)],\n" in text
+    assert "            *[Bottleneck(1024, 256, base_width=base_width, groups=groups) for _ in range(5)],\n" in text
     assert text.count("Bottleneck(") == 9          # the class, and two calls per stage
     r = archspec.compile(SPECS / "resnet50.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in r.state_dict().items()} == \
@@ -212,15 +212,15 @@ def test_equal_sequential_children_are_written_once():
                  text.replace(repeat, "for _ in range(5) for y in range(2)"),
                  text.replace(repeat, "for _ in self.children()"), text.replace(repeat, "for _ in range(n)"),
                  text.replace(f"*[{run}]", f"*({run})"),
-                 text.replace("Bottleneck(256, 64) for", "Bottleneck(256, _) for"),
+                 text.replace("Bottleneck(256, 64, base_width", "Bottleneck(256, _, base_width"),
                  text.replace("width = planes * base_width", "width = print(planes) * base_width"),
                  text.replace("width = planes * base_width", "width = planes.real * base_width"),
                  text.replace("width = planes * base_width // 64", "width = planes * base_width // '64'"),
                  text.replace("width = planes * base_width // 64 * groups", "width = planes ** base_width"),
                  text.replace("self.fc = nn.Linear(2048, num_classes)", "self.fc = nn.Linear(*[2048, num_classes])"),
-                 text.replace("num_classes=1000):", "num_classes=print):"),
-                 text.replace("num_classes=1000):", "num_classes=(1, [2])):"),
-                 text.replace("num_classes=1000):", "num_classes='x'):")]:
+                 text.replace("num_classes=1000,", "num_classes=print,"),
+                 text.replace("num_classes=1000,", "num_classes=(1, [2]),"),
+                 text.replace("num_classes=1000,", "num_classes='x',")]:
         assert evil != text
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(evil)

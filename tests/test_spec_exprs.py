@@ -163,3 +163,28 @@ def test_every_spec_parameter_a_class_takes_is_used_wherever_the_spec_uses_it(sp
                 getattr(module, c).__init__.__defaults__ = old
         theirs = archspec.compile(archspec.load(path, **{knob: 2 * params[knob]}), device="meta")
         assert _shapes(ours) == _shapes(theirs), (knob, classes)
+
+
+@pytest.mark.parametrize("spec, knob", [("resnext50_32x4d", "groups"), ("resnext50_32x4d", "base_width"),
+                                        pytest.param("wide_resnet50_2", "base_width", marks=pytest.mark.slow),
+                                        pytest.param("seresnext50_32x4d", "groups", marks=pytest.mark.slow)])
+def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(spec, knob):
+    """torchvision's ResNet(groups, width_per_group): the top class takes a spec parameter every
+    block using it may vary, passes it on, and with another value is the network `--set` builds."""
+    path = str(SPECS / f"{spec}.yaml")
+    value = 2 * archspec.load(path).params[knob]
+    with torch.device("meta"):
+        ours = load_source(_source(spec), spec).Model(**{knob: value})
+    theirs = archspec.compile(archspec.load(path, **{knob: value}), device="meta")
+    assert _shapes(ours) == _shapes(theirs)
+
+
+@pytest.mark.parametrize("spec, held", [("densenet121", {"growth", "stem", "bn_size"}),
+                                        ("seresnet50", {"se_reduction"}), ("res2net50_26w_4s", {"base_width"})])
+def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
+    """DenseNet's growth and stem set widths the top writes as numbers, its bn_size and SE's
+    se_reduction are read by a `when:` (0 drops the node), Res2Net's base_width by numbers its
+    ladder writes from the repeat's `i`: the top class takes none of them."""
+    init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
+                                     if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
+    assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]

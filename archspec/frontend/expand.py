@@ -21,7 +21,16 @@ from .expr import ShapeView, has_expr, names_read, resolve, whole_expr
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
-from .spec import TYPE_NAMES, Block, Spec, check_block_constraints, check_constraints, check_unused, type_problem
+from .spec import (
+    TYPE_NAMES,
+    Block,
+    Spec,
+    check_block_constraints,
+    check_constraints,
+    check_unused,
+    structure_reads,
+    type_problem,
+)
 from .syntax import (
     CONTROL,
     Decl,
@@ -425,7 +434,8 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     doc = spec.doc
     meta = Meta(doc.title, doc.paper, spec.variant_of, spec.path,
                 plain(doc.reference.model_dump(exclude_none=True)) if doc.reference else None,
-                raw.at("reference"), spec.overridden, list(spec.sets), plain(spec.values), plain(spec.params))
+                raw.at("reference"), spec.overridden, list(spec.sets), plain(spec.values), plain(spec.params),
+                structure_reads(raw))
     init = None if doc.init is None else Init({op: InitRule(**r.model_dump()) for op, r in doc.init.rules.items()},
                                               tuple(doc.init.zero))
     return Graph(spec.name, input_shape, nodes, scopes, outs, meta, init=init,

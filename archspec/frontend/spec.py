@@ -218,6 +218,12 @@ def _through(names: set[str], lets: dict) -> set[str]:
     return names
 
 
+def structure_reads(raw: YDict) -> frozenset[str]:
+    """The names a spec's top-level structure reads (`repeat:` counts, `when:`, `in:`) and its
+    `params:` (one parameter set from another): a top class cannot take them as numbers to vary."""
+    return frozenset(_reads_under(raw.get("nodes") or [], False) | _reads_under(raw.get("params") or {}, True))
+
+
 def _reads_under(raw: Any, under: bool) -> set[str]:
     """The names the `${...}` under a structure key of `raw` read (all of them where `under`)."""
     if isinstance(raw, dict):

@@ -32,6 +32,7 @@ class ClassPlan:
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
     spec_reads: set[str] = field(default_factory=set)   # the spec's parameters it takes (keyword, the spec's value)
+    free: set[str] = field(default_factory=set)     # parameters a caller may vary (`specexpr.SpecExprs.free`)
     stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
     forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source
 

@@ -37,7 +37,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     labels = [lab for lab, _ in per_scope[0]]
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub].spec_reads)
+    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub])
     written = spec.write_all(origins, columns, plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
@@ -56,10 +56,12 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     if "num_classes" in column_of:
         plan.defaults["num_classes"] = column_of["num_classes"][0]
     order = {p: k for k, p in enumerate(plan.rep.scope.args if plan.rep.scope else ())}    # the block's own order
-    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels", order.get(p, len(order))))
+    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels", p != "num_classes",
+                                                   order.get(p, len(order))))
     for i, sn in enumerate(plan.instances):
         planner.args_of[sn] = [column_of[p][i] for p in plan.params]
     _forward_slots(plan, plan.slots[n_ctor:])
+    plan.free = spec.free(plan.params, plan.optional)
 
 
 def _numbers_as_params(planner: ClassPlanner, plan: ClassPlan, labels: list[str], columns: list[tuple],

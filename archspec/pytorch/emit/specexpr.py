@@ -32,9 +32,9 @@ _DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, a
 _OPERATORS = tuple(_DONE)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad"}  # torch's: the spec's
 _IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # a module's input width
-# The spec's parameters a top or group class may take. Any other (DenseNet's growth) sets widths
-# that the class writes as numbers, from the shapes (`Transition(256, 128)`): a user's other value
-# would build a network whose widths do not fit, so the top class takes the value its spec gives.
+# The spec's parameter a top or group class takes though its nodes read it: it sets the width of
+# the output alone. Any other its nodes read (DenseNet's stem) sets widths that the class writes
+# as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
 SAFE_ON_TOP = frozenset({"num_classes"})
 _WALK = 16               # producers walked back for an input width (bn after relu after conv)
 
@@ -73,15 +73,94 @@ class Reads:
     lets: dict[str, str] = field(default_factory=dict)
 
 
+class Widths:
+    """The spec's expressions of the widths of tensors inside a class (written from its first
+    instance): what makes each, walked back through nodes and blocks that keep the width."""
+
+    def __init__(self, g: Graph, sn: ScopeNode) -> None:
+        self.g, self.sn = g, sn
+        self._sub_scopes: dict[str, ScopeNode] | None = None
+
+    def of(self, ref: str | None) -> Iterator[str]:
+        """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
+        `out` argument of the block it ends, through producers that keep the width (bn, relu)."""
+        inside = self.sn.path
+        for _ in range(_WALK):
+            n = self.g.nodes.get(ref) if ref and ref.startswith(inside + "." if inside else "") else None
+            if n is None:
+                return
+            block = self._block_ending(n.name, inside)
+            if block is not None:
+                yield from (block.arg_exprs[a] for a in ("out", "out_channels") if a in block.arg_exprs)
+                ref = self._kept_by(block, n)        # an SE block's output: its input's width
+                if ref is None:
+                    return
+                continue
+            if "out" in n.exprs:
+                yield n.exprs["out"]
+            if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
+                return
+            ref = n.inputs[0] if n.inputs else None
+
+    def _kept_by(self, block: Scope, out: Node) -> str | None:
+        """The input of a block instance of the class whose output has its input's width."""
+        sub = self._subs().get(block.path)
+        if sub is None or len(sub.inputs) != 1:
+            return None
+        shape = self.g.shape_of(sub.inputs[0])
+        return sub.inputs[0] if shape and out.shape and shape[0] == out.shape[0] else None
+
+    def _subs(self) -> dict[str, ScopeNode]:
+        """The scopes of the block instances the class builds (in nn.Sequential members too), by path."""
+        if self._sub_scopes is None:
+            todo, self._sub_scopes = list(own_children(self.sn)), {}
+            while todo:
+                c = todo.pop()
+                if c.subscope is not None:
+                    self._sub_scopes[c.sub.path] = c.sub
+                    todo += own_children(c.sub) if c.sub.sequential else []
+        return self._sub_scopes
+
+    def _block_ending(self, name: str, inside: str) -> Scope | None:
+        """The innermost block instance inside the class whose output the node is."""
+        path = parent(name)
+        while path and path != inside:
+            s = self.g.scopes.get(path)
+            if s is None or s.output != name:
+                return None
+            if s.kind == "block":
+                return s
+            path = parent(path)
+        return None
+
+    def from_input(self, ref: str | None) -> bool:
+        """The tensor has the class's input width: it is the input, or made from it by nodes that
+        keep the width."""
+        inputs = self.sn.inputs
+        for _ in range(_WALK):
+            if ref in inputs:
+                return True
+            n = self.g.nodes.get(ref) if ref else None
+            if n is None or not n.inputs or not (n.shape and n.in_shapes and n.in_shapes[0]
+                                                 and n.shape[0] == n.in_shapes[0][0]):
+                return False
+            ref = n.inputs[0]
+        return False
+
+
 class SpecExprs:
     """Writes a class's constructor numbers as the spec's expressions where it can."""
 
     def __init__(self, g: Graph, instances: list[Instance], params: set[str], lets: dict[str, str],
-                 spec: set[str], has_in: bool, spec_of: Callable[[ScopeNode], set[str]]) -> None:
-        self.g, self.instances, self.spec_of = g, instances, spec_of
+                 spec: set[str], has_in: bool, child: Callable[[ScopeNode], ClassPlan], top: bool = False) -> None:
+        self.g, self.instances, self.child = g, instances, child
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
+        self.top = top                             # the top's class or a group's: no block of its own
         self.constants: dict[str, Any] = {}        # spec parameters written as their values
         self.reads, self.done = Reads(), set[tuple[str, str]]()
+        self.passed: list[tuple[ScopeNode, str, str]] = []     # (block, its argument, the expression given)
+        self.follow = True                         # every input width follows (`_widths_follow`)
+        self.widths = Widths(g, instances[0].sn)
 
     def write_all(self, origins: list[tuple[Child, str] | None], columns: list[tuple],
                   optional: list[str]) -> list[str | None]:
@@ -89,14 +168,54 @@ class SpecExprs:
         not so written also reads is written as its value: the class takes as keyword parameters
         only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
-        loose = self._loose(optional)
-        if not self._widths_follow(origins, written):      # SKNet's `out // 2`: a chunk's width, by number
+        loose = self._loose(optional) | self._held(set(self.reads.spec))
+        self.follow = self._widths_follow(origins, written)
+        if not self.follow and not self.top:      # SKNet's `out // 2`: a chunk's width, by number
             loose = set(self.reads.spec) - SAFE_ON_TOP         # (the classes' number sets no width)
         if loose:
             self.constants = {p: self.reads.spec[p] for p in loose}
-            self.reads, self.done = Reads(), set()
+            self.reads, self.done, self.passed = Reads(), set(), []
             written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         return written + [None] * (len(columns) - len(origins))
+
+    def _held(self, names: set[str]) -> set[str]:
+        """Of `names`, those a caller could not vary: passed to a block's parameter that is not
+        free; in a top or group class (whose widths are numbers), read by its structure or by
+        any node of its own (num_classes aside)."""
+        rep = self.instances[0].sn
+        let_reads = rep.scope.let_reads if rep.scope else {}
+        held = {n for sub, arg, text in self.passed if arg not in self.child(sub).free
+                for n in self._names(text, let_reads)}
+        if self.top:
+            held |= set(self.g.meta.structure_reads)
+            held |= {n for (where, _), text in _expressions(rep, []) if where in self.g.nodes
+                     for n in self._names(text, let_reads)} - SAFE_ON_TOP
+        return names & held
+
+    def free(self, params: list[str], optional: list[str]) -> set[str]:
+        """The parameters a caller may set to another value and get the block the spec builds
+        with it, the same shape out: read by no structure, by no number not written from them,
+        only by widths (`out`, `groups`) and not the output's, passed on only to free ones."""
+        rep = self.instances[0].sn
+        export = self._export_width()
+        if self.top or not self.follow or rep.scope is None or export is None:
+            return set()
+        let_reads = rep.scope.let_reads
+        blocked = set(rep.scope.structure_reads) | self._names(export, let_reads) | self._held(set(params))
+        for key, text in _expressions(rep, optional):
+            if key not in self.done or key[0] in self.g.nodes and key[1] not in ("out", "groups"):
+                blocked |= self._names(text, let_reads)
+        return {p for p in params if p not in blocked and p != "in_channels"} & (self.params | set(self.reads.spec))
+
+    def _export_width(self) -> str | None:
+        """The spec's expression of the width the class returns, where one gives it."""
+        sns = [i.sn for i in self.instances]
+        if not all(len(sn.exports) == 1 for sn in sns):
+            return None
+        if self.widths.from_input(sns[0].exports[0]):
+            return "0"                           # the input's width (an SE block's): no parameter's
+        column = tuple((self.g.shape_of(sn.exports[0]) or (None,))[0] for sn in sns)
+        return next((t for t in self.widths.of(sns[0].exports[0]) if self._gives(t, column)), None)
 
     def written(self, child: Child, arg: str, column: tuple) -> str | None:
         """The expression of the number `arg` of the constructor of `child` (of the class's first
@@ -110,8 +229,8 @@ class SpecExprs:
             sub = child.sub         # a block's argument as the spec gives it, or a spec parameter passed on
             given = sub.scope.arg_exprs if sub.scope is not None else {}
             texts = iter([*([((sub.path, arg), given[arg])] if arg in given else []),
-                          *([(None, arg)] if arg in self.spec_of(sub) else []),
-                          *((None, t) for t in (self._width_of(sub.inputs[0]) if arg == "in_channels"
+                          *([(None, arg)] if arg in self.child(sub).spec_reads else []),
+                          *((None, t) for t in (self.widths.of(sub.inputs[0]) if arg == "in_channels"
                                                 and len(sub.inputs) == 1 else []))])
         else:
             return None
@@ -122,6 +241,10 @@ class SpecExprs:
                 except Unwritable:
                     continue
                 self.done.update([key] if key else [])
+                if isinstance(ast.parse(out, mode="eval").body, ast.Constant):
+                    return None         # a number after all (a constant spec parameter): as numbers are
+                if child.subscope is not None:
+                    self.passed.append((child.sub, arg, text))
                 return out
         return None
 
@@ -133,7 +256,7 @@ class SpecExprs:
         if own in n.exprs:
             yield (n.name, own), n.exprs[own]
         if arg in _IN_WIDTH:
-            yield from ((None, t) for t in self._width_of(n.inputs[0] if n.inputs else None))
+            yield from ((None, t) for t in self.widths.of(n.inputs[0] if n.inputs else None))
 
     def _loose(self, optional: list[str]) -> set[str]:
         """The spec parameters read so far that the block's structure reads, or an expression of
@@ -159,58 +282,14 @@ class SpecExprs:
                 ref = child.sub.inputs[0]
             else:
                 continue
-            if not self._from_input(ref):
+            if not self.widths.from_input(ref):
                 return False
         return True
-
-    def _from_input(self, ref: str | None) -> bool:
-        """The tensor has the class's input width: it is the input, or made from it by nodes that
-        keep the width."""
-        inputs = self.instances[0].sn.inputs
-        for _ in range(_WALK):
-            if ref in inputs:
-                return True
-            n = self.g.nodes.get(ref) if ref else None
-            if n is None or not n.inputs or not (n.shape and n.in_shapes and n.in_shapes[0]
-                                                 and n.shape[0] == n.in_shapes[0][0]):
-                return False
-            ref = n.inputs[0]
-        return False
 
     @staticmethod
     def _names(text: str, let_reads: dict) -> set[str]:
         names = {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
         return names.union(*(let_reads[n] for n in names if n in let_reads))
-
-    def _width_of(self, ref: str | None) -> Iterator[str]:
-        """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
-        `out` argument of the block it ends, through producers that keep the width (bn, relu)."""
-        inside = self.instances[0].sn.path
-        for _ in range(_WALK):
-            n = self.g.nodes.get(ref) if ref and ref.startswith(inside + "." if inside else "") else None
-            if n is None:
-                return
-            block = self._block_ending(n.name, inside)
-            if block is not None:
-                yield from (block.arg_exprs[a] for a in ("out", "out_channels") if a in block.arg_exprs)
-                return
-            if "out" in n.exprs:
-                yield n.exprs["out"]
-            if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
-                return
-            ref = n.inputs[0] if n.inputs else None
-
-    def _block_ending(self, name: str, inside: str) -> Scope | None:
-        """The innermost block instance inside the class whose output the node is."""
-        path = parent(name)
-        while path and path != inside:
-            s = self.g.scopes.get(path)
-            if s is None or s.output != name:
-                return None
-            if s.kind == "block":
-                return s
-            path = parent(path)
-        return None
 
     def _gives(self, text: str, column: tuple) -> bool:
         """The spec's interpreter gives the column's number at every instance."""
@@ -270,20 +349,20 @@ class SpecExprs:
         return tuple(as_tuple(i.env[name]) for i in self.instances)
 
 
-def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, spec_of: Callable[[ScopeNode], set[str]]) -> SpecExprs:
+def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan]) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
-    parameters) or of the top class (the spec's parameters); None for a group's class."""
+    parameters) or of the top's or a group's class (the spec's parameters)."""
     scopes = [sn.scope for sn in plan.instances]
-    if not all(s is not None and s.block for s in scopes):      # the top's, a group's: num_classes alone
+    if not all(s is not None and s.block for s in scopes):
         env = dict(g.meta.params or {})
-        return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), {}, set(env) & SAFE_ON_TOP,
-                         False, spec_of)
+        return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), {}, set(env), False, child,
+                         top=True)
     first = scopes[0]
     assert first is not None
     has_in = all(len(sn.inputs) == 1 for sn in plan.instances) and "in_channels" in dict(namer.columns())
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
     return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
-                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, spec_of)
+                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
 
 
 def _folded(e: ast.BinOp) -> ast.expr:
