@@ -188,3 +188,13 @@ def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
     init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
                                      if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
     assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]
+
+
+def test_a_rate_that_sets_no_shape_is_the_top_s_parameter():
+    """torchvision's MobileNetV2(num_classes=1000, ..., dropout=0.2): a dropout's rate written as
+    the spec's parameter (`p: ${dropout}`) is taken by the top class and used."""
+    source = _source("mobilenet_v2")
+    assert "    def __init__(self, num_classes=1000, dropout=0.2):" in source and "nn.Dropout(dropout)" in source
+    with torch.device("meta"):
+        model = load_source(source, "mobilenet_v2").Model(dropout=0.3)
+    assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.3]

@@ -36,6 +36,7 @@ _IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     #
 # the output alone. Any other its nodes read (DenseNet's stem) sets widths that the class writes
 # as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
 SAFE_ON_TOP = frozenset({"num_classes"})
+_SHAPELESS = ("p",)      # attributes that set no shape: a dropout's rate (the top's `dropout=0.2`)
 _WALK = 16               # producers walked back for an input width (bn after relu after conv)
 
 
@@ -188,8 +189,8 @@ class SpecExprs:
                 for n in self._names(text, let_reads)}
         if self.top:
             held |= set(self.g.meta.structure_reads)
-            held |= {n for (where, _), text in _expressions(rep, []) if where in self.g.nodes
-                     for n in self._names(text, let_reads)} - SAFE_ON_TOP
+            held |= {n for (where, attr), text in _expressions(rep, []) if where in self.g.nodes
+                     and attr not in _SHAPELESS for n in self._names(text, let_reads)} - SAFE_ON_TOP
         return names & held
 
     def free(self, params: list[str], optional: list[str]) -> set[str]:
@@ -203,7 +204,7 @@ class SpecExprs:
         let_reads = rep.scope.let_reads
         blocked = set(rep.scope.structure_reads) | self._names(export, let_reads) | self._held(set(params))
         for key, text in _expressions(rep, optional):
-            if key not in self.done or key[0] in self.g.nodes and key[1] not in ("out", "groups"):
+            if key not in self.done or key[0] in self.g.nodes and key[1] not in ("out", "groups", *_SHAPELESS):
                 blocked |= self._names(text, let_reads)
         return {p for p in params if p not in blocked and p != "in_channels"} & (self.params | set(self.reads.spec))
 
@@ -221,7 +222,7 @@ class SpecExprs:
         """The expression of the number `arg` of the constructor of `child` (of the class's first
         instance), whose values over the instances are `column`; None where no expression of the
         spec gives them."""
-        if not all(type(v) is int for v in column):
+        if not all(type(v) is int for v in column) and not (_rates(column) and arg in _SHAPELESS):
             return None
         if child.node is not None:
             texts = self._candidates(child.node, arg)
@@ -292,9 +293,13 @@ class SpecExprs:
         return names.union(*(let_reads[n] for n in names if n in let_reads))
 
     def _gives(self, text: str, column: tuple) -> bool:
-        """The spec's interpreter gives the column's number at every instance."""
+        """The spec's interpreter gives the column's number at every instance (an int; a rate
+        only as a parameter's own value, `p=dropout`, never computed)."""
+        if _rates(column) and not isinstance(ast.parse(text, mode="eval").body, ast.Name):
+            return False
         try:
-            return all(type(v := evaluate(text, inst.env)) is int and v == c for inst, c in zip(self.instances, column))
+            return all(type(v := evaluate(text, inst.env)) is type(c) and v == c
+                       for inst, c in zip(self.instances, column))
         except SpecError:
             return False
 
@@ -401,3 +406,8 @@ def _child_expressions(c: Child) -> Iterator[tuple[tuple[str, str], str]]:
         yield from _expressions(c.sub, [])
     elif c.subscope is not None and c.sub.scope is not None:
         yield from (((c.sub.path, a), t) for a, t in c.sub.scope.arg_exprs.items())
+
+
+def _rates(column: tuple) -> bool:
+    """A column of floats (a dropout's rate at each instance)."""
+    return all(type(v) is float for v in column)
