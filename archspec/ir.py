@@ -105,7 +105,7 @@ class Meta:
     sets: list[str] = field(default_factory=list)           # the --set strings it was loaded with
     values: dict[str, Any] = field(default_factory=dict)    # and the keyword params
     params: dict[str, Any] = field(default_factory=dict)    # the spec's global params, as set
-    structure_reads: frozenset = frozenset()      # the names its top-level structure and params: read
+    structure_reads: tuple = ()      # the names its top-level structure and params: read, sorted
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def test_generated_source_returns_and_unpacks_each_resolution():
     text = emit(archspec.analyze(SPEC))
     check_generated_source(text)
     assert "        return y0, y1, y2, y3\n" in text
-    assert "y0, y1, y2, y3 = self.stage4[0](y0, y1, y2, out)" in text
+    assert "y0, y1, y2, y3 = self.stage4[0](y0, y1, y2, transition3_3)" in text      # the new branch, named
 
 
 @pytest.mark.slow
