@@ -23,7 +23,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
 The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and returns,
 which are nn.Sequential chains); `classes` gives every other scope a class, with its
 `forward` body from `forward` (each functional node's expression from `expr`) and constructor
-parameters (`ctorparams`) for the numbers that differ;
+parameters (`ctorparams`): the numbers the spec wrote as expressions of the block's parameters
+written as those expressions, its `let:` values as locals (`specexpr`), the other numbers that
+differ as parameters or derived from them;
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 
@@ -33,7 +35,8 @@ a forward `Call` over `Arg` placeholders of its inputs; this package only arrang
 validated names; numbers are written with repr (`literal`); spec text only
 through `source._text`. The same spec gives byte-identical source.
 
-May import: the shared modules, ir, ops and the front end (the spec's `init:` rules); never torch,
+May import: the shared modules, ir, ops and the front end (the spec's `init:` rules, the
+expression interpreter that checks each written expression); never torch,
 nor the rest of pytorch/ (tests/test_layout.py). Who reads each tensor and which ops run in place
 are the IR's (`Graph.readers`, `Graph.in_place`), shared with reports/memory.py.
 """
