@@ -49,7 +49,9 @@ def test_10000_instances_of_one_block(capsys, spec_file):
     assert _classes(source) == ["Unit", "Net"]
     assert '    fuse_pairs = (("conv1", "bn1"),)' in source
     assert re.search(r"self\.layers = nn\.Sequential\(\s*\*\[Unit\(\) for _ in range\(10000\)\],\s*\)\n", source)
-    assert seconds < 15, seconds              # 6.5 s on a busy 2-core machine (unprotected: 30 s)
+    assert seconds < 20, seconds              # 6.5 s on a busy 2-core machine (unprotected: 30 s);
+    # 12-16 s on the slower 2-core machine of 2026-12-07, where the emitter of 2026-12-06 took 11-15 s: the
+    # bound is 20 s there, still far under the unprotected emitter's 30 s (about 60 s at that machine's speed)
     norm = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
     assert set(load_source(source).Unit().state_dict()) == {
         "conv1.weight", *(f"bn1.{t}" for t in norm), *(f"c{j}.weight" for j in range(6))}
@@ -70,7 +72,9 @@ def test_repeat_alternating_between_structures(capsys, spec_file, kinds):
         assert [f"self.c{j} = nn.Conv2d(4, 4, 1, bias=False)" in cls for j in range(6)] == \
                [not k >> j & 1 for j in range(6)]
     assert source.count(f"{names[-1]}(),") == steps // kinds
-    assert seconds < 15, seconds             # 6.7-6.8 s on a busy 2-core machine (unprotected: 31-32 s)
+    assert seconds < 20, seconds             # 6.7-6.8 s on a busy 2-core machine (unprotected: 31-32 s);
+    # 12-16 s on the slower 2-core machine of 2026-12-07, where the emitter of 2026-12-06 took 11-15 s: the
+    # bound is 20 s there, still far under the unprotected emitter's 30 s (about 60 s at that machine's speed)
 
 
 @pytest.mark.slow

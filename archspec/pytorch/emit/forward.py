@@ -98,9 +98,17 @@ class _Forward:
         self.var: dict[str, str] = {}            # ref -> the variable holding it
         self.live = Namespace()                  # the variables holding a value still to be read
         self.branches = _branches(sn)
-        self.owner = {n: c for c in sn.children for n in tree.names_of(c)}      # a node -> the child it is in
+        self._owner: dict[str, Child] | None = None
         for r, v in zip(sn.inputs, arg_names(sn)):
             self.var[r] = self.live.take(v)
+
+    @property
+    def owner(self) -> dict[str, Child]:
+        """A node -> the child it is in: made when a shortcut is first asked about (10,000 scopes
+        with none ask nothing)."""
+        if self._owner is None:
+            self._owner = {n: c for c in self.sn.children for n in self.tree.names_of(c)}
+        return self._owner
 
     def _schedule(self) -> tuple[list[Child], list[Child]]:
         """Children in order; at the top, those that only training-only outputs need go last,
@@ -197,12 +205,13 @@ class _Forward:
         scope returns, maybe through single steps (`out = self.relu(out)`), not a value in its
         middle (Res2Net's `y1 + x2`, DPN's `x_res + f_res`)."""
         readers = self.tree.consumers.get(ref, [])
-        if len(readers) != 1 or ref in self.sn.exports or readers[0] not in self.sn.names \
-                or self.owner[readers[0]].node is None:
+        if len(readers) != 1 or ref in self.sn.exports or readers[0] not in self.sn.names:
             return False
-        add = self.tree.graph.nodes[readers[0]]
+        add = self.tree.graph.nodes.get(readers[0])
+        if add is None or add.op.name != "add" or self.owner[readers[0]].node is None:
+            return False
         main = add.inputs[0]
-        return (add.op.name == "add" and ref in add.inputs[1:] and ref != main and main not in self.sn.inputs
+        return (ref in add.inputs[1:] and ref != main and main not in self.sn.inputs
                 and self._returned(add.name) and self._start(ref) in self._upstream(main))
 
     def _returned(self, ref: str) -> bool:

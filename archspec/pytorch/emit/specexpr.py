@@ -12,6 +12,7 @@ names it. Every name passes the one validator (`names.name_problem`); numbers ar
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -289,13 +290,16 @@ class SpecExprs:
 
     @staticmethod
     def _names(text: str, let_reads: dict) -> set[str]:
-        names = {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
-        return names.union(*(let_reads[n] for n in names if n in let_reads))
+        names = _names_in(text)
+        return set(names).union(*(let_reads[n] for n in names if n in let_reads))
 
     def _gives(self, text: str, column: tuple) -> bool:
         """The spec's interpreter gives the column's number at every instance (an int; a rate
         only as a parameter's own value, `p=dropout`, never computed)."""
         if _rates(column) and not isinstance(ast.parse(text, mode="eval").body, ast.Name):
+            return False
+        env = self.instances[0].env
+        if not all(n in env for n in _names_in(text)):      # a repeat's `i`: no need to raise to know
             return False
         try:
             return all(type(v := evaluate(text, inst.env)) is type(c) and v == c
@@ -411,3 +415,12 @@ def _child_expressions(c: Child) -> Iterator[tuple[tuple[str, str], str]]:
 def _rates(column: tuple) -> bool:
     """A column of floats (a dropout's rate at each instance)."""
     return all(type(v) is float for v in column)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_in(text: str) -> frozenset[str]:
+    """The names an expression reads (not a comprehension's own)."""
+    tree = ast.parse(text, mode="eval")
+    bound = {n.id for c in ast.walk(tree) if isinstance(c, ast.comprehension) for n in ast.walk(c.target)
+             if isinstance(n, ast.Name)}
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)) - bound
