@@ -205,6 +205,12 @@ def _parse(src: str) -> ast.AST:
     return tree
 
 
+def parse(src: str) -> ast.AST:
+    """The syntax tree of an expression's text as the interpreter reads it (its limits checked,
+    cached): what code that writes an expression elsewhere (emit's specexpr) must start from."""
+    return _parse(src)
+
+
 def evaluate(src: str, env: dict):
     """Evaluate one expression text against the names in `env`."""
     try:

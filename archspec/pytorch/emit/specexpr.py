@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
-from ...frontend.expr import ShapeView, evaluate
+from ...frontend.expr import ShapeView, evaluate, parse
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
 from .classnames import ParamNamer, as_tuple
@@ -243,11 +243,11 @@ class SpecExprs:
                 except Unwritable:
                     continue
                 self.done.update([key] if key else [])
-                if isinstance(ast.parse(out, mode="eval").body, ast.Constant):
+                if isinstance(out, ast.Constant):
                     return None         # a number after all (a constant spec parameter): as numbers are
                 if child.subscope is not None:
                     self.passed.append((child.sub, arg, text))
-                return out
+                return ast.unparse(out)
         return None
 
     def _candidates(self, n: Node, arg: str) -> Iterator[tuple[tuple[str, str] | None, str]]:
@@ -296,7 +296,7 @@ class SpecExprs:
     def _gives(self, text: str, column: tuple) -> bool:
         """The spec's interpreter gives the column's number at every instance (an int; a rate
         only as a parameter's own value, `p=dropout`, never computed)."""
-        if _rates(column) and not isinstance(ast.parse(text, mode="eval").body, ast.Name):
+        if _rates(column) and not isinstance(parse(text), ast.Name):
             return False
         env = self.instances[0].env
         if not all(n in env for n in _names_in(text)):      # a repeat's `i`: no need to raise to know
@@ -307,11 +307,10 @@ class SpecExprs:
         except SpecError:
             return False
 
-    def _write(self, text: str) -> str:
+    def _write(self, text: str) -> ast.expr:
         """The expression with each name the class's own: checked, its reads recorded."""
-        tree = ast.parse(text, mode="eval").body
         reads = Reads(dict(self.reads.params), dict(self.reads.spec), dict(self.reads.lets))
-        out = ast.unparse(self._rewrite(tree, reads, ()))
+        out = self._rewrite(parse(text), reads, ())
         self.reads = reads                       # recorded once the whole expression is writable
         return out
 
@@ -340,7 +339,7 @@ class SpecExprs:
             reads.params[name] = self._column(name)
         elif name in self.let_exprs and name not in within:
             if name not in reads.lets:
-                tree = ast.parse(self.let_exprs[name], mode="eval").body
+                tree = parse(self.let_exprs[name])
                 text = ast.unparse(self._rewrite(tree, reads, (*within, name)))   # its own reads first
                 reads.lets[name] = text
         elif name in self.spec and name not in self.constants and len({repr(i.env[name]) for i in self.instances}) == 1:
@@ -420,7 +419,7 @@ def _rates(column: tuple) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _names_in(text: str) -> frozenset[str]:
     """The names an expression reads (not a comprehension's own)."""
-    tree = ast.parse(text, mode="eval")
+    tree = parse(text)
     bound = {n.id for c in ast.walk(tree) if isinstance(c, ast.comprehension) for n in ast.walk(c.target)
              if isinstance(n, ast.Name)}
     return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)) - bound
