@@ -77,7 +77,7 @@ def review(spec: str) -> list[str]:
     values: dict[str, dict[str, set]] = {}          # block -> parameter -> its values over the instances
     for s in g.scopes.values():
         if s.block:
-            block_params.setdefault(s.block, set()).update(s.args)
+            block_params.setdefault(s.block, set()).update(s.args, s.lets)     # a `let:` flag: MobileNetV2's residual
             for k, v in s.args.items():
                 values.setdefault(s.block, {}).setdefault(k, set()).add(repr(v))
     fixed = {b: {k: int(next(iter(vs))) for k, vs in ps.items() if len(vs) == 1 and next(iter(vs)).isdigit()}

@@ -15,7 +15,7 @@ from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
 from .ctorparams import parameterise
 from .expr import is_number
-from .forward import Forward, forward_lines
+from .forward import Absent, Forward, forward_lines
 from .layout import WIDTH, bracketed
 from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
 
@@ -28,7 +28,9 @@ class ClassPlan:
     forward: list[str]
     params: list[str] = field(default_factory=list)
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
-    optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
+    optional: list[str] = field(default_factory=list)       # module children some lack: arguments that may be None
+    absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
+    flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
     spec_reads: set[str] = field(default_factory=set)   # the spec's parameters it takes (keyword, the spec's value)
@@ -39,7 +41,19 @@ class ClassPlan:
     @property
     def rep(self) -> ScopeNode:
         """The instance the class is written from: one with every optional child."""
-        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.optional))
+        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent))
+
+    def absent_tests(self) -> dict[str, Absent]:
+        """How forward writes each child some instances lack: the test that it is there, and the
+        value that stands for its output where it is not (its input, or the scope's)."""
+        rep = self.rep
+
+        def ref(rel: str) -> str:
+            m = re.fullmatch(r"<in (\d+)>", rel)
+            return rep.inputs[int(m[1])] if m else f"{rep.path}.{rel}"
+        return {local: Absent(f"self.{local} is not None" if local in self.optional else
+                              f"{'not ' if self.flags[local][1] else ''}self.{self.flags[local][0]}", ref(rel))
+                for local, rel in self.absent.items()}
 
 
 @dataclass(eq=False)
@@ -212,6 +226,11 @@ def _loop_forward(mods: list[Child], fw: Forward, prefix: str, start: int) -> Lo
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
 
+def _rel(sn: ScopeNode, ref: str) -> str:
+    """A ref as the scope sees it: its own value's name relative to it, or `<in k>` for its k-th input."""
+    return ref[len(sn.path) + 1:] if ref.startswith(sn.path + ".") else f"<in {sn.inputs.index(ref)}>"
+
+
 def _check_tests(tests: int, sn: ScopeNode) -> None:
     """Each new structure of a block is compared with every earlier one, child by child: the count
     is made before the comparisons, and refused where so many structures of one block would make
@@ -263,8 +282,8 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             parameterise(self, plan)
-            if plan.rep not in self.loop_of and (plan.optional or self.numbers_of.get(plan.rep)):
-                plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional), plan.forward_slots).lines
+            if plan.rep not in self.loop_of and (plan.absent or self.numbers_of.get(plan.rep)):
+                plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots).lines
 
     def unique_plans(self) -> list[ClassPlan]:
         """Every class once, in post-order (a merged class is filed under several structures)."""
@@ -340,54 +359,100 @@ class ClassPlanner:
         self.tests += sum(self.children_of[p] + len(sn.children) for p in plans)
         _check_tests(self.tests, sn)
         for plan in plans:
-            optional = self._joins(plan, sn)
-            if optional:
-                plan.optional = optional
+            joined = self._joins(plan, sn)
+            if joined:
+                modules = {c.local for i in [*self.structures[plan], sn] for c in i.children if c.module}
+                plan.absent = joined
+                plan.optional = [o for o in joined if o in modules]
                 return plan
         return None
 
-    def _joins(self, plan: ClassPlan, sn: ScopeNode) -> list[str] | None:
-        """The optional children of `plan` with `sn` joined, where it can join. Instances of one
-        structure (key) are alike in all that `_bypasses` reads: one of each stands for all."""
+    def _joins(self, plan: ClassPlan, sn: ScopeNode) -> dict[str, str] | None:
+        """The children of `plan` some instances lack, each with what stands for it there (`_bypasses`),
+        with `sn` joined, where it can join. Instances of one structure (key) are alike in all that
+        `_bypasses` reads: one of each stands for all."""
         members = [*self.structures[plan], sn]
         fuller = max(members, key=lambda i: len(i.children))
         has = [self._locals(i) for i in members]
         every = has[members.index(fuller)]
         if not all(h <= every for h in has) or all(len(h) == len(every) for h in has):
             return None             # one has a child the fuller one lacks, or none lacks one: nothing optional
+        if any([lab for lab, _ in self.numbers_of.get(i, [])] != [lab for lab, _ in self.numbers_of.get(fuller, [])]
+               for i in members):
+            return None             # an optional call's numbers would leave the instances' columns unaligned
         optional = [c.local for c in fuller.children if any(c.local not in h for h in has)]
         if not all(self._optional_ok(fuller, c) for c in fuller.children if c.local in optional):
             return None
-        return optional if all(self._bypasses(fuller, i, optional) for i in members) else None
+        instead: dict[str, str] = {}
+        for other in members:
+            got = self._bypasses(fuller, other, optional)
+            if got is None or any(instead.get(k, v) != v for k, v in got.items()):
+                return None
+            instead.update(got)
+        for c in fuller.children:       # read by none that stays, where it is absent: its input stands for it
+            if c.local in optional and c.local not in instead and len(c.inputs) == 1:
+                instead[c.local] = _rel(fuller, c.inputs[0])
+        if set(instead) != set(optional):
+            return None
+        return {o: self._nearest(fuller, o, instead, [i for i, h in zip(members, has) if o not in h]) for o in optional}
+
+    def _nearest(self, fuller: ScopeNode, local: str, instead: dict[str, str], lacking: list[ScopeNode]) -> str:
+        """What stands for a left-out child, as near it as it may be: the output of a left-out
+        input that the same value stands for and that every instance lacking the child lacks too
+        (EfficientNet's add without its stochastic depth: `out`, not a value two steps back)."""
+        c = next(c for c in fuller.children if c.local == local)
+        for r in c.inputs:
+            g = next((g for g in fuller.children if g.outputs == [r] and g.local in instead), None)
+            if (g is not None and instead[g.local] == instead[local]
+                    and all(g.local not in self._locals(i) for i in lacking)):
+                return _rel(fuller, r)
+        return instead[local]
 
     def _locals(self, sn: ScopeNode) -> frozenset[str]:
         if sn not in self.locals_of:
             self.locals_of[sn] = frozenset(c.local for c in sn.children)
         return self.locals_of[sn]
 
-    def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> bool:
-        """`other` is `fuller` with some of the `optional` children left out (each with one input
-        and one output that nothing overwrites in place: `_optional_ok`), whose readers read its
-        input instead where it is absent."""
+    def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> dict[str, str] | None:
+        """Where `other` is `fuller` with some of the `optional` children left out, whose readers
+        read instead one value that was there before it (one of its inputs, or the scope's):
+        each left-out child -> that value, relative to the scope (`conv`, `<in 0>`); else None."""
         mine = {c.local: c for c in other.children}
         kept = [c for c in fuller.children if c.local in mine]
         if [c.local for c in kept] != [c.local for c in other.children] or len(fuller.inputs) != len(other.inputs):
-            return False
-        through: dict[str, str] = {}                  # an absent child's output -> its input
-        for c in fuller.children:
-            if c.local in optional and c.local not in mine:    # each passes its input through (`_joins`)
-                through[c.outputs[0]] = c.inputs[0]
+            return None
+        gone = {c.outputs[0]: c for c in fuller.children if c.local in optional and c.local not in mine}
+        instead: dict[str, str] = {}
 
-        def rel(sn: ScopeNode, ref: str) -> str:
-            while ref in through and sn is fuller:
-                ref = through[ref]
-            return ref[len(sn.path) + 1:] if ref.startswith(sn.path + ".") else f"<in {sn.inputs.index(ref)}>"
+        def read(f_ref: str, o_ref: str) -> bool:       # fuller reads f_ref where other reads o_ref
+            f, o = _rel(fuller, f_ref), _rel(other, o_ref)
+            if f == o:
+                return True
+            c = gone.get(f_ref)
+            return c is not None and instead.setdefault(c.local, o) == o
         for c in kept:
             o = mine[c.local]
-            if (self._ctor_key(c) != self._ctor_key(o) or c.module != o.module
-                    or [rel(fuller, r) for r in c.inputs] != [rel(other, r) for r in o.inputs]):
-                return False
-        return [rel(fuller, r) for r in fuller.exports] == [rel(other, r) for r in other.exports]
+            if (self._ctor_key(c) != self._ctor_key(o) or c.module != o.module or len(c.inputs) != len(o.inputs)
+                    or not all(map(read, c.inputs, o.inputs))):
+                return None
+        if len(fuller.exports) != len(other.exports) or not all(map(read, fuller.exports, other.exports)):
+            return None
+        return instead if all(self._stands_for(fuller, gone, c, instead[c.local])
+                              for c in gone.values() if c.local in instead) else None
+
+    def _stands_for(self, fuller: ScopeNode, gone: dict[str, Child], c: Child, rel: str | None) -> bool:
+        """`rel` may stand for the left-out `c`: one of its inputs (or what stands for that one,
+        itself left out), or an input of the scope that nothing changes in place."""
+        if rel is None:
+            return False
+        for r in c.inputs:
+            if _rel(fuller, r) == rel or r in gone and self._stands_for(fuller, gone, gone[r], rel):
+                return True
+        if not rel.startswith("<in "):
+            return False
+        ref = fuller.inputs[int(rel[4:-1])]
+        readers = [self.tree.graph.nodes[r] for r in self.tree.consumers.get(ref, [])]
+        return not any(self.tree.inplace(n) and n.inputs[0] == ref for n in readers)
 
     def _optional_ok(self, sn: ScopeNode, c: Child) -> bool:
         if c not in self.optional_ok:
@@ -395,8 +460,11 @@ class ClassPlanner:
         return self.optional_ok[c]
 
     def _may_be_absent(self, sn: ScopeNode, c: Child) -> bool:
-        if not (c.module and len(c.inputs) == 1 and len(c.outputs) == 1 and c.local.isidentifier()
-                and name_problem(c.local) is None and c.outputs[0] not in sn.exports
+        """A module of one input (an argument that may be None) or a functional node (under a flag),
+        of one output that nothing overwrites in place."""
+        functional = c.node is not None and not (c.module or c.param or c.members)
+        if not ((c.module and len(c.inputs) == 1 or functional) and len(c.outputs) == 1 and c.local.isidentifier()
+                and name_problem(c.local) is None
                 and sn.shared.get(c.local, c.local) == c.local):
             return False
         readers = [self.tree.graph.nodes[r] for r in self.tree.consumers.get(c.outputs[0], [])]
@@ -412,7 +480,7 @@ class ClassPlanner:
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
         names = [re.fullmatch(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]+)", c.local) for c in mods]
-        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].optional:
+        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent:
             return None
         prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
         if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
