@@ -238,7 +238,7 @@ def test_equal_sequential_children_are_written_once():
     ("bn_inception", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
     ("inception_resnet_v2", ["Block8", "Block8NoRelu"]),            # timm's last Block8(no_relu=True)
     # block1 (start_with_relu: false), the other entry and exit blocks, the middle flow's
-    ("xception", ["ModuleNoStartWithRelu", "Module", "ModuleResidual"]),
+    ("xception", ["XceptionModuleNoStartWithRelu", "XceptionModule", "XceptionModuleResidual"]),
 ])
 def test_classes_of_one_block_are_named_by_what_differs(name, classes):
     text = source(SPECS / f"{name}.yaml")

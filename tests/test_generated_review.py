@@ -96,10 +96,10 @@ def review(spec: str) -> list[str]:
 
 
 def _signatures(classes: list[ast.ClassDef]) -> dict[str, tuple[list[str], dict[str, ast.expr]]]:
-    """Each block's or group's class's __init__ parameters, in order, and their defaults (not a
-    helper's: an op's class, whose calls the op writes)."""
+    """Each class's __init__ parameters, in order, and their defaults: a block's, a group's, and
+    a helper's (an op's class, whose calls the op writes: LeNet's `Subsample(6)`, not `(6, 2)`)."""
     out = {}
-    for cls in (c for c in classes if _doc(c)):
+    for cls in classes:
         for f in cls.body:
             if isinstance(f, ast.FunctionDef) and f.name == "__init__":
                 args = f.args.args[1:]

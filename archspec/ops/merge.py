@@ -180,8 +180,8 @@ class PadChannels(Op):
 
     def module(self, a, xs, y, inplace=False):
         # a module even when anonymous: its constructor, not forward, holds the channel numbers
-        return Call("PadChannels", (("in_channels", xs[0][0]), ("out_channels", a.out), ("stride", a.stride)),
-                    (), (PAD_CHANNELS,))
+        return Call("PadChannels", (("in_channels", xs[0][0]), ("out_channels", a.out)), (kw("stride", a.stride, 1),),
+                    (PAD_CHANNELS,))
 
     def label(self, a):
         return f"pad channels {a.out}" + (f", /{a.stride}" if a.stride > 1 else "")
