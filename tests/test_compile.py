@@ -236,7 +236,6 @@ def test_equal_sequential_children_are_written_once():
     ("efficientnet_b0", ["MbconvNoExpand", "Mbconv"]),
     # BN-Inception: the stride-2 modules (3c, 4e), and 5b's max-pool branch where the rest average
     ("bn_inception", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
-    ("inception_resnet_v2", ["Block8", "Block8NoRelu"]),            # timm's last Block8(no_relu=True)
     # block1 (start_with_relu: false), the other entry and exit blocks, the middle flow's
     ("xception", ["XceptionModuleNoStartWithRelu", "XceptionModule", "XceptionModuleResidual"]),
 ])
@@ -246,6 +245,18 @@ def test_classes_of_one_block_are_named_by_what_differs(name, classes):
     assert [c for c in found[:-1] if c.startswith(min(classes, key=len))] == classes     # the top class last
     assert len(set(found)) == len(found) and all(name_problem(c) is None for c in found)
     assert source(SPECS / f"{name}.yaml") == text          # deterministic
+
+
+def test_a_blocks_last_instance_with_another_scale_and_no_relu_is_its_class():
+    """timm's Block8(scale=1.0, no_relu=True): the last Block8 of Inception-ResNet-v2 is the
+    others' class, its scale a number of forward (`x + self.scale * out`, 1.0 written too) and
+    its ReLU built under the block's own `relu` flag."""
+    text = source(SPECS / "inception_resnet_v2.yaml")
+    assert re.findall(r"^class (Block8\w*)\(", text, re.M) == ["Block8"]
+    assert "def __init__(self, in_channels, out_channels, scale=0.2, relu=True):" in text
+    assert "self.block8 = Block8(2080, 2080, scale=1.0, relu=False)" in text
+    assert "        x = x + self.scale * out\n" in text and "nn.ReLU(inplace=True) if relu else None" in text
+    check_generated_source(text)
 
 
 def test_a_derived_name_never_takes_a_blocks_own(spec_file):
@@ -312,6 +323,25 @@ def test_a_functional_child_some_instances_lack_runs_under_a_flag(spec_file):
         want = by_hand(model.c, b, False, False)
         assert torch.allclose(model(x), want, atol=1e-6)
     assert check(path).ok
+    check_generated_source(text)
+    _refused(text, [text.replace("if self.skip:", "if self.__class__:"),
+                    text.replace("if self.skip:", "if print(self):"),
+                    text.replace("if self.skip:", "if not self.skip.__dict__:")])
+
+
+def test_an_activation_some_instances_lack_is_built_under_the_block_s_flag():
+    """SKNet's conv_bn_act: the ReLU where `act` is true, built by the class itself (timm's
+    apply_act), not passed in by each caller (`relu=nn.ReLU(inplace=True)`)."""
+    text = source(SPECS / "skresnet50.yaml")
+    assert "        self.relu = nn.ReLU(inplace=True) if act else None\n" in text
+    assert "def __init__(self, in_channels, out, k=1, stride=1, dilation=1, act=True):" in text
+    assert "ConvBnAct(width, planes * 4, act=False)" in text and "relu=nn.ReLU" not in text
+    m = archspec.compile(SPECS / "skresnet50.yaml", device="meta")
+    assert m.layer1[0].conv3.relu is None and isinstance(m.layer1[0].conv1.relu, nn.ReLU)
+    check_generated_source(text)
+    _refused(text, [text.replace("nn.ReLU(inplace=True) if act else None", "nn.ReLU(inplace=True) if act() else None"),
+                    text.replace("nn.ReLU(inplace=True) if act else None",
+                                 "nn.ReLU(inplace=True) if act.__class__ else None")])
 
 
 def test_forward_is_straight_line_code():

@@ -29,6 +29,7 @@ class ClassPlan:
     params: list[str] = field(default_factory=list)
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
     optional: list[str] = field(default_factory=list)       # module children some lack: arguments that may be None
+    built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
@@ -51,7 +52,7 @@ class ClassPlan:
         def ref(rel: str) -> str:
             m = re.fullmatch(r"<in (\d+)>", rel)
             return rep.inputs[int(m[1])] if m else f"{rep.path}.{rel}"
-        return {local: Absent(f"self.{local} is not None" if local in self.optional else
+        return {local: Absent(f"self.{local} is not None" if local in self.optional or local in self.built else
                               f"{'not ' if self.flags[local][1] else ''}self.{self.flags[local][0]}", ref(rel))
                 for local, rel in self.absent.items()}
 
@@ -313,6 +314,11 @@ class ClassPlanner:
         kwargs = [kw(p, v, plan.defaults[p]) for p, v in given if p in plan.defaults]    # where they differ
         kwargs += [kw(o, self.ctor(present[o])) for o in plan.optional if o in present]
         return Call(plan.name, args, tuple(kwargs))
+
+    @staticmethod
+    def numbers_in(call: Call) -> list[tuple[str, Any]]:
+        """The numbers of a constructor call, which a class may take (`_numbers`)."""
+        return _numbers(call, "", [])
 
     def _ctor_key(self, c: Child) -> Any:
         """The constructor's structure, numbers aside (made once per child: `_merge` asks again)."""
