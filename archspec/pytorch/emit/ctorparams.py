@@ -137,7 +137,7 @@ def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
     values = _bool_columns(plan)
     for local in list(plan.optional):
         child = next(c for c in plan.rep.children if c.local == local)
-        call = planner.ctor(child)
+        call = planner.ctor(child) if child.node is not None else None    # a block's class: its caller's numbers
         if call is not None and not planner.numbers_in(call) and _says(values, _presence(plan, local)):
             plan.optional.remove(local)
             plan.built.append(local)
