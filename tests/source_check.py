@@ -256,7 +256,11 @@ class _Checker:
             self.expr(node.right, names)
             return
         if isinstance(node, ast.IfExp):         # a constructor argument chosen by a block flag (Xception's grow_first)
-            for part in (node.test, node.body, node.orelse):
+            flag = node.test.operand if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) \
+                else node.test                  # or a module built under one: `nn.ReLU() if not no_relu else None`
+            if not isinstance(flag, ast.Name):
+                _fail(node.test, "a choice by other than a flag")
+            for part in (flag, node.body, node.orelse):
                 self.expr(part, names)
             return
         if isinstance(node, ast.UnaryOp):
@@ -458,8 +462,12 @@ class _Checker:
                         and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value is None
                         and isinstance(t.left, ast.Attribute) and isinstance(t.left.value, ast.Name)
                         and t.left.value.id == "self" and not t.left.attr.startswith("_"))
-            if not optional and _dump(t) != _dump(ast.parse("self.training", mode="eval").body):
-                _fail(t, "an if other than `if self.training:` or `if self.<child> is not None:`")
+            flag = t.operand if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not) else t
+            flag_ok = (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name)
+                       and flag.value.id == "self" and not flag.attr.startswith("_"))     # `if self.residual:`
+            if not (optional or flag_ok):
+                _fail(t, "an if other than `if self.training:`, `if [not] self.<flag>:` or "
+                         "`if self.<child> is not None:`")
             return
         if kind != "init_weights":
             _fail(t, f"if in {kind}")

@@ -230,14 +230,14 @@ def test_equal_sequential_children_are_written_once():
 
 
 @pytest.mark.parametrize("name, classes", [
-    # features.1 (t = 1: no 1x1 expansion), each row's first block (no shortcut), the rest
-    ("mobilenet_v2", ["InvertedResidualNoExpand", "InvertedResidual", "InvertedResidualSkip"]),
-    ("efficientnet_b0", ["MbconvNoExpand", "Mbconv", "MbconvResidual"]),
+    # features.1 (t = 1: no 1x1 expansion, a member of the `conv` chain), the rest (with and
+    # without the shortcut: one class, `residual` its flag)
+    ("mobilenet_v2", ["InvertedResidualNoExpand", "InvertedResidual"]),
+    ("efficientnet_b0", ["MbconvNoExpand", "Mbconv"]),
     # BN-Inception: the stride-2 modules (3c, 4e), and 5b's max-pool branch where the rest average
     ("bn_inception", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
-    ("inception_resnet_v2", ["Block8", "Block8NoRelu"]),            # timm's last Block8(no_relu=True)
     # block1 (start_with_relu: false), the other entry and exit blocks, the middle flow's
-    ("xception", ["ModuleNoStartWithRelu", "Module", "ModuleResidual"]),
+    ("xception", ["XceptionModuleNoStartWithRelu", "XceptionModule", "XceptionModuleResidual"]),
 ])
 def test_classes_of_one_block_are_named_by_what_differs(name, classes):
     text = source(SPECS / f"{name}.yaml")
@@ -247,12 +247,25 @@ def test_classes_of_one_block_are_named_by_what_differs(name, classes):
     assert source(SPECS / f"{name}.yaml") == text          # deterministic
 
 
+def test_a_blocks_last_instance_with_another_scale_and_no_relu_is_its_class():
+    """timm's Block8(scale=1.0, no_relu=True): the last Block8 of Inception-ResNet-v2 is the
+    others' class, its scale a number of forward (`x + self.scale * out`, 1.0 written too) and
+    its ReLU built under the block's own `relu` flag."""
+    text = source(SPECS / "inception_resnet_v2.yaml")
+    assert re.findall(r"^class (Block8\w*)\(", text, re.M) == ["Block8"]
+    assert "def __init__(self, in_channels, out_channels, scale=0.2, relu=True):" in text
+    assert "self.block8 = Block8(2080, 2080, scale=1.0, relu=False)" in text
+    assert "        x = x + self.scale * out\n" in text and "nn.ReLU(inplace=True) if relu else None" in text
+    check_generated_source(text)
+
+
 def test_a_derived_name_never_takes_a_blocks_own(spec_file):
-    """`unit` with and without its shortcut would be Unit and UnitResidual, but a block is named
-    unit_residual: it keeps its name, and the derived one is numbered."""
+    """`unit` with and without its shortcut (and its conv's bias, so that one class with a flag
+    cannot serve both) would be Unit and UnitResidual, but a block is named unit_residual: it
+    keeps its name, and the derived one is numbered."""
     path = spec_file(
         "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {skip: false}\n    nodes:\n"
-        "      - conv: {op: conv, out: 4, k: 3, pad: 1}\n"
+        "      - conv: {op: conv, out: 4, k: 3, pad: 1, bias: '${not skip}'}\n"
         "      - {op: add, in: [input, conv], when: '${skip}', else: conv}\n"
         "  unit_residual:\n    nodes: [{op: conv, out: 4, k: 1}]\n"
         "nodes:\n  - a: {use: unit}\n  - b: {use: unit, skip: true}\n  - c: {use: unit_residual}\n")
@@ -263,15 +276,72 @@ def test_a_derived_name_never_takes_a_blocks_own(spec_file):
 
 
 def test_inverted_residual_classes_say_what_they_hold():
-    """The names are true: NoExpand lacks the 1x1 expansion conv, only Skip adds its input."""
+    """The names are true: NoExpand lacks the 1x1 expansion conv; InvertedResidual adds its
+    input where its `residual` flag says, which is the block's own `let:` (stride 1, as many
+    channels out as in), as torchvision's `use_res_connect`."""
     m = archspec.compile(SPECS / "mobilenet_v2.yaml", device="meta")
-    kinds = {type(b).__name__: b for b in m.features if type(b).__name__.startswith("Inverted")}
-    convs = {k: [c for c in b.modules() if isinstance(c, nn.Conv2d)] for k, b in kinds.items()}
-    assert {k: len(c) for k, c in convs.items()} == \
-        {"InvertedResidualNoExpand": 2, "InvertedResidual": 3, "InvertedResidualSkip": 3}
+    blocks = [b for b in m.features if type(b).__name__.startswith("Inverted")]
+    convs = {type(b).__name__: [c for c in b.modules() if isinstance(c, nn.Conv2d)] for b in blocks}
+    assert {k: len(c) for k, c in convs.items()} == {"InvertedResidualNoExpand": 2, "InvertedResidual": 3}
     assert convs["InvertedResidual"][0].kernel_size == (1, 1) and convs["InvertedResidual"][0].groups == 1
+    for b in blocks[1:]:
+        first, last = b.conv[0][0], b.conv[2]
+        assert b.residual == (b.conv[1][0].stride == (1, 1) and first.in_channels == last.out_channels)
+    assert sum(b.residual for b in blocks[1:]) == 10
     classes = source(SPECS / "mobilenet_v2.yaml").split("\nclass ")
-    assert [c.split("(")[0] for c in classes if " + " in c or " += " in c] == ["InvertedResidualSkip"]
+    assert [c.split("(")[0] for c in classes if " + " in c or " += " in c] == ["InvertedResidual"]
+
+
+def test_a_functional_child_some_instances_lack_runs_under_a_flag(spec_file):
+    """One class for a block whose instances differ by an add (under the block's boolean
+    parameter, with its default) and by a projection (an argument that may be None, where the
+    add reads the block's input instead: WRN's shortcut). Its outputs equal a hand-written
+    forward of each instance, with and without each."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {out: int, skip: true}\n"
+        "    let: {project: '${input.channels != out}'}\n    nodes:\n"
+        "      - pre: batchnorm\n      - conv: {op: conv, out: '${out}', k: 3, pad: 1}\n"
+        "      - shortcut: {op: conv, out: '${out}', k: 1, in: pre, when: '${project}'}\n"
+        "      - {op: add, in: [conv, \"${'shortcut' if project else 'input'}\"], when: '${skip}', else: conv}\n"
+        "nodes:\n  - a: {use: unit, out: 8}\n  - b: {use: unit, out: 8}\n  - c: {use: unit, out: 8, skip: false}\n")
+    text = source(path)
+    assert re.findall(r"^class (\w+)\(", text, re.M) == ["Unit", "Net"]
+    assert "def __init__(self, in_channels, out, skip=True, shortcut=None):" in text
+    assert "self.b = Unit(8, 8)" in text and "self.c = Unit(8, 8, skip=False)" in text
+    assert "if self.skip:" in text and "identity = x\n" in text
+    torch.manual_seed(0)
+    model = archspec.compile(path).eval()
+    x = torch.randn(1, 4, 8, 8)
+
+    def by_hand(unit, x, project, skip):
+        pre = unit.pre(x)
+        out = unit.conv(pre)
+        return out + (unit.shortcut(pre) if project else x) if skip else out
+    with torch.no_grad():
+        a = by_hand(model.a, x, True, True)
+        b = by_hand(model.b, a, False, True)
+        want = by_hand(model.c, b, False, False)
+        assert torch.allclose(model(x), want, atol=1e-6)
+    assert check(path).ok
+    check_generated_source(text)
+    _refused(text, [text.replace("if self.skip:", "if self.__class__:"),
+                    text.replace("if self.skip:", "if print(self):"),
+                    text.replace("if self.skip:", "if not self.skip.__dict__:")])
+
+
+def test_an_activation_some_instances_lack_is_built_under_the_block_s_flag():
+    """SKNet's conv_bn_act: the ReLU where `act` is true, built by the class itself (timm's
+    apply_act), not passed in by each caller (`relu=nn.ReLU(inplace=True)`)."""
+    text = source(SPECS / "skresnet50.yaml")
+    assert "        self.relu = nn.ReLU(inplace=True) if act else None\n" in text
+    assert "def __init__(self, in_channels, out, k=1, stride=1, dilation=1, act=True):" in text
+    assert "ConvBnAct(width, planes * 4, act=False)" in text and "relu=nn.ReLU" not in text
+    m = archspec.compile(SPECS / "skresnet50.yaml", device="meta")
+    assert m.layer1[0].conv3.relu is None and isinstance(m.layer1[0].conv1.relu, nn.ReLU)
+    check_generated_source(text)
+    _refused(text, [text.replace("nn.ReLU(inplace=True) if act else None", "nn.ReLU(inplace=True) if act() else None"),
+                    text.replace("nn.ReLU(inplace=True) if act else None",
+                                 "nn.ReLU(inplace=True) if act.__class__ else None")])
 
 
 def test_forward_is_straight_line_code():

@@ -14,7 +14,7 @@ import pytest
 
 from archspec import limits
 from archspec.cli import main
-from archspec.pytorch.emit import classes, layout
+from archspec.pytorch.emit import layout, optional
 
 
 def _unit_net(steps: int, v: str, name: str = "net") -> str:
@@ -112,7 +112,7 @@ def test_many_structures_of_one_block_are_refused_by_their_count(capsys, spec_fi
     """Each new structure of a block is compared with every earlier one (it may join one as an
     optional child), reading both one's 8 children: structure k costs 16 k, 8 n (n - 1) for n of them.
     Structure 50 would pass 20,000 (20,400): refused before its comparisons, located at its use."""
-    monkeypatch.setattr(classes, "MAX_CLASS_TESTS", 20_000)
+    monkeypatch.setattr(optional, "MAX_CLASS_TESTS", 20_000)
     path = spec_file(_unit_net(60, "${i}"))
     assert main(["build", path, "-o", "out"]) == 1
     err = capsys.readouterr().err

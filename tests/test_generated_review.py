@@ -77,7 +77,7 @@ def review(spec: str) -> list[str]:
     values: dict[str, dict[str, set]] = {}          # block -> parameter -> its values over the instances
     for s in g.scopes.values():
         if s.block:
-            block_params.setdefault(s.block, set()).update(s.args)
+            block_params.setdefault(s.block, set()).update(s.args, s.lets)     # a `let:` flag: MobileNetV2's residual
             for k, v in s.args.items():
                 values.setdefault(s.block, {}).setdefault(k, set()).add(repr(v))
     fixed = {b: {k: int(next(iter(vs))) for k, vs in ps.items() if len(vs) == 1 and next(iter(vs)).isdigit()}
@@ -96,10 +96,10 @@ def review(spec: str) -> list[str]:
 
 
 def _signatures(classes: list[ast.ClassDef]) -> dict[str, tuple[list[str], dict[str, ast.expr]]]:
-    """Each block's or group's class's __init__ parameters, in order, and their defaults (not a
-    helper's: an op's class, whose calls the op writes)."""
+    """Each class's __init__ parameters, in order, and their defaults: a block's, a group's, and
+    a helper's (an op's class, whose calls the op writes: LeNet's `Subsample(6)`, not `(6, 2)`)."""
     out = {}
-    for cls in (c for c in classes if _doc(c)):
+    for cls in classes:
         for f in cls.body:
             if isinstance(f, ast.FunctionDef) and f.name == "__init__":
                 args = f.args.args[1:]

@@ -42,6 +42,14 @@ def test_res2net_block_takes_planes_and_computes_its_width():
     assert "nn.Conv2d(in_channels, width * 4, 1, bias=False)" in ast.unparse(init)
 
 
+@pytest.mark.parametrize("name", ["resnest14d", "skresnet50", "hrnet_w18_small"])
+def test_a_constant_that_cancels_is_dropped(name):
+    """The spec's base_width 64 in `planes * base_width // 64`, where the class does not take it,
+    cancels: `width = planes` (x * c // c == x on ints), not `planes * 64 // 64`."""
+    init = _init(_source(name), "SkBottleneck" if name == "skresnet50" else "Bottleneck")
+    assert ast.unparse(init.body[1]) == "width = planes"
+
+
 def test_resnext_block_is_torchvision_s():
     """torchvision's Bottleneck: `width = int(planes * (base_width / 64.0)) * groups`, groups
     and base_width keyword parameters with the network's values."""

@@ -92,7 +92,7 @@ class ScaledTanh(_Elementwise):
         return (Saved("new", shape=y),)      # tanh's result, before the scaling by A
 
     def module(self, a, xs, y, inplace=False):
-        return Call("ScaledTanh", (("A", a.A), ("S", a.S)), (), (SCALED_TANH,))
+        return Call("ScaledTanh", (), (kw("A", a.A, 1.7159), kw("S", a.S, 2 / 3)), (SCALED_TANH,))
 
     def call(self, a, args, inplace=False):
         inner = Call("*", (("S", a.S), ("x", args[0])))

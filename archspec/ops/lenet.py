@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import SpecError
 from . import base
-from .base import Call, Op, Pos, Saved, Tensor, register, window_out
+from .base import Call, Op, Pos, Saved, Tensor, kw, register, window_out
 
 SUBSAMPLE = '''
 class Subsample(nn.Module):
@@ -74,7 +74,7 @@ class Subsample(Op):
     init_modules = ("Subsample",)
 
     def module(self, a, xs, y, inplace=False):
-        return Call("Subsample", (("channels", xs[0][0]), ("k", a.k)), (), (SUBSAMPLE,))
+        return Call("Subsample", (("channels", xs[0][0]),), (kw("k", a.k, 2),), (SUBSAMPLE,))
 
     def label(self, a):
         return f"subsample {a.k}x{a.k}"

@@ -88,13 +88,16 @@ class Add(Op):
     inplace = True
 
     def call(self, a, args, inplace=False):
+        # a weight the spec gives is written, 1.0 too (`x + 1.0 * out`: Inception-ResNet's last
+        # Block8 at scale 1.0 is the others' class), but for the first input's 1 (the residual's x)
         w = a.weights or (1.0,) * len(args)
+        given = [a.weights is not None and (k > 0 or c != 1) for k, c in enumerate(w)]
         if inplace:      # out += identity, as torchvision writes it
-            head = args[0] if w[0] == 1 else Call(".mul_", (("other", w[0]),)).on(args[0])
-            for v, c in zip(args[1:], w[1:]):
-                head = Call(".add_", (), () if c == 1 else (kw("alpha", c),)).on(head, v)
+            head = args[0] if not given[0] else Call(".mul_", (("other", w[0]),)).on(args[0])
+            for v, c, g in zip(args[1:], w[1:], given[1:]):
+                head = Call(".add_", (), (kw("alpha", c),) if g else ()).on(head, v)
             return head
-        return Call("+").on(*(v if c == 1 else Call("*", (("weight", c), ("x", v))) for v, c in zip(args, w)))
+        return Call("+").on(*(Call("*", (("weight", c), ("x", v))) if g else v for v, c, g in zip(args, w, given)))
 
     def elementwise(self, a, xs, y):
         return (len(xs) - 1) * math.prod(y)
@@ -180,8 +183,8 @@ class PadChannels(Op):
 
     def module(self, a, xs, y, inplace=False):
         # a module even when anonymous: its constructor, not forward, holds the channel numbers
-        return Call("PadChannels", (("in_channels", xs[0][0]), ("out_channels", a.out), ("stride", a.stride)),
-                    (), (PAD_CHANNELS,))
+        return Call("PadChannels", (("in_channels", xs[0][0]), ("out_channels", a.out)), (kw("stride", a.stride, 1),),
+                    (PAD_CHANNELS,))
 
     def label(self, a):
         return f"pad channels {a.out}" + (f", /{a.stride}" if a.stride > 1 else "")

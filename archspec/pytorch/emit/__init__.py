@@ -6,8 +6,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   the class, whose constructor takes the numbers that differ as named arguments; a child
   that some instances lack and that passes its input through (a projection shortcut) is an
   argument that may be None (`downsample=None`, `if self.downsample is not None:`); a block
-  that needs several classes names each by what sets it apart (`InvertedResidualNoExpand`,
-  `InvertedResidualSkip`), numbered only where nothing nameable does;
+  that needs several classes names each by what sets it apart (`InvertedResidualNoExpand`),
+  numbered only where nothing nameable does; an op some instances lack runs under a flag,
+  the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
+  where it is absent may be the block's input (WRN's `identity = x`);
 - submodules registered in spec order under the spec's names, so state_dict keys are
   exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
   (a run of equal ones written once, `*[Block(...) for _ in range(n)]`), and so is a group

@@ -8,15 +8,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import LimitError
-from ...limits import MAX_CLASS_TESTS
-from ...names import Namespace, name_problem
+from ...names import Namespace
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
 from .ctorparams import parameterise
 from .expr import is_number
-from .forward import Forward, forward_lines
+from .forward import Absent, Forward, forward_lines
 from .layout import WIDTH, bracketed
+from .optional import Joiner
 from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
 
 
@@ -28,7 +27,10 @@ class ClassPlan:
     forward: list[str]
     params: list[str] = field(default_factory=list)
     slots: list[str | None] = field(default_factory=list)   # per number in __init__: a parameter, or None (literal)
-    optional: list[str] = field(default_factory=list)       # children some instances lack: arguments that may be None
+    optional: list[str] = field(default_factory=list)       # module children some lack: arguments that may be None
+    built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
+    absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
+    flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
     spec_reads: set[str] = field(default_factory=set)   # the spec's parameters it takes (keyword, the spec's value)
@@ -39,7 +41,19 @@ class ClassPlan:
     @property
     def rep(self) -> ScopeNode:
         """The instance the class is written from: one with every optional child."""
-        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.optional))
+        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent))
+
+    def absent_tests(self) -> dict[str, Absent]:
+        """How forward writes each child some instances lack: the test that it is there, and the
+        value that stands for its output where it is not (its input, or the scope's)."""
+        rep = self.rep
+
+        def ref(rel: str) -> str:
+            m = re.fullmatch(r"<in (\d+)>", rel)
+            return rep.inputs[int(m[1])] if m else f"{rep.path}.{rel}"
+        return {local: Absent(f"self.{local} is not None" if local in self.optional or local in self.built else
+                              f"{'not ' if self.flags[local][1] else ''}self.{self.flags[local][0]}", ref(rel))
+                for local, rel in self.absent.items()}
 
 
 @dataclass(eq=False)
@@ -212,18 +226,6 @@ def _loop_forward(mods: list[Child], fw: Forward, prefix: str, start: int) -> Lo
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
 
-def _check_tests(tests: int, sn: ScopeNode) -> None:
-    """Each new structure of a block is compared with every earlier one, child by child: the count
-    is made before the comparisons, and refused where so many structures of one block would make
-    it quadratic."""
-    if tests > MAX_CLASS_TESTS:
-        assert sn.scope is not None
-        raise LimitError(f"{sn.path}: block '{sn.scope.block}' has so many distinct structures that telling "
-                         f"their classes apart would compare {tests:,} children; at most {MAX_CLASS_TESTS:,}",
-                         loc=sn.scope.loc, hint="limits.MAX_CLASS_TESTS; each distinct structure of a block "
-                         "(which `when:` nodes it has, its arguments other than numbers) is a class of its own")
-
-
 # -- the plans -----------------------------------------------------------------------
 
 class ClassPlanner:
@@ -238,14 +240,12 @@ class ClassPlanner:
         self.args_of: dict[ScopeNode, list[Any]] = {}    # a scope's constructor arguments
         self.loop_of: dict[ScopeNode, Loop] = {}
         self.numbers_of: dict[ScopeNode, list[tuple[str, Any]]] = {}    # the numbers of its forward's calls
-        self.of_block: dict[str, list[ClassPlan]] = {}  # by base name, in creation order: what `_merge` tests
+        self.of_block: dict[str, list[ClassPlan]] = {}  # by base name, in creation order: what `Joiner.merge` tests
         self.structures: dict[ClassPlan, list[ScopeNode]] = {}   # one instance per structure a class serves
         self.children_of: dict[ClassPlan, int] = {}      # the children of those structures, together
         self.looped: set[ClassPlan] = set()              # classes that some loop builds as they are
-        self.tests = 0                                   # children `_merge` has compared (MAX_CLASS_TESTS)
         self.ctor_keys: dict[Child, Any] = {}
-        self.locals_of: dict[ScopeNode, frozenset[str]] = {}    # its children's names
-        self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`_merge` asks again)
+        self.joiner = Joiner(self)                       # which structures of a block share a class
         self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
@@ -263,8 +263,8 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             parameterise(self, plan)
-            if plan.rep not in self.loop_of and (plan.optional or self.numbers_of.get(plan.rep)):
-                plan.forward = forward_lines(tree, plan.rep, probe, set(plan.optional), plan.forward_slots).lines
+            if plan.rep not in self.loop_of and (plan.absent or self.numbers_of.get(plan.rep)):
+                plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots).lines
 
     def unique_plans(self) -> list[ClassPlan]:
         """Every class once, in post-order (a merged class is filed under several structures)."""
@@ -295,13 +295,18 @@ class ClassPlanner:
         kwargs += [kw(o, self.ctor(present[o])) for o in plan.optional if o in present]
         return Call(plan.name, args, tuple(kwargs))
 
-    def _ctor_key(self, c: Child) -> Any:
-        """The constructor's structure, numbers aside (made once per child: `_merge` asks again)."""
+    @staticmethod
+    def numbers_in(call: Call) -> list[tuple[str, Any]]:
+        """The numbers of a constructor call, which a class may take (`_numbers`)."""
+        return _numbers(call, "", [])
+
+    def ctor_key(self, c: Child) -> Any:
+        """The constructor's structure, numbers aside (made once per child: `Joiner.merge` asks again)."""
         if c not in self.ctor_keys:
             self.ctor_keys[c] = (None if not (c.module or c.param or c.members) else
                                  _shape_key(module_list(c.members, self.ctor)) if c.members else
                                  _shape_key(self.tree.node_call(c.node)) if c.node is not None else
-                                 ("seq", tuple(self._ctor_key(g) for g in c.sub.children)) if c.sub.sequential
+                                 ("seq", tuple(self.ctor_key(g) for g in c.sub.children)) if c.sub.sequential
                                  else ("cls", self.key_of[c.sub]))
         return self.ctor_keys[c]
 
@@ -314,11 +319,11 @@ class ClassPlanner:
                 camel(local(sn.path)) if sn.path else root_name(self.tree.graph))
         loop = self.loop_of.get(sn)
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
-                    tuple((c.local, self._ctor_key(c)) for c in sn.children))
+                    tuple((c.local, self.ctor_key(c)) for c in sn.children))
         key = self.key_of[sn] = (base, children, tuple(forward))
         plan = self.plans.get(key)
         if plan is None:                                # a structure not seen before
-            plan = self._merge(base, sn)
+            plan = self.joiner.merge(base, sn)
             if plan is None:
                 plan = ClassPlan(base, [], forward)     # named by `name_classes` once all are known
                 self.of_block.setdefault(base, []).append(plan)
@@ -327,80 +332,6 @@ class ClassPlanner:
         self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
-
-    # -- optional children: one class per block definition --------------------------------
-
-    def _merge(self, base: str, sn: ScopeNode) -> ClassPlan | None:
-        """A class of the same block that `sn` joins, where they differ only by children that
-        one of them lacks and that pass their input through when absent (torchvision's
-        `downsample=None`); the class gains those children as optional arguments."""
-        if sn.scope is None or not sn.scope.block or sn in self.loop_of:
-            return None
-        plans = [p for p in self.of_block.get(base, []) if p not in self.looped]    # a loop builds it as it is
-        self.tests += sum(self.children_of[p] + len(sn.children) for p in plans)
-        _check_tests(self.tests, sn)
-        for plan in plans:
-            optional = self._joins(plan, sn)
-            if optional:
-                plan.optional = optional
-                return plan
-        return None
-
-    def _joins(self, plan: ClassPlan, sn: ScopeNode) -> list[str] | None:
-        """The optional children of `plan` with `sn` joined, where it can join. Instances of one
-        structure (key) are alike in all that `_bypasses` reads: one of each stands for all."""
-        members = [*self.structures[plan], sn]
-        fuller = max(members, key=lambda i: len(i.children))
-        has = [self._locals(i) for i in members]
-        every = has[members.index(fuller)]
-        if not all(h <= every for h in has) or all(len(h) == len(every) for h in has):
-            return None             # one has a child the fuller one lacks, or none lacks one: nothing optional
-        optional = [c.local for c in fuller.children if any(c.local not in h for h in has)]
-        if not all(self._optional_ok(fuller, c) for c in fuller.children if c.local in optional):
-            return None
-        return optional if all(self._bypasses(fuller, i, optional) for i in members) else None
-
-    def _locals(self, sn: ScopeNode) -> frozenset[str]:
-        if sn not in self.locals_of:
-            self.locals_of[sn] = frozenset(c.local for c in sn.children)
-        return self.locals_of[sn]
-
-    def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> bool:
-        """`other` is `fuller` with some of the `optional` children left out (each with one input
-        and one output that nothing overwrites in place: `_optional_ok`), whose readers read its
-        input instead where it is absent."""
-        mine = {c.local: c for c in other.children}
-        kept = [c for c in fuller.children if c.local in mine]
-        if [c.local for c in kept] != [c.local for c in other.children] or len(fuller.inputs) != len(other.inputs):
-            return False
-        through: dict[str, str] = {}                  # an absent child's output -> its input
-        for c in fuller.children:
-            if c.local in optional and c.local not in mine:    # each passes its input through (`_joins`)
-                through[c.outputs[0]] = c.inputs[0]
-
-        def rel(sn: ScopeNode, ref: str) -> str:
-            while ref in through and sn is fuller:
-                ref = through[ref]
-            return ref[len(sn.path) + 1:] if ref.startswith(sn.path + ".") else f"<in {sn.inputs.index(ref)}>"
-        for c in kept:
-            o = mine[c.local]
-            if (self._ctor_key(c) != self._ctor_key(o) or c.module != o.module
-                    or [rel(fuller, r) for r in c.inputs] != [rel(other, r) for r in o.inputs]):
-                return False
-        return [rel(fuller, r) for r in fuller.exports] == [rel(other, r) for r in other.exports]
-
-    def _optional_ok(self, sn: ScopeNode, c: Child) -> bool:
-        if c not in self.optional_ok:
-            self.optional_ok[c] = self._may_be_absent(sn, c)
-        return self.optional_ok[c]
-
-    def _may_be_absent(self, sn: ScopeNode, c: Child) -> bool:
-        if not (c.module and len(c.inputs) == 1 and len(c.outputs) == 1 and c.local.isidentifier()
-                and name_problem(c.local) is None and c.outputs[0] not in sn.exports
-                and sn.shared.get(c.local, c.local) == c.local):
-            return False
-        readers = [self.tree.graph.nodes[r] for r in self.tree.consumers.get(c.outputs[0], [])]
-        return not any(self.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
 
     # -- repeats as loops -------------------------------------------------------------------
 
@@ -412,7 +343,7 @@ class ClassPlanner:
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
         names = [re.fullmatch(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]+)", c.local) for c in mods]
-        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].optional:
+        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent:
             return None
         prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
         if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:

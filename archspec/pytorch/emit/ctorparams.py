@@ -30,6 +30,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     parameters, written so; of the others, those that differ between the class's instances,
     one parameter for positions that are always equal, named after a block parameter or
     the in/out channels where they match one, or an expression of those."""
+    _build_inside(planner, plan)
     origins: list[tuple[Child, str] | None] = []
     per_scope = [planner.positions_of(sn, plan.optional, None if k else origins) + planner.numbers_of.get(sn, [])
                  for k, sn in enumerate(plan.instances)]
@@ -52,7 +53,9 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     column_of.update(reads.params)          # the expressions' names, as they are
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
+    flags = _flag_params(plan, column_of, namer)
     plan.defaults = {**_defaults(plan, column_of), **reads.spec}
+    plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
     if "num_classes" in column_of:
         plan.defaults["num_classes"] = column_of["num_classes"][0]
     order = {p: k for k, p in enumerate(plan.rep.scope.args if plan.rep.scope else ())}    # the block's own order
@@ -61,6 +64,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     for i, sn in enumerate(plan.instances):
         planner.args_of[sn] = [column_of[p][i] for p in plan.params]
     _forward_slots(plan, plan.slots[n_ctor:])
+    _flag_attributes(plan, flags)
     plan.free = spec.free(plan.params, plan.optional)
 
 
@@ -102,6 +106,78 @@ def _forward_slots(plan: ClassPlan, slots: list[str | None]) -> None:
     plan.stored = [(a, p) for p, a in attrs.items()]
     plan.forward_slots = [_WORD.sub(lambda m: f"self.{attrs[m[0]]}" if m[0] in attrs else m[0], s) if s else None
                           for s in slots]
+
+
+def _bool_columns(plan: ClassPlan) -> dict[str, tuple]:
+    """The block's boolean `let:` values and parameters (lets first), each over the instances."""
+    scopes = [sn.scope for sn in plan.instances]
+    values: dict[str, tuple] = {}
+    if all(s is not None and s.block for s in scopes):
+        for name in [*scopes[0].lets, *scopes[0].args]:       # type: ignore[union-attr]
+            col = tuple({**s.lets, **s.args}.get(name) for s in scopes)   # type: ignore[union-attr]
+            if all(type(v) is bool for v in col):
+                values.setdefault(name, col)
+    return values
+
+
+def _presence(plan: ClassPlan, local: str) -> tuple[bool, ...]:
+    return tuple(any(c.local == local for c in sn.children) for sn in plan.instances)
+
+
+def _says(values: dict[str, tuple], there: tuple[bool, ...]) -> list[tuple[str, bool]]:
+    """(name, negated) of each boolean column that says where a child is, the plain ones first."""
+    return sorted(((p, col != there) for p, col in values.items() if col in (there, tuple(not t for t in there))),
+                  key=lambda f: f[1])
+
+
+def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """An optional module that takes no numbers (an activation) and that a boolean of the block
+    says where it is, the class builds itself under that flag (`self.relu = nn.ReLU() if relu
+    else None`, as timm's `apply_act`), rather than taking it as an argument."""
+    values = _bool_columns(plan)
+    for local in list(plan.optional):
+        child = next(c for c in plan.rep.children if c.local == local)
+        call = planner.ctor(child) if child.node is not None else None    # a block's class: its caller's numbers
+        if call is not None and not planner.numbers_in(call) and _says(values, _presence(plan, local)):
+            plan.optional.remove(local)
+            plan.built.append(local)
+
+
+def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> dict[str, tuple[str, bool]]:
+    """A functional child some instances lack (an add where the block is residual), or a module
+    the class builds itself (`_build_inside`), is there where a flag the constructor takes says
+    so: the block's boolean `let:` or parameter that is true exactly where it is there
+    (MobileNetV2's `residual`), else false (Res2Net's sums: `not first`), else one named after
+    it (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
+    values = _bool_columns(plan)
+    out = {}
+    for local in plan.absent:
+        if local in plan.optional:
+            continue
+        there = _presence(plan, local)
+        found = next(((p, neg) for p, neg in _says(values, there) if p in column_of or namer.params.usable(p)), None)
+        name, negated = found or (namer.params.fresh(f"with_{local}"), False)
+        if name not in column_of:
+            namer.params.take(name)
+            column_of[name] = values.get(name, there)
+        out[local] = (name, negated)
+    return out
+
+
+def _flag_attributes(plan: ClassPlan, flags: dict[str, tuple[str, bool]]) -> None:
+    """Each flag kept on self for forward's test (`self.residual`), under another name where a
+    child, a stored number or nn.Module has that one."""
+    taken = Namespace(_MODULE_ATTRS | {c.local.split(".")[0] for c in plan.rep.children} | set(plan.optional)
+                      | {a for a, _ in plan.stored})
+    attrs: dict[str, str] = {}
+    for local, (param, negated) in flags.items():
+        if local in plan.built:                 # built under it in __init__: forward tests the module
+            plan.flags[local] = (param, negated)
+            continue
+        if param not in attrs:
+            attrs[param] = taken.first(param) or taken.fresh(param)
+            plan.stored.append((attrs[param], param))
+        plan.flags[local] = (attrs[param], negated)
 
 
 def _derive_into(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,17 +43,26 @@ class Forward:
     callees: set[str] = field(default_factory=set)                   # what its expressions call (`F.relu`)
 
 
+@dataclass(frozen=True)
+class Absent:
+    """A child that some instances of the class lack: the test that it is there
+    (`self.downsample is not None`, `self.residual`), and the ref that stands for its output where not."""
+    test: str
+    instead: str
+
+
 BLANK = "#"          # every number of forward's calls written so: forwards alike but for them compare equal
 
 
-def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str] = frozenset(),
+def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent] | None = None,
                   slots: list[str | None] | None = None) -> Forward:
     """The body of a scope's forward. With `probe`, every functional value passes through
-    `_probe(self, local_name, value)`. An `optional` child may be None, its input passing
-    through (`if self.downsample is not None:`). `slots` gives, per number of forward's calls,
+    `_probe(self, local_name, value)`. An `optional` child runs under its test, another value
+    standing for it where it fails (`identity = x`, `if self.downsample is not None:`).
+    `slots` gives, per number of forward's calls,
     the expression written for it or None (the number); without slots every number is `BLANK`."""
     it = iter(slots) if slots is not None else itertools.repeat(BLANK)
-    return _Forward(tree, sn, probe, optional, it).result()
+    return _Forward(tree, sn, probe, optional or {}, it).result()
 
 
 def snake(name: str) -> str:
@@ -84,7 +93,7 @@ class _Forward:
     """One forward being written: the variable namespace (which variable holds which value)
     and the children in the order they run."""
 
-    def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Set[str],
+    def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent],
                  slots: Iterator[str | None]) -> None:
         self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
         self.slots = slots
@@ -95,6 +104,9 @@ class _Forward:
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
         self.last.update({r: len(self.order) for r in sn.exports})
+        for i, c in enumerate(self.order):         # what stands for an absent child lives until it
+            if c.local in optional:
+                self.last[optional[c.local].instead] = max(i, self.last.get(optional[c.local].instead, i))
         self.var: dict[str, str] = {}            # ref -> the variable holding it
         self.live = Namespace()                  # the variables holding a value still to be read
         self.branches = _branches(sn)
@@ -140,11 +152,16 @@ class _Forward:
     def _step(self, i: int, c: Child) -> str | None:
         """The line computing one child; None where it only renames a value (an identity)."""
         expr, added = self._expr(c, [self.var[r] for r in c.inputs])
+        absent = self.optional.get(c.local)
         dying = [r for r in dict.fromkeys(c.inputs) if self.last[r] == i]
+        instead = self.var[absent.instead] if absent else None
+        held = [r for r in dying if absent and self.var[r] != instead]    # read under the test: kept till then
         for r in dying:
-            self.live.release(self.var[r])
-        reusable = self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] else None
-        if expr == reusable and len(c.outputs) == 1:
+            if r not in held:
+                self.live.release(self.var[r])
+        reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and not held[:1] == dying[:1]
+                    else None)
+        if absent is None and expr == reusable and len(c.outputs) == 1:
             self.var[c.outputs[0]] = self.live.take(reusable)
             return None
         names = []
@@ -152,13 +169,14 @@ class _Forward:
             v = self._name(c, o, i, reusable)
             self.var[o] = self.live.take(v)
             names.append(v)
-        if c.local in self.optional:                  # identity = x; if self.downsample is not None: ...
-            arg = self.var[c.inputs[0]]
-            assign = f"{names[0]} = {arg}\n" if names[0] != arg else ""
-            return f"{assign}if self.{c.local} is not None:\n    {names[0]} = {expr}"
-        if added and added[0] == names[0] and len(names) == 1:
-            return f"{names[0]} += {added[1]}"           # out += identity, as torchvision writes it
-        return f"{', '.join(names)} = {expr}"
+        for r in held:
+            self.live.release(self.var[r])
+        line = (f"{names[0]} += {added[1]}" if added and added[0] == names[0] and len(names) == 1
+                else f"{', '.join(names)} = {expr}")        # out += identity, as torchvision writes it
+        if absent is None:
+            return line
+        assign = f"{names[0]} = {instead}\n" if names[0] != instead else ""
+        return f"{assign}if {absent.test}:\n    {line}"
 
     def _name(self, c: Child, ref: str, i: int, reusable: str | None) -> str:
         """A branch keeps its spec name; a chain reuses its input's variable, else it is `out`."""

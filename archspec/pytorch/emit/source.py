@@ -122,6 +122,11 @@ class _ClassWriter:
                 lines.append(f"        self.{c.local} = {c.local}")
                 continue
             call = self.planner.ctor(c)
+            if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
+                flag, negated = self.plan.flags[c.local]
+                lines.append(f"        self.{c.local} = {render_call(call, iter(()), '')} if "
+                             f"{'not ' if negated else ''}{flag} else None")
+                continue
             if call is not None:
                 register = "register_parameter" if c.param else "add_module"
                 head = f"self.{c.local} = " if c.local.isidentifier() else f"self.{register}({literal(c.local)}, "

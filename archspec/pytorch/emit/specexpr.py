@@ -375,7 +375,7 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
 
 def _folded(e: ast.BinOp) -> ast.expr:
     """`e` with a constant operation done (`(4 - 1) * width`: `3 * width`) and an identity dropped
-    (`x * 1`, `x // 1`, `x + 0`), as a constant spec parameter leaves them. Python's own operators
+    (`x * 1`, `x // 1`, `x + 0`, `x * 64 // 64`), as a constant spec parameter leaves them. Python's own operators
     on ints are the spec interpreter's."""
     left, right = e.left, e.right
     if isinstance(left, ast.Constant) and isinstance(right, ast.Constant):
@@ -383,6 +383,10 @@ def _folded(e: ast.BinOp) -> ast.expr:
         if type(a) is int and type(b) is int and not (b == 0 and isinstance(e.op, (ast.FloorDiv, ast.Mod))):
             return ast.Constant(_DONE[type(e.op)](a, b))
         return e
+    if (isinstance(e.op, ast.FloorDiv) and isinstance(right, ast.Constant) and type(right.value) is int
+            and right.value and isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mult)
+            and isinstance(left.right, ast.Constant) and left.right.value == right.value):
+        return left.left            # `planes * 64 // 64` where base_width is 64: planes (x * c // c == x on ints)
     unit = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1, ast.FloorDiv: 1}.get(type(e.op))
     if isinstance(right, ast.Constant) and right.value == unit:
         return left

@@ -1,0 +1,165 @@
+"""Optional children: which structures of one block share a class. Two structures do where one
+is the other with some children left out, each of which something else stands for where it is
+absent (its input, or the block's): a module becomes an argument that may be None (torchvision's
+`downsample=None`) or one the class builds under a flag, an op runs under a flag (`if
+self.residual:`)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...errors import LimitError
+from ...limits import MAX_CLASS_TESTS
+from ...names import name_problem
+from .scopes import Child, ScopeNode
+
+if TYPE_CHECKING:
+    from .classes import ClassPlan, ClassPlanner
+
+
+def _rel(sn: ScopeNode, ref: str) -> str:
+    """A ref as the scope sees it: its own value's name relative to it, or `<in k>` for its k-th input."""
+    return ref[len(sn.path) + 1:] if ref.startswith(sn.path + ".") else f"<in {sn.inputs.index(ref)}>"
+
+
+def _check_tests(tests: int, sn: ScopeNode) -> None:
+    """Each new structure of a block is compared with every earlier one, child by child: the count
+    is made before the comparisons, and refused where so many structures of one block would make
+    it quadratic."""
+    if tests > MAX_CLASS_TESTS:
+        assert sn.scope is not None
+        raise LimitError(f"{sn.path}: block '{sn.scope.block}' has so many distinct structures that telling "
+                         f"their classes apart would compare {tests:,} children; at most {MAX_CLASS_TESTS:,}",
+                         loc=sn.scope.loc, hint="limits.MAX_CLASS_TESTS; each distinct structure of a block "
+                         "(which `when:` nodes it has, its arguments other than numbers) is a class of its own")
+
+
+class Joiner:
+    """Finds the class of a block that a new structure of it joins, for `ClassPlanner`."""
+
+    def __init__(self, planner: ClassPlanner) -> None:
+        self.planner = planner
+        self.tests = 0                                   # children `merge` has compared (MAX_CLASS_TESTS)
+        self.locals_of: dict[ScopeNode, frozenset[str]] = {}    # its children's names
+        self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`merge` asks again)
+
+    def merge(self, base: str, sn: ScopeNode) -> ClassPlan | None:
+        """A class of the same block that `sn` joins, where they differ only by children that
+        one of them lacks and that something else stands for when absent (`_bypasses`); the
+        class gains them as optional children (`ClassPlan.absent`)."""
+        if sn.scope is None or not sn.scope.block or sn in self.planner.loop_of:
+            return None
+        planner = self.planner
+        plans = [p for p in planner.of_block.get(base, []) if p not in planner.looped]    # a loop builds it as it is
+        self.tests += sum(planner.children_of[p] + len(sn.children) for p in plans)
+        _check_tests(self.tests, sn)
+        for plan in plans:
+            joined = self._joins(plan, sn)
+            if joined:
+                modules = {c.local for i in [*planner.structures[plan], sn] for c in i.children if c.module}
+                plan.absent = joined
+                plan.optional = [o for o in joined if o in modules]
+                return plan
+        return None
+
+    def _joins(self, plan: ClassPlan, sn: ScopeNode) -> dict[str, str] | None:
+        """The children of `plan` some instances lack, each with what stands for it there (`_bypasses`),
+        with `sn` joined, where it can join. Instances of one structure (key) are alike in all that
+        `_bypasses` reads: one of each stands for all."""
+        members = [*self.planner.structures[plan], sn]
+        fuller = max(members, key=lambda i: len(i.children))
+        has = [self._locals(i) for i in members]
+        every = has[members.index(fuller)]
+        if not all(h <= every for h in has) or all(len(h) == len(every) for h in has):
+            return None             # one has a child the fuller one lacks, or none lacks one: nothing optional
+        labels = [[lab for lab, _ in self.planner.numbers_of.get(i, [])] for i in members]
+        if any(lab != labels[members.index(fuller)] for lab in labels):
+            return None             # an optional call's numbers would leave the instances' columns unaligned
+        optional = [c.local for c in fuller.children if any(c.local not in h for h in has)]
+        if not all(self._optional_ok(fuller, c) for c in fuller.children if c.local in optional):
+            return None
+        instead: dict[str, str] = {}
+        for other in members:
+            got = self._bypasses(fuller, other, optional)
+            if got is None or any(instead.get(k, v) != v for k, v in got.items()):
+                return None
+            instead.update(got)
+        for c in fuller.children:       # read by none that stays, where it is absent: its input stands for it
+            if c.local in optional and c.local not in instead and len(c.inputs) == 1:
+                instead[c.local] = _rel(fuller, c.inputs[0])
+        if set(instead) != set(optional):
+            return None
+        return {o: self._nearest(fuller, o, instead, [i for i, h in zip(members, has) if o not in h]) for o in optional}
+
+    def _nearest(self, fuller: ScopeNode, local: str, instead: dict[str, str], lacking: list[ScopeNode]) -> str:
+        """What stands for a left-out child, as near it as it may be: the output of a left-out
+        input that the same value stands for and that every instance lacking the child lacks too
+        (EfficientNet's add without its stochastic depth: `out`, not a value two steps back)."""
+        c = next(c for c in fuller.children if c.local == local)
+        for r in c.inputs:
+            g = next((g for g in fuller.children if g.outputs == [r] and g.local in instead), None)
+            if (g is not None and instead[g.local] == instead[local]
+                    and all(g.local not in self._locals(i) for i in lacking)):
+                return _rel(fuller, r)
+        return instead[local]
+
+    def _locals(self, sn: ScopeNode) -> frozenset[str]:
+        if sn not in self.locals_of:
+            self.locals_of[sn] = frozenset(c.local for c in sn.children)
+        return self.locals_of[sn]
+
+    def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> dict[str, str] | None:
+        """Where `other` is `fuller` with some of the `optional` children left out, whose readers
+        read instead one value that was there before it (one of its inputs, or the scope's):
+        each left-out child -> that value, relative to the scope (`conv`, `<in 0>`); else None."""
+        mine = {c.local: c for c in other.children}
+        kept = [c for c in fuller.children if c.local in mine]
+        if [c.local for c in kept] != [c.local for c in other.children] or len(fuller.inputs) != len(other.inputs):
+            return None
+        gone = {c.outputs[0]: c for c in fuller.children if c.local in optional and c.local not in mine}
+        instead: dict[str, str] = {}
+
+        def read(f_ref: str, o_ref: str) -> bool:       # fuller reads f_ref where other reads o_ref
+            f, o = _rel(fuller, f_ref), _rel(other, o_ref)
+            if f == o:
+                return True
+            c = gone.get(f_ref)
+            return c is not None and instead.setdefault(c.local, o) == o
+        for c in kept:
+            o = mine[c.local]
+            if (self.planner.ctor_key(c) != self.planner.ctor_key(o) or c.module != o.module
+                    or len(c.inputs) != len(o.inputs) or not all(map(read, c.inputs, o.inputs))):
+                return None
+        if len(fuller.exports) != len(other.exports) or not all(map(read, fuller.exports, other.exports)):
+            return None
+        return instead if all(self._stands_for(fuller, gone, c, instead[c.local])
+                              for c in gone.values() if c.local in instead) else None
+
+    def _stands_for(self, fuller: ScopeNode, gone: dict[str, Child], c: Child, rel: str | None) -> bool:
+        """`rel` may stand for the left-out `c`: one of its inputs (or what stands for that one,
+        itself left out), or an input of the scope that nothing changes in place."""
+        if rel is None:
+            return False
+        for r in c.inputs:
+            if _rel(fuller, r) == rel or r in gone and self._stands_for(fuller, gone, gone[r], rel):
+                return True
+        if not rel.startswith("<in "):
+            return False
+        ref = fuller.inputs[int(rel[4:-1])]
+        readers = [self.planner.tree.graph.nodes[r] for r in self.planner.tree.consumers.get(ref, [])]
+        return not any(self.planner.tree.inplace(n) and n.inputs[0] == ref for n in readers)
+
+    def _optional_ok(self, sn: ScopeNode, c: Child) -> bool:
+        if c not in self.optional_ok:
+            self.optional_ok[c] = self._may_be_absent(sn, c)
+        return self.optional_ok[c]
+
+    def _may_be_absent(self, sn: ScopeNode, c: Child) -> bool:
+        """A module of one input (an argument that may be None) or a functional node (under a flag),
+        of one output that nothing overwrites in place."""
+        functional = c.node is not None and not (c.module or c.param or c.members)
+        if not ((c.module and len(c.inputs) == 1 or functional) and len(c.outputs) == 1 and c.local.isidentifier()
+                and name_problem(c.local) is None
+                and sn.shared.get(c.local, c.local) == c.local):
+            return False
+        readers = [self.planner.tree.graph.nodes[r] for r in self.planner.tree.consumers.get(c.outputs[0], [])]
+        return not any(self.planner.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
