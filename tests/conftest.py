@@ -1,3 +1,4 @@
+import gc
 import os
 import subprocess
 from pathlib import Path
@@ -19,6 +20,42 @@ except ImportError:
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = pytest.StashKey[set]()
+
+
+# -- the cyclic garbage collector and what lives as long as the process ------------------------------
+# Collecting imports torch, torchvision and every test module and analyses the shipped specs: about
+# a million objects that live as long as the process, and the tests import more (sklearn, matplotlib,
+# torch.export's machinery) and fill caches; each of Python's full collections walked them all again:
+# a worker of the fast lane spent ~22 s of CPU in the collector (collecting, testing, and in pytest's
+# five collections at exit), ~7 s with what follows. The collector is off while collecting (those
+# objects hold few cycles); what is alive after it, and after each test module (its fixtures torn
+# down), is frozen (gc.freeze: left out of later collections' walks). Each test's own objects are
+# collected as before.
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session):
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        if enabled:
+            gc.enable()
+        _freeze()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or getattr(nextitem, "module", None) is not getattr(item, "module", None):
+            _freeze()
+
+
+def _freeze() -> None:
+    """Collect the garbage, then freeze what is left."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture

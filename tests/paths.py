@@ -30,3 +30,11 @@ def shipped_graph(path: Path):
     by it at collection (read only), and each xdist worker collects every module."""
     import archspec
     return archspec.analyze(str(path))
+
+
+@functools.cache
+def shipped_source(path: Path) -> str:
+    """A shipped spec's generated file (emit of its shipped_graph), made once per test process: the
+    generated-source checks and the reviewer's reading both read every spec's (read only)."""
+    from archspec.pytorch.emit import emit
+    return emit(shipped_graph(path))

@@ -3,6 +3,7 @@
 Expected box and cluster counts are computed here from the graph IR alone (node
 names, scopes and repeat indices), not through archspec.reports.render's own helpers.
 """
+import functools
 import json
 import re
 import shutil
@@ -11,9 +12,8 @@ import sys
 from collections import Counter
 
 import pytest
-from paths import ALL_SPECS, SPECS, one_per_family
+from paths import ALL_SPECS, SPECS, one_per_family, shipped_graph
 
-import archspec
 from archspec.cli import main
 from archspec.reports import render
 from archspec.reports.report import CONVENTION
@@ -51,17 +51,18 @@ class Dot:
 
 @pytest.fixture(scope="module")
 def graphs():
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = archspec.analyze(str(SPECS / f"{name}.yaml"))
-        return cache[name]
-    return get
+    """A shipped spec's graph by name: paths.shipped_graph, made once per test process (read only)."""
+    return lambda name: shipped_graph(SPECS / f"{name}.yaml")
 
 
 def dot_of(graph, depth):
     return Dot(render.build(graph, depth)[0].source)
+
+
+@functools.cache
+def shipped_dot(name: str, depth: int) -> Dot:
+    """A shipped spec's diagram at `depth`, drawn once per test process: two sweeps read depth 0's."""
+    return dot_of(shipped_graph(SPECS / f"{name}.yaml"), depth)
 
 
 # -- what the IR says the diagram must hold --------------------------------------
@@ -146,7 +147,7 @@ def expected_boxes(g, depth: int) -> int:
 def test_structure_at_depths(path, graphs):
     g = graphs(path.stem)
     for depth in (0, 1, 2):
-        d = dot_of(g, depth)
+        d = shipped_dot(path.stem, depth)
         assert len(d.boxes) == expected_boxes(g, depth), f"boxes at depth {depth}"
         assert Counter(d.clusters) == Counter(expected_clusters(g, depth)), f"clusters at depth {depth}"
         assert all(o in d.nodes for o in ("input", render.LEGEND))
@@ -159,7 +160,7 @@ def test_structure_at_depths(path, graphs):
 @pytest.mark.parametrize("path", one_per_family(ALL_SPECS), ids=lambda p: p.stem)
 def test_full_depth_draws_every_node_and_edge(path, graphs):
     g = graphs(path.stem)
-    d = dot_of(g, 0)
+    d = shipped_dot(path.stem, 0)
     assert set(d.boxes) == set(g.nodes)
     want = {(src, n.name, "×".join(map(str, shp)))
             for n in g.nodes.values() for src, shp in zip(n.inputs, n.in_shapes)}

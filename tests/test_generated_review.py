@@ -38,14 +38,14 @@ from __future__ import annotations
 import ast
 import itertools
 import re
+from pathlib import Path
 
 import pytest
-from paths import ALL_SPECS
+from paths import ALL_SPECS, shipped_graph, shipped_source
 
 import archspec
 from archspec.frontend.expr import has_expr
 from archspec.frontend.spec import TYPE_NAMES
-from archspec.pytorch.emit import emit
 
 _DOC = re.compile(r"(Block) '([^']+)'|(Group): (\w+(?:\.\w+)*)")   # as emit writes them: "Group: features."
 _GENERIC = re.compile(r"(out|x)(_\d+)?")
@@ -71,8 +71,9 @@ def _named_after(cls: str, base: str) -> bool:
 
 def review(spec: str) -> list[str]:
     """Every finding in the generated file of one spec, as `spec: kind: where: what`."""
-    g = archspec.analyze(spec)
-    params = archspec.load(spec).params
+    g = shipped_graph(Path(spec))
+    loaded = archspec.load(spec)
+    params = loaded.params
     block_params: dict[str, set[str]] = {}
     values: dict[str, dict[str, set]] = {}          # block -> parameter -> its values over the instances
     for s in g.scopes.values():
@@ -82,7 +83,7 @@ def review(spec: str) -> list[str]:
                 values.setdefault(s.block, {}).setdefault(k, set()).add(repr(v))
     fixed = {b: {k: int(next(iter(vs))) for k, vs in ps.items() if len(vs) == 1 and next(iter(vs)).isdigit()}
              for b, ps in values.items()}           # int parameters equal at every instance
-    tree = ast.parse(emit(g))
+    tree = ast.parse(shipped_source(Path(spec)))
     top = next(n.value.id for n in tree.body if isinstance(n, ast.Assign)
                and isinstance(n.value, ast.Name) and n.targets[0].id == "Model")   # type: ignore[attr-defined]
     out: list[str] = []
@@ -90,7 +91,7 @@ def review(spec: str) -> list[str]:
     for cls in classes:
         out += [f"{g.name}: {f}" for f in _review_class(cls, cls.name == top, g.name, params, block_params, fixed)]
     declared = {b.name: {p: d for p, d in b.params.items() if not (isinstance(d, str) and d in TYPE_NAMES)
-                         and not has_expr(d)} for b in archspec.load(spec).blocks.values()}
+                         and not has_expr(d)} for b in loaded.blocks.values()}
     out += _calls(classes) + _spec_defaults(classes, declared)
     return out + [f"{g.name}: {f}" for f in _per_stage(classes)]
 

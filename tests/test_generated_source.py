@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from paths import ALL_SPECS, shipped_graph
+from paths import ALL_SPECS, shipped_graph, shipped_source
 
 import archspec
 from archspec.pytorch.compiler import load_source
-from archspec.pytorch.emit import emit, module_filename
+from archspec.pytorch.emit import module_filename
 
 PEERS = json.loads((Path(__file__).parent / "reference" / "implementations.json").read_text())["models"]
 RUFF = [sys.executable, "-m", "ruff"]
@@ -29,9 +29,9 @@ def built(tmp_path_factory) -> dict[str, tuple[archspec.Graph, Path]]:
     folder = tmp_path_factory.mktemp("built")
     out = {}
     for p in ALL_SPECS:
-        g = archspec.analyze(str(p))
+        g = shipped_graph(p)
         path = folder / module_filename(g)
-        path.write_text(emit(g))
+        path.write_text(shipped_source(p))
         out[p.stem] = (g, path)
     return out
 

@@ -2,6 +2,7 @@
 (a cycle through a function-level import works only while no module on it needs the other at
 import time: one moved import makes it a circular-import crash)."""
 import ast
+import functools
 
 from paths import ROOT
 
@@ -26,9 +27,7 @@ def imported(path, modules: set[str], root=ROOT, module_level: bool = False) -> 
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    tree = ast.parse(path.read_text())
-    typing_only = {id(n) for block in ast.walk(tree) if is_type_checking(block)
-                   for stmt in block.body for n in ast.walk(stmt)}
+    tree, typing_only = parsed(path)
     for node in walk(tree, module_level):
         if id(node) in typing_only:
             continue
@@ -40,6 +39,15 @@ def imported(path, modules: set[str], root=ROOT, module_level: bool = False) -> 
             subs = {f"{target}.{a.name}" for a in node.names} & modules
             found |= subs if subs and len(subs) == len(node.names) else subs | {target}
     return found
+
+
+@functools.cache
+def parsed(path) -> tuple[ast.Module, set[int]]:
+    """A source file's tree and the ids of its nodes under `if TYPE_CHECKING:`, read once per test
+    process (this module's and test_layout's checks read every file of the package, most twice)."""
+    tree = ast.parse(path.read_text())
+    return tree, {id(n) for block in ast.walk(tree) if is_type_checking(block)
+                  for stmt in block.body for n in ast.walk(stmt)}
 
 
 def walk(tree: ast.AST, module_level: bool):
@@ -57,7 +65,10 @@ def is_type_checking(node) -> bool:
     return isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
+    """Each archspec module's imports of archspec modules: made once per test process, read (never
+    changed) by the checks here and in test_layout."""
     paths = sorted(PACKAGE.rglob("*.py"))
     modules = {module_name(p) for p in paths}
     return {module_name(p): imports(p, modules) for p in paths}

@@ -2,6 +2,7 @@
 __init__.py says it may: the front end no back end, nothing torch but the PyTorch side, nothing the
 command line. Read from the source (every import, those inside functions too), never by importing."""
 import ast
+import functools
 
 from paths import ROOT
 from test_imports import PACKAGE, graph, imported, module_name
@@ -63,8 +64,10 @@ def loaded(start: str, edges: dict[str, set[str]]) -> set[str]:
     return seen
 
 
+@functools.cache
 def module_level() -> dict[str, set[str]]:
-    """Each archspec module's imports run when it is imported, archspec's and others' (torch ...)."""
+    """Each archspec module's imports run when it is imported, archspec's and others' (torch ...):
+    made once per test process, read (never changed) by two checks."""
     paths = sorted(PACKAGE.rglob("*.py"))
     modules = {module_name(p) for p in paths}
     return {module_name(p): imported(p, modules, module_level=True) - {module_name(p)} for p in paths}

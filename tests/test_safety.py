@@ -34,6 +34,7 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
+from isolated import run_cli  # noqa: E402  (tests/isolated.py)
 
 HEAD = "archspec: 1\nname: net\ninput: [3, 8, 8]\n"
 NODES = "nodes:\n  - c: {op: conv, out: 4, k: 1}\n  - relu\n"
@@ -69,13 +70,24 @@ def cli(capsys, *argv):
     return (0 if code is None else code), out.out, out.err
 
 
+def cli_proc(*argv):
+    """`archspec ...` in the current folder, in a process of its own with a timeout and a memory
+    limit (tests/isolated.py: forked from a server that imported archspec once)."""
+    code, out, err = run_cli([str(a) for a in argv], TIMEOUT, MEMORY)
+    if code is None:
+        pytest.fail(f"hang: `archspec {' '.join(map(str, argv))[:120]}` still running after {TIMEOUT} s")
+    assert code >= 0, f"killed by signal {-code}:\n{err[-2000:]}"
+    return code, out, err
+
+
 def _limit_memory():
     import resource
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
 
 
-def cli_proc(*argv, stdin=subprocess.DEVNULL):
-    """`python -m archspec ...` in the current folder, with a timeout and a memory limit."""
+def cli_subprocess(*argv, stdin):
+    """`python -m archspec ...` in the current folder, reading `stdin`, with a timeout and a memory
+    limit: a Python of its own, for the case that needs its standard input."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     try:
         p = subprocess.run([sys.executable, "-m", "archspec", *map(str, argv)], stdin=stdin,
@@ -860,7 +872,7 @@ def test_extends_dev_stdin_does_not_wait(in_tmp):
     (in_tmp / "net.yaml").write_text(HEAD + "extends: /dev/stdin\n" + NODES)
     r, w = os.pipe()
     try:
-        code, out, err = cli_proc("validate", "net.yaml", stdin=r)
+        code, out, err = cli_subprocess("validate", "net.yaml", stdin=r)
     finally:
         os.close(r)
         os.close(w)
