@@ -257,7 +257,7 @@ def lifted(spec: SpecExprs, child: Child, attr: str, column: tuple) -> str | Non
                 return None
             text = ast.unparse(tree)
             env = {**inst.env, **dict([lifter.index] if lifter.index else [])}
-            if isinstance(tree, ast.Constant) or not _exact(text, env, value):
+            if step and isinstance(tree, ast.Constant) or not _exact(text, env, value):
                 return None                 # a number after all, or not this number
             texts.append((text, lifter.index))
             lifters.append(lifter)

@@ -117,13 +117,13 @@ class Widths:
 
     def _kept_by(self, block: Scope, out: Node) -> str | None:
         """The input of a block instance of the class whose output has its input's width."""
-        sub = self._subs().get(block.path)
+        sub = self.subs().get(block.path)
         if sub is None or len(sub.inputs) != 1:
             return None
         shape = self.g.shape_of(sub.inputs[0])
         return sub.inputs[0] if shape and out.shape and shape[0] == out.shape[0] else None
 
-    def _subs(self) -> dict[str, ScopeNode]:
+    def subs(self) -> dict[str, ScopeNode]:
         """The scopes of the block instances the class builds (in nn.Sequential members too), by path."""
         if self._sub_scopes is None:
             todo, self._sub_scopes = list(own_children(self.sn)), {}
@@ -293,8 +293,15 @@ class SpecExprs:
         loose = taken & (rep.scope.structure_reads if rep.scope else frozenset())
         for key, text in _expressions(rep, optional):
             if key not in self.done:
-                loose |= taken & self._names(text, rep.scope.let_reads if rep.scope else {})
+                hit = taken & self._names(text, rep.scope.let_reads if rep.scope else {})
+                if hit and not self._unread(key):
+                    loose |= hit
         return loose
+
+    def _unread(self, key: tuple[str, str]) -> bool:
+        """(block, argument) of a block the class builds that nothing the block builds reads."""
+        sub = self.widths.subs().get(key[0])
+        return sub is not None and key[1] not in _read_by(sub)
 
     def _widths_follow(self, origins: list[tuple[Child, str] | None], written: list[str | None]) -> bool:
         """Every input width of the class's constructors is written from the spec's expressions
@@ -449,8 +456,7 @@ def _child_expressions(c: Child) -> Iterator[tuple[tuple[str, str], str]]:
     if c.subscope is not None and c.sub.sequential:
         yield from _expressions(c.sub, [])
     elif c.subscope is not None and c.sub.scope is not None:
-        reads = _read_by(c.sub)
-        yield from (((c.sub.path, a), t) for a, t in c.sub.scope.arg_exprs.items() if a in reads)
+        yield from (((c.sub.path, a), t) for a, t in c.sub.scope.arg_exprs.items())
 
 
 def _read_by(sn: ScopeNode) -> frozenset[str]:
