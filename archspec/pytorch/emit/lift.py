@@ -12,10 +12,11 @@ number: a `let:` or index of a block between (`before`, 3), a table's entry (`ro
 what it comes from is known: the spec parameters so written (`folded`) and those the structure
 between reads are the caller's to check against the ones the class takes (a class that took
 `depths` and wrote the stage's `before` as 3 would not honour it). Only plain arithmetic
-(+ - * / // %, unary -) of names and numbers is written; names pass the one validator
-(`names.name_problem`), and numbers are the interpreter's values, written by `ast.unparse` of
-int and float constants (their repr). `lifted` checks the text: the spec's interpreter gives
-from it the graph's very number at every instance (float ==, no rounding)."""
+(+ - * / //) of names and numbers is written, a minus before a number only (a `%` only as the
+number it gives); names pass the one validator (`names.name_problem`), and numbers are the
+interpreter's values, written by `ast.unparse` of int and float constants (their repr).
+`lifted` checks the text: the spec's interpreter gives from it the graph's very number at every
+instance (float ==, no rounding)."""
 from __future__ import annotations
 
 import ast
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from .scopes import Child
     from .specexpr import SpecExprs
 
-_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)    # what generated source may compute
 
 
 class Unliftable(Exception):
@@ -218,13 +219,16 @@ def _names(tree: ast.AST) -> set[str]:
 
 def _fold(e: ast.BinOp | ast.UnaryOp) -> ast.expr:
     """`e` with an operation on numbers done by the interpreter (`18 - 1.0`: 17.0), and an int 0
-    added or 1 multiplied by dropped (`0 + j`: j), which leaves any number as it is."""
+    added or 1 multiplied by dropped (`0 + j`: j), which leaves any number as it is. A minus is
+    written before a number only (generated source negates no name)."""
     parts = [e.operand] if isinstance(e, ast.UnaryOp) else [e.left, e.right]
     if all(isinstance(p, ast.Constant) for p in parts):
         try:
             return constant(evaluate(ast.unparse(e), {}))
         except SpecError:
             raise Unliftable from None
+    if isinstance(e, ast.UnaryOp):
+        raise Unliftable
     if isinstance(e, ast.BinOp):
         unit = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1}.get(type(e.op))
         if isinstance(e.right, ast.Constant) and type(e.right.value) is int and e.right.value == unit:
