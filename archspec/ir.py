@@ -71,6 +71,7 @@ class Scope:
     args: dict = field(default_factory=dict)     # the block's parameters as bound (given or default)
     output: str | None = None      # the node name its value comes from
     repeat: int | None = None      # index within a repeat, if any
+    index: str | None = None       # that repeat's index, by name (`index: j`), where a block is a step of one
     inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
     defaults: dict = field(default_factory=dict)  # the parameters this instance left at the block's default
     declared: dict = field(default_factory=dict)  # the block's plain defaults (`stride: 1`), not types or ${}
@@ -79,6 +80,7 @@ class Scope:
     let_exprs: dict = field(default_factory=dict)   # the `let:` written as one `${...}`: name -> its expression
     spec_params: dict = field(default_factory=dict)  # the spec's parameters its expressions may read (base_width)
     arg_exprs: dict = field(default_factory=dict)   # the parameters given as one `${...}`: name -> its expression
+    arg_env: dict = field(default_factory=dict)     # the values of the names those read (not the spec's) at the call
     structure_reads: frozenset = frozenset()        # the names its block's structure reads (repeat counts, when:)
     let_reads: dict = field(default_factory=dict)   # per `let:`, the names it reads (through other lets)
 

@@ -15,7 +15,9 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   and ints: a block's `let:`), calls, returns, `out += identity` and the few `if`/`for` forms the
   emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
   argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
-  range(n)]` and its named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
+  range(n)]`, or whose numbers follow their step's index `*[Block(..., rate * (3 + j) / 17.0) for j in
+  range(3)]` (also `range(1, 4)`: a name no other in __init__ has, which the call reads), and its
+  named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
   a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
   and `for layer in self.children():`); forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
@@ -305,7 +307,7 @@ class _Checker:
             if isinstance(a, ast.Starred):
                 if not sequential:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
-                self.repeat_children(a.value, names)
+                self.repeat_children(a.value, names, indexed=True)
                 continue
             if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
                 self.repeat_children(a, names)
@@ -327,19 +329,33 @@ class _Checker:
             self.expr(e.elts[0], names)
             self.call(e.elts[1], names)
 
-    def repeat_children(self, comp: ast.expr, names: set[str]) -> None:
+    def repeat_children(self, comp: ast.expr, names: set[str], indexed: bool = False) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
-        one constructor call, made n times."""
+        one constructor call, made n times; nn.Sequential's (`indexed`) also `*[Block(..., j) for j
+        in range(<int>)]` or `range(<int>, <int>)`, the call reading the index, a name of its own."""
         a = comp
         gen = comp.generators[0] if isinstance(comp, ast.ListComp) and len(comp.generators) == 1 else None
         it = gen.iter if gen is not None else None
-        if not (gen is not None and not gen.ifs and not gen.is_async and isinstance(gen.target, ast.Name)
-                and gen.target.id == "_" and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
-                and it.func.id == "range" and len(it.args) == 1 and not it.keywords
-                and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int
-                and it.args[0].value >= 2 and isinstance(comp.elt, ast.Call)):
-            _fail(a, "a repeated member other than `[Block(...) for _ in range(n)]`")
-        self.call(comp.elt, names)         # `_` stays unbound: the call cannot read it
+        bounds = [b.value for b in it.args if isinstance(b, ast.Constant) and type(b.value) is int] \
+            if isinstance(it, ast.Call) else []
+        target = gen.target.id if gen is not None and isinstance(gen.target, ast.Name) else None
+        index = indexed and target is not None and target != "_" and self._index_name(target, names) \
+            and isinstance(comp.elt, ast.Call) and any(isinstance(n, ast.Name) and n.id == target
+                                                       for n in ast.walk(comp.elt))
+        whole = isinstance(it, ast.Call) and len(it.args) == len(bounds) and (
+            len(bounds) == 1 and bounds[0] >= 2      # range(n), or range(start, stop) of an index from 1 on
+            or index and len(bounds) == 2 and bounds[0] >= 1 and bounds[1] - bounds[0] >= 2)
+        if not (gen is not None and not gen.ifs and not gen.is_async and (target == "_" or index) and whole
+                and isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                and not it.keywords and isinstance(comp.elt, ast.Call)):
+            _fail(a, "a repeated member other than `[Block(...) for _ in range(n)]` or nn.Sequential's "
+                     "`*[Block(..., j) for j in range(n)]`")
+        self.call(comp.elt, names | {target} if index else names)    # `_` stays unbound: the call cannot read it
+
+    def _index_name(self, name: str, names: set[str]) -> bool:
+        """A comprehension's index that hides nothing: no argument, local, global, class or private name."""
+        return not (name in names or name in GLOBALS or name in self.classes or name == "self"
+                    or name.startswith("_") or (self.probe and name == "_probe"))
 
     @staticmethod
     def _loop_name(node, names: set[str]) -> bool:

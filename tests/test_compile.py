@@ -229,6 +229,39 @@ def test_equal_sequential_children_are_written_once():
                  text.replace("num_classes=1000,", "num_classes='x',")])
 
 
+def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
+    """ConvNeXt's stages as torchvision's loop builds them: a stage's blocks one comprehension over
+    the spec's repeat index, each drop-path rate computed from it (EfficientNet's run from its
+    stage's second block, `range(1, 4)`), under the same keys; the source whitelist admits that
+    form, a name of its own that the call reads, and refuses its mutants."""
+    text = source(SPECS / "convnext_tiny.yaml")
+    assert ("                *[\n                    Cnblock(384, stochastic_depth * (6 + j) / 17.0, "
+            "layer_scale=layer_scale)\n                    for j in range(9)\n                ],\n") in text
+    c = archspec.compile(SPECS / "convnext_tiny.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in c.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "convnext_tiny.yaml")).state_dict_shapes()
+    assert [m.stochastic_depth.p for m in c.features[3]] == [0.1 * (3 + j) / 17.0 for j in range(3)]
+    check_generated_source(text)
+    check_generated_source(source(SPECS / "efficientnet_b0.yaml"))
+    loop = "for j in range(3)"
+    _refused(text, [text.replace(loop, "for j in range(n)"), text.replace(loop, "for j in range(3) if j"),
+                    text.replace(loop, "for j in range(0, 3)"), text.replace(loop, "for j in range(1, 2)"),
+                    text.replace(loop, "for j in range(1, 4, 1)"), text.replace(loop, "for j in range(-1, 2)"),
+                    text.replace(loop, "for j in self.children()"), text.replace(loop, "for _ in range(3)"),
+                    text.replace(loop, "for j in range(3) for k in range(2)"),
+                    text.replace(loop, "for (j, k) in range(3)"),
+                    text.replace("(3 + j) / 17.0", "(3 + k) / 17.0"),
+                    text.replace("(3 + j) / 17.0", "(3 + j) ** 17.0"),
+                    text.replace("(3 + j) / 17.0, layer_scale=layer_scale)\n                    for j",
+                                 "(3 + stochastic_depth) / 17.0)\n                    for stochastic_depth"),
+                    text.replace("(3 + j) / 17.0, layer_scale=layer_scale)\n                    for j",
+                                 "(3 + nn) / 17.0, layer_scale=layer_scale)\n                    for nn"),
+                    text.replace("(3 + j) / 17.0, layer_scale=layer_scale)\n                    for j",
+                                 "(3 + Cnblock) / 17.0, layer_scale=layer_scale)\n                    for Cnblock"),
+                    text.replace("(3 + j) / 17.0, layer_scale=layer_scale)\n                    for j",
+                                 "(3 + self) / 17.0, layer_scale=layer_scale)\n                    for self")])
+
+
 @pytest.mark.parametrize("name, classes", [
     # features.1 (t = 1: no 1x1 expansion, a member of the `conv` chain), the rest (with and
     # without the shortcut: one class, `residual` its flag)

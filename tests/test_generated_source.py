@@ -83,10 +83,11 @@ def _peer(name: str) -> str | None:
 
 def test_readme_excerpts_are_the_generated_files(built):
     """The README's generated-code excerpts are verbatim pieces of `archspec build` of
-    specs/resnet50.yaml (the block, a stage) and specs/inception_v3.yaml (a module)."""
+    specs/resnet50.yaml (the block, a stage), specs/convnext_tiny.yaml (its rates) and
+    specs/inception_v3.yaml (a module)."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     blocks = [b for b in readme.split("```python\n")[1:] if b.startswith(("class ", "        self."))]
-    assert len(blocks) == 3
-    texts = [built[name][1].read_text() for name in ("resnet50", "resnet50", "inception_v3")]
+    assert len(blocks) == 4
+    texts = [built[name][1].read_text() for name in ("resnet50", "resnet50", "convnext_tiny", "inception_v3")]
     for b, text in zip(blocks, texts):
         assert b.split("```")[0] in text

@@ -31,7 +31,8 @@ def test_every_graph_the_front_end_makes_passes_lint(path: Path, monkeypatch):
     g.lint()
     assert made and g.readers and g.nodes            # the stage ran through the wrapper
     assert _foreign(g.meta) == [] and _foreign(g.init) == []
-    kept = [(s.spec_params, s.let_exprs, s.arg_exprs) for s in g.scopes.values()] + [n.exprs for n in g.nodes.values()]
+    kept = [(s.spec_params, s.let_exprs, s.arg_exprs, s.arg_env, s.index) for s in g.scopes.values()]
+    kept += [n.exprs for n in g.nodes.values()]
     assert _foreign(kept) == []          # the spec's expressions, as emit reads them: text and plain values
 
 

@@ -206,3 +206,157 @@ def test_a_rate_that_sets_no_shape_is_the_top_s_parameter():
     with torch.device("meta"):
         model = load_source(source, "mobilenet_v2").Model(dropout=0.3)
     assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.3]
+
+
+# -- rates computed from the index (emit/lift.py) -----------------------------------------------
+
+def _rate_mismatches(model, g) -> list[tuple]:
+    """Each rate the graph holds (a dropout's or drop path's `p`, a layer scale's initial value)
+    that the module's differs from, exactly (float ==): the interpreter's numbers are the oracle."""
+    out = []
+    for n in g.nodes.values():
+        if n.op.name in ("dropout", "stochastic_depth"):
+            p = model.get_submodule(n.name).p
+            if type(p) is not float or p != n.attrs.p:
+                out.append((n.name, p, n.attrs.p))
+        elif n.op.name == "layer_scale":
+            t = model.get_parameter(n.name)
+            if not bool((t == torch.full(t.shape, n.attrs.init)).all()):
+                out.append((n.name, t.flatten()[0].item(), n.attrs.init))
+    return out
+
+
+def _float_keywords(source: str) -> dict[str, float]:
+    """The top class's keyword parameters whose default is a float: the rates it takes."""
+    init = _init(source, next(n.value.id for n in ast.parse(source).body     # type: ignore[attr-defined]
+                              if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
+    args = init.args.args[len(init.args.args) - len(init.args.defaults):]
+    return {a.arg: d.value for a, d in zip(args, init.args.defaults) if isinstance(d, ast.Constant)
+            and type(d.value) is float}
+
+
+@pytest.mark.parametrize("spec, rates", [
+    ("efficientnet_b0", {"stochastic_depth", "dropout"}),
+    pytest.param("convnext_tiny", {"stochastic_depth", "layer_scale"}, marks=pytest.mark.slow),
+    pytest.param("convnext_small", {"stochastic_depth", "layer_scale"}, marks=pytest.mark.slow),
+    pytest.param("convnext_base", {"stochastic_depth", "layer_scale"}, marks=pytest.mark.slow),
+    pytest.param("convnext_large", {"stochastic_depth", "layer_scale"}, marks=pytest.mark.slow)])
+def test_a_rate_the_top_class_takes_builds_the_spec_s_rates_with_it(spec, rates):
+    """torchvision's ConvNeXt(stochastic_depth_prob=..., layer_scale=...) computes each block's
+    drop-path rate from its index: the top class takes the spec's `stochastic_depth` and
+    `layer_scale` and computes them so (`stochastic_depth * (3 + j) / 17.0`), and as built, and
+    built with each doubled, every rate is the very number (float ==) the spec's interpreter gives
+    with that value (`--set`). Before, the class took neither and wrote each rate as a literal."""
+    path = str(SPECS / f"{spec}.yaml")
+    source = _source(spec)
+    knobs = _float_keywords(source)
+    assert set(knobs) == rates and "for j in range(" in source
+    assert _rate_mismatches(load_source(source, spec).Model(), archspec.analyze(path)) == []
+    for knob, value in knobs.items():
+        model = load_source(source, spec).Model(**{knob: 2 * value})
+        theirs = archspec.analyze(archspec.load(path, **{knob: 2 * value}))
+        assert _rate_mismatches(model, theirs) == [], knob
+
+
+def test_convnext_stages_compute_their_rates_as_torchvision_s_loop():
+    """A stage's blocks as one comprehension over the spec's repeat index, each rate an expression
+    of the top's `stochastic_depth`, the layer scale passed on: no literal rate left."""
+    source = _source("convnext_tiny")
+    assert "    def __init__(self, num_classes=1000, stochastic_depth=0.1, layer_scale=1e-06):" in source
+    assert ("                *[\n                    Cnblock(192, stochastic_depth * (3 + j) / 17.0, "
+            "layer_scale=layer_scale)\n                    for j in range(3)\n                ],\n") in source
+    assert "nn.Parameter(torch.full((dim, 1, 1), layer_scale))" in source and "0.0058" not in source
+    effnet = _source("efficientnet_b0")
+    assert "stochastic_depth=StochasticDepth(stochastic_depth * (11 + j) / 16)" in effnet
+    assert "for j in range(1, 4)" in effnet and "StochasticDepth(stochastic_depth * 2 / 16)" in effnet
+
+
+STAGES = """archspec: 1
+name: net
+input: [4, 8, 8]
+params: {drop: 0.3, depths: [2, 3], scale: 1.0e-6}
+blocks:
+  unit:
+    params: {p: float}
+    nodes:
+      - conv: {op: conv, out: 4, k: 3, pad: 1}
+      - gamma: {op: layer_scale, init: "${scale}"}
+      - sd: {op: stochastic_depth, p: "${p}", mode: row}
+      - {op: add, in: [sd, input]}
+  stage:
+    params: {i: int}
+    let: {before: "${depths[0] * i}"}
+    seq:
+      - repeat: "${COUNT}"
+        index: INDEX
+        node: {use: unit, p: "${RATE}"}
+nodes:
+  - features:
+      seq:
+        - {use: stage, i: 0}
+        - {use: stage, i: 1}
+"""
+
+
+def _stages(spec_file, count="depths[i]", index="j", rate="drop * (before + j) / 4.0"):
+    """STAGES with a repeat count, index name and rate; its source, and its graph."""
+    text = STAGES.replace("COUNT", count).replace("INDEX", index).replace("RATE", rate.replace("j", index))
+    path = spec_file(text)
+    return emit(archspec.analyze(path)), path
+
+
+def _honours(source: str, path: str, knob: str, value) -> bool:
+    """The top class built with another value is the network `--set` builds: its state_dict's
+    shapes and every rate."""
+    model = load_source(source, "net").Model(**{knob: value})
+    theirs = archspec.analyze(archspec.load(path, **{knob: value}))
+    return _shapes(model) == {k: tuple(v) for k, v in theirs.state_dict_shapes().items()} \
+        and _rate_mismatches(model, theirs) == []
+
+
+def test_a_rate_read_from_a_stage_s_index_is_a_comprehension(spec_file):
+    """A stage's `let:` (before) is written as its number in each stage, the repeat's index as the
+    comprehension's name; the top takes `drop` and the layer scale's `scale`, and honours them."""
+    source, path = _stages(spec_file)
+    assert "    def __init__(self, drop=0.3, scale=1e-06):" in source
+    assert "*[Unit(drop * j / 4.0, scale=scale) for j in range(2)]" in source
+    assert "*[Unit(drop * (2 + j) / 4.0, scale=scale) for j in range(3)]" in source
+    assert _honours(source, path, "drop", 0.5) and _honours(source, path, "scale", 0.5)
+
+
+def test_an_index_named_like_a_class_is_written_as_its_value(spec_file):
+    """A comprehension over `Unit` would hide the class it calls: each step's rate is written
+    with the index's value in its place (`(2 + 1)` done: 3), and still from `drop`."""
+    source, path = _stages(spec_file, index="Unit")
+    assert "for Unit in" not in source and "Unit(drop * 3 / 4.0, scale=scale)," in source
+    assert _honours(source, path, "drop", 0.5)
+
+
+@pytest.mark.parametrize("count, rate", [
+    ("depths[i]", "drop * j / 4.0 + min(drop, 0.5) * 0.1"),     # drop written as a number inside min()
+    ("depths[i] + int(drop)", "drop * (before + j) / 4.0")])     # the stage's repeat count reads drop
+def test_a_rate_whose_numbers_read_a_parameter_does_not_take_it(spec_file, count, rate):
+    """Where a number the rate is written with (min(drop, 0.5): 0.3), or the stage's structure
+    (how many blocks it has), comes from `drop`, the top class cannot take `drop`: it would not
+    honour it. The rates are still computed from the index."""
+    source, path = _stages(spec_file, count=count, rate=rate)
+    assert "    def __init__(self, scale=1e-06):" in source and "for j in range(2)" in source
+    assert _rate_mismatches(load_source(source, "net").Model(), archspec.analyze(path)) == []
+
+
+def test_a_rate_written_so_that_it_only_rounds_close_is_not_written(spec_file, monkeypatch):
+    """Each rate's text is checked with the spec's interpreter at every step, the number it gives
+    against the graph's (float ==). A writer that divided by 7.0 as a multiplication by 1 / 7.0
+    (0.3 * 1 * 0.142... is not 0.3 * 1 / 7.0) is caught: the steps are written as the graph's
+    numbers, each the very one."""
+    from archspec.pytorch.emit import lift
+
+    def reciprocal(e):
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Div) and isinstance(e.right, ast.Constant):
+            e = ast.BinOp(e.left, ast.Mult(), ast.Constant(1 / e.right.value))
+        return fold(e)
+    fold = lift._fold
+    monkeypatch.setattr(lift, "_fold", reciprocal)
+    source, path = _stages(spec_file, rate="drop * (before + j) / 7.0")
+    assert "0.14285714285714285" not in source and "Unit(0.04285714285714286, scale=scale)," in source
+    assert _rate_mismatches(load_source(source, "net").Model(), archspec.analyze(path)) == []

@@ -84,6 +84,7 @@ class Ctx:
     chain: tuple = ()            # block instantiation frames, outermost first
     seq: bool = False            # children numbered 0, 1, ... (nn.Sequential)
     index: int | None = None     # repeat index, for error frames
+    index_name: str | None = None   # that repeat's `index:` (a block made at the step records it)
     depth: int = 0
     names: _Names = field(default_factory=_Names)
     steps: int = 1               # product of the enclosing repeats' counts (checked against MAX_NODES)
@@ -94,6 +95,8 @@ class Ctx:
 
     def inner(self, prefix: str, **changes: Any) -> Ctx:
         """A nested scope: its own names, one level deeper."""
+        if changes.get("index", self.index) is None:
+            changes["index_name"] = None
         return replace(self, prefix=prefix, names=_Names(), depth=self.depth + 1, **changes)
 
 
@@ -146,7 +149,7 @@ class Expander:
         for k in order(decls, deps, scope):
             d = decls[k]
             if d is not None:
-                at = replace(ctx, env={**ctx.env, **d.env}, index=d.step) if d.env else ctx
+                at = replace(ctx, env={**ctx.env, **d.env}, index=d.step, index_name=None) if d.env else ctx
                 results[k] = self.expand_decl(d, at, [resolved(dep, in_ref, results, decls, scope) for dep in deps[k]])
                 if d.name:
                     aliases.update(named(d.name, results[k]))
@@ -251,8 +254,9 @@ class Expander:
                                         None if several else block.raw.get("output"), outer)
         refs = several and outputs_of(block, several, aliases, full)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index, inputs=outer
-                                  and bound, outputs=refs or {}, **_bound(block, env, d, given, self.globals))
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index,
+                                  index=ctx.index_name, inputs=outer and bound, outputs=refs or {},
+                                  **_bound(block, env, d, given, self.globals, call_env))
         return out
 
     def _expand_group(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -281,7 +285,7 @@ class Expander:
         index = repeat_index(body, target.env)
         x, extra = ins[0], ins[1:]          # the first input is carried from step to step, the rest fixed
         for i in range(count):
-            step = replace(target, env={**target.env, index: i}, index=i)
+            step = replace(target, env={**target.env, index: i}, index=i, index_name=index)
             before = len(self.nodes)
             y = self._repeat_step(d, step, x, i, extra)
             if y is None:            # a step's name was refused (reported): the repeat failed
@@ -516,20 +520,24 @@ def _exprs(body: YDict) -> dict[str, str]:
     return {k: t for k, v in body.items() if k not in CONTROL and (t := whole_expr(v)) is not None}
 
 
-def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict) -> dict[str, Any]:
+def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_env: dict) -> dict[str, Any]:
     """What the IR keeps of a block instance's names: its parameters (and those left at their
     defaults), its plain `let:` values, the defaults the block's `params:` writes as plain values
     (`stride: 1`; not a type name, `planes: int`, nor an expression, `block: ${block}`), which a
     generated class's signature takes whether or not an instance leaves them unset, and, so that
     code can be written from the spec's expressions, the `let:` values and arguments given as one
-    whole `${...}` and the spec's parameters."""
+    whole `${...}` with the values of the names other than the spec's they read where it is
+    called (the caller's parameters and `let:`, the repeats' indices), and the spec's parameters."""
     args, lets, raw = {p: env[p] for p in block.params}, _lets(block, env), block.raw.get("let") or {}
+    arg_exprs = {k: t for k in given if (t := whole_expr(d.body.get(k))) is not None}
+    read = set().union(*(names_read(d.body[k]) for k in arg_exprs))
     declared = {p: plain(v) for p, v in block.params.items()
                 if not (isinstance(v, str) and v in TYPE_NAMES) and not has_expr(v)}
     return {"args": args, "defaults": {p: args[p] for p in args if p not in given}, "lets": lets,
             "declared": declared,
             "let_exprs": {k: t for k in lets if (t := whole_expr(raw[k])) is not None},
-            "arg_exprs": {k: t for k in given if (t := whole_expr(d.body.get(k))) is not None},
+            "arg_exprs": arg_exprs, "arg_env": {n: call_env[n] for n in sorted(read) if n in call_env
+                                                and n not in globals_ and _plain(call_env[n])},
             "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads}
 
 

@@ -12,7 +12,8 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   where it is absent may be the block's input (WRN's `identity = x`);
 - submodules registered in spec order under the spec's names, so state_dict keys are
   exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
-  (a run of equal ones written once, `*[Block(...) for _ in range(n)]`), and so is a group
+  (a run of equal ones written once, `*[Block(...) for _ in range(n)]`, a run whose rates follow
+  the repeat's index as one comprehension over it, `for j in range(3)`), and so is a group
   that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one;
@@ -26,8 +27,9 @@ The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and
 which are nn.Sequential chains); `classes` gives every other scope a class, with its
 `forward` body from `forward` (each functional node's expression from `expr`) and constructor
 parameters (`ctorparams`): the numbers the spec wrote as expressions of the block's parameters
-written as those expressions, its `let:` values as locals (`specexpr`), the other numbers that
-differ as parameters or derived from them;
+written as those expressions, its `let:` values as locals (`specexpr`), a rate the spec computes
+where it makes a block the class builds carried up to it (`lift`: ConvNeXt's drop-path rates from
+the top's `stochastic_depth`), the other numbers that differ as parameters or derived from them;
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 

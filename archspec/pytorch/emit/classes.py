@@ -15,6 +15,7 @@ from .ctorparams import parameterise
 from .expr import is_number
 from .forward import Absent, Forward, forward_lines
 from .layout import WIDTH, bracketed
+from .lift import Indexed
 from .optional import Joiner
 from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
 
@@ -96,14 +97,17 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
 
 def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
-    and, in an nn.Sequential, of its members' calls; None for the other numbers inside."""
-    members = iter(child.sub.children if child.subscope is not None and child.sub.sequential else [])
+    and, in an nn.Sequential, of its members' calls, and of the optional children a block's call
+    passes (`stochastic_depth=StochasticDepth(0.025)`); None for the other numbers inside."""
+    sequential = child.subscope is not None and child.sub.sequential
+    members = iter(child.sub.children if sequential else [])
     out: list[tuple[Child, str] | None] = []
     for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
         if is_number(v):
             out.append((child, name))
         elif isinstance(v, Call):
-            member = next(members, None) if call.fn == "nn.Sequential" else None
+            member = next(members, None) if call.fn == "nn.Sequential" else None if sequential or (
+                child.subscope is None) else next((c for c in child.sub.children if c.local == name), None)
             out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out
 
@@ -115,6 +119,7 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
     def text(v: Any) -> tuple[str, bool]:
         if is_number(v):
             s = next(slots)
+            s = s.folded if isinstance(s, Indexed) else s      # a step's index: its value (`_members`)
             return (s, True) if s is not None else (literal(v), False)
         if isinstance(v, Call):
             return render_call(v, slots, indent + "    ", 0, 1), False
@@ -123,13 +128,16 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
         return _module_list(call, slots, indent, start, end)
     if call.fn == "nn.Sequential" and not numbered([name for name, _ in call.args]):
         return _ordered_sequential(call, slots, indent)
+    if call.fn == "nn.Sequential" and any(isinstance(v, Call) for _, v in call.args):    # one child a line
+        lines = _repeats(_members(call, slots, indent + "    "), indent + "    ")
+        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in lines) + f"{indent})"
     parts = [text(v)[0] for _, v in call.args]
     for name, v, default in call.kwargs:
         t, param = text(v)
         if param or not is_default(v, default):
             parts.append(f"{name}={t}")
-    if any(isinstance(v, Call) for _, v in call.args):     # nn.Sequential: one child a line
-        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in _repeats(parts, indent + "    ")) + f"{indent})"
+    if any(isinstance(v, Call) for _, v in call.args):     # a call of calls: one a line
+        return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in parts) + f"{indent})"
     return bracketed(call.fn, parts, "", indent, start=start, end=end)
 
 
@@ -186,22 +194,71 @@ def module_list(members: list[tuple[tuple[int, ...], Child]], ctor: Callable[[Ch
     return Call("nn.ModuleList", tuple(items))
 
 
-def _repeats(parts: list[str], indent: str) -> list[str]:
+@dataclass
+class _Member:
+    """A child of an nn.Sequential as its constructor call: `text` (as a comprehension writes it,
+    where its numbers read its step's index), the index (name, value), and the text with the
+    index's value in its place."""
+    text: str
+    index: tuple[str, int] | None = None
+    folded: str = ""
+
+
+def _members(call: Call, slots: Iterator[str | None], indent: str) -> list[_Member]:
+    """The children of an nn.Sequential, each with the numbers it takes from `slots`."""
+    out = []
+    for _, v in call.args:
+        if not isinstance(v, Call):
+            out.append(_Member(literal(v)))
+            continue
+        mine = list(itertools.islice(slots, len(_numbers(v, "", []))))     # what rendering it takes
+        steps = {(s.name, s.value) for s in mine if isinstance(s, Indexed)}
+        folded = render_call(v, iter(mine), indent, 0, 1)
+        if len(steps) != 1:
+            out.append(_Member(folded))
+            continue
+        text = render_call(v, iter(str(s) if s is not None else None for s in mine), indent, 0, 1)
+        out.append(_Member(text, steps.pop(), folded))
+    return out
+
+
+def _runs(members: list[_Member]) -> Iterator[list[_Member]]:
+    """Runs of equal children: the same text, with no index or the same one counting up by 1."""
+    run: list[_Member] = []
+    for m in members:
+        last = run[-1] if run else None
+        if last is not None and m.text == last.text and (
+                m.index == last.index is None or m.index is not None and last.index is not None
+                and m.index == (last.index[0], last.index[1] + 1)):
+            run.append(m)
+            continue
+        if run:
+            yield run
+        run = [m]
+    if run:
+        yield run
+
+
+def _repeats(members: list[_Member], indent: str) -> list[str]:
     """nn.Sequential's children with each run of equal one-line constructors written once,
-    `*[Block(...) for _ in range(n)]` (the same modules, numbered alike), laid out as ruff does."""
+    `*[Block(...) for _ in range(n)]` (the same modules, numbered alike), and each run whose
+    numbers follow their step's index, `*[Block(..., rate * j / 17.0) for j in range(3)]`
+    (torchvision's loop over a stage's blocks), laid out as ruff does."""
     out: list[str] = []
-    for part, run in itertools.groupby(parts):
-        n = len(list(run))
-        one = f"*[{part} for _ in range({n})]"
+    for run in _runs(members):
+        n, part, index = len(run), run[0].text, run[0].index
+        loop = "for _ in " if index is None else f"for {index[0]} in "
+        loop += f"range({n})" if index is None or index[1] == 0 else f"range({index[1]}, {index[1] + n})"
+        one = f"*[{part} {loop}]"
         deeper = part.replace("\n", "\n    ")          # a multi-line constructor one level in
         if n > 1 and "\n" in part and all(len(line) <= WIDTH for line in deeper.split("\n")):
-            out.append(f"*[\n{indent}    {deeper}\n{indent}    for _ in range({n})\n{indent}]")
+            out.append(f"*[\n{indent}    {deeper}\n{indent}    {loop}\n{indent}]")
         elif n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH:
-            out += [part] * n
+            out += [m.folded if m.index is not None else m.text for m in run]
         elif len(indent) + len(one) + 1 <= WIDTH:
             out.append(one)
         else:
-            out.append(f"*[\n{indent}    {part}\n{indent}    for _ in range({n})\n{indent}]")
+            out.append(f"*[\n{indent}    {part}\n{indent}    {loop}\n{indent}]")
     return out
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
+from .lift import Indexed
 from .specexpr import Reads, SpecExprs, spec_exprs
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     _forward_slots(plan, plan.slots[n_ctor:])
     _flag_attributes(plan, flags)
     plan.free = spec.free(plan.params, plan.optional)
+    taken = {*plan.params, *(name for name, _ in plan.lets), *plan.optional}
+    plan.slots = [s.folded if isinstance(s, Indexed) and (s.name in taken or s.name in planner.taken) else s
+                  for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
 
 
 def _numbers_as_params(planner: ClassPlanner, plan: ClassPlan, labels: list[str], columns: list[tuple],

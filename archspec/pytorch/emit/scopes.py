@@ -62,6 +62,7 @@ class ScopeNode:
     args: list[str] = field(default_factory=list)   # forward's parameters where a block names its inputs
     shared: dict[str, str] = field(default_factory=dict)   # child -> the earlier child whose module it reuses
     registered: list[Child] | None = None     # own_children, made once
+    reads: frozenset[str] | None = None      # of a block instance: the names what it builds reads (specexpr)
 
 
 def numbered(names: list[str]) -> bool:

@@ -7,8 +7,12 @@ keyword parameters with the spec's values as defaults, as timm's `base_width=26`
 An expression is written only where it is plain integer arithmetic (+ - * // %, unary -) of
 names the class has, and where the spec's own interpreter gives, at every instance of the
 class, the very number the constructor call holds: the number decides, the expression only
-names it. Every name passes the one validator (`names.name_problem`); numbers are written by
-`ast.unparse` of int constants, which is their repr."""
+names it. A rate (a float that sets no shape: a dropout's, a drop path's, a layer scale's
+initial value) is written as the spec's parameter that is its value, or as the expression the
+spec computes it by where it makes a block the class builds (`lift`: ConvNeXt's drop-path
+rate `stochastic_depth * (3 + j) / 17.0`), + - * / of names and numbers that gives it exactly.
+Every name passes the one validator (`names.name_problem`); numbers are written by `ast.unparse`
+of int (and, in a rate, float) constants, which is their repr."""
 from __future__ import annotations
 
 import ast
@@ -23,6 +27,8 @@ from ...frontend.expr import ShapeView, evaluate, parse
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
 from .classnames import ParamNamer, as_tuple
+from .lift import Unliftable, lifted
+from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
 
 if TYPE_CHECKING:
@@ -31,17 +37,19 @@ if TYPE_CHECKING:
 _DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
          ast.Mod: operator.mod}
 _OPERATORS = tuple(_DONE)
-ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad"}  # torch's: the spec's
+ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad",  # torch's: the spec's
+           "fill_value": "init"}
 _IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # a module's input width
 # The spec's parameter a top or group class takes though its nodes read it: it sets the width of
 # the output alone. Any other its nodes read (DenseNet's stem) sets widths that the class writes
 # as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
 SAFE_ON_TOP = frozenset({"num_classes"})
-_SHAPELESS = ("p",)      # attributes that set no shape: a dropout's rate (the top's `dropout=0.2`)
+_SHAPELESS = ("p", "init")     # attributes that set no shape: a dropout's rate (the top's `dropout=0.2`), a
+#                                layer scale's initial value
 _WALK = 16               # producers walked back for an input width (bn after relu after conv)
 
 
-class Unwritable(Exception):
+class Unwritable(Unliftable):
     """An expression that is not plain arithmetic of names the class has."""
 
 
@@ -73,6 +81,9 @@ class Reads:
     params: dict[str, tuple] = field(default_factory=dict)
     spec: dict[str, Any] = field(default_factory=dict)
     lets: dict[str, str] = field(default_factory=dict)
+
+    def copy(self) -> Reads:
+        return Reads(dict(self.params), dict(self.spec), dict(self.lets))
 
 
 class Widths:
@@ -106,13 +117,13 @@ class Widths:
 
     def _kept_by(self, block: Scope, out: Node) -> str | None:
         """The input of a block instance of the class whose output has its input's width."""
-        sub = self._subs().get(block.path)
+        sub = self.subs().get(block.path)
         if sub is None or len(sub.inputs) != 1:
             return None
         shape = self.g.shape_of(sub.inputs[0])
         return sub.inputs[0] if shape and out.shape and shape[0] == out.shape[0] else None
 
-    def _subs(self) -> dict[str, ScopeNode]:
+    def subs(self) -> dict[str, ScopeNode]:
         """The scopes of the block instances the class builds (in nn.Sequential members too), by path."""
         if self._sub_scopes is None:
             todo, self._sub_scopes = list(own_children(self.sn)), {}
@@ -159,6 +170,7 @@ class SpecExprs:
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
         self.top = top                             # the top's class or a group's: no block of its own
         self.constants: dict[str, Any] = {}        # spec parameters written as their values
+        self.folded: set[str] = set()              # spec parameters a carried-up rate wrote as numbers (`lift`)
         self.reads, self.done = Reads(), set[tuple[str, str]]()
         self.passed: list[tuple[ScopeNode, str, str]] = []     # (block, its argument, the expression given)
         self.follow = True                         # every input width follows (`_widths_follow`)
@@ -170,13 +182,13 @@ class SpecExprs:
         not so written also reads is written as its value: the class takes as keyword parameters
         only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
-        loose = self._loose(optional) | self._held(set(self.reads.spec))
+        loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
         self.follow = self._widths_follow(origins, written)
         if not self.follow and not self.top:      # SKNet's `out // 2`: a chunk's width, by number
-            loose = set(self.reads.spec) - SAFE_ON_TOP         # (the classes' number sets no width)
+            loose = set(self.reads.spec) & self._shaping(optional) - SAFE_ON_TOP    # (a rate sets none)
         if loose:
             self.constants = {p: self.reads.spec[p] for p in loose}
-            self.reads, self.done, self.passed = Reads(), set(), []
+            self.reads, self.done, self.passed, self.folded = Reads(), set(), [], set()
             written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         return written + [None] * (len(columns) - len(origins))
 
@@ -197,17 +209,27 @@ class SpecExprs:
     def free(self, params: list[str], optional: list[str]) -> set[str]:
         """The parameters a caller may set to another value and get the block the spec builds
         with it, the same shape out: read by no structure, by no number not written from them,
-        only by widths (`out`, `groups`) and not the output's, passed on only to free ones."""
+        only by widths (`out`, `groups`) and not the output's, passed on only to free ones; where
+        the widths are not known to follow them, read only by rates (ConvNeXt's block's `p`)."""
         rep = self.instances[0].sn
-        export = self._export_width()
-        if self.top or not self.follow or rep.scope is None or export is None:
+        if self.top or rep.scope is None:
             return set()
         let_reads = rep.scope.let_reads
-        blocked = set(rep.scope.structure_reads) | self._names(export, let_reads) | self._held(set(params))
+        blocked = set(rep.scope.structure_reads) | self._held(set(params))
         for key, text in _expressions(rep, optional):
             if key not in self.done or key[0] in self.g.nodes and key[1] not in ("out", "groups", *_SHAPELESS):
                 blocked |= self._names(text, let_reads)
+        export = self._export_width() if self.follow else None
+        blocked |= self._shaping(optional) if export is None else self._names(export, let_reads)
         return {p for p in params if p not in blocked and p != "in_channels"} & (self.params | set(self.reads.spec))
+
+    def _shaping(self, optional: list[str]) -> set[str]:
+        """The names the class's structure and its expressions other than rates read."""
+        rep = self.instances[0].sn
+        let_reads = rep.scope.let_reads if rep.scope else {}
+        return set(rep.scope.structure_reads if rep.scope else ()).union(*(
+            self._names(text, let_reads) for key, text in _expressions(rep, optional)
+            if not (key[0] in self.g.nodes and key[1] in _SHAPELESS)))
 
     def _export_width(self) -> str | None:
         """The spec's expression of the width the class returns, where one gives it."""
@@ -223,7 +245,10 @@ class SpecExprs:
         """The expression of the number `arg` of the constructor of `child` (of the class's first
         instance), whose values over the instances are `column`; None where no expression of the
         spec gives them."""
-        if not all(type(v) is int for v in column) and not (_rates(column) and arg in _SHAPELESS):
+        rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
+                                   child.subscope is not None and not child.sub.sequential
+                                   and arg in self.child(child.sub).free)
+        if not all(type(v) is int for v in column) and not rate:
             return None
         if child.node is not None:
             texts = self._candidates(child.node, arg)
@@ -248,7 +273,7 @@ class SpecExprs:
                 if child.subscope is not None:
                     self.passed.append((child.sub, arg, text))
                 return ast.unparse(out)
-        return None
+        return lifted(self, child, ATTR_OF.get(arg, arg) if child.node else arg, column) if rate else None
 
     def _candidates(self, n: Node, arg: str) -> Iterator[tuple[tuple[str, str] | None, str]]:
         """The expression of the attribute the argument is named after (never another one that
@@ -268,8 +293,15 @@ class SpecExprs:
         loose = taken & (rep.scope.structure_reads if rep.scope else frozenset())
         for key, text in _expressions(rep, optional):
             if key not in self.done:
-                loose |= taken & self._names(text, rep.scope.let_reads if rep.scope else {})
+                hit = taken & self._names(text, rep.scope.let_reads if rep.scope else {})
+                if hit and not self._unread(key):
+                    loose |= hit
         return loose
+
+    def _unread(self, key: tuple[str, str]) -> bool:
+        """(block, argument) of a block the class builds that nothing the block builds reads."""
+        sub = self.widths.subs().get(key[0])
+        return sub is not None and key[1] not in _read_by(sub)
 
     def _widths_follow(self, origins: list[tuple[Child, str] | None], written: list[str | None]) -> bool:
         """Every input width of the class's constructors is written from the spec's expressions
@@ -309,7 +341,7 @@ class SpecExprs:
 
     def _write(self, text: str) -> ast.expr:
         """The expression with each name the class's own: checked, its reads recorded."""
-        reads = Reads(dict(self.reads.params), dict(self.reads.spec), dict(self.reads.lets))
+        reads = self.reads.copy()
         out = self._rewrite(parse(text), reads, ())
         self.reads = reads                       # recorded once the whole expression is writable
         return out
@@ -333,6 +365,18 @@ class SpecExprs:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
         raise Unwritable
+
+    def own_name(self, name: str, reads: Reads) -> ast.expr:
+        """A name of the class's in a rate carried up to it (`lift`): read, or a number where the
+        spec parameter is written as its value."""
+        if name in self.constants:
+            return lift_constant(self.constants[name])
+        if name_problem(name) is not None:
+            raise Unwritable
+        self._read(name, reads, ())
+        if name in reads.spec and type(reads.spec[name]) not in (int, float):
+            raise Unwritable
+        return ast.Name(name)
 
     def _read(self, name: str, reads: Reads, within: tuple[str, ...]) -> None:
         if name in self.params:
@@ -413,6 +457,27 @@ def _child_expressions(c: Child) -> Iterator[tuple[tuple[str, str], str]]:
         yield from _expressions(c.sub, [])
     elif c.subscope is not None and c.sub.scope is not None:
         yield from (((c.sub.path, a), t) for a, t in c.sub.scope.arg_exprs.items())
+
+
+def _read_by(sn: ScopeNode) -> frozenset[str]:
+    """The names a block instance's own expressions read, through its `let:` values: its
+    structure's, its nodes', its blocks' arguments (not one that only a node it lacks reads:
+    EfficientNet's first block of a stage has no drop path to take its rate)."""
+    if sn.reads is None:
+        scope = sn.scope
+        names, todo = set(scope.structure_reads if scope else ()), list(sn.children)
+        while todo:
+            c = todo.pop()
+            texts = list(c.node.exprs.values()) if c.node is not None else []
+            todo += [m for _, m in c.members]
+            if c.subscope is not None and c.sub.scope is not None and c.sub.scope.kind == "block":
+                texts += c.sub.scope.arg_exprs.values()
+            elif c.subscope is not None:
+                todo += c.sub.children
+            names.update(*map(_names_in, texts))
+        let_reads = scope.let_reads if scope else {}
+        sn.reads = frozenset(names.union(*(let_reads[n] for n in names if n in let_reads)))
+    return sn.reads
 
 
 def _rates(column: tuple) -> bool:

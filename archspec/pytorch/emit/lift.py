@@ -1,0 +1,288 @@
+"""A rate the spec computes where it builds a block, written in the class that builds it.
+
+ConvNeXt's stage gives each of its blocks `p: ${stochastic_depth * (before + j) / (blocks - 1.0)}`:
+the top class, which builds the stages as nn.Sequential, writes that rate as
+`stochastic_depth * (3 + j) / 17.0`, as torchvision's ConvNeXt computes `sd_prob` in its loop.
+An expression is carried up from where the spec evaluates it to the class: a block's argument
+given as `${...}` is its expression where the block is made, a `let:` its own expression; the
+class's own names (its parameters, `let:` locals, the spec's parameters it takes) stay names,
+and so does the repeat index that numbers the block's step (`Indexed`: nn.Sequential writes a
+run of such steps as one comprehension, `for j in range(3)`); any other value is written as a
+number: a `let:` or index of a block between (`before`, 3), a table's entry (`rows[1][5]`), once
+what it comes from is known: the spec parameters so written (`folded`) and those the structure
+between reads are the caller's to check against the ones the class takes (a class that took
+`depths` and wrote the stage's `before` as 3 would not honour it). Only plain arithmetic
+(+ - * / //) of names and numbers is written, a minus before a number only (a `%` only as the
+number it gives); names pass the one validator (`names.name_problem`), and numbers are the
+interpreter's values, written by `ast.unparse` of int and float constants (their repr).
+`lifted` checks the text: the spec's interpreter gives from it the graph's very number at every
+instance (float ==, no rounding)."""
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...errors import SpecError
+from ...frontend.expr import FUNCTIONS, evaluate, parse
+from ...ir import Graph, Node, Scope, parent
+from ...names import name_problem
+
+if TYPE_CHECKING:
+    from .scopes import Child
+    from .specexpr import SpecExprs
+
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)    # what generated source may compute
+
+
+class Unliftable(Exception):
+    """An expression that is not plain arithmetic of what the class may name or write as a number."""
+
+
+class Indexed(str):
+    """A written number that reads the index of its block's step (`stochastic_depth * (3 + j) /
+    17.0`): the index's name and value there, and the text with the value in its place (`folded`),
+    which is written wherever the step is not in a run that a comprehension writes."""
+    name: str
+    value: int
+    folded: str
+
+    def __new__(cls, text: str, name: str, value: int, folded: str) -> Indexed:
+        out = super().__new__(cls, text)
+        out.name, out.value, out.folded = name, value, folded
+        return out
+
+
+def _number(v: object) -> bool:
+    return type(v) in (int, float)
+
+
+def constant(v: Any) -> ast.expr:
+    """A number as an expression: an int or a float (not a flag, not text)."""
+    if not _number(v):
+        raise Unliftable
+    return ast.Constant(v)
+
+
+class Lifter:
+    """Carries expressions of the blocks inside one instance of a class (`own`: its scope, None for
+    the top's or a group's) up to it. `name` writes one of the class's own names (raising
+    Unliftable where it has none); `folded` gets the spec parameters written as numbers, `used`
+    the (block, argument) and (node, attribute) whose expressions were written, `index` the step
+    index read, (name, value)."""
+
+    def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr]) -> None:
+        self.g, self.own, self.name = g, own, name
+        self.folded: set[str] = set()
+        self.used: set[tuple[str, str]] = set()
+        self.index: tuple[str, int] | None = None
+        self._step: Scope | None = None            # the block whose step's index stays a name
+
+    def argument(self, b: Scope, arg: str, step: bool) -> ast.expr:
+        """Block instance b's argument `arg`, as the class writes it (b's step index a name,
+        where `step`)."""
+        self._structures(b.path)
+        self._step = b if step else None
+        return self._name(arg, b, False)
+
+    def attribute(self, node: Node, attr: str, step: bool) -> ast.expr:
+        """A node's attribute, as the class writes it (the step index of the node's block a name,
+        where `step`)."""
+        self._structures(node.name)
+        b = self._block(node.name)
+        self._step = b if step else None
+        self.used.add((node.name, attr))
+        return self._expr(parse(node.exprs[attr]), b, False)
+
+    # -- the expression, name by name ------------------------------------------------------
+
+    def _expr(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
+        """An expression read in block b (`call`: where b is made) as the class writes it."""
+        if isinstance(node, ast.Constant) and _number(node.value):
+            return ast.Constant(node.value)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _ARITHMETIC):
+            return _fold(ast.BinOp(self._expr(node.left, b, call), node.op, self._expr(node.right, b, call)))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return _fold(ast.UnaryOp(node.op, self._expr(node.operand, b, call)))
+        if isinstance(node, ast.Name):
+            return self._name(node.id, b, call)
+        return self._value(node, b, call)           # a table's entry, a sum: a number
+
+    def _name(self, n: str, b: Scope | None, call: bool) -> ast.expr:
+        if call and b is not None:                  # b's arguments: where b is made
+            c = self._block(b.path)
+            if self._is_index(n, b, c):
+                if b is self._step and n == b.index and name_problem(n) is None:
+                    self.index = (n, b.arg_env[n])
+                    return ast.Name(n)
+                return constant(b.arg_env[n])
+            return self._name(n, c, False)
+        if b is self.own or b is None:
+            if b is None and self.own is not None:
+                raise Unliftable             # a top-level name inside a block's class: none it has
+            return self.name(n)
+        if n in b.args:
+            if n in b.arg_exprs:
+                self.used.add((b.path, n))
+                return self._expr(parse(b.arg_exprs[n]), b, True)
+            if n in b.defaults and n not in b.declared:
+                raise Unliftable             # a default the spec computes: from what, unknown here
+            return constant(b.args[n])
+        if n in b.lets and n in b.let_exprs:
+            return self._expr(parse(b.let_exprs[n]), b, False)
+        if n in b.spec_params and n not in b.lets and not self._hidden(n):
+            return self.name(n)
+        raise Unliftable
+
+    def _value(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
+        """A part that is no arithmetic, as the number the interpreter gives it, where it reads
+        none of the class's names."""
+        if b is self.own or b is None:
+            raise Unliftable
+        for n in sorted(_names(node)):
+            self._deps(n, b, call)
+        env = {**b.spec_params, **b.args, **b.lets}
+        if call:
+            c = self._block(b.path)
+            env = {**(b.spec_params if c is None else {**c.spec_params, **c.args, **c.lets}), **b.arg_env}
+        try:
+            return constant(evaluate(ast.unparse(node), env))
+        except SpecError:
+            raise Unliftable from None
+
+    # -- what a number written depends on ----------------------------------------------------
+
+    def _deps(self, n: str, b: Scope | None, call: bool) -> None:
+        """Record the spec parameters that name n, read in block b (where b is made: `call`),
+        comes from (`folded`); raise where that is not known, or it is the class's own."""
+        if call and b is not None:
+            c = self._block(b.path)
+            if not self._is_index(n, b, c):          # an index: its structure's (`_structures`)
+                self._deps(n, c, False)
+        elif b is self.own or b is None:
+            self._spec(n)
+        elif n in b.args:
+            if n in b.arg_exprs:
+                for m in sorted(_names(parse(b.arg_exprs[n]))):
+                    self._deps(m, b, True)
+            elif n in b.defaults and n not in b.declared:
+                raise Unliftable
+        elif n in b.lets:
+            for m in sorted(b.let_reads.get(n, {n}) - set(b.lets)):
+                self._deps(m, b, False)
+        else:
+            self._spec(n)
+
+    def _spec(self, n: str) -> None:
+        """A spec parameter written as its value: one the spec gives as a value (not one computed
+        from others, nor its `let:`: what those read is not known here)."""
+        params = self.g.meta.params or {}
+        if n not in params or isinstance(params[n], str) and "${" in params[n] or self._hidden(n):
+            raise Unliftable
+        self.folded.add(n)
+
+    def _hidden(self, n: str) -> bool:
+        """A name of the class's own block that hides the spec parameter of that name."""
+        return self.own is not None and (n in self.own.args or n in self.own.lets)
+
+    @staticmethod
+    def _is_index(n: str, b: Scope, c: Scope | None) -> bool:
+        """Where b is made, n is a repeat's index (neither the caller's parameter nor its `let:`)."""
+        return n in b.arg_env and not (c is not None and (n in c.args or n in c.lets))
+
+    def _structures(self, path: str) -> None:
+        """The spec parameters the structure of each block between the class and `path` reads
+        (which nodes they have, how many steps their repeats take): `folded`, as a number."""
+        at = self._block(path)
+        while at is not None and at is not self.own:
+            for n in sorted(at.structure_reads):
+                if n in at.args or n in at.lets or n in at.spec_params:
+                    self._deps(n, at, False)
+            at = self._block(at.path)
+
+    def _block(self, path: str) -> Scope | None:
+        """The block instance whose names an expression at `path` (a node, a block) reads: the
+        nearest enclosing one, or None at the top."""
+        at = parent(path)
+        while at:
+            s = self.g.scopes.get(at)
+            if s is not None and s.kind == "block":
+                return s
+            at = parent(at)
+        return None
+
+
+def _names(tree: ast.AST) -> set[str]:
+    """The names an expression reads (not the interpreter's functions: `sum`, `max`)."""
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in FUNCTIONS}
+
+
+def _fold(e: ast.BinOp | ast.UnaryOp) -> ast.expr:
+    """`e` with an operation on numbers done by the interpreter (`18 - 1.0`: 17.0), and an int 0
+    added or 1 multiplied by dropped (`0 + j`: j), which leaves any number as it is. A minus is
+    written before a number only (generated source negates no name)."""
+    parts = [e.operand] if isinstance(e, ast.UnaryOp) else [e.left, e.right]
+    if all(isinstance(p, ast.Constant) for p in parts):
+        try:
+            return constant(evaluate(ast.unparse(e), {}))
+        except SpecError:
+            raise Unliftable from None
+    if isinstance(e, ast.UnaryOp):
+        raise Unliftable
+    if isinstance(e, ast.BinOp):
+        unit = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1}.get(type(e.op))
+        if isinstance(e.right, ast.Constant) and type(e.right.value) is int and e.right.value == unit:
+            return e.left
+        if (isinstance(e.left, ast.Constant) and type(e.left.value) is int and e.left.value == unit
+                and isinstance(e.op, (ast.Add, ast.Mult))):
+            return e.right
+    return e
+
+
+def lifted(spec: SpecExprs, child: Child, attr: str, column: tuple) -> str | None:
+    """The rate `attr` of a child of the class (an argument of its block, an attribute of its
+    node) carried up to the class (`Lifter`): the same text at every instance, from which the
+    spec's interpreter gives the column's very number there (an `Indexed` one where it reads its
+    step's index, as does the text with the index's value in its place); None where it is not so."""
+    first = spec.instances[0].sn.path
+    rel = child.path[len(first) + 1:] if first else child.path
+    reads, found, lifters = spec.reads.copy(), set(), []
+    for inst, value in zip(spec.instances, column):
+        sn = inst.sn
+        own = sn.scope if sn.scope is not None and sn.scope.kind == "block" else None
+        path = f"{sn.path}.{rel}" if sn.path else rel
+        texts: list[tuple[str, tuple[str, int] | None]] = []
+        for step in (True, False):          # the index a name, then its value in its place
+            lifter = Lifter(spec.g, own, lambda n: spec.own_name(n, reads))
+            try:
+                tree = (lifter.attribute(spec.g.nodes[path], attr, step) if child.node is not None
+                        else lifter.argument(spec.g.scopes[path], attr, step))
+            except (Unliftable, KeyError):
+                return None
+            text = ast.unparse(tree)
+            env = {**inst.env, **dict([lifter.index] if lifter.index else [])}
+            if step and isinstance(tree, ast.Constant) or not _exact(text, env, value):
+                return None                 # a number after all, or not this number
+            texts.append((text, lifter.index))
+            lifters.append(lifter)
+            if lifter.index is None:
+                break
+        found.add((texts[0][0], texts[0][1], texts[-1][0]))
+    if len(found) != 1:
+        return None
+    text, index, folded = found.pop()
+    spec.reads = reads
+    spec.folded.update(*(lifter.folded for lifter in lifters))
+    spec.done.update(lifters[0].used)
+    if child.subscope is not None:
+        spec.passed.append((child.sub, attr, text))
+    return text if index is None else Indexed(text, index[0], index[1], folded)
+
+
+def _exact(text: str, env: dict, value: object) -> bool:
+    """The interpreter gives `value` from the text: of its type, and equal (no rounding)."""
+    try:
+        v = evaluate(text, env)
+    except SpecError:
+        return False
+    return type(v) is type(value) and v == value
