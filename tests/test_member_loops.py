@@ -125,9 +125,19 @@ def test_stretches_alike_but_for_the_member_are_a_for_loop(spec_file):
 @pytest.mark.parametrize("change", [
     ("in: ['paths[0]', 'paths[1]', 'paths[2]']", "in: ['paths[0]', 'paths[2]', 'paths[1]']"),   # not in list order
     ("in: ['paths[0]', 'paths[1]', 'paths[2]']", "in: ['paths[0]', 'paths[1]', 'paths[2]', stem]"),
+    ("paths[2]: {op: conv, out: 6, k: 1, in: stem}", "paths[2]: {op: conv, out: 6, k: 1, in: input}"),
     ("paths[2]: {op: conv, out: 6, k: 1, in: stem}", "paths[2]: {op: conv, out: 6, k: 1, in: 'paths[1]'}"),
     ("  - branches:", "  - mid: {op: relu, in: stem}\n  - branches:"),      # a step between them and the stack
-], ids=["order", "another-operand", "another-input", "a-step-between"])
+    ("  - {op: sum, axis: 0}\n", "  - total: {op: sum, axis: 0}\n  - aux: {op: relu, in: 'paths[0]'}\n"
+                                 "outputs: {out: total, aux: aux}\n"),     # a member's output read again
+    ("  - {op: sum, axis: 0}\n", "  - total: {op: sum, axis: 0}\noutputs: {out: total, first: 'paths[0]'}\n"),
+    ("  - paths[1]: {op: conv, out: 6, k: 3, pad: 2, dilation: 2, in: stem}\n  - paths[2]: {op: conv, out: 6, k: 1, "
+     "in: stem}\n  - branches: {op: stack, in: ['paths[0]', 'paths[1]', 'paths[2]']}\n  - {op: sum, axis: 0}\n",
+     "  - paths[1]: {op: contiguous, in: stem}\n  - branches: {op: stack, in: ['paths[0]', 'paths[1]']}\n"
+     "  - total: {op: sum, axis: 0}\n  - paths[2]: {op: conv, out: 6, k: 1, in: stem}\n"
+     "  - {op: add, in: [total, 'paths[2]']}\n"),                     # paths[1] no module: None in the list
+], ids=["order", "another-operand", "another-input", "a-member-input", "a-step-between", "read-again", "an-output",
+        "functional"])
 def test_members_not_read_alike_stay_unrolled(spec_file, change):
     text = STACKED.replace(*change)
     assert text != STACKED
@@ -156,9 +166,115 @@ def test_a_step_run_otherwise_in_place_stays_unrolled(spec_file):
     assert "for " not in _forward(src) and "self.convs[2](" in src
 
 
+def test_a_reader_some_instances_lack_gathers_nothing(spec_file, monkeypatch):
+    """Where the call reading the members is absent (a flag), a member's output stands for it:
+    the members keep their values."""
+    from archspec.ops import REGISTRY, Call, Op, register
+
+    class Join(Op):                     # a list-reading call without numbers, which a flag may leave out
+        name = "test_join_members"
+        arity = None
+
+        def shape(self, a, xs):
+            return xs[0]
+
+        def call(self, a, args, inplace=False):
+            return Call("torch.cat", (("tensors", list(args)),))
+    monkeypatch.setitem(REGISTRY, Join.name, None)
+    register(Join)
+    path = spec_file("""archspec: 1
+input: [4, 8, 8]
+blocks:
+  sel:
+    params: {joined: true}
+    nodes:
+      - paths[0]: {op: conv, out: 4, k: 1, in: input}
+      - paths[1]: {op: conv, out: 4, k: 3, pad: 1, in: input}
+      - both: {op: test_join_members, in: ['paths[0]', 'paths[1]'], when: "${joined}", else: 'paths[0]'}
+      - head: {op: conv, out: 4, k: 1}
+nodes:
+  - a: {use: sel}
+  - b: {use: sel, joined: false}
+""")
+    src = source(path)
+    assert src.count("\nclass Sel") == 1
+    assert "        if self.joined:\n            out = torch.cat([paths_0, x])\n" in src
+    m = load_source(src).Model().eval()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        a = m.a.head(torch.cat([m.a.paths[0](x), m.a.paths[1](x)]))
+        torch.testing.assert_close(m(x), m.b.head(m.b.paths[0](a)), rtol=0, atol=0)
+
+
+def test_a_call_reading_the_members_but_not_as_one_list_gathers_nothing(spec_file, monkeypatch):
+    from archspec.ops import REGISTRY, Call, Op, register
+
+    class Larger(Op):                   # torch.maximum(a, b): the members' outputs as two arguments
+        name = "test_larger_of"
+        arity = None
+
+        def shape(self, a, xs):
+            return xs[0]
+
+        def call(self, a, args, inplace=False):
+            return Call("torch.maximum")
+    monkeypatch.setitem(REGISTRY, Larger.name, None)
+    register(Larger)
+    text = STACKED.replace("  - paths[2]: {op: conv, out: 6, k: 1, in: stem}\n", "").replace(
+        "branches: {op: stack, in: ['paths[0]', 'paths[1]', 'paths[2]']}",
+        "{op: test_larger_of, in: ['paths[0]', 'paths[1]']}")
+    src, m = _model(text.replace("  - {op: sum, axis: 0}\n", ""), spec_file)
+    assert "out = torch.maximum(paths_0, paths_1)" in src and "for " not in _forward(src)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        stem = m.stem(x)
+        torch.testing.assert_close(m(x), torch.maximum(m.paths[0](stem), m.paths[1](stem)), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("first, body", [
+    (["out = conv(stem)", "out = bn(out)"], ["out = conv(out)", "out = bn(out)"]),
+    (["out = conv(stem)", "out = bn(out)"], ["out = bn(out)", "out = bn(out)"]),        # not the same call
+    (["out = conv(stem)", "out = bn(out)"], ["out = conv(side)", "out = bn(out)"]),     # not reading the chain
+    (["out = conv(None)", "out = bn(out)"], ["out = conv(out)", "out = bn(out)"]),      # no variable
+    (["y = conv(stem)", "out = bn(out)"], ["out = conv(out)", "out = bn(out)"]),         # another target
+    (["out = conv(stem, stem)"], ["out = conv(out, w)"]),                               # more than the start
+])
+def test_the_first_stretch_joins_only_where_it_reads_another_start(first, body):
+    from archspec.pytorch.emit.loops import _entry
+    assert _entry(first, body) == (["out = stem"] if body[0] == "out = conv(out)" and first[0] == "out = conv(stem)"
+                                   else None)
+
+
+@pytest.mark.parametrize("lines, looped", [
+    (["x = self.convs[0](x)", "x = self.convs[1](x)"], ["for conv in self.convs:", "    x = conv(x)"]),
+    (["x = self.convs[0](x)", "x = self.convs[2](x)"], None),                       # member 1 not called: a gap
+    (["if self.training:", "    x = self.convs[0](x)", "if self.training:", "    x = self.convs[1](x)"], None),
+    (["x = self.convs[0](x)", "y = self.convs[1](x)"], None),
+    (["x = self.convs[0](x)", "y = self.convs[1](x)", "x = self.convs[2](x)"], None),   # the middle one unlike
+    (["if self.training:", "    x = self.convs[0](x)", "    x = self.convs[1](x)"], None),    # inside an if
+    (["x = self.convs[0](x)", "x = self.bns[0](x)", "x = self.convs[1](x)", "x = self.bns[1](x)",
+      "x = self.bns[2](x)"], None),                                              # zipped with a longer list
+    (["x = self.convs[0](x)", "x = self.bns[1](x)", "x = self.convs[1](x)", "x = self.bns[0](x)"], None),
+])
+def test_stretches_loop_only_when_alike_plain_and_every_member_called(lines, looped):
+    from archspec.pytorch.emit.loops import member_loops
+    n = sum("self.convs[" in line for line in lines)
+    full = {"convs": n, "bns": sum("self.bns[" in line for line in lines) or n}
+    assert member_loops(lines, full) == (looped or lines)
+
+
 def test_the_loop_variable_is_a_fresh_name(spec_file):
     """A list whose name has no singular, or whose singular a value of forward holds, names its
     member otherwise."""
+    src, m = _model(CHAIN.replace("side", "conv"), spec_file)
+    assert "        for module, bn in zip(self.convs, self.bns):\n            out = module(out)\n" in src
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        stem = m.stem(x)
+        out = conv = m.conv(stem)
+        for k in range(3):
+            out = torch.relu(m.bns[k](m.convs[k](out)))
+        torch.testing.assert_close(m(x), m.mid(out) + conv, rtol=0, atol=0)
     text = STACKED.replace("paths", "transition1").replace("  - stem:", "  - path:").replace("in: stem", "in: path")
     src, _ = _model(text, spec_file)
     assert "torch.stack([module(path) for module in self.transition1], 1)" in src

@@ -102,7 +102,9 @@ class _Forward:
         self.calls: dict[str, int] = {}
         self.callees: set[str] = set()
         main, train = self._schedule()
-        (self.main, first), (self.train, second) = (gathers(tree, sn, part, set(optional)) for part in (main, train))
+        self.lists = lists(sn)
+        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional))
+                                                    for part in (main, train))
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
@@ -150,7 +152,7 @@ class _Forward:
                 self.calls.setdefault(called, len(out))      # the first line of its step
             if line is not None:
                 out += [f"{'    ' if i >= len(self.main) else ''}{part}" for part in line.split("\n")]
-        looped = member_loops(out, lists(self.sn))
+        looped = member_loops(out, self.lists)
         if looped != out:            # where each call is now: the first line naming it
             self.calls = {a: next(j for j, line in enumerate(looped) if f"self.{a}(" in line)
                           for a in self.calls if any(f"self.{a}(" in line for line in looped)}

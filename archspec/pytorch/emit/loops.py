@@ -7,7 +7,7 @@ alike but for the member:
   the k-th members, each reading what the stretch before left) is a for loop over the lists:
   `for conv, bn in zip(self.convs, self.bns):`.
 Either runs the same calls in the same order as the unrolled lines, so the numbers are equal.
-A list qualifies only where its members are indexed 0, 1, ... (one level, no gap): iterating
+A list qualifies only where forward calls its members 0, 1, ..., n - 1 (one level, no gap): iterating
 the nn.ModuleList visits exactly them. The loop variables are named after the list (`paths` ->
 `path`) through the forward's Namespace."""
 from __future__ import annotations
@@ -23,21 +23,17 @@ from .scopes import Child, ScopeNode, ScopeTree, own_children
 
 _MEMBER_CALL = re.compile(r"self\.([A-Za-z][A-Za-z0-9_]*)\[(\d+)\]\(")      # self.convs[0](
 _WORD = re.compile(r"\w+")
-_STATEMENT = re.compile(r"[A-Za-z_]")        # a line of forward's top level (not a block's body)
+_STATEMENT = re.compile(r"[A-Za-z_]\w* \+?= ")    # an assignment at forward's top level (no block's body)
 _ASSIGN = re.compile(r"([A-Za-z_]\w*) = (.+)")
 _FALLBACK = "module"                         # a member's variable where its list's name is no plural
 
 
 def lists(sn: ScopeNode) -> dict[str, int]:
-    """The scope's nn.ModuleLists whose members are indexed 0 .. n-1 with no gap and no deeper
-    list: name -> n."""
-    out = {}
-    for c in own_children(sn):
-        indices = [ix for ix, _ in c.members]
-        if c.members and all(len(ix) == 1 for ix in indices) and sorted(i[0] for i in indices) == list(
-                range(len(indices))):
-            out[c.local] = len(indices)
-    return out
+    """The scope's nn.ModuleLists: name -> n, its number of members. A loop or comprehension is
+    made only where forward calls `self.name[k](...)` for every k in 0 .. n-1, so the list is
+    exactly those members: one with a gap (None) lacks one of them, and the members of a list in a
+    list are called `self.name[k][j](...)`."""
+    return {c.local: len(c.members) for c in own_children(sn) if c.members}
 
 
 def member_name(root: str) -> str:
@@ -59,13 +55,14 @@ class Gather:
     items: list[Arg]
 
 
-def gathers(tree: ScopeTree, sn: ScopeNode, order: list[Child],
+def gathers(tree: ScopeTree, sn: ScopeNode, order: list[Child], full: dict[str, int],
             optional: set[str]) -> tuple[list[Child], dict[Child, Gather]]:
     """The children in order with each gathered run of members and its reader made one child
     (the reader's node, reading what the members read), and what each such child gathers. A
     reader that some instances lack (`optional`) gathers nothing: where it is absent, another
-    value stands for it, which may be a member's."""
-    full = lists(sn)
+    value stands for it, which may be a member's. `full`: the scope's `lists`."""
+    if not full:
+        return order, {}
     out: list[Child] = []
     found: dict[Child, Gather] = {}
     i = 0
@@ -93,8 +90,7 @@ def _gather(tree: ScopeTree, sn: ScopeNode, run: list[Child], reader: Child) -> 
     root = run[0].local.split(".")[0]
     outs = [c.outputs[0] for c in run if len(c.outputs) == 1]
     if (len(outs) != len(run) or any(c.local != f"{root}.{k}" or not c.module or c.param or not c.inputs
-                                     or c.inputs != run[0].inputs or sn.shared.get(c.local, c.local) != c.local
-                                     for k, c in enumerate(run))):
+                                     or c.inputs != run[0].inputs for k, c in enumerate(run))):
         return None
     n = reader.node
     if (n is None or reader.module or reader.param or reader.inputs != outs
@@ -136,10 +132,9 @@ def gathered(v: Any, items: list[Arg], by: Verbatim) -> Any:
 def comprehension(root: str, args: list[str], taken: Namespace) -> str:
     """`[path(x) for path in self.paths]`: the variable named after the list, none of the
     values it reads nor a variable of forward."""
-    names = Namespace(args)
+    names = Namespace(args)       # (the comprehension's own scope: a name taken outside it would only be hidden)
     var = next((v for v in (member_name(root), _FALLBACK) if taken.usable(v) and names.usable(v)), None)
-    if var is None:
-        var = Namespace([*args, *(w for w in (member_name(root), _FALLBACK) if w in taken)]).fresh(_FALLBACK)
+    var = var or names.fresh(_FALLBACK)
     return f"[{var}({', '.join(args)}) for {var} in self.{root}]"
 
 
@@ -157,9 +152,9 @@ def _loop(lines: list[str], root: str, n: int, full: dict[str, int]) -> list[str
     """The lines with the stretches calling the list's members, once each, in order, made a loop
     where they are alike (the loop's variables for the members) and plain statements; the stretch
     may start before its member's call (the step's other lines)."""
-    at = [next((j for j, line in enumerate(lines) if f"self.{root}[{k}](" in line), -1) for k in range(n)]
-    period = at[1] - at[0]
-    if period <= 0 or at != [at[0] + k * period for k in range(n)]:
+    at = [next((j for j, line in enumerate(lines) if f"self.{root}[{k}](" in line), -1) for k in (0, 1)]
+    period = at[1] - at[0]          # stretch k, alike the others but for its members, calls member k
+    if at[0] < 0 or period <= 0:    # (no stretch could be: said early)
         return lines
     words = set(_WORD.findall("\n".join(lines)))
     for start in range(at[0], max(at[0] - period, -1), -1):
@@ -174,8 +169,7 @@ def _loop(lines: list[str], root: str, n: int, full: dict[str, int]) -> list[str
                      for k in range(n)]
         body = stretches[-1]
         entry = [] if stretches[0] == body else _entry(stretches[0], body)
-        if (entry is not None and all(s == body for s in stretches[1:]) and all(map(_STATEMENT.match, body))
-                and not any(line.startswith(("if ", "for ", "return ")) or _MEMBER_CALL.search(line) for line in body)):
+        if entry is not None and all(s == body for s in stretches[1:]) and all(map(_STATEMENT.match, body)):
             head = (f"for {var[roots[0]]} in self.{roots[0]}:" if len(roots) == 1 else
                     f"for {', '.join(var.values())} in zip({', '.join(f'self.{r}' for r in roots)}):")
             return lines[:start] + entry + [head, *(f"    {line}" for line in body)] + lines[end:]
@@ -194,9 +188,7 @@ def _entry(first: list[str], body: list[str]) -> list[str] | None:
         return None
     new = set(_WORD.findall(other[2])) - set(_WORD.findall(rhs))
     start = next(iter(new)) if len(new) == 1 else ""
-    if name_problem(start, generated=True) or target not in _WORD.findall(rhs):
-        return None
-    if _renamed(rhs, target, start) != other[2]:
+    if name_problem(start, generated=True) or _renamed(rhs, target, start) != other[2]:
         return None
     return [f"{target} = {start}"]
 
