@@ -19,14 +19,17 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   range(3)]` (also `range(1, 4)`: a name no other in __init__ has, which the call reads), and its
   named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
   a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
-  and `for layer in self.children():`); forward annotated with torch.Tensor types only;
+  and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
+  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, and its comprehension of the
+  members' calls as a call's argument, `torch.stack([path(x) for path in self.paths], 1)`);
+  forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
   class of the module; torch/nn/F attributes must be real, non-private, non-module
   members (and not a short list of side-effecting ones such as torch.load);
 - no string constant but docstrings and plain (dotted) identifiers; no f-string, lambda,
-  comprehension (but that run), subscript, with/try/while/del/global/nonlocal/yield/await, no exec,
+  comprehension (but those two), subscript, with/try/while/del/global/nonlocal/yield/await, no exec,
   eval, open, compile, __import__, globals, locals; no attribute or name starting with _
   (but `super().__init__`); no control character anywhere in the text.
 
@@ -195,6 +198,7 @@ class _Checker:
         self.classes = classes
         self.probe = probe
         self.ordered = ordered          # the file imports OrderedDict
+        self.forward = False            # checking a forward (its comprehension of members' calls)
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -312,6 +316,9 @@ class _Checker:
             if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
                 self.repeat_children(a, names)
                 continue
+            if isinstance(a, ast.ListComp) and self.forward:     # the members' calls: torch.stack([...], 1)
+                self.member_calls(a, names)
+                continue
             self.expr(a, names)
         for k in node.keywords:
             if k.arg is None or k.arg.startswith("_"):
@@ -372,6 +379,35 @@ class _Checker:
                 and type(v.right.value) is int:
             v = v.left
         return isinstance(v, ast.Name) and v.id in names and v.id in LOOP_INDICES
+
+    def member_loop(self, s: ast.For, names: set[str]) -> None:
+        """forward's `for conv in self.convs:` or `for conv, bn in zip(self.convs, self.bns):` over
+        nn.ModuleLists: a fresh variable per list, the lists attributes of self, a body of assignments."""
+        targets = s.target.elts if isinstance(s.target, ast.Tuple) else [s.target]
+        lists = _module_list_iter(s.iter)
+        if not (lists and len(targets) == len(lists) and all(isinstance(t, ast.Name) for t in targets)
+                and len({t.id for t in targets}) == len(targets)
+                and not any(t.id in names for t in targets)):
+            _fail(s, "a for loop in forward other than `for m in self.ms:` or `for a, b in zip(self.as, self.bs):`"
+                     " over fresh names")
+        if not all(isinstance(b, (ast.Assign, ast.AugAssign)) for b in s.body):
+            _fail(s, "a member loop's body other than assignments")
+        for t in targets:
+            self.target(t, names, GLOBALS | {"self"})
+
+    def member_calls(self, comp: ast.ListComp, names: set[str]) -> None:
+        """forward's `[path(x, ...) for path in self.paths]`: each member of an nn.ModuleList called on
+        values forward holds, its variable a fresh name."""
+        gen = comp.generators[0] if len(comp.generators) == 1 else None
+        elt = comp.elt
+        if not (gen is not None and not gen.ifs and not gen.is_async and isinstance(gen.target, ast.Name)
+                and _module_list_iter(gen.iter) and not isinstance(gen.iter, ast.Call)
+                and gen.target.id not in names and gen.target.id not in GLOBALS | {"self", "_"}
+                and not gen.target.id.startswith("_") and gen.target.id not in self.classes
+                and isinstance(elt, ast.Call) and isinstance(elt.func, ast.Name) and elt.func.id == gen.target.id
+                and not elt.keywords and elt.args and all(isinstance(a, ast.Name) and a.id in names
+                                                          for a in elt.args)):
+            _fail(comp, "a comprehension other than forward's `[path(x) for path in self.paths]`")
 
     def repeat(self, s: ast.For, names: set[str]) -> None:
         """__init__'s `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`."""
@@ -442,8 +478,9 @@ class _Checker:
                     _fail(s, "else branch or nested if")
                 self.test(s.test, names, kind)
                 self.body(s.body, names, kind, depth + 1)
-            elif isinstance(s, ast.For):
-                if depth != 0 or s.orelse or not isinstance(s.target, ast.Name):
+            elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not (
+                    kind == "forward" and depth == 0 and not s.orelse and _module_list_iter(s.iter)):
+                if depth != 0 or s.orelse:
                     _fail(s, f"for loop in {kind}")
                 if kind == "init_weights":
                     self.for_iter(s.iter, names)
@@ -458,6 +495,9 @@ class _Checker:
                 else:
                     _fail(s, f"for loop in {kind}")
                 names.add(s.target.id)
+                self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For) and kind == "forward" and depth == 0 and not s.orelse:
+                self.member_loop(s, names)
                 self.body(s.body, names, kind, depth + 1)
             elif isinstance(s, ast.Pass):
                 if kind != "init_weights":
@@ -544,6 +584,7 @@ class _Checker:
                                           and isinstance(fn.body[0].value, ast.Call)
                                           and self._is_super_init(fn.body[0].value)):
             _fail(fn, "__init__ must start with super().__init__()")
+        self.forward = fn.name == "forward"
         self.body(fn.body, names, fn.name)
 
     def cls(self, c: ast.ClassDef, root: bool) -> None:
@@ -617,6 +658,19 @@ def _module_classes(tree: ast.Module) -> tuple[list, str]:
 def _ordered(tree: ast.Module) -> bool:
     """Whether the file starts `from collections import OrderedDict`."""
     return bool(tree.body) and _dump(tree.body[0]) == _dump(ast.parse(ORDERED).body[0])
+
+
+def _module_list_iter(it) -> list[str] | None:
+    """The lists a forward's member loop runs over: `self.convs`, or `zip(self.convs, self.bns)`."""
+    def attr(e) -> str | None:
+        return (e.attr if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self"
+                and not e.attr.startswith("_") else None)
+    if attr(it):
+        return [attr(it)]
+    if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip" and not it.keywords
+            and len(it.args) >= 2 and all(map(attr, it.args))):
+        return [attr(a) for a in it.args]
+    return None
 
 
 def _plain_default(d: ast.expr) -> bool:

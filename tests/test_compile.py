@@ -386,17 +386,17 @@ def test_forward_is_straight_line_code():
 
 
 def test_locals_are_named_after_what_they_hold(spec_file):
-    """A list member's value is named after it (`paths_0`, never `out` beside a reused `x`), and
-    `identity` is only a residual block's shortcut: a term added in the middle of forward keeps
-    its node's name."""
+    """A list member's value is named after it (`paths_0`, never `out` beside a reused `x`; stacked
+    in another order than the list's, no comprehension), and `identity` is only a residual block's
+    shortcut: a term added in the middle of forward keeps its node's name."""
     path = spec_file(
         "archspec: 1\ninput: [4, 8, 8]\nnodes:\n"
         "  - paths[0]: {op: conv, out: 4, k: 3, pad: 1, in: input}\n  - paths[1]: {op: conv, out: 4, k: 1, in: input}\n"
-        "  - {op: stack, in: ['paths[0]', 'paths[1]']}\n  - flatten\n  - stem: {op: linear, out: 16}\n"
+        "  - {op: stack, in: ['paths[1]', 'paths[0]']}\n  - flatten\n  - stem: {op: linear, out: 16}\n"
         "  - mid: {op: linear, out: 16}\n  - side: {op: linear, out: 16, in: stem}\n"
         "  - total: {op: add, in: [mid, side]}\n  - head: {op: linear, out: 16}\n  - {op: concat, in: [head, total]}\n")
     text = source(path)
-    assert "paths_1 = self.paths[1](x)\n        out = torch.stack([paths_0, paths_1], 1)" in text
+    assert "paths_1 = self.paths[1](x)\n        out = torch.stack([paths_1, paths_0], 1)" in text
     assert "side = self.side(stem)\n        total = mid.add_(side)" in text and "identity" not in text
     assert check(path).ok
 

@@ -16,7 +16,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   the repeat's index as one comprehension over it, `for j in range(3)`), and so is a group
   that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
-  (DenseNet's dense layers) is built by a for loop and run by one;
+  (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
+  members forward runs alike is looped over (`loops`: a comprehension of the members' calls
+  inside the call that reads them all, a for loop over stretches alike but for the member);
 - activations and every op with a module form as modules (alike anonymous ones share one
   attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
   ReLU and add in place where nothing else reads their input (`out += identity`);
@@ -25,7 +27,8 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
 
 The pipeline: `scopes` places the nodes in a tree of scopes (what each reads and returns,
 which are nn.Sequential chains); `classes` gives every other scope a class, with its
-`forward` body from `forward` (each functional node's expression from `expr`) and constructor
+`forward` body from `forward` (each functional node's expression from `expr`, loops over
+list members from `loops`) and constructor
 parameters (`ctorparams`): the numbers the spec wrote as expressions of the block's parameters
 written as those expressions, its `let:` values as locals (`specexpr`), a rate the spec computes
 where it makes a block the class builds carried up to it (`lift`: ConvNeXt's drop-path rates from

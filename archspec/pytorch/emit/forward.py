@@ -10,7 +10,8 @@ from typing import Any
 
 from ...names import Namespace, name_problem
 from ...ops.base import literal
-from .expr import callees, expression, in_place_add, node_expr, with_numbers
+from .expr import Verbatim, callees, expression, in_place_add, node_expr, with_numbers
+from .loops import comprehension, gathered, gathers, lists, member_loops
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
@@ -100,7 +101,11 @@ class _Forward:
         self.numbers: list[tuple[str, Any]] = []
         self.calls: dict[str, int] = {}
         self.callees: set[str] = set()
-        self.main, self.train = self._schedule()
+        main, train = self._schedule()
+        self.lists = lists(sn)
+        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional))
+                                                    for part in (main, train))
+        self.gathered = {**first, **second}          # a run of list members read as one list: one child
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
         self.last.update({r: len(self.order) for r in sn.exports})
@@ -147,7 +152,11 @@ class _Forward:
                 self.calls.setdefault(called, len(out))      # the first line of its step
             if line is not None:
                 out += [f"{'    ' if i >= len(self.main) else ''}{part}" for part in line.split("\n")]
-        return out + self._returns()
+        looped = member_loops(out, self.lists)
+        if looped != out:            # where each call is now: the first line naming it
+            self.calls = {a: next(j for j, line in enumerate(looped) if f"self.{a}(" in line)
+                          for a in self.calls if any(f"self.{a}(" in line for line in looped)}
+        return looped + self._returns()
 
     def _step(self, i: int, c: Child) -> str | None:
         """The line computing one child; None where it only renames a value (an identity)."""
@@ -277,6 +286,9 @@ class _Forward:
             assert e is not None       # a node without a call is a module (ScopeTree._as_module)
             e = with_numbers(e, c.local, self.slots, self.numbers)
             self.callees |= callees(e)
+            g = self.gathered.get(c)
+            if g is not None:        # its list of the members' outputs: the members' calls, in a comprehension
+                e = gathered(e, g.items, Verbatim(comprehension(g.root, args, self.live)))
             text = expression(e, args)
         if self.probe:
             return f"_probe(self, {literal(c.local)}, {text})", None
