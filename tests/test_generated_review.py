@@ -462,7 +462,7 @@ def test_one_class_per_block_but_the_known_splits(spec):
     """block-split: each block is one class (an op or activation some instances lack runs under
     the block's flag, a module some lack is an argument that may be None, and what stands for it
     may be the block's input: WRN's shortcut), but for the splits listed."""
-    classes = [c for c in ast.parse(emit(archspec.analyze(spec))).body if isinstance(c, ast.ClassDef)]
+    classes = [c for c in ast.parse(shipped_source(Path(spec))).body if isinstance(c, ast.ClassDef)]
     per_block: dict[str, list[str]] = {}
     for cls in classes:
         doc = _doc(cls)
