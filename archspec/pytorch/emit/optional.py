@@ -49,7 +49,9 @@ class Joiner:
         if sn.scope is None or not sn.scope.block or sn in self.planner.loop_of:
             return None
         planner = self.planner
-        plans = [p for p in planner.of_block.get(base, []) if p not in planner.looped]    # a loop builds it as it is
+        block = sn.scope.block            # `res_block` and `resBlock` are both ResBlock: never one class
+        plans = [p for p in planner.of_block.get(base, [])      # a loop builds it as it is
+                 if p not in planner.looped and p.instances[0].scope is not None and p.instances[0].scope.block == block]
         self.tests += sum(planner.children_of[p] + len(sn.children) for p in plans)
         _check_tests(self.tests, sn)
         for plan in plans:
