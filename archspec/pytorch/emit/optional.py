@@ -51,7 +51,7 @@ class Joiner:
         planner = self.planner
         block = sn.scope.block            # `res_block` and `resBlock` are both ResBlock: never one class
         plans = [p for p in planner.of_block.get(base, [])      # a loop builds it as it is
-                 if p not in planner.looped and p.instances[0].scope is not None and p.instances[0].scope.block == block]
+                 if p not in planner.looped and getattr(p.instances[0].scope, "block", None) == block]
         self.tests += sum(planner.children_of[p] + len(sn.children) for p in plans)
         _check_tests(self.tests, sn)
         for plan in plans:
