@@ -151,8 +151,8 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     """A functional child some instances lack (an add where the block is residual), or a module
     the class builds itself (`_build_inside`), is there where a flag the constructor takes says
     so: the block's boolean `let:` or parameter that is true exactly where it is there
-    (MobileNetV2's `residual`), else false (Res2Net's sums: `not first`), else one named after
-    it (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
+    (MobileNetV2's `residual`), else false (`if not self.first:`), else one named after it
+    (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
     out = {}
     for local in plan.absent:

@@ -168,7 +168,7 @@ class _Forward:
         for r in dying:
             if r not in held:
                 self.live.release(self.var[r])
-        reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and not held[:1] == dying[:1]
+        reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
                     else None)
         if absent is None and expr == reusable and len(c.outputs) == 1:
             self.var[c.outputs[0]] = self.live.take(reusable)
