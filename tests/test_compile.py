@@ -200,6 +200,26 @@ def test_a_group_read_inside_keeps_its_class(spec_file):
     assert check(path).ok
 
 
+def test_a_block_that_only_wraps_a_stateless_module_is_that_module(spec_file):
+    """A block of one tensorless module of its input (ResNet-CIFAR's option-A shortcut) is no
+    class: its caller builds the module (`PadChannels(4, 8, stride=2)`). A block of one conv keeps
+    its class, whose attribute is in every state_dict key; both compile to the graph's keys."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n"
+        "  shortcut:\n    params: {out: int}\n    nodes:\n      - {op: pad_channels, out: '${out}', stride: 2}\n"
+        "  proj:\n    params: {out: int}\n    nodes:\n      - conv: {op: conv, out: '${out}', k: 1}\n"
+        "nodes:\n  - a: {use: shortcut, out: 8}\n  - b: {use: proj, out: 6}\n")
+    text = source(path)
+    assert "class Shortcut(" not in text and "self.a = PadChannels(4, 8, stride=2)\n" in text
+    assert "class Proj(nn.Module):" in text and "self.b = Proj(8, 6)\n" in text
+    m = archspec.compile(path)
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(path).state_dict_shapes()
+    assert list(m.state_dict()) == ["b.conv.weight", "b.conv.bias"]
+    x = torch.randn(1, 4, 8, 8)
+    torch.testing.assert_close(m.a(x), F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, 4)), rtol=0, atol=0)
+    assert check(path).ok
+
+
 def test_equal_sequential_children_are_written_once():
     """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
     `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""

@@ -224,6 +224,8 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
                                                    and type(a.value) is int for a in c.args)]
     if doc and doc[0] == "Group" and init is not None and _chains_its_children(cls, init):
         out.append(f"group-class: {cls.name}: forward only chains its children: an nn.Sequential")
+    if doc and doc[0] == "Block" and init is not None and _wraps_one(init) and _chains_its_children(cls, init):
+        out.append(f"group-class: {cls.name}: only wraps one module: its callers build that module")
     for f in (f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "forward"):
         out += _review_forward(f, cls.name)
     return out
@@ -269,6 +271,14 @@ def _carries(st: ast.stmt, v: str) -> bool:
     read = {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return (isinstance(st, ast.Assign) and [ast.unparse(t) for t in st.targets] == [v]
             and read <= {v, "self", "torch", "F"})
+
+
+def _wraps_one(init: ast.FunctionDef) -> bool:
+    """__init__ registers one child, a module of one call that makes no other module (ResNet's
+    option-A shortcut as `self.pad_channels = PadChannels(...)`)."""
+    made = [s.value for s in init.body if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Attribute)]
+    return len(made) == 1 and isinstance(made[0], ast.Call) and not any(
+        isinstance(a, ast.Call) for a in [*made[0].args, *(k.value for k in made[0].keywords)])
 
 
 def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
@@ -409,6 +419,25 @@ class SplitAttentionSkip(nn.Module):
 '''
     classes = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
     assert _per_stage(classes) == ["class-per-stage: SplitAttention2: SplitAttention but for its numbers"]
+
+
+def test_a_block_that_only_wraps_one_module_is_a_finding():
+    """ResNet-CIFAR's option-A shortcut as a class of its own, as the emitter wrote it before:
+    the class only passes its input to one module, which its callers could build instead."""
+    src = '''
+class ShortcutA(nn.Module):
+    """Block 'shortcut_A': layer2.0.downsample, layer3.0.downsample (2 instances)."""
+    def __init__(self, in_channels, out, stride=1):
+        super().__init__()
+        self.pad_channels = PadChannels(in_channels, out, stride=stride)
+    def forward(self, x):
+        x = self.pad_channels(x)
+        return x
+'''
+    cls = ast.parse(src).body[0]
+    assert isinstance(cls, ast.ClassDef)
+    found = _review_class(cls, False, "resnet_cifar", {}, {"shortcut_A": {"out", "stride"}}, {})
+    assert found == ["group-class: ShortcutA: only wraps one module: its callers build that module"]
 
 
 def test_a_group_that_does_more_than_chain_is_no_finding():

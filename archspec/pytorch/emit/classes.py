@@ -324,8 +324,23 @@ class ClassPlanner:
                 plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots).lines
 
     def unique_plans(self) -> list[ClassPlan]:
-        """Every class once, in post-order (a merged class is filed under several structures)."""
-        return list({id(p): p for p in self.plans.values()}.values())
+        """Every class once, in post-order (a merged class is filed under several structures),
+        but those that only wrap a module (`wrapped`): their callers build the module itself."""
+        plans = {id(p): p for p in self.plans.values()}.values()
+        return [p for p in plans if self.wrapped(p.rep) is None]
+
+    def wrapped(self, sn: ScopeNode) -> Child | None:
+        """The one child a block instance only wraps, which its caller builds in its place: a
+        module of the block's one input that gives its output and holds no tensor, so that no
+        state_dict key names either (ResNet's option-A shortcut, `downsample=PadChannels(16, 32,
+        stride=2)`, where a class would only pass its input on)."""
+        if sn.scope is None or sn.sequential or sn is self.tree.root or len(sn.children) != 1:
+            return None
+        c = sn.children[0]
+        if (c.node is None or not c.module or c.node.tensors or c.inputs != sn.inputs[:1]
+                or len(sn.inputs) != 1 or c.outputs != sn.exports):
+            return None
+        return c
 
     @property
     def root(self) -> ClassPlan:
@@ -344,6 +359,9 @@ class ClassPlanner:
             return call
         if c.sub.sequential:
             return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
+        inner = self.wrapped(c.sub)
+        if inner is not None:
+            return self.ctor(inner)
         plan = self.plan_of[c.sub]
         present = {g.local: g for g in c.sub.children}
         given = list(zip(plan.params, self.args_of[c.sub]))      # the required ones first (`parameterise`)
