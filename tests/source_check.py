@@ -326,15 +326,36 @@ class _Checker:
             self.expr(k.value, names)
 
     def named_children(self, od: ast.Call, names: set[str]) -> None:
-        """nn.Sequential's `OrderedDict([("name", Module(...)), ...])`: plain names, constructor calls."""
+        """nn.Sequential's `OrderedDict([("name", Module(...)), ...])`: plain names, constructor calls;
+        a run of them `*[(f"name{j + 2}", Module(..., 352 + 32 * j)) for j in range(n)]`."""
         items = od.args[0] if len(od.args) == 1 and not od.keywords else None
         if not (isinstance(items, ast.List) and items.elts and all(
-                isinstance(e, ast.Tuple) and len(e.elts) == 2 and isinstance(e.elts[0], ast.Constant)
-                and isinstance(e.elts[0].value, str) and isinstance(e.elts[1], ast.Call) for e in items.elts)):
+                isinstance(e, ast.Starred) or isinstance(e, ast.Tuple) and len(e.elts) == 2
+                and isinstance(e.elts[0], ast.Constant) and isinstance(e.elts[0].value, str)
+                and isinstance(e.elts[1], ast.Call) for e in items.elts)):
             _fail(od, "an OrderedDict other than nn.Sequential's `OrderedDict([(\"name\", Module(...)), ...])`")
         for e in items.elts:
+            if isinstance(e, ast.Starred):
+                self.named_run(e.value, names)
+                continue
             self.expr(e.elts[0], names)
             self.call(e.elts[1], names)
+
+    def named_run(self, comp: ast.expr, names: set[str]) -> None:
+        """`[(f"<plain name>{j}", Module(...)) for j in range(<int>)]` (or `{j + <int>}`): the index a
+        name of its own, read by the name and the call's arithmetic, nothing else."""
+        gen = comp.generators[0] if isinstance(comp, ast.ListComp) and len(comp.generators) == 1 else None
+        target = gen.target.id if gen is not None and isinstance(gen.target, ast.Name) else None
+        it = gen.iter if gen is not None else None
+        elt = comp.elt if isinstance(comp, ast.ListComp) else None
+        if not (gen is not None and target is not None and not gen.ifs and not gen.is_async
+                and self._index_name(target, names) and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and it.func.id == "range" and len(it.args) == 1 and not it.keywords
+                and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int and it.args[0].value >= 2
+                and isinstance(elt, ast.Tuple) and len(elt.elts) == 2 and isinstance(elt.elts[1], ast.Call)
+                and self._loop_name(elt.elts[0], {target}, (target,))):
+            _fail(comp, "a run of named children other than `*[(f\"name{j}\", Module(...)) for j in range(n)]`")
+        self.call(elt.elts[1], names | {target})
 
     def repeat_children(self, comp: ast.expr, names: set[str], indexed: bool = False) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
@@ -365,7 +386,7 @@ class _Checker:
                     or name.startswith("_") or (self.probe and name == "_probe"))
 
     @staticmethod
-    def _loop_name(node, names: set[str]) -> bool:
+    def _loop_name(node, names: set[str], indices: tuple[str, ...] = LOOP_INDICES) -> bool:
         """f"<plain name>{i}" or f"<plain name>{i + <int>}", i a loop variable."""
         if not (isinstance(node, ast.JoinedStr) and len(node.values) == 2):
             return False
@@ -378,7 +399,7 @@ class _Checker:
         if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) and isinstance(v.right, ast.Constant) \
                 and type(v.right.value) is int:
             v = v.left
-        return isinstance(v, ast.Name) and v.id in names and v.id in LOOP_INDICES
+        return isinstance(v, ast.Name) and v.id in names and v.id in indices
 
     def member_loop(self, s: ast.For, names: set[str]) -> None:
         """forward's `for conv in self.convs:` or `for conv, bn in zip(self.convs, self.bns):` over

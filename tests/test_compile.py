@@ -185,6 +185,34 @@ def _refused(text: str, mutants: list[str]) -> None:
             check_generated_source(evil)
 
 
+def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
+    """DPN-68's stages as timm builds them in a loop: conv4_2 .. conv4_12, whose input width grows
+    by the stage's increment, as `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in
+    range(11)]` in the OrderedDict; a run of two (conv5_2, conv5_3) stays written out. The
+    state_dict keys and their order are the graph's."""
+    text = source(SPECS / "dpn68.yaml")
+    assert '*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)],\n' in text
+    assert '*[(f"conv3_{j + 2}", DualPath(224 + 32 * j, 256, 128, 32)) for j in range(3)],\n' in text
+    assert '("conv5_2", DualPath(704, 1024, 512, 64)),\n' in text and '"conv4_1"' in text
+    m = archspec.compile(SPECS / "dpn68.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "dpn68.yaml")).state_dict_shapes()
+    names = [name for name, _ in m.features.named_children()]
+    assert names[9:21] == [f"conv4_{k}" for k in range(1, 13)] and names[5:9] == ["conv3_1", "conv3_2", "conv3_3",
+                                                                                    "conv3_4"]
+    check_generated_source(text)
+    run = '*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)]'
+    _refused(text, [text.replace(run, run.replace('{j + 2}', '{__import__}')),
+                    text.replace(run, run.replace('for j in range(11)', 'for j in range(11) if j')),
+                    text.replace(run, run.replace('f"conv4_{j + 2}"', '"conv4_" + str(j)')),
+                    text.replace(run, run.replace('range(11)', 'x')),
+                    text.replace(run, run.replace('{j + 2}', '{j!r}')),
+                    text.replace(run, run.replace('f"conv4_', 'f"conv4.')),
+                    text.replace(run, run.replace('for j in', 'for self in')),
+                    text.replace(run, run.replace('32))', '32), 1)')),
+                    text.replace(run, run.replace('range(11)', 'range(11) for k in range(2)'))])
+
+
 def test_a_group_read_inside_keeps_its_class(spec_file):
     """A group an output reads inside, or that runs one module twice, is no chain: a class of its
     own, as before."""

@@ -163,11 +163,20 @@ def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: in
 def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) -> str:
     """nn.Sequential(OrderedDict([("conv0", ...), ...])) of named children, laid out as ruff
     does (torchvision's DenseNet `features`): a child too long for `("name", ...),` on one line
-    has its pair split, one item a line."""
+    has its pair split, one item a line; a run of children named prefix<k>, prefix<k + 1>, ... of
+    one constructor whose numbers are equal or grow by fixed steps is one comprehension (`_run`)."""
     inner = indent + "            "
+    named = [(name, v, list(itertools.islice(slots, len(_numbers(v, "", []))))) for name, v in call.args]
     items = []
-    for name, v in call.args:
-        mine = list(itertools.islice(slots, len(_numbers(v, "", []))))     # what rendering it takes
+    k = 0
+    while k < len(named):
+        n, text = _run(named[k:], inner)
+        if n:
+            items.append(text)
+            k += n
+            continue
+        name, v, mine = named[k]
+        k += 1
         head = f"({literal(name)}, "
         one = render_call(v, iter(mine), inner, len(head), 2)
         if "\n" in one or len(inner) + len(head) + len(one) + 2 > WIDTH:
@@ -178,6 +187,59 @@ def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) ->
     body = "".join(f"{inner}{item},\n" for item in items)
     return (f"nn.Sequential(\n{indent}    OrderedDict(\n{indent}        [\n{body}"
             f"{indent}        ]\n{indent}    )\n{indent})")
+
+
+RUN_MIN = 3                                     # named children a comprehension writes, at the least
+_NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?_?)([0-9]+)")
+
+
+def _run(named: list[tuple[str, Any, list[str | None]]], indent: str) -> tuple[int, str]:
+    """(n, text): the first n named children as one comprehension, as timm's DPN builds a stage's
+    blocks in a loop (`*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in
+    range(11)]`), where n >= RUN_MIN children are named prefix<k>, prefix<k + 1>, ..., are made by
+    one constructor, and each number is the same in all or an int growing by a fixed step;
+    else (0, "")."""
+    first = _NAMED_STEP.fullmatch(named[0][0])
+    if first is None or not isinstance(named[0][1], Call):
+        return 0, ""
+    prefix, start = first[1], int(first[2])
+    key = _shape_key(named[0][1])
+    n = 0
+    for name, v, mine in named:
+        m = _NAMED_STEP.fullmatch(name)
+        if not (m and m[1] == prefix and int(m[2]) == start + n and isinstance(v, Call) and _shape_key(v) == key
+                and mine == named[0][2] and not any(isinstance(s, Indexed) for s in mine)):
+            break
+        n += 1
+    columns = list(zip(*[[x for _, x in _numbers(v, "", [])] for _, v, _ in named[:n]]))
+    if n < RUN_MIN or not all(len(set(map(repr, col))) == 1 or _steps(col) for col in columns):
+        return 0, ""
+    words = set(_WORD.findall(" ".join(s for s in named[0][2] if s)))
+    index = next(i for i in ("j", "i", "k", "step") if i not in words)
+    given = iter(named[0][2])
+    texts = [_stepped(col, index) if len(set(map(repr, col))) > 1 else next(given) or None for col in columns]
+    name = f'f"{prefix}{{{index}{f" + {start}" if start else ""}}}"'
+    call = render_call(named[0][1], iter(texts), indent + "    ", 0, 1)
+    loop = f"for {index} in range({n})"
+    one = f"*[({name}, {call}) {loop}]"
+    if "\n" not in call and len(indent) + len(one) + 1 <= WIDTH:
+        return n, one
+    if "\n" not in call and len(indent) + 4 + len(name) + len(call) + 4 <= WIDTH:
+        return n, f"*[\n{indent}    ({name}, {call})\n{indent}    {loop}\n{indent}]"
+    return 0, ""
+
+
+def _steps(col: tuple) -> bool:
+    """Ints that grow (or shrink) by one fixed step."""
+    return all(type(v) is int for v in col) and col[1] != col[0] and all(
+        b - a == col[1] - col[0] for a, b in zip(col, col[1:]))
+
+
+def _stepped(col: tuple, index: str) -> str:
+    """The k-th of an int progression as an expression of its index (`352 + 32 * j`)."""
+    step = col[1] - col[0]
+    term = index if abs(step) == 1 else f"{abs(step)} * {index}"
+    return term if col[0] == 0 and step > 0 else f"{col[0]} {'+' if step > 0 else '-'} {term}"
 
 
 def module_list(members: list[tuple[tuple[int, ...], Child]], ctor: Callable[[Child], Call | None]) -> Call:
