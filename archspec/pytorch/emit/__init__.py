@@ -15,7 +15,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
   (a run of equal ones written once, `*[Block(...) for _ in range(n)]`, a run whose rates follow
   the repeat's index as one comprehension over it, `for j in range(3)`), and so is a group
-  that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`;
+  that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`
+  (a run of named children whose numbers grow by fixed steps as one comprehension, DPN's
+  `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in range(11)]`);
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls
