@@ -73,6 +73,7 @@ class _Reject(Exception):
 
 
 TENSOR = ast.parse("torch.Tensor", mode="eval").body
+MAYBE_TENSOR = ast.parse("torch.Tensor | None", mode="eval").body    # forward's input that defaults to another
 ORDERED_DICT = ast.parse("OrderedDict", mode="eval").body
 
 
@@ -199,6 +200,7 @@ class _Checker:
         self.probe = probe
         self.ordered = ordered          # the file imports OrderedDict
         self.forward = False            # checking a forward (its comprehension of members' calls)
+        self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -542,9 +544,12 @@ class _Checker:
             flag = t.operand if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not) else t
             flag_ok = (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name)
                        and flag.value.id == "self" and not flag.attr.startswith("_"))     # `if self.residual:`
-            if not (optional or flag_ok):
-                _fail(t, "an if other than `if self.training:`, `if [not] self.<flag>:` or "
-                         "`if self.<child> is not None:`")
+            given = (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Is)
+                     and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value is None
+                     and isinstance(t.left, ast.Name) and t.left.id in self.maybe)       # `if shortcut is None:`
+            if not (optional or flag_ok or given):
+                _fail(t, "an if other than `if self.training:`, `if [not] self.<flag>:`, "
+                         "`if self.<child> is not None:` or `if <input> is None:`")
             return
         if kind != "init_weights":
             _fail(t, f"if in {kind}")
@@ -590,12 +595,17 @@ class _Checker:
         if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.kw_defaults
                 or not a.args or a.args[0].arg != "self"):
             _fail(fn, "method arguments other than (self, name, ...)")
-        if a.defaults and (fn.name != "__init__" or not all(map(_plain_default, a.defaults))):
+        maybe = a.args[len(a.args) - len(a.defaults):] if fn.name == "forward" else []   # `shortcut=None`
+        if a.defaults and not (fn.name == "__init__" and all(map(_plain_default, a.defaults)) or maybe and all(
+                isinstance(d, ast.Constant) and d.value is None for d in a.defaults) and all(
+                _dump(arg.annotation) == _dump(MAYBE_TENSOR) for arg in maybe)):
             _fail(fn, "a default other than a plain value (a block parameter's, an optional child's None) "
-                      "in __init__")
+                      "in __init__, or None for forward's `torch.Tensor | None`")
         names = {"self"}
+        self.maybe = {arg.arg for arg in maybe}
         for arg in a.args[1:]:
-            annotated = arg.annotation and not (fn.name == "forward" and _dump(arg.annotation) == _dump(TENSOR))
+            annotated = arg.annotation and not (fn.name == "forward" and _dump(arg.annotation) == _dump(
+                MAYBE_TENSOR if arg.arg in self.maybe else TENSOR))
             if annotated or arg.arg in GLOBALS or arg.arg.startswith("_") or arg.arg in self.classes:
                 _fail(arg, f"argument {arg.arg!r}")
             names.add(arg.arg)

@@ -213,6 +213,44 @@ def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
                     text.replace(run, run.replace('range(11)', 'range(11) for k in range(2)'))])
 
 
+def test_an_input_some_instances_are_given_twice_defaults_to_the_other():
+    """DLA's leaves take (x, shortcut), some `in: [tree1, tree1]`: one class, as timm's BasicBlock,
+    `forward(self, x, shortcut=None)` with `if shortcut is None: shortcut = x`; callers pass one
+    value where the spec gives it twice. The graph's keys, and fuse() folds every leaf."""
+    text = source(SPECS / "dla34.yaml")
+    assert text.count("class Basic") == 1 and "class BasicReduction" not in text
+    assert ("    def forward(self, x: torch.Tensor, shortcut: torch.Tensor | None = None) -> torch.Tensor:\n"
+            "        if shortcut is None:\n            shortcut = x\n        x = self.conv1(x)\n") in text
+    assert "self.tree1 = Basic(in_channels, out, stride=stride)\n" in text and "self.tree2 = Basic(out, out)\n" in text
+    assert "tree2 = self.tree2(tree1)\n" in text
+    m = archspec.compile(SPECS / "dla34.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "dla34.yaml")).state_dict_shapes()
+    check_generated_source(text)
+
+
+def test_an_input_given_twice_joins_only_where_nothing_changes_an_input_in_place(spec_file):
+    """A block of (x, s) given (a, b) and (c, c), whose add runs in place on x where nothing else
+    reads x (`x += t` at the first instance): then x is not the value s stands for once the add
+    has run, so the second instance, which reads s after it, keeps a class of its own. Both
+    compute (x + t(s)) + s."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  pair:\n    inputs: [x, s]\n    nodes:\n"
+        "      - t: {op: conv, out: 4, k: 1, in: s}\n      - y: {op: add, in: [x, t]}\n"
+        "      - {op: add, in: [y, s]}\n"
+        "nodes:\n  - a: {op: conv, out: 4, k: 1, in: input}\n  - b: {op: conv, out: 4, k: 1, in: input}\n"
+        "  - p: {use: pair, in: [a, b]}\n  - c: {op: conv, out: 4, k: 1, in: p}\n  - q: {use: pair, in: [c, c]}\n")
+    text = source(path)
+    assert "x += t" in text and text.count("class Pair") == 2 and "| None = None" not in text
+    m = archspec.compile(path).eval()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        a, b = m.a(x), m.b(x)
+        c = m.c(a + m.p.t(b) + b)
+        torch.testing.assert_close(m(x), c + m.q.t(c) + c, rtol=1e-5, atol=1e-5)
+    assert check(path).ok
+
+
 def test_a_group_read_inside_keeps_its_class(spec_file):
     """A group an output reads inside, or that runs one module twice, is no chain: a class of its
     own, as before."""

@@ -479,8 +479,7 @@ SPLIT: dict[str, dict[str, tuple[int, str]]] = {
                                             "is the other's with children left out")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
     "resnest14d": {"bottleneck": (2, "the avg_down shortcut's own structure differs with the stride")},
-    "dla34": {"basic": (2, "the projection is a chain member the stride-1 blocks lack"),
-              "tree": (2, "the level root's children read other values")},
+    "dla34": {"tree": (2, "the level root's concat reads one more value")},
     "bn_inception": {"inception": (3, "the stride-2 modules have other branches (no 1x1, a max pool), 5b another "
                                       "pool")},
 }

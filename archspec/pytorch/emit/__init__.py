@@ -10,7 +10,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   numbered only where nothing nameable does; an op some instances lack runs under a flag,
   the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
   where it is absent may be the block's input (WRN's `identity = x`); a block that only wraps
-  a module holding no tensor is that module (`downsample=PadChannels(16, 32, stride=2)`);
+  a module holding no tensor is that module (`downsample=PadChannels(16, 32, stride=2)`); a
+  named input some instances are given another's value for is None by default, standing for
+  that one (DLA's `forward(self, x, shortcut=None)`);
 - submodules registered in spec order under the spec's names, so state_dict keys are
   exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
   (a run of equal ones written once, `*[Block(...) for _ in range(n)]`, a run whose rates follow

@@ -31,6 +31,7 @@ class ClassPlan:
     optional: list[str] = field(default_factory=list)       # module children some lack: arguments that may be None
     built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
+    same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
@@ -41,8 +42,9 @@ class ClassPlan:
 
     @property
     def rep(self) -> ScopeNode:
-        """The instance the class is written from: one with every optional child."""
-        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent))
+        """The instance the class is written from: one with every optional child and input."""
+        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent)
+                    and not (self.same and sn.same))
 
     def absent_tests(self) -> dict[str, Absent]:
         """How forward writes each child some instances lack: the test that it is there, and the
@@ -382,8 +384,9 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             parameterise(self, plan)
-            if plan.rep not in self.loop_of and (plan.absent or self.numbers_of.get(plan.rep)):
+            if plan.rep not in self.loop_of and (plan.absent or plan.same or self.numbers_of.get(plan.rep)):
                 plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots).lines
+            plan.forward[:0] = [line for a, b in plan.same.items() for line in (f"if {a} is None:", f"    {a} = {b}")]
 
     def unique_plans(self) -> list[ClassPlan]:
         """Every class once, in post-order (a merged class is filed under several structures),

@@ -55,6 +55,8 @@ class Joiner:
         self.tests += sum(planner.children_of[p] + len(sn.children) for p in plans)
         _check_tests(self.tests, sn)
         for plan in plans:
+            if self._same_inputs(plan, sn):
+                return plan
             joined = self._joins(plan, sn)
             if joined:
                 modules = {c.local for i in [*planner.structures[plan], sn] for c in i.children if c.module}
@@ -91,6 +93,49 @@ class Joiner:
         if set(instead) != set(optional):
             return None
         return {o: self._nearest(fuller, o, instead, [i for i, h in zip(members, has) if o not in h]) for o in optional}
+
+    def _same_inputs(self, plan: ClassPlan, sn: ScopeNode) -> bool:
+        """Where `sn` and the class's structures are one, but for named inputs that some are given
+        another input's value (DLA's leaves `in: [tree1, tree1]`): the class takes each such input
+        as None by default, standing for that other one (timm's `shortcut=None`), where nothing
+        changes an input in place. Records it in `plan.same`."""
+        members = [*self.planner.structures[plan], sn]
+        if plan.absent or not all(m.args for m in members):
+            return False
+        full = max(members, key=lambda m: len(m.args))
+        same = {a: b for m in members for a, b in m.same.items()}
+        if len(full.args) == len(min(members, key=lambda m: len(m.args)).args) or full.same or any(
+                m.args + list(m.same) != full.args and sorted(m.args + list(m.same)) != sorted(full.args)
+                or any(same[a] != b for a, b in m.same.items()) for m in members):
+            return False
+        if not all(self._alike(full, m) for m in members if m is not full) or any(
+                self.planner.tree.inplace(n) and n.inputs[0] in full.inputs
+                for n in self._nodes(full)):
+            return False
+        plan.same = {a: same[a] for a in full.args if a in same}
+        return True
+
+    def _alike(self, full: ScopeNode, other: ScopeNode) -> bool:
+        """`other` is `full` with some inputs given another one's value: the same children, each
+        reading the same values (an input by its name)."""
+        def rel(sn: ScopeNode, ref: str) -> str:
+            r = _rel(sn, ref)
+            return f"<in {sn.args[int(r[4:-1])]}>" if r.startswith("<in ") else r
+
+        def reads(f_ref: str, o_ref: str) -> bool:
+            f, o = rel(full, f_ref), rel(other, o_ref)
+            return f == o or f.startswith("<in ") and other.same.get(f[4:-1]) == o[4:-1]
+        if [c.local for c in full.children] != [c.local for c in other.children]:
+            return False
+        for c, o in zip(full.children, other.children):
+            if (self.planner.ctor_key(c) != self.planner.ctor_key(o) or c.module != o.module
+                    or len(c.inputs) != len(o.inputs) or not all(map(reads, c.inputs, o.inputs))):
+                return False
+        return len(full.exports) == len(other.exports) and all(map(reads, full.exports, other.exports))
+
+    def _nodes(self, sn: ScopeNode) -> list:
+        """The nodes reading the scope's inputs."""
+        return [self.planner.tree.graph.nodes[r] for ref in sn.inputs for r in self.planner.tree.consumers.get(ref, [])]
 
     def _nearest(self, fuller: ScopeNode, local: str, instead: dict[str, str], lacking: list[ScopeNode]) -> str:
         """What stands for a left-out child, as near it as it may be: the output of a left-out

@@ -66,7 +66,7 @@ class _ClassWriter:
         plan = self.plan
         lines = [f"class {plan.name}(nn.Module):", *self._doc(), ""]
         lines += self._attributes() + self._init()
-        args = [f"{a}: torch.Tensor" for a in arg_names(plan.rep)]
+        args = [f"{a}: torch.Tensor" + (" | None = None" if a in plan.same else "") for a in arg_names(plan.rep)]
         lines += ["", "    " + bracketed("def forward", ["self", *args], f" -> {self._return_type()}:", "    ")]
         lines += [f"        {line}" for line in plan.forward]
         if self.init:
