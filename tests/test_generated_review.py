@@ -31,7 +31,11 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   writes as a plain value (`stride: 1`, DenseNet's `bn_size: 4`), or has another;
 - group-class: a group's class whose forward only runs its children in the order it registers
   them, each on the one before's result, where torchvision writes an nn.Sequential
-  (DenseNet's `features = nn.Sequential(OrderedDict([("conv0", ...), ...]))`).
+  (DenseNet's `features = nn.Sequential(OrderedDict([("conv0", ...), ...]))`), or a block's
+  class that only wraps one module, which its callers could build (ResNet-CIFAR's ShortcutA);
+- unrolled-run: three or more named children in a row, prefix<k>, prefix<k + 1>, ..., whose
+  calls differ only in ints growing by fixed steps, written one by one (DPN's conv4_2 ..
+  conv4_12) where one comprehension makes them.
 """
 from __future__ import annotations
 
@@ -93,7 +97,42 @@ def review(spec: str) -> list[str]:
     declared = {b.name: {p: d for p, d in b.params.items() if not (isinstance(d, str) and d in TYPE_NAMES)
                          and not has_expr(d)} for b in loaded.blocks.values()}
     out += _calls(classes) + _spec_defaults(classes, declared)
-    return out + [f"{g.name}: {f}" for f in _per_stage(classes)]
+    return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree)]
+
+
+_NAMED = re.compile(r"(\w*?_?)(\d+)")
+
+
+def _named_runs(tree: ast.Module) -> list[str]:
+    """unrolled-run: three or more OrderedDict items in a row named prefix<k>, prefix<k + 1>, ...
+    whose constructor calls differ only in ints that grow by fixed steps, written out one by one
+    where a comprehension would make them (DPN's conv4_2 .. conv4_12, as timm's loop)."""
+    out = []
+    for od in ast.walk(tree):
+        if not (isinstance(od, ast.Call) and ast.unparse(od.func) == "OrderedDict" and od.args
+                and isinstance(od.args[0], ast.List)):
+            continue
+        items = [(m, e.elts[1]) for e in od.args[0].elts if isinstance(e, ast.Tuple)
+                 and isinstance(e.elts[0], ast.Constant) and (m := _NAMED.fullmatch(str(e.elts[0].value)))]
+        k = 0
+        while k < len(items):
+            n = 1
+            while k + n < len(items) and _steps_on(items[k:k + n + 1]):
+                n += 1
+            if n >= 3:
+                out.append(f"unrolled-run: {items[k][0][0]} .. {items[k + n - 1][0][0]} written one by one")
+            k += n
+    return out
+
+
+def _steps_on(run: list[tuple[re.Match, ast.expr]]) -> bool:
+    """Named prefix<k>, prefix<k + 1>, ..., the calls alike but for ints that each grow by one step."""
+    m0 = run[0][0]
+    if any(m[1] != m0[1] or int(m[2]) != int(m0[2]) + i for i, (m, _) in enumerate(run)):
+        return False
+    shapes = {re.sub(r"Constant\(value=\d+\)", "#", ast.dump(c)) for _, c in run}
+    ints = [[n.value for n in ast.walk(c) if isinstance(n, ast.Constant) and type(n.value) is int] for _, c in run]
+    return len(shapes) == 1 and all(len({b - a for a, b in zip(col, col[1:])}) <= 1 for col in zip(*ints))
 
 
 def _signatures(classes: list[ast.ClassDef]) -> dict[str, tuple[list[str], dict[str, ast.expr]]]:
@@ -419,6 +458,24 @@ class SplitAttentionSkip(nn.Module):
 '''
     classes = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
     assert _per_stage(classes) == ["class-per-stage: SplitAttention2: SplitAttention but for its numbers"]
+
+
+def test_a_run_of_named_children_written_one_by_one_is_a_finding():
+    """DPN-68's stage as the emitter wrote it before: conv4_2 .. conv4_5 one by one, their input
+    widths 352, 384, ... by the stage's increment; a run of two, or one whose step varies, is none."""
+    src = '''
+features = nn.Sequential(OrderedDict([
+    ("conv4_1", DualPathReduction(320, 512, 256, 32)),
+    ("conv4_2", DualPath(352, 512, 256, 32)),
+    ("conv4_3", DualPath(384, 512, 256, 32)),
+    ("conv4_4", DualPath(416, 512, 256, 32)),
+    ("conv4_5", DualPath(448, 512, 256, 32)),
+    ("conv5_1", DualPath(704, 1024, 512, 64)),
+    ("conv5_2", DualPath(704, 1024, 512, 64)),
+    ("a1", X(1)), ("a2", X(2)), ("a3", X(4)),
+]))
+'''
+    assert _named_runs(ast.parse(src)) == ["unrolled-run: conv4_2 .. conv4_5 written one by one"]
 
 
 def test_a_block_that_only_wraps_one_module_is_a_finding():
