@@ -168,22 +168,23 @@ def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) ->
     has its pair split, one item a line; a run of children named prefix<k>, prefix<k + 1>, ... of
     one constructor whose numbers are equal or grow by fixed steps is one comprehension (`_run`)."""
     inner = indent + "            "
-    named = [(name, v, list(itertools.islice(slots, len(_numbers(v, "", []))))) for name, v in call.args]
+    named = [_Named(name, v, list(itertools.islice(slots, len(_numbers(v, "", []))))) for name, v in call.args]
     items = []
     k = 0
     while k < len(named):
-        n, text = _run(named[k:], inner)
-        if n:
+        n = _run_length(named, k)
+        text = _run(named[k:k + n], inner) if n >= RUN_MIN else None
+        if text is not None:
             items.append(text)
             k += n
             continue
-        name, v, mine = named[k]
+        item = named[k]
         k += 1
-        head = f"({literal(name)}, "
-        one = render_call(v, iter(mine), inner, len(head), 2)
+        head = f"({literal(item.name)}, "
+        one = render_call(item.call, iter(item.slots), inner, len(head), 2)
         if "\n" in one or len(inner) + len(head) + len(one) + 2 > WIDTH:
-            items.append(f"(\n{inner}    {literal(name)},\n{inner}    "
-                         f"{render_call(v, iter(mine), inner + '    ', 0, 1)},\n{inner})")
+            items.append(f"(\n{inner}    {literal(item.name)},\n{inner}    "
+                         f"{render_call(item.call, iter(item.slots), inner + '    ', 0, 1)},\n{inner})")
         else:
             items.append(f"{head}{one})")
     body = "".join(f"{inner}{item},\n" for item in items)
@@ -195,46 +196,68 @@ RUN_MIN = 3                                     # named children a comprehension
 _NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?_?)([0-9]+)")
 
 
-def _run(named: list[tuple[str, Any, list[str | None]]], indent: str) -> tuple[int, str]:
-    """(n, text): the first n named children as one comprehension, as timm's DPN builds a stage's
-    blocks in a loop (`*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in
-    range(11)]`), where n >= RUN_MIN children are named prefix<k>, prefix<k + 1>, ..., are made by
-    one constructor, and each number is the same in all or an int growing by a fixed step;
-    else (0, "")."""
-    first = _NAMED_STEP.fullmatch(named[0][0])
-    if first is None or not isinstance(named[0][1], Call):
-        return 0, ""
-    prefix, start = first[1], int(first[2])
-    key = _shape_key(named[0][1])
-    n = 0
-    for name, v, mine in named:
-        m = _NAMED_STEP.fullmatch(name)
-        if not (m and m[1] == prefix and int(m[2]) == start + n and isinstance(v, Call) and _shape_key(v) == key
-                and mine == named[0][2] and not any(isinstance(s, Indexed) for s in mine)):
+class _Named:
+    """A named child of an OrderedDict: its constructor, the slots its numbers take, and what
+    `_run_length` compares (its name's prefix and number, its call's shape and numbers)."""
+
+    def __init__(self, name: str, call: Any, slots: list[str | None]) -> None:
+        self.name, self.call, self.slots = name, call, slots
+        m = _NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
+        self.step = (m[1], int(m[2])) if m else None
+        self.key = (_shape_key(call), tuple(map(str, slots))) if m and not any(
+            isinstance(x, Indexed) for x in slots) else None
+        self.numbers = [v for _, v in _numbers(call, "", [])] if m else []
+
+
+def _run_length(named: list[_Named], k: int) -> int:
+    """How many children from the k-th on a comprehension may make: named prefix<j>, prefix<j + 1>,
+    ..., one constructor, each number equal in all or an int growing by one fixed step (linear:
+    each child is compared with the one before and the run's first two)."""
+    first = named[k]
+    if first.key is None or first.step is None:
+        return 1
+    n = 1
+    while k + n < len(named):
+        c, prev = named[k + n], named[k + n - 1]
+        if not (c.key == first.key and c.step == (first.step[0], first.step[1] + n)
+                and all(_steps_alike(a, b, x, y) for a, b, x, y in zip(
+                    first.numbers, named[k + 1].numbers if n > 1 else c.numbers, prev.numbers, c.numbers))):
             break
         n += 1
-    columns = list(zip(*[[x for _, x in _numbers(v, "", [])] for _, v, _ in named[:n]]))
-    if n < RUN_MIN or not all(len(set(map(repr, col))) == 1 or _steps(col) for col in columns):
-        return 0, ""
-    words = set(_WORD.findall(" ".join(s for s in named[0][2] if s)))
+    return n
+
+
+def _steps_alike(a: Any, b: Any, x: Any, y: Any) -> bool:
+    """The step from x to y is the run's, from a to b: none (the same value), or one int step."""
+    if repr(a) == repr(b):
+        return repr(x) == repr(y)
+    return all(type(v) is int for v in (a, b, x, y)) and y - x == b - a
+
+
+def _run(named: list[_Named], indent: str) -> str | None:
+    """The children as one comprehension, as timm's DPN builds a stage's blocks in a loop
+    (`*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)]`), where it
+    fits the line as ruff lays it out; else None."""
+    first = named[0]
+    assert first.step is not None
+    prefix, start = first.step
+    columns = list(zip(*[c.numbers for c in named]))
+    words = set(_WORD.findall(" ".join(s for s in first.slots if s)))
     index = next(i for i in ("j", "i", "k", "step") if i not in words)
-    given = iter(named[0][2])
-    texts = [_stepped(col, index) if len(set(map(repr, col))) > 1 else next(given) or None for col in columns]
+    texts = []
+    for col, slot in zip(columns, first.slots):
+        if len(set(map(repr, col))) > 1 and slot is not None:
+            return None                         # a parameter's value that changes: no such run
+        texts.append(slot if len(set(map(repr, col))) == 1 else _stepped(col, index))
     name = f'f"{prefix}{{{index}{f" + {start}" if start else ""}}}"'
-    call = render_call(named[0][1], iter(texts), indent + "    ", 0, 1)
-    loop = f"for {index} in range({n})"
+    call = render_call(first.call, iter(texts), indent + "    ", 0, 1)
+    loop = f"for {index} in range({len(named)})"
     one = f"*[({name}, {call}) {loop}]"
     if "\n" not in call and len(indent) + len(one) + 1 <= WIDTH:
-        return n, one
+        return one
     if "\n" not in call and len(indent) + 4 + len(name) + len(call) + 4 <= WIDTH:
-        return n, f"*[\n{indent}    ({name}, {call})\n{indent}    {loop}\n{indent}]"
-    return 0, ""
-
-
-def _steps(col: tuple) -> bool:
-    """Ints that grow (or shrink) by one fixed step."""
-    return all(type(v) is int for v in col) and col[1] != col[0] and all(
-        b - a == col[1] - col[0] for a, b in zip(col, col[1:]))
+        return f"*[\n{indent}    ({name}, {call})\n{indent}    {loop}\n{indent}]"
+    return None
 
 
 def _stepped(col: tuple, index: str) -> str:
