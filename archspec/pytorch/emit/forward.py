@@ -15,7 +15,7 @@ from .loops import comprehension, gathered, gathers, lists, member_loops
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
-_NUMBERED = re.compile(r"(.+)_([1-9][0-9]*)")                 # a variable `_name` numbered: base_k
+_STEP = re.compile(r"(.+)_([0-9]+)")               # a branch's step: branch7x7_1, Inception-v4's branch2_0
 
 
 def arg_names(sn: ScopeNode) -> list[str]:
@@ -78,16 +78,34 @@ def member_local(local: str) -> str:
     return local.replace(".", "_")
 
 
-def _branches(sn: ScopeNode) -> dict[str, str]:
-    """Children that are steps of one named branch (torchvision's branch7x7_1, branch7x7_2, ...):
-    each step's local -> the branch's variable, where two or more steps share it."""
-    stems: dict[str, list[str]] = {}
+def _branches(tree: ScopeTree, sn: ScopeNode) -> dict[str, str]:
+    """Children that are steps of one named branch (torchvision's branch7x7_1, branch7x7_2, ...;
+    Inception-v4's branch2_0, branch2_1): each step's local -> the branch's variable, where two
+    or more steps share it. A child may bear the branch's name where it ends the branch, after
+    every read of the steps' values (InceptionE's `branch3x3dbl = torch.cat([...], 1)` after
+    `branch3x3dbl = self.branch3x3dbl_2(branch3x3dbl)`, as torchvision writes it): the variable
+    is free again there, and holds the branch's value throughout."""
+    stems: dict[str, list[Child]] = {}
     for c in sn.children:
-        m = _NUMBERED.fullmatch(c.local)
+        m = _STEP.fullmatch(c.local)
         if m and c.named and c.local.isidentifier():
-            stems.setdefault(snake(m[1]), []).append(c.local)
-    taken = Namespace({snake(c.local) for c in sn.children} | set(arg_names(sn)))
-    return {local: stem for stem, steps in stems.items() if len(steps) > 1 and taken.usable(stem) for local in steps}
+            stems.setdefault(snake(m[1]), []).append(c)
+    at = {snake(c.local): k for k, c in enumerate(sn.children)}
+    args = set(arg_names(sn))
+    taken = Namespace(set(at) | args)
+    out: dict[str, str] = {}
+    for stem, steps in stems.items():
+        ends = (stem in at and stem not in args and name_problem(stem, generated=True) is None
+                and all(_read_before(tree, sn, o, at[stem]) for c in steps for o in c.outputs))
+        if len(steps) > 1 and (taken.usable(stem) or ends):
+            out.update((c.local, stem) for c in steps)
+    return out
+
+
+def _read_before(tree: ScopeTree, sn: ScopeNode, ref: str, end: int) -> bool:
+    """Only children before the `end`-th read the value (and the scope does not return it)."""
+    return ref not in sn.exports and all(any(r in tree.names_of(c) for c in sn.children[:end])
+                                         for r in tree.consumers.get(ref, []))
 
 
 class _Forward:
@@ -114,7 +132,7 @@ class _Forward:
                 self.last[optional[c.local].instead] = max(i, self.last.get(optional[c.local].instead, i))
         self.var: dict[str, str] = {}            # ref -> the variable holding it
         self.live = Namespace()                  # the variables holding a value still to be read
-        self.branches = _branches(sn)
+        self.branches = _branches(tree, sn)
         self._owner: dict[str, Child] | None = None
         for r, v in zip(sn.inputs, arg_names(sn)):
             self.var[r] = self.live.take(v)
