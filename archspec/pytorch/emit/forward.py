@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...names import Namespace, name_problem
-from ...ops.base import literal
+from ...ops.base import Arg, literal
 from .expr import Verbatim, callees, expression, in_place_add, node_expr, with_numbers
+from .ladder import Ladder, ladder_lines, ladders
 from .loops import comprehension, gathered, gathers, lists, member_loops
 from .scopes import Child, ScopeNode, ScopeTree, located
 
@@ -124,6 +125,10 @@ class _Forward:
         (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional))
                                                     for part in (main, train))
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
+        self.ladders: dict[Child, Ladder] = {}      # a ladder over lists and its concatenation: one child
+        if not probe:
+            self.main, self.ladders = ladders(tree, self.main, self.lists, sn.exports, set(optional))
+        self.pre: list[str] = []                 # the lines a ladder writes before its concatenation's
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
         self.last.update({r: len(self.order) for r in sn.exports})
@@ -132,6 +137,7 @@ class _Forward:
                 self.last[optional[c.local].instead] = max(i, self.last.get(optional[c.local].instead, i))
         self.var: dict[str, str] = {}            # ref -> the variable holding it
         self.live = Namespace()                  # the variables holding a value still to be read
+        self.assigned = set(arg_names(sn))       # every variable given so far (a loop's must be new)
         self.branches = _branches(tree, sn)
         self._owner: dict[str, Child] | None = None
         for r, v in zip(sn.inputs, arg_names(sn)):
@@ -198,8 +204,10 @@ class _Forward:
             names.append(v)
         for r in held:
             self.live.release(self.var[r])
+        self.assigned.update(names)
         line = (f"{names[0]} += {added[1]}" if added and added[0] == names[0] and len(names) == 1
                 else f"{', '.join(names)} = {expr}")        # out += identity, as torchvision writes it
+        line, self.pre = "\n".join([*self.pre, line]), []
         if absent is None:
             return line
         assign = f"{names[0]} = {instead}\n" if names[0] != instead else ""
@@ -307,6 +315,10 @@ class _Forward:
             g = self.gathered.get(c)
             if g is not None:        # its list of the members' outputs: the members' calls, in a comprehension
                 e = gathered(e, g.items, Verbatim(comprehension(g.root, args, self.live)))
+            ladder = self.ladders.get(c)
+            if ladder is not None:   # its list of the steps' outputs and the rest: the loop's list
+                outs, self.pre = ladder_lines(ladder, args, self.live, self.assigned)
+                e = gathered(e, [Arg(k) for k in range(len(n.inputs))], Verbatim(outs))
             text = expression(e, args)
         if self.probe:
             return f"_probe(self, {literal(c.local)}, {text})", None
