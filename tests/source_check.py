@@ -22,8 +22,9 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
   self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
   enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list, `outs.append(sp)`,
-  choose by `i == 0`, and read the list's last item, `outs[-1]`), and its comprehension of the
-  members' calls as a call's argument, `torch.stack([path(x) for path in self.paths], 1)`);
+  choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item, `outs[-1]`), and
+  its comprehension of the members' calls as a call's argument, `torch.stack([path(x) for path in
+  self.paths], 1)`);
   forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
@@ -270,10 +271,10 @@ class _Checker:
         if isinstance(node, ast.IfExp):         # a constructor argument chosen by a block flag (Xception's grow_first)
             flag = node.test.operand if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) \
                 else node.test                  # or a module built under one: `nn.ReLU() if not no_relu else None`
-            if (self.forward and isinstance(flag, ast.Compare) and isinstance(flag.left, ast.Name)
-                    and flag.left.id in LOOP_INDICES and _dump(flag) == _dump(_first_step(flag.left.id))):
-                flag = flag.left                # a ladder's first step: `... if i == 0 else ...`
-            if not isinstance(flag, ast.Name):
+            if self.forward and _ladder_test(node.test):    # a ladder's: `... if i == 0 or self.first else ...`
+                flag = node.test.values[-1] if isinstance(node.test, ast.BoolOp) else node.test.left
+                flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
+            elif not isinstance(flag, ast.Name):
                 _fail(node.test, "a choice by other than a flag")
             for part in (flag, node.body, node.orelse):
                 self.expr(part, names)
@@ -693,8 +694,19 @@ def _module_list_iter(it) -> list[str] | None:
 LAST = ast.parse("x[-1]", mode="eval").body.slice     # type: ignore[attr-defined]
 
 
-def _first_step(index: str) -> ast.expr:
-    return ast.parse(f"{index} == 0", mode="eval").body
+def _ladder_test(t: ast.expr) -> bool:
+    """A ladder's step that reads its split alone: `i == 0`, or `i == 0 or [not] self.<flag>` (the
+    class's flag that it adds nothing), i one of LOOP_INDICES."""
+    first = t.values[0] if isinstance(t, ast.BoolOp) and isinstance(t.op, ast.Or) and len(t.values) == 2 else t
+    if not (isinstance(first, ast.Compare) and isinstance(first.left, ast.Name) and first.left.id in LOOP_INDICES
+            and _dump(first) == _dump(ast.parse(f"{first.left.id} == 0", mode="eval").body)):
+        return False
+    if first is t:
+        return True
+    flag = t.values[1].operand if isinstance(t.values[1], ast.UnaryOp) and isinstance(t.values[1].op, ast.Not) \
+        else t.values[1]
+    return (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name) and flag.value.id == "self"
+            and not flag.attr.startswith("_"))
 
 
 def _appends(s: ast.stmt, names: set[str]) -> bool:

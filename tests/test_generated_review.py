@@ -496,8 +496,6 @@ SPLIT: dict[str, dict[str, tuple[int, str]]] = {
     "efficientnet_b0": {"mbconv": (2, "expand ratio 1 leaves out the first member of the `block` chain")},
     "xception": {"xception_module": (3, "`reps` sets the `rep` chain's length; the first ReLU and the pool are "
                                         "chain members")},
-    "res2net50_26w_4s": {"bottle2neck": (2, "the first block pools the last slice and adds none: neither structure "
-                                            "is the other's with children left out")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
     "resnest14d": {"bottleneck": (2, "the avg_down shortcut's own structure differs with the stride")},
     "dla34": {"basic": (2, "the projection is a chain member the stride-1 blocks lack"),

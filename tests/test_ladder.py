@@ -123,12 +123,12 @@ def test_a_ladder_unlike_that_stays_unrolled(spec_file, old, new):
 
 
 def test_res2net_ladder_as_timm_writes_it():
-    """The shipped Res2Net: each block's ladder a loop over its lists (timm's convs / bns); the
-    first block of a stage adds nothing, the others the step before's output."""
+    """The shipped Res2Net: one Bottle2neck class, its ladder a loop over its lists (timm's convs /
+    bns); the first block of a stage adds nothing (`self.first`, timm's is_first), the others the
+    step before's output."""
     src = source("specs/res2net50_26w_4s.yaml")
-    assert "self.convs[" not in src and "self.bns[" not in src
-    assert "            sp = split(subsets) if i == 0 else outs[-1] + split(subsets)\n" in src
-    assert "        for split, conv, bn, act in zip(self.splits, self.convs, self.bns, self.acts):\n" in src
+    assert "self.convs[" not in src and "self.bns[" not in src and src.count("(nn.Module):") == 3    # Slice, block, top
+    assert "            sp = split(subsets) if i == 0 or self.first else outs[-1] + split(subsets)\n" in src
 
 
 JOINED = """archspec: 1
@@ -154,11 +154,44 @@ nodes:
 """
 
 
-def test_a_ladder_whose_adds_some_instances_lack_stays_unrolled(spec_file):
-    """One class serves a block whose first instance adds nothing (`if not self.first:` runs each
-    add): a loop that always added would give that instance other numbers."""
-    src, m = _model(JOINED, spec_file)
-    assert src.count("class Unit") == 1 and "if not self.first:" in src and "outs" not in src
+@pytest.mark.parametrize("adds_first", [False, True])
+def test_a_ladder_whose_adds_some_instances_lack_adds_under_the_class_flag(spec_file, adds_first):
+    """One class serves a block whose first instance adds nothing (or whose first adds, the
+    structure the class is written from then the one with the adds): the loop reads each step's
+    split alone where the block's flag says so (`i == 0 or self.first`), as timm's `is_first`."""
+    order = "  - a: {use: unit, first: true}\n  - b: unit\n"
+    text = JOINED.replace(order, "  - b: unit\n  - a: {use: unit, first: true}\n") if adds_first else JOINED
+    src, m = _model(text, spec_file)
+    assert src.count("class Unit") == 1 and "Unit(8, first=True)" in src and "if not self.first" not in src
+    step = "            sp = split(stem) if i == 0 or self.first else outs[-1] + split(stem)\n"
+    assert step in src
     x = torch.randn(2, 8, 6, 6)
     with torch.no_grad():
-        torch.testing.assert_close(m(x), _unrolled(m.b, _unrolled(m.a, x, False), True), rtol=0, atol=0)
+        want = (_unrolled(m.a, _unrolled(m.b, x, True), False) if adds_first else
+                _unrolled(m.b, _unrolled(m.a, x, False), True))
+        torch.testing.assert_close(m(x), want, rtol=0, atol=0)
+    _refused(src, [(step, step.replace("i == 0 or", "i == 0 and")), (step, step.replace("or self.first", "or first")),
+                   (step, step.replace("self.first", "self._first")), (step, step.replace("i == 0 or", "i == 1 or")),
+                   (step, step.replace("self.first", "self.first.x")), (step, step.replace("self.first", "x.first")),
+                   (step, step.replace("or self.first", "or self.first or self.first"))])
+    assert step.replace("self.first", "not self.first") != step
+    check_generated_source(src.replace(step, step.replace("self.first", "not self.first")))   # the flag negated
+
+
+def test_a_ladder_child_some_instances_lack_is_no_ladder():
+    """A ladder's member or reader that some instances of its class lack runs under its own
+    test: the ladder is left unrolled (`optional`), so that the test stays."""
+    from archspec.pytorch.emit.ladder import ladders
+    from archspec.pytorch.emit.loops import lists
+    from archspec.pytorch.emit.scopes import ScopeTree
+    tree = ScopeTree(archspec.analyze(archspec.load(_written(LADDER))))
+    sn = tree.root
+    assert ladders(tree, sn.children, lists(sn), sn.exports, set())[1]
+    assert not ladders(tree, sn.children, lists(sn), sn.exports, {"convs.1"})[1]
+
+
+def _written(text: str) -> str:
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+    return f.name

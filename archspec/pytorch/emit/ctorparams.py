@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
+from .ladder import ladder_adds
 from .lift import Indexed
 from .specexpr import Reads, SpecExprs, spec_exprs
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
-    from .scopes import Child
+    from .scopes import Child, ScopeTree
 
+LADDER = "<ladder>"     # the flag of a ladder's adds, among the children's (no child's name)
 FIXED_MIN = 8          # a number written as a block parameter without a name to go by: a channel count, not
 #                        a kernel or stride, which a 2 or 3 that the block fixes could as well be
 SIDES = ("in_channels", "out_channels")
@@ -57,7 +59,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     column_of.update(reads.params)          # the expressions' names, as they are
     _out_derived(plan, column_of, [(w, col) if w else None for w, col in zip(written, columns)])
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
-    flags = _flag_params(plan, column_of, namer)
+    flags = _flag_params(plan, column_of, namer, planner.tree)
     plan.defaults = {**_defaults(plan, column_of), **reads.spec}
     plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
     if "num_classes" in column_of:
@@ -69,6 +71,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
         planner.args_of[sn] = [column_of[p][i] for p in plan.params]
     _forward_slots(plan, plan.slots[n_ctor:])
     _flag_attributes(plan, flags)
+    plan.ladder = plan.flags.pop(LADDER, None)
     plan.free = spec.free(plan.params, plan.optional)
     taken = {*plan.params, *(name for name, _ in plan.lets), *plan.optional}
     plan.slots = [s.folded if isinstance(s, Indexed) and (s.name in taken or s.name in planner.taken) else s
@@ -208,25 +211,31 @@ def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
             plan.built.append(local)
 
 
-def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> dict[str, tuple[str, bool]]:
+def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer,
+                 tree: ScopeTree) -> dict[str, tuple[str, bool]]:
     """A functional child some instances lack (an add where the block is residual), or a module
     the class builds itself (`_build_inside`), is there where a flag the constructor takes says
     so: the block's boolean `let:` or parameter that is true exactly where it is there
     (MobileNetV2's `residual`), else false (`if not self.first:`), else one named after it
     (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
-    out = {}
-    for local in plan.absent:
-        if local in plan.optional:
-            continue
-        there = _presence(plan, local)
-        found = next(((p, neg) for p, neg in _says(values, there) if p in column_of or namer.params.usable(p)), None)
-        name, negated = found or (namer.params.fresh(f"with_{local}"), False)
-        if name not in column_of:
-            namer.params.take(name)
-            column_of[name] = values.get(name, there)
-        out[local] = (name, negated)
+    out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}")
+           for local in plan.absent if local not in plan.optional}
+    if plan.ladder_varies:          # where the ladder adds the step before's output (Res2Net's `not first`)
+        there = tuple(bool(ladder_adds(tree, sn)) for sn in plan.instances)
+        out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds")
     return out
+
+
+def _flag_for(values: dict[str, tuple], there: tuple[bool, ...], column_of: dict[str, tuple], namer: ParamNamer,
+              fallback: str) -> tuple[str, bool]:
+    """(the flag that is true where `there` is, negated or not), taken as a parameter."""
+    found = next(((p, neg) for p, neg in _says(values, there) if p in column_of or namer.params.usable(p)), None)
+    name, negated = found or (namer.params.fresh(fallback), False)
+    if name not in column_of:
+        namer.params.take(name)
+        column_of[name] = values.get(name, there)
+    return name, negated
 
 
 def _flag_attributes(plan: ClassPlan, flags: dict[str, tuple[str, bool]]) -> None:

@@ -57,14 +57,15 @@ BLANK = "#"          # every number of forward's calls written so: forwards alik
 
 
 def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent] | None = None,
-                  slots: list[str | None] | None = None) -> Forward:
+                  slots: list[str | None] | None = None, ladder: tuple[str, bool] | None = None) -> Forward:
     """The body of a scope's forward. With `probe`, every functional value passes through
     `_probe(self, local_name, value)`. An `optional` child runs under its test, another value
     standing for it where it fails (`identity = x`, `if self.downsample is not None:`).
     `slots` gives, per number of forward's calls,
-    the expression written for it or None (the number); without slots every number is `BLANK`."""
+    the expression written for it or None (the number); without slots every number is `BLANK`.
+    `ladder`: the flag that says where the class's ladder adds (`ladder.Ladder.flag`)."""
     it = iter(slots) if slots is not None else itertools.repeat(BLANK)
-    return _Forward(tree, sn, probe, optional or {}, it).result()
+    return _Forward(tree, sn, probe, optional or {}, it, ladder).result()
 
 
 def snake(name: str) -> str:
@@ -114,7 +115,7 @@ class _Forward:
     and the children in the order they run."""
 
     def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent],
-                 slots: Iterator[str | None]) -> None:
+                 slots: Iterator[str | None], ladder: tuple[str, bool] | None = None) -> None:
         self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
         self.slots = slots
         self.numbers: list[tuple[str, Any]] = []
@@ -127,7 +128,7 @@ class _Forward:
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
         self.ladders: dict[Child, Ladder] = {}      # a ladder over lists and its concatenation: one child
         if not probe:
-            self.main, self.ladders = ladders(tree, self.main, self.lists, sn.exports, set(optional))
+            self.main, self.ladders = ladders(tree, self.main, self.lists, sn.exports, set(optional), ladder)
         self.pre: list[str] = []                 # the lines a ladder writes before its concatenation's
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last

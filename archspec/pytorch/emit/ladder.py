@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from ...names import Namespace
 from ...ops.base import Arg
 from .expr import expression, node_expr, with_numbers
-from .loops import FALLBACK, holds, member_name
-from .scopes import Child, ScopeTree
+from .loops import FALLBACK, holds, lists, member_name
+from .scopes import Child, ScopeNode, ScopeTree
 
 LOOP_INDICES = ("i", "k", "index")      # the step's index: tests/source_check.py admits these
 
@@ -35,15 +35,25 @@ LOOP_INDICES = ("i", "k", "index")      # the step's index: tests/source_check.p
 @dataclass(eq=False)
 class Ladder:
     """The lists in step order, the value every step's first member reads, the add of each step
-    but the first (None: no adds), and the reader's items after the steps' outputs."""
+    but the first (None: no adds), and the reader's items after the steps' outputs; where some
+    instances of the class add and others not, the flag that says where they do (attribute,
+    negated: `not self.first`)."""
     roots: list[str]
     source: str
     adds: list[Child] | None
     tail: list[str]
+    flag: tuple[str, bool] | None = None
+
+
+def ladder_adds(tree: ScopeTree, sn: ScopeNode) -> dict[str, tuple[str, str]]:
+    """The adds of the scope's ladder, if it has one: each add's local -> (its output, the value
+    it adds the step before's output to: what the next member reads where the add is left out)."""
+    _, found = ladders(tree, sn.children, lists(sn), sn.exports, set())
+    return {a.local: (a.outputs[0], a.inputs[1]) for ladder in found.values() for a in ladder.adds or []}
 
 
 def ladders(tree: ScopeTree, order: list[Child], full: dict[str, int], exports: list[str],
-            optional: set[str]) -> tuple[list[Child], dict[Child, Ladder]]:
+            optional: set[str], flag: tuple[str, bool] | None = None) -> tuple[list[Child], dict[Child, Ladder]]:
     """The children in order with a ladder and its reader made one child (the reader's node,
     reading the source and the reader's other items), at the reader's place; and its ladder.
     The lists of a ladder are those of one length, all of them; none of its children is one that
@@ -55,6 +65,7 @@ def ladders(tree: ScopeTree, order: list[Child], full: dict[str, int], exports: 
             ladder, absorbed, reader = found
             merged = Child(reader.local, [ladder.source, *ladder.tail], list(reader.outputs), node=reader.node,
                            module=False)
+            ladder.flag = flag
             return [merged if c is reader else c for c in order if c not in absorbed], {merged: ladder}
     return order, {}
 
@@ -139,7 +150,7 @@ def ladder_lines(ladder: Ladder, args: list[str], live: Namespace, assigned: set
     then an append per item of the reader after them. `args`: the variables of the source and
     those items; every variable of the loop is new to forward (`assigned`: those given so far)."""
     names = Namespace(assigned | set(args) | {"self"})
-    index = names.first(*LOOP_INDICES) if ladder.adds else ""      # (only an add reads it)
+    index = names.first(*LOOP_INDICES) if ladder.adds or ladder.flag else ""      # (only an add reads it)
     assert index is not None, "a forward that names i, k and index"
     members = [names.first(member_name(r)) or names.fresh(FALLBACK) for r in ladder.roots]
     carry = names.first("sp") or names.fresh("sp")
@@ -152,7 +163,10 @@ def ladder_lines(ladder: Ladder, args: list[str], live: Namespace, assigned: set
              else f"self.{ladder.roots[0]}")
     targets = ", ".join(members)
     first = f"{members[0]}({args[0]})"
-    step = f"{first} if {index} == 0 else {outs}[-1] + {first}" if ladder.adds else first
+    alone = f"{index} == 0"          # the first step, or (where the flag says no adds) every step reads its split alone
+    if ladder.flag is not None:
+        alone += f" or {'' if ladder.flag[1] else 'not '}self.{ladder.flag[0]}"
+    step = f"{first} if {alone} else {outs}[-1] + {first}" if index else first
     body = [f"{carry} = {step}", *(f"{carry} = {m}({carry})" for m in members[1:]), f"{outs}.append({carry})"]
     head = (f"for {index}, ({targets}) in enumerate({lists}):" if index and len(members) > 1 else
             f"for {index}, {targets} in enumerate({lists}):" if index else f"for {targets} in {lists}:")
