@@ -120,7 +120,7 @@ def _forward_slots(plan: ClassPlan, slots: list[str | None]) -> None:
 
 def _spec_rates(plan: ClassPlan, labels: list[str], columns: list[tuple], n_ctor: int,
                 column_of: dict[str, tuple], namer: ParamNamer) -> None:
-    """A float of forward's calls, the same at every instance, that the spec wrote as a block
+    """A number of forward's calls, the same at every instance, that the spec wrote as a block
     parameter of that value (Inception-ResNet's `weights: ${[1, scale]}`, scale 0.17 at every
     Block35): that parameter, as timm's `Block35(scale=0.17)`, where it varies already (Block8)."""
     scope = plan.rep.scope
@@ -130,7 +130,7 @@ def _spec_rates(plan: ClassPlan, labels: list[str], columns: list[tuple], n_ctor
     declared = {p: c for p, c in namer.columns() if p in scope.declared}
     for k in range(n_ctor, len(labels)):
         col = columns[k]
-        if plan.slots[k] is not None or type(col[0]) is not float or len(set(col)) != 1:
+        if plan.slots[k] is not None or len(set(col)) != 1:
             continue
         texts = next((t for local, t in exprs.items() if labels[k].startswith(local + "_")), [])
         p = next((p for p, c in declared.items() if c == col and any(_names_only(t, p, col[0]) for t in texts)), None)
