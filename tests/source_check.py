@@ -20,8 +20,11 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
   a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
   and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
-  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, and its comprehension of the
-  members' calls as a call's argument, `torch.stack([path(x) for path in self.paths], 1)`);
+  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
+  enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list, `outs.append(sp)`,
+  choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item, `outs[-1]`), and
+  its comprehension of the members' calls as a call's argument, `torch.stack([path(x) for path in
+  self.paths], 1)`);
   forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
@@ -29,7 +32,8 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   class of the module; torch/nn/F attributes must be real, non-private, non-module
   members (and not a short list of side-effecting ones such as torch.load);
 - no string constant but docstrings and plain (dotted) identifiers; no f-string, lambda,
-  comprehension (but those two), subscript, with/try/while/del/global/nonlocal/yield/await, no exec,
+  comprehension (but those two), subscript (but a list member's `self.convs[0]` and `outs[-1]`),
+  with/try/while/del/global/nonlocal/yield/await, no exec,
   eval, open, compile, __import__, globals, locals; no attribute or name starting with _
   (but `super().__init__`); no control character anywhere in the text.
 
@@ -233,6 +237,9 @@ class _Checker:
         if isinstance(node, ast.Call):
             self.call(node, names)
             return
+        if (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                and node.value.id in names and _dump(node.slice) == _dump(LAST)):     # a ladder's `outs[-1]`
+            return
         if isinstance(node, ast.Subscript):      # a list member, by index: self.convs[0], self.heads[1][0]
             if not (isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant)
                     and type(node.slice.value) is int and node.slice.value >= 0):
@@ -266,7 +273,10 @@ class _Checker:
         if isinstance(node, ast.IfExp):         # a constructor argument chosen by a block flag (Xception's grow_first)
             flag = node.test.operand if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) \
                 else node.test                  # or a module built under one: `nn.ReLU() if not no_relu else None`
-            if not isinstance(flag, ast.Name):
+            if self.forward and _ladder_test(node.test):    # a ladder's: `... if i == 0 or self.first else ...`
+                flag = node.test.values[-1] if isinstance(node.test, ast.BoolOp) else node.test.left
+                flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
+            elif not isinstance(flag, ast.Name):
                 _fail(node.test, "a choice by other than a flag")
             for part in (flag, node.body, node.orelse):
                 self.expr(part, names)
@@ -405,17 +415,25 @@ class _Checker:
 
     def member_loop(self, s: ast.For, names: set[str]) -> None:
         """forward's `for conv in self.convs:` or `for conv, bn in zip(self.convs, self.bns):` over
-        nn.ModuleLists: a fresh variable per list, the lists attributes of self, a body of assignments."""
-        targets = s.target.elts if isinstance(s.target, ast.Tuple) else [s.target]
-        lists = _module_list_iter(s.iter)
-        if not (lists and len(targets) == len(lists) and all(isinstance(t, ast.Name) for t in targets)
-                and len({t.id for t in targets}) == len(targets)
-                and not any(t.id in names for t in targets)):
+        nn.ModuleLists: a fresh variable per list, the lists attributes of self, a body of assignments;
+        or a ladder's (emit/ladder.py) `for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):`,
+        the index one of LOOP_INDICES; a body may also append a variable to a list of forward's (a ladder's outputs)."""
+        target, it, index = s.target, s.iter, None
+        if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate"
+                and len(it.args) == 1 and not it.keywords and isinstance(target, ast.Tuple) and len(target.elts) == 2
+                and isinstance(target.elts[0], ast.Name) and target.elts[0].id in LOOP_INDICES):
+            index, target, it = target.elts[0], target.elts[1], it.args[0]
+        targets = target.elts if isinstance(target, ast.Tuple) else [target]
+        lists = _module_list_iter(it)
+        fresh = [*targets, *([index] if index else [])]
+        if not (lists and len(targets) == len(lists) and all(isinstance(t, ast.Name) for t in fresh)
+                and len({t.id for t in fresh}) == len(fresh)
+                and not any(t.id in names for t in fresh)):
             _fail(s, "a for loop in forward other than `for m in self.ms:` or `for a, b in zip(self.as, self.bs):`"
-                     " over fresh names")
-        if not all(isinstance(b, (ast.Assign, ast.AugAssign)) for b in s.body):
-            _fail(s, "a member loop's body other than assignments")
-        for t in targets:
+                     " (or `for i, (a, b) in enumerate(zip(self.as, self.bs)):`) over fresh names")
+        if not all(isinstance(b, (ast.Assign, ast.AugAssign)) or _appends(b, names) for b in s.body):
+            _fail(s, "a member loop's body other than assignments (and a ladder's appends)")
+        for t in fresh:
             self.target(t, names, GLOBALS | {"self"})
 
     def member_calls(self, comp: ast.ListComp, names: set[str]) -> None:
@@ -702,6 +720,32 @@ def _module_list_iter(it) -> list[str] | None:
             and len(it.args) >= 2 and all(map(attr, it.args))):
         return [attr(a) for a in it.args]
     return None
+
+
+LAST = ast.parse("x[-1]", mode="eval").body.slice     # type: ignore[attr-defined]
+
+
+def _ladder_test(t: ast.expr) -> bool:
+    """A ladder's step that reads its split alone: `i == 0`, or `i == 0 or [not] self.<flag>` (the
+    class's flag that it adds nothing), i one of LOOP_INDICES."""
+    first = t.values[0] if isinstance(t, ast.BoolOp) and isinstance(t.op, ast.Or) and len(t.values) == 2 else t
+    if not (isinstance(first, ast.Compare) and isinstance(first.left, ast.Name) and first.left.id in LOOP_INDICES
+            and _dump(first) == _dump(ast.parse(f"{first.left.id} == 0", mode="eval").body)):
+        return False
+    if first is t:
+        return True
+    flag = t.values[1].operand if isinstance(t.values[1], ast.UnaryOp) and isinstance(t.values[1].op, ast.Not) \
+        else t.values[1]
+    return (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name) and flag.value.id == "self"
+            and not flag.attr.startswith("_"))
+
+
+def _appends(s: ast.stmt, names: set[str]) -> bool:
+    """`outs.append(sp)`: a variable appended to a list of forward's."""
+    c = s.value if isinstance(s, ast.Expr) else None
+    return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
+            and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
+            and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
 
 
 def _plain_default(d: ast.expr) -> bool:

@@ -369,11 +369,12 @@ def test_classes_of_one_block_are_named_by_what_differs(name, classes):
 def test_a_blocks_last_instance_with_another_scale_and_no_relu_is_its_class():
     """timm's Block8(scale=1.0, no_relu=True): the last Block8 of Inception-ResNet-v2 is the
     others' class, its scale a number of forward (`x + self.scale * out`, 1.0 written too) and
-    its ReLU built under the block's own `relu` flag."""
+    its ReLU built under the block's own `relu` flag; its output width is its input's (no
+    out_channels to pass again)."""
     text = source(SPECS / "inception_resnet_v2.yaml")
     assert re.findall(r"^class (Block8\w*)\(", text, re.M) == ["Block8"]
-    assert "def __init__(self, in_channels, out_channels, scale=0.2, relu=True):" in text
-    assert "self.block8 = Block8(2080, 2080, scale=1.0, relu=False)" in text
+    assert "def __init__(self, in_channels, scale=0.2, relu=True):" in text
+    assert "self.block8 = Block8(2080, scale=1.0, relu=False)" in text
     assert "        x = x + self.scale * out\n" in text and "nn.ReLU(inplace=True) if relu else None" in text
     check_generated_source(text)
 

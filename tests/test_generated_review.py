@@ -23,6 +23,7 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   `identity` for what is not a residual block's shortcut (the shortcut is added when the main
   path is done, and forward then only carries the sum to its return; HRNet's fused resolutions,
   Res2Net's `y1 + x2` and DPN's split were called identity);
+  a branch's value in `out` or `x` (`out = self.branch3x3dbl_1(x)`: torchvision's `branch3x3dbl = ...`);
 - cat-generic: a concatenation or stack of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`);
 - call-keywords: a call of a generated class that passes a required parameter by keyword
   (`ConvBn(in_channels=192, out=64)`), one with a default positionally, or a literal equal to its
@@ -277,6 +278,10 @@ def _review_forward(f: ast.FunctionDef, cls: str) -> list[str]:
     out = [f"camel-local: {cls}.forward: {v}" for v in stored if v != v.lower()]
     out += [f"local-name: {cls}.forward: {v} is numbered" for v in stored
             if _NUMBERED.fullmatch(v) and v not in params]
+    out += [f"local-name: {cls}.forward: {ast.unparse(s)}: a branch's value named after the branch"
+            for s in ast.walk(f) if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call)
+            and [ast.unparse(t) for t in s.targets] in (["out"], ["x"])
+            and ast.unparse(s.value.func).startswith("self.branch")]
     for node in ast.walk(f):
         if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("torch.cat", "torch.stack") and node.args
                 and isinstance(node.args[0], ast.List)
@@ -439,6 +444,51 @@ class Ladder(nn.Module):
                      "that ends forward"]
 
 
+def test_a_branch_is_named_after_itself():
+    """torchvision's InceptionE keeps a branch's value in the branch's name; `out` holding one is a finding."""
+    src = '''
+class InceptionE(nn.Module):
+    """Block 'inception_e': Mixed_7b."""
+    def forward(self, x):
+        branch3x3dbl = self.branch3x3dbl_1(x)
+        branch3x3dbl = self.branch3x3dbl_2(branch3x3dbl)
+        out = self.branch3x3dbl_1(x)
+        x = self.branch_pool(x)
+        out = self.pool(out)
+        return torch.cat([branch3x3dbl, out, x], 1)
+'''
+    (cls,) = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
+    assert [f.split(": ")[2] for f in _review_class(cls, False, "inception", {}, {}, {})
+            if f.startswith("local-name")] == [
+        "out = self.branch3x3dbl_1(x)", "x = self.branch_pool(x)"]
+
+
+ENDS_EARLY = """archspec: 1
+input: [4, 8, 8]
+blocks:
+  unit:
+    nodes:
+      - branch_1: {op: conv, out: 6, k: 1}
+      - branch_2: {op: conv, out: 6, k: 1}
+      - branch: {op: conv, out: 6, k: 1, in: branch_1}
+      - {op: concat, in: [branch, branch_2]}
+nodes:
+  - stem: {op: conv, out: 6, k: 1}
+  - unit: {use: unit}
+"""
+
+
+def test_a_child_named_as_the_branch_ends_it_or_the_steps_keep_their_names(spec_file):
+    """The steps `branch_1`, `branch_2` share the variable `branch` only where the child named
+    `branch` comes after every read of their values: here the concat reads branch_2's after it,
+    and the steps' variable, live there, would push the child's value into `branch_1`, the name
+    of another child (`branch_1 = self.branch_2(branch)`)."""
+    from archspec.pytorch.compiler import source
+    src = source(spec_file(ENDS_EARLY))
+    assert ("branch_1 = self.branch_1(x)\n        branch_2 = self.branch_2(branch_1)\n"
+            "        branch = self.branch(branch_1)\n") in src
+
+
 def test_the_review_finds_a_class_per_stage():
     """Two classes of one block alike but for their numbers are found; a structural difference
     (another child) is not."""
@@ -532,8 +582,6 @@ SPLIT: dict[str, dict[str, tuple[int, str]]] = {
     "efficientnet_b0": {"mbconv": (2, "expand ratio 1 leaves out the first member of the `block` chain")},
     "xception": {"xception_module": (3, "`reps` sets the `rep` chain's length; the first ReLU and the pool are "
                                         "chain members")},
-    "res2net50_26w_4s": {"bottle2neck": (2, "the first block pools the last slice and adds none: neither structure "
-                                            "is the other's with children left out")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
     "resnest14d": {"bottleneck": (2, "the avg_down shortcut's own structure differs with the stride")},
     "dla34": {"tree": (2, "the level root's concat reads one more value")},

@@ -23,7 +23,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls
-  inside the call that reads them all, a for loop over stretches alike but for the member);
+  inside the call that reads them all, a for loop over stretches alike but for the member;
+  `ladder`: Res2Net's steps over several lists, each adding the step before's output, a for
+  loop with the step's index that collects the outputs in a list);
 - activations and every op with a module form as modules (alike anonymous ones share one
   attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
   ReLU and add in place where nothing else reads their input (`out += identity`);

@@ -39,6 +39,8 @@ class ClassPlan:
     free: set[str] = field(default_factory=set)     # parameters a caller may vary (`specexpr.SpecExprs.free`)
     stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
     forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source
+    ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
+    ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
 
     @property
     def rep(self) -> ScopeNode:
@@ -389,7 +391,7 @@ class ClassPlanner:
         self.children_of: dict[ClassPlan, int] = {}      # the children of those structures, together
         self.looped: set[ClassPlan] = set()              # classes that some loop builds as they are
         self.ctor_keys: dict[Child, Any] = {}
-        self.joiner = Joiner(self)                       # which structures of a block share a class
+        self.joiner = Joiner(self, probe)                # which structures of a block share a class
         self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
@@ -407,8 +409,10 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             parameterise(self, plan)
-            if plan.rep not in self.loop_of and (plan.absent or plan.same or self.numbers_of.get(plan.rep)):
-                plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots).lines
+            if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder
+                                                 or self.numbers_of.get(plan.rep)):
+                plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots,
+                                             plan.ladder).lines
             plan.forward[:0] = [line for a, b in plan.same.items() for line in (f"if {a} is None:", f"    {a} = {b}")]
 
     def unique_plans(self) -> list[ClassPlan]:
