@@ -39,7 +39,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     labels = [lab for lab, _ in per_scope[0]]
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub])
+    plan.origins = origins
+    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted)
     written = spec.write_all(origins, columns, plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
@@ -51,6 +52,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
     plan.lets = list(reads.lets.items())
     plan.spec_reads = set(reads.spec)
+    plan.checked = spec.checked & plan.spec_reads
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     column_of.update(reads.params)          # the expressions' names, as they are
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
