@@ -1,0 +1,65 @@
+"""The top class's width parameters (emit/widthexpr.py, emit/vary.py): the generated class built
+with other values of each parameter it takes has the very state_dict (keys, shapes) and parameter
+count of the spec built with those values (the oracle: the spec's own expansion, --set)."""
+import inspect
+
+import pytest
+import torch
+from paths import SPECS
+
+import archspec
+from archspec.analysis import analyze
+from archspec.pytorch.emit import emit
+from archspec.pytorch.emit import source as source_module
+
+# the spec, the width parameters its top class takes (num_classes aside), and other values of
+# them (odd ones: DenseNet's transitions halve their input, floor included)
+CASES = [
+    ("densenet121", {"stem": 24, "growth": 12}),
+    ("densenet161", {"stem": 50, "growth": 7}),
+    ("densenet264", {"stem": 33, "growth": 5}),
+    ("dpn68", {"stem": 16}),
+]
+
+
+def _model_class(name):
+    namespace: dict = {}
+    exec(compile(emit(analyze(str(SPECS / f"{name}.yaml"))), f"{name}.py", "exec"), namespace)
+    return namespace["Model"]
+
+
+def _shapes(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name,values", CASES, ids=[c[0] for c in CASES])
+def test_top_class_built_with_other_widths_is_the_spec_built_with_them(name, values):
+    cls = _model_class(name)
+    taken = set(inspect.signature(cls).parameters) - {"num_classes"}
+    assert taken == set(values)
+    for chosen in [*({p: v} for p, v in values.items()), values]:     # each alone, then all together
+        with torch.device("meta"):
+            ours = cls(**chosen)
+        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", **chosen)
+        assert _shapes(ours) == _shapes(spec), chosen
+        assert list(ours.state_dict()) == list(spec.state_dict()), chosen
+        assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in spec.parameters())
+
+
+def test_a_width_another_value_does_not_fit_stays_a_number(monkeypatch):
+    """ResNeSt-14d's Bottleneck writes its input width as `planes`, which it equals only where
+    stem_width is 32: the top class may not take stem_width (vary builds the spec with 64 and
+    finds the class's source changed). Without the check it would."""
+    text = emit(analyze(str(SPECS / "resnest14d.yaml")))
+    assert "def __init__(self, num_classes=1000):" in text
+    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    unchecked = emit(analyze(str(SPECS / "resnest14d.yaml")))
+    assert "def __init__(self, num_classes=1000, stem_width=32):" in unchecked
+
+
+def test_a_spec_from_no_file_takes_no_width(tmp_path):
+    """vary reloads the spec from its file; a graph with none keeps its widths as numbers."""
+    g = analyze(str(SPECS / "densenet121.yaml"))
+    assert "def __init__(self, num_classes=1000, stem=64, growth=32):" in emit(g)
+    g.meta.file = None
+    assert "def __init__(self, num_classes=1000):" in emit(g)
