@@ -43,8 +43,9 @@ _OPERATORS = tuple(_DONE)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad",  # torch's: the spec's
            "fill_value": "init"}
 # The spec's parameter a top or group class takes though its nodes read it: it sets the width of
-# the output alone. Any other its nodes read (DenseNet's stem) sets widths that the class writes
-# as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
+# the output alone. Any other its nodes read (DenseNet's stem) sets widths that a group class
+# writes as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
+# The top class writes them from the spec's (`widthexpr`) and takes those `vary` confirms.
 SAFE_ON_TOP = frozenset({"num_classes"})
 _SHAPELESS = ("p", "init")     # attributes that set no shape: a dropout's rate (the top's `dropout=0.2`), a
 #                                layer scale's initial value
