@@ -11,6 +11,8 @@ import archspec
 from archspec.analysis import analyze
 from archspec.pytorch.emit import emit
 from archspec.pytorch.emit import source as source_module
+from archspec.pytorch.emit.lift import Unliftable
+from archspec.pytorch.emit.widthexpr import TopWidths
 
 # the spec, the width parameters its top class takes (num_classes aside), and other values of
 # them (odd ones: DenseNet's transitions halve their input, floor included)
@@ -18,6 +20,7 @@ CASES = [
     ("densenet121", {"stem": 24, "growth": 12}),
     ("densenet161", {"stem": 50, "growth": 7}),
     ("densenet264", {"stem": 33, "growth": 5}),
+    ("densenet_cifar", {"growth": 7}),
     ("dpn68", {"stem": 16}),
 ]
 
@@ -63,3 +66,57 @@ def test_a_spec_from_no_file_takes_no_width(tmp_path):
     assert "def __init__(self, num_classes=1000, stem=64, growth=32):" in emit(g)
     g.meta.file = None
     assert "def __init__(self, num_classes=1000):" in emit(g)
+
+
+# a toy: the top's width `w` through a block whose widths read `input.channels`
+TOY = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {w: 16, num_classes: 10}
+blocks:
+  unit:
+    params: {f: 0.5}
+    nodes:
+      - a: {op: conv, out: "${2 * input.channels}", k: 1}
+      - b: {op: conv, out: "${input.channels + 1}", k: 1}
+      - c: {op: conv, out: "${floor(input.channels * f)}", k: 1}
+nodes:
+  - stem: {op: conv, out: "${w}", k: 3, pad: 1}
+  - u: {use: unit, f: FACTOR}
+  - pool: {op: avgpool, k: 4, stride: 4}
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def _widths(spec_file, factor="0.5"):
+    g = analyze(spec_file(TOY.replace("FACTOR", factor)))
+    return g, TopWidths(g)
+
+
+def test_input_is_the_node_s_own_input(spec_file):
+    """In a node's `out`, `input` is the tensor the node reads (b reads a's output: 2 * w, so
+    its out is 2 * w + 1), not the block's input."""
+    _, t = _widths(spec_file)
+    assert [t.of(n) for n in ("stem", "u.a", "u.b", "u.c")] == ["w", "2 * w", "2 * w + 1", "(2 * w + 1) // 2"]
+
+
+def test_a_floor_is_written_only_where_the_product_is_exact(spec_file):
+    """floor(x * 0.3) is not (x * p) // q for 0.3's own p / q (q = 2**54): the float product rounds
+    (10 * 0.3 is 3.0000000000000004, whose floor is 3; the exact quotient's is 2)."""
+    _, t = _widths(spec_file, "0.3")
+    with pytest.raises(Unliftable):
+        t.of("u.c")
+    _, t = _widths(spec_file, "0.75")
+    assert t.of("u.c") == "(6 * w + 3) // 4"
+
+
+def test_a_width_follows_an_op_only_as_its_shape_rule_says(spec_file):
+    """A flatten of 2 x 2 positions gives 4 values a channel: not the channels' width. The top
+    class then takes no `w`: the classifier's input width, 64, would not follow it."""
+    g, t = _widths(spec_file)
+    assert t.of("pool") == "(2 * w + 1) // 2"
+    with pytest.raises(Unliftable):
+        t.of("flatten")
+    text = emit(g)
+    assert "def __init__(self, num_classes=10):" in text and "nn.Linear(64, num_classes)" in text

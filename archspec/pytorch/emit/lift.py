@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .specexpr import SpecExprs
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)    # what generated source may compute
+_EXACT = 1 << 20         # the largest numerator and denominator of a factor under a floor (`_floored`)
 
 
 class Unliftable(Exception):
@@ -120,6 +121,11 @@ class Lifter:
             return self._width(node, b, call)
         if self.channels is not None and _floor_of_product(node) is not None:
             return self._floored(node, b, call)
+        if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
+            test = self._decided(node.test, b, call)
+            if type(test) is not bool:
+                raise Unliftable
+            return self._expr(node.body if test else node.orelse, b, call)
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
     def _width(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
@@ -133,8 +139,9 @@ class Lifter:
 
     def _floored(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """`floor(w * c)` (DenseNet's `floor(input.channels * compression)`) as `w * p // q`, where
-        the factor c is a number p / q with q a power of two: then w * c is exact in floating
-        point (for |w * p| < 2**53) and its floor is that of the integer quotient."""
+        the factor c is a number p / q with q a small power of two (0.5, 0.75; not 0.3, whose
+        q is 2**54): then w * c is exact in floating point (|w * p| < 2**53 for any width under
+        2**33) and its floor is that of the integer quotient."""
         product = _floor_of_product(node)
         assert product is not None
         for width, factor in ((product.left, product.right), (product.right, product.left)):
@@ -145,8 +152,8 @@ class Lifter:
             v = c.value if isinstance(c, ast.Constant) else None
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
                 continue
-            p, q = v.as_integer_ratio()
-            if q & (q - 1):
+            p, q = v.as_integer_ratio()          # q: a power of two, as any float's
+            if q > _EXACT or p > _EXACT:
                 continue
             w = self._expr(width, b, call)
             return _fold(ast.BinOp(_fold(ast.BinOp(w, ast.Mult(), ast.Constant(p))), ast.FloorDiv(), ast.Constant(q)))
@@ -181,16 +188,23 @@ class Lifter:
     def _value(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """A part that is no arithmetic, as the number the interpreter gives it, where it reads
         none of the class's names."""
-        if b is self.own or b is None:
+        return constant(self._decided(node, b, call))
+
+    def _decided(self, node: ast.AST, b: Scope | None, call: bool) -> Any:
+        """What the interpreter gives a part, its names' spec parameters written as their values
+        (`folded`): none of the class's names, but in a width (`channels`) of the top's class, whose
+        names it may so fold (the top class then takes none of them)."""
+        top = self.channels is not None and self.own is None and b is None
+        if (b is self.own or b is None) and not top:
             raise Unliftable
         for n in sorted(_names(node)):
             self._deps(n, b, call)
-        env = {**b.spec_params, **b.args, **b.lets}
-        if call:
+        env = dict(self.g.meta.params or {}) if b is None else {**b.spec_params, **b.args, **b.lets}
+        if call and b is not None:
             c = self._block(b.path)
             env = {**(b.spec_params if c is None else {**c.spec_params, **c.args, **c.lets}), **b.arg_env}
         try:
-            return constant(evaluate(ast.unparse(node), env))
+            return evaluate(ast.unparse(node), env)
         except SpecError:
             raise Unliftable from None
 
