@@ -120,3 +120,13 @@ def test_a_width_follows_an_op_only_as_its_shape_rule_says(spec_file):
         t.of("flatten")
     text = emit(g)
     assert "def __init__(self, num_classes=10):" in text and "nn.Linear(64, num_classes)" in text
+
+
+def test_a_quotient_two_numbers_read_is_a_local():
+    """torchvision's DenseNet keeps `num_features`; the top class names each transition's output
+    width once, after the first number that is it, and reads it after."""
+    text = emit(analyze(str(SPECS / "densenet121.yaml")))
+    assert ("        transition1_out_channels = (stem + 6 * growth) // 2\n"
+            "        transition2_out_channels = (transition1_out_channels + 12 * growth) // 2\n") in text
+    assert '("denseblock2", DenseBlock(transition1_out_channels, 12, growth)),' in text
+    assert "nn.Linear(transition3_out_channels + 16 * growth, num_classes)" in text

@@ -14,6 +14,7 @@ from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
 from .lift import Indexed
 from .specexpr import Reads, SpecExprs, spec_exprs
+from .widthexpr import named_quotients
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
@@ -54,6 +55,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.spec_reads = set(reads.spec)
     plan.checked = spec.checked & plan.spec_reads
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
+    if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
+        plan.lets += named_quotients(plan, lambda name: namer.params.first(name) is not None)
     column_of.update(reads.params)          # the expressions' names, as they are
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
     flags = _flag_params(plan, column_of, namer)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...ir import INPUT, Graph, Scope
 from ...names import name_problem
-from .lift import Lifter, Unliftable
+from .lift import Indexed, Lifter, Unliftable
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -156,6 +156,47 @@ def _inside(widths: TopWidths, plan: ClassPlan, sub: ScopeNode, param: str) -> s
     if len(texts) != 1:
         raise Unliftable
     return texts.pop()
+
+
+def named_quotients(plan: ClassPlan, usable: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """The top class's quotients that two or more of its numbers read, each a local of __init__
+    named after the first number that is it (`transition1_out_channels = (stem + 6 * growth) //
+    2`), as torchvision's DenseNet keeps `num_features`: (local, expression) in order, the slots
+    reading them by name. `usable`: the name is free (and then taken)."""
+    trees = [ast.parse(s, mode="eval").body if s and not isinstance(s, Indexed) else None for s in plan.slots]
+    counts: dict[str, int] = {}
+    for t in trees:
+        for q in {ast.unparse(n) for n in ast.walk(t) if _quotient(n)} if t is not None else ():
+            counts[q] = counts.get(q, 0) + 1
+    names: dict[str, str] = {}
+    lets = []
+    for t, origin in zip(trees, plan.origins):
+        text = ast.unparse(t) if t is not None else ""
+        if t is None or origin is None or not _quotient(t) or counts.get(text, 0) < 2 or text in names:
+            continue
+        name = f"{origin[0].local}_{origin[1]}"
+        if usable(name):
+            lets.append((name, ast.unparse(_named(t, names, top=False))))
+            names[text] = name
+    plan.slots = [ast.unparse(_named(t, names)) if t is not None and names else s for t, s in zip(trees, plan.slots)]
+    return lets
+
+
+def _quotient(n: ast.AST) -> bool:
+    """A quotient or remainder that reads a name (`(stem + 6 * growth) // 2`)."""
+    return (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.FloorDiv, ast.Mod))
+            and any(isinstance(m, ast.Name) for m in ast.walk(n)))
+
+
+def _named(t: ast.expr, names: dict[str, str], top: bool = True) -> ast.expr:
+    """The expression with each quotient `names` has as its local (the whole too, where `top`)."""
+    if top and ast.unparse(t) in names:
+        return ast.Name(names[ast.unparse(t)])
+    if isinstance(t, ast.BinOp):
+        return ast.BinOp(_named(t.left, names), t.op, _named(t.right, names))
+    if isinstance(t, ast.UnaryOp):
+        return ast.UnaryOp(t.op, _named(t.operand, names))
+    return t
 
 
 def _top_name(g: Graph):
