@@ -9,7 +9,7 @@ from paths import ALL_SPECS, SPECS, one_per_family, shipped_source
 
 import archspec
 from archspec.analysis import analyze
-from archspec.pytorch.emit import emit
+from archspec.pytorch.emit import emit, widthexpr
 from archspec.pytorch.emit import source as source_module
 from archspec.pytorch.emit.lift import Unliftable
 from archspec.pytorch.emit.widthexpr import TopWidths
@@ -152,3 +152,13 @@ def test_a_quotient_two_numbers_read_is_a_local():
             "        transition2_out_channels = (transition1_out_channels + 12 * growth) // 2\n") in text
     assert '("denseblock2", DenseBlock(transition1_out_channels, 12, growth)),' in text
     assert "nn.Linear(transition3_out_channels + 16 * growth, num_classes)" in text
+
+
+def test_a_width_is_kept_only_where_the_interpreter_gives_it(spec_file, monkeypatch):
+    """Were a flatten read as keeping its input's width, the expression would give 16 where the
+    tensor has 64: the width is then none (every width is checked against the graph's)."""
+    monkeypatch.setattr(widthexpr, "_follows", lambda n: "first")
+    _, t = _widths(spec_file)
+    assert t.of("pool") == "(2 * w + 1) // 2"
+    with pytest.raises(Unliftable):
+        t.of("flatten")

@@ -11,7 +11,8 @@ decided): a node with an `out` has the spec's expression of it, carried up to th
 number. The structures between are fixed at their numbers (`Lifter.folded`: the parameters they
 read are written as numbers, and the top class may not take those). Sums are collected
 (`stem + 32 + 32`: `stem + 2 * growth`) so that a dense block's output reads as one term per
-parameter. Where any step is not so, the width has no expression (Unliftable).
+parameter. Where any step is not so, or the interpreter does not give from the expression the
+tensor's width, it has no expression (Unliftable).
 
 What the top class then takes is checked by building the spec again at another value of each
 parameter (`vary`): an expression here names a number, the check decides."""
@@ -21,6 +22,8 @@ import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ...errors import SpecError
+from ...frontend.expr import evaluate
 from ...ir import INPUT, Graph, Scope
 from ...names import name_problem
 from .lift import Indexed, Lifter, Unliftable
@@ -70,10 +73,14 @@ class TopWidths:
         return out
 
     def _attempt(self, ref: str) -> Poly | None:
+        """The width's expression, where the interpreter gives from it the tensor's width."""
         try:
-            return self._make(ref)
-        except Unliftable:
+            poly = self._make(ref)
+            shape = self.g.shape_of(ref)
+            value = evaluate(ast.unparse(_expr(poly)), self.g.meta.params or {})
+        except (Unliftable, SpecError):
             return None
+        return poly if shape and type(value) is int and value == shape[0] else None
 
     def _make(self, ref: str) -> Poly:
         if ref == INPUT:
