@@ -60,14 +60,16 @@ class TopWidths:
         return self.of(name)
 
     def _poly(self, ref: str) -> Poly:
-        if ref not in self._done:
-            for name in self.g.nodes:            # every producer before it first: no deep recursion
-                if name == ref:
+        if ref not in self._done and (ref == INPUT or ref in self.g.nodes):
+            self._done[ref] = None               # (an input is made before its reader: never read here)
+            for name in self.g.nodes if ref != INPUT else ():    # the producers before it first: no
+                if name == ref:                  # deep recursion down a dense chain
                     break
                 if name not in self._done:
+                    self._done[name] = None
                     self._done[name] = self._attempt(name)
             self._done[ref] = self._attempt(ref)
-        out = self._done[ref]
+        out = self._done.get(ref)
         if out is None:
             raise Unliftable
         return out
