@@ -423,7 +423,7 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     scopes = [sn.scope for sn in plan.instances]
     if not all(s is not None and s.block for s in scopes):
         env = dict(g.meta.params or {})
-        root = [sn.path for sn in plan.instances] == [""] and refuted is not None
+        root = [sn.path for sn in plan.instances] == [""] and refuted is not None and _widths(g)
         return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), {}, set(env), False, child,
                          top=True, tracked=(TopWidths(g), refuted) if root and refuted is not None else None)
     first = scopes[0]
@@ -432,6 +432,14 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
     return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
                      set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
+
+
+def _widths(g: Graph) -> bool:
+    """The spec has an int parameter a width may read (not num_classes, nor one its top-level
+    structure reads): else the top class's widths stay numbers, and none are followed."""
+    params = g.meta.params or {}
+    return any(type(v) is int and p not in SAFE_ON_TOP and p not in g.meta.structure_reads
+               for p, v in params.items())
 
 
 def _folded(e: ast.BinOp) -> ast.expr:

@@ -114,8 +114,7 @@ class TopWidths:
         tensor from outside that its nodes read."""
         if b.path not in self._inputs:
             inside = b.path + "."
-            outside = {r for n in self.g.nodes.values() if n.name.startswith(inside)
-                       for r in n.inputs if not r.startswith(inside)}
+            outside = {r for n in self.g.under(b.path) for r in n.inputs if not r.startswith(inside)}
             first = next(iter(b.inputs.values()), None)
             self._inputs[b.path] = first if first is not None else next(iter(outside)) if len(outside) == 1 else None
         ref = self._inputs[b.path]
