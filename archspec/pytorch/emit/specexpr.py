@@ -423,7 +423,7 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     scopes = [sn.scope for sn in plan.instances]
     if not all(s is not None and s.block for s in scopes):
         env = dict(g.meta.params or {})
-        root = [sn.path for sn in plan.instances] == [""] and refuted is not None and _widths(g)
+        root = [sn.path for sn in plan.instances] == [""] and _widths(g)
         return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), {}, set(env), False, child,
                          top=True, tracked=(TopWidths(g), refuted) if root and refuted is not None else None)
     first = scopes[0]

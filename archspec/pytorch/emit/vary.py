@@ -2,12 +2,15 @@
 at another value.
 
 The top class writes its widths from the spec's parameters (`widthexpr`), and so takes them
-(`DenseNet121(growth=32, stem=64)`). Each such parameter (an int, not num_classes, which every
-spec's classifier reads alone) is checked: the spec is loaded again with the parameter doubled,
-and its classes planned; the other classes must be the very same source, and each number of the
-top class's, as written, must give there the number that graph has. A parameter that fails (or a
-spec that loads from no file, or fails to load so) is refuted: the top class writes it as its
-value, as before. An expression names a number; this decides whether another value fits it."""
+(`DenseNet121(growth=32, stem=64)`). Each it takes that the rules before widths were followed would
+hold (`SpecExprs.checked`: an int, not num_classes, which every spec's classifier reads alone) is
+checked: the spec is loaded again (its file, its --set and keyword values) with the parameter
+doubled, and its classes planned; the other classes must be the very same source, and each number
+of the top class's, as written, must give there the number that graph has (its `let:` locals
+first). A parameter that fails (or another kind, or a spec that loads from no file, or fails to
+load so) is refuted: the top class writes it as its value, as before. An expression names a
+number; this decides whether another value fits it, one value at a time: a check, not a proof
+(tests/test_top_widths.py builds each at other values again)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,7 +41,8 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
 
 def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int], probe: bool, mine: list[str],
           texts: Callable[[ClassPlanner], list[str]]) -> bool:
-    """The spec built with `p` at `value`: the same other classes, and the top class's numbers."""
+    """The spec built with `varied` (parameter, value): the same other classes, and the top
+    class's numbers."""
     from ...frontend.expand import expand
     from ...frontend.spec import load_spec
     meta = graph.meta
