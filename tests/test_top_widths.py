@@ -17,11 +17,11 @@ from archspec.pytorch.emit.widthexpr import TopWidths
 # the spec, the width parameters its top class takes (num_classes aside), and other values of
 # them (odd ones: DenseNet's transitions halve their input, floor included)
 CASES = [
-    ("densenet121", {"stem": 24, "growth": 12}),
-    ("densenet161", {"stem": 50, "growth": 7}),
-    ("densenet264", {"stem": 33, "growth": 5}),
-    ("densenet_cifar", {"growth": 7}),
-    ("dpn68", {"stem": 16}),
+    pytest.param("densenet121", {"stem": 24, "growth": 12}, id="densenet121"),
+    pytest.param("densenet161", {"stem": 50, "growth": 7}, marks=pytest.mark.slow, id="densenet161"),
+    pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
+    pytest.param("densenet_cifar", {"growth": 7}, id="densenet_cifar"),
+    pytest.param("dpn68", {"stem": 16}, id="dpn68"),
 ]
 
 
@@ -35,7 +35,7 @@ def _shapes(model):
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name,values", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,values", CASES)
 def test_top_class_built_with_other_widths_is_the_spec_built_with_them(name, values):
     cls = _model_class(name)
     taken = set(inspect.signature(cls).parameters) - {"num_classes"}
