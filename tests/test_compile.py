@@ -135,7 +135,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert '("denseblock3", DenseBlock(256, 24, 32)),' in text
+    assert '("denseblock3", DenseBlock(transition2_out_channels, 24, growth)),' in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
@@ -156,8 +156,8 @@ def test_a_group_that_only_chains_is_an_ordered_sequential():
     text = source(SPECS / "densenet121.yaml")
     assert "class Features" not in text and text.startswith("# ") and "\nfrom collections import OrderedDict\n" in text
     assert ('        self.features = nn.Sequential(\n            OrderedDict(\n                [\n'
-            '                    ("conv0", nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)),\n'
-            '                    ("norm0", nn.BatchNorm2d(64)),\n') in text
+            '                    ("conv0", nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False)),\n'
+            '                    ("norm0", nn.BatchNorm2d(stem)),\n') in text
     assert '    fuse_pairs = (("features.conv0", "features.norm0"),)\n' in text
     d = archspec.compile(SPECS / "densenet121.yaml")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
@@ -170,7 +170,7 @@ def test_a_group_that_only_chains_is_an_ordered_sequential():
         torch.testing.assert_close(d(x), before, rtol=1e-4, atol=1e-4)
     check_generated_source(text)
     _refused(text, [text.replace('("conv0", nn.Conv2d', '("conv0 x", nn.Conv2d'),
-                    text.replace('("norm0", nn.BatchNorm2d(64))', '("norm0", nn.BatchNorm2d(64), 1)'),
+                    text.replace('("norm0", nn.BatchNorm2d(stem))', '("norm0", nn.BatchNorm2d(stem), 1)'),
                     text.replace("OrderedDict(\n                [", "OrderedDict(\n                globals() or ["),
                     text.replace("nn.Sequential(\n            OrderedDict(",
                                  "nn.ModuleList(\n            OrderedDict("),

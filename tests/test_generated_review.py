@@ -228,6 +228,15 @@ def _derived_literals(init: ast.FunctionDef, cls: str, fixed: dict[str, int]) ->
             if isinstance(c, ast.Constant) and type(c.value) is int and c.value >= 8 and c.value in given]
 
 
+def _top_params(init: ast.FunctionDef, name: str, params: dict, names: list[str], defaults: dict) -> list[str]:
+    """The top class's parameters as torchvision's take theirs: each one of the spec's with the
+    spec's value as its default (`DenseNet121(growth=32)`), and each used by __init__."""
+    read = {n.id for stmt in init.body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    out = [f"top-params: {name}({n}={defaults[n]!r}): the spec's {n} is {params[n]!r}" for n in names
+           if n in params and n in defaults and repr(defaults[n]) != repr(params[n])]
+    return out + [f"top-params: {name}({n}): never used" for n in names if n not in read]
+
+
 def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
                   block_params: dict[str, set[str]], fixed: dict[str, dict[str, int]]) -> list[str]:
     doc = _doc(cls)
@@ -258,6 +267,8 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         out += _derived_literals(init, cls.name, fixed.get(doc[1], {}))
     if is_top and "num_classes" in params and "num_classes" not in names:
         out.append(f"top-params: {cls.name}: takes no num_classes")
+    if is_top and init is not None:
+        out += _top_params(init, cls.name, params, names, defaults)
     if "num_classes" in params:
         out += [f"literal: {cls.name}: line {c.lineno}: {ast.unparse(c)}" for c in ast.walk(init or cls)
                 if isinstance(c, ast.Call) and any(isinstance(a, ast.Constant) and a.value == params["num_classes"]
@@ -413,6 +424,25 @@ Model = GoogLeNetAsTorchvisionBuildsIt
     assert [f.split(": ")[-1] for f in found[-5:]] == [
         "required rep_1_out passed by keyword", "required stride passed by keyword", "skip passes its default",
         "skip passed positionally, a parameter with a default", "default none, the block's 1"]
+
+
+def test_the_review_finds_a_top_parameter_it_does_not_honour():
+    """A top class that takes a spec parameter with another default, or takes one and never
+    uses it, is found; one that writes its widths from them (DenseNet's) is not."""
+    src = '''
+class Net(nn.Module):
+    def __init__(self, num_classes=1000, stem=32, growth=32):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 64, 3)
+        self.fc = nn.Linear(64 + growth, num_classes)
+'''
+    cls = ast.parse(src).body[0]
+    params = {"num_classes": 1000, "stem": 64, "growth": 32}
+    assert isinstance(cls, ast.ClassDef)
+    assert _review_class(cls, True, "net", params, {}, {}) == [
+        "top-params: Net(stem=32): the spec's stem is 64", "top-params: Net(stem): never used"]
+    fixed = ast.parse(src.replace("stem=32", "stem=64").replace("3, 64, 3", "3, stem, 3")).body[0]
+    assert isinstance(fixed, ast.ClassDef) and _review_class(fixed, True, "net", params, {}, {}) == []
 
 
 def test_identity_is_the_shortcut_of_a_residual_add():

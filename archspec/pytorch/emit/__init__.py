@@ -39,7 +39,9 @@ list members from `loops`) and constructor
 parameters (`ctorparams`): the numbers the spec wrote as expressions of the block's parameters
 written as those expressions, its `let:` values as locals (`specexpr`), a rate the spec computes
 where it makes a block the class builds carried up to it (`lift`: ConvNeXt's drop-path rates from
-the top's `stochastic_depth`), the other numbers that differ as parameters or derived from them;
+the top's `stochastic_depth`), the other numbers that differ as parameters or derived from them,
+the top class's widths from the spec's parameters (`widthexpr`), those it takes checked by
+building the spec again at another value (`vary`);
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 

@@ -36,11 +36,14 @@ class ClassPlan:
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
     spec_reads: set[str] = field(default_factory=set)   # the spec's parameters it takes (keyword, the spec's value)
+    checked: set[str] = field(default_factory=set)      # of those, the top class's that `vary` checks
     free: set[str] = field(default_factory=set)     # parameters a caller may vary (`specexpr.SpecExprs.free`)
     stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
     forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source
     ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
+    origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
+    #                                  first instance: (child, argument) where it is a child's own (`_origins`)
 
     @property
     def rep(self) -> ScopeNode:
@@ -378,8 +381,9 @@ class ClassPlanner:
     """Plans every class of a scope tree: `plans` in post-order (a class's children come first),
     `defs` the helper class sources its constructors need, in first-use order."""
 
-    def __init__(self, tree: ScopeTree, probe: bool) -> None:
+    def __init__(self, tree: ScopeTree, probe: bool, refuted: frozenset[str] | None = None) -> None:
         self.tree = tree
+        self.refuted = refuted           # the top class's widths from the spec's, less these parameters (`vary`)
         self.plans: dict[tuple, ClassPlan] = {}          # by structure
         self.plan_of: dict[ScopeNode, ClassPlan] = {}
         self.key_of: dict[ScopeNode, tuple] = {}

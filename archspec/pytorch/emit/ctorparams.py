@@ -16,6 +16,7 @@ from .classnames import ParamNamer, as_tuple, classifiers
 from .ladder import ladder_adds
 from .lift import Indexed
 from .specexpr import Reads, SpecExprs, spec_exprs
+from .widthexpr import named_quotients
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
@@ -42,7 +43,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     labels = [lab for lab, _ in per_scope[0]]
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub])
+    plan.origins = origins
+    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted)
     written = spec.write_all(origins, columns, plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
@@ -54,8 +56,11 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
     plan.lets = list(reads.lets.items())
     plan.spec_reads = set(reads.spec)
+    plan.checked = spec.checked & plan.spec_reads
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
+    if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
+        plan.lets += named_quotients(plan, lambda name: namer.params.first(name) is not None)
     column_of.update(reads.params)          # the expressions' names, as they are
     _out_derived(plan, column_of, [(w, col) if w else None for w, col in zip(written, columns)])
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
