@@ -69,11 +69,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
     if "num_classes" in column_of:
         plan.defaults["num_classes"] = column_of["num_classes"][0]
-    order = {p: k for k, p in enumerate(plan.rep.scope.args if plan.rep.scope else ())}    # the block's own order
-    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels", p != "num_classes",
-                                                   order.get(p, len(order))))
-    for i, sn in enumerate(plan.instances):
-        planner.args_of[sn] = [column_of[p][i] for p in plan.params]
+    _order_params(planner, plan, column_of)
     _forward_slots(plan, plan.slots[n_ctor:])
     _flag_attributes(plan, flags)
     plan.ladder = plan.flags.pop(LADDER, None)
@@ -81,6 +77,16 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     taken = {*plan.params, *(name for name, _ in plan.lets), *plan.optional}
     plan.slots = [s.folded if isinstance(s, Indexed) and (s.name in taken or s.name in planner.taken) else s
                   for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
+
+
+def _order_params(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, tuple]) -> None:
+    """The parameters in the signature's order (the required first, in_channels and num_classes
+    leading, then the block's own order), and each instance's arguments in it."""
+    order = {p: k for k, p in enumerate(plan.rep.scope.args if plan.rep.scope else ())}
+    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels", p != "num_classes",
+                                                   order.get(p, len(order))))
+    for i, sn in enumerate(plan.instances):
+        planner.args_of[sn] = [column_of[p][i] for p in plan.params]
 
 
 def _numbers_as_params(planner: ClassPlanner, plan: ClassPlan, labels: list[str], columns: list[tuple],
