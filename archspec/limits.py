@@ -55,6 +55,10 @@ MAX_DIFF_PAIRS = 1_000_000        # rows A x rows B that `diff` aligns with diff
 MAX_PAGES = 16                    # pages of a PNG or PDF diagram cut at 16,000 px (render.MAX_PX); a longer one
                                   # is refused (projected from its ranks before Graphviz runs): svg or --depth
 
+# The top class's width parameters (archspec/pytorch/emit/vary.py): each it would take is checked by building
+# the spec again with another value; the builds' nodes together are bounded (DenseNet-264's two: ~3,000).
+MAX_VARY_NODES = 20_000           # past it, the parameters not yet checked stay numbers (the top writes values)
+
 # Classes of generated source (archspec/pytorch/emit/classes.py): instances of a block that differ in structure
 # get classes of their own, and each new structure is compared, child by child, with every earlier one of
 # its block (it may join one as an optional child, torchvision's `downsample=None`): K structures, K^2/2.

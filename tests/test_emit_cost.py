@@ -124,6 +124,21 @@ def test_10000_named_children_that_make_no_run(capsys, spec_file):
     assert seconds < 15, seconds            # 2.9 s of CPU on a busy 2-core machine (unprotected: 11.5 min)
 
 
+def test_width_parameters_checked_within_a_bound_of_builds(capsys, spec_file):
+    """40 int parameters, each a conv's width at the top, before a chain of 5,000 convs: checking
+    that the top class may take one builds the whole spec again with another value (`vary`), 40
+    builds of 5,040 nodes (43 s). The builds' nodes together are bounded: the first three the
+    bound allows are taken, the rest are written as numbers."""
+    params = ", ".join(f"p{i}: {8 + i}" for i in range(40))
+    convs = "".join(f"  - c{i}: {{op: conv, out: \"${{p{i}}}\", k: 1}}\n" for i in range(40))
+    spec = (f"archspec: 1\nname: net\nparams: {{{params}}}\ninput: [4, 2, 2]\nnodes:\n{convs}"
+            "  - body:\n      - repeat: 5000\n        node: {op: conv, out: 4, k: 1, bias: false}\n")
+    source, seconds = _build(capsys, spec_file(spec))
+    assert limits.MAX_VARY_NODES // 5040 == 3
+    assert "    def __init__(self, p0=8, p1=9, p10=18):\n" in source and "nn.Conv2d(p1, 10, 1)" in source
+    assert seconds < 20, seconds            # 6.1 s on a busy 2-core machine (unbounded: 43 s)
+
+
 def test_many_structures_of_one_block_are_refused_by_their_count(capsys, spec_file, monkeypatch):
     """Each new structure of a block is compared with every earlier one (it may join one as an
     optional child), reading both one's 8 children: structure k costs 16 k, 8 n (n - 1) for n of them.

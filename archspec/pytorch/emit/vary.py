@@ -10,7 +10,9 @@ of the top class's, as written, must give there the number that graph has (its `
 first). A parameter that fails (or another kind, or a spec that loads from no file, or fails to
 load so) is refuted: the top class writes it as its value, as before. An expression names a
 number; this decides whether another value fits it, one value at a time: a check, not a proof
-(tests/test_top_widths.py builds each at other values again)."""
+(tests/test_top_widths.py builds each at other values again). The builds are bounded: at most
+`limits.MAX_VARY_NODES` nodes together, one build of the graph per parameter; the parameters past
+that stay numbers."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from typing import Any
 from ...errors import SpecError, SpecErrors
 from ...frontend.expr import evaluate
 from ...ir import Graph
+from ...limits import MAX_VARY_NODES
 from .classes import ClassPlan, ClassPlanner
 from .lift import Indexed
 from .scopes import ScopeTree
@@ -35,8 +38,9 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
     if not ints or graph.meta.file is None:
         return frozenset(taken)          # a width is an int: another kind is not varied, and not taken
     mine = texts(planner)
-    return frozenset(p for p in taken if p not in ints or not _fits(graph, planner, (p, 2 * params[p] or 1),
-                                                                   probe, mine, texts))
+    checked = ints[:MAX_VARY_NODES // max(1, len(graph.nodes))]     # one build of the graph each
+    return frozenset(p for p in taken if p not in checked or not _fits(graph, planner, (p, 2 * params[p] or 1),
+                                                                       probe, mine, texts))
 
 
 def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int], probe: bool, mine: list[str],
