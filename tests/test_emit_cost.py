@@ -109,6 +109,7 @@ def test_10000_chain_groups(capsys, spec_file):
     assert seconds < 15, seconds            # its emit 3.3-3.7 s of CPU under load (the classes': 5.4-5.9 s)
 
 
+@pytest.mark.slow
 def test_10000_named_children_that_make_no_run(capsys, spec_file):
     """A group of 10,000 convs named c0, c1, ..., alike but for widths that alternate (8, 4, 8, ...):
     each might begin a run of named children (`classes._run_length`), and none does. Each child is
@@ -124,6 +125,7 @@ def test_10000_named_children_that_make_no_run(capsys, spec_file):
     assert seconds < 15, seconds            # 2.9 s of CPU on a busy 2-core machine (unprotected: 11.5 min)
 
 
+@pytest.mark.slow
 def test_width_parameters_checked_within_a_bound_of_builds(capsys, spec_file):
     """40 int parameters, each a conv's width at the top, before a chain of 5,000 convs: checking
     that the top class may take one builds the whole spec again with another value (`vary`), 40
