@@ -11,8 +11,8 @@ first). A parameter that fails (or another kind, or a spec that loads from no fi
 load so) is refuted: the top class writes it as its value, as before. An expression names a
 number; this decides whether another value fits it, one value at a time: a check, not a proof
 (tests/test_top_widths.py builds each at other values again). The builds are bounded: at most
-`limits.MAX_VARY_NODES` nodes together, one build of the graph per parameter; the parameters past
-that stay numbers."""
+`limits.MAX_VARY_NODES` nodes together (each build's own count, the graph's where one fails), the
+next one counted as the graph's before it is made; the parameters past that stay numbers."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,23 +38,28 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
     if not ints or graph.meta.file is None:
         return frozenset(taken)          # a width is an int: another kind is not varied, and not taken
     mine = texts(planner)
-    checked = ints[:MAX_VARY_NODES // max(1, len(graph.nodes))]     # one build of the graph each
-    return frozenset(p for p in taken if p not in checked or not _fits(graph, planner, (p, 2 * params[p] or 1),
-                                                                       probe, mine, texts))
+    out, spent = {p for p in taken if p not in ints}, [0]      # the nodes the builds made, together
+    for p in ints:
+        if spent[0] + len(graph.nodes) > MAX_VARY_NODES or not _fits(graph, planner, (p, 2 * params[p] or 1),
+                                                                     probe, mine, texts, spent):
+            out.add(p)
+    return frozenset(out)
 
 
 def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int], probe: bool, mine: list[str],
-          texts: Callable[[ClassPlanner], list[str]]) -> bool:
+          texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool:
     """The spec built with `varied` (parameter, value): the same other classes, and the top
-    class's numbers."""
+    class's numbers. Its nodes are added to `spent` (the graph's where the build fails)."""
     from ...frontend.expand import expand
     from ...frontend.spec import load_spec
     meta = graph.meta
     assert meta.file is not None
     try:
         other = expand(load_spec(meta.file, meta.sets or [], {**meta.values, varied[0]: varied[1]}))
+        spent[0] += len(other.nodes)
         theirs = ClassPlanner(ScopeTree(other), probe)
     except (SpecError, SpecErrors):
+        spent[0] += len(graph.nodes)
         return False
     if texts(theirs) != mine:
         return False
