@@ -73,6 +73,17 @@ class _Reject(Exception):
 
 
 TENSOR = ast.parse("torch.Tensor", mode="eval").body
+LIST_TENSOR = ast.parse("list[torch.Tensor]", mode="eval").body
+# An HRNet exchange's forward (emit/exchange.py), the loop variables and lists' names its fields.
+EXCHANGE = """def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
+    x = [{branch}(x_i) for {branch}, x_i in zip(self.{branches}, x)]
+    x_fuse = []
+    for i, {fuse} in enumerate(self.{fuse_layers}):
+        y = x[0] if i == 0 else {fuse}[0](x[0])
+        for j in range(1, len(x)):
+            y = y + (x[j] if i == j else {fuse}[j](x[j]))
+        x_fuse.append(self.{acts}[i](y))
+    return x_fuse"""
 ORDERED_DICT = ast.parse("OrderedDict", mode="eval").body
 
 
@@ -230,6 +241,12 @@ class _Checker:
             return
         if isinstance(node, ast.Call):
             self.call(node, names)
+            return
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
+            if not (self.forward and isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant)
+                    and type(node.slice.value) is int and node.slice.value >= 0
+                    and node.value.id in names and node.value.id not in GLOBALS | {"self"}):
+                _fail(node, "a subscript of a name other than forward's list item, x[k]")
             return
         if isinstance(node, ast.Subscript):      # a list member, by index: self.convs[0], self.heads[1][0]
             if not (isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant)
@@ -553,9 +570,32 @@ class _Checker:
         if _dump(ast.parse("\n".join(fuse_method())).body[0]) != _dump(fn):
             _fail(fn, "fuse other than the emitter's")
 
+    def exchange(self, fn) -> None:
+        """An HRNet exchange's forward (emit/exchange.py): `EXCHANGE`, AST for AST, but for the two loop
+        variables (fresh names) and the three lists (attributes of self)."""
+        try:
+            gen = fn.body[0].value.generators[0]
+            loop = fn.body[2]
+            fills = {"branch": gen.target.elts[0].id, "branches": gen.iter.args[0].attr,
+                     "fuse": loop.target.elts[1].id, "fuse_layers": loop.iter.args[0].attr,
+                     "acts": loop.body[-1].value.args[0].func.value.attr}
+        except (AttributeError, IndexError, TypeError):
+            _fail(fn, "a forward taking a list other than an exchange's")
+        taken = {"self", "x", "x_i", "x_fuse", "y", "i", "j", "zip", "enumerate", "range", "len"} | GLOBALS
+        if (fills["branch"] == fills["fuse"] or any(not isinstance(v, str) or v.startswith("_") for v in fills.values())
+                or {fills["branch"], fills["fuse"]} & (taken | self.classes)):
+            _fail(fn, "an exchange's loop variables other than fresh names, or a private list")
+        if _dump(ast.parse(EXCHANGE.format(**fills)).body[0]) != _dump(fn):
+            _fail(fn, "a forward taking a list other than an exchange's")
+
     def function(self, fn, root: bool) -> None:
         if not isinstance(fn, ast.FunctionDef):
             _fail(fn, f"{type(fn).__name__} in a class")
+        if (fn.name == "forward" and not root and isinstance(fn.returns, ast.AST)
+                and _dump(fn.returns) == _dump(LIST_TENSOR) or any(
+                    a.annotation is not None and _dump(a.annotation) == _dump(LIST_TENSOR) for a in fn.args.args)):
+            self.exchange(fn)
+            return
         if root and fn.name == "fuse":
             self.fuse(fn)
             return

@@ -290,7 +290,7 @@ class ClassPlanner:
     `defs` the helper class sources its constructors need, in first-use order."""
 
     def __init__(self, tree: ScopeTree, probe: bool) -> None:
-        self.tree = tree
+        self.tree, self.probe = tree, probe
         self.plans: dict[tuple, ClassPlan] = {}          # by structure
         self.plan_of: dict[ScopeNode, ClassPlan] = {}
         self.key_of: dict[ScopeNode, tuple] = {}

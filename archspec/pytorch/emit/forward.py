@@ -8,8 +8,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...errors import SpecError
 from ...names import Namespace, name_problem
 from ...ops.base import literal
+from .exchange import exchange_lines, listed
 from .expr import Verbatim, callees, expression, in_place_add, node_expr, with_numbers
 from .loops import comprehension, gathered, gathers, lists, member_loops
 from .scopes import Child, ScopeNode, ScopeTree, located
@@ -62,6 +64,9 @@ def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping
     standing for it where it fails (`identity = x`, `if self.downsample is not None:`).
     `slots` gives, per number of forward's calls,
     the expression written for it or None (the number); without slots every number is `BLANK`."""
+    ex = None if optional else listed(tree, sn, probe)
+    if ex is not None:
+        return Forward(exchange_lines(ex))
     it = iter(slots) if slots is not None else itertools.repeat(BLANK)
     return _Forward(tree, sn, probe, optional or {}, it).result()
 
@@ -112,7 +117,9 @@ class _Forward:
         for i, c in enumerate(self.order):         # what stands for an absent child lives until it
             if c.local in optional:
                 self.last[optional[c.local].instead] = max(i, self.last.get(optional[c.local].instead, i))
-        self.var: dict[str, str] = {}            # ref -> the variable holding it
+        self.var: dict[str, str] = {}            # ref -> the variable holding it (or the list item: x[1])
+        self.holder: dict[str, str] = {}         # an item's ref -> its list's variable
+        self.items: dict[str, int] = {}          # a list's variable -> its items still to be read
         self.live = Namespace()                  # the variables holding a value still to be read
         self.branches = _branches(sn)
         self._owner: dict[str, Child] | None = None
@@ -167,9 +174,11 @@ class _Forward:
         held = [r for r in dying if absent and self.var[r] != instead]    # read under the test: kept till then
         for r in dying:
             if r not in held:
-                self.live.release(self.var[r])
+                self._free(r)
+        if c.subscope is not None and listed(self.tree, c.sub, self.probe):
+            return self._list_step(c, expr, absent)
         reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
-                    else None)
+                    and self.var[c.inputs[0]].isidentifier() else None)
         if absent is None and expr == reusable and len(c.outputs) == 1:
             self.var[c.outputs[0]] = self.live.take(reusable)
             return None
@@ -179,13 +188,37 @@ class _Forward:
             self.var[o] = self.live.take(v)
             names.append(v)
         for r in held:
-            self.live.release(self.var[r])
+            self._free(r)
         line = (f"{names[0]} += {added[1]}" if added and added[0] == names[0] and len(names) == 1
                 else f"{', '.join(names)} = {expr}")        # out += identity, as torchvision writes it
         if absent is None:
             return line
         assign = f"{names[0]} = {instead}\n" if names[0] != instead else ""
         return f"{assign}if {absent.test}:\n    {line}"
+
+    def _list_step(self, c: Child, expr: str, absent: Absent | None) -> str:
+        """`x = self.stage2[0]([a, b])`: a block taking and giving lists (`exchange`), its outputs
+        read as the list's items, `x[1]`; the list's variable lives while an item is still read."""
+        if absent is not None:
+            raise SpecError(f"{c.path}: a block of several outputs that some instances lack", loc=c.loc)
+        v = self.live.first("x") or self.live.fresh("xs")
+        read = [o for o in c.outputs if o in self.last]
+        for k, o in enumerate(c.outputs):
+            self.var[o], self.holder[o] = f"{v}[{k}]", v
+        self.items[v] = len(read)
+        if not read:
+            self.live.release(v)
+        return f"{v} = {expr}"
+
+    def _free(self, ref: str) -> None:
+        """A dead value's variable may be given again; a list's, once no item of it is read later."""
+        v = self.holder.get(ref)
+        if v is None:
+            self.live.release(self.var[ref])
+            return
+        self.items[v] -= 1
+        if not self.items[v]:
+            self.live.release(v)
 
     def _name(self, c: Child, ref: str, i: int, reusable: str | None) -> str:
         """A branch keeps its spec name; a chain reuses its input's variable, else it is `out`."""
@@ -274,7 +307,10 @@ class _Forward:
         """The child's value as source, and (target, term) where it is an in-place add of two
         variables (`out += identity`)."""
         if c.module:
-            call = f"{attr(self.sn.shared.get(c.local, c.local))}({', '.join(args)})"
+            given = ", ".join(args)
+            if c.subscope is not None and listed(self.tree, c.sub, self.probe):
+                given = f"[{given}]"                 # a block taking a list (`exchange`)
+            call = f"{attr(self.sn.shared.get(c.local, c.local))}({given})"
             probed = self.probe and c.local in self.sn.shared
             return (f"_probe(self, {literal(c.local)}, {call})" if probed else call), None
         n = c.node
