@@ -243,9 +243,8 @@ class _Checker:
             self.call(node, names)
             return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
-            if not (self.forward and isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant)
-                    and type(node.slice.value) is int and node.slice.value >= 0
-                    and node.value.id in names and node.value.id not in GLOBALS | {"self"}):
+            if not (self.forward and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int
+                    and node.value.id in names and node.value.id != "self"):
                 _fail(node, "a subscript of a name other than forward's list item, x[k]")
             return
         if isinstance(node, ast.Subscript):      # a list member, by index: self.convs[0], self.heads[1][0]
@@ -582,7 +581,7 @@ class _Checker:
         except (AttributeError, IndexError, TypeError):
             _fail(fn, "a forward taking a list other than an exchange's")
         taken = {"self", "x", "x_i", "x_fuse", "y", "i", "j", "zip", "enumerate", "range", "len"} | GLOBALS
-        if (fills["branch"] == fills["fuse"] or any(not isinstance(v, str) or v.startswith("_") for v in fills.values())
+        if (fills["branch"] == fills["fuse"] or any(v.startswith("_") for v in fills.values())
                 or {fills["branch"], fills["fuse"]} & (taken | self.classes)):
             _fail(fn, "an exchange's loop variables other than fresh names, or a private list")
         if _dump(ast.parse(EXCHANGE.format(**fills)).body[0]) != _dump(fn):
@@ -591,9 +590,8 @@ class _Checker:
     def function(self, fn, root: bool) -> None:
         if not isinstance(fn, ast.FunctionDef):
             _fail(fn, f"{type(fn).__name__} in a class")
-        if (fn.name == "forward" and not root and isinstance(fn.returns, ast.AST)
-                and _dump(fn.returns) == _dump(LIST_TENSOR) or any(
-                    a.annotation is not None and _dump(a.annotation) == _dump(LIST_TENSOR) for a in fn.args.args)):
+        if any(a is not None and _dump(a) == _dump(LIST_TENSOR) for a in [fn.returns, *(
+                arg.annotation for arg in fn.args.args)]):          # a list: the exchange's forward alone
             self.exchange(fn)
             return
         if root and fn.name == "fuse":

@@ -50,15 +50,14 @@ def listed(tree: ScopeTree, sn: ScopeNode, probe: bool) -> Exchange | None:
 
 
 def _member(c: Child, root: str, *indices: int) -> bool:
-    """A list member `root.i.j` run as a module of one input and one output."""
-    return (c.local == ".".join([root, *map(str, indices)]) and c.module and not c.param
-            and len(c.inputs) == 1 and len(c.outputs) == 1)
+    """A list member `root.i.j`, a module of one output."""
+    return c.local == ".".join([root, *map(str, indices)]) and c.module and len(c.outputs) == 1
 
 
 def _exchange(tree: ScopeTree, sn: ScopeNode) -> Exchange | None:
     n, m = len(sn.inputs), len(sn.exports)
     kids = sn.children
-    if sn.path == "" or sn.scope is None or n < 2 or sn.shared or len(kids) != n + m * (n - 1) + 2 * m:
+    if len(kids) != n + m * (n - 1) + 2 * m:     # (each sum has n >= 2 terms: never the top, of one input)
         return None
     b, f = kids[0].local.split(".")[0], kids[n].local.split(".")[0]
     if not all(_member(c, b, k) and c.inputs == [sn.inputs[k]] for k, c in enumerate(kids[:n])):
@@ -70,32 +69,27 @@ def _exchange(tree: ScopeTree, sn: ScopeNode) -> Exchange | None:
         parts = c.local.split(".")
         if len(parts) == 3:
             i, j = (int(p) if p.isdigit() else -1 for p in parts[1:])
-            if not (0 <= j < n and i != j and _member(c, f, i, j) and c.inputs == [branch[j]]):
+            if not (0 <= j < n and _member(c, f, i, j) and c.inputs == [branch[j]]):
                 return None
             fused[(i, j)] = c.outputs[0]
     outs = [c for c in rest if c.local.count(".") != 2]
-    if set(fused) != {(i, j) for i in range(m) for j in range(n) if i != j} or len(outs) != 2 * m or any(
-            o in tree.output_refs or not set(tree.consumers.get(o, [])) <= sn.names
-            for c in kids for o in c.outputs if o not in sn.exports):
+    if set(fused) != {(i, j) for i in range(m) for j in range(n) if i != j}:
         return None
     a = outs[1].local.split(".")[0] if len(outs) > 1 else ""
     for i in range(m):
         add, act = outs[2 * i], outs[2 * i + 1]
         terms = [branch[j] if j == i else fused[(i, j)] for j in range(n)]
-        if not (_plain_sum(tree, add, terms) and _member(act, a, i) and act.inputs == add.outputs
-                and act.outputs == [sn.exports[i]] and act.node is not None):
+        if not (_plain_sum(add, terms) and _member(act, a, i) and act.inputs == add.outputs
+                and act.outputs == [sn.exports[i]]):
             return None
-    return Exchange(b, f, a) if len({b, f, a}) == 3 else None
+    return Exchange(b, f, a)
 
 
-def _plain_sum(tree: ScopeTree, c: Child, terms: list[str]) -> bool:
-    """A functional add of exactly these values, in this order, read by one node alone."""
-    n = c.node
-    if n is None or c.module or c.param or n.op.name != "add" or c.inputs != terms or len(c.outputs) != 1:
-        return False
-    e = node_expr(n)
+def _plain_sum(c: Child, terms: list[str]) -> bool:
+    """A node whose expression is the sum of exactly these values, in this order (`v0 + v1`)."""
+    e = node_expr(c.node) if c.node is not None and c.inputs == terms else None
     names = [f"v{k}" for k in range(len(terms))]
-    return e is not None and expression(e, names) == " + ".join(names) and len(tree.consumers.get(n.name, [])) == 1
+    return e is not None and expression(e, names) == " + ".join(names)
 
 
 def exchange_lines(ex: Exchange) -> list[str]:

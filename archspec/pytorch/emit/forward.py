@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import SpecError
 from ...names import Namespace, name_problem
 from ...ops.base import literal
 from .exchange import exchange_lines, listed
@@ -178,7 +177,7 @@ class _Forward:
         if c.subscope is not None and listed(self.tree, c.sub, self.probe):
             return self._list_step(c, expr, absent)
         reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
-                    and self.var[c.inputs[0]].isidentifier() else None)
+                    else None)
         if absent is None and expr == reusable and len(c.outputs) == 1:
             self.var[c.outputs[0]] = self.live.take(reusable)
             return None
@@ -199,15 +198,11 @@ class _Forward:
     def _list_step(self, c: Child, expr: str, absent: Absent | None) -> str:
         """`x = self.stage2[0]([a, b])`: a block taking and giving lists (`exchange`), its outputs
         read as the list's items, `x[1]`; the list's variable lives while an item is still read."""
-        if absent is not None:
-            raise SpecError(f"{c.path}: a block of several outputs that some instances lack", loc=c.loc)
+        assert absent is None        # a dropped instance's outputs cannot be read by index: none is optional
         v = self.live.first("x") or self.live.fresh("xs")
-        read = [o for o in c.outputs if o in self.last]
         for k, o in enumerate(c.outputs):
             self.var[o], self.holder[o] = f"{v}[{k}]", v
-        self.items[v] = len(read)
-        if not read:
-            self.live.release(v)
+        self.items[v] = sum(o in self.last for o in c.outputs)
         return f"{v} = {expr}"
 
     def _free(self, ref: str) -> None:
