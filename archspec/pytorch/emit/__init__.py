@@ -19,6 +19,8 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls
   inside the call that reads them all, a for loop over stretches alike but for the member);
+  a block that is exactly HRNet's exchange between resolutions (`exchange`) takes and gives a
+  list, its branches a comprehension and its fuse layers HRNet's nested loop;
 - activations and every op with a module form as modules (alike anonymous ones share one
   attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
   ReLU and add in place where nothing else reads their input (`out += identity`);
