@@ -212,6 +212,41 @@ def test_two_resolutions_alike_in_shape_are_an_exchange_only_as_written(spec_fil
             m(x)
 
 
+GATHERED = TWO.replace("  - b: {op: conv, out: 4, k: 3, pad: 1, in: input}\n", "")
+GATHERED = GATHERED.replace("""  - ex: {use: exchange, in: [a, b]}
+  - {op: concat, in: [ex.0, ex.1]}""", """  - transition1[0]: {op: conv, out: 4, k: 1, in: a}
+  - transition1[1]: {op: conv, out: 4, k: 3, pad: 1, in: a}
+  - ex: {use: exchange, in: ["transition1[0]", "transition1[1]"]}
+  - {op: concat, in: [ex.0, ex.1]}""")
+
+
+@pytest.mark.parametrize("old, new", [
+    ("", ""),
+    ('in: ["transition1[0]", "transition1[1]"]', 'in: ["transition1[1]", "transition1[0]"]'),    # not in order
+    ("in: [ex.0, ex.1]", 'in: [ex.0, ex.1, "transition1[1]"]'),                    # read by another too
+    ("- {op: concat, in: [ex.0, ex.1]}\n",                                        # a network's output
+     '- cat: {op: concat, in: [ex.0, ex.1]}\noutputs: {cat: cat, side: "transition1[1]"}\n'),
+])
+def test_members_on_one_input_that_an_exchange_takes_are_its_list(spec_file, old, new):
+    """timm's `self.stage2([t(x) for t in self.transition1])`: the members' comprehension is the
+    list the exchange takes, where they are all it takes, in order, and nothing else reads them
+    (nor is an output of the network)."""
+    assert old in GATHERED
+    src, m = _model(GATHERED.replace(old, new) if old else GATHERED, spec_file)
+    gathered = "x = self.ex([transition(a) for transition in self.transition1])\n" in src
+    assert gathered == (old == "") and "list[torch.Tensor]" in src
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        a = m.a(x)
+        t = [m.transition1[0](a), m.transition1[1](a)]
+        t = t[::-1] if "[1]\", \"transition1[0]" in new else t
+        br = [m.ex.branches[0](t[0]), m.ex.branches[1](t[1])]
+        out = [torch.relu(br[0] + m.ex.fuse_layers[0][1](br[1])), torch.relu(m.ex.fuse_layers[1][0](br[0]) + br[1])]
+        want = torch.cat(out + [t[1]] * ("ex.1, " in new), 1)
+        got = m(x)
+        torch.testing.assert_close(got["cat"] if "side" in new else got, want, rtol=0, atol=0)
+
+
 def _refused(text: str, mutants: list[tuple[str, str]]) -> None:
     for old, new in mutants:
         assert old in text, old

@@ -107,7 +107,7 @@ class _Forward:
         self.callees: set[str] = set()
         main, train = self._schedule()
         self.lists = lists(sn)
-        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional))
+        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional), self._listed)
                                                     for part in (main, train))
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
         self.order = self.main + self.train
@@ -174,7 +174,7 @@ class _Forward:
         for r in dying:
             if r not in held:
                 self._free(r)
-        if c.subscope is not None and listed(self.tree, c.sub, self.probe):
+        if self._listed(c):
             return self._list_step(c, expr, absent)
         reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
                     else None)
@@ -194,6 +194,10 @@ class _Forward:
             return line
         assign = f"{names[0]} = {instead}\n" if names[0] != instead else ""
         return f"{assign}if {absent.test}:\n    {line}"
+
+    def _listed(self, c: Child) -> bool:
+        """A block that takes and gives lists (`exchange`)."""
+        return c.subscope is not None and listed(self.tree, c.sub, self.probe) is not None
 
     def _list_step(self, c: Child, expr: str, absent: Absent | None) -> str:
         """`x = self.stage2[0]([a, b])`: a block taking and giving lists (`exchange`), its outputs
@@ -303,7 +307,10 @@ class _Forward:
         variables (`out += identity`)."""
         if c.module:
             given = ", ".join(args)
-            if c.subscope is not None and listed(self.tree, c.sub, self.probe):
+            g = self.gathered.get(c)
+            if g is not None:                        # the list its members make: their comprehension
+                given = comprehension(g.root, args, self.live)
+            elif self._listed(c):
                 given = f"[{given}]"                 # a block taking a list (`exchange`)
             call = f"{attr(self.sn.shared.get(c.local, c.local))}({given})"
             probed = self.probe and c.local in self.sn.shared
