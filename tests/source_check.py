@@ -243,8 +243,7 @@ class _Checker:
             self.call(node, names)
             return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
-            if not (self.forward and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int
-                    and node.value.id in names and node.value.id != "self"):
+            if not self._item(node, names):
                 _fail(node, "a subscript of a name other than forward's list item, x[k]")
             return
         if isinstance(node, ast.Subscript):      # a list member, by index: self.convs[0], self.heads[1][0]
@@ -291,6 +290,12 @@ class _Checker:
             self.expr(node.operand, names)
             return
         _fail(node, f"{type(node).__name__} expression")
+
+    def _item(self, node, names: set[str]) -> bool:
+        """forward's item of a list it holds, `x[1]`: a local by a constant index."""
+        return (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int
+                and node.value.id in names and node.value.id != "self")
 
     def call(self, node: ast.Call, names: set[str]) -> None:
         f = node.func
@@ -422,8 +427,22 @@ class _Checker:
                 and not gen.target.id.startswith("_") and gen.target.id not in self.classes
                 and isinstance(elt, ast.Call) and isinstance(elt.func, ast.Name) and elt.func.id == gen.target.id
                 and not elt.keywords and elt.args and all(isinstance(a, ast.Name) and a.id in names
-                                                          for a in elt.args)):
+                                                          or self._item(a, names) for a in elt.args)):
             _fail(comp, "a comprehension other than forward's `[path(x) for path in self.paths]`")
+
+    def mapping(self, comp: ast.ListComp, names: set[str]) -> None:
+        """forward's `[incre(x_i) for incre, x_i in zip(self.incres, x)]`: each member of an
+        nn.ModuleList called on the item of a list forward holds, its two variables fresh names."""
+        gen = comp.generators[0] if len(comp.generators) == 1 else None
+        it, target, elt = (gen.iter, gen.target, comp.elt) if gen is not None else (None, None, None)
+        pair = [e.id for e in target.elts if isinstance(e, ast.Name)] if isinstance(target, ast.Tuple) else []
+        if not (gen is not None and not gen.ifs and len(pair) == 2 == len(set(pair))
+                and all(self._index_name(v, names) for v in pair)
+                and isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip"
+                and not it.keywords and len(it.args) == 2 and _module_list_iter(it.args[0])
+                and isinstance(it.args[1], ast.Name) and it.args[1].id in names and it.args[1].id != "self"
+                and _dump(elt) == _dump(ast.parse(f"{pair[0]}({pair[1]})", mode="eval").body)):
+            _fail(comp, "a list other than forward's `[m(x_i) for m, x_i in zip(self.ms, x)]`")
 
     def repeat(self, s: ast.For, names: set[str]) -> None:
         """__init__'s `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`."""
@@ -473,7 +492,10 @@ class _Checker:
                     _fail(s, "chained assignment")
                 if kind == "init_weights":
                     _fail(s, "assignment in init_weights")
-                self.expr(s.value, names)
+                if kind == "forward" and isinstance(s.value, ast.ListComp):
+                    self.mapping(s.value, names)
+                else:
+                    self.expr(s.value, names)
                 if kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
                         isinstance(s.targets[0], ast.Name) and _arithmetic(s.value)):
                     _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`)")

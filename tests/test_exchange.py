@@ -247,6 +247,64 @@ def test_members_on_one_input_that_an_exchange_takes_are_its_list(spec_file, old
         torch.testing.assert_close(got["cat"] if "side" in new else got, want, rtol=0, atol=0)
 
 
+MAPPED = TWO.replace("""  - {op: concat, in: [ex.0, ex.1]}""", """  - heads[0]: {op: conv, out: 5, k: 1, in: ex.0}
+  - heads[1]: {op: conv, out: 6, k: 1, in: ex.1}
+  - {op: concat, in: ["heads[0]", "heads[1]"]}""")
+
+
+@pytest.mark.parametrize("old, new", [
+    ("", ""),
+    ("k: 1, in: ex.0}", "k: 1, in: ex.1}"),                                # not item for item
+    ("  - heads[1]: {op: conv, out: 6, k: 1, in: ex.1}\n", "  - heads[1]: {op: conv, out: 6, k: 1, in: b}\n"),
+    ('in: ["heads[0]", "heads[1]"]', 'in: ["heads[0]", "heads[1]", ex.1]'),   # an item read later: kept
+])
+def test_members_mapping_a_list_item_for_item_are_a_comprehension_over_it(spec_file, old, new):
+    """timm's incre modules, `[incre(x_i) for incre, x_i in zip(self.incre_modules, x)]`: the k-th
+    member reads item k alone of a list (all of them, in order); a list itself, read by its items."""
+    assert old in MAPPED
+    src, m = _model(MAPPED.replace(old, new) if old else MAPPED, spec_file)
+    mapped = "[head(x_i) for head, x_i in zip(self.heads, x)]" in src
+    assert mapped == (old in ("", 'in: ["heads[0]", "heads[1]"]'))
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        a, b = m.a(x), m.b(x)
+        br = [m.ex.branches[0](a), m.ex.branches[1](b)]
+        ys = [torch.relu(br[0] + m.ex.fuse_layers[0][1](br[1])), torch.relu(m.ex.fuse_layers[1][0](br[0]) + br[1])]
+        ins = [ys[1], ys[1]] if "in: ex.1}" in new else [ys[0], b] if "in: b}" in new else ys
+        want = torch.cat([m.heads[0](ins[0]), m.heads[1](ins[1])] + [ys[1]] * ("ex.1]" in new), 1)
+        torch.testing.assert_close(m(x), want, rtol=0, atol=0)
+    if old == "":
+        comp = "[head(x_i) for head, x_i in zip(self.heads, x)]"
+        _refused(src, [(f"x = {comp}", f"x = {d}") for d in [
+            "[x_i(head) for head, x_i in zip(self.heads, x)]", "[head(x_i) for head, x_i in map(self.heads, x)]",
+            "[head(x_i) for head, x_i in zip(x, x)]", "[head(x_i) for head, x_i in zip(self.heads, self)]",
+            "[head(x) for head, x in zip(self.heads, x)]", "[head(head) for head, head in zip(self.heads, x)]",
+            "[head(x_i) for head, x_i in zip(self.heads, x) if x_i]",
+            "[head(x_i, x) for head, x_i in zip(self.heads, x)]", "[head(x_i) for head, x_i in zip(self.heads, y)]"]])
+
+
+@pytest.mark.parametrize("old, new", [
+    ("  - heads[1]:", "  - side: {op: conv, out: 6, k: 1, in: ex.1}\n  - heads[1]:"),    # another between
+    ("- heads[1]: {op: conv, out: 6, k: 1, in: ex.1}", "- heads[1]: {use: pair, in: ex.1}"),  # of two outputs
+    ("- heads[1]: {op: conv, out: 6, k: 1, in: ex.1}", "- heads[1]: {use: mix, in: [ex.1, b]}"),  # of two inputs
+])
+def test_members_that_do_not_map_a_list_item_for_item_are_no_comprehension(spec_file, old, new):
+    text = MAPPED.replace(old, new).replace("blocks:\n", PAIR + MIX)
+    text = text.replace('"heads[1]"]}', '"heads[1].0", "heads[1].1"]}' if "pair" in new else
+                        '"heads[1]", side]}' if "side" in new else '"heads[1]"]}')
+    assert old in MAPPED
+    src, m = _model(text, spec_file)
+    assert "x_i" not in src.split("class Net")[1]
+    m(torch.randn(2, 3, 8, 8))
+
+
+MIX = """  mix:
+    inputs: [p, q]
+    nodes:
+      - {op: add, in: [p, q]}
+"""
+
+
 def _refused(text: str, mutants: list[tuple[str, str]]) -> None:
     for old, new in mutants:
         assert old in text, old

@@ -48,8 +48,9 @@ def test_generated_source_passes_each_stage_a_list_of_its_resolutions():
     assert text.count("    def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:\n") == 3
     assert "        x = [branch(x_i) for branch, x_i in zip(self.branches, x)]\n" in text
     assert "                y = y + (x[j] if i == j else fuse_layer[j](x[j]))\n" in text
+    assert "        x = self.stage2[0]([transition(layer1) for transition in self.transition1])\n" in text
     assert "        x = self.stage4[0]([x[0], x[1], x[2], transition3_3])\n" in text
-    assert "        incre_modules_3 = self.incre_modules[3](x[3])\n" in text
+    assert "        x = [incre_module(x_i) for incre_module, x_i in zip(self.incre_modules, x)]\n" in text
     assert "self.y0" not in text and "fuse_layers_0_1" not in text
 
 

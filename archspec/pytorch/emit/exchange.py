@@ -105,3 +105,66 @@ def exchange_lines(ex: Exchange) -> list[str]:
             f"        y = y + (x[j] if i == j else {fuse}[j](x[j]))",
             f"    x_fuse.append(self.{ex.acts}[i](y))",
             "return x_fuse"]
+
+
+class Lists:
+    """The lists a forward holds: those a block gives that `listed` (`x = self.stage2[0]([a, b])`),
+    and those a run of a list's members makes, mapping one such list item for item (`runs`).
+    Each list's items are values forward reads as `x[1]`; its variable lives while one is still read."""
+
+    def __init__(self, tree: ScopeTree, probe: bool, live: Namespace, var: dict[str, str]) -> None:
+        self.tree, self.probe, self.live, self.var = tree, probe, live, var
+        self.holder: dict[str, str] = {}         # an item's ref -> its list's variable
+        self.count: dict[str, int] = {}          # a list's variable -> its items still to be read
+        self.mapped: dict[Child, str] = {}       # a run of members made one child -> their list
+
+    def takes(self, c: Child) -> bool:
+        """A block that takes a list (and gives one)."""
+        return c.subscope is not None and listed(self.tree, c.sub, self.probe) is not None
+
+    def runs(self, order: list[Child], full: dict[str, int]) -> list[Child]:
+        """The children with each run of a list's members L.0 .. L.(n-1), the k-th reading item k
+        alone of a list of n given before (all its items, in order), made one child that gives a
+        list: `x = [incre_module(x_i) for incre_module, x_i in zip(self.incre_modules, x)]`."""
+        given: list[list[str]] = []
+        out: list[Child] = []
+        i = 0
+        while i < len(order):
+            c = order[i]
+            root = c.local.split(".")[0]
+            run = order[i:i + full.get(root, 0)] if c.local == f"{root}.0" else []
+            items = [r.inputs[0] for r in run if len(r.inputs) == 1]
+            if run and items in given and all(r.local == f"{root}.{k}" and len(r.outputs) == 1
+                                              for k, r in enumerate(run)):
+                c = Child(root, items, [r.outputs[0] for r in run])
+                self.mapped[c] = root
+            if self.takes(c) or c in self.mapped:
+                given.append(c.outputs)
+            out.append(c)
+            i += len(run) if c in self.mapped else 1
+        return out
+
+    def mapping(self, c: Child) -> str:
+        """A mapped run's comprehension over the list it maps."""
+        root, holder = self.mapped[c], self.holder[c.inputs[0]]
+        names = Namespace([holder, "x_i"])
+        v = names.first(member_name(root)) or names.fresh("module")
+        return f"[{v}(x_i) for {v}, x_i in zip(self.{root}, {holder})]"
+
+    def hold(self, c: Child, expr: str, read: dict[str, int]) -> str:
+        """`x = <expr>`: the child's outputs the items of a list (`x[1]`); `read`: the values read later."""
+        v = self.live.first("x") or self.live.fresh("xs")
+        for k, o in enumerate(c.outputs):
+            self.var[o], self.holder[o] = f"{v}[{k}]", v
+        self.count[v] = sum(o in read for o in c.outputs)
+        return f"{v} = {expr}"
+
+    def free(self, ref: str) -> None:
+        """A dead value's variable may be given again; a list's, once no item of it is read later."""
+        v = self.holder.get(ref)
+        if v is None:
+            self.live.release(self.var[ref])
+            return
+        self.count[v] -= 1
+        if not self.count[v]:
+            self.live.release(v)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...names import Namespace, name_problem
 from ...ops.base import literal
-from .exchange import exchange_lines, listed
+from .exchange import Lists, exchange_lines, listed
 from .expr import Verbatim, callees, expression, in_place_add, node_expr, with_numbers
 from .loops import comprehension, gathered, gathers, lists, member_loops
 from .scopes import Child, ScopeNode, ScopeTree, located
@@ -107,8 +107,12 @@ class _Forward:
         self.callees: set[str] = set()
         main, train = self._schedule()
         self.lists = lists(sn)
-        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional), self._listed)
+        self.var: dict[str, str] = {}            # ref -> the variable holding it (or the list item: x[1])
+        self.live = Namespace()                  # the variables holding a value still to be read
+        self.held = Lists(tree, probe, self.live, self.var)
+        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional), self.held.takes)
                                                     for part in (main, train))
+        self.main = self.held.runs(self.main, self.lists)
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
@@ -116,10 +120,6 @@ class _Forward:
         for i, c in enumerate(self.order):         # what stands for an absent child lives until it
             if c.local in optional:
                 self.last[optional[c.local].instead] = max(i, self.last.get(optional[c.local].instead, i))
-        self.var: dict[str, str] = {}            # ref -> the variable holding it (or the list item: x[1])
-        self.holder: dict[str, str] = {}         # an item's ref -> its list's variable
-        self.items: dict[str, int] = {}          # a list's variable -> its items still to be read
-        self.live = Namespace()                  # the variables holding a value still to be read
         self.branches = _branches(sn)
         self._owner: dict[str, Child] | None = None
         for r, v in zip(sn.inputs, arg_names(sn)):
@@ -173,9 +173,10 @@ class _Forward:
         held = [r for r in dying if absent and self.var[r] != instead]    # read under the test: kept till then
         for r in dying:
             if r not in held:
-                self._free(r)
-        if self._listed(c):
-            return self._list_step(c, expr, absent)
+                self.held.free(r)
+        if self.held.takes(c) or c in self.held.mapped:
+            assert absent is None     # a dropped instance's outputs cannot be read by index: none is optional
+            return self.held.hold(c, expr, self.last)
         reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
                     else None)
         if absent is None and expr == reusable and len(c.outputs) == 1:
@@ -187,37 +188,13 @@ class _Forward:
             self.var[o] = self.live.take(v)
             names.append(v)
         for r in held:
-            self._free(r)
+            self.held.free(r)
         line = (f"{names[0]} += {added[1]}" if added and added[0] == names[0] and len(names) == 1
                 else f"{', '.join(names)} = {expr}")        # out += identity, as torchvision writes it
         if absent is None:
             return line
         assign = f"{names[0]} = {instead}\n" if names[0] != instead else ""
         return f"{assign}if {absent.test}:\n    {line}"
-
-    def _listed(self, c: Child) -> bool:
-        """A block that takes and gives lists (`exchange`)."""
-        return c.subscope is not None and listed(self.tree, c.sub, self.probe) is not None
-
-    def _list_step(self, c: Child, expr: str, absent: Absent | None) -> str:
-        """`x = self.stage2[0]([a, b])`: a block taking and giving lists (`exchange`), its outputs
-        read as the list's items, `x[1]`; the list's variable lives while an item is still read."""
-        assert absent is None        # a dropped instance's outputs cannot be read by index: none is optional
-        v = self.live.first("x") or self.live.fresh("xs")
-        for k, o in enumerate(c.outputs):
-            self.var[o], self.holder[o] = f"{v}[{k}]", v
-        self.items[v] = sum(o in self.last for o in c.outputs)
-        return f"{v} = {expr}"
-
-    def _free(self, ref: str) -> None:
-        """A dead value's variable may be given again; a list's, once no item of it is read later."""
-        v = self.holder.get(ref)
-        if v is None:
-            self.live.release(self.var[ref])
-            return
-        self.items[v] -= 1
-        if not self.items[v]:
-            self.live.release(v)
 
     def _name(self, c: Child, ref: str, i: int, reusable: str | None) -> str:
         """A branch keeps its spec name; a chain reuses its input's variable, else it is `out`."""
@@ -308,9 +285,11 @@ class _Forward:
         if c.module:
             given = ", ".join(args)
             g = self.gathered.get(c)
+            if c in self.held.mapped:
+                return self.held.mapping(c), None
             if g is not None:                        # the list its members make: their comprehension
                 given = comprehension(g.root, args, self.live)
-            elif self._listed(c):
+            elif self.held.takes(c):
                 given = f"[{given}]"                 # a block taking a list (`exchange`)
             call = f"{attr(self.sn.shared.get(c.local, c.local))}({given})"
             probed = self.probe and c.local in self.sn.shared
