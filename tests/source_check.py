@@ -210,6 +210,7 @@ class _Checker:
         self.probe = probe
         self.ordered = ordered          # the file imports OrderedDict
         self.forward = False            # checking a forward (its comprehension of members' calls)
+        self.indices: set[str] = set()  # the index of the enumerate loop being checked (`x[i + 1]`)
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -293,8 +294,13 @@ class _Checker:
 
     def _item(self, node, names: set[str]) -> bool:
         """forward's item of a list it holds, `x[1]`: a local by a constant index."""
+        k = node.slice if isinstance(node, ast.Subscript) else None
+        if isinstance(k, ast.BinOp) and isinstance(k.op, ast.Add) and isinstance(k.right, ast.Constant) \
+                and type(k.right.value) is int:
+            k = k.left                  # an enumerate loop's `x[i + 1]`
         return (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-                and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int
+                and (isinstance(k, ast.Constant) and type(k.value) is int and k is node.slice
+                     or isinstance(k, ast.Name) and k.id in self.indices)
                 and node.value.id in names and node.value.id != "self")
 
     def call(self, node: ast.Call, names: set[str]) -> None:
@@ -416,6 +422,22 @@ class _Checker:
         for t in targets:
             self.target(t, names, GLOBALS | {"self"})
 
+    def ladder(self, s: ast.For, names: set[str]) -> None:
+        """forward's `for i, down in enumerate(self.downs):` (HRNet's head): the index one of
+        LOOP_INDICES, read only as a list item's `x[i + 1]`; the member a fresh name; assignments."""
+        t = s.target
+        pair = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
+        if not (len(pair) == 2 == len(t.elts) and pair[0] in LOOP_INDICES and self._index_name(pair[0], names)
+                and self._index_name(pair[1], names) and pair[0] != pair[1]
+                and all(isinstance(b, ast.Assign) for b in s.body)):
+            _fail(s, "an enumerate loop in forward other than `for i, m in enumerate(self.ms):` of assignments")
+        names.add(pair[1])
+        self.indices = {pair[0]}
+        try:
+            self.body(s.body, names, "forward", 1)
+        finally:
+            self.indices = set()
+
     def member_calls(self, comp: ast.ListComp, names: set[str]) -> None:
         """forward's `[path(x, ...) for path in self.paths]`: each member of an nn.ModuleList called on
         values forward holds, its variable a fresh name."""
@@ -534,6 +556,8 @@ class _Checker:
                     _fail(s, f"for loop in {kind}")
                 names.add(s.target.id)
                 self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For) and kind == "forward" and depth == 0 and not s.orelse and _enumerated(s.iter):
+                self.ladder(s, names)
             elif isinstance(s, ast.For) and kind == "forward" and depth == 0 and not s.orelse:
                 self.member_loop(s, names)
                 self.body(s.body, names, kind, depth + 1)
@@ -731,6 +755,13 @@ def _module_list_iter(it) -> list[str] | None:
             and len(it.args) >= 2 and all(map(attr, it.args))):
         return [attr(a) for a in it.args]
     return None
+
+
+def _enumerated(it) -> bool:
+    """`enumerate(self.downs)`: an nn.ModuleList's members with their indices."""
+    return (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate"
+            and len(it.args) == 1 and not it.keywords and _module_list_iter(it.args[0]) is not None
+            and not isinstance(it.args[0], ast.Call))
 
 
 def _plain_default(d: ast.expr) -> bool:

@@ -343,3 +343,77 @@ def test_the_whitelist_admits_the_exchange_and_its_callers_exactly(spec_file):
     with pytest.raises(AssertionError, match="whitelist"):
         check_generated_source(src[:init] + "super().__init__()\n        c = 4\n        self.c = nn.Identity(c[0])\n"
                                + src[init + len("super().__init__()\n"):])
+
+
+LADDER = PLAIN.split("  - first:")[0] + """  - first: {use: exchange, c: [4, 6, 8], in: [stem, mid, low]}
+  - downs[0]: {op: conv, out: 6, k: 3, stride: 2, pad: 1, in: first.0}
+  - sum1: {op: add, in: [first.1, "downs[0]"]}
+  - downs[1]: {op: conv, out: 8, k: 3, stride: 2, pad: 1}
+  - sum2: {op: add, in: [first.2, "downs[1]"]}
+  - flatten
+"""
+PAIR2 = """blocks:
+  pair2:
+    outputs: [p, q]
+    nodes:
+      - p: {op: conv, out: 6, k: 3, stride: 2, pad: 1}
+      - q: {op: conv, out: 6, k: 1, in: input}
+"""
+
+
+@pytest.mark.parametrize("old, new", [
+    ("", ""),
+    ('in: [first.1, "downs[0]"]', 'in: ["downs[0]", first.1]'),                 # the sum's other order
+    ("pad: 1, in: first.0}", "pad: 1, in: stem}"),                              # not the list's first item
+    ("- downs[1]: {op: conv, out: 8, k: 3, stride: 2, pad: 1}",                 # not the sum before
+     "- downs[1]: {op: conv, out: 8, k: 3, stride: 2, pad: 1, in: first.1}"),
+    ('in: [first.2, "downs[1]"]', 'in: [low, "downs[1]"]'),                     # not the list's next item
+    ("  - flatten\n", "  - side: {op: conv, out: 6, k: 1, in: sum1}\n  - {op: add, in: [side, first.1]}\n"),
+    ('  - sum2: {op: add, in: [first.2, "downs[1]"]}\n  - flatten\n', ""),      # no last sum
+    ("- downs[1]: {op: conv, out: 8, k: 3, stride: 2, pad: 1}",                 # another in the second's place
+     "- other: {op: conv, out: 8, k: 3, stride: 2, pad: 1}"),
+    ("- downs[0]: {op: conv, out: 6, k: 3, stride: 2, pad: 1, in: first.0}",    # a step of two outputs
+     "- downs[0]: {use: pair2, in: first.0}"),
+    ("  - flatten\n", "  - flatten\noutputs: {out: flatten, side: sum1}\n"),     # a step's value an output
+    ("  - downs[0]:", "  - second: {use: exchange, c: [4, 6, 8], in: [stem, mid, low]}\n  - downs[0]:"),
+])
+def test_a_ladder_up_a_list_is_an_enumerate_loop(spec_file, old, new):
+    """HRNet's head: `out = x[0]`, then `for i, down in enumerate(self.downs): out = x[i + 1] +
+    down(out)`, where the members and sums climb the list's items in order, each value read by the
+    next step alone; anything else stays unrolled."""
+    assert old in LADDER
+    text = LADDER.replace(old, new) if old else LADDER
+    if "other:" in new:
+        text = text.replace('in: [first.2, "downs[1]"]', "in: [first.2, other]").replace(
+            "  - flatten\n", "  - downs[1]: {op: conv, out: 8, k: 1, in: sum2}\n  - flatten\n")
+    if "pair2" in new:           # its second output read by nothing
+        text = text.replace("blocks:\n", PAIR2).replace('"downs[0]"]', '"downs[0].0"]')
+    if "second" in new:          # the ladder climbs the second of two lists alike
+        text = text.replace("first.", "second.")
+    src, m = _model(text, spec_file)
+    looped = "for i, down in enumerate(self.downs):\n            out = xs[i + 1] + down(out)\n" in src \
+        if "second" in new else "for i, down in enumerate(self.downs):\n            out = x[i + 1] + down(out)\n" in src
+    assert looped == (old == "" or "second" in new)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        out = m(x)
+        if old == "":
+            stem = m.stem(x)
+            mid = m.mid(stem)
+            first = _exchanged(m.first, [stem, mid, m.low(mid)])
+            want = (first[2] + m.downs[1](first[1] + m.downs[0](first[0]))).flatten(1)
+            torch.testing.assert_close(out, want, rtol=0, atol=0)
+    if old == "":
+        loop = "        for i, down in enumerate(self.downs):\n            out = x[i + 1] + down(out)\n"
+        _refused(src, [(loop, loop.replace(a, b)) for a, b in [
+            ("x[i + 1]", "x[i - 1]"), ("x[i + 1]", "x[j + 1]"), ("x[i + 1]", "x[i + 1.5]"),
+            ("x[i + 1]", "x[i + i]"), ("down(out)", "down(out) * i"),
+            ("self.downs", "x"), ("self.downs)", "self.downs, 1)"),
+            ("enumerate", "zip"), ("self.downs", "zip(self.downs, self.downs)"),
+            ("+ down(out)\n", "+ down(out)\n            out += down\n")]])
+        _refused(src, [("out = x[0]\n", "i = x[0]\n        out = i\n"),            # a loop index, no value's
+                       ("out = x[0]\n", "out = x[0 + 0]\n"),
+                       (loop, loop + "        out = x[i]\n"),                        # the index outside its loop
+                       (loop, loop.replace("i, down", "j, down").replace("[i + 1]", "[j + 1]")),   # j: no index
+                       (loop, loop.replace("i, down", "i, x").replace("down(out)", "x(out)")),   # not fresh
+                       (loop, loop.replace("i, down", "i, i").replace("down(out)", "i(out)"))])

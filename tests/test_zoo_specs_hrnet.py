@@ -42,7 +42,8 @@ def test_every_output_of_an_exchange_reads_every_branch():
 
 def test_generated_source_passes_each_stage_a_list_of_its_resolutions():
     """Each exchange is timm's HighResolutionModule: a list in, a list out, its branches and fuse
-    layers run by loops; the top class passes the list on, with the new resolution last."""
+    layers run by loops; the top class passes the list on, with the new resolution last, and its
+    head maps the list and climbs it in loops."""
     text = emit(archspec.analyze(SPEC))
     check_generated_source(text)
     assert text.count("    def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:\n") == 3
@@ -50,7 +51,10 @@ def test_generated_source_passes_each_stage_a_list_of_its_resolutions():
     assert "                y = y + (x[j] if i == j else fuse_layer[j](x[j]))\n" in text
     assert "        x = self.stage2[0]([transition(layer1) for transition in self.transition1])\n" in text
     assert "        x = self.stage4[0]([x[0], x[1], x[2], transition3_3])\n" in text
-    assert "        x = [incre_module(x_i) for incre_module, x_i in zip(self.incre_modules, x)]\n" in text
+    assert ("        x = [incre_module(x_i) for incre_module, x_i in zip(self.incre_modules, x)]\n"
+            "        out = x[0]\n"
+            "        for i, downsamp_module in enumerate(self.downsamp_modules):\n"
+            "            out = x[i + 1] + downsamp_module(out)\n") in text      # the head: timm's loop
     assert "self.y0" not in text and "fuse_layers_0_1" not in text
 
 

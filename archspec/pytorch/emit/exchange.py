@@ -117,6 +117,7 @@ class Lists:
         self.holder: dict[str, str] = {}         # an item's ref -> its list's variable
         self.count: dict[str, int] = {}          # a list's variable -> its items still to be read
         self.mapped: dict[Child, str] = {}       # a run of members made one child -> their list
+        self.ladder: dict[Child, str] = {}       # a ladder (`ladders`) made one child -> its list
 
     def takes(self, c: Child) -> bool:
         """A block that takes a list (and gives one)."""
@@ -143,6 +144,52 @@ class Lists:
             out.append(c)
             i += len(run) if c in self.mapped else 1
         return out
+
+    def ladders(self, order: list[Child], full: dict[str, int]) -> list[Child]:
+        """The children with each ladder made one child: members D.0 .. D.(n-1) of a list, D.0
+        reading item 0 of a list of n + 1, each D.k followed by the sum of item k + 1 and its
+        output, which D.(k + 1) reads (HRNet's head: `out = x[0]`, then `for i, downsamp_module in
+        enumerate(self.downsamp_modules): out = x[i + 1] + downsamp_module(out)`)."""
+        given = [c.outputs for c in order if self.takes(c) or c in self.mapped]
+        out: list[Child] = []
+        i = 0
+        while i < len(order):
+            c = order[i]
+            root = c.local.split(".")[0]
+            n = full.get(root, 0) if c.local == f"{root}.0" else 0
+            items = next((g for g in given if len(g) == n + 1 and c.inputs == g[:1]), None)
+            if n and items and self._climbs(root, order[i:i + 2 * n], items):
+                c = Child(root, items, order[i + 2 * n - 1].outputs)
+                self.ladder[c] = root
+            out.append(c)
+            i += 2 * n if c in self.ladder else 1
+        return out
+
+    def _climbs(self, root: str, steps: list[Child], items: list[str]) -> bool:
+        """The steps are D.0, sum, D.1, sum, ...: D.k reads the value before alone, the sum adds
+        item k + 1 and D.k's output, each read by the next step alone (the last sum aside)."""
+        value = items[0]
+        if len(steps) != 2 * len(items) - 2:
+            return False
+        for k in range(len(items) - 1):
+            down, add = steps[2 * k], steps[2 * k + 1]
+            if not (down.local == f"{root}.{k}" and down.inputs == [value] and len(down.outputs) == 1
+                    and _plain_sum(add, [items[k + 1], down.outputs[0]])):
+                return False
+            value = add.outputs[0]
+        inner = steps[:-1]           # every value but the last sum: read by the next step alone
+        return all(set(self.tree.consumers.get(o, [])) <= self.tree.names_of(nxt) and o not in self.tree.output_refs
+                   for c, nxt in zip(inner, steps[1:]) for o in c.outputs)
+
+    def climbing(self, c: Child) -> str:
+        """A ladder's lines, its value in a variable of its own (no list's, no live one's)."""
+        root, holder = self.ladder[c], self.holder[c.inputs[0]]
+        v = self.live.first("out") or self.live.fresh("out")
+        i = next(n for n in ("i", "k", "index") if self.live.usable(n))
+        names = Namespace([holder, v, i])
+        d = names.first(member_name(root)) or names.fresh("module")
+        self.var[c.outputs[0]] = v
+        return f"{v} = {holder}[0]\nfor {i}, {d} in enumerate(self.{root}):\n    {v} = {holder}[{i} + 1] + {d}({v})"
 
     def mapping(self, c: Child) -> str:
         """A mapped run's comprehension over the list it maps."""

@@ -112,7 +112,7 @@ class _Forward:
         self.held = Lists(tree, probe, self.live, self.var)
         (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional), self.held.takes)
                                                     for part in (main, train))
-        self.main = self.held.runs(self.main, self.lists)
+        self.main = self.held.ladders(self.held.runs(self.main, self.lists), self.lists)
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
@@ -177,6 +177,8 @@ class _Forward:
         if self.held.takes(c) or c in self.held.mapped:
             assert absent is None     # a dropped instance's outputs cannot be read by index: none is optional
             return self.held.hold(c, expr, self.last)
+        if c in self.held.ladder:
+            return expr
         reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
                     else None)
         if absent is None and expr == reusable and len(c.outputs) == 1:
@@ -287,6 +289,8 @@ class _Forward:
             g = self.gathered.get(c)
             if c in self.held.mapped:
                 return self.held.mapping(c), None
+            if c in self.held.ladder:
+                return self.held.climbing(c), None
             if g is not None:                        # the list its members make: their comprehension
                 given = comprehension(g.root, args, self.live)
             elif self.held.takes(c):
