@@ -24,6 +24,15 @@ def one_per_family(paths, also=("inception_v3", "resnet34", "resnet50")):
     return out
 
 
+def per_family(paths):
+    """one_per_family's lanes for a sweep over more files than specs/'s networks: a network beyond
+    its family's first (and those the README shows) is marked slow, every other file stays fast;
+    the values stay paths, so the sweep's own ids apply."""
+    import pytest
+    slow = {p.values[0] for p in one_per_family(ALL_SPECS) if not isinstance(p, Path)}
+    return [pytest.param(p, marks=pytest.mark.slow) if p in slow else p for p in paths]
+
+
 @functools.cache
 def shipped_graph(path: Path):
     """A shipped spec's analysis, made once per test process: several modules choose their lanes

@@ -20,8 +20,11 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
   a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
   and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
-  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, and its comprehension of the
-  members' calls as a call's argument, `torch.stack([path(x) for path in self.paths], 1)`);
+  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
+  enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list, `outs.append(sp)`,
+  choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item, `outs[-1]`), and
+  its comprehension of the members' calls as a call's argument, `torch.stack([path(x) for path in
+  self.paths], 1)`);
   forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
@@ -29,7 +32,8 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   class of the module; torch/nn/F attributes must be real, non-private, non-module
   members (and not a short list of side-effecting ones such as torch.load);
 - no string constant but docstrings and plain (dotted) identifiers; no f-string, lambda,
-  comprehension (but those two), subscript, with/try/while/del/global/nonlocal/yield/await, no exec,
+  comprehension (but those two), subscript (but a list member's `self.convs[0]` and `outs[-1]`),
+  with/try/while/del/global/nonlocal/yield/await, no exec,
   eval, open, compile, __import__, globals, locals; no attribute or name starting with _
   (but `super().__init__`); no control character anywhere in the text.
 
@@ -84,6 +88,7 @@ EXCHANGE = """def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
             y = y + (x[j] if i == j else {fuse}[j](x[j]))
         x_fuse.append(self.{acts}[i](y))
     return x_fuse"""
+MAYBE_TENSOR = ast.parse("torch.Tensor | None", mode="eval").body    # forward's input that defaults to another
 ORDERED_DICT = ast.parse("OrderedDict", mode="eval").body
 
 
@@ -211,6 +216,7 @@ class _Checker:
         self.ordered = ordered          # the file imports OrderedDict
         self.forward = False            # checking a forward (its comprehension of members' calls)
         self.indices: set[str] = set()  # the index of the enumerate loop being checked (`x[i + 1]`)
+        self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -242,6 +248,9 @@ class _Checker:
             return
         if isinstance(node, ast.Call):
             self.call(node, names)
+            return
+        if (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                and node.value.id in names and _dump(node.slice) == _dump(LAST)):     # a ladder's `outs[-1]`
             return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
             if not self._item(node, names):
@@ -280,7 +289,10 @@ class _Checker:
         if isinstance(node, ast.IfExp):         # a constructor argument chosen by a block flag (Xception's grow_first)
             flag = node.test.operand if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) \
                 else node.test                  # or a module built under one: `nn.ReLU() if not no_relu else None`
-            if not isinstance(flag, ast.Name):
+            if self.forward and _ladder_test(node.test):    # a ladder's: `... if i == 0 or self.first else ...`
+                flag = node.test.values[-1] if isinstance(node.test, ast.BoolOp) else node.test.left
+                flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
+            elif not isinstance(flag, ast.Name):
                 _fail(node.test, "a choice by other than a flag")
             for part in (flag, node.body, node.orelse):
                 self.expr(part, names)
@@ -353,15 +365,36 @@ class _Checker:
             self.expr(k.value, names)
 
     def named_children(self, od: ast.Call, names: set[str]) -> None:
-        """nn.Sequential's `OrderedDict([("name", Module(...)), ...])`: plain names, constructor calls."""
+        """nn.Sequential's `OrderedDict([("name", Module(...)), ...])`: plain names, constructor calls;
+        a run of them `*[(f"name{j + 2}", Module(..., 352 + 32 * j)) for j in range(n)]`."""
         items = od.args[0] if len(od.args) == 1 and not od.keywords else None
         if not (isinstance(items, ast.List) and items.elts and all(
-                isinstance(e, ast.Tuple) and len(e.elts) == 2 and isinstance(e.elts[0], ast.Constant)
-                and isinstance(e.elts[0].value, str) and isinstance(e.elts[1], ast.Call) for e in items.elts)):
+                isinstance(e, ast.Starred) or isinstance(e, ast.Tuple) and len(e.elts) == 2
+                and isinstance(e.elts[0], ast.Constant) and isinstance(e.elts[0].value, str)
+                and isinstance(e.elts[1], ast.Call) for e in items.elts)):
             _fail(od, "an OrderedDict other than nn.Sequential's `OrderedDict([(\"name\", Module(...)), ...])`")
         for e in items.elts:
+            if isinstance(e, ast.Starred):
+                self.named_run(e.value, names)
+                continue
             self.expr(e.elts[0], names)
             self.call(e.elts[1], names)
+
+    def named_run(self, comp: ast.expr, names: set[str]) -> None:
+        """`[(f"<plain name>{j}", Module(...)) for j in range(<int>)]` (or `{j + <int>}`): the index a
+        name of its own, read by the name and the call's arithmetic, nothing else."""
+        gen = comp.generators[0] if isinstance(comp, ast.ListComp) and len(comp.generators) == 1 else None
+        target = gen.target.id if gen is not None and isinstance(gen.target, ast.Name) else None
+        it = gen.iter if gen is not None else None
+        elt = comp.elt if isinstance(comp, ast.ListComp) else None
+        if not (gen is not None and target is not None and not gen.ifs and not gen.is_async
+                and self._index_name(target, names) and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and it.func.id == "range" and len(it.args) == 1 and not it.keywords
+                and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int and it.args[0].value >= 2
+                and isinstance(elt, ast.Tuple) and len(elt.elts) == 2 and isinstance(elt.elts[1], ast.Call)
+                and self._loop_name(elt.elts[0], {target}, (target,))):
+            _fail(comp, "a run of named children other than `*[(f\"name{j}\", Module(...)) for j in range(n)]`")
+        self.call(elt.elts[1], names | {target})
 
     def repeat_children(self, comp: ast.expr, names: set[str], indexed: bool = False) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
@@ -392,7 +425,7 @@ class _Checker:
                     or name.startswith("_") or (self.probe and name == "_probe"))
 
     @staticmethod
-    def _loop_name(node, names: set[str]) -> bool:
+    def _loop_name(node, names: set[str], indices: tuple[str, ...] = LOOP_INDICES) -> bool:
         """f"<plain name>{i}" or f"<plain name>{i + <int>}", i a loop variable."""
         if not (isinstance(node, ast.JoinedStr) and len(node.values) == 2):
             return False
@@ -405,21 +438,29 @@ class _Checker:
         if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) and isinstance(v.right, ast.Constant) \
                 and type(v.right.value) is int:
             v = v.left
-        return isinstance(v, ast.Name) and v.id in names and v.id in LOOP_INDICES
+        return isinstance(v, ast.Name) and v.id in names and v.id in indices
 
     def member_loop(self, s: ast.For, names: set[str]) -> None:
         """forward's `for conv in self.convs:` or `for conv, bn in zip(self.convs, self.bns):` over
-        nn.ModuleLists: a fresh variable per list, the lists attributes of self, a body of assignments."""
-        targets = s.target.elts if isinstance(s.target, ast.Tuple) else [s.target]
-        lists = _module_list_iter(s.iter)
-        if not (lists and len(targets) == len(lists) and all(isinstance(t, ast.Name) for t in targets)
-                and len({t.id for t in targets}) == len(targets)
-                and not any(t.id in names for t in targets)):
+        nn.ModuleLists: a fresh variable per list, the lists attributes of self, a body of assignments;
+        or a ladder's (emit/ladder.py) `for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):`,
+        the index one of LOOP_INDICES; a body may also append a variable to a list of forward's (a ladder's outputs)."""
+        target, it, index = s.target, s.iter, None
+        if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate"
+                and len(it.args) == 1 and not it.keywords and isinstance(target, ast.Tuple) and len(target.elts) == 2
+                and isinstance(target.elts[0], ast.Name) and target.elts[0].id in LOOP_INDICES):
+            index, target, it = target.elts[0], target.elts[1], it.args[0]
+        targets = target.elts if isinstance(target, ast.Tuple) else [target]
+        lists = _module_list_iter(it)
+        fresh = [*targets, *([index] if index else [])]
+        if not (lists and len(targets) == len(lists) and all(isinstance(t, ast.Name) for t in fresh)
+                and len({t.id for t in fresh}) == len(fresh)
+                and not any(t.id in names for t in fresh)):
             _fail(s, "a for loop in forward other than `for m in self.ms:` or `for a, b in zip(self.as, self.bs):`"
-                     " over fresh names")
-        if not all(isinstance(b, (ast.Assign, ast.AugAssign)) for b in s.body):
-            _fail(s, "a member loop's body other than assignments")
-        for t in targets:
+                     " (or `for i, (a, b) in enumerate(zip(self.as, self.bs)):`) over fresh names")
+        if not all(isinstance(b, (ast.Assign, ast.AugAssign)) or _appends(b, names) for b in s.body):
+            _fail(s, "a member loop's body other than assignments (and a ladder's appends)")
+        for t in fresh:
             self.target(t, names, GLOBALS | {"self"})
 
     def ladder(self, s: ast.For, names: set[str]) -> None:
@@ -583,9 +624,12 @@ class _Checker:
             flag = t.operand if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not) else t
             flag_ok = (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name)
                        and flag.value.id == "self" and not flag.attr.startswith("_"))     # `if self.residual:`
-            if not (optional or flag_ok):
-                _fail(t, "an if other than `if self.training:`, `if [not] self.<flag>:` or "
-                         "`if self.<child> is not None:`")
+            given = (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Is)
+                     and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value is None
+                     and isinstance(t.left, ast.Name) and t.left.id in self.maybe)       # `if shortcut is None:`
+            if not (optional or flag_ok or given):
+                _fail(t, "an if other than `if self.training:`, `if [not] self.<flag>:`, "
+                         "`if self.<child> is not None:` or `if <input> is None:`")
             return
         if kind != "init_weights":
             _fail(t, f"if in {kind}")
@@ -653,12 +697,17 @@ class _Checker:
         if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.kw_defaults
                 or not a.args or a.args[0].arg != "self"):
             _fail(fn, "method arguments other than (self, name, ...)")
-        if a.defaults and (fn.name != "__init__" or not all(map(_plain_default, a.defaults))):
+        maybe = a.args[len(a.args) - len(a.defaults):] if fn.name == "forward" else []   # `shortcut=None`
+        if a.defaults and not (fn.name == "__init__" and all(map(_plain_default, a.defaults)) or maybe and all(
+                isinstance(d, ast.Constant) and d.value is None for d in a.defaults) and all(
+                _dump(arg.annotation) == _dump(MAYBE_TENSOR) for arg in maybe)):
             _fail(fn, "a default other than a plain value (a block parameter's, an optional child's None) "
-                      "in __init__")
+                      "in __init__, or None for forward's `torch.Tensor | None`")
         names = {"self"}
+        self.maybe = {arg.arg for arg in maybe}
         for arg in a.args[1:]:
-            annotated = arg.annotation and not (fn.name == "forward" and _dump(arg.annotation) == _dump(TENSOR))
+            annotated = arg.annotation and not (fn.name == "forward" and _dump(arg.annotation) == _dump(
+                MAYBE_TENSOR if arg.arg in self.maybe else TENSOR))
             if annotated or arg.arg in GLOBALS or arg.arg.startswith("_") or arg.arg in self.classes:
                 _fail(arg, f"argument {arg.arg!r}")
             names.add(arg.arg)
@@ -762,6 +811,30 @@ def _enumerated(it) -> bool:
     return (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate"
             and len(it.args) == 1 and not it.keywords and _module_list_iter(it.args[0]) is not None
             and not isinstance(it.args[0], ast.Call))
+LAST = ast.parse("x[-1]", mode="eval").body.slice     # type: ignore[attr-defined]
+
+
+def _ladder_test(t: ast.expr) -> bool:
+    """A ladder's step that reads its split alone: `i == 0`, or `i == 0 or [not] self.<flag>` (the
+    class's flag that it adds nothing), i one of LOOP_INDICES."""
+    first = t.values[0] if isinstance(t, ast.BoolOp) and isinstance(t.op, ast.Or) and len(t.values) == 2 else t
+    if not (isinstance(first, ast.Compare) and isinstance(first.left, ast.Name) and first.left.id in LOOP_INDICES
+            and _dump(first) == _dump(ast.parse(f"{first.left.id} == 0", mode="eval").body)):
+        return False
+    if first is t:
+        return True
+    flag = t.values[1].operand if isinstance(t.values[1], ast.UnaryOp) and isinstance(t.values[1].op, ast.Not) \
+        else t.values[1]
+    return (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name) and flag.value.id == "self"
+            and not flag.attr.startswith("_"))
+
+
+def _appends(s: ast.stmt, names: set[str]) -> bool:
+    """`outs.append(sp)`: a variable appended to a list of forward's."""
+    c = s.value if isinstance(s, ast.Expr) else None
+    return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
+            and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
+            and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
 
 
 def _plain_default(d: ast.expr) -> bool:

@@ -135,7 +135,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert '("denseblock3", DenseBlock(256, 24, 32)),' in text
+    assert '("denseblock3", DenseBlock(transition2_out_channels, 24, growth)),' in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
@@ -156,8 +156,8 @@ def test_a_group_that_only_chains_is_an_ordered_sequential():
     text = source(SPECS / "densenet121.yaml")
     assert "class Features" not in text and text.startswith("# ") and "\nfrom collections import OrderedDict\n" in text
     assert ('        self.features = nn.Sequential(\n            OrderedDict(\n                [\n'
-            '                    ("conv0", nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)),\n'
-            '                    ("norm0", nn.BatchNorm2d(64)),\n') in text
+            '                    ("conv0", nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False)),\n'
+            '                    ("norm0", nn.BatchNorm2d(stem)),\n') in text
     assert '    fuse_pairs = (("features.conv0", "features.norm0"),)\n' in text
     d = archspec.compile(SPECS / "densenet121.yaml")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
@@ -170,7 +170,7 @@ def test_a_group_that_only_chains_is_an_ordered_sequential():
         torch.testing.assert_close(d(x), before, rtol=1e-4, atol=1e-4)
     check_generated_source(text)
     _refused(text, [text.replace('("conv0", nn.Conv2d', '("conv0 x", nn.Conv2d'),
-                    text.replace('("norm0", nn.BatchNorm2d(64))', '("norm0", nn.BatchNorm2d(64), 1)'),
+                    text.replace('("norm0", nn.BatchNorm2d(stem))', '("norm0", nn.BatchNorm2d(stem), 1)'),
                     text.replace("OrderedDict(\n                [", "OrderedDict(\n                globals() or ["),
                     text.replace("nn.Sequential(\n            OrderedDict(",
                                  "nn.ModuleList(\n            OrderedDict("),
@@ -185,6 +185,72 @@ def _refused(text: str, mutants: list[str]) -> None:
             check_generated_source(evil)
 
 
+def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
+    """DPN-68's stages as timm builds them in a loop: conv4_2 .. conv4_12, whose input width grows
+    by the stage's increment, as `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in
+    range(11)]` in the OrderedDict; a run of two (conv5_2, conv5_3) stays written out. The
+    state_dict keys and their order are the graph's."""
+    text = source(SPECS / "dpn68.yaml")
+    assert '*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)],\n' in text
+    assert '*[(f"conv3_{j + 2}", DualPath(224 + 32 * j, 256, 128, 32)) for j in range(3)],\n' in text
+    assert '("conv5_2", DualPath(704, 1024, 512, 64)),\n' in text and '"conv4_1"' in text
+    m = archspec.compile(SPECS / "dpn68.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "dpn68.yaml")).state_dict_shapes()
+    names = [name for name, _ in m.features.named_children()]
+    assert names[9:21] == [f"conv4_{k}" for k in range(1, 13)] and names[5:9] == ["conv3_1", "conv3_2", "conv3_3",
+                                                                                    "conv3_4"]
+    check_generated_source(text)
+    run = '*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)]'
+    _refused(text, [text.replace(run, run.replace('{j + 2}', '{__import__}')),
+                    text.replace(run, run.replace('for j in range(11)', 'for j in range(11) if j')),
+                    text.replace(run, run.replace('f"conv4_{j + 2}"', '"conv4_" + str(j)')),
+                    text.replace(run, run.replace('range(11)', 'x')),
+                    text.replace(run, run.replace('{j + 2}', '{j!r}')),
+                    text.replace(run, run.replace('f"conv4_', 'f"conv4.')),
+                    text.replace(run, run.replace('for j in', 'for self in')),
+                    text.replace(run, run.replace('32))', '32), 1)')),
+                    text.replace(run, run.replace('range(11)', 'range(11) for k in range(2)'))])
+
+
+def test_an_input_some_instances_are_given_twice_defaults_to_the_other():
+    """DLA's leaves take (x, shortcut), some `in: [tree1, tree1]`: one class, as timm's BasicBlock,
+    `forward(self, x, shortcut=None)` with `if shortcut is None: shortcut = x`; callers pass one
+    value where the spec gives it twice. The graph's keys, and fuse() folds every leaf."""
+    text = source(SPECS / "dla34.yaml")
+    assert text.count("class Basic") == 1 and "class BasicReduction" not in text
+    assert ("    def forward(self, x: torch.Tensor, shortcut: torch.Tensor | None = None) -> torch.Tensor:\n"
+            "        if shortcut is None:\n            shortcut = x\n        x = self.conv1(x)\n") in text
+    assert "self.tree1 = Basic(in_channels, out, stride=stride)\n" in text and "self.tree2 = Basic(out, out)\n" in text
+    assert "tree2 = self.tree2(tree1)\n" in text
+    m = archspec.compile(SPECS / "dla34.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
+        archspec.analyze(str(SPECS / "dla34.yaml")).state_dict_shapes()
+    check_generated_source(text)
+
+
+def test_an_input_given_twice_joins_only_where_nothing_changes_an_input_in_place(spec_file):
+    """A block of (x, s) given (a, b) and (c, c), whose add runs in place on x where nothing else
+    reads x (`x += t` at the first instance): then x is not the value s stands for once the add
+    has run, so the second instance, which reads s after it, keeps a class of its own. Both
+    compute (x + t(s)) + s."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  pair:\n    inputs: [x, s]\n    nodes:\n"
+        "      - t: {op: conv, out: 4, k: 1, in: s}\n      - y: {op: add, in: [x, t]}\n"
+        "      - {op: add, in: [y, s]}\n"
+        "nodes:\n  - a: {op: conv, out: 4, k: 1, in: input}\n  - b: {op: conv, out: 4, k: 1, in: input}\n"
+        "  - p: {use: pair, in: [a, b]}\n  - c: {op: conv, out: 4, k: 1, in: p}\n  - q: {use: pair, in: [c, c]}\n")
+    text = source(path)
+    assert "x += t" in text and text.count("class Pair") == 2 and "| None = None" not in text
+    m = archspec.compile(path).eval()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        a, b = m.a(x), m.b(x)
+        c = m.c(a + m.p.t(b) + b)
+        torch.testing.assert_close(m(x), c + m.q.t(c) + c, rtol=1e-5, atol=1e-5)
+    assert check(path).ok
+
+
 def test_a_group_read_inside_keeps_its_class(spec_file):
     """A group an output reads inside, or that runs one module twice, is no chain: a class of its
     own, as before."""
@@ -197,6 +263,26 @@ def test_a_group_read_inside_keeps_its_class(spec_file):
     text = source(path)
     assert "class Stem(nn.Module):" in text and "class Head(nn.Module):" in text and "OrderedDict" not in text
     assert "        x = self.relu(x)\n        x = self.conv3(x)\n        x = self.relu(x)\n" in text
+    assert check(path).ok
+
+
+def test_a_block_that_only_wraps_a_stateless_module_is_that_module(spec_file):
+    """A block of one tensorless module of its input (ResNet-CIFAR's option-A shortcut) is no
+    class: its caller builds the module (`PadChannels(4, 8, stride=2)`). A block of one conv keeps
+    its class, whose attribute is in every state_dict key; both compile to the graph's keys."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n"
+        "  shortcut:\n    params: {out: int}\n    nodes:\n      - {op: pad_channels, out: '${out}', stride: 2}\n"
+        "  proj:\n    params: {out: int}\n    nodes:\n      - conv: {op: conv, out: '${out}', k: 1}\n"
+        "nodes:\n  - a: {use: shortcut, out: 8}\n  - b: {use: proj, out: 6}\n")
+    text = source(path)
+    assert "class Shortcut(" not in text and "self.a = PadChannels(4, 8, stride=2)\n" in text
+    assert "class Proj(nn.Module):" in text and "self.b = Proj(8, 6)\n" in text
+    m = archspec.compile(path)
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(path).state_dict_shapes()
+    assert list(m.state_dict()) == ["b.conv.weight", "b.conv.bias"]
+    x = torch.randn(1, 4, 8, 8)
+    torch.testing.assert_close(m.a(x), F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, 4)), rtol=0, atol=0)
     assert check(path).ok
 
 
@@ -283,11 +369,12 @@ def test_classes_of_one_block_are_named_by_what_differs(name, classes):
 def test_a_blocks_last_instance_with_another_scale_and_no_relu_is_its_class():
     """timm's Block8(scale=1.0, no_relu=True): the last Block8 of Inception-ResNet-v2 is the
     others' class, its scale a number of forward (`x + self.scale * out`, 1.0 written too) and
-    its ReLU built under the block's own `relu` flag."""
+    its ReLU built under the block's own `relu` flag; its output width is its input's (no
+    out_channels to pass again)."""
     text = source(SPECS / "inception_resnet_v2.yaml")
     assert re.findall(r"^class (Block8\w*)\(", text, re.M) == ["Block8"]
-    assert "def __init__(self, in_channels, out_channels, scale=0.2, relu=True):" in text
-    assert "self.block8 = Block8(2080, 2080, scale=1.0, relu=False)" in text
+    assert "def __init__(self, in_channels, scale=0.2, relu=True):" in text
+    assert "self.block8 = Block8(2080, scale=1.0, relu=False)" in text
     assert "        x = x + self.scale * out\n" in text and "nn.ReLU(inplace=True) if relu else None" in text
     check_generated_source(text)
 

@@ -23,6 +23,7 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   `identity` for what is not a residual block's shortcut (the shortcut is added when the main
   path is done, and forward then only carries the sum to its return; HRNet's fused resolutions,
   Res2Net's `y1 + x2` and DPN's split were called identity);
+  a branch's value in `out` or `x` (`out = self.branch3x3dbl_1(x)`: torchvision's `branch3x3dbl = ...`);
 - cat-generic: a concatenation or stack of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`);
 - call-keywords: a call of a generated class that passes a required parameter by keyword
   (`ConvBn(in_channels=192, out=64)`), one with a default positionally, or a literal equal to its
@@ -31,7 +32,11 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   writes as a plain value (`stride: 1`, DenseNet's `bn_size: 4`), or has another;
 - group-class: a group's class whose forward only runs its children in the order it registers
   them, each on the one before's result, where torchvision writes an nn.Sequential
-  (DenseNet's `features = nn.Sequential(OrderedDict([("conv0", ...), ...]))`).
+  (DenseNet's `features = nn.Sequential(OrderedDict([("conv0", ...), ...]))`), or a block's
+  class that only wraps one module, which its callers could build (ResNet-CIFAR's ShortcutA);
+- unrolled-run: three or more named children in a row, prefix<k>, prefix<k + 1>, ..., whose
+  calls differ only in ints growing by fixed steps, written one by one (DPN's conv4_2 ..
+  conv4_12) where one comprehension makes them.
 """
 from __future__ import annotations
 
@@ -93,7 +98,42 @@ def review(spec: str) -> list[str]:
     declared = {b.name: {p: d for p, d in b.params.items() if not (isinstance(d, str) and d in TYPE_NAMES)
                          and not has_expr(d)} for b in loaded.blocks.values()}
     out += _calls(classes) + _spec_defaults(classes, declared)
-    return out + [f"{g.name}: {f}" for f in _per_stage(classes)]
+    return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree)]
+
+
+_NAMED = re.compile(r"(\w*?_?)(\d+)")
+
+
+def _named_runs(tree: ast.Module) -> list[str]:
+    """unrolled-run: three or more OrderedDict items in a row named prefix<k>, prefix<k + 1>, ...
+    whose constructor calls differ only in ints that grow by fixed steps, written out one by one
+    where a comprehension would make them (DPN's conv4_2 .. conv4_12, as timm's loop)."""
+    out = []
+    for od in ast.walk(tree):
+        if not (isinstance(od, ast.Call) and ast.unparse(od.func) == "OrderedDict" and od.args
+                and isinstance(od.args[0], ast.List)):
+            continue
+        items = [(m, e.elts[1]) for e in od.args[0].elts if isinstance(e, ast.Tuple)
+                 and isinstance(e.elts[0], ast.Constant) and (m := _NAMED.fullmatch(str(e.elts[0].value)))]
+        k = 0
+        while k < len(items):
+            n = 1
+            while k + n < len(items) and _steps_on(items[k:k + n + 1]):
+                n += 1
+            if n >= 3:
+                out.append(f"unrolled-run: {items[k][0][0]} .. {items[k + n - 1][0][0]} written one by one")
+            k += n
+    return out
+
+
+def _steps_on(run: list[tuple[re.Match, ast.expr]]) -> bool:
+    """Named prefix<k>, prefix<k + 1>, ..., the calls alike but for ints that each grow by one step."""
+    m0 = run[0][0]
+    if any(m[1] != m0[1] or int(m[2]) != int(m0[2]) + i for i, (m, _) in enumerate(run)):
+        return False
+    shapes = {re.sub(r"Constant\(value=\d+\)", "#", ast.dump(c)) for _, c in run}
+    ints = [[n.value for n in ast.walk(c) if isinstance(n, ast.Constant) and type(n.value) is int] for _, c in run]
+    return len(shapes) == 1 and all(len({b - a for a, b in zip(col, col[1:])}) <= 1 for col in zip(*ints))
 
 
 def _signatures(classes: list[ast.ClassDef]) -> dict[str, tuple[list[str], dict[str, ast.expr]]]:
@@ -188,6 +228,15 @@ def _derived_literals(init: ast.FunctionDef, cls: str, fixed: dict[str, int]) ->
             if isinstance(c, ast.Constant) and type(c.value) is int and c.value >= 8 and c.value in given]
 
 
+def _top_params(init: ast.FunctionDef, name: str, params: dict, names: list[str], defaults: dict) -> list[str]:
+    """The top class's parameters as torchvision's take theirs: each one of the spec's with the
+    spec's value as its default (`DenseNet121(growth=32)`), and each used by __init__."""
+    read = {n.id for stmt in init.body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    out = [f"top-params: {name}({n}={defaults[n]!r}): the spec's {n} is {params[n]!r}" for n in names
+           if n in params and n in defaults and repr(defaults[n]) != repr(params[n])]
+    return out + [f"top-params: {name}({n}): never used" for n in names if n not in read]
+
+
 def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
                   block_params: dict[str, set[str]], fixed: dict[str, dict[str, int]]) -> list[str]:
     doc = _doc(cls)
@@ -218,12 +267,16 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         out += _derived_literals(init, cls.name, fixed.get(doc[1], {}))
     if is_top and "num_classes" in params and "num_classes" not in names:
         out.append(f"top-params: {cls.name}: takes no num_classes")
+    if is_top and init is not None:
+        out += _top_params(init, cls.name, params, names, defaults)
     if "num_classes" in params:
         out += [f"literal: {cls.name}: line {c.lineno}: {ast.unparse(c)}" for c in ast.walk(init or cls)
                 if isinstance(c, ast.Call) and any(isinstance(a, ast.Constant) and a.value == params["num_classes"]
                                                    and type(a.value) is int for a in c.args)]
     if doc and doc[0] == "Group" and init is not None and _chains_its_children(cls, init):
         out.append(f"group-class: {cls.name}: forward only chains its children: an nn.Sequential")
+    if doc and doc[0] == "Block" and init is not None and _wraps_one(init) and _chains_its_children(cls, init):
+        out.append(f"group-class: {cls.name}: only wraps one module: its callers build that module")
     for f in (f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "forward"):
         out += _review_forward(f, cls.name)
         if doc and doc[0] == "Block" and init is not None:
@@ -249,6 +302,10 @@ def _review_forward(f: ast.FunctionDef, cls: str) -> list[str]:
     out = [f"camel-local: {cls}.forward: {v}" for v in stored if v != v.lower()]
     out += [f"local-name: {cls}.forward: {v} is numbered" for v in stored
             if _NUMBERED.fullmatch(v) and v not in params]
+    out += [f"local-name: {cls}.forward: {ast.unparse(s)}: a branch's value named after the branch"
+            for s in ast.walk(f) if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call)
+            and [ast.unparse(t) for t in s.targets] in (["out"], ["x"])
+            and ast.unparse(s.value.func).startswith("self.branch")]
     for node in ast.walk(f):
         if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("torch.cat", "torch.stack") and node.args
                 and isinstance(node.args[0], ast.List)
@@ -282,6 +339,14 @@ def _carries(st: ast.stmt, v: str) -> bool:
     read = {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return (isinstance(st, ast.Assign) and [ast.unparse(t) for t in st.targets] == [v]
             and read <= {v, "self", "torch", "F"})
+
+
+def _wraps_one(init: ast.FunctionDef) -> bool:
+    """__init__ registers one child, a module of one call that makes no other module (ResNet's
+    option-A shortcut as `self.pad_channels = PadChannels(...)`)."""
+    made = [s.value for s in init.body if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Attribute)]
+    return len(made) == 1 and isinstance(made[0], ast.Call) and not any(
+        isinstance(a, ast.Call) for a in [*made[0].args, *(k.value for k in made[0].keywords)])
 
 
 def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
@@ -407,6 +472,25 @@ Model = Net
                                   ("fuse_layers_0_1", "fuse_layers"))]
 
 
+def test_the_review_finds_a_top_parameter_it_does_not_honour():
+    """A top class that takes a spec parameter with another default, or takes one and never
+    uses it, is found; one that writes its widths from them (DenseNet's) is not."""
+    src = '''
+class Net(nn.Module):
+    def __init__(self, num_classes=1000, stem=32, growth=32):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 64, 3)
+        self.fc = nn.Linear(64 + growth, num_classes)
+'''
+    cls = ast.parse(src).body[0]
+    params = {"num_classes": 1000, "stem": 64, "growth": 32}
+    assert isinstance(cls, ast.ClassDef)
+    assert _review_class(cls, True, "net", params, {}, {}) == [
+        "top-params: Net(stem=32): the spec's stem is 64", "top-params: Net(stem): never used"]
+    fixed = ast.parse(src.replace("stem=32", "stem=64").replace("3, 64, 3", "3, stem, 3")).body[0]
+    assert isinstance(fixed, ast.ClassDef) and _review_class(fixed, True, "net", params, {}, {}) == []
+
+
 def test_identity_is_the_shortcut_of_a_residual_add():
     """torchvision's Bottleneck, its shortcut optional, passes the local-name review; the
     same shortcut added before more work on the sum does not."""
@@ -436,6 +520,51 @@ class Ladder(nn.Module):
                      "that ends forward"]
 
 
+def test_a_branch_is_named_after_itself():
+    """torchvision's InceptionE keeps a branch's value in the branch's name; `out` holding one is a finding."""
+    src = '''
+class InceptionE(nn.Module):
+    """Block 'inception_e': Mixed_7b."""
+    def forward(self, x):
+        branch3x3dbl = self.branch3x3dbl_1(x)
+        branch3x3dbl = self.branch3x3dbl_2(branch3x3dbl)
+        out = self.branch3x3dbl_1(x)
+        x = self.branch_pool(x)
+        out = self.pool(out)
+        return torch.cat([branch3x3dbl, out, x], 1)
+'''
+    (cls,) = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
+    assert [f.split(": ")[2] for f in _review_class(cls, False, "inception", {}, {}, {})
+            if f.startswith("local-name")] == [
+        "out = self.branch3x3dbl_1(x)", "x = self.branch_pool(x)"]
+
+
+ENDS_EARLY = """archspec: 1
+input: [4, 8, 8]
+blocks:
+  unit:
+    nodes:
+      - branch_1: {op: conv, out: 6, k: 1}
+      - branch_2: {op: conv, out: 6, k: 1}
+      - branch: {op: conv, out: 6, k: 1, in: branch_1}
+      - {op: concat, in: [branch, branch_2]}
+nodes:
+  - stem: {op: conv, out: 6, k: 1}
+  - unit: {use: unit}
+"""
+
+
+def test_a_child_named_as_the_branch_ends_it_or_the_steps_keep_their_names(spec_file):
+    """The steps `branch_1`, `branch_2` share the variable `branch` only where the child named
+    `branch` comes after every read of their values: here the concat reads branch_2's after it,
+    and the steps' variable, live there, would push the child's value into `branch_1`, the name
+    of another child (`branch_1 = self.branch_2(branch)`)."""
+    from archspec.pytorch.compiler import source
+    src = source(spec_file(ENDS_EARLY))
+    assert ("branch_1 = self.branch_1(x)\n        branch_2 = self.branch_2(branch_1)\n"
+            "        branch = self.branch(branch_1)\n") in src
+
+
 def test_the_review_finds_a_class_per_stage():
     """Two classes of one block alike but for their numbers are found; a structural difference
     (another child) is not."""
@@ -455,6 +584,43 @@ class SplitAttentionSkip(nn.Module):
 '''
     classes = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
     assert _per_stage(classes) == ["class-per-stage: SplitAttention2: SplitAttention but for its numbers"]
+
+
+def test_a_run_of_named_children_written_one_by_one_is_a_finding():
+    """DPN-68's stage as the emitter wrote it before: conv4_2 .. conv4_5 one by one, their input
+    widths 352, 384, ... by the stage's increment; a run of two, or one whose step varies, is none."""
+    src = '''
+features = nn.Sequential(OrderedDict([
+    ("conv4_1", DualPathReduction(320, 512, 256, 32)),
+    ("conv4_2", DualPath(352, 512, 256, 32)),
+    ("conv4_3", DualPath(384, 512, 256, 32)),
+    ("conv4_4", DualPath(416, 512, 256, 32)),
+    ("conv4_5", DualPath(448, 512, 256, 32)),
+    ("conv5_1", DualPath(704, 1024, 512, 64)),
+    ("conv5_2", DualPath(704, 1024, 512, 64)),
+    ("a1", X(1)), ("a2", X(2)), ("a3", X(4)),
+]))
+'''
+    assert _named_runs(ast.parse(src)) == ["unrolled-run: conv4_2 .. conv4_5 written one by one"]
+
+
+def test_a_block_that_only_wraps_one_module_is_a_finding():
+    """ResNet-CIFAR's option-A shortcut as a class of its own, as the emitter wrote it before:
+    the class only passes its input to one module, which its callers could build instead."""
+    src = '''
+class ShortcutA(nn.Module):
+    """Block 'shortcut_A': layer2.0.downsample, layer3.0.downsample (2 instances)."""
+    def __init__(self, in_channels, out, stride=1):
+        super().__init__()
+        self.pad_channels = PadChannels(in_channels, out, stride=stride)
+    def forward(self, x):
+        x = self.pad_channels(x)
+        return x
+'''
+    cls = ast.parse(src).body[0]
+    assert isinstance(cls, ast.ClassDef)
+    found = _review_class(cls, False, "resnet_cifar", {}, {"shortcut_A": {"out", "stride"}}, {})
+    assert found == ["group-class: ShortcutA: only wraps one module: its callers build that module"]
 
 
 def test_a_group_that_does_more_than_chain_is_no_finding():
@@ -492,12 +658,9 @@ SPLIT: dict[str, dict[str, tuple[int, str]]] = {
     "efficientnet_b0": {"mbconv": (2, "expand ratio 1 leaves out the first member of the `block` chain")},
     "xception": {"xception_module": (3, "`reps` sets the `rep` chain's length; the first ReLU and the pool are "
                                         "chain members")},
-    "res2net50_26w_4s": {"bottle2neck": (2, "the first block pools the last slice and adds none: neither structure "
-                                            "is the other's with children left out")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
     "resnest14d": {"bottleneck": (2, "the avg_down shortcut's own structure differs with the stride")},
-    "dla34": {"basic": (2, "the projection is a chain member the stride-1 blocks lack"),
-              "tree": (2, "the level root's children read other values")},
+    "dla34": {"tree": (2, "the level root's concat reads one more value")},
     "bn_inception": {"inception": (3, "the stride-2 modules have other branches (no 1x1, a max pool), 5b another "
                                       "pool")},
 }

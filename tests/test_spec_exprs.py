@@ -36,8 +36,8 @@ def test_res2net_block_takes_planes_and_computes_its_width():
     as a parameter (`Bottle2neck(in_channels, width, ...)`). The spec's base_width and scale are
     written as their values: the ladder's length reads scale, and its slices read width with the
     repeat's `i`, so a class that took them would build another network than the spec's."""
-    init = _init(_source("res2net50_26w_4s"), "Bottle2neckResidual")
-    assert [a.arg for a in init.args.args] == ["self", "in_channels", "planes"]
+    init = _init(_source("res2net50_26w_4s"), "Bottle2neck")
+    assert [a.arg for a in init.args.args][:3] == ["self", "in_channels", "planes"]
     assert ast.unparse(init.body[1]) == "width = planes * 26 // 64"
     assert "nn.Conv2d(in_channels, width * 4, 1, bias=False)" in ast.unparse(init)
 
@@ -187,12 +187,13 @@ def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(
     assert _shapes(ours) == _shapes(theirs)
 
 
-@pytest.mark.parametrize("spec, held", [("densenet121", {"growth", "stem", "bn_size"}),
+@pytest.mark.parametrize("spec, held", [("densenet121", {"bn_size"}), ("resnest14d", {"stem_width"}),
                                         ("seresnet50", {"se_reduction"}), ("res2net50_26w_4s", {"base_width"})])
 def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
-    """DenseNet's growth and stem set widths the top writes as numbers, its bn_size and SE's
-    se_reduction are read by a `when:` (0 drops the node), Res2Net's base_width by numbers its
-    ladder writes from the repeat's `i`: the top class takes none of them."""
+    """DenseNet's bn_size and SE's se_reduction are read by a `when:` (0 drops the node),
+    ResNeSt's stem_width sets a width its Bottleneck writes as `planes` (equal only at the spec's
+    value), Res2Net's base_width numbers its ladder writes from the repeat's `i`: the top class
+    takes none of them (DenseNet's growth and stem it takes: tests/test_top_widths.py)."""
     init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
                                      if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
     assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]
@@ -360,3 +361,81 @@ def test_a_rate_written_so_that_it_only_rounds_close_is_not_written(spec_file, m
     source, path = _stages(spec_file, rate="drop * (before + j) / 7.0")
     assert "0.14285714285714285" not in source and "Unit(0.04285714285714286, scale=scale)," in source
     assert _rate_mismatches(load_source(source, "net").Model(), archspec.analyze(path)) == []
+
+
+# -- out_channels the class computes; a rate the spec wrote from a block parameter (ctorparams) --
+
+OUT = """archspec: 1
+input: [8, 8, 8]
+blocks:
+  proj:
+    params: {out: int}
+    seq:
+      - {op: conv, out: "${out}", k: 1}
+      - batchnorm
+  unit:
+    params: {planes: int}
+    nodes:
+      - conv1: {op: conv, out: "${planes}", k: 1}
+      - conv2: {op: conv, out: "${planes * 4}", k: 1}
+      - proj: {use: proj, out: "${planes * 4}", in: input}
+      - {op: add, in: [conv2, proj]}
+nodes:
+  - a: {use: unit, planes: 8}
+  - b: {use: unit, planes: 16}
+"""
+
+
+@pytest.mark.parametrize("name, cls, args", [("res2net50_26w_4s", "Bottle2neck",
+                                              ["in_channels", "planes", "stride", "first", "pool", "downsample"]),
+                                             ("resnest14d", "BottleneckReduction", ["in_channels", "planes", "stride"]),
+                                             ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])
+def test_out_channels_the_class_computes_is_no_parameter(name, cls, args):
+    """timm's Bottle2neck takes planes and computes planes * 4; Block8's output is its input's
+    width (x + scale * up(...)): the callers do not pass the number again."""
+    assert [a.arg for a in _init(_source(name), cls).args.args[1:]] == args
+
+
+def test_out_channels_is_written_as_the_spec_wrote_the_number(spec_file):
+    """The projection's width, passed into an nn.Sequential, is the number the spec wrote as
+    `planes * 4` for conv2: so written; the built module's state_dict is the graph's."""
+    path = spec_file(OUT)
+    src = emit(archspec.analyze(archspec.load(path)))
+    assert "def __init__(self, in_channels, planes):" in src and "nn.BatchNorm2d(planes * 4)," in src
+    assert "Unit(8, 8)" in src and "Unit(32, 16)" in src
+    model = load_source(src).Model()
+    assert _shapes(model) == archspec.analyze(path).state_dict_shapes()
+
+
+def test_one_instance_shows_no_out_channels_expression(spec_file):
+    """A block used once: its 32 channels equal 4 * planes, but by chance as far as one instance
+    can tell (the spec wrote the projection's width as a number): out_channels stays."""
+    text = OUT.replace('out: "${planes * 4}", in: input', "out: 32, in: input").replace(
+        '"${planes * 4}", k: 1', "32, k: 1").replace("  - b: {use: unit, planes: 16}\n", "")
+    src = emit(archspec.analyze(archspec.load(spec_file(text))))
+    assert "def __init__(self, planes, out_channels):" in src and "Unit(8, 32)" in src
+
+
+@pytest.mark.parametrize("weights, scale", [('"${[1, scale]}"', "self.scale"), ("[1, 0.17]", "0.17"),
+                                            ('"${[0.17, scale]}"', "0.17")])
+def test_a_rate_is_the_block_parameter_the_spec_wrote_it_from(spec_file, weights, scale):
+    """Inception-ResNet's Block35, `x + scale * up(...)` with scale 0.17 at every instance, takes
+    `scale=0.17` as timm's does; the same number written as a literal, with a `scale` parameter of
+    that value beside it, stays a literal (the parameter was not what the spec wrote), and so do
+    both where the spec wrote one 0.17 as a number and one as `scale` (which is which, the number
+    cannot tell: `scale=0.3` must not change both)."""
+    text = f"""archspec: 1
+input: [8, 8, 8]
+blocks:
+  unit:
+    params: {{scale: 0.17}}
+    nodes:
+      - conv: {{op: conv, out: 8, k: 1}}
+      - {{op: add, in: [input, conv], weights: {weights}}}
+nodes:
+  - a: unit
+  - b: unit
+"""
+    src = emit(archspec.analyze(archspec.load(spec_file(text))))
+    assert f"+ {scale} * conv" in src
+    assert ("scale=" in src) == (scale == "self.scale")

@@ -353,7 +353,7 @@ def _schema_problems(text: str) -> list[str]:
     return [e.message[:200] for e in _validator().iter_errors(yaml.safe_load(text))]
 
 
-@pytest.mark.slow          # every file analysed (tests/test_plain_yaml.py checks the shipped specs fast)
+@pytest.mark.slow          # every file analysed (tests/test_plain_yaml.py checks the shipped specs too)
 def test_every_spec_file_that_loads_fits_the_schema():
     """Every spec file in the repository that loads fits the schema."""
     files = _spec_files()

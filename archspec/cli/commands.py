@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -460,6 +461,7 @@ COMMANDS = (
 )
 
 
+@functools.cache      # one per process: main() runs many times in one (tests, scripts), ~7 ms to build
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archspec", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"archspec {__version__}")

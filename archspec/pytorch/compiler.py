@@ -216,7 +216,20 @@ def _watch(model: nn.Module, mod: types.ModuleType, graph: Graph, record) -> lis
                 fired.add(name)
                 record(name, out)
         return first_call
-    return [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if name in graph.nodes]
+    node_of = _module_nodes(graph, [name for name, _ in model.named_modules()])
+    return [m.register_forward_hook(hook(node_of[name])) for name, m in model.named_modules() if name in node_of]
+
+
+def _module_nodes(graph: Graph, modules: list[str]) -> dict[str, str]:
+    """The node each module computes: the one of its name, or else the one node of the block it
+    is (a block exports distinct nodes of its own: one node's block gives that node's value), as
+    where the block only wraps a module and is that module (`emit`'s `ClassPlanner.wrapped`)."""
+    inside: dict[str, list[str]] = {}
+    for name in graph.nodes:
+        for k in range(name.count(".")):
+            inside.setdefault(name.rsplit(".", k + 1)[0], []).append(name)
+    return {m: m if m in graph.nodes else inside[m][0] for m in modules
+            if m in graph.nodes or len(inside.get(m, ())) == 1}
 
 
 @torch.no_grad()

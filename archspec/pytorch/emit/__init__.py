@@ -9,20 +9,27 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   that needs several classes names each by what sets it apart (`InvertedResidualNoExpand`),
   numbered only where nothing nameable does; an op some instances lack runs under a flag,
   the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
-  where it is absent may be the block's input (WRN's `identity = x`);
+  where it is absent may be the block's input (WRN's `identity = x`); a block that only wraps
+  a module holding no tensor is that module (`downsample=PadChannels(16, 32, stride=2)`); a
+  named input some instances are given another's value for is None by default, standing for
+  that one (DLA's `forward(self, x, shortcut=None)`);
 - submodules registered in spec order under the spec's names, so state_dict keys are
   exactly `Graph.state_dict_shapes()`; a chain of numbered children is an nn.Sequential
   (a run of equal ones written once, `*[Block(...) for _ in range(n)]`, a run whose rates follow
   the repeat's index as one comprehension over it, `for j in range(3)`), and so is a group
-  that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`;
+  that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`
+  (a run of named children whose numbers grow by fixed steps as one comprehension, DPN's
+  `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in range(11)]`);
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls
-  inside the call that reads them all, a for loop over stretches alike but for the member);
-  a block that is exactly HRNet's exchange between resolutions (`exchange`) takes and gives a
-  list, its branches a comprehension and its fuse layers HRNet's nested loop; its caller holds
-  the list and reads its items (`x[1]`), maps it with a list's members in a comprehension, and
-  climbs it with a ladder of members and sums in an enumerate loop;
+  inside the call that reads them all, a for loop over stretches alike but for the member;
+  `ladder`: Res2Net's steps over several lists, each adding the step before's output, a for
+  loop with the step's index that collects the outputs in a list); a block that is exactly
+  HRNet's exchange between resolutions (`exchange`) takes and gives a list, its branches a
+  comprehension and its fuse layers HRNet's nested loop; its caller holds the list and reads
+  its items (`x[1]`), maps it with a list's members in a comprehension, and climbs it with a
+  ladder of members and sums in an enumerate loop;
 - activations and every op with a module form as modules (alike anonymous ones share one
   attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
   ReLU and add in place where nothing else reads their input (`out += identity`);
@@ -36,7 +43,9 @@ list members from `loops`) and constructor
 parameters (`ctorparams`): the numbers the spec wrote as expressions of the block's parameters
 written as those expressions, its `let:` values as locals (`specexpr`), a rate the spec computes
 where it makes a block the class builds carried up to it (`lift`: ConvNeXt's drop-path rates from
-the top's `stochastic_depth`), the other numbers that differ as parameters or derived from them;
+the top's `stochastic_depth`), the other numbers that differ as parameters or derived from them,
+the top class's widths from the spec's parameters (`widthexpr`), those it takes checked by
+building the spec again at another value (`vary`);
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 

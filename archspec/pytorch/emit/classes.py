@@ -31,18 +31,25 @@ class ClassPlan:
     optional: list[str] = field(default_factory=list)       # module children some lack: arguments that may be None
     built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
+    same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
     spec_reads: set[str] = field(default_factory=set)   # the spec's parameters it takes (keyword, the spec's value)
+    checked: set[str] = field(default_factory=set)      # of those, the top class's that `vary` checks
     free: set[str] = field(default_factory=set)     # parameters a caller may vary (`specexpr.SpecExprs.free`)
     stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
     forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source
+    ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
+    ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
+    origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
+    #                                  first instance: (child, argument) where it is a child's own (`_origins`)
 
     @property
     def rep(self) -> ScopeNode:
-        """The instance the class is written from: one with every optional child."""
-        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent))
+        """The instance the class is written from: one with every optional child and input."""
+        return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent)
+                    and not (self.same and sn.same))
 
     def absent_tests(self) -> dict[str, Absent]:
         """How forward writes each child some instances lack: the test that it is there, and the
@@ -163,21 +170,106 @@ def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: in
 def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) -> str:
     """nn.Sequential(OrderedDict([("conv0", ...), ...])) of named children, laid out as ruff
     does (torchvision's DenseNet `features`): a child too long for `("name", ...),` on one line
-    has its pair split, one item a line."""
+    has its pair split, one item a line; a run of children named prefix<k>, prefix<k + 1>, ... of
+    one constructor whose numbers are equal or grow by fixed steps is one comprehension (`_run`)."""
     inner = indent + "            "
+    named = [_Named(name, v, list(itertools.islice(slots, len(_numbers(v, "", []))))) for name, v in call.args]
     items = []
-    for name, v in call.args:
-        mine = list(itertools.islice(slots, len(_numbers(v, "", []))))     # what rendering it takes
-        head = f"({literal(name)}, "
-        one = render_call(v, iter(mine), inner, len(head), 2)
+    k = 0
+    while k < len(named):
+        n = _run_length(named, k)
+        text = _run(named[k:k + n], inner) if n >= RUN_MIN else None
+        if text is not None:
+            items.append(text)
+            k += n
+            continue
+        item = named[k]
+        k += 1
+        head = f"({literal(item.name)}, "
+        one = render_call(item.call, iter(item.slots), inner, len(head), 2)
         if "\n" in one or len(inner) + len(head) + len(one) + 2 > WIDTH:
-            items.append(f"(\n{inner}    {literal(name)},\n{inner}    "
-                         f"{render_call(v, iter(mine), inner + '    ', 0, 1)},\n{inner})")
+            items.append(f"(\n{inner}    {literal(item.name)},\n{inner}    "
+                         f"{render_call(item.call, iter(item.slots), inner + '    ', 0, 1)},\n{inner})")
         else:
             items.append(f"{head}{one})")
     body = "".join(f"{inner}{item},\n" for item in items)
     return (f"nn.Sequential(\n{indent}    OrderedDict(\n{indent}        [\n{body}"
             f"{indent}        ]\n{indent}    )\n{indent})")
+
+
+RUN_MIN = 3                                     # named children a comprehension writes, at the least
+_NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?_?)([0-9]+)")
+
+
+class _Named:
+    """A named child of an OrderedDict: its constructor, the slots its numbers take, and what
+    `_run_length` compares (its name's prefix and number, its call's shape and numbers)."""
+
+    def __init__(self, name: str, call: Any, slots: list[str | None]) -> None:
+        self.name, self.call, self.slots = name, call, slots
+        m = _NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
+        self.step = (m[1], int(m[2])) if m else None
+        self.key = (_shape_key(call), tuple(map(str, slots))) if m and not any(
+            isinstance(x, Indexed) for x in slots) else None
+        self.numbers = [v for _, v in _numbers(call, "", [])] if m else []
+
+
+def _run_length(named: list[_Named], k: int) -> int:
+    """How many children from the k-th on a comprehension may make: named prefix<j>, prefix<j + 1>,
+    ..., one constructor, each number equal in all or an int growing by one fixed step (linear:
+    each child is compared with the one before and the run's first two)."""
+    first = named[k]
+    if first.key is None or first.step is None:
+        return 1
+    n = 1
+    while k + n < len(named):
+        c, prev = named[k + n], named[k + n - 1]
+        if not (c.key == first.key and c.step == (first.step[0], first.step[1] + n)
+                and all(_steps_alike(a, b, x, y) for a, b, x, y in zip(
+                    first.numbers, named[k + 1].numbers if n > 1 else c.numbers, prev.numbers, c.numbers))):
+            break
+        n += 1
+    return n
+
+
+def _steps_alike(a: Any, b: Any, x: Any, y: Any) -> bool:
+    """The step from x to y is the run's, from a to b: none (the same value), or one int step."""
+    if repr(a) == repr(b):
+        return repr(x) == repr(y)
+    return all(type(v) is int for v in (a, b, x, y)) and y - x == b - a
+
+
+def _run(named: list[_Named], indent: str) -> str | None:
+    """The children as one comprehension, as timm's DPN builds a stage's blocks in a loop
+    (`*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)]`), where it
+    fits the line as ruff lays it out; else None."""
+    first = named[0]
+    assert first.step is not None
+    prefix, start = first.step
+    columns = list(zip(*[c.numbers for c in named]))
+    words = set(_WORD.findall(" ".join(s for s in first.slots if s)))
+    index = next(i for i in ("j", "i", "k", "step") if i not in words)
+    texts = []
+    for col, slot in zip(columns, first.slots):
+        if len(set(map(repr, col))) > 1 and slot is not None:
+            return None                         # a parameter's value that changes: no such run
+        texts.append(slot if len(set(map(repr, col))) == 1 else _stepped(col, index))
+    name = f'f"{prefix}{{{index}{f" + {start}" if start else ""}}}"'
+    call = render_call(first.call, iter(texts), indent + "    ", 0, 1)
+    loop = f"for {index} in range({len(named)})"
+    one = f"*[({name}, {call}) {loop}]"
+    if "\n" not in call and len(indent) + len(one) + 1 <= WIDTH:
+        return one
+    if "\n" not in call and len(indent) + 4 + len(name) + len(call) + 4 <= WIDTH:
+        return f"*[\n{indent}    ({name}, {call})\n{indent}    {loop}\n{indent}]"
+    return None
+
+
+def _stepped(col: tuple, index: str) -> str:
+    """The k-th of an int progression as an expression of its index (`352 + 32 * j`)."""
+    step = col[1] - col[0]
+    term = index if abs(step) == 1 else f"{abs(step)} * {index}"
+    return term if col[0] == 0 and step > 0 else f"{col[0]} {'+' if step > 0 else '-'} {term}"
 
 
 def module_list(members: list[tuple[tuple[int, ...], Child]], ctor: Callable[[Child], Call | None]) -> Call:
@@ -289,8 +381,9 @@ class ClassPlanner:
     """Plans every class of a scope tree: `plans` in post-order (a class's children come first),
     `defs` the helper class sources its constructors need, in first-use order."""
 
-    def __init__(self, tree: ScopeTree, probe: bool) -> None:
+    def __init__(self, tree: ScopeTree, probe: bool, refuted: frozenset[str] | None = None) -> None:
         self.tree, self.probe = tree, probe
+        self.refuted = refuted           # the top class's widths from the spec's, less these parameters (`vary`)
         self.plans: dict[tuple, ClassPlan] = {}          # by structure
         self.plan_of: dict[ScopeNode, ClassPlan] = {}
         self.key_of: dict[ScopeNode, tuple] = {}
@@ -302,7 +395,7 @@ class ClassPlanner:
         self.children_of: dict[ClassPlan, int] = {}      # the children of those structures, together
         self.looped: set[ClassPlan] = set()              # classes that some loop builds as they are
         self.ctor_keys: dict[Child, Any] = {}
-        self.joiner = Joiner(self)                       # which structures of a block share a class
+        self.joiner = Joiner(self, probe)                # which structures of a block share a class
         self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
@@ -320,12 +413,30 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             parameterise(self, plan)
-            if plan.rep not in self.loop_of and (plan.absent or self.numbers_of.get(plan.rep)):
-                plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots).lines
+            if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder
+                                                 or self.numbers_of.get(plan.rep)):
+                plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots,
+                                             plan.ladder).lines
+            plan.forward[:0] = [line for a, b in plan.same.items() for line in (f"if {a} is None:", f"    {a} = {b}")]
 
     def unique_plans(self) -> list[ClassPlan]:
-        """Every class once, in post-order (a merged class is filed under several structures)."""
-        return list({id(p): p for p in self.plans.values()}.values())
+        """Every class once, in post-order (a merged class is filed under several structures),
+        but those that only wrap a module (`wrapped`): their callers build the module itself."""
+        plans = {id(p): p for p in self.plans.values()}.values()
+        return [p for p in plans if self.wrapped(p.rep) is None]
+
+    def wrapped(self, sn: ScopeNode) -> Child | None:
+        """The one child a block instance only wraps, which its caller builds in its place: a
+        module of the block's one input that gives its output and holds no tensor, so that no
+        state_dict key names either (ResNet's option-A shortcut, `downsample=PadChannels(16, 32,
+        stride=2)`, where a class would only pass its input on)."""
+        if sn.scope is None or sn.sequential or sn is self.tree.root or len(sn.children) != 1:
+            return None
+        c = sn.children[0]
+        if (c.node is None or not c.module or c.node.tensors or c.inputs != sn.inputs[:1]
+                or len(sn.inputs) != 1 or c.outputs != sn.exports):
+            return None
+        return c
 
     @property
     def root(self) -> ClassPlan:
@@ -344,6 +455,9 @@ class ClassPlanner:
             return call
         if c.sub.sequential:
             return Call("nn.Sequential", tuple((g.local, self.ctor(g)) for g in c.sub.children))
+        inner = self.wrapped(c.sub)
+        if inner is not None:
+            return self.ctor(inner)
         plan = self.plan_of[c.sub]
         present = {g.local: g for g in c.sub.children}
         given = list(zip(plan.params, self.args_of[c.sub]))      # the required ones first (`parameterise`)

@@ -185,7 +185,7 @@ class ParamNamer:
         yield from _common([s.args for s in blocks])
         for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
                            ("out_channels", [sn.exports for sn in plan.instances])):
-            if all(len(r) == 1 for r in refs):
+            if all(len(r) == 1 for r in refs) or side == "in_channels" and plan.same and all(refs):
                 yield side, tuple(_channels(self.g, r[0]) for r in refs)
 
 

@@ -5,6 +5,7 @@ instance written as those parameters (DenseNet's `growth`); the spec's `num_clas
 every class that builds a classifier, as torchvision's InceptionAux does."""
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 from collections.abc import Set as AbstractSet
@@ -12,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
+from .ladder import ladder_adds
 from .lift import Indexed
 from .specexpr import Reads, SpecExprs, spec_exprs
+from .widthexpr import named_quotients
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
-    from .scopes import Child
+    from .scopes import Child, ScopeTree
 
+LADDER = "<ladder>"     # the flag of a ladder's adds, among the children's (no child's name)
 FIXED_MIN = 8          # a number written as a block parameter without a name to go by: a channel count, not
 #                        a kernel or stride, which a 2 or 3 that the block fixes could as well be
 SIDES = ("in_channels", "out_channels")
@@ -39,7 +43,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     labels = [lab for lab, _ in per_scope[0]]
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub])
+    plan.origins = origins
+    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted)
     written = spec.write_all(origins, columns, plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
@@ -51,25 +56,37 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
     plan.lets = list(reads.lets.items())
     plan.spec_reads = set(reads.spec)
+    plan.checked = spec.checked & plan.spec_reads
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
+    _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
+    if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
+        plan.lets += named_quotients(plan, lambda name: namer.params.first(name) is not None)
     column_of.update(reads.params)          # the expressions' names, as they are
+    _out_derived(plan, column_of, [(w, col) if w else None for w, col in zip(written, columns)])
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
-    flags = _flag_params(plan, column_of, namer)
+    flags = _flag_params(plan, column_of, namer, planner.tree)
     plan.defaults = {**_defaults(plan, column_of), **reads.spec}
     plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
     if "num_classes" in column_of:
         plan.defaults["num_classes"] = column_of["num_classes"][0]
-    order = {p: k for k, p in enumerate(plan.rep.scope.args if plan.rep.scope else ())}    # the block's own order
-    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels", p != "num_classes",
-                                                   order.get(p, len(order))))
-    for i, sn in enumerate(plan.instances):
-        planner.args_of[sn] = [column_of[p][i] for p in plan.params]
+    _order_params(planner, plan, column_of)
     _forward_slots(plan, plan.slots[n_ctor:])
     _flag_attributes(plan, flags)
+    plan.ladder = plan.flags.pop(LADDER, None)
     plan.free = spec.free(plan.params, plan.optional)
     taken = {*plan.params, *(name for name, _ in plan.lets), *plan.optional}
     plan.slots = [s.folded if isinstance(s, Indexed) and (s.name in taken or s.name in planner.taken) else s
                   for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
+
+
+def _order_params(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, tuple]) -> None:
+    """The parameters in the signature's order (the required first, in_channels and num_classes
+    leading, then the block's own order), and each instance's arguments in it."""
+    order = {p: k for k, p in enumerate(plan.rep.scope.args if plan.rep.scope else ())}
+    plan.params = sorted(column_of, key=lambda p: (p in plan.defaults, p != "in_channels", p != "num_classes",
+                                                   order.get(p, len(order))))
+    for i, sn in enumerate(plan.instances):
+        planner.args_of[sn] = [column_of[p][i] for p in plan.params]
 
 
 def _numbers_as_params(planner: ClassPlanner, plan: ClassPlan, labels: list[str], columns: list[tuple],
@@ -112,6 +129,64 @@ def _forward_slots(plan: ClassPlan, slots: list[str | None]) -> None:
                           for s in slots]
 
 
+def _spec_rates(plan: ClassPlan, labels: list[str], columns: list[tuple], n_ctor: int,
+                column_of: dict[str, tuple], namer: ParamNamer) -> None:
+    """A number of forward's calls, the same at every instance, that the spec wrote as a block
+    parameter of that value (Inception-ResNet's `weights: ${[1, scale]}`, scale 0.17 at every
+    Block35): that parameter, as timm's `Block35(scale=0.17)`, where it varies already (Block8)."""
+    scope = plan.rep.scope
+    if scope is None or not scope.block:
+        return
+    exprs = {c.local: list(c.node.exprs.values()) for c in plan.rep.children if c.node is not None}
+    declared = {p: c for p, c in namer.columns() if p in scope.declared}
+    for k in range(n_ctor, len(labels)):
+        col = columns[k]
+        if plan.slots[k] is not None or len(set(col)) != 1:
+            continue
+        texts = next((t for local, t in exprs.items() if labels[k].startswith(local + "_")), [])
+        p = next((p for p, c in declared.items() if c == col and any(_names_only(t, p, col[0]) for t in texts)), None)
+        if p is not None and (p in column_of or namer.params.usable(p)):
+            column_of[p] = col
+            plan.slots[k] = namer.params.take(p)
+
+
+def _names_only(text: str, p: str, value: float) -> bool:
+    """The expression is `p`, or a list of `p` and numbers none of which is p's value: where the
+    value stands, the spec wrote p (`[1, scale]`, not `[0.17, scale]`)."""
+    try:
+        e = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return False
+    items = e.elts if isinstance(e, (ast.List, ast.Tuple)) else [e]
+    return any(isinstance(x, ast.Name) and x.id == p for x in items) and all(
+        isinstance(x, ast.Name) and x.id == p or isinstance(x, ast.Constant) and x.value != value for x in items)
+
+
+def _out_derived(plan: ClassPlan, column_of: dict[str, tuple], written: list[tuple[str, tuple] | None]) -> None:
+    """`out_channels` that at every instance (two or more: one could be by chance) is what the
+    class has already, the input's width or a multiple of a block parameter (Res2Net's `4 *
+    planes`), is that, not a parameter the callers pass again: as the spec wrote it where it
+    wrote that number elsewhere in the class (`planes * 4`), else `in_channels` or the multiple.
+    (A block's own `out` is named so, not out_channels.)"""
+    col = column_of.get("out_channels")
+    if col is None or len(plan.instances) < 2:
+        return
+    scope = plan.rep.scope
+    block = set(scope.args if scope is not None else ()) | {"in_channels"}
+    named = {p: c for p, c in column_of.items() if p in block and _ints(c, 1)}
+    expr = next((w for w, c in filter(None, written) if c == col), None) or next(
+        (p for p, c in named.items() if c == col), None) or next(
+        (f"{col[0] // c[0]} * {p}" for p, c in named.items() if col[0] % c[0] == 0
+         and all(v == col[0] // c[0] * b for v, b in zip(col, c))), None)
+    if expr is None:
+        return
+    del column_of["out_channels"]
+
+    def put(s: str) -> str:
+        return expr if s == "out_channels" else _WORD.sub(lambda m: f"({expr})" if m[0] == "out_channels" else m[0], s)
+    plan.slots = [s if s is None else put(s) for s in plan.slots]
+
+
 def _bool_columns(plan: ClassPlan) -> dict[str, tuple]:
     """The block's boolean `let:` values and parameters (lets first), each over the instances."""
     scopes = [sn.scope for sn in plan.instances]
@@ -147,25 +222,31 @@ def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
             plan.built.append(local)
 
 
-def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> dict[str, tuple[str, bool]]:
+def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer,
+                 tree: ScopeTree) -> dict[str, tuple[str, bool]]:
     """A functional child some instances lack (an add where the block is residual), or a module
     the class builds itself (`_build_inside`), is there where a flag the constructor takes says
     so: the block's boolean `let:` or parameter that is true exactly where it is there
     (MobileNetV2's `residual`), else false (`if not self.first:`), else one named after it
     (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
-    out = {}
-    for local in plan.absent:
-        if local in plan.optional:
-            continue
-        there = _presence(plan, local)
-        found = next(((p, neg) for p, neg in _says(values, there) if p in column_of or namer.params.usable(p)), None)
-        name, negated = found or (namer.params.fresh(f"with_{local}"), False)
-        if name not in column_of:
-            namer.params.take(name)
-            column_of[name] = values.get(name, there)
-        out[local] = (name, negated)
+    out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}")
+           for local in plan.absent if local not in plan.optional}
+    if plan.ladder_varies:          # where the ladder adds the step before's output (Res2Net's `not first`)
+        there = tuple(bool(ladder_adds(tree, sn)) for sn in plan.instances)
+        out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds")
     return out
+
+
+def _flag_for(values: dict[str, tuple], there: tuple[bool, ...], column_of: dict[str, tuple], namer: ParamNamer,
+              fallback: str) -> tuple[str, bool]:
+    """(the flag that is true where `there` is, negated or not), taken as a parameter."""
+    found = next(((p, neg) for p, neg in _says(values, there) if p in column_of or namer.params.usable(p)), None)
+    name, negated = found or (namer.params.fresh(fallback), False)
+    if name not in column_of:
+        namer.params.take(name)
+        column_of[name] = values.get(name, there)
+    return name, negated
 
 
 def _flag_attributes(plan: ClassPlan, flags: dict[str, tuple[str, bool]]) -> None:

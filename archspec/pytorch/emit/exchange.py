@@ -112,12 +112,14 @@ class Lists:
     and those a run of a list's members makes, mapping one such list item for item (`runs`).
     Each list's items are values forward reads as `x[1]`; its variable lives while one is still read."""
 
-    def __init__(self, tree: ScopeTree, probe: bool, live: Namespace, var: dict[str, str]) -> None:
+    def __init__(self, tree: ScopeTree, probe: bool, live: Namespace, var: dict[str, str],
+                 assigned: set[str]) -> None:
         self.tree, self.probe, self.live, self.var = tree, probe, live, var
+        self.assigned = assigned                 # every variable forward gives (`forward._Forward.assigned`)
         self.holder: dict[str, str] = {}         # an item's ref -> its list's variable
         self.count: dict[str, int] = {}          # a list's variable -> its items still to be read
         self.mapped: dict[Child, str] = {}       # a run of members made one child -> their list
-        self.ladder: dict[Child, str] = {}       # a ladder (`ladders`) made one child -> its list
+        self.climbed: dict[Child, str] = {}      # a climb (`climbs`) made one child -> its list
 
     def takes(self, c: Child) -> bool:
         """A block that takes a list (and gives one)."""
@@ -145,8 +147,8 @@ class Lists:
             i += len(run) if c in self.mapped else 1
         return out
 
-    def ladders(self, order: list[Child], full: dict[str, int]) -> list[Child]:
-        """The children with each ladder made one child: members D.0 .. D.(n-1) of a list, D.0
+    def climbs(self, order: list[Child], full: dict[str, int]) -> list[Child]:
+        """The children with each climb up a list's items made one child: members D.0 .. D.(n-1) of a list, D.0
         reading item 0 of a list of n + 1, each D.k followed by the sum of item k + 1 and its
         output, which D.(k + 1) reads (HRNet's head: `out = x[0]`, then `for i, downsamp_module in
         enumerate(self.downsamp_modules): out = x[i + 1] + downsamp_module(out)`)."""
@@ -160,9 +162,9 @@ class Lists:
             items = next((g for g in given if len(g) == n + 1 and c.inputs == g[:1]), None)
             if n and items and self._climbs(root, order[i:i + 2 * n], items):
                 c = Child(root, items, order[i + 2 * n - 1].outputs)
-                self.ladder[c] = root
+                self.climbed[c] = root
             out.append(c)
-            i += 2 * n if c in self.ladder else 1
+            i += 2 * n if c in self.climbed else 1
         return out
 
     def _climbs(self, root: str, steps: list[Child], items: list[str]) -> bool:
@@ -182,13 +184,14 @@ class Lists:
                    for c, nxt in zip(inner, steps[1:]) for o in c.outputs)
 
     def climbing(self, c: Child) -> str:
-        """A ladder's lines, its value in a variable of its own (no list's, no live one's)."""
-        root, holder = self.ladder[c], self.holder[c.inputs[0]]
+        """A climb's lines, its value in a variable of its own (no list's, no live one's)."""
+        root, holder = self.climbed[c], self.holder[c.inputs[0]]
         v = self.live.first("out") or self.live.fresh("out")
-        i = next(n for n in ("i", "k", "index") if self.live.usable(n))
-        names = Namespace([holder, v, i])
+        i = next(n for n in ("i", "k", "index") if self.live.usable(n) and n not in self.assigned)
+        names = Namespace([holder, v, i, *self.assigned])
         d = names.first(member_name(root)) or names.fresh("module")
         self.var[c.outputs[0]] = v
+        self.assigned.update((v, i, d))
         return f"{v} = {holder}[0]\nfor {i}, {d} in enumerate(self.{root}):\n    {v} = {holder}[{i} + 1] + {d}({v})"
 
     def mapping(self, c: Child) -> str:
@@ -204,6 +207,7 @@ class Lists:
         for k, o in enumerate(c.outputs):
             self.var[o], self.holder[o] = f"{v}[{k}]", v
         self.count[v] = sum(o in read for o in c.outputs)
+        self.assigned.add(v)
         return f"{v} = {expr}"
 
     def free(self, ref: str) -> None:

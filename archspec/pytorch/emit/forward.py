@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...names import Namespace, name_problem
-from ...ops.base import literal
+from ...ops.base import Arg, literal
 from .exchange import Lists, exchange_lines, listed
 from .expr import Verbatim, callees, expression, in_place_add, node_expr, with_numbers
+from .ladder import Ladder, ladder_lines, ladders
 from .loops import comprehension, gathered, gathers, lists, member_loops
 from .scopes import Child, ScopeNode, ScopeTree, located
 
 _GENERIC = re.compile(r"^(x|out)(_\d+)?$")                      # variables a chain may overwrite
-_NUMBERED = re.compile(r"(.+)_([1-9][0-9]*)")                 # a variable `_name` numbered: base_k
+_STEP = re.compile(r"(.+)_([0-9]+)")               # a branch's step: branch7x7_1, Inception-v4's branch2_0
 
 
 def arg_names(sn: ScopeNode) -> list[str]:
@@ -57,17 +58,18 @@ BLANK = "#"          # every number of forward's calls written so: forwards alik
 
 
 def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent] | None = None,
-                  slots: list[str | None] | None = None) -> Forward:
+                  slots: list[str | None] | None = None, ladder: tuple[str, bool] | None = None) -> Forward:
     """The body of a scope's forward. With `probe`, every functional value passes through
     `_probe(self, local_name, value)`. An `optional` child runs under its test, another value
     standing for it where it fails (`identity = x`, `if self.downsample is not None:`).
     `slots` gives, per number of forward's calls,
-    the expression written for it or None (the number); without slots every number is `BLANK`."""
+    the expression written for it or None (the number); without slots every number is `BLANK`.
+    `ladder`: the flag that says where the class's ladder adds (`ladder.Ladder.flag`)."""
     ex = None if optional else listed(tree, sn, probe)
     if ex is not None:
         return Forward(exchange_lines(ex))
     it = iter(slots) if slots is not None else itertools.repeat(BLANK)
-    return _Forward(tree, sn, probe, optional or {}, it).result()
+    return _Forward(tree, sn, probe, optional or {}, it, ladder).result()
 
 
 def snake(name: str) -> str:
@@ -82,16 +84,34 @@ def member_local(local: str) -> str:
     return local.replace(".", "_")
 
 
-def _branches(sn: ScopeNode) -> dict[str, str]:
-    """Children that are steps of one named branch (torchvision's branch7x7_1, branch7x7_2, ...):
-    each step's local -> the branch's variable, where two or more steps share it."""
-    stems: dict[str, list[str]] = {}
+def _branches(tree: ScopeTree, sn: ScopeNode) -> dict[str, str]:
+    """Children that are steps of one named branch (torchvision's branch7x7_1, branch7x7_2, ...;
+    Inception-v4's branch2_0, branch2_1): each step's local -> the branch's variable, where two
+    or more steps share it. A child may bear the branch's name where it ends the branch, after
+    every read of the steps' values (InceptionE's `branch3x3dbl = torch.cat([...], 1)` after
+    `branch3x3dbl = self.branch3x3dbl_2(branch3x3dbl)`, as torchvision writes it): the variable
+    is free again there, and holds the branch's value throughout."""
+    stems: dict[str, list[Child]] = {}
     for c in sn.children:
-        m = _NUMBERED.fullmatch(c.local)
+        m = _STEP.fullmatch(c.local)
         if m and c.named and c.local.isidentifier():
-            stems.setdefault(snake(m[1]), []).append(c.local)
-    taken = Namespace({snake(c.local) for c in sn.children} | set(arg_names(sn)))
-    return {local: stem for stem, steps in stems.items() if len(steps) > 1 and taken.usable(stem) for local in steps}
+            stems.setdefault(snake(m[1]), []).append(c)
+    at = {snake(c.local): k for k, c in enumerate(sn.children)}
+    args = set(arg_names(sn))
+    taken = Namespace(set(at) | args)
+    out: dict[str, str] = {}
+    for stem, steps in stems.items():
+        ends = (stem in at and stem not in args and name_problem(stem, generated=True) is None
+                and all(_read_before(tree, sn, o, at[stem]) for c in steps for o in c.outputs))
+        if len(steps) > 1 and (taken.usable(stem) or ends):
+            out.update((c.local, stem) for c in steps)
+    return out
+
+
+def _read_before(tree: ScopeTree, sn: ScopeNode, ref: str, end: int) -> bool:
+    """Only children before the `end`-th read the value (and the scope does not return it)."""
+    return ref not in sn.exports and all(any(r in tree.names_of(c) for c in sn.children[:end])
+                                         for r in tree.consumers.get(ref, []))
 
 
 class _Forward:
@@ -99,7 +119,7 @@ class _Forward:
     and the children in the order they run."""
 
     def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent],
-                 slots: Iterator[str | None]) -> None:
+                 slots: Iterator[str | None], ladder: tuple[str, bool] | None = None) -> None:
         self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
         self.slots = slots
         self.numbers: list[tuple[str, Any]] = []
@@ -109,18 +129,23 @@ class _Forward:
         self.lists = lists(sn)
         self.var: dict[str, str] = {}            # ref -> the variable holding it (or the list item: x[1])
         self.live = Namespace()                  # the variables holding a value still to be read
-        self.held = Lists(tree, probe, self.live, self.var)
+        self.assigned = set(arg_names(sn))       # every variable given so far (a loop's must be new)
+        self.held = Lists(tree, probe, self.live, self.var, self.assigned)
         (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional), self.held.takes)
                                                     for part in (main, train))
-        self.main = self.held.ladders(self.held.runs(self.main, self.lists), self.lists)
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
+        self.ladders: dict[Child, Ladder] = {}      # a ladder over lists and its concatenation: one child
+        if not probe:
+            self.main, self.ladders = ladders(tree, self.main, self.lists, sn.exports, set(optional), ladder)
+        self.main = self.held.climbs(self.held.runs(self.main, self.lists), self.lists)
+        self.pre: list[str] = []                 # the lines a ladder writes before its concatenation's
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
         self.last.update({r: len(self.order) for r in sn.exports})
         for i, c in enumerate(self.order):         # what stands for an absent child lives until it
             if c.local in optional:
                 self.last[optional[c.local].instead] = max(i, self.last.get(optional[c.local].instead, i))
-        self.branches = _branches(sn)
+        self.branches = _branches(tree, sn)
         self._owner: dict[str, Child] | None = None
         for r, v in zip(sn.inputs, arg_names(sn)):
             self.var[r] = self.live.take(v)
@@ -177,7 +202,7 @@ class _Forward:
         if self.held.takes(c) or c in self.held.mapped:
             assert absent is None     # a dropped instance's outputs cannot be read by index: none is optional
             return self.held.hold(c, expr, self.last)
-        if c in self.held.ladder:
+        if c in self.held.climbed:
             return expr
         reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
                     else None)
@@ -191,8 +216,10 @@ class _Forward:
             names.append(v)
         for r in held:
             self.held.free(r)
+        self.assigned.update(names)
         line = (f"{names[0]} += {added[1]}" if added and added[0] == names[0] and len(names) == 1
                 else f"{', '.join(names)} = {expr}")        # out += identity, as torchvision writes it
+        line, self.pre = "\n".join([*self.pre, line]), []
         if absent is None:
             return line
         assign = f"{names[0]} = {instead}\n" if names[0] != instead else ""
@@ -289,7 +316,7 @@ class _Forward:
             g = self.gathered.get(c)
             if c in self.held.mapped:
                 return self.held.mapping(c), None
-            if c in self.held.ladder:
+            if c in self.held.climbed:
                 return self.held.climbing(c), None
             if g is not None:                        # the list its members make: their comprehension
                 given = comprehension(g.root, args, self.live)
@@ -310,6 +337,10 @@ class _Forward:
             g = self.gathered.get(c)
             if g is not None:        # its list of the members' outputs: the members' calls, in a comprehension
                 e = gathered(e, g.items, Verbatim(comprehension(g.root, args, self.live)))
+            ladder = self.ladders.get(c)
+            if ladder is not None:   # its list of the steps' outputs and the rest: the loop's list
+                outs, self.pre = ladder_lines(ladder, args, self.live, self.assigned)
+                e = gathered(e, [Arg(k) for k in range(len(n.inputs))], Verbatim(outs))
             text = expression(e, args)
         if self.probe:
             return f"_probe(self, {literal(c.local)}, {text})", None

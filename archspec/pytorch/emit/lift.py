@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .specexpr import SpecExprs
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)    # what generated source may compute
+_EXACT = 1 << 20         # the largest numerator and denominator of a factor under a floor (`_floored`)
 
 
 class Unliftable(Exception):
@@ -71,12 +72,17 @@ class Lifter:
     the (block, argument) and (node, attribute) whose expressions were written, `index` the step
     index read, (name, value)."""
 
-    def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr]) -> None:
+    def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
+                 channels: Callable[[str, Scope | None], ast.expr] | None = None) -> None:
         self.g, self.own, self.name = g, own, name
         self.folded: set[str] = set()
         self.used: set[tuple[str, str]] = set()
         self.index: tuple[str, int] | None = None
         self._step: Scope | None = None            # the block whose step's index stays a name
+        # a width's expression (`widthexpr`): `input.channels` as the width of the tensor it names (the
+        # node's own input in its attribute, the block's in its arguments and `let:`), else a number
+        self.channels = channels
+        self._here: str | None = None
 
     def argument(self, b: Scope, arg: str, step: bool) -> ast.expr:
         """Block instance b's argument `arg`, as the class writes it (b's step index a name,
@@ -92,6 +98,7 @@ class Lifter:
         b = self._block(node.name)
         self._step = b if step else None
         self.used.add((node.name, attr))
+        self._here = node.inputs[0] if node.inputs else None
         return self._expr(parse(node.exprs[attr]), b, False)
 
     # -- the expression, name by name ------------------------------------------------------
@@ -105,8 +112,52 @@ class Lifter:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return _fold(ast.UnaryOp(node.op, self._expr(node.operand, b, call)))
         if isinstance(node, ast.Name):
-            return self._name(node.id, b, call)
+            here, self._here = self._here, None     # a name's expression: `input` is its block's
+            try:
+                return self._name(node.id, b, call)
+            finally:
+                self._here = here
+        if self.channels is not None and _channels_of(node) is not None:
+            return self._width(node, b, call)
+        if self.channels is not None and _floor_of_product(node) is not None:
+            return self._floored(node, b, call)
+        if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
+            test = self._decided(node.test, b, call)
+            if type(test) is not bool:
+                raise Unliftable
+            return self._expr(node.body if test else node.orelse, b, call)
         return self._value(node, b, call)           # a table's entry, a sum: a number
+
+    def _width(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
+        """`input.channels` (`block_input.channels`) as the expression of that tensor's width."""
+        assert self.channels is not None
+        if _channels_of(node) == "input" and self._here is not None:
+            return self.channels(self._here, None)
+        if call and _channels_of(node) == "block_input":
+            raise Unliftable                 # the caller's block's input: not followed
+        return self.channels("", b)          # the input of block b (the graph's where b is None)
+
+    def _floored(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
+        """`floor(w * c)` (DenseNet's `floor(input.channels * compression)`) as `w * p // q`, where
+        the factor c is a number p / q with q a small power of two (0.5, 0.75; not 0.3, whose
+        q is 2**54): then w * c is exact in floating point (|w * p| < 2**53 for any width under
+        2**33) and its floor is that of the integer quotient."""
+        product = _floor_of_product(node)
+        assert product is not None
+        for width, factor in ((product.left, product.right), (product.right, product.left)):
+            try:
+                c = self._value(factor, b, call)
+            except Unliftable:
+                continue
+            v = c.value if isinstance(c, ast.Constant) else None
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                continue
+            p, q = v.as_integer_ratio()          # q: a power of two, as any float's
+            if q > _EXACT or p > _EXACT:
+                continue
+            w = self._expr(width, b, call)
+            return _fold(ast.BinOp(_fold(ast.BinOp(w, ast.Mult(), ast.Constant(p))), ast.FloorDiv(), ast.Constant(q)))
+        raise Unliftable
 
     def _name(self, n: str, b: Scope | None, call: bool) -> ast.expr:
         if call and b is not None:                  # b's arguments: where b is made
@@ -137,16 +188,23 @@ class Lifter:
     def _value(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """A part that is no arithmetic, as the number the interpreter gives it, where it reads
         none of the class's names."""
-        if b is self.own or b is None:
+        return constant(self._decided(node, b, call))
+
+    def _decided(self, node: ast.AST, b: Scope | None, call: bool) -> Any:
+        """What the interpreter gives a part, its names' spec parameters written as their values
+        (`folded`): none of the class's names, but in a width (`channels`) of the top's class, whose
+        names it may so fold (the top class then takes none of them)."""
+        top = self.channels is not None and self.own is None and b is None
+        if (b is self.own or b is None) and not top:
             raise Unliftable
         for n in sorted(_names(node)):
             self._deps(n, b, call)
-        env = {**b.spec_params, **b.args, **b.lets}
-        if call:
+        env = dict(self.g.meta.params or {}) if b is None else {**b.spec_params, **b.args, **b.lets}
+        if call and b is not None:
             c = self._block(b.path)
             env = {**(b.spec_params if c is None else {**c.spec_params, **c.args, **c.lets}), **b.arg_env}
         try:
-            return constant(evaluate(ast.unparse(node), env))
+            return evaluate(ast.unparse(node), env)
         except SpecError:
             raise Unliftable from None
 
@@ -210,6 +268,23 @@ class Lifter:
                 return s
             at = parent(at)
         return None
+
+
+def _channels_of(node: ast.AST) -> str | None:
+    """`input` or `block_input` where the node is `input.channels` (`block_input.channels`)."""
+    if (isinstance(node, ast.Attribute) and node.attr == "channels" and isinstance(node.value, ast.Name)
+            and node.value.id in ("input", "block_input")):
+        return node.value.id
+    return None
+
+
+def _floor_of_product(node: ast.AST) -> ast.BinOp | None:
+    """The product inside `floor(a * b)`."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "floor"
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.BinOp)
+            and isinstance(node.args[0].op, ast.Mult)):
+        return node.args[0]
+    return None
 
 
 def _names(tree: ast.AST) -> set[str]:

@@ -26,7 +26,7 @@ _MEMBER_CALL = re.compile(r"self\.([A-Za-z][A-Za-z0-9_]*)\[(\d+)\]\(")      # se
 _WORD = re.compile(r"\w+")
 _STATEMENT = re.compile(r"[A-Za-z_]\w* \+?= ")    # an assignment at forward's top level (no block's body)
 _ASSIGN = re.compile(r"([A-Za-z_]\w*) = (.+)")
-_FALLBACK = "module"                         # a member's variable where its list's name is no plural
+FALLBACK = "module"                         # a member's variable where its list's name is no plural
 
 
 def lists(sn: ScopeNode) -> dict[str, int]:
@@ -47,7 +47,7 @@ def member_name(root: str) -> str:
     for plural, one in (("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x")):
         if root.endswith(plural):
             return root[:-len(plural)] + one
-    return root[:-1] if root.endswith("s") and not root.endswith("ss") and len(root) > 1 else _FALLBACK
+    return root[:-1] if root.endswith("s") and not root.endswith("ss") and len(root) > 1 else FALLBACK
 
 
 # -- a comprehension in the call that reads the members' outputs ---------------------------
@@ -110,7 +110,12 @@ def _gather(tree: ScopeTree, sn: ScopeNode, run: list[Child], reader: Child,
         return None
     e = node_expr(n, tree.inplace(n))
     items = [Arg(k) for k in range(len(outs))]
-    return Gather(root, items) if _lists_of(e, items) == 1 and _args(e) == len(items) else None
+    return Gather(root, items) if holds(e, items) else None
+
+
+def holds(e: Any, items: list[Arg]) -> bool:
+    """The expression places the list `items` once, and no other input."""
+    return _lists_of(e, items) == 1 and _args(e) == len(items)
 
 
 def _lists_of(v: Any, items: list[Arg]) -> int:
@@ -145,8 +150,8 @@ def comprehension(root: str, args: list[str], taken: Namespace) -> str:
     """`[path(x) for path in self.paths]`: the variable named after the list, none of the
     values it reads nor a variable of forward."""
     names = Namespace(args)       # (the comprehension's own scope: a name taken outside it would only be hidden)
-    var = next((v for v in (member_name(root), _FALLBACK) if taken.usable(v) and names.usable(v)), None)
-    var = var or names.fresh(_FALLBACK)
+    var = next((v for v in (member_name(root), FALLBACK) if taken.usable(v) and names.usable(v)), None)
+    var = var or names.fresh(FALLBACK)
     return f"[{var}({', '.join(args)}) for {var} in self.{root}]"
 
 
@@ -176,7 +181,7 @@ def _loop(lines: list[str], root: str, n: int, full: dict[str, int]) -> list[str
         if end > len(lines) or not all(full.get(r) == n for r in roots):
             continue
         names = Namespace(words)
-        var = {r: names.first(member_name(r)) or names.fresh(_FALLBACK) for r in roots}
+        var = {r: names.first(member_name(r)) or names.fresh(FALLBACK) for r in roots}
         stretches = [[_with_vars(line, k, var) for line in lines[start + k * period:start + (k + 1) * period]]
                      for k in range(n)]
         body = stretches[-1]

@@ -2,7 +2,9 @@
 is the other with some children left out, each of which something else stands for where it is
 absent (its input, or the block's): a module becomes an argument that may be None (torchvision's
 `downsample=None`) or one the class builds under a flag, an op runs under a flag (`if
-self.residual:`)."""
+self.residual:`). A ladder's adds (emit/ladder.py) are no children here: structures that differ in
+them share a class whose ladder adds where a flag says (Res2Net's first block of a stage, timm's
+`is_first`), which is how the first block, with a pool the others lack, joins them."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -11,6 +13,7 @@ from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
 from ...names import name_problem
 from .exchange import listed
+from .ladder import ladder_adds
 from .scopes import Child, ScopeNode
 
 if TYPE_CHECKING:
@@ -37,11 +40,13 @@ def _check_tests(tests: int, sn: ScopeNode) -> None:
 class Joiner:
     """Finds the class of a block that a new structure of it joins, for `ClassPlanner`."""
 
-    def __init__(self, planner: ClassPlanner) -> None:
+    def __init__(self, planner: ClassPlanner, probe: bool = False) -> None:
         self.planner = planner
+        self.probe = probe           # forward unrolled (no ladder): each structure's adds as they are
         self.tests = 0                                   # children `merge` has compared (MAX_CLASS_TESTS)
         self.locals_of: dict[ScopeNode, frozenset[str]] = {}    # its children's names
         self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`merge` asks again)
+        self.adds_of: dict[ScopeNode, dict[str, tuple[str, str]]] = {}    # its ladder's (`_adds`)
 
     def merge(self, base: str, sn: ScopeNode) -> ClassPlan | None:
         """A class of the same block that `sn` joins, where they differ only by children that
@@ -57,11 +62,15 @@ class Joiner:
         self.tests += sum(planner.children_of[p] + len(sn.children) for p in plans)
         _check_tests(self.tests, sn)
         for plan in plans:
+            if self._same_inputs(plan, sn):
+                return plan
             joined = self._joins(plan, sn)
-            if joined:
-                modules = {c.local for i in [*planner.structures[plan], sn] for c in i.children if c.module}
+            if joined is not None:
+                members = [*planner.structures[plan], sn]
+                modules = {c.local for i in members for c in i.children if c.module}
                 plan.absent = joined
                 plan.optional = [o for o in joined if o in modules]
+                plan.ladder_varies = len({bool(self._adds(i)) for i in members}) > 1
                 return plan
         return None
 
@@ -70,15 +79,16 @@ class Joiner:
         with `sn` joined, where it can join. Instances of one structure (key) are alike in all that
         `_bypasses` reads: one of each stands for all."""
         members = [*self.planner.structures[plan], sn]
-        fuller = max(members, key=lambda i: len(i.children))
+        fuller = max(members, key=lambda i: len(self._locals(i)))
         has = [self._locals(i) for i in members]
         every = has[members.index(fuller)]
-        if not all(h <= every for h in has) or all(len(h) == len(every) for h in has):
+        varies = len({bool(self._adds(i)) for i in members}) > 1      # a ladder's adds, under a flag
+        if not all(h <= every for h in has) or all(len(h) == len(every) for h in has) and not varies:
             return None             # one has a child the fuller one lacks, or none lacks one: nothing optional
         labels = [[lab for lab, _ in self.planner.numbers_of.get(i, [])] for i in members]
         if any(lab != labels[members.index(fuller)] for lab in labels):
             return None             # an optional call's numbers would leave the instances' columns unaligned
-        optional = [c.local for c in fuller.children if any(c.local not in h for h in has)]
+        optional = [c.local for c in fuller.children if c.local in every and any(c.local not in h for h in has)]
         if not all(self._optional_ok(fuller, c) for c in fuller.children if c.local in optional):
             return None
         instead: dict[str, str] = {}
@@ -94,6 +104,49 @@ class Joiner:
             return None
         return {o: self._nearest(fuller, o, instead, [i for i, h in zip(members, has) if o not in h]) for o in optional}
 
+    def _same_inputs(self, plan: ClassPlan, sn: ScopeNode) -> bool:
+        """Where `sn` and the class's structures are one, but for named inputs that some are given
+        another input's value (DLA's leaves `in: [tree1, tree1]`): the class takes each such input
+        as None by default, standing for that other one (timm's `shortcut=None`), where nothing
+        changes an input in place. Records it in `plan.same`."""
+        members = [*self.planner.structures[plan], sn]
+        if plan.absent or not all(m.args for m in members):
+            return False
+        full = max(members, key=lambda m: len(m.args))
+        same = {a: b for m in members for a, b in m.same.items()}
+        if len(full.args) == len(min(members, key=lambda m: len(m.args)).args) or full.same or any(
+                m.args + list(m.same) != full.args and sorted(m.args + list(m.same)) != sorted(full.args)
+                or any(same[a] != b for a, b in m.same.items()) for m in members):
+            return False
+        if not all(self._alike(full, m) for m in members if m is not full) or any(
+                self.planner.tree.inplace(n) and n.inputs[0] in full.inputs
+                for n in self._nodes(full)):
+            return False
+        plan.same = {a: same[a] for a in full.args if a in same}
+        return True
+
+    def _alike(self, full: ScopeNode, other: ScopeNode) -> bool:
+        """`other` is `full` with some inputs given another one's value: the same children, each
+        reading the same values (an input by its name)."""
+        def rel(sn: ScopeNode, ref: str) -> str:
+            r = _rel(sn, ref)
+            return f"<in {sn.args[int(r[4:-1])]}>" if r.startswith("<in ") else r
+
+        def reads(f_ref: str, o_ref: str) -> bool:
+            f, o = rel(full, f_ref), rel(other, o_ref)
+            return f == o or f.startswith("<in ") and other.same.get(f[4:-1]) == o[4:-1]
+        if [c.local for c in full.children] != [c.local for c in other.children]:
+            return False
+        for c, o in zip(full.children, other.children):
+            if (self.planner.ctor_key(c) != self.planner.ctor_key(o) or c.module != o.module
+                    or len(c.inputs) != len(o.inputs) or not all(map(reads, c.inputs, o.inputs))):
+                return False
+        return len(full.exports) == len(other.exports) and all(map(reads, full.exports, other.exports))
+
+    def _nodes(self, sn: ScopeNode) -> list:
+        """The nodes reading the scope's inputs."""
+        return [self.planner.tree.graph.nodes[r] for ref in sn.inputs for r in self.planner.tree.consumers.get(ref, [])]
+
     def _nearest(self, fuller: ScopeNode, local: str, instead: dict[str, str], lacking: list[ScopeNode]) -> str:
         """What stands for a left-out child, as near it as it may be: the output of a left-out
         input that the same value stands for and that every instance lacking the child lacks too
@@ -107,22 +160,35 @@ class Joiner:
         return instead[local]
 
     def _locals(self, sn: ScopeNode) -> frozenset[str]:
+        """Its children's names, but its ladder's adds (which a flag of the class runs: `_adds`)."""
         if sn not in self.locals_of:
-            self.locals_of[sn] = frozenset(c.local for c in sn.children)
+            self.locals_of[sn] = frozenset(c.local for c in sn.children) - set(self._adds(sn))
         return self.locals_of[sn]
+
+    def _adds(self, sn: ScopeNode) -> dict[str, tuple[str, str]]:
+        """The adds of the scope's ladder (`ladder.ladder_adds`): an instance that has them and one
+        that has not share a class, which runs them where a flag says (Res2Net's `not first`)."""
+        if sn not in self.adds_of:
+            self.adds_of[sn] = {} if self.probe else ladder_adds(self.planner.tree, sn)
+        return self.adds_of[sn]
+
+    def _through(self, sn: ScopeNode, ref: str) -> str:
+        """A ladder add's output read as the value it adds to: what is read where the add is not."""
+        return next((x for out, x in self._adds(sn).values() if out == ref), ref)
 
     def _bypasses(self, fuller: ScopeNode, other: ScopeNode, optional: list[str]) -> dict[str, str] | None:
         """Where `other` is `fuller` with some of the `optional` children left out, whose readers
         read instead one value that was there before it (one of its inputs, or the scope's):
         each left-out child -> that value, relative to the scope (`conv`, `<in 0>`); else None."""
-        mine = {c.local: c for c in other.children}
+        mine = {c.local: c for c in other.children if c.local in self._locals(other)}
         kept = [c for c in fuller.children if c.local in mine]
-        if [c.local for c in kept] != [c.local for c in other.children] or len(fuller.inputs) != len(other.inputs):
+        if [c.local for c in kept] != list(mine) or len(fuller.inputs) != len(other.inputs):
             return None
         gone = {c.outputs[0]: c for c in fuller.children if c.local in optional and c.local not in mine}
         instead: dict[str, str] = {}
 
         def read(f_ref: str, o_ref: str) -> bool:       # fuller reads f_ref where other reads o_ref
+            f_ref, o_ref = self._through(fuller, f_ref), self._through(other, o_ref)
             f, o = _rel(fuller, f_ref), _rel(other, o_ref)
             if f == o:
                 return True

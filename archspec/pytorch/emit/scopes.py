@@ -60,6 +60,7 @@ class ScopeNode:
     names: set[str] = field(default_factory=set)    # every node inside
     sequential: bool = False
     args: list[str] = field(default_factory=list)   # forward's parameters where a block names its inputs
+    same: dict[str, str] = field(default_factory=dict)    # a named input given an earlier one's value -> its name
     shared: dict[str, str] = field(default_factory=dict)   # child -> the earlier child whose module it reuses
     registered: list[Child] | None = None     # own_children, made once
     reads: frozenset[str] | None = None      # of a block instance: the names what it builds reads (specexpr)
@@ -194,8 +195,12 @@ class ScopeTree:
             return
         sn.inputs = list(dict.fromkeys(r for n in nodes for r in n.inputs if not _inside(r, sn.path)))
         named = sn.scope.inputs if sn.scope else {}
-        if named and len(set(named.values())) == len(named) and set(named.values()) == set(sn.inputs):
-            sn.inputs, sn.args = list(named.values()), list(named)     # forward(self, x, skip)
+        if named and set(named.values()) == set(sn.inputs):
+            first: dict[str, str] = {}                                 # each value's first name
+            for a, r in named.items():
+                first.setdefault(r, a)
+            sn.inputs, sn.args = list(first), list(first.values())     # forward(self, x, skip)
+            sn.same = {a: first[r] for a, r in named.items() if first[r] != a}     # DLA's `in: [x, x]`
         elif len(sn.inputs) > 1 and sn.children[0].subscope is not None and sn.children[0].sub.inputs == sn.inputs:
             sn.args = sn.children[0].sub.args       # a repeat of such a block: its first step's names
         sn.exports = [n.name for n in nodes if n.name in self.output_refs or

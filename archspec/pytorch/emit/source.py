@@ -17,6 +17,7 @@ from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
 from .layout import bracketed, prose, split_line
 from .scopes import ScopeTree, located, numbered, own_children
+from .vary import refuted
 
 
 def _text(s: object) -> str:
@@ -26,14 +27,23 @@ def _text(s: object) -> str:
 
 
 def write_source(graph: Graph, probe: bool) -> str:
-    planner = ClassPlanner(ScopeTree(graph), probe)
+    planner = ClassPlanner(ScopeTree(graph), probe, frozenset())
+    held = refuted(graph, planner, probe, lambda p: _class_texts(p, False))
+    if held:
+        planner = ClassPlanner(ScopeTree(graph), probe, held)
     root = planner.root
-    pairs = class_pairs(planner)
-    classes = [_ClassWriter(graph, planner, plan, plan is root, pairs).text() for plan in planner.unique_plans()]
+    classes = _class_texts(planner)
     body = "\n\n\n".join([*planner.defs, *classes, f"Model = {root.name}"]) + "\n"
     functional = any(f.startswith("F.") for f in planner.callees) or any(map(_uses_f, planner.defs))
     ordered = any(sn.sequential and not numbered([c.local for c in sn.children]) for sn in planner.tree.post_order())
     return _header(graph, functional, ordered) + "\n\n\n" + body
+
+
+def _class_texts(planner: ClassPlanner, top: bool = True) -> list[str]:
+    """Each class's source (the top class's where `top`), in the file's order."""
+    pairs = class_pairs(planner)
+    return [_ClassWriter(planner.tree.graph, planner, plan, plan is planner.root, pairs).text()
+            for plan in planner.unique_plans() if top or plan is not planner.root]
 
 
 def _uses_f(helper: str) -> bool:
@@ -68,7 +78,8 @@ class _ClassWriter:
         lines = [f"class {plan.name}(nn.Module):", *self._doc(), ""]
         lines += self._attributes() + self._init()
         listing = listed(self.planner.tree, plan.rep, self.planner.probe) is not None
-        args = ["x: list[torch.Tensor]"] if listing else [f"{a}: torch.Tensor" for a in arg_names(plan.rep)]
+        args = ["x: list[torch.Tensor]"] if listing else [
+            f"{a}: torch.Tensor" + (" | None = None" if a in plan.same else "") for a in arg_names(plan.rep)]
         lines += ["", "    " + bracketed("def forward", ["self", *args], f" -> {self._return_type()}:", "    ")]
         lines += [f"        {line}" for line in plan.forward]
         if self.init:

@@ -20,6 +20,7 @@ import functools
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
@@ -30,6 +31,8 @@ from .classnames import ParamNamer, as_tuple
 from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
+from .widthexpr import IN_WIDTH as _IN_WIDTH
+from .widthexpr import TopWidths, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -39,10 +42,10 @@ _DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, a
 _OPERATORS = tuple(_DONE)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad",  # torch's: the spec's
            "fill_value": "init"}
-_IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # a module's input width
 # The spec's parameter a top or group class takes though its nodes read it: it sets the width of
-# the output alone. Any other its nodes read (DenseNet's stem) sets widths that the class writes
-# as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
+# the output alone. Any other its nodes read (DenseNet's stem) sets widths that a group class
+# writes as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
+# The top class writes them from the spec's (`widthexpr`) and takes those `vary` confirms.
 SAFE_ON_TOP = frozenset({"num_classes"})
 _SHAPELESS = ("p", "init")     # attributes that set no shape: a dropout's rate (the top's `dropout=0.2`), a
 #                                layer scale's initial value
@@ -165,8 +168,11 @@ class SpecExprs:
     """Writes a class's constructor numbers as the spec's expressions where it can."""
 
     def __init__(self, g: Graph, instances: list[Instance], params: set[str], lets: dict[str, str],
-                 spec: set[str], has_in: bool, child: Callable[[ScopeNode], ClassPlan], top: bool = False) -> None:
+                 spec: set[str], has_in: bool, child: Callable[[ScopeNode], ClassPlan], top: bool = False,
+                 tracked: tuple[TopWidths, frozenset[str]] | None = None) -> None:
         self.g, self.instances, self.child = g, instances, child
+        self.tracked = tracked      # the top class's: its widths from the spec's, and the parameters refuted
+        self.checked: set[str] = set()             # the spec parameters it takes that `vary` checks
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
         self.top = top                             # the top's class or a group's: no block of its own
         self.constants: dict[str, Any] = {}        # spec parameters written as their values
@@ -182,6 +188,7 @@ class SpecExprs:
         not so written also reads is written as its value: the class takes as keyword parameters
         only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+        self.folded |= self.tracked[0].folded if self.tracked else set()
         loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
         self.follow = self._widths_follow(origins, written)
         if not self.follow and not self.top:      # SKNet's `out // 2`: a chunk's width, by number
@@ -195,7 +202,9 @@ class SpecExprs:
     def _held(self, names: set[str]) -> set[str]:
         """Of `names`, those a caller could not vary: passed to a block's parameter that is not
         free; in a top or group class (whose widths are numbers), read by its structure or by
-        any node of its own (num_classes aside)."""
+        any node of its own (num_classes aside). The top class, its widths written from the spec's
+        (`tracked`), holds only those its structure reads and those `vary` refuted: the others
+        these rules hold it takes where `vary` confirms them (`checked`)."""
         rep = self.instances[0].sn
         let_reads = rep.scope.let_reads if rep.scope else {}
         held = {n for sub, arg, text in self.passed if arg not in self.child(sub).free
@@ -204,6 +213,9 @@ class SpecExprs:
             held |= set(self.g.meta.structure_reads)
             held |= {n for (where, attr), text in _expressions(rep, []) if where in self.g.nodes
                      and attr not in _SHAPELESS for n in self._names(text, let_reads)} - SAFE_ON_TOP
+        if self.tracked:
+            self.checked = names & held
+            return names & (set(self.g.meta.structure_reads) | self.tracked[1])
         return names & held
 
     def free(self, params: list[str], optional: list[str]) -> set[str]:
@@ -250,12 +262,14 @@ class SpecExprs:
                                    and arg in self.child(child.sub).free)
         if not all(type(v) is int for v in column) and not rate:
             return None
+        texts: Iterator[tuple[tuple[str, str] | None, str]]
         if child.node is not None:
-            texts = self._candidates(child.node, arg)
+            texts = chain(tracked(self.tracked, child, arg, self.child), self._candidates(child.node, arg))
         elif child.subscope is not None and not child.sub.sequential:
             sub = child.sub         # a block's argument as the spec gives it, or a spec parameter passed on
             given = sub.scope.arg_exprs if sub.scope is not None else {}
-            texts = iter([*([((sub.path, arg), given[arg])] if arg in given else []),
+            texts = iter([*tracked(self.tracked, child, arg, self.child),
+                          *([((sub.path, arg), given[arg])] if arg in given else []),
                           *([(None, arg)] if arg in self.child(sub).spec_reads else []),
                           *((None, t) for t in (self.widths.of(sub.inputs[0]) if arg == "in_channels"
                                                 and len(sub.inputs) == 1 else []))])
@@ -401,20 +415,31 @@ class SpecExprs:
         return tuple(as_tuple(i.env[name]) for i in self.instances)
 
 
-def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan]) -> SpecExprs:
+def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
+               refuted: frozenset[str] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
-    parameters) or of the top's or a group's class (the spec's parameters)."""
+    parameters) or of the top's or a group's class (the spec's parameters); the top's widths from
+    the spec's (`widthexpr`) unless `refuted` is None, the parameters `vary` refuted held."""
     scopes = [sn.scope for sn in plan.instances]
     if not all(s is not None and s.block for s in scopes):
         env = dict(g.meta.params or {})
+        root = [sn.path for sn in plan.instances] == [""] and _widths(g)
         return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), {}, set(env), False, child,
-                         top=True)
+                         top=True, tracked=(TopWidths(g), refuted) if root and refuted is not None else None)
     first = scopes[0]
     assert first is not None
     has_in = all(len(sn.inputs) == 1 for sn in plan.instances) and "in_channels" in dict(namer.columns())
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
     return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
                      set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
+
+
+def _widths(g: Graph) -> bool:
+    """The spec has an int parameter a width may read (not num_classes, nor one its top-level
+    structure reads): else the top class's widths stay numbers, and none are followed."""
+    params = g.meta.params or {}
+    return any(type(v) is int and p not in SAFE_ON_TOP and p not in g.meta.structure_reads
+               for p, v in params.items())
 
 
 def _folded(e: ast.BinOp) -> ast.expr:

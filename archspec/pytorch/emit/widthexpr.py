@@ -1,0 +1,301 @@
+"""The width of each tensor as an expression of the spec's parameters, for the top class: its
+constructors' input widths written from the parameters (`nn.BatchNorm2d(stem)`,
+`Transition(stem + 6 * growth, (stem + 6 * growth) // 2)`), so that it may take the parameters
+that set them, as torchvision's DenseNet takes growth_rate and num_init_features.
+
+A tensor's width follows the spec through the graph as built (its repeats unrolled, its `when:`
+decided): a node with an `out` has the spec's expression of it, carried up to the top's names
+(`lift.Lifter`, `input.channels` read as the width of the tensor it names, `floor(w * 0.5)` as
+`w // 2`); a node without one has the width its op's own shape function gives from its inputs'
+(`_follows`: the first input's, a batch norm's; their sum, a concat's); the graph's input its
+number. The structures between are fixed at their numbers (`Lifter.folded`: the parameters they
+read are written as numbers, and the top class may not take those). Sums are collected
+(`stem + 32 + 32`: `stem + 2 * growth`) so that a dense block's output reads as one term per
+parameter. Where any step is not so, or the interpreter does not give from the expression the
+tensor's width, it has no expression (Unliftable).
+
+What the top class then takes is checked by building the spec again at another value of each
+parameter (`vary`): an expression here names a number, the check decides."""
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...errors import SpecError
+from ...frontend.expr import evaluate
+from ...ir import INPUT, Graph, Scope
+from ...names import name_problem
+from .lift import Indexed, Lifter, Unliftable
+
+if TYPE_CHECKING:
+    from .classes import ClassPlan
+    from .scopes import Child, ScopeNode
+
+IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # a module's input width
+OUT_WIDTH = ("out_channels", "out_features")                                  # the width its `out` sets
+
+Poly = dict[tuple[str, ...], int]      # sum of int coefficient * product of atoms (names, `(a + b) // 2`)
+
+
+class TopWidths:
+    """The expressions of the widths of a graph's tensors in its top class's names (the spec's
+    int parameters), made in graph order and kept (a dense chain reads each once)."""
+
+    def __init__(self, g: Graph) -> None:
+        self.g = g
+        self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
+        self._done: dict[str, Poly | None] = {}
+        self._inputs: dict[str, str | None] = {}
+
+    def of(self, ref: str) -> str:
+        """The width of tensor `ref` as the text of an expression (Unliftable where it has none)."""
+        return ast.unparse(_expr(self._poly(ref)))
+
+    def out_of(self, name: str) -> str:
+        """The width a node's `out` sets (a conv's output channels)."""
+        n = self.g.nodes.get(name)
+        if n is None or not isinstance(getattr(n.attrs, "out", None), int):
+            raise Unliftable
+        return self.of(name)
+
+    def _poly(self, ref: str) -> Poly:
+        if ref not in self._done and (ref == INPUT or ref in self.g.nodes):
+            self._done[ref] = None               # (an input is made before its reader: never read here)
+            for name in self.g.nodes if ref != INPUT else ():    # the producers before it first: no
+                if name == ref:                  # deep recursion down a dense chain
+                    break
+                if name not in self._done:
+                    self._done[name] = None
+                    self._done[name] = self._attempt(name)
+            self._done[ref] = self._attempt(ref)
+        out = self._done.get(ref)
+        if out is None:
+            raise Unliftable
+        return out
+
+    def _attempt(self, ref: str) -> Poly | None:
+        """The width's expression, where the interpreter gives from it the tensor's width."""
+        try:
+            poly = self._make(ref)
+            shape = self.g.shape_of(ref)
+            value = evaluate(ast.unparse(_expr(poly)), self.g.meta.params or {})
+        except (Unliftable, SpecError):
+            return None
+        return poly if shape and type(value) is int and value == shape[0] else None
+
+    def _make(self, ref: str) -> Poly:
+        if ref == INPUT:
+            return {(): int(self.g.input_shape[0])}
+        n = self.g.nodes[ref]
+        out = getattr(n.attrs, "out", None)
+        if "out" in n.exprs:
+            lifter = Lifter(self.g, None, _top_name(self.g), self._channels)
+            poly = _poly(lifter.attribute(n, "out", False))
+            self.folded |= lifter.folded
+            return poly
+        if type(out) is int:
+            return {(): out}
+        how = _follows(n)
+        if how == "sum":
+            return _sum([self._poly(r) for r in n.inputs])
+        if how == "first":
+            return self._poly(n.inputs[0])
+        raise Unliftable
+
+    def _channels(self, ref: str, b: Scope | None) -> ast.expr:
+        """The width of tensor `ref`, or where it is "", of block b's input (the graph's: None)."""
+        if not ref:
+            ref = INPUT if b is None else self._input_of(b)
+        return _expr(self._poly(ref))
+
+    def _input_of(self, b: Scope) -> str:
+        """The tensor a block instance reads as `input`: its first named input, else the one
+        tensor from outside that its nodes read."""
+        if b.path not in self._inputs:
+            inside = b.path + "."
+            outside = {r for n in self.g.under(b.path) for r in n.inputs if not r.startswith(inside)}
+            first = next(iter(b.inputs.values()), None)
+            self._inputs[b.path] = first if first is not None else next(iter(outside)) if len(outside) == 1 else None
+        ref = self._inputs[b.path]
+        if ref is None:
+            raise Unliftable
+        return ref
+
+
+def tracked(t: tuple[TopWidths, frozenset[str]] | None, child: Child, arg: str,
+            plan_of: Callable[[ScopeNode], ClassPlan]) -> list[tuple[tuple[str, str] | None, str]]:
+    """The top class's number `arg` of a child's constructor as the width it is, where it is one
+    (`specexpr.SpecExprs.written` checks it gives the number): a module's input width or `out`;
+    a block's input width, or a parameter its class made for a width inside (`_inside`)."""
+    if t is None:
+        return []
+    widths = t[0]
+    try:
+        if child.node is not None:
+            n = child.node
+            if arg in OUT_WIDTH:         # the spec's `out`, written: nothing else reads what it reads
+                return [((n.name, "out") if "out" in n.exprs else None, widths.out_of(n.name))]
+            text = widths.of(n.inputs[0]) if arg in IN_WIDTH and n.inputs else None
+        elif arg == "in_channels" and len(child.sub.inputs) == 1:
+            text = widths.of(child.sub.inputs[0])
+        else:
+            scope = child.sub.scope
+            text = _inside(widths, plan_of(child.sub), child.sub, arg) if scope and arg not in scope.args else None
+    except Unliftable:
+        return []
+    return [] if text is None else [(None, text)]
+
+
+def _inside(widths: TopWidths, plan: ClassPlan, sub: ScopeNode, param: str) -> str:
+    """A parameter a block's class made that is not the block's (Transition's `out_channels`), at
+    instance `sub`: the width of the module numbers it gives (each the same expression)."""
+    first = plan.instances[0].path
+    texts = set()
+    for slot, origin in zip(plan.slots, plan.origins):
+        if slot != param:
+            continue
+        if origin is None or origin[0].node is None or origin[1] not in IN_WIDTH + OUT_WIDTH:
+            raise Unliftable
+        node = widths.g.nodes.get(sub.path + origin[0].node.name[len(first):])
+        if node is None:
+            raise Unliftable
+        texts.add(widths.of(node.inputs[0]) if origin[1] in IN_WIDTH else widths.out_of(node.name))
+    if len(texts) != 1:
+        raise Unliftable
+    return texts.pop()
+
+
+def named_quotients(plan: ClassPlan, usable: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """The top class's quotients that two or more of its numbers read, each a local of __init__
+    named after the first number that is it (`transition1_out_channels = (stem + 6 * growth) //
+    2`), as torchvision's DenseNet keeps `num_features`: (local, expression) in order, the slots
+    reading them by name. `usable`: the name is free (and then taken)."""
+    trees = [ast.parse(s, mode="eval").body if s and not isinstance(s, Indexed) else None for s in plan.slots]
+    counts: dict[str, int] = {}
+    for t in trees:
+        for q in {ast.unparse(n) for n in ast.walk(t) if _quotient(n)} if t is not None else ():
+            counts[q] = counts.get(q, 0) + 1
+    names: dict[str, str] = {}
+    lets = []
+    for t, origin in zip(trees, plan.origins):
+        text = ast.unparse(t) if t is not None else ""
+        if t is None or origin is None or not _quotient(t) or counts.get(text, 0) < 2 or text in names:
+            continue
+        name = f"{origin[0].local}_{origin[1]}"
+        if usable(name):
+            lets.append((name, ast.unparse(_named(t, names, top=False))))
+            names[text] = name
+    plan.slots = [ast.unparse(_named(t, names)) if t is not None and names else s for t, s in zip(trees, plan.slots)]
+    return lets
+
+
+def _quotient(n: ast.AST) -> bool:
+    """A quotient or remainder that reads a name (`(stem + 6 * growth) // 2`)."""
+    return (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.FloorDiv, ast.Mod))
+            and any(isinstance(m, ast.Name) for m in ast.walk(n)))
+
+
+def _named(t: ast.expr, names: dict[str, str], top: bool = True) -> ast.expr:
+    """The expression with each quotient `names` has as its local (the whole too, where `top`)."""
+    if top and ast.unparse(t) in names:
+        return ast.Name(names[ast.unparse(t)])
+    if isinstance(t, ast.BinOp):
+        return ast.BinOp(_named(t.left, names), t.op, _named(t.right, names))
+    if isinstance(t, ast.UnaryOp):
+        return ast.UnaryOp(t.op, _named(t.operand, names))
+    return t
+
+
+def _top_name(g: Graph):
+    """A name the top class has: a spec parameter that is an int (not a flag)."""
+    params = g.meta.params or {}
+
+    def name(n: str) -> ast.expr:
+        if n not in params or type(params[n]) is not int or name_problem(n) is not None:
+            raise Unliftable
+        return ast.Name(n)
+    return name
+
+
+def _follows(n: Any) -> str | None:
+    """How a node's width follows its inputs' by its op's shape function: "sum" (a concat: each
+    input one wider makes it one wider), "first" (all inputs one wider: it is; a batch norm, an
+    add), else None."""
+    shapes = n.in_shapes
+    if not (n.shape and shapes and all(s and len(s) == len(shapes[0]) for s in shapes)):
+        return None
+
+    def width(ins: list[tuple]) -> int | None:
+        try:
+            out = n.op.shape(n.attrs, ins)
+        except Exception:           # the op refuses the shapes: not its rule
+            return None
+        return out[0] if out else None
+
+    if width(list(shapes)) != n.shape[0]:
+        return None
+    if all(width([(s[0] + (k == j), *s[1:]) for k, s in enumerate(shapes)]) == n.shape[0] + 1
+           for j in range(len(shapes))):
+        return "sum"
+    if len({s[0] for s in shapes}) == 1 and width([(s[0] + 1, *s[1:]) for s in shapes]) == n.shape[0] + 1:
+        return "first"
+    return None
+
+
+# -- sums of products, collected ------------------------------------------------------------------
+
+def _sum(polys: list[Poly]) -> Poly:
+    out: Poly = {}
+    for p in polys:
+        for k, c in p.items():
+            out[k] = out.get(k, 0) + c
+    return {k: c for k, c in out.items() if c}
+
+
+def _times(a: Poly, b: Poly) -> Poly:
+    return _sum([{tuple(sorted(ka + kb)): ca * cb} for ka, ca in a.items() for kb, cb in b.items()])
+
+
+def _poly(e: ast.expr) -> Poly:
+    """An int expression (+ - * // of names and ints) as a sum of products; a quotient or a
+    remainder of a sum is one atom."""
+    if isinstance(e, ast.Constant) and type(e.value) is int:
+        return {(): e.value} if e.value else {}
+    if isinstance(e, ast.Name):
+        return {(e.id,): 1}
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        return {k: -c for k, c in _poly(e.operand).items()}
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)):
+        right = _poly(e.right)
+        return _sum([_poly(e.left), right if isinstance(e.op, ast.Add) else {k: -c for k, c in right.items()}])
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult):
+        return _times(_poly(e.left), _poly(e.right))
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.FloorDiv, ast.Mod)):
+        left, right = _poly(e.left), _poly(e.right)
+        if set(right) != {()} or right[()] <= 0:
+            raise Unliftable                     # a quotient by a number only
+        d = right[()]
+        if set(left) <= {()}:
+            v = left.get((), 0)
+            return _poly(ast.Constant(v // d if isinstance(e.op, ast.FloorDiv) else v % d))
+        if all(c % d == 0 for c in left.values()):       # (18 * growth) // 2: 9 * growth, exactly
+            return {k: c // d for k, c in left.items()} if isinstance(e.op, ast.FloorDiv) else {}
+        return {(ast.unparse(ast.BinOp(_expr(left), e.op, ast.Constant(d))),): 1}
+    raise Unliftable
+
+
+def _expr(p: Poly) -> ast.expr:
+    """A sum of products as an expression, its terms in the order they came (`stem + 6 * growth`)."""
+    out: ast.expr | None = None
+    for key, c in p.items():
+        atoms = [ast.parse(a, mode="eval").body for a in key]
+        term: ast.expr | None = None
+        for a in [*([ast.Constant(abs(c))] if abs(c) != 1 or not atoms else []), *atoms]:
+            term = a if term is None else ast.BinOp(term, ast.Mult(), a)
+        assert term is not None
+        if out is None:
+            out = term if c > 0 else ast.UnaryOp(ast.USub(), term)
+        else:
+            out = ast.BinOp(out, ast.Add() if c > 0 else ast.Sub(), term)
+    return out if out is not None else ast.Constant(0)

@@ -1,0 +1,164 @@
+"""The top class's width parameters (emit/widthexpr.py, emit/vary.py): the generated class built
+with other values of each parameter it takes has the very state_dict (keys, shapes) and parameter
+count of the spec built with those values (the oracle: the spec's own expansion, --set)."""
+import inspect
+
+import pytest
+import torch
+from paths import ALL_SPECS, SPECS, one_per_family, shipped_source
+
+import archspec
+from archspec.analysis import analyze
+from archspec.pytorch.emit import emit, widthexpr
+from archspec.pytorch.emit import source as source_module
+from archspec.pytorch.emit.lift import Unliftable
+from archspec.pytorch.emit.widthexpr import TopWidths
+
+# the spec, the width parameters its top class takes (num_classes aside), and other values of
+# them (odd ones: DenseNet's transitions halve their input, floor included)
+CASES = [
+    pytest.param("densenet121", {"stem": 24, "growth": 12}, id="densenet121"),
+    pytest.param("densenet161", {"stem": 50, "growth": 7}, marks=pytest.mark.slow, id="densenet161"),
+    pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
+    pytest.param("densenet_cifar", {"growth": 7}, id="densenet_cifar"),
+    pytest.param("dpn68", {"stem": 16}, id="dpn68"),
+]
+
+
+def _model_class(name):
+    namespace: dict = {}
+    exec(compile(emit(analyze(str(SPECS / f"{name}.yaml"))), f"{name}.py", "exec"), namespace)
+    return namespace["Model"]
+
+
+def _shapes(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name,values", CASES)
+def test_top_class_built_with_other_widths_is_the_spec_built_with_them(name, values):
+    cls = _model_class(name)
+    taken = set(inspect.signature(cls).parameters) - {"num_classes"}
+    assert taken == set(values)
+    for chosen in [*({p: v} for p, v in values.items()), values]:     # each alone, then all together
+        with torch.device("meta"):
+            ours = cls(**chosen)
+        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", **chosen)
+        assert _shapes(ours) == _shapes(spec), chosen
+        assert list(ours.state_dict()) == list(spec.state_dict()), chosen
+        assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in spec.parameters())
+
+
+@pytest.mark.parametrize("path", one_per_family(ALL_SPECS), ids=lambda p: p.stem)
+def test_every_int_parameter_the_top_class_takes_builds_the_spec_built_with_it(path):
+    """Generic, over every shipped spec: each int parameter the top class takes (num_classes
+    aside) at another value (1.5 times and one more: an odd number where the spec's is even)
+    gives the state_dict the spec builds with it; a value the spec refuses (a constraint) is
+    not tried."""
+    namespace: dict = {}
+    exec(compile(shipped_source(path), path.name, "exec"), namespace)
+    cls = namespace["Model"]
+    taken = {p.name: p.default for p in inspect.signature(cls).parameters.values()
+             if p.name != "num_classes" and type(p.default) is int}
+    for p, v in taken.items():
+        other = v + v // 2 + 1
+        try:
+            spec = archspec.compile(path, device="meta", **{p: other})
+        except archspec.SpecErrors:
+            continue
+        with torch.device("meta"):
+            ours = cls(**{p: other})
+        assert _shapes(ours) == _shapes(spec), (p, other)
+
+
+def test_a_width_another_value_does_not_fit_stays_a_number(monkeypatch):
+    """ResNeSt-14d's Bottleneck writes its input width as `planes`, which it equals only where
+    stem_width is 32: the top class may not take stem_width (vary builds the spec with 64 and
+    finds the class's source changed). Without the check it would."""
+    text = emit(analyze(str(SPECS / "resnest14d.yaml")))
+    assert "def __init__(self, num_classes=1000):" in text
+    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    unchecked = emit(analyze(str(SPECS / "resnest14d.yaml")))
+    assert "def __init__(self, num_classes=1000, stem_width=32):" in unchecked
+
+
+def test_a_spec_from_no_file_takes_no_width(tmp_path):
+    """vary reloads the spec from its file; a graph with none keeps its widths as numbers."""
+    g = analyze(str(SPECS / "densenet121.yaml"))
+    assert "def __init__(self, num_classes=1000, stem=64, growth=32):" in emit(g)
+    g.meta.file = None
+    assert "def __init__(self, num_classes=1000):" in emit(g)
+
+
+# a toy: the top's width `w` through a block whose widths read `input.channels`
+TOY = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {w: 16, num_classes: 10}
+blocks:
+  unit:
+    params: {f: 0.5}
+    nodes:
+      - a: {op: conv, out: "${2 * input.channels}", k: 1}
+      - b: {op: conv, out: "${input.channels + 1}", k: 1}
+      - c: {op: conv, out: "${floor(input.channels * f)}", k: 1}
+nodes:
+  - stem: {op: conv, out: "${w}", k: 3, pad: 1}
+  - u: {use: unit, f: FACTOR}
+  - pool: {op: avgpool, k: 4, stride: 4}
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def _widths(spec_file, factor="0.5"):
+    g = analyze(spec_file(TOY.replace("FACTOR", factor)))
+    return g, TopWidths(g)
+
+
+def test_input_is_the_node_s_own_input(spec_file):
+    """In a node's `out`, `input` is the tensor the node reads (b reads a's output: 2 * w, so
+    its out is 2 * w + 1), not the block's input."""
+    _, t = _widths(spec_file)
+    assert [t.of(n) for n in ("stem", "u.a", "u.b", "u.c")] == ["w", "2 * w", "2 * w + 1", "(2 * w + 1) // 2"]
+
+
+def test_a_floor_is_written_only_where_the_product_is_exact(spec_file):
+    """floor(x * 0.3) is not (x * p) // q for 0.3's own p / q (q = 2**54): the float product rounds
+    (10 * 0.3 is 3.0000000000000004, whose floor is 3; the exact quotient's is 2)."""
+    _, t = _widths(spec_file, "0.3")
+    with pytest.raises(Unliftable):
+        t.of("u.c")
+    _, t = _widths(spec_file, "0.75")
+    assert t.of("u.c") == "(6 * w + 3) // 4"
+
+
+def test_a_width_follows_an_op_only_as_its_shape_rule_says(spec_file):
+    """A flatten of 2 x 2 positions gives 4 values a channel: not the channels' width. The top
+    class then takes no `w`: the classifier's input width, 64, would not follow it."""
+    g, t = _widths(spec_file)
+    assert t.of("pool") == "(2 * w + 1) // 2"
+    with pytest.raises(Unliftable):
+        t.of("flatten")
+    text = emit(g)
+    assert "def __init__(self, num_classes=10):" in text and "nn.Linear(64, num_classes)" in text
+
+
+def test_a_quotient_two_numbers_read_is_a_local():
+    """torchvision's DenseNet keeps `num_features`; the top class names each transition's output
+    width once, after the first number that is it, and reads it after."""
+    text = emit(analyze(str(SPECS / "densenet121.yaml")))
+    assert ("        transition1_out_channels = (stem + 6 * growth) // 2\n"
+            "        transition2_out_channels = (transition1_out_channels + 12 * growth) // 2\n") in text
+    assert '("denseblock2", DenseBlock(transition1_out_channels, 12, growth)),' in text
+    assert "nn.Linear(transition3_out_channels + 16 * growth, num_classes)" in text
+
+
+def test_a_width_is_kept_only_where_the_interpreter_gives_it(spec_file, monkeypatch):
+    """Were a flatten read as keeping its input's width, the expression would give 16 where the
+    tensor has 64: the width is then none (every width is checked against the graph's)."""
+    monkeypatch.setattr(widthexpr, "_follows", lambda n: "first")
+    _, t = _widths(spec_file)
+    assert t.of("pool") == "(2 * w + 1) // 2"
+    with pytest.raises(Unliftable):
+        t.of("flatten")
