@@ -416,3 +416,19 @@ def test_a_ladder_up_a_list_is_an_enumerate_loop(spec_file, old, new):
                        (loop, loop.replace("i, down", "j, down").replace("[i + 1]", "[j + 1]")),   # j: no index
                        (loop, loop.replace("i, down", "i, x").replace("down(out)", "x(out)")),   # not fresh
                        (loop, loop.replace("i, down", "i, i").replace("down(out)", "i(out)"))])
+
+
+@pytest.mark.parametrize("name, loop", [
+    ("i", "for k, down in enumerate(self.downs):\n            out = x[k + 1] + down(out)"),
+    ("down", "for i, module in enumerate(self.downs):\n            out = x[i + 1] + module(out)")])
+def test_a_climbs_loop_variables_are_names_forward_has_not_given(spec_file, name, loop):
+    """A value named `i` or `down` read before the climb, dead there: its loop names its index
+    and its member otherwise (the whitelist takes loop variables that hide no variable of forward's)."""
+    mid = "  - mid: {op: conv, out: 6, k: 3, stride: 2, pad: 1}\n"
+    text = LADDER.replace(mid, f"  - {name}: {{op: conv, out: 4, k: 1}}\n" + mid)
+    text = text.replace("in: [stem, mid, low]}", "in: [j, mid, low]}").replace(
+        "  - first:", f"  - j: {{op: add, in: [stem, {name}]}}\n  - first:")
+    assert f"{name} = self.{name}(stem)" in source(spec_file(text))       # given, and dead before the climb
+    src, m = _model(text, spec_file)
+    assert f"        {loop}\n" in src
+    m(torch.randn(2, 3, 16, 16))
