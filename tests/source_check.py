@@ -77,6 +77,17 @@ class _Reject(Exception):
 
 
 TENSOR = ast.parse("torch.Tensor", mode="eval").body
+LIST_TENSOR = ast.parse("list[torch.Tensor]", mode="eval").body
+# An HRNet exchange's forward (emit/exchange.py), the loop variables and lists' names its fields.
+EXCHANGE = """def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
+    x = [{branch}(x_i) for {branch}, x_i in zip(self.{branches}, x)]
+    x_fuse = []
+    for i, {fuse} in enumerate(self.{fuse_layers}):
+        y = x[0] if i == 0 else {fuse}[0](x[0])
+        for j in range(1, len(x)):
+            y = y + (x[j] if i == j else {fuse}[j](x[j]))
+        x_fuse.append(self.{acts}[i](y))
+    return x_fuse"""
 MAYBE_TENSOR = ast.parse("torch.Tensor | None", mode="eval").body    # forward's input that defaults to another
 ORDERED_DICT = ast.parse("OrderedDict", mode="eval").body
 
@@ -204,6 +215,7 @@ class _Checker:
         self.probe = probe
         self.ordered = ordered          # the file imports OrderedDict
         self.forward = False            # checking a forward (its comprehension of members' calls)
+        self.indices: set[str] = set()  # the index of the enumerate loop being checked (`x[i + 1]`)
         self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
 
     # expressions
@@ -239,6 +251,10 @@ class _Checker:
             return
         if (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
                 and node.value.id in names and _dump(node.slice) == _dump(LAST)):     # a ladder's `outs[-1]`
+            return
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
+            if not self._item(node, names):
+                _fail(node, "a subscript of a name other than forward's list item, x[k]")
             return
         if isinstance(node, ast.Subscript):      # a list member, by index: self.convs[0], self.heads[1][0]
             if not (isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant)
@@ -287,6 +303,17 @@ class _Checker:
             self.expr(node.operand, names)
             return
         _fail(node, f"{type(node).__name__} expression")
+
+    def _item(self, node, names: set[str]) -> bool:
+        """forward's item of a list it holds, `x[1]`: a local by a constant index."""
+        k = node.slice if isinstance(node, ast.Subscript) else None
+        if isinstance(k, ast.BinOp) and isinstance(k.op, ast.Add) and isinstance(k.right, ast.Constant) \
+                and type(k.right.value) is int:
+            k = k.left                  # an enumerate loop's `x[i + 1]`
+        return (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                and (isinstance(k, ast.Constant) and type(k.value) is int and k is node.slice
+                     or isinstance(k, ast.Name) and k.id in self.indices)
+                and node.value.id in names and node.value.id != "self")
 
     def call(self, node: ast.Call, names: set[str]) -> None:
         f = node.func
@@ -436,6 +463,22 @@ class _Checker:
         for t in fresh:
             self.target(t, names, GLOBALS | {"self"})
 
+    def ladder(self, s: ast.For, names: set[str]) -> None:
+        """forward's `for i, down in enumerate(self.downs):` (HRNet's head): the index one of
+        LOOP_INDICES, read only as a list item's `x[i + 1]`; the member a fresh name; assignments."""
+        t = s.target
+        pair = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
+        if not (len(pair) == 2 == len(t.elts) and pair[0] in LOOP_INDICES and self._index_name(pair[0], names)
+                and self._index_name(pair[1], names) and pair[0] != pair[1]
+                and all(isinstance(b, ast.Assign) for b in s.body)):
+            _fail(s, "an enumerate loop in forward other than `for i, m in enumerate(self.ms):` of assignments")
+        names.add(pair[1])
+        self.indices = {pair[0]}
+        try:
+            self.body(s.body, names, "forward", 1)
+        finally:
+            self.indices = set()
+
     def member_calls(self, comp: ast.ListComp, names: set[str]) -> None:
         """forward's `[path(x, ...) for path in self.paths]`: each member of an nn.ModuleList called on
         values forward holds, its variable a fresh name."""
@@ -447,8 +490,22 @@ class _Checker:
                 and not gen.target.id.startswith("_") and gen.target.id not in self.classes
                 and isinstance(elt, ast.Call) and isinstance(elt.func, ast.Name) and elt.func.id == gen.target.id
                 and not elt.keywords and elt.args and all(isinstance(a, ast.Name) and a.id in names
-                                                          for a in elt.args)):
+                                                          or self._item(a, names) for a in elt.args)):
             _fail(comp, "a comprehension other than forward's `[path(x) for path in self.paths]`")
+
+    def mapping(self, comp: ast.ListComp, names: set[str]) -> None:
+        """forward's `[incre(x_i) for incre, x_i in zip(self.incres, x)]`: each member of an
+        nn.ModuleList called on the item of a list forward holds, its two variables fresh names."""
+        gen = comp.generators[0] if len(comp.generators) == 1 else None
+        it, target, elt = (gen.iter, gen.target, comp.elt) if gen is not None else (None, None, None)
+        pair = [e.id for e in target.elts if isinstance(e, ast.Name)] if isinstance(target, ast.Tuple) else []
+        if not (gen is not None and not gen.ifs and len(pair) == 2 == len(set(pair))
+                and all(self._index_name(v, names) for v in pair)
+                and isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip"
+                and not it.keywords and len(it.args) == 2 and _module_list_iter(it.args[0])
+                and isinstance(it.args[1], ast.Name) and it.args[1].id in names and it.args[1].id != "self"
+                and _dump(elt) == _dump(ast.parse(f"{pair[0]}({pair[1]})", mode="eval").body)):
+            _fail(comp, "a list other than forward's `[m(x_i) for m, x_i in zip(self.ms, x)]`")
 
     def repeat(self, s: ast.For, names: set[str]) -> None:
         """__init__'s `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`."""
@@ -498,7 +555,10 @@ class _Checker:
                     _fail(s, "chained assignment")
                 if kind == "init_weights":
                     _fail(s, "assignment in init_weights")
-                self.expr(s.value, names)
+                if kind == "forward" and isinstance(s.value, ast.ListComp):
+                    self.mapping(s.value, names)
+                else:
+                    self.expr(s.value, names)
                 if kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
                         isinstance(s.targets[0], ast.Name) and _arithmetic(s.value)):
                     _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`)")
@@ -537,6 +597,8 @@ class _Checker:
                     _fail(s, f"for loop in {kind}")
                 names.add(s.target.id)
                 self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For) and kind == "forward" and depth == 0 and not s.orelse and _enumerated(s.iter):
+                self.ladder(s, names)
             elif isinstance(s, ast.For) and kind == "forward" and depth == 0 and not s.orelse:
                 self.member_loop(s, names)
                 self.body(s.body, names, kind, depth + 1)
@@ -597,9 +659,31 @@ class _Checker:
         if _dump(ast.parse("\n".join(fuse_method())).body[0]) != _dump(fn):
             _fail(fn, "fuse other than the emitter's")
 
+    def exchange(self, fn) -> None:
+        """An HRNet exchange's forward (emit/exchange.py): `EXCHANGE`, AST for AST, but for the two loop
+        variables (fresh names) and the three lists (attributes of self)."""
+        try:
+            gen = fn.body[0].value.generators[0]
+            loop = fn.body[2]
+            fills = {"branch": gen.target.elts[0].id, "branches": gen.iter.args[0].attr,
+                     "fuse": loop.target.elts[1].id, "fuse_layers": loop.iter.args[0].attr,
+                     "acts": loop.body[-1].value.args[0].func.value.attr}
+        except (AttributeError, IndexError, TypeError):
+            _fail(fn, "a forward taking a list other than an exchange's")
+        taken = {"self", "x", "x_i", "x_fuse", "y", "i", "j", "zip", "enumerate", "range", "len"} | GLOBALS
+        if (fills["branch"] == fills["fuse"] or any(v.startswith("_") for v in fills.values())
+                or {fills["branch"], fills["fuse"]} & (taken | self.classes)):
+            _fail(fn, "an exchange's loop variables other than fresh names, or a private list")
+        if _dump(ast.parse(EXCHANGE.format(**fills)).body[0]) != _dump(fn):
+            _fail(fn, "a forward taking a list other than an exchange's")
+
     def function(self, fn, root: bool) -> None:
         if not isinstance(fn, ast.FunctionDef):
             _fail(fn, f"{type(fn).__name__} in a class")
+        if any(a is not None and _dump(a) == _dump(LIST_TENSOR) for a in [fn.returns, *(
+                arg.annotation for arg in fn.args.args)]):          # a list: the exchange's forward alone
+            self.exchange(fn)
+            return
         if root and fn.name == "fuse":
             self.fuse(fn)
             return
@@ -722,6 +806,11 @@ def _module_list_iter(it) -> list[str] | None:
     return None
 
 
+def _enumerated(it) -> bool:
+    """`enumerate(self.downs)`: an nn.ModuleList's members with their indices."""
+    return (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate"
+            and len(it.args) == 1 and not it.keywords and _module_list_iter(it.args[0]) is not None
+            and not isinstance(it.args[0], ast.Call))
 LAST = ast.parse("x[-1]", mode="eval").body.slice     # type: ignore[attr-defined]
 
 

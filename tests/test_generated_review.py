@@ -279,7 +279,20 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         out.append(f"group-class: {cls.name}: only wraps one module: its callers build that module")
     for f in (f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "forward"):
         out += _review_forward(f, cls.name)
+        if doc and doc[0] == "Block" and init is not None:
+            out += _index_paths(f, init, cls.name)
     return out
+
+
+def _index_paths(f: ast.FunctionDef, init: ast.FunctionDef, cls: str) -> list[str]:
+    """local-name: a block's forward holding its nn.ModuleList's members' outputs in locals named
+    by their index paths (HRNet's `branches_0`, `fuse_layers_1_2`), where a loop over the list
+    belongs (the top class's lists aside: a network's stages are a different matter)."""
+    lists = {t.attr for s in init.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call)
+             and ast.unparse(s.value.func) == "nn.ModuleList" for t in s.targets if isinstance(t, ast.Attribute)}
+    stored = dict.fromkeys(n.id for n in ast.walk(f) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return [f"local-name: {cls}.forward: {v} is a member of self.{m[1]} by its index" for v in stored
+            for m in [re.fullmatch(r"([a-z_]+?)((?:_\d+)+)", v)] if m and m[1] in lists]
 
 
 def _review_forward(f: ast.FunctionDef, cls: str) -> list[str]:
@@ -424,6 +437,39 @@ Model = GoogLeNetAsTorchvisionBuildsIt
     assert [f.split(": ")[-1] for f in found[-5:]] == [
         "required rep_1_out passed by keyword", "required stride passed by keyword", "skip passes its default",
         "skip passed positionally, a parameter with a default", "default none, the block's 1"]
+
+
+def test_the_review_finds_a_blocks_list_members_held_by_index():
+    """HRNet's exchange as it was written unrolled: each member's output in a local named by its
+    index path; a list's item read by its index, and the top class's lists, are no finding."""
+    src = '''
+class Module2(nn.Module):
+    """Block 'module2': stage2.0."""
+    def __init__(self):
+        self.branches = nn.ModuleList([nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1)])
+        self.fuse_layers = nn.ModuleList([nn.ModuleList([None, nn.Conv2d(4, 4, 1)])])
+        self.conv_1 = nn.Conv2d(4, 4, 1)
+    def forward(self, x0, x1):
+        branches_0 = self.branches[0](x0)
+        branches_1 = self.branches[1](x1)
+        fuse_layers_0_1 = self.fuse_layers[0][1](branches_1)
+        conv_1 = self.conv_1(branches_0)
+        return branches_0 + fuse_layers_0_1, conv_1
+class Net(nn.Module):
+    def __init__(self):
+        self.stage2 = nn.ModuleList([Module2()])
+        self.heads = nn.ModuleList([nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1)])
+    def forward(self, x):
+        x = self.stage2[0]([x, x])
+        heads_0 = self.heads[0](x[0])
+        return heads_0
+Model = Net
+'''
+    classes = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
+    found = [f for c in classes for f in _review_class(c, c.name == "Net", "net", {}, {"module2": set()}, {})]
+    assert found == [f"local-name: Module2.forward: {v} is a member of self.{m} by its index"
+                     for v, m in (("branches_0", "branches"), ("branches_1", "branches"),
+                                  ("fuse_layers_0_1", "fuse_layers"))]
 
 
 def test_the_review_finds_a_top_parameter_it_does_not_honour():

@@ -275,9 +275,11 @@ def test_the_loop_variable_is_a_fresh_name(spec_file):
         for k in range(3):
             out = torch.relu(m.bns[k](m.convs[k](out)))
         torch.testing.assert_close(m(x), m.mid(out) + conv, rtol=0, atol=0)
-    text = STACKED.replace("paths", "transition1").replace("  - stem:", "  - path:").replace("in: stem", "in: path")
+    text = STACKED.replace("paths", "trunk").replace("  - stem:", "  - path:").replace("in: stem", "in: path")
     src, _ = _model(text, spec_file)
-    assert "torch.stack([module(path) for module in self.transition1], 1)" in src
+    assert "torch.stack([module(path) for module in self.trunk], 1)" in src
+    src, _ = _model(STACKED.replace("paths", "transition1"), spec_file)      # a numbered list: its stem
+    assert "torch.stack([transition(stem) for transition in self.transition1], 1)" in src
     src, _ = _model(STACKED.replace("  - stem:", "  - path:").replace("in: stem", "in: path"), spec_file)
     assert "torch.stack([module(path) for module in self.paths], 1)" in src
 

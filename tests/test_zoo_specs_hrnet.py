@@ -35,16 +35,27 @@ def test_every_output_of_an_exchange_reads_every_branch():
     assert g.nodes["stage4.0.sum2"].inputs == ["stage4.0.fuse_layers.2.0.1.1", "stage4.0.fuse_layers.2.1.0.1",
                                                "stage4.0.branches.2.1.relu_1", "stage4.0.fuse_layers.2.3.2"]
     assert [list(g.scopes[f"stage{k}.0"].outputs) for k in (2, 3, 4)] == \
-        [["y0", "y1"], ["y0", "y1", "y2"], ["y0", "y1", "y2", "y3"]]
+        [[f"fuse_acts[{i}]" for i in range(k)] for k in (2, 3, 4)]
     assert [g.shape_of(r) for r in g.scopes["stage4.0"].outputs.values()] == \
         [(16, 56, 56), (32, 28, 28), (64, 14, 14), (128, 7, 7)]
 
 
-def test_generated_source_returns_and_unpacks_each_resolution():
+def test_generated_source_passes_each_stage_a_list_of_its_resolutions():
+    """Each exchange is timm's HighResolutionModule: a list in, a list out, its branches and fuse
+    layers run by loops; the top class passes the list on, with the new resolution last, and its
+    head maps the list and climbs it in loops."""
     text = emit(archspec.analyze(SPEC))
     check_generated_source(text)
-    assert "        return y0, y1, y2, y3\n" in text
-    assert "y0, y1, y2, y3 = self.stage4[0](y0, y1, y2, transition3_3)" in text      # the new branch, named
+    assert text.count("    def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:\n") == 3
+    assert "        x = [branch(x_i) for branch, x_i in zip(self.branches, x)]\n" in text
+    assert "                y = y + (x[j] if i == j else fuse_layer[j](x[j]))\n" in text
+    assert "        x = self.stage2[0]([transition(layer1) for transition in self.transition1])\n" in text
+    assert "        x = self.stage4[0]([x[0], x[1], x[2], transition3_3])\n" in text
+    assert ("        x = [incre_module(x_i) for incre_module, x_i in zip(self.incre_modules, x)]\n"
+            "        out = x[0]\n"
+            "        for i, downsamp_module in enumerate(self.downsamp_modules):\n"
+            "            out = x[i + 1] + downsamp_module(out)\n") in text      # the head: timm's loop
+    assert "self.y0" not in text and "fuse_layers_0_1" not in text
 
 
 @pytest.mark.slow

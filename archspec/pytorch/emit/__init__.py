@@ -25,7 +25,11 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls
   inside the call that reads them all, a for loop over stretches alike but for the member;
   `ladder`: Res2Net's steps over several lists, each adding the step before's output, a for
-  loop with the step's index that collects the outputs in a list);
+  loop with the step's index that collects the outputs in a list); a block that is exactly
+  HRNet's exchange between resolutions (`exchange`) takes and gives a list, its branches a
+  comprehension and its fuse layers HRNet's nested loop; its caller holds the list and reads
+  its items (`x[1]`), maps it with a list's members in a comprehension, and climbs it with a
+  ladder of members and sums in an enumerate loop;
 - activations and every op with a module form as modules (alike anonymous ones share one
   attribute, as torchvision's `self.relu`), functional calls (torch.cat, ...) for the rest;
   ReLU and add in place where nothing else reads their input (`out += identity`);

@@ -382,7 +382,7 @@ class ClassPlanner:
     `defs` the helper class sources its constructors need, in first-use order."""
 
     def __init__(self, tree: ScopeTree, probe: bool, refuted: frozenset[str] | None = None) -> None:
-        self.tree = tree
+        self.tree, self.probe = tree, probe
         self.refuted = refuted           # the top class's widths from the spec's, less these parameters (`vary`)
         self.plans: dict[tuple, ClassPlan] = {}          # by structure
         self.plan_of: dict[ScopeNode, ClassPlan] = {}

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...names import Namespace, name_problem
 from ...ops.base import Arg, literal
+from .exchange import Lists, exchange_lines, listed
 from .expr import Verbatim, callees, expression, in_place_add, node_expr, with_numbers
 from .ladder import Ladder, ladder_lines, ladders
 from .loops import comprehension, gathered, gathers, lists, member_loops
@@ -64,6 +65,9 @@ def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping
     `slots` gives, per number of forward's calls,
     the expression written for it or None (the number); without slots every number is `BLANK`.
     `ladder`: the flag that says where the class's ladder adds (`ladder.Ladder.flag`)."""
+    ex = None if optional else listed(tree, sn, probe)
+    if ex is not None:
+        return Forward(exchange_lines(ex))
     it = iter(slots) if slots is not None else itertools.repeat(BLANK)
     return _Forward(tree, sn, probe, optional or {}, it, ladder).result()
 
@@ -123,12 +127,17 @@ class _Forward:
         self.callees: set[str] = set()
         main, train = self._schedule()
         self.lists = lists(sn)
-        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional))
+        self.var: dict[str, str] = {}            # ref -> the variable holding it (or the list item: x[1])
+        self.live = Namespace()                  # the variables holding a value still to be read
+        self.assigned = set(arg_names(sn))       # every variable given so far (a loop's must be new)
+        self.held = Lists(tree, probe, self.live, self.var, self.assigned)
+        (self.main, first), (self.train, second) = (gathers(tree, sn, part, self.lists, set(optional), self.held.takes)
                                                     for part in (main, train))
         self.gathered = {**first, **second}          # a run of list members read as one list: one child
         self.ladders: dict[Child, Ladder] = {}      # a ladder over lists and its concatenation: one child
         if not probe:
             self.main, self.ladders = ladders(tree, self.main, self.lists, sn.exports, set(optional), ladder)
+        self.main = self.held.climbs(self.held.runs(self.main, self.lists), self.lists)
         self.pre: list[str] = []                 # the lines a ladder writes before its concatenation's
         self.order = self.main + self.train
         self.last = {r: i for i, c in enumerate(self.order) for r in c.inputs}     # the step that reads it last
@@ -136,9 +145,6 @@ class _Forward:
         for i, c in enumerate(self.order):         # what stands for an absent child lives until it
             if c.local in optional:
                 self.last[optional[c.local].instead] = max(i, self.last.get(optional[c.local].instead, i))
-        self.var: dict[str, str] = {}            # ref -> the variable holding it
-        self.live = Namespace()                  # the variables holding a value still to be read
-        self.assigned = set(arg_names(sn))       # every variable given so far (a loop's must be new)
         self.branches = _branches(tree, sn)
         self._owner: dict[str, Child] | None = None
         for r, v in zip(sn.inputs, arg_names(sn)):
@@ -192,7 +198,12 @@ class _Forward:
         held = [r for r in dying if absent and self.var[r] != instead]    # read under the test: kept till then
         for r in dying:
             if r not in held:
-                self.live.release(self.var[r])
+                self.held.free(r)
+        if self.held.takes(c) or c in self.held.mapped:
+            assert absent is None     # a dropped instance's outputs cannot be read by index: none is optional
+            return self.held.hold(c, expr, self.last)
+        if c in self.held.climbed:
+            return expr
         reusable = (self.var[c.inputs[0]] if c.inputs and dying[:1] == c.inputs[:1] and held[:1] != dying[:1]
                     else None)
         if absent is None and expr == reusable and len(c.outputs) == 1:
@@ -204,7 +215,7 @@ class _Forward:
             self.var[o] = self.live.take(v)
             names.append(v)
         for r in held:
-            self.live.release(self.var[r])
+            self.held.free(r)
         self.assigned.update(names)
         line = (f"{names[0]} += {added[1]}" if added and added[0] == names[0] and len(names) == 1
                 else f"{', '.join(names)} = {expr}")        # out += identity, as torchvision writes it
@@ -301,7 +312,17 @@ class _Forward:
         """The child's value as source, and (target, term) where it is an in-place add of two
         variables (`out += identity`)."""
         if c.module:
-            call = f"{attr(self.sn.shared.get(c.local, c.local))}({', '.join(args)})"
+            given = ", ".join(args)
+            g = self.gathered.get(c)
+            if c in self.held.mapped:
+                return self.held.mapping(c), None
+            if c in self.held.climbed:
+                return self.held.climbing(c), None
+            if g is not None:                        # the list its members make: their comprehension
+                given = comprehension(g.root, args, self.live)
+            elif self.held.takes(c):
+                given = f"[{given}]"                 # a block taking a list (`exchange`)
+            call = f"{attr(self.sn.shared.get(c.local, c.local))}({given})"
             probed = self.probe and c.local in self.sn.shared
             return (f"_probe(self, {literal(c.local)}, {call})" if probed else call), None
         n = c.node

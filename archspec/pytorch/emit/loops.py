@@ -13,6 +13,7 @@ the nn.ModuleList visits exactly them. The loop variables are named after the li
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,11 @@ def lists(sn: ScopeNode) -> dict[str, int]:
 
 def member_name(root: str) -> str:
     """A member's variable, its list's name in the singular (paths -> path, branches -> branch,
-    fuse_layers -> fuse_layer), else `module`."""
+    fuse_layers -> fuse_layer), a numbered list's without its number (HRNet's transition1 ->
+    transition), else `module`."""
+    stem = root.rstrip("0123456789")
+    if stem != root:
+        return stem
     for plural, one in (("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x")):
         if root.endswith(plural):
             return root[:-len(plural)] + one
@@ -56,11 +61,12 @@ class Gather:
 
 
 def gathers(tree: ScopeTree, sn: ScopeNode, order: list[Child], full: dict[str, int],
-            optional: set[str]) -> tuple[list[Child], dict[Child, Gather]]:
+            optional: set[str], takes_list: Callable[[Child], bool]) -> tuple[list[Child], dict[Child, Gather]]:
     """The children in order with each gathered run of members and its reader made one child
-    (the reader's node, reading what the members read), and what each such child gathers. A
-    reader that some instances lack (`optional`) gathers nothing: where it is absent, another
-    value stands for it, which may be a member's. `full`: the scope's `lists`."""
+    (the reader's node, or its block that `takes_list` as its one argument, reading what the
+    members read), and what each such child gathers. A reader that some instances lack
+    (`optional`) gathers nothing: where it is absent, another value stands for it, which may be a
+    member's. `full`: the scope's `lists`."""
     if not full:
         return order, {}
     out: list[Child] = []
@@ -70,28 +76,34 @@ def gathers(tree: ScopeTree, sn: ScopeNode, order: list[Child], full: dict[str, 
         c = order[i]
         root = c.local.split(".")[0]
         n = full.get(root, 0) if c.local == f"{root}.0" else 0
-        g = (_gather(tree, sn, order[i:i + n], order[i + n])
+        g = (_gather(tree, sn, order[i:i + n], order[i + n], takes_list)
              if 2 <= n and i + n < len(order) and order[i + n].local not in optional else None)
         if g is None:
             out.append(c)
             i += 1
             continue
         reader = order[i + n]
-        merged = Child(reader.local, list(c.inputs), list(reader.outputs), node=reader.node, module=False)
+        merged = Child(reader.local, list(c.inputs), list(reader.outputs), node=reader.node,
+                       subscope=reader.subscope, module=reader.subscope is not None)
         out.append(merged)
         found[merged] = g
         i += n + 1
     return out, found
 
 
-def _gather(tree: ScopeTree, sn: ScopeNode, run: list[Child], reader: Child) -> Gather | None:
+def _gather(tree: ScopeTree, sn: ScopeNode, run: list[Child], reader: Child,
+            takes_list: Callable[[Child], bool]) -> Gather | None:
     """The run of a list's members, in index order, each a module reading the same values, whose
-    outputs only `reader` reads, once each, as one list literal of its expression."""
+    outputs only `reader` reads, once each, as one list literal of its expression, or as the list
+    a block takes (HRNet's `self.stage2[0]([transition(x) for transition in self.transition1])`)."""
     root = run[0].local.split(".")[0]
     outs = [c.outputs[0] for c in run if len(c.outputs) == 1]
     if (len(outs) != len(run) or any(c.local != f"{root}.{k}" or not c.module or c.param or not c.inputs
                                      or c.inputs != run[0].inputs for k, c in enumerate(run))):
         return None
+    if reader.subscope is not None and takes_list(reader):
+        return Gather(root, []) if reader.inputs == outs and all(
+            o not in sn.exports and set(tree.consumers.get(o, [])) <= reader.sub.names for o in outs) else None
     n = reader.node
     if (n is None or reader.module or reader.param or reader.inputs != outs
             or any(o in sn.exports or o in tree.output_refs or tree.consumers.get(o) != [n.name] for o in outs)):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
 from ...names import name_problem
+from .exchange import listed
 from .ladder import ladder_adds
 from .scopes import Child, ScopeNode
 
@@ -51,12 +52,13 @@ class Joiner:
         """A class of the same block that `sn` joins, where they differ only by children that
         one of them lacks and that something else stands for when absent (`_bypasses`); the
         class gains them as optional children (`ClassPlan.absent`)."""
-        if sn.scope is None or not sn.scope.block or sn in self.planner.loop_of:
-            return None
         planner = self.planner
+        if sn.scope is None or not sn.scope.block or sn in planner.loop_of or listed(planner.tree, sn, planner.probe):
+            return None
         block = sn.scope.block            # `res_block` and `resBlock` are both ResBlock: never one class
-        plans = [p for p in planner.of_block.get(base, [])      # a loop builds it as it is
-                 if p not in planner.looped and getattr(p.instances[0].scope, "block", None) == block]
+        plans = [p for p in planner.of_block.get(base, [])      # a loop builds it as it is; a list-taking
+                 if p not in planner.looped and getattr(p.instances[0].scope, "block", None) == block
+                 and not listed(planner.tree, p.instances[0], planner.probe)]       # exchange as it is
         self.tests += sum(planner.children_of[p] + len(sn.children) for p in plans)
         _check_tests(self.tests, sn)
         for plan in plans:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from ...errors import Loc, SpecError
 from ...ir import INPUT, Graph, Node, Scope, parent
@@ -134,6 +134,7 @@ class ScopeTree:
         self.output_refs = graph.output_refs
         self.train_only = graph.train_only_nodes()
         self.helper_classes: set[str] = set()          # classes the ops define (TableConv, ...)
+        self.exchanges: dict[ScopeNode, Any] = {}       # a scope -> its `exchange.Exchange` or None, once asked
         self.root = self._build()
 
     # -- building --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from ...names import Namespace, one_line
 from ...ops.base import literal
 from ...version import __version__
 from .classes import ClassPlan, ClassPlanner, Loop, render_call
+from .exchange import listed
 from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
@@ -76,7 +77,9 @@ class _ClassWriter:
         plan = self.plan
         lines = [f"class {plan.name}(nn.Module):", *self._doc(), ""]
         lines += self._attributes() + self._init()
-        args = [f"{a}: torch.Tensor" + (" | None = None" if a in plan.same else "") for a in arg_names(plan.rep)]
+        listing = listed(self.planner.tree, plan.rep, self.planner.probe) is not None
+        args = ["x: list[torch.Tensor]"] if listing else [
+            f"{a}: torch.Tensor" + (" | None = None" if a in plan.same else "") for a in arg_names(plan.rep)]
         lines += ["", "    " + bracketed("def forward", ["self", *args], f" -> {self._return_type()}:", "    ")]
         lines += [f"        {line}" for line in plan.forward]
         if self.init:
@@ -106,6 +109,8 @@ class _ClassWriter:
 
     def _return_type(self) -> str:
         sn = self.plan.instances[0]
+        if listed(self.planner.tree, sn, self.planner.probe):
+            return "list[torch.Tensor]"
         if not self.root:
             return "torch.Tensor" if len(sn.exports) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(sn.exports))}]"
         outputs = list(self.g.outputs.values())
