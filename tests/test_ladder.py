@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from checked_model import checked_model
 from source_check import check_generated_source
 from torch import nn
 
 import archspec
-from archspec.pytorch.compiler import check, load_source, source
+from archspec.pytorch.compiler import source
 
 LADDER = """archspec: 1
 input: [4, 6, 6]
@@ -42,21 +43,6 @@ LOOP = ("        outs = []\n"
         "        out = torch.cat(outs, 1)\n")
 
 
-def _model(text: str, spec_file) -> tuple[str, nn.Module]:
-    path = spec_file(text)
-    src = source(path)
-    check_generated_source(src)
-    assert check(path).ok
-    model = load_source(src).Model().eval()
-    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == archspec.analyze(path).state_dict_shapes()
-    torch.manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-    return src, model
-
-
 def _unrolled(m: nn.Module, x: torch.Tensor, adds: bool) -> torch.Tensor:
     """The ladder step by step, from the modules: x_k, plus y_(k-1) after the first, conv, bn, relu."""
     stem = m.stem(x)
@@ -69,7 +55,7 @@ def _unrolled(m: nn.Module, x: torch.Tensor, adds: bool) -> torch.Tensor:
 
 
 def test_a_ladder_is_a_loop_over_its_steps_with_their_index(spec_file):
-    src, m = _model(LADDER, spec_file)
+    src, m = checked_model(LADDER, spec_file)
     assert LOOP in src and "self.convs[" not in src and "acts_0" not in src
     x = torch.randn(2, 4, 6, 6)
     with torch.no_grad():
@@ -97,7 +83,7 @@ def _refused(text: str, mutants: list[tuple[str, str]]) -> None:
 
 def test_a_ladder_without_adds_is_a_plain_loop(spec_file):
     """Res2Net's first block of a stage: every step reads its own subset alone."""
-    src, m = _model(NO_ADDS, spec_file)
+    src, m = checked_model(NO_ADDS, spec_file)
     loop = "        for split, conv, bn, act in zip(self.splits, self.convs, self.bns, self.acts):\n"
     assert f"        outs = []\n{loop}            sp = split(stem)\n" in src and " i " not in src
     x = torch.randn(2, 4, 6, 6)
@@ -118,7 +104,7 @@ def test_a_ladder_unlike_that_stays_unrolled(spec_file, old, new):
     """Each guard of emit/ladder.py: without it these would be looped and compute other numbers
     (or read a value the loop no longer names)."""
     assert old in LADDER
-    src, m = _model(LADDER.replace(old, new), spec_file)
+    src, m = checked_model(LADDER.replace(old, new), spec_file)
     assert "outs" not in src and "self.convs[1](" in src
 
 
@@ -161,7 +147,7 @@ def test_a_ladder_whose_adds_some_instances_lack_adds_under_the_class_flag(spec_
     split alone where the block's flag says so (`i == 0 or self.first`), as timm's `is_first`."""
     order = "  - a: {use: unit, first: true}\n  - b: unit\n"
     text = JOINED.replace(order, "  - b: unit\n  - a: {use: unit, first: true}\n") if adds_first else JOINED
-    src, m = _model(text, spec_file)
+    src, m = checked_model(text, spec_file)
     assert src.count("class Unit") == 1 and "Unit(8, first=True)" in src and "if not self.first" not in src
     step = "            sp = split(stem) if i == 0 or self.first else outs[-1] + split(stem)\n"
     assert step in src

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from checked_model import checked_model
 from paths import SPECS
 from source_check import check_generated_source
-from torch import nn
 
-import archspec
-from archspec.pytorch.compiler import check, load_source, source
+from archspec.pytorch.compiler import load_source, source
 
 STACKED = """archspec: 1
 input: [4, 8, 8]
@@ -40,21 +39,6 @@ nodes:
 """
 
 
-def _model(text: str, spec_file) -> tuple[str, nn.Module]:
-    path = spec_file(text)
-    src = source(path)
-    check_generated_source(src)
-    assert check(path).ok
-    model = load_source(src).Model().eval()
-    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == archspec.analyze(path).state_dict_shapes()
-    torch.manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-    return src, model
-
-
 def _forward(src: str) -> str:
     """The top class's forward."""
     body = src[src.rindex("def forward"):]
@@ -69,7 +53,7 @@ def _refused(text: str, mutants: list[tuple[str, str]]) -> None:
 
 
 def test_members_on_one_input_read_as_one_list_are_a_comprehension(spec_file):
-    src, m = _model(STACKED, spec_file)
+    src, m = checked_model(STACKED, spec_file)
     assert "out = torch.stack([path(stem) for path in self.paths], 1)" in src
     assert "self.paths[" not in src and "paths_0" not in src
     x = torch.randn(2, 4, 8, 8)
@@ -93,7 +77,7 @@ def test_members_on_one_input_read_as_one_list_are_a_comprehension(spec_file):
 def test_stretches_alike_but_for_the_member_are_a_for_loop(spec_file):
     """The first step reads `side` where the others read the step before: that value is put in
     the chain's variable before the loop. The shared ReLU runs in place, as unrolled."""
-    src, m = _model(CHAIN, spec_file)
+    src, m = checked_model(CHAIN, spec_file)
     assert ("        out = side\n        for conv, bn in zip(self.convs, self.bns):\n            out = conv(out)\n"
             "            out = bn(out)\n            out = self.relu(out)\n        out = self.mid(out)\n") in src
     assert "self.convs[" not in src and "nn.ReLU(inplace=True)" in src
@@ -141,7 +125,7 @@ def test_stretches_alike_but_for_the_member_are_a_for_loop(spec_file):
 def test_members_not_read_alike_stay_unrolled(spec_file, change):
     text = STACKED.replace(*change)
     assert text != STACKED
-    src, _ = _model(text, spec_file)
+    src, _ = checked_model(text, spec_file)
     assert "for " not in _forward(src) and "self.paths[0](" in src
 
 
@@ -149,10 +133,10 @@ def test_a_chain_with_a_step_unlike_the_others_stays_unrolled(spec_file):
     """A member dropped (`when:`) leaves None in its list, which a loop would call; a step with a
     module of its own is not alike."""
     gap = CHAIN.replace('"bns[${i}]": batchnorm', '"bns[${i}]": {op: batchnorm, when: "${i != 1}"}')
-    src, _ = _model(gap, spec_file)
+    src, _ = checked_model(gap, spec_file)
     assert "for " not in _forward(src) and "self.convs[2](" in src and "None" in src
     own = CHAIN.replace("      - relu\n", '      - relu\n      - "extra${i}": {op: relu, when: "${i == 1}"}\n')
-    src, _ = _model(own, spec_file)
+    src, _ = checked_model(own, spec_file)
     assert "for " not in _forward(src) and "self.convs[2](" in src and "self.extra1" in src
 
 
@@ -160,8 +144,8 @@ def test_a_step_run_otherwise_in_place_stays_unrolled(spec_file):
     """The first step's ReLU may not overwrite `side`, which the add reads later; the others' run
     in place: two modules, so the steps are not alike."""
     text = CHAIN.replace("      - relu\n", "").replace("    node:\n", "    node:\n      - relu\n")
-    src, _ = _model(text.replace("  - mid: {op: conv, out: 6, k: 1}\n", "").replace("[mid, side]", '["bns[2]", side]'),
-                    spec_file)
+    text = text.replace("  - mid: {op: conv, out: 6, k: 1}\n", "").replace("[mid, side]", '["bns[2]", side]')
+    src, _ = checked_model(text, spec_file)
     assert "self.relu = nn.ReLU()" in src and "self.relu_1 = nn.ReLU(inplace=True)" in src
     assert "for " not in _forward(src) and "self.convs[2](" in src
 
@@ -223,7 +207,7 @@ def test_a_call_reading_the_members_but_not_as_one_list_gathers_nothing(spec_fil
     text = STACKED.replace("  - paths[2]: {op: conv, out: 6, k: 1, in: stem}\n", "").replace(
         "branches: {op: stack, in: ['paths[0]', 'paths[1]', 'paths[2]']}",
         "{op: test_larger_of, in: ['paths[0]', 'paths[1]']}")
-    src, m = _model(text.replace("  - {op: sum, axis: 0}\n", ""), spec_file)
+    src, m = checked_model(text.replace("  - {op: sum, axis: 0}\n", ""), spec_file)
     assert "out = torch.maximum(paths_0, paths_1)" in src and "for " not in _forward(src)
     x = torch.randn(2, 4, 8, 8)
     with torch.no_grad():
@@ -266,7 +250,7 @@ def test_stretches_loop_only_when_alike_plain_and_every_member_called(lines, loo
 def test_the_loop_variable_is_a_fresh_name(spec_file):
     """A list whose name has no singular, or whose singular a value of forward holds, names its
     member otherwise."""
-    src, m = _model(CHAIN.replace("side", "conv"), spec_file)
+    src, m = checked_model(CHAIN.replace("side", "conv"), spec_file)
     assert "        for module, bn in zip(self.convs, self.bns):\n            out = module(out)\n" in src
     x = torch.randn(2, 4, 8, 8)
     with torch.no_grad():
@@ -276,11 +260,11 @@ def test_the_loop_variable_is_a_fresh_name(spec_file):
             out = torch.relu(m.bns[k](m.convs[k](out)))
         torch.testing.assert_close(m(x), m.mid(out) + conv, rtol=0, atol=0)
     text = STACKED.replace("paths", "trunk").replace("  - stem:", "  - path:").replace("in: stem", "in: path")
-    src, _ = _model(text, spec_file)
+    src, _ = checked_model(text, spec_file)
     assert "torch.stack([module(path) for module in self.trunk], 1)" in src
-    src, _ = _model(STACKED.replace("paths", "transition1"), spec_file)      # a numbered list: its stem
+    src, _ = checked_model(STACKED.replace("paths", "transition1"), spec_file)      # a numbered list: its stem
     assert "torch.stack([transition(stem) for transition in self.transition1], 1)" in src
-    src, _ = _model(STACKED.replace("  - stem:", "  - path:").replace("in: stem", "in: path"), spec_file)
+    src, _ = checked_model(STACKED.replace("  - stem:", "  - path:").replace("in: stem", "in: path"), spec_file)
     assert "torch.stack([module(path) for module in self.paths], 1)" in src
 
 
