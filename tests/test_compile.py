@@ -185,6 +185,26 @@ def _refused(text: str, mutants: list[str]) -> None:
             check_generated_source(evil)
 
 
+def test_a_wrapping_block_that_a_loop_builds_keeps_its_class(spec_file):
+    """A block of one tensorless module whose instances p1 .. p4 a loop builds (their numbers grow
+    by a step): the loop names the block's class, so it is written (`Pooler(1 + i * 2)`), not
+    inlined as the module; the build and its check pass (this was an internal error)."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  pooler:\n    params: {k: int}\n    nodes:\n"
+        "      - {op: maxpool, k: '${k}', stride: 1, pad: '${k // 2}'}\n"
+        "  tower:\n    nodes:\n      - repeat: 4\n        name: 'p${i + 1}'\n"
+        "        node: {use: pooler, k: '${2 * i + 1}'}\nnodes:\n  - s: {use: tower}\n")
+    text = source(path)
+    assert "class Pooler(nn.Module):" in text and 'self.add_module(f"p{i + 1}", Pooler(1 + i * 2))' in text
+    m = archspec.compile(path)
+    x = torch.randn(1, 4, 8, 8)
+    want = x
+    for k in (1, 3, 5, 7):
+        want = F.max_pool2d(want, k, 1, k // 2)
+    torch.testing.assert_close(m(x), want, rtol=0, atol=0)
+    assert check(path).ok
+
+
 def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
     """DPN-68's stages as timm builds them in a loop: conv4_2 .. conv4_12, whose input width grows
     by the stage's increment, as `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in

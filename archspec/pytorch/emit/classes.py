@@ -429,8 +429,10 @@ class ClassPlanner:
         """The one child a block instance only wraps, which its caller builds in its place: a
         module of the block's one input that gives its output and holds no tensor, so that no
         state_dict key names either (ResNet's option-A shortcut, `downsample=PadChannels(16, 32,
-        stride=2)`, where a class would only pass its input on)."""
-        if sn.scope is None or sn.sequential or sn is self.tree.root or len(sn.children) != 1:
+        stride=2)`, where a class would only pass its input on). Not where a loop builds the block
+        (`for i in range(4): self.add_module(f"p{i + 1}", Pool(...))`): the loop names its class."""
+        if (sn.scope is None or sn.sequential or sn is self.tree.root or len(sn.children) != 1
+                or self.plan_of.get(sn) in self.looped):
             return None
         c = sn.children[0]
         if (c.node is None or not c.module or c.node.tensors or c.inputs != sn.inputs[:1]
@@ -558,5 +560,6 @@ class ClassPlanner:
             if call is not None:
                 _numbers(call, c.local, out)
                 if origins is not None:
-                    origins += _origins(call, c)
+                    wrapped = c.subscope is not None and self.wrapped(c.sub)
+                    origins += _origins(call, wrapped or c)     # a wrapped module's numbers are its own
         return out

@@ -114,10 +114,10 @@ class Joiner:
             return False
         full = max(members, key=lambda m: len(m.args))
         same = {a: b for m in members for a, b in m.same.items()}
-        if len(full.args) == len(min(members, key=lambda m: len(m.args)).args) or full.same or any(
-                m.args + list(m.same) != full.args and sorted(m.args + list(m.same)) != sorted(full.args)
-                or any(same[a] != b for a, b in m.same.items()) for m in members):
-            return False
+        if all(len(m.args) == len(full.args) for m in members) or full.same or any(
+                sorted(m.args + list(m.same)) != sorted(full.args) or any(same[a] != b for a, b in m.same.items())
+                for m in members):
+            return False       # none is given fewer inputs, or they name them otherwise, or alias them otherwise
         if not all(self._alike(full, m) for m in members if m is not full) or any(
                 self.planner.tree.inplace(n) and n.inputs[0] in full.inputs
                 for n in self._nodes(full)):

@@ -19,7 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import SpecError, SpecErrors
+from ...frontend.expand import expand
 from ...frontend.expr import evaluate
+from ...frontend.spec import load_spec
 from ...ir import Graph
 from ...limits import MAX_VARY_NODES
 from .classes import ClassPlan, ClassPlanner
@@ -50,8 +52,6 @@ def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int], probe: b
           texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool:
     """The spec built with `varied` (parameter, value): the same other classes, and the top
     class's numbers. Its nodes are added to `spent` (the graph's where the build fails)."""
-    from ...frontend.expand import expand
-    from ...frontend.spec import load_spec
     meta = graph.meta
     assert meta.file is not None
     try:
