@@ -185,6 +185,31 @@ def _refused(text: str, mutants: list[str]) -> None:
             check_generated_source(evil)
 
 
+@pytest.mark.parametrize("names", [("b01", "b02", "b03"), ("b8", "b9", "b10"), ("c_0", "c_1", "c_2")])
+def test_a_run_of_named_children_keeps_their_names(spec_file, names):
+    """The comprehension writes each child's own name: `b01` is `b0` and 1 (`f"b0{j + 1}"`), not
+    `b` and 01 (which wrote b1, b2, b3: the state_dict's keys changed and check() saw no b01)."""
+    nodes = "".join(f"        - {n}: {{op: conv, out: {5 + k}, k: 1}}\n" for k, n in enumerate(names))
+    path = spec_file(f"archspec: 1\ninput: [4, 8, 8]\nnodes:\n  - body:\n      nodes:\n{nodes}")
+    m = archspec.compile(path, device="meta")
+    assert [name for name, _ in m.body.named_children()] == list(names)
+    assert check(path).ok
+
+
+def test_a_loop_keeps_its_modules_names(spec_file):
+    """A loop over p01, p02, p03 (DenseNet's denselayer1 ..) adds `f"p0{i + 1}"`, not `f"p{i + 1}"`:
+    the names, and so the state_dict's keys, are the spec's (check() saw no p02 before)."""
+    path = spec_file(
+        "archspec: 1\ninput: [3, 8, 8]\nblocks:\n  unit:\n    params: {w: int}\n    nodes:\n"
+        "      - conv: {op: conv, out: '${w}', k: 1}\n"
+        "  tower:\n    nodes:\n      - repeat: 3\n        name: 'p0${i + 1}'\n"
+        "        node: {use: unit, w: '${4 + i}'}\nnodes:\n  - s: {use: tower}\n")
+    assert 'self.add_module(f"p0{i + 1}", Unit(' in source(path)
+    m = archspec.compile(path, device="meta")
+    assert [name for name, _ in m.s.named_children()] == ["p01", "p02", "p03"]
+    assert check(path).ok
+
+
 def test_a_wrapping_block_that_a_loop_builds_keeps_its_class(spec_file):
     """A block of one tensorless module whose instances p1 .. p4 a loop builds (their numbers grow
     by a step): the loop names the block's class, so it is written (`Pooler(1 + i * 2)`), not

@@ -198,7 +198,7 @@ def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) ->
 
 
 RUN_MIN = 3                                     # named children a comprehension writes, at the least
-_NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?_?)([0-9]+)")
+_NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
 
 
 class _Named:
@@ -515,7 +515,7 @@ class ClassPlanner:
         if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
-        names = [re.fullmatch(r"([A-Za-z_][A-Za-z_0-9]*?)([0-9]+)", c.local) for c in mods]
+        names = [_NAMED_STEP.fullmatch(c.local) for c in mods]
         if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent:
             return None
         prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
