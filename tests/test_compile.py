@@ -274,6 +274,29 @@ def test_an_input_some_instances_are_given_twice_defaults_to_the_other():
     check_generated_source(text)
 
 
+def test_an_input_given_twice_defaults_only_where_it_is_among_the_last(spec_file):
+    """A block of (x, s, t) given (a, b, c), (p, p, c) and (q, b, q): the second lacks s, not its
+    last input, so its callers could not pass (p, c) by position (`t` would get c as `s`): a class
+    of its own; the third lacks t, the last, and joins the first (`t=None`). The sums are the
+    spec's: x + u(s) + v(t)."""
+    path = spec_file(
+        "archspec: 1\ninput: [4, 8, 8]\nblocks:\n  tri:\n    inputs: [x, s, t]\n    nodes:\n"
+        "      - u: {op: conv, out: 4, k: 1, in: s}\n      - v: {op: conv, out: 4, k: 1, in: t}\n"
+        "      - w: {op: add, in: [u, x]}\n      - {op: add, in: [w, v]}\n"
+        "nodes:\n" + "".join(f"  - {n}: {{op: conv, out: 4, k: 1, in: input}}\n" for n in "abc")
+        + "  - p: {use: tri, in: [a, b, c]}\n  - q: {use: tri, in: [p, p, c]}\n  - r: {use: tri, in: [q, b, q]}\n")
+    text = source(path)
+    assert text.count("| None = None") == 1 and "def forward(self, x: torch.Tensor, t: torch.Tensor)" in text
+    assert "        q = self.q(p, c)\n        out = self.r(q, b)\n" in text
+    m = archspec.compile(path).eval()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        a, b, c = m.a(x), m.b(x), m.c(x)
+        p = a + m.p.u(b) + m.p.v(c)
+        q = p + m.q.u(p) + m.q.v(c)
+        torch.testing.assert_close(m(x), q + m.r.u(b) + m.r.v(q), rtol=1e-5, atol=1e-5)
+
+
 def test_an_input_given_twice_joins_only_where_nothing_changes_an_input_in_place(spec_file):
     """A block of (x, s) given (a, b) and (c, c), whose add runs in place on x where nothing else
     reads x (`x += t` at the first instance): then x is not the value s stands for once the add

@@ -107,17 +107,18 @@ class Joiner:
     def _same_inputs(self, plan: ClassPlan, sn: ScopeNode) -> bool:
         """Where `sn` and the class's structures are one, but for named inputs that some are given
         another input's value (DLA's leaves `in: [tree1, tree1]`): the class takes each such input
-        as None by default, standing for that other one (timm's `shortcut=None`), where nothing
-        changes an input in place. Records it in `plan.same`."""
+        as None by default, standing for that other one (timm's `shortcut=None`), where those are
+        its last inputs and nothing changes an input in place. Records it in `plan.same`."""
         members = [*self.planner.structures[plan], sn]
         if plan.absent or not all(m.args for m in members):
             return False
         full = max(members, key=lambda m: len(m.args))
         same = {a: b for m in members for a, b in m.same.items()}
         if all(len(m.args) == len(full.args) for m in members) or full.same or any(
-                sorted(m.args + list(m.same)) != sorted(full.args) or any(same[a] != b for a, b in m.same.items())
-                for m in members):
-            return False       # none is given fewer inputs, or they name them otherwise, or alias them otherwise
+                m.args != full.args[:len(m.args)] or set(m.same) != set(full.args[len(m.args):])
+                or any(same[a] != b for a, b in m.same.items()) for m in members):
+            return False       # none is given fewer inputs; one lacks another than the last (its
+            #                    callers pass inputs by position), or stands for it otherwise
         if not all(self._alike(full, m) for m in members if m is not full) or any(
                 self.planner.tree.inplace(n) and n.inputs[0] in full.inputs
                 for n in self._nodes(full)):
