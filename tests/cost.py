@@ -1,14 +1,24 @@
-"""Cost counted, not timed (issue 25's bounds): the function calls a run makes, as cProfile counts them
-(every Python call and generator step, and each call of a builtin), are the same on every machine,
-idle or loaded, fast or slow. A bound on them, or on their growth from n to 2n, fails only when the
-code does more work: 2x for linear work, near 4x for quadratic. A wall-clock bound failed on a slower
-CI machine (2026-12-07: 21-23 s against 20 s) while the code was unchanged."""
+"""Cost counted, not timed (issue 25's bounds). A wall-clock bound failed on a slower CI machine
+(2026-12-07: 21-23 s against 20 s) while the code was unchanged; counts are the same on every
+machine, idle or loaded, fast or slow, so a bound on them, or on their growth from n to 2n, fails
+only when the code does more work: 2x for linear work, near 4x for quadratic.
+
+Two counts: `calls`, every function call and builtin call (cProfile), and `steps`, every line
+archspec's own code runs (a loop's every turn, calls and returns included; sys.settrace). A loop
+that calls nothing (`next(n for n in nodes if ...)`) is invisible to the first, not to the second."""
 from __future__ import annotations
 
 import cProfile
 import pstats
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
 from typing import Any
+
+import archspec
+
+PACKAGE = str(Path(archspec.__file__).parent)
 
 
 def calls(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
@@ -18,7 +28,31 @@ def calls(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
     return result, pstats.Stats(profile).total_calls
 
 
-def growth(run: Callable[[int], Any], n: int) -> float:
-    """How many times the calls of run(n) those of run(2 n) are: about 2 where the work is linear in
-    n (less, for a fixed cost beside it), about 4 where it is quadratic."""
-    return calls(run, 2 * n)[1] / calls(run, n)[1]
+def steps(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
+    """fn(*args, **kwargs), and the trace events (call, line, return) of archspec's own functions
+    in it (in this thread); other code (the standard library, torch) runs untraced."""
+    count = 0
+
+    def inside(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal count
+        count += 1
+        return inside
+
+    def enter(frame: FrameType, event: str, arg: Any) -> Any:
+        return inside(frame, event, arg) if frame.f_code.co_filename.startswith(PACKAGE) else None
+
+    before = sys.gettrace()
+    sys.settrace(enter)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        sys.settrace(before)
+    return result, count
+
+
+def growth(run: Callable[[int], Any], n: int,
+           count: Callable[..., tuple[Any, int]] = calls) -> float:
+    """How many times the count of run(n) that of run(2 n) is: about 2 where the work is linear in
+    n (less, for a fixed cost beside it), about 4 where it is quadratic. run(2 n) runs last."""
+    first = count(run, n)[1]
+    return count(run, 2 * n)[1] / first
