@@ -8,7 +8,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 
 import pytest
 from paths import ROOT
@@ -256,18 +255,24 @@ def test_a_failed_trial_is_its_error_not_the_sweeps(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_training_sweep_on_ray_and_its_resume(tmp_path, capsys):
+def test_a_training_sweep_on_ray_and_its_resume(tmp_path, capsys, monkeypatch):
     """LeNet-5 on digits, 2 learning rates x 2 seeds, 1 epoch, on a local Ray instance of 2 CPUs:
-    4 rows with top-1 errors and checkpoints; the same command again trains nothing (every row read
-    back, equal) and takes under half the first run's time."""
+    4 rows with top-1 errors and checkpoints; the same command again trains nothing: every row read
+    back, equal, no trial handed to Ray (counted at trials._run, the one way to it) and every file
+    of every trial's folder (checkpoint, log) unchanged to the byte and the nanosecond. A mutant
+    that printed "training 0 of 4" and rows read back but ran the 4 trials again failed both."""
     pytest.importorskip("ray")
     pytest.importorskip("torch")
+    from archspec.sweep import trials
+    handed: list[int] = []          # the trials each call hands to Ray
+    real = trials._run
+    monkeypatch.setattr(trials, "_run", lambda opts, pending, save: handed.append(len(pending)) or
+                        real(opts, pending, save))
     argv = [str(ROOT / "specs" / "lenet5.yaml"), "--train", "--data", "digits", "--grid", "train.lr=0.001,0.002",
             "--seeds", "2", "--set", "train.epochs=1", "--cpus", "2", "-o", str(tmp_path)]
-    t0 = time.perf_counter()
     rc, out, err = sweep(capsys, *argv)
-    first = time.perf_counter() - t0
     assert rc == 0 and "training 4 of 4 trials on Ray" in out, out + err
+    assert handed == [4]
     got = rows(tmp_path)
     assert [(r["train.lr"], r["seed"]) for r in got] == [(0.001, 0), (0.001, 1), (0.002, 0), (0.002, 1)]
     for r in got:
@@ -276,11 +281,16 @@ def test_a_training_sweep_on_ray_and_its_resume(tmp_path, capsys):
     assert len({r["top1_error"] for r in got}) > 1        # seeds and rates train differently
     for name in ("params_vs_error.png", "macs_vs_error.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
-    t0 = time.perf_counter()
+
+    def trial_files() -> dict:
+        return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "trials").rglob("*") if p.is_file()}
+    before = trial_files()
+    assert sum(p.name == "last.pt" for p in before) == 4
     rc, out, err = sweep(capsys, *argv)
-    again = time.perf_counter() - t0
     assert rc == 0 and "training 0 of 4 trials on Ray (4 finished earlier" in out, out + err
-    assert rows(tmp_path) == got and again < first / 2, (again, first)
+    assert rows(tmp_path) == got
+    assert handed == [4], handed
+    assert trial_files() == before
 
 
 @pytest.mark.slow
