@@ -5,10 +5,13 @@ only when the code does more work: 2x for linear work, near 4x for quadratic.
 
 Two counts: `calls`, every function call and builtin call (cProfile), and `steps`, every line
 archspec's own code runs (a loop's every turn, calls and returns included; sys.settrace). A loop
-that calls nothing (`next(n for n in nodes if ...)`) is invisible to the first, not to the second."""
+that calls nothing (`next(n for n in nodes if ...)`) is invisible to the first, not to the second.
+`within` counts calls as `calls` does and stops the run past a budget: work that would never end
+(a walk round a link loop) fails after the same count on every machine."""
 from __future__ import annotations
 
 import cProfile
+import importlib
 import pstats
 import sys
 from collections.abc import Callable
@@ -56,3 +59,34 @@ def growth(run: Callable[[int], Any], n: int,
     n (less, for a fixed cost beside it), about 4 where it is quadratic. run(2 n) runs last."""
     first = count(run, n)[1]
     return count(run, 2 * n)[1] / first
+
+
+FIND_AND_LOAD = importlib._bootstrap._find_and_load.__code__    # type: ignore[attr-defined]  # an import's work
+
+
+class Overrun(BaseException):       # not an Exception: no `except Exception` in archspec turns it into an error
+    """More function calls than a case may make."""
+
+
+def within(most: int, fn, *args):
+    """(fn(*args), the function calls it made), stopped by Overrun at call `most` + 1: work that
+    would go on for ever (a walk round a link loop) fails after the same count on every machine.
+    Counted as `calls` counts (each Python call and generator step, each builtin
+    called), but not inside an import: a module's first import in this process (main imports
+    lazily) is not the case's work, so the count is the same whichever tests ran before."""
+    made, importing = 0, 0
+
+    def count(frame, event, arg):
+        nonlocal made, importing
+        if frame.f_code is FIND_AND_LOAD:
+            importing += {"call": 1, "return": -1}.get(event, 0)
+        elif event in ("call", "c_call") and not importing:
+            made += 1
+            if made > most:
+                sys.setprofile(None)
+                raise Overrun(f"more than {most:,} function calls")
+    sys.setprofile(count)
+    try:
+        return fn(*args), made
+    finally:
+        sys.setprofile(None)

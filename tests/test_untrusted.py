@@ -9,7 +9,6 @@ Hostile checkpoints are forged here (`Forge`): torch.save's layout, with any cla
 (a storage's size, a tensor's shape, strides and offset) and any record (stored or deflated)."""
 from __future__ import annotations
 
-import importlib
 import io
 import math
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cost import within
 
 import archspec
 from archspec import load
@@ -185,37 +185,6 @@ def error(capsys, *argv) -> str:
     assert code == 1, err
     assert "Traceback" not in err and "internal error" not in err, err
     return err.strip()
-
-
-FIND_AND_LOAD = importlib._bootstrap._find_and_load.__code__    # type: ignore[attr-defined]  # an import's work
-
-
-class Overrun(BaseException):       # not an Exception: no `except Exception` in archspec turns it into an error
-    """More function calls than a case may make."""
-
-
-def within(most: int, fn, *args):
-    """(fn(*args), the function calls it made), stopped by Overrun at call `most` + 1: work that
-    would go on for ever (a walk round a link loop) fails after the same count on every machine.
-    Counted as tests/cost.py's cProfile counts (each Python call and generator step, each builtin
-    called), but not inside an import: a module's first import in this process (main imports
-    lazily) is not the case's work, so the count is the same whichever tests ran before."""
-    made, importing = 0, 0
-
-    def count(frame, event, arg):
-        nonlocal made, importing
-        if frame.f_code is FIND_AND_LOAD:
-            importing += {"call": 1, "return": -1}.get(event, 0)
-        elif event in ("call", "c_call") and not importing:
-            made += 1
-            if made > most:
-                sys.setprofile(None)
-                raise Overrun(f"more than {most:,} function calls")
-    sys.setprofile(count)
-    try:
-        return fn(*args), made
-    finally:
-        sys.setprofile(None)
 
 
 # -- memory-bounded runs ------------------------------------------------------------------
