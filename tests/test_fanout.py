@@ -1,8 +1,7 @@
 """A block tree that fans out is refused before it is built (archspec/frontend/fanout.py): the fewest nodes
 a list makes are counted from the spec's text, as a repeat's steps are counted before they run."""
-import time
-
 import pytest
+from cost import calls
 
 from archspec import SpecErrors, analyze, load
 from archspec.frontend.fanout import Fewest
@@ -18,19 +17,26 @@ def tree(levels: int, fan: str = "[{use: b%d}, {use: b%d}]") -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.slow      # a time budget: in the slow lane (issue 25), with room for a loaded machine
-def test_a_tree_of_2_to_the_40_is_refused_at_once_where_it_is_used(spec_file):
-    path = spec_file(tree(40))
-    start = time.perf_counter()
+def refused(path: str) -> SpecErrors:
     with pytest.raises(SpecErrors) as e:
         analyze(load(path))
-    took = time.perf_counter() - start
+    return e.value
+
+
+# Refused at once, counted in function calls (tests/cost.py): about 48,500 for the tree of 2^40 and
+# 29,300 for the list below; a 1,024-node tree that fits takes 446,000 to build; built before it was
+# counted, each ran to MAX_NODES: 104,800,000 and 104,700,000 calls (14.6 s and 10 s unprofiled).
+REFUSED_AT_ONCE = 100_000
+
+
+def test_a_tree_of_2_to_the_40_is_refused_at_once_where_it_is_used(spec_file):
+    path = spec_file(tree(40))
+    e, n = calls(refused, path)
+    assert n < REFUSED_AT_ONCE, f"refused after {n:,} calls: the tree was built before it was counted"
     line = tree(40).splitlines().index("  - top: b0") + 1
-    assert str(e.value).splitlines()[0] == (f"{path}:{line}:5: error: 'top' would make at least "
-                                            f"{2**40:,} nodes, over archspec's limit of {MAX_NODES:,}")
-    assert "uses another several times" in str(e.value)
-    # ms here; 14.6 s when the tree was built before it was counted
-    assert took < 5.0, f"refused after {took:.2f} s: the tree was built before it was counted"
+    assert str(e).splitlines()[0] == (f"{path}:{line}:5: error: 'top' would make at least "
+                                      f"{2**40:,} nodes, over archspec's limit of {MAX_NODES:,}")
+    assert "uses another several times" in str(e)
 
 
 def test_the_count_is_exact_for_a_tree_of_literal_uses_repeats_and_groups(spec_file):
@@ -52,19 +58,16 @@ def test_conditional_nodes_count_nothing(spec_file):
     assert len(analyze(spec).nodes) == 5**3
 
 
-@pytest.mark.slow
 def test_many_moderate_blocks_are_refused_as_a_list(spec_file):
-    """Each item fits, together they do not: the list is named."""
+    """Each item fits, together they do not: the list is named, before any is built."""
     body = "".join("  - {use: b0}\n" for _ in range(300))
     text = tree(10).replace("  - top: b0\n", body)
     path = spec_file(text)
-    start = time.perf_counter()
-    with pytest.raises(SpecErrors) as e:
-        analyze(load(path))
-    assert time.perf_counter() - start < 5.0       # ms here; building the nodes first took ~10 s
+    e, n = calls(refused, path)
+    assert n < REFUSED_AT_ONCE, f"refused after {n:,} calls: the nodes were built before they were counted"
     line = text.splitlines().index("nodes:") + 2
-    assert str(e.value).splitlines()[0] == (f"{path}:{line}:3: error: this list of nodes would make at least "
-                                            f"{300 * 2**10:,} nodes, over archspec's limit of {MAX_NODES:,}")
+    assert str(e).splitlines()[0] == (f"{path}:{line}:3: error: this list of nodes would make at least "
+                                      f"{300 * 2**10:,} nodes, over archspec's limit of {MAX_NODES:,}")
 
 
 def test_a_block_that_uses_itself_still_meets_the_depth_limit(spec_file):

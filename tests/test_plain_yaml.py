@@ -4,10 +4,10 @@ against `archspec schema` with a standard JSON Schema validator. An unquoted `${
 YAML cannot read it is a located error whose hint is the quoted form."""
 import functools
 import re
-import time
 
 import jsonschema
 import pytest
+from cost import calls
 from paths import ROOT, per_family
 from ruamel.yaml import YAML
 
@@ -183,17 +183,17 @@ def test_block_expression_holding_colon_space_or_space_hash_must_be_quoted(line,
 
 
 def test_the_error_is_fast_on_a_big_file():
-    body = "".join(f"  - c{i}: {{op: conv, out: \"${{planes * 2}}\", k: 3, pad: 1}}\n" for i in range(10000))
-    t = time.perf_counter()
-    load_text(HEAD + body, "f.yaml")
-    parse = time.perf_counter() - t
+    """The located error costs less than 2 parses of the file: the culprit is found from the C parser's
+    error mark or by the C scanner's tokens. Function calls (tests/cost.py), 1,000 items: the parse
+    146k; the refused loads 141k, 141k, 248k (1.7x: the scanner's pass); with the pure-Python
+    scanner (yaml.SafeLoader) 1,194k (8.2x)."""
+    body = "".join(f"  - c{i}: {{op: conv, out: \"${{planes * 2}}\", k: 3, pad: 1}}\n" for i in range(1000))
+    _, parse = calls(load_text, HEAD + body, "f.yaml")
     for tail in ("  - z: {op: conv, out: ${planes}}\n", "  - z: {op: conv, out: ${planes @ 2}}\n",
                  "  - z: {op: conv, out: }}\n"):
-        t = time.perf_counter()
-        with pytest.raises(SpecError, match="quoted|syntax") as e:
-            load_text(HEAD + body + tail, "f.yaml")
-        assert time.perf_counter() - t < 3 * parse + 1
-        assert e.value.loc.line == 10006
+        e, refused_calls = calls(refused, HEAD + body + tail)
+        assert re.search("quoted|syntax", str(e)) and e.loc.line == 1006
+        assert refused_calls < 2 * parse, (refused_calls, parse)
 
 
 # -- the README says so --------------------------------------------------------------------------
