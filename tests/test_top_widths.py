@@ -166,3 +166,78 @@ def test_a_width_is_kept_only_where_the_interpreter_gives_it(spec_file, monkeypa
     assert t.of("pool") == "(2 * w + 1) // 2"
     with pytest.raises(Unliftable):
         t.of("flatten")
+
+
+# -- depths: the counts of the top class's repeats (emit/counts.py) --------------------------------
+
+def _built(cls, name, **values):
+    """The class and the spec (archspec.compile, the oracle) built with `values`: equal state_dicts
+    (keys in order, shapes); the parameter count."""
+    with torch.device("meta"):
+        ours = cls(**values)
+    spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", **values)
+    assert list(ours.state_dict()) == list(spec.state_dict()) and _shapes(ours) == _shapes(spec), values
+    return sum(p.numel() for p in ours.parameters())
+
+
+def test_cifar_resnet_takes_n_and_builds_each_depth_of_the_paper():
+    """He et al. 2015, Table 6: ResNet-20, -32, -44, -56 (n = 3, 5, 7, 9) have 0.27, 0.46, 0.66 and
+    0.85M parameters; the top class takes n as the stages' repeat counts, torchvision's loop over a
+    stage's blocks (`range(n - 1)` after the strided first)."""
+    text = emit(analyze(str(SPECS / "resnet20_cifar.yaml")))
+    assert "    def __init__(self, num_classes=10, n=3):\n" in text
+    assert "            *[Basic(16, 16) for _ in range(n)],\n" in text
+    assert "            *[Basic(32, 32) for _ in range(n - 1)],\n" in text
+    cls = _model_class("resnet20_cifar")
+    for n, millions in ((3, 0.27), (5, 0.46), (7, 0.66), (9, 0.85), (1, None), (2, None)):
+        count = _built(cls, "resnet20_cifar", n=n)
+        assert millions is None or round(count / 1e6, 2) == millions, (n, count)
+
+
+def test_wrn_takes_depth_where_its_double_breaks_the_constraint():
+    """WRN's depth is 6n + 4: 56 (twice 28) is refused by the spec, so `vary` tries on to 58, which
+    it builds. The class then writes each group's count as the spec computes it."""
+    text = emit(analyze(str(SPECS / "wrn28_10.yaml")))
+    assert "    def __init__(self, num_classes=10, depth=28):\n" in text
+    assert "            *[WideBasic(640, 640) for _ in range((depth - 4) // 6 - 1)],\n" in text
+    cls = _model_class("wrn28_10")
+    assert _built(cls, "wrn28_10") == 36_479_194       # 36.5M (Zagoruyko & Komodakis 2016, Table 3)
+    for depth in (10, 16, 40):
+        _built(cls, "wrn28_10", depth=depth)
+
+
+# a repeat whose steps grow: only the last is written alike to none before it
+GROWING = """archspec: 1
+name: grow
+input: [3, 8, 8]
+params: {n: 3, num_classes: 10}
+blocks:
+  unit:
+    params: {out: int}
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 1}
+  stage:
+    params: {depth: int}
+    nodes:
+      - repeat: ${depth}
+        node: {use: unit, out: "${8 + i}"}
+nodes:
+  - body: {use: stage, depth: "${n}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_count_another_value_does_not_fit_stays_a_number(spec_file, monkeypatch):
+    """Its steps' widths grow with the index: the run the count would write is the last step
+    alone (`range(n - 2)` of Unit(9, 10)), which at n = 6 would build three alike where the spec
+    builds 11, 12, 13 wide. `vary` builds the spec with n = 6 and refuses n; without it the class
+    would take it."""
+    path = spec_file(GROWING)
+    text = emit(analyze(path))
+    assert "def __init__(self, num_classes=10):" in text and "range(" not in text
+    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    unchecked = emit(analyze(path))
+    assert "def __init__(self, num_classes=10, n=3):" in unchecked
+    assert "*[Unit(9, 10) for _ in range(n - 2)]," in unchecked

@@ -101,6 +101,15 @@ class Lifter:
         self._here = node.inputs[0] if node.inputs else None
         return self._expr(parse(node.exprs[attr]), b, False)
 
+    def count(self, step: Scope) -> ast.expr:
+        """The count of the repeat that block `step` is a step of (`Scope.count`), as the class
+        writes it: read in the block the step is in, which the class makes itself (no block
+        between, whose structure another value could change)."""
+        b = self._block(step.path)
+        if step.count is None or b is not None and self._block(b.path) is not self.own:
+            raise Unliftable
+        return self._expr(parse(step.count), b, False)
+
     # -- the expression, name by name ------------------------------------------------------
 
     def _expr(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:

@@ -90,7 +90,7 @@ class TopWidths:
         n = self.g.nodes[ref]
         out = getattr(n.attrs, "out", None)
         if "out" in n.exprs:
-            lifter = Lifter(self.g, None, _top_name(self.g), self._channels)
+            lifter = Lifter(self.g, None, top_name(self.g), self._channels)
             poly = _poly(lifter.attribute(n, "out", False))
             self.folded |= lifter.folded
             return poly
@@ -207,7 +207,7 @@ def _named(t: ast.expr, names: dict[str, str], top: bool = True) -> ast.expr:
     return t
 
 
-def _top_name(g: Graph):
+def top_name(g: Graph):
     """A name the top class has: a spec parameter that is an int (not a flag)."""
     params = g.meta.params or {}
 
