@@ -20,7 +20,7 @@ CASES = [
     pytest.param("densenet121", {"stem": 24, "growth": 12}, id="densenet121"),
     pytest.param("densenet161", {"stem": 50, "growth": 7}, marks=pytest.mark.slow, id="densenet161"),
     pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
-    pytest.param("densenet_cifar", {"growth": 7}, marks=pytest.mark.slow, id="densenet_cifar"),
+    pytest.param("densenet_cifar", {"growth": 7, "depth": 40}, marks=pytest.mark.slow, id="densenet_cifar"),
     pytest.param("dpn68", {"stem": 16}, id="dpn68"),
 ]
 
@@ -241,3 +241,52 @@ def test_a_count_another_value_does_not_fit_stays_a_number(spec_file, monkeypatc
     unchecked = emit(analyze(path))
     assert "def __init__(self, num_classes=10, n=3):" in unchecked
     assert "*[Unit(9, 10) for _ in range(n - 2)]," in unchecked
+
+
+def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
+    """DenseNet-BC's depth L = 6n + 4 sets each dense block's layers, n = (L - 4) // 6, and so the
+    width of each block's output (its input plus n times growth). The class writes both from it and
+    builds the paper's other DenseNet-BC's (Huang et al. 2017, Table 2: L = 250, k = 24: 15.3M;
+    L = 190, k = 40: 25.6M)."""
+    text = emit(analyze(str(SPECS / "densenet_cifar.yaml")))
+    assert "    def __init__(self, num_classes=10, growth=12, depth=100):\n" in text
+    assert "        denseblock1_layers = (depth - 4) // 6\n" in text
+    assert "        transition1_out_channels = (2 * growth + denseblock1_layers * growth) // 2\n" in text
+    cls = _model_class("densenet_cifar")
+    for values, millions in (({"depth": 250, "growth": 24}, 15.3), ({"depth": 190, "growth": 40}, 25.6)):
+        assert round(_built(cls, "densenet_cifar", **values) / 1e6, 1) == millions, values
+
+
+# a dense block of the top's `n` steps, each `g + STEP` wide, joined by concatenation
+CARRIED = """archspec: 1
+name: carried
+input: [3, 8, 8]
+params: {w: 8, g: 4, n: 3, num_classes: 10}
+blocks:
+  layer:
+    params: {out: int}
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 1}
+  dense:
+    params: {layers: int}
+    nodes:
+      - repeat: ${layers}
+        name: layer${i + 1}
+        carry: concat
+        node: {use: layer, out: "${g + STEP}"}
+nodes:
+  - stem: {op: conv, out: "${w}", k: 1}
+  - block: {use: dense, layers: "${n}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_concatenated_repeat_s_width_is_its_count_times_its_steps_width(spec_file):
+    """The block's output is w plus n times g: written so where every step is g wide; where the
+    steps' widths differ (g + i) it is their sum, term by term, the count a number."""
+    g = analyze(spec_file(CARRIED.replace("STEP", "0")))
+    assert TopWidths(g).of("block.concat_2") == "w + g * n"
+    g = analyze(spec_file(CARRIED.replace("STEP", "i")))
+    assert TopWidths(g).of("block.concat_2") == "w + 3 * g + 3"
