@@ -72,6 +72,7 @@ class Scope:
     output: str | None = None      # the node name its value comes from
     repeat: int | None = None      # index within a repeat, if any
     index: str | None = None       # that repeat's index, by name (`index: j`), where a block is a step of one
+    count: str | None = None       # that repeat's count where the spec wrote it as one `${...}` (`depth`)
     inputs: dict = field(default_factory=dict)   # a block's named inputs, name -> ref, in order (several only)
     defaults: dict = field(default_factory=dict)  # the parameters this instance left at the block's default
     declared: dict = field(default_factory=dict)  # the block's plain defaults (`stride: 1`), not types or ${}

@@ -20,7 +20,7 @@ CASES = [
     pytest.param("densenet121", {"stem": 24, "growth": 12}, id="densenet121"),
     pytest.param("densenet161", {"stem": 50, "growth": 7}, marks=pytest.mark.slow, id="densenet161"),
     pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
-    pytest.param("densenet_cifar", {"growth": 7}, marks=pytest.mark.slow, id="densenet_cifar"),
+    pytest.param("densenet_cifar", {"growth": 7, "depth": 40}, marks=pytest.mark.slow, id="densenet_cifar"),
     pytest.param("dpn68", {"stem": 16}, id="dpn68"),
 ]
 
@@ -166,3 +166,127 @@ def test_a_width_is_kept_only_where_the_interpreter_gives_it(spec_file, monkeypa
     assert t.of("pool") == "(2 * w + 1) // 2"
     with pytest.raises(Unliftable):
         t.of("flatten")
+
+
+# -- depths: the counts of the top class's repeats (emit/counts.py) --------------------------------
+
+def _built(cls, name, **values):
+    """The class and the spec (archspec.compile, the oracle) built with `values`: equal state_dicts
+    (keys in order, shapes); the parameter count."""
+    with torch.device("meta"):
+        ours = cls(**values)
+    spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", **values)
+    assert list(ours.state_dict()) == list(spec.state_dict()) and _shapes(ours) == _shapes(spec), values
+    return sum(p.numel() for p in ours.parameters())
+
+
+def test_cifar_resnet_takes_n_and_builds_each_depth_of_the_paper():
+    """He et al. 2015, Table 6: ResNet-20, -32, -44, -56 (n = 3, 5, 7, 9) have 0.27, 0.46, 0.66 and
+    0.85M parameters; the top class takes n as the stages' repeat counts, torchvision's loop over a
+    stage's blocks (`range(n - 1)` after the strided first)."""
+    text = emit(analyze(str(SPECS / "resnet20_cifar.yaml")))
+    assert "    def __init__(self, num_classes=10, n=3):\n" in text
+    assert "            *[Basic(16, 16) for _ in range(n)],\n" in text
+    assert "            *[Basic(32, 32) for _ in range(n - 1)],\n" in text
+    cls = _model_class("resnet20_cifar")
+    for n, millions in ((3, 0.27), (5, 0.46), (7, 0.66), (9, 0.85), (1, None), (2, None)):
+        count = _built(cls, "resnet20_cifar", n=n)
+        assert millions is None or round(count / 1e6, 2) == millions, (n, count)
+
+
+def test_wrn_takes_depth_where_its_double_breaks_the_constraint():
+    """WRN's depth is 6n + 4: 56 (twice 28) is refused by the spec, so `vary` tries on to 58, which
+    it builds. The class then writes each group's count as the spec computes it."""
+    text = emit(analyze(str(SPECS / "wrn28_10.yaml")))
+    assert "    def __init__(self, num_classes=10, depth=28):\n" in text
+    assert "            *[WideBasic(640, 640) for _ in range((depth - 4) // 6 - 1)],\n" in text
+    cls = _model_class("wrn28_10")
+    assert _built(cls, "wrn28_10") == 36_479_194       # 36.5M (Zagoruyko & Komodakis 2016, Table 3)
+    for depth in (10, 16, 40):
+        _built(cls, "wrn28_10", depth=depth)
+
+
+# a repeat whose steps grow: only the last is written alike to none before it
+GROWING = """archspec: 1
+name: grow
+input: [3, 8, 8]
+params: {n: 3, num_classes: 10}
+blocks:
+  unit:
+    params: {out: int}
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 1}
+  stage:
+    params: {depth: int}
+    nodes:
+      - repeat: ${depth}
+        node: {use: unit, out: "${8 + i}"}
+nodes:
+  - body: {use: stage, depth: "${n}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_count_another_value_does_not_fit_stays_a_number(spec_file, monkeypatch):
+    """Its steps' widths grow with the index: the run the count would write is the last step
+    alone (`range(n - 2)` of Unit(9, 10)), which at n = 6 would build three alike where the spec
+    builds 11, 12, 13 wide. `vary` builds the spec with n = 6 and refuses n; without it the class
+    would take it."""
+    path = spec_file(GROWING)
+    text = emit(analyze(path))
+    assert "def __init__(self, num_classes=10):" in text and "range(" not in text
+    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    unchecked = emit(analyze(path))
+    assert "def __init__(self, num_classes=10, n=3):" in unchecked
+    assert "*[Unit(9, 10) for _ in range(n - 2)]," in unchecked
+
+
+def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
+    """DenseNet-BC's depth L = 6n + 4 sets each dense block's layers, n = (L - 4) // 6, and so the
+    width of each block's output (its input plus n times growth). The class writes both from it and
+    builds the paper's other DenseNet-BC's (Huang et al. 2017, Table 2: L = 250, k = 24: 15.3M;
+    L = 190, k = 40: 25.6M)."""
+    text = emit(analyze(str(SPECS / "densenet_cifar.yaml")))
+    assert "    def __init__(self, num_classes=10, growth=12, depth=100):\n" in text
+    assert "        denseblock1_layers = (depth - 4) // 6\n" in text
+    assert "        transition1_out_channels = (2 * growth + denseblock1_layers * growth) // 2\n" in text
+    cls = _model_class("densenet_cifar")
+    for values, millions in (({"depth": 250, "growth": 24}, 15.3), ({"depth": 190, "growth": 40}, 25.6)):
+        assert round(_built(cls, "densenet_cifar", **values) / 1e6, 1) == millions, values
+
+
+# a dense block of the top's `n` steps, each `g + STEP` wide, joined by concatenation
+CARRIED = """archspec: 1
+name: carried
+input: [3, 8, 8]
+params: {w: 8, g: 4, n: 3, num_classes: 10}
+blocks:
+  layer:
+    params: {out: int}
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 1}
+  dense:
+    params: {layers: int}
+    nodes:
+      - repeat: ${layers}
+        name: layer${i + 1}
+        carry: concat
+        node: {use: layer, out: "${g + STEP}"}
+nodes:
+  - stem: {op: conv, out: "${w}", k: 1}
+  - block: {use: dense, layers: "${n}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_concatenated_repeat_s_width_is_its_count_times_its_steps_width(spec_file):
+    """The block's output is w plus n times g: written so where every step is g wide; where the
+    steps' widths differ (g + i) it is their sum, term by term, the count a number."""
+    g = analyze(spec_file(CARRIED.replace("STEP", "0")))
+    assert TopWidths(g).of("block.concat_2") == "w + g * n"
+    g = analyze(spec_file(CARRIED.replace("STEP", "i")))
+    assert TopWidths(g).of("block.concat_2") == "w + 3 * g + 3"

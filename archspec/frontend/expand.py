@@ -85,6 +85,7 @@ class Ctx:
     seq: bool = False            # children numbered 0, 1, ... (nn.Sequential)
     index: int | None = None     # repeat index, for error frames
     index_name: str | None = None   # that repeat's `index:` (a block made at the step records it)
+    count: str | None = None     # and its count, where written as one `${...}` (`depth`)
     depth: int = 0
     names: _Names = field(default_factory=_Names)
     steps: int = 1               # product of the enclosing repeats' counts (checked against MAX_NODES)
@@ -96,7 +97,7 @@ class Ctx:
     def inner(self, prefix: str, **changes: Any) -> Ctx:
         """A nested scope: its own names, one level deeper."""
         if changes.get("index", self.index) is None:
-            changes["index_name"] = None
+            changes["index_name"] = changes["count"] = None
         return replace(self, prefix=prefix, names=_Names(), depth=self.depth + 1, **changes)
 
 
@@ -149,7 +150,7 @@ class Expander:
         for k in order(decls, deps, scope):
             d = decls[k]
             if d is not None:
-                at = replace(ctx, env={**ctx.env, **d.env}, index=d.step, index_name=None) if d.env else ctx
+                at = replace(ctx, env={**ctx.env, **d.env}, index=d.step, index_name=None, count=None) if d.env else ctx
                 results[k] = self.expand_decl(d, at, [resolved(dep, in_ref, results, decls, scope) for dep in deps[k]])
                 if d.name:
                     aliases.update(named(d.name, results[k]))
@@ -255,7 +256,7 @@ class Expander:
         refs = several and outputs_of(block, several, aliases, full)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
         self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index,
-                                  index=ctx.index_name, inputs=outer and bound, outputs=refs or {},
+                                  index=ctx.index_name, count=ctx.count, inputs=outer and bound, outputs=refs or {},
                                   **_bound(block, env, d, given, self.globals, call_env))
         return out
 
@@ -285,7 +286,7 @@ class Expander:
         index = repeat_index(body, target.env)
         x, extra = ins[0], ins[1:]          # the first input is carried from step to step, the rest fixed
         for i in range(count):
-            step = replace(target, env={**target.env, index: i}, index=i, index_name=index)
+            step = _step(target, body, index, i)
             before = len(self.nodes)
             y = self._repeat_step(d, step, x, i, extra)
             if y is None:            # a step's name was refused (reported): the repeat failed
@@ -773,6 +774,11 @@ def check_type(block: Block, p: str, value: Any, loc: Loc) -> Any:
     if problem:
         raise SpecError(f"parameter '{p}' of block '{block.name}' {problem}", loc=loc)
     return value
+
+
+def _step(target: Ctx, body: YDict, index: str, i: int) -> Ctx:
+    """Where a repeat's step i is made: its index's name and value, and the repeat's count as written."""
+    return replace(target, env={**target.env, index: i}, index=i, index_name=index, count=whole_expr(body["repeat"]))
 
 
 def repeat_count(body: YDict, env: dict, ctx: Ctx, nodes: int) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from ...names import Namespace
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
+from .counts import Count
 from .ctorparams import parameterise
 from .expr import is_number
 from .forward import Absent, Forward, forward_lines
@@ -44,6 +45,9 @@ class ClassPlan:
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
     origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
     #                                  first instance: (child, argument) where it is a child's own (`_origins`)
+    counts: dict[str, dict[int, Count]] = field(default_factory=dict)    # the top's: per nn.Sequential child,
+    #                                  the steps of counted repeats by member (`counts`), then the runs written
+    #                                  `range(n - 1)`: first member -> its Count, `left` the run's length
 
     @property
     def rep(self) -> ScopeNode:
@@ -119,10 +123,12 @@ def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     return out
 
 
-def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int = 0, end: int = 0) -> str:
+def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int = 0, end: int = 0,
+                runs: dict[int, Count] | None = None) -> str:
     """Source of a constructor call laid out at `indent`, `start` columns into its line and
     followed by `end` characters; `slots` gives, per number in `_numbers` order, a parameter
-    name to write, or None to write the value."""
+    name to write, or None to write the value; `runs`, of an nn.Sequential's members, those
+    written as a count of the class's parameters (`ClassPlan.counts`)."""
     def text(v: Any) -> tuple[str, bool]:
         if is_number(v):
             s = next(slots)
@@ -136,7 +142,7 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
     if call.fn == "nn.Sequential" and not numbered([name for name, _ in call.args]):
         return _ordered_sequential(call, slots, indent)
     if call.fn == "nn.Sequential" and any(isinstance(v, Call) for _, v in call.args):    # one child a line
-        lines = _repeats(_members(call, slots, indent + "    "), indent + "    ")
+        lines = _repeats(_members(call, slots, indent + "    "), indent + "    ", runs or {})
         return f"{call.fn}(\n" + "".join(f"{indent}    {p},\n" for p in lines) + f"{indent})"
     parts = [text(v)[0] for _, v in call.args]
     for name, v, default in call.kwargs:
@@ -314,6 +320,18 @@ def _members(call: Call, slots: Iterator[str | None], indent: str) -> list[_Memb
     return out
 
 
+def _segments(members: list[_Member], runs: dict[int, Count]) -> Iterator[tuple[Count | None, list[_Member]]]:
+    """The members in stretches: each counted run as one, with its Count, and those between."""
+    at = 0
+    for first in sorted(runs):
+        if at < first:
+            yield None, members[at:first]
+        yield runs[first], members[first:first + runs[first].left]
+        at = first + runs[first].left
+    if at < len(members):
+        yield None, members[at:]
+
+
 def _runs(members: list[_Member]) -> Iterator[list[_Member]]:
     """Runs of equal children: the same text, with no index or the same one counting up by 1."""
     run: list[_Member] = []
@@ -331,26 +349,82 @@ def _runs(members: list[_Member]) -> Iterator[list[_Member]]:
         yield run
 
 
-def _repeats(members: list[_Member], indent: str) -> list[str]:
+def _repeats(members: list[_Member], indent: str, counted: dict[int, Count]) -> list[str]:
     """nn.Sequential's children with each run of equal one-line constructors written once,
     `*[Block(...) for _ in range(n)]` (the same modules, numbered alike), and each run whose
     numbers follow their step's index, `*[Block(..., rate * j / 17.0) for j in range(3)]`
-    (torchvision's loop over a stage's blocks), laid out as ruff does."""
+    (torchvision's loop over a stage's blocks), laid out as ruff does. A `counted` run is
+    written so whatever its length, its count the expression (`range(n - 1)`)."""
     out: list[str] = []
-    for run in _runs(members):
+    for run, count in ((r, c) for c, part in _segments(members, counted) for r in ([part] if c else _runs(part))):
         n, part, index = len(run), run[0].text, run[0].index
         loop = "for _ in " if index is None else f"for {index[0]} in "
-        loop += f"range({n})" if index is None or index[1] == 0 else f"range({index[1]}, {index[1] + n})"
+        loop += (f"range({count.text if count else n})" if index is None or index[1] == 0
+                 else f"range({index[1]}, {index[1] + n})")
         one = f"*[{part} {loop}]"
         deeper = part.replace("\n", "\n    ")          # a multi-line constructor one level in
-        if n > 1 and "\n" in part and all(len(line) <= WIDTH for line in deeper.split("\n")):
+        if "\n" in part and (count or n > 1 and all(len(line) <= WIDTH for line in deeper.split("\n"))):
             out.append(f"*[\n{indent}    {deeper}\n{indent}    {loop}\n{indent}]")
-        elif n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH:
+        elif not count and (n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH):
             out += [m.folded if m.index is not None else m.text for m in run]
         elif len(indent) + len(one) + 1 <= WIDTH:
             out.append(one)
         else:
             out.append(f"*[\n{indent}    {part}\n{indent}    {loop}\n{indent}]")
+    return out
+
+
+def counted_runs(planner: ClassPlanner, plan: ClassPlan) -> dict[str, dict[int, Count]]:
+    """The runs the top class writes as counts (`render_call`'s `runs`): in each counted repeat
+    of an nn.Sequential child (`plan.counts`, by member), its last steps written alike, from the
+    first so written (torchvision's first block of a stage, then `range(n - 1)` of the others)."""
+    out = {}
+    slots = iter(plan.slots)
+    for c, call in planner.top_calls():
+        mine = list(itertools.islice(slots, len(_numbers(call, "", []))))
+        steps = plan.counts.get(c.local)
+        if not steps:
+            continue
+        keys = _member_keys(call, mine)
+        runs = {}
+        for k, count in steps.items():
+            end = k + count.left - 1
+            if count.offset or keys[end] is None:
+                continue
+            first = end
+            while first > k and keys[first - 1] == keys[end]:
+                first -= 1
+            runs[first] = steps[first]
+        out[c.local] = runs
+    return out
+
+
+def _member_keys(call: Call, slots: list[str | None]) -> list[tuple | None]:
+    """Per member of an nn.Sequential, what its text is made of (its call's structure, each number
+    as written): equal keys, equal texts. None for a member that reads a step's index."""
+    keys: list[tuple | None] = []
+    at = 0
+    for _, v in call.args:
+        if not isinstance(v, Call):
+            keys.append(None)
+            at += is_number(v)
+            continue
+        numbers = _numbers(v, "", [])
+        mine = slots[at:at + len(numbers)]
+        at += len(numbers)
+        keys.append(None if any(isinstance(s, Indexed) for s in mine) else
+                    (_shape_key(v), tuple(s if s is not None else repr(x) for s, (_, x) in zip(mine, numbers))))
+    return keys
+
+
+def member_sizes(planner: ClassPlanner) -> list[tuple[str, list[int]]]:
+    """The top class's constructor numbers (`positions_of`'s) child by child: per child, the
+    numbers of each member of its nn.Sequential, or of its call as one."""
+    out = []
+    for c, call in planner.top_calls():
+        members = call.fn == "nn.Sequential" and c.subscope is not None and c.sub.sequential
+        parts = [v for _, v in call.args] if members else [call]
+        out.append((c.local, [len(_numbers(v, "", [])) if isinstance(v, Call) else int(is_number(v)) for v in parts]))
     return out
 
 
@@ -413,6 +487,8 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             parameterise(self, plan)
+            if plan.counts:
+                plan.counts = counted_runs(self, plan)
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder
                                                  or self.numbers_of.get(plan.rep)):
                 plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots,
@@ -443,6 +519,13 @@ class ClassPlanner:
     @property
     def root(self) -> ClassPlan:
         return self.plan_of[self.tree.root]
+
+    def top_calls(self) -> Iterator[tuple[Child, Call]]:
+        """The top class's children that take numbers (`positions_of`), each with its constructor."""
+        for c in own_children(self.tree.root):
+            call = None if c.local in self.root.optional else self.ctor(c)
+            if call is not None:
+                yield c, call
 
     def ctor(self, c: Child) -> Call | None:
         """The constructor of a child (a parameter's initial value), or None for a functional node."""

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
+from .counts import candidates
 from .ladder import ladder_adds
 from .lift import Indexed
+from .scopes import numbered, own_children
 from .specexpr import Reads, SpecExprs, spec_exprs
 from .widthexpr import named_quotients
 
@@ -51,6 +53,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
         written, reads = [None] * len(columns), Reads()
     for p in [*reads.params, *reads.spec, *reads.lets]:
         namer.params.take(p)
+    if planner.refuted is not None and plan.rep is planner.tree.root:
+        _counts(planner, plan, namer, reads, spec)
     plan.slots = _varying(labels, columns, namer, reads.params, written)
     column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
@@ -77,6 +81,24 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     taken = {*plan.params, *(name for name, _ in plan.lets), *plan.optional}
     plan.slots = [s.folded if isinstance(s, Indexed) and (s.name in taken or s.name in planner.taken) else s
                   for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
+
+
+def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Reads, spec: SpecExprs) -> None:
+    """The top class's repeats whose counts it writes from its parameters (`counts`), by its
+    nn.Sequential children; the parameters they read it takes, as the spec's (`vary` checks them)."""
+    g = planner.tree.graph
+    params = g.meta.params or {}
+    for c in own_children(plan.rep):
+        if (c.subscope is None or not c.sub.sequential or c.local in plan.optional
+                or not numbered([m.local for m in c.sub.children])):      # (an OrderedDict's: no runs)
+            continue
+        steps, names = candidates(g, c.sub, planner.refuted or frozenset())
+        if steps and all(p in reads.spec or namer.params.usable(p) for p in names):
+            plan.counts[c.local] = steps
+            for p in sorted(names - set(reads.spec)):
+                reads.spec[p] = params[p]
+                namer.params.take(p)
+            spec.checked |= names
 
 
 def _order_params(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, tuple]) -> None:

@@ -101,6 +101,15 @@ class Lifter:
         self._here = node.inputs[0] if node.inputs else None
         return self._expr(parse(node.exprs[attr]), b, False)
 
+    def count(self, step: Scope) -> ast.expr:
+        """The count of the repeat that block `step` is a step of (`Scope.count`), as the class
+        writes it: read in the block the step is in, which the class makes itself (no block
+        between, whose structure another value could change)."""
+        b = self._block(step.path)
+        if step.count is None or b is not None and self._block(b.path) is not self.own:
+            raise Unliftable
+        return self._expr(parse(step.count), b, False)
+
     # -- the expression, name by name ------------------------------------------------------
 
     def _expr(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
@@ -123,7 +132,7 @@ class Lifter:
             return self._floored(node, b, call)
         if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
             test = self._decided(node.test, b, call)
-            if type(test) is not bool:
+            if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
         return self._value(node, b, call)           # a table's entry, a sum: a number
@@ -250,11 +259,15 @@ class Lifter:
 
     def _structures(self, path: str) -> None:
         """The spec parameters the structure of each block between the class and `path` reads
-        (which nodes they have, how many steps their repeats take): `folded`, as a number."""
+        (which nodes they have, how many steps their repeats take): `folded`, as a number. Not, in
+        a width (`channels`), an argument that the class gives a block it makes as an expression:
+        the class may write it so (DenseNet-CIFAR's `DenseBlock(2 * growth, (depth - 4) // 6,
+        growth)`, its width `2 * growth + (depth - 4) // 6 * growth`), and `vary` checks it does."""
         at = self._block(path)
         while at is not None and at is not self.own:
+            passed = self.channels is not None and self._block(at.path) is self.own
             for n in sorted(at.structure_reads):
-                if n in at.args or n in at.lets or n in at.spec_params:
+                if (n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs):
                     self._deps(n, at, False)
             at = self._block(at.path)
 

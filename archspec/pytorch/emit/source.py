@@ -28,7 +28,7 @@ def _text(s: object) -> str:
 
 def write_source(graph: Graph, probe: bool) -> str:
     planner = ClassPlanner(ScopeTree(graph), probe, frozenset())
-    held = refuted(graph, planner, probe, lambda p: _class_texts(p, False))
+    held = refuted(graph, planner, probe, lambda p: _class_texts(p, False, False))
     if held:
         planner = ClassPlanner(ScopeTree(graph), probe, held)
     root = planner.root
@@ -39,10 +39,11 @@ def write_source(graph: Graph, probe: bool) -> str:
     return _header(graph, functional, ordered) + "\n\n\n" + body
 
 
-def _class_texts(planner: ClassPlanner, top: bool = True) -> list[str]:
-    """Each class's source (the top class's where `top`), in the file's order."""
+def _class_texts(planner: ClassPlanner, top: bool = True, doc: bool = True) -> list[str]:
+    """Each class's source (the top class's where `top`; without its docstring, which names the
+    instances, where not `doc`), in the file's order."""
     pairs = class_pairs(planner)
-    return [_ClassWriter(planner.tree.graph, planner, plan, plan is planner.root, pairs).text()
+    return [_ClassWriter(planner.tree.graph, planner, plan, plan is planner.root, pairs).text(doc)
             for plan in planner.unique_plans() if top or plan is not planner.root]
 
 
@@ -73,9 +74,9 @@ class _ClassWriter:
         self.init = root and bool(graph.init)
         self.pairs, self.fuse = pairs.get(plan, []), root and bool(pairs)
 
-    def text(self) -> str:
+    def text(self, doc: bool = True) -> str:
         plan = self.plan
-        lines = [f"class {plan.name}(nn.Module):", *self._doc(), ""]
+        lines = [f"class {plan.name}(nn.Module):", *(self._doc() if doc else []), ""]
         lines += self._attributes() + self._init()
         listing = listed(self.planner.tree, plan.rep, self.planner.probe) is not None
         args = ["x: list[torch.Tensor]"] if listing else [
@@ -148,7 +149,7 @@ class _ClassWriter:
                 wrap = "nn.Parameter(" if c.param else ""
                 with located(c):
                     text = render_call(call, slots, "        ", len(head) + len(wrap),
-                                       bool(wrap) + (not c.local.isidentifier()))
+                                       bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local))
                 lines.append(f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
         if loop is not None:
             lines += self._loop(loop)

@@ -32,7 +32,7 @@ from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
 from .widthexpr import IN_WIDTH as _IN_WIDTH
-from .widthexpr import TopWidths, tracked
+from .widthexpr import TopWidths, argument_of, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -272,7 +272,8 @@ class SpecExprs:
                           *([((sub.path, arg), given[arg])] if arg in given else []),
                           *([(None, arg)] if arg in self.child(sub).spec_reads else []),
                           *((None, t) for t in (self.widths.of(sub.inputs[0]) if arg == "in_channels"
-                                                and len(sub.inputs) == 1 else []))])
+                                                and len(sub.inputs) == 1 else [])),
+                          *argument_of(self.tracked, child, arg)])
         else:
             return None
         for key, text in texts:

@@ -1,14 +1,18 @@
-"""Which width parameters the top class may take: those with which it builds what the spec builds
-at another value.
+"""Which width and depth parameters the top class may take: those with which it builds what the
+spec builds at another value.
 
 The top class writes its widths from the spec's parameters (`widthexpr`), and so takes them
-(`DenseNet121(growth=32, stem=64)`). Each it takes that the rules before widths were followed would
-hold (`SpecExprs.checked`: an int, not num_classes, which every spec's classifier reads alone) is
-checked: the spec is loaded again (its file, its --set and keyword values) with the parameter
-doubled, and its classes planned; the other classes must be the very same source, and each number
-of the top class's, as written, must give there the number that graph has (its `let:` locals
-first). A parameter that fails (or another kind, or a spec that loads from no file, or fails to
-load so) is refuted: the top class writes it as its value, as before. An expression names a
+(`DenseNet121(growth=32, stem=64)`), and the counts of its stages' repeats (`counts`: CIFAR ResNet's
+`range(n - 1)`). Each it takes that the rules before widths were followed would hold, and each a
+count reads (`SpecExprs.checked`: an int, not num_classes, which every spec's classifier reads
+alone) is checked: the spec is loaded again (its file, its --set and keyword values) with the
+parameter doubled (or the first of the TRIES values on that the spec builds with: WRN's depth 58
+where 56 breaks its constraint), and its classes planned; the other classes must be the very same
+source (their docstrings, which list the instances, aside), and each number of the top class's,
+as written, must give there the number that graph has (its `let:` locals first), a counted run's
+first member's at each of the members its count gives there. A parameter that fails (or another
+kind, or a spec that loads from no file, or builds at none of the values) is refuted: the top
+class writes it as its value, as before. An expression names a
 number; this decides whether another value fits it, one value at a time: a check, not a proof
 (tests/test_top_widths.py builds each at other values again). The builds are bounded: at most
 `limits.MAX_VARY_NODES` nodes together (each build's own count, the graph's where one fails), the
@@ -24,10 +28,12 @@ from ...frontend.expr import evaluate
 from ...frontend.spec import load_spec
 from ...ir import Graph
 from ...limits import MAX_VARY_NODES
-from .classes import ClassPlan, ClassPlanner
+from .classes import ClassPlan, ClassPlanner, member_sizes
 from .lift import Indexed
 from .scopes import ScopeTree
 from .specexpr import SAFE_ON_TOP
+
+TRIES = 6                  # values a parameter is tried at, from twice its own: the first the spec builds with
 
 
 def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
@@ -42,16 +48,30 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
     mine = texts(planner)
     out, spent = {p for p in taken if p not in ints}, [0]      # the nodes the builds made, together
     for p in ints:
-        if spent[0] + len(graph.nodes) > MAX_VARY_NODES or not _fits(graph, planner, (p, 2 * params[p] or 1),
-                                                                     probe, mine, texts, spent):
+        if not _any_fits(graph, planner, p, probe, mine, texts, spent):
             out.add(p)
     return frozenset(out)
 
 
+def _any_fits(graph: Graph, planner: ClassPlanner, p: str, probe: bool, mine: list[str],
+              texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool:
+    """Parameter p fits the first of TRIES values from twice its own on that the spec builds (a
+    constraint `(depth - 4) % 6 == 0` holds at one of six in a row), within the bound."""
+    first = 2 * (graph.meta.params or {})[p] or 1
+    for value in range(first, first + TRIES):
+        if spent[0] + len(graph.nodes) > MAX_VARY_NODES:
+            return False
+        fits = _fits(graph, planner, (p, value), probe, mine, texts, spent)
+        if fits is not None:
+            return fits
+    return False
+
+
 def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int], probe: bool, mine: list[str],
-          texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool:
+          texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool | None:
     """The spec built with `varied` (parameter, value): the same other classes, and the top
-    class's numbers. Its nodes are added to `spent` (the graph's where the build fails)."""
+    class's numbers; None where the spec does not build with it. Its nodes are added to
+    `spent` (the graph's where the build fails)."""
     meta = graph.meta
     assert meta.file is not None
     try:
@@ -60,22 +80,61 @@ def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int], probe: b
         theirs = ClassPlanner(ScopeTree(other), probe)
     except (SpecError, SpecErrors):
         spent[0] += len(graph.nodes)
-        return False
+        return None
     if texts(theirs) != mine:
         return False
     numbers = _numbers(theirs)
-    root = planner.root
-    if [label for label, _ in numbers] != [label for label, _ in _numbers(planner)]:
+    env = _env(planner.root, dict(other.meta.params or {}))
+    built = _built(planner, env) if env is not None else None
+    if env is None or built is None or [label for label, _, _ in built] != [label for label, _ in numbers]:
         return False
-    env = _env(root, dict(other.meta.params or {}))
-    return env is not None and all(_gives(slot, was, v, env) for slot, (_, was), (_, v)
-                                   in zip(root.slots, _numbers(planner), numbers))
+    return all(_gives(slot, was, v, env) for (_, was, slot), (_, v) in zip(built, numbers))
 
 
 def _numbers(planner: ClassPlanner) -> list[tuple[str, Any]]:
     """The top class's numbers, constructors' then forward's, as `parameterise` counts them."""
     sn = planner.tree.root
     return planner.positions_of(sn, planner.root.optional) + planner.numbers_of.get(sn, [])
+
+
+def _built(planner: ClassPlanner, env: dict[str, Any]) -> list[tuple[str, Any, str | None]] | None:
+    """The top class's numbers as it builds them with the names `env` gives: (label, value,
+    slot), each counted run of an nn.Sequential's members (`ClassPlan.counts`) its first member's
+    as many times as its count gives (their labels numbered on), or None where it gives no count."""
+    root = planner.root
+    entries = [(label, v, slot) for (label, v), slot in zip(_numbers(planner), root.slots)]
+    out, at = [], 0
+    for child, sizes in member_sizes(planner):
+        runs = root.counts.get(child, {})
+        members, k, m = [], 0, 0
+        for size in sizes:
+            members.append(entries[at:at + size])
+            at += size
+        while k < len(members):
+            count = runs.get(k)
+            times = _times(count.text, env) if count else 1
+            if times is None:
+                return None
+            for _ in range(times):
+                out += _renumbered(members[k], child, k, m) if runs else members[k]
+                m += 1
+            k += count.left if count else 1
+    return out + entries[at:]
+
+
+def _times(text: str, env: dict[str, Any]) -> int | None:
+    try:
+        n = evaluate(text, env)
+    except SpecError:
+        return None
+    return n if type(n) is int and n >= 0 else None
+
+
+def _renumbered(entries: list[tuple[str, Any, str | None]], child: str, k: int,
+                m: int) -> list[tuple[str, Any, str | None]]:
+    """Member k's numbers labelled as member m's (`_numbers`: `layer2_1_in_channels`)."""
+    old, new = f"{child}_{k}", f"{child}_{m}"
+    return [(new + label[len(old):], v, slot) for label, v, slot in entries]
 
 
 def _env(root: ClassPlan, env: dict[str, Any]) -> dict[str, Any] | None:

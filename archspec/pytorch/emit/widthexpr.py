@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
 from ...frontend.expr import evaluate
-from ...ir import INPUT, Graph, Scope
+from ...ir import INPUT, Graph, Node, Scope, parent
 from ...names import name_problem
 from .lift import Indexed, Lifter, Unliftable
 
@@ -90,7 +90,7 @@ class TopWidths:
         n = self.g.nodes[ref]
         out = getattr(n.attrs, "out", None)
         if "out" in n.exprs:
-            lifter = Lifter(self.g, None, _top_name(self.g), self._channels)
+            lifter = Lifter(self.g, None, top_name(self.g), self._channels)
             poly = _poly(lifter.attribute(n, "out", False))
             self.folded |= lifter.folded
             return poly
@@ -98,10 +98,56 @@ class TopWidths:
             return {(): out}
         how = _follows(n)
         if how == "sum":
-            return _sum([self._poly(r) for r in n.inputs])
+            return self._carried(n) or _sum([self._poly(r) for r in n.inputs])
         if how == "first":
             return self._poly(n.inputs[0])
         raise Unliftable
+
+    def argument(self, path: str, arg: str) -> str:
+        """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
+        `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
+        lifter = Lifter(self.g, None, top_name(self.g), self._channels)
+        text = ast.unparse(lifter.argument(self.g.scopes[path], arg, False))
+        self.folded |= lifter.folded
+        return text
+
+    def _carried(self, n: Node) -> Poly | None:
+        """The width of a concat that ends a repeat carried by concatenation (DenseNet's dense
+        block, `carry: concat`: each step's output joined to what the steps before left), as the
+        chain's input width plus the repeat's count (`Scope.count` carried up to the top's names)
+        times the steps' one width: `2 * growth + (depth - 4) // 6 * growth`. None where it is not
+        so, or the count is a number (then the sum, term by term)."""
+        last = self._step_of(n.inputs[1]) if len(n.inputs) == 2 else None
+        b = self.g.scopes.get(parent(last.path)) if last is not None else None
+        if last is None or last.repeat is None or b is None or not _ends(last, b):
+            return None
+        outs: list[str] = []
+        at: Node | None = n
+        start = INPUT
+        for j in range(last.repeat, -1, -1):      # back along the chain: concat(..., step j's output)
+            if at is None or len(at.inputs) != 2 or (at is not n and _follows(at) != "sum"):
+                return None
+            step = self._step_of(at.inputs[1])
+            if step is None or step.repeat != j or step.count != last.count or parent(step.path) != b.path:
+                return None
+            outs.append(at.inputs[1])
+            start, at = at.inputs[0], self.g.nodes.get(at.inputs[0])
+        lifter = Lifter(self.g, None, top_name(self.g), self._channels)
+        try:
+            count = lifter.count(last)
+            widths = [self._poly(o) for o in outs]
+            if not any(isinstance(x, ast.Name) for x in ast.walk(count)) or any(w != widths[0] for w in widths):
+                return None
+            out = _sum([self._poly(start), _times(_poly(count), widths[0])])
+        except Unliftable:
+            return None
+        self.folded |= lifter.folded
+        return out
+
+    def _step_of(self, ref: str) -> Scope | None:
+        """The block that is a step of a counted repeat and whose output `ref` is."""
+        s = self.g.scopes.get(parent(ref))
+        return s if s is not None and s.kind == "block" and s.output == ref and s.count is not None else None
 
     def _channels(self, ref: str, b: Scope | None) -> ast.expr:
         """The width of tensor `ref`, or where it is "", of block b's input (the graph's: None)."""
@@ -121,6 +167,25 @@ class TopWidths:
         if ref is None:
             raise Unliftable
         return ref
+
+
+def _ends(step: Scope, b: Scope) -> bool:
+    """The step is its repeat's last (its count, read where the step is made, is one more)."""
+    try:
+        return evaluate(step.count or "", {**b.spec_params, **b.args, **b.lets}) == (step.repeat or 0) + 1
+    except SpecError:
+        return False
+
+
+def argument_of(t: tuple[TopWidths, frozenset[str]] | None, child: Child,
+                arg: str) -> list[tuple[tuple[str, str], str]]:
+    """A block's argument, an int the spec computes, as the top class writes it (`TopWidths.argument`)."""
+    if t is None or child.subscope is None or child.sub.scope is None or arg not in child.sub.scope.arg_exprs:
+        return []
+    try:
+        return [((child.sub.path, arg), t[0].argument(child.sub.path, arg))]
+    except Unliftable:
+        return []
 
 
 def tracked(t: tuple[TopWidths, frozenset[str]] | None, child: Child, arg: str,
@@ -207,7 +272,7 @@ def _named(t: ast.expr, names: dict[str, str], top: bool = True) -> ast.expr:
     return t
 
 
-def _top_name(g: Graph):
+def top_name(g: Graph):
     """A name the top class has: a spec parameter that is an int (not a flag)."""
     params = g.meta.params or {}
 
