@@ -398,18 +398,23 @@ class _Checker:
 
     def repeat_children(self, comp: ast.expr, names: set[str], indexed: bool = False) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
-        one constructor call, made n times; nn.Sequential's (`indexed`) also `*[Block(..., j) for j
-        in range(<int>)]` or `range(<int>, <int>)`, the call reading the index, a name of its own."""
+        one constructor call, made n times, or as many times as integer arithmetic of the class's
+        own names says (`range(n - 1)`, the top class's depth); nn.Sequential's (`indexed`) also
+        `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
+        index, a name of its own."""
         a = comp
         gen = comp.generators[0] if isinstance(comp, ast.ListComp) and len(comp.generators) == 1 else None
         it = gen.iter if gen is not None else None
         bounds = [b.value for b in it.args if isinstance(b, ast.Constant) and type(b.value) is int] \
             if isinstance(it, ast.Call) else []
+        counted = (isinstance(it, ast.Call) and len(it.args) == 1 and not bounds    # range(n - 1): the top's depth
+                   and _arithmetic(it.args[0]) and all(n.id in names for n in ast.walk(it.args[0])
+                                                       if isinstance(n, ast.Name)))
         target = gen.target.id if gen is not None and isinstance(gen.target, ast.Name) else None
         index = indexed and target is not None and target != "_" and self._index_name(target, names) \
             and isinstance(comp.elt, ast.Call) and any(isinstance(n, ast.Name) and n.id == target
                                                        for n in ast.walk(comp.elt))
-        whole = isinstance(it, ast.Call) and len(it.args) == len(bounds) and (
+        whole = counted or isinstance(it, ast.Call) and len(it.args) == len(bounds) and (
             len(bounds) == 1 and bounds[0] >= 2      # range(n), or range(start, stop) of an index from 1 on
             or index and len(bounds) == 2 and bounds[0] >= 1 and bounds[1] - bounds[0] >= 2)
         if not (gen is not None and not gen.ifs and not gen.is_async and (target == "_" or index) and whole

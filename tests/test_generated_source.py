@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from paths import ALL_SPECS, shipped_graph, shipped_source
+from source_check import check_generated_source
 
 import archspec
 from archspec.pytorch.compiler import load_source
@@ -34,6 +35,29 @@ def built(tmp_path_factory) -> dict[str, tuple[archspec.Graph, Path]]:
         path.write_text(shipped_source(p))
         out[p.stem] = (g, path)
     return out
+
+
+def test_every_file_is_in_the_emitters_whitelist(built):
+    """tests/source_check.py: every shipped spec's file holds only what the emitter may write
+    (until now only checked where a test or a fuzzed mutant built the spec)."""
+    for name, (_, path) in built.items():
+        try:
+            check_generated_source(path.read_text())
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from None
+
+
+def test_a_counted_repeat_admits_only_arithmetic_of_the_class_names(built):
+    """A loop's count written from the top class's depth (`range(n)`, `range(n - 1)`) is integer
+    arithmetic of its own names; anything else there is refused."""
+    text = built["resnet20_cifar"][1].read_text()
+    assert "*[Basic(16, 16) for _ in range(n)]," in text and "*[Basic(32, 32) for _ in range(n - 1)]," in text
+    for evil in ["range(n.bit_length())", "range(len(dir()))", "range(n ** 9)", "range(num_classes_ - 1)",
+                 "range(n if n else 2)"]:
+        mutant = text.replace("range(n - 1)", evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess:
