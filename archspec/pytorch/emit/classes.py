@@ -112,12 +112,14 @@ def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     passes (`stochastic_depth=StochasticDepth(0.025)`); None for the other numbers inside."""
     sequential = child.subscope is not None and child.sub.sequential
     members = iter(child.sub.children if sequential else [])
+    listed = {str(at[0]): m for at, m in child.members if len(at) == 1}     # an nn.ModuleList's, by index
     out: list[tuple[Child, str] | None] = []
     for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
         if is_number(v):
             out.append((child, name))
         elif isinstance(v, Call):
-            member = next(members, None) if call.fn == "nn.Sequential" else None if sequential or (
+            member = next(members, None) if call.fn == "nn.Sequential" else listed.get(name) if (
+                call.fn == "nn.ModuleList") else None if sequential or (
                 child.subscope is None) else next((c for c in child.sub.children if c.local == name), None)
             out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out
