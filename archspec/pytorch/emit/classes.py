@@ -108,8 +108,9 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
 
 def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
-    and, in an nn.Sequential, of its members' calls, and of the optional children a block's call
-    passes (`stochastic_depth=StochasticDepth(0.025)`); None for the other numbers inside."""
+    and, in an nn.Sequential or a one-level nn.ModuleList, of its members' calls (Res2Net's
+    `splits`), and of the optional children a block's call passes (`stochastic_depth=
+    StochasticDepth(0.025)`); None for the other numbers inside."""
     sequential = child.subscope is not None and child.sub.sequential
     members = iter(child.sub.children if sequential else [])
     listed = {str(at[0]): m for at, m in child.members if len(at) == 1}     # an nn.ModuleList's, by index
