@@ -193,7 +193,8 @@ def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(
 def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
     """DenseNet's bn_size and SE's se_reduction are read by a `when:` (0 drops the node),
     ResNeSt's stem_width sets a width its Bottleneck writes as `planes` (equal only at the spec's
-    value), Res2Net's scale sets its ladder's length: the top class takes none of them (DenseNet's growth and stem it takes: tests/test_top_widths.py)."""
+    value), Res2Net's scale sets its ladder's length: the top class takes none of them
+    (DenseNet's growth and stem it takes, Res2Net's base_width: tests/test_top_widths.py)."""
     init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
                                      if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
     assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]
