@@ -37,6 +37,7 @@ class Node:
     chain: tuple[Frame, ...] = ()
     named: bool = True             # False for anonymous functional nodes (relu, add, ...)
     exprs: dict = field(default_factory=dict)    # attribute -> the spec's `${...}` it was written as (`width * scale`)
+    index_env: dict = field(default_factory=dict)    # the repeat indices those read, their values here (`i`: 1)
 
     @property
     def params(self) -> int:

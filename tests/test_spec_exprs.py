@@ -32,13 +32,14 @@ def _shapes(module) -> dict[str, tuple]:
 
 
 def test_res2net_block_takes_planes_and_computes_its_width():
-    """timm's Bottle2neck takes planes and computes width; before, the class took the let's value
-    as a parameter (`Bottle2neck(in_channels, width, ...)`). The spec's base_width and scale are
-    written as their values: the ladder's length reads scale, and its slices read width with the
-    repeat's `i`, so a class that took them would build another network than the spec's."""
+    """timm's Bottle2neck takes planes and computes width (`width = int(math.floor(planes *
+    (base_width / 64.0))) * cardinality`); before, the class took the let's value as a parameter
+    (`Bottle2neck(in_channels, width, ...)`). It takes base_width and groups, which only set
+    widths (its ladder's slices are the spec's `i * width` at each step's `i`); scale, the
+    ladder's length, is written as its value: a class that took it would build another network."""
     init = _init(_source("res2net50_26w_4s"), "Bottle2neck")
-    assert [a.arg for a in init.args.args][:3] == ["self", "in_channels", "planes"]
-    assert ast.unparse(init.body[1]) == "width = planes * 26 // 64"
+    assert [a.arg for a in init.args.args][:6] == ["self", "in_channels", "planes", "stride", "base_width", "groups"]
+    assert ast.unparse(init.body[1]) == "width = planes * base_width // 64 * groups"
     assert "nn.Conv2d(in_channels, width * 4, 1, bias=False)" in ast.unparse(init)
 
 
@@ -188,12 +189,12 @@ def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(
 
 
 @pytest.mark.parametrize("spec, held", [("densenet121", {"bn_size"}), ("resnest14d", {"stem_width"}),
-                                        ("seresnet50", {"se_reduction"}), ("res2net50_26w_4s", {"base_width"})])
+                                        ("seresnet50", {"se_reduction"}), ("res2net50_26w_4s", {"scale"})])
 def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
     """DenseNet's bn_size and SE's se_reduction are read by a `when:` (0 drops the node),
     ResNeSt's stem_width sets a width its Bottleneck writes as `planes` (equal only at the spec's
-    value), Res2Net's base_width numbers its ladder writes from the repeat's `i`: the top class
-    takes none of them (DenseNet's growth and stem it takes: tests/test_top_widths.py)."""
+    value), Res2Net's scale sets its ladder's length: the top class takes none of them
+    (DenseNet's growth and stem it takes, Res2Net's base_width: tests/test_top_widths.py)."""
     init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
                                      if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
     assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]
@@ -387,7 +388,8 @@ nodes:
 
 
 @pytest.mark.parametrize("name, cls, args", [("res2net50_26w_4s", "Bottle2neck",
-                                              ["in_channels", "planes", "stride", "first", "pool", "downsample"]),
+                                              ["in_channels", "planes", "stride", "base_width", "groups", "first",
+                                               "pool", "downsample"]),
                                              ("resnest14d", "BottleneckReduction", ["in_channels", "planes", "stride"]),
                                              ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])
 def test_out_channels_the_class_computes_is_no_parameter(name, cls, args):

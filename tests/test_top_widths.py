@@ -22,6 +22,9 @@ CASES = [
     pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
     pytest.param("densenet_cifar", {"growth": 7, "depth": 40}, marks=pytest.mark.slow, id="densenet_cifar"),
     pytest.param("dpn68", {"stem": 16}, id="dpn68"),
+    # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
+    # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices
+    pytest.param("res2net50_26w_4s", {"base_width": 14, "groups": 8}, id="res2net50_26w_4s"),
 ]
 
 
@@ -73,6 +76,21 @@ def test_every_int_parameter_the_top_class_takes_builds_the_spec_built_with_it(p
         with torch.device("meta"):
             ours = cls(**{p: other})
         assert _shapes(ours) == _shapes(spec), (p, other)
+
+
+def test_res2net_s_block_computes_its_subsets_from_base_width():
+    """Res2Net's Bottle2neck, as timm's: the subsets' width from base_width (not `planes * 26 //
+    64`), each slice's bounds the spec's `i * width` with the step's index in its place (the first
+    starts at 0, the default), the concat of the subsets `4 * width` (three subsets and the last,
+    `width * scale - (scale - 1) * width`, collected). A block's concat of two `out`-wide children
+    is `2 * out` (DLA's tree root, as timm's `root_dim = 2 * out_channels`)."""
+    text = emit(analyze(str(SPECS / "res2net50_26w_4s.yaml")))
+    assert "        width = planes * base_width // 64 * groups\n" in text
+    assert "                Slice(1, stop=width),\n                Slice(1, start=width, stop=2 * width),\n" in text
+    assert "        self.last = Slice(1, start=3 * width)\n" in text
+    assert "        self.conv3 = nn.Conv2d(4 * width, planes * 4, 1, bias=False)\n" in text
+    assert "    def __init__(self, num_classes=1000, base_width=26, groups=1):\n" in text
+    assert "        self.root = Root(2 * out, out)\n" in emit(analyze(str(SPECS / "dla34.yaml")))
 
 
 def test_a_width_another_value_does_not_fit_stays_a_number(monkeypatch):
@@ -161,7 +179,7 @@ def test_a_quotient_two_numbers_read_is_a_local():
 def test_a_width_is_kept_only_where_the_interpreter_gives_it(spec_file, monkeypatch):
     """Were a flatten read as keeping its input's width, the expression would give 16 where the
     tensor has 64: the width is then none (every width is checked against the graph's)."""
-    monkeypatch.setattr(widthexpr, "_follows", lambda n: "first")
+    monkeypatch.setattr(widthexpr, "follows", lambda n: "first")
     _, t = _widths(spec_file)
     assert t.of("pool") == "(2 * w + 1) // 2"
     with pytest.raises(Unliftable):

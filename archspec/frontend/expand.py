@@ -214,7 +214,7 @@ class Expander:
         if len(self.nodes) >= MAX_NODES:
             raise LimitError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
         self.nodes[full] = Node(full, op, found.attrs, list(ins), xs, found.shape, found.tensors, found.macs,
-                                d.loc, ctx.chain, d.name is not None or ctx.seq, _exprs(d.body))
+                                d.loc, ctx.chain, d.name is not None or ctx.seq, *_written(d, ctx))
         return full if found.shape is not None else Failed(full)
 
     def _local_name(self, d: Decl, ctx: Ctx, base: str) -> str:
@@ -519,6 +519,16 @@ def _lets(block: Block, env: dict) -> dict:
 def _exprs(body: YDict) -> dict[str, str]:
     """The attributes of a node written as one whole `${...}`: name -> its expression."""
     return {k: t for k, v in body.items() if k not in CONTROL and (t := whole_expr(v)) is not None}
+
+
+def _written(d: Decl, ctx: Ctx) -> tuple[dict[str, str], dict[str, int]]:
+    """A node's attributes written as one whole `${...}` (`_exprs`), and the repeat indices those
+    read with their values at the node (Res2Net's `start: ${i * width}`, `i` 1 at `splits[1]`):
+    a list member's expression is written in its class with the index's value in its place."""
+    exprs = _exprs(d.body)
+    indices = set(d.env or ()) | ({ctx.index_name} if ctx.index_name else set())
+    read = set().union(*(names_read(d.body[k]) for k in exprs))
+    return exprs, {n: ctx.env[n] for n in sorted(read & indices) if type(ctx.env.get(n)) is int}
 
 
 def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_env: dict) -> dict[str, Any]:

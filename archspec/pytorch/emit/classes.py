@@ -108,16 +108,19 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
 
 def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
-    and, in an nn.Sequential, of its members' calls, and of the optional children a block's call
-    passes (`stochastic_depth=StochasticDepth(0.025)`); None for the other numbers inside."""
+    and, in an nn.Sequential or a one-level nn.ModuleList, of its members' calls (Res2Net's
+    `splits`), and of the optional children a block's call passes (`stochastic_depth=
+    StochasticDepth(0.025)`); None for the other numbers inside."""
     sequential = child.subscope is not None and child.sub.sequential
     members = iter(child.sub.children if sequential else [])
+    listed = {str(at[0]): m for at, m in child.members if len(at) == 1}     # an nn.ModuleList's, by index
     out: list[tuple[Child, str] | None] = []
     for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
         if is_number(v):
             out.append((child, name))
         elif isinstance(v, Call):
-            member = next(members, None) if call.fn == "nn.Sequential" else None if sequential or (
+            member = next(members, None) if call.fn == "nn.Sequential" else listed.get(name) if (
+                call.fn == "nn.ModuleList") else None if sequential or (
                 child.subscope is None) else next((c for c in child.sub.children if c.local == name), None)
             out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out

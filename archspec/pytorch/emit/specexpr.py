@@ -32,7 +32,7 @@ from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
 from .widthexpr import IN_WIDTH as _IN_WIDTH
-from .widthexpr import TopWidths, argument_of, tracked
+from .widthexpr import TopWidths, argument_of, collected, follows, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -114,9 +114,30 @@ class Widths:
                 continue
             if "out" in n.exprs:
                 yield n.exprs["out"]
+            elif n.op.name in ("concat", "slice"):
+                yield from self._joined(n)
+                return
             if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
                 return
             ref = n.inputs[0] if n.inputs else None
+
+    def _joined(self, n: Node) -> Iterator[str]:
+        """A concat's width as the sum of its inputs' (`follows`: a concat along the channels), a
+        channel slice's as its stop less its start (the input's width where it has no stop), terms
+        collected (Res2Net's ladder and last subset: `4 * width`); none where a part has none."""
+        a = n.attrs
+        try:
+            if n.op.name == "concat" and follows(n) == "sum":
+                terms = [(next(self.of(r)), 1) for r in n.inputs]
+            elif n.op.name == "slice" and a.axis == 0 and a.step == 1 and n.inputs:
+                stop = n.exprs.get("stop", None if a.stop is None else str(a.stop))
+                terms = [(stop if stop is not None else next(self.of(n.inputs[0])), 1),
+                         (n.exprs.get("start", str(a.start)), -1)]
+            else:
+                return
+            yield collected(terms)
+        except (StopIteration, Unliftable, SpecError):
+            return
 
     def _kept_by(self, block: Scope, out: Node) -> str | None:
         """The input of a block instance of the class whose output has its input's width."""
@@ -190,7 +211,7 @@ class SpecExprs:
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         self.folded |= self.tracked[0].folded if self.tracked else set()
         loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
-        self.follow = self._widths_follow(origins, written)
+        self.follow = _widths_follow(self.widths, origins, written)
         if not self.follow and not self.top:      # SKNet's `out // 2`: a chunk's width, by number
             loose = set(self.reads.spec) & self._shaping(optional) - SAFE_ON_TOP    # (a rate sets none)
         if loose:
@@ -229,7 +250,7 @@ class SpecExprs:
         let_reads = rep.scope.let_reads
         blocked = set(rep.scope.structure_reads) | self._held(set(params))
         for key, text in _expressions(rep, optional):
-            if key not in self.done or key[0] in self.g.nodes and key[1] not in ("out", "groups", *_SHAPELESS):
+            if key not in self.done or key[0] in self.g.nodes and not _sets_width(self.g, *key):
                 blocked |= self._names(text, let_reads)
         export = self._export_width() if self.follow else None
         blocked |= self._shaping(optional) if export is None else self._names(export, let_reads)
@@ -263,6 +284,9 @@ class SpecExprs:
         if not all(type(v) is int for v in column) and not rate:
             return None
         texts: Iterator[tuple[tuple[str, str] | None, str]]
+        index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
+        if index is None:
+            return None
         if child.node is not None:
             texts = chain(tracked(self.tracked, child, arg, self.child), self._candidates(child.node, arg))
         elif child.subscope is not None and not child.sub.sequential:
@@ -277,9 +301,9 @@ class SpecExprs:
         else:
             return None
         for key, text in texts:
-            if self._gives(text, column):
+            if self._gives(text, column, index):
                 try:
-                    out = self._write(text)
+                    out = self._write(text, index)
                 except Unwritable:
                     continue
                 self.done.update([key] if key else [])
@@ -318,58 +342,49 @@ class SpecExprs:
         sub = self.widths.subs().get(key[0])
         return sub is not None and key[1] not in _read_by(sub)
 
-    def _widths_follow(self, origins: list[tuple[Child, str] | None], written: list[str | None]) -> bool:
-        """Every input width of the class's constructors is written from the spec's expressions
-        or is the class's input width: none is a number that a spec parameter may have set."""
-        for o, w in zip(origins, written):
-            if o is None or w is not None:
-                continue
-            child, arg = o
-            if child.node is not None and arg in _IN_WIDTH:
-                ref = child.node.inputs[0] if child.node.inputs else None
-            elif child.subscope is not None and arg == "in_channels" and len(child.sub.inputs) == 1:
-                ref = child.sub.inputs[0]
-            else:
-                continue
-            if not self.widths.from_input(ref):
-                return False
-        return True
-
     @staticmethod
     def _names(text: str, let_reads: dict) -> set[str]:
         names = _names_in(text)
         return set(names).union(*(let_reads[n] for n in names if n in let_reads))
 
-    def _gives(self, text: str, column: tuple) -> bool:
+    def _gives(self, text: str, column: tuple, index: dict[str, int] | None = None) -> bool:
         """The spec's interpreter gives the column's number at every instance (an int; a rate
-        only as a parameter's own value, `p=dropout`, never computed)."""
+        only as a parameter's own value, `p=dropout`, never computed), a list member's repeat
+        indices at their `index` values."""
         if _rates(column) and not isinstance(parse(text), ast.Name):
             return False
-        env = self.instances[0].env
+        index = index or {}
+        env = {**self.instances[0].env, **index}
         if not all(n in env for n in _names_in(text)):      # a repeat's `i`: no need to raise to know
             return False
         try:
-            return all(type(v := evaluate(text, inst.env)) is type(c) and v == c
+            return all(type(v := evaluate(text, {**inst.env, **index})) is type(c) and v == c
                        for inst, c in zip(self.instances, column))
         except SpecError:
             return False
 
-    def _write(self, text: str) -> ast.expr:
-        """The expression with each name the class's own: checked, its reads recorded."""
+    def _write(self, text: str, index: dict[str, int] | None = None) -> ast.expr:
+        """The expression with each name the class's own, a repeat index its value: checked, its
+        reads recorded."""
         reads = self.reads.copy()
-        out = self._rewrite(parse(text), reads, ())
+        out = self._rewrite(parse(text), reads, (), index or {})
         self.reads = reads                       # recorded once the whole expression is writable
         return out
 
-    def _rewrite(self, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr:
-        """The expression with each name checked and read (a `let:` from the lets it reads)."""
+    def _rewrite(self, node: ast.AST, reads: Reads, within: tuple[str, ...],
+                 index: dict[str, int] | None = None) -> ast.expr:
+        """The expression with each name checked and read (a `let:` from the lets it reads), a
+        repeat index in `index` its value."""
+        index = index or {}
         if isinstance(node, ast.Constant) and type(node.value) is int:
             return ast.Constant(node.value)
         if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
-            return _folded(ast.BinOp(self._rewrite(node.left, reads, within), node.op,
-                                     self._rewrite(node.right, reads, within)))
+            return _folded(ast.BinOp(self._rewrite(node.left, reads, within, index), node.op,
+                                     self._rewrite(node.right, reads, within, index)))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within))
+            return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within, index))
+        if isinstance(node, ast.Name) and type(index.get(node.id)) is int:
+            return ast.Constant(index[node.id])
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = self._column("in_channels")
@@ -416,6 +431,46 @@ class SpecExprs:
         return tuple(as_tuple(i.env[name]) for i in self.instances)
 
 
+def _indices(g: Graph, instances: list[Instance], child: Child) -> dict[str, int] | None:
+    """The repeat indices a list member's expressions read (`Node.index_env`: Res2Net's
+    `splits[1]` reads `i`), where they are the same at each instance of the class: its numbers
+    are written with their values in their place (`i * width`: `width`). Else None."""
+    first = instances[0].sn.path
+    rel = child.path[len(first) + 1:] if first else child.path
+    nodes = [g.nodes.get(f"{i.sn.path}.{rel}" if i.sn.path else rel) for i in instances]
+    envs = [n.index_env if n is not None else None for n in nodes]
+    return envs[0] if all(e == envs[0] for e in envs) else None
+
+
+
+def _sets_width(g: Graph, node: str, attr: str) -> bool:
+    """The node's attribute sets a width, or no shape: a module's `out` or `groups`, a channel
+    slice's bounds (Res2Net's subsets, `start: ${i * width}`), a rate."""
+    n = g.nodes[node]
+    return attr in ("out", "groups", *_SHAPELESS) or (
+        n.op.name == "slice" and n.attrs.axis == 0 and attr in ("start", "stop"))
+
+
+
+def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], written: list[str | None]) -> bool:
+    """Every input width of the class's constructors is written from the spec's expressions
+    or is the class's input width: none is a number that a spec parameter may have set."""
+    for o, w in zip(origins, written):
+        if o is None or w is not None:
+            continue
+        child, arg = o
+        if child.node is not None and arg in _IN_WIDTH:
+            ref = child.node.inputs[0] if child.node.inputs else None
+        elif child.subscope is not None and arg == "in_channels" and len(child.sub.inputs) == 1:
+            ref = child.sub.inputs[0]
+        else:
+            continue
+        if not widths.from_input(ref):
+            return False
+    return True
+
+
+
 def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
                refuted: frozenset[str] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
@@ -457,6 +512,8 @@ def _folded(e: ast.BinOp) -> ast.expr:
             and right.value and isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mult)
             and isinstance(left.right, ast.Constant) and left.right.value == right.value):
         return left.left            # `planes * 64 // 64` where base_width is 64: planes (x * c // c == x on ints)
+    if isinstance(e.op, ast.Mult) and any(isinstance(x, ast.Constant) and x.value == 0 for x in (left, right)):
+        return ast.Constant(0)      # `0 * width`, a list's first member's start: 0 (x * 0 == 0 on ints)
     unit = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1, ast.FloorDiv: 1}.get(type(e.op))
     if isinstance(right, ast.Constant) and right.value == unit:
         return left

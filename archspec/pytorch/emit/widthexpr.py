@@ -7,7 +7,7 @@ A tensor's width follows the spec through the graph as built (its repeats unroll
 decided): a node with an `out` has the spec's expression of it, carried up to the top's names
 (`lift.Lifter`, `input.channels` read as the width of the tensor it names, `floor(w * 0.5)` as
 `w // 2`); a node without one has the width its op's own shape function gives from its inputs'
-(`_follows`: the first input's, a batch norm's; their sum, a concat's); the graph's input its
+(`follows`: the first input's, a batch norm's; their sum, a concat's); the graph's input its
 number. The structures between are fixed at their numbers (`Lifter.folded`: the parameters they
 read are written as numbers, and the top class may not take those). Sums are collected
 (`stem + 32 + 32`: `stem + 2 * growth`) so that a dense block's output reads as one term per
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
-from ...frontend.expr import evaluate
+from ...frontend.expr import evaluate, parse
 from ...ir import INPUT, Graph, Node, Scope, parent
 from ...names import name_problem
 from .lift import Indexed, Lifter, Unliftable
@@ -96,7 +96,7 @@ class TopWidths:
             return poly
         if type(out) is int:
             return {(): out}
-        how = _follows(n)
+        how = follows(n)
         if how == "sum":
             return self._carried(n) or _sum([self._poly(r) for r in n.inputs])
         if how == "first":
@@ -125,7 +125,7 @@ class TopWidths:
         at: Node | None = n
         start = INPUT
         for j in range(last.repeat, -1, -1):      # back along the chain: concat(..., step j's output)
-            if at is None or len(at.inputs) != 2 or (at is not n and _follows(at) != "sum"):
+            if at is None or len(at.inputs) != 2 or (at is not n and follows(at) != "sum"):
                 return None
             step = self._step_of(at.inputs[1])
             if step is None or step.repeat != j or step.count != last.count or parent(step.path) != b.path:
@@ -283,7 +283,7 @@ def top_name(g: Graph):
     return name
 
 
-def _follows(n: Any) -> str | None:
+def follows(n: Any) -> str | None:
     """How a node's width follows its inputs' by its op's shape function: "sum" (a concat: each
     input one wider makes it one wider), "first" (all inputs one wider: it is; a batch norm, an
     add), else None."""
@@ -309,6 +309,22 @@ def _follows(n: Any) -> str | None:
 
 
 # -- sums of products, collected ------------------------------------------------------------------
+
+def collected(terms: list[tuple[str, int]]) -> str:
+    """The sum of expressions (text, sign +1 or -1), its terms collected (Res2Net's concat of
+    three subsets and the last, `width + width + width + (width * scale - (scale - 1) * width)`:
+    `4 * width`). Unliftable where one is not + - * // of names and ints."""
+    polys = [_poly(_tree(text)) for text, _ in terms]
+    return ast.unparse(_expr(_sum([p if sign > 0 else {k: -c for k, c in p.items()}
+                                   for p, (_, sign) in zip(polys, terms)])))
+
+
+def _tree(text: str) -> ast.expr:
+    tree = parse(text)
+    if not isinstance(tree, ast.expr):
+        raise Unliftable
+    return tree
+
 
 def _sum(polys: list[Poly]) -> Poly:
     out: Poly = {}
