@@ -93,12 +93,27 @@ def review(spec: str) -> list[str]:
                and isinstance(n.value, ast.Name) and n.targets[0].id == "Model")   # type: ignore[attr-defined]
     out: list[str] = []
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    owner = _owners(g)
     for cls in classes:
-        out += [f"{g.name}: {f}" for f in _review_class(cls, cls.name == top, g.name, params, block_params, fixed)]
+        out += [f"{g.name}: {f}" for f in _review_class(cls, cls.name == top, g.name, params, block_params, fixed,
+                                                        owner)]
     declared = {b.name: {p: d for p, d in b.params.items() if not (isinstance(d, str) and d in TYPE_NAMES)
                          and not has_expr(d)} for b in loaded.blocks.values()}
     out += _calls(classes) + _spec_defaults(classes, declared)
     return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree)]
+
+
+def _owners(g) -> dict[str, str]:
+    """Each group scope's path -> the block instance it is part of (its nearest enclosing block)."""
+    out = {}
+    for path, s in g.scopes.items():
+        up = path
+        while not s.block and "." in up:
+            up = up.rpartition(".")[0]
+            if (b := g.scopes.get(up)) is not None and b.block:
+                out[path] = b.block
+                break
+    return out
 
 
 _NAMED = re.compile(r"(\w*?_?)(\d+)")
@@ -238,7 +253,8 @@ def _top_params(init: ast.FunctionDef, name: str, params: dict, names: list[str]
 
 
 def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
-                  block_params: dict[str, set[str]], fixed: dict[str, dict[str, int]]) -> list[str]:
+                  block_params: dict[str, set[str]], fixed: dict[str, dict[str, int]],
+                  owner: dict[str, str] | None = None) -> list[str]:
     doc = _doc(cls)
     if not (doc or is_top):
         return []                            # a helper class (Permute, StochasticDepth): hand-written
@@ -255,7 +271,8 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
     else:
         assert doc is not None
         base = doc[1] if doc[0] == "Block" else doc[1].split(".")[-1]
-        allowed = block_params.get(doc[1], set()) if doc[0] == "Block" else set(params)
+        allowed = block_params.get(doc[1], set()) if doc[0] == "Block" else \
+            set(params) | block_params.get((owner or {}).get(doc[1], ""), set())     # a group: its block's too
         allowed |= {"in_channels", "out_channels"} | optional | {f"{p}_step" for p in allowed}
         allowed |= {"num_classes"} & set(params)      # a side head's classifier (torchvision's InceptionAux)
     if not (_key(cls.name) == _key(base) if is_top else _named_after(cls.name, base)):
@@ -371,18 +388,7 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
             and ast.unparse(last.value) == value)
 
 
-# specs whose blocks the emitter cannot yet write as torchvision would (issue 22), each a strict
-# xfail with the reason, which flips to a failure once fixed.
-NOT_YET: dict[str, str] = {
-    "skresnet50": "ctor-param: the group 'attn' inside block 'selective_kernel' takes its children's sizes "
-                  "(fc_reduce_in_channels, reshape_sizes), not the block's `out`: seen once the review read "
-                  "the emitter's group docstrings ('Group: path.'), which its pattern had missed",
-}
-
-
-@pytest.mark.parametrize("spec", [
-    pytest.param(str(p), id=p.stem, marks=[pytest.mark.xfail(reason=NOT_YET[p.stem], strict=True)]
-                 if p.stem in NOT_YET else []) for p in ALL_SPECS])
+@pytest.mark.parametrize("spec", [str(p) for p in ALL_SPECS], ids=[p.stem for p in ALL_SPECS])
 def test_generated_file_reads_like_torchvision(spec):
     findings = review(spec)
     assert findings == [], "\n".join(findings)
