@@ -291,7 +291,10 @@ class Lifter:
         (which nodes they have, how many steps their repeats take): `folded`, as a number. Not, in
         a width (`channels`), an argument that the class gives a block it makes as an expression:
         the class may write it so (DenseNet-CIFAR's `DenseBlock(2 * growth, (depth - 4) // 6,
-        growth)`, its width `2 * growth + (depth - 4) // 6 * growth`), and `vary` checks it does."""
+        growth)`, its width `2 * growth + (depth - 4) // 6 * growth`), and `vary` checks it does;
+        nor what the count of the repeat that the way to `path` is a step of reads there (PyramidNet's
+        stage, `repeat: ${n}`): the class may write that count (`counts`), and a step's index
+        written as a number (neither a name nor the count less one) ties it (`_index`)."""
         at, below = self._block(path), self.g.scopes.get(path)
         while at is not None and at is not self.own:
             passed = self.channels is not None and self._block(at.path) is self.own
