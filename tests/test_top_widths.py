@@ -325,6 +325,22 @@ def test_steps_whose_widths_follow_the_index_are_one_loop_to_the_count(spec_file
         assert list(ours.state_dict()) == list(spec.state_dict()) and _shapes(ours) == _shapes(spec), n
 
 
+def test_a_step_s_width_is_written_only_where_it_gives_the_graph_s(spec_file):
+    """Past lift._EXACT_SUM's bound the integer quotient is not the interpreter's float floor:
+    floor(8 + (big * (i + 1) - 1) / big) with big = 2**54 is 9 + i (the quotient rounds up to i + 1),
+    `8 + (big * (i + 1) - 1) // big` is 8 + i. The step's width is then no expression (steps.py
+    checks it against the graph's number), and the class builds the spec's Unit(3, 9), Unit(9, 10)."""
+    path = spec_file(GROWING.replace('{n: 3,', '{n: 3, big: 18014398509481984,')
+                     .replace('"${8 + STEP}"', '"${floor(8 + (big * (i + 1) - 1) / big)}"'))
+    text = emit(analyze(path))
+    assert "//" not in text and "            Unit(3, 9),\n            Unit(9, 10),\n" in text
+    namespace: dict = {}
+    exec(compile(text, "grow.py", "exec"), namespace)
+    with torch.device("meta"):
+        ours = namespace["Model"]()
+    assert _shapes(ours) == _shapes(archspec.compile(path, device="meta"))
+
+
 def test_pyramidnet_takes_alpha_and_n_and_builds_table_4():
     """PyramidNet's unit k (1 .. N = 3n) is floor(16 + alpha k / N) wide (Han et al. 2017, Eq. 2):
     the top class takes alpha and n, computes `units = 3 * n` as the spec does, and builds each

@@ -400,8 +400,7 @@ def counted_runs(planner: ClassPlanner, plan: ClassPlan) -> dict[str, dict[int, 
             first = end
             while first > k and keys[first - 1] == keys[end]:
                 first -= 1
-            if all(_index_at(mine, call, m, steps[m].offset) for m in range(first, end + 1)):
-                runs[first] = steps[first]
+            runs[first] = steps[first]     # (an Indexed member's index is its step's: `for i in range(j, n)`)
         out[c.local] = runs
     return out
 
@@ -420,16 +419,7 @@ def _member_keys(call: Call, slots: list[str | None]) -> list[tuple | None]:
         mine = slots[at:at + len(numbers)]
         at += len(numbers)
         keys.append((_shape_key(v), tuple(s if s is not None else repr(x) for s, (_, x) in zip(mine, numbers))))
-    return keys      # (an Indexed slot as its text: the steps' alike where the index is the step's, `_index_at`)
-
-
-def _index_at(slots: list[str | None], call: Call, member: int, step: int) -> bool:
-    """Member `member` of an nn.Sequential reads no step index, or its repeat's step's (`step`):
-    its index's value, where a counted run writes it `for i in range(j, n)`."""
-    at = sum(len(_numbers(v, "", [])) if isinstance(v, Call) else int(is_number(v)) for _, v in call.args[:member])
-    v = call.args[member][1]
-    mine = slots[at:at + len(_numbers(v, "", []))] if isinstance(v, Call) else []
-    return all(s.value == step for s in mine if isinstance(s, Indexed))
+    return keys      # (an Indexed slot as its text: the steps alike read their index alike)
 
 
 def member_sizes(planner: ClassPlanner) -> list[tuple[str, list[int]]]:

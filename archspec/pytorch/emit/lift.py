@@ -214,7 +214,7 @@ class Lifter:
         the last step's is the count less one (PyramidNet's last unit, `floor(16 + alpha * (2 * n +
         (n - 1) + 1) / units)`) and another's value ties the count's names to their values (`folded`)."""
         value = b.arg_env[n]
-        if not (self.channels is not None and b.count is not None and n == b.index and value == b.repeat
+        if not (self.channels is not None and b.count is not None and n == b.index      # (its value: b.repeat)
                 and c is not None and self._block(c.path) is self.own):
             return constant(value)
         if evaluate(b.count, {**c.spec_params, **c.args, **c.lets}) == value + 1:
