@@ -531,20 +531,6 @@ KNOWN: dict[str, list[str]] = {
     'mobilenet_v2': [
         "block-split: block 'inverted_residual' is 2 classes: InvertedResidualNoExpand, InvertedResidual",
     ],
-    'pyramidnet110': [
-        "top-missing: PyramidNet110 does not take the spec's alpha (default 48)",
-        "top-missing: PyramidNet110 does not take the spec's n (default 18)",
-        'unrolled-repeat: PyramidNet110: nn.Sequential(...) holds 18 x PyramidalUnit(...) in a row',
-        'unrolled-repeat: PyramidNet110: nn.Sequential(...) holds 17 x PyramidalUnit(...) in a row',
-        'unrolled-repeat: PyramidNet110: nn.Sequential(...) holds 17 x PyramidalUnit(...) in a row',
-    ],
-    'pyramidnet272': [
-        "top-missing: PyramidNet272 does not take the spec's alpha (default 200)",
-        "top-missing: PyramidNet272 does not take the spec's n (default 30)",
-        'unrolled-repeat: PyramidNet272: nn.Sequential(...) holds 30 x PyramidalUnit(...) in a row',
-        'unrolled-repeat: PyramidNet272: nn.Sequential(...) holds 29 x PyramidalUnit(...) in a row',
-        'unrolled-repeat: PyramidNet272: nn.Sequential(...) holds 29 x PyramidalUnit(...) in a row',
-    ],
     'resnest14d': [
         "top-missing: ResNeSt14d does not take the spec's stem_width (default 32)",
         "block-split: block 'bottleneck' is 2 classes: Bottleneck, BottleneckReduction",
