@@ -16,7 +16,7 @@ from .classnames import ParamNamer, as_tuple, classifiers
 from .counts import candidates
 from .ladder import ladder_adds
 from .lift import Indexed
-from .members import fill, member_ids_of, test_of
+from .members import fill, member_ids_of, member_test
 from .scopes import numbered, own_children
 from .specexpr import Reads, SpecExprs, spec_exprs
 from .widthexpr import named_quotients
@@ -272,32 +272,30 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
 
 def _member_tests(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
     """The test under which the class builds each member of an nn.Sequential child that some
-    instances lack (`ClassPlan.members`): a comparison of an int parameter (`t != 1`, torchvision's
-    `expand_ratio != 1`), one it takes or a block parameter it then takes, else a flag as
-    `_flag_for` finds one (`if not first:`)."""
+    instances lack (`ClassPlan.members`): the block's boolean that says where it is (`if pre:`),
+    else a comparison of an int parameter of the block (`t != 1`, torchvision's `expand_ratio !=
+    1`), which the class then takes, else a flag named after it (`_flag_for`)."""
     values = _bool_columns(plan)
     scope = plan.rep.scope
     declared = scope.declared if scope is not None else {}
-    own = list(scope.args if scope is not None else ())      # the block's own parameters first
-    block = {p: col for p, col in namer.columns() if p in own and (p in column_of or namer.params.usable(p))}
-    ints = {**block, **column_of}
+    ints = {p: col for p, col in namer.columns() if p in (scope.args if scope is not None else ())
+            and (p in column_of or namer.params.usable(p))}
     for local, chain in plan.members.items():
         ids = [set(member_ids_of(sn, local)) for sn in plan.instances]
         for k, (i, _) in enumerate(chain):
             there = tuple(i in mine for mine in ids)
-            if all(there):
-                continue
-            found = test_of(there, ints, declared)
-            if found is None:
-                flag, negated = _flag_for(values, there, column_of, namer, f"with_{local}_{k}")
-                plan.defaults.setdefault(flag, False)
-                found = (flag, f"not {flag}" if negated else flag)
-            elif found[0] not in column_of:           # a block parameter it takes for the test
+            found = None if all(there) or _says(values, there) else member_test(there, ints, declared)
+            if found is not None and found[0] not in column_of:      # a block parameter it takes for the test
                 namer.params.take(found[0])
                 column_of[found[0]] = ints[found[0]]
                 for default in _declared(plan, found[0], ints[found[0]]):     # (at most one)
                     plan.defaults[found[0]] = default
-            plan.member_tests[(local, k)] = found[1]
+            elif found is None and not all(there):
+                flag, negated = _flag_for(values, there, column_of, namer, f"with_{local}_{k}")
+                plan.defaults.setdefault(flag, False)
+                found = (flag, f"not {flag}" if negated else flag)
+            if found is not None:
+                plan.member_tests[(local, k)] = found[1]
 
 
 def _flag_for(values: dict[str, tuple], there: tuple[bool, ...], column_of: dict[str, tuple], namer: ParamNamer,

@@ -90,7 +90,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def test_of(there: tuple[bool, ...], columns: dict[str, tuple], defaults: dict[str, Any]) -> tuple[str, str] | None:
+def member_test(there: tuple[bool, ...], columns: dict[str, tuple], defaults: dict[str, Any]) -> tuple[str, str] | None:
     """The test, `p != v` or `p == v` of an int parameter p the constructor takes, that holds
     exactly at the instances that have a member (`there`): v p's one value where the member is not
     (or where it is), never where it is (is not). A comparison with p's declared default comes
