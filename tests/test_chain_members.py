@@ -111,3 +111,20 @@ def test_a_lacking_instances_numbers_and_tests():
     assert member_test(lacking, {"stride": (1, 2, 2, 2)}, {"stride": 1}) == ("stride", "stride == 1")
     assert member_test((False, True), {"t": (1, 6)}, {}) == ("t", "t != 1")
     assert member_test((False, True, False), {"t": (1, 6, 6)}, {}) is None
+
+
+def test_fuse_never_folds_a_batch_norm_into_another_pairs_place(spec_file):
+    """At b, body.1 is a conv that body.2's batch norm folds into; at a, body.1 is a ReLU (the
+    chain lacks b's second conv): the class lists no such pair, and fuse() keeps the outputs."""
+    path = spec_file("archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {p: false}\n    nodes:\n"
+                     "      - body:\n          seq:\n            - {op: conv, out: 4, k: 1}\n"
+                     "            - {op: conv, out: 4, k: 1, when: '${p}'}\n"
+                     "            - {op: relu, when: '${not p}'}\n            - batchnorm\n"
+                     "nodes:\n  - a: {use: unit}\n  - b: {use: unit, p: true}\n")
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"] and "fuse_pairs" not in text.split("class Net")[0]
+    model = archspec.compile(path).eval()
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        before = model(x)
+        assert torch.equal(model.fuse()(x), before)
