@@ -653,13 +653,9 @@ class Head(nn.Module):
 # blocks written as several classes (issue 22: torchvision writes one, with flags): how many, and
 # why one class cannot yet serve them; a block split anywhere else, or into more, fails
 SPLIT: dict[str, dict[str, tuple[int, str]]] = {
-    "mobilenet_v2": {"inverted_residual": (2, "t = 1 leaves out the first member of the `conv` chain: its indices "
-                                              "shift")},
-    "efficientnet_b0": {"mbconv": (2, "expand ratio 1 leaves out the first member of the `block` chain")},
     "xception": {"xception_module": (3, "`reps` sets the `rep` chain's length; the first ReLU and the pool are "
                                         "chain members")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
-    "resnest14d": {"bottleneck": (2, "the avg_down shortcut's own structure differs with the stride")},
     "dla34": {"tree": (2, "the level root's concat reads one more value")},
     "bn_inception": {"inception": (3, "the stride-2 modules have other branches (no 1x1, a max pool), 5b another "
                                       "pool")},
