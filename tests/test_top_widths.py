@@ -24,6 +24,7 @@ CASES = [
     pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
     pytest.param("densenet_cifar", {"growth": 7, "depth": 40}, marks=pytest.mark.slow, id="densenet_cifar"),
     pytest.param("dpn68", {"stem": 16}, id="dpn68"),
+    pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),     # timm's stem_width
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
     # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices
     pytest.param("res2net50_26w_4s", {"base_width": 14, "groups": 8}, id="res2net50_26w_4s"),
@@ -95,15 +96,44 @@ def test_res2net_s_block_computes_its_subsets_from_base_width():
     assert "        self.root = Root(2 * out, out)\n" in emit(analyze(str(SPECS / "dla34.yaml")))
 
 
-def test_a_width_another_value_does_not_fit_stays_a_number(monkeypatch):
-    """ResNeSt-14d's Bottleneck writes its input width as `planes`, which it equals only where
-    stem_width is 32: the top class may not take stem_width (vary builds the spec with 64 and
-    finds the class's source changed). Without the check it would."""
-    text = emit(analyze(str(SPECS / "resnest14d.yaml")))
-    assert "def __init__(self, num_classes=1000):" in text
+# a block's one instance whose input width is its `planes` only where the top's `w` is 16
+PLANES = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {w: 16, num_classes: 10}
+blocks:
+  unit:
+    params: {planes: int}
+    nodes:
+      - a: {op: conv, out: "${planes * 4}", k: 1}
+nodes:
+  - stem: {op: conv, out: "${w}", k: 3, pad: 1}
+  - u: {use: unit, planes: 16}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_width_another_value_does_not_fit_stays_a_number(spec_file, monkeypatch):
+    """The block's class writes its input width as `planes`, which it equals only where w is 16
+    (as ResNeSt-14d's first Bottleneck did, when it was a class of its own): the top class may
+    not take w (vary builds the spec with another and finds the class's source changed).
+    Without the check it would."""
+    path = spec_file(PLANES)
+    text = emit(analyze(path))
+    assert "self.a = nn.Conv2d(planes, planes * 4, 1)" in text and "def __init__(self, num_classes=10):" in text
     monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
-    unchecked = emit(analyze(str(SPECS / "resnest14d.yaml")))
-    assert "def __init__(self, num_classes=1000, stem_width=32):" in unchecked
+    unchecked = emit(analyze(path))
+    assert "def __init__(self, num_classes=10, w=16):" in unchecked
+
+
+def test_resnest_takes_its_stem_width():
+    """ResNeSt-14d's Bottleneck takes its input width (one class for the four, layer1.0's shortcut
+    keeping the pool's place with nn.Identity): the top class takes timm's stem_width."""
+    text = emit(analyze(str(SPECS / "resnest14d.yaml")))
+    assert "def __init__(self, num_classes=1000, stem_width=32):" in text
+    assert "Bottleneck(2 * stem_width, 64)," in text
 
 
 def test_a_spec_from_no_file_takes_no_width(tmp_path):

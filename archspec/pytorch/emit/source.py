@@ -5,6 +5,8 @@ through `literal`, identifiers only as the expander's validated names."""
 from __future__ import annotations
 
 import ast
+import itertools
+from collections.abc import Iterator
 
 from ...ir import Graph
 from ...names import Namespace, one_line
@@ -16,7 +18,8 @@ from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
 from .layout import bracketed, prose, split_line
-from .scopes import ScopeTree, located, numbered, own_children
+from .members import chain_lines
+from .scopes import Child, ScopeTree, located, numbered, own_children
 from .vary import refuted
 
 
@@ -137,6 +140,9 @@ class _ClassWriter:
             if c.local in self.plan.optional:
                 lines.append(f"        self.{c.local} = {c.local}")
                 continue
+            if c.local in self.plan.members:
+                lines += self._chain(c, slots)
+                continue
             call = self.planner.ctor(c)
             if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
                 flag, negated = self.plan.flags[c.local]
@@ -156,6 +162,18 @@ class _ClassWriter:
         if self.init:
             lines.append("        self.init_weights()")
         return lines
+
+    def _chain(self, c: Child, slots: Iterator[str | None]) -> list[str]:
+        """An nn.Sequential child whose members some instances lack, built member by member
+        (`members.chain_lines`), in a list named as torchvision's (`layers`)."""
+        call = self.planner.chain_call(self.plan, c)
+        members = [(v, list(itertools.islice(slots, len(ClassPlanner.numbers_in(v))))) for _, v in call.args]
+        tests = {k: t for (local, k), t in self.plan.member_tests.items() if local == c.local}
+        taken = Namespace({*self.plan.params, *(name for name, _ in self.plan.lets), *self.plan.optional})
+        var = taken.first("layers") or taken.fresh("layers")
+        with located(c):
+            return chain_lines(c.local, var, members, tests,
+                               lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end))
 
     def _loop(self, loop: Loop) -> list[str]:
         """`for i in range(num_layers): self.add_module(f"prefix{i + 1}", Block(... + i * step))`."""
