@@ -76,6 +76,8 @@ class Lifter:
                  channels: Callable[[str, Scope | None], ast.expr] | None = None) -> None:
         self.g, self.own, self.name = g, own, name
         self.folded: set[str] = set()
+        self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
+        self.valued: set[str] = set()     # of `folded`, those an expression written reads
         self.used: set[tuple[str, str]] = set()
         self.index: tuple[str, int] | None = None
         self._step: Scope | None = None            # the block whose step's index stays a name
@@ -131,7 +133,9 @@ class Lifter:
         if self.channels is not None and _floor_of_product(node) is not None:
             return self._floored(node, b, call)
         if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
+            valued = set(self.valued)            # (a choice of structure, as a `when:`: `shaped`)
             test = self._decided(node.test, b, call)
+            self._shaping(valued)
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
@@ -247,6 +251,7 @@ class Lifter:
         if n not in params or isinstance(params[n], str) and "${" in params[n] or self._hidden(n):
             raise Unliftable
         self.folded.add(n)
+        self.valued.add(n)
 
     def _hidden(self, n: str) -> bool:
         """A name of the class's own block that hides the spec parameter of that name."""
@@ -263,13 +268,20 @@ class Lifter:
         a width (`channels`), an argument that the class gives a block it makes as an expression:
         the class may write it so (DenseNet-CIFAR's `DenseBlock(2 * growth, (depth - 4) // 6,
         growth)`, its width `2 * growth + (depth - 4) // 6 * growth`), and `vary` checks it does."""
-        at = self._block(path)
+        at, valued = self._block(path), set(self.valued)
         while at is not None and at is not self.own:
             passed = self.channels is not None and self._block(at.path) is self.own
             for n in sorted(at.structure_reads):
                 if (n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs):
                     self._deps(n, at, False)
             at = self._block(at.path)
+        self._shaping(valued)
+
+    def _shaping(self, valued: set[str]) -> None:
+        """The parameters folded since `valued` was what `valued` held set a structure (which
+        nodes a block has, which branch a width takes): `shaped`, not `valued`."""
+        self.shaped |= self.valued - valued
+        self.valued = valued
 
     def _block(self, path: str) -> Scope | None:
         """The block instance whose names an expression at `path` (a node, a block) reads: the

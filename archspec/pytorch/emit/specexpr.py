@@ -235,7 +235,7 @@ class SpecExprs:
             held |= {n for (where, attr), text in _expressions(rep, []) if where in self.g.nodes
                      and attr not in _SHAPELESS for n in self._names(text, let_reads)} - SAFE_ON_TOP
         if self.tracked:
-            self.checked = names & held
+            self.checked = names & (held | self.tracked[0].shaped - self.tracked[0].folded)
             return names & (set(self.g.meta.structure_reads) | self.tracked[1])
         return names & held
 

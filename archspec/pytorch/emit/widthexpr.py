@@ -45,6 +45,7 @@ class TopWidths:
     def __init__(self, g: Graph) -> None:
         self.g = g
         self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
+        self.shaped: set[str] = set()            # those a structure between reads, no number written
         self._done: dict[str, Poly | None] = {}
         self._inputs: dict[str, str | None] = {}
 
@@ -92,7 +93,7 @@ class TopWidths:
         if "out" in n.exprs:
             lifter = Lifter(self.g, None, top_name(self.g), self._channels)
             poly = _poly(lifter.attribute(n, "out", False))
-            self.folded |= lifter.folded
+            self._fold(lifter)
             return poly
         if type(out) is int:
             return {(): out}
@@ -108,8 +109,14 @@ class TopWidths:
         `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
         lifter = Lifter(self.g, None, top_name(self.g), self._channels)
         text = ast.unparse(lifter.argument(self.g.scopes[path], arg, False))
-        self.folded |= lifter.folded
+        self._fold(lifter)
         return text
+
+    def _fold(self, lifter: Lifter) -> None:
+        """What the lifter wrote as numbers: a structure between's reads apart, which the top class
+        may take where `vary` finds that the spec built at another value has the same structure."""
+        self.folded |= lifter.valued
+        self.shaped |= lifter.shaped - lifter.valued
 
     def _carried(self, n: Node) -> Poly | None:
         """The width of a concat that ends a repeat carried by concatenation (DenseNet's dense
@@ -141,7 +148,7 @@ class TopWidths:
             out = _sum([self._poly(start), _times(_poly(count), widths[0])])
         except Unliftable:
             return None
-        self.folded |= lifter.folded
+        self._fold(lifter)
         return out
 
     def _step_of(self, ref: str) -> Scope | None:
