@@ -6,6 +6,7 @@ import inspect
 import pytest
 import torch
 from paths import ALL_SPECS, SPECS, shipped_source
+from source_check import check_generated_source
 
 import archspec
 from archspec.analysis import analyze
@@ -22,8 +23,11 @@ CASES = [
     pytest.param("densenet121", {"stem": 64, "growth": 32, "bn_size": 8}, marks=pytest.mark.slow, id="densenet121-bn8"),
     pytest.param("densenet161", {"stem": 50, "growth": 7, "bn_size": 2}, marks=pytest.mark.slow, id="densenet161"),
     pytest.param("densenet264", {"stem": 33, "growth": 5, "bn_size": 3}, marks=pytest.mark.slow, id="densenet264"),
-    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2}, marks=pytest.mark.slow,
-                 id="densenet_cifar"),
+    # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice)
+    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0},
+                 marks=pytest.mark.slow, id="densenet_cifar"),
+    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "bottleneck": 4, "compression": 0.3},
+                 marks=pytest.mark.slow, id="densenet_cifar-0.3"),
     pytest.param("dpn68", {"stem": 16}, id="dpn68"),
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
     # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices
@@ -268,11 +272,20 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     """DenseNet-BC's depth L = 6n + 4 sets each dense block's layers, n = (L - 4) // 6, and so the
     width of each block's output (its input plus n times growth). The class writes both from it and
     builds the paper's other DenseNet-BC's (Huang et al. 2017, Table 2: L = 250, k = 24: 15.3M;
-    L = 190, k = 40: 25.6M)."""
+    L = 190, k = 40: 25.6M). Its transitions' widths floor(theta * w) as `int(w * compression)`,
+    its stem's as the spec's choice; the source whitelist admits those forms, no other call or
+    test."""
     text = emit(analyze(str(SPECS / "densenet_cifar.yaml")))
-    assert "    def __init__(self, num_classes=10, growth=12, depth=100, bottleneck=4):\n" in text
+    assert "    def __init__(self, num_classes=10, bottleneck=4, compression=0.5, growth=12, depth=100):\n" in text
     assert "        denseblock1_layers = (depth - 4) // 6\n" in text
-    assert "        transition1_out_channels = (2 * growth + denseblock1_layers * growth) // 2\n" in text
+    assert ("        transition1_out_channels = int(\n"
+            "            (conv0_out_channels + denseblock1_layers * growth) * compression\n") in text
+    check_generated_source(text)
+    for evil in (text.replace("= int(\n", "= float(\n"), text.replace("compression < 1", "compression.real < 1"),
+                 text.replace("bottleneck > 0", "bottleneck > len('')")):
+        assert evil != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(evil)
     cls = _model_class("densenet_cifar")
     for values, millions in (({"depth": 250, "growth": 24}, 15.3), ({"depth": 190, "growth": 40}, 25.6)):
         assert round(_built(cls, "densenet_cifar", **values) / 1e6, 1) == millions, values

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .specexpr import SpecExprs
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)    # what generated source may compute
+_COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)     # and, in a width's choice, compare
 _EXACT = 1 << 20         # the largest numerator and denominator of a factor under a floor (`_floored`)
 
 
@@ -73,8 +74,9 @@ class Lifter:
     index read, (name, value)."""
 
     def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
-                 channels: Callable[[str, Scope | None], ast.expr] | None = None) -> None:
+                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False) -> None:
         self.g, self.own, self.name = g, own, name
+        self.choices = choices            # a width's `a if test else b` and `floor(w * c)` written with names
         self.folded: set[str] = set()
         self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
         self.valued: set[str] = set()     # of `folded`, those an expression written reads
@@ -133,6 +135,10 @@ class Lifter:
         if self.channels is not None and _floor_of_product(node) is not None:
             return self._floored(node, b, call)
         if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
+            written = self._written(lambda: ast.IfExp(self._test(node.test, b, call), self._expr(node.body, b, call),
+                                                      self._expr(node.orelse, b, call)))
+            if written is not None:
+                return written
             valued = set(self.valued)            # (a choice of structure, as a `when:`: `shaped`)
             test = self._decided(node.test, b, call)
             self._shaping(valued)
@@ -140,6 +146,33 @@ class Lifter:
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
         return self._value(node, b, call)           # a table's entry, a sum: a number
+
+    def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
+        """Where `choices`, what `make` writes, where it reads a name (else None, and nothing it
+        recorded kept: the caller writes the part as a number)."""
+        if not self.choices:
+            return None
+        kept = (set(self.folded), set(self.shaped), set(self.valued), set(self.used))
+        try:
+            out = make()
+        except Unliftable:
+            out = None
+        if out is not None and any(isinstance(n, ast.Name) for n in ast.walk(out)):
+            return out
+        self.folded, self.shaped, self.valued, self.used = kept
+        return None
+
+    def _test(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
+        """A choice's test written with names: comparisons of expressions, `and`, `or`, `not`
+        (DenseNet-CIFAR's `bottleneck > 0 and compression < 1`)."""
+        if isinstance(node, ast.BoolOp):
+            return ast.BoolOp(node.op, [self._test(v, b, call) for v in node.values])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return ast.UnaryOp(node.op, self._test(node.operand, b, call))
+        if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
+            return ast.Compare(self._expr(node.left, b, call), node.ops,
+                               [self._expr(c, b, call) for c in node.comparators])
+        return self._expr(node, b, call)
 
     def _width(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """`input.channels` (`block_input.channels`) as the expression of that tensor's width."""
@@ -157,6 +190,10 @@ class Lifter:
         2**33) and its floor is that of the integer quotient."""
         product = _floor_of_product(node)
         assert product is not None
+        written = self._written(lambda: _floor(ast.BinOp(self._expr(product.left, b, call), ast.Mult(),
+                                                         self._expr(product.right, b, call))))
+        if written is not None:
+            return written
         for width, factor in ((product.left, product.right), (product.right, product.left)):
             try:
                 c = self._value(factor, b, call)
@@ -293,6 +330,15 @@ class Lifter:
                 return s
             at = parent(at)
         return None
+
+
+def _floor(product: ast.BinOp) -> ast.expr:
+    """`int(w * c)`: the spec's `floor(w * c)`, the same floating-point product with its fraction
+    dropped: a width, at or above 0, where `int`'s truncation is the floor (a negative product
+    is a width the spec refuses). Not where a factor is a number: `_floored` writes that."""
+    if any(isinstance(x, ast.Constant) for x in (product.left, product.right)):
+        raise Unliftable                  # a factor that is a number: `w * p // q`, exactly (`_floored`)
+    return ast.Call(ast.Name("int"), [product], [])
 
 
 def _channels_of(node: ast.AST) -> str | None:

@@ -32,7 +32,7 @@ from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
 from .widthexpr import IN_WIDTH as _IN_WIDTH
-from .widthexpr import TopWidths, argument_of, collected, follows, tracked
+from .widthexpr import Keys, TopWidths, WidthText, argument_of, collected, follows, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 _DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
          ast.Mod: operator.mod}
 _OPERATORS = tuple(_DONE)
+_COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad",  # torch's: the spec's
            "fill_value": "init"}
 # The spec's parameter a top or group class takes though its nodes read it: it sets the width of
@@ -201,6 +202,7 @@ class SpecExprs:
         self.reads, self.done = Reads(), set[tuple[str, str]]()
         self.passed: list[tuple[ScopeNode, str, str]] = []     # (block, its argument, the expression given)
         self.follow = True                         # every input width follows (`_widths_follow`)
+        self.choosing = False                      # writing a top width's choices and floors (`WidthText`)
         self.widths = Widths(g, instances[0].sn)
 
     def write_all(self, origins: list[tuple[Child, str] | None], columns: list[tuple],
@@ -283,7 +285,7 @@ class SpecExprs:
                                    and arg in self.child(child.sub).free)
         if not all(type(v) is int for v in column) and not rate:
             return None
-        texts: Iterator[tuple[tuple[str, str] | None, str]]
+        texts: Iterator[tuple[Keys, str]]
         index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
         if index is None:
             return None
@@ -306,7 +308,7 @@ class SpecExprs:
                     out = self._write(text, index)
                 except Unwritable:
                     continue
-                self.done.update([key] if key else [])
+                self.done.update(key if isinstance(key, frozenset) else [key] if key else [])
                 if isinstance(out, ast.Constant):
                     return None         # a number after all (a constant spec parameter): as numbers are
                 if child.subscope is not None:
@@ -367,6 +369,7 @@ class SpecExprs:
         """The expression with each name the class's own, a repeat index its value: checked, its
         reads recorded."""
         reads = self.reads.copy()
+        self.choosing = isinstance(text, WidthText)
         out = self._rewrite(parse(text), reads, (), index or {})
         self.reads = reads                       # recorded once the whole expression is writable
         return out
@@ -385,6 +388,8 @@ class SpecExprs:
             return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within, index))
         if isinstance(node, ast.Name) and type(index.get(node.id)) is int:
             return ast.Constant(index[node.id])
+        if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
+            return self._choice(node, reads, within, index)
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = self._column("in_channels")
@@ -394,6 +399,27 @@ class SpecExprs:
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
+        raise Unwritable
+
+    def _choice(self, node: ast.expr, reads: Reads, within: tuple[str, ...], index: dict[str, int]) -> ast.expr:
+        """The top class's width as `TopWidths` writes a choice and a floor: `a if test else b`,
+        its test comparisons of expressions joined by and/or/not (a float there, DenseNet-CIFAR's
+        `compression < 1`), `int(w * compression)`."""
+        def part(e: ast.expr) -> ast.expr:
+            if isinstance(e, ast.Constant) and type(e.value) is float:
+                return ast.Constant(e.value)
+            return self._rewrite(e, reads, within, index)
+        if isinstance(node, ast.IfExp):
+            return ast.IfExp(part(node.test), part(node.body), part(node.orelse))
+        if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
+            return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
+        if isinstance(node, ast.BoolOp):
+            return ast.BoolOp(node.op, [part(v) for v in node.values])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return ast.UnaryOp(node.op, part(node.operand))
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "int"
+                and len(node.args) == 1 and not node.keywords):
+            return ast.Call(ast.Name("int"), [part(node.args[0])], [])
         raise Unwritable
 
     def own_name(self, name: str, reads: Reads) -> ast.expr:
@@ -570,8 +596,9 @@ def _rates(column: tuple) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _names_in(text: str) -> frozenset[str]:
-    """The names an expression reads (not a comprehension's own)."""
+    """The names an expression reads (not a comprehension's own, nor a function it calls: `int`)."""
     tree = parse(text)
     bound = {n.id for c in ast.walk(tree) if isinstance(c, ast.comprehension) for n in ast.walk(c.target)
              if isinstance(n, ast.Name)}
-    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)) - bound
+    called = {id(c.func) for c in ast.walk(tree) if isinstance(c, ast.Call)}
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called) - bound
