@@ -135,8 +135,8 @@ class Lifter:
         if self.channels is not None and _floor_of_product(node) is not None:
             return self._floored(node, b, call)
         if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
-            written = self._written(lambda: ast.IfExp(self._test(node.test, b, call), self._expr(node.body, b, call),
-                                                      self._expr(node.orelse, b, call)))
+            part: Callable[[ast.AST], ast.expr] = lambda e: self._expr(e, b, call)   # noqa: E731
+            written = self._written(lambda: ast.IfExp(_test(node.test, part), part(node.body), part(node.orelse)))
             if written is not None:
                 return written
             valued = set(self.valued)            # (a choice of structure, as a `when:`: `shaped`)
@@ -161,18 +161,6 @@ class Lifter:
             return out
         self.folded, self.shaped, self.valued, self.used = kept
         return None
-
-    def _test(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
-        """A choice's test written with names: comparisons of expressions, `and`, `or`, `not`
-        (DenseNet-CIFAR's `bottleneck > 0 and compression < 1`)."""
-        if isinstance(node, ast.BoolOp):
-            return ast.BoolOp(node.op, [self._test(v, b, call) for v in node.values])
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return ast.UnaryOp(node.op, self._test(node.operand, b, call))
-        if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
-            return ast.Compare(self._expr(node.left, b, call), node.ops,
-                               [self._expr(c, b, call) for c in node.comparators])
-        return self._expr(node, b, call)
 
     def _width(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """`input.channels` (`block_input.channels`) as the expression of that tensor's width."""
@@ -212,7 +200,7 @@ class Lifter:
     def _name(self, n: str, b: Scope | None, call: bool) -> ast.expr:
         if call and b is not None:                  # b's arguments: where b is made
             c = self._block(b.path)
-            if self._is_index(n, b, c):
+            if _is_index(n, b, c):
                 if b is self._step and n == b.index and name_problem(n) is None:
                     self.index = (n, b.arg_env[n])
                     return ast.Name(n)
@@ -265,7 +253,7 @@ class Lifter:
         comes from (`folded`); raise where that is not known, or it is the class's own."""
         if call and b is not None:
             c = self._block(b.path)
-            if not self._is_index(n, b, c):          # an index: its structure's (`_structures`)
+            if not _is_index(n, b, c):          # an index: its structure's (`_structures`)
                 self._deps(n, c, False)
         elif b is self.own or b is None:
             self._spec(n)
@@ -293,11 +281,6 @@ class Lifter:
     def _hidden(self, n: str) -> bool:
         """A name of the class's own block that hides the spec parameter of that name."""
         return self.own is not None and (n in self.own.args or n in self.own.lets)
-
-    @staticmethod
-    def _is_index(n: str, b: Scope, c: Scope | None) -> bool:
-        """Where b is made, n is a repeat's index (neither the caller's parameter nor its `let:`)."""
-        return n in b.arg_env and not (c is not None and (n in c.args or n in c.lets))
 
     def _structures(self, path: str) -> None:
         """The spec parameters the structure of each block between the class and `path` reads
@@ -330,6 +313,23 @@ class Lifter:
                 return s
             at = parent(at)
         return None
+
+
+def _is_index(n: str, b: Scope, c: Scope | None) -> bool:
+    """Where b is made, n is a repeat's index (neither the caller's parameter nor its `let:`)."""
+    return n in b.arg_env and not (c is not None and (n in c.args or n in c.lets))
+
+
+def _test(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr:
+    """A choice's test written with names: comparisons of expressions (each as `part` writes
+    it), `and`, `or`, `not` (DenseNet-CIFAR's `bottleneck > 0 and compression < 1`)."""
+    if isinstance(node, ast.BoolOp):
+        return ast.BoolOp(node.op, [_test(v, part) for v in node.values])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return ast.UnaryOp(node.op, _test(node.operand, part))
+    if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
+        return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
+    return part(node)
 
 
 def _floor(product: ast.BinOp) -> ast.expr:

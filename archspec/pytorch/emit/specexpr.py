@@ -389,7 +389,8 @@ class SpecExprs:
         if isinstance(node, ast.Name) and type(index.get(node.id)) is int:
             return ast.Constant(index[node.id])
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
-            return self._choice(node, reads, within, index)
+            return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
+                           is float else self._rewrite(e, reads, within, index))
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = self._column("in_channels")
@@ -399,27 +400,6 @@ class SpecExprs:
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
-        raise Unwritable
-
-    def _choice(self, node: ast.expr, reads: Reads, within: tuple[str, ...], index: dict[str, int]) -> ast.expr:
-        """The top class's width as `TopWidths` writes a choice and a floor: `a if test else b`,
-        its test comparisons of expressions joined by and/or/not (a float there, DenseNet-CIFAR's
-        `compression < 1`), `int(w * compression)`."""
-        def part(e: ast.expr) -> ast.expr:
-            if isinstance(e, ast.Constant) and type(e.value) is float:
-                return ast.Constant(e.value)
-            return self._rewrite(e, reads, within, index)
-        if isinstance(node, ast.IfExp):
-            return ast.IfExp(part(node.test), part(node.body), part(node.orelse))
-        if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
-            return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
-        if isinstance(node, ast.BoolOp):
-            return ast.BoolOp(node.op, [part(v) for v in node.values])
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return ast.UnaryOp(node.op, part(node.operand))
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "int"
-                and len(node.args) == 1 and not node.keywords):
-            return ast.Call(ast.Name("int"), [part(node.args[0])], [])
         raise Unwritable
 
     def own_name(self, name: str, reads: Reads) -> ast.expr:
@@ -455,6 +435,24 @@ class SpecExprs:
         if name == "in_channels":
             return tuple(i.env["input"].get("channels") for i in self.instances)
         return tuple(as_tuple(i.env[name]) for i in self.instances)
+
+
+def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
+    """The top class's width as `TopWidths` writes a choice and a floor, each part as `part`
+    writes it: `a if test else b`, its test comparisons joined by and/or/not (a float there,
+    DenseNet-CIFAR's `compression < 1`), `int(w * compression)`."""
+    if isinstance(node, ast.IfExp):
+        return ast.IfExp(part(node.test), part(node.body), part(node.orelse))
+    if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
+        return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
+    if isinstance(node, ast.BoolOp):
+        return ast.BoolOp(node.op, [part(v) for v in node.values])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return ast.UnaryOp(node.op, part(node.operand))
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "int"
+            and len(node.args) == 1 and not node.keywords):
+        return ast.Call(ast.Name("int"), [part(node.args[0])], [])
+    raise Unwritable
 
 
 def _indices(g: Graph, instances: list[Instance], child: Child) -> dict[str, int] | None:
