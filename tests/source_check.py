@@ -9,23 +9,23 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
 - helper classes (TableConv, Subsample, PadChannels, ...) are accepted only when they are,
   AST for AST, one of the helper texts that registered ops carry (`Call.defs`: constants
   of the op modules, never influenced by a spec);
-- block classes: a docstring, the root class's literal attributes (input_shape,
-  output_names, loss_weights), and the methods __init__, forward and init_weights, made
-  of assignments (in __init__ to self.<child>, or to a local of integer arithmetic of names
-  and ints: a block's `let:`), calls, returns, `out += identity` and the few `if`/`for` forms the
-  emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
-  argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
-  range(n)]`, or whose numbers follow their step's index `*[Block(..., rate * (3 + j) / 17.0) for j in
-  range(3)]` (also `range(1, 4)`: a name no other in __init__ has, which the call reads), and its
-  named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
-  a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
-  and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
-  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
-  enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list, `outs.append(sp)`,
-  choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item, `outs[-1]`), and
-  its comprehension of the members' calls as a call's argument, `torch.stack([path(x) for path in
-  self.paths], 1)`);
-  forward annotated with torch.Tensor types only;
+- block classes: a docstring, the root class's literal attributes (input_shape, output_names,
+  loss_weights), and the methods __init__, forward and init_weights, made of assignments (in
+  __init__ to self.<child>, or to a local of integer arithmetic of names and ints: a block's `let:`;
+  the top class's width, also a choice by comparisons of such arithmetic `a if x > 0 and c < 1 else
+  b` and a floor `int(w * c)`), calls, returns, `out += identity` and the few `if`/`for` forms the
+  emitter writes (`if self.downsample is not None:` for an optional child, whose __init__ argument
+  defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in range(n)]`, or
+  whose numbers follow their step's index `*[Block(..., rate * (3 + j) / 17.0) for j in range(3)]`
+  (also `range(1, 4)`: a name no other in __init__ has, which the call reads), and its named
+  children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`; a repeat's `for i in range(n):
+  self.add_module(f"name{i + 1}", Block(...))` and `for layer in self.children():`; forward's loops
+  over nn.ModuleLists, `for conv in self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a
+  ladder's `for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):` (its body may append a
+  variable to a list, `outs.append(sp)`, choose by `i == 0` or `i == 0 or self.<flag>`, and read the
+  list's last item, `outs[-1]`), and its comprehension of the members' calls as a call's argument,
+  `torch.stack([path(x) for path in self.paths], 1)`); forward annotated with torch.Tensor types
+  only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
