@@ -9,27 +9,24 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
 - helper classes (TableConv, Subsample, PadChannels, ...) are accepted only when they are,
   AST for AST, one of the helper texts that registered ops carry (`Call.defs`: constants
   of the op modules, never influenced by a spec);
-- block classes: a docstring, the root class's literal attributes (input_shape,
-  output_names, loss_weights), and the methods __init__, forward and init_weights, made
-  of assignments (in __init__ to self.<child>, or to a local of integer arithmetic of names
-  and ints: a block's `let:`), calls, returns, `out += identity` and the few `if`/`for` forms the
-  emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
-  argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
-  range(n)]`, or whose numbers follow their step's index `*[Block(..., rate * (3 + j) / 17.0) for j in
-  range(3)]` (also `range(1, 4)`, or `range(1, n)` to the top class's count: a name no other in
-  __init__ has, which the call reads), and its
-  named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
-  an nn.Sequential of members some instances lack, built as torchvision's InvertedResidual:
-  `layers = [Module(...), ...]` (or `[]`), `if t != 1:` / `if [not] flag:` with one
-  `layers.append(Module(...))`, `layers.extend([Module(...), ...])`, `nn.Sequential(*layers)`;
-  a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
-  and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
-  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
-  enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list, `outs.append(sp)`,
-  choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item, `outs[-1]`), and
-  its comprehension of the members' calls as a call's argument, `torch.stack([path(x) for path in
-  self.paths], 1)`);
-  forward annotated with torch.Tensor types only;
+- block classes: a docstring, the root class's literal attributes (input_shape, output_names, loss_weights),
+  and the methods __init__, forward and init_weights, made of assignments (in __init__ to self.<child>, or
+  to a local of integer arithmetic of names and ints: a block's `let:`; the top class's width, also a choice
+  by comparisons of such arithmetic `a if x > 0 and c < 1 else b` and a floor `int(w * c)`), calls, returns,
+  `out += identity` and the few `if`/`for` forms the emitter writes (`if self.downsample is not None:` for
+  an optional child, whose __init__ argument defaults to None; nn.Sequential's run of equal children
+  `*[Block(...) for _ in range(n)]`, or whose numbers follow their step's index `*[Block(..., rate * (3 + j)
+  / 17.0) for j in range(3)]` (also `range(1, 4)`, or `range(1, n)` to the top class's count: a name no
+  other in __init__ has, which the call reads), and its named children `nn.Sequential(OrderedDict([("name",
+  Block(...)), ...]))`; an nn.Sequential of members some instances lack, built as torchvision's
+  InvertedResidual: `layers = [Module(...), ...]` (or `[]`), `if t != 1:` / `if [not] flag:` with one
+  `layers.append(Module(...))`, `layers.extend([Module(...), ...])`, `nn.Sequential(*layers)`; a repeat's
+  `for i in range(n): self.add_module(f"name{i + 1}", Block(...))` and `for layer in self.children():`;
+  forward's loops over nn.ModuleLists, `for conv in self.convs:` / `for conv, bn in zip(self.convs,
+  self.bns):`, a ladder's `for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):` (its body may append
+  a variable to a list, `outs.append(sp)`, choose by `i == 0` or `i == 0 or self.<flag>`, and read the
+  list's last item, `outs[-1]`), and its comprehension of the members' calls as a call's argument,
+  `torch.stack([path(x) for path in self.paths], 1)`); forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
@@ -54,7 +51,9 @@ import sys
 
 IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import nn"]
 ORDERED = "from collections import OrderedDict"      # first, where an nn.Sequential names its children
-GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min"}   # max/min: a floored width
+GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min",   # max/min: a floored width
+           "int"}                       # int: the top class's floor of a product (`int(w * compression)`)
+COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}
 PLAIN = re.compile(r"^[A-Za-z0-9_]+(-[0-9]+)?(\.[A-Za-z0-9_]+(-[0-9]+)?)*$")   # an identifier, a number, a dotted
@@ -114,6 +113,35 @@ def _arithmetic(e: ast.AST) -> bool:
     if isinstance(e, ast.UnaryOp):
         return isinstance(e.op, ast.USub) and _arithmetic(e.operand)
     return isinstance(e, ast.Name) or isinstance(e, ast.Constant) and type(e.value) is int
+
+
+def _width(e: ast.AST) -> bool:
+    """The top class's width local (emit/widthexpr.py): integer arithmetic, a choice between two
+    by a test (`2 * growth if bottleneck > 0 and compression < 1 else 16`), or the floor of a
+    product `int((a + b) * compression)`, of such parts."""
+    if isinstance(e, ast.IfExp):
+        return _test(e.test) and _width(e.body) and _width(e.orelse)
+    if isinstance(e, ast.Call):
+        return (isinstance(e.func, ast.Name) and e.func.id == "int" and len(e.args) == 1 and not e.keywords
+                and isinstance(e.args[0], ast.BinOp) and isinstance(e.args[0].op, ast.Mult)
+                and all(_width(x) or isinstance(x, ast.Name) for x in (e.args[0].left, e.args[0].right)))
+    if isinstance(e, ast.BinOp):
+        return isinstance(e.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)) \
+            and _width(e.left) and _width(e.right)
+    return _arithmetic(e)
+
+
+def _test(e: ast.AST) -> bool:
+    """A width choice's test: comparisons of widths and numbers (a float too: `compression < 1`),
+    joined by and/or/not, or a name."""
+    if isinstance(e, ast.BoolOp):
+        return all(map(_test, e.values))
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+        return _test(e.operand)
+    if isinstance(e, ast.Compare):
+        return all(isinstance(op, COMPARE) for op in e.ops) and all(
+            _width(x) or isinstance(x, ast.Constant) and type(x.value) is float for x in (e.left, *e.comparators))
+    return isinstance(e, ast.Name)
 
 
 def _fail(node, why):
@@ -297,10 +325,16 @@ class _Checker:
             if self.forward and _ladder_test(node.test):    # a ladder's: `... if i == 0 or self.first else ...`
                 flag = node.test.values[-1] if isinstance(node.test, ast.BoolOp) else node.test.left
                 flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
+            elif not self.forward and not isinstance(flag, ast.Name) and _test(node.test):
+                flag = None             # a width's choice (emit/widthexpr.py): each name it reads checked
+                for n in ast.walk(node.test):
+                    if isinstance(n, ast.Name):
+                        self.expr(n, names)
             elif not isinstance(flag, ast.Name):
                 _fail(node.test, "a choice by other than a flag")
             for part in (flag, node.body, node.orelse):
-                self.expr(part, names)
+                if part is not None:
+                    self.expr(part, names)
             return
         if isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)) or not isinstance(node.operand, ast.Constant):
@@ -584,8 +618,9 @@ class _Checker:
                 if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
                     self.lists.add(s.targets[0].id)
                 elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
-                        isinstance(s.targets[0], ast.Name) and _arithmetic(s.value)):
-                    _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`)")
+                        isinstance(s.targets[0], ast.Name) and _width(s.value)):
+                    _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`, "
+                             "a width)")
                 if kind == "forward" and isinstance(s.targets[0], ast.Attribute):
                     _fail(s, "forward assigns to an attribute")
                 self.target(s.targets[0], names, reserved)

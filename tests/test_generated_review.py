@@ -480,25 +480,6 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 # The findings left (issue 22), each spec's exactly: what the emitter cannot yet write as
 # torchvision would. A finding not listed fails the test; so does a listed one once it is gone.
 KNOWN: dict[str, list[str]] = {
-    'densenet121': [
-        "top-missing: DenseNet121 does not take the spec's bn_size (default 4)",
-    ],
-    'densenet161': [
-        "top-missing: DenseNet161 does not take the spec's bn_size (default 4)",
-    ],
-    'densenet169': [
-        "top-missing: DenseNet169 does not take the spec's bn_size (default 4)",
-    ],
-    'densenet201': [
-        "top-missing: DenseNet201 does not take the spec's bn_size (default 4)",
-    ],
-    'densenet264': [
-        "top-missing: DenseNet264 does not take the spec's bn_size (default 4)",
-    ],
-    'densenet_cifar': [
-        "top-missing: DenseNetCIFAR does not take the spec's compression (default 0.5)",
-        "top-missing: DenseNetCIFAR does not take the spec's bottleneck (default 4)",
-    ],
     'dpn68': [
         "top-missing: DPN68 does not take the spec's k_r (default 128)",
     ],

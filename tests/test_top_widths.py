@@ -7,6 +7,7 @@ import random
 import pytest
 import torch
 from paths import ALL_SPECS, SPECS, shipped_source
+from source_check import check_generated_source
 
 import archspec
 from archspec.analysis import analyze
@@ -19,10 +20,16 @@ from archspec.pytorch.emit.widthexpr import TopWidths
 # the spec, the width parameters its top class takes (num_classes aside), and other values of
 # them (odd ones: DenseNet's transitions halve their input, floor included)
 CASES = [
-    pytest.param("densenet121", {"stem": 24, "growth": 12}, id="densenet121"),
-    pytest.param("densenet161", {"stem": 50, "growth": 7}, marks=pytest.mark.slow, id="densenet161"),
-    pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
-    pytest.param("densenet_cifar", {"growth": 7, "depth": 40}, marks=pytest.mark.slow, id="densenet_cifar"),
+    # torchvision's DenseNet(bn_size=4): the bottleneck's width bn_size * growth_rate, 2 and 8 here
+    pytest.param("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, id="densenet121"),
+    pytest.param("densenet121", {"stem": 64, "growth": 32, "bn_size": 8}, marks=pytest.mark.slow, id="densenet121-bn8"),
+    pytest.param("densenet161", {"stem": 50, "growth": 7, "bn_size": 2}, marks=pytest.mark.slow, id="densenet161"),
+    pytest.param("densenet264", {"stem": 33, "growth": 5, "bn_size": 3}, marks=pytest.mark.slow, id="densenet264"),
+    # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice)
+    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0},
+                 marks=pytest.mark.slow, id="densenet_cifar"),
+    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "bottleneck": 4, "compression": 0.3},
+                 marks=pytest.mark.slow, id="densenet_cifar-0.3"),
     pytest.param("dpn68", {"stem": 16}, id="dpn68"),
     pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),     # timm's stem_width
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
@@ -139,7 +146,7 @@ def test_resnest_takes_its_stem_width():
 def test_a_spec_from_no_file_takes_no_width(tmp_path):
     """vary reloads the spec from its file; a graph with none keeps its widths as numbers."""
     g = analyze(str(SPECS / "densenet121.yaml"))
-    assert "def __init__(self, num_classes=1000, stem=64, growth=32):" in emit(g)
+    assert "def __init__(self, num_classes=1000, stem=64, growth=32, bn_size=4):" in emit(g)
     g.meta.file = None
     assert "def __init__(self, num_classes=1000):" in emit(g)
 
@@ -247,7 +254,7 @@ def test_a_quotient_two_numbers_read_is_a_local():
     text = emit(analyze(str(SPECS / "densenet121.yaml")))
     assert ("        transition1_out_channels = (stem + 6 * growth) // 2\n"
             "        transition2_out_channels = (transition1_out_channels + 12 * growth) // 2\n") in text
-    assert '("denseblock2", DenseBlock(transition1_out_channels, 12, growth)),' in text
+    assert "DenseBlock(transition1_out_channels, 12, growth, bn_size=bn_size)," in text
     assert "nn.Linear(transition3_out_channels + 16 * growth, num_classes)" in text
 
 
@@ -407,14 +414,55 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     """DenseNet-BC's depth L = 6n + 4 sets each dense block's layers, n = (L - 4) // 6, and so the
     width of each block's output (its input plus n times growth). The class writes both from it and
     builds the paper's other DenseNet-BC's (Huang et al. 2017, Table 2: L = 250, k = 24: 15.3M;
-    L = 190, k = 40: 25.6M)."""
+    L = 190, k = 40: 25.6M). Its transitions' widths floor(theta * w) as `int(w * compression)`,
+    its stem's as the spec's choice; the source whitelist admits those forms, no other call or
+    test."""
     text = emit(analyze(str(SPECS / "densenet_cifar.yaml")))
-    assert "    def __init__(self, num_classes=10, growth=12, depth=100):\n" in text
+    assert "    def __init__(self, num_classes=10, bottleneck=4, compression=0.5, growth=12, depth=100):\n" in text
     assert "        denseblock1_layers = (depth - 4) // 6\n" in text
-    assert "        transition1_out_channels = (2 * growth + denseblock1_layers * growth) // 2\n" in text
+    assert ("        transition1_out_channels = int(\n"
+            "            (conv0_out_channels + denseblock1_layers * growth) * compression\n") in text
+    check_generated_source(text)
+    for evil in (text.replace("= int(\n", "= float(\n"), text.replace("compression < 1", "compression.real < 1"),
+                 text.replace("bottleneck > 0", "bottleneck > len('')")):
+        assert evil != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(evil)
     cls = _model_class("densenet_cifar")
     for values, millions in (({"depth": 250, "growth": 24}, 15.3), ({"depth": 190, "growth": 40}, 25.6)):
         assert round(_built(cls, "densenet_cifar", **values) / 1e6, 1) == millions, values
+
+
+# the top's `b` read by a block's structure (`when:`), as DenseNet's bn_size, and given to its width `m`
+SHAPED = """archspec: 1
+name: shaped
+input: [3, 8, 8]
+params: {w: 8, b: B, num_classes: 10}
+blocks:
+  unit:
+    params: {m: int, o: 5}
+    nodes:
+      - a: {op: conv, out: "${m}", k: 1, when: "${b < 6}"}
+      - c: {op: conv, out: "${o}", k: 1}
+nodes:
+  - stem: {op: conv, out: "${w}", k: 1}
+  - u: {use: unit, m: "${3 * b}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_parameter_a_block_s_structure_reads_is_taken_where_vary_confirms_it(spec_file):
+    """A width carried up through a block whose structure reads `b` (its `when:`) holds only for
+    the structures `b` gives (`Lifter.shaped`): the top class takes `b` where the spec built at
+    another value has the same classes (b = 2, tried at 4: DenseNet's bn_size), and writes it as
+    its value where not (b = 4, tried at 8: the block loses its conv a). Unit's `m` is free (a
+    caller may vary it), so only `vary` holds `b` there."""
+    taken = emit(analyze(spec_file(SHAPED.replace("B", "2"))))
+    assert "def __init__(self, num_classes=10, w=8, b=2):" in taken and "Unit(w, 3 * b)" in taken
+    held = emit(analyze(spec_file(SHAPED.replace("B", "4"))))
+    assert "def __init__(self, num_classes=10, w=8):" in held and "Unit(w, 12)" in held
 
 
 # a dense block of the top's `n` steps, each `g + STEP` wide, joined by concatenation

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .specexpr import SpecExprs
 
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)    # what generated source may compute
+_COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)     # and, in a width's choice, compare
 _EXACT = 1 << 20         # the largest numerator and denominator of a factor under a floor (`_floored`)
 
 
@@ -73,9 +74,12 @@ class Lifter:
     index read, (name, value)."""
 
     def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
-                 channels: Callable[[str, Scope | None], ast.expr] | None = None) -> None:
+                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False) -> None:
         self.g, self.own, self.name = g, own, name
+        self.choices = choices            # a width's `a if test else b` and `floor(w * c)` written with names
         self.folded: set[str] = set()
+        self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
+        self.valued: set[str] = set()     # of `folded`, those an expression written reads
         self.used: set[tuple[str, str]] = set()
         self.index: tuple[str, int] | None = None
         self._step: Scope | None = None            # the block whose step's index stays a name
@@ -128,16 +132,37 @@ class Lifter:
                 self._here = here
         if self.channels is not None and _channels_of(node) is not None:
             return self._width(node, b, call)
+        part: Callable[[ast.AST], ast.expr] = lambda e: self._expr(e, b, call)   # noqa: E731
         if self.channels is not None and _floor_of_product(node) is not None:
-            return self._floored(node, b, call)
+            return _floored(node, part, lambda e: self._value(e, b, call), self._written)
         if self.channels is not None and _floor_of_quotient(node) is not None:
-            return self._floored_quotient(node, b, call)
+            return _floored_quotient(node, part)
         if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
+            written = self._written(lambda: ast.IfExp(_test(node.test, part), part(node.body), part(node.orelse)))
+            if written is not None:
+                return written
+            valued = set(self.valued)            # (a choice of structure, as a `when:`: `shaped`)
             test = self._decided(node.test, b, call)
+            self._shaping(valued)
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
         return self._value(node, b, call)           # a table's entry, a sum: a number
+
+    def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
+        """Where `choices`, what `make` writes, where it reads a name (else None, and nothing it
+        recorded kept: the caller writes the part as a number)."""
+        if not self.choices:
+            return None
+        kept = (set(self.folded), set(self.shaped), set(self.valued), set(self.used))
+        try:
+            out = make()
+        except Unliftable:
+            out = None
+        if out is not None and any(isinstance(n, ast.Name) for n in ast.walk(out)):
+            return out
+        self.folded, self.shaped, self.valued, self.used = kept
+        return None
 
     def _width(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """`input.channels` (`block_input.channels`) as the expression of that tensor's width."""
@@ -148,44 +173,10 @@ class Lifter:
             raise Unliftable                 # the caller's block's input: not followed
         return self.channels("", b)          # the input of block b (the graph's where b is None)
 
-    def _floored(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
-        """`floor(w * c)` (DenseNet's `floor(input.channels * compression)`) as `w * p // q`, where
-        the factor c is a number p / q with q a small power of two (0.5, 0.75; not 0.3, whose
-        q is 2**54): then w * c is exact in floating point (|w * p| < 2**53 for any width under
-        2**33) and its floor is that of the integer quotient."""
-        product = _floor_of_product(node)
-        assert product is not None
-        for width, factor in ((product.left, product.right), (product.right, product.left)):
-            try:
-                c = self._value(factor, b, call)
-            except Unliftable:
-                continue
-            v = c.value if isinstance(c, ast.Constant) else None
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
-                continue
-            p, q = v.as_integer_ratio()          # q: a power of two, as any float's
-            if q > _EXACT or p > _EXACT:
-                continue
-            w = self._expr(width, b, call)
-            return _fold(ast.BinOp(_fold(ast.BinOp(w, ast.Mult(), ast.Constant(p))), ast.FloorDiv(), ast.Constant(q)))
-        raise Unliftable
-
-    def _floored_quotient(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
-        """`floor(c + a / d)` (PyramidNet's `floor(16 + alpha * k / units)`) as `c + a // d`, where a,
-        d and c are integer arithmetic: the same number where 2|a| + |d| (|c| + 1) < 2**53 (`_EXACT_SUM`)."""
-        found = _floor_of_quotient(node)
-        assert found is not None
-        c, q = found
-        parts = [self._expr(x, b, call) for x in (q.left, q.right, *([c] if c is not None else []))]
-        if not all(map(integral, parts)):
-            raise Unliftable
-        out = _fold(ast.BinOp(parts[0], ast.FloorDiv(), parts[1]))
-        return _fold(ast.BinOp(parts[2], ast.Add(), out)) if c is not None else out
-
     def _name(self, n: str, b: Scope | None, call: bool) -> ast.expr:
         if call and b is not None:                  # b's arguments: where b is made
             c = self._block(b.path)
-            if self._is_index(n, b, c):
+            if _is_index(n, b, c):
                 if b is self._step and n == b.index and name_problem(n) is None:
                     self.index = (n, b.arg_env[n])
                     return ast.Name(n)
@@ -253,7 +244,7 @@ class Lifter:
         comes from (`folded`); raise where that is not known, or it is the class's own."""
         if call and b is not None:
             c = self._block(b.path)
-            if not self._is_index(n, b, c):          # an index: its structure's (`_structures`)
+            if not _is_index(n, b, c):          # an index: its structure's (`_structures`)
                 self._deps(n, c, False)
         elif b is self.own or b is None:
             self._spec(n)
@@ -276,15 +267,11 @@ class Lifter:
         if n not in params or isinstance(params[n], str) and "${" in params[n] or self._hidden(n):
             raise Unliftable
         self.folded.add(n)
+        self.valued.add(n)
 
     def _hidden(self, n: str) -> bool:
         """A name of the class's own block that hides the spec parameter of that name."""
         return self.own is not None and (n in self.own.args or n in self.own.lets)
-
-    @staticmethod
-    def _is_index(n: str, b: Scope, c: Scope | None) -> bool:
-        """Where b is made, n is a repeat's index (neither the caller's parameter nor its `let:`)."""
-        return n in b.arg_env and not (c is not None and (n in c.args or n in c.lets))
 
     def _structures(self, path: str) -> None:
         """The spec parameters the structure of each block between the class and `path` reads
@@ -295,7 +282,7 @@ class Lifter:
         nor what the count of the repeat that the way to `path` is a step of reads there (PyramidNet's
         stage, `repeat: ${n}`): the class may write that count (`counts`), and a step's index
         written as a number (neither a name nor the count less one) ties it (`_index`)."""
-        at, below = self._block(path), self.g.scopes.get(path)
+        at, below, valued = self._block(path), self.g.scopes.get(path), set(self.valued)
         while at is not None and at is not self.own:
             passed = self.channels is not None and self._block(at.path) is self.own
             counted = _names(parse(below.count)) if passed and below is not None and below.count else set()
@@ -304,6 +291,13 @@ class Lifter:
                         and n not in counted):
                     self._deps(n, at, False)
             at, below = self._block(at.path), at
+        self._shaping(valued)
+
+    def _shaping(self, valued: set[str]) -> None:
+        """The parameters folded since `valued` was what `valued` held set a structure (which
+        nodes a block has, which branch a width takes): `shaped`, not `valued`."""
+        self.shaped |= self.valued - valued
+        self.valued = valued
 
     def _block(self, path: str) -> Scope | None:
         """The block instance whose names an expression at `path` (a node, a block) reads: the
@@ -315,6 +309,72 @@ class Lifter:
                 return s
             at = parent(at)
         return None
+
+
+def _floored(node: ast.AST, part: Callable[[ast.AST], ast.expr], value: Callable[[ast.AST], ast.expr],
+         written: Callable[[Callable[[], ast.expr]], ast.expr | None]) -> ast.expr:
+    """`floor(w * c)` (DenseNet's `floor(input.channels * compression)`) as `w * p // q`, where
+    the factor c is a number p / q with q a small power of two (0.5, 0.75; not 0.3, whose
+    q is 2**54): then w * c is exact in floating point (|w * p| < 2**53 for any width under
+    2**33) and its floor is that of the integer quotient."""
+    product = _floor_of_product(node)
+    assert product is not None
+    named = written(lambda: _floor(ast.BinOp(part(product.left), ast.Mult(), part(product.right))))
+    if named is not None:         # (`choices`: `int(w * compression)`)
+        return named
+    for width, factor in ((product.left, product.right), (product.right, product.left)):
+        try:
+            c = value(factor)
+        except Unliftable:
+            continue
+        v = c.value if isinstance(c, ast.Constant) else None
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+            continue
+        p, q = v.as_integer_ratio()          # q: a power of two, as any float's
+        if q > _EXACT or p > _EXACT:
+            continue
+        w = part(width)
+        return _fold(ast.BinOp(_fold(ast.BinOp(w, ast.Mult(), ast.Constant(p))), ast.FloorDiv(), ast.Constant(q)))
+    raise Unliftable
+
+
+def _floored_quotient(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr:
+    """`floor(c + a / d)` (PyramidNet's `floor(16 + alpha * k / units)`) as `c + a // d`, where a,
+    d and c are integer arithmetic: the same number where 2|a| + |d| (|c| + 1) < 2**53 (`_EXACT_SUM`)."""
+    found = _floor_of_quotient(node)
+    assert found is not None
+    c, q = found
+    parts = [part(x) for x in (q.left, q.right, *([c] if c is not None else []))]
+    if not all(map(integral, parts)):
+        raise Unliftable
+    out = _fold(ast.BinOp(parts[0], ast.FloorDiv(), parts[1]))
+    return _fold(ast.BinOp(parts[2], ast.Add(), out)) if c is not None else out
+
+
+def _is_index(n: str, b: Scope, c: Scope | None) -> bool:
+    """Where b is made, n is a repeat's index (neither the caller's parameter nor its `let:`)."""
+    return n in b.arg_env and not (c is not None and (n in c.args or n in c.lets))
+
+
+def _test(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr:
+    """A choice's test written with names: comparisons of expressions (each as `part` writes
+    it), `and`, `or`, `not` (DenseNet-CIFAR's `bottleneck > 0 and compression < 1`)."""
+    if isinstance(node, ast.BoolOp):
+        return ast.BoolOp(node.op, [_test(v, part) for v in node.values])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return ast.UnaryOp(node.op, _test(node.operand, part))
+    if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
+        return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
+    return part(node)
+
+
+def _floor(product: ast.BinOp) -> ast.expr:
+    """`int(w * c)`: the spec's `floor(w * c)`, the same floating-point product with its fraction
+    dropped: a width, at or above 0, where `int`'s truncation is the floor (a negative product
+    is a width the spec refuses). Not where a factor is a number: `_floored` writes that."""
+    if any(isinstance(x, ast.Constant) for x in (product.left, product.right)):
+        raise Unliftable                  # a factor that is a number: `w * p // q`, exactly (`_floored`)
+    return ast.Call(ast.Name("int"), [product], [])
 
 
 def _channels_of(node: ast.AST) -> str | None:

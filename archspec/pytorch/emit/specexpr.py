@@ -33,7 +33,7 @@ from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
 from .steps import stepped
 from .widthexpr import IN_WIDTH as _IN_WIDTH
-from .widthexpr import TopWidths, argument_of, collected, computed, follows, top_env, tracked
+from .widthexpr import Keys, TopWidths, WidthText, argument_of, collected, computed, follows, top_env, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 _DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
          ast.Mod: operator.mod}
 _OPERATORS = tuple(_DONE)
+_COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad",  # torch's: the spec's
            "fill_value": "init"}
 # The spec's parameter a top or group class takes though its nodes read it: it sets the width of
@@ -202,6 +203,7 @@ class SpecExprs:
         self.reads, self.done = Reads(), set[tuple[str, str]]()
         self.passed: list[tuple[ScopeNode, str, str]] = []     # (block, its argument, the expression given)
         self.follow = True                         # every input width follows (`_widths_follow`)
+        self.choosing = False                      # writing a top width's choices and floors (`WidthText`)
         self.widths = Widths(g, instances[0].sn)
 
     def write_all(self, origins: list[tuple[Child, str] | None], columns: list[tuple],
@@ -230,13 +232,13 @@ class SpecExprs:
         rep = self.instances[0].sn
         let_reads = rep.scope.let_reads if rep.scope else {}
         held = {n for sub, arg, text in self.passed if arg not in self.child(sub).free
-                for n in self._names(text, let_reads)}
+                for n in _reads_through(text, let_reads)}
         if self.top:
             held |= set(self.g.meta.structure_reads)
             held |= {n for (where, attr), text in _expressions(rep, []) if where in self.g.nodes
-                     and attr not in _SHAPELESS for n in self._names(text, let_reads)} - SAFE_ON_TOP
+                     and attr not in _SHAPELESS for n in _reads_through(text, let_reads)} - SAFE_ON_TOP
         if self.tracked:             # a parameter set from others the top computes as the spec: not held
-            self.checked = names & held
+            self.checked = names & (held | self.tracked[0].shaped - self.tracked[0].folded)
             by_params = set(self.g.meta.structure_reads) - set(self.g.meta.nodes_structure_reads)
             kept = set(self.g.meta.structure_reads) - by_params | {
                 n for p, v in (self.g.meta.params or {}).items() if p not in self.let_exprs for n in _names_of(v)}
@@ -255,9 +257,9 @@ class SpecExprs:
         blocked = set(rep.scope.structure_reads) | self._held(set(params))
         for key, text in _expressions(rep, optional):
             if key not in self.done or key[0] in self.g.nodes and not _sets_width(self.g, *key):
-                blocked |= self._names(text, let_reads)
+                blocked |= _reads_through(text, let_reads)
         export = self._export_width() if self.follow else None
-        blocked |= self._shaping(optional) if export is None else self._names(export, let_reads)
+        blocked |= self._shaping(optional) if export is None else _reads_through(export, let_reads)
         return {p for p in params if p not in blocked and p != "in_channels"} & (self.params | set(self.reads.spec))
 
     def _shaping(self, optional: list[str]) -> set[str]:
@@ -265,7 +267,7 @@ class SpecExprs:
         rep = self.instances[0].sn
         let_reads = rep.scope.let_reads if rep.scope else {}
         return set(rep.scope.structure_reads if rep.scope else ()).union(*(
-            self._names(text, let_reads) for key, text in _expressions(rep, optional)
+            _reads_through(text, let_reads) for key, text in _expressions(rep, optional)
             if not (key[0] in self.g.nodes and key[1] in _SHAPELESS)))
 
     def _export_width(self) -> str | None:
@@ -287,7 +289,7 @@ class SpecExprs:
                                    and arg in self.child(child.sub).free)
         if not all(type(v) is int for v in column) and not rate:
             return None
-        texts: Iterator[tuple[tuple[str, str] | None, str]]
+        texts: Iterator[tuple[Keys, str]]
         index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
         if index is None:
             return None
@@ -313,7 +315,7 @@ class SpecExprs:
                     out = self._write(text, index)
                 except Unwritable:
                     continue
-                self.done.update([key] if key else [])
+                self.done.update(key if isinstance(key, frozenset) else [key] if key else [])
                 if isinstance(out, ast.Constant):
                     return None         # a number after all (a constant spec parameter): as numbers are
                 if child.subscope is not None:
@@ -339,7 +341,7 @@ class SpecExprs:
         loose = taken & (rep.scope.structure_reads if rep.scope else frozenset())
         for key, text in _expressions(rep, optional):
             if key not in self.done:
-                hit = taken & self._names(text, rep.scope.let_reads if rep.scope else {})
+                hit = taken & _reads_through(text, rep.scope.let_reads if rep.scope else {})
                 if hit and not self._unread(key):
                     loose |= hit
         return loose
@@ -348,11 +350,6 @@ class SpecExprs:
         """(block, argument) of a block the class builds that nothing the block builds reads."""
         sub = self.widths.subs().get(key[0])
         return sub is not None and key[1] not in _read_by(sub)
-
-    @staticmethod
-    def _names(text: str, let_reads: dict) -> set[str]:
-        names = _names_in(text)
-        return set(names).union(*(let_reads[n] for n in names if n in let_reads))
 
     def _gives(self, text: str, column: tuple, index: dict[str, int] | None = None) -> bool:
         """The spec's interpreter gives the column's number at every instance (an int; a rate
@@ -374,6 +371,7 @@ class SpecExprs:
         """The expression with each name the class's own, a repeat index its value: checked, its
         reads recorded."""
         reads = self.reads.copy()
+        self.choosing = isinstance(text, WidthText)
         out = self._rewrite(parse(text), reads, (), index or {})
         self.reads = reads                       # recorded once the whole expression is writable
         return out
@@ -392,6 +390,9 @@ class SpecExprs:
             return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within, index))
         if isinstance(node, ast.Name) and type(index.get(node.id)) is int:
             return ast.Constant(index[node.id])
+        if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
+            return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
+                           is float else self._rewrite(e, reads, within, index))
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = self._column("in_channels")
@@ -436,6 +437,24 @@ class SpecExprs:
         if name == "in_channels":
             return tuple(i.env["input"].get("channels") for i in self.instances)
         return tuple(as_tuple(i.env[name]) for i in self.instances)
+
+
+def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
+    """The top class's width as `TopWidths` writes a choice and a floor, each part as `part`
+    writes it: `a if test else b`, its test comparisons joined by and/or/not (a float there,
+    DenseNet-CIFAR's `compression < 1`), `int(w * compression)`."""
+    if isinstance(node, ast.IfExp):
+        return ast.IfExp(part(node.test), part(node.body), part(node.orelse))
+    if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
+        return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
+    if isinstance(node, ast.BoolOp):
+        return ast.BoolOp(node.op, [part(v) for v in node.values])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return ast.UnaryOp(node.op, part(node.operand))
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "int"
+            and len(node.args) == 1 and not node.keywords):
+        return ast.Call(ast.Name("int"), [part(node.args[0])], [])
+    raise Unwritable
 
 
 def _indices(g: Graph, instances: list[Instance], child: Child) -> dict[str, int] | None:
@@ -581,10 +600,17 @@ def _rates(column: tuple) -> bool:
     return all(type(v) is float for v in column)
 
 
+def _reads_through(text: str, let_reads: dict) -> set[str]:
+    """The names an expression reads, a `let:` with the names it reads."""
+    names = _names_in(text)
+    return set(names).union(*(let_reads[n] for n in names if n in let_reads))
+
+
 @functools.lru_cache(maxsize=4096)
 def _names_in(text: str) -> frozenset[str]:
-    """The names an expression reads (not a comprehension's own)."""
+    """The names an expression reads (not a comprehension's own, nor a function it calls: `int`)."""
     tree = parse(text)
     bound = {n.id for c in ast.walk(tree) if isinstance(c, ast.comprehension) for n in ast.walk(c.target)
              if isinstance(n, ast.Name)}
-    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)) - bound
+    called = {id(c.func) for c in ast.walk(tree) if isinstance(c, ast.Call)}
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called) - bound

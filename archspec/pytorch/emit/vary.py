@@ -3,20 +3,21 @@ spec builds at another value.
 
 The top class writes its widths from the spec's parameters (`widthexpr`), and so takes them
 (`DenseNet121(growth=32, stem=64)`), and the counts of its stages' repeats (`counts`: CIFAR ResNet's
-`range(n - 1)`). Each it takes that the rules before widths were followed would hold, and each a
-count reads (`SpecExprs.checked`: an int, not num_classes, which every spec's classifier reads
-alone) is checked: the spec is loaded again (its file, its --set and keyword values) with the
-parameter doubled (or the first of the TRIES values on that the spec builds with: WRN's depth 58
-where 56 breaks its constraint), and its classes planned; the other classes must be the very same
-source (their docstrings, which list the instances, aside), and each number of the top class's,
-as written, must give there the number that graph has (its `let:` locals first), a counted run's
-first member's at each of the members its count gives there. A parameter that fails (or another
-kind, or a spec that loads from no file, or builds at none of the values) is refuted: the top
-class writes it as its value, as before. An expression names a
-number; this decides whether another value fits it, one value at a time: a check, not a proof
-(tests/test_top_widths.py builds each at other values again). The builds are bounded: at most
-`limits.MAX_VARY_NODES` nodes together (each build's own count, the graph's where one fails), the
-next one counted as the graph's before it is made; the parameters past that stay numbers."""
+`range(n - 1)`). Each it takes that the rules before widths were followed would hold, each a
+structure between reads (`Lifter.shaped`: DenseNet's bn_size), and each a count reads
+(`SpecExprs.checked`: a number, not num_classes, which every spec's classifier reads alone) is
+checked: the spec is loaded again (its file, its --set and keyword values) with the parameter
+doubled (or the first of the TRIES values on that the spec builds with: WRN's depth 58 where 56
+breaks its constraint; a float, a factor, halved first: `_values`), and its classes planned; the
+other classes must be the very same source (their docstrings, which list the instances, aside),
+and each number of the top class's, as written, must give there the number that graph has (its
+`let:` locals first), a counted run's first member's at each of the members its count gives
+there. A parameter that fails (or another kind than a number, or a spec that loads from no file,
+or builds at none of the values) is refuted: the top class writes it as its value, as before. An
+expression names a number; this decides whether another value fits it, one value at a time: a
+check, not a proof (tests/test_top_widths.py builds each at other values again). The builds are
+bounded: at most `limits.MAX_VARY_NODES` nodes together (each build's own count, the graph's
+where one fails), the next one counted as the graph's before it is made; the parameters past that stay numbers."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,9 +43,9 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
     source of the classes but the top's)."""
     params = graph.meta.params or {}
     taken = sorted(planner.root.checked - SAFE_ON_TOP)
-    ints = [p for p in taken if type(params.get(p)) is int]
+    ints = [p for p in taken if type(params.get(p)) in (int, float)]
     if not ints or graph.meta.file is None:
-        return frozenset(taken)          # a width is an int: another kind is not varied, and not taken
+        return frozenset(taken)          # a width is a number: another kind is not varied, and not taken
     mine = texts(planner)
     out, spent = {p for p in taken if p not in ints}, [0]      # the nodes the builds made, together
     for p in ints:
@@ -57,8 +58,7 @@ def _any_fits(graph: Graph, planner: ClassPlanner, p: str, probe: bool, mine: li
               texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool:
     """Parameter p fits the first of TRIES values from twice its own on that the spec builds (a
     constraint `(depth - 4) % 6 == 0` holds at one of six in a row), within the bound."""
-    first = 2 * (graph.meta.params or {})[p] or 1
-    for value in range(first, first + TRIES):
+    for value in _values((graph.meta.params or {})[p]):
         if spent[0] + len(graph.nodes) > MAX_VARY_NODES:
             return False
         fits = _fits(graph, planner, (p, value), probe, mine, texts, spent)
@@ -67,7 +67,17 @@ def _any_fits(graph: Graph, planner: ClassPlanner, p: str, probe: bool, mine: li
     return False
 
 
-def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int], probe: bool, mine: list[str],
+def _values(v: int | float) -> list[int | float]:
+    """The values a parameter is tried at: from twice its own on (an int), or half of it, then
+    other multiples (a float, a factor such as DenseNet's compression, 0 < c <= 1, whose 1.0 makes
+    a transition's output its input's width: its class would take one width, not two)."""
+    if type(v) is int:
+        first = 2 * v or 1
+        return list(range(first, first + TRIES))
+    return [v / 2, 0.75 * v, 1.5 * v, 2 * v, v / 3, 3 * v][:TRIES] if v else [0.5, 1.0]
+
+
+def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int | float], probe: bool, mine: list[str],
           texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool | None:
     """The spec built with `varied` (parameter, value): the same other classes, and the top
     class's numbers; None where the spec does not build with it. Its nodes are added to

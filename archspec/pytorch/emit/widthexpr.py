@@ -6,10 +6,13 @@ that set them, as torchvision's DenseNet takes growth_rate and num_init_features
 A tensor's width follows the spec through the graph as built (its repeats unrolled, its `when:`
 decided): a node with an `out` has the spec's expression of it, carried up to the top's names
 (`lift.Lifter`, `input.channels` read as the width of the tensor it names, `floor(w * 0.5)` as
-`w // 2`); a node without one has the width its op's own shape function gives from its inputs'
-(`follows`: the first input's, a batch norm's; their sum, a concat's); the graph's input its
-number. The structures between are fixed at their numbers (`Lifter.folded`: the parameters they
-read are written as numbers, and the top class may not take those). Sums are collected
+`w // 2`, `floor(w * compression)` as `int(w * compression)`, a choice whose test reads the top's
+names as written: `2 * growth if bottleneck > 0 and compression < 1 else 16`); a node without
+one has the width its op's own shape function gives from its inputs' (`follows`: the first
+input's, a batch norm's; their sum, a concat's); the graph's input its number. The structures
+between are fixed as built (`Lifter.shaped`: the top class takes the parameters they read where
+`vary` finds the same structure at another value), other numbers written as numbers
+(`Lifter.folded`: the top class does not take the parameters they read). Sums are collected
 (`stem + 32 + 32`: `stem + 2 * growth`) so that a dense block's output reads as one term per
 parameter. Where any step is not so, or the interpreter does not give from the expression the
 tensor's width, it has no expression (Unliftable).
@@ -35,6 +38,13 @@ if TYPE_CHECKING:
 IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # a module's input width
 OUT_WIDTH = ("out_channels", "out_features")                                  # the width its `out` sets
 
+class WidthText(str):
+    """A width's expression as `TopWidths` writes it: its choices and floors are the spec's
+    (`SpecExprs` writes those only in such a text: a block's argument keeps the choice decided,
+    as the widths that follow it read it)."""
+
+
+Keys = tuple[str, str] | frozenset[tuple[str, str]] | None    # the expressions a written number writes
 Poly = dict[tuple[str, ...], int]      # sum of int coefficient * product of atoms (names, `(a + b) // 2`)
 
 
@@ -45,6 +55,8 @@ class TopWidths:
     def __init__(self, g: Graph) -> None:
         self.g = g
         self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
+        self.shaped: set[str] = set()            # those a structure between reads, no number written
+        self.used: dict[str, set[tuple[str, str]]] = {}    # per node, the arguments its `out` carried up
         self._done: dict[str, Poly | None] = {}
         self._inputs: dict[str, str | None] = {}
         self._folds: dict[str, set[str]] = {}     # per width made: the parameters it wrote as numbers
@@ -99,10 +111,7 @@ class TopWidths:
         n = self.g.nodes[ref]
         out = getattr(n.attrs, "out", None)
         if "out" in n.exprs:
-            lifter = Lifter(self.g, None, top_name(self.g), self._channels)
-            poly = _poly(lifter.attribute(n, "out", False))
-            self._now |= lifter.folded
-            return poly
+            return self._lifted(n)
         if type(out) is int:
             return {(): out}
         how = follows(n)
@@ -118,6 +127,23 @@ class TopWidths:
         self._now |= self._folds.get(ref, set())
         return poly
 
+    def _lifted(self, n: Node) -> Poly:
+        """A node's `out` carried up (`Lifter`): its choices and floors written with the top's
+        names (`2 * growth if bottleneck > 0 and compression < 1 else 16`, `int(w * compression)`),
+        else, where a sum of products does not hold them (a quotient by a choice), as numbers."""
+        for choices in (True, False):
+            lifter = Lifter(self.g, None, top_name(self.g, floats=True), self._channels, choices)
+            try:
+                poly = _poly(lifter.attribute(n, "out", False))
+            except Unliftable:
+                if choices:
+                    continue
+                raise
+            self._fold(lifter)
+            self.used[n.name] = lifter.used
+            return poly
+        raise Unliftable
+
     def argument(self, path: str, arg: str) -> str:
         """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
         `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
@@ -125,10 +151,18 @@ class TopWidths:
         outer, self._now = self._now, set()
         try:
             text = ast.unparse(lifter.argument(self.g.scopes[path], arg, False))
-            self.folded |= lifter.folded | self._now
+            self._fold(lifter)
+            self.folded |= self._now
         finally:
             self._now = outer
         return text
+
+    def _fold(self, lifter: Lifter) -> None:
+        """What the lifter wrote as numbers, for the width being made (`_now`): a structure
+        between's reads apart (`shaped`), which the top class may take where `vary` finds that the
+        spec built at another value has the same structure."""
+        self._now |= lifter.valued
+        self.shaped |= lifter.shaped - lifter.valued
 
     def _carried(self, n: Node) -> Poly | None:
         """The width of a concat that ends a repeat carried by concatenation (DenseNet's dense
@@ -160,7 +194,7 @@ class TopWidths:
             out = _sum([self._read(start), _times(_poly(count), widths[0])])
         except Unliftable:
             return None
-        self._now |= lifter.folded
+        self._fold(lifter)
         return out
 
     def _step_of(self, ref: str) -> Scope | None:
@@ -212,10 +246,11 @@ def argument_of(t: tuple[TopWidths, frozenset[str]] | None, child: Child,
 
 
 def tracked(t: tuple[TopWidths, frozenset[str]] | None, child: Child, arg: str,
-            plan_of: Callable[[ScopeNode], ClassPlan]) -> list[tuple[tuple[str, str] | None, str]]:
+            plan_of: Callable[[ScopeNode], ClassPlan]) -> list[tuple[Keys, str]]:
     """The top class's number `arg` of a child's constructor as the width it is, where it is one
     (`specexpr.SpecExprs.written` checks it gives the number): a module's input width or `out`;
-    a block's input width, or a parameter its class made for a width inside (`_inside`)."""
+    a block's input width, or a parameter its class made for a width inside (`_inside`), with
+    the block's arguments that width carried up (DenseNet-CIFAR's transition's compression)."""
     if t is None:
         return []
     widths = t[0]
@@ -223,23 +258,27 @@ def tracked(t: tuple[TopWidths, frozenset[str]] | None, child: Child, arg: str,
         if child.node is not None:
             n = child.node
             if arg in OUT_WIDTH:         # the spec's `out`, written: nothing else reads what it reads
-                return [((n.name, "out") if "out" in n.exprs else None, widths.out_of(n.name))]
+                return [((n.name, "out") if "out" in n.exprs else None, WidthText(widths.out_of(n.name)))]
             text = widths.of(n.inputs[0]) if arg in IN_WIDTH and n.inputs else None
         elif arg == "in_channels" and len(child.sub.inputs) == 1:
             text = widths.of(child.sub.inputs[0])
         else:
             scope = child.sub.scope
-            text = _inside(widths, plan_of(child.sub), child.sub, arg) if scope and arg not in scope.args else None
+            if scope and arg not in scope.args:
+                text, used = _inside(widths, plan_of(child.sub), child.sub, arg)
+                return [(frozenset(used), WidthText(text))]
+            text = None
     except Unliftable:
         return []
-    return [] if text is None else [(None, text)]
+    return [] if text is None else [(None, WidthText(text))]
 
 
-def _inside(widths: TopWidths, plan: ClassPlan, sub: ScopeNode, param: str) -> str:
+def _inside(widths: TopWidths, plan: ClassPlan, sub: ScopeNode, param: str) -> tuple[str, set[tuple[str, str]]]:
     """A parameter a block's class made that is not the block's (Transition's `out_channels`), at
-    instance `sub`: the width of the module numbers it gives (each the same expression)."""
+    instance `sub`: the width of the module numbers it gives (each the same expression), and the
+    block arguments the `out`s it reads carried up."""
     first = plan.instances[0].path
-    texts = set()
+    texts, used = set(), set()
     for slot, origin in zip(plan.slots, plan.origins):
         if slot != param:
             continue
@@ -249,9 +288,10 @@ def _inside(widths: TopWidths, plan: ClassPlan, sub: ScopeNode, param: str) -> s
         if node is None:
             raise Unliftable
         texts.add(widths.of(node.inputs[0]) if origin[1] in IN_WIDTH else widths.out_of(node.name))
+        used |= widths.used.get(node.name, set()) if origin[1] in OUT_WIDTH else set()
     if len(texts) != 1:
         raise Unliftable
-    return texts.pop()
+    return texts.pop(), used
 
 
 def named_quotients(plan: ClassPlan, usable: Callable[[str], bool]) -> list[tuple[str, str]]:
@@ -279,9 +319,11 @@ def named_quotients(plan: ClassPlan, usable: Callable[[str], bool]) -> list[tupl
 
 
 def _quotient(n: ast.AST) -> bool:
-    """A quotient or remainder that reads a name (`(stem + 6 * growth) // 2`)."""
-    return (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.FloorDiv, ast.Mod))
-            and any(isinstance(m, ast.Name) for m in ast.walk(n)))
+    """A quotient or remainder, a floor (`int(w * compression)`) or a choice that reads a name
+    (`(stem + 6 * growth) // 2`)."""
+    atom = (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.FloorDiv, ast.Mod)) or isinstance(n, ast.IfExp)
+            or isinstance(n, ast.Call) and ast.unparse(n.func) == "int")
+    return atom and any(isinstance(m, ast.Name) and m.id != "int" for m in ast.walk(n))
 
 
 def _named(t: ast.expr, names: dict[str, str], top: bool = True) -> ast.expr:
@@ -292,16 +334,27 @@ def _named(t: ast.expr, names: dict[str, str], top: bool = True) -> ast.expr:
         return ast.BinOp(_named(t.left, names), t.op, _named(t.right, names))
     if isinstance(t, ast.UnaryOp):
         return ast.UnaryOp(t.op, _named(t.operand, names))
+    if isinstance(t, ast.Call):
+        return ast.Call(t.func, [_named(a, names) for a in t.args], [])
+    if isinstance(t, ast.IfExp):
+        return ast.IfExp(_named(t.test, names), _named(t.body, names), _named(t.orelse, names))
+    if isinstance(t, ast.Compare):
+        return ast.Compare(_named(t.left, names), t.ops, [_named(c, names) for c in t.comparators])
+    if isinstance(t, ast.BoolOp):
+        return ast.BoolOp(t.op, [_named(v, names) for v in t.values])
     return t
 
 
-def top_name(g: Graph):
+def top_name(g: Graph, floats: bool = False):
     """A name the top class has: a spec parameter that is an int (not a flag), or one the spec
-    computes from them that the top class computes too (`computed`)."""
+    computes from them that the top class computes too (`computed`), or, in a width's floor or
+    test (`floats`), a float (DenseNet's compression; `TopWidths._attempt` keeps only the widths
+    that give an int)."""
     params = top_env(g)
+    kinds = (int, float) if floats else (int,)
 
     def name(n: str) -> ast.expr:
-        if n not in params or type(params[n]) is not int or name_problem(n) is not None:
+        if n not in params or type(params[n]) not in kinds or name_problem(n) is not None:
             raise Unliftable
         return ast.Name(n)
     return name
@@ -407,6 +460,8 @@ def _poly(e: ast.expr) -> Poly:
         return {(): e.value} if e.value else {}
     if isinstance(e, ast.Name):
         return {(e.id,): 1}
+    if isinstance(e, ast.IfExp) or isinstance(e, ast.Call) and ast.unparse(e.func) == "int":
+        return {(ast.unparse(e),): 1}            # a choice, a floor: one atom
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
         return {k: -c for k, c in _poly(e.operand).items()}
     if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)):
