@@ -155,7 +155,8 @@ class _ClassWriter:
                 wrap = "nn.Parameter(" if c.param else ""
                 with located(c):
                     text = render_call(call, slots, "        ", len(head) + len(wrap),
-                                       bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local))
+                                       bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local),
+                                       taken=self._names())
                 lines.append(f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
         if loop is not None:
             lines += self._loop(loop)
@@ -174,6 +175,10 @@ class _ClassWriter:
         with located(c):
             return chain_lines(c.local, var, members, tests,
                                lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end))
+
+    def _names(self) -> frozenset[str]:
+        """The names __init__ binds: its parameters and `let:` locals (a comprehension's hide none)."""
+        return frozenset([*self.plan.params, *self.plan.optional, *(name for name, _ in self.plan.lets)])
 
     def _loop(self, loop: Loop) -> list[str]:
         """`for i in range(num_layers): self.add_module(f"prefix{i + 1}", Block(... + i * step))`."""
