@@ -828,7 +828,6 @@ SPLIT: dict[str, dict[str, tuple[int, str]]] = {
     "xception": {"xception_module": (3, "`reps` sets the `rep` chain's length; the first ReLU and the pool are "
                                         "chain members")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
-    "dla34": {"tree": (2, "the level root's concat reads one more value")},
     "bn_inception": {"inception": (3, "the stride-2 modules have other branches (no 1x1, a max pool), 5b another "
                                       "pool")},
 }

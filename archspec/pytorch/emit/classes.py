@@ -35,6 +35,8 @@ class ClassPlan:
     built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
+    tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
+    #                                  inputs -> (how many all give, how many in all): the rest under a flag
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
@@ -58,7 +60,14 @@ class ClassPlan:
     def rep(self) -> ScopeNode:
         """The instance the class is written from: one with every optional child and input."""
         return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent)
-                    and not (self.same and sn.same))
+                    and not (self.same and sn.same)
+                    and all(len(c.inputs) == self.tails[c.local][1] for c in sn.children if c.local in self.tails))
+
+    def tail_tests(self) -> dict[str, tuple[int, str]]:
+        """How forward writes each concatenation of `tails`: how many inputs it always takes, and
+        the test under which it takes the rest (`self.level_root`)."""
+        return {local: (n, f"{'not ' if self.flags[local][1] else ''}self.{self.flags[local][0]}")
+                for local, (n, _) in self.tails.items()}
 
     def absent_tests(self) -> dict[str, Absent]:
         """How forward writes each child some instances lack: the test that it is there, and the
@@ -562,10 +571,10 @@ class ClassPlanner:
                 parameterise(self, plan)
             if plan.counts:
                 plan.counts = counted_runs(self, plan)
-            if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder
+            if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder or plan.tails
                                                  or self.numbers_of.get(plan.rep)):
                 plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots,
-                                             plan.ladder).lines
+                                             plan.ladder, plan.tail_tests()).lines
             plan.forward[:0] = [line for a, b in plan.same.items() for line in (f"if {a} is None:", f"    {a} = {b}")]
 
     def unique_plans(self) -> list[ClassPlan]:
