@@ -269,7 +269,7 @@ def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) ->
 
 
 RUN_MIN = 3                                     # named children a comprehension writes, at the least
-_NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
+NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
 
 
 class _Named:
@@ -278,7 +278,7 @@ class _Named:
 
     def __init__(self, name: str, call: Any, slots: list[str | None]) -> None:
         self.name, self.call, self.slots = name, call, slots
-        m = _NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
+        m = NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
         self.step = (m[1], int(m[2])) if m else None
         self.key = (_shape_key(call), tuple(map(str, slots))) if m and not any(
             isinstance(x, Indexed) for x in slots) else None
@@ -680,7 +680,7 @@ class ClassPlanner:
         if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
-        names = [_NAMED_STEP.fullmatch(c.local) for c in mods]
+        names = [NAMED_STEP.fullmatch(c.local) for c in mods]
         if (not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent
                 or self.plan_of[mods[0].sub].members):
             return None
