@@ -89,6 +89,8 @@ class Joiner:
         """The children of `plan` some instances lack, each with what stands for it there (`_bypasses`),
         with `sn` joined, where it can join. Instances of one structure (key) are alike in all that
         `_bypasses` reads: one of each stands for all."""
+        if plan.tails:                  # a class of one structure but its concatenation's tail (`_tails`)
+            return None
         members = [*self.planner.structures[plan], sn]
         fuller = max(members, key=lambda i: len(self._locals(i)))
         has = [self._locals(i) for i in members]
@@ -122,7 +124,7 @@ class Joiner:
         as None by default, standing for that other one (timm's `shortcut=None`), where those are
         its last inputs and nothing changes an input in place. Records it in `plan.same`."""
         members = [*self.planner.structures[plan], sn]
-        if plan.absent or not all(m.args for m in members):
+        if plan.absent or plan.tails or not all(m.args for m in members):
             return False
         full = max(members, key=lambda m: len(m.args))
         same = {a: b for m in members for a, b in m.same.items()}
