@@ -502,9 +502,6 @@ KNOWN: dict[str, list[str]] = {
     'dpn68': [
         "top-missing: DPN68 does not take the spec's k_r (default 128)",
     ],
-    'hrnet_w18_small': [
-        'unrolled-repeat: HRNetW18Small: nn.ModuleList(...) holds 4 x nn.Sequential(...) in a row',
-    ],
     'senet154': [
         "top-missing: SENet154 does not take the spec's se_reduction (default 16)",
     ],
@@ -519,9 +516,6 @@ KNOWN: dict[str, list[str]] = {
     ],
     'wrn_cifar': [
         "top-missing: WRNCIFAR does not take the spec's k (default 10)",
-    ],
-    'xception': [
-        'unrolled-repeat: Xception: block4 .. block11 one by one',
     ],
 }
 

@@ -172,7 +172,7 @@ class _ClassWriter:
                 made.append((c.local, None, f"        self.{c.local} = {c.local}"))
                 continue
             if c.local in self.plan.members:
-                lines += self._chain(c, slots)
+                made.append((c.local, None, "\n".join(self._chain(c, slots))))
                 continue
             call = self.planner.ctor(c)
             if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
