@@ -7,7 +7,7 @@ them share a class whose ladder adds where a flag says (Res2Net's first block of
 `is_first`), which is how the first block, with a pool the others lack, joins them. An
 nn.Sequential child whose members differ between structures (some lack a member: MobileNetV2's
 expansion) joins them too, built member by member under tests (emit/members.py). The last inputs
-of a concatenation that some give more of are no children either (`Joiner._tails`): the class
+of a concatenation that some give more of are no children either (`concat_tails`): the class
 concatenates them where a flag says (DLA's `level_root`)."""
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class Joiner:
         for plan in plans:
             if self._same_inputs(plan, sn):
                 return plan
-            tails = self._tails(plan, sn)
+            tails = concat_tails(self.planner, plan, sn)
             if tails is not None:
                 plan.tails = tails
                 return plan
@@ -89,7 +89,7 @@ class Joiner:
         """The children of `plan` some instances lack, each with what stands for it there (`_bypasses`),
         with `sn` joined, where it can join. Instances of one structure (key) are alike in all that
         `_bypasses` reads: one of each stands for all."""
-        if plan.tails:                  # a class of one structure but its concatenation's tail (`_tails`)
+        if plan.tails:                  # a class of one structure but its concatenation's tail (`concat_tails`)
             return None
         members = [*self.planner.structures[plan], sn]
         fuller = max(members, key=lambda i: len(self._locals(i)))
@@ -139,41 +139,6 @@ class Joiner:
             return False
         plan.same = {a: same[a] for a in full.args if a in same}
         return True
-
-    def _tails(self, plan: ClassPlan, sn: ScopeNode) -> dict[str, tuple[int, int]] | None:
-        """Where `sn` and the class's structures are one but for a concatenation that some give
-        only the first of the inputs that another concatenates (DLA's tree, whose root takes the
-        stage's downsampled input too where it is the level root): the class concatenates the
-        rest where a flag says (timm's `if self.level_root: children.append(bottom)`). That child
-        -> (how many inputs all read, how many the fullest reads); None where it is no such case."""
-        members = [*self.planner.structures[plan], sn]
-        if plan.absent or plan.same or plan.tails or any(m.same for m in members):
-            return None
-        full = max(members, key=lambda m: sum(len(c.inputs) for c in m.children))
-        labels = {tuple(lab for lab, _ in self.planner.numbers_of.get(m, [])) for m in members}
-        tails: dict[str, set[int]] = {}
-        for m in members:
-            if [c.local for c in m.children] != [c.local for c in full.children] or len(labels) != 1 or not (
-                    len(m.inputs) == len(full.inputs) and self._reads(full, m, full.exports, m.exports)):
-                return None
-            for c, o in zip(full.children, m.children):
-                n = len(o.inputs)
-                if (self.planner.ctor_key(c) != self.planner.ctor_key(o) or c.module != o.module
-                        or not 1 <= n <= len(c.inputs) or not self._reads(full, m, c.inputs[:n], o.inputs)):
-                    return None
-                if n < len(c.inputs):
-                    if c.module or c.node is None or c.node.op.name != "concat":
-                        return None
-                    tails.setdefault(c.local, set()).add(n)
-        if len(tails) != 1 or any(len(ns) != 1 for ns in tails.values()):
-            return None         # one concatenation, its tail read whole or not at all: one flag
-        local, (n,) = next(iter(tails.items()))
-        return {local: (n, len(next(c for c in full.children if c.local == local).inputs))}
-
-    @staticmethod
-    def _reads(full: ScopeNode, other: ScopeNode, f_refs: list[str], o_refs: list[str]) -> bool:
-        """`other` reads, value for value, what `full` does (relative to each scope)."""
-        return len(f_refs) == len(o_refs) and all(_rel(full, f) == _rel(other, o) for f, o in zip(f_refs, o_refs))
 
     def _alike(self, full: ScopeNode, other: ScopeNode) -> bool:
         """`other` is `full` with some inputs given another one's value: the same children, each
@@ -316,3 +281,39 @@ class Joiner:
             return False
         readers = [self.planner.tree.graph.nodes[r] for r in self.planner.tree.consumers.get(c.outputs[0], [])]
         return not any(self.planner.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
+
+
+def concat_tails(planner: ClassPlanner, plan: ClassPlan, sn: ScopeNode) -> dict[str, tuple[int, int]] | None:
+    """Where `sn` and the class's structures are one but for a concatenation that some give
+    only the first of the inputs that another concatenates (DLA's tree, whose root takes the
+    stage's downsampled input too where it is the level root): the class concatenates the
+    rest where a flag says (timm's `if self.level_root: children.append(bottom)`). That child
+    -> (how many inputs all read, how many the fullest reads); None where it is no such case."""
+    members = [*planner.structures[plan], sn]
+    if plan.absent or plan.same or plan.tails or any(m.same for m in members):
+        return None
+    full = max(members, key=lambda m: sum(len(c.inputs) for c in m.children))
+    labels = {tuple(lab for lab, _ in planner.numbers_of.get(m, [])) for m in members}
+    tails: dict[str, set[int]] = {}
+    for m in members:
+        if [c.local for c in m.children] != [c.local for c in full.children] or len(labels) != 1 or not (
+                len(m.inputs) == len(full.inputs) and _reads(full, m, full.exports, m.exports)):
+            return None
+        for c, o in zip(full.children, m.children):
+            n = len(o.inputs)
+            if (planner.ctor_key(c) != planner.ctor_key(o) or c.module != o.module
+                    or not 1 <= n <= len(c.inputs) or not _reads(full, m, c.inputs[:n], o.inputs)):
+                return None
+            if n < len(c.inputs):
+                if c.module or c.node is None or c.node.op.name != "concat":
+                    return None
+                tails.setdefault(c.local, set()).add(n)
+    if len(tails) != 1 or any(len(ns) != 1 for ns in tails.values()):
+        return None         # one concatenation, its tail read whole or not at all: one flag
+    local, (n,) = next(iter(tails.items()))
+    return {local: (n, len(next(c for c in full.children if c.local == local).inputs))}
+
+
+def _reads(full: ScopeNode, other: ScopeNode, f_refs: list[str], o_refs: list[str]) -> bool:
+    """`other` reads, value for value, what `full` does (relative to each scope)."""
+    return len(f_refs) == len(o_refs) and all(_rel(full, f) == _rel(other, o) for f, o in zip(f_refs, o_refs))
