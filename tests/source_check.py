@@ -20,13 +20,15 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   other in __init__ has, which the call reads), and its named children `nn.Sequential(OrderedDict([("name",
   Block(...)), ...]))`; an nn.Sequential of members some instances lack, built as torchvision's
   InvertedResidual: `layers = [Module(...), ...]` (or `[]`), `if t != 1:` / `if [not] flag:` with one
-  `layers.append(Module(...))`, `layers.extend([Module(...), ...])`, `nn.Sequential(*layers)`; a repeat's
-  `for i in range(n): self.add_module(f"name{i + 1}", Block(...))` and `for layer in self.children():`;
-  forward's loops over nn.ModuleLists, `for conv in self.convs:` / `for conv, bn in zip(self.convs,
-  self.bns):`, a ladder's `for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):` (its body may append
-  a variable to a list, `outs.append(sp)`, choose by `i == 0` or `i == 0 or self.<flag>`, and read the
-  list's last item, `outs[-1]`), and its comprehension of the members' calls as a call's argument,
-  `torch.stack([path(x) for path in self.paths], 1)`); forward annotated with torch.Tensor types only;
+  `layers.append(Module(...))`, `layers.extend([Module(...), ...])`, `nn.Sequential(*layers)`;
+  nn.ModuleList's members that differ in ints, `[Block(c, p) for c, p in zip((16, 32), (32, 64))]` (tuples
+  of int constants, fresh variables); a repeat's `for i in range(n): self.add_module(f"name{i + 1}",
+  Block(...))` and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
+  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
+  enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list, `outs.append(sp)`,
+  choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item, `outs[-1]`), and its
+  comprehension of the members' calls as a call's argument, `torch.stack([path(x) for path in self.paths],
+  1)`); forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
@@ -397,6 +399,9 @@ class _Checker:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
                 self.repeat_children(a.value, names, indexed=True)
                 continue
+            if isinstance(a, ast.ListComp) and module_list and _over_ints(a):   # nn.ModuleList([... for c in (16, 32)])
+                self.member_run(a, names)
+                continue
             if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
                 self.repeat_children(a, names)
                 continue
@@ -474,6 +479,23 @@ class _Checker:
             _fail(a, "a repeated member other than `[Block(...) for _ in range(n)]` or nn.Sequential's "
                      "`*[Block(..., j) for j in range(n)]`")
         self.call(comp.elt, names | {target} if index else names)    # `_` stays unbound: the call cannot read it
+
+    def member_run(self, comp: ast.ListComp, names: set[str]) -> None:
+        """nn.ModuleList's `[Block(..., c, ...) for c in (16, 32, 64)]` or `[Block(c, p) for c, p in
+        zip((16, 32, 64), (32, 64, 128))]` (emit/classes.py `_list_run`): one constructor call, its
+        variables fresh names (none of __init__'s, no two alike), one per tuple of int constants of
+        one length, the call's to read."""
+        gen = comp.generators[0] if len(comp.generators) == 1 else None
+        target = gen.target if gen is not None else None
+        fresh = target.elts if isinstance(target, ast.Tuple) else [target]
+        tuples = _over_ints(comp)
+        ids = [t.id for t in fresh if isinstance(t, ast.Name)]
+        if not (gen is not None and not gen.ifs and not gen.is_async and isinstance(comp.elt, ast.Call)
+                and len(ids) == len(fresh) == len(tuples) and len(set(ids)) == len(ids)
+                and (isinstance(target, ast.Tuple)) == (len(tuples) > 1 or isinstance(gen.iter, ast.Call))
+                and all(self._index_name(v, names) for v in ids)):
+            _fail(comp, "a run of members other than `[Block(..., c) for c, ... in zip((ints), ...)]`")
+        self.call(comp.elt, names | set(ids))
 
     def _index_name(self, name: str, names: set[str]) -> bool:
         """A comprehension's index that hides nothing: no argument, local, global, class or private name."""
@@ -913,6 +935,19 @@ def _ladder_test(t: ast.expr) -> bool:
         else t.values[1]
     return (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name) and flag.value.id == "self"
             and not flag.attr.startswith("_"))
+
+
+def _over_ints(comp: ast.ListComp) -> list[ast.Tuple]:
+    """The tuples a comprehension runs over, `for c in (16, 32)` or `zip((16, 32), (32, 64))`: two
+    or more int constants each, all of one length; [] where it runs over anything else."""
+    it = comp.generators[0].iter if len(comp.generators) == 1 else None
+    zipped = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip"
+              and not it.keywords and len(it.args) >= 2)
+    tuples = it.args if zipped else [it]
+    if not all(isinstance(t, ast.Tuple) and len(t.elts) >= 2 and all(
+            isinstance(e, ast.Constant) and type(e.value) is int for e in t.elts) for t in tuples):
+        return []
+    return tuples if len({len(t.elts) for t in tuples}) == 1 else []
 
 
 def _appends(s: ast.stmt, names: set[str]) -> bool:

@@ -483,9 +483,6 @@ KNOWN: dict[str, list[str]] = {
     'dpn68': [
         "top-missing: DPN68 does not take the spec's k_r (default 128)",
     ],
-    'hrnet_w18_small': [
-        'unrolled-repeat: HRNetW18Small: nn.ModuleList(...) holds 4 x nn.Sequential(...) in a row',
-    ],
     'senet154': [
         "top-missing: SENet154 does not take the spec's se_reduction (default 16)",
     ],
@@ -500,9 +497,6 @@ KNOWN: dict[str, list[str]] = {
     ],
     'wrn_cifar': [
         "top-missing: WRNCIFAR does not take the spec's k (default 10)",
-    ],
-    'xception': [
-        'unrolled-repeat: Xception: block4 .. block11 one by one',
     ],
 }
 
@@ -809,7 +803,6 @@ SPLIT: dict[str, dict[str, tuple[int, str]]] = {
     "xception": {"xception_module": (3, "`reps` sets the `rep` chain's length; the first ReLU and the pool are "
                                         "chain members")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
-    "dla34": {"tree": (2, "the level root's concat reads one more value")},
     "bn_inception": {"inception": (3, "the stride-2 modules have other branches (no 1x1, a max pool), 5b another "
                                       "pool")},
 }

@@ -97,6 +97,35 @@ def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
             check_generated_source(mutant)
 
 
+def test_a_run_of_list_members_admits_only_int_tuples_and_fresh_names(built):
+    """nn.ModuleList's members that differ only in ints are one comprehension over tuples of int
+    constants (HRNet's head, as timm builds it in a loop); its variables are fresh names that the
+    call reads. Anything else there is refused."""
+    text = built["hrnet_w18_small"][1].read_text()
+    line = "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 256))"
+    assert line in text
+    for evil in ["for in_channels, planes in zip((16, 32, 64, 128), range(4))",
+                 "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 2.5))",
+                 "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, num_classes))",
+                 "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128))",
+                 "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 256), strict=True)",
+                 "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 256)) if planes",
+                 "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 256)) for _ in (1, 2)",
+                 "for in_channels, planes in zip(*((16, 32, 64, 128), (32, 64, 128, 256)))",
+                 "for in_channels, planes in map((16, 32, 64, 128), (32, 64, 128, 256))",
+                 "for in_channels, self in zip((16, 32, 64, 128), (32, 64, 128, 256))",
+                 "for features, planes in zip((16, 32, 64, 128), (32, 64, 128, 256))",
+                 "for in_channels, planes, _x in zip((16, 32, 64, 128), (32, 64, 128, 256))",
+                 "for in_channels in (16, 32, 64, 128)"]:
+        mutant = text.replace(line, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    single = text.replace(line, "for planes in (32, 64, 128, 256)").replace(
+        "Bottleneck(in_channels, planes)", "Bottleneck(16, planes)")
+    check_generated_source(single)          # one tuple: no zip
+
+
 def _ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*RUFF, *args], capture_output=True, text=True, timeout=120)
 

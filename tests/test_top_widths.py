@@ -93,14 +93,16 @@ def test_res2net_s_block_computes_its_subsets_from_base_width():
     64`), each slice's bounds the spec's `i * width` with the step's index in its place (the first
     starts at 0, the default), the concat of the subsets `4 * width` (three subsets and the last,
     `width * scale - (scale - 1) * width`, collected). A block's concat of two `out`-wide children
-    is `2 * out` (DLA's tree root, as timm's `root_dim = 2 * out_channels`)."""
+    is `2 * out`, and the input's width more where the level root's concat reads it too (DLA's tree
+    root, as timm's `root_dim = 2 * out_channels`, `if level_root: root_dim += in_channels`)."""
     text = emit(analyze(str(SPECS / "res2net50_26w_4s.yaml")))
     assert "        width = planes * base_width // 64 * groups\n" in text
     assert "                Slice(1, stop=width),\n                Slice(1, start=width, stop=2 * width),\n" in text
     assert "        self.last = Slice(1, start=3 * width)\n" in text
     assert "        self.conv3 = nn.Conv2d(4 * width, planes * 4, 1, bias=False)\n" in text
     assert "    def __init__(self, num_classes=1000, base_width=26, groups=1):\n" in text
-    assert "        self.root = Root(2 * out, out)\n" in emit(analyze(str(SPECS / "dla34.yaml")))
+    assert ("        self.root = Root(2 * out + in_channels if level_root else 2 * out, out)\n"
+            in emit(analyze(str(SPECS / "dla34.yaml"))))
 
 
 # a block's one instance whose input width is its `planes` only where the top's `w` is 16

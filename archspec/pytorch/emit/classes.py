@@ -35,6 +35,8 @@ class ClassPlan:
     built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
+    tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
+    #                                  inputs -> (how many all give, how many in all): the rest under a flag
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
@@ -58,7 +60,14 @@ class ClassPlan:
     def rep(self) -> ScopeNode:
         """The instance the class is written from: one with every optional child and input."""
         return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent)
-                    and not (self.same and sn.same))
+                    and not (self.same and sn.same)
+                    and all(len(c.inputs) == self.tails[c.local][1] for c in sn.children if c.local in self.tails))
+
+    def tail_tests(self) -> dict[str, tuple[int, str]]:
+        """How forward writes each concatenation of `tails`: how many inputs it always takes, and
+        the test under which it takes the rest (`self.level_root`)."""
+        return {local: (n, f"{'not ' if self.flags[local][1] else ''}self.{self.flags[local][0]}")
+                for local, (n, _) in self.tails.items()}
 
     def absent_tests(self) -> dict[str, Absent]:
         """How forward writes each child some instances lack: the test that it is there, and the
@@ -132,11 +141,12 @@ def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
 
 
 def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int = 0, end: int = 0,
-                runs: dict[int, Count] | None = None) -> str:
+                runs: dict[int, Count] | None = None, taken: frozenset[str] = frozenset()) -> str:
     """Source of a constructor call laid out at `indent`, `start` columns into its line and
     followed by `end` characters; `slots` gives, per number in `_numbers` order, a parameter
     name to write, or None to write the value; `runs`, of an nn.Sequential's members, those
-    written as a count of the class's parameters (`ClassPlan.counts`)."""
+    written as a count of the class's parameters (`ClassPlan.counts`); `taken`, the names of
+    __init__ that a comprehension's variables must not hide (`_list_run`)."""
     def text(v: Any) -> tuple[str, bool]:
         if is_number(v):
             s = next(slots)
@@ -146,7 +156,7 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
             return render_call(v, slots, indent + "    ", 0, 1), False
         return literal(v), False
     if call.fn == "nn.ModuleList":
-        return _module_list(call, slots, indent, start, end)
+        return _module_list(call, slots, indent, start, end, taken)
     if call.fn == "nn.Sequential" and not numbered([name for name, _ in call.args]):
         return _ordered_sequential(call, slots, indent)
     if call.fn == "nn.Sequential" and any(isinstance(v, Call) for _, v in call.args):    # one child a line
@@ -162,12 +172,22 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
     return bracketed(call.fn, parts, "", indent, start=start, end=end)
 
 
-def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: int, end: int) -> str:
+def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: int, end: int,
+                 taken: frozenset[str]) -> str:
     """nn.ModuleList([...]) laid out as ruff does: members that are one equal one-line constructor
-    written once, `nn.ModuleList([nn.Conv2d(...) for _ in range(3)])`; an absent member is None."""
+    written once, `nn.ModuleList([nn.Conv2d(...) for _ in range(3)])`; members of one constructor
+    whose numbers differ as a comprehension over them (`_list_run`); an absent member is None."""
     inner = indent + "    "
-    parts = [render_call(v, slots, inner + "    ", 0, 1) if isinstance(v, Call) else literal(v) for _, v in call.args]
-    if len(parts) > 1 and len(set(parts)) == 1 and "\n" not in parts[0]:
+    mine = list(itertools.islice(slots, len(_numbers(call, "", []))))
+    run = _list_run(call, mine, inner, taken)
+    slots = iter(mine)
+    parts = [render_call(v, slots, inner + "    ", 0, 1, taken=taken) if isinstance(v, Call) else literal(v)
+             for _, v in call.args]
+    if run is not None:
+        body = f"[\n{inner}    {run[0]}\n{inner}    {run[1]}\n{inner}]"
+        if "\n" not in run[0] and len(inner) + len(run[0]) + len(run[1]) + 3 <= WIDTH:
+            body = f"[{run[0]} {run[1]}]"
+    elif len(parts) > 1 and len(set(parts)) == 1 and "\n" not in parts[0]:
         body = f"[{parts[0]} for _ in range({len(parts)})]"
         if len(inner) + len(body) > WIDTH:
             body = f"[\n{inner}    {parts[0]}\n{inner}    for _ in range({len(parts)})\n{inner}]"
@@ -179,6 +199,43 @@ def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: in
     if "\n" not in one and len(indent) + start + len(one) + end <= WIDTH:
         return one
     return f"nn.ModuleList(\n{inner}{body}\n{indent})"
+
+
+def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset[str]) -> tuple[str, str] | None:
+    """RUN_MIN or more members of one constructor that differ only in ints the class does not
+    compute (literal in every member), as timm builds HRNet's head in a loop: the member with
+    a variable per such column (equal columns share one, named after the argument), and the loop
+    over the columns, `for in_channels, planes in zip((16, 32, 64), (32, 64, 128))`; else None."""
+    members = [v for _, v in call.args]
+    if len(members) < RUN_MIN or not all(isinstance(v, Call) for v in members) or len(
+            {_shape_key(v) for v in members}) != 1:
+        return None
+    numbers = [_numbers(v, "", []) for v in members]
+    width = len(numbers[0])
+    own = [slots[k * width:(k + 1) * width] for k in range(len(members))]
+    columns = [tuple(n[j][1] for n in numbers) for j in range(width)]
+    varying = [j for j, col in enumerate(columns) if len(set(map(repr, col))) > 1]
+    if (not varying or any(o != own[0] for o in own) or any(isinstance(s, Indexed) for s in own[0])
+            or any(own[0][j] is not None or any(type(v) is not int for v in columns[j]) for j in varying)):
+        return None
+    names = Namespace(taken | set(_WORD.findall(" ".join(s for s in own[0] if s))) | {"zip"})
+    var: dict[tuple, str] = {}
+    for j in varying:
+        if columns[j] not in var:
+            var[columns[j]] = names.first(_arg_names(members[0])[j]) or names.fresh("value")
+    texts = [var[columns[j]] if j in varying else s for j, s in enumerate(own[0])]
+    elt = render_call(members[0], iter(texts), indent + "    ", 0, 1, taken=taken)
+    tuples = [literal(col) for col in var]
+    over = tuples[0] if len(var) == 1 else f"zip({', '.join(tuples)})"
+    return elt, f"for {', '.join(var.values())} in {over}"
+
+
+def _arg_names(call: Call) -> list[str]:
+    """Per number of `_numbers(call)`, the name of the argument that takes it."""
+    out: list[str] = []
+    for name, v in [*call.args, *((n, v) for n, v, _ in call.kwargs)]:
+        out += [name] if is_number(v) else _arg_names(v) if isinstance(v, Call) else []
+    return out
 
 
 def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) -> str:
@@ -212,7 +269,7 @@ def _ordered_sequential(call: Call, slots: Iterator[str | None], indent: str) ->
 
 
 RUN_MIN = 3                                     # named children a comprehension writes, at the least
-_NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
+NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
 
 
 class _Named:
@@ -221,7 +278,7 @@ class _Named:
 
     def __init__(self, name: str, call: Any, slots: list[str | None]) -> None:
         self.name, self.call, self.slots = name, call, slots
-        m = _NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
+        m = NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
         self.step = (m[1], int(m[2])) if m else None
         self.key = (_shape_key(call), tuple(map(str, slots))) if m and not any(
             isinstance(x, Indexed) for x in slots) else None
@@ -514,10 +571,10 @@ class ClassPlanner:
                 parameterise(self, plan)
             if plan.counts:
                 plan.counts = counted_runs(self, plan)
-            if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder
+            if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder or plan.tails
                                                  or self.numbers_of.get(plan.rep)):
                 plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots,
-                                             plan.ladder).lines
+                                             plan.ladder, plan.tail_tests()).lines
             plan.forward[:0] = [line for a, b in plan.same.items() for line in (f"if {a} is None:", f"    {a} = {b}")]
 
     def unique_plans(self) -> list[ClassPlan]:
@@ -623,7 +680,7 @@ class ClassPlanner:
         if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
-        names = [_NAMED_STEP.fullmatch(c.local) for c in mods]
+        names = [NAMED_STEP.fullmatch(c.local) for c in mods]
         if (not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent
                 or self.plan_of[mods[0].sub].members):
             return None

@@ -264,6 +264,9 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     values = _bool_columns(plan)
     out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}")
            for local in plan.absent if local not in plan.optional}
+    for local, (n, _) in plan.tails.items():     # where a concatenation takes its last inputs (DLA's `level_root`)
+        there = tuple(len(next(c for c in sn.children if c.local == local).inputs) > n for sn in plan.instances)
+        out[local] = _flag_for(values, there, column_of, namer, f"with_{local}")
     if plan.ladder_varies:          # where the ladder adds the step before's output (Res2Net's `not first`)
         there = tuple(bool(ladder_adds(tree, sn)) for sn in plan.instances)
         out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds")
@@ -535,9 +538,18 @@ def _times(a: int, p: str) -> str:
 
 def _choice(col: tuple, named: dict[str, tuple], flags: dict[str, tuple]) -> str | None:
     """`col` as one named column where a boolean block parameter is true and another where it
-    is false (Xception's `out if grow_first else in_channels`)."""
+    is false (Xception's `out if grow_first else in_channels`), or as one derived column plus a
+    named one where it is true (DLA's root, which concatenates the tree's input too where it is
+    the level root: `2 * out + in_channels if level_root else 2 * out`)."""
     for f, fc in flags.items():
         for (p, pc), (q, qc) in itertools.permutations(named.items(), 2):
             if all(v == (x if t else y) for v, x, y, t in zip(col, pc, qc, fc)):
                 return f"{p} if {f} else {q}"
+    own = dict(sorted(named.items(), key=lambda pc: pc[0] in SIDES))    # the block's widths before its input's
+    for f, fc in flags.items():
+        for q, qc in named.items():
+            rest = tuple(v - x if t else v for v, x, t in zip(col, qc, fc))
+            base = _derive(rest, own) if min(rest) > 0 else None
+            if base is not None:
+                return f"{base} + {q} if {f} else {base}"
     return None

@@ -58,18 +58,21 @@ BLANK = "#"          # every number of forward's calls written so: forwards alik
 
 
 def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent] | None = None,
-                  slots: list[str | None] | None = None, ladder: tuple[str, bool] | None = None) -> Forward:
+                  slots: list[str | None] | None = None, ladder: tuple[str, bool] | None = None,
+                  tails: Mapping[str, tuple[int, str]] | None = None) -> Forward:
     """The body of a scope's forward. With `probe`, every functional value passes through
     `_probe(self, local_name, value)`. An `optional` child runs under its test, another value
     standing for it where it fails (`identity = x`, `if self.downsample is not None:`).
     `slots` gives, per number of forward's calls,
     the expression written for it or None (the number); without slots every number is `BLANK`.
-    `ladder`: the flag that says where the class's ladder adds (`ladder.Ladder.flag`)."""
-    ex = None if optional else listed(tree, sn, probe)
+    `ladder`: the flag that says where the class's ladder adds (`ladder.Ladder.flag`). A
+    concatenation of `tails` takes its inputs past the first n only under its test
+    (`ClassPlan.tail_tests`)."""
+    ex = None if optional or tails else listed(tree, sn, probe)
     if ex is not None:
         return Forward(exchange_lines(ex))
     it = iter(slots) if slots is not None else itertools.repeat(BLANK)
-    return _Forward(tree, sn, probe, optional or {}, it, ladder).result()
+    return _Forward(tree, sn, probe, optional or {}, it, ladder, tails or {}).result()
 
 
 def snake(name: str) -> str:
@@ -108,6 +111,16 @@ def _branches(tree: ScopeTree, sn: ScopeNode) -> dict[str, str]:
     return out
 
 
+def tail_lines(live: Namespace, args: list[str], n: int, test: str) -> tuple[str, list[str]]:
+    """A concatenation's list of its inputs `args`, those past the first n added under `test`
+    (`ClassPlan.tail_tests`), as timm's DLA grows its `children` (`if self.level_root:
+    children.append(bottom)`): the list's variable, and the lines making it."""
+    name = live.first("branches", "parts") or live.fresh("parts")
+    live.release(name)            # read by the concatenation only, on its line
+    rest = f"{name}.append({args[n]})" if len(args) == n + 1 else f"{name}.extend([{', '.join(args[n:])}])"
+    return name, [f"{name} = [{', '.join(args[:n])}]", f"if {test}:", f"    {rest}"]
+
+
 def _read_before(tree: ScopeTree, sn: ScopeNode, ref: str, end: int) -> bool:
     """Only children before the `end`-th read the value (and the scope does not return it)."""
     return ref not in sn.exports and all(any(r in tree.names_of(c) for c in sn.children[:end])
@@ -119,9 +132,10 @@ class _Forward:
     and the children in the order they run."""
 
     def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent],
-                 slots: Iterator[str | None], ladder: tuple[str, bool] | None = None) -> None:
+                 slots: Iterator[str | None], ladder: tuple[str, bool] | None = None,
+                 tails: Mapping[str, tuple[int, str]] | None = None) -> None:
         self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
-        self.slots = slots
+        self.slots, self.tails = slots, tails or {}
         self.numbers: list[tuple[str, Any]] = []
         self.calls: dict[str, int] = {}
         self.callees: set[str] = set()
@@ -338,8 +352,9 @@ class _Forward:
             if g is not None:        # its list of the members' outputs: the members' calls, in a comprehension
                 e = gathered(e, g.items, Verbatim(comprehension(g.root, args, self.live)))
             ladder = self.ladders.get(c)
-            if ladder is not None:   # its list of the steps' outputs and the rest: the loop's list
-                outs, self.pre = ladder_lines(ladder, args, self.live, self.assigned)
+            if ladder is not None or c.local in self.tails:   # its list of the steps' outputs and the rest
+                outs, self.pre = (ladder_lines(ladder, args, self.live, self.assigned) if ladder is not None
+                                  else tail_lines(self.live, args, *self.tails[c.local]))   # or grown under a flag
                 e = gathered(e, [Arg(k) for k in range(len(n.inputs))], Verbatim(outs))
             text = expression(e, args)
         if self.probe:

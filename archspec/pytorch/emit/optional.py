@@ -6,7 +6,9 @@ self.residual:`). A ladder's adds (emit/ladder.py) are no children here: structu
 them share a class whose ladder adds where a flag says (Res2Net's first block of a stage, timm's
 `is_first`), which is how the first block, with a pool the others lack, joins them. An
 nn.Sequential child whose members differ between structures (some lack a member: MobileNetV2's
-expansion) joins them too, built member by member under tests (emit/members.py)."""
+expansion) joins them too, built member by member under tests (emit/members.py). The last inputs
+of a concatenation that some give more of are no children either (`concat_tails`): the class
+concatenates them where a flag says (DLA's `level_root`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -67,6 +69,10 @@ class Joiner:
         for plan in plans:
             if self._same_inputs(plan, sn):
                 return plan
+            tails = concat_tails(self.planner, plan, sn)
+            if tails is not None:
+                plan.tails = tails
+                return plan
             joined = self._joins(plan, sn)
             members = [*planner.structures[plan], sn]
             chains = self._chains(members) if joined is not None else None
@@ -83,6 +89,8 @@ class Joiner:
         """The children of `plan` some instances lack, each with what stands for it there (`_bypasses`),
         with `sn` joined, where it can join. Instances of one structure (key) are alike in all that
         `_bypasses` reads: one of each stands for all."""
+        if plan.tails:                  # a class of one structure but its concatenation's tail (`concat_tails`)
+            return None
         members = [*self.planner.structures[plan], sn]
         fuller = max(members, key=lambda i: len(self._locals(i)))
         has = [self._locals(i) for i in members]
@@ -116,7 +124,7 @@ class Joiner:
         as None by default, standing for that other one (timm's `shortcut=None`), where those are
         its last inputs and nothing changes an input in place. Records it in `plan.same`."""
         members = [*self.planner.structures[plan], sn]
-        if plan.absent or not all(m.args for m in members):
+        if plan.absent or plan.tails or not all(m.args for m in members):
             return False
         full = max(members, key=lambda m: len(m.args))
         same = {a: b for m in members for a, b in m.same.items()}
@@ -273,3 +281,39 @@ class Joiner:
             return False
         readers = [self.planner.tree.graph.nodes[r] for r in self.planner.tree.consumers.get(c.outputs[0], [])]
         return not any(self.planner.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
+
+
+def concat_tails(planner: ClassPlanner, plan: ClassPlan, sn: ScopeNode) -> dict[str, tuple[int, int]] | None:
+    """Where `sn` and the class's structures are one but for a concatenation that some give
+    only the first of the inputs that another concatenates (DLA's tree, whose root takes the
+    stage's downsampled input too where it is the level root): the class concatenates the
+    rest where a flag says (timm's `if self.level_root: children.append(bottom)`). That child
+    -> (how many inputs all read, how many the fullest reads); None where it is no such case."""
+    members = [*planner.structures[plan], sn]
+    if plan.absent or plan.same or plan.tails or any(m.same for m in members):
+        return None
+    full = max(members, key=lambda m: sum(len(c.inputs) for c in m.children))
+    labels = {tuple(lab for lab, _ in planner.numbers_of.get(m, [])) for m in members}
+    tails: dict[str, set[int]] = {}
+    for m in members:
+        if [c.local for c in m.children] != [c.local for c in full.children] or len(labels) != 1 or not (
+                len(m.inputs) == len(full.inputs) and _reads(full, m, full.exports, m.exports)):
+            return None
+        for c, o in zip(full.children, m.children):
+            n = len(o.inputs)
+            if (planner.ctor_key(c) != planner.ctor_key(o) or c.module != o.module
+                    or not 1 <= n <= len(c.inputs) or not _reads(full, m, c.inputs[:n], o.inputs)):
+                return None
+            if n < len(c.inputs):
+                if c.module or c.node is None or c.node.op.name != "concat":
+                    return None
+                tails.setdefault(c.local, set()).add(n)
+    if len(tails) != 1 or any(len(ns) != 1 for ns in tails.values()):
+        return None         # one concatenation, its tail read whole or not at all: one flag
+    local, (n,) = next(iter(tails.items()))
+    return {local: (n, len(next(c for c in full.children if c.local == local).inputs))}
+
+
+def _reads(full: ScopeNode, other: ScopeNode, f_refs: list[str], o_refs: list[str]) -> bool:
+    """`other` reads, value for value, what `full` does (relative to each scope)."""
+    return len(f_refs) == len(o_refs) and all(_rel(full, f) == _rel(other, o) for f, o in zip(f_refs, o_refs))

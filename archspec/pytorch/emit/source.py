@@ -12,15 +12,45 @@ from ...ir import Graph
 from ...names import Namespace, one_line
 from ...ops.base import literal
 from ...version import __version__
-from .classes import ClassPlan, ClassPlanner, Loop, render_call
+from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
 from .exchange import listed
 from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
-from .layout import bracketed, prose, split_line
+from .layout import WIDTH, bracketed, prose, split_line
 from .members import chain_lines
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .vary import refuted
+
+LOOP_MIN = 3              # named children in a row that one loop registers, at the least
+
+
+def looped(made: list[tuple[str, str | None, str]], names: frozenset[str]) -> list[str]:
+    """__init__'s lines, each child's (name, its call where a plain assignment, line), with every
+    run of LOOP_MIN or more children named prefix<k>, prefix<k + 1>, ... whose calls are one and
+    the same text made by one loop, as the spec's repeat made them (Xception's middle flow,
+    `for i in range(8): self.add_module(f"block{i + 4}", XceptionModule(728, 728, 3))`): the same
+    modules, registered in the same order under the same names, so the state_dict is unchanged."""
+    index = Namespace(names).first("i", "k", "index")
+    steps = [NAMED_STEP.fullmatch(name) if call is not None and "\n" not in call else None for name, call, _ in made]
+    out: list[str] = []
+    k = 0
+    while k < len(made):
+        m = steps[k]
+        n = 1
+        while m and k + n < len(made) and steps[k + n] and made[k + n][1] == made[k][1] and (
+                steps[k + n][1], int(steps[k + n][2])) == (m[1], int(m[2]) + n):   # type: ignore[index]
+            n += 1
+        start = int(m[2]) if m else 0
+        name = f'f"{m[1]}{{{index}{f" + {start}" if start else ""}}}"' if m else ""
+        line = f"            self.add_module({name}, {made[k][1]})"
+        if m is None or index is None or n < LOOP_MIN or len(line) > WIDTH:
+            out.append(made[k][2])
+            k += 1
+            continue
+        out += [f"        for {index} in range({n}):", line]
+        k += n
+    return out
 
 
 def _text(s: object) -> str:
@@ -136,18 +166,19 @@ class _ClassWriter:
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
         loop = self.planner.loop_of.get(self.plan.rep)
+        made: list[tuple[str, str | None, str]] = []        # per child: its name, its call where plain, its line
         for c in [] if loop else own_children(self.plan.rep):     # names: checked by names.check_name
             if c.local in self.plan.optional:
-                lines.append(f"        self.{c.local} = {c.local}")
+                made.append((c.local, None, f"        self.{c.local} = {c.local}"))
                 continue
             if c.local in self.plan.members:
-                lines += self._chain(c, slots)
+                made.append((c.local, None, "\n".join(self._chain(c, slots))))
                 continue
             call = self.planner.ctor(c)
             if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
                 flag, negated = self.plan.flags[c.local]
-                lines.append(f"        self.{c.local} = {render_call(call, iter(()), '')} if "
-                             f"{'not ' if negated else ''}{flag} else None")
+                made.append((c.local, None, f"        self.{c.local} = {render_call(call, iter(()), '')} if "
+                                            f"{'not ' if negated else ''}{flag} else None"))
                 continue
             if call is not None:
                 register = "register_parameter" if c.param else "add_module"
@@ -155,8 +186,11 @@ class _ClassWriter:
                 wrap = "nn.Parameter(" if c.param else ""
                 with located(c):
                     text = render_call(call, slots, "        ", len(head) + len(wrap),
-                                       bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local))
-                lines.append(f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
+                                       bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local),
+                                       taken=self._names())
+                made.append((c.local, text if head.startswith("self.") and not wrap else None,
+                             f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier()))))
+        lines += looped(made, self._names())
         if loop is not None:
             lines += self._loop(loop)
         if self.init:
@@ -174,6 +208,10 @@ class _ClassWriter:
         with located(c):
             return chain_lines(c.local, var, members, tests,
                                lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end))
+
+    def _names(self) -> frozenset[str]:
+        """The names __init__ binds: its parameters and `let:` locals (a comprehension's hide none)."""
+        return frozenset([*self.plan.params, *self.plan.optional, *(name for name, _ in self.plan.lets)])
 
     def _loop(self, loop: Loop) -> list[str]:
         """`for i in range(num_layers): self.add_module(f"prefix{i + 1}", Block(... + i * step))`."""
