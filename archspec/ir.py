@@ -85,6 +85,8 @@ class Scope:
     arg_env: dict = field(default_factory=dict)     # the values of the names those read (not the spec's) at the call
     structure_reads: frozenset = frozenset()        # the names its block's structure reads (repeat counts, when:)
     let_reads: dict = field(default_factory=dict)   # per `let:`, the names it reads (through other lets)
+    when: str | None = None        # its block's own `when:`, where one whole `${...}` (`reduction > 0`)
+    guard_reads: frozenset = frozenset()    # the names that `when:` alone of its structure reads
 
 
 @dataclass

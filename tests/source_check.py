@@ -11,7 +11,9 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   of the op modules, never influenced by a spec);
 - block classes: a docstring, the root class's literal attributes (input_shape,
   output_names, loss_weights), and the methods __init__, forward and init_weights, made
-  of assignments (in __init__ to self.<child>, or to a local of integer arithmetic of names
+  of assignments (in __init__ to self.<child>, `self.se = Block(...) if se_reduction > 0 else None`
+  for a child built under its block's `when:` (a name of the class's compared with an int), or to a
+  local of integer arithmetic of names
   and ints: a block's `let:`), calls, returns, `out += identity` and the few `if`/`for` forms the
   emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
   argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
@@ -292,6 +294,8 @@ class _Checker:
             if self.forward and _ladder_test(node.test):    # a ladder's: `... if i == 0 or self.first else ...`
                 flag = node.test.values[-1] if isinstance(node.test, ast.BoolOp) else node.test.left
                 flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
+            elif not self.forward and _guard(node):     # a child built under its block's `when:` (emit/guard.py)
+                flag = node.test.left
             elif not isinstance(flag, ast.Name):
                 _fail(node.test, "a choice by other than a flag")
             for part in (flag, node.body, node.orelse):
@@ -817,6 +821,19 @@ def _enumerated(it) -> bool:
             and len(it.args) == 1 and not it.keywords and _module_list_iter(it.args[0]) is not None
             and not isinstance(it.args[0], ast.Call))
 LAST = ast.parse("x[-1]", mode="eval").body.slice     # type: ignore[attr-defined]
+
+
+GUARD_OPS = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq)
+
+
+def _guard(node: ast.IfExp) -> bool:
+    """`Block(...) if se_reduction > 0 else None`: one of the class's names compared with an int
+    constant, a module or None (emit/guard.py)."""
+    t = node.test
+    return (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], GUARD_OPS)
+            and isinstance(t.left, ast.Name) and isinstance(t.comparators[0], ast.Constant)
+            and type(t.comparators[0].value) is int and isinstance(node.orelse, ast.Constant)
+            and node.orelse.value is None and isinstance(node.body, ast.Call))
 
 
 def _ladder_test(t: ast.expr) -> bool:

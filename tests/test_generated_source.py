@@ -64,6 +64,28 @@ def _ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*RUFF, *args], capture_output=True, text=True, timeout=120)
 
 
+def test_a_guard_admits_only_a_name_of_the_class_compared_with_an_int(built):
+    """A child built under its block's `when:` (emit/guard.py): `Block(...) if se_reduction > 0
+    else None`, one of the class's names compared with an int constant; anything else there is
+    refused."""
+    text = built["seresnet50"][1].read_text()
+    good = "if se_reduction > 0 else None"
+    assert good in text
+    for evil in ["if se_reduction > len(dir()) else None", "if se_reduction.bit_length() > 0 else None",
+                 "if se_reduction > 0 else print", "if se_reduction > 0.5 else None", "if se_reduction > '0' else None",
+                 "if 0 < se_reduction < 1 else None", "if se_reduction in (0,) else None",
+                 "if se_reduction is 0 else None", "if num_classes_ > 0 else None",
+                 "if se_reduction > 0 or 1 else None",
+                 "if (se_reduction := 0) > 0 else None"]:
+        mutant = text.replace(good, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    forward = text.replace("out = self.conv1(x)", f"out = self.conv1(x) {good}")
+    with pytest.raises(AssertionError, match="whitelist"):       # __init__'s alone
+        check_generated_source(forward)
+
+
 def test_ruff_check_passes(built):
     folder = next(iter(built.values()))[1].parent
     result = _ruff("check", *SETTINGS, "--extend-select", "E501", "--output-format", "concise", str(folder))

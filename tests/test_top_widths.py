@@ -308,3 +308,94 @@ def test_a_concatenated_repeat_s_width_is_its_count_times_its_steps_width(spec_f
     assert TopWidths(g).of("block.concat_2") == "w + g * n"
     g = analyze(spec_file(CARRIED.replace("STEP", "i")))
     assert TopWidths(g).of("block.concat_2") == "w + 3 * g + 3"
+
+
+def _same_network(ours, spec, chosen):
+    assert _shapes(ours) == _shapes(spec), chosen
+    assert list(ours.state_dict()) == list(spec.state_dict()), chosen
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in spec.parameters()), chosen
+
+
+@pytest.mark.parametrize("name,se", [("seresnet50", "se"),
+                                     pytest.param("seresnext50_32x4d", "se", marks=pytest.mark.slow),
+                                     pytest.param("senet154", "se_module", marks=pytest.mark.slow)])
+def test_se_reduction_is_taken_and_zero_drops_the_se_modules(name, se):
+    """SENet's top classes take the spec's se_reduction (16), as timm's create_attn: each block
+    builds its SE module under the block's own `when: ${reduction > 0}` (emit/guard.py). At 0, 8
+    and 32 the class is the spec built there; at 0 the SE modules are gone, and the class runs."""
+    cls = _model_class(name)
+    assert inspect.signature(cls).parameters["se_reduction"].default == 16
+    for r in (0, 8, 32):
+        with torch.device("meta"):
+            ours = cls(se_reduction=r)
+        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", se_reduction=r)
+        _same_network(ours, spec, r)
+        assert any(f".{se}." in k for k in ours.state_dict()) == (r > 0)
+    if name == "seresnet50":                # the forward's `if self.se is not None:`, run
+        torch.manual_seed(0)
+        ours, spec = cls(se_reduction=0).eval(), archspec.compile(SPECS / f"{name}.yaml", se_reduction=0).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            torch.testing.assert_close(ours(x), spec(x))
+
+
+# a toy: a unit's SE block, absent where its reduction is 0, given the top's `r` as written (R)
+GUARDED = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {r: 2, num_classes: 10}
+blocks:
+  se:
+    params: {reduction: 16}
+    when: ${reduction > 0}
+    let: {channels: "${input.channels}"}
+    nodes:
+      - pool: global_avgpool
+      - fc1: {op: conv, out: "${channels // reduction}", k: 1}
+      - fc2: {op: conv, out: "${channels}", k: 1}
+      - gate: sigmoid
+      - {op: mul, in: [input, gate]}
+  unit:
+    params: {c: int}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
+      - se: {use: se, reduction: "R"}
+      - relu
+nodes:
+  - u1: {use: unit, c: 16}
+  - u2: {use: unit, c: 32}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+WIDENS = ("- {op: mul, in: [input, gate]}",
+          "- {op: mul, in: [input, gate]}\n      - {op: conv, out: \"${2 * channels}\", k: 1}")
+FIRST = ("- conv: {op: conv, out: \"${c}\", k: 3, pad: 1}\n      - se: {use: se, reduction: \"R\"}",
+         "- se: {use: se, reduction: \"R\"}\n      - conv: {op: conv, out: \"${c}\", k: 3, pad: 1}")
+
+
+@pytest.mark.parametrize("given,change,guard", [
+    ("${r}", None, "r > 0"), ("${2 * r}", None, None), ("${r if r > 1 else 0}", None, None),
+    ("${r}", WIDENS, None), ("${r}", FIRST, None)], ids=["name", "product", "choice", "widens", "first"])
+def test_a_block_s_own_when_is_tested_by_its_caller_only_as_a_name(spec_file, given, change, guard):
+    """A unit passes its SE block the top's `r`: it tests the block's `when:` itself (`if r > 0`),
+    and the top class takes r, where it passes r as a bare name, and where the SE block, absent,
+    leaves a value of the unit's own of its output's shape (not where it widens, nor where it
+    reads the unit's input, which a later op may change in place); else the unit's class writes
+    the reduction as its number (it takes no r: Unit(r=0) would build an SE block) and the top
+    takes no r. Either way the top class built at each
+    value is the spec built there."""
+    text = GUARDED.replace(*change) if change else GUARDED
+    path = spec_file(text.replace("R", given))
+    text = emit(analyze(path))
+    assert (f"if {guard} else None" in text) == (guard is not None)
+    namespace: dict = {}
+    exec(compile(text, "toy.py", "exec"), namespace)
+    cls = namespace["Model"]
+    assert ("r" in inspect.signature(cls).parameters) == (guard is not None)
+    assert ("r" in inspect.signature(namespace["Unit"]).parameters) == (guard is not None)
+    for r in (0, 1, 4) if guard else ():
+        _same_network(cls(r=r), archspec.compile(path, r=r), r)

@@ -549,7 +549,8 @@ def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_e
             "let_exprs": {k: t for k in lets if (t := whole_expr(raw[k])) is not None},
             "arg_exprs": arg_exprs, "arg_env": {n: call_env[n] for n in sorted(read) if n in call_env
                                                 and n not in globals_ and _plain(call_env[n])},
-            "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads}
+            "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads,
+            "when": whole_expr(block.raw.get("when")), "guard_reads": block.guard_reads}
 
 
 def _plain(v: Any) -> bool:

@@ -207,6 +207,13 @@ class Block:
         values: a class written from the block cannot take them as numbers it may vary."""
         return frozenset(_through(_reads_under(self.raw, False), self.raw.get("let") or {}))
 
+    @cached_property
+    def guard_reads(self) -> frozenset[str]:
+        """The names its own `when:` reads and the rest of its structure does not (SE's
+        `reduction`): a caller that tests the `when:` itself may pass them as it likes."""
+        rest = {k: v for k, v in self.raw.items() if k != "when"}
+        return self.structure_reads - _through(_reads_under(rest, False), self.raw.get("let") or {})
+
 
 def _through(names: set[str], lets: dict) -> set[str]:
     """`names` and what the `let:` values among them read, and so on."""

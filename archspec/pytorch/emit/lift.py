@@ -27,6 +27,7 @@ from ...errors import SpecError
 from ...frontend.expr import FUNCTIONS, evaluate, parse
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
+from .guard import tested
 
 if TYPE_CHECKING:
     from .scopes import Child
@@ -266,7 +267,7 @@ class Lifter:
         at = self._block(path)
         while at is not None and at is not self.own:
             passed = self.channels is not None and self._block(at.path) is self.own
-            for n in sorted(at.structure_reads):
+            for n in sorted(at.structure_reads - tested(at)):       # (its caller tests that `when:`)
                 if (n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs):
                     self._deps(n, at, False)
             at = self._block(at.path)

@@ -150,7 +150,9 @@ class _ClassWriter:
                 with located(c):
                     text = render_call(call, slots, "        ", len(head) + len(wrap),
                                        bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local))
-                lines.append(f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
+                guard = f" if {self.plan.guards[c.local]} else None" if c.local in self.plan.guards else ""
+                close = ")" * (bool(wrap) + (not c.local.isidentifier()))
+                lines.append(f"        {head}{wrap}{text}{close}{guard}")
         if loop is not None:
             lines += self._loop(loop)
         if self.init:
