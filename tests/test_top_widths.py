@@ -21,7 +21,9 @@ CASES = [
     pytest.param("densenet161", {"stem": 50, "growth": 7}, marks=pytest.mark.slow, id="densenet161"),
     pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
     pytest.param("densenet_cifar", {"growth": 7, "depth": 40}, marks=pytest.mark.slow, id="densenet_cifar"),
-    pytest.param("dpn68", {"stem": 16}, id="dpn68"),
+    pytest.param("dpn68", {"stem": 16, "k_r": 96}, id="dpn68"),     # k_r: through the top's `let:` widths
+    # the one Bottleneck of its first stage: its input width `in_channels` (2 * stem_width), not `planes`
+    pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
     # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices
     pytest.param("res2net50_26w_4s", {"base_width": 14, "groups": 8}, id="res2net50_26w_4s"),
@@ -93,15 +95,35 @@ def test_res2net_s_block_computes_its_subsets_from_base_width():
     assert "        self.root = Root(2 * out, out)\n" in emit(analyze(str(SPECS / "dla34.yaml")))
 
 
-def test_a_width_another_value_does_not_fit_stays_a_number(monkeypatch):
-    """ResNeSt-14d's Bottleneck writes its input width as `planes`, which it equals only where
-    stem_width is 32: the top class may not take stem_width (vary builds the spec with 64 and
-    finds the class's source changed). Without the check it would."""
-    text = emit(analyze(str(SPECS / "resnest14d.yaml")))
-    assert "def __init__(self, num_classes=1000):" in text
+# a toy: the top's `w` passed to a unit whose structure reads it (a relu only where c < 20)
+NARROW = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {w: 16, num_classes: 10}
+blocks:
+  unit:
+    params: {c: int}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
+      - relu: {op: relu, when: "${c < 20}"}
+nodes:
+  - stem: {op: conv, out: "${w}", k: 3, pad: 1}
+  - u: {use: unit, c: "${w}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_width_another_value_does_not_fit_stays_a_number(spec_file, monkeypatch):
+    """The unit's class has its relu only where w is under 20: the top class may not take w
+    (vary builds the spec with 32 and finds the unit's class changed). Without the check it
+    would. (ResNeSt-14d's was such a case until its one Bottleneck wrote its input width as
+    `in_channels`, not as `planes`, which it equals only where stem_width is 32.)"""
+    path = spec_file(NARROW)
+    assert "def __init__(self, num_classes=10):" in emit(analyze(path))
     monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
-    unchecked = emit(analyze(str(SPECS / "resnest14d.yaml")))
-    assert "def __init__(self, num_classes=1000, stem_width=32):" in unchecked
+    assert "def __init__(self, num_classes=10, w=16):" in emit(analyze(path))
 
 
 def test_a_spec_from_no_file_takes_no_width(tmp_path):
@@ -399,3 +421,39 @@ def test_a_block_s_own_when_is_tested_by_its_caller_only_as_a_name(spec_file, gi
     assert ("r" in inspect.signature(namespace["Unit"]).parameters) == (guard is not None)
     for r in (0, 1, 4) if guard else ():
         _same_network(cls(r=r), archspec.compile(path, r=r), r)
+
+
+# a toy: a top-level `let:` of the top's `w`, read by its index where each unit is made (DPN's `widths`)
+TOP_LET = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {w: 16, k: 8, num_classes: 10}
+let: {widths: "${[w, 2 * w]}"}
+blocks:
+  unit:
+    params: {c: int}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
+      - relu
+nodes:
+  - stem: {op: conv, out: "${w}", k: 3, pad: 1}
+  - repeat: 2
+    node: {use: unit, c: "${k * widths[i] // widths[0] + widths[i]}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_top_level_let_is_its_number_and_holds_what_it_reads(spec_file, monkeypatch):
+    """A top-level `let:` read where a block is made (DPN's `r: ${k_r * widths[i] // widths[0]}`)
+    is written as its number there (`k + 16`), the parameters it reads held as numbers too: the
+    top class takes k, not w, even unchecked by vary (the let's 16 and 32 are w's only at 16)."""
+    path = spec_file(TOP_LET)
+    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    namespace: dict = {}
+    exec(compile(emit(analyze(path)), "toy.py", "exec"), namespace)
+    cls = namespace["Model"]
+    assert set(inspect.signature(cls).parameters) == {"num_classes", "k"}
+    for k in (3, 8, 13):
+        _same_network(cls(k=k), archspec.compile(path, k=k), k)

@@ -231,6 +231,13 @@ def structure_reads(raw: YDict) -> frozenset[str]:
     return frozenset(_reads_under(raw.get("nodes") or [], False) | _reads_under(raw.get("params") or {}, True))
 
 
+def let_reads(raw: YDict) -> dict[str, tuple[str, ...]]:
+    """Per `let:` value of a spec's top level, the names it reads, through the `let:` values
+    before it (DPN's `widths` reads `small`)."""
+    lets = raw.get("let") or {}
+    return {k: tuple(sorted(_through(_reads_under(v, True), lets))) for k, v in lets.items()}
+
+
 def _reads_under(raw: Any, under: bool) -> set[str]:
     """The names the `${...}` under a structure key of `raw` read (all of them where `under`)."""
     if isinstance(raw, dict):

@@ -19,6 +19,7 @@ from .layout import WIDTH, bracketed
 from .lift import Indexed
 from .optional import Joiner
 from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
+from .widthexpr import TopWidths
 
 
 @dataclass(eq=False)
@@ -481,6 +482,7 @@ class ClassPlanner:
         self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
+        self.top_widths = TopWidths(tree.graph)          # the tensors' widths in the top's names (`specexpr`)
         for sn in tree.post_order():
             if not sn.sequential:
                 forward = forward_lines(tree, sn, probe)      # its numbers blank: the class's key

@@ -47,7 +47,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
     plan.origins = origins
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted)
+    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted,
+                      planner.top_widths)
     written = spec.write_all(origins, columns, plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name

@@ -243,8 +243,13 @@ class Lifter:
 
     def _spec(self, n: str) -> None:
         """A spec parameter written as its value: one the spec gives as a value (not one computed
-        from others, nor its `let:`: what those read is not known here)."""
-        params = self.g.meta.params or {}
+        from others), or a top-level `let:` (DPN's `widths`), the parameters it reads so."""
+        params, lets = self.g.meta.params or {}, self.g.meta.let_reads
+        if n in lets and n not in params and not self._hidden(n):
+            for m in lets[n]:
+                if m not in lets:
+                    self._spec(m)
+            return
         if n not in params or isinstance(params[n], str) and "${" in params[n] or self._hidden(n):
             raise Unliftable
         self.folded.add(n)

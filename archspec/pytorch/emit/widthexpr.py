@@ -107,9 +107,12 @@ class TopWidths:
         """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
         `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
         lifter = Lifter(self.g, None, top_name(self.g), self._channels)
-        text = ast.unparse(lifter.argument(self.g.scopes[path], arg, False))
+        tree = lifter.argument(self.g.scopes[path], arg, False)
         self.folded |= lifter.folded
-        return text
+        try:
+            return ast.unparse(_expr(_poly(tree)))     # collected: DPN's `k_r * 256 // 64`, `4 * k_r`
+        except Unliftable:
+            return ast.unparse(tree)
 
     def _carried(self, n: Node) -> Poly | None:
         """The width of a concat that ends a repeat carried by concatenation (DenseNet's dense
