@@ -15,6 +15,7 @@ from .counts import Count
 from .ctorparams import parameterise
 from .expr import is_number
 from .forward import Absent, Forward, forward_lines
+from .guard import add_guards
 from .layout import WIDTH, bracketed
 from .lift import Indexed
 from .optional import Joiner
@@ -497,6 +498,7 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             parameterise(self, plan)
+            add_guards(tree.graph, plan)
             if plan.counts:
                 plan.counts = counted_runs(self, plan)
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder

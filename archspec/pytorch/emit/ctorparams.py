@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
 from .counts import candidates
-from .guard import add_guards
 from .ladder import ladder_adds
 from .lift import Indexed
 from .scopes import numbered, own_children
@@ -83,7 +82,6 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     taken = {*plan.params, *(name for name, _ in plan.lets), *plan.optional}
     plan.slots = [s.folded if isinstance(s, Indexed) and (s.name in taken or s.name in planner.taken) else s
                   for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
-    add_guards(planner.tree.graph, plan)
 
 
 def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Reads, spec: SpecExprs) -> None:

@@ -49,10 +49,11 @@ def guard_only(g: Graph, sn: ScopeNode) -> frozenset[str]:
     return frozenset({test[0]}) if shape is not None and shape == g.shape_of(sn.exports[0]) else frozenset()
 
 
-def unguarded(g: Graph, sn: ScopeNode, arg: str, text: str) -> bool:
-    """The caller may not pass `text` to the guarded parameter `arg` of the block instance:
-    not a bare name, which its guard would compare (`se_reduction > 0`)."""
-    return arg in guard_only(g, sn) and not isinstance(parse(text), ast.Name)
+def unguarded(g: Graph, sn: ScopeNode, arg: str, text: str, own: bool) -> bool:
+    """The caller may not pass `text` to the guarded parameter `arg` of the block instance: not
+    a bare name, which its guard would compare (`se_reduction > 0`), or not to a child of its own
+    (`own`: a member of an nn.Sequential is never None)."""
+    return arg in guard_only(g, sn) and not (own and isinstance(parse(text), ast.Name))
 
 
 def _inner(ref: str, path: str) -> bool:
@@ -81,7 +82,8 @@ def add_guards(g: Graph, plan: ClassPlan) -> None:
     where it is absent (`plan.absent`)."""
     rep = plan.rep
     for c in own_children(rep):
-        if c.subscope is None or c.local in plan.optional or c.local in plan.built or not c.module:
+        if (c.subscope is None or c.local in plan.optional or c.local in plan.built or not c.module
+                or not c.local.isidentifier()):
             continue
         only = guard_only(g, c.sub)
         s = c.sub.scope

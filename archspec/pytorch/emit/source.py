@@ -5,17 +5,19 @@ through `literal`, identifiers only as the expander's validated names."""
 from __future__ import annotations
 
 import ast
+import itertools
+from collections.abc import Iterator
 
 from ...ir import Graph
 from ...names import Namespace, one_line
-from ...ops.base import literal
+from ...ops.base import Call, literal
 from ...version import __version__
 from .classes import ClassPlan, ClassPlanner, Loop, render_call
 from .exchange import listed
 from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
-from .layout import bracketed, prose, split_line
+from .layout import WIDTH, bracketed, prose, split_line
 from .scopes import ScopeTree, located, numbered, own_children
 from .vary import refuted
 
@@ -138,6 +140,9 @@ class _ClassWriter:
                 lines.append(f"        self.{c.local} = {c.local}")
                 continue
             call = self.planner.ctor(c)
+            if c.local in self.plan.guards and call is not None:
+                lines += self._guarded(c.local, call, slots)
+                continue
             if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
                 flag, negated = self.plan.flags[c.local]
                 lines.append(f"        self.{c.local} = {render_call(call, iter(()), '')} if "
@@ -150,14 +155,27 @@ class _ClassWriter:
                 with located(c):
                     text = render_call(call, slots, "        ", len(head) + len(wrap),
                                        bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local))
-                guard = f" if {self.plan.guards[c.local]} else None" if c.local in self.plan.guards else ""
-                close = ")" * (bool(wrap) + (not c.local.isidentifier()))
-                lines.append(f"        {head}{wrap}{text}{close}{guard}")
+                lines.append(f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
         if loop is not None:
             lines += self._loop(loop)
         if self.init:
             lines.append("        self.init_weights()")
         return lines
+
+    def _guarded(self, local: str, call: Call, slots: Iterator[str | None]) -> list[str]:
+        """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out
+        as ruff does: on one line, else in parentheses, the test on a line of its own where the
+        whole does not fit on one."""
+        mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
+        head, test = f"        self.{local} = ", f"if {self.plan.guards[local]} else None"
+        one = render_call(call, iter(mine), "        ", len(head) - 8, len(test) + 1)
+        if "\n" not in one and len(head) + len(one) + 1 + len(test) <= WIDTH:
+            return [f"{head}{one} {test}"]
+        inner = render_call(call, iter(mine), " " * 12)
+        if "\n" not in inner and 12 + len(inner) + 1 + len(test) <= WIDTH:
+            return [f"{head}(", f"            {inner} {test}", "        )"]
+        return [f"{head}(", f"            {inner}", f"            if {self.plan.guards[local]}",
+                "            else None", "        )"]
 
     def _loop(self, loop: Loop) -> list[str]:
         """`for i in range(num_layers): self.add_module(f"prefix{i + 1}", Block(... + i * step))`."""

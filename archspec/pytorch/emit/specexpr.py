@@ -230,8 +230,9 @@ class SpecExprs:
         these rules hold it takes where `vary` confirms them (`checked`)."""
         rep = self.instances[0].sn
         let_reads = rep.scope.let_reads if rep.scope else {}
+        direct = {c.subscope for c in own_children(rep) if c.local.isidentifier()}
         held = {n for sub, arg, text in self.passed
-                if arg not in self.child(sub).free or unguarded(self.g, sub, arg, text)
+                if arg not in self.child(sub).free or unguarded(self.g, sub, arg, text, sub in direct)
                 for n in self._names(text, let_reads)}
         if self.top:
             held |= set(self.g.meta.structure_reads)
@@ -327,23 +328,8 @@ class SpecExprs:
             yield (n.name, own), n.exprs[own]
         if arg in _IN_WIDTH:
             yield from ((None, t) for t in self.widths.of(n.inputs[0] if n.inputs else None))
-            if self._input_set_by_top(n):
+            if _input_set_by_top(self, n):
                 yield None, "input.channels"
-
-    def _input_set_by_top(self, n: Node) -> bool:
-        """The module reads the class's input (through ops that keep its width), whose width the
-        top's parameters set and which is the same at each instance (none shows it to be another
-        parameter's): written as the input's width, `in_channels`, which it is whatever they are
-        (ResNeSt's one Bottleneck of its first stage: `2 * stem_width`, 64 as `planes` is only
-        where stem_width is 32)."""
-        sn = self.instances[0].sn
-        if not (self.top_widths is not None and self.has_in and n.inputs and self.widths.from_input(n.inputs[0])
-                and len(set(self._column("in_channels"))) == 1):
-            return False
-        try:
-            return any(isinstance(x, ast.Name) for x in ast.walk(parse(self.top_widths.of(sn.inputs[0]))))
-        except Unliftable:
-            return False
 
     def _loose(self, optional: list[str]) -> set[str]:
         """The spec parameters read so far that the block's structure reads, or an expression of
@@ -408,7 +394,7 @@ class SpecExprs:
             return ast.Constant(index[node.id])
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
-            reads.params["in_channels"] = self._column("in_channels")
+            reads.params["in_channels"] = self.column("in_channels")
             return ast.Name("in_channels")
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
@@ -431,7 +417,7 @@ class SpecExprs:
 
     def _read(self, name: str, reads: Reads, within: tuple[str, ...]) -> None:
         if name in self.params:
-            reads.params[name] = self._column(name)
+            reads.params[name] = self.column(name)
         elif name in self.let_exprs and name not in within:
             if name not in reads.lets:
                 tree = parse(self.let_exprs[name])
@@ -446,7 +432,7 @@ class SpecExprs:
         """A `let:` local's values over the instances."""
         return tuple(i.env[name] for i in self.instances)
 
-    def _column(self, name: str) -> tuple:
+    def column(self, name: str) -> tuple:
         if name == "in_channels":
             return tuple(i.env["input"].get("channels") for i in self.instances)
         return tuple(as_tuple(i.env[name]) for i in self.instances)
@@ -462,6 +448,22 @@ def _indices(g: Graph, instances: list[Instance], child: Child) -> dict[str, int
     envs = [n.index_env if n is not None else None for n in nodes]
     return envs[0] if all(e == envs[0] for e in envs) else None
 
+
+
+def _input_set_by_top(spec: SpecExprs, n: Node) -> bool:
+    """The module reads the class's input (through ops that keep its width), whose width the
+    top's parameters set and which is the same at each instance (none shows it to be another
+    parameter's): written as the input's width, `in_channels`, which it is whatever they are
+    (ResNeSt's one Bottleneck of its first stage: `2 * stem_width`, 64 as `planes` is only
+    where stem_width is 32)."""
+    sn = spec.instances[0].sn
+    if not (spec.top_widths is not None and spec.has_in and n.inputs and spec.widths.from_input(n.inputs[0])
+            and len(set(spec.column("in_channels"))) == 1):
+        return False
+    try:
+        return any(isinstance(x, ast.Name) for x in ast.walk(parse(spec.top_widths.of(sn.inputs[0]))))
+    except Unliftable:
+        return False
 
 
 def _sets_width(g: Graph, node: str, attr: str) -> bool:
