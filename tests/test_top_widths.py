@@ -399,14 +399,21 @@ FIRST = ("- conv: {op: conv, out: \"${c}\", k: 3, pad: 1}\n      - se: {use: se,
          "- se: {use: se, reduction: \"R\"}\n      - conv: {op: conv, out: \"${c}\", k: 3, pad: 1}")
 
 
+MEMBER = ("- conv: {op: conv, out: \"${c}\", k: 3, pad: 1}\n      - se: {use: se, reduction: \"R\"}",
+          "- body:\n          seq:\n            - {op: conv, out: \"${c}\", k: 3, pad: 1}\n"
+          "            - {use: se, reduction: \"R\"}")
+
+
 @pytest.mark.parametrize("given,change,guard", [
     ("${r}", None, "r > 0"), ("${2 * r}", None, None), ("${r if r > 1 else 0}", None, None),
-    ("${r}", WIDENS, None), ("${r}", FIRST, None)], ids=["name", "product", "choice", "widens", "first"])
+    ("${r}", WIDENS, None), ("${r}", FIRST, None), ("${r}", MEMBER, None)],
+    ids=["name", "product", "choice", "widens", "first", "member"])
 def test_a_block_s_own_when_is_tested_by_its_caller_only_as_a_name(spec_file, given, change, guard):
     """A unit passes its SE block the top's `r`: it tests the block's `when:` itself (`if r > 0`),
     and the top class takes r, where it passes r as a bare name, and where the SE block, absent,
     leaves a value of the unit's own of its output's shape (not where it widens, nor where it
-    reads the unit's input, which a later op may change in place); else the unit's class writes
+    reads the unit's input, which a later op may change in place), and is a child of the unit's
+    own (not an nn.Sequential's member, which is never None); else the unit's class writes
     the reduction as its number (it takes no r: Unit(r=0) would build an SE block) and the top
     takes no r. Either way the top class built at each
     value is the spec built there."""
