@@ -188,13 +188,12 @@ def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(
     assert _shapes(ours) == _shapes(theirs)
 
 
-@pytest.mark.parametrize("spec, held", [("densenet121", {"bn_size"}), ("resnest14d", {"stem_width"}),
-                                        ("seresnet50", {"se_reduction"}), ("res2net50_26w_4s", {"scale"})])
+@pytest.mark.parametrize("spec, held", [("densenet121", {"bn_size"}), ("res2net50_26w_4s", {"scale"})])
 def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
-    """DenseNet's bn_size and SE's se_reduction are read by a `when:` (0 drops the node),
-    ResNeSt's stem_width sets a width its Bottleneck writes as `planes` (equal only at the spec's
-    value), Res2Net's scale sets its ladder's length: the top class takes none of them
-    (DenseNet's growth and stem it takes, Res2Net's base_width: tests/test_top_widths.py)."""
+    """DenseNet's bn_size is read by a node's `when:` (0 drops the node), Res2Net's scale sets
+    its ladder's length: the top class takes neither (DenseNet's growth and stem it takes,
+    Res2Net's base_width, SE's se_reduction, whose block's own `when:` its caller tests, and
+    ResNeSt's stem_width: tests/test_top_widths.py)."""
     init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
                                      if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
     assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]
