@@ -112,6 +112,7 @@ class Meta:
     values: dict[str, Any] = field(default_factory=dict)    # and the keyword params
     params: dict[str, Any] = field(default_factory=dict)    # the spec's global params, as set
     structure_reads: tuple = ()      # the names its top-level structure and params: read, sorted
+    nodes_structure_reads: tuple = ()     # of those, the ones its top-level structure reads (not params:)
     let_reads: dict[str, tuple] = field(default_factory=dict)   # per top-level `let:`, the names it reads
 
 

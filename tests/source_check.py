@@ -18,7 +18,8 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   emitter writes (`if self.downsample is not None:` for an optional child, whose __init__
   argument defaults to None; nn.Sequential's run of equal children `*[Block(...) for _ in
   range(n)]`, or whose numbers follow their step's index `*[Block(..., rate * (3 + j) / 17.0) for j in
-  range(3)]` (also `range(1, 4)`: a name no other in __init__ has, which the call reads), and its
+  range(3)]` (also `range(1, 4)`, or `range(1, n)` to the top class's count: a name no other in
+  __init__ has, which the call reads), and its
   named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
   a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
   and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
@@ -405,7 +406,8 @@ class _Checker:
         one constructor call, made n times, or as many times as integer arithmetic of the class's
         own names says (`range(n - 1)`, the top class's depth); nn.Sequential's (`indexed`) also
         `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
-        index, a name of its own."""
+        index, a name of its own, and `range(<int>, <count>)` (from step 1 or later to the top class's
+        count: PyramidNet's units 1 .. n - 1 of a stage)."""
         a = comp
         gen = comp.generators[0] if isinstance(comp, ast.ListComp) and len(comp.generators) == 1 else None
         it = gen.iter if gen is not None else None
@@ -418,7 +420,12 @@ class _Checker:
         index = indexed and target is not None and target != "_" and self._index_name(target, names) \
             and isinstance(comp.elt, ast.Call) and any(isinstance(n, ast.Name) and n.id == target
                                                        for n in ast.walk(comp.elt))
-        whole = counted or isinstance(it, ast.Call) and len(it.args) == len(bounds) and (
+        counted_from = (index and isinstance(it, ast.Call) and len(it.args) == 2    # range(1, n): steps 1.. of n
+                        and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int
+                        and it.args[0].value >= 1 and _arithmetic(it.args[1])
+                        and not isinstance(it.args[1], ast.Constant)
+                        and all(n.id in names for n in ast.walk(it.args[1]) if isinstance(n, ast.Name)))
+        whole = counted or counted_from or isinstance(it, ast.Call) and len(it.args) == len(bounds) and (
             len(bounds) == 1 and bounds[0] >= 2      # range(n), or range(start, stop) of an index from 1 on
             or index and len(bounds) == 2 and bounds[0] >= 1 and bounds[1] - bounds[0] >= 2)
         if not (gen is not None and not gen.ifs and not gen.is_async and (target == "_" or index) and whole

@@ -60,6 +60,19 @@ def test_a_counted_repeat_admits_only_arithmetic_of_the_class_names(built):
             check_generated_source(mutant)
 
 
+def test_a_counted_run_from_a_later_step_admits_only_a_number_then_the_count(built):
+    """PyramidNet's stage from its second unit on, `for i in range(1, n)`: a start that is an int
+    of 1 or more, then integer arithmetic of the class's own names; anything else there is refused."""
+    text = built["pyramidnet110"][1].read_text()
+    assert "                for i in range(1, n)\n" in text
+    for evil in ["range(1, n.bit_length())", "range(1, len(dir()))", "range(1, n ** 9)", "range(units, n)",
+                 "range(1, n, 2)", "range(-1, n)", "range(0, n)", "range(1, 2 if n else 3)", "range(1, m)"]:
+        mutant = text.replace("range(1, n)", evil, 1)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def _ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*RUFF, *args], capture_output=True, text=True, timeout=120)
 

@@ -2,6 +2,7 @@
 with other values of each parameter it takes has the very state_dict (keys, shapes) and parameter
 count of the spec built with those values (the oracle: the spec's own expansion, --set)."""
 import inspect
+import random
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from paths import ALL_SPECS, SPECS, shipped_source
 
 import archspec
 from archspec.analysis import analyze
+from archspec.frontend.expr import evaluate
 from archspec.pytorch.emit import emit, widthexpr
 from archspec.pytorch.emit import source as source_module
 from archspec.pytorch.emit.lift import Unliftable
@@ -177,6 +179,49 @@ def test_a_floor_is_written_only_where_the_product_is_exact(spec_file):
     assert t.of("u.c") == "(6 * w + 3) // 4"
 
 
+QUOTIENT = """archspec: 1
+name: quotient
+input: [3, 8, 8]
+params: {w: 48, m: 7, num_classes: 10}
+nodes:
+  - a: {op: conv, out: "${floor(16 + w * 5 / m)}", k: 1}
+  - b: {op: conv, out: "${floor(w / 2.5)}", k: 1}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_floor_of_a_quotient_is_its_integer_quotient(spec_file):
+    """`floor(c + a / d)` of int arithmetic is written `c + a // d` (PyramidNet's unit widths); a
+    float in it is not (w / 2.5 is no integer quotient)."""
+    g = analyze(spec_file(QUOTIENT))
+    t = TopWidths(g)
+    assert t.of("a") == "16 + 5 * w // m"
+    with pytest.raises(Unliftable):
+        t.of("b")
+
+
+def test_the_integer_quotient_is_the_interpreter_s_float_floor_within_the_bound():
+    """lift._EXACT_SUM: where 2|a| + |d| (|c| + 1) < 2**53 the interpreter's floor(c + a / d), float
+    steps, is c + a // d (the oracle: Python's exact integers) -- at random values of every size
+    and at the edge; past the bound it is not always (a rounding reaches the next integer)."""
+    rng = random.Random(0)
+    cases = []
+    for _ in range(20_000):
+        d = rng.choice([1, -1]) * rng.randrange(1, 2 ** rng.randrange(1, 40))
+        c = rng.randrange(-(2 ** rng.randrange(1, 50)), 2 ** rng.randrange(1, 50))
+        room = (2**53 - abs(d) * (abs(c) + 1)) // 2
+        if room > 0:
+            cases.append((c, rng.choice([1, -1]) * rng.randrange(0, min(room, 2 ** rng.randrange(1, 53))), d))
+    cases += [(0, 2**52 - 3, 2), (0, 2**51 + 1, 3), (16, 2**52 - 2**30 - 1, 2**20 - 1), (0, -(2**52 - 4), 7)]
+    for c, a, d in cases:
+        assert 2 * abs(a) + abs(d) * (abs(c) + 1) < 2**53
+        assert evaluate("floor(c + a / d)", {"c": c, "a": a, "d": d}) == c + a // d, (c, a, d)
+    for c, a, d in ((0, 2**54 - 1, 2), (2**52, 2, 3)):       # past it: x.5 rounds up, 2**52 + 2/3 too
+        assert evaluate("floor(c + a / d)", {"c": c, "a": a, "d": d}) == c + a // d + 1
+
+
 def test_a_width_follows_an_op_only_as_its_shape_rule_says(spec_file):
     """A flatten of 2 x 2 positions gives 4 values a channel: not the channels' width. The top
     class then takes no `w`: the classifier's input width, 64, would not follow it."""
@@ -246,7 +291,7 @@ def test_wrn_takes_depth_where_its_double_breaks_the_constraint():
         _built(cls, "wrn28_10", depth=depth)
 
 
-# a repeat whose steps grow: only the last is written alike to none before it
+# a repeat whose steps alternate: only the last is written alike to none before it
 GROWING = """archspec: 1
 name: grow
 input: [3, 8, 8]
@@ -260,7 +305,7 @@ blocks:
     params: {depth: int}
     nodes:
       - repeat: ${depth}
-        node: {use: unit, out: "${8 + i}"}
+        node: {use: unit, out: "${8 + STEP}"}
 nodes:
   - body: {use: stage, depth: "${n}"}
   - pool: global_avgpool
@@ -270,17 +315,84 @@ nodes:
 
 
 def test_a_count_another_value_does_not_fit_stays_a_number(spec_file, monkeypatch):
-    """Its steps' widths grow with the index: the run the count would write is the last step
-    alone (`range(n - 2)` of Unit(9, 10)), which at n = 6 would build three alike where the spec
-    builds 11, 12, 13 wide. `vary` builds the spec with n = 6 and refuses n; without it the class
-    would take it."""
-    path = spec_file(GROWING)
+    """Its steps' widths alternate with the index (`8 + i % 2`, no arithmetic a class writes): the
+    run the count would write is the last step alone (`range(n - 2)` of Unit(9, 8)), which at n = 6
+    would build four alike where the spec builds 8, 9, 8, 9 wide. `vary` builds the spec with n = 6
+    and refuses n; without it the class would take it."""
+    path = spec_file(GROWING.replace("STEP", "i % 2"))
     text = emit(analyze(path))
     assert "def __init__(self, num_classes=10):" in text and "range(" not in text
     monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
     unchecked = emit(analyze(path))
     assert "def __init__(self, num_classes=10, n=3):" in unchecked
-    assert "*[Unit(9, 10) for _ in range(n - 2)]," in unchecked
+    assert "*[Unit(9, 8) for _ in range(n - 2)]," in unchecked
+
+
+def test_steps_whose_widths_follow_the_index_are_one_loop_to_the_count(spec_file):
+    """Steps `8 + i` wide, each reading the one before's output: the top class writes a step's
+    width from its index and its input width as the step before's (`7 + i`), the steps from 1 on one
+    comprehension to the count (`range(1, n)`), and so takes n; built with other n it is the spec
+    built with them (the oracle: the spec's own expansion)."""
+    path = spec_file(GROWING.replace("STEP", "i"))
+    text = emit(analyze(path))
+    assert "def __init__(self, num_classes=10, n=3):" in text
+    assert "            Unit(3, 8),\n            *[Unit(7 + i, 8 + i) for i in range(1, n)],\n" in text
+    assert "        self.fc = nn.Linear(7 + n, num_classes)\n" in text
+    namespace: dict = {}
+    exec(compile(text, "grow.py", "exec"), namespace)
+    for n in (1, 2, 6):
+        with torch.device("meta"):
+            ours = namespace["Model"](n=n)
+        spec = archspec.compile(path, device="meta", n=n)
+        assert list(ours.state_dict()) == list(spec.state_dict()) and _shapes(ours) == _shapes(spec), n
+
+
+def test_a_step_s_width_is_written_only_where_it_gives_the_graph_s(spec_file):
+    """Past lift._EXACT_SUM's bound the integer quotient is not the interpreter's float floor:
+    floor(8 + (big * (i + 1) - 1) / big) with big = 2**54 is 9 + i (the quotient rounds up to i + 1),
+    `8 + (big * (i + 1) - 1) // big` is 8 + i. The step's width is then no expression (steps.py
+    checks it against the graph's number), and the class builds the spec's Unit(3, 9), Unit(9, 10)."""
+    path = spec_file(GROWING.replace('{n: 3,', '{n: 3, big: 18014398509481984,')
+                     .replace('"${8 + STEP}"', '"${floor(8 + (big * (i + 1) - 1) / big)}"'))
+    text = emit(analyze(path))
+    assert "//" not in text and "            Unit(3, 9),\n            Unit(9, 10),\n" in text
+    namespace: dict = {}
+    exec(compile(text, "grow.py", "exec"), namespace)
+    with torch.device("meta"):
+        ours = namespace["Model"]()
+    assert _shapes(ours) == _shapes(archspec.compile(path, device="meta"))
+
+
+def test_pyramidnet_takes_alpha_and_n_and_builds_table_4():
+    """PyramidNet's unit k (1 .. N = 3n) is floor(16 + alpha k / N) wide (Han et al. 2017, Eq. 2):
+    the top class takes alpha and n, computes `units = 3 * n` as the spec does, and builds each
+    stage's units 1 .. n - 1 in one comprehension, a unit's input the one before's output, as the
+    spec builds them at other alpha and n (state_dict keys, shapes). Table 4's PyramidNet-110:
+    alpha 48, 1.7M; 84, 3.8M; 270, 28.3M. The spec builds 1.74, 3.86 and 28.49M: the first rounds to
+    the paper's figure, the others are within 1.5% of it (the paper does not say how it counted)."""
+    text = emit(analyze(str(SPECS / "pyramidnet110.yaml")))
+    assert "    def __init__(self, num_classes=10, alpha=48, n=18):\n        super().__init__()\n" \
+           "        units = 3 * n\n" in text
+    assert ("            *[\n"
+            "                PyramidalUnit(16 + alpha * (n + i) // units, 16 + alpha * (n + i + 1) // units)\n"
+            "                for i in range(1, n)\n"
+            "            ],\n") in text
+    cls = _model_class("pyramidnet110")
+    for alpha, millions in ((48, 1.7), (84, 3.8), (270, 28.3)):
+        count = _built(cls, "pyramidnet110", alpha=alpha)
+        assert round(count / 1e6, 1) == millions if alpha == 48 else abs(count / 1e6 - millions) / millions < 0.015
+    assert _built(cls, "pyramidnet110", alpha=48) == 1_739_730
+    for values in ({"n": 6}, {"alpha": 84, "n": 6}, {"alpha": 270, "n": 6}, {"n": 1}):
+        _built(cls, "pyramidnet110", **values)
+
+
+def test_pyramidnet272_takes_alpha_and_n():
+    """The bottleneck PyramidNet-272 (alpha 200, n 30) alike: its own spec built at other values."""
+    text = emit(analyze(str(SPECS / "pyramidnet272.yaml")))
+    assert "    def __init__(self, num_classes=10, alpha=200, n=30):\n" in text
+    cls = _model_class("pyramidnet272")
+    for values in ({"alpha": 48}, {"n": 6}, {"alpha": 84, "n": 2}):
+        _built(cls, "pyramidnet272", **values)
 
 
 def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
@@ -329,7 +441,9 @@ def test_a_concatenated_repeat_s_width_is_its_count_times_its_steps_width(spec_f
     g = analyze(spec_file(CARRIED.replace("STEP", "0")))
     assert TopWidths(g).of("block.concat_2") == "w + g * n"
     g = analyze(spec_file(CARRIED.replace("STEP", "i")))
-    assert TopWidths(g).of("block.concat_2") == "w + 3 * g + 3"
+    t = TopWidths(g)     # the last step's index is the count less one, the middle one's a number, which
+    assert t.of("block.concat_2") == "w + 3 * g + n" and "n" in t.folded     # holds n: written as 3
+    assert "nn.Linear(8 + 3 * g + 3, num_classes)" in emit(g)
 
 
 def _same_network(ours, spec, chosen):

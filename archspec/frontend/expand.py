@@ -29,6 +29,7 @@ from .spec import (
     check_constraints,
     check_unused,
     let_reads,
+    nodes_structure_reads,
     structure_reads,
     type_problem,
 )
@@ -441,7 +442,7 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     meta = Meta(doc.title, doc.paper, spec.variant_of, spec.path,
                 plain(doc.reference.model_dump(exclude_none=True)) if doc.reference else None,
                 raw.at("reference"), spec.overridden, list(spec.sets), plain(spec.values), plain(spec.params),
-                tuple(sorted(structure_reads(raw))), let_reads(raw))
+                tuple(sorted(structure_reads(raw))), tuple(sorted(nodes_structure_reads(raw))), let_reads(raw))
     init = None if doc.init is None else Init({op: InitRule(**r.model_dump()) for op, r in doc.init.rules.items()},
                                               tuple(doc.init.zero))
     return Graph(spec.name, input_shape, nodes, scopes, outs, meta, init=init,

@@ -228,7 +228,13 @@ def _through(names: set[str], lets: dict) -> set[str]:
 def structure_reads(raw: YDict) -> frozenset[str]:
     """The names a spec's top-level structure reads (`repeat:` counts, `when:`, `in:`) and its
     `params:` (one parameter set from another): a top class cannot take them as numbers to vary."""
-    return frozenset(_reads_under(raw.get("nodes") or [], False) | _reads_under(raw.get("params") or {}, True))
+    return nodes_structure_reads(raw) | _reads_under(raw.get("params") or {}, True)
+
+
+def nodes_structure_reads(raw: YDict) -> frozenset[str]:
+    """The names a spec's top-level structure reads, not its `params:`: where the top class computes
+    a parameter set from others as the spec does (`units = 3 * n`), only these hold what it reads."""
+    return frozenset(_reads_under(raw.get("nodes") or [], False))
 
 
 def let_reads(raw: YDict) -> dict[str, tuple[str, ...]]:

@@ -367,8 +367,11 @@ def _repeats(members: list[_Member], indent: str, counted: dict[int, Count]) -> 
     for run, count in ((r, c) for c, part in _segments(members, counted) for r in ([part] if c else _runs(part))):
         n, part, index = len(run), run[0].text, run[0].index
         loop = "for _ in " if index is None else f"for {index[0]} in "
-        loop += (f"range({count.text if count else n})" if index is None or index[1] == 0
-                 else f"range({index[1]}, {index[1] + n})")
+        if count and index is not None:           # step j's index on: range(j, n) (its Count, `counted_runs`)
+            loop += f"range({count.total})" if index[1] == 0 else f"range({index[1]}, {count.total})"
+        else:
+            loop += (f"range({count.text if count else n})" if index is None or index[1] == 0
+                     else f"range({index[1]}, {index[1] + n})")
         one = f"*[{part} {loop}]"
         deeper = part.replace("\n", "\n    ")          # a multi-line constructor one level in
         if "\n" not in part and n > 1 and len(indent) + 4 + len(part) > WIDTH:
@@ -404,14 +407,14 @@ def counted_runs(planner: ClassPlanner, plan: ClassPlan) -> dict[str, dict[int, 
             first = end
             while first > k and keys[first - 1] == keys[end]:
                 first -= 1
-            runs[first] = steps[first]
+            runs[first] = steps[first]     # (an Indexed member's index is its step's: `for i in range(j, n)`)
         out[c.local] = runs
     return out
 
 
 def _member_keys(call: Call, slots: list[str | None]) -> list[tuple | None]:
     """Per member of an nn.Sequential, what its text is made of (its call's structure, each number
-    as written): equal keys, equal texts. None for a member that reads a step's index."""
+    as written): equal keys, equal texts. None for a member that is no call."""
     keys: list[tuple | None] = []
     at = 0
     for _, v in call.args:
@@ -422,9 +425,8 @@ def _member_keys(call: Call, slots: list[str | None]) -> list[tuple | None]:
         numbers = _numbers(v, "", [])
         mine = slots[at:at + len(numbers)]
         at += len(numbers)
-        keys.append(None if any(isinstance(s, Indexed) for s in mine) else
-                    (_shape_key(v), tuple(s if s is not None else repr(x) for s, (_, x) in zip(mine, numbers))))
-    return keys
+        keys.append((_shape_key(v), tuple(s if s is not None else repr(x) for s, (_, x) in zip(mine, numbers))))
+    return keys      # (an Indexed slot as its text: the steps alike read their index alike)
 
 
 def member_sizes(planner: ClassPlanner) -> list[tuple[str, list[int]]]:

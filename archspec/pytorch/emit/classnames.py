@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ...ir import Graph
+from ...ir import Graph, Scope
 from ...names import RESERVED, Namespace, name_problem
-from .scopes import ScopeNode, ScopeTree
+from .scopes import ScopeNode, ScopeTree, block_of
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -150,10 +150,8 @@ class ParamNamer:
     def lets(self) -> dict[tuple, str]:
         """The block's `let:` values (Res2Net's width) by their values over the instances: names for
         a column no parameter names and none derives, in place of a node's (`conv1_out_channels`)."""
-        scopes = [sn.scope for sn in self.plan.instances]
-        blocks = [s for s in scopes if s is not None] if all(s is not None for s in scopes) else []
         out: dict[tuple, str] = {}
-        for name, col in _common([s.lets for s in blocks]):
+        for name, col in _common([s.lets for s in self._blocks()]):
             try:
                 out.setdefault(col, name)
             except TypeError:        # a list value: never equal to a column of numbers
@@ -177,12 +175,16 @@ class ParamNamer:
         except TypeError:
             return []
 
+    def _blocks(self) -> list[Scope]:
+        """The block instance of each instance of the class (a group's: the block it is part of),
+        or none where an instance has none."""
+        blocks = [block_of(self.g, sn.scope) for sn in self.plan.instances]
+        return [b for b in blocks if b is not None] if None not in blocks else []
+
     def _columns(self) -> Iterator[tuple[str, tuple]]:
         """(candidate, its values over the instances), in the order they are preferred."""
         plan = self.plan
-        scopes = [sn.scope for sn in plan.instances]
-        blocks = [s for s in scopes if s is not None] if all(s is not None for s in scopes) else []
-        yield from _common([s.args for s in blocks])
+        yield from _common([s.args for s in self._blocks()])
         for side, refs in (("in_channels", [sn.inputs for sn in plan.instances]),
                            ("out_channels", [sn.exports for sn in plan.instances])):
             if all(len(r) == 1 for r in refs) or side == "in_channels" and plan.same and all(refs):

@@ -131,6 +131,8 @@ class Lifter:
             return self._width(node, b, call)
         if self.channels is not None and _floor_of_product(node) is not None:
             return self._floored(node, b, call)
+        if self.channels is not None and _floor_of_quotient(node) is not None:
+            return self._floored_quotient(node, b, call)
         if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
             test = self._decided(node.test, b, call)
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
@@ -169,6 +171,18 @@ class Lifter:
             return _fold(ast.BinOp(_fold(ast.BinOp(w, ast.Mult(), ast.Constant(p))), ast.FloorDiv(), ast.Constant(q)))
         raise Unliftable
 
+    def _floored_quotient(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
+        """`floor(c + a / d)` (PyramidNet's `floor(16 + alpha * k / units)`) as `c + a // d`, where a,
+        d and c are integer arithmetic: the same number where 2|a| + |d| (|c| + 1) < 2**53 (`_EXACT_SUM`)."""
+        found = _floor_of_quotient(node)
+        assert found is not None
+        c, q = found
+        parts = [self._expr(x, b, call) for x in (q.left, q.right, *([c] if c is not None else []))]
+        if not all(map(integral, parts)):
+            raise Unliftable
+        out = _fold(ast.BinOp(parts[0], ast.FloorDiv(), parts[1]))
+        return _fold(ast.BinOp(parts[2], ast.Add(), out)) if c is not None else out
+
     def _name(self, n: str, b: Scope | None, call: bool) -> ast.expr:
         if call and b is not None:                  # b's arguments: where b is made
             c = self._block(b.path)
@@ -176,7 +190,7 @@ class Lifter:
                 if b is self._step and n == b.index and name_problem(n) is None:
                     self.index = (n, b.arg_env[n])
                     return ast.Name(n)
-                return constant(b.arg_env[n])
+                return self._index(n, b, c)
             return self._name(n, c, False)
         if b is self.own or b is None:
             if b is None and self.own is not None:
@@ -194,6 +208,21 @@ class Lifter:
         if n in b.spec_params and n not in b.lets and not self._hidden(n):
             return self.name(n)
         raise Unliftable
+
+    def _index(self, n: str, b: Scope, c: Scope | None) -> ast.expr:
+        """The index of step b of a repeat, read where it is not a name: its value. In a width, of a
+        repeat in a block the class makes, whose count `_structures` leaves to the class (`counts`),
+        the last step's is the count less one (PyramidNet's last unit, `floor(16 + alpha * (2 * n +
+        (n - 1) + 1) / units)`) and another's value ties the count's names to their values (`folded`)."""
+        value = b.arg_env[n]
+        if not (self.channels is not None and b.count is not None and n == b.index      # (its value: b.repeat)
+                and c is not None and self._block(c.path) is self.own):
+            return constant(value)
+        if evaluate(b.count, {**c.spec_params, **c.args, **c.lets}) == value + 1:
+            return _fold(ast.BinOp(self._expr(parse(b.count), c, False), ast.Sub(), ast.Constant(1)))
+        for m in sorted(_names(parse(b.count))):
+            self._deps(m, c, False)
+        return constant(value)
 
     def _value(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """A part that is no arithmetic, as the number the interpreter gives it, where it reads
@@ -268,14 +297,19 @@ class Lifter:
         (which nodes they have, how many steps their repeats take): `folded`, as a number. Not, in
         a width (`channels`), an argument that the class gives a block it makes as an expression:
         the class may write it so (DenseNet-CIFAR's `DenseBlock(2 * growth, (depth - 4) // 6,
-        growth)`, its width `2 * growth + (depth - 4) // 6 * growth`), and `vary` checks it does."""
-        at = self._block(path)
+        growth)`, its width `2 * growth + (depth - 4) // 6 * growth`), and `vary` checks it does;
+        nor what the count of the repeat that the way to `path` is a step of reads there (PyramidNet's
+        stage, `repeat: ${n}`): the class may write that count (`counts`), and a step's index
+        written as a number (neither a name nor the count less one) ties it (`_index`)."""
+        at, below = self._block(path), self.g.scopes.get(path)
         while at is not None and at is not self.own:
             passed = self.channels is not None and self._block(at.path) is self.own
+            counted = _names(parse(below.count)) if passed and below is not None and below.count else set()
             for n in sorted(at.structure_reads - tested(at)):       # (its caller tests that `when:`)
-                if (n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs):
+                if ((n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs)
+                        and n not in counted):
                     self._deps(n, at, False)
-            at = self._block(at.path)
+            at, below = self._block(at.path), at
 
     def _block(self, path: str) -> Scope | None:
         """The block instance whose names an expression at `path` (a node, a block) reads: the
@@ -304,6 +338,44 @@ def _floor_of_product(node: ast.AST) -> ast.BinOp | None:
             and isinstance(node.args[0].op, ast.Mult)):
         return node.args[0]
     return None
+
+
+# _EXACT_SUM: the interpreter computes floor(c + a / d) in floats, the class `c + a // d` in integers.
+# Where 2|a| + |d| (|c| + 1) < 2**53 they agree: a non-integer x = a / d is at least 1 / |d| from
+# every integer, and its rounding t is within |x| 2**-53 of it (< 1 / |d| as |a| < 2**53), so t lies
+# strictly between the same two integers (an integer x, under 2**53, is exact); c + t then rounds by
+# at most |c + t| 2**-53 <= (|c| + |x| + 1) 2**-53, and both errors together, times |d|, are under
+# 2|a| + |d| (|c| + 1) < 2**53: under 1 / |d|, so the sum stays below the next integer (and rounds to
+# no less than c + floor(x), a float itself). tests/test_top_widths.py checks it against fractions.
+
+
+def _floor_of_quotient(node: ast.AST) -> tuple[ast.expr | None, ast.BinOp] | None:
+    """(c, the quotient) where the node is `floor(a / d)` (c None), `floor(c + a / d)` or `floor(a / d + c)`."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "floor"
+            and len(node.args) == 1 and not node.keywords):
+        return None
+    e = node.args[0]
+    if _quotient(e):
+        return None, e               # type: ignore[return-value]
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add):
+        for c, q in ((e.left, e.right), (e.right, e.left)):
+            if _quotient(q):
+                return c, q          # type: ignore[return-value]
+    return None
+
+
+def _quotient(e: ast.AST) -> bool:
+    return isinstance(e, ast.BinOp) and isinstance(e.op, ast.Div)
+
+
+def integral(e: ast.AST) -> bool:
+    """Integer arithmetic (+ - * //, a minus before a number) of names and ints: a width's names are
+    the top's int parameters (`top_name`), so it is an int."""
+    if isinstance(e, ast.BinOp):
+        return isinstance(e.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)) and integral(e.left) and integral(e.right)
+    if isinstance(e, ast.UnaryOp):
+        return isinstance(e.op, ast.USub) and integral(e.operand)
+    return isinstance(e, ast.Name) or isinstance(e, ast.Constant) and type(e.value) is int
 
 
 def _names(tree: ast.AST) -> set[str]:

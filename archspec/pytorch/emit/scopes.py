@@ -66,6 +66,15 @@ class ScopeNode:
     reads: frozenset[str] | None = None      # of a block instance: the names what it builds reads (specexpr)
 
 
+def block_of(g: Graph, s: Scope | None) -> Scope | None:
+    """The block instance a scope is, or whose nodes it groups (SKNet's `attn` in its
+    `selective_kernel`): a group's class is that block's part, named by its parameters. None for
+    the top and a group of the top's."""
+    while s is not None and not s.block and s.kind == "nodes" and s.path:
+        s = g.scopes.get(parent(s.path))
+    return s if s is not None and s.block else None
+
+
 def numbered(names: list[str]) -> bool:
     """Children named 0, 1, ...: an nn.Sequential of them needs no names (else an OrderedDict)."""
     return names == [str(k) for k in range(len(names))]

@@ -32,8 +32,9 @@ from .guard import guard_only, unguarded
 from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
+from .steps import stepped
 from .widthexpr import IN_WIDTH as _IN_WIDTH
-from .widthexpr import TopWidths, argument_of, collected, follows, tracked
+from .widthexpr import TopWidths, argument_of, collected, computed, follows, top_env, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -238,9 +239,12 @@ class SpecExprs:
             held |= set(self.g.meta.structure_reads)
             held |= {n for (where, attr), text in _expressions(rep, []) if where in self.g.nodes
                      and attr not in _SHAPELESS for n in self._names(text, let_reads)} - SAFE_ON_TOP
-        if self.tracked:
+        if self.tracked:             # a parameter set from others the top computes as the spec: not held
             self.checked = names & held
-            return names & (set(self.g.meta.structure_reads) | self.tracked[1])
+            by_params = set(self.g.meta.structure_reads) - set(self.g.meta.nodes_structure_reads)
+            kept = set(self.g.meta.structure_reads) - by_params | {
+                n for p, v in (self.g.meta.params or {}).items() if p not in self.let_exprs for n in _names_of(v)}
+            return names & (kept | self.tracked[1])
         return names & held
 
     def free(self, params: list[str], optional: list[str]) -> set[str]:
@@ -295,6 +299,9 @@ class SpecExprs:
         if child.node is not None:
             texts = chain(tracked(self.tracked, child, arg, self.child), self._candidates(child.node, arg))
         elif child.subscope is not None and not child.sub.sequential:
+            step = stepped(self, child, arg, column)        # the top's: a repeat's step, from its index
+            if step is not None:
+                return step
             sub = child.sub         # a block's argument as the spec gives it, or a spec parameter passed on
             given = sub.scope.arg_exprs if sub.scope is not None else {}
             texts = iter([*tracked(self.tracked, child, arg, self.child),
@@ -501,10 +508,11 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     the spec's (`widthexpr`) unless `refuted` is None, the parameters `vary` refuted held."""
     scopes = [sn.scope for sn in plan.instances]
     if not all(s is not None and s.block for s in scopes):
-        env = dict(g.meta.params or {})
-        root = [sn.path for sn in plan.instances] == [""] and _widths(g)
-        return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), {}, set(env), False, child,
-                         top=True, tracked=(TopWidths(g), refuted) if root and refuted is not None else None)
+        tracked = (TopWidths(g), refuted) if [sn.path for sn in plan.instances] == [""] and _widths(g) and (
+            refuted is not None) else None
+        env = top_env(g) if tracked else dict(g.meta.params or {})     # (`units = 3 * n`: the top's widths' locals)
+        return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), computed(g) if tracked else {},
+                         set(env), False, child, top=True, tracked=tracked)
     first = scopes[0]
     assert first is not None
     has_in = all(len(sn.inputs) == 1 for sn in plan.instances) and "in_channels" in dict(namer.columns())
@@ -585,6 +593,11 @@ def _read_by(sn: ScopeNode) -> frozenset[str]:
         let_reads = scope.let_reads if scope else {}
         sn.reads = frozenset(names.union(*(let_reads[n] for n in names if n in let_reads)))
     return sn.reads
+
+
+def _names_of(v: Any) -> frozenset[str]:
+    """The names a parameter's `${...}` reads (none where it is a value)."""
+    return _names_in(v[2:-1]) if isinstance(v, str) and v.startswith("${") and v.endswith("}") else frozenset()
 
 
 def _rates(column: tuple) -> bool:

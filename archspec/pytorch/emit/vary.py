@@ -115,8 +115,8 @@ def _built(planner: ClassPlanner, env: dict[str, Any]) -> list[tuple[str, Any, s
             times = _times(count.text, env) if count else 1
             if times is None:
                 return None
-            for _ in range(times):
-                out += _renumbered(members[k], child, k, m) if runs else members[k]
+            for j in range(times):
+                out += _renumbered(_stepped(members[k], j), child, k, m) if runs else members[k]
                 m += 1
             k += count.left if count else 1
     return out + entries[at:]
@@ -128,6 +128,12 @@ def _times(text: str, env: dict[str, Any]) -> int | None:
     except SpecError:
         return None
     return n if type(n) is int and n >= 0 else None
+
+
+def _stepped(entries: list[tuple[str, Any, str | None]], j: int) -> list[tuple[str, Any, str | None]]:
+    """A counted run's first member's numbers as its j-th member's: a step's index j more."""
+    return [(label, v, Indexed(slot, slot.name, slot.value + j, "") if isinstance(slot, Indexed) and j else slot)
+            for label, v, slot in entries]
 
 
 def _renumbered(entries: list[tuple[str, Any, str | None]], child: str, k: int,
@@ -152,7 +158,7 @@ def _gives(slot: str | None, was: Any, value: Any, env: dict[str, Any]) -> bool:
     if slot is None:
         return repr(was) == repr(value)
     try:
-        got = evaluate(slot.folded if isinstance(slot, Indexed) else slot, env)
+        got = evaluate(slot, {**env, slot.name: slot.value} if isinstance(slot, Indexed) else env)
     except SpecError:
         return False
     return type(got) is type(value) and got == value

@@ -26,7 +26,7 @@ from ...errors import SpecError
 from ...frontend.expr import evaluate, parse
 from ...ir import INPUT, Graph, Node, Scope, parent
 from ...names import name_problem
-from .lift import Indexed, Lifter, Unliftable
+from .lift import Indexed, Lifter, Unliftable, integral
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -47,10 +47,16 @@ class TopWidths:
         self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
         self._done: dict[str, Poly | None] = {}
         self._inputs: dict[str, str | None] = {}
+        self._folds: dict[str, set[str]] = {}     # per width made: the parameters it wrote as numbers
+        self._now: set[str] = set()               # those of the width being made, or asked for
 
     def of(self, ref: str) -> str:
-        """The width of tensor `ref` as the text of an expression (Unliftable where it has none)."""
-        return ast.unparse(_expr(self._poly(ref)))
+        """The width of tensor `ref` as the text of an expression (Unliftable where it has none).
+        `folded` gets the parameters it (and the widths it reads) wrote as numbers: not those of
+        the widths made on the way that it does not read (a middle step's, whose index is a number)."""
+        text = ast.unparse(self._channels(ref, None))
+        self.folded |= self._folds.get(ref, set())
+        return text
 
     def out_of(self, name: str) -> str:
         """The width a node's `out` sets (a conv's output channels)."""
@@ -76,12 +82,15 @@ class TopWidths:
 
     def _attempt(self, ref: str) -> Poly | None:
         """The width's expression, where the interpreter gives from it the tensor's width."""
+        outer, self._now = self._now, set()
         try:
             poly = self._make(ref)
             shape = self.g.shape_of(ref)
-            value = evaluate(ast.unparse(_expr(poly)), self.g.meta.params or {})
+            value = evaluate(ast.unparse(_expr(poly)), top_env(self.g))
         except (Unliftable, SpecError):
             return None
+        finally:
+            self._folds[ref], self._now = self._now, outer
         return poly if shape and type(value) is int and value == shape[0] else None
 
     def _make(self, ref: str) -> Poly:
@@ -92,23 +101,33 @@ class TopWidths:
         if "out" in n.exprs:
             lifter = Lifter(self.g, None, top_name(self.g), self._channels)
             poly = _poly(lifter.attribute(n, "out", False))
-            self.folded |= lifter.folded
+            self._now |= lifter.folded
             return poly
         if type(out) is int:
             return {(): out}
         how = follows(n)
         if how == "sum":
-            return self._carried(n) or _sum([self._poly(r) for r in n.inputs])
+            return self._carried(n) or _sum([self._read(r) for r in n.inputs])
         if how == "first":
-            return self._poly(n.inputs[0])
+            return self._read(n.inputs[0])
         raise Unliftable
+
+    def _read(self, ref: str) -> Poly:
+        """The width of `ref`, read by the one being made: its folded parameters that one's too."""
+        poly = self._poly(ref)
+        self._now |= self._folds.get(ref, set())
+        return poly
 
     def argument(self, path: str, arg: str) -> str:
         """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
         `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
         lifter = Lifter(self.g, None, top_name(self.g), self._channels)
-        tree = lifter.argument(self.g.scopes[path], arg, False)
-        self.folded |= lifter.folded
+        outer, self._now = self._now, set()
+        try:
+            tree = lifter.argument(self.g.scopes[path], arg, False)
+            self.folded |= lifter.folded | self._now
+        finally:
+            self._now = outer
         try:
             return ast.unparse(_expr(_poly(tree)))     # collected: DPN's `k_r * 256 // 64`, `4 * k_r`
         except Unliftable:
@@ -138,13 +157,13 @@ class TopWidths:
         lifter = Lifter(self.g, None, top_name(self.g), self._channels)
         try:
             count = lifter.count(last)
-            widths = [self._poly(o) for o in outs]
+            widths = [self._read(o) for o in outs]
             if not any(isinstance(x, ast.Name) for x in ast.walk(count)) or any(w != widths[0] for w in widths):
                 return None
-            out = _sum([self._poly(start), _times(_poly(count), widths[0])])
+            out = _sum([self._read(start), _times(_poly(count), widths[0])])
         except Unliftable:
             return None
-        self.folded |= lifter.folded
+        self._now |= lifter.folded
         return out
 
     def _step_of(self, ref: str) -> Scope | None:
@@ -152,11 +171,15 @@ class TopWidths:
         s = self.g.scopes.get(parent(ref))
         return s if s is not None and s.kind == "block" and s.output == ref and s.count is not None else None
 
+    def channels_of(self, ref: str, b: Scope | None) -> ast.expr:
+        """What a Lifter reads `input.channels` by (`_channels`)."""
+        return self._channels(ref, b)
+
     def _channels(self, ref: str, b: Scope | None) -> ast.expr:
         """The width of tensor `ref`, or where it is "", of block b's input (the graph's: None)."""
         if not ref:
             ref = INPUT if b is None else self._input_of(b)
-        return _expr(self._poly(ref))
+        return _expr(self._read(ref))
 
     def _input_of(self, b: Scope) -> str:
         """The tensor a block instance reads as `input`: its first named input, else the one
@@ -276,14 +299,53 @@ def _named(t: ast.expr, names: dict[str, str], top: bool = True) -> ast.expr:
 
 
 def top_name(g: Graph):
-    """A name the top class has: a spec parameter that is an int (not a flag)."""
-    params = g.meta.params or {}
+    """A name the top class has: a spec parameter that is an int (not a flag), or one the spec
+    computes from them that the top class computes too (`computed`)."""
+    params = top_env(g)
 
     def name(n: str) -> ast.expr:
         if n not in params or type(params[n]) is not int or name_problem(n) is not None:
             raise Unliftable
         return ast.Name(n)
     return name
+
+
+def computed(g: Graph) -> dict[str, str]:
+    """The spec's parameters set from others by integer arithmetic (PyramidNet's `units: ${3 * n}`),
+    each as its expression, in the spec's order: the top class computes them as locals of __init__
+    (`units = 3 * n`) from the parameters it takes, as the spec does. Not one a `--set` made a
+    number, nor one whose expression gives no int from the spec's values."""
+    return _computed(g)[0]
+
+
+def top_env(g: Graph) -> dict[str, Any]:
+    """The spec's parameters with those set from others (`computed`) as their values."""
+    return _computed(g)[1]
+
+
+def _computed(g: Graph) -> tuple[dict[str, str], dict[str, Any]]:
+    params = g.meta.params or {}
+    env = {p: v for p, v in params.items() if not _formula(v)}
+    out: dict[str, str] = {}
+    for p, v in params.items():
+        text = _formula(v)
+        if text is None or name_problem(p) is not None:
+            continue
+        try:
+            tree = parse(text)
+            value = evaluate(text, env)
+        except SpecError:
+            continue
+        if isinstance(tree, ast.expr) and integral(tree) and type(value) is int:
+            out[p], env[p] = ast.unparse(tree), value
+    return out, env
+
+
+def _formula(v: Any) -> str | None:
+    """The expression of a parameter given as one `${...}`."""
+    if isinstance(v, str) and v.startswith("${") and v.endswith("}") and v.count("${") == 1:
+        return v[2:-1]
+    return None
 
 
 def follows(n: Any) -> str | None:
@@ -357,8 +419,8 @@ def _poly(e: ast.expr) -> Poly:
         return _times(_poly(e.left), _poly(e.right))
     if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.FloorDiv, ast.Mod)):
         left, right = _poly(e.left), _poly(e.right)
-        if set(right) != {()} or right[()] <= 0:
-            raise Unliftable                     # a quotient by a number only
+        if set(right) != {()} or right[()] <= 0:     # by an expression (PyramidNet's `alpha * k // units`): one atom
+            return {(ast.unparse(ast.BinOp(_expr(left), e.op, _expr(right))),): 1}
         d = right[()]
         if set(left) <= {()}:
             v = left.get((), 0)
