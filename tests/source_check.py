@@ -21,6 +21,9 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   range(3)]` (also `range(1, 4)`, or `range(1, n)` to the top class's count: a name no other in
   __init__ has, which the call reads), and its
   named children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`;
+  an nn.Sequential of members some instances lack, built as torchvision's InvertedResidual:
+  `layers = [Module(...), ...]` (or `[]`), `if t != 1:` / `if [not] flag:` with one
+  `layers.append(Module(...))`, `layers.extend([Module(...), ...])`, `nn.Sequential(*layers)`;
   a repeat's `for i in range(n): self.add_module(f"name{i + 1}", Block(...))`
   and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
   self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
@@ -220,6 +223,7 @@ class _Checker:
         self.forward = False            # checking a forward (its comprehension of members' calls)
         self.indices: set[str] = set()  # the index of the enumerate loop being checked (`x[i + 1]`)
         self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
+        self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -344,6 +348,9 @@ class _Checker:
                 _fail(node, "add_module other than self.add_module('<index>', module) or a loop's")
             self.expr(node.args[1], names)
             return
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in self.lists \
+                and not self._list_call(node):
+            _fail(node, "a call on a list of members other than `.append(Module(...))` or `.extend([...])`")
         self.expr(f, names)
         sequential = _dump(f) == _dump(ast.parse("nn.Sequential", mode="eval").body)
         module_list = _dump(f) == _dump(ast.parse("nn.ModuleList", mode="eval").body)
@@ -352,6 +359,9 @@ class _Checker:
             self.named_children(node.args[0], names)
             return
         for a in node.args:
+            if isinstance(a, ast.Starred) and sequential and isinstance(a.value, ast.Name) \
+                    and a.value.id in self.lists and len(node.args) == 1 and not node.keywords:
+                continue                # nn.Sequential(*layers): a list of members __init__ built
             if isinstance(a, ast.Starred):
                 if not sequential:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
@@ -575,7 +585,9 @@ class _Checker:
                     self.mapping(s.value, names)
                 else:
                     self.expr(s.value, names)
-                if kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
+                if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
+                    self.lists.add(s.targets[0].id)
+                elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
                         isinstance(s.targets[0], ast.Name) and _arithmetic(s.value)):
                     _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`)")
                 if kind == "forward" and isinstance(s.targets[0], ast.Attribute):
@@ -590,6 +602,8 @@ class _Checker:
                         or s.target.id not in names or not isinstance(s.value, ast.Name)):
                     _fail(s, "an augmented assignment other than `out += identity` in forward")
                 self.expr(s.value, names)
+            elif isinstance(s, ast.If) and kind == "__init__":
+                self.member_if(s, names)
             elif isinstance(s, ast.If):
                 if s.orelse or depth > (2 if kind == "init_weights" else 1):
                     _fail(s, "else branch or nested if")
@@ -623,6 +637,30 @@ class _Checker:
                     _fail(s, "pass")
             else:
                 _fail(s, f"{type(s).__name__} statement in {kind}")
+
+    def member_if(self, s: ast.If, names: set[str]) -> None:
+        """__init__'s `if <test>: layers.append(Module(...))`: a member of an nn.Sequential some
+        instances lack, under a flag (`if first:`, `if not first:`) or an int parameter's
+        comparison with an int (`if t != 1:`, `if stride == 1:`)."""
+        t = s.test.operand if isinstance(s.test, ast.UnaryOp) and isinstance(s.test.op, ast.Not) else s.test
+        if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], (ast.Eq, ast.NotEq)) \
+                and isinstance(t.comparators[0], ast.Constant) and type(t.comparators[0].value) is int \
+                and t is s.test:
+            t = t.left
+        if not (isinstance(t, ast.Name) and t.id in names and t.id != "self" and t.id not in self.lists):
+            _fail(s.test, "an if in __init__ other than on a parameter, `if [not] flag:` or `if p != 1:`")
+        if s.orelse or len(s.body) != 1 or not isinstance(s.body[0], ast.Expr) \
+                or not self._list_call(s.body[0].value, ("append",)):
+            _fail(s, "an if in __init__ whose body is other than one `layers.append(Module(...))`")
+        self.call(s.body[0].value, names)
+
+    def _list_call(self, c: ast.expr, methods: tuple[str, ...] = ("append", "extend")) -> bool:
+        """`layers.append(Module(...))` or `layers.extend([...])` of a list __init__ made."""
+        return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in methods
+                and isinstance(c.func.value, ast.Name) and c.func.value.id in self.lists
+                and len(c.args) == 1 and not c.keywords
+                and (isinstance(c.args[0], ast.Call) if c.func.attr == "append" else
+                     isinstance(c.args[0], ast.List) and all(isinstance(e, ast.Call) for e in c.args[0].elts)))
 
     @staticmethod
     def _is_super_init(c: ast.Call) -> bool:
@@ -734,6 +772,7 @@ class _Checker:
                                           and self._is_super_init(fn.body[0].value)):
             _fail(fn, "__init__ must start with super().__init__()")
         self.forward = fn.name == "forward"
+        self.lists = set()
         self.body(fn.body, names, fn.name)
 
     def cls(self, c: ast.ClassDef, root: bool) -> None:
@@ -864,6 +903,13 @@ def _appends(s: ast.stmt, names: set[str]) -> bool:
     return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
             and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
             and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
+
+
+def _member_list(s: ast.Assign) -> bool:
+    """`layers = []` or `layers = [Module(...), ...]`: __init__'s list of an nn.Sequential's members."""
+    t = s.targets[0]
+    return (isinstance(t, ast.Name) and isinstance(s.value, ast.List)
+            and all(isinstance(e, ast.Call) for e in s.value.elts))
 
 
 def _plain_default(d: ast.expr) -> bool:

@@ -418,10 +418,6 @@ def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
 
 
 @pytest.mark.parametrize("name, classes", [
-    # features.1 (t = 1: no 1x1 expansion, a member of the `conv` chain), the rest (with and
-    # without the shortcut: one class, `residual` its flag)
-    ("mobilenet_v2", ["InvertedResidualNoExpand", "InvertedResidual"]),
-    ("efficientnet_b0", ["MbconvNoExpand", "Mbconv"]),
     # BN-Inception: the stride-2 modules (3c, 4e), and 5b's max-pool branch where the rest average
     ("bn_inception", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
     # block1 (start_with_relu: false), the other entry and exit blocks, the middle flow's
@@ -464,15 +460,37 @@ def test_a_derived_name_never_takes_a_blocks_own(spec_file):
     assert check(path).ok
 
 
-def test_inverted_residual_classes_say_what_they_hold():
-    """The names are true: NoExpand lacks the 1x1 expansion conv; InvertedResidual adds its
-    input where its `residual` flag says, which is the block's own `let:` (stride 1, as many
-    channels out as in), as torchvision's `use_res_connect`."""
+@pytest.mark.parametrize("name, block, cls, tests", [
+    # features.1 (t = 1) lacks the 1x1 expansion, the first member of its `conv` chain
+    ("mobilenet_v2", "inverted_residual", "InvertedResidual", ["t != 1"]),
+    ("efficientnet_b0", "mbconv", "Mbconv", ["t != 1"]),
+    # layer1.0's shortcut keeps the pool's place with nn.Identity (timm's), the others pool
+    ("resnest14d", "bottleneck", "Bottleneck", ["stride != 1", "stride == 1"]),
+])
+def test_a_chain_whose_members_some_instances_lack_is_one_class(name, block, cls, tests):
+    """One class per block where an nn.Sequential child lacks members at some instances: it
+    builds the chain as torchvision's InvertedResidual does (`if expand_ratio != 1:
+    layers.append(...)`), its test a comparison of a parameter it takes, so that each instance's
+    state_dict keys are its own (features.1.conv.0.0 the depthwise conv, features.2.conv.0.0 the
+    expansion)."""
+    text = source(SPECS / f"{name}.yaml")
+    assert re.findall(rf"^class (\w+)\(nn.Module\):\n    \"\"\"Block '{block}'", text, re.M) == [cls]
+    assert [t for t in re.findall(r"^        if (.*):\n            layers.append\(", text, re.M)] == tests
+    assert "nn.Sequential(*layers)" in text
+    check_generated_source(text)
+
+
+def test_inverted_residual_says_what_it_holds():
+    """features.1 (t = 1) has no 1x1 expansion: its chain starts with the depthwise conv; the
+    others expand first. InvertedResidual adds its input where its `residual` flag says, which
+    is the block's own `let:` (stride 1, as many channels out as in), as torchvision's
+    `use_res_connect`."""
     m = archspec.compile(SPECS / "mobilenet_v2.yaml", device="meta")
     blocks = [b for b in m.features if type(b).__name__.startswith("Inverted")]
-    convs = {type(b).__name__: [c for c in b.modules() if isinstance(c, nn.Conv2d)] for b in blocks}
-    assert {k: len(c) for k, c in convs.items()} == {"InvertedResidualNoExpand": 2, "InvertedResidual": 3}
-    assert convs["InvertedResidual"][0].kernel_size == (1, 1) and convs["InvertedResidual"][0].groups == 1
+    assert {type(b).__name__ for b in blocks} == {"InvertedResidual"}
+    convs = [[c for c in b.modules() if isinstance(c, nn.Conv2d)] for b in blocks]
+    assert [len(c) for c in convs] == [2] + [3] * 16
+    assert convs[0][0].groups == 32 and convs[1][0].kernel_size == (1, 1) and convs[1][0].groups == 1
     for b in blocks[1:]:
         first, last = b.conv[0][0], b.conv[2]
         assert b.residual == (b.conv[1][0].stride == (1, 1) and first.in_channels == last.out_channels)

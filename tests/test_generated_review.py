@@ -43,10 +43,8 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   makes them;
 - top-missing: the top class does not take a number (not a bool, not 0) that the spec file or
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
-  network sets through its own): DenseNet121's `bn_size`;
-- block-split: one block of the spec written as several classes (MobileNetV2's
-  `InvertedResidualNoExpand` beside `InvertedResidual`), where torchvision writes one class
-  that builds what an instance has under a condition.
+  network sets through its own): DenseNet121's `bn_size`.
+(A block written as several classes: test_one_class_per_block_but_the_known_splits.)
 
 The files are not all there yet: KNOWN lists, per spec, the findings left (issue 22), each
 exactly; a finding not listed fails, and so does a listed one once it is gone.
@@ -116,7 +114,7 @@ def review(spec: str) -> list[str]:
                          and not has_expr(d)} for b in loaded.blocks.values()}
     out += _calls(classes) + _spec_defaults(classes, declared)
     top_cls = next(c for c in classes if c.name == top)
-    more = _top_missing(top_cls, _own_numbers(Path(spec))) + _block_splits(classes)
+    more = _top_missing(top_cls, _own_numbers(Path(spec)))
     more += [f for c in classes for f in _unrolled(c)]
     return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree) + more]
 
@@ -140,17 +138,6 @@ def _top_missing(top: ast.ClassDef, numbers: dict[str, int | float]) -> list[str
     taken = {a.arg for a in init.args.args} if init else set()
     return [f"top-missing: {top.name} does not take the spec's {k} (default {v!r})"
             for k, v in numbers.items() if k not in taken]
-
-
-def _block_splits(classes: list[ast.ClassDef]) -> list[str]:
-    """block-split: a block written as several classes."""
-    of: dict[str, list[str]] = {}
-    for cls in classes:
-        doc = _doc(cls)
-        if doc and doc[0] == "Block":
-            of.setdefault(doc[1], []).append(cls.name)
-    return [f"block-split: block {b!r} is {len(names)} classes: {', '.join(names)}"
-            for b, names in of.items() if len(names) > 1]
 
 
 UNROLLED = 4          # calls in a row, alike but for their numbers, that a loop should make
@@ -493,9 +480,6 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 # The findings left (issue 22), each spec's exactly: what the emitter cannot yet write as
 # torchvision would. A finding not listed fails the test; so does a listed one once it is gone.
 KNOWN: dict[str, list[str]] = {
-    'bn_inception': [
-        "block-split: block 'inception' is 3 classes: Inception, InceptionReduction, InceptionNoAvgpool",
-    ],
     'densenet121': [
         "top-missing: DenseNet121 does not take the spec's bn_size (default 4)",
     ],
@@ -515,23 +499,8 @@ KNOWN: dict[str, list[str]] = {
         "top-missing: DenseNetCIFAR does not take the spec's compression (default 0.5)",
         "top-missing: DenseNetCIFAR does not take the spec's bottleneck (default 4)",
     ],
-    'dla34': [
-        "block-split: block 'tree' is 2 classes: Tree, TreeLevelRoot",
-    ],
-    'dpn68': [
-        "block-split: block 'dual_path' is 2 classes: DualPath, DualPathReduction",
-    ],
-    'efficientnet_b0': [
-        "block-split: block 'mbconv' is 2 classes: MbconvNoExpand, Mbconv",
-    ],
     'hrnet_w18_small': [
         'unrolled-repeat: HRNetW18Small: nn.ModuleList(...) holds 4 x nn.Sequential(...) in a row',
-    ],
-    'mobilenet_v2': [
-        "block-split: block 'inverted_residual' is 2 classes: InvertedResidualNoExpand, InvertedResidual",
-    ],
-    'resnest14d': [
-        "block-split: block 'bottleneck' is 2 classes: Bottleneck, BottleneckReduction",
     ],
     'wrn28_10': [
         "top-missing: Wrn28_10 does not take the spec's k (default 10)",
@@ -540,8 +509,6 @@ KNOWN: dict[str, list[str]] = {
         "top-missing: WRNCIFAR does not take the spec's k (default 10)",
     ],
     'xception': [
-        "block-split: block 'xception_module' is 3 classes: XceptionModuleNoStartWithRelu, "
-        'XceptionModule, XceptionModuleResidual',
         'unrolled-repeat: Xception: block4 .. block11 one by one',
     ],
 }
@@ -553,14 +520,10 @@ def test_generated_file_reads_like_torchvision(spec):
     assert findings == KNOWN.get(Path(spec).stem, []), "\n".join(findings)
 
 
-def test_the_review_finds_unrolled_runs_split_blocks_and_untaken_numbers():
+def test_the_review_finds_unrolled_runs_and_untaken_numbers():
     """The file-level kinds: a run of four alike calls (not three, not a kernel's (1, 7) beside
-    (7, 1)), numbered attributes in a row, one block in two classes, a number the top lacks."""
+    (7, 1)), numbered attributes in a row, a number the top lacks."""
     src = '''
-class Unit(nn.Module):
-    """Block 'unit': a."""
-class UnitReduction(nn.Module):
-    """Block 'unit': b."""
 class Net(nn.Module):
     def __init__(self, num_classes=10):
         self.stage = nn.Sequential(Unit(16, 17), Unit(17, 18), Unit(18, 19), Unit(19, 20))
@@ -572,10 +535,9 @@ class Net(nn.Module):
         self.block7 = Unit(728, 728)
 '''
     classes = [c for c in ast.parse(src).body if isinstance(c, ast.ClassDef)]
-    assert _unrolled(classes[2]) == ["unrolled-repeat: Net: nn.Sequential(...) holds 4 x Unit(...) in a row",
+    assert _unrolled(classes[0]) == ["unrolled-repeat: Net: nn.Sequential(...) holds 4 x Unit(...) in a row",
                                      "unrolled-repeat: Net: block4 .. block7 one by one"]
-    assert _block_splits(classes) == ["block-split: block 'unit' is 2 classes: Unit, UnitReduction"]
-    assert _top_missing(classes[2], {"num_classes": 10, "alpha": 48}) == [
+    assert _top_missing(classes[0], {"num_classes": 10, "alpha": 48}) == [
         "top-missing: Net does not take the spec's alpha (default 48)"]
 
 
@@ -851,13 +813,9 @@ class Head(nn.Module):
 # blocks written as several classes (issue 22: torchvision writes one, with flags): how many, and
 # why one class cannot yet serve them; a block split anywhere else, or into more, fails
 SPLIT: dict[str, dict[str, tuple[int, str]]] = {
-    "mobilenet_v2": {"inverted_residual": (2, "t = 1 leaves out the first member of the `conv` chain: its indices "
-                                              "shift")},
-    "efficientnet_b0": {"mbconv": (2, "expand ratio 1 leaves out the first member of the `block` chain")},
     "xception": {"xception_module": (3, "`reps` sets the `rep` chain's length; the first ReLU and the pool are "
                                         "chain members")},
     "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
-    "resnest14d": {"bottleneck": (2, "the avg_down shortcut's own structure differs with the stride")},
     "dla34": {"tree": (2, "the level root's concat reads one more value")},
     "bn_inception": {"inception": (3, "the stride-2 modules have other branches (no 1x1, a max pool), 5b another "
                                       "pool")},

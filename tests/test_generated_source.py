@@ -73,6 +73,30 @@ def test_a_counted_run_from_a_later_step_admits_only_a_number_then_the_count(bui
             check_generated_source(mutant)
 
 
+def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
+    """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
+    `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other
+    lists and other starred arguments are refused."""
+    text = built["mobilenet_v2"][1].read_text()
+    test, append = "        if t != 1:\n", "            layers.append(\n"
+    assert test + append in text and "        layers = []\n" in text
+    assert "        self.conv = nn.Sequential(*layers)\n" in text and "        layers.extend(\n" in text
+    check_generated_source(text)
+    for old, evil in [(test, "        if t > 1:\n"), (test, "        if t != in_channels:\n"),
+                      (test, "        if t != 'a':\n"), (test, "        if layers:\n"), (test, "        if self:\n"),
+                      (test, test + "            hidden = 1\n"), (test + append, test + "            layers.pop(\n"),
+                      ("        layers = []\n", "        layers = [t]\n"),
+                      ("        layers = []\n", "        layers = [x for x in ()]\n"),
+                      ("        layers.extend(\n", "        layers.insert(\n"),
+                      ("nn.Sequential(*layers)", "nn.Sequential(*layers, *layers)"),
+                      ("nn.Sequential(*layers)", "nn.ModuleList(*layers)"),
+                      ("nn.Sequential(*layers)", "nn.Sequential(*hidden)")]:
+        mutant = text.replace(old, evil, 1)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def _ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*RUFF, *args], capture_output=True, text=True, timeout=120)
 

@@ -363,8 +363,7 @@ def test_spec_name(capsys, spec_file, tmp_path, name):
 def test_param_name(capsys, spec_file, tmp_path, param):
     """Spec and block params named like Python keywords or the generated code's own names are
     refused (located at the spec param's value); `x` builds: two instances with different
-    values make the block class take the value as an argument named x (and the top class, whose
-    stem's width x is the first block's input, its own x: `Blk(x, 4)`)."""
+    values make the block class take the value as an argument named x."""
     path = spec_file(HEAD + f"""params: {{{param}: 4}}
 blocks:
   blk:
@@ -380,8 +379,7 @@ nodes:
                       f"parameter name '{param}' is not allowed: {why_refused(param)}")
         return
     text = build_outcome(capsys, tmp_path, path)
-    assert "def __init__(self, in_channels, x):" in text and "def __init__(self, x=4):" in text
-    assert "self.b1 = Blk(x, 4)" in text and "self.b2 = Blk(4, 8)" in text
+    assert "def __init__(self, x):" in text and "self.b1 = Blk(4)" in text and "self.b2 = Blk(8)" in text
     model = _model(text)
     assert (model.b1.conv.out_channels, model.b2.conv.out_channels) == (4, 8)
 

@@ -192,8 +192,9 @@ def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(
 def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
     """DenseNet's bn_size is read by a node's `when:` (0 drops the node), Res2Net's scale sets
     its ladder's length: the top class takes neither (DenseNet's growth and stem it takes,
-    Res2Net's base_width, SE's se_reduction, whose block's own `when:` its caller tests, and
-    ResNeSt's stem_width: tests/test_top_widths.py)."""
+    Res2Net's base_width, ResNeSt's stem_width, SE's se_reduction, whose block's own `when:` its
+    caller tests: tests/test_top_widths.py, which also holds a width a block writes as a parameter
+    equal to it only at the spec's value)."""
     init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
                                      if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
     assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]
@@ -389,7 +390,8 @@ nodes:
 @pytest.mark.parametrize("name, cls, args", [("res2net50_26w_4s", "Bottle2neck",
                                               ["in_channels", "planes", "stride", "base_width", "groups", "first",
                                                "pool", "downsample"]),
-                                             ("resnest14d", "BottleneckReduction", ["in_channels", "planes", "stride"]),
+                                             ("resnest14d", "Bottleneck",
+                                              ["in_channels", "planes", "stride", "avd_last"]),
                                              ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])
 def test_out_channels_the_class_computes_is_no_parameter(name, cls, args):
     """timm's Bottle2neck takes planes and computes planes * 4; Block8's output is its input's

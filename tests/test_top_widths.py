@@ -24,8 +24,7 @@ CASES = [
     pytest.param("densenet264", {"stem": 33, "growth": 5}, marks=pytest.mark.slow, id="densenet264"),
     pytest.param("densenet_cifar", {"growth": 7, "depth": 40}, marks=pytest.mark.slow, id="densenet_cifar"),
     pytest.param("dpn68", {"stem": 16, "k_r": 96}, id="dpn68"),     # k_r: through the top's `let:` widths
-    # the one Bottleneck of its first stage: its input width `in_channels` (2 * stem_width), not `planes`
-    pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),
+    pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),     # timm's stem_width
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
     # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices
     pytest.param("res2net50_26w_4s", {"base_width": 14, "groups": 8}, id="res2net50_26w_4s"),
@@ -97,20 +96,19 @@ def test_res2net_s_block_computes_its_subsets_from_base_width():
     assert "        self.root = Root(2 * out, out)\n" in emit(analyze(str(SPECS / "dla34.yaml")))
 
 
-# a toy: the top's `w` passed to a unit whose structure reads it (a relu only where c < 20)
-NARROW = """archspec: 1
+# a block's one instance whose input width is its `planes` only where the top's `w` is 16
+PLANES = """archspec: 1
 name: toy
 input: [3, 8, 8]
 params: {w: 16, num_classes: 10}
 blocks:
   unit:
-    params: {c: int}
+    params: {planes: int}
     nodes:
-      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
-      - relu: {op: relu, when: "${c < 20}"}
+      - a: {op: conv, out: "${planes * 4}", k: 1}
 nodes:
   - stem: {op: conv, out: "${w}", k: 3, pad: 1}
-  - u: {use: unit, c: "${w}"}
+  - u: {use: unit, planes: 16}
   - pool: global_avgpool
   - flatten
   - fc: {op: linear, out: "${num_classes}"}
@@ -118,14 +116,24 @@ nodes:
 
 
 def test_a_width_another_value_does_not_fit_stays_a_number(spec_file, monkeypatch):
-    """The unit's class has its relu only where w is under 20: the top class may not take w
-    (vary builds the spec with 32 and finds the unit's class changed). Without the check it
-    would. (ResNeSt-14d's was such a case until its one Bottleneck wrote its input width as
-    `in_channels`, not as `planes`, which it equals only where stem_width is 32.)"""
-    path = spec_file(NARROW)
-    assert "def __init__(self, num_classes=10):" in emit(analyze(path))
+    """The block's class writes its input width as `planes`, which it equals only where w is 16
+    (as ResNeSt-14d's first Bottleneck did, when it was a class of its own): the top class may
+    not take w (vary builds the spec with another and finds the class's source changed).
+    Without the check it would."""
+    path = spec_file(PLANES)
+    text = emit(analyze(path))
+    assert "self.a = nn.Conv2d(planes, planes * 4, 1)" in text and "def __init__(self, num_classes=10):" in text
     monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
-    assert "def __init__(self, num_classes=10, w=16):" in emit(analyze(path))
+    unchecked = emit(analyze(path))
+    assert "def __init__(self, num_classes=10, w=16):" in unchecked
+
+
+def test_resnest_takes_its_stem_width():
+    """ResNeSt-14d's Bottleneck takes its input width (one class for the four, layer1.0's shortcut
+    keeping the pool's place with nn.Identity): the top class takes timm's stem_width."""
+    text = emit(analyze(str(SPECS / "resnest14d.yaml")))
+    assert "def __init__(self, num_classes=1000, stem_width=32):" in text
+    assert "Bottleneck(2 * stem_width, 64)," in text
 
 
 def test_a_spec_from_no_file_takes_no_width(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,9 @@ from .forward import Absent, Forward, forward_lines
 from .guard import add_guards
 from .layout import WIDTH, bracketed
 from .lift import Indexed
+from .members import MISSING, MemberId, member_ids
 from .optional import Joiner
 from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
-from .widthexpr import TopWidths
 
 
 @dataclass(eq=False)
@@ -44,6 +45,9 @@ class ClassPlan:
     free: set[str] = field(default_factory=set)     # parameters a caller may vary (`specexpr.SpecExprs.free`)
     stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
     forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source
+    members: dict[str, list[tuple[MemberId, Child]]] = field(default_factory=dict)   # an nn.Sequential
+    #                                  child whose members some lack: their union (`members`)
+    member_tests: dict[tuple[str, int], str] = field(default_factory=dict)   # (child, member): its test
     ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
     origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
@@ -461,6 +465,20 @@ def _loop_forward(mods: list[Child], fw: Forward, prefix: str, start: int) -> Lo
     return Loop(prefix, start, mods, forward[:at[0]] + loop + forward[at[0] + len(mods) * period:])
 
 
+@contextmanager
+def _rep_first(plan: ClassPlan) -> Iterator[None]:
+    """The instances with the one the class is written from first, while its constructor is
+    planned from the first's children (`parameterise`), where its chains' members differ: the first
+    in graph order may lack one (MobileNetV2's features.1)."""
+    instances = plan.instances
+    if plan.members:
+        plan.instances = [plan.rep, *(sn for sn in instances if sn is not plan.rep)]
+    try:
+        yield
+    finally:
+        plan.instances = instances
+
+
 # -- the plans -----------------------------------------------------------------------
 
 class ClassPlanner:
@@ -485,7 +503,6 @@ class ClassPlanner:
         self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
-        self.top_widths = TopWidths(tree.graph)          # the tensors' widths in the top's names (`specexpr`)
         for sn in tree.post_order():
             if not sn.sequential:
                 forward = forward_lines(tree, sn, probe)      # its numbers blank: the class's key
@@ -499,8 +516,9 @@ class ClassPlanner:
                 self._classify(sn, loop.forward if loop else forward.lines)
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
-            parameterise(self, plan)
-            add_guards(tree.graph, plan)
+            with _rep_first(plan):
+                parameterise(self, plan)
+                add_guards(tree.graph, plan)
             if plan.counts:
                 plan.counts = counted_runs(self, plan)
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder
@@ -613,7 +631,8 @@ class ClassPlanner:
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
         names = [_NAMED_STEP.fullmatch(c.local) for c in mods]
-        if not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent:
+        if (not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent
+                or self.plan_of[mods[0].sub].members):
             return None
         prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
         if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
@@ -646,13 +665,17 @@ class ClassPlanner:
         if loop is not None:
             inner = self.plan_of[loop.children[0].sub]
             columns = zip(inner.params, zip(*[self.args_of[c.sub] for c in loop.children]))
-            out = [("num_layers", len(loop.children)),
-                   *(x for p, col in columns for x in ((p, col[0]), (f"{p}_step", col[1] - col[0])))]
+            steps = [("num_layers", len(loop.children)),
+                     *(x for p, col in columns for x in ((p, col[0]), (f"{p}_step", col[1] - col[0])))]
             if origins is not None:
-                origins += [None] * len(out)
-            return out
-        out = []
+                origins += [None] * len(steps)
+            return steps
+        out: list[tuple[str, Any]] = []
+        chains = self.plan_of[sn].members if sn in self.plan_of else {}
         for c in own_children(sn):
+            if c.local in chains:
+                self._chain_numbers(c, chains[c.local], out, origins)
+                continue
             call = None if c.local in optional else self.ctor(c)
             if call is not None:
                 _numbers(call, c.local, out)
@@ -660,3 +683,21 @@ class ClassPlanner:
                     wrapped = c.subscope is not None and self.wrapped(c.sub)
                     origins += _origins(call, wrapped or c)     # a wrapped module's numbers are its own
         return out
+
+    def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
+                       origins: list[tuple[Child, str] | None] | None) -> None:
+        """The numbers of an nn.Sequential child whose members some instances lack, member by
+        member of their union (`ClassPlan.members`): a member it lacks, MISSING in each (`members.fill`)."""
+        mine = dict(zip(member_ids(c) or [], c.sub.children))
+        for k, (i, some) in enumerate(chain):
+            m = mine.get(i)
+            call = self.ctor(m if m is not None else some)
+            assert call is not None
+            numbers = _numbers(call, f"{c.local}_{k}", [])
+            out += numbers if m is not None else [(label, MISSING) for label, _ in numbers]
+            if origins is not None:
+                origins += _origins(call, m) if m is not None else [None] * len(numbers)
+
+    def chain_call(self, plan: ClassPlan, c: Child) -> Call:
+        """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""
+        return Call("nn.Sequential", tuple((str(k), self.ctor(m)) for k, (_, m) in enumerate(plan.members[c.local])))

@@ -16,6 +16,7 @@ from .classnames import ParamNamer, as_tuple, classifiers
 from .counts import candidates
 from .ladder import ladder_adds
 from .lift import Indexed
+from .members import fill, member_ids_of, member_test
 from .scopes import numbered, own_children
 from .specexpr import Reads, SpecExprs, spec_exprs
 from .widthexpr import named_quotients
@@ -43,11 +44,10 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
                  for k, sn in enumerate(plan.instances)]
     n_ctor = len(origins)
     labels = [lab for lab, _ in per_scope[0]]
-    columns = list(zip(*[[v for _, v in pos] for pos in per_scope])) if labels else []
     namer = ParamNamer(planner.tree.graph, plan)
+    columns = _columns(plan, namer, per_scope) if labels else []
     plan.origins = origins
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted,
-                      planner.top_widths)
+    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted)
     written = spec.write_all(origins, columns, plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
@@ -72,6 +72,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     flags = _flag_params(plan, column_of, namer, planner.tree)
     plan.defaults = {**_defaults(plan, column_of), **reads.spec}
     plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
+    _member_tests(plan, column_of, namer)
     if "num_classes" in column_of:
         plan.defaults["num_classes"] = column_of["num_classes"][0]
     _order_params(planner, plan, column_of)
@@ -82,6 +83,14 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     taken = {*plan.params, *(name for name, _ in plan.lets), *plan.optional}
     plan.slots = [s.folded if isinstance(s, Indexed) and (s.name in taken or s.name in planner.taken) else s
                   for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
+
+
+def _columns(plan: ClassPlan, namer: ParamNamer, per_scope: list[list[tuple[str, Any]]]) -> list[tuple]:
+    """Per number, its values over the instances; a member's that some lack (`members.fill`) filled."""
+    columns = list(zip(*[[v for _, v in pos] for pos in per_scope]))
+    if not plan.members:
+        return columns
+    return fill(columns, [*namer.columns(), *((name, col) for col, name in namer.lets().items())])
 
 
 def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Reads, spec: SpecExprs) -> None:
@@ -259,6 +268,34 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
         there = tuple(bool(ladder_adds(tree, sn)) for sn in plan.instances)
         out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds")
     return out
+
+
+def _member_tests(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
+    """The test under which the class builds each member of an nn.Sequential child that some
+    instances lack (`ClassPlan.members`): the block's boolean that says where it is (`if pre:`),
+    else a comparison of an int parameter of the block (`t != 1`, torchvision's `expand_ratio !=
+    1`), which the class then takes, else a flag named after it (`_flag_for`)."""
+    values = _bool_columns(plan)
+    scope = plan.rep.scope
+    declared = scope.declared if scope is not None else {}
+    ints = {p: col for p, col in namer.columns() if p in (scope.args if scope is not None else ())
+            and (p in column_of or namer.params.usable(p))}
+    for local, chain in plan.members.items():
+        ids = [set(member_ids_of(sn, local)) for sn in plan.instances]
+        for k, (i, _) in enumerate(chain):
+            there = tuple(i in mine for mine in ids)
+            found = None if all(there) or _says(values, there) else member_test(there, ints, declared)
+            if found is not None and found[0] not in column_of:      # a block parameter it takes for the test
+                namer.params.take(found[0])
+                column_of[found[0]] = ints[found[0]]
+                for default in _declared(plan, found[0], ints[found[0]]):     # (at most one)
+                    plan.defaults[found[0]] = default
+            elif found is None and not all(there):
+                flag, negated = _flag_for(values, there, column_of, namer, f"with_{local}_{k}")
+                plan.defaults.setdefault(flag, False)
+                found = (flag, f"not {flag}" if negated else flag)
+            if found is not None:
+                plan.member_tests[(local, k)] = found[1]
 
 
 def _flag_for(values: dict[str, tuple], there: tuple[bool, ...], column_of: dict[str, tuple], namer: ParamNamer,

@@ -53,7 +53,21 @@ def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, list[tuple[str, str]]]
             path = parent(path)
         cut = len(path) + 1 if path else 0
         out.setdefault(planner.plan_of[classed[path]], {})[(conv[cut:], norm[cut:])] = None
-    return {plan: list(pairs) for plan, pairs in out.items()}
+    every = set(conv_bn_pairs(tree))
+    return {plan: [p for p in pairs if not plan.members or _pair_everywhere(tree, plan, p, every)]
+            for plan, pairs in out.items()}
+
+
+def _pair_everywhere(tree: ScopeTree, plan: ClassPlan, pair: tuple[str, str], every: set[tuple[str, str]]) -> bool:
+    """Where a class's chains lack members at some instances (`ClassPlan.members`), the same names
+    may hold another pair's modules: a pair is listed only where, at each instance whose `norm` is
+    a batch norm, `conv` is the conv it folds into (else fuse() would fold it into a ReLU)."""
+    for sn in plan.instances:
+        conv, norm = (f"{sn.path}.{name}" if sn.path else name for name in pair)
+        n = tree.graph.nodes.get(norm)
+        if n is not None and n.op.name == "batchnorm" and (conv, norm) not in every:
+            return False
+    return True
 
 
 def _common_scope(a: str, b: str) -> str:

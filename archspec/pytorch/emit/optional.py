@@ -4,7 +4,9 @@ absent (its input, or the block's): a module becomes an argument that may be Non
 `downsample=None`) or one the class builds under a flag, an op runs under a flag (`if
 self.residual:`). A ladder's adds (emit/ladder.py) are no children here: structures that differ in
 them share a class whose ladder adds where a flag says (Res2Net's first block of a stage, timm's
-`is_first`), which is how the first block, with a pool the others lack, joins them."""
+`is_first`), which is how the first block, with a pool the others lack, joins them. An
+nn.Sequential child whose members differ between structures (some lack a member: MobileNetV2's
+expansion) joins them too, built member by member under tests (emit/members.py)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -14,6 +16,7 @@ from ...limits import MAX_CLASS_TESTS
 from ...names import name_problem
 from .exchange import listed
 from .ladder import ladder_adds
+from .members import union
 from .scopes import Child, ScopeNode
 
 if TYPE_CHECKING:
@@ -65,12 +68,14 @@ class Joiner:
             if self._same_inputs(plan, sn):
                 return plan
             joined = self._joins(plan, sn)
-            if joined is not None:
-                members = [*planner.structures[plan], sn]
+            members = [*planner.structures[plan], sn]
+            chains = self._chains(members) if joined is not None else None
+            if joined is not None and chains is not None:
                 modules = {c.local for i in members for c in i.children if c.module}
                 plan.absent = joined
                 plan.optional = [o for o in joined if o in modules]
                 plan.ladder_varies = len({bool(self._adds(i)) for i in members}) > 1
+                plan.members = chains
                 return plan
         return None
 
@@ -83,7 +88,8 @@ class Joiner:
         has = [self._locals(i) for i in members]
         every = has[members.index(fuller)]
         varies = len({bool(self._adds(i)) for i in members}) > 1      # a ladder's adds, under a flag
-        if not all(h <= every for h in has) or all(len(h) == len(every) for h in has) and not varies:
+        if not all(h <= every for h in has) or all(len(h) == len(every) for h in has) and not (
+                varies or self._chains(members)):
             return None             # one has a child the fuller one lacks, or none lacks one: nothing optional
         labels = [[lab for lab, _ in self.planner.numbers_of.get(i, [])] for i in members]
         if any(lab != labels[members.index(fuller)] for lab in labels):
@@ -190,20 +196,53 @@ class Joiner:
 
         def read(f_ref: str, o_ref: str) -> bool:       # fuller reads f_ref where other reads o_ref
             f_ref, o_ref = self._through(fuller, f_ref), self._through(other, o_ref)
-            f, o = _rel(fuller, f_ref), _rel(other, o_ref)
+            f, o = _rel(fuller, f_ref), self._chain_output(fuller, other, o_ref) or _rel(other, o_ref)
             if f == o:
                 return True
             c = gone.get(f_ref)
             return c is not None and instead.setdefault(c.local, o) == o
         for c in kept:
             o = mine[c.local]
-            if (self.planner.ctor_key(c) != self.planner.ctor_key(o) or c.module != o.module
+            if (not self._built_alike(c, o) or c.module != o.module
                     or len(c.inputs) != len(o.inputs) or not all(map(read, c.inputs, o.inputs))):
                 return None
         if len(fuller.exports) != len(other.exports) or not all(map(read, fuller.exports, other.exports)):
             return None
         return instead if all(self._stands_for(fuller, gone, c, instead[c.local])
                               for c in gone.values() if c.local in instead) else None
+
+    def _built_alike(self, c: Child, o: Child) -> bool:
+        """Two structures' children of one name are built alike, or are nn.Sequential chains of
+        members some lack (`members.union`)."""
+        key = self.planner.ctor_key
+        return key(c) == key(o) or union([c, o], key) is not None
+
+    def _chain_output(self, fuller: ScopeNode, other: ScopeNode, o_ref: str) -> str | None:
+        """An output of `other`'s nn.Sequential child whose members differ from `fuller`'s child of
+        that name as `fuller` names it (the last member's, numbered by its place in each); else None."""
+        o = next((c for c in other.children if o_ref in c.outputs), None)
+        f = next((c for c in fuller.children if o is not None and c.local == o.local), None)
+        if (f is None or o is None or len(f.outputs) != len(o.outputs) or self.planner.ctor_key(f) ==
+                self.planner.ctor_key(o) or union([f, o], self.planner.ctor_key) is None):
+            return None
+        return _rel(fuller, f.outputs[o.outputs.index(o_ref)])
+
+    def _chains(self, members: list[ScopeNode]) -> dict[str, list] | None:
+        """Per nn.Sequential child whose members differ between the structures, their union; None
+        where a child's differ otherwise."""
+        key = self.planner.ctor_key
+        by_local: dict[str, list[Child]] = {}
+        for sn in members:
+            for c in sn.children:
+                by_local.setdefault(c.local, []).append(c)
+        out = {}
+        for local, cs in by_local.items():
+            if len({repr(key(c)) for c in cs}) > 1:
+                got = union(cs, key)
+                if got is None:
+                    return None
+                out[local] = got
+        return out
 
     def _stands_for(self, fuller: ScopeNode, gone: dict[str, Child], c: Child, rel: str | None) -> bool:
         """`rel` may stand for the left-out `c`: one of its inputs (or what stands for that one,

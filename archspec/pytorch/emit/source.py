@@ -18,7 +18,8 @@ from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
-from .scopes import ScopeTree, located, numbered, own_children
+from .members import chain_lines
+from .scopes import Child, ScopeTree, located, numbered, own_children
 from .vary import refuted
 
 
@@ -139,6 +140,9 @@ class _ClassWriter:
             if c.local in self.plan.optional:
                 lines.append(f"        self.{c.local} = {c.local}")
                 continue
+            if c.local in self.plan.members:
+                lines += self._chain(c, slots)
+                continue
             call = self.planner.ctor(c)
             if c.local in self.plan.guards and call is not None:
                 lines += self._guarded(c.local, call, slots)
@@ -176,6 +180,18 @@ class _ClassWriter:
             return [f"{head}(", f"            {inner} {test}", "        )"]
         return [f"{head}(", f"            {inner}", f"            if {self.plan.guards[local]}",
                 "            else None", "        )"]
+
+    def _chain(self, c: Child, slots: Iterator[str | None]) -> list[str]:
+        """An nn.Sequential child whose members some instances lack, built member by member
+        (`members.chain_lines`), in a list named as torchvision's (`layers`)."""
+        call = self.planner.chain_call(self.plan, c)
+        members = [(v, list(itertools.islice(slots, len(ClassPlanner.numbers_in(v))))) for _, v in call.args]
+        tests = {k: t for (local, k), t in self.plan.member_tests.items() if local == c.local}
+        taken = Namespace({*self.plan.params, *(name for name, _ in self.plan.lets), *self.plan.optional})
+        var = taken.first("layers") or taken.fresh("layers")
+        with located(c):
+            return chain_lines(c.local, var, members, tests,
+                               lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end))
 
     def _loop(self, loop: Loop) -> list[str]:
         """`for i in range(num_layers): self.add_module(f"prefix{i + 1}", Block(... + i * step))`."""

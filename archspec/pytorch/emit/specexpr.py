@@ -192,9 +192,8 @@ class SpecExprs:
 
     def __init__(self, g: Graph, instances: list[Instance], params: set[str], lets: dict[str, str],
                  spec: set[str], has_in: bool, child: Callable[[ScopeNode], ClassPlan], top: bool = False,
-                 tracked: tuple[TopWidths, frozenset[str]] | None = None, top_widths: TopWidths | None = None) -> None:
+                 tracked: tuple[TopWidths, frozenset[str]] | None = None) -> None:
         self.g, self.instances, self.child = g, instances, child
-        self.top_widths = top_widths              # a block's class: the widths of its inputs in the top's names
         self.tracked = tracked      # the top class's: its widths from the spec's, and the parameters refuted
         self.checked: set[str] = set()             # the spec parameters it takes that `vary` checks
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
@@ -335,8 +334,6 @@ class SpecExprs:
             yield (n.name, own), n.exprs[own]
         if arg in _IN_WIDTH:
             yield from ((None, t) for t in self.widths.of(n.inputs[0] if n.inputs else None))
-            if _input_set_by_top(self, n):
-                yield None, "input.channels"
 
     def _loose(self, optional: list[str]) -> set[str]:
         """The spec parameters read so far that the block's structure reads, or an expression of
@@ -401,7 +398,7 @@ class SpecExprs:
             return ast.Constant(index[node.id])
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
-            reads.params["in_channels"] = self.column("in_channels")
+            reads.params["in_channels"] = self._column("in_channels")
             return ast.Name("in_channels")
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
@@ -424,7 +421,7 @@ class SpecExprs:
 
     def _read(self, name: str, reads: Reads, within: tuple[str, ...]) -> None:
         if name in self.params:
-            reads.params[name] = self.column(name)
+            reads.params[name] = self._column(name)
         elif name in self.let_exprs and name not in within:
             if name not in reads.lets:
                 tree = parse(self.let_exprs[name])
@@ -439,7 +436,7 @@ class SpecExprs:
         """A `let:` local's values over the instances."""
         return tuple(i.env[name] for i in self.instances)
 
-    def column(self, name: str) -> tuple:
+    def _column(self, name: str) -> tuple:
         if name == "in_channels":
             return tuple(i.env["input"].get("channels") for i in self.instances)
         return tuple(as_tuple(i.env[name]) for i in self.instances)
@@ -455,22 +452,6 @@ def _indices(g: Graph, instances: list[Instance], child: Child) -> dict[str, int
     envs = [n.index_env if n is not None else None for n in nodes]
     return envs[0] if all(e == envs[0] for e in envs) else None
 
-
-
-def _input_set_by_top(spec: SpecExprs, n: Node) -> bool:
-    """The module reads the class's input (through ops that keep its width), whose width the
-    top's parameters set and which is the same at each instance (none shows it to be another
-    parameter's): written as the input's width, `in_channels`, which it is whatever they are
-    (ResNeSt's one Bottleneck of its first stage: `2 * stem_width`, 64 as `planes` is only
-    where stem_width is 32)."""
-    sn = spec.instances[0].sn
-    if not (spec.top_widths is not None and spec.has_in and n.inputs and spec.widths.from_input(n.inputs[0])
-            and len(set(spec.column("in_channels"))) == 1):
-        return False
-    try:
-        return any(isinstance(x, ast.Name) for x in ast.walk(parse(spec.top_widths.of(sn.inputs[0]))))
-    except Unliftable:
-        return False
 
 
 def _sets_width(g: Graph, node: str, attr: str) -> bool:
@@ -502,7 +483,7 @@ def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], writ
 
 
 def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
-               refuted: frozenset[str] | None = None, top_widths: TopWidths | None = None) -> SpecExprs:
+               refuted: frozenset[str] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
     parameters) or of the top's or a group's class (the spec's parameters); the top's widths from
     the spec's (`widthexpr`) unless `refuted` is None, the parameters `vary` refuted held."""
@@ -518,8 +499,7 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     has_in = all(len(sn.inputs) == 1 for sn in plan.instances) and "in_channels" in dict(namer.columns())
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
     return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
-                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child,
-                     top_widths=top_widths if _widths(g) else None)
+                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
 
 
 def _widths(g: Graph) -> bool:

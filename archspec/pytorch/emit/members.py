@@ -1,0 +1,159 @@
+"""Members of an nn.Sequential child that some structures of a block have and others lack
+(MobileNetV2's 1x1 expansion, there where t != 1; ResNeSt's shortcut pool, or the nn.Identity that
+keeps its place): one class serves them all and builds the chain as torchvision's InvertedResidual
+does, `layers = [...]`, `if t != 1: layers.append(...)`, `self.conv = nn.Sequential(*layers)`, so
+that each instance's members, and so its state_dict keys, are its own. A member is told apart by
+the spec entry it comes from (its YAML location, and which of that entry's members it is); the
+chains of one child join where each is their union in spec order with some members left out, and
+a member of one entry is built alike wherever it is."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .layout import WIDTH
+from .scopes import Child, ScopeNode, numbered
+
+MemberId = tuple[str, int, int, int]          # (file, line, column, occurrence) of the spec entry
+
+
+class _Missing:
+    """A number of a member that an instance lacks, until `fill` gives it one."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def member_ids(c: Child) -> list[MemberId] | None:
+    """Each member of an nn.Sequential child by its spec entry; None where one has no location,
+    or the chain is not in its entries' order."""
+    if c.subscope is None or not c.sub.sequential or not numbered([m.local for m in c.sub.children]):
+        return None
+    seen: dict[tuple[str, int, int], int] = {}
+    out: list[MemberId] = []
+    for m in c.sub.children:
+        loc = m.loc
+        if loc is None:
+            return None
+        key = (str(loc.file), loc.line, loc.col)
+        seen[key] = seen.get(key, -1) + 1
+        out.append((*key, seen[key]))
+    return out if out == sorted(out) else None
+
+
+def member_ids_of(sn: ScopeNode, local: str) -> list[MemberId]:
+    """The member ids of a scope's nn.Sequential child `local` (none where it has no such child)."""
+    c = next((c for c in sn.children if c.local == local), None)
+    return (member_ids(c) or []) if c is not None else []
+
+
+def union(children: Sequence[Child], key: Callable[[Child], Any]) -> list[tuple[MemberId, Child]] | None:
+    """The members of nn.Sequential children of one name in several structures, in spec order,
+    each with one structure's member, where every chain is that union with some left out and a
+    member is built alike (its constructor's structure, `key`) wherever it is; else None."""
+    found: dict[MemberId, Child] = {}
+    for c in children:
+        ids = member_ids(c)
+        if ids is None:
+            return None
+        for i, m in zip(ids, c.sub.children):
+            if key(found.setdefault(i, m)) != key(m):
+                return None
+    return sorted(found.items(), key=lambda item: item[0])
+
+
+def fill(columns: list[tuple], candidates: list[tuple[str, tuple]]) -> list[tuple]:
+    """Each number of a member an instance lacks (MISSING) given a value: the one value it has
+    wherever the member is (a kernel size stays a number), else that of the block parameter,
+    `let:` value or width that is the column wherever the member is, else its first. Only which
+    expression writes the number reads it: an instance builds no member it lacks."""
+    out = []
+    for col in columns:
+        there = [v is not MISSING for v in col]
+        if all(there):
+            out.append(col)
+            continue
+        kept = [v for v, t in zip(col, there) if t]
+        named = next((c for _, c in candidates if len(c) == len(col) and all(
+            not t or _same(a, v) for a, v, t in zip(c, col, there))), None)
+        if named is not None and len(set(map(repr, kept))) > 1:
+            out.append(tuple(v if t else a for a, v, t in zip(named, col, there)))
+        else:
+            out.append(tuple(v if t else kept[0] for v, t in zip(col, there)))
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def member_test(there: tuple[bool, ...], columns: dict[str, tuple], defaults: dict[str, Any]) -> tuple[str, str] | None:
+    """The test, `p != v` or `p == v` of an int parameter p the constructor takes, that holds
+    exactly at the instances that have a member (`there`): v p's one value where the member is not
+    (or where it is), never where it is (is not). A comparison with p's declared default comes
+    first (ResNeSt's `stride != 1` and `stride == 1`, not `planes != 64`), then `!=` (MobileNetV2's
+    `t != 1`), in the order of `columns`: (p, the test), or None where no parameter tells."""
+    found: list[tuple[bool, bool, int, str, str]] = []
+    for k, (p, col) in enumerate(columns.items()):
+        if not all(type(v) is int for v in col):
+            continue
+        lack = {v for v, t in zip(col, there) if not t}
+        have = {v for v, t in zip(col, there) if t}
+        for values, op in ((lack, "!="), (have, "==")):
+            if len(values) == 1 and lack.isdisjoint(have):
+                v = next(iter(values))
+                found.append((p not in defaults or defaults[p] != v, op == "==", k, p, f"{p} {op} {v}"))
+    return min(found)[3:] if found else None
+
+Render = Callable[[Any, str, int, int], str]
+
+
+def chain_lines(target: str, var: str, members: list[Any], tests: dict[int, str], render: Render) -> list[str]:
+    """__init__'s lines that build an nn.Sequential child member by member, as torchvision's
+    InvertedResidual does: the members every instance has in a list `var`, each that some lack
+    appended under its test (`tests`, by member), then `self.<target> = nn.Sequential(*var)`.
+    `render(member, indent, start, end)` writes a member's constructor, laid out as ruff does."""
+    ind = " " * 8
+    out: list[str] = []
+    k = 0
+    while k < len(members):
+        if k in tests:
+            out += [*([f"{ind}{var} = []"] if not out else []), f"{ind}if {tests[k]}:",
+                    *_appended(f"{var}.append(", members[k], ind + "    ", render)]
+            k += 1
+            continue
+        run = []
+        while k < len(members) and k not in tests:
+            run.append(members[k])
+            k += 1
+        if not out:
+            out += _listed(f"{var} = ", "", run, ind, render)
+        elif len(run) == 1:
+            out += _appended(f"{var}.append(", run[0], ind, render)
+        else:
+            out += _listed(f"{var}.extend(", ")", run, ind, render)
+    return [*out, f"{ind}self.{target} = nn.Sequential(*{var})"]
+
+
+def _appended(head: str, member: Any, ind: str, render: Render) -> list[str]:
+    """`head<member>)` on one line where it fits, else the member on lines of its own, one level in."""
+    one = render(member, ind, len(head), 1)
+    if "\n" not in one and len(ind) + len(head) + len(one) + 1 <= WIDTH:
+        return [f"{ind}{head}{one})"]
+    return [f"{ind}{head}", f"{ind}    {render(member, ind + '    ', 0, 0)}", f"{ind})"]
+
+
+def _listed(head: str, tail: str, members: list[Any], ind: str, render: Render) -> list[str]:
+    """`head[a, b]tail` on one line where it fits, else one member a line with a trailing comma
+    (inside a call, `tail` ")", the list one level in, as ruff splits a sole argument)."""
+    texts = [render(m, ind, 0, 0) for m in members]
+    one = f"{head}[{', '.join(texts)}]{tail}"
+    if "\n" not in one and len(ind) + len(one) <= WIDTH:
+        return [ind + one]
+    inner = ind + "    " if tail else ind
+    texts = [render(m, inner + "    ", 0, 1) for m in members]
+    body = [f"{inner}[", *(f"{inner}    {t}," for t in texts), f"{inner}]"]
+    return [f"{ind}{head}", *body, f"{ind}{tail}"] if tail else [f"{ind}{head}[", *body[1:]]

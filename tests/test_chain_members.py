@@ -1,0 +1,130 @@
+"""One class for a block whose nn.Sequential child lacks members at some instances
+(archspec/pytorch/emit/members.py): each instance builds exactly its own members, so its
+state_dict keys are the graph's; the members are told apart by their spec entries, and a
+member built otherwise at another instance keeps the classes apart."""
+from __future__ import annotations
+
+import re
+
+import torch
+from source_check import check_generated_source
+
+import archspec
+from archspec.errors import Loc
+from archspec.pytorch.compiler import check, source
+from archspec.pytorch.emit.members import MISSING, fill, member_test, union
+from archspec.pytorch.emit.scopes import Child, ScopeNode
+
+UNIT = """archspec: 1
+input: [4, 8, 8]
+blocks:
+  unit:
+    params: {pre: false}
+    nodes:
+      - body:
+          seq:
+            - {op: conv, out: 8, k: 1, when: "${pre}"}
+            - {op: conv, out: 4, k: 3, pad: 1%s}
+            - relu
+nodes:
+  - a: {use: unit}
+  - b: {use: unit, pre: true}
+"""
+
+
+def _classes(text: str) -> list[str]:
+    return re.findall(r"^class (\w+)\(nn.Module\):", text, re.M)
+
+
+def _same_keys(path: str) -> None:
+    """The model's state_dict is the graph's, key for key and shape for shape."""
+    model = archspec.compile(path)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes == {k: tuple(v) for k, v in archspec.analyze(path).state_dict_shapes().items()}
+    assert model(torch.zeros(1, 4, 8, 8)).shape == (1, 4, 8, 8)
+
+
+def test_a_member_under_the_blocks_boolean_is_one_class(spec_file):
+    path = spec_file(UNIT % "")
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"]
+    assert "        if pre:\n            layers.append(nn.Conv2d(4, 8, 1))\n" in text
+    assert "self.body = nn.Sequential(*layers)" in text and "self.b = Unit(8, pre=True)" in text
+    check_generated_source(text)
+    assert check(path).ok
+    _same_keys(path)
+
+
+def test_a_member_nothing_names_runs_under_a_flag_of_its_own(spec_file):
+    """No parameter of the block says where the member is (its input's width does): a flag the
+    class takes, named after the child and member."""
+    path = spec_file("archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    nodes:\n      - body:\n"
+                     "          seq:\n            - {op: conv, out: 4, k: 1, when: '${input.channels == 4}'}\n"
+                     "            - {op: conv, out: 4, k: 3, pad: 1}\n"
+                     "nodes:\n  - a: {op: conv, out: 6, k: 1}\n  - b: {use: unit}\n"
+                     "  - c: {op: conv, out: 4, k: 1}\n  - d: {use: unit}\n")
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"]
+    assert "        if with_body_0:\n" in text and "self.d = Unit(4, with_body_0=True)" in text
+    check_generated_source(text)
+    _same_keys(path)
+
+
+def test_a_member_built_otherwise_elsewhere_keeps_the_classes_apart(spec_file):
+    """The 3x3 conv has a bias at one instance and none at the other: one class cannot build
+    both from one line, so each structure keeps its own."""
+    path = spec_file(UNIT % ", bias: '${not pre}'")
+    assert len(_classes(source(path))) == 3
+    _same_keys(path)
+
+
+def _chain(*lines: int | None, keys: tuple = ()) -> Child:
+    """An nn.Sequential child whose members come from the spec entries at `lines`."""
+    members = [Child(str(k), [], [], node=None, subscope=ScopeNode(f"x.{k}", None)) for k in range(len(lines))]
+    for m, line in zip(members, lines):
+        m.sub.scope = None if line is None else type("S", (), {"loc": Loc("b.yaml", line, 3)})()
+    sub = ScopeNode("x", None, children=members, sequential=True)
+    return Child("body", [], [], subscope=sub)
+
+
+def test_union_is_in_spec_order_and_refuses_what_it_cannot_tell_apart():
+    key = {}.get            # every member built alike (no key)
+    full, short = _chain(27, 28, 29), _chain(28, 29)
+    got = union([short, full], key)
+    assert got is not None and [i[1] for i, _ in got] == [27, 28, 29]
+    assert union([_chain(28, 27), full], key) is None            # a chain out of its entries' order
+    assert union([_chain(None, 28), full], key) is None          # a member without a location
+    built = {id(m): k for k, m in enumerate(full.sub.children)}
+    assert union([short, full], lambda m: built.get(id(m), "other")) is None     # built otherwise
+
+
+def test_a_lacking_instances_numbers_and_tests():
+    """A missing number takes the one value the others have (a kernel size), else the block
+    parameter's that is the column where the member is; the test compares a block parameter,
+    its declared default first."""
+    cols = fill([(1, MISSING, 1), (16, MISSING, 24), (5, MISSING, 7)], [("t", (16, 32, 24))])
+    assert cols == [(1, 1, 1), (16, 32, 24), (5, 5, 7)]
+    there = (False, True, True, True)
+    assert member_test(there, {"planes": (64, 128, 256, 512), "stride": (1, 2, 2, 2)}, {"stride": 1}) == (
+        "stride", "stride != 1")
+    lacking = tuple(not t for t in there)
+    assert member_test(lacking, {"stride": (1, 2, 2, 2)}, {"stride": 1}) == ("stride", "stride == 1")
+    assert member_test((False, True), {"t": (1, 6)}, {}) == ("t", "t != 1")
+    assert member_test((False, True, False), {"t": (1, 6, 6)}, {}) is None
+
+
+def test_fuse_never_folds_a_batch_norm_into_another_pairs_place(spec_file):
+    """At b, body.1 is a conv that body.2's batch norm folds into; at a, body.1 is a ReLU (the
+    chain lacks b's second conv): the class lists no such pair, and fuse() keeps the outputs."""
+    path = spec_file("archspec: 1\ninput: [4, 8, 8]\nblocks:\n  unit:\n    params: {p: false}\n    nodes:\n"
+                     "      - body:\n          seq:\n            - {op: conv, out: 4, k: 1}\n"
+                     "            - {op: conv, out: 4, k: 1, when: '${p}'}\n"
+                     "            - {op: relu, when: '${not p}'}\n            - batchnorm\n"
+                     "nodes:\n  - a: {use: unit}\n  - b: {use: unit, p: true}\n")
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"] and "fuse_pairs" not in text.split("class Net")[0]
+    model = archspec.compile(path).eval()
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        before = model(x)
+        assert torch.equal(model.fuse()(x), before)
