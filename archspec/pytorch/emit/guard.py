@@ -49,10 +49,11 @@ def guard_only(g: Graph, sn: ScopeNode) -> frozenset[str]:
     return frozenset({test[0]}) if shape is not None and shape == g.shape_of(sn.exports[0]) else frozenset()
 
 
-def unguarded(g: Graph, sn: ScopeNode, arg: str, text: str, own: bool) -> bool:
+def unguarded(g: Graph, caller: ScopeNode, sn: ScopeNode, arg: str, text: str) -> bool:
     """The caller may not pass `text` to the guarded parameter `arg` of the block instance: not
     a bare name, which its guard would compare (`se_reduction > 0`), or not to a child of its own
-    (`own`: a member of an nn.Sequential is never None)."""
+    (a member of an nn.Sequential is never None)."""
+    own = any(c.subscope is sn and c.local.isidentifier() for c in own_children(caller))
     return arg in guard_only(g, sn) and not (own and isinstance(parse(text), ast.Name))
 
 

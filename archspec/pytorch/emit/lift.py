@@ -271,17 +271,12 @@ class Lifter:
             self._spec(n)
 
     def _spec(self, n: str) -> None:
-        """A spec parameter written as its value: one the spec gives as a value (not one computed
-        from others), or a top-level `let:` (DPN's `widths`), the parameters it reads so."""
-        params, lets = self.g.meta.params or {}, self.g.meta.let_reads
-        if n in lets and n not in params and not self._hidden(n):
-            for m in lets[n]:
-                if m not in lets:
-                    self._spec(m)
-            return
-        if n not in params or isinstance(params[n], str) and "${" in params[n] or self._hidden(n):
-            raise Unliftable
-        self.folded.add(n)
+        """A spec parameter given as a value (or those a top-level `let:` reads: `_params_of`), as it."""
+        params = self.g.meta.params or {}
+        for m in _params_of(self.g, n) if not self._hidden(n) else [n]:
+            if m not in params or isinstance(params[m], str) and "${" in params[m] or self._hidden(m):
+                raise Unliftable
+            self.folded.add(m)
 
     def _hidden(self, n: str) -> bool:
         """A name of the class's own block that hides the spec parameter of that name."""
@@ -321,6 +316,13 @@ class Lifter:
                 return s
             at = parent(at)
         return None
+
+
+def _params_of(g: Graph, n: str) -> list[str]:
+    """The spec parameters a name stands for: itself, or those a top-level `let:` reads (DPN's
+    `widths`: `small`), written as numbers with it."""
+    lets = g.meta.let_reads
+    return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
 
 
 def _channels_of(node: ast.AST) -> str | None:

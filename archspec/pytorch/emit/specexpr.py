@@ -230,10 +230,8 @@ class SpecExprs:
         these rules hold it takes where `vary` confirms them (`checked`)."""
         rep = self.instances[0].sn
         let_reads = rep.scope.let_reads if rep.scope else {}
-        direct = {c.subscope for c in own_children(rep) if c.local.isidentifier()}
-        held = {n for sub, arg, text in self.passed
-                if arg not in self.child(sub).free or unguarded(self.g, sub, arg, text, sub in direct)
-                for n in self._names(text, let_reads)}
+        held = {n for sub, arg, text in self.passed if arg not in self.child(sub).free
+                or unguarded(self.g, rep, sub, arg, text) for n in self._names(text, let_reads)}
         if self.top:
             held |= set(self.g.meta.structure_reads)
             held |= {n for (where, attr), text in _expressions(rep, []) if where in self.g.nodes
@@ -255,8 +253,7 @@ class SpecExprs:
         if self.top or rep.scope is None:
             return set()
         let_reads = rep.scope.let_reads
-        blocked = set(rep.scope.structure_reads) - guard_only(self.g, rep)    # a `when:` its callers test
-        blocked |= self._held(set(params))
+        blocked = set(rep.scope.structure_reads) - guard_only(self.g, rep) | self._held(set(params))
         for key, text in _expressions(rep, optional):
             if key not in self.done or key[0] in self.g.nodes and not _sets_width(self.g, *key):
                 blocked |= self._names(text, let_reads)
