@@ -85,6 +85,8 @@ class Scope:
     arg_env: dict = field(default_factory=dict)     # the values of the names those read (not the spec's) at the call
     structure_reads: frozenset = frozenset()        # the names its block's structure reads (repeat counts, when:)
     let_reads: dict = field(default_factory=dict)   # per `let:`, the names it reads (through other lets)
+    when: str | None = None        # its block's own `when:`, where one whole `${...}` (`reduction > 0`)
+    guard_reads: frozenset = frozenset()    # the names that `when:` alone of its structure reads
 
 
 @dataclass
@@ -111,6 +113,7 @@ class Meta:
     params: dict[str, Any] = field(default_factory=dict)    # the spec's global params, as set
     structure_reads: tuple = ()      # the names its top-level structure and params: read, sorted
     nodes_structure_reads: tuple = ()     # of those, the ones its top-level structure reads (not params:)
+    let_reads: dict[str, tuple] = field(default_factory=dict)   # per top-level `let:`, the names it reads
 
 
 @dataclass(frozen=True)

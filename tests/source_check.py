@@ -10,25 +10,26 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   AST for AST, one of the helper texts that registered ops carry (`Call.defs`: constants
   of the op modules, never influenced by a spec);
 - block classes: a docstring, the root class's literal attributes (input_shape, output_names, loss_weights),
-  and the methods __init__, forward and init_weights, made of assignments (in __init__ to self.<child>, or
-  to a local of integer arithmetic of names and ints: a block's `let:`; the top class's width, also a choice
-  by comparisons of such arithmetic `a if x > 0 and c < 1 else b` and a floor `int(w * c)`), calls, returns,
-  `out += identity` and the few `if`/`for` forms the emitter writes (`if self.downsample is not None:` for
-  an optional child, whose __init__ argument defaults to None; nn.Sequential's run of equal children
-  `*[Block(...) for _ in range(n)]`, or whose numbers follow their step's index `*[Block(..., rate * (3 + j)
-  / 17.0) for j in range(3)]` (also `range(1, 4)`, or `range(1, n)` to the top class's count: a name no
-  other in __init__ has, which the call reads), and its named children `nn.Sequential(OrderedDict([("name",
-  Block(...)), ...]))`; an nn.Sequential of members some instances lack, built as torchvision's
-  InvertedResidual: `layers = [Module(...), ...]` (or `[]`), `if t != 1:` / `if [not] flag:` with one
-  `layers.append(Module(...))`, `layers.extend([Module(...), ...])`, `nn.Sequential(*layers)`;
-  nn.ModuleList's members that differ in ints, `[Block(c, p) for c, p in zip((16, 32), (32, 64))]` (tuples
-  of int constants, fresh variables); a repeat's `for i in range(n): self.add_module(f"name{i + 1}",
-  Block(...))` and `for layer in self.children():`; forward's loops over nn.ModuleLists, `for conv in
-  self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for i, (conv, bn) in
-  enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list, `outs.append(sp)`,
-  choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item, `outs[-1]`), and its
-  comprehension of the members' calls as a call's argument, `torch.stack([path(x) for path in self.paths],
-  1)`); forward annotated with torch.Tensor types only;
+  and the methods __init__, forward and init_weights, made of assignments (in __init__ to self.<child>,
+  `self.se = Block(...) if se_reduction > 0 else None` for a child built under its block's `when:` (a name
+  of the class's compared with an int), or to a local of integer arithmetic of names and ints: a block's
+  `let:`; the top class's width, also a choice by comparisons of such arithmetic `a if x > 0 and c < 1 else
+  b` and a floor `int(w * c)`), calls, returns, `out += identity` and the few `if`/`for` forms the emitter
+  writes (`if self.downsample is not None:` for an optional child, whose __init__ argument defaults to None;
+  nn.Sequential's run of equal children `*[Block(...) for _ in range(n)]`, or whose numbers follow their
+  step's index `*[Block(..., rate * (3 + j) / 17.0) for j in range(3)]` (also `range(1, 4)`, or `range(1,
+  n)` to the top class's count: a name no other in __init__ has, which the call reads), and its named
+  children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`; an nn.Sequential of members some
+  instances lack, built as torchvision's InvertedResidual: `layers = [Module(...), ...]` (or `[]`), `if t !=
+  1:` / `if [not] flag:` with one `layers.append(Module(...))`, `layers.extend([Module(...), ...])`,
+  `nn.Sequential(*layers)`; nn.ModuleList's members that differ in ints, `[Block(c, p) for c, p in zip((16,
+  32), (32, 64))]` (tuples of int constants, fresh variables); a repeat's `for i in range(n):
+  self.add_module(f"name{i + 1}", Block(...))` and `for layer in self.children():`; forward's loops over
+  nn.ModuleLists, `for conv in self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for
+  i, (conv, bn) in enumerate(zip(self.convs, self.bns)):` (its body may append a variable to a list,
+  `outs.append(sp)`, choose by `i == 0` or `i == 0 or self.<flag>`, and read the list's last item,
+  `outs[-1]`), and its comprehension of the members' calls as a call's argument, `torch.stack([path(x) for
+  path in self.paths], 1)`); forward annotated with torch.Tensor types only;
 - the root's `fuse` method only as archspec/pytorch/emit/fuse.py's fixed text, AST for AST; any class's
   `fuse_pairs` attribute, a literal tuple of (conv, norm) pairs of plain dotted names;
 - every name is an argument or local, self, torch, nn, F, super, getattr, isinstance or a
@@ -327,8 +328,10 @@ class _Checker:
             if self.forward and _ladder_test(node.test):    # a ladder's: `... if i == 0 or self.first else ...`
                 flag = node.test.values[-1] if isinstance(node.test, ast.BoolOp) else node.test.left
                 flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
-            elif not self.forward and not isinstance(flag, ast.Name) and _test(node.test):
-                flag = None             # a width's choice (emit/widthexpr.py): each name it reads checked
+            elif not self.forward and _guard(node):     # a child built under its block's `when:` (emit/guard.py)
+                flag = node.test.left
+            elif not self.forward and not isinstance(flag, ast.Name) and _width(node):
+                flag = None             # a width's choice between widths (emit/widthexpr.py): its names checked
                 for n in ast.walk(node.test):
                     if isinstance(n, ast.Name):
                         self.expr(n, names)
@@ -920,6 +923,19 @@ def _enumerated(it) -> bool:
             and len(it.args) == 1 and not it.keywords and _module_list_iter(it.args[0]) is not None
             and not isinstance(it.args[0], ast.Call))
 LAST = ast.parse("x[-1]", mode="eval").body.slice     # type: ignore[attr-defined]
+
+
+GUARD_OPS = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq)
+
+
+def _guard(node: ast.IfExp) -> bool:
+    """`Block(...) if se_reduction > 0 else None`: one of the class's names compared with an int
+    constant, a module or None (emit/guard.py)."""
+    t = node.test
+    return (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], GUARD_OPS)
+            and isinstance(t.left, ast.Name) and isinstance(t.comparators[0], ast.Constant)
+            and type(t.comparators[0].value) is int and isinstance(node.orelse, ast.Constant)
+            and node.orelse.value is None and isinstance(node.body, ast.Call))
 
 
 def _ladder_test(t: ast.expr) -> bool:

@@ -236,9 +236,11 @@ def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
     range(11)]` in the OrderedDict; a run of two (conv5_2, conv5_3) stays written out. The
     state_dict keys and their order are the graph's."""
     text = source(SPECS / "dpn68.yaml")
-    assert '*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)],\n' in text
-    assert '*[(f"conv3_{j + 2}", DualPath(224 + 32 * j, 256, 128, 32)) for j in range(3)],\n' in text
-    assert '("conv5_2", DualPath(704, 1024, 512, 64)),\n' in text and '"conv4_1"' in text
+    at = " " * 24
+    run = f'(f"conv4_{{j + 2}}", DualPath(352 + 32 * j, 4 * k_r, 256, 32))\n{at}for j in range(11)\n'
+    assert f"*[\n{at}{run}" in text         # the bottleneck width from the top's k_r (too long for one line)
+    assert f'*[\n{at}(f"conv3_{{j + 2}}", DualPath(224 + 32 * j, 2 * k_r, 128, 32))\n{at}for j in range(3)\n' in text
+    assert '("conv5_2", DualPath(704, 8 * k_r, 512, 64)),\n' in text and '"conv4_1"' in text
     m = archspec.compile(SPECS / "dpn68.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
         archspec.analyze(str(SPECS / "dpn68.yaml")).state_dict_shapes()
@@ -246,7 +248,6 @@ def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
     assert names[9:21] == [f"conv4_{k}" for k in range(1, 13)] and names[5:9] == ["conv3_1", "conv3_2", "conv3_3",
                                                                                     "conv3_4"]
     check_generated_source(text)
-    run = '*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)]'
     _refused(text, [text.replace(run, run.replace('{j + 2}', '{__import__}')),
                     text.replace(run, run.replace('for j in range(11)', 'for j in range(11) if j')),
                     text.replace(run, run.replace('f"conv4_{j + 2}"', '"conv4_" + str(j)')),

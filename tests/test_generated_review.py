@@ -480,18 +480,6 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 # The findings left (issue 22), each spec's exactly: what the emitter cannot yet write as
 # torchvision would. A finding not listed fails the test; so does a listed one once it is gone.
 KNOWN: dict[str, list[str]] = {
-    'dpn68': [
-        "top-missing: DPN68 does not take the spec's k_r (default 128)",
-    ],
-    'senet154': [
-        "top-missing: SENet154 does not take the spec's se_reduction (default 16)",
-    ],
-    'seresnet50': [
-        "top-missing: SEResNet50 does not take the spec's se_reduction (default 16)",
-    ],
-    'seresnext50_32x4d': [
-        "top-missing: SEResNeXt50_32x4d does not take the spec's se_reduction (default 16)",
-    ],
     'wrn28_10': [
         "top-missing: Wrn28_10 does not take the spec's k (default 10)",
     ],

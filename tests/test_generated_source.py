@@ -18,7 +18,7 @@ from source_check import check_generated_source
 
 import archspec
 from archspec.pytorch.compiler import load_source
-from archspec.pytorch.emit import module_filename
+from archspec.pytorch.emit import emit, module_filename
 
 PEERS = json.loads((Path(__file__).parent / "reference" / "implementations.json").read_text())["models"]
 RUFF = [sys.executable, "-m", "ruff"]
@@ -128,6 +128,75 @@ def test_a_run_of_list_members_admits_only_int_tuples_and_fresh_names(built):
 
 def _ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*RUFF, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_guard_admits_only_a_name_of_the_class_compared_with_an_int(built):
+    """A child built under its block's `when:` (emit/guard.py): `Block(...) if se_reduction > 0
+    else None`, one of the class's names compared with an int constant; anything else there is
+    refused."""
+    text = built["seresnet50"][1].read_text()
+    good = "if se_reduction > 0 else None"
+    assert good in text
+    for evil in ["if se_reduction > len(dir()) else None", "if se_reduction.bit_length() > 0 else None",
+                 "if se_reduction > 0 else print", "if se_reduction > 0.5 else None", "if se_reduction > '0' else None",
+                 "if 0 < se_reduction < 1 else None", "if se_reduction in (0,) else None",
+                 "if se_reduction is 0 else None", "if num_classes_ > 0 else None",
+                 "if se_reduction > 0 or 1 else None",
+                 "if (se_reduction := 0) > 0 else None"]:
+        mutant = text.replace(good, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    forward = text.replace("out = self.conv1(x)", f"out = self.conv1(x) {good}")
+    with pytest.raises(AssertionError, match="whitelist"):       # __init__'s alone
+        check_generated_source(forward)
+
+
+# a toy whose unit builds its SE block under the block's `when:`, the names LOCAL and R as long as a case needs
+GUARDED = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {R: 2, num_classes: 10}
+blocks:
+  se:
+    params: {reduction: 16}
+    when: ${reduction > 0}
+    let: {channels: "${input.channels}"}
+    nodes:
+      - pool: global_avgpool
+      - fc1: {op: conv, out: "${channels // reduction}", k: 1}
+      - fc2: {op: conv, out: "${channels}", k: 1}
+      - gate: sigmoid
+      - {op: mul, in: [input, gate]}
+  unit:
+    params: {c: int}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
+      - LOCAL: {use: se, reduction: "${R}"}
+nodes:
+  - u: {use: unit, c: 16}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+@pytest.mark.parametrize("local,r,lines", [("se", "r", 1), ("se_module_of_this_unit", "reduction_ratio", 3),
+                                           ("squeeze_excitation_module", "reduction_ratio_of_the_se_block", 5)])
+def test_a_guarded_child_is_laid_out_as_ruff_does(tmp_path, local, r, lines):
+    """`self.se = Se(c, reduction=r) if r > 0 else None` on one line, or in parentheses, the test
+    and its else on lines of their own where the whole does not fit on one: as ruff formats it."""
+    spec = tmp_path / "toy.yaml"
+    spec.write_text(GUARDED.replace("LOCAL", local).replace("R", r))
+    path = tmp_path / "toy.py"
+    path.write_text(emit(archspec.analyze(str(spec))))
+    text = path.read_text()
+    start = text.index(f"        self.{local} = ")
+    assert text[start:text.index("\n\n", start)].count("\n") + 1 == lines      # the assignment, __init__'s last
+    assert f"if {r} > 0" in text
+    check_generated_source(text)
+    result = _ruff("format", *SETTINGS, "--check", "--diff", str(path))
+    assert result.returncode == 0, result.stdout[:4000] + result.stderr
 
 
 def test_ruff_check_passes(built):

@@ -188,12 +188,12 @@ def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(
     assert _shapes(ours) == _shapes(theirs)
 
 
-@pytest.mark.parametrize("spec, held", [("seresnet50", {"se_reduction"}), ("res2net50_26w_4s", {"scale"})])
+@pytest.mark.parametrize("spec, held", [("res2net50_26w_4s", {"scale"})])
 def test_the_top_class_does_not_take_what_would_not_fit(spec, held):
-    """SE's se_reduction is read by the SE block's own `when:` (0 drops it), Res2Net's scale sets
-    its ladder's length: the top class takes neither (DenseNet's growth, stem and bn_size it takes,
-    Res2Net's base_width, ResNeSt's stem_width: tests/test_top_widths.py, which also holds a width a
-    block writes as a parameter equal to it only at the spec's value)."""
+    """Res2Net's scale sets its ladder's length: the top class does not take it (DenseNet's growth,
+    stem and bn_size it takes, Res2Net's base_width, ResNeSt's stem_width, SE's se_reduction, whose
+    block's own `when:` its caller tests: tests/test_top_widths.py, which also holds a width a block
+    writes as a parameter equal to it only at the spec's value)."""
     init = _init(_source(spec), next(n.value.id for n in ast.parse(_source(spec)).body   # type: ignore[attr-defined]
                                      if isinstance(n, ast.Assign) and n.targets[0].id == "Model"))  # type: ignore[attr-defined]
     assert held.isdisjoint(a.arg for a in init.args.args) and "num_classes" in [a.arg for a in init.args.args]

@@ -30,7 +30,7 @@ CASES = [
                  marks=pytest.mark.slow, id="densenet_cifar"),
     pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "bottleneck": 4, "compression": 0.3},
                  marks=pytest.mark.slow, id="densenet_cifar-0.3"),
-    pytest.param("dpn68", {"stem": 16}, id="dpn68"),
+    pytest.param("dpn68", {"stem": 16, "k_r": 96}, id="dpn68"),     # k_r: through the top's `let:` widths
     pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),     # timm's stem_width
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
     # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices
@@ -502,3 +502,137 @@ def test_a_concatenated_repeat_s_width_is_its_count_times_its_steps_width(spec_f
     t = TopWidths(g)     # the last step's index is the count less one, the middle one's a number, which
     assert t.of("block.concat_2") == "w + 3 * g + n" and "n" in t.folded     # holds n: written as 3
     assert "nn.Linear(8 + 3 * g + 3, num_classes)" in emit(g)
+
+
+def _same_network(ours, spec, chosen):
+    assert _shapes(ours) == _shapes(spec), chosen
+    assert list(ours.state_dict()) == list(spec.state_dict()), chosen
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in spec.parameters()), chosen
+
+
+@pytest.mark.parametrize("name,se", [("seresnet50", "se"),
+                                     pytest.param("seresnext50_32x4d", "se", marks=pytest.mark.slow),
+                                     pytest.param("senet154", "se_module", marks=pytest.mark.slow)])
+def test_se_reduction_is_taken_and_zero_drops_the_se_modules(name, se):
+    """SENet's top classes take the spec's se_reduction (16), as timm's create_attn: each block
+    builds its SE module under the block's own `when: ${reduction > 0}` (emit/guard.py). At 0, 8
+    and 32 the class is the spec built there; at 0 the SE modules are gone, and the class runs."""
+    cls = _model_class(name)
+    assert inspect.signature(cls).parameters["se_reduction"].default == 16
+    for r in (0, 8, 32):
+        with torch.device("meta"):
+            ours = cls(se_reduction=r)
+        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", se_reduction=r)
+        _same_network(ours, spec, r)
+        assert any(f".{se}." in k for k in ours.state_dict()) == (r > 0)
+    if name == "seresnet50":                # the forward's `if self.se is not None:`, run
+        torch.manual_seed(0)
+        ours, spec = cls(se_reduction=0).eval(), archspec.compile(SPECS / f"{name}.yaml", se_reduction=0).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            torch.testing.assert_close(ours(x), spec(x))
+
+
+# a toy: a unit's SE block, absent where its reduction is 0, given the top's `r` as written (R)
+GUARDED = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {r: 2, num_classes: 10}
+blocks:
+  se:
+    params: {reduction: 16}
+    when: ${reduction > 0}
+    let: {channels: "${input.channels}"}
+    nodes:
+      - pool: global_avgpool
+      - fc1: {op: conv, out: "${channels // reduction}", k: 1}
+      - fc2: {op: conv, out: "${channels}", k: 1}
+      - gate: sigmoid
+      - {op: mul, in: [input, gate]}
+  unit:
+    params: {c: int}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
+      - se: {use: se, reduction: "R"}
+      - relu
+nodes:
+  - u1: {use: unit, c: 16}
+  - u2: {use: unit, c: 32}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+WIDENS = ("- {op: mul, in: [input, gate]}",
+          "- {op: mul, in: [input, gate]}\n      - {op: conv, out: \"${2 * channels}\", k: 1}")
+FIRST = ("- conv: {op: conv, out: \"${c}\", k: 3, pad: 1}\n      - se: {use: se, reduction: \"R\"}",
+         "- se: {use: se, reduction: \"R\"}\n      - conv: {op: conv, out: \"${c}\", k: 3, pad: 1}")
+
+
+MEMBER = ("- conv: {op: conv, out: \"${c}\", k: 3, pad: 1}\n      - se: {use: se, reduction: \"R\"}",
+          "- body:\n          seq:\n            - {op: conv, out: \"${c}\", k: 3, pad: 1}\n"
+          "            - {use: se, reduction: \"R\"}")
+
+
+@pytest.mark.parametrize("given,change,guard", [
+    ("${r}", None, "r > 0"), ("${2 * r}", None, None), ("${r if r > 1 else 0}", None, None),
+    ("${r}", WIDENS, None), ("${r}", FIRST, None), ("${r}", MEMBER, None)],
+    ids=["name", "product", "choice", "widens", "first", "member"])
+def test_a_block_s_own_when_is_tested_by_its_caller_only_as_a_name(spec_file, given, change, guard):
+    """A unit passes its SE block the top's `r`: it tests the block's `when:` itself (`if r > 0`),
+    and the top class takes r, where it passes r as a bare name, and where the SE block, absent,
+    leaves a value of the unit's own of its output's shape (not where it widens, nor where it
+    reads the unit's input, which a later op may change in place), and is a child of the unit's
+    own (not an nn.Sequential's member, which is never None); else the unit's class writes
+    the reduction as its number (it takes no r: Unit(r=0) would build an SE block) and the top
+    takes no r. Either way the top class built at each
+    value is the spec built there."""
+    text = GUARDED.replace(*change) if change else GUARDED
+    path = spec_file(text.replace("R", given))
+    text = emit(analyze(path))
+    assert (f"if {guard} else None" in text) == (guard is not None)
+    namespace: dict = {}
+    exec(compile(text, "toy.py", "exec"), namespace)
+    cls = namespace["Model"]
+    assert ("r" in inspect.signature(cls).parameters) == (guard is not None)
+    assert ("r" in inspect.signature(namespace["Unit"]).parameters) == (guard is not None)
+    for r in (0, 1, 4) if guard else ():
+        _same_network(cls(r=r), archspec.compile(path, r=r), r)
+
+
+# a toy: a top-level `let:` of the top's `w`, read by its index where each unit is made (DPN's `widths`)
+TOP_LET = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {w: 16, k: 8, num_classes: 10}
+let: {widths: "${[w, 2 * w]}"}
+blocks:
+  unit:
+    params: {c: int}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
+      - relu
+nodes:
+  - stem: {op: conv, out: "${w}", k: 3, pad: 1}
+  - repeat: 2
+    node: {use: unit, c: "${k * widths[i] // widths[0] + widths[i]}"}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_top_level_let_is_its_number_and_holds_what_it_reads(spec_file, monkeypatch):
+    """A top-level `let:` read where a block is made (DPN's `r: ${k_r * widths[i] // widths[0]}`)
+    is written as its number there (`k + 16`), the parameters it reads held as numbers too: the
+    top class takes k, not w, even unchecked by vary (the let's 16 and 32 are w's only at 16)."""
+    path = spec_file(TOP_LET)
+    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    namespace: dict = {}
+    exec(compile(emit(analyze(path)), "toy.py", "exec"), namespace)
+    cls = namespace["Model"]
+    assert set(inspect.signature(cls).parameters) == {"num_classes", "k"}
+    for k in (3, 8, 13):
+        _same_network(cls(k=k), archspec.compile(path, k=k), k)

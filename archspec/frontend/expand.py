@@ -28,6 +28,7 @@ from .spec import (
     check_block_constraints,
     check_constraints,
     check_unused,
+    let_reads,
     nodes_structure_reads,
     structure_reads,
     type_problem,
@@ -441,7 +442,7 @@ def graph_of(spec: Spec, input_shape: tuple, nodes: dict[str, Node], scopes: dic
     meta = Meta(doc.title, doc.paper, spec.variant_of, spec.path,
                 plain(doc.reference.model_dump(exclude_none=True)) if doc.reference else None,
                 raw.at("reference"), spec.overridden, list(spec.sets), plain(spec.values), plain(spec.params),
-                tuple(sorted(structure_reads(raw))), tuple(sorted(nodes_structure_reads(raw))))
+                tuple(sorted(structure_reads(raw))), tuple(sorted(nodes_structure_reads(raw))), let_reads(raw))
     init = None if doc.init is None else Init({op: InitRule(**r.model_dump()) for op, r in doc.init.rules.items()},
                                               tuple(doc.init.zero))
     return Graph(spec.name, input_shape, nodes, scopes, outs, meta, init=init,
@@ -550,7 +551,8 @@ def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_e
             "let_exprs": {k: t for k in lets if (t := whole_expr(raw[k])) is not None},
             "arg_exprs": arg_exprs, "arg_env": {n: call_env[n] for n in sorted(read) if n in call_env
                                                 and n not in globals_ and _plain(call_env[n])},
-            "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads}
+            "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads,
+            "when": whole_expr(block.raw.get("when")), "guard_reads": block.guard_reads}
 
 
 def _plain(v: Any) -> bool:

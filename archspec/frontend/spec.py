@@ -207,6 +207,13 @@ class Block:
         values: a class written from the block cannot take them as numbers it may vary."""
         return frozenset(_through(_reads_under(self.raw, False), self.raw.get("let") or {}))
 
+    @cached_property
+    def guard_reads(self) -> frozenset[str]:
+        """The names its own `when:` reads and the rest of its structure does not (SE's
+        `reduction`): a caller that tests the `when:` itself may pass them as it likes."""
+        rest = {k: v for k, v in self.raw.items() if k != "when"}
+        return self.structure_reads - _through(_reads_under(rest, False), self.raw.get("let") or {})
+
 
 def _through(names: set[str], lets: dict) -> set[str]:
     """`names` and what the `let:` values among them read, and so on."""
@@ -228,6 +235,13 @@ def nodes_structure_reads(raw: YDict) -> frozenset[str]:
     """The names a spec's top-level structure reads, not its `params:`: where the top class computes
     a parameter set from others as the spec does (`units = 3 * n`), only these hold what it reads."""
     return frozenset(_reads_under(raw.get("nodes") or [], False))
+
+
+def let_reads(raw: YDict) -> dict[str, tuple[str, ...]]:
+    """Per `let:` value of a spec's top level, the names it reads, through the `let:` values
+    before it (DPN's `widths` reads `small`)."""
+    lets = raw.get("let") or {}
+    return {k: tuple(sorted(_through(_reads_under(v, True), lets))) for k, v in lets.items()}
 
 
 def _reads_under(raw: Any, under: bool) -> set[str]:

@@ -16,6 +16,7 @@ from .counts import Count
 from .ctorparams import parameterise
 from .expr import is_number
 from .forward import Absent, Forward, forward_lines
+from .guard import add_guards
 from .layout import WIDTH, bracketed
 from .lift import Indexed
 from .members import MISSING, MemberId, member_ids
@@ -34,6 +35,7 @@ class ClassPlan:
     optional: list[str] = field(default_factory=list)       # module children some lack: arguments that may be None
     built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
+    guards: dict[str, str] = field(default_factory=dict)    # a child built under its block's `when:` -> the test
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
@@ -77,7 +79,7 @@ class ClassPlan:
         def ref(rel: str) -> str:
             m = re.fullmatch(r"<in (\d+)>", rel)
             return rep.inputs[int(m[1])] if m else f"{rep.path}.{rel}"
-        return {local: Absent(f"self.{local} is not None" if local in self.optional or local in self.built else
+        return {local: Absent(f"self.{local} is not None" if local in (*self.optional, *self.built, *self.guards) else
                               f"{'not ' if self.flags[local][1] else ''}self.{self.flags[local][0]}", ref(rel))
                 for local, rel in self.absent.items()}
 
@@ -365,6 +367,7 @@ class _Member:
     text: str
     index: tuple[str, int] | None = None
     folded: str = ""
+    deep: str = ""          # `text` laid out one level in, alone on its line (a comprehension's member)
 
 
 def _members(call: Call, slots: Iterator[str | None], indent: str) -> list[_Member]:
@@ -377,11 +380,12 @@ def _members(call: Call, slots: Iterator[str | None], indent: str) -> list[_Memb
         mine = list(itertools.islice(slots, len(_numbers(v, "", []))))     # what rendering it takes
         steps = {(s.name, s.value) for s in mine if isinstance(s, Indexed)}
         folded = render_call(v, iter(mine), indent, 0, 1)
+        deep = render_call(v, iter(str(s) if s is not None else None for s in mine), indent + "    ")
         if len(steps) != 1:
-            out.append(_Member(folded))
+            out.append(_Member(folded, deep=deep))
             continue
         text = render_call(v, iter(str(s) if s is not None else None for s in mine), indent, 0, 1)
-        out.append(_Member(text, steps.pop(), folded))
+        out.append(_Member(text, steps.pop(), folded, deep))
     return out
 
 
@@ -431,7 +435,9 @@ def _repeats(members: list[_Member], indent: str, counted: dict[int, Count]) -> 
                      else f"range({index[1]}, {index[1] + n})")
         one = f"*[{part} {loop}]"
         deeper = part.replace("\n", "\n    ")          # a multi-line constructor one level in
-        if "\n" in part and (count or n > 1 and all(len(line) <= WIDTH for line in deeper.split("\n"))):
+        if "\n" not in part and n > 1 and len(indent) + 4 + len(part) > WIDTH:
+            out.append(f"*[\n{indent}    {run[0].deep}\n{indent}    {loop}\n{indent}]")   # split as ruff does
+        elif "\n" in part and (count or n > 1 and all(len(line) <= WIDTH for line in deeper.split("\n"))):
             out.append(f"*[\n{indent}    {deeper}\n{indent}    {loop}\n{indent}]")
         elif not count and (n == 1 or "\n" in part or len(indent) + 4 + len(part) > WIDTH):
             out += [m.folded if m.index is not None else m.text for m in run]
@@ -569,6 +575,7 @@ class ClassPlanner:
         for plan in self.unique_plans():
             with _rep_first(plan):
                 parameterise(self, plan)
+                add_guards(tree.graph, plan)
             if plan.counts:
                 plan.counts = counted_runs(self, plan)
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder or plan.tails

@@ -27,6 +27,7 @@ from ...errors import SpecError
 from ...frontend.expr import FUNCTIONS, evaluate, parse
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
+from .guard import tested
 
 if TYPE_CHECKING:
     from .scopes import Child
@@ -261,13 +262,13 @@ class Lifter:
             self._spec(n)
 
     def _spec(self, n: str) -> None:
-        """A spec parameter written as its value: one the spec gives as a value (not one computed
-        from others, nor its `let:`: what those read is not known here)."""
+        """A spec parameter given as a value (or those a top-level `let:` reads: `_params_of`), as it."""
         params = self.g.meta.params or {}
-        if n not in params or isinstance(params[n], str) and "${" in params[n] or self._hidden(n):
-            raise Unliftable
-        self.folded.add(n)
-        self.valued.add(n)
+        for m in _params_of(self.g, n) if not self._hidden(n) else [n]:
+            if m not in params or isinstance(params[m], str) and "${" in params[m] or self._hidden(m):
+                raise Unliftable
+            self.folded.add(m)
+            self.valued.add(m)
 
     def _hidden(self, n: str) -> bool:
         """A name of the class's own block that hides the spec parameter of that name."""
@@ -286,7 +287,7 @@ class Lifter:
         while at is not None and at is not self.own:
             passed = self.channels is not None and self._block(at.path) is self.own
             counted = _names(parse(below.count)) if passed and below is not None and below.count else set()
-            for n in sorted(at.structure_reads):
+            for n in sorted(at.structure_reads - tested(at)):       # (its caller tests that `when:`)
                 if ((n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs)
                         and n not in counted):
                     self._deps(n, at, False)
@@ -375,6 +376,13 @@ def _floor(product: ast.BinOp) -> ast.expr:
     if any(isinstance(x, ast.Constant) for x in (product.left, product.right)):
         raise Unliftable                  # a factor that is a number: `w * p // q`, exactly (`_floored`)
     return ast.Call(ast.Name("int"), [product], [])
+
+
+def _params_of(g: Graph, n: str) -> list[str]:
+    """The spec parameters a name stands for: itself, or those a top-level `let:` reads (DPN's
+    `widths`: `small`), written as numbers with it."""
+    lets = g.meta.let_reads
+    return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
 
 
 def _channels_of(node: ast.AST) -> str | None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ...ir import Graph
 from ...names import Namespace, one_line
-from ...ops.base import literal
+from ...ops.base import Call, literal
 from ...version import __version__
 from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
 from .exchange import listed
@@ -175,6 +175,9 @@ class _ClassWriter:
                 made.append((c.local, None, "\n".join(self._chain(c, slots))))
                 continue
             call = self.planner.ctor(c)
+            if c.local in self.plan.guards and call is not None:
+                made.append((c.local, None, "\n".join(self._guarded(c.local, call, slots))))
+                continue
             if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
                 flag, negated = self.plan.flags[c.local]
                 made.append((c.local, None, f"        self.{c.local} = {render_call(call, iter(()), '')} if "
@@ -196,6 +199,21 @@ class _ClassWriter:
         if self.init:
             lines.append("        self.init_weights()")
         return lines
+
+    def _guarded(self, local: str, call: Call, slots: Iterator[str | None]) -> list[str]:
+        """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out
+        as ruff does: on one line, else in parentheses, the test on a line of its own where the
+        whole does not fit on one."""
+        mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
+        head, test = f"        self.{local} = ", f"if {self.plan.guards[local]} else None"
+        one = render_call(call, iter(mine), "        ", len(head) - 8, len(test) + 1)
+        if "\n" not in one and len(head) + len(one) + 1 + len(test) <= WIDTH:
+            return [f"{head}{one} {test}"]
+        inner = render_call(call, iter(mine), " " * 12)
+        if "\n" not in inner and 12 + len(inner) + 1 + len(test) <= WIDTH:
+            return [f"{head}(", f"            {inner} {test}", "        )"]
+        return [f"{head}(", f"            {inner}", f"            if {self.plan.guards[local]}",
+                "            else None", "        )"]
 
     def _chain(self, c: Child, slots: Iterator[str | None]) -> list[str]:
         """An nn.Sequential child whose members some instances lack, built member by member

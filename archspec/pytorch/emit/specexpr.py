@@ -28,6 +28,7 @@ from ...frontend.expr import ShapeView, evaluate, parse
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
 from .classnames import ParamNamer, as_tuple
+from .guard import guard_only, unguarded
 from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
@@ -232,7 +233,7 @@ class SpecExprs:
         rep = self.instances[0].sn
         let_reads = rep.scope.let_reads if rep.scope else {}
         held = {n for sub, arg, text in self.passed if arg not in self.child(sub).free
-                for n in _reads_through(text, let_reads)}
+                or unguarded(self.g, rep, sub, arg, text) for n in _reads_through(text, let_reads)}
         if self.top:
             held |= set(self.g.meta.structure_reads)
             held |= {n for (where, attr), text in _expressions(rep, []) if where in self.g.nodes
@@ -254,7 +255,7 @@ class SpecExprs:
         if self.top or rep.scope is None:
             return set()
         let_reads = rep.scope.let_reads
-        blocked = set(rep.scope.structure_reads) | self._held(set(params))
+        blocked = set(rep.scope.structure_reads) - guard_only(self.g, rep) | self._held(set(params))
         for key, text in _expressions(rep, optional):
             if key not in self.done or key[0] in self.g.nodes and not _sets_width(self.g, *key):
                 blocked |= _reads_through(text, let_reads)

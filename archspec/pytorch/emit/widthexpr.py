@@ -150,12 +150,15 @@ class TopWidths:
         lifter = Lifter(self.g, None, top_name(self.g), self._channels)
         outer, self._now = self._now, set()
         try:
-            text = ast.unparse(lifter.argument(self.g.scopes[path], arg, False))
+            tree = lifter.argument(self.g.scopes[path], arg, False)
             self._fold(lifter)
             self.folded |= self._now
         finally:
             self._now = outer
-        return text
+        try:
+            return ast.unparse(_expr(_poly(tree)))     # collected: DPN's `k_r * 256 // 64`, `4 * k_r`
+        except Unliftable:
+            return ast.unparse(tree)
 
     def _fold(self, lifter: Lifter) -> None:
         """What the lifter wrote as numbers, for the width being made (`_now`): a structure

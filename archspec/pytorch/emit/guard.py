@@ -1,0 +1,100 @@
+"""Guarded children: a block whose own `when:` reads one of its parameters alone (SE's `when:
+${reduction > 0}`) is built by its caller under that test, as timm's create_attn does
+(`self.se = SqueezeExcite(planes * 4, reduction=se_reduction) if se_reduction > 0 else None`),
+so that the caller may take the parameter from its own and pass it on: its forward runs the
+child where it is there (`if self.se is not None:`), its input standing for it where not.
+
+A guard is written only in one narrow form, a comparison of one name of the caller's with an
+int (tests/source_check.py admits no other): the block's `when:` a comparison of the parameter
+with an int, the caller's argument the bare name it takes."""
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from ...frontend.expr import parse
+from ...ir import INPUT, Graph, Scope, parent
+from ...names import name_problem
+from .scopes import own_children
+
+if TYPE_CHECKING:
+    from .classes import ClassPlan
+    from .scopes import ScopeNode
+
+_COMPARE = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq)
+
+
+def tested(scope: Scope | None) -> frozenset[str]:
+    """The parameter of a block instance that its own `when:` alone reads, comparing it with an
+    int, where its caller gives it as a bare name: the caller tests the `when:` itself, so the
+    parameter sets no structure between (`lift`'s `_structures`)."""
+    test = _test(scope.when) if scope is not None and scope.when else None
+    if test is None or scope is None or test[0] not in scope.guard_reads or test[0] not in scope.args:
+        return frozenset()
+    given = scope.arg_exprs.get(test[0])
+    return frozenset({test[0]}) if given is not None and isinstance(parse(given), ast.Name) else frozenset()
+
+
+def guard_only(g: Graph, sn: ScopeNode) -> frozenset[str]:
+    """The parameters of a block instance that its own `when:` alone reads, where that `when:`
+    compares one of them with an int and the block's output has its input's shape (where it
+    is absent, its input stands for it): what a caller that tests it may pass as it likes."""
+    s = sn.scope
+    test = _test(s.when) if s is not None and s.when else None
+    if test is None or s is None or test[0] not in s.guard_reads or test[0] not in s.args:
+        return frozenset()
+    if len(sn.inputs) != 1 or len(sn.exports) != 1 or not _inner(sn.inputs[0], parent(sn.path)):
+        return frozenset()
+    shape = g.shape_of(sn.inputs[0])
+    return frozenset({test[0]}) if shape is not None and shape == g.shape_of(sn.exports[0]) else frozenset()
+
+
+def unguarded(g: Graph, caller: ScopeNode, sn: ScopeNode, arg: str, text: str) -> bool:
+    """The caller may not pass `text` to the guarded parameter `arg` of the block instance: not
+    a bare name, which its guard would compare (`se_reduction > 0`), or not to a child of its own
+    (a member of an nn.Sequential is never None)."""
+    own = any(c.subscope is sn and c.local.isidentifier() for c in own_children(caller))
+    return arg in guard_only(g, sn) and not (own and isinstance(parse(text), ast.Name))
+
+
+def _inner(ref: str, path: str) -> bool:
+    """A tensor the caller makes itself (where the child is absent it stands for the child's
+    output: an input of the caller's, which its later ops may change in place, may not)."""
+    return ref != INPUT and (not path or ref.startswith(path + "."))
+
+
+def _test(text: str) -> tuple[str, ast.Compare] | None:
+    """(the name, the comparison) where `text` compares one name with an int."""
+    try:
+        e = parse(text)
+    except Exception:          # noqa: BLE001 - the spec checked it: any other is no guard
+        return None
+    if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], _COMPARE)):
+        return None
+    left, right = e.left, e.comparators[0]
+    if isinstance(left, ast.Name) and isinstance(right, ast.Constant) and type(right.value) is int:
+        return left.id, e
+    return None
+
+
+def add_guards(g: Graph, plan: ClassPlan) -> None:
+    """The class's guarded children (`plan.guards`: child -> its test in the class's names), each
+    where the class passes its guarded parameter as a name of its own; its input stands for it
+    where it is absent (`plan.absent`)."""
+    rep = plan.rep
+    for c in own_children(rep):
+        if (c.subscope is None or c.local in plan.optional or c.local in plan.built or not c.module
+                or not c.local.isidentifier()):
+            continue
+        only = guard_only(g, c.sub)
+        s = c.sub.scope
+        if not only or s is None or s.when is None:
+            continue
+        test = _test(s.when)
+        slot = next((w for o, w in zip(plan.origins, plan.slots)
+                     if o is not None and o[0].local == c.local and o[1] in only), None)
+        if test is None or not isinstance(slot, str) or name_problem(slot) is not None:
+            continue           # a number the spec fixed: the test holds at every instance, as built
+        e = test[1]
+        plan.guards[c.local] = ast.unparse(ast.Compare(ast.Name(slot), e.ops, e.comparators))
+        plan.absent[c.local] = c.inputs[0][len(rep.path) + 1:] if rep.path else c.inputs[0]    # (`_inner`)
