@@ -38,6 +38,7 @@ class Node:
     named: bool = True             # False for anonymous functional nodes (relu, add, ...)
     exprs: dict = field(default_factory=dict)    # attribute -> the spec's `${...}` it was written as (`width * scale`)
     index_env: dict = field(default_factory=dict)    # the repeat indices those read, their values here (`i`: 1)
+    step: tuple | None = None      # (the repeat's location, i) where step i of a repeat in its list made it
 
     @property
     def params(self) -> int:
@@ -87,6 +88,7 @@ class Scope:
     let_reads: dict = field(default_factory=dict)   # per `let:`, the names it reads (through other lets)
     when: str | None = None        # its block's own `when:`, where one whole `${...}` (`reduction > 0`)
     guard_reads: frozenset = frozenset()    # the names that `when:` alone of its structure reads
+    step: tuple | None = None      # (the repeat's location, i) where step i of a repeat in its list made it
 
 
 @dataclass

@@ -78,6 +78,47 @@ def test_a_member_built_otherwise_elsewhere_keeps_the_classes_apart(spec_file):
     _same_keys(path)
 
 
+STEPS = """archspec: 1
+input: [4, 8, 8]
+blocks:
+  unit:
+    params: {reps: int, first: true}
+    nodes:
+      - body:
+          seq:
+            - repeat: ${reps}
+              node:
+                - {op: relu, when: "${i > 0 or first}"}
+                - {op: conv, out: 4, k: 3, pad: 1}
+nodes:
+  - a: {use: unit, reps: 2, first: false}
+  - b: {use: unit, reps: 2}
+  - c: {use: unit, reps: %d}
+"""
+
+
+def test_a_repeats_members_are_told_apart_by_their_step(spec_file):
+    """Timm's Xception Block: the ReLU of step 1 is one member at every instance, also where
+    that of step 0 is left out (`start_with_relu`), and the class's default is the block's."""
+    path = spec_file(STEPS % 2)
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"]
+    assert "def __init__(self, first=True):" in text
+    assert "        if first:\n            layers.append(nn.ReLU(inplace=True))\n" in text
+    assert "self.a = Unit(first=False)" in text and "self.b = Unit()" in text
+    check_generated_source(text)
+    _same_keys(path)
+
+
+def test_chains_of_another_count_of_steps_keep_their_classes(spec_file):
+    """A member of a step that some chains lack: no test written once holds for every count
+    (`reps != 2` would build three steps where reps is 4), so those classes stay apart."""
+    path = spec_file(STEPS % 3)
+    text = source(path)
+    assert len(_classes(text)) == 3 and "reps" not in text
+    _same_keys(path)
+
+
 def _chain(*lines: int | None, keys: tuple = ()) -> Child:
     """An nn.Sequential child whose members come from the spec entries at `lines`."""
     members = [Child(str(k), [], [], node=None, subscope=ScopeNode(f"x.{k}", None)) for k in range(len(lines))]
@@ -91,7 +132,7 @@ def test_union_is_in_spec_order_and_refuses_what_it_cannot_tell_apart():
     key = {}.get            # every member built alike (no key)
     full, short = _chain(27, 28, 29), _chain(28, 29)
     got = union([short, full], key)
-    assert got is not None and [i[1] for i, _ in got] == [27, 28, 29]
+    assert got is not None and [i[2][1] for i, _ in got] == [27, 28, 29]
     assert union([_chain(28, 27), full], key) is None            # a chain out of its entries' order
     assert union([_chain(None, 28), full], key) is None          # a member without a location
     built = {id(m): k for k, m in enumerate(full.sub.children)}

@@ -92,6 +92,7 @@ class Ctx:
     names: _Names = field(default_factory=_Names)
     steps: int = 1               # product of the enclosing repeats' counts (checked against MAX_NODES)
     scope_input: str = INPUT     # the ref `in: input` names here: expressions read it as block_input
+    step: tuple | None = None    # (the repeat's location, i) of a repeat's step i in this scope's own list
 
     def full(self, local: str) -> str:
         return f"{self.prefix}.{local}" if self.prefix else local
@@ -100,6 +101,7 @@ class Ctx:
         """A nested scope: its own names, one level deeper."""
         if changes.get("index", self.index) is None:
             changes["index_name"] = changes["count"] = None
+        changes.setdefault("step", None)            # a repeat's step is of the list it is made in
         return replace(self, prefix=prefix, names=_Names(), depth=self.depth + 1, **changes)
 
 
@@ -216,7 +218,7 @@ class Expander:
         if len(self.nodes) >= MAX_NODES:
             raise LimitError(f"the graph exceeds archspec's limit of {MAX_NODES:,} nodes", loc=d.loc)
         self.nodes[full] = Node(full, op, found.attrs, list(ins), xs, found.shape, found.tensors, found.macs,
-                                d.loc, ctx.chain, d.name is not None or ctx.seq, *_written(d, ctx))
+                                d.loc, ctx.chain, d.name is not None or ctx.seq, *_written(d, ctx), step=ctx.step)
         return full if found.shape is not None else Failed(full)
 
     def _local_name(self, d: Decl, ctx: Ctx, base: str) -> str:
@@ -257,7 +259,7 @@ class Expander:
                                         None if several else block.raw.get("output"), outer)
         refs = several and outputs_of(block, several, aliases, full)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
-        self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index,
+        self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index, step=ctx.step,
                                   index=ctx.index_name, count=ctx.count, inputs=outer and bound, outputs=refs or {},
                                   **_bound(block, env, d, given, self.globals, call_env))
         return out
@@ -270,7 +272,7 @@ class Expander:
         check_depth(ctx, d)
         full = self._place(d, ctx, d.kind)
         out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
-        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index)
+        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index, step=ctx.step)
         return out
 
     def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -791,7 +793,8 @@ def check_type(block: Block, p: str, value: Any, loc: Loc) -> Any:
 
 def _step(target: Ctx, body: YDict, index: str, i: int) -> Ctx:
     """Where a repeat's step i is made: its index's name and value, and the repeat's count as written."""
-    return replace(target, env={**target.env, index: i}, index=i, index_name=index, count=whole_expr(body["repeat"]))
+    return replace(target, env={**target.env, index: i}, index=i, index_name=index, count=whole_expr(body["repeat"]),
+                   step=(body.loc, i))
 
 
 def repeat_count(body: YDict, env: dict, ctx: Ctx, nodes: int) -> int:

@@ -295,7 +295,7 @@ def _member_tests(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamName
                     plan.defaults[found[0]] = default
             elif found is None and not all(there):
                 flag, negated = _flag_for(values, there, column_of, namer, f"with_{local}_{k}")
-                plan.defaults.setdefault(flag, False)
+                plan.defaults.setdefault(flag, next(iter(_declared(plan, flag, column_of[flag])), False))
                 found = (flag, f"not {flag}" if negated else flag)
             if found is not None:
                 plan.member_tests[(local, k)] = found[1]

@@ -14,7 +14,8 @@ from typing import Any
 from .layout import WIDTH
 from .scopes import Child, ScopeNode, numbered
 
-MemberId = tuple[str, int, int, int]          # (file, line, column, occurrence) of the spec entry
+Place = tuple[str, int, int]                  # (file, line, column) of a spec entry
+MemberId = tuple[Place, int, Place, int]      # (where, step, entry, occurrence): `where` the repeat, else the entry
 
 
 class _Missing:
@@ -28,17 +29,20 @@ MISSING: Any = _Missing()
 
 
 def member_ids(c: Child) -> list[MemberId] | None:
-    """Each member of an nn.Sequential child by its spec entry; None where one has no location,
-    or the chain is not in its entries' order."""
+    """Each member of an nn.Sequential child by its spec entry, and within a repeat by its step
+    (Xception's ReLU of step 1 is the same member where that of step 0 is left out); None where one
+    has no location, or the chain is not in its entries' order."""
     if c.subscope is None or not c.sub.sequential or not numbered([m.local for m in c.sub.children]):
         return None
-    seen: dict[tuple[str, int, int], int] = {}
+    seen: dict[tuple[Place, int, Place], int] = {}
     out: list[MemberId] = []
     for m in c.sub.children:
-        loc = m.loc
+        loc, step = m.loc, m.step
         if loc is None:
             return None
-        key = (str(loc.file), loc.line, loc.col)
+        entry: Place = (str(loc.file), loc.line, loc.col)
+        where, i = ((str(step[0].file), step[0].line, step[0].col), step[1]) if step else (entry, 0)
+        key = (where, i, entry)
         seen[key] = seen.get(key, -1) + 1
         out.append((*key, seen[key]))
     return out if out == sorted(out) else None
@@ -55,10 +59,14 @@ def union(children: Sequence[Child], key: Callable[[Child], Any]) -> list[tuple[
     each with one structure's member, where every chain is that union with some left out and a
     member is built alike (its constructor's structure, `key`) wherever it is; else None."""
     found: dict[MemberId, Child] = {}
+    steps: set[frozenset] = set()
     for c in children:
         ids = member_ids(c)
         if ids is None:
             return None
+        steps.add(frozenset((w, i) for w, i, e, _ in ids if w != e))
+        if len(steps) > 1:          # chains of another count of steps: no test the class writes once is
+            return None             # right for every count (that takes a loop over the steps)
         for i, m in zip(ids, c.sub.children):
             if key(found.setdefault(i, m)) != key(m):
                 return None

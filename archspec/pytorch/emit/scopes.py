@@ -48,6 +48,11 @@ class Child:
         scope = self.sub.scope
         return scope.loc if scope else None
 
+    @property
+    def step(self) -> tuple | None:
+        """(the repeat's location, i) where step i of a repeat in its list made it."""
+        return self.node.step if self.node is not None else getattr(self.sub.scope, "step", None)
+
 
 @dataclass(eq=False)
 class ScopeNode:
