@@ -420,8 +420,8 @@ def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
 @pytest.mark.parametrize("name, classes", [
     # BN-Inception: the stride-2 modules (3c, 4e), and 5b's max-pool branch where the rest average
     ("bn_inception", ["Inception", "InceptionReduction", "InceptionNoAvgpool"]),
-    # block1 (start_with_relu: false), the other entry and exit blocks, the middle flow's
-    ("xception", ["XceptionModuleNoStartWithRelu", "XceptionModule", "XceptionModuleResidual"]),
+    # the entry and exit blocks (block1's start_with_relu=False a flag), the middle flow's
+    ("xception", ["XceptionModule", "XceptionModuleResidual"]),
 ])
 def test_classes_of_one_block_are_named_by_what_differs(name, classes):
     text = source(SPECS / f"{name}.yaml")
