@@ -636,3 +636,30 @@ def test_a_top_level_let_is_its_number_and_holds_what_it_reads(spec_file, monkey
     assert set(inspect.signature(cls).parameters) == {"num_classes", "k"}
     for k in (3, 8, 13):
         _same_network(cls(k=k), archspec.compile(path, k=k), k)
+
+
+# Each top class at other values of what it takes, on a small input (seconds each)
+FUSED = [("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, 64), ("dpn68", {"stem": 16, "k_r": 96}, 64),
+         ("resnest14d", {"stem_width": 24}, 64), ("res2net50_26w_4s", {"base_width": 14, "groups": 8}, 64),
+         ("resnet20_cifar", {"n": 1}, 32), ("pyramidnet110", {"alpha": 84, "n": 2}, 32),
+         ("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0}, 32),
+         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64)]
+
+
+@pytest.mark.parametrize("name,values,size", FUSED, ids=[f[0] for f in FUSED])
+def test_fuse_holds_at_the_other_values_the_top_class_takes(name, values, size):
+    """A class's `fuse_pairs` are chosen from the graph at the spec's values; at another value the
+    class takes, each pair must still be a conv whose output only its batch norm reads (WRN at
+    k = 1 would add conv1's raw output back as block1.0's identity: fusing would change it). The
+    fused module's outputs equal the unfused one's (eval, random statistics) within float32
+    round-off (1e-5 of the largest output)."""
+    torch.manual_seed(0)
+    model = _model_class(name)(**values)
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 1.5), bn.bias.data.uniform_(-0.5, 0.5)
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        plain = model.eval()(x)
+        fused = model.fuse()(x)
+    assert (fused - plain).abs().max() <= 1e-5 * plain.abs().max()
