@@ -71,17 +71,18 @@ def candidates(g: Graph, sn: ScopeNode, refuted: frozenset[str]) -> tuple[dict[i
             continue
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         text = ast.unparse(tree)
-        if lifter.folded or not names or names & refuted or not _gives(text, params, steps):
+        if lifter.folded or not names or names & refuted or not gives(text, params, steps):
             continue
         out.update({first + j: Count(steps - j, j, text) for j in range(steps)})
         read |= names
     return out, read
 
 
-def _gives(text: str, env: dict, steps: int) -> bool:
-    """The interpreter gives the repeat's steps from the count as written."""
+def gives(text: str, env: dict, value: int) -> bool:
+    """The interpreter gives the int `value` from the expression as written (a repeat's steps
+    from its count, a step's width from its index)."""
     try:
         v = evaluate(text, env)
     except SpecError:
         return False
-    return type(v) is int and v == steps
+    return type(v) is int and v == value

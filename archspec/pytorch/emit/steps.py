@@ -16,9 +16,8 @@ import ast
 import copy
 from typing import TYPE_CHECKING
 
-from ...errors import SpecError
-from ...frontend.expr import evaluate
 from ...ir import Node, Scope, parent
+from .counts import gives
 from .lift import Indexed, Lifter, Unliftable
 from .widthexpr import follows
 
@@ -52,7 +51,7 @@ def stepped(spec: SpecExprs, child: Child, arg: str, column: tuple) -> Indexed |
     tree = summed(tree)
     text, folded = ast.unparse(tree), ast.unparse(summed(_put(tree, name, ast.Constant(value))))
     env = spec.instances[0].env
-    if not (_gives(text, {**env, name: value}, column[0]) and _gives(folded, env, column[0])):
+    if not (gives(text, {**env, name: value}, column[0]) and gives(folded, env, column[0])):
         return None
     spec.reads = reads
     spec.folded |= lifter.folded
@@ -135,11 +134,3 @@ def _coefficient(term: ast.expr) -> tuple[int, ast.expr | None]:
             and type(term.left.value) is int):
         return term.left.value, term.right
     return 1, term
-
-
-def _gives(text: str, env: dict, value: int) -> bool:
-    try:
-        v = evaluate(text, env)
-    except SpecError:
-        return False
-    return type(v) is int and v == value
