@@ -27,7 +27,10 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
 - cat-generic: a concatenation or stack of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`);
 - call-keywords: a call of a generated class that passes a required parameter by keyword
   (`ConvBn(in_channels=192, out=64)`), one with a default positionally, or a literal equal to its
-  default (`stride=1`): torchvision writes `BasicConv2d(192, 64, kernel_size=1)`;
+  default (`stride=1`): torchvision writes `BasicConv2d(192, 64, kernel_size=1)`; a torch.nn.init
+  call that passes a literal equal to torch's default, by keyword or by position
+  (`nn.init.kaiming_normal_(m.weight, mode="fan_in")`: torchvision's DenseNet writes
+  `nn.init.kaiming_normal_(m.weight)`);
 - default-missing: a block's class whose parameter lacks the default the block's `params:`
   writes as a plain value (`stride: 1`, DenseNet's `bn_size: 4`), or has another;
 - group-class: a group's class whose forward only runs its children in the order it registers
@@ -53,6 +56,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import itertools
 import re
 from pathlib import Path
@@ -60,6 +64,7 @@ from pathlib import Path
 import pytest
 import yaml
 from paths import ALL_SPECS, SPECS, shipped_graph, shipped_source
+from torch import nn
 
 import archspec
 from archspec.frontend.expr import has_expr
@@ -269,6 +274,22 @@ def _calls(classes: list[ast.ClassDef]) -> list[str]:
                 out.append(f"{where}: required {k.arg} passed by keyword")
             elif k.arg is not None and _literal(k.value) is not None and _literal(k.value) == _literal(defaults[k.arg]):
                 out.append(f"{where}: {k.arg} passes its default")
+    return out + _init_calls(classes)
+
+
+def _init_calls(classes: list[ast.ClassDef]) -> list[str]:
+    """call-keywords: a torch.nn.init call passing a literal equal to torch's own default for it."""
+    out = []
+    for call in (c for cls in classes for c in ast.walk(cls) if isinstance(c, ast.Call)):
+        func = ast.unparse(call.func)
+        if not func.startswith("nn.init."):
+            continue
+        params = list(inspect.signature(getattr(nn.init, func.removeprefix("nn.init."))).parameters.values())
+        passed = [*zip(params, call.args), *((next(p for p in params if p.name == k.arg), k.value)
+                                             for k in call.keywords if k.arg is not None)]
+        out += [f"call-keywords: line {call.lineno}: {ast.unparse(call)[:80]}: {p.name} passes torch's default"
+                for p, v in passed if p.default is not inspect.Parameter.empty and _literal(v) is not None
+                and _literal(v)[0] == p.default]
     return out
 
 
@@ -572,6 +593,25 @@ Model = GoogLeNetAsTorchvisionBuildsIt
     assert [f.split(": ")[-1] for f in found[-5:]] == [
         "required rep_1_out passed by keyword", "required stride passed by keyword", "skip passes its default",
         "skip passed positionally, a parameter with a default", "default none, the block's 1"]
+
+
+def test_the_review_finds_init_calls_at_torchs_defaults():
+    """An nn.init call passing torch's own default, by keyword or by position, is a finding; one
+    passing only what differs (torchvision's `kaiming_normal_(m.weight, mode="fan_out", ...)`) is not."""
+    src = '''
+class Net(nn.Module):
+    def init_weights(self):
+        for m in self.modules():
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.kaiming_uniform_(m.weight, 0, nonlinearity="leaky_relu")
+            nn.init.normal_(m.weight, 0.0, 0.01)
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.constant_(m.bias, 0)
+'''
+    found = [f.split(": ")[-1] for f in _calls([c for c in ast.parse(src).body if isinstance(c, ast.ClassDef)])]
+    assert found == ["mode passes torch's default", "a passes torch's default", "nonlinearity passes torch's default",
+                     "mean passes torch's default"]
 
 
 def test_the_review_finds_a_blocks_list_members_held_by_index():
