@@ -663,3 +663,25 @@ def test_fuse_holds_at_the_other_values_the_top_class_takes(name, values, size):
         plain = model.eval()(x)
         fused = model.fuse()(x)
     assert (fused - plain).abs().max() <= 1e-5 * plain.abs().max()
+
+
+@pytest.mark.parametrize("name,oracle", [("vgg16_bn", "config_D"), ("vgg11", "config_A")])
+def test_vgg_takes_its_stage_configuration_as_torchvision_s_make_layers(name, oracle):
+    """VGG's features, torchvision's `make_layers(cfg, batch_norm)`: a loop over the stages the top
+    class takes (the spec's configuration its default) and, where the spec has them, the batch
+    norms under `batch_norm`. Built with other stages (other widths, another count of stages; the
+    last 512 wide, as the classifier's 512 * 7 * 7 inputs are written) or without the norms, it is
+    the spec built with that configuration (the oracle: the spec's own expansion)."""
+    text = emit(analyze(str(SPECS / f"{name}.yaml")))
+    assert ("        for stage in stages:\n            for width in stage:\n"
+            "                layers.append(nn.Conv2d(in_channels, width, 3, padding=1))\n") in text
+    assert ("                if batch_norm:\n" in text) == (name == "vgg16_bn")
+    cls = _model_class(name)
+    for stages in (((32,), (48, 64), (512, 512)), ((8, 8), (16,), (24, 24, 24), (40,), (512, 512, 512, 512))):
+        values = {"stages": stages, **({"batch_norm": False} if name == "vgg16_bn" else {})}
+        for chosen in ({"stages": stages}, values):
+            with torch.device("meta"):
+                ours = cls(**chosen)
+            spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", **{oracle: [list(s) for s in stages]},
+                                    **{k: v for k, v in chosen.items() if k != "stages"})
+            assert list(ours.state_dict()) == list(spec.state_dict()) and _shapes(ours) == _shapes(spec), chosen

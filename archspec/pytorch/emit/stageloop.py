@@ -81,8 +81,8 @@ def stage_loop(members: list[Call]) -> StageLoop | None:
     starts = [k for k, m in enumerate(members) if _names(m) == {"in_channels", "out_channels"}]
     if not starts or starts[0] != 0 or len(starts) < 2:
         return None
-    unit = members[:starts[1]]
-    if close in unit or any(_names(m) - {"num_features"} for m in unit[1:]):
+    unit = members[:min(starts[1], members.index(close))]      # (a stage of one unit: its close)
+    if any(_names(m) - {"num_features"} for m in unit[1:]):
         return None
     stages: list[tuple[int, ...]] = []
     stage: list[int] = []
