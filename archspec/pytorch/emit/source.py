@@ -20,7 +20,7 @@ from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
 from .members import chain_lines
 from .scopes import Child, ScopeTree, located, numbered, own_children
-from .stageloop import local_names, loop_lines, named, stage_loop
+from .stageloop import default, local_names, loop_lines, named, stage_loop
 from .vary import refuted
 
 LOOP_MIN = 3              # named children in a row that one loop registers, at the least
@@ -224,7 +224,7 @@ class _ClassWriter:
         if naming is None or names is None:
             return None
         config, flag = naming
-        params += [f"{config}={literal(found.stages)}"] + ([f"{flag}=True"] if flag else [])
+        params += [default(config, found.stages)] + ([f"{flag}=True"] if flag else [])
         with located(c):
             return "\n".join(loop_lines(c.local, found, names, flag, lambda m, s, indent, start, end: render_call(
                 m, iter(s), indent, start, end)))

@@ -32,6 +32,7 @@ from typing import Any
 from ...names import Namespace
 from ...ops.base import Call, literal
 from .classes import ClassPlanner
+from .layout import WIDTH
 from .scopes import Child
 
 _WIDTHS = {"in_channels": "in", "out_channels": "out", "num_features": "out"}   # torch's names of the widths
@@ -140,6 +141,16 @@ def loop_lines(target: str, loop: StageLoop, names: dict[str, str], flag: str | 
             f"            for {width} in {names['stage']}:", *body, f"{ind}{var} = {width}",
             f"            {names['layers']}.append({render(loop.close, close, ' ' * 12, 0, 0)})",
             f"        self.{target} = nn.Sequential(*{names['layers']})"]
+
+
+def default(config: str, stages: tuple[tuple[int, ...], ...]) -> str:
+    """`stages=((64, 64), ...)`, the configuration parameter with its default as a line of the
+    signature's one-parameter-a-line form writes it; where that line is too long, one stage a line
+    with a trailing comma, as ruff explodes a collection."""
+    one = f"{config}={literal(stages)}"
+    if 8 + len(one) + 1 <= WIDTH:
+        return one
+    return f"{config}=(\n" + "".join(f"{' ' * 12}{literal(t)},\n" for t in stages) + f"{' ' * 8})"
 
 
 def _numbers(call: Call) -> list[tuple[str, Any]]:
