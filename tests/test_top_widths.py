@@ -643,7 +643,8 @@ FUSED = [("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, 64), ("dpn68"
          ("resnest14d", {"stem_width": 24}, 64), ("res2net50_26w_4s", {"base_width": 14, "groups": 8}, 64),
          ("resnet20_cifar", {"n": 1}, 32), ("pyramidnet110", {"alpha": 84, "n": 2}, 32),
          ("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0}, 32),
-         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64)]
+         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64),
+         ("vgg16_bn", {"stages": ((16,), (24, 24), (512,))}, 64)]      # its pairs' indices at another configuration
 
 
 @pytest.mark.parametrize("name,values,size", FUSED, ids=[f[0] for f in FUSED])
