@@ -40,7 +40,9 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
 - unrolled-repeat: four or more calls in a row in an nn.Sequential or nn.ModuleList, or
   numbered attributes in a row (Xception's `block4` .. `block11`), the same but for their
   numbers (tuples, a kernel's `(1, 7)`, count as they are), written one by one where a loop
-  makes them;
+  makes them; or a pair of calls (a conv and its ReLU) alike but for their numbers eight or more
+  times in one nn.Sequential, apart (VGG's features, where torchvision's make_layers loops over a
+  configuration);
 - top-missing: the top class does not take a number (not a bool, not 0) that the spec file or
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
   network sets through its own): DenseNet121's `bn_size`.
