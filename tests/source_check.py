@@ -665,6 +665,8 @@ class _Checker:
                     _fail(s, "else branch or nested if")
                 self.test(s.test, names, kind)
                 self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
+                self.stage_loop(s, names)
             elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not (
                     kind == "forward" and depth == 0 and not s.orelse and _module_list_iter(s.iter)):
                 if depth != 0 or s.orelse:
@@ -693,6 +695,28 @@ class _Checker:
                     _fail(s, "pass")
             else:
                 _fail(s, f"{type(s).__name__} statement in {kind}")
+
+    def stage_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over a configuration the class takes, as torchvision's VGG make_layers:
+        `for stage in stages:` / `for width in stage:` whose body only appends members to a list
+        __init__ made (`layers.append(Module(...))`, under `if flag:` too) and carries the width on
+        (`in_channels = width`); the outer body the inner loop, then appends."""
+        outer, inner = s.target, s.body[0] if s.body else None
+        if not (isinstance(outer, ast.Name) and isinstance(s.iter, ast.Name) and s.iter.id in names
+                and s.iter.id not in self.lists | {"self"} and not s.orelse and isinstance(inner, ast.For)
+                and not inner.orelse and isinstance(inner.target, ast.Name)
+                and _dump(inner.iter) == _dump(ast.Name(outer.id, ast.Load()))
+                and all(isinstance(b, ast.Expr) and self._list_call(b.value, ("append",)) for b in s.body[1:])
+                and all(isinstance(b, ast.Expr) and self._list_call(b.value, ("append",)) or isinstance(b, ast.If)
+                        or isinstance(b, ast.Assign) and _dump(b.value) == _dump(ast.Name(inner.target.id, ast.Load()))
+                        for b in inner.body)):
+            _fail(s, "a for loop in __init__ other than a configuration's `for stage in stages: for width in "
+                     "stage:` that appends members")
+        reserved = GLOBALS | {"self"} | self.lists | {s.iter.id}
+        for t in (outer, inner.target):
+            self.target(ast.Name(t.id, ast.Store()), names, reserved)
+        self.body(inner.body, names, "__init__", 2)
+        self.body(s.body[1:], names, "__init__", 1)
 
     def member_if(self, s: ast.If, names: set[str]) -> None:
         """__init__'s `if <test>: layers.append(Module(...))`: a member of an nn.Sequential some

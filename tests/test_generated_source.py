@@ -73,6 +73,36 @@ def test_a_counted_run_from_a_later_step_admits_only_a_number_then_the_count(bui
             check_generated_source(mutant)
 
 
+def test_a_configuration_loop_admits_only_its_own_shapes(built):
+    """VGG's features as torchvision's make_layers, `for stage in stages:` / `for width in stage:`
+    over the configuration the class takes, appending members (under `if batch_norm:` too) and
+    carrying the width on, pass; another iterable, other statements or calls in either loop, an
+    else, and a loop over what is no parameter are refused."""
+    text = built["vgg16_bn"][1].read_text()
+    loop = "        for stage in stages:\n            for width in stage:\n"
+    assert loop in text and "                if batch_norm:\n" in text
+    for old, evil in [("for width in stage:", "for width in stages.__class__.__mro__:"),
+                      ("for width in stage:", "for width in range(9):"),
+                      ("for stage in stages:", "for stage in torch.load(stages):"),
+                      ("for stage in stages:", "for stage in layers:"),
+                      ("for stage in stages:", "for stage in stage_config:"),
+                      ("                in_channels = width\n", "                in_channels = width\n"
+                       "                self.extra = nn.Linear(1, 1)\n"),
+                      ("                in_channels = width\n", "                in_channels = stage\n"),
+                      ("                in_channels = width\n", "                layers.extend([nn.ReLU()])\n"),
+                      ("                in_channels = width\n", "                in_channels = width\n"
+                       "                print(width)\n"),
+                      ("            layers.append(nn.MaxPool2d(2))\n", "            layers.append(nn.MaxPool2d(2))\n"
+                       "            stage = width\n"),
+                      ("            layers.append(nn.MaxPool2d(2))\n", "            layers.append(nn.MaxPool2d(2))\n"
+                       "        else:\n            layers.append(nn.ReLU())\n"),
+                      ("if batch_norm:", "if getattr(torch, batch_norm):")]:
+        mutant = text.replace(old, evil, 1)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
     `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other

@@ -643,7 +643,8 @@ FUSED = [("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, 64), ("dpn68"
          ("resnest14d", {"stem_width": 24}, 64), ("res2net50_26w_4s", {"base_width": 14, "groups": 8}, 64),
          ("resnet20_cifar", {"n": 1}, 32), ("pyramidnet110", {"alpha": 84, "n": 2}, 32),
          ("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0}, 32),
-         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64)]
+         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64),
+         ("vgg16_bn", {"stages": ((16,), (24, 24), (512,))}, 64)]      # its pairs' indices at another configuration
 
 
 @pytest.mark.parametrize("name,values,size", FUSED, ids=[f[0] for f in FUSED])
@@ -663,3 +664,26 @@ def test_fuse_holds_at_the_other_values_the_top_class_takes(name, values, size):
         plain = model.eval()(x)
         fused = model.fuse()(x)
     assert (fused - plain).abs().max() <= 1e-5 * plain.abs().max()
+
+
+@pytest.mark.parametrize("name,oracle", [("vgg16_bn", "config_D"), ("vgg11", "config_A")])
+def test_vgg_takes_its_stage_configuration_as_torchvision_s_make_layers(name, oracle):
+    """VGG's features, torchvision's `make_layers(cfg, batch_norm)`: a loop over the stages the top
+    class takes (the spec's configuration its default) and, where the spec has them, the batch
+    norms under `batch_norm`. Built with other stages (other widths, another count of stages; the
+    last 512 wide, as the classifier's 512 * 7 * 7 inputs are written) or without the norms, it is
+    the spec built with that configuration (the oracle: the spec's own expansion, its graph's
+    state_dict shapes; archspec.compile would build the same loop, with that default)."""
+    text = emit(analyze(str(SPECS / f"{name}.yaml")))
+    assert ("        for stage in stages:\n            for width in stage:\n"
+            "                layers.append(nn.Conv2d(in_channels, width, 3, padding=1))\n") in text
+    assert ("                if batch_norm:\n" in text) == (name == "vgg16_bn")
+    cls = _model_class(name)
+    for stages in (((32,), (48, 64), (512, 512)), ((8, 8), (16,), (24, 24, 24), (40,), (512, 512, 512, 512))):
+        values = {"stages": stages, **({"batch_norm": False} if name == "vgg16_bn" else {})}
+        for chosen in ({"stages": stages}, values):
+            with torch.device("meta"):
+                ours = cls(**chosen)
+            g = analyze(str(SPECS / f"{name}.yaml"), **{oracle: [list(s) for s in stages]},
+                        **{k: v for k, v in chosen.items() if k != "stages"})
+            assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen

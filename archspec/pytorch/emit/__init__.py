@@ -23,6 +23,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`
   (a run of named children whose numbers grow by fixed steps as one comprehension, DPN's
   `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in range(11)]`);
+  the top class's nn.Sequential of stages of units alike but for their widths, each stage
+  closed by one module, is torchvision's VGG make_layers (`stageloop`): a loop over the stage
+  configuration the class takes, `for stage in stages: for width in stage:`, the norms under
+  the spec's flag (`if batch_norm:`);
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls
