@@ -31,6 +31,7 @@ from .classnames import ParamNamer, as_tuple
 from .guard import guard_only, unguarded
 from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
+from .members import MISSING
 from .scopes import Child, ScopeNode, own_children
 from .steps import stepped
 from .widthexpr import IN_WIDTH as _IN_WIDTH
@@ -215,7 +216,7 @@ class SpecExprs:
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         self.folded |= self.tracked[0].folded if self.tracked else set()
         loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
-        self.follow = _widths_follow(self.widths, origins, written)
+        self.follow = _widths_follow(self.widths, origins, written, [i.sn for i in self.instances])
         if not self.follow and not self.top:      # SKNet's `out // 2`: a chunk's width, by number
             loose = set(self.reads.spec) & self._shaping(optional) - SAFE_ON_TOP    # (a rate sets none)
         if loose:
@@ -288,8 +289,8 @@ class SpecExprs:
         rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
                                    child.subscope is not None and not child.sub.sequential
                                    and arg in self.child(child.sub).free)
-        if not all(type(v) is int for v in column) and not rate:
-            return None
+        if not all(type(v) is int or v is MISSING for v in column) and not rate:
+            return None         # (MISSING: a child built under a guard that instance lacks, `guard.by_text`)
         texts: Iterator[tuple[Keys, str]]
         index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
         if index is None:
@@ -363,7 +364,7 @@ class SpecExprs:
         if not all(n in env for n in _names_in(text)):      # a repeat's `i`: no need to raise to know
             return False
         try:
-            return all(type(v := evaluate(text, {**inst.env, **index})) is type(c) and v == c
+            return all(c is MISSING or type(v := evaluate(text, {**inst.env, **index})) is type(c) and v == c
                        for inst, c in zip(self.instances, column))
         except SpecError:
             return False
@@ -479,9 +480,12 @@ def _sets_width(g: Graph, node: str, attr: str) -> bool:
 
 
 
-def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], written: list[str | None]) -> bool:
+def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], written: list[str | None],
+                   instances: list[ScopeNode]) -> bool:
     """Every input width of the class's constructors is written from the spec's expressions
-    or is the class's input width: none is a number that a spec parameter may have set."""
+    or is the class's input width: none is a number that a spec parameter may have set. (An
+    alternative that the first instance lacks, `alternatives`: as the instance that has it sees it.)"""
+    at = {sn.path: sn for sn in instances}
     for o, w in zip(origins, written):
         if o is None or w is not None:
             continue
@@ -490,6 +494,9 @@ def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], writ
             ref = child.node.inputs[0] if child.node.inputs else None
         elif child.subscope is not None and arg == "in_channels" and len(child.sub.inputs) == 1:
             ref = child.sub.inputs[0]
+            own = at.get(parent(child.sub.path))
+            if own is not None and own is not widths.sn:
+                widths = Widths(widths.g, own)
         else:
             continue
         if not widths.from_input(ref):
