@@ -152,6 +152,34 @@ def test_a_guard_admits_only_a_name_of_the_class_compared_with_an_int(built):
         check_generated_source(forward)
 
 
+def test_a_text_guard_admits_only_a_name_of_the_class_equal_to_a_word(built):
+    """A child a text parameter picks (emit/guard.py's `by_text`, emit/alternatives.py):
+    `Block(...) if kind == "proj" else None`, one of the class's names equal to a word, which
+    the signature takes with a word for its default (`kind="normal"`); anything else there is
+    refused."""
+    text = built["dpn68"][1].read_text()
+    good, default = 'if kind == "proj" else None', 'kind="normal"'
+    assert good in text and default in text
+    for evil in ['if kind == "proj x" else None', 'if kind == "_proj" else None', 'if kind != "proj" else None',
+                 'if kind < "proj" else None', 'if kind in "proj" else None', 'if kind == f"{dir()}" else None',
+                 'if kind == "proj" + kind else None', 'if "proj" == kind else None', 'if kind == b"proj" else None',
+                 'if kind == "proj\\n" else None', 'if kind.strip() == "proj" else None', 'if kind == "proj" else print',
+                 'if kind == "proj" or 1 else None', 'if kind == "9proj" else None']:
+        mutant = text.replace(good, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    for evil in ['kind="a b"', 'kind="_normal"', 'kind=f"normal"', 'kind="normal\\n"', 'kind=b"normal"',
+                 'kind=["normal"]', 'kind="normal" if 1 else "x"']:
+        mutant = text.replace(default, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    forward = text.replace("x = self.c1x1_a(x)", f"x = self.c1x1_a(x) {good}")
+    with pytest.raises(AssertionError, match="whitelist"):       # __init__'s alone
+        check_generated_source(forward)
+
+
 # a toy whose unit builds its SE block under the block's `when:`, the names LOCAL and R as long as a case needs
 GUARDED = """archspec: 1
 name: toy
