@@ -137,7 +137,10 @@ def _width(e: ast.AST) -> bool:
 
 def _test(e: ast.AST) -> bool:
     """A width choice's test: comparisons of widths and numbers (a float too: `compression < 1`),
-    joined by and/or/not, or a name."""
+    joined by and/or/not, or a name; or a name equal to a word (DPN's `kind == "down"`)."""
+    if (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name)
+            and isinstance(e.comparators[0], ast.Constant) and type(e.comparators[0].value) is str):
+        return bool(WORD.fullmatch(e.comparators[0].value))
     if isinstance(e, ast.BoolOp):
         return all(map(_test, e.values))
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):

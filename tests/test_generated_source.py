@@ -155,15 +155,16 @@ def test_a_guard_admits_only_a_name_of_the_class_compared_with_an_int(built):
 def test_a_text_guard_admits_only_a_name_of_the_class_equal_to_a_word(built):
     """A child a text parameter picks (emit/guard.py's `by_text`, emit/alternatives.py):
     `Block(...) if kind == "proj" else None`, one of the class's names equal to a word, which
-    the signature takes with a word for its default (`kind="normal"`); anything else there is
-    refused."""
+    the signature takes with a word for its default (`kind="normal"`) and a `let:` may test
+    (`stride = 2 if kind == "down" else 1`); anything else there is refused."""
     text = built["dpn68"][1].read_text()
     good, default = 'if kind == "proj" else None', 'kind="normal"'
     assert good in text and default in text
     for evil in ['if kind == "proj x" else None', 'if kind == "_proj" else None', 'if kind != "proj" else None',
                  'if kind < "proj" else None', 'if kind in "proj" else None', 'if kind == f"{dir()}" else None',
                  'if kind == "proj" + kind else None', 'if "proj" == kind else None', 'if kind == b"proj" else None',
-                 'if kind == "proj\\n" else None', 'if kind.strip() == "proj" else None', 'if kind == "proj" else print',
+                 'if kind == "proj\\n" else None', 'if kind.strip() == "proj" else None',
+                 'if kind == "proj" else print',
                  'if kind == "proj" or 1 else None', 'if kind == "9proj" else None']:
         mutant = text.replace(good, evil)
         assert mutant != text
@@ -172,6 +173,16 @@ def test_a_text_guard_admits_only_a_name_of_the_class_equal_to_a_word(built):
     for evil in ['kind="a b"', 'kind="_normal"', 'kind=f"normal"', 'kind="normal\\n"', 'kind=b"normal"',
                  'kind=["normal"]', 'kind="normal" if 1 else "x"']:
         mutant = text.replace(default, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    let = 'stride = 2 if kind == "down" else 1'           # a `let:` reading it (DPN's stride)
+    assert let in text
+    for evil in ['stride = 2 if kind == "do wn" else 1', 'stride = 2 if kind != "down" else 1',
+                 'stride = 2 if kind == "down" + kind else 1', 'stride = 2 if kind == dir() else 1',
+                 'stride = 2 if kind.upper() == "DOWN" else 1', 'stride = print() if kind == "down" else 1',
+                 'stride = 2 if kind == "_down" else 1', 'stride = 2 if kind in ("down",) else 1']:
+        mutant = text.replace(let, evil)
         assert mutant != text
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(mutant)

@@ -102,6 +102,8 @@ def _columns(plan: ClassPlan, namer: ParamNamer, per_scope: list[list[tuple[str,
 def _text_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
     """The text parameters its guards read (`guard.by_text`), which it takes (DPN's `kind`)."""
     for p in dict.fromkeys(plan.guard_params.values()):
+        if p in column_of:        # read by a `let:` too (DPN's `stride`: `specexpr`'s word tests)
+            continue
         namer.params.take(p)
         column_of[p] = tuple(sn.scope.args[p] for sn in plan.instances)     # type: ignore[union-attr]
 

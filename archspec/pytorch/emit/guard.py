@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .classes import ClassPlan
     from .scopes import ScopeNode
 
-_WORD = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME - 1}}}")     # a text a guard compares with
+WORD = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME - 1}}}")     # a text a guard compares with
 _COMPARE = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq)
 
 
@@ -134,7 +134,7 @@ def text_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
     there = [any(c.local == local for c in sn.children) for sn in instances]
     for p in scopes[0].args:                            # type: ignore[union-attr]
         col = [s.args.get(p) for s in scopes]           # type: ignore[union-attr]
-        if not all(type(v) is str and _WORD.fullmatch(v) for v in col):
+        if not all(type(v) is str and WORD.fullmatch(v) for v in col):
             continue
         have = {v for v, t in zip(col, there) if t}
         if len(have) == 1 and have.isdisjoint(v for v, t in zip(col, there) if not t) and name_problem(p) is None:

@@ -27,8 +27,9 @@ from ...errors import SpecError
 from ...frontend.expr import ShapeView, evaluate, parse
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
+from ...ops.base import literal
 from .classnames import ParamNamer, as_tuple
-from .guard import guard_only, unguarded
+from .guard import WORD, guard_only, unguarded
 from .lift import Unliftable, lifted
 from .lift import constant as lift_constant
 from .members import MISSING
@@ -392,6 +393,12 @@ class SpecExprs:
             return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within, index))
         if isinstance(node, ast.Name) and type(index.get(node.id)) is int:
             return ast.Constant(index[node.id])
+        if isinstance(node, ast.IfExp) and self._word_test(node.test, reads, within):
+            t = node.test
+            assert isinstance(t, ast.Compare) and isinstance(t.comparators[0], ast.Constant)   # (`_word_test`)
+            word = ast.Name(literal(t.comparators[0].value))     # as `literal` writes it, in ruff's quotes
+            return ast.IfExp(ast.Compare(t.left, t.ops, [word]), self._rewrite(node.body, reads, within, index),
+                             self._rewrite(node.orelse, reads, within, index))
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
@@ -405,6 +412,17 @@ class SpecExprs:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
         raise Unwritable
+
+    def _word_test(self, test: ast.expr, reads: Reads, within: tuple[str, ...]) -> bool:
+        """`kind == 'down'` (DPN's stride): a text parameter of the block, a word at every
+        instance, equal to a word, read (the class takes it, as `guard.by_text` does)."""
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+                and isinstance(test.left, ast.Name) and test.left.id in self.params
+                and isinstance(test.comparators[0], ast.Constant) and _word(test.comparators[0].value)
+                and all(_word(i.env.get(test.left.id)) for i in self.instances)):
+            return False
+        self._read(test.left.id, reads, within)
+        return True
 
     def own_name(self, name: str, reads: Reads) -> ast.expr:
         """A name of the class's in a rate carried up to it (`lift`): read, or a number where the
@@ -439,6 +457,11 @@ class SpecExprs:
         if name == "in_channels":
             return tuple(i.env["input"].get("channels") for i in self.instances)
         return tuple(as_tuple(i.env[name]) for i in self.instances)
+
+
+def _word(v: Any) -> bool:
+    """A text a class may compare a parameter with: a word (`proj`)."""
+    return type(v) is str and WORD.fullmatch(v) is not None
 
 
 def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
