@@ -356,3 +356,17 @@ def test_alternatives_a_text_parameter_picks_are_one_class(tmp_path, first, thir
         y = y + m.u4.body(y)
         want = m.fc(torch.flatten(m.pool(y), 1))
         assert torch.equal(m(x), want)
+
+
+def test_an_alternative_its_parameter_does_not_tell_is_not_built_under_it(tmp_path):
+    """`kind == "wide"` guards `wide` only where every instance of that kind has it: here the
+    wide unit that keeps the width has none (its `when:` reads the widths too), so each instance
+    still builds just what it has."""
+    spec = tmp_path / "toy.yaml"
+    spec.write_text(PICKED.replace("FIRST", "wide").replace("THIRD", "wide").replace("c: 32", "c: 16").replace(
+        "when: \"${kind == 'wide'}\"", "when: \"${kind == 'wide' and block_input.channels != c}\""))
+    text = emit(archspec.analyze(str(spec)))
+    assert 'if kind == "wide"' not in text
+    check_generated_source(text)
+    m = load_source(text).Model().eval()
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(str(spec)).state_dict_shapes()
