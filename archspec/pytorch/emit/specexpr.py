@@ -393,18 +393,14 @@ class SpecExprs:
             return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within, index))
         if isinstance(node, ast.Name) and type(index.get(node.id)) is int:
             return ast.Constant(index[node.id])
-        if isinstance(node, ast.IfExp) and self._word_test(node.test, reads, within):
-            t = node.test
-            assert isinstance(t, ast.Compare) and isinstance(t.comparators[0], ast.Constant)   # (`_word_test`)
-            word = ast.Name(literal(t.comparators[0].value))     # as `literal` writes it, in ruff's quotes
-            return ast.IfExp(ast.Compare(t.left, t.ops, [word]), self._rewrite(node.body, reads, within, index),
-                             self._rewrite(node.orelse, reads, within, index))
+        if isinstance(node, ast.IfExp) and _word_test(self, node.test, reads, within):
+            return _word_choice(node, lambda e: self._rewrite(e, reads, within, index))
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
-            reads.params["in_channels"] = self._column("in_channels")
+            reads.params["in_channels"] = _column(self.instances, "in_channels")
             return ast.Name("in_channels")
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
@@ -412,17 +408,6 @@ class SpecExprs:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
         raise Unwritable
-
-    def _word_test(self, test: ast.expr, reads: Reads, within: tuple[str, ...]) -> bool:
-        """`kind == 'down'` (DPN's stride): a text parameter of the block, a word at every
-        instance, equal to a word, read (the class takes it, as `guard.by_text` does)."""
-        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
-                and isinstance(test.left, ast.Name) and test.left.id in self.params
-                and isinstance(test.comparators[0], ast.Constant) and _word(test.comparators[0].value)
-                and all(_word(i.env.get(test.left.id)) for i in self.instances)):
-            return False
-        self._read(test.left.id, reads, within)
-        return True
 
     def own_name(self, name: str, reads: Reads) -> ast.expr:
         """A name of the class's in a rate carried up to it (`lift`): read, or a number where the
@@ -438,7 +423,7 @@ class SpecExprs:
 
     def _read(self, name: str, reads: Reads, within: tuple[str, ...]) -> None:
         if name in self.params:
-            reads.params[name] = self._column(name)
+            reads.params[name] = _column(self.instances, name)
         elif name in self.let_exprs and name not in within:
             if name not in reads.lets:
                 tree = parse(self.let_exprs[name])
@@ -453,10 +438,33 @@ class SpecExprs:
         """A `let:` local's values over the instances."""
         return tuple(i.env[name] for i in self.instances)
 
-    def _column(self, name: str) -> tuple:
-        if name == "in_channels":
-            return tuple(i.env["input"].get("channels") for i in self.instances)
-        return tuple(as_tuple(i.env[name]) for i in self.instances)
+
+def _column(instances: list[Instance], name: str) -> tuple:
+    """A parameter's values over the instances (the input's width for `in_channels`)."""
+    if name == "in_channels":
+        return tuple(i.env["input"].get("channels") for i in instances)
+    return tuple(as_tuple(i.env[name]) for i in instances)
+
+
+def _word_test(sx: SpecExprs, test: ast.expr, reads: Reads, within: tuple[str, ...]) -> bool:
+    """`kind == 'down'` (DPN's stride): a text parameter of the block, a word at every instance,
+    equal to a word, read (the class takes it, as `guard.by_text` does)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+            and isinstance(test.left, ast.Name) and test.left.id in sx.params
+            and isinstance(test.comparators[0], ast.Constant) and _word(test.comparators[0].value)
+            and all(_word(i.env.get(test.left.id)) for i in sx.instances)):
+        return False
+    sx._read(test.left.id, reads, within)
+    return True
+
+
+def _word_choice(node: ast.IfExp, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
+    """`a if kind == "down" else b` (`_word_test`), each branch as `part` writes it, the word as
+    `literal` writes it (in ruff's quotes; `ast.unparse` would write a repr's)."""
+    t = node.test
+    assert isinstance(t, ast.Compare) and isinstance(t.comparators[0], ast.Constant)
+    word = ast.Name(literal(t.comparators[0].value))
+    return ast.IfExp(ast.Compare(t.left, t.ops, [word]), part(node.body), part(node.orelse))
 
 
 def _word(v: Any) -> bool:
