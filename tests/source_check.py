@@ -61,6 +61,7 @@ ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}
 PLAIN = re.compile(r"^[A-Za-z0-9_]+(-[0-9]+)?(\.[A-Za-z0-9_]+(-[0-9]+)?)*$")   # an identifier, a number, a dotted
 #                                                                   name (a part may end -N: RegNet's block1-0)
+WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")        # a text parameter's value (`kind="proj"`): a word
 INDEXED = re.compile(r"^(?:[0-9]+|[A-Za-z][A-Za-z0-9_]*-[0-9]+)$")    # features.0, RegNet's block1-0
 LOOP_INDICES = ("i", "k", "index")
 BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)
@@ -136,7 +137,10 @@ def _width(e: ast.AST) -> bool:
 
 def _test(e: ast.AST) -> bool:
     """A width choice's test: comparisons of widths and numbers (a float too: `compression < 1`),
-    joined by and/or/not, or a name."""
+    joined by and/or/not, or a name; or a name equal to a word (DPN's `kind == "down"`)."""
+    if (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name)
+            and isinstance(e.comparators[0], ast.Constant) and type(e.comparators[0].value) is str):
+        return bool(WORD.fullmatch(e.comparators[0].value))
     if isinstance(e, ast.BoolOp):
         return all(map(_test, e.values))
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
@@ -954,11 +958,16 @@ GUARD_OPS = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq)
 
 def _guard(node: ast.IfExp) -> bool:
     """`Block(...) if se_reduction > 0 else None`: one of the class's names compared with an int
-    constant, a module or None (emit/guard.py)."""
+    constant, or equal to a word (`kind == "proj"`, emit/guard.py's `by_text`), a module or None
+    (emit/guard.py)."""
     t = node.test
-    return (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], GUARD_OPS)
-            and isinstance(t.left, ast.Name) and isinstance(t.comparators[0], ast.Constant)
-            and type(t.comparators[0].value) is int and isinstance(node.orelse, ast.Constant)
+    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.left, ast.Name)
+            and isinstance(t.comparators[0], ast.Constant)):
+        return False
+    v = t.comparators[0].value
+    compared = (isinstance(t.ops[0], GUARD_OPS) and type(v) is int
+                or isinstance(t.ops[0], ast.Eq) and type(v) is str and bool(WORD.fullmatch(v)))
+    return (compared and isinstance(node.orelse, ast.Constant)
             and node.orelse.value is None and isinstance(node.body, ast.Call))
 
 
@@ -1006,7 +1015,10 @@ def _member_list(s: ast.Assign) -> bool:
 
 
 def _plain_default(d: ast.expr) -> bool:
-    """A constructor default: None, a bool or number (negative too), or a tuple of them."""
+    """A constructor default: None, a bool or number (negative too), or a tuple of them; or a
+    text parameter's word (DPN's `kind="normal"`, emit/guard.py's `by_text`)."""
+    if isinstance(d, ast.Constant) and type(d.value) is str:
+        return bool(WORD.fullmatch(d.value))
     if isinstance(d, ast.Tuple):
         return all(map(_plain_default, d.elts))
     if isinstance(d, ast.UnaryOp) and isinstance(d.op, ast.USub):

@@ -865,7 +865,6 @@ class Head(nn.Module):
 SPLIT: dict[str, dict[str, tuple[int, str]]] = {
     "xception": {"xception_module": (2, "`reps` sets the `rep` chain's length: the middle flow's third step "
                                         "takes a loop over the steps (timm's `for i in range(reps)`)")},
-    "dpn68": {"dual_path": (2, "`kind` picks one of two projections: alternatives, not a child some lack")},
     "bn_inception": {"inception": (3, "the stride-2 modules have other branches (no 1x1, a max pool), 5b another "
                                       "pool")},
 }

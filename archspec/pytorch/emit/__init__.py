@@ -8,8 +8,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   argument that may be None (`downsample=None`, `if self.downsample is not None:`); an
   nn.Sequential child that lacks members at some instances is built member by member under a
   test of the block's parameters (`members`: MobileNetV2's `if t != 1: layers.append(...)`,
-  `self.conv = nn.Sequential(*layers)`); a block that needs several classes names each by what
-  sets it apart (`DualPathReduction`),
+  `self.conv = nn.Sequential(*layers)`); children a text parameter picks between are built
+  each under its test (`alternatives`: DPN's `... if kind == "proj" else None`); a block that
+  needs several classes names each by what sets it apart (`InceptionReduction`),
   numbered only where nothing nameable does; an op some instances lack runs under a flag,
   the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
   where it is absent may be the block's input (WRN's `identity = x`); a block that only wraps

@@ -42,13 +42,12 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     origins: list[tuple[Child, str] | None] = []
     per_scope = [planner.positions_of(sn, plan.optional, None if k else origins) + planner.numbers_of.get(sn, [])
                  for k, sn in enumerate(plan.instances)]
-    n_ctor = len(origins)
-    labels = [lab for lab, _ in per_scope[0]]
+    n_ctor, labels = len(origins), [lab for lab, _ in per_scope[0]]
     namer = ParamNamer(planner.tree.graph, plan)
-    columns = _columns(plan, namer, per_scope) if labels else []
+    columns = _columns(plan, namer, per_scope, origins) if labels else []
     plan.origins = origins
     spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted)
-    written = spec.write_all(origins, columns, plan.optional)
+    written = spec.write_all(origins, _guarded_missing(plan, origins, per_scope, columns), plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
         written, reads = [None] * len(columns), Reads()
@@ -69,6 +68,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     column_of.update(reads.params)          # the expressions' names, as they are
     _out_derived(plan, column_of, [(w, col) if w else None for w, col in zip(written, columns)])
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
+    _text_params(plan, column_of, namer)
     flags = _flag_params(plan, column_of, namer, planner.tree)
     plan.defaults = {**_defaults(plan, column_of), **reads.spec}
     plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
@@ -85,12 +85,38 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
                   for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
 
 
-def _columns(plan: ClassPlan, namer: ParamNamer, per_scope: list[list[tuple[str, Any]]]) -> list[tuple]:
-    """Per number, its values over the instances; a member's that some lack (`members.fill`) filled."""
+def _columns(plan: ClassPlan, namer: ParamNamer, per_scope: list[list[tuple[str, Any]]],
+             origins: list[tuple[Child, str] | None]) -> list[tuple]:
+    """Per number, its values over the instances; a member's, or a guarded child's (`guard.by_text`),
+    that some lack (`members.fill`) filled: a guarded block's width (its input's, or one the spec
+    gives it as an expression) after a parameter of the class where one matches."""
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope]))
-    if not plan.members:
+    if not plan.members and not plan.guard_params:
         return columns
-    return fill(columns, [*namer.columns(), *((name, col) for col, name in namer.lets().items())])
+    guarded = [o is not None and o[0].local in plan.guard_params and o[0].subscope is not None
+               and (o[1] == "in_channels" or o[0].sub.scope is not None and o[1] in o[0].sub.scope.arg_exprs)
+               for o in origins]
+    return fill(columns, [*namer.columns(), *((name, col) for col, name in namer.lets().items())], guarded)
+
+
+def _text_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
+    """The text parameters its guards read (`guard.by_text`), which it takes (DPN's `kind`)."""
+    for p in dict.fromkeys(plan.guard_params.values()):
+        if p in column_of:        # read by a `let:` too (DPN's `stride`: `specexpr`'s word tests)
+            continue
+        namer.params.take(p)
+        column_of[p] = tuple(sn.scope.args[p] for sn in plan.instances)     # type: ignore[union-attr]
+
+
+def _guarded_missing(plan: ClassPlan, origins: list[tuple[Child, str] | None], per_scope: list[list[tuple[str, Any]]],
+                     columns: list[tuple]) -> list[tuple]:
+    """The columns as the spec's expressions are tried on them: a number of a child built under a
+    text parameter's test (`guard.by_text`) MISSING where an instance lacks it, which any value fits."""
+    if not plan.guard_params:
+        return columns
+    raw = list(zip(*[[v for _, v in pos] for pos in per_scope]))
+    return [r if o is not None and o[0].local in plan.guard_params else col
+            for o, r, col in zip([*origins, *[None] * (len(columns) - len(origins))], raw, columns)]
 
 
 def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Reads, spec: SpecExprs) -> None:
@@ -263,7 +289,7 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
     out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}")
-           for local in plan.absent if local not in plan.optional}
+           for local in plan.absent if local not in plan.optional and local not in plan.guard_params}
     for local, (n, _) in plan.tails.items():     # where a concatenation takes its last inputs (DLA's `level_root`)
         there = tuple(len(next(c for c in sn.children if c.local == local).inputs) > n for sn in plan.instances)
         out[local] = _flag_for(values, there, column_of, namer, f"with_{local}")

@@ -73,22 +73,24 @@ def union(children: Sequence[Child], key: Callable[[Child], Any]) -> list[tuple[
     return sorted(found.items(), key=lambda item: item[0])
 
 
-def fill(columns: list[tuple], candidates: list[tuple[str, tuple]]) -> list[tuple]:
+def fill(columns: list[tuple], candidates: list[tuple[str, tuple]], named: Sequence[bool] = ()) -> list[tuple]:
     """Each number of a member an instance lacks (MISSING) given a value: the one value it has
     wherever the member is (a kernel size stays a number), else that of the block parameter,
     `let:` value or width that is the column wherever the member is, else its first. Only which
-    expression writes the number reads it: an instance builds no member it lacks."""
+    expression writes the number reads it: an instance builds no member it lacks. Where `named`
+    says so (a child that one instance alone may have: `guard.by_text`), a parameter's column
+    comes first."""
     out = []
-    for col in columns:
+    for k, col in enumerate(columns):
         there = [v is not MISSING for v in col]
         if all(there):
             out.append(col)
             continue
         kept = [v for v, t in zip(col, there) if t]
-        named = next((c for _, c in candidates if len(c) == len(col) and all(
+        named_col = next((c for _, c in candidates if len(c) == len(col) and all(
             not t or _same(a, v) for a, v, t in zip(c, col, there))), None)
-        if named is not None and len(set(map(repr, kept))) > 1:
-            out.append(tuple(v if t else a for a, v, t in zip(named, col, there)))
+        if named_col is not None and (len(set(map(repr, kept))) > 1 or k < len(named) and named[k]):
+            out.append(tuple(v if t else a for a, v, t in zip(named_col, col, there)))
         else:
             out.append(tuple(v if t else kept[0] for v, t in zip(col, there)))
     return out
