@@ -479,14 +479,7 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 
 # The findings left (issue 22), each spec's exactly: what the emitter cannot yet write as
 # torchvision would. A finding not listed fails the test; so does a listed one once it is gone.
-KNOWN: dict[str, list[str]] = {
-    'wrn28_10': [
-        "top-missing: Wrn28_10 does not take the spec's k (default 10)",
-    ],
-    'wrn_cifar': [
-        "top-missing: WRNCIFAR does not take the spec's k (default 10)",
-    ],
-}
+KNOWN: dict[str, list[str]] = {}
 
 
 @pytest.mark.parametrize("spec", [str(p) for p in ALL_SPECS], ids=[p.stem for p in ALL_SPECS])

@@ -36,6 +36,9 @@ class ClassPlan:
     built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
     guards: dict[str, str] = field(default_factory=dict)    # a child built under its block's `when:` -> the test
+    tested: dict[str, Child] = field(default_factory=dict)  # of those, one a boolean `let:` of the class says
+    #                                  where it is, built under that let's test (`ctorparams._build_tested`)
+    decided: set[str] = field(default_factory=set)          # those `let:` values: the class decides them itself
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
@@ -729,9 +732,15 @@ class ClassPlanner:
             return steps
         out: list[tuple[str, Any]] = []
         chains = self.plan_of[sn].members if sn in self.plan_of else {}
-        for c in own_children(sn):
+        children, lacks = self._with_tested(sn)
+        for c in children:
             if c.local in chains:
                 self._chain_numbers(c, chains[c.local], out, origins)
+                continue
+            if c.local in lacks:       # a child the class builds under its test, absent here: MISSING
+                call = self.ctor(c)
+                assert call is not None and origins is None
+                out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
                 continue
             call = None if c.local in optional else self.ctor(c)
             if call is not None:
@@ -740,6 +749,17 @@ class ClassPlanner:
                     wrapped = c.subscope is not None and self.wrapped(c.sub)
                     origins += _origins(call, wrapped or c)     # a wrapped module's numbers are its own
         return out
+
+    def _with_tested(self, sn: ScopeNode) -> tuple[list[Child], set[str]]:
+        """A scope's own children, and in their place those its class builds under a test that it
+        lacks (`ClassPlan.tested`, the class's instance's): their locals."""
+        children = own_children(sn)
+        tested = self.plan_of[sn].tested if sn in self.plan_of else {}
+        lacks = set(tested) - {c.local for c in children}
+        if not lacks:
+            return children, lacks
+        order = [c.local for c in own_children(self.plan_of[sn].rep)]
+        return sorted([*children, *(tested[t] for t in lacks)], key=lambda c: order.index(c.local)), lacks
 
     def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
                        origins: list[tuple[Child, str] | None] | None) -> None:
