@@ -334,6 +334,11 @@ class _Checker:
                 flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
             elif not self.forward and _guard(node):     # a child built under its block's `when:` (emit/guard.py)
                 flag = node.test.left
+            elif not self.forward and _let_guard(node):   # or under its boolean `let:` (WRN's shortcut)
+                flag = None
+                for n in ast.walk(node.test):
+                    if isinstance(n, ast.Name):
+                        self.expr(n, names)
             elif not self.forward and not isinstance(flag, ast.Name) and _width(node):
                 flag = None             # a width's choice between widths (emit/widthexpr.py): its names checked
                 for n in ast.walk(node.test):
@@ -969,6 +974,18 @@ def _guard(node: ast.IfExp) -> bool:
                 or isinstance(t.ops[0], ast.Eq) and type(v) is str and bool(WORD.fullmatch(v)))
     return (compared and isinstance(node.orelse, ast.Constant)
             and node.orelse.value is None and isinstance(node.body, ast.Call))
+
+
+def _let_guard(node: ast.IfExp) -> bool:
+    """`nn.Conv2d(...) if stride != 1 or in_channels != out else None`: comparisons of the class's
+    names and int constants, one operator each, joined by or / and, a module or None
+    (emit/guard.py's `let_test`)."""
+    t = node.test
+    parts = t.values if isinstance(t, ast.BoolOp) else [t]
+    return (all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
+                and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
+                        for x in (c.left, c.comparators[0])) for c in parts)
+            and isinstance(node.orelse, ast.Constant) and node.orelse.value is None and isinstance(node.body, ast.Call))
 
 
 def _ladder_test(t: ast.expr) -> bool:

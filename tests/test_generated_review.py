@@ -528,12 +528,6 @@ KNOWN: dict[str, list[str]] = {
     'vgg16_c': [        # C's 1x1 convs break the units' likeness: its features stay written out (emit/stageloop.py)
         "unrolled-repeat: VGG16C: nn.Sequential(...) holds 10 x nn.Conv2d(...), nn.ReLU(...) one by one",
     ],
-    'wrn28_10': [
-        "top-missing: Wrn28_10 does not take the spec's k (default 10)",
-    ],
-    'wrn_cifar': [
-        "top-missing: WRNCIFAR does not take the spec's k (default 10)",
-    ],
 }
 
 

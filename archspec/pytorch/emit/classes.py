@@ -39,6 +39,9 @@ class ClassPlan:
     union: ScopeNode | None = None     # its structures' union, where they differ by alternatives (`alternatives`)
     guard_params: dict[str, str] = field(default_factory=dict)   # of those, one a text parameter tells
     #                                  (`kind == "proj"`: `guard.by_text`) -> that parameter, which the class takes
+    tested: dict[str, Child] = field(default_factory=dict)  # of those, one a boolean `let:` of the class says
+    #                                  where it is, built under that let's test (`ctorparams._build_tested`)
+    decided: set[str] = field(default_factory=set)          # those `let:` values: the class decides them itself
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
@@ -738,9 +741,15 @@ class ClassPlanner:
         out: list[tuple[str, Any]] = []
         plan = self.plan_of.get(sn)
         chains = plan.members if plan is not None else {}
+        tested = plan.tested if plan is not None else {}
         for c, lacks in self._with_guarded(sn, plan):
             if c.local in chains:
                 self._chain_numbers(c, chains[c.local], out, origins)
+                continue
+            if lacks and c.local in tested:     # a child the class builds under its `let:` test, absent here
+                call = self.ctor(c)
+                assert call is not None and origins is None
+                out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
                 continue
             call = None if c.local in optional else self.ctor(c)
             if lacks and call is not None:        # a guarded child it lacks (`_with_guarded`)
@@ -757,13 +766,25 @@ class ClassPlanner:
 
     def _with_guarded(self, sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bool]]:
         """The scope's own children and, in their place, the rep's children that a text parameter
-        guards (`guard.by_text`) and the scope lacks (True), whose numbers are MISSING (`members.fill`)."""
-        mine = own_children(sn)
+        guards (`guard.by_text`) or a `let:` tests (`_with_tested`) and the scope lacks (True), whose
+        numbers are MISSING (`members.fill`)."""
+        mine, absent = self._with_tested(sn)
         if plan is None or not plan.guard_params or sn is plan.rep:
-            return [(c, False) for c in mine]
+            return [(c, c.local in absent) for c in mine]
         have = {c.local: c for c in mine}
-        return [(have[c.local], False) if c.local in have else (c, True) for c in own_children(plan.rep)
+        return [(have[c.local], c.local in absent) if c.local in have else (c, True) for c in own_children(plan.rep)
                 if c.local in have or c.local in plan.guard_params]
+
+    def _with_tested(self, sn: ScopeNode) -> tuple[list[Child], set[str]]:
+        """A scope's own children, and in their place those its class builds under a test that it
+        lacks (`ClassPlan.tested`, the class's instance's): their locals."""
+        children = own_children(sn)
+        tested = self.plan_of[sn].tested if sn in self.plan_of else {}
+        lacks = set(tested) - {c.local for c in children}
+        if not lacks:
+            return children, lacks
+        order = [c.local for c in own_children(self.plan_of[sn].rep)]
+        return sorted([*children, *(tested[t] for t in lacks)], key=lambda c: order.index(c.local)), lacks
 
     def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
                        origins: list[tuple[Child, str] | None] | None) -> None:

@@ -13,14 +13,21 @@ a text parameter of the class's block says where it is, one value of it at every
 has it and another at every one that lacks it (DPN's `kind`: the stage's first block projects,
 `self.c1x1_w_s1 = BnActConv(...) if kind == "proj" else None`, as timm's DualPathBlock builds
 it), the class builds itself under `kind == "proj"`, the value written by `literal`; the class
-takes the parameter, with the block's default, and a caller passes it where it differs."""
+takes the parameter, with the block's default, and a caller passes it where it differs.
+
+Or with a boolean `let:`: a module child that a boolean `let:` of its block says where it is
+(WRN's `project: ${stride != 1 or input.channels != out}`) is built under that `let:` written in
+the class's names (`let_test`): comparisons of names and ints joined by `or` / `and` (`stride !=
+1 or in_channels != out`, as the WideResNet of the paper's authors builds its `convShortcut`
+where `not equalInOut`)."""
 from __future__ import annotations
 
 import ast
 import re
 from typing import TYPE_CHECKING
 
-from ...frontend.expr import parse
+from ...errors import SpecError
+from ...frontend.expr import evaluate, parse
 from ...ir import INPUT, Graph, Scope, parent
 from ...limits import MAX_NAME
 from ...names import name_problem
@@ -140,3 +147,61 @@ def text_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
         if len(have) == 1 and have.isdisjoint(v for v, t in zip(col, there) if not t) and name_problem(p) is None:
             return p, f"{p} == {literal(next(iter(have)))}"
     return None
+
+
+IN_CHANNELS = "in_channels"     # `input.channels` of a block's `let:`, as its class names its input's width
+INPUT_CHANNELS = ("input", "channels")
+
+
+def let_test(g: Graph, sns: list[ScopeNode], text: str, there: tuple[bool, ...]) -> tuple[ast.expr, list[str]] | None:
+    """A block's boolean `let:` (`stride != 1 or input.channels != out`) as a test in its class's
+    names, `input.channels` written `in_channels`: comparisons of the block's int parameters, its
+    input's width and ints, joined by `or` / `and`, that the interpreter gives at each instance
+    as `there` says (the test decides nothing: the graph does). (the test, the names it reads in
+    order), or None."""
+    try:
+        e = parse(text)
+    except Exception:          # noqa: BLE001 - the spec checked it: any other is no test
+        return None
+    first = sns[0].scope
+    names: list[str] = []
+    out = _own(e, first.args if first is not None else {}, names)
+    if out is None:
+        return None
+    for sn, t in zip(sns, there):
+        shape = g.shape_of(sn.inputs[0]) if len(sn.inputs) == 1 else None
+        s = sn.scope
+        if s is None or not shape or any(type(s.args.get(n)) is not int for n in names if n != IN_CHANNELS):
+            return None
+        env = {**{n: s.args[n] for n in names if n != IN_CHANNELS}, IN_CHANNELS: shape[0]}
+        try:
+            if evaluate(ast.unparse(out), env) is not t:
+                return None
+        except SpecError:
+            return None
+    return out, names
+
+
+def _own(e: ast.AST, args: dict, names: list[str]) -> ast.expr | None:
+    """`e` in the class's names, where it is comparisons of them and ints joined by or / and."""
+    if isinstance(e, ast.BoolOp):
+        parts = [p for v in e.values if (p := _own(v, args, names)) is not None]
+        return ast.BoolOp(e.op, parts) if len(parts) == len(e.values) else None
+    if isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], _COMPARE):
+        left, right = _side(e.left, args, names), _side(e.comparators[0], args, names)
+        return None if left is None or right is None else ast.Compare(left, e.ops, [right])
+    return None
+
+
+def _side(e: ast.AST, args: dict, names: list[str]) -> ast.expr | None:
+    if isinstance(e, ast.Constant) and type(e.value) is int:
+        return ast.Constant(e.value)
+    if isinstance(e, ast.Name) and e.id in args and e.id != IN_CHANNELS and name_problem(e.id, generated=True) is None:
+        name = e.id
+    elif isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and (e.value.id, e.attr) == INPUT_CHANNELS:
+        name = IN_CHANNELS
+    else:
+        return None
+    if name not in names:
+        names.append(name)
+    return ast.Name(name)

@@ -537,13 +537,14 @@ def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], writ
 
 
 def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
-               refuted: frozenset[str] | None = None) -> SpecExprs:
+               refuted: frozenset[str] | None = None, decided: dict[str, frozenset[str]] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
     parameters) or of the top's or a group's class (the spec's parameters); the top's widths from
-    the spec's (`widthexpr`) unless `refuted` is None, the parameters `vary` refuted held."""
+    the spec's (`widthexpr`) unless `refuted` is None, the parameters `vary` refuted held (`decided`:
+    per block instance, the `let:` values its class decides itself)."""
     scopes = [sn.scope for sn in plan.instances]
     if not all(s is not None and s.block for s in scopes):
-        tracked = (TopWidths(g), refuted) if [sn.path for sn in plan.instances] == [""] and _widths(g) and (
+        tracked = (TopWidths(g, decided), refuted) if [sn.path for sn in plan.instances] == [""] and _widths(g) and (
             refuted is not None) else None
         env = top_env(g) if tracked else dict(g.meta.params or {})     # (`units = 3 * n`: the top's widths' locals)
         return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), computed(g) if tracked else {},
