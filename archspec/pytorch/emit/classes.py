@@ -742,7 +742,7 @@ class ClassPlanner:
         plan = self.plan_of.get(sn)
         chains = plan.members if plan is not None else {}
         tested = plan.tested if plan is not None else {}
-        for c, lacks in self._with_guarded(sn, plan):
+        for c, lacks in _with_guarded(sn, plan):
             if c.local in chains:
                 self._chain_numbers(c, chains[c.local], out, origins)
                 continue
@@ -764,28 +764,6 @@ class ClassPlanner:
                     origins += _origins(call, wrapped or c)     # a wrapped module's numbers are its own
         return out
 
-    def _with_guarded(self, sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bool]]:
-        """The scope's own children and, in their place, the rep's children that a text parameter
-        guards (`guard.by_text`) or a `let:` tests (`_with_tested`) and the scope lacks (True), whose
-        numbers are MISSING (`members.fill`)."""
-        mine, absent = self._with_tested(sn)
-        if plan is None or not plan.guard_params or sn is plan.rep:
-            return [(c, c.local in absent) for c in mine]
-        have = {c.local: c for c in mine}
-        return [(have[c.local], c.local in absent) if c.local in have else (c, True) for c in own_children(plan.rep)
-                if c.local in have or c.local in plan.guard_params]
-
-    def _with_tested(self, sn: ScopeNode) -> tuple[list[Child], set[str]]:
-        """A scope's own children, and in their place those its class builds under a test that it
-        lacks (`ClassPlan.tested`, the class's instance's): their locals."""
-        children = own_children(sn)
-        tested = self.plan_of[sn].tested if sn in self.plan_of else {}
-        lacks = set(tested) - {c.local for c in children}
-        if not lacks:
-            return children, lacks
-        order = [c.local for c in own_children(self.plan_of[sn].rep)]
-        return sorted([*children, *(tested[t] for t in lacks)], key=lambda c: order.index(c.local)), lacks
-
     def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
                        origins: list[tuple[Child, str] | None] | None) -> None:
         """The numbers of an nn.Sequential child whose members some instances lack, member by
@@ -803,3 +781,27 @@ class ClassPlanner:
     def chain_call(self, plan: ClassPlan, c: Child) -> Call:
         """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""
         return Call("nn.Sequential", tuple((str(k), self.ctor(m)) for k, (_, m) in enumerate(plan.members[c.local])))
+
+
+def _with_guarded(sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bool]]:
+    """The scope's own children and, in their place, the rep's children that a text parameter
+    guards (`guard.by_text`) or a `let:` tests (`_with_tested`) and the scope lacks (True), whose
+    numbers are MISSING (`members.fill`)."""
+    mine, absent = _with_tested(sn, plan)
+    if plan is None or not plan.guard_params or sn is plan.rep:
+        return [(c, c.local in absent) for c in mine]
+    have = {c.local: c for c in mine}
+    return [(have[c.local], c.local in absent) if c.local in have else (c, True) for c in own_children(plan.rep)
+            if c.local in have or c.local in plan.guard_params]
+
+
+def _with_tested(sn: ScopeNode, plan: ClassPlan | None) -> tuple[list[Child], set[str]]:
+    """A scope's own children, and in their place those its class builds under a test that it
+    lacks (`ClassPlan.tested`, the class's instance's): their locals."""
+    children = own_children(sn)
+    tested = plan.tested if plan is not None else {}
+    lacks = set(tested) - {c.local for c in children}
+    if plan is None or not lacks:
+        return children, lacks
+    order = [c.local for c in own_children(plan.rep)]
+    return sorted([*children, *(tested[t] for t in lacks)], key=lambda c: order.index(c.local)), lacks

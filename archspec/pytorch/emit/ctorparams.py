@@ -48,8 +48,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     namer = ParamNamer(planner.tree.graph, plan)
     columns = _columns(plan, namer, per_scope, origins) if labels else []
     plan.origins = origins
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted,
-                      _decided(planner))
+    spec = spec_exprs(planner.tree.graph, plan, namer, planner.plan_of.__getitem__, planner.refuted, _decided(planner))
     written = spec.write_all(origins, _guarded_missing(plan, origins, per_scope, columns), plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
