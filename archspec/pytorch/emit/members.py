@@ -9,6 +9,7 @@ a member of one entry is built alike wherever it is."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .layout import WIDTH
@@ -119,31 +120,60 @@ def member_test(there: tuple[bool, ...], columns: dict[str, tuple], defaults: di
 Render = Callable[[Any, str, int, int], str]
 
 
-def chain_lines(target: str, var: str, members: list[Any], tests: dict[int, str], render: Render) -> list[str]:
+@dataclass(frozen=True)
+class StepLoop:
+    """Members `first` .. `end - 1` of a chain are one step of a repeat, built once per step by a
+    loop in __init__ as timm's Xception Block builds its `rep`: `for i in range(reps):`, each
+    member's numbers and test written from the step's index `index` (`if i > 0 or
+    start_with_relu:`), `count` the constructor's name for the number of steps."""
+    index: str
+    count: str
+    first: int
+    end: int
+
+
+def chain_lines(target: str, var: str, members: list[Any], tests: dict[int, str], render: Render,
+                loop: StepLoop | None = None) -> list[str]:
     """__init__'s lines that build an nn.Sequential child member by member, as torchvision's
     InvertedResidual does: the members every instance has in a list `var`, each that some lack
-    appended under its test (`tests`, by member), then `self.<target> = nn.Sequential(*var)`.
+    appended under its test (`tests`, by member), then `self.<target> = nn.Sequential(*var)`;
+    with `loop`, its members in a for loop over the steps (`StepLoop`), the list made before it.
     `render(member, indent, start, end)` writes a member's constructor, laid out as ruff does."""
     ind = " " * 8
+    placed = list(enumerate(members))
+    if loop is None:
+        return [*_built(var, placed, tests, ind, render, False), f"{ind}self.{target} = nn.Sequential(*{var})"]
+    out = _built(var, placed[:loop.first], tests, ind, render, False) or [f"{ind}{var} = []"]
+    out += [f"{ind}for {loop.index} in range({loop.count}):",
+            *_built(var, placed[loop.first:loop.end], tests, ind + "    ", render, True),
+            *_built(var, placed[loop.end:], tests, ind, render, True)]
+    return [*out, f"{ind}self.{target} = nn.Sequential(*{var})"]
+
+
+def _built(var: str, members: list[tuple[int, Any]], tests: dict[int, str], ind: str, render: Render,
+           made: bool) -> list[str]:
+    """The lines that put members (by their places in the chain) in the list `var`: a run of those
+    under no test listed (the list's first lines, where it is not `made` yet) or extended, one
+    appended, each under a test appended under it."""
     out: list[str] = []
     k = 0
     while k < len(members):
-        if k in tests:
-            out += [*([f"{ind}{var} = []"] if not out else []), f"{ind}if {tests[k]}:",
-                    *_appended(f"{var}.append(", members[k], ind + "    ", render)]
+        if members[k][0] in tests:
+            out += [*([f"{ind}{var} = []"] if not (out or made) else []), f"{ind}if {tests[members[k][0]]}:",
+                    *_appended(f"{var}.append(", members[k][1], ind + "    ", render)]
             k += 1
             continue
         run = []
-        while k < len(members) and k not in tests:
-            run.append(members[k])
+        while k < len(members) and members[k][0] not in tests:
+            run.append(members[k][1])
             k += 1
-        if not out:
+        if not (out or made):
             out += _listed(f"{var} = ", "", run, ind, render)
         elif len(run) == 1:
             out += _appended(f"{var}.append(", run[0], ind, render)
         else:
             out += _listed(f"{var}.extend(", ")", run, ind, render)
-    return [*out, f"{ind}self.{target} = nn.Sequential(*{var})"]
+    return out
 
 
 def _appended(head: str, member: Any, ind: str, render: Render) -> list[str]:
