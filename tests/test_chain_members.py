@@ -283,3 +283,65 @@ def test_a_step_loop_admits_only_appends_under_tests_of_the_index_and_the_class_
                            "ceil_mode=stride > 1)")
     with pytest.raises(AssertionError, match="whitelist"):
         check_generated_source(outside)          # a comparison as a keyword only inside a step loop
+
+
+def _stepped(*members: tuple[int, int | None], repeat: int = 26) -> Child:
+    """An nn.Sequential child whose members come from the spec entries at lines `members[k][0]`,
+    made by step `members[k][1]` of the repeat at line `repeat` (None: outside it)."""
+    children = [Child(str(k), [], [], node=None, subscope=ScopeNode(f"x.{k}", None)) for k in range(len(members))]
+    for m, (line, step) in zip(children, members):
+        at = None if step is None else (Loc("b.yaml", repeat, 15), step)
+        m.sub.scope = type("S", (), {"loc": Loc("b.yaml", line, 19), "step": at})()
+    return Child("rep", [], [], subscope=ScopeNode("x", None, children=children, sequential=True))
+
+
+def test_xceptions_chains_are_one_repeats_steps():
+    """Xception's `rep` at blocks of 2 and 3 steps, with and without step 0's ReLU, with and
+    without the pool after: one step's members (ReLU, Sepconv, BatchNorm), the ReLU built otherwise
+    at the first step (not in place: skip reads the block's input), under `i > 0 or
+    start_with_relu`; the pool the one member outside, after the steps."""
+    from archspec.pytorch.emit.classes import ClassPlanner
+    from archspec.pytorch.emit.members import step_test, steps_of
+    from archspec.pytorch.emit.scopes import ScopeTree
+    tree = ScopeTree(archspec.analyze("specs/xception.yaml"))
+    planner = ClassPlanner(tree, False)
+    blocks = [c for c in tree.root.children if c.local in ("block1", "block2", "block4", "block12")]
+    reps = [next(c for c in b.sub.children if c.local == "rep") for b in blocks]
+    steps = steps_of(reps, planner.ctor_key)
+    assert steps is not None and steps.counts == [2, 2, 3, 2] and steps.first == [True, False, False]
+    assert [planner.ctor(m).fn for _, m in steps.template] == ["nn.ReLU", "Sepconv", "nn.BatchNorm2d"]
+    assert [planner.ctor(m).fn for _, m in steps.outside] == ["nn.MaxPool2d"] and steps.before == 0
+    flags = {p: tuple(b.sub.scope.args[p] for b in blocks) for p in ("grow_first", "start_with_relu")}
+    tests = [step_test([[s[j] for s in chain] for chain in steps.there], flags, "i") for j in range(3)]
+    assert tests == ["i > 0 or start_with_relu", "", ""]
+    assert steps_of(reps[:1], planner.ctor_key) is not None and steps_of(reps[2:3], planner.ctor_key) is not None
+
+
+def test_steps_are_refused_where_a_loop_would_not_build_each_chain():
+    """Two repeats, a step missing or out of order, a member outside between steps, a step's
+    members out of spec order, members built two ways at later steps: no loop builds them all
+    (a member outside them comes before or after them as its spec entry does: `before`)."""
+    from archspec.pytorch.emit.members import step_test, steps_of
+    key = {}.get
+    good = _stepped((27, 0), (28, 0), (27, 1), (28, 1), (30, None))
+    assert steps_of([good, _stepped((28, 0), (27, 1), (28, 1), (27, 2), (28, 2))], key) is not None
+    assert steps_of([good, _stepped((27, 0), (28, 0), repeat=40)], key) is None         # another repeat
+    assert steps_of([_stepped((27, 0), (27, 0), (27, 1), (27, 1))], key) is not None   # an entry twice a step
+    assert steps_of([_stepped((27, 0), (27, 2))], key) is None                          # step 1 missing
+    assert steps_of([_stepped((27, 1), (27, 0))], key) is None                          # out of order
+    assert steps_of([_stepped((27, 0), (30, None), (27, 1))], key) is None              # outside between
+    assert steps_of([_stepped((28, 0), (27, 0))], key) is None                          # members out of order
+    assert steps_of([_stepped((30, None))], key) is None                                # no repeat
+    assert steps_of([_stepped((20, None), (27, 0)), _stepped((27, 0), (27, 1))], key).before == 1
+    built = {}
+
+    def twice(m: Child) -> object:          # the member of line 28 at steps 1 and 2 built two ways
+        return built.setdefault(m.sub.path, len(built)) if m.sub.scope.loc.line == 28 and m.sub.scope.step[1] else 0
+    assert steps_of([_stepped((27, 0), (28, 0), (27, 1), (28, 1), (27, 2), (28, 2))], twice) is None
+    assert steps_of([_stepped((27, 0), (28, 0), (27, 1), (28, 1))], twice) is not None   # once: one way
+    flags = {"flag": (True, False)}
+    assert step_test([[True, True], [True, True, True]], flags, "i") == ""
+    assert step_test([[False, True], [False, True, True]], flags, "i") == "i > 0"
+    assert step_test([[False, True], [True, True, True]], flags, "i") == "i > 0 or not flag"
+    assert step_test([[True, True], [False, False, False]], flags, "i") == "flag"
+    assert step_test([[True, False], [True, True, True]], flags, "i") is None         # the last step lacks it

@@ -5,7 +5,10 @@ does, `layers = [...]`, `if t != 1: layers.append(...)`, `self.conv = nn.Sequent
 that each instance's members, and so its state_dict keys, are its own. A member is told apart by
 the spec entry it comes from (its YAML location, and which of that entry's members it is); the
 chains of one child join where each is their union in spec order with some members left out, and
-a member of one entry is built alike wherever it is."""
+a member of one entry is built alike wherever it is. Chains whose repeats run another count of
+steps (Xception's `rep` of `reps` steps) are one repeat's steps (`steps_of`): a loop over them in
+__init__ builds each (`StepLoop`, timm's `for i in range(reps):`), each member of a step under a
+test of the index (`step_test`: `if i > 0 or start_with_relu:`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -72,6 +75,116 @@ def union(children: Sequence[Child], key: Callable[[Child], Any]) -> list[tuple[
             if key(found.setdefault(i, m)) != key(m):
                 return None
     return sorted(found.items(), key=lambda item: item[0])
+
+
+StepKey = tuple[Place, int]      # a member of a repeat's step: (its spec entry, which of that entry's members)
+
+
+@dataclass(eq=False)
+class Steps:
+    """nn.Sequential children of one name in several structures that are each the members of one
+    repeat's steps, 0 .. n - 1 with n the chain's own, between members outside it: what a loop over
+    the steps builds (`StepLoop`). `template`: a step's members in spec order, each with a chain's
+    member built as it is at every step after the first (the first may build it otherwise: timm's
+    `nn.ReLU(inplace=False)` there); `first`, by template member, that the first step builds it
+    otherwise somewhere; `counts`, per chain, its steps; `there`, per chain, per step, which
+    template members it has; `outside`, the union of the members before and after the repeat
+    (`union`), `before` how many of those come first."""
+    where: Place
+    template: list[tuple[StepKey, Child]]
+    first: list[bool]
+    counts: list[int]
+    there: list[list[tuple[bool, ...]]]
+    outside: list[tuple[MemberId, Child]]
+    before: int
+
+
+def steps_of(children: Sequence[Child], key: Callable[[Child], Any]) -> Steps | None:
+    """The chains as one repeat's steps (`Steps`), where each is members outside it, the steps of
+    one repeat in order, members outside it, and every step's members are in spec order; else None."""
+    split = [_split(c) for c in children]
+    if any(s is None for s in split) or len({s[0] for s in split if s is not None}) != 1:
+        return None
+    firsts: dict[StepKey, dict[str, Child]] = {}
+    laters: dict[StepKey, dict[str, Child]] = {}
+    for s in split:
+        assert s is not None
+        for j, step in enumerate(s[2]):
+            for k, m in step:
+                (laters if j else firsts).setdefault(k, {}).setdefault(repr(key(m)), m)
+    template = sorted({*firsts, *laters})
+    if any(len(laters.get(k, {})) > 1 or len(firsts.get(k, {})) > 1 for k in template):
+        return None             # built otherwise at two later steps, or two ways at the first
+    first = [k in firsts and k in laters and firsts[k].keys() != laters[k].keys() for k in template]
+    outside = _outside([s[1] for s in split if s is not None], key)
+    where = split[0][0] if split[0] is not None else None
+    if outside is None or where is None:
+        return None
+    return Steps(where, [(k, next(iter((laters.get(k) or firsts[k]).values()))) for k in template], first,
+                 [len(s[2]) for s in split if s is not None],
+                 [[tuple(k in dict(step) for k in template) for step in s[2]] for s in split if s is not None],
+                 outside, sum(1 for i, _ in outside if i[0] < where))
+
+
+def _split(c: Child) -> tuple[Place, list[tuple[MemberId, Child]], list[list[tuple[StepKey, Child]]]] | None:
+    """A chain's repeat, its members outside the repeat, and its steps (each its members by
+    StepKey); None where it has no repeat, two, or lacks a step. (`member_ids` has the chain in spec
+    order: steps in order, each step's members in their entries' order, none outside the repeat
+    between two of its members.)"""
+    ids = member_ids(c)
+    if ids is None:
+        return None
+    wheres = {w for w, _, e, _ in ids if w != e}
+    if len(wheres) != 1:
+        return None
+    steps: list[list[tuple[StepKey, Child]]] = []
+    outside: list[tuple[MemberId, Child]] = []
+    for (w, i, e, occ), m in zip(ids, c.sub.children):
+        if w == e:
+            outside.append(((w, i, e, occ), m))
+        elif i == len(steps) - 1:
+            steps[-1].append(((e, occ), m))
+        elif i == len(steps):
+            steps.append([((e, occ), m)])
+        else:
+            return None         # a step missing
+    return next(iter(wheres)), outside, steps
+
+
+def _outside(outside: list[list[tuple[MemberId, Child]]],
+             key: Callable[[Child], Any]) -> list[tuple[MemberId, Child]] | None:
+    """The union of the chains' members outside the repeat, in spec order, each built alike
+    wherever it is (a chain's members are in spec order: one comes before the steps or after them
+    in every chain)."""
+    found: dict[MemberId, Child] = {}
+    for members in outside:
+        for i, m in members:
+            if key(found.setdefault(i, m)) != key(m):
+                return None
+    return sorted(found.items(), key=lambda item: item[0])
+
+
+def step_test(there: list[list[bool]], flags: dict[str, tuple[bool, ...]], index: str) -> str | None:
+    """The test, of the step's index and a boolean of the block's, under which a loop over the
+    steps builds a member that chain c has at step j where `there[c][j]`: "" where every step has
+    it, `i > 0` where all but the first do, `i > 0 or flag` (`start_with_relu`) where those and the
+    first at the chains where the flag is true (or false: `not flag`) do, `flag` where every step
+    of those chains does; None where none of these says it."""
+    if all(all(steps) for steps in there):
+        return ""
+    if all(not steps[0] and all(steps[1:]) for steps in there):
+        return f"{index} > 0"
+    later = all(all(steps[1:]) for steps in there)
+    every = all(len(set(steps)) == 1 for steps in there)
+    for name, col in flags.items():
+        for negated in (False, True):
+            says = tuple(v != negated for v in col)
+            flag = f"not {name}" if negated else name
+            if later and all(steps[0] == t for steps, t in zip(there, says)):
+                return f"{index} > 0 or {flag}"
+            if every and all(steps[0] == t for steps, t in zip(there, says)):
+                return flag
+    return None
 
 
 def fill(columns: list[tuple], candidates: list[tuple[str, tuple]]) -> list[tuple]:
