@@ -22,7 +22,9 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`; an nn.Sequential of members some
   instances lack, built as torchvision's InvertedResidual: `layers = [Module(...), ...]` (or `[]`), `if t !=
   1:` / `if [not] flag:` with one `layers.append(Module(...))`, `layers.extend([Module(...), ...])`,
-  `nn.Sequential(*layers)`; nn.ModuleList's members that differ in ints, `[Block(c, p) for c, p in zip((16,
+  `nn.Sequential(*layers)`, a repeat's steps among them built by `for i in range(reps):` whose body only appends
+  (under a test of the index and the class's names, `if i > 0 or start_with_relu:`; `nn.ReLU(inplace=i > 0)`);
+  nn.ModuleList's members that differ in ints, `[Block(c, p) for c, p in zip((16,
   32), (32, 64))]` (tuples of int constants, fresh variables); a repeat's `for i in range(n):
   self.add_module(f"name{i + 1}", Block(...))` and `for layer in self.children():`; forward's loops over
   nn.ModuleLists, `for conv in self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for
@@ -257,6 +259,7 @@ class _Checker:
         self.indices: set[str] = set()  # the index of the enumerate loop being checked (`x[i + 1]`)
         self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
         self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
+        self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -424,6 +427,9 @@ class _Checker:
         for k in node.keywords:
             if k.arg is None or k.arg.startswith("_"):
                 _fail(k.value if k.arg is None else node, "**kwargs or a private keyword in a call")
+            if isinstance(k.value, ast.Compare) and self.steps:      # a step loop's `nn.ReLU(inplace=i > 0)`
+                self.step_test(k.value, names)
+                continue
             self.expr(k.value, names)
 
     def named_children(self, od: ast.Call, names: set[str]) -> None:
@@ -609,6 +615,43 @@ class _Checker:
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "add_module"):
             _fail(s, "a for loop in __init__ other than `for i in range(n): self.add_module(...)`")
 
+    def step_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over a repeat's steps that appends each step's members to a list made
+        before it (timm's Xception Block): `for i in range(reps):`, the count a name of the class's,
+        the index a fresh LOOP_INDICES name; its body only `layers.append(Module(...))`,
+        `layers.extend([...])` and `if <step test>: layers.append(Module(...))`, a step test
+        comparisons of integer arithmetic of the class's names and the index, joined by and/or/not,
+        or a name (`i > 0 or start_with_relu`), which a keyword may also be (`inplace=i > 0`)."""
+        it, i = s.iter, s.target
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Name)
+                and it.args[0].id in names and it.args[0].id not in self.lists | {"self"}
+                and isinstance(i, ast.Name) and i.id in LOOP_INDICES and i.id not in names | self.lists
+                and not s.orelse and s.body):
+            _fail(s, "a for loop in __init__ other than `for i in range(n): self.add_module(...)` or "
+                     "`for i in range(<count>):` over a repeat's steps")
+        inner = names | {i.id}
+        self.steps = inner
+        for b in s.body:
+            call = b.body[0] if isinstance(b, ast.If) and len(b.body) == 1 and not b.orelse else b
+            if not (isinstance(call, ast.Expr) and self._list_call(call.value, ("append",) if call is not b
+                                                                    else ("append", "extend"))):
+                _fail(b, "a step loop's body other than `layers.append(...)`, `layers.extend([...])` "
+                         "and `if <step test>: layers.append(...)`")
+            if call is not b:
+                self.step_test(b.test, inner)
+            self.call(call.value, inner)
+        self.steps = set()
+
+    def step_test(self, t: ast.expr, names: set[str]) -> None:
+        """A step loop's test (`i > 0 or start_with_relu`): comparisons of integer arithmetic,
+        joined by and/or/not, or a name, every name one of the class's or the index."""
+        if not (_step_test(t) and self.steps):
+            _fail(t, "a step test other than comparisons of integer arithmetic, and/or/not, or a name")
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name) and (n.id not in names or n.id in self.lists | {"self"}):
+                _fail(n, f"a step test reads {n.id!r}, no parameter, local or index of the class's")
+
     # statements
     def target(self, node, names: set[str], reserved: set[str]) -> None:
         """A store: a local name, a tuple of them, or self.<attr>."""
@@ -684,6 +727,9 @@ class _Checker:
                     self.for_iter(s.iter, names)
                     if s.target.id not in ("m", "name"):
                         _fail(s, "for loop target other than m or name")
+                elif kind == "__init__" and not _adds_module(s):
+                    self.step_loop(s, names)
+                    continue
                 elif kind == "__init__":
                     self.repeat(s, names)
                 elif kind == "forward":
@@ -1022,6 +1068,24 @@ def _appends(s: ast.stmt, names: set[str]) -> bool:
     return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
             and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
             and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
+
+
+def _adds_module(s: ast.For) -> bool:
+    """A loop whose body is one `self.add_module(...)` (a repeat of named children)."""
+    b = s.body[0] if len(s.body) == 1 else None
+    return (isinstance(b, ast.Expr) and isinstance(b.value, ast.Call) and isinstance(b.value.func, ast.Attribute)
+            and b.value.func.attr == "add_module")
+
+
+def _step_test(t: ast.expr) -> bool:
+    """Comparisons of integer arithmetic, joined by and/or/not, or a name (names not checked here)."""
+    if isinstance(t, ast.BoolOp):
+        return all(map(_step_test, t.values))
+    if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not):
+        return _step_test(t.operand)
+    if isinstance(t, ast.Compare):
+        return all(isinstance(op, COMPARE) for op in t.ops) and all(map(_arithmetic, (t.left, *t.comparators)))
+    return isinstance(t, ast.Name)
 
 
 def _member_list(s: ast.Assign) -> bool:
