@@ -8,8 +8,8 @@ chooser, so one engine serves both. A mutant is the text of one spec file (or bl
 library) after 1-3 mutations; it is written with the files it `use`s / `extends` into a
 fresh folder and run through load -> analyze -> source -> ast.parse -> whitelist check ->
 import -> build on the meta device -> eval-mode forward on meta -> archspec.pytorch.compiler.check
-(real shapes, params and MACs == the analysis), under an alarm (a hang is a failure, shown
-with the mutant), with the folder's listing compared before and after (archspec writes
+(real shapes, params and MACs == the analysis), under an alarm of CPU time (a hang is a failure,
+shown with the mutant), with the folder's listing compared before and after (archspec writes
 nothing). A block library is loaded alone (library_ok) and through its smallest users.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,6 +329,22 @@ def _alarm(signum, frame):
     raise MutantTimeout()
 
 
+WALL_BACKSTOP = 10      # the watchdog's wall-clock limit, in multiples of its CPU limit: a hang that sleeps
+
+
+def _watchdog(done: threading.Event, cpu_limit: float, target: str, text: str, state: dict) -> None:
+    """Ends the process where the alarm cannot interrupt a hang (inside C code): after `cpu_limit`
+    CPU seconds of this process, as the alarm counts them (a loaded machine's other processes do not
+    count), or a hang that sleeps after WALL_BACKSTOP times as many seconds of the clock."""
+    start, wall = time.process_time(), time.monotonic()
+    while not done.wait(1.0):
+        if time.process_time() - start > cpu_limit or time.monotonic() - wall > WALL_BACKSTOP * cpu_limit:
+            sys.stderr.write(f"\nfuzz: mutant of {target} hung uninterruptibly in stage {state['stage']}; "
+                             f"mutant:\n{text}\n")
+            sys.stderr.flush()
+            os._exit(3)
+
+
 def innermost_frame(exc: BaseException) -> str:
     """file:function of the innermost traceback frame in archspec (or in generated code)."""
     import archspec
@@ -411,14 +428,8 @@ def _run(target: str, text: str, timeout: float, hard_exit_after: float | None, 
     runs = [(target, True)] + [(c, False) for c in consumers(target)] if library else [(target, False)]
     done = threading.Event()
     if hard_exit_after:
-        def watchdog():
-            if not done.wait(hard_exit_after):
-                sys.stderr.write(f"\nfuzz: mutant of {target} hung uninterruptibly in stage {state['stage']}; "
-                                 f"mutant:\n{text}\n")
-                sys.stderr.flush()
-                os._exit(3)
-        threading.Thread(target=watchdog, daemon=True).start()
-    old_handler = signal.signal(signal.SIGALRM, _alarm)
+        threading.Thread(target=_watchdog, args=(done, hard_exit_after, target, text, state), daemon=True).start()
+    old_handler = signal.signal(signal.SIGPROF, _alarm)
     try:
         for rel in closure(target):
             dst = Path(folder) / rel
@@ -426,10 +437,10 @@ def _run(target: str, text: str, timeout: float, hard_exit_after: float | None, 
             dst.write_text(text if rel == target else (ROOT / rel).read_text())
         os.chdir(folder)
         before = _listing(folder)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        signal.setitimer(signal.ITIMER_PROF, timeout)     # CPU seconds: another process's load does not count
         for rel, lib in runs:
             _pipeline(rel, lib, state, deep)
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         state["stage"] = "files"
         after = _listing(folder)
         if after != before:
@@ -438,7 +449,7 @@ def _run(target: str, text: str, timeout: float, hard_exit_after: float | None, 
         return Outcome("valid", "done", files=[r for r, _ in runs])
     except MutantTimeout as e:
         return Outcome("hang", state["stage"], e, traceback.format_exc(), innermost_frame(e),
-                       f"no result after {timeout} s")
+                       f"no result after {timeout} CPU seconds")
     except archspec.SpecErrors as e:
         try:
             message = str(e)
@@ -454,8 +465,8 @@ def _run(target: str, text: str, timeout: float, hard_exit_after: float | None, 
         return Outcome("failure", state["stage"], e, traceback.format_exc(), innermost_frame(e),
                        f"{type(e).__name__}: {str(e)[:500]}")
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old_handler)
         done.set()
         os.chdir(old_cwd)
         shutil.rmtree(folder, ignore_errors=True)
@@ -482,8 +493,9 @@ except ImportError:          # bench/fuzz.py imports the engine without the test
 
 if pytest is not None:
     EXAMPLES_PER_FILE = 10
-    # Seconds a mutant may run before it counts as a hang: a hang guard, not a speed check. The slowest
-    # unmutated spec (pyramidnet272, deep) took 4.3 s on 2 cores under a load of 6; a mutant may grow it.
+    # CPU seconds a mutant may run before it counts as a hang: a hang guard, not a speed check. CPU
+    # time, not the clock's: under a load of 9 on 2 cores, DenseNet-121's mutants passed 30 s of the
+    # clock in init_weights alone. The slowest unmutated spec (pyramidnet272, deep) takes about 4 s.
     MUTANT_TIMEOUT = 30.0
 
     @st.composite
@@ -524,3 +536,19 @@ if pytest is not None:
         text = "\n".join(lines)
         out = run_mutant(target, text, timeout=MUTANT_TIMEOUT, hard_exit_after=2 * MUTANT_TIMEOUT)
         assert out.kind in ("valid", "rejected"), report(target, [f"line {line}: {old!r} -> {new!r}"], text, out)
+
+    def _spin(*_):
+        while True:
+            pass
+
+    def _sleep(*_):
+        time.sleep(1.0)
+
+    def test_the_alarm_counts_cpu_time_not_the_clock(monkeypatch):
+        """A mutant that computes past its CPU seconds is a hang; one that waits as long on the clock
+        (as a run waits on a loaded machine) is not: a hang guard a busy machine does not set off."""
+        monkeypatch.setattr(sys.modules[__name__], "_pipeline", _spin)
+        spun = run_mutant("specs/lenet5.yaml", (ROOT / "specs/lenet5.yaml").read_text(), timeout=0.3)
+        monkeypatch.setattr(sys.modules[__name__], "_pipeline", _sleep)
+        slept = run_mutant("specs/lenet5.yaml", (ROOT / "specs/lenet5.yaml").read_text(), timeout=0.3)
+        assert (spun.kind, slept.kind) == ("hang", "valid"), (spun.detail, slept.detail)
