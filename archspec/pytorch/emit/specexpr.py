@@ -5,7 +5,9 @@ of __init__ (`width = planes * base_width // 64 * groups`), and the spec's param
 keyword parameters with the spec's values as defaults, as timm's `base_width=26`.
 
 An expression is written only where it is plain integer arithmetic (+ - * // %, unary -) of
-names the class has, and where the spec's own interpreter gives, at every instance of the
+names the class has, or the floor of a product of such names, `int(w * c)` (DenseNet's transition,
+`floor(input.channels * compression)`: `int(in_channels * compression)`, the same float product
+with its fraction dropped, a width at or above 0), and where the spec's own interpreter gives, at every instance of the
 class, the very number the constructor call holds: the number decides, the expression only
 names it. A rate (a float that sets no shape: a dropout's, a drop path's, a layer scale's
 initial value) is written as the spec's parameter that is its value, or as the expression the
@@ -29,7 +31,7 @@ from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
 from .classnames import ParamNamer, as_tuple
 from .guard import guard_only, unguarded
-from .lift import Unliftable, lifted
+from .lift import Unliftable, floor_of_product, floored_names, lifted
 from .lift import constant as lift_constant
 from .scopes import Child, ScopeNode, own_children
 from .steps import stepped
@@ -47,7 +49,7 @@ ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "pa
            "fill_value": "init"}
 # The spec's parameter a top or group class takes though its nodes read it: it sets the width of
 # the output alone. Any other its nodes read (DenseNet's stem) sets widths that a group class
-# writes as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
+# writes as numbers from the shapes (`DenseBlock(128, 12, 32)`): another value would not fit them.
 # The top class writes them from the spec's (`widthexpr`) and takes those `vary` confirms.
 SAFE_ON_TOP = frozenset({"num_classes"})
 _SHAPELESS = ("p", "init")     # attributes that set no shape: a dropout's rate (the top's `dropout=0.2`), a
@@ -285,10 +287,12 @@ class SpecExprs:
         """The expression of the number `arg` of the constructor of `child` (of the class's first
         instance), whose values over the instances are `column`; None where no expression of the
         spec gives them."""
+        block = child.subscope is not None and not child.sub.sequential
         rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
-                                   child.subscope is not None and not child.sub.sequential
-                                   and arg in self.child(child.sub).free)
-        if not all(type(v) is int for v in column) and not rate:
+                                   block and arg in self.child(child.sub).free)
+        factor = _rates(column) and block       # a block's float that sets a width (DenseNet's compression):
+        #                                         the spec's parameter it is, `_held` where a caller may not vary it
+        if not all(type(v) is int for v in column) and not (rate or factor):
             return None
         texts: Iterator[tuple[Keys, str]]
         index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
@@ -394,6 +398,13 @@ class SpecExprs:
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
+        product = floor_of_product(node)
+        if product is not None:          # a block's `floor(input.channels * compression)`: `int(...)` of its names
+            factors = [self._rewrite(x, reads, within, index) for x in (product.left, product.right)]
+            try:
+                return floored_names(ast.BinOp(factors[0], ast.Mult(), factors[1]))
+            except Unliftable:
+                raise Unwritable from None       # a factor that is a number: as numbers are
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = self._column("in_channels")
