@@ -122,10 +122,10 @@ def review(spec: str) -> list[str]:
     declared = {b.name: {p: d for p, d in b.params.items() if not (isinstance(d, str) and d in TYPE_NAMES)
                          and not has_expr(d)} for b in loaded.blocks.values()}
     out += _calls(classes) + _spec_defaults(classes, declared)
-    out += _block_params(classes, {b.name: b.raw for b in loaded.blocks.values()},
-                         lambda path, p: repr(g.scopes[path].args.get(p)) if path in g.scopes else None)
     top_cls = next(c for c in classes if c.name == top)
     more = _top_missing(top_cls, _own_numbers(Path(spec)))
+    more += _block_params(classes, {b.name: b.raw for b in loaded.blocks.values()},
+                          lambda path, p: repr(g.scopes[path].args.get(p)) if path in g.scopes else None)
     more += [f for c in classes for f in _unrolled(c)]
     return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree) + more]
 
