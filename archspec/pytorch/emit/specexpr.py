@@ -286,13 +286,12 @@ class SpecExprs:
     def written(self, child: Child, arg: str, column: tuple) -> str | None:
         """The expression of the number `arg` of the constructor of `child` (of the class's first
         instance), whose values over the instances are `column`; None where no expression of the
-        spec gives them."""
+        spec gives them. A block's float that is no rate (a factor that sets a width: DenseNet's
+        compression) only as the parameter the spec gives, `_held` where a caller may not vary it."""
         block = child.subscope is not None and not child.sub.sequential
         rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
                                    block and arg in self.child(child.sub).free)
-        factor = _rates(column) and block       # a block's float that sets a width (DenseNet's compression):
-        #                                         the spec's parameter it is, `_held` where a caller may not vary it
-        if not all(type(v) is int for v in column) and not (rate or factor):
+        if not all(type(v) is int for v in column) and not (rate or _rates(column) and block):    # a factor too
             return None
         texts: Iterator[tuple[Keys, str]]
         index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
@@ -347,14 +346,9 @@ class SpecExprs:
         for key, text in _expressions(rep, optional):
             if key not in self.done:
                 hit = taken & _reads_through(text, rep.scope.let_reads if rep.scope else {})
-                if hit and not self._unread(key):
+                if hit and not _unread(self.widths, key):
                     loose |= hit
         return loose
-
-    def _unread(self, key: tuple[str, str]) -> bool:
-        """(block, argument) of a block the class builds that nothing the block builds reads."""
-        sub = self.widths.subs().get(key[0])
-        return sub is not None and key[1] not in _read_by(sub)
 
     def _gives(self, text: str, column: tuple, index: dict[str, int] | None = None) -> bool:
         """The spec's interpreter gives the column's number at every instance (an int; a rate
@@ -398,13 +392,9 @@ class SpecExprs:
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
-        product = floor_of_product(node)
-        if product is not None:          # a block's `floor(input.channels * compression)`: `int(...)` of its names
-            factors = [self._rewrite(x, reads, within, index) for x in (product.left, product.right)]
-            try:
-                return floored_names(ast.BinOp(factors[0], ast.Mult(), factors[1]))
-            except Unliftable:
-                raise Unwritable from None       # a factor that is a number: as numbers are
+        floored = _floor(node, lambda e: self._rewrite(e, reads, within, index))
+        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)` of its names
+            return floored
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = self._column("in_channels")
@@ -449,6 +439,24 @@ class SpecExprs:
         if name == "in_channels":
             return tuple(i.env["input"].get("channels") for i in self.instances)
         return tuple(as_tuple(i.env[name]) for i in self.instances)
+
+
+def _unread(widths: Widths, key: tuple[str, str]) -> bool:
+    """(block, argument) of a block the class builds that nothing the block builds reads."""
+    sub = widths.subs().get(key[0])
+    return sub is not None and key[1] not in _read_by(sub)
+
+
+def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
+    """`floor(a * b)` as `int(a * b)`, each factor as `part` writes it (None where the node is no
+    such floor): the same float product with its fraction dropped, a width at or above 0."""
+    product = floor_of_product(node)
+    if product is None:
+        return None
+    try:
+        return floored_names(ast.BinOp(part(product.left), ast.Mult(), part(product.right)))
+    except Unliftable:
+        raise Unwritable from None       # a factor that is a number: as numbers are
 
 
 def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
