@@ -561,11 +561,6 @@ KNOWN: dict[str, list[str]] = {
     'wrn_cifar': [
         "top-missing: WRNCIFAR does not take the spec's k (default 10)",
     ],
-    'hrnet_w18_small': [
-        "block-param: Exchange2: does not take blocks, a parameter of block 'exchange2'",
-        "block-param: Exchange3: does not take blocks, a parameter of block 'exchange3'",
-        "block-param: Exchange4: does not take blocks, a parameter of block 'exchange4'",
-    ],
 }
 
 
