@@ -60,8 +60,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
     plan.lets = list(reads.lets.items())
-    plan.spec_reads = set(reads.spec)
-    plan.checked = spec.checked & plan.spec_reads
+    plan.spec_reads, plan.checked = set(reads.spec), spec.checked & set(reads.spec)
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
     if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
