@@ -88,6 +88,7 @@ class Scope:
     let_reads: dict = field(default_factory=dict)   # per `let:`, the names it reads (through other lets)
     when: str | None = None        # its block's own `when:`, where one whole `${...}` (`reduction > 0`)
     guard_reads: frozenset = frozenset()    # the names that `when:` alone of its structure reads
+    reads_apart: dict = field(default_factory=dict)   # per `let:`, what its structure reads but through it alone
     step: tuple | None = None      # (the repeat's location, i) where step i of a repeat in its list made it
 
 

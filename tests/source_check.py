@@ -22,7 +22,9 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`; an nn.Sequential of members some
   instances lack, built as torchvision's InvertedResidual: `layers = [Module(...), ...]` (or `[]`), `if t !=
   1:` / `if [not] flag:` with one `layers.append(Module(...))`, `layers.extend([Module(...), ...])`,
-  `nn.Sequential(*layers)`; nn.ModuleList's members that differ in ints, `[Block(c, p) for c, p in zip((16,
+  `nn.Sequential(*layers)`, a repeat's steps among them built by `for i in range(reps):` whose body only appends
+  (under a test of the index and the class's names, `if i > 0 or start_with_relu:`; `nn.ReLU(inplace=i > 0)`);
+  nn.ModuleList's members that differ in ints, `[Block(c, p) for c, p in zip((16,
   32), (32, 64))]` (tuples of int constants, fresh variables); a repeat's `for i in range(n):
   self.add_module(f"name{i + 1}", Block(...))` and `for layer in self.children():`; forward's loops over
   nn.ModuleLists, `for conv in self.convs:` / `for conv, bn in zip(self.convs, self.bns):`, a ladder's `for
@@ -61,6 +63,7 @@ ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}
 PLAIN = re.compile(r"^[A-Za-z0-9_]+(-[0-9]+)?(\.[A-Za-z0-9_]+(-[0-9]+)?)*$")   # an identifier, a number, a dotted
 #                                                                   name (a part may end -N: RegNet's block1-0)
+WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")        # a text parameter's value (`kind="proj"`): a word
 INDEXED = re.compile(r"^(?:[0-9]+|[A-Za-z][A-Za-z0-9_]*-[0-9]+)$")    # features.0, RegNet's block1-0
 LOOP_INDICES = ("i", "k", "index")
 BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)
@@ -136,7 +139,10 @@ def _width(e: ast.AST) -> bool:
 
 def _test(e: ast.AST) -> bool:
     """A width choice's test: comparisons of widths and numbers (a float too: `compression < 1`),
-    joined by and/or/not, or a name."""
+    joined by and/or/not, or a name; or a name equal to a word (DPN's `kind == "down"`)."""
+    if (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name)
+            and isinstance(e.comparators[0], ast.Constant) and type(e.comparators[0].value) is str):
+        return bool(WORD.fullmatch(e.comparators[0].value))
     if isinstance(e, ast.BoolOp):
         return all(map(_test, e.values))
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
@@ -253,6 +259,7 @@ class _Checker:
         self.indices: set[str] = set()  # the index of the enumerate loop being checked (`x[i + 1]`)
         self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
         self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
+        self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -330,6 +337,11 @@ class _Checker:
                 flag = flag.operand if isinstance(flag, ast.UnaryOp) else flag     # (`not self.first`)
             elif not self.forward and _guard(node):     # a child built under its block's `when:` (emit/guard.py)
                 flag = node.test.left
+            elif not self.forward and _let_guard(node):   # or under its boolean `let:` (WRN's shortcut)
+                flag = None
+                for n in ast.walk(node.test):
+                    if isinstance(n, ast.Name):
+                        self.expr(n, names)
             elif not self.forward and not isinstance(flag, ast.Name) and _width(node):
                 flag = None             # a width's choice between widths (emit/widthexpr.py): its names checked
                 for n in ast.walk(node.test):
@@ -415,6 +427,9 @@ class _Checker:
         for k in node.keywords:
             if k.arg is None or k.arg.startswith("_"):
                 _fail(k.value if k.arg is None else node, "**kwargs or a private keyword in a call")
+            if isinstance(k.value, ast.Compare) and self.steps:      # a step loop's `nn.ReLU(inplace=i > 0)`
+                self.step_test(k.value, names)
+                continue
             self.expr(k.value, names)
 
     def named_children(self, od: ast.Call, names: set[str]) -> None:
@@ -600,6 +615,43 @@ class _Checker:
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "add_module"):
             _fail(s, "a for loop in __init__ other than `for i in range(n): self.add_module(...)`")
 
+    def step_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over a repeat's steps that appends each step's members to a list made
+        before it (timm's Xception Block): `for i in range(reps):`, the count a name of the class's,
+        the index a fresh LOOP_INDICES name; its body only `layers.append(Module(...))`,
+        `layers.extend([...])` and `if <step test>: layers.append(Module(...))`, a step test
+        comparisons of integer arithmetic of the class's names and the index, joined by and/or/not,
+        or a name (`i > 0 or start_with_relu`), which a keyword may also be (`inplace=i > 0`)."""
+        it, i = s.iter, s.target
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Name)
+                and it.args[0].id in names and it.args[0].id not in self.lists | {"self"}
+                and isinstance(i, ast.Name) and i.id in LOOP_INDICES and i.id not in names | self.lists
+                and not s.orelse and s.body):
+            _fail(s, "a for loop in __init__ other than `for i in range(n): self.add_module(...)` or "
+                     "`for i in range(<count>):` over a repeat's steps")
+        inner = names | {i.id}
+        self.steps = inner
+        for b in s.body:
+            call = b.body[0] if isinstance(b, ast.If) and len(b.body) == 1 and not b.orelse else b
+            if not (isinstance(call, ast.Expr) and self._list_call(call.value, ("append",) if call is not b
+                                                                    else ("append", "extend"))):
+                _fail(b, "a step loop's body other than `layers.append(...)`, `layers.extend([...])` "
+                         "and `if <step test>: layers.append(...)`")
+            if call is not b:
+                self.step_test(b.test, inner)
+            self.call(call.value, inner)
+        self.steps = set()
+
+    def step_test(self, t: ast.expr, names: set[str]) -> None:
+        """A step loop's test (`i > 0 or start_with_relu`): comparisons of integer arithmetic,
+        joined by and/or/not, or a name, every name one of the class's or the index."""
+        if not (_step_test(t) and self.steps):
+            _fail(t, "a step test other than comparisons of integer arithmetic, and/or/not, or a name")
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name) and (n.id not in names or n.id in self.lists | {"self"}):
+                _fail(n, f"a step test reads {n.id!r}, no parameter, local or index of the class's")
+
     # statements
     def target(self, node, names: set[str], reserved: set[str]) -> None:
         """A store: a local name, a tuple of them, or self.<attr>."""
@@ -665,6 +717,8 @@ class _Checker:
                     _fail(s, "else branch or nested if")
                 self.test(s.test, names, kind)
                 self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
+                self.stage_loop(s, names)
             elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not (
                     kind == "forward" and depth == 0 and not s.orelse and _module_list_iter(s.iter)):
                 if depth != 0 or s.orelse:
@@ -673,6 +727,9 @@ class _Checker:
                     self.for_iter(s.iter, names)
                     if s.target.id not in ("m", "name"):
                         _fail(s, "for loop target other than m or name")
+                elif kind == "__init__" and not _adds_module(s):
+                    self.step_loop(s, names)
+                    continue
                 elif kind == "__init__":
                     self.repeat(s, names)
                 elif kind == "forward":
@@ -693,6 +750,28 @@ class _Checker:
                     _fail(s, "pass")
             else:
                 _fail(s, f"{type(s).__name__} statement in {kind}")
+
+    def stage_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over a configuration the class takes, as torchvision's VGG make_layers:
+        `for stage in stages:` / `for width in stage:` whose body only appends members to a list
+        __init__ made (`layers.append(Module(...))`, under `if flag:` too) and carries the width on
+        (`in_channels = width`); the outer body the inner loop, then appends."""
+        outer, inner = s.target, s.body[0] if s.body else None
+        if not (isinstance(outer, ast.Name) and isinstance(s.iter, ast.Name) and s.iter.id in names
+                and s.iter.id not in self.lists | {"self"} and not s.orelse and isinstance(inner, ast.For)
+                and not inner.orelse and isinstance(inner.target, ast.Name)
+                and _dump(inner.iter) == _dump(ast.Name(outer.id, ast.Load()))
+                and all(isinstance(b, ast.Expr) and self._list_call(b.value, ("append",)) for b in s.body[1:])
+                and all(isinstance(b, ast.Expr) and self._list_call(b.value, ("append",)) or isinstance(b, ast.If)
+                        or isinstance(b, ast.Assign) and _dump(b.value) == _dump(ast.Name(inner.target.id, ast.Load()))
+                        for b in inner.body)):
+            _fail(s, "a for loop in __init__ other than a configuration's `for stage in stages: for width in "
+                     "stage:` that appends members")
+        reserved = GLOBALS | {"self"} | self.lists | {s.iter.id}
+        for t in (outer, inner.target):
+            self.target(ast.Name(t.id, ast.Store()), names, reserved)
+        self.body(inner.body, names, "__init__", 2)
+        self.body(s.body[1:], names, "__init__", 1)
 
     def member_if(self, s: ast.If, names: set[str]) -> None:
         """__init__'s `if <test>: layers.append(Module(...))`: a member of an nn.Sequential some
@@ -930,12 +1009,29 @@ GUARD_OPS = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq)
 
 def _guard(node: ast.IfExp) -> bool:
     """`Block(...) if se_reduction > 0 else None`: one of the class's names compared with an int
-    constant, a module or None (emit/guard.py)."""
+    constant, or equal to a word (`kind == "proj"`, emit/guard.py's `by_text`), a module or None
+    (emit/guard.py)."""
     t = node.test
-    return (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], GUARD_OPS)
-            and isinstance(t.left, ast.Name) and isinstance(t.comparators[0], ast.Constant)
-            and type(t.comparators[0].value) is int and isinstance(node.orelse, ast.Constant)
+    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.left, ast.Name)
+            and isinstance(t.comparators[0], ast.Constant)):
+        return False
+    v = t.comparators[0].value
+    compared = (isinstance(t.ops[0], GUARD_OPS) and type(v) is int
+                or isinstance(t.ops[0], ast.Eq) and type(v) is str and bool(WORD.fullmatch(v)))
+    return (compared and isinstance(node.orelse, ast.Constant)
             and node.orelse.value is None and isinstance(node.body, ast.Call))
+
+
+def _let_guard(node: ast.IfExp) -> bool:
+    """`nn.Conv2d(...) if stride != 1 or in_channels != out else None`: comparisons of the class's
+    names and int constants, one operator each, joined by or / and, a module or None
+    (emit/guard.py's `let_test`)."""
+    t = node.test
+    parts = t.values if isinstance(t, ast.BoolOp) else [t]
+    return (all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
+                and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
+                        for x in (c.left, c.comparators[0])) for c in parts)
+            and isinstance(node.orelse, ast.Constant) and node.orelse.value is None and isinstance(node.body, ast.Call))
 
 
 def _ladder_test(t: ast.expr) -> bool:
@@ -974,6 +1070,24 @@ def _appends(s: ast.stmt, names: set[str]) -> bool:
             and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
 
 
+def _adds_module(s: ast.For) -> bool:
+    """A loop whose body is one `self.add_module(...)` (a repeat of named children)."""
+    b = s.body[0] if len(s.body) == 1 else None
+    return (isinstance(b, ast.Expr) and isinstance(b.value, ast.Call) and isinstance(b.value.func, ast.Attribute)
+            and b.value.func.attr == "add_module")
+
+
+def _step_test(t: ast.expr) -> bool:
+    """Comparisons of integer arithmetic, joined by and/or/not, or a name (names not checked here)."""
+    if isinstance(t, ast.BoolOp):
+        return all(map(_step_test, t.values))
+    if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not):
+        return _step_test(t.operand)
+    if isinstance(t, ast.Compare):
+        return all(isinstance(op, COMPARE) for op in t.ops) and all(map(_arithmetic, (t.left, *t.comparators)))
+    return isinstance(t, ast.Name)
+
+
 def _member_list(s: ast.Assign) -> bool:
     """`layers = []` or `layers = [Module(...), ...]`: __init__'s list of an nn.Sequential's members."""
     t = s.targets[0]
@@ -982,7 +1096,10 @@ def _member_list(s: ast.Assign) -> bool:
 
 
 def _plain_default(d: ast.expr) -> bool:
-    """A constructor default: None, a bool or number (negative too), or a tuple of them."""
+    """A constructor default: None, a bool or number (negative too), or a tuple of them; or a
+    text parameter's word (DPN's `kind="normal"`, emit/guard.py's `by_text`)."""
+    if isinstance(d, ast.Constant) and type(d.value) is str:
+        return bool(WORD.fullmatch(d.value))
     if isinstance(d, ast.Tuple):
         return all(map(_plain_default, d.elts))
     if isinstance(d, ast.UnaryOp) and isinstance(d.op, ast.USub):

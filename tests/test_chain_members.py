@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 from source_check import check_generated_source
 
 import archspec
 from archspec.errors import Loc
 from archspec.pytorch.compiler import check, source
-from archspec.pytorch.emit.members import MISSING, fill, member_test, union
+from archspec.pytorch.emit.members import MISSING, StepLoop, chain_lines, fill, member_test, union
 from archspec.pytorch.emit.scopes import Child, ScopeNode
 
 UNIT = """archspec: 1
@@ -169,3 +170,178 @@ def test_fuse_never_folds_a_batch_norm_into_another_pairs_place(spec_file):
     with torch.no_grad():
         before = model(x)
         assert torch.equal(model.fuse()(x), before)
+
+
+# -- a repeat's steps as a loop in __init__ (timm's Xception Block) --------------------------
+
+STEP_LOOP_FILE = '''import torch
+from torch import nn
+
+
+class Sepconv(nn.Module):
+    def __init__(self, in_channels, out):
+        super().__init__()
+        self.conv1 = nn.Conv2d(
+            in_channels, in_channels, 3, padding=1, groups=in_channels, bias=False
+        )
+        self.pointwise = nn.Conv2d(in_channels, out, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        x = self.pointwise(x)
+        return x
+
+
+class Rep(nn.Module):
+    def __init__(self, in_channels, out, reps, stride=1, start_with_relu=True, grow_first=True):
+        super().__init__()
+%s
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.rep(x)
+        return x
+
+
+Model = Rep
+'''
+STEP_IN = "in_channels if i == 0 else out if grow_first else in_channels"
+STEP_OUT = "out if grow_first or i == reps - 1 else in_channels"
+
+
+def _step_loop_text() -> str:
+    """Xception's `rep` as chain_lines writes it with a StepLoop: the per-step members' numbers
+    and tests as the class would write them from the step's index (given here as text)."""
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit.classes import render_call
+    members = [("nn.ReLU(inplace=i > 0)", []),
+               (Call("Sepconv", (("in_channels", 64), ("out", 128))), [STEP_IN, STEP_OUT]),
+               (Call("nn.BatchNorm2d", (("num_features", 128),)), [STEP_OUT]),
+               (Call("nn.MaxPool2d", (("kernel_size", 3), ("stride", 2), ("padding", 1))), [None, "stride", None])]
+
+    def render(m, indent, start, end):
+        return m[0] if isinstance(m[0], str) else render_call(m[0], iter(m[1]), indent, start, end)
+    lines = chain_lines("rep", "layers", members, {0: "i > 0 or start_with_relu", 3: "stride != 1"}, render,
+                        StepLoop("i", "reps", 0, 3))
+    return STEP_LOOP_FILE % "\n".join(lines)
+
+
+def test_a_step_loop_builds_timms_xception_rep():
+    """chain_lines with a StepLoop writes the members of a repeat's step once, in `for i in
+    range(reps):`, the list made before it and the members after it appended after it: the class
+    it writes passes the whitelist and, at each of Xception's block configurations, builds timm's
+    Block's `rep`, key for key (timm's weights load strictly), with equal outputs."""
+    from archspec.pytorch.compiler import load_source
+    timm_xception = pytest.importorskip("timm.models.xception")
+    text = _step_loop_text()
+    assert ("        layers = []\n        for i in range(reps):\n            if i > 0 or start_with_relu:\n"
+            "                layers.append(nn.ReLU(inplace=i > 0))\n            layers.extend(\n") in text
+    assert "        if stride != 1:\n            layers.append(nn.MaxPool2d(3, stride, 1))\n" in text
+    check_generated_source(text)
+    rep = load_source(text, "step_loop").Rep
+    torch.manual_seed(0)
+    for args in [(64, 128, 2, 2, False, True), (128, 256, 2, 2, True, True), (728, 728, 3, 1, True, True),
+                 (728, 1024, 2, 2, True, False), (8, 16, 4, 1, False, False)]:
+        peer = timm_xception.Block(*args).rep.eval()
+        for m in peer.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+        mine = rep(*args).eval()
+        mine.rep.load_state_dict(peer.state_dict(), strict=True)
+        x = torch.randn(1, args[0], 9, 9)
+        with torch.no_grad():
+            assert torch.equal(mine(x.clone()), peer(x.clone())), args
+
+
+def test_a_step_loop_admits_only_appends_under_tests_of_the_index_and_the_class_names():
+    """The step loop's count is a name of the class's, its index a fresh one, its body appends
+    to a list made before it, under tests of comparisons of arithmetic; anything else is refused."""
+    text = _step_loop_text()
+    check_generated_source(text)
+    head, test = "        for i in range(reps):\n", "            if i > 0 or start_with_relu:\n"
+    for old, evil in [(head, "        for i in range(len(dir())):\n"), (head, "        for i in range(reps ** 9):\n"),
+                      (head, "        for i in range(2, reps):\n"), (head, "        for i in range(layers):\n"),
+                      (head, "        for i in range(nope):\n"), (head, "        for reps in range(reps):\n"),
+                      (head, "        for out in range(reps):\n"), (head, "        for self in range(reps):\n"),
+                      (head, "        for j in (1, 2):\n"), (head, "        for i in range(reps, step=1):\n"),
+                      (test, "            if i.bit_length():\n"), (test, "            if layers:\n"),
+                      (test, "            if i > len(dir()):\n"), (test, "            if i > 0 or self:\n"),
+                      (test, "            if i > 0.5 or x:\n"), (test, "            if i > 0 or nope:\n"),
+                      ("inplace=i > 0", "inplace=i.bit_length() > 0"), ("inplace=i > 0", "inplace=i > nope"),
+                      ("inplace=i > 0", "inplace=i in layers"),
+                      (test, "            if i > 0:\n                layers.pop()\n            if i > 0:\n"),
+                      (test, "            self.x = i\n" + test), (test, "            hidden = 1\n" + test),
+                      (test, "            layers.insert(0, nn.ReLU())\n" + test),
+                      (test, "            other.append(nn.ReLU())\n" + test),
+                      ("        layers = []\n", "        layers = []\n        other = []\n"
+                                              "        for i in range(reps):\n            other.extend(layers)\n")]:
+        mutant = text.replace(old, evil, 1)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    outside = text.replace("nn.MaxPool2d(3, stride, 1)", "nn.MaxPool2d(3, stride, 1, "
+                           "ceil_mode=stride > 1)")
+    with pytest.raises(AssertionError, match="whitelist"):
+        check_generated_source(outside)          # a comparison as a keyword only inside a step loop
+
+
+def _stepped(*members: tuple[int, int | None], repeat: int = 26) -> Child:
+    """An nn.Sequential child whose members come from the spec entries at lines `members[k][0]`,
+    made by step `members[k][1]` of the repeat at line `repeat` (None: outside it)."""
+    children = [Child(str(k), [], [], node=None, subscope=ScopeNode(f"x.{k}", None)) for k in range(len(members))]
+    for m, (line, step) in zip(children, members):
+        at = None if step is None else (Loc("b.yaml", repeat, 15), step)
+        m.sub.scope = type("S", (), {"loc": Loc("b.yaml", line, 19), "step": at})()
+    return Child("rep", [], [], subscope=ScopeNode("x", None, children=children, sequential=True))
+
+
+def test_xceptions_chains_are_one_repeats_steps():
+    """Xception's `rep` at blocks of 2 and 3 steps, with and without step 0's ReLU, with and
+    without the pool after: one step's members (ReLU, Sepconv, BatchNorm), the ReLU built otherwise
+    at the first step (not in place: skip reads the block's input), under `i > 0 or
+    start_with_relu`; the pool the one member outside, after the steps."""
+    from archspec.pytorch.emit.classes import ClassPlanner
+    from archspec.pytorch.emit.members import step_test, steps_of
+    from archspec.pytorch.emit.scopes import ScopeTree
+    tree = ScopeTree(archspec.analyze("specs/xception.yaml"))
+    planner = ClassPlanner(tree, False)
+    blocks = [c for c in tree.root.children if c.local in ("block1", "block2", "block4", "block12")]
+    reps = [next(c for c in b.sub.children if c.local == "rep") for b in blocks]
+    steps = steps_of(reps, planner.ctor_key)
+    assert steps is not None and steps.counts == [2, 2, 3, 2] and steps.first == [True, False, False]
+    assert [planner.ctor(m).fn for _, m in steps.template] == ["nn.ReLU", "Sepconv", "nn.BatchNorm2d"]
+    assert [planner.ctor(m).fn for _, m in steps.outside] == ["nn.MaxPool2d"] and steps.before == 0
+    flags = {p: tuple(b.sub.scope.args[p] for b in blocks) for p in ("grow_first", "start_with_relu")}
+    tests = [step_test([[s[j] for s in chain] for chain in steps.there], flags, "i") for j in range(3)]
+    assert tests == ["i > 0 or start_with_relu", "", ""]
+    assert steps_of(reps[:1], planner.ctor_key) is not None and steps_of(reps[2:3], planner.ctor_key) is not None
+
+
+def test_steps_are_refused_where_a_loop_would_not_build_each_chain():
+    """Two repeats, a step missing or out of order, a member outside between steps, a step's
+    members out of spec order, members built two ways at later steps: no loop builds them all
+    (a member outside them comes before or after them as its spec entry does: `before`)."""
+    from archspec.pytorch.emit.members import step_test, steps_of
+    key = {}.get
+    good = _stepped((27, 0), (28, 0), (27, 1), (28, 1), (30, None))
+    assert steps_of([good, _stepped((28, 0), (27, 1), (28, 1), (27, 2), (28, 2))], key) is not None
+    assert steps_of([good, _stepped((27, 0), (28, 0), repeat=40)], key) is None         # another repeat
+    assert steps_of([_stepped((27, 0), (27, 0), (27, 1), (27, 1))], key) is not None   # an entry twice a step
+    assert steps_of([_stepped((27, 0), (27, 2))], key) is None                          # step 1 missing
+    assert steps_of([_stepped((27, 1), (27, 0))], key) is None                          # out of order
+    assert steps_of([_stepped((27, 0), (30, None), (27, 1))], key) is None              # outside between
+    assert steps_of([_stepped((28, 0), (27, 0))], key) is None                          # members out of order
+    assert steps_of([_stepped((30, None))], key) is None                                # no repeat
+    assert steps_of([_stepped((20, None), (27, 0)), _stepped((27, 0), (27, 1))], key).before == 1
+    built = {}
+
+    def twice(m: Child) -> object:          # the member of line 28 at steps 1 and 2 built two ways
+        return built.setdefault(m.sub.path, len(built)) if m.sub.scope.loc.line == 28 and m.sub.scope.step[1] else 0
+    assert steps_of([_stepped((27, 0), (28, 0), (27, 1), (28, 1), (27, 2), (28, 2))], twice) is None
+    assert steps_of([_stepped((27, 0), (28, 0), (27, 1), (28, 1))], twice) is not None   # once: one way
+    flags = {"flag": (True, False)}
+    assert step_test([[True, True], [True, True, True]], flags, "i") == ""
+    assert step_test([[False, True], [False, True, True]], flags, "i") == "i > 0"
+    assert step_test([[False, True], [True, True, True]], flags, "i") == "i > 0 or not flag"
+    assert step_test([[True, True], [False, False, False]], flags, "i") == "flag"
+    assert step_test([[True, False], [True, True, True]], flags, "i") is None         # the last step lacks it

@@ -737,6 +737,39 @@ def test_library_init_rules_match_torchvision():
     assert v.classifier[0].weight.std().item() == pytest.approx(0.01, rel=0.02)
 
 
+def test_init_calls_write_only_what_differs_from_torchs_defaults():
+    """emit (torch-free) leaves out an init argument at ir.InitRule's default: those defaults are
+    torch.nn.init's (and the spec's), and the shorter call draws what the full one draws."""
+    import dataclasses
+    import inspect
+
+    from archspec.frontend import spec
+    from archspec.ir import InitRule
+    from archspec.pytorch.emit.init import _ARGS, _weight_call
+    ours = {f.name: f.default for f in dataclasses.fields(InitRule)}
+    assert set(_ARGS) == set(spec.INIT_METHODS) - {"default"}
+    assert {k: f.default for k, f in spec.InitRule.model_fields.items()} == ours
+    for method, names in _ARGS.items():
+        torchs = inspect.signature(getattr(nn.init, f"{method}_")).parameters
+        assert {k: torchs[k].default for k in names} == {k: ours[k] for k in names}, method
+    assert _weight_call(InitRule("kaiming_normal")) == "nn.init.kaiming_normal_(m.weight)"
+    assert _weight_call(InitRule("normal", std=0.01)) == "nn.init.normal_(m.weight, std=0.01)"
+    rules = [InitRule(w) for w in _ARGS] + [
+        InitRule("kaiming_normal", mode="fan_out"), InitRule("kaiming_uniform", a=5 ** 0.5, mode="fan_out"),
+        InitRule("kaiming_normal", nonlinearity="relu"), InitRule("xavier_uniform", gain=2.0),
+        InitRule("trunc_normal", std=0.02), InitRule("normal", mean=0.5)]
+    for rule in rules:
+        assert isinstance(rule.weight, str)
+        full = {k: getattr(rule, k) for k in _ARGS[rule.weight]}
+        drawn = []
+        for call in (_weight_call(rule), f"nn.init.{rule.weight}_(m.weight, **{full!r})"):
+            m = nn.Linear(8, 32)                    # fan_in 8, fan_out 32: a dropped mode would show
+            torch.manual_seed(0)
+            eval(call, {"nn": nn, "m": m})
+            drawn.append(m.weight.detach().clone())
+        assert torch.equal(*drawn), rule
+
+
 def test_zero_init_residual_is_a_variant_of_a_few_lines(spec_file):
     """torchvision's zero_init_residual=True: the variant adds `zero:`, the family's rules stay."""
     path = spec_file(f"archspec: 1\nextends: {SPECS / 'resnet50.yaml'}\ninit: {{zero: ['layer*.*.bn3']}}\n")

@@ -73,6 +73,36 @@ def test_a_counted_run_from_a_later_step_admits_only_a_number_then_the_count(bui
             check_generated_source(mutant)
 
 
+def test_a_configuration_loop_admits_only_its_own_shapes(built):
+    """VGG's features as torchvision's make_layers, `for stage in stages:` / `for width in stage:`
+    over the configuration the class takes, appending members (under `if batch_norm:` too) and
+    carrying the width on, pass; another iterable, other statements or calls in either loop, an
+    else, and a loop over what is no parameter are refused."""
+    text = built["vgg16_bn"][1].read_text()
+    loop = "        for stage in stages:\n            for width in stage:\n"
+    assert loop in text and "                if batch_norm:\n" in text
+    for old, evil in [("for width in stage:", "for width in stages.__class__.__mro__:"),
+                      ("for width in stage:", "for width in range(9):"),
+                      ("for stage in stages:", "for stage in torch.load(stages):"),
+                      ("for stage in stages:", "for stage in layers:"),
+                      ("for stage in stages:", "for stage in stage_config:"),
+                      ("                in_channels = width\n", "                in_channels = width\n"
+                       "                self.extra = nn.Linear(1, 1)\n"),
+                      ("                in_channels = width\n", "                in_channels = stage\n"),
+                      ("                in_channels = width\n", "                layers.extend([nn.ReLU()])\n"),
+                      ("                in_channels = width\n", "                in_channels = width\n"
+                       "                print(width)\n"),
+                      ("            layers.append(nn.MaxPool2d(2))\n", "            layers.append(nn.MaxPool2d(2))\n"
+                       "            stage = width\n"),
+                      ("            layers.append(nn.MaxPool2d(2))\n", "            layers.append(nn.MaxPool2d(2))\n"
+                       "        else:\n            layers.append(nn.ReLU())\n"),
+                      ("if batch_norm:", "if getattr(torch, batch_norm):")]:
+        mutant = text.replace(old, evil, 1)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
     `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other
@@ -148,6 +178,45 @@ def test_a_guard_admits_only_a_name_of_the_class_compared_with_an_int(built):
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(mutant)
     forward = text.replace("out = self.conv1(x)", f"out = self.conv1(x) {good}")
+    with pytest.raises(AssertionError, match="whitelist"):       # __init__'s alone
+        check_generated_source(forward)
+
+
+def test_a_text_guard_admits_only_a_name_of_the_class_equal_to_a_word(built):
+    """A child a text parameter picks (emit/guard.py's `by_text`, emit/alternatives.py):
+    `Block(...) if kind == "proj" else None`, one of the class's names equal to a word, which
+    the signature takes with a word for its default (`kind="normal"`) and a `let:` may test
+    (`stride = 2 if kind == "down" else 1`); anything else there is refused."""
+    text = built["dpn68"][1].read_text()
+    good, default = 'if kind == "proj" else None', 'kind="normal"'
+    assert good in text and default in text
+    for evil in ['if kind == "proj x" else None', 'if kind == "_proj" else None', 'if kind != "proj" else None',
+                 'if kind < "proj" else None', 'if kind in "proj" else None', 'if kind == f"{dir()}" else None',
+                 'if kind == "proj" + kind else None', 'if "proj" == kind else None', 'if kind == b"proj" else None',
+                 'if kind == "proj\\n" else None', 'if kind.strip() == "proj" else None',
+                 'if kind == "proj" else print',
+                 'if kind == "proj" or 1 else None', 'if kind == "9proj" else None']:
+        mutant = text.replace(good, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    for evil in ['kind="a b"', 'kind="_normal"', 'kind=f"normal"', 'kind="normal\\n"', 'kind=b"normal"',
+                 'kind=["normal"]', 'kind="normal" if 1 else "x"']:
+        mutant = text.replace(default, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    let = 'stride = 2 if kind == "down" else 1'           # a `let:` reading it (DPN's stride)
+    assert let in text
+    for evil in ['stride = 2 if kind == "do wn" else 1', 'stride = 2 if kind != "down" else 1',
+                 'stride = 2 if kind == "down" + kind else 1', 'stride = 2 if kind == dir() else 1',
+                 'stride = 2 if kind.upper() == "DOWN" else 1', 'stride = print() if kind == "down" else 1',
+                 'stride = 2 if kind == "_down" else 1', 'stride = 2 if kind in ("down",) else 1']:
+        mutant = text.replace(let, evil)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+    forward = text.replace("x = self.c1x1_a(x)", f"x = self.c1x1_a(x) {good}")
     with pytest.raises(AssertionError, match="whitelist"):       # __init__'s alone
         check_generated_source(forward)
 
@@ -250,3 +319,84 @@ def test_readme_excerpts_are_the_generated_files(built):
     texts = [built[name][1].read_text() for name in ("resnet50", "resnet50", "convnext_tiny", "inception_v3")]
     for b, text in zip(blocks, texts):
         assert b.split("```")[0] in text
+
+
+# a toy whose unit projects its shortcut one of two ways, or not at all, as its `kind` says (DPN's dual path
+# block): FIRST and THIRD the two kinds, in either order (the class is met first with one alternative)
+PICKED = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {num_classes: 10}
+blocks:
+  proj:
+    params: {out: int, stride: 1}
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 1, stride: "${stride}", bias: false}
+      - bn: batchnorm
+  unit:
+    params: {c: int, kind: plain}
+    let: {stride: "${2 if kind == 'down' else 1}"}
+    nodes:
+      - wide: {use: proj, out: "${c}", in: input, when: "${kind == 'wide'}"}
+      - down: {use: proj, out: "${c}", stride: 2, in: wide, when: "${kind == 'down'}"}
+      - body: {op: conv, out: "${c}", k: 3, pad: 1, stride: "${stride}", in: input}
+      - {op: add, in: [body, down]}
+nodes:
+  - u1: {use: unit, c: 16, kind: FIRST}
+  - u2: {use: unit, c: 16}
+  - u3: {use: unit, c: 32, kind: THIRD}
+  - u4: {use: unit, c: 32}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+@pytest.mark.parametrize("first,third", [("down", "wide"), ("wide", "down")])
+def test_alternatives_a_text_parameter_picks_are_one_class(tmp_path, first, third):
+    """emit/alternatives.py: a block's structures that differ by which of its alternatives they
+    have (none, `wide` or `down`) are one class, which takes `kind` and builds each alternative
+    under its test in the spec's order, its `let:` written from it; each instance's state_dict
+    is its own, and it computes what the spec says (checked by hand here)."""
+    spec = tmp_path / "toy.yaml"
+    spec.write_text(PICKED.replace("FIRST", first).replace("THIRD", third))
+    path = tmp_path / "toy.py"
+    path.write_text(emit(archspec.analyze(str(spec))))
+    text = path.read_text()
+    assert text.count("class Unit") == 1 and "class Unit(nn.Module)" in text
+    assert "def __init__(self, in_channels, c, kind=\"plain\"):" in text
+    wide, down = text.index('self.wide = Proj(in_channels, c) if kind == "wide" else None'), text.index(
+        'self.down = Proj(in_channels, c, stride=2) if kind == "down" else None')
+    assert 'stride = 2 if kind == "down" else 1' in text and wide < down
+    assert f'self.u1 = Unit(3, 16, kind="{first}")' in text and "self.u2 = Unit(16, 16)\n" in text
+    check_generated_source(text)
+    result = _ruff("format", *SETTINGS, "--check", "--diff", str(path))
+    assert result.returncode == 0, result.stdout[:4000] + result.stderr
+    torch.manual_seed(0)
+    m = load_source(text).Model().eval()
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(str(spec)).state_dict_shapes()
+    x = torch.randn(2, 3, 8, 8)
+
+    def proj(p, y):
+        return p.bn(p.conv(y))
+    with torch.no_grad():
+        y = proj(getattr(m.u1, first), x) + m.u1.body(x)
+        y = y + m.u2.body(y)
+        y = proj(getattr(m.u3, third), y) + m.u3.body(y)
+        y = y + m.u4.body(y)
+        want = m.fc(torch.flatten(m.pool(y), 1))
+        assert torch.equal(m(x), want)
+
+
+def test_an_alternative_its_parameter_does_not_tell_is_not_built_under_it(tmp_path):
+    """`kind == "wide"` guards `wide` only where every instance of that kind has it: here the
+    wide unit that keeps the width has none (its `when:` reads the widths too), so each instance
+    still builds just what it has."""
+    spec = tmp_path / "toy.yaml"
+    spec.write_text(PICKED.replace("FIRST", "wide").replace("THIRD", "wide").replace("c: 32", "c: 16").replace(
+        "when: \"${kind == 'wide'}\"", "when: \"${kind == 'wide' and block_input.channels != c}\""))
+    text = emit(archspec.analyze(str(spec)))
+    assert 'if kind == "wide"' not in text
+    check_generated_source(text)
+    m = load_source(text).Model().eval()
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(str(spec)).state_dict_shapes()

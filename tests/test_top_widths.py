@@ -304,12 +304,45 @@ def test_wrn_takes_depth_where_its_double_breaks_the_constraint():
     """WRN's depth is 6n + 4: 56 (twice 28) is refused by the spec, so `vary` tries on to 58, which
     it builds. The class then writes each group's count as the spec computes it."""
     text = emit(analyze(str(SPECS / "wrn28_10.yaml")))
-    assert "    def __init__(self, num_classes=10, depth=28):\n" in text
-    assert "            *[WideBasic(640, 640) for _ in range((depth - 4) // 6 - 1)],\n" in text
+    assert "    def __init__(self, num_classes=10, k=10, depth=28):\n" in text
+    assert "            *[WideBasic(64 * k, 64 * k) for _ in range((depth - 4) // 6 - 1)],\n" in text
     cls = _model_class("wrn28_10")
     assert _built(cls, "wrn28_10") == 36_479_194       # 36.5M (Zagoruyko & Komodakis 2016, Table 3)
     for depth in (10, 16, 40):
         _built(cls, "wrn28_10", depth=depth)
+
+
+WRN_TEST = "            if stride != 1 or in_channels != out\n"
+
+
+def test_wrn_takes_k_each_block_deciding_its_shortcut():
+    """WRN's k (Zagoruyko & Komodakis 2016, Table 1: widths 16k, 32k, 64k) is the top class's: each
+    WideBasic builds its 1x1 shortcut itself under the block's `project` (emit/guard.py's
+    `let_test`), as the authors' block builds its convShortcut where not equalInOut, so that at k = 1
+    block1.0 (16 in, 16 out, stride 1) has none, as the spec built there: the same state_dict, and
+    the same outputs with the same weights. The source whitelist admits that test, no other form."""
+    text = emit(analyze(str(SPECS / "wrn28_10.yaml")))
+    assert ("        self.shortcut = (\n            nn.Conv2d(in_channels, out, 1, stride=stride, bias=False)\n"
+            + WRN_TEST + "            else None\n        )\n") in text
+    assert "            WideBasic(16, 16 * k),\n" in text
+    assert "        self.fc = nn.Linear(64 * k, num_classes)\n" in text
+    check_generated_source(text)
+    for evil in ("stride != 1 or in_channels != len(out)", "stride != 1 or out.real", "stride != 1.5 or in_channels",
+                 "print(stride) or in_channels != out", "stride != 1 or in_channel != out"):
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(text.replace(WRN_TEST, f"            if {evil}\n"))
+    cls = _model_class("wrn28_10")
+    for k in (1, 2, 4):
+        _built(cls, "wrn28_10", k=k, depth=10)
+    assert ("block1.0.shortcut.weight" in cls(depth=10).state_dict()) != (
+        "block1.0.shortcut.weight" in cls(k=1, depth=10).state_dict())
+    torch.manual_seed(0)
+    ours = cls(k=1, depth=10).eval()
+    spec = archspec.compile(SPECS / "wrn28_10.yaml", k=1, depth=10).eval()
+    spec.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), spec(x))
 
 
 # a repeat whose steps alternate: only the last is written alike to none before it
@@ -648,7 +681,9 @@ FUSED = [("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, 64), ("dpn68"
          ("resnest14d", {"stem_width": 24}, 64), ("res2net50_26w_4s", {"base_width": 14, "groups": 8}, 64),
          ("resnet20_cifar", {"n": 1}, 32), ("pyramidnet110", {"alpha": 84, "n": 2}, 32),
          ("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0}, 32),
-         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64)]
+         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64),
+         ("vgg16_bn", {"stages": ((16,), (24, 24), (512,))}, 64),      # its pairs' indices at another configuration
+         ("wrn_cifar", {"k": 1}, 32)]      # block1.0 without its shortcut: conv1 -> its bn1 no pair
 
 
 @pytest.mark.parametrize("name,values,size", FUSED, ids=[f[0] for f in FUSED])
@@ -668,3 +703,26 @@ def test_fuse_holds_at_the_other_values_the_top_class_takes(name, values, size):
         plain = model.eval()(x)
         fused = model.fuse()(x)
     assert (fused - plain).abs().max() <= 1e-5 * plain.abs().max()
+
+
+@pytest.mark.parametrize("name,oracle", [("vgg16_bn", "config_D"), ("vgg11", "config_A")])
+def test_vgg_takes_its_stage_configuration_as_torchvision_s_make_layers(name, oracle):
+    """VGG's features, torchvision's `make_layers(cfg, batch_norm)`: a loop over the stages the top
+    class takes (the spec's configuration its default) and, where the spec has them, the batch
+    norms under `batch_norm`. Built with other stages (other widths, another count of stages; the
+    last 512 wide, as the classifier's 512 * 7 * 7 inputs are written) or without the norms, it is
+    the spec built with that configuration (the oracle: the spec's own expansion, its graph's
+    state_dict shapes; archspec.compile would build the same loop, with that default)."""
+    text = emit(analyze(str(SPECS / f"{name}.yaml")))
+    assert ("        for stage in stages:\n            for width in stage:\n"
+            "                layers.append(nn.Conv2d(in_channels, width, 3, padding=1))\n") in text
+    assert ("                if batch_norm:\n" in text) == (name == "vgg16_bn")
+    cls = _model_class(name)
+    for stages in (((32,), (48, 64), (512, 512)), ((8, 8), (16,), (24, 24, 24), (40,), (512, 512, 512, 512))):
+        values = {"stages": stages, **({"batch_norm": False} if name == "vgg16_bn" else {})}
+        for chosen in ({"stages": stages}, values):
+            with torch.device("meta"):
+                ours = cls(**chosen)
+            g = analyze(str(SPECS / f"{name}.yaml"), **{oracle: [list(s) for s in stages]},
+                        **{k: v for k, v in chosen.items() if k != "stages"})
+            assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen

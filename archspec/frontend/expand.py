@@ -554,7 +554,8 @@ def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_e
             "arg_exprs": arg_exprs, "arg_env": {n: call_env[n] for n in sorted(read) if n in call_env
                                                 and n not in globals_ and _plain(call_env[n])},
             "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads,
-            "when": whole_expr(block.raw.get("when")), "guard_reads": block.guard_reads}
+            "when": whole_expr(block.raw.get("when")), "guard_reads": block.guard_reads,
+            "reads_apart": block.reads_apart}
 
 
 def _plain(v: Any) -> bool:

@@ -214,6 +214,14 @@ class Block:
         rest = {k: v for k, v in self.raw.items() if k != "when"}
         return self.structure_reads - _through(_reads_under(rest, False), self.raw.get("let") or {})
 
+    @cached_property
+    def reads_apart(self) -> dict[str, frozenset[str]]:
+        """Per `let:` value, the names its structure reads but where an expression reads that
+        value alone (WRN's `when: ${project}` and `in: ${'shortcut' if project else 'input'}`): a
+        class that builds the child under the value's own test decides those itself."""
+        lets = self.raw.get("let") or {}
+        return {k: frozenset(_through(_reads_under(self.raw, False, k), lets)) for k in lets}
+
 
 def _through(names: set[str], lets: dict) -> set[str]:
     """`names` and what the `let:` values among them read, and so on."""
@@ -244,13 +252,15 @@ def let_reads(raw: YDict) -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(_through(_reads_under(v, True), lets))) for k, v in lets.items()}
 
 
-def _reads_under(raw: Any, under: bool) -> set[str]:
-    """The names the `${...}` under a structure key of `raw` read (all of them where `under`)."""
+def _reads_under(raw: Any, under: bool, apart: str | None = None) -> set[str]:
+    """The names the `${...}` under a structure key of `raw` read (all of them where `under`), but
+    those of a text that reads the name `apart` alone."""
     if isinstance(raw, dict):
-        return set().union(*(_reads_under(v, under or k in _STRUCTURE) for k, v in raw.items()))
+        return set().union(*(_reads_under(v, under or k in _STRUCTURE, apart) for k, v in raw.items()))
     if isinstance(raw, list):
-        return set().union(*(_reads_under(v, under) for v in raw))
-    return names_read(raw) if under and isinstance(raw, str) else set()
+        return set().union(*(_reads_under(v, under, apart) for v in raw))
+    names = names_read(raw) if under and isinstance(raw, str) else set()
+    return set() if apart is not None and names == {apart} else names
 
 
 @dataclass

@@ -5,11 +5,14 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
 - one nn.Module class per block definition: instances that differ only in numbers share
   the class, whose constructor takes the numbers that differ as named arguments; a child
   that some instances lack and that passes its input through (a projection shortcut) is an
-  argument that may be None (`downsample=None`, `if self.downsample is not None:`); an
+  argument that may be None (`downsample=None`, `if self.downsample is not None:`), or, where
+  the block's boolean `let:` says where it is, built by the class under that test (WRN's
+  `self.shortcut = nn.Conv2d(...) if stride != 1 or in_channels != out else None`); an
   nn.Sequential child that lacks members at some instances is built member by member under a
   test of the block's parameters (`members`: MobileNetV2's `if t != 1: layers.append(...)`,
-  `self.conv = nn.Sequential(*layers)`); a block that needs several classes names each by what
-  sets it apart (`DualPathReduction`),
+  `self.conv = nn.Sequential(*layers)`); children a text parameter picks between are built
+  each under its test (`alternatives`: DPN's `... if kind == "proj" else None`); a block that
+  needs several classes names each by what sets it apart (`InceptionReduction`),
   numbered only where nothing nameable does; an op some instances lack runs under a flag,
   the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
   where it is absent may be the block's input (WRN's `identity = x`); a block that only wraps
@@ -23,6 +26,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`
   (a run of named children whose numbers grow by fixed steps as one comprehension, DPN's
   `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in range(11)]`);
+  the top class's nn.Sequential of stages of units alike but for their widths, each stage
+  closed by one module, is torchvision's VGG make_layers (`stageloop`): a loop over the stage
+  configuration the class takes, `for stage in stages: for width in stage:`, the norms under
+  the spec's flag (`if batch_norm:`);
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls

@@ -16,7 +16,7 @@ from .counts import Count
 from .ctorparams import parameterise
 from .expr import is_number
 from .forward import Absent, Forward, forward_lines
-from .guard import add_guards
+from .guard import add_guards, by_text
 from .layout import WIDTH, bracketed
 from .lift import Indexed
 from .members import MISSING, MemberId, member_ids
@@ -36,6 +36,12 @@ class ClassPlan:
     built: list[str] = field(default_factory=list)          # those it builds itself under a flag (an activation)
     absent: dict[str, str] = field(default_factory=dict)    # each child some lack -> what stands for it there
     guards: dict[str, str] = field(default_factory=dict)    # a child built under its block's `when:` -> the test
+    union: ScopeNode | None = None     # its structures' union, where they differ by alternatives (`alternatives`)
+    guard_params: dict[str, str] = field(default_factory=dict)   # of those, one a text parameter tells
+    #                                  (`kind == "proj"`: `guard.by_text`) -> that parameter, which the class takes
+    tested: dict[str, Child] = field(default_factory=dict)  # of those, one a boolean `let:` of the class says
+    #                                  where it is, built under that let's test (`ctorparams._build_tested`)
+    decided: set[str] = field(default_factory=set)          # those `let:` values: the class decides them itself
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
@@ -60,7 +66,10 @@ class ClassPlan:
 
     @property
     def rep(self) -> ScopeNode:
-        """The instance the class is written from: one with every optional child and input."""
+        """The instance the class is written from: one with every optional child and input, or
+        the union of its structures' alternatives (`union`)."""
+        if self.union is not None:
+            return self.union
         return next(sn for sn in self.instances if {c.local for c in sn.children} >= set(self.absent)
                     and not (self.same and sn.same)
                     and all(len(c.inputs) == self.tails[c.local][1] for c in sn.children if c.local in self.tails))
@@ -529,8 +538,9 @@ def _rep_first(plan: ClassPlan) -> Iterator[None]:
     planned from the first's children (`parameterise`), where its chains' members differ: the first
     in graph order may lack one (MobileNetV2's features.1)."""
     instances = plan.instances
-    if plan.members:
-        plan.instances = [plan.rep, *(sn for sn in instances if sn is not plan.rep)]
+    if plan.members or plan.guard_params:      # (a union's: the instance it names its values as)
+        rep = next(sn for sn in instances if sn.path == plan.rep.path)
+        plan.instances = [rep, *(sn for sn in instances if sn is not rep)]
     try:
         yield
     finally:
@@ -574,6 +584,7 @@ class ClassPlanner:
                 self._classify(sn, loop.forward if loop else forward.lines)
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
+            by_text(plan)
             with _rep_first(plan):
                 parameterise(self, plan)
                 add_guards(tree.graph, plan)
@@ -729,12 +740,24 @@ class ClassPlanner:
                 origins += [None] * len(steps)
             return steps
         out: list[tuple[str, Any]] = []
-        chains = self.plan_of[sn].members if sn in self.plan_of else {}
-        for c in own_children(sn):
+        plan = self.plan_of.get(sn)
+        chains = plan.members if plan is not None else {}
+        tested = plan.tested if plan is not None else {}
+        for c, lacks in _with_guarded(sn, plan):
             if c.local in chains:
                 self._chain_numbers(c, chains[c.local], out, origins)
                 continue
+            if lacks and c.local in tested:     # a child the class builds under its `let:` test, absent here
+                call = self.ctor(c)
+                assert call is not None and origins is None
+                out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
+                continue
             call = None if c.local in optional else self.ctor(c)
+            if lacks and call is not None:        # a guarded child it lacks (`_with_guarded`)
+                out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
+                if origins is not None:           # the spec's expressions, which any value of MISSING fits
+                    origins += _origins(call, c)
+                continue
             if call is not None:
                 _numbers(call, c.local, out)
                 if origins is not None:
@@ -759,3 +782,27 @@ class ClassPlanner:
     def chain_call(self, plan: ClassPlan, c: Child) -> Call:
         """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""
         return Call("nn.Sequential", tuple((str(k), self.ctor(m)) for k, (_, m) in enumerate(plan.members[c.local])))
+
+
+def _with_guarded(sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bool]]:
+    """The scope's own children and, in their place, the rep's children that a text parameter
+    guards (`guard.by_text`) or a `let:` tests (`_with_tested`) and the scope lacks (True), whose
+    numbers are MISSING (`members.fill`)."""
+    mine, absent = _with_tested(sn, plan)
+    if plan is None or not plan.guard_params or sn is plan.rep:
+        return [(c, c.local in absent) for c in mine]
+    have = {c.local: c for c in mine}
+    return [(have[c.local], c.local in absent) if c.local in have else (c, True) for c in own_children(plan.rep)
+            if c.local in have or c.local in plan.guard_params]
+
+
+def _with_tested(sn: ScopeNode, plan: ClassPlan | None) -> tuple[list[Child], set[str]]:
+    """A scope's own children, and in their place those its class builds under a test that it
+    lacks (`ClassPlan.tested`, the class's instance's): their locals."""
+    children = own_children(sn)
+    tested = plan.tested if plan is not None else {}
+    lacks = set(tested) - {c.local for c in children}
+    if plan is None or not lacks:
+        return children, lacks
+    order = [c.local for c in own_children(plan.rep)]
+    return sorted([*children, *(tested[t] for t in lacks)], key=lambda c: order.index(c.local)), lacks

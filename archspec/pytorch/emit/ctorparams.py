@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
 from .counts import block_counts, candidates
+from .guard import IN_CHANNELS, let_test
 from .ladder import ladder_adds
 from .lift import Indexed
 from .members import fill, member_ids_of, member_test
@@ -22,6 +23,7 @@ from .specexpr import Reads, SpecExprs, _expressions, _names_in, spec_exprs
 from .widthexpr import named_quotients
 
 if TYPE_CHECKING:
+    from ...ir import Graph
     from .classes import ClassPlan, ClassPlanner
     from .scopes import Child, ScopeTree
 
@@ -42,13 +44,12 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     origins: list[tuple[Child, str] | None] = []
     per_scope = [planner.positions_of(sn, plan.optional, None if k else origins) + planner.numbers_of.get(sn, [])
                  for k, sn in enumerate(plan.instances)]
-    n_ctor = len(origins)
-    labels = [lab for lab, _ in per_scope[0]]
+    n_ctor, labels = len(origins), [lab for lab, _ in per_scope[0]]
     namer = ParamNamer(planner.tree.graph, plan)
-    columns = _columns(plan, namer, per_scope) if labels else []
+    columns = _columns(plan, namer, per_scope, origins) if labels else []
     plan.origins = origins
-    spec = spec_exprs(planner.tree.graph, plan, namer, lambda sub: planner.plan_of[sub], planner.refuted)
-    written = spec.write_all(origins, columns, plan.optional)
+    spec = spec_exprs(planner.tree.graph, plan, namer, planner.plan_of.__getitem__, planner.refuted, _decided(planner))
+    written = spec.write_all(origins, _guarded_missing(plan, origins, per_scope, columns), plan.optional)
     reads = spec.reads
     if not all(map(namer.params.usable, [*reads.params, *reads.spec, *reads.lets])):     # a child's name
         written, reads = [None] * len(columns), Reads()
@@ -59,8 +60,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.slots = _varying(labels, columns, namer, reads.params, written)
     column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
-    plan.lets = list(reads.lets.items())
-    plan.spec_reads, plan.checked = set(reads.spec), spec.checked & set(reads.spec)
+    plan.lets, plan.spec_reads, plan.checked = list(reads.lets.items()), set(reads.spec), spec.checked & set(reads.spec)
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
     if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
@@ -69,10 +69,12 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     _member_counts(planner, plan, namer, column_of)
     _out_derived(plan, column_of, [(w, col) if w else None for w, col in zip(written, columns)])
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
+    _text_params(plan, column_of, namer)
     flags = _flag_params(plan, column_of, namer, planner.tree)
     plan.defaults = {**_defaults(plan, column_of), **reads.spec}
     plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
     _member_tests(plan, column_of, namer)
+    _tested_params(planner.tree.graph, plan, column_of, namer)
     if "num_classes" in column_of:
         plan.defaults["num_classes"] = column_of["num_classes"][0]
     _order_params(planner, plan, column_of)
@@ -85,12 +87,38 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
                   for s in plan.slots]      # an index a comprehension would name hides none of __init__'s names
 
 
-def _columns(plan: ClassPlan, namer: ParamNamer, per_scope: list[list[tuple[str, Any]]]) -> list[tuple]:
-    """Per number, its values over the instances; a member's that some lack (`members.fill`) filled."""
+def _columns(plan: ClassPlan, namer: ParamNamer, per_scope: list[list[tuple[str, Any]]],
+             origins: list[tuple[Child, str] | None]) -> list[tuple]:
+    """Per number, its values over the instances; a member's, or a guarded child's (`guard.by_text`),
+    that some lack (`members.fill`) filled: a guarded block's width (its input's, or one the spec
+    gives it as an expression) after a parameter of the class where one matches."""
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope]))
-    if not plan.members:
+    if not plan.members and not plan.guard_params and not plan.tested:
         return columns
-    return fill(columns, [*namer.columns(), *((name, col) for col, name in namer.lets().items())])
+    guarded = [o is not None and o[0].local in plan.guard_params and o[0].subscope is not None
+               and (o[1] == "in_channels" or o[0].sub.scope is not None and o[1] in o[0].sub.scope.arg_exprs)
+               for o in origins]
+    return fill(columns, [*namer.columns(), *((name, col) for col, name in namer.lets().items())], guarded)
+
+
+def _text_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
+    """The text parameters its guards read (`guard.by_text`), which it takes (DPN's `kind`)."""
+    for p in dict.fromkeys(plan.guard_params.values()):
+        if p in column_of:        # read by a `let:` too (DPN's `stride`: `specexpr`'s word tests)
+            continue
+        namer.params.take(p)
+        column_of[p] = tuple(sn.scope.args[p] for sn in plan.instances)     # type: ignore[union-attr]
+
+
+def _guarded_missing(plan: ClassPlan, origins: list[tuple[Child, str] | None], per_scope: list[list[tuple[str, Any]]],
+                     columns: list[tuple]) -> list[tuple]:
+    """The columns as the spec's expressions are tried on them: a number of a child built under a
+    text parameter's test (`guard.by_text`) MISSING where an instance lacks it, which any value fits."""
+    if not plan.guard_params:
+        return columns
+    raw = list(zip(*[[v for _, v in pos] for pos in per_scope]))
+    return [r if o is not None and o[0].local in plan.guard_params else col
+            for o, r, col in zip([*origins, *[None] * (len(columns) - len(origins))], raw, columns)]
 
 
 def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Reads, spec: SpecExprs) -> None:
@@ -308,7 +336,8 @@ def _says(values: dict[str, tuple], there: tuple[bool, ...]) -> list[tuple[str, 
 def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
     """An optional module that takes no numbers (an activation) and that a boolean of the block
     says where it is, the class builds itself under that flag (`self.relu = nn.ReLU() if relu
-    else None`, as timm's `apply_act`), rather than taking it as an argument."""
+    else None`, as timm's `apply_act`), rather than taking it as an argument; one that takes
+    numbers, under the test the boolean `let:` is (`_build_tested`)."""
     values = _bool_columns(plan)
     for local in list(plan.optional):
         child = next(c for c in plan.rep.children if c.local == local)
@@ -316,6 +345,67 @@ def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
         if call is not None and not planner.numbers_in(call) and _says(values, _presence(plan, local)):
             plan.optional.remove(local)
             plan.built.append(local)
+    _build_tested(planner, plan)
+
+
+def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """An optional module child that a boolean `let:` of the block says where it is, where that
+    `let:` is a test of the block's int parameters and its input's width (WRN's shortcut under
+    `project: ${stride != 1 or input.channels != out}`, `guard.let_test`): the class builds it
+    under that test (`ClassPlan.tested`), its numbers the class's own (MISSING where an instance
+    lacks it, `members.fill`), not its caller, whose numbers would then decide where it is; the
+    class decides that `let:` itself (`ClassPlan.decided`: `lift` leaves out of the block's
+    structure what only it reads). The instance the class is written from comes first (the
+    numbers' origins are its)."""
+    scope = plan.rep.scope
+    if scope is None or plan.members or plan.instances[0] is not plan.rep:
+        return
+    values = _bool_columns(plan)
+    locals_ = {c.local for c in plan.rep.children}
+    for local in list(plan.optional):
+        child = next(c for c in plan.rep.children if c.local == local)
+        there = _presence(plan, local)
+        for p, negated in _says(values, there) if child.node is not None else ():
+            text = scope.let_exprs.get(p)
+            if negated or text is None or any(sn.scope is None or sn.scope.let_exprs.get(p) != text
+                                              for sn in plan.instances):
+                continue
+            found = let_test(planner.tree.graph, plan.instances, text, there)
+            if found is not None and not set(found[1]) & locals_:
+                plan.optional.remove(local)
+                plan.tested[local] = child
+                plan.guards[local] = ast.unparse(found[0])      # its names the class's: `_tested_params`
+                plan.decided.add(p)
+                break
+
+
+def _decided(planner: ClassPlanner) -> dict[str, frozenset[str]]:
+    """Per block instance, the `let:` values its class decides itself (`_build_tested`)."""
+    return {sn.path: frozenset(p.decided) for sn, p in planner.plan_of.items() if p.decided}
+
+
+def _tested_params(g: Graph, plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
+    """The names the tests of `_build_tested` read, parameters of the class: the one of that name
+    where its values are the name's at each instance, else taken (a block parameter with its
+    declared default), else another name in the test."""
+    renamed: dict[str, str] = {}
+    for local in plan.tested:
+        test = ast.parse(plan.guards[local], mode="eval").body
+        for n in sorted({x.id for x in ast.walk(test) if isinstance(x, ast.Name)}):
+            col = tuple((g.shape_of(sn.inputs[0]) or (None,))[0] if n == IN_CHANNELS else sn.scope.args[n]  # type: ignore[union-attr]
+                        for sn in plan.instances)
+            if n in renamed or column_of.get(n) == col:
+                continue
+            name = n if n not in column_of and namer.params.usable(n) else namer.params.fresh(n)
+            namer.params.take(name)
+            column_of[name] = col
+            renamed[n] = name
+            for default in _declared(plan, n, col) if name == n else ():
+                plan.defaults[name] = default
+        for x in ast.walk(test):
+            if isinstance(x, ast.Name):
+                x.id = renamed.get(x.id, x.id)
+        plan.guards[local] = ast.unparse(test)
 
 
 def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer,
@@ -327,7 +417,8 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
     out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}")
-           for local in plan.absent if local not in plan.optional}
+           for local in plan.absent if local not in plan.optional and local not in plan.guard_params
+           and local not in plan.tested}
     for local, (n, _) in plan.tails.items():     # where a concatenation takes its last inputs (DLA's `level_root`)
         there = tuple(len(next(c for c in sn.children if c.local == local).inputs) > n for sn in plan.instances)
         out[local] = _flag_for(values, there, column_of, namer, f"with_{local}")

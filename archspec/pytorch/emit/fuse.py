@@ -19,6 +19,7 @@ from .scopes import ScopeTree
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
+    from .scopes import ScopeNode
 
 FUSE_DOC = "Fold each class's `fuse_pairs`, batch norms into the convs before them (eval mode)."
 FUSE_ERROR = "fuse() folds batch norms for inference: call eval() first"
@@ -48,6 +49,8 @@ def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, list[tuple[str, str]]]
     classed = {sn.path: sn for sn in tree.post_order() if not sn.sequential}    # the root is never sequential
     out: dict[ClassPlan, dict[tuple[str, str], None]] = {}
     for conv, norm in conv_bn_pairs(tree):
+        if _bypassed(planner, classed, conv, norm):
+            continue
         path = _common_scope(conv, norm)
         while path not in classed:
             path = parent(path)
@@ -56,6 +59,21 @@ def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, list[tuple[str, str]]]
     every = set(conv_bn_pairs(tree))
     return {plan: [p for p in pairs if not plan.members or _pair_everywhere(tree, plan, p, every)]
             for plan, pairs in out.items()}
+
+
+def _bypassed(planner: ClassPlanner, classed: dict[str, ScopeNode], conv: str, norm: str) -> bool:
+    """The batch norm is in a class's instance that the conv is not in, whose class builds a child
+    under its own test (`ClassPlan.tested`) that, where absent, leaves the instance's input (the
+    conv's output) to be read again: at another value of what the test reads (WRN's k = 1, where
+    block1.0 has no shortcut and adds its input back) fuse() would change the output."""
+    path = parent(norm)
+    while path and not conv.startswith(path + "."):
+        sn = classed.get(path)
+        plan = planner.plan_of.get(sn) if sn is not None else None
+        if plan is not None and any(plan.absent.get(t, "").startswith("<in ") for t in plan.tested):
+            return True
+        path = parent(path)
+    return False
 
 
 def _pair_everywhere(tree: ScopeTree, plan: ClassPlan, pair: tuple[str, str], every: set[tuple[str, str]]) -> bool:

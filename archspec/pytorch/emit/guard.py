@@ -6,21 +6,39 @@ child where it is there (`if self.se is not None:`), its input standing for it w
 
 A guard is written only in one narrow form, a comparison of one name of the caller's with an
 int (tests/source_check.py admits no other): the block's `when:` a comparison of the parameter
-with an int, the caller's argument the bare name it takes."""
+with an int, the caller's argument the bare name it takes.
+
+Or with a text: an optional child (`emit/optional.py`, else an argument that may be None) that
+a text parameter of the class's block says where it is, one value of it at every instance that
+has it and another at every one that lacks it (DPN's `kind`: the stage's first block projects,
+`self.c1x1_w_s1 = BnActConv(...) if kind == "proj" else None`, as timm's DualPathBlock builds
+it), the class builds itself under `kind == "proj"`, the value written by `literal`; the class
+takes the parameter, with the block's default, and a caller passes it where it differs.
+
+Or with a boolean `let:`: a module child that a boolean `let:` of its block says where it is
+(WRN's `project: ${stride != 1 or input.channels != out}`) is built under that `let:` written in
+the class's names (`let_test`): comparisons of names and ints joined by `or` / `and` (`stride !=
+1 or in_channels != out`, as the WideResNet of the paper's authors builds its `convShortcut`
+where `not equalInOut`)."""
 from __future__ import annotations
 
 import ast
+import re
 from typing import TYPE_CHECKING
 
-from ...frontend.expr import parse
+from ...errors import SpecError
+from ...frontend.expr import evaluate, parse
 from ...ir import INPUT, Graph, Scope, parent
+from ...limits import MAX_NAME
 from ...names import name_problem
+from ...ops.base import literal
 from .scopes import own_children
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
     from .scopes import ScopeNode
 
+WORD = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME - 1}}}")     # a text a guard compares with
 _COMPARE = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq)
 
 
@@ -98,3 +116,92 @@ def add_guards(g: Graph, plan: ClassPlan) -> None:
         e = test[1]
         plan.guards[c.local] = ast.unparse(ast.Compare(ast.Name(slot), e.ops, e.comparators))
         plan.absent[c.local] = c.inputs[0][len(rep.path) + 1:] if rep.path else c.inputs[0]    # (`_inner`)
+
+
+def by_text(plan: ClassPlan) -> None:
+    """The optional module children of the class that a text parameter of its block says where
+    they are (`_text_test`) become children it builds under that test (`plan.guards`), the
+    parameter read noted in `plan.guard_params`."""
+    rep = plan.rep
+    taken = {c.local.split(".")[0] for c in rep.children}
+    for local in list(plan.optional):
+        found = text_test(plan.instances, local)
+        if found is None or found[0] in taken:
+            continue
+        plan.optional.remove(local)
+        plan.guards[local], plan.guard_params[local] = found[1], found[0]
+
+
+def text_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
+    """(p, `p == "v"`) of a parameter p of the block, a word at every instance, whose value is v
+    at every instance that has the child and another at every one that lacks it."""
+    scopes = [sn.scope for sn in instances]
+    if not all(s is not None and s.block for s in scopes):
+        return None
+    there = [any(c.local == local for c in sn.children) for sn in instances]
+    for p in scopes[0].args:                            # type: ignore[union-attr]
+        col = [s.args.get(p) for s in scopes]           # type: ignore[union-attr]
+        if not all(type(v) is str and WORD.fullmatch(v) for v in col):
+            continue
+        have = {v for v, t in zip(col, there) if t}
+        if len(have) == 1 and have.isdisjoint(v for v, t in zip(col, there) if not t) and name_problem(p) is None:
+            return p, f"{p} == {literal(next(iter(have)))}"
+    return None
+
+
+IN_CHANNELS = "in_channels"     # `input.channels` of a block's `let:`, as its class names its input's width
+INPUT_CHANNELS = ("input", "channels")
+
+
+def let_test(g: Graph, sns: list[ScopeNode], text: str, there: tuple[bool, ...]) -> tuple[ast.expr, list[str]] | None:
+    """A block's boolean `let:` (`stride != 1 or input.channels != out`) as a test in its class's
+    names, `input.channels` written `in_channels`: comparisons of the block's int parameters, its
+    input's width and ints, joined by `or` / `and`, that the interpreter gives at each instance
+    as `there` says (the test decides nothing: the graph does). (the test, the names it reads in
+    order), or None."""
+    try:
+        e = parse(text)
+    except Exception:          # noqa: BLE001 - the spec checked it: any other is no test
+        return None
+    first = sns[0].scope
+    names: list[str] = []
+    out = _own(e, first.args if first is not None else {}, names)
+    if out is None:
+        return None
+    for sn, t in zip(sns, there):
+        shape = g.shape_of(sn.inputs[0]) if len(sn.inputs) == 1 else None
+        s = sn.scope
+        if s is None or not shape or any(type(s.args.get(n)) is not int for n in names if n != IN_CHANNELS):
+            return None
+        env = {**{n: s.args[n] for n in names if n != IN_CHANNELS}, IN_CHANNELS: shape[0]}
+        try:
+            if evaluate(ast.unparse(out), env) is not t:
+                return None
+        except SpecError:
+            return None
+    return out, names
+
+
+def _own(e: ast.AST, args: dict, names: list[str]) -> ast.expr | None:
+    """`e` in the class's names, where it is comparisons of them and ints joined by or / and."""
+    if isinstance(e, ast.BoolOp):
+        parts = [p for v in e.values if (p := _own(v, args, names)) is not None]
+        return ast.BoolOp(e.op, parts) if len(parts) == len(e.values) else None
+    if isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], _COMPARE):
+        left, right = _side(e.left, args, names), _side(e.comparators[0], args, names)
+        return None if left is None or right is None else ast.Compare(left, e.ops, [right])
+    return None
+
+
+def _side(e: ast.AST, args: dict, names: list[str]) -> ast.expr | None:
+    if isinstance(e, ast.Constant) and type(e.value) is int:
+        return ast.Constant(e.value)
+    if isinstance(e, ast.Name) and e.id in args and e.id != IN_CHANNELS and name_problem(e.id, generated=True) is None:
+        name = e.id
+    elif isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and (e.value.id, e.attr) == INPUT_CHANNELS:
+        name = IN_CHANNELS
+    else:
+        return None
+    if name not in names:
+        names.append(name)
+    return ast.Name(name)

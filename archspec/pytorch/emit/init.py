@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import fnmatch
 import re
 
@@ -89,19 +90,25 @@ def _literal_prefix(pattern: str) -> str:
     return pattern[:cut]
 
 
+# The rule's fields each method passes to torch.nn.init, by keyword. ir.InitRule's defaults are
+# torch's own (tests/test_compile.py holds them to torch.nn.init's signatures), so an argument at
+# its default is left out, as torchvision leaves it: `nn.init.kaiming_normal_(m.weight)`.
+_ARGS = {"kaiming_normal": ("a", "mode", "nonlinearity"), "kaiming_uniform": ("a", "mode", "nonlinearity"),
+         "xavier_normal": ("gain",), "xavier_uniform": ("gain",),
+         "normal": ("mean", "std"), "trunc_normal": ("mean", "std")}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(InitRule)}
+
+
 def _weight_call(rule: InitRule) -> str | None:
-    """The torch.nn.init call on `m.weight`; None where the rule leaves the default."""
+    """The torch.nn.init call on `m.weight`, with the arguments not at torch's defaults; None
+    where the rule leaves the module's own initialisation."""
     w = rule.weight
     if not isinstance(w, str):
         return f"nn.init.constant_(m.weight, {literal(float(w))})"
-    if w.startswith("kaiming"):
-        a = f"a={literal(rule.a)}, " if rule.a else ""
-        return f"nn.init.{w}_(m.weight, {a}mode={literal(rule.mode)}, nonlinearity={literal(rule.nonlinearity)})"
-    if w.startswith("xavier"):
-        return f"nn.init.{w}_(m.weight, gain={literal(rule.gain)})"
-    if w in ("normal", "trunc_normal"):
-        return f"nn.init.{w}_(m.weight, {literal(rule.mean)}, {literal(rule.std)})"
-    return None
+    if w not in _ARGS:
+        return None
+    args = [f"{k}={literal(getattr(rule, k))}" for k in _ARGS[w] if getattr(rule, k) != _DEFAULTS[k]]
+    return f"nn.init.{w}_({', '.join(['m.weight', *args])})"
 
 
 def _rule_lines(rule: InitRule, weight: bool | None, bias: bool | None) -> list[str]:

@@ -75,8 +75,10 @@ class Lifter:
     index read, (name, value)."""
 
     def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
-                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False) -> None:
+                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False,
+                 decided: dict[str, frozenset[str]] | None = None) -> None:
         self.g, self.own, self.name = g, own, name
+        self.decided = decided or {}      # per block instance, the `let:` values its class decides itself
         self.choices = choices            # a width's `a if test else b` and `floor(w * c)` written with names
         self.folded: set[str] = set()
         self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
@@ -287,7 +289,10 @@ class Lifter:
         while at is not None and at is not self.own:
             passed = self.channels is not None and self._block(at.path) is self.own
             counted = _names(parse(below.count)) if passed and below is not None and below.count else set()
-            for n in sorted(at.structure_reads - tested(at)):       # (its caller tests that `when:`)
+            reads = at.structure_reads
+            for let in self.decided.get(at.path, ()):        # (its class tests that `let:`: `_build_tested`)
+                reads = reads & at.reads_apart.get(let, reads)
+            for n in sorted(reads - tested(at)):       # (its caller tests that `when:`)
                 if ((n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs)
                         and n not in counted):
                     self._deps(n, at, False)

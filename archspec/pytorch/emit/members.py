@@ -5,10 +5,14 @@ does, `layers = [...]`, `if t != 1: layers.append(...)`, `self.conv = nn.Sequent
 that each instance's members, and so its state_dict keys, are its own. A member is told apart by
 the spec entry it comes from (its YAML location, and which of that entry's members it is); the
 chains of one child join where each is their union in spec order with some members left out, and
-a member of one entry is built alike wherever it is."""
+a member of one entry is built alike wherever it is. Chains whose repeats run another count of
+steps (Xception's `rep` of `reps` steps) are one repeat's steps (`steps_of`): a loop over them in
+__init__ builds each (`StepLoop`, timm's `for i in range(reps):`), each member of a step under a
+test of the index (`step_test`: `if i > 0 or start_with_relu:`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .layout import WIDTH
@@ -73,22 +77,134 @@ def union(children: Sequence[Child], key: Callable[[Child], Any]) -> list[tuple[
     return sorted(found.items(), key=lambda item: item[0])
 
 
-def fill(columns: list[tuple], candidates: list[tuple[str, tuple]]) -> list[tuple]:
+StepKey = tuple[Place, int]      # a member of a repeat's step: (its spec entry, which of that entry's members)
+
+
+@dataclass(eq=False)
+class Steps:
+    """nn.Sequential children of one name in several structures that are each the members of one
+    repeat's steps, 0 .. n - 1 with n the chain's own, between members outside it: what a loop over
+    the steps builds (`StepLoop`). `template`: a step's members in spec order, each with a chain's
+    member built as it is at every step after the first (the first may build it otherwise: timm's
+    `nn.ReLU(inplace=False)` there); `first`, by template member, that the first step builds it
+    otherwise somewhere; `counts`, per chain, its steps; `there`, per chain, per step, which
+    template members it has; `outside`, the union of the members before and after the repeat
+    (`union`), `before` how many of those come first."""
+    where: Place
+    template: list[tuple[StepKey, Child]]
+    first: list[bool]
+    counts: list[int]
+    there: list[list[tuple[bool, ...]]]
+    outside: list[tuple[MemberId, Child]]
+    before: int
+
+
+def steps_of(children: Sequence[Child], key: Callable[[Child], Any]) -> Steps | None:
+    """The chains as one repeat's steps (`Steps`), where each is members outside it, the steps of
+    one repeat in order, members outside it, and every step's members are in spec order; else None."""
+    split = [_split(c) for c in children]
+    if any(s is None for s in split) or len({s[0] for s in split if s is not None}) != 1:
+        return None
+    firsts: dict[StepKey, dict[str, Child]] = {}
+    laters: dict[StepKey, dict[str, Child]] = {}
+    for s in split:
+        assert s is not None
+        for j, step in enumerate(s[2]):
+            for k, m in step:
+                (laters if j else firsts).setdefault(k, {}).setdefault(repr(key(m)), m)
+    template = sorted({*firsts, *laters})
+    if any(len(laters.get(k, {})) > 1 or len(firsts.get(k, {})) > 1 for k in template):
+        return None             # built otherwise at two later steps, or two ways at the first
+    first = [k in firsts and k in laters and firsts[k].keys() != laters[k].keys() for k in template]
+    outside = _outside([s[1] for s in split if s is not None], key)
+    where = split[0][0] if split[0] is not None else None
+    if outside is None or where is None:
+        return None
+    return Steps(where, [(k, next(iter((laters.get(k) or firsts[k]).values()))) for k in template], first,
+                 [len(s[2]) for s in split if s is not None],
+                 [[tuple(k in dict(step) for k in template) for step in s[2]] for s in split if s is not None],
+                 outside, sum(1 for i, _ in outside if i[0] < where))
+
+
+def _split(c: Child) -> tuple[Place, list[tuple[MemberId, Child]], list[list[tuple[StepKey, Child]]]] | None:
+    """A chain's repeat, its members outside the repeat, and its steps (each its members by
+    StepKey); None where it has no repeat, two, or lacks a step. (`member_ids` has the chain in spec
+    order: steps in order, each step's members in their entries' order, none outside the repeat
+    between two of its members.)"""
+    ids = member_ids(c)
+    if ids is None:
+        return None
+    wheres = {w for w, _, e, _ in ids if w != e}
+    if len(wheres) != 1:
+        return None
+    steps: list[list[tuple[StepKey, Child]]] = []
+    outside: list[tuple[MemberId, Child]] = []
+    for (w, i, e, occ), m in zip(ids, c.sub.children):
+        if w == e:
+            outside.append(((w, i, e, occ), m))
+        elif i == len(steps) - 1:
+            steps[-1].append(((e, occ), m))
+        elif i == len(steps):
+            steps.append([((e, occ), m)])
+        else:
+            return None         # a step missing
+    return next(iter(wheres)), outside, steps
+
+
+def _outside(outside: list[list[tuple[MemberId, Child]]],
+             key: Callable[[Child], Any]) -> list[tuple[MemberId, Child]] | None:
+    """The union of the chains' members outside the repeat, in spec order, each built alike
+    wherever it is (a chain's members are in spec order: one comes before the steps or after them
+    in every chain)."""
+    found: dict[MemberId, Child] = {}
+    for members in outside:
+        for i, m in members:
+            if key(found.setdefault(i, m)) != key(m):
+                return None
+    return sorted(found.items(), key=lambda item: item[0])
+
+
+def step_test(there: list[list[bool]], flags: dict[str, tuple[bool, ...]], index: str) -> str | None:
+    """The test, of the step's index and a boolean of the block's, under which a loop over the
+    steps builds a member that chain c has at step j where `there[c][j]`: "" where every step has
+    it, `i > 0` where all but the first do, `i > 0 or flag` (`start_with_relu`) where those and the
+    first at the chains where the flag is true (or false: `not flag`) do, `flag` where every step
+    of those chains does; None where none of these says it."""
+    if all(all(steps) for steps in there):
+        return ""
+    if all(not steps[0] and all(steps[1:]) for steps in there):
+        return f"{index} > 0"
+    later = all(all(steps[1:]) for steps in there)
+    every = all(len(set(steps)) == 1 for steps in there)
+    for name, col in flags.items():
+        for negated in (False, True):
+            says = tuple(v != negated for v in col)
+            flag = f"not {name}" if negated else name
+            if later and all(steps[0] == t for steps, t in zip(there, says)):
+                return f"{index} > 0 or {flag}"
+            if every and all(steps[0] == t for steps, t in zip(there, says)):
+                return flag
+    return None
+
+
+def fill(columns: list[tuple], candidates: list[tuple[str, tuple]], named: Sequence[bool] = ()) -> list[tuple]:
     """Each number of a member an instance lacks (MISSING) given a value: the one value it has
     wherever the member is (a kernel size stays a number), else that of the block parameter,
     `let:` value or width that is the column wherever the member is, else its first. Only which
-    expression writes the number reads it: an instance builds no member it lacks."""
+    expression writes the number reads it: an instance builds no member it lacks. Where `named`
+    says so (a child that one instance alone may have: `guard.by_text`), a parameter's column
+    comes first."""
     out = []
-    for col in columns:
+    for k, col in enumerate(columns):
         there = [v is not MISSING for v in col]
         if all(there):
             out.append(col)
             continue
         kept = [v for v, t in zip(col, there) if t]
-        named = next((c for _, c in candidates if len(c) == len(col) and all(
+        named_col = next((c for _, c in candidates if len(c) == len(col) and all(
             not t or _same(a, v) for a, v, t in zip(c, col, there))), None)
-        if named is not None and len(set(map(repr, kept))) > 1:
-            out.append(tuple(v if t else a for a, v, t in zip(named, col, there)))
+        if named_col is not None and (len(set(map(repr, kept))) > 1 or k < len(named) and named[k]):
+            out.append(tuple(v if t else a for a, v, t in zip(named_col, col, there)))
         else:
             out.append(tuple(v if t else kept[0] for v, t in zip(col, there)))
     return out
@@ -119,31 +235,60 @@ def member_test(there: tuple[bool, ...], columns: dict[str, tuple], defaults: di
 Render = Callable[[Any, str, int, int], str]
 
 
-def chain_lines(target: str, var: str, members: list[Any], tests: dict[int, str], render: Render) -> list[str]:
+@dataclass(frozen=True)
+class StepLoop:
+    """Members `first` .. `end - 1` of a chain are one step of a repeat, built once per step by a
+    loop in __init__ as timm's Xception Block builds its `rep`: `for i in range(reps):`, each
+    member's numbers and test written from the step's index `index` (`if i > 0 or
+    start_with_relu:`), `count` the constructor's name for the number of steps."""
+    index: str
+    count: str
+    first: int
+    end: int
+
+
+def chain_lines(target: str, var: str, members: list[Any], tests: dict[int, str], render: Render,
+                loop: StepLoop | None = None) -> list[str]:
     """__init__'s lines that build an nn.Sequential child member by member, as torchvision's
     InvertedResidual does: the members every instance has in a list `var`, each that some lack
-    appended under its test (`tests`, by member), then `self.<target> = nn.Sequential(*var)`.
+    appended under its test (`tests`, by member), then `self.<target> = nn.Sequential(*var)`;
+    with `loop`, its members in a for loop over the steps (`StepLoop`), the list made before it.
     `render(member, indent, start, end)` writes a member's constructor, laid out as ruff does."""
     ind = " " * 8
+    placed = list(enumerate(members))
+    if loop is None:
+        return [*_built(var, placed, tests, ind, render, False), f"{ind}self.{target} = nn.Sequential(*{var})"]
+    out = _built(var, placed[:loop.first], tests, ind, render, False) or [f"{ind}{var} = []"]
+    out += [f"{ind}for {loop.index} in range({loop.count}):",
+            *_built(var, placed[loop.first:loop.end], tests, ind + "    ", render, True),
+            *_built(var, placed[loop.end:], tests, ind, render, True)]
+    return [*out, f"{ind}self.{target} = nn.Sequential(*{var})"]
+
+
+def _built(var: str, members: list[tuple[int, Any]], tests: dict[int, str], ind: str, render: Render,
+           made: bool) -> list[str]:
+    """The lines that put members (by their places in the chain) in the list `var`: a run of those
+    under no test listed (the list's first lines, where it is not `made` yet) or extended, one
+    appended, each under a test appended under it."""
     out: list[str] = []
     k = 0
     while k < len(members):
-        if k in tests:
-            out += [*([f"{ind}{var} = []"] if not out else []), f"{ind}if {tests[k]}:",
-                    *_appended(f"{var}.append(", members[k], ind + "    ", render)]
+        if members[k][0] in tests:
+            out += [*([f"{ind}{var} = []"] if not (out or made) else []), f"{ind}if {tests[members[k][0]]}:",
+                    *_appended(f"{var}.append(", members[k][1], ind + "    ", render)]
             k += 1
             continue
         run = []
-        while k < len(members) and k not in tests:
-            run.append(members[k])
+        while k < len(members) and members[k][0] not in tests:
+            run.append(members[k][1])
             k += 1
-        if not out:
+        if not (out or made):
             out += _listed(f"{var} = ", "", run, ind, render)
         elif len(run) == 1:
             out += _appended(f"{var}.append(", run[0], ind, render)
         else:
             out += _listed(f"{var}.extend(", ")", run, ind, render)
-    return [*out, f"{ind}self.{target} = nn.Sequential(*{var})"]
+    return out
 
 
 def _appended(head: str, member: Any, ind: str, render: Render) -> list[str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
 from ...names import name_problem
+from .alternatives import join
 from .exchange import listed
 from .ladder import ladder_adds
 from .members import union
@@ -67,6 +68,10 @@ class Joiner:
         self.tests += sum(planner.children_of[p] + len(sn.children) for p in plans)
         _check_tests(self.tests, sn)
         for plan in plans:
+            if plan.union is not None:      # a union of alternatives (emit/alternatives.py)
+                if join(self, plan, sn):
+                    return plan
+                continue
             if self._same_inputs(plan, sn):
                 return plan
             tails = concat_tails(self.planner, plan, sn)
@@ -82,6 +87,8 @@ class Joiner:
                 plan.optional = [o for o in joined if o in modules]
                 plan.ladder_varies = len({bool(self._adds(i)) for i in members}) > 1
                 plan.members = chains
+                return plan
+            if joined is None and join(self, plan, sn):
                 return plan
         return None
 

@@ -20,6 +20,7 @@ from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
 from .members import chain_lines
 from .scopes import Child, ScopeTree, located, numbered, own_children
+from .stageloop import default, local_names, loop_lines, named, stage_loop
 from .vary import refuted
 
 LOOP_MIN = 3              # named children in a row that one loop registers, at the least
@@ -159,46 +160,74 @@ class _ClassWriter:
         defaults = self.plan.defaults
         params = [f"{p}={literal(defaults[p])}" if p in defaults else p for p in self.plan.params]
         optional = [f"{o}=None" for o in self.plan.optional]
-        lines = ["    " + bracketed("def __init__", ["self", *params, *optional], ":", "    "),
-                 "        super().__init__()"]
+        lines = ["        super().__init__()"]
         lines += [f"        {name} = {expr}" for name, expr in self.plan.lets]
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
         loop = self.planner.loop_of.get(self.plan.rep)
+        taken = Namespace(self._names())
         made: list[tuple[str, str | None, str]] = []        # per child: its name, its call where plain, its line
         for c in [] if loop else own_children(self.plan.rep):     # names: checked by names.check_name
-            if c.local in self.plan.optional:
-                made.append((c.local, None, f"        self.{c.local} = {c.local}"))
-                continue
-            if c.local in self.plan.members:
-                made.append((c.local, None, "\n".join(self._chain(c, slots))))
-                continue
-            call = self.planner.ctor(c)
-            if c.local in self.plan.guards and call is not None:
-                made.append((c.local, None, "\n".join(self._guarded(c.local, call, slots))))
-                continue
-            if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
-                flag, negated = self.plan.flags[c.local]
-                made.append((c.local, None, f"        self.{c.local} = {render_call(call, iter(()), '')} if "
-                                            f"{'not ' if negated else ''}{flag} else None"))
-                continue
-            if call is not None:
-                register = "register_parameter" if c.param else "add_module"
-                head = f"self.{c.local} = " if c.local.isidentifier() else f"self.{register}({literal(c.local)}, "
-                wrap = "nn.Parameter(" if c.param else ""
-                with located(c):
-                    text = render_call(call, slots, "        ", len(head) + len(wrap),
-                                       bool(wrap) + (not c.local.isidentifier()), self._runs(c.local),
-                                       taken=self._names())
-                made.append((c.local, text if head.startswith("self.") and not wrap else None,
-                             f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier()))))
+            if (one := self._child(c, slots, taken, params)) is not None:
+                made.append(one)
         lines += looped(made, self._names())
         if loop is not None:
             lines += self._loop(loop)
         if self.init:
             lines.append("        self.init_weights()")
-        return lines
+        return ["    " + bracketed("def __init__", ["self", *params, *optional], ":", "    "), *lines]
+
+    def _child(self, c: Child, slots: Iterator[str | None], taken: Namespace,
+               params: list[str]) -> tuple[str, str | None, str] | None:
+        """A child's (name, its call where a plain assignment, its lines); a configuration loop's
+        parameters (`stageloop`) added to `params`."""
+        if c.local in self.plan.optional:
+            return c.local, None, f"        self.{c.local} = {c.local}"
+        if c.local in self.plan.members:
+            return c.local, None, "\n".join(self._chain(c, slots))
+        call = self.planner.ctor(c)
+        if c.local in self.plan.guards and call is not None:
+            return c.local, None, "\n".join(self._guarded(c.local, call, slots))
+        if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
+            flag, negated = self.plan.flags[c.local]
+            return c.local, None, (f"        self.{c.local} = {render_call(call, iter(()), '')} if "
+                                   f"{'not ' if negated else ''}{flag} else None")
+        if call is None:
+            return None
+        if self.root and call.fn == "nn.Sequential":
+            mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
+            slots = iter(mine)
+            if (staged := self._staged(c, call, mine, taken, params)) is not None:
+                return c.local, None, staged
+        register = "register_parameter" if c.param else "add_module"
+        head = f"self.{c.local} = " if c.local.isidentifier() else f"self.{register}({literal(c.local)}, "
+        wrap = "nn.Parameter(" if c.param else ""
+        with located(c):
+            text = render_call(call, slots, "        ", len(head) + len(wrap),
+                               bool(wrap) + (not c.local.isidentifier()), self._runs(c.local),
+                               taken=self._names())
+        return (c.local, text if head.startswith("self.") and not wrap else None,
+                f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
+
+    def _staged(self, c: Child, call: Call, slots: list[str | None], taken: Namespace,
+                params: list[str]) -> str | None:
+        """The top class's nn.Sequential child built by a configuration loop (emit/stageloop.py)
+        where its numbers are all written as values (`slots`), its configuration and flag added to
+        `params`; None where no loop builds it."""
+        found = stage_loop([v for _, v in call.args])
+        if found is None or any(s is not None for s in slots):
+            return None
+        scope = c.sub.scope if c.subscope is not None else None
+        naming = named(c, found, self.g.meta.params, scope.structure_reads if scope else frozenset())
+        names = local_names(taken, *naming) if naming else None
+        if naming is None or names is None:
+            return None
+        config, flag = naming
+        params += [default(config, found.stages)] + ([f"{flag}=True"] if flag else [])
+        with located(c):
+            return "\n".join(loop_lines(c.local, found, names, flag, lambda m, s, indent, start, end: render_call(
+                m, iter(s), indent, start, end)))
 
     def _guarded(self, local: str, call: Call, slots: Iterator[str | None]) -> list[str]:
         """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out

@@ -29,10 +29,12 @@ from ...errors import SpecError
 from ...frontend.expr import ShapeView, evaluate, parse
 from ...ir import Graph, Node, Scope, parent
 from ...names import name_problem
+from ...ops.base import literal
 from .classnames import ParamNamer, as_tuple
-from .guard import guard_only, unguarded
+from .guard import WORD, guard_only, unguarded
 from .lift import Unliftable, floor_of_product, floored_names, lifted
 from .lift import constant as lift_constant
+from .members import MISSING
 from .scopes import Child, ScopeNode, own_children
 from .steps import stepped
 from .widthexpr import IN_WIDTH as _IN_WIDTH
@@ -217,7 +219,7 @@ class SpecExprs:
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         self.folded |= self.tracked[0].folded if self.tracked else set()
         loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
-        self.follow = _widths_follow(self.widths, origins, written)
+        self.follow = _widths_follow(self.widths, origins, written, [i.sn for i in self.instances])
         if not self.follow and not self.top:      # SKNet's `out // 2`: a chunk's width, by number
             loose = set(self.reads.spec) & self._shaping(optional) - SAFE_ON_TOP    # (a rate sets none)
         if loose:
@@ -291,8 +293,8 @@ class SpecExprs:
         block = child.subscope is not None and not child.sub.sequential
         rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
                                    block and arg in self.child(child.sub).free)
-        if not all(type(v) is int for v in column) and not (rate or _rates(column) and block):    # a factor too
-            return None
+        if not all(type(v) is int or v is MISSING for v in column) and not (rate or _rates(column) and block):
+            return None         # (MISSING: a child built under a guard that instance lacks, `guard.by_text`)
         texts: Iterator[tuple[Keys, str]]
         index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
         if index is None:
@@ -361,7 +363,7 @@ class SpecExprs:
         if not all(n in env for n in _names_in(text)):      # a repeat's `i`: no need to raise to know
             return False
         try:
-            return all(type(v := evaluate(text, {**inst.env, **index})) is type(c) and v == c
+            return all(c is MISSING or type(v := evaluate(text, {**inst.env, **index})) is type(c) and v == c
                        for inst, c in zip(self.instances, column))
         except SpecError:
             return False
@@ -389,6 +391,8 @@ class SpecExprs:
             return ast.UnaryOp(node.op, self._rewrite(node.operand, reads, within, index))
         if isinstance(node, ast.Name) and type(index.get(node.id)) is int:
             return ast.Constant(index[node.id])
+        if isinstance(node, ast.IfExp) and _word_test(self, node.test, reads, within):
+            return _word_choice(node, lambda e: self._rewrite(e, reads, within, index))
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
@@ -397,7 +401,7 @@ class SpecExprs:
             return floored
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
-            reads.params["in_channels"] = self._column("in_channels")
+            reads.params["in_channels"] = _column(self.instances, "in_channels")
             return ast.Name("in_channels")
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
@@ -420,7 +424,7 @@ class SpecExprs:
 
     def _read(self, name: str, reads: Reads, within: tuple[str, ...]) -> None:
         if name in self.params:
-            reads.params[name] = self._column(name)
+            reads.params[name] = _column(self.instances, name)
         elif name in self.let_exprs and name not in within:
             if name not in reads.lets:
                 tree = parse(self.let_exprs[name])
@@ -435,10 +439,38 @@ class SpecExprs:
         """A `let:` local's values over the instances."""
         return tuple(i.env[name] for i in self.instances)
 
-    def _column(self, name: str) -> tuple:
-        if name == "in_channels":
-            return tuple(i.env["input"].get("channels") for i in self.instances)
-        return tuple(as_tuple(i.env[name]) for i in self.instances)
+
+def _column(instances: list[Instance], name: str) -> tuple:
+    """A parameter's values over the instances (the input's width for `in_channels`)."""
+    if name == "in_channels":
+        return tuple(i.env["input"].get("channels") for i in instances)
+    return tuple(as_tuple(i.env[name]) for i in instances)
+
+
+def _word_test(sx: SpecExprs, test: ast.expr, reads: Reads, within: tuple[str, ...]) -> bool:
+    """`kind == 'down'` (DPN's stride): a text parameter of the block, a word at every instance,
+    equal to a word, read (the class takes it, as `guard.by_text` does)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+            and isinstance(test.left, ast.Name) and test.left.id in sx.params
+            and isinstance(test.comparators[0], ast.Constant) and _word(test.comparators[0].value)
+            and all(_word(i.env.get(test.left.id)) for i in sx.instances)):
+        return False
+    sx._read(test.left.id, reads, within)
+    return True
+
+
+def _word_choice(node: ast.IfExp, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
+    """`a if kind == "down" else b` (`_word_test`), each branch as `part` writes it, the word as
+    `literal` writes it (in ruff's quotes; `ast.unparse` would write a repr's)."""
+    t = node.test
+    assert isinstance(t, ast.Compare) and isinstance(t.comparators[0], ast.Constant)
+    word = ast.Name(literal(t.comparators[0].value))
+    return ast.IfExp(ast.Compare(t.left, t.ops, [word]), part(node.body), part(node.orelse))
+
+
+def _word(v: Any) -> bool:
+    """A text a class may compare a parameter with: a word (`proj`)."""
+    return type(v) is str and WORD.fullmatch(v) is not None
 
 
 def _unread(widths: Widths, key: tuple[str, str]) -> bool:
@@ -498,9 +530,12 @@ def _sets_width(g: Graph, node: str, attr: str) -> bool:
 
 
 
-def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], written: list[str | None]) -> bool:
+def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], written: list[str | None],
+                   instances: list[ScopeNode]) -> bool:
     """Every input width of the class's constructors is written from the spec's expressions
-    or is the class's input width: none is a number that a spec parameter may have set."""
+    or is the class's input width: none is a number that a spec parameter may have set. (An
+    alternative that the first instance lacks, `alternatives`: as the instance that has it sees it.)"""
+    at = {sn.path: sn for sn in instances}
     for o, w in zip(origins, written):
         if o is None or w is not None:
             continue
@@ -509,6 +544,9 @@ def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], writ
             ref = child.node.inputs[0] if child.node.inputs else None
         elif child.subscope is not None and arg == "in_channels" and len(child.sub.inputs) == 1:
             ref = child.sub.inputs[0]
+            own = at.get(parent(child.sub.path))
+            if own is not None and own is not widths.sn:
+                widths = Widths(widths.g, own)
         else:
             continue
         if not widths.from_input(ref):
@@ -518,13 +556,14 @@ def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], writ
 
 
 def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
-               refuted: frozenset[str] | None = None) -> SpecExprs:
+               refuted: frozenset[str] | None = None, decided: dict[str, frozenset[str]] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
     parameters) or of the top's or a group's class (the spec's parameters); the top's widths from
-    the spec's (`widthexpr`) unless `refuted` is None, the parameters `vary` refuted held."""
+    the spec's (`widthexpr`) unless `refuted` is None, the parameters `vary` refuted held (`decided`:
+    per block instance, the `let:` values its class decides itself)."""
     scopes = [sn.scope for sn in plan.instances]
     if not all(s is not None and s.block for s in scopes):
-        tracked = (TopWidths(g), refuted) if [sn.path for sn in plan.instances] == [""] and _widths(g) and (
+        tracked = (TopWidths(g, decided), refuted) if [sn.path for sn in plan.instances] == [""] and _widths(g) and (
             refuted is not None) else None
         env = top_env(g) if tracked else dict(g.meta.params or {})     # (`units = 3 * n`: the top's widths' locals)
         return SpecExprs(g, [Instance(g, sn, env) for sn in plan.instances], set(), computed(g) if tracked else {},

@@ -35,7 +35,8 @@ def stepped(spec: SpecExprs, child: Child, arg: str, column: tuple) -> Indexed |
             or len(column) != 1 or type(column[0]) is not int):
         return None
     reads = spec.reads.copy()
-    lifter = Lifter(spec.g, None, lambda n: spec.own_name(n, reads), spec.tracked[0].channels_of)
+    lifter = Lifter(spec.g, None, lambda n: spec.own_name(n, reads), spec.tracked[0].channels_of,
+                    decided=spec.tracked[0].decided)
     try:
         if arg == "in_channels" and len(child.sub.inputs) == 1:
             tree = _from_step_before(lifter, scope, child.sub.inputs[0])

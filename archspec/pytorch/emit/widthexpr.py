@@ -52,8 +52,9 @@ class TopWidths:
     """The expressions of the widths of a graph's tensors in its top class's names (the spec's
     int parameters), made in graph order and kept (a dense chain reads each once)."""
 
-    def __init__(self, g: Graph) -> None:
+    def __init__(self, g: Graph, decided: dict[str, frozenset[str]] | None = None) -> None:
         self.g = g
+        self.decided = decided or {}      # per block instance, the `let:` values its class decides itself
         self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
         self.shaped: set[str] = set()            # those a structure between reads, no number written
         self.used: dict[str, set[tuple[str, str]]] = {}    # per node, the arguments its `out` carried up
@@ -132,7 +133,7 @@ class TopWidths:
         names (`2 * growth if bottleneck > 0 and compression < 1 else 16`, `int(w * compression)`),
         else, where a sum of products does not hold them (a quotient by a choice), as numbers."""
         for choices in (True, False):
-            lifter = Lifter(self.g, None, top_name(self.g, floats=True), self._channels, choices)
+            lifter = Lifter(self.g, None, top_name(self.g, floats=True), self._channels, choices, self.decided)
             try:
                 poly = _poly(lifter.attribute(n, "out", False))
             except Unliftable:
@@ -147,7 +148,7 @@ class TopWidths:
     def argument(self, path: str, arg: str) -> str:
         """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
         `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
-        lifter = Lifter(self.g, None, top_name(self.g), self._channels)
+        lifter = Lifter(self.g, None, top_name(self.g), self._channels, decided=self.decided)
         outer, self._now = self._now, set()
         try:
             tree = lifter.argument(self.g.scopes[path], arg, False)
@@ -188,7 +189,7 @@ class TopWidths:
                 return None
             outs.append(at.inputs[1])
             start, at = at.inputs[0], self.g.nodes.get(at.inputs[0])
-        lifter = Lifter(self.g, None, top_name(self.g), self._channels)
+        lifter = Lifter(self.g, None, top_name(self.g), self._channels, decided=self.decided)
         try:
             count = lifter.count(last)
             widths = [self._read(o) for o in outs]
