@@ -57,7 +57,7 @@ import sys
 IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import nn"]
 ORDERED = "from collections import OrderedDict"      # first, where an nn.Sequential names its children
 GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min",   # max/min: a floored width
-           "int"}                       # int: the top class's floor of a product (`int(w * compression)`)
+           "int"}                       # int: a floor of a product (`int(w * compression)`, a block's too)
 COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
 METHODS = {"__init__", "forward", "init_weights"}

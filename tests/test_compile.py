@@ -135,7 +135,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "DenseBlock(transition2_out_channels, 24, growth, bn_size=bn_size)," in text
+    assert "DenseBlock(denseblock3_in_channels, 24, growth, bn_size=bn_size)," in text
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()

@@ -48,7 +48,16 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   configuration);
 - top-missing: the top class does not take a number (not a bool, not 0) that the spec file or
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
-  network sets through its own): DenseNet121's `bn_size`.
+  network sets through its own): DenseNet121's `bn_size`;
+- block-param: a block's class whose constructor does not take one of the block's own `params:`
+  (DenseNet's Transition took `out_channels`, its caller computing `// 2`, not `compression`;
+  HRNet's exchange wrote `range(2)` for `blocks`). Not a finding: a parameter no node of the
+  block reads but through its `let:` values, or none at all (MobileNetV2's `n`, `s`: the class
+  takes what they derive, `stride`); one its nodes read only in an optional child that the class
+  takes built (EfficientNet's `stochastic_depth_prob`, in `stochastic_depth=StochasticDepth(...)`);
+  in a block written as several classes (the split itself is
+  test_one_class_per_block_but_the_known_splits's), one the same at every instance a class lists
+  (what picks that class), or read only in nodes the class lacks or takes built (DPN's `kind`).
 (A block written as several classes: test_one_class_per_block_but_the_known_splits.)
 
 The files are not all there yet: KNOWN lists, per spec, the findings left (issue 22), each
@@ -125,6 +134,8 @@ def review(spec: str) -> list[str]:
     out += _calls(classes) + _spec_defaults(classes, declared)
     top_cls = next(c for c in classes if c.name == top)
     more = _top_missing(top_cls, _own_numbers(Path(spec)))
+    more += _block_params(classes, {b.name: b.raw for b in loaded.blocks.values()},
+                          lambda path, p: repr(g.scopes[path].args.get(p)) if path in g.scopes else None)
     more += [f for c in classes for f in _unrolled(c)]
     return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree) + more]
 
@@ -341,6 +352,70 @@ def _spec_defaults(classes: list[ast.ClassDef], declared: dict[str, dict]) -> li
             if have is None or have[0] != want:
                 shown = "none" if p not in defaults else ast.unparse(defaults[p])
                 out.append(f"default-missing: {cls.name}({p}): default {shown}, the block's {want!r}")
+    return out
+
+
+_EXPR = re.compile(r"\$\{([^}]*)\}")
+
+
+def _reads(raw: object) -> set[str]:
+    """The names the `${...}` expressions in a block's YAML read."""
+    if isinstance(raw, dict):
+        return set().union(*map(_reads, raw.values())) if raw else set()
+    if isinstance(raw, list):
+        return set().union(*map(_reads, raw)) if raw else set()
+    if not isinstance(raw, str):
+        return set()
+    out: set[str] = set()
+    for text in _EXPR.findall(raw):
+        try:
+            out |= {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            pass
+    return out
+
+
+def _node_readers(raw: dict) -> dict[str, set[str | None]]:
+    """Per name the block's body reads (its `let:` aside), the top-level nodes that read it: a
+    node by its name, an unnamed one (`{op: ...}`, a `seq:` member, a repeat) as None."""
+    out: dict[str, set[str | None]] = {}
+    for key, body in raw.items():
+        if key in ("params", "let", "doc", "inputs", "outputs"):
+            continue
+        for item in body if isinstance(body, list) else [body]:
+            named = isinstance(item, dict) and len(item) == 1 and not ({"op", "use", "repeat", "seq"} & set(item))
+            name = next(iter(item)) if named else None       # type: ignore[arg-type]
+            for n in _reads(item):
+                out.setdefault(n, set()).add(name)
+    return out
+
+
+def _block_params(classes: list[ast.ClassDef], blocks: dict[str, dict], value) -> list[str]:
+    """block-param: a block's own parameters its class does not take (`value(path, p)`: p's
+    value at a block instance, for a split block's classes)."""
+    signatures, out = _signatures(classes), []
+    docs = {c.name: d for c in classes if (d := _doc(c)) is not None and d[0] == "Block"}
+    split = {b for b in {d[1] for d in docs.values()} if sum(d[1] == b for d in docs.values()) > 1}
+    for cls in classes:
+        if cls.name not in docs or docs[cls.name][1] not in blocks:
+            continue
+        block, raw = docs[cls.name][1], blocks[docs[cls.name][1]]
+        names, defaults = signatures.get(cls.name, ([], {}))
+        optional = {p for p, d in defaults.items() if isinstance(d, ast.Constant) and d.value is None}
+        readers = _node_readers(raw)
+        init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        built = {t.attr for st in (init.body if init else []) if isinstance(st, ast.Assign)
+                 for t in st.targets if isinstance(t, ast.Attribute)}
+        if block in split:          # a node this class of a split block lacks: another class's (DPN's c1x1_w_s2)
+            optional |= {r for rs in readers.values() for r in rs if r is not None and r.split("[")[0] not in built}
+        first = " ".join((ast.get_docstring(cls) or "").split("\n\n")[0].split())     # "Block 'b': a, b (2 instances)."
+        listed = first.split(": ", 1)[-1].split(" (")[0].removesuffix(".").split(", ")
+        for p in raw.get("params") or {}:
+            if p in names or not readers.get(p) or readers[p] <= optional:
+                continue            # taken; read by none of its nodes but through `let:`; in an optional child
+            if block in split and len({value(path, p) for path in listed if path != "..."} - {None}) == 1:
+                continue            # the same at each instance of one of the block's classes: what picks it
+            out.append(f"block-param: {cls.name}: does not take {p}, a parameter of block {block!r}")
     return out
 
 
@@ -622,6 +697,59 @@ Model = GoogLeNetAsTorchvisionBuildsIt
     assert [f.split(": ")[-1] for f in found[-5:]] == [
         "required rep_1_out passed by keyword", "required stride passed by keyword", "skip passes its default",
         "skip passed positionally, a parameter with a default", "default none, the block's 1"]
+
+
+def test_the_review_finds_a_block_parameter_its_class_does_not_take():
+    """block-param: DenseNet's transition as it was emitted, `Transition(in_channels, out_channels)`
+    for a block whose parameter is `compression`, is found; a parameter read only through `let:`
+    (`s`), by no node (`n`), only in an optional child the class takes built (`p`), or in a split
+    block the same at each instance of the class (`kind`) or read only in nodes the class lacks or
+    takes built (DPN's `kind`: Dual) is not."""
+    src = '''
+class Transition(nn.Module):
+    """Block 'transition': t1, t2 (2 instances)."""
+    def __init__(self, in_channels, out_channels):
+        self.conv = nn.Conv2d(in_channels, out_channels, 1)
+class Unit(nn.Module):
+    """Block 'unit': u1."""
+    def __init__(self, in_channels, c, stride=1, drop=None):
+        self.conv = nn.Conv2d(in_channels, c, 3, stride=stride)
+        self.drop = drop
+class Pick(nn.Module):
+    """Block 'pick': a1, a2 (2 instances)."""
+    def __init__(self, in_channels):
+        self.conv = nn.Conv2d(in_channels, 8, 1)
+class PickDown(nn.Module):
+    """Block 'pick': b1."""
+    def __init__(self, in_channels):
+        self.conv = nn.Conv2d(in_channels, 8, 3, stride=2)
+class Dual(nn.Module):
+    """Block 'dual': a1, a2, b1 (3 instances)."""
+    def __init__(self, in_channels, proj=None):
+        self.proj = proj
+class DualDown(nn.Module):
+    """Block 'dual': c1."""
+    def __init__(self, in_channels):
+        self.down = nn.Conv2d(in_channels, 8, 3, stride=2)
+'''
+    blocks = {
+        "transition": {"params": {"compression": 0.5}, "nodes": [
+            {"conv": {"op": "conv", "out": "${floor(input.channels * compression)}", "k": 1}}]},
+        "unit": {"params": {"c": "int", "n": "int", "s": "int", "p": "float"}, "let": {"stride": "${s}"},
+                 "nodes": [{"conv": {"op": "conv", "out": "${c}", "stride": "${stride}"}},
+                           {"drop": {"op": "dropout", "p": "${p}"}}]},
+        "pick": {"params": {"kind": "plain"},
+                 "nodes": [{"op": "conv", "out": 8, "k": "${3 if kind == 'down' else 1}"}]},
+        "dual": {"params": {"kind": "plain"}, "nodes": [{"proj": {"op": "conv", "when": "${kind == 'proj'}"}},
+                                                       {"down": {"op": "conv", "when": "${kind == 'down'}"}}]},
+    }
+    kinds = {"a1": "plain", "a2": "plain", "b1": "down", "c1": "down"}
+    classes = [n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
+    assert _block_params(classes, blocks, lambda path, p: kinds.get(path)) == [
+        "block-param: Transition: does not take compression, a parameter of block 'transition'"]
+    kinds["a2"] = "down"            # Pick serves two kinds: it must take `kind`
+    assert _block_params(classes[2:4], blocks, lambda path, p: kinds.get(path)) == [
+        "block-param: Pick: does not take kind, a parameter of block 'pick'"]
 
 
 def test_the_review_finds_init_calls_at_torchs_defaults():

@@ -254,10 +254,14 @@ def test_a_quotient_two_numbers_read_is_a_local():
     """torchvision's DenseNet keeps `num_features`; the top class names each transition's output
     width once, after the first number that is it, and reads it after."""
     text = emit(analyze(str(SPECS / "densenet121.yaml")))
-    assert ("        transition1_out_channels = (stem + 6 * growth) // 2\n"
-            "        transition2_out_channels = (transition1_out_channels + 12 * growth) // 2\n") in text
-    assert "DenseBlock(transition1_out_channels, 12, growth, bn_size=bn_size)," in text
-    assert "nn.Linear(transition3_out_channels + 16 * growth, num_classes)" in text
+    assert ("        denseblock2_in_channels = (stem + 6 * growth) // 2\n"
+            "        denseblock3_in_channels = (denseblock2_in_channels + 12 * growth) // 2\n") in text
+    assert "DenseBlock(denseblock2_in_channels, 12, growth, bn_size=bn_size)," in text
+    assert "nn.Linear(denseblock4_in_channels + 16 * growth, num_classes)" in text
+    # the transition computes its own width from its compression (torchvision's caller passes it)
+    assert '("transition1", Transition(stem + 6 * growth)),' in text
+    assert ("    def __init__(self, in_channels, compression=0.5):\n" in text
+            and "nn.Conv2d(in_channels, int(in_channels * compression), 1, bias=False)" in text)
 
 
 def test_a_width_is_kept_only_where_the_interpreter_gives_it(spec_file, monkeypatch):
@@ -455,8 +459,9 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     text = emit(analyze(str(SPECS / "densenet_cifar.yaml")))
     assert "    def __init__(self, num_classes=10, bottleneck=4, compression=0.5, growth=12, depth=100):\n" in text
     assert "        denseblock1_layers = (depth - 4) // 6\n" in text
-    assert ("        transition1_out_channels = int(\n"
+    assert ("        denseblock2_in_channels = int(\n"
             "            (conv0_out_channels + denseblock1_layers * growth) * compression\n") in text
+    assert text.count("compression=compression,\n") == 2        # the top passes its compression on
     check_generated_source(text)
     for evil in (text.replace("= int(\n", "= float(\n"), text.replace("compression < 1", "compression.real < 1"),
                  text.replace("bottleneck > 0", "bottleneck > len('')")):

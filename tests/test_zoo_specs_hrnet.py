@@ -58,6 +58,21 @@ def test_generated_source_passes_each_stage_a_list_of_its_resolutions():
     assert "self.y0" not in text and "fuse_layers_0_1" not in text
 
 
+def test_an_exchange_takes_its_blocks(tmp_path):
+    """The exchange block's `blocks` (units per branch, default 2) is its class's parameter with
+    that default, the branches' runs written as its count (timm's `num_blocks`): the top class
+    passes none, and another value builds that many units per branch."""
+    text = emit(archspec.analyze(SPEC))
+    assert "    def __init__(self, c0, c1, blocks=2):\n" in text
+    assert text.count("*[Basic(c0) for _ in range(blocks)],\n") == 3
+    assert "for _ in range(2)],\n" not in text and "Exchange2(16, 32)" in text
+    namespace: dict = {}
+    exec(compile(text, "hrnet_w18_small.py", "exec"), namespace)     # the generated module, whitelisted above
+    exchange = namespace["Exchange3"](16, 32, 64, blocks=3)
+    assert [len(branch) for branch in exchange.branches] == [3, 3, 3]
+    assert [len(branch) for branch in namespace["Exchange3"](16, 32, 64).branches] == [2, 2, 2]
+
+
 @pytest.mark.slow
 def test_built_file_loads_timm_weights_strictly_with_equal_outputs(tmp_path):
     torch.manual_seed(0)

@@ -152,11 +152,12 @@ def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
 
 
 def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int = 0, end: int = 0,
-                runs: dict[int, Count] | None = None, taken: frozenset[str] = frozenset()) -> str:
+                runs: dict[Any, Any] | None = None, taken: frozenset[str] = frozenset()) -> str:
     """Source of a constructor call laid out at `indent`, `start` columns into its line and
     followed by `end` characters; `slots` gives, per number in `_numbers` order, a parameter
     name to write, or None to write the value; `runs`, of an nn.Sequential's members, those
-    written as a count of the class's parameters (`ClassPlan.counts`); `taken`, the names of
+    written as a count of the class's parameters (`ClassPlan.counts`; of an nn.ModuleList's, by
+    member index: `{"0": {0: Count}}`); `taken`, the names of
     __init__ that a comprehension's variables must not hide (`_list_run`)."""
     def text(v: Any) -> tuple[str, bool]:
         if is_number(v):
@@ -167,7 +168,7 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
             return render_call(v, slots, indent + "    ", 0, 1), False
         return literal(v), False
     if call.fn == "nn.ModuleList":
-        return _module_list(call, slots, indent, start, end, taken)
+        return _module_list(call, slots, indent, start, end, taken, runs or {})
     if call.fn == "nn.Sequential" and not numbered([name for name, _ in call.args]):
         return _ordered_sequential(call, slots, indent)
     if call.fn == "nn.Sequential" and any(isinstance(v, Call) for _, v in call.args):    # one child a line
@@ -184,16 +185,16 @@ def render_call(call: Call, slots: Iterator[str | None], indent: str, start: int
 
 
 def _module_list(call: Call, slots: Iterator[str | None], indent: str, start: int, end: int,
-                 taken: frozenset[str]) -> str:
+                 taken: frozenset[str], runs: dict[str, dict[int, Count]]) -> str:
     """nn.ModuleList([...]) laid out as ruff does: members that are one equal one-line constructor
     written once, `nn.ModuleList([nn.Conv2d(...) for _ in range(3)])`; members of one constructor
     whose numbers differ as a comprehension over them (`_list_run`); an absent member is None."""
     inner = indent + "    "
     mine = list(itertools.islice(slots, len(_numbers(call, "", []))))
-    run = _list_run(call, mine, inner, taken)
+    run = None if runs else _list_run(call, mine, inner, taken)
     slots = iter(mine)
-    parts = [render_call(v, slots, inner + "    ", 0, 1, taken=taken) if isinstance(v, Call) else literal(v)
-             for _, v in call.args]
+    parts = [render_call(v, slots, inner + "    ", 0, 1, runs.get(name), taken=taken) if isinstance(v, Call)
+             else literal(v) for name, v in call.args]
     if run is not None:
         body = f"[\n{inner}    {run[0]}\n{inner}    {run[1]}\n{inner}]"
         if "\n" not in run[0] and len(inner) + len(run[0]) + len(run[1]) + 3 <= WIDTH:
@@ -587,7 +588,7 @@ class ClassPlanner:
             with _rep_first(plan):
                 parameterise(self, plan)
                 add_guards(tree.graph, plan)
-            if plan.counts:
+            if plan.counts and plan.rep is tree.root:
                 plan.counts = counted_runs(self, plan)
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder or plan.tails
                                                  or self.numbers_of.get(plan.rep)):

@@ -8,7 +8,12 @@ where the repeat's steps are the members of an nn.Sequential the top class build
 are made in is one the top makes itself, the expression reads only the top's int parameters (none
 that `vary` refuted) and the spec's interpreter gives from it the steps the graph has. Which runs
 are written so `classes.counted_runs` decides (the repeat's last steps, written alike), and whether
-the class may then take what the count reads `vary` checks, building the spec again."""
+the class may then take what the count reads `vary` checks, building the spec again.
+
+A block's class writes so a repeat of the blocks it makes whose count is one of its own parameters
+(`block_counts`: HRNet's exchange's branch, `repeat: ${blocks}`, `*[Basic(c0) for _ in range(blocks)]`),
+where the steps are alike (`ctorparams._member_counts`): the spec's interpreter gives the steps from
+the parameter, and no structure but the repeat's reads it there."""
 from __future__ import annotations
 
 import ast
@@ -86,3 +91,31 @@ def gives(text: str, env: dict, value: int) -> bool:
     except SpecError:
         return False
     return type(v) is int and v == value
+
+
+def block_counts(g: Graph, own: Scope, sn: ScopeNode) -> dict[int, Count]:
+    """Per first member of a repeat among the members of an nn.Sequential that a block's class
+    builds (`sn`, made in the block `own`: HRNet's exchange's branch, `repeat: ${blocks}`), its
+    Count where the repeat's count reads only the block's own parameters and the spec's
+    interpreter gives from it the steps the graph has (`*[Basic(c0) for _ in range(blocks)]`)."""
+    env = {**own.spec_params, **own.args, **own.lets}
+    out: dict[int, Count] = {}
+    for first, steps, scope in repeats(sn):
+        lifter = Lifter(g, own, _own_name(own))
+        try:
+            tree = lifter.count(scope)
+        except Unliftable:
+            continue
+        text = ast.unparse(tree)
+        if not lifter.folded and isinstance(tree, ast.Name) and gives(text, env, steps):
+            out[first] = Count(steps, 0, text)
+    return out
+
+
+def _own_name(own: Scope):
+    """A block's own parameter, by name (anything else: Unliftable)."""
+    def name(n: str) -> ast.expr:
+        if n not in own.args or n in own.lets:
+            raise Unliftable
+        return ast.Name(n)
+    return name

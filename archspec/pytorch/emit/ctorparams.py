@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
-from .counts import candidates
+from .counts import block_counts, candidates
 from .guard import IN_CHANNELS, let_test
 from .ladder import ladder_adds
 from .lift import Indexed
 from .members import fill, member_ids_of, member_test
-from .scopes import numbered, own_children
-from .specexpr import Reads, SpecExprs, spec_exprs
+from .scopes import ScopeNode, numbered, own_children
+from .specexpr import Reads, SpecExprs, _expressions, _names_in, spec_exprs
 from .widthexpr import named_quotients
 
 if TYPE_CHECKING:
@@ -60,13 +60,13 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.slots = _varying(labels, columns, namer, reads.params, written)
     column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
-    plan.lets, plan.spec_reads = list(reads.lets.items()), set(reads.spec)
-    plan.checked = spec.checked & plan.spec_reads
+    plan.lets, plan.spec_reads, plan.checked = list(reads.lets.items()), set(reads.spec), spec.checked & set(reads.spec)
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
     if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
         plan.lets += named_quotients(plan, lambda name: namer.params.first(name) is not None)
     column_of.update(reads.params)          # the expressions' names, as they are
+    _member_counts(planner, plan, namer, column_of)
     _out_derived(plan, column_of, [(w, col) if w else None for w, col in zip(written, columns)])
     column_of.update({p: (v,) * len(plan.instances) for p, v in reads.spec.items()})
     _text_params(plan, column_of, namer)
@@ -137,6 +137,70 @@ def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Re
                 reads.spec[p] = params[p]
                 namer.params.take(p)
             spec.checked |= names
+
+
+def _member_counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, column_of: dict[str, tuple]) -> None:
+    """A block's class's nn.Sequential children, and nn.ModuleList members, that repeat a block as
+    many times as one of its own parameters says (HRNet's exchange's branches, `blocks`): each run
+    written as that count (`ClassPlan.counts`, by child or `child.index`), at every instance the
+    same, its steps one class with the same arguments; the class takes the parameter."""
+    scopes = [sn.scope for sn in plan.instances]
+    if plan.rep is planner.tree.root or not all(s is not None and s.block for s in scopes):
+        return
+    per = [_sequentials(sn, plan) for sn in plan.instances]
+    for key in [k for k in per[0] if all(k in p for p in per)]:
+        subs = [p[key] for p in per]
+        counts = [block_counts(planner.tree.graph, s, sub) for s, sub in zip(scopes, subs) if s is not None]
+        found = {k: c for k, c in counts[0].items() if all(other.get(k) == c for other in counts[1:])
+                 and _alike(planner, [m.sub for m in subs[0].children[k:k + c.left]])}
+        name = next((c.total for c in found.values()), None)
+        if name is None or not (name in column_of or namer.params.usable(name)) or not all(
+                _only_counts(sn, name, sub) for sn, sub in zip(plan.instances, subs)):
+            continue
+        if name not in column_of:
+            column_of[name] = tuple(s.args[name] for s in scopes)      # type: ignore[union-attr]
+            namer.params.take(name)
+        plan.counts[key] = {k: c for k, c in found.items() if c.total == name}
+
+
+def _only_counts(sn: ScopeNode, name: str, sub: ScopeNode) -> bool:
+    """The block instance reads its parameter `name` only where it passes it to the block `sub`
+    makes, and that block reads what it is given only as its repeat's count (no `let:`, no step's
+    argument): another value changes that count alone."""
+    scope, inner = sn.scope, sub.scope
+    if scope is None or inner is None or name in scope.structure_reads or any(
+            name in r for r in scope.let_reads.values()):
+        return False
+    if any(name in _names_in(text) for _, text in _expressions(sn, [])):     # (a nn.Sequential's: its steps')
+        return False
+    given = {a for a, text in inner.arg_exprs.items() if name in _names_in(text)}
+    texts = [t for c in sub.children for t in (c.node.exprs.values() if c.node is not None else
+                                                c.sub.scope.arg_exprs.values() if c.subscope is not None
+                                                and c.sub.scope is not None else ())]
+    return not any(given & _names_in(t) for t in texts) and not any(given & r for r in inner.let_reads.values())
+
+
+def _sequentials(sn: ScopeNode, plan: ClassPlan) -> dict[str, ScopeNode]:
+    """The nn.Sequential children of a class's instance and the nn.Sequential members of its
+    nn.ModuleList children (by `child.index`)."""
+    out = {}
+    for c in own_children(sn):
+        if c.local in plan.optional or c.local in plan.members:
+            continue
+        if c.subscope is not None and c.sub.sequential:
+            out[c.local] = c.sub
+        for at, m in c.members:
+            if len(at) == 1 and m.subscope is not None and m.sub.sequential:
+                out[f"{c.local}.{at[0]}"] = m.sub
+    return out
+
+
+def _alike(planner: ClassPlanner, steps: list[ScopeNode | None]) -> bool:
+    """The steps of a run are one class's instances with the same arguments."""
+    if not steps or any(s is None or s not in planner.plan_of for s in steps):
+        return False
+    return (len({id(planner.plan_of[s]) for s in steps}) == 1          # type: ignore[index]
+            and all(planner.args_of.get(s) == planner.args_of.get(steps[0]) for s in steps))   # type: ignore[arg-type]
 
 
 def _order_params(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, tuple]) -> None:

@@ -136,7 +136,7 @@ class Lifter:
         if self.channels is not None and _channels_of(node) is not None:
             return self._width(node, b, call)
         part: Callable[[ast.AST], ast.expr] = lambda e: self._expr(e, b, call)   # noqa: E731
-        if self.channels is not None and _floor_of_product(node) is not None:
+        if self.channels is not None and floor_of_product(node) is not None:
             return _floored(node, part, lambda e: self._value(e, b, call), self._written)
         if self.channels is not None and _floor_of_quotient(node) is not None:
             return _floored_quotient(node, part)
@@ -323,9 +323,9 @@ def _floored(node: ast.AST, part: Callable[[ast.AST], ast.expr], value: Callable
     the factor c is a number p / q with q a small power of two (0.5, 0.75; not 0.3, whose
     q is 2**54): then w * c is exact in floating point (|w * p| < 2**53 for any width under
     2**33) and its floor is that of the integer quotient."""
-    product = _floor_of_product(node)
+    product = floor_of_product(node)
     assert product is not None
-    named = written(lambda: _floor(ast.BinOp(part(product.left), ast.Mult(), part(product.right))))
+    named = written(lambda: floored_names(ast.BinOp(part(product.left), ast.Mult(), part(product.right))))
     if named is not None:         # (`choices`: `int(w * compression)`)
         return named
     for width, factor in ((product.left, product.right), (product.right, product.left)):
@@ -374,7 +374,7 @@ def _test(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr:
     return part(node)
 
 
-def _floor(product: ast.BinOp) -> ast.expr:
+def floored_names(product: ast.BinOp) -> ast.expr:
     """`int(w * c)`: the spec's `floor(w * c)`, the same floating-point product with its fraction
     dropped: a width, at or above 0, where `int`'s truncation is the floor (a negative product
     is a width the spec refuses). Not where a factor is a number: `_floored` writes that."""
@@ -398,7 +398,7 @@ def _channels_of(node: ast.AST) -> str | None:
     return None
 
 
-def _floor_of_product(node: ast.AST) -> ast.BinOp | None:
+def floor_of_product(node: ast.AST) -> ast.BinOp | None:
     """The product inside `floor(a * b)`."""
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "floor"
             and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.BinOp)

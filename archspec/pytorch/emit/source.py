@@ -205,7 +205,7 @@ class _ClassWriter:
         wrap = "nn.Parameter(" if c.param else ""
         with located(c):
             text = render_call(call, slots, "        ", len(head) + len(wrap),
-                               bool(wrap) + (not c.local.isidentifier()), self.plan.counts.get(c.local),
+                               bool(wrap) + (not c.local.isidentifier()), self._runs(c.local),
                                taken=self._names())
         return (c.local, text if head.startswith("self.") and not wrap else None,
                 f"        {head}{wrap}{text}" + ")" * (bool(wrap) + (not c.local.isidentifier())))
@@ -255,6 +255,11 @@ class _ClassWriter:
         with located(c):
             return chain_lines(c.local, var, members, tests,
                                lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end))
+
+    def _runs(self, local: str) -> dict | None:
+        """The counted runs of a child (`ClassPlan.counts`): its own, or its nn.ModuleList's members' by index."""
+        counts = self.plan.counts
+        return counts.get(local) or {k.partition(".")[2]: v for k, v in counts.items() if k.startswith(local + ".")}
 
     def _names(self) -> frozenset[str]:
         """The names __init__ binds: its parameters and `let:` locals (a comprehension's hide none)."""

@@ -5,7 +5,9 @@ of __init__ (`width = planes * base_width // 64 * groups`), and the spec's param
 keyword parameters with the spec's values as defaults, as timm's `base_width=26`.
 
 An expression is written only where it is plain integer arithmetic (+ - * // %, unary -) of
-names the class has, and where the spec's own interpreter gives, at every instance of the
+names the class has, or the floor of a product of such names, `int(w * c)` (DenseNet's transition,
+`floor(input.channels * compression)`: `int(in_channels * compression)`, the same float product
+with its fraction dropped, a width at or above 0), and where the spec's own interpreter gives, at every instance of the
 class, the very number the constructor call holds: the number decides, the expression only
 names it. A rate (a float that sets no shape: a dropout's, a drop path's, a layer scale's
 initial value) is written as the spec's parameter that is its value, or as the expression the
@@ -30,7 +32,7 @@ from ...names import name_problem
 from ...ops.base import literal
 from .classnames import ParamNamer, as_tuple
 from .guard import WORD, guard_only, unguarded
-from .lift import Unliftable, lifted
+from .lift import Unliftable, floor_of_product, floored_names, lifted
 from .lift import constant as lift_constant
 from .members import MISSING
 from .scopes import Child, ScopeNode, own_children
@@ -49,7 +51,7 @@ ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "pa
            "fill_value": "init"}
 # The spec's parameter a top or group class takes though its nodes read it: it sets the width of
 # the output alone. Any other its nodes read (DenseNet's stem) sets widths that a group class
-# writes as numbers from the shapes (`Transition(256, 128)`): another value would not fit them.
+# writes as numbers from the shapes (`DenseBlock(128, 12, 32)`): another value would not fit them.
 # The top class writes them from the spec's (`widthexpr`) and takes those `vary` confirms.
 SAFE_ON_TOP = frozenset({"num_classes"})
 _SHAPELESS = ("p", "init")     # attributes that set no shape: a dropout's rate (the top's `dropout=0.2`), a
@@ -286,11 +288,12 @@ class SpecExprs:
     def written(self, child: Child, arg: str, column: tuple) -> str | None:
         """The expression of the number `arg` of the constructor of `child` (of the class's first
         instance), whose values over the instances are `column`; None where no expression of the
-        spec gives them."""
+        spec gives them. A block's float that is no rate (a factor that sets a width: DenseNet's
+        compression) only as the parameter the spec gives, `_held` where a caller may not vary it."""
+        block = child.subscope is not None and not child.sub.sequential
         rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
-                                   child.subscope is not None and not child.sub.sequential
-                                   and arg in self.child(child.sub).free)
-        if not all(type(v) is int or v is MISSING for v in column) and not rate:
+                                   block and arg in self.child(child.sub).free)
+        if not all(type(v) is int or v is MISSING for v in column) and not (rate or _rates(column) and block):
             return None         # (MISSING: a child built under a guard that instance lacks, `guard.by_text`)
         texts: Iterator[tuple[Keys, str]]
         index = _indices(self.g, self.instances, child) if child.node is not None and child.node.index_env else {}
@@ -345,14 +348,9 @@ class SpecExprs:
         for key, text in _expressions(rep, optional):
             if key not in self.done:
                 hit = taken & _reads_through(text, rep.scope.let_reads if rep.scope else {})
-                if hit and not self._unread(key):
+                if hit and not _unread(self.widths, key):
                     loose |= hit
         return loose
-
-    def _unread(self, key: tuple[str, str]) -> bool:
-        """(block, argument) of a block the class builds that nothing the block builds reads."""
-        sub = self.widths.subs().get(key[0])
-        return sub is not None and key[1] not in _read_by(sub)
 
     def _gives(self, text: str, column: tuple, index: dict[str, int] | None = None) -> bool:
         """The spec's interpreter gives the column's number at every instance (an int; a rate
@@ -398,6 +396,9 @@ class SpecExprs:
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
+        floored = _floor(node, lambda e: self._rewrite(e, reads, within, index))
+        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)` of its names
+            return floored
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = _column(self.instances, "in_channels")
@@ -470,6 +471,24 @@ def _word_choice(node: ast.IfExp, part: Callable[[ast.expr], ast.expr]) -> ast.e
 def _word(v: Any) -> bool:
     """A text a class may compare a parameter with: a word (`proj`)."""
     return type(v) is str and WORD.fullmatch(v) is not None
+
+
+def _unread(widths: Widths, key: tuple[str, str]) -> bool:
+    """(block, argument) of a block the class builds that nothing the block builds reads."""
+    sub = widths.subs().get(key[0])
+    return sub is not None and key[1] not in _read_by(sub)
+
+
+def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
+    """`floor(a * b)` as `int(a * b)`, each factor as `part` writes it (None where the node is no
+    such floor): the same float product with its fraction dropped, a width at or above 0."""
+    product = floor_of_product(node)
+    if product is None:
+        return None
+    try:
+        return floored_names(ast.BinOp(part(product.left), ast.Mult(), part(product.right)))
+    except Unliftable:
+        raise Unwritable from None       # a factor that is a number: as numbers are
 
 
 def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:

@@ -1,6 +1,6 @@
 """The width of each tensor as an expression of the spec's parameters, for the top class: its
 constructors' input widths written from the parameters (`nn.BatchNorm2d(stem)`,
-`Transition(stem + 6 * growth, (stem + 6 * growth) // 2)`), so that it may take the parameters
+`DenseBlock((stem + 6 * growth) // 2, 12, growth)`), so that it may take the parameters
 that set them, as torchvision's DenseNet takes growth_rate and num_init_features.
 
 A tensor's width follows the spec through the graph as built (its repeats unrolled, its `when:`
@@ -300,7 +300,7 @@ def _inside(widths: TopWidths, plan: ClassPlan, sub: ScopeNode, param: str) -> t
 
 def named_quotients(plan: ClassPlan, usable: Callable[[str], bool]) -> list[tuple[str, str]]:
     """The top class's quotients that two or more of its numbers read, each a local of __init__
-    named after the first number that is it (`transition1_out_channels = (stem + 6 * growth) //
+    named after the first number that is it (`denseblock2_in_channels = (stem + 6 * growth) //
     2`), as torchvision's DenseNet keeps `num_features`: (local, expression) in order, the slots
     reading them by name. `usable`: the name is free (and then taken)."""
     trees = [ast.parse(s, mode="eval").body if s and not isinstance(s, Indexed) else None for s in plan.slots]
