@@ -308,6 +308,42 @@ def test_wrn_takes_depth_where_its_double_breaks_the_constraint():
         _built(cls, "wrn28_10", depth=depth)
 
 
+# ResNet's stages' depths, torchvision's ResNet(block, layers): the spec's list, a tuple the top takes
+LAYERS = [pytest.param("resnet18", [(1, 1, 1, 1), (3, 1, 4, 2)], id="resnet18"),
+          pytest.param("resnet50", [(2, 2, 2, 2), (1, 3, 2, 5)], id="resnet50"),
+          pytest.param("resnet34", [(2, 2, 2, 2)], marks=pytest.mark.slow, id="resnet34"),
+          pytest.param("resnet101", [(2, 2, 2, 2)], marks=pytest.mark.slow, id="resnet101"),
+          pytest.param("resnet152", [(2, 2, 2, 2)], marks=pytest.mark.slow, id="resnet152"),
+          pytest.param("resnext50_32x4d", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="resnext50_32x4d"),
+          pytest.param("wide_resnet50_2", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="wide_resnet50_2"),
+          pytest.param("seresnet50", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="seresnet50")]
+
+
+@pytest.mark.parametrize("name,others", LAYERS)
+def test_resnet_takes_its_stages_depths_as_layers(name, others):
+    """The top class takes the spec's `layers` as a tuple (`layers=(3, 4, 6, 3)`), each stage's run
+    after its strided first block `range(layers[k] - 1)`: at other depths (1 too: the stage's first
+    block alone) it is the spec built with `--set layers=[...]`, the very state_dict, and with the
+    spec's weights loaded strictly its outputs equal the spec's."""
+    cls = _model_class(name)
+    default = inspect.signature(cls).parameters["layers"].default
+    assert default == tuple(archspec.load(str(SPECS / f"{name}.yaml")).params["layers"])
+    assert type(default) is tuple
+    _built(cls, name)
+    for layers in others:
+        with torch.device("meta"):
+            ours = cls(layers=layers)
+        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", layers=list(layers))     # (--set's list)
+        _same_network(ours, spec, layers)
+    torch.manual_seed(0)
+    ours = cls(layers=others[0]).eval()
+    spec = archspec.compile(SPECS / f"{name}.yaml", layers=list(others[0])).eval()
+    ours.load_state_dict(spec.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), spec(x))
+
+
 # a repeat whose steps alternate: only the last is written alike to none before it
 GROWING = """archspec: 1
 name: grow
@@ -643,7 +679,8 @@ FUSED = [("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, 64), ("dpn68"
          ("resnest14d", {"stem_width": 24}, 64), ("res2net50_26w_4s", {"base_width": 14, "groups": 8}, 64),
          ("resnet20_cifar", {"n": 1}, 32), ("pyramidnet110", {"alpha": 84, "n": 2}, 32),
          ("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0}, 32),
-         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64)]
+         ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64),
+         ("resnet50", {"layers": (1, 3, 2, 1)}, 64)]
 
 
 @pytest.mark.parametrize("name,values,size", FUSED, ids=[f[0] for f in FUSED])

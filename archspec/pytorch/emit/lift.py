@@ -13,7 +13,8 @@ what it comes from is known: the spec parameters so written (`folded`) and those
 between reads are the caller's to check against the ones the class takes (a class that took
 `depths` and wrote the stage's `before` as 3 would not honour it). Only plain arithmetic
 (+ - * / //) of names and numbers is written, a minus before a number only (a `%` only as the
-number it gives); names pass the one validator (`names.name_problem`), and numbers are the
+number it gives), and, where the class takes a tuple of ints (`items`: the top's `layers`), its
+item by a constant index (`layers[0]`); names pass the one validator (`names.name_problem`), and numbers are the
 interpreter's values, written by `ast.unparse` of int and float constants (their repr).
 `lifted` checks the text: the spec's interpreter gives from it the graph's very number at every
 instance (float ==, no rounding)."""
@@ -75,8 +76,9 @@ class Lifter:
     index read, (name, value)."""
 
     def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
-                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False) -> None:
-        self.g, self.own, self.name = g, own, name
+                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False,
+                 items: Callable[[str], ast.expr] | None = None) -> None:
+        self.g, self.own, self.name, self.items = g, own, name, items   # items: a tuple's name (`_item`)
         self.choices = choices            # a width's `a if test else b` and `floor(w * c)` written with names
         self.folded: set[str] = set()
         self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
@@ -148,6 +150,12 @@ class Lifter:
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
+        if self.items is not None and (item := _item_of(node)) is not None:
+            name, self.name = self.name, self.items      # the name read as a tuple's: `layers[0]`
+            try:
+                return _subscript(self._name(item[0], b, call), item[1])
+            finally:
+                self.name = name
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
     def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
@@ -383,6 +391,21 @@ def _params_of(g: Graph, n: str) -> list[str]:
     `widths`: `small`), written as numbers with it."""
     lets = g.meta.let_reads
     return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
+
+
+def _item_of(node: ast.AST) -> tuple[str, int] | None:
+    """(name, k) where the node is `name[k]`, k an int constant, 0 or more."""
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)
+            and type(node.slice.value) is int and node.slice.value >= 0):
+        return node.value.id, node.slice.value
+    return None
+
+
+def _subscript(seq: ast.expr, k: int) -> ast.expr:
+    """`seq[k]`, where `seq` is a name."""
+    if not isinstance(seq, ast.Name):
+        raise Unliftable
+    return ast.Subscript(seq, ast.Constant(k), ast.Load())
 
 
 def _channels_of(node: ast.AST) -> str | None:
