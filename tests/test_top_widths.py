@@ -51,7 +51,7 @@ def _shapes(model):
 @pytest.mark.parametrize("name,values", CASES)
 def test_top_class_built_with_other_widths_is_the_spec_built_with_them(name, values):
     cls = _model_class(name)
-    taken = set(inspect.signature(cls).parameters) - {"num_classes"}
+    taken = set(inspect.signature(cls).parameters) - {"num_classes", "layers"}     # (layers: LAYERS below)
     assert taken == set(values)
     for chosen in [*({p: v} for p, v in values.items()), values]:     # each alone, then all together
         with torch.device("meta"):
@@ -100,7 +100,7 @@ def test_res2net_s_block_computes_its_subsets_from_base_width():
     assert "                Slice(1, stop=width),\n                Slice(1, start=width, stop=2 * width),\n" in text
     assert "        self.last = Slice(1, start=3 * width)\n" in text
     assert "        self.conv3 = nn.Conv2d(4 * width, planes * 4, 1, bias=False)\n" in text
-    assert "    def __init__(self, num_classes=1000, base_width=26, groups=1):\n" in text
+    assert "    def __init__(self, num_classes=1000, base_width=26, groups=1, layers=(3, 4, 6, 3)):\n" in text
     assert ("        self.root = Root(2 * out + in_channels if level_root else 2 * out, out)\n"
             in emit(analyze(str(SPECS / "dla34.yaml"))))
 
@@ -316,7 +316,8 @@ LAYERS = [pytest.param("resnet18", [(1, 1, 1, 1), (3, 1, 4, 2)], id="resnet18"),
           pytest.param("resnet152", [(2, 2, 2, 2)], marks=pytest.mark.slow, id="resnet152"),
           pytest.param("resnext50_32x4d", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="resnext50_32x4d"),
           pytest.param("wide_resnet50_2", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="wide_resnet50_2"),
-          pytest.param("seresnet50", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="seresnet50")]
+          pytest.param("seresnet50", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="seresnet50"),
+          pytest.param("res2net50_26w_4s", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="res2net50_26w_4s")]
 
 
 @pytest.mark.parametrize("name,others", LAYERS)
