@@ -66,7 +66,8 @@ def candidates(g: Graph, sn: ScopeNode, refuted: frozenset[str]) -> tuple[dict[i
     out: dict[int, Count] = {}
     read: set[str] = set()
     for first, steps, scope in repeats(sn):
-        lifter = Lifter(g, None, top_name(g), items=top_tuple(g))
+        lifter = Lifter(g, None, top_name(g))
+        lifter.items = top_tuple(g)
         try:
             tree = lifter.count(scope)
         except Unliftable:

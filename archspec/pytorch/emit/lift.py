@@ -14,8 +14,8 @@ between reads are the caller's to check against the ones the class takes (a clas
 `depths` and wrote the stage's `before` as 3 would not honour it). Only plain arithmetic
 (+ - * / //) of names and numbers is written, a minus before a number only (a `%` only as the
 number it gives), and, where the class takes a tuple of ints (`items`: the top's `layers`), its
-item by a constant index (`layers[0]`); names pass the one validator (`names.name_problem`), and numbers are the
-interpreter's values, written by `ast.unparse` of int and float constants (their repr).
+item by a constant index (`layers[0]`); names pass the one validator (`names.name_problem`), and
+numbers are the interpreter's values, written by `ast.unparse` of int and float constants (their repr).
 `lifted` checks the text: the spec's interpreter gives from it the graph's very number at every
 instance (float ==, no rounding)."""
 from __future__ import annotations
@@ -76,9 +76,8 @@ class Lifter:
     index read, (name, value)."""
 
     def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
-                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False,
-                 items: Callable[[str], ast.expr] | None = None) -> None:
-        self.g, self.own, self.name, self.items = g, own, name, items   # items: a tuple's name (`_item`)
+                 channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False) -> None:
+        self.g, self.own, self.name = g, own, name
         self.choices = choices            # a width's `a if test else b` and `floor(w * c)` written with names
         self.folded: set[str] = set()
         self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
@@ -90,6 +89,7 @@ class Lifter:
         # node's own input in its attribute, the block's in its arguments and `let:`), else a number
         self.channels = channels
         self._here: str | None = None
+        self.items: Callable[[str], ast.expr] | None = None     # a tuple's name the class has (`_as_tuple`)
 
     def argument(self, b: Scope, arg: str, step: bool) -> ast.expr:
         """Block instance b's argument `arg`, as the class writes it (b's step index a name,
@@ -150,12 +150,8 @@ class Lifter:
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
-        if self.items is not None and (item := _item_of(node)) is not None:
-            name, self.name = self.name, self.items      # the name read as a tuple's: `layers[0]`
-            try:
-                return _subscript(self._name(item[0], b, call), item[1])
-            finally:
-                self.name = name
+        if self.items is not None and (item := _item_of(node)) is not None:     # `layers[0]`
+            return _subscript(_as_tuple(self, lambda: self._name(item[0], b, call)), item[1])
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
     def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
@@ -399,6 +395,17 @@ def _item_of(node: ast.AST) -> tuple[str, int] | None:
             and type(node.slice.value) is int and node.slice.value >= 0):
         return node.value.id, node.slice.value
     return None
+
+
+def _as_tuple(lifter: Lifter, read: Callable[[], ast.expr]) -> ast.expr:
+    """What `read` writes with the lifter's names read as the tuples' it has (`items`)."""
+    name, items = lifter.name, lifter.items
+    assert items is not None
+    lifter.name = items
+    try:
+        return read()
+    finally:
+        lifter.name = name
 
 
 def _subscript(seq: ast.expr, k: int) -> ast.expr:
