@@ -16,7 +16,9 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
   `let:`; the top class's width, also a choice by comparisons of such arithmetic `a if x > 0 and c < 1 else
   b` and a floor `int(w * c)`), calls, returns, `out += identity` and the few `if`/`for` forms the emitter
   writes (`if self.downsample is not None:` for an optional child, whose __init__ argument defaults to None;
-  nn.Sequential's run of equal children `*[Block(...) for _ in range(n)]`, or whose numbers follow their
+  nn.Sequential's run of equal children `*[Block(...) for _ in range(n)]` (a count of integer arithmetic of
+  the class's names, where an item of a tuple of ints it takes stands as a name: ResNet's `range(layers[0] -
+  1)`, `layers=(3, 4, 6, 3)` never assigned), or whose numbers follow their
   step's index `*[Block(..., rate * (3 + j) / 17.0) for j in range(3)]` (also `range(1, 4)`, or `range(1,
   n)` to the top class's count: a name no other in __init__ has, which the call reads), and its named
   children `nn.Sequential(OrderedDict([("name", Block(...)), ...]))`; an nn.Sequential of members some
@@ -48,6 +50,7 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import importlib
 import pkgutil
@@ -260,6 +263,8 @@ class _Checker:
         self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
         self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
         self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
+        self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
+        #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -477,17 +482,15 @@ class _Checker:
         bounds = [b.value for b in it.args if isinstance(b, ast.Constant) and type(b.value) is int] \
             if isinstance(it, ast.Call) else []
         counted = (isinstance(it, ast.Call) and len(it.args) == 1 and not bounds    # range(n - 1): the top's depth
-                   and _arithmetic(it.args[0]) and all(n.id in names for n in ast.walk(it.args[0])
-                                                       if isinstance(n, ast.Name)))
+                   and self._count(it.args[0], names))
         target = gen.target.id if gen is not None and isinstance(gen.target, ast.Name) else None
         index = indexed and target is not None and target != "_" and self._index_name(target, names) \
             and isinstance(comp.elt, ast.Call) and any(isinstance(n, ast.Name) and n.id == target
                                                        for n in ast.walk(comp.elt))
         counted_from = (index and isinstance(it, ast.Call) and len(it.args) == 2    # range(1, n): steps 1.. of n
                         and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int
-                        and it.args[0].value >= 1 and _arithmetic(it.args[1])
-                        and not isinstance(it.args[1], ast.Constant)
-                        and all(n.id in names for n in ast.walk(it.args[1]) if isinstance(n, ast.Name)))
+                        and it.args[0].value >= 1 and not isinstance(it.args[1], ast.Constant)
+                        and self._count(it.args[1], names))
         whole = counted or counted_from or isinstance(it, ast.Call) and len(it.args) == len(bounds) and (
             len(bounds) == 1 and bounds[0] >= 2      # range(n), or range(start, stop) of an index from 1 on
             or index and len(bounds) == 2 and bounds[0] >= 1 and bounds[1] - bounds[0] >= 2)
@@ -497,6 +500,18 @@ class _Checker:
             _fail(a, "a repeated member other than `[Block(...) for _ in range(n)]` or nn.Sequential's "
                      "`*[Block(..., j) for j in range(n)]`")
         self.call(comp.elt, names | {target} if index else names)    # `_` stays unbound: the call cannot read it
+
+    def _count(self, e: ast.expr, names: set[str]) -> bool:
+        """A repeat's count: integer arithmetic of the class's own names, where an item of a tuple
+        of ints the class takes (`self.tuples`), by a constant index of 0 or more, stands as a name
+        (ResNet's `layers[0] - 1`); no other subscript."""
+        items = [n for n in ast.walk(e) if isinstance(n, ast.Subscript)]
+        if not all(isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Name) and n.value.id in self.tuples
+                   and n.value.id not in self.lists and isinstance(n.slice, ast.Constant)
+                   and type(n.slice.value) is int and n.slice.value >= 0 for n in items):
+            return False
+        plain = _Items().visit(copy.deepcopy(e))
+        return _arithmetic(plain) and all(n.id in names for n in ast.walk(plain) if isinstance(n, ast.Name))
 
     def member_run(self, comp: ast.ListComp, names: set[str]) -> None:
         """nn.ModuleList's `[Block(..., c, ...) for c in (16, 32, 64)]` or `[Block(c, p) for c, p in
@@ -908,6 +923,7 @@ class _Checker:
             _fail(fn, "__init__ must start with super().__init__()")
         self.forward = fn.name == "forward"
         self.lists = set()
+        self.tuples = _tuple_params(fn) if fn.name == "__init__" else set()
         self.body(fn.body, names, fn.name)
 
     def cls(self, c: ast.ClassDef, root: bool) -> None:
@@ -1047,6 +1063,22 @@ def _ladder_test(t: ast.expr) -> bool:
         else t.values[1]
     return (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name) and flag.value.id == "self"
             and not flag.attr.startswith("_"))
+
+
+class _Items(ast.NodeTransformer):
+    """An expression with each subscript `name[k]` as the name (a count's tuple items, `_count`)."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        return node.value
+
+
+def _tuple_params(fn: ast.FunctionDef) -> set[str]:
+    """The parameters whose default is a tuple of int constants, which the method never assigns."""
+    a = fn.args
+    pairs = zip(a.args[len(a.args) - len(a.defaults):], a.defaults)
+    stored = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return {arg.arg for arg, d in pairs if isinstance(d, ast.Tuple) and d.elts and all(
+        isinstance(x, ast.Constant) and type(x.value) is int for x in d.elts)} - stored
 
 
 def _over_ints(comp: ast.ListComp) -> list[ast.Tuple]:

@@ -357,22 +357,23 @@ def test_a_block_that_only_wraps_a_stateless_module_is_that_module(spec_file):
 
 def test_equal_sequential_children_are_written_once():
     """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
-    `*[Bottleneck(...) for _ in range(n)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
+    `*[Bottleneck(...) for _ in range(layers[2] - 1)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
     text = source(SPECS / "resnet50.yaml")
-    run = "Bottleneck(256, 64, base_width=base_width, groups=groups) for _ in range(2)"
-    assert f"            *[{run}],\n" in text
-    assert "            *[Bottleneck(1024, 256, base_width=base_width, groups=groups) for _ in range(5)],\n" in text
+    run = "Bottleneck(256, 64, base_width=base_width, groups=groups)\n                for _ in range(layers[0] - 1)"
+    assert f"            *[\n                {run}\n            ],\n" in text
+    assert ("            *[\n                Bottleneck(1024, 256, base_width=base_width, groups=groups)\n"
+            "                for _ in range(layers[2] - 1)\n            ],\n") in text
     assert text.count("Bottleneck(") == 9          # the class, and two calls per stage
     r = archspec.compile(SPECS / "resnet50.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in r.state_dict().items()} == \
         archspec.analyze(str(SPECS / "resnet50.yaml")).state_dict_shapes()
     assert r.layer3[1] is not r.layer3[2]          # separate modules, separate weights
     check_generated_source(text)
-    repeat = "for _ in range(5)"
-    _refused(text, [text.replace(repeat, "for _ in range(5) if _"), text.replace(repeat, "for x in range(5)"),
-                 text.replace(repeat, "for _ in range(5) for y in range(2)"),
+    repeat = "for _ in range(layers[2] - 1)"
+    _refused(text, [text.replace(repeat, f"{repeat} if _"), text.replace(repeat, "for x in range(layers[2] - 1)"),
+                 text.replace(repeat, f"{repeat} for y in range(2)"),
                  text.replace(repeat, "for _ in self.children()"), text.replace(repeat, "for _ in range(n)"),
-                 text.replace(f"*[{run}]", f"*({run})"),
+                 text.replace(f"*[\n                {run}\n            ]", f"*(\n                {run}\n            )"),
                  text.replace("Bottleneck(256, 64, base_width", "Bottleneck(256, _, base_width"),
                  text.replace("width = planes * base_width", "width = print(planes) * base_width"),
                  text.replace("width = planes * base_width", "width = planes.real * base_width"),

@@ -48,7 +48,8 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   configuration);
 - top-missing: the top class does not take a number (not a bool, not 0) that the spec file or
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
-  network sets through its own): DenseNet121's `bn_size`;
+  network sets through its own): DenseNet121's `bn_size`; nor a list of one such int, uniform
+  (ResNet-18's stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes);
 - block-param: a block's class whose constructor does not take one of the block's own `params:`
   (DenseNet's Transition took `out_channels`, its caller computing `// 2`, not `compression`;
   HRNet's exchange wrote `range(2)` for `blocks`). Not a finding: a parameter no node of the
@@ -140,9 +141,10 @@ def review(spec: str) -> list[str]:
     return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree) + more]
 
 
-def _own_numbers(spec: Path) -> dict[str, int | float]:
+def _own_numbers(spec: Path) -> dict[str, int | float | list[int]]:
     """The numbers (not bools, not 0) the spec file or its `extends:` chain sets in `params:`,
-    the nearest file's value where several set one."""
+    and its lists of one int (not 0) two or more times (`layers: [2, 2, 2, 2]`), the nearest
+    file's value where several set one."""
     seen: dict[str, object] = {}
     path: Path | None = spec
     while path is not None:
@@ -150,10 +152,16 @@ def _own_numbers(spec: Path) -> dict[str, int | float]:
         for k, v in (text.get("params") or {}).items():
             seen.setdefault(k, v)
         path = path.parent / text["extends"] if text.get("extends") else None
-    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0}
+    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0 or _uniform(v)}
 
 
-def _top_missing(top: ast.ClassDef, numbers: dict[str, int | float]) -> list[str]:
+def _uniform(v: object) -> bool:
+    """A list of one int (not 0), two or more times: a number per stage (ResNet-18's depths)."""
+    return isinstance(v, list) and len(v) >= 2 and type(v[0]) is int and v[0] != 0 and all(
+        type(x) is int and x == v[0] for x in v)
+
+
+def _top_missing(top: ast.ClassDef, numbers: dict[str, int | float | list[int]]) -> list[str]:
     """top-missing: the spec's own numbers the top class does not take."""
     init = next((f for f in top.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
     taken = {a.arg for a in init.args.args} if init else set()
@@ -603,6 +611,9 @@ KNOWN: dict[str, list[str]] = {
     'vgg16_c': [        # C's 1x1 convs break the units' likeness: its features stay written out (emit/stageloop.py)
         "unrolled-repeat: VGG16C: nn.Sequential(...) holds 10 x nn.Conv2d(...), nn.ReLU(...) one by one",
     ],
+    'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
+        "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",
+    ],
 }
 
 
@@ -643,9 +654,26 @@ class Net(nn.Module):
 
 def test_the_spec_files_numbers_are_its_own_and_its_bases():
     """top-missing's numbers: the spec's and its `extends:` chain's `params:` (the nearest
-    wins), not a `use:`d library's; no bool, no 0, no list."""
+    wins), not a `use:`d library's; no bool, no 0, no list but one of one int (ResNet-18's and
+    ResNeSt-14d's stages' depths: not ResNet-50's, nor DenseNet's blocks)."""
     densenet = _own_numbers(Path(SPECS / "densenet161.yaml"))
     assert densenet == {"growth": 48, "stem": 96, "bn_size": 4, "num_classes": 1000}
+    assert _own_numbers(Path(SPECS / "resnet18.yaml")) == {"layers": [2, 2, 2, 2], "num_classes": 1000}
+    assert _own_numbers(Path(SPECS / "resnest14d.yaml")) == {"layers": [1, 1, 1, 1], "stem_width": 32,
+                                                             "num_classes": 1000}
+    assert _own_numbers(Path(SPECS / "resnet50.yaml")) == {"num_classes": 1000}
+    assert [v for v in ([2, 2], [0, 0], [2], [2, 3], [2, 2.0], [True, True], [[1], [1]]) if _uniform(v)] == [[2, 2]]
+
+
+def test_the_review_finds_a_uniform_depth_the_top_does_not_take():
+    """top-missing over a list of one int: ResNet-18's `layers` as main's top class lacked it
+    (`def __init__(self, num_classes=1000)`), none where it takes the tuple."""
+    numbers = _own_numbers(Path(SPECS / "resnet18.yaml"))
+    before, after = (ast.parse(f"class ResNet18(nn.Module):\n    def __init__(self, {params}):\n        pass\n").body[0]
+                     for params in ("num_classes=1000", "num_classes=1000, layers=(2, 2, 2, 2)"))
+    assert _top_missing(before, numbers) == [
+        "top-missing: ResNet18 does not take the spec's layers (default [2, 2, 2, 2])"]
+    assert _top_missing(after, numbers) == []
 
 
 def test_the_review_finds_each_kind():

@@ -60,6 +60,29 @@ def test_a_counted_repeat_admits_only_arithmetic_of_the_class_names(built):
             check_generated_source(mutant)
 
 
+def test_a_count_from_a_tuple_the_class_takes_admits_only_its_items_by_constant_index(built):
+    """ResNet's stages' depths, `range(layers[0] - 1)` with `layers=(3, 4, 6, 3)`: an item of a tuple
+    of ints the class takes, never assigns, by a constant index; any other subscript is refused."""
+    text = built["resnet50"][1].read_text()
+    assert "layers=(3, 4, 6, 3)):" in text and "for _ in range(layers[0] - 1)\n" in text
+    check_generated_source(text)
+    for old, evil in [("range(layers[0] - 1)", "range(layers[-1] - 1)"),
+                      ("range(layers[0] - 1)", "range(layers[groups] - 1)"),
+                      ("range(layers[0] - 1)", "range(layers[0:2] - 1)"),
+                      ("range(layers[0] - 1)", "range(layers[0][0] - 1)"),
+                      ("range(layers[0] - 1)", "range(groups[0] - 1)"),
+                      ("range(layers[0] - 1)", "range(self.layer1[0] - 1)"),
+                      ("range(layers[0] - 1)", "range(layers[0] ** 9)"),
+                      ("layers=(3, 4, 6, 3)):", "layers=(3, 4, 6, 3.5)):"),
+                      ("layers=(3, 4, 6, 3)):", "layers=3):"),
+                      ("layers=(3, 4, 6, 3)):\n        super().__init__()\n",
+                       "layers=(3, 4, 6, 3)):\n        super().__init__()\n        layers = groups\n")]:
+        mutant = text.replace(old, evil, 1)
+        assert mutant != text
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def test_a_counted_run_from_a_later_step_admits_only_a_number_then_the_count(built):
     """PyramidNet's stage from its second unit on, `for i in range(1, n)`: a start that is an int
     of 1 or more, then integer arithmetic of the class's own names; anything else there is refused."""

@@ -51,7 +51,7 @@ def _shapes(model):
 @pytest.mark.parametrize("name,values", CASES)
 def test_top_class_built_with_other_widths_is_the_spec_built_with_them(name, values):
     cls = _model_class(name)
-    taken = set(inspect.signature(cls).parameters) - {"num_classes"}
+    taken = set(inspect.signature(cls).parameters) - {"num_classes", "layers"}     # (layers: LAYERS below)
     assert taken == set(values)
     for chosen in [*({p: v} for p, v in values.items()), values]:     # each alone, then all together
         with torch.device("meta"):
@@ -100,7 +100,7 @@ def test_res2net_s_block_computes_its_subsets_from_base_width():
     assert "                Slice(1, stop=width),\n                Slice(1, start=width, stop=2 * width),\n" in text
     assert "        self.last = Slice(1, start=3 * width)\n" in text
     assert "        self.conv3 = nn.Conv2d(4 * width, planes * 4, 1, bias=False)\n" in text
-    assert "    def __init__(self, num_classes=1000, base_width=26, groups=1):\n" in text
+    assert "    def __init__(self, num_classes=1000, base_width=26, groups=1, layers=(3, 4, 6, 3)):\n" in text
     assert ("        self.root = Root(2 * out + in_channels if level_root else 2 * out, out)\n"
             in emit(analyze(str(SPECS / "dla34.yaml"))))
 
@@ -341,6 +341,43 @@ def test_wrn_takes_k_each_block_deciding_its_shortcut():
     spec = archspec.compile(SPECS / "wrn28_10.yaml", k=1, depth=10).eval()
     spec.load_state_dict(ours.state_dict(), strict=True)
     x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), spec(x))
+
+
+# ResNet's stages' depths, torchvision's ResNet(block, layers): the spec's list, a tuple the top takes
+LAYERS = [pytest.param("resnet18", [(1, 1, 1, 1), (3, 1, 4, 2)], id="resnet18"),
+          pytest.param("resnet50", [(2, 2, 2, 2), (1, 3, 2, 5)], id="resnet50"),
+          pytest.param("resnet34", [(2, 2, 2, 2)], marks=pytest.mark.slow, id="resnet34"),
+          pytest.param("resnet101", [(2, 2, 2, 2)], marks=pytest.mark.slow, id="resnet101"),
+          pytest.param("resnet152", [(2, 2, 2, 2)], marks=pytest.mark.slow, id="resnet152"),
+          pytest.param("resnext50_32x4d", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="resnext50_32x4d"),
+          pytest.param("wide_resnet50_2", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="wide_resnet50_2"),
+          pytest.param("seresnet50", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="seresnet50"),
+          pytest.param("res2net50_26w_4s", [(1, 2, 3, 4)], marks=pytest.mark.slow, id="res2net50_26w_4s")]
+
+
+@pytest.mark.parametrize("name,others", LAYERS)
+def test_resnet_takes_its_stages_depths_as_layers(name, others):
+    """The top class takes the spec's `layers` as a tuple (`layers=(3, 4, 6, 3)`), each stage's run
+    after its strided first block `range(layers[k] - 1)`: at other depths (1 too: the stage's first
+    block alone) it is the spec built with `--set layers=[...]`, the very state_dict, and with the
+    spec's weights loaded strictly its outputs equal the spec's."""
+    cls = _model_class(name)
+    default = inspect.signature(cls).parameters["layers"].default
+    assert default == tuple(archspec.load(str(SPECS / f"{name}.yaml")).params["layers"])
+    assert type(default) is tuple
+    _built(cls, name)
+    for layers in others:
+        with torch.device("meta"):
+            ours = cls(layers=layers)
+        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", layers=list(layers))     # (--set's list)
+        _same_network(ours, spec, layers)
+    torch.manual_seed(0)
+    ours = cls(layers=others[0]).eval()
+    spec = archspec.compile(SPECS / f"{name}.yaml", layers=list(others[0])).eval()
+    ours.load_state_dict(spec.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), spec(x))
 
@@ -683,7 +720,8 @@ FUSED = [("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, 64), ("dpn68"
          ("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0}, 32),
          ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64),
          ("vgg16_bn", {"stages": ((16,), (24, 24), (512,))}, 64),      # its pairs' indices at another configuration
-         ("wrn_cifar", {"k": 1}, 32)]      # block1.0 without its shortcut: conv1 -> its bn1 no pair
+         ("wrn_cifar", {"k": 1}, 32),      # block1.0 without its shortcut: conv1 -> its bn1 no pair
+         ("resnet50", {"layers": (1, 3, 2, 1)}, 64)]
 
 
 @pytest.mark.parametrize("name,values,size", FUSED, ids=[f[0] for f in FUSED])

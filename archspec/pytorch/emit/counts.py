@@ -3,7 +3,8 @@
 A stage of the CIFAR ResNet repeats its block `${depth}` times, given `depth: ${n}`: the top class
 writes the stage's run of equal blocks as torchvision's `_make_layer` loops over them,
 `*[Basic(32, 32) for _ in range(n - 1)]`, and so may take `n`. The count is the repeat's own
-expression (`Scope.count`) carried up to the top's names (`lift.Lifter`: WRN's `(depth - 4) // 6`),
+expression (`Scope.count`) carried up to the top's names (`lift.Lifter`: WRN's `(depth - 4) // 6`,
+ResNet's stage `depth: ${layers[1]}` as `layers[1]`, an item of the tuple the top then takes),
 where the repeat's steps are the members of an nn.Sequential the top class builds, the block they
 are made in is one the top makes itself, the expression reads only the top's int parameters (none
 that `vary` refuted) and the spec's interpreter gives from it the steps the graph has. Which runs
@@ -22,6 +23,7 @@ from typing import NamedTuple
 from ...errors import SpecError
 from ...frontend.expr import evaluate
 from ...ir import Graph, Scope
+from ...names import name_problem
 from .lift import Lifter, Unliftable
 from .scopes import ScopeNode
 from .widthexpr import top_name
@@ -70,6 +72,7 @@ def candidates(g: Graph, sn: ScopeNode, refuted: frozenset[str]) -> tuple[dict[i
     read: set[str] = set()
     for first, steps, scope in repeats(sn):
         lifter = Lifter(g, None, top_name(g))
+        lifter.items = top_tuple(g)
         try:
             tree = lifter.count(scope)
         except Unliftable:
@@ -81,6 +84,19 @@ def candidates(g: Graph, sn: ScopeNode, refuted: frozenset[str]) -> tuple[dict[i
         out.update({first + j: Count(steps - j, j, text) for j in range(steps)})
         read |= names
     return out, read
+
+
+def top_tuple(g: Graph):
+    """A tuple of ints the top class may take: a spec parameter that is a list of ints (not flags),
+    one or more (ResNet's `layers: [3, 4, 6, 3]`, its stages' depths: `range(layers[0] - 1)`)."""
+    params = g.meta.params or {}
+
+    def name(n: str) -> ast.expr:
+        v = params.get(n)
+        if not (isinstance(v, (list, tuple)) and v and all(type(x) is int for x in v)) or name_problem(n) is not None:
+            raise Unliftable
+        return ast.Name(n)
+    return name
 
 
 def gives(text: str, env: dict, value: int) -> bool:

@@ -133,8 +133,8 @@ def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Re
         steps, names = candidates(g, c.sub, planner.refuted or frozenset())
         if steps and all(p in reads.spec or namer.params.usable(p) for p in names):
             plan.counts[c.local] = steps
-            for p in sorted(names - set(reads.spec)):
-                reads.spec[p] = params[p]
+            for p in sorted(names - set(reads.spec)):       # a list (ResNet's layers) as a tuple, the default
+                reads.spec[p] = tuple(params[p]) if isinstance(params[p], list) else params[p]
                 namer.params.take(p)
             spec.checked |= names
 

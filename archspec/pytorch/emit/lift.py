@@ -13,8 +13,9 @@ what it comes from is known: the spec parameters so written (`folded`) and those
 between reads are the caller's to check against the ones the class takes (a class that took
 `depths` and wrote the stage's `before` as 3 would not honour it). Only plain arithmetic
 (+ - * / //) of names and numbers is written, a minus before a number only (a `%` only as the
-number it gives); names pass the one validator (`names.name_problem`), and numbers are the
-interpreter's values, written by `ast.unparse` of int and float constants (their repr).
+number it gives), and, where the class takes a tuple of ints (`items`: the top's `layers`), its
+item by a constant index (`layers[0]`); names pass the one validator (`names.name_problem`), and
+numbers are the interpreter's values, written by `ast.unparse` of int and float constants (their repr).
 `lifted` checks the text: the spec's interpreter gives from it the graph's very number at every
 instance (float ==, no rounding)."""
 from __future__ import annotations
@@ -80,16 +81,16 @@ class Lifter:
         self.g, self.own, self.name = g, own, name
         self.decided = decided or {}      # per block instance, the `let:` values its class decides itself
         self.choices = choices            # a width's `a if test else b` and `floor(w * c)` written with names
-        self.folded: set[str] = set()
+        self.folded, self.used = set[str](), set[tuple[str, str]]()
         self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
         self.valued: set[str] = set()     # of `folded`, those an expression written reads
-        self.used: set[tuple[str, str]] = set()
         self.index: tuple[str, int] | None = None
         self._step: Scope | None = None            # the block whose step's index stays a name
         # a width's expression (`widthexpr`): `input.channels` as the width of the tensor it names (the
         # node's own input in its attribute, the block's in its arguments and `let:`), else a number
         self.channels = channels
         self._here: str | None = None
+        self.items: Callable[[str], ast.expr] | None = None     # a tuple's name the class has (`_as_tuple`)
 
     def argument(self, b: Scope, arg: str, step: bool) -> ast.expr:
         """Block instance b's argument `arg`, as the class writes it (b's step index a name,
@@ -150,6 +151,8 @@ class Lifter:
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
+        if self.items is not None and (item := _item_of(node)) is not None:     # `layers[0]`
+            return _subscript(_as_tuple(self, lambda: self._name(item[0], b, call)), item[1])
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
     def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
@@ -388,6 +391,32 @@ def _params_of(g: Graph, n: str) -> list[str]:
     `widths`: `small`), written as numbers with it."""
     lets = g.meta.let_reads
     return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
+
+
+def _item_of(node: ast.AST) -> tuple[str, int] | None:
+    """(name, k) where the node is `name[k]`, k an int constant, 0 or more."""
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)
+            and type(node.slice.value) is int and node.slice.value >= 0):
+        return node.value.id, node.slice.value
+    return None
+
+
+def _as_tuple(lifter: Lifter, read: Callable[[], ast.expr]) -> ast.expr:
+    """What `read` writes with the lifter's names read as the tuples' it has (`items`)."""
+    name, items = lifter.name, lifter.items
+    assert items is not None
+    lifter.name = items
+    try:
+        return read()
+    finally:
+        lifter.name = name
+
+
+def _subscript(seq: ast.expr, k: int) -> ast.expr:
+    """`seq[k]`, where `seq` is a name."""
+    if not isinstance(seq, ast.Name):
+        raise Unliftable
+    return ast.Subscript(seq, ast.Constant(k), ast.Load())
 
 
 def _channels_of(node: ast.AST) -> str | None:

@@ -43,7 +43,7 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
     source of the classes but the top's)."""
     params = graph.meta.params or {}
     taken = sorted(planner.root.checked - SAFE_ON_TOP)
-    ints = [p for p in taken if type(params.get(p)) in (int, float)]
+    ints = [p for p in taken if type(params.get(p)) in (int, float) or _depths(params.get(p))]
     if not ints or graph.meta.file is None:
         return frozenset(taken)          # a width is a number: another kind is not varied, and not taken
     mine = texts(planner)
@@ -67,10 +67,20 @@ def _any_fits(graph: Graph, planner: ClassPlanner, p: str, probe: bool, mine: li
     return False
 
 
-def _values(v: int | float) -> list[int | float]:
+def _depths(v: Any) -> bool:
+    """A list of ints (ResNet's layers), which the top class takes as a tuple."""
+    return isinstance(v, list) and bool(v) and all(type(x) is int for x in v)
+
+
+def _values(v: int | float | list[int]) -> list[Any]:
     """The values a parameter is tried at: from twice its own on (an int), or half of it, then
     other multiples (a float, a factor such as DenseNet's compression, 0 < c <= 1, whose 1.0 makes
-    a transition's output its input's width: its class would take one width, not two)."""
+    a transition's output its input's width: its class would take one width, not two); a list of
+    ints, each item twice its own plus its position, then one more each ([2, 2] -> [4, 5], [5, 6], ...:
+    items the list has equal differ there, so an item read in another's place fails there or at the
+    spec's own values)."""
+    if isinstance(v, list):
+        return [[2 * x + k + t for k, x in enumerate(v)] for t in range(TRIES)]
     if type(v) is int:
         first = 2 * v or 1
         return list(range(first, first + TRIES))
