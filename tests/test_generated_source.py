@@ -423,3 +423,53 @@ def test_an_alternative_its_parameter_does_not_tell_is_not_built_under_it(tmp_pa
     check_generated_source(text)
     m = load_source(text).Model().eval()
     assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(str(spec)).state_dict_shapes()
+
+
+# a toy whose unit pools one of two ways as its `pool` says, then projects the pool (BN-Inception's
+# pool branch: an average pool in most modules, a max pool in 5b)
+POOLED = """archspec: 1
+name: toy
+input: [3, 8, 8]
+params: {num_classes: 10}
+blocks:
+  unit:
+    params: {c: int, pool: avg}
+    nodes:
+      - body: {op: conv, out: "${c}", k: 3, pad: 1, in: input}
+      - avgpool: {in: input, op: avgpool, k: 3, stride: 1, pad: 1, when: "${pool == 'avg'}"}
+      - maxpool: {in: input, op: maxpool, k: 3, stride: 1, pad: 1, when: "${pool == 'max'}"}
+      - proj: {in: "${pool}pool", op: conv, out: "${c}", k: 1}
+      - {op: concat, in: [body, proj]}
+nodes:
+  - u1: {use: unit, c: 4}
+  - u2: {use: unit, c: 4, pool: max}
+  - u3: {use: unit, c: 8}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_alternative_ops_a_text_parameter_picks_are_one_class(tmp_path):
+    """emit/alternatives.py: an op's module may be an alternative too (BN-Inception's pools): the
+    unit with a max pool is the others' class, which builds each pool under its test; each
+    instance's state_dict is its own, and it computes what the spec says (checked by hand)."""
+    spec = tmp_path / "toy.yaml"
+    spec.write_text(POOLED)
+    text = emit(archspec.analyze(str(spec)))
+    assert text.count("class Unit") == 1 and 'def __init__(self, in_channels, c, pool="avg"):' in text
+    assert 'self.avgpool = nn.AvgPool2d(3, stride=1, padding=1) if pool == "avg" else None' in text
+    assert 'self.maxpool = nn.MaxPool2d(3, stride=1, padding=1) if pool == "max" else None' in text
+    assert 'self.u2 = Unit(8, 4, pool="max")' in text
+    check_generated_source(text)
+    torch.manual_seed(0)
+    m = load_source(text).Model().eval()
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(str(spec)).state_dict_shapes()
+    x = torch.randn(2, 3, 8, 8)
+
+    def unit(u, y, pool):
+        return torch.cat([u.body(y), u.proj(pool(y, 3, stride=1, padding=1))], 1)
+    with torch.no_grad():
+        avg, mx = torch.nn.functional.avg_pool2d, torch.nn.functional.max_pool2d
+        y = unit(m.u3, unit(m.u2, unit(m.u1, x, avg), mx), avg)
+        assert torch.equal(m(x), m.fc(torch.flatten(m.pool(y), 1)))

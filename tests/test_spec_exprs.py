@@ -77,7 +77,7 @@ def test_a_block_built_with_another_spec_value_is_the_spec_s_block(name, cls, ar
 def test_an_input_width_reads_its_own_parameter():
     """bn_inception's double-3x3 branch: its second conv reads `dbl3x3_reduce`, the width the
     spec gave its first conv, not `n3x3_reduce`, another parameter of the same value (both 192)."""
-    init = ast.unparse(_init(_source("bn_inception"), "InceptionNoAvgpool"))
+    init = ast.unparse(_init(_source("bn_inception"), "Inception"))
     assert "ConvBn(in_channels, dbl3x3_reduce), ConvBn(dbl3x3_reduce, dbl3x3, k=3, pad=1)" in init
 
 

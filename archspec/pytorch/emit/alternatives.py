@@ -6,7 +6,9 @@ differ only by which of them they have share a class (timm's one DualPathBlock),
 their union (`join`): the block's children in spec order, the alternatives chained, each
 standing for its input where it is absent, as the spec writes them (`c1x1_w_s2: {in: c1x1_w_s1,
 when: ...}`), so that where one is there the others pass its value on. The class builds each
-under its test (`guard.by_text`); the union is no instance: the class's `rep` where it has one."""
+under its test (`guard.by_text`); the union is no instance: the class's `rep` where it has one.
+An alternative is a block's instance or an op's module (BN-Inception's pools: `avgpool` where
+`pool == "avg"`, `maxpool` where it is "max", the projection reading whichever is there)."""
 from __future__ import annotations
 
 import dataclasses
@@ -92,11 +94,13 @@ def _runs(order: list[str], optional: list[str]) -> Runs:
 
 
 def _alternative(joiner: Joiner, members: list[ScopeNode], local: str) -> bool:
-    """A block's instance of one input and output, built alike wherever it is, that a text
-    parameter says where it is (`guard.text_test`), and that may be absent (`Joiner._may_be_absent`)."""
+    """A block's instance (not an nn.Sequential) or an op's module, of one input, built alike
+    wherever it is, that a text parameter says where it is (`guard.text_test`), and that may be
+    absent (`Joiner._may_be_absent`)."""
     mine = [(m, c) for m in members for c in m.children if c.local == local]
     key = joiner.planner.ctor_key
-    return (all(c.subscope is not None and not c.sub.sequential and len(c.inputs) == 1 for _, c in mine)
+    return (all((c.subscope is not None and not c.sub.sequential or c.node is not None and c.module)
+                and len(c.inputs) == 1 for _, c in mine)
             and len({repr(key(c)) for _, c in mine}) == 1 and text_test(members, local) is not None
             and all(joiner._optional_ok(m, c) for m, c in mine))
 
