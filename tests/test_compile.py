@@ -382,7 +382,8 @@ def test_equal_sequential_children_are_written_once():
                  text.replace("self.fc = nn.Linear(2048, num_classes)", "self.fc = nn.Linear(*[2048, num_classes])"),
                  text.replace("num_classes=1000,", "num_classes=print,"),
                  text.replace("num_classes=1000,", "num_classes=(1, [2]),"),
-                 text.replace("num_classes=1000,", "num_classes='x',")])
+                 text.replace("num_classes=1000,", "num_classes='x y',"),          # a word passes (DPN's kind="normal")
+                 text.replace("num_classes=1000,", "num_classes='__import__',")])
 
 
 def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
