@@ -9,6 +9,7 @@ import ast
 
 import pytest
 from paths import SPECS
+from source_check import check_generated_source
 
 import archspec
 from archspec.pytorch.compiler import load_source
@@ -267,9 +268,10 @@ def test_convnext_stages_compute_their_rates_as_torchvision_s_loop():
     assert ("                *[\n                    Cnblock(192, stochastic_depth * (3 + j) / 17.0, "
             "layer_scale=layer_scale)\n                    for j in range(3)\n                ],\n") in source
     assert "nn.Parameter(torch.full((dim, 1, 1), layer_scale))" in source and "0.0058" not in source
-    effnet = _source("efficientnet_b0")
-    assert "stochastic_depth=StochasticDepth(stochastic_depth * (11 + j) / 16)" in effnet
-    assert "for j in range(1, 4)" in effnet and "StochasticDepth(stochastic_depth * 2 / 16)" in effnet
+    effnet = _source("efficientnet_b0")      # MBConv builds its StochasticDepth, as torchvision's, from the rate
+    assert "Mbconv(192, 6, 5, 192, stochastic_depth * (11 + j) / 16, 1, residual=True)" in effnet
+    assert "for j in range(1, 4)" in effnet and "Mbconv(24, 6, 3, 24, stochastic_depth * 2 / 16, 1" in effnet
+    assert "self.stochastic_depth = StochasticDepth(stochastic_depth_prob) if residual else None" in effnet
 
 
 STAGES = """archspec: 1
@@ -441,3 +443,54 @@ nodes:
     src = emit(archspec.analyze(archspec.load(spec_file(text))))
     assert f"+ {scale} * conv" in src
     assert ("scale=" in src) == (scale == "self.scale")
+
+
+# -- a drop path the block builds itself (emit/ctorparams.py's `_build_flagged`) -----------------
+
+FLAGGED = """archspec: 1
+name: net
+input: [4, 8, 8]
+params: {drop: 0.4}
+blocks:
+  unit:
+    params: {p: float, residual: true}
+    nodes:
+      - conv: {op: conv, out: 4, k: 3, pad: 1}
+      - sd: {op: stochastic_depth, p: RATE, mode: row, when: "${residual}"}
+      - {op: add, in: [sd, input], when: "${residual}", else: sd}
+nodes:
+  - a: {use: unit, p: "${drop / 4}"}
+  - b: {use: unit, p: "${drop / 2}", residual: false}
+  - c: {use: unit, p: "${drop}"}
+"""
+
+
+def test_a_drop_path_a_flag_says_where_is_built_by_the_block_from_its_rate(spec_file):
+    """A StochasticDepth some instances lack (`when: ${residual}`), whose rate is the block's own
+    parameter, is built by the class under that flag, as torchvision's MBConv builds
+    `StochasticDepth(stochastic_depth_prob, "row")`: the caller passes the rate, not the module,
+    and the rates are the spec's; the one that lacks it (b) has none."""
+    path = spec_file(FLAGGED.replace("RATE", '"${p}"'))
+    source = emit(archspec.analyze(path))
+    assert "    def __init__(self, p, residual=True):" in source
+    assert "        self.sd = StochasticDepth(p) if residual else None\n" in source
+    assert "self.a = Unit(drop / 4)" in source and "self.b = Unit(drop / 2, residual=False)" in source
+    assert "StochasticDepth(drop" not in source
+    check_generated_source(source)
+    model = load_source(source, "net").Model().eval()
+    assert model.b.sd is None and _rate_mismatches(model, archspec.analyze(path)) == []
+    assert _honours(source, path, "drop", 0.8)
+    spec = archspec.compile(path).eval()
+    spec.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), spec(x))
+
+
+def test_a_drop_path_whose_rate_is_no_block_parameter_stays_an_argument(spec_file):
+    """A rate the block computes (`p / 2`), no parameter's value: the caller builds the module and
+    passes it (`sd=StochasticDepth(...)`), as before; only a parameter's own value is built inside."""
+    path = spec_file(FLAGGED.replace("RATE", '"${p / 2}"'))
+    source = emit(archspec.analyze(path))
+    assert "sd=None" in source and "        self.sd = sd\n" in source and "sd=StochasticDepth(" in source
+    assert _rate_mismatches(load_source(source, "net").Model(), archspec.analyze(path)) == []

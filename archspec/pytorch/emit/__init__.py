@@ -7,7 +7,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   that some instances lack and that passes its input through (a projection shortcut) is an
   argument that may be None (`downsample=None`, `if self.downsample is not None:`), or, where
   the block's boolean `let:` says where it is, built by the class under that test (WRN's
-  `self.shortcut = nn.Conv2d(...) if stride != 1 or in_channels != out else None`); an
+  `self.shortcut = nn.Conv2d(...) if stride != 1 or in_channels != out else None`), or
+  where a boolean of the block says where an op is whose numbers are the block's parameters,
+  under that flag (EfficientNet's `StochasticDepth(stochastic_depth_prob) if residual else
+  None`, as torchvision's MBConv); an
   nn.Sequential child that lacks members at some instances is built member by member under a
   test of the block's parameters (`members`: MobileNetV2's `if t != 1: layers.append(...)`,
   `self.conv = nn.Sequential(*layers)`); children a text parameter picks between are built

@@ -40,7 +40,8 @@ class ClassPlan:
     guard_params: dict[str, str] = field(default_factory=dict)   # of those, one a text parameter tells
     #                                  (`kind == "proj"`: `guard.by_text`) -> that parameter, which the class takes
     tested: dict[str, Child] = field(default_factory=dict)  # of those, one a boolean `let:` of the class says
-    #                                  where it is, built under that let's test (`ctorparams._build_tested`)
+    #                                  where it is, built under that let's test (`ctorparams._build_tested`),
+    #                                  or under the block's flag (`ctorparams._build_flagged`)
     decided: set[str] = field(default_factory=set)          # those `let:` values: the class decides them itself
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
@@ -742,18 +743,12 @@ class ClassPlanner:
         out: list[tuple[str, Any]] = []
         plan = self.plan_of.get(sn)
         chains = plan.members if plan is not None else {}
-        tested = plan.tested if plan is not None else {}
         for c, lacks in _with_guarded(sn, plan):
             if c.local in chains:
                 self._chain_numbers(c, chains[c.local], out, origins)
                 continue
-            if lacks and c.local in tested:     # a child the class builds under its `let:` test, absent here
-                call = self.ctor(c)
-                assert call is not None and origins is None
-                out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
-                continue
             call = None if c.local in optional else self.ctor(c)
-            if lacks and call is not None:        # a guarded child it lacks (`_with_guarded`)
+            if lacks and call is not None:        # a guarded or tested child it lacks (`_with_guarded`)
                 out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
                 if origins is not None:           # the spec's expressions, which any value of MISSING fits
                     origins += _origins(call, c)

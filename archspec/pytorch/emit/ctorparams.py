@@ -346,6 +346,7 @@ def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
             plan.optional.remove(local)
             plan.built.append(local)
     _build_tested(planner, plan)
+    _build_flagged(planner, plan, values)
 
 
 def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
@@ -379,6 +380,40 @@ def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
                 break
 
 
+def _build_flagged(planner: ClassPlanner, plan: ClassPlan, values: dict[str, tuple]) -> None:
+    """An optional op child that takes numbers, each the value of one of the block's parameters
+    wherever it is there (EfficientNet's `StochasticDepth(stochastic_depth_prob)`), and that a
+    boolean of the block says where it is: the class builds it under that flag, as it builds one
+    under a boolean `let:`'s test (`ClassPlan.tested`, its numbers MISSING where an instance lacks
+    it: `members.fill`), torchvision's `StochasticDepth(stochastic_depth_prob, "row")` in MBConv;
+    the caller passes the parameter, not the module. (A block's child, ResNet's `downsample`,
+    stays an argument.)"""
+    for local in list(plan.optional):
+        child = next(c for c in plan.rep.children if c.local == local)
+        says = _says(values, _presence(plan, local))
+        if child.node is None or not says or not _from_params(planner, plan, child):
+            continue
+        plan.optional.remove(local)
+        plan.tested[local] = child
+        plan.guards[local] = f"not {says[0][0]}" if says[0][1] else says[0][0]
+
+
+def _from_params(planner: ClassPlanner, plan: ClassPlan, child: Child) -> bool:
+    """Each number of the child's call is, at every instance that has it, one block parameter's
+    value there (of its type: a rate, not a width that equals one by chance)."""
+    scopes, values = [], []
+    for sn in plan.instances:
+        for c in sn.children:
+            call = planner.ctor(c) if c.local == child.local else None
+            if call is not None and sn.scope is not None and sn.scope.block:
+                scopes.append(sn.scope)
+                values.append([v for _, v in planner.numbers_in(call)])
+    if not values or not values[0] or len(scopes) != sum(_presence(plan, child.local)):
+        return False
+    return all(any(all(type(s.args.get(p)) is type(v[k]) and s.args.get(p) == v[k] for s, v in zip(scopes, values))
+                   for p in scopes[0].args) for k in range(len(values[0])))
+
+
 def _decided(planner: ClassPlanner) -> dict[str, frozenset[str]]:
     """Per block instance, the `let:` values its class decides itself (`_build_tested`)."""
     return {sn.path: frozenset(p.decided) for sn, p in planner.plan_of.items() if p.decided}
@@ -392,8 +427,8 @@ def _tested_params(g: Graph, plan: ClassPlan, column_of: dict[str, tuple], namer
     for local in plan.tested:
         test = ast.parse(plan.guards[local], mode="eval").body
         for n in sorted({x.id for x in ast.walk(test) if isinstance(x, ast.Name)}):
-            col = tuple((g.shape_of(sn.inputs[0]) or (None,))[0] if n == IN_CHANNELS else sn.scope.args[n]  # type: ignore[union-attr]
-                        for sn in plan.instances)
+            col = tuple((g.shape_of(sn.inputs[0]) or (None,))[0] if n == IN_CHANNELS else    # a flag: `_build_flagged`
+                        {**sn.scope.lets, **sn.scope.args}[n] for sn in plan.instances)  # type: ignore[union-attr]
             if n in renamed or column_of.get(n) == col:
                 continue
             name = n if n not in column_of and namer.params.usable(n) else namer.params.fresh(n)
