@@ -746,3 +746,28 @@ def test_densenet_takes_its_block_sizes_as_torchvision_s_loop(name):
                 ours = cls(**chosen)
             g = analyze(str(SPECS / f"{name}.yaml"), **{**chosen, "blocks": blocks})
             assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
+
+
+def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
+    """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
+    after a transition is the next block's input as the emitter writes it, the transition's input in
+    its place; a transition whose width is not that one, a block that grows by another number, or
+    one whose numbers are written otherwise, make none."""
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit.blockloop import block_loop
+
+    def members(out=128, growth=32):
+        return [("conv0", Call("nn.Conv2d", (("in_channels", 3), ("out_channels", 64)))),
+                ("denseblock1", Call("DenseBlock", (("in_channels", 64), ("layers", 6), ("growth", 32)))),
+                ("transition1", Call("Transition", (("in_channels", 256), ("out_channels", out)))),
+                ("denseblock2", Call("DenseBlock", (("in_channels", 128), ("layers", 12), ("growth", growth)))),
+                ("norm5", Call("nn.BatchNorm2d", (("num_features", 512),)))]
+    slots = [[None, "stem"], ["stem", None, "growth"], ["stem + 6 * growth", "t1"], ["t1", None, "growth"],
+             ["t1 + 12 * growth"]]
+    lets, env = {"t1": "(stem + 6 * growth) // 2"}, {"stem": 64, "growth": 32}
+    loop = block_loop(members(), slots, lets, env)
+    assert loop is not None and (loop.counts, loop.after, loop.start, loop.end) == ((6, 12), "num_features // 2", 1, 4)
+    assert block_loop(members(out=127), slots, lets, env) is None
+    assert block_loop(members(growth=16), slots, lets, env) is None
+    assert block_loop(members(), [*slots[:3], ["t1", None, "2 * growth"], slots[4]], lets, env) is None
+    assert block_loop(members(), slots, {"t1": "(stem + 6 * growth) // 3"}, env) is None

@@ -156,7 +156,13 @@ def block_loop(members: list[tuple[str, Call]], slots: list[Slots], lets: dict[s
     if after is None:
         return None
     t0 = numbers(calls[trans[0]])
-    outs = frozenset(p for p in range(1, len(t0)) if t0[p] == vals[1][0])
+    outs = frozenset(p for p in range(1, len(t0)) if all(
+        slots[t][p] is not None and slots[t][p] == slots[b][0] for t, b in zip(trans, blocks[1:])))
+    chain = {w for k in blocks for w in re.findall(r"\w+", slots[k][0] or "") if w in lets}
+    kept = [s for k in blocks for p, s in enumerate(slots[k]) if p not in (0, at)] + \
+        [s for k in trans for p, s in enumerate(slots[k]) if p and p not in outs]
+    if any(w in chain for s in kept for w in re.findall(r"\w+", s or "")):
+        return None             # a number written from a block's input, which the loop carries on
     loop = BlockLoop(start, end, (pa, pb), calls[blocks[0]], slots[blocks[0]], calls[trans[0]],
                      slots[trans[0]], counts, at, grow, outs, vals[0][0], slots[blocks[0]][0], after)
     alike = all(_same(slots[k], slots[blocks[0]], {0, at}) for k in blocks) and \
