@@ -787,7 +787,8 @@ class _Checker:
         blockloop.py): `for i, num_layers in enumerate(blocks):`, the configuration a name of the
         class's, the index a LOOP_INDICES name and the count a fresh one; its body exactly
         `self.<child>.add_module(f"<name>{i + 1}", Block(...))`, `<width> = <arithmetic>`, and
-        `if i != len(blocks) - 1:` over the same two, `<width>` a local __init__ bound before."""
+        `if i != len(blocks) - 1:` over the same two, `<width>` a local __init__ bound before, its
+        value integer arithmetic or a width's floor (`int(num_features * compression)`)."""
         it, t = s.iter, s.target
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate"
                 and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Name)
@@ -806,7 +807,7 @@ class _Checker:
                     and _child_of_self(add.value.func.value) and self._loop_name(add.value.args[0], inner)
                     and isinstance(step, ast.Assign) and len(step.targets) == 1
                     and isinstance(step.targets[0], ast.Name) and step.targets[0].id in names
-                    and step.targets[0].id not in self.lists | {"self"} and _arithmetic(step.value)):
+                    and step.targets[0].id not in self.lists | {"self"} and _width(step.value)):
                 _fail(add, "a block loop's body other than `self.<child>.add_module(f\"<name>{i + 1}\", "
                            "Block(...))` then `<width> = <arithmetic>`")
             self.call(add.value, inner)

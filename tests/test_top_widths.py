@@ -771,3 +771,7 @@ def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     assert block_loop(members(growth=16), slots, lets, env) is None
     assert block_loop(members(), [*slots[:3], ["t1", None, "2 * growth"], slots[4]], lets, env) is None
     assert block_loop(members(), slots, {"t1": "(stem + 6 * growth) // 3"}, env) is None
+    floor = block_loop(members(), slots, {"t1": "int((stem + 6 * growth) * compression)"}, {**env, "compression": 0.5})
+    assert floor is not None and floor.after == "int(num_features * compression)"      # Transition's compression
+    assert block_loop(members(), slots, {"t1": "int((stem + 6 * growth) * compression)"}, {**env, "compression": 0.4}) \
+        is None

@@ -75,21 +75,26 @@ def _with(call: Call, values: list[Any]) -> Call:
 
 
 def evaluate(text: str, env: dict[str, Any]) -> Any:
-    """The value of an integer arithmetic expression of names in `env`; None where it is other."""
+    """The value of an integer arithmetic expression of names in `env` (a floor `int(w * c)` too);
+    None where it is other, or no int."""
     ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
            ast.FloorDiv: lambda a, b: a // b}
 
     def ev(e: ast.expr) -> Any:
-        if isinstance(e, ast.Constant) and type(e.value) is int:
+        if isinstance(e, ast.Constant) and type(e.value) in (int, float):
             return e.value
-        if isinstance(e, ast.Name) and type(env.get(e.id)) is int:
+        if isinstance(e, ast.Name) and type(env.get(e.id)) in (int, float):
             return env[e.id]
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "int" and len(e.args) == 1 \
+                and not e.keywords:         # the floor of a product (`int(num_features * compression)`)
+            return int(ev(e.args[0]))
         if isinstance(e, ast.BinOp) and type(e.op) in ops:
             return ops[type(e.op)](ev(e.left), ev(e.right))
         raise ValueError(ast.dump(e))
     try:
-        return ev(ast.parse(text, mode="eval").body)
-    except (SyntaxError, ValueError, ZeroDivisionError):
+        value = ev(ast.parse(text, mode="eval").body)
+        return value if type(value) is int else None
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError):
         return None
 
 
