@@ -393,6 +393,13 @@ class _Checker:
             if len(node.args) != 3 or node.keywords or not isinstance(node.args[0], ast.Name) \
                     or node.args[0].id != "self":
                 _fail(node, "_probe other than _probe(self, 'name', value)")
+        if isinstance(f, ast.Attribute) and f.attr == "add_module" and _child_of_self(f.value):
+            if not (len(node.args) == 2 and not node.keywords and (
+                    isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                    and WORD.fullmatch(node.args[0].value) or self._loop_name(node.args[0], names))):
+                _fail(node, "add_module other than self.<child>.add_module('<name>', module) or a block loop's")
+            self.expr(node.args[1], names)
+            return
         if isinstance(f, ast.Attribute) and f.attr == "add_module":
             if not (isinstance(f.value, ast.Name) and f.value.id == "self" and len(node.args) == 2
                     and (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
@@ -732,6 +739,8 @@ class _Checker:
                     _fail(s, "else branch or nested if")
                 self.test(s.test, names, kind)
                 self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple):
+                self.block_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
                 self.stage_loop(s, names)
             elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not (
@@ -787,6 +796,38 @@ class _Checker:
             self.target(ast.Name(t.id, ast.Store()), names, reserved)
         self.body(inner.body, names, "__init__", 2)
         self.body(s.body[1:], names, "__init__", 1)
+
+    def block_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over the top class's block sizes as torchvision's DenseNet (emit/
+        blockloop.py): `for i, num_layers in enumerate(blocks):`, the configuration a name of the
+        class's, the index a LOOP_INDICES name and the count a fresh one; its body exactly
+        `self.<child>.add_module(f"<name>{i + 1}", Block(...))`, `<width> = <arithmetic>`, and
+        `if i != len(blocks) - 1:` over the same two, `<width>` a local __init__ bound before, its
+        value integer arithmetic or a width's floor (`int(num_features * compression)`)."""
+        it, t = s.iter, s.target
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate"
+                and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Name)
+                and it.args[0].id in names and it.args[0].id not in self.lists | {"self"}
+                and isinstance(t, ast.Tuple) and len(t.elts) == 2 and all(isinstance(e, ast.Name) for e in t.elts)
+                and t.elts[0].id in LOOP_INDICES and t.elts[0].id not in names
+                and self._index_name(t.elts[1].id, names) and not s.orelse and len(s.body) == 3
+                and isinstance(s.body[2], ast.If) and not s.body[2].orelse and len(s.body[2].body) == 2
+                and _dump(s.body[2].test) == _dump(ast.parse(
+                    f"{t.elts[0].id} != len({it.args[0].id}) - 1", mode="eval").body)):
+            _fail(s, "a for loop in __init__ other than a block loop's `for i, num_layers in enumerate(blocks):`")
+        inner = names | {t.elts[0].id, t.elts[1].id}
+        for add, step in (s.body[:2], s.body[2].body):
+            if not (isinstance(add, ast.Expr) and isinstance(add.value, ast.Call)
+                    and isinstance(add.value.func, ast.Attribute) and add.value.func.attr == "add_module"
+                    and _child_of_self(add.value.func.value) and self._loop_name(add.value.args[0], inner)
+                    and isinstance(step, ast.Assign) and len(step.targets) == 1
+                    and isinstance(step.targets[0], ast.Name) and step.targets[0].id in names
+                    and step.targets[0].id not in self.lists | {"self"} and _width(step.value)):
+                _fail(add, "a block loop's body other than `self.<child>.add_module(f\"<name>{i + 1}\", "
+                           "Block(...))` then `<width> = <arithmetic>`")
+            self.call(add.value, inner)
+            self.expr(step.value, inner)
+        names.update(e.id for e in t.elts)
 
     def member_if(self, s: ast.If, names: set[str]) -> None:
         """__init__'s `if <test>: layers.append(Module(...))`: a member of an nn.Sequential some
@@ -1100,6 +1141,12 @@ def _appends(s: ast.stmt, names: set[str]) -> bool:
     return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
             and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
             and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
+
+
+def _child_of_self(e: ast.expr) -> bool:
+    """`self.<child>`, a public attribute of self (the nn.Sequential a block loop adds to)."""
+    return (isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self"
+            and not e.attr.startswith("_"))
 
 
 def _adds_module(s: ast.For) -> bool:

@@ -219,7 +219,39 @@ def _unrolled(cls: ast.ClassDef) -> list[str]:
     def numbered(a: tuple, b: tuple, n: int) -> bool:
         return b[0][1] == a[0][1] and int(b[0][2]) == int(a[0][2]) + 1 and _alike(a[1], b[1])
     return out + [f"unrolled-repeat: {cls.name}: {made[k][0][0]} .. {made[k + n - 1][0][0]} one by one"
-                  for k, n in _runs(made, numbered)]
+                  for k, n in _runs(made, numbered)] + _alternating(cls)
+
+
+def _alternating(cls: ast.ClassDef) -> list[str]:
+    """unrolled-repeat: UNROLLED or more named children <a>1, <a>2, ... of an nn.Sequential's
+    OrderedDict, each but the last followed by <b>k, the <a>s calls of one shape and the <b>s too
+    (DenseNet's dense blocks and the transitions between them), written one by one where a loop
+    over the block sizes makes them (torchvision's `for i, num_layers in enumerate(block_config)`)."""
+    out = []
+    for od in ast.walk(cls):
+        if not (isinstance(od, ast.Call) and ast.unparse(od.func) == "OrderedDict" and od.args
+                and isinstance(od.args[0], ast.List)):
+            continue
+        items = [(str(e.elts[0].value), e.elts[1]) for e in od.args[0].elts if isinstance(e, ast.Tuple)
+                 and isinstance(e.elts[0], ast.Constant)]
+        for k in range(len(items) - 1):
+            a, b = _NAMED.fullmatch(items[k][0]), _NAMED.fullmatch(items[k + 1][0])
+            if not (a and b and a[2] == b[2] == "1" and a[1] != b[1]):
+                continue
+            n = 1
+            while k + 2 * n < len(items) and [name for name, _ in items[k + 2 * n - 1:k + 2 * n + 1]] == [
+                    f"{b[1]}{n}", f"{a[1]}{n + 1}"] and _shape(items[k + 2 * n][1]) == _shape(items[k][1]) and \
+                    _shape(items[k + 2 * n - 1][1]) == _shape(items[k + 1][1]):
+                n += 1
+            if n >= UNROLLED:
+                out.append(f"unrolled-repeat: {cls.name}: {a[1]}1 .. {a[1]}{n}, a {b[1]} between two, one by one")
+    return out
+
+
+def _shape(call: ast.expr) -> tuple | None:
+    """A call's callee, its count of arguments and its keywords' names."""
+    return (ast.unparse(call.func), len(call.args), tuple(k.arg for k in call.keywords)) \
+        if isinstance(call, ast.Call) else None
 
 
 def _pairs(cls: str, callee: str, items: list[ast.expr]) -> list[str]:
@@ -650,6 +682,28 @@ class Net(nn.Module):
         "unrolled-repeat: Net: block4 .. block7 one by one"]
     assert _top_missing(classes[0], {"num_classes": 10, "alpha": 48}) == [
         "top-missing: Net does not take the spec's alpha (default 48)"]
+
+
+def test_the_review_finds_blocks_and_transitions_written_one_by_one():
+    """unrolled-repeat of alternating children: DenseNet's features as the emitter wrote them
+    before its block loop (four dense blocks, a transition between two: found), as three blocks
+    (densenet_cifar's: not), with a block of another shape among them (not), and as the loop."""
+    unrolled = ", ".join(f'("denseblock{k}", DenseBlock(w{k}, {n}, growth)), '
+                         f'("transition{k}", Transition(v{k}, w{k + 1}))' for k, n in zip(range(1, 4), (6, 12, 24)))
+    unrolled += ', ("denseblock4", DenseBlock(w4, 16, growth))'
+    src = f"""
+class Net(nn.Module):
+    def __init__(self):
+        self.features = nn.Sequential(OrderedDict([("conv0", Conv(3, 64)), {unrolled}, ("norm5", Norm(w5))]))
+        self.three = nn.Sequential(OrderedDict([{unrolled.split(', ("transition3"')[0]}]))
+        self.other = nn.Sequential(OrderedDict([{unrolled.replace("(w3, 24, growth)", "(w3, 24)")}]))
+        self.looped = nn.Sequential(OrderedDict([("conv0", Conv(3, 64))]))
+        for i, num_layers in enumerate(blocks):
+            self.looped.add_module(f"denseblock{{i + 1}}", DenseBlock(num_features, num_layers, growth))
+"""
+    cls = next(c for c in ast.parse(src).body if isinstance(c, ast.ClassDef))
+    assert _alternating(cls) == ["unrolled-repeat: Net: denseblock1 .. denseblock4, a transition between two, "
+                                 "one by one"]
 
 
 def test_the_spec_files_numbers_are_its_own_and_its_bases():

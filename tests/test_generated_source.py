@@ -126,6 +126,39 @@ def test_a_configuration_loop_admits_only_its_own_shapes(built):
             check_generated_source(mutant)
 
 
+def test_a_block_loop_admits_only_its_own_shapes(built):
+    """DenseNet's features as torchvision's, `for i, num_layers in enumerate(blocks):` over the
+    block sizes the class takes, adding a block, carrying the width on, then `if i != len(blocks) -
+    1:` a transition, pass; another iterable, test, statement, name or width, and an else, are
+    refused, and so is add_module on a private attribute or under a name no identifier."""
+    text = built["densenet121"][1].read_text()
+    head = "        for i, num_layers in enumerate(blocks):\n"
+    assert head in text and "            if i != len(blocks) - 1:\n" in text
+    for old, evil in [("enumerate(blocks)", "enumerate(torch.load(blocks))"),
+                      ("enumerate(blocks)", "enumerate(block_sizes)"),
+                      ("enumerate(blocks)", "zip(blocks, blocks)"),
+                      ("for i, num_layers in", "for i, stem in"),
+                      ("for i, num_layers in", "for layer, num_layers in"),
+                      ("if i != len(blocks) - 1:", "if i != len(dir()) - 1:"),
+                      ("if i != len(blocks) - 1:", "if i != 2:"),
+                      ("num_features = num_features + num_layers * growth",
+                       "num_features = num_features.__class__"),
+                      ("num_features = num_features + num_layers * growth", "self.width = num_features"),
+                      ("                num_features = num_features // 2\n",
+                       "                num_features = num_features // 2\n                print(i)\n"),
+                      ('f"denseblock{i + 1}"', 'f"denseblock{dir()}"'),
+                      ('f"denseblock{i + 1}"', '"denseblock"'),
+                      ("self.features.add_module(\n                f", "self._features.add_module(\n                f"),
+                      ('self.features.add_module("norm5", ', 'self.features.add_module("norm 5", '),
+                      ('self.features.add_module("norm5", ', 'self._modules.add_module("norm5", '),
+                      ("                num_features = num_features // 2\n",
+                       "                num_features = num_features // 2\n        else:\n            print(1)\n")]:
+        mutant = text.replace(old, evil, 1)
+        assert mutant != text, evil
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
     `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other

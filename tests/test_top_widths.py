@@ -21,10 +21,14 @@ from archspec.pytorch.emit.widthexpr import TopWidths
 # them (odd ones: DenseNet's transitions halve their input, floor included)
 CASES = [
     # torchvision's DenseNet(bn_size=4): the bottleneck's width bn_size * growth_rate, 2 and 8 here
-    pytest.param("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, id="densenet121"),
-    pytest.param("densenet121", {"stem": 64, "growth": 32, "bn_size": 8}, marks=pytest.mark.slow, id="densenet121-bn8"),
-    pytest.param("densenet161", {"stem": 50, "growth": 7, "bn_size": 2}, marks=pytest.mark.slow, id="densenet161"),
-    pytest.param("densenet264", {"stem": 33, "growth": 5, "bn_size": 3}, marks=pytest.mark.slow, id="densenet264"),
+    # (and its block_config, the block sizes: `blocks`, emit/blockloop.py)
+    pytest.param("densenet121", {"stem": 24, "growth": 12, "bn_size": 2, "blocks": [2, 3, 4, 2]}, id="densenet121"),
+    pytest.param("densenet121", {"stem": 64, "growth": 32, "bn_size": 8, "blocks": [1, 1, 1, 1]},
+                 marks=pytest.mark.slow, id="densenet121-bn8"),
+    pytest.param("densenet161", {"stem": 50, "growth": 7, "bn_size": 2, "blocks": [3, 1, 2, 5]},
+                 marks=pytest.mark.slow, id="densenet161"),
+    pytest.param("densenet264", {"stem": 33, "growth": 5, "bn_size": 3, "blocks": [2, 2, 3, 3]},
+                 marks=pytest.mark.slow, id="densenet264"),
     # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice)
     pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0},
                  marks=pytest.mark.slow, id="densenet_cifar"),
@@ -764,3 +768,53 @@ def test_vgg_takes_its_stage_configuration_as_torchvision_s_make_layers(name, or
             g = analyze(str(SPECS / f"{name}.yaml"), **{oracle: [list(s) for s in stages]},
                         **{k: v for k, v in chosen.items() if k != "stages"})
             assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
+
+
+@pytest.mark.parametrize("name", ["densenet121", pytest.param("densenet201", marks=pytest.mark.slow)])
+def test_densenet_takes_its_block_sizes_as_torchvision_s_loop(name):
+    """DenseNet's features, torchvision's `for i, num_layers in enumerate(block_config):` (emit/
+    blockloop.py): a dense block each, a transition between two, the width carried on. Built with
+    other block sizes, with other widths, it is the spec built with them (the oracle: the spec's own
+    expansion, its graph's state_dict shapes, in order; the spec writes its four blocks out, reading
+    `blocks[0]` .. `blocks[3]`, so four sizes)."""
+    text = emit(analyze(str(SPECS / f"{name}.yaml")))
+    assert ("        for i, num_layers in enumerate(blocks):\n            self.features.add_module(\n"
+            '                f"denseblock{i + 1}", DenseBlock(num_features, num_layers, growth') in text
+    assert "_out_channels" not in text and "self.classifier = nn.Linear(num_features, num_classes)" in text
+    check_generated_source(text)
+    cls = _model_class(name)
+    for blocks in ([2, 3, 4, 2], [1, 5, 1, 3]):
+        for chosen in ({"blocks": tuple(blocks)}, {"blocks": blocks, "growth": 6, "stem": 10}):
+            with torch.device("meta"):
+                ours = cls(**chosen)
+            g = analyze(str(SPECS / f"{name}.yaml"), **{**chosen, "blocks": blocks})
+            assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
+
+
+def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
+    """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
+    after a transition is the next block's input as the emitter writes it, the transition's input in
+    its place; a transition whose width is not that one, a block that grows by another number, or
+    one whose numbers are written otherwise, make none."""
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit.blockloop import block_loop
+
+    def members(out=128, growth=32):
+        return [("conv0", Call("nn.Conv2d", (("in_channels", 3), ("out_channels", 64)))),
+                ("denseblock1", Call("DenseBlock", (("in_channels", 64), ("layers", 6), ("growth", 32)))),
+                ("transition1", Call("Transition", (("in_channels", 256), ("out_channels", out)))),
+                ("denseblock2", Call("DenseBlock", (("in_channels", 128), ("layers", 12), ("growth", growth)))),
+                ("norm5", Call("nn.BatchNorm2d", (("num_features", 512),)))]
+    slots = [[None, "stem"], ["stem", None, "growth"], ["stem + 6 * growth", "t1"], ["t1", None, "growth"],
+             ["t1 + 12 * growth"]]
+    lets, env = {"t1": "(stem + 6 * growth) // 2"}, {"stem": 64, "growth": 32}
+    loop = block_loop(members(), slots, lets, env)
+    assert loop is not None and (loop.counts, loop.after, loop.start, loop.end) == ((6, 12), "num_features // 2", 1, 4)
+    assert block_loop(members(out=127), slots, lets, env) is None
+    assert block_loop(members(growth=16), slots, lets, env) is None
+    assert block_loop(members(), [*slots[:3], ["t1", None, "2 * growth"], slots[4]], lets, env) is None
+    assert block_loop(members(), slots, {"t1": "(stem + 6 * growth) // 3"}, env) is None
+    floor = block_loop(members(), slots, {"t1": "int((stem + 6 * growth) * compression)"}, {**env, "compression": 0.5})
+    assert floor is not None and floor.after == "int(num_features * compression)"      # Transition's compression
+    assert block_loop(members(), slots, {"t1": "int((stem + 6 * growth) * compression)"}, {**env, "compression": 0.4}) \
+        is None

@@ -32,7 +32,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   the top class's nn.Sequential of stages of units alike but for their widths, each stage
   closed by one module, is torchvision's VGG make_layers (`stageloop`): a loop over the stage
   configuration the class takes, `for stage in stages: for width in stage:`, the norms under
-  the spec's flag (`if batch_norm:`);
+  the spec's flag (`if batch_norm:`); and a run of its named children, blocks <a>1, <a>2, ...
+  each but the last followed by a transition <b>k, alike but for the input width and one size, is
+  torchvision's DenseNet loop (`blockloop`), `for i, num_layers in enumerate(blocks):` over the
+  spec parameter of those sizes, the width carried on in `num_features`;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls

@@ -12,6 +12,7 @@ from ...ir import Graph
 from ...names import Namespace, one_line
 from ...ops.base import Call, literal
 from ...version import __version__
+from .blockloop import VAR, aliased, block_loop, loop_source, used_lets
 from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
 from .exchange import listed
 from .forward import arg_names
@@ -161,7 +162,7 @@ class _ClassWriter:
         params = [f"{p}={literal(defaults[p])}" if p in defaults else p for p in self.plan.params]
         optional = [f"{o}=None" for o in self.plan.optional]
         lines = ["        super().__init__()"]
-        lines += [f"        {name} = {expr}" for name, expr in self.plan.lets]
+        self.alias: tuple[str, int] | None = None      # the last width of a block loop (emit/blockloop.py)
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
@@ -176,6 +177,8 @@ class _ClassWriter:
             lines += self._loop(loop)
         if self.init:
             lines.append("        self.init_weights()")
+        lets = used_lets(self.plan.lets, lines) if self.alias else self.plan.lets
+        lines[1:1] = [f"        {name} = {expr}" for name, expr in lets]
         return ["    " + bracketed("def __init__", ["self", *params, *optional], ":", "    "), *lines]
 
     def _child(self, c: Child, slots: Iterator[str | None], taken: Namespace,
@@ -200,6 +203,11 @@ class _ClassWriter:
             slots = iter(mine)
             if (staged := self._staged(c, call, mine, taken, params)) is not None:
                 return c.local, None, staged
+            if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
+                return c.local, None, blocked
+        if self.alias:
+            values = [v for _, v in ClassPlanner.numbers_in(call)]
+            slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *self.alias))
         register = "register_parameter" if c.param else "add_module"
         head = f"self.{c.local} = " if c.local.isidentifier() else f"self.{register}({literal(c.local)}, "
         wrap = "nn.Parameter(" if c.param else ""
@@ -228,6 +236,32 @@ class _ClassWriter:
         with located(c):
             return "\n".join(loop_lines(c.local, found, names, flag, lambda m, s, indent, start, end: render_call(
                 m, iter(s), indent, start, end)))
+
+    def _blocked(self, c: Child, call: Call, slots: list[str | None], taken: Namespace,
+                 params: list[str]) -> str | None:
+        """The top class's nn.Sequential child with a run of blocks and transitions built by a loop
+        over the block sizes (emit/blockloop.py), a spec parameter added to `params`."""
+        counts = [len(ClassPlanner.numbers_in(m)) for _, m in call.args]
+        per = [slots[sum(counts[:k]):sum(counts[:k + 1])] for k in range(len(counts))]
+        env = {**self.plan.defaults, **self.g.meta.params}
+        found = block_loop(list(call.args), per, dict(self.plan.lets), env)
+        config = next((k for k, v in self.g.meta.params.items() if isinstance(v, (list, tuple))
+                       and found and tuple(v) == found.counts), None)
+        names = [taken.first(n) for n in (config, "i", "num_layers", VAR) if n is not None]
+        if found is None or config is None or config in self.plan.params or len(names) != 4:
+            return None
+        i, n = names[1], names[2]
+        if i is None or n is None or None in names:
+            return None
+        with located(c):
+            made = loop_source(c.local, call, per, dict(self.plan.lets), env, (config, i, n),
+                               lambda m, s, indent, start, end: render_call(m, iter(s), indent, start, end))
+        if made is None:
+            return None
+        lines, last, width = made
+        self.alias = (last, width)
+        params.append(default(config, found.counts))
+        return "\n".join(lines)
 
     def _guarded(self, local: str, call: Call, slots: Iterator[str | None]) -> list[str]:
         """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out

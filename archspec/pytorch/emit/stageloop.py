@@ -143,7 +143,7 @@ def loop_lines(target: str, loop: StageLoop, names: dict[str, str], flag: str | 
             f"        self.{target} = nn.Sequential(*{names['layers']})"]
 
 
-def default(config: str, stages: tuple[tuple[int, ...], ...]) -> str:
+def default(config: str, stages: tuple[Any, ...]) -> str:
     """`stages=((64, 64), ...)`, the configuration parameter with its default as a line of the
     signature's one-parameter-a-line form writes it; where that line is too long, one stage a line
     with a trailing comma, as ruff explodes a collection."""
