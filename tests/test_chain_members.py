@@ -111,6 +111,57 @@ def test_a_repeats_members_are_told_apart_by_their_step(spec_file):
     _same_keys(path)
 
 
+PROJECTED = """archspec: 1
+name: net
+input: [4, 8, 8]
+blocks:
+  unit:
+    params: {out: int, stride: 1, pre: false}
+    let: {project: "${stride != 1 or input.channels != out}"}
+    nodes:
+      - skip: {op: conv, out: "${out}", k: 1, stride: "${stride}", bias: false, when: "${project}"}
+      - body:
+          in: input
+          seq:
+            - {op: relu, when: "${pre}"}
+            - {op: conv, out: "${out}", k: 3, pad: 1, stride: "${stride}", bias: false}
+            - batchnorm
+      - {op: add, in: [body, skip]}
+nodes:
+  - a: {use: unit, out: 8, stride: 2}
+  - b: {use: unit, out: 8, pre: true}
+  - c: {use: unit, out: 16, stride: 2, pre: true}
+"""
+
+
+def test_a_class_with_members_some_lack_builds_its_projection_under_the_blocks_let(spec_file):
+    """Timm's Xception Block: the skip built inside under `project` (`ctorparams._build_tested`),
+    also in a class whose chain lacks members at some instances (the ReLU under `pre`), not
+    passed by its callers; its stride, 2 wherever it is built, written `stride` as the spec does
+    (at stride 1 with another width it is 1). Equal state_dicts and outputs to the spec's."""
+    path = spec_file(PROJECTED)
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"]
+    assert ("        self.skip = (\n            nn.Conv2d(in_channels, out, 1, stride=stride, bias=False)\n"
+            "            if stride != 1 or in_channels != out\n            else None\n        )\n") in text
+    assert "        if pre:\n            layers.append(nn.ReLU())\n" in text
+    assert "self.a = Unit(4, 8, stride=2)" in text and "self.c = Unit(8, 16, stride=2, pre=True)" in text
+    check_generated_source(text)
+    assert check(path).ok
+    namespace: dict = {}
+    exec(compile(text, "net.py", "exec"), namespace)
+    unit = namespace["Unit"](8, 16, pre=True)           # a projection at stride 1: the spec's stride
+    assert unit.skip is not None and unit.skip.stride == (1, 1)
+    assert namespace["Unit"](8, 8).skip is None
+    torch.manual_seed(0)
+    ours = namespace["Model"]().eval()
+    spec = archspec.compile(path).eval()
+    spec.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), spec(x))
+
+
 def test_chains_of_another_count_of_steps_keep_their_classes(spec_file):
     """A member of a step that some chains lack: no test written once holds for every count
     (`reps != 2` would build three steps where reps is 4), so those classes stay apart."""
