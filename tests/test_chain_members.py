@@ -396,3 +396,43 @@ def test_steps_are_refused_where_a_loop_would_not_build_each_chain():
     assert step_test([[False, True], [True, True, True]], flags, "i") == "i > 0 or not flag"
     assert step_test([[True, True], [False, False, False]], flags, "i") == "flag"
     assert step_test([[True, False], [True, True, True]], flags, "i") is None         # the last step lacks it
+
+
+def test_a_steps_widths_are_written_from_its_index():
+    """Xception's `rep` over its 12 blocks (2 and 3 steps, grow_first or not): each step's Sepconv
+    and BatchNorm widths one text of the index (`stepwidths.step_widths`), the Sepconv's input the
+    step before's output (the index one less), `in_channels` at step 0; checked at every instance
+    and step, and, at configurations the spec does not build (4 steps, not growing first), they are
+    the widths timm's Block builds. A graph that refutes a text (another input width) writes none."""
+    import ast
+
+    from archspec.frontend.expr import evaluate
+    from archspec.pytorch.emit.classes import ClassPlanner
+    from archspec.pytorch.emit.members import steps_of
+    from archspec.pytorch.emit.scopes import ScopeTree
+    from archspec.pytorch.emit.stepwidths import own_text, step_widths
+    timm_xception = pytest.importorskip("timm.models.xception")
+    g = archspec.analyze("specs/xception.yaml")
+    tree = ScopeTree(g)
+    planner = ClassPlanner(tree, False)
+    blocks = [c.sub for c in tree.root.children if c.local.startswith("block")]
+    reps = [next(c for c in b.children if c.local == "rep") for b in blocks]
+    steps = steps_of(reps, planner.ctor_key)
+    assert steps is not None and steps.counts == [2, 2, 2, *[3] * 8, 2]
+    width = lambda ref: g.shape_of(ref)[0]      # noqa: E731
+    texts = step_widths(blocks, reps, steps, planner.ctor, width)
+    step_in = "in_channels if i == 0 else out if grow_first or i - 1 == reps - 1 else in_channels"
+    step_out = "out if grow_first or i == reps - 1 else in_channels"
+    assert texts == [[], [step_in, step_out], [step_out]]
+    for args in [(8, 16, 4, 1, False, False), (8, 16, 4, 2, True, True), (16, 8, 1, 1, True, False)]:
+        block = timm_xception.Block(*args)
+        env = dict(zip(("in_channels", "out", "reps"), args[:3]), grow_first=args[5])
+        convs = [m for m in block.rep if isinstance(m, timm_xception.SeparableConv2d)]
+        assert [(evaluate(step_in, {**env, "i": i}), evaluate(step_out, {**env, "i": i})) for i in range(args[2])] == [
+            (c.conv1.in_channels, c.pointwise.out_channels) for c in convs]
+    assert step_widths(blocks, reps, steps, planner.ctor, lambda ref: width(ref) + 1) is None
+    assert step_widths(blocks[3:], reps[3:], steps_of(reps[3:], planner.ctor_key), planner.ctor, width) is not None
+    args = {"out": 1, "reps": 2}
+    assert ast.unparse(own_text("input.channels * 2 + out // reps", args, "j")) == "in_channels * 2 + out // reps"
+    for evil in ("len(out)", "out.real", "outs + 1", "out ** 2", "'a' if out else 1", "in_channels", "[out][0]"):
+        assert own_text(evil, args, "j") is None, evil
