@@ -403,14 +403,15 @@ def test_a_steps_widths_are_written_from_its_index():
     and BatchNorm widths one text of the index (`stepwidths.step_widths`), the Sepconv's input the
     step before's output (the index one less), `in_channels` at step 0; checked at every instance
     and step, and, at configurations the spec does not build (4 steps, not growing first), they are
-    the widths timm's Block builds. A graph that refutes a text (another input width) writes none."""
+    the widths timm's Block builds. A graph that refutes a text (another input width) writes none.
+    The loop's count is the block's `reps`, where each chain has that many steps (`step_count`)."""
     import ast
 
     from archspec.frontend.expr import evaluate
     from archspec.pytorch.emit.classes import ClassPlanner
     from archspec.pytorch.emit.members import steps_of
     from archspec.pytorch.emit.scopes import ScopeTree
-    from archspec.pytorch.emit.stepwidths import own_text, step_widths
+    from archspec.pytorch.emit.stepwidths import own_text, step_count, step_widths
     timm_xception = pytest.importorskip("timm.models.xception")
     g = archspec.analyze("specs/xception.yaml")
     tree = ScopeTree(g)
@@ -432,6 +433,9 @@ def test_a_steps_widths_are_written_from_its_index():
             (c.conv1.in_channels, c.pointwise.out_channels) for c in convs]
     assert step_widths(blocks, reps, steps, planner.ctor, lambda ref: width(ref) + 1) is None
     assert step_widths(blocks[3:], reps[3:], steps_of(reps[3:], planner.ctor_key), planner.ctor, width) is not None
+    assert step_count(blocks, steps) == "reps"
+    steps.counts[3] = 2                          # a chain whose steps are not its block's reps
+    assert step_count(blocks, steps) is None
     args = {"out": 1, "reps": 2}
     assert ast.unparse(own_text("input.channels * 2 + out // reps", args, "j")) == "in_channels * 2 + out // reps"
     for evil in ("len(out)", "out.real", "outs + 1", "out ** 2", "'a' if out else 1", "in_channels", "[out][0]"):

@@ -152,3 +152,20 @@ def _gives(text: str, env: dict[str, Any], value: int) -> bool:
     except SpecError:
         return False
     return type(got) is int and got == value
+
+
+def step_count(blocks: Sequence[ScopeNode], steps: Steps) -> str | None:
+    """The block's int parameter that is the repeat's count as the spec writes it (Xception's
+    `repeat: ${reps}`, which a step's block member records), where its value at each instance is
+    that chain's count of steps (`Steps.counts`): the count the loop runs, `range(reps)`; else None
+    (a repeat whose members are all nodes records none)."""
+    names = {m.sub.scope.count for _, m in steps.template
+             if m.subscope is not None and m.sub.scope is not None and m.sub.scope.count}
+    if len(names) != 1 or len(blocks) != len(steps.counts):
+        return None
+    name = names.pop()
+    if name is None or name_problem(name, generated=True) is not None:
+        return None
+    ok = all(b.scope is not None and type(b.scope.args.get(name)) is int and b.scope.args[name] == n
+             for b, n in zip(blocks, steps.counts))
+    return name if ok else None
