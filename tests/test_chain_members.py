@@ -111,6 +111,57 @@ def test_a_repeats_members_are_told_apart_by_their_step(spec_file):
     _same_keys(path)
 
 
+PROJECTED = """archspec: 1
+name: net
+input: [4, 8, 8]
+blocks:
+  unit:
+    params: {out: int, stride: 1, pre: false}
+    let: {project: "${stride != 1 or input.channels != out}"}
+    nodes:
+      - skip: {op: conv, out: "${out}", k: 1, stride: "${stride}", bias: false, when: "${project}"}
+      - body:
+          in: input
+          seq:
+            - {op: relu, when: "${pre}"}
+            - {op: conv, out: "${out}", k: 3, pad: 1, stride: "${stride}", bias: false}
+            - batchnorm
+      - {op: add, in: [body, skip]}
+nodes:
+  - a: {use: unit, out: 8, stride: 2}
+  - b: {use: unit, out: 8, pre: true}
+  - c: {use: unit, out: 16, stride: 2, pre: true}
+"""
+
+
+def test_a_class_with_members_some_lack_builds_its_projection_under_the_blocks_let(spec_file):
+    """Timm's Xception Block: the skip built inside under `project` (`ctorparams._build_tested`),
+    also in a class whose chain lacks members at some instances (the ReLU under `pre`), not
+    passed by its callers; its stride, 2 wherever it is built, written `stride` as the spec does
+    (at stride 1 with another width it is 1). Equal state_dicts and outputs to the spec's."""
+    path = spec_file(PROJECTED)
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"]
+    assert ("        self.skip = (\n            nn.Conv2d(in_channels, out, 1, stride=stride, bias=False)\n"
+            "            if stride != 1 or in_channels != out\n            else None\n        )\n") in text
+    assert "        if pre:\n            layers.append(nn.ReLU())\n" in text
+    assert "self.a = Unit(4, 8, stride=2)" in text and "self.c = Unit(8, 16, stride=2, pre=True)" in text
+    check_generated_source(text)
+    assert check(path).ok
+    namespace: dict = {}
+    exec(compile(text, "net.py", "exec"), namespace)
+    unit = namespace["Unit"](8, 16, pre=True)           # a projection at stride 1: the spec's stride
+    assert unit.skip is not None and unit.skip.stride == (1, 1)
+    assert namespace["Unit"](8, 8).skip is None
+    torch.manual_seed(0)
+    ours = namespace["Model"]().eval()
+    spec = archspec.compile(path).eval()
+    spec.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), spec(x))
+
+
 def test_chains_of_another_count_of_steps_keep_their_classes(spec_file):
     """A member of a step that some chains lack: no test written once holds for every count
     (`reps != 2` would build three steps where reps is 4), so those classes stay apart."""
@@ -345,3 +396,47 @@ def test_steps_are_refused_where_a_loop_would_not_build_each_chain():
     assert step_test([[False, True], [True, True, True]], flags, "i") == "i > 0 or not flag"
     assert step_test([[True, True], [False, False, False]], flags, "i") == "flag"
     assert step_test([[True, False], [True, True, True]], flags, "i") is None         # the last step lacks it
+
+
+def test_a_steps_widths_are_written_from_its_index():
+    """Xception's `rep` over its 12 blocks (2 and 3 steps, grow_first or not): each step's Sepconv
+    and BatchNorm widths one text of the index (`stepwidths.step_widths`), the Sepconv's input the
+    step before's output (the index one less), `in_channels` at step 0; checked at every instance
+    and step, and, at configurations the spec does not build (4 steps, not growing first), they are
+    the widths timm's Block builds. A graph that refutes a text (another input width) writes none.
+    The loop's count is the block's `reps`, where each chain has that many steps (`step_count`)."""
+    import ast
+
+    from archspec.frontend.expr import evaluate
+    from archspec.pytorch.emit.classes import ClassPlanner
+    from archspec.pytorch.emit.members import steps_of
+    from archspec.pytorch.emit.scopes import ScopeTree
+    from archspec.pytorch.emit.stepwidths import own_text, step_count, step_widths
+    timm_xception = pytest.importorskip("timm.models.xception")
+    g = archspec.analyze("specs/xception.yaml")
+    tree = ScopeTree(g)
+    planner = ClassPlanner(tree, False)
+    blocks = [c.sub for c in tree.root.children if c.local.startswith("block")]
+    reps = [next(c for c in b.children if c.local == "rep") for b in blocks]
+    steps = steps_of(reps, planner.ctor_key)
+    assert steps is not None and steps.counts == [2, 2, 2, *[3] * 8, 2]
+    width = lambda ref: g.shape_of(ref)[0]      # noqa: E731
+    texts = step_widths(blocks, reps, steps, planner.ctor, width)
+    step_in = "in_channels if i == 0 else out if grow_first or i - 1 == reps - 1 else in_channels"
+    step_out = "out if grow_first or i == reps - 1 else in_channels"
+    assert texts == [[], [step_in, step_out], [step_out]]
+    for args in [(8, 16, 4, 1, False, False), (8, 16, 4, 2, True, True), (16, 8, 1, 1, True, False)]:
+        block = timm_xception.Block(*args)
+        env = dict(zip(("in_channels", "out", "reps"), args[:3]), grow_first=args[5])
+        convs = [m for m in block.rep if isinstance(m, timm_xception.SeparableConv2d)]
+        assert [(evaluate(step_in, {**env, "i": i}), evaluate(step_out, {**env, "i": i})) for i in range(args[2])] == [
+            (c.conv1.in_channels, c.pointwise.out_channels) for c in convs]
+    assert step_widths(blocks, reps, steps, planner.ctor, lambda ref: width(ref) + 1) is None
+    assert step_widths(blocks[3:], reps[3:], steps_of(reps[3:], planner.ctor_key), planner.ctor, width) is not None
+    assert step_count(blocks, steps) == "reps"
+    steps.counts[3] = 2                          # a chain whose steps are not its block's reps
+    assert step_count(blocks, steps) is None
+    args = {"out": 1, "reps": 2}
+    assert ast.unparse(own_text("input.channels * 2 + out // reps", args, "j")) == "in_channels * 2 + out // reps"
+    for evil in ("len(out)", "out.real", "outs + 1", "out ** 2", "'a' if out else 1", "in_channels", "[out][0]"):
+        assert own_text(evil, args, "j") is None, evil

@@ -113,11 +113,13 @@ def _text_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
 def _guarded_missing(plan: ClassPlan, origins: list[tuple[Child, str] | None], per_scope: list[list[tuple[str, Any]]],
                      columns: list[tuple]) -> list[tuple]:
     """The columns as the spec's expressions are tried on them: a number of a child built under a
-    text parameter's test (`guard.by_text`) MISSING where an instance lacks it, which any value fits."""
-    if not plan.guard_params:
+    text parameter's test (`guard.by_text`), or under its `let:` test (`_build_tested`: Xception's
+    skip, there where stride is 2, written `stride`, not 2), MISSING where an instance lacks it,
+    which any value fits."""
+    if not plan.guard_params and not plan.tested:
         return columns
     raw = list(zip(*[[v for _, v in pos] for pos in per_scope]))
-    return [r if o is not None and o[0].local in plan.guard_params else col
+    return [r if o is not None and (o[0].local in plan.guard_params or o[0].local in plan.tested) else col
             for o, r, col in zip([*origins, *[None] * (len(columns) - len(origins))], raw, columns)]
 
 
@@ -359,7 +361,7 @@ def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
     structure what only it reads). The instance the class is written from comes first (the
     numbers' origins are its)."""
     scope = plan.rep.scope
-    if scope is None or plan.members or plan.instances[0] is not plan.rep:
+    if scope is None or plan.instances[0] is not plan.rep:
         return
     values = _bool_columns(plan)
     locals_ = {c.local for c in plan.rep.children}

@@ -8,7 +8,8 @@ chains of one child join where each is their union in spec order with some membe
 a member of one entry is built alike wherever it is. Chains whose repeats run another count of
 steps (Xception's `rep` of `reps` steps) are one repeat's steps (`steps_of`): a loop over them in
 __init__ builds each (`StepLoop`, timm's `for i in range(reps):`), each member of a step under a
-test of the index (`step_test`: `if i > 0 or start_with_relu:`)."""
+test of the index (`step_test`: `if i > 0 or start_with_relu:`), each number written from the
+index (`stepwidths`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -102,7 +103,7 @@ class Steps:
 def steps_of(children: Sequence[Child], key: Callable[[Child], Any]) -> Steps | None:
     """The chains as one repeat's steps (`Steps`), where each is members outside it, the steps of
     one repeat in order, members outside it, and every step's members are in spec order; else None."""
-    split = [_split(c) for c in children]
+    split = [split_steps(c) for c in children]
     if any(s is None for s in split) or len({s[0] for s in split if s is not None}) != 1:
         return None
     firsts: dict[StepKey, dict[str, Child]] = {}
@@ -126,7 +127,7 @@ def steps_of(children: Sequence[Child], key: Callable[[Child], Any]) -> Steps | 
                  outside, sum(1 for i, _ in outside if i[0] < where))
 
 
-def _split(c: Child) -> tuple[Place, list[tuple[MemberId, Child]], list[list[tuple[StepKey, Child]]]] | None:
+def split_steps(c: Child) -> tuple[Place, list[tuple[MemberId, Child]], list[list[tuple[StepKey, Child]]]] | None:
     """A chain's repeat, its members outside the repeat, and its steps (each its members by
     StepKey); None where it has no repeat, two, or lacks a step. (`member_ids` has the chain in spec
     order: steps in order, each step's members in their entries' order, none outside the repeat

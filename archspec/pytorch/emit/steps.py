@@ -50,7 +50,7 @@ def stepped(spec: SpecExprs, child: Child, arg: str, column: tuple) -> Indexed |
         return None
     name, value = lifter.index
     tree = summed(tree)
-    text, folded = ast.unparse(tree), ast.unparse(summed(_put(tree, name, ast.Constant(value))))
+    text, folded = ast.unparse(tree), ast.unparse(summed(put_name(tree, name, ast.Constant(value))))
     env = spec.instances[0].env
     if not (gives(text, {**env, name: value}, column[0]) and gives(folded, env, column[0])):
         return None
@@ -81,10 +81,10 @@ def _from_step_before(lifter: Lifter, scope: Scope, ref: str) -> ast.expr:
         raise Unliftable
     name, value = lifter.index
     lifter.index = (name, value + 1)
-    return _put(tree, name, ast.BinOp(ast.Name(name), ast.Sub(), ast.Constant(1)))
+    return put_name(tree, name, ast.BinOp(ast.Name(name), ast.Sub(), ast.Constant(1)))
 
 
-def _put(tree: ast.expr, name: str, by: ast.expr) -> ast.expr:
+def put_name(tree: ast.expr, name: str, by: ast.expr) -> ast.expr:
     """The expression with each name `name` replaced by `by`."""
     class Put(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.expr:
