@@ -135,7 +135,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "DenseBlock(denseblock3_in_channels, 24, growth, bn_size=bn_size)," in text
+    assert "DenseBlock(num_features, num_layers, growth, bn_size=bn_size)" in text      # the top's loop
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
@@ -515,7 +515,8 @@ def test_a_functional_child_some_instances_lack_runs_under_a_flag(spec_file):
         "nodes:\n  - a: {use: unit, out: 8}\n  - b: {use: unit, out: 8}\n  - c: {use: unit, out: 8, skip: false}\n")
     text = source(path)
     assert re.findall(r"^class (\w+)\(", text, re.M) == ["Unit", "Net"]
-    assert "def __init__(self, in_channels, out, skip=True, shortcut=None):" in text
+    assert "def __init__(self, in_channels, out, skip=True):" in text       # the projection built inside (WRN's)
+    assert "self.shortcut = nn.Conv2d(in_channels, out, 1) if in_channels != out else None\n" in text
     assert "self.b = Unit(8, 8)" in text and "self.c = Unit(8, 8, skip=False)" in text
     assert "if self.skip:" in text and "identity = x\n" in text
     torch.manual_seed(0)
@@ -532,6 +533,8 @@ def test_a_functional_child_some_instances_lack_runs_under_a_flag(spec_file):
         want = by_hand(model.c, b, False, False)
         assert torch.allclose(model(x), want, atol=1e-6)
     assert check(path).ok
+    with torch.no_grad():           # a width only `a` has, written as its input's: the class at others
+        assert type(model.a)(6, 8)(torch.randn(1, 6, 8, 8)).shape == (1, 8, 8, 8)
     check_generated_source(text)
     _refused(text, [text.replace("if self.skip:", "if self.__class__:"),
                     text.replace("if self.skip:", "if print(self):"),

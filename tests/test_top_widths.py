@@ -152,7 +152,7 @@ def test_resnest_takes_its_stem_width():
 def test_a_spec_from_no_file_takes_no_width(tmp_path):
     """vary reloads the spec from its file; a graph with none keeps its widths as numbers."""
     g = analyze(str(SPECS / "densenet121.yaml"))
-    assert "def __init__(self, num_classes=1000, stem=64, growth=32, bn_size=4):" in emit(g)
+    assert "def __init__(self, num_classes=1000, stem=64, growth=32, bn_size=4, blocks=(6, 12, 24, 16)):" in emit(g)
     g.meta.file = None
     assert "def __init__(self, num_classes=1000):" in emit(g)
 
@@ -255,15 +255,15 @@ def test_a_width_follows_an_op_only_as_its_shape_rule_says(spec_file):
 
 
 def test_a_quotient_two_numbers_read_is_a_local():
-    """torchvision's DenseNet keeps `num_features`; the top class names each transition's output
-    width once, after the first number that is it, and reads it after."""
+    """torchvision's DenseNet keeps `num_features`: the top class carries each block's input width
+    through its loop over `blocks` (`emit/blockloop.py`), a transition's output its input // 2; the
+    transition computes its own width from its compression (torchvision's caller passes it)."""
     text = emit(analyze(str(SPECS / "densenet121.yaml")))
-    assert ("        denseblock2_in_channels = (stem + 6 * growth) // 2\n"
-            "        denseblock3_in_channels = (denseblock2_in_channels + 12 * growth) // 2\n") in text
-    assert "DenseBlock(denseblock2_in_channels, 12, growth, bn_size=bn_size)," in text
-    assert "nn.Linear(denseblock4_in_channels + 16 * growth, num_classes)" in text
-    # the transition computes its own width from its compression (torchvision's caller passes it)
-    assert '("transition1", Transition(stem + 6 * growth)),' in text
+    assert ("        num_features = stem\n        for i, num_layers in enumerate(blocks):\n" in text
+            and "            num_features = num_features + num_layers * growth\n" in text
+            and "                num_features = num_features // 2\n" in text)
+    assert 'self.features.add_module(f"transition{i + 1}", Transition(num_features))' in text
+    assert "nn.Linear(num_features, num_classes)" in text
     assert ("    def __init__(self, in_channels, compression=0.5):\n" in text
             and "nn.Conv2d(in_channels, int(in_channels * compression), 1, bias=False)" in text)
 

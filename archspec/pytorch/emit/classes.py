@@ -42,6 +42,7 @@ class ClassPlan:
     tested: dict[str, Child] = field(default_factory=dict)  # of those, one a boolean `let:` of the class says
     #                                  where it is, built under that let's test (`ctorparams._build_tested`),
     #                                  or under the block's flag (`ctorparams._build_flagged`)
+    flagged: set[str] = field(default_factory=set)          # of `tested`, those under a flag
     decided: set[str] = field(default_factory=set)          # those `let:` values: the class decides them itself
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first

@@ -95,8 +95,9 @@ def _columns(plan: ClassPlan, namer: ParamNamer, per_scope: list[list[tuple[str,
     columns = list(zip(*[[v for _, v in pos] for pos in per_scope]))
     if not plan.members and not plan.guard_params and not plan.tested:
         return columns
-    guarded = [o is not None and o[0].local in plan.guard_params and o[0].subscope is not None
+    guarded = [o is not None and (o[0].local in plan.guard_params and o[0].subscope is not None
                and (o[1] == "in_channels" or o[0].sub.scope is not None and o[1] in o[0].sub.scope.arg_exprs)
+               or o[0].local in plan.tested and o[1] == "in_channels")      # one instance's conv: its input's
                for o in origins]
     return fill(columns, [*namer.columns(), *((name, col) for col, name in namer.lets().items())], guarded)
 
@@ -115,11 +116,13 @@ def _guarded_missing(plan: ClassPlan, origins: list[tuple[Child, str] | None], p
     """The columns as the spec's expressions are tried on them: a number of a child built under a
     text parameter's test (`guard.by_text`), or under its `let:` test (`_build_tested`: Xception's
     skip, there where stride is 2, written `stride`, not 2), MISSING where an instance lacks it,
-    which any value fits."""
+    which any value fits. (Not one under a flag: EfficientNet's drop path rate, there where
+    `residual`, is the spec's expression of the top's rate at every instance.)"""
     if not plan.guard_params and not plan.tested:
         return columns
     raw = list(zip(*[[v for _, v in pos] for pos in per_scope]))
-    return [r if o is not None and (o[0].local in plan.guard_params or o[0].local in plan.tested) else col
+    return [r if o is not None and (o[0].local in plan.guard_params or o[0].local in set(plan.tested) - plan.flagged)
+            else col
             for o, r, col in zip([*origins, *[None] * (len(columns) - len(origins))], raw, columns)]
 
 
@@ -397,6 +400,7 @@ def _build_flagged(planner: ClassPlanner, plan: ClassPlan, values: dict[str, tup
             continue
         plan.optional.remove(local)
         plan.tested[local] = child
+        plan.flagged.add(local)
         plan.guards[local] = f"not {says[0][0]}" if says[0][1] else says[0][0]
 
 
