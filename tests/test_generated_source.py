@@ -37,6 +37,15 @@ def built(tmp_path_factory) -> dict[str, tuple[archspec.Graph, Path]]:
     return out
 
 
+def _edits_refused(text: str, edits: list[tuple[str, str]]) -> None:
+    """Each (old, new) edit changes the generated file, and the source whitelist refuses the result."""
+    for old, new in edits:
+        mutant = text.replace(old, new, 1)
+        assert mutant != text, new
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def test_every_file_is_in_the_emitters_whitelist(built):
     """tests/source_check.py: every shipped spec's file holds only what the emitter may write
     (until now only checked where a test or a fuzzed mutant built the spec)."""
@@ -66,21 +75,17 @@ def test_a_count_from_a_tuple_the_class_takes_admits_only_its_items_by_constant_
     text = built["resnet50"][1].read_text()
     assert "layers=(3, 4, 6, 3)):" in text and "for _ in range(layers[0] - 1)\n" in text
     check_generated_source(text)
-    for old, evil in [("range(layers[0] - 1)", "range(layers[-1] - 1)"),
-                      ("range(layers[0] - 1)", "range(layers[groups] - 1)"),
-                      ("range(layers[0] - 1)", "range(layers[0:2] - 1)"),
-                      ("range(layers[0] - 1)", "range(layers[0][0] - 1)"),
-                      ("range(layers[0] - 1)", "range(groups[0] - 1)"),
-                      ("range(layers[0] - 1)", "range(self.layer1[0] - 1)"),
-                      ("range(layers[0] - 1)", "range(layers[0] ** 9)"),
-                      ("layers=(3, 4, 6, 3)):", "layers=(3, 4, 6, 3.5)):"),
-                      ("layers=(3, 4, 6, 3)):", "layers=3):"),
-                      ("layers=(3, 4, 6, 3)):\n        super().__init__()\n",
-                       "layers=(3, 4, 6, 3)):\n        super().__init__()\n        layers = groups\n")]:
-        mutant = text.replace(old, evil, 1)
-        assert mutant != text
-        with pytest.raises(AssertionError, match="whitelist"):
-            check_generated_source(mutant)
+    _edits_refused(text, [("range(layers[0] - 1)", "range(layers[-1] - 1)"),
+                          ("range(layers[0] - 1)", "range(layers[groups] - 1)"),
+                          ("range(layers[0] - 1)", "range(layers[0:2] - 1)"),
+                          ("range(layers[0] - 1)", "range(layers[0][0] - 1)"),
+                          ("range(layers[0] - 1)", "range(groups[0] - 1)"),
+                          ("range(layers[0] - 1)", "range(self.layer1[0] - 1)"),
+                          ("range(layers[0] - 1)", "range(layers[0] ** 9)"),
+                          ("layers=(3, 4, 6, 3)):", "layers=(3, 4, 6, 3.5)):"),
+                          ("layers=(3, 4, 6, 3)):", "layers=3):"),
+                          ("layers=(3, 4, 6, 3)):\n        super().__init__()\n",
+                           "layers=(3, 4, 6, 3)):\n        super().__init__()\n        layers = groups\n")])
 
 
 def test_a_counted_run_from_a_later_step_admits_only_a_number_then_the_count(built):
@@ -103,27 +108,22 @@ def test_a_configuration_loop_admits_only_its_own_shapes(built):
     else, and a loop over what is no parameter are refused."""
     text = built["vgg16_bn"][1].read_text()
     loop = "        for stage in stages:\n            for width in stage:\n"
+    pool = "            layers.append(nn.MaxPool2d(2))\n"
     assert loop in text and "                if batch_norm:\n" in text
-    for old, evil in [("for width in stage:", "for width in stages.__class__.__mro__:"),
-                      ("for width in stage:", "for width in range(9):"),
-                      ("for stage in stages:", "for stage in torch.load(stages):"),
-                      ("for stage in stages:", "for stage in layers:"),
-                      ("for stage in stages:", "for stage in stage_config:"),
-                      ("                in_channels = width\n", "                in_channels = width\n"
-                       "                self.extra = nn.Linear(1, 1)\n"),
-                      ("                in_channels = width\n", "                in_channels = stage\n"),
-                      ("                in_channels = width\n", "                layers.extend([nn.ReLU()])\n"),
-                      ("                in_channels = width\n", "                in_channels = width\n"
-                       "                print(width)\n"),
-                      ("            layers.append(nn.MaxPool2d(2))\n", "            layers.append(nn.MaxPool2d(2))\n"
-                       "            stage = width\n"),
-                      ("            layers.append(nn.MaxPool2d(2))\n", "            layers.append(nn.MaxPool2d(2))\n"
-                       "        else:\n            layers.append(nn.ReLU())\n"),
-                      ("if batch_norm:", "if getattr(torch, batch_norm):")]:
-        mutant = text.replace(old, evil, 1)
-        assert mutant != text
-        with pytest.raises(AssertionError, match="whitelist"):
-            check_generated_source(mutant)
+    _edits_refused(text, [("for width in stage:", "for width in stages.__class__.__mro__:"),
+                          ("for width in stage:", "for width in range(9):"),
+                          ("for stage in stages:", "for stage in torch.load(stages):"),
+                          ("for stage in stages:", "for stage in layers:"),
+                          ("for stage in stages:", "for stage in stage_config:"),
+                          ("                in_channels = width\n", "                in_channels = width\n"
+                           "                self.extra = nn.Linear(1, 1)\n"),
+                          ("                in_channels = width\n", "                in_channels = stage\n"),
+                          ("                in_channels = width\n", "                layers.extend([nn.ReLU()])\n"),
+                          ("                in_channels = width\n", "                in_channels = width\n"
+                           "                print(width)\n"),
+                          (pool, pool + "            stage = width\n"),
+                          (pool, pool + "        else:\n            layers.append(nn.ReLU())\n"),
+                          ("if batch_norm:", "if getattr(torch, batch_norm):")])
 
 
 def test_a_block_loop_admits_only_its_own_shapes(built):
@@ -134,29 +134,26 @@ def test_a_block_loop_admits_only_its_own_shapes(built):
     text = built["densenet121"][1].read_text()
     head = "        for i, num_layers in enumerate(blocks):\n"
     assert head in text and "            if i != len(blocks) - 1:\n" in text
-    for old, evil in [("enumerate(blocks)", "enumerate(torch.load(blocks))"),
-                      ("enumerate(blocks)", "enumerate(block_sizes)"),
-                      ("enumerate(blocks)", "zip(blocks, blocks)"),
-                      ("for i, num_layers in", "for i, stem in"),
-                      ("for i, num_layers in", "for layer, num_layers in"),
-                      ("if i != len(blocks) - 1:", "if i != len(dir()) - 1:"),
-                      ("if i != len(blocks) - 1:", "if i != 2:"),
-                      ("num_features = num_features + num_layers * growth",
-                       "num_features = num_features.__class__"),
-                      ("num_features = num_features + num_layers * growth", "self.width = num_features"),
-                      ("                num_features = num_features // 2\n",
-                       "                num_features = num_features // 2\n                print(i)\n"),
-                      ('f"denseblock{i + 1}"', 'f"denseblock{dir()}"'),
-                      ('f"denseblock{i + 1}"', '"denseblock"'),
-                      ("self.features.add_module(\n                f", "self._features.add_module(\n                f"),
-                      ('self.features.add_module("norm5", ', 'self.features.add_module("norm 5", '),
-                      ('self.features.add_module("norm5", ', 'self._modules.add_module("norm5", '),
-                      ("                num_features = num_features // 2\n",
-                       "                num_features = num_features // 2\n        else:\n            print(1)\n")]:
-        mutant = text.replace(old, evil, 1)
-        assert mutant != text, evil
-        with pytest.raises(AssertionError, match="whitelist"):
-            check_generated_source(mutant)
+    _edits_refused(text, [("enumerate(blocks)", "enumerate(torch.load(blocks))"),
+                          ("enumerate(blocks)", "enumerate(block_sizes)"),
+                          ("enumerate(blocks)", "zip(blocks, blocks)"),
+                          ("for i, num_layers in", "for i, stem in"),
+                          ("for i, num_layers in", "for layer, num_layers in"),
+                          ("if i != len(blocks) - 1:", "if i != len(dir()) - 1:"),
+                          ("if i != len(blocks) - 1:", "if i != 2:"),
+                          ("num_features = num_features + num_layers * growth",
+                           "num_features = num_features.__class__"),
+                          ("num_features = num_features + num_layers * growth", "self.width = num_features"),
+                          ("                num_features = num_features // 2\n",
+                           "                num_features = num_features // 2\n                print(i)\n"),
+                          ('f"denseblock{i + 1}"', 'f"denseblock{dir()}"'),
+                          ('f"denseblock{i + 1}"', '"denseblock"'),
+                          ("self.features.add_module(\n                f",
+                           "self._features.add_module(\n                f"),
+                          ('self.features.add_module("norm5", ', 'self.features.add_module("norm 5", '),
+                          ('self.features.add_module("norm5", ', 'self._modules.add_module("norm5", '),
+                          ("                num_features = num_features // 2\n",
+                           "                num_features = num_features // 2\n        else:\n            print(1)\n")])
 
 
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
@@ -168,19 +165,16 @@ def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     assert test + append in text and "        layers = []\n" in text
     assert "        self.conv = nn.Sequential(*layers)\n" in text and "        layers.extend(\n" in text
     check_generated_source(text)
-    for old, evil in [(test, "        if t > 1:\n"), (test, "        if t != in_channels:\n"),
-                      (test, "        if t != 'a':\n"), (test, "        if layers:\n"), (test, "        if self:\n"),
-                      (test, test + "            hidden = 1\n"), (test + append, test + "            layers.pop(\n"),
-                      ("        layers = []\n", "        layers = [t]\n"),
-                      ("        layers = []\n", "        layers = [x for x in ()]\n"),
-                      ("        layers.extend(\n", "        layers.insert(\n"),
-                      ("nn.Sequential(*layers)", "nn.Sequential(*layers, *layers)"),
-                      ("nn.Sequential(*layers)", "nn.ModuleList(*layers)"),
-                      ("nn.Sequential(*layers)", "nn.Sequential(*hidden)")]:
-        mutant = text.replace(old, evil, 1)
-        assert mutant != text
-        with pytest.raises(AssertionError, match="whitelist"):
-            check_generated_source(mutant)
+    _edits_refused(text, [(test, "        if t > 1:\n"), (test, "        if t != in_channels:\n"),
+                          (test, "        if t != 'a':\n"), (test, "        if layers:\n"),
+                          (test, "        if self:\n"), (test, test + "            hidden = 1\n"),
+                          (test + append, test + "            layers.pop(\n"),
+                          ("        layers = []\n", "        layers = [t]\n"),
+                          ("        layers = []\n", "        layers = [x for x in ()]\n"),
+                          ("        layers.extend(\n", "        layers.insert(\n"),
+                          ("nn.Sequential(*layers)", "nn.Sequential(*layers, *layers)"),
+                          ("nn.Sequential(*layers)", "nn.ModuleList(*layers)"),
+                          ("nn.Sequential(*layers)", "nn.Sequential(*hidden)")])
 
 
 def test_a_run_of_list_members_admits_only_int_tuples_and_fresh_names(built):
