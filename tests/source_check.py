@@ -739,6 +739,9 @@ class _Checker:
                     _fail(s, "else branch or nested if")
                 self.test(s.test, names, kind)
                 self.body(s.body, names, kind, depth + 1)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
+                    and isinstance(s.iter, ast.Name):
+                self.row_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple):
                 self.block_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
@@ -796,6 +799,46 @@ class _Checker:
             self.target(ast.Name(t.id, ast.Store()), names, reserved)
         self.body(inner.body, names, "__init__", 2)
         self.body(s.body[1:], names, "__init__", 1)
+
+    def row_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over a table of rows the class takes, as torchvision's MobileNetV2
+        (emit/rowloop.py): `for t, c, n, s in rows:` / `for i in range(n):`, the table a name of the
+        class's, the columns fresh names, the index a LOOP_INDICES name; the inner body exactly
+        `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and in_channels == c`, one
+        `layers.append(Block(...))` and `in_channels = c`, `in_channels` a local __init__ bound before."""
+        t, inner = s.target, s.body[0] if len(s.body) == 1 else None
+        cols = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
+        it = inner.iter if isinstance(inner, ast.For) else None
+        if not (isinstance(s.iter, ast.Name) and s.iter.id in names and s.iter.id not in self.lists | {"self"}
+                and not s.orelse and isinstance(t, ast.Tuple) and len(cols) == len(t.elts) >= 2
+                and len(set(cols)) == len(cols) and all(self._index_name(c, names) for c in cols)
+                and isinstance(inner, ast.For) and not inner.orelse and isinstance(inner.target, ast.Name)
+                and inner.target.id in LOOP_INDICES and inner.target.id not in names | set(cols)
+                and isinstance(it, ast.Call) and _dump(it.func) == _dump(ast.Name("range", ast.Load()))
+                and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Name)
+                and it.args[0].id in cols and len(inner.body) in (3, 4)):
+            _fail(s, "a for loop in __init__ other than a row table's `for t, c, n, s in rows: for i in range(n):`")
+        body, i = inner.body, inner.target.id
+        step, *flags, add, carry = body
+        local = names | set(cols) | {i}
+        v = step.value if _one_name(step) else None      # type: ignore[attr-defined]
+        col = v.body.id if isinstance(v, ast.IfExp) and isinstance(v.body, ast.Name) else None
+        if not (col in cols and self._index_name(step.targets[0].id, local)      # type: ignore[attr-defined]
+                and _dump(v) == _dump(ast.parse(f"{col} if {i} == 0 else 1", mode="eval").body)):
+            _fail(step, "a row loop's first statement other than `stride = s if i == 0 else 1`")
+        local.add(step.targets[0].id)
+        if not (_one_name(carry) and carry.targets[0].id in names
+                and carry.targets[0].id not in self.lists | {"self"} and isinstance(carry.value, ast.Name)
+                and carry.value.id in cols):
+            _fail(carry, "a row loop's last statement other than `in_channels = c`")
+        for f in flags:
+            if not (_one_name(f) and self._index_name(f.targets[0].id, local) and any(_dump(f.value) == _dump(ast.parse(
+                    f"{step.targets[0].id} == 1 and {carry.targets[0].id} == {c}", mode="eval").body) for c in cols)):
+                _fail(f, "a row loop's flag other than `residual = stride == 1 and in_channels == c`")
+            local.add(f.targets[0].id)
+        if not (isinstance(add, ast.Expr) and self._list_call(add.value, ("append",))):
+            _fail(add, "a row loop's body other than one `layers.append(Block(...))`")
+        self.call(add.value, local)
 
     def block_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over the top class's block sizes as torchvision's DenseNet (emit/
@@ -1141,6 +1184,11 @@ def _appends(s: ast.stmt, names: set[str]) -> bool:
     return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
             and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
             and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
+
+
+def _one_name(s: ast.stmt) -> bool:
+    """`<name> = ...`."""
+    return isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
 
 
 def _child_of_self(e: ast.expr) -> bool:

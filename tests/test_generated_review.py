@@ -212,6 +212,7 @@ def _unrolled(cls: ast.ClassDef) -> list[str]:
         out += [f"unrolled-repeat: {cls.name}: {callee}(...) holds {n} x {ast.unparse(items[k].func)}(...) in a row"
                 for k, n in _runs(list(items), lambda a, b, _: _alike(a, b))]
         out += _pairs(cls.name, callee, list(items))
+        out += _rows(cls.name, callee, list(items))
     init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
     made = [(m, s.value) for s in (init.body if init else []) if isinstance(s, ast.Assign)
             and isinstance(s.targets[0], ast.Attribute) and (m := re.fullmatch(r"(\D+)(\d+)", s.targets[0].attr))]
@@ -252,6 +253,22 @@ def _shape(call: ast.expr) -> tuple | None:
     """A call's callee, its count of arguments and its keywords' names."""
     return (ast.unparse(call.func), len(call.args), tuple(k.arg for k in call.keywords)) \
         if isinstance(call, ast.Call) else None
+
+
+def _rows(cls: str, callee: str, items: list[ast.expr]) -> list[str]:
+    """unrolled-repeat: UNROLLED or more items in a row of an nn.Sequential that call one class
+    of the file, each written with its numbers or as a repeat `*[Block(...) for _ in range(n)]`, one
+    a repeat at least (MobileNetV2's inverted residual rows one by one), where a loop over a table of
+    rows makes them (torchvision's `for t, c, n, s in inverted_residual_setting:`)."""
+    def fn(a: ast.expr) -> str | None:
+        if isinstance(a, ast.Starred) and isinstance(a.value, ast.ListComp) and isinstance(a.value.elt, ast.Call):
+            a = a.value.elt
+        name = ast.unparse(a.func) if isinstance(a, ast.Call) else None
+        return name if name and not name.startswith("nn.") else None
+    names = [fn(a) for a in items]
+    runs = _runs(list(zip(names, items)), lambda a, b, _: a[0] is not None and a[0] == b[0])
+    return [f"unrolled-repeat: {cls}: {callee}(...) holds {n} x {names[k]}(...) rows one by one"
+            for k, n in runs if any(isinstance(a, ast.Starred) for a in items[k:k + n])]
 
 
 def _pairs(cls: str, callee: str, items: list[ast.expr]) -> list[str]:
@@ -682,6 +699,28 @@ class Net(nn.Module):
         "unrolled-repeat: Net: block4 .. block7 one by one"]
     assert _top_missing(classes[0], {"num_classes": 10, "alpha": 48}) == [
         "top-missing: Net does not take the spec's alpha (default 48)"]
+
+
+def test_the_review_finds_rows_of_blocks_written_one_by_one():
+    """unrolled-repeat of rows: MobileNetV2's features as the emitter wrote them before its row
+    loop (a block call per row, a row's repeats `*[...]`: found), three such items (not), none a
+    repeat (not: a run of one class's calls that differ is no row table), the loop (not)."""
+    rows = ("Block(32, 1, 16, 1), Block(16, 6, 24, 2), Block(24, 6, 24, 1, residual=True), Block(24, 6, 32, 2), "
+            "*[Block(32, 6, 32, 1, residual=True) for _ in range(2)]")
+    src = f"""
+class Net(nn.Module):
+    def __init__(self, rows=((1, 16, 1, 1),)):
+        self.features = nn.Sequential(Stem(3, 32), {rows}, nn.Conv2d(32, 1280, 1))
+        self.three = nn.Sequential({rows.split(", Block(24, 6, 32")[0]})
+        self.plain = nn.Sequential({rows.split(", *[")[0]})
+        layers = []
+        for t, c, n, s in rows:
+            for i in range(n):
+                layers.append(Block(in_channels, t, c, s if i == 0 else 1))
+        self.looped = nn.Sequential(*layers)
+"""
+    classes = [c for c in ast.parse(src).body if isinstance(c, ast.ClassDef)]
+    assert _unrolled(classes[0]) == ["unrolled-repeat: Net: nn.Sequential(...) holds 5 x Block(...) rows one by one"]
 
 
 def test_the_review_finds_blocks_and_transitions_written_one_by_one():

@@ -156,6 +156,41 @@ def test_a_block_loop_admits_only_its_own_shapes(built):
                            "                num_features = num_features // 2\n        else:\n            print(1)\n")])
 
 
+def test_a_row_loop_admits_only_its_own_shapes(built):
+    """MobileNetV2's features as torchvision's, `for t, c, n, s in rows:` / `for i in range(n):`
+    over the row table the class takes, the first stride, the residual flag, one append, the width
+    carried on, pass; another iterable, index, range, stride, flag, statement, carry or target, an
+    else, are refused."""
+    text = built["mobilenet_v2"][1].read_text()
+    head = "        for t, c, n, s in rows:\n            for i in range(n):\n"
+    assert head in text and "                stride = s if i == 0 else 1\n" in text
+    check_generated_source(text)
+    for old, evil in [("in rows:", "in torch.load(rows):"), ("in rows:", "in dir():"),
+                      ("for t, c, n, s in", "for t, c, n, self in"), ("for t, c, n, s in", "for t, c, n, t in"),
+                      ("for t, c, n, s in", "for t, c, n, torch in"),
+                      ("for i in range(n)", "for i in range(rows)"), ("for i in range(n)", "for i in dir(n)"),
+                      ("for i in range(n):\n                stride = s if i == 0",
+                       "for torch in range(n):\n                stride = s if torch == 0"),
+                      ("for i in range(n)", "for stem in range(n)"), ("for i in range(n)", "for i in range(n, 2)"),
+                      ("stride = s if i == 0 else 1", "stride = s if i == 0 else s.__class__"),
+                      ("stride = s if i == 0 else 1", "stride = dir() if i == 0 else 1"),
+                      ("stride = s if i == 0 else 1", "num_classes = s if i == 0 else 1"),
+                      ("residual = stride == 1 and in_channels == c", "residual = stride or print(c)"),
+                      ("residual = stride == 1 and in_channels == c", "torch = stride == 1 and in_channels == c"),
+                      ("                in_channels = c\n", "                in_channels = c.__class__\n"),
+                      ("                in_channels = c\n", "                num_classes = c\n"),
+                      ("                in_channels = c\n",
+                       "                in_channels = c\n                print(c)\n"),
+                      ("                layers.append(InvertedResidual(", "                print(InvertedResidual("),
+                      ("                layers.append(InvertedResidual(", "                layers.append(getattr("),
+                      ("                in_channels = c\n", "                in_channels = c\n        else:\n"
+                       "            print(1)\n")]:
+        mutant = text.replace(old, evil, 1)
+        assert mutant != text, evil
+        with pytest.raises(AssertionError, match="whitelist"):
+            check_generated_source(mutant)
+
+
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
     `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other

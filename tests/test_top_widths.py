@@ -791,6 +791,29 @@ def test_densenet_takes_its_block_sizes_as_torchvision_s_loop(name):
             assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
 
 
+def test_mobilenet_v2_takes_its_rows_as_torchvision_s_loop():
+    """MobileNetV2's inverted residual rows, torchvision's `for t, c, n, s in
+    inverted_residual_setting:` / `for i in range(n):` (emit/rowloop.py): the row's first block
+    strided, the residual where the stride is 1 and the width kept, the width carried on to the last
+    conv. Built with other rows (a row whose first block keeps its width: residual), it is the spec
+    built with them: the state_dict's shapes in order, and the same outputs with the same weights."""
+    text = emit(analyze(str(SPECS / "mobilenet_v2.yaml")))
+    assert ("        for t, c, n, s in rows:\n            for i in range(n):\n"
+            "                stride = s if i == 0 else 1\n") in text
+    assert "nn.Conv2d(in_channels, 1280, 1, bias=False)" in text
+    check_generated_source(text)
+    cls = _model_class("mobilenet_v2")
+    for rows in ([[1, 8, 1, 1], [6, 12, 2, 2], [3, 12, 1, 1], [6, 40, 3, 2]], [[2, 32, 1, 2], [6, 24, 2, 1]]):
+        ours = cls(rows=tuple(tuple(r) for r in rows)).eval()
+        g = analyze(str(SPECS / "mobilenet_v2.yaml"), rows=rows)
+        assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
+        spec = archspec.compile(SPECS / "mobilenet_v2.yaml", rows=rows).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            assert torch.equal(ours(x), spec(x)), rows
+
+
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
     after a transition is the next block's input as the emitter writes it, the transition's input in

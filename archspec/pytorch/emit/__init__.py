@@ -35,7 +35,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   the spec's flag (`if batch_norm:`); and a run of its named children, blocks <a>1, <a>2, ...
   each but the last followed by a transition <b>k, alike but for the input width and one size, is
   torchvision's DenseNet loop (`blockloop`), `for i, num_layers in enumerate(blocks):` over the
-  spec parameter of those sizes, the width carried on in `num_features`;
+  spec parameter of those sizes, the width carried on in `num_features`; and a run of its
+  members of one block class whose rows a spec table of ints gives, each row's first block
+  strided, is torchvision's MobileNetV2 loop (`rowloop`), `for t, c, n, s in rows: for i in
+  range(n):`, the width carried on in `in_channels` to the members after it;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls

@@ -20,6 +20,7 @@ from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
 from .members import chain_lines
+from .rowloop import rowed
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .stageloop import default, local_names, loop_lines, named, stage_loop
 from .vary import refuted
@@ -201,7 +202,7 @@ class _ClassWriter:
         if self.root and call.fn == "nn.Sequential":
             mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
             slots = iter(mine)
-            if (staged := self._staged(c, call, mine, taken, params)) is not None:
+            if staged := rowed(self.g, c, call, mine, taken, params) or self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
             if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
                 return c.local, None, blocked
