@@ -204,7 +204,8 @@ def test_a_rate_that_sets_no_shape_is_the_top_s_parameter():
     """torchvision's MobileNetV2(num_classes=1000, ..., dropout=0.2): a dropout's rate written as
     the spec's parameter (`p: ${dropout}`) is taken by the top class and used."""
     source = _source("mobilenet_v2")
-    assert "    def __init__(self, num_classes=1000, dropout=0.2):" in source and "nn.Dropout(dropout)" in source
+    assert "    def __init__(\n        self,\n        num_classes=1000,\n        dropout=0.2,\n" in source
+    assert "nn.Dropout(dropout)" in source
     with torch.device("meta"):
         model = load_source(source, "mobilenet_v2").Model(dropout=0.3)
     assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.3]
