@@ -8,6 +8,7 @@ import pytest
 import torch
 from paths import ALL_SPECS, SPECS, shipped_source
 from source_check import check_generated_source
+from toys import SE_BLOCK
 
 import archspec
 from archspec.analysis import analyze
@@ -619,17 +620,7 @@ name: toy
 input: [3, 8, 8]
 params: {r: 2, num_classes: 10}
 blocks:
-  se:
-    params: {reduction: 16}
-    when: ${reduction > 0}
-    let: {channels: "${input.channels}"}
-    nodes:
-      - pool: global_avgpool
-      - fc1: {op: conv, out: "${channels // reduction}", k: 1}
-      - fc2: {op: conv, out: "${channels}", k: 1}
-      - gate: sigmoid
-      - {op: mul, in: [input, gate]}
-  unit:
+""" + SE_BLOCK + """  unit:
     params: {c: int}
     nodes:
       - conv: {op: conv, out: "${c}", k: 3, pad: 1}
