@@ -742,6 +742,9 @@ class _Checker:
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
                     and isinstance(s.iter, ast.Name):
                 self.row_loop(s, names)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
+                    and _zip_of(s.iter):
+                self.stage_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple):
                 self.block_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
@@ -782,20 +785,29 @@ class _Checker:
         """__init__'s loop over a configuration the class takes, as torchvision's VGG make_layers:
         `for stage in stages:` / `for width in stage:` whose body only appends members to a list
         __init__ made (`layers.append(Module(...))`, under `if flag:` too) and carries the width on
-        (`in_channels = width`); the outer body the inner loop, then appends."""
+        (`in_channels = width`); the outer body the inner loop, then appends. Or the same over the
+        stages zipped with their kernel sizes (emit/stageloop.py): `for stage, kernel in
+        zip(stages, kernels):` / `for width, k in zip(stage, kernel):`, both names the class's."""
         outer, inner = s.target, s.body[0] if s.body else None
-        if not (isinstance(outer, ast.Name) and isinstance(s.iter, ast.Name) and s.iter.id in names
-                and s.iter.id not in self.lists | {"self"} and not s.orelse and isinstance(inner, ast.For)
-                and not inner.orelse and isinstance(inner.target, ast.Name)
-                and _dump(inner.iter) == _dump(ast.Name(outer.id, ast.Load()))
+        over = s.iter.args if _zip_of(s.iter) else [s.iter]      # type: ignore[attr-defined]
+        tops = outer.elts if isinstance(outer, ast.Tuple) else [outer]
+        if not (isinstance(inner, ast.For) and len(over) == len(tops)
+                and all(isinstance(n, ast.Name) for n in (*tops, *over))):
+            _fail(s, "a for loop in __init__ other than a configuration's `for stage in stages:` (or `for stage, "
+                     "kernel in zip(stages, kernels):`)")
+        lows = inner.target.elts if isinstance(inner.target, ast.Tuple) else [inner.target]
+        if not (all(o.id in names and o.id not in self.lists | {"self"} for o in over) and not s.orelse
+                and not inner.orelse and len(lows) == len(tops) and all(isinstance(n, ast.Name) for n in lows)
+                and _dump(inner.iter) == _dump(_stage_iter(tops, ast.Load()))
+                and _dump(inner.target) == _dump(_stage_iter(lows, ast.Store(), False))
                 and all(isinstance(b, ast.Expr) and self._list_call(b.value, ("append",)) for b in s.body[1:])
                 and all(isinstance(b, ast.Expr) and self._list_call(b.value, ("append",)) or isinstance(b, ast.If)
-                        or isinstance(b, ast.Assign) and _dump(b.value) == _dump(ast.Name(inner.target.id, ast.Load()))
+                        or isinstance(b, ast.Assign) and _dump(b.value) == _dump(ast.Name(lows[0].id, ast.Load()))
                         for b in inner.body)):
             _fail(s, "a for loop in __init__ other than a configuration's `for stage in stages: for width in "
-                     "stage:` that appends members")
-        reserved = GLOBALS | {"self"} | self.lists | {s.iter.id}
-        for t in (outer, inner.target):
+                     "stage:` (or `for width, k in zip(stage, kernel):`) that appends members")
+        reserved = GLOBALS | {"self"} | self.lists | {o.id for o in over}
+        for t in (*tops, *lows):
             self.target(ast.Name(t.id, ast.Store()), names, reserved)
         self.body(inner.body, names, "__init__", 2)
         self.body(s.body[1:], names, "__init__", 1)
@@ -1184,6 +1196,20 @@ def _appends(s: ast.stmt, names: set[str]) -> bool:
     return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
             and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
             and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
+
+
+def _zip_of(it: ast.expr) -> bool:
+    """`zip(a, b)`: two iterables side by side, no keywords."""
+    return (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip"
+            and len(it.args) == 2 and not it.keywords)
+
+
+def _stage_iter(names: list, ctx: ast.expr_context, zipped: bool = True) -> ast.expr:
+    """`name`, or `zip(a, b)` (`(a, b)` where not `zipped`) of the names' ids, in `ctx`."""
+    if len(names) == 1:
+        return ast.Name(names[0].id, ctx)
+    items = [ast.Name(n.id, ctx) for n in names]
+    return ast.Call(ast.Name("zip", ast.Load()), items, []) if zipped else ast.Tuple(items, ctx)
 
 
 def _one_name(s: ast.stmt) -> bool:

@@ -657,9 +657,6 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 # The findings left (issue 22), each spec's exactly: what the emitter cannot yet write as
 # torchvision would. A finding not listed fails the test; so does a listed one once it is gone.
 KNOWN: dict[str, list[str]] = {
-    'vgg16_c': [        # C's 1x1 convs break the units' likeness: its features stay written out (emit/stageloop.py)
-        "unrolled-repeat: VGG16C: nn.Sequential(...) holds 10 x nn.Conv2d(...), nn.ReLU(...) one by one",
-    ],
     'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
         "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",
     ],

@@ -127,6 +127,33 @@ def test_a_configuration_loop_admits_only_its_own_shapes(built):
                           ("if batch_norm:", "if getattr(torch, batch_norm):")])
 
 
+def test_a_configuration_loop_over_kernels_admits_only_its_own_shapes(built):
+    """VGG-C's features, the stages zipped with the kernels the class takes, `for stage, kernel in
+    zip(stages, kernels):` / `for width, k in zip(stage, kernel):`, pass; another iterable or a
+    zip of other names, more or fewer names than the zip's iterables, the inner loop over anything
+    but the outer's names in order, and a width carried on other than the inner's first, are refused."""
+    text = built["vgg16_c"][1].read_text()
+    outer, inner = "for stage, kernel in zip(stages, kernels):", "for width, k in zip(stage, kernel):"
+    assert f"        {outer}\n            {inner}\n" in text
+    _edits_refused(text, [(outer, "for stage, kernel in zip(stages, torch.load(kernels)):"),
+                          (outer, "for stage, kernel in zip(stages, layers):"),
+                          (outer, "for stage, kernel in zip(stages, kernel_table):"),
+                          (outer, "for stage, kernel in zip(stages, kernels, strict=True):"),
+                          (outer, "for stage, kernel in map(stages, kernels):"),
+                          (outer, "for stage, kernel, extra in zip(stages, kernels):"),
+                          (outer, "for stage, kernel in zip(stages, kernels, stages):"),
+                          (outer, "for stage in zip(stages, kernels):"),
+                          (outer, "for stage, self in zip(stages, kernels):"),
+                          (inner, "for width, k in zip(kernel, stage):"),
+                          (inner, "for width, k in zip(stage, stages):"),
+                          (inner, "for width in zip(stage, kernel):"),
+                          (inner, "for width, k in stage:"),
+                          (inner, "for width, k, j in zip(stage, kernel):"),
+                          (inner, "for width, layers in zip(stage, kernel):"),
+                          ("                in_channels = width\n", "                in_channels = k\n"),
+                          ("padding=k // 2", "padding=k.__class__")])
+
+
 def test_a_block_loop_admits_only_its_own_shapes(built):
     """DenseNet's features as torchvision's, `for i, num_layers in enumerate(blocks):` over the
     block sizes the class takes, adding a block, carrying the width on, then `if i != len(blocks) -

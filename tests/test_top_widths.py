@@ -761,6 +761,76 @@ def test_vgg_takes_its_stage_configuration_as_torchvision_s_make_layers(name, or
             assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
 
 
+def test_vgg_c_takes_its_kernels_beside_its_stages():
+    """VGG-C's units differ in their kernel (a 1x1 conv closes stages 3-5): the loop zips the stages
+    with the kernel sizes the top class takes beside them (the block's `let:` kernels), the conv
+    padded by half its kernel. Built with other stages and kernels (a 1x1 first, a stage of 1x1s,
+    5x5s), it is the spec built with them as configuration C (the spec's own expansion: its graph's
+    state_dict shapes), and its output is the compiled spec's with the same weights (a padding
+    other than the spec's changes the convs' outputs)."""
+    text = emit(analyze(str(SPECS / "vgg16_c.yaml")))
+    assert ("        kernels=((3, 3), (3, 3), (3, 3, 1), (3, 3, 1), (3, 3, 1)),\n" in text
+            and "        for stage, kernel in zip(stages, kernels):\n            for width, k in zip(stage, kernel):\n"
+            "                layers.append(nn.Conv2d(in_channels, width, k, padding=k // 2))\n" in text)
+    check_generated_source(text)
+    cls = _model_class("vgg16_c")
+    for stages, kernels in ((((8,), (16, 16), (512,)), ((1,), (3, 1), (5,))),
+                            (((8, 8), (16,), (24, 24, 24), (512, 512)), ((3, 1), (1,), (1, 1, 1), (5, 3)))):
+        torch.manual_seed(0)
+        ours = cls(stages=stages, kernels=kernels, num_classes=10)
+        values = {"config_C": [list(s) for s in stages], "kernels_C": [list(k) for k in kernels], "num_classes": 10}
+        g = analyze(str(SPECS / "vgg16_c.yaml"), **values)
+        assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), kernels
+        spec = archspec.compile(SPECS / "vgg16_c.yaml", **values)
+        spec.load_state_dict(ours.state_dict())
+        x = torch.randn(1, 3, 32, 32)
+        with torch.no_grad():
+            assert torch.equal(ours.eval()(x), spec.eval()(x))
+
+
+STAGED = """archspec: 1
+name: toy
+input: [3, 16, 16]
+params: {num_classes: 10}
+blocks:
+  features:
+    let: {stages: [[8, 8], [16, 16]], kernels: [[3, 1], [3, 1]]}
+    seq:
+      - repeat: 2
+        index: s
+        node:
+          - repeat: 2
+            node:
+              - {op: conv, out: "${stages[s][i]}", k: KERNEL, pad: PAD}
+              - relu
+          - {op: maxpool, k: 2}
+nodes:
+  - features: features
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+@pytest.mark.parametrize("kernel,pad,looped", [
+    ('"${kernels[s][i]}"', '"${kernels[s][i] // 2}"', True),
+    ('"${3 - 2 * i}"', '"${1 - i}"', True),             # the kernels a `let:` holds, though not read from it
+    ('"${kernels[s][i]}"', "1", False),                 # the 1x1 padded by 1: no `k // 2`
+    ('"${kernels[s][i]}"', '"${kernels[s][i] // 2 * (1 - s)}"', False),   # the second stage unpadded
+    ('"${3 - 2 * i + s}"', '"${(3 - 2 * i + s) // 2}"', False),           # 3, 1 then 4, 2: no `let:` holds them
+])
+def test_a_stage_loop_takes_kernels_only_where_a_let_holds_them_and_half_pads_them(spec_file, kernel, pad, looped):
+    """A configuration loop whose units differ in their conv's kernel takes the kernels beside the
+    stages (`zip(stages, kernels)`) only where expanding it gives exactly the members' calls (each
+    conv padded by half its kernel) and the block's `let:` holds the kernels, stage by stage, to
+    name the parameter after; else the child stays written out member by member."""
+    text = emit(analyze(spec_file(STAGED.replace("KERNEL", kernel).replace("PAD", pad))))
+    check_generated_source(text)
+    assert ("        for stage, kernel in zip(stages, kernels):\n" in text) == looped
+    written = "        self.features = nn.Sequential(\n            nn.Conv2d(3, 8, 3, padding=1),\n"
+    assert (written in text) == (not looped)
+
+
 @pytest.mark.parametrize("name", ["densenet121", pytest.param("densenet201", marks=pytest.mark.slow)])
 def test_densenet_takes_its_block_sizes_as_torchvision_s_loop(name):
     """DenseNet's features, torchvision's `for i, num_layers in enumerate(block_config):` (emit/

@@ -32,8 +32,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   the top class's nn.Sequential of stages of units alike but for their widths, each stage
   closed by one module, is torchvision's VGG make_layers (`stageloop`): a loop over the stage
   configuration the class takes, `for stage in stages: for width in stage:`, the norms under
-  the spec's flag (`if batch_norm:`); and a run of its named children, blocks <a>1, <a>2, ...
-  each but the last followed by a transition <b>k, alike but for the input width and one size, is
+  the spec's flag (`if batch_norm:`), zipped with the kernels the class takes where the units'
+  differ (VGG-C's, `for stage, kernel in zip(stages, kernels):`); and a run of its named
+  children, blocks <a>1, <a>2, ... each but the last followed by a transition <b>k, alike but for
+  the input width and one size, is
   torchvision's DenseNet loop (`blockloop`), `for i, num_layers in enumerate(blocks):` over the
   spec parameter of those sizes, the width carried on in `num_features`; and a run of its
   members of one block class whose rows a spec table of ints gives, each row's first block

@@ -22,7 +22,7 @@ from .layout import WIDTH, bracketed, prose, split_line
 from .members import chain_lines
 from .rowloop import rowed
 from .scopes import Child, ScopeTree, located, numbered, own_children
-from .stageloop import default, local_names, loop_lines, named, stage_loop
+from .stageloop import default, local_names, loop_lines, named, parameters, stage_loop
 from .vary import refuted
 
 LOOP_MIN = 3              # named children in a row that one loop registers, at the least
@@ -232,10 +232,9 @@ class _ClassWriter:
         names = local_names(taken, *naming) if naming else None
         if naming is None or names is None:
             return None
-        config, flag = naming
-        params += [default(config, found.stages)] + ([f"{flag}=True"] if flag else [])
+        params += parameters(found, *naming)
         with located(c):
-            return "\n".join(loop_lines(c.local, found, names, flag, lambda m, s, indent, start, end: render_call(
+            return "\n".join(loop_lines(c.local, found, names, naming[1], lambda m, s, indent, start, end: render_call(
                 m, iter(s), indent, start, end)))
 
     def _blocked(self, c: Child, call: Call, slots: list[str | None], taken: Namespace,

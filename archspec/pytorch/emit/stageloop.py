@@ -22,7 +22,18 @@ true (`batch_norm`): the norm members are appended under it. The loop is made fr
 members' constructor calls, and only where expanding it (`expand`) gives exactly those calls, in
 order: the same modules under the same indices (`features.0.weight`), so torchvision's weights
 load. Where the units are not all alike but for their widths (VGG-C's 1x1 convs, A-LRN's LRN
-after the first conv only) the child stays written out member by member."""
+after the first conv only) the child stays written out member by member.
+
+Where the units differ only in their conv's kernel size, its padding half of it (VGG-C's 1x1 conv
+closing stages 3-5 among 3x3s), the kernels are the loop's data too: a tuple of them per stage
+beside the widths', which the top takes (named after the block's `let:` that holds them, VGG's
+`kernels`, the spec's sizes its default) and the loop zips with the stages, a unit's conv
+`nn.Conv2d(in_channels, width, k, padding=k // 2)`:
+
+        for stage, kernel in zip(stages, kernels):
+            for width, k in zip(stage, kernel):
+
+A loop whose units share their kernel (D) takes none; one whose kernels no `let:` holds is none."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,18 +53,27 @@ MIN_STAGES = 2            # stages, each closed by the same module, that make a 
 @dataclass
 class StageLoop:
     """A configuration loop: the first unit's input width, the widths stage by stage, one
-    unit's members (its first the conv that changes the width), which of them are norms, and
-    the module closing each stage."""
+    unit's members (its first the conv that changes the width), which of them are norms, the
+    module closing each stage, and the conv's kernel sizes stage by stage where they differ."""
     first: int
     stages: tuple[tuple[int, ...], ...]
     unit: list[Call]
     norms: frozenset[int]
     close: Call
+    kernels: tuple[tuple[int, ...], ...] | None = None
 
 
 def _with(call: Call, widths: dict[str, int]) -> Call:
     """The call with its width arguments given `widths` ("in", "out")."""
     return call._replace(args=tuple((n, widths[_WIDTHS[n]]) if n in _WIDTHS else (n, v) for n, v in call.args))
+
+
+def _sized(conv: Call, k: int | None) -> Call:
+    """The conv with kernel size `k` and padding `k // 2` (unchanged where `k` is None)."""
+    if k is None:
+        return conv
+    return conv._replace(args=tuple((n, k) if n == "kernel_size" else (n, v) for n, v in conv.args),
+                         kwargs=tuple((n, k // 2, d) if n == "padding" else (n, v, d) for n, v, d in conv.kwargs))
 
 
 def _names(call: Call) -> set[str]:
@@ -64,9 +84,11 @@ def expand(loop: StageLoop, norm: bool = True) -> list[Call]:
     """The members the loop builds, with its norms or without."""
     out: list[Call] = []
     width = loop.first
-    for stage in loop.stages:
-        for w in stage:
-            out += [_with(m, {"in": width, "out": w}) for k, m in enumerate(loop.unit) if norm or k not in loop.norms]
+    for s, stage in enumerate(loop.stages):
+        for j, w in enumerate(stage):
+            size = loop.kernels[s][j] if loop.kernels else None
+            out += [_with(_sized(m, size) if k == 0 else m, {"in": width, "out": w})
+                    for k, m in enumerate(loop.unit) if norm or k not in loop.norms]
             width = w
         out.append(loop.close)
     return out
@@ -85,33 +107,47 @@ def stage_loop(members: list[Call]) -> StageLoop | None:
     unit = members[:min(starts[1], members.index(close))]      # (a stage of one unit: its close)
     if any(_names(m) - {"num_features"} for m in unit[1:]):
         return None
-    stages: list[tuple[int, ...]] = []
-    stage: list[int] = []
+    stages = _by_stage(members, close, starts, "out_channels")
+    kernels = _by_stage(members, close, starts, "kernel_size")
+    if len(stages) < MIN_STAGES or not all(stages):
+        return None
+    sizes = {k for stage in kernels for k in stage}
+    varied = tuple(kernels) if len(sizes) > 1 and all(type(k) is int for k in sizes) else None
+    loop = StageLoop(dict(unit[0].args)["in_channels"], tuple(stages), unit,
+                     frozenset(k for k, m in enumerate(unit) if _names(m) == {"num_features"}), close, varied)
+    return loop if expand(loop) == members else None
+
+
+def _by_stage(members: list[Call], close: Call, starts: list[int], arg: str) -> list[tuple[Any, ...]]:
+    """The units' first members' argument `arg`, stage by stage (a stage closed by `close`)."""
+    stages: list[tuple[Any, ...]] = []
+    stage: list[Any] = []
     for k, m in enumerate(members):
         if m == close:
             stages.append(tuple(stage))
             stage = []
         elif k in starts:
-            stage.append(dict(m.args)["out_channels"])
-    if len(stages) < MIN_STAGES or not all(stages):
-        return None
-    loop = StageLoop(dict(unit[0].args)["in_channels"], tuple(stages), unit,
-                     frozenset(k for k, m in enumerate(unit) if _names(m) == {"num_features"}), close)
-    return loop if expand(loop) == members else None
+            stage.append(dict(m.args).get(arg))
+    return stages
 
 
-def named(c: Child, loop: StageLoop, params: dict[str, Any], reads: frozenset[str]) -> tuple[str, str | None] | None:
-    """(the configuration's name, the norms' flag or None): the `let:` of the child's block that
-    holds the configuration (as lists or tuples); the flag a bool of the spec's `params`
-    the block's structure reads, the one that is true, where the loop has norms. None where the
-    block names no configuration."""
+Naming = tuple[str, str | None, str | None]
+
+
+def named(c: Child, loop: StageLoop, params: dict[str, Any], reads: frozenset[str]) -> Naming | None:
+    """(the configuration's name, the norms' flag or None, the kernels' name or None): the `let:`
+    of the child's block that holds the configuration (as lists or tuples), and the one that holds
+    the kernels where they differ; the flag a bool of the spec's `params` the block's structure
+    reads, the one that is true, where the loop has norms. None where the block names no
+    configuration, or no kernels that differ."""
     scope = c.sub.scope if c.subscope is not None else None
     lets = scope.lets if scope is not None else {}
     name = next((k for k, v in lets.items() if _tuples(v) == loop.stages), None)
-    if name is None:
+    kernels = next((k for k, v in lets.items() if _tuples(v) == loop.kernels), None) if loop.kernels else None
+    if name is None or (loop.kernels and kernels is None):
         return None
     true = [k for k in sorted(reads) if params.get(k) is True]
-    return name, (true[0] if loop.norms and len(true) == 1 else None)
+    return name, (true[0] if loop.norms and len(true) == 1 else None), kernels
 
 
 def _tuples(v: Any) -> Any:
@@ -129,16 +165,20 @@ def loop_lines(target: str, loop: StageLoop, names: dict[str, str], flag: str | 
     ind = " " * 16
     body: list[str] = []
     for k, m in enumerate(loop.unit):
-        slots = [var if n == "_in_channels" else width if n in ("_out_channels", "_num_features") else None
+        sized = {"_kernel_size": names["k"], "_padding": f"{names['k']} // 2"} if loop.kernels and k == 0 else {}
+        slots = [var if n == "_in_channels" else width if n in ("_out_channels", "_num_features") else sized.get(n)
                  for n, _ in _numbers(m)]
         at = ind + "    " if k in loop.norms and flag else ind
         head = f"{names['layers']}.append("
         line = f"{at}{head}{render(m, slots, at, len(head), 1)})"
         body += [f"{ind}if {flag}:", line] if k in loop.norms and flag else [line]
     close: list[str | None] = [None] * len(_numbers(loop.close))
+    outer, inner = f"{names['stage']} in {names['stages']}", f"{width} in {names['stage']}"
+    if loop.kernels:
+        outer = f"{names['stage']}, {names['kernel']} in zip({names['stages']}, {names['kernels']})"
+        inner = f"{width}, {names['k']} in zip({names['stage']}, {names['kernel']})"
     return [f"        {names['layers']} = []", f"        {var} = {literal(loop.first)}",
-            f"        for {names['stage']} in {names['stages']}:",
-            f"            for {width} in {names['stage']}:", *body, f"{ind}{var} = {width}",
+            f"        for {outer}:", f"            for {inner}:", *body, f"{ind}{var} = {width}",
             f"            {names['layers']}.append({render(loop.close, close, ' ' * 12, 0, 0)})",
             f"        self.{target} = nn.Sequential(*{names['layers']})"]
 
@@ -153,14 +193,24 @@ def default(config: str, stages: tuple[Any, ...]) -> str:
     return f"{config}=(\n" + "".join(f"{' ' * 12}{literal(t)},\n" for t in stages) + f"{' ' * 8})"
 
 
+def parameters(loop: StageLoop, config: str, flag: str | None, kernels: str | None) -> list[str]:
+    """The signature's lines the loop adds: the configuration, the kernels where the loop takes
+    them, and the norms' flag, each with its default."""
+    sized = [default(kernels, loop.kernels)] if kernels is not None and loop.kernels is not None else []
+    return [default(config, loop.stages), *sized, *([f"{flag}=True"] if flag else [])]
+
+
 def _numbers(call: Call) -> list[tuple[str, Any]]:
     return ClassPlanner.numbers_in(call)
 
 
-def local_names(taken: Namespace, config: str, flag: str | None) -> dict[str, str] | None:
+def local_names(taken: Namespace, config: str, flag: str | None, kernels: str | None) -> dict[str, str] | None:
     """The loop's locals, each free in __init__ (its parameters and `let:` locals: `taken`), and
-    the parameters it adds, `config` and `flag`; None where either is taken already."""
-    if any(p is not None and taken.first(p) != p for p in (config, flag)):
+    the parameters it adds, `config`, `flag` and `kernels`; None where one of them is taken already."""
+    if any(p is not None and taken.first(p) != p for p in (config, flag, kernels)):
         return None
-    return {"stages": config, **{k: taken.first(k) or taken.fresh(k)
+    made = {"stages": config, **{k: taken.first(k) or taken.fresh(k)
                                  for k in ("layers", "in_channels", "stage", "width")}}
+    if kernels is not None:
+        made |= {"kernels": kernels, **{k: taken.first(k) or taken.fresh(k) for k in ("kernel", "k")}}
+    return made
