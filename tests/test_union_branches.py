@@ -82,3 +82,14 @@ def test_branches_that_are_no_such_union_keep_their_classes(spec_file, nodes, co
     assert len([c for c in _classes(text) if c.startswith("Mix")]) > 1
     check_generated_source(text)
     assert check(path).ok
+
+
+def test_a_width_of_0_says_where_a_branch_is_before_a_text_that_differs_with_it(spec_file):
+    """With m1 and m2 alone, `pool == "avg"` is where the 1x1 branch is as well as `a > 0`: the
+    branch's own width says it (`guard.presence_test`), not a text that differs with it by chance;
+    and `a > 0` is where the average pool is, but `a` is no width of the pool's (`count_test`)."""
+    path = spec_file(_toy([ONE, THREE, POOLS, PROJ]).replace("  - m3: {use: mix, args: [6, max, 4]}\n", ""))
+    text = source(path)
+    assert re.search(r"self\.one = nn\.Conv2d\(\w+, a, 1\) if a > 0 else None\n", text)
+    assert 'self.avgpool = nn.AvgPool2d(3, stride=1, padding=1) if pool == "avg" else None' in text
+    assert check(path).ok

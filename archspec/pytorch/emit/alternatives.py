@@ -148,7 +148,7 @@ def _into(joiner: Joiner, members: list[ScopeNode], runs: Runs,
     if not all(read == got[0][0] for read, _, _ in got):
         return None
     dropped = {i for ks in heads.values() for i in ks}
-    if any(f"<run {i}>" in str(read) for read, _, _ in got for i in dropped):
+    if any(f"<run {i}>" in entry[-1] for read, _, _ in got for entry in read for i in dropped):
         return None                   # read elsewhere too: not only a concatenation's input
     return into, heads
 

@@ -151,22 +151,24 @@ def text_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
 
 
 def count_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
-    """(p, `p > 0`) of an int parameter p of the block (not a bool), positive at every instance
-    that has the child and 0 at every one that lacks it (a branch of width 0 is no branch:
-    BN-Inception's stride-2 modules, `n1x1: 0`), where some lack it."""
+    """(p, `p > 0`) of an int parameter p of the block (not a bool) that the spec writes the
+    child's width as (`out: ${proj}`), positive at every instance that has the child and 0 at
+    every one that lacks it, where some lack it: a branch of width 0 is no branch (BN-Inception's
+    stride-2 modules, `n1x1: 0`). Not a parameter that is 0 there by chance (`n1x1` is, where the
+    pool projection's `proj` is)."""
     scopes = [sn.scope for sn in instances]
     if not all(s is not None and s.block for s in scopes):
         return None
     there = [any(c.local == local for c in sn.children) for sn in instances]
     if all(there):
         return None
-    found = [p for p in scopes[0].args                  # type: ignore[union-attr]
-             if all(type(v) is int and v >= 0 and (v > 0) == t for v, t in zip(
-                 [s.args.get(p) for s in scopes], there)) and name_problem(p) is None]     # type: ignore[union-attr]
     given = [_given(sn, local) for sn, t in zip(instances, there) if t]
-    own = [p for p in found if all(p in g for g in given)]
-    p = next(iter(own or found), None)      # the one the child's width is written as first (`proj`, not `n1x1`)
-    return None if p is None else (p, f"{p} > 0")
+    for p in scopes[0].args:                            # type: ignore[union-attr]
+        col = [s.args.get(p) for s in scopes]           # type: ignore[union-attr]
+        if (all(type(v) is int and v >= 0 and (v > 0) == t for v, t in zip(col, there))
+                and all(p in g for g in given) and name_problem(p) is None):
+            return p, f"{p} > 0"
+    return None
 
 
 def _given(sn: ScopeNode, local: str) -> set[str]:
