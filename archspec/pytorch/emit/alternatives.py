@@ -8,13 +8,17 @@ standing for its input where it is absent, as the spec writes them (`c1x1_w_s2: 
 when: ...}`), so that where one is there the others pass its value on. The class builds each
 under its test (`guard.by_text`); the union is no instance: the class's `rep` where it has one.
 An alternative is a block's instance or an op's module (BN-Inception's pools: `avgpool` where
-`pool == "avg"`, `maxpool` where it is "max", the projection reading whichever is there)."""
+`pool == "avg"`, `maxpool` where it is "max", the projection reading whichever is there). Or one
+that an int parameter says where it is, a branch of width 0 being none (`guard.count_test`: the
+projection under `proj > 0`, which may follow the pool there in its run, its input standing for it
+where absent; the 1x1 branch under `n1x1 > 0`, a run of its own that a concatenation reads
+first, which nothing stands for: the class's forward leaves it out of the list, `ClassPlan.heads`)."""
 from __future__ import annotations
 
 import dataclasses
 from typing import TYPE_CHECKING
 
-from .guard import text_test
+from .guard import count_test, presence_test
 from .scopes import Child, ScopeNode
 
 if TYPE_CHECKING:
@@ -26,8 +30,9 @@ Runs = list[list[str]]          # the alternatives, consecutive in the union's o
 
 def join(joiner: Joiner, plan: ClassPlan, sn: ScopeNode) -> bool:
     """`sn` joins the class as one more structure of its union, where all are alike but for
-    alternatives (module children of one input and output, a text parameter telling where each
-    is, at most one of a run at each); sets `plan.union`, `plan.absent`, `plan.optional`."""
+    alternatives (module children of one input and output, a text or int parameter telling where
+    each is, at most one of a run's that a text tells at each); sets `plan.union`, `plan.absent`,
+    `plan.optional`, `plan.heads`."""
     members = [*joiner.planner.structures[plan], sn]
     if (plan.members or plan.tails or plan.same or plan.ladder_varies or not sn.path
             or any(joiner._adds(m) for m in members)
@@ -37,12 +42,15 @@ def join(joiner: Joiner, plan: ClassPlan, sn: ScopeNode) -> bool:
     has = [{c.local for c in m.children} for m in members]
     optional = [o for o in order or [] if any(o not in h for h in has)]
     runs = _runs(order or [], optional)
-    if order is None or not optional or not all(_alternative(joiner, members, o) for o in optional) or any(
-            sum(o in h for o in run) > 1 for run in runs for h in has):
+    if order is None or not optional or not all(_alternative(joiner, members, o) for o in optional):
         return False
-    into = _into(joiner, members, runs)
-    if into is None or any(v.startswith("<run ") for v in into):
+    texts = {o for o in optional if count_test(members, o) is None}     # the others: an int says where
+    if any(sum(o in h for o in run if o in texts) > 1 for run in runs for h in has):
+        return False
+    found = _into(joiner, members, runs, {i for i, run in enumerate(runs) if len(run) == 1 and run[0] not in texts})
+    if found is None or any(v.startswith("<run ") for v in found[0]):
         return False                # (a run reading another's output: no such alternatives)
+    into, heads = found
     base = next((m for m, h in zip(members, has) if all(any(o in h for o in run) for run in runs)), None)
     if base is None:                # (its readers of each run say which read it)
         return False
@@ -53,6 +61,7 @@ def join(joiner: Joiner, plan: ClassPlan, sn: ScopeNode) -> bool:
     plan.union = union
     plan.absent = {o: into[i] if o not in absent else absent[o] for i, run in enumerate(runs) for o in run}
     plan.optional = list(optional)
+    plan.heads = {local: [runs[i][0] for i in ks] for local, ks in heads.items()}
     joiner.planner.numbers_of[union] = joiner.planner.numbers_of.get(base, [])
     joiner.planner.plan_of[union] = plan
     return True
@@ -101,7 +110,7 @@ def _alternative(joiner: Joiner, members: list[ScopeNode], local: str) -> bool:
     key = joiner.planner.ctor_key
     return (all((c.subscope is not None and not c.sub.sequential or c.node is not None and c.module)
                 and len(c.inputs) == 1 for _, c in mine)
-            and len({repr(key(c)) for _, c in mine}) == 1 and text_test(members, local) is not None
+            and len({repr(key(c)) for _, c in mine}) == 1 and presence_test(members, local) is not None
             and all(joiner._optional_ok(m, c) for m, c in mine))
 
 
@@ -110,40 +119,88 @@ def _rel(sn: ScopeNode, ref: str) -> str:
 
 
 Read = list[list]       # per child other than the alternatives, then per output: what it reads, as `_canon`
+Heads = dict[str, list[int]]      # a concatenation -> the runs it reads first, which nothing stands for
 
 
-def _into(joiner: Joiner, members: list[ScopeNode], runs: Runs) -> list[str] | None:
+def _into(joiner: Joiner, members: list[ScopeNode], runs: Runs,
+          droppable: set[int]) -> tuple[list[str], Heads] | None:
     """Per run, the one value its alternatives read, where each structure reads alike (`_canon`):
-    where it has none of a run, that value read where another reads the run's output; else None."""
-    got = [_canon(joiner, m, runs) for m in members]
+    where it has none of a run, that value read where another reads the run's output; else None.
+    And the concatenations whose first inputs are `droppable` runs (one child an int says where
+    it is) that nothing stands for where they are absent (BN-Inception's 1x1 branch): each
+    structure that has such a run reads it there, the others lack the input (`_heads`)."""
+    got = [_canon(joiner, m, runs, droppable) for m in members]
+    heads = _heads([h for _, _, h in got], [set(ins) for _, ins, _ in got])
+    if heads is None:
+        return None
     into: list[str] = []
     for i in range(len(runs)):
-        values = {ins[i] for _, ins in got if i in ins}
-        with_it = next((r for r, ins in got if i in ins), None)
+        values = {ins[i] for _, ins, _ in got if i in ins}
+        with_it = next((r for r, ins, _ in got if i in ins), None)
         if len(values) != 1 or with_it is None:
             return None
         into.append(values.pop())
-        for read, ins in got:
+        for read, ins, _ in got:
             if i not in ins:          # its readers read the value itself
                 for mine, theirs in zip(read, with_it):
                     mine[-1] = [f"<run {i}>" if t == f"<run {i}>" and r == into[i] else r
                                 for r, t in zip(mine[-1], theirs[-1])] if len(mine[-1]) == len(theirs[-1]) else mine[-1]
-    return into if all(read == got[0][0] for read, _ in got) else None
+    if not all(read == got[0][0] for read, _, _ in got):
+        return None
+    dropped = {i for ks in heads.values() for i in ks}
+    if any(f"<run {i}>" in entry[-1] for read, _, _ in got for entry in read for i in dropped):
+        return None                   # read elsewhere too: not only a concatenation's input
+    return into, heads
 
 
-def _canon(joiner: Joiner, m: ScopeNode, runs: Runs) -> tuple[Read, dict[int, str]]:
+def _heads(per: list[Heads], present: list[set[int]]) -> Heads | None:
+    """The structures' concatenations' droppable first inputs, one order in all (each structure's
+    those of its runs), where they agree; else None."""
+    union: Heads = {}
+    for h in per:
+        for local, ks in h.items():
+            union[local] = [*union.get(local, []), *(k for k in ks if k not in union.get(local, []))]
+    if any(sorted(ks) != ks for ks in union.values()):
+        return None
+    for h, there in zip(per, present):
+        if any(h.get(local, []) != [k for k in ks if k in there] for local, ks in union.items()):
+            return None
+    return union
+
+
+def _canon(joiner: Joiner, m: ScopeNode, runs: Runs, droppable: set[int]) -> tuple[Read, dict[int, str], Heads]:
     """What each child other than the alternatives is built as and reads, then what the scope
-    returns, a run's output read as `<run i>`; and per run it has, the value its alternative reads
-    (`<run i>` where it is another alternative's: no such alternatives)."""
+    returns, a run's output (its last alternative there's) read as `<run i>`, a concatenation's
+    first inputs that are `droppable` runs' left out (and noted); and per run it has, the value
+    its first alternative there reads, each other the one before it (`<run i>` where one reads
+    another run's output, or other than the one before it: no such alternatives)."""
     run_of = {o: i for i, run in enumerate(runs) for o in run}
-    outs = {c.outputs[0]: run_of[c.local] for c in m.children if c.local in run_of}
+    chains: dict[int, list[Child]] = {}
+    for c in m.children:
+        if c.local in run_of:
+            chains.setdefault(run_of[c.local], []).append(c)
+    outs = {chain[-1].outputs[0]: i for i, chain in chains.items()}
+    inner = {c.outputs[0]: i for i, chain in chains.items() for c in chain[:-1]}
 
     def canon(ref: str) -> str:
-        return f"<run {outs[ref]}>" if ref in outs else _rel(m, ref)
-    ins = {run_of[c.local]: canon(c.inputs[0]) for c in m.children if c.local in run_of}
-    read: Read = [[c.local, repr(joiner.planner.ctor_key(c)), c.module, list(map(canon, c.inputs))]
-                  for c in m.children if c.local not in run_of]
-    return [*read, ["<return>", list(map(canon, m.exports))]], ins
+        return f"<run {outs[ref]}>" if ref in outs else f"<within {inner[ref]}>" if ref in inner else _rel(m, ref)
+    ins = {i: canon(chain[0].inputs[0]) if all(
+        b.inputs[0] == a.outputs[0] for a, b in zip(chain, chain[1:])) else f"<run {i}>" for i, chain in chains.items()}
+    read: Read = []
+    heads: Heads = {}
+    for c in m.children:
+        if c.local in run_of:
+            continue
+        refs = list(map(canon, c.inputs))
+        if c.node is not None and c.node.op.name == "concat":
+            k = 0
+            while k < len(refs) and refs[k] in {f"<run {i}>" for i in droppable if i in chains}:
+                k += 1
+            if k:
+                heads[c.local] = [int(r[5:-1]) for r in refs[:k]]
+                refs = refs[k:]
+        read.append([c.local, repr(joiner.planner.ctor_key(c)), c.module, refs])
+    return [*read, ["<return>", list(map(canon, m.exports))]], ins, heads
 
 
 def _union(base: ScopeNode, members: list[ScopeNode], order: list[str],

@@ -47,6 +47,8 @@ class ClassPlan:
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
+    heads: dict[str, list[str]] = field(default_factory=dict)   # a concatenation -> the alternatives (of a
+    #                                  union) it reads first, left out of it where absent (`alternatives._heads`)
     flags: dict[str, tuple[str, bool]] = field(default_factory=dict)   # a functional one -> (its flag, negated)
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters named after a block's, with its default
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
@@ -595,7 +597,7 @@ class ClassPlanner:
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder or plan.tails
                                                  or self.numbers_of.get(plan.rep)):
                 plan.forward = forward_lines(tree, plan.rep, probe, plan.absent_tests(), plan.forward_slots,
-                                             plan.ladder, plan.tail_tests()).lines
+                                             plan.ladder, plan.tail_tests(), plan.heads).lines
             plan.forward[:0] = [line for a, b in plan.same.items() for line in (f"if {a} is None:", f"    {a} = {b}")]
 
     def unique_plans(self) -> list[ClassPlan]:

@@ -59,7 +59,8 @@ BLANK = "#"          # every number of forward's calls written so: forwards alik
 
 def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent] | None = None,
                   slots: list[str | None] | None = None, ladder: tuple[str, bool] | None = None,
-                  tails: Mapping[str, tuple[int, str]] | None = None) -> Forward:
+                  tails: Mapping[str, tuple[int, str]] | None = None,
+                  heads: Mapping[str, list[str]] | None = None) -> Forward:
     """The body of a scope's forward. With `probe`, every functional value passes through
     `_probe(self, local_name, value)`. An `optional` child runs under its test, another value
     standing for it where it fails (`identity = x`, `if self.downsample is not None:`).
@@ -67,12 +68,14 @@ def forward_lines(tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping
     the expression written for it or None (the number); without slots every number is `BLANK`.
     `ladder`: the flag that says where the class's ladder adds (`ladder.Ladder.flag`). A
     concatenation of `tails` takes its inputs past the first n only under its test
-    (`ClassPlan.tail_tests`)."""
+    (`ClassPlan.tail_tests`); one of `heads` (concatenation -> its first inputs, `optional`
+    children that nothing stands for: `ClassPlan.heads`) is a list those begin, each appended
+    where it is there."""
     ex = None if optional or tails else listed(tree, sn, probe)
     if ex is not None:
         return Forward(exchange_lines(ex))
     it = iter(slots) if slots is not None else itertools.repeat(BLANK)
-    return _Forward(tree, sn, probe, optional or {}, it, ladder, tails or {}).result()
+    return _Forward(tree, sn, probe, optional or {}, it, ladder, tails or {}, heads or {}).result()
 
 
 def snake(name: str) -> str:
@@ -127,15 +130,64 @@ def _read_before(tree: ScopeTree, sn: ScopeNode, ref: str, end: int) -> bool:
                                          for r in tree.consumers.get(ref, []))
 
 
+def _start(tree: ScopeTree, owner: dict[str, Child], ref: str) -> str | None:
+    """Where the chain computing a value starts: the first value it reads that something
+    else reads too, or the scope's input (`self.skipbn(self.skip(x))` starts at x)."""
+    c = owner[ref]
+    while len(c.inputs) == 1 and c.inputs[0] in owner and len(tree.consumers[c.inputs[0]]) == 1:
+        c = owner[c.inputs[0]]
+    return c.inputs[0] if len(c.inputs) == 1 else None
+
+
+def _upstream(owner: dict[str, Child], ref: str) -> set[str]:
+    """Every value of the scope (and its inputs) that a value is computed from, itself included."""
+    seen: set[str] = set()
+    todo = [ref]
+    while todo:
+        r = todo.pop()
+        if r not in seen:
+            seen.add(r)
+            todo += owner[r].inputs if r in owner else []
+    return seen
+
+
+class _Heads:
+    """A forward's concatenations whose first inputs are children some instances lack, nothing
+    standing for them there (`ClassPlan.heads`): the list those begin before the first of them
+    (`branches = []`), each appended to where it is there, the rest added at the concatenation."""
+
+    def __init__(self, heads: Mapping[str, list[str]], live: Namespace) -> None:
+        self.heads, self.live = heads, live
+        self.of = {h: local for local, hs in heads.items() for h in hs}
+        self.lists: dict[str, str] = {}          # a concatenation -> its list's variable
+
+    def step(self, local: str, test: str, expr: str) -> tuple[str, str]:
+        """The list (the child's value's variable) and the lines appending the child to it."""
+        concat = self.of[local]
+        name = self.lists.get(concat)
+        begin = []
+        if name is None:
+            name = self.lists[concat] = self.live.first("branches", "parts") or self.live.fresh("parts")
+            begin = [f"{name} = []"]
+        return name, "\n".join([*begin, f"if {test}:", f"    {name}.append({expr})"])
+
+    def concat(self, local: str, e: Any, args: list[str]) -> tuple[Any, list[str]]:
+        """The concatenation reading its list, and the line adding the rest of its inputs."""
+        name, rest = args[0], args[len(self.heads[local]):]
+        add = f"{name}.append({rest[0]})" if len(rest) == 1 else f"{name}.extend([{', '.join(rest)}])"
+        return gathered(e, [Arg(j) for j in range(len(args))], Verbatim(name)), [add]
+
+
 class _Forward:
     """One forward being written: the variable namespace (which variable holds which value)
     and the children in the order they run."""
 
     def __init__(self, tree: ScopeTree, sn: ScopeNode, probe: bool, optional: Mapping[str, Absent],
                  slots: Iterator[str | None], ladder: tuple[str, bool] | None = None,
-                 tails: Mapping[str, tuple[int, str]] | None = None) -> None:
+                 tails: Mapping[str, tuple[int, str]] | None = None,
+                 heads: Mapping[str, list[str]] | None = None) -> None:
         self.tree, self.sn, self.probe, self.optional = tree, sn, probe, optional
-        self.slots, self.tails = slots, tails or {}
+        self.slots, self.tails, self.heads = slots, tails or {}, heads or {}
         self.numbers: list[tuple[str, Any]] = []
         self.calls: dict[str, int] = {}
         self.callees: set[str] = set()
@@ -163,6 +215,7 @@ class _Forward:
         self._owner: dict[str, Child] | None = None
         for r, v in zip(sn.inputs, arg_names(sn)):
             self.var[r] = self.live.take(v)
+        self.headed = _Heads(self.heads, self.live)
 
     @property
     def owner(self) -> dict[str, Child]:
@@ -206,6 +259,11 @@ class _Forward:
     def _step(self, i: int, c: Child) -> str | None:
         """The line computing one child; None where it only renames a value (an identity)."""
         expr, added = self._expr(c, [self.var[r] for r in c.inputs])
+        if c.local in self.headed.of:        # a concatenation's first input, appended to its list
+            for r in dict.fromkeys(r for r in c.inputs if self.last[r] == i):
+                self.held.free(r)
+            self.var[c.outputs[0]], line = self.headed.step(c.local, self.optional[c.local].test, expr)
+            return line
         absent = self.optional.get(c.local)
         dying = [r for r in dict.fromkeys(c.inputs) if self.last[r] == i]
         instead = self.var[absent.instead] if absent else None
@@ -291,7 +349,7 @@ class _Forward:
             return False
         main = add.inputs[0]
         return (ref in add.inputs[1:] and ref != main and main not in self.sn.inputs
-                and self._returned(add.name) and self._start(ref) in self._upstream(main))
+                and self._returned(add.name) and _start(self.tree, self.owner, ref) in _upstream(self.owner, main))
 
     def _returned(self, ref: str) -> bool:
         """The value reaches the scope's return through steps that each read only it."""
@@ -302,25 +360,6 @@ class _Forward:
                 return False
             ref = step.outputs[0]
         return True
-
-    def _start(self, ref: str) -> str | None:
-        """Where the chain computing a value starts: the first value it reads that something
-        else reads too, or the scope's input (`self.skipbn(self.skip(x))` starts at x)."""
-        c = self.owner[ref]
-        while len(c.inputs) == 1 and c.inputs[0] in self.owner and len(self.tree.consumers[c.inputs[0]]) == 1:
-            c = self.owner[c.inputs[0]]
-        return c.inputs[0] if len(c.inputs) == 1 else None
-
-    def _upstream(self, ref: str) -> set[str]:
-        """Every value of the scope (and its inputs) that a value is computed from, itself included."""
-        seen: set[str] = set()
-        todo = [ref]
-        while todo:
-            r = todo.pop()
-            if r not in seen:
-                seen.add(r)
-                todo += self.owner[r].inputs if r in self.owner else []
-        return seen
 
     def _expr(self, c: Child, args: list[str]) -> tuple[str, tuple[str, str] | None]:
         """The child's value as source, and (target, term) where it is an in-place add of two
@@ -356,6 +395,8 @@ class _Forward:
                 outs, self.pre = (ladder_lines(ladder, args, self.live, self.assigned) if ladder is not None
                                   else tail_lines(self.live, args, *self.tails[c.local]))   # or grown under a flag
                 e = gathered(e, [Arg(k) for k in range(len(n.inputs))], Verbatim(outs))
+            if c.local in self.heads:       # its first inputs in the list they began: the rest added
+                e, self.pre = self.headed.concat(c.local, e, args)
             text = expression(e, args)
         if self.probe:
             return f"_probe(self, {literal(c.local)}, {text})", None

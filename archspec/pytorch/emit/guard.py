@@ -121,11 +121,12 @@ def add_guards(g: Graph, plan: ClassPlan) -> None:
 def by_text(plan: ClassPlan) -> None:
     """The optional module children of the class that a text parameter of its block says where
     they are (`_text_test`) become children it builds under that test (`plan.guards`), the
-    parameter read noted in `plan.guard_params`."""
+    parameter read noted in `plan.guard_params`; in a union of alternatives (emit/alternatives.py),
+    those an int parameter says where they are too (`count_test`: BN-Inception's `proj > 0`)."""
     rep = plan.rep
     taken = {c.local.split(".")[0] for c in rep.children}
     for local in list(plan.optional):
-        found = text_test(plan.instances, local)
+        found = presence_test(plan.instances, local) if plan.union is not None else text_test(plan.instances, local)
         if found is None or found[0] in taken:
             continue
         plan.optional.remove(local)
@@ -147,6 +148,41 @@ def text_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
         if len(have) == 1 and have.isdisjoint(v for v, t in zip(col, there) if not t) and name_problem(p) is None:
             return p, f"{p} == {literal(next(iter(have)))}"
     return None
+
+
+def count_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
+    """(p, `p > 0`) of an int parameter p of the block (not a bool) that the spec writes the
+    child's width as (`out: ${proj}`), positive at every instance that has the child and 0 at
+    every one that lacks it, where some lack it: a branch of width 0 is no branch (BN-Inception's
+    stride-2 modules, `n1x1: 0`). Not a parameter that is 0 there by chance (`n1x1` is, where the
+    pool projection's `proj` is)."""
+    scopes = [sn.scope for sn in instances]
+    if not all(s is not None and s.block for s in scopes):
+        return None
+    there = [any(c.local == local for c in sn.children) for sn in instances]
+    if all(there):
+        return None
+    given = [_given(sn, local) for sn, t in zip(instances, there) if t]
+    for p in scopes[0].args:                            # type: ignore[union-attr]
+        col = [s.args.get(p) for s in scopes]           # type: ignore[union-attr]
+        if (all(type(v) is int and v >= 0 and (v > 0) == t for v, t in zip(col, there))
+                and all(p in g for g in given) and name_problem(p) is None):
+            return p, f"{p} > 0"
+    return None
+
+
+def _given(sn: ScopeNode, local: str) -> set[str]:
+    """The expressions the spec wrote the child's numbers as (`${proj}`: `proj`), its block's or its op's."""
+    c = next(c for c in sn.children if c.local == local)
+    if c.subscope is not None:
+        return set(c.sub.scope.arg_exprs.values()) if c.sub.scope is not None else set()
+    return set(c.node.exprs.values()) if c.node is not None else set()
+
+
+def presence_test(instances: list[ScopeNode], local: str) -> tuple[str, str] | None:
+    """The parameter and test that say where an alternative of a union is: an int's, else a text's
+    (a width of 0 says it; a text that two structures differ in may by chance)."""
+    return count_test(instances, local) or text_test(instances, local)
 
 
 IN_CHANNELS = "in_channels"     # `input.channels` of a block's `let:`, as its class names its input's width
