@@ -782,7 +782,7 @@ def test_vgg_c_takes_its_kernels_beside_its_stages():
     5x5s), it is the spec built with them as configuration C (the spec's own expansion: its graph's
     state_dict shapes), and its output is the compiled spec's with the same weights (a padding
     other than the spec's changes the convs' outputs)."""
-    text = emit(analyze(str(SPECS / "vgg16_c.yaml")))
+    text = _source("vgg16_c")
     assert ("        kernels=((3, 3), (3, 3), (3, 3, 1), (3, 3, 1), (3, 3, 1)),\n" in text
             and "        for stage, kernel in zip(stages, kernels):\n            for width, k in zip(stage, kernel):\n"
             "                layers.append(nn.Conv2d(in_channels, width, k, padding=k // 2))\n" in text)
