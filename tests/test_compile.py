@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from paths import ALL_SPECS, SPECS
+from paths import ALL_SPECS, SPECS, shipped_source
 from source_check import check_generated_source
 from torch import nn
 
@@ -87,7 +87,7 @@ def test_one_class_per_block_definition():
     blocks = [b for layer in (m.layer1, m.layer2, m.layer3, m.layer4) for b in layer]
     assert len({type(b) for b in blocks}) == 1
     assert [b.downsample is not None for b in blocks] == [k in (0, 3, 7, 13) for k in range(16)]
-    text = source(SPECS / "resnet50.yaml")
+    text = shipped_source(SPECS / "resnet50.yaml")
     assert text.count("\nclass ") == 2
     assert "def __init__(self, in_channels, planes, stride=1, base_width=64, groups=1, downsample=None):" in text
     assert "        if self.downsample is not None:\n            identity = self.downsample(x)\n" in text
@@ -129,7 +129,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
     """DenseNet's dense blocks (6, 12, 24, 16 layers whose in_channels grow by the growth rate
     32): one class that builds its layers in a loop and runs them in one, under torchvision's
     names, the step written as the block's parameter."""
-    text = source(SPECS / "densenet121.yaml")
+    text = shipped_source(SPECS / "densenet121.yaml")
     assert text.count("\nclass DenseBlock") == 1
     assert ('        for i in range(layers):\n            self.add_module(\n'
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
@@ -153,7 +153,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
 def test_a_group_that_only_chains_is_an_ordered_sequential():
     """DenseNet's `features` as torchvision writes it, nn.Sequential(OrderedDict([...])) of its named
     modules, no class of its own: the same state_dict, and fuse() still folds conv0 + norm0."""
-    text = source(SPECS / "densenet121.yaml")
+    text = shipped_source(SPECS / "densenet121.yaml")
     assert "class Features" not in text and text.startswith("# ") and "\nfrom collections import OrderedDict\n" in text
     assert ('        self.features = nn.Sequential(\n            OrderedDict(\n                [\n'
             '                    ("conv0", nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False)),\n'
@@ -235,7 +235,7 @@ def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
     by the stage's increment, as `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in
     range(11)]` in the OrderedDict; a run of two (conv5_2, conv5_3) stays written out. The
     state_dict keys and their order are the graph's."""
-    text = source(SPECS / "dpn68.yaml")
+    text = shipped_source(SPECS / "dpn68.yaml")
     at = " " * 24
     run = f'(f"conv4_{{j + 2}}", DualPath(352 + 32 * j, 4 * k_r, 256, 32))\n{at}for j in range(11)\n'
     assert f"*[\n{at}{run}" in text         # the bottleneck width from the top's k_r (too long for one line)
@@ -263,7 +263,7 @@ def test_an_input_some_instances_are_given_twice_defaults_to_the_other():
     """DLA's leaves take (x, shortcut), some `in: [tree1, tree1]`: one class, as timm's BasicBlock,
     `forward(self, x, shortcut=None)` with `if shortcut is None: shortcut = x`; callers pass one
     value where the spec gives it twice. The graph's keys, and fuse() folds every leaf."""
-    text = source(SPECS / "dla34.yaml")
+    text = shipped_source(SPECS / "dla34.yaml")
     assert text.count("class Basic") == 1 and "class BasicReduction" not in text
     assert ("    def forward(self, x: torch.Tensor, shortcut: torch.Tensor | None = None) -> torch.Tensor:\n"
             "        if shortcut is None:\n            shortcut = x\n        x = self.conv1(x)\n") in text
@@ -358,7 +358,7 @@ def test_a_block_that_only_wraps_a_stateless_module_is_that_module(spec_file):
 def test_equal_sequential_children_are_written_once():
     """ResNet-50's stages: the first bottleneck (with its projection), then the equal ones as one
     `*[Bottleneck(...) for _ in range(layers[2] - 1)]`, under torchvision's keys (layer3.0 ... layer3.5)."""
-    text = source(SPECS / "resnet50.yaml")
+    text = shipped_source(SPECS / "resnet50.yaml")
     run = "Bottleneck(256, 64, base_width=base_width, groups=groups)\n                for _ in range(layers[0] - 1)"
     assert f"            *[\n                {run}\n            ],\n" in text
     assert ("            *[\n                Bottleneck(1024, 256, base_width=base_width, groups=groups)\n"
@@ -391,7 +391,7 @@ def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
     the spec's repeat index, each drop-path rate computed from it (EfficientNet's run from its
     stage's second block, `range(1, 4)`), under the same keys; the source whitelist admits that
     form, a name of its own that the call reads, and refuses its mutants."""
-    text = source(SPECS / "convnext_tiny.yaml")
+    text = shipped_source(SPECS / "convnext_tiny.yaml")
     assert ("                *[\n                    Cnblock(384, stochastic_depth * (6 + j) / 17.0, "
             "layer_scale=layer_scale)\n                    for j in range(9)\n                ],\n") in text
     c = archspec.compile(SPECS / "convnext_tiny.yaml", device="meta")
@@ -399,7 +399,7 @@ def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
         archspec.analyze(str(SPECS / "convnext_tiny.yaml")).state_dict_shapes()
     assert [m.stochastic_depth.p for m in c.features[3]] == [0.1 * (3 + j) / 17.0 for j in range(3)]
     check_generated_source(text)
-    check_generated_source(source(SPECS / "efficientnet_b0.yaml"))
+    check_generated_source(shipped_source(SPECS / "efficientnet_b0.yaml"))
     loop = "for j in range(3)"
     _refused(text, [text.replace(loop, "for j in range(n)"), text.replace(loop, "for j in range(3) if j"),
                     text.replace(loop, "for j in range(0, 3)"), text.replace(loop, "for j in range(1, 2)"),
@@ -436,7 +436,7 @@ def test_a_blocks_last_instance_with_another_scale_and_no_relu_is_its_class():
     others' class, its scale a number of forward (`x + self.scale * out`, 1.0 written too) and
     its ReLU built under the block's own `relu` flag; its output width is its input's (no
     out_channels to pass again)."""
-    text = source(SPECS / "inception_resnet_v2.yaml")
+    text = shipped_source(SPECS / "inception_resnet_v2.yaml")
     assert re.findall(r"^class (Block8\w*)\(", text, re.M) == ["Block8"]
     assert "def __init__(self, in_channels, scale=0.2, relu=True):" in text
     assert "self.block8 = Block8(2080, scale=1.0, relu=False)" in text
@@ -473,7 +473,7 @@ def test_a_chain_whose_members_some_instances_lack_is_one_class(name, block, cls
     layers.append(...)`), its test a comparison of a parameter it takes, so that each instance's
     state_dict keys are its own (features.1.conv.0.0 the depthwise conv, features.2.conv.0.0 the
     expansion)."""
-    text = source(SPECS / f"{name}.yaml")
+    text = shipped_source(SPECS / f"{name}.yaml")
     assert re.findall(rf"^class (\w+)\(nn.Module\):\n    \"\"\"Block '{block}'", text, re.M) == [cls]
     assert [t for t in re.findall(r"^        if (.*):\n            layers.append\(", text, re.M)] == tests
     assert "nn.Sequential(*layers)" in text
@@ -495,7 +495,7 @@ def test_inverted_residual_says_what_it_holds():
         first, last = b.conv[0][0], b.conv[2]
         assert b.residual == (b.conv[1][0].stride == (1, 1) and first.in_channels == last.out_channels)
     assert sum(b.residual for b in blocks[1:]) == 10
-    classes = source(SPECS / "mobilenet_v2.yaml").split("\nclass ")
+    classes = shipped_source(SPECS / "mobilenet_v2.yaml").split("\nclass ")
     assert [c.split("(")[0] for c in classes if " + " in c or " += " in c] == ["InvertedResidual"]
 
 
@@ -542,7 +542,7 @@ def test_a_functional_child_some_instances_lack_runs_under_a_flag(spec_file):
 def test_an_activation_some_instances_lack_is_built_under_the_block_s_flag():
     """SKNet's conv_bn_act: the ReLU where `act` is true, built by the class itself (timm's
     apply_act), not passed in by each caller (`relu=nn.ReLU(inplace=True)`)."""
-    text = source(SPECS / "skresnet50.yaml")
+    text = shipped_source(SPECS / "skresnet50.yaml")
     assert "        self.relu = nn.ReLU(inplace=True) if act else None\n" in text
     assert "def __init__(self, in_channels, out, k=1, stride=1, dilation=1, act=True):" in text
     assert "ConvBnAct(width, planes * 4, act=False)" in text and "relu=nn.ReLU" not in text
@@ -555,7 +555,7 @@ def test_an_activation_some_instances_lack_is_built_under_the_block_s_flag():
 
 
 def test_forward_is_straight_line_code():
-    text = source(SPECS / "resnet18.yaml")
+    text = shipped_source(SPECS / "resnet18.yaml")
     forward = text[text.index("class ResNet18"):]
     forward = forward[forward.index("def forward"):forward.index("def init_weights")]
     assert "for " not in forward and "self.layer1(x)" in forward
