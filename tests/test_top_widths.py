@@ -805,6 +805,31 @@ def test_mobilenet_v2_takes_its_rows_as_torchvision_s_loop():
             assert torch.equal(ours(x), spec(x)), rows
 
 
+@pytest.mark.parametrize("prefix", ['x{__import__("os").system("id")}', 'dense"block', "dense\\nblock", "Ä"])
+def test_a_block_loop_writes_only_prefixes_the_validator_passes(monkeypatch, prefix):
+    """emit/blockloop.py writes its members' prefix into an f-string (`f"denseblock{i + 1}"`):
+    only one whose numbered names pass `name_problem`. Its pattern holds a prefix to `[a-z][a-z_]*`
+    now; here it is widened to any text, and a prefix the validator refuses still makes no loop,
+    while `denseblock` makes one."""
+    import re
+
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit import blockloop
+
+    def members(p: str) -> list[tuple[str, Call]]:
+        return [("conv0", Call("nn.Conv2d", (("in_channels", 3), ("out_channels", 64)))),
+                (f"{p}1", Call("DenseBlock", (("in_channels", 64), ("layers", 6), ("growth", 32)))),
+                ("transition1", Call("Transition", (("in_channels", 256), ("out_channels", 128)))),
+                (f"{p}2", Call("DenseBlock", (("in_channels", 128), ("layers", 12), ("growth", 32)))),
+                ("norm5", Call("nn.BatchNorm2d", (("num_features", 512),)))]
+    slots = [[None, "stem"], ["stem", None, "growth"], ["stem + 6 * growth", "t1"], ["t1", None, "growth"],
+             ["t1 + 12 * growth"]]
+    lets, env = {"t1": "(stem + 6 * growth) // 2"}, {"stem": 64, "growth": 32}
+    monkeypatch.setattr(blockloop, "_NUMBERED", re.compile(r"(.+?)1", re.S))
+    assert blockloop.block_loop(members("denseblock"), slots, lets, env) is not None
+    assert blockloop.block_loop(members(prefix), slots, lets, env) is None
+
+
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
     after a transition is the next block's input as the emitter writes it, the transition's input in
