@@ -12,10 +12,11 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
 - block classes: a docstring, the root class's literal attributes (input_shape, output_names, loss_weights),
   and the methods __init__, forward and init_weights, made of assignments (in __init__ to self.<child>,
   `self.se = Block(...) if se_reduction > 0 else None` for a child built under its block's `when:` (a name
-  of the class's compared with an int), or to a local of integer arithmetic of names and ints: a block's
-  `let:`; the top class's width, also a choice by comparisons of such arithmetic `a if x > 0 and c < 1 else
-  b` and a floor `int(w * c)`), calls, returns, `out += identity` and the few `if`/`for` forms the emitter
-  writes (`if self.downsample is not None:` for an optional child, whose __init__ argument defaults to None;
+  of the class's compared with an int), `self.residual = stride == 1` for a boolean `let:` the class decides
+  (comparisons of its names and ints joined by or / and), or to a local of integer arithmetic of names and
+  ints: a block's `let:`; the top class's width, also a choice by comparisons of such arithmetic `a if x > 0
+  and c < 1 else b` and a floor `int(w * c)`), calls, returns, `out += identity` and the few `if`/`for` forms
+  the emitter writes (`if self.downsample is not None:` for an optional child, whose __init__ argument defaults to None;
   nn.Sequential's run of equal children `*[Block(...) for _ in range(n)]` (a count of integer arithmetic of
   the class's names, where an item of a tuple of ints it takes stands as a name: ResNet's `range(layers[0] -
   1)`, `layers=(3, 4, 6, 3)` never assigned), or whose numbers follow their
@@ -712,6 +713,10 @@ class _Checker:
                     _fail(s, "assignment in init_weights")
                 if kind == "forward" and isinstance(s.value, ast.ListComp):
                     self.mapping(s.value, names)
+                elif kind == "__init__" and isinstance(s.targets[0], ast.Attribute) and _let_test(s.value):
+                    for n in ast.walk(s.value):     # a `let:` the class decides, kept for forward's flag
+                        if isinstance(n, ast.Name):     # (`self.residual = stride == 1`)
+                            self.expr(n, names)
                 else:
                     self.expr(s.value, names)
                 if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
@@ -1123,15 +1128,19 @@ def _guard(node: ast.IfExp) -> bool:
 
 
 def _let_guard(node: ast.IfExp) -> bool:
-    """`nn.Conv2d(...) if stride != 1 or in_channels != out else None`: comparisons of the class's
-    names and int constants, one operator each, joined by or / and, a module or None
-    (emit/guard.py's `let_test`)."""
-    t = node.test
+    """`nn.Conv2d(...) if stride != 1 or in_channels != out else None`: a `_let_test`, a module or
+    None."""
+    return _let_test(node.test) and isinstance(node.orelse, ast.Constant) and node.orelse.value is None \
+        and isinstance(node.body, ast.Call)
+
+
+def _let_test(t: ast.expr) -> bool:
+    """`stride != 1 or in_channels != out`: comparisons of the class's names and int constants, one
+    operator each, joined by or / and (emit/guard.py's `let_test`)."""
     parts = t.values if isinstance(t, ast.BoolOp) else [t]
-    return (all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
-                and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
-                        for x in (c.left, c.comparators[0])) for c in parts)
-            and isinstance(node.orelse, ast.Constant) and node.orelse.value is None and isinstance(node.body, ast.Call))
+    return all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
+               and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
+                       for x in (c.left, c.comparators[0])) for c in parts)
 
 
 def _ladder_test(t: ast.expr) -> bool:

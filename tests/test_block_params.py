@@ -90,3 +90,73 @@ def test_a_count_whose_parameter_decides_more_is_written_as_its_value(spec_file)
     model = load_source(source, "net").Model()
     assert _shapes(model) == archspec.analyze(path).state_dict_shapes()
     assert _honours_every_value(source, path) == []
+
+
+# a unit whose `let:` is a test of its int parameter (`residual: ${stride == 1}`), read by a module child
+# (built under the test: `_build_tested`) and by the add (a flag of forward); BUILT: a module child
+# without numbers under it too (`_build_inside`), or nothing; the top takes u2's stride
+DECIDED = """archspec: 1
+name: net
+input: [8, 16, 16]
+params: {s: 2, num_classes: 10}
+blocks:
+  unit:
+    params: {c: int, stride: 1}
+    let: {residual: "${stride == 1}"}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1, stride: "${stride}"}
+      - bn: batchnorm
+BUILT
+      - gate: {op: conv, out: "${c}", k: 1, when: "${residual}"}
+      - {op: add, in: [input, gate], when: "${residual}", else: gate}
+nodes:
+  - u1: {use: unit, c: 8}
+  - u2: {use: unit, c: 8, stride: "${s}"}
+  - u3: {use: unit, c: 8}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+@pytest.mark.parametrize("built", ["", '      - act: {op: relu, when: "${residual}"}'])
+def test_a_let_the_class_tests_is_decided_by_it_for_every_child_that_reads_it(spec_file, built):
+    """`residual` is `stride == 1`: the class builds `gate` under that test, and so it keeps it for
+    forward's add (`self.residual = stride == 1`) and builds `act` under it; its callers pass no
+    `residual=` (before, they did, while the gate followed `stride`: the top built at s 1 had the
+    gate and not the add). The top class built at each s computes what the spec built with it does."""
+    path = spec_file(DECIDED.replace("BUILT\n", built + "\n" if built else ""))
+    source = emit(archspec.analyze(path))
+    assert ("    def __init__(self, c, stride=1):\n        super().__init__()\n"
+            "        self.residual = stride == 1\n") in source
+    assert "        self.gate = nn.Conv2d(c, c, 1) if stride == 1 else None\n" in source
+    assert ("        self.act = nn.ReLU(inplace=True) if stride == 1 else None\n" in source) == bool(built)
+    assert "residual=" not in source and "        self.u2 = Unit(8, stride=s)\n" in source
+    check_generated_source(source)
+    x = torch.randn(2, 8, 16, 16)
+    for s in (2, 1, 3):
+        torch.manual_seed(0)
+        ours = load_source(source, "net").Model(s=s).eval()
+        spec = archspec.compile(path, s=s).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        with torch.no_grad():
+            torch.testing.assert_close(ours(x), spec(x), msg=f"s={s}")
+
+
+def test_a_decided_test_negated_keeps_its_form():
+    """emit/guard.py's `negated_test`, the test a module built where a decided `let:` is false
+    would be built under (the whitelist's form: comparisons joined by or / and, no `not`): the
+    negation at every point of a grid, for each comparison and both joins."""
+    import itertools
+
+    from archspec.pytorch.emit.guard import negated_test
+    tests = ["stride != 1 or in_channels != out", "stride == 1 and in_channels == out",
+             "a < 2 or b >= 3 and a > b", "a <= b"]
+    assert negated_test(tests[0]) == "stride == 1 and in_channels == out"
+    for test in tests:
+        out = negated_test(test)
+        assert "not" not in out
+        names = sorted({n for n in ("stride", "in_channels", "out", "a", "b") if n in test})
+        for values in itertools.product(range(4), repeat=len(names)):
+            env = dict(zip(names, values))
+            assert eval(out, {}, env) is (not eval(test, {}, env)), (test, env)    # noqa: S307 - our own text
