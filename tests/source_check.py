@@ -737,6 +737,9 @@ class _Checker:
                         or s.target.id not in names or not isinstance(s.value, ast.Name)):
                     _fail(s, "an augmented assignment other than `out += identity` in forward")
                 self.expr(s.value, names)
+            elif isinstance(s, ast.If) and kind == "__init__" and depth == 0 and _fuse_if(s):
+                for t in s.test.values if isinstance(s.test, ast.BoolOp) else [s.test]:
+                    self.expr(t.left, names)        # a child of self: `self.block1[0].shortcut`
             elif isinstance(s, ast.If) and kind == "__init__":
                 self.member_if(s, names)
             elif isinstance(s, ast.If):
@@ -1051,7 +1054,7 @@ class _Checker:
         def plain(s):
             return isinstance(s, str) and PLAIN.match(s) and not s.startswith("_")
         if name == "fuse_pairs":
-            ok = isinstance(v, tuple) and v and all(isinstance(p, tuple) and len(p) == 2 and all(
+            ok = isinstance(v, tuple) and all(isinstance(p, tuple) and len(p) == 2 and all(    # (): __init__ adds
                 plain(n) and not any(a.startswith("_") for a in n.split(".")) for n in p) for p in v)
         elif name == "input_shape":
             ok = isinstance(v, tuple) and all(type(d) is int and d > 0 for d in v)
@@ -1125,6 +1128,34 @@ def _guard(node: ast.IfExp) -> bool:
                 or isinstance(t.ops[0], ast.Eq) and type(v) is str and bool(WORD.fullmatch(v)))
     return (compared and isinstance(node.orelse, ast.Constant)
             and node.orelse.value is None and isinstance(node.body, ast.Call))
+
+
+def _fuse_if(s: ast.If) -> bool:
+    """`if self.block1[0].shortcut is not None: self.fuse_pairs = (*self.fuse_pairs, ("conv1",
+    "block1.0.bn1"))` (and-joined presences of children of self), a pair that holds only where they
+    are (emit/fuse.py's `pair_lines`)."""
+    tests = s.test.values if isinstance(s.test, ast.BoolOp) and isinstance(s.test.op, ast.And) else [s.test]
+    if s.orelse or len(s.body) != 1 or not all(
+            isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.IsNot)
+            and _dump(t.comparators[0]) == _dump(ast.Constant(None)) and _of_self(t.left) for t in tests):
+        return False
+    pairs = _dump(ast.parse("self.fuse_pairs").body[0].value)        # type: ignore[attr-defined]
+    b = s.body[0]
+    if not (isinstance(b, ast.Assign) and len(b.targets) == 1 and _dump(b.targets[0]).replace("Store", "Load") == pairs
+            and isinstance(b.value, ast.Tuple) and len(b.value.elts) == 2):
+        return False
+    star, pair = b.value.elts
+    return (isinstance(star, ast.Starred) and _dump(star.value) == pairs and isinstance(pair, ast.Tuple)
+            and len(pair.elts) == 2 and all(isinstance(n, ast.Constant) and isinstance(n.value, str)
+                                            and PLAIN.match(n.value) and "_" != n.value[:1] for n in pair.elts))
+
+
+def _of_self(e: ast.expr) -> bool:
+    """A child of self by names and indices: `self.block1[0].shortcut`."""
+    while isinstance(e, ast.Attribute) or isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Constant) \
+            and type(e.slice.value) is int:
+        e = e.value
+    return isinstance(e, ast.Name) and e.id == "self"
 
 
 def _let_guard(node: ast.IfExp) -> bool:
