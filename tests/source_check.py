@@ -1038,7 +1038,7 @@ class _Checker:
                     v = ast.literal_eval(s.value)
                 except ValueError:
                     _fail(s, f"{t.id} is not a literal")
-                self._attr_value(s, t.id, v)
+                self._attr_value(s, t.id, v, _adds_pairs(c))
                 key = t.id
             else:
                 self.function(s, root)
@@ -1050,11 +1050,11 @@ class _Checker:
             _fail(c, f"class {c.name} lacks __init__ or forward")
 
     @staticmethod
-    def _attr_value(node, name: str, v) -> None:
+    def _attr_value(node, name: str, v, adds: bool) -> None:
         def plain(s):
             return isinstance(s, str) and PLAIN.match(s) and not s.startswith("_")
-        if name == "fuse_pairs":
-            ok = isinstance(v, tuple) and all(isinstance(p, tuple) and len(p) == 2 and all(    # (): __init__ adds
+        if name == "fuse_pairs":          # `()` only where __init__ adds pairs (`_fuse_if`)
+            ok = isinstance(v, tuple) and (v or adds) and all(isinstance(p, tuple) and len(p) == 2 and all(
                 plain(n) and not any(a.startswith("_") for a in n.split(".")) for n in p) for p in v)
         elif name == "input_shape":
             ok = isinstance(v, tuple) and all(type(d) is int and d > 0 for d in v)
@@ -1148,6 +1148,12 @@ def _fuse_if(s: ast.If) -> bool:
     return (isinstance(star, ast.Starred) and _dump(star.value) == pairs and isinstance(pair, ast.Tuple)
             and len(pair.elts) == 2 and all(isinstance(n, ast.Constant) and isinstance(n.value, str)
                                             and PLAIN.match(n.value) and "_" != n.value[:1] for n in pair.elts))
+
+
+def _adds_pairs(c: ast.ClassDef) -> bool:
+    """The class's __init__ adds a pair where a child is (`_fuse_if`)."""
+    init = next((f for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    return init is not None and any(isinstance(s, ast.If) and _fuse_if(s) for s in init.body)
 
 
 def _of_self(e: ast.expr) -> bool:

@@ -260,6 +260,7 @@ def test_a_pair_added_where_a_child_is_admits_only_that_form(built):
         ("(*self.fuse_pairs, ", "(*dir(), "),
         ("            self.fuse_pairs = (*", "            self.training = (*"),
         (line, line + "            print(1)\n"),
+        ("        if self.block1[0].shortcut is not None:\n" + line, ""),      # `()` only where __init__ adds
         ("    fuse_pairs = ()\n", "    fuse_pairs = ((1, 2),)\n")])
 
 
