@@ -12,10 +12,11 @@ generated module holds anything beyond the shapes archspec/pytorch/emit/ produce
 - block classes: a docstring, the root class's literal attributes (input_shape, output_names, loss_weights),
   and the methods __init__, forward and init_weights, made of assignments (in __init__ to self.<child>,
   `self.se = Block(...) if se_reduction > 0 else None` for a child built under its block's `when:` (a name
-  of the class's compared with an int), or to a local of integer arithmetic of names and ints: a block's
-  `let:`; the top class's width, also a choice by comparisons of such arithmetic `a if x > 0 and c < 1 else
-  b` and a floor `int(w * c)`), calls, returns, `out += identity` and the few `if`/`for` forms the emitter
-  writes (`if self.downsample is not None:` for an optional child, whose __init__ argument defaults to None;
+  of the class's compared with an int), `self.residual = stride == 1` for a boolean `let:` the class decides
+  (comparisons of its names and ints joined by or / and), or to a local of integer arithmetic of names and
+  ints: a block's `let:`; the top class's width, also a choice by comparisons of such arithmetic `a if x > 0
+  and c < 1 else b` and a floor `int(w * c)`), calls, returns, `out += identity` and the few `if`/`for` forms
+  the emitter writes (`if self.downsample is not None:` for an optional child, whose __init__ argument defaults to None;
   nn.Sequential's run of equal children `*[Block(...) for _ in range(n)]` (a count of integer arithmetic of
   the class's names, where an item of a tuple of ints it takes stands as a name: ResNet's `range(layers[0] -
   1)`, `layers=(3, 4, 6, 3)` never assigned), or whose numbers follow their
@@ -712,6 +713,10 @@ class _Checker:
                     _fail(s, "assignment in init_weights")
                 if kind == "forward" and isinstance(s.value, ast.ListComp):
                     self.mapping(s.value, names)
+                elif kind == "__init__" and isinstance(s.targets[0], ast.Attribute) and _let_test(s.value):
+                    for n in ast.walk(s.value):     # a `let:` the class decides, kept for forward's flag
+                        if isinstance(n, ast.Name):     # (`self.residual = stride == 1`)
+                            self.expr(n, names)
                 else:
                     self.expr(s.value, names)
                 if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
@@ -732,6 +737,9 @@ class _Checker:
                         or s.target.id not in names or not isinstance(s.value, ast.Name)):
                     _fail(s, "an augmented assignment other than `out += identity` in forward")
                 self.expr(s.value, names)
+            elif isinstance(s, ast.If) and kind == "__init__" and depth == 0 and _fuse_if(s):
+                for t in s.test.values if isinstance(s.test, ast.BoolOp) else [s.test]:
+                    self.expr(t.left, names)        # a child of self: `self.block1[0].shortcut`
             elif isinstance(s, ast.If) and kind == "__init__":
                 self.member_if(s, names)
             elif isinstance(s, ast.If):
@@ -1042,7 +1050,7 @@ class _Checker:
                     v = ast.literal_eval(s.value)
                 except ValueError:
                     _fail(s, f"{t.id} is not a literal")
-                self._attr_value(s, t.id, v)
+                self._attr_value(s, t.id, v, _adds_pairs(c))
                 key = t.id
             else:
                 self.function(s, root)
@@ -1054,11 +1062,11 @@ class _Checker:
             _fail(c, f"class {c.name} lacks __init__ or forward")
 
     @staticmethod
-    def _attr_value(node, name: str, v) -> None:
+    def _attr_value(node, name: str, v, adds: bool) -> None:
         def plain(s):
             return isinstance(s, str) and PLAIN.match(s) and not s.startswith("_")
-        if name == "fuse_pairs":
-            ok = isinstance(v, tuple) and v and all(isinstance(p, tuple) and len(p) == 2 and all(
+        if name == "fuse_pairs":          # `()` only where __init__ adds pairs (`_fuse_if`)
+            ok = isinstance(v, tuple) and (v or adds) and all(isinstance(p, tuple) and len(p) == 2 and all(
                 plain(n) and not any(a.startswith("_") for a in n.split(".")) for n in p) for p in v)
         elif name == "input_shape":
             ok = isinstance(v, tuple) and all(type(d) is int and d > 0 for d in v)
@@ -1134,16 +1142,54 @@ def _guard(node: ast.IfExp) -> bool:
             and node.orelse.value is None and isinstance(node.body, ast.Call))
 
 
+def _fuse_if(s: ast.If) -> bool:
+    """`if self.block1[0].shortcut is not None: self.fuse_pairs = (*self.fuse_pairs, ("conv1",
+    "block1.0.bn1"))` (and-joined presences of children of self), a pair that holds only where they
+    are (emit/fuse.py's `pair_lines`)."""
+    tests = s.test.values if isinstance(s.test, ast.BoolOp) and isinstance(s.test.op, ast.And) else [s.test]
+    if s.orelse or len(s.body) != 1 or not all(
+            isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.IsNot)
+            and _dump(t.comparators[0]) == _dump(ast.Constant(None)) and _of_self(t.left) for t in tests):
+        return False
+    pairs = _dump(ast.parse("self.fuse_pairs").body[0].value)        # type: ignore[attr-defined]
+    b = s.body[0]
+    if not (isinstance(b, ast.Assign) and len(b.targets) == 1 and _dump(b.targets[0]).replace("Store", "Load") == pairs
+            and isinstance(b.value, ast.Tuple) and len(b.value.elts) == 2):
+        return False
+    star, pair = b.value.elts
+    return (isinstance(star, ast.Starred) and _dump(star.value) == pairs and isinstance(pair, ast.Tuple)
+            and len(pair.elts) == 2 and all(isinstance(n, ast.Constant) and isinstance(n.value, str)
+                                            and PLAIN.match(n.value) and "_" != n.value[:1] for n in pair.elts))
+
+
+def _adds_pairs(c: ast.ClassDef) -> bool:
+    """The class's __init__ adds a pair where a child is (`_fuse_if`)."""
+    init = next((f for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    return init is not None and any(isinstance(s, ast.If) and _fuse_if(s) for s in init.body)
+
+
+def _of_self(e: ast.expr) -> bool:
+    """A child of self by names and indices: `self.block1[0].shortcut`."""
+    while isinstance(e, ast.Attribute) or isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Constant) \
+            and type(e.slice.value) is int:
+        e = e.value
+    return isinstance(e, ast.Name) and e.id == "self"
+
+
 def _let_guard(node: ast.IfExp) -> bool:
-    """`nn.Conv2d(...) if stride != 1 or in_channels != out else None`: comparisons of the class's
-    names and int constants, one operator each, joined by or / and, a module or None
-    (emit/guard.py's `let_test`)."""
-    t = node.test
+    """`nn.Conv2d(...) if stride != 1 or in_channels != out else None`: a `_let_test`, a module or
+    None."""
+    return _let_test(node.test) and isinstance(node.orelse, ast.Constant) and node.orelse.value is None \
+        and isinstance(node.body, ast.Call)
+
+
+def _let_test(t: ast.expr) -> bool:
+    """`stride != 1 or in_channels != out`: comparisons of the class's names and int constants, one
+    operator each, joined by or / and (emit/guard.py's `let_test`)."""
     parts = t.values if isinstance(t, ast.BoolOp) else [t]
-    return (all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
-                and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
-                        for x in (c.left, c.comparators[0])) for c in parts)
-            and isinstance(node.orelse, ast.Constant) and node.orelse.value is None and isinstance(node.body, ast.Call))
+    return all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
+               and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
+                       for x in (c.left, c.comparators[0])) for c in parts)
 
 
 def _ladder_test(t: ast.expr) -> bool:

@@ -293,6 +293,28 @@ def test_a_run_of_list_members_admits_only_int_tuples_and_fresh_names(built):
     check_generated_source(single)          # one tuple: no zip
 
 
+def test_a_pair_added_where_a_child_is_admits_only_that_form(built):
+    """WRN's top adds conv1 -> block1.0.bn1 where block1.0 has its shortcut (emit/fuse.py's
+    `pair_lines`): presences of children of self, one pair of plain names added to its own; any
+    other test, target, names or value there is refused."""
+    text = built["wrn28_10"][1].read_text()
+    line = '            self.fuse_pairs = (*self.fuse_pairs, ("conv1", "block1.0.bn1"))\n'
+    assert "        if self.block1[0].shortcut is not None:\n" + line in text and "    fuse_pairs = ()\n" in text
+    check_generated_source(text)
+    _edits_refused(text, [
+        ("self.block1[0].shortcut is not None", "print(1) is not None"),
+        ("self.block1[0].shortcut is not None", "self.block1[0].shortcut is None"),
+        ("self.block1[0].shortcut is not None", "self.block1[0].shortcut is not None or exit()"),
+        ("self.block1[0].shortcut is not None", "self.block1[k].shortcut is not None"),
+        ('("conv1", "block1.0.bn1"))', '("conv1", "__class__"))'),
+        ('("conv1", "block1.0.bn1"))', '("conv1", "block1.0.bn1", "x"))'),
+        ("(*self.fuse_pairs, ", "(*dir(), "),
+        ("            self.fuse_pairs = (*", "            self.training = (*"),
+        (line, line + "            print(1)\n"),
+        ("        if self.block1[0].shortcut is not None:\n" + line, ""),      # `()` only where __init__ adds
+        ("    fuse_pairs = ()\n", "    fuse_pairs = ((1, 2),)\n")])
+
+
 def _ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*RUFF, *args], capture_output=True, text=True, timeout=120)
 

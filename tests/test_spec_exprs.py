@@ -488,6 +488,26 @@ def test_a_drop_path_a_flag_says_where_is_built_by_the_block_from_its_rate(spec_
         torch.testing.assert_close(model(x), spec(x))
 
 
+def test_a_drop_path_a_flag_says_is_not_there_is_built_under_its_negation(spec_file):
+    """The flag says where the drop path is not (`when: ${not plain}`): the class builds it under
+    `not plain` (`_build_flagged`'s negated form), so the plain unit (b) has none and the others
+    theirs, with the spec's rates."""
+    path = spec_file(FLAGGED.replace("RATE", '"${p}"').replace("residual: true", "plain: false")
+                     .replace('"${residual}"', '"${not plain}"').replace("residual: false", "plain: true"))
+    source = emit(archspec.analyze(path))
+    assert "        self.sd = StochasticDepth(p) if not plain else None\n" in source
+    assert "self.b = Unit(drop / 2, plain=True)" in source
+    check_generated_source(source)
+    model = load_source(source, "net").Model().eval()
+    assert [n for n, m in model.named_modules() if type(m).__name__ == "StochasticDepth"] == ["a.sd", "c.sd"]
+    assert _rate_mismatches(model, archspec.analyze(path)) == []
+    spec = archspec.compile(path).eval()
+    spec.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), spec(x))
+
+
 def test_a_drop_path_whose_rate_is_no_block_parameter_stays_an_argument(spec_file):
     """A rate the block computes (`p / 2`), no parameter's value: the caller builds the module and
     passes it (`sd=StochasticDepth(...)`), as before; only a parameter's own value is built inside."""

@@ -752,6 +752,86 @@ def test_fuse_holds_at_the_other_values_the_top_class_takes(name, values, size):
     assert (fused - plain).abs().max() <= 1e-5 * plain.abs().max()
 
 
+@pytest.mark.parametrize("name", ["wrn_cifar", "wrn28_10"])
+def test_a_pair_that_needs_a_child_is_folded_exactly_where_it_is(name):
+    """WRN's conv1 -> block1.0.bn1 holds only where block1.0 projects its shortcut (at k = 1 it
+    adds conv1's raw output back): the top class adds the pair in __init__ where that child is
+    (emit/fuse.py's `pair_lines`), so fuse() folds it at k = 10 and leaves it at k = 1 (the
+    outputs at both: test_fuse_holds_at_the_other_values_the_top_class_takes)."""
+    text = emit(analyze(str(SPECS / f"{name}.yaml")))
+    assert "    fuse_pairs = ()\n" in text
+    assert ("        if self.block1[0].shortcut is not None:\n"
+            '            self.fuse_pairs = (*self.fuse_pairs, ("conv1", "block1.0.bn1"))\n') in text
+    cls = _model_class(name)
+    for k, folded in ((10, True), (1, False)):
+        model = cls(k=k, depth=10).eval().fuse()
+        assert isinstance(model.block1[0].bn1, torch.nn.Identity) is folded, k
+        assert isinstance(model.block1[0].bn2, torch.nn.Identity), k      # WideBasic's own pair, everywhere
+
+
+# a stage that some instances build without its unit (`when: ${deep}`): conv -> u.bn1 a pair where the unit
+# projects its shortcut (s1), in a class of two instances; head -> head_bn the top's pair
+OPTIONAL_UNIT = """archspec: 1
+name: net
+input: [3, 8, 8]
+params: {num_classes: 10}
+blocks:
+  wb:
+    params: {out: int, stride: 1}
+    let: {project: "${stride != 1 or input.channels != out}"}
+    nodes:
+      - bn1: batchnorm
+      - relu1: relu
+      - conv1: {op: conv, out: "${out}", k: 3, stride: "${stride}", pad: 1, bias: false}
+      - shortcut: {in: relu1, op: conv, out: "${out}", k: 1, stride: "${stride}", bias: false, when: "${project}"}
+      - {op: add, in: [conv1, "${'shortcut' if project else 'input'}"]}
+  stage:
+    params: {out: int, deep: true}
+    nodes:
+      - conv: {op: conv, out: 8, k: 3, pad: 1}
+      - u: {use: wb, out: "${out}", when: "${deep}"}
+nodes:
+  - s1: {use: stage, out: 16}
+  - s2: {use: stage, out: 8, deep: false}
+  - s3: {use: stage, out: 8}
+  - head: {op: conv, out: 8, k: 1}
+  - head_bn: batchnorm
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: "${num_classes}"}
+"""
+
+
+def test_a_pair_that_needs_a_child_is_left_out_of_a_class_of_several_instances(spec_file):
+    """A pair that holds only where a child is (`fuse._needs`) is added by the top class alone: in a
+    class of several instances the child's path may not be there at all (s2 has no `u`), and
+    `if self.u.shortcut is not None:` would fail; the pair is left out, fuse() folds the top's own pair,
+    and the outputs stay."""
+    path = spec_file(OPTIONAL_UNIT)
+    text = emit(analyze(path))
+    assert "class Stage(nn.Module):" in text and "self.s2 = Stage(16)" in text and "self.fuse_pairs" not in text
+    assert '    fuse_pairs = (("head", "head_bn"),)\n' in text
+    check_generated_source(text)
+    torch.manual_seed(0)
+    namespace: dict = {}
+    exec(compile(text, "net.py", "exec"), namespace)
+    model = namespace["Model"]().eval()
+    assert _shapes(model) == {k: tuple(v) for k, v in analyze(path).state_dict_shapes().items()}
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        plain = model(x)
+        assert torch.allclose(model.fuse()(x), plain, atol=1e-5)
+
+
+def test_a_pair_s_child_is_written_only_by_validated_names():
+    """emit/fuse.py's `attribute_path`: the child a pair needs, written as Python reads it from
+    self, only where each part is an index or a name `name_problem` passes."""
+    from archspec.pytorch.emit.fuse import attribute_path
+    assert attribute_path("block1.0.shortcut") == "self.block1[0].shortcut"
+    for bad in ["block1.0.x y", "block1.__class__", "block1.0.shortcut)or(print", "import", "b.١"]:
+        assert attribute_path(bad) is None, bad
+
+
 @pytest.mark.parametrize("name,oracle", [("vgg16_bn", "config_D"), ("vgg11", "config_A")])
 def test_vgg_takes_its_stage_configuration_as_torchvision_s_make_layers(name, oracle):
     """VGG's features, torchvision's `make_layers(cfg, batch_norm)`: a loop over the stages the top
@@ -889,6 +969,31 @@ def test_mobilenet_v2_takes_its_rows_as_torchvision_s_loop():
         x = torch.randn(1, 3, 64, 64)
         with torch.no_grad():
             assert torch.equal(ours(x), spec(x)), rows
+
+
+@pytest.mark.parametrize("prefix", ['x{__import__("os").system("id")}', 'dense"block', "dense\\nblock", "Ä"])
+def test_a_block_loop_writes_only_prefixes_the_validator_passes(monkeypatch, prefix):
+    """emit/blockloop.py writes its members' prefix into an f-string (`f"denseblock{i + 1}"`):
+    only one whose numbered names pass `name_problem`. Its pattern holds a prefix to `[a-z][a-z_]*`
+    now; here it is widened to any text, and a prefix the validator refuses still makes no loop,
+    while `denseblock` makes one."""
+    import re
+
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit import blockloop
+
+    def members(p: str) -> list[tuple[str, Call]]:
+        return [("conv0", Call("nn.Conv2d", (("in_channels", 3), ("out_channels", 64)))),
+                (f"{p}1", Call("DenseBlock", (("in_channels", 64), ("layers", 6), ("growth", 32)))),
+                ("transition1", Call("Transition", (("in_channels", 256), ("out_channels", 128)))),
+                (f"{p}2", Call("DenseBlock", (("in_channels", 128), ("layers", 12), ("growth", 32)))),
+                ("norm5", Call("nn.BatchNorm2d", (("num_features", 512),)))]
+    slots = [[None, "stem"], ["stem", None, "growth"], ["stem + 6 * growth", "t1"], ["t1", None, "growth"],
+             ["t1 + 12 * growth"]]
+    lets, env = {"t1": "(stem + 6 * growth) // 2"}, {"stem": 64, "growth": 32}
+    monkeypatch.setattr(blockloop, "_NUMBERED", re.compile(r"(.+?)1", re.S))
+    assert blockloop.block_loop(members("denseblock"), slots, lets, env) is not None
+    assert blockloop.block_loop(members(prefix), slots, lets, env) is None
 
 
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():

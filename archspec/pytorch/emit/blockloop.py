@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ...names import name_problem
 from ...ops.base import Call, literal
 from .expr import is_number
 from .layout import bracketed
@@ -117,7 +118,7 @@ def _replaced(text: str, part: str) -> str | None:
 def _run(names: list[str]) -> tuple[int, int, str, str] | None:
     """(start, end, block prefix, transition prefix) of the first run `<a>1, <b>1, <a>2, ..., <a>n`."""
     for s in range(len(names) - 2):
-        a, b = _NUMBERED.fullmatch(names[s]), _NUMBERED.fullmatch(names[s + 1])
+        a, b = _numbered(names[s]), _numbered(names[s + 1])
         if not (a and b) or a.group(1) == b.group(1):
             continue
         k = 0
@@ -127,6 +128,14 @@ def _run(names: list[str]) -> tuple[int, int, str, str] | None:
         if k:
             return s, s + 2 * k + 1, a.group(1), b.group(1)
     return None
+
+
+def _numbered(name: str) -> re.Match[str] | None:
+    """`name` as a prefix and 1 (`denseblock1`), where the names the loop writes from the prefix
+    (`f"denseblock{i + 1}"`, inside an f-string) pass the one validator: the pattern alone keeps
+    no text out of generated source."""
+    m = _NUMBERED.fullmatch(name)
+    return m if m is not None and name_problem(f"{m.group(1)}1", generated=True) is None else None
 
 
 def _texts(lets: dict[str, str], s: str | None) -> str | None:

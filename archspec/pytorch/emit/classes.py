@@ -43,7 +43,8 @@ class ClassPlan:
     #                                  where it is, built under that let's test (`ctorparams._build_tested`),
     #                                  or under the block's flag (`ctorparams._build_flagged`)
     flagged: set[str] = field(default_factory=set)          # of `tested`, those under a flag
-    decided: set[str] = field(default_factory=set)          # those `let:` values: the class decides them itself
+    decided: dict[str, str] = field(default_factory=dict)   # those `let:` values: the class decides them itself
+    #                                  -> the child built under its test (`guards`), which a flag reads too
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ...names import Namespace
 from .classnames import ParamNamer, as_tuple, classifiers
 from .counts import block_counts, candidates
-from .guard import IN_CHANNELS, let_test
+from .guard import IN_CHANNELS, let_test, negated_test
 from .ladder import ladder_adds
 from .lift import Indexed
 from .members import fill, member_ids_of, member_test
@@ -381,7 +381,7 @@ def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
                 plan.optional.remove(local)
                 plan.tested[local] = child
                 plan.guards[local] = ast.unparse(found[0])      # its names the class's: `_tested_params`
-                plan.decided.add(p)
+                plan.decided[p] = local
                 break
 
 
@@ -457,15 +457,15 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     (MobileNetV2's `residual`), else false (`if not self.first:`), else one named after it
     (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
-    out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}")
+    out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}", plan.decided.keys())
            for local in plan.absent if local not in plan.optional and local not in plan.guard_params
            and local not in plan.tested}
     for local, (n, _) in plan.tails.items():     # where a concatenation takes its last inputs (DLA's `level_root`)
         there = tuple(len(next(c for c in sn.children if c.local == local).inputs) > n for sn in plan.instances)
-        out[local] = _flag_for(values, there, column_of, namer, f"with_{local}")
+        out[local] = _flag_for(values, there, column_of, namer, f"with_{local}", plan.decided.keys())
     if plan.ladder_varies:          # where the ladder adds the step before's output (Res2Net's `not first`)
         there = tuple(bool(ladder_adds(tree, sn)) for sn in plan.instances)
-        out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds")
+        out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds", plan.decided.keys())
     return out
 
 
@@ -498,9 +498,16 @@ def _member_tests(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamName
 
 
 def _flag_for(values: dict[str, tuple], there: tuple[bool, ...], column_of: dict[str, tuple], namer: ParamNamer,
-              fallback: str) -> tuple[str, bool]:
-    """(the flag that is true where `there` is, negated or not), taken as a parameter."""
-    found = next(((p, neg) for p, neg in _says(values, there) if p in column_of or namer.params.usable(p)), None)
+              fallback: str, decided: AbstractSet[str] = frozenset()) -> tuple[str, bool]:
+    """(the flag that is true where `there` is, negated or not), taken as a parameter; a `let:`
+    the class decides itself (`_build_tested`) first, which it is not: a caller that passed it
+    would decide it too, and another value of the parameters its test reads would build the
+    tested child and leave out what the flag says (`_flag_attributes` stores the test)."""
+    says = _says(values, there)
+    own = next(((p, neg) for p, neg in says if p in decided), None)
+    if own is not None:
+        return own
+    found = next(((p, neg) for p, neg in says if p in column_of or namer.params.usable(p)), None)
     name, negated = found or (namer.params.fresh(fallback), False)
     if name not in column_of:
         namer.params.take(name)
@@ -516,11 +523,12 @@ def _flag_attributes(plan: ClassPlan, flags: dict[str, tuple[str, bool]]) -> Non
     attrs: dict[str, str] = {}
     for local, (param, negated) in flags.items():
         if local in plan.built:                 # built under it in __init__: forward tests the module
-            plan.flags[local] = (param, negated)
+            test = plan.guards[plan.decided[param]] if param in plan.decided else None     # (no parameter)
+            plan.flags[local] = (param, negated) if test is None else (negated_test(test) if negated else test, False)
             continue
         if param not in attrs:
             attrs[param] = taken.first(param) or taken.fresh(param)
-            plan.stored.append((attrs[param], param))
+            plan.stored.append((attrs[param], plan.guards[plan.decided[param]] if param in plan.decided else param))
         plan.flags[local] = (attrs[param], negated)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...ir import parent
+from ...names import name_problem
 from ...ops.base import literal
 from .layout import WIDTH
 from .scopes import ScopeTree
@@ -39,41 +40,75 @@ def conv_bn_pairs(tree: ScopeTree) -> list[tuple[str, str]]:
     return out
 
 
-def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, list[tuple[str, str]]]:
+Pair = tuple[str, str]
+
+
+def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, dict[Pair, tuple[str, ...]]]:
     """Each class's pairs, named relative to it: a pair belongs to the innermost class scope
     that holds both its nodes (the optional children's pairs included, from the instances
     that have them). That scope is found from the names, not by testing every scope: a node
     lies in each scope its dotted name begins with, so the pair's innermost common scope is
-    the names' longest common dotted prefix, and its owner the nearest class scope at or above."""
+    the names' longest common dotted prefix, and its owner the nearest class scope at or above.
+    Each pair -> the modules (relative to the class) it holds only where they are (`_needs`):
+    such a pair is listed only in a class of one instance (the top), whose __init__ tests them."""
     tree = planner.tree
     classed = {sn.path: sn for sn in tree.post_order() if not sn.sequential}    # the root is never sequential
-    out: dict[ClassPlan, dict[tuple[str, str], None]] = {}
+    out: dict[ClassPlan, dict[Pair, tuple[str, ...]]] = {}
     for conv, norm in conv_bn_pairs(tree):
-        if _bypassed(planner, classed, conv, norm):
-            continue
         path = _common_scope(conv, norm)
         while path not in classed:
             path = parent(path)
+        plan = planner.plan_of[classed[path]]
         cut = len(path) + 1 if path else 0
-        out.setdefault(planner.plan_of[classed[path]], {})[(conv[cut:], norm[cut:])] = None
+        needs = tuple(n[cut:] for n in _needs(planner, classed, conv, norm))
+        if not needs or len(plan.instances) == 1 and all(map(attribute_path, needs)):
+            out.setdefault(plan, {})[(conv[cut:], norm[cut:])] = needs
     every = set(conv_bn_pairs(tree))
-    return {plan: [p for p in pairs if not plan.members or _pair_everywhere(tree, plan, p, every)]
+    return {plan: {p: n for p, n in pairs.items() if not plan.members or _pair_everywhere(tree, plan, p, every)}
             for plan, pairs in out.items()}
 
 
-def _bypassed(planner: ClassPlanner, classed: dict[str, ScopeNode], conv: str, norm: str) -> bool:
-    """The batch norm is in a class's instance that the conv is not in, whose class builds a child
-    under its own test (`ClassPlan.tested`) that, where absent, leaves the instance's input (the
-    conv's output) to be read again: at another value of what the test reads (WRN's k = 1, where
-    block1.0 has no shortcut and adds its input back) fuse() would change the output."""
+def _needs(planner: ClassPlanner, classed: dict[str, ScopeNode], conv: str, norm: str) -> list[str]:
+    """The children the pair needs: where the batch norm is in a class's instance that the conv
+    is not in, whose class builds a child under its own test (`ClassPlan.tested`) that, where
+    absent, leaves the instance's input (the conv's output) to be read again, that child (at
+    another value of what the test reads, WRN's k = 1, block1.0 has no shortcut and adds its
+    input back: fuse() would change the output)."""
+    out = []
     path = parent(norm)
     while path and not conv.startswith(path + "."):
         sn = classed.get(path)
         plan = planner.plan_of.get(sn) if sn is not None else None
-        if plan is not None and any(plan.absent.get(t, "").startswith("<in ") for t in plan.tested):
-            return True
+        if plan is not None:
+            out += [f"{path}.{t}" for t in plan.tested if plan.absent.get(t, "").startswith("<in ")]
         path = parent(path)
-    return False
+    return out
+
+
+def attribute_path(name: str) -> str | None:
+    """A module's dotted name as Python reads it from self (`block1[0].shortcut`), each part an
+    index or a name that passes the one validator; None where one does not."""
+    parts = []
+    for part in name.split("."):
+        if part.isdigit() and part.isascii():
+            parts.append(f"[{int(part)}]")
+        elif name_problem(part) is None:
+            parts.append(f".{part}")
+        else:
+            return None
+    return "self" + "".join(parts)
+
+
+def pair_lines(pairs: dict[Pair, tuple[str, ...]]) -> list[str]:
+    """__init__'s last lines: each pair that holds only where some children are, added where
+    they are (`if self.block1[0].shortcut is not None:`)."""
+    lines = []
+    for (conv, norm), needs in pairs.items():
+        if needs:
+            test = " and ".join(f"{attribute_path(n)} is not None" for n in needs)
+            lines += [f"        if {test}:",
+                      f"            self.fuse_pairs = (*self.fuse_pairs, ({literal(conv)}, {literal(norm)}))"]
+    return lines
 
 
 def _pair_everywhere(tree: ScopeTree, plan: ClassPlan, pair: tuple[str, str], every: set[tuple[str, str]]) -> bool:
@@ -99,11 +134,12 @@ def _common_scope(a: str, b: str) -> str:
     return ".".join(common)
 
 
-def pairs_attribute(pairs: list[tuple[str, str]]) -> list[str]:
-    """`fuse_pairs = (("conv1", "bn1"), ...)` at class level (a class without pairs gets none)."""
+def pairs_attribute(pairs: dict[Pair, tuple[str, ...]]) -> list[str]:
+    """`fuse_pairs = (("conv1", "bn1"), ...)` at class level, the pairs that need no children
+    (`()` where all do: __init__ adds them; a class without pairs gets none)."""
     if not pairs:
         return []
-    items = [f"({literal(c)}, {literal(b)})" for c, b in pairs]
+    items = [f"({literal(c)}, {literal(b)})" for (c, b), needs in pairs.items() if not needs]
     one = f"    fuse_pairs = ({', '.join(items)}{',' * (len(items) == 1)})"
     if len(one) <= WIDTH:
         return [one]

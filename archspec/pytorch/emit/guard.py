@@ -218,6 +218,20 @@ def let_test(g: Graph, sns: list[ScopeNode], text: str, there: tuple[bool, ...])
     return out, names
 
 
+_INVERSE = {ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
+
+
+def negated_test(test: str) -> str:
+    """`not (test)` for a `let_test`'s test, in its form (comparisons joined by or / and, which
+    is all a guard may be): each comparison inverted, `or` and `and` swapped."""
+    def flip(e: ast.expr) -> ast.expr:
+        if isinstance(e, ast.BoolOp):
+            return ast.BoolOp(ast.And() if isinstance(e.op, ast.Or) else ast.Or(), [flip(v) for v in e.values])
+        assert isinstance(e, ast.Compare) and len(e.ops) == 1, test      # (`let_test` gives no other)
+        return ast.Compare(e.left, [_INVERSE[type(e.ops[0])]()], e.comparators)
+    return ast.unparse(flip(ast.parse(test, mode="eval").body))
+
+
 def _own(e: ast.AST, args: dict, names: list[str]) -> ast.expr | None:
     """`e` in the class's names, where it is comparisons of them and ints joined by or / and."""
     if isinstance(e, ast.BoolOp):

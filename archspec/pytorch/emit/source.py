@@ -16,7 +16,7 @@ from .blockloop import VAR, aliased, block_loop, loop_source, used_lets
 from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
 from .exchange import listed
 from .forward import arg_names
-from .fuse import class_pairs, fuse_method, pairs_attribute
+from .fuse import Pair, class_pairs, fuse_method, pair_lines, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
 from .members import chain_lines
@@ -105,10 +105,10 @@ class _ClassWriter:
     """The text of one class: docstring, the top class's attributes, __init__, forward, init_weights."""
 
     def __init__(self, graph: Graph, planner: ClassPlanner, plan: ClassPlan, root: bool,
-                 pairs: dict[ClassPlan, list[tuple[str, str]]]) -> None:
+                 pairs: dict[ClassPlan, dict[Pair, tuple[str, ...]]]) -> None:
         self.g, self.planner, self.plan, self.root = graph, planner, plan, root
         self.init = root and bool(graph.init)
-        self.pairs, self.fuse = pairs.get(plan, []), root and bool(pairs)
+        self.pairs, self.fuse = pairs.get(plan, {}), root and bool(pairs)
 
     def text(self, doc: bool = True) -> str:
         plan = self.plan
@@ -176,6 +176,7 @@ class _ClassWriter:
         lines += looped(made, self._names())
         if loop is not None:
             lines += self._loop(loop)
+        lines += pair_lines(self.pairs)
         if self.init:
             lines.append("        self.init_weights()")
         lets = used_lets(self.plan.lets, lines) if self.alias else self.plan.lets
