@@ -61,6 +61,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
     plan.lets, plan.spec_reads, plan.checked = list(reads.lets.items()), set(reads.spec), spec.checked & set(reads.spec)
+    plan.turned = spec.turned & plan.checked
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
     if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
@@ -142,6 +143,7 @@ def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Re
                 reads.spec[p] = tuple(params[p]) if isinstance(params[p], list) else params[p]
                 namer.params.take(p)
             spec.checked |= names
+            spec.turned |= names
 
 
 def _member_counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, column_of: dict[str, tuple]) -> None:

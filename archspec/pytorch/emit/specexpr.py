@@ -201,6 +201,7 @@ class SpecExprs:
         self.g, self.instances, self.child = g, instances, child
         self.tracked = tracked      # the top class's: its widths from the spec's, and the parameters refuted
         self.checked: set[str] = set()             # the spec parameters it takes that `vary` checks
+        self.turned: set[str] = set()              # of those, the ones a structure reads (`vary` tries 0 too)
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
         self.top = top                             # the top's class or a group's: no block of its own
         self.constants: dict[str, Any] = {}        # spec parameters written as their values
@@ -244,6 +245,7 @@ class SpecExprs:
                      and attr not in _SHAPELESS for n in _reads_through(text, let_reads)} - SAFE_ON_TOP
         if self.tracked:             # a parameter set from others the top computes as the spec: not held
             self.checked = names & (held | self.tracked[0].shaped - self.tracked[0].folded)
+            self.turned = self.checked & (self.tracked[0].shaped | set(self.g.meta.structure_reads))
             by_params = set(self.g.meta.structure_reads) - set(self.g.meta.nodes_structure_reads)
             kept = set(self.g.meta.structure_reads) - by_params | {
                 n for p, v in (self.g.meta.params or {}).items() if p not in self.let_exprs for n in _names_of(v)}
