@@ -44,8 +44,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     origins: list[tuple[Child, str] | None] = []
     per_scope = [planner.positions_of(sn, plan.optional, None if k else origins) + planner.numbers_of.get(sn, [])
                  for k, sn in enumerate(plan.instances)]
-    n_ctor, labels = len(origins), [lab for lab, _ in per_scope[0]]
-    namer = ParamNamer(planner.tree.graph, plan)
+    n_ctor, labels, namer = len(origins), [lab for lab, _ in per_scope[0]], ParamNamer(planner.tree.graph, plan)
     columns = _columns(plan, namer, per_scope, origins) if labels else []
     plan.origins = origins
     spec = spec_exprs(planner.tree.graph, plan, namer, planner.plan_of.__getitem__, planner.refuted, _decided(planner))
@@ -60,8 +59,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.slots = _varying(labels, columns, namer, reads.params, written)
     column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
-    plan.lets, plan.spec_reads, plan.checked = list(reads.lets.items()), set(reads.spec), spec.checked & set(reads.spec)
-    plan.turned = spec.turned & plan.checked
+    plan.lets, plan.spec_reads = list(reads.lets.items()), set(reads.spec)
+    plan.checked, plan.turned = spec.checked & plan.spec_reads, spec.turned & plan.spec_reads
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
     if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
