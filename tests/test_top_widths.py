@@ -13,7 +13,7 @@ from toys import SE_BLOCK
 import archspec
 from archspec.analysis import analyze
 from archspec.frontend.expr import evaluate
-from archspec.pytorch.emit import emit, widthexpr
+from archspec.pytorch.emit import emit, vary, widthexpr
 from archspec.pytorch.emit import source as source_module
 from archspec.pytorch.emit.lift import Unliftable
 from archspec.pytorch.emit.widthexpr import TopWidths
@@ -23,20 +23,21 @@ from archspec.pytorch.emit.widthexpr import TopWidths
 # The fast lane keeps DPN's (widths through the top's `let:`) and ResNeSt's; the others build big
 # classes on the meta device 2.5 s each (CI runs them: slow)
 CASES = [
-    # torchvision's DenseNet(bn_size=4): the bottleneck's width bn_size * growth_rate, 2 and 8 here
-    # (and its block_config, the block sizes: `blocks`, emit/blockloop.py)
-    pytest.param("densenet121", {"stem": 24, "growth": 12, "bn_size": 2, "blocks": [2, 3, 4, 2]},
+    # torchvision's DenseNet(growth_rate, num_init_features, block_config: `blocks`, emit/blockloop.py);
+    # not bn_size (DenseNet-CIFAR's bottleneck): its 0 drops the 1x1 conv (`when:`), which the
+    # dense layer's class does not test, so `vary` refutes it (tried at 0) and the top writes 4
+    pytest.param("densenet121", {"stem": 24, "growth": 12, "blocks": [2, 3, 4, 2]},
                  marks=pytest.mark.slow, id="densenet121"),
-    pytest.param("densenet121", {"stem": 64, "growth": 32, "bn_size": 8, "blocks": [1, 1, 1, 1]},
+    pytest.param("densenet121", {"stem": 64, "growth": 32, "blocks": [1, 1, 1, 1]},
                  marks=pytest.mark.slow, id="densenet121-bn8"),
-    pytest.param("densenet161", {"stem": 50, "growth": 7, "bn_size": 2, "blocks": [3, 1, 2, 5]},
+    pytest.param("densenet161", {"stem": 50, "growth": 7, "blocks": [3, 1, 2, 5]},
                  marks=pytest.mark.slow, id="densenet161"),
-    pytest.param("densenet264", {"stem": 33, "growth": 5, "bn_size": 3, "blocks": [2, 2, 3, 3]},
+    pytest.param("densenet264", {"stem": 33, "growth": 5, "blocks": [2, 2, 3, 3]},
                  marks=pytest.mark.slow, id="densenet264"),
     # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice)
-    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0},
+    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "compression": 1.0},
                  marks=pytest.mark.slow, id="densenet_cifar"),
-    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "bottleneck": 4, "compression": 0.3},
+    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "compression": 0.3},
                  marks=pytest.mark.slow, id="densenet_cifar-0.3"),
     pytest.param("dpn68", {"stem": 16, "k_r": 96}, id="dpn68"),     # k_r: through the top's `let:` widths
     pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),     # timm's stem_width
@@ -76,30 +77,104 @@ def test_top_class_built_with_other_widths_is_the_spec_built_with_them(name, val
         assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in spec.parameters())
 
 
-# the fast lane: HRNet, whose top takes a width no case above holds (CASES hold DenseNet's, DPN's)
-SWEEP = [p if p.stem == "hrnet_w18_small" else pytest.param(p, marks=pytest.mark.slow, id=p.stem) for p in ALL_SPECS]
+# the fast lane: a flag-like int (DenseNet-CIFAR's bottleneck, whose 0 drops the 1x1 conv and
+# changes the layer count), a tuple (ResNet-18's layers), floats (DenseNet's compression,
+# ConvNeXt's), a width no case above holds (HRNet's); the other specs in the slow lane
+FAST = {"densenet_cifar", "resnet18", "hrnet_w18_small", "convnext_tiny", "pyramidnet110"}
+SWEEP = [p if p.stem in FAST else pytest.param(p, marks=pytest.mark.slow, id=p.stem) for p in ALL_SPECS]
+NEAR = 8            # how many steps from the default a number's nearest valid neighbour is looked for
+
+
+def _valid(path, p, value):
+    """The spec built with --set p=value (the validator's graph: constraints, shapes), or None
+    where the spec refuses it."""
+    try:
+        return analyze(archspec.load(str(path), [f"{p}={_written(value)}"]))
+    except archspec.SpecErrors:
+        return None
+
+
+def _written(value):
+    """A value as --set reads it (YAML): a tuple as a list (VGG's stages, lists of lists), a flag
+    as YAML's."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(_written, value)) + "]"
+    return str(value).lower() if type(value) is bool else repr(value)
+
+
+def _first(path, p, default, values):
+    """The first of `values` (other than the default) the spec accepts, with its graph."""
+    for value in values:
+        if value != default and (graph := _valid(path, p, value)) is not None:
+            return value, graph
+    return None
+
+
+def _near(default):
+    """A number's neighbours, nearest first: plus and minus a step (an int's 1, a float's half
+    and double), then an int's multiples (DPN's k_r, a multiple of its groups)."""
+    if type(default) is float:
+        return [v for k in range(1, NEAR + 1) for v in (default / 2 ** k, default * 2 ** k)]
+    return [v for k in range(1, NEAR + 1) for v in (default + k, default - k)] + [
+        v for k in range(2, NEAR + 1) for v in (default * k, default // k)]
+
+
+def _changed(default, i):
+    """A tuple's values with item i changed: its first number's neighbours (an item that is a
+    tuple: MobileNetV2's rows, VGG's stages)."""
+    item = default[i]
+    if not isinstance(item, tuple):
+        return [default[:i] + (v,) + default[i + 1:] for v in _near(item)]
+    return [default[:i] + (v,) + default[i + 1:] for j in range(len(item)) for v in _changed(item, j)]
+
+
+def _others(path, p, default):
+    """Other values of parameter p the spec accepts, each with its graph: a number at 0 and 1,
+    where a flag or a condition turns (`6 if bottleneck else 3`, `compression < 1`), and its
+    nearest valid neighbour; a flag the other way; a tuple with one item changed, each item in
+    turn. Empty where no other value validates."""
+    if type(default) is bool:
+        found = [_first(path, p, default, [not default])]
+    elif isinstance(default, tuple):
+        found = [_first(path, p, default, _changed(default, i)) for i in range(len(default))]
+    elif type(default) in (int, float):
+        found = [_first(path, p, default, _near(default)),
+                 *(_first(path, p, default, [type(default)(v)]) for v in (0, 1))]
+    else:
+        return {}
+    return {repr(v): (v, g) for v, g in filter(None, found)}
 
 
 @pytest.mark.parametrize("path", SWEEP, ids=lambda p: p.stem)
-def test_every_int_parameter_the_top_class_takes_builds_the_spec_built_with_it(path):
-    """Generic, over every shipped spec: each int parameter the top class takes (num_classes
-    aside) at another value (1.5 times and one more: an odd number where the spec's is even)
-    gives the state_dict the spec builds with it; a value the spec refuses (a constraint) is
-    not tried."""
+def test_every_parameter_the_top_class_takes_builds_the_spec_at_other_values(path):
+    """Generic, over every shipped spec: each parameter the top class takes, at other values the
+    spec's own validator accepts (`_others`: 0 and 1 for a number, its nearest valid neighbour,
+    a flag the other way, each item of a tuple changed), builds the state_dict (keys, shapes) and
+    parameter count of the spec built with --set of that value (the graph's own count, no torch;
+    its module as `archspec build --set` writes it, its numbers as numbers). A parameter taken
+    but folded at its default (main's DenseNet-CIFAR wrote `(depth - 4) // 6`, where the spec says
+    `6 if bottleneck else 3`, and built the 1x1 convs at bottleneck 0) fails here."""
     namespace: dict = {}
     exec(compile(shipped_source(path), path.name, "exec"), namespace)
     cls = namespace["Model"]
-    taken = {p.name: p.default for p in inspect.signature(cls).parameters.values()
-             if p.name != "num_classes" and type(p.default) is int}
-    for p, v in taken.items():
-        other = v + v // 2 + 1
-        try:
-            spec = archspec.compile(path, device="meta", **{p: other})
-        except archspec.SpecErrors:
-            continue
-        with torch.device("meta"):
-            ours = cls(**{p: other})
-        assert _shapes(ours) == _shapes(spec), (p, other)
+    wrong, untried = [], []
+    own = archspec.load(str(path)).params
+    # (not a spec parameter, which --set cannot give: VGG's `stages`, its blocks' `let:` list, which
+    # test_vgg_takes_its_stage_configuration_as_torchvision_s_make_layers builds at others)
+    for p in (p for p in inspect.signature(cls).parameters.values() if p.name in own):
+        others = _others(path, p.name, p.default)
+        untried += [p.name] if not others else []
+        for shown, (value, graph) in others.items():
+            with torch.device("meta"):
+                ours = cls(**{p.name: value})
+            graph.meta.file = None      # its module written with numbers, taking nothing (no `vary` builds)
+            spec = archspec.compile(graph, device="meta")
+            if (list(ours.state_dict()) != list(spec.state_dict()) or _shapes(ours) != _shapes(spec)
+                    or sum(t.numel() for t in ours.parameters()) != graph.params):
+                wrong.append(f"{p.name}={shown}")
+    assert not wrong, f"{path.stem}: the top class built with {wrong} is not the spec built with them"
+    # a parameter no other value of validates is taken only as the spec's: none shipped has one
+    assert not untried, f"{path.stem}: no other valid value of {untried}"
 
 
 def test_res2net_s_block_computes_its_subsets_from_base_width():
@@ -162,7 +237,7 @@ def test_resnest_takes_its_stem_width():
 def test_a_spec_from_no_file_takes_no_width(tmp_path):
     """vary reloads the spec from its file; a graph with none keeps its widths as numbers."""
     g = analyze(str(SPECS / "densenet121.yaml"))
-    assert "def __init__(self, num_classes=1000, stem=64, growth=32, bn_size=4, blocks=(6, 12, 24, 16)):" in emit(g)
+    assert "def __init__(self, num_classes=1000, stem=64, growth=32, blocks=(6, 12, 24, 16)):" in emit(g)
     g.meta.file = None
     assert "def __init__(self, num_classes=1000):" in emit(g)
 
@@ -397,11 +472,13 @@ def test_resnet_takes_its_stages_depths_as_layers(name, others):
         torch.testing.assert_close(ours(x), spec(x))
 
 
-# a repeat whose steps alternate: only the last is written alike to none before it
+# a repeat whose steps alternate: only the last is written alike to none before it (n >= 1: at 0
+# the spec builds no unit, the class its first; `vary` tries a count at 0 too and would refute n)
 GROWING = """archspec: 1
 name: grow
 input: [3, 8, 8]
 params: {n: 3, num_classes: 10}
+constraints: [{check: "n >= 1", message: "one unit or more"}]
 blocks:
   unit:
     params: {out: int}
@@ -511,14 +588,16 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     its stem's as the spec's choice; the source whitelist admits those forms, no other call or
     test."""
     text = _source("densenet_cifar")
-    assert "    def __init__(self, num_classes=10, bottleneck=4, compression=0.5, growth=12, depth=100):\n" in text
+    # not the bottleneck: at 0 the layers are (depth - 4) // 3, each without its 1x1 conv (`vary`)
+    assert "    def __init__(self, num_classes=10, compression=0.5, growth=12, depth=100):\n" in text
     assert "        denseblock1_layers = (depth - 4) // 6\n" in text
+    assert "        conv0_out_channels = 2 * growth if compression < 1 else 16\n" in text     # (4 > 0 decided)
     assert ("        denseblock2_in_channels = int(\n"
             "            (conv0_out_channels + denseblock1_layers * growth) * compression\n") in text
     assert text.count("compression=compression,\n") == 2        # the top passes its compression on
     check_generated_source(text)
     for evil in (text.replace("= int(\n", "= float(\n"), text.replace("compression < 1", "compression.real < 1"),
-                 text.replace("bottleneck > 0", "bottleneck > len('')")):
+                 text.replace("compression < 1", "compression < len('1')")):
         assert evil != text
         with pytest.raises(AssertionError, match="whitelist"):
             check_generated_source(evil)
@@ -557,6 +636,16 @@ def test_a_parameter_a_block_s_structure_reads_is_taken_where_vary_confirms_it(s
     assert "def __init__(self, num_classes=10, w=8, b=2):" in taken and "Unit(w, 3 * b)" in taken
     held = emit(analyze(spec_file(SHAPED.replace("B", "4"))))
     assert "def __init__(self, num_classes=10, w=8):" in held and "Unit(w, 12)" in held
+
+
+def test_a_parameter_whose_zero_drops_a_structure_is_not_taken(spec_file, monkeypatch):
+    """`when: ${b > 0}` (the dense layer's `bn_size > 0`): twice b keeps conv a, 0 drops it, which
+    Unit's class does not test; `vary` tries 0 too (`_turns`), and the top class writes b as its
+    value (Model(b=0) would build conv a still). Without the try at 0 it takes b."""
+    path = spec_file(SHAPED.replace("B", "2").replace("b < 6", "b > 0"))
+    assert "def __init__(self, num_classes=10, w=8):" in emit(analyze(path))
+    monkeypatch.setattr(vary, "_turns", lambda v: [])
+    assert "def __init__(self, num_classes=10, w=8, b=2):" in emit(analyze(path))
 
 
 # a dense block of the top's `n` steps, each `g + STEP` wide, joined by concatenation
@@ -722,11 +811,11 @@ def test_a_top_level_let_is_its_number_and_holds_what_it_reads(spec_file, monkey
 
 # Each top class at other values of what it takes, on a small input (seconds each); Res2Net's (1.5 s,
 # a bottleneck as ResNet-50's and SE-ResNet-50's here) in CI only
-FUSED = [("densenet121", {"stem": 24, "growth": 12, "bn_size": 2}, 64), ("dpn68", {"stem": 16, "k_r": 96}, 64),
+FUSED = [("densenet121", {"stem": 24, "growth": 12}, 64), ("dpn68", {"stem": 16, "k_r": 96}, 64),
          ("resnest14d", {"stem_width": 24}, 64),
          pytest.param("res2net50_26w_4s", {"base_width": 14, "groups": 8}, 64, marks=pytest.mark.slow),
          ("resnet20_cifar", {"n": 1}, 32), ("pyramidnet110", {"alpha": 84, "n": 2}, 32),
-         ("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 2, "compression": 1.0}, 32),
+         ("densenet_cifar", {"growth": 7, "depth": 40, "compression": 1.0}, 32),
          ("wrn28_10", {"depth": 10}, 32), ("seresnet50", {"se_reduction": 0}, 64),
          ("vgg16_bn", {"stages": ((16,), (24, 24), (512,))}, 64),      # its pairs' indices at another configuration
          ("wrn_cifar", {"k": 1}, 32),      # block1.0 without its shortcut: conv1 -> its bn1 no pair

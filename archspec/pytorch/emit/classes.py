@@ -55,6 +55,7 @@ class ClassPlan:
     lets: list[tuple[str, str]] = field(default_factory=list)     # (local, expression): the `let:` __init__ computes
     spec_reads: set[str] = field(default_factory=set)   # the spec's parameters it takes (keyword, the spec's value)
     checked: set[str] = field(default_factory=set)      # of those, the top class's that `vary` checks
+    turned: set[str] = field(default_factory=set)       # of those, the ones a structure reads: tried at 0 too
     free: set[str] = field(default_factory=set)     # parameters a caller may vary (`specexpr.SpecExprs.free`)
     stored: list[tuple[str, str]] = field(default_factory=list)   # (attribute, parameter): what forward reads
     forward_slots: list[str | None] = field(default_factory=list)   # per number of forward's calls: its source

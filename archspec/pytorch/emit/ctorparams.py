@@ -44,8 +44,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     origins: list[tuple[Child, str] | None] = []
     per_scope = [planner.positions_of(sn, plan.optional, None if k else origins) + planner.numbers_of.get(sn, [])
                  for k, sn in enumerate(plan.instances)]
-    n_ctor, labels = len(origins), [lab for lab, _ in per_scope[0]]
-    namer = ParamNamer(planner.tree.graph, plan)
+    n_ctor, labels, namer = len(origins), [lab for lab, _ in per_scope[0]], ParamNamer(planner.tree.graph, plan)
     columns = _columns(plan, namer, per_scope, origins) if labels else []
     plan.origins = origins
     spec = spec_exprs(planner.tree.graph, plan, namer, planner.plan_of.__getitem__, planner.refuted, _decided(planner))
@@ -60,7 +59,8 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     plan.slots = _varying(labels, columns, namer, reads.params, written)
     column_of = {slot: col for slot, col, w in zip(plan.slots, columns, written) if slot and not w}
     plan.slots = [w or s for w, s in zip(written, plan.slots)]
-    plan.lets, plan.spec_reads, plan.checked = list(reads.lets.items()), set(reads.spec), spec.checked & set(reads.spec)
+    plan.lets, plan.spec_reads = list(reads.lets.items()), set(reads.spec)
+    plan.checked, plan.turned = spec.checked & plan.spec_reads, spec.turned & plan.spec_reads
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
     if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
@@ -142,6 +142,7 @@ def _counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, reads: Re
                 reads.spec[p] = tuple(params[p]) if isinstance(params[p], list) else params[p]
                 namer.params.take(p)
             spec.checked |= names
+            spec.turned |= names
 
 
 def _member_counts(planner: ClassPlanner, plan: ClassPlan, namer: ParamNamer, column_of: dict[str, tuple]) -> None:

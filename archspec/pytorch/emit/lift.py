@@ -142,7 +142,7 @@ class Lifter:
         if self.channels is not None and _floor_of_quotient(node) is not None:
             return _floored_quotient(node, part)
         if self.channels is not None and isinstance(node, ast.IfExp):     # the branch taken, its test folded
-            written = self._written(lambda: ast.IfExp(_test(node.test, part), part(node.body), part(node.orelse)))
+            written = self._written(lambda: choice(_test(node.test, part), part(node.body), part(node.orelse)))
             if written is not None:
                 return written
             valued = set(self.valued)            # (a choice of structure, as a `when:`: `shaped`)
@@ -369,12 +369,38 @@ def _test(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr:
     """A choice's test written with names: comparisons of expressions (each as `part` writes
     it), `and`, `or`, `not` (DenseNet-CIFAR's `bottleneck > 0 and compression < 1`)."""
     if isinstance(node, ast.BoolOp):
-        return ast.BoolOp(node.op, [_test(v, part) for v in node.values])
+        return bool_op(node.op, [_test(v, part) for v in node.values])
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return ast.UnaryOp(node.op, _test(node.operand, part))
+        inner = _test(node.operand, part)
+        return ast.Constant(not inner.value) if isinstance(inner, ast.Constant) else ast.UnaryOp(node.op, inner)
     if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
-        return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
+        return known_test(ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators]))
     return part(node)
+
+
+def known_test(test: ast.Compare) -> ast.expr:
+    """A comparison of numbers alone (a parameter the top class writes as its value: `4 > 0`)
+    as its truth, as the spec's interpreter gives it."""
+    if any(isinstance(n, ast.Name) for n in ast.walk(test)):
+        return test
+    return ast.Constant(bool(evaluate(ast.unparse(test), {})))
+
+
+def bool_op(op: ast.boolop, values: list[ast.expr]) -> ast.expr:
+    """`and` / `or` of tests, the known ones dropped (`4 > 0 and compression < 1`: `compression
+    < 1`), or the truth one of them decides."""
+    unit = isinstance(op, ast.And)          # the truth `and` drops (`or` drops False)
+    if any(isinstance(v, ast.Constant) and bool(v.value) != unit for v in values):
+        return ast.Constant(not unit)
+    rest = [v for v in values if not isinstance(v, ast.Constant)]
+    return ast.BoolOp(op, rest) if len(rest) > 1 else rest[0] if rest else ast.Constant(unit)
+
+
+def choice(test: ast.expr, body: ast.expr, orelse: ast.expr) -> ast.expr:
+    """`body if test else orelse`, or the branch a known test takes."""
+    if isinstance(test, ast.Constant):
+        return body if test.value else orelse
+    return ast.IfExp(test, body, orelse)
 
 
 def floored_names(product: ast.BinOp) -> ast.expr:

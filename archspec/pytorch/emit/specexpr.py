@@ -32,7 +32,7 @@ from ...names import name_problem
 from ...ops.base import literal
 from .classnames import ParamNamer, as_tuple
 from .guard import WORD, guard_only, unguarded
-from .lift import Unliftable, floor_of_product, floored_names, lifted
+from .lift import Unliftable, bool_op, choice, floor_of_product, floored_names, known_test, lifted
 from .lift import constant as lift_constant
 from .members import MISSING
 from .scopes import Child, ScopeNode, own_children
@@ -201,6 +201,7 @@ class SpecExprs:
         self.g, self.instances, self.child = g, instances, child
         self.tracked = tracked      # the top class's: its widths from the spec's, and the parameters refuted
         self.checked: set[str] = set()             # the spec parameters it takes that `vary` checks
+        self.turned: set[str] = set()              # of those, the ones a structure reads (`vary` tries 0 too)
         self.params, self.let_exprs, self.spec, self.has_in = params, lets, spec, has_in
         self.top = top                             # the top's class or a group's: no block of its own
         self.constants: dict[str, Any] = {}        # spec parameters written as their values
@@ -244,6 +245,7 @@ class SpecExprs:
                      and attr not in _SHAPELESS for n in _reads_through(text, let_reads)} - SAFE_ON_TOP
         if self.tracked:             # a parameter set from others the top computes as the spec: not held
             self.checked = names & (held | self.tracked[0].shaped - self.tracked[0].folded)
+            self.turned = self.checked & (self.tracked[0].shaped | set(self.g.meta.structure_reads))
             by_params = set(self.g.meta.structure_reads) - set(self.g.meta.nodes_structure_reads)
             kept = set(self.g.meta.structure_reads) - by_params | {
                 n for p, v in (self.g.meta.params or {}).items() if p not in self.let_exprs for n in _names_of(v)}
@@ -495,14 +497,15 @@ def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
     """The top class's width as `TopWidths` writes a choice and a floor, each part as `part`
     writes it: `a if test else b`, its test comparisons joined by and/or/not (a float there,
     DenseNet-CIFAR's `compression < 1`), `int(w * compression)`."""
-    if isinstance(node, ast.IfExp):
-        return ast.IfExp(part(node.test), part(node.body), part(node.orelse))
+    if isinstance(node, ast.IfExp):         # (a test of a parameter written as its value: as it decides)
+        return choice(part(node.test), part(node.body), part(node.orelse))
     if isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
-        return ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators])
+        return known_test(ast.Compare(part(node.left), node.ops, [part(c) for c in node.comparators]))
     if isinstance(node, ast.BoolOp):
-        return ast.BoolOp(node.op, [part(v) for v in node.values])
+        return bool_op(node.op, [part(v) for v in node.values])
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return ast.UnaryOp(node.op, part(node.operand))
+        inner = part(node.operand)
+        return ast.Constant(not inner.value) if isinstance(inner, ast.Constant) else ast.UnaryOp(node.op, inner)
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "int"
             and len(node.args) == 1 and not node.keywords):
         return ast.Call(ast.Name("int"), [part(node.args[0])], [])

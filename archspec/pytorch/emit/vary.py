@@ -57,14 +57,36 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
 def _any_fits(graph: Graph, planner: ClassPlanner, p: str, probe: bool, mine: list[str],
               texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool:
     """Parameter p fits the first of TRIES values from twice its own on that the spec builds (a
-    constraint `(depth - 4) % 6 == 0` holds at one of six in a row), within the bound."""
-    for value in _values((graph.meta.params or {})[p]):
-        if spent[0] + len(graph.nodes) > MAX_VARY_NODES:
-            return False
-        fits = _fits(graph, planner, (p, value), probe, mine, texts, spent)
+    constraint `(depth - 4) % 6 == 0` holds at one of six in a row), and, where a structure reads
+    it (`ClassPlan.turned`: a block's `when:`, a count), the value where a test of it turns
+    (`_turns`) where the spec builds with it, within the bound. (Not a width alone: PyramidNet's
+    alpha at 0 gives other classes, all its units as wide, and its top class builds that too.)"""
+    own = (graph.meta.params or {})[p]
+    fits = None
+    for value in _values(own):
+        fits = _fits_within(graph, planner, (p, value), probe, mine, texts, spent)
         if fits is not None:
-            return fits
-    return False
+            break
+    turns = _turns(own) if p in planner.root.turned else []
+    return bool(fits) and all(_fits_within(graph, planner, (p, value), probe, mine, texts, spent) is not False
+                              for value in turns)
+
+
+def _fits_within(graph: Graph, planner: ClassPlanner, varied: tuple[str, Any], probe: bool, mine: list[str],
+                 texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool | None:
+    """`_fits`, False past the bound."""
+    if spent[0] + len(graph.nodes) > MAX_VARY_NODES:
+        return False
+    return _fits(graph, planner, varied, probe, mine, texts, spent)
+
+
+def _turns(v: Any) -> list[Any]:
+    """A number's 0, of its type, other than its own: where a flag or a test of it turns
+    (DenseNet-CIFAR's `6 if bottleneck else 3`, the dense layer's `when: ${bn_size > 0}`), which
+    twice its own does not cross; it must fit where the spec builds with it. (Not 1, where a
+    class may well differ and the top class still build the spec's: a DenseBlock whose growth
+    is 1 writes `in_channels + i`.)"""
+    return [type(v)(0)] if type(v) in (int, float) and v else []
 
 
 def _depths(v: Any) -> bool:
