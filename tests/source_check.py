@@ -710,13 +710,14 @@ class _Checker:
                     _fail(s, "chained assignment")
                 if kind == "init_weights":
                     _fail(s, "assignment in init_weights")
+                total = kind == "__init__" and depth == 0 and self._row_total(s.value, names)
                 if kind == "forward" and isinstance(s.value, ast.ListComp):
                     self.mapping(s.value, names)
-                else:
+                elif not total:
                     self.expr(s.value, names)
                 if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
                     self.lists.add(s.targets[0].id)
-                elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
+                elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not total and not (
                         isinstance(s.targets[0], ast.Name) and _width(s.value)):
                     _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`, "
                              "a width)")
@@ -804,9 +805,13 @@ class _Checker:
         """__init__'s loop over a table of rows the class takes, as torchvision's MobileNetV2
         (emit/rowloop.py): `for t, c, n, s in rows:` / `for i in range(n):`, the table a name of the
         class's, the columns fresh names, the index a LOOP_INDICES name; the inner body exactly
-        `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and in_channels == c`, one
-        `layers.append(Block(...))` and `in_channels = c`, `in_channels` a local __init__ bound before."""
-        t, inner = s.target, s.body[0] if len(s.body) == 1 else None
+        `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and in_channels == c`,
+        optionally a drop-path rate (`row_rate`), one `layers.append(Block(...))`, `stage_block_id
+        += 1` after a rate, and `in_channels = c`, `in_channels` a local __init__ bound before. As
+        torchvision's EfficientNet, the outer body may be `stage = []`, the inner loop appending to
+        it, and `layers.append(nn.Sequential(*stage))`."""
+        t, staged = s.target, len(s.body) == 3
+        inner = s.body[1] if staged else s.body[0] if len(s.body) == 1 else None
         cols = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
         it = inner.iter if isinstance(inner, ast.For) else None
         if not (isinstance(s.iter, ast.Name) and s.iter.id in names and s.iter.id not in self.lists | {"self"}
@@ -816,29 +821,92 @@ class _Checker:
                 and inner.target.id in LOOP_INDICES and inner.target.id not in names | set(cols)
                 and isinstance(it, ast.Call) and _dump(it.func) == _dump(ast.Name("range", ast.Load()))
                 and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Name)
-                and it.args[0].id in cols and len(inner.body) in (3, 4)):
+                and it.args[0].id in cols and 3 <= len(inner.body) <= 6):
             _fail(s, "a for loop in __init__ other than a row table's `for t, c, n, s in rows: for i in range(n):`")
-        body, i = inner.body, inner.target.id
+        stage = self.row_stage(s, names | set(cols) | {inner.target.id}) if staged else None
+        self.row_body(inner, names, cols, stage)
+
+    def row_stage(self, s: ast.For, local: set[str]) -> str:
+        """A staged row loop's `stage = []` before its inner loop and `layers.append(nn.Sequential(
+        *stage))` after it, `layers` a list __init__ made: the row's list, now one of `lists`."""
+        first, last = s.body[0], s.body[2]
+        if not (_one_name(first) and self._index_name(first.targets[0].id, local)     # type: ignore[attr-defined]
+                and _dump(first.value) == _dump(ast.List([], ast.Load()))):             # type: ignore[attr-defined]
+            _fail(first, "a staged row loop's first statement other than `stage = []`")
+        stage = first.targets[0].id                                                       # type: ignore[attr-defined]
+        if not (isinstance(last, ast.Expr) and self._list_call(last.value, ("append",))
+                and _dump(last.value.args[0]) == _dump(ast.parse(f"nn.Sequential(*{stage})", mode="eval").body)):
+            _fail(last, "a staged row loop's last statement other than `layers.append(nn.Sequential(*stage))`")
+        self.lists.add(stage)
+        return stage
+
+    def row_body(self, inner: ast.For, names: set[str], cols: list[str], stage: str | None) -> None:
+        """A row loop's inner body (`row_loop`), its block appended to `stage` where staged."""
+        body = list(inner.body)
+        counter = body.pop(-2) if len(body) > 3 and isinstance(body[-2], ast.AugAssign) else None
         step, *flags, add, carry = body
-        local = names | set(cols) | {i}
+        i = inner.target.id                                                                # type: ignore[attr-defined]
+        local = names | set(cols) | {i} | ({stage} if stage else set())
         v = step.value if _one_name(step) else None      # type: ignore[attr-defined]
         col = v.body.id if isinstance(v, ast.IfExp) and isinstance(v.body, ast.Name) else None
         if not (col in cols and self._index_name(step.targets[0].id, local)      # type: ignore[attr-defined]
                 and _dump(v) == _dump(ast.parse(f"{col} if {i} == 0 else 1", mode="eval").body)):
             _fail(step, "a row loop's first statement other than `stride = s if i == 0 else 1`")
-        local.add(step.targets[0].id)
-        if not (_one_name(carry) and carry.targets[0].id in names
+        local.add(step.targets[0].id)                                                      # type: ignore[attr-defined]
+        if not (_one_name(carry) and carry.targets[0].id in names                          # type: ignore[attr-defined]
                 and carry.targets[0].id not in self.lists | {"self"} and isinstance(carry.value, ast.Name)
                 and carry.value.id in cols):
             _fail(carry, "a row loop's last statement other than `in_channels = c`")
+        rates = [f for f in flags if isinstance(f, ast.Assign) and isinstance(f.value, ast.BinOp)
+                 and isinstance(f.value.op, ast.Div)]
+        if len(rates) > 1 or bool(rates) != (counter is not None) or rates and flags[-1] is not rates[0]:
+            _fail(counter or rates[-1], "a row loop's rate other than one `sd_prob = ...` then `stage_block_id += 1`")
         for f in flags:
-            if not (_one_name(f) and self._index_name(f.targets[0].id, local) and any(_dump(f.value) == _dump(ast.parse(
-                    f"{step.targets[0].id} == 1 and {carry.targets[0].id} == {c}", mode="eval").body) for c in cols)):
+            if f in rates:
+                self.row_rate(f, counter, names, local)                                     # type: ignore[arg-type]
+            elif not (_one_name(f) and self._index_name(f.targets[0].id, local) and any(
+                    _dump(f.value) == _dump(ast.parse(f"{step.targets[0].id} == 1 and {carry.targets[0].id} == {c}",
+                                                      mode="eval").body) for c in cols)):  # type: ignore
                 _fail(f, "a row loop's flag other than `residual = stride == 1 and in_channels == c`")
-            local.add(f.targets[0].id)
-        if not (isinstance(add, ast.Expr) and self._list_call(add.value, ("append",))):
+            local.add(f.targets[0].id)                                                      # type: ignore[attr-defined]
+        if not (isinstance(add, ast.Expr) and self._list_call(add.value, ("append",))
+                and (stage is None or add.value.func.value.id == stage)):                 # type: ignore[attr-defined]
             _fail(add, "a row loop's body other than one `layers.append(Block(...))`")
         self.call(add.value, local)
+
+    def row_rate(self, f: ast.Assign, counter: ast.AugAssign, names: set[str], local: set[str]) -> None:
+        """A row loop's drop-path rate as torchvision's EfficientNet and ConvNeXt compute it:
+        `sd_prob = p * stage_block_id / total_stage_blocks` (or `/ (total_stage_blocks - 1.0)`), a
+        fresh name, p a parameter or local, the counter and total bound before the loop; the
+        counter stepped by `stage_block_id += 1`."""
+        e = f.value
+        num = e.left if isinstance(e, ast.BinOp) else None
+        den = e.right if isinstance(e, ast.BinOp) else None
+        total = den.left if isinstance(den, ast.BinOp) else den
+        ok = (_one_name(f) and self._index_name(f.targets[0].id, local) and isinstance(num, ast.BinOp)
+              and isinstance(num.op, ast.Mult) and isinstance(num.left, ast.Name) and isinstance(num.right, ast.Name)
+              and isinstance(total, ast.Name) and all(n.id in names and n.id not in self.lists | {"self"}
+                                                      for n in (num.left, num.right, total))
+              and (den is total or _dump(den) == _dump(ast.parse(f"{total.id} - 1.0", mode="eval").body)))
+        if not ok:
+            _fail(f, "a row loop's rate other than `sd_prob = p * stage_block_id / total_stage_blocks`")
+        if not (isinstance(counter.op, ast.Add) and isinstance(counter.target, ast.Name)
+                and counter.target.id == num.right.id and _dump(counter.value) == _dump(ast.Constant(1))):  # type: ignore
+            _fail(counter, "a row loop's counter step other than `stage_block_id += 1`")
+
+    def _row_total(self, e: ast.expr, names: set[str]) -> bool:
+        """`sum(row[5] for row in rows)`: the blocks of all rows of a table the class takes, the
+        column an int, the row a fresh name."""
+        g = e.args[0] if isinstance(e, ast.Call) and len(e.args) == 1 else None
+        if not (isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("sum", ast.Load())) and not e.keywords
+                and isinstance(g, ast.GeneratorExp) and len(g.generators) == 1):
+            return False
+        c = g.generators[0]
+        return (not c.ifs and not c.is_async and isinstance(c.target, ast.Name) and self._index_name(c.target.id, names)
+                and isinstance(c.iter, ast.Name) and c.iter.id in names and c.iter.id not in self.lists | {"self"}
+                and isinstance(g.elt, ast.Subscript) and isinstance(g.elt.slice, ast.Constant)
+                and type(g.elt.slice.value) is int
+                and _dump(g.elt) == _dump(ast.Subscript(ast.Name(c.target.id, ast.Load()), g.elt.slice, ast.Load())))
 
     def block_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over the top class's block sizes as torchvision's DenseNet (emit/

@@ -192,6 +192,37 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
             check_generated_source(mutant)
 
 
+def test_a_staged_row_loop_admits_only_its_own_shapes(built):
+    """EfficientNet-B0's features as torchvision's, a row loop whose rows are each an nn.Sequential
+    (`stage = []` ... `layers.append(nn.Sequential(*stage))`) and whose blocks take a drop-path rate
+    from the loop's counter over the rows' total (`sum(row[5] for row in rows)`), pass; another
+    total, list, rate, counter step or order, and a rate without its counter, are refused."""
+    text = built["efficientnet_b0"][1].read_text()
+    total, rate = "sum(row[5] for row in rows)", "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
+    step, add = "                stage_block_id += 1\n", "            layers.append(nn.Sequential(*stage))\n"
+    assert total in text and rate in text and step in text and add in text and "            stage = []\n" in text
+    check_generated_source(text)
+    _edits_refused(text, [(total, "sum(row[5] for row in dir())"), (total, "sum(row.x for row in rows)"),
+                          (total, "sum(row[5] for row in rows if row)"), (total, "max(row[5] for row in rows)"),
+                          (total, "sum(row[5] for self in rows)"), (total, "sum(row[n] for row in rows)"),
+                          ("            stage = []\n", "            stage = [nn.ReLU()]\n"),
+                          ("            stage = []\n", "            self = []\n"),
+                          (add, "            layers.append(nn.Sequential(*layers))\n"),
+                          (add, "            layers.append(nn.ModuleList(stage))\n"),
+                          ("                stage.append(Mbconv(", "                layers.append(Mbconv("),
+                          (rate, rate.replace("total_stage_blocks", "dir()")),
+                          (rate, rate.replace("total_stage_blocks", "(total_stage_blocks - 2.0)")),
+                          (rate, rate.replace("stochastic_depth *", "stochastic_depth.__class__ *")),
+                          (rate, rate.replace("sd_prob =", "num_classes =")),
+                          (rate, rate.replace("stage_block_id /", "i /")),
+                          (step, step.replace("+= 1", "+= 2")), (step, step.replace("+=", "-=")),
+                          (step, step.replace("stage_block_id", "num_classes")), (step, ""),
+                          (step, step + "                print(1)\n")])
+    looped = text.replace(rate, rate.replace("/ total_stage_blocks", "/ (total_stage_blocks - 1.0)"))
+    assert looped != text
+    check_generated_source(looped)          # ConvNeXt's `(total_stage_blocks - 1.0)`
+
+
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
     `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other

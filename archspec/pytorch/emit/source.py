@@ -202,7 +202,8 @@ class _ClassWriter:
         if self.root and call.fn == "nn.Sequential":
             mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
             slots = iter(mine)
-            if staged := rowed(self.g, c, call, mine, taken, params) or self._staged(c, call, mine, taken, params):
+            staged = rowed(self.g, c, call, mine, taken, params, self.plan.defaults)
+            if staged := staged or self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
             if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
                 return c.local, None, blocked
