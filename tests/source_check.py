@@ -263,6 +263,7 @@ class _Checker:
         self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
         self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
         self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
+        self.stages: set[str] = set()      # a depth loop's index (`depth_loop`)
         self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
         #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
 
@@ -299,6 +300,8 @@ class _Checker:
             return
         if (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
                 and node.value.id in names and _dump(node.slice) == _dump(LAST)):     # a ladder's `outs[-1]`
+            return
+        if not self.forward and self._width_item(node):          # a depth loop's `dims[0]`, `dims[i + 1]`
             return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
             if not self._item(node, names):
@@ -364,6 +367,16 @@ class _Checker:
             self.expr(node.operand, names)
             return
         _fail(node, f"{type(node).__name__} expression")
+
+    def _width_item(self, node) -> bool:
+        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a depth loop
+        writes a width: by index 0 or -1 (the first, the last), or `[i + 1]`, i a depth loop's index."""
+        k = node.slice if isinstance(node, ast.Subscript) else None
+        index = k is not None and _dump(k) in (_dump(ast.Constant(0)), _dump(LAST)) or isinstance(
+            k, ast.BinOp) and isinstance(k.op, ast.Add) and isinstance(k.left, ast.Name) and k.left.id in self.stages \
+            and _dump(k.right) == _dump(ast.Constant(1))
+        return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+                and node.value.id in self.tuples and node.value.id not in self.lists and index)
 
     def _item(self, node, names: set[str]) -> bool:
         """forward's item of a list it holds, `x[1]`: a local by a constant index."""
@@ -743,6 +756,9 @@ class _Checker:
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
                     and isinstance(s.iter, ast.Name):
                 self.row_loop(s, names)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
+                    and _zipped(s.iter):
+                self.depth_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple):
                 self.block_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
@@ -896,8 +912,11 @@ class _Checker:
 
     def _row_total(self, e: ast.expr, names: set[str]) -> bool:
         """`sum(row[5] for row in rows)`: the blocks of all rows of a table the class takes, the
-        column an int, the row a fresh name."""
+        column an int, the row a fresh name; or `sum(depths)`, a tuple of ints the class takes."""
         g = e.args[0] if isinstance(e, ast.Call) and len(e.args) == 1 else None
+        if isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("sum", ast.Load())) and not e.keywords \
+                and isinstance(g, ast.Name):        # a depth loop's `sum(depths)`
+            return g.id in self.tuples and g.id not in self.lists
         if not (isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("sum", ast.Load())) and not e.keywords
                 and isinstance(g, ast.GeneratorExp) and len(g.generators) == 1):
             return False
@@ -907,6 +926,47 @@ class _Checker:
                 and isinstance(g.elt, ast.Subscript) and isinstance(g.elt.slice, ast.Constant)
                 and type(g.elt.slice.value) is int
                 and _dump(g.elt) == _dump(ast.Subscript(ast.Name(c.target.id, ast.Load()), g.elt.slice, ast.Load())))
+
+    def depth_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over two tuples of ints the class takes, as torchvision's ConvNeXt
+        (emit/depthloop.py): `for i, (dim, depth) in enumerate(zip(dims, depths)):`, the index a
+        LOOP_INDICES name, the others fresh; its body exactly `stage = []`, `for _ in range(depth):`
+        over a drop-path rate (`row_rate`), `stage.append(Block(...))` and `stage_block_id += 1`, then
+        `layers.append(nn.Sequential(*stage))` (`row_stage`) and `if i != len(dims) - 1:` over one
+        `layers.append(Module(...))`."""
+        t, it = s.target, s.iter.args[0] if isinstance(s.iter, ast.Call) and s.iter.args else None
+        pair = t.elts[1] if isinstance(t, ast.Tuple) and len(t.elts) == 2 else None
+        lists = [a.id for a in it.args if isinstance(a, ast.Name)] if isinstance(it, ast.Call) else []
+        fresh = [e.id for e in pair.elts if isinstance(e, ast.Name)] if isinstance(pair, ast.Tuple) else []
+        i = t.elts[0].id if isinstance(t, ast.Tuple) and isinstance(t.elts[0], ast.Name) else ""
+        inner, last = (s.body[1], s.body[3]) if len(s.body) == 4 else (None, None)
+        if not (i in LOOP_INDICES and i not in names and len(fresh) == 2 == len(lists) == len(it.args)  # type: ignore
+                and len(set(fresh)) == 2 and all(self._index_name(n, names | {i}) for n in fresh)
+                and len(set(lists)) == 2 and all(n in self.tuples and n not in self.lists for n in lists)
+                and not s.orelse and isinstance(inner, ast.For) and not inner.orelse
+                and _dump(inner.target) == _dump(ast.Name("_", ast.Store()))
+                and _dump(inner.iter) == _dump(ast.parse(f"range({fresh[1]})", mode="eval").body)
+                and len(inner.body) == 3 and isinstance(last, ast.If) and not last.orelse and len(last.body) == 1
+                and _dump(last.test) == _dump(ast.parse(f"{i} != len({lists[0]}) - 1", mode="eval").body)):
+            _fail(s, "a for loop in __init__ other than a depth loop's `for i, (dim, depth) in enumerate(zip(dims, "
+                     "depths)):`")
+        local = names | {i, *fresh}
+        stage = self.row_stage(s, local)
+        local.add(stage)
+        rate, add, counter = inner.body                                                    # type: ignore[union-attr]
+        if not (isinstance(rate, ast.Assign) and isinstance(counter, ast.AugAssign) and isinstance(add, ast.Expr)
+                and self._list_call(add.value, ("append",)) and add.value.func.value.id == stage):  # type: ignore
+            _fail(inner, "a depth loop's blocks other than `sd_prob = ...`, `stage.append(Block(...))`, "  # type: ignore
+                         "`stage_block_id += 1`")
+        self.row_rate(rate, counter, names, local)                                         # type: ignore[arg-type]
+        self.call(add.value, local | {rate.targets[0].id})                                  # type: ignore
+        down = last.body[0]                                                                 # type: ignore[union-attr]
+        if not (isinstance(down, ast.Expr) and self._list_call(down.value, ("append",))
+                and down.value.func.value.id != stage):                                    # type: ignore
+            _fail(down, "a depth loop's layer between stages other than one `layers.append(Module(...))`")
+        self.stages.add(i)
+        self.call(down.value, local)                                                        # type: ignore
+        self.stages.discard(i)
 
     def block_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over the top class's block sizes as torchvision's DenseNet (emit/
@@ -1252,6 +1312,13 @@ def _appends(s: ast.stmt, names: set[str]) -> bool:
     return (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
             and isinstance(c.func.value, ast.Name) and c.func.value.id in names and not c.keywords
             and len(c.args) == 1 and isinstance(c.args[0], ast.Name))
+
+
+def _zipped(e: ast.expr) -> bool:
+    """`enumerate(zip(...))`: a depth loop's iterable."""
+    return (isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("enumerate", ast.Load())) and len(e.args) == 1
+            and not e.keywords and isinstance(e.args[0], ast.Call) and not e.args[0].keywords
+            and _dump(e.args[0].func) == _dump(ast.Name("zip", ast.Load())))
 
 
 def _one_name(s: ast.stmt) -> bool:

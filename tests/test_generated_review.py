@@ -186,7 +186,8 @@ def _literal_counts(top: ast.ClassDef, params: dict) -> list[str]:
             if all(type(x) is int for x in col):
                 sums.setdefault(sum(col), f"the sum of {k}'s column {c}")
     out = []
-    for node in ast.walk(init) if init else ():
+    for node in sorted(ast.walk(init), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))) \
+            if init else ():
         if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant)
                 and type(node.right.value) in (int, float) and any(
                     isinstance(n, ast.Name) and n.id in taken for n in ast.walk(node.left))):
@@ -687,30 +688,6 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 KNOWN: dict[str, list[str]] = {
     'vgg16_c': [        # C's 1x1 convs break the units' likeness: its features stay written out (emit/stageloop.py)
         "unrolled-repeat: VGG16C: nn.Sequential(...) holds 10 x nn.Conv2d(...), nn.ReLU(...) one by one",
-    ],
-    'convnext_tiny': [   # the stages written out, not yet torchvision's block_setting loop
-        "literal-count: ConvNeXtTiny: line 106: stochastic_depth * j / 17.0 divides by 17.0, sum(depths) - 1",
-        "literal-count: ConvNeXtTiny: line 116: stochastic_depth * (3 + j) / 17.0 divides by 17.0, sum(depths) - 1",
-        "literal-count: ConvNeXtTiny: line 126: stochastic_depth * (6 + j) / 17.0 divides by 17.0, sum(depths) - 1",
-        "literal-count: ConvNeXtTiny: line 136: stochastic_depth * (15 + j) / 17.0 divides by 17.0, sum(depths) - 1",
-    ],
-    'convnext_small': [   # the stages written out, not yet torchvision's block_setting loop
-        "literal-count: ConvNeXtSmall: line 106: stochastic_depth * j / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtSmall: line 116: stochastic_depth * (3 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtSmall: line 126: stochastic_depth * (6 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtSmall: line 136: stochastic_depth * (33 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-    ],
-    'convnext_base': [   # the stages written out, not yet torchvision's block_setting loop
-        "literal-count: ConvNeXtBase: line 106: stochastic_depth * j / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtBase: line 116: stochastic_depth * (3 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtBase: line 126: stochastic_depth * (6 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtBase: line 136: stochastic_depth * (33 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-    ],
-    'convnext_large': [   # the stages written out, not yet torchvision's block_setting loop
-        "literal-count: ConvNeXtLarge: line 106: stochastic_depth * j / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtLarge: line 116: stochastic_depth * (3 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtLarge: line 126: stochastic_depth * (6 + j) / 35.0 divides by 35.0, sum(depths) - 1",
-        "literal-count: ConvNeXtLarge: line 136: stochastic_depth * (33 + j) / 35.0 divides by 35.0, sum(depths) - 1",
     ],
     'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
         "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",

@@ -223,6 +223,41 @@ def test_a_staged_row_loop_admits_only_its_own_shapes(built):
     check_generated_source(looped)          # ConvNeXt's `(total_stage_blocks - 1.0)`
 
 
+def test_a_depth_loop_admits_only_its_own_shapes(built):
+    """ConvNeXt-T's features as torchvision's, `for i, (dim, depth) in enumerate(zip(dims, depths)):`
+    over the two tuples the class takes, a stage of blocks with their drop-path rate, then a
+    downsampling layer under `if i != len(dims) - 1:`, widths read as `dims[0]`, `dims[i + 1]`,
+    `dims[-1]`, pass; another iterable, target, test, count, item, statement or list are refused."""
+    text = built["convnext_tiny"][1].read_text()
+    head = "        for i, (dim, depth) in enumerate(zip(dims, depths)):\n"
+    test, inner = "            if i != len(dims) - 1:\n", "            for _ in range(depth):\n"
+    assert head in text and test in text and inner in text and "sum(depths)" in text
+    check_generated_source(text)
+    _edits_refused(text, [(head, head.replace("zip(dims, depths)", "zip(dims, dir())")),
+                          (head, head.replace("zip(dims, depths)", "zip(dims, dims)")),
+                          (head, head.replace("enumerate(", "reversed(")),
+                          (head, head.replace("for i,", "for self,")),
+                          (head, head.replace("(dim, depth)", "(dim, dims)")),
+                          (test, test.replace("len(dims) - 1", "len(dims) - 2")),
+                          (test, test.replace("len(dims)", "len(dir())")),
+                          (inner, inner.replace("range(depth)", "range(dim)")),
+                          (inner, inner.replace("for _ in", "for k in")),
+                          ("sum(depths)", "sum(dir())"), ("sum(depths)", "sum(layers)"),
+                          ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[i + 2], 2, stride=2)"),
+                          ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[depth], 2, stride=2)"),
+                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[1], 4, stride=4)"),
+                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[i + 1], 4, stride=4)"),
+                          ("nn.Linear(dims[-1], num_classes)", "nn.Linear(layers[-1], num_classes)"),
+                          ("                stage_block_id += 1\n", ""),
+                          ("                stage.append(Cnblock(", "                layers.append(Cnblock("),
+                          ("                stage.append(Cnblock(", "                print(Cnblock("),
+                          ("            layers.append(nn.Sequential(*stage))\n",
+                           "            layers.append(nn.Sequential(*layers))\n"),
+                          (test + "                layers.append(\n", test + "                stage.append(\n"),
+                          (test, test + "                print(i)\n"),
+                          (test, "            print(i)\n" + test)])
+
+
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
     `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other

@@ -837,6 +837,36 @@ def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
             assert torch.equal(ours(x), spec(x)), rows
 
 
+@pytest.mark.parametrize("name", ["convnext_tiny", pytest.param("convnext_base", marks=pytest.mark.slow)])
+def test_convnext_takes_its_dims_and_depths_as_torchvision_s_loop(name):
+    """ConvNeXt's features, torchvision's loop over its block_setting (emit/depthloop.py): a stage
+    of `depth` blocks of `dim` channels, a downsampling layer between two, each block's drop-path
+    rate `stochastic_depth * stage_block_id / (total_stage_blocks - 1.0)` from the counter over
+    `sum(depths)`; the stem's width `dims[0]`, the classifier's `dims[-1]`. Built with other depths
+    and widths it is the spec built with them: the state_dict's shapes in order, the same outputs
+    with the same weights, each block's rate the spec's."""
+    text = emit(analyze(str(SPECS / f"{name}.yaml")))
+    assert ("        total_stage_blocks = sum(depths)\n        stage_block_id = 0\n"
+            "        for i, (dim, depth) in enumerate(zip(dims, depths)):\n            stage = []\n"
+            "            for _ in range(depth):\n"
+            "                sd_prob = stochastic_depth * stage_block_id / (total_stage_blocks - 1.0)\n") in text
+    assert "nn.Conv2d(3, dims[0], 4, stride=4)" in text and "nn.Linear(dims[-1], num_classes)" in text
+    check_generated_source(text)
+    cls = _model_class(name)
+    for chosen in ({"depths": [2, 2, 4, 2]}, {"dims": [24, 40, 56, 72], "depths": [1, 3, 2, 2],
+                                              "stochastic_depth": 0.3}):
+        ours = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in chosen.items()}).train()
+        g = analyze(str(SPECS / f"{name}.yaml"), **chosen)
+        assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
+        spec = archspec.compile(SPECS / f"{name}.yaml", **chosen).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        rates = [[m.p for m in net.modules() if type(m).__name__ == "StochasticDepth"] for net in (ours, spec)]
+        assert rates[0] == rates[1] and len(rates[0]) == sum(chosen["depths"]) and rates[0][-1] > 0, chosen
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            assert torch.equal(ours.eval()(x), spec(x)), chosen
+
+
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
     after a transition is the next block's input as the emitter writes it, the transition's input in

@@ -167,14 +167,14 @@ def loop_lines(target: str, loop: RowLoop, config: str, members: list[Call], slo
     input) written as the width the loop carried on; `names` the free locals."""
     layers, width = names["layers"], names["in_channels"]
     lines = [f"        {layers} = []"]
-    lines += [_append(layers, m, s, render) for m, s in zip(members[:loop.start], slots[:loop.start])]
+    lines += [append_line(layers, m, s, render) for m, s in zip(members[:loop.start], slots[:loop.start])]
     lines += [f"        {width} = {loop.first}", *_loop(loop, config, names, render)]
     last = loop.rows[-1][loop.out]
     for m, s in zip(members[loop.end:], slots[loop.end:]):
         first = next((k for k, (n, v) in enumerate(_numbers(m)) if n.endswith("in_channels")), None)
         mine = [width if k == first and v == last and t is None else t
                 for k, ((_, v), t) in enumerate(zip(_numbers(m), s))]
-        lines.append(_append(layers, m, mine, render))
+        lines.append(append_line(layers, m, mine, render))
     if any(len(x) > WIDTH for line in lines for x in line.split("\n")):
         return []
     return lines + [f"        self.{target} = nn.Sequential(*{layers})"]
@@ -204,13 +204,14 @@ def _loop(loop: RowLoop, config: str, names: dict[str, str], render: Render) -> 
     return lines + [f"            {names['layers']}.append(nn.Sequential(*{add}))" for _ in [loop.staged] if _]
 
 
-def _append(layers: str, m: Call, slots: Slots, render: Render) -> str:
+def append_line(layers: str, m: Call, slots: Slots, render: Render, indent: int = 8) -> str:
     """`layers.append(Module(...))` laid out as ruff does: on one line, else the call exploded
     inside the parentheses."""
-    one = render(m, slots, " " * 8, len(layers) + 15, 1)
+    ind = " " * indent
+    one = render(m, slots, ind, len(layers) + 15 + indent - 8, 1)
     if "\n" not in one:
-        return f"        {layers}.append({one})"
-    return f"        {layers}.append(\n            {render(m, slots, ' ' * 12, 0, 0)}\n        )"
+        return f"{ind}{layers}.append({one})"
+    return f"{ind}{layers}.append(\n{ind}    {render(m, slots, ind + ' ' * 4, 0, 0)}\n{ind})"
 
 
 def _numbers(call: Call) -> list[tuple[str, Any]]:
@@ -228,17 +229,21 @@ def local_names(taken: Namespace, config: str, columns: tuple[str, ...]) -> dict
     return {n: str(taken.first(n)) for n in wanted}
 
 
-def _rates(members: list[Call], slots: list[Slots], defaults: dict[str, Any]) -> tuple[Rate, ...]:
-    """The drop-path rates the run's blocks may take (`RowLoop.rate`): the one argument the
-    members' written numbers are, each reading one float parameter of the top class (and the
-    spec's index), over the blocks of all rows or all but one."""
-    written = {(n, t) for m, s in zip(members, slots) for (n, _), t in zip(_numbers(m), s) if t is not None}
-    params = {p for _, t in written for p in _names(t) if isinstance(defaults.get(p), float)}
-    arg = {_member(n)[1] for n, _ in written}
-    if len(params) != 1 or len(arg) != 1:
+def rates(members: list[Call], slots: list[Slots], defaults: dict[str, Any]) -> tuple[Rate, ...]:
+    """The drop-path rates the run's blocks may take (`RowLoop.rate`): the one argument whose
+    written numbers differ from block to block, each reading one float parameter of the top class
+    (and the spec's index), over the blocks of all rows or all but one."""
+    written: dict[str, set[str]] = {}
+    for m, s in zip(members, slots):
+        for (n, _), t in zip(_numbers(m), s):
+            if t is not None:
+                written.setdefault(member(n)[1], set()).add(t)
+    varying = [a for a, texts in written.items() if len(texts) > 1]
+    params = {p for a in varying for t in written[a] for p in _names(t) if isinstance(defaults.get(p), float)}
+    if len(params) != 1 or len(varying) != 1:
         return ()
-    p, a = params.pop(), arg.pop()
-    return tuple((a, p, defaults[p], offset) for offset in (0.0, 1.0))
+    p = params.pop()
+    return tuple((varying[0], p, defaults[p], offset) for offset in (0.0, 1.0))
 
 
 def _written(loop: RowLoop, slots: list[Slots], members: list[Call]) -> bool:
@@ -249,25 +254,31 @@ def _written(loop: RowLoop, slots: list[Slots], members: list[Call]) -> bool:
     for k, (m, s) in enumerate(zip(members, slots)):
         run = loop.start <= k < loop.end
         for (n, _), t in zip(_numbers(m), s):
-            place, arg = _member(n)
+            place, arg = member(n)
             if t is None:
                 continue
             if not (loop.rate and run and arg == loop.rate[0]):
                 return False
             b = at + (place if loop.staged else 0)
-            index = _names(t) - {loop.rate[1]}
-            if len(index) > 1 or any(_value(t, {loop.rate[1]: p, **dict.fromkeys(index, places[b])}) != p * b / total
-                                     for p in (0.37, 1.0)):
+            if not rate_is(t, loop.rate[1], b, places[b], total):
                 return False
         at += (len(m.args) if loop.staged else 1) if run else 0
     return True
 
 
-def _member(name: str) -> tuple[int, str]:
+def rate_is(text: str, p: str, b: int, place: int, total: float) -> bool:
+    """`text` is block b's rate `p * b / total` for any p, the spec's index (its one other name)
+    the block's place in its stage."""
+    index = _names(text) - {p}
+    return len(index) <= 1 and all(_value(text, {p: x, **dict.fromkeys(index, place)}) == x * b / total
+                                   for x in (0.37, 1.0))
+
+
+def member(name: str) -> tuple[int, str]:
     """(the block's place in its nn.Sequential, its argument) of a number's name (`_numbers`:
-    `_1_stochastic_depth_prob` in a row's nn.Sequential, `stochastic_depth_prob` in a block)."""
-    m = re.fullmatch(r"_(\d+)_(\w+)", name)
-    return (int(m[1]), m[2]) if m else (0, name)
+    `_1_stochastic_depth_prob` in a row's nn.Sequential, `_stochastic_depth_prob` in a block)."""
+    m = re.fullmatch(r"_(?:(\d+)_)?(\w+)", name)
+    return (int(m[1] or 0), m[2]) if m else (0, name)
 
 
 def _value(text: str, env: dict[str, Any]) -> Any:
@@ -289,14 +300,14 @@ def _names(text: str) -> set[str]:
 def rowed(g: Graph, c: Child, call: Call, slots: Slots, taken: Namespace, params: list[str],
           defaults: dict[str, Any]) -> str | None:
     """The top class's nn.Sequential child `call` (its numbers all written as values: `slots`,
-    but for the blocks' drop-path rates, `_rates`) with a run of blocks built by a loop over the
+    but for the blocks' drop-path rates, `rates`) with a run of blocks built by a loop over the
     spec's row table, the table added to `params`; None where no loop builds it."""
     members = [m for _, m in call.args]
     if not all(isinstance(m, Call) for m in members):
         return None
     counts = [len(_numbers(m)) for m in members]
     per = [slots[sum(counts[:k]):sum(counts[:k + 1])] for k in range(len(counts))]
-    found = row_loop(g, c.local, members, _rates(members, per, defaults))
+    found = row_loop(g, c.local, members, rates(members, per, defaults))
     if found is None:
         return None
     config, loop = found

@@ -14,6 +14,7 @@ from ...ops.base import Call, literal
 from ...version import __version__
 from .blockloop import VAR, aliased, block_loop, loop_source, used_lets
 from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
+from .depthloop import INPUTS, depthed, widths_named
 from .exchange import listed
 from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
@@ -164,6 +165,7 @@ class _ClassWriter:
         optional = [f"{o}=None" for o in self.plan.optional]
         lines = ["        super().__init__()"]
         self.alias: tuple[str, int] | None = None      # the last width of a block loop (emit/blockloop.py)
+        self.last: tuple[str, int] | None = None       # the last width of a stage loop (emit/depthloop.py)
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
@@ -205,8 +207,14 @@ class _ClassWriter:
             staged = rowed(self.g, c, call, mine, taken, params, self.plan.defaults)
             if staged := staged or self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
+            if (depths := depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)) is not None:
+                self.last = depths[1]
+                return c.local, None, depths[0]
             if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
                 return c.local, None, blocked
+        if self.last:       # a child after a stage loop: its input width the loop's last (`dims[-1]`)
+            n = len(ClassPlanner.numbers_in(call))
+            slots = iter(widths_named(call, list(itertools.islice(slots, n)), self.last[1], self.last[0], INPUTS))
         if self.alias:
             values = [v for _, v in ClassPlanner.numbers_in(call)]
             slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *self.alias))
