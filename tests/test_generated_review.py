@@ -50,6 +50,9 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
   network sets through its own): DenseNet121's `bn_size`; nor a list of one such int, uniform
   (ResNet-18's stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes);
+- literal-count: the top class divides a value of its parameters by a literal (EfficientNet's
+  `stochastic_depth * 3 / 16`, ConvNeXt's `stochastic_depth * (3 + j) / 17.0`: a drop-path rate
+  over a count of blocks the configuration gives, which torchvision's loop counts, `sum(depths)`);
 - block-param: a block's class whose constructor does not take one of the block's own `params:`
   (DenseNet's Transition took `out_channels`, its caller computing `// 2`, not `compression`;
   HRNet's exchange wrote `range(2)` for `blocks`). Not a finding: a parameter no node of the

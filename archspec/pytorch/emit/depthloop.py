@@ -205,7 +205,7 @@ def depthed(c: Child, call: Call, slots: Slots, taken: Namespace, params: list[s
     counts = [len(_numbers(m)) for m in members]
     per = [slots[sum(counts[:k]):sum(counts[:k + 1])] for k in range(len(counts))]
     loop = depth_loop(members, spec, rates(members, per, defaults))
-    if loop is None or not written(loop, per, members) or any(n in p.split("=")[0] for n in loop.names for p in params):
+    if loop is None or not written(loop, per, members) or any(p.split("=")[0] in loop.names for p in params):
         return None
     wanted = ("layers", "i", "dim", "depth", "stage", "sd_prob", "total_stage_blocks", "stage_block_id", *loop.names)
     if not all(taken.usable(n) for n in wanted):
