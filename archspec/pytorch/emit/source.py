@@ -194,7 +194,7 @@ class _ClassWriter:
             return c.local, None, "\n".join(self._chain(c, slots))
         call = self.planner.ctor(c)
         if c.local in self.plan.guards and call is not None:
-            return c.local, None, "\n".join(self._guarded(c.local, call, slots))
+            return c.local, None, "\n".join(guarded(c.local, self.plan.guards[c.local], call, slots))
         if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
             flag, negated = self.plan.flags[c.local]
             return c.local, None, (f"        self.{c.local} = {render_call(call, iter(()), '')} if "
@@ -273,21 +273,6 @@ class _ClassWriter:
         params.append(default(config, found.counts))
         return "\n".join(lines)
 
-    def _guarded(self, local: str, call: Call, slots: Iterator[str | None]) -> list[str]:
-        """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out
-        as ruff does: on one line, else in parentheses, the test on a line of its own where the
-        whole does not fit on one."""
-        mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
-        head, test = f"        self.{local} = ", f"if {self.plan.guards[local]} else None"
-        one = render_call(call, iter(mine), "        ", len(head) - 8, len(test) + 1)
-        if "\n" not in one and len(head) + len(one) + 1 + len(test) <= WIDTH:
-            return [f"{head}{one} {test}"]
-        inner = render_call(call, iter(mine), " " * 12)
-        if "\n" not in inner and 12 + len(inner) + 1 + len(test) <= WIDTH:
-            return [f"{head}(", f"            {inner} {test}", "        )"]
-        return [f"{head}(", f"            {inner}", f"            if {self.plan.guards[local]}",
-                "            else None", "        )"]
-
     def _chain(self, c: Child, slots: Iterator[str | None]) -> list[str]:
         """An nn.Sequential child whose members some instances lack, built member by member
         (`members.chain_lines`), in a list named as torchvision's (`layers`)."""
@@ -359,3 +344,19 @@ class _ClassWriter:
             return (f"a dict of the outputs {outs}; in eval mode the training-only ones are left out "
                     "(a tensor where one output is left)")
         return f"a dict of the outputs {outs}"
+
+
+def guarded(local: str, guard: str, call: Call, slots: Iterator[str | None]) -> list[str]:
+    """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out
+    as ruff does: on one line, else in parentheses, the test on a line of its own where the
+    whole does not fit on one."""
+    mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
+    head, test = f"        self.{local} = ", f"if {guard} else None"
+    one = render_call(call, iter(mine), "        ", len(head) - 8, len(test) + 1)
+    if "\n" not in one and len(head) + len(one) + 1 + len(test) <= WIDTH:
+        return [f"{head}{one} {test}"]
+    inner = render_call(call, iter(mine), " " * 12)
+    if "\n" not in inner and 12 + len(inner) + 1 + len(test) <= WIDTH:
+        return [f"{head}(", f"            {inner} {test}", "        )"]
+    return [f"{head}(", f"            {inner}", f"            if {guard}",
+            "            else None", "        )"]
