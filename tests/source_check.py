@@ -264,6 +264,7 @@ class _Checker:
         self.maybe: set[str] = set()       # forward's inputs that default to None (`shortcut=None`)
         self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
         self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
+        self.stages: set[str] = set()      # a depth loop's index (`depth_loop`)
         self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
         #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
 
@@ -300,6 +301,8 @@ class _Checker:
             return
         if (self.forward and isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
                 and node.value.id in names and _dump(node.slice) == _dump(LAST)):     # a ladder's `outs[-1]`
+            return
+        if not self.forward and self._width_item(node):          # a depth loop's `dims[0]`, `dims[i + 1]`
             return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
             if not self._item(node, names):
@@ -365,6 +368,16 @@ class _Checker:
             self.expr(node.operand, names)
             return
         _fail(node, f"{type(node).__name__} expression")
+
+    def _width_item(self, node) -> bool:
+        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a depth loop
+        writes a width: by index 0 or -1 (the first, the last), or `[i + 1]`, i a depth loop's index."""
+        k = node.slice if isinstance(node, ast.Subscript) else None
+        index = k is not None and _dump(k) in (_dump(ast.Constant(0)), _dump(LAST)) or isinstance(
+            k, ast.BinOp) and isinstance(k.op, ast.Add) and isinstance(k.left, ast.Name) and k.left.id in self.stages \
+            and _dump(k.right) == _dump(ast.Constant(1))
+        return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+                and node.value.id in self.tuples and node.value.id not in self.lists and index)
 
     def _item(self, node, names: set[str]) -> bool:
         """forward's item of a list it holds, `x[1]`: a local by a constant index."""
@@ -711,17 +724,18 @@ class _Checker:
                     _fail(s, "chained assignment")
                 if kind == "init_weights":
                     _fail(s, "assignment in init_weights")
+                total = kind == "__init__" and depth == 0 and self._row_total(s.value, names)
                 if kind == "forward" and isinstance(s.value, ast.ListComp):
                     self.mapping(s.value, names)
                 elif kind == "__init__" and isinstance(s.targets[0], ast.Attribute) and _let_test(s.value):
                     for n in ast.walk(s.value):     # a `let:` the class decides, kept for forward's flag
                         if isinstance(n, ast.Name):     # (`self.residual = stride == 1`)
                             self.expr(n, names)
-                else:
+                elif not total:
                     self.expr(s.value, names)
                 if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
                     self.lists.add(s.targets[0].id)
-                elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not (
+                elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not total and not (
                         isinstance(s.targets[0], ast.Name) and _width(s.value)):
                     _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`, "
                              "a width)")
@@ -753,6 +767,9 @@ class _Checker:
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
                     and _zip_of(s.iter):
                 self.stage_loop(s, names)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
+                    and _zipped(s.iter):
+                self.depth_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple):
                 self.block_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
@@ -824,9 +841,13 @@ class _Checker:
         """__init__'s loop over a table of rows the class takes, as torchvision's MobileNetV2
         (emit/rowloop.py): `for t, c, n, s in rows:` / `for i in range(n):`, the table a name of the
         class's, the columns fresh names, the index a LOOP_INDICES name; the inner body exactly
-        `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and in_channels == c`, one
-        `layers.append(Block(...))` and `in_channels = c`, `in_channels` a local __init__ bound before."""
-        t, inner = s.target, s.body[0] if len(s.body) == 1 else None
+        `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and in_channels == c`,
+        optionally a drop-path rate (`row_rate`), one `layers.append(Block(...))`, `stage_block_id
+        += 1` after a rate, and `in_channels = c`, `in_channels` a local __init__ bound before. As
+        torchvision's EfficientNet, the outer body may be `stage = []`, the inner loop appending to
+        it, and `layers.append(nn.Sequential(*stage))`."""
+        t, staged = s.target, len(s.body) == 3
+        inner = s.body[1] if staged else s.body[0] if len(s.body) == 1 else None
         cols = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
         it = inner.iter if isinstance(inner, ast.For) else None
         if not (isinstance(s.iter, ast.Name) and s.iter.id in names and s.iter.id not in self.lists | {"self"}
@@ -836,29 +857,136 @@ class _Checker:
                 and inner.target.id in LOOP_INDICES and inner.target.id not in names | set(cols)
                 and isinstance(it, ast.Call) and _dump(it.func) == _dump(ast.Name("range", ast.Load()))
                 and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Name)
-                and it.args[0].id in cols and len(inner.body) in (3, 4)):
+                and it.args[0].id in cols and 3 <= len(inner.body) <= 6):
             _fail(s, "a for loop in __init__ other than a row table's `for t, c, n, s in rows: for i in range(n):`")
-        body, i = inner.body, inner.target.id
+        stage = self.row_stage(s, names | set(cols) | {inner.target.id}) if staged else None
+        self.row_body(inner, names, cols, stage)
+
+    def row_stage(self, s: ast.For, local: set[str]) -> str:
+        """A staged row loop's `stage = []` before its inner loop and `layers.append(nn.Sequential(
+        *stage))` after it, `layers` a list __init__ made: the row's list, now one of `lists`."""
+        first, last = s.body[0], s.body[2]
+        if not (_one_name(first) and self._index_name(first.targets[0].id, local)     # type: ignore[attr-defined]
+                and _dump(first.value) == _dump(ast.List([], ast.Load()))):             # type: ignore[attr-defined]
+            _fail(first, "a staged row loop's first statement other than `stage = []`")
+        stage = first.targets[0].id                                                       # type: ignore[attr-defined]
+        if not (isinstance(last, ast.Expr) and self._list_call(last.value, ("append",))
+                and _dump(last.value.args[0]) == _dump(ast.parse(f"nn.Sequential(*{stage})", mode="eval").body)):
+            _fail(last, "a staged row loop's last statement other than `layers.append(nn.Sequential(*stage))`")
+        self.lists.add(stage)
+        return stage
+
+    def row_body(self, inner: ast.For, names: set[str], cols: list[str], stage: str | None) -> None:
+        """A row loop's inner body (`row_loop`), its block appended to `stage` where staged."""
+        body = list(inner.body)
+        counter = body.pop(-2) if len(body) > 3 and isinstance(body[-2], ast.AugAssign) else None
         step, *flags, add, carry = body
-        local = names | set(cols) | {i}
+        i = inner.target.id                                                                # type: ignore[attr-defined]
+        local = names | set(cols) | {i} | ({stage} if stage else set())
         v = step.value if _one_name(step) else None      # type: ignore[attr-defined]
         col = v.body.id if isinstance(v, ast.IfExp) and isinstance(v.body, ast.Name) else None
         if not (col in cols and self._index_name(step.targets[0].id, local)      # type: ignore[attr-defined]
                 and _dump(v) == _dump(ast.parse(f"{col} if {i} == 0 else 1", mode="eval").body)):
             _fail(step, "a row loop's first statement other than `stride = s if i == 0 else 1`")
-        local.add(step.targets[0].id)
-        if not (_one_name(carry) and carry.targets[0].id in names
+        local.add(step.targets[0].id)                                                      # type: ignore[attr-defined]
+        if not (_one_name(carry) and carry.targets[0].id in names                          # type: ignore[attr-defined]
                 and carry.targets[0].id not in self.lists | {"self"} and isinstance(carry.value, ast.Name)
                 and carry.value.id in cols):
             _fail(carry, "a row loop's last statement other than `in_channels = c`")
+        rates = [f for f in flags if isinstance(f, ast.Assign) and isinstance(f.value, ast.BinOp)
+                 and isinstance(f.value.op, ast.Div)]
+        if len(rates) > 1 or bool(rates) != (counter is not None) or rates and flags[-1] is not rates[0]:
+            _fail(counter or rates[-1], "a row loop's rate other than one `sd_prob = ...` then `stage_block_id += 1`")
         for f in flags:
-            if not (_one_name(f) and self._index_name(f.targets[0].id, local) and any(_dump(f.value) == _dump(ast.parse(
-                    f"{step.targets[0].id} == 1 and {carry.targets[0].id} == {c}", mode="eval").body) for c in cols)):
+            if f in rates:
+                self.row_rate(f, counter, names, local)                                     # type: ignore[arg-type]
+            elif not (_one_name(f) and self._index_name(f.targets[0].id, local) and any(
+                    _dump(f.value) == _dump(ast.parse(f"{step.targets[0].id} == 1 and {carry.targets[0].id} == {c}",
+                                                      mode="eval").body) for c in cols)):  # type: ignore
                 _fail(f, "a row loop's flag other than `residual = stride == 1 and in_channels == c`")
-            local.add(f.targets[0].id)
-        if not (isinstance(add, ast.Expr) and self._list_call(add.value, ("append",))):
+            local.add(f.targets[0].id)                                                      # type: ignore[attr-defined]
+        if not (isinstance(add, ast.Expr) and self._list_call(add.value, ("append",))
+                and (stage is None or add.value.func.value.id == stage)):                 # type: ignore[attr-defined]
             _fail(add, "a row loop's body other than one `layers.append(Block(...))`")
         self.call(add.value, local)
+
+    def row_rate(self, f: ast.Assign, counter: ast.AugAssign, names: set[str], local: set[str]) -> None:
+        """A row loop's drop-path rate as torchvision's EfficientNet and ConvNeXt compute it:
+        `sd_prob = p * stage_block_id / total_stage_blocks` (or `/ (total_stage_blocks - 1.0)`), a
+        fresh name, p a parameter or local, the counter and total bound before the loop; the
+        counter stepped by `stage_block_id += 1`."""
+        e = f.value
+        num = e.left if isinstance(e, ast.BinOp) else None
+        den = e.right if isinstance(e, ast.BinOp) else None
+        total = den.left if isinstance(den, ast.BinOp) else den
+        ok = (_one_name(f) and self._index_name(f.targets[0].id, local) and isinstance(num, ast.BinOp)
+              and isinstance(num.op, ast.Mult) and isinstance(num.left, ast.Name) and isinstance(num.right, ast.Name)
+              and isinstance(total, ast.Name) and all(n.id in names and n.id not in self.lists | {"self"}
+                                                      for n in (num.left, num.right, total))
+              and (den is total or _dump(den) == _dump(ast.parse(f"{total.id} - 1.0", mode="eval").body)))
+        if not ok:
+            _fail(f, "a row loop's rate other than `sd_prob = p * stage_block_id / total_stage_blocks`")
+        if not (isinstance(counter.op, ast.Add) and isinstance(counter.target, ast.Name)
+                and counter.target.id == num.right.id and _dump(counter.value) == _dump(ast.Constant(1))):  # type: ignore
+            _fail(counter, "a row loop's counter step other than `stage_block_id += 1`")
+
+    def _row_total(self, e: ast.expr, names: set[str]) -> bool:
+        """`sum(row[5] for row in rows)`: the blocks of all rows of a table the class takes, the
+        column an int, the row a fresh name; or `sum(depths)`, a tuple of ints the class takes."""
+        g = e.args[0] if isinstance(e, ast.Call) and len(e.args) == 1 else None
+        if isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("sum", ast.Load())) and not e.keywords \
+                and isinstance(g, ast.Name):        # a depth loop's `sum(depths)`
+            return g.id in self.tuples and g.id not in self.lists
+        if not (isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("sum", ast.Load())) and not e.keywords
+                and isinstance(g, ast.GeneratorExp) and len(g.generators) == 1):
+            return False
+        c = g.generators[0]
+        return (not c.ifs and not c.is_async and isinstance(c.target, ast.Name) and self._index_name(c.target.id, names)
+                and isinstance(c.iter, ast.Name) and c.iter.id in names and c.iter.id not in self.lists | {"self"}
+                and isinstance(g.elt, ast.Subscript) and isinstance(g.elt.slice, ast.Constant)
+                and type(g.elt.slice.value) is int
+                and _dump(g.elt) == _dump(ast.Subscript(ast.Name(c.target.id, ast.Load()), g.elt.slice, ast.Load())))
+
+    def depth_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over two tuples of ints the class takes, as torchvision's ConvNeXt
+        (emit/depthloop.py): `for i, (dim, depth) in enumerate(zip(dims, depths)):`, the index a
+        LOOP_INDICES name, the others fresh; its body exactly `stage = []`, `for _ in range(depth):`
+        over a drop-path rate (`row_rate`), `stage.append(Block(...))` and `stage_block_id += 1`, then
+        `layers.append(nn.Sequential(*stage))` (`row_stage`) and `if i != len(dims) - 1:` over one
+        `layers.append(Module(...))`."""
+        t, it = s.target, s.iter.args[0] if isinstance(s.iter, ast.Call) and s.iter.args else None
+        pair = t.elts[1] if isinstance(t, ast.Tuple) and len(t.elts) == 2 else None
+        lists = [a.id for a in it.args if isinstance(a, ast.Name)] if isinstance(it, ast.Call) else []
+        fresh = [e.id for e in pair.elts if isinstance(e, ast.Name)] if isinstance(pair, ast.Tuple) else []
+        i = t.elts[0].id if isinstance(t, ast.Tuple) and isinstance(t.elts[0], ast.Name) else ""
+        inner, last = (s.body[1], s.body[3]) if len(s.body) == 4 else (None, None)
+        if not (i in LOOP_INDICES and i not in names and len(fresh) == 2 == len(lists) == len(it.args)  # type: ignore
+                and len(set(fresh)) == 2 and all(self._index_name(n, names | {i}) for n in fresh)
+                and len(set(lists)) == 2 and all(n in self.tuples and n not in self.lists for n in lists)
+                and not s.orelse and isinstance(inner, ast.For) and not inner.orelse
+                and _dump(inner.target) == _dump(ast.Name("_", ast.Store()))
+                and _dump(inner.iter) == _dump(ast.parse(f"range({fresh[1]})", mode="eval").body)
+                and len(inner.body) == 3 and isinstance(last, ast.If) and not last.orelse and len(last.body) == 1
+                and _dump(last.test) == _dump(ast.parse(f"{i} != len({lists[0]}) - 1", mode="eval").body)):
+            _fail(s, "a for loop in __init__ other than a depth loop's `for i, (dim, depth) in enumerate(zip(dims, "
+                     "depths)):`")
+        local = names | {i, *fresh}
+        stage = self.row_stage(s, local)
+        local.add(stage)
+        rate, add, counter = inner.body                                                    # type: ignore[union-attr]
+        if not (isinstance(rate, ast.Assign) and isinstance(counter, ast.AugAssign) and isinstance(add, ast.Expr)
+                and self._list_call(add.value, ("append",)) and add.value.func.value.id == stage):  # type: ignore
+            _fail(inner, "a depth loop's blocks other than `sd_prob = ...`, `stage.append(Block(...))`, "  # type: ignore
+                         "`stage_block_id += 1`")
+        self.row_rate(rate, counter, names, local)                                         # type: ignore[arg-type]
+        self.call(add.value, local | {rate.targets[0].id})                                  # type: ignore
+        down = last.body[0]                                                                 # type: ignore[union-attr]
+        if not (isinstance(down, ast.Expr) and self._list_call(down.value, ("append",))
+                and down.value.func.value.id != stage):                                    # type: ignore
+            _fail(down, "a depth loop's layer between stages other than one `layers.append(Module(...))`")
+        self.stages.add(i)
+        self.call(down.value, local)                                                        # type: ignore
+        self.stages.discard(i)
 
     def block_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over the top class's block sizes as torchvision's DenseNet (emit/
@@ -1256,6 +1384,13 @@ def _stage_iter(names: list, ctx: ast.expr_context, zipped: bool = True) -> ast.
         return ast.Name(names[0].id, ctx)
     items = [ast.Name(n.id, ctx) for n in names]
     return ast.Call(ast.Name("zip", ast.Load()), items, []) if zipped else ast.Tuple(items, ctx)
+
+
+def _zipped(e: ast.expr) -> bool:
+    """`enumerate(zip(...))`: a depth loop's iterable."""
+    return (isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("enumerate", ast.Load())) and len(e.args) == 1
+            and not e.keywords and isinstance(e.args[0], ast.Call) and not e.args[0].keywords
+            and _dump(e.args[0].func) == _dump(ast.Name("zip", ast.Load())))
 
 
 def _one_name(s: ast.stmt) -> bool:

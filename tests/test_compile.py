@@ -386,12 +386,15 @@ def test_equal_sequential_children_are_written_once():
                  text.replace("num_classes=1000,", "num_classes='__import__',")])
 
 
-def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
-    """ConvNeXt's stages as torchvision's loop builds them: a stage's blocks one comprehension over
-    the spec's repeat index, each drop-path rate computed from it (EfficientNet's run from its
-    stage's second block, `range(1, 4)`), under the same keys; the source whitelist admits that
-    form, a name of its own that the call reads, and refuses its mutants."""
-    text = shipped_source(SPECS / "convnext_tiny.yaml")
+def test_a_run_whose_rates_follow_the_index_is_one_comprehension(monkeypatch):
+    """ConvNeXt's stages where no stage loop builds them (emit/depthloop.py's, off here): a stage's
+    blocks one comprehension over the spec's repeat index, each drop-path rate computed from it,
+    under the same keys; the source whitelist admits that form, a name of its own that the call
+    reads, and refuses its mutants."""
+    import archspec.pytorch.emit.source as emit_source
+
+    monkeypatch.setattr(emit_source, "depthed", lambda *args: None)
+    text = source(SPECS / "convnext_tiny.yaml")
     assert ("                *[\n                    Cnblock(384, stochastic_depth * (6 + j) / 17.0, "
             "layer_scale=layer_scale)\n                    for j in range(9)\n                ],\n") in text
     c = archspec.compile(SPECS / "convnext_tiny.yaml", device="meta")

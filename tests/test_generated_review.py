@@ -50,6 +50,9 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
   network sets through its own): DenseNet121's `bn_size`; nor a list of one such int, uniform
   (ResNet-18's stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes);
+- literal-count: the top class divides a value of its parameters by a literal (EfficientNet's
+  `stochastic_depth * 3 / 16`, ConvNeXt's `stochastic_depth * (3 + j) / 17.0`: a drop-path rate
+  over a count of blocks the configuration gives, which torchvision's loop counts, `sum(depths)`);
 - block-param: a block's class whose constructor does not take one of the block's own `params:`
   (DenseNet's Transition took `out_channels`, its caller computing `// 2`, not `compression`;
   HRNet's exchange wrote `range(2)` for `blocks`). Not a finding: a parameter no node of the
@@ -134,7 +137,7 @@ def review(spec: str) -> list[str]:
                          and not has_expr(d)} for b in loaded.blocks.values()}
     out += _calls(classes) + _spec_defaults(classes, declared)
     top_cls = next(c for c in classes if c.name == top)
-    more = _top_missing(top_cls, _own_numbers(Path(spec)))
+    more = _top_missing(top_cls, _own_numbers(Path(spec))) + _literal_counts(top_cls, params)
     more += _block_params(classes, {b.name: b.raw for b in loaded.blocks.values()},
                           lambda path, p: repr(g.scopes[path].args.get(p)) if path in g.scopes else None)
     more += [f for c in classes for f in _unrolled(c)]
@@ -167,6 +170,35 @@ def _top_missing(top: ast.ClassDef, numbers: dict[str, int | float | list[int]])
     taken = {a.arg for a in init.args.args} if init else set()
     return [f"top-missing: {top.name} does not take the spec's {k} (default {v!r})"
             for k, v in numbers.items() if k not in taken]
+
+
+def _literal_counts(top: ast.ClassDef, params: dict) -> list[str]:
+    """literal-count: the top class divides a value of its parameters by a number written as a
+    literal (EfficientNet's `stochastic_depth * 3 / 16`, ConvNeXt's `stochastic_depth * (3 + j) /
+    17.0`: a drop-path rate over the blocks of all stages), where torchvision's loop counts the
+    blocks from the configuration it takes (`sum(depths)`); the spec's list whose sum, or a
+    column's (a table of rows), is the literal or one more is named."""
+    init = next((f for f in top.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    taken = {a.arg for a in init.args.args} if init else set()
+    sums: dict[float, str] = {}
+    for k, v in params.items():
+        if isinstance(v, list) and v and all(type(x) is int for x in v):
+            sums.setdefault(sum(v), f"sum({k})")
+        columns = zip(*v) if isinstance(v, list) and v and all(isinstance(r, list) for r in v) else ()
+        for c, col in enumerate(columns):
+            if all(type(x) is int for x in col):
+                sums.setdefault(sum(col), f"the sum of {k}'s column {c}")
+    out = []
+    for node in sorted(ast.walk(init), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))) \
+            if init else ():
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant)
+                and type(node.right.value) in (int, float) and any(
+                    isinstance(n, ast.Name) and n.id in taken for n in ast.walk(node.left))):
+            continue
+        n = node.right.value
+        given = sums.get(n) or (f"{sums[n + 1]} - 1" if n + 1 in sums else "a number the top does not take")
+        out.append(f"literal-count: {top.name}: line {node.lineno}: {ast.unparse(node)} divides by {n!r}, {given}")
+    return out
 
 
 UNROLLED = 4          # calls in a row, alike but for their numbers, that a loop should make
@@ -732,6 +764,30 @@ class Net(nn.Module):
 """
     classes = [c for c in ast.parse(src).body if isinstance(c, ast.ClassDef)]
     assert _unrolled(classes[0]) == ["unrolled-repeat: Net: nn.Sequential(...) holds 5 x Block(...) rows one by one"]
+
+
+def test_the_review_finds_a_rate_over_a_literal_count():
+    """literal-count: EfficientNet's rates as the emitter wrote them before its staged row loop
+    (`stochastic_depth * 3 / 16`: the sum of the rows' counts column), ConvNeXt's (`/ 17.0`: the
+    depths' sum less one) and a quotient by a number no list sums to are found; the loop's
+    `stochastic_depth * stage_block_id / total_stage_blocks`, a quotient of literals, and one of a
+    local no parameter gives, are not."""
+    src = """
+class Net(nn.Module):
+    def __init__(self, stochastic_depth=0.2, rows=((1, 2), (3, 4)), depths=(3, 3, 9, 3), width=8):
+        self.a = Block(stochastic_depth * 0 / 6)
+        self.b = nn.Sequential(*[Block(stochastic_depth * (3 + j) / 17.0) for j in range(3)])
+        self.c = Block(width / 7)
+        self.d = Block(stochastic_depth * stage_block_id / total_stage_blocks)
+        self.e = Block(3 / 16)
+        self.f = Block(hidden / 6)
+"""
+    top = next(c for c in ast.parse(src).body if isinstance(c, ast.ClassDef))
+    params = {"rows": [[1, 2], [3, 4]], "depths": [3, 3, 9, 3], "stochastic_depth": 0.2, "width": 8}
+    assert _literal_counts(top, params) == [
+        "literal-count: Net: line 4: stochastic_depth * 0 / 6 divides by 6, the sum of rows's column 1",
+        "literal-count: Net: line 5: stochastic_depth * (3 + j) / 17.0 divides by 17.0, sum(depths) - 1",
+        "literal-count: Net: line 6: width / 7 divides by 7, a number the top does not take"]
 
 
 def test_the_review_finds_blocks_and_transitions_written_one_by_one():

@@ -243,6 +243,72 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
             check_generated_source(mutant)
 
 
+def test_a_staged_row_loop_admits_only_its_own_shapes(built):
+    """EfficientNet-B0's features as torchvision's, a row loop whose rows are each an nn.Sequential
+    (`stage = []` ... `layers.append(nn.Sequential(*stage))`) and whose blocks take a drop-path rate
+    from the loop's counter over the rows' total (`sum(row[5] for row in rows)`), pass; another
+    total, list, rate, counter step or order, and a rate without its counter, are refused."""
+    text = built["efficientnet_b0"][1].read_text()
+    total, rate = "sum(row[5] for row in rows)", "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
+    step, add = "                stage_block_id += 1\n", "            layers.append(nn.Sequential(*stage))\n"
+    assert total in text and rate in text and step in text and add in text and "            stage = []\n" in text
+    check_generated_source(text)
+    _edits_refused(text, [(total, "sum(row[5] for row in dir())"), (total, "sum(row.x for row in rows)"),
+                          (total, "sum(row[5] for row in rows if row)"), (total, "max(row[5] for row in rows)"),
+                          (total, "sum(row[5] for self in rows)"), (total, "sum(row[n] for row in rows)"),
+                          ("            stage = []\n", "            stage = [nn.ReLU()]\n"),
+                          ("            stage = []\n", "            self = []\n"),
+                          (add, "            layers.append(nn.Sequential(*layers))\n"),
+                          (add, "            layers.append(nn.ModuleList(stage))\n"),
+                          ("                stage.append(Mbconv(", "                layers.append(Mbconv("),
+                          (rate, rate.replace("total_stage_blocks", "dir()")),
+                          (rate, rate.replace("total_stage_blocks", "(total_stage_blocks - 2.0)")),
+                          (rate, rate.replace("stochastic_depth *", "stochastic_depth.__class__ *")),
+                          (rate, rate.replace("sd_prob =", "num_classes =")),
+                          (rate, rate.replace("stage_block_id /", "i /")),
+                          (step, step.replace("+= 1", "+= 2")), (step, step.replace("+=", "-=")),
+                          (step, step.replace("stage_block_id", "num_classes")), (step, ""),
+                          (step, step + "                print(1)\n")])
+    looped = text.replace(rate, rate.replace("/ total_stage_blocks", "/ (total_stage_blocks - 1.0)"))
+    assert looped != text
+    check_generated_source(looped)          # ConvNeXt's `(total_stage_blocks - 1.0)`
+
+
+def test_a_depth_loop_admits_only_its_own_shapes(built):
+    """ConvNeXt-T's features as torchvision's, `for i, (dim, depth) in enumerate(zip(dims, depths)):`
+    over the two tuples the class takes, a stage of blocks with their drop-path rate, then a
+    downsampling layer under `if i != len(dims) - 1:`, widths read as `dims[0]`, `dims[i + 1]`,
+    `dims[-1]`, pass; another iterable, target, test, count, item, statement or list are refused."""
+    text = built["convnext_tiny"][1].read_text()
+    head = "        for i, (dim, depth) in enumerate(zip(dims, depths)):\n"
+    test, inner = "            if i != len(dims) - 1:\n", "            for _ in range(depth):\n"
+    assert head in text and test in text and inner in text and "sum(depths)" in text
+    check_generated_source(text)
+    _edits_refused(text, [(head, head.replace("zip(dims, depths)", "zip(dims, dir())")),
+                          (head, head.replace("zip(dims, depths)", "zip(dims, dims)")),
+                          (head, head.replace("enumerate(", "reversed(")),
+                          (head, head.replace("for i,", "for self,")),
+                          (head, head.replace("(dim, depth)", "(dim, dims)")),
+                          (test, test.replace("len(dims) - 1", "len(dims) - 2")),
+                          (test, test.replace("len(dims)", "len(dir())")),
+                          (inner, inner.replace("range(depth)", "range(dim)")),
+                          (inner, inner.replace("for _ in", "for k in")),
+                          ("sum(depths)", "sum(dir())"), ("sum(depths)", "sum(layers)"),
+                          ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[i + 2], 2, stride=2)"),
+                          ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[depth], 2, stride=2)"),
+                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[1], 4, stride=4)"),
+                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[i + 1], 4, stride=4)"),
+                          ("nn.Linear(dims[-1], num_classes)", "nn.Linear(layers[-1], num_classes)"),
+                          ("                stage_block_id += 1\n", ""),
+                          ("                stage.append(Cnblock(", "                layers.append(Cnblock("),
+                          ("                stage.append(Cnblock(", "                print(Cnblock("),
+                          ("            layers.append(nn.Sequential(*stage))\n",
+                           "            layers.append(nn.Sequential(*layers))\n"),
+                          (test + "                layers.append(\n", test + "                stage.append(\n"),
+                          (test, test + "                print(i)\n"),
+                          (test, "            print(i)\n" + test)])
+
+
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
     """MobileNetV2's `layers = []`, `if t != 1: layers.append(...)`, `layers.extend([...])` and
     `nn.Sequential(*layers)` pass; other tests, statements under them, calls on the list, other
@@ -460,10 +526,11 @@ def _peer(name: str) -> str | None:
 
 def test_readme_excerpts_are_the_generated_files(built):
     """The README's generated-code excerpts are verbatim pieces of `archspec build` of
-    specs/resnet50.yaml (the block, a stage), specs/convnext_tiny.yaml (its rates) and
+    specs/resnet50.yaml (the block, a stage), specs/convnext_tiny.yaml (its stage loop and rates) and
     specs/inception_v3.yaml (a module)."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    blocks = [b for b in readme.split("```python\n")[1:] if b.startswith(("class ", "        self."))]
+    starts = ("class ", "        self.", "        layers = []")
+    blocks = [b for b in readme.split("```python\n")[1:] if b.startswith(starts)]
     assert len(blocks) == 4
     texts = [built[name][1].read_text() for name in ("resnet50", "resnet50", "convnext_tiny", "inception_v3")]
     for b, text in zip(blocks, texts):

@@ -247,13 +247,14 @@ def _float_keywords(source: str) -> dict[str, float]:
 def test_a_rate_the_top_class_takes_builds_the_spec_s_rates_with_it(spec, rates):
     """torchvision's ConvNeXt(stochastic_depth_prob=..., layer_scale=...) computes each block's
     drop-path rate from its index: the top class takes the spec's `stochastic_depth` and
-    `layer_scale` and computes them so (`stochastic_depth * (3 + j) / 17.0`), and as built, and
-    built with each doubled, every rate is the very number (float ==) the spec's interpreter gives
-    with that value (`--set`). Before, the class took neither and wrote each rate as a literal."""
+    `layer_scale` and computes them so (`stochastic_depth * stage_block_id / (total_stage_blocks -
+    1.0)`, the loop's counter), and as built, and built with each doubled, every rate is the very
+    number (float ==) the spec's interpreter gives with that value (`--set`). Before, the class took
+    neither and wrote each rate as a literal."""
     path = str(SPECS / f"{spec}.yaml")
     source = _source(spec)
     knobs = _float_keywords(source)
-    assert set(knobs) == rates and "for j in range(" in source
+    assert set(knobs) == rates and "sd_prob = stochastic_depth * stage_block_id / " in source
     assert _rate_mismatches(load_source(source, spec).Model(), archspec.analyze(path)) == []
     for knob, value in knobs.items():
         model = load_source(source, spec).Model(**{knob: 2 * value})
@@ -262,16 +263,22 @@ def test_a_rate_the_top_class_takes_builds_the_spec_s_rates_with_it(spec, rates)
 
 
 def test_convnext_stages_compute_their_rates_as_torchvision_s_loop():
-    """A stage's blocks as one comprehension over the spec's repeat index, each rate an expression
-    of the top's `stochastic_depth`, the layer scale passed on: no literal rate left."""
+    """The stages' blocks built in torchvision's loop, each rate an expression of the top's
+    `stochastic_depth`, the loop's counter and the blocks' total (`sum(depths)`, EfficientNet's the
+    rows' counts), the layer scale passed on: no literal rate and no literal count left."""
     source = _source("convnext_tiny")
-    assert "    def __init__(self, num_classes=1000, stochastic_depth=0.1, layer_scale=1e-06):" in source
-    assert ("                *[\n                    Cnblock(192, stochastic_depth * (3 + j) / 17.0, "
-            "layer_scale=layer_scale)\n                    for j in range(3)\n                ],\n") in source
+    assert ("    def __init__(\n        self,\n        num_classes=1000,\n        stochastic_depth=0.1,\n"
+            "        layer_scale=1e-06,\n        dims=(96, 192, 384, 768),\n        depths=(3, 3, 9, 3),\n    ):\n"
+            in source)
+    assert ("                sd_prob = stochastic_depth * stage_block_id / (total_stage_blocks - 1.0)\n"
+            "                stage.append(Cnblock(dim, sd_prob, layer_scale=layer_scale))\n") in source
     assert "nn.Parameter(torch.full((dim, 1, 1), layer_scale))" in source and "0.0058" not in source
+    assert "17" not in source.split("def __init__(\n        self,")[1].split("def forward")[0]
     effnet = _source("efficientnet_b0")      # MBConv builds its StochasticDepth, as torchvision's, from the rate
-    assert "Mbconv(192, 6, 5, 192, stochastic_depth * (11 + j) / 16, 1, residual=True)" in effnet
-    assert "for j in range(1, 4)" in effnet and "Mbconv(24, 6, 3, 24, stochastic_depth * 2 / 16, 1" in effnet
+    assert ("                sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
+            "                stage.append(Mbconv(in_channels, t, k, c_out, sd_prob, stride, residual=residual))\n"
+            in effnet)
+    assert "total_stage_blocks = sum(row[5] for row in rows)" in effnet and "/ 16" not in effnet
     assert "self.stochastic_depth = StochasticDepth(stochastic_depth_prob) if residual else None" in effnet
 
 

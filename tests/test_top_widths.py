@@ -1085,6 +1085,68 @@ def test_a_block_loop_writes_only_prefixes_the_validator_passes(monkeypatch, pre
     assert blockloop.block_loop(members(prefix), slots, lets, env) is None
 
 
+def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
+    """EfficientNet-B0's MBConv rows, torchvision's `for cnf in inverted_residual_setting:` / `for _
+    in range(cnf.num_layers):` (emit/rowloop.py, staged): an nn.Sequential a row, each block's
+    drop-path rate `stochastic_depth * stage_block_id / total_stage_blocks` from the loop's counter
+    and the rows' total. Built with other rows (other counts, strides, kernels, expansions, middle
+    widths, a row whose first block keeps its width; seven rows, as the spec's rate expression reads
+    seven; the first input and last output kept: the stem's 32 and the head's 1280 are written as
+    numbers), it is the spec built with them: the state_dict's shapes in order, the same outputs
+    with the same weights, and each block's rate the spec's."""
+    text = emit(analyze(str(SPECS / "efficientnet_b0.yaml")))
+    assert ("        total_stage_blocks = sum(row[5] for row in rows)\n        stage_block_id = 0\n"
+            "        for t, k, s, c_in, c_out, n in rows:\n            stage = []\n            for i in range(n):\n"
+            "                stride = s if i == 0 else 1\n") in text
+    assert "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n" in text and "/ 16" not in text
+    check_generated_source(text)
+    cls = _model_class("efficientnet_b0")
+    for rows in ([[1, 3, 1, 32, 16, 2], [6, 3, 2, 16, 24, 1], [6, 5, 2, 24, 40, 3], [4, 3, 2, 40, 80, 1],
+                  [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 192, 320, 2]],
+                 [[1, 3, 2, 32, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
+                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 320, 1]]):
+        ours = cls(rows=tuple(tuple(r) for r in rows), stochastic_depth=0.3).eval()
+        g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows, stochastic_depth=0.3)
+        assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
+        spec = archspec.compile(SPECS / "efficientnet_b0.yaml", rows=rows, stochastic_depth=0.3).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        rates = [[m.p for m in net.modules() if type(m).__name__ == "StochasticDepth"] for net in (ours, spec)]
+        assert rates[0] == rates[1] and len(rates[0]) > 2 and len(set(rates[0])) == len(rates[0]), rows
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            assert torch.equal(ours(x), spec(x)), rows
+
+
+@pytest.mark.parametrize("name", ["convnext_tiny", pytest.param("convnext_base", marks=pytest.mark.slow)])
+def test_convnext_takes_its_dims_and_depths_as_torchvision_s_loop(name):
+    """ConvNeXt's features, torchvision's loop over its block_setting (emit/depthloop.py): a stage
+    of `depth` blocks of `dim` channels, a downsampling layer between two, each block's drop-path
+    rate `stochastic_depth * stage_block_id / (total_stage_blocks - 1.0)` from the counter over
+    `sum(depths)`; the stem's width `dims[0]`, the classifier's `dims[-1]`. Built with other depths
+    and widths it is the spec built with them: the state_dict's shapes in order, the same outputs
+    with the same weights, each block's rate the spec's."""
+    text = emit(analyze(str(SPECS / f"{name}.yaml")))
+    assert ("        total_stage_blocks = sum(depths)\n        stage_block_id = 0\n"
+            "        for i, (dim, depth) in enumerate(zip(dims, depths)):\n            stage = []\n"
+            "            for _ in range(depth):\n"
+            "                sd_prob = stochastic_depth * stage_block_id / (total_stage_blocks - 1.0)\n") in text
+    assert "nn.Conv2d(3, dims[0], 4, stride=4)" in text and "nn.Linear(dims[-1], num_classes)" in text
+    check_generated_source(text)
+    cls = _model_class(name)
+    for chosen in ({"depths": [2, 2, 4, 2]}, {"dims": [24, 40, 56, 72], "depths": [1, 3, 2, 2],
+                                              "stochastic_depth": 0.3}):
+        ours = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in chosen.items()}).train()
+        g = analyze(str(SPECS / f"{name}.yaml"), **chosen)
+        assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
+        spec = archspec.compile(SPECS / f"{name}.yaml", **chosen).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        rates = [[m.p for m in net.modules() if type(m).__name__ == "StochasticDepth"] for net in (ours, spec)]
+        assert rates[0] == rates[1] and len(rates[0]) == sum(chosen["depths"]) and rates[0][-1] > 0, chosen
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            assert torch.equal(ours.eval()(x), spec(x)), chosen
+
+
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
     after a transition is the next block's input as the emitter writes it, the transition's input in

@@ -40,7 +40,14 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   spec parameter of those sizes, the width carried on in `num_features`; and a run of its
   members of one block class whose rows a spec table of ints gives, each row's first block
   strided, is torchvision's MobileNetV2 loop (`rowloop`), `for t, c, n, s in rows: for i in
-  range(n):`, the width carried on in `in_channels` to the members after it;
+  range(n):`, the width carried on in `in_channels` to the members after it; where each row is
+  its own nn.Sequential and the blocks take a drop-path rate over all rows' blocks, torchvision's
+  EfficientNet loop, `stage = []` a row, the rate `stochastic_depth * stage_block_id /
+  total_stage_blocks` from a counter; and a run of stages, nn.Sequentials of one block class, a
+  downsampling layer between two, whose widths and depths two spec lists give, is torchvision's
+  ConvNeXt loop (`depthloop`), `for i, (dim, depth) in enumerate(zip(dims, depths)):`, the rate
+  `/ (total_stage_blocks - 1.0)` over `sum(depths)`, the stem's width `dims[0]`, the
+  classifier's `dims[-1]`;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls

@@ -22,6 +22,7 @@ in_channels == c`. The loop is made from data, the members' calls, and kept only
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,13 +37,18 @@ from .scopes import Child, located
 from .stageloop import default
 
 Slots = list[str | None]
+Rate = tuple[str, str, float, float]           # RowLoop.rate
 RESIDUAL = "stride == 1 and {w} == {c}"         # the block's residual: its stride 1 and its width kept
+RATE = "{p} * {b} / {total}"                    # block b's drop-path rate, its total `total_stage_blocks`
 
 
 @dataclass
 class RowLoop:
     """The run members[start:end] of one block class: the template call, the table, its
-    columns' names, which column is the count and which the first stride, the first input width."""
+    columns' names, which column is the count, the first stride and the output width, the first
+    input width; `staged`: each row its own nn.Sequential (torchvision's EfficientNet); `rate`:
+    (the block's argument, the top's parameter, its default, the total's offset) where the block
+    takes a drop-path rate `p * b / (total - offset)`, b counting the blocks of all rows."""
     start: int
     end: int
     block: Call
@@ -51,24 +57,32 @@ class RowLoop:
     count: int
     stride: int
     first: int
+    out: int
+    staged: bool = False
+    rate: Rate | None = None
 
 
-def _call(block: Call, row: dict[str, int], width: int, stride: int) -> Call:
-    """The block's call for one instance: its width, the row's columns, its stride (and residual)."""
-    args = tuple((n, width if n == "in_channels" else stride if n == "stride" else row[n]) for n, _ in block.args)
-    kwargs = tuple((n, stride == 1 and width == row["c"] if n == "residual" else v, d) for n, v, d in block.kwargs)
-    return block._replace(args=args, kwargs=kwargs)
+def _call(loop: RowLoop, row: dict[str, int], width: int, stride: int, b: int) -> Call:
+    """The block's call for one instance: its width, the row's columns, its stride, its rate (and residual)."""
+    c, rate = row[loop.columns[loop.out]], loop.rate
+    p = None if rate is None else rate[2] * b / (sum(r[loop.count] for r in loop.rows) - rate[3])
+    given = {"in_channels": width, "stride": stride, **({rate[0]: p} if rate else {})}
+    args = tuple((n, given[n] if n in given else row[n]) for n, _ in loop.block.args)
+    kwargs = tuple((n, stride == 1 and width == c if n == "residual" else v, d) for n, v, d in loop.block.kwargs)
+    return loop.block._replace(args=args, kwargs=kwargs)
 
 
 def expand(loop: RowLoop) -> list[Call]:
-    """The members the loop builds."""
+    """The members the loop builds: its blocks, or (staged) one nn.Sequential of them a row."""
     out: list[Call] = []
-    width = loop.first
+    width, b = loop.first, 0
     for values in loop.rows:
         row = dict(zip(loop.columns, values))
+        stage = []
         for i in range(values[loop.count]):
-            out.append(_call(loop.block, row, width, values[loop.stride] if i == 0 else 1))
-            width = row["c"]
+            stage.append(_call(loop, row, width, values[loop.stride] if i == 0 else 1, b))
+            width, b = values[loop.out], b + 1
+        out += [Call("nn.Sequential", tuple((str(k), m) for k, m in enumerate(stage)))] if loop.staged else stage
     return out
 
 
@@ -84,37 +98,63 @@ def _stride_column(lets: dict[str, str], columns: tuple[str, ...]) -> int | None
     return columns.index(e.body.id) if ok else None
 
 
-def row_loop(g: Graph, target: str, members: list[Call]) -> tuple[str, RowLoop] | None:
-    """(the table's spec parameter, the loop that builds a run of the members), or None."""
-    fns = [m.fn if isinstance(m, Call) and not m.fn.startswith("nn.") else None for m in members]
-    fn = next((f for f in fns if f is not None), None)
-    if fn is None:
+def _run(members: list[Call]) -> tuple[int, int, bool, list[Call]] | None:
+    """The first run of one block class: (start, end, staged, its blocks), the members either the
+    blocks themselves or nn.Sequentials of them, one a row."""
+    def blocks(m: Call) -> list[Call] | None:
+        if not m.fn.startswith("nn."):
+            return [m]
+        inner = [v for _, v in m.args]
+        ok = m.fn == "nn.Sequential" and inner and all(
+            isinstance(v, Call) and not v.fn.startswith("nn.") for v in inner)
+        return inner if ok else None
+    runs = [blocks(m) or [] for m in members]
+    start = next((k for k, r in enumerate(runs) if r), None)
+    if start is None:
         return None
-    start = fns.index(fn)
-    end = start
-    while end < len(fns) and fns[end] == fn:
+    staged, fn = members[start].fn == "nn.Sequential", runs[start][0].fn
+    end, found = start, list[Call]()
+    while end < len(runs) and runs[end] and (members[end].fn == "nn.Sequential") == staged and all(
+            m.fn == fn for m in runs[end]):
+        found += runs[end]
         end += 1
-    scope = g.scopes.get(f"{target}.{start}")
-    config = next((k for k, v in g.meta.params.items() if isinstance(v, list) and v and all(
+    return start, end, staged, found
+
+
+def _table(g: Graph) -> str | None:
+    """The spec parameter that is a table of rows of ints."""
+    return next((k for k, v in g.meta.params.items() if isinstance(v, list) and v and all(
         isinstance(r, list) and r and all(type(x) is int for x in r) for r in v)), None)
-    if scope is None or config is None:
+
+
+def row_loop(g: Graph, target: str, members: list[Call],
+             rates: tuple[Rate, ...] = ()) -> tuple[str, RowLoop] | None:
+    """(the table's spec parameter, the loop that builds a run of the members), or None; `rates`:
+    the drop-path rates the block's argument may take (`RowLoop.rate`)."""
+    run, config = _run(members), _table(g)
+    if run is None or config is None:
+        return None
+    start, end, staged, blocks = run
+    scope = g.scopes.get(f"{target}.{start}" + (".0" if staged else ""))
+    if scope is None:
         return None
     rows = tuple(tuple(r) for r in g.meta.params[config])
-    columns = tuple(list(scope.args)[:len(rows[0])])
-    block = members[start]
-    if len(columns) != len(rows[0]) or any(len(r) != len(columns) for r in rows) or "c" not in columns:
-        return None
+    columns, block = tuple(list(scope.args)[:len(rows[0])]), blocks[0]
     names = [n for n, _ in block.args]
-    if names[:1] != ["in_channels"] or "stride" not in names or any(
-            n not in ("in_channels", "stride", *columns) for n in names) or any(
-            n != "residual" for n, _, _ in block.kwargs):
+    extra = [n for n in names if n not in ("in_channels", "stride", *columns)]
+    if len(columns) != len(rows[0]) or any(len(r) != len(columns) for r in rows) or names[:1] != ["in_channels"] \
+            or "stride" not in names or len(extra) > 1 or any(n != "residual" for n, _, _ in block.kwargs):
         return None
     stride = _stride_column(scope.let_exprs, columns)
-    left = [k for k, n in enumerate(columns) if n not in names and k != stride]
-    if stride is None or len(left) != 1 or any(type(v) is not int for _, v in block.args):
+    if stride is None or any(type(v) is not int for n, v in block.args if n not in extra):
         return None
-    loop = RowLoop(start, end, block, rows, columns, left[0], stride, numbers(block)[0])
-    return (config, loop) if expand(loop) == members[start:end] else None
+    for rate in [r for r in rates if extra == [r[0]]] if extra else [None]:
+        for count in [k for k, n in enumerate(columns) if n not in names and k != stride]:
+            for out in [k for k, n in enumerate(columns) if n in names]:
+                loop = RowLoop(start, end, block, rows, columns, count, stride, numbers(block)[0], out, staged, rate)
+                if expand(loop) == members[start:end]:
+                    return config, loop
+    return None
 
 
 Render = Callable[[Call, Slots, str, int, int], str]
@@ -125,37 +165,53 @@ def loop_lines(target: str, loop: RowLoop, config: str, members: list[Call], slo
     """__init__'s lines: the members before the run appended, the loop, the members after it
     appended, their numbers equal to the last width and named `in_channels` (the first: its conv's
     input) written as the width the loop carried on; `names` the free locals."""
-    layers, width, i, stride = names["layers"], names["in_channels"], names["i"], names["stride"]
-    cols = loop.columns
+    layers, width = names["layers"], names["in_channels"]
     lines = [f"        {layers} = []"]
-    lines += [_append(layers, m, s, render) for m, s in zip(members[:loop.start], slots[:loop.start])]
-    text = {"in_channels": width, "stride": stride}
-    block = render(loop.block._replace(kwargs=()), [text.get(n, n) for n, _ in loop.block.args], "", 0, 0)
-    ind, residual = " " * 16, [f"{names['residual']}={names['residual']}"] if loop.block.kwargs else []
-    block = f"{block[:-1]}, {residual[0]})" if residual else block
-    lines += [f"        {width} = {loop.first}", f"        for {', '.join(cols)} in {config}:",
-              f"            for {i} in range({cols[loop.count]}):",
-              f"{ind}{stride} = {cols[loop.stride]} if {i} == 0 else 1",
-              *[f"{ind}{names['residual']} = {RESIDUAL.format(w=width, c='c')}" for _ in residual],
-              f"{ind}{layers}.append({block})", f"{ind}{width} = c"]
-    last = loop.rows[-1][cols.index("c")]
+    lines += [append_line(layers, m, s, render) for m, s in zip(members[:loop.start], slots[:loop.start])]
+    lines += [f"        {width} = {loop.first}", *_loop(loop, config, names, render)]
+    last = loop.rows[-1][loop.out]
     for m, s in zip(members[loop.end:], slots[loop.end:]):
         first = next((k for k, (n, v) in enumerate(_numbers(m)) if n.endswith("in_channels")), None)
         mine = [width if k == first and v == last and t is None else t
                 for k, ((_, v), t) in enumerate(zip(_numbers(m), s))]
-        lines.append(_append(layers, m, mine, render))
+        lines.append(append_line(layers, m, mine, render))
     if any(len(x) > WIDTH for line in lines for x in line.split("\n")):
         return []
     return lines + [f"        self.{target} = nn.Sequential(*{layers})"]
 
 
-def _append(layers: str, m: Call, slots: Slots, render: Render) -> str:
+def _loop(loop: RowLoop, config: str, names: dict[str, str], render: Render) -> list[str]:
+    """The loop itself: `for t, c, n, s in rows:` / `for i in range(n):`, each block appended to
+    `layers`, or (staged) to a row's `stage` appended as an nn.Sequential; where the blocks take
+    a drop-path rate, torchvision's `total_stage_blocks` and `stage_block_id` before it."""
+    width, i, stride, cols = names["in_channels"], names["i"], names["stride"], loop.columns
+    text = {"in_channels": width, "stride": stride, **({loop.rate[0]: names["sd_prob"]} if loop.rate else {})}
+    block = render(loop.block._replace(kwargs=()), [text.get(n, n) for n, _ in loop.block.args], "", 0, 0)
+    residual = [f"{names['residual']}={names['residual']}"] if loop.block.kwargs else []
+    block = f"{block[:-1]}, {residual[0]})" if residual else block
+    ind, add = " " * 16, names["stage"] if loop.staged else names["layers"]
+    total, b = names["total_stage_blocks"], names["stage_block_id"]
+    rated = [loop.rate] if loop.rate else []
+    lines = [line for r in rated for line in (
+        f"        {total} = sum({names['row']}[{loop.count}] for {names['row']} in {config})", f"        {b} = 0")]
+    lines += [f"        for {', '.join(cols)} in {config}:", *[f"            {add} = []" for _ in [loop.staged] if _],
+              f"            for {i} in range({cols[loop.count]}):",
+              f"{ind}{stride} = {cols[loop.stride]} if {i} == 0 else 1",
+              *[f"{ind}{names['residual']} = {RESIDUAL.format(w=width, c=cols[loop.out])}" for _ in residual],
+              *[f"{ind}{names['sd_prob']} = " + RATE.format(p=r[1], b=b, total=f"({total} - {r[3]})" if r[3] else total)
+                for r in rated],
+              f"{ind}{add}.append({block})", *[f"{ind}{b} += 1" for _ in rated], f"{ind}{width} = {cols[loop.out]}"]
+    return lines + [f"            {names['layers']}.append(nn.Sequential(*{add}))" for _ in [loop.staged] if _]
+
+
+def append_line(layers: str, m: Call, slots: Slots, render: Render, indent: int = 8) -> str:
     """`layers.append(Module(...))` laid out as ruff does: on one line, else the call exploded
     inside the parentheses."""
-    one = render(m, slots, " " * 8, len(layers) + 15, 1)
+    ind = " " * indent
+    one = render(m, slots, ind, len(layers) + 15 + indent - 8, 1)
     if "\n" not in one:
-        return f"        {layers}.append({one})"
-    return f"        {layers}.append(\n            {render(m, slots, ' ' * 12, 0, 0)}\n        )"
+        return f"{ind}{layers}.append({one})"
+    return f"{ind}{layers}.append(\n{ind}    {render(m, slots, ind + ' ' * 4, 0, 0)}\n{ind})"
 
 
 def _numbers(call: Call) -> list[tuple[str, Any]]:
@@ -163,29 +219,102 @@ def _numbers(call: Call) -> list[tuple[str, Any]]:
 
 
 def local_names(taken: Namespace, config: str, columns: tuple[str, ...]) -> dict[str, str] | None:
-    """The loop's locals ("layers", "in_channels", "i", "stride"), its columns and its table, each
-    free in __init__ (its parameters and `let:` locals: `taken`); None where one is taken."""
-    wanted = ("layers", "in_channels", "i", "stride", "residual", *columns, config)
+    """The loop's locals ("layers", "in_channels", "i", "stride", torchvision's EfficientNet's),
+    its columns and its table, each free in __init__ (its parameters and `let:` locals: `taken`);
+    None where one is taken."""
+    wanted = ("layers", "in_channels", "i", "stride", "residual", "stage", "sd_prob", "total_stage_blocks",
+              "stage_block_id", "row", *columns, config)
     if len(set(wanted)) != len(wanted) or not all(taken.usable(n) for n in wanted):
         return None
     return {n: str(taken.first(n)) for n in wanted}
 
 
-def rowed(g: Graph, c: Child, call: Call, slots: Slots, taken: Namespace, params: list[str]) -> str | None:
-    """The top class's nn.Sequential child `call` (its numbers all written as values: `slots`)
-    with a run of blocks built by a loop over the spec's row table, the table added to `params`;
-    None where no loop builds it."""
-    members = [m for _, m in call.args]
-    if any(s is not None for s in slots) or not all(isinstance(m, Call) for m in members):
+def rates(members: list[Call], slots: list[Slots], defaults: dict[str, Any]) -> tuple[Rate, ...]:
+    """The drop-path rates the run's blocks may take (`RowLoop.rate`): the one argument whose
+    written numbers differ from block to block, each reading one float parameter of the top class
+    (and the spec's index), over the blocks of all rows or all but one."""
+    written: dict[str, set[str]] = {}
+    for m, s in zip(members, slots):
+        for (n, _), t in zip(_numbers(m), s):
+            if t is not None:
+                written.setdefault(member(n)[1], set()).add(t)
+    varying = [a for a, texts in written.items() if len(texts) > 1]
+    params = {p for a in varying for t in written[a] for p in _names(t) if isinstance(defaults.get(p), float)}
+    if len(params) != 1 or len(varying) != 1:
+        return ()
+    p = params.pop()
+    return tuple((varying[0], p, defaults[p], offset) for offset in (0.0, 1.0))
+
+
+def _written(loop: RowLoop, slots: list[Slots], members: list[Call]) -> bool:
+    """The members' written numbers are only the blocks' rates, each `p * b / (total - offset)`
+    for any p: block b of the run, the spec's index (its one other name) its place in its row."""
+    places = [i for r in loop.rows for i in range(r[loop.count])]
+    total, at = len(places) - (loop.rate[3] if loop.rate else 0), 0
+    for k, (m, s) in enumerate(zip(members, slots)):
+        run = loop.start <= k < loop.end
+        for (n, _), t in zip(_numbers(m), s):
+            place, arg = member(n)
+            if t is None:
+                continue
+            if not (loop.rate and run and arg == loop.rate[0]):
+                return False
+            b = at + (place if loop.staged else 0)
+            if not rate_is(t, loop.rate[1], b, places[b], total):
+                return False
+        at += (len(m.args) if loop.staged else 1) if run else 0
+    return True
+
+
+def rate_is(text: str, p: str, b: int, place: int, total: float) -> bool:
+    """`text` is block b's rate `p * b / total` for any p, the spec's index (its one other name)
+    the block's place in its stage."""
+    index = _names(text) - {p}
+    return len(index) <= 1 and all(_value(text, {p: x, **dict.fromkeys(index, place)}) == x * b / total
+                                   for x in (0.37, 1.0))
+
+
+def member(name: str) -> tuple[int, str]:
+    """(the block's place in its nn.Sequential, its argument) of a number's name (`_numbers`:
+    `_1_stochastic_depth_prob` in a row's nn.Sequential, `_stochastic_depth_prob` in a block)."""
+    m = re.fullmatch(r"_(?:(\d+)_)?(\w+)", name)
+    return (int(m[1] or 0), m[2]) if m else (0, name)
+
+
+def _value(text: str, env: dict[str, Any]) -> Any:
+    """The arithmetic `text` (names, numbers, + - * /, parentheses) at `env`; None where it is other."""
+    e = ast.parse(text, mode="eval")
+    if not all(isinstance(n, (ast.Expression, ast.BinOp, ast.Name, ast.Constant, ast.Load, ast.Add, ast.Sub,
+                              ast.Mult, ast.Div)) for n in ast.walk(e)):
         return None
-    found = row_loop(g, c.local, members)
+    return eval(compile(e, "<rate>", "eval"), {"__builtins__": {}}, env)
+
+
+def _names(text: str) -> set[str]:
+    try:
+        return {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return set()
+
+
+def rowed(g: Graph, c: Child, call: Call, slots: Slots, taken: Namespace, params: list[str],
+          defaults: dict[str, Any]) -> str | None:
+    """The top class's nn.Sequential child `call` (its numbers all written as values: `slots`,
+    but for the blocks' drop-path rates, `rates`) with a run of blocks built by a loop over the
+    spec's row table, the table added to `params`; None where no loop builds it."""
+    members = [m for _, m in call.args]
+    if not all(isinstance(m, Call) for m in members):
+        return None
+    counts = [len(_numbers(m)) for m in members]
+    per = [slots[sum(counts[:k]):sum(counts[:k + 1])] for k in range(len(counts))]
+    found = row_loop(g, c.local, members, rates(members, per, defaults))
     if found is None:
         return None
     config, loop = found
     names = local_names(taken, config, loop.columns)
-    if names is None or config in params:
+    if names is None or config in params or not _written(loop, per, members):
         return None
-    per: list[Slots] = [[None] * len(_numbers(m)) for m in members]
+    per = [[None] * len(_numbers(m)) for m in members]
     with located(c):
         lines = loop_lines(c.local, loop, config, members, per, names,
                            lambda m, s, indent, start, end: render_call(m, iter(s), indent, start, end))

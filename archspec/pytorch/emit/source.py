@@ -14,6 +14,7 @@ from ...ops.base import Call, literal
 from ...version import __version__
 from .blockloop import VAR, aliased, block_loop, loop_source, used_lets
 from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
+from .depthloop import INPUTS, depthed, widths_named
 from .exchange import listed
 from .forward import arg_names
 from .fuse import Pair, class_pairs, fuse_method, pair_lines, pairs_attribute
@@ -164,6 +165,7 @@ class _ClassWriter:
         optional = [f"{o}=None" for o in self.plan.optional]
         lines = ["        super().__init__()"]
         self.alias: tuple[str, int] | None = None      # the last width of a block loop (emit/blockloop.py)
+        self.last: tuple[str, int] | None = None       # the last width of a stage loop (emit/depthloop.py)
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
@@ -193,7 +195,7 @@ class _ClassWriter:
             return c.local, None, "\n".join(self._chain(c, slots))
         call = self.planner.ctor(c)
         if c.local in self.plan.guards and call is not None:
-            return c.local, None, "\n".join(self._guarded(c.local, call, slots))
+            return c.local, None, "\n".join(guarded(c.local, self.plan.guards[c.local], call, slots))
         if c.local in self.plan.built and call is not None:      # no numbers: a one-line module
             flag, negated = self.plan.flags[c.local]
             return c.local, None, (f"        self.{c.local} = {render_call(call, iter(()), '')} if "
@@ -203,10 +205,17 @@ class _ClassWriter:
         if self.root and call.fn == "nn.Sequential":
             mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
             slots = iter(mine)
-            if staged := rowed(self.g, c, call, mine, taken, params) or self._staged(c, call, mine, taken, params):
+            staged = rowed(self.g, c, call, mine, taken, params, self.plan.defaults)
+            if staged := staged or self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
+            if (depths := depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)) is not None:
+                self.last = depths[1]
+                return c.local, None, depths[0]
             if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
                 return c.local, None, blocked
+        if self.last:       # a child after a stage loop: its input width the loop's last (`dims[-1]`)
+            n = len(ClassPlanner.numbers_in(call))
+            slots = iter(widths_named(call, list(itertools.islice(slots, n)), self.last[1], self.last[0], INPUTS))
         if self.alias:
             values = [v for _, v in ClassPlanner.numbers_in(call)]
             slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *self.alias))
@@ -263,21 +272,6 @@ class _ClassWriter:
         self.alias = (last, width)
         params.append(default(config, found.counts))
         return "\n".join(lines)
-
-    def _guarded(self, local: str, call: Call, slots: Iterator[str | None]) -> list[str]:
-        """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out
-        as ruff does: on one line, else in parentheses, the test on a line of its own where the
-        whole does not fit on one."""
-        mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
-        head, test = f"        self.{local} = ", f"if {self.plan.guards[local]} else None"
-        one = render_call(call, iter(mine), "        ", len(head) - 8, len(test) + 1)
-        if "\n" not in one and len(head) + len(one) + 1 + len(test) <= WIDTH:
-            return [f"{head}{one} {test}"]
-        inner = render_call(call, iter(mine), " " * 12)
-        if "\n" not in inner and 12 + len(inner) + 1 + len(test) <= WIDTH:
-            return [f"{head}(", f"            {inner} {test}", "        )"]
-        return [f"{head}(", f"            {inner}", f"            if {self.plan.guards[local]}",
-                "            else None", "        )"]
 
     def _chain(self, c: Child, slots: Iterator[str | None]) -> list[str]:
         """An nn.Sequential child whose members some instances lack, built member by member
@@ -350,3 +344,19 @@ class _ClassWriter:
             return (f"a dict of the outputs {outs}; in eval mode the training-only ones are left out "
                     "(a tensor where one output is left)")
         return f"a dict of the outputs {outs}"
+
+
+def guarded(local: str, guard: str, call: Call, slots: Iterator[str | None]) -> list[str]:
+    """`self.se = SqueezeExcite(...) if se_reduction > 0 else None` (emit/guard.py), laid out
+    as ruff does: on one line, else in parentheses, the test on a line of its own where the
+    whole does not fit on one."""
+    mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
+    head, test = f"        self.{local} = ", f"if {guard} else None"
+    one = render_call(call, iter(mine), "        ", len(head) - 8, len(test) + 1)
+    if "\n" not in one and len(head) + len(one) + 1 + len(test) <= WIDTH:
+        return [f"{head}{one} {test}"]
+    inner = render_call(call, iter(mine), " " * 12)
+    if "\n" not in inner and 12 + len(inner) + 1 + len(test) <= WIDTH:
+        return [f"{head}(", f"            {inner} {test}", "        )"]
+    return [f"{head}(", f"            {inner}", f"            if {guard}",
+            "            else None", "        )"]
