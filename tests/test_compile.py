@@ -422,8 +422,6 @@ def test_a_run_whose_rates_follow_the_index_is_one_comprehension():
 @pytest.mark.parametrize("name, classes", [
     # BN-Inception: the stride-2 modules (3c, 4e); 5b's max pool is the others' class (`pool`)
     ("bn_inception", ["Inception", "InceptionReduction"]),
-    # the entry and exit blocks (block1's start_with_relu=False a flag), the middle flow's
-    ("xception", ["XceptionModule", "XceptionModuleResidual"]),
 ])
 def test_classes_of_one_block_are_named_by_what_differs(name, classes):
     text = source(SPECS / f"{name}.yaml")

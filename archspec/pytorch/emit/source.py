@@ -19,7 +19,7 @@ from .forward import arg_names
 from .fuse import class_pairs, fuse_method, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
-from .members import chain_lines
+from .members import StepLoop, chain_lines
 from .rowloop import rowed
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .stageloop import default, local_names, loop_lines, named, stage_loop
@@ -286,10 +286,30 @@ class _ClassWriter:
         members = [(v, list(itertools.islice(slots, len(ClassPlanner.numbers_in(v))))) for _, v in call.args]
         tests = {k: t for (local, k), t in self.plan.member_tests.items() if local == c.local}
         taken = Namespace({*self.plan.params, *(name for name, _ in self.plan.lets), *self.plan.optional})
-        var = taken.first("layers") or taken.fresh("layers")
+        var = taken.first("layers") or taken.fresh("layers")      # (never a step loop's index: i, k or index)
+        loop = self._step_loop(c.local, members)
         with located(c):
             return chain_lines(c.local, var, members, tests,
-                               lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end))
+                               lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end), loop)
+
+    def _step_loop(self, local: str, members: list[tuple[Call, list]]) -> StepLoop | None:
+        """Where a loop over a repeat's steps builds the chain (`ClassPlan.step_loops`), its loop,
+        the template's members in `members` given the loop's number texts in place of their slots
+        and a keyword built otherwise at step 0 written `kw=i > 0`: as a number the slot names."""
+        plan = self.plan.step_loops.get(local)
+        if plan is None:
+            return None
+        first = self.plan.steps[local].before
+        for k, texts in enumerate(plan.texts):
+            call = members[first + k][0]
+            if k in plan.firsts:        # (no keyword of the template is a number: `first_flags`)
+                kwargs = tuple((n, 1 if n == plan.firsts[k] else v, d) for n, v, d in call.kwargs)
+                call = call._replace(kwargs=kwargs)
+                given = iter(texts)
+                texts = [f"{plan.index} > 0" if label == f"_{plan.firsts[k]}" else next(given)
+                         for label, _ in ClassPlanner.numbers_in(call)]
+            members[first + k] = (call, list(texts))
+        return StepLoop(plan.index, plan.count, first, first + len(plan.texts))
 
     def _runs(self, local: str) -> dict | None:
         """The counted runs of a child (`ClassPlan.counts`): its own, or its nn.ModuleList's members' by index."""
