@@ -424,7 +424,7 @@ def test_a_steps_widths_are_written_from_its_index():
     assert steps is not None and steps.counts == [2, 2, 2, *[3] * 8, 2]
     width = lambda ref: g.shape_of(ref)[0]      # noqa: E731
     texts = step_widths(blocks, reps, steps, planner.ctor, width)
-    step_in = "in_channels if i == 0 else out if grow_first or i - 1 == reps - 1 else in_channels"
+    step_in = "in_channels if i == 0 else out if grow_first else in_channels"     # (the step before: not the last)
     step_out = "out if grow_first or i == reps - 1 else in_channels"
     assert texts == [[], [step_in, step_out], [step_out]]
     for args in [(8, 16, 4, 1, False, False), (8, 16, 4, 2, True, True), (16, 8, 1, 1, True, False)]:
@@ -438,6 +438,12 @@ def test_a_steps_widths_are_written_from_its_index():
     assert step_count(blocks, steps) == "reps"
     steps.counts[3] = 2                          # a chain whose steps are not its block's reps
     assert step_count(blocks, steps) is None
+    from archspec.pytorch.emit.stepwidths import _NotLast
+    for text, folded in [("out if grow_first or i == reps - 1 else x", "out if grow_first else x"),
+                         ("a if reps - 1 != i and b else c", "a if b else c"), ("not i == reps - 1", "True"),
+                         ("i == reps - 1 or i != reps - 1", "True"), ("i == reps or i == reps - 2", "i == reps or "
+                                                                    "i == reps - 2")]:
+        assert ast.unparse(_NotLast("i", "reps").visit(ast.parse(text, mode="eval").body)) == folded, text
     args = {"out": 1, "reps": 2}
     assert ast.unparse(own_text("input.channels * 2 + out // reps", args, "j")) == "in_channels * 2 + out // reps"
     for evil in ("len(out)", "out.real", "outs + 1", "out ** 2", "'a' if out else 1", "in_channels", "[out][0]"):

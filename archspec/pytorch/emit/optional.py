@@ -13,7 +13,8 @@ of a concatenation that some give more of are no children either (`concat_tails`
 concatenates them where a flag says (DLA's `level_root`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
@@ -259,18 +260,12 @@ class Joiner:
         out: dict[str, list | Steps] = {}
         for local, cs in by_local.items():
             if len({repr(key(c)) for c in cs}) > 1:
-                got = union(cs, key) or (self._steps(members, cs) if len(cs) == len(members) else None)
+                got = union(cs, key) or (_steps(self.stepless, members, cs, key) if len(cs) == len(members)
+                                          else None)
                 if got is None:
                     return None
                 out[local] = got
         return out
-
-    def _steps(self, members: list[ScopeNode], cs: list[Child]) -> Steps | None:
-        """The chains as one repeat's steps, which a loop over them builds (timm's Xception
-        Block), where the block is not one whose steps no loop writes (`stepless`). Whether one
-        does is known once the members' classes take their numbers (`ctorparams._step_loops`)."""
-        block = members[0].scope.block if members[0].scope is not None else None
-        return None if block in self.stepless else steps_of(cs, self.planner.ctor_key)
 
     def _stands_for(self, fuller: ScopeNode, gone: dict[str, Child], c: Child, rel: str | None) -> bool:
         """`rel` may stand for the left-out `c`: one of its inputs (or what stands for that one,
@@ -301,6 +296,15 @@ class Joiner:
             return False
         readers = [self.planner.tree.graph.nodes[r] for r in self.planner.tree.consumers.get(c.outputs[0], [])]
         return not any(self.planner.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
+
+
+def _steps(stepless: frozenset[str], members: list[ScopeNode], cs: list[Child], key: Callable[[Child], Any]
+           ) -> Steps | None:
+    """The chains as one repeat's steps, which a loop over them builds (timm's Xception Block),
+    where the block is not one whose steps no loop writes (`stepless`). Whether one does is known
+    once the members' classes take their numbers (`ctorparams._step_loops`)."""
+    block = members[0].scope.block if members[0].scope is not None else None
+    return None if block in stepless else steps_of(cs, key)
 
 
 def concat_tails(planner: ClassPlanner, plan: ClassPlan, sn: ScopeNode) -> dict[str, tuple[int, int]] | None:

@@ -101,6 +101,25 @@ def _header(g: Graph, functional: bool, ordered: bool) -> str:
     return "\n".join(lines + ["from torch import nn"])
 
 
+def step_loop(plan: ClassPlan, local: str, members: list[tuple[Call, list]]) -> StepLoop | None:
+    """Where a loop over a repeat's steps builds a class's chain (`ClassPlan.step_loops`), its
+    loop, the template's members in `members` given the loop's number texts in place of their slots
+    and a keyword built otherwise at step 0 written `kw=i > 0`: as a number the slot names."""
+    loop = plan.step_loops.get(local)
+    if loop is None:
+        return None
+    first = plan.steps[local].before
+    for k, texts in enumerate(loop.texts):
+        call = members[first + k][0]
+        if k in loop.firsts:        # (the keyword a boolean: no number of the template's own)
+            call = call._replace(kwargs=tuple((n, 1 if n == loop.firsts[k] else v, d) for n, v, d in call.kwargs))
+            given = iter(texts)
+            texts = [f"{loop.index} > 0" if label == f"_{loop.firsts[k]}" else next(given)
+                     for label, _ in ClassPlanner.numbers_in(call)]
+        members[first + k] = (call, list(texts))
+    return StepLoop(loop.index, loop.count, first, first + len(loop.texts))
+
+
 class _ClassWriter:
     """The text of one class: docstring, the top class's attributes, __init__, forward, init_weights."""
 
@@ -287,29 +306,10 @@ class _ClassWriter:
         tests = {k: t for (local, k), t in self.plan.member_tests.items() if local == c.local}
         taken = Namespace({*self.plan.params, *(name for name, _ in self.plan.lets), *self.plan.optional})
         var = taken.first("layers") or taken.fresh("layers")      # (never a step loop's index: i, k or index)
-        loop = self._step_loop(c.local, members)
+        loop = step_loop(self.plan, c.local, members)
         with located(c):
             return chain_lines(c.local, var, members, tests,
                                lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end), loop)
-
-    def _step_loop(self, local: str, members: list[tuple[Call, list]]) -> StepLoop | None:
-        """Where a loop over a repeat's steps builds the chain (`ClassPlan.step_loops`), its loop,
-        the template's members in `members` given the loop's number texts in place of their slots
-        and a keyword built otherwise at step 0 written `kw=i > 0`: as a number the slot names."""
-        plan = self.plan.step_loops.get(local)
-        if plan is None:
-            return None
-        first = self.plan.steps[local].before
-        for k, texts in enumerate(plan.texts):
-            call = members[first + k][0]
-            if k in plan.firsts:        # (no keyword of the template is a number: `first_flags`)
-                kwargs = tuple((n, 1 if n == plan.firsts[k] else v, d) for n, v, d in call.kwargs)
-                call = call._replace(kwargs=kwargs)
-                given = iter(texts)
-                texts = [f"{plan.index} > 0" if label == f"_{plan.firsts[k]}" else next(given)
-                         for label, _ in ClassPlanner.numbers_in(call)]
-            members[first + k] = (call, list(texts))
-        return StepLoop(plan.index, plan.count, first, first + len(plan.texts))
 
     def _runs(self, local: str) -> dict | None:
         """The counted runs of a child (`ClassPlan.counts`): its own, or its nn.ModuleList's members' by index."""

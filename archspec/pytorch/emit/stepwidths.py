@@ -10,6 +10,7 @@ that any of them refutes writes nothing."""
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +118,9 @@ def step_widths(blocks: Sequence[ScopeNode], chains: Sequence[Child], steps: Ste
             return None
         now = now if got is True else got       # type: ignore[assignment]
         leaves.append(now)
-    last = put_name(leaves[-1], index, ast.BinOp(ast.Name(index), ast.Sub(), ast.Constant(1)))
+    count = step_count(blocks, steps)
+    before = _NotLast(index, count).visit(copy.deepcopy(leaves[-1])) if count is not None else leaves[-1]
+    last = put_name(before, index, ast.BinOp(ast.Name(index), ast.Sub(), ast.Constant(1)))
     start = ast.IfExp(ast.Compare(ast.Name(index), [ast.Eq()], [ast.Constant(0)]), ast.Name(IN_CHANNELS), last)
     befores = [start if b is befores[0] else b for b in befores]
     return _checked(blocks, chains, steps, ctor, width_of, index, befores, leaves)
@@ -128,6 +131,43 @@ def renamed(text: str, old: str, new: str) -> str:
     tree = parse(text)
     assert isinstance(tree, ast.expr)           # (a test or number text the loop writes: an expression)
     return ast.unparse(put_name(tree, old, ast.Name(new)))
+
+
+class _NotLast(ast.NodeTransformer):
+    """A text of the step before as the loop reads it at steps 1 .. count - 1: the step before is
+    never the last, so `index == count - 1` is false there (`!=` true), and the `or`, `and`, `not`
+    and conditional expressions around such a test fold (timm's `inc = in_chs if i == 0 else
+    out_chs`, not `... else out if grow_first or i - 1 == reps - 1 else in_channels`)."""
+
+    def __init__(self, index: str, count: str) -> None:
+        self.index, self.count = index, count
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        sides = {ast.unparse(node.left), ast.unparse(node.comparators[0])}
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)) and sides == {
+                self.index, f"{self.count} - 1"}:
+            return ast.Constant(isinstance(node.ops[0], ast.NotEq))
+        return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        self.generic_visit(node)
+        absorbing = isinstance(node.op, ast.Or)          # True absorbs an `or`, False an `and`
+        if any(isinstance(v, ast.Constant) and v.value is absorbing for v in node.values):
+            return ast.Constant(absorbing)
+        kept = [v for v in node.values if not (isinstance(v, ast.Constant) and v.value is (not absorbing))]
+        return ast.BoolOp(node.op, kept) if len(kept) > 1 else kept[0] if kept else ast.Constant(not absorbing)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
+            return ast.Constant(not node.operand.value)
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant) and type(node.test.value) is bool:
+            return node.body if node.test.value else node.orelse
+        return node
 
 
 def step_index(steps: Steps) -> str:
