@@ -37,12 +37,12 @@ def _classes(text: str) -> list[str]:
     return re.findall(r"^class (\w+)\(nn.Module\):", text, re.M)
 
 
-def _same_keys(path: str) -> None:
+def _same_keys(path: str, channels: int = 4) -> None:
     """The model's state_dict is the graph's, key for key and shape for shape."""
     model = archspec.compile(path)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes == {k: tuple(v) for k, v in archspec.analyze(path).state_dict_shapes().items()}
-    assert model(torch.zeros(1, 4, 8, 8)).shape == (1, 4, 8, 8)
+    assert model(torch.zeros(1, 4, 8, 8)).shape == (1, channels, 8, 8)
 
 
 def test_a_member_under_the_blocks_boolean_is_one_class(spec_file):
@@ -163,8 +163,10 @@ def test_a_class_with_members_some_lack_builds_its_projection_under_the_blocks_l
 
 
 def test_chains_of_another_count_of_steps_keep_their_classes(spec_file):
-    """A member of a step that some chains lack: no test written once holds for every count
-    (`reps != 2` would build three steps where reps is 4), so those classes stay apart."""
+    """Chains of another count of steps whose repeat holds nodes alone, which record no count
+    (`stepwidths.step_count`; and a conv's width no text of the index writes): no loop over the
+    steps builds them (`reps != 2` would build three steps where reps is 4), so those classes
+    stay apart."""
     path = spec_file(STEPS % 3)
     text = source(path)
     assert len(_classes(text)) == 3 and "reps" not in text
@@ -422,7 +424,7 @@ def test_a_steps_widths_are_written_from_its_index():
     assert steps is not None and steps.counts == [2, 2, 2, *[3] * 8, 2]
     width = lambda ref: g.shape_of(ref)[0]      # noqa: E731
     texts = step_widths(blocks, reps, steps, planner.ctor, width)
-    step_in = "in_channels if i == 0 else out if grow_first or i - 1 == reps - 1 else in_channels"
+    step_in = "in_channels if i == 0 else out if grow_first else in_channels"     # (the step before: not the last)
     step_out = "out if grow_first or i == reps - 1 else in_channels"
     assert texts == [[], [step_in, step_out], [step_out]]
     for args in [(8, 16, 4, 1, False, False), (8, 16, 4, 2, True, True), (16, 8, 1, 1, True, False)]:
@@ -436,7 +438,175 @@ def test_a_steps_widths_are_written_from_its_index():
     assert step_count(blocks, steps) == "reps"
     steps.counts[3] = 2                          # a chain whose steps are not its block's reps
     assert step_count(blocks, steps) is None
+    from archspec.pytorch.emit.stepwidths import _NotLast
+    for text, folded in [("out if grow_first or i == reps - 1 else x", "out if grow_first else x"),
+                         ("a if reps - 1 != i and b else c", "a if b else c"), ("not i == reps - 1", "True"),
+                         ("i == reps - 1 or i != reps - 1", "True"), ("i == reps or i == reps - 2", "i == reps or "
+                                                                    "i == reps - 2")]:
+        assert ast.unparse(_NotLast("i", "reps").visit(ast.parse(text, mode="eval").body)) == folded, text
     args = {"out": 1, "reps": 2}
     assert ast.unparse(own_text("input.channels * 2 + out // reps", args, "j")) == "in_channels * 2 + out // reps"
     for evil in ("len(out)", "out.real", "outs + 1", "out ** 2", "'a' if out else 1", "in_channels", "[out][0]"):
         assert own_text(evil, args, "j") is None, evil
+
+
+LOOPED = """archspec: 1
+name: net
+input: [4, 8, 8]
+blocks:
+  inner:
+    params: {out: int}
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 1}
+  unit:
+    params: {out: int, reps: int, first: true}
+    nodes:
+      - body:
+          seq:
+            - repeat: ${reps}
+              node:
+                - {op: relu, when: "${i > 0 or first}"}
+                - {use: inner, out: "${out}"}
+                - %s
+nodes:
+  - a: {use: unit, out: 8, reps: 2, first: false}
+  - b: {use: unit, out: 8, reps: 2}
+  - c: {use: unit, out: 8, reps: 3}
+"""
+
+
+def test_chains_of_other_counts_of_steps_are_one_class_built_by_a_loop(spec_file):
+    """Chains that run 2 and 3 steps of one repeat whose count is the block's `reps`: one class,
+    built by `for i in range(reps):` (the step's widths from the index, the ReLU under `i > 0 or
+    first`), the callers passing reps; state_dict and outputs the spec's, and fuse() folds every
+    step's pair (the middle chain's third too) without changing the outputs."""
+    path = spec_file(LOOPED % "batchnorm")
+    text = source(path)
+    assert _classes(text) == ["Inner", "Unit", "Net"]
+    assert ("        for i in range(reps):\n            if i > 0 or first:\n                layers.append("
+            "nn.ReLU(inplace=True))\n            layers.extend([Inner(in_channels if i == 0 else out, out), "
+            "nn.BatchNorm2d(out)])\n") in text
+    assert "self.a = Unit(4, 8, 2, first=False)" in text and "self.c = Unit(8, 8, 3)" in text
+    assert '("body.7.conv", "body.8")' in text
+    check_generated_source(text)
+    assert check(path).ok
+    _same_keys(path, 8)
+    model = archspec.compile(path).eval()
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        before = model(x)
+        model.fuse()
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+        torch.testing.assert_close(model(x), before)
+
+
+@pytest.mark.parametrize("edits, classes", [
+    ([("batchnorm", '{op: conv, out: "${out}", k: 1}')], 4),         # a width no text of the index writes
+    ([("batchnorm", '{op: batchnorm, eps: "${0.001 if i == 0 else 0.00001}"}')], 4),   # a number by step, no text
+    ([("repeat: ${reps}", "repeat: ${reps + 0}")], 4),                 # a count that is no parameter
+    ([("batchnorm", '{op: batchnorm, affine: "${i == 0}"}')], 4),       # step 0's built otherwise, not kw=i > 0
+    ([("${i > 0 or first}", "${i != 1}")], 5),                          # no test of the index says where
+    ([("first: true}", "first: true, i: 0, k: 0, index: 0}"), ("${reps}\n", "${reps}\n              index: j\n"),
+      ("i > 0", "j > 0")], 4),                                          # no loop index hides nothing
+])
+def test_steps_no_loop_writes_keep_their_classes(spec_file, edits, classes):
+    """Chains of one repeat's steps that no loop over them builds, found once the members'
+    classes take their numbers (`ctorparams._step_loops`): the block is planned again, each count
+    of steps (and each structure) its own class, as before the loop, the numbers as they are."""
+    text = LOOPED % "batchnorm"
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    path = spec_file(text)
+    text = source(path)
+    assert len(_classes(text)) == classes and "range(reps)" not in text
+    check_generated_source(text)
+    _same_keys(path, 8)
+    if "eps:" in edits[0][1]:
+        assert text.count("eps=0.001") == 2         # step 0 of each class's chain
+
+
+@pytest.mark.parametrize("index", ["layers", "j"])
+def test_a_step_loops_index_is_one_that_hides_nothing(spec_file, index):
+    """The repeat's index named `layers` (the name of the list the loop appends to), or `j`: the
+    loop's index is `i`, the tests and numbers written with it."""
+    path = spec_file((LOOPED % "batchnorm").replace("- repeat: ${reps}\n", "- repeat: ${reps}\n"
+                                                    f"              index: {index}\n").replace("i > 0", f"{index} > 0"))
+    text = source(path)
+    assert ("        layers = []\n        for i in range(reps):\n            if i > 0 or first:\n" in text
+            and "Inner(in_channels if i == 0 else out, out)" in text)
+    check_generated_source(text)
+    _same_keys(path, 8)
+
+
+def test_a_member_is_built_otherwise_at_step_0_only_by_a_false_keyword():
+    """timm's first ReLU, `nn.ReLU(inplace=False)`, the later ones in place: the loop writes
+    `inplace=i > 0`; a member built otherwise at step 0 in any other way is no loop's."""
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit.members import first_flags, steps_of
+    chain = _stepped((27, 0), (28, 0), (27, 1), (28, 1))
+    for m in chain.sub.children:
+        m.node = m.sub.scope            # a node member (its location and step as the scope's)
+    relu = Call("nn.ReLU", (), (("inplace", True, False),))
+    conv = Call("nn.Conv2d", (("in_channels", 4), ("out_channels", 4), ("kernel_size", 1)))
+    for first, want in [(Call("nn.ReLU", (), (("inplace", False, False),)), {0: "inplace"}),
+                        (Call("nn.ReLU6", (), (("inplace", False, False),)), None),
+                        (Call("nn.ReLU", (("x", 1),), (("inplace", False, False),)), None),
+                        (Call("nn.ReLU", (), (("inplace", False, True),)), None)]:
+        calls = [first, conv, relu, conv]
+        steps = steps_of([chain], lambda m, calls=calls: repr(calls[int(m.local)]))
+        assert steps is not None and steps.first == [True, False]
+        assert first_flags(steps, [chain], lambda m, calls=calls: calls[int(m.local)]) == want, first
+
+
+def test_xceptions_module_is_timms_block_at_every_configuration():
+    """The generated XceptionModule takes timm's Block's arguments in its order (in, out, reps,
+    stride, start_with_relu, grow_first) and builds its rep by the loop over the steps, the skip
+    under `stride != 1 or in_channels != out` and the pool under `stride != 1`: at the spec's
+    configurations and others it builds (4 steps, not growing first, a projection at stride 1)
+    timm's weights load strictly, the outputs equal."""
+    from archspec.pytorch.compiler import load_source
+    timm_xception = pytest.importorskip("timm.models.xception")
+    text = source("specs/xception.yaml")
+    assert re.findall(r"^class (Xception\w*)\(", text, re.M) == ["XceptionModule", "Xception"]
+    assert "    def __init__(self, in_channels, out, reps, stride=1, start_with_relu=True, grow_first=True):\n" in text
+    assert "        for i in range(reps):\n            if i > 0 or start_with_relu:\n" in text
+    assert "        if stride != 1:\n            layers.append(nn.MaxPool2d(3, stride=stride, padding=1))\n" in text
+    module = load_source(text, "xception").XceptionModule
+    torch.manual_seed(0)
+    for args in [(64, 128, 2, 2, False, True), (728, 728, 3, 1, True, True), (728, 1024, 2, 2, True, False),
+                 (8, 16, 4, 1, False, False), (16, 8, 1, 1, True, True), (8, 8, 2, 3, True, False)]:
+        peer = timm_xception.Block(*args).eval()
+        for m in peer.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+        mine = module(*args).eval()
+        mine.load_state_dict(peer.state_dict(), strict=True)
+        x = torch.randn(1, args[0], 9, 9)
+        with torch.no_grad():
+            assert torch.equal(mine(x.clone()), peer(x.clone())), args
+
+
+def test_a_step_loop_reads_no_name_the_class_gives_another_meaning(spec_file, monkeypatch):
+    """The loop's tests and numbers read the block's parameters as they are at each instance: where
+    the class cannot take one by its name (here `first`, as if the class had given it already), no
+    loop is written and the counts of steps keep their classes."""
+    from archspec.names import Namespace
+    usable = Namespace.usable
+    monkeypatch.setattr(Namespace, "usable", lambda self, name: name != "first" and usable(self, name))
+    path = spec_file(LOOPED % "batchnorm")
+    text = source(path)
+    assert "range(reps)" not in text and len(_classes(text)) == 4
+    _same_keys(path, 8)
+
+
+def test_a_keyword_built_otherwise_at_step_0_is_written_from_the_index(spec_file):
+    """A batch norm without affine parameters at step 0 only: `affine=i > 0` beside its numbers,
+    each instance's state_dict the graph's (step 0's norm holds no weight)."""
+    path = spec_file(LOOPED % '{op: batchnorm, affine: "${i > 0}", eps: 0.001, momentum: 0.2}')
+    text = source(path)
+    assert _classes(text) == ["Inner", "Unit", "Net"]
+    assert "nn.BatchNorm2d(out, eps=0.001, momentum=0.2, affine=i > 0)" in text
+    check_generated_source(text)
+    _same_keys(path, 8)

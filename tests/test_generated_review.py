@@ -1173,8 +1173,6 @@ class Head(nn.Module):
 # blocks written as several classes (issue 22: torchvision writes one, with flags): how many, and
 # why one class cannot yet serve them; a block split anywhere else, or into more, fails
 SPLIT: dict[str, dict[str, tuple[int, str]]] = {
-    "xception": {"xception_module": (2, "`reps` sets the `rep` chain's length: the middle flow's third step "
-                                        "takes a loop over the steps (timm's `for i in range(reps)`)")},
 }
 
 

@@ -13,9 +13,12 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   None`, as torchvision's MBConv); an
   nn.Sequential child that lacks members at some instances is built member by member under a
   test of the block's parameters (`members`: MobileNetV2's `if t != 1: layers.append(...)`,
-  `self.conv = nn.Sequential(*layers)`); children a text parameter picks between are built
+  `self.conv = nn.Sequential(*layers)`), and one whose instances run other counts of one
+  repeat's steps by a loop over them (timm's Xception Block: `for i in range(reps):`, each
+  member under a test of the index, `if i > 0 or start_with_relu:`, its widths written from it,
+  `stepwidths`); children a text parameter picks between are built
   each under its test (`alternatives`: DPN's `... if kind == "proj" else None`); a block that
-  needs several classes names each by what sets it apart (`InceptionReduction`),
+  needs several classes names each by what sets it apart (`UnitResidual`),
   numbered only where nothing nameable does; an op some instances lack runs under a flag,
   the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
   where it is absent may be the block's input (WRN's `identity = x`); a block that only wraps

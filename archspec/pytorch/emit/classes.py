@@ -13,15 +13,16 @@ from ...names import Namespace
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
 from .counts import Count
-from .ctorparams import parameterise
+from .ctorparams import StepLoopError, parameterise
 from .expr import is_number
 from .forward import Absent, Forward, forward_lines
 from .guard import add_guards, by_text
 from .layout import WIDTH, bracketed
 from .lift import Indexed
-from .members import MISSING, MemberId, member_ids
+from .members import ANY_STEP, MISSING, MemberId, Steps, member_ids
 from .optional import Joiner
 from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
+from .stepwidths import StepPlan
 
 
 @dataclass(eq=False)
@@ -62,6 +63,9 @@ class ClassPlan:
     members: dict[str, list[tuple[MemberId, Child]]] = field(default_factory=dict)   # an nn.Sequential
     #                                  child whose members some lack: their union (`members`)
     member_tests: dict[tuple[str, int], str] = field(default_factory=dict)   # (child, member): its test
+    steps: dict[str, Steps] = field(default_factory=dict)    # of `members`, a chain built by a loop over a
+    #                                  repeat's steps (`members.steps_of`), `members` its `flat` list
+    step_loops: dict[str, StepPlan] = field(default_factory=dict)   # how the class writes each (`ctorparams`)
     ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
     origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
@@ -559,7 +563,8 @@ class ClassPlanner:
     """Plans every class of a scope tree: `plans` in post-order (a class's children come first),
     `defs` the helper class sources its constructors need, in first-use order."""
 
-    def __init__(self, tree: ScopeTree, probe: bool, refuted: frozenset[str] | None = None) -> None:
+    def __init__(self, tree: ScopeTree, probe: bool, refuted: frozenset[str] | None = None,
+                 stepless: frozenset[str] = frozenset()) -> None:
         self.tree, self.probe = tree, probe
         self.refuted = refuted           # the top class's widths from the spec's, less these parameters (`vary`)
         self.plans: dict[tuple, ClassPlan] = {}          # by structure
@@ -573,10 +578,20 @@ class ClassPlanner:
         self.children_of: dict[ClassPlan, int] = {}      # the children of those structures, together
         self.looped: set[ClassPlan] = set()              # classes that some loop builds as they are
         self.ctor_keys: dict[Child, Any] = {}
-        self.joiner = Joiner(self, probe)                # which structures of a block share a class
+        self.joiner = Joiner(self, probe, stepless)      # which structures of a block share a class
         self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
+        try:
+            self._plan()
+        except StepLoopError as e:      # a block's chains joined as a repeat's steps that no loop builds
+            if e.block in stepless:     # (known once its members' classes take their numbers): plan
+                raise                   # again, each count of that block's steps a class of its own
+            self.__init__(tree, probe, refuted, stepless | {e.block})       # type: ignore[misc]
+
+    def _plan(self) -> None:
+        """Each scope's class, then each class's constructor and forward."""
+        tree, probe = self.tree, self.probe
         for sn in tree.post_order():
             if not sn.sequential:
                 forward = forward_lines(tree, sn, probe)      # its numbers blank: the class's key
@@ -768,16 +783,18 @@ class ClassPlanner:
     def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
                        origins: list[tuple[Child, str] | None] | None) -> None:
         """The numbers of an nn.Sequential child whose members some instances lack, member by
-        member of their union (`ClassPlan.members`): a member it lacks, MISSING in each (`members.fill`)."""
+        member of their union (`ClassPlan.members`): a member it lacks, MISSING in each (`members.fill`).
+        A member of a loop's steps (ANY_STEP) has the numbers of the template's member at every
+        instance: the loop writes them from its index (`StepPlan.texts`), none a parameter's column."""
         mine = dict(zip(member_ids(c) or [], c.sub.children))
         for k, (i, some) in enumerate(chain):
-            m = mine.get(i)
+            m = some if i[1] == ANY_STEP else mine.get(i)
             call = self.ctor(m if m is not None else some)
             assert call is not None
             numbers = _numbers(call, f"{c.local}_{k}", [])
             out += numbers if m is not None else [(label, MISSING) for label, _ in numbers]
             if origins is not None:
-                origins += _origins(call, m) if m is not None else [None] * len(numbers)
+                origins += _origins(call, m) if m is not None and i[1] != ANY_STEP else [None] * len(numbers)
 
     def chain_call(self, plan: ClassPlan, c: Child) -> Call:
         """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""

@@ -17,9 +17,10 @@ from .counts import block_counts, candidates
 from .guard import IN_CHANNELS, let_test, negated_test
 from .ladder import ladder_adds
 from .lift import Indexed
-from .members import fill, member_ids_of, member_test
+from .members import ANY_STEP, fill, first_flags, member_ids_of, member_test, step_test, steps_of
 from .scopes import ScopeNode, numbered, own_children
 from .specexpr import Reads, SpecExprs, _expressions, _names_in, spec_exprs
+from .stepwidths import StepPlan, renamed, step_count, step_index, step_numbers, step_widths
 from .widthexpr import named_quotients
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     flags = _flag_params(plan, column_of, namer, planner.tree)
     plan.defaults = {**_defaults(plan, column_of), **reads.spec}
     plan.defaults.update({p: False for p, _ in flags.values() if p not in plan.defaults})
-    _member_tests(plan, column_of, namer)
+    _member_tests(planner, plan, column_of, namer)
     _tested_params(planner.tree.graph, plan, column_of, namer)
     if "num_classes" in column_of:
         plan.defaults["num_classes"] = column_of["num_classes"][0]
@@ -115,13 +116,16 @@ def _guarded_missing(plan: ClassPlan, origins: list[tuple[Child, str] | None], p
                      columns: list[tuple]) -> list[tuple]:
     """The columns as the spec's expressions are tried on them: a number of a child built under a
     text parameter's test (`guard.by_text`), or under its `let:` test (`_build_tested`: Xception's
-    skip, there where stride is 2, written `stride`, not 2), MISSING where an instance lacks it,
+    skip, there where stride is 2, written `stride`, not 2), or a member outside the steps of a
+    chain a loop builds (`ClassPlan.steps`: Xception's pool), MISSING where an instance lacks it,
     which any value fits. (Not one under a flag: EfficientNet's drop path rate, there where
     `residual`, is the spec's expression of the top's rate at every instance.)"""
-    if not plan.guard_params and not plan.tested:
+    if not plan.guard_params and not plan.tested and not plan.steps:
         return columns
     raw = list(zip(*[[v for _, v in pos] for pos in per_scope]))
-    return [r if o is not None and (o[0].local in plan.guard_params or o[0].local in set(plan.tested) - plan.flagged)
+    looped = {id(m) for c in plan.rep.children if c.local in plan.steps for m in c.sub.children}
+    return [r if o is not None and (o[0].local in plan.guard_params or o[0].local in set(plan.tested) - plan.flagged
+                                    or id(o[0]) in looped)
             else col
             for o, r, col in zip([*origins, *[None] * (len(columns) - len(origins))], raw, columns)]
 
@@ -470,11 +474,14 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     return out
 
 
-def _member_tests(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
+def _member_tests(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
     """The test under which the class builds each member of an nn.Sequential child that some
     instances lack (`ClassPlan.members`): the block's boolean that says where it is (`if pre:`),
     else a comparison of an int parameter of the block (`t != 1`, torchvision's `expand_ratio !=
-    1`), which the class then takes, else a flag named after it (`_flag_for`)."""
+    1`), which the class then takes, else a flag named after it (`_flag_for`). In a chain a loop
+    builds over a repeat's steps (`ClassPlan.steps`), a member outside the steps is tested by the
+    comparison first (Xception's pool, `stride != 1`, not `project`, which also holds where only
+    the width changes), its steps' members by the loop (`_step_loops`)."""
     values = _bool_columns(plan)
     scope = plan.rep.scope
     declared = scope.declared if scope is not None else {}
@@ -483,8 +490,11 @@ def _member_tests(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamName
     for local, chain in plan.members.items():
         ids = [set(member_ids_of(sn, local)) for sn in plan.instances]
         for k, (i, _) in enumerate(chain):
+            if i[1] == ANY_STEP:
+                continue
             there = tuple(i in mine for mine in ids)
-            found = None if all(there) or _says(values, there) else member_test(there, ints, declared)
+            found = None if all(there) or _says(values, there) and local not in plan.steps else member_test(
+                there, ints, declared)
             if found is not None and found[0] not in column_of:      # a block parameter it takes for the test
                 namer.params.take(found[0])
                 column_of[found[0]] = ints[found[0]]
@@ -496,6 +506,62 @@ def _member_tests(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamName
                 found = (flag, f"not {flag}" if negated else flag)
             if found is not None:
                 plan.member_tests[(local, k)] = found[1]
+    for local in plan.steps:
+        _step_loops(planner, plan, local, column_of, namer)
+
+
+class StepLoopError(Exception):
+    """A block's chains `Joiner` joined as one repeat's steps that no loop over them builds."""
+
+    def __init__(self, block: str | None, message: str) -> None:
+        super().__init__(message)
+        self.block = block
+
+
+def _step_loops(planner: ClassPlanner, plan: ClassPlan, local: str, column_of: dict[str, tuple],
+                namer: ParamNamer) -> None:
+    """How the class writes a chain that a loop over a repeat's steps builds (`StepPlan`), from
+    every instance's chain: the count (`reps`), each step member's test of the index and the
+    block's booleans (`i > 0 or start_with_relu`), its numbers written from the index
+    (`stepwidths`); the names those read the class takes, each as the block's parameter (or
+    `in_channels`, the instance's input width) at every instance."""
+    chains = [next(c for c in sn.children if c.local == local) for sn in plan.instances]
+    graph, scopes = planner.tree.graph, [sn.scope for sn in plan.instances]
+    steps = steps_of(chains, planner.ctor_key)
+    count = step_count(plan.instances, steps) if steps is not None else None
+    firsts = first_flags(steps, chains, planner.ctor) if steps is not None else None
+    widths = None if steps is None else step_widths(plan.instances, chains, steps, planner.ctor,
+                                                    lambda ref: (graph.shape_of(ref) or (None,))[0])
+    texts = None if widths is None or steps is None else step_numbers(steps, chains, planner.ctor, widths)
+    block = scopes[0].block if scopes[0] is not None else None
+    if steps is None or count is None or firsts is None or texts is None or any(s is None for s in scopes):
+        raise StepLoopError(block, f"{plan.rep.path}.{local}: no loop over its steps writes every instance's")
+    index = step_index(steps)
+    hidden = {*column_of, IN_CHANNELS, *(n for s in scopes if s is not None for n in {**s.args, **s.lets})}
+    loop_index = Namespace(hidden).first("i", "k", "index")       # a loop's index of those that hide nothing
+    if loop_index is None:
+        raise StepLoopError(block, f"{plan.rep.path}.{local}: the class names every index a loop may take")
+    flags = {p: col for p, col in _bool_columns(plan).items() if p in scopes[0].args}  # type: ignore[union-attr]
+    tests = [step_test([[s[k] for s in chain] for chain in steps.there], flags, index) for k in range(len(
+        steps.template))]
+    for k, test in enumerate(tests):
+        if test is None:
+            raise StepLoopError(block, f"{plan.rep.path}.{local}: no test of the index builds step member {k}")
+        if test:
+            plan.member_tests[(local, steps.before + k)] = renamed(test, index, loop_index)
+    inputs = tuple((graph.shape_of(sn.inputs[0]) or (None,))[0] for sn in plan.instances)
+    read = [count, *(t for t in tests if t), *(t for per in texts for t in per if t)]
+    for name in sorted(set().union(*map(_names_in, read)) - {index}):
+        col = inputs if name == IN_CHANNELS else tuple(s.args.get(name) for s in scopes)   # type: ignore[union-attr]
+        if name not in column_of and namer.params.usable(name):
+            namer.params.take(name)
+            column_of[name] = col
+            for default in _declared(plan, name, col):        # (at most one)
+                plan.defaults[name] = default
+        if column_of.get(name) != col:
+            raise StepLoopError(block, f"{plan.rep.path}.{local}: the loop's {name} is not the class's")
+    texts = [[renamed(t, index, loop_index) if t else t for t in per] for per in texts]
+    plan.step_loops[local] = StepPlan(loop_index, count, texts, firsts)
 
 
 def _flag_for(values: dict[str, tuple], there: tuple[bool, ...], column_of: dict[str, tuple], namer: ParamNamer,

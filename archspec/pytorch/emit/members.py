@@ -127,6 +127,44 @@ def steps_of(children: Sequence[Child], key: Callable[[Child], Any]) -> Steps | 
                  outside, sum(1 for i, _ in outside if i[0] < where))
 
 
+ANY_STEP = -1      # a MemberId's step where the member is a template member of a loop's steps (`flat`)
+
+
+def flat(steps: Steps) -> list[tuple[MemberId, Child]]:
+    """A loop's chain as the class builds it, member by member: the members outside it before the
+    steps, the template's (one step, each id with step ANY_STEP), the members after."""
+    template = [((steps.where, ANY_STEP, e, occ), m) for (e, occ), m in steps.template]
+    return [*steps.outside[:steps.before], *template, *steps.outside[steps.before:]]
+
+
+def first_flags(steps: Steps, chains: Sequence[Child], call: Callable[[Child], Any]) -> dict[int, str] | None:
+    """Per template member that the first step builds otherwise (`Steps.first`), the keyword a
+    loop writes `kw=i > 0`: one boolean keyword, False at step 0 wherever a chain has the member
+    there and True at every later step, the call otherwise alike (timm's first ReLU,
+    `nn.ReLU(inplace=False)`, for the block's input that the skip reads again); None where a member
+    is built otherwise in another way. `call(m)`: a node member's constructor."""
+    out: dict[int, str] = {}
+    for k, ((key, m), first) in enumerate(zip(steps.template, steps.first)):
+        if not first:
+            continue
+        later = call(m) if m.node is not None else None
+        if later is None:
+            return None
+        kws = [name for name, v, _ in later.kwargs if v is True]
+        for c in chains:
+            split = split_steps(c)
+            step0 = dict(split[2][0]) if split is not None and split[2] else {}
+            if key not in step0:
+                continue
+            at0 = call(step0[key]) if step0[key].node is not None else None
+            kws = [n for n in kws if at0 is not None and (at0.fn, at0.args) == (later.fn, later.args)
+                   and at0.kwargs == tuple((a, False if a == n else v, d) for a, v, d in later.kwargs)]
+        if len(kws) != 1:
+            return None
+        out[k] = kws[0]
+    return out
+
+
 def split_steps(c: Child) -> tuple[Place, list[tuple[MemberId, Child]], list[list[tuple[StepKey, Child]]]] | None:
     """A chain's repeat, its members outside the repeat, and its steps (each its members by
     StepKey); None where it has no repeat, two, or lacks a step. (`member_ids` has the chain in spec

@@ -6,12 +6,15 @@ self.residual:`). A ladder's adds (emit/ladder.py) are no children here: structu
 them share a class whose ladder adds where a flag says (Res2Net's first block of a stage, timm's
 `is_first`), which is how the first block, with a pool the others lack, joins them. An
 nn.Sequential child whose members differ between structures (some lack a member: MobileNetV2's
-expansion) joins them too, built member by member under tests (emit/members.py). The last inputs
+expansion) joins them too, built member by member under tests (emit/members.py), and so do
+chains that run other counts of one repeat's steps, built by a loop over the steps (Xception's
+`rep`: `members.steps_of`, `ctorparams._step_loops`). The last inputs
 of a concatenation that some give more of are no children either (`concat_tails`): the class
 concatenates them where a flag says (DLA's `level_root`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import LimitError
 from ...limits import MAX_CLASS_TESTS
@@ -19,7 +22,7 @@ from ...names import name_problem
 from .alternatives import join
 from .exchange import listed
 from .ladder import ladder_adds
-from .members import union
+from .members import Steps, flat, steps_of, union
 from .scopes import Child, ScopeNode
 
 if TYPE_CHECKING:
@@ -46,9 +49,10 @@ def _check_tests(tests: int, sn: ScopeNode) -> None:
 class Joiner:
     """Finds the class of a block that a new structure of it joins, for `ClassPlanner`."""
 
-    def __init__(self, planner: ClassPlanner, probe: bool = False) -> None:
+    def __init__(self, planner: ClassPlanner, probe: bool = False, stepless: frozenset[str] = frozenset()) -> None:
         self.planner = planner
         self.probe = probe           # forward unrolled (no ladder): each structure's adds as they are
+        self.stepless = stepless     # blocks whose chains no loop over a repeat's steps builds (`_steps`)
         self.tests = 0                                   # children `merge` has compared (MAX_CLASS_TESTS)
         self.locals_of: dict[ScopeNode, frozenset[str]] = {}    # its children's names
         self.optional_ok: dict[Child, bool] = {}         # of a child in its own scope (`merge` asks again)
@@ -86,7 +90,8 @@ class Joiner:
                 plan.absent = joined
                 plan.optional = [o for o in joined if o in modules]
                 plan.ladder_varies = len({bool(self._adds(i)) for i in members}) > 1
-                plan.members = chains
+                plan.members = {local: flat(got) if isinstance(got, Steps) else got for local, got in chains.items()}
+                plan.steps = {local: got for local, got in chains.items() if isinstance(got, Steps)}
                 return plan
             if joined is None and join(self, plan, sn):
                 return plan
@@ -230,7 +235,7 @@ class Joiner:
         """Two structures' children of one name are built alike, or are nn.Sequential chains of
         members some lack (`members.union`)."""
         key = self.planner.ctor_key
-        return key(c) == key(o) or union([c, o], key) is not None
+        return key(c) == key(o) or union([c, o], key) is not None or steps_of([c, o], key) is not None
 
     def _chain_output(self, fuller: ScopeNode, other: ScopeNode, o_ref: str) -> str | None:
         """An output of `other`'s nn.Sequential child whose members differ from `fuller`'s child of
@@ -238,22 +243,25 @@ class Joiner:
         o = next((c for c in other.children if o_ref in c.outputs), None)
         f = next((c for c in fuller.children if o is not None and c.local == o.local), None)
         if (f is None or o is None or len(f.outputs) != len(o.outputs) or self.planner.ctor_key(f) ==
-                self.planner.ctor_key(o) or union([f, o], self.planner.ctor_key) is None):
+                self.planner.ctor_key(o) or union([f, o], self.planner.ctor_key) is None
+                and steps_of([f, o], self.planner.ctor_key) is None):
             return None
         return _rel(fuller, f.outputs[o.outputs.index(o_ref)])
 
-    def _chains(self, members: list[ScopeNode]) -> dict[str, list] | None:
-        """Per nn.Sequential child whose members differ between the structures, their union; None
-        where a child's differ otherwise."""
+    def _chains(self, members: list[ScopeNode]) -> dict[str, list | Steps] | None:
+        """Per nn.Sequential child whose members differ between the structures, their union, or
+        where they run other counts of one repeat's steps, those (`_steps`); None where a child's
+        differ otherwise."""
         key = self.planner.ctor_key
         by_local: dict[str, list[Child]] = {}
         for sn in members:
             for c in sn.children:
                 by_local.setdefault(c.local, []).append(c)
-        out = {}
+        out: dict[str, list | Steps] = {}
         for local, cs in by_local.items():
             if len({repr(key(c)) for c in cs}) > 1:
-                got = union(cs, key)
+                got = union(cs, key) or (_steps(self.stepless, members, cs, key) if len(cs) == len(members)
+                                          else None)
                 if got is None:
                     return None
                 out[local] = got
@@ -288,6 +296,15 @@ class Joiner:
             return False
         readers = [self.planner.tree.graph.nodes[r] for r in self.planner.tree.consumers.get(c.outputs[0], [])]
         return not any(self.planner.tree.inplace(n) and n.inputs[0] == c.outputs[0] for n in readers)
+
+
+def _steps(stepless: frozenset[str], members: list[ScopeNode], cs: list[Child], key: Callable[[Child], Any]
+           ) -> Steps | None:
+    """The chains as one repeat's steps, which a loop over them builds (timm's Xception Block),
+    where the block is not one whose steps no loop writes (`stepless`). Whether one does is known
+    once the members' classes take their numbers (`ctorparams._step_loops`)."""
+    block = members[0].scope.block if members[0].scope is not None else None
+    return None if block in stepless else steps_of(cs, key)
 
 
 def concat_tails(planner: ClassPlanner, plan: ClassPlan, sn: ScopeNode) -> dict[str, tuple[int, int]] | None:

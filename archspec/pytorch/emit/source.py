@@ -20,7 +20,7 @@ from .forward import arg_names
 from .fuse import Pair, class_pairs, fuse_method, pair_lines, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
-from .members import chain_lines
+from .members import StepLoop, chain_lines
 from .rowloop import rowed
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .stageloop import default, local_names, loop_lines, named, parameters, stage_loop
@@ -100,6 +100,25 @@ def _header(g: Graph, functional: bool, ordered: bool) -> str:
     if functional:
         lines.append("import torch.nn.functional as F")
     return "\n".join(lines + ["from torch import nn"])
+
+
+def step_loop(plan: ClassPlan, local: str, members: list[tuple[Call, list]]) -> StepLoop | None:
+    """Where a loop over a repeat's steps builds a class's chain (`ClassPlan.step_loops`), its
+    loop, the template's members in `members` given the loop's number texts in place of their slots
+    and a keyword built otherwise at step 0 written `kw=i > 0`: as a number the slot names."""
+    loop = plan.step_loops.get(local)
+    if loop is None:
+        return None
+    first = plan.steps[local].before
+    for k, texts in enumerate(loop.texts):
+        call = members[first + k][0]
+        if k in loop.firsts:        # (the keyword a boolean: no number of the template's own)
+            call = call._replace(kwargs=tuple((n, 1 if n == loop.firsts[k] else v, d) for n, v, d in call.kwargs))
+            given = iter(texts)
+            texts = [f"{loop.index} > 0" if label == f"_{loop.firsts[k]}" else next(given)
+                     for label, _ in ClassPlanner.numbers_in(call)]
+        members[first + k] = (call, list(texts))
+    return StepLoop(loop.index, loop.count, first, first + len(loop.texts))
 
 
 class _ClassWriter:
@@ -280,10 +299,11 @@ class _ClassWriter:
         members = [(v, list(itertools.islice(slots, len(ClassPlanner.numbers_in(v))))) for _, v in call.args]
         tests = {k: t for (local, k), t in self.plan.member_tests.items() if local == c.local}
         taken = Namespace({*self.plan.params, *(name for name, _ in self.plan.lets), *self.plan.optional})
-        var = taken.first("layers") or taken.fresh("layers")
+        var = taken.first("layers") or taken.fresh("layers")      # (never a step loop's index: i, k or index)
+        loop = step_loop(self.plan, c.local, members)
         with located(c):
             return chain_lines(c.local, var, members, tests,
-                               lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end))
+                               lambda m, indent, start, end: render_call(m[0], iter(m[1]), indent, start, end), loop)
 
     def _runs(self, local: str) -> dict | None:
         """The counted runs of a child (`ClassPlan.counts`): its own, or its nn.ModuleList's members' by index."""

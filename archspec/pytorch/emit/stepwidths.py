@@ -10,17 +10,33 @@ that any of them refutes writes nothing."""
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import SpecError
 from ...frontend.expr import evaluate, parse
 from ...names import name_problem
+from ...ops.base import Call
 from .guard import IN_CHANNELS, INPUT_CHANNELS
 from .members import Steps, split_steps
 from .scopes import Child, ScopeNode
 from .steps import put_name
 from .widthexpr import follows
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How a class writes a chain built by a loop over a repeat's steps (`members.StepLoop`): the
+    loop's index and count (`reps`), per template member the text of each number in its
+    constructor's order (None: the number as it is), and the keyword written `kw=i > 0` of a member
+    built otherwise at step 0 (`members.first_flags`)."""
+    index: str
+    count: str
+    texts: list[list[str | None]]
+    firsts: dict[int, str]
+
 
 IN_WIDTH = ("in_channels", "num_features")      # a constructor's argument that is its input's width
 _OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)
@@ -90,8 +106,7 @@ def step_widths(blocks: Sequence[ScopeNode], chains: Sequence[Child], steps: Ste
     first = blocks[0].scope
     if first is None or steps.before or any(b.scope is None or len(b.inputs) != 1 for b in blocks):
         return None
-    index = next((m.sub.scope.index for _, m in steps.template if m.subscope is not None
-                  and m.sub.scope is not None and m.sub.scope.index), "i")
+    index = step_index(steps)
     args = first.args
     leaves: list[ast.expr] = []            # the width after each template member, at step i
     now: ast.expr = ast.Name(IN_CHANNELS)  # before the first: step 0's (then the step before's: below)
@@ -103,10 +118,63 @@ def step_widths(blocks: Sequence[ScopeNode], chains: Sequence[Child], steps: Ste
             return None
         now = now if got is True else got       # type: ignore[assignment]
         leaves.append(now)
-    last = put_name(leaves[-1], index, ast.BinOp(ast.Name(index), ast.Sub(), ast.Constant(1)))
+    count = step_count(blocks, steps)
+    before = _NotLast(index, count).visit(copy.deepcopy(leaves[-1])) if count is not None else leaves[-1]
+    last = put_name(before, index, ast.BinOp(ast.Name(index), ast.Sub(), ast.Constant(1)))
     start = ast.IfExp(ast.Compare(ast.Name(index), [ast.Eq()], [ast.Constant(0)]), ast.Name(IN_CHANNELS), last)
     befores = [start if b is befores[0] else b for b in befores]
     return _checked(blocks, chains, steps, ctor, width_of, index, befores, leaves)
+
+
+def renamed(text: str, old: str, new: str) -> str:
+    """An expression's text with each name `old` read as `new` (the spec's index as the loop's)."""
+    tree = parse(text)
+    assert isinstance(tree, ast.expr)           # (a test or number text the loop writes: an expression)
+    return ast.unparse(put_name(tree, old, ast.Name(new)))
+
+
+class _NotLast(ast.NodeTransformer):
+    """A text of the step before as the loop reads it at steps 1 .. count - 1: the step before is
+    never the last, so `index == count - 1` is false there (`!=` true), and the `or`, `and`, `not`
+    and conditional expressions around such a test fold (timm's `inc = in_chs if i == 0 else
+    out_chs`, not `... else out if grow_first or i - 1 == reps - 1 else in_channels`)."""
+
+    def __init__(self, index: str, count: str) -> None:
+        self.index, self.count = index, count
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        sides = {ast.unparse(node.left), ast.unparse(node.comparators[0])}
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)) and sides == {
+                self.index, f"{self.count} - 1"}:
+            return ast.Constant(isinstance(node.ops[0], ast.NotEq))
+        return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        self.generic_visit(node)
+        absorbing = isinstance(node.op, ast.Or)          # True absorbs an `or`, False an `and`
+        if any(isinstance(v, ast.Constant) and v.value is absorbing for v in node.values):
+            return ast.Constant(absorbing)
+        kept = [v for v in node.values if not (isinstance(v, ast.Constant) and v.value is (not absorbing))]
+        return ast.BoolOp(node.op, kept) if len(kept) > 1 else kept[0] if kept else ast.Constant(not absorbing)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
+            return ast.Constant(not node.operand.value)
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant) and type(node.test.value) is bool:
+            return node.body if node.test.value else node.orelse
+        return node
+
+
+def step_index(steps: Steps) -> str:
+    """The loop's index: the repeat's own name for it (`index: j`), which a step's block member
+    records, else `i`."""
+    return next((m.sub.scope.index for _, m in steps.template if m.subscope is not None
+                 and m.sub.scope is not None and m.sub.scope.index), "i")
 
 
 def _checked(blocks: Sequence[ScopeNode], chains: Sequence[Child], steps: Steps, ctor: Callable[[Child], Any],
@@ -144,6 +212,43 @@ def _checked(blocks: Sequence[ScopeNode], chains: Sequence[Child], steps: Steps,
                 texts.append(text)
         out.append(texts)
     return out
+
+
+def step_numbers(steps: Steps, chains: Sequence[Child], ctor: Callable[[Child], Any],
+                 widths: list[list[str | None]]) -> list[list[str | None]] | None:
+    """Per template member, the text of each number of its constructor in the order a class's
+    slots take them (`classes._numbers`: arguments, then keywords, depth first): an int argument's
+    from `widths` (`step_widths`), None for the rest, which must then be the template's own at every
+    chain and step (a kernel size, a stride, eps: written as they are); else None."""
+    from .expr import is_number
+    keys = [k for k, _ in steps.template]
+    out: list[list[str | None]] = []
+    for (_, m), texts in zip(steps.template, widths):
+        call, given = ctor(m), iter(texts)
+        per: list[str | None] = []
+        for pos, (_, v) in enumerate([*call.args, *((n, v) for n, v, _ in call.kwargs)]):
+            if isinstance(v, Call) and _numbers_of(v):
+                return None             # a member's own numbers only (its block's class takes them)
+            if is_number(v):
+                per.append(next(given) if pos < len(call.args) and type(v) is int else None)
+        out.append(per)
+    for c in chains:
+        split = split_steps(c)
+        assert split is not None
+        for step in split[2]:
+            for key, m in step:
+                k = keys.index(key)
+                mine = [v for _, v in _numbers_of(ctor(m))]
+                fixed = [v for _, v in _numbers_of(ctor(steps.template[k][1]))]
+                if len(mine) != len(out[k]) or any(t is None and repr(a) != repr(b)
+                                                   for t, a, b in zip(out[k], mine, fixed)):
+                    return None
+    return out
+
+
+def _numbers_of(call: Call) -> list[tuple[str, Any]]:
+    from .classes import ClassPlanner
+    return ClassPlanner.numbers_in(call)
 
 
 def _gives(text: str, env: dict[str, Any], value: int) -> bool:
