@@ -500,12 +500,11 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     test."""
     text = emit(analyze(str(SPECS / "densenet_cifar.yaml")))
     assert "    def __init__(self, num_classes=10, bottleneck=4, compression=0.5, growth=12, depth=100):\n" in text
-    assert "        denseblock1_layers = (depth - 4) // 6\n" in text
-    assert ("        denseblock2_in_channels = int(\n"
-            "            (conv0_out_channels + denseblock1_layers * growth) * compression\n") in text
-    assert text.count("compression=compression,\n") == 2        # the top passes its compression on
+    assert "        num_layers = (depth - 4) // 6\n" in text         # named after what they hold, as torchvision's
+    assert "        num_features_1 = int((num_features + num_layers * growth) * compression)\n" in text
+    assert text.count("compression=compression)") == 2        # the top passes its compression on
     check_generated_source(text)
-    for evil in (text.replace("= int(\n", "= float(\n"), text.replace("compression < 1", "compression.real < 1"),
+    for evil in (text.replace("= int(", "= float("), text.replace("compression < 1", "compression.real < 1"),
                  text.replace("bottleneck > 0", "bottleneck > len('')")):
         assert evil != text
         with pytest.raises(AssertionError, match="whitelist"):
