@@ -644,7 +644,8 @@ def _review_forward(f: ast.FunctionDef, cls: str) -> list[str]:
                 and any(isinstance(e, ast.Name) and e.id.startswith("out") and _GENERIC.fullmatch(e.id)
                         for e in node.args[0].elts)):
             out.append(f"cat-generic: {cls}.forward: {ast.unparse(node)}")
-    return out + _identity_not_shortcut(f, cls) + _input_as_branch(f, cls)
+    named = {f.split(": ")[2] for f in out if f.startswith("local-name")}       # one finding a line
+    return out + _identity_not_shortcut(f, cls) + [f for f in _input_as_branch(f, cls) if f.split(": ")[2] not in named]
 
 
 def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
