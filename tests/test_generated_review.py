@@ -23,14 +23,19 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   `identity` for what is not a residual block's shortcut (the shortcut is added when the main
   path is done, and forward then only carries the sum to its return; HRNet's fused resolutions,
   Res2Net's `y1 + x2` and DPN's split were called identity);
-  a branch's value in `out` or `x` (`out = self.branch3x3dbl_1(x)`: torchvision's `branch3x3dbl = ...`);
+  a branch's value in `out` or `x` (`out = self.branch3x3dbl_1(x)`: torchvision's `branch3x3dbl = ...`),
+  or in the forward's input after other branches read it, on its way to the concatenation
+  (InceptionA's `x = self.pool(x)`: torchvision's `branch_pool = ...`); a local of __init__ named
+  after a child it builds (DenseNet-CIFAR's `conv0_out_channels`: torchvision's `num_features`);
 - cat-generic: a concatenation or stack of anonymous values (`torch.cat([branch1x1, out, out_1], 1)`);
 - call-keywords: a call of a generated class that passes a required parameter by keyword
   (`ConvBn(in_channels=192, out=64)`), one with a default positionally, or a literal equal to its
   default (`stride=1`): torchvision writes `BasicConv2d(192, 64, kernel_size=1)`; a torch.nn.init
   call that passes a literal equal to torch's default, by keyword or by position
   (`nn.init.kaiming_normal_(m.weight, mode="fan_in")`: torchvision's DenseNet writes
-  `nn.init.kaiming_normal_(m.weight)`);
+  `nn.init.kaiming_normal_(m.weight)`); a torch.nn layer's call that passes an optional argument
+  positionally or a literal at torch's default (`nn.LocalResponseNorm(5, 0.0001, 0.75, 1.0)`,
+  `nn.Dropout(0.5)`: torchvision's `nn.Conv2d(64, 64, 3, stride=2, bias=False)`);
 - default-missing: a block's class whose parameter lacks the default the block's `params:`
   writes as a plain value (`stride: 1`, DenseNet's `bn_size: 4`), or has another;
 - group-class: a group's class whose forward only runs its children in the order it registers
@@ -398,7 +403,34 @@ def _calls(classes: list[ast.ClassDef]) -> list[str]:
                 out.append(f"{where}: required {k.arg} passed by keyword")
             elif k.arg is not None and _literal(k.value) is not None and _literal(k.value) == _literal(defaults[k.arg]):
                 out.append(f"{where}: {k.arg} passes its default")
-    return out + _init_calls(classes)
+    return out + _init_calls(classes) + _torch_calls(classes)
+
+
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+
+
+def _torch_calls(classes: list[ast.ClassDef]) -> list[str]:
+    """call-keywords: a torch.nn layer's constructor call (not a container's: its modules are
+    its content) that passes an optional argument positionally or a literal equal to torch's
+    default (`nn.LocalResponseNorm(5, 0.0001, 0.75, 1.0)`, TableConv's `nn.Conv2d(..., kernel_size,
+    stride, padding, dilation, ...)`): torchvision writes `nn.Conv2d(64, 64, 3, stride=2, bias=False)`."""
+    out = []
+    for call in (c for cls in classes for c in ast.walk(cls) if isinstance(c, ast.Call)):
+        func = ast.unparse(call.func)
+        layer = getattr(nn, func.removeprefix("nn."), None) if func.startswith("nn.") else None
+        if not (isinstance(layer, type) and issubclass(layer, nn.Module) and not issubclass(layer, _CONTAINERS)):
+            continue
+        params = list(inspect.signature(layer).parameters.values())
+        if any(p.kind is p.VAR_POSITIONAL for p in params) or any(isinstance(a, ast.Starred) for a in call.args):
+            continue
+        where = f"call-keywords: line {call.lineno}: {ast.unparse(call)[:80]}"
+        given = [*zip(params, call.args), *((next(p for p in params if p.name == k.arg), k.value)
+                                            for k in call.keywords if k.arg is not None)]
+        out += [f"{where}: {p.name} passed positionally, optional in torch" for p, _ in zip(params, call.args)
+                if p.default is not inspect.Parameter.empty]
+        out += [f"{where}: {p.name} passes torch's default" for p, v in given
+                if p.default is not inspect.Parameter.empty and _literal(v) is not None and _literal(v)[0] == p.default]
+    return out
 
 
 def _init_calls(classes: list[ast.ClassDef]) -> list[str]:
@@ -588,6 +620,8 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         out += [f"literal: {cls.name}: line {c.lineno}: {ast.unparse(c)}" for c in ast.walk(init or cls)
                 if isinstance(c, ast.Call) and any(isinstance(a, ast.Constant) and a.value == params["num_classes"]
                                                    and type(a.value) is int for a in c.args)]
+    if init is not None:
+        out += _child_locals(init, cls.name)
     if doc and doc[0] == "Group" and init is not None and _chains_its_children(cls, init):
         out.append(f"group-class: {cls.name}: forward only chains its children: an nn.Sequential")
     if doc and doc[0] == "Block" and init is not None and _wraps_one(init) and _chains_its_children(cls, init):
@@ -597,6 +631,21 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         if doc and doc[0] == "Block" and init is not None:
             out += _index_paths(f, init, cls.name)
     return out
+
+
+def _child_locals(init: ast.FunctionDef, cls: str) -> list[str]:
+    """local-name: a local of __init__ named after a child it builds and one of that child's
+    parameters (DenseNet-CIFAR's `conv0_out_channels`, `denseblock2_in_channels`), not after what
+    it holds: torchvision's DenseNet keeps `num_features`, `num_layers`."""
+    children = {t.attr for st in ast.walk(init) if isinstance(st, ast.Assign) for t in st.targets
+                if isinstance(t, ast.Attribute) and ast.unparse(t.value) == "self"}
+    children |= {e.elts[0].value for e in ast.walk(init) if isinstance(e, ast.Tuple) and len(e.elts) == 2
+                 and isinstance(e.elts[0], ast.Constant) and isinstance(e.elts[0].value, str)}   # OrderedDict's
+    children |= {c.args[0].value for c in ast.walk(init) if isinstance(c, ast.Call) and c.args
+                 and ast.unparse(c.func).endswith(".add_module") and isinstance(c.args[0], ast.Constant)}
+    stored = dict.fromkeys(n.id for n in ast.walk(init) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return [f"local-name: {cls}.__init__: {v} is named after the child {c}" for v in stored
+            for c in sorted(children) if isinstance(c, str) and v.startswith(f"{c}_")]
 
 
 def _index_paths(f: ast.FunctionDef, init: ast.FunctionDef, cls: str) -> list[str]:
@@ -627,7 +676,49 @@ def _review_forward(f: ast.FunctionDef, cls: str) -> list[str]:
                 and any(isinstance(e, ast.Name) and e.id.startswith("out") and _GENERIC.fullmatch(e.id)
                         for e in node.args[0].elts)):
             out.append(f"cat-generic: {cls}.forward: {ast.unparse(node)}")
-    return out + _identity_not_shortcut(f, cls)
+    named = {f.split(": ")[2] for f in out if f.startswith("local-name")}       # one finding a line
+    return out + _identity_not_shortcut(f, cls) + [f for f in _input_as_branch(f, cls) if f.split(": ")[2] not in named]
+
+
+def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A forward's statements in order, those under an `if` (an optional child's) among them."""
+    return [s for st in body for s in ([st] if not isinstance(st, ast.If) else _flat(st.body + st.orelse))]
+
+
+def _input_as_branch(f: ast.FunctionDef, cls: str) -> list[str]:
+    """local-name: the forward's input, after other statements read it, holding a branch's value
+    that goes on to a concatenation (InceptionA's pool branch as `x = self.pool(x)`, then
+    `branch_pool = self.branch_pool(x)`): torchvision's `branch_pool = ...`, named after the branch.
+    (A residual path kept in the input's name, DPN's and ResNet's, is no branch of a concatenation.)"""
+    body = _flat(f.body)
+
+    def loads(st: ast.stmt, v: str) -> bool:
+        return any(isinstance(n, ast.Name) and n.id == v and isinstance(n.ctx, ast.Load) for n in ast.walk(st))
+
+    def stores(st: ast.stmt) -> list[str]:
+        return [t.id for t in st.targets if isinstance(t, ast.Name)] if isinstance(st, ast.Assign) else []
+
+    out = []
+    for i, st in enumerate(body):
+        v = next((a.arg for a in f.args.args[1:] if [a.arg] == stores(st) and loads(st, a.arg)
+                  and any(loads(s, a.arg) for s in body[:i])
+                  and not any(a.arg in stores(s) for s in body[:i])), None)
+        k = i
+        while v is not None:        # the value on through statements that each alone read it
+            later = body[k + 1:]
+            end = next((j for j, s in enumerate(later) if v in stores(s)), len(later) - 1)
+            readers = [j for j, s in enumerate(later[:end + 1]) if loads(s, v)]
+            if len(readers) != 1:
+                break
+            reader = later[readers[0]]
+            if any(isinstance(c, ast.Call) and ast.unparse(c.func) in ("torch.cat", "torch.stack")
+                   and c.args and isinstance(c.args[0], ast.List)
+                   and any(isinstance(e, ast.Name) and e.id == v for e in c.args[0].elts) for c in ast.walk(reader)):
+                out.append(f"local-name: {cls}.forward: {ast.unparse(st)}: the input's name holds a branch's value")
+                break
+            v = stores(reader)[0] if len(stores(reader)) == 1 else None
+            k += 1 + readers[0]
+    return out
 
 
 def _identity_not_shortcut(f: ast.FunctionDef, cls: str) -> list[str]:
@@ -1190,3 +1281,92 @@ def test_one_class_per_block_but_the_known_splits(spec):
     name = spec.rsplit("/", 1)[-1].removesuffix(".yaml")
     split = {b: len(names) for b, names in per_block.items() if len(names) > 1}
     assert split == {b: n for b, (n, _) in SPLIT.get(name, {}).items()}, {b: per_block[b] for b in split}
+
+
+def test_the_review_finds_torch_layers_called_as_torchvision_would_not():
+    """call-keywords over torch.nn's layers: LRN's and TableConv's convs as the ops wrote them
+    before (optional arguments positionally, torch's defaults written) are found; torchvision's
+    own form, a container's modules, and a layer taking *args (nn.Identity) are not."""
+    src = '''
+class TableConv(nn.Module):
+    def __init__(self, classes, kernel_size, stride=1, padding=0, dilation=1, bias=True):
+        self.convs = nn.ModuleList(
+            nn.Conv2d(len(maps), len(maps), kernel_size, stride, padding, dilation, groups=len(maps), bias=bias)
+            for maps in classes)
+class Net(nn.Module):
+    def __init__(self):
+        self.norm1 = nn.LocalResponseNorm(5, 0.0001, 0.75, 1.0)
+        self.norm2 = nn.LocalResponseNorm(5, alpha=0.0005, k=2.0)
+        self.drop = nn.Dropout(p=0.5)
+        self.features = nn.Sequential(nn.Conv2d(3, 64, 3, stride=2, bias=False), nn.Identity(1, 2))
+        self.classifier = nn.ModuleList([nn.Linear(64, 10, bias=True)])
+'''
+    classes = [c for c in ast.parse(src).body if isinstance(c, ast.ClassDef)]
+    found = [f.split(": ", 3)[-1] for f in _torch_calls(classes)]
+    assert found == [*(f"{p} passed positionally, optional in torch" for p in ("stride", "padding", "dilation")),
+                     *(f"{p} passed positionally, optional in torch" for p in ("alpha", "beta", "k")),
+                     *(f"{p} passes torch's default" for p in ("alpha", "beta", "k")),
+                     "p passes torch's default", "bias passes torch's default"]
+
+
+def test_the_review_finds_the_input_holding_a_branch():
+    """local-name: InceptionA's pool branch as the emitter wrote it before (`x = self.pool(x)`
+    after the other branches read x, on to the concatenation), also under an optional child's
+    test (BN-Inception's); torchvision's `branch_pool`, and a residual path kept in the input's
+    name (DPN's `x = self.c1x1_a(x)`, read by two), are not."""
+    src = '''
+class InceptionA(nn.Module):
+    def forward(self, x):
+        branch1x1 = self.branch1x1(x)
+        x = self.pool(x)
+        branch_pool = self.branch_pool(x)
+        return torch.cat([branch1x1, branch_pool], 1)
+class Inception(nn.Module):
+    def forward(self, x):
+        branch1x1 = self.branch1x1(x)
+        if self.avgpool is not None:
+            x = self.avgpool(x)
+        if self.maxpool is not None:
+            x = self.maxpool(x)
+        pool_proj = self.pool_proj(x)
+        return torch.cat([branch1x1, pool_proj], 1)
+class InceptionTorchvision(nn.Module):
+    def forward(self, x):
+        branch1x1 = self.branch1x1(x)
+        branch_pool = self.pool(x)
+        branch_pool = self.branch_pool(branch_pool)
+        return torch.cat([branch1x1, branch_pool], 1)
+class DualPath(nn.Module):
+    def forward(self, x):
+        x_s = self.c1x1_w(x)
+        x = self.c1x1_a(x)
+        f_res = self.f_res(x)
+        f_dense = self.f_dense(x)
+        return torch.cat([x_s + f_res, f_dense], 1)
+'''
+    found = [f for c in ast.parse(src).body if isinstance(c, ast.ClassDef) for fn in c.body
+             if isinstance(fn, ast.FunctionDef) for f in _input_as_branch(fn, c.name)]
+    assert found == ["local-name: InceptionA.forward: x = self.pool(x): the input's name holds a branch's value",
+                     "local-name: Inception.forward: x = self.avgpool(x): the input's name holds a branch's value"]
+
+
+def test_the_review_finds_init_locals_named_after_a_child():
+    """local-name in __init__: DenseNet-CIFAR's top as the emitter wrote it before (its widths'
+    locals named after the children they enter); torchvision's `num_features` is no finding."""
+    src = '''
+class DenseNetCIFAR(nn.Module):
+    def __init__(self, growth=12, depth=100):
+        conv0_out_channels = 2 * growth
+        denseblock1_layers = (depth - 4) // 6
+        num_features = conv0_out_channels + denseblock1_layers * growth
+        self.features = nn.Sequential(OrderedDict([
+            ("conv0", nn.Conv2d(3, conv0_out_channels, 3)),
+            ("denseblock1", DenseBlock(conv0_out_channels, denseblock1_layers, growth)),
+        ]))
+        self.classifier = nn.Linear(num_features, 10)
+'''
+    (cls,) = [c for c in ast.parse(src).body if isinstance(c, ast.ClassDef)]
+    init = next(f for f in cls.body if isinstance(f, ast.FunctionDef))
+    assert _child_locals(init, cls.name) == [
+        "local-name: DenseNetCIFAR.__init__: conv0_out_channels is named after the child conv0",
+        "local-name: DenseNetCIFAR.__init__: denseblock1_layers is named after the child denseblock1"]

@@ -7,6 +7,7 @@ be the real output's, the state_dict's keys and sizes the op's tensors, and
 `FlopCounterMode` / 2 its MACs. The functional form (`call()`, what anonymous nodes compile
 to) is evaluated with torch, nn and F in scope and must give the module's output.
 """
+import inspect
 import types
 
 import pytest
@@ -16,7 +17,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import archspec
-from archspec.ops import REGISTRY
+from archspec.ops import REGISTRY, Call, kw
+from archspec.ops.base import _NO_DEFAULT
 from archspec.pytorch.compiler import source
 from archspec.pytorch.emit.expr import expression, node_expr
 
@@ -571,3 +573,74 @@ def test_init_rule_names_only_the_classes_the_file_defines(spec_file):
                      "  - ln: {op: layernorm}\n")
     model = archspec.compile(path)
     assert float(model.ln.weight.detach().sum()) == 6.0
+
+
+def _torch_target(fn: str):
+    """The torch class (`nn.Conv2d`) or function (`F.dropout`) a Call names, None for another
+    (the ops' helper classes, methods, operators) or one whose signature Python cannot read."""
+    owner, _, name = fn.partition(".")
+    target = getattr({"nn": nn, "F": F}.get(owner), name, None) if name else None
+    try:
+        params = inspect.signature(target).parameters if target is not None else None
+    except (TypeError, ValueError):          # a builtin (F.avg_pool2d)
+        return None
+    return None if params is None or any(p.kind is p.VAR_POSITIONAL for p in params.values()) else params
+
+
+def _signature_problems(call) -> list[str]:
+    """A torch call against torch's own signature: its arguments after the inputs it is applied
+    to, the required ones positional and in torch's order, the optional ones by keyword, each
+    left out at torch's default (the op's `kw` default is torch's; one the op never leaves out
+    takes a value other than torch's). torch's default None for a functional argument (F.pad's
+    value) stands for a value that the op may write as its default."""
+    params = _torch_target(call.fn)
+    if params is None:
+        return []
+    names = list(params)[len(call.inputs):]
+    required = [n for n in names if params[n].default is inspect.Parameter.empty]
+    positional = [a for a, _ in call.args]
+    out = [] if positional == required else [f"{call.fn}: positional {positional}, torch's required {required}"]
+    for name, value, default in call.kwargs:
+        torchs = params[name].default if name in params else inspect.Parameter.empty
+        if torchs is inspect.Parameter.empty:
+            out.append(f"{call.fn}: {name} by keyword, not one of torch's optional arguments")
+        elif default is not _NO_DEFAULT and not _same(default, torchs) and not (torchs is None and call.fn[0] == "F"):
+            out.append(f"{call.fn}: {name}'s default {default!r}, torch's {torchs!r}")
+        elif _same(value, torchs) and not _same(value, default):
+            out.append(f"{call.fn}: {name}={value!r} written, torch's default")
+    return out
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("case_id,shape,node,before,label", CASES, ids=[c[0] for c in CASES])
+def test_torch_calls_are_written_as_torch_signs_them(tmp_path, case_id, shape, node, before, label):
+    """Each op's nn module and functional call, as torchvision writes them: required arguments
+    positional, optional ones by keyword, left out at torch's default (`nn.LocalResponseNorm(5,
+    alpha=0.0005, k=2.0)`, not `(5, 0.0005, 0.75, 2.0)`); the defaults the ops leave out are
+    torch's (inspect.signature), as ir.InitRule's are torch.nn.init's."""
+    n = archspec.analyze(_spec(tmp_path, case_id, shape, node, before)).nodes["x"]
+    shapes = list(n.in_shapes)
+    module, own = n.op.module(n.attrs, shapes, n.shape), n.op.parameter(n.attrs, shapes, n.shape)
+    calls = [c for c in (module, own, node_expr(n, params=int(own is not None))) if isinstance(c, Call)]
+    assert [p for c in calls for p in _signature_problems(c)] == []
+
+
+def test_the_signature_check_finds_calls_torch_would_not_write():
+    """The check is not blind: LRN's arguments as the op wrote them before (optional ones
+    positional, k at torch's 1.0 written), a keyword default that is not torch's, a required
+    argument by keyword."""
+    lrn = Call("nn.LocalResponseNorm", (("size", 5), ("alpha", 1e-4), ("beta", 0.75), ("k", 1.0)))
+    assert _signature_problems(lrn) == [
+        "nn.LocalResponseNorm: positional ['size', 'alpha', 'beta', 'k'], torch's required ['size']"]
+    assert _signature_problems(Call("nn.Dropout", (), (kw("p", 0.2, 0.2),))) == [
+        "nn.Dropout: p's default 0.2, torch's 0.5"]
+    assert _signature_problems(Call("F.dropout", (), (kw("p", 0.5),)).on("x")) == [
+        "F.dropout: p=0.5 written, torch's default"]
+    assert _signature_problems(Call("nn.Linear", (("in_features", 4),), (kw("out_features", 2),))) == [
+        "nn.Linear: positional ['in_features'], torch's required ['in_features', 'out_features']",
+        "nn.Linear: out_features by keyword, not one of torch's optional arguments"]
+    assert _signature_problems(Call("nn.Conv2d", (("in_channels", 4), ("out_channels", 2), ("kernel_size", 3)),
+                                    (kw("stride", 1, 1), kw("groups", 2, 1)))) == []

@@ -205,7 +205,7 @@ def test_a_rate_that_sets_no_shape_is_the_top_s_parameter():
     the spec's parameter (`p: ${dropout}`) is taken by the top class and used."""
     source = _source("mobilenet_v2")
     assert "    def __init__(\n        self,\n        num_classes=1000,\n        dropout=0.2,\n" in source
-    assert "nn.Dropout(dropout)" in source
+    assert "nn.Dropout(p=dropout)" in source
     with torch.device("meta"):
         model = load_source(source, "mobilenet_v2").Model(dropout=0.3)
     assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.3]

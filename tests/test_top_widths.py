@@ -590,13 +590,12 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     text = _source("densenet_cifar")
     # not the bottleneck: at 0 the layers are (depth - 4) // 3, each without its 1x1 conv (`vary`)
     assert "    def __init__(self, num_classes=10, compression=0.5, growth=12, depth=100):\n" in text
-    assert "        denseblock1_layers = (depth - 4) // 6\n" in text
-    assert "        conv0_out_channels = 2 * growth if compression < 1 else 16\n" in text     # (4 > 0 decided)
-    assert ("        denseblock2_in_channels = int(\n"
-            "            (conv0_out_channels + denseblock1_layers * growth) * compression\n") in text
-    assert text.count("compression=compression,\n") == 2        # the top passes its compression on
+    assert "        num_layers = (depth - 4) // 6\n" in text         # named after what they hold, as torchvision's
+    assert "        num_features = 2 * growth if compression < 1 else 16\n" in text     # (4 > 0 decided)
+    assert "        num_features_1 = int((num_features + num_layers * growth) * compression)\n" in text
+    assert text.count("compression=compression)") == 2        # the top passes its compression on
     check_generated_source(text)
-    for evil in (text.replace("= int(\n", "= float(\n"), text.replace("compression < 1", "compression.real < 1"),
+    for evil in (text.replace("= int(", "= float("), text.replace("compression < 1", "compression.real < 1"),
                  text.replace("compression < 1", "compression < len('1')")):
         assert evil != text
         with pytest.raises(AssertionError, match="whitelist"):

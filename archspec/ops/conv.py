@@ -24,9 +24,9 @@ class TableConv(nn.Module):
                 len(maps) * len(maps[0]),
                 len(maps),
                 kernel_size,
-                stride,
-                padding,
-                dilation,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
                 groups=len(maps),
                 bias=bias,
             )

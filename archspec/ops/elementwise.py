@@ -312,7 +312,7 @@ class Softmax(Op):
         return OUTPUT
 
     def module(self, a, xs, y, inplace=False):
-        return Call("nn.Softmax", (("dim", axis_of(a.axis, xs[0]) + 1),))
+        return Call("nn.Softmax", (), (kw("dim", axis_of(a.axis, xs[0]) + 1, None),))
 
     def call(self, a, args, inplace=False):
         return Call("torch.softmax", (("dim", torch_dim(a.axis)),)).on(args[0])
@@ -334,10 +334,10 @@ class Dropout(_Elementwise):
         return (Saved("new", shape=y),)
 
     def module(self, a, xs, y, inplace=False):
-        return Call("nn.Dropout", (("p", a.p),))
+        return Call("nn.Dropout", (), (kw("p", a.p, 0.5),))
 
     def call(self, a, args, inplace=False):
-        return Call("F.dropout", (("p", a.p), ("training", Self("training")))).on(args[0])
+        return Call("F.dropout", (), (kw("p", a.p, 0.5), kw("training", Self("training")))).on(args[0])
 
     def label(self, a):
         return f"dropout {a.p:g}"

@@ -222,8 +222,9 @@ class LRN(Op):
         k: float = 2.0
 
     def _args(self, a):
-        # PyTorch divides its alpha by size (b = a / (k + alpha/n * sum a^2)^beta): paper alpha * size
-        return (("size", a.size), ("alpha", a.alpha * a.size), ("beta", a.beta), ("k", a.k)), ()
+        # PyTorch divides its alpha by size (b = a / (k + alpha/n * sum a^2)^beta): paper alpha * size;
+        # its defaults are 1e-4, 0.75 and 1.0, not the paper's k = 2
+        return (("size", a.size),), (kw("alpha", a.alpha * a.size, 1e-4), kw("beta", a.beta, 0.75), kw("k", a.k, 1.0))
 
     def module(self, a, xs, y, inplace=False):
         return Call("nn.LocalResponseNorm", *self._args(a))

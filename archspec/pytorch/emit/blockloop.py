@@ -57,6 +57,7 @@ class BlockLoop:
 
 
 VAR = "num_features"
+COUNT = "num_layers"                 # the loop's count of a block's layers, torchvision's
 
 
 def numbers(call: Call) -> list[Any]:

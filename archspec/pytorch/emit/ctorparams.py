@@ -8,10 +8,12 @@ from __future__ import annotations
 import ast
 import itertools
 import re
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from ...names import Namespace
+from .blockloop import COUNT, VAR
 from .classnames import ParamNamer, as_tuple, classifiers
 from .counts import block_counts, candidates
 from .guard import IN_CHANNELS, let_test, negated_test
@@ -65,7 +67,7 @@ def parameterise(planner: ClassPlanner, plan: ClassPlan) -> None:
     _numbers_as_params(planner, plan, labels[:n_ctor], columns, column_of, namer, spec)
     _spec_rates(plan, labels, columns, n_ctor, column_of, namer)
     if spec.tracked:              # the top class: its widths' quotients as locals (DenseNet's transitions)
-        plan.lets += named_quotients(plan, lambda name: namer.params.first(name) is not None)
+        plan.lets += named_quotients(plan, _quotient_names(planner, namer.params))
     column_of.update(reads.params)          # the expressions' names, as they are
     _member_counts(planner, plan, namer, column_of)
     _out_derived(plan, column_of, [(w, col) if w else None for w, col in zip(written, columns)])
@@ -221,6 +223,20 @@ def _order_params(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, t
                                                    order.get(p, len(order))))
     for i, sn in enumerate(plan.instances):
         planner.args_of[sn] = [column_of[p][i] for p in plan.params]
+
+
+def _quotient_names(planner: ClassPlanner, names: Namespace) -> Callable[[str], str]:
+    """The top's quotients' names (`widthexpr.named_quotients`): fresh, and none of a block loop's
+    own names where the spec has a configuration for one to loop over (DenseNet-121's `blocks`:
+    the loop carries the width in `num_features`, and the quotients are not written)."""
+    looped = any(isinstance(v, (list, tuple)) for v in (planner.tree.graph.meta.params or {}).values())
+
+    def fresh(base: str) -> str:
+        name = names.fresh(base)
+        while looped and name in (COUNT, VAR):
+            name = names.fresh(base)
+        return name
+    return fresh
 
 
 def _numbers_as_params(planner: ClassPlanner, plan: ClassPlan, labels: list[str], columns: list[tuple],

@@ -90,6 +90,43 @@ def member_local(local: str) -> str:
     return local.replace(".", "_")
 
 
+def own_local(c: Child) -> str:
+    """The local named after a child: its spec name in snake_case, a list member's after its list."""
+    return member_local(c.local) if "." in c.local else snake(c.local)
+
+
+def _concatenated(tree: ScopeTree, sn: ScopeNode, ref: str) -> bool:
+    """A value read only by a concatenation or a stack: it is named after its node, as
+    torchvision names the branches it concatenates."""
+    readers = tree.consumers.get(ref, [])
+    return len(readers) == 1 and ref not in sn.exports and tree.graph.nodes[readers[0]].op.name in ("concat", "stack")
+
+
+def _readers(order: list[Child], ref: str) -> list[Child]:
+    """The children reading a value (the scope's, not the graph's: a class's merged instances
+    read an absent child's value too)."""
+    return [s for s in order if ref in s.inputs]
+
+
+def _read_by_others(sn: ScopeNode, order: list[Child], c: Child) -> bool:
+    """The child reads the scope's input, which other children read too: a multi-branch forward."""
+    return bool(c.inputs) and c.inputs[0] in sn.inputs and len(_readers(order, c.inputs[0])) > 1
+
+
+def _branch_end(tree: ScopeTree, sn: ScopeNode, order: list[Child], c: Child, ref: str) -> str | None:
+    """The name of the branch a child's value goes on to: a named value that a concatenation
+    reads, reached through steps that each read only the one before's. Its steps' values are held
+    in that name, not in the input's variable, where they would be read as the input
+    (InceptionA's pool branch as `x = self.pool(x)`)."""
+    end = c
+    while not _concatenated(tree, sn, ref):
+        steps = _readers(order, ref)
+        if len(steps) != 1 or ref in sn.exports or steps[0].inputs != [ref] or len(steps[0].outputs) != 1:
+            return None
+        end, ref = steps[0], steps[0].outputs[0]
+    return own_local(end) if end.named and name_problem(own_local(end)) is None else None
+
+
 def _branches(tree: ScopeTree, sn: ScopeNode) -> dict[str, str]:
     """Children that are steps of one named branch (torchvision's branch7x7_1, branch7x7_2, ...;
     Inception-v4's branch2_0, branch2_1): each step's local -> the branch's variable, where two
@@ -313,26 +350,19 @@ class _Forward:
             base = ref.rpartition(".")[2]        # y0, y1 = self.stage(x0, x1): the block's output names
         elif branch is not None and len(c.outputs) == 1:
             base = branch
-        elif (c.named and (not (chained or plain) or self._concatenated(ref)) and len(c.outputs) == 1
-              and name_problem(self._own(c)) is None):
-            base = self._own(c)           # AuxLogits -> aux_logits; a concat's operands: Res2Net's y1, y2, ...
+        elif (c.named and (not (chained or plain) or _concatenated(self.tree, self.sn, ref)) and len(c.outputs) == 1
+              and name_problem(own_local(c)) is None):
+            base = own_local(c)           # AuxLogits -> aux_logits; a concat's operands: Res2Net's y1, y2, ...
+        elif reusable is not None and len(c.outputs) == 1 and (
+                end := _branch_end(self.tree, self.sn, self.order, c, ref)) is not None and (
+                reusable == end or reuse and _read_by_others(self.sn, self.order, c)):
+            base = end                    # branch_pool = self.pool(x), as torchvision names InceptionA's pool branch
         elif reuse:
             assert reusable is not None
             return reusable
         else:
             base = "out"
         return self.live.fresh(base)
-
-    def _own(self, c: Child) -> str:
-        """The local named after a child: its spec name in snake_case, a list member's after its list."""
-        return member_local(c.local) if "." in c.local else snake(c.local)
-
-    def _concatenated(self, ref: str) -> bool:
-        """A value read only by a concatenation or a stack: it is named after its node, as
-        torchvision names the branches it concatenates."""
-        readers = self.tree.consumers.get(ref, [])
-        return (len(readers) == 1 and ref not in self.sn.exports
-                and self.tree.graph.nodes[readers[0]].op.name in ("concat", "stack"))
 
     def _shortcut(self, ref: str) -> bool:
         """A residual block's shortcut, torchvision's `identity`: a value read only by an add of

@@ -12,7 +12,7 @@ from ...ir import Graph
 from ...names import Namespace, one_line
 from ...ops.base import Call, literal
 from ...version import __version__
-from .blockloop import VAR, aliased, block_loop, loop_source, used_lets
+from .blockloop import COUNT, VAR, aliased, block_loop, loop_source, used_lets
 from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
 from .depthloop import INPUTS, depthed, widths_named
 from .exchange import listed
@@ -276,7 +276,7 @@ class _ClassWriter:
         found = block_loop(list(call.args), per, dict(self.plan.lets), env)
         config = next((k for k, v in self.g.meta.params.items() if isinstance(v, (list, tuple))
                        and found and tuple(v) == found.counts), None)
-        names = [taken.first(n) for n in (config, "i", "num_layers", VAR) if n is not None]
+        names = [taken.first(n) for n in (config, "i", COUNT, VAR) if n is not None]
         if found is None or config is None or config in self.plan.params or len(names) != 4:
             return None
         i, n = names[1], names[2]

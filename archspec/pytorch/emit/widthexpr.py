@@ -298,11 +298,12 @@ def _inside(widths: TopWidths, plan: ClassPlan, sub: ScopeNode, param: str) -> t
     return texts.pop(), used
 
 
-def named_quotients(plan: ClassPlan, usable: Callable[[str], bool]) -> list[tuple[str, str]]:
+def named_quotients(plan: ClassPlan, fresh: Callable[[str], str]) -> list[tuple[str, str]]:
     """The top class's quotients that two or more of its numbers read, each a local of __init__
-    named after the first number that is it (`denseblock2_in_channels = (stem + 6 * growth) //
-    2`), as torchvision's DenseNet keeps `num_features`: (local, expression) in order, the slots
-    reading them by name. `usable`: the name is free (and then taken)."""
+    named after what the first number that is it holds (`num_features = (stem + 6 * growth) //
+    2`, a block's `layers`: `num_layers`), as torchvision's DenseNet keeps `num_features`:
+    (local, expression) in order, the slots reading them by name. `fresh`: a free name from a
+    base (numbered where the base is taken)."""
     trees = [ast.parse(s, mode="eval").body if s and not isinstance(s, Indexed) else None for s in plan.slots]
     counts: dict[str, int] = {}
     for t in trees:
@@ -314,12 +315,17 @@ def named_quotients(plan: ClassPlan, usable: Callable[[str], bool]) -> list[tupl
         text = ast.unparse(t) if t is not None else ""
         if t is None or origin is None or not _quotient(t) or counts.get(text, 0) < 2 or text in names:
             continue
-        name = f"{origin[0].local}_{origin[1]}"
-        if usable(name):
-            lets.append((name, ast.unparse(_named(t, names, top=False))))
-            names[text] = name
+        name = fresh(_holds(origin[1]))
+        lets.append((name, ast.unparse(_named(t, names, top=False))))
+        names[text] = name
     plan.slots = [ast.unparse(_named(t, names)) if t is not None and names else s for t, s in zip(trees, plan.slots)]
     return lets
+
+
+def _holds(param: str) -> str:
+    """A local's name for the number a constructor parameter takes, as torchvision names it: a
+    width `num_features` (not the node it enters, `denseblock2_in_channels`), a count `num_<it>`."""
+    return "num_features" if param in IN_WIDTH + OUT_WIDTH else param if param.startswith("num_") else f"num_{param}"
 
 
 def _quotient(n: ast.AST) -> bool:
