@@ -21,6 +21,7 @@ COUNTED = """archspec: 1
 name: net
 input: [4, 8, 8]
 params: {n: 2, num_classes: 10}
+constraints: [{check: "n >= 1", message: "a stage holds a unit"}]     # (`vary` tries a count at 0)
 blocks:
   unit:
     params: {c: int}

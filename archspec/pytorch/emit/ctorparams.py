@@ -548,7 +548,8 @@ def _step_loops(planner: ClassPlanner, plan: ClassPlan, local: str, column_of: d
     firsts = first_flags(steps, chains, planner.ctor) if steps is not None else None
     widths = None if steps is None else step_widths(plan.instances, chains, steps, planner.ctor,
                                                     lambda ref: (graph.shape_of(ref) or (None,))[0])
-    texts = None if widths is None or steps is None else step_numbers(steps, chains, planner.ctor, widths)
+    texts = None if widths is None or steps is None else step_numbers(steps, chains, planner.ctor, widths,
+                                                                      planner.numbers_in)
     block = scopes[0].block if scopes[0] is not None else None
     if steps is None or count is None or firsts is None or texts is None or any(s is None for s in scopes):
         raise StepLoopError(block, f"{plan.rep.path}.{local}: no loop over its steps writes every instance's")

@@ -215,11 +215,13 @@ def _checked(blocks: Sequence[ScopeNode], chains: Sequence[Child], steps: Steps,
 
 
 def step_numbers(steps: Steps, chains: Sequence[Child], ctor: Callable[[Child], Any],
-                 widths: list[list[str | None]]) -> list[list[str | None]] | None:
+                 widths: list[list[str | None]],
+                 numbers_of: Callable[[Call], list[tuple[str, Any]]]) -> list[list[str | None]] | None:
     """Per template member, the text of each number of its constructor in the order a class's
     slots take them (`classes._numbers`: arguments, then keywords, depth first): an int argument's
     from `widths` (`step_widths`), None for the rest, which must then be the template's own at every
-    chain and step (a kernel size, a stride, eps: written as they are); else None."""
+    chain and step (a kernel size, a stride, eps: written as they are); else None. `numbers_of`
+    gives a call's numbers (`ClassPlanner.numbers_in`, passed in: classes imports this module)."""
     from .expr import is_number
     keys = [k for k, _ in steps.template]
     out: list[list[str | None]] = []
@@ -227,7 +229,7 @@ def step_numbers(steps: Steps, chains: Sequence[Child], ctor: Callable[[Child], 
         call, given = ctor(m), iter(texts)
         per: list[str | None] = []
         for pos, (_, v) in enumerate([*call.args, *((n, v) for n, v, _ in call.kwargs)]):
-            if isinstance(v, Call) and _numbers_of(v):
+            if isinstance(v, Call) and numbers_of(v):
                 return None             # a member's own numbers only (its block's class takes them)
             if is_number(v):
                 per.append(next(given) if pos < len(call.args) and type(v) is int else None)
@@ -238,17 +240,12 @@ def step_numbers(steps: Steps, chains: Sequence[Child], ctor: Callable[[Child], 
         for step in split[2]:
             for key, m in step:
                 k = keys.index(key)
-                mine = [v for _, v in _numbers_of(ctor(m))]
-                fixed = [v for _, v in _numbers_of(ctor(steps.template[k][1]))]
+                mine = [v for _, v in numbers_of(ctor(m))]
+                fixed = [v for _, v in numbers_of(ctor(steps.template[k][1]))]
                 if len(mine) != len(out[k]) or any(t is None and repr(a) != repr(b)
                                                    for t, a, b in zip(out[k], mine, fixed)):
                     return None
     return out
-
-
-def _numbers_of(call: Call) -> list[tuple[str, Any]]:
-    from .classes import ClassPlanner
-    return ClassPlanner.numbers_in(call)
 
 
 def _gives(text: str, env: dict[str, Any], value: int) -> bool:
