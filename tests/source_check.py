@@ -265,6 +265,7 @@ class _Checker:
         self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
         self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
         self.stages: set[str] = set()      # a depth loop's index (`depth_loop`)
+        self.runs: set[str] = set()        # an item run's index (`item_run`)
         self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
         #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
 
@@ -370,10 +371,15 @@ class _Checker:
         _fail(node, f"{type(node).__name__} expression")
 
     def _width_item(self, node) -> bool:
-        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a depth loop
-        writes a width: by index 0 or -1 (the first, the last), or `[i + 1]`, i a depth loop's index."""
+        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a width: by a
+        constant index of 0 or more (DLA's `channels[2]`, emit/lift.py) or -1 (the last), or
+        `[i + 1]`, i a depth loop's index."""
         k = node.slice if isinstance(node, ast.Subscript) else None
-        index = k is not None and _dump(k) in (_dump(ast.Constant(0)), _dump(LAST)) or isinstance(
+        constant = isinstance(k, ast.Constant) and type(k.value) is int and k.value >= 0
+        run = isinstance(k, ast.Name) and k.id in self.runs or isinstance(k, ast.BinOp) and isinstance(
+            k.op, ast.Add) and isinstance(k.left, ast.Name) and k.left.id in self.runs and isinstance(
+            k.right, ast.Constant) and type(k.right.value) is int and k.right.value >= 1       # an item run's
+        index = constant or run or k is not None and _dump(k) == _dump(LAST) or isinstance(
             k, ast.BinOp) and isinstance(k.op, ast.Add) and isinstance(k.left, ast.Name) and k.left.id in self.stages \
             and _dump(k.right) == _dump(ast.Constant(1))
         return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
@@ -442,6 +448,9 @@ class _Checker:
                 continue
             if isinstance(a, ast.ListComp) and module_list and _over_ints(a):   # nn.ModuleList([... for c in (16, 32)])
                 self.member_run(a, names)
+                continue
+            if isinstance(a, ast.ListComp) and module_list and self.tuples and _item_range(a):
+                self.item_run(a, names)     # nn.ModuleList([Block(widths[i], head[i]) for i in range(4)])
                 continue
             if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
                 self.repeat_children(a, names)
@@ -550,6 +559,19 @@ class _Checker:
                 and all(self._index_name(v, names) for v in ids)):
             _fail(comp, "a run of members other than `[Block(..., c) for c, ... in zip((ints), ...)]`")
         self.call(comp.elt, names | set(ids))
+
+    def item_run(self, comp: ast.ListComp, names: set[str]) -> None:
+        """nn.ModuleList's `[Block(widths[i], 4 * head[i + 1]) for i in range(<int>)]` (emit/classes.py
+        `_item_run`): one constructor call, its index a fresh name that reads only items of the
+        tuples the class takes, `name[i]` or `name[i + <int>]`."""
+        i = comp.generators[0].target.id                                                 # type: ignore[attr-defined]
+        if not self._index_name(i, names) or not isinstance(comp.elt, ast.Call):
+            _fail(comp, "a run of members other than `[Block(..., widths[i]) for i in range(n)]`")
+        self.runs.add(i)
+        try:
+            self.call(comp.elt, names)      # (i itself no name the call may read: only as an item's index)
+        finally:
+            self.runs.discard(i)
 
     def _index_name(self, name: str, names: set[str]) -> bool:
         """A comprehension's index that hides nothing: no argument, local, global, class or private name."""
@@ -1349,6 +1371,16 @@ def _tuple_params(fn: ast.FunctionDef) -> set[str]:
     stored = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     return {arg.arg for arg, d in pairs if isinstance(d, ast.Tuple) and d.elts and all(
         isinstance(x, ast.Constant) and type(x.value) is int for x in d.elts)} - stored
+
+
+def _item_range(comp: ast.ListComp) -> bool:
+    """`for <name> in range(<int>)`, two or more, the comprehension's one generator, no test."""
+    gen = comp.generators[0] if len(comp.generators) == 1 else None
+    it = gen.iter if gen is not None else None
+    return (gen is not None and not gen.ifs and not gen.is_async and isinstance(gen.target, ast.Name)
+            and gen.target.id != "_" and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+            and it.func.id == "range" and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Constant)
+            and type(it.args[0].value) is int and it.args[0].value >= 2)
 
 
 def _over_ints(comp: ast.ListComp) -> list[ast.Tuple]:

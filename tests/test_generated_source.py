@@ -296,7 +296,7 @@ def test_a_depth_loop_admits_only_its_own_shapes(built):
                           ("sum(depths)", "sum(dir())"), ("sum(depths)", "sum(layers)"),
                           ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[i + 2], 2, stride=2)"),
                           ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[depth], 2, stride=2)"),
-                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[1], 4, stride=4)"),
+                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[-2], 4, stride=4)"),
                           ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[i + 1], 4, stride=4)"),
                           ("nn.Linear(dims[-1], num_classes)", "nn.Linear(layers[-1], num_classes)"),
                           ("                stage_block_id += 1\n", ""),
@@ -307,6 +307,29 @@ def test_a_depth_loop_admits_only_its_own_shapes(built):
                           (test + "                layers.append(\n", test + "                stage.append(\n"),
                           (test, test + "                print(i)\n"),
                           (test, "            print(i)\n" + test)])
+
+
+def test_items_of_a_tuple_of_widths_admit_only_their_own_shapes(built):
+    """DLA-34's widths as items of the `channels` tuple its top takes (`channels[2]`, emit/lift.py),
+    HRNet's head as a run over the items of `widths` and `head` (`for i in range(4)`, `head[i + 1]`,
+    emit/classes.py `_item_run`) pass; an item by a negative index but the last's, of a name that is
+    no tuple the class takes, by another index than a constant or the run's, the run's index read
+    bare, another count or index name are refused."""
+    dla, hrnet = (built[name][1].read_text() for name in ("dla34", "hrnet_w18_small"))
+    tree, head, run = "Tree(channels[1], channels[2], stride=2)", "Bottleneck(widths[i], head[i])", "for i in range(4)"
+    assert tree in dla and head in hrnet and run in hrnet and "nn.Conv2d(4 * head[i], 4 * head[i + 1]," in hrnet
+    check_generated_source(dla)
+    check_generated_source(hrnet)
+    _edits_refused(dla, [(tree, tree.replace("channels[2]", "channels[-2]")),
+                         (tree, tree.replace("channels[2]", "num_classes[2]")),
+                         (tree, tree.replace("channels[2]", "dir()[2]")),
+                         (tree, tree.replace("channels[2]", "channels[num_classes]"))])
+    _edits_refused(hrnet, [(head, head.replace("head[i]", "i")), (head, head.replace("head[i]", "head[i - 1]")),
+                           (head, head.replace("head[i]", "head[i + i]")),
+                           (head, head.replace("head[i]", "features[i]")),
+                           (head, head.replace("head[i]", "head[num_classes]")),
+                           (run, run.replace("range(4)", "range(features)")),
+                           (run, run.replace("for i", "for features"))])
 
 
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):

@@ -194,6 +194,20 @@ def test_res2net_s_block_computes_its_subsets_from_base_width():
             in _source("dla34"))
 
 
+def test_dla_takes_its_channels_and_its_last_trees_take_their_roots_width():
+    """DLA-34's top takes `channels` as timm's DLA, each width an item (`channels[2]`, the classifier's
+    `channels[5]`); the last tree's root concatenates its parent's bottom, whose width the class
+    cannot know: it takes the root's width, its caller writes it from the spec's concatenation
+    (`3 * out + in_channels`), not a fit of the spec's own widths (`7 * out // 2`, true only where
+    each level doubles: the class would differ at other channels, and the top could not take them)."""
+    text = _source("dla34")
+    assert "    def __init__(self, num_classes=1000, channels=(16, 32, 64, 128, 256, 512)):\n" in text
+    assert "        self.level2 = Tree(channels[1], channels[2], stride=2)\n" in text
+    assert "        self.fc = nn.Conv2d(channels[5], num_classes, 1)\n" in text
+    assert "        self.tree2 = LastTree(out, 3 * out + in_channels)\n" in text
+    assert "        self.root = Root(root_in_channels, out)\n" in text and "7 * out // 2" not in text
+
+
 # a block's one instance whose input width is its `planes` only where the top's `w` is 16
 PLANES = """archspec: 1
 name: toy

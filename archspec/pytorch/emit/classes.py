@@ -2,6 +2,8 @@
 class, whose constructor takes the numbers that differ as parameters."""
 from __future__ import annotations
 
+import ast
+import copy
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -237,10 +239,13 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     own = [slots[k * width:(k + 1) * width] for k in range(len(members))]
     columns = [tuple(n[j][1] for n in numbers) for j in range(width)]
     varying = [j for j, col in enumerate(columns) if len(set(map(repr, col))) > 1]
+    names = Namespace(taken | set(_WORD.findall(" ".join(s for s in own[0] if s))) | {"zip", "range"})
+    if varying and any(o != own[0] for o in own) and (texts := _item_run(own, names)) is not None:
+        elt = render_call(members[0], iter(texts[1:]), indent + "    ", 0, 1, taken=taken)
+        return elt, f"for {texts[0]} in range({len(members)})"
     if (not varying or any(o != own[0] for o in own) or any(isinstance(s, Indexed) for s in own[0])
             or any(own[0][j] is not None or any(type(v) is not int for v in columns[j]) for j in varying)):
         return None
-    names = Namespace(taken | set(_WORD.findall(" ".join(s for s in own[0] if s))) | {"zip"})
     var: dict[tuple, str] = {}
     for j in varying:
         if columns[j] not in var:
@@ -250,6 +255,38 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     tuples = [literal(col) for col in var]
     over = tuples[0] if len(var) == 1 else f"zip({', '.join(tuples)})"
     return elt, f"for {', '.join(var.values())} in {over}"
+
+
+def _item_run(own: list[list[str | None]], names: Namespace) -> list[str | None] | None:
+    """Members whose numbers are items of the top's tuples by the member's place, `widths[k]`,
+    `4 * head[k + 1]` at member k (HRNet's head over `widths` and `head`): the index's name, then
+    the first member's numbers with it in k's place (`widths[i]`, `4 * head[i + 1]`); else None."""
+    if any(isinstance(s, Indexed) for o in own for s in o):
+        return None
+    trees = [ast.parse(s, mode="eval").body if s else None for s in own[0]]
+    if (any([_shifted(t, k) for t in trees] != _texts(o) for k, o in enumerate(own))
+            or all(_shifted(t, 1) == _shifted(t, 0) for t in trees)):
+        return None
+    index = names.first("i") or names.fresh("i")
+    return [index, *(ast.unparse(_shifted(t, 0, index)) if t is not None else None for t in trees)]
+
+
+def _texts(slots: list[str | None]) -> list[str | None]:
+    return [ast.unparse(ast.parse(s, mode="eval").body) if s else None for s in slots]
+
+
+def _shifted(tree: ast.expr | None, k: int, index: str | None = None) -> Any:
+    """The expression with each item of a tuple by a constant, `name[c]`, at `name[c + k]` (as
+    text), or, with `index`, at `name[index + c]`."""
+    if tree is None:
+        return None
+    out = copy.deepcopy(tree)
+    for n in ast.walk(out):
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and type(n.slice.value) is int:
+            c = n.slice.value
+            n.slice = (ast.Constant(c + k) if index is None else ast.Name(index) if c == 0
+                       else ast.BinOp(ast.Name(index), ast.Add(), ast.Constant(c)))
+    return ast.unparse(out) if index is None else out
 
 
 def _arg_names(call: Call) -> list[str]:

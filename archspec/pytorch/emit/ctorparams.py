@@ -777,7 +777,9 @@ def _ints(col: tuple, least: int) -> bool:
 
 
 def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
-    """`col` as one named column scaled (`2 * p`, `p // 4`, `7 * p // 2`), or two combined."""
+    """`col` as one named column scaled (`2 * p`, `p // 4`), or two combined. Not `a * p // c`:
+    where the instances' widths are in one ratio it fits any column of that ratio (DLA's last
+    tree's root, `7 * out // 2` where each level doubles), a class true at the spec's widths only."""
     same = next((p for p, pc in named.items() if col == pc), None)
     if same:
         return same
@@ -787,10 +789,9 @@ def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
             return f"{col[0] // pc[0]} * {p}"
         if all(v and b % v == 0 for v, b in zip(col, pc)) and len({b // v for v, b in zip(col, pc)}) == 1:
             return f"{p} // {pc[0] // col[0]}"
-        for c in range(2, 9):          # `pad: ${k // 2}`, `${7 * out // 2}`
-            for a in range(1, 9):
-                if all(v * c == a * b for v, b in zip(col, pc)) or a == 1 and all(v == b // c for v, b in zip(col, pc)):
-                    return f"{p} // {c}" if a == 1 else f"{a} * {p} // {c}"
+        for c in range(2, 9):          # `pad: ${k // 2}`
+            if all(v == b // c for v, b in zip(col, pc)):
+                return f"{p} // {c}"
     for (p, pc), (q, qc) in itertools.combinations(named.items(), 2):
         if all(v == a * b for v, a, b in zip(col, pc, qc)):
             return f"{p} * {q}"

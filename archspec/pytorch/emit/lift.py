@@ -134,7 +134,7 @@ class Lifter:
                 return self._name(node.id, b, call)
             finally:
                 self._here = here
-        if self.channels is not None and _channels_of(node) is not None:
+        if self.channels is not None and channels_of(node) is not None:
             return self._width(node, b, call)
         part: Callable[[ast.AST], ast.expr] = lambda e: self._expr(e, b, call)   # noqa: E731
         if self.channels is not None and floor_of_product(node) is not None:
@@ -151,8 +151,8 @@ class Lifter:
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
-        if self.items is not None and (item := _item_of(node)) is not None:     # `layers[0]`
-            return _subscript(_as_tuple(self, lambda: self._name(item[0], b, call)), item[1])
+        if self.items is not None and (item := item_of(node)) is not None:     # `layers[0]`
+            return _item(self, item[1], lambda: self._name(item[0], b, call), lambda: self._value(node, b, call))
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
     def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
@@ -173,9 +173,9 @@ class Lifter:
     def _width(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """`input.channels` (`block_input.channels`) as the expression of that tensor's width."""
         assert self.channels is not None
-        if _channels_of(node) == "input" and self._here is not None:
+        if channels_of(node) == "input" and self._here is not None:
             return self.channels(self._here, None)
-        if call and _channels_of(node) == "block_input":
+        if call and channels_of(node) == "block_input":
             raise Unliftable                 # the caller's block's input: not followed
         return self.channels("", b)          # the input of block b (the graph's where b is None)
 
@@ -419,12 +419,24 @@ def _params_of(g: Graph, n: str) -> list[str]:
     return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
 
 
-def _item_of(node: ast.AST) -> tuple[str, int] | None:
+def item_of(node: ast.AST) -> tuple[str, int] | None:
     """(name, k) where the node is `name[k]`, k an int constant, 0 or more."""
     if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)
             and type(node.slice.value) is int and node.slice.value >= 0):
         return node.value.id, node.slice.value
     return None
+
+
+def _item(lifter: Lifter, k: int, read: Callable[[], ast.expr], value: Callable[[], ast.expr]) -> ast.expr:
+    """Item k of the tuple `read` names with the lifter's tuples (`items`), or, where the name is
+    none of them (DPN's `let:` widths), the number `value` writes (nothing the try recorded kept)."""
+    kept = (set(lifter.folded), set(lifter.shaped), set(lifter.valued), set(lifter.used))
+    try:
+        seq = _as_tuple(lifter, read)
+    except Unliftable:
+        lifter.folded, lifter.shaped, lifter.valued, lifter.used = kept
+        return value()
+    return _subscript(seq, k)
 
 
 def _as_tuple(lifter: Lifter, read: Callable[[], ast.expr]) -> ast.expr:
@@ -445,7 +457,7 @@ def _subscript(seq: ast.expr, k: int) -> ast.expr:
     return ast.Subscript(seq, ast.Constant(k), ast.Load())
 
 
-def _channels_of(node: ast.AST) -> str | None:
+def channels_of(node: ast.AST) -> str | None:
     """`input` or `block_input` where the node is `input.channels` (`block_input.channels`)."""
     if (isinstance(node, ast.Attribute) and node.attr == "channels" and isinstance(node.value, ast.Name)
             and node.value.id in ("input", "block_input")):

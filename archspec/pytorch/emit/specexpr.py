@@ -32,13 +32,13 @@ from ...names import name_problem
 from ...ops.base import literal
 from .classnames import ParamNamer, as_tuple
 from .guard import WORD, guard_only, unguarded
-from .lift import Unliftable, bool_op, choice, floor_of_product, floored_names, known_test, lifted
+from .lift import Unliftable, bool_op, choice, floor_of_product, floored_names, item_of, known_test, lifted
 from .lift import constant as lift_constant
 from .members import MISSING
 from .scopes import Child, ScopeNode, own_children
 from .steps import stepped
 from .widthexpr import IN_WIDTH as _IN_WIDTH
-from .widthexpr import Keys, TopWidths, WidthText, argument_of, collected, computed, follows, top_env, tracked
+from .widthexpr import Keys, TopWidths, WidthText, argument_of, collected, computed, follows, int_list, top_env, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -104,11 +104,15 @@ class Widths:
         self.g, self.sn = g, sn
         self._sub_scopes: dict[str, ScopeNode] | None = None
 
-    def of(self, ref: str | None) -> Iterator[str]:
+    def of(self, ref: str | None, own: bool = False) -> Iterator[str]:
         """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
-        `out` argument of the block it ends, through producers that keep the width (bn, relu)."""
+        `out` argument of the block it ends, through producers that keep the width (bn, relu); where
+        `own`, the class's one input's as `input.channels` (a part of a concat, `_joined`)."""
         inside = self.sn.path
         for _ in range(_WALK):
+            if own and ref is not None and self.sn.inputs == [ref]:
+                yield "input.channels"
+                return
             n = self.g.nodes.get(ref) if ref and ref.startswith(inside + "." if inside else "") else None
             if n is None:
                 return
@@ -122,20 +126,20 @@ class Widths:
             if "out" in n.exprs:
                 yield n.exprs["out"]
             elif n.op.name in ("concat", "slice"):
-                yield from self._joined(n)
+                yield from self._joined(n, own)
                 return
             if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
                 return
             ref = n.inputs[0] if n.inputs else None
 
-    def _joined(self, n: Node) -> Iterator[str]:
+    def _joined(self, n: Node, own: bool = False) -> Iterator[str]:
         """A concat's width as the sum of its inputs' (`follows`: a concat along the channels), a
         channel slice's as its stop less its start (the input's width where it has no stop), terms
         collected (Res2Net's ladder and last subset: `4 * width`); none where a part has none."""
         a = n.attrs
         try:
             if n.op.name == "concat" and follows(n) == "sum":
-                terms = [(next(self.of(r)), 1) for r in n.inputs]
+                terms = [(next(self.of(r, own)), 1) for r in n.inputs]
             elif n.op.name == "slice" and a.axis == 0 and a.step == 1 and n.inputs:
                 stop = n.exprs.get("stop", None if a.stop is None else str(a.stop))
                 terms = [(stop if stop is not None else next(self.of(n.inputs[0])), 1),
@@ -314,7 +318,7 @@ class SpecExprs:
                           *([(None, arg)] if arg in self.child(sub).spec_reads else []),
                           *((None, t) for t in (self.widths.of(sub.inputs[0]) if arg == "in_channels"
                                                 and len(sub.inputs) == 1 else [])),
-                          *argument_of(self.tracked, child, arg)])
+                          *argument_of(self.tracked, child, arg), *((None, t) for t in _made_width(self, sub, arg))])
         else:
             return None
         for key, text in texts:
@@ -405,6 +409,8 @@ class SpecExprs:
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = _column(self.instances, "in_channels")
             return ast.Name("in_channels")
+        if (item := _top_item(self, node, reads, within)) is not None:     # `channels[2]`
+            return item
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
@@ -558,6 +564,35 @@ def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], writ
 
 
 
+def _made_width(spec: SpecExprs, sub: ScopeNode, arg: str) -> Iterator[str]:
+    """A parameter that a child block's class made for an input width inside it, not the
+    block's own (DLA's last tree's `root_in_channels`, its root's concatenation): the spec's
+    expressions of that tensor's width in this class, the class's input's too."""
+    if sub.scope is None or arg in sub.scope.args:
+        return
+    plan = spec.child(sub)
+    first = plan.instances[0].path
+    for slot, origin in zip(plan.slots, plan.origins):
+        if slot != arg or origin is None or origin[1] not in _IN_WIDTH:
+            continue
+        c = origin[0]         # a module's input, or a block's one input (the root's concatenation)
+        ins = c.node.inputs if c.node is not None else c.sub.inputs if c.subscope is not None else []
+        ref = ins[0] if len(ins) == 1 or c.node is not None and ins else ""
+        if ref.startswith(first + "."):       # (made inside the child: at `sub`, the same place in it)
+            yield from spec.widths.of(sub.path + ref[len(first):], own=True)
+
+
+def _top_item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:
+    """In the top class, an item of a tuple of widths it takes, by a constant index (DLA's
+    `channels[2]`), the tuple read as the spec's parameter (its default a tuple); else None."""
+    item = item_of(node)
+    if item is None or not spec.top or not int_list(spec.instances[0].env.get(item[0])):
+        return None
+    spec._read(item[0], reads, within)
+    reads.spec[item[0]] = as_tuple(reads.spec[item[0]])
+    return ast.Subscript(ast.Name(item[0]), ast.Constant(item[1]), ast.Load())
+
+
 def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
                refuted: frozenset[str] | None = None, decided: dict[str, frozenset[str]] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
@@ -583,7 +618,7 @@ def _widths(g: Graph) -> bool:
     """The spec has an int parameter a width may read (not num_classes, nor one its top-level
     structure reads): else the top class's widths stay numbers, and none are followed."""
     params = g.meta.params or {}
-    return any(type(v) is int and p not in SAFE_ON_TOP and p not in g.meta.structure_reads
+    return any((type(v) is int or int_list(v)) and p not in SAFE_ON_TOP and p not in g.meta.structure_reads
                for p, v in params.items())
 
 

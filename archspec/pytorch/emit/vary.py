@@ -33,6 +33,7 @@ from .classes import ClassPlan, ClassPlanner, member_sizes
 from .lift import Indexed
 from .scopes import ScopeTree
 from .specexpr import SAFE_ON_TOP
+from .widthexpr import int_list
 
 TRIES = 6                  # values a parameter is tried at, from twice its own: the first the spec builds with
 
@@ -43,7 +44,7 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
     source of the classes but the top's)."""
     params = graph.meta.params or {}
     taken = sorted(planner.root.checked - SAFE_ON_TOP)
-    ints = [p for p in taken if type(params.get(p)) in (int, float) or _depths(params.get(p))]
+    ints = [p for p in taken if type(params.get(p)) in (int, float) or int_list(params.get(p))]
     if not ints or graph.meta.file is None:
         return frozenset(taken)          # a width is a number: another kind is not varied, and not taken
     mine = texts(planner)
@@ -87,11 +88,6 @@ def _turns(v: Any) -> list[Any]:
     class may well differ and the top class still build the spec's: a DenseBlock whose growth
     is 1 writes `in_channels + i`.)"""
     return [type(v)(0)] if type(v) in (int, float) and v else []
-
-
-def _depths(v: Any) -> bool:
-    """A list of ints (ResNet's layers), which the top class takes as a tuple."""
-    return isinstance(v, list) and bool(v) and all(type(x) is int for x in v)
 
 
 def _values(v: int | float | list[int]) -> list[Any]:

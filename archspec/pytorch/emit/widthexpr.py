@@ -29,7 +29,7 @@ from ...errors import SpecError
 from ...frontend.expr import evaluate, parse
 from ...ir import INPUT, Graph, Node, Scope, parent
 from ...names import name_problem
-from .lift import Indexed, Lifter, Unliftable, integral
+from .lift import Indexed, Lifter, Unliftable, channels_of, integral
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -133,7 +133,7 @@ class TopWidths:
         names (`2 * growth if bottleneck > 0 and compression < 1 else 16`, `int(w * compression)`),
         else, where a sum of products does not hold them (a quotient by a choice), as numbers."""
         for choices in (True, False):
-            lifter = Lifter(self.g, None, top_name(self.g, floats=True), self._channels, choices, self.decided)
+            lifter = self._lifter(choices)
             try:
                 poly = _poly(lifter.attribute(n, "out", False))
             except Unliftable:
@@ -145,10 +145,18 @@ class TopWidths:
             return poly
         raise Unliftable
 
+    def _lifter(self, choices: bool | None = None) -> Lifter:
+        """A Lifter to the top's names (floats too where `choices` is given: a width's floor or
+        test), an item of a tuple of ints it takes by its index (DLA's `channels[2]`)."""
+        name = top_name(self.g, floats=choices is not None)
+        lifter = Lifter(self.g, None, name, self._channels, bool(choices), self.decided)
+        lifter.items = top_tuple(self.g)
+        return lifter
+
     def argument(self, path: str, arg: str) -> str:
         """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
         `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
-        lifter = Lifter(self.g, None, top_name(self.g), self._channels, decided=self.decided)
+        lifter = self._lifter()
         outer, self._now = self._now, set()
         try:
             tree = lifter.argument(self.g.scopes[path], arg, False)
@@ -370,6 +378,23 @@ def top_name(g: Graph, floats: bool = False):
     return name
 
 
+def int_list(v: Any) -> bool:
+    """A list of ints, one or more (not flags): a parameter the top class may take as a tuple."""
+    return isinstance(v, (list, tuple)) and bool(v) and all(type(x) is int for x in v)
+
+
+def top_tuple(g: Graph):
+    """A tuple of ints the top class may take: a spec parameter that is a list of ints (not flags),
+    one or more (ResNet's `layers: [3, 4, 6, 3]`, its stages' depths: `range(layers[0] - 1)`)."""
+    params = g.meta.params or {}
+
+    def name(n: str) -> ast.expr:
+        if not int_list(params.get(n)) or name_problem(n) is not None:
+            raise Unliftable
+        return ast.Name(n)
+    return name
+
+
 def computed(g: Graph) -> dict[str, str]:
     """The spec's parameters set from others by integer arithmetic (PyramidNet's `units: ${3 * n}`),
     each as its expression, in the spec's order: the top class computes them as locals of __init__
@@ -468,8 +493,8 @@ def _poly(e: ast.expr) -> Poly:
     remainder of a sum is one atom."""
     if isinstance(e, ast.Constant) and type(e.value) is int:
         return {(): e.value} if e.value else {}
-    if isinstance(e, ast.Name):
-        return {(e.id,): 1}
+    if isinstance(e, ast.Name) or isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) or channels_of(e):
+        return {(ast.unparse(e),): 1}            # a name, a tuple's item (`channels[2]`), `input.channels`
     if isinstance(e, ast.IfExp) or isinstance(e, ast.Call) and ast.unparse(e.func) == "int":
         return {(ast.unparse(e),): 1}            # a choice, a floor: one atom
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
