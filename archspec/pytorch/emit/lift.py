@@ -151,7 +151,7 @@ class Lifter:
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
-        if self.items is not None and (item := _item_of(node)) is not None:     # `layers[0]`
+        if self.items is not None and (item := item_of(node)) is not None:     # `layers[0]`
             return _subscript(_as_tuple(self, lambda: self._name(item[0], b, call)), item[1])
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
@@ -419,7 +419,7 @@ def _params_of(g: Graph, n: str) -> list[str]:
     return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
 
 
-def _item_of(node: ast.AST) -> tuple[str, int] | None:
+def item_of(node: ast.AST) -> tuple[str, int] | None:
     """(name, k) where the node is `name[k]`, k an int constant, 0 or more."""
     if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)
             and type(node.slice.value) is int and node.slice.value >= 0):

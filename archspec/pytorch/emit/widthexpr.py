@@ -29,7 +29,7 @@ from ...errors import SpecError
 from ...frontend.expr import evaluate, parse
 from ...ir import INPUT, Graph, Node, Scope, parent
 from ...names import name_problem
-from .lift import Indexed, Lifter, Unliftable, integral
+from .lift import Indexed, Lifter, Unliftable, integral, item_of
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -116,6 +116,8 @@ class TopWidths:
         if type(out) is int:
             return {(): out}
         how = follows(n)
+        if how is None and (k := spread(n)) is not None:     # a flatten: C * H * W
+            return _times(self._read(n.inputs[0]), {(): k})
         if how == "sum":
             return self._carried(n) or _sum([self._read(r) for r in n.inputs])
         if how == "first":
@@ -134,6 +136,7 @@ class TopWidths:
         else, where a sum of products does not hold them (a quotient by a choice), as numbers."""
         for choices in (True, False):
             lifter = Lifter(self.g, None, top_name(self.g, floats=True), self._channels, choices, self.decided)
+            lifter.items = top_tuple(self.g)      # an item of a list of widths: ZFNet's `conv3_5[0]`
             try:
                 poly = _poly(lifter.attribute(n, "out", False))
             except Unliftable:
@@ -370,6 +373,19 @@ def top_name(g: Graph, floats: bool = False):
     return name
 
 
+def top_tuple(g: Graph):
+    """A tuple of ints the top class may take: a spec parameter that is a list of ints (not flags),
+    one or more (ResNet's `layers: [3, 4, 6, 3]`, its stages' depths: `range(layers[0] - 1)`)."""
+    params = g.meta.params or {}
+
+    def name(n: str) -> ast.expr:
+        v = params.get(n)
+        if not (isinstance(v, (list, tuple)) and v and all(type(x) is int for x in v)) or name_problem(n) is not None:
+            raise Unliftable
+        return ast.Name(n)
+    return name
+
+
 def computed(g: Graph) -> dict[str, str]:
     """The spec's parameters set from others by integer arithmetic (PyramidNet's `units: ${3 * n}`),
     each as its expression, in the spec's order: the top class computes them as locals of __init__
@@ -433,6 +449,22 @@ def follows(n: Any) -> str | None:
     return None
 
 
+def spread(n: Any) -> int | None:
+    """The factor k by which a node of one input makes its input's width k times as wide (a flatten
+    of C x H x W: C * H * W, k = H * W, whatever C), by its op's shape function at C, C + 1 and
+    C + 2; None where it does not so (or k is 1: it `follows` its input)."""
+    shapes = n.in_shapes
+    if not (n.shape and shapes and len(shapes) == 1 and shapes[0]):
+        return None
+    c = shapes[0][0]
+    try:
+        widths = [n.op.shape(n.attrs, [(c + j, *shapes[0][1:])])[0] for j in range(3)]
+    except Exception:           # the op refuses the shapes: not its rule
+        return None
+    k = widths[1] - widths[0]
+    return k if k > 1 and widths[0] == n.shape[0] == k * c and widths[2] - widths[1] == k else None
+
+
 # -- sums of products, collected ------------------------------------------------------------------
 
 def collected(terms: list[tuple[str, int]]) -> str:
@@ -470,6 +502,8 @@ def _poly(e: ast.expr) -> Poly:
         return {(): e.value} if e.value else {}
     if isinstance(e, ast.Name):
         return {(e.id,): 1}
+    if item_of(e) is not None:                  # a list's item, `conv3_5[2]`: one atom
+        return {(ast.unparse(e),): 1}
     if isinstance(e, ast.IfExp) or isinstance(e, ast.Call) and ast.unparse(e.func) == "int":
         return {(ast.unparse(e),): 1}            # a choice, a floor: one atom
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
