@@ -23,6 +23,7 @@ from .members import ANY_STEP, MISSING, MemberId, Steps, member_ids
 from .optional import Joiner
 from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
 from .stepwidths import StepPlan
+from .widthexpr import progression
 
 
 @dataclass(eq=False)
@@ -237,6 +238,8 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     own = [slots[k * width:(k + 1) * width] for k in range(len(members))]
     columns = [tuple(n[j][1] for n in numbers) for j in range(width)]
     varying = [j for j, col in enumerate(columns) if len(set(map(repr, col))) > 1]
+    if any(o != own[0] for o in own) and not any(isinstance(s, Indexed) for o in own for s in o):
+        return _index_run(members, own, columns, indent, taken)
     if (not varying or any(o != own[0] for o in own) or any(isinstance(s, Indexed) for s in own[0])
             or any(own[0][j] is not None or any(type(v) is not int for v in columns[j]) for j in varying)):
         return None
@@ -250,6 +253,26 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     tuples = [literal(col) for col in var]
     over = tuples[0] if len(var) == 1 else f"zip({', '.join(tuples)})"
     return elt, f"for {', '.join(var.values())} in {over}"
+
+
+def _index_run(members: list[Call], own: list[list[str | None]], columns: list[tuple], indent: str,
+               taken: frozenset[str]) -> tuple[str, str] | None:
+    """Members whose numbers, as the class writes them, step by one expression from member to
+    member (Res2Net's subsets, `Slice(1, stop=width)`, `Slice(1, start=width, stop=2 * width)`,
+    ...: `widthexpr.progression`), as timm's Res2Net splits its subsets in a loop: the member with
+    each such number an expression of the index, and the loop over it, `for i in range(3)`; else None."""
+    names = Namespace(taken | set(_WORD.findall(" ".join(s for o in own for s in o if s))))
+    index = names.first("i") or names.fresh("i")
+    texts = list(own[0])
+    for j, col in enumerate(columns):
+        written = [o[j] if o[j] is not None else literal(v) for o, v in zip(own, col)]
+        if len(set(written)) == 1:
+            continue
+        if any(type(v) is not int for v in col) or (text := progression(written, index)) is None:
+            return None
+        texts[j] = text
+    elt = render_call(members[0], iter(texts), indent + "    ", 0, 1, taken=taken)
+    return elt, f"for {index} in range({len(members)})"
 
 
 def _arg_names(call: Call) -> list[str]:

@@ -476,6 +476,28 @@ def collected(terms: list[tuple[str, int]]) -> str:
                                    for p, (_, sign) in zip(polys, terms)])))
 
 
+def progression(texts: list[str], index: str) -> str | None:
+    """The texts, int expressions of names, as one in `index` that gives the k-th at index k,
+    where each is the first plus k times one step (Res2Net's subsets' bounds, `0, width, 2 * width`:
+    `i * width`; `width, 2 * width, 3 * width`: `(i + 1) * width`); None where they are not so."""
+    try:
+        polys = [_poly(_tree(t)) for t in texts]
+    except Unliftable:
+        return None
+    step = _sum([polys[1], {k: -c for k, c in polys[0].items()}]) if len(polys) > 1 else {}
+    if not step or any(p != _sum([polys[0], _times(step, {(): k})]) for k, p in enumerate(polys)):
+        return None
+    i: ast.expr = ast.Name(index)
+    if set(step) == {()}:                                   # a number's steps: `3 + 2 * i`
+        return ast.unparse(_expr(_sum([polys[0], _times(step, {(index,): 1})])))
+    key = next(iter(step))
+    c = polys[0].get(key, 0) // step[key]                   # the first as a multiple of the step, where it is
+    if _times(step, {(): c}) != polys[0]:                   # none: `first + i * step`
+        return ast.unparse(_expr(_sum([polys[0], _times(step, {(index,): 1})])))
+    start = ast.BinOp(i, ast.Add() if c > 0 else ast.Sub(), ast.Constant(abs(c))) if c else i
+    return ast.unparse(ast.BinOp(start, ast.Mult(), _expr(step)))
+
+
 def _tree(text: str) -> ast.expr:
     tree = parse(text)
     if not isinstance(tree, ast.expr):
