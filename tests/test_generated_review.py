@@ -5,7 +5,8 @@ parameters, each block's parameters as the graph binds them), never a list of sp
 expected names, so a spec added later is reviewed alike. The kinds of finding:
 
 - class-name: a block's class not named after the block (numbered, `Module2`), a group's class
-  not after the group, the top class not after the spec's `name:` (a title such as
+  not after the block it is part of and the group (`Attn`, where timm writes SKNet's
+  `SelectiveKernelAttn`), the top class not after the spec's `name:` (a title such as
   `GoogLeNetAsTorchvisionBuildsIt`);
 - ctor-param: a constructor parameter of a block's class that is none of the block's own
   parameters or `let:` values, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
@@ -600,7 +601,9 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         base, allowed = spec_name, set(params)
     else:
         assert doc is not None
-        base = doc[1] if doc[0] == "Block" else doc[1].split(".")[-1]
+        # a group: its block's name and its own (timm's SelectiveKernelAttn)
+        base = doc[1] if doc[0] == "Block" else "_".join(
+            filter(None, [(owner or {}).get(doc[1], ""), doc[1].split(".")[-1]]))
         allowed = block_params.get(doc[1], set()) if doc[0] == "Block" else \
             set(params) | block_params.get((owner or {}).get(doc[1], ""), set())     # a group: its block's too
         allowed |= {"in_channels", "out_channels"} | optional | {f"{p}_step" for p in allowed}

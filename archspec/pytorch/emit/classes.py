@@ -21,7 +21,7 @@ from .layout import WIDTH, bracketed
 from .lift import Indexed
 from .members import ANY_STEP, MISSING, MemberId, Steps, member_ids
 from .optional import Joiner
-from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
+from .scopes import Child, ScopeNode, ScopeTree, block_of, local, numbered, own_children
 from .stepwidths import StepPlan
 from .widthexpr import progression
 
@@ -717,7 +717,7 @@ class ClassPlanner:
         """Give a scope its class: one per structure, numbers aside."""
         scope = sn.scope
         base = (camel(scope.block) if scope and scope.block else
-                camel(local(sn.path)) if sn.path else root_name(self.tree.graph))
+                self._group_name(sn) if sn.path else root_name(self.tree.graph))
         loop = self.loop_of.get(sn)
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self.ctor_key(c)) for c in sn.children))
@@ -733,6 +733,12 @@ class ClassPlanner:
         self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
+
+    def _group_name(self, sn: ScopeNode) -> str:
+        """A group's class: named after the block it is part of and its own name, as timm names
+        SKNet's attention `SelectiveKernelAttn` (not `Attn`); a group of the top's, its own."""
+        owner = block_of(self.tree.graph, self.tree.graph.scopes.get(sn.path))
+        return camel(f"{owner.block}_{local(sn.path)}" if owner is not None and owner.block else local(sn.path))
 
     # -- repeats as loops -------------------------------------------------------------------
 
