@@ -265,7 +265,7 @@ def _index_run(members: list[Call], own: list[list[str | None]], columns: list[t
     index = names.first("i") or names.fresh("i")
     texts = list(own[0])
     for j, col in enumerate(columns):
-        written = [o[j] if o[j] is not None else literal(v) for o, v in zip(own, col)]
+        written = [s if (s := o[j]) is not None else literal(v) for o, v in zip(own, col)]
         if len(set(written)) == 1:
             continue
         if any(type(v) is not int for v in col) or (text := progression(written, index)) is None:
