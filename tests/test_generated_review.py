@@ -5,7 +5,8 @@ parameters, each block's parameters as the graph binds them), never a list of sp
 expected names, so a spec added later is reviewed alike. The kinds of finding:
 
 - class-name: a block's class not named after the block (numbered, `Module2`), a group's class
-  not after the group, the top class not after the spec's `name:` (a title such as
+  not after the block it is part of and the group (`Attn`, where timm writes SKNet's
+  `SelectiveKernelAttn`), the top class not after the spec's `name:` (a title such as
   `GoogLeNetAsTorchvisionBuildsIt`);
 - ctor-param: a constructor parameter of a block's class that is none of the block's own
   parameters or `let:` values, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
@@ -53,9 +54,8 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   configuration);
 - top-missing: the top class does not take a number (not a bool, not 0) that the spec file or
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
-  network sets through its own): DenseNet121's `bn_size`; nor a list of two or more such ints
-  (ResNet-18's stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes; DLA's
-  widths `channels: [16, 32, 64, 128, 256, 512]`, which timm's DLA takes);
+  network sets through its own): DenseNet121's `bn_size`; nor a list of ints (ResNet-18's
+  stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes; ZFNet's widths `conv3_5`);
 - literal-count: the top class divides a value of its parameters by a literal (EfficientNet's
   `stochastic_depth * 3 / 16`, ConvNeXt's `stochastic_depth * (3 + j) / 17.0`: a drop-path rate
   over a count of blocks the configuration gives, which torchvision's loop counts, `sum(depths)`);
@@ -152,8 +152,8 @@ def review(spec: str) -> list[str]:
 
 def _own_numbers(spec: Path) -> dict[str, int | float | list[int]]:
     """The numbers (not bools, not 0) the spec file or its `extends:` chain sets in `params:`,
-    and its lists of two or more such ints (`layers: [2, 2, 2, 2]`, `channels: [16, 32, ...]`),
-    the nearest file's value where several set one."""
+    and its lists of ints (not all 0: `layers: [2, 2, 2, 2]`, ZFNet's widths `conv3_5: [384, 384,
+    256]`), the nearest file's value where several set one."""
     seen: dict[str, object] = {}
     path: Path | None = spec
     while path is not None:
@@ -161,12 +161,13 @@ def _own_numbers(spec: Path) -> dict[str, int | float | list[int]]:
         for k, v in (text.get("params") or {}).items():
             seen.setdefault(k, v)
         path = path.parent / text["extends"] if text.get("extends") else None
-    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0 or _int_list(v)}
+    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0 or _ints(v)}
 
 
-def _int_list(v: object) -> bool:
-    """A list of two or more ints, none 0: a number per stage (ResNet-18's depths, DLA's widths)."""
-    return isinstance(v, list) and len(v) >= 2 and all(type(x) is int and x != 0 for x in v)
+def _ints(v: object) -> bool:
+    """A list of ints, not all 0: a number per stage (ResNet-18's depths), per layer (ZFNet's
+    widths), which torchvision's and timm's classes take as their configuration."""
+    return isinstance(v, list) and bool(v) and all(type(x) is int for x in v) and any(v)
 
 
 def _top_missing(top: ast.ClassDef, numbers: dict[str, int | float | list[int]]) -> list[str]:
@@ -250,6 +251,7 @@ def _unrolled(cls: ast.ClassDef) -> list[str]:
                 for k, n in _runs(list(items), lambda a, b, _: _alike(a, b))]
         out += _pairs(cls.name, callee, list(items))
         out += _rows(cls.name, callee, list(items))
+        out += _leaf_list(cls.name, callee, list(items))
     init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
     made = [(m, s.value) for s in (init.body if init else []) if isinstance(s, ast.Assign)
             and isinstance(s.targets[0], ast.Attribute) and (m := re.fullmatch(r"(\D+)(\d+)", s.targets[0].attr))]
@@ -324,6 +326,32 @@ def _pairs(cls: str, callee: str, items: list[ast.expr]) -> list[str]:
     k = next(k for k in range(len(key) - 1) if (key[k], key[k + 1]) == pair)
     return [f"unrolled-repeat: {cls}: {callee}(...) holds {n} x {ast.unparse(items[k].func)}(...), "  # type: ignore[attr-defined]
             f"{ast.unparse(items[k + 1].func)}(...) one by one"]  # type: ignore[attr-defined]
+
+
+def _leaf_list(cls: str, callee: str, items: list) -> list[str]:
+    """unrolled-repeat: LEAF_LIST or more calls in a row of one constructor in an nn.ModuleList
+    written out, none of them of calls (Res2Net's `[Slice(1, stop=width), Slice(1, start=width,
+    stop=2 * width), ...]`, where timm loops over the subsets); `_runs`' alike calls differ in
+    their keywords and expressions here."""
+    if callee != "nn.ModuleList":
+        return []
+    leaf = [isinstance(i, ast.Call) and not any(isinstance(n, ast.Call) for a in [*i.args, *i.keywords]
+                                                for n in ast.walk(a)) for i in items]
+    out, k = [], 0
+    while k < len(items):
+        n = 1
+        while leaf[k] and k + n < len(items) and leaf[k + n] and ast.unparse(items[k + n].func) == ast.unparse(
+                items[k].func):
+            n += 1
+        alike = n >= UNROLLED and all(_alike(items[j], items[j + 1]) for j in range(k, k + n - 1))
+        if leaf[k] and n >= LEAF_LIST and not alike:           # (alike: `_runs` finds them)
+            out.append(f"unrolled-repeat: {cls}: {callee}(...) holds {n} x {ast.unparse(items[k].func)}(...) "
+                       "one by one")
+        k += n
+    return out
+
+
+LEAF_LIST = 3        # calls of one module in a row in an nn.ModuleList that a comprehension should make
 
 
 def _owners(g) -> dict[str, str]:
@@ -600,7 +628,9 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         base, allowed = spec_name, set(params)
     else:
         assert doc is not None
-        base = doc[1] if doc[0] == "Block" else doc[1].split(".")[-1]
+        # a group: its block's name and its own (timm's SelectiveKernelAttn)
+        base = doc[1] if doc[0] == "Block" else "_".join(
+            filter(None, [(owner or {}).get(doc[1], ""), doc[1].split(".")[-1]]))
         allowed = block_params.get(doc[1], set()) if doc[0] == "Block" else \
             set(params) | block_params.get((owner or {}).get(doc[1], ""), set())     # a group: its block's too
         allowed |= {"in_channels", "out_channels"} | optional | {f"{p}_step" for p in allowed}
@@ -791,7 +821,6 @@ KNOWN: dict[str, list[str]] = {
     'dla34': ["ctor-param: LastTree(root_in_channels): not a parameter of 'last_tree'"],
     'dpn68': ["top-missing: DPN68 does not take the spec's depths (default [3, 4, 12, 3])",
               "top-missing: DPN68 does not take the spec's incs (default [16, 32, 32, 64])"],
-    'zfnet': ["top-missing: ZFNet does not take the spec's conv3_5 (default [384, 384, 256])"],
     'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
         "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",
     ],
@@ -911,17 +940,18 @@ class Net(nn.Module):
 
 def test_the_spec_files_numbers_are_its_own_and_its_bases():
     """top-missing's numbers: the spec's and its `extends:` chain's `params:` (the nearest
-    wins), not a `use:`d library's; no bool, no 0, no list but one of two or more ints, none 0
-    (the ResNets' and ResNeSt-14d's stages' depths, DenseNet's blocks, DLA's widths)."""
+    wins), not a `use:`d library's; no bool, no 0, no list but one of ints (stages' depths,
+    ZFNet's widths), not all 0."""
     densenet = _own_numbers(Path(SPECS / "densenet161.yaml"))
-    assert densenet == {"growth": 48, "stem": 96, "bn_size": 4, "blocks": [6, 12, 36, 24], "num_classes": 1000}
+    assert densenet == {"growth": 48, "blocks": [6, 12, 36, 24], "stem": 96, "bn_size": 4, "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "resnet18.yaml")) == {"layers": [2, 2, 2, 2], "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "resnest14d.yaml")) == {"layers": [1, 1, 1, 1], "stem_width": 32,
                                                              "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "resnet50.yaml")) == {"layers": [3, 4, 6, 3], "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "dla34.yaml")) == {"channels": [16, 32, 64, 128, 256, 512], "num_classes": 1000}
-    assert [v for v in ([2, 2], [0, 0], [2], [2, 3], [2, 0], [2, 2.0], [True, True], [[1], [1]])
-            if _int_list(v)] == [[2, 2], [2, 3]]
+    assert _own_numbers(Path(SPECS / "zfnet.yaml")) == {"num_classes": 1000, "conv3_5": [384, 384, 256]}
+    assert [v for v in ([2, 2], [0, 0], [2], [2, 3], [0, 3], [], [2, 2.0], [True, True], [[1], [1]])
+            if _ints(v)] == [[2, 2], [2], [2, 3], [0, 3]]
 
 
 def test_the_review_finds_a_list_of_widths_the_top_does_not_take():
@@ -933,6 +963,37 @@ def test_the_review_finds_a_list_of_widths_the_top_does_not_take():
         "top-missing: DLA34 does not take the spec's channels (default [16, 32, 64, 128, 256, 512])"]
     top = [c for c in ast.parse(shipped_source(SPECS / "dla34.yaml")).body if isinstance(c, ast.ClassDef)][-1]
     assert _top_missing(top, numbers) == []
+
+
+def test_the_review_finds_a_list_of_layer_widths_the_top_does_not_take():
+    """top-missing over a list of ints that are no depths: ZFNet's `conv3_5` as main's top class
+    lacked it, none where it takes the tuple."""
+    numbers = _own_numbers(Path(SPECS / "zfnet.yaml"))
+    before, after = (ast.parse(f"class ZFNet(nn.Module):\n    def __init__(self, {params}):\n        pass\n").body[0]
+                     for params in ("num_classes=1000", "num_classes=1000, conv3_5=(384, 384, 256)"))
+    assert _top_missing(before, numbers) == [
+        "top-missing: ZFNet does not take the spec's conv3_5 (default [384, 384, 256])"]
+    assert _top_missing(after, numbers) == []
+
+
+def test_the_review_finds_a_module_list_written_out():
+    """unrolled-repeat: three calls of one module in a row in an nn.ModuleList, of no calls,
+    written out (Res2Net's splits as main wrote them); not two, not the comprehension, not a
+    list of nn.Sequential(...)s (HRNet's fuse layers), not four alike (`_runs` finds those)."""
+    src = '''
+class Bottle2neck(nn.Module):
+    def __init__(self, width):
+        self.splits = nn.ModuleList([Slice(1, stop=width), Slice(1, start=width, stop=2 * width),
+                                     Slice(1, start=2 * width, stop=3 * width)])
+        self.two = nn.ModuleList([Slice(1, stop=width), Slice(1, start=width, stop=2 * width)])
+        self.loop = nn.ModuleList([Slice(1, start=i * width, stop=(i + 1) * width) for i in range(3)])
+        self.seqs = nn.ModuleList([nn.Sequential(nn.Conv2d(1, 2, 1)), nn.Sequential(nn.Conv2d(2, 2, 1)),
+                                   nn.Sequential(nn.Conv2d(3, 2, 1))])
+        self.four = nn.ModuleList([Unit(1), Unit(2), Unit(3), Unit(4)])
+'''
+    cls = ast.parse(src).body[0]
+    assert _unrolled(cls) == ["unrolled-repeat: Bottle2neck: nn.ModuleList(...) holds 3 x Slice(...) one by one",
+                              "unrolled-repeat: Bottle2neck: nn.ModuleList(...) holds 4 x Unit(...) in a row"]
 
 
 def test_the_review_finds_a_uniform_depth_the_top_does_not_take():

@@ -23,8 +23,9 @@ from .layout import WIDTH, bracketed
 from .lift import Indexed
 from .members import ANY_STEP, MISSING, MemberId, Steps, member_ids
 from .optional import Joiner
-from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
+from .scopes import Child, ScopeNode, ScopeTree, block_of, local, numbered, own_children
 from .stepwidths import StepPlan
+from .widthexpr import progression
 
 
 @dataclass(eq=False)
@@ -243,6 +244,8 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     if varying and any(o != own[0] for o in own) and (texts := _item_run(own, names)) is not None:
         elt = render_call(members[0], iter(texts[1:]), indent + "    ", 0, 1, taken=taken)
         return elt, f"for {texts[0]} in range({len(members)})"
+    if any(o != own[0] for o in own) and not any(isinstance(s, Indexed) for o in own for s in o):
+        return _index_run(members, own, columns, indent, taken)
     if (not varying or any(o != own[0] for o in own) or any(isinstance(s, Indexed) for s in own[0])
             or any(own[0][j] is not None or any(type(v) is not int for v in columns[j]) for j in varying)):
         return None
@@ -287,6 +290,26 @@ def _shifted(tree: ast.expr | None, k: int, index: str | None = None) -> Any:
             n.slice = (ast.Constant(c + k) if index is None else ast.Name(index) if c == 0
                        else ast.BinOp(ast.Name(index), ast.Add(), ast.Constant(c)))
     return ast.unparse(out) if index is None else out
+
+
+def _index_run(members: list[Call], own: list[list[str | None]], columns: list[tuple], indent: str,
+               taken: frozenset[str]) -> tuple[str, str] | None:
+    """Members whose numbers, as the class writes them, step by one expression from member to
+    member (Res2Net's subsets, `Slice(1, stop=width)`, `Slice(1, start=width, stop=2 * width)`,
+    ...: `widthexpr.progression`), as timm's Res2Net splits its subsets in a loop: the member with
+    each such number an expression of the index, and the loop over it, `for i in range(3)`; else None."""
+    names = Namespace(taken | set(_WORD.findall(" ".join(s for o in own for s in o if s))))
+    index = names.first("i") or names.fresh("i")
+    texts = list(own[0])
+    for j, col in enumerate(columns):
+        written = [s if (s := o[j]) is not None else literal(v) for o, v in zip(own, col)]
+        if len(set(written)) == 1:
+            continue
+        if any(type(v) is not int for v in col) or (text := progression(written, index)) is None:
+            return None
+        texts[j] = text
+    elt = render_call(members[0], iter(texts), indent + "    ", 0, 1, taken=taken)
+    return elt, f"for {index} in range({len(members)})"
 
 
 def _arg_names(call: Call) -> list[str]:
@@ -731,7 +754,7 @@ class ClassPlanner:
         """Give a scope its class: one per structure, numbers aside."""
         scope = sn.scope
         base = (camel(scope.block) if scope and scope.block else
-                camel(local(sn.path)) if sn.path else root_name(self.tree.graph))
+                self._group_name(sn) if sn.path else root_name(self.tree.graph))
         loop = self.loop_of.get(sn)
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self.ctor_key(c)) for c in sn.children))
@@ -747,6 +770,12 @@ class ClassPlanner:
         self.plans[key] = plan
         plan.instances.append(sn)
         self.plan_of[sn] = plan
+
+    def _group_name(self, sn: ScopeNode) -> str:
+        """A group's class: named after the block it is part of and its own name, as timm names
+        SKNet's attention `SelectiveKernelAttn` (not `Attn`); a group of the top's, its own."""
+        owner = block_of(self.tree.graph, self.tree.graph.scopes.get(sn.path))
+        return camel(f"{owner.block}_{local(sn.path)}" if owner is not None and owner.block else local(sn.path))
 
     # -- repeats as loops -------------------------------------------------------------------
 

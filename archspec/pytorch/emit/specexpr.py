@@ -413,10 +413,25 @@ class SpecExprs:
             return item
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
+        if (at := item_of(node)) is not None:          # a list's item in a block's class: the list read
+            return self._item(*at, reads, within)
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
         raise Unwritable
+
+    def _item(self, name: str, k: int, reads: Reads, within: tuple[str, ...]) -> ast.expr:
+        """`name[k]`, a list of ints the class reads whole (its value where the list is written
+        as its value)."""
+        if isinstance(self.constants.get(name), list) and type(self.constants[name][k]) is int:
+            return ast.Constant(self.constants[name][k])
+        v = self.instances[0].env.get(name)
+        if name_problem(name) is not None or not isinstance(v, (list, tuple)) or k >= len(v) or type(v[k]) is not int:
+            raise Unwritable
+        self._read(name, reads, within)
+        if isinstance(reads.spec.get(name), list):      # taken as a tuple, as ResNet's `layers` (no list default)
+            reads.spec[name] = tuple(reads.spec[name])
+        return ast.Subscript(ast.Name(name), ast.Constant(k), ast.Load())
 
     def own_name(self, name: str, reads: Reads) -> ast.expr:
         """A name of the class's in a rate carried up to it (`lift`): read, or a number where the
@@ -615,8 +630,9 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
 
 
 def _widths(g: Graph) -> bool:
-    """The spec has an int parameter a width may read (not num_classes, nor one its top-level
-    structure reads): else the top class's widths stay numbers, and none are followed."""
+    """The spec has an int parameter a width may read, or a list of them (ZFNet's `conv3_5`), not
+    num_classes, nor one its top-level structure reads: else the top class's widths stay numbers,
+    and none are followed."""
     params = g.meta.params or {}
     return any((type(v) is int or int_list(v)) and p not in SAFE_ON_TOP and p not in g.meta.structure_reads
                for p, v in params.items())

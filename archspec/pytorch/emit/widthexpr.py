@@ -116,6 +116,8 @@ class TopWidths:
         if type(out) is int:
             return {(): out}
         how = follows(n)
+        if how is None and (k := spread(n)) is not None:     # a flatten: C * H * W
+            return _times(self._read(n.inputs[0]), {(): k})
         if how == "sum":
             return self._carried(n) or _sum([self._read(r) for r in n.inputs])
         if how == "first":
@@ -458,6 +460,22 @@ def follows(n: Any) -> str | None:
     return None
 
 
+def spread(n: Any) -> int | None:
+    """The factor k by which a node of one input makes its input's width k times as wide (a flatten
+    of C x H x W: C * H * W, k = H * W, whatever C), by its op's shape function at C, C + 1 and
+    C + 2; None where it does not so (or k is 1: it `follows` its input)."""
+    shapes = n.in_shapes
+    if not (n.shape and shapes and len(shapes) == 1 and shapes[0]):
+        return None
+    c = shapes[0][0]
+    try:
+        widths = [n.op.shape(n.attrs, [(c + j, *shapes[0][1:])])[0] for j in range(3)]
+    except Exception:           # the op refuses the shapes: not its rule
+        return None
+    k = widths[1] - widths[0]
+    return k if k > 1 and widths[0] == n.shape[0] == k * c and widths[2] - widths[1] == k else None
+
+
 # -- sums of products, collected ------------------------------------------------------------------
 
 def collected(terms: list[tuple[str, int]]) -> str:
@@ -467,6 +485,28 @@ def collected(terms: list[tuple[str, int]]) -> str:
     polys = [_poly(_tree(text)) for text, _ in terms]
     return ast.unparse(_expr(_sum([p if sign > 0 else {k: -c for k, c in p.items()}
                                    for p, (_, sign) in zip(polys, terms)])))
+
+
+def progression(texts: list[str], index: str) -> str | None:
+    """The texts, int expressions of names, as one in `index` that gives the k-th at index k,
+    where each is the first plus k times one step (Res2Net's subsets' bounds, `0, width, 2 * width`:
+    `i * width`; `width, 2 * width, 3 * width`: `(i + 1) * width`); None where they are not so."""
+    try:
+        polys = [_poly(_tree(t)) for t in texts]
+    except Unliftable:
+        return None
+    step = _sum([polys[1], {k: -c for k, c in polys[0].items()}]) if len(polys) > 1 else {}
+    if not step or any(p != _sum([polys[0], _times(step, {(): k})]) for k, p in enumerate(polys)):
+        return None
+    i: ast.expr = ast.Name(index)
+    if set(step) == {()}:                                   # a number's steps: `3 + 2 * i`
+        return ast.unparse(_expr(_sum([polys[0], _times(step, {(index,): 1})])))
+    key = next(iter(step))
+    c = polys[0].get(key, 0) // step[key]                   # the first as a multiple of the step, where it is
+    if _times(step, {(): c}) != polys[0]:                   # none: `first + i * step`
+        return ast.unparse(_expr(_sum([polys[0], _times(step, {(index,): 1})])))
+    start = ast.BinOp(i, ast.Add() if c > 0 else ast.Sub(), ast.Constant(abs(c))) if c else i
+    return ast.unparse(ast.BinOp(start, ast.Mult(), _expr(step)))
 
 
 def _tree(text: str) -> ast.expr:
