@@ -53,8 +53,9 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   configuration);
 - top-missing: the top class does not take a number (not a bool, not 0) that the spec file or
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
-  network sets through its own): DenseNet121's `bn_size`; nor a list of one such int, uniform
-  (ResNet-18's stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes);
+  network sets through its own): DenseNet121's `bn_size`; nor a list of two or more ints, not
+  all 0 (ResNet-18's stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes;
+  DPN-68's `depths` and `incs`, which timm's DPN loops over);
 - literal-count: the top class divides a value of its parameters by a literal (EfficientNet's
   `stochastic_depth * 3 / 16`, ConvNeXt's `stochastic_depth * (3 + j) / 17.0`: a drop-path rate
   over a count of blocks the configuration gives, which torchvision's loop counts, `sum(depths)`);
@@ -151,8 +152,8 @@ def review(spec: str) -> list[str]:
 
 def _own_numbers(spec: Path) -> dict[str, int | float | list[int]]:
     """The numbers (not bools, not 0) the spec file or its `extends:` chain sets in `params:`,
-    and its lists of one int (not 0) two or more times (`layers: [2, 2, 2, 2]`), the nearest
-    file's value where several set one."""
+    and its lists of two or more ints, not all 0 (`layers: [2, 2, 2, 2]`, DPN's `incs: [16, 32,
+    32, 64]`), the nearest file's value where several set one."""
     seen: dict[str, object] = {}
     path: Path | None = spec
     while path is not None:
@@ -160,13 +161,13 @@ def _own_numbers(spec: Path) -> dict[str, int | float | list[int]]:
         for k, v in (text.get("params") or {}).items():
             seen.setdefault(k, v)
         path = path.parent / text["extends"] if text.get("extends") else None
-    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0 or _uniform(v)}
+    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0 or _per_stage_ints(v)}
 
 
-def _uniform(v: object) -> bool:
-    """A list of one int (not 0), two or more times: a number per stage (ResNet-18's depths)."""
-    return isinstance(v, list) and len(v) >= 2 and type(v[0]) is int and v[0] != 0 and all(
-        type(x) is int and x == v[0] for x in v)
+def _per_stage_ints(v: object) -> bool:
+    """A list of two or more ints, not all 0: a number per stage (ResNet-18's depths, DPN's
+    dense increments), which the top class takes as a tuple."""
+    return isinstance(v, list) and len(v) >= 2 and all(type(x) is int for x in v) and any(v)
 
 
 def _top_missing(top: ast.ClassDef, numbers: dict[str, int | float | list[int]]) -> list[str]:
@@ -789,6 +790,11 @@ KNOWN: dict[str, list[str]] = {
     'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
         "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",
     ],
+    # lists of stages' widths no loop of the top class reads yet (each written as its numbers)
+    'dla34': ["top-missing: DLA34 does not take the spec's channels (default [16, 32, 64, 128, 256, 512])"],
+    'hrnet_w18_small': ["top-missing: HRNetW18Small does not take the spec's widths (default [16, 32, 64, 128])",
+                        "top-missing: HRNetW18Small does not take the spec's head (default [32, 64, 128, 256])"],
+    'zfnet': ["top-missing: ZFNet does not take the spec's conv3_5 (default [384, 384, 256])"],
 }
 
 
@@ -905,15 +911,16 @@ class Net(nn.Module):
 
 def test_the_spec_files_numbers_are_its_own_and_its_bases():
     """top-missing's numbers: the spec's and its `extends:` chain's `params:` (the nearest
-    wins), not a `use:`d library's; no bool, no 0, no list but one of one int (ResNet-18's and
-    ResNeSt-14d's stages' depths: not ResNet-50's, nor DenseNet's blocks)."""
+    wins), not a `use:`d library's; no bool, no 0, no list but one of two or more ints
+    (ResNet-18's, ResNet-50's and ResNeSt-14d's stages' depths, DenseNet's blocks)."""
     densenet = _own_numbers(Path(SPECS / "densenet161.yaml"))
-    assert densenet == {"growth": 48, "stem": 96, "bn_size": 4, "num_classes": 1000}
+    assert densenet == {"growth": 48, "stem": 96, "bn_size": 4, "blocks": [6, 12, 36, 24], "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "resnet18.yaml")) == {"layers": [2, 2, 2, 2], "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "resnest14d.yaml")) == {"layers": [1, 1, 1, 1], "stem_width": 32,
                                                              "num_classes": 1000}
-    assert _own_numbers(Path(SPECS / "resnet50.yaml")) == {"num_classes": 1000}
-    assert [v for v in ([2, 2], [0, 0], [2], [2, 3], [2, 2.0], [True, True], [[1], [1]]) if _uniform(v)] == [[2, 2]]
+    assert _own_numbers(Path(SPECS / "resnet50.yaml")) == {"layers": [3, 4, 6, 3], "num_classes": 1000}
+    assert [v for v in ([2, 2], [0, 0], [2], [2, 3], [0, 3], [2, 2.0], [True, True], [[1], [1]])
+            if _per_stage_ints(v)] == [[2, 2], [2, 3], [0, 3]]
 
 
 def test_the_review_finds_a_uniform_depth_the_top_does_not_take():
@@ -924,6 +931,21 @@ def test_the_review_finds_a_uniform_depth_the_top_does_not_take():
                      for params in ("num_classes=1000", "num_classes=1000, layers=(2, 2, 2, 2)"))
     assert _top_missing(before, numbers) == [
         "top-missing: ResNet18 does not take the spec's layers (default [2, 2, 2, 2])"]
+    assert _top_missing(after, numbers) == []
+
+
+def test_the_review_finds_lists_of_stages_the_top_does_not_take():
+    """top-missing over a list of other ints: DPN-68's `depths` and `incs` as main's top class
+    lacked them (`def __init__(self, num_classes=1000, stem=10, k_r=128)`, its stages unrolled),
+    none where it takes both tuples."""
+    numbers = _own_numbers(Path(SPECS / "dpn68.yaml"))
+    assert numbers == {"stem": 10, "k_r": 128, "depths": [3, 4, 12, 3], "incs": [16, 32, 32, 64], "num_classes": 1000}
+    before, after = (ast.parse(f"class DPN68(nn.Module):\n    def __init__(self, {params}):\n        pass\n").body[0]
+                     for params in ("num_classes=1000, stem=10, k_r=128", "num_classes=1000, stem=10, k_r=128, "
+                                    "depths=(3, 4, 12, 3), incs=(16, 32, 32, 64)"))
+    assert _top_missing(before, numbers) == [
+        "top-missing: DPN68 does not take the spec's depths (default [3, 4, 12, 3])",
+        "top-missing: DPN68 does not take the spec's incs (default [16, 32, 32, 64])"]
     assert _top_missing(after, numbers) == []
 
 
