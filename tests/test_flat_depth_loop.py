@@ -67,7 +67,10 @@ def test_dense_stages_are_one_loop_that_builds_the_spec_at_other_depths(tmp_path
 @pytest.mark.parametrize("edits", [
     [("  depths: [2, 3]\n", ""), ("${depths[i]}", "${[2, 3][i]}")],          # the depths no spec list
     [("{op: concat, in: [input, conv]}", "{op: concat, in: [input, input, conv]}")],    # 2 in + inc: no carry
-], ids=["depths", "carry"])
+    [("incs: [4, 8]", "incs: [2, 3]")],         # incs equal to the depths: which list a number reads is unsaid
+    [("incs: [4, 8]", "incs: [4, 8]\n  widths: [4, 8]"),                 # nor where another list equals it
+     ("head: {op: conv, out: 4,", "head: {op: conv, out: '${widths[0]}',")],
+], ids=["depths", "carry", "equal", "another"])
 def test_no_loop_where_the_depths_or_the_width_carried_on_are_not_given(tmp_path, edits):
     text = SPEC
     for old, new in edits:

@@ -542,6 +542,9 @@ def named_depthed(c: Child, call: Call, slots: Slots, taken: Namespace, params: 
         return None
     depths = next(n for n, v in lists.items() if v == loop.depths)
     used = [depths, *(src for _, src in loop.columns.values() if src in lists)]
+    values = list(lists.values())
+    if len(set(used)) != len(used) or any(values.count(lists[n]) > 1 for n in used):
+        return None             # two lists of one value: which one a column reads, the values do not say
     zipped = ", ".join([depths, *(src for _, src in loop.columns.values())])
     last = named_expand(loop, _numbers(loop.block)[0][1], env)[1]
     with located(c):
