@@ -266,6 +266,7 @@ class _Checker:
         self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
         self.stages: set[str] = set()      # a depth loop's index (`depth_loop`)
         self.runs: set[str] = set()        # an item run's index (`item_run`)
+        self.dicts: set[str] = set()       # __init__'s OrderedDicts of named members (`layers = OrderedDict()`)
         self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
         #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
 
@@ -441,6 +442,10 @@ class _Checker:
             if isinstance(a, ast.Starred) and sequential and isinstance(a.value, ast.Name) \
                     and a.value.id in self.lists and len(node.args) == 1 and not node.keywords:
                 continue                # nn.Sequential(*layers): a list of members __init__ built
+            if isinstance(a, ast.Name) and a.id in self.dicts:
+                if not (sequential and len(node.args) == 1 and not node.keywords):
+                    _fail(a, "an OrderedDict of members other than nn.Sequential's one argument")
+                continue                # nn.Sequential(layers): an OrderedDict of members __init__ built
             if isinstance(a, ast.Starred):
                 if not sequential:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
@@ -741,6 +746,8 @@ class _Checker:
                 if kind == "__init__" and i == 0 and self._is_super_init(s.value):
                     continue
                 self.call(s.value, names)
+            elif isinstance(s, ast.Assign) and kind == "__init__" and depth == 0 and self._named_member(s, names):
+                continue
             elif isinstance(s, ast.Assign):
                 if len(s.targets) != 1:
                     _fail(s, "chained assignment")
@@ -789,6 +796,9 @@ class _Checker:
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
                     and _zip_of(s.iter):
                 self.stage_loop(s, names)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
+                    and _zipped(s.iter) and s.body and isinstance(s.body[-1], ast.For):
+                self.named_depth_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
                     and _zipped(s.iter):
                 self.depth_loop(s, names)
@@ -1009,6 +1019,80 @@ class _Checker:
         self.stages.add(i)
         self.call(down.value, local)                                                        # type: ignore
         self.stages.discard(i)
+
+    def _named_member(self, s: ast.Assign, names: set[str]) -> bool:
+        """__init__'s `layers = OrderedDict()` (the file imports it), or `layers["conv1_1"] =
+        Module(...)` into one, the key a word: True where `s` is one of them (its call checked)."""
+        t = s.targets[0] if len(s.targets) == 1 else None
+        if isinstance(t, ast.Name) and self.ordered and _dump(s.value) == _dump(ast.Call(ORDERED_DICT, [], [])):
+            self.target(t, names, GLOBALS | {"self"} | self.lists | self.dicts)
+            self.dicts.add(t.id)
+            return True
+        if not (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in self.dicts
+                and isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str)):
+            return False
+        if not (WORD.fullmatch(t.slice.value) and isinstance(s.value, ast.Call)):
+            _fail(s, "a member of an OrderedDict other than `layers[\"name\"] = Module(...)`")
+        self.call(s.value, names)
+        return True
+
+    def named_depth_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over the stages as timm's DPN (emit/depthloop.py's flat form): `for i,
+        (depth, bw, inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):`, the lists tuples
+        of ints the class takes or of int literals, the index a LOOP_INDICES name, the others
+        fresh; its body a stage's locals of integer arithmetic (`r = k_r * bw // 64`), then `for j
+        in range(depth):` over words chosen by place (`kind = "normal" if j > 0 else "proj" if i ==
+        0 else "down"`), one `layers[f"conv{i + 2}_{j + 1}"] = Block(...)` and the width carried
+        on, a local bound before: `in_channels = bw + 3 * inc if j == 0 else in_channels + inc`."""
+        t, it = s.target, s.iter.args[0]                                                   # type: ignore[attr-defined]
+        pair = t.elts[1] if isinstance(t, ast.Tuple) and len(t.elts) == 2 else None
+        fresh = [e.id for e in pair.elts if isinstance(e, ast.Name)] if isinstance(pair, ast.Tuple) else []
+        i = t.elts[0].id if isinstance(t, ast.Tuple) and isinstance(t.elts[0], ast.Name) else ""
+        inner = s.body[-1]
+        j = inner.target.id if isinstance(inner, ast.For) and isinstance(inner.target, ast.Name) else ""
+        if not (i in LOOP_INDICES and i not in names and len(fresh) == len(pair.elts) == len(it.args) >= 2  # type: ignore
+                and len(set(fresh)) == len(fresh) and all(self._index_name(n, names | {i}) for n in fresh)
+                and all(self._int_list(a) for a in it.args) and not s.orelse and isinstance(inner, ast.For)
+                and not inner.orelse and j in (*LOOP_INDICES, "j") and j not in names | {i, *fresh}
+                and _dump(inner.iter) == _dump(ast.parse(f"range({fresh[0]})", mode="eval").body)
+                and len(inner.body) >= 2):
+            _fail(s, "a for loop in __init__ other than a flat depth loop's `for i, (depth, ...) in enumerate(zip("
+                     "depths, ...)):` / `for j in range(depth):`")
+        local = names | {i, *fresh}
+        for let in s.body[:-1]:
+            if not (_one_name(let) and self._index_name(let.targets[0].id, local)          # type: ignore[attr-defined]
+                    and _arithmetic(let.value)):                                            # type: ignore[attr-defined]
+                _fail(let, "a flat depth loop's stage local other than one of integer arithmetic")
+            self.expr(let.value, local)                                                     # type: ignore[attr-defined]
+            local.add(let.targets[0].id)                                                    # type: ignore[attr-defined]
+        *words, add, carry = inner.body                                                     # type: ignore[union-attr]
+        for w in words:
+            if not (_one_name(w) and self._index_name(w.targets[0].id, local | {j})        # type: ignore[attr-defined]
+                    and _word_choice(w.value, i, j)):                                       # type: ignore[attr-defined]
+                _fail(w, "a flat depth loop's word other than a choice by place (`\"a\" if j > 0 else \"b\"`)")
+            local.add(w.targets[0].id)                                                      # type: ignore[attr-defined]
+        key = add.targets[0] if isinstance(add, ast.Assign) and len(add.targets) == 1 else None
+        if not (isinstance(key, ast.Subscript) and isinstance(key.value, ast.Name) and key.value.id in self.dicts
+                and _stage_key(key.slice, i, j) and isinstance(add.value, ast.Call)):        # type: ignore[union-attr]
+            _fail(add, "a flat depth loop's block other than `layers[f\"conv{i + 2}_{j + 1}\"] = Block(...)`")
+        self.call(add.value, local | {j})                                                   # type: ignore[union-attr]
+        v = carry.value if _one_name(carry) else None                                       # type: ignore[attr-defined]
+        test = v.test if isinstance(v, ast.IfExp) else None
+        if not (v is not None and carry.targets[0].id in names                              # type: ignore[attr-defined]
+                and carry.targets[0].id not in self.lists | self.dicts | {"self"}           # type: ignore[attr-defined]
+                and (test is None and _arithmetic(v) or test is not None and _dump(test) == _dump(
+                    ast.parse(f"{j} == 0", mode="eval").body) and _arithmetic(v.body) and _arithmetic(v.orelse))):
+            _fail(carry, "a flat depth loop's last statement other than the width carried on, `in_channels = ...`")
+        for n in ast.walk(v):                                                               # type: ignore[arg-type]
+            if isinstance(n, ast.Name) and n.id != j:
+                self.expr(n, local)
+
+    def _int_list(self, a: ast.expr) -> bool:
+        """A tuple of ints the class takes, or a tuple of int literals."""
+        if isinstance(a, ast.Name):
+            return a.id in self.tuples and a.id not in self.lists | self.dicts
+        return isinstance(a, ast.Tuple) and bool(a.elts) and all(
+            isinstance(e, ast.Constant) and type(e.value) is int for e in a.elts)
 
     def block_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over the top class's block sizes as torchvision's DenseNet (emit/
@@ -1423,6 +1507,34 @@ def _zipped(e: ast.expr) -> bool:
     return (isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("enumerate", ast.Load())) and len(e.args) == 1
             and not e.keywords and isinstance(e.args[0], ast.Call) and not e.args[0].keywords
             and _dump(e.args[0].func) == _dump(ast.Name("zip", ast.Load())))
+
+
+def _word_choice(e: ast.expr, i: str, j: str) -> bool:
+    """A word, or a choice of words by the block's place: `"normal" if j > 0 else "proj" if i == 0
+    else "down"`, each test a loop index compared to 0."""
+    if isinstance(e, ast.Constant):
+        return type(e.value) is str and bool(WORD.fullmatch(e.value))
+    places = [ast.parse(f"{n} {op} 0", mode="eval").body for n in (i, j) for op in ("==", ">")]
+    return (isinstance(e, ast.IfExp) and any(_dump(e.test) == _dump(p) for p in places)
+            and _word_choice(e.body, i, j) and _word_choice(e.orelse, i, j))
+
+
+def _stage_key(k: ast.expr, i: str, j: str) -> bool:
+    """f"<plain name>{i + <int>}_{j + <int>}" (or {i}, {j}): a flat depth loop's member's name."""
+    parts = k.values if isinstance(k, ast.JoinedStr) else []
+    if not (len(parts) == 4 and isinstance(parts[0], ast.Constant) and isinstance(parts[0].value, str)
+            and PLAIN.match(parts[0].value) and not parts[0].value.startswith("_")
+            and _dump(parts[2]) == _dump(ast.Constant("_"))):
+        return False
+
+    def index(v: ast.expr, name: str) -> bool:
+        if not (isinstance(v, ast.FormattedValue) and v.conversion == -1 and v.format_spec is None):
+            return False
+        e = v.value
+        return _dump(e) == _dump(ast.Name(name, ast.Load())) or isinstance(e, ast.BinOp) and isinstance(
+            e.op, ast.Add) and _dump(e.left) == _dump(ast.Name(name, ast.Load())) and isinstance(
+            e.right, ast.Constant) and type(e.right.value) is int and e.right.value > 0
+    return index(parts[1], i) and index(parts[3], j)
 
 
 def _one_name(s: ast.stmt) -> bool:

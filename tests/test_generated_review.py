@@ -819,8 +819,6 @@ KNOWN: dict[str, list[str]] = {
     # the last tree's root concatenates its parent's bottom too, whose width the class takes as a
     # whole (timm's DlaTree takes it as `root_dim`): the class at other widths, so the top takes channels
     'dla34': ["ctor-param: LastTree(root_in_channels): not a parameter of 'last_tree'"],
-    'dpn68': ["top-missing: DPN68 does not take the spec's depths (default [3, 4, 12, 3])",
-              "top-missing: DPN68 does not take the spec's incs (default [16, 32, 32, 64])"],
     'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
         "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",
     ],
@@ -1004,6 +1002,21 @@ def test_the_review_finds_a_uniform_depth_the_top_does_not_take():
                      for params in ("num_classes=1000", "num_classes=1000, layers=(2, 2, 2, 2)"))
     assert _top_missing(before, numbers) == [
         "top-missing: ResNet18 does not take the spec's layers (default [2, 2, 2, 2])"]
+    assert _top_missing(after, numbers) == []
+
+
+def test_the_review_finds_lists_of_stages_the_top_does_not_take():
+    """top-missing over a list of other ints: DPN-68's `depths` and `incs` as main's top class
+    lacked them (`def __init__(self, num_classes=1000, stem=10, k_r=128)`, its stages unrolled),
+    none where it takes both tuples."""
+    numbers = _own_numbers(Path(SPECS / "dpn68.yaml"))
+    assert numbers == {"stem": 10, "k_r": 128, "depths": [3, 4, 12, 3], "incs": [16, 32, 32, 64], "num_classes": 1000}
+    before, after = (ast.parse(f"class DPN68(nn.Module):\n    def __init__(self, {params}):\n        pass\n").body[0]
+                     for params in ("num_classes=1000, stem=10, k_r=128", "num_classes=1000, stem=10, k_r=128, "
+                                    "depths=(3, 4, 12, 3), incs=(16, 32, 32, 64)"))
+    assert _top_missing(before, numbers) == [
+        "top-missing: DPN68 does not take the spec's depths (default [3, 4, 12, 3])",
+        "top-missing: DPN68 does not take the spec's incs (default [16, 32, 32, 64])"]
     assert _top_missing(after, numbers) == []
 
 

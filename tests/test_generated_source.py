@@ -274,6 +274,53 @@ def test_a_staged_row_loop_admits_only_its_own_shapes(built):
     check_generated_source(looped)          # ConvNeXt's `(total_stage_blocks - 1.0)`
 
 
+def test_a_flat_depth_loop_admits_only_its_own_shapes(built):
+    """DPN-68's features as timm's, an OrderedDict of named blocks filled by `for i, (depth, bw,
+    inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):` over the tuples the class takes
+    (or literals), a stage's local `r = k_r * bw // 64`, `for j in range(depth):` over the word
+    chosen by place, `layers[f"conv{i + 2}_{j + 1}"] = DualPath(...)` and the width carried on,
+    pass; another iterable, target, key, test, word, value or statement is refused."""
+    text = built["dpn68"][1].read_text()
+    head = "        for i, (depth, bw, inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):\n"
+    kind = '                kind = "normal" if j > 0 else "proj" if i == 0 else "down"\n'
+    add = '                layers[f"conv{i + 2}_{j + 1}"] = DualPath(in_channels, r, bw, inc, kind=kind)\n'
+    carry = "                in_channels = bw + 3 * inc if j == 0 else in_channels + inc\n"
+    lets = "            r = k_r * bw // 64\n            for j in range(depth):\n"
+    assert all(t in text for t in (head, kind, add, carry, lets, "        layers = OrderedDict()\n",
+                                   "        self.features = nn.Sequential(layers)\n"))
+    check_generated_source(text)
+    _edits_refused(text, [(head, head.replace("zip(depths,", "zip(dir(),")),
+                          (head, head.replace("(64, 128, 256, 512)", "(64, 128, 256, 0.5)")),
+                          (head, head.replace("(64, 128, 256, 512)", "layers")),
+                          (head, head.replace("enumerate(", "reversed(")),
+                          (head, head.replace("for i,", "for self,")),
+                          (head, head.replace("(depth, bw, inc)", "(depth, bw, depths)")),
+                          (lets, lets.replace("k_r * bw // 64", "dir()")),
+                          (lets, lets.replace("r = ", "self = ")),
+                          (lets, lets.replace("range(depth)", "range(bw)")),
+                          (lets, lets.replace("for j in", "for depth in")),
+                          (kind, kind.replace("j > 0", "j > 1")),
+                          (kind, kind.replace("i == 0", "bw == 0")),
+                          (kind, kind.replace('"down"', '"down x"')),
+                          (kind, kind.replace('"down"', "print")),
+                          (add, add.replace("conv{i + 2}", "conv{dir()}")),
+                          (add, add.replace("conv{i + 2}_", "conv{i + 2}{j}")),
+                          (add, add.replace("{j + 1}", "{j - 1}")),
+                          (add, add.replace('"conv', '"_conv')),
+                          (add, add.replace("layers[", "self[")),
+                          (add, add.replace("DualPath(", "print(")),
+                          (carry, carry.replace("j == 0", "i == 0")),
+                          (carry, carry.replace("in_channels + inc", "dir()")),
+                          (carry, carry.replace("in_channels =", "self =")),
+                          (carry, carry.replace("in_channels =", "layers =")),
+                          (carry, ""),
+                          ("        layers = OrderedDict()\n", "        layers = OrderedDict(a=1)\n"),
+                          ('        layers["conv1_pool"] =', '        layers["conv1 pool"] ='),
+                          ('        layers["conv1_pool"] =', '        layers[dir()] ='),
+                          ("        self.features = nn.Sequential(layers)\n",
+                           "        self.features = nn.Sequential(layers, layers)\n")])
+
+
 def test_a_depth_loop_admits_only_its_own_shapes(built):
     """ConvNeXt-T's features as torchvision's, `for i, (dim, depth) in enumerate(zip(dims, depths)):`
     over the two tuples the class takes, a stage of blocks with their drop-path rate, then a

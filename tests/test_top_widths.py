@@ -39,7 +39,8 @@ CASES = [
                  marks=pytest.mark.slow, id="densenet_cifar"),
     pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "compression": 0.3},
                  marks=pytest.mark.slow, id="densenet_cifar-0.3"),
-    pytest.param("dpn68", {"stem": 16, "k_r": 96}, id="dpn68"),     # k_r: through the top's `let:` widths
+    # k_r: through the top's `let:` widths; depths and incs: timm's loop over the stages, the width carried
+    pytest.param("dpn68", {"stem": 16, "k_r": 96, "depths": [2, 1, 5, 2], "incs": [8, 24, 16, 40]}, id="dpn68"),
     pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),     # timm's stem_width
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
     # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices

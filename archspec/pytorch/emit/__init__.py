@@ -30,8 +30,8 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   (a run of equal ones written once, `*[Block(...) for _ in range(n)]`, a run whose rates follow
   the repeat's index as one comprehension over it, `for j in range(3)`), and so is a group
   that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`
-  (a run of named children whose numbers grow by fixed steps as one comprehension, DPN's
-  `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in range(11)]`);
+  (a run of named children whose numbers grow by fixed steps as one comprehension,
+  `*[(f"conv4_{j + 2}", Unit(8 + 4 * j, 12 + 4 * j)) for j in range(4)]`);
   the top class's nn.Sequential of stages of units alike but for their widths, each stage
   closed by one module, is torchvision's VGG make_layers (`stageloop`): a loop over the stage
   configuration the class takes, `for stage in stages: for width in stage:`, the norms under
@@ -50,7 +50,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   downsampling layer between two, whose widths and depths two spec lists give, is torchvision's
   ConvNeXt loop (`depthloop`), `for i, (dim, depth) in enumerate(zip(dims, depths)):`, the rate
   `/ (total_stage_blocks - 1.0)` over `sum(depths)`, the stem's width `dims[0]`, the
-  classifier's `dims[-1]`;
+  classifier's `dims[-1]`; and a run of named blocks <a><stage>_<block> whose depths a spec
+  list gives, each number one per stage, is timm's DPN loop (`depthloop`'s flat form) into an
+  OrderedDict, `for i, (depth, bw, inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):`,
+  a word chosen by the block's place, the width carried on in `in_channels`;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls

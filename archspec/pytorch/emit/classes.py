@@ -393,9 +393,10 @@ def _steps_alike(a: Any, b: Any, x: Any, y: Any) -> bool:
 
 
 def _run(named: list[_Named], indent: str) -> str | None:
-    """The children as one comprehension, as timm's DPN builds a stage's blocks in a loop
-    (`*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)]`), where it
-    fits the line as ruff lays it out; else None."""
+    """The children as one comprehension, a stage's blocks as a loop builds them (`*[(f"conv4_{j
+    + 2}", Unit(8 + 4 * j, 12 + 4 * j)) for j in range(4)]`: where no loop over the top's depths
+    builds the stages, emit/depthloop.py's flat form), where it fits the line as ruff lays it
+    out; else None."""
     first = named[0]
     assert first.step is not None
     prefix, start = first.step

@@ -14,7 +14,7 @@ from ...ops.base import Call, literal
 from ...version import __version__
 from .blockloop import COUNT, VAR, aliased, block_loop, loop_source, used_lets
 from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
-from .depthloop import INPUTS, depthed, widths_named
+from .depthloop import INPUTS, depthed, named_depthed, widths_named
 from .exchange import listed
 from .forward import arg_names
 from .fuse import Pair, class_pairs, fuse_method, pair_lines, pairs_attribute
@@ -227,7 +227,9 @@ class _ClassWriter:
             staged = rowed(self.g, c, call, mine, taken, params, self.plan.defaults)
             if staged := staged or self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
-            if (depths := depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)) is not None:
+            depths = depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults) or named_depthed(
+                c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)
+            if depths is not None:
                 self.last = depths[1]
                 return c.local, None, depths[0]
             if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
