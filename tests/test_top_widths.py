@@ -180,14 +180,14 @@ def test_every_parameter_the_top_class_takes_builds_the_spec_at_other_values(pat
 
 def test_res2net_s_block_computes_its_subsets_from_base_width():
     """Res2Net's Bottle2neck, as timm's: the subsets' width from base_width (not `planes * 26 //
-    64`), each slice's bounds the spec's `i * width` with the step's index in its place (the first
-    starts at 0, the default), the concat of the subsets `4 * width` (three subsets and the last,
+    64`), the slices one comprehension over the subsets' index, their bounds the spec's `i * width`
+    and `(i + 1) * width`, the concat of the subsets `4 * width` (three subsets and the last,
     `width * scale - (scale - 1) * width`, collected). A block's concat of two `out`-wide children
     is `2 * out`, and the input's width more where the level root's concat reads it too (DLA's tree
     root, as timm's `root_dim = 2 * out_channels`, `if level_root: root_dim += in_channels`)."""
     text = _source("res2net50_26w_4s")
     assert "        width = planes * base_width // 64 * groups\n" in text
-    assert "                Slice(1, stop=width),\n                Slice(1, start=width, stop=2 * width),\n" in text
+    assert "            [Slice(1, start=i * width, stop=(i + 1) * width) for i in range(3)]\n" in text
     assert "        self.last = Slice(1, start=3 * width)\n" in text
     assert "        self.conv3 = nn.Conv2d(4 * width, planes * 4, 1, bias=False)\n" in text
     assert "    def __init__(self, num_classes=1000, base_width=26, groups=1, layers=(3, 4, 6, 3)):\n" in text
