@@ -1146,6 +1146,40 @@ def test_convnext_takes_its_dims_and_depths_as_torchvision_s_loop(name):
             assert torch.equal(ours.eval()(x), spec(x)), chosen
 
 
+HOSTILE_PREFIXES = ['x{__import__("os").system("id")}', 'block"', "blo\\nck", "Ä"]
+
+
+@pytest.mark.parametrize("prefix", HOSTILE_PREFIXES)
+def test_the_named_runs_write_only_prefixes_the_validator_passes(monkeypatch, prefix):
+    """The runs of children named prefix<k>, prefix<k + 1>, ... write the prefix into an f-string:
+    `source.looped`'s `self.add_module(f"block{i + 4}", ...)`, `classes._ordered_sequential`'s
+    comprehension `*[(f"conv4_{j + 2}", ...) for j in range(11)]`, and the class planner's loop over
+    a scope's modules (`Loop.prefix`), each through `classes.named_step`: only where the name passes
+    `name_problem`. Its pattern holds a prefix to identifier characters now; here it is widened to
+    any text, and a prefix the validator refuses still makes no run, while `block` makes each."""
+    import re
+
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit import classes, source
+
+    monkeypatch.setattr(classes, "NAMED_STEP", re.compile(r"(.+?)(0|[1-9][0-9]*)", re.S))
+    call = Call("Block", (("in_channels", 64), ("out_channels", 64)))
+
+    def made(p: str) -> list[tuple[str, str | None, str]]:
+        return [(f"{p}{k}", "Block(64, 64)", f"        self.{p}{k} = Block(64, 64)") for k in range(4, 8)]
+
+    def ordered(p: str) -> str:
+        return classes._ordered_sequential(Call("nn.Sequential", tuple((f"{p}{k}", call) for k in range(4, 8))),
+                                           iter([None] * 8), "        ")
+
+    assert classes.named_step("block4") == ("block", 4)
+    assert source.looped(made("block"), frozenset())[1] == '            self.add_module(f"block{i + 4}", Block(64, 64))'
+    assert 'f"block{j + 4}"' in ordered("block")
+    assert classes.named_step(f"{prefix}4") is None
+    assert not any("add_module" in line for line in source.looped(made(prefix), frozenset()))
+    assert 'f"' not in ordered(prefix)
+
+
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
     after a transition is the next block's input as the emitter writes it, the transition's input in

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...names import Namespace
+from ...names import Namespace, name_problem
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
 from .counts import Count
@@ -294,14 +294,22 @@ RUN_MIN = 3                                     # named children a comprehension
 NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
 
 
+def named_step(name: str) -> tuple[str, int] | None:
+    """(prefix, k) where `name` is prefix + str(k), and only where it passes the one validator:
+    the loops write the prefix into an f-string (`f"block{i + 4}"`), and the pattern alone keeps
+    no text out of generated source."""
+    m = NAMED_STEP.fullmatch(name)
+    return (m[1], int(m[2])) if m is not None and name_problem(name, generated=True) is None else None
+
+
 class _Named:
     """A named child of an OrderedDict: its constructor, the slots its numbers take, and what
     `_run_length` compares (its name's prefix and number, its call's shape and numbers)."""
 
     def __init__(self, name: str, call: Any, slots: list[str | None]) -> None:
         self.name, self.call, self.slots = name, call, slots
-        m = NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
-        self.step = (m[1], int(m[2])) if m else None
+        m = named_step(name) if isinstance(call, Call) else None
+        self.step = m
         self.key = (_shape_key(call), tuple(map(str, slots))) if m and not any(
             isinstance(x, Indexed) for x in slots) else None
         self.numbers = [v for _, v in _numbers(call, "", [])] if m else []
@@ -720,12 +728,12 @@ class ClassPlanner:
         if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
-        names = [NAMED_STEP.fullmatch(c.local) for c in mods]
+        names = [named_step(c.local) for c in mods]
         if (not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent
                 or self.plan_of[mods[0].sub].members):
             return None
-        prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
-        if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
+        prefix, start = names[0]     # type: ignore[misc]
+        if names != [(prefix, start + j) for j in range(len(mods))]:
             return None
         if any(g.subscope is not None for c in mods for g in c.sub.children) or not self._steps(mods):
             return None

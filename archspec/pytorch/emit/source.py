@@ -13,7 +13,7 @@ from ...names import Namespace, one_line
 from ...ops.base import Call, literal
 from ...version import __version__
 from .blockloop import COUNT, VAR, aliased, block_loop, loop_source, used_lets
-from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
+from .classes import ClassPlan, ClassPlanner, Loop, named_step, render_call
 from .depthloop import INPUTS, depthed, widths_named
 from .exchange import listed
 from .forward import arg_names
@@ -36,17 +36,16 @@ def looped(made: list[tuple[str, str | None, str]], names: frozenset[str]) -> li
     `for i in range(8): self.add_module(f"block{i + 4}", XceptionModule(728, 728, 3))`): the same
     modules, registered in the same order under the same names, so the state_dict is unchanged."""
     index = Namespace(names).first("i", "k", "index")
-    steps = [NAMED_STEP.fullmatch(name) if call is not None and "\n" not in call else None for name, call, _ in made]
+    steps = [named_step(name) if call is not None and "\n" not in call else None for name, call, _ in made]
     out: list[str] = []
     k = 0
     while k < len(made):
         m = steps[k]
         n = 1
-        while m and k + n < len(made) and steps[k + n] and made[k + n][1] == made[k][1] and (
-                steps[k + n][1], int(steps[k + n][2])) == (m[1], int(m[2]) + n):   # type: ignore[index]
+        while m and k + n < len(made) and made[k + n][1] == made[k][1] and steps[k + n] == (m[0], m[1] + n):
             n += 1
-        start = int(m[2]) if m else 0
-        name = f'f"{m[1]}{{{index}{f" + {start}" if start else ""}}}"' if m else ""
+        start = m[1] if m else 0
+        name = f'f"{m[0]}{{{index}{f" + {start}" if start else ""}}}"' if m else ""
         line = f"            self.add_module({name}, {made[k][1]})"
         if m is None or index is None or n < LOOP_MIN or len(line) > WIDTH:
             out.append(made[k][2])
