@@ -1089,21 +1089,26 @@ def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
     in range(cnf.num_layers):` (emit/rowloop.py, staged): an nn.Sequential a row, each block's
     drop-path rate `stochastic_depth * stage_block_id / total_stage_blocks` from the loop's counter
     and the rows' total. Built with other rows (other counts, strides, kernels, expansions, middle
-    widths, a row whose first block keeps its width; seven rows, as the spec's rate expression reads
-    seven; the first input and last output kept: the stem's 32 and the head's 1280 are written as
-    numbers), it is the spec built with them: the state_dict's shapes in order, the same outputs
-    with the same weights, and each block's rate the spec's."""
+    widths, a row whose first block keeps its width, other first inputs and last outputs; seven rows,
+    as the spec's rate expression reads seven), it is the spec built with them: the state_dict's
+    shapes in order, the same outputs with the same weights, and each block's rate the spec's. The
+    stem's width and the head's are the spec's `rows[0][3]` and `4 * rows[-1][4]`, as torchvision
+    computes them from its config (main wrote 32 and 1280: other rows built another network)."""
     text = emit(analyze(str(SPECS / "efficientnet_b0.yaml")))
-    assert ("        total_stage_blocks = sum(row[5] for row in rows)\n        stage_block_id = 0\n"
+    assert ("        in_channels = rows[0][3]\n        total_stage_blocks = sum(row[5] for row in rows)\n"
+            "        stage_block_id = 0\n"
             "        for t, k, s, c_in, c_out, n in rows:\n            stage = []\n            for i in range(n):\n"
             "                stride = s if i == 0 else 1\n") in text
+    assert "nn.Conv2d(3, rows[0][3], 3, stride=2, padding=1, bias=False)" in text
+    assert "nn.Conv2d(in_channels, 4 * rows[-1][4], 1, bias=False)" in text
+    assert "nn.Linear(4 * rows[-1][4], num_classes)" in text
     assert "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n" in text and "/ 16" not in text
     check_generated_source(text)
     cls = _model_class("efficientnet_b0")
     for rows in ([[1, 3, 1, 32, 16, 2], [6, 3, 2, 16, 24, 1], [6, 5, 2, 24, 40, 3], [4, 3, 2, 40, 80, 1],
                   [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 192, 320, 2]],
-                 [[1, 3, 2, 32, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
-                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 320, 1]]):
+                 [[1, 3, 2, 24, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
+                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 96, 1]]):
         ours = cls(rows=tuple(tuple(r) for r in rows), stochastic_depth=0.3).eval()
         g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows, stochastic_depth=0.3)
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows

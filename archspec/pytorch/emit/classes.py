@@ -69,7 +69,7 @@ class ClassPlan:
     ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
     origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
-    #                                  first instance: (child, argument) where it is a child's own (`_origins`)
+    #                                  first instance: (child, argument) where it is a child's own (`number_origins`)
     counts: dict[str, dict[int, Count]] = field(default_factory=dict)    # the top's: per nn.Sequential child,
     #                                  the steps of counted repeats by member (`counts`), then the runs written
     #                                  `range(n - 1)`: first member -> its Count, `left` the run's length
@@ -141,7 +141,7 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
     return out
 
 
-def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
+def number_origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
     and, in an nn.Sequential or a one-level nn.ModuleList, of its members' calls (Res2Net's
     `splits`), and of the optional children a block's call passes (`stochastic_depth=
@@ -157,7 +157,7 @@ def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
             member = next(members, None) if call.fn == "nn.Sequential" else listed.get(name) if (
                 call.fn == "nn.ModuleList") else None if sequential or (
                 child.subscope is None) else next((c for c in child.sub.children if c.local == name), None)
-            out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
+            out += number_origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out
 
 
@@ -779,13 +779,13 @@ class ClassPlanner:
             if lacks and call is not None:        # a guarded or tested child it lacks (`_with_guarded`)
                 out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
                 if origins is not None:           # the spec's expressions, which any value of MISSING fits
-                    origins += _origins(call, c)
+                    origins += number_origins(call, c)
                 continue
             if call is not None:
                 _numbers(call, c.local, out)
                 if origins is not None:
                     wrapped = c.subscope is not None and self.wrapped(c.sub)
-                    origins += _origins(call, wrapped or c)     # a wrapped module's numbers are its own
+                    origins += number_origins(call, wrapped or c)     # a wrapped module's numbers are its own
         return out
 
     def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
@@ -802,7 +802,7 @@ class ClassPlanner:
             numbers = _numbers(call, f"{c.local}_{k}", [])
             out += numbers if m is not None else [(label, MISSING) for label, _ in numbers]
             if origins is not None:
-                origins += _origins(call, m) if m is not None and i[1] != ANY_STEP else [None] * len(numbers)
+                origins += number_origins(call, m) if m is not None and i[1] != ANY_STEP else [None] * len(numbers)
 
     def chain_call(self, plan: ClassPlan, c: Child) -> Call:
         """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""

@@ -21,7 +21,7 @@ from .fuse import Pair, class_pairs, fuse_method, pair_lines, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
 from .members import StepLoop, chain_lines
-from .rowloop import rowed
+from .rowloop import rowed, table_slots
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .stageloop import default, local_names, loop_lines, named, parameters, stage_loop
 from .vary import refuted
@@ -184,6 +184,7 @@ class _ClassWriter:
         lines = ["        super().__init__()"]
         self.alias: tuple[str, int] | None = None      # the last width of a block loop (emit/blockloop.py)
         self.last: tuple[str, int] | None = None       # the last width of a stage loop (emit/depthloop.py)
+        self.table: str | None = None                  # the table a row loop takes (emit/rowloop.py)
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
@@ -223,8 +224,10 @@ class _ClassWriter:
         if self.root and call.fn == "nn.Sequential":
             mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
             slots = iter(mine)
-            staged = rowed(self.g, c, call, mine, taken, params, self.plan.defaults)
-            if staged := staged or self._staged(c, call, mine, taken, params):
+            if (rows := rowed(self.g, c, call, mine, taken, params, self.plan.defaults)) is not None:
+                self.table = rows[1]
+                return c.local, None, rows[0]
+            if staged := self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
             if (depths := depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)) is not None:
                 self.last = depths[1]
@@ -234,6 +237,9 @@ class _ClassWriter:
         if self.last:       # a child after a stage loop: its input width the loop's last (`dims[-1]`)
             n = len(ClassPlanner.numbers_in(call))
             slots = iter(widths_named(call, list(itertools.islice(slots, n)), self.last[1], self.last[0], INPUTS))
+        if self.table:      # a child after a row loop: the widths the spec computes from its table (`rows[-1][4]`)
+            n = len(ClassPlanner.numbers_in(call))
+            slots = iter(table_slots(self.g, self.table, call, c, list(itertools.islice(slots, n))))
         if self.alias:
             values = [v for _, v in ClassPlanner.numbers_in(call)]
             slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *self.alias))

@@ -52,8 +52,9 @@ class TopWidths:
     """The expressions of the widths of a graph's tensors in its top class's names (the spec's
     int parameters), made in graph order and kept (a dense chain reads each once)."""
 
-    def __init__(self, g: Graph, decided: dict[str, frozenset[str]] | None = None) -> None:
+    def __init__(self, g: Graph, decided: dict[str, frozenset[str]] | None = None, table: str | None = None) -> None:
         self.g = g
+        self.table = table                # a table of rows of ints the class takes: its entries stay entries
         self.decided = decided or {}      # per block instance, the `let:` values its class decides itself
         self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
         self.shaped: set[str] = set()            # those a structure between reads, no number written
@@ -134,6 +135,7 @@ class TopWidths:
         else, where a sum of products does not hold them (a quotient by a choice), as numbers."""
         for choices in (True, False):
             lifter = Lifter(self.g, None, top_name(self.g, floats=True), self._channels, choices, self.decided)
+            lifter.items = table_name(self.g, self.table) if self.table is not None else None
             try:
                 poly = _poly(lifter.attribute(n, "out", False))
             except Unliftable:
@@ -370,6 +372,20 @@ def top_name(g: Graph, floats: bool = False):
     return name
 
 
+def table_name(g: Graph, table: str) -> Callable[[str], ast.expr]:
+    """The lifter's name of a tuple (`Lifter.items`): the spec's table of rows of ints alone
+    (EfficientNet's `rows`, which its top class's row loop takes: `rowloop`)."""
+    rows = (g.meta.params or {}).get(table)
+    ok = isinstance(rows, (list, tuple)) and rows and all(
+        isinstance(r, (list, tuple)) and r and all(type(x) is int for x in r) for r in rows)
+
+    def name(n: str) -> ast.expr:
+        if n != table or not ok or name_problem(n) is not None:
+            raise Unliftable
+        return ast.Name(n)
+    return name
+
+
 def computed(g: Graph) -> dict[str, str]:
     """The spec's parameters set from others by integer arithmetic (PyramidNet's `units: ${3 * n}`),
     each as its expression, in the spec's order: the top class computes them as locals of __init__
@@ -470,8 +486,9 @@ def _poly(e: ast.expr) -> Poly:
         return {(): e.value} if e.value else {}
     if isinstance(e, ast.Name):
         return {(e.id,): 1}
-    if isinstance(e, ast.IfExp) or isinstance(e, ast.Call) and ast.unparse(e.func) == "int":
-        return {(ast.unparse(e),): 1}            # a choice, a floor: one atom
+    if isinstance(e, ast.IfExp) or isinstance(e, ast.Subscript) or isinstance(e, ast.Call) and ast.unparse(
+            e.func) == "int":
+        return {(ast.unparse(e),): 1}            # a choice, a table's entry, a floor: one atom
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
         return {k: -c for k, c in _poly(e.operand).items()}
     if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)):
