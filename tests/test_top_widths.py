@@ -54,9 +54,13 @@ def _source(name):
 
 
 def _model_class(name):
+    return _module_class(name, "Model")
+
+
+def _module_class(name, cls):
     namespace: dict = {}
     exec(compile(_source(name), f"{name}.py", "exec"), namespace)
-    return namespace["Model"]
+    return namespace[cls]
 
 
 def _shapes(model):
@@ -1108,7 +1112,11 @@ def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
     for rows in ([[1, 3, 1, 32, 16, 2], [6, 3, 2, 16, 24, 1], [6, 5, 2, 24, 40, 3], [4, 3, 2, 40, 80, 1],
                   [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 192, 320, 2]],
                  [[1, 3, 2, 24, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
-                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 96, 1]]):
+                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 96, 1]],
+                 # a row's c_in other than the row before's c_out: a block expands what comes in, as the
+                 # class does (main's spec expanded c_in, its class the input: two networks)
+                 [[1, 3, 1, 32, 16, 1], [6, 3, 2, 17, 24, 1], [6, 5, 2, 24, 40, 2], [6, 3, 2, 40, 80, 2],
+                  [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 200, 320, 1]]):
         ours = cls(rows=tuple(tuple(r) for r in rows), stochastic_depth=0.3).eval()
         g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows, stochastic_depth=0.3)
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
@@ -1149,6 +1157,32 @@ def test_convnext_takes_its_dims_and_depths_as_torchvision_s_loop(name):
         x = torch.randn(1, 3, 64, 64)
         with torch.no_grad():
             assert torch.equal(ours.eval()(x), spec(x)), chosen
+
+
+@pytest.mark.parametrize("in_channels,out,stride", [(16, 16, 1), (16, 24, 1), (16, 16, 2), (24, 16, 2)])
+def test_inverted_residual_blocks_decide_their_residual_as_torchvision_s(in_channels, out, stride):
+    """MobileNetV2's InvertedResidual and EfficientNet's Mbconv, built alone, add their input exactly
+    where torchvision's do (`use_res_connect = stride == 1 and inp == oup`): the class decides it
+    from its stride and widths and takes no flag (main's took `residual=False`, which a caller
+    could pass against its numbers and which, built alone at stride 1 and one width, added
+    nothing). torchvision's block given the class's weights (strict) gives the same output."""
+    from functools import partial
+
+    from torchvision.models.efficientnet import MBConv, MBConvConfig
+    from torchvision.models.mobilenetv2 import InvertedResidual
+
+    torch.manual_seed(0)
+    x = torch.randn(2, in_channels, 8, 8)
+    pairs = [(_module_class("mobilenet_v2", "InvertedResidual")(in_channels, 6, out, stride),
+              InvertedResidual(in_channels, out, stride, 6)),
+             (_module_class("efficientnet_b0", "Mbconv")(in_channels, 6, 3, out, 0.0, stride),
+              MBConv(MBConvConfig(6, 3, stride, in_channels, out, 1), 0.0, partial(torch.nn.BatchNorm2d)))]
+    for ours, peer in pairs:
+        assert "residual" not in inspect.signature(type(ours)).parameters
+        peer.load_state_dict(ours.state_dict(), strict=True)
+        ours.eval(), peer.eval()
+        with torch.no_grad():
+            assert torch.equal(ours(x), peer(x)), type(ours).__name__
 
 
 HOSTILE_PREFIXES = ['x{__import__("os").system("id")}', 'block"', "blo\\nck", "Ä"]

@@ -45,7 +45,10 @@ class ClassPlan:
     #                                  or under the block's flag (`ctorparams._build_flagged`)
     flagged: set[str] = field(default_factory=set)          # of `tested`, those under a flag
     decided: dict[str, str] = field(default_factory=dict)   # those `let:` values: the class decides them itself
-    #                                  -> the child built under its test (`guards`), which a flag reads too
+    #                                  -> the child built under its test (`guards`), which a flag reads too,
+    #                                  or a functional child there where it holds (`own_tests`)
+    own_tests: dict[str, str] = field(default_factory=dict)  # such a functional child (MobileNetV2's add)
+    #                                  -> the `let:`'s test in the class's names (`ctorparams._decide_flags`)
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
