@@ -8,7 +8,7 @@ the width carried on from one to the next:
     for t, c, n, s in rows:
         for i in range(n):
             stride = s if i == 0 else 1
-            layers.append(InvertedResidual(in_channels, t, c, stride, residual=...))
+            layers.append(InvertedResidual(in_channels, t, c, stride))
             in_channels = c
     layers.append(...)                      # the members after it, their input width `in_channels`
     self.features = nn.Sequential(*layers)
@@ -16,9 +16,12 @@ the width carried on from one to the next:
 The table is a spec parameter of rows of ints, its columns named after the block's parameters
 that take the row (`args: "${rows[i]}"`: MobileNetV2's t, c, n, s): the block class's arguments
 named as a column are the column's value, its `stride` the block's `let:` `s if first else 1`
-(the row's first instance strided), its `residual` (where it takes one) `stride == 1 and
-in_channels == c`. The loop is made from data, the members' calls, and kept only where expanding it
-(`expand`) gives exactly those calls, in order, so the state_dict is unchanged."""
+(the row's first instance strided), its `residual` (where it takes one, a flag its class could
+not decide itself: `ctorparams._decide_flags`) `stride == 1 and in_channels == c`. The loop is made
+from data, the members' calls, and kept only where expanding it (`expand`) gives exactly those
+calls, in order, so the state_dict is unchanged. The members outside it write a width the spec
+computes from the table alone as it does (`table_slots`: EfficientNet's `rows[0][3]`), and so
+does the loop's first width (`in_channels = rows[0][3]`, else its number)."""
 from __future__ import annotations
 
 import ast
