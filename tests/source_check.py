@@ -269,6 +269,8 @@ class _Checker:
         self.dicts: set[str] = set()       # __init__'s OrderedDicts of named members (`layers = OrderedDict()`)
         self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
         #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
+        self.tables: set[str] = set()      # those with a tuple of such tuples (a row loop's `rows`): a width
+        #                                    reads an entry of the first or last row (`rows[0][3]`, `rows[-1][4]`)
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -305,6 +307,8 @@ class _Checker:
                 and node.value.id in names and _dump(node.slice) == _dump(LAST)):     # a ladder's `outs[-1]`
             return
         if not self.forward and self._width_item(node):          # a depth loop's `dims[0]`, `dims[i + 1]`
+            return
+        if not self.forward and self._table_entry(node):         # a row loop's table's `rows[-1][4]`
             return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
             if not self._item(node, names):
@@ -385,6 +389,15 @@ class _Checker:
             and _dump(k.right) == _dump(ast.Constant(1))
         return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
                 and node.value.id in self.tuples and node.value.id not in self.lists and index)
+
+    def _table_entry(self, node) -> bool:
+        """__init__'s entry of a table the class takes (`self.tables`) as a row loop writes a width
+        outside it: its first or last row (index 0 or -1), a column by a constant of 0 or more."""
+        row = node.value if isinstance(node, ast.Subscript) else None
+        return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(row, ast.Subscript)
+                and isinstance(row.ctx, ast.Load) and isinstance(row.value, ast.Name) and row.value.id in self.tables
+                and row.value.id not in self.lists and _dump(row.slice) in (_dump(ast.Constant(0)), _dump(LAST))
+                and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int and node.slice.value >= 0)
 
     def _item(self, node, names: set[str]) -> bool:
         """forward's item of a list it holds, `x[1]`: a local by a constant index."""
@@ -765,7 +778,7 @@ class _Checker:
                 if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
                     self.lists.add(s.targets[0].id)
                 elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not total and not (
-                        isinstance(s.targets[0], ast.Name) and _width(s.value)):
+                        isinstance(s.targets[0], ast.Name) and (_width(s.value) or self._table_entry(s.value))):
                     _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`, "
                              "a width)")
                 if kind == "forward" and isinstance(s.targets[0], ast.Attribute):
@@ -1262,6 +1275,7 @@ class _Checker:
         self.forward = fn.name == "forward"
         self.lists = set()
         self.tuples = _tuple_params(fn) if fn.name == "__init__" else set()
+        self.tables = _tuple_params(fn, rows=True) if fn.name == "__init__" else set()
         self.body(fn.body, names, fn.name)
 
     def cls(self, c: ast.ClassDef, root: bool) -> None:
@@ -1448,13 +1462,18 @@ class _Items(ast.NodeTransformer):
         return node.value
 
 
-def _tuple_params(fn: ast.FunctionDef) -> set[str]:
-    """The parameters whose default is a tuple of int constants, which the method never assigns."""
+def _tuple_params(fn: ast.FunctionDef, rows: bool = False) -> set[str]:
+    """The parameters whose default is a tuple of int constants (`rows`: a tuple of such tuples),
+    which the method never assigns."""
     a = fn.args
     pairs = zip(a.args[len(a.args) - len(a.defaults):], a.defaults)
     stored = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    return {arg.arg for arg, d in pairs if isinstance(d, ast.Tuple) and d.elts and all(
-        isinstance(x, ast.Constant) and type(x.value) is int for x in d.elts)} - stored
+
+    def ints(d: ast.expr) -> bool:
+        return isinstance(d, ast.Tuple) and bool(d.elts) and all(
+            isinstance(x, ast.Constant) and type(x.value) is int for x in d.elts)
+    return {arg.arg for arg, d in pairs if (isinstance(d, ast.Tuple) and d.elts and all(map(ints, d.elts))
+                                            if rows else ints(d))} - stored
 
 
 def _item_range(comp: ast.ListComp) -> bool:

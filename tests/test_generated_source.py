@@ -213,9 +213,15 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
     over the row table the class takes, the first stride, the residual flag, one append, the width
     carried on, pass; another iterable, index, range, stride, flag, statement, carry or target, an
     else, are refused."""
-    text = built["mobilenet_v2"][1].read_text()
+    shipped = built["mobilenet_v2"][1].read_text()
     head = "        for t, c, n, s in rows:\n            for i in range(n):\n"
-    assert head in text and "                stride = s if i == 0 else 1\n" in text
+    assert head in shipped and "                stride = s if i == 0 else 1\n" in shipped
+    check_generated_source(shipped)
+    # the flag a block that cannot decide it takes (MobileNetV2's class decides it: `self.residual = ...`)
+    add = "                layers.append(InvertedResidual(in_channels, t, c, stride))\n"
+    text = shipped.replace(add, "                residual = stride == 1 and in_channels == c\n" + add.replace(
+        "stride))", "stride, residual=residual))"))
+    assert text != shipped
     check_generated_source(text)
     for old, evil in [("in rows:", "in torch.load(rows):"), ("in rows:", "in dir():"),
                       ("for t, c, n, s in", "for t, c, n, self in"), ("for t, c, n, s in", "for t, c, n, t in"),
@@ -227,8 +233,8 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
                       ("stride = s if i == 0 else 1", "stride = s if i == 0 else s.__class__"),
                       ("stride = s if i == 0 else 1", "stride = dir() if i == 0 else 1"),
                       ("stride = s if i == 0 else 1", "num_classes = s if i == 0 else 1"),
-                      ("residual = stride == 1 and in_channels == c", "residual = stride or print(c)"),
-                      ("residual = stride == 1 and in_channels == c", "torch = stride == 1 and in_channels == c"),
+                      (" residual = stride == 1 and in_channels == c", " residual = stride or print(c)"),
+                      (" residual = stride == 1 and in_channels == c", " torch = stride == 1 and in_channels == c"),
                       ("                in_channels = c\n", "                in_channels = c.__class__\n"),
                       ("                in_channels = c\n", "                num_classes = c\n"),
                       ("                in_channels = c\n",
@@ -246,9 +252,19 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
 def test_a_staged_row_loop_admits_only_its_own_shapes(built):
     """EfficientNet-B0's features as torchvision's, a row loop whose rows are each an nn.Sequential
     (`stage = []` ... `layers.append(nn.Sequential(*stage))`) and whose blocks take a drop-path rate
-    from the loop's counter over the rows' total (`sum(row[5] for row in rows)`), pass; another
-    total, list, rate, counter step or order, and a rate without its counter, are refused."""
+    from the loop's counter over the rows' total (`sum(row[5] for row in rows)`), and the widths
+    outside it read from the table's first or last row (`rows[0][3]`, `4 * rows[-1][4]`), pass;
+    another total, list, rate, counter step or order, a rate without its counter, and another
+    row, column or table, are refused."""
     text = built["efficientnet_b0"][1].read_text()
+    stem, head = "nn.Conv2d(3, rows[0][3], 3,", "nn.Linear(4 * rows[-1][4], num_classes)"
+    assert stem in text and head in text and "        in_channels = rows[0][3]\n" in text
+    _edits_refused(text, [(stem, stem.replace("rows[0]", "rows[1]")), (stem, stem.replace("[3]", "[k]")),
+                          (stem, stem.replace("[3]", "[-3]")), (stem, stem.replace("rows[0][3]", "rows[0]")),
+                          (stem, stem.replace("rows", "dir()")), (head, head.replace("rows[-1]", "rows[-2]")),
+                          (stem, stem.replace("rows[0][3]", "num_classes[0][3]")),
+                          ("        in_channels = rows[0][3]\n", "        in_channels = rows[0][3].__class__\n"),
+                          ("        in_channels = rows[0][3]\n", "        in_channels = rows[i][3]\n")])
     total, rate = "sum(row[5] for row in rows)", "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
     step, add = "                stage_block_id += 1\n", "            layers.append(nn.Sequential(*stage))\n"
     assert total in text and rate in text and step in text and add in text and "            stage = []\n" in text

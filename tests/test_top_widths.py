@@ -55,9 +55,13 @@ def _source(name):
 
 
 def _model_class(name):
+    return _module_class(name, "Model")
+
+
+def _module_class(name, cls):
     namespace: dict = {}
     exec(compile(_source(name), f"{name}.py", "exec"), namespace)
-    return namespace["Model"]
+    return namespace[cls]
 
 
 def _shapes(model):
@@ -1104,21 +1108,30 @@ def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
     in range(cnf.num_layers):` (emit/rowloop.py, staged): an nn.Sequential a row, each block's
     drop-path rate `stochastic_depth * stage_block_id / total_stage_blocks` from the loop's counter
     and the rows' total. Built with other rows (other counts, strides, kernels, expansions, middle
-    widths, a row whose first block keeps its width; seven rows, as the spec's rate expression reads
-    seven; the first input and last output kept: the stem's 32 and the head's 1280 are written as
-    numbers), it is the spec built with them: the state_dict's shapes in order, the same outputs
-    with the same weights, and each block's rate the spec's."""
+    widths, a row whose first block keeps its width, other first inputs and last outputs; seven rows,
+    as the spec's rate expression reads seven), it is the spec built with them: the state_dict's
+    shapes in order, the same outputs with the same weights, and each block's rate the spec's. The
+    stem's width and the head's are the spec's `rows[0][3]` and `4 * rows[-1][4]`, as torchvision
+    computes them from its config (main wrote 32 and 1280: other rows built another network)."""
     text = emit(analyze(str(SPECS / "efficientnet_b0.yaml")))
-    assert ("        total_stage_blocks = sum(row[5] for row in rows)\n        stage_block_id = 0\n"
+    assert ("        in_channels = rows[0][3]\n        total_stage_blocks = sum(row[5] for row in rows)\n"
+            "        stage_block_id = 0\n"
             "        for t, k, s, c_in, c_out, n in rows:\n            stage = []\n            for i in range(n):\n"
             "                stride = s if i == 0 else 1\n") in text
+    assert "nn.Conv2d(3, rows[0][3], 3, stride=2, padding=1, bias=False)" in text
+    assert "nn.Conv2d(in_channels, 4 * rows[-1][4], 1, bias=False)" in text
+    assert "nn.Linear(4 * rows[-1][4], num_classes)" in text
     assert "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n" in text and "/ 16" not in text
     check_generated_source(text)
     cls = _model_class("efficientnet_b0")
     for rows in ([[1, 3, 1, 32, 16, 2], [6, 3, 2, 16, 24, 1], [6, 5, 2, 24, 40, 3], [4, 3, 2, 40, 80, 1],
                   [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 192, 320, 2]],
-                 [[1, 3, 2, 32, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
-                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 320, 1]]):
+                 [[1, 3, 2, 24, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
+                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 96, 1]],
+                 # a row's c_in other than the row before's c_out: a block expands what comes in, as the
+                 # class does (main's spec expanded c_in, its class the input: two networks)
+                 [[1, 3, 1, 32, 16, 1], [6, 3, 2, 17, 24, 1], [6, 5, 2, 24, 40, 2], [6, 3, 2, 40, 80, 2],
+                  [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 200, 320, 1]]):
         ours = cls(rows=tuple(tuple(r) for r in rows), stochastic_depth=0.3).eval()
         g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows, stochastic_depth=0.3)
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
@@ -1159,6 +1172,66 @@ def test_convnext_takes_its_dims_and_depths_as_torchvision_s_loop(name):
         x = torch.randn(1, 3, 64, 64)
         with torch.no_grad():
             assert torch.equal(ours.eval()(x), spec(x)), chosen
+
+
+@pytest.mark.parametrize("in_channels,out,stride", [(16, 16, 1), (16, 24, 1), (16, 16, 2), (24, 16, 2)])
+def test_inverted_residual_blocks_decide_their_residual_as_torchvision_s(in_channels, out, stride):
+    """MobileNetV2's InvertedResidual and EfficientNet's Mbconv, built alone, add their input exactly
+    where torchvision's do (`use_res_connect = stride == 1 and inp == oup`): the class decides it
+    from its stride and widths and takes no flag (main's took `residual=False`, which a caller
+    could pass against its numbers and which, built alone at stride 1 and one width, added
+    nothing). torchvision's block given the class's weights (strict) gives the same output."""
+    from functools import partial
+
+    from torchvision.models.efficientnet import MBConv, MBConvConfig
+    from torchvision.models.mobilenetv2 import InvertedResidual
+
+    torch.manual_seed(0)
+    x = torch.randn(2, in_channels, 8, 8)
+    pairs = [(_module_class("mobilenet_v2", "InvertedResidual")(in_channels, 6, out, stride),
+              InvertedResidual(in_channels, out, stride, 6)),
+             (_module_class("efficientnet_b0", "Mbconv")(in_channels, 6, 3, out, 0.0, stride),
+              MBConv(MBConvConfig(6, 3, stride, in_channels, out, 1), 0.0, partial(torch.nn.BatchNorm2d)))]
+    for ours, peer in pairs:
+        assert "residual" not in inspect.signature(type(ours)).parameters
+        peer.load_state_dict(ours.state_dict(), strict=True)
+        ours.eval(), peer.eval()
+        with torch.no_grad():
+            assert torch.equal(ours(x), peer(x)), type(ours).__name__
+
+
+HOSTILE_PREFIXES = ['x{__import__("os").system("id")}', 'block"', "blo\\nck", "Ä"]
+
+
+@pytest.mark.parametrize("prefix", HOSTILE_PREFIXES)
+def test_the_named_runs_write_only_prefixes_the_validator_passes(monkeypatch, prefix):
+    """The runs of children named prefix<k>, prefix<k + 1>, ... write the prefix into an f-string:
+    `source.looped`'s `self.add_module(f"block{i + 4}", ...)`, `classes._ordered_sequential`'s
+    comprehension `*[(f"conv4_{j + 2}", ...) for j in range(11)]`, and the class planner's loop over
+    a scope's modules (`Loop.prefix`), each through `classes.named_step`: only where the name passes
+    `name_problem`. Its pattern holds a prefix to identifier characters now; here it is widened to
+    any text, and a prefix the validator refuses still makes no run, while `block` makes each."""
+    import re
+
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit import classes, source
+
+    monkeypatch.setattr(classes, "NAMED_STEP", re.compile(r"(.+?)(0|[1-9][0-9]*)", re.S))
+    call = Call("Block", (("in_channels", 64), ("out_channels", 64)))
+
+    def made(p: str) -> list[tuple[str, str | None, str]]:
+        return [(f"{p}{k}", "Block(64, 64)", f"        self.{p}{k} = Block(64, 64)") for k in range(4, 8)]
+
+    def ordered(p: str) -> str:
+        return classes._ordered_sequential(Call("nn.Sequential", tuple((f"{p}{k}", call) for k in range(4, 8))),
+                                           iter([None] * 8), "        ")
+
+    assert classes.named_step("block4") == ("block", 4)
+    assert source.looped(made("block"), frozenset())[1] == '            self.add_module(f"block{i + 4}", Block(64, 64))'
+    assert 'f"block{j + 4}"' in ordered("block")
+    assert classes.named_step(f"{prefix}4") is None
+    assert not any("add_module" in line for line in source.looped(made(prefix), frozenset()))
+    assert 'f"' not in ordered(prefix)
 
 
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():

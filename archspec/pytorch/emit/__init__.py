@@ -9,8 +9,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   the block's boolean `let:` says where it is, built by the class under that test (WRN's
   `self.shortcut = nn.Conv2d(...) if stride != 1 or in_channels != out else None`), or
   where a boolean of the block says where an op is whose numbers are the block's parameters,
-  under that flag (EfficientNet's `StochasticDepth(stochastic_depth_prob) if residual else
-  None`, as torchvision's MBConv); an
+  under that flag, or its test where the class decides the flag (EfficientNet's
+  `StochasticDepth(stochastic_depth_prob) if stride == 1 and in_channels == c_out else None`,
+  as torchvision's MBConv); an
   nn.Sequential child that lacks members at some instances is built member by member under a
   test of the block's parameters (`members`: MobileNetV2's `if t != 1: layers.append(...)`,
   `self.conv = nn.Sequential(*layers)`), and one whose instances run other counts of one
@@ -20,7 +21,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   each under its test (`alternatives`: DPN's `... if kind == "proj" else None`); a block that
   needs several classes names each by what sets it apart (`UnitResidual`),
   numbered only where nothing nameable does; an op some instances lack runs under a flag,
-  the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
+  the block's boolean `let:` or parameter (`if self.residual:`), which the class decides itself
+  where that `let:` tests what it takes (`self.residual = stride == 1 and in_channels == c`,
+  torchvision's `use_res_connect`), and what stands for a child
   where it is absent may be the block's input (WRN's `identity = x`); a block that only wraps
   a module holding no tensor is that module (`downsample=PadChannels(16, 32, stride=2)`); a
   named input some instances are given another's value for is None by default, standing for

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...names import Namespace
+from ...names import Namespace, name_problem
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
 from .counts import Count
@@ -48,7 +48,10 @@ class ClassPlan:
     #                                  or under the block's flag (`ctorparams._build_flagged`)
     flagged: set[str] = field(default_factory=set)          # of `tested`, those under a flag
     decided: dict[str, str] = field(default_factory=dict)   # those `let:` values: the class decides them itself
-    #                                  -> the child built under its test (`guards`), which a flag reads too
+    #                                  -> the child built under its test (`guards`), which a flag reads too,
+    #                                  or a functional child there where it holds (`own_tests`)
+    own_tests: dict[str, str] = field(default_factory=dict)  # such a functional child (MobileNetV2's add)
+    #                                  -> the `let:`'s test in the class's names (`ctorparams._decide_flags`)
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
@@ -72,7 +75,7 @@ class ClassPlan:
     ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
     origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
-    #                                  first instance: (child, argument) where it is a child's own (`_origins`)
+    #                                  first instance: (child, argument) where it is a child's own (`number_origins`)
     counts: dict[str, dict[int, Count]] = field(default_factory=dict)    # the top's: per nn.Sequential child,
     #                                  the steps of counted repeats by member (`counts`), then the runs written
     #                                  `range(n - 1)`: first member -> its Count, `left` the run's length
@@ -144,7 +147,7 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
     return out
 
 
-def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
+def number_origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
     and, in an nn.Sequential or a one-level nn.ModuleList, of its members' calls (Res2Net's
     `splits`), and of the optional children a block's call passes (`stochastic_depth=
@@ -160,7 +163,7 @@ def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
             member = next(members, None) if call.fn == "nn.Sequential" else listed.get(name) if (
                 call.fn == "nn.ModuleList") else None if sequential or (
                 child.subscope is None) else next((c for c in child.sub.children if c.local == name), None)
-            out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
+            out += number_origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out
 
 
@@ -354,14 +357,22 @@ RUN_MIN = 3                                     # named children a comprehension
 NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
 
 
+def named_step(name: str) -> tuple[str, int] | None:
+    """(prefix, k) where `name` is prefix + str(k), and only where it passes the one validator:
+    the loops write the prefix into an f-string (`f"block{i + 4}"`), and the pattern alone keeps
+    no text out of generated source."""
+    m = NAMED_STEP.fullmatch(name)
+    return (m[1], int(m[2])) if m is not None and name_problem(name, generated=True) is None else None
+
+
 class _Named:
     """A named child of an OrderedDict: its constructor, the slots its numbers take, and what
     `_run_length` compares (its name's prefix and number, its call's shape and numbers)."""
 
     def __init__(self, name: str, call: Any, slots: list[str | None]) -> None:
         self.name, self.call, self.slots = name, call, slots
-        m = NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
-        self.step = (m[1], int(m[2])) if m else None
+        m = named_step(name) if isinstance(call, Call) else None
+        self.step = m
         self.key = (_shape_key(call), tuple(map(str, slots))) if m and not any(
             isinstance(x, Indexed) for x in slots) else None
         self.numbers = [v for _, v in _numbers(call, "", [])] if m else []
@@ -787,12 +798,12 @@ class ClassPlanner:
         if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
-        names = [NAMED_STEP.fullmatch(c.local) for c in mods]
+        names = [named_step(c.local) for c in mods]
         if (not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent
                 or self.plan_of[mods[0].sub].members):
             return None
-        prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
-        if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
+        prefix, start = names[0]     # type: ignore[misc]
+        if names != [(prefix, start + j) for j in range(len(mods))]:
             return None
         if any(g.subscope is not None for c in mods for g in c.sub.children) or not self._steps(mods):
             return None
@@ -838,13 +849,13 @@ class ClassPlanner:
             if lacks and call is not None:        # a guarded or tested child it lacks (`_with_guarded`)
                 out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
                 if origins is not None:           # the spec's expressions, which any value of MISSING fits
-                    origins += _origins(call, c)
+                    origins += number_origins(call, c)
                 continue
             if call is not None:
                 _numbers(call, c.local, out)
                 if origins is not None:
                     wrapped = c.subscope is not None and self.wrapped(c.sub)
-                    origins += _origins(call, wrapped or c)     # a wrapped module's numbers are its own
+                    origins += number_origins(call, wrapped or c)     # a wrapped module's numbers are its own
         return out
 
     def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
@@ -861,7 +872,7 @@ class ClassPlanner:
             numbers = _numbers(call, f"{c.local}_{k}", [])
             out += numbers if m is not None else [(label, MISSING) for label, _ in numbers]
             if origins is not None:
-                origins += _origins(call, m) if m is not None and i[1] != ANY_STEP else [None] * len(numbers)
+                origins += number_origins(call, m) if m is not None and i[1] != ANY_STEP else [None] * len(numbers)
 
     def chain_call(self, plan: ClassPlan, c: Child) -> Call:
         """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""

@@ -478,9 +478,11 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     (MobileNetV2's `residual`), else false (`if not self.first:`), else one named after it
     (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
+    functional = [local for local in plan.absent if local not in plan.optional and local not in plan.guard_params
+                  and local not in plan.tested]
+    _decide_flags(tree.graph, plan, functional, column_of)
     out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}", plan.decided.keys())
-           for local in plan.absent if local not in plan.optional and local not in plan.guard_params
-           and local not in plan.tested}
+           for local in functional}
     for local, (n, _) in plan.tails.items():     # where a concatenation takes its last inputs (DLA's `level_root`)
         there = tuple(len(next(c for c in sn.children if c.local == local).inputs) > n for sn in plan.instances)
         out[local] = _flag_for(values, there, column_of, namer, f"with_{local}", plan.decided.keys())
@@ -488,6 +490,49 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
         there = tuple(bool(ladder_adds(tree, sn)) for sn in plan.instances)
         out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds", plan.decided.keys())
     return out
+
+
+def _decide_flags(g: Graph, plan: ClassPlan, functional: list[str], column_of: dict[str, tuple]) -> None:
+    """A functional child some instances lack (MobileNetV2's add) that a boolean `let:` of the block
+    says where it is, where that `let:` is a test of names the class takes already, each with the
+    values the test reads at every instance (`stride == 1 and in_channels == c`: a parameter, a
+    `let:` the class takes as one, its input's width): the class decides that `let:` itself
+    (`ClassPlan.decided`, `own_tests`), as torchvision's InvertedResidual computes `use_res_connect
+    = stride == 1 and inp == oup`, and takes no flag that a caller could pass against its numbers
+    (the class built at another stride would add, or not, where the spec does not)."""
+    scope = plan.rep.scope
+    if scope is None or plan.instances[0] is not plan.rep:
+        return
+    values = _bool_columns(plan)
+    widths = tuple((g.shape_of(sn.inputs[0]) or (None,))[0] if len(sn.inputs) == 1 else None for sn in plan.instances)
+    own = {n: col for n, col in {**column_of, IN_CHANNELS: widths}.items() if n != IN_CHANNELS or
+           column_of.get(IN_CHANNELS) == widths}
+    lets = frozenset(n for n in scope.lets if own.get(n) == tuple(
+        sn.scope.lets.get(n) if sn.scope is not None else None for sn in plan.instances))
+    for local in functional:
+        there = _presence(plan, local)
+        for p, negated in _says(values, there):
+            text = scope.let_exprs.get(p)
+            if negated or text is None or p in plan.decided or any(
+                    sn.scope is None or sn.scope.let_exprs.get(p) != text for sn in plan.instances):
+                continue
+            found = let_test(g, plan.instances, text, there, lets)
+            if found is not None and all(n in own and own[n] == _read(plan, n, widths) for n in found[1]):
+                plan.decided[p] = local
+                plan.own_tests[local] = ast.unparse(found[0])
+                break
+    for local in plan.flagged:       # a module built under a flag the class decides: under its test
+        p = plan.guards[local].removeprefix("not ")
+        if p in plan.decided:
+            test = _decided_test(plan, p)
+            plan.guards[local] = test if p == plan.guards[local] else negated_test(test)
+
+
+def _read(plan: ClassPlan, n: str, widths: tuple) -> tuple:
+    """The values a test's name reads over the instances: the input's width, a `let:`'s or a parameter's."""
+    if n == IN_CHANNELS:
+        return widths
+    return tuple({**sn.scope.lets, **sn.scope.args}.get(n) if sn.scope is not None else None for sn in plan.instances)
 
 
 def _member_tests(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
@@ -607,13 +652,19 @@ def _flag_attributes(plan: ClassPlan, flags: dict[str, tuple[str, bool]]) -> Non
     attrs: dict[str, str] = {}
     for local, (param, negated) in flags.items():
         if local in plan.built:                 # built under it in __init__: forward tests the module
-            test = plan.guards[plan.decided[param]] if param in plan.decided else None     # (no parameter)
+            test = _decided_test(plan, param) if param in plan.decided else None     # (no parameter)
             plan.flags[local] = (param, negated) if test is None else (negated_test(test) if negated else test, False)
             continue
         if param not in attrs:
             attrs[param] = taken.first(param) or taken.fresh(param)
-            plan.stored.append((attrs[param], plan.guards[plan.decided[param]] if param in plan.decided else param))
+            plan.stored.append((attrs[param], _decided_test(plan, param) if param in plan.decided else param))
         plan.flags[local] = (attrs[param], negated)
+
+
+def _decided_test(plan: ClassPlan, p: str) -> str:
+    """The test in the class's names of a `let:` the class decides (`ClassPlan.decided`)."""
+    local = plan.decided[p]
+    return plan.guards[local] if local in plan.guards else plan.own_tests[local]
 
 
 def _derive_into(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],

@@ -14,8 +14,9 @@ between reads are the caller's to check against the ones the class takes (a clas
 `depths` and wrote the stage's `before` as 3 would not honour it). Only plain arithmetic
 (+ - * / //) of names and numbers is written, a minus before a number only (a `%` only as the
 number it gives), and, where the class takes a tuple of ints (`items`: the top's `layers`), its
-item by a constant index (`layers[0]`); names pass the one validator (`names.name_problem`), and
-numbers are the interpreter's values, written by `ast.unparse` of int and float constants (their repr).
+item by a constant index (`layers[0]`), a table's entry by constant indices (`rows[-1][4]`); names
+pass the one validator (`names.name_problem`), and numbers are the interpreter's values, written by
+`ast.unparse` of int and float constants (their repr).
 `lifted` checks the text: the spec's interpreter gives from it the graph's very number at every
 instance (float ==, no rounding)."""
 from __future__ import annotations
@@ -151,7 +152,7 @@ class Lifter:
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
-        if self.items is not None and (item := item_of(node)) is not None:     # `layers[0]`
+        if self.items is not None and (item := items_of(node)) is not None:     # `layers[0]`, `rows[-1][4]`
             return _item(self, item[1], lambda: self._name(item[0], b, call), lambda: self._value(node, b, call))
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
@@ -419,16 +420,29 @@ def _params_of(g: Graph, n: str) -> list[str]:
     return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
 
 
+def items_of(node: ast.AST) -> tuple[str, tuple[int, ...]] | None:
+    """(name, (k, ...)) where the node is `name[k]...`, each k an int constant (`rows[-1][4]`:
+    a table's entry, its row counted from the end)."""
+    ks: list[int] = []
+    while isinstance(node, ast.Subscript):
+        k = node.slice
+        negative = isinstance(k, ast.UnaryOp) and isinstance(k.op, ast.USub)
+        value = k.operand if isinstance(k, ast.UnaryOp) and negative else k
+        if not (isinstance(value, ast.Constant) and type(value.value) is int):
+            return None
+        ks.insert(0, -value.value if negative else value.value)
+        node = node.value
+    return (node.id, tuple(ks)) if ks and isinstance(node, ast.Name) else None
+
+
 def item_of(node: ast.AST) -> tuple[str, int] | None:
     """(name, k) where the node is `name[k]`, k an int constant, 0 or more."""
-    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)
-            and type(node.slice.value) is int and node.slice.value >= 0):
-        return node.value.id, node.slice.value
-    return None
+    item = items_of(node)
+    return (item[0], item[1][0]) if item is not None and len(item[1]) == 1 and item[1][0] >= 0 else None
 
 
-def _item(lifter: Lifter, k: int, read: Callable[[], ast.expr], value: Callable[[], ast.expr]) -> ast.expr:
-    """Item k of the tuple `read` names with the lifter's tuples (`items`), or, where the name is
+def _item(lifter: Lifter, ks: tuple[int, ...], read: Callable[[], ast.expr], value: Callable[[], ast.expr]) -> ast.expr:
+    """Item ks of the tuple `read` names with the lifter's tuples (`items`), or, where the name is
     none of them (DPN's `let:` widths), the number `value` writes (nothing the try recorded kept)."""
     kept = (set(lifter.folded), set(lifter.shaped), set(lifter.valued), set(lifter.used))
     try:
@@ -436,7 +450,7 @@ def _item(lifter: Lifter, k: int, read: Callable[[], ast.expr], value: Callable[
     except Unliftable:
         lifter.folded, lifter.shaped, lifter.valued, lifter.used = kept
         return value()
-    return _subscript(seq, k)
+    return _subscript(seq, ks)
 
 
 def _as_tuple(lifter: Lifter, read: Callable[[], ast.expr]) -> ast.expr:
@@ -450,11 +464,13 @@ def _as_tuple(lifter: Lifter, read: Callable[[], ast.expr]) -> ast.expr:
         lifter.name = name
 
 
-def _subscript(seq: ast.expr, k: int) -> ast.expr:
-    """`seq[k]`, where `seq` is a name."""
+def _subscript(seq: ast.expr, ks: tuple[int, ...]) -> ast.expr:
+    """`seq[k]...`, where `seq` is a name."""
     if not isinstance(seq, ast.Name):
         raise Unliftable
-    return ast.Subscript(seq, ast.Constant(k), ast.Load())
+    for k in ks:
+        seq = ast.Subscript(seq, ast.Constant(k), ast.Load())
+    return seq
 
 
 def channels_of(node: ast.AST) -> str | None:

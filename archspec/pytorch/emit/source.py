@@ -13,7 +13,7 @@ from ...names import Namespace, one_line
 from ...ops.base import Call, literal
 from ...version import __version__
 from .blockloop import COUNT, VAR, aliased, block_loop, loop_source, used_lets
-from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
+from .classes import ClassPlan, ClassPlanner, Loop, named_step, render_call
 from .depthloop import INPUTS, depthed, named_depthed, widths_named
 from .exchange import listed
 from .forward import arg_names
@@ -21,7 +21,7 @@ from .fuse import Pair, class_pairs, fuse_method, pair_lines, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
 from .members import StepLoop, chain_lines
-from .rowloop import rowed
+from .rowloop import rowed, table_slots
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .stageloop import default, local_names, loop_lines, named, parameters, stage_loop
 from .vary import refuted
@@ -36,17 +36,16 @@ def looped(made: list[tuple[str, str | None, str]], names: frozenset[str]) -> li
     `for i in range(8): self.add_module(f"block{i + 4}", XceptionModule(728, 728, 3))`): the same
     modules, registered in the same order under the same names, so the state_dict is unchanged."""
     index = Namespace(names).first("i", "k", "index")
-    steps = [NAMED_STEP.fullmatch(name) if call is not None and "\n" not in call else None for name, call, _ in made]
+    steps = [named_step(name) if call is not None and "\n" not in call else None for name, call, _ in made]
     out: list[str] = []
     k = 0
     while k < len(made):
         m = steps[k]
         n = 1
-        while m and k + n < len(made) and steps[k + n] and made[k + n][1] == made[k][1] and (
-                steps[k + n][1], int(steps[k + n][2])) == (m[1], int(m[2]) + n):   # type: ignore[index]
+        while m and k + n < len(made) and made[k + n][1] == made[k][1] and steps[k + n] == (m[0], m[1] + n):
             n += 1
-        start = int(m[2]) if m else 0
-        name = f'f"{m[1]}{{{index}{f" + {start}" if start else ""}}}"' if m else ""
+        start = m[1] if m else 0
+        name = f'f"{m[0]}{{{index}{f" + {start}" if start else ""}}}"' if m else ""
         line = f"            self.add_module({name}, {made[k][1]})"
         if m is None or index is None or n < LOOP_MIN or len(line) > WIDTH:
             out.append(made[k][2])
@@ -185,6 +184,7 @@ class _ClassWriter:
         lines = ["        super().__init__()"]
         self.alias: tuple[str, int] | None = None      # the last width of a block loop (emit/blockloop.py)
         self.last: tuple[str, int] | None = None       # the last width of a stage loop (emit/depthloop.py)
+        self.table: str | None = None                  # the table a row loop takes (emit/rowloop.py)
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
@@ -224,8 +224,10 @@ class _ClassWriter:
         if self.root and call.fn == "nn.Sequential":
             mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
             slots = iter(mine)
-            staged = rowed(self.g, c, call, mine, taken, params, self.plan.defaults)
-            if staged := staged or self._staged(c, call, mine, taken, params):
+            if (rows := rowed(self.g, c, call, mine, taken, params, self.plan.defaults)) is not None:
+                self.table = rows[1]
+                return c.local, None, rows[0]
+            if staged := self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
             depths = depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults) or named_depthed(
                 c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)
@@ -237,6 +239,9 @@ class _ClassWriter:
         if self.last:       # a child after a stage loop: its input width the loop's last (`dims[-1]`)
             n = len(ClassPlanner.numbers_in(call))
             slots = iter(widths_named(call, list(itertools.islice(slots, n)), self.last[1], self.last[0], INPUTS))
+        if self.table:      # a child after a row loop: the widths the spec computes from its table (`rows[-1][4]`)
+            n = len(ClassPlanner.numbers_in(call))
+            slots = iter(table_slots(self.g, self.table, call, c, list(itertools.islice(slots, n))))
         if self.alias:
             values = [v for _, v in ClassPlanner.numbers_in(call)]
             slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *self.alias))

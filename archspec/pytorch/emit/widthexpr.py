@@ -52,8 +52,9 @@ class TopWidths:
     """The expressions of the widths of a graph's tensors in its top class's names (the spec's
     int parameters), made in graph order and kept (a dense chain reads each once)."""
 
-    def __init__(self, g: Graph, decided: dict[str, frozenset[str]] | None = None) -> None:
+    def __init__(self, g: Graph, decided: dict[str, frozenset[str]] | None = None, table: str | None = None) -> None:
         self.g = g
+        self.table = table                # a table of rows of ints the class takes: its entries stay entries
         self.decided = decided or {}      # per block instance, the `let:` values its class decides itself
         self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
         self.shaped: set[str] = set()            # those a structure between reads, no number written
@@ -152,7 +153,7 @@ class TopWidths:
         test), an item of a tuple of ints it takes by its index (DLA's `channels[2]`)."""
         name = top_name(self.g, floats=choices is not None)
         lifter = Lifter(self.g, None, name, self._channels, bool(choices), self.decided)
-        lifter.items = top_tuple(self.g)
+        lifter.items = top_tuple(self.g, self.table)
         return lifter
 
     def argument(self, path: str, arg: str) -> str:
@@ -385,13 +386,16 @@ def int_list(v: Any) -> bool:
     return isinstance(v, (list, tuple)) and bool(v) and all(type(x) is int for x in v)
 
 
-def top_tuple(g: Graph):
+def top_tuple(g: Graph, table: str | None = None):
     """A tuple of ints the top class may take: a spec parameter that is a list of ints (not flags),
-    one or more (ResNet's `layers: [3, 4, 6, 3]`, its stages' depths: `range(layers[0] - 1)`)."""
+    one or more (ResNet's `layers: [3, 4, 6, 3]`, its stages' depths: `range(layers[0] - 1)`), or
+    the table of rows of ints its row loop takes (EfficientNet's `rows`: `rowloop`)."""
     params = g.meta.params or {}
 
     def name(n: str) -> ast.expr:
-        if not int_list(params.get(n)) or name_problem(n) is not None:
+        v = params.get(n)
+        if not (int_list(v) or n == table and isinstance(v, list) and v and all(int_list(r) for r in v)) \
+                or name_problem(n) is not None:
             raise Unliftable
         return ast.Name(n)
     return name
@@ -533,8 +537,8 @@ def _poly(e: ast.expr) -> Poly:
     remainder of a sum is one atom."""
     if isinstance(e, ast.Constant) and type(e.value) is int:
         return {(): e.value} if e.value else {}
-    if isinstance(e, ast.Name) or isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) or channels_of(e):
-        return {(ast.unparse(e),): 1}            # a name, a tuple's item (`channels[2]`), `input.channels`
+    if isinstance(e, ast.Name) or isinstance(e, ast.Subscript) or channels_of(e):
+        return {(ast.unparse(e),): 1}            # a name, a tuple's or table's item (`channels[2]`), `input.channels`
     if isinstance(e, ast.IfExp) or isinstance(e, ast.Call) and ast.unparse(e.func) == "int":
         return {(ast.unparse(e),): 1}            # a choice, a floor: one atom
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
