@@ -370,10 +370,12 @@ class _Checker:
         _fail(node, f"{type(node).__name__} expression")
 
     def _width_item(self, node) -> bool:
-        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a depth loop
-        writes a width: by index 0 or -1 (the first, the last), or `[i + 1]`, i a depth loop's index."""
+        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a width: by a
+        constant index of 0 or more (ZFNet's `conv3_5[2]`) or -1 (the last), or `[i + 1]`, i a
+        depth loop's index."""
         k = node.slice if isinstance(node, ast.Subscript) else None
-        index = k is not None and _dump(k) in (_dump(ast.Constant(0)), _dump(LAST)) or isinstance(
+        index = isinstance(k, ast.Constant) and type(k.value) is int and k.value >= 0 or (
+            k is not None and _dump(k) == _dump(LAST)) or isinstance(
             k, ast.BinOp) and isinstance(k.op, ast.Add) and isinstance(k.left, ast.Name) and k.left.id in self.stages \
             and _dump(k.right) == _dump(ast.Constant(1))
         return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
@@ -443,8 +445,8 @@ class _Checker:
             if isinstance(a, ast.ListComp) and module_list and _over_ints(a):   # nn.ModuleList([... for c in (16, 32)])
                 self.member_run(a, names)
                 continue
-            if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
-                self.repeat_children(a, names)
+            if isinstance(a, ast.ListComp) and module_list:     # nn.ModuleList([... for _ in range(n)]), or
+                self.repeat_children(a, names, indexed=True)    # by index: Res2Net's `Slice(1, start=i * width, ...)`
                 continue
             if isinstance(a, ast.ListComp) and self.forward:     # the members' calls: torch.stack([...], 1)
                 self.member_calls(a, names)
@@ -493,8 +495,8 @@ class _Checker:
     def repeat_children(self, comp: ast.expr, names: set[str], indexed: bool = False) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
         one constructor call, made n times, or as many times as integer arithmetic of the class's
-        own names says (`range(n - 1)`, the top class's depth); nn.Sequential's (`indexed`) also
-        `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
+        own names says (`range(n - 1)`, the top class's depth); nn.Sequential's and nn.ModuleList's
+        (`indexed`) also `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
         index, a name of its own, and `range(<int>, <count>)` (from step 1 or later to the top class's
         count: PyramidNet's units 1 .. n - 1 of a stage)."""
         a = comp
