@@ -470,8 +470,8 @@ class _Checker:
             if isinstance(a, ast.ListComp) and module_list and self.tuples and _item_range(a):
                 self.item_run(a, names)     # nn.ModuleList([Block(widths[i], head[i]) for i in range(4)])
                 continue
-            if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
-                self.repeat_children(a, names)
+            if isinstance(a, ast.ListComp) and module_list:     # nn.ModuleList([... for _ in range(n)]), or
+                self.repeat_children(a, names, indexed=True)    # by index: Res2Net's `Slice(1, start=i * width, ...)`
                 continue
             if isinstance(a, ast.ListComp) and self.forward:     # the members' calls: torch.stack([...], 1)
                 self.member_calls(a, names)
@@ -520,8 +520,8 @@ class _Checker:
     def repeat_children(self, comp: ast.expr, names: set[str], indexed: bool = False) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
         one constructor call, made n times, or as many times as integer arithmetic of the class's
-        own names says (`range(n - 1)`, the top class's depth); nn.Sequential's (`indexed`) also
-        `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
+        own names says (`range(n - 1)`, the top class's depth); nn.Sequential's and nn.ModuleList's
+        (`indexed`) also `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
         index, a name of its own, and `range(<int>, <count>)` (from step 1 or later to the top class's
         count: PyramidNet's units 1 .. n - 1 of a stage)."""
         a = comp

@@ -94,6 +94,34 @@ def test_a_counted_repeat_admits_only_arithmetic_of_the_class_names(built):
             check_generated_source(mutant)
 
 
+def test_an_indexed_module_list_admits_only_arithmetic_of_its_index_and_the_class_names(built):
+    """Res2Net's slices, `nn.ModuleList([Slice(1, start=i * width, stop=(i + 1) * width) for i in
+    range(3)])`: the index a name of its own over a constant range, read by integer arithmetic of
+    the class's names; anything else there is refused."""
+    text = built["res2net50_26w_4s"][1].read_text()
+    line = "[Slice(1, start=i * width, stop=(i + 1) * width) for i in range(3)]"
+    assert line in text
+    check_generated_source(text)
+    _edits_refused(text, [(line, line.replace("range(3)", "range(len(dir()))")),
+                          (line, line.replace("(i + 1) * width", "dir()[i]")),
+                          (line, line.replace("for i in range(3)", "for width in range(3)")),
+                          (line, line.replace("range(3)", "range(1)"))])
+
+
+def test_a_width_from_a_tuple_the_class_takes_admits_only_its_items_by_constant_index(built):
+    """ZFNet's widths, `nn.Conv2d(conv3_5[1], conv3_5[2], 3, padding=1)` with `conv3_5=(384, 384,
+    256)`: an item of a tuple of ints the class takes, by a constant index; any other subscript is
+    refused."""
+    text = built["zfnet"][1].read_text()
+    line = "nn.Conv2d(conv3_5[1], conv3_5[2], 3, padding=1)"
+    assert "conv3_5=(384, 384, 256)):" in text and line in text
+    check_generated_source(text)
+    _edits_refused(text, [(line, line.replace("conv3_5[2]", "conv3_5[num_classes]")),
+                          (line, line.replace("conv3_5[2]", "conv3_5[1:]")),
+                          (line, line.replace("conv3_5[2]", "dir()[2]")),
+                          (line, line.replace("conv3_5[2]", "num_classes[2]"))])
+
+
 def test_a_count_from_a_tuple_the_class_takes_admits_only_its_items_by_constant_index(built):
     """ResNet's stages' depths, `range(layers[0] - 1)` with `layers=(3, 4, 6, 3)`: an item of a tuple
     of ints the class takes, never assigns, by a constant index; any other subscript is refused."""
@@ -341,7 +369,8 @@ def test_a_depth_loop_admits_only_its_own_shapes(built):
     """ConvNeXt-T's features as torchvision's, `for i, (dim, depth) in enumerate(zip(dims, depths)):`
     over the two tuples the class takes, a stage of blocks with their drop-path rate, then a
     downsampling layer under `if i != len(dims) - 1:`, widths read as `dims[0]`, `dims[i + 1]`,
-    `dims[-1]`, pass; another iterable, target, test, count, item, statement or list are refused."""
+    `dims[-1]`, pass (a constant item, `dims[1]`, is as safe: that it is the spec's width is
+    test_top_widths' to check); another iterable, target, test, count, item, statement or list are refused."""
     text = built["convnext_tiny"][1].read_text()
     head = "        for i, (dim, depth) in enumerate(zip(dims, depths)):\n"
     test, inner = "            if i != len(dims) - 1:\n", "            for _ in range(depth):\n"

@@ -414,24 +414,11 @@ class SpecExprs:
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
         if (at := item_of(node)) is not None:          # a list's item in a block's class: the list read
-            return self._item(*at, reads, within)
+            return _item(self, *at, reads, within)
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
         raise Unwritable
-
-    def _item(self, name: str, k: int, reads: Reads, within: tuple[str, ...]) -> ast.expr:
-        """`name[k]`, a list of ints the class reads whole (its value where the list is written
-        as its value)."""
-        if isinstance(self.constants.get(name), list) and type(self.constants[name][k]) is int:
-            return ast.Constant(self.constants[name][k])
-        v = self.instances[0].env.get(name)
-        if name_problem(name) is not None or not isinstance(v, (list, tuple)) or k >= len(v) or type(v[k]) is not int:
-            raise Unwritable
-        self._read(name, reads, within)
-        if isinstance(reads.spec.get(name), list):      # taken as a tuple, as ResNet's `layers` (no list default)
-            reads.spec[name] = tuple(reads.spec[name])
-        return ast.Subscript(ast.Name(name), ast.Constant(k), ast.Load())
 
     def own_name(self, name: str, reads: Reads) -> ast.expr:
         """A name of the class's in a rate carried up to it (`lift`): read, or a number where the
@@ -627,6 +614,20 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
     return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
                      set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
+
+
+def _item(spec: SpecExprs, name: str, k: int, reads: Reads, within: tuple[str, ...]) -> ast.expr:
+    """`name[k]`, a list of ints the class reads whole (its value where the list is written as
+    its value), taken as a tuple, as ResNet's `layers` (no list default)."""
+    if isinstance(spec.constants.get(name), list) and type(spec.constants[name][k]) is int:
+        return ast.Constant(spec.constants[name][k])
+    v = spec.instances[0].env.get(name)
+    if name_problem(name) is not None or not isinstance(v, (list, tuple)) or k >= len(v) or type(v[k]) is not int:
+        raise Unwritable
+    spec._read(name, reads, within)
+    if isinstance(reads.spec.get(name), list):
+        reads.spec[name] = tuple(reads.spec[name])
+    return ast.Subscript(ast.Name(name), ast.Constant(k), ast.Load())
 
 
 def _widths(g: Graph) -> bool:
