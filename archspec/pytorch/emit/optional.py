@@ -90,6 +90,8 @@ class Joiner:
                 plan.absent = joined
                 plan.optional = [o for o in joined if o in modules]
                 plan.ladder_varies = len({bool(self._adds(i)) for i in members}) > 1
+                chains = {local: got for local, got in chains.items() if local not in plan.optional}    # a caller
+                #                 passes those in built (`downsample=nn.Sequential(...)`): none of the class's members
                 plan.members = {local: flat(got) if isinstance(got, Steps) else got for local, got in chains.items()}
                 plan.steps = {local: got for local, got in chains.items() if isinstance(got, Steps)}
                 return plan
