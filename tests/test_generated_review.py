@@ -68,6 +68,9 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   in a block written as several classes (the split itself is
   test_one_class_per_block_but_the_known_splits's), one the same at every instance a class lists
   (what picks that class), or read only in nodes the class lacks or takes built (DPN's `kind`).
+- unused-param: a constructor parameter its __init__ never reads (a `--set layers=[2, 2, 2, 2]` build
+  of ResNeSt-14d took `with_downsample_1=False`, a flag for a member of the shortcut its callers pass
+  in built, which nothing tested).
 (A block written as several classes: test_one_class_per_block_but_the_known_splits.)
 
 The files are not all there yet: KNOWN lists, per spec, the findings left (issue 22), each
@@ -146,7 +149,7 @@ def review(spec: str) -> list[str]:
     more = _top_missing(top_cls, _own_numbers(Path(spec))) + _literal_counts(top_cls, params)
     more += _block_params(classes, {b.name: b.raw for b in loaded.blocks.values()},
                           lambda path, p: repr(g.scopes[path].args.get(p)) if path in g.scopes else None)
-    more += [f for c in classes for f in _unrolled(c)]
+    more += [f for c in classes for f in _unrolled(c) + _unused(c)]
     return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree) + more]
 
 
@@ -568,6 +571,15 @@ def _block_params(classes: list[ast.ClassDef], blocks: dict[str, dict], value) -
     return out
 
 
+def _unused(cls: ast.ClassDef) -> list[str]:
+    """unused-param: the constructor's parameters its __init__ never reads."""
+    init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    if init is None:
+        return []
+    read = {n.id for n in ast.walk(init) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return [f"unused-param: {cls.name}({a.arg}): never read" for a in init.args.args[1:] if a.arg not in read]
+
+
 def _blanked(cls: ast.ClassDef) -> str:
     """A class's source with its name, docstring and every number blanked out."""
     body = [n for n in cls.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
@@ -819,9 +831,6 @@ KNOWN: dict[str, list[str]] = {
     # the last tree's root concatenates its parent's bottom too, whose width the class takes as a
     # whole (timm's DlaTree takes it as `root_dim`): the class at other widths, so the top takes channels
     'dla34': ["ctor-param: LastTree(root_in_channels): not a parameter of 'last_tree'"],
-    'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
-        "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",
-    ],
 }
 
 
@@ -1069,6 +1078,21 @@ Model = GoogLeNetAsTorchvisionBuildsIt
     assert [f.split(": ")[-1] for f in found[-5:]] == [
         "required rep_1_out passed by keyword", "required stride passed by keyword", "skip passes its default",
         "skip passed positionally, a parameter with a default", "default none, the block's 1"]
+
+
+def test_the_review_finds_a_parameter_the_constructor_never_reads():
+    """unused-param: ResNeSt-14d's Bottleneck as a `--set layers=[2, 2, 2, 2]` build wrote it, a flag
+    per member of the shortcut its callers pass in built (`_member_tests` made them), read nowhere;
+    a parameter read in an expression, a test or stored is none."""
+    cls = ast.parse('''
+class Bottleneck(nn.Module):
+    def __init__(self, in_channels, planes, stride=1, with_downsample_1=False, avd_last=None, downsample=None):
+        self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
+        self.avd_last = avd_last if stride > 1 else None
+        self.downsample = downsample
+''').body[0]
+    assert isinstance(cls, ast.ClassDef)
+    assert _unused(cls) == ["unused-param: Bottleneck(with_downsample_1): never read"]
 
 
 def test_the_review_finds_a_block_parameter_its_class_does_not_take():

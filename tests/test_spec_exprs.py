@@ -401,7 +401,7 @@ nodes:
                                               ["in_channels", "planes", "stride", "base_width", "groups", "first",
                                                "pool", "downsample"]),
                                              ("resnest14d", "Bottleneck",
-                                              ["in_channels", "planes", "stride", "avd_last"]),
+                                              ["in_channels", "planes", "stride", "downsample"]),
                                              ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])
 def test_out_channels_the_class_computes_is_no_parameter(name, cls, args):
     """timm's Bottle2neck takes planes and computes planes * 4; Block8's output is its input's

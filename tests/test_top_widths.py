@@ -13,8 +13,7 @@ from toys import SE_BLOCK
 import archspec
 from archspec.analysis import analyze
 from archspec.frontend.expr import evaluate
-from archspec.pytorch.emit import emit, vary, widthexpr
-from archspec.pytorch.emit import source as source_module
+from archspec.pytorch.emit import emit, vary, widen, widthexpr
 from archspec.pytorch.emit.lift import Unliftable
 from archspec.pytorch.emit.widthexpr import TopWidths
 
@@ -240,17 +239,25 @@ def test_a_width_another_value_does_not_fit_stays_a_number(spec_file, monkeypatc
     path = spec_file(PLANES)
     text = emit(analyze(path))
     assert "self.a = nn.Conv2d(planes, planes * 4, 1)" in text and "def __init__(self, num_classes=10):" in text
-    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    monkeypatch.setattr(widen, "refuted", lambda *a: frozenset())
     unchecked = emit(analyze(path))
     assert "def __init__(self, num_classes=10, w=16):" in unchecked
 
 
-def test_resnest_takes_its_stem_width():
-    """ResNeSt-14d's Bottleneck takes its input width (one class for the four, layer1.0's shortcut
-    keeping the pool's place with nn.Identity): the top class takes timm's stem_width."""
+def test_resnest_takes_its_stem_width_and_layers():
+    """ResNeSt-14d's Bottleneck takes its input width (one class for the four): the top class
+    takes timm's stem_width; and its layers, one block a stage, written as timm's make_blocks
+    builds a stage at any depth (emit/widen.py): the first block given the shortcut (layer1.0's
+    keeping the pool's place with nn.Identity), the others plain, `range(layers[0] - 1)`; the
+    block builds its avd pool under the spec's `avd` (`stride > 1`), as timm's."""
     text = _source("resnest14d")
-    assert "def __init__(self, num_classes=1000, stem_width=32):" in text
-    assert "Bottleneck(2 * stem_width, 64)," in text
+    assert "def __init__(self, num_classes=1000, stem_width=32, layers=(1, 1, 1, 1)):" in text
+    assert ("            Bottleneck(\n                2 * stem_width,\n                64,\n"
+            "                downsample=nn.Sequential(\n                    nn.Identity(),\n") in text
+    assert "            *[Bottleneck(256, 64) for _ in range(layers[0] - 1)],\n" in text
+    assert "    def __init__(self, in_channels, planes, stride=1, downsample=None):\n" in text
+    assert "        self.avd_last = nn.AvgPool2d(3, stride=stride, padding=1) if stride > 1 else None\n" in text
+    assert '    """Block \'bottleneck\': layer1.0, layer2.0, layer3.0, layer4.0 (4 instances)."""\n' in text
 
 
 def test_a_spec_from_no_file_takes_no_width(tmp_path):
@@ -524,7 +531,7 @@ def test_a_count_another_value_does_not_fit_stays_a_number(spec_file, monkeypatc
     path = spec_file(GROWING.replace("STEP", "i % 2"))
     text = emit(analyze(path))
     assert "def __init__(self, num_classes=10):" in text and "range(" not in text
-    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    monkeypatch.setattr(widen, "refuted", lambda *a: frozenset())
     unchecked = emit(analyze(path))
     assert "def __init__(self, num_classes=10, n=3):" in unchecked
     assert "*[Unit(9, 8) for _ in range(n - 2)]," in unchecked
@@ -818,7 +825,7 @@ def test_a_top_level_let_is_its_number_and_holds_what_it_reads(spec_file, monkey
     is written as its number there (`k + 16`), the parameters it reads held as numbers too: the
     top class takes k, not w, even unchecked by vary (the let's 16 and 32 are w's only at 16)."""
     path = spec_file(TOP_LET)
-    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    monkeypatch.setattr(widen, "refuted", lambda *a: frozenset())
     namespace: dict = {}
     exec(compile(emit(analyze(path)), "toy.py", "exec"), namespace)
     cls = namespace["Model"]

@@ -82,7 +82,8 @@ written as those expressions, its `let:` values as locals (`specexpr`), a rate t
 where it makes a block the class builds carried up to it (`lift`: ConvNeXt's drop-path rates from
 the top's `stochastic_depth`), the other numbers that differ as parameters or derived from them,
 the top class's widths from the spec's parameters (`widthexpr`), those it takes checked by
-building the spec again at another value (`vary`);
+building the spec again at another value (`vary`), the depths of stages of one block from the
+plan of the spec built with deeper ones (`widen`: ResNeSt-14d's `range(layers[0] - 1)`);
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 

@@ -618,9 +618,13 @@ def _loop_forward(mods: list[Child], fw: Forward, prefix: str, start: int) -> Lo
 def _rep_first(plan: ClassPlan) -> Iterator[None]:
     """The instances with the one the class is written from first, while its constructor is
     planned from the first's children (`parameterise`), where its chains' members differ: the first
-    in graph order may lack one (MobileNetV2's features.1)."""
+    in graph order may lack one (MobileNetV2's features.1); and where an optional child may be
+    built under a boolean `let:`'s test (`ctorparams._build_tested`, from the numbers of the instance
+    that has it: ResNeSt's `avd_last`, which layer1.0 lacks)."""
     instances = plan.instances
-    if plan.members or plan.guard_params:      # (a union's: the instance it names its values as)
+    scope = plan.rep.scope
+    tests = plan.optional and scope is not None and any(type(v) is bool for v in scope.lets.values())
+    if plan.members or plan.guard_params or tests:      # (a union's: the instance it names its values as)
         rep = next(sn for sn in instances if sn.path == plan.rep.path)
         plan.instances = [rep, *(sn for sn in instances if sn is not rep)]
     try:

@@ -24,7 +24,7 @@ from .members import StepLoop, chain_lines
 from .rowloop import rowed, table_slots
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .stageloop import default, local_names, loop_lines, named, parameters, stage_loop
-from .vary import refuted
+from .widen import planned
 
 LOOP_MIN = 3              # named children in a row that one loop registers, at the least
 
@@ -63,23 +63,22 @@ def _text(s: object) -> str:
 
 
 def write_source(graph: Graph, probe: bool) -> str:
-    planner = ClassPlanner(ScopeTree(graph), probe, frozenset())
-    held = refuted(graph, planner, probe, lambda p: _class_texts(p, False, False))
-    if held:
-        planner = ClassPlanner(ScopeTree(graph), probe, held)
+    planner, wide = planned(graph, probe, lambda p: _class_texts(p, False, False))
     root = planner.root
-    classes = _class_texts(planner)
+    classes = _class_texts(planner, shown=graph if wide else None)
     body = "\n\n\n".join([*planner.defs, *classes, f"Model = {root.name}"]) + "\n"
     functional = any(f.startswith("F.") for f in planner.callees) or any(map(_uses_f, planner.defs))
     ordered = any(sn.sequential and not numbered([c.local for c in sn.children]) for sn in planner.tree.post_order())
     return _header(graph, functional, ordered) + "\n\n\n" + body
 
 
-def _class_texts(planner: ClassPlanner, top: bool = True, doc: bool = True) -> list[str]:
+def _class_texts(planner: ClassPlanner, top: bool = True, doc: bool = True, shown: Graph | None = None) -> list[str]:
     """Each class's source (the top class's where `top`; without its docstring, which names the
-    instances, where not `doc`), in the file's order."""
+    instances, where not `doc`), in the file's order; where the plan is a wider build's
+    (`widen`), the docstrings those of the graph `shown`, the instances it has."""
     pairs = class_pairs(planner)
-    return [_ClassWriter(planner.tree.graph, planner, plan, plan is planner.root, pairs).text(doc)
+    paths = frozenset(sn.path for sn in ScopeTree(shown).post_order()) if shown is not None else None
+    return [_ClassWriter(planner.tree.graph, planner, plan, plan is planner.root, pairs, (shown, paths)).text(doc)
             for plan in planner.unique_plans() if top or plan is not planner.root]
 
 
@@ -124,8 +123,10 @@ class _ClassWriter:
     """The text of one class: docstring, the top class's attributes, __init__, forward, init_weights."""
 
     def __init__(self, graph: Graph, planner: ClassPlanner, plan: ClassPlan, root: bool,
-                 pairs: dict[ClassPlan, dict[Pair, tuple[str, ...]]]) -> None:
+                 pairs: dict[ClassPlan, dict[Pair, tuple[str, ...]]],
+                 shown: tuple[Graph | None, frozenset[str] | None] = (None, None)) -> None:
         self.g, self.planner, self.plan, self.root = graph, planner, plan, root
+        self.shown = shown          # the graph the docstrings describe, and its scopes' paths: `widen`'s
         self.init = root and bool(graph.init)
         self.pairs, self.fuse = pairs.get(plan, {}), root and bool(pairs)
 
@@ -343,14 +344,15 @@ class _ClassWriter:
 
     def _doc(self) -> list[str]:
         """The docstring's lines: what a block class serves, or the network and its paper."""
+        paths = self.shown[1]
         if not self.root:
-            instances = self.plan.instances
+            instances = [sn for sn in self.plan.instances if paths is None or sn.path in paths]
             scope = instances[0].scope
             what = f"Block '{scope.block}'" if scope and scope.block else "Group"
             where = ", ".join(sn.path for sn in instances[:4]) + (", ..." if len(instances) > 4 else "")
             parts = [f"{what}: {where}" + (f" ({len(instances)} instances)." if len(instances) > 1 else ".")]
         else:
-            g = self.g
+            g = self.shown[0] or self.g
             parts = [g.meta.title or g.name] + ([g.meta.paper] if g.meta.paper else [])
             parts.append(f"Input (N, {', '.join(map(str, g.input_shape))}); forward returns {self._returns()}.")
         lines: list[str] = []
