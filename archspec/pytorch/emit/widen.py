@@ -25,7 +25,8 @@ from ...limits import MAX_VARY_NODES
 from .classes import ClassPlanner, member_sizes
 from .counts import candidates
 from .scopes import ScopeTree, own_children
-from .vary import _built, _depths, _env, _gives, _numbers, _times, _values, refuted
+from .vary import _built, _env, _gives, _numbers, _times, _values, refuted
+from .widthexpr import int_list
 
 Texts = Callable[[ClassPlanner], list[str]]
 
@@ -60,7 +61,7 @@ def _one_block_depths(planner: ClassPlanner) -> set[str]:
             continue
         steps, names = candidates(g, c.sub, frozenset())
         if any(s.left == 1 and s.offset == 0 for s in steps.values()):
-            out |= {n for n in names if _depths(params.get(n))}
+            out |= {n for n in names if int_list(params.get(n))}
     return out
 
 
