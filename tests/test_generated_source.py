@@ -448,10 +448,14 @@ def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
 def test_a_run_of_list_members_admits_only_int_tuples_and_fresh_names(built):
     """nn.ModuleList's members that differ only in ints are one comprehension over tuples of int
     constants (HRNet's head, as timm builds it in a loop); its variables are fresh names that the
-    call reads. Anything else there is refused."""
-    text = built["hrnet_w18_small"][1].read_text()
+    call reads. Anything else there is refused. (HRNet's head as it was written before its top took
+    `widths` and `head`: now a run over their items, `test_items_of_a_tuple_of_widths_...`.)"""
     line = "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 256))"
-    assert line in text
+    run, head = "for i in range(4)", "Bottleneck(widths[i], head[i])"
+    text = built["hrnet_w18_small"][1].read_text()
+    assert run in text and head in text
+    text = text.replace(run, line, 1).replace(head, "Bottleneck(in_channels, planes)", 1)
+    check_generated_source(text)
     for evil in ["for in_channels, planes in zip((16, 32, 64, 128), range(4))",
                  "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 2.5))",
                  "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, num_classes))",
