@@ -64,13 +64,25 @@ def test_dense_stages_are_one_loop_that_builds_the_spec_at_other_depths(tmp_path
         assert [n for n, _ in ours.features.named_children()][-1] == f"stage2_{chosen.get('depths', [2, 3])[1]}"
 
 
+def test_another_list_equal_to_the_increments_read_by_its_item_keeps_the_loop(tmp_path):
+    """A list equal to the increments that the head reads by its item (`widths[0]`, written as
+    that item) says which list each number reads: the loop stays, and the class at other values
+    of both is the spec built with them."""
+    text = SPEC.replace("incs: [4, 8]", "incs: [4, 8]\n  widths: [4, 8]").replace(
+        "head: {op: conv, out: 4,", "head: {op: conv, out: '${widths[0]}',")
+    path = _path(tmp_path, text)
+    out = source(path)
+    assert LOOP in out and "self.head = nn.Conv2d(in_channels, widths[0], 1)\n" in out
+    cls = load_source(out).Model
+    for chosen in ({"widths": [5, 8]}, {"incs": [3, 8]}, {"widths": [2, 3], "incs": [5, 1]}):
+        assert _shapes(cls(**chosen)) == _shapes(archspec.compile(path, **chosen)), chosen
+
+
 @pytest.mark.parametrize("edits", [
     [("  depths: [2, 3]\n", ""), ("${depths[i]}", "${[2, 3][i]}")],          # the depths no spec list
     [("{op: concat, in: [input, conv]}", "{op: concat, in: [input, input, conv]}")],    # 2 in + inc: no carry
     [("incs: [4, 8]", "incs: [2, 3]")],         # incs equal to the depths: which list a number reads is unsaid
-    [("incs: [4, 8]", "incs: [4, 8]\n  widths: [4, 8]"),                 # nor where another list equals it
-     ("head: {op: conv, out: 4,", "head: {op: conv, out: '${widths[0]}',")],
-], ids=["depths", "carry", "equal", "another"])
+], ids=["depths", "carry", "equal"])
 def test_no_loop_where_the_depths_or_the_width_carried_on_are_not_given(tmp_path, edits):
     text = SPEC
     for old, new in edits:

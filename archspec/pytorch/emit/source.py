@@ -119,6 +119,21 @@ def step_loop(plan: ClassPlan, local: str, members: list[tuple[Call, list]]) -> 
     return StepLoop(loop.index, loop.count, first, first + len(loop.texts))
 
 
+def _after_loops(writer: _ClassWriter, c: Child, call: Call, slots: Iterator[str | None]) -> Iterator[str | None]:
+    """The numbers of a child after a loop of the top class: its input width a stage loop's last
+    (`dims[-1]`), the widths the spec computes from a row loop's table (`rows[-1][4]`), a block
+    loop's last width by its alias."""
+    n = len(ClassPlanner.numbers_in(call))
+    if writer.last:
+        slots = iter(widths_named(call, list(itertools.islice(slots, n)), writer.last[1], writer.last[0], INPUTS))
+    if writer.table:
+        slots = iter(table_slots(writer.g, writer.table, call, c, list(itertools.islice(slots, n))))
+    if writer.alias:
+        values = [v for _, v in ClassPlanner.numbers_in(call)]
+        slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *writer.alias))
+    return slots
+
+
 class _ClassWriter:
     """The text of one class: docstring, the top class's attributes, __init__, forward, init_weights."""
 
@@ -237,15 +252,7 @@ class _ClassWriter:
                 return c.local, None, depths[0]
             if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
                 return c.local, None, blocked
-        if self.last:       # a child after a stage loop: its input width the loop's last (`dims[-1]`)
-            n = len(ClassPlanner.numbers_in(call))
-            slots = iter(widths_named(call, list(itertools.islice(slots, n)), self.last[1], self.last[0], INPUTS))
-        if self.table:      # a child after a row loop: the widths the spec computes from its table (`rows[-1][4]`)
-            n = len(ClassPlanner.numbers_in(call))
-            slots = iter(table_slots(self.g, self.table, call, c, list(itertools.islice(slots, n))))
-        if self.alias:
-            values = [v for _, v in ClassPlanner.numbers_in(call)]
-            slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *self.alias))
+        slots = _after_loops(self, c, call, slots)
         register = "register_parameter" if c.param else "add_module"
         head = f"self.{c.local} = " if c.local.isidentifier() else f"self.{register}({literal(c.local)}, "
         wrap = "nn.Parameter(" if c.param else ""

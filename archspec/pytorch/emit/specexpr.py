@@ -409,12 +409,10 @@ class SpecExprs:
                 and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = _column(self.instances, "in_channels")
             return ast.Name("in_channels")
-        if (item := _top_item(self, node, reads, within)) is not None:     # `channels[2]`
-            return item
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
-        if (at := item_of(node)) is not None:          # a list's item in a block's class: the list read
-            return _item(self, *at, reads, within)
+        if (item := _item(self, node, reads, within)) is not None:     # `channels[2]`
+            return item
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
@@ -584,17 +582,6 @@ def _made_width(spec: SpecExprs, sub: ScopeNode, arg: str) -> Iterator[str]:
             yield from spec.widths.of(sub.path + ref[len(first):], own=True)
 
 
-def _top_item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:
-    """In the top class, an item of a tuple of widths it takes, by a constant index (DLA's
-    `channels[2]`), the tuple read as the spec's parameter (its default a tuple); else None."""
-    item = item_of(node)
-    if item is None or not spec.top or not int_list(spec.instances[0].env.get(item[0])):
-        return None
-    spec._read(item[0], reads, within)
-    reads.spec[item[0]] = as_tuple(reads.spec[item[0]])
-    return ast.Subscript(ast.Name(item[0]), ast.Constant(item[1]), ast.Load())
-
-
 def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
                refuted: frozenset[str] | None = None, decided: dict[str, frozenset[str]] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
@@ -616,17 +603,20 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
                      set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
 
 
-def _item(spec: SpecExprs, name: str, k: int, reads: Reads, within: tuple[str, ...]) -> ast.expr:
-    """`name[k]`, a list of ints the class reads whole (its value where the list is written as
-    its value), taken as a tuple, as ResNet's `layers` (no list default)."""
-    if isinstance(spec.constants.get(name), list) and type(spec.constants[name][k]) is int:
-        return ast.Constant(spec.constants[name][k])
-    v = spec.instances[0].env.get(name)
+def _item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:
+    """`name[k]`, k an int constant, as an item of a list of ints the class reads whole, taken as a
+    tuple (DLA's `channels[2]`, ZFNet's `conv3_5[2]`, as ResNet's `layers`), or as its value where
+    a block's class writes the list as its value; None where the node is no such item."""
+    if (item := item_of(node)) is None:
+        return None
+    name, k = item
+    v, constant = spec.instances[0].env.get(name), spec.constants.get(name)
+    if not (spec.top and int_list(v)) and isinstance(constant, list) and type(constant[k]) is int:
+        return ast.Constant(constant[k])
     if name_problem(name) is not None or not isinstance(v, (list, tuple)) or k >= len(v) or type(v[k]) is not int:
         raise Unwritable
     spec._read(name, reads, within)
-    if isinstance(reads.spec.get(name), list):
-        reads.spec[name] = tuple(reads.spec[name])
+    reads.spec[name] = as_tuple(reads.spec[name])
     return ast.Subscript(ast.Name(name), ast.Constant(k), ast.Load())
 
 
