@@ -433,7 +433,8 @@ def _build_when(planner: ClassPlanner, plan: ClassPlan) -> None:
     bn_size > 0 else None`), its input standing for it where it is absent, as the spec's `when:`
     drops it, so that a caller may pass the parameter at a value that drops it; the widths it
     sets are written as choices of the test (`specexpr.Widths`: `bn_size * growth if bn_size > 0
-    else in_channels`). Not in a union of structures (`alternatives`), nor where some lack it."""
+    else in_channels`). Not in a union of structures (`alternatives`), nor where some lack it, nor
+    where the block passes a parameter the test reads on to a block it makes."""
     rep = plan.rep
     whens = rep.scope.node_whens if rep.scope is not None and plan.union is None else {}
     if not whens or plan.instances[0] is not rep or any(sn.scope is None or sn.scope.node_whens != whens
@@ -441,13 +442,15 @@ def _build_when(planner: ClassPlanner, plan: ClassPlan) -> None:
         return
     there = (True,) * len(plan.instances)
     taken = {*plan.optional, *plan.built, *plan.tested, *plan.guards, *plan.absent}
+    passed = {n for c in own_children(rep) if c.subscope is not None and c.sub.scope is not None
+              for text in c.sub.scope.arg_exprs.values() for n in _WORD.findall(text)}
     for c in own_children(rep):
         if (c.local not in whens or c.node is None or not c.module or c.local in taken
                 or not c.local.isidentifier() or len(c.inputs) != 1):
             continue
         found = let_test(planner.tree.graph, plan.instances, whens[c.local], there)
-        if found is None or IN_CHANNELS in found[1]:
-            continue
+        if found is None or IN_CHANNELS in found[1] or set(found[1]) & passed:
+            continue            # (a parameter it passes on too, a stage's `blocks`: its child's count may be a number)
         plan.tested[c.local] = c
         plan.whens[c.local] = whens[c.local]
         plan.guards[c.local] = ast.unparse(found[0])      # its names the class's: `_tested_params`
