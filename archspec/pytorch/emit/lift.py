@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
@@ -500,7 +501,7 @@ def integral(e: ast.AST) -> bool:
     return isinstance(e, ast.Name) or isinstance(e, ast.Constant) and type(e.value) is int
 
 
-def _when_passed(at: Scope, names: set[str]) -> set[str]:
+def _when_passed(at: Scope, names: AbstractSet[str]) -> set[str]:
     """The names the expressions read that the caller passes to the parameters among `names` that
     block `at`'s children's `when:` read (`Scope.node_whens`): the class writes those arguments
     (`DenseBlock(..., bn_size=bn_size)`), and `vary` tries them where the test turns (`Lifter.turns`)."""
