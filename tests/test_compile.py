@@ -135,7 +135,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "DenseBlock(num_features, num_layers, growth)" in text      # the top's loop
+    assert "DenseBlock(num_features, num_layers, growth, bn_size=bn_size)" in text      # the top's loop
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()

@@ -822,12 +822,6 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 # The findings left (issue 22), each spec's exactly: what the emitter cannot yet write as
 # torchvision would. A finding not listed fails the test; so does a listed one once it is gone.
 KNOWN: dict[str, list[str]] = {
-    # the dense layer's 1x1 conv is built `when: ${bn_size > 0}`, which its class does not test: the
-    # top takes no bn_size (DenseNet_CIFAR(bottleneck=0) built it still; emit/vary.py's `_turns`)
-    **{name: ["top-missing: %s does not take the spec's bn_size (default 4)" % cls] for name, cls in (
-        ("densenet121", "DenseNet121"), ("densenet161", "DenseNet161"), ("densenet169", "DenseNet169"),
-        ("densenet201", "DenseNet201"), ("densenet264", "DenseNet264"))},
-    'densenet_cifar': ["top-missing: DenseNetCIFAR does not take the spec's bottleneck (default 4)"],
     # the last tree's root concatenates its parent's bottom too, whose width the class takes as a
     # whole (timm's DlaTree takes it as `root_dim`): the class at other widths, so the top takes channels
     'dla34': ["ctor-param: LastTree(root_in_channels): not a parameter of 'last_tree'"],

@@ -22,21 +22,22 @@ from archspec.pytorch.emit.widthexpr import TopWidths
 # The fast lane keeps DPN's (widths through the top's `let:`) and ResNeSt's; the others build big
 # classes on the meta device 2.5 s each (CI runs them: slow)
 CASES = [
-    # torchvision's DenseNet(growth_rate, num_init_features, block_config: `blocks`, emit/blockloop.py);
-    # not bn_size (DenseNet-CIFAR's bottleneck): its 0 drops the 1x1 conv (`when:`), which the
-    # dense layer's class does not test, so `vary` refutes it (tried at 0) and the top writes 4
-    pytest.param("densenet121", {"stem": 24, "growth": 12, "blocks": [2, 3, 4, 2]},
+    # torchvision's DenseNet(growth_rate, bn_size, num_init_features, block_config: `blocks`,
+    # emit/blockloop.py): the bottleneck's width bn_size * growth, 2, 8 and 3 here, and 0, where the
+    # spec drops the 1x1 conv (`when: ${bn_size > 0}`), which the dense layer's class tests
+    pytest.param("densenet121", {"stem": 24, "growth": 12, "bn_size": 2, "blocks": [2, 3, 4, 2]},
                  marks=pytest.mark.slow, id="densenet121"),
-    pytest.param("densenet121", {"stem": 64, "growth": 32, "blocks": [1, 1, 1, 1]},
+    pytest.param("densenet121", {"stem": 64, "growth": 32, "bn_size": 8, "blocks": [1, 1, 1, 1]},
                  marks=pytest.mark.slow, id="densenet121-bn8"),
-    pytest.param("densenet161", {"stem": 50, "growth": 7, "blocks": [3, 1, 2, 5]},
-                 marks=pytest.mark.slow, id="densenet161"),
-    pytest.param("densenet264", {"stem": 33, "growth": 5, "blocks": [2, 2, 3, 3]},
+    pytest.param("densenet161", {"stem": 50, "growth": 7, "bn_size": 0, "blocks": [3, 1, 2, 5]},
+                 marks=pytest.mark.slow, id="densenet161-bn0"),
+    pytest.param("densenet264", {"stem": 33, "growth": 5, "bn_size": 3, "blocks": [2, 2, 3, 3]},
                  marks=pytest.mark.slow, id="densenet264"),
-    # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice)
-    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "compression": 1.0},
+    # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice);
+    # bottleneck 0: plain DenseNet, (depth - 4) // 3 layers a block, each without its 1x1 conv
+    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 0, "compression": 1.0},
                  marks=pytest.mark.slow, id="densenet_cifar"),
-    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "compression": 0.3},
+    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "bottleneck": 2, "compression": 0.3},
                  marks=pytest.mark.slow, id="densenet_cifar-0.3"),
     # k_r: through the top's `let:` widths; depths and incs: timm's loop over the stages, the width carried
     pytest.param("dpn68", {"stem": 16, "k_r": 96, "depths": [2, 1, 5, 2], "incs": [8, 24, 16, 40]}, id="dpn68"),
@@ -263,7 +264,7 @@ def test_resnest_takes_its_stem_width_and_layers():
 def test_a_spec_from_no_file_takes_no_width(tmp_path):
     """vary reloads the spec from its file; a graph with none keeps its widths as numbers."""
     g = analyze(str(SPECS / "densenet121.yaml"))
-    assert "def __init__(self, num_classes=1000, stem=64, growth=32, blocks=(6, 12, 24, 16)):" in emit(g)
+    assert "def __init__(self, num_classes=1000, stem=64, growth=32, bn_size=4, blocks=(6, 12, 24, 16)):" in emit(g)
     g.meta.file = None
     assert "def __init__(self, num_classes=1000):" in emit(g)
 
@@ -614,10 +615,10 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     its stem's as the spec's choice; the source whitelist admits those forms, no other call or
     test."""
     text = _source("densenet_cifar")
-    # not the bottleneck: at 0 the layers are (depth - 4) // 3, each without its 1x1 conv (`vary`)
-    assert "    def __init__(self, num_classes=10, compression=0.5, growth=12, depth=100):\n" in text
-    assert "        num_layers = (depth - 4) // 6\n" in text         # named after what they hold, as torchvision's
-    assert "        num_features = 2 * growth if compression < 1 else 16\n" in text     # (4 > 0 decided)
+    # and the bottleneck: at 0 the layers are (depth - 4) // 3, each without its 1x1 conv (`vary`)
+    assert "    def __init__(self, num_classes=10, bottleneck=4, compression=0.5, growth=12, depth=100):\n" in text
+    assert "        num_layers = (depth - 4) // (6 if bottleneck else 3)\n" in text    # named after what they hold
+    assert "        num_features = 2 * growth if bottleneck > 0 and compression < 1 else 16\n" in text
     assert "        num_features_1 = int((num_features + num_layers * growth) * compression)\n" in text
     assert text.count("compression=compression)") == 2        # the top passes its compression on
     check_generated_source(text)

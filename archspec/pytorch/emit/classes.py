@@ -47,6 +47,8 @@ class ClassPlan:
     #                                  where it is, built under that let's test (`ctorparams._build_tested`),
     #                                  or under the block's flag (`ctorparams._build_flagged`)
     flagged: set[str] = field(default_factory=set)          # of `tested`, those under a flag
+    whens: dict[str, str] = field(default_factory=dict)     # of `tested`, those under the block's own `when:`
+    #                                  -> that `when:` as the spec writes it (`ctorparams._build_when`)
     decided: dict[str, str] = field(default_factory=dict)   # those `let:` values: the class decides them itself
     #                                  -> the child built under its test (`guards`), which a flag reads too,
     #                                  or a functional child there where it holds (`own_tests`)

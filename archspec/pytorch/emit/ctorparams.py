@@ -373,6 +373,7 @@ def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
             plan.built.append(local)
     _build_tested(planner, plan)
     _build_flagged(planner, plan, values)
+    _build_when(planner, plan)
 
 
 def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
@@ -423,6 +424,39 @@ def _build_flagged(planner: ClassPlanner, plan: ClassPlan, values: dict[str, tup
         plan.tested[local] = child
         plan.flagged.add(local)
         plan.guards[local] = f"not {says[0][0]}" if says[0][1] else says[0][0]
+
+
+def _build_when(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """An op child of one input that every instance has, under its block's own `when:` of the
+    block's int parameters (the dense layer's bottleneck, `when: ${bn_size > 0}`, `Scope.node_whens`):
+    the class builds it under that test (`ClassPlan.tested`, `self.conv1 = nn.Conv2d(...) if
+    bn_size > 0 else None`), its input standing for it where it is absent, as the spec's `when:`
+    drops it, so that a caller may pass the parameter at a value that drops it; the widths it
+    sets are written as choices of the test (`specexpr.Widths`: `bn_size * growth if bn_size > 0
+    else in_channels`). Not in a union of structures (`alternatives`), nor where some lack it, nor
+    where the block passes a parameter the test reads on to a block it makes."""
+    rep = plan.rep
+    whens = rep.scope.node_whens if rep.scope is not None and plan.union is None else {}
+    if not whens or plan.instances[0] is not rep or any(sn.scope is None or sn.scope.node_whens != whens
+                                                         for sn in plan.instances):
+        return
+    there = (True,) * len(plan.instances)
+    taken = {*plan.optional, *plan.built, *plan.tested, *plan.guards, *plan.absent}
+    passed = {n for c in own_children(rep) if c.subscope is not None and c.sub.scope is not None
+              for text in c.sub.scope.arg_exprs.values() for n in _WORD.findall(text)}
+    for c in own_children(rep):
+        if (c.local not in whens or c.node is None or not c.module or c.local in taken
+                or not c.local.isidentifier() or len(c.inputs) != 1):
+            continue
+        found = let_test(planner.tree.graph, plan.instances, whens[c.local], there)
+        if found is None or IN_CHANNELS in found[1] or set(found[1]) & passed:
+            continue            # (a parameter it passes on too, a stage's `blocks`: its child's count may be a number)
+        plan.tested[c.local] = c
+        plan.whens[c.local] = whens[c.local]
+        plan.guards[c.local] = ast.unparse(found[0])      # its names the class's: `_tested_params`
+        ref = c.inputs[0]
+        plan.absent[c.local] = f"<in {rep.inputs.index(ref)}>" if ref in rep.inputs else (
+            ref[len(rep.path) + 1:] if rep.path else ref)
 
 
 def _from_params(planner: ClassPlanner, plan: ClassPlan, child: Child) -> bool:

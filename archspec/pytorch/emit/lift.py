@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
@@ -71,10 +72,9 @@ def constant(v: Any) -> ast.expr:
 
 class Lifter:
     """Carries expressions of the blocks inside one instance of a class (`own`: its scope, None for
-    the top's or a group's) up to it. `name` writes one of the class's own names (raising
-    Unliftable where it has none); `folded` gets the spec parameters written as numbers, `used`
-    the (block, argument) and (node, attribute) whose expressions were written, `index` the step
-    index read, (name, value)."""
+    the top's or a group's) up to it. `name` writes one of the class's own names (raising Unliftable
+    where it has none); `folded` gets the spec parameters written as numbers, `used` the (block,
+    argument) and (node, attribute) whose expressions were written, `index` the step index read."""
 
     def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
                  channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False,
@@ -85,6 +85,7 @@ class Lifter:
         self.folded, self.used = set[str](), set[tuple[str, str]]()
         self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
         self.valued: set[str] = set()     # of `folded`, those an expression written reads
+        self.turns: set[str] = set()      # the class's names a block it makes passes to a test of its children
         self.index: tuple[str, int] | None = None
         self._step: Scope | None = None            # the block whose step's index stays a name
         # a width's expression (`widthexpr`): `input.channels` as the width of the tensor it names (the
@@ -94,8 +95,7 @@ class Lifter:
         self.items: Callable[[str], ast.expr] | None = None     # a tuple's name the class has (`_as_tuple`)
 
     def argument(self, b: Scope, arg: str, step: bool) -> ast.expr:
-        """Block instance b's argument `arg`, as the class writes it (b's step index a name,
-        where `step`)."""
+        """Block instance b's argument `arg`, as the class writes it (b's step index a name where `step`)."""
         self._structures(b.path)
         self._step = b if step else None
         return self._name(arg, b, False)
@@ -300,6 +300,7 @@ class Lifter:
                 if ((n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs)
                         and n not in counted):
                     self._deps(n, at, False)
+            self.turns |= _when_passed(at, reads - tested(at)) if passed else set()
             at, below = self._block(at.path), at
         self._shaping(valued)
 
@@ -526,6 +527,14 @@ def integral(e: ast.AST) -> bool:
     if isinstance(e, ast.UnaryOp):
         return isinstance(e.op, ast.USub) and integral(e.operand)
     return isinstance(e, ast.Name) or isinstance(e, ast.Constant) and type(e.value) is int
+
+
+def _when_passed(at: Scope, names: AbstractSet[str]) -> set[str]:
+    """The names the expressions read that the caller passes to the parameters among `names` that
+    block `at`'s children's `when:` read (`Scope.node_whens`): the class writes those arguments
+    (`DenseBlock(..., bn_size=bn_size)`), and `vary` tries them where the test turns (`Lifter.turns`)."""
+    whens = set().union(*(_names(parse(t)) for t in at.node_whens.values()))
+    return set().union(*(_names(parse(at.arg_exprs[n])) for n in names & whens if n in at.arg_exprs))
 
 
 def _names(tree: ast.AST) -> set[str]:

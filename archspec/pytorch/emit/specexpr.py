@@ -103,6 +103,7 @@ class Widths:
     def __init__(self, g: Graph, sn: ScopeNode) -> None:
         self.g, self.sn = g, sn
         self._sub_scopes: dict[str, ScopeNode] | None = None
+        self.whens: dict[str, str] = {}     # its own children built under their `when:` (`ClassPlan.whens`)
 
     def of(self, ref: str | None, own: bool = False) -> Iterator[str]:
         """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
@@ -124,13 +125,23 @@ class Widths:
                     return
                 continue
             if "out" in n.exprs:
-                yield n.exprs["out"]
+                yield self._when(n, n.exprs["out"])
             elif n.op.name in ("concat", "slice"):
                 yield from self._joined(n, own)
                 return
             if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
                 return
             ref = n.inputs[0] if n.inputs else None
+
+    def _when(self, n: Node, text: str) -> str:
+        """A width set by a child the class builds under its `when:` (`ClassPlan.whens`), as the
+        choice of that test: its own where it is there, else what stands for it, its input's
+        (`bn_size * growth if bn_size > 0 else input.channels`); else `text` as it is."""
+        test = self.whens.get(n.name[len(self.sn.path) + 1:] if self.sn.path else n.name)
+        if test is None or parent(n.name) != self.sn.path or not n.inputs:
+            return text
+        other = "input.channels" if self.from_input(n.inputs[0]) else next(self.of(n.inputs[0]), None)
+        return text if other is None else WidthText(f"({text}) if ({test}) else ({other})")
 
     def _joined(self, n: Node, own: bool = False) -> Iterator[str]:
         """A concat's width as the sum of its inputs' (`follows`: a concat along the channels), a
@@ -599,8 +610,10 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     assert first is not None
     has_in = all(len(sn.inputs) == 1 for sn in plan.instances) and "in_channels" in dict(namer.columns())
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
-    return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
-                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
+    out = SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
+                    set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
+    out.widths.whens = plan.whens
+    return out
 
 
 def _item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:

@@ -39,9 +39,9 @@ IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # 
 OUT_WIDTH = ("out_channels", "out_features")                                  # the width its `out` sets
 
 class WidthText(str):
-    """A width's expression as `TopWidths` writes it: its choices and floors are the spec's
-    (`SpecExprs` writes those only in such a text: a block's argument keeps the choice decided,
-    as the widths that follow it read it)."""
+    """A width's expression as `TopWidths` writes it (or a block's argument, a repeat's count:
+    `argument`): its choices and floors are the spec's (`SpecExprs` writes those only in such a
+    text)."""
 
 
 Keys = tuple[str, str] | frozenset[tuple[str, str]] | None    # the expressions a written number writes
@@ -136,7 +136,7 @@ class TopWidths:
         names (`2 * growth if bottleneck > 0 and compression < 1 else 16`, `int(w * compression)`),
         else, where a sum of products does not hold them (a quotient by a choice), as numbers."""
         for choices in (True, False):
-            lifter = self._lifter(choices)
+            lifter = self._lifter(choices, floats=True)
             try:
                 poly = _poly(lifter.attribute(n, "out", False))
             except Unliftable:
@@ -148,36 +148,43 @@ class TopWidths:
             return poly
         raise Unliftable
 
-    def _lifter(self, choices: bool | None = None) -> Lifter:
-        """A Lifter to the top's names (floats too where `choices` is given: a width's floor or
-        test), an item of a tuple of ints it takes by its index (DLA's `channels[2]`)."""
-        name = top_name(self.g, floats=choices is not None)
-        lifter = Lifter(self.g, None, name, self._channels, bool(choices), self.decided)
+    def _lifter(self, choices: bool, floats: bool) -> Lifter:
+        """A Lifter to the top's names (floats too where `floats`: a width's floor or test), an
+        item of a tuple of ints it takes by its index (DLA's `channels[2]`)."""
+        lifter = Lifter(self.g, None, top_name(self.g, floats=floats), self._channels, choices, self.decided)
         lifter.items = top_tuple(self.g, self.table)
         return lifter
 
     def argument(self, path: str, arg: str) -> str:
         """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
-        `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
-        lifter = self._lifter()
+        `layers: ${(depth - 4) // (6 if bottleneck else 3)}`, its choice with names where it holds)."""
         outer, self._now = self._now, set()
         try:
-            tree = lifter.argument(self.g.scopes[path], arg, False)
+            for choices in (True, False)[0 if self._counted(path, arg) else 1:]:    # a count's choices with names
+                lifter = self._lifter(choices, floats=False)
+                try:
+                    tree = lifter.argument(self.g.scopes[path], arg, False)
+                except Unliftable:
+                    if choices:
+                        continue
+                    raise
+                break
             self._fold(lifter)
             self.folded |= self._now
         finally:
             self._now = outer
         try:
-            return ast.unparse(_expr(_poly(tree)))     # collected: DPN's `k_r * 256 // 64`, `4 * k_r`
+            return WidthText(ast.unparse(_expr(_poly(tree))))     # collected: DPN's `k_r * 256 // 64`, `4 * k_r`
         except Unliftable:
-            return ast.unparse(tree)
+            return WidthText(ast.unparse(tree))
 
     def _fold(self, lifter: Lifter) -> None:
         """What the lifter wrote as numbers, for the width being made (`_now`): a structure
         between's reads apart (`shaped`), which the top class may take where `vary` finds that the
-        spec built at another value has the same structure."""
+        spec built at another value has the same structure; and what a block the top makes passes
+        to its children's `when:` (`Lifter.turns`), which `vary` tries where the test turns too."""
         self._now |= lifter.valued
-        self.shaped |= lifter.shaped - lifter.valued
+        self.shaped |= lifter.shaped - lifter.valued | lifter.turns
 
     def _carried(self, n: Node) -> Poly | None:
         """The width of a concat that ends a repeat carried by concatenation (DenseNet's dense
@@ -200,9 +207,8 @@ class TopWidths:
                 return None
             outs.append(at.inputs[1])
             start, at = at.inputs[0], self.g.nodes.get(at.inputs[0])
-        lifter = Lifter(self.g, None, top_name(self.g), self._channels, decided=self.decided)
         try:
-            count = lifter.count(last)
+            lifter, count = self._count(last)
             widths = [self._read(o) for o in outs]
             if not any(isinstance(x, ast.Name) for x in ast.walk(count)) or any(w != widths[0] for w in widths):
                 return None
@@ -211,6 +217,25 @@ class TopWidths:
             return None
         self._fold(lifter)
         return out
+
+    def _counted(self, path: str, arg: str) -> bool:
+        """The block instance's argument is the count of a repeat of its own (the dense block's
+        `layers`), which `_count` writes with its choices: other arguments keep theirs decided."""
+        return any(s.count is not None and parent(s.path) == path and any(
+            isinstance(n, ast.Name) and n.id == arg for n in ast.walk(parse(s.count))) for s in self.g.scopes.values())
+
+    def _count(self, step: Scope) -> tuple[Lifter, ast.expr]:
+        """The count of the repeat `step` is a step of, carried up, its choices written with names
+        where they hold (DenseNet-CIFAR's `(depth - 4) // (6 if bottleneck else 3)`), as `argument`
+        writes the block's argument that gives it; else decided."""
+        for choices in (True, False):
+            lifter = Lifter(self.g, None, top_name(self.g), self._channels, choices, self.decided)
+            try:
+                return lifter, lifter.count(step)
+            except Unliftable:
+                if not choices:
+                    raise
+        raise Unliftable
 
     def _step_of(self, ref: str) -> Scope | None:
         """The block that is a step of a counted repeat and whose output `ref` is."""
