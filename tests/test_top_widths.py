@@ -356,12 +356,11 @@ def test_the_integer_quotient_is_the_interpreter_s_float_floor_within_the_bound(
 
 
 def test_a_width_follows_an_op_only_as_its_shape_rule_says(spec_file):
-    """A flatten of 2 x 2 positions gives 4 values a channel: not the channels' width. The top
-    class then takes no `w`: the classifier's input width, 64, would not follow it."""
+    """A flatten of 2 x 2 positions gives 4 values a channel: 4 times the channels' width
+    (`widthexpr.spread`, by the op's shape rule at three widths), not the channels' width."""
     g, t = _widths(spec_file)
     assert t.of("pool") == "(2 * w + 1) // 2"
-    with pytest.raises(Unliftable):
-        t.of("flatten")
+    assert t.of("flatten") == "4 * ((2 * w + 1) // 2)"
     text = emit(g)
     assert "def __init__(self, num_classes=10):" in text and "nn.Linear(64, num_classes)" in text
 

@@ -619,8 +619,9 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
 def _item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:
     """`name[k]`, k an int constant, as an item of a list of ints the class reads whole, taken as a
     tuple (DLA's `channels[2]`, ZFNet's `conv3_5[2]`, as ResNet's `layers`), or as its value where
-    a block's class writes the list as its value; None where the node is no such item."""
-    if (item := item_of(node)) is None:
+    the class writes the list as its value; None where the node is no such item, or the class is
+    a block's (a block's list parameter is no tuple its class takes: HRNet's exchange's `c`)."""
+    if (item := item_of(node)) is None or not spec.top:
         return None
     name, k = item
     v, constant = spec.instances[0].env.get(name), spec.constants.get(name)
@@ -629,7 +630,8 @@ def _item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...])
     if name_problem(name) is not None or not isinstance(v, (list, tuple)) or k >= len(v) or type(v[k]) is not int:
         raise Unwritable
     spec._read(name, reads, within)
-    reads.spec[name] = as_tuple(reads.spec[name])
+    if name in reads.spec:          # a spec parameter's default: a tuple, as ResNet's `layers`
+        reads.spec[name] = as_tuple(reads.spec[name])
     return ast.Subscript(ast.Name(name), ast.Constant(k), ast.Load())
 
 
