@@ -4,9 +4,10 @@ Generic: it reads each file's syntax tree beside the spec's own names (its `name
 parameters, each block's parameters as the graph binds them), never a list of specs or of
 expected names, so a spec added later is reviewed alike. The kinds of finding:
 
-- class-name: a block's class not named after the block (numbered, `Module2`), a group's class
-  not after the block it is part of and the group (`Attn`, where timm writes SKNet's
-  `SelectiveKernelAttn`), the top class not after the spec's `name:` (a title such as
+- class-name: a block's class not named after the block (numbered, `Module2`), a group of nodes
+  hoisted into a class (docstring "Group: ..."), which only its node names where timm writes
+  SKNet's attention as a module of its own, `SelectiveKernelAttn` (a block of the spec names its
+  class and its parameters), the top class not after the spec's `name:` (a title such as
   `GoogLeNetAsTorchvisionBuildsIt`);
 - ctor-param: a constructor parameter of a block's class that is none of the block's own
   parameters or `let:` values, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
@@ -640,14 +641,17 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         base, allowed = spec_name, set(params)
     else:
         assert doc is not None
-        # a group: its block's name and its own (timm's SelectiveKernelAttn)
+        # a group (a finding itself, below): its ctor-params read against its block's and its own
         base = doc[1] if doc[0] == "Block" else "_".join(
             filter(None, [(owner or {}).get(doc[1], ""), doc[1].split(".")[-1]]))
         allowed = block_params.get(doc[1], set()) if doc[0] == "Block" else \
             set(params) | block_params.get((owner or {}).get(doc[1], ""), set())     # a group: its block's too
         allowed |= {"in_channels", "out_channels"} | optional | {f"{p}_step" for p in allowed}
         allowed |= {"num_classes"} & set(params)      # a side head's classifier (torchvision's InceptionAux)
-    if not (_key(cls.name) == _key(base) if is_top else _named_after(cls.name, base)):
+    if doc and doc[0] == "Group":
+        out.append(f"class-name: {cls.name}: a group of nodes hoisted into a class, named after its node, "
+                   f"not after a block ({doc[1]})")
+    elif not (_key(cls.name) == _key(base) if is_top else _named_after(cls.name, base)):
         out.append(f"class-name: {cls.name}: not named after {base!r}")
     spec_knobs = {n for n in names if n in params and n in defaults and defaults[n] == params[n]}   # base_width=26
     out += [f"ctor-param: {cls.name}({n}): not a parameter of {base!r}" for n in names
@@ -1064,7 +1068,8 @@ Model = GoogLeNetAsTorchvisionBuildsIt
              + _calls(classes) + _spec_defaults(classes, {"module": {"stride": 1}}))
     kinds = [f.split(":")[0] for f in found]
     assert kinds == ["class-name", "ctor-param", "derived-literal", "literal", "camel-local", "local-name",
-                     "cat-generic", "cat-generic", "local-name", "group-class", "class-name", "top-params", "literal",
+                     "cat-generic", "cat-generic", "local-name", "class-name", "group-class", "class-name",
+                     "top-params", "literal",
                      *["call-keywords"] * 4, "default-missing"]
     assert "128 is growth * bn_size" in found[2]
     assert "out_1 is numbered" in found[5] and "torch.stack" in found[7]
@@ -1347,7 +1352,8 @@ class ShortcutA(nn.Module):
 
 def test_a_group_that_does_more_than_chain_is_no_finding():
     """A group whose forward reads a child's input twice, or calls its children out of their
-    order, is a class in torchvision too."""
+    order, is a class in torchvision too: no group-class finding (its class-name finding says a
+    block of the spec should name it)."""
     src = '''
 class Stem(nn.Module):
     """Group: stem."""
@@ -1369,7 +1375,9 @@ class Head(nn.Module):
         return x
 '''
     for cls in (n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)):
-        assert _review_class(cls, False, "net", {}, {}, {}) == []
+        assert _review_class(cls, False, "net", {}, {}, {}) == [
+            f"class-name: {cls.name}: a group of nodes hoisted into a class, named after its node, not after a "
+            f"block ({cls.name.lower()})"]
 
 
 # blocks written as several classes (issue 22: torchvision writes one, with flags): how many, and
