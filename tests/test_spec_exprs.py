@@ -524,3 +524,42 @@ def test_a_drop_path_whose_rate_is_no_block_parameter_stays_an_argument(spec_fil
     source = emit(archspec.analyze(path))
     assert "sd=None" in source and "        self.sd = sd\n" in source and "sd=StochasticDepth(" in source
     assert _rate_mismatches(load_source(source, "net").Model(), archspec.analyze(path)) == []
+
+
+BLOCK_INPUT = """archspec: 1
+input: [3, 16, 16]
+blocks:
+  gate:
+    params: {w: int}
+    nodes:
+      - fc: {op: conv, out: "${w}", k: 1}
+  unit:
+    params: {out: int}
+    nodes:
+      - conv1: {op: conv, out: "${out}", k: 1}
+      - tail:
+          seq:
+            - {op: conv, out: "${out}", k: 3, pad: 1}
+            - {use: gate, w: "${max(1, block_input.channels // 2)}"}
+nodes:
+  - stem: {op: conv, out: 16, k: 1}
+  - a: {use: unit, out: 16}
+  - mid: {op: conv, out: 24, k: 1}
+  - b: {use: unit, out: 24}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: 10}
+"""
+
+
+def test_block_input_is_the_class_s_input_only_where_its_list_is_fed_by_it(spec_file):
+    """`block_input` in a list inside a block is that list's input (here conv1's output, `out`
+    wide), not the block's: the gate's width is not written as `max(1, in_channels // 2)`, which
+    the instances fit (each unit keeps its width) but another input width would not. MBConv's
+    squeeze, in a list the block's input feeds, is (test_top_widths)."""
+    path = spec_file(BLOCK_INPUT)
+    src = emit(archspec.analyze(path))
+    check_generated_source(src)
+    assert "Gate(out, max(1, in_channels // 2))" not in src and "class Unit" in src
+    model = load_source(src).Model()
+    assert _shapes(model) == archspec.analyze(path).state_dict_shapes()
