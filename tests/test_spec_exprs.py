@@ -110,18 +110,23 @@ nodes:
 
 
 def test_what_is_not_plain_arithmetic_of_the_class_s_names_stays_a_number(spec_file):
-    """`max()` and a repeat's `i` are not written; plain arithmetic of parameters and lets is.
-    The spec's `mult` is written as its value: the repeat's first conv takes its input width as a
-    number (`b`'s output, not written), which a class taking `mult` could not vary with it. Either
-    way the module is the graph's."""
+    """A repeat's `i` is not written; plain arithmetic of parameters and lets is, and `max()` of
+    two such (`max(c, 4)`, which the instances' `c` alone would fit where c is 4 or more). The
+    repeat's second conv takes the first's width, `c`, not `b`'s: the first sets its width, equal
+    to its input's at the spec's values only. The module is the graph's, and so is the class built
+    with c = 2, where `max(c, 4)` is 4 and `c` is not."""
     g = archspec.analyze(spec_file(NET))
     source = emit(g)
     init = ast.unparse(_init(source, "Unit"))
     assert "wide = c * 2" in init and "self.a = nn.Conv2d(in_channels, wide, 1)" in init
     assert "self.d = nn.Conv2d(c + 1, c, 1)" in init
-    assert "max(" not in init and "+ i" not in init
+    assert "self.b = nn.Conv2d(wide, max(c, 4), 1)" in init and "+ i" not in init
+    assert "nn.Conv2d(max(c, 4), c, 1)" in init and "nn.Conv2d(c, c + 1, 1)" in init
     model = load_source(source, "net").Model()
     assert _shapes(model) == {k: tuple(v) for k, v in g.state_dict_shapes().items()}
+    narrow = archspec.analyze(spec_file(NET.replace("u1: {use: unit, c: 8}", "u1: {use: unit, c: 2}")))
+    unit = _shapes(type(model.u1)(8, 2))
+    assert unit == {k[3:]: tuple(v) for k, v in narrow.state_dict_shapes().items() if k.startswith("u1.")}
 
 
 def _knobs(source: str, spec_params: dict) -> dict[str, list[str]]:

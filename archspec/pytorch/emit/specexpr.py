@@ -127,8 +127,9 @@ class Widths:
                 if ref is None:
                     return
                 continue
-            if "out" in n.exprs:
+            if "out" in n.exprs:              # a width the node sets: its input's, where equal, by chance
                 yield self._when(n, n.exprs["out"])
+                return
             elif n.op.name in ("concat", "slice"):
                 yield from self._joined(n, own)
                 return
@@ -345,10 +346,7 @@ class SpecExprs:
                           *argument_of(self.tracked, child, arg), *((None, t) for t in _made_width(self, sub, arg))])
         else:
             return None
-        own_input = self.widths.block_input_own(child)
-        for key, text in texts:
-            if "block_input" in _names_in(text) and not own_input:
-                continue                # the input of a list inside the class: not its own
+        for key, text in _fed(texts, self.widths.block_input_own(child)):
             if self._gives(text, column, index):
                 try:
                     out = self._write(text, index)
@@ -426,13 +424,11 @@ class SpecExprs:
             return ast.Constant(index[node.id])
         if isinstance(node, ast.IfExp) and _word_test(self, node.test, reads, within):
             return _word_choice(node, lambda e: self._rewrite(e, reads, within, index))
-        if (bound := _bound(node, lambda e: self._rewrite(e, reads, within, index))) is not None:
-            return bound                 # MBConv's squeeze, `max(1, in_channels // 4)`
         if self.choosing and isinstance(node, (ast.IfExp, ast.Compare, ast.BoolOp, ast.Call, ast.UnaryOp)):
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
         floored = _floor(node, lambda e: self._rewrite(e, reads, within, index))
-        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)` of its names
+        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)`; a `max(...)`
             return floored
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                 and node.value.id in ("input", "block_input") and node.attr == "channels" and self.has_in):
@@ -518,7 +514,11 @@ def _unread(widths: Widths, key: tuple[str, str]) -> bool:
 
 def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
     """`floor(a * b)` as `int(a * b)`, each factor as `part` writes it (None where the node is no
-    such floor): the same float product with its fraction dropped, a width at or above 0."""
+    such floor, nor a bound, `_bound`): the same float product with its fraction dropped, a width
+    at or above 0."""
+    bound = _bound(node, part)
+    if bound is not None:
+        return bound
     product = floor_of_product(node)
     if product is None:
         return None
@@ -526,6 +526,12 @@ def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | Non
         return floored_names(ast.BinOp(part(product.left), ast.Mult(), part(product.right)))
     except Unliftable:
         raise Unwritable from None       # a factor that is a number: as numbers are
+
+
+def _fed(texts: Iterator[tuple[Keys, str]], own_input: bool) -> Iterator[tuple[Keys, str]]:
+    """The texts, those reading `block_input` only where it is the class's input (`own_input`,
+    `Widths.block_input_own`): not a list's inside the class, which another tensor feeds."""
+    return ((key, text) for key, text in texts if own_input or "block_input" not in _names_in(text))
 
 
 def _bound(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
