@@ -60,7 +60,7 @@ import sys
 
 IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import nn"]
 ORDERED = "from collections import OrderedDict"      # first, where an nn.Sequential names its children
-GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min",   # max/min: a floored width
+GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min",   # max/min: a bounded width (`call`)
            "int"}                       # int: a floor of a product (`int(w * compression)`, a block's too)
 COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
@@ -423,6 +423,9 @@ class _Checker:
         if isinstance(f, ast.Name) and f.id == "isinstance":
             if len(node.args) != 2 or node.keywords or not isinstance(node.args[0], ast.Name):
                 _fail(node, "isinstance other than isinstance(m, <classes>)")
+        if isinstance(f, ast.Name) and f.id in ("max", "min"):
+            if not (len(node.args) == 2 and not node.keywords and all(map(_arithmetic, node.args))):
+                _fail(node, "max/min other than of two integer widths (`max(1, in_channels // 4)`)")
         if isinstance(f, ast.Name) and f.id == "_probe":
             if len(node.args) != 3 or node.keywords or not isinstance(node.args[0], ast.Name) \
                     or node.args[0].id != "self":

@@ -277,6 +277,24 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
             check_generated_source(mutant)
 
 
+def test_a_bounded_width_admits_only_max_or_min_of_two_widths(built):
+    """EfficientNet-B0's squeeze, the spec's `max(1, block_input.channels // 4)` written as
+    `max(1, in_channels // 4)` (emit/specexpr.py `_bound`), passes; a bound of other than two
+    integer widths (one, three, starred, a keyword, a float, a generator, a call) is refused."""
+    text = built["efficientnet_b0"][1].read_text()
+    se = "SqueezeExcitation(hidden, max(1, in_channels // 4))"
+    assert se in text
+    check_generated_source(text)
+    _edits_refused(text, [(se, se.replace("max(1, in_channels // 4)", "max(in_channels // 4)")),
+                          (se, se.replace("max(1, ", "max(1, 2, ")),
+                          (se, se.replace("max(1, in_channels // 4)", "max(*[1, in_channels // 4])")),
+                          (se, se.replace("// 4)", "// 4, key=abs)")),
+                          (se, se.replace("max(1, ", "max(1.5, ")),
+                          (se, se.replace("max(1, in_channels // 4)", "max(x for x in (1, in_channels))")),
+                          (se, se.replace("max(1, ", "max(len(dir()), ")),
+                          (se, se.replace("max(1, ", "min(dir(), "))])
+
+
 def test_a_staged_row_loop_admits_only_its_own_shapes(built):
     """EfficientNet-B0's features as torchvision's, a row loop whose rows are each an nn.Sequential
     (`stage = []` ... `layers.append(nn.Sequential(*stage))`) and whose blocks take a drop-path rate

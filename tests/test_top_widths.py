@@ -1268,3 +1268,25 @@ def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     assert floor is not None and floor.after == "int(num_features * compression)"      # Transition's compression
     assert block_loop(members(), slots, {"t1": "int((stem + 6 * growth) * compression)"}, {**env, "compression": 0.4}) \
         is None
+
+
+def test_efficientnet_b0_s_squeeze_is_the_spec_s_max_at_a_narrow_input():
+    """MBConv's squeeze width is the spec's `max(1, block_input.channels // 4)` (torchvision's
+    `max(1, cnf.input_channels // 4)`): the class writes that, not `in_channels // 4`, which the
+    spec's widths (16 and up) alone fit and which makes a 0-wide squeeze where a block's input is
+    under 4 channels. Built with rows whose blocks take 2 and 3 channels in, it is the spec built
+    with them: the state_dict's shapes in order, the same outputs with the same weights."""
+    text = emit(analyze(str(SPECS / "efficientnet_b0.yaml")))
+    assert "SqueezeExcitation(hidden, max(1, in_channels // 4))" in text
+    check_generated_source(text)
+    cls = _model_class("efficientnet_b0")
+    rows = [[1, 3, 1, 8, 2, 1], [6, 3, 2, 2, 3, 2], [6, 5, 2, 3, 5, 1], [6, 3, 2, 5, 8, 1],
+            [6, 5, 1, 8, 8, 1], [6, 5, 2, 8, 12, 1], [6, 3, 1, 12, 16, 1]]
+    ours = cls(rows=tuple(tuple(r) for r in rows)).eval()
+    g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows)
+    assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items())
+    spec = archspec.compile(SPECS / "efficientnet_b0.yaml", rows=rows).eval()
+    spec.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(ours(x), spec(x))

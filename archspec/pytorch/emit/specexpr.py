@@ -32,7 +32,7 @@ from ...names import name_problem
 from ...ops.base import literal
 from .classnames import ParamNamer, as_tuple
 from .guard import WORD, guard_only, unguarded
-from .lift import Unliftable, bool_op, choice, floor_of_product, floored_names, item_of, known_test, lifted
+from .lift import Unliftable, bool_op, choice, floor_of_product, floored_names, integral, item_of, known_test, lifted
 from .lift import constant as lift_constant
 from .members import MISSING
 from .scopes import Child, ScopeNode, own_children
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 _DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
          ast.Mod: operator.mod}
 _OPERATORS = tuple(_DONE)
+_BOUNDS = {"max": max, "min": min}     # the spec's functions a width may bound itself by (`_bound`)
 _COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad",  # torch's: the spec's
            "fill_value": "init"}
@@ -79,7 +80,9 @@ class Instance:
                 self._env = self.top or {}
             else:
                 shape = self.g.shape_of(self.sn.inputs[0]) if self.sn.inputs else None
-                view = {"input": ShapeView(shape)} if shape is not None else {}
+                # (`block_input`: the block's input, as `input` is in its `let:`; a child's argument
+                # reads it only where that is the class's input, `Widths.block_input_own`)
+                view = {"input": ShapeView(shape), "block_input": ShapeView(shape)} if shape is not None else {}
                 self._env = {**s.spec_params, **s.args, **s.lets, **view}
         return self._env
 
@@ -124,8 +127,9 @@ class Widths:
                 if ref is None:
                     return
                 continue
-            if "out" in n.exprs:
+            if "out" in n.exprs:              # a width the node sets: its input's, where equal, by chance
                 yield self._when(n, n.exprs["out"])
+                return
             elif n.op.name in ("concat", "slice"):
                 yield from self._joined(n, own)
                 return
@@ -191,6 +195,16 @@ class Widths:
                 return s
             path = parent(path)
         return None
+
+    def block_input_own(self, child: Child) -> bool:
+        """`block_input` where the child is made is the class's one input: the child is the class's
+        own, or a member of an nn.Sequential that the class's input alone feeds (the expander's
+        `block_input` in a list is the list's own input)."""
+        at = parent(child.path)
+        if at == self.sn.path:
+            return True
+        seq = self.subs().get(at)
+        return seq is not None and seq.sequential and len(self.sn.inputs) == 1 and seq.inputs == self.sn.inputs
 
     def from_input(self, ref: str | None) -> bool:
         """The tensor has the class's input width: it is the input, or made from it by nodes that
@@ -332,7 +346,7 @@ class SpecExprs:
                           *argument_of(self.tracked, child, arg), *((None, t) for t in _made_width(self, sub, arg))])
         else:
             return None
-        for key, text in texts:
+        for key, text in _fed(texts, self.widths.block_input_own(child)):
             if self._gives(text, column, index):
                 try:
                     out = self._write(text, index)
@@ -414,10 +428,10 @@ class SpecExprs:
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
         floored = _floor(node, lambda e: self._rewrite(e, reads, within, index))
-        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)` of its names
+        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)`; a `max(...)`
             return floored
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
-                and node.attr == "channels" and self.has_in):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in ("input", "block_input") and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = _column(self.instances, "in_channels")
             return ast.Name("in_channels")
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
@@ -500,7 +514,11 @@ def _unread(widths: Widths, key: tuple[str, str]) -> bool:
 
 def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
     """`floor(a * b)` as `int(a * b)`, each factor as `part` writes it (None where the node is no
-    such floor): the same float product with its fraction dropped, a width at or above 0."""
+    such floor, nor a bound, `_bound`): the same float product with its fraction dropped, a width
+    at or above 0."""
+    bound = _bound(node, part)
+    if bound is not None:
+        return bound
     product = floor_of_product(node)
     if product is None:
         return None
@@ -508,6 +526,27 @@ def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | Non
         return floored_names(ast.BinOp(part(product.left), ast.Mult(), part(product.right)))
     except Unliftable:
         raise Unwritable from None       # a factor that is a number: as numbers are
+
+
+def _fed(texts: Iterator[tuple[Keys, str]], own_input: bool) -> Iterator[tuple[Keys, str]]:
+    """The texts, those reading `block_input` only where it is the class's input (`own_input`,
+    `Widths.block_input_own`): not a list's inside the class, which another tensor feeds."""
+    return ((key, text) for key, text in texts if own_input or "block_input" not in _names_in(text))
+
+
+def _bound(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
+    """`max(a, b)` / `min(a, b)` of int expressions, each as `part` writes it (Python's `max` and
+    `min` on ints are the interpreter's); of numbers alone, its value. None where the node is no
+    such call."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _BOUNDS
+            and len(node.args) == 2 and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args)):
+        return None
+    args = [part(a) for a in node.args]
+    if not all(map(integral, args)):
+        raise Unwritable             # (a float's, a choice's bound: not a width's)
+    if all(isinstance(a, ast.Constant) for a in args):
+        return ast.Constant(_BOUNDS[node.func.id](a.value for a in args))     # type: ignore[attr-defined]
+    return ast.Call(ast.Name(node.func.id), args, [])
 
 
 def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
