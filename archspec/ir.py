@@ -89,6 +89,7 @@ class Scope:
     when: str | None = None        # its block's own `when:`, where one whole `${...}` (`reduction > 0`)
     guard_reads: frozenset = frozenset()    # the names that `when:` alone of its structure reads
     reads_apart: dict = field(default_factory=dict)   # per `let:`, what its structure reads but through it alone
+    node_whens: dict = field(default_factory=dict)    # its own nodes' `when:` of its parameters alone, by name
     step: tuple | None = None      # (the repeat's location, i) where step i of a repeat in its list made it
 
 

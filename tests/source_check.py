@@ -60,7 +60,7 @@ import sys
 
 IMPORTS = ["import torch", "import torch.nn.functional as F", "from torch import nn"]
 ORDERED = "from collections import OrderedDict"      # first, where an nn.Sequential names its children
-GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min",   # max/min: a floored width
+GLOBALS = {"torch", "nn", "F", "super", "getattr", "isinstance", "max", "min",   # max/min: a bounded width (`call`)
            "int"}                       # int: a floor of a product (`int(w * compression)`, a block's too)
 COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ROOT_ATTRS = {"input_shape", "output_names", "loss_weights"}
@@ -265,8 +265,12 @@ class _Checker:
         self.lists: set[str] = set()       # __init__'s lists of members of an nn.Sequential (`layers`)
         self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
         self.stages: set[str] = set()      # a depth loop's index (`depth_loop`)
+        self.runs: set[str] = set()        # an item run's index (`item_run`)
+        self.dicts: set[str] = set()       # __init__'s OrderedDicts of named members (`layers = OrderedDict()`)
         self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
         #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
+        self.tables: set[str] = set()      # those with a tuple of such tuples (a row loop's `rows`): a width
+        #                                    reads an entry of the first or last row (`rows[0][3]`, `rows[-1][4]`)
 
     # expressions
     def expr(self, node, names: set[str]) -> None:
@@ -303,6 +307,8 @@ class _Checker:
                 and node.value.id in names and _dump(node.slice) == _dump(LAST)):     # a ladder's `outs[-1]`
             return
         if not self.forward and self._width_item(node):          # a depth loop's `dims[0]`, `dims[i + 1]`
+            return
+        if not self.forward and self._table_entry(node):         # a row loop's table's `rows[-1][4]`
             return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
             if not self._item(node, names):
@@ -370,14 +376,28 @@ class _Checker:
         _fail(node, f"{type(node).__name__} expression")
 
     def _width_item(self, node) -> bool:
-        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a depth loop
-        writes a width: by index 0 or -1 (the first, the last), or `[i + 1]`, i a depth loop's index."""
+        """__init__'s item of a tuple of ints the class takes (`self.tuples`) as a width: by a
+        constant index of 0 or more (DLA's `channels[2]`, emit/lift.py) or -1 (the last), or
+        `[i + 1]`, i a depth loop's index."""
         k = node.slice if isinstance(node, ast.Subscript) else None
-        index = k is not None and _dump(k) in (_dump(ast.Constant(0)), _dump(LAST)) or isinstance(
+        constant = isinstance(k, ast.Constant) and type(k.value) is int and k.value >= 0
+        run = isinstance(k, ast.Name) and k.id in self.runs or isinstance(k, ast.BinOp) and isinstance(
+            k.op, ast.Add) and isinstance(k.left, ast.Name) and k.left.id in self.runs and isinstance(
+            k.right, ast.Constant) and type(k.right.value) is int and k.right.value >= 1       # an item run's
+        index = constant or run or k is not None and _dump(k) == _dump(LAST) or isinstance(
             k, ast.BinOp) and isinstance(k.op, ast.Add) and isinstance(k.left, ast.Name) and k.left.id in self.stages \
             and _dump(k.right) == _dump(ast.Constant(1))
         return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
                 and node.value.id in self.tuples and node.value.id not in self.lists and index)
+
+    def _table_entry(self, node) -> bool:
+        """__init__'s entry of a table the class takes (`self.tables`) as a row loop writes a width
+        outside it: its first or last row (index 0 or -1), a column by a constant of 0 or more."""
+        row = node.value if isinstance(node, ast.Subscript) else None
+        return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(row, ast.Subscript)
+                and isinstance(row.ctx, ast.Load) and isinstance(row.value, ast.Name) and row.value.id in self.tables
+                and row.value.id not in self.lists and _dump(row.slice) in (_dump(ast.Constant(0)), _dump(LAST))
+                and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int and node.slice.value >= 0)
 
     def _item(self, node, names: set[str]) -> bool:
         """forward's item of a list it holds, `x[1]`: a local by a constant index."""
@@ -403,6 +423,9 @@ class _Checker:
         if isinstance(f, ast.Name) and f.id == "isinstance":
             if len(node.args) != 2 or node.keywords or not isinstance(node.args[0], ast.Name):
                 _fail(node, "isinstance other than isinstance(m, <classes>)")
+        if isinstance(f, ast.Name) and f.id in ("max", "min"):
+            if not (len(node.args) == 2 and not node.keywords and all(map(_arithmetic, node.args))):
+                _fail(node, "max/min other than of two integer widths (`max(1, in_channels // 4)`)")
         if isinstance(f, ast.Name) and f.id == "_probe":
             if len(node.args) != 3 or node.keywords or not isinstance(node.args[0], ast.Name) \
                     or node.args[0].id != "self":
@@ -435,6 +458,10 @@ class _Checker:
             if isinstance(a, ast.Starred) and sequential and isinstance(a.value, ast.Name) \
                     and a.value.id in self.lists and len(node.args) == 1 and not node.keywords:
                 continue                # nn.Sequential(*layers): a list of members __init__ built
+            if isinstance(a, ast.Name) and a.id in self.dicts:
+                if not (sequential and len(node.args) == 1 and not node.keywords):
+                    _fail(a, "an OrderedDict of members other than nn.Sequential's one argument")
+                continue                # nn.Sequential(layers): an OrderedDict of members __init__ built
             if isinstance(a, ast.Starred):
                 if not sequential:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
@@ -443,8 +470,11 @@ class _Checker:
             if isinstance(a, ast.ListComp) and module_list and _over_ints(a):   # nn.ModuleList([... for c in (16, 32)])
                 self.member_run(a, names)
                 continue
-            if isinstance(a, ast.ListComp) and module_list:     # equal members: nn.ModuleList([... for _ in range(n)])
-                self.repeat_children(a, names)
+            if isinstance(a, ast.ListComp) and module_list and self.tuples and _item_range(a):
+                self.item_run(a, names)     # nn.ModuleList([Block(widths[i], head[i]) for i in range(4)])
+                continue
+            if isinstance(a, ast.ListComp) and module_list:     # nn.ModuleList([... for _ in range(n)]), or
+                self.repeat_children(a, names, indexed=True)    # by index: Res2Net's `Slice(1, start=i * width, ...)`
                 continue
             if isinstance(a, ast.ListComp) and self.forward:     # the members' calls: torch.stack([...], 1)
                 self.member_calls(a, names)
@@ -493,8 +523,8 @@ class _Checker:
     def repeat_children(self, comp: ast.expr, names: set[str], indexed: bool = False) -> None:
         """nn.Sequential's `*[Block(...) for _ in range(<int>)]` (nn.ModuleList's without the star):
         one constructor call, made n times, or as many times as integer arithmetic of the class's
-        own names says (`range(n - 1)`, the top class's depth); nn.Sequential's (`indexed`) also
-        `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
+        own names says (`range(n - 1)`, the top class's depth); nn.Sequential's and nn.ModuleList's
+        (`indexed`) also `*[Block(..., j) for j in range(<int>)]` or `range(<int>, <int>)`, the call reading the
         index, a name of its own, and `range(<int>, <count>)` (from step 1 or later to the top class's
         count: PyramidNet's units 1 .. n - 1 of a stage)."""
         a = comp
@@ -550,6 +580,19 @@ class _Checker:
                 and all(self._index_name(v, names) for v in ids)):
             _fail(comp, "a run of members other than `[Block(..., c) for c, ... in zip((ints), ...)]`")
         self.call(comp.elt, names | set(ids))
+
+    def item_run(self, comp: ast.ListComp, names: set[str]) -> None:
+        """nn.ModuleList's `[Block(widths[i], 4 * head[i + 1]) for i in range(<int>)]` (emit/classes.py
+        `_item_run`): one constructor call, its index a fresh name that reads only items of the
+        tuples the class takes, `name[i]` or `name[i + <int>]`."""
+        i = comp.generators[0].target.id                                                 # type: ignore[attr-defined]
+        if not self._index_name(i, names) or not isinstance(comp.elt, ast.Call):
+            _fail(comp, "a run of members other than `[Block(..., widths[i]) for i in range(n)]`")
+        self.runs.add(i)
+        try:
+            self.call(comp.elt, names)      # (i itself no name the call may read: only as an item's index)
+        finally:
+            self.runs.discard(i)
 
     def _index_name(self, name: str, names: set[str]) -> bool:
         """A comprehension's index that hides nothing: no argument, local, global, class or private name."""
@@ -719,6 +762,8 @@ class _Checker:
                 if kind == "__init__" and i == 0 and self._is_super_init(s.value):
                     continue
                 self.call(s.value, names)
+            elif isinstance(s, ast.Assign) and kind == "__init__" and depth == 0 and self._named_member(s, names):
+                continue
             elif isinstance(s, ast.Assign):
                 if len(s.targets) != 1:
                     _fail(s, "chained assignment")
@@ -736,7 +781,7 @@ class _Checker:
                 if kind == "__init__" and depth == 0 and _member_list(s):      # `layers = [...]`
                     self.lists.add(s.targets[0].id)
                 elif kind == "__init__" and not isinstance(s.targets[0], ast.Attribute) and not total and not (
-                        isinstance(s.targets[0], ast.Name) and _width(s.value)):
+                        isinstance(s.targets[0], ast.Name) and (_width(s.value) or self._table_entry(s.value))):
                     _fail(s, "__init__ assigns only self.<child>, or a local of integer arithmetic (a `let:`, "
                              "a width)")
                 if kind == "forward" and isinstance(s.targets[0], ast.Attribute):
@@ -767,6 +812,9 @@ class _Checker:
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
                     and _zip_of(s.iter):
                 self.stage_loop(s, names)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
+                    and _zipped(s.iter) and s.body and isinstance(s.body[-1], ast.For):
+                self.named_depth_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple) \
                     and _zipped(s.iter):
                 self.depth_loop(s, names)
@@ -988,6 +1036,80 @@ class _Checker:
         self.call(down.value, local)                                                        # type: ignore
         self.stages.discard(i)
 
+    def _named_member(self, s: ast.Assign, names: set[str]) -> bool:
+        """__init__'s `layers = OrderedDict()` (the file imports it), or `layers["conv1_1"] =
+        Module(...)` into one, the key a word: True where `s` is one of them (its call checked)."""
+        t = s.targets[0] if len(s.targets) == 1 else None
+        if isinstance(t, ast.Name) and self.ordered and _dump(s.value) == _dump(ast.Call(ORDERED_DICT, [], [])):
+            self.target(t, names, GLOBALS | {"self"} | self.lists | self.dicts)
+            self.dicts.add(t.id)
+            return True
+        if not (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in self.dicts
+                and isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str)):
+            return False
+        if not (WORD.fullmatch(t.slice.value) and isinstance(s.value, ast.Call)):
+            _fail(s, "a member of an OrderedDict other than `layers[\"name\"] = Module(...)`")
+        self.call(s.value, names)
+        return True
+
+    def named_depth_loop(self, s: ast.For, names: set[str]) -> None:
+        """__init__'s loop over the stages as timm's DPN (emit/depthloop.py's flat form): `for i,
+        (depth, bw, inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):`, the lists tuples
+        of ints the class takes or of int literals, the index a LOOP_INDICES name, the others
+        fresh; its body a stage's locals of integer arithmetic (`r = k_r * bw // 64`), then `for j
+        in range(depth):` over words chosen by place (`kind = "normal" if j > 0 else "proj" if i ==
+        0 else "down"`), one `layers[f"conv{i + 2}_{j + 1}"] = Block(...)` and the width carried
+        on, a local bound before: `in_channels = bw + 3 * inc if j == 0 else in_channels + inc`."""
+        t, it = s.target, s.iter.args[0]                                                   # type: ignore[attr-defined]
+        pair = t.elts[1] if isinstance(t, ast.Tuple) and len(t.elts) == 2 else None
+        fresh = [e.id for e in pair.elts if isinstance(e, ast.Name)] if isinstance(pair, ast.Tuple) else []
+        i = t.elts[0].id if isinstance(t, ast.Tuple) and isinstance(t.elts[0], ast.Name) else ""
+        inner = s.body[-1]
+        j = inner.target.id if isinstance(inner, ast.For) and isinstance(inner.target, ast.Name) else ""
+        if not (i in LOOP_INDICES and i not in names and len(fresh) == len(pair.elts) == len(it.args) >= 2  # type: ignore
+                and len(set(fresh)) == len(fresh) and all(self._index_name(n, names | {i}) for n in fresh)
+                and all(self._int_list(a) for a in it.args) and not s.orelse and isinstance(inner, ast.For)
+                and not inner.orelse and j in (*LOOP_INDICES, "j") and j not in names | {i, *fresh}
+                and _dump(inner.iter) == _dump(ast.parse(f"range({fresh[0]})", mode="eval").body)
+                and len(inner.body) >= 2):
+            _fail(s, "a for loop in __init__ other than a flat depth loop's `for i, (depth, ...) in enumerate(zip("
+                     "depths, ...)):` / `for j in range(depth):`")
+        local = names | {i, *fresh}
+        for let in s.body[:-1]:
+            if not (_one_name(let) and self._index_name(let.targets[0].id, local)          # type: ignore[attr-defined]
+                    and _arithmetic(let.value)):                                            # type: ignore[attr-defined]
+                _fail(let, "a flat depth loop's stage local other than one of integer arithmetic")
+            self.expr(let.value, local)                                                     # type: ignore[attr-defined]
+            local.add(let.targets[0].id)                                                    # type: ignore[attr-defined]
+        *words, add, carry = inner.body                                                     # type: ignore[union-attr]
+        for w in words:
+            if not (_one_name(w) and self._index_name(w.targets[0].id, local | {j})        # type: ignore[attr-defined]
+                    and _word_choice(w.value, i, j)):                                       # type: ignore[attr-defined]
+                _fail(w, "a flat depth loop's word other than a choice by place (`\"a\" if j > 0 else \"b\"`)")
+            local.add(w.targets[0].id)                                                      # type: ignore[attr-defined]
+        key = add.targets[0] if isinstance(add, ast.Assign) and len(add.targets) == 1 else None
+        if not (isinstance(key, ast.Subscript) and isinstance(key.value, ast.Name) and key.value.id in self.dicts
+                and _stage_key(key.slice, i, j) and isinstance(add.value, ast.Call)):        # type: ignore[union-attr]
+            _fail(add, "a flat depth loop's block other than `layers[f\"conv{i + 2}_{j + 1}\"] = Block(...)`")
+        self.call(add.value, local | {j})                                                   # type: ignore[union-attr]
+        v = carry.value if _one_name(carry) else None                                       # type: ignore[attr-defined]
+        test = v.test if isinstance(v, ast.IfExp) else None
+        if not (v is not None and carry.targets[0].id in names                              # type: ignore[attr-defined]
+                and carry.targets[0].id not in self.lists | self.dicts | {"self"}           # type: ignore[attr-defined]
+                and (test is None and _arithmetic(v) or test is not None and _dump(test) == _dump(
+                    ast.parse(f"{j} == 0", mode="eval").body) and _arithmetic(v.body) and _arithmetic(v.orelse))):
+            _fail(carry, "a flat depth loop's last statement other than the width carried on, `in_channels = ...`")
+        for n in ast.walk(v):                                                               # type: ignore[arg-type]
+            if isinstance(n, ast.Name) and n.id != j:
+                self.expr(n, local)
+
+    def _int_list(self, a: ast.expr) -> bool:
+        """A tuple of ints the class takes, or a tuple of int literals."""
+        if isinstance(a, ast.Name):
+            return a.id in self.tuples and a.id not in self.lists | self.dicts
+        return isinstance(a, ast.Tuple) and bool(a.elts) and all(
+            isinstance(e, ast.Constant) and type(e.value) is int for e in a.elts)
+
     def block_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over the top class's block sizes as torchvision's DenseNet (emit/
         blockloop.py): `for i, num_layers in enumerate(blocks):`, the configuration a name of the
@@ -1156,6 +1278,7 @@ class _Checker:
         self.forward = fn.name == "forward"
         self.lists = set()
         self.tuples = _tuple_params(fn) if fn.name == "__init__" else set()
+        self.tables = _tuple_params(fn, rows=True) if fn.name == "__init__" else set()
         self.body(fn.body, names, fn.name)
 
     def cls(self, c: ast.ClassDef, root: bool) -> None:
@@ -1342,13 +1465,28 @@ class _Items(ast.NodeTransformer):
         return node.value
 
 
-def _tuple_params(fn: ast.FunctionDef) -> set[str]:
-    """The parameters whose default is a tuple of int constants, which the method never assigns."""
+def _tuple_params(fn: ast.FunctionDef, rows: bool = False) -> set[str]:
+    """The parameters whose default is a tuple of int constants (`rows`: a tuple of such tuples),
+    which the method never assigns."""
     a = fn.args
     pairs = zip(a.args[len(a.args) - len(a.defaults):], a.defaults)
     stored = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    return {arg.arg for arg, d in pairs if isinstance(d, ast.Tuple) and d.elts and all(
-        isinstance(x, ast.Constant) and type(x.value) is int for x in d.elts)} - stored
+
+    def ints(d: ast.expr) -> bool:
+        return isinstance(d, ast.Tuple) and bool(d.elts) and all(
+            isinstance(x, ast.Constant) and type(x.value) is int for x in d.elts)
+    return {arg.arg for arg, d in pairs if (isinstance(d, ast.Tuple) and d.elts and all(map(ints, d.elts))
+                                            if rows else ints(d))} - stored
+
+
+def _item_range(comp: ast.ListComp) -> bool:
+    """`for <name> in range(<int>)`, two or more, the comprehension's one generator, no test."""
+    gen = comp.generators[0] if len(comp.generators) == 1 else None
+    it = gen.iter if gen is not None else None
+    return (gen is not None and not gen.ifs and not gen.is_async and isinstance(gen.target, ast.Name)
+            and gen.target.id != "_" and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+            and it.func.id == "range" and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], ast.Constant)
+            and type(it.args[0].value) is int and it.args[0].value >= 2)
 
 
 def _over_ints(comp: ast.ListComp) -> list[ast.Tuple]:
@@ -1391,6 +1529,34 @@ def _zipped(e: ast.expr) -> bool:
     return (isinstance(e, ast.Call) and _dump(e.func) == _dump(ast.Name("enumerate", ast.Load())) and len(e.args) == 1
             and not e.keywords and isinstance(e.args[0], ast.Call) and not e.args[0].keywords
             and _dump(e.args[0].func) == _dump(ast.Name("zip", ast.Load())))
+
+
+def _word_choice(e: ast.expr, i: str, j: str) -> bool:
+    """A word, or a choice of words by the block's place: `"normal" if j > 0 else "proj" if i == 0
+    else "down"`, each test a loop index compared to 0."""
+    if isinstance(e, ast.Constant):
+        return type(e.value) is str and bool(WORD.fullmatch(e.value))
+    places = [ast.parse(f"{n} {op} 0", mode="eval").body for n in (i, j) for op in ("==", ">")]
+    return (isinstance(e, ast.IfExp) and any(_dump(e.test) == _dump(p) for p in places)
+            and _word_choice(e.body, i, j) and _word_choice(e.orelse, i, j))
+
+
+def _stage_key(k: ast.expr, i: str, j: str) -> bool:
+    """f"<plain name>{i + <int>}_{j + <int>}" (or {i}, {j}): a flat depth loop's member's name."""
+    parts = k.values if isinstance(k, ast.JoinedStr) else []
+    if not (len(parts) == 4 and isinstance(parts[0], ast.Constant) and isinstance(parts[0].value, str)
+            and PLAIN.match(parts[0].value) and not parts[0].value.startswith("_")
+            and _dump(parts[2]) == _dump(ast.Constant("_"))):
+        return False
+
+    def index(v: ast.expr, name: str) -> bool:
+        if not (isinstance(v, ast.FormattedValue) and v.conversion == -1 and v.format_spec is None):
+            return False
+        e = v.value
+        return _dump(e) == _dump(ast.Name(name, ast.Load())) or isinstance(e, ast.BinOp) and isinstance(
+            e.op, ast.Add) and _dump(e.left) == _dump(ast.Name(name, ast.Load())) and isinstance(
+            e.right, ast.Constant) and type(e.right.value) is int and e.right.value > 0
+    return index(parts[1], i) and index(parts[3], j)
 
 
 def _one_name(s: ast.stmt) -> bool:

@@ -144,6 +144,38 @@ def test_a_let_the_class_tests_is_decided_by_it_for_every_child_that_reads_it(sp
             torch.testing.assert_close(ours(x), spec(x), msg=f"s={s}")
 
 
+# a unit whose pool its `let:` says is there only where it is strided, which the first instance is not
+AVD = """archspec: 1
+name: net
+input: [8, 16, 16]
+blocks:
+  unit:
+    params: {c: int, stride: 1}
+    let: {avd: "${stride > 1}"}
+    nodes:
+      - conv: {op: conv, out: "${c}", k: 3, pad: 1}
+      - pool: {op: avgpool, k: 3, stride: "${stride}", pad: 1, when: "${avd}"}
+nodes:
+  - u1: {use: unit, c: 8}
+  - u2: {use: unit, c: 8, stride: 2}
+"""
+
+
+def test_a_child_under_a_let_the_first_instance_lacks_is_built_under_its_test(spec_file):
+    """ResNeSt's avd_last, as timm's ResNestBottleneck builds it: the pool the `let:` `avd` says is
+    there (`stride > 1`) is built by the class under that test, though the first instance lacks it
+    (the class is planned from the instance that has it); callers pass the stride, not the pool."""
+    path = spec_file(AVD)
+    source = emit(archspec.analyze(path))
+    assert "    def __init__(self, c, stride=1):\n" in source
+    assert "        self.pool = nn.AvgPool2d(3, stride=stride, padding=1) if stride > 1 else None\n" in source
+    assert "        self.u1 = Unit(8)\n        self.u2 = Unit(8, stride=2)\n" in source
+    check_generated_source(source)
+    model = load_source(source, "net").Model()
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == archspec.analyze(path).state_dict_shapes()
+    assert model(torch.randn(1, 8, 16, 16)).shape == (1, 8, 8, 8)
+
+
 def test_a_decided_test_negated_keeps_its_form():
     """emit/guard.py's `negated_test`, the test a module built where a decided `let:` is false
     would be built under (the whitelist's form: comparisons joined by or / and, no `not`): the

@@ -162,6 +162,63 @@ def test_a_class_with_members_some_lack_builds_its_projection_under_the_blocks_l
         torch.testing.assert_close(ours(x), spec(x))
 
 
+PASSED_IN = """archspec: 1
+input: [4, 8, 8]
+blocks:
+  unit:
+    params: {out: int, stride: 1}
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 3, stride: "${stride}", pad: 1}
+      - short: {in: input, use: down, out: "${out}", stride: "${stride}"}
+      - {op: add, in: [conv, short]}
+  down:
+    params: {out: int, stride: 1}
+    when: ${stride != 1 or input.channels != out}
+    seq:
+      - {op: avgpool, k: 2, stride: "${stride}", when: "${stride > 1}"}
+      - {op: identity, when: "${stride == 1}"}
+      - {op: conv, out: "${out}", k: 1}
+nodes:
+  - a: {use: unit, out: 8}
+  - b: {use: unit, out: 8}
+  - c: {use: unit, out: 16, stride: 2}
+"""
+
+
+def test_the_members_of_a_child_its_callers_pass_in_are_none_of_the_class(spec_file):
+    """ResNeSt's avg-down shortcut at two blocks a stage: an optional child (`short=None`) whose
+    members differ between the instances that have it (its pool, or an identity in its place) is
+    built by the caller, which passes it in: the class takes no flag for those members
+    (`with_short_0`, which nothing would read), and its numbers are none of the class's."""
+    path = spec_file(PASSED_IN)
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"]
+    assert "    def __init__(self, in_channels, out, stride=1, short=None):\n" in text
+    assert "with_" not in text and "self.b = Unit(8, 8)" in text
+    assert "self.a = Unit(\n            4,\n            8,\n            short=nn.Sequential(" in text
+    check_generated_source(text)
+    assert check(path).ok
+    model = archspec.compile(path)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == archspec.analyze(path).state_dict_shapes()
+    assert model(torch.zeros(1, 4, 8, 8)).shape == (1, 16, 4, 4)
+
+
+def test_a_shortcut_every_instance_has_is_built_by_the_class_member_by_member(spec_file):
+    """The same blocks, each with its shortcut (as ResNeSt-14d's at one block a stage): the class
+    builds it, its pool under `stride != 1`, the identity that keeps the pool's place (timm's)
+    under `stride == 1`; each instance's state_dict keys its own (a.short.1, c.short.1)."""
+    path = spec_file(PASSED_IN.replace("  - b: {use: unit, out: 8}\n", ""))
+    text = source(path)
+    assert _classes(text) == ["Unit", "Net"] and "short=" not in text
+    assert [t for t in re.findall(r"^        if (.*):\n            layers.append\(", text, re.M)] == [
+        "stride != 1", "stride == 1"]
+    assert "        self.short = nn.Sequential(*layers)\n" in text
+    check_generated_source(text)
+    assert check(path).ok
+    model = archspec.compile(path)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == archspec.analyze(path).state_dict_shapes()
+
+
 def test_chains_of_another_count_of_steps_keep_their_classes(spec_file):
     """Chains of another count of steps whose repeat holds nodes alone, which record no count
     (`stepwidths.step_count`; and a conv's width no text of the index writes): no loop over the

@@ -135,7 +135,7 @@ def test_repeats_are_loops_with_the_same_state_dict():
             '                f"denselayer{i + 1}", DenseLayer(in_channels + i * growth, growth, bn_size=bn_size)\n'
             "            )\n") in text
     assert "        for layer in self.children():\n            new_features = layer(x)\n" in text
-    assert "DenseBlock(num_features, num_layers, growth)" in text      # the top's loop
+    assert "DenseBlock(num_features, num_layers, growth, bn_size=bn_size)" in text      # the top's loop
     d = archspec.compile(SPECS / "densenet121.yaml", device="meta")
     assert {k: tuple(v.shape) for k, v in d.state_dict().items()} == \
         archspec.analyze(str(SPECS / "densenet121.yaml")).state_dict_shapes()
@@ -230,33 +230,51 @@ def test_a_wrapping_block_that_a_loop_builds_keeps_its_class(spec_file):
     assert check(path).ok
 
 
-def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension():
-    """DPN-68's stages as timm builds them in a loop: conv4_2 .. conv4_12, whose input width grows
-    by the stage's increment, as `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in
-    range(11)]` in the OrderedDict; a run of two (conv5_2, conv5_3) stays written out. The
-    state_dict keys and their order are the graph's."""
-    text = shipped_source(SPECS / "dpn68.yaml")
-    at = " " * 24
-    run = f'(f"conv4_{{j + 2}}", DualPath(352 + 32 * j, 4 * k_r, 256, 32))\n{at}for j in range(11)\n'
-    assert f"*[\n{at}{run}" in text         # the bottleneck width from the top's k_r (too long for one line)
-    assert f'*[\n{at}(f"conv3_{{j + 2}}", DualPath(224 + 32 * j, 2 * k_r, 128, 32))\n{at}for j in range(3)\n' in text
-    assert '("conv5_2", DualPath(704, 8 * k_r, 512, 64)),\n' in text and '"conv4_1"' in text
-    m = archspec.compile(SPECS / "dpn68.yaml", device="meta")
-    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
-        archspec.analyze(str(SPECS / "dpn68.yaml")).state_dict_shapes()
+NAMED_RUN = """archspec: 1
+input: [4, 8, 8]
+blocks:
+  unit:
+    params: {out: int}
+    nodes:
+      - conv: {op: conv, out: '${out}', k: 3, pad: 1}
+      - relu
+nodes:
+  - features:
+      - stem: {op: conv, out: 8, k: 1}
+      - conv4_1: {use: unit, out: 8}
+      - repeat: 4
+        name: conv4_${i + 2}
+        node: {use: unit, out: '${12 + 4 * i}'}
+      - conv5_1: {use: unit, out: 8}
+      - conv5_2: {use: unit, out: 8}
+  - head: {op: conv, out: 4, k: 1}
+"""
+
+
+def test_a_run_of_named_children_growing_by_a_step_is_one_comprehension(tmp_path):
+    """A stage's blocks whose widths grow by a step, conv4_2 .. conv4_5, as one `*[(f"conv4_{j +
+    2}", Unit(8 + 4 * j, 12 + 4 * j)) for j in range(4)]` in the OrderedDict, where no loop over
+    the top's depths builds the stages (DPN's: test_top_widths); a run of two (conv5_1, conv5_2)
+    stays written out. The state_dict keys and their order are the graph's."""
+    path = tmp_path / "named_run.yaml"
+    path.write_text(NAMED_RUN)
+    text = source(path)
+    run = '*[(f"conv4_{j + 2}", Unit(8 + 4 * j, 12 + 4 * j)) for j in range(4)],\n'
+    assert run in text and '("conv5_1", Unit(24, 8)),\n' in text and '("conv5_2", Unit(8, 8)),\n' in text
+    m = archspec.compile(path, device="meta")
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == archspec.analyze(str(path)).state_dict_shapes()
     names = [name for name, _ in m.features.named_children()]
-    assert names[9:21] == [f"conv4_{k}" for k in range(1, 13)] and names[5:9] == ["conv3_1", "conv3_2", "conv3_3",
-                                                                                    "conv3_4"]
+    assert names == ["stem", "conv4_1", *(f"conv4_{k}" for k in range(2, 6)), "conv5_1", "conv5_2"]
     check_generated_source(text)
     _refused(text, [text.replace(run, run.replace('{j + 2}', '{__import__}')),
-                    text.replace(run, run.replace('for j in range(11)', 'for j in range(11) if j')),
+                    text.replace(run, run.replace('for j in range(4)', 'for j in range(4) if j')),
                     text.replace(run, run.replace('f"conv4_{j + 2}"', '"conv4_" + str(j)')),
-                    text.replace(run, run.replace('range(11)', 'x')),
+                    text.replace(run, run.replace('range(4)', 'x')),
                     text.replace(run, run.replace('{j + 2}', '{j!r}')),
                     text.replace(run, run.replace('f"conv4_', 'f"conv4.')),
                     text.replace(run, run.replace('for j in', 'for self in')),
-                    text.replace(run, run.replace('32))', '32), 1)')),
-                    text.replace(run, run.replace('range(11)', 'range(11) for k in range(2)'))])
+                    text.replace(run, run.replace('4 * j))', '4 * j), 1)')),
+                    text.replace(run, run.replace('range(4)', 'range(4) for k in range(2)'))])
 
 
 def test_an_input_some_instances_are_given_twice_defaults_to_the_other():
@@ -471,8 +489,8 @@ def test_a_derived_name_never_takes_a_blocks_own(spec_file):
     # features.1 (t = 1) lacks the 1x1 expansion, the first member of its `conv` chain
     ("mobilenet_v2", "inverted_residual", "InvertedResidual", ["t != 1"]),
     ("efficientnet_b0", "mbconv", "Mbconv", ["t != 1"]),
-    # layer1.0's shortcut keeps the pool's place with nn.Identity (timm's), the others pool
-    ("resnest14d", "bottleneck", "Bottleneck", ["stride != 1", "stride == 1"]),
+    # (ResNeSt-14d's shortcut, an nn.Identity in the pool's place at stride 1, is passed in now that
+    # the top takes its layers: test_chain_members' toy of a shortcut every instance has)
 ])
 def test_a_chain_whose_members_some_instances_lack_is_one_class(name, block, cls, tests):
     """One class per block where an nn.Sequential child lacks members at some instances: it

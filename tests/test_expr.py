@@ -6,7 +6,8 @@ import pytest
 
 from archspec import limits
 from archspec.errors import SpecError
-from archspec.frontend.expr import FUNCTIONS, ShapeView, evaluate, resolve
+from archspec.frontend import expr as expr_module
+from archspec.frontend.expr import FUNCTIONS, ShapeView, evaluate, names_read, resolve
 
 ENV = {"planes": 64, "layers": [3, 4, 6, 3], "name": "conv", "ratio": 0.25, "flag": True, "i": 2}
 
@@ -394,3 +395,18 @@ def test_shape_view_of_other_ranks():
     with pytest.raises(SpecError, match=r"the incoming tensor \(2, 16, 8, 8\) has no height"):
         evaluate("input.height", four)
     assert evaluate("input.rank", four) == 4
+
+
+def test_names_read_walks_each_text_once(monkeypatch):
+    """The expander asks names_read of a node's expressions at every instance of its block: a text's
+    parsed tree is walked once (the names of a text are its text's), and each caller gets its own set."""
+    walked = []
+    walk = expr_module.ast.walk
+    monkeypatch.setattr(expr_module.ast, "walk", lambda tree: walked.append(tree) or walk(tree))
+    text = "${planes * expansion_once + 1} and ${width_once // 2}"      # read nowhere else in the tests
+    first = names_read(text)
+    assert walked
+    walked.clear()
+    first.add("changed")        # the caller's own set: the next caller's is not changed
+    assert names_read(text) == {"planes", "expansion_once", "width_once"}
+    assert not walked               # asked again: no tree walked again

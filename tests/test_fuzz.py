@@ -522,7 +522,7 @@ if pytest is not None:
         ("specs/xception.yaml", 42, "256", "99999999999"),   # torch: "Storage size calculation overflowed"
         ("specs/blocks/vgg.yaml", 10, "0.01", "-1"),         # init std -1: torch "normal expects std >= 0.0"
         ("specs/alexnet.yaml", 14, "pad: 2", "pad: 99999999999"),  # flatten: nn.Linear(640000000102400000004096, ...)
-        ("specs/lenet5.yaml", 11, "conv", '"\\x1b[31m"'),     # the unknown op echoed raw (ANSI escape) in the error
+        ("specs/lenet5.yaml", 13, "conv", '"\\x1b[31m"'),     # the unknown op echoed raw (ANSI escape) in the error
         ("specs/pyramidnet110.yaml", 33, "pyramidal_unit", '"a\\rb"'),  # an unknown block name with a carriage return
         ("specs/lenet5.yaml", 2, "name", '"\\u202e"'),        # an unknown spec key with a bidi override
         ("specs/resnet101.yaml", 7, "23", "65536"),          # 650k nodes: refused after the first block

@@ -4,8 +4,10 @@ Generic: it reads each file's syntax tree beside the spec's own names (its `name
 parameters, each block's parameters as the graph binds them), never a list of specs or of
 expected names, so a spec added later is reviewed alike. The kinds of finding:
 
-- class-name: a block's class not named after the block (numbered, `Module2`), a group's class
-  not after the group, the top class not after the spec's `name:` (a title such as
+- class-name: a block's class not named after the block (numbered, `Module2`), a group of nodes
+  hoisted into a class (docstring "Group: ..."), which only its node names where timm writes
+  SKNet's attention as a module of its own, `SelectiveKernelAttn` (a block of the spec names its
+  class and its parameters), the top class not after the spec's `name:` (a title such as
   `GoogLeNetAsTorchvisionBuildsIt`);
 - ctor-param: a constructor parameter of a block's class that is none of the block's own
   parameters or `let:` values, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
@@ -53,8 +55,8 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   configuration);
 - top-missing: the top class does not take a number (not a bool, not 0) that the spec file or
   its `extends:` chain sets in `params:` (a `use:`d block library's are its knobs, which each
-  network sets through its own): DenseNet121's `bn_size`; nor a list of one such int, uniform
-  (ResNet-18's stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes);
+  network sets through its own): DenseNet121's `bn_size`; nor a list of ints (ResNet-18's
+  stages' depths `layers: [2, 2, 2, 2]`, which torchvision's ResNet takes; ZFNet's widths `conv3_5`);
 - literal-count: the top class divides a value of its parameters by a literal (EfficientNet's
   `stochastic_depth * 3 / 16`, ConvNeXt's `stochastic_depth * (3 + j) / 17.0`: a drop-path rate
   over a count of blocks the configuration gives, which torchvision's loop counts, `sum(depths)`);
@@ -67,6 +69,9 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   in a block written as several classes (the split itself is
   test_one_class_per_block_but_the_known_splits's), one the same at every instance a class lists
   (what picks that class), or read only in nodes the class lacks or takes built (DPN's `kind`).
+- unused-param: a constructor parameter its __init__ never reads (a `--set layers=[2, 2, 2, 2]` build
+  of ResNeSt-14d took `with_downsample_1=False`, a flag for a member of the shortcut its callers pass
+  in built, which nothing tested).
 (A block written as several classes: test_one_class_per_block_but_the_known_splits.)
 
 The files are not all there yet: KNOWN lists, per spec, the findings left (issue 22), each
@@ -145,14 +150,14 @@ def review(spec: str) -> list[str]:
     more = _top_missing(top_cls, _own_numbers(Path(spec))) + _literal_counts(top_cls, params)
     more += _block_params(classes, {b.name: b.raw for b in loaded.blocks.values()},
                           lambda path, p: repr(g.scopes[path].args.get(p)) if path in g.scopes else None)
-    more += [f for c in classes for f in _unrolled(c)]
+    more += [f for c in classes for f in _unrolled(c) + _unused(c)]
     return out + [f"{g.name}: {f}" for f in _per_stage(classes) + _named_runs(tree) + more]
 
 
 def _own_numbers(spec: Path) -> dict[str, int | float | list[int]]:
     """The numbers (not bools, not 0) the spec file or its `extends:` chain sets in `params:`,
-    and its lists of one int (not 0) two or more times (`layers: [2, 2, 2, 2]`), the nearest
-    file's value where several set one."""
+    and its lists of ints (not all 0: `layers: [2, 2, 2, 2]`, ZFNet's widths `conv3_5: [384, 384,
+    256]`), the nearest file's value where several set one."""
     seen: dict[str, object] = {}
     path: Path | None = spec
     while path is not None:
@@ -160,13 +165,13 @@ def _own_numbers(spec: Path) -> dict[str, int | float | list[int]]:
         for k, v in (text.get("params") or {}).items():
             seen.setdefault(k, v)
         path = path.parent / text["extends"] if text.get("extends") else None
-    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0 or _uniform(v)}
+    return {k: v for k, v in seen.items() if type(v) in (int, float) and v != 0 or _ints(v)}
 
 
-def _uniform(v: object) -> bool:
-    """A list of one int (not 0), two or more times: a number per stage (ResNet-18's depths)."""
-    return isinstance(v, list) and len(v) >= 2 and type(v[0]) is int and v[0] != 0 and all(
-        type(x) is int and x == v[0] for x in v)
+def _ints(v: object) -> bool:
+    """A list of ints, not all 0: a number per stage (ResNet-18's depths), per layer (ZFNet's
+    widths), which torchvision's and timm's classes take as their configuration."""
+    return isinstance(v, list) and bool(v) and all(type(x) is int for x in v) and any(v)
 
 
 def _top_missing(top: ast.ClassDef, numbers: dict[str, int | float | list[int]]) -> list[str]:
@@ -250,6 +255,7 @@ def _unrolled(cls: ast.ClassDef) -> list[str]:
                 for k, n in _runs(list(items), lambda a, b, _: _alike(a, b))]
         out += _pairs(cls.name, callee, list(items))
         out += _rows(cls.name, callee, list(items))
+        out += _leaf_list(cls.name, callee, list(items))
     init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
     made = [(m, s.value) for s in (init.body if init else []) if isinstance(s, ast.Assign)
             and isinstance(s.targets[0], ast.Attribute) and (m := re.fullmatch(r"(\D+)(\d+)", s.targets[0].attr))]
@@ -324,6 +330,32 @@ def _pairs(cls: str, callee: str, items: list[ast.expr]) -> list[str]:
     k = next(k for k in range(len(key) - 1) if (key[k], key[k + 1]) == pair)
     return [f"unrolled-repeat: {cls}: {callee}(...) holds {n} x {ast.unparse(items[k].func)}(...), "  # type: ignore[attr-defined]
             f"{ast.unparse(items[k + 1].func)}(...) one by one"]  # type: ignore[attr-defined]
+
+
+def _leaf_list(cls: str, callee: str, items: list) -> list[str]:
+    """unrolled-repeat: LEAF_LIST or more calls in a row of one constructor in an nn.ModuleList
+    written out, none of them of calls (Res2Net's `[Slice(1, stop=width), Slice(1, start=width,
+    stop=2 * width), ...]`, where timm loops over the subsets); `_runs`' alike calls differ in
+    their keywords and expressions here."""
+    if callee != "nn.ModuleList":
+        return []
+    leaf = [isinstance(i, ast.Call) and not any(isinstance(n, ast.Call) for a in [*i.args, *i.keywords]
+                                                for n in ast.walk(a)) for i in items]
+    out, k = [], 0
+    while k < len(items):
+        n = 1
+        while leaf[k] and k + n < len(items) and leaf[k + n] and ast.unparse(items[k + n].func) == ast.unparse(
+                items[k].func):
+            n += 1
+        alike = n >= UNROLLED and all(_alike(items[j], items[j + 1]) for j in range(k, k + n - 1))
+        if leaf[k] and n >= LEAF_LIST and not alike:           # (alike: `_runs` finds them)
+            out.append(f"unrolled-repeat: {cls}: {callee}(...) holds {n} x {ast.unparse(items[k].func)}(...) "
+                       "one by one")
+        k += n
+    return out
+
+
+LEAF_LIST = 3        # calls of one module in a row in an nn.ModuleList that a comprehension should make
 
 
 def _owners(g) -> dict[str, str]:
@@ -540,6 +572,15 @@ def _block_params(classes: list[ast.ClassDef], blocks: dict[str, dict], value) -
     return out
 
 
+def _unused(cls: ast.ClassDef) -> list[str]:
+    """unused-param: the constructor's parameters its __init__ never reads."""
+    init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    if init is None:
+        return []
+    read = {n.id for n in ast.walk(init) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return [f"unused-param: {cls.name}({a.arg}): never read" for a in init.args.args[1:] if a.arg not in read]
+
+
 def _blanked(cls: ast.ClassDef) -> str:
     """A class's source with its name, docstring and every number blanked out."""
     body = [n for n in cls.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
@@ -600,12 +641,17 @@ def _review_class(cls: ast.ClassDef, is_top: bool, spec_name: str, params: dict,
         base, allowed = spec_name, set(params)
     else:
         assert doc is not None
-        base = doc[1] if doc[0] == "Block" else doc[1].split(".")[-1]
+        # a group (a finding itself, below): its ctor-params read against its block's and its own
+        base = doc[1] if doc[0] == "Block" else "_".join(
+            filter(None, [(owner or {}).get(doc[1], ""), doc[1].split(".")[-1]]))
         allowed = block_params.get(doc[1], set()) if doc[0] == "Block" else \
             set(params) | block_params.get((owner or {}).get(doc[1], ""), set())     # a group: its block's too
         allowed |= {"in_channels", "out_channels"} | optional | {f"{p}_step" for p in allowed}
         allowed |= {"num_classes"} & set(params)      # a side head's classifier (torchvision's InceptionAux)
-    if not (_key(cls.name) == _key(base) if is_top else _named_after(cls.name, base)):
+    if doc and doc[0] == "Group":
+        out.append(f"class-name: {cls.name}: a group of nodes hoisted into a class, named after its node, "
+                   f"not after a block ({doc[1]})")
+    elif not (_key(cls.name) == _key(base) if is_top else _named_after(cls.name, base)):
         out.append(f"class-name: {cls.name}: not named after {base!r}")
     spec_knobs = {n for n in names if n in params and n in defaults and defaults[n] == params[n]}   # base_width=26
     out += [f"ctor-param: {cls.name}({n}): not a parameter of {base!r}" for n in names
@@ -780,15 +826,9 @@ def _chains_its_children(cls: ast.ClassDef, init: ast.FunctionDef) -> bool:
 # The findings left (issue 22), each spec's exactly: what the emitter cannot yet write as
 # torchvision would. A finding not listed fails the test; so does a listed one once it is gone.
 KNOWN: dict[str, list[str]] = {
-    # the dense layer's 1x1 conv is built `when: ${bn_size > 0}`, which its class does not test: the
-    # top takes no bn_size (DenseNet_CIFAR(bottleneck=0) built it still; emit/vary.py's `_turns`)
-    **{name: ["top-missing: %s does not take the spec's bn_size (default 4)" % cls] for name, cls in (
-        ("densenet121", "DenseNet121"), ("densenet161", "DenseNet161"), ("densenet169", "DenseNet169"),
-        ("densenet201", "DenseNet201"), ("densenet264", "DenseNet264"))},
-    'densenet_cifar': ["top-missing: DenseNetCIFAR does not take the spec's bottleneck (default 4)"],
-    'resnest14d': [     # one block per stage: no step after the first to write `range(layers[0] - 1)` from
-        "top-missing: ResNeSt14d does not take the spec's layers (default [1, 1, 1, 1])",
-    ],
+    # the last tree's root concatenates its parent's bottom too, whose width the class takes as a
+    # whole (timm's DlaTree takes it as `root_dim`): the class at other widths, so the top takes channels
+    'dla34': ["ctor-param: LastTree(root_in_channels): not a parameter of 'last_tree'"],
 }
 
 
@@ -905,15 +945,60 @@ class Net(nn.Module):
 
 def test_the_spec_files_numbers_are_its_own_and_its_bases():
     """top-missing's numbers: the spec's and its `extends:` chain's `params:` (the nearest
-    wins), not a `use:`d library's; no bool, no 0, no list but one of one int (ResNet-18's and
-    ResNeSt-14d's stages' depths: not ResNet-50's, nor DenseNet's blocks)."""
+    wins), not a `use:`d library's; no bool, no 0, no list but one of ints (stages' depths,
+    ZFNet's widths), not all 0."""
     densenet = _own_numbers(Path(SPECS / "densenet161.yaml"))
-    assert densenet == {"growth": 48, "stem": 96, "bn_size": 4, "num_classes": 1000}
+    assert densenet == {"growth": 48, "blocks": [6, 12, 36, 24], "stem": 96, "bn_size": 4, "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "resnet18.yaml")) == {"layers": [2, 2, 2, 2], "num_classes": 1000}
     assert _own_numbers(Path(SPECS / "resnest14d.yaml")) == {"layers": [1, 1, 1, 1], "stem_width": 32,
                                                              "num_classes": 1000}
-    assert _own_numbers(Path(SPECS / "resnet50.yaml")) == {"num_classes": 1000}
-    assert [v for v in ([2, 2], [0, 0], [2], [2, 3], [2, 2.0], [True, True], [[1], [1]]) if _uniform(v)] == [[2, 2]]
+    assert _own_numbers(Path(SPECS / "resnet50.yaml")) == {"layers": [3, 4, 6, 3], "num_classes": 1000}
+    assert _own_numbers(Path(SPECS / "dla34.yaml")) == {"channels": [16, 32, 64, 128, 256, 512], "num_classes": 1000}
+    assert _own_numbers(Path(SPECS / "zfnet.yaml")) == {"num_classes": 1000, "conv3_5": [384, 384, 256]}
+    assert [v for v in ([2, 2], [0, 0], [2], [2, 3], [0, 3], [], [2, 2.0], [True, True], [[1], [1]])
+            if _ints(v)] == [[2, 2], [2], [2, 3], [0, 3]]
+
+
+def test_the_review_finds_a_list_of_widths_the_top_does_not_take():
+    """top-missing over a list of ints that differ: DLA-34's `channels` as main's top class lacked
+    it (`def __init__(self, num_classes=1000)`, its widths literals), none as it is built now."""
+    numbers = _own_numbers(Path(SPECS / "dla34.yaml"))
+    before = ast.parse("class DLA34(nn.Module):\n    def __init__(self, num_classes=1000):\n        pass\n").body[0]
+    assert _top_missing(before, numbers) == [
+        "top-missing: DLA34 does not take the spec's channels (default [16, 32, 64, 128, 256, 512])"]
+    top = [c for c in ast.parse(shipped_source(SPECS / "dla34.yaml")).body if isinstance(c, ast.ClassDef)][-1]
+    assert _top_missing(top, numbers) == []
+
+
+def test_the_review_finds_a_list_of_layer_widths_the_top_does_not_take():
+    """top-missing over a list of ints that are no depths: ZFNet's `conv3_5` as main's top class
+    lacked it, none where it takes the tuple."""
+    numbers = _own_numbers(Path(SPECS / "zfnet.yaml"))
+    before, after = (ast.parse(f"class ZFNet(nn.Module):\n    def __init__(self, {params}):\n        pass\n").body[0]
+                     for params in ("num_classes=1000", "num_classes=1000, conv3_5=(384, 384, 256)"))
+    assert _top_missing(before, numbers) == [
+        "top-missing: ZFNet does not take the spec's conv3_5 (default [384, 384, 256])"]
+    assert _top_missing(after, numbers) == []
+
+
+def test_the_review_finds_a_module_list_written_out():
+    """unrolled-repeat: three calls of one module in a row in an nn.ModuleList, of no calls,
+    written out (Res2Net's splits as main wrote them); not two, not the comprehension, not a
+    list of nn.Sequential(...)s (HRNet's fuse layers), not four alike (`_runs` finds those)."""
+    src = '''
+class Bottle2neck(nn.Module):
+    def __init__(self, width):
+        self.splits = nn.ModuleList([Slice(1, stop=width), Slice(1, start=width, stop=2 * width),
+                                     Slice(1, start=2 * width, stop=3 * width)])
+        self.two = nn.ModuleList([Slice(1, stop=width), Slice(1, start=width, stop=2 * width)])
+        self.loop = nn.ModuleList([Slice(1, start=i * width, stop=(i + 1) * width) for i in range(3)])
+        self.seqs = nn.ModuleList([nn.Sequential(nn.Conv2d(1, 2, 1)), nn.Sequential(nn.Conv2d(2, 2, 1)),
+                                   nn.Sequential(nn.Conv2d(3, 2, 1))])
+        self.four = nn.ModuleList([Unit(1), Unit(2), Unit(3), Unit(4)])
+'''
+    cls = ast.parse(src).body[0]
+    assert _unrolled(cls) == ["unrolled-repeat: Bottle2neck: nn.ModuleList(...) holds 3 x Slice(...) one by one",
+                              "unrolled-repeat: Bottle2neck: nn.ModuleList(...) holds 4 x Unit(...) in a row"]
 
 
 def test_the_review_finds_a_uniform_depth_the_top_does_not_take():
@@ -924,6 +1009,21 @@ def test_the_review_finds_a_uniform_depth_the_top_does_not_take():
                      for params in ("num_classes=1000", "num_classes=1000, layers=(2, 2, 2, 2)"))
     assert _top_missing(before, numbers) == [
         "top-missing: ResNet18 does not take the spec's layers (default [2, 2, 2, 2])"]
+    assert _top_missing(after, numbers) == []
+
+
+def test_the_review_finds_lists_of_stages_the_top_does_not_take():
+    """top-missing over a list of other ints: DPN-68's `depths` and `incs` as main's top class
+    lacked them (`def __init__(self, num_classes=1000, stem=10, k_r=128)`, its stages unrolled),
+    none where it takes both tuples."""
+    numbers = _own_numbers(Path(SPECS / "dpn68.yaml"))
+    assert numbers == {"stem": 10, "k_r": 128, "depths": [3, 4, 12, 3], "incs": [16, 32, 32, 64], "num_classes": 1000}
+    before, after = (ast.parse(f"class DPN68(nn.Module):\n    def __init__(self, {params}):\n        pass\n").body[0]
+                     for params in ("num_classes=1000, stem=10, k_r=128", "num_classes=1000, stem=10, k_r=128, "
+                                    "depths=(3, 4, 12, 3), incs=(16, 32, 32, 64)"))
+    assert _top_missing(before, numbers) == [
+        "top-missing: DPN68 does not take the spec's depths (default [3, 4, 12, 3])",
+        "top-missing: DPN68 does not take the spec's incs (default [16, 32, 32, 64])"]
     assert _top_missing(after, numbers) == []
 
 
@@ -968,7 +1068,8 @@ Model = GoogLeNetAsTorchvisionBuildsIt
              + _calls(classes) + _spec_defaults(classes, {"module": {"stride": 1}}))
     kinds = [f.split(":")[0] for f in found]
     assert kinds == ["class-name", "ctor-param", "derived-literal", "literal", "camel-local", "local-name",
-                     "cat-generic", "cat-generic", "local-name", "group-class", "class-name", "top-params", "literal",
+                     "cat-generic", "cat-generic", "local-name", "class-name", "group-class", "class-name",
+                     "top-params", "literal",
                      *["call-keywords"] * 4, "default-missing"]
     assert "128 is growth * bn_size" in found[2]
     assert "out_1 is numbered" in found[5] and "torch.stack" in found[7]
@@ -976,6 +1077,21 @@ Model = GoogLeNetAsTorchvisionBuildsIt
     assert [f.split(": ")[-1] for f in found[-5:]] == [
         "required rep_1_out passed by keyword", "required stride passed by keyword", "skip passes its default",
         "skip passed positionally, a parameter with a default", "default none, the block's 1"]
+
+
+def test_the_review_finds_a_parameter_the_constructor_never_reads():
+    """unused-param: ResNeSt-14d's Bottleneck as a `--set layers=[2, 2, 2, 2]` build wrote it, a flag
+    per member of the shortcut its callers pass in built (`_member_tests` made them), read nowhere;
+    a parameter read in an expression, a test or stored is none."""
+    cls = ast.parse('''
+class Bottleneck(nn.Module):
+    def __init__(self, in_channels, planes, stride=1, with_downsample_1=False, avd_last=None, downsample=None):
+        self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
+        self.avd_last = avd_last if stride > 1 else None
+        self.downsample = downsample
+''').body[0]
+    assert isinstance(cls, ast.ClassDef)
+    assert _unused(cls) == ["unused-param: Bottleneck(with_downsample_1): never read"]
 
 
 def test_the_review_finds_a_block_parameter_its_class_does_not_take():
@@ -1236,7 +1352,8 @@ class ShortcutA(nn.Module):
 
 def test_a_group_that_does_more_than_chain_is_no_finding():
     """A group whose forward reads a child's input twice, or calls its children out of their
-    order, is a class in torchvision too."""
+    order, is a class in torchvision too: no group-class finding (its class-name finding says a
+    block of the spec should name it)."""
     src = '''
 class Stem(nn.Module):
     """Group: stem."""
@@ -1258,7 +1375,9 @@ class Head(nn.Module):
         return x
 '''
     for cls in (n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)):
-        assert _review_class(cls, False, "net", {}, {}, {}) == []
+        assert _review_class(cls, False, "net", {}, {}, {}) == [
+            f"class-name: {cls.name}: a group of nodes hoisted into a class, named after its node, not after a "
+            f"block ({cls.name.lower()})"]
 
 
 # blocks written as several classes (issue 22: torchvision writes one, with flags): how many, and

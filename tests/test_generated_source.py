@@ -94,6 +94,34 @@ def test_a_counted_repeat_admits_only_arithmetic_of_the_class_names(built):
             check_generated_source(mutant)
 
 
+def test_an_indexed_module_list_admits_only_arithmetic_of_its_index_and_the_class_names(built):
+    """Res2Net's slices, `nn.ModuleList([Slice(1, start=i * width, stop=(i + 1) * width) for i in
+    range(3)])`: the index a name of its own over a constant range, read by integer arithmetic of
+    the class's names; anything else there is refused."""
+    text = built["res2net50_26w_4s"][1].read_text()
+    line = "[Slice(1, start=i * width, stop=(i + 1) * width) for i in range(3)]"
+    assert line in text
+    check_generated_source(text)
+    _edits_refused(text, [(line, line.replace("range(3)", "range(len(dir()))")),
+                          (line, line.replace("(i + 1) * width", "dir()[i]")),
+                          (line, line.replace("for i in range(3)", "for width in range(3)")),
+                          (line, line.replace("range(3)", "range(1)"))])
+
+
+def test_a_width_from_a_tuple_the_class_takes_admits_only_its_items_by_constant_index(built):
+    """ZFNet's widths, `nn.Conv2d(conv3_5[1], conv3_5[2], 3, padding=1)` with `conv3_5=(384, 384,
+    256)`: an item of a tuple of ints the class takes, by a constant index; any other subscript is
+    refused."""
+    text = built["zfnet"][1].read_text()
+    line = "nn.Conv2d(conv3_5[1], conv3_5[2], 3, padding=1)"
+    assert "conv3_5=(384, 384, 256)):" in text and line in text
+    check_generated_source(text)
+    _edits_refused(text, [(line, line.replace("conv3_5[2]", "conv3_5[num_classes]")),
+                          (line, line.replace("conv3_5[2]", "conv3_5[1:]")),
+                          (line, line.replace("conv3_5[2]", "dir()[2]")),
+                          (line, line.replace("conv3_5[2]", "num_classes[2]"))])
+
+
 def test_a_count_from_a_tuple_the_class_takes_admits_only_its_items_by_constant_index(built):
     """ResNet's stages' depths, `range(layers[0] - 1)` with `layers=(3, 4, 6, 3)`: an item of a tuple
     of ints the class takes, never assigns, by a constant index; any other subscript is refused."""
@@ -213,9 +241,15 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
     over the row table the class takes, the first stride, the residual flag, one append, the width
     carried on, pass; another iterable, index, range, stride, flag, statement, carry or target, an
     else, are refused."""
-    text = built["mobilenet_v2"][1].read_text()
+    shipped = built["mobilenet_v2"][1].read_text()
     head = "        for t, c, n, s in rows:\n            for i in range(n):\n"
-    assert head in text and "                stride = s if i == 0 else 1\n" in text
+    assert head in shipped and "                stride = s if i == 0 else 1\n" in shipped
+    check_generated_source(shipped)
+    # the flag a block that cannot decide it takes (MobileNetV2's class decides it: `self.residual = ...`)
+    add = "                layers.append(InvertedResidual(in_channels, t, c, stride))\n"
+    text = shipped.replace(add, "                residual = stride == 1 and in_channels == c\n" + add.replace(
+        "stride))", "stride, residual=residual))"))
+    assert text != shipped
     check_generated_source(text)
     for old, evil in [("in rows:", "in torch.load(rows):"), ("in rows:", "in dir():"),
                       ("for t, c, n, s in", "for t, c, n, self in"), ("for t, c, n, s in", "for t, c, n, t in"),
@@ -227,8 +261,8 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
                       ("stride = s if i == 0 else 1", "stride = s if i == 0 else s.__class__"),
                       ("stride = s if i == 0 else 1", "stride = dir() if i == 0 else 1"),
                       ("stride = s if i == 0 else 1", "num_classes = s if i == 0 else 1"),
-                      ("residual = stride == 1 and in_channels == c", "residual = stride or print(c)"),
-                      ("residual = stride == 1 and in_channels == c", "torch = stride == 1 and in_channels == c"),
+                      (" residual = stride == 1 and in_channels == c", " residual = stride or print(c)"),
+                      (" residual = stride == 1 and in_channels == c", " torch = stride == 1 and in_channels == c"),
                       ("                in_channels = c\n", "                in_channels = c.__class__\n"),
                       ("                in_channels = c\n", "                num_classes = c\n"),
                       ("                in_channels = c\n",
@@ -243,12 +277,40 @@ def test_a_row_loop_admits_only_its_own_shapes(built):
             check_generated_source(mutant)
 
 
+def test_a_bounded_width_admits_only_max_or_min_of_two_widths(built):
+    """EfficientNet-B0's squeeze, the spec's `max(1, block_input.channels // 4)` written as
+    `max(1, in_channels // 4)` (emit/specexpr.py `_bound`), passes; a bound of other than two
+    integer widths (one, three, starred, a keyword, a float, a generator, a call) is refused."""
+    text = built["efficientnet_b0"][1].read_text()
+    se = "SqueezeExcitation(hidden, max(1, in_channels // 4))"
+    assert se in text
+    check_generated_source(text)
+    _edits_refused(text, [(se, se.replace("max(1, in_channels // 4)", "max(in_channels // 4)")),
+                          (se, se.replace("max(1, ", "max(1, 2, ")),
+                          (se, se.replace("max(1, in_channels // 4)", "max(*[1, in_channels // 4])")),
+                          (se, se.replace("// 4)", "// 4, key=abs)")),
+                          (se, se.replace("max(1, ", "max(1.5, ")),
+                          (se, se.replace("max(1, in_channels // 4)", "max(x for x in (1, in_channels))")),
+                          (se, se.replace("max(1, ", "max(len(dir()), ")),
+                          (se, se.replace("max(1, ", "min(dir(), "))])
+
+
 def test_a_staged_row_loop_admits_only_its_own_shapes(built):
     """EfficientNet-B0's features as torchvision's, a row loop whose rows are each an nn.Sequential
     (`stage = []` ... `layers.append(nn.Sequential(*stage))`) and whose blocks take a drop-path rate
-    from the loop's counter over the rows' total (`sum(row[5] for row in rows)`), pass; another
-    total, list, rate, counter step or order, and a rate without its counter, are refused."""
+    from the loop's counter over the rows' total (`sum(row[5] for row in rows)`), and the widths
+    outside it read from the table's first or last row (`rows[0][3]`, `4 * rows[-1][4]`), pass;
+    another total, list, rate, counter step or order, a rate without its counter, and another
+    row, column or table, are refused."""
     text = built["efficientnet_b0"][1].read_text()
+    stem, head = "nn.Conv2d(3, rows[0][3], 3,", "nn.Linear(4 * rows[-1][4], num_classes)"
+    assert stem in text and head in text and "        in_channels = rows[0][3]\n" in text
+    _edits_refused(text, [(stem, stem.replace("rows[0]", "rows[1]")), (stem, stem.replace("[3]", "[k]")),
+                          (stem, stem.replace("[3]", "[-3]")), (stem, stem.replace("rows[0][3]", "rows[0]")),
+                          (stem, stem.replace("rows", "dir()")), (head, head.replace("rows[-1]", "rows[-2]")),
+                          (stem, stem.replace("rows[0][3]", "num_classes[0][3]")),
+                          ("        in_channels = rows[0][3]\n", "        in_channels = rows[0][3].__class__\n"),
+                          ("        in_channels = rows[0][3]\n", "        in_channels = rows[i][3]\n")])
     total, rate = "sum(row[5] for row in rows)", "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
     step, add = "                stage_block_id += 1\n", "            layers.append(nn.Sequential(*stage))\n"
     assert total in text and rate in text and step in text and add in text and "            stage = []\n" in text
@@ -274,11 +336,59 @@ def test_a_staged_row_loop_admits_only_its_own_shapes(built):
     check_generated_source(looped)          # ConvNeXt's `(total_stage_blocks - 1.0)`
 
 
+def test_a_flat_depth_loop_admits_only_its_own_shapes(built):
+    """DPN-68's features as timm's, an OrderedDict of named blocks filled by `for i, (depth, bw,
+    inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):` over the tuples the class takes
+    (or literals), a stage's local `r = k_r * bw // 64`, `for j in range(depth):` over the word
+    chosen by place, `layers[f"conv{i + 2}_{j + 1}"] = DualPath(...)` and the width carried on,
+    pass; another iterable, target, key, test, word, value or statement is refused."""
+    text = built["dpn68"][1].read_text()
+    head = "        for i, (depth, bw, inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):\n"
+    kind = '                kind = "normal" if j > 0 else "proj" if i == 0 else "down"\n'
+    add = '                layers[f"conv{i + 2}_{j + 1}"] = DualPath(in_channels, r, bw, inc, kind=kind)\n'
+    carry = "                in_channels = bw + 3 * inc if j == 0 else in_channels + inc\n"
+    lets = "            r = k_r * bw // 64\n            for j in range(depth):\n"
+    assert all(t in text for t in (head, kind, add, carry, lets, "        layers = OrderedDict()\n",
+                                   "        self.features = nn.Sequential(layers)\n"))
+    check_generated_source(text)
+    _edits_refused(text, [(head, head.replace("zip(depths,", "zip(dir(),")),
+                          (head, head.replace("(64, 128, 256, 512)", "(64, 128, 256, 0.5)")),
+                          (head, head.replace("(64, 128, 256, 512)", "layers")),
+                          (head, head.replace("enumerate(", "reversed(")),
+                          (head, head.replace("for i,", "for self,")),
+                          (head, head.replace("(depth, bw, inc)", "(depth, bw, depths)")),
+                          (lets, lets.replace("k_r * bw // 64", "dir()")),
+                          (lets, lets.replace("r = ", "self = ")),
+                          (lets, lets.replace("range(depth)", "range(bw)")),
+                          (lets, lets.replace("for j in", "for depth in")),
+                          (kind, kind.replace("j > 0", "j > 1")),
+                          (kind, kind.replace("i == 0", "bw == 0")),
+                          (kind, kind.replace('"down"', '"down x"')),
+                          (kind, kind.replace('"down"', "print")),
+                          (add, add.replace("conv{i + 2}", "conv{dir()}")),
+                          (add, add.replace("conv{i + 2}_", "conv{i + 2}{j}")),
+                          (add, add.replace("{j + 1}", "{j - 1}")),
+                          (add, add.replace('"conv', '"_conv')),
+                          (add, add.replace("layers[", "self[")),
+                          (add, add.replace("DualPath(", "print(")),
+                          (carry, carry.replace("j == 0", "i == 0")),
+                          (carry, carry.replace("in_channels + inc", "dir()")),
+                          (carry, carry.replace("in_channels =", "self =")),
+                          (carry, carry.replace("in_channels =", "layers =")),
+                          (carry, ""),
+                          ("        layers = OrderedDict()\n", "        layers = OrderedDict(a=1)\n"),
+                          ('        layers["conv1_pool"] =', '        layers["conv1 pool"] ='),
+                          ('        layers["conv1_pool"] =', '        layers[dir()] ='),
+                          ("        self.features = nn.Sequential(layers)\n",
+                           "        self.features = nn.Sequential(layers, layers)\n")])
+
+
 def test_a_depth_loop_admits_only_its_own_shapes(built):
     """ConvNeXt-T's features as torchvision's, `for i, (dim, depth) in enumerate(zip(dims, depths)):`
     over the two tuples the class takes, a stage of blocks with their drop-path rate, then a
     downsampling layer under `if i != len(dims) - 1:`, widths read as `dims[0]`, `dims[i + 1]`,
-    `dims[-1]`, pass; another iterable, target, test, count, item, statement or list are refused."""
+    `dims[-1]`, pass (a constant item, `dims[1]`, is as safe: that it is the spec's width is
+    test_top_widths' to check); another iterable, target, test, count, item, statement or list are refused."""
     text = built["convnext_tiny"][1].read_text()
     head = "        for i, (dim, depth) in enumerate(zip(dims, depths)):\n"
     test, inner = "            if i != len(dims) - 1:\n", "            for _ in range(depth):\n"
@@ -296,7 +406,7 @@ def test_a_depth_loop_admits_only_its_own_shapes(built):
                           ("sum(depths)", "sum(dir())"), ("sum(depths)", "sum(layers)"),
                           ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[i + 2], 2, stride=2)"),
                           ("nn.Conv2d(dim, dims[i + 1], 2, stride=2)", "nn.Conv2d(dim, dims[depth], 2, stride=2)"),
-                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[1], 4, stride=4)"),
+                          ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[-2], 4, stride=4)"),
                           ("nn.Conv2d(3, dims[0], 4, stride=4)", "nn.Conv2d(3, dims[i + 1], 4, stride=4)"),
                           ("nn.Linear(dims[-1], num_classes)", "nn.Linear(layers[-1], num_classes)"),
                           ("                stage_block_id += 1\n", ""),
@@ -307,6 +417,29 @@ def test_a_depth_loop_admits_only_its_own_shapes(built):
                           (test + "                layers.append(\n", test + "                stage.append(\n"),
                           (test, test + "                print(i)\n"),
                           (test, "            print(i)\n" + test)])
+
+
+def test_items_of_a_tuple_of_widths_admit_only_their_own_shapes(built):
+    """DLA-34's widths as items of the `channels` tuple its top takes (`channels[2]`, emit/lift.py),
+    HRNet's head as a run over the items of `widths` and `head` (`for i in range(4)`, `head[i + 1]`,
+    emit/classes.py `_item_run`) pass; an item by a negative index but the last's, of a name that is
+    no tuple the class takes, by another index than a constant or the run's, the run's index read
+    bare, another count or index name are refused."""
+    dla, hrnet = (built[name][1].read_text() for name in ("dla34", "hrnet_w18_small"))
+    tree, head, run = "Tree(channels[1], channels[2], stride=2)", "Bottleneck(widths[i], head[i])", "for i in range(4)"
+    assert tree in dla and head in hrnet and run in hrnet and "nn.Conv2d(4 * head[i], 4 * head[i + 1]," in hrnet
+    check_generated_source(dla)
+    check_generated_source(hrnet)
+    _edits_refused(dla, [(tree, tree.replace("channels[2]", "channels[-2]")),
+                         (tree, tree.replace("channels[2]", "num_classes[2]")),
+                         (tree, tree.replace("channels[2]", "dir()[2]")),
+                         (tree, tree.replace("channels[2]", "channels[num_classes]"))])
+    _edits_refused(hrnet, [(head, head.replace("head[i]", "i")), (head, head.replace("head[i]", "head[i - 1]")),
+                           (head, head.replace("head[i]", "head[i + i]")),
+                           (head, head.replace("head[i]", "features[i]")),
+                           (head, head.replace("head[i]", "head[num_classes]")),
+                           (run, run.replace("range(4)", "range(features)")),
+                           (run, run.replace("for i", "for features"))])
 
 
 def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
@@ -333,10 +466,14 @@ def test_a_chain_built_member_by_member_admits_only_its_own_shapes(built):
 def test_a_run_of_list_members_admits_only_int_tuples_and_fresh_names(built):
     """nn.ModuleList's members that differ only in ints are one comprehension over tuples of int
     constants (HRNet's head, as timm builds it in a loop); its variables are fresh names that the
-    call reads. Anything else there is refused."""
-    text = built["hrnet_w18_small"][1].read_text()
+    call reads. Anything else there is refused. (HRNet's head as it was written before its top took
+    `widths` and `head`: now a run over their items, `test_items_of_a_tuple_of_widths_...`.)"""
     line = "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 256))"
-    assert line in text
+    run, head = "for i in range(4)", "Bottleneck(widths[i], head[i])"
+    text = built["hrnet_w18_small"][1].read_text()
+    assert run in text and head in text
+    text = text.replace(run, line, 1).replace(head, "Bottleneck(in_channels, planes)", 1)
+    check_generated_source(text)
     for evil in ["for in_channels, planes in zip((16, 32, 64, 128), range(4))",
                  "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, 2.5))",
                  "for in_channels, planes in zip((16, 32, 64, 128), (32, 64, 128, num_classes))",

@@ -110,18 +110,23 @@ nodes:
 
 
 def test_what_is_not_plain_arithmetic_of_the_class_s_names_stays_a_number(spec_file):
-    """`max()` and a repeat's `i` are not written; plain arithmetic of parameters and lets is.
-    The spec's `mult` is written as its value: the repeat's first conv takes its input width as a
-    number (`b`'s output, not written), which a class taking `mult` could not vary with it. Either
-    way the module is the graph's."""
+    """A repeat's `i` is not written; plain arithmetic of parameters and lets is, and `max()` of
+    two such (`max(c, 4)`, which the instances' `c` alone would fit where c is 4 or more). The
+    repeat's second conv takes the first's width, `c`, not `b`'s: the first sets its width, equal
+    to its input's at the spec's values only. The module is the graph's, and so is the class built
+    with c = 2, where `max(c, 4)` is 4 and `c` is not."""
     g = archspec.analyze(spec_file(NET))
     source = emit(g)
     init = ast.unparse(_init(source, "Unit"))
     assert "wide = c * 2" in init and "self.a = nn.Conv2d(in_channels, wide, 1)" in init
     assert "self.d = nn.Conv2d(c + 1, c, 1)" in init
-    assert "max(" not in init and "+ i" not in init
+    assert "self.b = nn.Conv2d(wide, max(c, 4), 1)" in init and "+ i" not in init
+    assert "nn.Conv2d(max(c, 4), c, 1)" in init and "nn.Conv2d(c, c + 1, 1)" in init
     model = load_source(source, "net").Model()
     assert _shapes(model) == {k: tuple(v) for k, v in g.state_dict_shapes().items()}
+    narrow = archspec.analyze(spec_file(NET.replace("u1: {use: unit, c: 8}", "u1: {use: unit, c: 2}")))
+    unit = _shapes(type(model.u1)(8, 2))
+    assert unit == {k[3:]: tuple(v) for k, v in narrow.state_dict_shapes().items() if k.startswith("u1.")}
 
 
 def _knobs(source: str, spec_params: dict) -> dict[str, list[str]]:
@@ -276,10 +281,11 @@ def test_convnext_stages_compute_their_rates_as_torchvision_s_loop():
     assert "17" not in source.split("def __init__(\n        self,")[1].split("def forward")[0]
     effnet = _source("efficientnet_b0")      # MBConv builds its StochasticDepth, as torchvision's, from the rate
     assert ("                sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
-            "                stage.append(Mbconv(in_channels, t, k, c_out, sd_prob, stride, residual=residual))\n"
+            "                stage.append(Mbconv(in_channels, t, k, c_out, sd_prob, stride))\n"
             in effnet)
     assert "total_stage_blocks = sum(row[5] for row in rows)" in effnet and "/ 16" not in effnet
-    assert "self.stochastic_depth = StochasticDepth(stochastic_depth_prob) if residual else None" in effnet
+    assert ("        self.stochastic_depth = (\n            StochasticDepth(stochastic_depth_prob) if stride == 1 and "
+            "in_channels == c_out else None\n        )\n") in effnet
 
 
 STAGES = """archspec: 1
@@ -400,7 +406,7 @@ nodes:
                                               ["in_channels", "planes", "stride", "base_width", "groups", "first",
                                                "pool", "downsample"]),
                                              ("resnest14d", "Bottleneck",
-                                              ["in_channels", "planes", "stride", "avd_last"]),
+                                              ["in_channels", "planes", "stride", "downsample"]),
                                              ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])
 def test_out_channels_the_class_computes_is_no_parameter(name, cls, args):
     """timm's Bottle2neck takes planes and computes planes * 4; Block8's output is its input's
@@ -523,3 +529,42 @@ def test_a_drop_path_whose_rate_is_no_block_parameter_stays_an_argument(spec_fil
     source = emit(archspec.analyze(path))
     assert "sd=None" in source and "        self.sd = sd\n" in source and "sd=StochasticDepth(" in source
     assert _rate_mismatches(load_source(source, "net").Model(), archspec.analyze(path)) == []
+
+
+BLOCK_INPUT = """archspec: 1
+input: [3, 16, 16]
+blocks:
+  gate:
+    params: {w: int}
+    nodes:
+      - fc: {op: conv, out: "${w}", k: 1}
+  unit:
+    params: {out: int}
+    nodes:
+      - conv1: {op: conv, out: "${out}", k: 1}
+      - tail:
+          seq:
+            - {op: conv, out: "${out}", k: 3, pad: 1}
+            - {use: gate, w: "${max(1, block_input.channels // 2)}"}
+nodes:
+  - stem: {op: conv, out: 16, k: 1}
+  - a: {use: unit, out: 16}
+  - mid: {op: conv, out: 24, k: 1}
+  - b: {use: unit, out: 24}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: 10}
+"""
+
+
+def test_block_input_is_the_class_s_input_only_where_its_list_is_fed_by_it(spec_file):
+    """`block_input` in a list inside a block is that list's input (here conv1's output, `out`
+    wide), not the block's: the gate's width is not written as `max(1, in_channels // 2)`, which
+    the instances fit (each unit keeps its width) but another input width would not. MBConv's
+    squeeze, in a list the block's input feeds, is (test_top_widths)."""
+    path = spec_file(BLOCK_INPUT)
+    src = emit(archspec.analyze(path))
+    check_generated_source(src)
+    assert "Gate(out, max(1, in_channels // 2))" not in src and "class Unit" in src
+    model = load_source(src).Model()
+    assert _shapes(model) == archspec.analyze(path).state_dict_shapes()

@@ -13,8 +13,7 @@ from toys import SE_BLOCK
 import archspec
 from archspec.analysis import analyze
 from archspec.frontend.expr import evaluate
-from archspec.pytorch.emit import emit, vary, widthexpr
-from archspec.pytorch.emit import source as source_module
+from archspec.pytorch.emit import emit, vary, widen, widthexpr
 from archspec.pytorch.emit.lift import Unliftable
 from archspec.pytorch.emit.widthexpr import TopWidths
 
@@ -23,23 +22,25 @@ from archspec.pytorch.emit.widthexpr import TopWidths
 # The fast lane keeps DPN's (widths through the top's `let:`) and ResNeSt's; the others build big
 # classes on the meta device 2.5 s each (CI runs them: slow)
 CASES = [
-    # torchvision's DenseNet(growth_rate, num_init_features, block_config: `blocks`, emit/blockloop.py);
-    # not bn_size (DenseNet-CIFAR's bottleneck): its 0 drops the 1x1 conv (`when:`), which the
-    # dense layer's class does not test, so `vary` refutes it (tried at 0) and the top writes 4
-    pytest.param("densenet121", {"stem": 24, "growth": 12, "blocks": [2, 3, 4, 2]},
+    # torchvision's DenseNet(growth_rate, bn_size, num_init_features, block_config: `blocks`,
+    # emit/blockloop.py): the bottleneck's width bn_size * growth, 2, 8 and 3 here, and 0, where the
+    # spec drops the 1x1 conv (`when: ${bn_size > 0}`), which the dense layer's class tests
+    pytest.param("densenet121", {"stem": 24, "growth": 12, "bn_size": 2, "blocks": [2, 3, 4, 2]},
                  marks=pytest.mark.slow, id="densenet121"),
-    pytest.param("densenet121", {"stem": 64, "growth": 32, "blocks": [1, 1, 1, 1]},
+    pytest.param("densenet121", {"stem": 64, "growth": 32, "bn_size": 8, "blocks": [1, 1, 1, 1]},
                  marks=pytest.mark.slow, id="densenet121-bn8"),
-    pytest.param("densenet161", {"stem": 50, "growth": 7, "blocks": [3, 1, 2, 5]},
-                 marks=pytest.mark.slow, id="densenet161"),
-    pytest.param("densenet264", {"stem": 33, "growth": 5, "blocks": [2, 2, 3, 3]},
+    pytest.param("densenet161", {"stem": 50, "growth": 7, "bn_size": 0, "blocks": [3, 1, 2, 5]},
+                 marks=pytest.mark.slow, id="densenet161-bn0"),
+    pytest.param("densenet264", {"stem": 33, "growth": 5, "bn_size": 3, "blocks": [2, 2, 3, 3]},
                  marks=pytest.mark.slow, id="densenet264"),
-    # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice)
-    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "compression": 1.0},
+    # DenseNet-BC's compression theta, 1.0: DenseNet-B, whose stem is 16 wide (the spec's choice);
+    # bottleneck 0: plain DenseNet, (depth - 4) // 3 layers a block, each without its 1x1 conv
+    pytest.param("densenet_cifar", {"growth": 7, "depth": 40, "bottleneck": 0, "compression": 1.0},
                  marks=pytest.mark.slow, id="densenet_cifar"),
-    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "compression": 0.3},
+    pytest.param("densenet_cifar", {"growth": 12, "depth": 100, "bottleneck": 2, "compression": 0.3},
                  marks=pytest.mark.slow, id="densenet_cifar-0.3"),
-    pytest.param("dpn68", {"stem": 16, "k_r": 96}, id="dpn68"),     # k_r: through the top's `let:` widths
+    # k_r: through the top's `let:` widths; depths and incs: timm's loop over the stages, the width carried
+    pytest.param("dpn68", {"stem": 16, "k_r": 96, "depths": [2, 1, 5, 2], "incs": [8, 24, 16, 40]}, id="dpn68"),
     pytest.param("resnest14d", {"stem_width": 24}, id="resnest14d"),     # timm's stem_width
     # timm's Res2Net(base_width=26, cardinality=1): its Bottle2neck computes the subsets' width from
     # them (Res2NeXt-50 is groups=8 base_width=4); 14 and 8: another width and its ladder's slices
@@ -54,9 +55,13 @@ def _source(name):
 
 
 def _model_class(name):
+    return _module_class(name, "Model")
+
+
+def _module_class(name, cls):
     namespace: dict = {}
     exec(compile(_source(name), f"{name}.py", "exec"), namespace)
-    return namespace["Model"]
+    return namespace[cls]
 
 
 def _shapes(model):
@@ -179,19 +184,33 @@ def test_every_parameter_the_top_class_takes_builds_the_spec_at_other_values(pat
 
 def test_res2net_s_block_computes_its_subsets_from_base_width():
     """Res2Net's Bottle2neck, as timm's: the subsets' width from base_width (not `planes * 26 //
-    64`), each slice's bounds the spec's `i * width` with the step's index in its place (the first
-    starts at 0, the default), the concat of the subsets `4 * width` (three subsets and the last,
+    64`), the slices one comprehension over the subsets' index, their bounds the spec's `i * width`
+    and `(i + 1) * width`, the concat of the subsets `4 * width` (three subsets and the last,
     `width * scale - (scale - 1) * width`, collected). A block's concat of two `out`-wide children
     is `2 * out`, and the input's width more where the level root's concat reads it too (DLA's tree
     root, as timm's `root_dim = 2 * out_channels`, `if level_root: root_dim += in_channels`)."""
     text = _source("res2net50_26w_4s")
     assert "        width = planes * base_width // 64 * groups\n" in text
-    assert "                Slice(1, stop=width),\n                Slice(1, start=width, stop=2 * width),\n" in text
+    assert "            [Slice(1, start=i * width, stop=(i + 1) * width) for i in range(3)]\n" in text
     assert "        self.last = Slice(1, start=3 * width)\n" in text
     assert "        self.conv3 = nn.Conv2d(4 * width, planes * 4, 1, bias=False)\n" in text
     assert "    def __init__(self, num_classes=1000, base_width=26, groups=1, layers=(3, 4, 6, 3)):\n" in text
     assert ("        self.root = Root(2 * out + in_channels if level_root else 2 * out, out)\n"
             in _source("dla34"))
+
+
+def test_dla_takes_its_channels_and_its_last_trees_take_their_roots_width():
+    """DLA-34's top takes `channels` as timm's DLA, each width an item (`channels[2]`, the classifier's
+    `channels[5]`); the last tree's root concatenates its parent's bottom, whose width the class
+    cannot know: it takes the root's width, its caller writes it from the spec's concatenation
+    (`3 * out + in_channels`), not a fit of the spec's own widths (`7 * out // 2`, true only where
+    each level doubles: the class would differ at other channels, and the top could not take them)."""
+    text = _source("dla34")
+    assert "    def __init__(self, num_classes=1000, channels=(16, 32, 64, 128, 256, 512)):\n" in text
+    assert "        self.level2 = Tree(channels[1], channels[2], stride=2)\n" in text
+    assert "        self.fc = nn.Conv2d(channels[5], num_classes, 1)\n" in text
+    assert "        self.tree2 = LastTree(out, 3 * out + in_channels)\n" in text
+    assert "        self.root = Root(root_in_channels, out)\n" in text and "7 * out // 2" not in text
 
 
 # a block's one instance whose input width is its `planes` only where the top's `w` is 16
@@ -221,23 +240,31 @@ def test_a_width_another_value_does_not_fit_stays_a_number(spec_file, monkeypatc
     path = spec_file(PLANES)
     text = emit(analyze(path))
     assert "self.a = nn.Conv2d(planes, planes * 4, 1)" in text and "def __init__(self, num_classes=10):" in text
-    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    monkeypatch.setattr(widen, "refuted", lambda *a: frozenset())
     unchecked = emit(analyze(path))
     assert "def __init__(self, num_classes=10, w=16):" in unchecked
 
 
-def test_resnest_takes_its_stem_width():
-    """ResNeSt-14d's Bottleneck takes its input width (one class for the four, layer1.0's shortcut
-    keeping the pool's place with nn.Identity): the top class takes timm's stem_width."""
+def test_resnest_takes_its_stem_width_and_layers():
+    """ResNeSt-14d's Bottleneck takes its input width (one class for the four): the top class
+    takes timm's stem_width; and its layers, one block a stage, written as timm's make_blocks
+    builds a stage at any depth (emit/widen.py): the first block given the shortcut (layer1.0's
+    keeping the pool's place with nn.Identity), the others plain, `range(layers[0] - 1)`; the
+    block builds its avd pool under the spec's `avd` (`stride > 1`), as timm's."""
     text = _source("resnest14d")
-    assert "def __init__(self, num_classes=1000, stem_width=32):" in text
-    assert "Bottleneck(2 * stem_width, 64)," in text
+    assert "def __init__(self, num_classes=1000, stem_width=32, layers=(1, 1, 1, 1)):" in text
+    assert ("            Bottleneck(\n                2 * stem_width,\n                64,\n"
+            "                downsample=nn.Sequential(\n                    nn.Identity(),\n") in text
+    assert "            *[Bottleneck(256, 64) for _ in range(layers[0] - 1)],\n" in text
+    assert "    def __init__(self, in_channels, planes, stride=1, downsample=None):\n" in text
+    assert "        self.avd_last = nn.AvgPool2d(3, stride=stride, padding=1) if stride > 1 else None\n" in text
+    assert '    """Block \'bottleneck\': layer1.0, layer2.0, layer3.0, layer4.0 (4 instances)."""\n' in text
 
 
 def test_a_spec_from_no_file_takes_no_width(tmp_path):
     """vary reloads the spec from its file; a graph with none keeps its widths as numbers."""
     g = analyze(str(SPECS / "densenet121.yaml"))
-    assert "def __init__(self, num_classes=1000, stem=64, growth=32, blocks=(6, 12, 24, 16)):" in emit(g)
+    assert "def __init__(self, num_classes=1000, stem=64, growth=32, bn_size=4, blocks=(6, 12, 24, 16)):" in emit(g)
     g.meta.file = None
     assert "def __init__(self, num_classes=1000):" in emit(g)
 
@@ -329,12 +356,11 @@ def test_the_integer_quotient_is_the_interpreter_s_float_floor_within_the_bound(
 
 
 def test_a_width_follows_an_op_only_as_its_shape_rule_says(spec_file):
-    """A flatten of 2 x 2 positions gives 4 values a channel: not the channels' width. The top
-    class then takes no `w`: the classifier's input width, 64, would not follow it."""
+    """A flatten of 2 x 2 positions gives 4 values a channel: 4 times the channels' width
+    (`widthexpr.spread`, by the op's shape rule at three widths), not the channels' width."""
     g, t = _widths(spec_file)
     assert t.of("pool") == "(2 * w + 1) // 2"
-    with pytest.raises(Unliftable):
-        t.of("flatten")
+    assert t.of("flatten") == "4 * ((2 * w + 1) // 2)"
     text = emit(g)
     assert "def __init__(self, num_classes=10):" in text and "nn.Linear(64, num_classes)" in text
 
@@ -505,7 +531,7 @@ def test_a_count_another_value_does_not_fit_stays_a_number(spec_file, monkeypatc
     path = spec_file(GROWING.replace("STEP", "i % 2"))
     text = emit(analyze(path))
     assert "def __init__(self, num_classes=10):" in text and "range(" not in text
-    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    monkeypatch.setattr(widen, "refuted", lambda *a: frozenset())
     unchecked = emit(analyze(path))
     assert "def __init__(self, num_classes=10, n=3):" in unchecked
     assert "*[Unit(9, 8) for _ in range(n - 2)]," in unchecked
@@ -588,10 +614,10 @@ def test_densenet_cifar_takes_depth_through_its_dense_blocks_widths():
     its stem's as the spec's choice; the source whitelist admits those forms, no other call or
     test."""
     text = _source("densenet_cifar")
-    # not the bottleneck: at 0 the layers are (depth - 4) // 3, each without its 1x1 conv (`vary`)
-    assert "    def __init__(self, num_classes=10, compression=0.5, growth=12, depth=100):\n" in text
-    assert "        num_layers = (depth - 4) // 6\n" in text         # named after what they hold, as torchvision's
-    assert "        num_features = 2 * growth if compression < 1 else 16\n" in text     # (4 > 0 decided)
+    # and the bottleneck: at 0 the layers are (depth - 4) // 3, each without its 1x1 conv (`vary`)
+    assert "    def __init__(self, num_classes=10, bottleneck=4, compression=0.5, growth=12, depth=100):\n" in text
+    assert "        num_layers = (depth - 4) // (6 if bottleneck else 3)\n" in text    # named after what they hold
+    assert "        num_features = 2 * growth if bottleneck > 0 and compression < 1 else 16\n" in text
     assert "        num_features_1 = int((num_features + num_layers * growth) * compression)\n" in text
     assert text.count("compression=compression)") == 2        # the top passes its compression on
     check_generated_source(text)
@@ -799,7 +825,7 @@ def test_a_top_level_let_is_its_number_and_holds_what_it_reads(spec_file, monkey
     is written as its number there (`k + 16`), the parameters it reads held as numbers too: the
     top class takes k, not w, even unchecked by vary (the let's 16 and 32 are w's only at 16)."""
     path = spec_file(TOP_LET)
-    monkeypatch.setattr(source_module, "refuted", lambda *a: frozenset())
+    monkeypatch.setattr(widen, "refuted", lambda *a: frozenset())
     namespace: dict = {}
     exec(compile(emit(analyze(path)), "toy.py", "exec"), namespace)
     cls = namespace["Model"]
@@ -1089,21 +1115,30 @@ def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
     in range(cnf.num_layers):` (emit/rowloop.py, staged): an nn.Sequential a row, each block's
     drop-path rate `stochastic_depth * stage_block_id / total_stage_blocks` from the loop's counter
     and the rows' total. Built with other rows (other counts, strides, kernels, expansions, middle
-    widths, a row whose first block keeps its width; seven rows, as the spec's rate expression reads
-    seven; the first input and last output kept: the stem's 32 and the head's 1280 are written as
-    numbers), it is the spec built with them: the state_dict's shapes in order, the same outputs
-    with the same weights, and each block's rate the spec's."""
+    widths, a row whose first block keeps its width, other first inputs and last outputs; seven rows,
+    as the spec's rate expression reads seven), it is the spec built with them: the state_dict's
+    shapes in order, the same outputs with the same weights, and each block's rate the spec's. The
+    stem's width and the head's are the spec's `rows[0][3]` and `4 * rows[-1][4]`, as torchvision
+    computes them from its config (main wrote 32 and 1280: other rows built another network)."""
     text = emit(analyze(str(SPECS / "efficientnet_b0.yaml")))
-    assert ("        total_stage_blocks = sum(row[5] for row in rows)\n        stage_block_id = 0\n"
+    assert ("        in_channels = rows[0][3]\n        total_stage_blocks = sum(row[5] for row in rows)\n"
+            "        stage_block_id = 0\n"
             "        for t, k, s, c_in, c_out, n in rows:\n            stage = []\n            for i in range(n):\n"
             "                stride = s if i == 0 else 1\n") in text
+    assert "nn.Conv2d(3, rows[0][3], 3, stride=2, padding=1, bias=False)" in text
+    assert "nn.Conv2d(in_channels, 4 * rows[-1][4], 1, bias=False)" in text
+    assert "nn.Linear(4 * rows[-1][4], num_classes)" in text
     assert "sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n" in text and "/ 16" not in text
     check_generated_source(text)
     cls = _model_class("efficientnet_b0")
     for rows in ([[1, 3, 1, 32, 16, 2], [6, 3, 2, 16, 24, 1], [6, 5, 2, 24, 40, 3], [4, 3, 2, 40, 80, 1],
                   [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 192, 320, 2]],
-                 [[1, 3, 2, 32, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
-                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 320, 1]]):
+                 [[1, 3, 2, 24, 16, 1], [6, 3, 1, 16, 16, 1], [3, 5, 1, 16, 24, 2], [6, 3, 1, 24, 24, 1],
+                  [6, 5, 2, 24, 48, 1], [2, 5, 1, 48, 48, 3], [6, 3, 1, 48, 96, 1]],
+                 # a row's c_in other than the row before's c_out: a block expands what comes in, as the
+                 # class does (main's spec expanded c_in, its class the input: two networks)
+                 [[1, 3, 1, 32, 16, 1], [6, 3, 2, 17, 24, 1], [6, 5, 2, 24, 40, 2], [6, 3, 2, 40, 80, 2],
+                  [6, 5, 1, 80, 112, 2], [6, 5, 2, 112, 192, 1], [6, 3, 1, 200, 320, 1]]):
         ours = cls(rows=tuple(tuple(r) for r in rows), stochastic_depth=0.3).eval()
         g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows, stochastic_depth=0.3)
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
@@ -1146,6 +1181,66 @@ def test_convnext_takes_its_dims_and_depths_as_torchvision_s_loop(name):
             assert torch.equal(ours.eval()(x), spec(x)), chosen
 
 
+@pytest.mark.parametrize("in_channels,out,stride", [(16, 16, 1), (16, 24, 1), (16, 16, 2), (24, 16, 2)])
+def test_inverted_residual_blocks_decide_their_residual_as_torchvision_s(in_channels, out, stride):
+    """MobileNetV2's InvertedResidual and EfficientNet's Mbconv, built alone, add their input exactly
+    where torchvision's do (`use_res_connect = stride == 1 and inp == oup`): the class decides it
+    from its stride and widths and takes no flag (main's took `residual=False`, which a caller
+    could pass against its numbers and which, built alone at stride 1 and one width, added
+    nothing). torchvision's block given the class's weights (strict) gives the same output."""
+    from functools import partial
+
+    from torchvision.models.efficientnet import MBConv, MBConvConfig
+    from torchvision.models.mobilenetv2 import InvertedResidual
+
+    torch.manual_seed(0)
+    x = torch.randn(2, in_channels, 8, 8)
+    pairs = [(_module_class("mobilenet_v2", "InvertedResidual")(in_channels, 6, out, stride),
+              InvertedResidual(in_channels, out, stride, 6)),
+             (_module_class("efficientnet_b0", "Mbconv")(in_channels, 6, 3, out, 0.0, stride),
+              MBConv(MBConvConfig(6, 3, stride, in_channels, out, 1), 0.0, partial(torch.nn.BatchNorm2d)))]
+    for ours, peer in pairs:
+        assert "residual" not in inspect.signature(type(ours)).parameters
+        peer.load_state_dict(ours.state_dict(), strict=True)
+        ours.eval(), peer.eval()
+        with torch.no_grad():
+            assert torch.equal(ours(x), peer(x)), type(ours).__name__
+
+
+HOSTILE_PREFIXES = ['x{__import__("os").system("id")}', 'block"', "blo\\nck", "Ä"]
+
+
+@pytest.mark.parametrize("prefix", HOSTILE_PREFIXES)
+def test_the_named_runs_write_only_prefixes_the_validator_passes(monkeypatch, prefix):
+    """The runs of children named prefix<k>, prefix<k + 1>, ... write the prefix into an f-string:
+    `source.looped`'s `self.add_module(f"block{i + 4}", ...)`, `classes._ordered_sequential`'s
+    comprehension `*[(f"conv4_{j + 2}", ...) for j in range(11)]`, and the class planner's loop over
+    a scope's modules (`Loop.prefix`), each through `classes.named_step`: only where the name passes
+    `name_problem`. Its pattern holds a prefix to identifier characters now; here it is widened to
+    any text, and a prefix the validator refuses still makes no run, while `block` makes each."""
+    import re
+
+    from archspec.ops.base import Call
+    from archspec.pytorch.emit import classes, source
+
+    monkeypatch.setattr(classes, "NAMED_STEP", re.compile(r"(.+?)(0|[1-9][0-9]*)", re.S))
+    call = Call("Block", (("in_channels", 64), ("out_channels", 64)))
+
+    def made(p: str) -> list[tuple[str, str | None, str]]:
+        return [(f"{p}{k}", "Block(64, 64)", f"        self.{p}{k} = Block(64, 64)") for k in range(4, 8)]
+
+    def ordered(p: str) -> str:
+        return classes._ordered_sequential(Call("nn.Sequential", tuple((f"{p}{k}", call) for k in range(4, 8))),
+                                           iter([None] * 8), "        ")
+
+    assert classes.named_step("block4") == ("block", 4)
+    assert source.looped(made("block"), frozenset())[1] == '            self.add_module(f"block{i + 4}", Block(64, 64))'
+    assert 'f"block{j + 4}"' in ordered("block")
+    assert classes.named_step(f"{prefix}4") is None
+    assert not any("add_module" in line for line in source.looped(made(prefix), frozenset()))
+    assert 'f"' not in ordered(prefix)
+
+
 def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     """emit/blockloop.py on data: two blocks and the transition between them make a loop whose width
     after a transition is the next block's input as the emitter writes it, the transition's input in
@@ -1173,3 +1268,25 @@ def test_a_block_loop_is_kept_only_where_its_expansion_is_the_members():
     assert floor is not None and floor.after == "int(num_features * compression)"      # Transition's compression
     assert block_loop(members(), slots, {"t1": "int((stem + 6 * growth) * compression)"}, {**env, "compression": 0.4}) \
         is None
+
+
+def test_efficientnet_b0_s_squeeze_is_the_spec_s_max_at_a_narrow_input():
+    """MBConv's squeeze width is the spec's `max(1, block_input.channels // 4)` (torchvision's
+    `max(1, cnf.input_channels // 4)`): the class writes that, not `in_channels // 4`, which the
+    spec's widths (16 and up) alone fit and which makes a 0-wide squeeze where a block's input is
+    under 4 channels. Built with rows whose blocks take 2 and 3 channels in, it is the spec built
+    with them: the state_dict's shapes in order, the same outputs with the same weights."""
+    text = emit(analyze(str(SPECS / "efficientnet_b0.yaml")))
+    assert "SqueezeExcitation(hidden, max(1, in_channels // 4))" in text
+    check_generated_source(text)
+    cls = _model_class("efficientnet_b0")
+    rows = [[1, 3, 1, 8, 2, 1], [6, 3, 2, 2, 3, 2], [6, 5, 2, 3, 5, 1], [6, 3, 2, 5, 8, 1],
+            [6, 5, 1, 8, 8, 1], [6, 5, 2, 8, 12, 1], [6, 3, 1, 12, 16, 1]]
+    ours = cls(rows=tuple(tuple(r) for r in rows)).eval()
+    g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows)
+    assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items())
+    spec = archspec.compile(SPECS / "efficientnet_b0.yaml", rows=rows).eval()
+    spec.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(ours(x), spec(x))

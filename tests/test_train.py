@@ -206,18 +206,26 @@ def test_errors_are_one_line(tmp_path, capsys):
         "--resume: error: needs --checkpoint DIR (where the checkpoint is)"
 
 
+def _line(spec: str, text: str) -> int:
+    return next(i for i, line in enumerate((ROOT / spec).read_text().splitlines(), 1) if text in line)
+
+
 def test_outputs_must_match_classes(tmp_path, capsys, monkeypatch):
-    """Located at the spec's output node, with the fix as the hint."""
+    """Located at the spec's output node, with the fix as the hint: the spec's num_classes where it
+    has one, else the last layer's out."""
     monkeypatch.chdir(ROOT)
     spec = "specs/resnet_cifar.yaml"
     err = _error(capsys, "train", spec, "--set", "n=1", "--set", "num_classes=7")
-    line = next(i for i, text in enumerate((ROOT / spec).read_text().splitlines(), 1) if "- fc:" in text)
-    assert err.splitlines() == [f"{spec}:{line}:5: error: fc: output 'output' gives 7 values, but the data has "
-                                "10 classes", "  hint: --set num_classes=10"]
+    assert err.splitlines() == [f"{spec}:{_line(spec, '- fc:')}:5: error: fc: output 'output' gives 7 values, "
+                                "but the data has 10 classes", "  hint: --set num_classes=10"]
     _images(tmp_path / "imgs", 3)
-    err = _error(capsys, "train", "specs/lenet5.yaml", "--data", f"folder:{tmp_path / 'imgs'}")
-    assert err.splitlines()[0] == ("specs/lenet5.yaml:34:5: error: output: output 'output' gives 10 values, "
-                                   "but the data has 3 classes")
+    spec = "specs/lenet5.yaml"
+    err = _error(capsys, "train", spec, "--data", f"folder:{tmp_path / 'imgs'}")
+    assert err.splitlines() == [f"{spec}:{_line(spec, '- output:')}:5: error: output: output 'output' gives 10 "
+                                "values, but the data has 3 classes", "  hint: --set num_classes=3"]
+    (tmp_path / "net.yaml").write_text(TWO_HEADS)                  # no num_classes param
+    err = _error(capsys, "train", str(tmp_path / "net.yaml"), "--data", f"folder:{tmp_path / 'imgs'}")
+    assert err.splitlines()[1:] == ["  hint: give the last layer out: 3 (or a num_classes param)"]
 
 
 @pytest.mark.slow

@@ -65,7 +65,7 @@ def test_an_exchange_takes_its_blocks(tmp_path):
     text = emit(archspec.analyze(SPEC))
     assert "    def __init__(self, c0, c1, blocks=2):\n" in text
     assert text.count("*[Basic(c0) for _ in range(blocks)],\n") == 3
-    assert "for _ in range(2)],\n" not in text and "Exchange2(16, 32)" in text
+    assert "for _ in range(2)],\n" not in text and "Exchange2(widths[0], widths[1])" in text
     namespace: dict = {}
     exec(compile(text, "hrnet_w18_small.py", "exec"), namespace)     # the generated module, whitelisted above
     exchange = namespace["Exchange3"](16, 32, 64, blocks=3)

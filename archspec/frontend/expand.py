@@ -555,7 +555,7 @@ def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_e
                                                 and n not in globals_ and _plain(call_env[n])},
             "spec_params": globals_, "structure_reads": block.structure_reads, "let_reads": block.let_reads,
             "when": whole_expr(block.raw.get("when")), "guard_reads": block.guard_reads,
-            "reads_apart": block.reads_apart}
+            "reads_apart": block.reads_apart, "node_whens": block.node_whens}
 
 
 def _plain(v: Any) -> bool:

@@ -428,6 +428,13 @@ def _substitute(text: str, env: dict) -> str:
 def names_read(text: str) -> set[str]:
     """The names the `${...}` of a text read (an expression that does not parse reads none here:
     it is reported where it is evaluated)."""
+    return set(_names_read(text))
+
+
+@lru_cache(maxsize=4096)
+def _names_read(text: str) -> frozenset[str]:
+    """names_read, once per text: the expander asks it of each node's every expression again at
+    each instance of its block (a walk of the parsed tree each time)."""
     names: set[str] = set()
     for start, end in expr_spans(text):
         try:
@@ -435,7 +442,7 @@ def names_read(text: str) -> set[str]:
         except SpecError:
             continue
         names.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
-    return names
+    return frozenset(names)
 
 
 def whole_expr(value) -> str | None:

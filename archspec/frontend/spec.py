@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import Diagnostics, FollowsError, Loc, SpecError, SpecErrors, did_you_mean
 from ..limits import MAX_FILE_CHAIN
 from ..names import check_name, file_stem, one_line, shown
-from .expr import names_read, resolve
+from .expr import names_read, resolve, whole_expr
 from .gcpause import gc_paused
 from .recipe import check_train, merge_train, set_train
 from .yamlpos import YDict, YList, load_file, load_text, loc_of, number_problem, overlay
@@ -213,6 +213,23 @@ class Block:
         `reduction`): a caller that tests the `when:` itself may pass them as it likes."""
         rest = {k: v for k, v in self.raw.items() if k != "when"}
         return self.structure_reads - _through(_reads_under(rest, False), self.raw.get("let") or {})
+
+    @cached_property
+    def node_whens(self) -> dict[str, str]:
+        """Its own named op and block nodes whose `when:` is one whole `${...}` that reads only its
+        parameters (the dense layer's `norm1: {op: batchnorm, when: ${bn_size > 0}}`), name -> that
+        expression: what a class written from the block may build under the same test."""
+        out = {}
+        for entry in self.raw.get("nodes") or []:
+            if not (isinstance(entry, dict) and len(entry) == 1):
+                continue
+            (name, body), = entry.items()
+            if not (isinstance(body, dict) and ("op" in body or "use" in body)):
+                continue
+            text = whole_expr(body.get("when"))
+            if text is not None and names_read(body["when"]) <= set(self.params):
+                out[str(name)] = text
+        return out
 
     @cached_property
     def reads_apart(self) -> dict[str, frozenset[str]]:

@@ -9,8 +9,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   the block's boolean `let:` says where it is, built by the class under that test (WRN's
   `self.shortcut = nn.Conv2d(...) if stride != 1 or in_channels != out else None`), or
   where a boolean of the block says where an op is whose numbers are the block's parameters,
-  under that flag (EfficientNet's `StochasticDepth(stochastic_depth_prob) if residual else
-  None`, as torchvision's MBConv); an
+  under that flag, or its test where the class decides the flag (EfficientNet's
+  `StochasticDepth(stochastic_depth_prob) if stride == 1 and in_channels == c_out else None`,
+  as torchvision's MBConv); an
   nn.Sequential child that lacks members at some instances is built member by member under a
   test of the block's parameters (`members`: MobileNetV2's `if t != 1: layers.append(...)`,
   `self.conv = nn.Sequential(*layers)`), and one whose instances run other counts of one
@@ -20,7 +21,9 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   each under its test (`alternatives`: DPN's `... if kind == "proj" else None`); a block that
   needs several classes names each by what sets it apart (`UnitResidual`),
   numbered only where nothing nameable does; an op some instances lack runs under a flag,
-  the block's boolean `let:` or parameter (`if self.residual:`), and what stands for a child
+  the block's boolean `let:` or parameter (`if self.residual:`), which the class decides itself
+  where that `let:` tests what it takes (`self.residual = stride == 1 and in_channels == c`,
+  torchvision's `use_res_connect`), and what stands for a child
   where it is absent may be the block's input (WRN's `identity = x`); a block that only wraps
   a module holding no tensor is that module (`downsample=PadChannels(16, 32, stride=2)`); a
   named input some instances are given another's value for is None by default, standing for
@@ -30,8 +33,8 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   (a run of equal ones written once, `*[Block(...) for _ in range(n)]`, a run whose rates follow
   the repeat's index as one comprehension over it, `for j in range(3)`), and so is a group
   that only chains its modules, named by an OrderedDict as torchvision's DenseNet `features`
-  (a run of named children whose numbers grow by fixed steps as one comprehension, DPN's
-  `*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, ...)) for j in range(11)]`);
+  (a run of named children whose numbers grow by fixed steps as one comprehension,
+  `*[(f"conv4_{j + 2}", Unit(8 + 4 * j, 12 + 4 * j)) for j in range(4)]`);
   the top class's nn.Sequential of stages of units alike but for their widths, each stage
   closed by one module, is torchvision's VGG make_layers (`stageloop`): a loop over the stage
   configuration the class takes, `for stage in stages: for width in stage:`, the norms under
@@ -50,7 +53,10 @@ The output reads like hand-written torchvision code, and passes `ruff check` and
   downsampling layer between two, whose widths and depths two spec lists give, is torchvision's
   ConvNeXt loop (`depthloop`), `for i, (dim, depth) in enumerate(zip(dims, depths)):`, the rate
   `/ (total_stage_blocks - 1.0)` over `sum(depths)`, the stem's width `dims[0]`, the
-  classifier's `dims[-1]`;
+  classifier's `dims[-1]`; and a run of named blocks <a><stage>_<block> whose depths a spec
+  list gives, each number one per stage, is timm's DPN loop (`depthloop`'s flat form) into an
+  OrderedDict, `for i, (depth, bw, inc) in enumerate(zip(depths, (64, 128, 256, 512), incs)):`,
+  a word chosen by the block's place, the width carried on in `in_channels`;
   a run of one class named prefix1, prefix2, ... whose numbers grow by fixed steps
   (DenseNet's dense layers) is built by a for loop and run by one; an nn.ModuleList whose
   members forward runs alike is looped over (`loops`: a comprehension of the members' calls
@@ -76,7 +82,8 @@ written as those expressions, its `let:` values as locals (`specexpr`), a rate t
 where it makes a block the class builds carried up to it (`lift`: ConvNeXt's drop-path rates from
 the top's `stochastic_depth`), the other numbers that differ as parameters or derived from them,
 the top class's widths from the spec's parameters (`widthexpr`), those it takes checked by
-building the spec again at another value (`vary`);
+building the spec again at another value (`vary`), the depths of stages of one block from the
+plan of the spec built with deeper ones (`widen`: ResNeSt-14d's `range(layers[0] - 1)`);
 `source` writes the file, with `init_weights` from `init`, `fuse` from `fuse`, and lines
 laid out by `layout`.
 

@@ -2,6 +2,8 @@
 class, whose constructor takes the numbers that differ as parameters."""
 from __future__ import annotations
 
+import ast
+import copy
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -9,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...names import Namespace
+from ...names import Namespace, name_problem
 from ...ops.base import Call, is_default, kw, literal
 from .classnames import camel, name_classes, root_name
 from .counts import Count
@@ -21,8 +23,9 @@ from .layout import WIDTH, bracketed
 from .lift import Indexed
 from .members import ANY_STEP, MISSING, MemberId, Steps, member_ids
 from .optional import Joiner
-from .scopes import Child, ScopeNode, ScopeTree, local, numbered, own_children
+from .scopes import Child, ScopeNode, ScopeTree, block_of, local, numbered, own_children
 from .stepwidths import StepPlan
+from .widthexpr import progression
 
 
 @dataclass(eq=False)
@@ -44,8 +47,13 @@ class ClassPlan:
     #                                  where it is, built under that let's test (`ctorparams._build_tested`),
     #                                  or under the block's flag (`ctorparams._build_flagged`)
     flagged: set[str] = field(default_factory=set)          # of `tested`, those under a flag
+    whens: dict[str, str] = field(default_factory=dict)     # of `tested`, those under the block's own `when:`
+    #                                  -> that `when:` as the spec writes it (`ctorparams._build_when`)
     decided: dict[str, str] = field(default_factory=dict)   # those `let:` values: the class decides them itself
-    #                                  -> the child built under its test (`guards`), which a flag reads too
+    #                                  -> the child built under its test (`guards`), which a flag reads too,
+    #                                  or a functional child there where it holds (`own_tests`)
+    own_tests: dict[str, str] = field(default_factory=dict)  # such a functional child (MobileNetV2's add)
+    #                                  -> the `let:`'s test in the class's names (`ctorparams._decide_flags`)
     same: dict[str, str] = field(default_factory=dict)      # a forward input some are not given -> the one it is
     tails: dict[str, tuple[int, int]] = field(default_factory=dict)   # a concatenation some give only its first
     #                                  inputs -> (how many all give, how many in all): the rest under a flag
@@ -69,7 +77,7 @@ class ClassPlan:
     ladder_varies: bool = False        # its ladder adds at some instances, not others (`Joiner`)
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
     origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
-    #                                  first instance: (child, argument) where it is a child's own (`_origins`)
+    #                                  first instance: (child, argument) where it is a child's own (`number_origins`)
     counts: dict[str, dict[int, Count]] = field(default_factory=dict)    # the top's: per nn.Sequential child,
     #                                  the steps of counted repeats by member (`counts`), then the runs written
     #                                  `range(n - 1)`: first member -> its Count, `left` the run's length
@@ -141,7 +149,7 @@ def _numbers(call: Call, label: str, out: list[tuple[str, Any]]) -> list[tuple[s
     return out
 
 
-def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
+def number_origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
     """Per number of `_numbers(call)`: (child, argument) for the numbers of the child's own call
     and, in an nn.Sequential or a one-level nn.ModuleList, of its members' calls (Res2Net's
     `splits`), and of the optional children a block's call passes (`stochastic_depth=
@@ -157,7 +165,7 @@ def _origins(call: Call, child: Child) -> list[tuple[Child, str] | None]:
             member = next(members, None) if call.fn == "nn.Sequential" else listed.get(name) if (
                 call.fn == "nn.ModuleList") else None if sequential or (
                 child.subscope is None) else next((c for c in child.sub.children if c.local == name), None)
-            out += _origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
+            out += number_origins(v, member) if member is not None else [None] * len(_numbers(v, "", []))
     return out
 
 
@@ -237,10 +245,15 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     own = [slots[k * width:(k + 1) * width] for k in range(len(members))]
     columns = [tuple(n[j][1] for n in numbers) for j in range(width)]
     varying = [j for j, col in enumerate(columns) if len(set(map(repr, col))) > 1]
+    names = Namespace(taken | set(_WORD.findall(" ".join(s for s in own[0] if s))) | {"zip", "range"})
+    if varying and any(o != own[0] for o in own) and (texts := _item_run(own, names)) is not None:
+        elt = render_call(members[0], iter(texts[1:]), indent + "    ", 0, 1, taken=taken)
+        return elt, f"for {texts[0]} in range({len(members)})"
+    if any(o != own[0] for o in own) and not any(isinstance(s, Indexed) for o in own for s in o):
+        return _index_run(members, own, columns, indent, taken)
     if (not varying or any(o != own[0] for o in own) or any(isinstance(s, Indexed) for s in own[0])
             or any(own[0][j] is not None or any(type(v) is not int for v in columns[j]) for j in varying)):
         return None
-    names = Namespace(taken | set(_WORD.findall(" ".join(s for s in own[0] if s))) | {"zip"})
     var: dict[tuple, str] = {}
     for j in varying:
         if columns[j] not in var:
@@ -250,6 +263,58 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     tuples = [literal(col) for col in var]
     over = tuples[0] if len(var) == 1 else f"zip({', '.join(tuples)})"
     return elt, f"for {', '.join(var.values())} in {over}"
+
+
+def _item_run(own: list[list[str | None]], names: Namespace) -> list[str | None] | None:
+    """Members whose numbers are items of the top's tuples by the member's place, `widths[k]`,
+    `4 * head[k + 1]` at member k (HRNet's head over `widths` and `head`): the index's name, then
+    the first member's numbers with it in k's place (`widths[i]`, `4 * head[i + 1]`); else None."""
+    if any(isinstance(s, Indexed) for o in own for s in o):
+        return None
+    trees = [ast.parse(s, mode="eval").body if s else None for s in own[0]]
+    if (any([_shifted(t, k) for t in trees] != _texts(o) for k, o in enumerate(own))
+            or all(_shifted(t, 1) == _shifted(t, 0) for t in trees)):
+        return None
+    index = names.first("i") or names.fresh("i")
+    return [index, *(ast.unparse(_shifted(t, 0, index)) if t is not None else None for t in trees)]
+
+
+def _texts(slots: list[str | None]) -> list[str | None]:
+    return [ast.unparse(ast.parse(s, mode="eval").body) if s else None for s in slots]
+
+
+def _shifted(tree: ast.expr | None, k: int, index: str | None = None) -> Any:
+    """The expression with each item of a tuple by a constant, `name[c]`, at `name[c + k]` (as
+    text), or, with `index`, at `name[index + c]`."""
+    if tree is None:
+        return None
+    out = copy.deepcopy(tree)
+    for n in ast.walk(out):
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and type(n.slice.value) is int:
+            c = n.slice.value
+            n.slice = (ast.Constant(c + k) if index is None else ast.Name(index) if c == 0
+                       else ast.BinOp(ast.Name(index), ast.Add(), ast.Constant(c)))
+    return ast.unparse(out) if index is None else out
+
+
+def _index_run(members: list[Call], own: list[list[str | None]], columns: list[tuple], indent: str,
+               taken: frozenset[str]) -> tuple[str, str] | None:
+    """Members whose numbers, as the class writes them, step by one expression from member to
+    member (Res2Net's subsets, `Slice(1, stop=width)`, `Slice(1, start=width, stop=2 * width)`,
+    ...: `widthexpr.progression`), as timm's Res2Net splits its subsets in a loop: the member with
+    each such number an expression of the index, and the loop over it, `for i in range(3)`; else None."""
+    names = Namespace(taken | set(_WORD.findall(" ".join(s for o in own for s in o if s))))
+    index = names.first("i") or names.fresh("i")
+    texts = list(own[0])
+    for j, col in enumerate(columns):
+        written = [s if (s := o[j]) is not None else literal(v) for o, v in zip(own, col)]
+        if len(set(written)) == 1:
+            continue
+        if any(type(v) is not int for v in col) or (text := progression(written, index)) is None:
+            return None
+        texts[j] = text
+    elt = render_call(members[0], iter(texts), indent + "    ", 0, 1, taken=taken)
+    return elt, f"for {index} in range({len(members)})"
 
 
 def _arg_names(call: Call) -> list[str]:
@@ -294,14 +359,22 @@ RUN_MIN = 3                                     # named children a comprehension
 NAMED_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)(0|[1-9][0-9]*)")    # prefix + str(k) is the name: b01 is b0 1
 
 
+def named_step(name: str) -> tuple[str, int] | None:
+    """(prefix, k) where `name` is prefix + str(k), and only where it passes the one validator:
+    the loops write the prefix into an f-string (`f"block{i + 4}"`), and the pattern alone keeps
+    no text out of generated source."""
+    m = NAMED_STEP.fullmatch(name)
+    return (m[1], int(m[2])) if m is not None and name_problem(name, generated=True) is None else None
+
+
 class _Named:
     """A named child of an OrderedDict: its constructor, the slots its numbers take, and what
     `_run_length` compares (its name's prefix and number, its call's shape and numbers)."""
 
     def __init__(self, name: str, call: Any, slots: list[str | None]) -> None:
         self.name, self.call, self.slots = name, call, slots
-        m = NAMED_STEP.fullmatch(name) if isinstance(call, Call) else None
-        self.step = (m[1], int(m[2])) if m else None
+        m = named_step(name) if isinstance(call, Call) else None
+        self.step = m
         self.key = (_shape_key(call), tuple(map(str, slots))) if m and not any(
             isinstance(x, Indexed) for x in slots) else None
         self.numbers = [v for _, v in _numbers(call, "", [])] if m else []
@@ -333,9 +406,10 @@ def _steps_alike(a: Any, b: Any, x: Any, y: Any) -> bool:
 
 
 def _run(named: list[_Named], indent: str) -> str | None:
-    """The children as one comprehension, as timm's DPN builds a stage's blocks in a loop
-    (`*[(f"conv4_{j + 2}", DualPath(352 + 32 * j, 512, 256, 32)) for j in range(11)]`), where it
-    fits the line as ruff lays it out; else None."""
+    """The children as one comprehension, a stage's blocks as a loop builds them (`*[(f"conv4_{j
+    + 2}", Unit(8 + 4 * j, 12 + 4 * j)) for j in range(4)]`: where no loop over the top's depths
+    builds the stages, emit/depthloop.py's flat form), where it fits the line as ruff lays it
+    out; else None."""
     first = named[0]
     assert first.step is not None
     prefix, start = first.step
@@ -546,9 +620,13 @@ def _loop_forward(mods: list[Child], fw: Forward, prefix: str, start: int) -> Lo
 def _rep_first(plan: ClassPlan) -> Iterator[None]:
     """The instances with the one the class is written from first, while its constructor is
     planned from the first's children (`parameterise`), where its chains' members differ: the first
-    in graph order may lack one (MobileNetV2's features.1)."""
+    in graph order may lack one (MobileNetV2's features.1); and where an optional child may be
+    built under a boolean `let:`'s test (`ctorparams._build_tested`, from the numbers of the instance
+    that has it: ResNeSt's `avd_last`, which layer1.0 lacks)."""
     instances = plan.instances
-    if plan.members or plan.guard_params:      # (a union's: the instance it names its values as)
+    scope = plan.rep.scope
+    tests = plan.optional and scope is not None and any(type(v) is bool for v in scope.lets.values())
+    if plan.members or plan.guard_params or tests:      # (a union's: the instance it names its values as)
         rep = next(sn for sn in instances if sn.path == plan.rep.path)
         plan.instances = [rep, *(sn for sn in instances if sn is not rep)]
     try:
@@ -694,7 +772,7 @@ class ClassPlanner:
         """Give a scope its class: one per structure, numbers aside."""
         scope = sn.scope
         base = (camel(scope.block) if scope and scope.block else
-                camel(local(sn.path)) if sn.path else root_name(self.tree.graph))
+                self._group_name(sn) if sn.path else root_name(self.tree.graph))
         loop = self.loop_of.get(sn)
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self.ctor_key(c)) for c in sn.children))
@@ -711,6 +789,12 @@ class ClassPlanner:
         plan.instances.append(sn)
         self.plan_of[sn] = plan
 
+    def _group_name(self, sn: ScopeNode) -> str:
+        """A group's class: named after the block it is part of and its own name, as timm names
+        SKNet's attention `SelectiveKernelAttn` (not `Attn`); a group of the top's, its own."""
+        owner = block_of(self.tree.graph, self.tree.graph.scopes.get(sn.path))
+        return camel(f"{owner.block}_{local(sn.path)}" if owner is not None and owner.block else local(sn.path))
+
     # -- repeats as loops -------------------------------------------------------------------
 
     def _loop(self, sn: ScopeNode, forward: Forward, probe: bool) -> Loop | None:
@@ -720,12 +804,12 @@ class ClassPlanner:
         if (sn.path == "" or len(mods) < 2 or any(c.param for c in sn.children)
                 or any(c.subscope is None or c.sub.sequential for c in mods)):
             return None
-        names = [NAMED_STEP.fullmatch(c.local) for c in mods]
+        names = [named_step(c.local) for c in mods]
         if (not all(names) or len({self.key_of[c.sub] for c in mods}) != 1 or self.plan_of[mods[0].sub].absent
                 or self.plan_of[mods[0].sub].members):
             return None
-        prefix, start = names[0][1], int(names[0][2])     # type: ignore[index]
-        if [(m[1], int(m[2])) for m in names if m] != [(prefix, start + j) for j in range(len(mods))]:
+        prefix, start = names[0]     # type: ignore[misc]
+        if names != [(prefix, start + j) for j in range(len(mods))]:
             return None
         if any(g.subscope is not None for c in mods for g in c.sub.children) or not self._steps(mods):
             return None
@@ -771,13 +855,13 @@ class ClassPlanner:
             if lacks and call is not None:        # a guarded or tested child it lacks (`_with_guarded`)
                 out += [(label, MISSING) for label, _ in _numbers(call, c.local, [])]
                 if origins is not None:           # the spec's expressions, which any value of MISSING fits
-                    origins += _origins(call, c)
+                    origins += number_origins(call, c)
                 continue
             if call is not None:
                 _numbers(call, c.local, out)
                 if origins is not None:
                     wrapped = c.subscope is not None and self.wrapped(c.sub)
-                    origins += _origins(call, wrapped or c)     # a wrapped module's numbers are its own
+                    origins += number_origins(call, wrapped or c)     # a wrapped module's numbers are its own
         return out
 
     def _chain_numbers(self, c: Child, chain: list[tuple[MemberId, Child]], out: list[tuple[str, Any]],
@@ -794,7 +878,7 @@ class ClassPlanner:
             numbers = _numbers(call, f"{c.local}_{k}", [])
             out += numbers if m is not None else [(label, MISSING) for label, _ in numbers]
             if origins is not None:
-                origins += _origins(call, m) if m is not None and i[1] != ANY_STEP else [None] * len(numbers)
+                origins += number_origins(call, m) if m is not None and i[1] != ANY_STEP else [None] * len(numbers)
 
     def chain_call(self, plan: ClassPlan, c: Child) -> Call:
         """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""

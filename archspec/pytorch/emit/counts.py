@@ -23,10 +23,9 @@ from typing import NamedTuple
 from ...errors import SpecError
 from ...frontend.expr import evaluate
 from ...ir import Graph, Scope
-from ...names import name_problem
 from .lift import Lifter, Unliftable
 from .scopes import ScopeNode
-from .widthexpr import top_name
+from .widthexpr import top_name, top_tuple
 
 
 class Count(NamedTuple):
@@ -84,19 +83,6 @@ def candidates(g: Graph, sn: ScopeNode, refuted: frozenset[str]) -> tuple[dict[i
         out.update({first + j: Count(steps - j, j, text) for j in range(steps)})
         read |= names
     return out, read
-
-
-def top_tuple(g: Graph):
-    """A tuple of ints the top class may take: a spec parameter that is a list of ints (not flags),
-    one or more (ResNet's `layers: [3, 4, 6, 3]`, its stages' depths: `range(layers[0] - 1)`)."""
-    params = g.meta.params or {}
-
-    def name(n: str) -> ast.expr:
-        v = params.get(n)
-        if not (isinstance(v, (list, tuple)) and v and all(type(x) is int for x in v)) or name_problem(n) is not None:
-            raise Unliftable
-        return ast.Name(n)
-    return name
 
 
 def gives(text: str, env: dict, value: int) -> bool:

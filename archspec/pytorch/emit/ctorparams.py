@@ -373,6 +373,7 @@ def _build_inside(planner: ClassPlanner, plan: ClassPlan) -> None:
             plan.built.append(local)
     _build_tested(planner, plan)
     _build_flagged(planner, plan, values)
+    _build_when(planner, plan)
 
 
 def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
@@ -423,6 +424,39 @@ def _build_flagged(planner: ClassPlanner, plan: ClassPlan, values: dict[str, tup
         plan.tested[local] = child
         plan.flagged.add(local)
         plan.guards[local] = f"not {says[0][0]}" if says[0][1] else says[0][0]
+
+
+def _build_when(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """An op child of one input that every instance has, under its block's own `when:` of the
+    block's int parameters (the dense layer's bottleneck, `when: ${bn_size > 0}`, `Scope.node_whens`):
+    the class builds it under that test (`ClassPlan.tested`, `self.conv1 = nn.Conv2d(...) if
+    bn_size > 0 else None`), its input standing for it where it is absent, as the spec's `when:`
+    drops it, so that a caller may pass the parameter at a value that drops it; the widths it
+    sets are written as choices of the test (`specexpr.Widths`: `bn_size * growth if bn_size > 0
+    else in_channels`). Not in a union of structures (`alternatives`), nor where some lack it, nor
+    where the block passes a parameter the test reads on to a block it makes."""
+    rep = plan.rep
+    whens = rep.scope.node_whens if rep.scope is not None and plan.union is None else {}
+    if not whens or plan.instances[0] is not rep or any(sn.scope is None or sn.scope.node_whens != whens
+                                                         for sn in plan.instances):
+        return
+    there = (True,) * len(plan.instances)
+    taken = {*plan.optional, *plan.built, *plan.tested, *plan.guards, *plan.absent}
+    passed = {n for c in own_children(rep) if c.subscope is not None and c.sub.scope is not None
+              for text in c.sub.scope.arg_exprs.values() for n in _WORD.findall(text)}
+    for c in own_children(rep):
+        if (c.local not in whens or c.node is None or not c.module or c.local in taken
+                or not c.local.isidentifier() or len(c.inputs) != 1):
+            continue
+        found = let_test(planner.tree.graph, plan.instances, whens[c.local], there)
+        if found is None or IN_CHANNELS in found[1] or set(found[1]) & passed:
+            continue            # (a parameter it passes on too, a stage's `blocks`: its child's count may be a number)
+        plan.tested[c.local] = c
+        plan.whens[c.local] = whens[c.local]
+        plan.guards[c.local] = ast.unparse(found[0])      # its names the class's: `_tested_params`
+        ref = c.inputs[0]
+        plan.absent[c.local] = f"<in {rep.inputs.index(ref)}>" if ref in rep.inputs else (
+            ref[len(rep.path) + 1:] if rep.path else ref)
 
 
 def _from_params(planner: ClassPlanner, plan: ClassPlan, child: Child) -> bool:
@@ -478,9 +512,11 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
     (MobileNetV2's `residual`), else false (`if not self.first:`), else one named after it
     (`with_add`). Each joins `column_of`: child -> (flag, negated)."""
     values = _bool_columns(plan)
+    functional = [local for local in plan.absent if local not in plan.optional and local not in plan.guard_params
+                  and local not in plan.tested]
+    _decide_flags(tree.graph, plan, functional, column_of)
     out = {local: _flag_for(values, _presence(plan, local), column_of, namer, f"with_{local}", plan.decided.keys())
-           for local in plan.absent if local not in plan.optional and local not in plan.guard_params
-           and local not in plan.tested}
+           for local in functional}
     for local, (n, _) in plan.tails.items():     # where a concatenation takes its last inputs (DLA's `level_root`)
         there = tuple(len(next(c for c in sn.children if c.local == local).inputs) > n for sn in plan.instances)
         out[local] = _flag_for(values, there, column_of, namer, f"with_{local}", plan.decided.keys())
@@ -488,6 +524,49 @@ def _flag_params(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer
         there = tuple(bool(ladder_adds(tree, sn)) for sn in plan.instances)
         out[LADDER] = _flag_for(values, there, column_of, namer, "with_adds", plan.decided.keys())
     return out
+
+
+def _decide_flags(g: Graph, plan: ClassPlan, functional: list[str], column_of: dict[str, tuple]) -> None:
+    """A functional child some instances lack (MobileNetV2's add) that a boolean `let:` of the block
+    says where it is, where that `let:` is a test of names the class takes already, each with the
+    values the test reads at every instance (`stride == 1 and in_channels == c`: a parameter, a
+    `let:` the class takes as one, its input's width): the class decides that `let:` itself
+    (`ClassPlan.decided`, `own_tests`), as torchvision's InvertedResidual computes `use_res_connect
+    = stride == 1 and inp == oup`, and takes no flag that a caller could pass against its numbers
+    (the class built at another stride would add, or not, where the spec does not)."""
+    scope = plan.rep.scope
+    if scope is None or plan.instances[0] is not plan.rep:
+        return
+    values = _bool_columns(plan)
+    widths = tuple((g.shape_of(sn.inputs[0]) or (None,))[0] if len(sn.inputs) == 1 else None for sn in plan.instances)
+    own = {n: col for n, col in {**column_of, IN_CHANNELS: widths}.items() if n != IN_CHANNELS or
+           column_of.get(IN_CHANNELS) == widths}
+    lets = frozenset(n for n in scope.lets if own.get(n) == tuple(
+        sn.scope.lets.get(n) if sn.scope is not None else None for sn in plan.instances))
+    for local in functional:
+        there = _presence(plan, local)
+        for p, negated in _says(values, there):
+            text = scope.let_exprs.get(p)
+            if negated or text is None or p in plan.decided or any(
+                    sn.scope is None or sn.scope.let_exprs.get(p) != text for sn in plan.instances):
+                continue
+            found = let_test(g, plan.instances, text, there, lets)
+            if found is not None and all(n in own and own[n] == _read(plan, n, widths) for n in found[1]):
+                plan.decided[p] = local
+                plan.own_tests[local] = ast.unparse(found[0])
+                break
+    for local in plan.flagged:       # a module built under a flag the class decides: under its test
+        p = plan.guards[local].removeprefix("not ")
+        if p in plan.decided:
+            test = _decided_test(plan, p)
+            plan.guards[local] = test if p == plan.guards[local] else negated_test(test)
+
+
+def _read(plan: ClassPlan, n: str, widths: tuple) -> tuple:
+    """The values a test's name reads over the instances: the input's width, a `let:`'s or a parameter's."""
+    if n == IN_CHANNELS:
+        return widths
+    return tuple({**sn.scope.lets, **sn.scope.args}.get(n) if sn.scope is not None else None for sn in plan.instances)
 
 
 def _member_tests(planner: ClassPlanner, plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer) -> None:
@@ -607,13 +686,19 @@ def _flag_attributes(plan: ClassPlan, flags: dict[str, tuple[str, bool]]) -> Non
     attrs: dict[str, str] = {}
     for local, (param, negated) in flags.items():
         if local in plan.built:                 # built under it in __init__: forward tests the module
-            test = plan.guards[plan.decided[param]] if param in plan.decided else None     # (no parameter)
+            test = _decided_test(plan, param) if param in plan.decided else None     # (no parameter)
             plan.flags[local] = (param, negated) if test is None else (negated_test(test) if negated else test, False)
             continue
         if param not in attrs:
             attrs[param] = taken.first(param) or taken.fresh(param)
-            plan.stored.append((attrs[param], plan.guards[plan.decided[param]] if param in plan.decided else param))
+            plan.stored.append((attrs[param], _decided_test(plan, param) if param in plan.decided else param))
         plan.flags[local] = (attrs[param], negated)
+
+
+def _decided_test(plan: ClassPlan, p: str) -> str:
+    """The test in the class's names of a `let:` the class decides (`ClassPlan.decided`)."""
+    local = plan.decided[p]
+    return plan.guards[local] if local in plan.guards else plan.own_tests[local]
 
 
 def _derive_into(plan: ClassPlan, column_of: dict[str, tuple], namer: ParamNamer, fixed: dict[str, int],
@@ -777,7 +862,9 @@ def _ints(col: tuple, least: int) -> bool:
 
 
 def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
-    """`col` as one named column scaled (`2 * p`, `p // 4`, `7 * p // 2`), or two combined."""
+    """`col` as one named column scaled (`2 * p`, `p // 4`), or two combined. Not `a * p // c`:
+    where the instances' widths are in one ratio it fits any column of that ratio (DLA's last
+    tree's root, `7 * out // 2` where each level doubles), a class true at the spec's widths only."""
     same = next((p for p, pc in named.items() if col == pc), None)
     if same:
         return same
@@ -787,10 +874,9 @@ def _derive(col: tuple, named: dict[str, tuple]) -> str | None:
             return f"{col[0] // pc[0]} * {p}"
         if all(v and b % v == 0 for v, b in zip(col, pc)) and len({b // v for v, b in zip(col, pc)}) == 1:
             return f"{p} // {pc[0] // col[0]}"
-        for c in range(2, 9):          # `pad: ${k // 2}`, `${7 * out // 2}`
-            for a in range(1, 9):
-                if all(v * c == a * b for v, b in zip(col, pc)) or a == 1 and all(v == b // c for v, b in zip(col, pc)):
-                    return f"{p} // {c}" if a == 1 else f"{a} * {p} // {c}"
+        for c in range(2, 9):          # `pad: ${k // 2}`
+            if all(v == b // c for v, b in zip(col, pc)):
+                return f"{p} // {c}"
     for (p, pc), (q, qc) in itertools.combinations(named.items(), 2):
         if all(v == a * b for v, a, b in zip(col, pc, qc)):
             return f"{p} * {q}"

@@ -50,7 +50,9 @@ def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, dict[Pair, tuple[str, 
     lies in each scope its dotted name begins with, so the pair's innermost common scope is
     the names' longest common dotted prefix, and its owner the nearest class scope at or above.
     Each pair -> the modules (relative to the class) it holds only where they are (`_needs`):
-    such a pair is listed only in a class of one instance (the top), whose __init__ tests them."""
+    such a pair is listed only in a class of one instance (the top), whose __init__ tests them;
+    or the class's own children it builds under their `when:` (`ClassPlan.whens`: the dense
+    layer's conv1), which its __init__ tests in any class."""
     tree = planner.tree
     classed = {sn.path: sn for sn in tree.post_order() if not sn.sequential}    # the root is never sequential
     out: dict[ClassPlan, dict[Pair, tuple[str, ...]]] = {}
@@ -61,8 +63,9 @@ def class_pairs(planner: ClassPlanner) -> dict[ClassPlan, dict[Pair, tuple[str, 
         plan = planner.plan_of[classed[path]]
         cut = len(path) + 1 if path else 0
         needs = tuple(n[cut:] for n in _needs(planner, classed, conv, norm))
+        own = tuple(m for m in (conv[cut:], norm[cut:]) if m in plan.whens)    # its own, under their `when:`
         if not needs or len(plan.instances) == 1 and all(map(attribute_path, needs)):
-            out.setdefault(plan, {})[(conv[cut:], norm[cut:])] = needs
+            out.setdefault(plan, {})[(conv[cut:], norm[cut:])] = (*needs, *own)
     every = set(conv_bn_pairs(tree))
     return {plan: {p: n for p, n in pairs.items() if not plan.members or _pair_everywhere(tree, plan, p, every)}
             for plan, pairs in out.items()}
@@ -73,7 +76,8 @@ def _needs(planner: ClassPlanner, classed: dict[str, ScopeNode], conv: str, norm
     is not in, whose class builds a child under its own test (`ClassPlan.tested`) that, where
     absent, leaves the instance's input (the conv's output) to be read again, that child (at
     another value of what the test reads, WRN's k = 1, block1.0 has no shortcut and adds its
-    input back: fuse() would change the output)."""
+    input back: fuse() would change the output); the conv or the norm itself where a class
+    inside builds it under its block's `when:` (`ClassPlan.whens`)."""
     out = []
     path = parent(norm)
     while path and not conv.startswith(path + "."):
@@ -82,6 +86,12 @@ def _needs(planner: ClassPlanner, classed: dict[str, ScopeNode], conv: str, norm
         if plan is not None:
             out += [f"{path}.{t}" for t in plan.tested if plan.absent.get(t, "").startswith("<in ")]
         path = parent(path)
+    common = _common_scope(conv, norm)
+    for name in (conv, norm):           # one a child of a class inside, built under its `when:`
+        path = parent(name)
+        plan = planner.plan_of.get(classed[path]) if path != common and path in classed else None
+        if plan is not None and name[len(path) + 1:] in plan.whens and name not in out:
+            out.append(name)
     return out
 
 

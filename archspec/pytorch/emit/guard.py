@@ -189,27 +189,29 @@ IN_CHANNELS = "in_channels"     # `input.channels` of a block's `let:`, as its c
 INPUT_CHANNELS = ("input", "channels")
 
 
-def let_test(g: Graph, sns: list[ScopeNode], text: str, there: tuple[bool, ...]) -> tuple[ast.expr, list[str]] | None:
+def let_test(g: Graph, sns: list[ScopeNode], text: str, there: tuple[bool, ...],
+             lets: frozenset[str] = frozenset()) -> tuple[ast.expr, list[str]] | None:
     """A block's boolean `let:` (`stride != 1 or input.channels != out`) as a test in its class's
-    names, `input.channels` written `in_channels`: comparisons of the block's int parameters, its
-    input's width and ints, joined by `or` / `and`, that the interpreter gives at each instance
-    as `there` says (the test decides nothing: the graph does). (the test, the names it reads in
-    order), or None."""
+    names, `input.channels` written `in_channels`: comparisons of the block's int parameters (and
+    of its int `lets`, which the class takes as parameters: MobileNetV2's `stride`), its input's
+    width and ints, joined by `or` / `and`, that the interpreter gives at each instance as `there`
+    says (the test decides nothing: the graph does). (the test, the names it reads in order), or None."""
     try:
         e = parse(text)
     except Exception:          # noqa: BLE001 - the spec checked it: any other is no test
         return None
     first = sns[0].scope
     names: list[str] = []
-    out = _own(e, first.args if first is not None else {}, names)
+    out = _own(e, {**dict.fromkeys(lets), **first.args} if first is not None else {}, names)
     if out is None:
         return None
     for sn, t in zip(sns, there):
         shape = g.shape_of(sn.inputs[0]) if len(sn.inputs) == 1 else None
         s = sn.scope
-        if s is None or not shape or any(type(s.args.get(n)) is not int for n in names if n != IN_CHANNELS):
+        known = {**{n: v for n, v in s.lets.items() if n in lets}, **s.args} if s is not None else {}
+        if s is None or not shape or any(type(known.get(n)) is not int for n in names if n != IN_CHANNELS):
             return None
-        env = {**{n: s.args[n] for n in names if n != IN_CHANNELS}, IN_CHANNELS: shape[0]}
+        env = {**{n: known[n] for n in names if n != IN_CHANNELS}, IN_CHANNELS: shape[0]}
         try:
             if evaluate(ast.unparse(out), env) is not t:
                 return None

@@ -14,14 +14,16 @@ between reads are the caller's to check against the ones the class takes (a clas
 `depths` and wrote the stage's `before` as 3 would not honour it). Only plain arithmetic
 (+ - * / //) of names and numbers is written, a minus before a number only (a `%` only as the
 number it gives), and, where the class takes a tuple of ints (`items`: the top's `layers`), its
-item by a constant index (`layers[0]`); names pass the one validator (`names.name_problem`), and
-numbers are the interpreter's values, written by `ast.unparse` of int and float constants (their repr).
+item by a constant index (`layers[0]`), a table's entry by constant indices (`rows[-1][4]`); names
+pass the one validator (`names.name_problem`), and numbers are the interpreter's values, written by
+`ast.unparse` of int and float constants (their repr).
 `lifted` checks the text: the spec's interpreter gives from it the graph's very number at every
 instance (float ==, no rounding)."""
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SpecError
@@ -70,10 +72,9 @@ def constant(v: Any) -> ast.expr:
 
 class Lifter:
     """Carries expressions of the blocks inside one instance of a class (`own`: its scope, None for
-    the top's or a group's) up to it. `name` writes one of the class's own names (raising
-    Unliftable where it has none); `folded` gets the spec parameters written as numbers, `used`
-    the (block, argument) and (node, attribute) whose expressions were written, `index` the step
-    index read, (name, value)."""
+    the top's or a group's) up to it. `name` writes one of the class's own names (raising Unliftable
+    where it has none); `folded` gets the spec parameters written as numbers, `used` the (block,
+    argument) and (node, attribute) whose expressions were written, `index` the step index read."""
 
     def __init__(self, g: Graph, own: Scope | None, name: Callable[[str], ast.expr],
                  channels: Callable[[str, Scope | None], ast.expr] | None = None, choices: bool = False,
@@ -84,6 +85,7 @@ class Lifter:
         self.folded, self.used = set[str](), set[tuple[str, str]]()
         self.shaped: set[str] = set()     # of `folded`, those a structure between reads (`_structures`)
         self.valued: set[str] = set()     # of `folded`, those an expression written reads
+        self.turns: set[str] = set()      # the class's names a block it makes passes to a test of its children
         self.index: tuple[str, int] | None = None
         self._step: Scope | None = None            # the block whose step's index stays a name
         # a width's expression (`widthexpr`): `input.channels` as the width of the tensor it names (the
@@ -93,8 +95,7 @@ class Lifter:
         self.items: Callable[[str], ast.expr] | None = None     # a tuple's name the class has (`_as_tuple`)
 
     def argument(self, b: Scope, arg: str, step: bool) -> ast.expr:
-        """Block instance b's argument `arg`, as the class writes it (b's step index a name,
-        where `step`)."""
+        """Block instance b's argument `arg`, as the class writes it (b's step index a name where `step`)."""
         self._structures(b.path)
         self._step = b if step else None
         return self._name(arg, b, False)
@@ -134,7 +135,7 @@ class Lifter:
                 return self._name(node.id, b, call)
             finally:
                 self._here = here
-        if self.channels is not None and _channels_of(node) is not None:
+        if self.channels is not None and channels_of(node) is not None:
             return self._width(node, b, call)
         part: Callable[[ast.AST], ast.expr] = lambda e: self._expr(e, b, call)   # noqa: E731
         if self.channels is not None and floor_of_product(node) is not None:
@@ -151,8 +152,8 @@ class Lifter:
             if type(test) not in (bool, int):           # (`6 if bottleneck else 3`: the interpreter's truth)
                 raise Unliftable
             return self._expr(node.body if test else node.orelse, b, call)
-        if self.items is not None and (item := _item_of(node)) is not None:     # `layers[0]`
-            return _subscript(_as_tuple(self, lambda: self._name(item[0], b, call)), item[1])
+        if self.items is not None and (item := items_of(node)) is not None:     # `layers[0]`, `rows[-1][4]`
+            return _item(self, item[1], lambda: self._name(item[0], b, call), lambda: self._value(node, b, call))
         return self._value(node, b, call)           # a table's entry, a sum: a number
 
     def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
@@ -173,9 +174,9 @@ class Lifter:
     def _width(self, node: ast.AST, b: Scope | None, call: bool) -> ast.expr:
         """`input.channels` (`block_input.channels`) as the expression of that tensor's width."""
         assert self.channels is not None
-        if _channels_of(node) == "input" and self._here is not None:
+        if channels_of(node) == "input" and self._here is not None:
             return self.channels(self._here, None)
-        if call and _channels_of(node) == "block_input":
+        if call and channels_of(node) == "block_input":
             raise Unliftable                 # the caller's block's input: not followed
         return self.channels("", b)          # the input of block b (the graph's where b is None)
 
@@ -299,6 +300,7 @@ class Lifter:
                 if ((n in at.args or n in at.lets or n in at.spec_params) and not (passed and n in at.arg_exprs)
                         and n not in counted):
                     self._deps(n, at, False)
+            self.turns |= _when_passed(at, reads - tested(at)) if passed else set()
             at, below = self._block(at.path), at
         self._shaping(valued)
 
@@ -419,12 +421,37 @@ def _params_of(g: Graph, n: str) -> list[str]:
     return [m for m in lets[n] if m not in lets] if n in lets and n not in (g.meta.params or {}) else [n]
 
 
-def _item_of(node: ast.AST) -> tuple[str, int] | None:
+def items_of(node: ast.AST) -> tuple[str, tuple[int, ...]] | None:
+    """(name, (k, ...)) where the node is `name[k]...`, each k an int constant (`rows[-1][4]`:
+    a table's entry, its row counted from the end)."""
+    ks: list[int] = []
+    while isinstance(node, ast.Subscript):
+        k = node.slice
+        negative = isinstance(k, ast.UnaryOp) and isinstance(k.op, ast.USub)
+        value = k.operand if isinstance(k, ast.UnaryOp) and negative else k
+        if not (isinstance(value, ast.Constant) and type(value.value) is int):
+            return None
+        ks.insert(0, -value.value if negative else value.value)
+        node = node.value
+    return (node.id, tuple(ks)) if ks and isinstance(node, ast.Name) else None
+
+
+def item_of(node: ast.AST) -> tuple[str, int] | None:
     """(name, k) where the node is `name[k]`, k an int constant, 0 or more."""
-    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)
-            and type(node.slice.value) is int and node.slice.value >= 0):
-        return node.value.id, node.slice.value
-    return None
+    item = items_of(node)
+    return (item[0], item[1][0]) if item is not None and len(item[1]) == 1 and item[1][0] >= 0 else None
+
+
+def _item(lifter: Lifter, ks: tuple[int, ...], read: Callable[[], ast.expr], value: Callable[[], ast.expr]) -> ast.expr:
+    """Item ks of the tuple `read` names with the lifter's tuples (`items`), or, where the name is
+    none of them (DPN's `let:` widths), the number `value` writes (nothing the try recorded kept)."""
+    kept = (set(lifter.folded), set(lifter.shaped), set(lifter.valued), set(lifter.used))
+    try:
+        seq = _as_tuple(lifter, read)
+    except Unliftable:
+        lifter.folded, lifter.shaped, lifter.valued, lifter.used = kept
+        return value()
+    return _subscript(seq, ks)
 
 
 def _as_tuple(lifter: Lifter, read: Callable[[], ast.expr]) -> ast.expr:
@@ -438,14 +465,16 @@ def _as_tuple(lifter: Lifter, read: Callable[[], ast.expr]) -> ast.expr:
         lifter.name = name
 
 
-def _subscript(seq: ast.expr, k: int) -> ast.expr:
-    """`seq[k]`, where `seq` is a name."""
+def _subscript(seq: ast.expr, ks: tuple[int, ...]) -> ast.expr:
+    """`seq[k]...`, where `seq` is a name."""
     if not isinstance(seq, ast.Name):
         raise Unliftable
-    return ast.Subscript(seq, ast.Constant(k), ast.Load())
+    for k in ks:
+        seq = ast.Subscript(seq, ast.Constant(k), ast.Load())
+    return seq
 
 
-def _channels_of(node: ast.AST) -> str | None:
+def channels_of(node: ast.AST) -> str | None:
     """`input` or `block_input` where the node is `input.channels` (`block_input.channels`)."""
     if (isinstance(node, ast.Attribute) and node.attr == "channels" and isinstance(node.value, ast.Name)
             and node.value.id in ("input", "block_input")):
@@ -498,6 +527,14 @@ def integral(e: ast.AST) -> bool:
     if isinstance(e, ast.UnaryOp):
         return isinstance(e.op, ast.USub) and integral(e.operand)
     return isinstance(e, ast.Name) or isinstance(e, ast.Constant) and type(e.value) is int
+
+
+def _when_passed(at: Scope, names: AbstractSet[str]) -> set[str]:
+    """The names the expressions read that the caller passes to the parameters among `names` that
+    block `at`'s children's `when:` read (`Scope.node_whens`): the class writes those arguments
+    (`DenseBlock(..., bn_size=bn_size)`), and `vary` tries them where the test turns (`Lifter.turns`)."""
+    whens = set().union(*(_names(parse(t)) for t in at.node_whens.values()))
+    return set().union(*(_names(parse(at.arg_exprs[n])) for n in names & whens if n in at.arg_exprs))
 
 
 def _names(tree: ast.AST) -> set[str]:

@@ -90,8 +90,9 @@ class Joiner:
                 plan.absent = joined
                 plan.optional = [o for o in joined if o in modules]
                 plan.ladder_varies = len({bool(self._adds(i)) for i in members}) > 1
-                plan.members = {local: flat(got) if isinstance(got, Steps) else got for local, got in chains.items()}
-                plan.steps = {local: got for local, got in chains.items() if isinstance(got, Steps)}
+                plan.members = {local: flat(got) if isinstance(got, Steps) else got for local, got in chains.items()
+                                if local not in plan.optional}      # (a caller passes those in built: not its)
+                plan.steps = {k: got for k, got in chains.items() if isinstance(got, Steps) and k in plan.members}
                 return plan
             if joined is None and join(self, plan, sn):
                 return plan
@@ -146,8 +147,7 @@ class Joiner:
             return False       # none is given fewer inputs; one lacks another than the last (its
             #                    callers pass inputs by position), or stands for it otherwise
         if not all(self._alike(full, m) for m in members if m is not full) or any(
-                self.planner.tree.inplace(n) and n.inputs[0] in full.inputs
-                for n in self._nodes(full)):
+                self.planner.tree.inplace(n) and n.inputs[0] in full.inputs for n in self._nodes(full)):
             return False
         plan.same = {a: same[a] for a in full.args if a in same}
         return True

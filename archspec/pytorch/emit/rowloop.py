@@ -8,7 +8,7 @@ the width carried on from one to the next:
     for t, c, n, s in rows:
         for i in range(n):
             stride = s if i == 0 else 1
-            layers.append(InvertedResidual(in_channels, t, c, stride, residual=...))
+            layers.append(InvertedResidual(in_channels, t, c, stride))
             in_channels = c
     layers.append(...)                      # the members after it, their input width `in_channels`
     self.features = nn.Sequential(*layers)
@@ -16,9 +16,12 @@ the width carried on from one to the next:
 The table is a spec parameter of rows of ints, its columns named after the block's parameters
 that take the row (`args: "${rows[i]}"`: MobileNetV2's t, c, n, s): the block class's arguments
 named as a column are the column's value, its `stride` the block's `let:` `s if first else 1`
-(the row's first instance strided), its `residual` (where it takes one) `stride == 1 and
-in_channels == c`. The loop is made from data, the members' calls, and kept only where expanding it
-(`expand`) gives exactly those calls, in order, so the state_dict is unchanged."""
+(the row's first instance strided), its `residual` (where it takes one, a flag its class could
+not decide itself: `ctorparams._decide_flags`) `stride == 1 and in_channels == c`. The loop is made
+from data, the members' calls, and kept only where expanding it (`expand`) gives exactly those
+calls, in order, so the state_dict is unchanged. The members outside it write a width the spec
+computes from the table alone as it does (`table_slots`: EfficientNet's `rows[0][3]`), and so
+does the loop's first width (`in_channels = rows[0][3]`, else its number)."""
 from __future__ import annotations
 
 import ast
@@ -27,14 +30,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ...errors import SpecError
+from ...frontend.expr import evaluate
 from ...ir import Graph
 from ...names import Namespace
 from ...ops.base import Call
 from .blockloop import numbers
-from .classes import ClassPlanner, render_call
+from .classes import ClassPlanner, number_origins, render_call
 from .layout import WIDTH
+from .lift import Unliftable
 from .scopes import Child, located
 from .stageloop import default
+from .widthexpr import IN_WIDTH, OUT_WIDTH, TopWidths, top_env
 
 Slots = list[str | None]
 Rate = tuple[str, str, float, float]           # RowLoop.rate
@@ -161,14 +168,15 @@ Render = Callable[[Call, Slots, str, int, int], str]
 
 
 def loop_lines(target: str, loop: RowLoop, config: str, members: list[Call], slots: list[Slots],
-               names: dict[str, str], render: Render) -> list[str]:
+               names: dict[str, str], render: Render, start: str | None = None) -> list[str]:
     """__init__'s lines: the members before the run appended, the loop, the members after it
     appended, their numbers equal to the last width and named `in_channels` (the first: its conv's
-    input) written as the width the loop carried on; `names` the free locals."""
+    input) written as the width the loop carried on; `names` the free locals; `start` the run's
+    input width as the spec computes it from the table (`rows[0][3]`), else its number."""
     layers, width = names["layers"], names["in_channels"]
     lines = [f"        {layers} = []"]
     lines += [append_line(layers, m, s, render) for m, s in zip(members[:loop.start], slots[:loop.start])]
-    lines += [f"        {width} = {loop.first}", *_loop(loop, config, names, render)]
+    lines += [f"        {width} = {start or loop.first}", *_loop(loop, config, names, render)]
     last = loop.rows[-1][loop.out]
     for m, s in zip(members[loop.end:], slots[loop.end:]):
         first = next((k for k, (n, v) in enumerate(_numbers(m)) if n.endswith("in_channels")), None)
@@ -297,11 +305,41 @@ def _names(text: str) -> set[str]:
         return set()
 
 
+def table_slots(g: Graph, table: str, call: Call, c: Child, slots: Slots) -> Slots:
+    """The slots of a call of the top class's outside its row loop, each width written as a number
+    (None) that the spec computes from the table alone written as it does (`TopWidths`), as
+    torchvision's EfficientNet computes its first conv's width from its config's first row and
+    its last conv's from its last: `rows[0][3]`, `4 * rows[-1][4]` (the table's other values
+    build another network: a number would not follow them)."""
+    widths, out = TopWidths(g, table=table), list(slots)
+    for k, (origin, (_, value)) in enumerate(zip(number_origins(call, c), _numbers(call))):
+        node = origin[0].node if origin is not None and out[k] is None else None
+        if node is not None and origin is not None and origin[1] in (*IN_WIDTH, *OUT_WIDTH) and (
+                origin[1] in OUT_WIDTH or node.inputs):
+            out[k] = table_width(widths, table, node.name if origin[1] in OUT_WIDTH else node.inputs[0], value,
+                                 origin[1] in OUT_WIDTH)
+    return out
+
+
+def table_width(widths: TopWidths, table: str, ref: str, value: int, out: bool = False) -> str | None:
+    """The width of tensor `ref` (what node `ref`'s `out` sets, where `out`) as the spec computes
+    it from the table alone (`rows[0][3]`), where that gives `value`; else None (a number)."""
+    widths.folded = set()
+    try:
+        text = widths.out_of(ref) if out else widths.of(ref)
+        same = evaluate(text, top_env(widths.g)) == value
+    except (Unliftable, SpecError, IndexError):
+        return None
+    return text if same and not widths.folded and _names(text) == {table} else None
+
+
 def rowed(g: Graph, c: Child, call: Call, slots: Slots, taken: Namespace, params: list[str],
-          defaults: dict[str, Any]) -> str | None:
+          defaults: dict[str, Any]) -> tuple[str, str] | None:
     """The top class's nn.Sequential child `call` (its numbers all written as values: `slots`,
     but for the blocks' drop-path rates, `rates`) with a run of blocks built by a loop over the
-    spec's row table, the table added to `params`; None where no loop builds it."""
+    spec's row table, the table added to `params`: (its lines, the table), or None where no loop
+    builds it. The members outside the run write the widths the spec computes from the table
+    so (`table_slots`)."""
     members = [m for _, m in call.args]
     if not all(isinstance(m, Call) for m in members):
         return None
@@ -314,11 +352,15 @@ def rowed(g: Graph, c: Child, call: Call, slots: Slots, taken: Namespace, params
     names = local_names(taken, config, loop.columns)
     if names is None or config in params or not _written(loop, per, members):
         return None
-    per = [[None] * len(_numbers(m)) for m in members]
+    inside, sequential = range(loop.start, loop.end), c.subscope is not None and c.sub.sequential
+    per = [[None] * len(_numbers(m)) if k in inside or not sequential else
+           table_slots(g, config, m, c.sub.children[k], [None] * len(_numbers(m))) for k, m in enumerate(members)]
+    run = c.sub.children[loop.start].sub if sequential and c.sub.children[loop.start].subscope is not None else None
+    first = table_width(TopWidths(g, table=config), config, run.inputs[0], loop.first) if run and run.inputs else None
     with located(c):
         lines = loop_lines(c.local, loop, config, members, per, names,
-                           lambda m, s, indent, start, end: render_call(m, iter(s), indent, start, end))
+                           lambda m, s, indent, start, end: render_call(m, iter(s), indent, start, end), first)
     if not lines:
         return None
     params.append(default(config, loop.rows))
-    return "\n".join(lines)
+    return "\n".join(lines), config

@@ -13,18 +13,18 @@ from ...names import Namespace, one_line
 from ...ops.base import Call, literal
 from ...version import __version__
 from .blockloop import COUNT, VAR, aliased, block_loop, loop_source, used_lets
-from .classes import NAMED_STEP, ClassPlan, ClassPlanner, Loop, render_call
-from .depthloop import INPUTS, depthed, widths_named
+from .classes import ClassPlan, ClassPlanner, Loop, named_step, render_call
+from .depthloop import INPUTS, depthed, named_depthed, widths_named
 from .exchange import listed
 from .forward import arg_names
 from .fuse import Pair, class_pairs, fuse_method, pair_lines, pairs_attribute
 from .init import init_weights
 from .layout import WIDTH, bracketed, prose, split_line
 from .members import StepLoop, chain_lines
-from .rowloop import rowed
+from .rowloop import rowed, table_slots
 from .scopes import Child, ScopeTree, located, numbered, own_children
 from .stageloop import default, local_names, loop_lines, named, parameters, stage_loop
-from .vary import refuted
+from .widen import planned
 
 LOOP_MIN = 3              # named children in a row that one loop registers, at the least
 
@@ -36,17 +36,16 @@ def looped(made: list[tuple[str, str | None, str]], names: frozenset[str]) -> li
     `for i in range(8): self.add_module(f"block{i + 4}", XceptionModule(728, 728, 3))`): the same
     modules, registered in the same order under the same names, so the state_dict is unchanged."""
     index = Namespace(names).first("i", "k", "index")
-    steps = [NAMED_STEP.fullmatch(name) if call is not None and "\n" not in call else None for name, call, _ in made]
+    steps = [named_step(name) if call is not None and "\n" not in call else None for name, call, _ in made]
     out: list[str] = []
     k = 0
     while k < len(made):
         m = steps[k]
         n = 1
-        while m and k + n < len(made) and steps[k + n] and made[k + n][1] == made[k][1] and (
-                steps[k + n][1], int(steps[k + n][2])) == (m[1], int(m[2]) + n):   # type: ignore[index]
+        while m and k + n < len(made) and made[k + n][1] == made[k][1] and steps[k + n] == (m[0], m[1] + n):
             n += 1
-        start = int(m[2]) if m else 0
-        name = f'f"{m[1]}{{{index}{f" + {start}" if start else ""}}}"' if m else ""
+        start = m[1] if m else 0
+        name = f'f"{m[0]}{{{index}{f" + {start}" if start else ""}}}"' if m else ""
         line = f"            self.add_module({name}, {made[k][1]})"
         if m is None or index is None or n < LOOP_MIN or len(line) > WIDTH:
             out.append(made[k][2])
@@ -64,23 +63,22 @@ def _text(s: object) -> str:
 
 
 def write_source(graph: Graph, probe: bool) -> str:
-    planner = ClassPlanner(ScopeTree(graph), probe, frozenset())
-    held = refuted(graph, planner, probe, lambda p: _class_texts(p, False, False))
-    if held:
-        planner = ClassPlanner(ScopeTree(graph), probe, held)
+    planner, wide = planned(graph, probe, lambda p: _class_texts(p, False, False))
     root = planner.root
-    classes = _class_texts(planner)
+    classes = _class_texts(planner, shown=graph if wide else None)
     body = "\n\n\n".join([*planner.defs, *classes, f"Model = {root.name}"]) + "\n"
     functional = any(f.startswith("F.") for f in planner.callees) or any(map(_uses_f, planner.defs))
     ordered = any(sn.sequential and not numbered([c.local for c in sn.children]) for sn in planner.tree.post_order())
     return _header(graph, functional, ordered) + "\n\n\n" + body
 
 
-def _class_texts(planner: ClassPlanner, top: bool = True, doc: bool = True) -> list[str]:
+def _class_texts(planner: ClassPlanner, top: bool = True, doc: bool = True, shown: Graph | None = None) -> list[str]:
     """Each class's source (the top class's where `top`; without its docstring, which names the
-    instances, where not `doc`), in the file's order."""
+    instances, where not `doc`), in the file's order; where the plan is a wider build's
+    (`widen`), the docstrings those of the graph `shown`, the instances it has."""
     pairs = class_pairs(planner)
-    return [_ClassWriter(planner.tree.graph, planner, plan, plan is planner.root, pairs).text(doc)
+    paths = frozenset(sn.path for sn in ScopeTree(shown).post_order()) if shown is not None else None
+    return [_ClassWriter(planner.tree.graph, planner, plan, plan is planner.root, pairs, (shown, paths)).text(doc)
             for plan in planner.unique_plans() if top or plan is not planner.root]
 
 
@@ -121,12 +119,29 @@ def step_loop(plan: ClassPlan, local: str, members: list[tuple[Call, list]]) -> 
     return StepLoop(loop.index, loop.count, first, first + len(loop.texts))
 
 
+def _after_loops(writer: _ClassWriter, c: Child, call: Call, slots: Iterator[str | None]) -> Iterator[str | None]:
+    """The numbers of a child after a loop of the top class: its input width a stage loop's last
+    (`dims[-1]`), the widths the spec computes from a row loop's table (`rows[-1][4]`), a block
+    loop's last width by its alias."""
+    n = len(ClassPlanner.numbers_in(call))
+    if writer.last:
+        slots = iter(widths_named(call, list(itertools.islice(slots, n)), writer.last[1], writer.last[0], INPUTS))
+    if writer.table:
+        slots = iter(table_slots(writer.g, writer.table, call, c, list(itertools.islice(slots, n))))
+    if writer.alias:
+        values = [v for _, v in ClassPlanner.numbers_in(call)]
+        slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *writer.alias))
+    return slots
+
+
 class _ClassWriter:
     """The text of one class: docstring, the top class's attributes, __init__, forward, init_weights."""
 
     def __init__(self, graph: Graph, planner: ClassPlanner, plan: ClassPlan, root: bool,
-                 pairs: dict[ClassPlan, dict[Pair, tuple[str, ...]]]) -> None:
+                 pairs: dict[ClassPlan, dict[Pair, tuple[str, ...]]],
+                 shown: tuple[Graph | None, frozenset[str] | None] = (None, None)) -> None:
         self.g, self.planner, self.plan, self.root = graph, planner, plan, root
+        self.shown = shown          # the graph the docstrings describe, and its scopes' paths: `widen`'s
         self.init = root and bool(graph.init)
         self.pairs, self.fuse = pairs.get(plan, {}), root and bool(pairs)
 
@@ -185,6 +200,7 @@ class _ClassWriter:
         lines = ["        super().__init__()"]
         self.alias: tuple[str, int] | None = None      # the last width of a block loop (emit/blockloop.py)
         self.last: tuple[str, int] | None = None       # the last width of a stage loop (emit/depthloop.py)
+        self.table: str | None = None                  # the table a row loop takes (emit/rowloop.py)
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
@@ -224,20 +240,19 @@ class _ClassWriter:
         if self.root and call.fn == "nn.Sequential":
             mine = list(itertools.islice(slots, len(ClassPlanner.numbers_in(call))))
             slots = iter(mine)
-            staged = rowed(self.g, c, call, mine, taken, params, self.plan.defaults)
-            if staged := staged or self._staged(c, call, mine, taken, params):
+            if (rows := rowed(self.g, c, call, mine, taken, params, self.plan.defaults)) is not None:
+                self.table = rows[1]
+                return c.local, None, rows[0]
+            if staged := self._staged(c, call, mine, taken, params):
                 return c.local, None, staged
-            if (depths := depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)) is not None:
+            depths = depthed(c, call, mine, taken, params, self.g.meta.params, self.plan.defaults) or named_depthed(
+                c, call, mine, taken, params, self.g.meta.params, self.plan.defaults)
+            if depths is not None:
                 self.last = depths[1]
                 return c.local, None, depths[0]
             if (blocked := self._blocked(c, call, mine, taken, params)) is not None:
                 return c.local, None, blocked
-        if self.last:       # a child after a stage loop: its input width the loop's last (`dims[-1]`)
-            n = len(ClassPlanner.numbers_in(call))
-            slots = iter(widths_named(call, list(itertools.islice(slots, n)), self.last[1], self.last[0], INPUTS))
-        if self.alias:
-            values = [v for _, v in ClassPlanner.numbers_in(call)]
-            slots = iter(aliased(list(itertools.islice(slots, len(values))), values, *self.alias))
+        slots = _after_loops(self, c, call, slots)
         register = "register_parameter" if c.param else "add_module"
         head = f"self.{c.local} = " if c.local.isidentifier() else f"self.{register}({literal(c.local)}, "
         wrap = "nn.Parameter(" if c.param else ""
@@ -336,14 +351,15 @@ class _ClassWriter:
 
     def _doc(self) -> list[str]:
         """The docstring's lines: what a block class serves, or the network and its paper."""
+        paths = self.shown[1]
         if not self.root:
-            instances = self.plan.instances
+            instances = [sn for sn in self.plan.instances if paths is None or sn.path in paths]
             scope = instances[0].scope
             what = f"Block '{scope.block}'" if scope and scope.block else "Group"
             where = ", ".join(sn.path for sn in instances[:4]) + (", ..." if len(instances) > 4 else "")
             parts = [f"{what}: {where}" + (f" ({len(instances)} instances)." if len(instances) > 1 else ".")]
         else:
-            g = self.g
+            g = self.shown[0] or self.g
             parts = [g.meta.title or g.name] + ([g.meta.paper] if g.meta.paper else [])
             parts.append(f"Input (N, {', '.join(map(str, g.input_shape))}); forward returns {self._returns()}.")
         lines: list[str] = []

@@ -32,13 +32,13 @@ from ...names import name_problem
 from ...ops.base import literal
 from .classnames import ParamNamer, as_tuple
 from .guard import WORD, guard_only, unguarded
-from .lift import Unliftable, bool_op, choice, floor_of_product, floored_names, known_test, lifted
+from .lift import Unliftable, bool_op, choice, floor_of_product, floored_names, integral, item_of, known_test, lifted
 from .lift import constant as lift_constant
 from .members import MISSING
 from .scopes import Child, ScopeNode, own_children
 from .steps import stepped
 from .widthexpr import IN_WIDTH as _IN_WIDTH
-from .widthexpr import Keys, TopWidths, WidthText, argument_of, collected, computed, follows, top_env, tracked
+from .widthexpr import Keys, TopWidths, WidthText, argument_of, collected, computed, follows, int_list, top_env, tracked
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 _DONE = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
          ast.Mod: operator.mod}
 _OPERATORS = tuple(_DONE)
+_BOUNDS = {"max": max, "min": min}     # the spec's functions a width may bound itself by (`_bound`)
 _COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ATTR_OF = {"out_channels": "out", "out_features": "out", "kernel_size": "k", "padding": "pad",  # torch's: the spec's
            "fill_value": "init"}
@@ -79,7 +80,9 @@ class Instance:
                 self._env = self.top or {}
             else:
                 shape = self.g.shape_of(self.sn.inputs[0]) if self.sn.inputs else None
-                view = {"input": ShapeView(shape)} if shape is not None else {}
+                # (`block_input`: the block's input, as `input` is in its `let:`; a child's argument
+                # reads it only where that is the class's input, `Widths.block_input_own`)
+                view = {"input": ShapeView(shape), "block_input": ShapeView(shape)} if shape is not None else {}
                 self._env = {**s.spec_params, **s.args, **s.lets, **view}
         return self._env
 
@@ -103,12 +106,17 @@ class Widths:
     def __init__(self, g: Graph, sn: ScopeNode) -> None:
         self.g, self.sn = g, sn
         self._sub_scopes: dict[str, ScopeNode] | None = None
+        self.whens: dict[str, str] = {}     # its own children built under their `when:` (`ClassPlan.whens`)
 
-    def of(self, ref: str | None) -> Iterator[str]:
+    def of(self, ref: str | None, own: bool = False) -> Iterator[str]:
         """The spec's expressions of a tensor's width, inside the class: its producer's `out`, or the
-        `out` argument of the block it ends, through producers that keep the width (bn, relu)."""
+        `out` argument of the block it ends, through producers that keep the width (bn, relu); where
+        `own`, the class's one input's as `input.channels` (a part of a concat, `_joined`)."""
         inside = self.sn.path
         for _ in range(_WALK):
+            if own and ref is not None and self.sn.inputs == [ref]:
+                yield "input.channels"
+                return
             n = self.g.nodes.get(ref) if ref and ref.startswith(inside + "." if inside else "") else None
             if n is None:
                 return
@@ -119,23 +127,34 @@ class Widths:
                 if ref is None:
                     return
                 continue
-            if "out" in n.exprs:
-                yield n.exprs["out"]
+            if "out" in n.exprs:              # a width the node sets: its input's, where equal, by chance
+                yield self._when(n, n.exprs["out"])
+                return
             elif n.op.name in ("concat", "slice"):
-                yield from self._joined(n)
+                yield from self._joined(n, own)
                 return
             if not (n.shape and n.in_shapes and n.in_shapes[0] and n.shape[0] == n.in_shapes[0][0]):
                 return
             ref = n.inputs[0] if n.inputs else None
 
-    def _joined(self, n: Node) -> Iterator[str]:
+    def _when(self, n: Node, text: str) -> str:
+        """A width set by a child the class builds under its `when:` (`ClassPlan.whens`), as the
+        choice of that test: its own where it is there, else what stands for it, its input's
+        (`bn_size * growth if bn_size > 0 else input.channels`); else `text` as it is."""
+        test = self.whens.get(n.name[len(self.sn.path) + 1:] if self.sn.path else n.name)
+        if test is None or parent(n.name) != self.sn.path or not n.inputs:
+            return text
+        other = "input.channels" if self.from_input(n.inputs[0]) else next(self.of(n.inputs[0]), None)
+        return text if other is None else WidthText(f"({text}) if ({test}) else ({other})")
+
+    def _joined(self, n: Node, own: bool = False) -> Iterator[str]:
         """A concat's width as the sum of its inputs' (`follows`: a concat along the channels), a
         channel slice's as its stop less its start (the input's width where it has no stop), terms
         collected (Res2Net's ladder and last subset: `4 * width`); none where a part has none."""
         a = n.attrs
         try:
             if n.op.name == "concat" and follows(n) == "sum":
-                terms = [(next(self.of(r)), 1) for r in n.inputs]
+                terms = [(next(self.of(r, own)), 1) for r in n.inputs]
             elif n.op.name == "slice" and a.axis == 0 and a.step == 1 and n.inputs:
                 stop = n.exprs.get("stop", None if a.stop is None else str(a.stop))
                 terms = [(stop if stop is not None else next(self.of(n.inputs[0])), 1),
@@ -176,6 +195,16 @@ class Widths:
                 return s
             path = parent(path)
         return None
+
+    def block_input_own(self, child: Child) -> bool:
+        """`block_input` where the child is made is the class's one input: the child is the class's
+        own, or a member of an nn.Sequential that the class's input alone feeds (the expander's
+        `block_input` in a list is the list's own input)."""
+        at = parent(child.path)
+        if at == self.sn.path:
+            return True
+        seq = self.subs().get(at)
+        return seq is not None and seq.sequential and len(self.sn.inputs) == 1 and seq.inputs == self.sn.inputs
 
     def from_input(self, ref: str | None) -> bool:
         """The tensor has the class's input width: it is the input, or made from it by nodes that
@@ -314,10 +343,10 @@ class SpecExprs:
                           *([(None, arg)] if arg in self.child(sub).spec_reads else []),
                           *((None, t) for t in (self.widths.of(sub.inputs[0]) if arg == "in_channels"
                                                 and len(sub.inputs) == 1 else [])),
-                          *argument_of(self.tracked, child, arg)])
+                          *argument_of(self.tracked, child, arg), *((None, t) for t in _made_width(self, sub, arg))])
         else:
             return None
-        for key, text in texts:
+        for key, text in _fed(texts, self.widths.block_input_own(child)):
             if self._gives(text, column, index):
                 try:
                     out = self._write(text, index)
@@ -399,14 +428,16 @@ class SpecExprs:
             return _choice(node, lambda e: ast.Constant(e.value) if isinstance(e, ast.Constant) and type(e.value)
                            is float else self._rewrite(e, reads, within, index))
         floored = _floor(node, lambda e: self._rewrite(e, reads, within, index))
-        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)` of its names
+        if floored is not None:          # a block's `floor(input.channels * compression)`: `int(...)`; a `max(...)`
             return floored
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "input"
-                and node.attr == "channels" and self.has_in):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in ("input", "block_input") and node.attr == "channels" and self.has_in):
             reads.params["in_channels"] = _column(self.instances, "in_channels")
             return ast.Name("in_channels")
         if isinstance(node, ast.Name) and type(self.constants.get(node.id)) is int:
             return ast.Constant(self.constants[node.id])
+        if (item := _item(self, node, reads, within)) is not None:     # `channels[2]`
+            return item
         if isinstance(node, ast.Name) and name_problem(node.id) is None:
             self._read(node.id, reads, within)
             return ast.Name(node.id)
@@ -483,7 +514,11 @@ def _unread(widths: Widths, key: tuple[str, str]) -> bool:
 
 def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
     """`floor(a * b)` as `int(a * b)`, each factor as `part` writes it (None where the node is no
-    such floor): the same float product with its fraction dropped, a width at or above 0."""
+    such floor, nor a bound, `_bound`): the same float product with its fraction dropped, a width
+    at or above 0."""
+    bound = _bound(node, part)
+    if bound is not None:
+        return bound
     product = floor_of_product(node)
     if product is None:
         return None
@@ -491,6 +526,27 @@ def _floor(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | Non
         return floored_names(ast.BinOp(part(product.left), ast.Mult(), part(product.right)))
     except Unliftable:
         raise Unwritable from None       # a factor that is a number: as numbers are
+
+
+def _fed(texts: Iterator[tuple[Keys, str]], own_input: bool) -> Iterator[tuple[Keys, str]]:
+    """The texts, those reading `block_input` only where it is the class's input (`own_input`,
+    `Widths.block_input_own`): not a list's inside the class, which another tensor feeds."""
+    return ((key, text) for key, text in texts if own_input or "block_input" not in _names_in(text))
+
+
+def _bound(node: ast.AST, part: Callable[[ast.AST], ast.expr]) -> ast.expr | None:
+    """`max(a, b)` / `min(a, b)` of int expressions, each as `part` writes it (Python's `max` and
+    `min` on ints are the interpreter's); of numbers alone, its value. None where the node is no
+    such call."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _BOUNDS
+            and len(node.args) == 2 and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args)):
+        return None
+    args = [part(a) for a in node.args]
+    if not all(map(integral, args)):
+        raise Unwritable             # (a float's, a choice's bound: not a width's)
+    if all(isinstance(a, ast.Constant) for a in args):
+        return ast.Constant(_BOUNDS[node.func.id](a.value for a in args))     # type: ignore[attr-defined]
+    return ast.Call(ast.Name(node.func.id), args, [])
 
 
 def _choice(node: ast.expr, part: Callable[[ast.expr], ast.expr]) -> ast.expr:
@@ -558,6 +614,24 @@ def _widths_follow(widths: Widths, origins: list[tuple[Child, str] | None], writ
 
 
 
+def _made_width(spec: SpecExprs, sub: ScopeNode, arg: str) -> Iterator[str]:
+    """A parameter that a child block's class made for an input width inside it, not the
+    block's own (DLA's last tree's `root_in_channels`, its root's concatenation): the spec's
+    expressions of that tensor's width in this class, the class's input's too."""
+    if sub.scope is None or arg in sub.scope.args:
+        return
+    plan = spec.child(sub)
+    first = plan.instances[0].path
+    for slot, origin in zip(plan.slots, plan.origins):
+        if slot != arg or origin is None or origin[1] not in _IN_WIDTH:
+            continue
+        c = origin[0]         # a module's input, or a block's one input (the root's concatenation)
+        ins = c.node.inputs if c.node is not None else c.sub.inputs if c.subscope is not None else []
+        ref = ins[0] if len(ins) == 1 or c.node is not None and ins else ""
+        if ref.startswith(first + "."):       # (made inside the child: at `sub`, the same place in it)
+            yield from spec.widths.of(sub.path + ref[len(first):], own=True)
+
+
 def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[ScopeNode], ClassPlan],
                refuted: frozenset[str] | None = None, decided: dict[str, frozenset[str]] | None = None) -> SpecExprs:
     """The spec's expressions of a block's class (its parameters, `let:` values and the spec's
@@ -575,15 +649,37 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
     assert first is not None
     has_in = all(len(sn.inputs) == 1 for sn in plan.instances) and "in_channels" in dict(namer.columns())
     lets = first.let_exprs if all(s is not None and s.let_exprs == first.let_exprs for s in scopes) else {}
-    return SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
-                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
+    out = SpecExprs(g, [Instance(g, sn, None) for sn in plan.instances], set(first.args), lets,
+                    set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
+    out.widths.whens = plan.whens
+    return out
+
+
+def _item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:
+    """`name[k]`, k an int constant, as an item of a list of ints the class reads whole, taken as a
+    tuple (DLA's `channels[2]`, ZFNet's `conv3_5[2]`, as ResNet's `layers`), or as its value where
+    the class writes the list as its value; None where the node is no such item, or the class is
+    a block's (a block's list parameter is no tuple its class takes: HRNet's exchange's `c`)."""
+    if (item := item_of(node)) is None or not spec.top:
+        return None
+    name, k = item
+    v, constant = spec.instances[0].env.get(name), spec.constants.get(name)
+    if not (spec.top and int_list(v)) and isinstance(constant, list) and type(constant[k]) is int:
+        return ast.Constant(constant[k])
+    if name_problem(name) is not None or not isinstance(v, (list, tuple)) or k >= len(v) or type(v[k]) is not int:
+        raise Unwritable
+    spec._read(name, reads, within)
+    if name in reads.spec:          # a spec parameter's default: a tuple, as ResNet's `layers`
+        reads.spec[name] = as_tuple(reads.spec[name])
+    return ast.Subscript(ast.Name(name), ast.Constant(k), ast.Load())
 
 
 def _widths(g: Graph) -> bool:
-    """The spec has an int parameter a width may read (not num_classes, nor one its top-level
-    structure reads): else the top class's widths stay numbers, and none are followed."""
+    """The spec has an int parameter a width may read, or a list of them (ZFNet's `conv3_5`), not
+    num_classes, nor one its top-level structure reads: else the top class's widths stay numbers,
+    and none are followed."""
     params = g.meta.params or {}
-    return any(type(v) is int and p not in SAFE_ON_TOP and p not in g.meta.structure_reads
+    return any((type(v) is int or int_list(v)) and p not in SAFE_ON_TOP and p not in g.meta.structure_reads
                for p, v in params.items())
 
 

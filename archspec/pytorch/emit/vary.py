@@ -33,6 +33,7 @@ from .classes import ClassPlan, ClassPlanner, member_sizes
 from .lift import Indexed
 from .scopes import ScopeTree
 from .specexpr import SAFE_ON_TOP
+from .widthexpr import int_list
 
 TRIES = 6                  # values a parameter is tried at, from twice its own: the first the spec builds with
 
@@ -43,7 +44,7 @@ def refuted(graph: Graph, planner: ClassPlanner, probe: bool,
     source of the classes but the top's)."""
     params = graph.meta.params or {}
     taken = sorted(planner.root.checked - SAFE_ON_TOP)
-    ints = [p for p in taken if type(params.get(p)) in (int, float) or _depths(params.get(p))]
+    ints = [p for p in taken if type(params.get(p)) in (int, float) or int_list(params.get(p))]
     if not ints or graph.meta.file is None:
         return frozenset(taken)          # a width is a number: another kind is not varied, and not taken
     mine = texts(planner)
@@ -68,16 +69,16 @@ def _any_fits(graph: Graph, planner: ClassPlanner, p: str, probe: bool, mine: li
         if fits is not None:
             break
     turns = _turns(own) if p in planner.root.turned else []
-    return bool(fits) and all(_fits_within(graph, planner, (p, value), probe, mine, texts, spent) is not False
+    return bool(fits) and all(_fits_within(graph, planner, (p, value), probe, mine, texts, spent, True) is not False
                               for value in turns)
 
 
 def _fits_within(graph: Graph, planner: ClassPlanner, varied: tuple[str, Any], probe: bool, mine: list[str],
-                 texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool | None:
+                 texts: Callable[[ClassPlanner], list[str]], spent: list[int], turn: bool = False) -> bool | None:
     """`_fits`, False past the bound."""
     if spent[0] + len(graph.nodes) > MAX_VARY_NODES:
         return False
-    return _fits(graph, planner, varied, probe, mine, texts, spent)
+    return _fits(graph, planner, varied, probe, mine, texts, spent, turn)
 
 
 def _turns(v: Any) -> list[Any]:
@@ -87,11 +88,6 @@ def _turns(v: Any) -> list[Any]:
     class may well differ and the top class still build the spec's: a DenseBlock whose growth
     is 1 writes `in_channels + i`.)"""
     return [type(v)(0)] if type(v) in (int, float) and v else []
-
-
-def _depths(v: Any) -> bool:
-    """A list of ints (ResNet's layers), which the top class takes as a tuple."""
-    return isinstance(v, list) and bool(v) and all(type(x) is int for x in v)
 
 
 def _values(v: int | float | list[int]) -> list[Any]:
@@ -110,10 +106,12 @@ def _values(v: int | float | list[int]) -> list[Any]:
 
 
 def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int | float], probe: bool, mine: list[str],
-          texts: Callable[[ClassPlanner], list[str]], spent: list[int]) -> bool | None:
+          texts: Callable[[ClassPlanner], list[str]], spent: list[int], turn: bool = False) -> bool | None:
     """The spec built with `varied` (parameter, value): the same other classes, and the top
     class's numbers; None where the spec does not build with it. Its nodes are added to
-    `spent` (the graph's where the build fails)."""
+    `spent` (the graph's where the build fails). At a value where a test turns (`turn`), the
+    classes that build children under their block's `when:` (`ClassPlan.whens`), and those that
+    build them, may differ (`_same_classes`), and the top's numbers those classes take with them."""
     meta = graph.meta
     assert meta.file is not None
     try:
@@ -123,14 +121,50 @@ def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int | float], 
     except (SpecError, SpecErrors):
         spent[0] += len(graph.nodes)
         return None
-    if texts(theirs) != mine:
+    if not _same_classes(planner, theirs, texts(theirs), mine, turn):
         return False
     numbers = _numbers(theirs)
     env = _env(planner.root, dict(other.meta.params or {}))
     built = _built(planner, env) if env is not None else None
-    if env is None or built is None or [label for label, _, _ in built] != [label for label, _ in numbers]:
+    if env is None or built is None:
+        return False
+    if turn and [label for label, _, _ in built] != [label for label, _ in numbers]:
+        built = _matched(built, [label for label, _ in numbers])
+    if built is None or [label for label, _, _ in built] != [label for label, _ in numbers]:
         return False
     return all(_gives(slot, was, v, env) for (_, was, slot), (_, v) in zip(built, numbers))
+
+
+def _same_classes(planner: ClassPlanner, theirs: ClassPlanner, their_texts: list[str], mine: list[str],
+                  turn: bool) -> bool:
+    """The other classes the same source; at a value where a test turns (`turn`), but those
+    that build children under their block's `when:` and those that build such classes (`_guarding`):
+    those build, where the test turns, what the spec builds by their tests (the spec drops
+    the children there: the classes written there lack them), of the same names."""
+    if their_texts == mine:
+        return True
+    ours = [p for p in planner.unique_plans() if p is not planner.root]
+    others = [p for p in theirs.unique_plans() if p is not theirs.root]
+    loose = _guarding(planner)
+    return (turn and bool(loose) and len(ours) == len(others) == len(mine) == len(their_texts)
+            and all(a.name == b.name and (a in loose or t == m) for a, b, t, m in zip(ours, others, their_texts, mine)))
+
+
+def _guarding(planner: ClassPlanner) -> set[ClassPlan]:
+    """The classes that build children under their block's `when:` (`ClassPlan.whens`), and the
+    classes whose instances hold an instance of one."""
+    guarded = {p for p in planner.unique_plans() if p.whens}
+    inside = [sn.path for sn, p in planner.plan_of.items() if p in guarded]
+    return guarded | {p for p in planner.unique_plans() if p is not planner.root and any(
+        path.startswith(sn.path + ".") for sn in p.instances for path in inside)}
+
+
+def _matched(built: list[tuple[str, Any, str | None]], labels: list[str]) -> list[tuple[str, Any, str | None]] | None:
+    """The top's numbers the spec's build at a turned test has, by label, in its order: the
+    others are arguments of classes that it builds under their `when:` (`_guarding`), which
+    the classes there do not take."""
+    by_label = {entry[0]: entry for entry in built}
+    return [by_label[label] for label in labels] if all(label in by_label for label in labels) else None
 
 
 def _numbers(planner: ClassPlanner) -> list[tuple[str, Any]]:

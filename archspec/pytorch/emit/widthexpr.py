@@ -29,7 +29,7 @@ from ...errors import SpecError
 from ...frontend.expr import evaluate, parse
 from ...ir import INPUT, Graph, Node, Scope, parent
 from ...names import name_problem
-from .lift import Indexed, Lifter, Unliftable, integral
+from .lift import Indexed, Lifter, Unliftable, channels_of, integral
 
 if TYPE_CHECKING:
     from .classes import ClassPlan
@@ -39,9 +39,9 @@ IN_WIDTH = ("in_channels", "in_features", "num_features", "num_channels")     # 
 OUT_WIDTH = ("out_channels", "out_features")                                  # the width its `out` sets
 
 class WidthText(str):
-    """A width's expression as `TopWidths` writes it: its choices and floors are the spec's
-    (`SpecExprs` writes those only in such a text: a block's argument keeps the choice decided,
-    as the widths that follow it read it)."""
+    """A width's expression as `TopWidths` writes it (or a block's argument, a repeat's count:
+    `argument`): its choices and floors are the spec's (`SpecExprs` writes those only in such a
+    text)."""
 
 
 Keys = tuple[str, str] | frozenset[tuple[str, str]] | None    # the expressions a written number writes
@@ -52,8 +52,9 @@ class TopWidths:
     """The expressions of the widths of a graph's tensors in its top class's names (the spec's
     int parameters), made in graph order and kept (a dense chain reads each once)."""
 
-    def __init__(self, g: Graph, decided: dict[str, frozenset[str]] | None = None) -> None:
+    def __init__(self, g: Graph, decided: dict[str, frozenset[str]] | None = None, table: str | None = None) -> None:
         self.g = g
+        self.table = table                # a table of rows of ints the class takes: its entries stay entries
         self.decided = decided or {}      # per block instance, the `let:` values its class decides itself
         self.folded: set[str] = set()            # the spec parameters the expressions wrote as numbers
         self.shaped: set[str] = set()            # those a structure between reads, no number written
@@ -116,6 +117,8 @@ class TopWidths:
         if type(out) is int:
             return {(): out}
         how = follows(n)
+        if how is None and (k := spread(n)) is not None:     # a flatten: C * H * W
+            return _times(self._read(n.inputs[0]), {(): k})
         if how == "sum":
             return self._carried(n) or _sum([self._read(r) for r in n.inputs])
         if how == "first":
@@ -133,7 +136,7 @@ class TopWidths:
         names (`2 * growth if bottleneck > 0 and compression < 1 else 16`, `int(w * compression)`),
         else, where a sum of products does not hold them (a quotient by a choice), as numbers."""
         for choices in (True, False):
-            lifter = Lifter(self.g, None, top_name(self.g, floats=True), self._channels, choices, self.decided)
+            lifter = self._lifter(choices, floats=True)
             try:
                 poly = _poly(lifter.attribute(n, "out", False))
             except Unliftable:
@@ -145,28 +148,43 @@ class TopWidths:
             return poly
         raise Unliftable
 
+    def _lifter(self, choices: bool, floats: bool) -> Lifter:
+        """A Lifter to the top's names (floats too where `floats`: a width's floor or test), an
+        item of a tuple of ints it takes by its index (DLA's `channels[2]`)."""
+        lifter = Lifter(self.g, None, top_name(self.g, floats=floats), self._channels, choices, self.decided)
+        lifter.items = top_tuple(self.g, self.table)
+        return lifter
+
     def argument(self, path: str, arg: str) -> str:
         """A block instance's argument as the spec computes it, in the top's names (DenseNet-CIFAR's
-        `layers: ${(depth - 4) // (6 if bottleneck else 3)}`: `(depth - 4) // 6`)."""
-        lifter = Lifter(self.g, None, top_name(self.g), self._channels, decided=self.decided)
+        `layers: ${(depth - 4) // (6 if bottleneck else 3)}`, its choice with names where it holds)."""
         outer, self._now = self._now, set()
         try:
-            tree = lifter.argument(self.g.scopes[path], arg, False)
+            for choices in (True, False)[0 if self._counted(path, arg) else 1:]:    # a count's choices with names
+                lifter = self._lifter(choices, floats=False)
+                try:
+                    tree = lifter.argument(self.g.scopes[path], arg, False)
+                except Unliftable:
+                    if choices:
+                        continue
+                    raise
+                break
             self._fold(lifter)
             self.folded |= self._now
         finally:
             self._now = outer
         try:
-            return ast.unparse(_expr(_poly(tree)))     # collected: DPN's `k_r * 256 // 64`, `4 * k_r`
+            return WidthText(ast.unparse(_expr(_poly(tree))))     # collected: DPN's `k_r * 256 // 64`, `4 * k_r`
         except Unliftable:
-            return ast.unparse(tree)
+            return WidthText(ast.unparse(tree))
 
     def _fold(self, lifter: Lifter) -> None:
         """What the lifter wrote as numbers, for the width being made (`_now`): a structure
         between's reads apart (`shaped`), which the top class may take where `vary` finds that the
-        spec built at another value has the same structure."""
+        spec built at another value has the same structure; and what a block the top makes passes
+        to its children's `when:` (`Lifter.turns`), which `vary` tries where the test turns too."""
         self._now |= lifter.valued
-        self.shaped |= lifter.shaped - lifter.valued
+        self.shaped |= lifter.shaped - lifter.valued | lifter.turns
 
     def _carried(self, n: Node) -> Poly | None:
         """The width of a concat that ends a repeat carried by concatenation (DenseNet's dense
@@ -189,9 +207,8 @@ class TopWidths:
                 return None
             outs.append(at.inputs[1])
             start, at = at.inputs[0], self.g.nodes.get(at.inputs[0])
-        lifter = Lifter(self.g, None, top_name(self.g), self._channels, decided=self.decided)
         try:
-            count = lifter.count(last)
+            lifter, count = self._count(last)
             widths = [self._read(o) for o in outs]
             if not any(isinstance(x, ast.Name) for x in ast.walk(count)) or any(w != widths[0] for w in widths):
                 return None
@@ -200,6 +217,25 @@ class TopWidths:
             return None
         self._fold(lifter)
         return out
+
+    def _counted(self, path: str, arg: str) -> bool:
+        """The block instance's argument is the count of a repeat of its own (the dense block's
+        `layers`), which `_count` writes with its choices: other arguments keep theirs decided."""
+        return any(s.count is not None and parent(s.path) == path and any(
+            isinstance(n, ast.Name) and n.id == arg for n in ast.walk(parse(s.count))) for s in self.g.scopes.values())
+
+    def _count(self, step: Scope) -> tuple[Lifter, ast.expr]:
+        """The count of the repeat `step` is a step of, carried up, its choices written with names
+        where they hold (DenseNet-CIFAR's `(depth - 4) // (6 if bottleneck else 3)`), as `argument`
+        writes the block's argument that gives it; else decided."""
+        for choices in (True, False):
+            lifter = Lifter(self.g, None, top_name(self.g), self._channels, choices, self.decided)
+            try:
+                return lifter, lifter.count(step)
+            except Unliftable:
+                if not choices:
+                    raise
+        raise Unliftable
 
     def _step_of(self, ref: str) -> Scope | None:
         """The block that is a step of a counted repeat and whose output `ref` is."""
@@ -370,6 +406,26 @@ def top_name(g: Graph, floats: bool = False):
     return name
 
 
+def int_list(v: Any) -> bool:
+    """A list of ints, one or more (not flags): a parameter the top class may take as a tuple."""
+    return isinstance(v, (list, tuple)) and bool(v) and all(type(x) is int for x in v)
+
+
+def top_tuple(g: Graph, table: str | None = None):
+    """A tuple of ints the top class may take: a spec parameter that is a list of ints (not flags),
+    one or more (ResNet's `layers: [3, 4, 6, 3]`, its stages' depths: `range(layers[0] - 1)`), or
+    the table of rows of ints its row loop takes (EfficientNet's `rows`: `rowloop`)."""
+    params = g.meta.params or {}
+
+    def name(n: str) -> ast.expr:
+        v = params.get(n)
+        if not (int_list(v) or n == table and isinstance(v, list) and v and all(int_list(r) for r in v)) \
+                or name_problem(n) is not None:
+            raise Unliftable
+        return ast.Name(n)
+    return name
+
+
 def computed(g: Graph) -> dict[str, str]:
     """The spec's parameters set from others by integer arithmetic (PyramidNet's `units: ${3 * n}`),
     each as its expression, in the spec's order: the top class computes them as locals of __init__
@@ -433,6 +489,22 @@ def follows(n: Any) -> str | None:
     return None
 
 
+def spread(n: Any) -> int | None:
+    """The factor k by which a node of one input makes its input's width k times as wide (a flatten
+    of C x H x W: C * H * W, k = H * W, whatever C), by its op's shape function at C, C + 1 and
+    C + 2; None where it does not so (or k is 1: it `follows` its input)."""
+    shapes = n.in_shapes
+    if not (n.shape and shapes and len(shapes) == 1 and shapes[0]):
+        return None
+    c = shapes[0][0]
+    try:
+        widths = [n.op.shape(n.attrs, [(c + j, *shapes[0][1:])])[0] for j in range(3)]
+    except Exception:           # the op refuses the shapes: not its rule
+        return None
+    k = widths[1] - widths[0]
+    return k if k > 1 and widths[0] == n.shape[0] == k * c and widths[2] - widths[1] == k else None
+
+
 # -- sums of products, collected ------------------------------------------------------------------
 
 def collected(terms: list[tuple[str, int]]) -> str:
@@ -442,6 +514,28 @@ def collected(terms: list[tuple[str, int]]) -> str:
     polys = [_poly(_tree(text)) for text, _ in terms]
     return ast.unparse(_expr(_sum([p if sign > 0 else {k: -c for k, c in p.items()}
                                    for p, (_, sign) in zip(polys, terms)])))
+
+
+def progression(texts: list[str], index: str) -> str | None:
+    """The texts, int expressions of names, as one in `index` that gives the k-th at index k,
+    where each is the first plus k times one step (Res2Net's subsets' bounds, `0, width, 2 * width`:
+    `i * width`; `width, 2 * width, 3 * width`: `(i + 1) * width`); None where they are not so."""
+    try:
+        polys = [_poly(_tree(t)) for t in texts]
+    except Unliftable:
+        return None
+    step = _sum([polys[1], {k: -c for k, c in polys[0].items()}]) if len(polys) > 1 else {}
+    if not step or any(p != _sum([polys[0], _times(step, {(): k})]) for k, p in enumerate(polys)):
+        return None
+    i: ast.expr = ast.Name(index)
+    if set(step) == {()}:                                   # a number's steps: `3 + 2 * i`
+        return ast.unparse(_expr(_sum([polys[0], _times(step, {(index,): 1})])))
+    key = next(iter(step))
+    c = polys[0].get(key, 0) // step[key]                   # the first as a multiple of the step, where it is
+    if _times(step, {(): c}) != polys[0]:                   # none: `first + i * step`
+        return ast.unparse(_expr(_sum([polys[0], _times(step, {(index,): 1})])))
+    start = ast.BinOp(i, ast.Add() if c > 0 else ast.Sub(), ast.Constant(abs(c))) if c else i
+    return ast.unparse(ast.BinOp(start, ast.Mult(), _expr(step)))
 
 
 def _tree(text: str) -> ast.expr:
@@ -468,8 +562,8 @@ def _poly(e: ast.expr) -> Poly:
     remainder of a sum is one atom."""
     if isinstance(e, ast.Constant) and type(e.value) is int:
         return {(): e.value} if e.value else {}
-    if isinstance(e, ast.Name):
-        return {(e.id,): 1}
+    if isinstance(e, ast.Name) or isinstance(e, ast.Subscript) or channels_of(e):
+        return {(ast.unparse(e),): 1}            # a name, a tuple's or table's item (`channels[2]`), `input.channels`
     if isinstance(e, ast.IfExp) or isinstance(e, ast.Call) and ast.unparse(e.func) == "int":
         return {(ast.unparse(e),): 1}            # a choice, a floor: one atom
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
