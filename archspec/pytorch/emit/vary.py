@@ -8,7 +8,7 @@ structure between reads (`Lifter.shaped`: DenseNet's bn_size), and each a count 
 (`SpecExprs.checked`: a number, not num_classes, which every spec's classifier reads alone) is
 checked: the spec is loaded again (its file, its --set and keyword values) with the parameter
 doubled (or the first of the TRIES values on that the spec builds with: WRN's depth 58 where 56
-breaks its constraint; a float, a factor, halved first: `_values`), and its classes planned; the
+breaks its constraint; a float, a factor, halved first: `tried_values`), and its classes planned; the
 other classes must be the very same source (their docstrings, which list the instances, aside),
 and each number of the top class's, as written, must give there the number that graph has (its
 `let:` locals first), a counted run's first member's at each of the members its count gives
@@ -64,7 +64,7 @@ def _any_fits(graph: Graph, planner: ClassPlanner, p: str, probe: bool, mine: li
     alpha at 0 gives other classes, all its units as wide, and its top class builds that too.)"""
     own = (graph.meta.params or {})[p]
     fits = None
-    for value in _values(own):
+    for value in tried_values(own):
         fits = _fits_within(graph, planner, (p, value), probe, mine, texts, spent)
         if fits is not None:
             break
@@ -90,7 +90,7 @@ def _turns(v: Any) -> list[Any]:
     return [type(v)(0)] if type(v) in (int, float) and v else []
 
 
-def _values(v: int | float | list[int]) -> list[Any]:
+def tried_values(v: int | float | list[int]) -> list[Any]:
     """The values a parameter is tried at: from twice its own on (an int), or half of it, then
     other multiples (a float, a factor such as DenseNet's compression, 0 < c <= 1, whose 1.0 makes
     a transition's output its input's width: its class would take one width, not two); a list of
@@ -123,16 +123,16 @@ def _fits(graph: Graph, planner: ClassPlanner, varied: tuple[str, int | float], 
         return None
     if not _same_classes(planner, theirs, texts(theirs), mine, turn):
         return False
-    numbers = _numbers(theirs)
-    env = _env(planner.root, dict(other.meta.params or {}))
-    built = _built(planner, env) if env is not None else None
+    numbers = top_numbers(theirs)
+    env = top_env_at(planner.root, dict(other.meta.params or {}))
+    built = built_numbers(planner, env) if env is not None else None
     if env is None or built is None:
         return False
     if turn and [label for label, _, _ in built] != [label for label, _ in numbers]:
         built = _matched(built, [label for label, _ in numbers])
     if built is None or [label for label, _, _ in built] != [label for label, _ in numbers]:
         return False
-    return all(_gives(slot, was, v, env) for (_, was, slot), (_, v) in zip(built, numbers))
+    return all(written_gives(slot, was, v, env) for (_, was, slot), (_, v) in zip(built, numbers))
 
 
 def _same_classes(planner: ClassPlanner, theirs: ClassPlanner, their_texts: list[str], mine: list[str],
@@ -167,18 +167,18 @@ def _matched(built: list[tuple[str, Any, str | None]], labels: list[str]) -> lis
     return [by_label[label] for label in labels] if all(label in by_label for label in labels) else None
 
 
-def _numbers(planner: ClassPlanner) -> list[tuple[str, Any]]:
+def top_numbers(planner: ClassPlanner) -> list[tuple[str, Any]]:
     """The top class's numbers, constructors' then forward's, as `parameterise` counts them."""
     sn = planner.tree.root
     return planner.positions_of(sn, planner.root.optional) + planner.numbers_of.get(sn, [])
 
 
-def _built(planner: ClassPlanner, env: dict[str, Any]) -> list[tuple[str, Any, str | None]] | None:
+def built_numbers(planner: ClassPlanner, env: dict[str, Any]) -> list[tuple[str, Any, str | None]] | None:
     """The top class's numbers as it builds them with the names `env` gives: (label, value,
     slot), each counted run of an nn.Sequential's members (`ClassPlan.counts`) its first member's
     as many times as its count gives (their labels numbered on), or None where it gives no count."""
     root = planner.root
-    entries = [(label, v, slot) for (label, v), slot in zip(_numbers(planner), root.slots)]
+    entries = [(label, v, slot) for (label, v), slot in zip(top_numbers(planner), root.slots)]
     out, at = [], 0
     for child, sizes in member_sizes(planner):
         runs = root.counts.get(child, {})
@@ -188,7 +188,7 @@ def _built(planner: ClassPlanner, env: dict[str, Any]) -> list[tuple[str, Any, s
             at += size
         while k < len(members):
             count = runs.get(k)
-            times = _times(count.text, env) if count else 1
+            times = count_given(count.text, env) if count else 1
             if times is None:
                 return None
             for j in range(times):
@@ -198,7 +198,7 @@ def _built(planner: ClassPlanner, env: dict[str, Any]) -> list[tuple[str, Any, s
     return out + entries[at:]
 
 
-def _times(text: str, env: dict[str, Any]) -> int | None:
+def count_given(text: str, env: dict[str, Any]) -> int | None:
     try:
         n = evaluate(text, env)
     except SpecError:
@@ -214,12 +214,12 @@ def _stepped(entries: list[tuple[str, Any, str | None]], j: int) -> list[tuple[s
 
 def _renumbered(entries: list[tuple[str, Any, str | None]], child: str, k: int,
                 m: int) -> list[tuple[str, Any, str | None]]:
-    """Member k's numbers labelled as member m's (`_numbers`: `layer2_1_in_channels`)."""
+    """Member k's numbers labelled as member m's (`top_numbers`: `layer2_1_in_channels`)."""
     old, new = f"{child}_{k}", f"{child}_{m}"
     return [(new + label[len(old):], v, slot) for label, v, slot in entries]
 
 
-def _env(root: ClassPlan, env: dict[str, Any]) -> dict[str, Any] | None:
+def top_env_at(root: ClassPlan, env: dict[str, Any]) -> dict[str, Any] | None:
     """The names the top class's numbers read: the spec's parameters, then its `let:` locals."""
     try:
         for name, text in root.lets:
@@ -229,7 +229,7 @@ def _env(root: ClassPlan, env: dict[str, Any]) -> dict[str, Any] | None:
     return env
 
 
-def _gives(slot: str | None, was: Any, value: Any, env: dict[str, Any]) -> bool:
+def written_gives(slot: str | None, was: Any, value: Any, env: dict[str, Any]) -> bool:
     """The number as written (a literal, `was`; an expression, what it gives at `env`) is `value`."""
     if slot is None:
         return repr(was) == repr(value)

@@ -25,7 +25,7 @@ from ...limits import MAX_VARY_NODES
 from .classes import ClassPlanner, member_sizes
 from .counts import candidates
 from .scopes import ScopeTree, own_children
-from .vary import _built, _env, _gives, _numbers, _times, _values, refuted
+from .vary import built_numbers, count_given, refuted, top_env_at, top_numbers, tried_values, written_gives
 from .widthexpr import int_list
 
 Texts = Callable[[ClassPlanner], list[str]]
@@ -71,7 +71,7 @@ def _widened(graph: Graph, planner: ClassPlanner, p: str, probe: bool, texts: Te
     meta, own = graph.meta, (graph.meta.params or {})[p]
     if meta.file is None:
         return None
-    for value in _values(own):
+    for value in tried_values(own):
         try:
             wider = expand(load_spec(meta.file, meta.sets or [], {**meta.values, p: value}))
         except (SpecError, SpecErrors):
@@ -94,11 +94,11 @@ def _holds(graph: Graph, planner: ClassPlanner, wide: ClassPlanner) -> bool:
     paths = {sn.path for sn in planner.tree.post_order()}
     if not all(any(sn.path in paths for sn in plan.instances) for plan in wide.unique_plans()):
         return False
-    env = _env(wide.root, dict(graph.meta.params or {}))
-    built = _built(wide, env) if env is not None else None
-    theirs = dict(_numbers(wide))
+    env = top_env_at(wide.root, dict(graph.meta.params or {}))
+    built = built_numbers(wide, env) if env is not None else None
+    theirs = dict(top_numbers(wide))
     if env is None or built is None or not all(
-            label in theirs and _gives(slot, was, theirs[label], env) for label, was, slot in built):
+            label in theirs and written_gives(slot, was, theirs[label], env) for label, was, slot in built):
         return False
     return _members(wide, env) == _members(planner, None) and wide.root.forward == planner.root.forward
 
@@ -118,7 +118,7 @@ def _members(planner: ClassPlanner, env: dict | None) -> dict[str, int] | None:
         k = n = 0
         while k < len(sizes):
             count = runs.get(k)
-            times = _times(count.text, env) if count and env is not None else 1
+            times = count_given(count.text, env) if count and env is not None else 1
             if times is None:
                 return None
             n += times
