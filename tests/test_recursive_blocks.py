@@ -11,6 +11,7 @@ from torch import nn
 
 import archspec
 from archspec.cli import main
+from archspec.pytorch.emit import emit
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -74,3 +75,51 @@ def test_a_tree_too_deep_is_an_error_at_its_instance(capsys, spec_file):
     assert f"{SPECS / 'blocks' / 'dla.yaml'}:" in err.splitlines()[0]
     assert "in block 'hda' instantiated at net.yaml:7:5 (<top>)" in err
     assert "Traceback" not in err and len(err.splitlines()) < 12
+
+
+def test_positional_args_keep_their_expressions():
+    """`args:` written as one `${...}` choosing a list by a test keeps, per parameter, the item the
+    test chooses at the call (`levels - 1`, `out`), constants left out, as a named `${...}` does;
+    a top instance given numbers keeps none."""
+    g = archspec.analyze(GUIDE / "dla_tree.yaml")
+    assert g.scopes["tree.tree1"].arg_exprs == {"levels": "levels - 1", "out": "out", "stride": "stride"}
+    assert g.scopes["tree.tree2"].arg_exprs == {"levels": "levels - 1", "out": "out"}
+    assert g.scopes["tree.tree1.tree1"].arg_exprs == {"levels": "levels - 1", "out": "out", "stride": "stride"}
+    assert g.scopes["tree"].arg_exprs == {}
+
+
+def test_a_leaf_s_root_width_is_written_from_its_parameters():
+    """The root of two leaves concatenates their outputs: `Root(2 * out, out)`, walked from the
+    leaves' `out` given positionally, not a product of the one instance's numbers (`out * stride`,
+    64 = 32 * 2, wrong at stride 1)."""
+    text = emit(archspec.analyze(GUIDE / "dla_tree.yaml"))
+    assert "self.root = Root(2 * out, out)" in text
+    assert "out * stride" not in text
+
+
+def test_positional_args_listed_as_expressions(spec_file):
+    """A list of `args:` whose items are `${...}` keeps each by its parameter: the file is the one
+    the same arguments given by name make (`Pair(c, 2 * c)`, not `Pair(8, 16)`)."""
+    text = """archspec: 1
+name: listed
+input: [3, 8, 8]
+blocks:
+  pair:
+    params: {a: int, b: int}
+    nodes:
+      - conv1: {op: conv, out: "${a}", k: 1}
+      - conv2: {op: conv, out: "${b}", k: 1}
+  outer:
+    params: {c: int}
+    nodes:
+      - inner: {use: pair, args: ["${c}", "${2 * c}"]}
+      - conv: {op: conv, out: 4, k: 1}
+nodes:
+  - one: {use: outer, c: 8}
+"""
+    g = archspec.analyze(spec_file(text))
+    assert g.scopes["one.inner"].arg_exprs == {"a": "c", "b": "2 * c"}
+    by_name = text.replace('args: ["${c}", "${2 * c}"]', 'a: "${c}", b: "${2 * c}"')
+    named = archspec.analyze(spec_file(by_name, "n.yaml"))
+    assert "self.inner = Pair(c, 2 * c)" in emit(g)
+    assert emit(g) == emit(named)
