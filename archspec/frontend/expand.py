@@ -177,7 +177,7 @@ class Expander:
         try:
             if "when" in d.body:
                 if not when_of(d, ctx, self.env(ctx, ins), ins, self.diags, self.traps):
-                    return stands_for(d, ins)
+                    return stands_for(d, ins, {**self.env(ctx, ins), **(d.env or {})})
             elif "else" in d.body:
                 raise SpecError("'else:' says what a node dropped by 'when:' stands for; this node has no "
                                 "'when:'", loc=d.body.key_at("else"))
@@ -994,10 +994,14 @@ def check_repeat_form(d: Decl, ins: list[str]) -> None:
                         hint="carry: concat feeds each step the concatenation of all before it")
 
 
-def stands_for(d: Decl, ins: list[str]) -> str:
-    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names.
-    A node of several inputs must say which (an optional concat member is not the whole module)."""
+def stands_for(d: Decl, ins: list[str], env: dict) -> str:
+    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names,
+    among its `in:` as evaluated in `env` where one `${...}` chooses them (DLA's tree's `bottom`,
+    `in: ${(['kids'] if inner else []) + ['tree1']}`, `else: tree1`). A node of several inputs must
+    say which (an optional concat member is not the whole module)."""
     given = d.body.get("in")
+    if has_expr(given):
+        given = value_of(given, env, d.body.at("in"), "'in'")
     named = isinstance(given, dict)             # by name: the values, then the previous node (ins[-1])
     names = list(given.values()) if isinstance(given, dict) else given if isinstance(given, list) else [given]
     if named and "else" not in d.body:
