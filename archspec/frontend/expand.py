@@ -9,6 +9,7 @@ collected; a failed node gets an unknown shape and is not blamed again.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..ir import INPUT, Graph, Init, InitRule, Meta, Node, Output, Scope, shape_
 from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from ..names import name_problem, shown
 from ..ops import REGISTRY
-from .expr import ShapeView, has_expr, names_read, resolve, whole_expr
+from .expr import ShapeView, evaluate, has_expr, names_read, parse, resolve, whole_expr
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
@@ -176,7 +177,7 @@ class Expander:
         try:
             if "when" in d.body:
                 if not when_of(d, ctx, self.env(ctx, ins), ins, self.diags, self.traps):
-                    return stands_for(d, ins)
+                    return stands_for(d, ins, {**self.env(ctx, ins), **(d.env or {})})
             elif "else" in d.body:
                 raise SpecError("'else:' says what a node dropped by 'when:' stands for; this node has no "
                                 "'when:'", loc=d.body.key_at("else"))
@@ -535,6 +536,23 @@ def _written(d: Decl, ctx: Ctx) -> tuple[dict[str, str], dict[str, int]]:
     return exprs, {n: ctx.env[n] for n in sorted(read & indices) if type(ctx.env.get(n)) is int}
 
 
+def positional_exprs(block: Block, written: Any, call_env: dict) -> dict[str, str]:
+    """The positional `args:` an instance writes as expressions, by the parameter each binds: a
+    list's items written as one whole `${...}` each, or one whole `${...}` whose value is a list
+    written out (`[levels - 1, out, stride]`), through the choices its tests make at the call (DLA's
+    tree: `${[out, stride] if levels == 1 else [levels - 1, out, stride]}`, `out` and `stride` at
+    levels 1), each item not a constant. A table's row, `${rows[i]}`, writes none."""
+    if isinstance(written, list):
+        return {p: t for p, v in zip(block.params, written) if (t := whole_expr(v)) is not None}
+    text = whole_expr(written)
+    node = parse(text) if text is not None else None
+    while isinstance(node, ast.IfExp):      # the branch the test takes here (bind_args evaluated it)
+        node = node.body if evaluate(ast.unparse(node.test), call_env) else node.orelse
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return {}
+    return {p: ast.unparse(e) for p, e in zip(block.params, node.elts) if not isinstance(e, ast.Constant)}
+
+
 def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_env: dict) -> dict[str, Any]:
     """What the IR keeps of a block instance's names: its parameters (and those left at their
     defaults), its plain `let:` values, the defaults the block's `params:` writes as plain values
@@ -545,7 +563,8 @@ def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_e
     called (the caller's parameters and `let:`, the repeats' indices), and the spec's parameters."""
     args, lets, raw = {p: env[p] for p in block.params}, _lets(block, env), block.raw.get("let") or {}
     arg_exprs = {k: t for k in given if (t := whole_expr(d.body.get(k))) is not None}
-    read = set().union(*(names_read(d.body[k]) for k in arg_exprs))
+    arg_exprs |= positional_exprs(block, d.body.get("args"), call_env)
+    read = set().union(*(names_read("${" + t + "}") for t in arg_exprs.values()))
     declared = {p: plain(v) for p, v in block.params.items()
                 if not (isinstance(v, str) and v in TYPE_NAMES) and not has_expr(v)}
     return {"args": args, "defaults": {p: args[p] for p in args if p not in given}, "lets": lets,
@@ -975,10 +994,14 @@ def check_repeat_form(d: Decl, ins: list[str]) -> None:
                         hint="carry: concat feeds each step the concatenation of all before it")
 
 
-def stands_for(d: Decl, ins: list[str]) -> str:
-    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names.
-    A node of several inputs must say which (an optional concat member is not the whole module)."""
+def stands_for(d: Decl, ins: list[str], env: dict) -> str:
+    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names,
+    among its `in:` as evaluated in `env` where one `${...}` chooses them (DLA's tree's `bottom`,
+    `in: ${(['kids'] if inner else []) + ['tree1']}`, `else: tree1`). A node of several inputs must
+    say which (an optional concat member is not the whole module)."""
     given = d.body.get("in")
+    if has_expr(given):
+        given = value_of(given, env, d.body.at("in"), "'in'")
     named = isinstance(given, dict)             # by name: the values, then the previous node (ins[-1])
     names = list(given.values()) if isinstance(given, dict) else given if isinstance(given, list) else [given]
     if named and "else" not in d.body:

@@ -216,18 +216,20 @@ class Block:
 
     @cached_property
     def node_whens(self) -> dict[str, str]:
-        """Its own named op and block nodes whose `when:` is one whole `${...}` that reads only its
-        parameters (the dense layer's `norm1: {op: batchnorm, when: ${bn_size > 0}}`), name -> that
-        expression: what a class written from the block may build under the same test."""
+        """Its own named op, block and seq nodes whose `when:` is one whole `${...}` that reads only
+        its parameters and its input (the dense layer's `norm1: {op: batchnorm, when: ${bn_size >
+        0}}`, DLA's `project: {seq: [...], when: ${input.channels != out}}`), name -> that
+        expression: what a class written from the block may build under the same test (the class's
+        `guard.let_test` takes of the input its width alone)."""
         out = {}
         for entry in self.raw.get("nodes") or []:
             if not (isinstance(entry, dict) and len(entry) == 1):
                 continue
             (name, body), = entry.items()
-            if not (isinstance(body, dict) and ("op" in body or "use" in body)):
+            if not (isinstance(body, dict) and ("op" in body or "use" in body or "seq" in body)):
                 continue
             text = whole_expr(body.get("when"))
-            if text is not None and names_read(body["when"]) <= set(self.params):
+            if text is not None and names_read(body["when"]) <= {*self.params, "input"}:
                 out[str(name)] = text
         return out
 
