@@ -330,7 +330,11 @@ def test_a_staged_row_loop_admits_only_its_own_shapes(built):
                           (rate, rate.replace("stage_block_id /", "i /")),
                           (step, step.replace("+= 1", "+= 2")), (step, step.replace("+=", "-=")),
                           (step, step.replace("stage_block_id", "num_classes")), (step, ""),
-                          (step, step + "                print(1)\n")])
+                          (step, step + "                print(1)\n"),
+                          # `_`, the column no parameter takes (the row's input width), is read nowhere
+                          ("                in_channels = c_out\n", "                in_channels = _\n"),
+                          ("stage.append(Mbconv(in_channels, t, k,", "stage.append(Mbconv(in_channels, _, k,"),
+                          ("for t, k, s, _, c_out, n in rows:", "for _, k, s, _, c_out, n in rows:")])
     looped = text.replace(rate, rate.replace("/ total_stage_blocks", "/ (total_stage_blocks - 1.0)"))
     assert looped != text
     check_generated_source(looped)          # ConvNeXt's `(total_stage_blocks - 1.0)`
