@@ -403,8 +403,8 @@ nodes:
 
 
 @pytest.mark.parametrize("name, cls, args", [("res2net50_26w_4s", "Bottle2neck",
-                                              ["in_channels", "planes", "stride", "base_width", "groups", "first",
-                                               "pool", "downsample"]),
+                                              ["in_channels", "planes", "stride", "base_width", "groups",
+                                               "downsample"]),
                                              ("resnest14d", "Bottleneck",
                                               ["in_channels", "planes", "stride", "downsample"]),
                                              ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])

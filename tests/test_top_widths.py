@@ -1207,6 +1207,38 @@ def test_inverted_residual_blocks_decide_their_residual_as_torchvision_s(in_chan
             assert torch.equal(ours(x), peer(x)), type(ours).__name__
 
 
+@pytest.mark.parametrize("in_channels,planes,stride", [(64, 64, 1), (256, 64, 1), (256, 128, 2), (512, 128, 1),
+                                                       (512, 128, 2), (128, 64, 1)])
+def test_res2net_block_decides_its_first_as_timm_s(in_channels, planes, stride):
+    """Res2Net's Bottle2neck, built alone, decides whether it is its stage's first block as the
+    spec's `first: stride != 1 or input.channels != planes * 4` does and timm's `is_first`: its
+    ladder then adds nothing and its last subset is pooled. It takes neither `first` nor the pool
+    (main took `first=True, pool=nn.AvgPool2d(...)`, which a caller could pass against its stride
+    and widths). timm's block, given a projection where the shape changes, loads the class's
+    weights strictly and gives the same output."""
+    from timm.models.res2net import Bottle2neck
+
+    cls = _module_class("res2net50_26w_4s", "Bottle2neck")
+    assert not {"first", "pool"} & set(inspect.signature(cls).parameters)
+    first = stride != 1 or in_channels != planes * 4
+
+    def projection():
+        return torch.nn.Sequential(torch.nn.Conv2d(in_channels, planes * 4, 1, stride=stride, bias=False),
+                                   torch.nn.BatchNorm2d(planes * 4)) if first else None
+    torch.manual_seed(0)
+    ours = cls(in_channels, planes, stride, downsample=projection())
+    assert ours.first == first and (ours.pool is not None) == first
+    peer = Bottle2neck(in_channels, planes, stride, downsample=projection(), norm_layer=torch.nn.BatchNorm2d)
+    for m in ours.modules():            # batch norms that are not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 1.5), m.weight.data.uniform_(0.5, 1.5)
+    peer.load_state_dict(ours.state_dict(), strict=True)
+    ours.eval(), peer.eval()
+    x = torch.randn(2, in_channels, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), peer(x), atol=1e-6)
+
+
 ROWS_NET = """archspec: 1
 name: rows_net
 input: [3, 32, 32]
