@@ -1436,12 +1436,12 @@ def _let_guard(node: ast.IfExp) -> bool:
 
 
 def _let_test(t: ast.expr) -> bool:
-    """`stride != 1 or in_channels != out`: comparisons of the class's names and int constants, one
-    operator each, joined by or / and (emit/guard.py's `let_test`)."""
+    """`stride != 1 or in_channels != out`: comparisons of integer arithmetic of the class's names
+    and int constants (Res2Net's `in_channels != planes * 4`), one operator each, joined by or /
+    and (emit/guard.py's `let_test`)."""
     parts = t.values if isinstance(t, ast.BoolOp) else [t]
     return all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
-               and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
-                       for x in (c.left, c.comparators[0])) for c in parts)
+               and all(_arithmetic(x) for x in (c.left, c.comparators[0])) for c in parts)
 
 
 def _ladder_test(t: ast.expr) -> bool:
