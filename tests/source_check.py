@@ -888,19 +888,20 @@ class _Checker:
     def row_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over a table of rows the class takes, as torchvision's MobileNetV2
         (emit/rowloop.py): `for t, c, n, s in rows:` / `for i in range(n):`, the table a name of the
-        class's, the columns fresh names, the index a LOOP_INDICES name; the inner body exactly
-        `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and in_channels == c`,
-        optionally a drop-path rate (`row_rate`), one `layers.append(Block(...))`, `stage_block_id
-        += 1` after a rate, and `in_channels = c`, `in_channels` a local __init__ bound before. As
-        torchvision's EfficientNet, the outer body may be `stage = []`, the inner loop appending to
-        it, and `layers.append(nn.Sequential(*stage))`."""
+        class's, the columns fresh names (or `_`, a column read nowhere), the index a LOOP_INDICES name;
+        the inner body exactly `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and
+        in_channels == c`, optionally a drop-path rate (`row_rate`), one `layers.append(Block(...))`,
+        `stage_block_id += 1` after a rate, and `in_channels = c`, `in_channels` a local __init__ bound
+        before. As torchvision's EfficientNet, the outer body may be `stage = []`, the inner loop
+        appending to it, and `layers.append(nn.Sequential(*stage))`."""
         t, staged = s.target, len(s.body) == 3
         inner = s.body[1] if staged else s.body[0] if len(s.body) == 1 else None
-        cols = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
+        targets = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
+        cols = [c for c in targets if c != "_"]        # `_`: a column no parameter takes, read nowhere
         it = inner.iter if isinstance(inner, ast.For) else None
         if not (isinstance(s.iter, ast.Name) and s.iter.id in names and s.iter.id not in self.lists | {"self"}
-                and not s.orelse and isinstance(t, ast.Tuple) and len(cols) == len(t.elts) >= 2
-                and len(set(cols)) == len(cols) and all(self._index_name(c, names) for c in cols)
+                and not s.orelse and isinstance(t, ast.Tuple) and len(targets) == len(t.elts) >= 2
+                and len(set(cols)) == len(cols) >= 2 and all(self._index_name(c, names) for c in cols)
                 and isinstance(inner, ast.For) and not inner.orelse and isinstance(inner.target, ast.Name)
                 and inner.target.id in LOOP_INDICES and inner.target.id not in names | set(cols)
                 and isinstance(it, ast.Call) and _dump(it.func) == _dump(ast.Name("range", ast.Load()))
@@ -1435,12 +1436,12 @@ def _let_guard(node: ast.IfExp) -> bool:
 
 
 def _let_test(t: ast.expr) -> bool:
-    """`stride != 1 or in_channels != out`: comparisons of the class's names and int constants, one
-    operator each, joined by or / and (emit/guard.py's `let_test`)."""
+    """`stride != 1 or in_channels != out`: comparisons of integer arithmetic of the class's names
+    and int constants (Res2Net's `in_channels != planes * 4`), one operator each, joined by or /
+    and (emit/guard.py's `let_test`)."""
     parts = t.values if isinstance(t, ast.BoolOp) else [t]
     return all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
-               and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
-                       for x in (c.left, c.comparators[0])) for c in parts)
+               and all(_arithmetic(x) for x in (c.left, c.comparators[0])) for c in parts)
 
 
 def _ladder_test(t: ast.expr) -> bool:

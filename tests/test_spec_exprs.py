@@ -281,7 +281,7 @@ def test_convnext_stages_compute_their_rates_as_torchvision_s_loop():
     assert "17" not in source.split("def __init__(\n        self,")[1].split("def forward")[0]
     effnet = _source("efficientnet_b0")      # MBConv builds its StochasticDepth, as torchvision's, from the rate
     assert ("                sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
-            "                stage.append(Mbconv(in_channels, t, k, c_out, sd_prob, stride))\n"
+            "                stage.append(Mbconv(in_channels, t, k, stride, c_out, sd_prob))\n"
             in effnet)
     assert "total_stage_blocks = sum(row[5] for row in rows)" in effnet and "/ 16" not in effnet
     assert ("        self.stochastic_depth = (\n            StochasticDepth(stochastic_depth_prob) if stride == 1 and "
@@ -403,8 +403,8 @@ nodes:
 
 
 @pytest.mark.parametrize("name, cls, args", [("res2net50_26w_4s", "Bottle2neck",
-                                              ["in_channels", "planes", "stride", "base_width", "groups", "first",
-                                               "pool", "downsample"]),
+                                              ["in_channels", "planes", "stride", "base_width", "groups",
+                                               "downsample"]),
                                              ("resnest14d", "Bottleneck",
                                               ["in_channels", "planes", "stride", "downsample"]),
                                              ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])

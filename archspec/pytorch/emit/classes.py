@@ -899,11 +899,15 @@ def _with_guarded(sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bo
 
 def _with_tested(sn: ScopeNode, plan: ClassPlan | None) -> tuple[list[Child], set[str]]:
     """A scope's own children, and in their place those its class builds under a test that it
-    lacks (`ClassPlan.tested`, the class's instance's): their locals."""
+    lacks (`ClassPlan.tested`, the class's instance's): their locals. A child of its own that the
+    class's instance lacks (Res2Net's ladder's adds) stays after the one before it."""
     children = own_children(sn)
     tested = plan.tested if plan is not None else {}
     lacks = set(tested) - {c.local for c in children}
     if plan is None or not lacks:
         return children, lacks
-    order = [c.local for c in own_children(plan.rep)]
-    return sorted([*children, *(tested[t] for t in lacks)], key=lambda c: order.index(c.local)), lacks
+    order, at, place = [c.local for c in own_children(plan.rep)], -1, {}
+    for c in children:
+        at = place[c.local] = order.index(c.local) if c.local in order else at
+    return sorted([*children, *(tested[t] for t in lacks)],
+                  key=lambda c: order.index(c.local) if c.local in lacks else place[c.local]), lacks

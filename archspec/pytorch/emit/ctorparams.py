@@ -384,7 +384,8 @@ def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
     lacks it, `members.fill`), not its caller, whose numbers would then decide where it is; the
     class decides that `let:` itself (`ClassPlan.decided`: `lift` leaves out of the block's
     structure what only it reads). The instance the class is written from comes first (the
-    numbers' origins are its)."""
+    numbers' origins are its). A child whose numbers are its block's parameters' values is
+    `_build_flagged`'s (EfficientNet's drop path under `residual`: its rate the caller's)."""
     scope = plan.rep.scope
     if scope is None or plan.instances[0] is not plan.rep:
         return
@@ -393,7 +394,8 @@ def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
     for local in list(plan.optional):
         child = next(c for c in plan.rep.children if c.local == local)
         there = _presence(plan, local)
-        for p, negated in _says(values, there) if child.node is not None else ():
+        for p, negated in _says(values, there) if child.node is not None and not _from_params(
+                planner, plan, child) else ():
             text = scope.let_exprs.get(p)
             if negated or text is None or any(sn.scope is None or sn.scope.let_exprs.get(p) != text
                                               for sn in plan.instances):
