@@ -273,7 +273,8 @@ class Expander:
         check_depth(ctx, d)
         full = self._place(d, ctx, d.kind)
         out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
-        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index, step=ctx.step)
+        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index, step=ctx.step,
+                                  count=ctx.count)
         return out
 
     def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:

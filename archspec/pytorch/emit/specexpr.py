@@ -240,12 +240,14 @@ class SpecExprs:
         self.follow = True                         # every input width follows (`_widths_follow`)
         self.choosing = False                      # writing a top width's choices and floors (`WidthText`)
         self.widths = Widths(g, instances[0].sn)
+        self.lists: dict[str, str] = {}            # an exchange over a list: the list as its call passes it (`_lists`)
 
     def write_all(self, origins: list[tuple[Child, str] | None], columns: list[tuple],
                   optional: list[str]) -> list[str | None]:
         """Per number, its expression, or None. A spec parameter that the structure or a number
         not so written also reads is written as its value: the class takes as keyword parameters
         only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
+        self._lists()
         written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         self.folded |= self.tracked[0].folded if self.tracked else set()
         loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
@@ -257,6 +259,27 @@ class SpecExprs:
             self.reads, self.done, self.passed, self.folded = Reads(), set(), [], set()
             written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         return written + [None] * (len(columns) - len(origins))
+
+    def _lists(self) -> None:
+        """The top class's exchanges over a list (`listclass`) given a spec parameter's list or its
+        slice (`widths: ${widths[:3]}`): the call passes it as the spec writes it (`lists`), by
+        path, and the class takes the parameter."""
+        if not self.tracked:
+            return
+        todo = list(own_children(self.instances[0].sn))
+        while todo:
+            c = todo.pop()
+            todo += [m for _, m in c.members] + (c.sub.children if c.subscope is not None and c.sub.sequential else [])
+            scope = c.sub.scope if c.subscope is not None else None
+            listing = self.child(c.sub).listing if scope is not None and scope.kind == "block" and not (
+                c.sub.sequential) else None
+            text = scope.arg_exprs.get(listing) if scope is not None and listing is not None else None
+            tree = sliced(parse(text), set(self.instances[0].env)) if text is not None else None
+            if tree is not None and scope is not None and listing is not None:
+                name = next(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+                self.done.add((scope.path, listing))
+                self.reads.spec[name] = self.instances[0].env[name]
+                self.lists[scope.path] = ast.unparse(tree)
 
     def _held(self, names: set[str]) -> set[str]:
         """Of `names`, those a caller could not vary: passed to a block's parameter that is not
@@ -322,6 +345,8 @@ class SpecExprs:
         spec gives them. A block's float that is no rate (a factor that sets a width: DenseNet's
         compression) only as the parameter the spec gives, `_held` where a caller may not vary it."""
         block = child.subscope is not None and not child.sub.sequential
+        if block and child.sub.path in self.lists and arg == self.child(child.sub).listing:
+            return self.lists[child.sub.path]          # an exchange's list, as the spec passes it (`_lists`)
         rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
                                    block and arg in self.child(child.sub).free)
         if not all(type(v) is int or v is MISSING for v in column) and not (rate or _rates(column) and block):
@@ -653,6 +678,20 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
     out.widths.whens = plan.whens
     return out
+
+
+def sliced(node: ast.AST, names: set[str]) -> ast.expr | None:
+    """`name` or its slice by int constants (`widths[:3]`), rebuilt, where name is one of `names`; else None."""
+    if isinstance(node, ast.Name) and node.id in names and name_problem(node.id) is None:
+        return ast.Name(node.id)
+    if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.step is None):
+        return None
+    ends = [node.slice.lower, node.slice.upper]
+    if not all(e is None or isinstance(e, ast.Constant) and type(e.value) is int for e in ends):
+        return None
+    seq = sliced(node.value, names)
+    made = [ast.Constant(e.value) if isinstance(e, ast.Constant) else None for e in ends]
+    return ast.Subscript(seq, ast.Slice(*made)) if isinstance(seq, ast.Name) else None
 
 
 def _item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:
