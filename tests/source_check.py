@@ -311,8 +311,6 @@ class _Checker:
             return
         if not self.forward and self._table_entry(node):         # a row loop's table's `rows[-1][4]`
             return
-        if not self.forward and _tuple_slice(node, self.tuples - self.lists):   # an exchange's list, `widths[:3]`
-            return
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):    # forward's list item, x[1]
             if not self._item(node, names):
                 _fail(node, "a subscript of a name other than forward's list item, x[k]")
@@ -473,6 +471,9 @@ class _Checker:
                 if not sequential:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
                 self.repeat_children(a.value, names, indexed=True)
+                continue
+            if isinstance(f, ast.Name) and f.id in self.classes and not self.forward \
+                    and _tuple_slice(a, self.tuples - self.lists):   # an exchange's list: Exchange(widths[:3])
                 continue
             if isinstance(a, ast.ListComp) and module_list and len(a.generators) == 1 \
                     and _over_len(a.generators[0].iter, names):   # an exchange's: [... for j in range(len(widths))]
@@ -635,11 +636,12 @@ class _Checker:
         `self.fuse_layers.append(fuse_layer)`."""
         body = s.body
         ok = (isinstance(s.target, ast.Name) and s.target.id == "i" and not s.orelse and len(body) == 3
-              and isinstance(body[0], ast.Assign) and len(body[0].targets) == 1 and isinstance(body[0].targets[0], ast.Name)
+              and isinstance(body[0], ast.Assign) and len(body[0].targets) == 1
+              and isinstance(body[0].targets[0], ast.Name)
               and _dump(body[0].value) == _dump(ast.parse("nn.ModuleList()", mode="eval").body)
-              and isinstance(body[1], ast.For) and isinstance(body[1].target, ast.Name) and body[1].target.id == "j"
-              and _dump(body[1].iter) == _dump(s.iter) and not body[1].orelse and len(body[1].body) == 1
-              and isinstance(body[2], ast.Expr))
+              and isinstance(body[1], ast.For) and isinstance(body[1].target, ast.Name)
+              and body[1].target.id == "j" and _dump(body[1].iter) == _dump(s.iter) and not body[1].orelse
+              and len(body[1].body) == 1 and isinstance(body[2], ast.Expr))
         if not ok:
             _fail(s, "a loop in __init__ other than an exchange's over its fuse layers")
         var = body[0].targets[0].id                                              # type: ignore[attr-defined]
@@ -655,8 +657,9 @@ class _Checker:
         for branch in (test.body, inner.body):                                  # type: ignore[union-attr]
             one = branch[0] if len(branch) == 1 else None
             call = one.value if isinstance(one, ast.Expr) else None
-            if not (isinstance(call, ast.Call) and _dump(call.func) == _dump(ast.parse(f"{var}.append", mode="eval").body)
-                    and len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.Call)):
+            append = _dump(ast.parse(f"{var}.append", mode="eval").body)
+            if not (isinstance(call, ast.Call) and _dump(call.func) == append and len(call.args) == 1
+                    and not call.keywords and isinstance(call.args[0], ast.Call)):
                 _fail(branch[0], "an exchange's fuse layer other than `fuse_layer.append(Module(...))`")
             self.listed_call(call.args[0], s.iter, names, {"i", "j"})   # type: ignore[union-attr,arg-type]
         added = body[2].value                                                   # type: ignore[attr-defined]

@@ -230,8 +230,7 @@ class Expander:
     # -- blocks, groups, repeats -----------------------------------------------
 
     def _expand_block(self, d: Decl, block: Block, ctx: Ctx, ins: list[str]) -> str:
-        counted = computed_names(block, d, self.globals, self.env(ctx, [r for r in ins[-1:] if isinstance(r, str)]))
-        declared = block_inputs(block, counted.get("inputs"))
+        declared, counted = declared_io(block, d, self.globals, self.env(ctx, ins[-1:]))
         ins = spread(d, block, declared, ins)
         bound = bind_inputs(d, block, declared, ins)
         first = next(iter(bound.values()))
@@ -251,10 +250,9 @@ class Expander:
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
         kind = "seq" if "seq" in block.raw else "nodes"
         full = self._place(d, ctx, block.name)
-        frame = Frame(block.name, d.loc, ctx.prefix, ctx.index)
         outer = {k: v for k, v in bound.items() if k != INPUT}
-        inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}},
-                          chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
+        inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}}, seq=kind == "seq",
+                          chain=ctx.chain + (Frame(block.name, d.loc, ctx.prefix, ctx.index),), index=None)
         several = block_outputs(block, counted.get("outputs"))
         out, aliases = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind),
                                         None if several else block.raw.get("output"), outer)
@@ -587,6 +585,13 @@ def block_env(block: Block, given: dict, globals_: dict, tensors: dict, loc: Loc
 
 
 _EXPECT = ("channels", "height", "width", "shape")
+
+
+def declared_io(block: Block, d: Decl, globals_: dict, call_env: dict) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A block instance's inputs (`block_inputs`), and the names its `inputs:` and `outputs:`
+    expressions give there (`computed_names`)."""
+    counted = computed_names(block, d, globals_, call_env)
+    return block_inputs(block, counted.get("inputs")), counted
 
 
 def computed_names(block: Block, d: Decl, globals_: dict, call_env: dict) -> dict[str, list[str]]:

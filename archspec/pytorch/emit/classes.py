@@ -666,14 +666,12 @@ class ClassPlanner:
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
         try:
             self._plan()
-        except StepLoopError as e:      # a block's chains joined as a repeat's steps that no loop builds
-            if e.block in stepless:     # (known once its members' classes take their numbers): plan
-                raise                   # again, each count of that block's steps a class of its own
-            self.__init__(tree, probe, refuted, stepless | {e.block}, unlisted)       # type: ignore[misc]
-        except Unlisted as e:           # an exchange over a list that one class does not write: by structure
-            if e.block in unlisted:
-                raise
-            self.__init__(tree, probe, refuted, stepless, unlisted | {e.block})       # type: ignore[misc]
+        except (StepLoopError, Unlisted) as e:      # a block's chains joined as a repeat's steps that no loop
+            stepped = isinstance(e, StepLoopError)  # builds (known once its members' classes take their numbers),
+            if e.block in (stepless if stepped else unlisted):      # or an exchange over a list that no one
+                raise                               # class writes: plan again, each count of that block's steps
+            self.__init__(tree, probe, refuted, stepless | {e.block} if stepped else stepless,  # type: ignore[misc]
+                          unlisted if stepped else unlisted | {e.block})     # a class, its structures classes
 
     def _plan(self) -> None:
         """Each scope's class, then each class's constructor and forward."""
@@ -692,12 +690,7 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             by_text(plan)
-            if plan.listing is not None:
-                plan_listed(self, plan)
-                continue
-            with _rep_first(plan):
-                parameterise(self, plan)
-                add_guards(tree.graph, plan)
+            _parameterised(self, plan)
             if plan.counts and plan.rep is tree.root:
                 plan.counts = counted_runs(self, plan)
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder or plan.tails
@@ -788,8 +781,7 @@ class ClassPlanner:
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self.ctor_key(c)) for c in sn.children))
         listing = list_param(self.tree, sn, self.probe) if scope and scope.block not in self.unlisted else None
-        key = self.key_of[sn] = (base, ("listed", listing), tuple(forward)) if listing else (base, children,
-                                                                                          tuple(forward))
+        key = self.key_of[sn] = (base, ("listed", listing) if listing else children, tuple(forward))
         plan = self.plans.get(key)
         if plan is None:                                # a structure not seen before
             plan = None if listing else self.joiner.merge(base, sn)
@@ -896,6 +888,17 @@ class ClassPlanner:
     def chain_call(self, plan: ClassPlan, c: Child) -> Call:
         """The nn.Sequential of a child's members' union (`ClassPlan.members`), as the class builds it."""
         return Call("nn.Sequential", tuple((str(k), self.ctor(m)) for k, (_, m) in enumerate(plan.members[c.local])))
+
+
+def _parameterised(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """A class's constructor parameters: an exchange's over a list (`listclass`), or those its
+    instances' numbers take."""
+    if plan.listing is not None:
+        plan_listed(planner, plan)
+        return
+    with _rep_first(plan):
+        parameterise(planner, plan)
+        add_guards(planner.tree.graph, plan)
 
 
 def _with_guarded(sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bool]]:

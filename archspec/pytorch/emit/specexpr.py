@@ -240,15 +240,13 @@ class SpecExprs:
         self.follow = True                         # every input width follows (`_widths_follow`)
         self.choosing = False                      # writing a top width's choices and floors (`WidthText`)
         self.widths = Widths(g, instances[0].sn)
-        self.lists: dict[str, str] = {}            # an exchange over a list: the list as its call passes it (`_lists`)
 
     def write_all(self, origins: list[tuple[Child, str] | None], columns: list[tuple],
                   optional: list[str]) -> list[str | None]:
         """Per number, its expression, or None. A spec parameter that the structure or a number
         not so written also reads is written as its value: the class takes as keyword parameters
         only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
-        self._lists()
-        written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+        written = [_listed(self, *o) or self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         self.folded |= self.tracked[0].folded if self.tracked else set()
         loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
         self.follow = _widths_follow(self.widths, origins, written, [i.sn for i in self.instances])
@@ -257,29 +255,8 @@ class SpecExprs:
         if loose:
             self.constants = {p: self.reads.spec[p] for p in loose}
             self.reads, self.done, self.passed, self.folded = Reads(), set(), [], set()
-            written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+            written = [_listed(self, *o) or self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         return written + [None] * (len(columns) - len(origins))
-
-    def _lists(self) -> None:
-        """The top class's exchanges over a list (`listclass`) given a spec parameter's list or its
-        slice (`widths: ${widths[:3]}`): the call passes it as the spec writes it (`lists`), by
-        path, and the class takes the parameter."""
-        if not self.tracked:
-            return
-        todo = list(own_children(self.instances[0].sn))
-        while todo:
-            c = todo.pop()
-            todo += [m for _, m in c.members] + (c.sub.children if c.subscope is not None and c.sub.sequential else [])
-            scope = c.sub.scope if c.subscope is not None else None
-            listing = self.child(c.sub).listing if scope is not None and scope.kind == "block" and not (
-                c.sub.sequential) else None
-            text = scope.arg_exprs.get(listing) if scope is not None and listing is not None else None
-            tree = sliced(parse(text), set(self.instances[0].env)) if text is not None else None
-            if tree is not None and scope is not None and listing is not None:
-                name = next(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
-                self.done.add((scope.path, listing))
-                self.reads.spec[name] = self.instances[0].env[name]
-                self.lists[scope.path] = ast.unparse(tree)
 
     def _held(self, names: set[str]) -> set[str]:
         """Of `names`, those a caller could not vary: passed to a block's parameter that is not
@@ -345,8 +322,6 @@ class SpecExprs:
         spec gives them. A block's float that is no rate (a factor that sets a width: DenseNet's
         compression) only as the parameter the spec gives, `_held` where a caller may not vary it."""
         block = child.subscope is not None and not child.sub.sequential
-        if block and child.sub.path in self.lists and arg == self.child(child.sub).listing:
-            return self.lists[child.sub.path]          # an exchange's list, as the spec passes it (`_lists`)
         rate = _rates(column) and (ATTR_OF.get(arg, arg) in _SHAPELESS if child.node is not None else
                                    block and arg in self.child(child.sub).free)
         if not all(type(v) is int or v is MISSING for v in column) and not (rate or _rates(column) and block):
@@ -678,6 +653,23 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
     out.widths.whens = plan.whens
     return out
+
+
+def _listed(spec: SpecExprs, child: Child, arg: str) -> str | None:
+    """The list the top class passes an exchange over a list (`listclass`) where the spec gives a
+    spec parameter's list or its slice (`widths: ${widths[:3]}`): as the spec writes it; the class
+    takes the parameter. None for any other number."""
+    scope = child.sub.scope if child.subscope is not None and not child.sub.sequential else None
+    if not spec.tracked or scope is None or scope.kind != "block" or arg != spec.child(child.sub).listing:
+        return None
+    text = scope.arg_exprs.get(arg)
+    tree = sliced(parse(text), set(spec.instances[0].env)) if text is not None else None
+    if tree is None:
+        return None
+    name = next(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    spec.done.add((scope.path, arg))
+    spec.reads.spec[name] = spec.instances[0].env[name]
+    return ast.unparse(tree)
 
 
 def sliced(node: ast.AST, names: set[str]) -> ast.expr | None:
