@@ -249,7 +249,8 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     columns = [tuple(n[j][1] for n in numbers) for j in range(width)]
     varying = [j for j, col in enumerate(columns) if len(set(map(repr, col))) > 1]
     names = Namespace(taken | set(_WORD.findall(" ".join(s for s in own[0] if s))) | {"zip", "range"})
-    if varying and any(o != own[0] for o in own) and (texts := _item_run(own, names)) is not None:
+    written = all(o[j] is not None for o in own for j in varying)      # (a literal that differs: not an item)
+    if varying and written and any(o != own[0] for o in own) and (texts := _item_run(own, names)) is not None:
         elt = render_call(members[0], iter(texts[1:]), indent + "    ", 0, 1, taken=taken)
         return elt, f"for {texts[0]} in range({len(members)})"
     if any(o != own[0] for o in own) and not any(isinstance(s, Indexed) for o in own for s in o):
