@@ -668,7 +668,7 @@ def _listed(spec: SpecExprs, child: Child, arg: str) -> str | None:
         return None
     name = next(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
     spec.done.add((scope.path, arg))
-    spec.reads.spec[name] = spec.instances[0].env[name]
+    spec.reads.spec[name] = as_tuple(spec.instances[0].env[name])
     return ast.unparse(tree)
 
 
