@@ -139,3 +139,57 @@ def test_built_file_loads_timm_weights_strictly_with_equal_outputs(tmp_path):
     x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():
         assert _close(ref(x), ours.eval()(x))
+
+
+COUNTED = """archspec: 1
+name: toy_counted
+use: {library}
+params: {{widths: [8, 16]}}
+input: [3, 32, 32]
+blocks:
+  down_n:             # a down fuse layer whose own `blocks` (given 1, not the exchange's) counts its 1x1s
+    params: {{out: int, blocks: int}}
+    seq:
+      - {{repeat: "${{blocks}}", node: {{seq: [{{op: conv, out: "${{input.channels}}", k: 1, bias: false}}, batchnorm]}}}}
+      - {{seq: [{{op: conv, out: "${{out}}", k: 3, stride: 2, pad: 1, bias: false}}, batchnorm]}}
+  xchg:
+    params: {{widths: list, blocks: 2}}
+    inputs: "${{[f'x{{j}}' for j in range(len(widths))]}}"
+    outputs: "${{[f'fuse_acts[{{i}}]' for i in range(len(widths))]}}"
+    nodes:
+      - repeat: "${{len(widths)}}"
+        index: j
+        node:
+          - "branches[${{j}}]": {{use: branch, planes: "${{widths[j]}}", blocks: "${{blocks}}", in: "x${{j}}"}}
+      - repeat: "${{len(widths)}}"
+        node:
+          - repeat: "${{len(widths)}}"
+            index: j
+            node:
+              - "fuse_layers[${{i}}][${{j}}]": {{use: fuse_up, out: "${{widths[i]}}", scale: "${{2 ** (j - i)}}",
+                                              in: "branches[${{j}}]", when: "${{j > i}}"}}
+              - "fuse_layers[${{i}}][${{j}}]": {{use: down_n, out: "${{widths[i]}}", blocks: 1, in: "branches[${{j}}]",
+                                              when: "${{j < i}}"}}
+          - "sum${{i}}": {{op: add, in: "${{[f'branches[{{j}}]' if j == i else f'fuse_layers[{{i}}][{{j}}]' for j in range(len(widths))]}}"}}
+          - "fuse_acts[${{i}}]": relu
+nodes:
+  - s0: {{op: conv, out: 8, k: 3, pad: 1}}
+  - s1: {{op: conv, out: 16, k: 3, stride: 2, pad: 1}}
+  - ex: {{use: xchg, widths: "${{widths}}", in: [s0, s1]}}
+  - pool: {{op: global_avgpool, in: ex.1}}
+"""
+
+
+def test_a_count_no_expression_of_the_class_gives_is_no_class_over_the_list(tmp_path):
+    """A member's repeat whose count is its block's own `blocks`, given 1 where the exchange has its
+    own `blocks` (2): `range(blocks)` in the class would build two steps; the count must give every
+    member's steps, so the block is a class by structure, and the file builds the spec's network."""
+    path = tmp_path / "toy_counted.yaml"
+    path.write_text(COUNTED.format(library=SPECS / "blocks" / "hrnet.yaml"))
+    g = archspec.analyze(str(path))
+    text = emit(g)
+    check_generated_source(text)
+    assert "for i in range(len(widths)):" not in text
+    model = archspec.compile(str(path), device="meta")
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == \
+        {k: tuple(s) for k, s in g.state_dict_shapes().items()}
