@@ -150,7 +150,8 @@ blocks:
   down_n:             # a down fuse layer whose own `blocks` (given 1, not the exchange's) counts its 1x1s
     params: {{out: int, blocks: int}}
     seq:
-      - {{repeat: "${{blocks}}", node: {{seq: [{{op: conv, out: "${{input.channels}}", k: 1, bias: false}}, batchnorm]}}}}
+      - repeat: "${{blocks}}"
+        node: {{seq: [{{op: conv, out: "${{input.channels}}", k: 1, bias: false}}, batchnorm]}}
       - {{seq: [{{op: conv, out: "${{out}}", k: 3, stride: 2, pad: 1, bias: false}}, batchnorm]}}
   xchg:
     params: {{widths: list, blocks: 2}}
@@ -170,7 +171,9 @@ blocks:
                                               in: "branches[${{j}}]", when: "${{j > i}}"}}
               - "fuse_layers[${{i}}][${{j}}]": {{use: down_n, out: "${{widths[i]}}", blocks: 1, in: "branches[${{j}}]",
                                               when: "${{j < i}}"}}
-          - "sum${{i}}": {{op: add, in: "${{[f'branches[{{j}}]' if j == i else f'fuse_layers[{{i}}][{{j}}]' for j in range(len(widths))]}}"}}
+          - "sum${{i}}":
+              op: add
+              in: "${{[f'branches[{{j}}]' if j == i else f'fuse_layers[{{i}}][{{j}}]' for j in range(len(widths))]}}"
           - "fuse_acts[${{i}}]": relu
 nodes:
   - s0: {{op: conv, out: 8, k: 3, pad: 1}}
