@@ -231,7 +231,7 @@ class Expander:
     # -- blocks, groups, repeats -----------------------------------------------
 
     def _expand_block(self, d: Decl, block: Block, ctx: Ctx, ins: list[str]) -> str:
-        declared = block_inputs(block)
+        declared, counted = declared_io(block, d, self.globals, self.env(ctx, ins[-1:]))
         ins = spread(d, block, declared, ins)
         bound = bind_inputs(d, block, declared, ins)
         first = next(iter(bound.values()))
@@ -251,14 +251,13 @@ class Expander:
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
         kind = "seq" if "seq" in block.raw else "nodes"
         full = self._place(d, ctx, block.name)
-        frame = Frame(block.name, d.loc, ctx.prefix, ctx.index)
         outer = {k: v for k, v in bound.items() if k != INPUT}
-        inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}},
-                          chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
-        several = block_outputs(block)
+        inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}}, seq=kind == "seq",
+                          chain=ctx.chain + (Frame(block.name, d.loc, ctx.prefix, ctx.index),), index=None)
+        several = block_outputs(block, counted.get("outputs"))
         out, aliases = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind),
                                         None if several else block.raw.get("output"), outer)
-        refs = several and outputs_of(block, several, aliases, full)
+        refs = several and outputs_of(block, several, aliases, full, "outputs" in counted)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
         self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index, step=ctx.step,
                                   index=ctx.index_name, count=ctx.count, inputs=outer and bound, outputs=refs or {},
@@ -273,7 +272,8 @@ class Expander:
         check_depth(ctx, d)
         full = self._place(d, ctx, d.kind)
         out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
-        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index, step=ctx.step)
+        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index, step=ctx.step,
+                                  count=ctx.count)
         return out
 
     def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -606,10 +606,40 @@ def block_env(block: Block, given: dict, globals_: dict, tensors: dict, loc: Loc
 _EXPECT = ("channels", "height", "width", "shape")
 
 
-def block_inputs(block: Block) -> dict[str, Any]:
+def declared_io(block: Block, d: Decl, globals_: dict, call_env: dict) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A block instance's inputs (`block_inputs`), and the names its `inputs:` and `outputs:`
+    expressions give there (`computed_names`)."""
+    counted = computed_names(block, d, globals_, call_env)
+    return block_inputs(block, counted.get("inputs")), counted
+
+
+def computed_names(block: Block, d: Decl, globals_: dict, call_env: dict) -> dict[str, list[str]]:
+    """A block's `inputs:` and `outputs:` written as one expression over its parameters, each as the
+    names it gives at this instance (`inputs: "${[f'x{j}' for j in range(len(widths))]}"`: one input
+    per width). Such a block's count of inputs and outputs follows its arguments."""
+    keys = [k for k in ("inputs", "outputs") if isinstance(block.raw.get(k), str) and has_expr(block.raw[k])]
+    if not keys:
+        return {}
+    env = block_env(block, bind_args(d, block, call_env), globals_, {"input": call_env.get("input")}, d.loc)
+    got = {}
+    for key in keys:
+        names = value_of(block.raw[key], env, block.raw.at(key), f"'{key}' of block '{block.name}'")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SpecError(f"block '{block.name}': {key}: expected a list of names, got {shown(names)}",
+                            loc=block.raw.at(key), hint=f"e.g. {key}: \"${{[f'x{{j}}' for j in range(n)]}}\"")
+        for name in names if key == "inputs" else ():
+            if (problem := name_problem(name)) is not None:
+                raise SpecError(f"block '{block.name}' input name {shown(name)} is not allowed: {problem}",
+                                loc=block.raw.at(key), hint="e.g. x0, x1")
+        got[key] = names
+    return got
+
+
+def block_inputs(block: Block, computed: list[str] | None = None) -> dict[str, Any]:
     """A block's inputs in order, name -> what its shape must be (a mapping of `_EXPECT` keys, or
-    None: any). Without `inputs:` a block takes one, `input`."""
-    raw = block.raw.get("inputs")
+    None: any). Without `inputs:` a block takes one, `input`; `computed`: the names its `inputs:`
+    expression gives at this instance (`computed_names`)."""
+    raw = block.raw.get("inputs") if computed is None else computed
     if raw is None:
         return {INPUT: None}
     loc = block.raw.at("inputs")
@@ -741,9 +771,10 @@ def local_of(path: str) -> str:
     return parts[-1]
 
 
-def block_outputs(block: Block) -> list[str]:
-    """The names in a block's `outputs: [y0, y1]` (empty: it has one output, its last node or `output:`)."""
-    raw = block.raw.get("outputs")
+def block_outputs(block: Block, computed: list[str] | None = None) -> list[str]:
+    """The names in a block's `outputs: [y0, y1]` (empty: it has one output, its last node or `output:`);
+    `computed`: those its `outputs:` expression gives at this instance (`computed_names`)."""
+    raw = block.raw.get("outputs") if computed is None else computed
     if raw is None:
         return []
     loc = block.raw.at("outputs")
@@ -757,12 +788,14 @@ def block_outputs(block: Block) -> list[str]:
     return list(raw)
 
 
-def outputs_of(block: Block, names: list[str], aliases: dict[str, str], full: str) -> dict[str, str]:
-    """Each declared output's ref: a node of the block, each a different one ({} where one failed)."""
+def outputs_of(block: Block, names: list[str], aliases: dict[str, str], full: str,
+               computed: bool = False) -> dict[str, str]:
+    """Each declared output's ref: a node of the block, each a different one ({} where one failed);
+    `computed`: the names are what its `outputs:` expression gave."""
     raw = block.raw["outputs"]
     refs: dict[str, str] = {}
     for j, name in enumerate(names):
-        loc = raw.at(j) if isinstance(raw, YList) else block.raw.at("outputs")
+        loc = raw.at(j) if isinstance(raw, YList) and not computed else block.raw.at("outputs")
         if name not in aliases or name == INPUT:
             raise SpecError(f"block '{block.name}' output {shown(name)} is not a node of the block", loc=loc,
                             hint=did_you_mean(name, [a for a in aliases if a != INPUT]))
@@ -941,8 +974,24 @@ def laid_steps(d: Decl, ctx: Ctx, outer: dict, scope: ListScope, view: dict, nod
             if name is not None and has_expr(name):
                 name = str(value_of(name, {**view, **step_env}, item.loc, "the node's name"))
             items.append(decided(replace(item, name=name, env=own, step=i), {**view, **step_env}))
-        steps.append((step_env, items))
+        steps.append((step_env, chosen(items)))
     return steps
+
+
+def chosen(items: list[Decl | None]) -> list[Decl | None]:
+    """A step's items, of those that share a name the one their `when:`s keep (HRNet's fuse layer
+    i, j: one node brings stream j up where j > i, another down where j < i): the ones dropped as
+    the repeat unrolls lay nothing. Where all are dropped the first stands for its input; where
+    several are kept, expansion reports the name given twice."""
+    def dropped(d: Decl | None) -> bool:
+        return d is not None and d.body.get("when") is False
+    out = []
+    for d in items:
+        same = [e for e in items if e is not None and d is not None and d.name is not None and e.name == d.name]
+        keep = [e for e in same if not dropped(e)] or same[:1]
+        if len(same) < 2 or not dropped(d) or any(d is e for e in keep):
+            out.append(d)
+    return out
 
 
 

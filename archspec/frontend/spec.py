@@ -92,12 +92,14 @@ class BlockDef(_Strict):
     doc: str | None = None
     params: Union[dict[str, Any], list[str]] = Field(default_factory=dict)
     let: dict[str, Any] = Field(default_factory=dict)
-    inputs: Union[list[str], dict[str, Any], None] = None     # named tensor inputs (default: one, `input`)
+    inputs: Union[list[str], dict[str, Any], str, None] = None     # named tensor inputs (default: one,
+    #                                  `input`), or an expression giving their names from the parameters
     when: Any = None           # the whole instance is dropped (passes its input) when false
     nodes: list[Any] | None = None
     seq: list[Any] | None = None
     output: str | None = None
-    outputs: list[str] | None = None       # several outputs, in order (the module returns a tuple)
+    outputs: Union[list[str], str, None] = None    # several outputs, in order (the module returns a tuple),
+    #                                  or an expression giving their names from the parameters
     constraints: list[Constraint] = Field(default_factory=list)     # checked at each instance
 
 
