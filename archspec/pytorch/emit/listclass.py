@@ -37,8 +37,6 @@ import ast
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...errors import SpecError
-from ...frontend.expr import evaluate
 from ...names import Namespace, name_problem
 from ...ops.base import Call
 from .counts import Count
@@ -47,6 +45,7 @@ from .expr import is_number
 from .layout import WIDTH
 from .loops import member_name
 from .scopes import Child, ScopeNode, ScopeTree
+from .stepwidths import gives
 
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
@@ -183,14 +182,6 @@ def _plain(node: ast.AST, names: set[str]) -> ast.expr | None:
     return None
 
 
-def _gives(text: str, env: dict[str, Any], value: Any) -> bool:
-    try:
-        got = evaluate(text, env)
-    except SpecError:
-        return False
-    return type(got) is type(value) and got == value
-
-
 def _run(m: _Member) -> tuple[int, int, str] | None:
     """The member's counted repeat: (its first child, its steps, its count in the member's
     parameters' expressions), where its children are steps 0, 1, ... of one repeat."""
@@ -231,7 +222,7 @@ def _written(block: str, members: list[_Member], pool: list[str]) -> tuple[Call,
         first, _, count = runs[full]      # type: ignore[misc]
         runs = [r or (first, 0, count) for r in runs]       # a member without the repeat's steps: none of them
         text = _count_text(block, count, pool)
-        if not all(r is not None and _gives(text, m.env, r[1]) for m, r in zip(members, runs)):
+        if not all(r is not None and gives(text, m.env, r[1]) for m, r in zip(members, runs)):
             raise Unlisted(block, f"the repeat's count {count} at some member")
         counted = {first: Count(1, 0, text)}
     columns = []
@@ -294,7 +285,7 @@ def _slot(block: str, column: list[tuple[dict, Any]], pool: list[str]) -> str | 
     if len(values) <= 1:
         return None
     for text in pool:
-        if all(v is None or _gives(text, env, v) for env, v in column):
+        if all(v is None or gives(text, env, v) for env, v in column):
             return text
     raise Unlisted(block, f"numbers {', '.join(sorted(values))} that no expression of its parameters gives")
 
