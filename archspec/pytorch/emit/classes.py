@@ -895,7 +895,7 @@ def _parameterised(planner: ClassPlanner, plan: ClassPlan) -> None:
     """A class's constructor parameters: an exchange's over a list (`listclass`), or those its
     instances' numbers take."""
     if plan.listing is not None:
-        plan_listed(planner, plan)
+        plan_listed(planner, plan, render_call)
         return
     with _rep_first(plan):
         parameterise(planner, plan)

@@ -34,6 +34,7 @@ diagonal holds None. Expressions are the spec's names and int constants written 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from .stepwidths import gives
 if TYPE_CHECKING:
     from .classes import ClassPlan, ClassPlanner
 
+RenderCall = Callable[..., str]     # classes.render_call(call, slots, indent, start, end, runs)
 _OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Pow)
 _TESTS = ("j > i", "j < i")
 _INDICES = ("i", "j")
@@ -88,7 +90,7 @@ def list_param(tree: ScopeTree, sn: ScopeNode, probe: bool) -> str | None:
     return lists[0] if fits else None
 
 
-def plan_listed(planner: ClassPlanner, plan: ClassPlan) -> None:
+def plan_listed(planner: ClassPlanner, plan: ClassPlan, render: RenderCall) -> None:
     """The class of an exchange over a list: it takes the block's parameters, the list first, those
     with a plain default after the others with that default, and builds its lists in loops."""
     scope = plan.instances[0].scope
@@ -101,11 +103,13 @@ def plan_listed(planner: ClassPlanner, plan: ClassPlan) -> None:
     for sn in plan.instances:
         args = sn.scope.args if sn.scope is not None else {}
         planner.args_of[sn] = [tuple(args[p]) if isinstance(args[p], list) else args[p] for p in plan.params]
-    plan.init_lines = listed_init(planner, scope.block, plan.instances, plan.params)
+    plan.init_lines = listed_init(planner, scope.block, plan.instances, plan.params, render)
 
 
-def listed_init(planner: ClassPlanner, block: str, instances: list[ScopeNode], params: list[str]) -> list[str]:
-    """__init__'s lines after `super().__init__()` (Unlisted where no class over the list writes them)."""
+def listed_init(planner: ClassPlanner, block: str, instances: list[ScopeNode], params: list[str],
+                render: RenderCall) -> list[str]:
+    """__init__'s lines after `super().__init__()` (Unlisted where no class over the list writes them);
+    `render`: `classes.render_call`, which plans the class these lines are of."""
     tree, probe = planner.tree, planner.probe
     exchanges = [listed(tree, sn, probe) for sn in instances]
     names = Namespace(["self", "nn", "torch", "F", *params, *_INDICES])
@@ -120,7 +124,7 @@ def listed_init(planner: ClassPlanner, block: str, instances: list[ScopeNode], p
             _file(planner, sn, c, ex, groups)
     pool = _pool(block, [m for ms in groups.values() for m in ms], set(params))
     n = f"range(len({param}))"
-    text = {key: _written(block, ms, pool) for key, ms in groups.items()}
+    text = {key: _Written(*_written(block, ms, pool), render) for key, ms in groups.items()}
     fuse = names.first(member_name(ex.fuse)) or names.fresh("fuse_layer")
     lines = _comprehension(f"self.{ex.branches} = nn.ModuleList(", text["branch"], f"for j in {n}")
     lines += [f"self.{ex.fuse} = nn.ModuleList()", f"for i in {n}:", f"    {fuse} = nn.ModuleList()",
@@ -290,13 +294,20 @@ def _slot(block: str, column: list[tuple[dict, Any]], pool: list[str]) -> str | 
     raise Unlisted(block, f"numbers {', '.join(sorted(values))} that no expression of its parameters gives")
 
 
-def _render(written: tuple[Call, list[str | None], dict], indent: str, start: int, end: int) -> str:
-    from .classes import render_call  # (classes plans the class this module writes)
-    call, slots, counted = written
-    return render_call(call, iter(slots), indent, start, end, counted)
+@dataclass(frozen=True)
+class _Written:
+    """A member's call as the class writes it: its slots, its counted runs, and the renderer."""
+    call: Call
+    slots: list[str | None]
+    counted: dict
+    render: RenderCall
 
 
-def _comprehension(head: str, written: tuple[Call, list[str | None], dict], loop: str) -> list[str]:
+def _render(written: _Written, indent: str, start: int, end: int) -> str:
+    return written.render(written.call, iter(written.slots), indent, start, end, written.counted)
+
+
+def _comprehension(head: str, written: _Written, loop: str) -> list[str]:
     """`head[<member> <loop>])` at __init__'s level, on one line where it fits, else as ruff lays it out."""
     text = _render(written, "            ", 0, 0)
     one = f"{head}[{text} {loop}])"
@@ -306,7 +317,7 @@ def _comprehension(head: str, written: tuple[Call, list[str | None], dict], loop
     return [head, "    [", f"        {deeper}", f"        {loop}", "    ]", ")"]
 
 
-def _appended(var: str, written: tuple[Call, list[str | None], dict], indent: str) -> list[str]:
+def _appended(var: str, written: _Written, indent: str) -> list[str]:
     """`var.append(<member>)` at `indent` within __init__'s body, as ruff lays it out."""
     head = f"{var}.append("
     text = _render(written, "        " + indent, len(head), 1)
