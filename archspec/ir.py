@@ -83,6 +83,7 @@ class Scope:
     let_exprs: dict = field(default_factory=dict)   # the `let:` written as one `${...}`: name -> its expression
     spec_params: dict = field(default_factory=dict)  # the spec's parameters its expressions may read (base_width)
     arg_exprs: dict = field(default_factory=dict)   # the parameters given as one `${...}`: name -> its expression
+    #                                  (by name, or by position: `expand.positional_exprs`)
     arg_env: dict = field(default_factory=dict)     # the values of the names those read (not the spec's) at the call
     structure_reads: frozenset = frozenset()        # the names its block's structure reads (repeat counts, when:)
     let_reads: dict = field(default_factory=dict)   # per `let:`, the names it reads (through other lets)

@@ -266,6 +266,7 @@ class _Checker:
         self.steps: set[str] = set()       # in a step loop of __init__: the names it may read, its index too
         self.stages: set[str] = set()      # a depth loop's index (`depth_loop`)
         self.runs: set[str] = set()        # an item run's index (`item_run`)
+        self.scales: set[str] = set()      # in an exchange's member: its indices (`listed_call`)
         self.dicts: set[str] = set()       # __init__'s OrderedDicts of named members (`layers = OrderedDict()`)
         self.tuples: set[str] = set()      # __init__'s parameters with a tuple of ints for default, never
         #                                    assigned (ResNet's `layers=(3, 4, 6, 3)`): a count reads their items
@@ -337,6 +338,10 @@ class _Checker:
                     _fail(node, "dict unpacking")
                 self.expr(k, names)
                 self.expr(v, names)
+            return
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and self.scales == {"i", "j"}:
+            if _dump(node) != _dump(ast.parse("2 ** (j - i)", mode="eval").body):    # an exchange's upsampling
+                _fail(node, "a power other than an exchange's scale, 2 ** (j - i)")
             return
         if isinstance(node, ast.BinOp):
             if not isinstance(node.op, BINOPS):
@@ -467,6 +472,13 @@ class _Checker:
                     _fail(a, "*args in a call other than nn.Sequential's repeat")
                 self.repeat_children(a.value, names, indexed=True)
                 continue
+            if isinstance(f, ast.Name) and f.id in self.classes and not self.forward \
+                    and _tuple_slice(a, self.tuples - self.lists):   # an exchange's list: Exchange(widths[:3])
+                continue
+            if isinstance(a, ast.ListComp) and module_list and len(a.generators) == 1 \
+                    and _over_len(a.generators[0].iter, names):   # an exchange's: [... for j in range(len(widths))]
+                self.listed_members(a, names)
+                continue
             if isinstance(a, ast.ListComp) and module_list and _over_ints(a):   # nn.ModuleList([... for c in (16, 32)])
                 self.member_run(a, names)
                 continue
@@ -593,6 +605,69 @@ class _Checker:
             self.call(comp.elt, names)      # (i itself no name the call may read: only as an item's index)
         finally:
             self.runs.discard(i)
+
+    def listed_members(self, comp: ast.ListComp, names: set[str]) -> None:
+        """An exchange's list over its widths (emit/listclass.py): `[Block(widths[j]) for j in
+        range(len(widths))]`, or `for _ in` where the call reads no index."""
+        gen = comp.generators[0]
+        j = gen.target.id if isinstance(gen.target, ast.Name) else None
+        if j is None or gen.ifs or gen.is_async or not isinstance(comp.elt, ast.Call) or j != "_" and j != "j":
+            _fail(comp, "an exchange's list other than `[Block(widths[j]) for j in range(len(widths))]`")
+        self.listed_call(comp.elt, gen.iter, names, {"j"} - {j} if j == "_" else {j})
+
+    def listed_call(self, call: ast.Call, it: ast.Call, names: set[str], indices: set[str]) -> None:
+        """A member of an exchange's list (`listed_members`, `exchange_loop`): a constructor whose widths
+        are the list's items by the loop's indices, `widths[j]`, a scale `2 ** (j - i)`, a count `i - j - 1`."""
+        listing = it.args[0].args[0].id                                        # type: ignore[attr-defined]
+        kept = (set(self.tuples), set(self.runs))
+        self.tuples.add(listing)
+        self.runs |= indices
+        self.scales = indices
+        try:
+            self.call(call, names | indices)
+        finally:
+            self.tuples, self.runs = kept
+            self.scales = set()
+
+    def exchange_loop(self, s: ast.For, names: set[str]) -> None:
+        """An exchange's fuse layers (emit/listclass.py), as timm's `_make_fuse_layers`: `for i in
+        range(len(widths)):`, a list `fuse_layer = nn.ModuleList()`, `for j in range(len(widths)):`
+        appending under `if j > i:` one member, `elif j < i:` another, else None; then
+        `self.fuse_layers.append(fuse_layer)`."""
+        body = s.body
+        ok = (isinstance(s.target, ast.Name) and s.target.id == "i" and not s.orelse and len(body) == 3
+              and isinstance(body[0], ast.Assign) and len(body[0].targets) == 1
+              and isinstance(body[0].targets[0], ast.Name)
+              and _dump(body[0].value) == _dump(ast.parse("nn.ModuleList()", mode="eval").body)
+              and isinstance(body[1], ast.For) and isinstance(body[1].target, ast.Name)
+              and body[1].target.id == "j" and _dump(body[1].iter) == _dump(s.iter) and not body[1].orelse
+              and len(body[1].body) == 1 and isinstance(body[2], ast.Expr))
+        if not ok:
+            _fail(s, "a loop in __init__ other than an exchange's over its fuse layers")
+        var = body[0].targets[0].id                                              # type: ignore[attr-defined]
+        if not self._index_name(var, names) or var in ("i", "j"):
+            _fail(body[0], "an exchange's fuse layer list named as a name __init__ has")
+        test = body[1].body[0]                                                  # type: ignore[attr-defined]
+        inner = test.orelse[0] if isinstance(test, ast.If) and len(test.orelse) == 1 else None
+        none = inner.orelse[0] if isinstance(inner, ast.If) and len(inner.orelse) == 1 else None
+        if not (isinstance(test, ast.If) and _dump(test.test) == _dump(ast.parse("j > i", mode="eval").body)
+                and isinstance(inner, ast.If) and _dump(inner.test) == _dump(ast.parse("j < i", mode="eval").body)
+                and none is not None and _dump(none) == _dump(ast.parse(f"{var}.append(None)").body[0])):
+            _fail(test, "an exchange's fuse layers other than `if j > i:` ... `elif j < i:` ... `else: None`")
+        for branch in (test.body, inner.body):                                  # type: ignore[union-attr]
+            one = branch[0] if len(branch) == 1 else None
+            call = one.value if isinstance(one, ast.Expr) else None
+            append = _dump(ast.parse(f"{var}.append", mode="eval").body)
+            if not (isinstance(call, ast.Call) and _dump(call.func) == append and len(call.args) == 1
+                    and not call.keywords and isinstance(call.args[0], ast.Call)):
+                _fail(branch[0], "an exchange's fuse layer other than `fuse_layer.append(Module(...))`")
+            self.listed_call(call.args[0], s.iter, names, {"i", "j"})   # type: ignore[union-attr,arg-type]
+        added = body[2].value                                                   # type: ignore[attr-defined]
+        own = added.func.value if isinstance(added, ast.Call) and isinstance(added.func, ast.Attribute) else None
+        if not (isinstance(added, ast.Call) and isinstance(added.func, ast.Attribute) and added.func.attr == "append"
+                and isinstance(own, ast.Attribute) and isinstance(own.value, ast.Name) and own.value.id == "self"
+                and len(added.args) == 1 and isinstance(added.args[0], ast.Name) and added.args[0].id == var):
+            _fail(body[2], "an exchange's fuse layers other than `self.fuse_layers.append(fuse_layer)`")
 
     def _index_name(self, name: str, names: set[str]) -> bool:
         """A comprehension's index that hides nothing: no argument, local, global, class or private name."""
@@ -820,6 +895,8 @@ class _Checker:
                 self.depth_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.target, ast.Tuple):
                 self.block_loop(s, names)
+            elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and _over_len(s.iter, names):
+                self.exchange_loop(s, names)
             elif isinstance(s, ast.For) and kind == "__init__" and depth == 0 and isinstance(s.iter, ast.Name):
                 self.stage_loop(s, names)
             elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not (
@@ -888,19 +965,20 @@ class _Checker:
     def row_loop(self, s: ast.For, names: set[str]) -> None:
         """__init__'s loop over a table of rows the class takes, as torchvision's MobileNetV2
         (emit/rowloop.py): `for t, c, n, s in rows:` / `for i in range(n):`, the table a name of the
-        class's, the columns fresh names, the index a LOOP_INDICES name; the inner body exactly
-        `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and in_channels == c`,
-        optionally a drop-path rate (`row_rate`), one `layers.append(Block(...))`, `stage_block_id
-        += 1` after a rate, and `in_channels = c`, `in_channels` a local __init__ bound before. As
-        torchvision's EfficientNet, the outer body may be `stage = []`, the inner loop appending to
-        it, and `layers.append(nn.Sequential(*stage))`."""
+        class's, the columns fresh names (or `_`, a column read nowhere), the index a LOOP_INDICES name;
+        the inner body exactly `stride = s if i == 0 else 1`, optionally `residual = stride == 1 and
+        in_channels == c`, optionally a drop-path rate (`row_rate`), one `layers.append(Block(...))`,
+        `stage_block_id += 1` after a rate, and `in_channels = c`, `in_channels` a local __init__ bound
+        before. As torchvision's EfficientNet, the outer body may be `stage = []`, the inner loop
+        appending to it, and `layers.append(nn.Sequential(*stage))`."""
         t, staged = s.target, len(s.body) == 3
         inner = s.body[1] if staged else s.body[0] if len(s.body) == 1 else None
-        cols = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
+        targets = [e.id for e in t.elts if isinstance(e, ast.Name)] if isinstance(t, ast.Tuple) else []
+        cols = [c for c in targets if c != "_"]        # `_`: a column no parameter takes, read nowhere
         it = inner.iter if isinstance(inner, ast.For) else None
         if not (isinstance(s.iter, ast.Name) and s.iter.id in names and s.iter.id not in self.lists | {"self"}
-                and not s.orelse and isinstance(t, ast.Tuple) and len(cols) == len(t.elts) >= 2
-                and len(set(cols)) == len(cols) and all(self._index_name(c, names) for c in cols)
+                and not s.orelse and isinstance(t, ast.Tuple) and len(targets) == len(t.elts) >= 2
+                and len(set(cols)) == len(cols) >= 2 and all(self._index_name(c, names) for c in cols)
                 and isinstance(inner, ast.For) and not inner.orelse and isinstance(inner.target, ast.Name)
                 and inner.target.id in LOOP_INDICES and inner.target.id not in names | set(cols)
                 and isinstance(it, ast.Call) and _dump(it.func) == _dump(ast.Name("range", ast.Load()))
@@ -1435,12 +1513,12 @@ def _let_guard(node: ast.IfExp) -> bool:
 
 
 def _let_test(t: ast.expr) -> bool:
-    """`stride != 1 or in_channels != out`: comparisons of the class's names and int constants, one
-    operator each, joined by or / and (emit/guard.py's `let_test`)."""
+    """`stride != 1 or in_channels != out`: comparisons of integer arithmetic of the class's names
+    and int constants (Res2Net's `in_channels != planes * 4`), one operator each, joined by or /
+    and (emit/guard.py's `let_test`)."""
     parts = t.values if isinstance(t, ast.BoolOp) else [t]
     return all(isinstance(c, ast.Compare) and len(c.ops) == 1 and isinstance(c.ops[0], GUARD_OPS)
-               and all(isinstance(x, ast.Name) or isinstance(x, ast.Constant) and type(x.value) is int
-                       for x in (c.left, c.comparators[0])) for c in parts)
+               and all(_arithmetic(x) for x in (c.left, c.comparators[0])) for c in parts)
 
 
 def _ladder_test(t: ast.expr) -> bool:
@@ -1477,6 +1555,23 @@ def _tuple_params(fn: ast.FunctionDef, rows: bool = False) -> set[str]:
             isinstance(x, ast.Constant) and type(x.value) is int for x in d.elts)
     return {arg.arg for arg, d in pairs if (isinstance(d, ast.Tuple) and d.elts and all(map(ints, d.elts))
                                             if rows else ints(d))} - stored
+
+
+def _tuple_slice(node: ast.AST, tuples: set[str]) -> bool:
+    """`widths[a:b]` by int constants of 0 or more (either left out), widths a tuple of ints __init__ takes."""
+    k = node.slice if isinstance(node, ast.Subscript) else None
+    return (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+            and node.value.id in tuples and isinstance(k, ast.Slice) and k.step is None
+            and all(e is None or isinstance(e, ast.Constant) and type(e.value) is int and e.value >= 0
+                    for e in (k.lower, k.upper)))
+
+
+def _over_len(it: ast.expr, names: set[str]) -> bool:
+    """`range(len(widths))`, widths an argument of __init__ (an exchange's list, emit/listclass.py)."""
+    return (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and len(it.args) == 1
+            and not it.keywords and isinstance(a := it.args[0], ast.Call) and isinstance(a.func, ast.Name)
+            and a.func.id == "len" and len(a.args) == 1 and not a.keywords and isinstance(a.args[0], ast.Name)
+            and a.args[0].id in names)
 
 
 def _item_range(comp: ast.ListComp) -> bool:

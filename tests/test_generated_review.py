@@ -10,7 +10,7 @@ expected names, so a spec added later is reviewed alike. The kinds of finding:
   class and its parameters), the top class not after the spec's `name:` (a title such as
   `GoogLeNetAsTorchvisionBuildsIt`);
 - ctor-param: a constructor parameter of a block's class that is none of the block's own
-  parameters or `let:` values, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`);
+  parameters, in/out_channels or an optional child (`conv_kernel_size`, `rep_1_out`, a `let:` value);
 - top-params: the top class does not take `num_classes` where the spec has it;
 - literal: a class writes the number of classes as a literal (`nn.Linear(2048, 1000)`, in the
   top class or a side head such as InceptionAux);
@@ -117,16 +117,26 @@ def _named_after(cls: str, base: str) -> bool:
     return _key(cls).startswith(_key(base)) and not re.search(r"\d", cls[len(_key(base)):])
 
 
+def _taken(g) -> dict[str, set[str]]:
+    """Per block, the names its class may take: its own parameters. Not its `let:` values, which
+    the class computes from them (timm's Bottle2neck decides `is_first`; torchvision's
+    InvertedResidual takes `stride`, so the block does too)."""
+    taken: dict[str, set[str]] = {}
+    for s in g.scopes.values():
+        if s.block:
+            taken.setdefault(s.block, set()).update(s.args)
+    return taken
+
+
 def review(spec: str) -> list[str]:
     """Every finding in the generated file of one spec, as `spec: kind: where: what`."""
     g = shipped_graph(Path(spec))
     loaded = archspec.load(spec)
     params = loaded.params
-    block_params: dict[str, set[str]] = {}
+    block_params = _taken(g)
     values: dict[str, dict[str, set]] = {}          # block -> parameter -> its values over the instances
     for s in g.scopes.values():
         if s.block:
-            block_params.setdefault(s.block, set()).update(s.args, s.lets)     # a `let:` flag: MobileNetV2's residual
             for k, v in s.args.items():
                 values.setdefault(s.block, {}).setdefault(k, set()).add(repr(v))
     fixed = {b: {k: int(next(iter(vs))) for k, vs in ps.items() if len(vs) == 1 and next(iter(vs)).isdigit()}
@@ -1489,3 +1499,20 @@ class DenseNetCIFAR(nn.Module):
     assert _child_locals(init, cls.name) == [
         "local-name: DenseNetCIFAR.__init__: conv0_out_channels is named after the child conv0",
         "local-name: DenseNetCIFAR.__init__: denseblock1_layers is named after the child denseblock1"]
+
+
+def test_a_blocks_let_value_is_not_a_constructor_parameter(spec_file):
+    """ctor-param: a class may take its block's parameters, not the `let:` values it derives from
+    them (MobileNetV2's `stride = s if first else 1` made the class take `stride`)."""
+    g = archspec.analyze(spec_file("""archspec: 1
+name: net
+input: [3, 8, 8]
+blocks:
+  unit:
+    params: {c: int, s: 1}
+    let: {stride: "${s * 2}"}
+    nodes: [{conv: {op: conv, out: "${c}", k: 3, pad: 1, stride: "${stride}"}}]
+nodes:
+  - u: {use: unit, c: 4}
+"""))
+    assert _taken(g) == {"unit": {"c", "s"}}

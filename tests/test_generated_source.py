@@ -94,6 +94,25 @@ def test_a_counted_repeat_admits_only_arithmetic_of_the_class_names(built):
             check_generated_source(mutant)
 
 
+def test_a_decided_flag_admits_only_comparisons_of_integer_arithmetic(built):
+    """Res2Net's Bottle2neck decides its first block itself, `self.first = stride != 1 or in_channels
+    != planes * 4`, and builds its pool under that test (emit/guard.py's `let_test`): sides of
+    integer arithmetic of the class's names pass; a call, a power, an attribute, a float, a name
+    the class lacks, are refused."""
+    text = built["res2net50_26w_4s"][1].read_text()
+    test = "stride != 1 or in_channels != planes * 4\n"
+    flag, pool = f"self.first = {test}", f"if {test}"
+    assert flag in text and pool in text
+    check_generated_source(text)
+    _edits_refused(text, [(flag, flag.replace("planes * 4", "len(dir())")),
+                          (flag, flag.replace("planes * 4", "planes ** 4")),
+                          (flag, flag.replace("planes * 4", "planes.real")),
+                          (flag, flag.replace("planes * 4", "planes * 4.5")),
+                          (flag, flag.replace("planes * 4", "depth * 4")),
+                          (pool, pool.replace("planes * 4", "len(dir())")),
+                          (pool, pool.replace("planes * 4", "planes ** 4"))])
+
+
 def test_an_indexed_module_list_admits_only_arithmetic_of_its_index_and_the_class_names(built):
     """Res2Net's slices, `nn.ModuleList([Slice(1, start=i * width, stop=(i + 1) * width) for i in
     range(3)])`: the index a name of its own over a constant range, read by integer arithmetic of
@@ -330,7 +349,11 @@ def test_a_staged_row_loop_admits_only_its_own_shapes(built):
                           (rate, rate.replace("stage_block_id /", "i /")),
                           (step, step.replace("+= 1", "+= 2")), (step, step.replace("+=", "-=")),
                           (step, step.replace("stage_block_id", "num_classes")), (step, ""),
-                          (step, step + "                print(1)\n")])
+                          (step, step + "                print(1)\n"),
+                          # `_`, the column no parameter takes (the row's input width), is read nowhere
+                          ("                in_channels = c_out\n", "                in_channels = _\n"),
+                          ("stage.append(Mbconv(in_channels, t, k,", "stage.append(Mbconv(in_channels, _, k,"),
+                          ("for t, k, s, _, c_out, n in rows:", "for _, k, s, _, c_out, n in rows:")])
     looped = text.replace(rate, rate.replace("/ total_stage_blocks", "/ (total_stage_blocks - 1.0)"))
     assert looped != text
     check_generated_source(looped)          # ConvNeXt's `(total_stage_blocks - 1.0)`

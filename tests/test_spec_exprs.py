@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-from paths import SPECS
+from paths import SPECS, shipped_source
 from source_check import check_generated_source
 
 import archspec
@@ -18,8 +18,17 @@ from archspec.pytorch.emit import emit
 torch = pytest.importorskip("torch")
 
 
-def _source(name: str, **params) -> str:
-    return emit(archspec.analyze(archspec.load(str(SPECS / f"{name}.yaml"), **params)))
+def _source(name: str) -> str:
+    """A shipped spec's generated file (paths.shipped_source: emitted once per test process)."""
+    return shipped_source(SPECS / f"{name}.yaml")
+
+
+def _spec(path, **values):
+    """The oracle: the spec built with `values` (--set) on the meta device, its module written with
+    numbers (a graph from no file: `vary` builds nothing; it decides only what the top class takes)."""
+    graph = archspec.analyze(archspec.load(str(path), **values))
+    graph.meta.file = None
+    return archspec.compile(graph, device="meta")
 
 
 def _init(source: str, cls: str) -> ast.FunctionDef:
@@ -71,7 +80,7 @@ def test_a_block_built_with_another_spec_value_is_the_spec_s_block(name, cls, ar
     """A keyword parameter the class takes from the spec is used wherever the block uses it:
     built with another value, its state_dict is the one the spec expands to with that value."""
     ours = getattr(load_source(_source(name), name), cls)(*args, **knob)
-    theirs = archspec.compile(archspec.load(str(SPECS / f"{name}.yaml"), **knob), device="meta")
+    theirs = _spec(SPECS / f"{name}.yaml", **knob)
     assert _shapes(ours) == _shapes(theirs.get_submodule(layer))
 
 
@@ -176,7 +185,7 @@ def test_every_spec_parameter_a_class_takes_is_used_wherever_the_spec_uses_it(sp
         finally:
             for c, old in saved.items():
                 getattr(module, c).__init__.__defaults__ = old
-        theirs = archspec.compile(archspec.load(path, **{knob: 2 * params[knob]}), device="meta")
+        theirs = _spec(path, **{knob: 2 * params[knob]})
         assert _shapes(ours) == _shapes(theirs), (knob, classes)
 
 
@@ -190,7 +199,7 @@ def test_the_top_class_takes_what_its_blocks_vary_and_builds_the_spec_s_network(
     value = 2 * archspec.load(path).params[knob]
     with torch.device("meta"):
         ours = load_source(_source(spec), spec).Model(**{knob: value})
-    theirs = archspec.compile(archspec.load(path, **{knob: value}), device="meta")
+    theirs = _spec(path, **{knob: value})
     assert _shapes(ours) == _shapes(theirs)
 
 
@@ -281,7 +290,7 @@ def test_convnext_stages_compute_their_rates_as_torchvision_s_loop():
     assert "17" not in source.split("def __init__(\n        self,")[1].split("def forward")[0]
     effnet = _source("efficientnet_b0")      # MBConv builds its StochasticDepth, as torchvision's, from the rate
     assert ("                sd_prob = stochastic_depth * stage_block_id / total_stage_blocks\n"
-            "                stage.append(Mbconv(in_channels, t, k, c_out, sd_prob, stride))\n"
+            "                stage.append(Mbconv(in_channels, t, k, stride, c_out, sd_prob))\n"
             in effnet)
     assert "total_stage_blocks = sum(row[5] for row in rows)" in effnet and "/ 16" not in effnet
     assert ("        self.stochastic_depth = (\n            StochasticDepth(stochastic_depth_prob) if stride == 1 and "
@@ -403,8 +412,8 @@ nodes:
 
 
 @pytest.mark.parametrize("name, cls, args", [("res2net50_26w_4s", "Bottle2neck",
-                                              ["in_channels", "planes", "stride", "base_width", "groups", "first",
-                                               "pool", "downsample"]),
+                                              ["in_channels", "planes", "stride", "base_width", "groups",
+                                               "downsample"]),
                                              ("resnest14d", "Bottleneck",
                                               ["in_channels", "planes", "stride", "downsample"]),
                                              ("inception_resnet_v2", "Block8", ["in_channels", "scale", "relu"])])

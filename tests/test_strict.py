@@ -81,6 +81,19 @@ def test_a_dropped_node_of_several_inputs_must_say_what_stands_for_it(capsys, sp
     assert code == 1 and "else: 'zz' is not one of this node's inputs" in err
 
 
+def test_else_names_one_of_the_inputs_an_in_expression_chooses(capsys, spec_file):
+    """Where one `${...}` chooses a dropped node's inputs (DLA's tree's `bottom`), `else:` names
+    one of them as evaluated there; a name it does not give is still the error, its hint the names."""
+    chosen = CONCAT.replace("in: [a, b]", "in: \"${['a', 'b'] if use_b else ['b', 'a']}\"")
+    g = archspec.analyze(spec_file(chosen.replace("WHAT", ", else: a")))
+    assert g.nodes["out"].inputs == ["a"]
+    g = archspec.analyze(archspec.load(spec_file(chosen.replace("WHAT", ", else: a")), ["use_b=true"]))
+    assert g.nodes["out"].inputs == ["cat"] and g.nodes["cat"].shape == (8, 8, 8)
+    code, _, err = run(capsys, "validate", spec_file(chosen.replace("WHAT", ", else: zz")))
+    assert code == 1 and "else: 'zz' is not one of this node's inputs" in err and "its in: names are b, a" in err
+    assert "Traceback" not in err
+
+
 def test_an_inner_repeat_names_its_index_and_cannot_hide_the_outer(capsys, spec_file):
     nested = (HEAD + "nodes:\n  - s:\n      seq:\n        - {repeat: 2, node: {repeat: 3, INDEXnode: "
               '{op: conv, out: "${OUT}", k: 1}}}\n')

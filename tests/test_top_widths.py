@@ -64,6 +64,15 @@ def _module_class(name, cls):
     return namespace[cls]
 
 
+def _spec(name, device="meta", **values):
+    """The oracle: the spec built with `values` (its expansion, as --set gives them), its module
+    written with numbers (a graph from no file: `vary` builds nothing, and decides only what the top
+    class takes, never what it builds; the sweep below builds its oracle so too)."""
+    graph = analyze(archspec.load(str(SPECS / f"{name}.yaml"), **values))
+    graph.meta.file = None
+    return archspec.compile(graph, device=device)
+
+
 def _shapes(model):
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
@@ -76,16 +85,16 @@ def test_top_class_built_with_other_widths_is_the_spec_built_with_them(name, val
     for chosen in [*({p: v} for p, v in values.items()), values]:     # each alone, then all together
         with torch.device("meta"):
             ours = cls(**chosen)
-        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", **chosen)
+        spec = _spec(name, **chosen)
         assert _shapes(ours) == _shapes(spec), chosen
         assert list(ours.state_dict()) == list(spec.state_dict()), chosen
         assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in spec.parameters())
 
 
-# the fast lane: a flag-like int (DenseNet-CIFAR's bottleneck, whose 0 drops the 1x1 conv and
-# changes the layer count), a tuple (ResNet-18's layers), floats (DenseNet's compression,
-# ConvNeXt's), a width no case above holds (HRNet's); the other specs in the slow lane
-FAST = {"densenet_cifar", "resnet18", "hrnet_w18_small", "convnext_tiny", "pyramidnet110"}
+# the fast lane: a flag-like int and a float (DenseNet-CIFAR's bottleneck, whose 0 drops the 1x1
+# conv and changes the layer count, and its compression), a tuple (ResNet-18's layers); the other
+# specs in the slow lane (ConvNeXt's floats, HRNet's widths, PyramidNet's alpha: 5-10 s of CPU each)
+FAST = {"densenet_cifar", "resnet18"}
 SWEEP = [p if p.stem in FAST else pytest.param(p, marks=pytest.mark.slow, id=p.stem) for p in ALL_SPECS]
 NEAR = 8            # how many steps from the default a number's nearest valid neighbour is looked for
 
@@ -396,7 +405,7 @@ def _built(cls, name, **values):
     (keys in order, shapes); the parameter count."""
     with torch.device("meta"):
         ours = cls(**values)
-    spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", **values)
+    spec = _spec(name, **values)
     assert list(ours.state_dict()) == list(spec.state_dict()) and _shapes(ours) == _shapes(spec), values
     return sum(p.numel() for p in ours.parameters())
 
@@ -453,7 +462,7 @@ def test_wrn_takes_k_each_block_deciding_its_shortcut():
         "block1.0.shortcut.weight" in cls(k=1, depth=10).state_dict())
     torch.manual_seed(0)
     ours = cls(k=1, depth=10).eval()
-    spec = archspec.compile(SPECS / "wrn28_10.yaml", k=1, depth=10).eval()
+    spec = _spec("wrn28_10", None, k=1, depth=10).eval()
     spec.load_state_dict(ours.state_dict(), strict=True)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -487,11 +496,11 @@ def test_resnet_takes_its_stages_depths_as_layers(name, others):
     for layers in others:
         with torch.device("meta"):
             ours = cls(layers=layers)
-        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", layers=list(layers))     # (--set's list)
+        spec = _spec(name, layers=list(layers))     # (--set's list)
         _same_network(ours, spec, layers)
     torch.manual_seed(0)
     ours = cls(layers=others[0]).eval()
-    spec = archspec.compile(SPECS / f"{name}.yaml", layers=list(others[0])).eval()
+    spec = _spec(name, None, layers=list(others[0])).eval()
     ours.load_state_dict(spec.state_dict(), strict=True)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -728,12 +737,12 @@ def test_se_reduction_is_taken_and_zero_drops_the_se_modules(name, se):
     for r in (0, 8, 32):
         with torch.device("meta"):
             ours = cls(se_reduction=r)
-        spec = archspec.compile(SPECS / f"{name}.yaml", device="meta", se_reduction=r)
+        spec = _spec(name, se_reduction=r)
         _same_network(ours, spec, r)
         assert any(f".{se}." in k for k in ours.state_dict()) == (r > 0)
     if name == "seresnet50":                # the forward's `if self.se is not None:`, run
         torch.manual_seed(0)
-        ours, spec = cls(se_reduction=0).eval(), archspec.compile(SPECS / f"{name}.yaml", se_reduction=0).eval()
+        ours, spec = cls(se_reduction=0).eval(), _spec(name, None, se_reduction=0).eval()
         spec.load_state_dict(ours.state_dict(), strict=True)
         x = torch.randn(1, 3, 64, 64)
         with torch.no_grad():
@@ -991,7 +1000,7 @@ def test_vgg_c_takes_its_kernels_beside_its_stages():
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), kernels
         # built on the meta device and given ours' weights (assign): its own initialisation of the
         # classifier's 100M weights, replaced at once, took ~1 s of the test's 5
-        spec = archspec.compile(SPECS / "vgg16_c.yaml", device="meta", **values)
+        spec = _spec("vgg16_c", **values)
         spec.load_state_dict(ours.state_dict(), assign=True)
         x = torch.randn(1, 3, 32, 32)
         with torch.no_grad():
@@ -1078,7 +1087,7 @@ def test_mobilenet_v2_takes_its_rows_as_torchvision_s_loop():
         ours = cls(rows=tuple(tuple(r) for r in rows)).eval()
         g = analyze(str(SPECS / "mobilenet_v2.yaml"), rows=rows)
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
-        spec = archspec.compile(SPECS / "mobilenet_v2.yaml", rows=rows).eval()
+        spec = _spec("mobilenet_v2", None, rows=rows).eval()
         spec.load_state_dict(ours.state_dict(), strict=True)
         x = torch.randn(1, 3, 64, 64)
         with torch.no_grad():
@@ -1123,7 +1132,7 @@ def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
     text = emit(analyze(str(SPECS / "efficientnet_b0.yaml")))
     assert ("        in_channels = rows[0][3]\n        total_stage_blocks = sum(row[5] for row in rows)\n"
             "        stage_block_id = 0\n"
-            "        for t, k, s, c_in, c_out, n in rows:\n            stage = []\n            for i in range(n):\n"
+            "        for t, k, s, _, c_out, n in rows:\n            stage = []\n            for i in range(n):\n"
             "                stride = s if i == 0 else 1\n") in text
     assert "nn.Conv2d(3, rows[0][3], 3, stride=2, padding=1, bias=False)" in text
     assert "nn.Conv2d(in_channels, 4 * rows[-1][4], 1, bias=False)" in text
@@ -1142,7 +1151,7 @@ def test_efficientnet_b0_takes_its_rows_as_torchvision_s_loop():
         ours = cls(rows=tuple(tuple(r) for r in rows), stochastic_depth=0.3).eval()
         g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows, stochastic_depth=0.3)
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
-        spec = archspec.compile(SPECS / "efficientnet_b0.yaml", rows=rows, stochastic_depth=0.3).eval()
+        spec = _spec("efficientnet_b0", None, rows=rows, stochastic_depth=0.3).eval()
         spec.load_state_dict(ours.state_dict(), strict=True)
         rates = [[m.p for m in net.modules() if type(m).__name__ == "StochasticDepth"] for net in (ours, spec)]
         assert rates[0] == rates[1] and len(rates[0]) > 2 and len(set(rates[0])) == len(rates[0]), rows
@@ -1172,7 +1181,7 @@ def test_convnext_takes_its_dims_and_depths_as_torchvision_s_loop(name):
         ours = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in chosen.items()}).train()
         g = analyze(str(SPECS / f"{name}.yaml"), **chosen)
         assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), chosen
-        spec = archspec.compile(SPECS / f"{name}.yaml", **chosen).eval()
+        spec = _spec(name, None, **chosen).eval()
         spec.load_state_dict(ours.state_dict(), strict=True)
         rates = [[m.p for m in net.modules() if type(m).__name__ == "StochasticDepth"] for net in (ours, spec)]
         assert rates[0] == rates[1] and len(rates[0]) == sum(chosen["depths"]) and rates[0][-1] > 0, chosen
@@ -1197,7 +1206,7 @@ def test_inverted_residual_blocks_decide_their_residual_as_torchvision_s(in_chan
     x = torch.randn(2, in_channels, 8, 8)
     pairs = [(_module_class("mobilenet_v2", "InvertedResidual")(in_channels, 6, out, stride),
               InvertedResidual(in_channels, out, stride, 6)),
-             (_module_class("efficientnet_b0", "Mbconv")(in_channels, 6, 3, out, 0.0, stride),
+             (_module_class("efficientnet_b0", "Mbconv")(in_channels, 6, 3, stride, out, 0.0),
               MBConv(MBConvConfig(6, 3, stride, in_channels, out, 1), 0.0, partial(torch.nn.BatchNorm2d)))]
     for ours, peer in pairs:
         assert "residual" not in inspect.signature(type(ours)).parameters
@@ -1205,6 +1214,104 @@ def test_inverted_residual_blocks_decide_their_residual_as_torchvision_s(in_chan
         ours.eval(), peer.eval()
         with torch.no_grad():
             assert torch.equal(ours(x), peer(x)), type(ours).__name__
+
+
+@pytest.mark.parametrize("in_channels,planes,stride", [(64, 64, 1), (256, 64, 1), (256, 128, 2), (512, 128, 1),
+                                                       (512, 128, 2), (128, 64, 1)])
+def test_res2net_block_decides_its_first_as_timm_s(in_channels, planes, stride):
+    """Res2Net's Bottle2neck, built alone, decides whether it is its stage's first block as the
+    spec's `first: stride != 1 or input.channels != planes * 4` does and timm's `is_first`: its
+    ladder then adds nothing and its last subset is pooled. It takes neither `first` nor the pool
+    (main took `first=True, pool=nn.AvgPool2d(...)`, which a caller could pass against its stride
+    and widths). timm's block, given a projection where the shape changes, loads the class's
+    weights strictly and gives the same output."""
+    from timm.models.res2net import Bottle2neck
+
+    cls = _module_class("res2net50_26w_4s", "Bottle2neck")
+    assert not {"first", "pool"} & set(inspect.signature(cls).parameters)
+    first = stride != 1 or in_channels != planes * 4
+
+    def projection():
+        return torch.nn.Sequential(torch.nn.Conv2d(in_channels, planes * 4, 1, stride=stride, bias=False),
+                                   torch.nn.BatchNorm2d(planes * 4)) if first else None
+    torch.manual_seed(0)
+    ours = cls(in_channels, planes, stride, downsample=projection())
+    assert ours.first == first and (ours.pool is not None) == first
+    peer = Bottle2neck(in_channels, planes, stride, downsample=projection(), norm_layer=torch.nn.BatchNorm2d)
+    for m in ours.modules():            # batch norms that are not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 1.5), m.weight.data.uniform_(0.5, 1.5)
+    peer.load_state_dict(ours.state_dict(), strict=True)
+    ours.eval(), peer.eval()
+    x = torch.randn(2, in_channels, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), peer(x), atol=1e-6)
+
+
+ROWS_NET = """archspec: 1
+name: rows_net
+input: [3, 32, 32]
+params:
+  rows: [[1, 8, 1, 1], [6, 12, 2, 2], [6, 16, 3, 2]]
+blocks:
+  unit:
+    params: PARAMS
+    let:
+      hidden: ${input.channels * t}
+      LET
+      residual: ${stride == 1 and input.channels == c}
+    nodes:
+      - conv:
+          seq:
+            - {op: conv, out: "${hidden}", k: 3, stride: "${stride}", pad: 1, bias: false}
+            - batchnorm
+            - {op: conv, out: "${c}", k: 1, bias: false}
+      - {op: add, in: [input, conv], when: "${residual}", else: conv}
+nodes:
+  - features:
+      seq:
+        - {op: conv, out: 8, k: 3, pad: 1}
+        - repeat: ${len(rows)}
+          node:
+            repeat: ${rows[i][2]}
+            index: j
+            node: NODE
+"""
+ROW_FORMS = {   # the block takes the whole row (`args:`) and its first stride is a `let:`; or it takes what it uses
+    "args": ("{t: int, c: int, n: int, s: int, first: true}", "stride: ${s if first else 1}",
+             '{use: unit, args: "${rows[i]}", first: "${j == 0}"}'),
+    "given": ("{t: int, c: int, stride: int}", "",
+              '{use: unit, t: "${rows[i][0]}", c: "${rows[i][1]}", stride: "${rows[i][3] if j == 0 else 1}"}'),
+    "other-first": ("{t: int, c: int, stride: int}", "",
+                    '{use: unit, t: "${rows[i][0]}", c: "${rows[i][1]}", stride: "${rows[i][3] if j == 1 else 1}"}')}
+
+
+@pytest.mark.parametrize("form", list(ROW_FORMS))
+def test_a_row_loop_names_the_columns_either_way(spec_file, form):
+    """emit/rowloop.py's loop, `for t, c, n, s in rows:`, over a table whose rows a block takes
+    whole (`args: "${rows[i]}"`, its stride a `let:` `s if first else 1`), or a column a parameter
+    (`t: "${rows[i][0]}"`, `stride: "${rows[i][3] if j == 0 else 1}"`, the count `n` and the first
+    stride `s` named as torchvision's MobileNetV2 names them): built with other rows, it is the spec
+    built with them. A stride the row's first block does not take (`j == 1`) makes no loop."""
+    params, let, node = ROW_FORMS[form]
+    path = spec_file(ROWS_NET.replace("PARAMS", params).replace("LET", let).replace("NODE", node))
+    text = emit(analyze(path))
+    check_generated_source(text)
+    looped = "        for t, c, n, s in rows:\n            for i in range(n):\n" in text
+    assert looped == (form != "other-first")
+    namespace: dict = {}
+    exec(compile(text, "net.py", "exec"), namespace)
+    for rows in ([[1, 8, 1, 1], [6, 12, 2, 2], [6, 16, 3, 2]], [[2, 4, 2, 2], [3, 4, 1, 1], [6, 20, 2, 1]]):
+        ours = namespace["Model"](**({"rows": tuple(tuple(r) for r in rows)} if looped else {})).eval()
+        if not looped and rows[0][1] != 8:
+            continue
+        g = analyze(path, rows=rows)
+        assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items()), rows
+        spec = archspec.compile(path, rows=rows).eval()
+        spec.load_state_dict(ours.state_dict(), strict=True)
+        x = torch.randn(1, 3, 16, 16)
+        with torch.no_grad():
+            assert torch.equal(ours(x), spec(x)), rows
 
 
 HOSTILE_PREFIXES = ['x{__import__("os").system("id")}', 'block"', "blo\\nck", "Ä"]
@@ -1285,7 +1392,7 @@ def test_efficientnet_b0_s_squeeze_is_the_spec_s_max_at_a_narrow_input():
     ours = cls(rows=tuple(tuple(r) for r in rows)).eval()
     g = analyze(str(SPECS / "efficientnet_b0.yaml"), rows=rows)
     assert list(_shapes(ours).items()) == list(g.state_dict_shapes().items())
-    spec = archspec.compile(SPECS / "efficientnet_b0.yaml", rows=rows).eval()
+    spec = _spec("efficientnet_b0", None, rows=rows).eval()
     spec.load_state_dict(ours.state_dict(), strict=True)
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():

@@ -137,3 +137,51 @@ def test_a_pair_whose_conv_a_class_inside_builds_under_its_when_is_added_where_i
         model.fuse()
         torch.testing.assert_close(model(x), want, rtol=1e-4, atol=1e-5)
     assert sum(isinstance(m, nn.Identity) for m in model.modules()) == 1
+
+
+WIDTH = """archspec: 1
+name: toy
+input: [4, 8, 8]
+blocks:
+  leaf:
+    params: {out: int}
+    inputs: [x, shortcut]
+    nodes:
+      - conv: {op: conv, out: "${out}", k: 3, pad: 1, bias: false, in: x}
+      - bn: batchnorm
+      - {op: add, in: [bn, shortcut]}
+      - relu
+  unit:
+    params: {out: int, tail: false}
+    nodes:
+      - project: {seq: [{op: conv, out: "${out}", k: 1, bias: false}, batchnorm], when: "${input.channels != out}"}
+      - leaf: {use: leaf, out: "${out}", in: [input, project]}
+      - {op: concat, in: "${['leaf', 'project', 'input'] if tail else ['leaf', 'project']}"}
+nodes:
+  - u1: {use: unit, out: 8}
+  - u2: {use: unit, out: 20, tail: true}
+  - pool: global_avgpool
+  - flatten
+  - fc: {op: linear, out: 10}
+"""
+
+
+def test_a_child_under_a_when_of_its_input_s_width_is_built_under_that_test(spec_file):
+    """DLA's projection, a seq `when: ${input.channels != out}` in a block that passes `out` on
+    to its leaf: every instance here has it, and the class builds it under `in_channels != out`,
+    so that the class made where the widths are equal is the spec built there (main built it
+    always: Unit(8, 8) had a projection the spec has not). The class is written from u2, whose
+    concatenation takes every input (DLA's level_root), not the first instance."""
+    text = source(spec_file(WIDTH))
+    assert "            if in_channels != out\n            else None\n" in text
+    check_generated_source(text)
+    namespace: dict = {}
+    exec(compile(text, "toy.py", "exec"), namespace)
+    assert "        self.u2 = Unit(16, 20, tail=True)\n" in text
+    ours = namespace["Unit"](16, 16, tail=True).eval()
+    theirs = archspec.compile(spec_file(WIDTH.replace("out: 20", "out: 16"), "same.yaml")).u2.eval()
+    assert list(ours.state_dict()) == list(theirs.state_dict()) and _shapes(ours) == _shapes(theirs)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 16, 8, 8)
+    with torch.inference_mode():
+        torch.testing.assert_close(ours(x), theirs(x))

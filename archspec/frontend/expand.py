@@ -9,6 +9,7 @@ collected; a failed node gets an unknown shape and is not blamed again.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..ir import INPUT, Graph, Init, InitRule, Meta, Node, Output, Scope, shape_
 from ..limits import MAX_INSTANCES, MAX_NODES, MAX_REPEAT, MAX_SCOPE_DEPTH
 from ..names import name_problem, shown
 from ..ops import REGISTRY
-from .expr import ShapeView, has_expr, names_read, resolve, whole_expr
+from .expr import ShapeView, evaluate, has_expr, names_read, parse, resolve, whole_expr
 from .fanout import Fewest
 from .gcpause import gc_paused
 from .infer import Inference
@@ -176,7 +177,7 @@ class Expander:
         try:
             if "when" in d.body:
                 if not when_of(d, ctx, self.env(ctx, ins), ins, self.diags, self.traps):
-                    return stands_for(d, ins)
+                    return stands_for(d, ins, {**self.env(ctx, ins), **(d.env or {})})
             elif "else" in d.body:
                 raise SpecError("'else:' says what a node dropped by 'when:' stands for; this node has no "
                                 "'when:'", loc=d.body.key_at("else"))
@@ -230,7 +231,7 @@ class Expander:
     # -- blocks, groups, repeats -----------------------------------------------
 
     def _expand_block(self, d: Decl, block: Block, ctx: Ctx, ins: list[str]) -> str:
-        declared = block_inputs(block)
+        declared, counted = declared_io(block, d, self.globals, self.env(ctx, ins[-1:]))
         ins = spread(d, block, declared, ins)
         bound = bind_inputs(d, block, declared, ins)
         first = next(iter(bound.values()))
@@ -250,14 +251,13 @@ class Expander:
             raise SpecError(f"block '{block.name}' needs exactly one of nodes: or seq:", loc=block.loc)
         kind = "seq" if "seq" in block.raw else "nodes"
         full = self._place(d, ctx, block.name)
-        frame = Frame(block.name, d.loc, ctx.prefix, ctx.index)
         outer = {k: v for k, v in bound.items() if k != INPUT}
-        inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}},
-                          chain=ctx.chain + (frame,), seq=kind == "seq", index=None)
-        several = block_outputs(block)
+        inner = ctx.inner(full, env={**env, **{k: views[k] for k in outer if k in views}}, seq=kind == "seq",
+                          chain=ctx.chain + (Frame(block.name, d.loc, ctx.prefix, ctx.index),), index=None)
+        several = block_outputs(block, counted.get("outputs"))
         out, aliases = self.expand_list(block.raw[kind], inner, first, block.raw.at(kind),
                                         None if several else block.raw.get("output"), outer)
-        refs = several and outputs_of(block, several, aliases, full)
+        refs = several and outputs_of(block, several, aliases, full, "outputs" in counted)
         out = (Several(refs, full) if refs else Failed("?")) if several else out
         self.scopes[full] = Scope(full, "block", d.loc, block.name, output=str(out), repeat=ctx.index, step=ctx.step,
                                   index=ctx.index_name, count=ctx.count, inputs=outer and bound, outputs=refs or {},
@@ -272,7 +272,8 @@ class Expander:
         check_depth(ctx, d)
         full = self._place(d, ctx, d.kind)
         out, _ = self.expand_list(d.body[d.kind], ctx.inner(full, seq=d.kind == "seq"), ins[0], d.body.at(d.kind))
-        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index, step=ctx.step)
+        self.scopes[full] = Scope(full, d.kind, d.loc, output=str(out), repeat=ctx.index, step=ctx.step,
+                                  count=ctx.count)
         return out
 
     def _expand_repeat(self, d: Decl, ctx: Ctx, ins: list[str]) -> str:
@@ -535,6 +536,23 @@ def _written(d: Decl, ctx: Ctx) -> tuple[dict[str, str], dict[str, int]]:
     return exprs, {n: ctx.env[n] for n in sorted(read & indices) if type(ctx.env.get(n)) is int}
 
 
+def positional_exprs(block: Block, written: Any, call_env: dict) -> dict[str, str]:
+    """The positional `args:` an instance writes as expressions, by the parameter each binds: a
+    list's items written as one whole `${...}` each, or one whole `${...}` whose value is a list
+    written out (`[levels - 1, out, stride]`), through the choices its tests make at the call (DLA's
+    tree: `${[out, stride] if levels == 1 else [levels - 1, out, stride]}`, `out` and `stride` at
+    levels 1), each item not a constant. A table's row, `${rows[i]}`, writes none."""
+    if isinstance(written, list):
+        return {p: t for p, v in zip(block.params, written) if (t := whole_expr(v)) is not None}
+    text = whole_expr(written)
+    node = parse(text) if text is not None else None
+    while isinstance(node, ast.IfExp):      # the branch the test takes here (bind_args evaluated it)
+        node = node.body if evaluate(ast.unparse(node.test), call_env) else node.orelse
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return {}
+    return {p: ast.unparse(e) for p, e in zip(block.params, node.elts) if not isinstance(e, ast.Constant)}
+
+
 def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_env: dict) -> dict[str, Any]:
     """What the IR keeps of a block instance's names: its parameters (and those left at their
     defaults), its plain `let:` values, the defaults the block's `params:` writes as plain values
@@ -545,7 +563,8 @@ def _bound(block: Block, env: dict, d: Decl, given: dict, globals_: dict, call_e
     called (the caller's parameters and `let:`, the repeats' indices), and the spec's parameters."""
     args, lets, raw = {p: env[p] for p in block.params}, _lets(block, env), block.raw.get("let") or {}
     arg_exprs = {k: t for k in given if (t := whole_expr(d.body.get(k))) is not None}
-    read = set().union(*(names_read(d.body[k]) for k in arg_exprs))
+    arg_exprs |= positional_exprs(block, d.body.get("args"), call_env)
+    read = set().union(*(names_read("${" + t + "}") for t in arg_exprs.values()))
     declared = {p: plain(v) for p, v in block.params.items()
                 if not (isinstance(v, str) and v in TYPE_NAMES) and not has_expr(v)}
     return {"args": args, "defaults": {p: args[p] for p in args if p not in given}, "lets": lets,
@@ -587,10 +606,40 @@ def block_env(block: Block, given: dict, globals_: dict, tensors: dict, loc: Loc
 _EXPECT = ("channels", "height", "width", "shape")
 
 
-def block_inputs(block: Block) -> dict[str, Any]:
+def declared_io(block: Block, d: Decl, globals_: dict, call_env: dict) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A block instance's inputs (`block_inputs`), and the names its `inputs:` and `outputs:`
+    expressions give there (`computed_names`)."""
+    counted = computed_names(block, d, globals_, call_env)
+    return block_inputs(block, counted.get("inputs")), counted
+
+
+def computed_names(block: Block, d: Decl, globals_: dict, call_env: dict) -> dict[str, list[str]]:
+    """A block's `inputs:` and `outputs:` written as one expression over its parameters, each as the
+    names it gives at this instance (`inputs: "${[f'x{j}' for j in range(len(widths))]}"`: one input
+    per width). Such a block's count of inputs and outputs follows its arguments."""
+    keys = [k for k in ("inputs", "outputs") if isinstance(block.raw.get(k), str) and has_expr(block.raw[k])]
+    if not keys:
+        return {}
+    env = block_env(block, bind_args(d, block, call_env), globals_, {"input": call_env.get("input")}, d.loc)
+    got = {}
+    for key in keys:
+        names = value_of(block.raw[key], env, block.raw.at(key), f"'{key}' of block '{block.name}'")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SpecError(f"block '{block.name}': {key}: expected a list of names, got {shown(names)}",
+                            loc=block.raw.at(key), hint=f"e.g. {key}: \"${{[f'x{{j}}' for j in range(n)]}}\"")
+        for name in names if key == "inputs" else ():
+            if (problem := name_problem(name)) is not None:
+                raise SpecError(f"block '{block.name}' input name {shown(name)} is not allowed: {problem}",
+                                loc=block.raw.at(key), hint="e.g. x0, x1")
+        got[key] = names
+    return got
+
+
+def block_inputs(block: Block, computed: list[str] | None = None) -> dict[str, Any]:
     """A block's inputs in order, name -> what its shape must be (a mapping of `_EXPECT` keys, or
-    None: any). Without `inputs:` a block takes one, `input`."""
-    raw = block.raw.get("inputs")
+    None: any). Without `inputs:` a block takes one, `input`; `computed`: the names its `inputs:`
+    expression gives at this instance (`computed_names`)."""
+    raw = block.raw.get("inputs") if computed is None else computed
     if raw is None:
         return {INPUT: None}
     loc = block.raw.at("inputs")
@@ -722,9 +771,10 @@ def local_of(path: str) -> str:
     return parts[-1]
 
 
-def block_outputs(block: Block) -> list[str]:
-    """The names in a block's `outputs: [y0, y1]` (empty: it has one output, its last node or `output:`)."""
-    raw = block.raw.get("outputs")
+def block_outputs(block: Block, computed: list[str] | None = None) -> list[str]:
+    """The names in a block's `outputs: [y0, y1]` (empty: it has one output, its last node or `output:`);
+    `computed`: those its `outputs:` expression gives at this instance (`computed_names`)."""
+    raw = block.raw.get("outputs") if computed is None else computed
     if raw is None:
         return []
     loc = block.raw.at("outputs")
@@ -738,12 +788,14 @@ def block_outputs(block: Block) -> list[str]:
     return list(raw)
 
 
-def outputs_of(block: Block, names: list[str], aliases: dict[str, str], full: str) -> dict[str, str]:
-    """Each declared output's ref: a node of the block, each a different one ({} where one failed)."""
+def outputs_of(block: Block, names: list[str], aliases: dict[str, str], full: str,
+               computed: bool = False) -> dict[str, str]:
+    """Each declared output's ref: a node of the block, each a different one ({} where one failed);
+    `computed`: the names are what its `outputs:` expression gave."""
     raw = block.raw["outputs"]
     refs: dict[str, str] = {}
     for j, name in enumerate(names):
-        loc = raw.at(j) if isinstance(raw, YList) else block.raw.at("outputs")
+        loc = raw.at(j) if isinstance(raw, YList) and not computed else block.raw.at("outputs")
         if name not in aliases or name == INPUT:
             raise SpecError(f"block '{block.name}' output {shown(name)} is not a node of the block", loc=loc,
                             hint=did_you_mean(name, [a for a in aliases if a != INPUT]))
@@ -922,8 +974,24 @@ def laid_steps(d: Decl, ctx: Ctx, outer: dict, scope: ListScope, view: dict, nod
             if name is not None and has_expr(name):
                 name = str(value_of(name, {**view, **step_env}, item.loc, "the node's name"))
             items.append(decided(replace(item, name=name, env=own, step=i), {**view, **step_env}))
-        steps.append((step_env, items))
+        steps.append((step_env, chosen(items)))
     return steps
+
+
+def chosen(items: list[Decl | None]) -> list[Decl | None]:
+    """A step's items, of those that share a name the one their `when:`s keep (HRNet's fuse layer
+    i, j: one node brings stream j up where j > i, another down where j < i): the ones dropped as
+    the repeat unrolls lay nothing. Where all are dropped the first stands for its input; where
+    several are kept, expansion reports the name given twice."""
+    def dropped(d: Decl | None) -> bool:
+        return d is not None and d.body.get("when") is False
+    out = []
+    for d in items:
+        same = [e for e in items if e is not None and d is not None and d.name is not None and e.name == d.name]
+        keep = [e for e in same if not dropped(e)] or same[:1]
+        if len(same) < 2 or not dropped(d) or any(d is e for e in keep):
+            out.append(d)
+    return out
 
 
 
@@ -975,10 +1043,14 @@ def check_repeat_form(d: Decl, ins: list[str]) -> None:
                         hint="carry: concat feeds each step the concatenation of all before it")
 
 
-def stands_for(d: Decl, ins: list[str]) -> str:
-    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names.
-    A node of several inputs must say which (an optional concat member is not the whole module)."""
+def stands_for(d: Decl, ins: list[str], env: dict) -> str:
+    """What a node dropped by `when:` stands for: its one input, or the input its `else:` names,
+    among its `in:` as evaluated in `env` where one `${...}` chooses them (DLA's tree's `bottom`,
+    `in: ${(['kids'] if inner else []) + ['tree1']}`, `else: tree1`). A node of several inputs must
+    say which (an optional concat member is not the whole module)."""
     given = d.body.get("in")
+    if has_expr(given):
+        given = value_of(given, env, d.body.at("in"), "'in'")
     named = isinstance(given, dict)             # by name: the values, then the previous node (ins[-1])
     names = list(given.values()) if isinstance(given, dict) else given if isinstance(given, list) else [given]
     if named and "else" not in d.body:

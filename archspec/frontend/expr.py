@@ -345,9 +345,18 @@ def _fstring(node: ast.JoinedStr, env: dict) -> str:
 
 
 def _subscript(node: ast.Subscript, env: dict) -> Any:
-    seq, idx = _eval(node.value, env), _eval(node.slice, env)
+    seq = _eval(node.value, env)
     if not isinstance(seq, (list, str)):
         raise SpecError(f"cannot index {_type(seq)} {shown(seq)}")
+    if isinstance(node.slice, ast.Slice):       # `widths[:3]`, `widths[1:]`: no step
+        if node.slice.step is not None:
+            raise SpecError("a slice takes no step: write widths[a:b]")
+        ends = [None if e is None else _eval(e, env) for e in (node.slice.lower, node.slice.upper)]
+        for e in ends:
+            if e is not None and (not isinstance(e, int) or isinstance(e, bool)):
+                raise SpecError(f"a slice's ends must be ints, got {_type(e)} {shown(e)}")
+        return seq[ends[0]:ends[1]]
+    idx = _eval(node.slice, env)
     if not isinstance(idx, int) or isinstance(idx, bool):
         raise SpecError(f"index must be an int, got {_type(idx)} {shown(idx)}")
     if not -len(seq) <= idx < len(seq):

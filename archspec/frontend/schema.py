@@ -94,8 +94,11 @@ def json_schema() -> dict:
         "shape": _or_expr({"type": "array", "items": _or_expr({"type": "integer"})})}}
     block["inputs"] = {"anyOf": [{"type": "array", "items": {"type": "string"}},
                                  {"type": "object", "additionalProperties": {"anyOf": [want, {"type": "null"}]}},
-                                 {"type": "null"}],
-                       "description": "named tensor inputs, each with what its shape must be"}
+                                 EXPR, {"type": "null"}],
+                       "description": "named tensor inputs, each with what its shape must be, or an expression "
+                                      "of the parameters giving their names"}
+    block["outputs"] = {"anyOf": [{"type": "array", "items": {"type": "string"}}, EXPR, {"type": "null"}],
+                        "description": "several outputs, in order, or an expression of the parameters giving them"}
     for key in ("nodes", "seq"):
         if key in block:
             block[key] = {"anyOf": [nodes, {"type": "null"}]}

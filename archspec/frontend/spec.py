@@ -92,12 +92,14 @@ class BlockDef(_Strict):
     doc: str | None = None
     params: Union[dict[str, Any], list[str]] = Field(default_factory=dict)
     let: dict[str, Any] = Field(default_factory=dict)
-    inputs: Union[list[str], dict[str, Any], None] = None     # named tensor inputs (default: one, `input`)
+    inputs: Union[list[str], dict[str, Any], str, None] = None     # named tensor inputs (default: one,
+    #                                  `input`), or an expression giving their names from the parameters
     when: Any = None           # the whole instance is dropped (passes its input) when false
     nodes: list[Any] | None = None
     seq: list[Any] | None = None
     output: str | None = None
-    outputs: list[str] | None = None       # several outputs, in order (the module returns a tuple)
+    outputs: Union[list[str], str, None] = None    # several outputs, in order (the module returns a tuple),
+    #                                  or an expression giving their names from the parameters
     constraints: list[Constraint] = Field(default_factory=list)     # checked at each instance
 
 
@@ -216,18 +218,20 @@ class Block:
 
     @cached_property
     def node_whens(self) -> dict[str, str]:
-        """Its own named op and block nodes whose `when:` is one whole `${...}` that reads only its
-        parameters (the dense layer's `norm1: {op: batchnorm, when: ${bn_size > 0}}`), name -> that
-        expression: what a class written from the block may build under the same test."""
+        """Its own named op, block and seq nodes whose `when:` is one whole `${...}` that reads only
+        its parameters and its input (the dense layer's `norm1: {op: batchnorm, when: ${bn_size >
+        0}}`, DLA's `project: {seq: [...], when: ${input.channels != out}}`), name -> that
+        expression: what a class written from the block may build under the same test (the class's
+        `guard.let_test` takes of the input its width alone)."""
         out = {}
         for entry in self.raw.get("nodes") or []:
             if not (isinstance(entry, dict) and len(entry) == 1):
                 continue
             (name, body), = entry.items()
-            if not (isinstance(body, dict) and ("op" in body or "use" in body)):
+            if not (isinstance(body, dict) and ("op" in body or "use" in body or "seq" in body)):
                 continue
             text = whole_expr(body.get("when"))
-            if text is not None and names_read(body["when"]) <= set(self.params):
+            if text is not None and names_read(body["when"]) <= {*self.params, "input"}:
                 out[str(name)] = text
         return out
 

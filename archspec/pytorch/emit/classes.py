@@ -21,6 +21,7 @@ from .forward import Absent, Forward, forward_lines
 from .guard import add_guards, by_text
 from .layout import WIDTH, bracketed
 from .lift import Indexed
+from .listclass import Unlisted, list_param, plan_listed
 from .members import ANY_STEP, MISSING, MemberId, Steps, member_ids
 from .optional import Joiner
 from .scopes import Child, ScopeNode, ScopeTree, block_of, local, numbered, own_children
@@ -78,6 +79,8 @@ class ClassPlan:
     ladder: tuple[str, bool] | None = None    # then the flag that says where: (attribute, negated)
     origins: list[tuple[Child, str] | None] = field(default_factory=list)   # per constructor number of the
     #                                  first instance: (child, argument) where it is a child's own (`number_origins`)
+    listing: str | None = None         # an exchange over this list parameter, one class whatever its length
+    init_lines: list[str] = field(default_factory=list)     # then its __init__ after super() (`listclass`)
     counts: dict[str, dict[int, Count]] = field(default_factory=dict)    # the top's: per nn.Sequential child,
     #                                  the steps of counted repeats by member (`counts`), then the runs written
     #                                  `range(n - 1)`: first member -> its Count, `left` the run's length
@@ -246,7 +249,8 @@ def _list_run(call: Call, slots: list[str | None], indent: str, taken: frozenset
     columns = [tuple(n[j][1] for n in numbers) for j in range(width)]
     varying = [j for j, col in enumerate(columns) if len(set(map(repr, col))) > 1]
     names = Namespace(taken | set(_WORD.findall(" ".join(s for s in own[0] if s))) | {"zip", "range"})
-    if varying and any(o != own[0] for o in own) and (texts := _item_run(own, names)) is not None:
+    written = all(o[j] is not None for o in own for j in varying)      # (a literal that differs: not an item)
+    if varying and written and any(o != own[0] for o in own) and (texts := _item_run(own, names)) is not None:
         elt = render_call(members[0], iter(texts[1:]), indent + "    ", 0, 1, taken=taken)
         return elt, f"for {texts[0]} in range({len(members)})"
     if any(o != own[0] for o in own) and not any(isinstance(s, Indexed) for o in own for s in o):
@@ -642,7 +646,7 @@ class ClassPlanner:
     `defs` the helper class sources its constructors need, in first-use order."""
 
     def __init__(self, tree: ScopeTree, probe: bool, refuted: frozenset[str] | None = None,
-                 stepless: frozenset[str] = frozenset()) -> None:
+                 stepless: frozenset[str] = frozenset(), unlisted: frozenset[str] = frozenset()) -> None:
         self.tree, self.probe = tree, probe
         self.refuted = refuted           # the top class's widths from the spec's, less these parameters (`vary`)
         self.plans: dict[tuple, ClassPlan] = {}          # by structure
@@ -659,13 +663,16 @@ class ClassPlanner:
         self.joiner = Joiner(self, probe, stepless)      # which structures of a block share a class
         self.taken = Namespace({"Model", "_probe", "OrderedDict"} | tree.helper_classes)     # the file's class names
         self.defs: dict[str, None] = {}
+        self.unlisted = unlisted         # blocks whose exchanges no one class over their list writes (`listclass`)
         self.callees: set[str] = set()                   # what the forwards call (`F.relu`): the imports
         try:
             self._plan()
-        except StepLoopError as e:      # a block's chains joined as a repeat's steps that no loop builds
-            if e.block in stepless:     # (known once its members' classes take their numbers): plan
-                raise                   # again, each count of that block's steps a class of its own
-            self.__init__(tree, probe, refuted, stepless | {e.block})       # type: ignore[misc]
+        except (StepLoopError, Unlisted) as e:      # a block's chains joined as a repeat's steps that no loop
+            stepped = isinstance(e, StepLoopError)  # builds (known once its members' classes take their numbers),
+            if e.block in (stepless if stepped else unlisted):      # or an exchange over a list that no one
+                raise                               # class writes: plan again, each count of that block's steps
+            self.__init__(tree, probe, refuted, stepless | {e.block} if stepped else stepless,  # type: ignore[misc]
+                          unlisted if stepped else unlisted | {e.block})     # a class, its structures classes
 
     def _plan(self) -> None:
         """Each scope's class, then each class's constructor and forward."""
@@ -684,9 +691,7 @@ class ClassPlanner:
         name_classes(tree, self.unique_plans(), self.taken)
         for plan in self.unique_plans():
             by_text(plan)
-            with _rep_first(plan):
-                parameterise(self, plan)
-                add_guards(tree.graph, plan)
+            _parameterised(self, plan)
             if plan.counts and plan.rep is tree.root:
                 plan.counts = counted_runs(self, plan)
             if plan.rep not in self.loop_of and (plan.absent or plan.same or plan.ladder or plan.tails
@@ -776,12 +781,13 @@ class ClassPlanner:
         loop = self.loop_of.get(sn)
         children = (("loop", loop.prefix, loop.start, self.key_of[loop.children[0].sub]) if loop else
                     tuple((c.local, self.ctor_key(c)) for c in sn.children))
-        key = self.key_of[sn] = (base, children, tuple(forward))
+        listing = list_param(self.tree, sn, self.probe) if scope and scope.block not in self.unlisted else None
+        key = self.key_of[sn] = (base, ("listed", listing) if listing else children, tuple(forward))
         plan = self.plans.get(key)
         if plan is None:                                # a structure not seen before
-            plan = self.joiner.merge(base, sn)
+            plan = None if listing else self.joiner.merge(base, sn)
             if plan is None:
-                plan = ClassPlan(base, [], forward)     # named by `name_classes` once all are known
+                plan = ClassPlan(base, [], forward, listing=listing)    # named by `name_classes` once all are known
                 self.of_block.setdefault(base, []).append(plan)
             self.structures.setdefault(plan, []).append(sn)
             self.children_of[plan] = self.children_of.get(plan, 0) + len(sn.children)
@@ -885,6 +891,17 @@ class ClassPlanner:
         return Call("nn.Sequential", tuple((str(k), self.ctor(m)) for k, (_, m) in enumerate(plan.members[c.local])))
 
 
+def _parameterised(planner: ClassPlanner, plan: ClassPlan) -> None:
+    """A class's constructor parameters: an exchange's over a list (`listclass`), or those its
+    instances' numbers take."""
+    if plan.listing is not None:
+        plan_listed(planner, plan, render_call)
+        return
+    with _rep_first(plan):
+        parameterise(planner, plan)
+        add_guards(planner.tree.graph, plan)
+
+
 def _with_guarded(sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bool]]:
     """The scope's own children and, in their place, the rep's children that a text parameter
     guards (`guard.by_text`) or a `let:` tests (`_with_tested`) and the scope lacks (True), whose
@@ -899,11 +916,15 @@ def _with_guarded(sn: ScopeNode, plan: ClassPlan | None) -> list[tuple[Child, bo
 
 def _with_tested(sn: ScopeNode, plan: ClassPlan | None) -> tuple[list[Child], set[str]]:
     """A scope's own children, and in their place those its class builds under a test that it
-    lacks (`ClassPlan.tested`, the class's instance's): their locals."""
+    lacks (`ClassPlan.tested`, the class's instance's): their locals. A child of its own that the
+    class's instance lacks (Res2Net's ladder's adds) stays after the one before it."""
     children = own_children(sn)
     tested = plan.tested if plan is not None else {}
     lacks = set(tested) - {c.local for c in children}
     if plan is None or not lacks:
         return children, lacks
-    order = [c.local for c in own_children(plan.rep)]
-    return sorted([*children, *(tested[t] for t in lacks)], key=lambda c: order.index(c.local)), lacks
+    order, at, place = [c.local for c in own_children(plan.rep)], -1, {}
+    for c in children:
+        at = place[c.local] = order.index(c.local) if c.local in order else at
+    return sorted([*children, *(tested[t] for t in lacks)],
+                  key=lambda c: order.index(c.local) if c.local in lacks else place[c.local]), lacks

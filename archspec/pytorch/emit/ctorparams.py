@@ -384,7 +384,8 @@ def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
     lacks it, `members.fill`), not its caller, whose numbers would then decide where it is; the
     class decides that `let:` itself (`ClassPlan.decided`: `lift` leaves out of the block's
     structure what only it reads). The instance the class is written from comes first (the
-    numbers' origins are its)."""
+    numbers' origins are its). A child whose numbers are its block's parameters' values is
+    `_build_flagged`'s (EfficientNet's drop path under `residual`: its rate the caller's)."""
     scope = plan.rep.scope
     if scope is None or plan.instances[0] is not plan.rep:
         return
@@ -393,7 +394,8 @@ def _build_tested(planner: ClassPlanner, plan: ClassPlan) -> None:
     for local in list(plan.optional):
         child = next(c for c in plan.rep.children if c.local == local)
         there = _presence(plan, local)
-        for p, negated in _says(values, there) if child.node is not None else ():
+        for p, negated in _says(values, there) if child.node is not None and not _from_params(
+                planner, plan, child) else ():
             text = scope.let_exprs.get(p)
             if negated or text is None or any(sn.scope is None or sn.scope.let_exprs.get(p) != text
                                               for sn in plan.instances):
@@ -427,29 +429,31 @@ def _build_flagged(planner: ClassPlanner, plan: ClassPlan, values: dict[str, tup
 
 
 def _build_when(planner: ClassPlanner, plan: ClassPlan) -> None:
-    """An op child of one input that every instance has, under its block's own `when:` of the
-    block's int parameters (the dense layer's bottleneck, `when: ${bn_size > 0}`, `Scope.node_whens`):
+    """An op or seq child of one input that every instance has, under its block's own `when:` of
+    the block's int parameters and its input's width (the dense layer's bottleneck, `when:
+    ${bn_size > 0}`; DLA's projection, `when: ${input.channels != out}`, `Scope.node_whens`):
     the class builds it under that test (`ClassPlan.tested`, `self.conv1 = nn.Conv2d(...) if
     bn_size > 0 else None`), its input standing for it where it is absent, as the spec's `when:`
     drops it, so that a caller may pass the parameter at a value that drops it; the widths it
     sets are written as choices of the test (`specexpr.Widths`: `bn_size * growth if bn_size > 0
     else in_channels`). Not in a union of structures (`alternatives`), nor where some lack it, nor
-    where the block passes a parameter the test reads on to a block it makes."""
+    where the block passes a parameter the test reads on to a block whose structure reads it (a
+    stage's `blocks`, its run's count)."""
     rep = plan.rep
     whens = rep.scope.node_whens if rep.scope is not None and plan.union is None else {}
-    if not whens or plan.instances[0] is not rep or any(sn.scope is None or sn.scope.node_whens != whens
-                                                         for sn in plan.instances):
+    if not whens or any(sn.scope is None or sn.scope.node_whens != whens for sn in plan.instances):
         return
     there = (True,) * len(plan.instances)
     taken = {*plan.optional, *plan.built, *plan.tested, *plan.guards, *plan.absent}
     passed = {n for c in own_children(rep) if c.subscope is not None and c.sub.scope is not None
-              for text in c.sub.scope.arg_exprs.values() for n in _WORD.findall(text)}
+              for p, text in c.sub.scope.arg_exprs.items() if p in c.sub.scope.structure_reads
+              for n in _WORD.findall(text)}
     for c in own_children(rep):
-        if (c.local not in whens or c.node is None or not c.module or c.local in taken
+        if (c.local not in whens or c.node is None and not _seq(c) or not c.module or c.local in taken
                 or not c.local.isidentifier() or len(c.inputs) != 1):
             continue
         found = let_test(planner.tree.graph, plan.instances, whens[c.local], there)
-        if found is None or IN_CHANNELS in found[1] or set(found[1]) & passed:
+        if found is None or set(found[1]) & passed:
             continue            # (a parameter it passes on too, a stage's `blocks`: its child's count may be a number)
         plan.tested[c.local] = c
         plan.whens[c.local] = whens[c.local]
@@ -927,3 +931,8 @@ def _choice(col: tuple, named: dict[str, tuple], flags: dict[str, tuple]) -> str
             if base is not None:
                 return f"{base} + {q} if {f} else {base}"
     return None
+
+
+def _seq(c: Child) -> bool:
+    """A child that is a `seq:` of ops (DLA's projection), no block's instance."""
+    return c.subscope is not None and (c.sub.scope is None or not c.sub.scope.block)

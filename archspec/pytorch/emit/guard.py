@@ -220,6 +220,7 @@ def let_test(g: Graph, sns: list[ScopeNode], text: str, there: tuple[bool, ...],
     return out, names
 
 
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)
 _INVERSE = {ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 
 
@@ -246,8 +247,13 @@ def _own(e: ast.AST, args: dict, names: list[str]) -> ast.expr | None:
 
 
 def _side(e: ast.AST, args: dict, names: list[str]) -> ast.expr | None:
+    """A side of a comparison: an int, a name, the input's width, or their sum, difference,
+    product or floor quotient (Res2Net's `input.channels != planes * 4`)."""
     if isinstance(e, ast.Constant) and type(e.value) is int:
         return ast.Constant(e.value)
+    if isinstance(e, ast.BinOp) and isinstance(e.op, _ARITHMETIC):
+        left, right = _side(e.left, args, names), _side(e.right, args, names)
+        return None if left is None or right is None else ast.BinOp(left, e.op, right)
     if isinstance(e, ast.Name) and e.id in args and e.id != IN_CHANNELS and name_problem(e.id, generated=True) is None:
         name = e.id
     elif isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and (e.value.id, e.attr) == INPUT_CHANNELS:

@@ -154,7 +154,7 @@ class Lifter:
             return self._expr(node.body if test else node.orelse, b, call)
         if self.items is not None and (item := items_of(node)) is not None:     # `layers[0]`, `rows[-1][4]`
             return _item(self, item[1], lambda: self._name(item[0], b, call), lambda: self._value(node, b, call))
-        return self._value(node, b, call)           # a table's entry, a sum: a number
+        return _through(self, node, b, call) or self._value(node, b, call)     # an item, a table's entry, a sum
 
     def _written(self, make: Callable[[], ast.expr]) -> ast.expr | None:
         """Where `choices`, what `make` writes, where it reads a name (else None, and nothing it
@@ -320,6 +320,53 @@ class Lifter:
                 return s
             at = parent(at)
         return None
+
+
+def _through(self: Lifter, node: ast.AST, b: Scope | None, call: bool) -> ast.expr | None:
+    """`seq[k]`, k a step's index or seq a block's list given as a slice of a tuple the class
+    has (HRNet's exchange, `widths: ${widths[:3]}`, its branch `planes: ${widths[j]}`), as
+    that tuple's item (`widths[1]`); None where it is no such item (nothing recorded kept), and
+    where seq is the class's own list read at a step (DPN's `incs[i]`: the depth loop's column)."""
+    if self.items is None or not isinstance(node, ast.Subscript):
+        return None
+    kept = (set(self.folded), set(self.shaped), set(self.valued), set(self.used))
+    try:
+        k = self._decided(node.slice, b, call) if not isinstance(node.slice, ast.Slice) else None
+        if type(k) is not int or k < 0:
+            raise Unliftable
+        seq, start, given = _sequence(self, node.value, b, call)
+        if not given:
+            raise Unliftable
+        return _subscript(seq, (start + k,))
+    except Unliftable:
+        self.folded, self.shaped, self.valued, self.used = kept
+        return None
+
+def _sequence(self: Lifter, node: ast.AST, b: Scope | None, call: bool,
+              given: bool = False) -> tuple[ast.expr, int, bool]:
+    """A tuple the class has, where in it the list `node` (a name, or its slice `[a:b]`, read in
+    block b) starts, and whether a block was given it (`given`) or a slice of it."""
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.step is None:
+        lower = node.slice.lower
+        first = lower.value if isinstance(lower, ast.Constant) else 0 if lower is None else -1
+        if type(first) is not int or first < 0:
+            raise Unliftable
+        seq, start, _ = _sequence(self, node.value, b, call)
+        return seq, start + first, True
+    if not isinstance(node, ast.Name):
+        raise Unliftable
+    n = node.id
+    if call and b is not None:
+        c = self._block(b.path)
+        if _is_index(n, b, c):
+            raise Unliftable
+        return _sequence(self, node, c, False, given)
+    if b is self.own or b is None:
+        return _as_tuple(self, lambda: self.name(n)), 0, given
+    if n in b.args and n in b.arg_exprs:
+        self.used.add((b.path, n))
+        return _sequence(self, parse(b.arg_exprs[n]), b, True, True)
+    raise Unliftable
 
 
 def _floored(node: ast.AST, part: Callable[[ast.AST], ast.expr], value: Callable[[ast.AST], ast.expr],

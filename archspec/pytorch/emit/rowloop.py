@@ -32,7 +32,7 @@ from typing import Any
 
 from ...errors import SpecError
 from ...frontend.expr import evaluate
-from ...ir import Graph
+from ...ir import Graph, Scope
 from ...names import Namespace
 from ...ops.base import Call
 from .blockloop import numbers
@@ -47,6 +47,7 @@ Slots = list[str | None]
 Rate = tuple[str, str, float, float]           # RowLoop.rate
 RESIDUAL = "stride == 1 and {w} == {c}"         # the block's residual: its stride 1 and its width kept
 RATE = "{p} * {b} / {total}"                    # block b's drop-path rate, its total `total_stage_blocks`
+COUNT, STRIDE, UNREAD = "n", "s", "_"           # the loop's names of the columns no parameter names (`_given`)
 
 
 @dataclass
@@ -105,6 +106,52 @@ def _stride_column(lets: dict[str, str], columns: tuple[str, ...]) -> int | None
     return columns.index(e.body.id) if ok else None
 
 
+def _columns(scope: Scope, table: str, width: int) -> tuple[tuple[str, ...], int] | None:
+    """The table's columns' names and its stride column: the block's parameters that take the row
+    (`args: "${rows[i]}"`), its `stride` a `let:` `s if first else 1`; else those `_given`."""
+    args = tuple(list(scope.args)[:width])
+    stride = _stride_column(scope.let_exprs, args) if len(args) == width else None
+    return (args, stride) if stride is not None else _given(scope, table, width)
+
+
+def _given(scope: Scope, table: str, width: int) -> tuple[tuple[str, ...], int] | None:
+    """The columns of a block given a parameter each, `t: "${rows[i][0]}"`, its stride its row's
+    at the repeat's first step, `stride: "${rows[i][3] if j == 0 else 1}"`, its repeat's count
+    one, `repeat: ${rows[i][2]}`: named after the parameters, the count `n`, the first stride `s`
+    (torchvision's MobileNetV2's `for t, c, n, s in ...`), any column else `_`; None where the
+    parameters read the table otherwise, or a name is met twice."""
+    index, row, columns = scope.index, set[str](), [UNREAD] * width
+
+    def cell(e: ast.expr) -> int | None:        # `table[i][k]`: k
+        inner = e.value if isinstance(e, ast.Subscript) else None
+        if not (isinstance(inner, ast.Subscript) and isinstance(inner.value, ast.Name) and inner.value.id == table
+                and isinstance(inner.slice, ast.Name) and isinstance(e, ast.Subscript)
+                and isinstance(e.slice, ast.Constant) and type(e.slice.value) is int and 0 <= e.slice.value < width):
+            return None
+        row.add(inner.slice.id)
+        return e.slice.value
+
+    def first(e: ast.expr) -> int | None:       # `table[i][k] if j == 0 else 1`: k
+        ok = isinstance(e, ast.IfExp) and index is not None and ast.unparse(e.test) == f"{index} == 0" \
+            and ast.unparse(e.orelse) == "1"
+        return cell(e.body) if ok and isinstance(e, ast.IfExp) else None
+
+    stride = None
+    for name, text in [*scope.arg_exprs.items(), (COUNT, scope.count or "")]:
+        e = _parsed(text)
+        k = None if e is None else first(e) if name == "stride" else cell(e)
+        if k is None:
+            continue
+        if columns[k] != UNREAD:
+            return None
+        columns[k] = STRIDE if name == "stride" else name
+        stride = k if name == "stride" else stride
+    named = [c for c in columns if c != UNREAD]
+    if stride is None or COUNT not in named or len(row) != 1 or index in row or len(set(named)) != len(named):
+        return None
+    return tuple(columns), stride
+
+
 def _run(members: list[Call]) -> tuple[int, int, bool, list[Call]] | None:
     """The first run of one block class: (start, end, staged, its blocks), the members either the
     blocks themselves or nn.Sequentials of them, one a row."""
@@ -146,17 +193,18 @@ def row_loop(g: Graph, target: str, members: list[Call],
     if scope is None:
         return None
     rows = tuple(tuple(r) for r in g.meta.params[config])
-    columns, block = tuple(list(scope.args)[:len(rows[0])]), blocks[0]
-    names = [n for n, _ in block.args]
-    extra = [n for n in names if n not in ("in_channels", "stride", *columns)]
-    if len(columns) != len(rows[0]) or any(len(r) != len(columns) for r in rows) or names[:1] != ["in_channels"] \
-            or "stride" not in names or len(extra) > 1 or any(n != "residual" for n, _, _ in block.kwargs):
+    found, block = _columns(scope, config, len(rows[0])), blocks[0]
+    if found is None:
         return None
-    stride = _stride_column(scope.let_exprs, columns)
-    if stride is None or any(type(v) is not int for n, v in block.args if n not in extra):
+    (columns, stride), names = found, [n for n, _ in block.args]
+    extra = [n for n in names if n not in ("in_channels", "stride", *columns)]
+    if any(len(r) != len(columns) for r in rows) or names[:1] != ["in_channels"] or "stride" not in names \
+            or len(extra) > 1 or any(n != "residual" for n, _, _ in block.kwargs):
+        return None
+    if any(type(v) is not int for n, v in block.args if n not in extra):
         return None
     for rate in [r for r in rates if extra == [r[0]]] if extra else [None]:
-        for count in [k for k, n in enumerate(columns) if n not in names and k != stride]:
+        for count in [k for k, n in enumerate(columns) if n not in (*names, UNREAD) and k != stride]:
             for out in [k for k, n in enumerate(columns) if n in names]:
                 loop = RowLoop(start, end, block, rows, columns, count, stride, numbers(block)[0], out, staged, rate)
                 if expand(loop) == members[start:end]:
@@ -228,10 +276,10 @@ def _numbers(call: Call) -> list[tuple[str, Any]]:
 
 def local_names(taken: Namespace, config: str, columns: tuple[str, ...]) -> dict[str, str] | None:
     """The loop's locals ("layers", "in_channels", "i", "stride", torchvision's EfficientNet's),
-    its columns and its table, each free in __init__ (its parameters and `let:` locals: `taken`);
-    None where one is taken."""
+    its columns (but those it does not read, `_`) and its table, each free in __init__ (its
+    parameters and `let:` locals: `taken`); None where one is taken."""
     wanted = ("layers", "in_channels", "i", "stride", "residual", "stage", "sd_prob", "total_stage_blocks",
-              "stage_block_id", "row", *columns, config)
+              "stage_block_id", "row", *[c for c in columns if c != UNREAD], config)
     if len(set(wanted)) != len(wanted) or not all(taken.usable(n) for n in wanted):
         return None
     return {n: str(taken.first(n)) for n in wanted}
@@ -296,6 +344,13 @@ def _value(text: str, env: dict[str, Any]) -> Any:
                               ast.Mult, ast.Div)) for n in ast.walk(e)):
         return None
     return eval(compile(e, "<rate>", "eval"), {"__builtins__": {}}, env)
+
+
+def _parsed(text: str) -> ast.expr | None:
+    try:
+        return ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
 
 
 def _names(text: str) -> set[str]:

@@ -202,6 +202,9 @@ class _ClassWriter:
         self.last: tuple[str, int] | None = None       # the last width of a stage loop (emit/depthloop.py)
         self.table: str | None = None                  # the table a row loop takes (emit/rowloop.py)
         lines += [f"        self.{a} = {p}" for a, p in self.plan.stored]      # forward reads them
+        if self.plan.listing is not None:        # an exchange over a list (emit/listclass.py)
+            lines += [f"        {line}" for line in self.plan.init_lines]
+            return ["    " + bracketed("def __init__", ["self", *params], ":", "    "), *lines]
         lines += self._loss_weights()
         slots = iter(self.plan.slots)
         loop = self.planner.loop_of.get(self.plan.rep)

@@ -246,7 +246,7 @@ class SpecExprs:
         """Per number, its expression, or None. A spec parameter that the structure or a number
         not so written also reads is written as its value: the class takes as keyword parameters
         only the ones it uses wherever the block does (ResNeXt's groups, not Res2Net's scale)."""
-        written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+        written = [_listed(self, *o) or self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         self.folded |= self.tracked[0].folded if self.tracked else set()
         loose = self._loose(optional) | self._held(set(self.reads.spec)) | set(self.reads.spec) & self.folded
         self.follow = _widths_follow(self.widths, origins, written, [i.sn for i in self.instances])
@@ -255,7 +255,7 @@ class SpecExprs:
         if loose:
             self.constants = {p: self.reads.spec[p] for p in loose}
             self.reads, self.done, self.passed, self.folded = Reads(), set(), [], set()
-            written = [self.written(*o, col) if o else None for o, col in zip(origins, columns)]
+            written = [_listed(self, *o) or self.written(*o, col) if o else None for o, col in zip(origins, columns)]
         return written + [None] * (len(columns) - len(origins))
 
     def _held(self, names: set[str]) -> set[str]:
@@ -653,6 +653,37 @@ def spec_exprs(g: Graph, plan: ClassPlan, namer: ParamNamer, child: Callable[[Sc
                     set(first.spec_params) - set(first.args) - set(first.lets), has_in, child)
     out.widths.whens = plan.whens
     return out
+
+
+def _listed(spec: SpecExprs, child: Child, arg: str) -> str | None:
+    """The list the top class passes an exchange over a list (`listclass`) where the spec gives a
+    spec parameter's list or its slice (`widths: ${widths[:3]}`): as the spec writes it; the class
+    takes the parameter. None for any other number."""
+    scope = child.sub.scope if child.subscope is not None and not child.sub.sequential else None
+    if not spec.tracked or scope is None or scope.kind != "block" or arg != spec.child(child.sub).listing:
+        return None
+    text = scope.arg_exprs.get(arg)
+    tree = sliced(parse(text), set(spec.instances[0].env)) if text is not None else None
+    if tree is None:
+        return None
+    name = next(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    spec.done.add((scope.path, arg))
+    spec.reads.spec[name] = as_tuple(spec.instances[0].env[name])
+    return ast.unparse(tree)
+
+
+def sliced(node: ast.AST, names: set[str]) -> ast.expr | None:
+    """`name` or its slice by int constants (`widths[:3]`), rebuilt, where name is one of `names`; else None."""
+    if isinstance(node, ast.Name) and node.id in names and name_problem(node.id) is None:
+        return ast.Name(node.id)
+    if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.step is None):
+        return None
+    ends = [node.slice.lower, node.slice.upper]
+    if not all(e is None or isinstance(e, ast.Constant) and type(e.value) is int for e in ends):
+        return None
+    seq = sliced(node.value, names)
+    made = [ast.Constant(e.value) if isinstance(e, ast.Constant) else None for e in ends]
+    return ast.Subscript(seq, ast.Slice(*made)) if isinstance(seq, ast.Name) else None
 
 
 def _item(spec: SpecExprs, node: ast.AST, reads: Reads, within: tuple[str, ...]) -> ast.expr | None:

@@ -199,7 +199,7 @@ def _checked(blocks: Sequence[ScopeNode], chains: Sequence[Child], steps: Steps,
                             else None)
                     seen = found[k].setdefault(arg, (text, set()))
                     seen[1].add(value)
-                    if text is not None and not _gives(text, {**env, index: j}, value):
+                    if text is not None and not gives(text, {**env, index: j}, value):
                         return None
     out = []
     for k, (_, m) in enumerate(steps.template):
@@ -248,12 +248,13 @@ def step_numbers(steps: Steps, chains: Sequence[Child], ctor: Callable[[Child], 
     return out
 
 
-def _gives(text: str, env: dict[str, Any], value: int) -> bool:
+def gives(text: str, env: dict[str, Any], value: Any) -> bool:
+    """`text` evaluates at `env` to `value`, its type too (a width 2 is not 2.0 or True)."""
     try:
         got = evaluate(text, env)
     except SpecError:
         return False
-    return type(got) is int and got == value
+    return type(got) is type(value) and got == value
 
 
 def step_count(blocks: Sequence[ScopeNode], steps: Steps) -> str | None:
